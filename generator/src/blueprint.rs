@@ -1,0 +1,353 @@
+//! The blueprint manifest (`blueprint.yaml`) and its dependency graph.
+//!
+//! Sync waves are derived here, never written by hand: a component's wave is
+//! one more than the highest wave among the enabled components it needs. A
+//! blueprint with a cycle or a need on an undeclared component is refused when
+//! it is loaded, whatever the spec's choices, so a broken blueprint cannot
+//! hide behind an option nobody happened to test.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::source::Tree;
+
+pub const MANIFEST: &str = "blueprint.yaml";
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub name: String,
+    pub version: String,
+    pub namespaces: Vec<Namespace>,
+    pub components: Vec<Component>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Namespace {
+    pub id: String,
+    pub name: String,
+    pub purpose: String,
+    pub pod_security: String,
+    #[serde(default)]
+    pub system: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Component {
+    pub id: String,
+    pub title: String,
+    pub namespace: String,
+    #[serde(default)]
+    pub needs: Vec<String>,
+    #[serde(default)]
+    pub when: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    pub chart: Option<Chart>,
+    #[serde(default)]
+    pub manifests: Option<String>,
+    #[serde(default)]
+    pub server_side_apply: bool,
+    #[serde(default)]
+    pub critical: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Chart {
+    pub repo: String,
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BlueprintError {
+    #[error("{origin}: {MANIFEST} is missing")]
+    Missing { origin: String },
+    #[error("{origin}/{MANIFEST}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Parse {
+        origin: String,
+        line: Option<usize>,
+        message: String,
+    },
+    #[error("{origin}/{MANIFEST}: {message}")]
+    Invalid { origin: String, message: String },
+}
+
+/// The spec choice keys a component's `when` may test.
+pub const CHOICE_KEYS: &[&str] = &["ingestion", "catalog", "logs", "postgresql"];
+
+/// Exact chart versions only: ArgoCD would otherwise float to whatever the
+/// chart repository serves on the day of the sync.
+fn is_exact_version(v: &str) -> bool {
+    let v = v.strip_prefix('v').unwrap_or(v);
+    let parts: Vec<&str> = v.split('.').collect();
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+}
+
+fn is_slug(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 40
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !s.ends_with('-')
+}
+
+impl Manifest {
+    pub fn load(tree: &Tree) -> Result<Self, BlueprintError> {
+        let origin = tree.origin.clone();
+        let bytes = tree.get(MANIFEST).ok_or_else(|| BlueprintError::Missing {
+            origin: origin.clone(),
+        })?;
+        let manifest: Manifest =
+            serde_yaml::from_slice(bytes).map_err(|e| BlueprintError::Parse {
+                origin: origin.clone(),
+                line: e.location().map(|l| l.line()),
+                message: e.to_string(),
+            })?;
+        manifest
+            .check()
+            .map_err(|message| BlueprintError::Invalid { origin, message })?;
+        Ok(manifest)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let mut ns_ids = BTreeSet::new();
+        for ns in &self.namespaces {
+            if !is_slug(&ns.id) || !ns_ids.insert(ns.id.as_str()) {
+                return Err(format!("namespace id {:?} is not a unique slug", ns.id));
+            }
+            if !["privileged", "baseline", "restricted"].contains(&ns.pod_security.as_str()) {
+                return Err(format!(
+                    "namespace {}: pod_security must be privileged, baseline or restricted, not {:?}",
+                    ns.id, ns.pod_security
+                ));
+            }
+        }
+        let mut ids = BTreeSet::new();
+        for c in &self.components {
+            if !is_slug(&c.id) || !ids.insert(c.id.as_str()) {
+                return Err(format!("component id {:?} is not a unique slug", c.id));
+            }
+            if !ns_ids.contains(c.namespace.as_str()) {
+                return Err(format!(
+                    "component {}: unknown namespace {:?}",
+                    c.id, c.namespace
+                ));
+            }
+            match (&c.chart, &c.manifests) {
+                (Some(_), Some(_)) | (None, None) => {
+                    return Err(format!(
+                        "component {}: declare exactly one of `chart` or `manifests`",
+                        c.id
+                    ))
+                }
+                (Some(chart), None) if !is_exact_version(&chart.version) => {
+                    return Err(format!(
+                        "component {}: chart version {:?} is not an exact version (x.y.z)",
+                        c.id, chart.version
+                    ))
+                }
+                (None, Some(path)) if path.split('/').any(|seg| seg.is_empty() || seg == "..") => {
+                    return Err(format!(
+                        "component {}: manifests path {path:?} must be a relative path",
+                        c.id
+                    ))
+                }
+                _ => {}
+            }
+            for key in c.when.keys() {
+                if !CHOICE_KEYS.contains(&key.as_str()) {
+                    return Err(format!(
+                        "component {}: `when` tests unknown choice {key:?} (known: {})",
+                        c.id,
+                        CHOICE_KEYS.join(", ")
+                    ));
+                }
+            }
+        }
+        for c in &self.components {
+            for need in &c.needs {
+                if !ids.contains(need.as_str()) {
+                    return Err(format!(
+                        "component {} needs unknown component {need:?}",
+                        c.id
+                    ));
+                }
+            }
+        }
+        if let Some(cycle) = find_cycle(&self.components) {
+            return Err(format!("dependency cycle: {}", cycle.join(" -> ")));
+        }
+        Ok(())
+    }
+
+    pub fn namespace(&self, id: &str) -> Option<&Namespace> {
+        self.namespaces.iter().find(|n| n.id == id)
+    }
+}
+
+impl Component {
+    pub fn enabled(&self, choices: &BTreeMap<&str, &str>) -> bool {
+        self.when.iter().all(|(key, allowed)| {
+            choices
+                .get(key.as_str())
+                .is_some_and(|v| allowed.iter().any(|a| a == v))
+        })
+    }
+}
+
+/// A cycle in the `needs` graph, as a path that ends where it starts.
+fn find_cycle(components: &[Component]) -> Option<Vec<String>> {
+    let index: BTreeMap<&str, &Component> = components.iter().map(|c| (c.id.as_str(), c)).collect();
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        Visiting,
+        Done,
+    }
+    fn visit<'a>(
+        id: &'a str,
+        index: &BTreeMap<&'a str, &'a Component>,
+        marks: &mut BTreeMap<&'a str, Mark>,
+        path: &mut Vec<&'a str>,
+    ) -> Option<Vec<String>> {
+        match marks.get(id) {
+            Some(Mark::Done) => return None,
+            Some(Mark::Visiting) => {
+                let start = path.iter().position(|p| *p == id).unwrap_or(0);
+                let mut cycle: Vec<String> = path[start..].iter().map(|s| s.to_string()).collect();
+                cycle.push(id.to_owned());
+                return Some(cycle);
+            }
+            None => {}
+        }
+        marks.insert(id, Mark::Visiting);
+        path.push(id);
+        if let Some(c) = index.get(id) {
+            for need in &c.needs {
+                if let Some(cycle) = visit(need, index, marks, path) {
+                    return Some(cycle);
+                }
+            }
+        }
+        path.pop();
+        marks.insert(id, Mark::Done);
+        None
+    }
+    let mut marks = BTreeMap::new();
+    for c in components {
+        if let Some(cycle) = visit(&c.id, &index, &mut marks, &mut Vec::new()) {
+            return Some(cycle);
+        }
+    }
+    None
+}
+
+/// Waves of the enabled components. Needs on disabled components are dropped:
+/// a catalog that is not deployed cannot hold Velero back.
+pub fn waves(enabled: &[&Component]) -> BTreeMap<String, i64> {
+    let index: BTreeMap<&str, &Component> = enabled.iter().map(|c| (c.id.as_str(), *c)).collect();
+    fn wave_of(
+        id: &str,
+        index: &BTreeMap<&str, &Component>,
+        memo: &mut BTreeMap<String, i64>,
+    ) -> i64 {
+        if let Some(w) = memo.get(id) {
+            return *w;
+        }
+        let w = index[id]
+            .needs
+            .iter()
+            .filter(|n| index.contains_key(n.as_str()))
+            .map(|n| wave_of(n, index, memo) + 1)
+            .max()
+            .unwrap_or(0);
+        memo.insert(id.to_owned(), w);
+        w
+    }
+    let mut memo = BTreeMap::new();
+    for c in enabled {
+        wave_of(&c.id, &index, &mut memo);
+    }
+    memo
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn comp(id: &str, needs: &[&str]) -> Component {
+        Component {
+            id: id.into(),
+            title: id.into(),
+            namespace: "core".into(),
+            needs: needs.iter().map(|s| s.to_string()).collect(),
+            when: Default::default(),
+            chart: None,
+            manifests: Some(format!("components/{id}")),
+            server_side_apply: false,
+            critical: false,
+        }
+    }
+
+    fn manifest(components: Vec<Component>) -> Manifest {
+        Manifest {
+            name: "t".into(),
+            version: "0.0.0".into(),
+            namespaces: vec![Namespace {
+                id: "core".into(),
+                name: "core".into(),
+                purpose: String::new(),
+                pod_security: "restricted".into(),
+                system: false,
+            }],
+            components,
+        }
+    }
+
+    #[test]
+    fn waves_follow_the_longest_chain() {
+        let cs = [
+            comp("a", &[]),
+            comp("b", &["a"]),
+            comp("c", &["a", "b"]),
+            comp("d", &["missing-but-disabled"]),
+        ];
+        let refs: Vec<&Component> = cs.iter().collect();
+        let w = waves(&refs);
+        assert_eq!((w["a"], w["b"], w["c"], w["d"]), (0, 1, 2, 0));
+    }
+
+    #[test]
+    fn cycles_are_refused_with_their_path() {
+        let err = manifest(vec![
+            comp("a", &["c"]),
+            comp("b", &["a"]),
+            comp("c", &["b"]),
+        ])
+        .check()
+        .unwrap_err();
+        assert_eq!(err, "dependency cycle: a -> c -> b -> a");
+    }
+
+    #[test]
+    fn unknown_needs_are_refused() {
+        let err = manifest(vec![comp("a", &["ghost"])]).check().unwrap_err();
+        assert!(err.contains("needs unknown component \"ghost\""), "{err}");
+    }
+
+    #[test]
+    fn exact_versions_only() {
+        assert!(is_exact_version("1.42.2"));
+        assert!(is_exact_version("v1.21.1"));
+        for v in ["1.x", "*", "HEAD", ">=1.0.0", "1.2", "^1.2.3"] {
+            assert!(!is_exact_version(v), "{v}");
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! The `new` pipeline up to the in-memory file set.
+
+use std::collections::BTreeMap;
+
+use crate::blueprint::{BlueprintError, Manifest};
+use crate::lock::{self, Lock};
+use crate::model::{self, Model, ModelError};
+use crate::render::{FileSet, RenderFailure, Renderer};
+use crate::source::Tree;
+use crate::spec::{self, SpecError};
+
+/// Name of the spec inside the generated repository.
+pub const SPEC_PATH: &str = "socle.yaml";
+
+#[derive(Debug, thiserror::Error)]
+pub enum GenerateError {
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error(transparent)]
+    Blueprint(#[from] BlueprintError),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    Render(#[from] RenderFailure),
+}
+
+pub struct Inputs<'a> {
+    pub spec_text: &'a str,
+    pub spec_origin: &'a str,
+    pub blueprint: &'a Tree,
+    pub environments: &'a Tree,
+}
+
+pub struct Generated {
+    pub model: Model,
+    pub files: FileSet,
+}
+
+pub fn generate(inputs: &Inputs<'_>) -> Result<Generated, GenerateError> {
+    let manifest = Manifest::load(inputs.blueprint)?;
+    let env_names = model::environment_names(inputs.environments);
+    let spec = spec::parse(inputs.spec_text, inputs.spec_origin, &env_names)?;
+    let model = Model::build(spec, manifest, inputs.blueprint, inputs.environments)?;
+    let mut files = Renderer::new(&model, inputs.blueprint).render()?;
+    // The spec is kept verbatim (comments included): it is the client's
+    // document, and the lock records how it was rendered.
+    files.insert(SPEC_PATH.to_owned(), inputs.spec_text.as_bytes().to_vec());
+    let lock = Lock::new(
+        &model.manifest.name,
+        &model.manifest.version,
+        lock::digest(&[inputs.blueprint, inputs.environments]),
+        SPEC_PATH,
+        &files,
+    );
+    files.insert(lock::PATH.to_owned(), lock.to_yaml().into_bytes());
+    Ok(Generated { model, files })
+}
+
+/// Files per top-level area, for the closing summary.
+pub fn areas(files: &FileSet) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for path in files.keys() {
+        let area = match path.split_once('/') {
+            Some((dir, _)) => format!("{dir}/"),
+            None => "(root)".to_owned(),
+        };
+        *out.entry(area).or_insert(0) += 1;
+    }
+    out
+}

@@ -1,0 +1,160 @@
+//! Git: the only module that talks to repositories (through gix, so no git
+//! binary is needed on the consultant's machine).
+
+use std::path::Path;
+
+use gix::objs::tree::EntryKind;
+
+use crate::render::FileSet;
+
+#[derive(Debug, thiserror::Error)]
+#[error("git: {step} in {path}: {message}")]
+pub struct GitError {
+    pub step: &'static str,
+    pub path: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub name: String,
+    pub email: String,
+}
+
+impl Identity {
+    /// Parse `Name <email>`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (name, rest) = text.split_once('<')?;
+        let email = rest.strip_suffix('>')?.trim();
+        let name = name.trim();
+        (!name.is_empty()
+            && email.contains('@')
+            && !email.contains(['<', '>', '\n'])
+            && !name.contains('\n'))
+        .then(|| Self {
+            name: name.to_owned(),
+            email: email.to_owned(),
+        })
+    }
+}
+
+/// The fallback author when neither the spec, `--author` nor git config name one.
+pub const DEFAULT_IDENTITY: (&str, &str) = ("socle", "socle@localhost");
+
+/// Initialise a repository in `dir` (which already holds exactly `files`),
+/// commit every file on `branch`, and write the index so that `git status`
+/// is clean. Returns the commit id.
+pub fn init_and_commit(
+    dir: &Path,
+    files: &FileSet,
+    branch: &str,
+    author: Option<&Identity>,
+    message: &str,
+) -> Result<String, GitError> {
+    let err = |step: &'static str| {
+        let path = dir.display().to_string();
+        move |e: &dyn std::fmt::Display| GitError {
+            step,
+            path: path.clone(),
+            message: e.to_string(),
+        }
+    };
+    let repo = gix::init(dir).map_err(|e| err("init")(&e))?;
+
+    let mut editor = repo
+        .edit_tree(gix::ObjectId::empty_tree(repo.object_hash()))
+        .map_err(|e| err("tree")(&e))?;
+    for (path, bytes) in files {
+        let id = repo.write_blob(bytes).map_err(|e| err("blob")(&e))?;
+        editor
+            .upsert(path.as_str(), EntryKind::Blob, id)
+            .map_err(|e| err("tree")(&e))?;
+    }
+    let tree = editor.write().map_err(|e| err("tree")(&e))?.detach();
+
+    let configured = repo.committer().and_then(Result::ok).map(|s| Identity {
+        name: s.name.to_string(),
+        email: s.email.to_string(),
+    });
+    let who = author.cloned().or(configured).unwrap_or(Identity {
+        name: DEFAULT_IDENTITY.0.into(),
+        email: DEFAULT_IDENTITY.1.into(),
+    });
+    // SOURCE_DATE_EPOCH makes the commit itself reproducible, as for builds.
+    let time = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok())
+        .map(|s| gix::date::Time::new(s, 0))
+        .unwrap_or_else(gix::date::Time::now_local_or_utc);
+    let signature = gix::actor::Signature {
+        name: who.name.into(),
+        email: who.email.into(),
+        time,
+    };
+    let mut buf = gix::date::parse::TimeBuf::default();
+    let sig = signature.to_ref(&mut buf);
+    let reference = format!("refs/heads/{branch}");
+    let commit = repo
+        .commit_as(
+            sig,
+            sig,
+            reference.as_str(),
+            message,
+            tree,
+            std::iter::empty::<gix::ObjectId>(),
+        )
+        .map_err(|e| err("commit")(&e))?
+        .detach();
+
+    // HEAD names the spec's branch whatever init.defaultBranch says.
+    fs_err::write(repo.git_dir().join("HEAD"), format!("ref: {reference}\n"))
+        .map_err(|e| err("HEAD")(&e))?;
+
+    let mut index = repo.index_from_tree(&tree).map_err(|e| err("index")(&e))?;
+    for (entry, path) in index.entries_mut_with_paths() {
+        let full = dir.join(std::str::from_utf8(path).map_err(|e| err("index")(&e))?);
+        let meta =
+            gix::index::fs::Metadata::from_path_no_follow(&full).map_err(|e| err("index")(&e))?;
+        if let Ok(stat) = gix::index::entry::Stat::from_fs(&meta) {
+            entry.stat = stat;
+        }
+    }
+    index
+        .write(Default::default())
+        .map_err(|e| err("index")(&e))?;
+    Ok(commit.to_string())
+}
+
+/// The git blob id of `bytes`, as `git hash-object` prints it.
+pub fn blob_id(bytes: &[u8]) -> String {
+    gix::objs::compute_hash(gix::hash::Kind::Sha1, gix::objs::Kind::Blob, bytes)
+        .map(|id| id.to_string())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identities_parse() {
+        assert_eq!(
+            Identity::parse("Jane Doe <jane@acme.example>"),
+            Some(Identity {
+                name: "Jane Doe".into(),
+                email: "jane@acme.example".into()
+            })
+        );
+        assert_eq!(Identity::parse("no email"), None);
+        assert_eq!(Identity::parse("<x@y>"), None);
+    }
+
+    #[test]
+    fn blob_ids_match_git() {
+        // `printf 'hello\n' | git hash-object --stdin`
+        assert_eq!(
+            blob_id(b"hello\n"),
+            "ce013625030ba8dba906f756967f9e9ca394464a"
+        );
+    }
+}

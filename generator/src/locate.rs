@@ -1,0 +1,156 @@
+//! Maps JSON pointers to lines of a YAML text.
+//!
+//! `serde_yaml` forgets positions once a document is parsed, and schema errors
+//! only know the JSON pointer of the failing value. A second pass over the
+//! parser's marked events records where each node starts, so an error can say
+//! `socle.yaml:12` instead of leaving the user to hunt for the field.
+
+use std::collections::HashMap;
+
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::scanner::Marker;
+
+#[derive(Debug, Default)]
+pub struct LineIndex {
+    lines: HashMap<String, usize>,
+}
+
+enum Frame {
+    Map { key: Option<String>, want_key: bool },
+    Seq { index: usize },
+}
+
+#[derive(Default)]
+struct Collector {
+    stack: Vec<Frame>,
+    lines: HashMap<String, usize>,
+    docs: usize,
+}
+
+impl Collector {
+    fn pointer(&self) -> String {
+        let mut out = String::new();
+        for frame in &self.stack {
+            match frame {
+                Frame::Map { key: Some(k), .. } => {
+                    out.push('/');
+                    out.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                }
+                Frame::Map { key: None, .. } => {}
+                Frame::Seq { index } => out.push_str(&format!("/{index}")),
+            }
+        }
+        out
+    }
+
+    /// Called when a node (scalar or container start) appears.
+    /// Returns false when the node is a mapping key rather than a value.
+    fn node_starts(&mut self, mark: Marker, key_text: Option<&str>) -> bool {
+        if let Some(Frame::Map { key, want_key }) = self.stack.last_mut() {
+            if *want_key {
+                *key = Some(key_text.unwrap_or("").to_owned());
+                *want_key = false;
+                let ptr = self.pointer();
+                self.lines.entry(ptr).or_insert(mark.line());
+                return false;
+            }
+        }
+        let ptr = self.pointer();
+        self.lines.entry(ptr).or_insert(mark.line());
+        true
+    }
+
+    fn node_ends(&mut self) {
+        match self.stack.last_mut() {
+            Some(Frame::Map { want_key, .. }) => *want_key = true,
+            Some(Frame::Seq { index }) => *index += 1,
+            None => {}
+        }
+    }
+}
+
+impl MarkedEventReceiver for Collector {
+    fn on_event(&mut self, ev: Event, mark: Marker) {
+        if self.docs > 1 {
+            return;
+        }
+        match ev {
+            Event::DocumentStart => self.docs += 1,
+            Event::Scalar(text, ..) => {
+                if self.node_starts(mark, Some(&text)) {
+                    self.node_ends();
+                }
+            }
+            Event::Alias(_) => {
+                if self.node_starts(mark, None) {
+                    self.node_ends();
+                }
+            }
+            Event::MappingStart(..) => {
+                self.node_starts(mark, None);
+                self.stack.push(Frame::Map {
+                    key: None,
+                    want_key: true,
+                });
+            }
+            Event::SequenceStart(..) => {
+                self.node_starts(mark, None);
+                self.stack.push(Frame::Seq { index: 0 });
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                self.stack.pop();
+                self.node_ends();
+            }
+            _ => {}
+        }
+    }
+}
+
+impl LineIndex {
+    /// Index the first document of `text`. A text the parser rejects yields
+    /// an empty index: callers report the parse error separately.
+    pub fn new(text: &str) -> Self {
+        let mut collector = Collector::default();
+        let mut parser = Parser::new_from_str(text);
+        if parser.load(&mut collector, false).is_err() {
+            return Self::default();
+        }
+        Self {
+            lines: collector.lines,
+        }
+    }
+
+    /// The 1-based line of the node at `pointer`, or of its closest ancestor
+    /// that exists (a missing field is reported at its parent).
+    pub fn line_of(&self, pointer: &str) -> Option<usize> {
+        let mut p = pointer;
+        loop {
+            if let Some(line) = self.lines.get(p) {
+                return Some(*line);
+            }
+            if p.is_empty() {
+                return None;
+            }
+            p = match p.rfind('/') {
+                Some(i) => &p[..i],
+                None => "",
+            };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_lines_of_nested_fields() {
+        let text = "a: 1\nb:\n  c: x\n  d:\n    - p\n    - q: 2\n";
+        let idx = LineIndex::new(text);
+        assert_eq!(idx.line_of("/a"), Some(1));
+        assert_eq!(idx.line_of("/b/c"), Some(3));
+        assert_eq!(idx.line_of("/b/d/1"), Some(6));
+        assert_eq!(idx.line_of("/b/d/1/q"), Some(6));
+        assert_eq!(idx.line_of("/b/missing"), Some(2));
+    }
+}

@@ -1,0 +1,237 @@
+//! The `socle` binary: argument parsing and exit codes only; the work is in
+//! the library.
+//!
+//! Exit codes: 0 success, 1 policy violations, 2 usage or input error (bad
+//! spec, non-empty output directory, unreadable blueprint). A closed stdout
+//! (`socle spec schema | head`) is success, not an error.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use socle::generate::{self, Inputs};
+use socle::git::Identity;
+use socle::source::Tree;
+use socle::{model, output, schema, spec};
+
+#[derive(Parser)]
+#[command(
+    name = "socle",
+    version,
+    about = "GitOps repository generator and policy checker for Kubernetes data platforms"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Render a client's GitOps monorepo from a spec and commit it.
+    New(NewArgs),
+    /// Print the example spec or the spec's JSON Schema.
+    #[command(subcommand)]
+    Spec(SpecCommand),
+}
+
+#[derive(clap::Args)]
+struct NewArgs {
+    /// Client spec (socle.yaml). Without it, the embedded example (client "acme").
+    #[arg(long, value_name = "FILE")]
+    spec: Option<PathBuf>,
+    /// Output directory [default: ./<client slug>-platform].
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Replace a non-empty output directory.
+    #[arg(long)]
+    force: bool,
+    /// Do not create a git repository.
+    #[arg(long)]
+    no_git: bool,
+    /// Author of the initial commit, "Name <email>" (overrides the spec).
+    #[arg(long, value_name = "NAME <EMAIL>")]
+    author: Option<String>,
+    /// Render from this blueprint directory instead of the embedded one.
+    #[arg(long, value_name = "DIR")]
+    blueprints: Option<PathBuf>,
+    /// Read environment defaults from this directory instead of the embedded ones.
+    #[arg(long, value_name = "DIR")]
+    environments: Option<PathBuf>,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Subcommand)]
+enum SpecCommand {
+    /// Print a commented example spec.
+    Example,
+    /// Print the JSON Schema of socle.yaml.
+    Schema,
+}
+
+/// An error that maps to a specific exit code.
+#[derive(Debug)]
+struct Exit(u8);
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {}", self.0)
+    }
+}
+
+impl std::error::Error for Exit {}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            if is_broken_pipe(&err) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {err:#}");
+            ExitCode::from(err.downcast_ref::<Exit>().map(|e| e.0).unwrap_or(2))
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain()
+        .filter_map(|e| e.downcast_ref::<std::io::Error>())
+        .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Spec(SpecCommand::Example) => {
+            std::io::stdout().write_all(spec::EXAMPLE.as_bytes())?;
+            Ok(0)
+        }
+        Command::Spec(SpecCommand::Schema) => {
+            let names = model::environment_names(&Tree::embedded_environments());
+            let text = serde_json::to_string_pretty(&schema::spec_schema(&names))?;
+            writeln!(std::io::stdout(), "{text}")?;
+            Ok(0)
+        }
+        Command::New(args) => new(args),
+    }
+}
+
+fn load_tree(dir: Option<&Path>, embedded: fn() -> Tree) -> anyhow::Result<Tree> {
+    match dir {
+        Some(dir) => Ok(Tree::from_dir(dir)?),
+        None => Ok(embedded()),
+    }
+}
+
+fn new(args: NewArgs) -> anyhow::Result<u8> {
+    let blueprint = load_tree(args.blueprints.as_deref(), Tree::embedded_blueprint)?;
+    let environments = load_tree(args.environments.as_deref(), Tree::embedded_environments)?;
+    let (spec_text, origin) = match &args.spec {
+        Some(path) => (fs_err::read_to_string(path)?, path.display().to_string()),
+        None => (spec::EXAMPLE.to_owned(), "embedded example spec".to_owned()),
+    };
+    let cli_author = match &args.author {
+        Some(text) => Some(Identity::parse(text).with_context(|| {
+            format!("--author {text:?}: expected \"Name <email>\", e.g. --author \"Jane Doe <jane@acme.example>\"")
+        })?),
+        None => None,
+    };
+
+    let generated = generate::generate(&Inputs {
+        spec_text: &spec_text,
+        spec_origin: &origin,
+        blueprint: &blueprint,
+        environments: &environments,
+    })?;
+    let spec = &generated.model.spec;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{}-platform", spec.client.slug)));
+    let author = cli_author.or_else(|| {
+        spec.author.as_ref().map(|a| Identity {
+            name: a.name.clone(),
+            email: a.email.clone(),
+        })
+    });
+    let message = format!(
+        "Initial platform for {}\n\nRendered by socle {} from blueprint {} {}.\n",
+        spec.client.name.lines().next().unwrap_or_default(),
+        env!("CARGO_PKG_VERSION"),
+        generated.model.manifest.name,
+        generated.model.manifest.version,
+    );
+    let branch = spec.repository.revision.clone();
+    let mut commit = None;
+    output::write_atomically(&out, &generated.files, args.force, |dir| {
+        if args.no_git {
+            return Ok(());
+        }
+        commit = Some(socle::git::init_and_commit(
+            dir,
+            &generated.files,
+            &branch,
+            author.as_ref(),
+            &message,
+        )?);
+        Ok::<(), socle::git::GitError>(())
+    })??;
+
+    if !args.quiet {
+        print_summary(&out, &generated, commit.as_deref())?;
+    }
+    Ok(0)
+}
+
+fn print_summary(
+    out: &Path,
+    generated: &generate::Generated,
+    commit: Option<&str>,
+) -> std::io::Result<()> {
+    let mut w = std::io::stdout().lock();
+    let model = &generated.model;
+    writeln!(
+        w,
+        "Rendered {} files for {} into {} ({} components, {} environments).",
+        generated.files.len(),
+        model.spec.client.name.lines().next().unwrap_or_default(),
+        out.display(),
+        model.components.len(),
+        model.envs.len(),
+    )?;
+    for (area, count) in generate::areas(&generated.files) {
+        writeln!(w, "  {area:<16} {count:>4}")?;
+    }
+    match commit {
+        Some(id) => writeln!(
+            w,
+            "Committed {} on {}.",
+            &id[..id.len().min(12)],
+            model.spec.repository.revision
+        )?,
+        None => writeln!(w, "No git repository created (--no-git).")?,
+    }
+    writeln!(w, "\nNext steps:")?;
+    writeln!(w, "  cd {}", out.display())?;
+    writeln!(w, "  git remote add origin {}", model.spec.repository.url)?;
+    writeln!(w, "  git push -u origin {}", model.spec.repository.revision)?;
+    if let Some(first) = model.envs.first() {
+        let env = first["name"].as_str().unwrap_or("dev");
+        writeln!(
+            w,
+            "  # then bootstrap ArgoCD for {env}: see README.md, \"Bootstrap\""
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,316 @@
+//! The validated model: spec + blueprint + environment defaults, resolved into
+//! the values templates see. Everything a template needs is computed here once
+//! (namespace names with suffixes, hosts, endpoints, sized resources, waves),
+//! so templates stay declarative and the same spec always gives the same
+//! context.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Map, Value};
+
+use crate::blueprint::{self, Component, Manifest};
+use crate::quantity;
+use crate::source::Tree;
+use crate::spec::Spec;
+
+/// The cert-manager ClusterIssuer every Ingress refers to.
+pub const ISSUER: &str = "platform-ca";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("{origin}/{path}: {message}")]
+    Defaults {
+        origin: String,
+        path: String,
+        message: String,
+    },
+    #[error("environment {0:?} has no defaults (expected environments/{0}.yaml)")]
+    UnknownEnvironment(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub spec: Spec,
+    pub manifest: Manifest,
+    /// Enabled components in wave order (ties by blueprint order).
+    pub components: Vec<Enabled>,
+    /// The context common to every template.
+    pub base: Value,
+    /// Per environment, in spec order: the `env` object.
+    pub envs: Vec<Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Enabled {
+    pub component: Component,
+    pub wave: i64,
+}
+
+/// Environment names that have defaults, in a stable order.
+pub fn environment_names(environments: &Tree) -> Vec<String> {
+    let mut names: Vec<String> = environments
+        .files
+        .iter()
+        .filter_map(|(p, _)| p.strip_suffix(".yaml"))
+        .filter(|p| !p.contains('/'))
+        .map(str::to_owned)
+        .collect();
+    names.sort_by_key(|n| (promotion_rank(n), n.clone()));
+    names
+}
+
+/// dev → staging → prod is the promotion order; others sort after.
+fn promotion_rank(name: &str) -> usize {
+    ["dev", "staging", "prod"]
+        .iter()
+        .position(|n| *n == name)
+        .unwrap_or(3)
+}
+
+fn yaml_file(tree: &Tree, path: &str) -> Result<Option<Value>, ModelError> {
+    let Some(bytes) = tree.get(path) else {
+        return Ok(None);
+    };
+    serde_yaml::from_slice::<Value>(bytes)
+        .map(Some)
+        .map_err(|e| ModelError::Defaults {
+            origin: tree.origin.clone(),
+            path: path.to_owned(),
+            message: e.to_string(),
+        })
+}
+
+/// Helm's merge: maps merge key by key, everything else is replaced.
+pub fn deep_merge(base: &mut Value, over: &Value) {
+    match (base, over) {
+        (Value::Object(b), Value::Object(o)) => {
+            for (k, v) in o {
+                match b.get_mut(k) {
+                    Some(existing) => deep_merge(existing, v),
+                    None => {
+                        b.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o.clone(),
+    }
+}
+
+impl Model {
+    pub fn build(
+        spec: Spec,
+        manifest: Manifest,
+        blueprint: &Tree,
+        environments: &Tree,
+    ) -> Result<Self, ModelError> {
+        let choices: BTreeMap<&str, &str> = [
+            ("ingestion", spec.components.ingestion.as_str()),
+            ("catalog", spec.components.catalog.as_str()),
+            ("logs", spec.components.logs.as_str()),
+            ("postgresql", spec.components.postgresql.as_str()),
+        ]
+        .into_iter()
+        .collect();
+        let enabled: Vec<&Component> = manifest
+            .components
+            .iter()
+            .filter(|c| c.enabled(&choices))
+            .collect();
+        let waves = blueprint::waves(&enabled);
+        let mut components: Vec<Enabled> = enabled
+            .iter()
+            .map(|c| Enabled {
+                component: (*c).clone(),
+                wave: waves[&c.id],
+            })
+            .collect();
+        // Stable sort keeps blueprint order inside a wave.
+        components.sort_by_key(|e| e.wave);
+
+        let factor = match spec.sizing.as_str() {
+            "small" => 0.5,
+            "large" => 2.0,
+            _ => 1.0,
+        };
+
+        let mut envs = Vec::new();
+        for env in &spec.environments {
+            let mut defaults = yaml_file(environments, &format!("{}.yaml", env.name))?
+                .ok_or_else(|| ModelError::UnknownEnvironment(env.name.clone()))?;
+            if let Some(over) = &env.overrides {
+                deep_merge(&mut defaults, &Value::Object(over.clone()));
+            }
+            let suffix = env.namespace_suffix.clone().unwrap_or_default();
+            let ns: Map<String, Value> = manifest
+                .namespaces
+                .iter()
+                .map(|n| (n.id.clone(), Value::String(format!("{}{suffix}", n.name))))
+                .collect();
+            let domain = env.domain.clone().unwrap_or_else(|| {
+                if env.name == "prod" {
+                    spec.domain.clone()
+                } else {
+                    format!("{}.{}", env.name, spec.domain)
+                }
+            });
+            let storage_ns = ns
+                .get("storage")
+                .and_then(Value::as_str)
+                .unwrap_or("default")
+                .to_owned();
+            let s3_endpoint = match &spec.object_storage {
+                Some(store) => store.endpoint.clone(),
+                None => format!("http://minio.{storage_ns}.svc.cluster.local"),
+            };
+            let keycloak_url = format!("https://keycloak.{domain}");
+            let replicas = defaults
+                .get("replicas")
+                .and_then(Value::as_i64)
+                .unwrap_or(1);
+            let mut obj = json!({
+                "name": env.name,
+                "cluster": env.cluster,
+                "suffix": suffix,
+                "ns": ns,
+                "domain": domain,
+                "s3": {"endpoint": s3_endpoint},
+                "postgres": {"host": format!("postgresql-rw.{storage_ns}.svc.cluster.local"), "port": 5432},
+                "keycloak": {"url": keycloak_url, "issuer": format!("{keycloak_url}/realms/{}", spec.keycloak.realm)},
+                "issuer": ISSUER,
+                "ha": replicas > 1,
+            });
+            deep_merge(&mut obj, &defaults);
+            // Defaults must not rename the environment or hide what was resolved.
+            obj["name"] = json!(env.name);
+            // Sized resources of every component, scaled by the sizing profile.
+            let mut sizes = Map::new();
+            for e in &components {
+                let path = format!("components/{}.yaml", e.component.id);
+                if let Some(mut all) = yaml_file(environments, &path)? {
+                    let mut size = all.get_mut(&env.name).map(Value::take).unwrap_or(json!({}));
+                    quantity::scale_resources(&mut size, factor);
+                    sizes.insert(e.component.id.clone(), size);
+                }
+            }
+            obj["sizes"] = Value::Object(sizes);
+            envs.push(obj);
+        }
+
+        let enabled_map: Map<String, Value> = components
+            .iter()
+            .map(|e| (e.component.id.clone(), Value::Bool(true)))
+            .collect();
+        let mut buckets: Vec<String> = [
+            "iceberg-raw",
+            "iceberg-staging",
+            "iceberg-analytics",
+            "iceberg-ml",
+            "backups",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        buckets.extend(
+            spec.data_domains
+                .iter()
+                .map(|d| format!("domain-{}", d.name)),
+        );
+        let mut chart_repos: Vec<String> = components
+            .iter()
+            .filter_map(|e| e.component.chart.as_ref().map(chart_source_url))
+            .collect();
+        chart_repos.sort();
+        chart_repos.dedup();
+        let secrets = spec.secrets.clone().unwrap_or(crate::spec::Secrets {
+            store: "platform-secrets".into(),
+            kind: "ClusterSecretStore".into(),
+        });
+        let base = json!({
+            "client": spec.client,
+            "domain": spec.domain,
+            "repo": spec.repository,
+            "choices": spec.components,
+            "enabled": enabled_map,
+            "keycloak": spec.keycloak,
+            "domains": spec.data_domains.iter().map(|d| json!({
+                "name": d.name,
+                "slug": d.name,
+                "ident": d.name.replace('-', "_"),
+                "description": d.description.clone().unwrap_or_default(),
+            })).collect::<Vec<_>>(),
+            "buckets": buckets,
+            "sizing": spec.sizing,
+            "s3": {
+                "region": spec.object_storage.as_ref().and_then(|o| o.region.clone()).unwrap_or_else(|| "us-east-1".into()),
+                "external": spec.object_storage.is_some(),
+            },
+            "secrets": secrets,
+            "namespaces": manifest.namespaces,
+            "chart_repos": chart_repos,
+            "blueprint": {"name": manifest.name, "version": manifest.version},
+            "socle_version": env!("CARGO_PKG_VERSION"),
+        });
+        let mut model = Model {
+            spec,
+            manifest,
+            components,
+            base,
+            envs,
+        };
+        let listed: Vec<Value> = model
+            .components
+            .iter()
+            .map(|e| model.component_value(e, None, blueprint))
+            .collect();
+        model.base["components"] = Value::Array(listed);
+        let envs_list = model.envs.clone();
+        model.base["environments"] = Value::Array(envs_list);
+        Ok(model)
+    }
+
+    /// The `component` object, resolved for an environment when one is given.
+    pub fn component_value(&self, e: &Enabled, env: Option<&Value>, blueprint: &Tree) -> Value {
+        let c = &e.component;
+        let ns = self.manifest.namespace(&c.namespace);
+        let namespace = match env {
+            Some(env) => env["ns"][&c.namespace]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            None => ns.map(|n| n.name.clone()).unwrap_or_default(),
+        };
+        let extra = format!("components/{}/manifests", c.id);
+        let has_extra = blueprint.under(&extra).next().is_some();
+        json!({
+            "id": c.id,
+            "title": c.title,
+            "namespace": namespace,
+            "ns_id": c.namespace,
+            "chart": c.chart.as_ref().map(|ch| json!({
+                "repo": ch.repo,
+                "name": ch.name,
+                "version": ch.version,
+                "oci": ch.repo.starts_with("oci://"),
+                "source": chart_source_url(ch),
+            })),
+            "manifests": c.manifests,
+            "extra_manifests": has_extra,
+            "wave": e.wave,
+            "needs": c.needs,
+            "critical": c.critical,
+            "server_side_apply": c.server_side_apply,
+        })
+    }
+}
+
+/// The `repoURL` ArgoCD uses for a chart. OCI charts are addressed by their
+/// full reference (ArgoCD ≥ 3.1 reads `oci://` URLs natively, no repository
+/// secret needed); classic Helm repositories by the repository URL.
+pub fn chart_source_url(chart: &blueprint::Chart) -> String {
+    if chart.repo.starts_with("oci://") {
+        format!("{}/{}", chart.repo.trim_end_matches('/'), chart.name)
+    } else {
+        chart.repo.clone()
+    }
+}

@@ -1,0 +1,527 @@
+//! Rendering: blueprint templates + model → an in-memory file set.
+//!
+//! Nothing touches the disk here. YAML and JSON templates are compiled in a
+//! registry whose escape function emits double-quoted YAML scalars, so a value
+//! from the spec can never break the document structure (HTML escaping, the
+//! Handlebars default, would corrupt `&` and `'` and protect nothing). Every
+//! rendered YAML file is parsed back before it is accepted: a template that
+//! produces invalid YAML is a blueprint bug and is reported as such.
+
+use std::collections::BTreeMap;
+
+use handlebars::{
+    Context, Handlebars, Helper, HelperDef, HelperResult, Output, RenderContext, RenderError,
+    RenderErrorReason,
+};
+use serde_json::{Map, Value};
+
+use crate::model::Model;
+use crate::source::Tree;
+
+/// The rendered repository: relative path → contents, sorted by path.
+pub type FileSet = BTreeMap<String, Vec<u8>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderFailure {
+    #[error("blueprint template {template}: {message}")]
+    Template { template: String, message: String },
+    #[error("blueprint bug: {path} (from {template}) is not valid YAML: {message}")]
+    InvalidYaml {
+        path: String,
+        template: String,
+        message: String,
+    },
+    #[error("blueprint bug: template {template} renders to an unsafe path {path:?}")]
+    UnsafePath { template: String, path: String },
+    #[error("blueprint bug: two templates render to {path}")]
+    Duplicate { path: String },
+}
+
+const TOKENS: [&str; 3] = ["[env]", "[ns]", "[component]"];
+
+/// Quote a string as a YAML double-quoted scalar that reads back unchanged.
+/// The escapes used are common to YAML 1.1, YAML 1.2 and JSON.
+pub fn yaml_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20
+                || (0x7f..=0x9f).contains(&(c as u32))
+                || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}') =>
+            {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The escape function of YAML templates: a plain scalar when the text would
+/// read back as that same string under YAML 1.1 and 1.2 resolvers alike,
+/// a double-quoted one otherwise. Starting with a letter rules out numbers,
+/// dates and indicators; the word list rules out booleans and nulls.
+pub fn yaml_scalar(s: &str) -> String {
+    const WORDS: &[&str] = &["y", "n", "yes", "no", "true", "false", "on", "off", "null"];
+    let mut chars = s.chars();
+    let plain = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || "._/:@-".contains(c))
+        && !s.ends_with(':')
+        && !WORDS.contains(&s.to_ascii_lowercase().as_str());
+    if plain {
+        s.to_owned()
+    } else {
+        yaml_quote(s)
+    }
+}
+
+fn is_plain_safe(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || "._:/@+-".contains(c))
+        && !s.contains(": ")
+}
+
+type RawFn = fn(&[&Value]) -> Result<String, String>;
+
+/// A helper whose output is written verbatim (not passed to the escape
+/// function): each one checks its input so that verbatim is safe.
+struct Raw(&'static str, RawFn);
+
+impl HelperDef for Raw {
+    fn call<'reg: 'rc, 'rc>(
+        &self,
+        h: &Helper<'rc>,
+        _: &'reg Handlebars<'reg>,
+        _: &'rc Context,
+        _: &mut RenderContext<'reg, 'rc>,
+        out: &mut dyn Output,
+    ) -> HelperResult {
+        let params: Vec<&Value> = h.params().iter().map(|p| p.value()).collect();
+        let text = (self.1)(&params).map_err(|m| {
+            RenderError::from(RenderErrorReason::Other(format!(
+                "{{{{{} …}}}}: {m}",
+                self.0
+            )))
+        })?;
+        out.write(&text)?;
+        Ok(())
+    }
+}
+
+fn one<'a>(p: &[&'a Value]) -> Result<&'a Value, String> {
+    match p {
+        [v] => Ok(v),
+        _ => Err(format!("expects 1 parameter, got {}", p.len())),
+    }
+}
+
+fn helper_int(p: &[&Value]) -> Result<String, String> {
+    match one(p)? {
+        Value::Number(n) if n.is_i64() || n.is_u64() => Ok(n.to_string()),
+        other => Err(format!("expects an integer, got {other}")),
+    }
+}
+
+fn helper_bool(p: &[&Value]) -> Result<String, String> {
+    match one(p)? {
+        Value::Bool(b) => Ok(b.to_string()),
+        other => Err(format!("expects a boolean, got {other}")),
+    }
+}
+
+fn helper_plain(p: &[&Value]) -> Result<String, String> {
+    let text = match one(p)? {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        other => return Err(format!("expects a string, got {other}")),
+    };
+    if is_plain_safe(&text) {
+        Ok(text)
+    } else {
+        Err(format!(
+            "{text:?} is not safe unquoted; use {{{{value}}}} to quote it"
+        ))
+    }
+}
+
+fn helper_json(p: &[&Value]) -> Result<String, String> {
+    serde_json::to_string(one(p)?).map_err(|e| e.to_string())
+}
+
+fn helper_indent(p: &[&Value]) -> Result<String, String> {
+    let [n, v] = p else {
+        return Err(format!("expects 2 parameters, got {}", p.len()));
+    };
+    let n = n
+        .as_u64()
+        .ok_or("first parameter must be the indent width")? as usize;
+    let yaml = serde_yaml::to_string(v).map_err(|e| e.to_string())?;
+    let pad = " ".repeat(n);
+    Ok(yaml
+        .trim_end_matches('\n')
+        .lines()
+        .map(|l| format!("{pad}{l}"))
+        .collect::<Vec<_>>()
+        .join("\n"))
+}
+
+/// Join the parameters into one string, quoted: for values built from parts
+/// (`{{concat client.name " (" env.name ")"}}`), which `{{a}}-{{b}}` would
+/// turn into `"a"-"b"`.
+fn helper_concat(p: &[&Value]) -> Result<String, String> {
+    let mut joined = String::new();
+    for v in p {
+        match v {
+            Value::String(s) => joined.push_str(s),
+            Value::Number(n) => joined.push_str(&n.to_string()),
+            Value::Bool(b) => joined.push_str(&b.to_string()),
+            other => return Err(format!("cannot join {other}")),
+        }
+    }
+    Ok(yaml_quote(&joined))
+}
+
+/// Free text inside a `#` comment: only a line break could escape it.
+fn helper_comment(p: &[&Value]) -> Result<String, String> {
+    match one(p)? {
+        Value::String(s) => Ok(s
+            .split(['\n', '\r', '\u{2028}', '\u{2029}', '\u{85}'])
+            .collect::<Vec<_>>()
+            .join(" ")),
+        other => Ok(other.to_string()),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Yaml,
+    Json,
+    Text,
+}
+
+fn kind_of(path: &str) -> Kind {
+    if is_yaml_path(path) {
+        Kind::Yaml
+    } else if path.ends_with(".json") {
+        Kind::Json
+    } else {
+        Kind::Text
+    }
+}
+
+fn registry(kind: Kind) -> Handlebars<'static> {
+    let mut hb = Handlebars::new();
+    hb.set_strict_mode(true);
+    match kind {
+        Kind::Yaml => hb.register_escape_fn(yaml_scalar),
+        Kind::Json => hb.register_escape_fn(yaml_quote),
+        Kind::Text => hb.register_escape_fn(handlebars::no_escape),
+    }
+    let helpers: [(&'static str, RawFn); 7] = [
+        ("concat", helper_concat),
+        ("comment", helper_comment),
+        ("int", helper_int),
+        ("bool", helper_bool),
+        ("plain", helper_plain),
+        ("json", helper_json),
+        ("indent", helper_indent),
+    ];
+    for (name, f) in helpers {
+        hb.register_helper(name, Box::new(Raw(name, f)));
+    }
+    hb
+}
+
+fn is_yaml_path(path: &str) -> bool {
+    path.ends_with(".yaml") || path.ends_with(".yml")
+}
+
+/// One template file of the blueprint and the scope it renders in.
+struct Template<'a> {
+    /// Path inside the blueprint (also the registry name).
+    source: String,
+    /// Output path pattern (tokens not yet expanded; `.hbs` stripped).
+    pattern: String,
+    /// Fixed component for files under `components/<id>/`.
+    component: Option<usize>,
+    hbs: bool,
+    bytes: &'a [u8],
+}
+
+pub struct Renderer<'a> {
+    model: &'a Model,
+    blueprint: &'a Tree,
+}
+
+impl<'a> Renderer<'a> {
+    pub fn new(model: &'a Model, blueprint: &'a Tree) -> Self {
+        Self { model, blueprint }
+    }
+
+    fn templates(&self) -> Vec<Template<'a>> {
+        let mut out = Vec::new();
+        for (path, bytes) in self.blueprint.under("templates") {
+            out.push(Template {
+                source: format!("templates/{path}"),
+                pattern: path.strip_suffix(".hbs").unwrap_or(path).to_owned(),
+                component: None,
+                hbs: path.ends_with(".hbs"),
+                bytes,
+            });
+        }
+        for (i, e) in self.model.components.iter().enumerate() {
+            let prefix = format!("components/{}", e.component.id);
+            for (path, bytes) in self.blueprint.under(&prefix) {
+                out.push(Template {
+                    source: format!("{prefix}/{path}"),
+                    pattern: format!("{prefix}/{}", path.strip_suffix(".hbs").unwrap_or(path)),
+                    component: Some(i),
+                    hbs: path.ends_with(".hbs"),
+                    bytes,
+                });
+            }
+        }
+        out
+    }
+
+    pub fn render(&self) -> Result<FileSet, RenderFailure> {
+        let templates = self.templates();
+        let mut registries = [
+            registry(Kind::Yaml),
+            registry(Kind::Json),
+            registry(Kind::Text),
+        ];
+        for t in templates.iter().filter(|t| t.hbs) {
+            let text = std::str::from_utf8(t.bytes).map_err(|_| RenderFailure::Template {
+                template: t.source.clone(),
+                message: "not UTF-8 text".into(),
+            })?;
+            let hb = &mut registries[kind_of(&t.pattern) as usize];
+            hb.register_template_string(&t.source, text)
+                .map_err(|e| RenderFailure::Template {
+                    template: t.source.clone(),
+                    message: e.to_string(),
+                })?;
+        }
+
+        let mut files = FileSet::new();
+        let base = match &self.model.base {
+            Value::Object(m) => m.clone(),
+            _ => Map::new(),
+        };
+        for t in &templates {
+            for (path, ctx) in self.expand(t, &base) {
+                check_path(&path).map_err(|_| RenderFailure::UnsafePath {
+                    template: t.source.clone(),
+                    path: path.clone(),
+                })?;
+                let bytes = if t.hbs {
+                    let hb = &registries[kind_of(&t.pattern) as usize];
+                    let text = hb
+                        .render(&t.source, &ctx)
+                        .map_err(|e| RenderFailure::Template {
+                            template: t.source.clone(),
+                            message: render_error_message(&e),
+                        })?;
+                    if text.trim().is_empty() {
+                        continue;
+                    }
+                    if is_yaml_path(&path) {
+                        check_yaml(&text).map_err(|message| RenderFailure::InvalidYaml {
+                            path: path.clone(),
+                            template: t.source.clone(),
+                            message,
+                        })?;
+                    }
+                    text.into_bytes()
+                } else {
+                    t.bytes.to_vec()
+                };
+                if files.insert(path.clone(), bytes).is_some() {
+                    return Err(RenderFailure::Duplicate { path });
+                }
+            }
+        }
+        Ok(files)
+    }
+
+    /// Every (output path, context) a template expands to.
+    fn expand(&self, t: &Template<'_>, base: &Map<String, Value>) -> Vec<(String, Value)> {
+        let model = self.model;
+        let uses = |tok: &str| t.pattern.contains(tok);
+        // Component files always see their component; values-[env] files also see env.size.
+        let envs: Vec<Option<&Value>> = if uses("[env]") {
+            model.envs.iter().map(Some).collect()
+        } else {
+            vec![None]
+        };
+        let comps: Vec<Option<usize>> = match t.component {
+            Some(i) => vec![Some(i)],
+            None if uses("[component]") => (0..model.components.len()).map(Some).collect(),
+            None => vec![None],
+        };
+        let nss: Vec<Option<usize>> = if uses("[ns]") {
+            (0..model.manifest.namespaces.len()).map(Some).collect()
+        } else {
+            vec![None]
+        };
+
+        let mut out = Vec::new();
+        for env in &envs {
+            for comp in &comps {
+                for ns in &nss {
+                    let mut ctx = base.clone();
+                    let mut path = t.pattern.clone();
+                    if let Some(env) = env {
+                        let mut env = (*env).clone();
+                        if let Some(i) = comp {
+                            let id = &model.components[*i].component.id;
+                            let size = env["sizes"]
+                                .get(id)
+                                .cloned()
+                                .unwrap_or(Value::Object(Map::new()));
+                            env["size"] = size;
+                        }
+                        path = path.replace("[env]", env["name"].as_str().unwrap_or_default());
+                        ctx.insert("env".into(), env);
+                    }
+                    if let Some(i) = comp {
+                        let e = &model.components[*i];
+                        ctx.insert(
+                            "component".into(),
+                            model.component_value(e, *env, self.blueprint),
+                        );
+                        path = path.replace("[component]", &e.component.id);
+                    }
+                    if let Some(i) = ns {
+                        let n = &model.manifest.namespaces[*i];
+                        let name = match env {
+                            Some(env) => env["ns"][&n.id].as_str().unwrap_or(&n.name).to_owned(),
+                            None => n.name.clone(),
+                        };
+                        let mut v = serde_json::to_value(n).unwrap_or(Value::Null);
+                        v["name"] = Value::String(name);
+                        ctx.insert("ns".into(), v);
+                        path = path.replace("[ns]", &n.id);
+                    }
+                    out.push((path, Value::Object(ctx)));
+                }
+            }
+        }
+        out
+    }
+}
+
+fn render_error_message(e: &RenderError) -> String {
+    let mut msg = e.reason().to_string();
+    if let (Some(line), Some(col)) = (e.line_no, e.column_no) {
+        msg = format!("line {line}, column {col}: {msg}");
+    }
+    msg
+}
+
+/// Output paths come from the blueprint and validated slugs only; this is the
+/// last line of defence against a path escaping the output directory.
+pub fn check_path(path: &str) -> Result<(), ()> {
+    let ok = !path.is_empty()
+        && !path.starts_with('/')
+        && !path.contains('\\')
+        && path
+            .split('/')
+            .all(|seg| !seg.is_empty() && seg != "." && seg != ".." && seg != ".git")
+        && !TOKENS.iter().any(|t| path.contains(t));
+    if ok {
+        Ok(())
+    } else {
+        Err(())
+    }
+}
+
+fn check_yaml(text: &str) -> Result<(), String> {
+    use serde::Deserialize;
+    for doc in serde_yaml::Deserializer::from_str(text) {
+        serde_yaml::Value::deserialize(doc).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_values_read_back_unchanged() {
+        let hostile = [
+            "plain",
+            "a: b",
+            "# not a comment",
+            "\"quoted\" and 'single'",
+            "multi\nline\n",
+            "{{ not a template }}",
+            "*alias",
+            "&anchor",
+            "!tag",
+            "Société Générale — ÉÈ 日本",
+            "tab\there",
+            "yes",
+            "null",
+            "1.10",
+            "- item",
+            "back\\slash",
+            "\u{2028}sep\u{85}",
+            "",
+            "Yes",
+            "OFF",
+            "a:",
+            "trino",
+            "https://keycloak.dev.acme.example/realms/acme",
+            "v1.21.1",
+        ];
+        for s in hostile {
+            for doc in [
+                format!("k: {}\n", yaml_quote(s)),
+                format!("k: {}\n", yaml_scalar(s)),
+            ] {
+                let v: serde_yaml::Value =
+                    serde_yaml::from_str(&doc).unwrap_or_else(|e| panic!("{s:?}: {e}"));
+                assert_eq!(v["k"].as_str(), Some(s), "{doc}");
+            }
+            let j: serde_json::Value = serde_json::from_str(&yaml_quote(s)).expect("valid JSON");
+            assert_eq!(j.as_str(), Some(s));
+        }
+    }
+
+    #[test]
+    fn plain_refuses_unsafe_text() {
+        assert!(is_plain_safe("trino.data-platform-processing.svc:8080"));
+        assert!(is_plain_safe(
+            "https://keycloak.dev.acme.example/realms/acme"
+        ));
+        for bad in ["", "a b", "#x", "*x", "a: b", "-x", "x\ny"] {
+            assert!(!is_plain_safe(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn unsafe_paths_are_refused() {
+        assert!(check_path("components/trino/values-dev.yaml").is_ok());
+        for bad in [
+            "../x",
+            "/etc/passwd",
+            "a/../b",
+            "a//b",
+            ".git/config",
+            "x/[env]/y",
+        ] {
+            assert!(check_path(bad).is_err(), "{bad}");
+        }
+    }
+}

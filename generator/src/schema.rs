@@ -1,0 +1,218 @@
+//! The JSON Schema of `socle.yaml` and schema validation.
+//!
+//! The schema is built in code because one enum depends on the binary's
+//! content: the environment names are those that have defaults embedded
+//! (`environments/*.yaml`). Every leaf carries a `description` saying what is
+//! allowed; validation errors quote it so the fix is in the message.
+
+use serde_json::{json, Value};
+
+const SLUG: &str = "^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$";
+const NAME: &str = "^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$";
+const HOSTNAME: &str = "^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$";
+
+pub fn spec_schema(environments: &[String]) -> Value {
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://socle.dev/schemas/socle.yaml.json",
+        "title": "socle client spec",
+        "description": "Describes a client and its data-platform choices; `socle new` renders a GitOps repository from it.",
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["client", "domain", "repository", "environments", "components", "keycloak", "data_domains"],
+        "properties": {
+            "client": {
+                "type": "object",
+                "description": "The client: display name and slug.",
+                "additionalProperties": false,
+                "required": ["name", "slug"],
+                "properties": {
+                    "name": {"type": "string", "minLength": 1, "maxLength": 200,
+                             "description": "Display name, any text (e.g. \"Société Générale d'Exemple\")."},
+                    "slug": {"type": "string", "pattern": SLUG,
+                             "description": "Lower-case slug used in resource names: letters, digits and '-', starting with a letter, at most 32 characters (e.g. \"acme\")."}
+                }
+            },
+            "domain": {"type": "string", "pattern": HOSTNAME, "maxLength": 200,
+                       "description": "Base DNS domain of the platform's hosts, lower case (e.g. \"data.acme.example\")."},
+            "repository": {
+                "type": "object",
+                "description": "The git repository ArgoCD pulls this platform from.",
+                "additionalProperties": false,
+                "required": ["url"],
+                "properties": {
+                    "url": {"type": "string", "pattern": "^(https://|ssh://|git@)[^\\s]+$",
+                            "description": "Clone URL: https://..., ssh://... or git@host:path."},
+                    "revision": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._/-]*$",
+                                 "description": "Branch ArgoCD follows (default \"main\")."}
+                }
+            },
+            "environments": {
+                "type": "array",
+                "minItems": 1,
+                "description": "Environments to generate, each with its cluster.",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["name", "cluster"],
+                    "properties": {
+                        "name": {"type": "string", "enum": environments,
+                                 "description": format!("Environment name; one of: {}.", environments.join(", "))},
+                        "cluster": {"type": "string", "pattern": "^https://[^\\s/]+(:[0-9]+)?/?$",
+                                    "description": "Kubernetes API server URL as ArgoCD knows the cluster (e.g. \"https://kubernetes.default.svc\")."},
+                        "namespace_suffix": {"type": "string", "pattern": "^(-[a-z0-9]{1,10})?$",
+                                             "description": "Suffix added to every namespace when environments share a cluster (e.g. \"-dev\")."},
+                        "domain": {"type": "string", "pattern": HOSTNAME,
+                                   "description": "Host base for this environment (default: \"<env>.<domain>\", prod: \"<domain>\")."},
+                        "overrides": {"type": "object",
+                                      "description": "Overrides of the environment defaults (keys of environments/<name>.yaml).",
+                                      "properties": {
+                                          "replicas": {"type": "integer", "minimum": 1, "maximum": 9},
+                                          "storage_class": {"type": "string", "pattern": NAME},
+                                          "rto": {"type": "string", "pattern": "^[0-9]+(m|h|d)$"},
+                                          "rpo": {"type": "string", "pattern": "^[0-9]+(m|h|d)$"},
+                                          "sync": {"type": "object", "additionalProperties": false,
+                                                   "properties": {"automated": {"type": "boolean"}, "prune": {"type": "boolean"}, "self_heal": {"type": "boolean"}}},
+                                          "backup": {"type": "object", "additionalProperties": false,
+                                                     "properties": {"schedule": {"type": "string", "pattern": "^[0-9*/,-]+( [0-9*/,-]+){4}$"},
+                                                                    "retention": {"type": "string", "pattern": "^[0-9]+h$"},
+                                                                    "wal_retention": {"type": "string", "pattern": "^[0-9]+d$"}}}
+                                      },
+                                      "additionalProperties": false}
+                    }
+                }
+            },
+            "components": {
+                "type": "object",
+                "description": "Platform choices.",
+                "additionalProperties": false,
+                "required": ["ingestion", "catalog", "logs", "postgresql"],
+                "properties": {
+                    "ingestion": {"enum": ["nifi", "airbyte", "both"],
+                                  "description": "Ingestion tool: nifi, airbyte or both."},
+                    "catalog": {"enum": ["datahub", "openmetadata"],
+                                "description": "Data catalog: datahub or openmetadata."},
+                    "logs": {"enum": ["loki"],
+                             "description": "Log stack: loki (with Grafana Alloy as collector)."},
+                    "postgresql": {"enum": ["cloudnative-pg"],
+                                   "description": "PostgreSQL operator: cloudnative-pg."}
+                }
+            },
+            "sizing": {"enum": ["small", "standard", "large"],
+                       "description": "Sizing profile scaling every CPU and memory figure: small (x0.5), standard (x1), large (x2)."},
+            "keycloak": {
+                "type": "object",
+                "description": "Keycloak realm and the groups mapped to platform roles.",
+                "additionalProperties": false,
+                "required": ["realm", "groups"],
+                "properties": {
+                    "realm": {"type": "string", "pattern": NAME,
+                              "description": "Realm name: lower-case letters, digits and '-'."},
+                    "groups": {
+                        "type": "array", "minItems": 1,
+                        "description": "Groups of the realm and the platform role each grants.",
+                        "items": {
+                            "type": "object", "additionalProperties": false,
+                            "required": ["name", "role"],
+                            "properties": {
+                                "name": {"type": "string", "pattern": NAME,
+                                         "description": "Group name: lower-case letters, digits and '-'."},
+                                "role": {"enum": ["data-engineer", "data-analyst", "data-scientist", "platform-admin"],
+                                         "description": "One of data-engineer, data-analyst, data-scientist, platform-admin."}
+                            }
+                        }
+                    }
+                }
+            },
+            "data_domains": {
+                "type": "array", "minItems": 1,
+                "description": "Business data domains: each gets MinIO buckets and DBT models.",
+                "items": {
+                    "type": "object", "additionalProperties": false,
+                    "required": ["name"],
+                    "properties": {
+                        "name": {"type": "string", "pattern": "^[a-z][a-z0-9]*(-[a-z0-9]+)*$", "maxLength": 40,
+                                 "description": "Domain slug: lower-case letters and digits, words joined by '-' (e.g. \"sales\", \"supply-chain\")."},
+                        "description": {"type": "string", "maxLength": 500,
+                                        "description": "What the domain covers, any text."}
+                    }
+                }
+            },
+            "object_storage": {
+                "type": "object", "additionalProperties": false,
+                "description": "An S3 store to use instead of the in-cluster MinIO.",
+                "required": ["endpoint"],
+                "properties": {
+                    "endpoint": {"type": "string", "pattern": "^https?://[^\\s]+$",
+                                 "description": "S3 endpoint URL (path-style access is used)."},
+                    "region": {"type": "string", "pattern": "^[a-z0-9-]+$",
+                               "description": "S3 region (default \"us-east-1\")."}
+                }
+            },
+            "secrets": {
+                "type": "object", "additionalProperties": false,
+                "description": "Where credentials come from (External Secrets Operator store).",
+                "required": ["store"],
+                "properties": {
+                    "store": {"type": "string", "pattern": NAME,
+                              "description": "Name of the SecretStore/ClusterSecretStore."},
+                    "kind": {"enum": ["ClusterSecretStore", "SecretStore"],
+                             "description": "ClusterSecretStore (default) or SecretStore."}
+                }
+            },
+            "author": {
+                "type": "object", "additionalProperties": false,
+                "description": "Author of the initial commit.",
+                "required": ["name", "email"],
+                "properties": {
+                    "name": {"type": "string", "pattern": "^[^<>\\n]+$",
+                             "description": "Author name (no '<', '>' or newline)."},
+                    "email": {"type": "string", "pattern": "^[^<>\\s@]+@[^<>\\s@]+$",
+                              "description": "Author e-mail address."}
+                }
+            }
+        }
+    })
+}
+
+/// Validate `instance`; returns `(json pointer, message)` for every error.
+pub fn validate(schema: &Value, instance: &Value) -> Vec<(String, String)> {
+    let validator = match jsonschema::validator_for(schema) {
+        Ok(v) => v,
+        Err(e) => return vec![(String::new(), format!("internal schema error: {e}"))],
+    };
+    validator
+        .iter_errors(instance)
+        .map(|err| {
+            let pointer = err.instance_path().as_str().to_owned();
+            let mut message = err.to_string();
+            if let Some(hint) = description_at(schema, instance, &pointer) {
+                message.push_str(&format!(" — {hint}"));
+            }
+            (pointer, message)
+        })
+        .collect()
+}
+
+/// The `description` of the schema node that governs `pointer`.
+fn description_at<'a>(schema: &'a Value, instance: &Value, pointer: &str) -> Option<&'a str> {
+    let mut node = schema;
+    let mut value = Some(instance);
+    for token in pointer.split('/').skip(1) {
+        let token = token.replace("~1", "/").replace("~0", "~");
+        let is_array = value.map(Value::is_array).unwrap_or(false);
+        node = if is_array {
+            node.get("items")?
+        } else {
+            node.get("properties")?.get(&token)?
+        };
+        value = value.and_then(|v| {
+            if is_array {
+                token.parse::<usize>().ok().and_then(|i| v.get(i))
+            } else {
+                v.get(&token)
+            }
+        });
+    }
+    node.get("description").and_then(Value::as_str)
+}

@@ -1,0 +1,107 @@
+//! Where blueprint and environment files come from: the copy embedded in the
+//! binary, or a directory on disk (for blueprint authors).
+
+use std::path::{Path, PathBuf};
+
+use include_dir::{include_dir, Dir};
+
+static BLUEPRINT: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../blueprints/platform");
+static ENVIRONMENTS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../environments");
+
+/// A tree of files, by `/`-separated relative path, in sorted order.
+#[derive(Debug, Clone, Default)]
+pub struct Tree {
+    /// Human name of the origin, used in error messages.
+    pub origin: String,
+    pub files: Vec<(String, Vec<u8>)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: file names must be UTF-8")]
+    NonUtf8 { path: PathBuf },
+}
+
+impl Tree {
+    pub fn embedded_blueprint() -> Self {
+        Self::from_embedded(&BLUEPRINT, "embedded blueprint")
+    }
+
+    pub fn embedded_environments() -> Self {
+        Self::from_embedded(&ENVIRONMENTS, "embedded environments")
+    }
+
+    fn from_embedded(dir: &Dir<'_>, origin: &str) -> Self {
+        let mut files = Vec::new();
+        collect_embedded(dir, &mut files);
+        files.sort();
+        Self {
+            origin: origin.to_owned(),
+            files,
+        }
+    }
+
+    pub fn from_dir(root: &Path) -> Result<Self, SourceError> {
+        let mut files = Vec::new();
+        for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
+            let entry = entry.map_err(|e| SourceError::Io {
+                path: e
+                    .path()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| root.to_path_buf()),
+                source: e.into(),
+            })?;
+            if !entry.file_type().is_file() {
+                continue;
+            }
+            let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
+            let rel = rel
+                .to_str()
+                .ok_or_else(|| SourceError::NonUtf8 {
+                    path: entry.path().to_path_buf(),
+                })?
+                .replace(std::path::MAIN_SEPARATOR, "/");
+            let bytes = fs_err::read(entry.path()).map_err(|e| SourceError::Io {
+                path: entry.path().to_path_buf(),
+                source: e,
+            })?;
+            files.push((rel, bytes));
+        }
+        files.sort();
+        Ok(Self {
+            origin: root.display().to_string(),
+            files,
+        })
+    }
+
+    pub fn get(&self, path: &str) -> Option<&[u8]> {
+        self.files
+            .binary_search_by(|(p, _)| p.as_str().cmp(path))
+            .ok()
+            .map(|i| self.files[i].1.as_slice())
+    }
+
+    /// Files under `prefix/`, with the prefix removed.
+    pub fn under<'t>(&'t self, prefix: &str) -> impl Iterator<Item = (&'t str, &'t [u8])> + 't {
+        let prefix = format!("{prefix}/");
+        self.files.iter().filter_map(move |(p, b)| {
+            p.strip_prefix(prefix.as_str())
+                .map(|rest| (rest, b.as_slice()))
+        })
+    }
+}
+
+fn collect_embedded(dir: &Dir<'_>, out: &mut Vec<(String, Vec<u8>)>) {
+    for file in dir.files() {
+        let path = file.path().to_string_lossy().replace('\\', "/");
+        out.push((path, file.contents().to_vec()));
+    }
+    for sub in dir.dirs() {
+        collect_embedded(sub, out);
+    }
+}

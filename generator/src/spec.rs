@@ -1,0 +1,339 @@
+//! The client spec (`socle.yaml`): reading, schema validation, typed form.
+//!
+//! Validation happens in two passes so that a consultant sees every mistake at
+//! once: the JSON Schema pass reports all structural errors (with the line of
+//! the offending field), and only a spec that passes it is deserialised into
+//! [`Spec`], followed by the cross-field checks a schema cannot express
+//! (unique names, at most one environment of each kind).
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::locate::LineIndex;
+use crate::schema;
+
+/// The commented example spec, also the default of `socle new`.
+pub const EXAMPLE: &str = include_str!("../../blueprints/example/socle.yaml");
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    pub client: Client,
+    pub domain: String,
+    pub repository: Repository,
+    pub environments: Vec<Environment>,
+    pub components: Choices,
+    #[serde(default = "default_sizing")]
+    pub sizing: String,
+    pub keycloak: Keycloak,
+    pub data_domains: Vec<DataDomain>,
+    #[serde(default)]
+    pub object_storage: Option<ObjectStorage>,
+    #[serde(default)]
+    pub secrets: Option<Secrets>,
+    #[serde(default)]
+    pub author: Option<Author>,
+}
+
+fn default_sizing() -> String {
+    "standard".to_owned()
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Client {
+    pub name: String,
+    pub slug: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Repository {
+    pub url: String,
+    #[serde(default = "default_revision")]
+    pub revision: String,
+}
+
+fn default_revision() -> String {
+    "main".to_owned()
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    pub name: String,
+    pub cluster: String,
+    #[serde(default)]
+    pub namespace_suffix: Option<String>,
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// Overrides of the environment defaults (same keys as `environments/<name>.yaml`).
+    #[serde(default)]
+    pub overrides: Option<serde_json::Map<String, Value>>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Choices {
+    pub ingestion: String,
+    pub catalog: String,
+    pub logs: String,
+    pub postgresql: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Keycloak {
+    pub realm: String,
+    pub groups: Vec<Group>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Group {
+    pub name: String,
+    pub role: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataDomain {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectStorage {
+    pub endpoint: String,
+    #[serde(default)]
+    pub region: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Secrets {
+    pub store: String,
+    #[serde(default = "default_store_kind")]
+    pub kind: String,
+}
+
+fn default_store_kind() -> String {
+    "ClusterSecretStore".to_owned()
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Author {
+    pub name: String,
+    pub email: String,
+}
+
+/// One problem found in a spec, located as precisely as the input allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Dotted field path, e.g. `environments[1].name`; empty for the document.
+    pub field: String,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let field = if self.field.is_empty() {
+            "(document)"
+        } else {
+            &self.field
+        };
+        match self.line {
+            Some(line) => write!(f, "line {line}: {field}: {}", self.message),
+            None => write!(f, "{field}: {}", self.message),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("{origin}: not valid YAML{}: {message}", line.map(|l| format!(" (line {l})")).unwrap_or_default())]
+    Yaml {
+        origin: String,
+        line: Option<usize>,
+        message: String,
+    },
+    #[error("{origin}: {} problem(s) in the spec:\n{}", problems.len(), render_problems(origin, problems))]
+    Invalid {
+        origin: String,
+        problems: Vec<Problem>,
+    },
+}
+
+fn render_problems(origin: &str, problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(|p| match p.line {
+            Some(line) => format!(
+                "  {origin}:{line}: {}: {}",
+                display_field(&p.field),
+                p.message
+            ),
+            None => format!("  {origin}: {}: {}", display_field(&p.field), p.message),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn display_field(field: &str) -> &str {
+    if field.is_empty() {
+        "(document)"
+    } else {
+        field
+    }
+}
+
+/// Parse and validate a spec. `origin` names the file in messages;
+/// `environments` lists the environment names that have defaults.
+pub fn parse(text: &str, origin: &str, environments: &[String]) -> Result<Spec, SpecError> {
+    let yaml: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| SpecError::Yaml {
+        origin: origin.to_owned(),
+        line: e.location().map(|l| l.line()),
+        message: strip_location(&e.to_string()),
+    })?;
+    let value: Value = serde_json::to_value(&yaml).map_err(|e| SpecError::Yaml {
+        origin: origin.to_owned(),
+        line: None,
+        message: format!("unsupported YAML value: {e}"),
+    })?;
+
+    let lines = LineIndex::new(text);
+    let schema = schema::spec_schema(environments);
+    let mut problems = schema::validate(&schema, &value)
+        .into_iter()
+        .map(|(field_ptr, message)| Problem {
+            line: lines.line_of(&field_ptr),
+            field: pointer_to_field(&field_ptr),
+            message,
+        })
+        .collect::<Vec<_>>();
+    if !problems.is_empty() {
+        problems.sort_by(|a, b| (a.line, &a.field).cmp(&(b.line, &b.field)));
+        problems.dedup();
+        return Err(SpecError::Invalid {
+            origin: origin.to_owned(),
+            problems,
+        });
+    }
+
+    let spec: Spec = serde_json::from_value(value).map_err(|e| SpecError::Invalid {
+        origin: origin.to_owned(),
+        problems: vec![Problem {
+            field: String::new(),
+            line: None,
+            message: e.to_string(),
+        }],
+    })?;
+
+    let problems = cross_checks(&spec, &lines);
+    if !problems.is_empty() {
+        return Err(SpecError::Invalid {
+            origin: origin.to_owned(),
+            problems,
+        });
+    }
+    Ok(spec)
+}
+
+fn strip_location(message: &str) -> String {
+    // serde_yaml appends " at line L column C"; the line is reported separately.
+    match message.find(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// `/environments/1/name` → `environments[1].name`.
+pub fn pointer_to_field(pointer: &str) -> String {
+    let mut out = String::new();
+    for token in pointer.split('/').skip(1) {
+        let token = token.replace("~1", "/").replace("~0", "~");
+        if token.chars().all(|c| c.is_ascii_digit()) && !token.is_empty() {
+            out.push_str(&format!("[{token}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(&token);
+        }
+    }
+    out
+}
+
+fn cross_checks(spec: &Spec, lines: &LineIndex) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let mut dup = |list: Vec<(String, String)>, what: &str| {
+        let mut seen = BTreeSet::new();
+        for (ptr, name) in list {
+            if !seen.insert(name.clone()) {
+                problems.push(Problem {
+                    line: lines.line_of(&ptr),
+                    field: pointer_to_field(&ptr),
+                    message: format!("{what} {name:?} appears twice; each must be unique"),
+                });
+            }
+        }
+    };
+    dup(
+        spec.environments
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (format!("/environments/{i}/name"), e.name.clone()))
+            .collect(),
+        "environment",
+    );
+    dup(
+        spec.data_domains
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (format!("/data_domains/{i}/name"), d.name.clone()))
+            .collect(),
+        "data domain",
+    );
+    dup(
+        spec.keycloak
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| (format!("/keycloak/groups/{i}/name"), g.name.clone()))
+            .collect(),
+        "Keycloak group",
+    );
+    // Environments sharing a cluster must not share namespaces.
+    let mut by_cluster: std::collections::BTreeMap<&str, Vec<(usize, &Environment)>> =
+        Default::default();
+    for (i, env) in spec.environments.iter().enumerate() {
+        by_cluster
+            .entry(env.cluster.as_str())
+            .or_default()
+            .push((i, env));
+    }
+    for envs in by_cluster.values().filter(|v| v.len() > 1) {
+        let mut suffixes = BTreeSet::new();
+        for (i, env) in envs {
+            let suffix = env.namespace_suffix.clone().unwrap_or_default();
+            if !suffixes.insert(suffix) {
+                let ptr = format!("/environments/{i}");
+                problems.push(Problem {
+                    line: lines.line_of(&ptr),
+                    field: pointer_to_field(&ptr),
+                    message: format!(
+                        "environment {:?} shares cluster {} with another environment and the same namespace suffix; set a distinct `namespace_suffix` (e.g. \"-{}\")",
+                        env.name, env.cluster, env.name
+                    ),
+                });
+            }
+        }
+    }
+    problems
+}
