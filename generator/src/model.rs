@@ -183,6 +183,7 @@ impl Model {
             deep_merge(&mut obj, &defaults);
             // Defaults must not rename the environment or hide what was resolved.
             obj["name"] = json!(env.name);
+            derive_backup(&mut obj["backup"]);
             // Sized resources of every component, scaled by the sizing profile.
             let mut sizes = Map::new();
             for e in &components {
@@ -301,6 +302,22 @@ impl Model {
             "critical": c.critical,
             "server_side_apply": c.server_side_apply,
         })
+    }
+}
+
+/// Forms of the backup settings that some charts need: CloudNativePG reads a
+/// six-field cron (seconds first) and retention in days.
+fn derive_backup(backup: &mut Value) {
+    if let Some(schedule) = backup.get("schedule").and_then(Value::as_str) {
+        backup["cnpg_schedule"] = json!(format!("0 {schedule}"));
+    }
+    if let Some(hours) = backup
+        .get("retention")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_suffix('h'))
+        .and_then(|h| h.parse::<u64>().ok())
+    {
+        backup["retention_days"] = json!(format!("{}d", hours.div_ceil(24).max(1)));
     }
 }
 

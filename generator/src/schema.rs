@@ -186,7 +186,14 @@ pub fn validate(schema: &Value, instance: &Value) -> Vec<(String, String)> {
         .map(|err| {
             let pointer = err.instance_path().as_str().to_owned();
             let mut message = err.to_string();
-            if let Some(hint) = description_at(schema, instance, &pointer) {
+            // For a missing field, say what the field is, not what its parent is.
+            let target = match err.kind() {
+                jsonschema::error::ValidationErrorKind::Required { property } => {
+                    format!("{pointer}/{}", property.as_str().unwrap_or_default())
+                }
+                _ => pointer.clone(),
+            };
+            if let Some(hint) = description_at(schema, instance, &target) {
                 message.push_str(&format!(" — {hint}"));
             }
             (pointer, message)
@@ -200,7 +207,7 @@ fn description_at<'a>(schema: &'a Value, instance: &Value, pointer: &str) -> Opt
     let mut value = Some(instance);
     for token in pointer.split('/').skip(1) {
         let token = token.replace("~1", "/").replace("~0", "~");
-        let is_array = value.map(Value::is_array).unwrap_or(false);
+        let is_array = value.map(Value::is_array).unwrap_or(false) && node.get("items").is_some();
         node = if is_array {
             node.get("items")?
         } else {

@@ -212,7 +212,12 @@ pub fn parse(text: &str, origin: &str, environments: &[String]) -> Result<Spec, 
     let mut problems = schema::validate(&schema, &value)
         .into_iter()
         .map(|(field_ptr, message)| Problem {
-            line: lines.line_of(&field_ptr),
+            // The document's own line says nothing useful about a missing key.
+            line: if field_ptr.is_empty() {
+                None
+            } else {
+                lines.line_of(&field_ptr)
+            },
             field: pointer_to_field(&field_ptr),
             message,
         })

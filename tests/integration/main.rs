@@ -1,1 +1,9 @@
+//! Integration tests: one binary that drives the real `socle` executable and
+//! checks what it renders against the real tools and upstream data.
 
+mod argocd_schema;
+mod charts;
+mod cli;
+mod content;
+mod support;
+mod tools;

@@ -1,0 +1,82 @@
+//! ArgoCD documents against the upstream CRD schemas, made strict: every
+//! object that lists `properties` (and does not preserve unknown fields)
+//! rejects any other field, so a misspelt key fails here instead of being
+//! dropped by the API server.
+
+use serde_json::Value;
+
+use crate::support::{reference, render, to_json, yaml_docs};
+
+fn strict(schema: &mut Value) {
+    if let Value::Object(map) = schema {
+        let preserve = map.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
+        if map.contains_key("properties") && !preserve && !map.contains_key("additionalProperties")
+        {
+            map.insert("additionalProperties".into(), Value::Bool(false));
+        }
+        for v in map.values_mut() {
+            strict(v);
+        }
+    } else if let Value::Array(items) = schema {
+        items.iter_mut().for_each(strict);
+    }
+}
+
+#[test]
+fn argocd_documents_match_the_strict_crd_schemas() {
+    let dir = reference().join("schemas/argocd");
+    let load = |file: &str| {
+        let mut v: Value =
+            serde_json::from_slice(&fs_err::read(dir.join(file)).expect("schema")).unwrap();
+        strict(&mut v);
+        jsonschema::validator_for(&v).expect("schema compiles")
+    };
+    let validators = [
+        ("Application", load("application-argoproj-v1alpha1.json")),
+        ("AppProject", load("appproject-argoproj-v1alpha1.json")),
+        (
+            "ApplicationSet",
+            load("applicationset-argoproj-v1alpha1.json"),
+        ),
+    ];
+    let mut count = 0;
+    let mut problems = Vec::new();
+    for spec in [None, Some("full.yaml"), Some("hostile.yaml")] {
+        for (path, doc) in yaml_docs(&render(spec)) {
+            let j = to_json(&doc);
+            if j["apiVersion"] != "argoproj.io/v1alpha1" {
+                continue;
+            }
+            let kind = j["kind"].as_str().unwrap_or_default();
+            let (_, validator) = validators
+                .iter()
+                .find(|(k, _)| *k == kind)
+                .unwrap_or_else(|| panic!("{path}: unknown kind {kind}"));
+            count += 1;
+            for e in validator.iter_errors(&j) {
+                problems.push(format!(
+                    "{spec:?} {path}: {e} at {}",
+                    e.instance_path().as_str()
+                ));
+            }
+        }
+    }
+    assert!(count > 50, "only {count} ArgoCD documents");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn strictness_catches_a_misspelt_field() {
+    let mut schema: Value = serde_json::from_slice(
+        &fs_err::read(reference().join("schemas/argocd/application-argoproj-v1alpha1.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    strict(&mut schema);
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let doc = serde_json::json!({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {"name": "x"},
+        "spec": {"project": "p", "destination": {"server": "https://k"}, "source": {"repoURL": "r", "targetRevisoin": "1"}}
+    });
+    assert!(!validator.is_valid(&doc));
+}

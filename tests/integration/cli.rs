@@ -1,0 +1,289 @@
+//! The binary as a consultant runs it: exit codes, messages, what is written.
+
+use std::path::Path;
+use std::process::Command;
+
+use assert_cmd::cargo::CommandCargoExt;
+
+use crate::support::fixture;
+
+fn socle() -> Command {
+    let mut cmd = Command::cargo_bin("socle").expect("socle binary");
+    cmd.env("SOURCE_DATE_EPOCH", "1767225600")
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+/// Exit code and both streams, with the temporary directory made stable, in
+/// the form the snapshots record.
+fn run(cmd: &mut Command, tmp: &Path) -> String {
+    let out = cmd.output().expect("run socle");
+    let clean = |b: &[u8]| String::from_utf8_lossy(b).replace(&tmp.display().to_string(), "[TMP]");
+    format!(
+        "exit: {}\n--- stdout\n{}--- stderr\n{}",
+        out.status.code().unwrap_or(-1),
+        clean(&out.stdout),
+        clean(&out.stderr)
+    )
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn default_run_writes_and_commits_every_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("acme-platform");
+    let report = run(socle().args(["new", "--out"]).arg(&out), tmp.path());
+    assert!(report.starts_with("exit: 0\n"), "{report}");
+    assert!(report.contains("Committed "), "{report}");
+
+    let files: Vec<String> = walkdir::WalkDir::new(&out)
+        .into_iter()
+        .filter_entry(|e| e.file_name() != ".git")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            e.path()
+                .strip_prefix(&out)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    assert!(files.len() > 100, "{} files", files.len());
+
+    // One commit holding exactly the files on disk, and a clean status.
+    assert_eq!(git(&out, &["rev-list", "--count", "HEAD"]).trim(), "1");
+    let mut tracked: Vec<String> = git(&out, &["ls-files"])
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let mut on_disk = files.clone();
+    tracked.sort();
+    on_disk.sort();
+    assert_eq!(tracked, on_disk);
+    assert_eq!(git(&out, &["status", "--porcelain"]), "");
+    assert_eq!(
+        git(&out, &["symbolic-ref", "HEAD"]).trim(),
+        "refs/heads/main"
+    );
+    assert!(out.join("socle.yaml").is_file() && out.join("socle.lock").is_file());
+    // No temporary directory is left beside the output.
+    let leftovers: Vec<_> = fs_err::read_dir(tmp.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".socle-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn full_spec_uses_author_branch_and_every_option() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("full");
+    let report = run(
+        socle()
+            .args(["new", "--spec"])
+            .arg(fixture("specs/full.yaml"))
+            .arg("--out")
+            .arg(&out),
+        tmp.path(),
+    );
+    assert!(report.starts_with("exit: 0\n"), "{report}");
+    assert_eq!(
+        git(&out, &["log", "-1", "--format=%an <%ae>"]).trim(),
+        "Fatima Ouédraogo <fatima@fullopt.example>"
+    );
+    assert_eq!(
+        git(&out, &["symbolic-ref", "HEAD"]).trim(),
+        "refs/heads/platform"
+    );
+    assert_eq!(git(&out, &["status", "--porcelain"]), "");
+    for path in [
+        "components/nifi",
+        "components/airbyte",
+        "components/openmetadata",
+    ] {
+        assert!(out.join(path).is_dir(), "{path} missing");
+    }
+    assert!(!out.join("components/datahub").exists());
+    let dev_app = fs_err::read_to_string(out.join("argocd/dev/applications/trino.yaml")).unwrap();
+    assert!(
+        dev_app.contains("namespace: data-platform-processing-dev"),
+        "{dev_app}"
+    );
+}
+
+#[test]
+fn output_is_byte_identical_across_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    for out in [&a, &b] {
+        let status = socle()
+            .args(["new", "--no-git", "-q", "--out"])
+            .arg(out)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let read = |root: &Path| -> Vec<(String, Vec<u8>)> {
+        let mut v: Vec<_> = walkdir::WalkDir::new(root)
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_file())
+            .map(|e| {
+                (
+                    e.path().strip_prefix(root).unwrap().display().to_string(),
+                    fs_err::read(e.path()).unwrap(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert!(read(&a) == read(&b), "two runs of the same spec differ");
+}
+
+#[test]
+fn refuses_a_non_empty_output_unless_forced() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("busy");
+    fs_err::create_dir_all(&out).unwrap();
+    fs_err::write(out.join("keep.txt"), "mine").unwrap();
+    let report = run(
+        socle().args(["new", "--no-git", "--out"]).arg(&out),
+        tmp.path(),
+    );
+    insta::assert_snapshot!(report);
+    assert!(out.join("keep.txt").exists());
+
+    let status = socle()
+        .args(["new", "--no-git", "-q", "--force", "--out"])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(!out.join("keep.txt").exists() && out.join("socle.lock").exists());
+}
+
+/// Each bad spec: exit 2, a message naming the field and line, and nothing written.
+fn bad_spec(name: &str, edit: impl Fn(&str) -> String) -> String {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = tmp.path().join(format!("{name}.yaml"));
+    fs_err::write(&spec, edit(socle::spec::EXAMPLE)).unwrap();
+    let out = tmp.path().join("out");
+    let report = run(
+        socle()
+            .args(["new", "--spec"])
+            .arg(&spec)
+            .arg("--out")
+            .arg(&out),
+        tmp.path(),
+    );
+    assert!(report.starts_with("exit: 2\n"), "{report}");
+    assert!(!out.exists(), "output written for a bad spec");
+    report
+}
+
+#[test]
+fn bad_spec_missing_field() {
+    insta::assert_snapshot!(bad_spec("missing", |s| s.replace("domain: data.acme.example\n", "")));
+}
+
+#[test]
+fn bad_spec_wrong_type() {
+    insta::assert_snapshot!(bad_spec("wrong-type", |s| s
+        .replace("  groups:\n", "  groups: 3\n  old_groups:\n")));
+}
+
+#[test]
+fn bad_spec_unknown_component() {
+    insta::assert_snapshot!(bad_spec("unknown-component", |s| s
+        .replace("ingestion: nifi   ", "ingestion: kafka  ")
+        .replace("  logs: loki ", "  queue: kafka\n  logs: loki ")));
+}
+
+#[test]
+fn bad_spec_slug() {
+    insta::assert_snapshot!(bad_spec("slug", |s| s.replace("slug: acme ", "slug: ../x ")));
+}
+
+#[test]
+fn bad_spec_unknown_environment() {
+    insta::assert_snapshot!(bad_spec("unknown-env", |s| s
+        .replace("- name: staging", "- name: qa")));
+}
+
+#[test]
+fn bad_spec_lists_every_error_at_once() {
+    let report = bad_spec("many", |s| {
+        s.replace("slug: acme ", "slug: Acme ")
+            .replace("- name: staging", "- name: qa")
+            .replace("sizing: standard", "sizing: huge")
+    });
+    assert!(report.contains("3 problem(s)"), "{report}");
+}
+
+#[test]
+fn bad_spec_duplicate_environment() {
+    insta::assert_snapshot!(bad_spec("dup-env", |s| s.replace("- name: staging", "- name: dev")));
+}
+
+#[test]
+fn bad_yaml_names_the_line() {
+    insta::assert_snapshot!(bad_spec("bad-yaml", |s| s.replace("  slug: acme", "  slug: [acme")));
+}
+
+#[test]
+fn bad_author_flag() {
+    let tmp = tempfile::tempdir().unwrap();
+    let report = run(
+        socle()
+            .args(["new", "--author", "nobody", "--out"])
+            .arg(tmp.path().join("o")),
+        tmp.path(),
+    );
+    insta::assert_snapshot!(report);
+}
+
+#[test]
+fn spec_example_is_the_default_and_schema_is_json() {
+    let out = socle().args(["spec", "example"]).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), socle::spec::EXAMPLE);
+    let out = socle().args(["spec", "schema"]).output().unwrap();
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).expect("schema is JSON");
+    assert_eq!(
+        schema["properties"]["environments"]["items"]["properties"]["name"]["enum"],
+        serde_json::json!(["dev", "staging", "prod"])
+    );
+    // The example validates against the printed schema.
+    let example: serde_json::Value = serde_yaml::from_str(socle::spec::EXAMPLE).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    assert!(validator.is_valid(&example));
+}
+
+#[test]
+fn broken_pipe_is_success() {
+    use std::process::Stdio;
+    let mut child = socle()
+        .args(["spec", "schema"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    assert!(child.wait().unwrap().success());
+}

@@ -1,0 +1,259 @@
+//! What the generated repository contains: file list, representative files,
+//! hostile values, wave order, template hygiene.
+
+use std::collections::BTreeMap;
+
+use crate::support::{render, repo_root, to_json, yaml_docs};
+
+#[test]
+fn file_list_snapshot() {
+    let files = render(None);
+    let list: Vec<&String> = files.keys().collect();
+    insta::assert_yaml_snapshot!("file_list_default", list);
+    let files = render(Some("full.yaml"));
+    let list: Vec<&String> = files.keys().collect();
+    insta::assert_yaml_snapshot!("file_list_full", list);
+}
+
+#[test]
+fn representative_files_snapshot() {
+    let files = render(None);
+    for path in [
+        "argocd/prod/project.yaml",
+        "argocd/dev/bootstrap.yaml",
+        "argocd/dev/argocd-values.yaml",
+        "argocd/prod/applications/trino.yaml",
+        "argocd/dev/applications/platform.yaml",
+        "argocd/dev/applications/nifi.yaml",
+        "components/trino/values-prod.yaml",
+        "components/postgresql/values-prod.yaml",
+        "platform/overlays/prod/kustomization.yaml",
+        "platform/base/namespaces/processing/networkpolicies.yaml",
+        "README.md",
+    ] {
+        let text = String::from_utf8_lossy(
+            files
+                .get(path)
+                .unwrap_or_else(|| panic!("{path} not rendered")),
+        );
+        insta::assert_snapshot!(path.replace('/', "__"), text);
+    }
+}
+
+/// Walk every string of a YAML value.
+fn strings<'a>(v: &'a serde_yaml::Value, out: &mut Vec<&'a str>) {
+    match v {
+        serde_yaml::Value::String(s) => out.push(s),
+        serde_yaml::Value::Sequence(items) => items.iter().for_each(|i| strings(i, out)),
+        serde_yaml::Value::Mapping(m) => m.iter().for_each(|(k, v)| {
+            strings(k, out);
+            strings(v, out)
+        }),
+        serde_yaml::Value::Tagged(t) => strings(&t.value, out),
+        _ => {}
+    }
+}
+
+#[test]
+fn hostile_values_read_back_exactly() {
+    let spec: serde_yaml::Value = serde_yaml::from_str(
+        &fs_err::read_to_string(crate::support::fixture("specs/hostile.yaml")).unwrap(),
+    )
+    .unwrap();
+    let name = spec["client"]["name"].as_str().unwrap().to_owned();
+    let description = spec["data_domains"][0]["description"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let files = render(Some("hostile.yaml"));
+    let docs = yaml_docs(&files); // panics on any YAML file that does not parse
+    let mut seen = 0;
+    for (path, doc) in &docs {
+        let mut all = Vec::new();
+        strings(doc, &mut all);
+        for s in all.into_iter().filter(|s| s.contains("«M»")) {
+            seen += 1;
+            assert!(
+                s.contains(&name) || s.contains(&description) || path == "socle.yaml",
+                "{path}: a hostile value came out altered: {s:?}"
+            );
+        }
+    }
+    assert!(seen >= 3, "hostile values reached only {seen} YAML strings");
+    let project = docs
+        .iter()
+        .find(|(p, _)| p == "argocd/dev/project.yaml")
+        .map(|(_, d)| d)
+        .expect("dev project");
+    assert_eq!(
+        project["spec"]["description"].as_str(),
+        Some(format!("{name} data platform (dev)").as_str())
+    );
+}
+
+#[test]
+fn waves_respect_every_dependency() {
+    let blueprint: serde_yaml::Value = serde_yaml::from_slice(
+        &fs_err::read(repo_root().join("blueprints/platform/blueprint.yaml")).unwrap(),
+    )
+    .unwrap();
+    let needs: BTreeMap<String, Vec<String>> = blueprint["components"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let id = c["id"].as_str().unwrap().to_owned();
+            let n = c["needs"]
+                .as_sequence()
+                .map(|s| {
+                    s.iter()
+                        .filter_map(|x| x.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            (id, n)
+        })
+        .collect();
+    for spec in [None, Some("full.yaml")] {
+        let files = render(spec);
+        let mut waves = BTreeMap::new();
+        for (path, doc) in yaml_docs(&files) {
+            if path.starts_with("argocd/prod/applications/") {
+                let j = to_json(&doc);
+                let id = j["metadata"]["labels"]["app.kubernetes.io/component"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned();
+                let wave: i64 = j["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]
+                    .as_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                waves.insert(id, wave);
+            }
+        }
+        assert!(waves.len() > 20, "{waves:?}");
+        for (id, wave) in &waves {
+            for need in &needs[id] {
+                if let Some(w) = waves.get(need) {
+                    assert!(
+                        w < wave,
+                        "{spec:?}: {id} (wave {wave}) needs {need} (wave {w})"
+                    );
+                }
+            }
+        }
+        // The seeds' order: storage before security, Airflow before the
+        // processing tools, Zeppelin before the catalog, Velero last.
+        let order =
+            |a: &str, b: &str| assert!(waves[a] < waves[b], "{a} must come before {b}: {waves:?}");
+        order("openebs", "minio");
+        order("minio", "keycloak");
+        order("keycloak", "airflow");
+        order("airflow", "trino");
+        order("trino", "zeppelin");
+        let last = waves.values().max().unwrap();
+        assert_eq!(waves["velero"], *last);
+    }
+}
+
+#[test]
+fn prod_syncs_by_hand_and_dev_automatically() {
+    let files = render(None);
+    for (path, doc) in yaml_docs(&files) {
+        if let Some(rest) = path.strip_prefix("argocd/") {
+            let j = to_json(&doc);
+            if j["kind"] != "Application" {
+                continue;
+            }
+            let automated = !j["spec"]["syncPolicy"]["automated"].is_null();
+            match rest.split('/').next() {
+                Some("prod") => assert!(!automated, "{path} auto-syncs prod"),
+                Some("dev") => assert!(automated, "{path} does not auto-sync dev"),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// `{{value}}` quotes when needed, so it must stand alone as a scalar:
+/// `prefix-{{value}}` would produce `prefix-"value"` whenever quoting kicks in.
+#[test]
+fn templates_never_glue_an_escaped_value_to_text() {
+    let root = repo_root().join("blueprints/platform");
+    let raw_helpers = [
+        "plain", "int", "bool", "json", "indent", "concat", "comment",
+    ];
+    let mut problems = Vec::new();
+    for entry in walkdir::WalkDir::new(&root)
+        .into_iter()
+        .filter_map(Result::ok)
+    {
+        let path = entry.path();
+        let name = path.to_string_lossy();
+        if !(name.ends_with(".yaml.hbs") || name.ends_with(".yml.hbs")) {
+            continue;
+        }
+        let text = fs_err::read_to_string(path).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            if line.trim_start().starts_with('#') {
+                continue;
+            }
+            let mut rest = line;
+            let mut offset = 0;
+            while let Some(start) = rest.find("{{") {
+                let Some(len) = rest[start..].find("}}") else {
+                    break;
+                };
+                let expr = rest[start + 2..start + len].trim_start_matches('~').trim();
+                let abs = offset + start;
+                let end = abs + len + 2;
+                let first = expr.split_whitespace().next().unwrap_or("");
+                // `\{{` is a literal mustache for another template engine.
+                let literal = line[..abs].ends_with('\\');
+                let escaped = !(literal
+                    || expr.starts_with(['#', '/', '!', '>', '{'])
+                    || first == "else"
+                    || raw_helpers.contains(&first));
+                if escaped {
+                    let before = line[..abs].trim_end_matches(' ');
+                    let after = &line[end..];
+                    let ok_before = before.is_empty()
+                        || before.ends_with(':')
+                        || before.ends_with('-')
+                        || before.ends_with('[')
+                        || before.ends_with(',')
+                        || before.ends_with('{')
+                        || before.ends_with("}}") && before.trim_start().starts_with("{{#");
+                    let ok_after = after.is_empty()
+                        || after.starts_with(',')
+                        || after.starts_with(']')
+                        || after.starts_with('}') && !after.starts_with("}}")
+                        || after.starts_with(" #")
+                        || after.starts_with("{{/")
+                        || after.starts_with("{{else");
+                    let glued_before = !line[..abs].ends_with(' ')
+                        && !before.is_empty()
+                        && !before.ends_with('[')
+                        && !before.ends_with('{')
+                        && !before.ends_with("}}");
+                    if !(ok_before && ok_after) || glued_before {
+                        problems.push(format!(
+                            "{}:{}: {}",
+                            path.strip_prefix(&root).unwrap().display(),
+                            n + 1,
+                            line.trim()
+                        ));
+                    }
+                }
+                offset = end;
+                rest = &line[end..];
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "escaped values glued to text (use concat or plain):\n{}",
+        problems.join("\n")
+    );
+}

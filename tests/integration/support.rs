@@ -1,0 +1,73 @@
+use std::path::{Path, PathBuf};
+
+use socle::generate::{generate, Inputs};
+use socle::render::FileSet;
+use socle::source::Tree;
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// `../shared/reference` beside the repository (present in CI).
+pub fn reference() -> PathBuf {
+    repo_root().join("../shared/reference")
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    repo_root().join("tests/fixtures").join(name)
+}
+
+/// Render a spec in-process with the embedded blueprint.
+pub fn render(spec: Option<&str>) -> FileSet {
+    let text = match spec {
+        Some(name) => fs_err::read_to_string(fixture(&format!("specs/{name}"))).expect("fixture"),
+        None => socle::spec::EXAMPLE.to_owned(),
+    };
+    let blueprint = Tree::embedded_blueprint();
+    let environments = Tree::embedded_environments();
+    generate(&Inputs {
+        spec_text: &text,
+        spec_origin: "socle.yaml",
+        blueprint: &blueprint,
+        environments: &environments,
+    })
+    .unwrap_or_else(|e| panic!("render {spec:?}: {e}"))
+    .files
+}
+
+/// Every YAML document of the file set, with its path.
+pub fn yaml_docs(files: &FileSet) -> Vec<(String, serde_yaml::Value)> {
+    use serde::Deserialize;
+    let mut out = Vec::new();
+    for (path, bytes) in files {
+        if !(path.ends_with(".yaml") || path.ends_with(".yml")) {
+            continue;
+        }
+        let text = std::str::from_utf8(bytes).expect("utf-8");
+        for doc in serde_yaml::Deserializer::from_str(text) {
+            let v = serde_yaml::Value::deserialize(doc).unwrap_or_else(|e| panic!("{path}: {e}"));
+            if !v.is_null() {
+                out.push((path.clone(), v));
+            }
+        }
+    }
+    out
+}
+
+pub fn to_json(v: &serde_yaml::Value) -> serde_json::Value {
+    serde_json::to_value(v).expect("YAML maps to JSON")
+}
+
+/// Write a file set to a fresh temporary directory.
+pub fn materialise(files: &FileSet) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (path, bytes) in files {
+        let full = dir.path().join(path);
+        fs_err::create_dir_all(full.parent().expect("parent")).expect("mkdir");
+        fs_err::write(full, bytes).expect("write");
+    }
+    dir
+}
