@@ -76,16 +76,8 @@ impl MarkedEventReceiver for Collector {
         }
         match ev {
             Event::DocumentStart => self.docs += 1,
-            Event::Scalar(text, ..) => {
-                if self.node_starts(mark, Some(&text)) {
-                    self.node_ends();
-                }
-            }
-            Event::Alias(_) => {
-                if self.node_starts(mark, None) {
-                    self.node_ends();
-                }
-            }
+            Event::Scalar(text, ..) if self.node_starts(mark, Some(&text)) => self.node_ends(),
+            Event::Alias(_) if self.node_starts(mark, None) => self.node_ends(),
             Event::MappingStart(..) => {
                 self.node_starts(mark, None);
                 self.stack.push(Frame::Map {
@@ -121,15 +113,16 @@ impl LineIndex {
     }
 
     /// The 1-based line of the node at `pointer`, or of its closest ancestor
-    /// that exists (a missing field is reported at its parent).
+    /// that exists (a missing field is reported at its parent); none for the
+    /// document itself, whose first line says nothing about the problem.
     pub fn line_of(&self, pointer: &str) -> Option<usize> {
         let mut p = pointer;
         loop {
-            if let Some(line) = self.lines.get(p) {
-                return Some(*line);
-            }
             if p.is_empty() {
                 return None;
+            }
+            if let Some(line) = self.lines.get(p) {
+                return Some(*line);
             }
             p = match p.rfind('/') {
                 Some(i) => &p[..i],

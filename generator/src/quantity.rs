@@ -53,7 +53,7 @@ pub fn scale(q: &str, cpu: bool, factor: f64) -> Option<String> {
             _ => return None,
         };
         let scaled = (milli * factor).round().max(1.0) as u64;
-        Some(if scaled % 1000 == 0 {
+        Some(if scaled.is_multiple_of(1000) {
             (scaled / 1000).to_string()
         } else {
             format!("{scaled}m")
@@ -67,7 +67,7 @@ pub fn scale(q: &str, cpu: bool, factor: f64) -> Option<String> {
             _ => return None,
         };
         let scaled = (mib * factor).round().max(1.0) as u64;
-        Some(if scaled % 1024 == 0 {
+        Some(if scaled.is_multiple_of(1024) {
             format!("{}Gi", scaled / 1024)
         } else {
             format!("{scaled}Mi")

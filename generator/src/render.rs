@@ -319,10 +319,12 @@ impl<'a> Renderer<'a> {
         };
         for t in &templates {
             for (path, ctx) in self.expand(t, &base) {
-                check_path(&path).map_err(|_| RenderFailure::UnsafePath {
-                    template: t.source.clone(),
-                    path: path.clone(),
-                })?;
+                if !check_path(&path) {
+                    return Err(RenderFailure::UnsafePath {
+                        template: t.source.clone(),
+                        path,
+                    });
+                }
                 let bytes = if t.hbs {
                     let hb = &registries[kind_of(&t.pattern) as usize];
                     let text = hb
@@ -430,19 +432,14 @@ fn render_error_message(e: &RenderError) -> String {
 
 /// Output paths come from the blueprint and validated slugs only; this is the
 /// last line of defence against a path escaping the output directory.
-pub fn check_path(path: &str) -> Result<(), ()> {
-    let ok = !path.is_empty()
+pub fn check_path(path: &str) -> bool {
+    !path.is_empty()
         && !path.starts_with('/')
         && !path.contains('\\')
         && path
             .split('/')
             .all(|seg| !seg.is_empty() && seg != "." && seg != ".." && seg != ".git")
-        && !TOKENS.iter().any(|t| path.contains(t));
-    if ok {
-        Ok(())
-    } else {
-        Err(())
-    }
+        && !TOKENS.iter().any(|t| path.contains(t))
 }
 
 fn check_yaml(text: &str) -> Result<(), String> {
@@ -512,7 +509,7 @@ mod tests {
 
     #[test]
     fn unsafe_paths_are_refused() {
-        assert!(check_path("components/trino/values-dev.yaml").is_ok());
+        assert!(check_path("components/trino/values-dev.yaml"));
         for bad in [
             "../x",
             "/etc/passwd",
@@ -521,7 +518,7 @@ mod tests {
             ".git/config",
             "x/[env]/y",
         ] {
-            assert!(check_path(bad).is_err(), "{bad}");
+            assert!(!check_path(bad), "{bad}");
         }
     }
 }

@@ -175,7 +175,8 @@ pub fn spec_schema(environments: &[String]) -> Value {
     })
 }
 
-/// Validate `instance`; returns `(json pointer, message)` for every error.
+/// Validate `instance`; returns, for every error, the pointer of the value at
+/// fault (for a missing field: the field's own pointer) and the message.
 pub fn validate(schema: &Value, instance: &Value) -> Vec<(String, String)> {
     let validator = match jsonschema::validator_for(schema) {
         Ok(v) => v,
@@ -196,7 +197,7 @@ pub fn validate(schema: &Value, instance: &Value) -> Vec<(String, String)> {
             if let Some(hint) = description_at(schema, instance, &target) {
                 message.push_str(&format!(" — {hint}"));
             }
-            (pointer, message)
+            (target, message)
         })
         .collect()
 }
