@@ -59,7 +59,11 @@ pub fn init_and_commit(
             message: e.to_string(),
         }
     };
-    let repo = gix::init(dir).map_err(|e| err("init")(&e))?;
+    // Objects are collected in memory and written as a single pack: hundreds
+    // of loose objects would cost one file, one rename and often one
+    // directory each, which dominates the run time on slow filesystems.
+    let mut repo = gix::init(dir).map_err(|e| err("init")(&e))?;
+    repo.objects.enable_object_memory();
 
     let mut editor = repo
         .edit_tree(gix::ObjectId::empty_tree(repo.object_hash()))
@@ -106,6 +110,10 @@ pub fn init_and_commit(
         .map_err(|e| err("commit")(&e))?
         .detach();
 
+    let objects = repo.objects.take_object_memory().unwrap_or_default();
+    write_pack(&repo.git_dir().join("objects").join("pack"), &objects)
+        .map_err(|e| err("pack")(&e))?;
+
     // HEAD names the spec's branch whatever init.defaultBranch says.
     fs_err::write(repo.git_dir().join("HEAD"), format!("ref: {reference}\n"))
         .map_err(|e| err("HEAD")(&e))?;
@@ -123,6 +131,49 @@ pub fn init_and_commit(
         .write(Default::default())
         .map_err(|e| err("index")(&e))?;
     Ok(commit.to_string())
+}
+
+fn write_pack(pack_dir: &Path, objects: &gix::odb::memory::Storage) -> Result<(), String> {
+    use gix_pack::data::output;
+    let mut ids: Vec<_> = objects.keys().copied().collect();
+    ids.sort();
+    let entries = ids
+        .iter()
+        .map(|id| {
+            let (kind, data) = &objects[id];
+            let count = output::Count::from_data(*id, None);
+            output::Entry::from_data(
+                &count,
+                &gix::objs::Data::new(data, *kind, gix::hash::Kind::Sha1),
+                gix_zlib::Compression::BEST_SPEED,
+            )
+            .map_err(|e| e.to_string())
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut pack = Vec::new();
+    let num = entries.len() as u32;
+    let chunks = std::iter::once(Ok(entries));
+    for step in output::bytes::FromEntriesIter::new(
+        chunks,
+        &mut pack,
+        num,
+        gix_pack::data::Version::V2,
+        gix::hash::Kind::Sha1,
+    ) {
+        step.map_err(|e| e.to_string())?;
+    }
+    fs_err::create_dir_all(pack_dir).map_err(|e| e.to_string())?;
+    gix_pack::Bundle::write_to_directory(
+        &mut pack.as_slice(),
+        Some(pack_dir),
+        &mut gix::progress::Discard,
+        &std::sync::atomic::AtomicBool::new(false),
+        None::<gix::objs::find::Never>,
+        gix::hash::Kind::Sha1,
+        gix_pack::bundle::write::Options::default(),
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 /// The git blob id of `bytes`, as `git hash-object` prints it.

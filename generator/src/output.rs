@@ -48,12 +48,24 @@ pub fn write_atomically<E>(
     let staging = tempfile::Builder::new()
         .prefix(".socle-new-")
         .tempdir_in(&parent)?;
+    // Each directory is created once: on slow filesystems a failed mkdir
+    // per file costs as much as the file itself.
+    let mut made = std::collections::BTreeSet::new();
     for (path, bytes) in files {
-        let full = staging.path().join(path);
-        if let Some(dir) = full.parent() {
-            fs_err::create_dir_all(dir)?;
+        if let Some((dir, _)) = path.rsplit_once('/') {
+            if !made.contains(dir) {
+                fs_err::create_dir_all(staging.path().join(dir))?;
+                let mut d = dir;
+                loop {
+                    made.insert(d.to_owned());
+                    match d.rsplit_once('/') {
+                        Some((parent, _)) => d = parent,
+                        None => break,
+                    }
+                }
+            }
         }
-        fs_err::write(&full, bytes)?;
+        fs_err::write(staging.path().join(path), bytes)?;
     }
     if let Err(e) = finish(staging.path()) {
         return Ok(Err(e));

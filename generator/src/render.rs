@@ -318,7 +318,9 @@ impl<'a> Renderer<'a> {
             _ => Map::new(),
         };
         for t in &templates {
-            for (path, ctx) in self.expand(t, &base) {
+            // Contexts are built and rendered one at a time: holding every
+            // expansion's context at once would multiply peak memory.
+            self.expand(t, &base, &mut |path, ctx| {
                 if !check_path(&path) {
                     return Err(RenderFailure::UnsafePath {
                         template: t.source.clone(),
@@ -334,7 +336,7 @@ impl<'a> Renderer<'a> {
                             message: render_error_message(&e),
                         })?;
                     if text.trim().is_empty() {
-                        continue;
+                        return Ok(());
                     }
                     if is_yaml_path(&path) {
                         check_yaml(&text).map_err(|message| RenderFailure::InvalidYaml {
@@ -350,13 +352,19 @@ impl<'a> Renderer<'a> {
                 if files.insert(path.clone(), bytes).is_some() {
                     return Err(RenderFailure::Duplicate { path });
                 }
-            }
+                Ok(())
+            })?;
         }
         Ok(files)
     }
 
-    /// Every (output path, context) a template expands to.
-    fn expand(&self, t: &Template<'_>, base: &Map<String, Value>) -> Vec<(String, Value)> {
+    /// Call `each` with every (output path, context) a template expands to.
+    fn expand(
+        &self,
+        t: &Template<'_>,
+        base: &Map<String, Value>,
+        each: &mut dyn FnMut(String, Value) -> Result<(), RenderFailure>,
+    ) -> Result<(), RenderFailure> {
         let model = self.model;
         let uses = |tok: &str| t.pattern.contains(tok);
         // Component files always see their component; values-[env] files also see env.size.
@@ -376,7 +384,6 @@ impl<'a> Renderer<'a> {
             vec![None]
         };
 
-        let mut out = Vec::new();
         for env in &envs {
             for comp in &comps {
                 for ns in &nss {
@@ -414,11 +421,11 @@ impl<'a> Renderer<'a> {
                         ctx.insert("ns".into(), v);
                         path = path.replace("[ns]", &n.id);
                     }
-                    out.push((path, Value::Object(ctx)));
+                    each(path, Value::Object(ctx))?;
                 }
             }
         }
-        out
+        Ok(())
     }
 }
 
