@@ -52,6 +52,8 @@ pub struct Component {
     pub server_side_apply: bool,
     #[serde(default)]
     pub critical: bool,
+    #[serde(default)]
+    pub cluster_wide: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
@@ -293,6 +295,7 @@ mod tests {
             manifests: Some(format!("components/{id}")),
             server_side_apply: false,
             critical: false,
+            cluster_wide: false,
         }
     }
 

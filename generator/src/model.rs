@@ -135,7 +135,10 @@ impl Model {
         };
 
         let mut envs = Vec::new();
+        let mut clusters_seen = std::collections::BTreeSet::new();
         for env in &spec.environments {
+            // The first environment on a cluster deploys what a cluster runs once.
+            let owns_cluster = clusters_seen.insert(env.cluster.trim_end_matches('/').to_owned());
             let mut defaults = yaml_file(environments, &format!("{}.yaml", env.name))?
                 .ok_or_else(|| ModelError::UnknownEnvironment(env.name.clone()))?;
             if let Some(over) = &env.overrides {
@@ -145,7 +148,15 @@ impl Model {
             let ns: Map<String, Value> = manifest
                 .namespaces
                 .iter()
-                .map(|n| (n.id.clone(), Value::String(format!("{}{suffix}", n.name))))
+                .map(|n| {
+                    // System namespaces hold per-cluster agents: never suffixed.
+                    let name = if n.system {
+                        n.name.clone()
+                    } else {
+                        format!("{}{suffix}", n.name)
+                    };
+                    (n.id.clone(), Value::String(name))
+                })
                 .collect();
             let domain = env.domain.clone().unwrap_or_else(|| {
                 if env.name == "prod" {
@@ -179,6 +190,7 @@ impl Model {
                 "keycloak": {"url": keycloak_url, "issuer": format!("{keycloak_url}/realms/{}", spec.keycloak.realm)},
                 "issuer": ISSUER,
                 "ha": replicas > 1,
+                "owns_cluster": owns_cluster,
             });
             deep_merge(&mut obj, &defaults);
             // Defaults must not rename the environment or hide what was resolved.
@@ -301,6 +313,7 @@ impl Model {
             "needs": c.needs,
             "critical": c.critical,
             "server_side_apply": c.server_side_apply,
+            "cluster_wide": c.cluster_wide,
         })
     }
 }

@@ -385,8 +385,17 @@ impl<'a> Renderer<'a> {
         };
 
         for env in &envs {
+            let owns_cluster = env.is_none_or(|e| e["owns_cluster"].as_bool().unwrap_or(true));
             for comp in &comps {
+                // Another environment on the same cluster deploys it.
+                if !owns_cluster && comp.is_some_and(|i| model.components[i].component.cluster_wide)
+                {
+                    continue;
+                }
                 for ns in &nss {
+                    if !owns_cluster && ns.is_some_and(|i| model.manifest.namespaces[i].system) {
+                        continue;
+                    }
                     let mut ctx = base.clone();
                     let mut path = t.pattern.clone();
                     if let Some(env) = env {

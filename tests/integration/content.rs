@@ -257,3 +257,44 @@ fn templates_never_glue_an_escaped_value_to_text() {
         problems.join("\n")
     );
 }
+
+#[test]
+fn environments_sharing_a_cluster_deploy_cluster_wide_parts_once() {
+    let files = render(Some("full.yaml"));
+    // dev and staging share a cluster: dev, first in the spec, owns it.
+    for id in [
+        "openebs",
+        "cert-manager",
+        "prometheus-operator-crds",
+        "velero",
+        "kube-prometheus-stack",
+    ] {
+        assert!(
+            files.contains_key(&format!("argocd/dev/applications/{id}.yaml")),
+            "dev lacks {id}"
+        );
+        assert!(
+            !files.contains_key(&format!("argocd/staging/applications/{id}.yaml")),
+            "staging duplicates {id}"
+        );
+        assert!(
+            files.contains_key(&format!("argocd/prod/applications/{id}.yaml")),
+            "prod lacks {id}"
+        );
+    }
+    assert!(files.contains_key("argocd/staging/applications/trino.yaml"));
+    assert!(!files.contains_key("platform/overlays/staging/cluster/kustomization.yaml"));
+    assert!(!files.contains_key("platform/overlays/staging/namespaces/openebs/kustomization.yaml"));
+    let staging = String::from_utf8_lossy(
+        &files["platform/overlays/staging/namespaces/core/kustomization.yaml"],
+    )
+    .into_owned();
+    assert!(
+        staging.contains("namespace: data-platform-core-stg"),
+        "{staging}"
+    );
+    // System namespaces keep their name whatever the suffix.
+    let velero =
+        String::from_utf8_lossy(&files["argocd/dev/applications/velero.yaml"]).into_owned();
+    assert!(velero.contains("namespace: velero\n"), "{velero}");
+}
