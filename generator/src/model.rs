@@ -38,6 +38,9 @@ pub struct Model {
     pub base: Value,
     /// Per environment, in spec order: the `env` object.
     pub envs: Vec<Value>,
+    /// Per environment (same order): each component's sizing, which
+    /// templates see as `env.size` in that component's files only.
+    pub sizes: Vec<Map<String, Value>>,
 }
 
 #[derive(Debug, Clone)]
@@ -135,6 +138,7 @@ impl Model {
         };
 
         let mut envs = Vec::new();
+        let mut all_sizes = Vec::new();
         let mut clusters_seen = std::collections::BTreeSet::new();
         for env in &spec.environments {
             // The first environment on a cluster deploys what a cluster runs once.
@@ -206,7 +210,7 @@ impl Model {
                     sizes.insert(e.component.id.clone(), size);
                 }
             }
-            obj["sizes"] = Value::Object(sizes);
+            all_sizes.push(sizes);
             envs.push(obj);
         }
 
@@ -270,6 +274,7 @@ impl Model {
             components,
             base,
             envs,
+            sizes: all_sizes,
         };
         let listed: Vec<Value> = model
             .components
@@ -277,8 +282,7 @@ impl Model {
             .map(|e| model.component_value(e, None, blueprint))
             .collect();
         model.base["components"] = Value::Array(listed);
-        let envs_list = model.envs.clone();
-        model.base["environments"] = Value::Array(envs_list);
+        model.base["environments"] = Value::Array(model.envs.clone());
         Ok(model)
     }
 

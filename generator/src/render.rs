@@ -318,6 +318,7 @@ impl<'a> Renderer<'a> {
             _ => Map::new(),
         };
         for t in &templates {
+            let base = trimmed_base(&base, t);
             // Contexts are built and rendered one at a time: holding every
             // expansion's context at once would multiply peak memory.
             self.expand(t, &base, &mut |path, ctx| {
@@ -368,8 +369,8 @@ impl<'a> Renderer<'a> {
         let model = self.model;
         let uses = |tok: &str| t.pattern.contains(tok);
         // Component files always see their component; values-[env] files also see env.size.
-        let envs: Vec<Option<&Value>> = if uses("[env]") {
-            model.envs.iter().map(Some).collect()
+        let envs: Vec<Option<usize>> = if uses("[env]") {
+            (0..model.envs.len()).map(Some).collect()
         } else {
             vec![None]
         };
@@ -385,7 +386,9 @@ impl<'a> Renderer<'a> {
         };
 
         for env in &envs {
-            let owns_cluster = env.is_none_or(|e| e["owns_cluster"].as_bool().unwrap_or(true));
+            let env_value = env.map(|i| &model.envs[i]);
+            let owns_cluster =
+                env_value.is_none_or(|e| e["owns_cluster"].as_bool().unwrap_or(true));
             for comp in &comps {
                 // Another environment on the same cluster deploys it.
                 if !owns_cluster && comp.is_some_and(|i| model.components[i].component.cluster_wide)
@@ -398,11 +401,11 @@ impl<'a> Renderer<'a> {
                     }
                     let mut ctx = base.clone();
                     let mut path = t.pattern.clone();
-                    if let Some(env) = env {
-                        let mut env = (*env).clone();
+                    if let Some(e) = env {
+                        let mut env = model.envs[*e].clone();
                         if let Some(i) = comp {
                             let id = &model.components[*i].component.id;
-                            let size = env["sizes"]
+                            let size = model.sizes[*e]
                                 .get(id)
                                 .cloned()
                                 .unwrap_or(Value::Object(Map::new()));
@@ -415,13 +418,13 @@ impl<'a> Renderer<'a> {
                         let e = &model.components[*i];
                         ctx.insert(
                             "component".into(),
-                            model.component_value(e, *env, self.blueprint),
+                            model.component_value(e, env_value, self.blueprint),
                         );
                         path = path.replace("[component]", &e.component.id);
                     }
                     if let Some(i) = ns {
                         let n = &model.manifest.namespaces[*i];
-                        let name = match env {
+                        let name = match env_value {
                             Some(env) => env["ns"][&n.id].as_str().unwrap_or(&n.name).to_owned(),
                             None => n.name.clone(),
                         };
@@ -436,6 +439,27 @@ impl<'a> Renderer<'a> {
         }
         Ok(())
     }
+}
+
+/// Context keys that are large and read by few templates.
+const HEAVY_KEYS: [&str; 4] = ["components", "environments", "namespaces", "chart_repos"];
+
+/// The base context without the heavy keys a template never names. A
+/// template can only reach a key by writing its name (there are no partials
+/// and no computed lookups of top-level keys), so this cannot change any
+/// output; it spares cloning them for each of the hundreds of renders.
+fn trimmed_base(base: &Map<String, Value>, t: &Template<'_>) -> Map<String, Value> {
+    if !t.hbs {
+        return Map::new();
+    }
+    let text = String::from_utf8_lossy(t.bytes);
+    let mut out = base.clone();
+    for key in HEAVY_KEYS {
+        if !text.contains(key) {
+            out.remove(key);
+        }
+    }
+    out
 }
 
 fn render_error_message(e: &RenderError) -> String {

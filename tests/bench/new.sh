@@ -1,45 +1,42 @@
 #!/usr/bin/env bash
 # Benchmark of `socle new` on the full platform (embedded example spec),
 # release build, against `cp -r` of the same output tree in the same run.
-# Prints median wall times, their ratio, and the peak resident memory.
+# Runs alternate between the two commands and write to fresh directories
+# (nothing is deleted until the end) so that both see the same filesystem
+# state. Prints median wall times, their ratio, and the peak resident memory.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs="${RUNS:-21}"
 cargo build --release --quiet
 bin="$PWD/target/release/socle"
-work="$(mktemp -d)"
+# BENCH_DIR picks the filesystem (e.g. /dev/shm to leave the disk out).
+work="$(mktemp -d -p "${BENCH_DIR:-${TMPDIR:-/tmp}}")"
 trap 'rm -rf "$work"' EXIT
 
-now_ns() { date +%s%N; }
+now_us() { echo $(( $(date +%s%N) / 1000 )); }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+timed() { local t0; t0=$(now_us); "$@" >/dev/null; echo $(( $(now_us) - t0 )); }
 
-measure() { # label, command...
-  local label="$1"; shift
-  local times=()
-  for i in $(seq "$runs"); do
-    rm -rf "$work/out"
-    local t0; t0=$(now_ns)
-    "$@" >/dev/null
-    local t1; t1=$(now_ns)
-    times+=($(( (t1 - t0) / 1000 )))
-  done
-  printf '%s\n' "${times[@]}" | median
-}
+"$bin" new -q --out "$work/ref-git"
+"$bin" new -q --no-git --out "$work/ref-plain"
+files=$(git -C "$work/ref-git" ls-files | wc -l)
 
-new_git_us=$(measure new "$bin" new -q --out "$work/out")
-files=$(git -C "$work/out" ls-files | wc -l)
-rm -rf "$work/ref"; "$bin" new -q --out "$work/ref"
-cp_git_us=$(measure cp cp -r "$work/ref" "$work/out")
-new_nogit_us=$(measure new-no-git "$bin" new -q --no-git --out "$work/out")
-rm -rf "$work/ref-nogit"; "$bin" new -q --no-git --out "$work/ref-nogit"
-cp_nogit_us=$(measure cp-no-git cp -r "$work/ref-nogit" "$work/out")
+new_git=(); cp_git=(); new_plain=(); cp_plain=()
+for i in $(seq "$runs"); do
+  new_git+=("$(timed "$bin" new -q --out "$work/new-git-$i")")
+  cp_git+=("$(timed cp -r "$work/ref-git" "$work/cp-git-$i")")
+  new_plain+=("$(timed "$bin" new -q --no-git --out "$work/new-plain-$i")")
+  cp_plain+=("$(timed cp -r "$work/ref-plain" "$work/cp-plain-$i")")
+done
+a=$(printf '%s\n' "${new_git[@]}" | median)
+b=$(printf '%s\n' "${cp_git[@]}" | median)
+c=$(printf '%s\n' "${new_plain[@]}" | median)
+d=$(printf '%s\n' "${cp_plain[@]}" | median)
+peak_kb=$( { /usr/bin/time -f '%M' "$bin" new -q --out "$work/peak" >/dev/null; } 2>&1 | tail -1)
 
-rm -rf "$work/out"
-peak_kb=$( { /usr/bin/time -f '%M' "$bin" new -q --out "$work/out" >/dev/null; } 2>&1 | tail -1)
-
-awk -v a="$new_git_us" -v b="$cp_git_us" -v c="$new_nogit_us" -v d="$cp_nogit_us" -v m="$peak_kb" -v f="$files" -v r="$runs" 'BEGIN {
-  printf "socle new, full platform (%d files), median of %d runs\n", f, r
-  printf "  with git commit:  socle new %.1f ms   cp -r %.1f ms   ratio %.2fx\n", a/1000, b/1000, a/b
-  printf "  --no-git:         socle new %.1f ms   cp -r %.1f ms   ratio %.2fx\n", c/1000, d/1000, c/d
+awk -v a="$a" -v b="$b" -v c="$c" -v d="$d" -v m="$peak_kb" -v f="$files" -v r="$runs" 'BEGIN {
+  printf "socle new, full platform (%d files), median of %d alternating runs\n", f, r
+  printf "  with git commit:  socle new %.1f ms   cp -r of the result %.1f ms   ratio %.2fx\n", a/1000, b/1000, a/b
+  printf "  --no-git:         socle new %.1f ms   cp -r of the result %.1f ms   ratio %.2fx\n", c/1000, d/1000, c/d
   printf "  peak memory (RSS, with git): %.1f MB\n", m/1024
 }'
