@@ -4,4 +4,5 @@
 fn main() {
     println!("cargo:rerun-if-changed=../blueprints");
     println!("cargo:rerun-if-changed=../environments");
+    println!("cargo:rerun-if-changed=../policies");
 }

@@ -8,6 +8,7 @@
 //! ([`git`]).
 
 pub mod blueprint;
+pub mod check;
 pub mod generate;
 pub mod git;
 pub mod locate;

@@ -12,6 +12,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use socle::check::report::{self, Format};
+use socle::check::{self as checker, Severity};
 use socle::generate::{self, Inputs};
 use socle::git::Identity;
 use socle::source::Tree;
@@ -35,6 +37,58 @@ enum Command {
     /// Print the example spec or the spec's JSON Schema.
     #[command(subcommand)]
     Spec(SpecCommand),
+    /// Check a repository against the embedded and the repository's policies.
+    Check(CheckArgs),
+    /// List, explain or test policies.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    /// Repository to check.
+    #[arg(default_value = ".")]
+    dir: PathBuf,
+    /// Report format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    /// Also fail (exit 1) on warnings.
+    #[arg(long, value_enum, default_value = "deny")]
+    fail_on: FailOn,
+    /// Parse repository policies as Rego v0 (like conftest --rego-version v0).
+    #[arg(long)]
+    rego_v0: bool,
+    /// Time limit of one repository-policy evaluation, in milliseconds.
+    #[arg(long, default_value_t = 5000, value_name = "MS")]
+    policy_timeout: u64,
+    /// Ignore the repository's own policies/*.rego.
+    #[arg(long)]
+    no_local_policies: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum FailOn {
+    Deny,
+    Warn,
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// List every embedded rule.
+    List,
+    /// Show one rule with its remediation and an example it rejects.
+    Explain {
+        /// Rule id, e.g. SOC-K8S-001.
+        id: String,
+    },
+    /// Run the test_ rules of *_test.rego files (embedded, and DIR/policies when given).
+    Test {
+        /// A repository whose policies/ to test as well.
+        dir: Option<PathBuf>,
+        /// Parse repository policies as Rego v0.
+        #[arg(long)]
+        rego_v0: bool,
+    },
 }
 
 #[derive(clap::Args)]
@@ -124,6 +178,97 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::New(args) => new(args),
+        Command::Check(args) => check(args),
+        Command::Policy(cmd) => policy(cmd),
+    }
+}
+
+fn check(args: CheckArgs) -> anyhow::Result<u8> {
+    if !args.dir.is_dir() {
+        anyhow::bail!(
+            "{}: not a directory; pass the repository to check",
+            args.dir.display()
+        );
+    }
+    let input = checker::files::Input::from_dir(&args.dir)?;
+    let options = checker::Options {
+        local_policies: !args.no_local_policies,
+        rego_v0: args.rego_v0,
+        policy_timeout: std::time::Duration::from_millis(args.policy_timeout),
+    };
+    let outcome = checker::check_files(input, &options)?;
+    let colour = args.format == Format::Text
+        && std::io::IsTerminal::is_terminal(&std::io::stdout())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let text = report::render(args.format, &outcome, &report::Style { colour });
+    std::io::stdout().write_all(text.as_bytes())?;
+    if args.format == Format::Github {
+        if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+            use std::io::Write as _;
+            let mut f = fs_err::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)?;
+            f.write_all(report::summary_markdown(&outcome).as_bytes())?;
+        }
+    }
+    let failing = outcome.count(Severity::Deny)
+        + if args.fail_on == FailOn::Warn {
+            outcome.count(Severity::Warn)
+        } else {
+            0
+        };
+    Ok(if failing > 0 { 1 } else { 0 })
+}
+
+fn policy(cmd: PolicyCommand) -> anyhow::Result<u8> {
+    let catalog = checker::catalog::Catalog::embedded();
+    let mut w = std::io::stdout().lock();
+    match cmd {
+        PolicyCommand::List => {
+            for r in &catalog.rules {
+                writeln!(w, "{:<14} {:<5} {}", r.id, r.severity, r.title)?;
+            }
+            Ok(0)
+        }
+        PolicyCommand::Explain { id } => {
+            let Some(r) = catalog.get(&id) else {
+                anyhow::bail!("no rule {id:?}; `socle policy list` shows them all");
+            };
+            writeln!(
+                w,
+                "{} ({}): {}
+
+Remediation: {}
+
+Example it rejects:
+",
+                r.id, r.severity, r.title, r.remediation
+            )?;
+            for line in r.example.lines() {
+                writeln!(w, "    {line}")?;
+            }
+            Ok(0)
+        }
+        PolicyCommand::Test { dir, rego_v0 } => {
+            let mut results = checker::testing::embedded()?;
+            if let Some(dir) = dir {
+                let input = checker::files::Input::from_dir(&dir)?;
+                results.extend(checker::testing::local(&input.files, rego_v0)?);
+            }
+            let failed = results.iter().filter(|r| !r.passed).count();
+            for r in &results {
+                let status = if r.passed { "PASS" } else { "FAIL" };
+                let detail = if r.detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", r.detail)
+                };
+                writeln!(w, "{status} {}: {}{detail}", r.module, r.name)?;
+            }
+            writeln!(w, "{} passed, {failed} failed", results.len() - failed)?;
+            Ok(if failed > 0 { 1 } else { 0 })
+        }
     }
 }
 

@@ -7,6 +7,7 @@ use include_dir::{include_dir, Dir};
 
 static BLUEPRINT: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../blueprints/platform");
 static ENVIRONMENTS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../environments");
+static POLICIES: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../policies");
 
 /// A tree of files, by `/`-separated relative path, in sorted order.
 #[derive(Debug, Clone, Default)]
@@ -34,6 +35,10 @@ impl Tree {
 
     pub fn embedded_environments() -> Self {
         Self::from_embedded(&ENVIRONMENTS, "embedded environments")
+    }
+
+    pub fn embedded_policies() -> Self {
+        Self::from_embedded(&POLICIES, "embedded policies")
     }
 
     fn from_embedded(dir: &Dir<'_>, origin: &str) -> Self {

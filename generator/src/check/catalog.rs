@@ -1,0 +1,61 @@
+//! The catalog of embedded rules (`policies/catalog.yaml`).
+
+use serde::Deserialize;
+
+use super::finding::Severity;
+use crate::source::Tree;
+
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    pub id: String,
+    pub severity: String,
+    pub title: String,
+    pub remediation: String,
+    pub example: String,
+}
+
+pub struct Catalog {
+    pub rules: Vec<Rule>,
+}
+
+impl Catalog {
+    pub fn embedded() -> Self {
+        let tree = Tree::embedded_policies();
+        let rules = tree
+            .get("catalog.yaml")
+            .and_then(|b| serde_yaml::from_slice(b).ok())
+            .unwrap_or_default();
+        Self { rules }
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.id.eq_ignore_ascii_case(id))
+    }
+
+    pub fn severity(&self, id: &str) -> Severity {
+        match self.get(id).map(|r| r.severity.as_str()) {
+            Some("warn") => Severity::Warn,
+            _ => Severity::Deny,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalog_parses_and_ids_are_unique() {
+        let c = Catalog::embedded();
+        assert!(c.rules.len() >= 20);
+        let mut ids: Vec<_> = c.rules.iter().map(|r| r.id.as_str()).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), c.rules.len());
+        assert!(c
+            .rules
+            .iter()
+            .all(|r| r.severity == "deny" || r.severity == "warn"));
+    }
+}

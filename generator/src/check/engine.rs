@@ -1,0 +1,350 @@
+//! Policy evaluation with regorus.
+//!
+//! The embedded policies are compiled once into one engine, which is then
+//! reused for every input (only the input changes between evaluations).
+//! Repository policies run in an engine of their own, under a wall-clock
+//! limit, so that a slow or broken rule becomes a finding naming its policy
+//! instead of a hung CI job.
+
+use std::collections::BTreeMap;
+use std::num::NonZeroU32;
+
+use regorus::utils::limits::ExecutionTimerConfig;
+use serde_json::{json, Value};
+
+use super::finding::{Finding, Severity};
+use super::parse::{Document, Text};
+use super::Options;
+use crate::blueprint::Manifest;
+use crate::source::Tree;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("policy {file} does not compile: {message}")]
+    Compile { file: String, message: String },
+    #[error("embedded policy evaluation failed: {0}")]
+    Eval(String),
+}
+
+/// Rules of one document, gathered from the embedded packages.
+const DOCUMENT_MODULE: &str = r#"package socle.document
+
+import data.socle.kubernetes
+
+result := {
+	"deny": kubernetes.violation,
+	"warn": kubernetes.warning,
+}
+"#;
+
+/// Every string of a document with its path, for the secrets rules.
+fn leaves(value: &Value) -> Vec<Value> {
+    fn walk(v: &Value, path: &mut Vec<Value>, out: &mut Vec<Value>) {
+        match v {
+            Value::String(s) => out.push(json!({"path": path.clone(), "value": s})),
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    path.push(json!(i));
+                    walk(item, path, out);
+                    path.pop();
+                }
+            }
+            Value::Object(map) => {
+                for (k, item) in map {
+                    path.push(json!(k));
+                    walk(item, path, out);
+                    path.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(value, &mut Vec::new(), &mut out);
+    out
+}
+
+pub struct Embedded {
+    engine: regorus::Engine,
+}
+
+fn to_json(v: &regorus::Value) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+fn items(v: &Value) -> Vec<Value> {
+    match v {
+        Value::Array(a) => a.clone(),
+        Value::Object(m) if m.is_empty() => Vec::new(),
+        _ => Vec::new(),
+    }
+}
+
+/// The policy modules of a tree: `(path, source)` of every `.rego` file,
+/// tests included or not.
+pub fn rego_files(tree: &[(String, Vec<u8>)], prefix: &str, tests: bool) -> Vec<(String, String)> {
+    tree.iter()
+        .filter(|(p, _)| p.starts_with(prefix) && p.ends_with(".rego"))
+        .filter(|(p, _)| tests || !p.ends_with("_test.rego"))
+        .map(|(p, b)| (p.clone(), String::from_utf8_lossy(b).into_owned()))
+        .collect()
+}
+
+impl Embedded {
+    pub fn load() -> Result<Self, PolicyError> {
+        Self::load_with(false)
+    }
+
+    /// With `tests`, the `_test.rego` modules are compiled too (for
+    /// `socle policy test`).
+    pub fn load_with(tests: bool) -> Result<Self, PolicyError> {
+        let tree = Tree::embedded_policies();
+        let mut engine = regorus::Engine::new();
+        engine.set_rego_v0(false);
+        for (path, source) in rego_files(&tree.files, "", tests) {
+            engine
+                .add_policy(format!("policies/{path}"), source)
+                .map_err(|e| PolicyError::Compile {
+                    file: format!("policies/{path}"),
+                    message: e.to_string(),
+                })?;
+        }
+        engine
+            .add_policy("policies/document.rego".into(), DOCUMENT_MODULE.into())
+            .map_err(|e| PolicyError::Compile {
+                file: "document.rego".into(),
+                message: e.to_string(),
+            })?;
+        // The dependency graph of the embedded blueprint, for the wave rule.
+        let needs: BTreeMap<String, Vec<String>> = Manifest::load(&Tree::embedded_blueprint())
+            .map(|m| m.components.into_iter().map(|c| (c.id, c.needs)).collect())
+            .unwrap_or_default();
+        engine
+            .add_data(regorus::Value::from(
+                json!({"socle": {"blueprint": {"needs": needs}}}),
+            ))
+            .map_err(|e| PolicyError::Eval(e.to_string()))?;
+        Ok(Self { engine })
+    }
+
+    pub fn engine(&self) -> regorus::Engine {
+        self.engine.clone()
+    }
+
+    fn eval(engine: &mut regorus::Engine, input: Value, rule: &str) -> Result<Value, PolicyError> {
+        engine.set_input(regorus::Value::from(input));
+        engine
+            .eval_rule(rule.to_owned())
+            .map(|v| to_json(&v))
+            .map_err(|e| PolicyError::Eval(format!("{rule}: {e}")))
+    }
+
+    pub fn evaluate(
+        &self,
+        docs: &[Document],
+        texts: &[Text],
+        files: &[(String, Vec<u8>)],
+    ) -> Result<Vec<Finding>, PolicyError> {
+        let mut engine = self.engine.clone();
+        let mut out = Vec::new();
+        for doc in docs {
+            let mut result =
+                Self::eval(&mut engine, doc.value.clone(), "data.socle.document.result")?;
+            let secrets = Self::eval(
+                &mut engine,
+                json!({"kind": doc.kind(), "leaves": leaves(&doc.value)}),
+                "data.socle.secrets.violation",
+            )?;
+            if let Some(deny) = result.get_mut("deny").and_then(Value::as_array_mut) {
+                deny.extend(items(&secrets));
+            }
+            for (key, severity) in [("deny", Severity::Deny), ("warn", Severity::Warn)] {
+                for item in items(&result[key]) {
+                    let path = item["path"].as_array().cloned().unwrap_or_default();
+                    let mut f = Finding::new(
+                        item["id"].as_str().unwrap_or("SOC-UNKNOWN"),
+                        severity,
+                        &doc.path,
+                        Some(doc.line_of(&path)),
+                        item["msg"].as_str().unwrap_or_default(),
+                    );
+                    f.resource = doc.resource();
+                    out.push(f);
+                }
+            }
+        }
+        for text in texts {
+            let result = Self::eval(
+                &mut engine,
+                json!({"path": text.path, "text": text.text}),
+                "data.socle.text.violation",
+            )?;
+            for item in items(&result) {
+                out.push(Finding::new(
+                    item["id"].as_str().unwrap_or("SOC-UNKNOWN"),
+                    Severity::Deny,
+                    &text.path,
+                    item["line"].as_u64().map(|l| l as usize),
+                    item["msg"].as_str().unwrap_or_default(),
+                ));
+            }
+        }
+        let repo = repository_input(docs, files);
+        let result = Self::eval(&mut engine, repo, "data.socle.repository.violation")?;
+        let by_place: BTreeMap<(&str, usize), &Document> = docs
+            .iter()
+            .map(|d| ((d.path.as_str(), d.line), d))
+            .collect();
+        for item in items(&result) {
+            let file = item["file"].as_str().unwrap_or_default();
+            let doc_line = item["line"].as_u64().map(|l| l as usize);
+            let doc = doc_line.and_then(|l| by_place.get(&(file, l)));
+            let path = item["doc_path"].as_array().cloned().unwrap_or_default();
+            let line = doc.map(|d| d.line_of(&path)).or(doc_line);
+            let mut f = Finding::new(
+                item["id"].as_str().unwrap_or("SOC-UNKNOWN"),
+                Severity::Unknown,
+                file,
+                line,
+                item["msg"].as_str().unwrap_or_default(),
+            );
+            f.resource = doc.and_then(|d| d.resource());
+            out.push(f);
+        }
+        Ok(out)
+    }
+}
+
+/// The repository-wide input: every file, and an inventory of documents.
+pub fn repository_input(docs: &[Document], files: &[(String, Vec<u8>)]) -> Value {
+    let documents: Vec<Value> = docs
+        .iter()
+        .map(|d| {
+            let meta = d.value.get("metadata");
+            let get = |k: &str| meta.and_then(|m| m.get(k)).cloned().unwrap_or(Value::Null);
+            json!({
+                "path": d.path,
+                "line": d.line,
+                "kind": d.kind(),
+                "apiVersion": d.value.get("apiVersion").cloned().unwrap_or(Value::Null),
+                "name": get("name"),
+                "namespace": get("namespace"),
+                "labels": meta.and_then(|m| m.get("labels")).cloned().unwrap_or(json!({})),
+                "annotations": meta.and_then(|m| m.get("annotations")).cloned().unwrap_or(json!({})),
+                "content": d.value,
+            })
+        })
+        .collect();
+    json!({
+        "files": files.iter().map(|(p, _)| p).collect::<Vec<_>>(),
+        "documents": documents,
+    })
+}
+
+/// Repository policies (the checked repository's `policies/*.rego`),
+/// conftest-style: every package's `deny`, `violation` and `warn` rules are
+/// evaluated against each document.
+pub struct Local {
+    engine: Option<regorus::Engine>,
+    /// Package (as `data.x.y`) → file it was declared in.
+    packages: Vec<(String, String)>,
+}
+
+/// Packages under `socle.` belong to the embedded policies.
+const RESERVED: &str = "data.socle.";
+
+impl Local {
+    pub fn load(files: &[(String, Vec<u8>)], options: &Options) -> Result<Self, PolicyError> {
+        let modules = rego_files(files, "policies/", false);
+        let mut engine = regorus::Engine::new();
+        engine.set_rego_v0(options.rego_v0);
+        let mut packages = Vec::new();
+        for (path, source) in modules {
+            let package =
+                engine
+                    .add_policy(path.clone(), source)
+                    .map_err(|e| PolicyError::Compile {
+                        file: path.clone(),
+                        message: e.to_string(),
+                    })?;
+            if !package.starts_with(RESERVED) && !packages.iter().any(|(p, _)| *p == package) {
+                packages.push((package, path));
+            }
+        }
+        if packages.is_empty() {
+            return Ok(Self {
+                engine: None,
+                packages,
+            });
+        }
+        engine.set_execution_timer_config(ExecutionTimerConfig {
+            limit: options.policy_timeout,
+            check_interval: NonZeroU32::new(32).unwrap_or(NonZeroU32::MIN),
+        });
+        Ok(Self {
+            engine: Some(engine),
+            packages,
+        })
+    }
+
+    pub fn evaluate(&self, docs: &[Document]) -> Vec<Finding> {
+        let Some(engine) = &self.engine else {
+            return Vec::new();
+        };
+        let mut engine = engine.clone();
+        let mut out = Vec::new();
+        for (package, file) in &self.packages {
+            let short = package.trim_start_matches("data.");
+            'docs: for doc in docs {
+                engine.set_input(regorus::Value::from(doc.value.clone()));
+                for (rule, severity) in [
+                    ("deny", Severity::Deny),
+                    ("violation", Severity::Deny),
+                    ("warn", Severity::Warn),
+                ] {
+                    let query = format!("{package}.{rule}");
+                    let results = match engine.eval_query(query.clone(), false) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            let mut f = Finding::new(
+                                "SOC-POL-001",
+                                Severity::Deny,
+                                file,
+                                None,
+                                format!("{query} failed on {}:{}: {e}", doc.path, doc.line),
+                            );
+                            f.source = file.clone();
+                            out.push(f);
+                            break 'docs;
+                        }
+                    };
+                    for result in results.result {
+                        for expr in result.expressions {
+                            for item in items(&to_json(&expr.value)) {
+                                let message = match &item {
+                                    Value::String(s) => s.clone(),
+                                    other => other
+                                        .get("msg")
+                                        .and_then(Value::as_str)
+                                        .map(str::to_owned)
+                                        .unwrap_or_else(|| other.to_string()),
+                                };
+                                let mut f = Finding::new(
+                                    &format!("{short}.{rule}"),
+                                    severity,
+                                    &doc.path,
+                                    Some(doc.line),
+                                    message,
+                                );
+                                f.source = file.clone();
+                                f.resource = doc.resource();
+                                out.push(f);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,69 @@
+//! One finding: a rule, where it points, and whether an exception covers it.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Deny,
+    Warn,
+    /// Resolved from the catalog once all findings are gathered.
+    #[serde(skip)]
+    Unknown,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Deny => "deny",
+            Severity::Warn => "warn",
+            Severity::Unknown => "unknown",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub rule: String,
+    pub severity: Severity,
+    pub message: String,
+    /// Repository-relative path.
+    pub file: String,
+    pub line: Option<usize>,
+    /// `Kind/namespace/name` of the document at fault, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    /// `embedded` or the repository policy file the rule comes from.
+    pub source: String,
+    /// The exception that covers this finding, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub excepted_by: Option<String>,
+}
+
+impl Finding {
+    pub fn new(
+        rule: &str,
+        severity: Severity,
+        file: &str,
+        line: Option<usize>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            rule: rule.to_owned(),
+            severity,
+            message: message.into(),
+            file: file.to_owned(),
+            line,
+            resource: None,
+            source: "embedded".to_owned(),
+            excepted_by: None,
+        }
+    }
+
+    pub fn location(&self) -> String {
+        match self.line {
+            Some(l) => format!("{}:{l}", self.file),
+            None => self.file.clone(),
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! Report formats: what people and CI systems read.
+//!
+//! `text` for terminals, `json` for scripts, `junit` for test dashboards,
+//! `sarif` (2.1.0) for GitHub code scanning, `github` for workflow
+//! annotations (plus the full table in the step summary, since GitHub shows
+//! only the first annotations of a step), `gitlab` for Code Quality.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde_json::json;
+
+use super::catalog::Catalog;
+use super::finding::{Finding, Severity};
+use super::Outcome;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Junit,
+    Sarif,
+    Github,
+    Gitlab,
+}
+
+pub struct Style {
+    pub colour: bool,
+}
+
+fn active(outcome: &Outcome) -> impl Iterator<Item = &Finding> {
+    outcome.findings.iter().filter(|f| f.excepted_by.is_none())
+}
+
+pub fn render(format: Format, outcome: &Outcome, style: &Style) -> String {
+    match format {
+        Format::Text => text(outcome, style),
+        Format::Json => json(outcome),
+        Format::Junit => junit(outcome),
+        Format::Sarif => sarif(outcome),
+        Format::Github => github(outcome),
+        Format::Gitlab => gitlab(outcome),
+    }
+}
+
+fn paint(style: &Style, code: &str, text: &str) -> String {
+    if style.colour {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_owned()
+    }
+}
+
+fn text(outcome: &Outcome, style: &Style) -> String {
+    let mut out = String::new();
+    let mut by_file: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
+    for f in active(outcome) {
+        by_file.entry(&f.file).or_default().push(f);
+    }
+    for (file, findings) in &by_file {
+        let _ = writeln!(out, "{}", paint(style, "1", file));
+        for f in findings {
+            let sev = match f.severity {
+                Severity::Deny => paint(style, "31", "deny"),
+                _ => paint(style, "33", "warn"),
+            };
+            let line = f.line.map(|l| format!(":{l}")).unwrap_or_default();
+            let _ = writeln!(out, "  {file}{line}: {sev} {} {}", f.rule, f.message);
+        }
+    }
+    let excepted = outcome.findings.len() - active(outcome).count();
+    let _ = writeln!(
+        out,
+        "{} denial(s), {} warning(s){} in {} file(s), {} document(s) checked{}.",
+        outcome.count(Severity::Deny),
+        outcome.count(Severity::Warn),
+        if excepted > 0 {
+            format!(" ({excepted} covered by exceptions)")
+        } else {
+            String::new()
+        },
+        outcome.files,
+        outcome.documents,
+        if outcome.skipped.is_empty() {
+            String::new()
+        } else {
+            format!(", {} skipped", outcome.skipped.len())
+        },
+    );
+    out
+}
+
+fn json(outcome: &Outcome) -> String {
+    let value = json!({
+        "summary": {
+            "denials": outcome.count(Severity::Deny),
+            "warnings": outcome.count(Severity::Warn),
+            "files": outcome.files,
+            "documents": outcome.documents,
+        },
+        "findings": outcome.findings,
+        "skipped": outcome.skipped.iter().map(|(p, r)| json!({"path": p, "reason": r})).collect::<Vec<_>>(),
+    });
+    serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
+}
+
+fn xml_escape(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+        .map(|c| match c {
+            '&' => "&amp;".to_owned(),
+            '<' => "&lt;".to_owned(),
+            '>' => "&gt;".to_owned(),
+            '"' => "&quot;".to_owned(),
+            '\'' => "&apos;".to_owned(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+/// One test case per finding, grouped in one suite per rule; a denial is a
+/// failure, a warning passes with its message in system-out.
+fn junit(outcome: &Outcome) -> String {
+    let mut by_rule: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
+    for f in active(outcome) {
+        by_rule.entry(&f.rule).or_default().push(f);
+    }
+    let failures = outcome.count(Severity::Deny);
+    let total: usize = by_rule.values().map(Vec::len).sum();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"socle check\" tests=\"{}\" failures=\"{failures}\">",
+        total.max(1)
+    );
+    if by_rule.is_empty() {
+        out.push_str("  <testsuite name=\"socle\" tests=\"1\" failures=\"0\">\n    <testcase classname=\"socle\" name=\"repository\"/>\n  </testsuite>\n");
+    }
+    for (rule, findings) in &by_rule {
+        let fails = findings
+            .iter()
+            .filter(|f| f.severity == Severity::Deny)
+            .count();
+        let _ = writeln!(
+            out,
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{fails}\">",
+            xml_escape(rule),
+            findings.len()
+        );
+        for f in findings {
+            let _ = write!(
+                out,
+                "    <testcase classname=\"{}\" name=\"{}\"",
+                xml_escape(rule),
+                xml_escape(&f.location())
+            );
+            if f.severity == Severity::Deny {
+                let _ = writeln!(out, ">\n      <failure message=\"{}\" type=\"{}\">{}: {}</failure>\n    </testcase>", xml_escape(&f.message), xml_escape(rule), xml_escape(&f.location()), xml_escape(&f.message));
+            } else {
+                let _ = writeln!(
+                    out,
+                    ">\n      <system-out>warning: {}</system-out>\n    </testcase>",
+                    xml_escape(&f.message)
+                );
+            }
+        }
+        out.push_str("  </testsuite>\n");
+    }
+    out.push_str("</testsuites>\n");
+    out
+}
+
+/// A stable identity of a finding: rule, file and resource, not the line,
+/// so that moving a block does not make an old finding look new.
+pub fn fingerprint(f: &Finding) -> String {
+    let key = format!(
+        "{}\n{}\n{}\n{}",
+        f.rule,
+        f.file,
+        f.resource.as_deref().unwrap_or(""),
+        if f.resource.is_some() { "" } else { &f.message }
+    );
+    crate::git::blob_id(key.as_bytes())
+}
+
+fn sarif(outcome: &Outcome) -> String {
+    let catalog = Catalog::embedded();
+    let mut rule_ids: Vec<&str> = active(outcome).map(|f| f.rule.as_str()).collect();
+    rule_ids.extend(catalog.rules.iter().map(|r| r.id.as_str()));
+    rule_ids.sort();
+    rule_ids.dedup();
+    let rules: Vec<_> = rule_ids
+        .iter()
+        .map(|id| {
+            let c = catalog.get(id);
+            let level = if catalog.severity(id) == Severity::Warn { "warning" } else { "error" };
+            json!({
+                "id": id,
+                "name": id.replace(['-', '.'], ""),
+                "shortDescription": {"text": c.map(|r| r.title.clone()).unwrap_or_else(|| format!("Repository policy {id}"))},
+                "help": {"text": c.map(|r| r.remediation.clone()).unwrap_or_else(|| "See the repository's policies/ directory.".into())},
+                "defaultConfiguration": {"level": level},
+            })
+        })
+        .collect();
+    let results: Vec<_> = active(outcome)
+        .map(|f| {
+            let index = rule_ids.iter().position(|r| *r == f.rule).unwrap_or(0);
+            json!({
+                "ruleId": f.rule,
+                "ruleIndex": index,
+                "level": if f.severity == Severity::Deny { "error" } else { "warning" },
+                "message": {"text": f.message},
+                "locations": [{"physicalLocation": {
+                    "artifactLocation": {"uri": f.file, "uriBaseId": "%SRCROOT%"},
+                    "region": {"startLine": f.line.unwrap_or(1)},
+                }}],
+                "partialFingerprints": {"socle/v1": fingerprint(f)},
+            })
+        })
+        .collect();
+    let log = json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "socle",
+                "version": env!("CARGO_PKG_VERSION"),
+                "informationUri": "https://github.com/socle-dev/socle",
+                "rules": rules,
+            }},
+            "results": results,
+        }],
+    });
+    serde_json::to_string_pretty(&log).unwrap_or_default() + "\n"
+}
+
+fn gh_escape(s: &str, property: bool) -> String {
+    let mut out = s
+        .replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A");
+    if property {
+        out = out.replace(':', "%3A").replace(',', "%2C");
+    }
+    out
+}
+
+/// Workflow commands; the step summary (when `GITHUB_STEP_SUMMARY` is set)
+/// gets the whole table, written by the caller from [`summary_markdown`].
+fn github(outcome: &Outcome) -> String {
+    let mut out = String::new();
+    for f in active(outcome) {
+        let level = if f.severity == Severity::Deny {
+            "error"
+        } else {
+            "warning"
+        };
+        let line = f.line.map(|l| format!(",line={l}")).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "::{level} file={}{line},title={}::{}",
+            gh_escape(&f.file, true),
+            gh_escape(&f.rule, true),
+            gh_escape(&f.message, false)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "socle: {} denial(s), {} warning(s)",
+        outcome.count(Severity::Deny),
+        outcome.count(Severity::Warn)
+    );
+    out
+}
+
+pub fn summary_markdown(outcome: &Outcome) -> String {
+    let mut out = format!(
+        "### socle check\n\n{} denial(s), {} warning(s) in {} file(s).\n\n",
+        outcome.count(Severity::Deny),
+        outcome.count(Severity::Warn),
+        outcome.files
+    );
+    if active(outcome).next().is_some() {
+        out.push_str("| severity | rule | location | message |\n| --- | --- | --- | --- |\n");
+        for f in active(outcome) {
+            let _ = writeln!(
+                out,
+                "| {} | {} | `{}` | {} |",
+                f.severity.as_str(),
+                f.rule,
+                f.location(),
+                f.message.replace('|', "\\|").replace('\n', " ")
+            );
+        }
+    }
+    out
+}
+
+fn gitlab(outcome: &Outcome) -> String {
+    let issues: Vec<_> = active(outcome)
+        .map(|f| {
+            json!({
+                "description": format!("{}: {}", f.rule, f.message),
+                "check_name": f.rule,
+                "fingerprint": fingerprint(f),
+                "severity": if f.severity == Severity::Deny { "major" } else { "minor" },
+                "location": {"path": f.file, "lines": {"begin": f.line.unwrap_or(1)}},
+            })
+        })
+        .collect();
+    serde_json::to_string_pretty(&issues).unwrap_or_default() + "\n"
+}

@@ -1,0 +1,93 @@
+//! `socle policy test`: the `test_` rules of `*_test.rego` modules, as
+//! `opa test` runs them, for the embedded policies and a repository's own.
+
+use super::engine::{rego_files, Embedded, PolicyError};
+
+#[derive(Debug)]
+pub struct TestResult {
+    pub module: String,
+    pub name: String,
+    pub passed: bool,
+    pub detail: String,
+}
+
+fn package_of(source: &str) -> Option<String> {
+    source.lines().find_map(|l| {
+        l.trim()
+            .strip_prefix("package ")
+            .map(|p| p.trim().to_owned())
+    })
+}
+
+fn test_names(source: &str) -> Vec<String> {
+    let mut names: Vec<String> = source
+        .lines()
+        .filter(|l| l.starts_with("test_"))
+        .filter_map(|l| {
+            l.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .next()
+        })
+        .map(str::to_owned)
+        .collect();
+    names.dedup();
+    names
+}
+
+fn run(engine: &mut regorus::Engine, modules: &[(String, String)]) -> Vec<TestResult> {
+    let mut out = Vec::new();
+    for (path, source) in modules.iter().filter(|(p, _)| p.ends_with("_test.rego")) {
+        let Some(package) = package_of(source) else {
+            continue;
+        };
+        for name in test_names(source) {
+            let query = format!("data.{package}.{name}");
+            let (passed, detail) = match engine.eval_query(query, false) {
+                Ok(r) => {
+                    let value = r
+                        .result
+                        .first()
+                        .and_then(|x| x.expressions.first())
+                        .map(|e| e.value.clone());
+                    match value {
+                        Some(v) if v == regorus::Value::from(true) => (true, String::new()),
+                        Some(v) => (false, format!("evaluated to {v}")),
+                        None => (false, "undefined".to_owned()),
+                    }
+                }
+                Err(e) => (false, e.to_string()),
+            };
+            out.push(TestResult {
+                module: path.clone(),
+                name,
+                passed,
+                detail,
+            });
+        }
+    }
+    out
+}
+
+pub fn embedded() -> Result<Vec<TestResult>, PolicyError> {
+    let mut engine = Embedded::load_with(true)?.engine();
+    let tree = crate::source::Tree::embedded_policies();
+    let modules: Vec<(String, String)> = rego_files(&tree.files, "", true)
+        .into_iter()
+        .map(|(p, s)| (format!("policies/{p}"), s))
+        .collect();
+    Ok(run(&mut engine, &modules))
+}
+
+pub fn local(files: &[(String, Vec<u8>)], rego_v0: bool) -> Result<Vec<TestResult>, PolicyError> {
+    let modules = rego_files(files, "policies/", true);
+    let mut engine = regorus::Engine::new();
+    engine.set_rego_v0(rego_v0);
+    for (path, source) in &modules {
+        engine
+            .add_policy(path.clone(), source.clone())
+            .map_err(|e| PolicyError::Compile {
+                file: path.clone(),
+                message: e.to_string(),
+            })?;
+    }
+    Ok(run(&mut engine, &modules))
+}

@@ -1,0 +1,106 @@
+package socle.kubernetes_test
+
+import data.socle.kubernetes
+
+ids(result) := {f.id | some f in result}
+
+good_container := {
+	"name": "app",
+	"image": "registry.example/app:1.2.3",
+	"resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}},
+	"securityContext": {"runAsNonRoot": true, "allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true},
+	"readinessProbe": {"httpGet": {"path": "/ready", "port": 8080}},
+	"livenessProbe": {"httpGet": {"path": "/live", "port": 8080}},
+}
+
+with_security(sc) := object.union(object.remove(good_container, ["securityContext"]), {"securityContext": sc})
+
+deployment(container) := {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}, "spec": {"template": {"spec": {"containers": [container]}}}}
+
+deployment_with(pod) := {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}, "spec": {"template": {"spec": object.union({"containers": [good_container]}, pod)}}}
+
+test_good_deployment_passes if {
+	count(kubernetes.violation) == 0 with input as deployment(good_container)
+	count(kubernetes.warning) == 0 with input as deployment(good_container)
+}
+
+test_missing_resources_denied if {
+	"SOC-K8S-001" in ids(kubernetes.violation) with input as deployment(object.remove(good_container, ["resources"]))
+}
+
+test_latest_image_denied if {
+	"SOC-K8S-002" in ids(kubernetes.violation) with input as deployment(object.union(good_container, {"image": "nginx:latest"}))
+}
+
+test_untagged_image_denied if {
+	"SOC-K8S-002" in ids(kubernetes.violation) with input as deployment(object.union(good_container, {"image": "registry.example:5000/nginx"}))
+}
+
+test_digest_image_passes if {
+	not "SOC-K8S-002" in ids(kubernetes.violation) with input as deployment(object.union(good_container, {"image": "nginx@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}))
+}
+
+test_root_denied if {
+	"SOC-K8S-003" in ids(kubernetes.violation) with input as deployment(with_security({"allowPrivilegeEscalation": false}))
+}
+
+test_pod_level_non_root_passes if {
+	c := with_security({"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true})
+	not "SOC-K8S-003" in ids(kubernetes.violation) with input as deployment_with({"containers": [c], "securityContext": {"runAsNonRoot": true}})
+}
+
+test_privileged_denied if {
+	"SOC-K8S-004" in ids(kubernetes.violation) with input as deployment(object.union(good_container, {"securityContext": {"privileged": true, "runAsNonRoot": true, "allowPrivilegeEscalation": false}}))
+}
+
+test_escalation_denied if {
+	"SOC-K8S-005" in ids(kubernetes.violation) with input as deployment(with_security({"runAsNonRoot": true}))
+}
+
+test_host_network_denied if {
+	"SOC-K8S-006" in ids(kubernetes.violation) with input as deployment_with({"hostNetwork": true})
+}
+
+test_host_path_denied if {
+	"SOC-K8S-006" in ids(kubernetes.violation) with input as deployment_with({"volumes": [{"name": "logs", "hostPath": {"path": "/var/log"}}]})
+}
+
+test_missing_probes_warned if {
+	"SOC-K8S-007" in ids(kubernetes.warning) with input as deployment(object.remove(good_container, ["readinessProbe"]))
+}
+
+test_jobs_need_no_probes if {
+	job := {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"}, "spec": {"template": {"spec": {"containers": [object.remove(good_container, ["readinessProbe", "livenessProbe"])]}}}}
+	not "SOC-K8S-007" in ids(kubernetes.warning) with input as job
+}
+
+test_writable_root_warned if {
+	"SOC-K8S-008" in ids(kubernetes.warning) with input as deployment(with_security({"runAsNonRoot": true, "allowPrivilegeEscalation": false}))
+}
+
+test_cronjob_containers_checked if {
+	cj := {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "c"}, "spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [object.union(good_container, {"image": "busybox"})]}}}}}}
+	"SOC-K8S-002" in ids(kubernetes.violation) with input as cj
+}
+
+ingress(annotations, tls) := {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "i", "annotations": annotations}, "spec": {"tls": tls, "rules": []}}
+
+test_ingress_with_tls_and_issuer_passes if {
+	count(kubernetes.violation) == 0 with input as ingress({"cert-manager.io/cluster-issuer": "platform-ca"}, [{"hosts": ["a.example"], "secretName": "a-tls"}])
+}
+
+test_ingress_without_tls_denied if {
+	"SOC-ING-001" in ids(kubernetes.violation) with input as ingress({"cert-manager.io/cluster-issuer": "platform-ca"}, [])
+}
+
+test_ingress_without_issuer_denied if {
+	"SOC-ING-001" in ids(kubernetes.violation) with input as ingress({}, [{"hosts": ["a.example"], "secretName": "a-tls"}])
+}
+
+test_secret_with_data_denied if {
+	"SOC-SEC-001" in ids(kubernetes.violation) with input as {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"password": "aHVudGVyMg=="}}
+}
+
+test_empty_secret_passes if {
+	not "SOC-SEC-001" in ids(kubernetes.violation) with input as {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "type": "kubernetes.io/service-account-token"}
+}

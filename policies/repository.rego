@@ -1,0 +1,135 @@
+# Rules that span files. `input` is the repository:
+#   files:     every file path
+#   documents: every parsed document (path, line, kind, apiVersion, name,
+#              namespace, labels, annotations, content)
+# `data.socle.blueprint.needs` maps a component to the components it needs.
+# Findings name the file (and line) themselves.
+package socle.repository
+
+finding(id, msg, d, path) := {"id": id, "msg": msg, "file": d.path, "line": d.line, "doc_path": path}
+
+docs_of(kind) := [d | some d in input.documents; d.kind == kind]
+
+# --- namespaces -----------------------------------------------------------
+
+platform_namespaces := [d | some d in docs_of("Namespace"); startswith(d.name, "data-platform-")]
+
+in_namespace(kind, ns) := [d | some d in docs_of(kind); d.namespace == ns]
+
+default_deny(d) if {
+	spec := d.content.spec
+	spec.podSelector == {}
+	{t | some t in spec.policyTypes} == {"Ingress", "Egress"}
+	count(object.get(spec, "ingress", [])) == 0
+	count(object.get(spec, "egress", [])) == 0
+}
+
+violation contains finding("SOC-NS-001", sprintf("namespace %q has no default-deny NetworkPolicy (empty podSelector, policyTypes Ingress and Egress, no rules)", [ns.name]), ns, []) if {
+	some ns in platform_namespaces
+	not any_default_deny(ns.name)
+}
+
+any_default_deny(name) if {
+	some d in in_namespace("NetworkPolicy", name)
+	default_deny(d)
+}
+
+violation contains finding("SOC-NS-002", sprintf("namespace %q has no ResourceQuota", [ns.name]), ns, []) if {
+	some ns in platform_namespaces
+	count(in_namespace("ResourceQuota", ns.name)) == 0
+}
+
+violation contains finding("SOC-NS-003", sprintf("namespace %q has no LimitRange", [ns.name]), ns, []) if {
+	some ns in platform_namespaces
+	count(in_namespace("LimitRange", ns.name)) == 0
+}
+
+violation contains finding("SOC-NS-004", sprintf("namespace %q has no pod-security.kubernetes.io/enforce label", [ns.name]), ns, ["metadata"]) if {
+	some ns in platform_namespaces
+	not ns.labels["pod-security.kubernetes.io/enforce"]
+}
+
+# --- ArgoCD ---------------------------------------------------------------
+
+applications := [d | some d in docs_of("Application"); d.apiVersion == "argoproj.io/v1alpha1"]
+
+app_sets := [d | some d in docs_of("ApplicationSet"); d.apiVersion == "argoproj.io/v1alpha1"]
+
+projects := {d.name: d | some d in docs_of("AppProject"); d.apiVersion == "argoproj.io/v1alpha1"}
+
+app_spec(d) := d.content.spec if d.kind == "Application"
+
+app_spec(d) := d.content.spec.template.spec if d.kind == "ApplicationSet"
+
+sources(spec) := array.concat(object.get(spec, "sources", []), [s | s := spec.source])
+
+violation contains finding("SOC-ARGO-001", sprintf("%s %q uses the default project; give it a least-privilege AppProject", [d.kind, d.name]), d, ["spec", "project"]) if {
+	some d in array.concat(applications, app_sets)
+	object.get(app_spec(d), "project", "default") == "default"
+}
+
+exact_version(v) if regex.match(`^v?[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$`, v)
+
+violation contains finding("SOC-ARGO-002", sprintf("%s %q pins chart %q to %q; use an exact version (no HEAD, *, or range)", [d.kind, d.name, s.chart, object.get(s, "targetRevision", "")]), d, ["spec"]) if {
+	some d in array.concat(applications, app_sets)
+	some s in sources(app_spec(d))
+	s.chart
+	not exact_version(object.get(s, "targetRevision", ""))
+}
+
+glob_ok(pattern, value) if pattern == value
+
+glob_ok(pattern, value) if {
+	pattern != value
+	glob.match(pattern, [], value)
+}
+
+allowed(project, dest) if {
+	some d in object.get(project.content.spec, "destinations", [])
+	glob_ok(object.get(d, "server", "*"), object.get(dest, "server", ""))
+	glob_ok(object.get(d, "namespace", "*"), object.get(dest, "namespace", ""))
+}
+
+violation contains finding("SOC-ARGO-003", sprintf("Application %q deploys to %s namespace %q, which its project %q does not allow", [d.name, object.get(dest, "server", ""), object.get(dest, "namespace", ""), name]), d, ["spec", "destination"]) if {
+	some d in applications
+	name := object.get(d.content.spec, "project", "default")
+	project := projects[name]
+	dest := d.content.spec.destination
+	not allowed(project, dest)
+}
+
+wave(d) := to_number(object.get(d.annotations, "argocd.argoproj.io/sync-wave", "0"))
+
+component(d) := d.labels["app.kubernetes.io/component"]
+
+env_dir(d) := concat("/", array.slice(split(d.path, "/"), 0, count(split(d.path, "/")) - 1))
+
+violation contains finding("SOC-ARGO-004", sprintf("Application %q (wave %v) needs %q, which syncs in wave %v; it must come later", [d.name, wave(d), need, wave(other)]), d, ["metadata", "annotations"]) if {
+	some d in applications
+	some need in object.get(data.socle.blueprint.needs, component(d), [])
+	some other in applications
+	component(other) == need
+	env_dir(other) == env_dir(d)
+	wave(other) >= wave(d)
+}
+
+files := {f | some f in input.files}
+
+violation contains finding("SOC-ARGO-005", sprintf("Application %q reads values file %q, which is not in the repository", [d.name, file]), d, ["spec"]) if {
+	some d in applications
+	some s in sources(d.content.spec)
+	some vf in object.get(s, ["helm", "valueFiles"], [])
+	startswith(vf, "$values/")
+	file := substring(vf, 8, -1)
+	not file in files
+}
+
+prod(d) if d.labels["data-platform/environment"] == "prod"
+
+prod(d) if contains(d.path, "/prod/")
+
+violation contains finding("SOC-ARGO-006", sprintf("prod Application %q syncs automatically; prod changes are synced by hand after review", [d.name]), d, ["spec", "syncPolicy", "automated"]) if {
+	some d in applications
+	prod(d)
+	d.content.spec.syncPolicy.automated
+}

@@ -1,0 +1,119 @@
+package socle.repository_test
+
+import data.socle.repository
+
+ids(result) := {f.id | some f in result}
+
+doc(path, kind, name, namespace, content) := {
+	"path": path, "line": 1, "kind": kind, "apiVersion": object.get(content, "apiVersion", "v1"),
+	"name": name, "namespace": namespace,
+	"labels": object.get(content, ["metadata", "labels"], {}),
+	"annotations": object.get(content, ["metadata", "annotations"], {}),
+	"content": content,
+}
+
+ns := doc("ns.yaml", "Namespace", "data-platform-core", null, {"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "restricted"}}})
+
+deny_all := doc("np.yaml", "NetworkPolicy", "default-deny", "data-platform-core", {"spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}})
+
+quota := doc("q.yaml", "ResourceQuota", "q", "data-platform-core", {})
+
+limits := doc("l.yaml", "LimitRange", "l", "data-platform-core", {})
+
+complete := [ns, deny_all, quota, limits]
+
+without(docs, kind) := [d | some d in docs; d.kind != kind]
+
+test_complete_namespace_passes if {
+	count(repository.violation) == 0 with input as {"files": [], "documents": complete}
+}
+
+test_missing_default_deny_denied if {
+	"SOC-NS-001" in ids(repository.violation) with input as {"files": [], "documents": without(complete, "NetworkPolicy")}
+}
+
+test_allow_rule_is_not_default_deny if {
+	allow := doc("np.yaml", "NetworkPolicy", "allow", "data-platform-core", {"spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"], "ingress": [{}]}})
+	"SOC-NS-001" in ids(repository.violation) with input as {"files": [], "documents": array.concat(without(complete, "NetworkPolicy"), [allow])}
+}
+
+test_missing_quota_denied if {
+	"SOC-NS-002" in ids(repository.violation) with input as {"files": [], "documents": without(complete, "ResourceQuota")}
+}
+
+test_missing_limit_range_denied if {
+	"SOC-NS-003" in ids(repository.violation) with input as {"files": [], "documents": without(complete, "LimitRange")}
+}
+
+test_missing_pod_security_label_denied if {
+	bare := doc("ns.yaml", "Namespace", "data-platform-core", null, {"metadata": {}})
+	"SOC-NS-004" in ids(repository.violation) with input as {"files": [], "documents": array.concat(without(complete, "Namespace"), [bare])}
+}
+
+project := doc("argocd/prod/project.yaml", "AppProject", "acme-prod", null, {
+	"apiVersion": "argoproj.io/v1alpha1",
+	"spec": {"destinations": [{"server": "https://prod.example:6443", "namespace": "data-platform-*"}]},
+})
+
+app(path, spec, annotations, labels) := doc(path, "Application", "trino-prod", "argocd", {
+	"apiVersion": "argoproj.io/v1alpha1",
+	"metadata": {"annotations": annotations, "labels": labels},
+	"spec": spec,
+})
+
+good_spec := {
+	"project": "acme-prod",
+	"destination": {"server": "https://prod.example:6443", "namespace": "data-platform-processing"},
+	"sources": [
+		{"repoURL": "https://trinodb.github.io/charts/", "chart": "trino", "targetRevision": "1.42.2", "helm": {"valueFiles": ["$values/components/trino/values.yaml"]}},
+		{"repoURL": "https://git.example/p.git", "targetRevision": "main", "ref": "values"},
+	],
+}
+
+files := ["components/trino/values.yaml"]
+
+repo(apps) := {"files": files, "documents": array.concat([project], apps)}
+
+test_good_application_passes if {
+	count(repository.violation) == 0 with input as repo([app("argocd/prod/applications/trino.yaml", good_spec, {}, {})])
+}
+
+test_default_project_denied if {
+	"SOC-ARGO-001" in ids(repository.violation) with input as repo([app("a.yaml", object.union(good_spec, {"project": "default"}), {}, {})])
+}
+
+test_floating_chart_version_denied if {
+	spec := object.union(good_spec, {"sources": [{"repoURL": "r", "chart": "trino", "targetRevision": "1.*"}]})
+	"SOC-ARGO-002" in ids(repository.violation) with input as repo([app("a.yaml", spec, {}, {})])
+}
+
+test_destination_outside_project_denied if {
+	spec := object.union(good_spec, {"destination": {"server": "https://prod.example:6443", "namespace": "kube-system"}})
+	"SOC-ARGO-003" in ids(repository.violation) with input as repo([app("a.yaml", spec, {}, {})])
+}
+
+test_wave_before_dependency_denied if {
+	trino := app("argocd/dev/applications/trino.yaml", good_spec, {"argocd.argoproj.io/sync-wave": "1"}, {"app.kubernetes.io/component": "trino"})
+	lake := app("argocd/dev/applications/lakekeeper.yaml", good_spec, {"argocd.argoproj.io/sync-wave": "7"}, {"app.kubernetes.io/component": "lakekeeper"})
+	"SOC-ARGO-004" in ids(repository.violation) with input as repo([trino, lake]) with data.socle.blueprint.needs as {"trino": ["lakekeeper"]}
+}
+
+test_wave_after_dependency_passes if {
+	trino := app("argocd/dev/applications/trino.yaml", good_spec, {"argocd.argoproj.io/sync-wave": "9"}, {"app.kubernetes.io/component": "trino"})
+	lake := app("argocd/dev/applications/lakekeeper.yaml", good_spec, {"argocd.argoproj.io/sync-wave": "7"}, {"app.kubernetes.io/component": "lakekeeper"})
+	not "SOC-ARGO-004" in ids(repository.violation) with input as repo([trino, lake]) with data.socle.blueprint.needs as {"trino": ["lakekeeper"]}
+}
+
+test_missing_values_file_denied if {
+	"SOC-ARGO-005" in ids(repository.violation) with input as {"files": [], "documents": [project, app("a.yaml", good_spec, {}, {})]}
+}
+
+test_prod_auto_sync_denied if {
+	spec := object.union(good_spec, {"syncPolicy": {"automated": {"prune": true}}})
+	"SOC-ARGO-006" in ids(repository.violation) with input as repo([app("argocd/prod/applications/trino.yaml", spec, {}, {})])
+}
+
+test_dev_auto_sync_passes if {
+	spec := object.union(good_spec, {"syncPolicy": {"automated": {"prune": true}}})
+	not "SOC-ARGO-006" in ids(repository.violation) with input as repo([app("argocd/dev/applications/trino.yaml", spec, {}, {})])
+}

@@ -1,0 +1,12 @@
+# Credentials in text files that are not parsed as documents (DAGs, SQL,
+# scripts, notes). `input` is {"path": ..., "text": ...}.
+package socle.text
+
+import data.socle.secrets.key_patterns
+
+violation contains {"id": "SOC-SEC-002", "msg": sprintf("line looks like it holds %s; keep it in the secret store", [what]), "line": i + 1} if {
+	lines := split(input.text, "\n")
+	some i, line in lines
+	some what, pattern in key_patterns
+	regex.match(pattern, line)
+}
