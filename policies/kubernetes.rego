@@ -117,9 +117,11 @@ violation contains finding("SOC-ING-001", "Ingress names no cert-manager issuer 
 	not annotations["cert-manager.io/issuer"]
 }
 
-# SOC-SEC-001: Secrets with data in git.
-violation contains finding("SOC-SEC-001", sprintf("Secret %q carries %s; keep credentials out of git (ExternalSecret or SealedSecret)", [object.get(input, ["metadata", "name"], ""), field]), [field]) if {
+# SOC-SEC-001: Secrets with data in git (reported at their first key).
+violation contains finding("SOC-SEC-001", sprintf("Secret %q carries %s; keep credentials out of git (ExternalSecret or SealedSecret)", [object.get(input, ["metadata", "name"], ""), field]), [field, first]) if {
 	input.kind == "Secret"
 	some field in ["data", "stringData"]
-	count(object.get(input, field, {})) > 0
+	keys := [k | some k, _ in object.get(input, field, {})]
+	count(keys) > 0
+	first := sort(keys)[0]
 }

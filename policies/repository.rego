@@ -61,7 +61,15 @@ app_spec(d) := d.content.spec if d.kind == "Application"
 
 app_spec(d) := d.content.spec.template.spec if d.kind == "ApplicationSet"
 
-sources(spec) := array.concat(object.get(spec, "sources", []), [s | s := spec.source])
+spec_path(d) := ["spec"] if d.kind == "Application"
+
+spec_path(d) := ["spec", "template", "spec"] if d.kind == "ApplicationSet"
+
+# Every source of an Application with the path of its entry.
+source_entries(d) := array.concat(
+	[{"s": s, "path": array.concat(spec_path(d), ["sources", i])} | some i, s in object.get(app_spec(d), "sources", [])],
+	[{"s": s, "path": array.concat(spec_path(d), ["source"])} | s := app_spec(d).source],
+)
 
 violation contains finding("SOC-ARGO-001", sprintf("%s %q uses the default project; give it a least-privilege AppProject", [d.kind, d.name]), d, ["spec", "project"]) if {
 	some d in array.concat(applications, app_sets)
@@ -70,11 +78,11 @@ violation contains finding("SOC-ARGO-001", sprintf("%s %q uses the default proje
 
 exact_version(v) if regex.match(`^v?[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$`, v)
 
-violation contains finding("SOC-ARGO-002", sprintf("%s %q pins chart %q to %q; use an exact version (no HEAD, *, or range)", [d.kind, d.name, s.chart, object.get(s, "targetRevision", "")]), d, ["spec"]) if {
+violation contains finding("SOC-ARGO-002", sprintf("%s %q pins chart %q to %q; use an exact version (no HEAD, *, or range)", [d.kind, d.name, e.s.chart, object.get(e.s, "targetRevision", "")]), d, array.concat(e.path, ["targetRevision"])) if {
 	some d in array.concat(applications, app_sets)
-	some s in sources(app_spec(d))
-	s.chart
-	not exact_version(object.get(s, "targetRevision", ""))
+	some e in source_entries(d)
+	e.s.chart
+	not exact_version(object.get(e.s, "targetRevision", ""))
 }
 
 glob_ok(pattern, value) if pattern == value
@@ -115,10 +123,10 @@ violation contains finding("SOC-ARGO-004", sprintf("Application %q (wave %v) nee
 
 files := {f | some f in input.files}
 
-violation contains finding("SOC-ARGO-005", sprintf("Application %q reads values file %q, which is not in the repository", [d.name, file]), d, ["spec"]) if {
+violation contains finding("SOC-ARGO-005", sprintf("Application %q reads values file %q, which is not in the repository", [d.name, file]), d, array.concat(e.path, ["helm", "valueFiles", j])) if {
 	some d in applications
-	some s in sources(d.content.spec)
-	some vf in object.get(s, ["helm", "valueFiles"], [])
+	some e in source_entries(d)
+	some j, vf in object.get(e.s, ["helm", "valueFiles"], [])
 	startswith(vf, "$values/")
 	file := substring(vf, 8, -1)
 	not file in files

@@ -39,8 +39,9 @@ reference(v) if contains(v, "${")
 
 reference(v) if regex.match(`^(/|file:|vault:|ref\+|secretref:)`, v)
 
-# Kinds whose fields name secrets rather than hold them.
-reference_kinds := {"ExternalSecret", "SealedSecret", "SecretStore", "ClusterSecretStore", "PushSecret"}
+# Kinds whose fields name secrets rather than hold them, and Secret itself,
+# whose data SOC-SEC-001 already refuses as a whole.
+reference_kinds := {"ExternalSecret", "SealedSecret", "SecretStore", "ClusterSecretStore", "PushSecret", "Secret"}
 
 # SOC-SEC-003: literal passwords.
 violation contains finding("SOC-SEC-003", sprintf("%q holds a literal credential; reference a Secret instead", [key]), leaf.path) if {

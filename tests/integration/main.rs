@@ -3,6 +3,7 @@
 
 mod argocd_schema;
 mod charts;
+mod check;
 mod cli;
 mod content;
 mod support;

@@ -1,0 +1,483 @@
+//! `socle check` through the binary: generated repositories pass, each rule
+//! catches a targeted change at the right place, bad inputs behave, reports
+//! parse, and repository policies and exceptions work.
+
+use std::path::Path;
+use std::process::Command;
+
+use assert_cmd::cargo::CommandCargoExt;
+use serde_json::Value;
+
+use crate::support::{materialise, render};
+
+fn socle() -> Command {
+    let mut cmd = Command::cargo_bin("socle").expect("socle binary");
+    cmd.env("NO_COLOR", "1");
+    cmd
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn check(dir: &Path, args: &[&str]) -> Run {
+    let out = socle()
+        .arg("check")
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("run socle check");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Active findings as (rule, file, line).
+fn findings(dir: &Path, extra: &[&str]) -> (i32, Vec<(String, String, u64)>) {
+    let mut args = vec!["--format", "json"];
+    args.extend_from_slice(extra);
+    let run = check(dir, &args);
+    let json: Value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", run.stdout, run.stderr));
+    let list = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f.get("excepted_by").is_none())
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_owned(),
+                f["file"].as_str().unwrap().to_owned(),
+                f["line"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    (run.code, list)
+}
+
+#[test]
+fn generated_repositories_pass_with_zero_denials() {
+    for spec in [None, Some("full.yaml"), Some("hostile.yaml")] {
+        let dir = materialise(&render(spec));
+        let run = check(dir.path(), &[]);
+        assert_eq!(run.code, 0, "{spec:?}:\n{}{}", run.stdout, run.stderr);
+        assert!(run.stdout.contains("0 denial(s)"), "{}", run.stdout);
+    }
+}
+
+fn line_of(text: &str, needle: &str) -> u64 {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("{needle:?} not found")) as u64
+        + 1
+}
+
+enum Change {
+    /// Replace the first occurrence of `.0` by `.1`.
+    Replace(&'static str, &'static str),
+    Delete,
+    Write(&'static str),
+}
+
+struct Mutation {
+    rule: &'static str,
+    file: &'static str,
+    change: Change,
+    /// Finding expected on the line holding this text (after the change),
+    /// or in `at_file` when the finding lands in another file.
+    marker: &'static str,
+    at_file: Option<&'static str>,
+    warn: bool,
+}
+
+const STS: &str = "components/zeppelin/base/statefulset.yaml";
+const APP_DEV: &str = "argocd/dev/applications/trino.yaml";
+const APP_PROD: &str = "argocd/prod/applications/trino.yaml";
+
+fn mutations() -> Vec<Mutation> {
+    use Change::*;
+    let m = |rule, file, change, marker| Mutation {
+        rule,
+        file,
+        change,
+        marker,
+        at_file: None,
+        warn: false,
+    };
+    vec![
+        m("SOC-K8S-001", STS, Replace("              memory: 64Mi\n", ""), "- name: interpreter-settings"),
+        m("SOC-K8S-002", STS, Replace("image: apache/zeppelin:0.12.1\n          ports:", "image: apache/zeppelin:latest\n          ports:"), "apache/zeppelin:latest"),
+        m("SOC-K8S-003", STS, Replace("        runAsNonRoot: true\n        runAsUser: 1000", "        runAsNonRoot: false\n        runAsUser: 1000"), "- name: zeppelin-server"),
+        m("SOC-K8S-004", STS, Replace("            allowPrivilegeEscalation: false\n", "            privileged: true\n            allowPrivilegeEscalation: false\n"), "privileged: true"),
+        m("SOC-K8S-005", STS, Replace("allowPrivilegeEscalation: false", "allowPrivilegeEscalation: true"), "- name: interpreter-settings"),
+        m("SOC-K8S-006", STS, Replace("      terminationGracePeriodSeconds: 60\n", "      terminationGracePeriodSeconds: 60\n      hostNetwork: true\n"), "hostNetwork: true"),
+        Mutation { warn: true, ..m("SOC-K8S-007", STS, Replace("          readinessProbe:\n            httpGet:\n              path: /api/version\n              port: http\n            periodSeconds: 10\n            timeoutSeconds: 5\n            failureThreshold: 3\n", ""), "- name: zeppelin-server") },
+        Mutation { warn: true, ..m("SOC-K8S-008", STS, Replace("readOnlyRootFilesystem: true", "readOnlyRootFilesystem: false"), "- name: interpreter-settings") },
+        m("SOC-ING-001", "components/zeppelin/overlays/dev/ingress.yaml", Replace("    cert-manager.io/cluster-issuer: platform-ca\n", ""), "metadata:"),
+        m("SOC-SEC-001", "platform/base/namespaces/core/leaked.yaml", Write("apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: data-platform-core\ndata:\n  password: aHVudGVyMg==\n"), "password: aHVu"),
+        m("SOC-SEC-002", "components/trino/values-dev.yaml", Replace("\n", "\ndebugKey: AKIAABCDEFGHIJKLMNOP\n"), "AKIA"),
+        m("SOC-SEC-003", "components/trino/values.yaml", Replace("\n", "\nauth:\n  password: hunter2\n"), "password: hunter2"),
+        m("SOC-NS-001", "platform/base/namespaces/core/networkpolicies.yaml", Replace("    - Ingress\n    - Egress\n---", "    - Ingress\n---"), "apiVersion"),
+        m("SOC-NS-002", "platform/base/namespaces/core/resourcequota.yaml", Delete, "apiVersion"),
+        m("SOC-NS-003", "platform/base/namespaces/core/limitrange.yaml", Delete, "apiVersion"),
+        m("SOC-NS-004", "platform/base/namespaces/core/namespace.yaml", Replace("    pod-security.kubernetes.io/enforce: restricted\n", ""), "metadata:"),
+        m("SOC-ARGO-001", APP_DEV, Replace("project: acme-dev", "project: default"), "project: default"),
+        m("SOC-ARGO-002", APP_PROD, Replace("targetRevision: \"1.42.2\"", "targetRevision: \"1.*\""), "1.*"),
+        m("SOC-ARGO-003", APP_DEV, Replace("namespace: data-platform-processing", "namespace: kube-system"), "destination:"),
+        m("SOC-ARGO-004", APP_DEV, Replace("sync-wave: \"9\"", "sync-wave: \"1\""), "annotations:"),
+        m("SOC-ARGO-005", APP_DEV, Replace("trino/values-dev.yaml", "trino/values-qa.yaml"), "values-qa.yaml"),
+        m("SOC-ARGO-006", APP_PROD, Replace("  syncPolicy:\n", "  syncPolicy:\n    automated:\n      prune: true\n"), "automated:"),
+        m("SOC-PARSE-001", "components/trino/values-broken.yaml", Write("a: 1\n  b: 2\n"), "b: 2"),
+    ]
+    .into_iter()
+    .map(|mut m| {
+        // Namespace rules point at the Namespace document.
+        if m.rule.starts_with("SOC-NS-00") && m.rule != "SOC-NS-004" {
+            m.at_file = Some("platform/base/namespaces/core/namespace.yaml");
+        }
+        m
+    })
+    .collect()
+}
+
+#[test]
+fn each_rule_catches_its_mutation_at_the_right_place() {
+    let files = render(None);
+    let mut failures = Vec::new();
+    for m in mutations() {
+        let dir = materialise(&files);
+        let path = dir.path().join(m.file);
+        match &m.change {
+            Change::Replace(old, new) => {
+                let text = fs_err::read_to_string(&path).unwrap();
+                assert!(text.contains(old), "{}: {old:?} not in {}", m.rule, m.file);
+                fs_err::write(&path, text.replacen(old, new, 1)).unwrap();
+            }
+            Change::Delete => fs_err::remove_file(&path).unwrap(),
+            Change::Write(content) => fs_err::write(&path, content).unwrap(),
+        }
+        let target = m.at_file.unwrap_or(m.file);
+        let text = fs_err::read_to_string(dir.path().join(target)).unwrap();
+        let line = line_of(&text, m.marker);
+        let extra: &[&str] = if m.warn { &["--fail-on", "warn"] } else { &[] };
+        let (code, found) = findings(dir.path(), extra);
+        let rules: std::collections::BTreeSet<&str> =
+            found.iter().map(|(r, _, _)| r.as_str()).collect();
+        let at_place = found
+            .iter()
+            .any(|(r, f, l)| r == m.rule && f == target && *l == line);
+        if code != 1 || rules.len() != 1 || !rules.contains(m.rule) || !at_place {
+            failures.push(format!(
+                "{}: exit {code}, expected {target}:{line}, got {found:?}",
+                m.rule
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn bad_inputs_have_documented_outcomes() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // Empty repository: nothing to check, success.
+    let run = check(root, &[]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("0 file(s)"), "{}", run.stdout);
+
+    fs_err::write(root.join("broken.yaml"), "a: 1\nb: [\n").unwrap();
+    fs_err::write(
+        root.join("image.png"),
+        [0x89u8, b'P', b'N', b'G', 0, 0, 0, 13],
+    )
+    .unwrap();
+    fs_err::create_dir_all(root.join("chart/templates")).unwrap();
+    fs_err::write(
+        root.join("chart/Chart.yaml"),
+        "apiVersion: v2\nname: c\nversion: 1.0.0\n",
+    )
+    .unwrap();
+    fs_err::write(
+        root.join("chart/templates/deployment.yaml"),
+        "kind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\n",
+    )
+    .unwrap();
+    let big = vec![b'#'; 50 * 1024 * 1024];
+    fs_err::write(root.join("dump.yaml"), &big).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", root.join("values.yaml")).unwrap();
+
+    let run = check(root, &["--format", "json"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    let by_rule = |rule: &str| -> Vec<Value> {
+        json["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["rule"] == rule)
+            .cloned()
+            .collect()
+    };
+    let parse = by_rule("SOC-PARSE-001");
+    assert_eq!(parse.len(), 1);
+    assert_eq!(
+        (parse[0]["file"].as_str(), parse[0]["line"].as_u64()),
+        (Some("broken.yaml"), Some(3))
+    );
+    assert_eq!(by_rule("SOC-REPO-001")[0]["file"], "values.yaml");
+    assert_eq!(by_rule("SOC-REPO-002")[0]["file"], "dump.yaml");
+    let skipped = json["skipped"].as_array().unwrap();
+    assert!(
+        skipped
+            .iter()
+            .any(|s| s["path"] == "image.png" && s["reason"] == "binary file"),
+        "{skipped:?}"
+    );
+    assert!(
+        skipped
+            .iter()
+            .any(|s| s["path"] == "chart/templates/deployment.yaml"),
+        "{skipped:?}"
+    );
+
+    // Not a directory: usage error.
+    let run = check(&root.join("missing"), &[]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("not a directory"), "{}", run.stderr);
+}
+
+fn repo_with_policy(policy: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    fs_err::create_dir_all(dir.path().join("policies")).unwrap();
+    fs_err::write(dir.path().join("policies/local.rego"), policy).unwrap();
+    fs_err::write(
+        dir.path().join("deploy.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  mode: debug\n",
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn conftest_style_policies_run_unchanged() {
+    let dir = repo_with_policy(
+        "package main\n\ndeny contains msg if {\n\tinput.kind == \"ConfigMap\"\n\tinput.data.mode == \"debug\"\n\tmsg := sprintf(\"%s runs in debug mode\", [input.metadata.name])\n}\n\nwarn contains \"configmaps are checked\" if input.kind == \"ConfigMap\"\n",
+    );
+    let (code, found) = findings(dir.path(), &[]);
+    assert_eq!(code, 1);
+    assert!(
+        found.contains(&("main.deny".into(), "deploy.yaml".into(), 1)),
+        "{found:?}"
+    );
+    assert!(found.iter().any(|(r, _, _)| r == "main.warn"), "{found:?}");
+
+    // Rego v0 syntax needs --rego-v0, like conftest's --rego-version v0.
+    let v0 = repo_with_policy(
+        "package main\n\ndeny[msg] {\n\tinput.kind == \"ConfigMap\"\n\tmsg := \"v0 rule\"\n}\n",
+    );
+    let run = check(v0.path(), &[]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("policies/local.rego"), "{}", run.stderr);
+    let (code, found) = findings(v0.path(), &["--rego-v0"]);
+    assert_eq!(code, 1);
+    assert!(found.iter().any(|(r, _, _)| r == "main.deny"), "{found:?}");
+}
+
+#[test]
+fn a_policy_syntax_error_is_a_usage_error() {
+    let dir = repo_with_policy("package main\n\ndeny contains msg if {\n");
+    let run = check(dir.path(), &[]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("policies/local.rego"), "{}", run.stderr);
+}
+
+#[test]
+fn a_slow_policy_is_a_finding_not_a_hung_job() {
+    let dir = repo_with_policy(
+        "package main\n\ndeny contains msg if {\n\tcount([x | some x in numbers.range(1, 100000000)]) > 0\n\tmsg := \"never\"\n}\n",
+    );
+    let started = std::time::Instant::now();
+    let (code, found) = findings(dir.path(), &["--policy-timeout", "200"]);
+    assert!(
+        started.elapsed().as_secs() < 60,
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(code, 1);
+    assert!(
+        found
+            .iter()
+            .any(|(r, f, _)| r == "SOC-POL-001" && f == "policies/local.rego"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn exceptions_waive_expire_and_go_stale() {
+    let files = render(None);
+    let dir = materialise(&files);
+    let sts = dir.path().join(STS);
+    let text = fs_err::read_to_string(&sts).unwrap();
+    fs_err::write(
+        &sts,
+        text.replacen(
+            "image: apache/zeppelin:0.12.1\n          ports:",
+            "image: apache/zeppelin:latest\n          ports:",
+            1,
+        ),
+    )
+    .unwrap();
+    fs_err::create_dir_all(dir.path().join("policies")).unwrap();
+    let exceptions = dir.path().join("policies/exceptions.yaml");
+    fs_err::write(&exceptions, "- rule: SOC-K8S-002\n  path: components/zeppelin/**\n  reason: upstream image only\n  owner: data-team\n  expires: 2099-12-31\n- rule: SOC-K8S-004\n  path: components/**\n  reason: nothing\n  owner: data-team\n  expires: 2099-12-31\n").unwrap();
+    let (code, found) = findings(dir.path(), &[]);
+    assert_eq!(code, 0, "{found:?}");
+    assert_eq!(
+        found,
+        vec![("SOC-EXC-002".into(), "policies/exceptions.yaml".into(), 6)]
+    );
+
+    fs_err::write(&exceptions, "- rule: SOC-K8S-002\n  path: components/zeppelin/**\n  reason: upstream image only\n  owner: data-team\n  expires: 2020-01-31\n").unwrap();
+    let (code, found) = findings(dir.path(), &[]);
+    assert_eq!(code, 1);
+    let rules: Vec<&str> = found.iter().map(|(r, _, _)| r.as_str()).collect();
+    assert!(
+        rules.contains(&"SOC-EXC-001") && rules.contains(&"SOC-K8S-002"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn reports_in_every_format_parse() {
+    let files = render(None);
+    let dir = materialise(&files);
+    let sts = dir.path().join(STS);
+    let text = fs_err::read_to_string(&sts).unwrap();
+    fs_err::write(
+        &sts,
+        text.replacen(
+            "readOnlyRootFilesystem: true",
+            "readOnlyRootFilesystem: false",
+            1,
+        )
+        .replacen("apache/zeppelin:0.12.1", "apache/zeppelin", 1),
+    )
+    .unwrap();
+
+    let sarif: Value =
+        serde_json::from_str(&check(dir.path(), &["--format", "sarif"]).stdout).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert!(results
+        .iter()
+        .any(|r| r["ruleId"] == "SOC-K8S-002" && r["level"] == "error"));
+    assert!(results
+        .iter()
+        .all(|r| r["partialFingerprints"]["socle/v1"].is_string()));
+    let rules = sarif["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap();
+    let ids: Vec<&str> = rules.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    for r in results {
+        assert_eq!(
+            ids[r["ruleIndex"].as_u64().unwrap() as usize],
+            r["ruleId"].as_str().unwrap()
+        );
+    }
+
+    let gitlab: Value =
+        serde_json::from_str(&check(dir.path(), &["--format", "gitlab"]).stdout).unwrap();
+    let issue = &gitlab.as_array().unwrap()[0];
+    assert!(issue["fingerprint"].is_string() && issue["location"]["lines"]["begin"].is_u64());
+
+    let junit = check(dir.path(), &["--format", "junit"]).stdout;
+    assert!(
+        junit.starts_with("<?xml") && junit.contains("<failure") && junit.contains("SOC-K8S-002"),
+        "{junit}"
+    );
+
+    let summary = dir.path().join("summary.md");
+    let out = socle()
+        .arg("check")
+        .arg(dir.path())
+        .args(["--format", "github"])
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .output()
+        .unwrap();
+    let gh = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        gh.contains("::error file=components/zeppelin/base/statefulset.yaml,line="),
+        "{gh}"
+    );
+    assert!(gh.contains("::warning file="), "{gh}");
+    assert!(fs_err::read_to_string(&summary)
+        .unwrap()
+        .contains("| deny | SOC-K8S-002 |"));
+
+    let text = check(dir.path(), &[]).stdout;
+    assert!(
+        text.contains("components/zeppelin/base/statefulset.yaml:"),
+        "{text}"
+    );
+    assert!(!text.contains('\u{1b}'), "colour without a terminal");
+}
+
+#[test]
+fn policy_list_explain_and_test() {
+    let out = socle().args(["policy", "list"]).output().unwrap();
+    let list = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        list.lines().count() >= 25 && list.contains("SOC-ARGO-006"),
+        "{list}"
+    );
+    let out = socle()
+        .args(["policy", "explain", "soc-k8s-002"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("Remediation:") && text.contains("latest"),
+        "{text}"
+    );
+    let out = socle()
+        .args(["policy", "explain", "SOC-NOPE"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+
+    let out = socle().args(["policy", "test"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        !text.contains("FAIL") && text.contains(" passed, 0 failed"),
+        "{text}"
+    );
+
+    // A repository's own tests run too, and a failing one fails the command.
+    let dir =
+        repo_with_policy("package main\n\ndeny contains \"x\" if input.kind == \"ConfigMap\"\n");
+    fs_err::write(
+        dir.path().join("policies/local_test.rego"),
+        "package main_test\n\nimport data.main\n\ntest_configmap_denied if {\n\t\"x\" in main.deny with input as {\"kind\": \"ConfigMap\"}\n}\n\ntest_wrong if {\n\t\"x\" in main.deny with input as {\"kind\": \"Pod\"}\n}\n",
+    )
+    .unwrap();
+    let out = socle()
+        .args(["policy", "test"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("PASS policies/local_test.rego: test_configmap_denied"),
+        "{text}"
+    );
+    assert!(
+        text.contains("FAIL policies/local_test.rego: test_wrong"),
+        "{text}"
+    );
+}
