@@ -2,9 +2,11 @@
 # scripts, notes). `input` is {"path": ..., "text": ...}.
 package socle.text
 
+import data.socle.secrets.any_key
 import data.socle.secrets.key_patterns
 
 violation contains {"id": "SOC-SEC-002", "msg": sprintf("line looks like it holds %s; keep it in the secret store", [what]), "line": i + 1} if {
+	regex.match(any_key, input.text)
 	lines := split(input.text, "\n")
 	some i, line in lines
 	some what, pattern in key_patterns

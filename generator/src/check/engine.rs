@@ -139,6 +139,35 @@ impl Embedded {
             .map_err(|e| PolicyError::Eval(format!("{rule}: {e}")))
     }
 
+    /// Every (rule, input) the embedded policies are evaluated on, in the
+    /// order [`Embedded::evaluate`] uses: per document its rules then its
+    /// secrets, then each text file, then the repository.
+    pub fn inputs(
+        docs: &[Document],
+        texts: &[Text],
+        files: &[(String, Vec<u8>)],
+    ) -> Vec<(&'static str, Value)> {
+        let mut out = Vec::with_capacity(docs.len() * 2 + texts.len() + 1);
+        for doc in docs {
+            out.push(("data.socle.document.result", doc.value.clone()));
+            out.push((
+                "data.socle.secrets.violation",
+                json!({"kind": doc.kind(), "leaves": leaves(&doc.value)}),
+            ));
+        }
+        for text in texts {
+            out.push((
+                "data.socle.text.violation",
+                json!({"path": text.path, "text": text.text}),
+            ));
+        }
+        out.push((
+            "data.socle.repository.violation",
+            repository_input(docs, files),
+        ));
+        out
+    }
+
     pub fn evaluate(
         &self,
         docs: &[Document],
@@ -146,15 +175,16 @@ impl Embedded {
         files: &[(String, Vec<u8>)],
     ) -> Result<Vec<Finding>, PolicyError> {
         let mut engine = self.engine.clone();
+        let mut results = Vec::new();
+        for (rule, input) in Self::inputs(docs, texts, files) {
+            results.push(Self::eval(&mut engine, input, rule)?);
+        }
+        let mut results = results.into_iter();
+        let mut next = || results.next().unwrap_or(Value::Null);
         let mut out = Vec::new();
         for doc in docs {
-            let mut result =
-                Self::eval(&mut engine, doc.value.clone(), "data.socle.document.result")?;
-            let secrets = Self::eval(
-                &mut engine,
-                json!({"kind": doc.kind(), "leaves": leaves(&doc.value)}),
-                "data.socle.secrets.violation",
-            )?;
+            let mut result = next();
+            let secrets = next();
             if let Some(deny) = result.get_mut("deny").and_then(Value::as_array_mut) {
                 deny.extend(items(&secrets));
             }
@@ -174,11 +204,7 @@ impl Embedded {
             }
         }
         for text in texts {
-            let result = Self::eval(
-                &mut engine,
-                json!({"path": text.path, "text": text.text}),
-                "data.socle.text.violation",
-            )?;
+            let result = next();
             for item in items(&result) {
                 out.push(Finding::new(
                     item["id"].as_str().unwrap_or("SOC-UNKNOWN"),
@@ -189,8 +215,7 @@ impl Embedded {
                 ));
             }
         }
-        let repo = repository_input(docs, files);
-        let result = Self::eval(&mut engine, repo, "data.socle.repository.violation")?;
+        let result = next();
         let by_place: BTreeMap<(&str, usize), &Document> = docs
             .iter()
             .map(|d| ((d.path.as_str(), d.line), d))
