@@ -141,3 +141,53 @@ violation contains finding("SOC-ARGO-006", sprintf("prod Application %q syncs au
 	prod(d)
 	d.content.spec.syncPolicy.automated
 }
+
+# --- prod: critical services run highly available -------------------------
+#
+# `input.values[component][env]` is each component's effective Helm values
+# (values.yaml under values-<env>.yaml). Charts keep replicas and disruption
+# budgets under different keys; this table says where, for the critical
+# components of the blueprint.
+
+ha_keys := {
+	"keycloak": {"replicas": [["replicas"]], "pdb": [["podDisruptionBudget"]]},
+	"airflow": {
+		"replicas": [["scheduler", "replicas"], ["apiServer", "replicas"]],
+		"pdb": [["scheduler", "podDisruptionBudget", "enabled"], ["apiServer", "podDisruptionBudget", "enabled"]],
+	},
+	"postgresql": {"replicas": [["cluster", "instances"]], "pdb": [["cluster", "enablePDB"]]},
+	"lakekeeper": {"replicas": [["catalog", "replicas"]], "pdb": [["catalog", "podDisruptionBudget", "enabled"]]},
+	"trino": {"replicas": [["server", "workers"]], "pdb": []},
+	"minio": {"replicas": [["tenant", "pools", 0, "servers"]], "pdb": []},
+}
+
+prod_values_file(id) := sprintf("components/%s/values-prod.yaml", [id])
+
+values_doc(file) := d if {
+	some d in input.documents
+	d.path == file
+}
+
+violation contains {"id": "SOC-PROD-001", "msg": sprintf("%s runs %v replica(s) of %s in prod; critical services need at least 2", [id, object.get(values, path, 1), concat(".", [sprintf("%v", [p]) | some p in path])]), "file": file, "line": values_doc(file).line, "doc_path": path} if {
+	some id in data.socle.blueprint.critical
+	values := input.values[id].prod
+	some path in ha_keys[id].replicas
+	object.get(values, path, 1) < 2
+	file := prod_values_file(id)
+}
+
+has_pdb(values, path) if {
+	pdb := object.get(values, path, false)
+	pdb != false
+	pdb != null
+	not pdb.enabled == false
+	not pdb.create == false
+}
+
+violation contains {"id": "SOC-PROD-002", "msg": sprintf("%s has no PodDisruptionBudget in prod (%s)", [id, concat(".", path)]), "file": file, "line": values_doc(file).line, "doc_path": []} if {
+	some id in data.socle.blueprint.critical
+	values := input.values[id].prod
+	some path in ha_keys[id].pdb
+	not has_pdb(values, path)
+	file := prod_values_file(id)
+}

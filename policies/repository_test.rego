@@ -117,3 +117,25 @@ test_dev_auto_sync_passes if {
 	spec := object.union(good_spec, {"syncPolicy": {"automated": {"prune": true}}})
 	not "SOC-ARGO-006" in ids(repository.violation) with input as repo([app("argocd/dev/applications/trino.yaml", spec, {}, {})])
 }
+
+values_repo(replicas, pdb) := {
+	"files": [],
+	"documents": [doc("components/keycloak/values-prod.yaml", "", null, null, {"replicas": replicas})],
+	"values": {"keycloak": {"prod": {"replicas": replicas, "podDisruptionBudget": pdb}, "dev": {"replicas": 1}}},
+}
+
+test_ha_prod_passes if {
+	count(repository.violation) == 0 with input as values_repo(3, {"maxUnavailable": 1}) with data.socle.blueprint.critical as ["keycloak"]
+}
+
+test_single_replica_prod_denied if {
+	"SOC-PROD-001" in ids(repository.violation) with input as values_repo(1, {"maxUnavailable": 1}) with data.socle.blueprint.critical as ["keycloak"]
+}
+
+test_missing_pdb_denied if {
+	"SOC-PROD-002" in ids(repository.violation) with input as values_repo(3, null) with data.socle.blueprint.critical as ["keycloak"]
+}
+
+test_dev_may_run_one_replica if {
+	not "SOC-PROD-001" in ids(repository.violation) with input as values_repo(2, {"maxUnavailable": 1}) with data.socle.blueprint.critical as ["keycloak"]
+}

@@ -131,6 +131,8 @@ fn mutations() -> Vec<Mutation> {
         m("SOC-ARGO-004", APP_DEV, Replace("sync-wave: \"9\"", "sync-wave: \"1\""), "annotations:"),
         m("SOC-ARGO-005", APP_DEV, Replace("trino/values-dev.yaml", "trino/values-qa.yaml"), "values-qa.yaml"),
         m("SOC-ARGO-006", APP_PROD, Replace("  syncPolicy:\n", "  syncPolicy:\n    automated:\n      prune: true\n"), "automated:"),
+        m("SOC-PROD-001", "components/keycloak/values-prod.yaml", Replace("replicas: 3", "replicas: 1"), "replicas: 1"),
+        m("SOC-PROD-002", "components/postgresql/values-prod.yaml", Replace("enablePDB: true", "enablePDB: false"), "cluster:"),
         m("SOC-PARSE-001", "components/trino/values-broken.yaml", Write("a: 1\n  b: 2\n"), "b: 2"),
     ]
     .into_iter()

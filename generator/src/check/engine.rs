@@ -116,12 +116,23 @@ impl Embedded {
                 message: e.to_string(),
             })?;
         // The dependency graph of the embedded blueprint, for the wave rule.
-        let needs: BTreeMap<String, Vec<String>> = Manifest::load(&Tree::embedded_blueprint())
-            .map(|m| m.components.into_iter().map(|c| (c.id, c.needs)).collect())
+        // The embedded blueprint's dependency graph (for the wave rule) and
+        // its critical components (for the prod availability rules).
+        let components = Manifest::load(&Tree::embedded_blueprint())
+            .map(|m| m.components)
             .unwrap_or_default();
+        let needs: BTreeMap<&str, &Vec<String>> = components
+            .iter()
+            .map(|c| (c.id.as_str(), &c.needs))
+            .collect();
+        let critical: Vec<&str> = components
+            .iter()
+            .filter(|c| c.critical)
+            .map(|c| c.id.as_str())
+            .collect();
         engine
             .add_data(regorus::Value::from(
-                json!({"socle": {"blueprint": {"needs": needs}}}),
+                json!({"socle": {"blueprint": {"needs": needs, "critical": critical}}}),
             ))
             .map_err(|e| PolicyError::Eval(e.to_string()))?;
         Ok(Self { engine })
@@ -263,7 +274,45 @@ pub fn repository_input(docs: &[Document], files: &[(String, Vec<u8>)]) -> Value
     json!({
         "files": files.iter().map(|(p, _)| p).collect::<Vec<_>>(),
         "documents": documents,
+        "values": effective_values(docs),
     })
+}
+
+/// Each component's Helm values per environment, as Helm merges them:
+/// `components/<id>/values.yaml` under `components/<id>/values-<env>.yaml`.
+pub fn effective_values(docs: &[Document]) -> Value {
+    let mut common: BTreeMap<&str, &Value> = BTreeMap::new();
+    let mut per_env: BTreeMap<&str, BTreeMap<&str, &Value>> = BTreeMap::new();
+    for d in docs {
+        let Some(rest) = d.path.strip_prefix("components/") else {
+            continue;
+        };
+        let Some((id, file)) = rest.split_once('/') else {
+            continue;
+        };
+        if file == "values.yaml" {
+            common.insert(id, &d.value);
+        } else if let Some(env) = file
+            .strip_prefix("values-")
+            .and_then(|f| f.strip_suffix(".yaml"))
+        {
+            per_env.entry(id).or_default().insert(env, &d.value);
+        }
+    }
+    let mut out = serde_json::Map::new();
+    for (id, envs) in per_env {
+        let mut by_env = serde_json::Map::new();
+        for (env, over) in envs {
+            let mut merged = common
+                .get(id)
+                .map(|v| (*v).clone())
+                .unwrap_or_else(|| json!({}));
+            crate::model::deep_merge(&mut merged, over);
+            by_env.insert(env.to_owned(), merged);
+        }
+        out.insert(id.to_owned(), Value::Object(by_env));
+    }
+    Value::Object(out)
 }
 
 /// Repository policies (the checked repository's `policies/*.rego`),
