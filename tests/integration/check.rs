@@ -133,6 +133,9 @@ fn mutations() -> Vec<Mutation> {
         m("SOC-ARGO-006", APP_PROD, Replace("  syncPolicy:\n", "  syncPolicy:\n    automated:\n      prune: true\n"), "automated:"),
         m("SOC-PROD-001", "components/keycloak/values-prod.yaml", Replace("replicas: 3", "replicas: 1"), "replicas: 1"),
         m("SOC-PROD-002", "components/postgresql/values-prod.yaml", Replace("enablePDB: true", "enablePDB: false"), "cluster:"),
+        m("SOC-SCHEMA-001", STS, Replace("  replicas: 1\n", "  replica: 1\n"), "replica: 1"),
+        m("SOC-SCHEMA-001", STS, Replace("- name: zeppelin-server\n          image: apache/zeppelin:0.12.1\n", "- name: zeppelin-server\n          image: apache/zeppelin:0.12.1\n          imagePullPolicy: Sometimes\n"), "imagePullPolicy: Sometimes"),
+        m("SOC-SCHEMA-002", "socle.yaml", Replace("ingestion: nifi ", "ingestion: kafka"), "ingestion: kafka"),
         m("SOC-PARSE-001", "components/trino/values-broken.yaml", Write("a: 1\n  b: 2\n"), "b: 2"),
     ]
     .into_iter()

@@ -139,3 +139,53 @@ fn kubernetes_validate_accepts_core_documents_and_built_overlays() {
         }
     }
 }
+
+/// The strict schemas socle derives agree with kubernetes-validate on
+/// unknown fields. On closed value sets socle is stricter: the API server
+/// refuses `imagePullPolicy: Sometimes`, kubernetes-validate's schemas
+/// (like the OpenAPI documents they come from) do not say so.
+#[test]
+fn schema_findings_agree_with_kubernetes_validate() {
+    let Some(kv) = tool("kubernetes-validate") else {
+        return;
+    };
+    let files = render(None);
+    let sts = "components/zeppelin/base/statefulset.yaml";
+    let text = String::from_utf8_lossy(&files[sts]).into_owned();
+    let cases = [
+        ("typo", text.replacen("  replicas: 1\n", "  replica: 1\n", 1)),
+        (
+            "enum",
+            text.replacen(
+                "- name: zeppelin-server\n          image: apache/zeppelin:0.12.1\n",
+                "- name: zeppelin-server\n          image: apache/zeppelin:0.12.1\n          imagePullPolicy: Sometimes\n",
+                1,
+            ),
+        ),
+    ];
+    for (label, mutated) in cases {
+        assert_ne!(mutated, text, "{label}: mutation did not apply");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sts.yaml");
+        fs_err::write(&file, &mutated).unwrap();
+        let (ok, out) = run(Command::new(&kv)
+            .args(["-k", "1.33", "--strict"])
+            .arg(&file));
+        assert_eq!(ok, label == "enum", "{label}: kubernetes-validate:\n{out}");
+        let socle = Command::new(assert_cmd::cargo::cargo_bin("socle"))
+            .arg("check")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        let report = String::from_utf8_lossy(&socle.stdout);
+        assert_eq!(socle.status.code(), Some(1), "{label}: {report}");
+        assert!(report.contains("SOC-SCHEMA-001"), "{label}: {report}");
+    }
+    // And the unmutated document passes both.
+    let dir = tempfile::tempdir().unwrap();
+    fs_err::write(dir.path().join("sts.yaml"), &text).unwrap();
+    let (ok, out) = run(Command::new(&kv)
+        .args(["-k", "1.33", "--strict"])
+        .arg(dir.path().join("sts.yaml")));
+    assert!(ok, "{out}");
+}

@@ -12,6 +12,7 @@ pub mod files;
 pub mod finding;
 pub mod parse;
 pub mod report;
+pub mod schema;
 pub mod testing;
 
 use std::time::Duration;
@@ -70,6 +71,9 @@ pub fn check_files(input: files::Input, options: &Options) -> Result<Outcome, Ch
     let parsed = parse::parse_all(&input.files);
     let mut findings = input.findings;
     findings.extend(parsed.findings);
+
+    findings.extend(schema::validate(&parsed.documents));
+    findings.extend(schema::validate_spec(&input.files));
 
     let embedded = engine::Embedded::load()?;
     findings.extend(embedded.evaluate(&parsed.documents, &parsed.texts, &input.files)?);

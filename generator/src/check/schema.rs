@@ -1,0 +1,258 @@
+//! Schema validation of Kubernetes core kinds and of `socle.yaml`.
+//!
+//! The Kubernetes schemas are derived offline from k8s-openapi's types (no
+//! download at run time) and made strict here: the derived schemas accept
+//! unknown fields and free strings where the API server would refuse them, so
+//! a typo such as `replica:` or `imagePullPolicy: Sometimes` would pass.
+
+use std::collections::HashMap;
+
+use serde_json::{json, Value};
+
+use super::finding::{Finding, Severity};
+use super::parse::Document;
+
+type SchemaFn = fn() -> Value;
+
+fn derived<T: schemars::JsonSchema>() -> Value {
+    serde_json::to_value(schemars::schema_for!(T)).unwrap_or(Value::Null)
+}
+
+macro_rules! kinds {
+    ($($t:ty),* $(,)?) => {
+        vec![$((
+            <$t as k8s_openapi::Resource>::API_VERSION,
+            <$t as k8s_openapi::Resource>::KIND,
+            derived::<$t> as SchemaFn,
+        )),*]
+    };
+}
+
+fn table() -> Vec<(&'static str, &'static str, SchemaFn)> {
+    use k8s_openapi::api::{
+        apps, autoscaling, batch, core, networking, policy, rbac, scheduling, storage,
+    };
+    kinds![
+        core::v1::Namespace,
+        core::v1::ResourceQuota,
+        core::v1::LimitRange,
+        core::v1::ConfigMap,
+        core::v1::Secret,
+        core::v1::Service,
+        core::v1::ServiceAccount,
+        core::v1::Pod,
+        core::v1::PersistentVolumeClaim,
+        apps::v1::Deployment,
+        apps::v1::StatefulSet,
+        apps::v1::DaemonSet,
+        batch::v1::Job,
+        batch::v1::CronJob,
+        networking::v1::NetworkPolicy,
+        networking::v1::Ingress,
+        policy::v1::PodDisruptionBudget,
+        rbac::v1::Role,
+        rbac::v1::RoleBinding,
+        rbac::v1::ClusterRole,
+        rbac::v1::ClusterRoleBinding,
+        storage::v1::StorageClass,
+        scheduling::v1::PriorityClass,
+        autoscaling::v2::HorizontalPodAutoscaler,
+    ]
+}
+
+/// Closed value sets the API server enforces but the derived schemas leave
+/// as free strings, by property name.
+const ENUMS: &[(&str, &[&str])] = &[
+    ("imagePullPolicy", &["Always", "IfNotPresent", "Never"]),
+    (
+        "dnsPolicy",
+        &["ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"],
+    ),
+    ("protocol", &["TCP", "UDP", "SCTP"]),
+    ("pathType", &["Exact", "Prefix", "ImplementationSpecific"]),
+    ("concurrencyPolicy", &["Allow", "Forbid", "Replace"]),
+    ("podManagementPolicy", &["OrderedReady", "Parallel"]),
+    (
+        "terminationMessagePolicy",
+        &["File", "FallbackToLogsOnError"],
+    ),
+    ("reclaimPolicy", &["Retain", "Delete", "Recycle"]),
+    ("volumeBindingMode", &["Immediate", "WaitForFirstConsumer"]),
+    ("fsGroupChangePolicy", &["OnRootMismatch", "Always"]),
+    ("sessionAffinity", &["ClientIP", "None"]),
+];
+
+/// Reject unknown fields everywhere the schema lists properties, and close
+/// the known enumerations.
+fn make_strict(schema: &mut Value) {
+    match schema {
+        Value::Object(map) => {
+            let preserve =
+                map.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
+            if map.contains_key("properties")
+                && !preserve
+                && !map.contains_key("additionalProperties")
+            {
+                map.insert("additionalProperties".into(), Value::Bool(false));
+            }
+            if let Some(Value::Object(props)) = map.get_mut("properties") {
+                for (name, values) in ENUMS {
+                    if let Some(Value::Object(p)) = props.get_mut(*name) {
+                        if p.get("type") == Some(&json!("string")) {
+                            p.insert("enum".into(), json!(values));
+                        }
+                    }
+                }
+            }
+            for v in map.values_mut() {
+                make_strict(v);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(make_strict),
+        _ => {}
+    }
+}
+
+fn strict_schema(api_version: &str, kind: &str, derive: SchemaFn) -> Value {
+    let mut schema = derive();
+    make_strict(&mut schema);
+    schema["properties"]["apiVersion"] = json!({"const": api_version});
+    schema["properties"]["kind"] = json!({"const": kind});
+    schema
+}
+
+/// Strict schema of a core kind, if socle knows it.
+pub fn schema_for(api_version: &str, kind: &str) -> Option<Value> {
+    table()
+        .into_iter()
+        .find(|(a, k, _)| *a == api_version && *k == kind)
+        .map(|(a, k, f)| strict_schema(a, k, f))
+}
+
+/// Validate every document of a known core kind; validators are compiled
+/// once per kind present.
+pub fn validate(docs: &[Document]) -> Vec<Finding> {
+    let table = table();
+    let mut validators: HashMap<(String, String), Option<jsonschema::Validator>> = HashMap::new();
+    let mut out = Vec::new();
+    for doc in docs {
+        let (Some(api), Some(kind)) = (
+            doc.value.get("apiVersion").and_then(Value::as_str),
+            doc.value.get("kind").and_then(Value::as_str),
+        ) else {
+            continue;
+        };
+        let validator = validators
+            .entry((api.to_owned(), kind.to_owned()))
+            .or_insert_with(|| {
+                table
+                    .iter()
+                    .find(|(a, k, _)| *a == api && *k == kind)
+                    .and_then(|(a, k, f)| jsonschema::validator_for(&strict_schema(a, k, *f)).ok())
+            });
+        let Some(validator) = validator else { continue };
+        for err in validator.iter_errors(&doc.value) {
+            let pointer = err.instance_path().as_str().to_owned();
+            let mut path: Vec<Value> = pointer
+                .split('/')
+                .skip(1)
+                .map(|t| {
+                    let t = t.replace("~1", "/").replace("~0", "~");
+                    t.parse::<u64>()
+                        .map(Value::from)
+                        .unwrap_or(Value::String(t))
+                })
+                .collect();
+            // An unknown field is reported on its own line, not its parent's.
+            if let jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } =
+                err.kind()
+            {
+                if let Some(first) = unexpected.first() {
+                    path.push(Value::String(first.clone()));
+                }
+            }
+            let field = if pointer.is_empty() {
+                "(document)".to_owned()
+            } else {
+                crate::spec::pointer_to_field(&pointer)
+            };
+            let mut f = Finding::new(
+                "SOC-SCHEMA-001",
+                Severity::Deny,
+                &doc.path,
+                Some(doc.line_of(&path)),
+                format!("{kind} {field}: {err}"),
+            );
+            f.resource = doc.resource();
+            out.push(f);
+        }
+    }
+    out
+}
+
+/// `socle.yaml` at the repository root, against the spec's schema.
+pub fn validate_spec(files: &[(String, Vec<u8>)]) -> Vec<Finding> {
+    let Some((_, bytes)) = files.iter().find(|(p, _)| p == crate::generate::SPEC_PATH) else {
+        return Vec::new();
+    };
+    let text = String::from_utf8_lossy(bytes);
+    let envs = crate::model::environment_names(&crate::source::Tree::embedded_environments());
+    match crate::spec::parse(&text, crate::generate::SPEC_PATH, &envs) {
+        Ok(_) => Vec::new(),
+        // A YAML error is reported by the parser already.
+        Err(crate::spec::SpecError::Yaml { .. }) => Vec::new(),
+        Err(crate::spec::SpecError::Invalid { problems, .. }) => problems
+            .into_iter()
+            .map(|p| {
+                Finding::new(
+                    "SOC-SCHEMA-002",
+                    Severity::Deny,
+                    crate::generate::SPEC_PATH,
+                    p.line,
+                    format!(
+                        "{}: {}",
+                        if p.field.is_empty() {
+                            "(document)"
+                        } else {
+                            &p.field
+                        },
+                        p.message
+                    ),
+                )
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn valid(doc: Value) -> Vec<String> {
+        let api = doc["apiVersion"].as_str().unwrap().to_owned();
+        let kind = doc["kind"].as_str().unwrap().to_owned();
+        let schema = schema_for(&api, &kind).expect("known kind");
+        let v = jsonschema::validator_for(&schema).unwrap();
+        v.iter_errors(&doc).map(|e| e.to_string()).collect()
+    }
+
+    fn deployment(spec: Value) -> Value {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "w"}, "spec": spec})
+    }
+
+    #[test]
+    fn typos_and_bad_enums_are_caught() {
+        let good = json!({"selector": {"matchLabels": {"a": "b"}}, "template": {"spec": {"containers": [{"name": "c", "image": "i:1", "imagePullPolicy": "IfNotPresent", "resources": {"requests": {"cpu": 1, "memory": "1Gi"}}}]}}});
+        assert!(
+            valid(deployment(good.clone())).is_empty(),
+            "{:?}",
+            valid(deployment(good.clone()))
+        );
+        let mut typo = good.clone();
+        typo["replica"] = json!(2);
+        assert_eq!(valid(deployment(typo)).len(), 1);
+        let mut policy = good;
+        policy["template"]["spec"]["containers"][0]["imagePullPolicy"] = json!("Sometimes");
+        assert_eq!(valid(deployment(policy)).len(), 1);
+    }
+}
