@@ -80,3 +80,41 @@ fn strictness_catches_a_misspelt_field() {
     });
     assert!(!validator.is_valid(&doc));
 }
+
+/// Every field socle's own ArgoCD schemas allow exists in the upstream CRD
+/// schema at the same place: socle never accepts an invented field.
+#[test]
+fn socle_argocd_schemas_only_name_upstream_fields() {
+    fn walk(ours: &Value, upstream: &Value, path: &str, problems: &mut Vec<String>) {
+        if let Some(props) = ours.get("properties").and_then(Value::as_object) {
+            let up = upstream.get("properties").and_then(Value::as_object);
+            for (name, sub) in props {
+                match up.and_then(|u| u.get(name)) {
+                    Some(u) => walk(sub, u, &format!("{path}.{name}"), problems),
+                    None => problems.push(format!("{path}.{name}")),
+                }
+            }
+        }
+        if let (Some(items), Some(up_items)) = (ours.get("items"), upstream.get("items")) {
+            walk(items, up_items, &format!("{path}[]"), problems);
+        }
+    }
+    let dir = reference().join("schemas/argocd");
+    let mut problems = Vec::new();
+    for (kind, file) in [
+        ("Application", "application-argoproj-v1alpha1.json"),
+        ("ApplicationSet", "applicationset-argoproj-v1alpha1.json"),
+        ("AppProject", "appproject-argoproj-v1alpha1.json"),
+    ] {
+        let upstream: Value =
+            serde_json::from_slice(&fs_err::read(dir.join(file)).unwrap()).unwrap();
+        let ours = socle::check::argocd::schema_for(kind).unwrap();
+        walk(&ours, &upstream, kind, &mut problems);
+    }
+    // `metadata` is described by Kubernetes, not by the CRD schema.
+    problems.retain(|p| !p.contains(".metadata."));
+    assert!(
+        problems.is_empty(),
+        "fields not in the upstream CRDs: {problems:?}"
+    );
+}

@@ -135,6 +135,7 @@ fn mutations() -> Vec<Mutation> {
         m("SOC-PROD-002", "components/postgresql/values-prod.yaml", Replace("enablePDB: true", "enablePDB: false"), "cluster:"),
         m("SOC-SCHEMA-001", STS, Replace("  replicas: 1\n", "  replica: 1\n"), "replica: 1"),
         m("SOC-SCHEMA-001", STS, Replace("- name: zeppelin-server\n          image: apache/zeppelin:0.12.1\n", "- name: zeppelin-server\n          image: apache/zeppelin:0.12.1\n          imagePullPolicy: Sometimes\n"), "imagePullPolicy: Sometimes"),
+        m("SOC-SCHEMA-001", APP_DEV, Replace("      releaseName: trino", "      releaseNmae: trino"), "releaseNmae"),
         m("SOC-SCHEMA-002", "socle.yaml", Replace("ingestion: nifi ", "ingestion: kafka"), "ingestion: kafka"),
         m("SOC-PARSE-001", "components/trino/values-broken.yaml", Write("a: 1\n  b: 2\n"), "b: 2"),
     ]

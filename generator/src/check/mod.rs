@@ -5,6 +5,7 @@
 //! ([`parse`]) → policy input and evaluation ([`engine`]) → findings, with
 //! exceptions applied ([`exceptions`]) → a report ([`report`]).
 
+pub mod argocd;
 pub mod catalog;
 pub mod engine;
 pub mod exceptions;

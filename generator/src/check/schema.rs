@@ -145,10 +145,15 @@ pub fn validate(docs: &[Document]) -> Vec<Finding> {
         let validator = validators
             .entry((api.to_owned(), kind.to_owned()))
             .or_insert_with(|| {
-                table
-                    .iter()
-                    .find(|(a, k, _)| *a == api && *k == kind)
-                    .and_then(|(a, k, f)| jsonschema::validator_for(&strict_schema(a, k, *f)).ok())
+                let schema = if api == "argoproj.io/v1alpha1" {
+                    super::argocd::schema_for(kind)
+                } else {
+                    table
+                        .iter()
+                        .find(|(a, k, _)| *a == api && *k == kind)
+                        .map(|(a, k, f)| strict_schema(a, k, *f))
+                };
+                schema.and_then(|s| jsonschema::validator_for(&s).ok())
             });
         let Some(validator) = validator else { continue };
         for err in validator.iter_errors(&doc.value) {
