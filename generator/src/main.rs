@@ -64,6 +64,10 @@ struct CheckArgs {
     /// Ignore the repository's own policies/*.rego.
     #[arg(long)]
     no_local_policies: bool,
+    /// Also build every kustomize overlay (kustomize or kubectl on PATH) and
+    /// check the rendered documents.
+    #[arg(long)]
+    render: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -195,6 +199,7 @@ fn check(args: CheckArgs) -> anyhow::Result<u8> {
         local_policies: !args.no_local_policies,
         rego_v0: args.rego_v0,
         policy_timeout: std::time::Duration::from_millis(args.policy_timeout),
+        render_root: args.render.then(|| args.dir.clone()),
     };
     let outcome = checker::check_files(input, &options)?;
     let colour = args.format == Format::Text

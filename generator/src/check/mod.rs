@@ -12,6 +12,7 @@ pub mod exceptions;
 pub mod files;
 pub mod finding;
 pub mod parse;
+pub mod render;
 pub mod report;
 pub mod schema;
 pub mod testing;
@@ -47,6 +48,8 @@ pub struct Options {
     pub rego_v0: bool,
     /// Wall-clock limit of one repository-policy evaluation.
     pub policy_timeout: Duration,
+    /// Build each kustomize overlay of this directory and check the result.
+    pub render_root: Option<std::path::PathBuf>,
 }
 
 impl Default for Options {
@@ -55,6 +58,7 @@ impl Default for Options {
             local_policies: true,
             rego_v0: false,
             policy_timeout: Duration::from_secs(5),
+            render_root: None,
         }
     }
 }
@@ -65,6 +69,8 @@ pub enum CheckError {
     Policy(#[from] engine::PolicyError),
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Render(#[from] render::RenderError),
 }
 
 /// Check a set of files (relative path → bytes).
@@ -78,6 +84,14 @@ pub fn check_files(input: files::Input, options: &Options) -> Result<Outcome, Ch
 
     let embedded = engine::Embedded::load()?;
     findings.extend(embedded.evaluate(&parsed.documents, &parsed.texts, &input.files)?);
+
+    if let Some(root) = &options.render_root {
+        for (overlay, rendered) in render::render_all(root, &input.files)? {
+            let mut found = schema::validate(&rendered);
+            found.extend(embedded.evaluate(&rendered, &[], &input.files)?);
+            findings.extend(render::trace(found, &overlay, &rendered, &parsed.documents));
+        }
+    }
 
     if options.local_policies {
         let local = engine::Local::load(&input.files, options)?;

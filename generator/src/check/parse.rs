@@ -44,6 +44,17 @@ impl Document {
             .unwrap_or(self.line)
     }
 
+    /// A document produced by a tool (e.g. kustomize), without source lines.
+    pub fn rendered(path: &str, value: Value) -> Self {
+        Self {
+            path: path.to_owned(),
+            line: 1,
+            value,
+            lines: LineIndex::default(),
+            first_line: 1,
+        }
+    }
+
     pub fn resource(&self) -> Option<String> {
         let kind = self.kind();
         let meta = self.value.get("metadata")?;
