@@ -137,6 +137,11 @@ fn mutations() -> Vec<Mutation> {
         m("SOC-SCHEMA-001", STS, Replace("- name: zeppelin-server\n          image: apache/zeppelin:0.12.1\n", "- name: zeppelin-server\n          image: apache/zeppelin:0.12.1\n          imagePullPolicy: Sometimes\n"), "imagePullPolicy: Sometimes"),
         m("SOC-SCHEMA-001", APP_DEV, Replace("      releaseName: trino", "      releaseNmae: trino"), "releaseNmae"),
         m("SOC-SCHEMA-002", "socle.yaml", Replace("ingestion: nifi ", "ingestion: kafka"), "ingestion: kafka"),
+        m("SOC-DBT-001", "dbt/profiles.yml", Write("platform:\n  target: dev\n  outputs:\n    dev:\n      type: trino\n      user: dbt\n      password: hunter2\n"), "password: hunter2"),
+        Mutation { warn: true, ..m("SOC-DBT-002", "dbt/models/staging/stg_orders.sql", Write("select 1 as id\n"), "select 1") },
+        m("SOC-ZEP-001", "notebooks/Shell_2ABCDEF.zpln", Write("{\n  \"name\": \"Shell\",\n  \"paragraphs\": [\n    {\"id\": \"p1\",\n     \"text\": \"%sh\\nls /\"}\n  ]\n}\n"), "%sh"),
+        m("SOC-ZEP-002", "notebooks/Leak_2ABCDEG.zpln", Write("{\n  \"name\": \"Leak\",\n  \"paragraphs\": [\n    {\"id\": \"p1\",\n     \"text\": \"%python\\npassword = 'hunter22'\"}\n  ]\n}\n"), "hunter22"),
+        m("SOC-OBS-001", "observability/alerts.yaml", Write("apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata:\n  name: trino\n  namespace: data-platform-observability\nspec:\n  groups:\n    - name: trino\n      rules:\n        - alert: TrinoDown\n          expr: up{job=\"trino\"} == 0\n          annotations:\n            runbook_url: runbooks/trino-down.md\n"), "runbook_url"),
         m("SOC-PARSE-001", "components/trino/values-broken.yaml", Write("a: 1\n  b: 2\n"), "b: 2"),
     ]
     .into_iter()
@@ -164,7 +169,10 @@ fn each_rule_catches_its_mutation_at_the_right_place() {
                 fs_err::write(&path, text.replacen(old, new, 1)).unwrap();
             }
             Change::Delete => fs_err::remove_file(&path).unwrap(),
-            Change::Write(content) => fs_err::write(&path, content).unwrap(),
+            Change::Write(content) => {
+                fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+                fs_err::write(&path, content).unwrap()
+            }
         }
         let target = m.at_file.unwrap_or(m.file);
         let text = fs_err::read_to_string(dir.path().join(target)).unwrap();

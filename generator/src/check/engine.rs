@@ -37,6 +37,18 @@ result := {
 }
 "#;
 
+/// Rules of the whole repository, gathered from the embedded packages.
+const REPOSITORY_MODULE: &str = r#"package socle.repository_result
+
+import data.socle.content
+import data.socle.repository
+
+result := {
+	"deny": repository.violation | content.violation,
+	"warn": content.warning,
+}
+"#;
+
 /// Every string of a document with its path, for the secrets rules.
 fn leaves(value: &Value) -> Vec<Value> {
     fn walk(v: &Value, path: &mut Vec<Value>, out: &mut Vec<Value>) {
@@ -109,13 +121,17 @@ impl Embedded {
                     message: e.to_string(),
                 })?;
         }
-        engine
-            .add_policy("policies/document.rego".into(), DOCUMENT_MODULE.into())
-            .map_err(|e| PolicyError::Compile {
-                file: "document.rego".into(),
-                message: e.to_string(),
-            })?;
-        // The dependency graph of the embedded blueprint, for the wave rule.
+        for (name, module) in [
+            ("document", DOCUMENT_MODULE),
+            ("repository_result", REPOSITORY_MODULE),
+        ] {
+            engine
+                .add_policy(format!("policies/{name}.rego"), module.into())
+                .map_err(|e| PolicyError::Compile {
+                    file: format!("{name}.rego"),
+                    message: e.to_string(),
+                })?;
+        }
         // The embedded blueprint's dependency graph (for the wave rule) and
         // its critical components (for the prod availability rules).
         let components = Manifest::load(&Tree::embedded_blueprint())
@@ -163,7 +179,7 @@ impl Embedded {
             out.push(("data.socle.document.result", doc.value.clone()));
             out.push((
                 "data.socle.secrets.violation",
-                json!({"kind": doc.kind(), "leaves": leaves(&doc.value)}),
+                json!({"kind": doc.kind(), "path": doc.path, "leaves": leaves(&doc.value)}),
             ));
         }
         for text in texts {
@@ -173,7 +189,7 @@ impl Embedded {
             ));
         }
         out.push((
-            "data.socle.repository.violation",
+            "data.socle.repository_result.result",
             repository_input(docs, files),
         ));
         out
@@ -231,21 +247,23 @@ impl Embedded {
             .iter()
             .map(|d| ((d.path.as_str(), d.line), d))
             .collect();
-        for item in items(&result) {
-            let file = item["file"].as_str().unwrap_or_default();
-            let doc_line = item["line"].as_u64().map(|l| l as usize);
-            let doc = doc_line.and_then(|l| by_place.get(&(file, l)));
-            let path = item["doc_path"].as_array().cloned().unwrap_or_default();
-            let line = doc.map(|d| d.line_of(&path)).or(doc_line);
-            let mut f = Finding::new(
-                item["id"].as_str().unwrap_or("SOC-UNKNOWN"),
-                Severity::Unknown,
-                file,
-                line,
-                item["msg"].as_str().unwrap_or_default(),
-            );
-            f.resource = doc.and_then(|d| d.resource());
-            out.push(f);
+        for (key, severity) in [("deny", Severity::Deny), ("warn", Severity::Warn)] {
+            for item in items(&result[key]) {
+                let file = item["file"].as_str().unwrap_or_default();
+                let doc_line = item["line"].as_u64().map(|l| l as usize);
+                let doc = doc_line.and_then(|l| by_place.get(&(file, l)));
+                let path = item["doc_path"].as_array().cloned().unwrap_or_default();
+                let line = doc.map(|d| d.line_of(&path)).or(doc_line);
+                let mut f = Finding::new(
+                    item["id"].as_str().unwrap_or("SOC-UNKNOWN"),
+                    severity,
+                    file,
+                    line,
+                    item["msg"].as_str().unwrap_or_default(),
+                );
+                f.resource = doc.and_then(|d| d.resource());
+                out.push(f);
+            }
         }
         Ok(out)
     }

@@ -167,11 +167,12 @@ pub fn parse_all(files: &[(String, Vec<u8>)]) -> Parsed {
 
 fn parse_json(path: &str, text: &str, out: &mut Parsed) {
     match serde_json::from_str::<Value>(text) {
+        // JSON is YAML's flow syntax: the YAML event parser finds its lines.
         Ok(value) => out.documents.push(Document {
             path: path.to_owned(),
             line: 1,
             value,
-            lines: LineIndex::default(),
+            lines: LineIndex::new(text),
             first_line: 1,
         }),
         Err(e) => out.findings.push(Finding::new(

@@ -1,0 +1,130 @@
+# Rules on the platform's working content: the DBT project, Zeppelin notes
+# and alert rules. `input` is the repository (see repository.rego).
+package socle.content
+
+finding(id, msg, d, path) := {"id": id, "msg": msg, "file": d.path, "line": d.line, "doc_path": path}
+
+# --- DBT ------------------------------------------------------------------
+
+profiles := [d | some d in input.documents; endswith(d.path, "profiles.yml")]
+
+credential_fields := {"password", "jwt_token", "token", "private_key", "private_key_passphrase", "client_secret", "keyfile_json", "refresh_token"}
+
+# SOC-DBT-001: credentials in profiles.yml come from env_var().
+violation contains finding("SOC-DBT-001", sprintf("profile %q target %q sets %s literally; use \"{{ env_var('...') }}\"", [profile, target, field]), d, [profile, "outputs", target, field]) if {
+	some d in profiles
+	some profile, body in d.content
+	is_object(body)
+	some target, output in object.get(body, "outputs", {})
+	some field, value in output
+	field in credential_fields
+	not contains(sprintf("%v", [value]), "env_var(")
+}
+
+model_files := {f | some f in input.files; regex.match(`(^|/)models/.*\.sql$`, f)}
+
+model_name(f) := trim_suffix(parts[count(parts) - 1], ".sql") if parts := split(f, "/")
+
+project_root(f) := substring(f, 0, indexof(f, "models/"))
+
+# "project root|model name" of every documented model.
+described contains sprintf("%s|%s", [project_root(d.path), m.name]) if {
+	some d in input.documents
+	regex.match(`(^|/)models/.*\.ya?ml$`, d.path)
+	some m in object.get(d.content, "models", [])
+	object.get(m, "description", "") != ""
+}
+
+tested(m) if count(object.get(m, "data_tests", object.get(m, "tests", []))) > 0
+
+tested(m) if {
+	some c in object.get(m, "columns", [])
+	count(object.get(c, "data_tests", object.get(c, "tests", []))) > 0
+}
+
+# "project root|model name" of every tested model.
+tested_models contains sprintf("%s|%s", [project_root(d.path), m.name]) if {
+	some d in input.documents
+	regex.match(`(^|/)models/.*\.ya?ml$`, d.path)
+	some m in object.get(d.content, "models", [])
+	tested(m)
+}
+
+# SOC-DBT-002 (warn): every model is documented and tested.
+warning contains {"id": "SOC-DBT-002", "msg": sprintf("model %q has no description in a models/ YAML file", [model_name(f)]), "file": f, "line": 1, "doc_path": []} if {
+	some f in model_files
+	not sprintf("%s|%s", [project_root(f), model_name(f)]) in described
+}
+
+warning contains {"id": "SOC-DBT-002", "msg": sprintf("model %q has no test (model or column data_tests)", [model_name(f)]), "file": f, "line": 1, "doc_path": []} if {
+	some f in model_files
+	not sprintf("%s|%s", [project_root(f), model_name(f)]) in tested_models
+}
+
+# --- Zeppelin notes -------------------------------------------------------
+
+notes := [d | some d in input.documents; endswith(d.path, ".zpln")]
+
+# Interpreters a note may use: Spark, Python, Trino (JDBC), SQL and Markdown;
+# no shell or file-system access from a notebook.
+allowed_interpreters := {
+	"md", "spark", "spark.pyspark", "spark.sql", "spark.conf", "spark.ipyspark", "pyspark",
+	"python", "python.sql", "ipython", "trino", "jdbc", "sql",
+}
+
+interpreter(text) := name if {
+	first := trim_space(split(text, "\n")[0])
+	startswith(first, "%")
+	name := split(split(trim_prefix(first, "%"), " ")[0], "(")[0]
+}
+
+# SOC-ZEP-001: notes use allowed interpreters only.
+violation contains finding("SOC-ZEP-001", sprintf("paragraph %d uses interpreter %%%s, which is not allowed (allowed: %s)", [i + 1, name, concat(", ", sort(allowed_interpreters))]), d, ["paragraphs", i, "text"]) if {
+	some d in notes
+	some i, p in object.get(d.content, "paragraphs", [])
+	name := interpreter(object.get(p, "text", ""))
+	not name in allowed_interpreters
+}
+
+# SOC-ZEP-002: no credentials written in a note's code.
+violation contains finding("SOC-ZEP-002", sprintf("paragraph %d writes a credential literally; read it from the interpreter settings or the environment", [i + 1]), d, ["paragraphs", i, "text"]) if {
+	some d in notes
+	some i, p in object.get(d.content, "paragraphs", [])
+	regex.match(`(?i)(password|passwd|secret|token|access[_-]?key)["']?\s*[:=]\s*["'][^"'$\{]{4,}["']`, object.get(p, "text", ""))
+}
+
+# --- Alert rules ----------------------------------------------------------
+
+alert_rules contains {"d": d, "path": ["spec", "groups", g, "rules", r], "rule": rule} if {
+	some d in input.documents
+	d.kind == "PrometheusRule"
+	some g, group in object.get(d.content, ["spec", "groups"], [])
+	some r, rule in object.get(group, "rules", [])
+	rule.alert
+}
+
+files := {f | some f in input.files}
+
+# A runbook URL resolves to a file of this repository when it is a relative
+# path, or a link into the repository's browsable tree.
+runbook_path(url) := trim_prefix(url, "./") if not contains(url, "://")
+
+runbook_path(url) := path if {
+	contains(url, "://")
+	parts := regex.split(`/(-/)?(blob|tree|src/branch|src)/[^/]+/`, url)
+	count(parts) == 2
+	path := split(parts[1], "#")[0]
+}
+
+resolves(url) if runbook_path(url) in files
+
+# SOC-OBS-001: every alert links a runbook that exists.
+violation contains finding("SOC-OBS-001", sprintf("alert %q has no runbook_url annotation", [a.rule.alert]), a.d, a.path) if {
+	some a in alert_rules
+	not a.rule.annotations.runbook_url
+}
+
+violation contains finding("SOC-OBS-001", sprintf("alert %q links runbook %q, which is not a file of this repository", [a.rule.alert, a.rule.annotations.runbook_url]), a.d, array.concat(a.path, ["annotations", "runbook_url"])) if {
+	some a in alert_rules
+	not resolves(a.rule.annotations.runbook_url)
+}

@@ -1,0 +1,62 @@
+package socle.content_test
+
+import data.socle.content
+
+ids(result) := {f.id | some f in result}
+
+doc(path, kind, content) := {"path": path, "line": 1, "kind": kind, "apiVersion": "", "name": "", "namespace": "", "labels": {}, "annotations": {}, "content": content}
+
+profile(password) := {"files": [], "documents": [doc("dbt/profiles.yml", "", {"platform": {"target": "dev", "outputs": {"dev": {"type": "trino", "user": "dbt", "password": password}}}})]}
+
+test_env_var_password_passes if {
+	count(content.violation) == 0 with input as profile("{{ env_var('TRINO_PASSWORD') }}")
+}
+
+test_literal_password_denied if {
+	"SOC-DBT-001" in ids(content.violation) with input as profile("hunter2")
+}
+
+models_repo(schema) := {"files": ["dbt/models/staging/orders.sql"], "documents": [doc("dbt/models/staging/schema.yml", "", schema)]}
+
+test_documented_tested_model_passes if {
+	schema := {"models": [{"name": "orders", "description": "Orders", "columns": [{"name": "id", "data_tests": ["unique"]}]}]}
+	count(content.warning) == 0 with input as models_repo(schema)
+}
+
+test_undocumented_model_warned if {
+	"SOC-DBT-002" in ids(content.warning) with input as models_repo({"models": [{"name": "orders", "columns": [{"name": "id", "data_tests": ["unique"]}]}]})
+}
+
+test_untested_model_warned if {
+	"SOC-DBT-002" in ids(content.warning) with input as models_repo({"models": [{"name": "orders", "description": "Orders"}]})
+}
+
+note(text) := {"files": [], "documents": [doc("notebooks/a.zpln", "", {"paragraphs": [{"text": "%md\n# Title"}, {"text": text}]})]}
+
+test_allowed_interpreters_pass if {
+	count(content.violation) == 0 with input as note("%trino\nselect 1")
+	count(content.violation) == 0 with input as note("%spark.pyspark\ndf = spark.table('x')")
+}
+
+test_shell_interpreter_denied if {
+	"SOC-ZEP-001" in ids(content.violation) with input as note("%sh\nls /")
+}
+
+test_credential_in_note_denied if {
+	"SOC-ZEP-002" in ids(content.violation) with input as note("%python\npassword = 'hunter22'")
+}
+
+rules(annotations) := {"files": ["runbooks/trino-down.md"], "documents": [doc("observability/rules.yaml", "PrometheusRule", {"spec": {"groups": [{"name": "g", "rules": [{"alert": "TrinoDown", "expr": "up == 0", "annotations": annotations}]}]}})]}
+
+test_alert_with_runbook_passes if {
+	count(content.violation) == 0 with input as rules({"runbook_url": "https://git.example/acme/platform/-/blob/main/runbooks/trino-down.md"})
+	count(content.violation) == 0 with input as rules({"runbook_url": "runbooks/trino-down.md"})
+}
+
+test_alert_without_runbook_denied if {
+	"SOC-OBS-001" in ids(content.violation) with input as rules({})
+}
+
+test_alert_with_missing_runbook_denied if {
+	"SOC-OBS-001" in ids(content.violation) with input as rules({"runbook_url": "https://git.example/acme/platform/blob/main/runbooks/nope.md"})
+}
