@@ -35,6 +35,8 @@ result := {
 	"deny": kubernetes.violation,
 	"warn": kubernetes.warning,
 }
+
+none := {"deny": [], "warn": []}
 "#;
 
 /// Rules of the whole repository, gathered from the embedded packages.
@@ -151,6 +153,12 @@ impl Embedded {
                 json!({"socle": {"blueprint": {"needs": needs, "critical": critical}}}),
             ))
             .map_err(|e| PolicyError::Eval(e.to_string()))?;
+        // The first evaluation analyses and schedules the modules; doing it
+        // here means every clone of the engine starts prepared.
+        engine.set_input(regorus::Value::new_object());
+        engine
+            .eval_rule("data.socle.document.result".into())
+            .map_err(|e| PolicyError::Eval(e.to_string()))?;
         Ok(Self { engine })
     }
 
@@ -176,7 +184,14 @@ impl Embedded {
     ) -> Vec<(&'static str, Value)> {
         let mut out = Vec::with_capacity(docs.len() * 2 + texts.len() + 1);
         for doc in docs {
-            out.push(("data.socle.document.result", doc.value.clone()));
+            // Kubernetes rules only concern Kubernetes objects; values files
+            // and other documents get the secrets rules alone.
+            let rule = if doc.is_object() {
+                "data.socle.document.result"
+            } else {
+                "data.socle.document.none"
+            };
+            out.push((rule, doc.value.clone()));
             out.push((
                 "data.socle.secrets.violation",
                 json!({"kind": doc.kind(), "path": doc.path, "leaves": leaves(&doc.value)}),
@@ -201,11 +216,39 @@ impl Embedded {
         texts: &[Text],
         files: &[(String, Vec<u8>)],
     ) -> Result<Vec<Finding>, PolicyError> {
-        let mut engine = self.engine.clone();
-        let mut results = Vec::new();
-        for (rule, input) in Self::inputs(docs, texts, files) {
-            results.push(Self::eval(&mut engine, input, rule)?);
-        }
+        let inputs = Self::inputs(docs, texts, files);
+        // Inputs are independent: each thread evaluates a contiguous share on
+        // its own clone of the compiled engine; results keep their order.
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 8);
+        let chunk = inputs.len().div_ceil(threads).max(1);
+        let results: Vec<Value> = std::thread::scope(|scope| {
+            let handles: Vec<_> = inputs
+                .chunks(chunk)
+                .map(|part| {
+                    let mut engine = self.engine.clone();
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|(rule, input)| {
+                                if *rule == "data.socle.document.none" {
+                                    return Ok(json!({"deny": [], "warn": []}));
+                                }
+                                Self::eval(&mut engine, input.clone(), rule)
+                            })
+                            .collect::<Result<Vec<_>, _>>()
+                    })
+                })
+                .collect();
+            let mut all = Vec::with_capacity(inputs.len());
+            for handle in handles {
+                let part = handle
+                    .join()
+                    .map_err(|_| PolicyError::Eval("an evaluation thread panicked".into()))?;
+                all.extend(part?);
+            }
+            Ok::<_, PolicyError>(all)
+        })?;
         let mut results = results.into_iter();
         let mut next = || results.next().unwrap_or(Value::Null);
         let mut out = Vec::new();

@@ -16,13 +16,21 @@ pub struct Document {
     /// 1-based line where the document's content starts.
     pub line: usize,
     pub value: Value,
-    /// Line numbers of the document's fields, relative to `first_line`.
-    lines: LineIndex,
+    /// The document's text, indexed for field lines only when a finding
+    /// needs one (most documents have none).
+    text: String,
+    lines: std::sync::OnceLock<LineIndex>,
     /// 1-based line of the document's first line of text (`lines` counts from it).
     first_line: usize,
 }
 
 impl Document {
+    /// A Kubernetes object: it names its apiVersion and kind.
+    pub fn is_object(&self) -> bool {
+        self.value.get("apiVersion").is_some_and(Value::is_string)
+            && self.value.get("kind").is_some_and(Value::is_string)
+    }
+
     pub fn kind(&self) -> &str {
         self.value.get("kind").and_then(Value::as_str).unwrap_or("")
     }
@@ -39,6 +47,7 @@ impl Document {
             }
         }
         self.lines
+            .get_or_init(|| LineIndex::new(&self.text))
             .line_of(&pointer)
             .map(|l| l + self.first_line - 1)
             .unwrap_or(self.line)
@@ -50,7 +59,8 @@ impl Document {
             path: path.to_owned(),
             line: 1,
             value,
-            lines: LineIndex::default(),
+            text: String::new(),
+            lines: std::sync::OnceLock::new(),
             first_line: 1,
         }
     }
@@ -172,7 +182,8 @@ fn parse_json(path: &str, text: &str, out: &mut Parsed) {
             path: path.to_owned(),
             line: 1,
             value,
-            lines: LineIndex::new(text),
+            text: text.to_owned(),
+            lines: std::sync::OnceLock::new(),
             first_line: 1,
         }),
         Err(e) => out.findings.push(Finding::new(
@@ -266,7 +277,8 @@ fn parse_yaml(path: &str, text: &str, out: &mut Parsed) {
             path: path.to_owned(),
             line: content_line,
             value,
-            lines: LineIndex::new(&chunk),
+            lines: std::sync::OnceLock::new(),
+            text: chunk,
             first_line,
         });
     }
