@@ -304,6 +304,23 @@ fn new(args: NewArgs) -> anyhow::Result<u8> {
         blueprint: &blueprint,
         environments: &environments,
     })?;
+    // The same policies CI runs, on the files in memory: a denial here is a
+    // blueprint bug, and nothing is written.
+    let outcome = checker::check_files(
+        checker::files::Input::from_memory(
+            generated.files.iter().map(|(p, b)| (p.clone(), b.clone())),
+        ),
+        &checker::Options {
+            local_policies: false,
+            ..Default::default()
+        },
+    )?;
+    if outcome.count(Severity::Deny) > 0 {
+        let text = report::render(Format::Text, &outcome, &report::Style { colour: false });
+        return Err(anyhow::anyhow!(
+            "the rendered repository violates the embedded policies (a blueprint bug); nothing was written:\n{text}"
+        ));
+    }
     let spec = &generated.model.spec;
     let out = args
         .out

@@ -287,3 +287,46 @@ fn broken_pipe_is_success() {
     drop(child.stdout.take());
     assert!(child.wait().unwrap().success());
 }
+
+/// `new` runs the embedded policies on the rendered files before writing:
+/// a blueprint that renders a violation writes nothing.
+#[test]
+fn new_refuses_a_blueprint_that_violates_the_policies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let blueprint = tmp.path().join("blueprint");
+    let source = crate::support::repo_root().join("blueprints/platform");
+    for entry in walkdir::WalkDir::new(&source)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+    {
+        let rel = entry.path().strip_prefix(&source).unwrap();
+        let dest = blueprint.join(rel);
+        fs_err::create_dir_all(dest.parent().unwrap()).unwrap();
+        fs_err::copy(entry.path(), dest).unwrap();
+    }
+    let sts = blueprint.join("components/zeppelin/base/statefulset.yaml");
+    let text = fs_err::read_to_string(&sts).unwrap();
+    assert!(text.contains("apache/zeppelin:0.12.1"));
+    fs_err::write(
+        &sts,
+        text.replace("apache/zeppelin:0.12.1", "apache/zeppelin:latest"),
+    )
+    .unwrap();
+
+    let out_dir = tmp.path().join("out");
+    let report = run(
+        socle()
+            .args(["new", "--blueprints"])
+            .arg(&blueprint)
+            .arg("--out")
+            .arg(&out_dir),
+        tmp.path(),
+    );
+    assert!(report.starts_with("exit: 2\n"), "{report}");
+    assert!(
+        report.contains("violates the embedded policies") && report.contains("SOC-K8S-002"),
+        "{report}"
+    );
+    assert!(!out_dir.exists(), "output written despite denials");
+}
