@@ -330,21 +330,29 @@ fn a_slow_policy_is_a_finding_not_a_hung_job() {
     );
 }
 
+/// The default generated repository with `(old, new)` replacements made
+/// once each in `file`.
+fn generated_with(file: &str, edits: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = materialise(&render(None));
+    let path = dir.path().join(file);
+    let mut text = fs_err::read_to_string(&path).unwrap();
+    for (old, new) in edits {
+        assert!(text.contains(old), "{old:?} not in {file}");
+        text = text.replacen(old, new, 1);
+    }
+    fs_err::write(&path, text).unwrap();
+    dir
+}
+
 #[test]
 fn exceptions_waive_expire_and_go_stale() {
-    let files = render(None);
-    let dir = materialise(&files);
-    let sts = dir.path().join(STS);
-    let text = fs_err::read_to_string(&sts).unwrap();
-    fs_err::write(
-        &sts,
-        text.replacen(
+    let dir = generated_with(
+        STS,
+        &[(
             "image: apache/zeppelin:0.12.1\n          ports:",
             "image: apache/zeppelin:latest\n          ports:",
-            1,
-        ),
-    )
-    .unwrap();
+        )],
+    );
     fs_err::create_dir_all(dir.path().join("policies")).unwrap();
     let exceptions = dir.path().join("policies/exceptions.yaml");
     fs_err::write(&exceptions, "- rule: SOC-K8S-002\n  path: components/zeppelin/**\n  reason: upstream image only\n  owner: data-team\n  expires: 2099-12-31\n- rule: SOC-K8S-004\n  path: components/**\n  reason: nothing\n  owner: data-team\n  expires: 2099-12-31\n").unwrap();
@@ -367,20 +375,16 @@ fn exceptions_waive_expire_and_go_stale() {
 
 #[test]
 fn reports_in_every_format_parse() {
-    let files = render(None);
-    let dir = materialise(&files);
-    let sts = dir.path().join(STS);
-    let text = fs_err::read_to_string(&sts).unwrap();
-    fs_err::write(
-        &sts,
-        text.replacen(
-            "readOnlyRootFilesystem: true",
-            "readOnlyRootFilesystem: false",
-            1,
-        )
-        .replacen("apache/zeppelin:0.12.1", "apache/zeppelin", 1),
-    )
-    .unwrap();
+    let dir = generated_with(
+        STS,
+        &[
+            (
+                "readOnlyRootFilesystem: true",
+                "readOnlyRootFilesystem: false",
+            ),
+            ("apache/zeppelin:0.12.1", "apache/zeppelin"),
+        ],
+    );
 
     let sarif: Value =
         serde_json::from_str(&check(dir.path(), &["--format", "sarif"]).stdout).unwrap();
