@@ -499,3 +499,51 @@ fn policy_list_explain_and_test() {
         "{text}"
     );
 }
+
+/// Every rule id the policies or the checker can emit is in the catalog
+/// (which gives its severity, title and remediation), and every catalog
+/// entry is emitted somewhere.
+#[test]
+fn catalog_and_rules_agree() {
+    let root = crate::support::repo_root();
+    let catalog: Vec<Value> =
+        serde_yaml::from_slice(&fs_err::read(root.join("policies/catalog.yaml")).unwrap()).unwrap();
+    let listed: std::collections::BTreeSet<String> = catalog
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect();
+    let mut emitted = std::collections::BTreeSet::new();
+    let id = |text: &str, out: &mut std::collections::BTreeSet<String>| {
+        for (i, _) in text.match_indices("\"SOC-") {
+            let rest = &text[i + 1..];
+            let end = rest.find('"').unwrap();
+            let candidate = &rest[..end];
+            if candidate.split('-').count() == 3
+                && candidate.ends_with(|c: char| c.is_ascii_digit())
+            {
+                out.insert(candidate.to_owned());
+            }
+        }
+    };
+    for dir in ["policies", "generator/src"] {
+        for entry in walkdir::WalkDir::new(root.join(dir))
+            .into_iter()
+            .filter_map(Result::ok)
+        {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if (name.ends_with(".rego") && !name.ends_with("_test.rego")) || name.ends_with(".rs") {
+                id(&fs_err::read_to_string(entry.path()).unwrap(), &mut emitted);
+            }
+        }
+    }
+    let missing: Vec<_> = emitted.difference(&listed).collect();
+    let orphans: Vec<_> = listed.difference(&emitted).collect();
+    assert!(
+        missing.is_empty(),
+        "emitted but not in the catalog: {missing:?}"
+    );
+    assert!(
+        orphans.is_empty(),
+        "in the catalog but never emitted: {orphans:?}"
+    );
+}

@@ -7,9 +7,6 @@ use serde::Serialize;
 pub enum Severity {
     Deny,
     Warn,
-    /// Resolved from the catalog once all findings are gathered.
-    #[serde(skip)]
-    Unknown,
 }
 
 impl Severity {
@@ -17,7 +14,6 @@ impl Severity {
         match self {
             Severity::Deny => "deny",
             Severity::Warn => "warn",
-            Severity::Unknown => "unknown",
         }
     }
 }

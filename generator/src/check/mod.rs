@@ -98,9 +98,10 @@ pub fn check_files(input: files::Input, options: &Options) -> Result<Outcome, Ch
         findings.extend(local.evaluate(&parsed.documents));
     }
 
+    // The catalog is the one place an embedded rule's severity is decided.
     let catalog = catalog::Catalog::embedded();
-    for f in &mut findings {
-        if f.severity == Severity::Unknown {
+    for f in findings.iter_mut().filter(|f| f.source == "embedded") {
+        if catalog.get(&f.rule).is_some() {
             f.severity = catalog.severity(&f.rule);
         }
     }

@@ -62,7 +62,7 @@ fn text(outcome: &Outcome, style: &Style) -> String {
         for f in findings {
             let sev = match f.severity {
                 Severity::Deny => paint(style, "31", "deny"),
-                _ => paint(style, "33", "warn"),
+                Severity::Warn => paint(style, "33", "warn"),
             };
             let line = f.line.map(|l| format!(":{l}")).unwrap_or_default();
             let _ = writeln!(out, "  {file}{line}: {sev} {} {}", f.rule, f.message);
