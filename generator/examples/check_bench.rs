@@ -37,8 +37,9 @@ fn main() -> anyhow::Result<()> {
         let input = Input::from_dir(&dir)?;
         let parsed = parse::parse_all(&input.files);
         let embedded = Embedded::load()?;
+        let paths: Vec<String> = input.files.iter().map(|(p, _)| p.clone()).collect();
         let prepared: Vec<(&str, regorus::Value)> =
-            Embedded::inputs(&parsed.documents, &parsed.texts, &input.files)
+            Embedded::inputs(&parsed.documents, &parsed.texts, &paths)
                 .into_iter()
                 .map(|(rule, v)| (rule, regorus::Value::from(v)))
                 .collect();

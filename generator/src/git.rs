@@ -209,3 +209,132 @@ mod tests {
         );
     }
 }
+
+/// A commit as range checks report it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitInfo {
+    pub id: String,
+    pub short: String,
+    pub subject: String,
+    pub parents: Vec<String>,
+}
+
+/// A file of a commit's tree: path, blob id, and whether it is a symlink.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeFile {
+    pub path: String,
+    pub blob: String,
+    pub link: bool,
+}
+
+/// Read access to a repository's object database: commits, trees and blobs,
+/// straight from git's storage (no checkout, no git binary).
+pub struct Reader {
+    repo: gix::Repository,
+    path: String,
+}
+
+impl Reader {
+    pub fn open(dir: &Path) -> Result<Self, GitError> {
+        let path = dir.display().to_string();
+        let repo = gix::discover(dir).map_err(|e| GitError {
+            step: "open",
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        Ok(Self { repo, path })
+    }
+
+    fn err(&self, step: &'static str, e: impl std::fmt::Display) -> GitError {
+        GitError {
+            step,
+            path: self.path.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    /// The commit a revision names, as a full id.
+    pub fn resolve(&self, rev: &str) -> Result<String, GitError> {
+        let id = self.repo.rev_parse_single(rev).map_err(|e| {
+            let shallow = self.repo.is_shallow().unwrap_or(false);
+            let hint = if shallow {
+                " (this is a shallow clone: fetch the full history, e.g. `git fetch --unshallow` or `fetch-depth: 0`)"
+            } else {
+                ""
+            };
+            self.err("resolve", format!("unknown revision {rev:?}{hint}: {e}"))
+        })?;
+        let commit = id
+            .object()
+            .map_err(|e| self.err("resolve", e))?
+            .peel_to_commit()
+            .map_err(|e| self.err("resolve", format!("{rev:?} is not a commit: {e}")))?;
+        Ok(commit.id.to_string())
+    }
+
+    pub fn commit(&self, id: &str) -> Result<CommitInfo, GitError> {
+        let oid = gix::ObjectId::from_hex(id.as_bytes()).map_err(|e| self.err("commit", e))?;
+        let commit = self
+            .repo
+            .find_commit(oid)
+            .map_err(|e| self.err("commit", e))?;
+        let message = commit.message_raw_sloppy().to_string();
+        Ok(CommitInfo {
+            id: id.to_owned(),
+            short: id[..id.len().min(10)].to_owned(),
+            subject: message.lines().next().unwrap_or_default().to_owned(),
+            parents: commit.parent_ids().map(|p| p.to_string()).collect(),
+        })
+    }
+
+    /// Commits reachable from `head` and not from `base`, oldest first.
+    pub fn range(&self, base: &str, head: &str) -> Result<Vec<CommitInfo>, GitError> {
+        let to_oid =
+            |s: &str| gix::ObjectId::from_hex(s.as_bytes()).map_err(|e| self.err("range", e));
+        let walk = self
+            .repo
+            .rev_walk([to_oid(head)?])
+            .with_hidden([to_oid(base)?])
+            .all()
+            .map_err(|e| self.err("range", e))?;
+        let mut ids = Vec::new();
+        for info in walk {
+            ids.push(info.map_err(|e| self.err("range", e))?.id.to_string());
+        }
+        ids.reverse();
+        ids.iter().map(|id| self.commit(id)).collect()
+    }
+
+    /// Every file of a commit's tree.
+    pub fn files(&self, commit: &str) -> Result<Vec<TreeFile>, GitError> {
+        let oid = gix::ObjectId::from_hex(commit.as_bytes()).map_err(|e| self.err("tree", e))?;
+        let tree = self
+            .repo
+            .find_commit(oid)
+            .map_err(|e| self.err("tree", e))?
+            .tree()
+            .map_err(|e| self.err("tree", e))?;
+        let mut recorder = gix::traverse::tree::Recorder::default();
+        tree.traverse()
+            .breadthfirst(&mut recorder)
+            .map_err(|e| self.err("tree", e))?;
+        let mut out: Vec<TreeFile> = recorder
+            .records
+            .into_iter()
+            .filter(|e| e.mode.is_blob() || e.mode.is_link())
+            .map(|e| TreeFile {
+                path: e.filepath.to_string(),
+                blob: e.oid.to_string(),
+                link: e.mode.is_link(),
+            })
+            .collect();
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+
+    pub fn blob(&self, id: &str) -> Result<Vec<u8>, GitError> {
+        let oid = gix::ObjectId::from_hex(id.as_bytes()).map_err(|e| self.err("blob", e))?;
+        let blob = self.repo.find_blob(oid).map_err(|e| self.err("blob", e))?;
+        Ok(blob.data.clone())
+    }
+}

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::Marker;
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct LineIndex {
     lines: HashMap<String, usize>,
 }

@@ -180,16 +180,25 @@ impl Embedded {
     pub fn inputs(
         docs: &[Document],
         texts: &[Text],
-        files: &[(String, Vec<u8>)],
+        paths: &[String],
     ) -> Vec<(&'static str, Value)> {
-        let mut out = Vec::with_capacity(docs.len() * 2 + texts.len() + 1);
+        let mut out = Self::file_inputs(docs, texts);
+        out.push((
+            "data.socle.repository_result.result",
+            repository_input(docs, paths),
+        ));
+        out
+    }
+
+    fn file_inputs(docs: &[Document], texts: &[Text]) -> Vec<(&'static str, Value)> {
+        let mut out = Vec::with_capacity(docs.len() * 2 + texts.len());
         for doc in docs {
             // Kubernetes rules only concern Kubernetes objects; values files
             // and other documents get the secrets rules alone.
             let rule = if doc.is_object() {
                 "data.socle.document.result"
             } else {
-                "data.socle.document.none"
+                NONE
             };
             out.push((rule, doc.value.clone()));
             out.push((
@@ -203,27 +212,17 @@ impl Embedded {
                 json!({"path": text.path, "text": text.text}),
             ));
         }
-        out.push((
-            "data.socle.repository_result.result",
-            repository_input(docs, files),
-        ));
         out
     }
 
-    pub fn evaluate(
-        &self,
-        docs: &[Document],
-        texts: &[Text],
-        files: &[(String, Vec<u8>)],
-    ) -> Result<Vec<Finding>, PolicyError> {
-        let inputs = Self::inputs(docs, texts, files);
-        // Inputs are independent: each thread evaluates a contiguous share on
-        // its own clone of the compiled engine; results keep their order.
+    /// Evaluate independent inputs, each thread on a contiguous share with its
+    /// own clone of the compiled engine; results keep their order.
+    fn eval_all(&self, inputs: &[(&'static str, Value)]) -> Result<Vec<Value>, PolicyError> {
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .clamp(1, 8);
         let chunk = inputs.len().div_ceil(threads).max(1);
-        let results: Vec<Value> = std::thread::scope(|scope| {
+        std::thread::scope(|scope| {
             let handles: Vec<_> = inputs
                 .chunks(chunk)
                 .map(|part| {
@@ -231,7 +230,7 @@ impl Embedded {
                     scope.spawn(move || {
                         part.iter()
                             .map(|(rule, input)| {
-                                if *rule == "data.socle.document.none" {
+                                if *rule == NONE {
                                     return Ok(json!({"deny": [], "warn": []}));
                                 }
                                 Self::eval(&mut engine, input.clone(), rule)
@@ -247,8 +246,17 @@ impl Embedded {
                     .map_err(|_| PolicyError::Eval("an evaluation thread panicked".into()))?;
                 all.extend(part?);
             }
-            Ok::<_, PolicyError>(all)
-        })?;
+            Ok(all)
+        })
+    }
+
+    /// Rules of each document and text file on its own.
+    pub fn evaluate_files(
+        &self,
+        docs: &[Document],
+        texts: &[Text],
+    ) -> Result<Vec<Finding>, PolicyError> {
+        let results = self.eval_all(&Self::file_inputs(docs, texts))?;
         let mut results = results.into_iter();
         let mut next = || results.next().unwrap_or(Value::Null);
         let mut out = Vec::new();
@@ -274,8 +282,7 @@ impl Embedded {
             }
         }
         for text in texts {
-            let result = next();
-            for item in items(&result) {
+            for item in items(&next()) {
                 out.push(Finding::new(
                     item["id"].as_str().unwrap_or("SOC-UNKNOWN"),
                     Severity::Deny,
@@ -285,11 +292,26 @@ impl Embedded {
                 ));
             }
         }
-        let result = next();
+        Ok(out)
+    }
+
+    /// Rules that span files, on the whole set of documents.
+    pub fn evaluate_repository(
+        &self,
+        docs: &[Document],
+        paths: &[String],
+    ) -> Result<Vec<Finding>, PolicyError> {
+        let mut engine = self.engine.clone();
+        let result = Self::eval(
+            &mut engine,
+            repository_input(docs, paths),
+            "data.socle.repository_result.result",
+        )?;
         let by_place: BTreeMap<(&str, usize), &Document> = docs
             .iter()
             .map(|d| ((d.path.as_str(), d.line), d))
             .collect();
+        let mut out = Vec::new();
         for (key, severity) in [("deny", Severity::Deny), ("warn", Severity::Warn)] {
             for item in items(&result[key]) {
                 let file = item["file"].as_str().unwrap_or_default();
@@ -310,10 +332,25 @@ impl Embedded {
         }
         Ok(out)
     }
+
+    /// Both, for one set of files.
+    pub fn evaluate(
+        &self,
+        docs: &[Document],
+        texts: &[Text],
+        paths: &[String],
+    ) -> Result<Vec<Finding>, PolicyError> {
+        let mut out = self.evaluate_files(docs, texts)?;
+        out.extend(self.evaluate_repository(docs, paths)?);
+        Ok(out)
+    }
 }
 
+/// The rule name of inputs that no rule concerns.
+const NONE: &str = "data.socle.document.none";
+
 /// The repository-wide input: every file, and an inventory of documents.
-pub fn repository_input(docs: &[Document], files: &[(String, Vec<u8>)]) -> Value {
+pub fn repository_input(docs: &[Document], paths: &[String]) -> Value {
     let documents: Vec<Value> = docs
         .iter()
         .map(|d| {
@@ -333,7 +370,7 @@ pub fn repository_input(docs: &[Document], files: &[(String, Vec<u8>)]) -> Value
         })
         .collect();
     json!({
-        "files": files.iter().map(|(p, _)| p).collect::<Vec<_>>(),
+        "files": paths,
         "documents": documents,
         "values": effective_values(docs),
     })

@@ -131,8 +131,8 @@ impl Exceptions {
     }
 
     /// Mark covered findings, and add findings about the exceptions themselves.
-    pub fn apply(self, mut findings: Vec<Finding>, today: String) -> Vec<Finding> {
-        let mut extra = self.problems;
+    pub fn apply(&self, mut findings: Vec<Finding>, today: String) -> Vec<Finding> {
+        let mut extra = self.problems.clone();
         for (entry, line, glob) in &self.entries {
             if entry.expires.as_str() < today.as_str() {
                 extra.push(Finding::new(

@@ -73,54 +73,157 @@ pub enum CheckError {
     Render(#[from] render::RenderError),
 }
 
-/// Check a set of files (relative path → bytes).
+/// Check a set of files (relative path → bytes), with the policies and
+/// exceptions they carry.
 pub fn check_files(input: files::Input, options: &Options) -> Result<Outcome, CheckError> {
-    let parsed = parse::parse_all(&input.files);
-    let mut findings = input.findings;
-    findings.extend(parsed.findings);
+    let mut checker = Checker::new(&input.files, options)?;
+    checker.check(input)
+}
 
-    findings.extend(schema::validate(&parsed.documents));
-    findings.extend(schema::validate_spec(&input.files));
+/// What one file yields on its own: documents, and the findings of the
+/// rules that read one file at a time.
+#[derive(Clone)]
+struct FileResult {
+    parsed: parse::Parsed,
+    findings: Vec<Finding>,
+}
 
-    let embedded = engine::Embedded::load()?;
-    findings.extend(embedded.evaluate(&parsed.documents, &parsed.texts, &input.files)?);
+/// Policies compiled once, and per-file results remembered by content, so
+/// that checking many versions of a repository (every commit of a range)
+/// costs what changed between them.
+pub struct Checker {
+    options: Options,
+    embedded: engine::Embedded,
+    local: engine::Local,
+    exceptions: exceptions::Exceptions,
+    catalog: catalog::Catalog,
+    cache: std::collections::HashMap<(String, String), FileResult>,
+}
 
-    if let Some(root) = &options.render_root {
-        for (overlay, rendered) in render::render_all(root, &input.files)? {
-            let mut found = schema::validate(&rendered);
-            found.extend(embedded.evaluate(&rendered, &[], &input.files)?);
-            findings.extend(render::trace(found, &overlay, &rendered, &parsed.documents));
+impl Checker {
+    /// `policy_files` supplies the repository policies (`policies/*.rego`)
+    /// and exceptions; a range check takes them from its base commit.
+    pub fn new(policy_files: &[(String, Vec<u8>)], options: &Options) -> Result<Self, CheckError> {
+        let local = if options.local_policies {
+            engine::Local::load(policy_files, options)?
+        } else {
+            engine::Local::load(&[], options)?
+        };
+        Ok(Self {
+            options: options.clone(),
+            embedded: engine::Embedded::load()?,
+            local,
+            exceptions: exceptions::Exceptions::load(policy_files),
+            catalog: catalog::Catalog::embedded(),
+            cache: Default::default(),
+        })
+    }
+
+    pub fn check(&mut self, input: files::Input) -> Result<Outcome, CheckError> {
+        let charts = parse::chart_dirs(input.files.iter().map(|(p, _)| p.as_str()));
+        let mut findings = input.findings;
+        let mut documents = Vec::new();
+        let mut skipped = input.skipped;
+        // Files not seen before are evaluated together, so that their
+        // documents share the evaluation threads.
+        let mut fresh = parse::Parsed::default();
+        let mut fresh_keys = Vec::new();
+        for (path, bytes) in &input.files {
+            let key = (path.clone(), crate::git::blob_id(bytes));
+            if let Some(hit) = self.cache.get(&key) {
+                documents.extend(hit.parsed.documents.iter().cloned());
+                skipped.extend(hit.parsed.skipped.iter().cloned());
+                findings.extend(hit.findings.iter().cloned());
+                continue;
+            }
+            let before = (
+                fresh.documents.len(),
+                fresh.texts.len(),
+                fresh.skipped.len(),
+                fresh.findings.len(),
+            );
+            parse::parse_file(path, bytes, &charts, &mut fresh);
+            fresh_keys.push((key, before));
         }
-    }
-
-    if options.local_policies {
-        let local = engine::Local::load(&input.files, options)?;
-        findings.extend(local.evaluate(&parsed.documents));
-    }
-
-    // The catalog is the one place an embedded rule's severity is decided.
-    let catalog = catalog::Catalog::embedded();
-    for f in findings.iter_mut().filter(|f| f.source == "embedded") {
-        if catalog.get(&f.rule).is_some() {
-            f.severity = catalog.severity(&f.rule);
+        if !fresh_keys.is_empty() {
+            let mut fresh_findings = std::mem::take(&mut fresh.findings);
+            fresh_findings.extend(schema::validate(&fresh.documents));
+            fresh_findings.extend(
+                self.embedded
+                    .evaluate_files(&fresh.documents, &fresh.texts)?,
+            );
+            fresh_findings.extend(self.local.evaluate(&fresh.documents));
+            // Remember each file's share of the results.
+            for (key, _) in &fresh_keys {
+                let (path, _) = key;
+                let result = FileResult {
+                    parsed: parse::Parsed {
+                        documents: fresh
+                            .documents
+                            .iter()
+                            .filter(|d| &d.path == path)
+                            .cloned()
+                            .collect(),
+                        texts: fresh
+                            .texts
+                            .iter()
+                            .filter(|t| &t.path == path)
+                            .cloned()
+                            .collect(),
+                        findings: Vec::new(),
+                        skipped: fresh
+                            .skipped
+                            .iter()
+                            .filter(|(p, _)| p == path)
+                            .cloned()
+                            .collect(),
+                    },
+                    findings: fresh_findings
+                        .iter()
+                        .filter(|f| &f.file == path)
+                        .cloned()
+                        .collect(),
+                };
+                self.cache.insert(key.clone(), result);
+            }
+            documents.extend(fresh.documents);
+            skipped.extend(fresh.skipped);
+            findings.extend(fresh_findings);
         }
-    }
-    let exceptions = exceptions::Exceptions::load(&input.files);
-    findings = exceptions.apply(findings, exceptions::today());
-    findings.sort_by(|a, b| {
-        (&a.file, a.line, &a.rule, &a.message).cmp(&(&b.file, b.line, &b.rule, &b.message))
-    });
-    findings.dedup_by(|a, b| {
-        a.file == b.file && a.line == b.line && a.rule == b.rule && a.message == b.message
-    });
+        // Documents in file order, whatever came from the cache.
+        documents.sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
 
-    let mut skipped = input.skipped;
-    skipped.extend(parsed.skipped);
-    skipped.sort();
-    Ok(Outcome {
-        findings,
-        files: input.files.len(),
-        documents: parsed.documents.len(),
-        skipped,
-    })
+        let paths: Vec<String> = input.files.iter().map(|(p, _)| p.clone()).collect();
+        findings.extend(schema::validate_spec(&input.files));
+        findings.extend(self.embedded.evaluate_repository(&documents, &paths)?);
+
+        if let Some(root) = &self.options.render_root {
+            for (overlay, rendered) in render::render_all(root, &input.files)? {
+                let mut found = schema::validate(&rendered);
+                found.extend(self.embedded.evaluate(&rendered, &[], &paths)?);
+                findings.extend(render::trace(found, &overlay, &rendered, &documents));
+            }
+        }
+
+        // The catalog is the one place an embedded rule's severity is decided.
+        for f in findings.iter_mut().filter(|f| f.source == "embedded") {
+            if self.catalog.get(&f.rule).is_some() {
+                f.severity = self.catalog.severity(&f.rule);
+            }
+        }
+        let mut findings = self.exceptions.apply(findings, exceptions::today());
+        findings.sort_by(|a, b| {
+            (&a.file, a.line, &a.rule, &a.message).cmp(&(&b.file, b.line, &b.rule, &b.message))
+        });
+        findings.dedup_by(|a, b| {
+            a.file == b.file && a.line == b.line && a.rule == b.rule && a.message == b.message
+        });
+        skipped.sort();
+        Ok(Outcome {
+            findings,
+            files: input.files.len(),
+            documents: documents.len(),
+            skipped,
+        })
+    }
 }

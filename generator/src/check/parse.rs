@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::finding::{Finding, Severity};
 use crate::locate::LineIndex;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Document {
     pub path: String,
     /// 1-based line where the document's content starts.
@@ -75,13 +75,13 @@ impl Document {
 }
 
 /// A text file the text rules read (DAGs, SQL, scripts).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Text {
     pub path: String,
     pub text: String,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Parsed {
     pub documents: Vec<Document>,
     pub texts: Vec<Text>,
@@ -113,10 +113,10 @@ fn extension(path: &str) -> &str {
 }
 
 /// Directories holding a Helm chart (a `Chart.yaml`).
-fn chart_dirs(files: &[(String, Vec<u8>)]) -> BTreeSet<String> {
-    files
-        .iter()
-        .filter_map(|(p, _)| match p.rsplit_once('/') {
+pub fn chart_dirs<'a>(paths: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
+    paths
+        .into_iter()
+        .filter_map(|p| match p.rsplit_once('/') {
             Some((dir, "Chart.yaml")) => Some(dir.to_owned()),
             None if p == "Chart.yaml" => Some(String::new()),
             _ => None,
@@ -136,43 +136,48 @@ fn is_chart_template(path: &str, charts: &BTreeSet<String>) -> bool {
 }
 
 pub fn parse_all(files: &[(String, Vec<u8>)]) -> Parsed {
-    let charts = chart_dirs(files);
+    let charts = chart_dirs(files.iter().map(|(p, _)| p.as_str()));
     let mut out = Parsed::default();
     for (path, bytes) in files {
-        let ext = extension(path);
-        if bytes.iter().take(8192).any(|b| *b == 0) {
-            out.skipped.push((path.clone(), "binary file".into()));
-            continue;
-        }
-        if TEMPLATE_EXTENSIONS.contains(&ext) || is_chart_template(path, &charts) {
-            out.skipped
-                .push((path.clone(), "template, not YAML until rendered".into()));
-            continue;
-        }
-        let text = match std::str::from_utf8(bytes) {
-            Ok(t) => t,
-            Err(e) => {
-                out.findings.push(Finding::new(
-                    "SOC-PARSE-001",
-                    Severity::Deny,
-                    path,
-                    None,
-                    format!("not UTF-8 text: {e}"),
-                ));
-                continue;
-            }
-        };
-        match ext {
-            "yaml" | "yml" => parse_yaml(path, text, &mut out),
-            "json" | "zpln" => parse_json(path, text, &mut out),
-            e if TEXT_EXTENSIONS.contains(&e) => out.texts.push(Text {
-                path: path.clone(),
-                text: text.to_owned(),
-            }),
-            _ => {}
-        }
+        parse_file(path, bytes, &charts, &mut out);
     }
     out
+}
+
+/// One file into `out`; `charts` tells Helm chart templates apart.
+pub fn parse_file(path: &str, bytes: &[u8], charts: &BTreeSet<String>, out: &mut Parsed) {
+    let ext = extension(path);
+    if bytes.iter().take(8192).any(|b| *b == 0) {
+        out.skipped.push((path.to_owned(), "binary file".into()));
+        return;
+    }
+    if TEMPLATE_EXTENSIONS.contains(&ext) || is_chart_template(path, charts) {
+        out.skipped
+            .push((path.to_owned(), "template, not YAML until rendered".into()));
+        return;
+    }
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            out.findings.push(Finding::new(
+                "SOC-PARSE-001",
+                Severity::Deny,
+                path,
+                None,
+                format!("not UTF-8 text: {e}"),
+            ));
+            return;
+        }
+    };
+    match ext {
+        "yaml" | "yml" => parse_yaml(path, text, out),
+        "json" | "zpln" => parse_json(path, text, out),
+        e if TEXT_EXTENSIONS.contains(&e) => out.texts.push(Text {
+            path: path.to_owned(),
+            text: text.to_owned(),
+        }),
+        _ => {}
+    }
 }
 
 fn parse_json(path: &str, text: &str, out: &mut Parsed) {
