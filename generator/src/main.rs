@@ -66,8 +66,21 @@ struct CheckArgs {
     no_local_policies: bool,
     /// Also build every kustomize overlay (kustomize or kubectl on PATH) and
     /// check the rendered documents.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["range", "commit"])]
     render: bool,
+    /// Check every commit of BASE..HEAD from the git object database and
+    /// judge the range on what it introduces.
+    #[arg(long, value_name = "BASE..HEAD", conflicts_with = "commit")]
+    range: Option<String>,
+    /// Check the tree of one commit (no checkout needed).
+    #[arg(long, value_name = "REV")]
+    commit: Option<String>,
+    /// With --range: fail when any commit introduces a denial, even one fixed later.
+    #[arg(long, requires = "range")]
+    every_commit_must_pass: bool,
+    /// With --range: changes to policies/ are denials, not warnings.
+    #[arg(long, requires = "range")]
+    protect_policies: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -194,14 +207,23 @@ fn check(args: CheckArgs) -> anyhow::Result<u8> {
             args.dir.display()
         );
     }
-    let input = checker::files::Input::from_dir(&args.dir)?;
     let options = checker::Options {
         local_policies: !args.no_local_policies,
         rego_v0: args.rego_v0,
         policy_timeout: std::time::Duration::from_millis(args.policy_timeout),
         render_root: args.render.then(|| args.dir.clone()),
     };
-    let outcome = checker::check_files(input, &options)?;
+    let outcome = if let Some(spec) = &args.range {
+        let range = checker::range::RangeOptions {
+            every_commit_must_pass: args.every_commit_must_pass,
+            protect_policies: args.protect_policies,
+        };
+        checker::range::check_range(&args.dir, spec, &options, &range)?
+    } else if let Some(rev) = &args.commit {
+        checker::range::check_commit(&args.dir, rev, &options)?
+    } else {
+        checker::check_files(checker::files::Input::from_dir(&args.dir)?, &options)?
+    };
     let colour = args.format == Format::Text
         && std::io::IsTerminal::is_terminal(&std::io::stdout())
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());

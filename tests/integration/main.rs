@@ -6,5 +6,6 @@ mod charts;
 mod check;
 mod cli;
 mod content;
+mod range;
 mod support;
 mod tools;

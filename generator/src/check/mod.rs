@@ -12,6 +12,7 @@ pub mod exceptions;
 pub mod files;
 pub mod finding;
 pub mod parse;
+pub mod range;
 pub mod render;
 pub mod report;
 pub mod schema;
@@ -35,7 +36,7 @@ impl Outcome {
     pub fn count(&self, severity: Severity) -> usize {
         self.findings
             .iter()
-            .filter(|f| f.excepted_by.is_none() && f.severity == severity)
+            .filter(|f| f.is_active() && f.severity == severity)
             .count()
     }
 }

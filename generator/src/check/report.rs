@@ -29,7 +29,7 @@ pub struct Style {
 }
 
 fn active(outcome: &Outcome) -> impl Iterator<Item = &Finding> {
-    outcome.findings.iter().filter(|f| f.excepted_by.is_none())
+    outcome.findings.iter().filter(|f| f.is_active())
 }
 
 pub fn render(format: Format, outcome: &Outcome, style: &Style) -> String {
@@ -65,10 +65,32 @@ fn text(outcome: &Outcome, style: &Style) -> String {
                 Severity::Warn => paint(style, "33", "warn"),
             };
             let line = f.line.map(|l| format!(":{l}")).unwrap_or_default();
-            let _ = writeln!(out, "  {file}{line}: {sev} {} {}", f.rule, f.message);
+            let _ = writeln!(out, "  {file}{line}: {sev} {} {}", f.rule, f.full_message());
         }
     }
-    let excepted = outcome.findings.len() - active(outcome).count();
+    let excepted = outcome
+        .findings
+        .iter()
+        .filter(|f| f.excepted_by.is_some())
+        .count();
+    let pre_existing = outcome.findings.iter().filter(|f| f.pre_existing).count();
+    let fixed = outcome
+        .findings
+        .iter()
+        .filter(|f| f.fixed_in.is_some())
+        .count();
+    if fixed > 0 {
+        let _ = writeln!(out, "Introduced and fixed within the range (not counted):");
+        for f in outcome.findings.iter().filter(|f| f.fixed_in.is_some()) {
+            let _ = writeln!(out, "  {}: {} {}", f.location(), f.rule, f.full_message());
+        }
+    }
+    if pre_existing > 0 {
+        let _ = writeln!(
+            out,
+            "{pre_existing} finding(s) already present at the base of the range (not counted)."
+        );
+    }
     let _ = writeln!(
         out,
         "{} denial(s), {} warning(s){} in {} file(s), {} document(s) checked{}.",
@@ -155,7 +177,7 @@ fn junit(outcome: &Outcome) -> String {
                 xml_escape(&f.location())
             );
             if f.severity == Severity::Deny {
-                let _ = writeln!(out, ">\n      <failure message=\"{}\" type=\"{}\">{}: {}</failure>\n    </testcase>", xml_escape(&f.message), xml_escape(rule), xml_escape(&f.location()), xml_escape(&f.message));
+                let _ = writeln!(out, ">\n      <failure message=\"{}\" type=\"{}\">{}: {}</failure>\n    </testcase>", xml_escape(&f.message), xml_escape(rule), xml_escape(&f.location()), xml_escape(&f.full_message()));
             } else {
                 let _ = writeln!(
                     out,
@@ -173,12 +195,14 @@ fn junit(outcome: &Outcome) -> String {
 /// A stable identity of a finding: rule, file and resource, not the line,
 /// so that moving a block does not make an old finding look new.
 pub fn fingerprint(f: &Finding) -> String {
+    // The message tells apart two findings of one rule on one resource (two
+    // containers of a pod); it carries names, never line numbers.
     let key = format!(
         "{}\n{}\n{}\n{}",
         f.rule,
         f.file,
         f.resource.as_deref().unwrap_or(""),
-        if f.resource.is_some() { "" } else { &f.message }
+        f.message
     );
     crate::git::blob_id(key.as_bytes())
 }
@@ -210,7 +234,7 @@ fn sarif(outcome: &Outcome) -> String {
                 "ruleId": f.rule,
                 "ruleIndex": index,
                 "level": if f.severity == Severity::Deny { "error" } else { "warning" },
-                "message": {"text": f.message},
+                "message": {"text": f.full_message()},
                 "locations": [{"physicalLocation": {
                     "artifactLocation": {"uri": f.file, "uriBaseId": "%SRCROOT%"},
                     "region": {"startLine": f.line.unwrap_or(1)},
@@ -262,7 +286,7 @@ fn github(outcome: &Outcome) -> String {
             "::{level} file={}{line},title={}::{}",
             gh_escape(&f.file, true),
             gh_escape(&f.rule, true),
-            gh_escape(&f.message, false)
+            gh_escape(&f.full_message(), false)
         );
     }
     let _ = writeln!(
@@ -290,7 +314,7 @@ pub fn summary_markdown(outcome: &Outcome) -> String {
                 f.severity.as_str(),
                 f.rule,
                 f.location(),
-                f.message.replace('|', "\\|").replace('\n', " ")
+                f.full_message().replace('|', "\\|").replace('\n', " ")
             );
         }
     }
@@ -301,7 +325,7 @@ fn gitlab(outcome: &Outcome) -> String {
     let issues: Vec<_> = active(outcome)
         .map(|f| {
             json!({
-                "description": format!("{}: {}", f.rule, f.message),
+                "description": format!("{}: {}", f.rule, f.full_message()),
                 "check_name": f.rule,
                 "fingerprint": fingerprint(f),
                 "severity": if f.severity == Severity::Deny { "major" } else { "minor" },

@@ -1,0 +1,309 @@
+//! `socle check --range BASE..HEAD` and `--commit REV`: commits read straight
+//! from the object database, each judged on what it introduces.
+//!
+//! Every commit of the range is checked as a whole tree, through one
+//! [`Checker`] whose per-file results are cached by content, so unchanged
+//! files cost nothing after the first commit. A finding is identified by its
+//! fingerprint (rule, file, resource; not the line), which is what makes
+//! "introduced by", "pre-existing" and "fixed" well defined. Repository
+//! policies and exceptions are taken from BASE, so that a pull request cannot
+//! weaken the rules it is judged by.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use super::files::{Input, MAX_FILE};
+use super::finding::{Finding, Severity};
+use super::{report, CheckError, Checker, Options, Outcome};
+use crate::git::{CommitInfo, GitError, Reader, TreeFile};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RangeError {
+    #[error(transparent)]
+    Git(#[from] GitError),
+    #[error(transparent)]
+    Check(#[from] CheckError),
+    #[error("{0}")]
+    Usage(String),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RangeOptions {
+    /// Fail when any commit of the range introduces a denial, even one fixed later.
+    pub every_commit_must_pass: bool,
+    /// Changes to `policies/` in the range are denials rather than warnings.
+    pub protect_policies: bool,
+}
+
+struct Walker<'a> {
+    reader: &'a Reader,
+    checker: Checker,
+    blobs: HashMap<String, Vec<u8>>,
+    trees: HashMap<String, Vec<TreeFile>>,
+    states: HashMap<String, Vec<Finding>>,
+    documents: HashMap<String, usize>,
+}
+
+fn policy_files(files: &[(String, Vec<u8>)]) -> Vec<(String, Vec<u8>)> {
+    files
+        .iter()
+        .filter(|(p, _)| p.starts_with("policies/"))
+        .cloned()
+        .collect()
+}
+
+impl<'a> Walker<'a> {
+    fn tree(&mut self, commit: &str) -> Result<Vec<TreeFile>, RangeError> {
+        if let Some(t) = self.trees.get(commit) {
+            return Ok(t.clone());
+        }
+        let files = self.reader.files(commit)?;
+        self.trees.insert(commit.to_owned(), files.clone());
+        Ok(files)
+    }
+
+    fn input(&mut self, commit: &str) -> Result<Input, RangeError> {
+        let mut input = Input::default();
+        for f in self.tree(commit)? {
+            if f.link {
+                input.skipped.push((f.path, "symbolic link".into()));
+                continue;
+            }
+            if !self.blobs.contains_key(&f.blob) {
+                let bytes = self.reader.blob(&f.blob)?;
+                self.blobs.insert(f.blob.clone(), bytes);
+            }
+            let bytes = &self.blobs[&f.blob];
+            if bytes.len() as u64 > MAX_FILE {
+                input.findings.push(Finding::new(
+                    "SOC-REPO-002",
+                    Severity::Warn,
+                    &f.path,
+                    None,
+                    format!(
+                        "{} MB: larger than the {} MB socle parses; not checked",
+                        bytes.len() / (1024 * 1024),
+                        MAX_FILE / (1024 * 1024)
+                    ),
+                ));
+                continue;
+            }
+            input.files.push((f.path, bytes.clone()));
+        }
+        Ok(input)
+    }
+
+    /// The findings of a commit's whole tree (memoised).
+    fn state(&mut self, commit: &str) -> Result<Vec<Finding>, RangeError> {
+        if let Some(s) = self.states.get(commit) {
+            return Ok(s.clone());
+        }
+        let input = self.input(commit)?;
+        let outcome = self.checker.check(input)?;
+        self.documents.insert(commit.to_owned(), outcome.documents);
+        let active: Vec<Finding> = outcome
+            .findings
+            .into_iter()
+            .filter(|f| f.excepted_by.is_none())
+            .collect();
+        self.states.insert(commit.to_owned(), active.clone());
+        Ok(active)
+    }
+
+    fn fingerprints(&mut self, commit: &str) -> Result<BTreeSet<String>, RangeError> {
+        Ok(self
+            .state(commit)?
+            .iter()
+            .map(report::fingerprint)
+            .collect())
+    }
+}
+
+fn label(c: &CommitInfo) -> String {
+    format!("{} {:?}", c.short, c.subject)
+}
+
+/// Check the tree of one commit, with the policies it carries.
+pub fn check_commit(
+    dir: &std::path::Path,
+    rev: &str,
+    options: &Options,
+) -> Result<Outcome, RangeError> {
+    let reader = Reader::open(dir)?;
+    let id = reader.resolve(rev)?;
+    let files = reader.files(&id)?;
+    let mut input = Input::default();
+    for f in files {
+        if f.link {
+            input.skipped.push((f.path, "symbolic link".into()));
+            continue;
+        }
+        input.files.push((f.path, reader.blob(&f.blob)?));
+    }
+    let mut checker = Checker::new(
+        &policy_files(&input.files),
+        &Options {
+            render_root: None,
+            ..options.clone()
+        },
+    )?;
+    Ok(checker.check(input)?)
+}
+
+pub fn check_range(
+    dir: &std::path::Path,
+    spec: &str,
+    options: &Options,
+    range: &RangeOptions,
+) -> Result<Outcome, RangeError> {
+    let (base_rev, head_rev) = match spec.split_once("..") {
+        Some((b, h)) if !b.is_empty() && !h.is_empty() && !h.starts_with('.') => (b, h),
+        _ => {
+            return Err(RangeError::Usage(format!(
+                "--range {spec:?}: expected BASE..HEAD, e.g. --range origin/main..HEAD"
+            )))
+        }
+    };
+    let reader = Reader::open(dir)?;
+    let base = reader.resolve(base_rev)?;
+    let head = reader.resolve(head_rev)?;
+    let commits = reader.range(&base, &head)?;
+    if commits.is_empty() {
+        return Err(RangeError::Usage(format!(
+            "--range {spec}: no commit is in {head_rev} and not in {base_rev} (the range is empty or inverted)"
+        )));
+    }
+
+    // Repository policies and exceptions come from BASE.
+    let base_files: Vec<(String, Vec<u8>)> = {
+        let mut out = Vec::new();
+        for f in reader
+            .files(&base)?
+            .into_iter()
+            .filter(|f| f.path.starts_with("policies/") && !f.link)
+        {
+            out.push((f.path.clone(), reader.blob(&f.blob)?));
+        }
+        out
+    };
+    let checker = Checker::new(
+        &base_files,
+        &Options {
+            render_root: None,
+            ..options.clone()
+        },
+    )?;
+    let mut walker = Walker {
+        reader: &reader,
+        checker,
+        blobs: HashMap::new(),
+        trees: HashMap::new(),
+        states: HashMap::new(),
+        documents: HashMap::new(),
+    };
+
+    let pre_existing = walker.fingerprints(&base)?;
+    let mut introduced: BTreeMap<String, (usize, Finding)> = BTreeMap::new();
+    let mut extra = Vec::new();
+    let mut fingerprints_by_commit = Vec::new();
+    for (i, commit) in commits.iter().enumerate() {
+        let state = walker.state(&commit.id)?;
+        // A merge is judged on what none of its parents had.
+        let mut parent_prints = BTreeSet::new();
+        for p in &commit.parents {
+            parent_prints.extend(walker.fingerprints(p)?);
+        }
+        let prints: BTreeSet<String> = state.iter().map(report::fingerprint).collect();
+        for f in &state {
+            let fp = report::fingerprint(f);
+            if !parent_prints.contains(&fp) && !pre_existing.contains(&fp) {
+                introduced.entry(fp).or_insert((i, f.clone()));
+            }
+        }
+        fingerprints_by_commit.push(prints);
+
+        // Changes to the repository's policies need a reviewer's eye.
+        let parent_policies: BTreeMap<String, String> = match commit.parents.first() {
+            Some(p) => walker
+                .tree(p)?
+                .into_iter()
+                .filter(|f| f.path.starts_with("policies/"))
+                .map(|f| (f.path, f.blob))
+                .collect(),
+            None => BTreeMap::new(),
+        };
+        let policies: BTreeMap<String, String> = walker
+            .tree(&commit.id)?
+            .into_iter()
+            .filter(|f| f.path.starts_with("policies/"))
+            .map(|f| (f.path, f.blob))
+            .collect();
+        let changed: BTreeSet<&String> = parent_policies
+            .iter()
+            .filter(|(p, b)| policies.get(*p) != Some(b))
+            .map(|(p, _)| p)
+            .chain(
+                policies
+                    .iter()
+                    .filter(|(p, b)| parent_policies.get(*p) != Some(b))
+                    .map(|(p, _)| p),
+            )
+            .collect();
+        for path in changed {
+            let verb = if !policies.contains_key(path) {
+                "deletes"
+            } else if !parent_policies.contains_key(path) {
+                "adds"
+            } else {
+                "changes"
+            };
+            let mut f = Finding::new(
+                "SOC-RANGE-001",
+                if range.protect_policies { Severity::Deny } else { Severity::Warn },
+                path,
+                None,
+                format!("commit {} {verb} a policy file; the range is judged by the base's policies, and this change needs review", label(commit)),
+            );
+            f.commit = Some(label(commit));
+            extra.push(f);
+        }
+    }
+
+    let head_state = walker.state(&head)?;
+    let head_prints: BTreeSet<String> = head_state.iter().map(report::fingerprint).collect();
+    let mut findings = Vec::new();
+    for mut f in head_state {
+        let fp = report::fingerprint(&f);
+        if pre_existing.contains(&fp) {
+            f.pre_existing = true;
+        } else if let Some((i, _)) = introduced.get(&fp) {
+            f.commit = Some(label(&commits[*i]));
+        }
+        findings.push(f);
+    }
+    // Introduced and fixed inside the range.
+    for (fp, (i, f)) in &introduced {
+        if head_prints.contains(fp) {
+            continue;
+        }
+        let fixed = (i + 1..commits.len())
+            .find(|j| !fingerprints_by_commit[*j].contains(fp))
+            .unwrap_or(commits.len() - 1);
+        let mut f = f.clone();
+        f.commit = Some(label(&commits[*i]));
+        f.fixed_in = Some(label(&commits[fixed]));
+        if range.every_commit_must_pass && f.severity == Severity::Deny {
+            // Counted: protected branches require every commit to pass.
+            f.message = format!("{} (fixed later, in {})", f.message, label(&commits[fixed]));
+            f.fixed_in = None;
+        }
+        findings.push(f);
+    }
+    findings.extend(extra);
+    findings.sort_by(|a, b| (&a.file, a.line, &a.rule).cmp(&(&b.file, b.line, &b.rule)));
+    Ok(Outcome {
+        findings,
+        files: walker.trees.get(&head).map_or(0, Vec::len),
+        documents: walker.documents.get(&head).copied().unwrap_or(0),
+        skipped: Vec::new(),
+    })
+}

@@ -1,0 +1,237 @@
+//! `socle check --range` and `--commit` on real git histories (built with the
+//! git binary here; socle reads them through gix).
+
+use std::path::Path;
+use std::process::Command;
+
+use assert_cmd::cargo::CommandCargoExt;
+use serde_json::Value;
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A generated repository with its initial commit, ready for more.
+fn repository() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let status = Command::cargo_bin("socle")
+        .unwrap()
+        .args(["new", "-q", "--out"])
+        .arg(tmp.path().join("r"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let dir = tmp.path().join("r");
+    git(&dir, &["config", "user.email", "ci@example.invalid"]);
+    git(&dir, &["config", "user.name", "CI"]);
+    tmp
+}
+
+fn edit(dir: &Path, file: &str, old: &str, new: &str) {
+    let path = dir.join(file);
+    let text = fs_err::read_to_string(&path).unwrap();
+    assert!(text.contains(old), "{old:?} not in {file}");
+    fs_err::write(&path, text.replacen(old, new, 1)).unwrap();
+}
+
+fn commit(dir: &Path, message: &str) -> String {
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", message]);
+    git(dir, &["rev-parse", "HEAD"])
+}
+
+const STS: &str = "components/zeppelin/base/statefulset.yaml";
+const FLOAT: (&str, &str) = (
+    "image: apache/zeppelin:0.12.1\n          ports:",
+    "image: apache/zeppelin:latest\n          ports:",
+);
+
+fn check(dir: &Path, args: &[&str]) -> (i32, Value, String) {
+    let out = Command::cargo_bin("socle")
+        .unwrap()
+        .arg("check")
+        .arg(dir)
+        .args(args)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let json = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (out.status.code().unwrap_or(-1), json, stderr)
+}
+
+fn findings(json: &Value) -> Vec<Value> {
+    json["findings"].as_array().cloned().unwrap_or_default()
+}
+
+#[test]
+fn findings_name_the_commit_that_introduced_them() {
+    let tmp = repository();
+    let dir = tmp.path().join("r");
+    let base = git(&dir, &["rev-parse", "HEAD"]);
+    edit(&dir, STS, FLOAT.0, FLOAT.1);
+    commit(&dir, "Float the Zeppelin image");
+    edit(&dir, "README.md", "# ", "# Platform: ");
+    commit(&dir, "Retitle the README");
+
+    let (code, json, stderr) = check(&dir, &["--range", &format!("{base}..HEAD")]);
+    assert_eq!(code, 1, "{json}\n{stderr}");
+    let list = findings(&json);
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0]["rule"], "SOC-K8S-002");
+    assert_eq!(
+        (list[0]["file"].as_str(), list[0]["line"].as_u64()),
+        (Some(STS), Some(72))
+    );
+    assert!(
+        list[0]["commit"]
+            .as_str()
+            .unwrap()
+            .contains("\"Float the Zeppelin image\""),
+        "{list:?}"
+    );
+
+    // The same tree read from the object database with --commit.
+    let (code, json, _) = check(&dir, &["--commit", "HEAD"]);
+    assert_eq!(code, 1);
+    assert_eq!(findings(&json).len(), 1);
+}
+
+#[test]
+fn pre_existing_findings_do_not_fail_the_range() {
+    let tmp = repository();
+    let dir = tmp.path().join("r");
+    edit(&dir, STS, FLOAT.0, FLOAT.1);
+    let base = commit(&dir, "Float the Zeppelin image");
+    edit(&dir, "README.md", "# ", "# Platform: ");
+    commit(&dir, "Retitle the README");
+    let (code, json, stderr) = check(&dir, &["--range", &format!("{base}..HEAD")]);
+    assert_eq!(code, 0, "{json}\n{stderr}");
+    let list = findings(&json);
+    assert!(
+        list.iter().all(|f| f["pre_existing"] == true) && !list.is_empty(),
+        "{list:?}"
+    );
+}
+
+#[test]
+fn a_violation_fixed_within_the_range_is_reported_not_failed() {
+    let tmp = repository();
+    let dir = tmp.path().join("r");
+    let base = git(&dir, &["rev-parse", "HEAD"]);
+    edit(&dir, STS, FLOAT.0, FLOAT.1);
+    commit(&dir, "Float the Zeppelin image");
+    edit(&dir, STS, FLOAT.1, FLOAT.0);
+    commit(&dir, "Pin it again");
+    let range = format!("{base}..HEAD");
+    let (code, json, _) = check(&dir, &["--range", &range]);
+    assert_eq!(code, 0, "{json}");
+    let list = findings(&json);
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert!(list[0]["fixed_in"]
+        .as_str()
+        .unwrap()
+        .contains("Pin it again"));
+    let (code, _, _) = check(&dir, &["--range", &range, "--every-commit-must-pass"]);
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn a_pull_request_cannot_weaken_the_rules_it_is_judged_by() {
+    let tmp = repository();
+    let dir = tmp.path().join("r");
+    fs_err::create_dir_all(dir.join("policies")).unwrap();
+    fs_err::write(
+        dir.join("policies/no-debug.rego"),
+        "package main\n\ndeny contains msg if {\n\tinput.kind == \"ConfigMap\"\n\tinput.data.mode == \"debug\"\n\tmsg := \"no debug mode in git\"\n}\n",
+    )
+    .unwrap();
+    let base = commit(&dir, "Add a repository policy");
+
+    fs_err::remove_file(dir.join("policies/no-debug.rego")).unwrap();
+    fs_err::write(
+        dir.join("platform/debug.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: debug\ndata:\n  mode: debug\n",
+    )
+    .unwrap();
+    commit(&dir, "Drop the rule and turn debug on");
+
+    let range = format!("{base}..HEAD");
+    let (code, json, stderr) = check(&dir, &["--range", &range]);
+    assert_eq!(code, 1, "{json}\n{stderr}");
+    let list = findings(&json);
+    assert!(
+        list.iter()
+            .any(|f| f["rule"] == "main.deny" && f["file"] == "platform/debug.yaml"),
+        "{list:?}"
+    );
+    let policy_change = list
+        .iter()
+        .find(|f| f["rule"] == "SOC-RANGE-001")
+        .expect("policy change reported");
+    assert_eq!(policy_change["severity"], "warn");
+    assert_eq!(policy_change["file"], "policies/no-debug.rego");
+
+    let (_, json, _) = check(&dir, &["--range", &range, "--protect-policies"]);
+    let list = findings(&json);
+    assert!(
+        list.iter()
+            .any(|f| f["rule"] == "SOC-RANGE-001" && f["severity"] == "deny"),
+        "{list:?}"
+    );
+}
+
+#[test]
+fn a_merge_is_judged_on_what_none_of_its_parents_had() {
+    let tmp = repository();
+    let dir = tmp.path().join("r");
+    let start = git(&dir, &["rev-parse", "HEAD"]);
+    // main moves on with a violation of its own...
+    edit(&dir, STS, FLOAT.0, FLOAT.1);
+    commit(&dir, "Float the Zeppelin image on main");
+    // ...while a feature branch, started before, makes a clean change and
+    // then merges main in.
+    git(&dir, &["checkout", "-q", "-b", "feature", &start]);
+    edit(&dir, "README.md", "# ", "# Platform: ");
+    commit(&dir, "Retitle the README");
+    git(&dir, &["merge", "-q", "--no-edit", "main"]);
+    let (code, json, stderr) = check(&dir, &["--range", "main..feature"]);
+    assert_eq!(code, 0, "the merge brings nothing new:\n{json}\n{stderr}");
+    assert!(
+        findings(&json).iter().all(|f| f["pre_existing"] == true),
+        "{json}"
+    );
+}
+
+#[test]
+fn bad_ranges_are_usage_errors() {
+    let tmp = repository();
+    let dir = tmp.path().join("r");
+    edit(&dir, "README.md", "# ", "# Platform: ");
+    commit(&dir, "Retitle the README");
+    for (args, expected) in [
+        (vec!["--range", "nope..HEAD"], "unknown revision \"nope\""),
+        (vec!["--range", "HEAD..HEAD~1"], "empty or inverted"),
+        (vec!["--range", "HEAD"], "expected BASE..HEAD"),
+        (vec!["--commit", "nope"], "unknown revision \"nope\""),
+    ] {
+        let (code, _, stderr) = check(&dir, &args);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+    // Not a git repository at all.
+    let plain = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = check(plain.path(), &["--commit", "HEAD"]);
+    assert_eq!(code, 2, "{stderr}");
+}
