@@ -80,6 +80,9 @@ fn leaves(value: &Value) -> Vec<Value> {
 
 pub struct Embedded {
     engine: regorus::Engine,
+    /// Repository results by digest of the repository input: commits of a
+    /// range that change nothing the repository rules read reuse them.
+    repository_memo: std::sync::Mutex<std::collections::HashMap<String, Value>>,
 }
 
 fn to_json(v: &regorus::Value) -> Value {
@@ -159,7 +162,10 @@ impl Embedded {
         engine
             .eval_rule("data.socle.document.result".into())
             .map_err(|e| PolicyError::Eval(e.to_string()))?;
-        Ok(Self { engine })
+        Ok(Self {
+            engine,
+            repository_memo: Default::default(),
+        })
     }
 
     pub fn engine(&self) -> regorus::Engine {
@@ -185,7 +191,7 @@ impl Embedded {
         let mut out = Self::file_inputs(docs, texts);
         out.push((
             "data.socle.repository_result.result",
-            repository_input(docs, paths),
+            repository_input(&docs.iter().collect::<Vec<_>>(), paths),
         ));
         out
     }
@@ -298,18 +304,30 @@ impl Embedded {
     /// Rules that span files, on the whole set of documents.
     pub fn evaluate_repository(
         &self,
-        docs: &[Document],
+        docs: &[&Document],
         paths: &[String],
     ) -> Result<Vec<Finding>, PolicyError> {
-        let mut engine = self.engine.clone();
-        let result = Self::eval(
-            &mut engine,
-            repository_input(docs, paths),
-            "data.socle.repository_result.result",
-        )?;
+        let input = repository_input(docs, paths);
+        let digest = crate::git::blob_id(&serde_json::to_vec(&input).unwrap_or_default());
+        let memo = self
+            .repository_memo
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&digest).cloned());
+        let result = match memo {
+            Some(result) => result,
+            None => {
+                let mut engine = self.engine.clone();
+                let result = Self::eval(&mut engine, input, "data.socle.repository_result.result")?;
+                if let Ok(mut m) = self.repository_memo.lock() {
+                    m.insert(digest, result.clone());
+                }
+                result
+            }
+        };
         let by_place: BTreeMap<(&str, usize), &Document> = docs
             .iter()
-            .map(|d| ((d.path.as_str(), d.line), d))
+            .map(|d| ((d.path.as_str(), d.line), *d))
             .collect();
         let mut out = Vec::new();
         for (key, severity) in [("deny", Severity::Deny), ("warn", Severity::Warn)] {
@@ -341,7 +359,7 @@ impl Embedded {
         paths: &[String],
     ) -> Result<Vec<Finding>, PolicyError> {
         let mut out = self.evaluate_files(docs, texts)?;
-        out.extend(self.evaluate_repository(docs, paths)?);
+        out.extend(self.evaluate_repository(&docs.iter().collect::<Vec<_>>(), paths)?);
         Ok(out)
     }
 }
@@ -350,7 +368,7 @@ impl Embedded {
 const NONE: &str = "data.socle.document.none";
 
 /// The repository-wide input: every file, and an inventory of documents.
-pub fn repository_input(docs: &[Document], paths: &[String]) -> Value {
+pub fn repository_input(docs: &[&Document], paths: &[String]) -> Value {
     let documents: Vec<Value> = docs
         .iter()
         .map(|d| {
@@ -365,7 +383,7 @@ pub fn repository_input(docs: &[Document], paths: &[String]) -> Value {
                 "namespace": get("namespace"),
                 "labels": meta.and_then(|m| m.get("labels")).cloned().unwrap_or(json!({})),
                 "annotations": meta.and_then(|m| m.get("annotations")).cloned().unwrap_or(json!({})),
-                "content": d.value,
+                "content": if spans_files(d) { d.value.clone() } else { Value::Null },
             })
         })
         .collect();
@@ -376,9 +394,27 @@ pub fn repository_input(docs: &[Document], paths: &[String]) -> Value {
     })
 }
 
+/// Whether the repository rules read this document's content (the
+/// inventory fields of every document are always there). Leaving the rest
+/// out keeps the repository input small, which is what makes re-evaluating
+/// it for every commit of a range affordable.
+fn spans_files(d: &Document) -> bool {
+    const KINDS: &[&str] = &[
+        "NetworkPolicy",
+        "Application",
+        "ApplicationSet",
+        "AppProject",
+        "PrometheusRule",
+    ];
+    KINDS.contains(&d.kind())
+        || d.path.ends_with("profiles.yml")
+        || d.path.ends_with(".zpln")
+        || (d.path.contains("models/") && (d.path.ends_with(".yml") || d.path.ends_with(".yaml")))
+}
+
 /// Each component's Helm values per environment, as Helm merges them:
 /// `components/<id>/values.yaml` under `components/<id>/values-<env>.yaml`.
-pub fn effective_values(docs: &[Document]) -> Value {
+pub fn effective_values(docs: &[&Document]) -> Value {
     let mut common: BTreeMap<&str, &Value> = BTreeMap::new();
     let mut per_env: BTreeMap<&str, BTreeMap<&str, &Value>> = BTreeMap::new();
     for d in docs {

@@ -14,6 +14,9 @@ pub struct Input {
     /// Problems found while reading (links out of the tree, huge files).
     pub findings: Vec<Finding>,
     pub skipped: Vec<(String, String)>,
+    /// Git blob ids of files, when the caller knows them (read from git):
+    /// they key the per-file cache without hashing the contents again.
+    pub blob_ids: std::collections::HashMap<String, String>,
 }
 
 impl Input {

@@ -123,28 +123,28 @@ impl Checker {
     pub fn check(&mut self, input: files::Input) -> Result<Outcome, CheckError> {
         let charts = parse::chart_dirs(input.files.iter().map(|(p, _)| p.as_str()));
         let mut findings = input.findings;
-        let mut documents = Vec::new();
         let mut skipped = input.skipped;
-        // Files not seen before are evaluated together, so that their
-        // documents share the evaluation threads.
+        let keys: Vec<(String, String)> = input
+            .files
+            .iter()
+            .map(|(path, bytes)| {
+                let id = input
+                    .blob_ids
+                    .get(path)
+                    .cloned()
+                    .unwrap_or_else(|| crate::git::blob_id(bytes));
+                (path.clone(), id)
+            })
+            .collect();
+        // Files not seen before are parsed and evaluated together, so that
+        // their documents share the evaluation threads.
         let mut fresh = parse::Parsed::default();
         let mut fresh_keys = Vec::new();
-        for (path, bytes) in &input.files {
-            let key = (path.clone(), crate::git::blob_id(bytes));
-            if let Some(hit) = self.cache.get(&key) {
-                documents.extend(hit.parsed.documents.iter().cloned());
-                skipped.extend(hit.parsed.skipped.iter().cloned());
-                findings.extend(hit.findings.iter().cloned());
-                continue;
+        for ((path, bytes), key) in input.files.iter().zip(&keys) {
+            if !self.cache.contains_key(key) {
+                parse::parse_file(path, bytes, &charts, &mut fresh);
+                fresh_keys.push(key.clone());
             }
-            let before = (
-                fresh.documents.len(),
-                fresh.texts.len(),
-                fresh.skipped.len(),
-                fresh.findings.len(),
-            );
-            parse::parse_file(path, bytes, &charts, &mut fresh);
-            fresh_keys.push((key, before));
         }
         if !fresh_keys.is_empty() {
             let mut fresh_findings = std::mem::take(&mut fresh.findings);
@@ -154,45 +154,54 @@ impl Checker {
                     .evaluate_files(&fresh.documents, &fresh.texts)?,
             );
             fresh_findings.extend(self.local.evaluate(&fresh.documents));
-            // Remember each file's share of the results.
-            for (key, _) in &fresh_keys {
-                let (path, _) = key;
-                let result = FileResult {
-                    parsed: parse::Parsed {
-                        documents: fresh
-                            .documents
-                            .iter()
-                            .filter(|d| &d.path == path)
-                            .cloned()
-                            .collect(),
-                        texts: fresh
-                            .texts
-                            .iter()
-                            .filter(|t| &t.path == path)
-                            .cloned()
-                            .collect(),
-                        findings: Vec::new(),
-                        skipped: fresh
-                            .skipped
-                            .iter()
-                            .filter(|(p, _)| p == path)
-                            .cloned()
-                            .collect(),
-                    },
-                    findings: fresh_findings
-                        .iter()
-                        .filter(|f| &f.file == path)
-                        .cloned()
-                        .collect(),
-                };
-                self.cache.insert(key.clone(), result);
+            let mut by_path: std::collections::HashMap<String, FileResult> = fresh_keys
+                .iter()
+                .map(|(p, _)| {
+                    (
+                        p.clone(),
+                        FileResult {
+                            parsed: parse::Parsed::default(),
+                            findings: Vec::new(),
+                        },
+                    )
+                })
+                .collect();
+            for d in fresh.documents {
+                if let Some(r) = by_path.get_mut(&d.path) {
+                    r.parsed.documents.push(d);
+                }
             }
-            documents.extend(fresh.documents);
-            skipped.extend(fresh.skipped);
-            findings.extend(fresh_findings);
+            for t in fresh.texts {
+                if let Some(r) = by_path.get_mut(&t.path) {
+                    r.parsed.texts.push(t);
+                }
+            }
+            for s in fresh.skipped {
+                if let Some(r) = by_path.get_mut(&s.0) {
+                    r.parsed.skipped.push(s);
+                }
+            }
+            for f in fresh_findings {
+                match by_path.get_mut(&f.file) {
+                    Some(r) => r.findings.push(f),
+                    None => findings.push(f),
+                }
+            }
+            for key in fresh_keys {
+                if let Some(r) = by_path.remove(&key.0) {
+                    self.cache.insert(key, r);
+                }
+            }
         }
-        // Documents in file order, whatever came from the cache.
-        documents.sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
+        // Every file's results, from the cache, in file order.
+        let mut documents: Vec<&parse::Document> = Vec::new();
+        for key in &keys {
+            if let Some(hit) = self.cache.get(key) {
+                documents.extend(hit.parsed.documents.iter());
+                skipped.extend(hit.parsed.skipped.iter().cloned());
+                findings.extend(hit.findings.iter().cloned());
+            }
+        }
 
         let paths: Vec<String> = input.files.iter().map(|(p, _)| p.clone()).collect();
         findings.extend(schema::validate_spec(&input.files));

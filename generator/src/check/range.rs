@@ -87,6 +87,7 @@ impl<'a> Walker<'a> {
                 ));
                 continue;
             }
+            input.blob_ids.insert(f.path.clone(), f.blob.clone());
             input.files.push((f.path, bytes.clone()));
         }
         Ok(input)

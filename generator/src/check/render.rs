@@ -106,7 +106,7 @@ pub fn trace(
     findings: Vec<Finding>,
     overlay: &str,
     rendered: &[Document],
-    sources: &[Document],
+    sources: &[&Document],
 ) -> Vec<Finding> {
     let rendered_path = format!("{overlay} (rendered)");
     findings
