@@ -5,7 +5,7 @@ use std::process::Command;
 
 use assert_cmd::cargo::CommandCargoExt;
 
-use crate::support::fixture;
+use crate::support::{fixture, git};
 
 fn socle() -> Command {
     let mut cmd = Command::cargo_bin("socle").expect("socle binary");
@@ -25,21 +25,6 @@ fn run(cmd: &mut Command, tmp: &Path) -> String {
         clean(&out.stdout),
         clean(&out.stderr)
     )
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .expect("git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]

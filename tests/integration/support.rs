@@ -71,3 +71,20 @@ pub fn materialise(files: &FileSet) -> tempfile::TempDir {
     }
     dir
 }
+
+/// Run git in `dir` (tests build histories with it; socle itself never
+/// runs git); the output, trimmed.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}

@@ -52,6 +52,17 @@ fn policy_files(files: &[(String, Vec<u8>)]) -> Vec<(String, Vec<u8>)> {
 }
 
 impl<'a> Walker<'a> {
+    fn new(reader: &'a Reader, checker: Checker) -> Self {
+        Self {
+            reader,
+            checker,
+            blobs: HashMap::new(),
+            trees: HashMap::new(),
+            states: HashMap::new(),
+            documents: HashMap::new(),
+        }
+    }
+
     fn tree(&mut self, commit: &str) -> Result<Vec<TreeFile>, RangeError> {
         if let Some(t) = self.trees.get(commit) {
             return Ok(t.clone());
@@ -62,35 +73,8 @@ impl<'a> Walker<'a> {
     }
 
     fn input(&mut self, commit: &str) -> Result<Input, RangeError> {
-        let mut input = Input::default();
-        for f in self.tree(commit)? {
-            if f.link {
-                input.skipped.push((f.path, "symbolic link".into()));
-                continue;
-            }
-            if !self.blobs.contains_key(&f.blob) {
-                let bytes = self.reader.blob(&f.blob)?;
-                self.blobs.insert(f.blob.clone(), bytes);
-            }
-            let bytes = &self.blobs[&f.blob];
-            if bytes.len() as u64 > MAX_FILE {
-                input.findings.push(Finding::new(
-                    "SOC-REPO-002",
-                    Severity::Warn,
-                    &f.path,
-                    None,
-                    format!(
-                        "{} MB: larger than the {} MB socle parses; not checked",
-                        bytes.len() / (1024 * 1024),
-                        MAX_FILE / (1024 * 1024)
-                    ),
-                ));
-                continue;
-            }
-            input.blob_ids.insert(f.path.clone(), f.blob.clone());
-            input.files.push((f.path, bytes.clone()));
-        }
-        Ok(input)
+        let files = self.tree(commit)?;
+        tree_input(self.reader, files, &mut self.blobs)
     }
 
     /// The findings of a commit's whole tree (memoised).
@@ -119,6 +103,43 @@ impl<'a> Walker<'a> {
     }
 }
 
+/// The files of a tree as checker input, blobs read once and remembered.
+fn tree_input(
+    reader: &Reader,
+    files: Vec<TreeFile>,
+    blobs: &mut HashMap<String, Vec<u8>>,
+) -> Result<Input, RangeError> {
+    let mut input = Input::default();
+    for f in files {
+        if f.link {
+            input.skipped.push((f.path, "symbolic link".into()));
+            continue;
+        }
+        if !blobs.contains_key(&f.blob) {
+            let bytes = reader.blob(&f.blob)?;
+            blobs.insert(f.blob.clone(), bytes);
+        }
+        let bytes = &blobs[&f.blob];
+        if bytes.len() as u64 > MAX_FILE {
+            input.findings.push(Finding::new(
+                "SOC-REPO-002",
+                Severity::Warn,
+                &f.path,
+                None,
+                format!(
+                    "{} MB: larger than the {} MB socle parses; not checked",
+                    bytes.len() / (1024 * 1024),
+                    MAX_FILE / (1024 * 1024)
+                ),
+            ));
+            continue;
+        }
+        input.blob_ids.insert(f.path.clone(), f.blob.clone());
+        input.files.push((f.path, bytes.clone()));
+    }
+    Ok(input)
+}
+
 fn label(c: &CommitInfo) -> String {
     format!("{} {:?}", c.short, c.subject)
 }
@@ -131,15 +152,7 @@ pub fn check_commit(
 ) -> Result<Outcome, RangeError> {
     let reader = Reader::open(dir)?;
     let id = reader.resolve(rev)?;
-    let files = reader.files(&id)?;
-    let mut input = Input::default();
-    for f in files {
-        if f.link {
-            input.skipped.push((f.path, "symbolic link".into()));
-            continue;
-        }
-        input.files.push((f.path, reader.blob(&f.blob)?));
-    }
+    let input = tree_input(&reader, reader.files(&id)?, &mut HashMap::new())?;
     let mut checker = Checker::new(
         &policy_files(&input.files),
         &Options {
@@ -193,14 +206,7 @@ pub fn check_range(
             ..options.clone()
         },
     )?;
-    let mut walker = Walker {
-        reader: &reader,
-        checker,
-        blobs: HashMap::new(),
-        trees: HashMap::new(),
-        states: HashMap::new(),
-        documents: HashMap::new(),
-    };
+    let mut walker = Walker::new(&reader, checker);
 
     let pre_existing = walker.fingerprints(&base)?;
     let mut introduced: BTreeMap<String, (usize, Finding)> = BTreeMap::new();
