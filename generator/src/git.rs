@@ -338,3 +338,13 @@ impl Reader {
         Ok(blob.data.clone())
     }
 }
+
+/// The hooks directory of the repository containing `dir`.
+pub fn hooks_dir(dir: &Path) -> Result<std::path::PathBuf, GitError> {
+    let repo = gix::discover(dir).map_err(|e| GitError {
+        step: "open",
+        path: dir.display().to_string(),
+        message: e.to_string(),
+    })?;
+    Ok(repo.git_dir().join("hooks"))
+}

@@ -42,7 +42,26 @@ enum Command {
     /// List, explain or test policies.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Git hooks.
+    #[command(subcommand)]
+    Hook(HookCommand),
 }
+
+#[derive(Subcommand)]
+enum HookCommand {
+    /// Write a pre-commit hook that runs `socle check` before each commit.
+    Install {
+        /// The repository.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Replace an existing pre-commit hook that socle did not write.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// First lines of the hook socle writes; recognising it makes reinstalling safe.
+const HOOK: &str = "#!/bin/sh\n# Installed by `socle hook install`: check the repository against its\n# policies before each commit (socle must be on PATH).\nexec socle check .\n";
 
 #[derive(clap::Args)]
 struct CheckArgs {
@@ -197,6 +216,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::New(args) => new(args),
         Command::Check(args) => check(args),
         Command::Policy(cmd) => policy(cmd),
+        Command::Hook(HookCommand::Install { dir, force }) => hook_install(&dir, force),
     }
 }
 
@@ -246,6 +266,28 @@ fn check(args: CheckArgs) -> anyhow::Result<u8> {
             0
         };
     Ok(if failing > 0 { 1 } else { 0 })
+}
+
+fn hook_install(dir: &Path, force: bool) -> anyhow::Result<u8> {
+    let hooks = socle::git::hooks_dir(dir)?;
+    let path = hooks.join("pre-commit");
+    if let Ok(existing) = fs_err::read_to_string(&path) {
+        if existing != HOOK && !force {
+            anyhow::bail!(
+                "{} exists and was not written by socle; pass --force to replace it",
+                path.display()
+            );
+        }
+    }
+    fs_err::create_dir_all(&hooks)?;
+    fs_err::write(&path, HOOK)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+    }
+    writeln!(std::io::stdout(), "Installed {}", path.display())?;
+    Ok(0)
 }
 
 fn policy(cmd: PolicyCommand) -> anyhow::Result<u8> {

@@ -222,3 +222,80 @@ fn bad_ranges_are_usage_errors() {
     let (code, _, stderr) = check(plain.path(), &["--commit", "HEAD"]);
     assert_eq!(code, 2, "{stderr}");
 }
+
+#[test]
+fn the_installed_hook_refuses_a_violating_commit() {
+    let tmp = repository();
+    let dir = tmp.path().join("r");
+    let out = Command::cargo_bin("socle")
+        .unwrap()
+        .args(["hook", "install"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Installing again is fine; replacing someone else's hook needs --force.
+    assert!(Command::cargo_bin("socle")
+        .unwrap()
+        .args(["hook", "install"])
+        .arg(&dir)
+        .status()
+        .unwrap()
+        .success());
+    fs_err::write(dir.join(".git/hooks/pre-commit"), "#!/bin/sh\nexit 0\n").unwrap();
+    let out = Command::cargo_bin("socle")
+        .unwrap()
+        .args(["hook", "install"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--force"));
+    assert!(Command::cargo_bin("socle")
+        .unwrap()
+        .args(["hook", "install", "--force"])
+        .arg(&dir)
+        .status()
+        .unwrap()
+        .success());
+
+    // The hook runs the socle on PATH.
+    let bin = assert_cmd::cargo::cargo_bin("socle");
+    let path = format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let commit_with_hook = |message: &str| {
+        git(&dir, &["add", "-A"]);
+        Command::new("git")
+            .arg("-C")
+            .arg(&dir)
+            .args(["commit", "-q", "-m", message])
+            .env("PATH", &path)
+            .output()
+            .unwrap()
+    };
+    edit(&dir, STS, FLOAT.0, FLOAT.1);
+    let out = commit_with_hook("Float the Zeppelin image");
+    assert!(!out.status.success(), "the hook let a denial through");
+    // git sends a hook's output to its standard error.
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("SOC-K8S-002"), "{said}");
+    edit(&dir, STS, FLOAT.1, FLOAT.0);
+    edit(&dir, "README.md", "# ", "# Platform: ");
+    let out = commit_with_hook("Retitle the README");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

@@ -236,3 +236,35 @@ fn render_checks_what_overlays_produce() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs `kustomize` or `kubectl`"));
 }
+
+/// The CI files socle ships and generates validate against the vendored
+/// GitHub and GitLab schemas of check-jsonschema.
+#[test]
+fn ci_files_validate_with_check_jsonschema() {
+    let Some(cj) = tool("check-jsonschema") else {
+        return;
+    };
+    let root = crate::support::repo_root();
+    let validate = |schema: &str, file: &Path| {
+        let (ok, out) = run(Command::new(&cj)
+            .args(["--builtin-schema", schema])
+            .arg(file));
+        assert!(ok, "{} against {schema}:\n{out}", file.display());
+    };
+    validate("vendor.github-actions", &root.join("ci/github/action.yml"));
+    validate(
+        "vendor.gitlab-ci",
+        &root.join("ci/gitlab/socle.gitlab-ci.yml"),
+    );
+    for spec in [None, Some("full.yaml")] {
+        let dir = materialise(&render(spec));
+        let workflow = dir.path().join(".github/workflows/socle.yaml");
+        let text = fs_err::read_to_string(&workflow).unwrap();
+        assert!(
+            text.contains("fetch-depth: 0") && text.contains("github.event.pull_request.base.sha"),
+            "{text}"
+        );
+        validate("vendor.github-workflows", &workflow);
+        validate("vendor.gitlab-ci", &dir.path().join(".gitlab-ci.yml"));
+    }
+}
