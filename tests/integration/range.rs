@@ -9,20 +9,21 @@ use serde_json::Value;
 
 use crate::support::git;
 
-/// A generated repository with its initial commit, ready for more.
-fn repository() -> tempfile::TempDir {
+/// A generated repository with its initial commit, ready for more: the
+/// temporary directory (kept alive by the caller) and the repository in it.
+fn repository() -> (tempfile::TempDir, std::path::PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("r");
     let status = Command::cargo_bin("socle")
         .unwrap()
         .args(["new", "-q", "--out"])
-        .arg(tmp.path().join("r"))
+        .arg(&dir)
         .status()
         .unwrap();
     assert!(status.success());
-    let dir = tmp.path().join("r");
     git(&dir, &["config", "user.email", "ci@example.invalid"]);
     git(&dir, &["config", "user.name", "CI"]);
-    tmp
+    (tmp, dir)
 }
 
 fn edit(dir: &Path, file: &str, old: &str, new: &str) {
@@ -64,8 +65,7 @@ fn findings(json: &Value) -> Vec<Value> {
 
 #[test]
 fn findings_name_the_commit_that_introduced_them() {
-    let tmp = repository();
-    let dir = tmp.path().join("r");
+    let (_tmp, dir) = repository();
     let base = git(&dir, &["rev-parse", "HEAD"]);
     edit(&dir, STS, FLOAT.0, FLOAT.1);
     commit(&dir, "Float the Zeppelin image");
@@ -97,8 +97,7 @@ fn findings_name_the_commit_that_introduced_them() {
 
 #[test]
 fn pre_existing_findings_do_not_fail_the_range() {
-    let tmp = repository();
-    let dir = tmp.path().join("r");
+    let (_tmp, dir) = repository();
     edit(&dir, STS, FLOAT.0, FLOAT.1);
     let base = commit(&dir, "Float the Zeppelin image");
     edit(&dir, "README.md", "# ", "# Platform: ");
@@ -114,8 +113,7 @@ fn pre_existing_findings_do_not_fail_the_range() {
 
 #[test]
 fn a_violation_fixed_within_the_range_is_reported_not_failed() {
-    let tmp = repository();
-    let dir = tmp.path().join("r");
+    let (_tmp, dir) = repository();
     let base = git(&dir, &["rev-parse", "HEAD"]);
     edit(&dir, STS, FLOAT.0, FLOAT.1);
     commit(&dir, "Float the Zeppelin image");
@@ -136,8 +134,7 @@ fn a_violation_fixed_within_the_range_is_reported_not_failed() {
 
 #[test]
 fn a_pull_request_cannot_weaken_the_rules_it_is_judged_by() {
-    let tmp = repository();
-    let dir = tmp.path().join("r");
+    let (_tmp, dir) = repository();
     fs_err::create_dir_all(dir.join("policies")).unwrap();
     fs_err::write(
         dir.join("policies/no-debug.rego"),
@@ -181,8 +178,7 @@ fn a_pull_request_cannot_weaken_the_rules_it_is_judged_by() {
 
 #[test]
 fn a_merge_is_judged_on_what_none_of_its_parents_had() {
-    let tmp = repository();
-    let dir = tmp.path().join("r");
+    let (_tmp, dir) = repository();
     let start = git(&dir, &["rev-parse", "HEAD"]);
     // main moves on with a violation of its own...
     edit(&dir, STS, FLOAT.0, FLOAT.1);
@@ -203,8 +199,7 @@ fn a_merge_is_judged_on_what_none_of_its_parents_had() {
 
 #[test]
 fn bad_ranges_are_usage_errors() {
-    let tmp = repository();
-    let dir = tmp.path().join("r");
+    let (_tmp, dir) = repository();
     edit(&dir, "README.md", "# ", "# Platform: ");
     commit(&dir, "Retitle the README");
     for (args, expected) in [
@@ -225,8 +220,7 @@ fn bad_ranges_are_usage_errors() {
 
 #[test]
 fn the_installed_hook_refuses_a_violating_commit() {
-    let tmp = repository();
-    let dir = tmp.path().join("r");
+    let (_tmp, dir) = repository();
     let out = Command::cargo_bin("socle")
         .unwrap()
         .args(["hook", "install"])
