@@ -1,4 +1,4 @@
-# Rules that span files. `input` is the repository:
+# Rules that span files. For `violation`, `input` is the repository:
 #   files:     every file path
 #   documents: every parsed document (path, line, kind, apiVersion, name,
 #              namespace, labels, annotations, content)
@@ -144,8 +144,9 @@ violation contains finding("SOC-ARGO-006", sprintf("prod Application %q syncs au
 
 # --- prod: critical services run highly available -------------------------
 #
-# `input.values[component][env]` is each component's effective Helm values
-# (values.yaml under values-<env>.yaml). Charts keep replicas and disruption
+# These rules read another input: `input.values[component].prod`, a critical
+# component's effective Helm values (values.yaml under values-prod.yaml), and
+# `input.documents`, the inventory of its values-prod.yaml. Charts keep replicas and disruption
 # budgets under different keys; this table says where, for the critical
 # components of the blueprint.
 
@@ -168,7 +169,7 @@ values_doc(file) := d if {
 	d.path == file
 }
 
-violation contains {"id": "SOC-PROD-001", "msg": sprintf("%s runs %v replica(s) of %s in prod; critical services need at least 2", [id, object.get(values, path, 1), concat(".", [sprintf("%v", [p]) | some p in path])]), "file": file, "line": values_doc(file).line, "doc_path": path} if {
+availability contains {"id": "SOC-PROD-001", "msg": sprintf("%s runs %v replica(s) of %s in prod; critical services need at least 2", [id, object.get(values, path, 1), concat(".", [sprintf("%v", [p]) | some p in path])]), "file": file, "line": values_doc(file).line, "doc_path": path} if {
 	some id in data.socle.blueprint.critical
 	values := input.values[id].prod
 	some path in ha_keys[id].replicas
@@ -184,7 +185,7 @@ has_pdb(values, path) if {
 	not pdb.create == false
 }
 
-violation contains {"id": "SOC-PROD-002", "msg": sprintf("%s has no PodDisruptionBudget in prod (%s)", [id, concat(".", path)]), "file": file, "line": values_doc(file).line, "doc_path": []} if {
+availability contains {"id": "SOC-PROD-002", "msg": sprintf("%s has no PodDisruptionBudget in prod (%s)", [id, concat(".", path)]), "file": file, "line": values_doc(file).line, "doc_path": []} if {
 	some id in data.socle.blueprint.critical
 	values := input.values[id].prod
 	some path in ha_keys[id].pdb

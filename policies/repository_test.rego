@@ -125,17 +125,17 @@ values_repo(replicas, pdb) := {
 }
 
 test_ha_prod_passes if {
-	count(repository.violation) == 0 with input as values_repo(3, {"maxUnavailable": 1}) with data.socle.blueprint.critical as ["keycloak"]
+	count(repository.availability) == 0 with input as values_repo(3, {"maxUnavailable": 1}) with data.socle.blueprint.critical as ["keycloak"]
 }
 
 test_single_replica_prod_denied if {
-	"SOC-PROD-001" in ids(repository.violation) with input as values_repo(1, {"maxUnavailable": 1}) with data.socle.blueprint.critical as ["keycloak"]
+	"SOC-PROD-001" in ids(repository.availability) with input as values_repo(1, {"maxUnavailable": 1}) with data.socle.blueprint.critical as ["keycloak"]
 }
 
 test_missing_pdb_denied if {
-	"SOC-PROD-002" in ids(repository.violation) with input as values_repo(3, null) with data.socle.blueprint.critical as ["keycloak"]
+	"SOC-PROD-002" in ids(repository.availability) with input as values_repo(3, null) with data.socle.blueprint.critical as ["keycloak"]
 }
 
 test_dev_may_run_one_replica if {
-	not "SOC-PROD-001" in ids(repository.violation) with input as values_repo(2, {"maxUnavailable": 1}) with data.socle.blueprint.critical as ["keycloak"]
+	not "SOC-PROD-001" in ids(repository.availability) with input as values_repo(2, {"maxUnavailable": 1}) with data.socle.blueprint.critical as ["keycloak"]
 }

@@ -38,11 +38,11 @@ fn main() -> anyhow::Result<()> {
         let parsed = parse::parse_all(&input.files);
         let embedded = Embedded::load()?;
         let paths: Vec<String> = input.files.iter().map(|(p, _)| p.clone()).collect();
-        let prepared: Vec<(&str, regorus::Value)> =
-            Embedded::inputs(&parsed.documents, &parsed.texts, &paths)
-                .into_iter()
-                .map(|(rule, v)| (rule, regorus::Value::from(v)))
-                .collect();
+        let prepared: Vec<(&str, regorus::Value)> = embedded
+            .inputs(&parsed.documents, &parsed.texts, &paths)
+            .into_iter()
+            .map(|(rule, v)| (rule, regorus::Value::from(v)))
+            .collect();
         let mut engine = embedded.engine();
         let t = Instant::now();
         for (rule, value) in prepared {

@@ -100,6 +100,11 @@ struct CheckArgs {
     /// With --range: changes to policies/ are denials, not warnings.
     #[arg(long, requires = "range")]
     protect_policies: bool,
+    /// Keep per-file results between runs, in DIR (default: .socle/cache in
+    /// the repository). Safe to delete; safe to share between concurrent runs.
+    #[arg(long, value_name = "DIR", num_args = 0..=1)]
+    #[allow(clippy::option_option)]
+    cache: Option<Option<std::path::PathBuf>>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -232,6 +237,10 @@ fn check(args: CheckArgs) -> anyhow::Result<u8> {
         rego_v0: args.rego_v0,
         policy_timeout: std::time::Duration::from_millis(args.policy_timeout),
         render_root: args.render.then(|| args.dir.clone()),
+        cache_dir: args.cache.as_ref().map(|dir| {
+            dir.clone()
+                .unwrap_or_else(|| args.dir.join(".socle").join("cache"))
+        }),
     };
     let outcome = if let Some(spec) = &args.range {
         let range = checker::range::RangeOptions {

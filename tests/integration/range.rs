@@ -293,3 +293,155 @@ fn the_installed_hook_refuses_a_violating_commit() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[test]
+fn a_long_range_is_silent_when_stderr_is_not_a_terminal() {
+    let (_tmp, dir) = repository();
+    let base = git(&dir, &["rev-parse", "HEAD"]);
+    for i in 0..25 {
+        edit(&dir, "README.md", "# ", &format!("# {i} "));
+        commit(&dir, &format!("Retitle {i}"));
+    }
+    let (code, json, stderr) = check(&dir, &["--range", &format!("{base}..HEAD")]);
+    assert_eq!(code, 0, "{json}\n{stderr}");
+    assert_eq!(stderr, "", "no progress bar off a terminal");
+}
+
+fn cache_entries(dir: &Path) -> Vec<std::path::PathBuf> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .map(|e| e.into_path())
+        .collect()
+}
+
+#[test]
+fn the_persistent_cache_gives_the_same_findings_and_survives_damage() {
+    let (_tmp, dir) = repository();
+    let cache = dir.join(".socle/cache");
+    let summary = |args: &[&str]| {
+        let (code, json, stderr) = check(&dir, args);
+        let rules: Vec<String> = findings(&json)
+            .iter()
+            .map(|f| format!("{} {} {}", f["rule"], f["file"], f["line"]))
+            .collect();
+        (code, rules, stderr)
+    };
+
+    let cold = summary(&["--cache"]);
+    assert_eq!(cold.0, 0, "{cold:?}");
+    let entries = cache_entries(&cache);
+    assert!(entries.len() > 300, "one entry per file: {}", entries.len());
+
+    // A change: the warm run sees it, as an uncached run does.
+    edit(&dir, STS, FLOAT.0, FLOAT.1);
+    let uncached = summary(&[]);
+    assert_eq!(uncached.0, 1, "{uncached:?}");
+    assert_eq!(summary(&["--cache"]), uncached);
+    assert_eq!(summary(&["--cache", cache.to_str().unwrap()]), uncached);
+
+    // Torn entries are misses, a deleted cache is rebuilt, and the cache's
+    // own files are never checked.
+    for e in cache_entries(&cache) {
+        fs_err::write(&e, b"{torn").unwrap();
+    }
+    assert_eq!(summary(&["--cache"]), uncached);
+    fs_err::remove_dir_all(&cache).unwrap();
+    assert_eq!(summary(&["--cache"]), uncached);
+    assert!(!cache_entries(&cache).is_empty());
+
+    // Concurrent runs on one cache directory agree.
+    fs_err::remove_dir_all(&cache).unwrap();
+    let runs: Vec<_> = (0..3)
+        .map(|_| {
+            Command::cargo_bin("socle")
+                .unwrap()
+                .arg("check")
+                .arg(&dir)
+                .args(["--format", "json", "--cache"])
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for run in runs {
+        let out = run.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(findings(&json).len(), uncached.1.len());
+    }
+}
+
+#[test]
+fn a_range_reads_and_fills_the_cache() {
+    let (_tmp, dir) = repository();
+    let base = git(&dir, &["rev-parse", "HEAD"]);
+    edit(&dir, STS, FLOAT.0, FLOAT.1);
+    commit(&dir, "Float the Zeppelin image");
+    let range = format!("{base}..HEAD");
+    let plain = check(&dir, &["--range", &range]);
+    let cold = check(&dir, &["--range", &range, "--cache"]);
+    let warm = check(&dir, &["--range", &range, "--cache"]);
+    assert_eq!(plain.0, 1);
+    assert_eq!((cold.0, &cold.1), (plain.0, &plain.1));
+    assert_eq!((warm.0, &warm.1), (plain.0, &plain.1));
+}
+
+#[test]
+fn binary_and_huge_blobs_are_named_not_fatal() {
+    let (_tmp, dir) = repository();
+    let base = git(&dir, &["rev-parse", "HEAD"]);
+    fs_err::write(dir.join("docs-logo.png"), b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR").unwrap();
+    fs_err::write(
+        dir.join("seed-dump.csv"),
+        "id,name\n".repeat(11 * 1024 * 1024 / 8),
+    )
+    .unwrap();
+    commit(&dir, "Add a logo and a large seed dump");
+    let (code, json, stderr) = check(&dir, &["--range", &format!("{base}..HEAD")]);
+    assert_eq!(
+        code, 0,
+        "a warning does not fail the range: {json}\n{stderr}"
+    );
+    let list = findings(&json);
+    let huge = list
+        .iter()
+        .find(|f| f["rule"] == "SOC-REPO-002")
+        .unwrap_or_else(|| panic!("{list:?}"));
+    assert_eq!(huge["file"], "seed-dump.csv");
+    assert!(huge["message"].as_str().unwrap().contains("not checked"));
+    assert!(huge["commit"].as_str().unwrap().contains("large seed dump"));
+    let skipped = json["skipped"].as_array().unwrap();
+    assert!(
+        skipped
+            .iter()
+            .any(|s| s["path"] == "docs-logo.png"
+                && s["reason"].as_str().unwrap().contains("binary")),
+        "{skipped:?}"
+    );
+}
+
+#[test]
+fn a_shallow_clone_missing_the_base_says_how_to_fetch_it() {
+    let (tmp, dir) = repository();
+    edit(&dir, "README.md", "# ", "# Platform: ");
+    commit(&dir, "Retitle the README");
+    let shallow = tmp.path().join("shallow");
+    let url = format!("file://{}", dir.display());
+    git(
+        tmp.path(),
+        &[
+            "clone",
+            "-q",
+            "--depth",
+            "1",
+            &url,
+            shallow.to_str().unwrap(),
+        ],
+    );
+    let (code, _, stderr) = check(&shallow, &["--range", "HEAD~1..HEAD"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("shallow clone"), "{stderr}");
+    assert!(stderr.contains("fetch-depth: 0"), "{stderr}");
+}

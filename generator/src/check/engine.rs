@@ -6,7 +6,7 @@
 //! limit, so that a slow or broken rule becomes a finding naming its policy
 //! instead of a hung CI job.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::num::NonZeroU32;
 
 use regorus::utils::limits::ExecutionTimerConfig;
@@ -39,17 +39,29 @@ result := {
 none := {"deny": [], "warn": []}
 "#;
 
-/// Rules of the whole repository, gathered from the embedded packages.
+/// Rules of the whole repository, gathered from the embedded packages, in
+/// two parts that read different inputs: the inventory of the repository,
+/// and the effective values of one critical component. Kept apart so that a
+/// commit which only touches values re-evaluates only the component it
+/// touched.
 const REPOSITORY_MODULE: &str = r#"package socle.repository_result
 
 import data.socle.content
 import data.socle.repository
 
-result := {
+structure := {
 	"deny": repository.violation | content.violation,
 	"warn": content.warning,
 }
+
+availability := {
+	"deny": repository.availability,
+	"warn": set(),
+}
 "#;
+
+const STRUCTURE_RULE: &str = "data.socle.repository_result.structure";
+const AVAILABILITY_RULE: &str = "data.socle.repository_result.availability";
 
 /// Every string of a document with its path, for the secrets rules.
 fn leaves(value: &Value) -> Vec<Value> {
@@ -80,9 +92,12 @@ fn leaves(value: &Value) -> Vec<Value> {
 
 pub struct Embedded {
     engine: regorus::Engine,
-    /// Repository results by digest of the repository input: commits of a
-    /// range that change nothing the repository rules read reuse them.
-    repository_memo: std::sync::Mutex<std::collections::HashMap<String, Value>>,
+    /// Repository findings by the versions of the files each part reads:
+    /// commits of a range that change nothing a part reads reuse its
+    /// findings.
+    repository_memo: std::sync::Mutex<std::collections::HashMap<String, Vec<Finding>>>,
+    /// The blueprint's critical components (the availability part's scope).
+    critical: Vec<String>,
 }
 
 fn to_json(v: &regorus::Value) -> Value {
@@ -146,10 +161,10 @@ impl Embedded {
             .iter()
             .map(|c| (c.id.as_str(), &c.needs))
             .collect();
-        let critical: Vec<&str> = components
+        let critical: Vec<String> = components
             .iter()
             .filter(|c| c.critical)
-            .map(|c| c.id.as_str())
+            .map(|c| c.id.clone())
             .collect();
         engine
             .add_data(regorus::Value::from(
@@ -165,6 +180,7 @@ impl Embedded {
         Ok(Self {
             engine,
             repository_memo: Default::default(),
+            critical,
         })
     }
 
@@ -182,17 +198,20 @@ impl Embedded {
 
     /// Every (rule, input) the embedded policies are evaluated on, in the
     /// order [`Embedded::evaluate`] uses: per document its rules then its
-    /// secrets, then each text file, then the repository.
+    /// secrets, then each text file, then the repository's parts.
     pub fn inputs(
+        &self,
         docs: &[Document],
         texts: &[Text],
         paths: &[String],
     ) -> Vec<(&'static str, Value)> {
         let mut out = Self::file_inputs(docs, texts);
-        out.push((
-            "data.socle.repository_result.result",
-            repository_input(&docs.iter().collect::<Vec<_>>(), paths),
-        ));
+        let docs: Vec<&Document> = docs.iter().collect();
+        out.extend(
+            self.repository_parts(&docs, paths, None)
+                .into_iter()
+                .map(|p| (p.rule, (p.input)())),
+        );
         out
     }
 
@@ -301,52 +320,103 @@ impl Embedded {
         Ok(out)
     }
 
-    /// Rules that span files, on the whole set of documents.
+    /// The parts of the repository rules, each with its input and, when
+    /// `versions` (path → blob id) is known, a key naming exactly the file
+    /// versions that input is built from.
+    fn repository_parts<'a>(
+        &'a self,
+        docs: &'a [&'a Document],
+        paths: &'a [String],
+        versions: Option<&HashMap<String, String>>,
+    ) -> Vec<Part<'a>> {
+        // Which files exist, and the versions of the files the part reads.
+        let key = |name: &str, listing: &[String], files: &mut dyn Iterator<Item = &str>| {
+            let versions = versions?;
+            let mut text = String::from(name);
+            for f in listing {
+                text.push('\n');
+                text.push_str(f);
+            }
+            for f in files {
+                text.push('\n');
+                text.push_str(f);
+                text.push(' ');
+                text.push_str(versions.get(f).map_or("-", String::as_str));
+            }
+            Some(crate::git::blob_id(text.as_bytes()))
+        };
+        let structural: Vec<&Document> = docs
+            .iter()
+            .copied()
+            .filter(|d| d.is_object() || spans_files(d))
+            .collect();
+        let mut read: Vec<&str> = structural.iter().map(|d| d.path.as_str()).collect();
+        read.dedup();
+        let structure_key = key("structure", paths, &mut read.into_iter());
+        let mut parts = vec![Part {
+            rule: STRUCTURE_RULE,
+            input: Box::new(move || json!({"files": paths, "documents": inventory(&structural)})),
+            key: structure_key,
+        }];
+        for id in &self.critical {
+            let common = format!("components/{id}/values.yaml");
+            let file = format!("components/{id}/values-prod.yaml");
+            if !docs.iter().any(|d| d.path == file) {
+                continue;
+            }
+            let input = move || {
+                let own: Vec<&Document> = docs.iter().copied().filter(|d| d.path == file).collect();
+                let prod = effective_values(docs, id, "prod");
+                json!({"documents": inventory(&own), "values": {id.as_str(): {"prod": prod}}})
+            };
+            let file = format!("components/{id}/values-prod.yaml");
+            parts.push(Part {
+                rule: AVAILABILITY_RULE,
+                input: Box::new(input),
+                key: key(
+                    &format!("availability {id}"),
+                    &[],
+                    &mut [common.as_str(), file.as_str()].into_iter(),
+                ),
+            });
+        }
+        parts
+    }
+
+    /// Rules that span files, on the whole set of documents. With
+    /// `versions`, each part's findings are remembered by the file versions
+    /// it read.
     pub fn evaluate_repository(
         &self,
         docs: &[&Document],
         paths: &[String],
+        versions: Option<&HashMap<String, String>>,
     ) -> Result<Vec<Finding>, PolicyError> {
-        let input = repository_input(docs, paths);
-        let digest = crate::git::blob_id(&serde_json::to_vec(&input).unwrap_or_default());
-        let memo = self
-            .repository_memo
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&digest).cloned());
-        let result = match memo {
-            Some(result) => result,
-            None => {
-                let mut engine = self.engine.clone();
-                let result = Self::eval(&mut engine, input, "data.socle.repository_result.result")?;
-                if let Ok(mut m) = self.repository_memo.lock() {
-                    m.insert(digest, result.clone());
-                }
-                result
-            }
-        };
         let by_place: BTreeMap<(&str, usize), &Document> = docs
             .iter()
             .map(|d| ((d.path.as_str(), d.line), *d))
             .collect();
         let mut out = Vec::new();
-        for (key, severity) in [("deny", Severity::Deny), ("warn", Severity::Warn)] {
-            for item in items(&result[key]) {
-                let file = item["file"].as_str().unwrap_or_default();
-                let doc_line = item["line"].as_u64().map(|l| l as usize);
-                let doc = doc_line.and_then(|l| by_place.get(&(file, l)));
-                let path = item["doc_path"].as_array().cloned().unwrap_or_default();
-                let line = doc.map(|d| d.line_of(&path)).or(doc_line);
-                let mut f = Finding::new(
-                    item["id"].as_str().unwrap_or("SOC-UNKNOWN"),
-                    severity,
-                    file,
-                    line,
-                    item["msg"].as_str().unwrap_or_default(),
-                );
-                f.resource = doc.and_then(|d| d.resource());
-                out.push(f);
+        for part in self.repository_parts(docs, paths, versions) {
+            let remembered = part.key.as_ref().and_then(|k| {
+                self.repository_memo
+                    .lock()
+                    .ok()
+                    .and_then(|m| m.get(k).cloned())
+            });
+            if let Some(found) = remembered {
+                out.extend(found);
+                continue;
             }
+            let mut engine = self.engine.clone();
+            let result = Self::eval(&mut engine, (part.input)(), part.rule)?;
+            let found = repository_findings(&result, &by_place);
+            if let Some(k) = part.key {
+                if let Ok(mut m) = self.repository_memo.lock() {
+                    m.insert(k, found.clone());
+                }
+            }
+            out.extend(found);
         }
         Ok(out)
     }
@@ -359,7 +429,7 @@ impl Embedded {
         paths: &[String],
     ) -> Result<Vec<Finding>, PolicyError> {
         let mut out = self.evaluate_files(docs, texts)?;
-        out.extend(self.evaluate_repository(&docs.iter().collect::<Vec<_>>(), paths)?);
+        out.extend(self.evaluate_repository(&docs.iter().collect::<Vec<_>>(), paths, None)?);
         Ok(out)
     }
 }
@@ -367,10 +437,46 @@ impl Embedded {
 /// The rule name of inputs that no rule concerns.
 const NONE: &str = "data.socle.document.none";
 
-/// The repository-wide input: every file, and an inventory of documents.
-pub fn repository_input(docs: &[&Document], paths: &[String]) -> Value {
-    let documents: Vec<Value> = docs
-        .iter()
+/// One part of the repository rules: the rule, its input, and the key its
+/// findings are remembered by.
+struct Part<'a> {
+    rule: &'static str,
+    /// Built only when the findings are not remembered.
+    input: Box<dyn Fn() -> Value + 'a>,
+    key: Option<String>,
+}
+
+/// Findings of a repository part's result, placed on their documents.
+fn repository_findings(
+    result: &Value,
+    by_place: &BTreeMap<(&str, usize), &Document>,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (key, severity) in [("deny", Severity::Deny), ("warn", Severity::Warn)] {
+        for item in items(&result[key]) {
+            let file = item["file"].as_str().unwrap_or_default();
+            let doc_line = item["line"].as_u64().map(|l| l as usize);
+            let doc = doc_line.and_then(|l| by_place.get(&(file, l)));
+            let path = item["doc_path"].as_array().cloned().unwrap_or_default();
+            let line = doc.map(|d| d.line_of(&path)).or(doc_line);
+            let mut f = Finding::new(
+                item["id"].as_str().unwrap_or("SOC-UNKNOWN"),
+                severity,
+                file,
+                line,
+                item["msg"].as_str().unwrap_or_default(),
+            );
+            f.resource = doc.and_then(|d| d.resource());
+            out.push(f);
+        }
+    }
+    out
+}
+
+/// The inventory of documents the repository rules read: identity fields
+/// always, content where a rule reads it.
+fn inventory(docs: &[&Document]) -> Vec<Value> {
+    docs.iter()
         .map(|d| {
             let meta = d.value.get("metadata");
             let get = |k: &str| meta.and_then(|m| m.get(k)).cloned().unwrap_or(Value::Null);
@@ -386,12 +492,7 @@ pub fn repository_input(docs: &[&Document], paths: &[String]) -> Value {
                 "content": if spans_files(d) { d.value.clone() } else { Value::Null },
             })
         })
-        .collect();
-    json!({
-        "files": paths,
-        "documents": documents,
-        "values": effective_values(docs),
-    })
+        .collect()
 }
 
 /// Whether the repository rules read this document's content (the
@@ -412,41 +513,20 @@ fn spans_files(d: &Document) -> bool {
         || (d.path.contains("models/") && (d.path.ends_with(".yml") || d.path.ends_with(".yaml")))
 }
 
-/// Each component's Helm values per environment, as Helm merges them:
+/// A component's Helm values for one environment, as Helm merges them:
 /// `components/<id>/values.yaml` under `components/<id>/values-<env>.yaml`.
-pub fn effective_values(docs: &[&Document]) -> Value {
-    let mut common: BTreeMap<&str, &Value> = BTreeMap::new();
-    let mut per_env: BTreeMap<&str, BTreeMap<&str, &Value>> = BTreeMap::new();
-    for d in docs {
-        let Some(rest) = d.path.strip_prefix("components/") else {
-            continue;
-        };
-        let Some((id, file)) = rest.split_once('/') else {
-            continue;
-        };
-        if file == "values.yaml" {
-            common.insert(id, &d.value);
-        } else if let Some(env) = file
-            .strip_prefix("values-")
-            .and_then(|f| f.strip_suffix(".yaml"))
-        {
-            per_env.entry(id).or_default().insert(env, &d.value);
-        }
-    }
-    let mut out = serde_json::Map::new();
-    for (id, envs) in per_env {
-        let mut by_env = serde_json::Map::new();
-        for (env, over) in envs {
-            let mut merged = common
-                .get(id)
-                .map(|v| (*v).clone())
-                .unwrap_or_else(|| json!({}));
-            crate::model::deep_merge(&mut merged, over);
-            by_env.insert(env.to_owned(), merged);
-        }
-        out.insert(id.to_owned(), Value::Object(by_env));
-    }
-    Value::Object(out)
+/// None when the component has no file for that environment.
+pub fn effective_values(docs: &[&Document], id: &str, env: &str) -> Option<Value> {
+    let common = format!("components/{id}/values.yaml");
+    let own = format!("components/{id}/values-{env}.yaml");
+    let over = docs.iter().find(|d| d.path == own)?;
+    let mut merged = docs
+        .iter()
+        .find(|d| d.path == common)
+        .map(|d| d.value.clone())
+        .unwrap_or_else(|| json!({}));
+    crate::model::deep_merge(&mut merged, &over.value);
+    Some(merged)
 }
 
 /// Repository policies (the checked repository's `policies/*.rego`),

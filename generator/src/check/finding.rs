@@ -1,8 +1,8 @@
 //! One finding: a rule, where it points, and whether an exception covers it.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Deny,
@@ -18,7 +18,7 @@ impl Severity {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Finding {
     pub rule: String,
     pub severity: Severity,
@@ -38,7 +38,7 @@ pub struct Finding {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
     /// In a range check: already present at the base, so not held against the range.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pre_existing: bool,
     /// In a range check: introduced and then fixed by this later commit.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -6,6 +6,7 @@
 //! exceptions applied ([`exceptions`]) → a report ([`report`]).
 
 pub mod argocd;
+pub mod cache;
 pub mod catalog;
 pub mod engine;
 pub mod exceptions;
@@ -51,6 +52,8 @@ pub struct Options {
     pub policy_timeout: Duration,
     /// Build each kustomize overlay of this directory and check the result.
     pub render_root: Option<std::path::PathBuf>,
+    /// Keep per-file results in this directory between runs.
+    pub cache_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Options {
@@ -60,6 +63,7 @@ impl Default for Options {
             rego_v0: false,
             policy_timeout: Duration::from_secs(5),
             render_root: None,
+            cache_dir: None,
         }
     }
 }
@@ -72,6 +76,8 @@ pub enum CheckError {
     Io(#[from] std::io::Error),
     #[error(transparent)]
     Render(#[from] render::RenderError),
+    #[error("cache directory: {0}")]
+    Cache(std::io::Error),
 }
 
 /// Check a set of files (relative path → bytes), with the policies and
@@ -99,6 +105,9 @@ pub struct Checker {
     exceptions: exceptions::Exceptions,
     catalog: catalog::Catalog,
     cache: std::collections::HashMap<(String, String), FileResult>,
+    /// The spec's findings, by the spec's blob id.
+    spec_memo: Option<(String, Vec<Finding>)>,
+    disk: Option<cache::DiskCache>,
 }
 
 impl Checker {
@@ -110,14 +119,42 @@ impl Checker {
         } else {
             engine::Local::load(&[], options)?
         };
+        let disk = match &options.cache_dir {
+            Some(dir) => Some(
+                cache::DiskCache::open(dir, &cache::bundle_digest(policy_files, options))
+                    .map_err(CheckError::Cache)?,
+            ),
+            None => None,
+        };
         Ok(Self {
+            disk,
             options: options.clone(),
             embedded: engine::Embedded::load()?,
             local,
             exceptions: exceptions::Exceptions::load(policy_files),
             catalog: catalog::Catalog::embedded(),
             cache: Default::default(),
+            spec_memo: None,
         })
+    }
+
+    /// `socle.yaml` against the spec's schema, once per version of it.
+    fn spec_findings(
+        &mut self,
+        files: &[(String, Vec<u8>)],
+        versions: &std::collections::HashMap<String, String>,
+    ) -> Vec<Finding> {
+        let Some(id) = versions.get(crate::generate::SPEC_PATH) else {
+            return Vec::new();
+        };
+        if let Some((seen, found)) = &self.spec_memo {
+            if seen == id {
+                return found.clone();
+            }
+        }
+        let found = schema::validate_spec(files);
+        self.spec_memo = Some((id.clone(), found.clone()));
+        found
     }
 
     pub fn check(&mut self, input: files::Input) -> Result<Outcome, CheckError> {
@@ -141,10 +178,26 @@ impl Checker {
         let mut fresh = parse::Parsed::default();
         let mut fresh_keys = Vec::new();
         for ((path, bytes), key) in input.files.iter().zip(&keys) {
-            if !self.cache.contains_key(key) {
-                parse::parse_file(path, bytes, &charts, &mut fresh);
-                fresh_keys.push(key.clone());
+            if self.cache.contains_key(key) {
+                continue;
             }
+            // Found on disk: parsed (the repository rules need the
+            // documents), not evaluated.
+            if let Some(found) = self.disk.as_ref().and_then(|d| d.get(&key.0, &key.1)) {
+                let mut parsed = parse::Parsed::default();
+                parse::parse_file(path, bytes, &charts, &mut parsed);
+                parsed.findings.clear();
+                self.cache.insert(
+                    key.clone(),
+                    FileResult {
+                        parsed,
+                        findings: found,
+                    },
+                );
+                continue;
+            }
+            parse::parse_file(path, bytes, &charts, &mut fresh);
+            fresh_keys.push(key.clone());
         }
         if !fresh_keys.is_empty() {
             let mut fresh_findings = std::mem::take(&mut fresh.findings);
@@ -187,12 +240,23 @@ impl Checker {
                     None => findings.push(f),
                 }
             }
+            let mut unwritable = None;
             for key in fresh_keys {
                 if let Some(r) = by_path.remove(&key.0) {
+                    if let Some(disk) = &self.disk {
+                        if let Err(e) = disk.put(&key.0, &key.1, &r.findings) {
+                            unwritable.get_or_insert(e);
+                        }
+                    }
                     self.cache.insert(key, r);
                 }
             }
+            if let Some(e) = unwritable {
+                eprintln!("warning: the check cache could not be written ({e}); results are not kept for the next run");
+            }
         }
+        let versions: std::collections::HashMap<String, String> = keys.iter().cloned().collect();
+        findings.extend(self.spec_findings(&input.files, &versions));
         // Every file's results, from the cache, in file order.
         let mut documents: Vec<&parse::Document> = Vec::new();
         for key in &keys {
@@ -204,8 +268,10 @@ impl Checker {
         }
 
         let paths: Vec<String> = input.files.iter().map(|(p, _)| p.clone()).collect();
-        findings.extend(schema::validate_spec(&input.files));
-        findings.extend(self.embedded.evaluate_repository(&documents, &paths)?);
+        findings.extend(
+            self.embedded
+                .evaluate_repository(&documents, &paths, Some(&versions))?,
+        );
 
         if let Some(root) = &self.options.render_root {
             for (overlay, rendered) in render::render_all(root, &input.files)? {

@@ -41,6 +41,8 @@ struct Walker<'a> {
     trees: HashMap<String, Vec<TreeFile>>,
     states: HashMap<String, Vec<Finding>>,
     documents: HashMap<String, usize>,
+    /// Files of a commit deliberately not parsed (binary, templates), with the reason.
+    skipped: HashMap<String, Vec<(String, String)>>,
 }
 
 fn policy_files(files: &[(String, Vec<u8>)]) -> Vec<(String, Vec<u8>)> {
@@ -60,6 +62,7 @@ impl<'a> Walker<'a> {
             trees: HashMap::new(),
             states: HashMap::new(),
             documents: HashMap::new(),
+            skipped: HashMap::new(),
         }
     }
 
@@ -85,6 +88,7 @@ impl<'a> Walker<'a> {
         let input = self.input(commit)?;
         let outcome = self.checker.check(input)?;
         self.documents.insert(commit.to_owned(), outcome.documents);
+        self.skipped.insert(commit.to_owned(), outcome.skipped);
         let active: Vec<Finding> = outcome
             .findings
             .into_iter()
@@ -138,6 +142,23 @@ fn tree_input(
         input.files.push((f.path, bytes.clone()));
     }
     Ok(input)
+}
+
+/// A bar on stderr while a long range is checked, when someone watches
+/// (stderr is a terminal); nothing otherwise, so CI logs stay clean.
+fn progress_bar(commits: usize) -> indicatif::ProgressBar {
+    const LONG: usize = 20;
+    if commits < LONG || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(commits as u64);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{prefix} [{bar:30}] {pos}/{len} commits  {wide_msg}",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_prefix("checking");
+    bar
 }
 
 fn label(c: &CommitInfo) -> String {
@@ -212,7 +233,10 @@ pub fn check_range(
     let mut introduced: BTreeMap<String, (usize, Finding)> = BTreeMap::new();
     let mut extra = Vec::new();
     let mut fingerprints_by_commit = Vec::new();
+    let progress = progress_bar(commits.len());
     for (i, commit) in commits.iter().enumerate() {
+        progress.set_position(i as u64);
+        progress.set_message(label(commit));
         let state = walker.state(&commit.id)?;
         // A merge is judged on what none of its parents had.
         let mut parent_prints = BTreeSet::new();
@@ -275,6 +299,7 @@ pub fn check_range(
         }
     }
 
+    progress.finish_and_clear();
     let head_state = walker.state(&head)?;
     let head_prints: BTreeSet<String> = head_state.iter().map(report::fingerprint).collect();
     let mut findings = Vec::new();
@@ -311,6 +336,6 @@ pub fn check_range(
         findings,
         files: walker.trees.get(&head).map_or(0, Vec::len),
         documents: walker.documents.get(&head).copied().unwrap_or(0),
-        skipped: Vec::new(),
+        skipped: walker.skipped.remove(&head).unwrap_or_default(),
     })
 }
