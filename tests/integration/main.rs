@@ -1,11 +1,15 @@
 //! Integration tests: one binary that drives the real `socle` executable and
 //! checks what it renders against the real tools and upstream data.
 
+mod airflow;
 mod argocd_schema;
 mod charts;
 mod check;
 mod cli;
 mod content;
+mod datalab;
+mod dbt;
+mod observability;
 mod range;
 mod support;
 mod tools;
