@@ -41,7 +41,7 @@ pub fn generate(inputs: &Inputs<'_>) -> Result<Generated, GenerateError> {
     let env_names = model::environment_names(inputs.environments);
     let spec = spec::parse(inputs.spec_text, inputs.spec_origin, &env_names)?;
     let model = Model::build(spec, manifest, inputs.blueprint, inputs.environments)?;
-    let mut files = Renderer::new(&model, inputs.blueprint).render()?;
+    let (mut files, sources) = Renderer::new(&model, inputs.blueprint).render_with_sources()?;
     // The spec is kept verbatim (comments included): it is the client's
     // document, and the lock records how it was rendered.
     files.insert(SPEC_PATH.to_owned(), inputs.spec_text.as_bytes().to_vec());
@@ -51,6 +51,7 @@ pub fn generate(inputs: &Inputs<'_>) -> Result<Generated, GenerateError> {
         lock::digest(&[inputs.blueprint, inputs.environments]),
         SPEC_PATH,
         &files,
+        &sources,
     );
     files.insert(lock::PATH.to_owned(), lock.to_yaml().into_bytes());
     Ok(Generated { model, files })

@@ -65,16 +65,7 @@ pub fn init_and_commit(
     let mut repo = gix::init(dir).map_err(|e| err("init")(&e))?;
     repo.objects.enable_object_memory();
 
-    let mut editor = repo
-        .edit_tree(gix::ObjectId::empty_tree(repo.object_hash()))
-        .map_err(|e| err("tree")(&e))?;
-    for (path, bytes) in files {
-        let id = repo.write_blob(bytes).map_err(|e| err("blob")(&e))?;
-        editor
-            .upsert(path.as_str(), EntryKind::Blob, id)
-            .map_err(|e| err("tree")(&e))?;
-    }
-    let tree = editor.write().map_err(|e| err("tree")(&e))?.detach();
+    let tree = write_tree(&repo, files).map_err(|e| err("tree")(&e))?;
 
     let configured = repo.committer().and_then(Result::ok).map(|s| Identity {
         name: s.name.to_string(),
@@ -113,6 +104,8 @@ pub fn init_and_commit(
     let objects = repo.objects.take_object_memory().unwrap_or_default();
     write_pack(&repo.git_dir().join("objects").join("pack"), &objects)
         .map_err(|e| err("pack")(&e))?;
+    // What was rendered is what was committed: the base of the first update.
+    set_pristine(&repo, commit, "socle new").map_err(|e| err("pristine")(&e))?;
 
     // HEAD names the spec's branch whatever init.defaultBranch says.
     fs_err::write(repo.git_dir().join("HEAD"), format!("ref: {reference}\n"))
@@ -130,6 +123,85 @@ pub fn init_and_commit(
     index
         .write(Default::default())
         .map_err(|e| err("index")(&e))?;
+    Ok(commit.to_string())
+}
+
+/// Where socle keeps what it rendered last (a commit whose tree is the
+/// rendered file set, parented on the previous one): the base of the
+/// three-way merge that `socle update` performs.
+pub const PRISTINE_REF: &str = "refs/socle/pristine";
+
+fn write_tree(repo: &gix::Repository, files: &FileSet) -> Result<gix::ObjectId, String> {
+    let mut editor = repo
+        .edit_tree(gix::ObjectId::empty_tree(repo.object_hash()))
+        .map_err(|e| e.to_string())?;
+    for (path, bytes) in files {
+        let id = repo.write_blob(bytes).map_err(|e| e.to_string())?;
+        editor
+            .upsert(path.as_str(), EntryKind::Blob, id)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(editor.write().map_err(|e| e.to_string())?.detach())
+}
+
+fn set_pristine(repo: &gix::Repository, commit: gix::ObjectId, why: &str) -> Result<(), String> {
+    repo.reference(
+        PRISTINE_REF,
+        commit,
+        gix::refs::transaction::PreviousValue::Any,
+        why,
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Record `files` as the new pristine render of the repository containing
+/// `dir`, on top of the previous one. Only objects the repository lacks are
+/// written, as one pack. Returns the new commit id.
+pub fn record_pristine(dir: &Path, files: &FileSet, message: &str) -> Result<String, GitError> {
+    let fail = |step: &'static str| {
+        let path = dir.display().to_string();
+        move |e: String| GitError {
+            step,
+            path: path.clone(),
+            message: e,
+        }
+    };
+    let mut repo = gix::discover(dir).map_err(|e| fail("open")(e.to_string()))?;
+    let parent = repo
+        .try_find_reference(PRISTINE_REF)
+        .ok()
+        .flatten()
+        .and_then(|mut r| r.peel_to_id().ok().map(|id| id.detach()));
+    repo.objects.enable_object_memory();
+    let tree = write_tree(&repo, files).map_err(fail("tree"))?;
+    let who = repo
+        .committer()
+        .and_then(Result::ok)
+        .map(|s| (s.name.to_string(), s.email.to_string()))
+        .unwrap_or((DEFAULT_IDENTITY.0.into(), DEFAULT_IDENTITY.1.into()));
+    let time = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok())
+        .map(|s| gix::date::Time::new(s, 0))
+        .unwrap_or_else(gix::date::Time::now_local_or_utc);
+    let signature = gix::actor::Signature {
+        name: who.0.into(),
+        email: who.1.into(),
+        time,
+    };
+    let mut buf = gix::date::parse::TimeBuf::default();
+    let sig = signature.to_ref(&mut buf);
+    let commit = repo
+        .new_commit_as(sig, sig, message, tree, parent)
+        .map_err(|e| fail("commit")(e.to_string()))?
+        .id;
+    let mut objects = repo.objects.take_object_memory().unwrap_or_default();
+    objects.retain(|id, _| !repo.has_object(id));
+    if !objects.is_empty() {
+        write_pack(&repo.git_dir().join("objects").join("pack"), &objects).map_err(fail("pack"))?;
+    }
+    set_pristine(&repo, commit, "socle update").map_err(fail("pristine"))?;
     Ok(commit.to_string())
 }
 
@@ -330,6 +402,17 @@ impl Reader {
             .collect();
         out.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(out)
+    }
+
+    /// The commit of the last render (`refs/socle/pristine`), if any.
+    pub fn pristine(&self) -> Option<String> {
+        let mut r = self.repo.try_find_reference(PRISTINE_REF).ok().flatten()?;
+        r.peel_to_id().ok().map(|id| id.to_string())
+    }
+
+    /// HEAD's commit, if the repository has one.
+    pub fn head(&self) -> Option<String> {
+        self.repo.head_id().ok().map(|id| id.to_string())
     }
 
     pub fn blob(&self, id: &str) -> Result<Vec<u8>, GitError> {

@@ -112,6 +112,11 @@ impl LineIndex {
         }
     }
 
+    /// The 1-based line of the node at exactly `pointer`, if it exists.
+    pub fn exact(&self, pointer: &str) -> Option<usize> {
+        self.lines.get(pointer).copied()
+    }
+
     /// The 1-based line of the node at `pointer`, or of its closest ancestor
     /// that exists (a missing field is reported at its parent); none for the
     /// document itself, whose first line says nothing about the problem.

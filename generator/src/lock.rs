@@ -10,13 +10,43 @@ use crate::source::Tree;
 
 pub const PATH: &str = "socle.lock";
 
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("{0}: no socle.lock here; this repository was not rendered by socle (or its lock file was deleted: restore it from git history)")]
+    Missing(String),
+    #[error("{path}: not a socle lock file ({message}); restore it from git history")]
+    Invalid { path: String, message: String },
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Lock {
     pub socle_version: String,
     pub blueprint: BlueprintRef,
     pub spec: String,
-    /// Generated path → git blob id of what was rendered.
-    pub files: BTreeMap<String, String>,
+    /// The embedded policies this repository was rendered under, so that an
+    /// update can say which rules changed.
+    pub policies: PolicyRef,
+    /// Every generated path: what was rendered, and from which blueprint file.
+    pub files: BTreeMap<String, LockedFile>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PolicyRef {
+    /// Digest of the embedded policy files.
+    pub digest: String,
+    /// Ids of the catalogued rules.
+    pub rules: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LockedFile {
+    /// Git blob id of the rendered content: a file whose blob id still
+    /// matches is untouched since socle wrote it.
+    pub blob: String,
+    /// The blueprint file it was rendered from (`spec` for `socle.yaml`).
+    pub from: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -41,7 +71,15 @@ pub fn digest(trees: &[&Tree]) -> String {
 }
 
 impl Lock {
-    pub fn new(name: &str, version: &str, digest: String, spec: &str, files: &FileSet) -> Self {
+    pub fn new(
+        name: &str,
+        version: &str,
+        digest: String,
+        spec: &str,
+        files: &FileSet,
+        sources: &BTreeMap<String, String>,
+    ) -> Self {
+        let catalog = crate::check::catalog::Catalog::embedded();
         Self {
             socle_version: env!("CARGO_PKG_VERSION").to_owned(),
             blueprint: BlueprintRef {
@@ -50,11 +88,40 @@ impl Lock {
                 digest,
             },
             spec: spec.to_owned(),
+            policies: PolicyRef {
+                digest: self::digest(&[&Tree::embedded_policies()]),
+                rules: catalog.rules.iter().map(|r| r.id.clone()).collect(),
+            },
             files: files
                 .iter()
-                .map(|(p, b)| (p.clone(), crate::git::blob_id(b)))
+                .map(|(p, b)| {
+                    let from = sources.get(p).cloned().unwrap_or_else(|| "spec".to_owned());
+                    (
+                        p.clone(),
+                        LockedFile {
+                            blob: crate::git::blob_id(b),
+                            from,
+                        },
+                    )
+                })
                 .collect(),
         }
+    }
+
+    /// Read a repository's lock file, naming the file in every error.
+    pub fn read(dir: &std::path::Path) -> Result<Self, LockError> {
+        let path = dir.join(PATH);
+        let text = match fs_err::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(LockError::Missing(dir.display().to_string()))
+            }
+            Err(e) => return Err(LockError::Io(e)),
+        };
+        serde_yaml::from_str(&text).map_err(|e| LockError::Invalid {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })
     }
 
     pub fn to_yaml(&self) -> String {

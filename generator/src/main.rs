@@ -45,6 +45,62 @@ enum Command {
     /// Git hooks.
     #[command(subcommand)]
     Hook(HookCommand),
+    /// What re-rendering the repository would change (exit 1 on drift), or
+    /// with --env A..B what separates two environments.
+    Diff(DiffArgs),
+    /// Apply a new spec or a new socle's blueprint by three-way merge,
+    /// keeping the team's edits.
+    Update(UpdateArgs),
+    /// Copy chart versions and image tags of one environment into the next.
+    Promote {
+        /// The environment whose settings travel (e.g. staging).
+        from: String,
+        /// The environment that receives them (e.g. prod).
+        to: String,
+        /// The repository.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Where a generated file comes from.
+    Why {
+        /// The file, relative to the repository.
+        file: String,
+        /// The repository.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+struct DiffArgs {
+    /// The repository (made by `socle new`).
+    #[arg(default_value = ".")]
+    dir: PathBuf,
+    /// One line per file instead of the diff.
+    #[arg(long)]
+    stat: bool,
+    /// Render from this spec instead of the repository's socle.yaml.
+    #[arg(long, value_name = "FILE", conflicts_with = "env")]
+    spec: Option<PathBuf>,
+    /// Compare two environments of the repository instead, e.g. dev..prod.
+    #[arg(long, value_name = "A..B")]
+    env: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct UpdateArgs {
+    /// The repository (made by `socle new`).
+    #[arg(default_value = ".")]
+    dir: PathBuf,
+    /// The new spec (default: the repository's socle.yaml, for a new socle).
+    #[arg(long, value_name = "FILE")]
+    spec: Option<PathBuf>,
+    /// Print the plan; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Update even though tracked files differ from HEAD.
+    #[arg(long)]
+    allow_dirty: bool,
 }
 
 #[derive(Subcommand)]
@@ -222,6 +278,13 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Check(args) => check(args),
         Command::Policy(cmd) => policy(cmd),
         Command::Hook(HookCommand::Install { dir, force }) => hook_install(&dir, force),
+        Command::Diff(args) => diff(args),
+        Command::Promote { from, to, dir } => promote(&from, &to, &dir),
+        Command::Update(args) => update(args),
+        Command::Why { file, dir } => {
+            write!(std::io::stdout(), "{}", socle::update::why(&dir, &file)?)?;
+            Ok(0)
+        }
     }
 }
 
@@ -474,4 +537,218 @@ fn print_summary(
         )?;
     }
     Ok(())
+}
+
+fn colour_stdout() -> bool {
+    std::io::IsTerminal::is_terminal(&std::io::stdout())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// A unified diff, coloured for a terminal.
+fn paint(diff: &str, colour: bool) -> String {
+    if !colour {
+        return diff.to_owned();
+    }
+    diff.lines()
+        .map(|l| {
+            let code = if l.starts_with("+++") || l.starts_with("---") {
+                "1"
+            } else if l.starts_with('+') {
+                "32"
+            } else if l.starts_with('-') {
+                "31"
+            } else if l.starts_with("@@") {
+                "36"
+            } else {
+                ""
+            };
+            if code.is_empty() {
+                format!("{l}\n")
+            } else {
+                format!("\x1b[{code}m{l}\x1b[0m\n")
+            }
+        })
+        .collect()
+}
+
+fn diff(args: DiffArgs) -> anyhow::Result<u8> {
+    let mut out = std::io::stdout().lock();
+    if let Some(pair) = &args.env {
+        let Some((from, to)) = pair
+            .split_once("..")
+            .filter(|(a, b)| !a.is_empty() && !b.is_empty())
+        else {
+            anyhow::bail!("--env {pair:?}: expected two environments, e.g. --env dev..prod");
+        };
+        let components = socle::update::envdiff::compare(&args.dir, from, to)?;
+        let mut flagged = 0;
+        for c in &components {
+            writeln!(out, "{}", c.component)?;
+            for d in &c.differences {
+                let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(unset)".into());
+                write!(out, "  {}: {} -> {}", d.key, show(&d.from), show(&d.to))?;
+                if let Some(flag) = &d.flag {
+                    flagged += 1;
+                    write!(out, "   UNEXPECTED: {flag}")?;
+                }
+                writeln!(out)?;
+            }
+        }
+        writeln!(
+            out,
+            "{} component(s) differ between {from} and {to}; {flagged} unexpected difference(s).",
+            components.len()
+        )?;
+        return Ok(u8::from(flagged > 0));
+    }
+    let drift = socle::update::drift(&args.dir, args.spec.as_deref())?;
+    let colour = colour_stdout();
+    let mut drifted = 0;
+    for c in &drift.changes {
+        if args.stat {
+            let (add, del) = socle::update::counts(c);
+            writeln!(
+                out,
+                "{:<48} +{add:<5} -{del:<5} {}",
+                c.path,
+                c.status.label()
+            )?;
+        } else if c.status.is_drift() {
+            writeln!(out, "# {} ({})", c.path, c.status.label())?;
+            write!(out, "{}", paint(&socle::update::unified(c), colour))?;
+        }
+        drifted += usize::from(c.status.is_drift());
+    }
+    let team: Vec<&str> = drift
+        .changes
+        .iter()
+        .filter(|c| !c.status.is_drift())
+        .map(|c| c.path.as_str())
+        .collect();
+    if !args.stat && !team.is_empty() {
+        writeln!(
+            out,
+            "# edited or deleted here (kept by `socle update`): {}",
+            team.join(", ")
+        )?;
+    }
+    writeln!(
+        out,
+        "{drifted} file(s) would change; {} file(s) edited or deleted here.",
+        team.len()
+    )?;
+    Ok(u8::from(drifted > 0))
+}
+
+fn update(args: UpdateArgs) -> anyhow::Result<u8> {
+    let drift = socle::update::drift(&args.dir, args.spec.as_deref())?;
+    if !args.allow_dirty && !args.dry_run {
+        let dirty = socle::update::dirty_files(&args.dir)?;
+        if !dirty.is_empty() {
+            anyhow::bail!(
+                "{}: {} tracked file(s) differ from HEAD ({}{}); commit or stash them first, or pass --allow-dirty",
+                args.dir.display(),
+                dirty.len(),
+                dirty.iter().take(5).cloned().collect::<Vec<_>>().join(", "),
+                if dirty.len() > 5 { ", ..." } else { "" }
+            );
+        }
+    }
+    let steps = socle::update::plan(&drift)?;
+    let mut out = std::io::stdout().lock();
+    let mut conflicts = 0;
+    for s in &steps {
+        conflicts += usize::from(matches!(s.action, socle::update::Action::Conflict(_)));
+        write!(
+            out,
+            "{:<9} {} ({})",
+            s.action.label(),
+            s.path,
+            s.status.label()
+        )?;
+        if !s.note.is_empty() {
+            write!(out, ": {}", s.note)?;
+        }
+        writeln!(out)?;
+    }
+    if args.dry_run {
+        writeln!(
+            out,
+            "{} file(s) in the plan; nothing written (--dry-run).",
+            steps.len()
+        )?;
+        return Ok(0);
+    }
+    let pristine = socle::update::apply(&drift, &steps)?;
+    let (added, removed, changed) =
+        socle::update::policy_changes(&drift.lock, &drift.generated.files);
+    let outcome = checker::check_files(
+        checker::files::Input::from_dir(&args.dir)?,
+        &checker::Options::default(),
+    )?;
+    writeln!(
+        out,
+        "updated {} file(s), {conflicts} conflict(s); last render recorded as {}.",
+        steps.len(),
+        &pristine[..pristine.len().min(10)]
+    )?;
+    if changed || !added.is_empty() || !removed.is_empty() {
+        writeln!(
+            out,
+            "policies changed since the last render: {} rule(s) added{}, {} removed{}.",
+            added.len(),
+            if added.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", added.join(", "))
+            },
+            removed.len(),
+            if removed.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", removed.join(", "))
+            },
+        )?;
+    } else {
+        writeln!(out, "policies unchanged since the last render.")?;
+    }
+    writeln!(
+        out,
+        "socle check: {} denial(s), {} warning(s).",
+        outcome.count(Severity::Deny),
+        outcome.count(Severity::Warn)
+    )?;
+    Ok(u8::from(conflicts > 0 || outcome.count(Severity::Deny) > 0))
+}
+
+fn promote(from: &str, to: &str, dir: &Path) -> anyhow::Result<u8> {
+    let (done, before, manual) = socle::update::envdiff::promote(dir, from, to)?;
+    let mut out = std::io::stdout().lock();
+    let colour = colour_stdout();
+    for (file, old) in &before {
+        let new = fs_err::read_to_string(dir.join(file))?;
+        let diff = similar::TextDiff::from_lines(old, &new)
+            .unified_diff()
+            .header(&format!("a/{file}"), &format!("b/{file}"))
+            .to_string();
+        write!(out, "{}", paint(&diff, colour))?;
+    }
+    for p in &done {
+        writeln!(out, "promoted {} {}: {} -> {}", p.file, p.key, p.from, p.to)?;
+    }
+    for m in &manual {
+        writeln!(out, "not promoted: {m}")?;
+    }
+    let outcome = checker::check_files(
+        checker::files::Input::from_dir(dir)?,
+        &checker::Options::default(),
+    )?;
+    writeln!(
+        out,
+        "{} setting(s) promoted from {from} to {to}; socle check: {} denial(s), {} warning(s).",
+        done.len(),
+        outcome.count(Severity::Deny),
+        outcome.count(Severity::Warn)
+    )?;
+    Ok(u8::from(outcome.count(Severity::Deny) > 0))
 }

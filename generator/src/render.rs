@@ -293,7 +293,16 @@ impl<'a> Renderer<'a> {
     }
 
     pub fn render(&self) -> Result<FileSet, RenderFailure> {
+        self.render_with_sources().map(|(files, _)| files)
+    }
+
+    /// The file set, and for each output path the blueprint file it was
+    /// rendered from (what `socle why` reports and the lock records).
+    pub fn render_with_sources(
+        &self,
+    ) -> Result<(FileSet, BTreeMap<String, String>), RenderFailure> {
         let templates = self.templates();
+        let mut sources = BTreeMap::new();
         let mut registries = [
             registry(Kind::Yaml),
             registry(Kind::Json),
@@ -353,10 +362,11 @@ impl<'a> Renderer<'a> {
                 if files.insert(path.clone(), bytes).is_some() {
                     return Err(RenderFailure::Duplicate { path });
                 }
+                sources.insert(path, t.source.clone());
                 Ok(())
             })?;
         }
-        Ok(files)
+        Ok((files, sources))
     }
 
     /// Call `each` with every (output path, context) a template expands to.

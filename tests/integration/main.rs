@@ -9,6 +9,7 @@ mod cli;
 mod content;
 mod datalab;
 mod dbt;
+mod living;
 mod observability;
 mod range;
 mod support;

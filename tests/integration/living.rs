@@ -1,0 +1,378 @@
+//! `socle diff`, `socle update` and `socle why` on real repositories: made by
+//! `socle new`, edited by hand with git, then updated to another spec.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use assert_cmd::cargo::CommandCargoExt;
+use socle::generate::{generate, Inputs};
+use socle::render::FileSet;
+use socle::source::Tree;
+
+use crate::support::git;
+
+const SPEC_A: &str = socle::spec::EXAMPLE;
+
+/// Spec B: the same client with Airbyte added beside NiFi and a domain renamed.
+fn spec_b() -> String {
+    let b = SPEC_A
+        .replace("ingestion: nifi ", "ingestion: both ")
+        .replace("name: supply-chain", "name: logistics");
+    assert_ne!(b, SPEC_A);
+    assert!(b.contains("ingestion: both") && b.contains("name: logistics"));
+    b
+}
+
+fn render(spec: &str) -> FileSet {
+    generate(&Inputs {
+        spec_text: spec,
+        spec_origin: "socle.yaml",
+        blueprint: &Tree::embedded_blueprint(),
+        environments: &Tree::embedded_environments(),
+    })
+    .unwrap()
+    .files
+}
+
+fn socle(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::cargo_bin("socle")
+        .unwrap()
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn new_repo() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("repo");
+    let (code, _, err) = socle(tmp.path(), &["new", "-q", "--out", "repo"]);
+    assert_eq!(code, 0, "{err}");
+    git(&dir, &["config", "user.email", "team@example.invalid"]);
+    git(&dir, &["config", "user.name", "Team"]);
+    (tmp, dir)
+}
+
+fn read(dir: &Path, path: &str) -> String {
+    fs_err::read_to_string(dir.join(path)).unwrap()
+}
+
+fn replace(dir: &Path, path: &str, old: &str, new: &str) {
+    let text = read(dir, path);
+    assert!(text.contains(old), "{old:?} not in {path}");
+    fs_err::write(dir.join(path), text.replacen(old, new, 1)).unwrap();
+}
+
+#[test]
+fn an_update_keeps_the_team_edits_and_lands_the_new_spec() {
+    let (tmp, dir) = new_repo();
+    let (a, b) = (render(SPEC_A), render(&spec_b()));
+
+    // The team's edits: a values tweak, a file of their own, a deleted
+    // runbook page (one that spec B renders identically), a retitled README.
+    replace(
+        &dir,
+        "components/trino/values-prod.yaml",
+        "targetCPUUtilizationPercentage: 70",
+        "targetCPUUtilizationPercentage: 60",
+    );
+    fs_err::create_dir_all(dir.join("notes")).unwrap();
+    fs_err::write(dir.join("notes/team.md"), "# Team notes\n").unwrap();
+    let deleted = a
+        .keys()
+        .find(|p| p.starts_with("runbooks/") && b.get(*p) == a.get(*p))
+        .expect("a runbook page that spec B leaves alone")
+        .clone();
+    fs_err::remove_file(dir.join(&deleted)).unwrap();
+    let readme = read(&dir, "README.md");
+    let title = readme.lines().next().unwrap().to_owned();
+    replace(
+        &dir,
+        "README.md",
+        &title,
+        "# Acme data platform (team copy)",
+    );
+    // The same line as spec B's rename: the one conflict expected.
+    replace(
+        &dir,
+        "components/minio/values.yaml",
+        "- name: domain-supply-chain\n",
+        "- name: domain-supply-chain-eu\n",
+    );
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-q", "-m", "Team edits"]);
+
+    let spec = tmp.path().join("b.yaml");
+    fs_err::write(&spec, spec_b()).unwrap();
+    let spec = spec.to_str().unwrap();
+
+    // The plan first: nothing written.
+    let before = read(&dir, "socle.lock");
+    let (code, out, err) = socle(&dir, &["update", "--dry-run", "--spec", spec]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("CONFLICT  components/minio/values.yaml"),
+        "{out}"
+    );
+    assert_eq!(read(&dir, "socle.lock"), before);
+
+    let (code, out, err) = socle(&dir, &["update", "--spec", spec]);
+    assert_eq!(code, 1, "a conflict is left to resolve:\n{out}{err}");
+    let conflicts: Vec<&str> = out.lines().filter(|l| l.starts_with("CONFLICT")).collect();
+    assert_eq!(conflicts.len(), 1, "{out}");
+    let minio = read(&dir, "components/minio/values.yaml");
+    assert!(
+        minio.contains("<<<<<<<")
+            && minio.contains("domain-supply-chain-eu")
+            && minio.contains("domain-logistics")
+            && minio.contains(">>>>>>>"),
+        "{minio}"
+    );
+
+    // The team's edits survive.
+    assert!(read(&dir, "components/trino/values-prod.yaml")
+        .contains("targetCPUUtilizationPercentage: 60"));
+    assert_eq!(read(&dir, "notes/team.md"), "# Team notes\n");
+    assert!(!dir.join(&deleted).exists(), "{deleted} stays deleted");
+    let readme = read(&dir, "README.md");
+    assert!(
+        readme.starts_with("# Acme data platform (team copy)"),
+        "{readme}"
+    );
+    // Spec B's changes land, merged into the edited README too.
+    assert!(
+        readme.contains("logistics") && !readme.contains("supply-chain"),
+        "{readme}"
+    );
+    assert!(dir.join("argocd/dev/applications/airbyte.yaml").is_file());
+    assert_eq!(read(&dir, "socle.yaml"), spec_b());
+    for (path, bytes) in &b {
+        if path.starts_with("argocd/") {
+            assert_eq!(&fs_err::read(dir.join(path)).unwrap(), bytes, "{path}");
+        }
+    }
+    assert_eq!(
+        read(&dir, "socle.lock").as_bytes(),
+        b["socle.lock"].as_slice()
+    );
+    let pristine = git(&dir, &["rev-parse", "refs/socle/pristine"]);
+    assert_eq!(
+        git(
+            &dir,
+            &["show", &format!("{pristine}:components/minio/values.yaml")]
+        ),
+        String::from_utf8_lossy(&b["components/minio/values.yaml"]).trim_end()
+    );
+
+    // Resolved as the team wants, the repository passes the policies and
+    // has no drift left; the edits are reported as such.
+    let resolved = String::from_utf8_lossy(&b["components/minio/values.yaml"]).replace(
+        "- name: domain-logistics\n",
+        "- name: domain-logistics-eu\n",
+    );
+    fs_err::write(dir.join("components/minio/values.yaml"), resolved).unwrap();
+    let (code, out, err) = socle(&dir, &["check", "."]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, _) = socle(&dir, &["diff", "."]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with("# edited or deleted here"), "{out}");
+    assert!(
+        out.contains("components/minio/values.yaml") && out.contains(&deleted),
+        "{out}"
+    );
+}
+
+#[test]
+fn diff_shows_what_a_new_spec_changes_and_exits_1() {
+    let (tmp, dir) = new_repo();
+    let (code, out, _) = socle(&dir, &["diff"]);
+    assert_eq!(
+        (code, out.as_str()),
+        (
+            0,
+            "0 file(s) would change; 0 file(s) edited or deleted here.\n"
+        )
+    );
+    let spec = tmp.path().join("b.yaml");
+    fs_err::write(&spec, spec_b()).unwrap();
+    let (code, out, err) = socle(&dir, &["diff", "--spec", spec.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        out.contains("# argocd/dev/applications/airbyte.yaml (added by the blueprint)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("--- /dev/null\n+++ b/argocd/dev/applications/airbyte.yaml"),
+        "{out}"
+    );
+    assert!(
+        out.contains("-    - name: domain-supply-chain\n+    - name: domain-logistics\n"),
+        "{out}"
+    );
+    assert!(!out.contains("\x1b["), "no colour off a terminal");
+    let (code, stat, _) = socle(&dir, &["diff", "--stat", "--spec", spec.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let line = stat
+        .lines()
+        .find(|l| l.starts_with("components/minio/values.yaml"))
+        .unwrap_or_else(|| panic!("{stat}"));
+    assert!(
+        line.contains(" -1 ") && line.ends_with("changed by the blueprint"),
+        "{line}"
+    );
+}
+
+#[test]
+fn why_names_the_blueprint_file_and_the_state() {
+    let (_tmp, dir) = new_repo();
+    let (code, out, _) = socle(&dir, &["why", "argocd/prod/applications/trino.yaml"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("templates/argocd/[env]/applications/[component].yaml.hbs"),
+        "{out}"
+    );
+    assert!(out.contains("unchanged since"), "{out}");
+    replace(
+        &dir,
+        "argocd/prod/applications/trino.yaml",
+        "retry:",
+        "retry: # tuned\n   ",
+    );
+    let (_, out, _) = socle(&dir, &["why", "argocd/prod/applications/trino.yaml"]);
+    assert!(out.contains("edited here since"), "{out}");
+    let (_, out, _) = socle(&dir, &["why", "socle.yaml"]);
+    assert!(out.contains("the client spec"), "{out}");
+    let (code, _, err) = socle(&dir, &["why", "notes/mine.md"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("not generated by socle"), "{err}");
+}
+
+#[test]
+fn bad_inputs_get_clear_errors() {
+    // Not made by socle.
+    let plain = tempfile::tempdir().unwrap();
+    fs_err::write(plain.path().join("socle.yaml"), SPEC_A).unwrap();
+    let (code, _, err) = socle(plain.path(), &["diff"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no socle.lock here"), "{err}");
+    let (code, _, err) = socle(plain.path(), &["update"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no socle.lock here"), "{err}");
+
+    // A lock file that is not one.
+    let (_tmp, dir) = new_repo();
+    let lock = read(&dir, "socle.lock");
+    fs_err::write(dir.join("socle.lock"), "files: [").unwrap();
+    let (code, _, err) = socle(&dir, &["diff"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("socle.lock: not a socle lock file"), "{err}");
+    fs_err::write(dir.join("socle.lock"), lock).unwrap();
+
+    // Uncommitted edits, then a clone without the pristine ref.
+    replace(&dir, "README.md", "# ", "# Draft: ");
+    let (code, _, err) = socle(&dir, &["update"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("README.md") && err.contains("--allow-dirty"),
+        "{err}"
+    );
+    git(&dir, &["checkout", "-q", "--", "README.md"]);
+    git(&dir, &["update-ref", "-d", "refs/socle/pristine"]);
+    let (code, _, err) = socle(&dir, &["update"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("no refs/socle/pristine ref") && err.contains("git fetch"),
+        "{err}"
+    );
+
+    let (code, _, err) = socle(&dir, &["diff", "--env", "dev..qa"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("environment \"qa\""), "{err}");
+    let (code, _, err) = socle(&dir, &["diff", "--env", "dev"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("expected two environments"), "{err}");
+}
+
+#[test]
+fn the_promotion_view_lists_differences_and_flags_a_skipped_promotion() {
+    let (_tmp, dir) = new_repo();
+    let (code, out, err) = socle(&dir, &["diff", "--env", "staging..prod"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("trino\n"), "{out}");
+    assert!(out.contains("  sync: automated -> manual"), "{out}");
+    assert!(out.contains("values server.workers: "), "{out}");
+    assert!(out.contains("0 unexpected difference(s)"), "{out}");
+
+    let app = "argocd/prod/applications/trino.yaml";
+    let text = read(&dir, app);
+    let version = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("targetRevision: "))
+        .map(|v| v.trim_matches('"'))
+        .find(|v| v.chars().next().is_some_and(|c| c.is_ascii_digit()))
+        .unwrap()
+        .to_owned();
+    let line = text
+        .lines()
+        .find(|l| l.contains("targetRevision: ") && l.contains(&version))
+        .unwrap()
+        .trim()
+        .to_owned();
+    replace(&dir, app, &line, "targetRevision: 99.0.0");
+    let (code, out, _) = socle(&dir, &["diff", "--env", "staging..prod"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!(
+            "chart trino: {version} -> 99.0.0   UNEXPECTED: prod is ahead of staging"
+        )),
+        "{out}"
+    );
+}
+
+#[test]
+fn promote_copies_chart_versions_and_leaves_sizing_alone() {
+    let (_tmp, dir) = new_repo();
+    let app = "argocd/staging/applications/trino.yaml";
+    let text = read(&dir, app);
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("targetRevision: \"1."))
+        .unwrap()
+        .to_owned();
+    let indent = &line[..line.len() - line.trim_start().len()];
+    replace(
+        &dir,
+        app,
+        &line,
+        &format!("{indent}targetRevision: \"1.43.0\""),
+    );
+    let prod_values = read(&dir, "components/trino/values-prod.yaml");
+
+    let (code, out, err) = socle(&dir, &["promote", "staging", "prod"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("+++ b/argocd/prod/applications/trino.yaml"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("+{indent}targetRevision: \"1.43.0\"")),
+        "{out}"
+    );
+    assert!(
+        out.contains("1 setting(s) promoted from staging to prod; socle check: 0 denial(s)"),
+        "{out}"
+    );
+    assert!(
+        read(&dir, "argocd/prod/applications/trino.yaml").contains("targetRevision: \"1.43.0\"")
+    );
+    // Replicas and sizing are prod's own.
+    assert_eq!(read(&dir, "components/trino/values-prod.yaml"), prod_values);
+    let (code, out, _) = socle(&dir, &["diff", "--env", "staging..prod"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("chart trino"), "{out}");
+}
