@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Runs the real dbt on the DBT project of a generated repository.
+#
+#   tests/tools/dbt_check.sh DBT_BIN GENERATED_REPO_DIR
+#
+# DBT_BIN is a dbt executable from a Python environment with dbt-core,
+# dbt-duckdb and dbt-trino installed. On a copy of GENERATED_REPO_DIR/dbt it
+# runs `dbt build --target local` (seeds, models and tests on DuckDB, offline)
+# and then `dbt parse --target <env>` for every Trino target of profiles.yml
+# (parsing needs no connection). Warnings are errors. Fails unless the build
+# ran at least one seed, one model and one test, all successful.
+set -euo pipefail
+
+if [ $# -ne 2 ]; then
+    echo "usage: $0 DBT_BIN GENERATED_REPO_DIR" >&2
+    exit 2
+fi
+dbt=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+src=$2/dbt
+[ -x "$dbt" ] || { echo "not an executable: $1" >&2; exit 2; }
+[ -f "$src/dbt_project.yml" ] || { echo "no DBT project in $src" >&2; exit 2; }
+
+# The interpreter of dbt's own environment has PyYAML (a dbt dependency).
+python=$(dirname "$dbt")/python
+[ -x "$python" ] || python=python3
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cp -R "$src" "$work/dbt"
+cd "$work/dbt"
+
+export DBT_PROFILES_DIR="$PWD"
+export DBT_SEND_ANONYMOUS_USAGE_STATS=false
+export DBT_USE_COLORS=false
+# Parsing renders the target's profile, so its required variables must be
+# set; nothing connects.
+export DBT_TRINO_JWT=parse-only
+
+echo "== dbt build --target local"
+"$dbt" --warn-error build --target local
+
+"$python" - target/run_results.json <<'EOF'
+import collections
+import json
+import sys
+
+results = json.load(open(sys.argv[1]))["results"]
+kinds = collections.Counter(r["unique_id"].split(".")[0] for r in results)
+bad = [(r["unique_id"], r["status"]) for r in results if r["status"] not in ("success", "pass")]
+print(f"run_results: {dict(kinds)}")
+if bad:
+    sys.exit(f"nodes not successful: {bad}")
+for kind in ("seed", "model", "test"):
+    if kinds[kind] == 0:
+        sys.exit(f"the build ran no {kind}")
+EOF
+
+targets=$("$python" - profiles.yml dbt_project.yml <<'EOF'
+import sys
+import yaml
+
+profile = yaml.safe_load(open(sys.argv[2]))["profile"]
+outputs = yaml.safe_load(open(sys.argv[1]))[profile]["outputs"]
+print(" ".join(name for name, out in outputs.items() if out.get("type") == "trino"))
+EOF
+)
+[ -n "$targets" ] || { echo "profiles.yml has no Trino target" >&2; exit 1; }
+for target in $targets; do
+    echo "== dbt parse --target $target"
+    "$dbt" --warn-error parse --target "$target"
+done
+echo "dbt_check: build on local and parse on: $targets"
