@@ -128,3 +128,21 @@ violation contains finding("SOC-OBS-001", sprintf("alert %q links runbook %q, wh
 	some a in alert_rules
 	not resolves(a.rule.annotations.runbook_url)
 }
+
+# --- Runbooks -------------------------------------------------------------
+
+# Components deployed by ArgoCD, named by the Application's component label.
+deployed_components contains {"d": d, "component": c} if {
+	some d in input.documents
+	d.kind == "Application"
+	d.apiVersion == "argoproj.io/v1alpha1"
+	c := d.labels["app.kubernetes.io/component"]
+}
+
+# SOC-OBS-002: every deployed component has its runbook, so that whoever is
+# on call for it finds its health checks, failures and restore steps.
+violation contains finding("SOC-OBS-002", sprintf("component %q is deployed but has no runbook %s", [a.component, runbook]), a.d, ["metadata", "labels", "app.kubernetes.io/component"]) if {
+	some a in deployed_components
+	runbook := sprintf("runbooks/components/%s.md", [a.component])
+	not runbook in files
+}

@@ -60,3 +60,22 @@ test_alert_without_runbook_denied if {
 test_alert_with_missing_runbook_denied if {
 	"SOC-OBS-001" in ids(content.violation) with input as rules({"runbook_url": "https://git.example/acme/platform/blob/main/runbooks/nope.md"})
 }
+
+app(component) := {"path": "argocd/prod/applications/app.yaml", "line": 1, "kind": "Application", "apiVersion": "argoproj.io/v1alpha1", "name": "app", "namespace": "argocd", "labels": {"app.kubernetes.io/component": component}, "annotations": {}, "content": {}}
+
+test_component_with_runbook_passes if {
+	count(content.violation) == 0 with input as {"files": ["runbooks/components/trino.md"], "documents": [app("trino")]}
+}
+
+test_component_without_runbook_denied if {
+	"SOC-OBS-002" in ids(content.violation) with input as {"files": ["runbooks/components/airflow.md"], "documents": [app("trino")]}
+}
+
+test_runbook_elsewhere_does_not_count if {
+	"SOC-OBS-002" in ids(content.violation) with input as {"files": ["docs/runbooks/components/trino.md"], "documents": [app("trino")]}
+}
+
+test_application_without_component_label_ignored if {
+	unlabelled := object.union(object.remove(app("trino"), {"labels"}), {"labels": {}})
+	count(content.violation) == 0 with input as {"files": [], "documents": [unlabelled]}
+}

@@ -76,7 +76,29 @@ pub fn spec_schema(environments: &[String]) -> Value {
                                           "backup": {"type": "object", "additionalProperties": false,
                                                      "properties": {"schedule": {"type": "string", "pattern": "^[0-9*/,-]+( [0-9*/,-]+){4}$"},
                                                                     "retention": {"type": "string", "pattern": "^[0-9]+h$"},
-                                                                    "wal_retention": {"type": "string", "pattern": "^[0-9]+d$"}}}
+                                                                    "wal_retention": {"type": "string", "pattern": "^[0-9]+d$"}}},
+                                          "alerts": {"type": "object", "additionalProperties": false,
+                                                     "description": "Alert thresholds and paging (see environments/<name>.yaml for the defaults).",
+                                                     "properties": {
+                                                         "pager": {"type": "boolean", "description": "Critical alerts page on-call (PagerDuty)."},
+                                                         "service_down_for": {"type": "string", "pattern": "^[0-9]+(s|m|h)$"},
+                                                         "pods_not_ready_for": {"type": "string", "pattern": "^[0-9]+(s|m|h)$"},
+                                                         "pipeline_failures": {"type": "integer", "minimum": 1},
+                                                         "pipeline_window": {"type": "string", "pattern": "^[0-9]+(m|h|d)$"},
+                                                         "trino_slow_query_seconds": {"type": "integer", "minimum": 1},
+                                                         "trino_failure_ratio": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+                                                         "disk_usage_percent": {"type": "integer", "minimum": 1, "maximum": 99},
+                                                         "iceberg_small_files_ratio": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+                                                         "iceberg_min_objects": {"type": "integer", "minimum": 1},
+                                                         "postgres_replication_lag_seconds": {"type": "integer", "minimum": 1},
+                                                         "backup_max_age_hours": {"type": "integer", "minimum": 1},
+                                                         "email": {"type": "object", "additionalProperties": false,
+                                                                   "properties": {"to": {"type": "string"}, "from": {"type": "string"}, "smarthost": {"type": "string"}}}
+                                                     }},
+                                          "dr": {"type": "object", "additionalProperties": false,
+                                                 "description": "Disaster recovery of the object store.",
+                                                 "properties": {"replication_target": {"type": "string", "pattern": "^https://[^\\s/@]+(:[0-9]+)?/?$",
+                                                                                       "description": "S3 endpoint of the second site every bucket is replicated to (e.g. \"https://s3.dr.acme.example\"); no replication when absent."}}}
                                       },
                                       "additionalProperties": false}
                     }
@@ -136,6 +158,14 @@ pub fn spec_schema(environments: &[String]) -> Value {
                         "description": {"type": "string", "maxLength": 500,
                                         "description": "What the domain covers, any text."}
                     }
+                }
+            },
+            "notebooks": {
+                "type": "object", "additionalProperties": false,
+                "description": "Zeppelin notebooks.",
+                "properties": {
+                    "storage": {"enum": ["s3", "pvc"],
+                                "description": "Where Zeppelin keeps notes: s3 (default; bucket \"notebooks\" of the S3 store: object_storage when set, else the in-cluster MinIO) or pvc (the Zeppelin server's persistent volume)."}
                 }
             },
             "object_storage": {
