@@ -1,0 +1,1 @@
+"""Shared code of the platform DAGs: deployment contract, clients and task builders."""
