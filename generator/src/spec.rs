@@ -30,6 +30,8 @@ pub struct Spec {
     pub keycloak: Keycloak,
     pub data_domains: Vec<DataDomain>,
     #[serde(default)]
+    pub notebooks: Notebooks,
+    #[serde(default)]
     pub object_storage: Option<ObjectStorage>,
     #[serde(default)]
     pub secrets: Option<Secrets>,
@@ -103,6 +105,35 @@ pub struct DataDomain {
     pub name: String,
     #[serde(default)]
     pub description: Option<String>,
+}
+
+/// Where Zeppelin keeps its notes.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Notebooks {
+    /// `s3`: a bucket of the S3 store the platform uses (the spec's
+    /// `object_storage` when set, else the in-cluster MinIO); `pvc`: the
+    /// Zeppelin server's persistent volume.
+    #[serde(default = "default_notebook_storage")]
+    pub storage: String,
+}
+
+impl Default for Notebooks {
+    fn default() -> Self {
+        Self {
+            storage: default_notebook_storage(),
+        }
+    }
+}
+
+impl Notebooks {
+    pub fn on_s3(&self) -> bool {
+        self.storage == "s3"
+    }
+}
+
+fn default_notebook_storage() -> String {
+    "s3".to_owned()
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
