@@ -77,9 +77,16 @@ fn findings_name_the_commit_that_introduced_them() {
     let list = findings(&json);
     assert_eq!(list.len(), 1, "{list:?}");
     assert_eq!(list[0]["rule"], "SOC-K8S-002");
+    // The line of the floated image in the file as committed.
+    let image_line = fs_err::read_to_string(dir.join(STS))
+        .unwrap()
+        .lines()
+        .position(|l| l.contains("image: apache/zeppelin:latest"))
+        .unwrap() as u64
+        + 1;
     assert_eq!(
         (list[0]["file"].as_str(), list[0]["line"].as_u64()),
-        (Some(STS), Some(72))
+        (Some(STS), Some(image_line))
     );
     assert!(
         list[0]["commit"]
