@@ -318,7 +318,7 @@ fn cache_entries(dir: &Path) -> Vec<std::path::PathBuf> {
     walkdir::WalkDir::new(dir)
         .into_iter()
         .filter_map(Result::ok)
-        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .filter(|e| e.path().extension().is_some_and(|x| x == "pack"))
         .map(|e| e.into_path())
         .collect()
 }
@@ -338,8 +338,11 @@ fn the_persistent_cache_gives_the_same_findings_and_survives_damage() {
 
     let cold = summary(&["--cache"]);
     assert_eq!(cold.0, 0, "{cold:?}");
-    let entries = cache_entries(&cache);
-    assert!(entries.len() > 300, "one entry per file: {}", entries.len());
+    let packs = cache_entries(&cache);
+    assert_eq!(packs.len(), 1, "one pack per run: {packs:?}");
+    let pack: serde_json::Map<String, Value> =
+        serde_json::from_slice(&fs_err::read(&packs[0]).unwrap()).unwrap();
+    assert!(pack.len() > 300, "one entry per file: {}", pack.len());
 
     // A change: the warm run sees it, as an uncached run does.
     edit(&dir, STS, FLOAT.0, FLOAT.1);

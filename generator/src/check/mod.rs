@@ -110,6 +110,17 @@ pub struct Checker {
     disk: Option<cache::DiskCache>,
 }
 
+impl Drop for Checker {
+    /// What this run evaluated reaches the disk cache once, at the end.
+    fn drop(&mut self) {
+        if let Some(disk) = &mut self.disk {
+            if let Err(e) = disk.flush() {
+                eprintln!("warning: the check cache could not be written ({e}); results are not kept for the next run");
+            }
+        }
+    }
+}
+
 impl Checker {
     /// `policy_files` supplies the repository policies (`policies/*.rego`)
     /// and exceptions; a range check takes them from its base commit.
@@ -240,19 +251,13 @@ impl Checker {
                     None => findings.push(f),
                 }
             }
-            let mut unwritable = None;
             for key in fresh_keys {
                 if let Some(r) = by_path.remove(&key.0) {
                     if let Some(disk) = &self.disk {
-                        if let Err(e) = disk.put(&key.0, &key.1, &r.findings) {
-                            unwritable.get_or_insert(e);
-                        }
+                        disk.put(&key.0, &key.1, &r.findings);
                     }
                     self.cache.insert(key, r);
                 }
-            }
-            if let Some(e) = unwritable {
-                eprintln!("warning: the check cache could not be written ({e}); results are not kept for the next run");
             }
         }
         let versions: std::collections::HashMap<String, String> = keys.iter().cloned().collect();
