@@ -16,6 +16,9 @@ use crate::spec::Spec;
 /// The cert-manager ClusterIssuer every Ingress refers to.
 pub const ISSUER: &str = "platform-ca";
 
+/// The bucket Zeppelin keeps its notes in when `notebooks.storage` is `s3`.
+pub const NOTEBOOK_BUCKET: &str = "notebooks";
+
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
     #[error("{origin}/{path}: {message}")]
@@ -233,6 +236,9 @@ impl Model {
                 .iter()
                 .map(|d| format!("domain-{}", d.name)),
         );
+        if spec.notebooks.on_s3() {
+            buckets.push(NOTEBOOK_BUCKET.to_owned());
+        }
         let mut chart_repos: Vec<String> = components
             .iter()
             .filter_map(|e| e.component.chart.as_ref().map(chart_source_url))
@@ -257,6 +263,11 @@ impl Model {
                 "description": d.description.clone().unwrap_or_default(),
             })).collect::<Vec<_>>(),
             "buckets": buckets,
+            "notebooks": {
+                "storage": spec.notebooks.storage,
+                "s3": spec.notebooks.on_s3(),
+                "bucket": if spec.notebooks.on_s3() { Value::String(NOTEBOOK_BUCKET.into()) } else { Value::Null },
+            },
             "sizing": spec.sizing,
             "s3": {
                 "region": spec.object_storage.as_ref().and_then(|o| o.region.clone()).unwrap_or_else(|| "us-east-1".into()),
