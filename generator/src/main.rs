@@ -117,7 +117,7 @@ enum HookCommand {
 }
 
 /// First lines of the hook socle writes; recognising it makes reinstalling safe.
-const HOOK: &str = "#!/bin/sh\n# Installed by `socle hook install`: check the repository against its\n# policies before each commit (socle must be on PATH).\nexec socle check .\n";
+const HOOK: &str = "#!/bin/sh\n# Installed by `socle hook install`: check the repository against its\n# policies before each commit (socle must be on PATH).\nexec socle check --cache .\n";
 
 #[derive(clap::Args)]
 struct CheckArgs {
@@ -682,9 +682,14 @@ fn update(args: UpdateArgs) -> anyhow::Result<u8> {
     let pristine = socle::update::apply(&drift, &steps)?;
     let (added, removed, changed) =
         socle::update::policy_changes(&drift.lock, &drift.generated.files);
+    // The repository's own check cache (what `socle check --cache` and the
+    // pre-commit hook keep): only the files the update changed are evaluated.
     let outcome = checker::check_files(
         checker::files::Input::from_dir(&args.dir)?,
-        &checker::Options::default(),
+        &checker::Options {
+            cache_dir: Some(args.dir.join(".socle").join("cache")),
+            ..Default::default()
+        },
     )?;
     writeln!(
         out,
