@@ -83,7 +83,9 @@ fn hostile_values_read_back_exactly() {
             strings(v, &mut inner);
         }
         for s in all.into_iter().chain(inner).filter(|s| s.contains("«M»")) {
-            if s.contains('\n') && serde_yaml::from_str::<serde_yaml::Value>(s).is_ok_and(|v| v.is_mapping()) {
+            if s.contains('\n')
+                && serde_yaml::from_str::<serde_yaml::Value>(s).is_ok_and(|v| v.is_mapping())
+            {
                 continue;
             }
             seen += 1;

@@ -880,5 +880,8 @@ fn a_spec_overrides_an_environments_alert_thresholds() {
     .err()
     .expect("refused")
     .to_string();
-    assert!(err.contains("socle.yaml") && err.contains("alerts.disk_usage_percent"), "{err}");
+    assert!(
+        err.contains("socle.yaml") && err.contains("alerts.disk_usage_percent"),
+        "{err}"
+    );
 }
