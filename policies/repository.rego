@@ -55,7 +55,11 @@ applications := [d | some d in docs_of("Application"); d.apiVersion == "argoproj
 
 app_sets := [d | some d in docs_of("ApplicationSet"); d.apiVersion == "argoproj.io/v1alpha1"]
 
-projects := {d.name: d | some d in docs_of("AppProject"); d.apiVersion == "argoproj.io/v1alpha1"}
+app_projects := [d | some d in docs_of("AppProject"); d.apiVersion == "argoproj.io/v1alpha1"]
+
+# Projects by name; a name declared twice (a copied tree) keeps every copy
+# rather than failing the evaluation.
+projects := {p.name: [d | some d in app_projects; d.name == p.name] | some p in app_projects}
 
 app_spec(d) := d.content.spec if d.kind == "Application"
 
@@ -101,9 +105,14 @@ allowed(project, dest) if {
 violation contains finding("SOC-ARGO-003", sprintf("Application %q deploys to %s namespace %q, which its project %q does not allow", [d.name, object.get(dest, "server", ""), object.get(dest, "namespace", ""), name]), d, ["spec", "destination"]) if {
 	some d in applications
 	name := object.get(d.content.spec, "project", "default")
-	project := projects[name]
+	candidates := projects[name]
 	dest := d.content.spec.destination
-	not allowed(project, dest)
+	not allowed_by_any(candidates, dest)
+}
+
+allowed_by_any(candidates, dest) if {
+	some project in candidates
+	allowed(project, dest)
 }
 
 wave(d) := to_number(object.get(d.annotations, "argocd.argoproj.io/sync-wave", "0"))

@@ -139,3 +139,19 @@ test_missing_pdb_denied if {
 test_dev_may_run_one_replica if {
 	not "SOC-PROD-001" in ids(repository.availability) with input as values_repo(2, {"maxUnavailable": 1}) with data.socle.blueprint.critical as ["keycloak"]
 }
+
+# Two copies of the same project (a copied tree) evaluate without error:
+# a destination either copy allows passes, one neither allows is denied.
+dup_projects(namespace) := {
+	"files": [],
+	"documents": [
+		doc("a/project.yaml", "AppProject", "p", "argocd", {"apiVersion": "argoproj.io/v1alpha1", "spec": {"destinations": [{"server": "https://k", "namespace": "ns"}]}}),
+		doc("b/project.yaml", "AppProject", "p", "argocd", {"apiVersion": "argoproj.io/v1alpha1", "spec": {"destinations": [{"server": "https://k", "namespace": "other"}]}}),
+		doc("a/app.yaml", "Application", "x", "argocd", {"apiVersion": "argoproj.io/v1alpha1", "spec": {"project": "p", "destination": {"server": "https://k", "namespace": namespace}}}),
+	],
+}
+
+test_duplicate_projects_do_not_break_the_evaluation if {
+	not "SOC-ARGO-003" in ids(repository.violation) with input as dup_projects("ns")
+	"SOC-ARGO-003" in ids(repository.violation) with input as dup_projects("elsewhere")
+}

@@ -158,7 +158,8 @@ struct CheckArgs {
     protect_policies: bool,
     /// Keep per-file results between runs, in DIR (default: .socle/cache in
     /// the repository). Safe to delete; safe to share between concurrent runs.
-    #[arg(long, value_name = "DIR", num_args = 0..=1)]
+    // `=` required: `--cache .` must not read as a cache in "." and no DIR.
+    #[arg(long, value_name = "DIR", num_args = 0..=1, require_equals = true)]
     #[allow(clippy::option_option)]
     cache: Option<Option<std::path::PathBuf>>,
 }
@@ -607,14 +608,9 @@ fn diff(args: DiffArgs) -> anyhow::Result<u8> {
     for c in &drift.changes {
         if args.stat {
             let (add, del) = socle::update::counts(c);
-            writeln!(
-                out,
-                "{:<48} +{add:<5} -{del:<5} {}",
-                c.path,
-                c.status.label()
-            )?;
+            writeln!(out, "{:<48} +{add:<5} -{del:<5} {}", c.path, c.label())?;
         } else if c.status.is_drift() {
-            writeln!(out, "# {} ({})", c.path, c.status.label())?;
+            writeln!(out, "# {} ({})", c.path, c.label())?;
             write!(out, "{}", paint(&socle::update::unified(c), colour))?;
         }
         drifted += usize::from(c.status.is_drift());

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs="${RUNS:-11}"
-cargo build --release --quiet --example check_bench
+cargo build --release --quiet --bins --example check_bench
 bin="$PWD/target/release/socle"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -26,10 +26,10 @@ awk -v t="$socle_us" -v r="$runs" -v m="$peak_kb" 'BEGIN { printf "socle check (
 
 # The persistent cache (--cache): a cold run fills it, warm runs read it.
 cache="$work/cache"
-t0=$(now_us); "$bin" check --cache "$cache" "$work/repo" >/dev/null; cold_us=$(( $(now_us) - t0 ))
+t0=$(now_us); "$bin" check --cache="$cache" "$work/repo" >/dev/null; cold_us=$(( $(now_us) - t0 ))
 times=()
 for i in $(seq "$runs"); do
-  t0=$(now_us); "$bin" check --cache "$cache" "$work/repo" >/dev/null; times+=($(( $(now_us) - t0 )))
+  t0=$(now_us); "$bin" check --cache="$cache" "$work/repo" >/dev/null; times+=($(( $(now_us) - t0 )))
 done
 warm_us=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
 awk -v c="$cold_us" -v w="$warm_us" -v s="$socle_us" 'BEGIN { printf "socle check --cache: cold %.1f ms, warm median %.1f ms (%.2fx the uncached check)\n", c/1000, w/1000, w/s }'

@@ -349,7 +349,10 @@ fn the_persistent_cache_gives_the_same_findings_and_survives_damage() {
     let uncached = summary(&[]);
     assert_eq!(uncached.0, 1, "{uncached:?}");
     assert_eq!(summary(&["--cache"]), uncached);
-    assert_eq!(summary(&["--cache", cache.to_str().unwrap()]), uncached);
+    assert_eq!(
+        summary(&[&format!("--cache={}", cache.display())]),
+        uncached
+    );
 
     // Torn entries are misses, a deleted cache is rebuilt, and the cache's
     // own files are never checked.

@@ -63,11 +63,28 @@ availability := {
 const STRUCTURE_RULE: &str = "data.socle.repository_result.structure";
 const AVAILABILITY_RULE: &str = "data.socle.repository_result.availability";
 
-/// Every string of a document with its path, for the secrets rules.
+/// Whether a string could be what the secrets rules flag: its key names a
+/// credential, or its value carries the marker of a key. A superset of
+/// `policies/secrets.rego` (a unit test holds the two together), so that the
+/// many strings that cannot match never reach the evaluation.
+fn may_be_secret(key: Option<&str>, value: &str) -> bool {
+    const KEY_MARKERS: [&str; 4] = ["pass", "pwd", "key", "secret"];
+    const VALUE_MARKERS: [&str; 6] = ["PRIVATE KEY", "AKIA", "ASIA", "AIza", "gh", "xox"];
+    key.is_some_and(|k| {
+        let k = k.to_lowercase();
+        KEY_MARKERS.iter().any(|m| k.contains(m))
+    }) || VALUE_MARKERS.iter().any(|m| value.contains(m))
+}
+
+/// The strings of a document the secrets rules may flag, with their paths.
 fn leaves(value: &Value) -> Vec<Value> {
     fn walk(v: &Value, path: &mut Vec<Value>, out: &mut Vec<Value>) {
         match v {
-            Value::String(s) => out.push(json!({"path": path.clone(), "value": s})),
+            Value::String(s) => {
+                if may_be_secret(path.last().and_then(Value::as_str), s) {
+                    out.push(json!({"path": path.clone(), "value": s}));
+                }
+            }
             Value::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
                     path.push(json!(i));
@@ -226,10 +243,15 @@ impl Embedded {
                 NONE
             };
             out.push((rule, doc.value.clone()));
-            out.push((
-                "data.socle.secrets.violation",
-                json!({"kind": doc.kind(), "path": doc.path, "leaves": leaves(&doc.value)}),
-            ));
+            let candidates = leaves(&doc.value);
+            if candidates.is_empty() {
+                out.push((NONE, Value::Null));
+            } else {
+                out.push((
+                    "data.socle.secrets.violation",
+                    json!({"kind": doc.kind(), "path": doc.path, "leaves": candidates}),
+                ));
+            }
         }
         for text in texts {
             out.push((
@@ -634,5 +656,55 @@ impl Local {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pre-selection never drops a string the secrets rules would flag:
+    /// every credential key of the policy, and a value of each key pattern.
+    #[test]
+    fn secret_candidates_cover_the_secrets_policy() {
+        let tree = Tree::embedded_policies();
+        let source = tree
+            .files
+            .iter()
+            .find(|(p, _)| p == "secrets.rego")
+            .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
+            .expect("secrets.rego");
+        let set = source
+            .split("password_keys := {")
+            .nth(1)
+            .and_then(|rest| rest.split('}').next())
+            .expect("password_keys");
+        let keys: Vec<&str> = set
+            .split(',')
+            .map(|k| k.trim().trim_matches('"'))
+            .filter(|k| !k.is_empty())
+            .collect();
+        assert!(keys.len() >= 10, "{keys:?}");
+        for key in keys {
+            assert!(may_be_secret(Some(key), "hunter2"), "{key}");
+            assert!(may_be_secret(Some(&key.to_uppercase()), "hunter2"), "{key}");
+        }
+        for value in [
+            "-----BEGIN RSA PRIVATE KEY-----",
+            "-----BEGIN PRIVATE KEY-----",
+            "AKIAABCDEFGHIJKLMNOP",
+            "ASIAABCDEFGHIJKLMNOP",
+            "AIzaSyA1234567890abcdefghijklmnopqrstu",
+            "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+            "xoxb-1234567890-abc",
+        ] {
+            assert!(may_be_secret(Some("note"), value), "{value}");
+        }
+        // One marker per kind of key in the policy: a new pattern needs one here.
+        assert_eq!(
+            source.matches("\"a ").count() + source.matches("\"an ").count(),
+            5
+        );
+        assert!(!may_be_secret(Some("image"), "apache/zeppelin:0.12.1"));
     }
 }
