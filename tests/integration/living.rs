@@ -376,3 +376,28 @@ fn promote_copies_chart_versions_and_leaves_sizing_alone() {
     assert_eq!(code, 0, "{out}");
     assert!(!out.contains("chart trino"), "{out}");
 }
+
+/// What `socle diff` prints for spec B, with its exit code: the summary of
+/// every file, and the full diff of the files outside the per-domain and
+/// per-component trees (which the file list already covers).
+#[test]
+fn diff_output_snapshot() {
+    let (tmp, dir) = new_repo();
+    let spec = tmp.path().join("b.yaml");
+    fs_err::write(&spec, spec_b()).unwrap();
+    let spec = spec.to_str().unwrap();
+    let (code, stat, err) = socle(&dir, &["diff", "--stat", "--spec", spec]);
+    insta::assert_snapshot!(
+        "diff_stat",
+        format!("exit: {code}\n--- stdout\n{stat}--- stderr\n{err}")
+    );
+    let (code, out, _) = socle(&dir, &["diff", "--spec", spec]);
+    let minio: String = out
+        .split("\n# ")
+        .filter(|part| {
+            part.starts_with("components/minio/values.yaml ") || part.starts_with("socle.yaml ")
+        })
+        .map(|part| format!("# {part}\n"))
+        .collect();
+    insta::assert_snapshot!("diff_minio_and_spec", format!("exit: {code}\n{minio}"));
+}

@@ -98,6 +98,17 @@ pub struct Drift {
     pub changes: Vec<Change>,
 }
 
+impl Change {
+    /// How the file stands, in words; the spec itself is the client's
+    /// document, not the blueprint's.
+    pub fn label(&self) -> &'static str {
+        match self.status {
+            Status::Changed | Status::BothChanged if self.path == SPEC_PATH => "the new spec",
+            s => s.label(),
+        }
+    }
+}
+
 impl Drift {
     pub fn drifted(&self) -> impl Iterator<Item = &Change> {
         self.changes.iter().filter(|c| c.status.is_drift())
