@@ -67,25 +67,7 @@ pub fn init_and_commit(
 
     let tree = write_tree(&repo, files).map_err(|e| err("tree")(&e))?;
 
-    let configured = repo.committer().and_then(Result::ok).map(|s| Identity {
-        name: s.name.to_string(),
-        email: s.email.to_string(),
-    });
-    let who = author.cloned().or(configured).unwrap_or(Identity {
-        name: DEFAULT_IDENTITY.0.into(),
-        email: DEFAULT_IDENTITY.1.into(),
-    });
-    // SOURCE_DATE_EPOCH makes the commit itself reproducible, as for builds.
-    let time = std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .and_then(|s| s.parse::<i64>().ok())
-        .map(|s| gix::date::Time::new(s, 0))
-        .unwrap_or_else(gix::date::Time::now_local_or_utc);
-    let signature = gix::actor::Signature {
-        name: who.name.into(),
-        email: who.email.into(),
-        time,
-    };
+    let signature = signature(&repo, author);
     let mut buf = gix::date::parse::TimeBuf::default();
     let sig = signature.to_ref(&mut buf);
     let reference = format!("refs/heads/{branch}");
@@ -124,6 +106,29 @@ pub fn init_and_commit(
         .write(Default::default())
         .map_err(|e| err("index")(&e))?;
     Ok(commit.to_string())
+}
+
+/// Who commits, and when: `author`, else git config, else socle. The time
+/// honours SOURCE_DATE_EPOCH, which makes a commit reproducible as for builds.
+fn signature(repo: &gix::Repository, author: Option<&Identity>) -> gix::actor::Signature {
+    let configured = repo.committer().and_then(Result::ok).map(|s| Identity {
+        name: s.name.to_string(),
+        email: s.email.to_string(),
+    });
+    let who = author.cloned().or(configured).unwrap_or(Identity {
+        name: DEFAULT_IDENTITY.0.into(),
+        email: DEFAULT_IDENTITY.1.into(),
+    });
+    let time = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok())
+        .map(|s| gix::date::Time::new(s, 0))
+        .unwrap_or_else(gix::date::Time::now_local_or_utc);
+    gix::actor::Signature {
+        name: who.name.into(),
+        email: who.email.into(),
+        time,
+    }
 }
 
 /// Where socle keeps what it rendered last (a commit whose tree is the
@@ -175,21 +180,7 @@ pub fn record_pristine(dir: &Path, files: &FileSet, message: &str) -> Result<Str
         .and_then(|mut r| r.peel_to_id().ok().map(|id| id.detach()));
     repo.objects.enable_object_memory();
     let tree = write_tree(&repo, files).map_err(fail("tree"))?;
-    let who = repo
-        .committer()
-        .and_then(Result::ok)
-        .map(|s| (s.name.to_string(), s.email.to_string()))
-        .unwrap_or((DEFAULT_IDENTITY.0.into(), DEFAULT_IDENTITY.1.into()));
-    let time = std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .and_then(|s| s.parse::<i64>().ok())
-        .map(|s| gix::date::Time::new(s, 0))
-        .unwrap_or_else(gix::date::Time::now_local_or_utc);
-    let signature = gix::actor::Signature {
-        name: who.0.into(),
-        email: who.1.into(),
-        time,
-    };
+    let signature = signature(&repo, None);
     let mut buf = gix::date::parse::TimeBuf::default();
     let sig = signature.to_ref(&mut buf);
     let commit = repo

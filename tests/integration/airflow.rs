@@ -9,18 +9,9 @@ use std::collections::BTreeSet;
 use std::process::Command;
 
 use serde_json::Value;
-use socle::generate::{generate, Inputs};
 use socle::render::FileSet;
-use socle::source::Tree;
 
-use crate::support::{materialise, render, repo_root, to_json, yaml_docs};
-
-fn text<'a>(files: &'a FileSet, path: &str) -> &'a str {
-    let bytes = files
-        .get(path)
-        .unwrap_or_else(|| panic!("{path} is not generated"));
-    std::str::from_utf8(bytes).expect("utf-8")
-}
+use crate::support::{materialise, render, repo_root, text, to_json, yaml_docs};
 
 /// The single YAML document of a generated file, as JSON.
 fn doc(files: &FileSet, path: &str) -> Value {
@@ -43,16 +34,7 @@ fn render_with_ingestion(choice: &str) -> FileSet {
         spec.contains(&format!("ingestion: {choice} ")),
         "example spec changed shape"
     );
-    let blueprint = Tree::embedded_blueprint();
-    let environments = Tree::embedded_environments();
-    generate(&Inputs {
-        spec_text: &spec,
-        spec_origin: "socle.yaml",
-        blueprint: &blueprint,
-        environments: &environments,
-    })
-    .unwrap_or_else(|e| panic!("render with ingestion {choice}: {e}"))
-    .files
+    crate::support::render_text(&spec)
 }
 
 fn spec(files: &FileSet) -> Value {

@@ -11,17 +11,10 @@ use std::process::Command;
 use assert_cmd::cargo::CommandCargoExt;
 use serde_json::{json, Value};
 
-use crate::support::{materialise, render, to_json, yaml_docs};
+use crate::support::{materialise, render, text, to_json, yaml_docs};
 use socle::render::FileSet;
 
 const SPECS: [Option<&str>; 2] = [None, Some("full.yaml")];
-
-fn text<'a>(files: &'a FileSet, path: &str) -> &'a str {
-    let bytes = files
-        .get(path)
-        .unwrap_or_else(|| panic!("{path} is not rendered"));
-    std::str::from_utf8(bytes).expect("utf-8")
-}
 
 /// The single YAML document of a file, as JSON.
 fn doc(files: &FileSet, path: &str) -> Value {

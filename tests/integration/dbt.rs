@@ -5,7 +5,6 @@
 //! local DuckDB target and `dbt parse` on every Trino target.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 use std::process::Command;
 
 use serde_yaml::Value;
@@ -469,29 +468,9 @@ fn readme_documents_targets_and_pod_environment() {
     assert!(!readme.contains("\\{{"), "an escaped brace leaked");
 }
 
-/// A dbt executable: in `SOCLE_TOOLS_BIN` (a path list) or on PATH.
-fn dbt_tool() -> Option<PathBuf> {
-    let dirs = std::env::var_os("SOCLE_TOOLS_BIN")
-        .into_iter()
-        .chain(std::env::var_os("PATH"));
-    for list in dirs {
-        for dir in std::env::split_paths(&list) {
-            let candidate = dir.join("dbt");
-            if candidate.is_file() {
-                return Some(candidate);
-            }
-        }
-    }
-    if std::env::var_os("SOCLE_REQUIRE_TOOLS").is_some() {
-        panic!("dbt is required (SOCLE_REQUIRE_TOOLS is set) but not found");
-    }
-    eprintln!("skipped: dbt not found (put a venv with dbt-core, dbt-duckdb and dbt-trino in SOCLE_TOOLS_BIN)");
-    None
-}
-
 #[test]
 fn real_dbt_builds_locally_and_parses_every_trino_target() {
-    let Some(dbt) = dbt_tool() else {
+    let Some(dbt) = crate::support::tool("dbt") else {
         return;
     };
     let script = repo_root().join("tests/tools/dbt_check.sh");

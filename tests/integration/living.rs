@@ -5,11 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use assert_cmd::cargo::CommandCargoExt;
-use socle::generate::{generate, Inputs};
-use socle::render::FileSet;
-use socle::source::Tree;
 
-use crate::support::git;
+use crate::support::{git, render_text};
 
 const SPEC_A: &str = socle::spec::EXAMPLE;
 
@@ -21,17 +18,6 @@ fn spec_b() -> String {
     assert_ne!(b, SPEC_A);
     assert!(b.contains("ingestion: both") && b.contains("name: logistics"));
     b
-}
-
-fn render(spec: &str) -> FileSet {
-    generate(&Inputs {
-        spec_text: spec,
-        spec_origin: "socle.yaml",
-        blueprint: &Tree::embedded_blueprint(),
-        environments: &Tree::embedded_environments(),
-    })
-    .unwrap()
-    .files
 }
 
 fn socle(dir: &Path, args: &[&str]) -> (i32, String, String) {
@@ -71,7 +57,7 @@ fn replace(dir: &Path, path: &str, old: &str, new: &str) {
 #[test]
 fn an_update_keeps_the_team_edits_and_lands_the_new_spec() {
     let (tmp, dir) = new_repo();
-    let (a, b) = (render(SPEC_A), render(&spec_b()));
+    let (a, b) = (render_text(SPEC_A), render_text(&spec_b()));
 
     // The team's edits: a values tweak, a file of their own, a deleted
     // runbook page (one that spec B renders identically), a retitled README.

@@ -7,7 +7,6 @@
 //! configured thresholds.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 use std::process::Command;
 
 use assert_cmd::cargo::CommandCargoExt;
@@ -16,7 +15,7 @@ use socle::generate::{generate, Inputs};
 use socle::render::FileSet;
 use socle::source::Tree;
 
-use crate::support::{materialise, render, repo_root, to_json, yaml_docs};
+use crate::support::{materialise, render, repo_root, text, to_json, yaml_docs};
 
 const SPECS: [Option<&str>; 2] = [None, Some("full.yaml")];
 
@@ -69,15 +68,6 @@ const DASHBOARD_TITLES: [&str; 7] = [
     "Data quality",
     "Cost per team",
 ];
-
-fn text<'a>(files: &'a FileSet, path: &str) -> &'a str {
-    std::str::from_utf8(
-        files
-            .get(path)
-            .unwrap_or_else(|| panic!("{path} not rendered")),
-    )
-    .expect("utf-8")
-}
 
 fn spec_text(spec: Option<&str>) -> String {
     match spec {
@@ -704,25 +694,6 @@ fn a_component_without_its_runbook_is_denied() {
     assert!(out.contains("runbooks/components/trino.md"), "{out}");
 }
 
-fn promtool() -> Option<PathBuf> {
-    let dirs = std::env::var_os("SOCLE_TOOLS_BIN")
-        .into_iter()
-        .chain(std::env::var_os("PATH"));
-    for list in dirs {
-        for dir in std::env::split_paths(&list) {
-            let candidate = dir.join("promtool");
-            if candidate.is_file() {
-                return Some(candidate);
-            }
-        }
-    }
-    if std::env::var_os("SOCLE_REQUIRE_TOOLS").is_some() {
-        panic!("promtool is required (SOCLE_REQUIRE_TOOLS is set) but not found");
-    }
-    eprintln!("skipped: promtool not found");
-    None
-}
-
 /// promtool unit test: the volume and replication-lag alerts fire just above
 /// the environment's threshold and stay quiet just below it.
 fn unit_test(env: &str, storage_ns: &str, disk: f64, lag: f64) -> String {
@@ -771,7 +742,9 @@ tests:
 
 #[test]
 fn promtool_accepts_the_rules_and_fires_them_at_the_thresholds() {
-    let Some(promtool) = promtool() else { return };
+    let Some(promtool) = crate::support::tool("promtool") else {
+        return;
+    };
     for spec in SPECS {
         let files = render(spec);
         for env in env_names(spec) {
@@ -853,14 +826,7 @@ fn a_spec_overrides_an_environments_alert_thresholds() {
         "    cluster: https://prod.k8s.acme.example:6443\n    overrides:\n      alerts:\n        disk_usage_percent: 70\n",
     );
     assert_ne!(spec, socle::spec::EXAMPLE);
-    let files = generate(&Inputs {
-        spec_text: &spec,
-        spec_origin: "socle.yaml",
-        blueprint: &Tree::embedded_blueprint(),
-        environments: &Tree::embedded_environments(),
-    })
-    .unwrap()
-    .files;
+    let files = crate::support::render_text(&spec);
     let prod = alerts(&files, "prod");
     assert_eq!(threshold(&expr(&prod, "PersistentVolumeUsageHigh")), 70.0);
     // The other environments keep their defaults.

@@ -26,16 +26,48 @@ pub fn render(spec: Option<&str>) -> FileSet {
         Some(name) => fs_err::read_to_string(fixture(&format!("specs/{name}"))).expect("fixture"),
         None => socle::spec::EXAMPLE.to_owned(),
     };
-    let blueprint = Tree::embedded_blueprint();
-    let environments = Tree::embedded_environments();
+    render_text(&text)
+}
+
+/// Render a spec given as text in-process with the embedded blueprint.
+pub fn render_text(spec: &str) -> FileSet {
     generate(&Inputs {
-        spec_text: &text,
+        spec_text: spec,
         spec_origin: "socle.yaml",
-        blueprint: &blueprint,
-        environments: &environments,
+        blueprint: &Tree::embedded_blueprint(),
+        environments: &Tree::embedded_environments(),
     })
-    .unwrap_or_else(|e| panic!("render {spec:?}: {e}"))
+    .unwrap_or_else(|e| panic!("render: {e}"))
     .files
+}
+
+/// A generated file's text.
+pub fn text<'a>(files: &'a FileSet, path: &str) -> &'a str {
+    let bytes = files
+        .get(path)
+        .unwrap_or_else(|| panic!("{path} is not rendered"));
+    std::str::from_utf8(bytes).expect("utf-8")
+}
+
+/// A real tool's executable, from `SOCLE_TOOLS_BIN` (a path list) or PATH.
+/// Missing: a skip, or a failure when `SOCLE_REQUIRE_TOOLS` is set (CI).
+pub fn tool(name: &str) -> Option<PathBuf> {
+    let dirs = std::env::var_os("SOCLE_TOOLS_BIN")
+        .into_iter()
+        .chain(std::env::var_os("PATH"));
+    for list in dirs {
+        for dir in std::env::split_paths(&list) {
+            let candidate = dir.join(name);
+            if candidate.is_file() {
+                return Some(candidate);
+            }
+        }
+    }
+    if std::env::var_os("SOCLE_REQUIRE_TOOLS").is_some() {
+        panic!("{name} is required (SOCLE_REQUIRE_TOOLS is set) but not found");
+    }
+    eprintln!("skipped: {name} not found (run .ci/run to install it)");
+    None
 }
 
 /// Every YAML document of the file set, with its path.

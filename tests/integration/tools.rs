@@ -3,29 +3,10 @@
 //! shipped in kubectl). `.ci/run` installs them and sets
 //! `SOCLE_REQUIRE_TOOLS=1`, so in CI a missing tool fails instead of skipping.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use crate::support::{materialise, render, to_json, yaml_docs};
-
-fn tool(name: &str) -> Option<PathBuf> {
-    let dirs = std::env::var_os("SOCLE_TOOLS_BIN")
-        .into_iter()
-        .chain(std::env::var_os("PATH"));
-    for list in dirs {
-        for dir in std::env::split_paths(&list) {
-            let candidate = dir.join(name);
-            if candidate.is_file() {
-                return Some(candidate);
-            }
-        }
-    }
-    if std::env::var_os("SOCLE_REQUIRE_TOOLS").is_some() {
-        panic!("{name} is required (SOCLE_REQUIRE_TOOLS is set) but not found");
-    }
-    eprintln!("skipped: {name} not found (run .ci/run to install it)");
-    None
-}
+use crate::support::{materialise, render, to_json, tool, yaml_docs};
 
 fn run(cmd: &mut Command) -> (bool, String) {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
