@@ -80,10 +80,8 @@ fn may_be_secret(key: Option<&str>, value: &str) -> bool {
 fn leaves(value: &Value) -> Vec<Value> {
     fn walk(v: &Value, path: &mut Vec<Value>, out: &mut Vec<Value>) {
         match v {
-            Value::String(s) => {
-                if may_be_secret(path.last().and_then(Value::as_str), s) {
-                    out.push(json!({"path": path.clone(), "value": s}));
-                }
+            Value::String(s) if may_be_secret(path.last().and_then(Value::as_str), s) => {
+                out.push(json!({"path": path.clone(), "value": s}));
             }
             Value::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
