@@ -257,6 +257,16 @@ fn bad_inputs_get_clear_errors() {
     let (code, _, err) = socle(&dir, &["diff"]);
     assert_eq!(code, 2);
     assert!(err.contains("socle.lock: not a socle lock file"), "{err}");
+    // A lock that names a path outside the repository is refused, not followed.
+    let outside = lock.replacen("files:\n", "files:\n  ../outside.txt:\n    blob: e69de29bb2d1d6434b8b29ae775ad8c2e48c5391\n    from: spec\n", 1);
+    assert_ne!(outside, lock);
+    fs_err::write(dir.join("socle.lock"), outside).unwrap();
+    let (code, _, err) = socle(&dir, &["diff"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("\"../outside.txt\" is not a relative path inside the repository"),
+        "{err}"
+    );
     fs_err::write(dir.join("socle.lock"), lock).unwrap();
 
     // Uncommitted edits, then a clone without the pristine ref.

@@ -140,6 +140,14 @@ pub fn drift(dir: &Path, spec: Option<&Path>) -> Result<Drift, UpdateError> {
         blueprint: &Tree::embedded_blueprint(),
         environments: &Tree::embedded_environments(),
     })?;
+    // A lock file is input like any other: a path that is not a plain
+    // relative path inside the repository is never read, written or removed.
+    if let Some(bad) = lock.files.keys().find(|p| !crate::render::check_path(p)) {
+        return Err(UpdateError::Usage(format!(
+            "{}: the path {bad:?} is not a relative path inside the repository; restore the lock file from git history",
+            dir.join(lock::PATH).display()
+        )));
+    }
     let paths: BTreeSet<&String> = generated
         .files
         .keys()
