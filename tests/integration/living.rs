@@ -111,6 +111,13 @@ fn an_update_keeps_the_team_edits_and_lands_the_new_spec() {
     assert_eq!(code, 1, "a conflict is left to resolve:\n{out}{err}");
     let conflicts: Vec<&str> = out.lines().filter(|l| l.starts_with("CONFLICT")).collect();
     assert_eq!(conflicts.len(), 1, "{out}");
+    // The summary: policies compared with the last render, then the check
+    // (the conflict markers make the MinIO values unreadable: a denial).
+    assert!(
+        out.contains("policies unchanged since the last render."),
+        "{out}"
+    );
+    assert!(out.contains("socle check: 1 denial(s)"), "{out}");
     let minio = read(&dir, "components/minio/values.yaml");
     assert!(
         minio.contains("<<<<<<<")
@@ -396,4 +403,41 @@ fn diff_output_snapshot() {
         .map(|part| format!("# {part}\n"))
         .collect();
     insta::assert_snapshot!("diff_minio_and_spec", format!("exit: {code}\n{minio}"));
+}
+
+#[test]
+fn an_update_says_which_policies_changed_since_the_last_render() {
+    let (_tmp, dir) = new_repo();
+    // The lock of a repository rendered by a socle without SOC-OBS-002.
+    let lock = read(&dir, "socle.lock");
+    let digest_line = lock
+        .lines()
+        .skip_while(|l| *l != "policies:")
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    assert!(digest_line.starts_with("  digest: "), "{digest_line}");
+    let older = lock.replace("  - SOC-OBS-002\n", "").replace(
+        &digest_line,
+        "  digest: 0000000000000000000000000000000000000000",
+    );
+    fs_err::write(dir.join("socle.lock"), older).unwrap();
+    git(&dir, &["commit", "-q", "-am", "Rendered by an older socle"]);
+    let (code, out, err) = socle(&dir, &["update"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(
+            "policies changed since the last render: 1 rule(s) added (SOC-OBS-002), 0 removed."
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("socle check: 0 denial(s), 0 warning(s)."),
+        "{out}"
+    );
+    assert_eq!(
+        read(&dir, "socle.lock"),
+        lock,
+        "the lock is this socle's again"
+    );
 }
