@@ -675,18 +675,22 @@ fn update(args: UpdateArgs) -> anyhow::Result<u8> {
         )?;
         return Ok(0);
     }
-    let pristine = socle::update::apply(&drift, &steps)?;
+    // The check reads the repository's own check cache (what `socle check
+    // --cache` and the pre-commit hook keep): only the files the update
+    // changed are evaluated.
+    let recheck = || -> anyhow::Result<checker::Outcome> {
+        Ok(checker::check_files(
+            checker::files::Input::from_dir(&args.dir)?,
+            &checker::Options {
+                cache_dir: Some(args.dir.join(".socle").join("cache")),
+                ..Default::default()
+            },
+        )?)
+    };
+    let (pristine, outcome) = socle::update::apply(&drift, &steps, recheck)?;
+    let outcome = outcome?;
     let (added, removed, changed) =
         socle::update::policy_changes(&drift.lock, &drift.generated.files);
-    // The repository's own check cache (what `socle check --cache` and the
-    // pre-commit hook keep): only the files the update changed are evaluated.
-    let outcome = checker::check_files(
-        checker::files::Input::from_dir(&args.dir)?,
-        &checker::Options {
-            cache_dir: Some(args.dir.join(".socle").join("cache")),
-            ..Default::default()
-        },
-    )?;
     writeln!(
         out,
         "updated {} file(s), {conflicts} conflict(s); last render recorded as {}.",

@@ -347,8 +347,15 @@ pub fn dirty_files(dir: &Path) -> Result<Vec<String>, UpdateError> {
 }
 
 /// Write the plan's files, then the lock file, then the pristine ref: the
-/// lock and the ref move only once every file is in place.
-pub fn apply(drift: &Drift, steps: &[Step]) -> Result<String, UpdateError> {
+/// lock and the ref move only once every file is in place. `alongside` runs
+/// once the files are written, while the pristine render is recorded (the
+/// re-check, which reads only the working tree); returns the pristine
+/// commit and what `alongside` returned.
+pub fn apply<T: Send>(
+    drift: &Drift,
+    steps: &[Step],
+    alongside: impl FnOnce() -> T + Send,
+) -> Result<(String, T), UpdateError> {
     for s in steps {
         let path = drift.dir.join(&s.path);
         match &s.action {
@@ -370,11 +377,14 @@ pub fn apply(drift: &Drift, steps: &[Step]) -> Result<String, UpdateError> {
         drift.generated.model.manifest.name,
         drift.generated.model.manifest.version
     );
-    Ok(crate::git::record_pristine(
-        &drift.dir,
-        &drift.generated.files,
-        &message,
-    )?)
+    let (pristine, other) = std::thread::scope(|s| {
+        let other = s.spawn(alongside);
+        let pristine = crate::git::record_pristine(&drift.dir, &drift.generated.files, &message);
+        (pristine, other.join())
+    });
+    let other =
+        other.map_err(|_| UpdateError::Usage("the check after the update panicked".into()))?;
+    Ok((pristine?, other))
 }
 
 /// A file replaced in one step: written beside it, then renamed over it.
