@@ -44,12 +44,18 @@ def session(catalog: str) -> SparkSession:
     )
 
 
-def landed_files(spark: SparkSession, folder: str) -> list:
-    jvm = spark._jvm
-    path = jvm.org.apache.hadoop.fs.Path(folder)
+def _existing(spark: SparkSession, folder: str):
+    """The Hadoop file system and path of `folder`, or None when it is absent."""
+    path = spark._jvm.org.apache.hadoop.fs.Path(folder)
     fs = path.getFileSystem(spark._jsc.hadoopConfiguration())
-    if not fs.exists(path):
+    return (fs, path) if fs.exists(path) else None
+
+
+def landed_files(spark: SparkSession, folder: str) -> list:
+    found = _existing(spark, folder)
+    if found is None:
         return []
+    fs, path = found
     files = []
     iterator = fs.listFiles(path, True)
     while iterator.hasNext():
@@ -60,11 +66,10 @@ def landed_files(spark: SparkSession, folder: str) -> list:
 
 
 def datasets(spark: SparkSession, landing: str) -> list:
-    jvm = spark._jvm
-    path = jvm.org.apache.hadoop.fs.Path(landing)
-    fs = path.getFileSystem(spark._jsc.hadoopConfiguration())
-    if not fs.exists(path):
+    found = _existing(spark, landing)
+    if found is None:
         return []
+    fs, path = found
     return sorted(s.getPath().getName() for s in fs.listStatus(path) if s.isDirectory())
 
 
