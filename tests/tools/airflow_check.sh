@@ -4,7 +4,8 @@
 #   tests/tools/airflow_check.sh PYTHON GENERATED_REPO_DIR
 #
 # PYTHON is the interpreter of a virtualenv holding apache-airflow and the
-# providers the DAGs use (cncf-kubernetes). Every DAG file must byte-compile;
+# providers the DAGs use (cncf-kubernetes). Every DAG file and the Spark job
+# must byte-compile;
 # then, once per environment, the DAG folder is loaded with a DagBag under the
 # PLATFORM_* variables that environment's Airflow deployment sets
 # (components/airflow/values-<env>.yaml), and the DAGs must import without
@@ -27,8 +28,12 @@ trap 'rm -rf "$work"' EXIT
 
 # Compiled files go to the scratch directory, never into the repository.
 export PYTHONPYCACHEPREFIX="$work/pycache"
-find "$dags" -name '*.py' -print0 | sort -z | xargs -0 "$python" -m py_compile
-echo "py_compile: $(find "$dags" -name '*.py' | wc -l | tr -d ' ') file(s) OK"
+# The Spark job the pipeline launches is Python too (it runs in the Spark
+# image, so it is compiled, not imported).
+sources=("$dags")
+[ -d "$repo/spark" ] && sources+=("$repo/spark")
+find "${sources[@]}" -name '*.py' -print0 | sort -z | xargs -0 "$python" -m py_compile
+echo "py_compile: $(find "${sources[@]}" -name '*.py' | wc -l | tr -d ' ') file(s) OK"
 
 export AIRFLOW_HOME="$work/airflow"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
