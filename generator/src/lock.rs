@@ -79,7 +79,7 @@ impl Lock {
         files: &FileSet,
         sources: &BTreeMap<String, String>,
     ) -> Self {
-        let catalog = crate::check::catalog::Catalog::embedded();
+        let catalog = crate::core::catalog::Catalog::embedded();
         Self {
             socle_version: env!("CARGO_PKG_VERSION").to_owned(),
             blueprint: BlueprintRef {

@@ -61,6 +61,21 @@ enum Command {
         #[arg(default_value = ".")]
         dir: PathBuf,
     },
+    /// Print the modelled system of each environment: Applications by
+    /// wave and the connections between them, broken links highlighted.
+    Graph {
+        /// The repository.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Only this environment.
+        #[arg(long)]
+        env: Option<String>,
+        #[arg(long, value_enum, default_value = "mermaid")]
+        format: checker::system::graph::GraphFormat,
+    },
+    /// The system model the system rules read.
+    #[command(subcommand)]
+    System(SystemCommand),
     /// Where a generated file comes from.
     Why {
         /// The file, relative to the repository.
@@ -69,6 +84,12 @@ enum Command {
         #[arg(long, default_value = ".")]
         dir: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum SystemCommand {
+    /// Print the JSON Schema of the system input (for writing system rules).
+    Schema,
 }
 
 #[derive(clap::Args)]
@@ -282,6 +303,16 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Diff(args) => diff(args),
         Command::Promote { from, to, dir } => promote(&from, &to, &dir),
         Command::Update(args) => update(args),
+        Command::Graph { dir, env, format } => graph(&dir, env.as_deref(), format),
+        Command::System(SystemCommand::Schema) => {
+            let schema = checker::system::input::schema();
+            writeln!(
+                std::io::stdout(),
+                "{}",
+                serde_json::to_string_pretty(&schema)?
+            )?;
+            Ok(0)
+        }
         Command::Why { file, dir } => {
             write!(std::io::stdout(), "{}", socle::update::why(&dir, &file)?)?;
             Ok(0)
@@ -341,6 +372,32 @@ fn check(args: CheckArgs) -> anyhow::Result<u8> {
     Ok(if failing > 0 { 1 } else { 0 })
 }
 
+fn graph(
+    dir: &Path,
+    env: Option<&str>,
+    format: checker::system::graph::GraphFormat,
+) -> anyhow::Result<u8> {
+    if !dir.is_dir() {
+        anyhow::bail!("{}: not a directory; pass the repository", dir.display());
+    }
+    let input = checker::files::Input::from_dir(dir)?;
+    let mut systems = checker::system::model_files(&input.files);
+    if let Some(env) = env {
+        let known: Vec<String> = systems.iter().map(|s| s.environment.clone()).collect();
+        systems.retain(|s| s.environment == env);
+        if systems.is_empty() {
+            anyhow::bail!(
+                "no environment {env:?} in {}; known: {}",
+                dir.display(),
+                known.join(", ")
+            );
+        }
+    }
+    let text = checker::system::graph::render(&systems, format);
+    std::io::stdout().write_all(text.as_bytes())?;
+    Ok(0)
+}
+
 fn hook_install(dir: &Path, force: bool) -> anyhow::Result<u8> {
     let hooks = socle::git::hooks_dir(dir)?;
     let path = hooks.join("pre-commit");
@@ -364,7 +421,7 @@ fn hook_install(dir: &Path, force: bool) -> anyhow::Result<u8> {
 }
 
 fn policy(cmd: PolicyCommand) -> anyhow::Result<u8> {
-    let catalog = checker::catalog::Catalog::embedded();
+    let catalog = socle::core::catalog::Catalog::embedded();
     let mut w = std::io::stdout().lock();
     match cmd {
         PolicyCommand::List => {

@@ -199,6 +199,12 @@ impl Embedded {
         })
     }
 
+    /// One rule on one input, on a copy of the prepared engine.
+    pub fn evaluate_rule(&self, rule: &str, input: Value) -> Result<Value, PolicyError> {
+        let mut engine = self.engine.clone();
+        Self::eval(&mut engine, input, rule)
+    }
+
     pub fn engine(&self) -> regorus::Engine {
         self.engine.clone()
     }

@@ -7,7 +7,6 @@
 
 pub mod argocd;
 pub mod cache;
-pub mod catalog;
 pub mod engine;
 pub mod exceptions;
 pub mod files;
@@ -17,6 +16,7 @@ pub mod range;
 pub mod render;
 pub mod report;
 pub mod schema;
+pub mod system;
 pub mod testing;
 
 use std::time::Duration;
@@ -31,6 +31,10 @@ pub struct Outcome {
     pub documents: usize,
     /// Files recognised and deliberately not parsed, with the reason.
     pub skipped: Vec<(String, String)>,
+    /// What the system simulation could not model (never silently passed:
+    /// the report lists it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_modelled: Vec<String>,
 }
 
 impl Outcome {
@@ -103,10 +107,13 @@ pub struct Checker {
     embedded: engine::Embedded,
     local: engine::Local,
     exceptions: exceptions::Exceptions,
-    catalog: catalog::Catalog,
+    catalog: crate::core::catalog::Catalog,
     cache: std::collections::HashMap<(String, String), FileResult>,
     /// The spec's findings, by the spec's blob id.
     spec_memo: Option<(String, Vec<Finding>)>,
+    /// System findings per environment, by the digest of its model.
+    system_memo: std::collections::HashMap<String, Vec<Finding>>,
+    facts: crate::core::charts::ChartFacts,
     disk: Option<cache::DiskCache>,
 }
 
@@ -143,9 +150,11 @@ impl Checker {
             embedded: engine::Embedded::load()?,
             local,
             exceptions: exceptions::Exceptions::load(policy_files),
-            catalog: catalog::Catalog::embedded(),
+            catalog: crate::core::catalog::Catalog::embedded(),
             cache: Default::default(),
             spec_memo: None,
+            system_memo: Default::default(),
+            facts: crate::core::charts::ChartFacts::embedded(),
         })
     }
 
@@ -278,6 +287,15 @@ impl Checker {
                 .evaluate_repository(&documents, &paths, Some(&versions))?,
         );
 
+        let simulated = system::evaluate(
+            &self.embedded,
+            &documents,
+            &input.files,
+            &self.facts,
+            &mut self.system_memo,
+        )?;
+        findings.extend(simulated.findings);
+
         if let Some(root) = &self.options.render_root {
             for (overlay, rendered) in render::render_all(root, &input.files)? {
                 let mut found = schema::validate(&rendered);
@@ -305,6 +323,7 @@ impl Checker {
             files: input.files.len(),
             documents: documents.len(),
             skipped,
+            not_modelled: simulated.not_modelled,
         })
     }
 }

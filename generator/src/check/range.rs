@@ -43,6 +43,7 @@ struct Walker<'a> {
     documents: HashMap<String, usize>,
     /// Files of a commit deliberately not parsed (binary, templates), with the reason.
     skipped: HashMap<String, Vec<(String, String)>>,
+    not_modelled: HashMap<String, Vec<String>>,
 }
 
 fn policy_files(files: &[(String, Vec<u8>)]) -> Vec<(String, Vec<u8>)> {
@@ -63,6 +64,7 @@ impl<'a> Walker<'a> {
             states: HashMap::new(),
             documents: HashMap::new(),
             skipped: HashMap::new(),
+            not_modelled: HashMap::new(),
         }
     }
 
@@ -89,6 +91,8 @@ impl<'a> Walker<'a> {
         let outcome = self.checker.check(input)?;
         self.documents.insert(commit.to_owned(), outcome.documents);
         self.skipped.insert(commit.to_owned(), outcome.skipped);
+        self.not_modelled
+            .insert(commit.to_owned(), outcome.not_modelled);
         let active: Vec<Finding> = outcome
             .findings
             .into_iter()
@@ -337,5 +341,6 @@ pub fn check_range(
         files: walker.trees.get(&head).map_or(0, Vec::len),
         documents: walker.documents.get(&head).copied().unwrap_or(0),
         skipped: walker.skipped.remove(&head).unwrap_or_default(),
+        not_modelled: walker.not_modelled.remove(&head).unwrap_or_default(),
     })
 }

@@ -10,9 +10,9 @@ use std::fmt::Write as _;
 
 use serde_json::json;
 
-use super::catalog::Catalog;
 use super::finding::{Finding, Severity};
 use super::Outcome;
+use crate::core::catalog::Catalog;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -91,6 +91,14 @@ fn text(outcome: &Outcome, style: &Style) -> String {
             "{pre_existing} finding(s) already present at the base of the range (not counted)."
         );
     }
+    if !outcome.not_modelled.is_empty() {
+        // Listed, never silently passed: what the system simulation could
+        // not model was not judged by the system rules.
+        let _ = writeln!(out, "Not modelled by the system simulation:");
+        for n in &outcome.not_modelled {
+            let _ = writeln!(out, "  {n}");
+        }
+    }
     let _ = writeln!(
         out,
         "{} denial(s), {} warning(s){} in {} file(s), {} document(s) checked{}.",
@@ -122,6 +130,7 @@ fn json(outcome: &Outcome) -> String {
         },
         "findings": outcome.findings,
         "skipped": outcome.skipped.iter().map(|(p, r)| json!({"path": p, "reason": r})).collect::<Vec<_>>(),
+        "not_modelled": outcome.not_modelled,
     });
     serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
 }

@@ -1,0 +1,840 @@
+//! Repository → one [`System`] per bootstrap Application: the Applications
+//! it syncs at any depth, what each creates (kustomize and directory
+//! sources modelled, charts from their facts), and what each object needs.
+
+use std::borrow::Cow;
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use serde_json::Value;
+
+use super::input::{
+    Application, At, Cluster, Destination, Gap, GroupKind, Need, Object, Project, Source, System,
+};
+use super::kustomize::{self, Emitted, Files};
+use crate::check::parse::Document;
+use crate::core::charts::{ChartFacts, Scope};
+use crate::core::kinds;
+
+pub(crate) const IN_CLUSTER: &str = "https://kubernetes.default.svc";
+const ENV_LABEL: &str = "data-platform/environment";
+/// A bound on Applications of Applications: ArgoCD has none, but a cycle
+/// or a hostile repository must not make the model loop.
+const MAX_APPLICATIONS: usize = 10_000;
+
+/// An Application as the model follows it.
+struct AppDoc<'a> {
+    doc: &'a Document,
+    name: String,
+}
+
+/// A system, with the content of each of its objects (by index) for the
+/// parts of the model that read content (network, wiring).
+pub(crate) struct Modelled<'a> {
+    pub(crate) system: System,
+    pub(crate) values: Vec<Option<Cow<'a, Value>>>,
+}
+
+/// The repository's files and documents, indexed once.
+pub(crate) struct Repository<'a> {
+    pub(crate) files: Files<'a>,
+    apps: Vec<AppDoc<'a>>,
+    projects: Vec<Project>,
+    clusters: Vec<Cluster>,
+    facts: &'a ChartFacts,
+}
+
+impl<'a> Repository<'a> {
+    pub(crate) fn new(
+        docs: &[&'a Document],
+        files: &'a [(String, Vec<u8>)],
+        facts: &'a ChartFacts,
+    ) -> Self {
+        let mut by_path: HashMap<&'a str, Vec<&'a Document>> = HashMap::new();
+        for d in docs {
+            by_path.entry(d.path.as_str()).or_default().push(d);
+        }
+        let mut custom_scopes = HashMap::new();
+        for c in &facts.charts {
+            for k in &c.crds {
+                custom_scopes.insert((k.group.clone(), k.kind.clone()), k.scope);
+            }
+        }
+        for d in docs
+            .iter()
+            .filter(|d| d.kind() == "CustomResourceDefinition")
+        {
+            if let Some(gk) = crd_defines(&d.value) {
+                let scope = if d.value["spec"]["scope"].as_str() == Some("Cluster") {
+                    Scope::Cluster
+                } else {
+                    Scope::Namespaced
+                };
+                custom_scopes.insert((gk.group, gk.kind), scope);
+            }
+        }
+        let is_argo = |d: &Document, kind: &str| {
+            d.kind() == kind
+                && d.value["apiVersion"]
+                    .as_str()
+                    .is_some_and(|v| v.starts_with("argoproj.io/"))
+        };
+        let apps = docs
+            .iter()
+            .filter(|d| is_argo(d, "Application"))
+            .map(|d| AppDoc {
+                doc: d,
+                name: d.value["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            })
+            .collect();
+        let projects = docs
+            .iter()
+            .filter(|d| is_argo(d, "AppProject"))
+            .map(|d| Project {
+                name: d.value["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                at: at_doc(d),
+                spec: d.value.get("spec").cloned().unwrap_or(Value::Null),
+            })
+            .collect();
+        let clusters = registered_clusters(docs);
+        Self {
+            files: Files {
+                bytes: files
+                    .iter()
+                    .map(|(p, b)| (p.as_str(), b.as_slice()))
+                    .collect(),
+                docs: by_path,
+                custom_scopes,
+            },
+            apps,
+            projects,
+            clusters,
+            facts,
+        }
+    }
+
+    /// One system per bootstrap Application (an Application that no other
+    /// Application of the repository syncs).
+    pub(crate) fn systems(&self) -> Vec<Modelled<'a>> {
+        let mut created: HashMap<(String, usize), Vec<Emitted<'a>>> = HashMap::new();
+        let mut synced: HashSet<(String, usize)> = HashSet::new();
+        for app in &self.apps {
+            let objects = self.app_objects(app).0;
+            for o in &objects {
+                if o.kind == "Application" {
+                    if let Some(d) = o.doc {
+                        synced.insert((d.path.clone(), d.line));
+                    }
+                }
+            }
+            created.insert((app.doc.path.clone(), app.doc.line), objects);
+        }
+        self.apps
+            .iter()
+            .filter(|a| !synced.contains(&(a.doc.path.clone(), a.doc.line)))
+            .map(|root| self.system(root))
+            .collect()
+    }
+
+    fn system(&self, root: &AppDoc<'a>) -> Modelled<'a> {
+        let environment = root.doc.value["metadata"]["labels"][ENV_LABEL]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| root.name.clone());
+        let mut system = System {
+            environment,
+            root: root.name.clone(),
+            projects: self.projects.clone(),
+            clusters: self.clusters.clone(),
+            ..System::default()
+        };
+        let mut values: Vec<Option<Cow<'a, Value>>> = Vec::new();
+        let mut queue: Vec<(&'a Document, Option<String>)> = vec![(root.doc, None)];
+        let mut seen: HashSet<(String, usize)> = HashSet::new();
+        while let Some((doc, parent)) = queue.pop() {
+            if !seen.insert((doc.path.clone(), doc.line)) || seen.len() > MAX_APPLICATIONS {
+                continue;
+            }
+            let name = doc.value["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let app = AppDoc {
+                doc,
+                name: name.clone(),
+            };
+            let (emitted, mut application, gaps, chart_objects) = self.app_objects(&app);
+            application.parent = parent;
+            let dest_ns = application
+                .destination
+                .namespace
+                .clone()
+                .unwrap_or_default();
+            for e in &emitted {
+                if e.kind == "Application" {
+                    if let Some(d) = e.doc {
+                        queue.push((d, Some(name.clone())));
+                    }
+                }
+                system.objects.push(self.object(&application, e, &dest_ns));
+                values.push(match (e.doc, &e.generated) {
+                    (Some(d), _) => Some(Cow::Borrowed(&d.value)),
+                    (None, Some(g)) => Some(Cow::Owned(g.clone())),
+                    _ => None,
+                });
+            }
+            for (o, v) in chart_objects {
+                system.objects.push(o);
+                values.push(v.map(Cow::Owned));
+            }
+            system.not_modelled.extend(gaps.into_iter().map(|g| Gap {
+                app: name.clone(),
+                at: At {
+                    file: g.file,
+                    line: g.line,
+                },
+                message: g.message,
+            }));
+            system.applications.push(application);
+        }
+        system
+            .applications
+            .sort_by(|a, b| (a.wave, &a.name).cmp(&(b.wave, &b.name)));
+        system.not_modelled.sort();
+        system.not_modelled.dedup();
+        Modelled { system, values }
+    }
+
+    /// What one Application syncs: the objects of its repository sources,
+    /// its description, what could not be modelled, and its charts' objects.
+    #[allow(clippy::type_complexity)]
+    fn app_objects(
+        &self,
+        app: &AppDoc<'a>,
+    ) -> (
+        Vec<Emitted<'a>>,
+        Application,
+        Vec<kustomize::Gap>,
+        Vec<(Object, Option<Value>)>,
+    ) {
+        let v = &app.doc.value;
+        let spec = &v["spec"];
+        let meta = &v["metadata"];
+        let dest = &spec["destination"];
+        let mut application = Application {
+            name: app.name.clone(),
+            at: at_doc(app.doc),
+            project: spec["project"].as_str().unwrap_or("default").to_owned(),
+            wave: wave_of(meta),
+            parent: None,
+            destination: Destination {
+                server: dest["server"].as_str().map(str::to_owned),
+                name: dest["name"].as_str().map(str::to_owned),
+                namespace: dest["namespace"].as_str().map(str::to_owned),
+            },
+            sources: Vec::new(),
+            sync_options: spec["syncPolicy"]["syncOptions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
+            component: meta["labels"]["app.kubernetes.io/component"]
+                .as_str()
+                .map(str::to_owned),
+        };
+        let mut emitted = Vec::new();
+        let mut gaps = Vec::new();
+        let mut chart_objects = Vec::new();
+        let sources: Vec<(Vec<Value>, &Value)> = match spec["sources"].as_array() {
+            Some(list) => list
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    (
+                        vec![Value::from("spec"), Value::from("sources"), Value::from(i)],
+                        s,
+                    )
+                })
+                .collect(),
+            None => vec![(
+                vec![Value::from("spec"), Value::from("source")],
+                &spec["source"],
+            )],
+        };
+        for (path, s) in sources {
+            let at = At {
+                file: app.doc.path.clone(),
+                line: app.doc.line_of(&path),
+            };
+            let mut source = Source {
+                repo_url: s["repoURL"].as_str().unwrap_or_default().to_owned(),
+                path: s["path"].as_str().map(str::to_owned),
+                chart: s["chart"].as_str().map(str::to_owned),
+                target_revision: s["targetRevision"].as_str().map(str::to_owned),
+                reference: s["ref"].as_str().map(str::to_owned),
+                model: String::new(),
+                at: at.clone(),
+            };
+            // An OCI source (`oci://registry/path/chart`, ArgoCD 3.1+) names
+            // the chart as the last segment of its URL.
+            let oci_chart = (source.chart.is_none() && source.repo_url.starts_with("oci://"))
+                .then(|| source.repo_url.rsplit_once('/'))
+                .flatten()
+                .map(|(repo, chart)| (repo.to_owned(), chart.to_owned()));
+            let gap = |message: String| kustomize::Gap {
+                file: at.file.clone(),
+                line: at.line,
+                message,
+            };
+            let chart_ref = match (&source.chart, &oci_chart) {
+                (Some(chart), _) => Some((source.repo_url.clone(), chart.clone())),
+                (None, Some(oci)) => Some(oci.clone()),
+                _ => None,
+            };
+            if let Some((repo, chart)) = &chart_ref {
+                let version = source.target_revision.clone().unwrap_or_default();
+                match self.facts.get(repo, chart, &version) {
+                    Some(facts) => {
+                        source.model = "chart".into();
+                        if !facts.complete {
+                            gaps.push(gap(format!(
+                                "chart {chart} {version}: facts are incomplete (some templates not read)"
+                            )));
+                        }
+                        chart_objects.extend(self.chart_objects(&application, facts, &at));
+                    }
+                    None => {
+                        source.model = "none".into();
+                        gaps.push(gap(format!(
+                            "chart {chart} {version} from {repo}: no facts, not modelled"
+                        )));
+                    }
+                }
+            } else if let Some(p) = &source.path {
+                let dir = kustomize::join("", p);
+                let local = dir.is_empty() || self.files.is_dir(&dir);
+                if !local {
+                    source.model = "remote".into();
+                    gaps.push(gap(format!(
+                        "path {p} of {} is not in this repository: not modelled",
+                        source.repo_url
+                    )));
+                } else if kustomize::kustomization_file(&self.files, &dir).is_some() {
+                    source.model = "kustomize".into();
+                    let build = kustomize::build(&self.files, &dir);
+                    emitted.extend(build.objects);
+                    gaps.extend(build.gaps);
+                } else if self
+                    .files
+                    .bytes
+                    .contains_key(kustomize::join(&dir, "Chart.yaml").as_str())
+                {
+                    source.model = "none".into();
+                    gaps.push(gap(format!("Helm chart at {p}: not modelled")));
+                } else {
+                    source.model = "directory".into();
+                    let recurse = s["directory"]["recurse"].as_bool().unwrap_or(false);
+                    for file in self.directory_files(&dir, recurse) {
+                        emitted.extend(kustomize::documents_of(&self.files, file));
+                    }
+                }
+            } else if source.reference.is_some() {
+                source.model = "values".into();
+            } else {
+                source.model = "none".into();
+                gaps.push(gap("a source with neither path nor chart".into()));
+            }
+            application.sources.push(source);
+        }
+        (emitted, application, gaps, chart_objects)
+    }
+
+    /// The manifests ArgoCD applies from a plain directory source.
+    fn directory_files(&self, dir: &str, recurse: bool) -> Vec<&'a str> {
+        let prefix = if dir.is_empty() {
+            String::new()
+        } else {
+            format!("{dir}/")
+        };
+        self.files
+            .bytes
+            .keys()
+            .copied()
+            .filter(|p| {
+                let Some(rest) = p.strip_prefix(prefix.as_str()) else {
+                    return false;
+                };
+                (recurse || !rest.contains('/'))
+                    && [".yaml", ".yml", ".json"].iter().any(|e| rest.ends_with(e))
+            })
+            .collect()
+    }
+
+    fn chart_objects(
+        &self,
+        app: &Application,
+        facts: &crate::core::charts::Chart,
+        at: &At,
+    ) -> Vec<(Object, Option<Value>)> {
+        let ns = app.destination.namespace.clone().unwrap_or_default();
+        let object = |group: &str, kind: &str, name: &str, scope: Scope| Object {
+            app: app.name.clone(),
+            group: group.to_owned(),
+            kind: kind.to_owned(),
+            name: name.to_owned(),
+            base_name: name.to_owned(),
+            namespace: if scope == Scope::Namespaced {
+                ns.clone()
+            } else {
+                String::new()
+            },
+            namespaced: Some(scope == Scope::Namespaced),
+            wave: app.wave,
+            at: at.clone(),
+            origin: "chart".into(),
+            ..Object::default()
+        };
+        let mut out = Vec::new();
+        for k in &facts.creates {
+            if matches!(
+                k.kind.as_str(),
+                "CustomResourceDefinition"
+                    | "Service"
+                    | "ValidatingWebhookConfiguration"
+                    | "MutatingWebhookConfiguration"
+            ) && (k.kind != "CustomResourceDefinition" || !facts.crds.is_empty())
+                && (k.kind != "Service" || !facts.services.is_empty())
+                && (!k.kind.ends_with("WebhookConfiguration") || !facts.webhooks.is_empty())
+            {
+                continue;
+            }
+            let mut o = object(&k.group, &k.kind, "", k.scope);
+            o.needs = self.kind_needs(&o.group, &o.kind, &o.namespace, at);
+            out.push((o, None));
+        }
+        for c in &facts.crds {
+            let mut o = object(
+                "apiextensions.k8s.io",
+                "CustomResourceDefinition",
+                &c.kind,
+                Scope::Cluster,
+            );
+            o.defines = Some(GroupKind {
+                group: c.group.clone(),
+                kind: c.kind.clone(),
+            });
+            out.push((o, None));
+        }
+        for s in &facts.services {
+            let mut o = object("", "Service", &s.name, Scope::Namespaced);
+            o.needs = self.kind_needs("", "Service", &ns, at);
+            let ports: Vec<Value> = s
+                .ports
+                .iter()
+                .map(|p| {
+                    serde_json::json!({
+                        "name": p.name,
+                        "port": p.port,
+                        "targetPort": p.target_port.clone().unwrap_or(Value::from(p.port)),
+                    })
+                })
+                .collect();
+            let value = serde_json::json!({
+                "apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": s.name, "namespace": ns},
+                "spec": {"ports": ports, "selector": s.selector},
+            });
+            out.push((o, Some(value)));
+        }
+        for w in &facts.webhooks {
+            let mut o = object(
+                "admissionregistration.k8s.io",
+                &w.kind,
+                &w.name,
+                Scope::Cluster,
+            );
+            o.needs = self.kind_needs(&o.group, &o.kind, "", at);
+            let value = serde_json::json!({
+                "apiVersion": "admissionregistration.k8s.io/v1", "kind": w.kind,
+                "metadata": {"name": w.name},
+                "webhooks": [{"name": w.name, "clientConfig": {"service": {"name": w.service, "namespace": ns, "port": w.port}}}],
+            });
+            out.push((o, Some(value)));
+        }
+        // A name with a placeholder (one Secret per role or user) stands for
+        // several Secrets the values list; the model cannot name them.
+        for s in facts.secrets.iter().filter(|s| !s.name.contains('<')) {
+            let mut o = object("", "Secret", "", Scope::Namespaced);
+            o.kind = "HelmValuesReference".into();
+            o.name = s.value.clone();
+            o.needs = vec![Need {
+                what: "secret".into(),
+                group: String::new(),
+                kind: "Secret".into(),
+                name: s.name.clone(),
+                namespace: ns.clone(),
+                at: at.clone(),
+            }];
+            o.origin = "chart-values".into();
+            out.push((o, None));
+        }
+        out
+    }
+
+    fn object(&self, app: &Application, e: &Emitted<'a>, dest_ns: &str) -> Object {
+        let group = kinds::group_of(&e.api_version).to_owned();
+        let scope = self.files.scope(&e.api_version, &e.kind);
+        let namespace = match scope {
+            Some(Scope::Cluster) => String::new(),
+            _ => e.namespace.clone().unwrap_or_else(|| dest_ns.to_owned()),
+        };
+        let at = At {
+            file: e.file.clone(),
+            line: e.line,
+        };
+        let value = e.value();
+        let base_name = value
+            .and_then(|v| v["metadata"]["name"].as_str())
+            .filter(|_| e.generated.is_some())
+            .map(|n| n.rsplit_once('-').map_or(n, |(b, _)| b).to_owned())
+            .unwrap_or_else(|| e.name.clone());
+        let annotations = value.map(|v| &v["metadata"]["annotations"]);
+        let sync_options = annotations
+            .and_then(|a| a["argocd.argoproj.io/sync-options"].as_str())
+            .map(|s| s.split(',').map(|o| o.trim().to_owned()).collect())
+            .unwrap_or_default();
+        let mut needs = self.kind_needs(&group, &e.kind, &namespace, &at);
+        if let (Some(doc), Some(v)) = (e.doc, value) {
+            needs.extend(field_needs(doc, v, &e.kind, &namespace));
+        }
+        let produces = (e.kind == "ExternalSecret").then(|| {
+            value
+                .and_then(|v| v["spec"]["target"]["name"].as_str())
+                .unwrap_or(&e.name)
+                .to_owned()
+        });
+        Object {
+            app: app.name.clone(),
+            group,
+            kind: e.kind.clone(),
+            name: e.name.clone(),
+            base_name,
+            namespace,
+            namespaced: scope.map(|s| s == Scope::Namespaced),
+            wave: app.wave,
+            at,
+            origin: if e.generated.is_some() {
+                "generator"
+            } else {
+                "manifest"
+            }
+            .into(),
+            sync_options,
+            defines: if e.kind == "CustomResourceDefinition" {
+                value.and_then(crd_defines)
+            } else {
+                None
+            },
+            produces,
+            needs,
+        }
+    }
+
+    /// What any object of a kind needs: its namespace, and the CRD of a
+    /// custom kind.
+    fn kind_needs(&self, group: &str, kind: &str, namespace: &str, at: &At) -> Vec<Need> {
+        let mut needs = Vec::new();
+        if !namespace.is_empty() {
+            needs.push(Need {
+                what: "namespace".into(),
+                group: String::new(),
+                kind: "Namespace".into(),
+                name: namespace.to_owned(),
+                namespace: String::new(),
+                at: at.clone(),
+            });
+        }
+        if !kinds::is_built_in(group, kind) {
+            needs.push(Need {
+                what: "crd".into(),
+                group: group.to_owned(),
+                kind: kind.to_owned(),
+                name: String::new(),
+                namespace: String::new(),
+                at: at.clone(),
+            });
+        }
+        needs
+    }
+}
+
+/// References an object's fields make to other objects.
+fn field_needs(doc: &Document, v: &Value, kind: &str, namespace: &str) -> Vec<Need> {
+    let mut out = Vec::new();
+    let mut need = |what: &str, group: &str, kind: &str, name: &str, ns: &str, path: Vec<Value>| {
+        if name.is_empty() {
+            return;
+        }
+        out.push(Need {
+            what: what.into(),
+            group: group.into(),
+            kind: kind.into(),
+            name: name.into(),
+            namespace: ns.into(),
+            at: At {
+                file: doc.path.clone(),
+                line: doc.line_of(&path),
+            },
+        });
+    };
+    let s = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    let p = |parts: &[&str]| parts.iter().map(|x| Value::from(*x)).collect::<Vec<_>>();
+    match kind {
+        "PersistentVolumeClaim" => {
+            need(
+                "storageclass",
+                "storage.k8s.io",
+                "StorageClass",
+                &s(&v["spec"]["storageClassName"]),
+                "",
+                p(&["spec", "storageClassName"]),
+            );
+        }
+        "Ingress" => {
+            need(
+                "ingressclass",
+                "networking.k8s.io",
+                "IngressClass",
+                &s(&v["spec"]["ingressClassName"]),
+                "",
+                p(&["spec", "ingressClassName"]),
+            );
+        }
+        "ExternalSecret" => {
+            let store = &v["spec"]["secretStoreRef"];
+            let store_kind = store["kind"].as_str().unwrap_or("SecretStore");
+            let (what, ns) = if store_kind == "ClusterSecretStore" {
+                ("clustersecretstore", "")
+            } else {
+                ("secretstore", namespace)
+            };
+            need(
+                what,
+                "external-secrets.io",
+                store_kind,
+                &s(&store["name"]),
+                ns,
+                p(&["spec", "secretStoreRef", "name"]),
+            );
+        }
+        _ => {}
+    }
+    if kind == "StatefulSet" {
+        for (i, t) in v["spec"]["volumeClaimTemplates"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let mut path = p(&["spec", "volumeClaimTemplates"]);
+            path.extend([
+                Value::from(i),
+                Value::from("spec"),
+                Value::from("storageClassName"),
+            ]);
+            need(
+                "storageclass",
+                "storage.k8s.io",
+                "StorageClass",
+                &s(&t["spec"]["storageClassName"]),
+                "",
+                path,
+            );
+        }
+    }
+    let pod_path: &[&str] = match kind {
+        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => {
+            &["spec", "template", "spec"]
+        }
+        "CronJob" => &["spec", "jobTemplate", "spec", "template", "spec"],
+        "Pod" => &["spec"],
+        _ => return out,
+    };
+    let mut pod = v;
+    for k in pod_path {
+        pod = &pod[*k];
+    }
+    let base = p(pod_path);
+    let at = |rest: &[Value]| {
+        let mut x = base.clone();
+        x.extend_from_slice(rest);
+        x
+    };
+    if let Some(sa) = pod["serviceAccountName"].as_str() {
+        need(
+            "serviceaccount",
+            "",
+            "ServiceAccount",
+            sa,
+            namespace,
+            at(&[Value::from("serviceAccountName")]),
+        );
+    }
+    for (i, vol) in pod["volumes"].as_array().into_iter().flatten().enumerate() {
+        let here = |k: &str, f: &str| {
+            at(&[
+                Value::from("volumes"),
+                Value::from(i),
+                Value::from(k),
+                Value::from(f),
+            ])
+        };
+        if vol["configMap"]["optional"].as_bool() != Some(true) {
+            need(
+                "configmap",
+                "",
+                "ConfigMap",
+                &s(&vol["configMap"]["name"]),
+                namespace,
+                here("configMap", "name"),
+            );
+        }
+        if vol["secret"]["optional"].as_bool() != Some(true) {
+            need(
+                "secret",
+                "",
+                "Secret",
+                &s(&vol["secret"]["secretName"]),
+                namespace,
+                here("secret", "secretName"),
+            );
+        }
+    }
+    for section in ["initContainers", "containers"] {
+        for (ci, c) in pod[section].as_array().into_iter().flatten().enumerate() {
+            for (ei, e) in c["envFrom"].as_array().into_iter().flatten().enumerate() {
+                for (k, what, kind) in [
+                    ("configMapRef", "configmap", "ConfigMap"),
+                    ("secretRef", "secret", "Secret"),
+                ] {
+                    if e[k]["optional"].as_bool() != Some(true) {
+                        let path = at(&[
+                            Value::from(section),
+                            Value::from(ci),
+                            Value::from("envFrom"),
+                            Value::from(ei),
+                            Value::from(k),
+                            Value::from("name"),
+                        ]);
+                        need(what, "", kind, &s(&e[k]["name"]), namespace, path);
+                    }
+                }
+            }
+            for (ei, e) in c["env"].as_array().into_iter().flatten().enumerate() {
+                for (k, what, kind) in [
+                    ("configMapKeyRef", "configmap", "ConfigMap"),
+                    ("secretKeyRef", "secret", "Secret"),
+                ] {
+                    let r = &e["valueFrom"][k];
+                    if r["optional"].as_bool() != Some(true) {
+                        let path = at(&[
+                            Value::from(section),
+                            Value::from(ci),
+                            Value::from("env"),
+                            Value::from(ei),
+                            Value::from("valueFrom"),
+                            Value::from(k),
+                            Value::from("name"),
+                        ]);
+                        need(what, "", kind, &s(&r["name"]), namespace, path);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+fn crd_defines(v: &Value) -> Option<GroupKind> {
+    Some(GroupKind {
+        group: v["spec"]["group"].as_str()?.to_owned(),
+        kind: v["spec"]["names"]["kind"].as_str()?.to_owned(),
+    })
+}
+
+pub(crate) fn wave_of(meta: &Value) -> i64 {
+    meta["annotations"]["argocd.argoproj.io/sync-wave"]
+        .as_str()
+        .and_then(|w| w.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+pub(crate) fn at_doc(d: &Document) -> At {
+    At {
+        file: d.path.clone(),
+        line: d.line,
+    }
+}
+
+/// Clusters the repository registers with ArgoCD: Secrets labelled
+/// `argocd.argoproj.io/secret-type: cluster`, or ExternalSecrets whose
+/// target template carries that label (the server then read from the
+/// template's data, or the `server` key's remote reference when static).
+fn registered_clusters(docs: &[&Document]) -> Vec<Cluster> {
+    let mut out = vec![Cluster {
+        server: IN_CLUSTER.into(),
+        name: "in-cluster".into(),
+        at: At::default(),
+    }];
+    let label = "argocd.argoproj.io/secret-type";
+    let mut seen = BTreeSet::new();
+    for d in docs {
+        let v = &d.value;
+        let (labels, data) = match d.kind() {
+            "Secret" => (
+                &v["metadata"]["labels"],
+                if v["stringData"].is_object() {
+                    &v["stringData"]
+                } else {
+                    &v["data"]
+                },
+            ),
+            "ExternalSecret" => (
+                &v["spec"]["target"]["template"]["metadata"]["labels"],
+                &v["spec"]["target"]["template"]["data"],
+            ),
+            _ => continue,
+        };
+        if labels[label].as_str() != Some("cluster") {
+            continue;
+        }
+        let server = data["server"].as_str().unwrap_or_default();
+        let server = if d.kind() == "Secret" && v["stringData"].is_null() {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD
+                .decode(server)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .unwrap_or_default()
+        } else {
+            server.to_owned()
+        };
+        let name = data["name"].as_str().unwrap_or_default().to_owned();
+        if server.is_empty() || !seen.insert(server.clone()) {
+            continue;
+        }
+        out.push(Cluster {
+            server,
+            name,
+            at: at_doc(d),
+        });
+    }
+    out
+}

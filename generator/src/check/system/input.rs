@@ -1,0 +1,226 @@
+//! The system input: the model of one environment that the system rules
+//! (`policies/system.rego`, and a repository's own `policies/`) judge. Its
+//! JSON Schema is printed by `socle system schema`, so that teams can write
+//! their own system rules against it.
+//!
+//! Rust fills it with what Rego is poor at (kustomize's semantics,
+//! NetworkPolicy selectors, chart facts); every judgement is left to Rego.
+
+use schemars::JsonSchema;
+use serde::Serialize;
+
+/// A place in the repository.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
+pub struct At {
+    pub file: String,
+    pub line: usize,
+}
+
+/// One environment: a bootstrap Application and everything it syncs.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct System {
+    /// The environment's name (its bootstrap Application's
+    /// `data-platform/environment` label, else the Application's name).
+    pub environment: String,
+    /// The bootstrap Application.
+    pub root: String,
+    pub applications: Vec<Application>,
+    /// Every AppProject of the repository, by name.
+    pub projects: Vec<Project>,
+    /// Every object the environment's Applications create.
+    pub objects: Vec<Object>,
+    /// Clusters registered in the repository (ArgoCD cluster Secrets, or
+    /// ExternalSecrets producing them), plus the in-cluster API.
+    pub clusters: Vec<Cluster>,
+    /// Servers the repository's configuration declares registered outside it.
+    pub external_clusters: Vec<String>,
+    /// Consumer → provider links read back from the rendered files.
+    pub connections: Vec<Connection>,
+    /// Admission webhooks, with whether the API server can reach them.
+    pub webhooks: Vec<WebhookReach>,
+    /// Egress rules open to any destination on a port.
+    pub wide_egress: Vec<WideEgress>,
+    /// What the model could not follow (remote bases, charts without facts).
+    pub not_modelled: Vec<Gap>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct Application {
+    pub name: String,
+    pub at: At,
+    pub project: String,
+    /// `argocd.argoproj.io/sync-wave` of the Application, 0 when unset.
+    pub wave: i64,
+    /// The Application that syncs this one (None for the bootstrap).
+    pub parent: Option<String>,
+    pub destination: Destination,
+    pub sources: Vec<Source>,
+    #[serde(rename = "syncOptions")]
+    pub sync_options: Vec<String>,
+    /// `app.kubernetes.io/component` label.
+    pub component: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct Destination {
+    pub server: Option<String>,
+    pub name: Option<String>,
+    pub namespace: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct Source {
+    #[serde(rename = "repoURL")]
+    pub repo_url: String,
+    pub path: Option<String>,
+    pub chart: Option<String>,
+    #[serde(rename = "targetRevision")]
+    pub target_revision: Option<String>,
+    /// `ref` of a values-only source.
+    #[serde(rename = "ref")]
+    pub reference: Option<String>,
+    /// How the source was modelled: `kustomize`, `directory`, `chart`
+    /// (from the chart facts), `values` (a `ref` source), `remote` (another
+    /// repository), or `none` (could not be modelled).
+    pub model: String,
+    pub at: At,
+}
+
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct Project {
+    pub name: String,
+    pub at: At,
+    /// The AppProject's `spec`, as written.
+    pub spec: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct Object {
+    /// The Application that creates it.
+    pub app: String,
+    pub group: String,
+    pub kind: String,
+    pub name: String,
+    /// For a generated object, its name before kustomize's hash suffix
+    /// (references in the same build name it so).
+    pub base_name: String,
+    /// Effective namespace (its own, else the destination's); empty for
+    /// cluster-scoped objects.
+    pub namespace: String,
+    /// Whether the kind is namespaced; None when no CRD or fact says.
+    pub namespaced: Option<bool>,
+    /// The creating Application's wave.
+    pub wave: i64,
+    pub at: At,
+    /// `manifest`, `generator` or `chart`.
+    pub origin: String,
+    /// The object's `argocd.argoproj.io/sync-options` annotation.
+    pub sync_options: Vec<String>,
+    /// For a CRD: the group and kind it defines.
+    pub defines: Option<GroupKind>,
+    /// For an ExternalSecret: the Secret it produces.
+    pub produces: Option<String>,
+    /// What must exist for the API server to accept it and for it to run.
+    pub needs: Vec<Need>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct GroupKind {
+    pub group: String,
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct Need {
+    /// `namespace`, `crd`, `storageclass`, `secretstore`,
+    /// `clustersecretstore`, `serviceaccount`, `configmap`, `secret`,
+    /// `ingressclass`.
+    pub what: String,
+    pub group: String,
+    pub kind: String,
+    pub name: String,
+    pub namespace: String,
+    /// The field that names it.
+    pub at: At,
+}
+
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct Cluster {
+    pub server: String,
+    pub name: String,
+    pub at: At,
+}
+
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct Connection {
+    /// The consuming Application and the namespace its pods run in.
+    pub consumer: String,
+    pub consumer_namespace: String,
+    /// Where the consumer names the provider.
+    pub at: At,
+    /// As written (`host:port`).
+    pub address: String,
+    pub service: String,
+    pub namespace: String,
+    pub port: u16,
+    /// The provider's Service, when the model has it.
+    pub provider: Option<Provider>,
+    pub egress: Verdict,
+    pub ingress: Verdict,
+}
+
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct Provider {
+    pub app: String,
+    pub wave: i64,
+    pub at: At,
+    pub ports: Vec<u16>,
+    /// Whether the Service serves the connection's port.
+    pub port_served: bool,
+}
+
+/// A NetworkPolicy verdict for one direction of one flow, as Kubernetes
+/// evaluates it.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct Verdict {
+    pub allowed: bool,
+    /// Whether any policy selects the pods for this direction.
+    pub isolated: bool,
+    /// The policy whose rule allows the flow.
+    pub allowed_by: Option<At>,
+    /// The policies that isolate the pods (where a fix goes).
+    pub isolated_by: Vec<At>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct WebhookReach {
+    pub app: String,
+    pub name: String,
+    pub service: String,
+    pub namespace: String,
+    pub port: u16,
+    pub at: At,
+    /// Ingress to the webhook's pods from the API server (which is not a
+    /// pod: only rules with no `from`, or an ipBlock, admit it).
+    pub ingress: Verdict,
+}
+
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct WideEgress {
+    pub namespace: String,
+    pub policy: String,
+    pub at: At,
+    pub ports: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
+pub struct Gap {
+    pub app: String,
+    pub at: At,
+    pub message: String,
+}
+
+/// The schema of [`System`], for `socle system schema`.
+pub fn schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(System)).unwrap_or_default()
+}

@@ -1,0 +1,342 @@
+//! NetworkPolicies evaluated as Kubernetes does: a pod is isolated for a
+//! direction when a policy of its namespace selects it with that policy
+//! type; an isolated pod's traffic is allowed when any rule of any policy
+//! selecting it matches the peer and the port. Ports are the pod's ports
+//! (the Service's targetPort), since policies apply after the Service.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::input::{At, Verdict};
+
+/// One side of a flow.
+#[derive(Debug, Clone)]
+pub(crate) enum Peer<'a> {
+    /// Pods in a namespace; None when their labels are not known, in which
+    /// case only selectors that select every pod are taken to match.
+    Pods {
+        namespace: &'a str,
+        labels: Option<&'a BTreeMap<String, String>>,
+    },
+    /// The API server calling an admission webhook: not a pod, so only a
+    /// rule with no peers or with an ipBlock can admit it.
+    ApiServer,
+}
+
+/// A policy with where it is declared.
+pub(crate) struct Policy<'a> {
+    pub(crate) namespace: &'a str,
+    pub(crate) name: &'a str,
+    pub(crate) spec: &'a Value,
+    pub(crate) at: At,
+}
+
+/// The port of a flow at the pod: a number, a name, or both.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PodPort {
+    pub(crate) number: Option<u16>,
+    pub(crate) name: Option<String>,
+}
+
+pub(crate) struct Network<'a> {
+    pub(crate) policies: Vec<Policy<'a>>,
+    /// Labels of each namespace (with `kubernetes.io/metadata.name`).
+    pub(crate) namespaces: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+impl<'a> Network<'a> {
+    fn namespace_labels(&self, ns: &str) -> BTreeMap<String, String> {
+        let mut labels = self.namespaces.get(ns).cloned().unwrap_or_default();
+        labels.insert("kubernetes.io/metadata.name".into(), ns.into());
+        labels
+    }
+
+    /// Whether traffic from `from` to pods `to` on `port` is allowed, on
+    /// one side: `egress` judges the sender's policies, else the receiver's.
+    pub(crate) fn verdict(&self, from: &Peer, to: &Peer, port: &PodPort, egress: bool) -> Verdict {
+        let (own, other) = if egress { (from, to) } else { (to, from) };
+        let Peer::Pods { namespace, labels } = own else {
+            return Verdict {
+                allowed: true,
+                ..Verdict::default()
+            };
+        };
+        let kind = if egress { "Egress" } else { "Ingress" };
+        let selecting: Vec<&Policy> = self
+            .policies
+            .iter()
+            .filter(|p| p.namespace == *namespace)
+            .filter(|p| policy_types(p.spec).contains(&kind))
+            .filter(|p| selects(&p.spec["podSelector"], *labels))
+            .collect();
+        if selecting.is_empty() {
+            return Verdict {
+                allowed: true,
+                ..Verdict::default()
+            };
+        }
+        let rules_key = if egress { "egress" } else { "ingress" };
+        let peers_key = if egress { "to" } else { "from" };
+        for p in &selecting {
+            for rule in p.spec[rules_key].as_array().into_iter().flatten() {
+                let peers = rule[peers_key].as_array();
+                let peer_ok = match peers {
+                    None => true,
+                    Some(list) if list.is_empty() => true,
+                    Some(list) => list
+                        .iter()
+                        .any(|peer| self.peer_matches(peer, p.namespace, other)),
+                };
+                if peer_ok && ports_match(&rule["ports"], port) {
+                    return Verdict {
+                        allowed: true,
+                        isolated: true,
+                        allowed_by: Some(p.at.clone()),
+                        isolated_by: selecting.iter().map(|p| p.at.clone()).collect(),
+                    };
+                }
+            }
+        }
+        Verdict {
+            allowed: false,
+            isolated: true,
+            allowed_by: None,
+            isolated_by: selecting.iter().map(|p| p.at.clone()).collect(),
+        }
+    }
+
+    fn peer_matches(&self, peer: &Value, policy_ns: &str, other: &Peer) -> bool {
+        let Peer::Pods { namespace, labels } = other else {
+            // The API server is reached through an ipBlock only (its
+            // address is the cluster's, which the model cannot know).
+            return peer.get("ipBlock").is_some();
+        };
+        if let Some(block) = peer.get("ipBlock") {
+            let cidr = block["cidr"].as_str().unwrap_or_default();
+            return (cidr == "0.0.0.0/0" || cidr == "::/0")
+                && block["except"].as_array().is_none_or(Vec::is_empty);
+        }
+        let ns_sel = peer.get("namespaceSelector");
+        let pod_sel = peer.get("podSelector");
+        let ns_ok = match ns_sel {
+            Some(sel) => matches_labels(sel, &self.namespace_labels(namespace)),
+            None => *namespace == policy_ns,
+        };
+        let pod_ok = match pod_sel {
+            Some(sel) => selects(sel, *labels),
+            None => true,
+        };
+        ns_ok && pod_ok
+    }
+
+    /// Egress rules that open a port to any destination.
+    pub(crate) fn wide_egress(&self) -> Vec<(&Policy<'a>, Vec<String>)> {
+        let mut out = Vec::new();
+        for p in &self.policies {
+            for rule in p.spec["egress"].as_array().into_iter().flatten() {
+                let open = match rule["to"].as_array() {
+                    None => true,
+                    Some(list) => {
+                        list.is_empty()
+                            || list.iter().any(|peer| {
+                                peer["ipBlock"]["cidr"]
+                                    .as_str()
+                                    .is_some_and(|c| c == "0.0.0.0/0" || c == "::/0")
+                            })
+                    }
+                };
+                let ports: Vec<String> = rule["ports"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|p| match &p["port"] {
+                        Value::Null => "any".into(),
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    })
+                    .collect();
+                // A rule open to every destination on every port is the
+                // same as no isolation: that is the author's explicit choice
+                // (e.g. allow-all), and reported the same way.
+                if open {
+                    out.push((
+                        p,
+                        if ports.is_empty() {
+                            vec!["any".into()]
+                        } else {
+                            ports
+                        },
+                    ));
+                }
+            }
+        }
+        out
+    }
+}
+
+fn policy_types(spec: &Value) -> Vec<&str> {
+    match spec["policyTypes"].as_array() {
+        Some(list) => list.iter().filter_map(Value::as_str).collect(),
+        None => {
+            let mut t = vec!["Ingress"];
+            if spec.get("egress").is_some() {
+                t.push("Egress");
+            }
+            t
+        }
+    }
+}
+
+/// Whether a pod selector selects pods with `labels` (None: labels not
+/// known, so only a selector that selects every pod does).
+fn selects(selector: &Value, labels: Option<&BTreeMap<String, String>>) -> bool {
+    match labels {
+        Some(l) => matches_labels(selector, l),
+        None => is_empty_selector(selector),
+    }
+}
+
+fn is_empty_selector(s: &Value) -> bool {
+    s.is_null()
+        || (s["matchLabels"].as_object().is_none_or(|m| m.is_empty())
+            && s["matchExpressions"].as_array().is_none_or(Vec::is_empty))
+}
+
+/// A label selector (matchLabels and matchExpressions) against labels.
+pub(crate) fn matches_labels(selector: &Value, labels: &BTreeMap<String, String>) -> bool {
+    if selector.is_null() {
+        return true;
+    }
+    if let Some(m) = selector["matchLabels"].as_object() {
+        for (k, v) in m {
+            if labels.get(k).map(String::as_str) != v.as_str() {
+                return false;
+            }
+        }
+    }
+    for e in selector["matchExpressions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let key = e["key"].as_str().unwrap_or_default();
+        let values: Vec<&str> = e["values"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let have = labels.get(key).map(String::as_str);
+        let ok = match e["operator"].as_str().unwrap_or_default() {
+            "In" => have.is_some_and(|h| values.contains(&h)),
+            "NotIn" => have.is_none_or(|h| !values.contains(&h)),
+            "Exists" => have.is_some(),
+            "DoesNotExist" => have.is_none(),
+            _ => false,
+        };
+        if !ok {
+            return false;
+        }
+    }
+    true
+}
+
+fn ports_match(ports: &Value, port: &PodPort) -> bool {
+    let Some(list) = ports.as_array() else {
+        return true;
+    };
+    if list.is_empty() {
+        return true;
+    }
+    list.iter().any(|p| {
+        if p["protocol"].as_str().is_some_and(|proto| proto != "TCP") {
+            return false;
+        }
+        match &p["port"] {
+            Value::Null => true,
+            Value::Number(n) => {
+                let lo = n.as_u64().unwrap_or(0);
+                let hi = p["endPort"].as_u64().unwrap_or(lo);
+                port.number
+                    .is_some_and(|x| (lo..=hi).contains(&u64::from(x)))
+            }
+            Value::String(name) => port.name.as_deref() == Some(name.as_str()),
+            _ => false,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn policy<'a>(ns: &'a str, spec: &'a Value) -> Policy<'a> {
+        Policy {
+            namespace: ns,
+            name: "p",
+            spec,
+            at: At::default(),
+        }
+    }
+
+    #[test]
+    fn default_deny_then_a_namespace_rule_on_a_port() {
+        let deny = json!({"podSelector": {}, "policyTypes": ["Ingress", "Egress"]});
+        let allow = json!({"podSelector": {}, "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"team": "a"}}}], "ports": [{"port": 5432}]}]});
+        let mut namespaces = BTreeMap::new();
+        namespaces.insert(
+            "client".to_owned(),
+            BTreeMap::from([("team".to_owned(), "a".to_owned())]),
+        );
+        let net = Network {
+            policies: vec![policy("db", &deny), policy("db", &allow)],
+            namespaces,
+        };
+        let from = Peer::Pods {
+            namespace: "client",
+            labels: None,
+        };
+        let to = Peer::Pods {
+            namespace: "db",
+            labels: None,
+        };
+        let on = |n| PodPort {
+            number: Some(n),
+            name: None,
+        };
+        assert!(net.verdict(&from, &to, &on(5432), false).allowed);
+        assert!(!net.verdict(&from, &to, &on(5433), false).allowed);
+        // The client's namespace has no policy: its egress is not isolated.
+        assert!(!net.verdict(&from, &to, &on(5432), true).isolated);
+        let other = Peer::Pods {
+            namespace: "other",
+            labels: None,
+        };
+        assert!(!net.verdict(&other, &to, &on(5432), false).allowed);
+        // The API server is not a pod in a labelled namespace.
+        assert!(!net.verdict(&Peer::ApiServer, &to, &on(5432), false).allowed);
+    }
+
+    #[test]
+    fn selectors_and_expressions() {
+        let labels = BTreeMap::from([("app".to_owned(), "x".to_owned())]);
+        assert!(matches_labels(
+            &json!({"matchLabels": {"app": "x"}}),
+            &labels
+        ));
+        assert!(!matches_labels(
+            &json!({"matchExpressions": [{"key": "app", "operator": "NotIn", "values": ["x"]}]}),
+            &labels
+        ));
+        assert!(matches_labels(
+            &json!({"matchExpressions": [{"key": "tier", "operator": "DoesNotExist"}]}),
+            &labels
+        ));
+        // Unknown pod labels match only a selector that selects every pod.
+        assert!(!selects(&json!({"matchLabels": {"app": "x"}}), None));
+        assert!(selects(&json!({}), None));
+    }
+}

@@ -1,0 +1,453 @@
+//! The links between components, read back from the rendered files: every
+//! in-cluster address (`<service>.<namespace>.svc[.cluster.local][:port]`)
+//! that an Application's Helm values or manifests name is a connection from
+//! that Application to the Service, which the model then resolves (does
+//! the Service exist, serve the port, and do both namespaces' policies let
+//! the traffic through).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+use super::build::Modelled;
+use super::input::{At, Connection, Provider, WebhookReach, WideEgress};
+use super::kustomize::Files;
+use super::network::{Network, Peer, PodPort, Policy};
+use crate::check::parse::Document;
+
+fn address() -> &'static regex::Regex {
+    static RE: OnceLock<regex::Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        regex::Regex::new(
+            r"(?:([a-z][a-z0-9+.-]*)://)?\b([a-z0-9](?:[-a-z0-9]*[a-z0-9])?)\.([a-z0-9](?:[-a-z0-9]*[a-z0-9])?)\.svc(?:\.cluster\.local)?\b(?::(\d{1,5}))?",
+        )
+        .unwrap_or_else(|_| unreachable!("the pattern is a constant"))
+    })
+}
+
+/// One address found in a value.
+struct Found {
+    at: At,
+    address: String,
+    service: String,
+    namespace: String,
+    port: Option<u16>,
+}
+
+fn scheme_port(scheme: &str) -> Option<u16> {
+    match scheme {
+        "http" | "ws" => Some(80),
+        "https" | "wss" => Some(443),
+        "postgresql" | "postgres" | "jdbc:postgresql" => Some(5432),
+        _ => None,
+    }
+}
+
+/// Walks the string leaves of `value` (at `path` in `doc`, whose lines name
+/// each finding), collecting addresses. A leaf without a port takes its
+/// scheme's, else a sibling `port` key's.
+fn scan(
+    value: &Value,
+    path: &mut Vec<Value>,
+    doc: Option<&Document>,
+    file: &str,
+    out: &mut Vec<Found>,
+    depth: usize,
+) {
+    if depth > 64 {
+        return;
+    }
+    match value {
+        Value::Object(m) => {
+            let sibling_port = m
+                .get("port")
+                .and_then(|p| {
+                    p.as_u64()
+                        .or_else(|| p.as_str().and_then(|s| s.parse().ok()))
+                })
+                .and_then(|p| u16::try_from(p).ok());
+            for (k, v) in m {
+                path.push(Value::from(k.as_str()));
+                let before = out.len();
+                scan(v, path, doc, file, out, depth + 1);
+                for f in &mut out[before..] {
+                    if f.port.is_none() && v.is_string() {
+                        f.port = sibling_port;
+                    }
+                }
+                path.pop();
+            }
+        }
+        Value::Array(a) => {
+            for (i, v) in a.iter().enumerate() {
+                path.push(Value::from(i));
+                scan(v, path, doc, file, out, depth + 1);
+                path.pop();
+            }
+        }
+        Value::String(s) => {
+            for c in address().captures_iter(s) {
+                let scheme = c.get(1).map(|m| m.as_str()).unwrap_or_default();
+                let scheme = if scheme == "postgresql"
+                    && s[..c.get(0).map_or(0, |m| m.start())].ends_with("jdbc:")
+                {
+                    "jdbc:postgresql"
+                } else {
+                    scheme
+                };
+                let port = c
+                    .get(4)
+                    .and_then(|p| p.as_str().parse().ok())
+                    .or_else(|| scheme_port(scheme));
+                let line = doc.map_or(1, |d| d.line_of(path));
+                out.push(Found {
+                    at: At {
+                        file: file.to_owned(),
+                        line,
+                    },
+                    address: c.get(0).map(|m| m.as_str().to_owned()).unwrap_or_default(),
+                    service: c[2].to_owned(),
+                    namespace: c[3].to_owned(),
+                    port,
+                });
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Connections, webhooks and wide egress of one modelled system.
+pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
+    let system = &m.system;
+    // Namespace labels and policies.
+    let mut namespaces: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    let mut policies = Vec::new();
+    for (o, v) in system.objects.iter().zip(&m.values) {
+        let Some(v) = v else { continue };
+        match o.kind.as_str() {
+            "Namespace" => {
+                let labels = v["metadata"]["labels"]
+                    .as_object()
+                    .map(|l| {
+                        l.iter()
+                            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                namespaces.insert(o.name.clone(), labels);
+            }
+            "NetworkPolicy" => policies.push(Policy {
+                namespace: &o.namespace,
+                name: &o.name,
+                spec: &v["spec"],
+                at: o.at.clone(),
+            }),
+            _ => {}
+        }
+    }
+    let net = Network {
+        policies,
+        namespaces,
+    };
+    // Services: (namespace, name) → (object index).
+    let services: HashMap<(&str, &str), usize> = system
+        .objects
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.kind == "Service" && o.group.is_empty())
+        .map(|(i, o)| ((o.namespace.as_str(), o.name.as_str()), i))
+        .collect();
+    let waves: HashMap<&str, i64> = system
+        .applications
+        .iter()
+        .map(|a| (a.name.as_str(), a.wave))
+        .collect();
+
+    // Addresses named by each Application: its Helm values, then its manifests.
+    let mut found: Vec<(String, String, Found)> = Vec::new();
+    for app in &system.applications {
+        let ns = app.destination.namespace.clone().unwrap_or_default();
+        for f in helm_values(app, files) {
+            found.push((app.name.clone(), ns.clone(), f));
+        }
+    }
+    for (o, v) in system.objects.iter().zip(&m.values) {
+        let Some(v) = v else { continue };
+        if o.origin == "chart" || matches!(o.kind.as_str(), "Application" | "NetworkPolicy") {
+            continue;
+        }
+        let doc = files
+            .docs
+            .get(o.at.file.as_str())
+            .and_then(|docs| docs.iter().copied().find(|d| d.line == o.at.line));
+        let mut out = Vec::new();
+        scan(v, &mut Vec::new(), doc, &o.at.file, &mut out, 0);
+        let ns = if o.namespace.is_empty() {
+            ""
+        } else {
+            o.namespace.as_str()
+        };
+        for f in out {
+            found.push((o.app.clone(), ns.to_owned(), f));
+        }
+    }
+    let mut seen = BTreeSet::new();
+    let mut connections = Vec::new();
+    for (app, consumer_ns, f) in found {
+        // The API server answers at kubernetes.default; it is not a pod, and
+        // the egress rules towards it are judged on their own.
+        if f.service == "kubernetes" && f.namespace == "default" {
+            continue;
+        }
+        if !seen.insert((
+            app.clone(),
+            f.address.clone(),
+            f.at.file.clone(),
+            consumer_ns.clone(),
+        )) {
+            continue;
+        }
+        let provider = services
+            .get(&(f.namespace.as_str(), f.service.as_str()))
+            .map(|&i| {
+                let o = &system.objects[i];
+                let ports = service_ports(m.values[i].as_deref());
+                let port_served = match f.port {
+                    Some(p) => ports.iter().any(|(sp, _)| *sp == p),
+                    None => !ports.is_empty(),
+                };
+                (
+                    Provider {
+                        app: o.app.clone(),
+                        wave: waves.get(o.app.as_str()).copied().unwrap_or(o.wave),
+                        at: o.at.clone(),
+                        ports: ports.iter().map(|(p, _)| *p).collect(),
+                        port_served,
+                    },
+                    ports,
+                    selector(m.values[i].as_deref()),
+                )
+            });
+        let (pod_port, labels) = match &provider {
+            Some((_, ports, sel)) => {
+                let chosen = ports.iter().find(|(p, _)| Some(*p) == f.port).or_else(|| {
+                    if f.port.is_none() {
+                        ports.first()
+                    } else {
+                        None
+                    }
+                });
+                (
+                    chosen.map(|(_, pp)| pp.clone()).unwrap_or(PodPort {
+                        number: f.port,
+                        name: None,
+                    }),
+                    sel.clone(),
+                )
+            }
+            None => (
+                PodPort {
+                    number: f.port,
+                    name: None,
+                },
+                None,
+            ),
+        };
+        let from = Peer::Pods {
+            namespace: &consumer_ns,
+            labels: None,
+        };
+        let to = Peer::Pods {
+            namespace: &f.namespace,
+            labels: labels.as_ref(),
+        };
+        let egress = net.verdict(&from, &to, &pod_port, true);
+        let ingress = net.verdict(&from, &to, &pod_port, false);
+        connections.push(Connection {
+            consumer: app,
+            consumer_namespace: consumer_ns.clone(),
+            at: f.at,
+            address: f.address,
+            service: f.service,
+            namespace: f.namespace,
+            port: f.port.unwrap_or(0),
+            provider: provider.map(|(p, _, _)| p),
+            egress,
+            ingress,
+        });
+    }
+    // Admission webhooks: the API server must reach their pods.
+    let mut webhooks = Vec::new();
+    for (o, v) in system.objects.iter().zip(&m.values) {
+        let Some(v) = v else { continue };
+        if !o.kind.ends_with("WebhookConfiguration") {
+            continue;
+        }
+        for w in v["webhooks"].as_array().into_iter().flatten() {
+            let s = &w["clientConfig"]["service"];
+            let (Some(name), Some(ns)) = (s["name"].as_str(), s["namespace"].as_str()) else {
+                continue;
+            };
+            let port = s["port"]
+                .as_u64()
+                .and_then(|p| u16::try_from(p).ok())
+                .unwrap_or(443);
+            let target = services.get(&(ns, name)).copied();
+            let ports = target
+                .map(|i| service_ports(m.values[i].as_deref()))
+                .unwrap_or_default();
+            let labels = target.and_then(|i| selector(m.values[i].as_deref()));
+            let pod_port = ports
+                .iter()
+                .find(|(p, _)| *p == port)
+                .map(|(_, pp)| pp.clone())
+                .unwrap_or(PodPort {
+                    number: Some(port),
+                    name: None,
+                });
+            let to = Peer::Pods {
+                namespace: ns,
+                labels: labels.as_ref(),
+            };
+            webhooks.push(WebhookReach {
+                app: o.app.clone(),
+                name: w["name"].as_str().unwrap_or(&o.name).to_owned(),
+                service: name.to_owned(),
+                namespace: ns.to_owned(),
+                port,
+                at: o.at.clone(),
+                ingress: net.verdict(&Peer::ApiServer, &to, &pod_port, false),
+            });
+        }
+    }
+    let wide: Vec<WideEgress> = net
+        .wide_egress()
+        .into_iter()
+        .map(|(p, ports)| WideEgress {
+            namespace: p.namespace.to_owned(),
+            policy: p.name.to_owned(),
+            at: p.at.clone(),
+            ports,
+        })
+        .collect();
+    drop(net);
+    m.system.connections = connections;
+    m.system.webhooks = webhooks;
+    m.system.wide_egress = wide;
+}
+
+/// (service port, pod port) of a Service.
+fn service_ports(v: Option<&Value>) -> Vec<(u16, PodPort)> {
+    let Some(v) = v else { return Vec::new() };
+    v["spec"]["ports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| {
+            let port = u16::try_from(p["port"].as_u64()?).ok()?;
+            let pod = match &p["targetPort"] {
+                Value::Number(n) => PodPort {
+                    number: n.as_u64().and_then(|n| u16::try_from(n).ok()),
+                    name: None,
+                },
+                Value::String(s) => match s.parse::<u16>() {
+                    Ok(n) => PodPort {
+                        number: Some(n),
+                        name: None,
+                    },
+                    Err(_) => PodPort {
+                        number: None,
+                        name: Some(s.clone()),
+                    },
+                },
+                _ => PodPort {
+                    number: Some(port),
+                    name: None,
+                },
+            };
+            Some((port, pod))
+        })
+        .collect()
+}
+
+fn selector(v: Option<&Value>) -> Option<BTreeMap<String, String>> {
+    let sel = v?["spec"]["selector"].as_object()?;
+    if sel.is_empty() {
+        return None;
+    }
+    Some(
+        sel.iter()
+            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+            .collect(),
+    )
+}
+
+/// Addresses in an Application's Helm values: its value files from this
+/// repository (`$values/...` or a path beside a repository chart), inline
+/// `values` and `valuesObject`.
+fn helm_values(app: &super::input::Application, files: &Files) -> Vec<Found> {
+    let mut out = Vec::new();
+    let Some(doc) = files
+        .docs
+        .get(app.at.file.as_str())
+        .and_then(|d| d.iter().copied().find(|d| d.line == app.at.line))
+    else {
+        return out;
+    };
+    let spec = &doc.value["spec"];
+    let sources: Vec<(Vec<Value>, &Value)> = match spec["sources"].as_array() {
+        Some(list) => list
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                (
+                    vec![Value::from("spec"), Value::from("sources"), Value::from(i)],
+                    s,
+                )
+            })
+            .collect(),
+        None => vec![(
+            vec![Value::from("spec"), Value::from("source")],
+            &spec["source"],
+        )],
+    };
+    for (path, s) in sources {
+        let helm = &s["helm"];
+        for f in helm["valueFiles"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            let Some(rel) = f
+                .strip_prefix('$')
+                .and_then(|r| r.split_once('/'))
+                .map(|(_, p)| p)
+            else {
+                continue;
+            };
+            for d in files.docs.get(rel).into_iter().flatten() {
+                scan(&d.value, &mut Vec::new(), Some(d), rel, &mut out, 0);
+            }
+        }
+        if let Some(obj) = helm.get("valuesObject") {
+            let mut p = path.clone();
+            p.extend([Value::from("helm"), Value::from("valuesObject")]);
+            scan(obj, &mut p, Some(doc), &doc.path, &mut out, 0);
+        }
+        if let Some(text) = helm["values"].as_str() {
+            if let Ok(v) = serde_saphyr::from_str::<Value>(text) {
+                let mut p = path.clone();
+                p.extend([Value::from("helm"), Value::from("values")]);
+                let line = doc.line_of(&p);
+                let before = out.len();
+                scan(&v, &mut Vec::new(), None, &doc.path, &mut out, 0);
+                for f in &mut out[before..] {
+                    f.at.line = line;
+                }
+            }
+        }
+    }
+    out
+}

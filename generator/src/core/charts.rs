@@ -1,0 +1,196 @@
+//! What each pinned Helm chart creates with the values socle writes
+//! (`blueprints/platform/charts.yaml`). Charts cannot be rendered without
+//! Helm and their repositories; these facts, read from the charts' templates,
+//! stand in for the rendering when the system is modelled.
+
+use serde::Deserialize;
+
+use crate::source::Tree;
+
+/// A kind, by API group, with its scope.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Kind {
+    pub group: String,
+    pub kind: String,
+    pub scope: Scope,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
+pub enum Scope {
+    Namespaced,
+    Cluster,
+}
+
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Port {
+    #[serde(default)]
+    pub name: String,
+    pub port: u16,
+    #[serde(default, rename = "targetPort")]
+    pub target_port: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    pub name: String,
+    #[serde(default)]
+    pub ports: Vec<Port>,
+    /// The labels of the pods behind the Service.
+    #[serde(default)]
+    pub selector: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Webhook {
+    pub kind: String,
+    pub name: String,
+    pub service: String,
+    pub port: u16,
+    #[serde(default, rename = "targetPort")]
+    pub target_port: Option<serde_json::Value>,
+}
+
+/// A Secret the chart reads and does not create.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedSecret {
+    /// The values key that names it.
+    pub value: String,
+    pub name: String,
+    #[serde(default)]
+    pub keys: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Chart {
+    pub name: String,
+    pub repo: String,
+    pub version: String,
+    /// The release name the Service and webhook names below assume.
+    pub release: String,
+    /// False when some of the chart's templates could not be read: the
+    /// checker then says the chart is only partly modelled.
+    #[serde(default = "yes")]
+    pub complete: bool,
+    #[serde(default)]
+    pub creates: Vec<Kind>,
+    #[serde(default)]
+    pub crds: Vec<Kind>,
+    #[serde(default)]
+    pub services: Vec<Service>,
+    #[serde(default)]
+    pub webhooks: Vec<Webhook>,
+    #[serde(default)]
+    pub secrets: Vec<ExpectedSecret>,
+    #[serde(default)]
+    pub service_account: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    charts: Vec<Chart>,
+    #[serde(default)]
+    planned: Vec<Chart>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FactsError {
+    #[error("{file}: {message}")]
+    Invalid { file: String, message: String },
+}
+
+/// The chart facts of a blueprint.
+#[derive(Debug, Default, Clone)]
+pub struct ChartFacts {
+    pub charts: Vec<Chart>,
+}
+
+pub const FACTS_FILE: &str = "charts.yaml";
+
+impl ChartFacts {
+    /// The embedded blueprint's facts. They are checked by the tests, so a
+    /// broken file cannot ship; should it happen anyway, no chart is
+    /// modelled and every chart is reported as such (never silently passed).
+    pub fn embedded() -> Self {
+        Self::load(&Tree::embedded_blueprint()).unwrap_or_default()
+    }
+
+    pub fn load(tree: &Tree) -> Result<Self, FactsError> {
+        let Some(bytes) = tree.get(FACTS_FILE) else {
+            return Ok(Self::default());
+        };
+        let invalid = |message: String| FactsError::Invalid {
+            file: format!("{}/{FACTS_FILE}", tree.origin),
+            message,
+        };
+        let text = std::str::from_utf8(bytes).map_err(|e| invalid(e.to_string()))?;
+        let file: File = serde_saphyr::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        let mut charts = file.charts;
+        charts.extend(file.planned);
+        Ok(Self { charts })
+    }
+
+    /// The facts of one chart at one version. Repositories are compared
+    /// without scheme and trailing slash, as ArgoCD normalises them.
+    pub fn get(&self, repo: &str, name: &str, version: &str) -> Option<&Chart> {
+        let repo = normalise_repo(repo);
+        self.charts
+            .iter()
+            .find(|c| c.name == name && c.version == version && normalise_repo(&c.repo) == repo)
+    }
+}
+
+pub fn normalise_repo(repo: &str) -> String {
+    let r = repo.trim().trim_end_matches('/');
+    let r = r
+        .strip_prefix("oci://")
+        .or_else(|| r.strip_prefix("https://"))
+        .or_else(|| r.strip_prefix("http://"))
+        .unwrap_or(r);
+    r.to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn facts_parse_and_name_real_scopes() {
+        let tree = Tree::embedded_blueprint();
+        let facts = ChartFacts::load(&tree).expect("charts.yaml parses");
+        for c in &facts.charts {
+            for k in c.creates.iter().chain(&c.crds) {
+                assert!(!k.kind.is_empty(), "{}: a kind without a name", c.name);
+            }
+            for w in &c.webhooks {
+                assert!(
+                    c.services.iter().any(|s| s.name == w.service),
+                    "{}: webhook {} names Service {} that the chart does not create",
+                    c.name,
+                    w.name,
+                    w.service
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn repositories_compare_as_argocd_does() {
+        assert_eq!(
+            normalise_repo("oci://ghcr.io/x/charts/"),
+            "ghcr.io/x/charts"
+        );
+        assert_eq!(normalise_repo("https://Charts.example/"), "charts.example");
+    }
+}
