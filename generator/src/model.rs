@@ -19,6 +19,10 @@ pub const ISSUER: &str = "platform-ca";
 /// The bucket Zeppelin keeps its notes in when `notebooks.storage` is `s3`.
 pub const NOTEBOOK_BUCKET: &str = "notebooks";
 
+/// The API server of the cluster Argo CD runs in, as Argo CD names it
+/// without any cluster Secret.
+pub const IN_CLUSTER: &str = "https://kubernetes.default.svc";
+
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
     #[error("{origin}/{path}: {message}")]
@@ -145,7 +149,7 @@ impl Model {
         let mut clusters_seen = std::collections::BTreeSet::new();
         for env in &spec.environments {
             // The first environment on a cluster deploys what a cluster runs once.
-            let owns_cluster = clusters_seen.insert(env.cluster.trim_end_matches('/').to_owned());
+            let owns_cluster = clusters_seen.insert(cluster_key(&env.cluster));
             let mut defaults = yaml_file(environments, &format!("{}.yaml", env.name))?
                 .ok_or_else(|| ModelError::UnknownEnvironment(env.name.clone()))?;
             if let Some(over) = &env.overrides {
@@ -216,6 +220,7 @@ impl Model {
             all_sizes.push(sizes);
             envs.push(obj);
         }
+        let argocd = place_argocd(&spec, &mut envs);
 
         let enabled_map: Map<String, Value> = components
             .iter()
@@ -274,6 +279,7 @@ impl Model {
                 "external": spec.object_storage.is_some(),
             },
             "secrets": secrets,
+            "argocd": argocd,
             "namespaces": manifest.namespaces,
             "chart_repos": chart_repos,
             "blueprint": {"name": manifest.name, "version": manifest.version},
@@ -333,6 +339,119 @@ impl Model {
     }
 }
 
+/// A cluster's identity: its API server URL without a trailing slash.
+fn cluster_key(url: &str) -> String {
+    url.trim_end_matches('/').to_owned()
+}
+
+/// Where Argo CD runs for each environment and how it reaches the cluster;
+/// sets `env.argocd` on every environment and returns the top-level
+/// `argocd` object (`topology`, `hub`, and the `clusters` a hub registers).
+///
+/// per-cluster: every environment is managed by the Argo CD of its own
+/// cluster (shared by the environments on that cluster, installed by the
+/// first of them), so every destination is the in-cluster API server.
+/// hub: one Argo CD in the cluster of the hub environment; environments on
+/// that cluster use the in-cluster API server, the others their cluster URL,
+/// registered once per cluster (by the first environment on it) with a
+/// cluster Secret.
+fn place_argocd(spec: &Spec, envs: &mut [Value]) -> Value {
+    let hub_mode = spec.argocd.is_hub();
+    let hub = spec
+        .argocd
+        .hub
+        .clone()
+        .or_else(|| spec.environments.last().map(|e| e.name.clone()))
+        .unwrap_or_default();
+    let hub_cluster = spec
+        .environments
+        .iter()
+        .find(|e| e.name == hub)
+        .map(|e| cluster_key(&e.cluster));
+    let mut on_cluster: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for e in &spec.environments {
+        on_cluster
+            .entry(cluster_key(&e.cluster))
+            .or_default()
+            .push(e.name.clone());
+    }
+    // The Argo CD health alerts of an environment belong with the Prometheus
+    // of the cluster its Argo CD runs in (the only one with its metrics).
+    let health: Vec<Value> = envs
+        .iter()
+        .map(|e| {
+            json!({
+                "name": e["name"],
+                "service_down_for": e["alerts"]["service_down_for"],
+                "pods_not_ready_for": e["alerts"]["pods_not_ready_for"],
+                "pager": e["alerts"]["pager"].as_bool().unwrap_or(false),
+            })
+        })
+        .collect();
+    let mut clusters = Vec::new();
+    for (i, (env, obj)) in spec.environments.iter().zip(envs.iter_mut()).enumerate() {
+        let key = cluster_key(&env.cluster);
+        let owns = obj["owns_cluster"].as_bool().unwrap_or(true);
+        let local = !hub_mode || hub_cluster.as_deref() == Some(key.as_str());
+        let is_hub = hub_mode && env.name == hub;
+        let sharing = &on_cluster[&key];
+        let name = format!("{}-{}", spec.client.slug, sharing.join("-"));
+        let register = hub_mode && !local && owns;
+        if register {
+            clusters.push(json!({
+                "name": name,
+                "server": key,
+                "environments": sharing,
+                "registered_by": env.name,
+            }));
+        }
+        let watched = if !hub_mode {
+            vec![health[i].clone()]
+        } else if is_hub {
+            health.clone()
+        } else {
+            Vec::new()
+        };
+        // The Alertmanager of the hub's cluster (deployed by the environment
+        // owning it) receives the health alerts of every environment; those
+        // of environments that never page must not page there.
+        let quiet: Vec<&str> = if hub_mode && local && owns {
+            health
+                .iter()
+                .filter(|h| h["name"] != env.name.as_str() && h["pager"] != true)
+                .filter_map(|h| h["name"].as_str())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        obj["argocd"] = json!({
+            "server": if local { IN_CLUSTER.to_owned() } else { key.clone() },
+            "local": local,
+            "hub": is_hub,
+            "installs": if hub_mode { is_hub } else { owns },
+            // The environment whose argocd-values.yaml installs that Argo CD.
+            "installed_by": if hub_mode { hub.clone() } else { sharing[0].clone() },
+            "monitors": local && owns,
+            "register": register,
+            "cluster_name": if local { Value::Null } else { json!(name) },
+            "registered_by": if local { Value::Null } else { json!(sharing[0]) },
+            "shared_with": sharing.iter().filter(|n| **n != env.name).collect::<Vec<_>>(),
+            "watched": watched,
+            // An Alertmanager matcher of those environments.
+            "quiet": if quiet.is_empty() {
+                Value::Null
+            } else {
+                json!(format!("environment =~ \"{}\"", quiet.join("|")))
+            },
+        });
+    }
+    json!({
+        "topology": spec.argocd.topology,
+        "hub": if hub_mode { json!(hub) } else { Value::Null },
+        "clusters": clusters,
+    })
+}
+
 /// Forms of the backup settings that some charts need: CloudNativePG reads a
 /// six-field cron (seconds first) and retention in days.
 fn derive_backup(backup: &mut Value) {
@@ -349,9 +468,12 @@ fn derive_backup(backup: &mut Value) {
     }
 }
 
-/// The `repoURL` ArgoCD uses for a chart. OCI charts are addressed by their
-/// full reference (ArgoCD ≥ 3.1 reads `oci://` URLs natively, no repository
-/// secret needed); classic Helm repositories by the repository URL.
+/// The `repoURL` ArgoCD uses for a chart, which the AppProject's
+/// `sourceRepos` lists verbatim. OCI charts are addressed by their full
+/// reference, `oci://<registry>/<path>/<chart>`: ArgoCD ≥ 3.1 reads such an
+/// OCI artifact natively (no repository Secret, no `chart:` field) and then
+/// requires `path: .`, the root of the extracted chart. Classic Helm
+/// repositories are addressed by the repository URL, with `chart:`.
 pub fn chart_source_url(chart: &blueprint::Chart) -> String {
     if chart.repo.starts_with("oci://") {
         format!("{}/{}", chart.repo.trim_end_matches('/'), chart.name)

@@ -59,7 +59,7 @@ pub fn spec_schema(environments: &[String]) -> Value {
                         "name": {"type": "string", "enum": environments,
                                  "description": format!("Environment name; one of: {}.", environments.join(", "))},
                         "cluster": {"type": "string", "pattern": "^https://[^\\s/]+(:[0-9]+)?/?$",
-                                    "description": "Kubernetes API server URL as ArgoCD knows the cluster (e.g. \"https://kubernetes.default.svc\")."},
+                                    "description": "API server URL of the environment's cluster (e.g. \"https://dev.k8s.acme.example:6443\"). Environments with the same URL share the cluster; with argocd.topology hub, Argo CD reaches a cluster other than its own at this URL."},
                         "namespace_suffix": {"type": "string", "pattern": "^(-[a-z0-9]{1,10})?$",
                                              "description": "Suffix added to every namespace when environments share a cluster (e.g. \"-dev\")."},
                         "domain": {"type": "string", "pattern": HOSTNAME,
@@ -188,6 +188,16 @@ pub fn spec_schema(environments: &[String]) -> Value {
                               "description": "Name of the SecretStore/ClusterSecretStore."},
                     "kind": {"enum": ["ClusterSecretStore", "SecretStore"],
                              "description": "ClusterSecretStore (default) or SecretStore."}
+                }
+            },
+            "argocd": {
+                "type": "object", "additionalProperties": false,
+                "description": "Where Argo CD runs and how it reaches each environment's cluster.",
+                "properties": {
+                    "topology": {"enum": ["per-cluster", "hub"],
+                                 "description": "per-cluster (default): one Argo CD in each cluster; every Application targets https://kubernetes.default.svc, and environments sharing a cluster share its Argo CD. hub: one Argo CD, in the cluster of the `hub` environment, manages every cluster; Applications target the environments' `cluster` URLs, and each other cluster is registered by a cluster Secret built by External Secrets from the secrets store (argocd/<env>/cluster.yaml)."},
+                    "hub": {"type": "string", "enum": environments,
+                            "description": "With topology hub: the environment whose cluster runs Argo CD (default: the last environment of the spec)."}
                 }
             },
             "author": {

@@ -36,6 +36,8 @@ pub struct Spec {
     #[serde(default)]
     pub secrets: Option<Secrets>,
     #[serde(default)]
+    pub argocd: ArgoCd,
+    #[serde(default)]
     pub author: Option<Author>,
 }
 
@@ -154,6 +156,44 @@ pub struct Secrets {
 
 fn default_store_kind() -> String {
     "ClusterSecretStore".to_owned()
+}
+
+/// Where Argo CD runs and how it reaches each environment's cluster.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArgoCd {
+    /// `per-cluster`: one Argo CD in each cluster, every Application targets
+    /// the in-cluster API server and environments sharing a cluster share its
+    /// Argo CD. `hub`: one Argo CD, in the cluster of the `hub` environment,
+    /// manages every cluster; the others are registered as cluster Secrets.
+    #[serde(default = "default_topology")]
+    pub topology: String,
+    /// `hub` only: the environment whose cluster runs Argo CD (default: the
+    /// last environment of the spec).
+    #[serde(default)]
+    pub hub: Option<String>,
+}
+
+impl Default for ArgoCd {
+    fn default() -> Self {
+        Self {
+            topology: default_topology(),
+            hub: None,
+        }
+    }
+}
+
+impl ArgoCd {
+    pub fn is_hub(&self) -> bool {
+        self.topology == TOPOLOGY_HUB
+    }
+}
+
+pub const TOPOLOGY_PER_CLUSTER: &str = "per-cluster";
+pub const TOPOLOGY_HUB: &str = "hub";
+
+fn default_topology() -> String {
+    TOPOLOGY_PER_CLUSTER.to_owned()
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -345,6 +385,33 @@ fn cross_checks(spec: &Spec, lines: &LineIndex) -> Vec<Problem> {
             .collect(),
         "Keycloak group",
     );
+    // The hub must be an environment of this spec, and only a hub has one.
+    if let Some(hub) = &spec.argocd.hub {
+        let ptr = "/argocd/hub";
+        if !spec.argocd.is_hub() {
+            problems.push(Problem {
+                line: lines.line_of(ptr),
+                field: pointer_to_field(ptr),
+                message: format!(
+                    "`hub` only applies to `topology: hub` (topology is {:?}); remove it or set `topology: hub`",
+                    spec.argocd.topology
+                ),
+            });
+        } else if !spec.environments.iter().any(|e| &e.name == hub) {
+            problems.push(Problem {
+                line: lines.line_of(ptr),
+                field: pointer_to_field(ptr),
+                message: format!(
+                    "hub {hub:?} is not an environment of this spec; one of: {}",
+                    spec.environments
+                        .iter()
+                        .map(|e| e.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        }
+    }
     // Environments sharing a cluster must not share namespaces.
     let mut by_cluster: std::collections::BTreeMap<&str, Vec<(usize, &Environment)>> =
         Default::default();

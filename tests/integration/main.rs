@@ -3,6 +3,7 @@
 
 mod airflow;
 mod argocd_schema;
+mod argocd_topology;
 mod charts;
 mod check;
 mod cli;
