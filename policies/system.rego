@@ -6,11 +6,15 @@
 # broken link, and both of its ends.
 package socle.system
 
-finding(id, msg, at) := {"id": id, "msg": msg, "file": at.file, "line": at.line}
+# `pointer` names a field of the document at file:line; socle reports the
+# field's own line.
+finding(id, msg, at) := {"id": id, "msg": msg, "file": at.file, "line": at.line, "pointer": object.get(at, "pointer", "")}
 
 env := input.environment
 
 where(at) := sprintf("%s:%d", [at.file, at.line])
+
+# The environment's input, documented by `socle system schema`.
 
 apps := {a.name: a | some a in input.applications}
 
@@ -18,91 +22,12 @@ projects := {p.name: p | some p in input.projects}
 
 # --- 1. Admission: what each Application creates is admitted by its project ---
 
-# ArgoCD compares repository URLs without a trailing slash or `.git`, case-insensitively.
-norm_repo(u) := trim_suffix(trim_suffix(lower(trim_space(u)), "/"), ".git")
-
-repo_permitted(p, url) if {
-	some pattern in object.get(p.spec, "sourceRepos", [])
-	glob.match(norm_repo(pattern), [], norm_repo(url))
-}
-
-repo_permitted(p, url) if {
-	some pattern in object.get(p.spec, "sourceRepos", [])
-	pattern == "*"
-}
-
-dest_permitted(p, server, name, ns) if {
-	some d in object.get(p.spec, "destinations", [])
-	server_matches(d, server, name)
-	glob.match(object.get(d, "namespace", "*"), [], ns)
-}
-
-server_matches(d, server, _) if {
-	server != ""
-	glob.match(object.get(d, "server", "\u0000"), [], server)
-}
-
-server_matches(d, _, name) if {
-	name != ""
-	glob.match(object.get(d, "name", "\u0000"), [], name)
-}
-
-in_list(list, group, kind) if {
-	some e in list
-	glob.match(object.get(e, "group", ""), [], group)
-	glob.match(object.get(e, "kind", ""), [], kind)
-}
-
-# As ArgoCD's IsGroupKindPermitted: a missing namespaced whitelist admits
-# everything, an empty one nothing; cluster-scoped kinds need a whitelist entry.
-kind_permitted(p, o) if {
-	o.namespaced != false
-	wl := object.get(p.spec, "namespaceResourceWhitelist", null)
-	ns_whitelisted(wl, o)
-	not in_list(object.get(p.spec, "namespaceResourceBlacklist", []), o.group, o.kind)
-}
-
-kind_permitted(p, o) if {
-	o.namespaced == false
-	in_list(object.get(p.spec, "clusterResourceWhitelist", []), o.group, o.kind)
-	not in_list(object.get(p.spec, "clusterResourceBlacklist", []), o.group, o.kind)
-}
-
-ns_whitelisted(null, _) := true
-
-ns_whitelisted(wl, o) if {
-	wl != null
-	in_list(wl, o.group, o.kind)
-}
-
+# socle evaluates each project as ArgoCD does (sourceRepos, destinations,
+# the whitelists and blacklists of each scope, globs included) and records
+# the verdicts; these rules report them.
 kind_label(o) := sprintf("%s/%s", [o.group, o.kind]) if o.group != ""
 
 kind_label(o) := sprintf("core/%s", [o.kind]) if o.group == ""
-
-object_label(o) := sprintf("%s %s", [o.kind, o.name]) if o.name != ""
-
-object_label(o) := sprintf("%s (chart)", [o.kind]) if o.name == ""
-
-real(o) if o.kind != "HelmValuesReference"
-
-deny contains finding("SOC-SYS-001", sprintf("[%s] Application %q (wave %d) names project %q, which the repository does not define", [env, a.name, a.wave, a.project]), a.at) if {
-	some a in input.applications
-	not projects[a.project]
-	a.project != "default"
-}
-
-deny contains finding("SOC-SYS-001", sprintf("[%s] Application %q (wave %d): source %s is not in the sourceRepos of project %q (%s)", [env, a.name, a.wave, s.repoURL, a.project, where(p.at)]), s.at) if {
-	some a in input.applications
-	p := projects[a.project]
-	some s in a.sources
-	not repo_permitted(p, s.repoURL)
-}
-
-deny contains finding("SOC-SYS-001", sprintf("[%s] Application %q (wave %d) deploys to %s namespace %q, which project %q does not allow (%s)", [env, a.name, a.wave, dest_text(a), dest(a, "namespace"), a.project, where(p.at)]), a.at) if {
-	some a in input.applications
-	p := projects[a.project]
-	not dest_permitted(p, dest(a, "server"), dest(a, "name"), dest(a, "namespace"))
-}
 
 # A destination field, "" when unset.
 dest(a, field) := v if {
@@ -114,21 +39,33 @@ dest_text(a) := dest(a, "server") if dest(a, "server") != ""
 
 dest_text(a) := sprintf("cluster named %q", [dest(a, "name")]) if dest(a, "server") == ""
 
-deny contains finding("SOC-SYS-001", sprintf("[%s] Application %q (wave %d) creates %s (%s), a kind project %q does not admit (%s); ArgoCD refuses the whole sync", [env, a.name, a.wave, object_label(o), kind_label(o), a.project, where(p.at)]), o.at) if {
-	some o in input.objects
-	real(o)
-	a := apps[o.app]
-	p := projects[a.project]
-	not kind_permitted(p, o)
+deny contains finding("SOC-SYS-001", sprintf("[%s] Application %q (wave %d) names project %q, which the repository does not define", [env, a.name, a.wave, a.project]), a.at) if {
+	some a in input.applications
+	not projects[a.project]
+	a.project != "default"
 }
 
-deny contains finding("SOC-SYS-001", sprintf("[%s] Application %q (wave %d) creates %s in namespace %q, which project %q does not allow as a destination (%s)", [env, a.name, a.wave, object_label(o), o.namespace, a.project, where(p.at)]), o.at) if {
-	some o in input.objects
-	real(o)
-	o.namespace != ""
+deny contains finding("SOC-SYS-001", sprintf("[%s] Application %q (wave %d): source %s is not in the sourceRepos of project %q (%s)", [env, a.name, a.wave, s.repoURL, a.project, where(projects[a.project].at)]), s.at) if {
+	some a in input.applications
+	some s in a.sources
+	s.permitted == false
+}
+
+deny contains finding("SOC-SYS-001", sprintf("[%s] Application %q (wave %d) deploys to %s namespace %q, which project %q does not allow (%s)", [env, a.name, a.wave, dest_text(a), dest(a, "namespace"), a.project, where(projects[a.project].at)]), a.at) if {
+	some a in input.applications
+	a.destination_permitted == false
+}
+
+deny contains finding("SOC-SYS-001", sprintf("[%s] Application %q (wave %d) creates %s (%s), a kind project %q does not admit (%s); ArgoCD refuses the whole sync", [env, a.name, a.wave, o.object, kind_label(o), a.project, where(projects[a.project].at)]), o.at) if {
+	some o in input.kinds
+	o.kind_permitted == false
 	a := apps[o.app]
-	p := projects[a.project]
-	not dest_permitted(p, dest(a, "server"), dest(a, "name"), o.namespace)
+}
+
+deny contains finding("SOC-SYS-001", sprintf("[%s] Application %q (wave %d) creates %s in namespace %q, which project %q does not allow as a destination (%s)", [env, a.name, a.wave, o.object, o.namespace, a.project, where(projects[a.project].at)]), o.at) if {
+	some o in input.kinds
+	o.namespace_permitted == false
+	a := apps[o.app]
 }
 
 # --- 2. Destinations: every destination is a cluster ArgoCD knows ---
@@ -156,73 +93,16 @@ deny contains finding("SOC-SYS-002", sprintf("[%s] Application %q (wave %d) depl
 
 # --- 3. Order: what an object needs exists in an earlier wave or the same Application ---
 
-before_or_same(provider, o) if provider.app == o.app
+# socle resolves each need to what satisfies it (`providers`); the rules
+# judge when each provider syncs. `input.needs` has one entry per
+# Application and needed thing.
+in_time(u, p) if p.app == u.app
 
-before_or_same(provider, o) if apps[provider.app].wave < apps[o.app].wave
+in_time(u, p) if p.wave < apps[u.app].wave
 
-creates_namespace(o, n) if {
-	a := apps[o.app]
-	"CreateNamespace=true" in a.syncOptions
-	dest(a, "namespace") == n.name
-}
-
-provided(o, n) if {
-	n.what == "namespace"
-	some x in input.objects
-	x.kind == "Namespace"
-	x.name == n.name
-	before_or_same(x, o)
-}
-
-provided(o, n) if {
-	n.what == "namespace"
-	creates_namespace(o, n)
-}
-
-provided(o, n) if {
-	n.what in {"storageclass", "ingressclass", "clustersecretstore"}
-	some x in input.objects
-	x.kind == n.kind
-	x.name == n.name
-	before_or_same(x, o)
-}
-
-provided(o, n) if {
-	n.what in {"secretstore", "serviceaccount", "configmap", "secret"}
-	some x in input.objects
-	x.kind == n.kind
-	n.name in {x.name, x.base_name}
-	x.namespace == n.namespace
-	before_or_same(x, o)
-}
-
-provided(o, n) if {
-	n.what == "secret"
-	some x in input.objects
-	x.kind == "ExternalSecret"
-	x.produces == n.name
-	x.namespace == n.namespace
-	before_or_same(x, o)
-}
-
-crd_of(n) := [x |
-	some x in input.objects
-	x.defines.group == n.group
-	x.defines.kind == n.kind
-]
-
-skip_dry_run(o) if "SkipDryRunOnMissingResource=true" in o.sync_options
-
-skip_dry_run(o) if "SkipDryRunOnMissingResource=true" in apps[o.app].syncOptions
-
-crd_ready(o, n) if {
-	some x in crd_of(n)
-	apps[x.app].wave < apps[o.app].wave
-}
-
-crd_ready(o, n) if {
-	some x in crd_of(n)
-	x.app == o.app
+ready(u) if {
+	some p in u.need.providers
+	in_time(u, p)
 }
 
 need_text(n) := sprintf("%s %s/%s", [n.kind, n.namespace, n.name]) if n.namespace != ""
@@ -234,51 +114,57 @@ need_text(n) := sprintf("%s %s", [n.kind, n.name]) if {
 
 need_text(n) := sprintf("the CRD of %s/%s", [n.group, n.kind]) if n.what == "crd"
 
-deny contains finding("SOC-SYS-003", sprintf("[%s] %s of Application %q (wave %d) needs %s, which nothing in this environment creates in an earlier wave or the same Application", [env, object_label(o), o.app, apps[o.app].wave, need_text(n)]), n.at) if {
-	some o in input.objects
-	some n in o.needs
-	n.what != "crd"
-	not provided(o, n)
-	not loose(n)
-}
-
 # Secrets, ConfigMaps and ServiceAccounts may come from a chart or an
 # operator the model only knows by its facts: a warning, not a denial.
 loose(n) if n.what in {"secret", "configmap", "serviceaccount"}
 
-warn contains finding("SOC-SYS-003", sprintf("[%s] %s of Application %q (wave %d) needs %s, which no object of the model creates earlier (a chart or operator may)", [env, object_label(o), o.app, apps[o.app].wave, need_text(n)]), n.at) if {
-	some o in input.objects
-	some n in o.needs
-	loose(n)
-	not provided(o, n)
+# The earliest provider (one, deterministically: lowest wave, then name).
+first_provider(n) := p if {
+	w := min({q.wave | some q in n.providers})
+	name := min({q.app | some q in n.providers; q.wave == w})
+	p := [q | some q in n.providers; q.wave == w; q.app == name][0]
 }
 
-deny contains finding("SOC-SYS-003", sprintf("[%s] %s of Application %q (wave %d) is a custom kind whose CRD nothing in this environment installs", [env, object_label(o), o.app, apps[o.app].wave]), n.at) if {
-	some o in input.objects
-	real(o)
-	some n in o.needs
-	n.what == "crd"
-	count(crd_of(n)) == 0
+deny contains finding("SOC-SYS-003", sprintf("[%s] %s of Application %q (wave %d) needs %s, which nothing in this environment creates", [env, u.object, u.app, apps[u.app].wave, need_text(u.need)]), u.need.at) if {
+	some u in input.needs
+	not loose(u.need)
+	count(u.need.providers) == 0
 }
 
-deny contains finding("SOC-SYS-003", sprintf("[%s] %s of Application %q (wave %d) needs %s, installed by Application %q in wave %d (%s); it must come first", [env, object_label(o), o.app, apps[o.app].wave, need_text(n), x.app, apps[x.app].wave, where(x.at)]), n.at) if {
-	some o in input.objects
-	real(o)
-	some n in o.needs
-	n.what == "crd"
-	not crd_ready(o, n)
-	not skip_dry_run(o)
-	some x in crd_of(n)
+warn contains finding("SOC-SYS-003", sprintf("[%s] %s of Application %q (wave %d) needs %s, which no object of the model creates (a chart or operator may)", [env, u.object, u.app, apps[u.app].wave, need_text(u.need)]), u.need.at) if {
+	some u in input.needs
+	loose(u.need)
+	count(u.need.providers) == 0
 }
 
-warn contains finding("SOC-SYS-003", sprintf("[%s] %s of Application %q (wave %d) relies on SkipDryRunOnMissingResource: %s comes from Application %q in the later wave %d (%s)", [env, object_label(o), o.app, apps[o.app].wave, need_text(n), x.app, apps[x.app].wave, where(x.at)]), n.at) if {
-	some o in input.objects
-	real(o)
-	some n in o.needs
-	n.what == "crd"
-	not crd_ready(o, n)
-	skip_dry_run(o)
-	some x in crd_of(n)
+skip_dry_run(u) if u.skip_dry_run
+
+skip_dry_run(u) if "SkipDryRunOnMissingResource=true" in apps[u.app].syncOptions
+
+# A CRD installed later, behind SkipDryRunOnMissingResource: ArgoCD retries
+# until it exists (a warning below).
+excused(u) if {
+	u.need.what == "crd"
+	skip_dry_run(u)
+}
+
+late(u) if {
+	count(u.need.providers) > 0
+	not ready(u)
+}
+
+deny contains finding("SOC-SYS-003", sprintf("[%s] %s of Application %q (wave %d) needs %s, created by Application %q in wave %d (%s); it must come first", [env, u.object, u.app, apps[u.app].wave, need_text(u.need), p.app, p.wave, where(p.at)]), u.need.at) if {
+	some u in input.needs
+	late(u)
+	not excused(u)
+	p := first_provider(u.need)
+}
+
+warn contains finding("SOC-SYS-003", sprintf("[%s] %s of Application %q (wave %d) relies on SkipDryRunOnMissingResource: %s comes from Application %q in the later wave %d (%s)", [env, u.object, u.app, apps[u.app].wave, need_text(u.need), p.app, p.wave, where(p.at)]), u.need.at) if {
+	some u in input.needs
+	late(u)
+	excused(u)
+	p := first_provider(u.need)
 }
 
 # --- 4. Wiring: every address resolves to a Service that serves its port ---

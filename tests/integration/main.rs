@@ -14,4 +14,5 @@ mod living;
 mod observability;
 mod range;
 mod support;
+mod system;
 mod tools;

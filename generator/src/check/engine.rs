@@ -205,6 +205,19 @@ impl Embedded {
         Self::eval(&mut engine, input, rule)
     }
 
+    /// One rule on an input given as JSON text (read straight into
+    /// regorus's values, without an intermediate document).
+    pub fn evaluate_rule_json(&self, rule: &str, input: &str) -> Result<Value, PolicyError> {
+        let mut engine = self.engine.clone();
+        let value =
+            regorus::Value::from_json_str(input).map_err(|e| PolicyError::Eval(e.to_string()))?;
+        engine.set_input(value);
+        engine
+            .eval_rule(rule.to_owned())
+            .map(|v| to_json(&v))
+            .map_err(|e| PolicyError::Eval(format!("{rule}: {e}")))
+    }
+
     pub fn engine(&self) -> regorus::Engine {
         self.engine.clone()
     }

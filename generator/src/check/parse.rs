@@ -38,17 +38,17 @@ impl Document {
     /// The line of the field at `path` (keys and indexes), or of its
     /// closest ancestor, or of the document.
     pub fn line_of(&self, path: &[Value]) -> usize {
-        let mut pointer = String::new();
-        for seg in path {
-            pointer.push('/');
-            match seg {
-                Value::String(s) => pointer.push_str(&s.replace('~', "~0").replace('/', "~1")),
-                other => pointer.push_str(&other.to_string()),
-            }
+        self.line_at(&pointer_of(path))
+    }
+
+    /// The line of the field at a JSON pointer (see [`pointer_of`]).
+    pub fn line_at(&self, pointer: &str) -> usize {
+        if pointer.is_empty() {
+            return self.line;
         }
         self.lines
             .get_or_init(|| LineIndex::new(&self.text))
-            .line_of(&pointer)
+            .line_of(pointer)
             .map(|l| l + self.first_line - 1)
             .unwrap_or(self.line)
     }
@@ -72,6 +72,19 @@ impl Document {
         let ns = meta.get("namespace").and_then(Value::as_str).unwrap_or("");
         Some(format!("{kind}/{ns}/{name}"))
     }
+}
+
+/// The JSON pointer of a path of keys and indexes.
+pub fn pointer_of(path: &[Value]) -> String {
+    let mut pointer = String::new();
+    for seg in path {
+        pointer.push('/');
+        match seg {
+            Value::String(s) => pointer.push_str(&s.replace('~', "~0").replace('/', "~1")),
+            other => pointer.push_str(&other.to_string()),
+        }
+    }
+    pointer
 }
 
 /// A text file the text rules read (DAGs, SQL, scripts).

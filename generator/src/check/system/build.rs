@@ -8,7 +8,8 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use serde_json::Value;
 
 use super::input::{
-    Application, At, Cluster, Destination, Gap, GroupKind, Need, Object, Project, Source, System,
+    Application, At, Cluster, Destination, Gap, GroupKind, Need, Object, Prerequisite, Project,
+    Source, System,
 };
 use super::kustomize::{self, Emitted, Files};
 use crate::check::parse::Document;
@@ -27,6 +28,17 @@ struct AppDoc<'a> {
     name: String,
 }
 
+/// What each Application syncs, by the place of its document.
+type Created<'a> = HashMap<
+    (String, usize),
+    (
+        Vec<Emitted<'a>>,
+        Application,
+        Vec<kustomize::Gap>,
+        Vec<(Object, Option<Value>)>,
+    ),
+>;
+
 /// A system, with the content of each of its objects (by index) for the
 /// parts of the model that read content (network, wiring).
 pub(crate) struct Modelled<'a> {
@@ -40,6 +52,8 @@ pub(crate) struct Repository<'a> {
     apps: Vec<AppDoc<'a>>,
     projects: Vec<Project>,
     clusters: Vec<Cluster>,
+    external_clusters: Vec<String>,
+    prerequisites: Vec<Prerequisite>,
     facts: &'a ChartFacts,
 }
 
@@ -102,7 +116,10 @@ impl<'a> Repository<'a> {
             })
             .collect();
         let clusters = registered_clusters(docs);
+        let (external_clusters, prerequisites) = configuration(docs);
         Self {
+            external_clusters,
+            prerequisites,
             files: Files {
                 bytes: files
                     .iter()
@@ -121,36 +138,57 @@ impl<'a> Repository<'a> {
     /// One system per bootstrap Application (an Application that no other
     /// Application of the repository syncs).
     pub(crate) fn systems(&self) -> Vec<Modelled<'a>> {
-        let mut created: HashMap<(String, usize), Vec<Emitted<'a>>> = HashMap::new();
+        // Each Application is modelled once, whichever systems include it.
+        let mut created: Created<'a> = HashMap::new();
         let mut synced: HashSet<(String, usize)> = HashSet::new();
         for app in &self.apps {
-            let objects = self.app_objects(app).0;
-            for o in &objects {
+            let modelled = self.app_objects(app);
+            for o in &modelled.0 {
                 if o.kind == "Application" {
                     if let Some(d) = o.doc {
                         synced.insert((d.path.clone(), d.line));
                     }
                 }
             }
-            created.insert((app.doc.path.clone(), app.doc.line), objects);
+            created.insert((app.doc.path.clone(), app.doc.line), modelled);
         }
         self.apps
             .iter()
             .filter(|a| !synced.contains(&(a.doc.path.clone(), a.doc.line)))
-            .map(|root| self.system(root))
+            .map(|root| self.system(root, &created))
             .collect()
     }
 
-    fn system(&self, root: &AppDoc<'a>) -> Modelled<'a> {
+    fn system(&self, root: &AppDoc<'a>, created: &Created<'a>) -> Modelled<'a> {
         let environment = root.doc.value["metadata"]["labels"][ENV_LABEL]
             .as_str()
             .map(str::to_owned)
             .unwrap_or_else(|| root.name.clone());
+        let mut prerequisites = self.prerequisites.clone();
+        // ArgoCD runs before it syncs anything: its namespace and CRDs exist.
+        let argocd_ns = root.doc.value["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or("argocd");
+        prerequisites.push(Prerequisite {
+            kind: "Namespace".into(),
+            name: argocd_ns.into(),
+            ..Prerequisite::default()
+        });
+        for kind in ["Application", "AppProject", "ApplicationSet"] {
+            prerequisites.push(Prerequisite {
+                group: "argoproj.io".into(),
+                kind: "CustomResourceDefinition".into(),
+                name: kind.into(),
+                ..Prerequisite::default()
+            });
+        }
         let mut system = System {
             environment,
             root: root.name.clone(),
             projects: self.projects.clone(),
             clusters: self.clusters.clone(),
+            external_clusters: self.external_clusters.clone(),
+            prerequisites,
             ..System::default()
         };
         let mut values: Vec<Option<Cow<'a, Value>>> = Vec::new();
@@ -168,7 +206,11 @@ impl<'a> Repository<'a> {
                 doc,
                 name: name.clone(),
             };
-            let (emitted, mut application, gaps, chart_objects) = self.app_objects(&app);
+            let (emitted, mut application, gaps, chart_objects) =
+                match created.get(&(doc.path.clone(), doc.line)) {
+                    Some(m) => m.clone(),
+                    None => self.app_objects(&app),
+                };
             application.parent = parent;
             let dest_ns = application
                 .destination
@@ -197,6 +239,7 @@ impl<'a> Repository<'a> {
                 at: At {
                     file: g.file,
                     line: g.line,
+                    pointer: String::new(),
                 },
                 message: g.message,
             }));
@@ -248,6 +291,7 @@ impl<'a> Repository<'a> {
             component: meta["labels"]["app.kubernetes.io/component"]
                 .as_str()
                 .map(str::to_owned),
+            destination_permitted: None,
         };
         let mut emitted = Vec::new();
         let mut gaps = Vec::new();
@@ -269,10 +313,7 @@ impl<'a> Repository<'a> {
             )],
         };
         for (path, s) in sources {
-            let at = At {
-                file: app.doc.path.clone(),
-                line: app.doc.line_of(&path),
-            };
+            let at = At::field(app.doc, &path);
             let mut source = Source {
                 repo_url: s["repoURL"].as_str().unwrap_or_default().to_owned(),
                 path: s["path"].as_str().map(str::to_owned),
@@ -281,6 +322,7 @@ impl<'a> Repository<'a> {
                 reference: s["ref"].as_str().map(str::to_owned),
                 model: String::new(),
                 at: at.clone(),
+                permitted: None,
             };
             // An OCI source (`oci://registry/path/chart`, ArgoCD 3.1+) names
             // the chart as the last segment of its URL.
@@ -481,6 +523,7 @@ impl<'a> Repository<'a> {
                 name: s.name.clone(),
                 namespace: ns.clone(),
                 at: at.clone(),
+                providers: Vec::new(),
             }];
             o.origin = "chart-values".into();
             out.push((o, None));
@@ -498,6 +541,7 @@ impl<'a> Repository<'a> {
         let at = At {
             file: e.file.clone(),
             line: e.line,
+            pointer: String::new(),
         };
         let value = e.value();
         let base_name = value
@@ -559,6 +603,7 @@ impl<'a> Repository<'a> {
                 name: namespace.to_owned(),
                 namespace: String::new(),
                 at: at.clone(),
+                providers: Vec::new(),
             });
         }
         if !kinds::is_built_in(group, kind) {
@@ -569,6 +614,7 @@ impl<'a> Repository<'a> {
                 name: String::new(),
                 namespace: String::new(),
                 at: at.clone(),
+                providers: Vec::new(),
             });
         }
         needs
@@ -588,10 +634,8 @@ fn field_needs(doc: &Document, v: &Value, kind: &str, namespace: &str) -> Vec<Ne
             kind: kind.into(),
             name: name.into(),
             namespace: ns.into(),
-            at: At {
-                file: doc.path.clone(),
-                line: doc.line_of(&path),
-            },
+            at: At::field(doc, &path),
+            providers: Vec::new(),
         });
     };
     let s = |v: &Value| v.as_str().unwrap_or_default().to_owned();
@@ -780,6 +824,7 @@ pub(crate) fn at_doc(d: &Document) -> At {
     At {
         file: d.path.clone(),
         line: d.line,
+        pointer: String::new(),
     }
 }
 
@@ -837,4 +882,39 @@ fn registered_clusters(docs: &[&Document]) -> Vec<Cluster> {
         });
     }
     out
+}
+
+/// The repository's declarations for the simulation (`socle-check.yaml`):
+/// clusters registered outside the repository, and objects that exist
+/// before the first sync.
+pub(crate) const CONFIG_FILE: &str = "socle-check.yaml";
+
+fn configuration(docs: &[&Document]) -> (Vec<String>, Vec<Prerequisite>) {
+    let Some(doc) = docs.iter().find(|d| d.path == CONFIG_FILE) else {
+        return Default::default();
+    };
+    let v = &doc.value;
+    let clusters = v["clusters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.as_str().or_else(|| c["server"].as_str()))
+        .map(str::to_owned)
+        .collect();
+    let prerequisites = v["prerequisites"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            Some(Prerequisite {
+                group: p["group"].as_str().unwrap_or_default().to_owned(),
+                kind: p["kind"].as_str()?.to_owned(),
+                name: p["name"].as_str()?.to_owned(),
+                namespace: p["namespace"].as_str().unwrap_or_default().to_owned(),
+                at: At::field(doc, &[Value::from("prerequisites"), Value::from(i)]),
+            })
+        })
+        .collect();
+    (clusters, prerequisites)
 }

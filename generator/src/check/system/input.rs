@@ -9,11 +9,26 @@
 use schemars::JsonSchema;
 use serde::Serialize;
 
-/// A place in the repository.
+/// A place in the repository: a document (the line it starts on) and,
+/// within it, a field as a JSON pointer. socle turns the pointer into the
+/// field's own line when it reports a finding there, so the model does not
+/// pay for line numbers nobody reads.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
 pub struct At {
     pub file: String,
     pub line: usize,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub pointer: String,
+}
+
+impl At {
+    pub(crate) fn field(doc: &crate::check::parse::Document, path: &[serde_json::Value]) -> Self {
+        Self {
+            file: doc.path.clone(),
+            line: doc.line,
+            pointer: crate::check::parse::pointer_of(path),
+        }
+    }
 }
 
 /// One environment: a bootstrap Application and everything it syncs.
@@ -29,11 +44,22 @@ pub struct System {
     pub projects: Vec<Project>,
     /// Every object the environment's Applications create.
     pub objects: Vec<Object>,
+    /// The kinds each Application creates, per namespace: what an
+    /// AppProject admits or refuses (the first object of each is named).
+    pub kinds: Vec<KindUse>,
+    /// What the objects need, one entry per Application and needed thing
+    /// (the first field that names it), with what satisfies it.
+    pub needs: Vec<NeedUse>,
     /// Clusters registered in the repository (ArgoCD cluster Secrets, or
     /// ExternalSecrets producing them), plus the in-cluster API.
     pub clusters: Vec<Cluster>,
     /// Servers the repository's configuration declares registered outside it.
     pub external_clusters: Vec<String>,
+    /// Objects that exist before the bootstrap Application syncs: ArgoCD's
+    /// own (its namespace and CRDs) and those `socle-check.yaml` declares
+    /// (`prerequisites:`, e.g. a ClusterSecretStore or an IngressClass the
+    /// cluster's owner provides).
+    pub prerequisites: Vec<Prerequisite>,
     /// Consumer → provider links read back from the rendered files.
     pub connections: Vec<Connection>,
     /// Admission webhooks, with whether the API server can reach them.
@@ -59,6 +85,8 @@ pub struct Application {
     pub sync_options: Vec<String>,
     /// `app.kubernetes.io/component` label.
     pub component: Option<String>,
+    /// Whether its project admits its destination (None: no such project).
+    pub destination_permitted: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]
@@ -84,6 +112,9 @@ pub struct Source {
     /// repository), or `none` (could not be modelled).
     pub model: String,
     pub at: At,
+    /// Whether the Application's project lists the repository in
+    /// `sourceRepos` (None: no such project).
+    pub permitted: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]
@@ -120,8 +151,38 @@ pub struct Object {
     pub defines: Option<GroupKind>,
     /// For an ExternalSecret: the Secret it produces.
     pub produces: Option<String>,
-    /// What must exist for the API server to accept it and for it to run.
+    /// What must exist for the API server to accept it and for it to run
+    /// (moved to the system's `needs` once resolved).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub needs: Vec<Need>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct KindUse {
+    pub app: String,
+    pub group: String,
+    pub kind: String,
+    pub namespaced: Option<bool>,
+    pub namespace: String,
+    /// `Kind name` of the first such object.
+    pub object: String,
+    pub at: At,
+    /// Whether the project admits the kind (its scope's whitelist and
+    /// blacklist), as ArgoCD evaluates them; None: no such project.
+    pub kind_permitted: Option<bool>,
+    /// For a namespaced kind: whether the project admits the namespace as
+    /// a destination on the Application's cluster.
+    pub namespace_permitted: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct NeedUse {
+    pub app: String,
+    /// `Kind name` of the first object with this need.
+    pub object: String,
+    /// Whether the object sets SkipDryRunOnMissingResource=true.
+    pub skip_dry_run: bool,
+    pub need: Need,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, JsonSchema)]
@@ -141,6 +202,27 @@ pub struct Need {
     pub name: String,
     pub namespace: String,
     /// The field that names it.
+    pub at: At,
+    /// What in the environment satisfies it: objects of that kind and name
+    /// (CRDs defining the kind, ExternalSecrets producing the Secret), and
+    /// Applications that create the namespace (`CreateNamespace=true`).
+    pub providers: Vec<Provided>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct Provided {
+    pub app: String,
+    pub wave: i64,
+    pub at: At,
+}
+
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct Prerequisite {
+    pub group: String,
+    pub kind: String,
+    pub name: String,
+    pub namespace: String,
+    /// Where it is declared (empty for ArgoCD's own).
     pub at: At,
 }
 

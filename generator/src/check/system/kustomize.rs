@@ -227,6 +227,7 @@ fn build_into<'a>(files: &Files<'a>, dir: &str, depth: usize, out: &mut Build<'a
         });
     }
     apply_delete_patches(files, dir, k, &mut objects);
+    apply_identity_patches(files, dir, k, &mut objects);
     // Names: generators get their hash once their own kustomization is done
     // (kustomize hashes them at the level that declares them).
     let disable_all = options["disableNameSuffixHash"].as_bool().unwrap_or(false);
@@ -255,6 +256,9 @@ fn build_into<'a>(files: &Files<'a>, dir: &str, depth: usize, out: &mut Build<'a
             // to be cluster-scoped, custom kinds included.
             if files.scope(&o.api_version, &o.kind) != Some(Scope::Cluster) {
                 o.namespace = Some(ns.to_owned());
+            } else if o.kind == "Namespace" {
+                // kustomize renames Namespace objects to the namespace it sets.
+                o.name = ns.to_owned();
             }
         }
     }
@@ -329,6 +333,59 @@ fn apply_delete_patches(files: &Files, dir: &str, k: &Value, objects: &mut Vec<E
             .iter()
             .any(|(kind, name)| *kind == o.kind && *name == o.name)
     });
+}
+
+/// JSON 6902 patches (`patches` with a `target`) that set an object's
+/// name or namespace change its identity; other operations only change
+/// content.
+fn apply_identity_patches(files: &Files, dir: &str, k: &Value, objects: &mut [Emitted]) {
+    for entry in k["patches"].as_array().into_iter().flatten() {
+        let target = &entry["target"];
+        if target.is_null() {
+            continue;
+        }
+        let ops: Option<Value> = match (entry["patch"].as_str(), entry["path"].as_str()) {
+            (Some(text), _) => serde_saphyr::from_str(text).ok(),
+            (None, Some(p)) => files
+                .bytes
+                .get(join(dir, p).as_str())
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .and_then(|t| serde_saphyr::from_str(t).ok()),
+            _ => None,
+        };
+        let Some(Value::Array(ops)) = ops else {
+            continue;
+        };
+        // kustomize matches target names and namespaces as anchored regexes.
+        let pattern = |field: &str| {
+            target[field]
+                .as_str()
+                .and_then(|p| regex::Regex::new(&format!("^(?:{p})$")).ok())
+        };
+        let (name, namespace) = (pattern("name"), pattern("namespace"));
+        let kind = target["kind"].as_str();
+        for o in objects.iter_mut() {
+            let matches = kind.is_none_or(|k| k == o.kind)
+                && name.as_ref().is_none_or(|r| r.is_match(&o.name))
+                && namespace
+                    .as_ref()
+                    .is_none_or(|r| r.is_match(o.namespace.as_deref().unwrap_or("")));
+            if !matches {
+                continue;
+            }
+            for op in &ops {
+                let verb = op["op"].as_str().unwrap_or_default();
+                if verb != "add" && verb != "replace" {
+                    continue;
+                }
+                match (op["path"].as_str(), op["value"].as_str()) {
+                    (Some("/metadata/name"), Some(v)) => o.name = v.to_owned(),
+                    (Some("/metadata/namespace"), Some(v)) => o.namespace = Some(v.to_owned()),
+                    _ => {}
+                }
+            }
+        }
+    }
 }
 
 /// A generated ConfigMap or Secret, before its name hash.

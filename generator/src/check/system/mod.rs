@@ -13,7 +13,9 @@ pub mod input;
 
 pub(crate) mod build;
 pub(crate) mod kustomize;
+pub(crate) mod needs;
 pub(crate) mod network;
+pub(crate) mod project;
 pub(crate) mod wiring;
 
 use std::collections::HashMap;
@@ -36,6 +38,8 @@ pub fn model(docs: &[&Document], files: &[(String, Vec<u8>)], facts: &ChartFacts
         .into_iter()
         .map(|mut m| {
             wiring::resolve(&mut m, &repo.files);
+            needs::resolve(&mut m.system);
+            project::judge(&mut m.system);
             m.system
         })
         .collect()
@@ -46,6 +50,32 @@ pub fn model_files(files: &[(String, Vec<u8>)]) -> Vec<System> {
     let parsed = super::parse::parse_all(files);
     let docs: Vec<&Document> = parsed.documents.iter().collect();
     model(&docs, files, &ChartFacts::embedded())
+}
+
+/// The objects `kustomize build DIR` emits, as the model sees them
+/// (kind, name, namespace), with what it could not follow. Exposed so
+/// that the model can be compared with kustomize itself.
+pub fn kustomize_identities(
+    files: &[(String, Vec<u8>)],
+    dir: &str,
+) -> (Vec<(String, String, String)>, Vec<String>) {
+    let parsed = super::parse::parse_all(files);
+    let docs: Vec<&Document> = parsed.documents.iter().collect();
+    let facts = ChartFacts::embedded();
+    let repo = build::Repository::new(&docs, files, &facts);
+    let b = kustomize::build(&repo.files, dir);
+    let objects = b
+        .objects
+        .iter()
+        .map(|o| {
+            (
+                o.kind.clone(),
+                o.name.clone(),
+                o.namespace.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    (objects, b.gaps.into_iter().map(|g| g.message).collect())
 }
 
 /// What the simulation found, and what it could not model.
@@ -67,21 +97,26 @@ pub fn evaluate(
     memo: &mut HashMap<String, Vec<Finding>>,
 ) -> Result<Simulated, PolicyError> {
     let mut out = Simulated::default();
-    for system in model(docs, files, facts) {
+    let places: HashMap<(&str, usize), &Document> = docs
+        .iter()
+        .map(|d| ((d.path.as_str(), d.line), *d))
+        .collect();
+    let systems = model(docs, files, facts);
+    for system in systems {
         for gap in &system.not_modelled {
             out.not_modelled.push(format!(
                 "{}: {} ({}:{}, Application {})",
                 system.environment, gap.message, gap.at.file, gap.at.line, gap.app
             ));
         }
-        let input = serde_json::to_value(&system).map_err(|e| PolicyError::Eval(e.to_string()))?;
-        let key = crate::git::blob_id(input.to_string().as_bytes());
+        let input = serde_json::to_string(&system).map_err(|e| PolicyError::Eval(e.to_string()))?;
+        let key = crate::git::blob_id(input.as_bytes());
         if let Some(found) = memo.get(&key) {
             out.findings.extend(found.iter().cloned());
             continue;
         }
-        let result = embedded.evaluate_rule(RULE, input)?;
-        let found = findings(&result);
+        let result = embedded.evaluate_rule_json(RULE, &input)?;
+        let found = findings(&result, &places);
         memo.insert(key, found.clone());
         out.findings.extend(found);
     }
@@ -90,17 +125,29 @@ pub fn evaluate(
     Ok(out)
 }
 
-fn findings(result: &Value) -> Vec<Finding> {
+/// Findings of a result; a finding at a field of a document gets that
+/// field's line.
+fn findings(result: &Value, places: &HashMap<(&str, usize), &Document>) -> Vec<Finding> {
     let mut out = Vec::new();
     for (key, severity) in [("deny", Severity::Deny), ("warn", Severity::Warn)] {
         for item in result[key].as_array().into_iter().flatten() {
-            out.push(Finding::new(
+            let file = item["file"].as_str().unwrap_or_default();
+            let line = item["line"].as_u64().map(|l| l as usize).filter(|l| *l > 0);
+            let pointer = item["pointer"].as_str().unwrap_or_default();
+            let doc = line.and_then(|l| places.get(&(file, l)));
+            let line = match doc {
+                Some(d) => Some(d.line_at(pointer)),
+                None => line,
+            };
+            let mut f = Finding::new(
                 item["id"].as_str().unwrap_or("SOC-UNKNOWN"),
                 severity,
-                item["file"].as_str().unwrap_or_default(),
-                item["line"].as_u64().map(|l| l as usize).filter(|l| *l > 0),
+                file,
+                line,
                 item["msg"].as_str().unwrap_or_default(),
-            ));
+            );
+            f.resource = doc.and_then(|d| d.resource());
+            out.push(f);
         }
     }
     out

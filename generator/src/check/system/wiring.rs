@@ -105,6 +105,7 @@ fn scan(
                     at: At {
                         file: file.to_owned(),
                         line,
+                        pointer: String::new(),
                     },
                     address: c.get(0).map(|m| m.as_str().to_owned()).unwrap_or_default(),
                     service: c[2].to_owned(),
@@ -440,11 +441,11 @@ fn helm_values(app: &super::input::Application, files: &Files) -> Vec<Found> {
             if let Ok(v) = serde_saphyr::from_str::<Value>(text) {
                 let mut p = path.clone();
                 p.extend([Value::from("helm"), Value::from("values")]);
-                let line = doc.line_of(&p);
+                let at = At::field(doc, &p);
                 let before = out.len();
                 scan(&v, &mut Vec::new(), None, &doc.path, &mut out, 0);
                 for f in &mut out[before..] {
-                    f.at.line = line;
+                    f.at = at.clone();
                 }
             }
         }
