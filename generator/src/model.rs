@@ -254,6 +254,7 @@ impl Model {
             store: "platform-secrets".into(),
             kind: "ClusterSecretStore".into(),
         });
+        let bootstrap = bootstrap(&spec, &components, &secrets, &argocd, &mut envs);
         let base = json!({
             "client": spec.client,
             "domain": spec.domain,
@@ -280,6 +281,7 @@ impl Model {
             },
             "secrets": secrets,
             "argocd": argocd,
+            "bootstrap": bootstrap,
             "namespaces": manifest.namespaces,
             "chart_repos": chart_repos,
             "blueprint": {"name": manifest.name, "version": manifest.version},
@@ -449,6 +451,125 @@ fn place_argocd(spec: &Spec, envs: &mut [Value]) -> Value {
         "topology": spec.argocd.topology,
         "hub": if hub_mode { json!(hub) } else { Value::Null },
         "clusters": clusters,
+    })
+}
+
+/// The component that installs the External Secrets CRDs and controller.
+pub const EXTERNAL_SECRETS: &str = "external-secrets";
+
+/// What exists before Argo CD syncs anything, because the bootstrap
+/// creates it (README.md, Bootstrap), and the order of environments on a
+/// shared cluster: the `bootstrap` object of the context, which
+/// `socle-check.yaml` declares to the checker. Sets `env.after` (the
+/// environments bootstrapped before this one on its cluster) and
+/// `env.store_namespaces` (where a namespaced SecretStore must exist).
+fn bootstrap(
+    spec: &Spec,
+    components: &[Enabled],
+    secrets: &crate::spec::Secrets,
+    argocd: &Value,
+    envs: &mut [Value],
+) -> Value {
+    let eso = components
+        .iter()
+        .find(|e| e.component.id == EXTERNAL_SECRETS)
+        .and_then(|e| e.component.chart.clone());
+    let cluster_store = secrets.kind == "ClusterSecretStore";
+    let mut prerequisites: Vec<Value> = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut push = |why: &str, group: &str, kind: &str, name: &str, namespace: &str| {
+        if seen.insert((kind.to_owned(), namespace.to_owned(), name.to_owned())) {
+            let mut object = json!({"group": group, "kind": kind, "name": name});
+            if !namespace.is_empty() {
+                object["namespace"] = json!(namespace);
+            }
+            prerequisites.push(json!({"why": why, "object": object}));
+        }
+    };
+    if eso.is_some() {
+        push(
+            "prerequisite 2: the External Secrets CRDs, so that the store exists before the operator syncs",
+            "external-secrets.io",
+            "CustomResourceDefinition",
+            &secrets.kind,
+            "",
+        );
+    }
+    if cluster_store {
+        push(
+            "prerequisite 3: the store every ExternalSecret reads",
+            "external-secrets.io",
+            "ClusterSecretStore",
+            &secrets.store,
+            "",
+        );
+    }
+    // The hub's cluster Secrets are ExternalSecrets in its argocd namespace.
+    let registers = argocd["clusters"]
+        .as_array()
+        .is_some_and(|c| !c.is_empty());
+    let mut after_list = Vec::new();
+    let mut store_namespaces: Vec<String> = Vec::new();
+    for (i, env) in spec.environments.iter().enumerate() {
+        let key = cluster_key(&env.cluster);
+        let after: Vec<String> = spec.environments[..i]
+            .iter()
+            .filter(|e| cluster_key(&e.cluster) == key)
+            .map(|e| e.name.clone())
+            .collect();
+        let owns = envs[i]["owns_cluster"].as_bool().unwrap_or(true);
+        let mut namespaces: Vec<String> = components
+            .iter()
+            .filter(|e| e.component.needs.iter().any(|n| n == EXTERNAL_SECRETS))
+            .filter(|e| owns || !e.component.cluster_wide)
+            .filter_map(|e| envs[i]["ns"][&e.component.namespace].as_str())
+            .map(str::to_owned)
+            .collect();
+        if registers && envs[i]["argocd"]["hub"].as_bool() == Some(true) {
+            namespaces.push("argocd".into());
+        }
+        namespaces.sort();
+        namespaces.dedup();
+        if !cluster_store {
+            store_namespaces.extend(namespaces.iter().cloned());
+        }
+        envs[i]["store_namespaces"] = json!(namespaces);
+        envs[i]["after"] = json!(after);
+        if !after.is_empty() {
+            after_list.push(json!({"name": env.name, "after": after}));
+        }
+    }
+    for ns in store_namespaces.iter().filter(|n| *n != "argocd") {
+        push(
+            "prerequisite 3: namespaces of the SecretStores, created ahead of the platform Application (which adopts them)",
+            "",
+            "Namespace",
+            ns,
+            "",
+        );
+    }
+    for ns in &store_namespaces {
+        push(
+            "prerequisite 3: in each namespace with ExternalSecrets, the store they read",
+            "external-secrets.io",
+            "SecretStore",
+            &secrets.store,
+            ns,
+        );
+    }
+    // One comment per group of entries.
+    let mut last = String::new();
+    for p in &mut prerequisites {
+        let why = p["why"].as_str().unwrap_or_default().to_owned();
+        if why == last {
+            p["why"] = json!("");
+        }
+        last = why;
+    }
+    json!({
+        "external_secrets": eso.map(|c| json!({"version": c.version})),
+        "prerequisites": prerequisites,
+        "environments": after_list,
     })
 }
 
