@@ -15,4 +15,5 @@ mod observability;
 mod range;
 mod support;
 mod system;
+mod system_rules;
 mod tools;

@@ -1,0 +1,414 @@
+package socle.system_test
+
+import data.socle.system
+
+# Small models shaped like `socle graph --format json` (one environment):
+# a database Application (wave 1) in data-storage, a web Application
+# (wave 2) in data-core connecting to it, and the root Application of the
+# bootstrap. `model` passes every rule; each test breaks one link.
+
+deny_of(m) := fs if {
+	fs := system.deny with input as m
+}
+
+warn_of(m) := fs if {
+	fs := system.warn with input as m
+}
+
+denied(m) := {f.id | some f in deny_of(m)}
+
+warned(m) := {f.id | some f in warn_of(m)}
+
+# Every finding of rule `id`, denials and warnings, with input `m`.
+findings(m, id) := {f | some f in deny_of(m); f.id == id} | {f | some f in warn_of(m); f.id == id}
+
+at(file, line) := {"file": file, "line": line}
+
+field(file, line, pointer) := {"file": file, "line": line, "pointer": pointer}
+
+app_file(name) := sprintf("argocd/dev/applications/%s.yaml", [name])
+
+app(name, wave, project, namespace) := {
+	"name": name,
+	"at": at(app_file(name), 3),
+	"project": project,
+	"wave": wave,
+	"parent": "root-dev",
+	"destination": {"server": "https://kubernetes.default.svc", "name": null, "namespace": namespace},
+	"sources": [{
+		"repoURL": "https://git.example/platform.git", "path": sprintf("components/%s", [name]),
+		"chart": null, "targetRevision": "main", "ref": null, "model": "directory",
+		"at": field(app_file(name), 3, "/spec/source"), "permitted": true,
+	}],
+	"syncOptions": [],
+	"component": name,
+	"destination_permitted": true,
+}
+
+root := object.union(app("root-dev", 0, "boot", "argocd"), {"parent": null, "component": null})
+
+db := app("db", 1, "platform", "data-storage")
+
+web := app("web", 2, "platform", "data-core")
+
+project(name, line) := {"name": name, "at": at("argocd/dev/project.yaml", line), "spec": {}}
+
+kind(app_name, group, k, name, namespace) := {
+	"app": app_name, "group": group, "kind": k, "namespaced": true, "namespace": namespace,
+	"object": sprintf("%s %s", [k, name]), "at": at(sprintf("components/%s/manifests.yaml", [app_name]), 1),
+	"kind_permitted": true, "namespace_permitted": true,
+}
+
+provided(app_name, wave) := {"app": app_name, "wave": wave, "at": at(app_file(app_name), 3)}
+
+need(app_name, object, what, group, k, name, namespace, providers) := {
+	"app": app_name, "object": object, "skip_dry_run": false,
+	"need": {
+		"what": what, "group": group, "kind": k, "name": name, "namespace": namespace,
+		"at": at(sprintf("components/%s/manifests.yaml", [app_name]), 7), "providers": providers,
+	},
+}
+
+verdict(allowed, file, line) := {
+	"allowed": allowed, "isolated": true,
+	"allowed_by": at(file, line),
+	"isolated_by": [at(file, 1), at(file, line)],
+} if allowed
+
+verdict(allowed, file, line) := {"allowed": false, "isolated": true, "allowed_by": null, "isolated_by": [at(file, 1), at(file, line)]} if not allowed
+
+open := verdict(true, "platform/storage/networkpolicies.yaml", 40)
+
+closed := verdict(false, "platform/storage/networkpolicies.yaml", 40)
+
+provider(app_name, wave, ports, served) := {"app": app_name, "wave": wave, "at": field(app_file(app_name), 3, "/spec/sources/0"), "ports": ports, "port_served": served}
+
+connection := {
+	"consumer": "web", "consumer_namespace": "data-core",
+	"at": at("components/web/values-dev.yaml", 12),
+	"address": "postgresql-rw.data-storage.svc.cluster.local:5432",
+	"service": "postgresql-rw", "namespace": "data-storage", "port": 5432,
+	"provider": provider("db", 1, [5432], true),
+	"egress": verdict(true, "platform/core/networkpolicies.yaml", 30),
+	"ingress": open,
+}
+
+webhook := {
+	"app": "db", "name": "db-webhook", "service": "db-webhook", "namespace": "data-storage", "port": 443,
+	"at": field(app_file("db"), 3, "/spec/sources/0"),
+	"ingress": verdict(true, "platform/storage/networkpolicies.yaml", 80),
+}
+
+model := {
+	"environment": "dev",
+	"root": "root-dev",
+	"applications": [root, db, web],
+	"projects": [project("boot", 2), project("platform", 20)],
+	"objects": [],
+	"kinds": [kind("web", "apps", "Deployment", "web", "data-core"), kind("db", "postgresql.cnpg.io", "Cluster", "postgresql", "data-storage")],
+	"needs": [
+		need("web", "Deployment web", "namespace", "", "Namespace", "data-core", "", [provided("root-dev", 0)]),
+		need("db", "Cluster postgresql", "crd", "postgresql.cnpg.io", "Cluster", "", "", [provided("db", 1)]),
+		need("web", "Deployment web", "secret", "", "Secret", "web-db", "data-core", [provided("web", 2)]),
+	],
+	"clusters": [{"server": "https://kubernetes.default.svc", "name": "in-cluster", "at": at("", 0)}],
+	"external_clusters": [],
+	"prerequisites": [],
+	"connections": [connection],
+	"webhooks": [webhook],
+	"wide_egress": [],
+	"not_modelled": [],
+}
+
+with_apps(apps) := object.union(model, {"applications": apps})
+
+with_connection(c) := object.union(model, {"connections": [c]})
+
+with_need(n) := object.union(model, {"needs": [n]})
+
+sys_ids := {"SOC-SYS-001", "SOC-SYS-002", "SOC-SYS-003", "SOC-SYS-004", "SOC-SYS-005", "SOC-SYS-006", "SOC-SYS-007", "SOC-SYS-008"}
+
+# The one message of rule `id` (fails when there is none or several).
+message(m, id) := msg if {
+	fs := findings(m, id)
+	count(fs) == 1
+	some f in fs
+	msg := f.msg
+}
+
+# --- the consistent model ---
+
+test_consistent_model_has_no_findings if {
+	count(denied(model) & sys_ids) == 0
+	count(warned(model) & sys_ids) == 0
+}
+
+test_findings_carry_file_line_and_pointer if {
+	m := with_connection(object.union(connection, {"provider": null}))
+	some f in deny_of(m)
+	f.id == "SOC-SYS-004"
+	f.file == "components/web/values-dev.yaml"
+	f.line == 12
+	f.pointer == ""
+}
+
+# --- SOC-SYS-001: admission by the AppProject ---
+
+test_undefined_project_denied if {
+	m := with_apps([root, db, object.union(web, {"project": "nowhere"})])
+	msg := message(m, "SOC-SYS-001")
+	contains(msg, `"web"`)
+	contains(msg, `"nowhere"`)
+	contains(msg, "[dev]")
+	contains(msg, "wave 2")
+}
+
+test_default_project_is_argocds_own if {
+	m := with_apps([root, db, object.union(web, {"project": "default"})])
+	not "SOC-SYS-001" in denied(m)
+}
+
+test_source_not_permitted_denied if {
+	src := object.union(web.sources[0], {"permitted": false, "repoURL": "https://elsewhere.example/x.git"})
+	m := with_apps([root, db, object.union(web, {"sources": [src]})])
+	msg := message(m, "SOC-SYS-001")
+	contains(msg, "https://elsewhere.example/x.git")
+	contains(msg, `project "platform" (argocd/dev/project.yaml:20)`)
+	some f in deny_of(m)
+	f.id == "SOC-SYS-001"
+	f.pointer == "/spec/source"
+}
+
+test_destination_not_permitted_denied if {
+	m := with_apps([root, db, object.union(web, {"destination_permitted": false})])
+	msg := message(m, "SOC-SYS-001")
+	contains(msg, `namespace "data-core"`)
+	contains(msg, "https://kubernetes.default.svc")
+}
+
+test_kind_not_admitted_denied if {
+	k := object.union(kind("web", "", "ResourceQuota", "q", "data-core"), {"kind_permitted": false})
+	m := object.union(model, {"kinds": [k]})
+	msg := message(m, "SOC-SYS-001")
+	contains(msg, "ResourceQuota q")
+	contains(msg, "core/ResourceQuota")
+	contains(msg, `project "platform"`)
+}
+
+test_grouped_kind_label if {
+	k := object.union(kind("db", "postgresql.cnpg.io", "Cluster", "postgresql", "data-storage"), {"kind_permitted": false})
+	contains(message(object.union(model, {"kinds": [k]}), "SOC-SYS-001"), "postgresql.cnpg.io/Cluster")
+}
+
+test_object_namespace_not_admitted_denied if {
+	k := object.union(kind("web", "apps", "Deployment", "web", "kube-system"), {"namespace_permitted": false})
+	msg := message(object.union(model, {"kinds": [k]}), "SOC-SYS-001")
+	contains(msg, `namespace "kube-system"`)
+	contains(msg, "Deployment web")
+}
+
+# --- SOC-SYS-002: destinations are known clusters ---
+
+test_unregistered_cluster_denied if {
+	dest := {"server": "https://prod.k8s.example:6443", "name": null, "namespace": "data-core"}
+	m := with_apps([root, db, object.union(web, {"destination": dest})])
+	msg := message(m, "SOC-SYS-002")
+	contains(msg, "https://prod.k8s.example:6443")
+	contains(msg, `"web"`)
+}
+
+test_external_cluster_passes if {
+	dest := {"server": "https://prod.k8s.example:6443", "name": null, "namespace": "data-core"}
+	m := object.union(with_apps([root, db, object.union(web, {"destination": dest})]), {"external_clusters": ["https://prod.k8s.example:6443"]})
+	not "SOC-SYS-002" in denied(m)
+}
+
+test_cluster_by_name if {
+	named := {"server": null, "name": "in-cluster", "namespace": "data-core"}
+	not "SOC-SYS-002" in denied(with_apps([root, db, object.union(web, {"destination": named})]))
+	unknown := {"server": null, "name": "edge", "namespace": "data-core"}
+	contains(message(with_apps([root, db, object.union(web, {"destination": unknown})]), "SOC-SYS-002"), `cluster named "edge"`)
+}
+
+# --- SOC-SYS-003: what an object needs comes first ---
+
+test_need_from_earlier_wave_passes if {
+	n := need("web", "Deployment web", "crd", "postgresql.cnpg.io", "Cluster", "", "", [provided("db", 1)])
+	count(findings(with_need(n), "SOC-SYS-003")) == 0
+}
+
+test_need_from_later_wave_denied if {
+	n := need("db", "Cluster postgresql", "crd", "postgresql.cnpg.io", "Cluster", "", "", [provided("web", 2)])
+	msg := message(with_need(n), "SOC-SYS-003")
+	contains(msg, "the CRD of postgresql.cnpg.io/Cluster")
+	contains(msg, `Application "web" in wave 2 (argocd/dev/applications/web.yaml:3)`)
+	"SOC-SYS-003" in denied(with_need(n))
+}
+
+test_need_from_same_wave_other_app_denied if {
+	other := app("cache", 2, "platform", "data-core")
+	n := need("web", "Deployment web", "configmap", "", "ConfigMap", "settings", "data-core", [provided("cache", 2)])
+	m := object.union(with_apps([root, db, web, other]), {"needs": [n]})
+	contains(message(m, "SOC-SYS-003"), "ConfigMap data-core/settings")
+}
+
+test_earliest_provider_is_named if {
+	n := need("db", "Cluster postgresql", "crd", "postgresql.cnpg.io", "Cluster", "", "", [provided("web", 2), provided("root-dev", 5)])
+	m := with_need(n)
+	msg := message(m, "SOC-SYS-003")
+	contains(msg, `Application "web" in wave 2`)
+}
+
+test_one_early_provider_is_enough if {
+	n := need("web", "Deployment web", "namespace", "", "Namespace", "data-core", "", [provided("db", 1), provided("web", 7)])
+	count(findings(with_need(n), "SOC-SYS-003")) == 0
+}
+
+test_missing_crd_denied if {
+	n := need("web", "Deployment web", "crd", "external-secrets.io", "ExternalSecret", "", "", [])
+	m := with_need(n)
+	"SOC-SYS-003" in denied(m)
+	contains(message(m, "SOC-SYS-003"), "needs the CRD of external-secrets.io/ExternalSecret, which nothing in this environment creates")
+}
+
+test_missing_namespace_denied if {
+	n := need("web", "Deployment web", "namespace", "", "Namespace", "data-core", "", [])
+	contains(message(with_need(n), "SOC-SYS-003"), "needs Namespace data-core, which nothing")
+}
+
+test_missing_secret_is_a_warning if {
+	n := need("web", "Deployment web", "secret", "", "Secret", "web-db", "data-core", [])
+	m := with_need(n)
+	not "SOC-SYS-003" in denied(m)
+	"SOC-SYS-003" in warned(m)
+	contains(message(m, "SOC-SYS-003"), "Secret data-core/web-db, which no object of the model creates (a chart or operator may)")
+}
+
+test_late_crd_behind_skip_dry_run_is_a_warning if {
+	n := object.union(need("db", "Cluster postgresql", "crd", "postgresql.cnpg.io", "Cluster", "", "", [provided("web", 2)]), {"skip_dry_run": true})
+	m := with_need(n)
+	not "SOC-SYS-003" in denied(m)
+	contains(message(m, "SOC-SYS-003"), "relies on SkipDryRunOnMissingResource")
+}
+
+test_skip_dry_run_from_the_application_sync_options if {
+	n := need("db", "Cluster postgresql", "crd", "postgresql.cnpg.io", "Cluster", "", "", [provided("web", 2)])
+	lenient := object.union(db, {"syncOptions": ["SkipDryRunOnMissingResource=true"]})
+	m := object.union(with_apps([root, lenient, web]), {"needs": [n]})
+	not "SOC-SYS-003" in denied(m)
+	"SOC-SYS-003" in warned(m)
+}
+
+test_skip_dry_run_does_not_excuse_a_late_namespace if {
+	n := object.union(need("db", "Cluster postgresql", "namespace", "", "Namespace", "data-storage", "", [provided("web", 2)]), {"skip_dry_run": true})
+	"SOC-SYS-003" in denied(with_need(n))
+}
+
+# --- SOC-SYS-004: addresses resolve to a Service serving the port ---
+
+test_missing_service_denied if {
+	c := object.union(connection, {"service": "postgres-rw", "address": "postgres-rw.data-storage.svc.cluster.local:5432", "provider": null})
+	m := with_connection(c)
+	"SOC-SYS-004" in denied(m)
+	msg := message(m, "SOC-SYS-004")
+	contains(msg, `no Service "postgres-rw" exists in namespace "data-storage"`)
+	contains(msg, `Application "web" (wave 2)`)
+}
+
+test_port_not_served_denied if {
+	c := object.union(connection, {"port": 5433, "address": "postgresql-rw.data-storage.svc.cluster.local:5433", "provider": provider("db", 1, [5432], false)})
+	msg := message(with_connection(c), "SOC-SYS-004")
+	contains(msg, "Service data-storage/postgresql-rw (argocd/dev/applications/db.yaml:3, Application \"db\") serves ports [5432], not 5433")
+}
+
+test_served_port_passes if {
+	count(findings(model, "SOC-SYS-004")) == 0
+}
+
+# --- SOC-SYS-005: NetworkPolicies let each connection through ---
+
+test_ingress_blocked_denied if {
+	m := with_connection(object.union(connection, {"ingress": closed}))
+	msg := message(m, "SOC-SYS-005")
+	contains(msg, `ingress to namespace "data-storage" from "data-core"`)
+	contains(msg, "platform/storage/networkpolicies.yaml:1, platform/storage/networkpolicies.yaml:40")
+}
+
+test_egress_blocked_denied if {
+	m := with_connection(object.union(connection, {"egress": verdict(false, "platform/core/networkpolicies.yaml", 30)}))
+	msg := message(m, "SOC-SYS-005")
+	contains(msg, `egress from namespace "data-core" is denied`)
+	contains(msg, `allow it to namespace "data-storage"`)
+}
+
+test_open_policies_pass if {
+	not "SOC-SYS-005" in denied(model)
+}
+
+test_unresolved_service_is_not_judged_by_the_network if {
+	c := object.union(connection, {"provider": null, "ingress": closed})
+	m := with_connection(c)
+	not "SOC-SYS-005" in denied(m)
+	"SOC-SYS-004" in denied(m)
+}
+
+test_same_namespace_ingress_still_judged if {
+	c := object.union(connection, {"consumer": "db", "consumer_namespace": "data-storage", "ingress": closed})
+	"SOC-SYS-005" in denied(with_connection(c))
+}
+
+# --- SOC-SYS-006: the API server reaches admission webhooks ---
+
+test_webhook_reachable_passes if {
+	count(findings(model, "SOC-SYS-006")) == 0
+}
+
+test_webhook_unreachable_denied if {
+	w := object.union(webhook, {"ingress": verdict(false, "platform/storage/networkpolicies.yaml", 80)})
+	m := object.union(model, {"webhooks": [w]})
+	msg := message(m, "SOC-SYS-006")
+	contains(msg, `admission webhook "db-webhook" of Application "db" (Service data-storage/db-webhook port 443)`)
+	contains(msg, "platform/storage/networkpolicies.yaml:80")
+}
+
+# --- SOC-SYS-007: egress open to any destination ---
+
+test_no_wide_egress_passes if {
+	count(findings(model, "SOC-SYS-007")) == 0
+}
+
+test_wide_egress_warned if {
+	e := {"namespace": "data-core", "policy": "allow-https", "at": at("platform/core/networkpolicies.yaml", 88), "ports": ["443", "6443"]}
+	m := object.union(model, {"wide_egress": [e]})
+	"SOC-SYS-007" in warned(m)
+	not "SOC-SYS-007" in denied(m)
+	contains(message(m, "SOC-SYS-007"), "NetworkPolicy data-core/allow-https opens egress to any destination on port(s) 443, 6443")
+}
+
+# --- SOC-SYS-008: providers sync in an earlier wave ---
+
+test_provider_in_earlier_wave_passes if {
+	not "SOC-SYS-008" in denied(model)
+}
+
+test_provider_in_later_wave_denied if {
+	m := with_connection(object.union(connection, {"provider": provider("db", 3, [5432], true)}))
+	msg := message(m, "SOC-SYS-008")
+	contains(msg, `Application "web" (wave 2) connects to postgresql-rw.data-storage.svc.cluster.local:5432, served by Application "db" in wave 3`)
+}
+
+test_provider_in_same_wave_denied if {
+	m := with_connection(object.union(connection, {"provider": provider("db", 2, [5432], true)}))
+	"SOC-SYS-008" in denied(m)
+}
+
+test_connection_to_itself_is_not_a_wave_problem if {
+	c := object.union(connection, {"consumer": "db", "consumer_namespace": "data-storage", "provider": provider("db", 1, [5432], true)})
+	not "SOC-SYS-008" in denied(with_connection(c))
+}
+
+test_result_holds_both_sets if {
+	r := system.result with input as with_connection(object.union(connection, {"provider": null}))
+	count(r.deny) > 0
+	count(r.warn) == 0
+}

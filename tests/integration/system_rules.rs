@@ -1,0 +1,571 @@
+//! The system rules (SOC-SYS-001..008) through the binary: each one catches
+//! a single broken link of the default repository at the right place and
+//! names both of its ends, the untouched repository does not report it, and
+//! a small ArgoCD repository socle did not write is modelled and judged too.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::sync::OnceLock;
+
+use assert_cmd::cargo::CommandCargoExt;
+use serde_json::Value;
+use socle::render::FileSet;
+
+use crate::support::{materialise, render, repo_root};
+
+fn socle() -> Command {
+    let mut cmd = Command::cargo_bin("socle").expect("socle binary");
+    cmd.env("NO_COLOR", "1");
+    cmd
+}
+
+#[derive(Debug, Clone)]
+struct Finding {
+    rule: String,
+    severity: String,
+    message: String,
+    file: String,
+    line: u64,
+}
+
+#[derive(Debug)]
+struct Report {
+    code: i32,
+    findings: Vec<Finding>,
+}
+
+impl Report {
+    /// The findings of `rule` in `file` whose message holds every needle
+    /// (and on `line`, when given).
+    fn matching(
+        &self,
+        rule: &str,
+        file: &str,
+        line: Option<u64>,
+        needles: &[&str],
+    ) -> Vec<&Finding> {
+        self.findings
+            .iter()
+            .filter(|f| f.rule == rule && f.file == file)
+            .filter(|f| line.is_none_or(|l| f.line == l))
+            .filter(|f| needles.iter().all(|n| f.message.contains(n)))
+            .collect()
+    }
+
+    fn of_rule(&self, rule: &str) -> Vec<&Finding> {
+        self.findings.iter().filter(|f| f.rule == rule).collect()
+    }
+}
+
+/// `socle check DIR --format json`: the exit code and the active findings.
+fn check(dir: &Path) -> Report {
+    let out = socle()
+        .arg("check")
+        .arg(dir)
+        .args(["--format", "json"])
+        .output()
+        .expect("run socle check");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let json: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("{e}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+    let findings = json["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f.get("excepted_by").is_none())
+        .map(|f| Finding {
+            rule: f["rule"].as_str().unwrap_or_default().to_owned(),
+            severity: f["severity"].as_str().unwrap_or_default().to_owned(),
+            message: f["message"].as_str().unwrap_or_default().to_owned(),
+            file: f["file"].as_str().unwrap_or_default().to_owned(),
+            line: f["line"].as_u64().unwrap_or(0),
+        })
+        .collect();
+    Report {
+        code: out.status.code().unwrap_or(-1),
+        findings,
+    }
+}
+
+/// `socle graph DIR --format json`: one model per environment.
+fn graph(dir: &Path) -> Vec<Value> {
+    let out = socle()
+        .arg("graph")
+        .arg(dir)
+        .args(["--format", "json"])
+        .output()
+        .expect("run socle graph");
+    assert!(
+        out.status.success(),
+        "socle graph: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: Value = serde_json::from_slice(&out.stdout).expect("graph JSON");
+    json.as_array().expect("a list of models").clone()
+}
+
+/// The severity of each rule, as `policies/catalog.yaml` declares it today.
+fn severities() -> &'static BTreeMap<String, String> {
+    static CATALOG: OnceLock<BTreeMap<String, String>> = OnceLock::new();
+    CATALOG.get_or_init(|| {
+        let text =
+            fs_err::read_to_string(repo_root().join("policies/catalog.yaml")).expect("catalog");
+        let list: Vec<serde_yaml::Value> = serde_yaml::from_str(&text).expect("catalog parses");
+        list.iter()
+            .filter_map(|r| {
+                Some((
+                    r["id"].as_str()?.to_owned(),
+                    r["severity"].as_str()?.to_owned(),
+                ))
+            })
+            .collect()
+    })
+}
+
+fn is_denial(rule: &str) -> bool {
+    match severities().get(rule).map(String::as_str) {
+        Some("deny") => true,
+        Some("warn") => false,
+        other => panic!("{rule}: severity {other:?} in policies/catalog.yaml"),
+    }
+}
+
+/// The default repository, rendered once.
+fn pristine() -> &'static FileSet {
+    static FILES: OnceLock<FileSet> = OnceLock::new();
+    FILES.get_or_init(|| render(None))
+}
+
+/// The untouched default repository's report, checked once.
+fn baseline() -> &'static Report {
+    static REPORT: OnceLock<Report> = OnceLock::new();
+    REPORT.get_or_init(|| {
+        let dir = materialise(pristine());
+        check(dir.path())
+    })
+}
+
+fn text<'a>(files: &'a FileSet, path: &str) -> &'a str {
+    let bytes = files
+        .get(path)
+        .unwrap_or_else(|| panic!("{path} is not in the repository"));
+    std::str::from_utf8(bytes).expect("utf-8")
+}
+
+/// Replace the first occurrence of `from` in one file; panics when `from`
+/// is not there, so a test never passes on a change that did not happen.
+fn edit(files: &mut FileSet, path: &str, from: &str, to: &str) {
+    let old = text(files, path);
+    assert!(old.contains(from), "{path} does not contain {from:?}");
+    let new = old.replacen(from, to, 1);
+    files.insert(path.to_owned(), new.into_bytes());
+}
+
+/// Remove the YAML document of one file that holds `marker`.
+fn remove_document(files: &mut FileSet, path: &str, marker: &str) {
+    let old = text(files, path);
+    let docs: Vec<&str> = old.split("\n---\n").collect();
+    let hits = docs.iter().filter(|d| d.contains(marker)).count();
+    assert_eq!(hits, 1, "{path}: {hits} documents hold {marker:?}");
+    let kept: Vec<&str> = docs.into_iter().filter(|d| !d.contains(marker)).collect();
+    files.insert(path.to_owned(), kept.join("\n---\n").into_bytes());
+}
+
+/// The 1-based line of the first line holding `needle`.
+fn line_of(files: &FileSet, path: &str, needle: &str) -> u64 {
+    text(files, path)
+        .lines()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("{needle:?} not in {path}")) as u64
+        + 1
+}
+
+/// One broken link: the finding it must cause, where, and what the
+/// message names.
+struct Expect<'a> {
+    rule: &'a str,
+    file: &'a str,
+    line: Option<u64>,
+    needles: &'a [&'a str],
+}
+
+/// Check the mutated repository: the finding is there, with the catalog's
+/// severity (and exit 1 when that is a denial); the untouched repository
+/// does not report it.
+fn assert_caught(files: &FileSet, e: &Expect) -> Report {
+    let dir = materialise(files);
+    let report = check(dir.path());
+    let hits = report.matching(e.rule, e.file, e.line, e.needles);
+    assert!(
+        !hits.is_empty(),
+        "{} expected at {}:{:?} naming {:?}; the rule reported:\n{:#?}",
+        e.rule,
+        e.file,
+        e.line,
+        e.needles,
+        report.of_rule(e.rule)
+    );
+    let expected_severity = severities()[e.rule].as_str();
+    for f in &hits {
+        assert_eq!(f.severity, expected_severity, "{f:?}");
+    }
+    if is_denial(e.rule) {
+        assert_eq!(report.code, 1, "{} is a denial: exit 1", e.rule);
+    }
+    let before = baseline().matching(e.rule, e.file, None, e.needles);
+    assert!(
+        before.is_empty(),
+        "the untouched repository already reports it: {before:#?}"
+    );
+    report
+}
+
+const KEYCLOAK_VALUES: &str = "components/keycloak/values-dev.yaml";
+const STORAGE_POLICIES: &str = "platform/base/namespaces/storage/networkpolicies.yaml";
+const CORE_POLICIES: &str = "platform/base/namespaces/core/networkpolicies.yaml";
+const PROJECT: &str = "argocd/dev/project.yaml";
+
+/// The Application document's first line (after its leading comments).
+fn app_line(files: &FileSet, path: &str) -> u64 {
+    line_of(files, path, "apiVersion: argoproj.io/v1alpha1")
+}
+
+#[test]
+fn the_default_repository_is_wired_and_open() {
+    let report = baseline();
+    for rule in ["SOC-SYS-004", "SOC-SYS-005"] {
+        assert!(
+            report.of_rule(rule).is_empty(),
+            "{rule}: {:#?}",
+            report.of_rule(rule)
+        );
+    }
+    assert_eq!(report.code, 0, "{:#?}", report.findings);
+    // The model sees the connections the mutations below break.
+    let dir = materialise(pristine());
+    let models = graph(dir.path());
+    let dev = models
+        .iter()
+        .find(|m| m["environment"] == "dev")
+        .expect("a dev model");
+    let keycloak_db = dev["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["consumer"] == "keycloak-dev" && c["service"] == "postgresql-rw")
+        .expect("keycloak-dev connects to postgresql-rw");
+    assert_eq!(keycloak_db["port"], 5432);
+    assert_eq!(keycloak_db["provider"]["app"], "postgresql-dev");
+    assert_eq!(keycloak_db["ingress"]["allowed"], true);
+    assert_eq!(
+        keycloak_db["at"]["line"],
+        line_of(pristine(), KEYCLOAK_VALUES, "hostname: postgresql-rw.")
+    );
+}
+
+#[test]
+fn sys_004_a_renamed_service_host() {
+    let mut files = pristine().clone();
+    edit(
+        &mut files,
+        KEYCLOAK_VALUES,
+        "hostname: postgresql-rw.",
+        "hostname: postgres-rw.",
+    );
+    let line = line_of(&files, KEYCLOAK_VALUES, "hostname: postgres-rw.");
+    assert_caught(
+        &files,
+        &Expect {
+            rule: "SOC-SYS-004",
+            file: KEYCLOAK_VALUES,
+            line: Some(line),
+            needles: &[
+                "[dev]",
+                "Application \"keycloak-dev\" (wave 6)",
+                "postgres-rw.data-platform-storage.svc.cluster.local",
+                "no Service \"postgres-rw\" exists in namespace \"data-platform-storage\"",
+            ],
+        },
+    );
+}
+
+#[test]
+fn sys_004_a_wrong_port() {
+    let mut files = pristine().clone();
+    edit(
+        &mut files,
+        KEYCLOAK_VALUES,
+        "svc.cluster.local\n  port: 5432\n",
+        "svc.cluster.local\n  port: 5433\n",
+    );
+    let line = line_of(&files, KEYCLOAK_VALUES, "hostname: postgresql-rw.");
+    assert_caught(
+        &files,
+        &Expect {
+            rule: "SOC-SYS-004",
+            file: KEYCLOAK_VALUES,
+            line: Some(line),
+            needles: &[
+                "[dev]",
+                "Application \"keycloak-dev\"",
+                "Service data-platform-storage/postgresql-rw (argocd/dev/applications/postgresql.yaml:",
+                "Application \"postgresql-dev\"",
+                "serves ports [5432], not 5433",
+            ],
+        },
+    );
+}
+
+#[test]
+fn sys_005_a_deleted_network_policy_rule() {
+    let mut files = pristine().clone();
+    remove_document(&mut files, STORAGE_POLICIES, "name: allow-from-platform\n");
+    let line = line_of(&files, KEYCLOAK_VALUES, "hostname: postgresql-rw.");
+    let report = assert_caught(
+        &files,
+        &Expect {
+            rule: "SOC-SYS-005",
+            file: KEYCLOAK_VALUES,
+            line: Some(line),
+            needles: &[
+                "[dev]",
+                "Application \"keycloak-dev\" (wave 6)",
+                "postgresql-rw.data-platform-storage.svc.cluster.local",
+                "ingress to namespace \"data-platform-storage\" from \"data-platform-core\" is denied",
+                "platform/base/namespaces/storage/networkpolicies.yaml:",
+            ],
+        },
+    );
+    // Flows inside the namespace (lakekeeper to postgresql) stay open.
+    assert!(report
+        .matching(
+            "SOC-SYS-005",
+            "components/lakekeeper/values-dev.yaml",
+            None,
+            &[]
+        )
+        .is_empty());
+}
+
+#[test]
+fn sys_001_a_project_without_a_namespace() {
+    let mut files = pristine().clone();
+    edit(
+        &mut files,
+        PROJECT,
+        "    - server: https://kubernetes.default.svc\n      namespace: data-platform-storage\n",
+        "",
+    );
+    let app = "argocd/dev/applications/postgresql.yaml";
+    let line = app_line(&files, app);
+    let project_line = line_of(&files, PROJECT, "kind: AppProject") - 1;
+    assert_caught(
+        &files,
+        &Expect {
+            rule: "SOC-SYS-001",
+            file: app,
+            line: Some(line),
+            needles: &[
+                "[dev]",
+                "Application \"postgresql-dev\" (wave 5)",
+                "namespace \"data-platform-storage\"",
+                &format!("project \"acme-dev\" does not allow ({PROJECT}:{project_line})"),
+            ],
+        },
+    );
+}
+
+#[test]
+fn sys_001_a_project_without_a_kind() {
+    let mut files = pristine().clone();
+    edit(
+        &mut files,
+        PROJECT,
+        "    - group: cert-manager.io\n      kind: ClusterIssuer\n",
+        "",
+    );
+    let file = "components/pki/base/clusterissuer.yaml";
+    assert_caught(
+        &files,
+        &Expect {
+            rule: "SOC-SYS-001",
+            file,
+            line: Some(line_of(&files, file, "apiVersion:")),
+            needles: &[
+                "[dev]",
+                "Application \"pki-dev\"",
+                "ClusterIssuer platform-ca (cert-manager.io/ClusterIssuer)",
+                "a kind project \"acme-dev\" does not admit (argocd/dev/project.yaml:",
+            ],
+        },
+    );
+}
+
+#[test]
+fn sys_002_an_unregistered_cluster() {
+    let mut files = pristine().clone();
+    let app = "argocd/dev/applications/trino.yaml";
+    edit(
+        &mut files,
+        app,
+        "server: https://kubernetes.default.svc",
+        "server: https://trino.k8s.example:6443",
+    );
+    assert_caught(
+        &files,
+        &Expect {
+            rule: "SOC-SYS-002",
+            file: app,
+            line: Some(app_line(&files, app)),
+            needles: &[
+                "[dev]",
+                "Application \"trino-dev\" (wave 9)",
+                "deploys to https://trino.k8s.example:6443",
+                "no cluster Secret names it",
+            ],
+        },
+    );
+}
+
+#[test]
+fn sys_003_a_crd_installed_after_its_consumer() {
+    let mut files = pristine().clone();
+    edit(
+        &mut files,
+        "argocd/dev/applications/nifikop.yaml",
+        "argocd.argoproj.io/sync-wave: \"9\"",
+        "argocd.argoproj.io/sync-wave: \"12\"",
+    );
+    let file = "spark/overlays/dev/nifiuser.yaml";
+    assert_caught(
+        &files,
+        &Expect {
+            rule: "SOC-SYS-003",
+            file,
+            line: Some(line_of(&files, file, "apiVersion:")),
+            needles: &[
+                "[dev]",
+                "NifiUser airflow of Application \"pipelines-dev\" (wave 11)",
+                "needs the CRD of nifi.konpyutaika.com/NifiUser",
+                "created by Application \"nifikop-dev\" in wave 12 (argocd/dev/applications/nifikop.yaml:",
+                "it must come first",
+            ],
+        },
+    );
+}
+
+#[test]
+fn sys_003_a_crd_nobody_installs() {
+    // The Application that installs the NiFi CRDs is gone from dev.
+    let mut files = pristine().clone();
+    files
+        .remove("argocd/dev/applications/nifikop.yaml")
+        .expect("nifikop's Application");
+    let file = "spark/overlays/dev/nifiuser.yaml";
+    assert_caught(
+        &files,
+        &Expect {
+            rule: "SOC-SYS-003",
+            file,
+            line: Some(line_of(&files, file, "apiVersion:")),
+            needles: &[
+                "[dev]",
+                "NifiUser airflow of Application \"pipelines-dev\"",
+                "needs the CRD of nifi.konpyutaika.com/NifiUser, which nothing in this environment creates",
+            ],
+        },
+    );
+}
+
+const ALLOW_WEBHOOK: &str = "---
+# The API server calls cert-manager's webhook on its pod port.
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: allow-admission-webhooks
+  namespace: data-platform-core
+spec:
+  podSelector: {}
+  policyTypes:
+    - Ingress
+  ingress:
+    - ports:
+        - protocol: TCP
+          port: 10250
+";
+
+#[test]
+fn sys_006_a_webhook_behind_a_tightened_policy() {
+    let webhook = "admission webhook \"cert-manager-webhook\" of Application \"cert-manager-dev\"";
+    let app = "argocd/dev/applications/cert-manager.yaml";
+    // The repository admits no traffic from outside the pod network to the
+    // webhook: open it on the webhook's pod port, from anywhere.
+    let mut open = pristine().clone();
+    let policies = format!("{}{ALLOW_WEBHOOK}", text(&open, CORE_POLICIES));
+    open.insert(CORE_POLICIES.to_owned(), policies.into_bytes());
+    let dir = materialise(&open);
+    let opened = check(dir.path());
+    assert!(
+        opened
+            .matching("SOC-SYS-006", app, None, &[webhook])
+            .is_empty(),
+        "an ingress rule with no `from` on port 10250 admits the API server: {:#?}",
+        opened.of_rule("SOC-SYS-006")
+    );
+    // Tightened to pods of labelled namespaces, it admits the API server no
+    // more (it is not a pod).
+    let mut tight = open.clone();
+    edit(
+        &mut tight,
+        CORE_POLICIES,
+        "  ingress:\n    - ports:\n        - protocol: TCP\n          port: 10250\n",
+        "  ingress:\n    - from:\n        - namespaceSelector: {}\n      ports:\n        - protocol: TCP\n          port: 10250\n",
+    );
+    let policy_line = line_of(&tight, CORE_POLICIES, "# The API server calls") + 1;
+    let dir = materialise(&tight);
+    let report = check(dir.path());
+    let hits = report.matching(
+        "SOC-SYS-006",
+        app,
+        None,
+        &[
+            "[dev]",
+            webhook,
+            "(Service data-platform-core/cert-manager-webhook port 443)",
+            &format!("{CORE_POLICIES}:{policy_line}"),
+            "admit no traffic from outside the pod network",
+        ],
+    );
+    assert!(!hits.is_empty(), "{:#?}", report.of_rule("SOC-SYS-006"));
+    for f in hits {
+        assert_eq!(f.severity, severities()["SOC-SYS-006"]);
+    }
+    if is_denial("SOC-SYS-006") {
+        assert_eq!(report.code, 1);
+    }
+}
+
+#[test]
+fn sys_008_a_provider_in_a_later_wave() {
+    let mut files = pristine().clone();
+    edit(
+        &mut files,
+        "argocd/dev/applications/postgresql.yaml",
+        "argocd.argoproj.io/sync-wave: \"5\"",
+        "argocd.argoproj.io/sync-wave: \"6\"",
+    );
+    assert_caught(
+        &files,
+        &Expect {
+            rule: "SOC-SYS-008",
+            file: KEYCLOAK_VALUES,
+            line: Some(line_of(&files, KEYCLOAK_VALUES, "hostname: postgresql-rw.")),
+            needles: &[
+                "[dev]",
+                "Application \"keycloak-dev\" (wave 6) connects to postgresql-rw.data-platform-storage.svc.cluster.local",
+                "served by Application \"postgresql-dev\" in wave 6 (argocd/dev/applications/postgresql.yaml:",
+            ],
+        },
+    );
+}
