@@ -12,7 +12,7 @@ use assert_cmd::cargo::CommandCargoExt;
 use serde_json::Value;
 use socle::render::FileSet;
 
-use crate::support::{materialise, render, repo_root};
+use crate::support::{fixture, materialise, render, repo_root};
 
 fn socle() -> Command {
     let mut cmd = Command::cargo_bin("socle").expect("socle binary");
@@ -241,7 +241,6 @@ fn the_default_repository_is_wired_and_open() {
             report.of_rule(rule)
         );
     }
-    assert_eq!(report.code, 0, "{:#?}", report.findings);
     // The model sees the connections the mutations below break.
     let dir = materialise(pristine());
     let models = graph(dir.path());
@@ -568,4 +567,317 @@ fn sys_008_a_provider_in_a_later_wave() {
             ],
         },
     );
+}
+
+// --- A repository socle did not write ---
+
+/// Every file under `dir`, by its path relative to `dir`.
+fn load_dir(dir: &Path) -> FileSet {
+    fn walk(root: &Path, dir: &Path, out: &mut FileSet) {
+        for entry in fs_err::read_dir(dir).expect("read_dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                let rel = path.strip_prefix(root).expect("under root");
+                let rel = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+                    .join("/");
+                out.insert(rel, fs_err::read(&path).expect("read"));
+            }
+        }
+    }
+    let mut out = FileSet::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+fn foreign() -> FileSet {
+    let files = load_dir(&fixture("system/foreign"));
+    assert!(files.contains_key("argocd/root.yaml"), "{:?}", files.keys());
+    files
+}
+
+fn find(list: &Value, pred: impl Fn(&Value) -> bool) -> Option<&Value> {
+    list.as_array().expect("a list").iter().find(|v| pred(v))
+}
+
+const CONFIGMAP: &str = "web/configmap.yaml";
+const WEB_POLICIES: &str = "web/networkpolicy.yaml";
+
+#[test]
+fn a_foreign_repository_is_modelled() {
+    let files = foreign();
+    let dir = materialise(&files);
+    let models = graph(dir.path());
+    assert_eq!(models.len(), 1, "one root Application, one system");
+    let m = &models[0];
+    assert_eq!(m["root"], "shop-root");
+    // No environment label: the system is named after its root.
+    assert_eq!(m["environment"], "shop-root");
+
+    // The root and the two Applications it syncs, with their waves and models.
+    let apps = &m["applications"];
+    let app = |name: &str| {
+        find(apps, |a| a["name"] == name).unwrap_or_else(|| panic!("Application {name}: {apps:#}"))
+    };
+    assert_eq!(apps.as_array().unwrap().len(), 3, "{apps:#}");
+    assert!(app("shop-root")["parent"].is_null());
+    for (name, wave, model, path) in [
+        ("backend", 1, "kustomize", "backend/overlays/prod"),
+        ("web", 2, "directory", "web"),
+    ] {
+        let a = app(name);
+        assert_eq!(a["parent"], "shop-root", "{a:#}");
+        assert_eq!(a["wave"], wave, "{a:#}");
+        assert_eq!(a["project"], "shop");
+        assert_eq!(a["sources"][0]["model"], model, "{a:#}");
+        assert_eq!(a["sources"][0]["path"], path);
+        assert_eq!(a["sources"][0]["permitted"], true);
+        assert_eq!(a["destination_permitted"], true);
+        assert_eq!(a["at"]["file"], format!("argocd/apps/{name}.yaml"));
+    }
+    assert_eq!(app("shop-root")["sources"][0]["model"], "directory");
+
+    // What each Application creates, in its namespace.
+    let objects = &m["objects"];
+    let object = |app: &str, kind: &str, base: &str| {
+        find(objects, |o| {
+            o["app"] == app && o["kind"] == kind && o["base_name"] == base
+        })
+        .unwrap_or_else(|| panic!("{app} creates no {kind} {base}: {objects:#}"))
+    };
+    for (app, kind, name) in [
+        ("shop-root", "AppProject", "shop"),
+        ("shop-root", "Application", "backend"),
+        ("shop-root", "Application", "web"),
+    ] {
+        assert_eq!(object(app, kind, name)["namespace"], "argocd");
+    }
+    for (kind, name, file) in [
+        ("Deployment", "api", "backend/base/deployment.yaml"),
+        ("Service", "api", "backend/base/service.yaml"),
+        (
+            "ConfigMap",
+            "api-settings",
+            "backend/overlays/prod/kustomization.yaml",
+        ),
+    ] {
+        let o = object("backend", kind, name);
+        assert_eq!(
+            o["namespace"], "shop-backend",
+            "the overlay's namespace: {o:#}"
+        );
+        assert_eq!(o["at"]["file"], file, "{o:#}");
+    }
+    // The generated ConfigMap carries kustomize's content hash.
+    let generated = object("backend", "ConfigMap", "api-settings");
+    let name = generated["name"].as_str().unwrap();
+    assert!(
+        name.starts_with("api-settings-") && name.len() > "api-settings-".len(),
+        "{generated:#}"
+    );
+    for (kind, name, file) in [
+        ("Deployment", "web", "web/deployment.yaml"),
+        ("Service", "web", "web/service.yaml"),
+        ("ConfigMap", "web-settings", CONFIGMAP),
+        ("NetworkPolicy", "default-deny", WEB_POLICIES),
+        ("NetworkPolicy", "allow-to-backend", WEB_POLICIES),
+    ] {
+        let o = object("web", kind, name);
+        assert_eq!(
+            o["namespace"], "shop-web",
+            "the destination namespace: {o:#}"
+        );
+        assert_eq!(o["at"]["file"], file, "{o:#}");
+    }
+    // The Deployment's reference to the generated ConfigMap resolves to it.
+    let need = find(&m["needs"], |u| {
+        u["app"] == "backend" && u["need"]["what"] == "configmap"
+    })
+    .expect("the api Deployment needs its ConfigMap");
+    assert_eq!(need["need"]["name"], "api-settings");
+    assert_eq!(need["need"]["providers"][0]["app"], "backend");
+
+    // The connection from web's ConfigMap to the backend's Service.
+    let c = find(&m["connections"], |c| c["service"] == "api")
+        .unwrap_or_else(|| panic!("no connection to api: {:#}", m["connections"]));
+    assert_eq!(c["consumer"], "web");
+    assert_eq!(c["consumer_namespace"], "shop-web");
+    assert_eq!(c["namespace"], "shop-backend");
+    assert_eq!(c["address"], "http://api.shop-backend.svc.cluster.local");
+    assert_eq!(c["port"], 80);
+    assert_eq!(c["at"]["file"], CONFIGMAP);
+    assert_eq!(c["at"]["line"], line_of(&files, CONFIGMAP, "API_URL:"));
+    assert_eq!(c["provider"]["app"], "backend");
+    assert_eq!(c["provider"]["wave"], 1);
+    assert_eq!(c["provider"]["ports"], serde_json::json!([80]));
+    assert_eq!(c["provider"]["port_served"], true);
+    // shop-web is isolated; the rule on the backend's pod port (8080, the
+    // Service's targetPort) lets the call out. shop-backend has no policy.
+    assert_eq!(c["egress"]["isolated"], true);
+    assert_eq!(c["egress"]["allowed"], true);
+    assert_eq!(c["egress"]["allowed_by"]["file"], WEB_POLICIES);
+    assert_eq!(
+        c["egress"]["allowed_by"]["line"],
+        line_of(&files, WEB_POLICIES, "# The web pods call") + 1
+    );
+    assert_eq!(c["ingress"]["isolated"], false);
+    assert_eq!(c["ingress"]["allowed"], true);
+}
+
+#[test]
+fn a_foreign_repository_passes_the_system_rules() {
+    let dir = materialise(&foreign());
+    let report = check(dir.path());
+    let system: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.rule.starts_with("SOC-SYS-"))
+        .collect();
+    assert!(system.is_empty(), "{system:#?}");
+}
+
+/// Check a broken copy of the foreign repository: the finding is reported
+/// with the catalog's severity (exit 1 for a denial).
+fn assert_foreign_caught(files: &FileSet, e: &Expect) {
+    let dir = materialise(files);
+    let report = check(dir.path());
+    let hits = report.matching(e.rule, e.file, e.line, e.needles);
+    assert!(
+        !hits.is_empty(),
+        "{} expected at {}:{:?} naming {:?}; reported:\n{:#?}",
+        e.rule,
+        e.file,
+        e.line,
+        e.needles,
+        report.findings
+    );
+    for f in &hits {
+        assert_eq!(f.severity, severities()[e.rule].as_str(), "{f:?}");
+    }
+    if is_denial(e.rule) {
+        assert_eq!(report.code, 1);
+    }
+}
+
+#[test]
+fn foreign_sys_005_the_egress_rule_removed() {
+    let mut files = foreign();
+    remove_document(&mut files, WEB_POLICIES, "name: allow-to-backend\n");
+    let line = line_of(&files, CONFIGMAP, "API_URL:");
+    assert_foreign_caught(
+        &files,
+        &Expect {
+            rule: "SOC-SYS-005",
+            file: CONFIGMAP,
+            line: Some(line),
+            needles: &[
+                "[shop-root] Application \"web\" (wave 2) connects to http://api.shop-backend.svc.cluster.local",
+                "egress from namespace \"shop-web\" is denied by its NetworkPolicies (web/networkpolicy.yaml:2, web/networkpolicy.yaml:12)",
+                "allow it to namespace \"shop-backend\"",
+            ],
+        },
+    );
+}
+
+#[test]
+fn foreign_sys_005_the_egress_rule_on_the_service_port() {
+    // Policies apply after the Service: its port (80) is not the pods' (8080).
+    let mut files = foreign();
+    edit(
+        &mut files,
+        WEB_POLICIES,
+        "          port: 8080\n",
+        "          port: 80\n",
+    );
+    assert_foreign_caught(
+        &files,
+        &Expect {
+            rule: "SOC-SYS-005",
+            file: CONFIGMAP,
+            line: Some(line_of(&files, CONFIGMAP, "API_URL:")),
+            needles: &["Application \"web\"", "egress from namespace \"shop-web\""],
+        },
+    );
+}
+
+#[test]
+fn foreign_sys_004_a_misspelt_service() {
+    let mut files = foreign();
+    edit(
+        &mut files,
+        CONFIGMAP,
+        "http://api.shop-backend",
+        "http://api-v2.shop-backend",
+    );
+    assert_foreign_caught(
+        &files,
+        &Expect {
+            rule: "SOC-SYS-004",
+            file: CONFIGMAP,
+            line: Some(line_of(&files, CONFIGMAP, "API_URL:")),
+            needles: &[
+                "[shop-root] Application \"web\" (wave 2)",
+                "no Service \"api-v2\" exists in namespace \"shop-backend\"",
+            ],
+        },
+    );
+}
+
+#[test]
+fn foreign_sys_008_the_backend_after_the_web() {
+    let mut files = foreign();
+    edit(
+        &mut files,
+        "argocd/apps/backend.yaml",
+        "sync-wave: \"1\"",
+        "sync-wave: \"3\"",
+    );
+    assert_foreign_caught(
+        &files,
+        &Expect {
+            rule: "SOC-SYS-008",
+            file: CONFIGMAP,
+            line: Some(line_of(&files, CONFIGMAP, "API_URL:")),
+            needles: &[
+                "Application \"web\" (wave 2) connects to http://api.shop-backend.svc.cluster.local",
+                "served by Application \"backend\" in wave 3 (backend/base/service.yaml:1)",
+            ],
+        },
+    );
+}
+
+#[test]
+fn foreign_sys_001_a_kind_the_project_no_longer_admits() {
+    let mut files = foreign();
+    edit(
+        &mut files,
+        "argocd/apps/project.yaml",
+        "    - group: \"\"\n      kind: ConfigMap\n",
+        "",
+    );
+    // The generated ConfigMap is reported at its generator.
+    for (file, object) in [
+        (CONFIGMAP, "ConfigMap web-settings"),
+        (
+            "backend/overlays/prod/kustomization.yaml",
+            "ConfigMap api-settings-",
+        ),
+    ] {
+        assert_foreign_caught(
+            &files,
+            &Expect {
+                rule: "SOC-SYS-001",
+                file,
+                line: None,
+                needles: &[
+                    object,
+                    "(core/ConfigMap), a kind project \"shop\" does not admit (argocd/apps/project.yaml:1)",
+                ],
+            },
+        );
+    }
 }
