@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Map, Value};
 
 use crate::blueprint::{self, Component, Manifest};
+use crate::core::charts::ChartFacts;
 use crate::quantity;
 use crate::source::Tree;
 use crate::spec::Spec;
@@ -255,6 +256,7 @@ impl Model {
             kind: "ClusterSecretStore".into(),
         });
         let bootstrap = bootstrap(&spec, &components, &secrets, &argocd, &mut envs);
+        let webhooks = webhook_ingress(&manifest, &components, blueprint)?;
         let base = json!({
             "client": spec.client,
             "domain": spec.domain,
@@ -282,6 +284,7 @@ impl Model {
             "secrets": secrets,
             "argocd": argocd,
             "bootstrap": bootstrap,
+            "webhooks": webhooks,
             "namespaces": manifest.namespaces,
             "chart_repos": chart_repos,
             "blueprint": {"name": manifest.name, "version": manifest.version},
@@ -452,6 +455,70 @@ fn place_argocd(spec: &Spec, envs: &mut [Value]) -> Value {
         "hub": if hub_mode { json!(hub) } else { Value::Null },
         "clusters": clusters,
     })
+}
+
+/// The admission webhooks of the enabled charts, from the blueprint's chart
+/// facts (`charts.yaml`), by namespace id: for each chart with webhooks, the
+/// labels of the webhook pods (the selector of the Service the webhooks
+/// call; empty, so every pod of the namespace, when the facts do not know
+/// it) and the pod ports they listen on. The platform's NetworkPolicies open
+/// exactly these to the API server, which is not a pod and so can only be
+/// admitted by a rule without sources.
+fn webhook_ingress(
+    manifest: &Manifest,
+    components: &[Enabled],
+    blueprint: &Tree,
+) -> Result<Value, ModelError> {
+    let facts = ChartFacts::load(blueprint).map_err(|e| ModelError::Defaults {
+        origin: blueprint.origin.clone(),
+        path: crate::core::charts::FACTS_FILE.into(),
+        message: e.to_string(),
+    })?;
+    // Every namespace has an entry, so templates can look any one up.
+    let mut by_ns: BTreeMap<String, Vec<Value>> = manifest
+        .namespaces
+        .iter()
+        .map(|n| (n.id.clone(), Vec::new()))
+        .collect();
+    for e in components {
+        let Some(chart) = &e.component.chart else {
+            continue;
+        };
+        let Some(f) = facts.get(&chart.repo, &chart.name, &chart.version) else {
+            continue;
+        };
+        // One policy per Service the webhooks call.
+        let mut services: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+        for w in &f.webhooks {
+            let port = match &w.target_port {
+                Some(Value::Number(n)) => json!(n),
+                Some(Value::String(name)) if !name.is_empty() => json!(name),
+                _ => json!(w.port),
+            };
+            let ports = services.entry(w.service.as_str()).or_default();
+            if !ports.contains(&port) {
+                ports.push(port);
+            }
+        }
+        for (service, ports) in services {
+            let selector = f
+                .services
+                .iter()
+                .find(|s| s.name == service)
+                .map(|s| s.selector.clone())
+                .unwrap_or_default();
+            by_ns
+                .entry(e.component.namespace.clone())
+                .or_default()
+                .push(json!({
+                    "component": e.component.id,
+                    "service": service,
+                    "selector": selector,
+                    "ports": ports,
+                }));
+        }
+    }
+    Ok(json!(by_ns))
 }
 
 /// The component that installs the External Secrets CRDs and controller.
