@@ -105,14 +105,13 @@ ready(u) if {
 	in_time(u, p)
 }
 
-need_text(n) := sprintf("%s %s/%s", [n.kind, n.namespace, n.name]) if n.namespace != ""
-
-need_text(n) := sprintf("%s %s", [n.kind, n.name]) if {
-	n.namespace == ""
+need_text(n) := sprintf("the CRD of %s/%s", [n.group, n.kind]) if {
+	n.what == "crd"
+} else := sprintf("%s %s/%s", [n.kind, n.namespace, n.name]) if {
+	n.namespace != ""
+} else := sprintf("%s %s", [n.kind, n.name]) if {
 	n.name != ""
-}
-
-need_text(n) := sprintf("the CRD of %s/%s", [n.group, n.kind]) if n.what == "crd"
+} else := n.kind
 
 # Secrets, ConfigMaps and ServiceAccounts may come from a chart or an
 # operator the model only knows by its facts: a warning, not a denial.
@@ -171,12 +170,12 @@ warn contains finding("SOC-SYS-003", sprintf("[%s] %s of Application %q (wave %d
 
 deny contains finding("SOC-SYS-004", sprintf("[%s] Application %q (wave %d) connects to %s, but no Service %q exists in namespace %q in this environment", [env, c.consumer, apps[c.consumer].wave, c.address, c.service, c.namespace]), c.at) if {
 	some c in input.connections
-	c.provider == null
+	object.get(c, "provider", null) == null
 }
 
 deny contains finding("SOC-SYS-004", sprintf("[%s] Application %q (wave %d) connects to %s, but Service %s/%s (%s, Application %q) serves ports %v, not %d", [env, c.consumer, apps[c.consumer].wave, c.address, c.namespace, c.service, where(c.provider.at), c.provider.app, c.provider.ports, c.port]), c.at) if {
 	some c in input.connections
-	c.provider != null
+	object.get(c, "provider", null) != null
 	not c.provider.port_served
 }
 
@@ -186,14 +185,14 @@ policies_text(v) := concat(", ", [where(at) | some at in v.isolated_by])
 
 deny contains finding("SOC-SYS-005", sprintf("[%s] Application %q (wave %d) connects to %s: egress from namespace %q is denied by its NetworkPolicies (%s); allow it to namespace %q on that port", [env, c.consumer, apps[c.consumer].wave, c.address, c.consumer_namespace, policies_text(c.egress), c.namespace]), c.at) if {
 	some c in input.connections
-	c.provider != null
+	object.get(c, "provider", null) != null
 	c.consumer_namespace != c.namespace
 	not c.egress.allowed
 }
 
 deny contains finding("SOC-SYS-005", sprintf("[%s] Application %q (wave %d) connects to %s: ingress to namespace %q from %q is denied by its NetworkPolicies (%s)", [env, c.consumer, apps[c.consumer].wave, c.address, c.namespace, c.consumer_namespace, policies_text(c.ingress)]), c.at) if {
 	some c in input.connections
-	c.provider != null
+	object.get(c, "provider", null) != null
 	not c.ingress.allowed
 }
 
@@ -210,7 +209,7 @@ warn contains finding("SOC-SYS-007", sprintf("[%s] NetworkPolicy %s/%s opens egr
 
 deny contains finding("SOC-SYS-008", sprintf("[%s] Application %q (wave %d) connects to %s, served by Application %q in wave %d (%s); the provider must sync in an earlier wave", [env, c.consumer, apps[c.consumer].wave, c.address, c.provider.app, c.provider.wave, where(c.provider.at)]), c.at) if {
 	some c in input.connections
-	c.provider != null
+	object.get(c, "provider", null) != null
 	c.provider.app != c.consumer
 	c.provider.wave >= apps[c.consumer].wave
 }

@@ -112,7 +112,7 @@ pub struct Checker {
     /// The spec's findings, by the spec's blob id.
     spec_memo: Option<(String, Vec<Finding>)>,
     /// System findings per environment, by the digest of its model.
-    system_memo: std::collections::HashMap<String, Vec<Finding>>,
+    system_memo: system::Memo,
     facts: crate::core::charts::ChartFacts,
     disk: Option<cache::DiskCache>,
 }
@@ -291,6 +291,7 @@ impl Checker {
             &self.embedded,
             &documents,
             &input.files,
+            &versions,
             &self.facts,
             &mut self.system_memo,
         )?;

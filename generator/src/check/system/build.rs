@@ -54,6 +54,8 @@ pub(crate) struct Repository<'a> {
     clusters: Vec<Cluster>,
     external_clusters: Vec<String>,
     prerequisites: Vec<Prerequisite>,
+    /// Environment → the environments bootstrapped before it on its cluster.
+    after: HashMap<String, Vec<String>>,
     facts: &'a ChartFacts,
 }
 
@@ -116,10 +118,11 @@ impl<'a> Repository<'a> {
             })
             .collect();
         let clusters = registered_clusters(docs);
-        let (external_clusters, prerequisites) = configuration(docs);
+        let (external_clusters, prerequisites, after) = configuration(docs);
         Self {
             external_clusters,
             prerequisites,
+            after,
             files: Files {
                 bytes: files
                     .iter()
@@ -152,11 +155,46 @@ impl<'a> Repository<'a> {
             }
             created.insert((app.doc.path.clone(), app.doc.line), modelled);
         }
-        self.apps
+        let mut systems: Vec<Modelled<'a>> = self
+            .apps
             .iter()
             .filter(|a| !synced.contains(&(a.doc.path.clone(), a.doc.line)))
             .map(|root| self.system(root, &created))
-            .collect()
+            .collect();
+        // An environment bootstrapped after another on the same cluster
+        // finds that one's cluster-wide objects and CRDs in place.
+        let mut inherited: Vec<Vec<Prerequisite>> = Vec::new();
+        for m in &systems {
+            let mut from = Vec::new();
+            for earlier in self.after.get(&m.system.environment).into_iter().flatten() {
+                for other in systems.iter().filter(|o| &o.system.environment == earlier) {
+                    for o in &other.system.objects {
+                        if let Some(gk) = &o.defines {
+                            from.push(Prerequisite {
+                                group: gk.group.clone(),
+                                kind: "CustomResourceDefinition".into(),
+                                name: gk.kind.clone(),
+                                namespace: String::new(),
+                                at: o.at.clone(),
+                            });
+                        } else if o.namespaced == Some(false) && !o.name.is_empty() {
+                            from.push(Prerequisite {
+                                group: o.group.clone(),
+                                kind: o.kind.clone(),
+                                name: o.name.clone(),
+                                namespace: String::new(),
+                                at: o.at.clone(),
+                            });
+                        }
+                    }
+                }
+            }
+            inherited.push(from);
+        }
+        for (m, from) in systems.iter_mut().zip(inherited) {
+            m.system.prerequisites.extend(from);
+        }
+        systems
     }
 
     fn system(&self, root: &AppDoc<'a>, created: &Created<'a>) -> Modelled<'a> {
@@ -889,7 +927,10 @@ fn registered_clusters(docs: &[&Document]) -> Vec<Cluster> {
 /// before the first sync.
 pub(crate) const CONFIG_FILE: &str = "socle-check.yaml";
 
-fn configuration(docs: &[&Document]) -> (Vec<String>, Vec<Prerequisite>) {
+#[allow(clippy::type_complexity)]
+fn configuration(
+    docs: &[&Document],
+) -> (Vec<String>, Vec<Prerequisite>, HashMap<String, Vec<String>>) {
     let Some(doc) = docs.iter().find(|d| d.path == CONFIG_FILE) else {
         return Default::default();
     };
@@ -916,5 +957,20 @@ fn configuration(docs: &[&Document]) -> (Vec<String>, Vec<Prerequisite>) {
             })
         })
         .collect();
-    (clusters, prerequisites)
+    let after = v["environments"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(env, e)| {
+            let list = e["after"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect();
+            (env.clone(), list)
+        })
+        .collect();
+    (clusters, prerequisites, after)
 }

@@ -137,11 +137,13 @@ fn build_into<'a>(files: &Files<'a>, dir: &str, depth: usize, out: &mut Build<'a
     let mut gaps = Vec::new();
     for key in ["resources", "bases"] {
         for (i, entry) in strings(&k[key]).into_iter().enumerate() {
-            let line = line_of(&[Value::from(key), Value::from(i)]);
+            // Resolved only for a gap: indexing every kustomization's lines
+            // would cost more than the build.
+            let line = || line_of(&[Value::from(key), Value::from(i)]);
             if is_remote(entry) {
                 gaps.push(Gap {
                     file: path.clone(),
-                    line,
+                    line: line(),
                     message: format!("remote resource {entry} is not modelled"),
                 });
                 continue;
@@ -157,7 +159,7 @@ fn build_into<'a>(files: &Files<'a>, dir: &str, depth: usize, out: &mut Build<'a
             } else {
                 gaps.push(Gap {
                     file: path.clone(),
-                    line,
+                    line: line(),
                     message: format!("{path} lists {entry}, which is not in the repository"),
                 });
             }

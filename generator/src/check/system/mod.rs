@@ -86,23 +86,109 @@ pub struct Simulated {
     pub not_modelled: Vec<String>,
 }
 
-/// Models the repository and judges each environment. Each environment's
-/// findings are remembered by the digest of its input, so a range check
-/// pays the rules only for environments a commit changed.
+/// A simulation's findings, each with the field it points at, so that a
+/// remembered result is placed on the current lines of its files.
+#[derive(Debug, Clone, Default)]
+struct Remembered {
+    findings: Vec<(Finding, String)>,
+    not_modelled: Vec<String>,
+}
+
+/// What a range check remembers between commits.
+///
+/// The model reads every file except the Helm values files, and of those
+/// only the in-cluster addresses they name. A result is remembered by the
+/// versions (blob ids) of the files it reads and the addresses of each
+/// values file (themselves remembered by blob id), so a commit that only
+/// edits values without touching an address reuses it: the per-commit cost
+/// is a digest, not a model and an evaluation.
+#[derive(Default)]
+pub struct Memo {
+    results: HashMap<String, Remembered>,
+    addresses: HashMap<String, String>,
+    /// Per environment input digest → findings (a changed model whose
+    /// input is unchanged for an environment skips its rules).
+    by_input: HashMap<String, Vec<(Finding, String)>>,
+}
+
+/// Models the repository and judges each environment. `versions` (path →
+/// blob id) keys what is remembered in `memo`.
 pub fn evaluate(
     embedded: &Embedded,
     docs: &[&Document],
     files: &[(String, Vec<u8>)],
+    versions: &HashMap<String, String>,
     facts: &ChartFacts,
-    memo: &mut HashMap<String, Vec<Finding>>,
+    memo: &mut Memo,
 ) -> Result<Simulated, PolicyError> {
-    let mut out = Simulated::default();
     let places: HashMap<(&str, usize), &Document> = docs
         .iter()
         .map(|d| ((d.path.as_str(), d.line), *d))
         .collect();
-    let systems = model(docs, files, facts);
-    for system in systems {
+    let key = memo_key(docs, files, versions, memo);
+    let remembered = match memo.results.get(&key) {
+        Some(r) => r.clone(),
+        None => {
+            let r = simulate(embedded, docs, files, facts, &places, &mut memo.by_input)?;
+            memo.results.insert(key, r.clone());
+            r
+        }
+    };
+    Ok(Simulated {
+        findings: remembered
+            .findings
+            .into_iter()
+            .map(|(mut f, pointer)| {
+                if let Some(d) = f.line.and_then(|l| places.get(&(f.file.as_str(), l))) {
+                    f.line = Some(d.line_at(&pointer));
+                    f.resource = d.resource();
+                }
+                f
+            })
+            .collect(),
+        not_modelled: remembered.not_modelled,
+    })
+}
+
+/// The digest of what the model reads (see [`Memo`]).
+fn memo_key(
+    docs: &[&Document],
+    files: &[(String, Vec<u8>)],
+    versions: &HashMap<String, String>,
+    memo: &mut Memo,
+) -> String {
+    let values = wiring::values_files(docs);
+    let mut text = String::new();
+    for (path, bytes) in files {
+        let id = versions
+            .get(path)
+            .cloned()
+            .unwrap_or_else(|| crate::git::blob_id(bytes));
+        text.push_str(path);
+        text.push(' ');
+        if values.contains(path) {
+            let addresses = memo.addresses.entry(id).or_insert_with(|| {
+                wiring::addresses_of(docs.iter().copied().filter(|d| &d.path == path))
+            });
+            text.push_str(addresses);
+        } else {
+            text.push_str(&id);
+        }
+        text.push('\n');
+    }
+    crate::git::blob_id(text.as_bytes())
+}
+
+fn simulate(
+    embedded: &Embedded,
+    docs: &[&Document],
+    files: &[(String, Vec<u8>)],
+    facts: &ChartFacts,
+    places: &HashMap<(&str, usize), &Document>,
+    by_input: &mut HashMap<String, Vec<(Finding, String)>>,
+) -> Result<Remembered, PolicyError> {
+    let mut out = Remembered::default();
+    for system in model(docs, files, facts) {
         for gap in &system.not_modelled {
             out.not_modelled.push(format!(
                 "{}: {} ({}:{}, Application {})",
@@ -111,13 +197,13 @@ pub fn evaluate(
         }
         let input = serde_json::to_string(&system).map_err(|e| PolicyError::Eval(e.to_string()))?;
         let key = crate::git::blob_id(input.as_bytes());
-        if let Some(found) = memo.get(&key) {
+        if let Some(found) = by_input.get(&key) {
             out.findings.extend(found.iter().cloned());
             continue;
         }
         let result = embedded.evaluate_rule_json(RULE, &input)?;
-        let found = findings(&result, &places);
-        memo.insert(key, found.clone());
+        let found = findings(&result, places);
+        by_input.insert(key, found.clone());
         out.findings.extend(found);
     }
     out.not_modelled.sort();
@@ -125,29 +211,24 @@ pub fn evaluate(
     Ok(out)
 }
 
-/// Findings of a result; a finding at a field of a document gets that
-/// field's line.
-fn findings(result: &Value, places: &HashMap<(&str, usize), &Document>) -> Vec<Finding> {
+/// Findings of a result, at their document's line, each with the pointer
+/// of the field it names (placed on that field's line when reported).
+fn findings(result: &Value, places: &HashMap<(&str, usize), &Document>) -> Vec<(Finding, String)> {
     let mut out = Vec::new();
     for (key, severity) in [("deny", Severity::Deny), ("warn", Severity::Warn)] {
         for item in result[key].as_array().into_iter().flatten() {
             let file = item["file"].as_str().unwrap_or_default();
             let line = item["line"].as_u64().map(|l| l as usize).filter(|l| *l > 0);
             let pointer = item["pointer"].as_str().unwrap_or_default();
-            let doc = line.and_then(|l| places.get(&(file, l)));
-            let line = match doc {
-                Some(d) => Some(d.line_at(pointer)),
-                None => line,
-            };
-            let mut f = Finding::new(
+            let _ = places;
+            let f = Finding::new(
                 item["id"].as_str().unwrap_or("SOC-UNKNOWN"),
                 severity,
                 file,
                 line,
                 item["msg"].as_str().unwrap_or_default(),
             );
-            f.resource = doc.and_then(|d| d.resource());
-            out.push(f);
+            out.push((f, pointer.to_owned()));
         }
     }
     out

@@ -68,7 +68,9 @@ impl<'a> Network<'a> {
             .iter()
             .filter(|p| p.namespace == *namespace)
             .filter(|p| policy_types(p.spec).contains(&kind))
-            .filter(|p| selects(&p.spec["podSelector"], *labels))
+            // Pods whose labels the model does not know may be the ones a
+            // policy selects: it is taken to apply to them.
+            .filter(|p| labels.is_none() || selects(&p.spec["podSelector"], *labels))
             .collect();
         if selecting.is_empty() {
             return Verdict {
@@ -180,7 +182,7 @@ fn policy_types(spec: &Value) -> Vec<&str> {
         Some(list) => list.iter().filter_map(Value::as_str).collect(),
         None => {
             let mut t = vec!["Ingress"];
-            if spec.get("egress").is_some() {
+            if spec["egress"].as_array().is_some_and(|e| !e.is_empty()) {
                 t.push("Egress");
             }
             t

@@ -86,7 +86,8 @@ fn scan(
                 path.pop();
             }
         }
-        Value::String(s) => {
+        // Most strings name no Service: skip the pattern for them.
+        Value::String(s) if s.contains(".svc") => {
             for c in address().captures_iter(s) {
                 let scheme = c.get(1).map(|m| m.as_str()).unwrap_or_default();
                 let scheme = if scheme == "postgresql"
@@ -193,6 +194,9 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
             found.push((o.app.clone(), ns.to_owned(), f));
         }
     }
+    // Pods the model knows: (application, namespace, template labels,
+    // container ports by name).
+    let pods = pod_templates(system, &m.values);
     let mut seen = BTreeSet::new();
     let mut connections = Vec::new();
     for (app, consumer_ns, f) in found {
@@ -239,13 +243,29 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
                         None
                     }
                 });
-                (
-                    chosen.map(|(_, pp)| pp.clone()).unwrap_or(PodPort {
-                        number: f.port,
-                        name: None,
-                    }),
-                    sel.clone(),
-                )
+                let mut pod_port = chosen.map(|(_, pp)| pp.clone()).unwrap_or(PodPort {
+                    number: f.port,
+                    name: None,
+                });
+                // A port named on one side and numbered on the other is the
+                // same port when the pods behind the Service say so.
+                if let Some(sel) = sel {
+                    for p in pods
+                        .iter()
+                        .filter(|p| p.namespace == f.namespace && selector_matches(sel, &p.labels))
+                    {
+                        for (name, number) in &p.ports {
+                            if pod_port.name.as_deref() == Some(name.as_str())
+                                && pod_port.number.is_none()
+                            {
+                                pod_port.number = Some(*number);
+                            } else if pod_port.number == Some(*number) && pod_port.name.is_none() {
+                                pod_port.name = Some(name.clone());
+                            }
+                        }
+                    }
+                }
+                (pod_port, sel.clone())
             }
             None => (
                 PodPort {
@@ -255,9 +275,21 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
                 None,
             ),
         };
+        // The consumer's pods: the workloads of the consuming Application
+        // in that namespace, when they share one set of labels.
+        let mut label_sets: Vec<&BTreeMap<String, String>> = pods
+            .iter()
+            .filter(|p| p.app == app && p.namespace == consumer_ns)
+            .map(|p| &p.labels)
+            .collect();
+        label_sets.dedup();
+        let consumer_labels = match label_sets.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        };
         let from = Peer::Pods {
             namespace: &consumer_ns,
-            labels: None,
+            labels: consumer_labels,
         };
         let to = Peer::Pods {
             namespace: &f.namespace,
@@ -451,4 +483,111 @@ fn helm_values(app: &super::input::Application, files: &Files) -> Vec<Found> {
         }
     }
     out
+}
+
+/// The repository files Applications read as Helm values (`$values/...`).
+pub(crate) fn values_files(docs: &[&Document]) -> std::collections::HashSet<String> {
+    let mut out = std::collections::HashSet::new();
+    for d in docs.iter().filter(|d| d.kind() == "Application") {
+        let spec = &d.value["spec"];
+        let sources = spec["sources"]
+            .as_array()
+            .map(|a| a.iter().collect::<Vec<_>>())
+            .unwrap_or_else(|| vec![&spec["source"]]);
+        for s in sources {
+            for f in s["helm"]["valueFiles"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
+                if let Some(rel) = f
+                    .strip_prefix('$')
+                    .and_then(|r| r.split_once('/'))
+                    .map(|(_, p)| p)
+                {
+                    out.insert(rel.to_owned());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The addresses a values file names, with the field of each: what the
+/// model reads of it.
+pub(crate) fn addresses_of<'d>(docs: impl Iterator<Item = &'d Document>) -> String {
+    let mut out = String::new();
+    for d in docs {
+        let mut found = Vec::new();
+        scan(&d.value, &mut Vec::new(), Some(d), &d.path, &mut found, 0);
+        for f in found {
+            out.push_str(&format!(
+                "{}:{}={}:{:?};",
+                d.line, f.at.pointer, f.address, f.port
+            ));
+        }
+    }
+    out
+}
+
+/// A pod template of a workload the model has the manifest of.
+struct PodTemplate {
+    app: String,
+    namespace: String,
+    labels: BTreeMap<String, String>,
+    ports: Vec<(String, u16)>,
+}
+
+fn pod_templates(
+    system: &super::input::System,
+    values: &[Option<std::borrow::Cow<'_, Value>>],
+) -> Vec<PodTemplate> {
+    let mut out = Vec::new();
+    for (o, v) in system.objects.iter().zip(values) {
+        let Some(v) = v else { continue };
+        let template = match o.kind.as_str() {
+            "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => {
+                &v["spec"]["template"]
+            }
+            "CronJob" => &v["spec"]["jobTemplate"]["spec"]["template"],
+            "Pod" => v.as_ref(),
+            _ => continue,
+        };
+        let labels = template["metadata"]["labels"]
+            .as_object()
+            .map(|l| {
+                l.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut ports = Vec::new();
+        for section in ["initContainers", "containers"] {
+            for c in template["spec"][section].as_array().into_iter().flatten() {
+                for p in c["ports"].as_array().into_iter().flatten() {
+                    if let (Some(name), Some(n)) = (p["name"].as_str(), p["containerPort"].as_u64())
+                    {
+                        if let Ok(n) = u16::try_from(n) {
+                            ports.push((name.to_owned(), n));
+                        }
+                    }
+                }
+            }
+        }
+        out.push(PodTemplate {
+            app: o.app.clone(),
+            namespace: o.namespace.clone(),
+            labels,
+            ports,
+        });
+    }
+    out
+}
+
+fn selector_matches(
+    selector: &BTreeMap<String, String>,
+    labels: &BTreeMap<String, String>,
+) -> bool {
+    selector.iter().all(|(k, v)| labels.get(k) == Some(v))
 }
