@@ -79,3 +79,88 @@ fn the_kustomize_model_emits_what_kustomize_emits() {
         }
     }
 }
+
+/// Copy a fixture tree into a fresh temporary directory.
+fn copy_tree(from: &std::path::Path) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.expect("walk");
+        let rel = entry.path().strip_prefix(from).expect("inside");
+        let to = dir.path().join(rel);
+        if entry.file_type().is_dir() {
+            fs_err::create_dir_all(&to).expect("mkdir");
+        } else {
+            fs_err::copy(entry.path(), &to).expect("copy");
+        }
+    }
+    dir
+}
+
+/// A team's own system rule (package `system`) judges the model of each
+/// environment, like the embedded ones, and `policy test` runs its tests.
+#[test]
+fn a_repository_policy_judges_the_system_model() {
+    let repo = copy_tree(&crate::support::fixture("system/foreign"));
+    fs_err::create_dir_all(repo.path().join("policies")).expect("mkdir");
+    fs_err::write(
+        repo.path().join("policies/plain_http.rego"),
+        r#"package system
+
+# Every connection between namespaces must use TLS.
+deny contains {"msg": sprintf("[%s] %s connects to %s in plain HTTP", [input.environment, c.consumer, c.address]), "file": c.at.file, "line": c.at.line, "pointer": object.get(c.at, "pointer", "")} if {
+	some c in input.connections
+	startswith(c.address, "http://")
+}
+"#,
+    )
+    .expect("write policy");
+    fs_err::write(
+        repo.path().join("policies/plain_http_test.rego"),
+        r#"package system_test
+
+import data.system
+
+test_plain_http_is_denied if {
+	count(system.deny) == 1 with input as {"environment": "e", "connections": [{"consumer": "a", "address": "http://b.c.svc", "at": {"file": "f", "line": 1}}]}
+}
+"#,
+    )
+    .expect("write test");
+    let out = assert_cmd::Command::cargo_bin("socle")
+        .expect("socle")
+        .args(["check", "--format", "json"])
+        .arg(repo.path())
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let hits: Vec<&serde_json::Value> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["rule"] == "system.deny")
+        .collect();
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(hits[0]["file"], "web/configmap.yaml");
+    assert!(hits[0]["line"].as_u64().is_some_and(|l| l > 1), "{hits:?}");
+    assert!(hits[0]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("plain HTTP"));
+    let test = assert_cmd::Command::cargo_bin("socle")
+        .expect("socle")
+        .args(["policy", "test"])
+        .arg(repo.path())
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&test.stdout);
+    assert!(
+        test.status.success() && text.contains("test_plain_http_is_denied"),
+        "{text}"
+    );
+}

@@ -580,6 +580,14 @@ pub struct Local {
 /// Packages under `socle.` belong to the embedded policies.
 const RESERVED: &str = "data.socle.";
 
+/// Packages under `system` judge the system model of each environment
+/// (`socle system schema`) instead of each document.
+const SYSTEM: &str = "data.system";
+
+fn is_system(package: &str) -> bool {
+    package == SYSTEM || package.starts_with("data.system.")
+}
+
 impl Local {
     pub fn load(files: &[(String, Vec<u8>)], options: &Options) -> Result<Self, PolicyError> {
         let modules = rego_files(files, "policies/", false);
@@ -620,7 +628,7 @@ impl Local {
         };
         let mut engine = engine.clone();
         let mut out = Vec::new();
-        for (package, file) in &self.packages {
+        for (package, file) in self.packages.iter().filter(|(p, _)| !is_system(p)) {
             let short = package.trim_start_matches("data.");
             'docs: for doc in docs {
                 engine.set_input(regorus::Value::from(doc.value.clone()));
@@ -667,6 +675,92 @@ impl Local {
                                 f.resource = doc.resource();
                                 out.push(f);
                             }
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The repository's system rules (packages `system` and `system.*`) on
+    /// one environment's model. A rule yields a message, or an object with
+    /// `msg` and optionally `file`, `line` and `pointer` (as the model's
+    /// places give them); the finding is placed there, else on the policy.
+    pub fn evaluate_system(&self, input_json: &str) -> Vec<(Finding, String)> {
+        let Some(engine) = &self.engine else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let systems: Vec<&(String, String)> =
+            self.packages.iter().filter(|(p, _)| is_system(p)).collect();
+        if systems.is_empty() {
+            return out;
+        }
+        let mut engine = engine.clone();
+        match regorus::Value::from_json_str(input_json) {
+            Ok(v) => engine.set_input(v),
+            Err(e) => {
+                out.push((
+                    Finding::new(
+                        "SOC-POL-001",
+                        Severity::Deny,
+                        "",
+                        None,
+                        format!("system input: {e}"),
+                    ),
+                    String::new(),
+                ));
+                return out;
+            }
+        }
+        for (package, file) in systems {
+            let short = package.trim_start_matches("data.");
+            for (rule, severity) in [
+                ("deny", Severity::Deny),
+                ("violation", Severity::Deny),
+                ("warn", Severity::Warn),
+            ] {
+                let query = format!("{package}.{rule}");
+                let results = match engine.eval_query(query.clone(), false) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let mut f = Finding::new(
+                            "SOC-POL-001",
+                            Severity::Deny,
+                            file,
+                            None,
+                            format!("{query} failed on the system model: {e}"),
+                        );
+                        f.source = file.clone();
+                        out.push((f, String::new()));
+                        break;
+                    }
+                };
+                for result in results.result {
+                    for expr in result.expressions {
+                        for item in items(&to_json(&expr.value)) {
+                            let (message, place, line, pointer) = match &item {
+                                Value::String(s) => (s.clone(), file.clone(), None, String::new()),
+                                other => (
+                                    other["msg"]
+                                        .as_str()
+                                        .map(str::to_owned)
+                                        .unwrap_or_else(|| other.to_string()),
+                                    other["file"].as_str().unwrap_or(file).to_owned(),
+                                    other["line"].as_u64().map(|l| l as usize),
+                                    other["pointer"].as_str().unwrap_or_default().to_owned(),
+                                ),
+                            };
+                            let mut f = Finding::new(
+                                &format!("{short}.{rule}"),
+                                severity,
+                                &place,
+                                line,
+                                message,
+                            );
+                            f.source = file.clone();
+                            out.push((f, pointer));
                         }
                     }
                 }

@@ -289,6 +289,7 @@ impl Checker {
 
         let simulated = system::evaluate(
             &self.embedded,
+            &self.local,
             &documents,
             &input.files,
             &versions,

@@ -22,7 +22,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::engine::{Embedded, PolicyError};
+use super::engine::{Embedded, Local, PolicyError};
 use super::finding::{Finding, Severity};
 use super::parse::Document;
 use crate::core::charts::ChartFacts;
@@ -113,8 +113,10 @@ pub struct Memo {
 
 /// Models the repository and judges each environment. `versions` (path →
 /// blob id) keys what is remembered in `memo`.
+#[allow(clippy::too_many_arguments)]
 pub fn evaluate(
     embedded: &Embedded,
+    local: &Local,
     docs: &[&Document],
     files: &[(String, Vec<u8>)],
     versions: &HashMap<String, String>,
@@ -129,7 +131,15 @@ pub fn evaluate(
     let remembered = match memo.results.get(&key) {
         Some(r) => r.clone(),
         None => {
-            let r = simulate(embedded, docs, files, facts, &places, &mut memo.by_input)?;
+            let r = simulate(
+                embedded,
+                local,
+                docs,
+                files,
+                facts,
+                &places,
+                &mut memo.by_input,
+            )?;
             memo.results.insert(key, r.clone());
             r
         }
@@ -181,6 +191,7 @@ fn memo_key(
 
 fn simulate(
     embedded: &Embedded,
+    local: &Local,
     docs: &[&Document],
     files: &[(String, Vec<u8>)],
     facts: &ChartFacts,
@@ -202,7 +213,8 @@ fn simulate(
             continue;
         }
         let result = embedded.evaluate_rule_json(RULE, &input)?;
-        let found = findings(&result, places);
+        let mut found = findings(&result, places);
+        found.extend(local.evaluate_system(&input));
         by_input.insert(key, found.clone());
         out.findings.extend(found);
     }
