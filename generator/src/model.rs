@@ -572,9 +572,7 @@ fn bootstrap(
         );
     }
     // The hub's cluster Secrets are ExternalSecrets in its argocd namespace.
-    let registers = argocd["clusters"]
-        .as_array()
-        .is_some_and(|c| !c.is_empty());
+    let registers = argocd["clusters"].as_array().is_some_and(|c| !c.is_empty());
     let mut after_list = Vec::new();
     let mut store_namespaces: Vec<String> = Vec::new();
     for (i, env) in spec.environments.iter().enumerate() {

@@ -431,10 +431,7 @@ fn an_update_says_which_policies_changed_since_the_last_render() {
         ),
         "{out}"
     );
-    assert!(
-        out.contains("socle check: 0 denial(s), "),
-        "{out}"
-    );
+    assert!(out.contains("socle check: 0 denial(s), "), "{out}");
     assert_eq!(
         read(&dir, "socle.lock"),
         lock,
