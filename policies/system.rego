@@ -130,7 +130,7 @@ deny contains finding("SOC-SYS-003", sprintf("[%s] %s of Application %q (wave %d
 	count(u.need.providers) == 0
 }
 
-warn contains finding("SOC-SYS-003", sprintf("[%s] %s of Application %q (wave %d) needs %s, which no object of the model creates (a chart or operator may)", [env, u.object, u.app, apps[u.app].wave, need_text(u.need)]), u.need.at) if {
+warn contains finding("SOC-SYS-009", sprintf("[%s] %s of Application %q (wave %d) needs %s, which no object of the model creates (a chart or operator may)", [env, u.object, u.app, apps[u.app].wave, need_text(u.need)]), u.need.at) if {
 	some u in input.needs
 	loose(u.need)
 	count(u.need.providers) == 0
@@ -159,7 +159,7 @@ deny contains finding("SOC-SYS-003", sprintf("[%s] %s of Application %q (wave %d
 	p := first_provider(u.need)
 }
 
-warn contains finding("SOC-SYS-003", sprintf("[%s] %s of Application %q (wave %d) relies on SkipDryRunOnMissingResource: %s comes from Application %q in the later wave %d (%s)", [env, u.object, u.app, apps[u.app].wave, need_text(u.need), p.app, p.wave, where(p.at)]), u.need.at) if {
+warn contains finding("SOC-SYS-010", sprintf("[%s] %s of Application %q (wave %d) relies on SkipDryRunOnMissingResource: %s comes from Application %q in the later wave %d (%s)", [env, u.object, u.app, apps[u.app].wave, need_text(u.need), p.app, p.wave, where(p.at)]), u.need.at) if {
 	some u in input.needs
 	late(u)
 	excused(u)
@@ -171,6 +171,15 @@ warn contains finding("SOC-SYS-003", sprintf("[%s] %s of Application %q (wave %d
 deny contains finding("SOC-SYS-004", sprintf("[%s] Application %q (wave %d) connects to %s, but no Service %q exists in namespace %q in this environment", [env, c.consumer, apps[c.consumer].wave, c.address, c.service, c.namespace]), c.at) if {
 	some c in input.connections
 	object.get(c, "provider", null) == null
+	not c.namespace in object.get(input, "partly_modelled_namespaces", [])
+}
+
+# A namespace where an Application is only partly modelled (a chart without
+# facts) may hold the Service: reported, not denied.
+warn contains finding("SOC-SYS-011", sprintf("[%s] Application %q (wave %d) connects to %s: no Service %q in namespace %q in the model, where some Application is not fully modelled", [env, c.consumer, apps[c.consumer].wave, c.address, c.service, c.namespace]), c.at) if {
+	some c in input.connections
+	object.get(c, "provider", null) == null
+	c.namespace in object.get(input, "partly_modelled_namespaces", [])
 }
 
 deny contains finding("SOC-SYS-004", sprintf("[%s] Application %q (wave %d) connects to %s, but Service %s/%s (%s, Application %q) serves ports %v, not %d", [env, c.consumer, apps[c.consumer].wave, c.address, c.namespace, c.service, where(c.provider.at), c.provider.app, c.provider.ports, c.port]), c.at) if {

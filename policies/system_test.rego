@@ -126,7 +126,7 @@ with_connection(c) := object.union(model, {"connections": [c]})
 
 with_need(n) := object.union(model, {"needs": [n]})
 
-sys_ids := {"SOC-SYS-001", "SOC-SYS-002", "SOC-SYS-003", "SOC-SYS-004", "SOC-SYS-005", "SOC-SYS-006", "SOC-SYS-007", "SOC-SYS-008"}
+sys_ids := {"SOC-SYS-001", "SOC-SYS-002", "SOC-SYS-003", "SOC-SYS-004", "SOC-SYS-005", "SOC-SYS-006", "SOC-SYS-007", "SOC-SYS-008", "SOC-SYS-009", "SOC-SYS-010", "SOC-SYS-011"}
 
 # The one message of rule `id` (fails when there is none or several).
 message(m, id) := msg if {
@@ -280,15 +280,15 @@ test_missing_secret_is_a_warning if {
 	n := need("web", "Deployment web", "secret", "", "Secret", "web-db", "data-core", [])
 	m := with_need(n)
 	not "SOC-SYS-003" in denied(m)
-	"SOC-SYS-003" in warned(m)
-	contains(message(m, "SOC-SYS-003"), "Secret data-core/web-db, which no object of the model creates (a chart or operator may)")
+	"SOC-SYS-009" in warned(m)
+	contains(message(m, "SOC-SYS-009"), "Secret data-core/web-db, which no object of the model creates (a chart or operator may)")
 }
 
 test_late_crd_behind_skip_dry_run_is_a_warning if {
 	n := object.union(need("db", "Cluster postgresql", "crd", "postgresql.cnpg.io", "Cluster", "", "", [provided("web", 2)]), {"skip_dry_run": true})
 	m := with_need(n)
 	not "SOC-SYS-003" in denied(m)
-	contains(message(m, "SOC-SYS-003"), "relies on SkipDryRunOnMissingResource")
+	contains(message(m, "SOC-SYS-010"), "relies on SkipDryRunOnMissingResource")
 }
 
 test_skip_dry_run_from_the_application_sync_options if {
@@ -296,7 +296,7 @@ test_skip_dry_run_from_the_application_sync_options if {
 	lenient := object.union(db, {"syncOptions": ["SkipDryRunOnMissingResource=true"]})
 	m := object.union(with_apps([root, lenient, web]), {"needs": [n]})
 	not "SOC-SYS-003" in denied(m)
-	"SOC-SYS-003" in warned(m)
+	"SOC-SYS-010" in warned(m)
 }
 
 test_skip_dry_run_does_not_excuse_a_late_namespace if {
@@ -411,4 +411,11 @@ test_result_holds_both_sets if {
 	r := system.result with input as with_connection(object.union(connection, {"provider": null}))
 	count(r.deny) > 0
 	count(r.warn) == 0
+}
+
+test_missing_service_in_a_partly_modelled_namespace_is_a_warning if {
+	c := object.union(model.connections[0], {"provider": null})
+	m := object.union(model, {"connections": [c], "partly_modelled_namespaces": [c.namespace]})
+	not "SOC-SYS-004" in denied(m)
+	"SOC-SYS-011" in warned(m)
 }

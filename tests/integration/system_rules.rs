@@ -224,6 +224,20 @@ fn assert_caught(files: &FileSet, e: &Expect) -> Report {
 const KEYCLOAK_VALUES: &str = "components/keycloak/values-dev.yaml";
 const STORAGE_POLICIES: &str = "platform/base/namespaces/storage/networkpolicies.yaml";
 const CORE_POLICIES: &str = "platform/base/namespaces/core/networkpolicies.yaml";
+
+/// An Application's sync wave, as rendered.
+fn wave(files: &FileSet, app: &str) -> i64 {
+    let text = text(files, app);
+    let line = text
+        .lines()
+        .find(|l| l.contains("argocd.argoproj.io/sync-wave:"))
+        .unwrap_or_else(|| panic!("{app} has no sync wave"));
+    line.rsplit(':')
+        .next()
+        .map(|w| w.trim().trim_matches('"'))
+        .and_then(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("{app}: {line}"))
+}
 const PROJECT: &str = "argocd/dev/project.yaml";
 
 /// The Application document's first line (after its leading comments).
@@ -405,6 +419,7 @@ fn sys_001_a_project_without_a_kind() {
 fn sys_002_an_unregistered_cluster() {
     let mut files = pristine().clone();
     let app = "argocd/dev/applications/trino.yaml";
+    let trino = format!("Application \"trino-dev\" (wave {})", wave(&files, app));
     edit(
         &mut files,
         app,
@@ -419,7 +434,7 @@ fn sys_002_an_unregistered_cluster() {
             line: Some(app_line(&files, app)),
             needles: &[
                 "[dev]",
-                "Application \"trino-dev\" (wave 9)",
+                &trino,
                 "deploys to https://trino.k8s.example:6443",
                 "no cluster Secret names it",
             ],
@@ -430,13 +445,24 @@ fn sys_002_an_unregistered_cluster() {
 #[test]
 fn sys_003_a_crd_installed_after_its_consumer() {
     let mut files = pristine().clone();
+    let nifikop = "argocd/dev/applications/nifikop.yaml";
+    let pipelines = wave(&files, "argocd/dev/applications/pipelines.yaml");
+    let later = pipelines + 1;
+    let before = wave(&files, nifikop);
     edit(
         &mut files,
-        "argocd/dev/applications/nifikop.yaml",
-        "argocd.argoproj.io/sync-wave: \"9\"",
-        "argocd.argoproj.io/sync-wave: \"12\"",
+        nifikop,
+        &format!(
+            "argocd.argoproj.io/sync-wave: \"{}\"",
+            before
+        ),
+        &format!("argocd.argoproj.io/sync-wave: \"{later}\""),
     );
     let file = "spark/overlays/dev/nifiuser.yaml";
+    let consumer = format!("NifiUser airflow of Application \"pipelines-dev\" (wave {pipelines})");
+    let provider = format!(
+        "created by Application \"nifikop-dev\" in wave {later} (argocd/dev/applications/nifikop.yaml:"
+    );
     assert_caught(
         &files,
         &Expect {
@@ -445,9 +471,9 @@ fn sys_003_a_crd_installed_after_its_consumer() {
             line: Some(line_of(&files, file, "apiVersion:")),
             needles: &[
                 "[dev]",
-                "NifiUser airflow of Application \"pipelines-dev\" (wave 11)",
+                &consumer,
                 "needs the CRD of nifi.konpyutaika.com/NifiUser",
-                "created by Application \"nifikop-dev\" in wave 12 (argocd/dev/applications/nifikop.yaml:",
+                &provider,
                 "it must come first",
             ],
         },
@@ -477,51 +503,38 @@ fn sys_003_a_crd_nobody_installs() {
     );
 }
 
-const ALLOW_WEBHOOK: &str = "---
-# The API server calls cert-manager's webhook on its pod port.
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: allow-admission-webhooks
-  namespace: data-platform-core
-spec:
-  podSelector: {}
-  policyTypes:
-    - Ingress
-  ingress:
-    - ports:
-        - protocol: TCP
-          port: 10250
-";
-
 #[test]
 fn sys_006_a_webhook_behind_a_tightened_policy() {
     let webhook = "admission webhook \"cert-manager-webhook\" of Application \"cert-manager-dev\"";
     let app = "argocd/dev/applications/cert-manager.yaml";
-    // The repository admits no traffic from outside the pod network to the
-    // webhook: open it on the webhook's pod port, from anywhere.
-    let mut open = pristine().clone();
-    let policies = format!("{}{ALLOW_WEBHOOK}", text(&open, CORE_POLICIES));
-    open.insert(CORE_POLICIES.to_owned(), policies.into_bytes());
-    let dir = materialise(&open);
-    let opened = check(dir.path());
+    // The generated repository admits the API server to cert-manager's
+    // webhook pods (a rule with no `from` on their port).
     assert!(
-        opened
+        baseline()
             .matching("SOC-SYS-006", app, None, &[webhook])
             .is_empty(),
-        "an ingress rule with no `from` on port 10250 admits the API server: {:#?}",
-        opened.of_rule("SOC-SYS-006")
+        "{:#?}",
+        baseline().of_rule("SOC-SYS-006")
     );
-    // Tightened to pods of labelled namespaces, it admits the API server no
-    // more (it is not a pod).
-    let mut tight = open.clone();
-    edit(
-        &mut tight,
-        CORE_POLICIES,
-        "  ingress:\n    - ports:\n        - protocol: TCP\n          port: 10250\n",
-        "  ingress:\n    - from:\n        - namespaceSelector: {}\n      ports:\n        - protocol: TCP\n          port: 10250\n",
+    // Tightened to pods of labelled namespaces, that rule admits the API
+    // server no more (it is not a pod).
+    let mut tight = pristine().clone();
+    let marker = "name: \"allow-webhook-cert-manager\"";
+    let old = text(&tight, CORE_POLICIES).to_owned();
+    let start = old.find(marker).expect("the generated webhook policy");
+    let end = old[start..]
+        .find("\n---\n")
+        .map_or(old.len(), |i| start + i);
+    let doc = &old[start..end];
+    let rule = "  ingress:\n    - ports:\n";
+    assert!(doc.contains(rule), "{doc}");
+    let tightened = doc.replacen(
+        rule,
+        "  ingress:\n    - from:\n        - namespaceSelector: {}\n      ports:\n",
+        1,
     );
-    let policy_line = line_of(&tight, CORE_POLICIES, "# The API server calls") + 1;
+    let new = format!("{}{}{}", &old[..start], tightened, &old[end..]);
+    tight.insert(CORE_POLICIES.to_owned(), new.into_bytes());
     let dir = materialise(&tight);
     let report = check(dir.path());
     let hits = report.matching(
@@ -532,7 +545,7 @@ fn sys_006_a_webhook_behind_a_tightened_policy() {
             "[dev]",
             webhook,
             "(Service data-platform-core/cert-manager-webhook port 443)",
-            &format!("{CORE_POLICIES}:{policy_line}"),
+            CORE_POLICIES,
             "admit no traffic from outside the pod network",
         ],
     );
@@ -548,11 +561,17 @@ fn sys_006_a_webhook_behind_a_tightened_policy() {
 #[test]
 fn sys_008_a_provider_in_a_later_wave() {
     let mut files = pristine().clone();
+    let postgresql = "argocd/dev/applications/postgresql.yaml";
+    let keycloak = wave(&files, "argocd/dev/applications/keycloak.yaml");
+    let before = wave(&files, postgresql);
     edit(
         &mut files,
-        "argocd/dev/applications/postgresql.yaml",
-        "argocd.argoproj.io/sync-wave: \"5\"",
-        "argocd.argoproj.io/sync-wave: \"6\"",
+        postgresql,
+        &format!(
+            "argocd.argoproj.io/sync-wave: \"{}\"",
+            before
+        ),
+        &format!("argocd.argoproj.io/sync-wave: \"{keycloak}\""),
     );
     assert_caught(
         &files,
@@ -562,8 +581,8 @@ fn sys_008_a_provider_in_a_later_wave() {
             line: Some(line_of(&files, KEYCLOAK_VALUES, "hostname: postgresql-rw.")),
             needles: &[
                 "[dev]",
-                "Application \"keycloak-dev\" (wave 6) connects to postgresql-rw.data-platform-storage.svc.cluster.local",
-                "served by Application \"postgresql-dev\" in wave 6 (argocd/dev/applications/postgresql.yaml:",
+                &format!("Application \"keycloak-dev\" (wave {keycloak}) connects to postgresql-rw.data-platform-storage.svc.cluster.local"),
+                &format!("served by Application \"postgresql-dev\" in wave {keycloak} (argocd/dev/applications/postgresql.yaml:"),
             ],
         },
     );

@@ -288,6 +288,20 @@ impl<'a> Repository<'a> {
             .sort_by(|a, b| (a.wave, &a.name).cmp(&(b.wave, &b.name)));
         system.not_modelled.sort();
         system.not_modelled.dedup();
+        let partial: BTreeSet<String> = system
+            .not_modelled
+            .iter()
+            // Incomplete facts still name every Service the chart creates.
+            .filter(|g| !g.message.contains("facts are incomplete"))
+            .filter_map(|g| {
+                system
+                    .applications
+                    .iter()
+                    .find(|a| a.name == g.app)
+                    .and_then(|a| a.destination.namespace.clone())
+            })
+            .collect();
+        system.partly_modelled_namespaces = partial.into_iter().collect();
         Modelled { system, values }
     }
 

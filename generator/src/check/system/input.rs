@@ -68,6 +68,9 @@ pub struct System {
     pub wide_egress: Vec<WideEgress>,
     /// What the model could not follow (remote bases, charts without facts).
     pub not_modelled: Vec<Gap>,
+    /// Namespaces an Application deploys to whose sources are not all
+    /// modelled: a Service may exist there that the model does not see.
+    pub partly_modelled_namespaces: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]
