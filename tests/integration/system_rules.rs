@@ -452,10 +452,7 @@ fn sys_003_a_crd_installed_after_its_consumer() {
     edit(
         &mut files,
         nifikop,
-        &format!(
-            "argocd.argoproj.io/sync-wave: \"{}\"",
-            before
-        ),
+        &format!("argocd.argoproj.io/sync-wave: \"{}\"", before),
         &format!("argocd.argoproj.io/sync-wave: \"{later}\""),
     );
     let file = "spark/overlays/dev/nifiuser.yaml";
@@ -567,10 +564,7 @@ fn sys_008_a_provider_in_a_later_wave() {
     edit(
         &mut files,
         postgresql,
-        &format!(
-            "argocd.argoproj.io/sync-wave: \"{}\"",
-            before
-        ),
+        &format!("argocd.argoproj.io/sync-wave: \"{}\"", before),
         &format!("argocd.argoproj.io/sync-wave: \"{keycloak}\""),
     );
     assert_caught(
