@@ -37,6 +37,19 @@ pub struct Generated {
 }
 
 pub fn generate(inputs: &Inputs<'_>) -> Result<Generated, GenerateError> {
+    generate_with(inputs, &|_| Vec::new())
+}
+
+/// Files that describe the rendered set (computed from it, e.g. the system
+/// graph of each environment), added before the lock records every file.
+pub type Describe<'a> = dyn Fn(&FileSet) -> Vec<(String, Vec<u8>)> + 'a;
+
+/// [`generate`], with `describe`'s files added to the set before the lock
+/// is written, so the lock covers them like any rendered file.
+pub fn generate_with(
+    inputs: &Inputs<'_>,
+    describe: &Describe<'_>,
+) -> Result<Generated, GenerateError> {
     let manifest = Manifest::load(inputs.blueprint)?;
     let env_names = model::environment_names(inputs.environments);
     let spec = spec::parse(inputs.spec_text, inputs.spec_origin, &env_names)?;
@@ -45,6 +58,9 @@ pub fn generate(inputs: &Inputs<'_>) -> Result<Generated, GenerateError> {
     // The spec is kept verbatim (comments included): it is the client's
     // document, and the lock records how it was rendered.
     files.insert(SPEC_PATH.to_owned(), inputs.spec_text.as_bytes().to_vec());
+    for (path, bytes) in describe(&files) {
+        files.insert(path, bytes);
+    }
     let lock = Lock::new(
         &model.manifest.name,
         &model.manifest.version,

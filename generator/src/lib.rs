@@ -18,6 +18,7 @@ pub mod model;
 pub mod output;
 pub mod quantity;
 pub mod render;
+pub mod repository;
 pub mod schema;
 pub mod source;
 pub mod spec;

@@ -492,7 +492,7 @@ fn new(args: NewArgs) -> anyhow::Result<u8> {
         None => None,
     };
 
-    let generated = generate::generate(&Inputs {
+    let generated = socle::repository::render(&Inputs {
         spec_text: &spec_text,
         spec_origin: &origin,
         blueprint: &blueprint,

@@ -48,6 +48,9 @@ fn findings(dir: &Path, extra: &[&str]) -> (i32, Vec<(String, String, u64)>) {
         .unwrap()
         .iter()
         .filter(|f| f.get("excepted_by").is_none())
+        // The generated repositories still open egress to the API server on
+        // any address (a known warning, SOC-SYS-007): not what these tests judge.
+        .filter(|f| f["rule"] != "SOC-SYS-007")
         .map(|f| {
             (
                 f["rule"].as_str().unwrap().to_owned(),
@@ -117,7 +120,7 @@ fn mutations() -> Vec<Mutation> {
         m("SOC-K8S-006", STS, Replace("      terminationGracePeriodSeconds: 60\n", "      terminationGracePeriodSeconds: 60\n      hostNetwork: true\n"), "hostNetwork: true"),
         Mutation { warn: true, ..m("SOC-K8S-007", STS, Replace("          readinessProbe:\n            httpGet:\n              path: /api/version\n              port: http\n            periodSeconds: 10\n            timeoutSeconds: 5\n            failureThreshold: 3\n", ""), "- name: zeppelin-server") },
         Mutation { warn: true, ..m("SOC-K8S-008", STS, Replace("readOnlyRootFilesystem: true", "readOnlyRootFilesystem: false"), "- name: interpreter-settings") },
-        m("SOC-ING-001", "components/zeppelin/overlays/dev/ingress.yaml", Replace("    cert-manager.io/cluster-issuer: platform-ca\n", ""), "metadata:"),
+        m("SOC-ING-001", "components/zeppelin/overlays/dev/ingress.yaml", Replace("  annotations:\n    cert-manager.io/cluster-issuer: platform-ca\n", "  annotations: {}\n"), "metadata:"),
         m("SOC-SEC-001", "platform/base/namespaces/core/leaked.yaml", Write("apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: data-platform-core\ndata:\n  password: aHVudGVyMg==\n"), "password: aHVu"),
         m("SOC-SEC-002", "components/trino/values-dev.yaml", Replace("\n", "\ndebugKey: AKIAABCDEFGHIJKLMNOP\n"), "AKIA"),
         m("SOC-SEC-003", "components/trino/values.yaml", Replace("\n", "\nauth:\n  password: hunter2\n"), "password: hunter2"),
@@ -128,7 +131,7 @@ fn mutations() -> Vec<Mutation> {
         m("SOC-ARGO-001", APP_DEV, Replace("project: acme-dev", "project: default"), "project: default"),
         m("SOC-ARGO-002", APP_PROD, Replace("targetRevision: \"1.42.2\"", "targetRevision: \"1.*\""), "1.*"),
         m("SOC-ARGO-003", APP_DEV, Replace("namespace: data-platform-processing", "namespace: kube-system"), "destination:"),
-        m("SOC-ARGO-004", APP_DEV, Replace("sync-wave: \"9\"", "sync-wave: \"1\""), "annotations:"),
+        m("SOC-ARGO-004", APP_DEV, Replace("sync-wave: \"8\"", "sync-wave: \"1\""), "annotations:"),
         m("SOC-ARGO-005", APP_DEV, Replace("trino/values-dev.yaml", "trino/values-qa.yaml"), "values-qa.yaml"),
         m("SOC-ARGO-006", APP_PROD, Replace("  syncPolicy:\n", "  syncPolicy:\n    automated:\n      prune: true\n"), "automated:"),
         m("SOC-PROD-001", "components/keycloak/values-prod.yaml", Replace("replicas: 3", "replicas: 1"), "replicas: 1"),
@@ -178,7 +181,11 @@ fn each_rule_catches_its_mutation_at_the_right_place() {
         let text = fs_err::read_to_string(dir.path().join(target)).unwrap();
         let line = line_of(&text, m.marker);
         let extra: &[&str] = if m.warn { &["--fail-on", "warn"] } else { &[] };
-        let (code, found) = findings(dir.path(), extra);
+        let (code, mut found) = findings(dir.path(), extra);
+        // A mutation also breaks links of the system (a wave moved, a
+        // destination changed): those consequences are the system rules'
+        // own tests (system_rules.rs); here each file rule is judged alone.
+        found.retain(|(r, _, _)| !r.starts_with("SOC-SYS-") || m.rule.starts_with("SOC-SYS-"));
         let rules: std::collections::BTreeSet<&str> =
             found.iter().map(|(r, _, _)| r.as_str()).collect();
         let at_place = found

@@ -1,6 +1,6 @@
 use std::path::{Path, PathBuf};
 
-use socle::generate::{generate, Inputs};
+use socle::generate::Inputs;
 use socle::render::FileSet;
 use socle::source::Tree;
 
@@ -31,7 +31,7 @@ pub fn render(spec: Option<&str>) -> FileSet {
 
 /// Render a spec given as text in-process with the embedded blueprint.
 pub fn render_text(spec: &str) -> FileSet {
-    generate(&Inputs {
+    socle::repository::render(&Inputs {
         spec_text: spec,
         spec_origin: "socle.yaml",
         blueprint: &Tree::embedded_blueprint(),

@@ -134,7 +134,7 @@ pub fn drift(dir: &Path, spec: Option<&Path>) -> Result<Drift, UpdateError> {
             (fs_err::read_to_string(&p)?, p.display().to_string())
         }
     };
-    let generated = generate::generate(&Inputs {
+    let generated = crate::repository::render(&Inputs {
         spec_text: &spec_text,
         spec_origin: &origin,
         blueprint: &Tree::embedded_blueprint(),
