@@ -199,6 +199,7 @@ fn simulate(
     by_input: &mut HashMap<String, Vec<(Finding, String)>>,
 ) -> Result<Remembered, PolicyError> {
     let mut out = Remembered::default();
+    let mut pending: Vec<(String, String)> = Vec::new();
     for system in model(docs, files, facts) {
         for gap in &system.not_modelled {
             out.not_modelled.push(format!(
@@ -206,15 +207,40 @@ fn simulate(
                 system.environment, gap.message, gap.at.file, gap.at.line, gap.app
             ));
         }
-        let input = serde_json::to_string(&system).map_err(|e| PolicyError::Eval(e.to_string()))?;
+        let input =
+            serde_json::to_string(&system).map_err(|e| PolicyError::Eval(e.to_string()))?;
         let key = crate::git::blob_id(input.as_bytes());
-        if let Some(found) = by_input.get(&key) {
-            out.findings.extend(found.iter().cloned());
-            continue;
+        match by_input.get(&key) {
+            Some(found) => out.findings.extend(found.iter().cloned()),
+            None => pending.push((key, input)),
         }
-        let result = embedded.evaluate_rule_json(RULE, &input)?;
-        let mut found = findings(&result, places);
-        found.extend(local.evaluate_system(&input));
+    }
+    // Environments are judged independently: one thread each (the machine's
+    // cores), each on its own copy of the prepared engine.
+    let results: Vec<Result<(String, Vec<(Finding, String)>), PolicyError>> =
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = pending
+                .iter()
+                .map(|(key, input)| {
+                    scope.spawn(move || {
+                        let result = embedded.evaluate_rule_json(RULE, input)?;
+                        let mut found = findings(&result, places);
+                        found.extend(local.evaluate_system(input));
+                        Ok((key.clone(), found))
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(PolicyError::Eval("system rules: evaluation thread failed".into()))
+                    })
+                })
+                .collect()
+        });
+    for r in results {
+        let (key, found) = r?;
         by_input.insert(key, found.clone());
         out.findings.extend(found);
     }
