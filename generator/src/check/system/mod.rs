@@ -94,6 +94,9 @@ struct Remembered {
     not_modelled: Vec<String>,
 }
 
+/// One environment's findings, by the digest of its input.
+type Judged = (String, Vec<(Finding, String)>);
+
 /// What a range check remembers between commits.
 ///
 /// The model reads every file except the Helm values files, and of those
@@ -207,8 +210,7 @@ fn simulate(
                 system.environment, gap.message, gap.at.file, gap.at.line, gap.app
             ));
         }
-        let input =
-            serde_json::to_string(&system).map_err(|e| PolicyError::Eval(e.to_string()))?;
+        let input = serde_json::to_string(&system).map_err(|e| PolicyError::Eval(e.to_string()))?;
         let key = crate::git::blob_id(input.as_bytes());
         match by_input.get(&key) {
             Some(found) => out.findings.extend(found.iter().cloned()),
@@ -217,28 +219,29 @@ fn simulate(
     }
     // Environments are judged independently: one thread each (the machine's
     // cores), each on its own copy of the prepared engine.
-    let results: Vec<Result<(String, Vec<(Finding, String)>), PolicyError>> =
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = pending
-                .iter()
-                .map(|(key, input)| {
-                    scope.spawn(move || {
-                        let result = embedded.evaluate_rule_json(RULE, input)?;
-                        let mut found = findings(&result, places);
-                        found.extend(local.evaluate_system(input));
-                        Ok((key.clone(), found))
-                    })
+    let results: Vec<Result<Judged, PolicyError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = pending
+            .iter()
+            .map(|(key, input)| {
+                scope.spawn(move || {
+                    let result = embedded.evaluate_rule_json(RULE, input)?;
+                    let mut found = findings(&result, places);
+                    found.extend(local.evaluate_system(input));
+                    Ok((key.clone(), found))
                 })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(PolicyError::Eval("system rules: evaluation thread failed".into()))
-                    })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(PolicyError::Eval(
+                        "system rules: evaluation thread failed".into(),
+                    ))
                 })
-                .collect()
-        });
+            })
+            .collect()
+    });
     for r in results {
         let (key, found) = r?;
         by_input.insert(key, found.clone());
