@@ -188,6 +188,22 @@ deny contains finding("SOC-SYS-004", sprintf("[%s] Application %q (wave %d) conn
 	not c.provider.port_served
 }
 
+deny contains finding("SOC-SYS-004", sprintf("[%s] Application %q (wave %d) connects to database %q on %s, which the PostgreSQL cluster of Application %q (%s) does not declare (databases: %s)", [env, c.consumer, apps[c.consumer].wave, c.database, c.address, c.provider.app, where(c.provider.at), concat(", ", c.provider.databases)]), c.at) if {
+	some c in input.connections
+	object.get(c, "database", null) != null
+	object.get(c, "provider", null) != null
+	object.get(c.provider, "databases", null) != null
+	not c.database in c.provider.databases
+}
+
+deny contains finding("SOC-SYS-004", sprintf("[%s] Application %q (wave %d) connects to %s as role %q, which the PostgreSQL cluster of Application %q (%s) does not declare (roles: %s)", [env, c.consumer, apps[c.consumer].wave, c.address, c.role, c.provider.app, where(c.provider.at), concat(", ", c.provider.roles)]), c.at) if {
+	some c in input.connections
+	object.get(c, "role", null) != null
+	object.get(c, "provider", null) != null
+	object.get(c.provider, "roles", null) != null
+	not c.role in c.provider.roles
+}
+
 # --- 5. Network: both namespaces' policies let each connection through ---
 
 policies_text(v) := concat(", ", [where(at) | some at in v.isolated_by])

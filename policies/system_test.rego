@@ -419,3 +419,32 @@ test_missing_service_in_a_partly_modelled_namespace_is_a_warning if {
 	not "SOC-SYS-004" in denied(m)
 	"SOC-SYS-011" in warned(m)
 }
+
+# --- SOC-SYS-004: the database and role a consumer asks for are declared ---
+
+pg_provider := object.union(provider("db", 1, [5432], true), {"databases": ["app"], "roles": ["web"]})
+
+test_declared_database_and_role_pass if {
+	c := object.union(connection, {"database": "app", "role": "web", "provider": pg_provider})
+	count(findings(with_connection(c), "SOC-SYS-004")) == 0
+}
+
+test_undeclared_database_denied if {
+	c := object.union(connection, {"database": "reporting", "role": "web", "provider": pg_provider})
+	m := with_connection(c)
+	"SOC-SYS-004" in denied(m)
+	contains(message(m, "SOC-SYS-004"), "connects to database \"reporting\"")
+	contains(message(m, "SOC-SYS-004"), "(databases: app)")
+}
+
+test_undeclared_role_denied if {
+	c := object.union(connection, {"database": "app", "role": "reporter", "provider": pg_provider})
+	m := with_connection(c)
+	"SOC-SYS-004" in denied(m)
+	contains(message(m, "SOC-SYS-004"), "as role \"reporter\"")
+}
+
+test_database_of_a_service_without_catalog_not_judged if {
+	c := object.union(connection, {"database": "anything"})
+	count(findings(with_connection(c), "SOC-SYS-004")) == 0
+}

@@ -382,8 +382,8 @@ fn graph(
     }
     let input = checker::files::Input::from_dir(dir)?;
     let mut systems = checker::system::model_files(&input.files);
+    let known: Vec<String> = systems.iter().map(|s| s.environment.clone()).collect();
     if let Some(env) = env {
-        let known: Vec<String> = systems.iter().map(|s| s.environment.clone()).collect();
         systems.retain(|s| s.environment == env);
         if systems.is_empty() {
             anyhow::bail!(
@@ -392,6 +392,17 @@ fn graph(
                 known.join(", ")
             );
         }
+    }
+    if format == checker::system::graph::GraphFormat::Json {
+        // With each place's line resolved to the field it names.
+        let mut models = checker::system::model_json(&input.files);
+        models.retain(|m| env.is_none_or(|e| m["environment"] == e));
+        writeln!(
+            std::io::stdout(),
+            "{}",
+            serde_json::to_string_pretty(&models)?
+        )?;
+        return Ok(0);
     }
     let text = checker::system::graph::render(&systems, format);
     std::io::stdout().write_all(text.as_bytes())?;

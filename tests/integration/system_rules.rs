@@ -894,3 +894,30 @@ fn foreign_sys_001_a_kind_the_project_no_longer_admits() {
         );
     }
 }
+
+#[test]
+fn sys_004_a_renamed_database() {
+    // Keycloak's database is named in its common values; the host in the
+    // environment's: Helm merges them, and so does the model.
+    let mut files = pristine().clone();
+    edit(
+        &mut files,
+        "components/keycloak/values.yaml",
+        "  database: keycloak\n",
+        "  database: keycloak_v2\n",
+    );
+    assert_caught(
+        &files,
+        &Expect {
+            rule: "SOC-SYS-004",
+            file: KEYCLOAK_VALUES,
+            line: Some(line_of(&files, KEYCLOAK_VALUES, "hostname: postgresql-rw.")),
+            needles: &[
+                "[dev]",
+                "connects to database \"keycloak_v2\"",
+                "which the PostgreSQL cluster of Application \"postgresql-dev\"",
+                "argocd/dev/applications/postgresql.yaml:",
+            ],
+        },
+    );
+}

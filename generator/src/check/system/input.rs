@@ -248,6 +248,9 @@ pub struct Connection {
     pub service: String,
     pub namespace: String,
     pub port: u16,
+    /// For a PostgreSQL connection: the database and role it asks for.
+    pub database: Option<String>,
+    pub role: Option<String>,
     /// The provider's Service, when the model has it.
     pub provider: Option<Provider>,
     pub egress: Verdict,
@@ -262,6 +265,10 @@ pub struct Provider {
     pub ports: Vec<u16>,
     /// Whether the Service serves the connection's port.
     pub port_served: bool,
+    /// For a CloudNativePG cluster's Service: the databases and roles the
+    /// cluster declares (None for any other Service).
+    pub databases: Option<Vec<String>>,
+    pub roles: Option<Vec<String>>,
 }
 
 /// A NetworkPolicy verdict for one direction of one flow, as Kubernetes

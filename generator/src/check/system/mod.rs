@@ -52,6 +52,54 @@ pub fn model_files(files: &[(String, Vec<u8>)]) -> Vec<System> {
     model(&docs, files, &ChartFacts::embedded())
 }
 
+/// The models as JSON, each place's line resolved to the field it points
+/// at (what `socle graph --format json` prints for people and tools).
+pub fn model_json(files: &[(String, Vec<u8>)]) -> Vec<Value> {
+    let parsed = super::parse::parse_all(files);
+    let docs: Vec<&Document> = parsed.documents.iter().collect();
+    let places: HashMap<(&str, usize), &Document> = docs
+        .iter()
+        .map(|d| ((d.path.as_str(), d.line), *d))
+        .collect();
+    model(&docs, files, &ChartFacts::embedded())
+        .iter()
+        .map(|s| {
+            let mut v = serde_json::to_value(s).unwrap_or_default();
+            resolve_lines(&mut v, &places, 0);
+            v
+        })
+        .collect()
+}
+
+fn resolve_lines(v: &mut Value, places: &HashMap<(&str, usize), &Document>, depth: usize) {
+    if depth > 32 {
+        return;
+    }
+    match v {
+        Value::Object(m) => {
+            let resolved = match (m.get("file"), m.get("line"), m.get("pointer")) {
+                (Some(Value::String(f)), Some(l), Some(Value::String(p))) => l
+                    .as_u64()
+                    .and_then(|l| places.get(&(f.as_str(), l as usize)))
+                    .map(|d| d.line_at(p)),
+                _ => None,
+            };
+            if let Some(line) = resolved {
+                m.insert("line".into(), Value::from(line));
+            }
+            for x in m.values_mut() {
+                resolve_lines(x, places, depth + 1);
+            }
+        }
+        Value::Array(a) => {
+            for x in a {
+                resolve_lines(x, places, depth + 1);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// The objects `kustomize build DIR` emits, as the model sees them
 /// (kind, name, namespace), with what it could not follow. Exposed so
 /// that the model can be compared with kustomize itself.

@@ -33,6 +33,38 @@ struct Found {
     service: String,
     namespace: String,
     port: Option<u16>,
+    /// The database and role the consumer asks for, from the URL or from
+    /// keys beside the address (`database`, `user`, ...).
+    database: Option<String>,
+    role: Option<String>,
+}
+
+/// Keys that name a database, or a role, beside an address.
+const DATABASE_KEYS: &[&str] = &[
+    "database",
+    "dbname",
+    "dbName",
+    "databaseName",
+    "database_name",
+    "db",
+];
+const ROLE_KEYS: &[&str] = &["user", "username", "userName", "user_name", "role"];
+
+fn sibling(m: &serde_json::Map<String, Value>, keys: &[&str]) -> Option<String> {
+    keys.iter()
+        .find_map(|k| m.get(*k).and_then(Value::as_str))
+        .filter(|v| literal(v) && !v.contains(".svc"))
+        .map(str::to_owned)
+}
+
+/// A name written as such, not a template or a variable filled in later
+/// (`{{ .user }}`, `${ENV:USER}`, `$(USER)`), which the model cannot know.
+fn literal(v: &str) -> bool {
+    !v.is_empty()
+        && !v.contains("{{")
+        && !v.contains("${")
+        && !v.contains("$(")
+        && !v.chars().any(char::is_whitespace)
 }
 
 fn scheme_port(scheme: &str) -> Option<u16> {
@@ -67,13 +99,30 @@ fn scan(
                         .or_else(|| p.as_str().and_then(|s| s.parse().ok()))
                 })
                 .and_then(|p| u16::try_from(p).ok());
+            let database = sibling(m, DATABASE_KEYS).or_else(|| {
+                // `name` names the database in a block that says it is one
+                // (Grafana's `database: {type: postgres, name: ...}`).
+                m.get("type")
+                    .and_then(Value::as_str)
+                    .filter(|t| t.starts_with("postgres"))
+                    .and_then(|_| sibling(m, &["name"]))
+            });
+            let role = sibling(m, ROLE_KEYS);
             for (k, v) in m {
                 path.push(Value::from(k.as_str()));
                 let before = out.len();
                 scan(v, path, doc, file, out, depth + 1);
                 for f in &mut out[before..] {
-                    if f.port.is_none() && v.is_string() {
-                        f.port = sibling_port;
+                    if v.is_string() {
+                        if f.port.is_none() {
+                            f.port = sibling_port;
+                        }
+                        if f.database.is_none() {
+                            f.database = database.clone();
+                        }
+                        if f.role.is_none() {
+                            f.role = role.clone();
+                        }
                     }
                 }
                 path.pop();
@@ -101,17 +150,51 @@ fn scan(
                     .get(4)
                     .and_then(|p| p.as_str().parse().ok())
                     .or_else(|| scheme_port(scheme));
-                let line = doc.map_or(1, |d| d.line_of(path));
-                out.push(Found {
-                    at: At {
+                let at = match doc {
+                    Some(d) => At::field(d, path),
+                    None => At {
                         file: file.to_owned(),
-                        line,
+                        line: 1,
                         pointer: String::new(),
                     },
+                };
+                // A URL's path names the database, its user part (or a
+                // `user=` parameter) the role.
+                let end = c.get(0).map_or(0, |m| m.end());
+                let rest = &s[end..];
+                let database = rest
+                    .strip_prefix('/')
+                    .map(|r| {
+                        r.split(|c: char| "?/;&\"'".contains(c) || c.is_whitespace())
+                            .next()
+                            .unwrap_or_default()
+                    })
+                    .filter(|d| literal(d))
+                    .map(str::to_owned);
+                let start = c.get(0).map_or(0, |m| m.start());
+                let role = s[..start]
+                    .rsplit_once("://")
+                    .map(|(_, u)| u)
+                    .and_then(|u| u.strip_suffix('@'))
+                    .map(|u| u.split(':').next().unwrap_or_default().to_owned())
+                    .or_else(|| {
+                        rest.split(['?', '&'])
+                            .find_map(|kv| kv.strip_prefix("user="))
+                            .map(str::to_owned)
+                    })
+                    .filter(|r| literal(r));
+                out.push(Found {
+                    at,
                     address: c.get(0).map(|m| m.as_str().to_owned()).unwrap_or_default(),
                     service: c[2].to_owned(),
                     namespace: c[3].to_owned(),
                     port,
+                    database: if scheme.contains("postgres") {
+                        database
+                    } else {
+                        None
+                    },
+                    role,
                 });
             }
         }
@@ -197,6 +280,7 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
     // Pods the model knows: (application, namespace, template labels,
     // container ports by name).
     let pods = pod_templates(system, &m.values);
+    let catalogs = postgres_catalogs(system, &m.values, files);
     let mut seen = BTreeSet::new();
     let mut connections = Vec::new();
     for (app, consumer_ns, f) in found {
@@ -222,6 +306,7 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
                     Some(p) => ports.iter().any(|(sp, _)| *sp == p),
                     None => !ports.is_empty(),
                 };
+                let catalog = catalogs.get(&(o.namespace.clone(), o.name.clone()));
                 (
                     Provider {
                         app: o.app.clone(),
@@ -229,6 +314,8 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
                         at: o.at.clone(),
                         ports: ports.iter().map(|(p, _)| *p).collect(),
                         port_served,
+                        databases: catalog.map(|c| c.0.clone()),
+                        roles: catalog.map(|c| c.1.clone()),
                     },
                     ports,
                     selector(m.values[i].as_deref()),
@@ -305,6 +392,8 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
             service: f.service,
             namespace: f.namespace,
             port: f.port.unwrap_or(0),
+            database: f.database,
+            role: f.role,
             provider: provider.map(|(p, _, _)| p),
             egress,
             ingress,
@@ -420,6 +509,25 @@ fn selector(v: Option<&Value>) -> Option<BTreeMap<String, String>> {
 /// repository (`$values/...` or a path beside a repository chart), inline
 /// `values` and `valuesObject`.
 fn helm_values(app: &super::input::Application, files: &Files) -> Vec<Found> {
+    let mut out = helm_values_by_file(app, files);
+    // Helm merges the files: a host in one file and its database in another
+    // belong together. Fill what a file leaves out from the merged values.
+    let merged = app_values(app, files);
+    for f in &mut out {
+        let parent = f.at.pointer.rsplit_once('/').map_or("", |(p, _)| p);
+        if let Some(Value::Object(m)) = merged.pointer(parent) {
+            if f.database.is_none() {
+                f.database = sibling(m, DATABASE_KEYS);
+            }
+            if f.role.is_none() {
+                f.role = sibling(m, ROLE_KEYS);
+            }
+        }
+    }
+    out
+}
+
+fn helm_values_by_file(app: &super::input::Application, files: &Files) -> Vec<Found> {
     let mut out = Vec::new();
     let Some(doc) = files
         .docs
@@ -514,8 +622,44 @@ pub(crate) fn values_files(docs: &[&Document]) -> std::collections::HashSet<Stri
     out
 }
 
-/// The addresses a values file names, with the field of each: what the
-/// model reads of it.
+/// Keys whose values the model reads beside an address (ports, databases,
+/// roles), anywhere in a values file: another file's address may take them.
+fn read_keys(v: &Value, path: &mut String, out: &mut String, depth: usize) {
+    if depth > 64 {
+        return;
+    }
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                let len = path.len();
+                path.push('/');
+                path.push_str(k);
+                let read = k == "port"
+                    || k == "name"
+                    || k == "type"
+                    || DATABASE_KEYS.contains(&k.as_str())
+                    || ROLE_KEYS.contains(&k.as_str());
+                if read && !x.is_object() && !x.is_array() {
+                    out.push_str(&format!("{path}={x};"));
+                }
+                read_keys(x, path, out, depth + 1);
+                path.truncate(len);
+            }
+        }
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                let len = path.len();
+                path.push_str(&format!("/{i}"));
+                read_keys(x, path, out, depth + 1);
+                path.truncate(len);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The addresses a values file names, with the field of each, and the keys
+/// read beside addresses: what the model reads of it.
 pub(crate) fn addresses_of<'d>(docs: impl Iterator<Item = &'d Document>) -> String {
     let mut out = String::new();
     for d in docs {
@@ -523,10 +667,11 @@ pub(crate) fn addresses_of<'d>(docs: impl Iterator<Item = &'d Document>) -> Stri
         scan(&d.value, &mut Vec::new(), Some(d), &d.path, &mut found, 0);
         for f in found {
             out.push_str(&format!(
-                "{}:{}={}:{:?};",
-                d.line, f.at.pointer, f.address, f.port
+                "{}:{}={}:{:?}:{:?}:{:?};",
+                d.line, f.at.pointer, f.address, f.port, f.database, f.role
             ));
         }
+        read_keys(&d.value, &mut String::new(), &mut out, 0);
     }
     out
 }
@@ -590,4 +735,136 @@ fn selector_matches(
     labels: &BTreeMap<String, String>,
 ) -> bool {
     selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+}
+
+/// (namespace, Service) → (databases, roles) of each CloudNativePG cluster:
+/// from the `cluster` chart's values (`cluster.roles[]`, `databases[]`,
+/// `cluster.initdb`), or from `Cluster` and `Database` manifests.
+type Catalogs = HashMap<(String, String), (Vec<String>, Vec<String>)>;
+
+fn postgres_catalogs(
+    system: &super::input::System,
+    values: &[Option<std::borrow::Cow<'_, Value>>],
+    files: &Files,
+) -> Catalogs {
+    let mut out: Catalogs = HashMap::new();
+    let names = |v: &Value, key: &str| -> Vec<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|x| x[key].as_str())
+            .map(str::to_owned)
+            .collect()
+    };
+    for app in &system.applications {
+        let is_cnpg = app.sources.iter().any(|s| {
+            s.chart.as_deref() == Some("cluster") && s.repo_url.contains("cloudnative-pg")
+        });
+        if !is_cnpg {
+            continue;
+        }
+        let v = app_values(app, files);
+        let mut dbs = names(&v["databases"], "name");
+        let mut roles = names(&v["cluster"]["roles"], "name");
+        let initdb = &v["cluster"]["initdb"];
+        dbs.extend(initdb["database"].as_str().map(str::to_owned));
+        roles.extend(initdb["owner"].as_str().map(str::to_owned));
+        for o in system
+            .objects
+            .iter()
+            .filter(|o| o.app == app.name && o.kind == "Service")
+        {
+            out.insert(
+                (o.namespace.clone(), o.name.clone()),
+                (dbs.clone(), roles.clone()),
+            );
+        }
+    }
+    for (o, v) in system.objects.iter().zip(values) {
+        let Some(v) = v else { continue };
+        if o.group != "postgresql.cnpg.io" || o.kind != "Cluster" {
+            continue;
+        }
+        let spec = &v["spec"];
+        let mut dbs: Vec<String> = spec["bootstrap"]["initdb"]["database"]
+            .as_str()
+            .map(str::to_owned)
+            .into_iter()
+            .collect();
+        let mut roles = names(&spec["managed"]["roles"], "name");
+        roles.extend(
+            spec["bootstrap"]["initdb"]["owner"]
+                .as_str()
+                .map(str::to_owned),
+        );
+        for (d, dv) in system.objects.iter().zip(values) {
+            let Some(dv) = dv else { continue };
+            if d.kind == "Database"
+                && d.namespace == o.namespace
+                && dv["spec"]["cluster"]["name"].as_str() == Some(&o.name)
+            {
+                dbs.extend(dv["spec"]["name"].as_str().map(str::to_owned));
+            }
+        }
+        for suffix in ["rw", "ro", "r"] {
+            out.insert(
+                (o.namespace.clone(), format!("{}-{suffix}", o.name)),
+                (dbs.clone(), roles.clone()),
+            );
+        }
+    }
+    out
+}
+
+/// An Application's Helm values as Helm merges them: its value files from
+/// this repository in order, then `valuesObject`.
+fn app_values(app: &super::input::Application, files: &Files) -> Value {
+    let mut merged = Value::Object(Default::default());
+    let Some(doc) = files
+        .docs
+        .get(app.at.file.as_str())
+        .and_then(|d| d.iter().copied().find(|d| d.line == app.at.line))
+    else {
+        return merged;
+    };
+    let spec = &doc.value["spec"];
+    let sources = spec["sources"]
+        .as_array()
+        .map(|a| a.iter().collect::<Vec<_>>())
+        .unwrap_or_else(|| vec![&spec["source"]]);
+    for s in sources {
+        for f in s["helm"]["valueFiles"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            let Some(rel) = f
+                .strip_prefix('$')
+                .and_then(|r| r.split_once('/'))
+                .map(|(_, p)| p)
+            else {
+                continue;
+            };
+            for d in files.docs.get(rel).into_iter().flatten() {
+                merge(&mut merged, &d.value);
+            }
+        }
+        if let Some(obj) = s["helm"].get("valuesObject") {
+            merge(&mut merged, obj);
+        }
+    }
+    merged
+}
+
+/// Helm's merge: maps merge key by key, anything else is replaced.
+fn merge(into: &mut Value, over: &Value) {
+    match (into, over) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in b {
+                merge(a.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+        (slot, v) => *slot = v.clone(),
+    }
 }
