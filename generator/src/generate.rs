@@ -9,8 +9,7 @@ use crate::render::{FileSet, RenderFailure, Renderer};
 use crate::source::Tree;
 use crate::spec::{self, SpecError};
 
-/// Name of the spec inside the generated repository.
-pub const SPEC_PATH: &str = "socle.yaml";
+pub use crate::core::SPEC_PATH;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GenerateError {

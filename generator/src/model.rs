@@ -92,21 +92,7 @@ fn yaml_file(tree: &Tree, path: &str) -> Result<Option<Value>, ModelError> {
 }
 
 /// Helm's merge: maps merge key by key, everything else is replaced.
-pub fn deep_merge(base: &mut Value, over: &Value) {
-    match (base, over) {
-        (Value::Object(b), Value::Object(o)) => {
-            for (k, v) in o {
-                match b.get_mut(k) {
-                    Some(existing) => deep_merge(existing, v),
-                    None => {
-                        b.insert(k.clone(), v.clone());
-                    }
-                }
-            }
-        }
-        (b, o) => *b = o.clone(),
-    }
-}
+pub use crate::core::values::deep_merge;
 
 impl Model {
     pub fn build(

@@ -15,7 +15,6 @@ use serde_json::{json, Value};
 use super::finding::{Finding, Severity};
 use super::parse::{Document, Text};
 use super::Options;
-use crate::blueprint::Manifest;
 use crate::source::Tree;
 
 #[derive(Debug, thiserror::Error)]
@@ -169,9 +168,7 @@ impl Embedded {
         }
         // The embedded blueprint's dependency graph (for the wave rule) and
         // its critical components (for the prod availability rules).
-        let components = Manifest::load(&Tree::embedded_blueprint())
-            .map(|m| m.components)
-            .unwrap_or_default();
+        let components = crate::core::blueprint::components();
         let needs: BTreeMap<&str, &Vec<String>> = components
             .iter()
             .map(|c| (c.id.as_str(), &c.needs))
@@ -564,7 +561,7 @@ pub fn effective_values(docs: &[&Document], id: &str, env: &str) -> Option<Value
         .find(|d| d.path == common)
         .map(|d| d.value.clone())
         .unwrap_or_else(|| json!({}));
-    crate::model::deep_merge(&mut merged, &over.value);
+    crate::core::values::deep_merge(&mut merged, &over.value);
     Some(merged)
 }
 

@@ -164,7 +164,7 @@ impl Checker {
         files: &[(String, Vec<u8>)],
         versions: &std::collections::HashMap<String, String>,
     ) -> Vec<Finding> {
-        let Some(id) = versions.get(crate::generate::SPEC_PATH) else {
+        let Some(id) = versions.get(crate::core::SPEC_PATH) else {
             return Vec::new();
         };
         if let Some((seen, found)) = &self.spec_memo {

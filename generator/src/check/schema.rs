@@ -197,12 +197,12 @@ pub fn validate(docs: &[Document]) -> Vec<Finding> {
 
 /// `socle.yaml` at the repository root, against the spec's schema.
 pub fn validate_spec(files: &[(String, Vec<u8>)]) -> Vec<Finding> {
-    let Some((_, bytes)) = files.iter().find(|(p, _)| p == crate::generate::SPEC_PATH) else {
+    let Some((_, bytes)) = files.iter().find(|(p, _)| p == crate::core::SPEC_PATH) else {
         return Vec::new();
     };
     let text = String::from_utf8_lossy(bytes);
     let envs = crate::model::environment_names(&crate::source::Tree::embedded_environments());
-    match crate::spec::parse(&text, crate::generate::SPEC_PATH, &envs) {
+    match crate::spec::parse(&text, crate::core::SPEC_PATH, &envs) {
         Ok(_) => Vec::new(),
         // A YAML error is reported by the parser already.
         Err(crate::spec::SpecError::Yaml { .. }) => Vec::new(),
@@ -212,7 +212,7 @@ pub fn validate_spec(files: &[(String, Vec<u8>)]) -> Vec<Finding> {
                 Finding::new(
                     "SOC-SCHEMA-002",
                     Severity::Deny,
-                    crate::generate::SPEC_PATH,
+                    crate::core::SPEC_PATH,
                     p.line,
                     format!(
                         "{}: {}",

@@ -3,6 +3,12 @@
 //! them and `socle check` verifies a repository against the same facts, so
 //! the two cannot disagree; neither pipeline reaches into the other's modules.
 
+pub mod blueprint;
 pub mod catalog;
 pub mod charts;
 pub mod kinds;
+pub mod values;
+
+/// Name of the spec inside a generated repository (the checker validates
+/// it; the generator writes it).
+pub const SPEC_PATH: &str = "socle.yaml";

@@ -847,24 +847,12 @@ fn app_values(app: &super::input::Application, files: &Files) -> Value {
                 continue;
             };
             for d in files.docs.get(rel).into_iter().flatten() {
-                merge(&mut merged, &d.value);
+                crate::core::values::deep_merge(&mut merged, &d.value);
             }
         }
         if let Some(obj) = s["helm"].get("valuesObject") {
-            merge(&mut merged, obj);
+            crate::core::values::deep_merge(&mut merged, obj);
         }
     }
     merged
-}
-
-/// Helm's merge: maps merge key by key, anything else is replaced.
-fn merge(into: &mut Value, over: &Value) {
-    match (into, over) {
-        (Value::Object(a), Value::Object(b)) => {
-            for (k, v) in b {
-                merge(a.entry(k.clone()).or_insert(Value::Null), v);
-            }
-        }
-        (slot, v) => *slot = v.clone(),
-    }
 }
