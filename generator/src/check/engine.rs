@@ -574,6 +574,28 @@ pub struct Local {
     packages: Vec<(String, String)>,
 }
 
+/// Every value a conftest-style rule yielded.
+fn rule_items(results: regorus::QueryResults) -> Vec<Value> {
+    results
+        .result
+        .into_iter()
+        .flat_map(|r| r.expressions)
+        .flat_map(|e| items(&to_json(&e.value)))
+        .collect()
+}
+
+/// A rule's message: the value itself, or its `msg`.
+fn message_of(item: &Value) -> String {
+    match item {
+        Value::String(s) => s.clone(),
+        other => other
+            .get("msg")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| other.to_string()),
+    }
+}
+
 /// Packages under `socle.` belong to the embedded policies.
 const RESERVED: &str = "data.socle.";
 
@@ -650,29 +672,17 @@ impl Local {
                             break 'docs;
                         }
                     };
-                    for result in results.result {
-                        for expr in result.expressions {
-                            for item in items(&to_json(&expr.value)) {
-                                let message = match &item {
-                                    Value::String(s) => s.clone(),
-                                    other => other
-                                        .get("msg")
-                                        .and_then(Value::as_str)
-                                        .map(str::to_owned)
-                                        .unwrap_or_else(|| other.to_string()),
-                                };
-                                let mut f = Finding::new(
-                                    &format!("{short}.{rule}"),
-                                    severity,
-                                    &doc.path,
-                                    Some(doc.line),
-                                    message,
-                                );
-                                f.source = file.clone();
-                                f.resource = doc.resource();
-                                out.push(f);
-                            }
-                        }
+                    for item in rule_items(results) {
+                        let mut f = Finding::new(
+                            &format!("{short}.{rule}"),
+                            severity,
+                            &doc.path,
+                            Some(doc.line),
+                            message_of(&item),
+                        );
+                        f.source = file.clone();
+                        f.resource = doc.resource();
+                        out.push(f);
                     }
                 }
             }
@@ -734,32 +744,19 @@ impl Local {
                         break;
                     }
                 };
-                for result in results.result {
-                    for expr in result.expressions {
-                        for item in items(&to_json(&expr.value)) {
-                            let (message, place, line, pointer) = match &item {
-                                Value::String(s) => (s.clone(), file.clone(), None, String::new()),
-                                other => (
-                                    other["msg"]
-                                        .as_str()
-                                        .map(str::to_owned)
-                                        .unwrap_or_else(|| other.to_string()),
-                                    other["file"].as_str().unwrap_or(file).to_owned(),
-                                    other["line"].as_u64().map(|l| l as usize),
-                                    other["pointer"].as_str().unwrap_or_default().to_owned(),
-                                ),
-                            };
-                            let mut f = Finding::new(
-                                &format!("{short}.{rule}"),
-                                severity,
-                                &place,
-                                line,
-                                message,
-                            );
-                            f.source = file.clone();
-                            out.push((f, pointer));
-                        }
-                    }
+                for item in rule_items(results) {
+                    let place = item["file"].as_str().unwrap_or(file);
+                    let line = item["line"].as_u64().map(|l| l as usize);
+                    let pointer = item["pointer"].as_str().unwrap_or_default().to_owned();
+                    let mut f = Finding::new(
+                        &format!("{short}.{rule}"),
+                        severity,
+                        place,
+                        line,
+                        message_of(&item),
+                    );
+                    f.source = file.clone();
+                    out.push((f, pointer));
                 }
             }
         }

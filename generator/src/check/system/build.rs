@@ -348,23 +348,7 @@ impl<'a> Repository<'a> {
         let mut emitted = Vec::new();
         let mut gaps = Vec::new();
         let mut chart_objects = Vec::new();
-        let sources: Vec<(Vec<Value>, &Value)> = match spec["sources"].as_array() {
-            Some(list) => list
-                .iter()
-                .enumerate()
-                .map(|(i, s)| {
-                    (
-                        vec![Value::from("spec"), Value::from("sources"), Value::from(i)],
-                        s,
-                    )
-                })
-                .collect(),
-            None => vec![(
-                vec![Value::from("spec"), Value::from("source")],
-                &spec["source"],
-            )],
-        };
-        for (path, s) in sources {
+        for (path, s) in sources(spec) {
             let at = At::field(app.doc, &path);
             let mut source = Source {
                 repo_url: s["repoURL"].as_str().unwrap_or_default().to_owned(),
@@ -863,6 +847,36 @@ fn crd_defines(v: &Value) -> Option<GroupKind> {
         group: v["spec"]["group"].as_str()?.to_owned(),
         kind: v["spec"]["names"]["kind"].as_str()?.to_owned(),
     })
+}
+
+/// An Application's sources (`spec.sources`, else `spec.source`), each with
+/// its path in the document.
+pub(crate) fn sources(spec: &Value) -> Vec<(Vec<Value>, &Value)> {
+    match spec["sources"].as_array() {
+        Some(list) => list
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let path = vec![Value::from("spec"), Value::from("sources"), Value::from(i)];
+                (path, s)
+            })
+            .collect(),
+        None => vec![(
+            vec![Value::from("spec"), Value::from("source")],
+            &spec["source"],
+        )],
+    }
+}
+
+/// The repository paths of a source's Helm value files that come from a
+/// `ref` source of this repository (`$values/components/x/values.yaml`).
+pub(crate) fn value_files(source: &Value) -> impl Iterator<Item = &str> {
+    source["helm"]["valueFiles"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter_map(|f| f.strip_prefix('$')?.split_once('/').map(|(_, p)| p))
 }
 
 pub(crate) fn wave_of(meta: &Value) -> i64 {

@@ -37,6 +37,13 @@ impl<'a> Files<'a> {
             .is_some_and(|(p, _)| p.starts_with(&prefix))
     }
 
+    /// The document that starts at `line` of `file`.
+    pub(crate) fn doc_at(&self, file: &str, line: usize) -> Option<&'a Document> {
+        self.docs
+            .get(file)
+            .and_then(|d| d.iter().copied().find(|d| d.line == line))
+    }
+
     pub(crate) fn scope(&self, api_version: &str, kind: &str) -> Option<Scope> {
         let group = kinds::group_of(api_version);
         kinds::built_in_scope(group, kind).or_else(|| {

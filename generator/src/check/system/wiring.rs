@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use super::build::Modelled;
+use super::build::{sources, value_files, Modelled};
 use super::input::{At, Connection, Provider, WebhookReach, WideEgress};
 use super::kustomize::Files;
 use super::network::{Network, Peer, PodPort, Policy};
@@ -262,10 +262,7 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
         if o.origin == "chart" || matches!(o.kind.as_str(), "Application" | "NetworkPolicy") {
             continue;
         }
-        let doc = files
-            .docs
-            .get(o.at.file.as_str())
-            .and_then(|docs| docs.iter().copied().find(|d| d.line == o.at.line));
+        let doc = files.doc_at(&o.at.file, o.at.line);
         let mut out = Vec::new();
         scan(v, &mut Vec::new(), doc, &o.at.file, &mut out, 0);
         let ns = if o.namespace.is_empty() {
@@ -529,45 +526,12 @@ fn helm_values(app: &super::input::Application, files: &Files) -> Vec<Found> {
 
 fn helm_values_by_file(app: &super::input::Application, files: &Files) -> Vec<Found> {
     let mut out = Vec::new();
-    let Some(doc) = files
-        .docs
-        .get(app.at.file.as_str())
-        .and_then(|d| d.iter().copied().find(|d| d.line == app.at.line))
-    else {
+    let Some(doc) = files.doc_at(&app.at.file, app.at.line) else {
         return out;
     };
-    let spec = &doc.value["spec"];
-    let sources: Vec<(Vec<Value>, &Value)> = match spec["sources"].as_array() {
-        Some(list) => list
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                (
-                    vec![Value::from("spec"), Value::from("sources"), Value::from(i)],
-                    s,
-                )
-            })
-            .collect(),
-        None => vec![(
-            vec![Value::from("spec"), Value::from("source")],
-            &spec["source"],
-        )],
-    };
-    for (path, s) in sources {
+    for (path, s) in sources(&doc.value["spec"]) {
         let helm = &s["helm"];
-        for f in helm["valueFiles"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-        {
-            let Some(rel) = f
-                .strip_prefix('$')
-                .and_then(|r| r.split_once('/'))
-                .map(|(_, p)| p)
-            else {
-                continue;
-            };
+        for rel in value_files(s) {
             for d in files.docs.get(rel).into_iter().flatten() {
                 scan(&d.value, &mut Vec::new(), Some(d), rel, &mut out, 0);
             }
@@ -597,26 +561,8 @@ fn helm_values_by_file(app: &super::input::Application, files: &Files) -> Vec<Fo
 pub(crate) fn values_files(docs: &[&Document]) -> std::collections::HashSet<String> {
     let mut out = std::collections::HashSet::new();
     for d in docs.iter().filter(|d| d.kind() == "Application") {
-        let spec = &d.value["spec"];
-        let sources = spec["sources"]
-            .as_array()
-            .map(|a| a.iter().collect::<Vec<_>>())
-            .unwrap_or_else(|| vec![&spec["source"]]);
-        for s in sources {
-            for f in s["helm"]["valueFiles"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-            {
-                if let Some(rel) = f
-                    .strip_prefix('$')
-                    .and_then(|r| r.split_once('/'))
-                    .map(|(_, p)| p)
-                {
-                    out.insert(rel.to_owned());
-                }
-            }
+        for (_, s) in sources(&d.value["spec"]) {
+            out.extend(value_files(s).map(str::to_owned));
         }
     }
     out
@@ -820,32 +766,11 @@ fn postgres_catalogs(
 /// this repository in order, then `valuesObject`.
 fn app_values(app: &super::input::Application, files: &Files) -> Value {
     let mut merged = Value::Object(Default::default());
-    let Some(doc) = files
-        .docs
-        .get(app.at.file.as_str())
-        .and_then(|d| d.iter().copied().find(|d| d.line == app.at.line))
-    else {
+    let Some(doc) = files.doc_at(&app.at.file, app.at.line) else {
         return merged;
     };
-    let spec = &doc.value["spec"];
-    let sources = spec["sources"]
-        .as_array()
-        .map(|a| a.iter().collect::<Vec<_>>())
-        .unwrap_or_else(|| vec![&spec["source"]]);
-    for s in sources {
-        for f in s["helm"]["valueFiles"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-        {
-            let Some(rel) = f
-                .strip_prefix('$')
-                .and_then(|r| r.split_once('/'))
-                .map(|(_, p)| p)
-            else {
-                continue;
-            };
+    for (_, s) in sources(&doc.value["spec"]) {
+        for rel in value_files(s) {
             for d in files.docs.get(rel).into_iter().flatten() {
                 crate::core::values::deep_merge(&mut merged, &d.value);
             }
