@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::wiring::{self, Consumes, Provides};
 use crate::source::Tree;
 
 pub const MANIFEST: &str = "blueprint.yaml";
@@ -21,6 +22,17 @@ pub struct Manifest {
     pub version: String,
     pub namespaces: Vec<Namespace>,
     pub components: Vec<Component>,
+    /// Consumers installed before any component (Argo CD, at bootstrap):
+    /// they consume like components, but are nobody's need.
+    #[serde(default)]
+    pub bootstrap_consumers: Vec<BootstrapConsumer>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BootstrapConsumer {
+    pub id: String,
+    pub consumes: Consumes,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -54,6 +66,12 @@ pub struct Component {
     pub critical: bool,
     #[serde(default)]
     pub cluster_wide: bool,
+    /// What it offers other components (see `core::wiring`).
+    #[serde(default)]
+    pub provides: Provides,
+    /// What it uses from other components.
+    #[serde(default)]
+    pub consumes: Consumes,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
@@ -79,7 +97,7 @@ pub enum BlueprintError {
 }
 
 /// The spec choice keys a component's `when` may test.
-pub const CHOICE_KEYS: &[&str] = &["ingestion", "catalog", "logs", "postgresql"];
+pub const CHOICE_KEYS: &[&str] = &["ingestion", "catalog", "logs", "postgresql", "notebooks"];
 
 /// Exact chart versions only: ArgoCD would otherwise float to whatever the
 /// chart repository serves on the day of the sync.
@@ -187,7 +205,37 @@ impl Manifest {
         if let Some(cycle) = find_cycle(&self.components) {
             return Err(format!("dependency cycle: {}", cycle.join(" -> ")));
         }
-        Ok(())
+        for c in &self.components {
+            for key in c.consumes.buckets.iter().flat_map(|b| b.when.keys()) {
+                if !CHOICE_KEYS.contains(&key.as_str()) {
+                    return Err(format!(
+                        "component {}: a bucket's `when` tests unknown choice {key:?} (known: {})",
+                        c.id,
+                        CHOICE_KEYS.join(", ")
+                    ));
+                }
+            }
+        }
+        self.check_wiring()
+    }
+
+    /// The wiring graph must hold whatever the spec enables: every
+    /// component is checked with the whole blueprint, then each set of
+    /// mutually exclusive choices is checked again when the model is built.
+    fn check_wiring(&self) -> Result<(), String> {
+        let nodes: Vec<wiring::Node> = self.components.iter().map(Component::node).collect();
+        let none = Provides::default();
+        let outside: Vec<wiring::Node> = self
+            .bootstrap_consumers
+            .iter()
+            .map(|b| wiring::Node {
+                id: &b.id,
+                needs: &[],
+                provides: &none,
+                consumes: &b.consumes,
+            })
+            .collect();
+        wiring::check(&nodes, &outside).map_err(|e| format!("wiring: {e}"))
     }
 
     pub fn namespace(&self, id: &str) -> Option<&Namespace> {
@@ -196,6 +244,15 @@ impl Manifest {
 }
 
 impl Component {
+    pub fn node(&self) -> wiring::Node<'_> {
+        wiring::Node {
+            id: &self.id,
+            needs: &self.needs,
+            provides: &self.provides,
+            consumes: &self.consumes,
+        }
+    }
+
     pub fn enabled(&self, choices: &BTreeMap<&str, &str>) -> bool {
         self.when.iter().all(|(key, allowed)| {
             choices
@@ -296,6 +353,8 @@ mod tests {
             server_side_apply: false,
             critical: false,
             cluster_wide: false,
+            provides: Default::default(),
+            consumes: Default::default(),
         }
     }
 
@@ -311,6 +370,7 @@ mod tests {
                 system: false,
             }],
             components,
+            bootstrap_consumers: Vec::new(),
         }
     }
 

@@ -106,6 +106,7 @@ impl Model {
             ("catalog", spec.components.catalog.as_str()),
             ("logs", spec.components.logs.as_str()),
             ("postgresql", spec.components.postgresql.as_str()),
+            ("notebooks", spec.notebooks.storage.as_str()),
         ]
         .into_iter()
         .collect();
@@ -213,24 +214,14 @@ impl Model {
             .iter()
             .map(|e| (e.component.id.clone(), Value::Bool(true)))
             .collect();
-        let mut buckets: Vec<String> = [
-            "iceberg-raw",
-            "iceberg-staging",
-            "iceberg-analytics",
-            "iceberg-ml",
-            "backups",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        buckets.extend(
-            spec.data_domains
-                .iter()
-                .map(|d| format!("domain-{}", d.name)),
-        );
-        if spec.notebooks.on_s3() {
-            buckets.push(NOTEBOOK_BUCKET.to_owned());
-        }
+        let domains: Vec<String> = spec.data_domains.iter().map(|d| d.name.clone()).collect();
+        let wiring = wiring(&manifest, &components, &choices, &domains, &spec);
+        let buckets: Vec<String> = wiring["buckets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|b| b["name"].as_str().map(str::to_owned))
+            .collect();
         let mut chart_repos: Vec<String> = components
             .iter()
             .filter_map(|e| e.component.chart.as_ref().map(chart_source_url))
@@ -257,6 +248,7 @@ impl Model {
                 "description": d.description.clone().unwrap_or_default(),
             })).collect::<Vec<_>>(),
             "buckets": buckets,
+            "wiring": wiring,
             "notebooks": {
                 "storage": spec.notebooks.storage,
                 "s3": spec.notebooks.on_s3(),
@@ -505,6 +497,115 @@ fn webhook_ingress(
         }
     }
     Ok(json!(by_ns))
+}
+
+/// The objects the providers create for their consumers, derived from the
+/// blueprint's wiring graph (`provides` / `consumes`) for the enabled
+/// components: the buckets, the databases and login roles, the realm's
+/// OIDC clients. Templates of the providers iterate over these, so a
+/// consumer's declaration is the only place a bucket, a database or a
+/// client is named. Resources whose provider is not enabled (an external
+/// PostgreSQL, say) are listed under `external`, for the bootstrap steps.
+fn wiring(
+    manifest: &Manifest,
+    components: &[Enabled],
+    choices: &BTreeMap<&str, &str>,
+    domains: &[String],
+    spec: &Spec,
+) -> Value {
+    use crate::core::wiring::{bucket_names, Access};
+    let provided = |pick: fn(&crate::core::wiring::Provides) -> bool| {
+        components
+            .iter()
+            .find(|e| pick(&e.component.provides))
+            .map(|e| e.component.id.clone())
+    };
+    let consumers = components
+        .iter()
+        .map(|e| (e.component.id.as_str(), &e.component.consumes))
+        .chain(
+            manifest
+                .bootstrap_consumers
+                .iter()
+                .map(|b| (b.id.as_str(), &b.consumes)),
+        );
+    let mut buckets: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    let mut databases = Vec::new();
+    let mut clients = Vec::new();
+    for (id, consumes) in consumers {
+        for b in &consumes.buckets {
+            let applies = b.when.iter().all(|(k, allowed)| {
+                choices
+                    .get(k.as_str())
+                    .is_some_and(|v| allowed.iter().any(|a| a == v))
+            });
+            if !applies {
+                continue;
+            }
+            for name in bucket_names(&b.name, domains) {
+                buckets.entry(name).or_default().push(json!({
+                    "consumer": id,
+                    "access": match b.access { Access::Read => "read", Access::Write => "write" },
+                }));
+            }
+        }
+        for d in &consumes.databases {
+            databases.push(json!({
+                "name": d.name,
+                "owner": d.role(),
+                "schemas": d.schemas,
+                "purpose": d.purpose,
+                "consumer": id,
+            }));
+        }
+        for o in &consumes.oidc {
+            let host =
+                (!o.redirect.is_empty()).then(|| o.host.clone().unwrap_or_else(|| id.to_owned()));
+            let mut v = serde_json::to_value(o).unwrap_or_default();
+            v["consumer"] = json!(id);
+            v["host"] = json!(host);
+            v["variable"] = json!(o.secret_variable());
+            v["store"] = json!(o.store_entry());
+            // Every token carries the user's groups unless the client
+            // declares the claims it reads.
+            if o.scopes.is_empty() {
+                v["scopes"] = json!(["groups"]);
+            }
+            // The spec's groups granting the service account's roles.
+            v["groups"] = json!(spec
+                .keycloak
+                .groups
+                .iter()
+                .filter(|g| o.roles.contains(&g.role))
+                .map(|g| g.name.clone())
+                .collect::<Vec<_>>());
+            clients.push(v);
+        }
+    }
+    databases.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    clients.sort_by(|a, b| a["client"].as_str().cmp(&b["client"].as_str()));
+    let mut roles: Vec<Value> = Vec::new();
+    for d in &databases {
+        if !roles.iter().any(|r| r["name"] == d["owner"]) {
+            roles.push(json!({"name": d["owner"], "consumer": d["consumer"]}));
+        }
+    }
+    roles.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    let buckets: Vec<Value> = buckets
+        .into_iter()
+        .map(|(name, consumers)| json!({"name": name, "consumers": consumers}))
+        .collect();
+    json!({
+        "providers": {
+            "databases": provided(|p| p.databases),
+            "buckets": provided(|p| p.buckets),
+            "oidc": provided(|p| p.oidc),
+        },
+        "buckets": buckets,
+        "databases": databases,
+        "roles": roles,
+        "oidc_clients": clients,
+    })
 }
 
 /// The component that installs the External Secrets CRDs and controller.

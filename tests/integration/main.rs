@@ -17,3 +17,4 @@ mod support;
 mod system;
 mod system_rules;
 mod tools;
+mod wiring;

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod charts;
 pub mod kinds;
 pub mod values;
+pub mod wiring;
 
 /// Name of the spec inside a generated repository (the checker validates
 /// it; the generator writes it).
