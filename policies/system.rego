@@ -204,6 +204,82 @@ deny contains finding("SOC-SYS-004", sprintf("[%s] Application %q (wave %d) conn
 	not c.role in c.provider.roles
 }
 
+# --- 4b. Provisioning: buckets, OIDC clients and CA trust a consumer relies on ---
+
+store_label(s) := sprintf("%s/%s", [s.namespace, s.service])
+
+# A bucket is known to the store the consumer connects to; a consumer
+# whose endpoint the model does not see (an external S3 store) may use a
+# bucket any store creates or `socle-check.yaml` declares.
+bucket_created(u) if {
+	some s in input.stores
+	store_label(s) in u.stores
+	u.bucket in s.buckets
+}
+
+bucket_created(u) if {
+	count(u.stores) == 0
+	u.bucket in input.external_buckets
+}
+
+bucket_created(u) if {
+	count(u.stores) == 0
+	some s in input.stores
+	u.bucket in s.buckets
+}
+
+store_texts := [sprintf("%s (%s, Application %q: %s)", [store_label(s), where(s.at), s.app, concat(", ", s.buckets)]) | some s in input.stores]
+
+stores_text := concat("; ", store_texts) if count(store_texts) > 0
+
+stores_text := "no object store is modelled" if count(store_texts) == 0
+
+deny contains finding("SOC-SYS-012", sprintf("[%s] Application %q (wave %d) uses bucket %q, which no store it reaches creates (%s); add it to the store's buckets, or declare it under `buckets:` in socle-check.yaml when an external store holds it", [env, u.consumer, apps[u.consumer].wave, u.bucket, stores_text]), u.at) if {
+	some u in input.bucket_uses
+	not bucket_created(u)
+	count(input.stores) + count(input.external_buckets) > 0
+}
+
+# A client is declared by a realm the consumer names (any realm when it
+# names none).
+realm_for(u, _) if count(u.realms) == 0
+
+realm_for(u, r) if r.name in u.realms
+
+client_in(u) := [[r, c] | some r in input.realms; realm_for(u, r); some c in r.clients; c.client_id == u.client]
+
+realm_texts := [sprintf("%s (%s)", [r.name, where(r.at)]) | some r in input.realms]
+
+deny contains finding("SOC-SYS-013", sprintf("[%s] Application %q (wave %d) signs in with OIDC client %q, which realm %s does not declare; add the client to the realm", [env, u.consumer, apps[u.consumer].wave, u.client, concat(" or ", realm_texts)]), u.at) if {
+	some u in input.oidc_uses
+	count(input.realms) > 0
+	count(client_in(u)) == 0
+}
+
+# A browser client redirects only to its consumer: one of its redirect
+# URIs is on a host the consumer's configuration names.
+deny contains finding("SOC-SYS-013", sprintf("[%s] Application %q (wave %d) signs in with OIDC client %q of realm %q (%s), whose redirect URIs (%s) are on no host the Application serves (%s): the sign-in would fail after the login page", [env, u.consumer, apps[u.consumer].wave, u.client, pair[0].name, where(pair[0].at), concat(", ", pair[1].redirect_uris), concat(", ", u.hosts)]), u.at) if {
+	some u in input.oidc_uses
+	pairs := client_in(u)
+	count(pairs) > 0
+	pair := pairs[0]
+	pair[1].standard_flow
+	count(pair[1].redirect_hosts) > 0
+	count(u.hosts) > 0
+	count({h | some h in pair[1].redirect_hosts; h in u.hosts}) == 0
+}
+
+# An HTTPS endpoint whose certificate a private CA signs is trusted only by
+# a consumer given that CA (its Secret, or a trust bundle made from it).
+warn contains finding("SOC-SYS-014", sprintf("[%s] Application %q (wave %d) calls https://%s, whose certificate %s %q (%s) signs with a private CA, but its configuration names none of the CA's trust material (%s): TLS verification fails. Mount the CA bundle and point the component's CA option at it", [env, t.consumer, apps[t.consumer].wave, t.host, t.issuer_kind, t.issuer, where(i.at), concat(", ", i.trust)]), t.at) if {
+	some t in input.tls_uses
+	some i in input.issuers
+	i.kind == t.issuer_kind
+	i.name == t.issuer
+	i.private
+	count({n | some n in t.trusts; n in i.trust}) == 0
+}
+
 # --- 5. Network: both namespaces' policies let each connection through ---
 
 policies_text(v) := concat(", ", [where(at) | some at in v.isolated_by])

@@ -126,7 +126,7 @@ with_connection(c) := object.union(model, {"connections": [c]})
 
 with_need(n) := object.union(model, {"needs": [n]})
 
-sys_ids := {"SOC-SYS-001", "SOC-SYS-002", "SOC-SYS-003", "SOC-SYS-004", "SOC-SYS-005", "SOC-SYS-006", "SOC-SYS-007", "SOC-SYS-008", "SOC-SYS-009", "SOC-SYS-010", "SOC-SYS-011"}
+sys_ids := {"SOC-SYS-001", "SOC-SYS-002", "SOC-SYS-003", "SOC-SYS-004", "SOC-SYS-005", "SOC-SYS-006", "SOC-SYS-007", "SOC-SYS-008", "SOC-SYS-009", "SOC-SYS-010", "SOC-SYS-011", "SOC-SYS-012", "SOC-SYS-013", "SOC-SYS-014"}
 
 # The one message of rule `id` (fails when there is none or several).
 message(m, id) := msg if {
@@ -447,4 +447,88 @@ test_undeclared_role_denied if {
 test_database_of_a_service_without_catalog_not_judged if {
 	c := object.union(connection, {"database": "anything"})
 	count(findings(with_connection(c), "SOC-SYS-004")) == 0
+}
+
+# --- SOC-SYS-012: a bucket a consumer uses is created by the store it reaches ---
+
+store := {"app": "db", "namespace": "data-storage", "service": "minio", "buckets": ["logs", "lake"], "at": field("components/minio/values.yaml", 50, "/tenant/buckets/0/name")}
+
+bucket_use(bucket, stores) := {"consumer": "web", "at": at("components/web/values.yaml", 9), "bucket": bucket, "stores": stores}
+
+with_buckets(uses, external) := object.union(model, {"stores": [store], "bucket_uses": uses, "external_buckets": external})
+
+test_created_bucket_passes if {
+	count(findings(with_buckets([bucket_use("logs", ["data-storage/minio"])], []), "SOC-SYS-012")) == 0
+}
+
+test_missing_bucket_denied_naming_the_store if {
+	m := with_buckets([bucket_use("log", ["data-storage/minio"])], [])
+	"SOC-SYS-012" in denied(m)
+	contains(message(m, "SOC-SYS-012"), "uses bucket \"log\"")
+	contains(message(m, "SOC-SYS-012"), "data-storage/minio (components/minio/values.yaml:50, Application \"db\": logs, lake)")
+}
+
+test_bucket_of_an_unseen_endpoint_may_be_external if {
+	count(findings(with_buckets([bucket_use("archive", [])], ["archive"]), "SOC-SYS-012")) == 0
+	"SOC-SYS-012" in denied(with_buckets([bucket_use("archive", [])], []))
+}
+
+test_bucket_on_another_store_is_not_enough if {
+	# The consumer reaches a second tenant that lacks the bucket.
+	"SOC-SYS-012" in denied(with_buckets([bucket_use("logs", ["data-other/minio"])], []))
+}
+
+# --- SOC-SYS-013: the OIDC client exists and redirects back to its consumer ---
+
+realm := {"app": "idp", "name": "acme", "at": field("components/idp/realm.yaml", 20, "/data/realm.yaml"), "clients": [{
+	"client_id": "web", "public": false, "standard_flow": true, "service_account": false,
+	"redirect_uris": ["https://web.example.org/callback"], "redirect_hosts": ["web.example.org"],
+}]}
+
+oidc_use(client, realms, hosts) := {"consumer": "web", "at": at("components/web/values.yaml", 14), "client": client, "realms": realms, "hosts": hosts}
+
+with_oidc(u) := object.union(model, {"realms": [realm], "oidc_uses": [u]})
+
+test_declared_client_passes if {
+	count(findings(with_oidc(oidc_use("web", ["acme"], ["web.example.org", "idp.example.org"])), "SOC-SYS-013")) == 0
+}
+
+test_undeclared_client_denied if {
+	m := with_oidc(oidc_use("webui", ["acme"], ["web.example.org"]))
+	"SOC-SYS-013" in denied(m)
+	contains(message(m, "SOC-SYS-013"), "OIDC client \"webui\", which realm acme (components/idp/realm.yaml:20) does not declare")
+}
+
+test_client_of_another_realm_denied if {
+	"SOC-SYS-013" in denied(with_oidc(oidc_use("web", ["other"], ["web.example.org"])))
+}
+
+test_client_redirecting_elsewhere_denied if {
+	m := with_oidc(oidc_use("web", ["acme"], ["app.example.org"]))
+	"SOC-SYS-013" in denied(m)
+	contains(message(m, "SOC-SYS-013"), "redirect URIs (https://web.example.org/callback) are on no host the Application serves (app.example.org)")
+}
+
+# --- SOC-SYS-014: a consumer trusts the private CA that signs what it calls ---
+
+issuer(private) := {"kind": "ClusterIssuer", "name": "platform-ca", "namespace": "", "private": private, "at": at("components/pki/clusterissuer.yaml", 7), "hosts": ["idp.example.org"], "trust": ["platform-ca-key-pair", "platform-ca-bundle"]}
+
+tls_use(trusts) := {"consumer": "web", "at": at("components/web/values.yaml", 20), "host": "idp.example.org", "issuer_kind": "ClusterIssuer", "issuer": "platform-ca", "trusts": trusts}
+
+with_tls(i, t) := object.union(model, {"issuers": [i], "tls_uses": [t]})
+
+test_consumer_trusting_the_bundle_passes if {
+	count(findings(with_tls(issuer(true), tls_use(["platform-ca-bundle"])), "SOC-SYS-014")) == 0
+}
+
+test_consumer_not_trusting_a_private_ca_reported if {
+	m := with_tls(issuer(true), tls_use([]))
+	count(findings(m, "SOC-SYS-014")) == 1
+	contains(message(m, "SOC-SYS-014"), "calls https://idp.example.org")
+	contains(message(m, "SOC-SYS-014"), "ClusterIssuer \"platform-ca\" (components/pki/clusterissuer.yaml:7)")
+	contains(message(m, "SOC-SYS-014"), "(platform-ca-key-pair, platform-ca-bundle)")
+}
+
+test_public_issuer_needs_no_trust if {
+	count(findings(with_tls(issuer(false), tls_use([])), "SOC-SYS-014")) == 0
 }

@@ -97,7 +97,14 @@ pub enum BlueprintError {
 }
 
 /// The spec choice keys a component's `when` may test.
-pub const CHOICE_KEYS: &[&str] = &["ingestion", "catalog", "logs", "postgresql", "notebooks"];
+pub const CHOICE_KEYS: &[&str] = &[
+    "ingestion",
+    "catalog",
+    "logs",
+    "postgresql",
+    "notebooks",
+    "object_storage",
+];
 
 /// Exact chart versions only: ArgoCD would otherwise float to whatever the
 /// chart repository serves on the day of the sync.

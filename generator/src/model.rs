@@ -107,6 +107,14 @@ impl Model {
             ("logs", spec.components.logs.as_str()),
             ("postgresql", spec.components.postgresql.as_str()),
             ("notebooks", spec.notebooks.storage.as_str()),
+            (
+                "object_storage",
+                if spec.object_storage.is_some() {
+                    "external"
+                } else {
+                    "minio"
+                },
+            ),
         ]
         .into_iter()
         .collect();
@@ -318,6 +326,7 @@ impl Model {
             "critical": c.critical,
             "server_side_apply": c.server_side_apply,
             "cluster_wide": c.cluster_wide,
+            "consumes": c.consumes,
         })
     }
 }

@@ -921,3 +921,114 @@ fn sys_004_a_renamed_database() {
         },
     );
 }
+
+#[test]
+fn sys_012_a_bucket_the_store_does_not_create() {
+    let mut files = pristine().clone();
+    let loki = "components/loki/values.yaml";
+    edit(
+        &mut files,
+        loki,
+        "chunks: loki-chunks",
+        "chunks: loki-chunk",
+    );
+    let line = line_of(&files, loki, "chunks: loki-chunk");
+    assert_caught(
+        &files,
+        &Expect {
+            rule: "SOC-SYS-012",
+            file: loki,
+            line: Some(line),
+            needles: &[
+                "[dev]",
+                "Application \"loki-dev\"",
+                "bucket \"loki-chunk\"",
+                "data-platform-storage/minio (components/minio/values.yaml:",
+                "Application \"minio-dev\"",
+            ],
+        },
+    );
+}
+
+const GRAFANA_VALUES: &str = "components/kube-prometheus-stack/values-dev.yaml";
+const REALM: &str = "components/keycloak/manifests/dev/realm.yaml";
+
+#[test]
+fn sys_013_a_client_the_realm_does_not_declare() {
+    let mut files = pristine().clone();
+    edit(
+        &mut files,
+        GRAFANA_VALUES,
+        "client_id: grafana\n",
+        "client_id: grafana-ui\n",
+    );
+    let line = line_of(&files, GRAFANA_VALUES, "client_id: grafana-ui");
+    assert_caught(
+        &files,
+        &Expect {
+            rule: "SOC-SYS-013",
+            file: GRAFANA_VALUES,
+            line: Some(line),
+            needles: &[
+                "[dev]",
+                "Application \"kube-prometheus-stack-dev\"",
+                "OIDC client \"grafana-ui\"",
+                &format!("realm acme ({REALM}:"),
+            ],
+        },
+    );
+}
+
+#[test]
+fn sys_013_a_client_that_redirects_elsewhere() {
+    let mut files = pristine().clone();
+    edit(
+        &mut files,
+        REALM,
+        "- \"https://grafana.dev.data.acme.example/login/generic_oauth\"",
+        "- \"https://grafana.example.org/login/generic_oauth\"",
+    );
+    let line = line_of(&files, GRAFANA_VALUES, "client_id: grafana");
+    assert_caught(
+        &files,
+        &Expect {
+            rule: "SOC-SYS-013",
+            file: GRAFANA_VALUES,
+            line: Some(line),
+            needles: &[
+                "OIDC client \"grafana\" of realm \"acme\"",
+                "https://grafana.example.org/login/generic_oauth",
+                "grafana.dev.data.acme.example",
+            ],
+        },
+    );
+}
+
+#[test]
+fn sys_014_a_consumer_that_no_longer_trusts_the_platform_ca() {
+    let mut files = pristine().clone();
+    let minio = "components/minio/values.yaml";
+    edit(
+        &mut files,
+        minio,
+        "- name: platform-ca-cert",
+        "- name: other-ca",
+    );
+    let minio_dev = "components/minio/values-dev.yaml";
+    let line = line_of(&files, minio_dev, "https://keycloak.dev.data.acme.example");
+    assert_caught(
+        &files,
+        &Expect {
+            rule: "SOC-SYS-014",
+            file: minio_dev,
+            line: Some(line),
+            needles: &[
+                "[dev]",
+                "Application \"minio-dev\"",
+                "calls https://keycloak.dev.data.acme.example",
+                "ClusterIssuer \"platform-ca\" (components/pki/base/clusterissuer.yaml:",
+                "platform-ca-cert",
+            ],
+        },
+    );
+}

@@ -47,13 +47,27 @@ fn every_declared_consumption_is_created_by_its_provider() {
                 format!("dev.{}", socle_yaml["domain"].as_str().unwrap_or_default())
             });
         let notebooks_s3 = socle_yaml["notebooks"]["storage"] == "s3";
-        let minio = yaml(text(&files, "components/minio/values.yaml"));
-        let buckets: Vec<&str> = minio["tenant"]["buckets"]
+        // The tenant's buckets, or those the client creates on an external
+        // store (socle-check.yaml).
+        let external = socle_yaml
+            .get("object_storage")
+            .is_some_and(|o| !o.is_null());
+        assert_eq!(
+            files.contains_key("components/minio/values.yaml"),
+            !external
+        );
+        let store = if external {
+            yaml(text(&files, "socle-check.yaml"))["buckets"].clone()
+        } else {
+            yaml(text(&files, "components/minio/values.yaml"))["tenant"]["buckets"].clone()
+        };
+        let buckets: Vec<String> = store
             .as_array()
             .expect("buckets")
             .iter()
-            .filter_map(|b| b["name"].as_str())
+            .filter_map(|b| b.as_str().or_else(|| b["name"].as_str()).map(str::to_owned))
             .collect();
+        let buckets: Vec<&str> = buckets.iter().map(String::as_str).collect();
         let pg = yaml(text(&files, "components/postgresql/values.yaml"));
         let roles: Vec<&str> = pg["cluster"]["roles"]
             .as_array()

@@ -62,6 +62,25 @@ pub struct System {
     pub prerequisites: Vec<Prerequisite>,
     /// Consumer → provider links read back from the rendered files.
     pub connections: Vec<Connection>,
+    /// Object stores (MinIO tenants) and the buckets they create.
+    pub stores: Vec<Store>,
+    /// Buckets `socle-check.yaml` declares on stores outside the
+    /// repository (created by the client).
+    pub external_buckets: Vec<String>,
+    /// Buckets each Application's configuration names.
+    pub bucket_uses: Vec<BucketUse>,
+    /// OIDC realms (keycloak-config-cli ConfigMaps, KeycloakRealmImports)
+    /// and their clients.
+    pub realms: Vec<Realm>,
+    /// OIDC clients each Application's configuration signs in with.
+    pub oidc_uses: Vec<OidcUse>,
+    /// cert-manager issuers, the hosts they sign certificates for (Ingress
+    /// blocks that ask for one) and the names their CA certificate is
+    /// distributed under.
+    pub issuers: Vec<Issuer>,
+    /// HTTPS endpoints each Application calls whose certificate an issuer
+    /// of the repository signs, with the trust material it names.
+    pub tls_uses: Vec<TlsUse>,
     /// Admission webhooks, with whether the API server can reach them.
     pub webhooks: Vec<WebhookReach>,
     /// Egress rules open to any destination on a port.
@@ -295,6 +314,87 @@ pub struct WebhookReach {
     /// Ingress to the webhook's pods from the API server (which is not a
     /// pod: only rules with no `from`, or an ipBlock, admit it).
     pub ingress: Verdict,
+}
+
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct Store {
+    pub app: String,
+    pub namespace: String,
+    /// The Service of its S3 API.
+    pub service: String,
+    pub buckets: Vec<String>,
+    /// Where its bucket list is written.
+    pub at: At,
+}
+
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct BucketUse {
+    pub consumer: String,
+    pub at: At,
+    pub bucket: String,
+    /// `namespace/service` of the stores the consumer connects to (empty:
+    /// an endpoint outside the model, e.g. an external S3 store).
+    pub stores: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct Realm {
+    pub app: String,
+    pub name: String,
+    pub at: At,
+    pub clients: Vec<RealmClient>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct RealmClient {
+    pub client_id: String,
+    pub public: bool,
+    /// The browser sign-in (authorization code) flow.
+    pub standard_flow: bool,
+    /// Client credentials (a service account).
+    pub service_account: bool,
+    /// Absolute (resolved against `rootUrl`).
+    pub redirect_uris: Vec<String>,
+    pub redirect_hosts: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct OidcUse {
+    pub consumer: String,
+    pub at: At,
+    pub client: String,
+    /// Realms the consumer's configuration names (`.../realms/<name>`).
+    pub realms: Vec<String>,
+    /// Hosts the consumer's configuration names (its own public hosts
+    /// among them).
+    pub hosts: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct Issuer {
+    /// `ClusterIssuer` or `Issuer`.
+    pub kind: String,
+    pub name: String,
+    pub namespace: String,
+    /// Not an ACME issuer: its certificates are trusted only by those
+    /// given its CA.
+    pub private: bool,
+    pub at: At,
+    pub hosts: Vec<String>,
+    /// Secrets and bundles that carry its CA certificate.
+    pub trust: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct TlsUse {
+    pub consumer: String,
+    pub at: At,
+    pub host: String,
+    pub issuer_kind: String,
+    pub issuer: String,
+    /// Trust material (an issuer's `trust` names) the consumer's
+    /// configuration names.
+    pub trusts: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]

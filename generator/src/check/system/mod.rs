@@ -16,6 +16,7 @@ pub(crate) mod kustomize;
 pub(crate) mod needs;
 pub(crate) mod network;
 pub(crate) mod project;
+pub(crate) mod resources;
 pub(crate) mod wiring;
 
 use std::collections::HashMap;
@@ -38,6 +39,7 @@ pub fn model(docs: &[&Document], files: &[(String, Vec<u8>)], facts: &ChartFacts
         .into_iter()
         .map(|mut m| {
             wiring::resolve(&mut m, &repo.files);
+            resources::resolve(&mut m, &repo.files);
             needs::resolve(&mut m.system);
             project::judge(&mut m.system);
             m.system
@@ -148,7 +150,9 @@ type Judged = (String, Vec<(Finding, String)>);
 /// What a range check remembers between commits.
 ///
 /// The model reads every file except the Helm values files, and of those
-/// only the in-cluster addresses they name. A result is remembered by the
+/// only what the wiring reads: the in-cluster addresses they name and the
+/// keys beside them, buckets, OIDC clients, realms, hosts and the names of
+/// Secrets and ConfigMaps. A result is remembered by the
 /// versions (blob ids) of the files it reads and the addresses of each
 /// values file (themselves remembered by blob id), so a commit that only
 /// edits values without touching an address reuses it: the per-commit cost

@@ -618,6 +618,7 @@ pub(crate) fn addresses_of<'d>(docs: impl Iterator<Item = &'d Document>) -> Stri
             ));
         }
         read_keys(&d.value, &mut String::new(), &mut out, 0);
+        super::resources::read_of(d, &mut out);
     }
     out
 }

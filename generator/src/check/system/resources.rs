@@ -1,0 +1,944 @@
+//! What one component provisions for another, read back from the rendered
+//! files: the buckets of the object stores and those consumers name, the
+//! clients of the OIDC realms and those consumers sign in with, and the
+//! certificate authorities behind the HTTPS endpoints consumers call, with
+//! what each consumer trusts.
+//!
+//! Everything is read from an Application's configuration (its Helm values
+//! and its manifests) by key and by shape, as an operator reading the files
+//! would: `bucket:` keys, `*_BUCKET` variables, `s3://` URLs; `client_id`
+//! keys and properties; `https://` URLs and the Ingress blocks that ask
+//! cert-manager for their certificate. The judgement is the Rego rules'.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+use super::build::{sources, value_files, Modelled, CONFIG_FILE};
+use super::input::{At, BucketUse, Issuer, OidcUse, Realm, RealmClient, Store, TlsUse};
+use super::kustomize::Files;
+use crate::check::parse::Document;
+
+fn re(cell: &'static OnceLock<regex::Regex>, pattern: &str) -> &'static regex::Regex {
+    cell.get_or_init(|| {
+        regex::Regex::new(pattern).unwrap_or_else(|_| unreachable!("the pattern is a constant"))
+    })
+}
+
+fn s3_url() -> &'static regex::Regex {
+    static RE: OnceLock<regex::Regex> = OnceLock::new();
+    re(&RE, r"\bs3a?://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])")
+}
+
+fn bucket_assignment() -> &'static regex::Regex {
+    static RE: OnceLock<regex::Regex> = OnceLock::new();
+    re(
+        &RE,
+        r"(?im)^\s*[\w.-]*bucket\s*=\s*([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\s*$",
+    )
+}
+
+fn client_assignment() -> &'static regex::Regex {
+    static RE: OnceLock<regex::Regex> = OnceLock::new();
+    re(
+        &RE,
+        r#"(?i)(?:^|[^a-z])client[-_.]?id["']?\s*[:=]\s*["']?([a-z0-9][a-z0-9._-]*)"#,
+    )
+}
+
+fn https_url() -> &'static regex::Regex {
+    static RE: OnceLock<regex::Regex> = OnceLock::new();
+    re(
+        &RE,
+        r"\bhttps://([a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+)",
+    )
+}
+
+fn realm_path() -> &'static regex::Regex {
+    static RE: OnceLock<regex::Regex> = OnceLock::new();
+    re(&RE, r"/realms/([A-Za-z0-9._-]+)")
+}
+
+/// S3's rules for a bucket name (the model reads nothing else as one).
+fn bucket_name(s: &str) -> bool {
+    (3..=63).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && s.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
+fn hostname(s: &str) -> bool {
+    s.len() <= 253
+        && s.contains('.')
+        && !s.contains(".svc")
+        && s.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        })
+        && s.rsplit('.')
+            .next()
+            .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_lowercase()) && tld.len() >= 2)
+}
+
+/// A value written as such (not a template filled in later).
+fn literal(v: &str) -> bool {
+    !v.is_empty() && !v.contains("{{") && !v.contains("${") && !v.contains("$(")
+}
+
+/// One thing a configuration says, at a field.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Said {
+    /// A bucket the configuration reads or writes.
+    Bucket(String),
+    /// A bucket an object store creates (a tenant's `buckets[].name`).
+    Creates(String),
+    /// An OIDC client it signs in with.
+    Client(String),
+    /// A realm it names (`.../realms/<name>`).
+    RealmName(String),
+    /// A host it calls over HTTPS.
+    Https(String),
+    /// A host it names (a URL's or a `host` key's): what it serves or calls.
+    Host(String),
+    /// A Secret or ConfigMap it names (trust material, among others).
+    Names(String),
+    /// Hosts whose certificate an issuer signs (an Ingress block asking
+    /// cert-manager for it): (issuer kind, issuer name, host).
+    Signed(String, String, String),
+}
+
+const NAME_KEYS: &[&str] = &["name", "secretName", "configMapName", "secret", "configMap"];
+const ISSUER_ANNOTATIONS: &[(&str, &str)] = &[
+    ("cert-manager.io/cluster-issuer", "ClusterIssuer"),
+    ("cert-manager.io/issuer", "Issuer"),
+];
+
+fn issuer_of(m: &serde_json::Map<String, Value>) -> Option<(&'static str, String)> {
+    let annotations = m
+        .get("annotations")
+        .or_else(|| m.get("metadata").and_then(|x| x.get("annotations")))?;
+    ISSUER_ANNOTATIONS.iter().find_map(|(key, kind)| {
+        annotations
+            .get(*key)
+            .and_then(Value::as_str)
+            .filter(|v| literal(v))
+            .map(|v| (*kind, v.to_owned()))
+    })
+}
+
+/// Every hostname under a value (an Ingress block's hosts).
+fn hosts_under(v: &Value, out: &mut BTreeSet<String>, depth: usize) {
+    if depth > 32 {
+        return;
+    }
+    match v {
+        Value::Object(m) => m.values().for_each(|x| hosts_under(x, out, depth + 1)),
+        Value::Array(a) => a.iter().for_each(|x| hosts_under(x, out, depth + 1)),
+        Value::String(s) if hostname(s) => {
+            out.insert(s.clone());
+        }
+        _ => {}
+    }
+}
+
+/// Walks a configuration, collecting what it says with the path of each.
+fn scan(v: &Value, path: &mut Vec<Value>, out: &mut Vec<(Vec<Value>, Said)>, depth: usize) {
+    if depth > 64 {
+        return;
+    }
+    match v {
+        Value::Object(m) => {
+            if let Some((kind, issuer)) = issuer_of(m) {
+                let mut hosts = BTreeSet::new();
+                hosts_under(v, &mut hosts, depth);
+                for h in hosts {
+                    out.push((path.clone(), Said::Signed(kind.into(), issuer.clone(), h)));
+                }
+            }
+            // `{name: X_BUCKET, value: b}`: a container's variable.
+            if let (Some(name), Some(value)) = (
+                m.get("name").and_then(Value::as_str),
+                m.get("value").and_then(Value::as_str),
+            ) {
+                let upper = name.to_ascii_uppercase();
+                let mut p = path.clone();
+                p.push(Value::from("value"));
+                if upper.ends_with("_BUCKET") && bucket_name(value) {
+                    out.push((p.clone(), Said::Bucket(value.to_owned())));
+                } else if upper.ends_with("_BUCKETS") {
+                    for b in value.split([' ', ',']).filter(|b| bucket_name(b)) {
+                        out.push((p.clone(), Said::Bucket(b.to_owned())));
+                    }
+                } else if upper.ends_with("CLIENT_ID") && literal(value) {
+                    out.push((p, Said::Client(value.to_owned())));
+                }
+            }
+            let in_bucket_names = path
+                .last()
+                .and_then(Value::as_str)
+                .is_some_and(|k| k.eq_ignore_ascii_case("bucketNames"));
+            for (k, x) in m {
+                path.push(Value::from(k.as_str()));
+                if let Some(s) = x.as_str() {
+                    let key = k.to_ascii_lowercase();
+                    let bucket_key =
+                        matches!(key.as_str(), "bucket" | "bucketname" | "bucket_name")
+                            || key.ends_with("_bucket")
+                            || key.ends_with("-bucket")
+                            || key.ends_with(".bucket");
+                    if (bucket_key || in_bucket_names) && bucket_name(s) {
+                        out.push((path.clone(), Said::Bucket(s.to_owned())));
+                    }
+                    if key.ends_with("_buckets") {
+                        for b in s.split([' ', ',']).filter(|b| bucket_name(b)) {
+                            out.push((path.clone(), Said::Bucket(b.to_owned())));
+                        }
+                    }
+                    let client_key = matches!(key.as_str(), "client_id" | "clientid" | "client-id")
+                        || key.ends_with("_client_id");
+                    if client_key && literal(s) && !s.contains(char::is_whitespace) {
+                        out.push((path.clone(), Said::Client(s.to_owned())));
+                    }
+                    // `<client id>:<secret>`, as OAuth2 client credentials
+                    // are often handed over (Trino's Iceberg connector).
+                    if key.ends_with("credential") {
+                        if let Some((id, _)) = s.split_once(':') {
+                            if !id.is_empty()
+                                && literal(id)
+                                && id
+                                    .bytes()
+                                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+                            {
+                                out.push((path.clone(), Said::Client(id.to_owned())));
+                            }
+                        }
+                    }
+                    if matches!(key.as_str(), "host" | "hostname" | "domain") && hostname(s) {
+                        out.push((path.clone(), Said::Host(s.to_owned())));
+                    }
+                    if (NAME_KEYS.contains(&k.as_str())
+                        || key.ends_with("secret")
+                        || key.ends_with("configmap"))
+                        && literal(s)
+                    {
+                        out.push((path.clone(), Said::Names(s.to_owned())));
+                    }
+                }
+                // A store's own list: `buckets: [{name: b}]`.
+                if k == "buckets" {
+                    for (i, b) in x.as_array().into_iter().flatten().enumerate() {
+                        if let Some(name) = b["name"].as_str().filter(|n| bucket_name(n)) {
+                            let mut p = path.clone();
+                            p.extend([Value::from(i), Value::from("name")]);
+                            out.push((p, Said::Creates(name.to_owned())));
+                        }
+                    }
+                }
+                if k == "hosts" {
+                    for h in x.as_array().into_iter().flatten().filter_map(Value::as_str) {
+                        if hostname(h) {
+                            out.push((path.clone(), Said::Host(h.to_owned())));
+                        }
+                    }
+                }
+                scan(x, path, out, depth + 1);
+                path.pop();
+            }
+        }
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                path.push(Value::from(i));
+                scan(x, path, out, depth + 1);
+                path.pop();
+            }
+        }
+        Value::String(s) => text(s, path, out),
+        _ => {}
+    }
+}
+
+/// What a string says: URLs, and `key=value` / `key: value` lines of the
+/// configuration files charts take as text (properties, INI, Python).
+fn text(s: &str, path: &[Value], out: &mut Vec<(Vec<Value>, Said)>) {
+    let here = || path.to_vec();
+    if s.contains("s3://") || s.contains("s3a://") {
+        for c in s3_url().captures_iter(s) {
+            out.push((here(), Said::Bucket(c[1].to_owned())));
+        }
+    }
+    if s.contains("ucket") || s.contains("UCKET") {
+        for c in bucket_assignment().captures_iter(s) {
+            if bucket_name(&c[1]) {
+                out.push((here(), Said::Bucket(c[1].to_owned())));
+            }
+        }
+    }
+    if s.len() > 8
+        && (s.contains("lient_id")
+            || s.contains("lient-id")
+            || s.contains("lient.id")
+            || s.contains("lientId")
+            || s.contains("lientID"))
+    {
+        for c in client_assignment().captures_iter(s) {
+            out.push((here(), Said::Client(c[1].to_owned())));
+        }
+    }
+    if s.contains("https://") {
+        for c in https_url().captures_iter(s) {
+            out.push((here(), Said::Https(c[1].to_owned())));
+            out.push((here(), Said::Host(c[1].to_owned())));
+        }
+    }
+    if s.contains("http://") {
+        for h in s.split("http://").skip(1) {
+            let host: String = h
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '-')
+                .collect();
+            if hostname(&host) {
+                out.push((here(), Said::Host(host)));
+            }
+        }
+    }
+    if s.contains("/realms/") {
+        for c in realm_path().captures_iter(s) {
+            out.push((here(), Said::RealmName(c[1].to_owned())));
+        }
+    }
+}
+
+/// What a values file says, as text (part of what a range check remembers
+/// of it, see `Memo`).
+pub(crate) fn read_of(d: &Document, out: &mut String) {
+    let mut found = Vec::new();
+    scan(&d.value, &mut Vec::new(), &mut found, 0);
+    for (p, s) in found {
+        out.push_str(&format!(
+            "{}:{}:{s:?};",
+            d.line,
+            crate::check::parse::pointer_of(&p)
+        ));
+    }
+}
+
+/// A realm as keycloak-config-cli or the Keycloak operator reads it: a
+/// ConfigMap value holding a realm export (`realm:` and `clients:`), or a
+/// `KeycloakRealmImport`.
+fn realm_of(o: &super::input::Object, v: &Value) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    if o.kind == "ConfigMap" {
+        for (k, text) in v["data"].as_object().into_iter().flatten() {
+            let Some(text) = text.as_str() else { continue };
+            if !text.contains("clients") {
+                continue;
+            }
+            let parsed = if k.ends_with(".json") {
+                serde_json::from_str::<Value>(text).ok()
+            } else {
+                serde_saphyr::from_str::<Value>(text).ok()
+            };
+            if let Some(r) = parsed.filter(|r| r["realm"].is_string() && r["clients"].is_array()) {
+                out.push((k.clone(), r));
+            }
+        }
+    } else if o.kind == "KeycloakRealmImport" {
+        let r = &v["spec"]["realm"];
+        if r["realm"].is_string() {
+            out.push((String::new(), r.clone()));
+        }
+    }
+    out
+}
+
+fn clients_of(realm: &Value) -> Vec<RealmClient> {
+    realm["clients"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| {
+            let id = c["clientId"].as_str()?.to_owned();
+            let root = c["rootUrl"].as_str().unwrap_or_default();
+            let redirects = c["redirectUris"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(|u| {
+                    // Keycloak resolves a relative URI against the root URL.
+                    if u.starts_with('/') {
+                        format!("{}{u}", root.trim_end_matches('/'))
+                    } else {
+                        u.to_owned()
+                    }
+                })
+                .collect::<Vec<_>>();
+            let hosts = redirects
+                .iter()
+                .filter_map(|u| u.split_once("://").map(|(_, r)| r))
+                .map(|r| {
+                    r.split(['/', ':', '?'])
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned()
+                })
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            Some(RealmClient {
+                client_id: id,
+                public: c["publicClient"].as_bool().unwrap_or(false),
+                // Keycloak's defaults: the browser flow on, service accounts off.
+                standard_flow: c["standardFlowEnabled"].as_bool().unwrap_or(true),
+                service_account: c["serviceAccountsEnabled"].as_bool().unwrap_or(false),
+                redirect_uris: redirects,
+                redirect_hosts: hosts,
+            })
+        })
+        .collect()
+}
+
+/// One piece of an Application's configuration: the Application, the
+/// document (None for a value inside a string), its place, the value, the
+/// value's path in the document, and whether it only makes Secrets (an
+/// ExternalSecret names the Secret it fills; that is not using it).
+type Config<'a> = (
+    &'a str,
+    Option<&'a Document>,
+    At,
+    std::borrow::Cow<'a, Value>,
+    Vec<Value>,
+    bool,
+);
+
+/// Each Application's configuration. Helm values files count for every
+/// Application that reads them.
+fn configurations<'a>(m: &'a Modelled, files: &'a Files) -> Vec<Config<'a>> {
+    let mut out = Vec::new();
+    for app in &m.system.applications {
+        let Some(doc) = files.doc_at(&app.at.file, app.at.line) else {
+            continue;
+        };
+        for (path, s) in sources(&doc.value["spec"]) {
+            for rel in value_files(s) {
+                for d in files.docs.get(rel).into_iter().flatten() {
+                    out.push((
+                        app.name.as_str(),
+                        Some(*d),
+                        At::field(d, &[]),
+                        std::borrow::Cow::Borrowed(&d.value),
+                        Vec::new(),
+                        false,
+                    ));
+                }
+            }
+            let helm = &s["helm"];
+            if let Some(obj) = helm.get("valuesObject") {
+                let mut p = path.clone();
+                p.extend([Value::from("helm"), Value::from("valuesObject")]);
+                out.push((
+                    app.name.as_str(),
+                    Some(doc),
+                    At::field(doc, &[]),
+                    std::borrow::Cow::Borrowed(obj),
+                    p,
+                    false,
+                ));
+            }
+            if let Some(text) = helm["values"].as_str() {
+                if let Ok(v) = serde_saphyr::from_str::<Value>(text) {
+                    let mut p = path.clone();
+                    p.extend([Value::from("helm"), Value::from("values")]);
+                    // Lines inside the string are not the document's: the
+                    // field itself is the place.
+                    out.push((
+                        app.name.as_str(),
+                        None,
+                        At::field(doc, &p),
+                        std::borrow::Cow::Owned(v),
+                        Vec::new(),
+                        false,
+                    ));
+                }
+            }
+        }
+    }
+    for (o, v) in m.system.objects.iter().zip(&m.values) {
+        let Some(v) = v else { continue };
+        if o.origin == "chart" || o.kind == "Application" {
+            continue;
+        }
+        let doc = files.doc_at(&o.at.file, o.at.line);
+        out.push((
+            o.app.as_str(),
+            doc,
+            o.at.clone(),
+            std::borrow::Cow::Borrowed(v.as_ref()),
+            Vec::new(),
+            matches!(
+                o.kind.as_str(),
+                "ExternalSecret" | "Certificate" | "Bundle" | "ClusterIssuer" | "Issuer"
+            ),
+        ));
+    }
+    out
+}
+
+/// Buckets, realms and certificate authorities of one modelled system.
+pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
+    let realm_objects: BTreeSet<(String, usize)> = m
+        .system
+        .objects
+        .iter()
+        .zip(&m.values)
+        .filter(|(o, v)| v.as_ref().is_some_and(|v| !realm_of(o, v).is_empty()))
+        .map(|(o, _)| (o.at.file.clone(), o.at.line))
+        .collect();
+
+    // What each Application's configuration says, with where.
+    let mut said: BTreeMap<&str, Vec<(At, Said)>> = BTreeMap::new();
+    for (app, doc, at, value, base, producer) in configurations(m, files) {
+        if realm_objects.contains(&(at.file.clone(), at.line)) {
+            continue;
+        }
+        let mut found = Vec::new();
+        let mut path = base.clone();
+        scan(&value, &mut path, &mut found, 0);
+        for (p, s) in found {
+            if producer && matches!(s, Said::Names(_)) {
+                continue;
+            }
+            let place = match doc {
+                Some(d) if at.pointer.is_empty() => At::field(d, &p),
+                _ => at.clone(),
+            };
+            said.entry(app).or_default().push((place, s));
+        }
+    }
+    for list in said.values_mut() {
+        list.sort();
+        list.dedup();
+    }
+
+    // Object stores: MinIO tenants (the `tenant` chart's values, or Tenant
+    // objects). The operator serves a tenant's S3 API as Service "minio".
+    let mut stores = Vec::new();
+    for app in &m.system.applications {
+        let tenant_chart = app
+            .sources
+            .iter()
+            .any(|s| s.chart.as_deref() == Some("tenant") && s.repo_url.contains("min.io"));
+        if !tenant_chart {
+            continue;
+        }
+        let namespace = app.destination.namespace.clone().unwrap_or_default();
+        let created: Vec<(At, String)> = said
+            .get(app.name.as_str())
+            .into_iter()
+            .flatten()
+            .filter_map(|(at, s)| match s {
+                Said::Creates(b) if at.pointer.contains("/buckets/") => {
+                    Some((at.clone(), b.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        stores.push(Store {
+            app: app.name.clone(),
+            namespace,
+            service: "minio".into(),
+            at: created
+                .first()
+                .map(|(a, _)| a.clone())
+                .unwrap_or_else(|| app.at.clone()),
+            buckets: created.into_iter().map(|(_, b)| b).collect(),
+        });
+    }
+    for (o, v) in m.system.objects.iter().zip(&m.values) {
+        let Some(v) = v else { continue };
+        if o.group == "minio.min.io" && o.kind == "Tenant" {
+            stores.push(Store {
+                app: o.app.clone(),
+                namespace: o.namespace.clone(),
+                service: "minio".into(),
+                at: o.at.clone(),
+                buckets: v["spec"]["buckets"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|b| b["name"].as_str().map(str::to_owned))
+                    .collect(),
+            });
+        }
+    }
+    for s in &mut stores {
+        s.buckets.sort();
+        s.buckets.dedup();
+    }
+    let store_apps: BTreeSet<&str> = stores.iter().map(|s| s.app.as_str()).collect();
+
+    // The tenants each Application connects to.
+    let mut reaches: HashMap<&str, BTreeSet<String>> = HashMap::new();
+    for c in &m.system.connections {
+        if stores
+            .iter()
+            .any(|s| s.namespace == c.namespace && s.service == c.service)
+        {
+            reaches
+                .entry(c.consumer.as_str())
+                .or_default()
+                .insert(format!("{}/{}", c.namespace, c.service));
+        }
+    }
+    let mut bucket_uses = Vec::new();
+    for (app, list) in &said {
+        if store_apps.contains(app) {
+            continue;
+        }
+        let mut seen = BTreeSet::new();
+        for (at, s) in list {
+            if let Said::Bucket(b) = s {
+                if seen.insert(b.clone()) {
+                    bucket_uses.push(BucketUse {
+                        consumer: (*app).to_owned(),
+                        at: at.clone(),
+                        bucket: b.clone(),
+                        stores: reaches.get(app).into_iter().flatten().cloned().collect(),
+                    });
+                }
+            }
+        }
+    }
+
+    // Realms and their clients.
+    let mut realms = Vec::new();
+    for (o, v) in m.system.objects.iter().zip(&m.values) {
+        let Some(v) = v else { continue };
+        for (key, r) in realm_of(o, v) {
+            let pointer = if key.is_empty() {
+                "/spec/realm".to_owned()
+            } else {
+                crate::check::parse::pointer_of(&[Value::from("data"), Value::from(key)])
+            };
+            realms.push(Realm {
+                app: o.app.clone(),
+                name: r["realm"].as_str().unwrap_or_default().to_owned(),
+                at: At {
+                    pointer,
+                    ..o.at.clone()
+                },
+                clients: clients_of(&r),
+            });
+        }
+    }
+    let realm_apps: BTreeSet<&str> = realms.iter().map(|r| r.app.as_str()).collect();
+    let mut oidc_uses = Vec::new();
+    for (app, list) in &said {
+        let hosts: Vec<String> = list
+            .iter()
+            .filter_map(|(_, s)| match s {
+                Said::Host(h) => Some(h.clone()),
+                _ => None,
+            })
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let realm_names: Vec<String> = list
+            .iter()
+            .filter_map(|(_, s)| match s {
+                Said::RealmName(r) => Some(r.clone()),
+                _ => None,
+            })
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut seen = BTreeSet::new();
+        for (at, s) in list {
+            if let Said::Client(c) = s {
+                // The provider's own admin clients are not a consumer's.
+                if realm_apps.contains(app) && c.starts_with("admin") {
+                    continue;
+                }
+                if seen.insert(c.clone()) {
+                    oidc_uses.push(OidcUse {
+                        consumer: (*app).to_owned(),
+                        at: at.clone(),
+                        client: c.clone(),
+                        realms: realm_names.clone(),
+                        hosts: hosts.clone(),
+                    });
+                }
+            }
+        }
+    }
+
+    // Certificate authorities: cert-manager issuers, the hosts whose
+    // certificates they sign, and the Secrets and bundles that carry their
+    // certificate to those who must trust it.
+    let mut issuers = Vec::new();
+    for (o, v) in m.system.objects.iter().zip(&m.values) {
+        let Some(v) = v else { continue };
+        if o.group != "cert-manager.io" || !matches!(o.kind.as_str(), "ClusterIssuer" | "Issuer") {
+            continue;
+        }
+        let spec = &v["spec"];
+        let private = spec.get("acme").is_none();
+        let secret = spec["ca"]["secretName"].as_str().map(str::to_owned);
+        issuers.push(Issuer {
+            kind: o.kind.clone(),
+            name: o.name.clone(),
+            namespace: if o.kind == "Issuer" {
+                o.namespace.clone()
+            } else {
+                String::new()
+            },
+            private,
+            at: o.at.clone(),
+            hosts: Vec::new(),
+            trust: trust_names(m, secret.as_deref()),
+        });
+    }
+    let mut signed: BTreeMap<String, (String, String)> = BTreeMap::new();
+    for list in said.values() {
+        for (_, s) in list {
+            if let Said::Signed(kind, issuer, host) = s {
+                signed.insert(host.clone(), (kind.clone(), issuer.clone()));
+                if let Some(i) = issuers
+                    .iter_mut()
+                    .find(|i| &i.kind == kind && &i.name == issuer)
+                {
+                    if !i.hosts.contains(host) {
+                        i.hosts.push(host.clone());
+                    }
+                }
+            }
+        }
+    }
+    for i in &mut issuers {
+        i.hosts.sort();
+    }
+    let trust_names: BTreeSet<&str> = issuers
+        .iter()
+        .flat_map(|i| i.trust.iter().map(String::as_str))
+        .collect();
+    let mut tls_uses = Vec::new();
+    for (app, list) in &said {
+        // A component naming its own public URL (a root URL, a hostname
+        // setting) does not call it.
+        let own: BTreeSet<&str> = list
+            .iter()
+            .filter_map(|(_, s)| match s {
+                Said::Signed(_, _, h) => Some(h.as_str()),
+                _ => None,
+            })
+            .collect();
+        let trusts: Vec<String> = list
+            .iter()
+            .filter_map(|(_, s)| match s {
+                Said::Names(n) if trust_names.contains(n.as_str()) => Some(n.clone()),
+                _ => None,
+            })
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut seen = BTreeSet::new();
+        for (at, s) in list {
+            let Said::Https(host) = s else { continue };
+            if own.contains(host.as_str()) {
+                continue;
+            }
+            let Some((kind, issuer)) = signed.get(host) else {
+                continue;
+            };
+            if seen.insert(host.clone()) {
+                tls_uses.push(TlsUse {
+                    consumer: (*app).to_owned(),
+                    at: at.clone(),
+                    host: host.clone(),
+                    issuer_kind: kind.clone(),
+                    issuer: issuer.clone(),
+                    trusts: trusts.clone(),
+                });
+            }
+        }
+    }
+
+    m.system.external_buckets = external_buckets(files);
+    m.system.stores = stores;
+    m.system.bucket_uses = bucket_uses;
+    m.system.realms = realms;
+    m.system.oidc_uses = oidc_uses;
+    m.system.issuers = issuers;
+    m.system.tls_uses = tls_uses;
+}
+
+/// The names under which an issuer's CA certificate reaches consumers: its
+/// own Secret, Secrets that ExternalSecrets fill from the same store entry,
+/// and trust-manager Bundles built from any of them (a Bundle's target is
+/// named after it).
+fn trust_names(m: &Modelled, secret: Option<&str>) -> Vec<String> {
+    let Some(secret) = secret else {
+        return Vec::new();
+    };
+    let mut names: BTreeSet<String> = BTreeSet::from([secret.to_owned()]);
+    let remote_keys = |v: &Value| -> BTreeSet<String> {
+        v["spec"]["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|d| d["remoteRef"]["key"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let externals: Vec<(&super::input::Object, &Value)> = m
+        .system
+        .objects
+        .iter()
+        .zip(&m.values)
+        .filter(|(o, _)| o.kind == "ExternalSecret")
+        .filter_map(|(o, v)| Some((o, v.as_deref()?)))
+        .collect();
+    let keys: BTreeSet<String> = externals
+        .iter()
+        .filter(|(o, _)| o.produces.as_deref() == Some(secret))
+        .flat_map(|(_, v)| remote_keys(v))
+        .collect();
+    for (o, v) in &externals {
+        if !remote_keys(v).is_disjoint(&keys) {
+            if let Some(p) = &o.produces {
+                names.insert(p.clone());
+            }
+        }
+    }
+    for (o, v) in m.system.objects.iter().zip(&m.values) {
+        let Some(v) = v else { continue };
+        if o.group != "trust.cert-manager.io" || o.kind != "Bundle" {
+            continue;
+        }
+        let from = v["spec"]["sources"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|s| {
+                ["secret", "configMap"]
+                    .iter()
+                    .any(|k| s[*k]["name"].as_str().is_some_and(|n| names.contains(n)))
+            });
+        if from {
+            names.insert(o.name.clone());
+        }
+    }
+    names.into_iter().collect()
+}
+
+/// Buckets `socle-check.yaml` declares on stores outside the repository
+/// (`buckets:`), which the client creates.
+fn external_buckets(files: &Files) -> Vec<String> {
+    files
+        .docs
+        .get(CONFIG_FILE)
+        .into_iter()
+        .flatten()
+        .flat_map(|d| {
+            d.value["buckets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|b| b.as_str().or_else(|| b["name"].as_str()))
+                .map(str::to_owned)
+        })
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn said(v: Value) -> Vec<Said> {
+        let mut out = Vec::new();
+        scan(&v, &mut Vec::new(), &mut out, 0);
+        out.into_iter().map(|(_, s)| s).collect()
+    }
+
+    #[test]
+    fn buckets_are_read_by_key_variable_and_url() {
+        let found = said(serde_json::json!({
+            "loki": {"storage": {"bucketNames": {"chunks": "loki-chunks"}}},
+            "backups": {"s3": {"bucket": "backups"}, "destinationPath": "s3://pg-wal/x"},
+            "env": [{"name": "NOTES_S3_BUCKET", "value": "notebooks"},
+                    {"name": "WAREHOUSE_BUCKETS", "value": "a-1 b-2"}],
+            "literals": ["ZEPPELIN_NOTEBOOK_S3_BUCKET=notes"],
+            "expr": "sum by (bucket) (x{bucket=~\"iceberg-.+\"})",
+            "tenant": {"buckets": [{"name": "made"}]},
+        }));
+        for b in [
+            "loki-chunks",
+            "backups",
+            "pg-wal",
+            "notebooks",
+            "a-1",
+            "b-2",
+            "notes",
+        ] {
+            assert!(found.contains(&Said::Bucket(b.into())), "{b}: {found:?}");
+        }
+        assert!(found.contains(&Said::Creates("made".into())));
+        assert!(!found
+            .iter()
+            .any(|s| matches!(s, Said::Bucket(b) if b.contains("iceberg"))));
+    }
+
+    #[test]
+    fn clients_realms_and_https_hosts_are_read() {
+        let found = said(serde_json::json!({
+            "auth": {"client_id": "grafana", "token_url": "https://kc.example.org/realms/acme/protocol/openid-connect/token"},
+            "props": "http-server.authentication.oauth2.client-id=trino\nother=1",
+            "py": "OAUTH_PROVIDERS = [{\"client_id\": \"airflow\"}]",
+            "env": [{"name": "AUTH_OIDC_CLIENT_ID", "value": "datahub"},
+                    {"name": "X_CLIENT_ID", "value": "${FROM_ENV}"}],
+            "args": ["--client-id=zeppelin"],
+        }));
+        for c in ["grafana", "trino", "airflow", "datahub", "zeppelin"] {
+            assert!(found.contains(&Said::Client(c.into())), "{c}: {found:?}");
+        }
+        assert!(!found
+            .iter()
+            .any(|s| matches!(s, Said::Client(c) if c.contains("FROM"))));
+        assert!(found.contains(&Said::RealmName("acme".into())));
+        assert!(found.contains(&Said::Https("kc.example.org".into())));
+    }
+
+    #[test]
+    fn an_ingress_block_names_the_issuer_of_its_hosts() {
+        let found = said(serde_json::json!({
+            "ingress": {
+                "annotations": {"cert-manager.io/cluster-issuer": "platform-ca"},
+                "rules": [{"host": "keycloak.example.org"}],
+                "tls": [{"hosts": ["keycloak.example.org"], "secretName": "kc-tls"}],
+            }
+        }));
+        assert!(found.contains(&Said::Signed(
+            "ClusterIssuer".into(),
+            "platform-ca".into(),
+            "keycloak.example.org".into()
+        )));
+    }
+
+    #[test]
+    fn names_follow_s3_rules() {
+        assert!(bucket_name("iceberg-raw"));
+        for bad in ["ab", "Upper", "-x-", "a_b", "~\"iceberg-.+\""] {
+            assert!(!bucket_name(bad), "{bad}");
+        }
+        assert!(hostname("grafana.dev.data.acme.example"));
+        assert!(!hostname("minio.storage.svc.cluster.local"));
+        assert!(!hostname("1.2.3.4"));
+    }
+}
