@@ -604,7 +604,32 @@ fn wiring(
         .into_iter()
         .map(|(name, consumers)| json!({"name": name, "consumers": consumers}))
         .collect();
+    // Principals of the clients that sign in as themselves, by component
+    // they call: Keycloak names a service account's user
+    // `service-account-<client>` (its tokens' preferred_username), and the
+    // called component grants it the realm roles the client declares.
+    let mut callers: Map<String, Value> = components
+        .iter()
+        .map(|e| (e.component.id.clone(), json!([])))
+        .collect();
+    for c in clients.iter().filter(|c| c["service_account"] == true) {
+        for called in c["calls"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            if let Some(Value::Array(list)) = callers.get_mut(called) {
+                list.push(json!({
+                    "user": format!("service-account-{}", c["client"].as_str().unwrap_or_default()),
+                    "client": c["client"],
+                    "roles": c["roles"],
+                }));
+            }
+        }
+    }
     json!({
+        "callers": callers,
         "providers": {
             "databases": provided(|p| p.databases),
             "buckets": provided(|p| p.buckets),

@@ -1454,3 +1454,67 @@ fn generated_repositories_have_no_denials() {
         );
     }
 }
+
+/// What Trino sends OPA for a query of the pipelines' service account: a
+/// JWT principal (`preferred_username` of a client-credentials token) and
+/// no groups, since Trino's JWT authenticator reads none.
+fn decide_as(engine: &mut regorus::Engine, user: &str, operation: &str, resource: Value) -> bool {
+    let input = json!({
+        "context": {
+            "identity": {"user": user, "groups": []},
+            "softwareStack": {"trinoVersion": "480"},
+        },
+        "action": {"operation": operation, "resource": resource},
+    });
+    engine.set_input(regorus::Value::from(input));
+    engine
+        .eval_rule("data.trino.allow".to_owned())
+        .expect("data.trino.allow evaluates")
+        == regorus::Value::from(true)
+}
+
+#[test]
+fn trino_policy_admits_the_pipelines_service_account_without_groups() {
+    for spec in [None, Some("full.yaml")] {
+        let files = render(spec);
+        let mut engine = regorus::Engine::new();
+        engine.set_rego_v0(false);
+        engine
+            .add_policy("trino.rego".into(), trino_policy(&files, "prod"))
+            .expect("the policy compiles");
+        let pipelines = "service-account-pipelines";
+        for (user, operation, resource, expected) in [
+            (pipelines, "ExecuteQuery", json!({}), true),
+            (pipelines, "InsertIntoTable", table("staging"), true),
+            (pipelines, "CreateTable", table("raw"), true),
+            (pipelines, "SelectFromColumns", table("analytics"), true),
+            // A data engineer, not more.
+            (pipelines, "CreateTable", table("sandbox"), false),
+            (
+                pipelines,
+                "DropSchema",
+                json!({"schema": {"catalogName": "iceberg", "schemaName": "sandbox"}}),
+                false,
+            ),
+            // Service accounts that do not call Trino get nothing.
+            (
+                "service-account-trino-catalog",
+                "ExecuteQuery",
+                json!({}),
+                false,
+            ),
+            (
+                "service-account-lakekeeper-bootstrap",
+                "SelectFromColumns",
+                table("raw"),
+                false,
+            ),
+        ] {
+            assert_eq!(
+                decide_as(&mut engine, user, operation, resource.clone()),
+                expected,
+                "{spec:?}: {user} {operation} {resource}"
+            );
+        }
+    }
+}

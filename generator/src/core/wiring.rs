@@ -122,6 +122,10 @@ pub struct OidcUse {
     /// groups that grant them).
     #[serde(default)]
     pub roles: Vec<String>,
+    /// Components the service account calls with its tokens: each grants
+    /// it its roles (Trino's policy, for instance), and no other does.
+    #[serde(default)]
+    pub calls: Vec<String>,
     /// Client scopes added to every token (after the realm's basic ones).
     #[serde(default)]
     pub scopes: Vec<String>,
@@ -264,6 +268,12 @@ pub fn check(nodes: &[Node<'_>], bootstrap: &[Node<'_>]) -> Result<(), String> {
                     o.client, n.id
                 ));
             }
+            if let Some(unknown) = o.calls.iter().find(|c| !index.contains_key(c.as_str())) {
+                return Err(format!(
+                    "{}: OIDC client {:?} calls unknown component {unknown:?}",
+                    n.id, o.client
+                ));
+            }
             if !o.service_account && o.redirect.is_empty() {
                 return Err(format!(
                     "{}: OIDC client {:?} has neither redirect paths nor a service account, so nothing can sign in with it",
@@ -396,6 +406,36 @@ mod tests {
         ];
         let err = check(&nodes, &[]).unwrap_err();
         assert!(err.contains("consumed by both a and b"), "{err}");
+    }
+
+    #[test]
+    fn a_service_account_calls_known_components_only() {
+        let a = Consumes {
+            oidc: vec![OidcUse {
+                client: "jobs".into(),
+                service_account: true,
+                calls: vec!["warehouse".into()],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let kc = Provides {
+            oidc: true,
+            ..Default::default()
+        };
+        let none = Provides::default();
+        let empty = Consumes::default();
+        let needs = vec!["keycloak".to_owned()];
+        let no_needs: Vec<String> = vec![];
+        let nodes = [
+            node("keycloak", &no_needs, &kc, &empty),
+            node("jobs", &needs, &none, &a),
+        ];
+        let err = check(&nodes, &[]).unwrap_err();
+        assert!(
+            err.contains("calls unknown component \"warehouse\""),
+            "{err}"
+        );
     }
 
     #[test]
