@@ -217,6 +217,14 @@ bucket_created(u) if {
 	u.bucket in s.buckets
 }
 
+# A store whose bucket list could not be read is not judged (the file that
+# does not parse is reported on its own).
+bucket_created(u) if {
+	some s in input.stores
+	store_label(s) in u.stores
+	s.modelled == false
+}
+
 bucket_created(u) if {
 	count(u.stores) == 0
 	u.bucket in input.external_buckets

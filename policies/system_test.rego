@@ -451,7 +451,7 @@ test_database_of_a_service_without_catalog_not_judged if {
 
 # --- SOC-SYS-012: a bucket a consumer uses is created by the store it reaches ---
 
-store := {"app": "db", "namespace": "data-storage", "service": "minio", "buckets": ["logs", "lake"], "at": field("components/minio/values.yaml", 50, "/tenant/buckets/0/name")}
+store := {"app": "db", "namespace": "data-storage", "service": "minio", "buckets": ["logs", "lake"], "at": field("components/minio/values.yaml", 50, "/tenant/buckets/0/name"), "modelled": true}
 
 bucket_use(bucket, stores) := {"consumer": "web", "at": at("components/web/values.yaml", 9), "bucket": bucket, "stores": stores}
 
@@ -471,6 +471,11 @@ test_missing_bucket_denied_naming_the_store if {
 test_bucket_of_an_unseen_endpoint_may_be_external if {
 	count(findings(with_buckets([bucket_use("archive", [])], ["archive"]), "SOC-SYS-012")) == 0
 	"SOC-SYS-012" in denied(with_buckets([bucket_use("archive", [])], []))
+}
+
+test_bucket_of_an_unreadable_store_not_judged if {
+	m := object.union(with_buckets([bucket_use("log", ["data-storage/minio"])], []), {"stores": [object.union(store, {"modelled": false})]})
+	count(findings(m, "SOC-SYS-012")) == 0
 }
 
 test_bucket_on_another_store_is_not_enough if {

@@ -48,6 +48,47 @@ fn edges(system: &System) -> BTreeMap<(String, String), Edge> {
         });
         e.broken |= broken;
     }
+    // Buckets, drawn to the store that creates them (or should).
+    for u in &system.bucket_uses {
+        let store = system.stores.iter().find(|s| {
+            u.stores.contains(&format!("{}/{}", s.namespace, s.service))
+                || (u.stores.is_empty() && s.buckets.contains(&u.bucket))
+        });
+        let (to, broken) = match store {
+            Some(s) => (s.app.clone(), !s.buckets.contains(&u.bucket)),
+            None if system.external_buckets.contains(&u.bucket) => {
+                ("external S3 store".to_owned(), false)
+            }
+            None => (format!("missing: bucket {}", u.bucket), true),
+        };
+        let e = out.entry((u.consumer.clone(), to)).or_insert(Edge {
+            labels: BTreeSet::new(),
+            broken: false,
+        });
+        e.labels.insert(format!("bucket {}", u.bucket));
+        e.broken |= broken;
+    }
+    // OIDC clients, drawn to the realm that declares them.
+    for u in &system.oidc_uses {
+        let realm = system.realms.iter().find(|r| {
+            (u.realms.is_empty() || u.realms.contains(&r.name))
+                && r.clients.iter().any(|c| c.client_id == u.client)
+        });
+        let (to, broken) = match (realm, system.realms.first()) {
+            (Some(r), _) => (r.app.clone(), false),
+            (None, Some(r)) => (r.app.clone(), true),
+            (None, None) => continue,
+        };
+        if to == u.consumer {
+            continue;
+        }
+        let e = out.entry((u.consumer.clone(), to)).or_insert(Edge {
+            labels: BTreeSet::new(),
+            broken: false,
+        });
+        e.labels.insert(format!("oidc {}", u.client));
+        e.broken |= broken;
+    }
     out
 }
 

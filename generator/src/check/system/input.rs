@@ -325,6 +325,9 @@ pub struct Store {
     pub buckets: Vec<String>,
     /// Where its bucket list is written.
     pub at: At,
+    /// False when a file holding its bucket list could not be read: its
+    /// buckets are then unknown, not absent.
+    pub modelled: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]

@@ -538,6 +538,16 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
             continue;
         }
         let namespace = app.destination.namespace.clone().unwrap_or_default();
+        // A values file that does not parse (a merge left unresolved, say)
+        // hides the bucket list: the parse error is the finding, and the
+        // store's buckets are not judged.
+        let unreadable = files.doc_at(&app.at.file, app.at.line).is_some_and(|doc| {
+            sources(&doc.value["spec"]).iter().any(|(_, s)| {
+                value_files(s).any(|rel| {
+                    files.bytes.contains_key(rel) && files.docs.get(rel).is_none_or(Vec::is_empty)
+                })
+            })
+        });
         let created: Vec<(At, String)> = said
             .get(app.name.as_str())
             .into_iter()
@@ -558,6 +568,7 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
                 .map(|(a, _)| a.clone())
                 .unwrap_or_else(|| app.at.clone()),
             buckets: created.into_iter().map(|(_, b)| b).collect(),
+            modelled: !unreadable,
         });
     }
     for (o, v) in m.system.objects.iter().zip(&m.values) {
@@ -574,6 +585,7 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
                     .flatten()
                     .filter_map(|b| b["name"].as_str().map(str::to_owned))
                     .collect(),
+                modelled: true,
             });
         }
     }
