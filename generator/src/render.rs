@@ -15,6 +15,8 @@ use handlebars::{
 };
 use serde_json::{Map, Value};
 
+mod paths;
+
 use crate::model::Model;
 use crate::source::Tree;
 
@@ -369,6 +371,32 @@ impl<'a> Renderer<'a> {
         Ok((files, sources))
     }
 
+    /// Each template's source text and the contexts it renders with, to
+    /// check with [`unresolved_fields`] (across several specs: a component
+    /// one spec leaves out is rendered by another).
+    pub fn contexts(&self) -> Result<TemplateContexts, RenderFailure> {
+        let base = match &self.model.base {
+            Value::Object(m) => m.clone(),
+            _ => Map::new(),
+        };
+        let mut out = TemplateContexts::new();
+        for t in self.templates().iter().filter(|t| t.hbs) {
+            let text = std::str::from_utf8(t.bytes).map_err(|_| RenderFailure::Template {
+                template: t.source.clone(),
+                message: "not UTF-8 text".into(),
+            })?;
+            let entry = out
+                .entry(t.source.clone())
+                .or_insert_with(|| (text.to_owned(), Vec::new()));
+            let base = trimmed_base(&base, t);
+            self.expand(t, &base, &mut |_, ctx| {
+                entry.1.push(ctx);
+                Ok(())
+            })?;
+        }
+        Ok(out)
+    }
+
     /// Call `each` with every (output path, context) a template expands to.
     fn expand(
         &self,
@@ -478,6 +506,27 @@ fn render_error_message(e: &RenderError) -> String {
         msg = format!("line {line}, column {col}: {msg}");
     }
     msg
+}
+
+/// Template source → (text, contexts), see [`Renderer::contexts`].
+pub type TemplateContexts = BTreeMap<String, (String, Vec<Value>)>;
+
+/// Every field a template names that none of the contexts it renders with
+/// has, branches not taken included: `template:line: path`. (Rendering
+/// alone reports only the fields it evaluates.)
+pub fn unresolved_fields(templates: &TemplateContexts) -> Result<Vec<String>, RenderFailure> {
+    let mut out = Vec::new();
+    for (source, (text, contexts)) in templates {
+        let compiled =
+            handlebars::Template::compile(text).map_err(|e| RenderFailure::Template {
+                template: source.clone(),
+                message: e.to_string(),
+            })?;
+        for (line, path) in paths::unresolved(&compiled, contexts) {
+            out.push(format!("{source}:{line}: {path}"));
+        }
+    }
+    Ok(out)
 }
 
 /// Output paths come from the blueprint and validated slugs only; this is the

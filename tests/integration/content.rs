@@ -318,3 +318,64 @@ fn environments_sharing_a_cluster_deploy_cluster_wide_parts_once() {
         String::from_utf8_lossy(&files["argocd/dev/applications/velero.yaml"]).into_owned();
     assert!(velero.contains("namespace: velero\n"), "{velero}");
 }
+
+/// Every field every template names exists in the contexts it renders
+/// with, in branches the spec does not take too (a typo behind
+/// `{{#if enabled.airbyte}}` fails here, not for the first client with
+/// Airbyte). The contexts of the default, full and hostile specs together:
+/// a component one leaves out, another renders.
+fn unresolved_fields(blueprint: &socle::source::Tree) -> Vec<String> {
+    let environments = socle::source::Tree::embedded_environments();
+    let mut all = socle::render::TemplateContexts::new();
+    for spec in [None, Some("full.yaml"), Some("hostile.yaml")] {
+        let text = match spec {
+            Some(name) => {
+                fs_err::read_to_string(crate::support::fixture(&format!("specs/{name}"))).unwrap()
+            }
+            None => socle::spec::EXAMPLE.to_owned(),
+        };
+        let generated = socle::generate::generate(&socle::generate::Inputs {
+            spec_text: &text,
+            spec_origin: "socle.yaml",
+            blueprint,
+            environments: &environments,
+        })
+        .expect("renders");
+        let contexts = socle::render::Renderer::new(&generated.model, blueprint)
+            .contexts()
+            .expect("contexts");
+        for (source, (text, list)) in contexts {
+            all.entry(source)
+                .or_insert_with(|| (text, Vec::new()))
+                .1
+                .extend(list);
+        }
+    }
+    socle::render::unresolved_fields(&all).expect("templates compile")
+}
+
+#[test]
+fn templates_name_only_fields_their_context_has() {
+    let blueprint = socle::source::Tree::embedded_blueprint();
+    let problems = unresolved_fields(&blueprint);
+    assert!(problems.is_empty(), "fields no context has:\n{problems:#?}");
+
+    // A typo in a branch no spec takes is found, at its line.
+    let mut broken = blueprint.clone();
+    let (path, bytes) = broken
+        .files
+        .iter_mut()
+        .find(|(p, _)| p == "components/trino/values.yaml.hbs")
+        .expect("trino values template");
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    *bytes =
+        format!("{text}{{{{#if enabled.no-such-component}}}}\n# {{{{env.nmae}}}}\n{{{{/if}}}}\n")
+            .into_bytes();
+    let line = text.lines().count() + 2;
+    let path = format!("{path}");
+    let problems = unresolved_fields(&broken);
+    assert!(
+        problems.contains(&format!("{path}:{line}: env.nmae")),
+        "{problems:#?}"
+    );
+}
