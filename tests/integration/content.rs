@@ -372,7 +372,7 @@ fn templates_name_only_fields_their_context_has() {
         format!("{text}{{{{#if enabled.no-such-component}}}}\n# {{{{env.nmae}}}}\n{{{{/if}}}}\n")
             .into_bytes();
     let line = text.lines().count() + 2;
-    let path = format!("{path}");
+    let path = path.clone();
     let problems = unresolved_fields(&broken);
     assert!(
         problems.contains(&format!("{path}:{line}: env.nmae")),

@@ -69,7 +69,7 @@ fn resolve<'v>(raw: &str, stack: &[Vec<&'v Value>]) -> Option<Result<Vec<&'v Val
     Some(if found.is_empty() { Err(()) } else { Ok(found) })
 }
 
-fn check<'v>(p: &Parameter, stack: &[Vec<&'v Value>], line: usize, out: &mut Vec<Unresolved>) {
+fn check(p: &Parameter, stack: &[Vec<&Value>], line: usize, out: &mut Vec<Unresolved>) {
     match p {
         Parameter::Path(Path::Relative((_, raw))) => {
             if let Some(Err(())) = resolve(raw, stack) {
@@ -88,12 +88,7 @@ fn check<'v>(p: &Parameter, stack: &[Vec<&'v Value>], line: usize, out: &mut Vec
     }
 }
 
-fn helper<'v>(
-    h: &HelperTemplate,
-    stack: &[Vec<&'v Value>],
-    line: usize,
-    out: &mut Vec<Unresolved>,
-) {
+fn helper(h: &HelperTemplate, stack: &[Vec<&Value>], line: usize, out: &mut Vec<Unresolved>) {
     // `{{field}}` is a path; `{{helper arg}}` names a helper.
     if h.params.is_empty() && h.hash.is_empty() {
         check(&h.name, stack, line, out);
@@ -103,7 +98,7 @@ fn helper<'v>(
     }
 }
 
-fn walk<'v>(t: &Template, stack: &mut Vec<Vec<&'v Value>>, out: &mut Vec<Unresolved>) {
+fn walk(t: &Template, stack: &mut Vec<Vec<&Value>>, out: &mut Vec<Unresolved>) {
     for (i, e) in t.elements.iter().enumerate() {
         let line = t.mapping.get(i).map_or(0, |m| m.0);
         match e {
