@@ -10,6 +10,7 @@ mod cli;
 mod content;
 mod datalab;
 mod dbt;
+mod generated_ci;
 mod living;
 mod observability;
 mod range;
