@@ -635,11 +635,56 @@ fn wiring(
             "buckets": provided(|p| p.buckets),
             "oidc": provided(|p| p.oidc),
         },
+        "s3_accounts": s3_accounts(&buckets),
         "buckets": buckets,
         "databases": databases,
         "roles": roles,
         "oidc_clients": clients,
     })
+}
+
+/// The S3 account of every consumer of buckets, from the buckets' consumers
+/// (`wiring.buckets`): its MinIO user (the Secret holding its keys), the
+/// secret-store entry both the tenant and the consumer read, the policy
+/// named after it, and the buckets it may read only and read and write.
+/// Writing a bucket includes reading it; a consumer declaring both gets
+/// write. Sorted by consumer, buckets by name, so the output is stable.
+fn s3_accounts(buckets: &[Value]) -> Vec<Value> {
+    let mut grants: BTreeMap<&str, BTreeMap<&str, bool>> = BTreeMap::new();
+    for b in buckets {
+        let Some(name) = b["name"].as_str() else {
+            continue;
+        };
+        for c in b["consumers"].as_array().into_iter().flatten() {
+            let Some(consumer) = c["consumer"].as_str() else {
+                continue;
+            };
+            let write = c["access"] == "write";
+            let entry = grants.entry(consumer).or_default().entry(name).or_default();
+            *entry |= write;
+        }
+    }
+    grants
+        .into_iter()
+        .map(|(consumer, buckets)| {
+            let pick = |write: bool| -> Vec<&str> {
+                buckets
+                    .iter()
+                    .filter(|(_, w)| **w == write)
+                    .map(|(b, _)| *b)
+                    .collect()
+            };
+            json!({
+                "consumer": consumer,
+                "user": format!("minio-user-{consumer}"),
+                "store": format!("{consumer}/s3"),
+                "policy": consumer,
+                "buckets": buckets.keys().collect::<Vec<_>>(),
+                "read": pick(false),
+                "write": pick(true),
+            })
+        })
+        .collect()
 }
 
 /// The component that installs the External Secrets CRDs and controller.

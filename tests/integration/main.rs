@@ -11,6 +11,7 @@ mod content;
 mod datalab;
 mod dbt;
 mod generated_ci;
+mod least_privilege;
 mod living;
 mod observability;
 mod range;
