@@ -944,8 +944,11 @@ fn notebook_storage_follows_the_spec() {
         cfg["ZEPPELIN_NOTEBOOK_STORAGE"],
         "org.apache.zeppelin.notebook.repo.GitNotebookRepo"
     );
-    let tenant = doc(&files, "components/minio/values.yaml");
-    assert!(!serde_json::to_string(&tenant)
+    // The full spec's store is external: no tenant, and the buckets the
+    // client creates (socle-check.yaml) hold no notes bucket.
+    assert!(!files.contains_key("components/minio/values.yaml"));
+    let check = doc(&files, "socle-check.yaml");
+    assert!(!serde_json::to_string(&check["buckets"])
         .unwrap()
         .contains("\"notebooks\""));
     let sts = doc(&files, "components/zeppelin/base/statefulset.yaml");
@@ -1112,9 +1115,13 @@ fn realm_has_roles_groups_and_clients_without_secrets() {
                 .iter()
                 .map(|c| (c["clientId"].as_str().unwrap(), c))
                 .collect();
-            for id in ["airflow", "grafana", "trino", "zeppelin", "minio", catalog] {
+            // MinIO's console client exists where the tenant does (an
+            // external store has its own sign-in).
+            let tenant = files.contains_key(&format!("components/minio/values-{env}.yaml"));
+            for id in ["airflow", "grafana", "trino", "zeppelin", catalog] {
                 assert!(clients.contains_key(id), "{env}: no client {id}");
             }
+            assert_eq!(clients.contains_key("minio"), tenant, "{env}: minio client");
             assert!(
                 !clients.contains_key(other),
                 "{env}: {other} is not deployed"
@@ -1139,6 +1146,13 @@ fn realm_has_roles_groups_and_clients_without_secrets() {
                         "{env} {id}: {uri} not under {prefix}"
                     );
                 }
+                // A public client (a browser app) has no secret, and proves
+                // its requests with PKCE instead.
+                if c["publicClient"] == true {
+                    assert!(c.get("secret").is_none(), "{env} {id}: public with a secret");
+                    assert_eq!(c["attributes"]["pkce.code.challenge.method"], "S256", "{env} {id}");
+                    continue;
+                }
                 let secret = c["secret"].as_str().unwrap_or_default();
                 let var = secret
                     .strip_prefix("$(env:")
@@ -1154,8 +1168,10 @@ fn realm_has_roles_groups_and_clients_without_secrets() {
             assert!(trino_scopes.contains("\"groups\""), "{trino_scopes}");
 
             // The redirect URIs are the ones the services use.
-            let minio = text(&files, &format!("components/minio/values-{env}.yaml"));
-            assert!(minio.contains(clients["minio"]["redirectUris"][0].as_str().unwrap()));
+            if tenant {
+                let minio = text(&files, &format!("components/minio/values-{env}.yaml"));
+                assert!(minio.contains(clients["minio"]["redirectUris"][0].as_str().unwrap()));
+            }
             let trino = text(&files, &format!("components/trino/values-{env}.yaml"));
             assert!(trino.contains("oauth2.client-id=trino"));
 
@@ -1201,13 +1217,22 @@ fn object_store_job_covers_every_bucket() {
     for spec in SPECS {
         let spec_value = spec_of(spec);
         let files = render(spec);
-        let tenant = doc(&files, "components/minio/values.yaml");
-        let buckets: BTreeSet<String> = tenant["tenant"]["buckets"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|b| b["name"].as_str().unwrap().to_owned())
-            .collect();
+        // The tenant's buckets, or with an external store those the client
+        // creates on it (socle-check.yaml).
+        let buckets: BTreeSet<String> = match files.get("components/minio/values.yaml") {
+            Some(_) => doc(&files, "components/minio/values.yaml")["tenant"]["buckets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| b["name"].as_str().unwrap().to_owned())
+                .collect(),
+            None => doc(&files, "socle-check.yaml")["buckets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| b.as_str().unwrap().to_owned())
+                .collect(),
+        };
         for d in spec_value["data_domains"].as_array().unwrap() {
             assert!(buckets.contains(&format!("domain-{}", d["name"].as_str().unwrap())));
         }
