@@ -1149,8 +1149,14 @@ fn realm_has_roles_groups_and_clients_without_secrets() {
                 // A public client (a browser app) has no secret, and proves
                 // its requests with PKCE instead.
                 if c["publicClient"] == true {
-                    assert!(c.get("secret").is_none(), "{env} {id}: public with a secret");
-                    assert_eq!(c["attributes"]["pkce.code.challenge.method"], "S256", "{env} {id}");
+                    assert!(
+                        c.get("secret").is_none(),
+                        "{env} {id}: public with a secret"
+                    );
+                    assert_eq!(
+                        c["attributes"]["pkce.code.challenge.method"], "S256",
+                        "{env} {id}"
+                    );
                     continue;
                 }
                 let secret = c["secret"].as_str().unwrap_or_default();
