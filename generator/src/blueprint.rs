@@ -72,6 +72,16 @@ pub struct Component {
     /// What it uses from other components.
     #[serde(default)]
     pub consumes: Consumes,
+    /// Private CAs (beyond the public ones) the component's pods trust: they
+    /// mount the bundle of those CAs that the component distributing them
+    /// writes into every platform namespace, and the component must need
+    /// that distributor, directly or through its needs.
+    #[serde(default)]
+    pub trusts: Vec<String>,
+    /// CAs this component distributes to the platform namespaces (the
+    /// trust bundle its `trusts` consumers mount).
+    #[serde(default)]
+    pub distributes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
@@ -223,7 +233,46 @@ impl Manifest {
                 }
             }
         }
+        self.check_trust()?;
         self.check_wiring()
+    }
+
+    /// Every trusted CA has exactly one distributor, and every component
+    /// that trusts it needs that distributor (directly or through its
+    /// needs), so its pods never start before the bundle they mount exists.
+    fn check_trust(&self) -> Result<(), String> {
+        let mut distributor: BTreeMap<&str, &str> = BTreeMap::new();
+        for c in &self.components {
+            for ca in &c.distributes {
+                if let Some(other) = distributor.insert(ca, &c.id) {
+                    return Err(format!(
+                        "CA {ca:?} is distributed by both {other} and {}",
+                        c.id
+                    ));
+                }
+            }
+        }
+        let index: BTreeMap<&str, &Component> =
+            self.components.iter().map(|c| (c.id.as_str(), c)).collect();
+        for c in &self.components {
+            for ca in &c.trusts {
+                let Some(source) = distributor.get(ca.as_str()) else {
+                    return Err(format!(
+                        "component {} trusts CA {ca:?}, which no component distributes",
+                        c.id
+                    ));
+                };
+                if !wiring::reaches(&c.id, source, |id| {
+                    index.get(id).map_or(&[][..], |c| c.needs.as_slice())
+                }) {
+                    return Err(format!(
+                        "component {} trusts CA {ca:?} but does not need {source}, which distributes it",
+                        c.id
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The wiring graph must hold whatever the spec enables: every
@@ -362,6 +411,8 @@ mod tests {
             cluster_wide: false,
             provides: Default::default(),
             consumes: Default::default(),
+            trusts: Vec::new(),
+            distributes: Vec::new(),
         }
     }
 
@@ -410,6 +461,38 @@ mod tests {
     fn unknown_needs_are_refused() {
         let err = manifest(vec![comp("a", &["ghost"])]).check().unwrap_err();
         assert!(err.contains("needs unknown component \"ghost\""), "{err}");
+    }
+
+    #[test]
+    fn a_trusted_ca_needs_its_distributor() {
+        let mut ca = comp("ca", &[]);
+        ca.distributes = vec!["platform-ca".into()];
+        let mut direct = comp("direct", &["ca"]);
+        direct.trusts = vec!["platform-ca".into()];
+        let mut through = comp("through", &["direct"]);
+        through.trusts = vec!["platform-ca".into()];
+        assert_eq!(
+            manifest(vec![ca.clone(), direct.clone(), through.clone()]).check(),
+            Ok(())
+        );
+
+        let mut stray = comp("stray", &[]);
+        stray.trusts = vec!["platform-ca".into()];
+        let err = manifest(vec![ca.clone(), stray]).check().unwrap_err();
+        assert_eq!(
+            err,
+            "component stray trusts CA \"platform-ca\" but does not need ca, which distributes it"
+        );
+
+        let mut unknown = comp("unknown", &["ca"]);
+        unknown.trusts = vec!["other-ca".into()];
+        let err = manifest(vec![ca.clone(), unknown]).check().unwrap_err();
+        assert!(err.contains("which no component distributes"), "{err}");
+
+        let mut twice = comp("twice", &[]);
+        twice.distributes = vec!["platform-ca".into()];
+        let err = manifest(vec![ca, twice]).check().unwrap_err();
+        assert!(err.contains("distributed by both ca and twice"), "{err}");
     }
 
     #[test]

@@ -17,6 +17,18 @@ use crate::spec::Spec;
 /// The cert-manager ClusterIssuer every Ingress refers to.
 pub const ISSUER: &str = "platform-ca";
 
+/// The trust bundle: the ConfigMap trust-manager writes into every platform
+/// namespace (the Bundle of the component that distributes the platform CA)
+/// and that every component trusting the CA mounts, with its keys and where
+/// the consumers mount it. Templates read these as `ca_bundle.*`.
+pub const CA_BUNDLE: &str = "platform-ca-bundle";
+/// PEM key of the bundle (the platform CA and the public CAs).
+pub const CA_BUNDLE_PEM: &str = "ca.crt";
+/// The same certificates as a password-less PKCS#12 trust store, for JVMs.
+pub const CA_BUNDLE_PKCS12: &str = "truststore.p12";
+/// Where the consumers mount the ConfigMap.
+pub const CA_BUNDLE_DIR: &str = "/etc/platform-ca";
+
 /// The bucket Zeppelin keeps its notes in when `notebooks.storage` is `s3`.
 pub const NOTEBOOK_BUCKET: &str = "notebooks";
 
@@ -271,6 +283,14 @@ impl Model {
             "argocd": argocd,
             "bootstrap": bootstrap,
             "webhooks": webhooks,
+            "ca_bundle": {
+                "configmap": CA_BUNDLE,
+                "pem": CA_BUNDLE_PEM,
+                "pkcs12": CA_BUNDLE_PKCS12,
+                "dir": CA_BUNDLE_DIR,
+                "pem_path": format!("{CA_BUNDLE_DIR}/{CA_BUNDLE_PEM}"),
+                "pkcs12_path": format!("{CA_BUNDLE_DIR}/{CA_BUNDLE_PKCS12}"),
+            },
             "namespaces": manifest.namespaces,
             "chart_repos": chart_repos,
             "blueprint": {"name": manifest.name, "version": manifest.version},
@@ -327,6 +347,8 @@ impl Model {
             "server_side_apply": c.server_side_apply,
             "cluster_wide": c.cluster_wide,
             "consumes": c.consumes,
+            "trusts": c.trusts,
+            "distributes": c.distributes,
         })
     }
 }

@@ -84,9 +84,14 @@ pub fn yaml_scalar(s: &str) -> String {
     }
 }
 
+/// Text that reads back as itself unquoted, in YAML and in the properties,
+/// INI and command-line texts the templates build: an identifier, a host, a
+/// URL or an absolute path (`/` is no YAML indicator).
 fn is_plain_safe(s: &str) -> bool {
     let mut chars = s.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric() || c == '/')
         && chars.all(|c| c.is_ascii_alphanumeric() || "._:/@+-".contains(c))
         && !s.contains(": ")
 }
@@ -601,6 +606,7 @@ mod tests {
         assert!(is_plain_safe(
             "https://keycloak.dev.acme.example/realms/acme"
         ));
+        assert!(is_plain_safe("/etc/platform-ca/ca.crt"));
         for bad in ["", "a b", "#x", "*x", "a: b", "-x", "x\ny"] {
             assert!(!is_plain_safe(bad), "{bad:?}");
         }

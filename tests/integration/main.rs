@@ -19,4 +19,5 @@ mod support;
 mod system;
 mod system_rules;
 mod tools;
+mod trust;
 mod wiring;

@@ -694,14 +694,11 @@ fn generated_repositories_have_no_findings() {
         let (_, out) = socle_check(dir.path());
         assert!(out.contains("0 denial(s), "), "{spec:?}: {out}");
         // Wide egress (SOC-SYS-007) is a warning kept on purpose: the API
-        // server's and external endpoints' addresses are the cluster's. CA
-        // trust (SOC-SYS-014) warns until every HTTPS consumer is given the
-        // platform CA.
+        // server's and external endpoints' addresses are the cluster's. Every
+        // HTTPS consumer is given the platform CA (no SOC-SYS-014).
         let others: Vec<&str> = out
             .lines()
-            .filter(|l| {
-                l.contains(" warn ") && !l.contains("SOC-SYS-007") && !l.contains("SOC-SYS-014")
-            })
+            .filter(|l| l.contains(" warn ") && !l.contains("SOC-SYS-007"))
             .collect();
         assert!(others.is_empty(), "{spec:?}: {others:#?}");
     }

@@ -295,7 +295,7 @@ fn sys_004_a_renamed_service_host() {
             line: Some(line),
             needles: &[
                 "[dev]",
-                "Application \"keycloak-dev\" (wave 6)",
+                "Application \"keycloak-dev\" (wave 8)",
                 "postgres-rw.data-platform-storage.svc.cluster.local",
                 "no Service \"postgres-rw\" exists in namespace \"data-platform-storage\"",
             ],
@@ -343,7 +343,7 @@ fn sys_005_a_deleted_network_policy_rule() {
             line: Some(line),
             needles: &[
                 "[dev]",
-                "Application \"keycloak-dev\" (wave 6)",
+                "Application \"keycloak-dev\" (wave 8)",
                 "postgresql-rw.data-platform-storage.svc.cluster.local",
                 "ingress to namespace \"data-platform-storage\" from \"data-platform-core\" is denied",
                 "platform/base/namespaces/storage/networkpolicies.yaml:",
@@ -381,7 +381,7 @@ fn sys_001_a_project_without_a_namespace() {
             line: Some(line),
             needles: &[
                 "[dev]",
-                "Application \"postgresql-dev\" (wave 5)",
+                "Application \"postgresql-dev\" (wave 7)",
                 "namespace \"data-platform-storage\"",
                 &format!("project \"acme-dev\" does not allow ({PROJECT}:{project_line})"),
             ],
@@ -1011,8 +1011,8 @@ fn sys_014_a_consumer_that_no_longer_trusts_the_platform_ca() {
     edit(
         &mut files,
         minio,
-        "- name: platform-ca-cert",
-        "- name: other-ca",
+        "name: platform-ca-bundle",
+        "name: other-ca",
     );
     let minio_dev = "components/minio/values-dev.yaml";
     let line = line_of(&files, minio_dev, "https://keycloak.dev.data.acme.example");
@@ -1027,7 +1027,7 @@ fn sys_014_a_consumer_that_no_longer_trusts_the_platform_ca() {
                 "Application \"minio-dev\"",
                 "calls https://keycloak.dev.data.acme.example",
                 "ClusterIssuer \"platform-ca\" (components/pki/base/clusterissuer.yaml:",
-                "platform-ca-cert",
+                "platform-ca-bundle",
             ],
         },
     );

@@ -206,6 +206,22 @@ fn provides(p: &Provides, kind: &str) -> bool {
     }
 }
 
+/// Whether `from` is `to` or needs it, directly or through what it needs;
+/// `needs` gives each component's needs (none for an unknown id).
+pub fn reaches<'a>(from: &'a str, to: &str, needs: impl Fn(&str) -> &'a [String]) -> bool {
+    let mut stack = vec![from];
+    let mut seen = BTreeSet::new();
+    while let Some(id) = stack.pop() {
+        if id == to {
+            return true;
+        }
+        if seen.insert(id) {
+            stack.extend(needs(id).iter().map(String::as_str));
+        }
+    }
+    false
+}
+
 /// Checks the graph as declared: every consumed resource has a provider the
 /// consumer needs (directly or transitively), names are unique where the
 /// provider would have to create one object for two consumers, and no
@@ -213,21 +229,8 @@ fn provides(p: &Provides, kind: &str) -> bool {
 /// before every component (they need nothing, and are served last).
 pub fn check(nodes: &[Node<'_>], bootstrap: &[Node<'_>]) -> Result<(), String> {
     let index: BTreeMap<&str, &Node> = nodes.iter().map(|n| (n.id, n)).collect();
-    let reaches = |from: &str, to: &str| -> bool {
-        let mut stack = vec![from];
-        let mut seen = BTreeSet::new();
-        while let Some(id) = stack.pop() {
-            if id == to {
-                return true;
-            }
-            if seen.insert(id) {
-                if let Some(n) = index.get(id) {
-                    stack.extend(n.needs.iter().map(String::as_str));
-                }
-            }
-        }
-        false
-    };
+    let reaches =
+        |from: &str, to: &str| reaches(from, to, |id| index.get(id).map_or(&[][..], |n| n.needs));
     let mut clients: BTreeMap<&str, &str> = BTreeMap::new();
     let mut roles: BTreeMap<&str, &str> = BTreeMap::new();
     let mut databases: BTreeMap<&str, &str> = BTreeMap::new();
