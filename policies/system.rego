@@ -279,7 +279,7 @@ deny contains finding("SOC-SYS-013", sprintf("[%s] Application %q (wave %d) sign
 
 # An HTTPS endpoint whose certificate a private CA signs is trusted only by
 # a consumer given that CA (its Secret, or a trust bundle made from it).
-warn contains finding("SOC-SYS-014", sprintf("[%s] Application %q (wave %d) calls https://%s, whose certificate %s %q (%s) signs with a private CA, but its configuration names none of the CA's trust material (%s): TLS verification fails. Mount the CA bundle and point the component's CA option at it", [env, t.consumer, apps[t.consumer].wave, t.host, t.issuer_kind, t.issuer, where(i.at), concat(", ", i.trust)]), t.at) if {
+deny contains finding("SOC-SYS-014", sprintf("[%s] Application %q (wave %d) calls https://%s, whose certificate %s %q (%s) signs with a private CA, but its configuration names none of the CA's trust material (%s): TLS verification fails. Mount the CA bundle and point the component's CA option at it", [env, t.consumer, apps[t.consumer].wave, t.host, t.issuer_kind, t.issuer, where(i.at), concat(", ", i.trust)]), t.at) if {
 	some t in input.tls_uses
 	some i in input.issuers
 	i.kind == t.issuer_kind

@@ -526,8 +526,9 @@ test_consumer_trusting_the_bundle_passes if {
 	count(findings(with_tls(issuer(true), tls_use(["platform-ca-bundle"])), "SOC-SYS-014")) == 0
 }
 
-test_consumer_not_trusting_a_private_ca_reported if {
+test_consumer_not_trusting_a_private_ca_denied if {
 	m := with_tls(issuer(true), tls_use([]))
+	"SOC-SYS-014" in denied(m)
 	count(findings(m, "SOC-SYS-014")) == 1
 	contains(message(m, "SOC-SYS-014"), "calls https://idp.example.org")
 	contains(message(m, "SOC-SYS-014"), "ClusterIssuer \"platform-ca\" (components/pki/clusterissuer.yaml:7)")
