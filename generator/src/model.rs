@@ -260,7 +260,7 @@ impl Model {
             "repo": spec.repository,
             "choices": spec.components,
             "enabled": enabled_map,
-            "keycloak": spec.keycloak,
+            "keycloak": keycloak_context(&spec.keycloak),
             "domains": spec.data_domains.iter().map(|d| json!({
                 "name": d.name,
                 "slug": d.name,
@@ -280,6 +280,7 @@ impl Model {
                 "external": spec.object_storage.is_some(),
             },
             "secrets": secrets,
+            "artifacts": artifacts(spec.mirror.as_ref()),
             "argocd": argocd,
             "bootstrap": bootstrap,
             "webhooks": webhooks,
@@ -707,6 +708,57 @@ fn s3_accounts(buckets: &[Value]) -> Vec<Value> {
             })
         })
         .collect()
+}
+
+/// Maven Central, where pods fetch jars from unless the spec names a mirror.
+pub const MAVEN_CENTRAL: &str = "https://repo1.maven.org/maven2";
+
+/// Where pods fetch the packages they need when they start: `maven`, the
+/// root of a Maven repository (the spec's mirror, else Maven Central,
+/// without a trailing slash so that templates append `/group/path`);
+/// `maven_mirror`, whether that is the spec's; `pypi`, the spec's PyPI
+/// index or null (pip's default index).
+fn artifacts(mirror: Option<&crate::spec::Mirror>) -> Value {
+    let trim = |url: &Option<String>| url.as_deref().map(|u| u.trim_end_matches('/').to_owned());
+    json!({
+        "maven": mirror.and_then(|m| trim(&m.maven)).unwrap_or_else(|| MAVEN_CENTRAL.to_owned()),
+        "maven_mirror": mirror.is_some_and(|m| m.maven.is_some()),
+        "pypi": mirror.and_then(|m| trim(&m.pypi)),
+    })
+}
+
+/// Platform roles, most privileged first: the order in which a user who is
+/// in groups of several roles is placed (Trino's resource groups take the
+/// first selector that matches).
+pub const ROLES: [&str; 4] = [
+    "platform-admin",
+    "data-engineer",
+    "data-scientist",
+    "data-analyst",
+];
+
+/// The spec's realm and groups, plus `roles`: each platform role that at
+/// least one group grants, most privileged first, with those groups in spec
+/// order (templates that nest teams under their role iterate this instead
+/// of filtering `groups`).
+fn keycloak_context(keycloak: &crate::spec::Keycloak) -> Value {
+    let roles: Vec<Value> = ROLES
+        .iter()
+        .filter_map(|role| {
+            let groups: Vec<&str> = keycloak
+                .groups
+                .iter()
+                .filter(|g| g.role == *role)
+                .map(|g| g.name.as_str())
+                .collect();
+            (!groups.is_empty()).then(|| json!({"role": role, "groups": groups}))
+        })
+        .collect();
+    json!({
+        "realm": keycloak.realm,
+        "groups": keycloak.groups,
+        "roles": roles,
+    })
 }
 
 /// The component that installs the External Secrets CRDs and controller.

@@ -95,6 +95,14 @@ pub fn spec_schema(environments: &[String]) -> Value {
                                                          "email": {"type": "object", "additionalProperties": false,
                                                                    "properties": {"to": {"type": "string"}, "from": {"type": "string"}, "smarthost": {"type": "string"}}}
                                                      }},
+                                          "lifecycle": {"type": "object", "additionalProperties": false,
+                                                        "description": "Age-based lifecycle of the data buckets (seeds: cold storage after 90 days, deletion after 2 years).",
+                                                        "properties": {"transition_days": {"type": "integer", "minimum": 1,
+                                                                                           "description": "Days after which objects move to the tier (default 90)."},
+                                                                       "expiration_days": {"type": "integer", "minimum": 1,
+                                                                                           "description": "Days after which the files the pipelines loaded are deleted (default 730)."},
+                                                                       "tier": {"type": "string", "pattern": "^([A-Z][A-Z0-9_-]{0,62})?$",
+                                                                                "description": "Where objects go after transition_days: a tier of the in-cluster MinIO (mc ilm tier add) or a storage class of the external S3 store (e.g. \"GLACIER_IR\"). Empty (default): nothing moves, only the expiry applies."}}},
                                           "dr": {"type": "object", "additionalProperties": false,
                                                  "description": "Disaster recovery of the object store.",
                                                  "properties": {"replication_target": {"type": "string", "pattern": "^https://[^\\s/@]+(:[0-9]+)?/?$",
@@ -198,6 +206,16 @@ pub fn spec_schema(environments: &[String]) -> Value {
                                  "description": "per-cluster (default): one Argo CD in each cluster; every Application targets https://kubernetes.default.svc, and environments sharing a cluster share its Argo CD. hub: one Argo CD, in the cluster of the `hub` environment, manages every cluster; Applications target the environments' `cluster` URLs, and each other cluster is registered by a cluster Secret built by External Secrets from the secrets store (argocd/<env>/cluster.yaml)."},
                     "hub": {"type": "string", "enum": environments,
                             "description": "With topology hub: the environment whose cluster runs Argo CD (default: the last environment of the spec)."}
+                }
+            },
+            "mirror": {
+                "type": "object", "additionalProperties": false, "minProperties": 1,
+                "description": "Package repositories inside the client's network, for clusters without internet access. Pods that fetch packages when they start (Spark's jars, Zeppelin's Trino JDBC driver, Trino's JMX exporter, the dbt adapter) use them instead of Maven Central and PyPI.",
+                "properties": {
+                    "maven": {"type": "string", "pattern": "^https?://[^\\s]+$",
+                              "description": "Root URL of a Maven repository holding Maven Central's artifacts (e.g. a Nexus or Artifactory proxy: \"https://nexus.acme.example/repository/maven-central\")."},
+                    "pypi": {"type": "string", "pattern": "^https?://[^\\s]+$",
+                             "description": "URL of a PyPI index, as pip's --index-url takes it (e.g. \"https://nexus.acme.example/repository/pypi/simple\")."}
                 }
             },
             "author": {

@@ -38,6 +38,8 @@ pub struct Spec {
     #[serde(default)]
     pub argocd: ArgoCd,
     #[serde(default)]
+    pub mirror: Option<Mirror>,
+    #[serde(default)]
     pub author: Option<Author>,
 }
 
@@ -194,6 +196,19 @@ pub const TOPOLOGY_HUB: &str = "hub";
 
 fn default_topology() -> String {
     TOPOLOGY_PER_CLUSTER.to_owned()
+}
+
+/// Package repositories inside the client's network that pods fetch from
+/// when they start, instead of Maven Central and PyPI.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mirror {
+    /// A Maven repository holding Maven Central's artifacts (its root URL).
+    #[serde(default)]
+    pub maven: Option<String>,
+    /// A PyPI index (the URL pip's `--index-url` takes).
+    #[serde(default)]
+    pub pypi: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -5,7 +5,7 @@
 //! (`tests/tools/airflow_check.sh`, with the virtualenv python named by
 //! `SOCLE_AIRFLOW_PYTHON`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
 use serde_json::Value;
@@ -281,7 +281,29 @@ fn spark_and_dbt_run_in_each_environment_processing_namespace() {
         );
         assert!(vars["PLATFORM_TOKEN_URL"]
             .contains(&format!(".{core}.svc.cluster.local/realms/fullopt-data/")));
-        assert!(vars["PLATFORM_SPARK_MAX_EXECUTORS"].parse::<u32>().unwrap() >= 1);
+        // The Spark load the DAG submits: in that namespace, with the
+        // catalog and the token endpoint of this environment.
+        let app = doc(
+            &files,
+            &format!("airflow/dags/data_platform/spark/ingest-{env}.yaml"),
+        );
+        assert_eq!(app["kind"], "SparkApplication");
+        assert_eq!(app["metadata"]["namespace"], processing.as_str(), "{env}");
+        let driver_env: BTreeMap<&str, &Value> = app["spec"]["driver"]["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["name"].as_str().unwrap(), &e["value"]))
+            .collect();
+        assert_eq!(
+            driver_env["ICEBERG_CATALOG_URI"],
+            vars["PLATFORM_ICEBERG_CATALOG_URI"].as_str()
+        );
+        assert_eq!(driver_env["TOKEN_URL"], vars["PLATFORM_TOKEN_URL"].as_str());
+        assert_eq!(
+            driver_env["S3_ENDPOINT"],
+            vars["PLATFORM_S3_ENDPOINT"].as_str()
+        );
 
         // Everything the pipelines need outside Airflow sits in that namespace.
         let overlay = format!("spark/overlays/{env}/");
@@ -365,14 +387,19 @@ fn spark_and_dbt_run_in_each_environment_processing_namespace() {
     // The drivers' account is the one the chart creates in job namespaces.
     let spark = doc(&files, "components/spark-operator/values.yaml");
     let account = spark["spark"]["serviceAccount"]["name"].as_str().unwrap();
-    let settings = text(&files, "airflow/dags/data_platform/settings.py");
-    assert!(
-        settings.contains(&format!("SPARK_SERVICE_ACCOUNT = \"{account}\"")),
-        "{account}"
-    );
     let job = text(&files, "spark/base/kustomization.yaml");
     assert!(job.contains("name: pipelines-spark-jobs") && job.contains("jobs/ingest_landing.py"));
-    assert!(settings.contains("SPARK_JOBS_CONFIGMAP = \"pipelines-spark-jobs\""));
+    for env in env_names(&files) {
+        let app = doc(
+            &files,
+            &format!("airflow/dags/data_platform/spark/ingest-{env}.yaml"),
+        );
+        assert_eq!(app["spec"]["driver"]["serviceAccount"], account, "{env}");
+        assert_eq!(
+            app["spec"]["volumes"][0]["configMap"]["name"], "pipelines-spark-jobs",
+            "{env}"
+        );
+    }
 }
 
 #[test]

@@ -15,6 +15,7 @@ mod least_privilege;
 mod living;
 mod observability;
 mod range;
+mod seed;
 mod support;
 mod system;
 mod system_rules;

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
 from kubernetes.client import models as k8s
 
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
@@ -19,6 +20,7 @@ from data_platform import settings
 from data_platform.settings import PLATFORM, Domain
 
 SCRIPTS = Path(__file__).parent / "scripts"
+SPARK = Path(__file__).parent / "spark"
 LABELS = {"app.kubernetes.io/part-of": "data-platform", "app.kubernetes.io/component": "airflow"}
 
 
@@ -96,98 +98,29 @@ def nifi_ingest(domain: Domain) -> KubernetesPodOperator:
 
 
 def spark_application(domain: Domain) -> dict:
-    """SparkApplication appending the domain's landed files to the raw Iceberg tables."""
-    security = {
-        "allowPrivilegeEscalation": False,
-        "readOnlyRootFilesystem": True,
-        "capabilities": {"drop": ["ALL"]},
-    }
-    pod_security = {
-        "runAsNonRoot": True,
-        "runAsUser": 185,
-        "runAsGroup": 185,
-        "fsGroup": 185,
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
-    labels = {**LABELS, "data-platform/domain": domain.slug}
-    mounts = [
-        {"name": "jobs", "mountPath": "/opt/spark/jobs", "readOnly": True},
-        {"name": "tmp", "mountPath": "/tmp"},
+    """SparkApplication appending the domain's landed files to the raw Iceberg tables.
+
+    Everything but the domain and the run comes from the environment's
+    template, spark/ingest-<environment>.yaml beside this module: image,
+    jars, sizing and the executors' dynamic allocation differ per
+    environment.
+    """
+    template = SPARK / f"ingest-{PLATFORM.environment}.yaml"
+    app = yaml.safe_load(template.read_text())
+    if app.get("kind") != "SparkApplication" or app["metadata"]["namespace"] != PLATFORM.processing_namespace:
+        raise ValueError(f"{template.name} is not the SparkApplication of {PLATFORM.processing_namespace}")
+    app["metadata"]["name"] = f"ingest-{domain.slug}"
+    spec = app["spec"]
+    spec["arguments"] = [
+        "--domain", domain.slug,
+        "--bucket", domain.landing_bucket,
+        "--catalog", settings.ICEBERG_CATALOG,
+        "--schema", settings.RAW_SCHEMA,
+        "--run-id", "{{ run_id }}",
     ]
-    s3_env = [{"secretRef": {"name": settings.PIPELINE_S3_SECRET}}]
-    return {
-        "apiVersion": "sparkoperator.k8s.io/v1beta2",
-        "kind": "SparkApplication",
-        "metadata": {"name": f"ingest-{domain.slug}", "namespace": PLATFORM.processing_namespace},
-        "spec": {
-            "type": "Python",
-            "pythonVersion": "3",
-            "mode": "cluster",
-            "image": settings.SPARK_IMAGE,
-            "imagePullPolicy": "IfNotPresent",
-            "sparkVersion": settings.SPARK_VERSION,
-            "mainApplicationFile": "local:///opt/spark/jobs/ingest_landing.py",
-            "arguments": [
-                "--domain", domain.slug,
-                "--bucket", domain.landing_bucket,
-                "--catalog", settings.ICEBERG_CATALOG,
-                "--schema", settings.RAW_SCHEMA,
-                "--run-id", "{{ run_id }}",
-            ],
-            "deps": {"packages": list(settings.SPARK_PACKAGES)},
-            "sparkConf": {
-                "spark.jars.ivy": "/tmp/.ivy2",
-                "spark.sql.extensions": "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions",
-                "spark.hadoop.fs.s3a.endpoint": PLATFORM.s3_endpoint,
-                "spark.hadoop.fs.s3a.endpoint.region": PLATFORM.s3_region,
-                "spark.hadoop.fs.s3a.path.style.access": "true",
-                "spark.hadoop.fs.s3a.aws.credentials.provider": "com.amazonaws.auth.EnvironmentVariableCredentialsProvider",
-                "spark.dynamicAllocation.shuffleTracking.enabled": "true",
-            },
-            "dynamicAllocation": {
-                "enabled": True,
-                "initialExecutors": 1,
-                "minExecutors": 1,
-                "maxExecutors": PLATFORM.spark_max_executors,
-            },
-            "restartPolicy": {"type": "Never"},
-            "timeToLiveSeconds": 86400,
-            "volumes": [
-                {"name": "jobs", "configMap": {"name": settings.SPARK_JOBS_CONFIGMAP}},
-                {"name": "tmp", "emptyDir": {"sizeLimit": "2Gi"}},
-            ],
-            "driver": {
-                "cores": 1,
-                "coreLimit": "1",
-                "memory": "2g",
-                "serviceAccount": settings.SPARK_SERVICE_ACCOUNT,
-                "labels": labels,
-                "env": [
-                    {"name": "ICEBERG_CATALOG_URI", "value": PLATFORM.iceberg_catalog_uri},
-                    {"name": "ICEBERG_WAREHOUSE", "value": settings.ICEBERG_WAREHOUSE},
-                    {"name": "TOKEN_URL", "value": PLATFORM.token_url},
-                    {"name": "S3_ENDPOINT", "value": PLATFORM.s3_endpoint},
-                    {"name": "S3_REGION", "value": PLATFORM.s3_region},
-                    {"name": "KEYCLOAK_CLIENT_ID", "valueFrom": {"secretKeyRef": {"name": settings.PIPELINE_CLIENT_SECRET, "key": "client-id"}}},
-                    {"name": "KEYCLOAK_CLIENT_SECRET", "valueFrom": {"secretKeyRef": {"name": settings.PIPELINE_CLIENT_SECRET, "key": "client-secret"}}},
-                ],
-                "envFrom": s3_env,
-                "volumeMounts": mounts,
-                "securityContext": security,
-                "podSecurityContext": pod_security,
-            },
-            "executor": {
-                "cores": 1,
-                "coreLimit": "1",
-                "memory": "2g",
-                "labels": labels,
-                "envFrom": s3_env,
-                "volumeMounts": mounts[1:],
-                "securityContext": security,
-                "podSecurityContext": pod_security,
-            },
-        },
-    }
+    for role in ("driver", "executor"):
+        spec[role]["labels"] = {**spec[role].get("labels", {}), "data-platform/domain": domain.slug}
+    return app
 
 
 def spark_ingest(domain: Domain) -> SparkKubernetesOperator:
@@ -207,7 +140,8 @@ def dbt_build(trigger_rule: str = "all_success") -> KubernetesPodOperator:
     """`dbt build` of the project in dbt/ on Trino (pod in the processing namespace).
 
     The pod clones this repository (git-sync, one shot), installs the pinned
-    dbt-trino adapter into a scratch volume, then runs scripts/dbt_run.py.
+    dbt-trino adapter into a scratch volume (from the spec's PyPI mirror when
+    it names one), then runs scripts/dbt_run.py.
     """
     workspace = k8s.V1VolumeMount(name="workspace", mount_path="/workspace")
     tmp = k8s.V1VolumeMount(name="tmp", mount_path="/tmp")
@@ -229,10 +163,11 @@ def dbt_build(trigger_rule: str = "all_success") -> KubernetesPodOperator:
         security_context=_container_security(),
         resources=_resources("50m", "64Mi", "500m", "256Mi"),
     )
+    index = ["--index-url", settings.PYPI_INDEX] if settings.PYPI_INDEX else []
     install = k8s.V1Container(
         name="install-dbt",
         image=settings.PYTHON_IMAGE,
-        command=["pip", "install", "--quiet", "--no-cache-dir", "--disable-pip-version-check",
+        command=["pip", "install", "--quiet", "--no-cache-dir", "--disable-pip-version-check", *index,
                  "--target", "/workspace/site-packages",
                  f"dbt-core=={settings.DBT_CORE_VERSION}", f"dbt-trino=={settings.DBT_TRINO_VERSION}"],
         env=[home],
