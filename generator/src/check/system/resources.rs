@@ -526,6 +526,26 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
         list.dedup();
     }
 
+    // Applications with a values file that does not parse: what their
+    // configuration says is unknown, the parse denial is the finding, and
+    // rules that read that configuration do not judge them.
+    let unread: BTreeSet<&str> = m
+        .system
+        .applications
+        .iter()
+        .filter(|app| {
+            files.doc_at(&app.at.file, app.at.line).is_some_and(|doc| {
+                sources(&doc.value["spec"]).iter().any(|(_, s)| {
+                    value_files(s).any(|rel| {
+                        files.bytes.contains_key(rel)
+                            && files.docs.get(rel).is_none_or(Vec::is_empty)
+                    })
+                })
+            })
+        })
+        .map(|app| app.name.as_str())
+        .collect();
+
     // Object stores: MinIO tenants (the `tenant` chart's values, or Tenant
     // objects). The operator serves a tenant's S3 API as Service "minio".
     let mut stores = Vec::new();
@@ -541,13 +561,7 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
         // A values file that does not parse (a merge left unresolved, say)
         // hides the bucket list: the parse error is the finding, and the
         // store's buckets are not judged.
-        let unreadable = files.doc_at(&app.at.file, app.at.line).is_some_and(|doc| {
-            sources(&doc.value["spec"]).iter().any(|(_, s)| {
-                value_files(s).any(|rel| {
-                    files.bytes.contains_key(rel) && files.docs.get(rel).is_none_or(Vec::is_empty)
-                })
-            })
-        });
+        let unreadable = unread.contains(app.name.as_str());
         let created: Vec<(At, String)> = said
             .get(app.name.as_str())
             .into_iter()
@@ -741,6 +755,9 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
         .collect();
     let mut tls_uses = Vec::new();
     for (app, list) in &said {
+        if unread.contains(app) {
+            continue;
+        }
         // A component naming its own public URL (a root URL, a hostname
         // setting) does not call it.
         let own: BTreeSet<&str> = list
