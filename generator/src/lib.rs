@@ -20,6 +20,7 @@ pub mod quantity;
 pub mod render;
 pub mod repository;
 pub mod schema;
+pub mod secrets;
 pub mod source;
 pub mod spec;
 pub mod update;

@@ -76,6 +76,9 @@ enum Command {
     /// The system model the system rules read.
     #[command(subcommand)]
     System(SystemCommand),
+    /// The secret-store entries the repository's ExternalSecrets read.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
     /// Where a generated file comes from.
     Why {
         /// The file, relative to the repository.
@@ -83,6 +86,22 @@ enum Command {
         /// The repository.
         #[arg(long, default_value = ".")]
         dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum SecretsCommand {
+    /// Print every secret-store entry the repository expects, per
+    /// environment, with the components and ExternalSecrets that read it.
+    List {
+        /// The repository.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Only this environment.
+        #[arg(long)]
+        env: Option<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: socle::secrets::SecretsFormat,
     },
 }
 
@@ -313,6 +332,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             )?;
             Ok(0)
         }
+        Command::Secrets(SecretsCommand::List { dir, env, format }) => {
+            secrets_list(&dir, env.as_deref(), format)
+        }
         Command::Why { file, dir } => {
             write!(std::io::stdout(), "{}", socle::update::why(&dir, &file)?)?;
             Ok(0)
@@ -405,6 +427,29 @@ fn graph(
         return Ok(0);
     }
     let text = checker::system::graph::render(&systems, format);
+    std::io::stdout().write_all(text.as_bytes())?;
+    Ok(0)
+}
+
+fn secrets_list(
+    dir: &Path,
+    env: Option<&str>,
+    format: socle::secrets::SecretsFormat,
+) -> anyhow::Result<u8> {
+    let (listing, warnings) = socle::secrets::list(dir, env)?;
+    for w in &warnings {
+        let at = w.line.map(|l| format!(":{l}")).unwrap_or_default();
+        eprintln!(
+            "warning: {}{at}: {}; ExternalSecrets in it are not listed",
+            w.file, w.message
+        );
+    }
+    let text = match format {
+        socle::secrets::SecretsFormat::Text => socle::secrets::render_text(&listing),
+        socle::secrets::SecretsFormat::Json => {
+            format!("{}\n", serde_json::to_string_pretty(&listing)?)
+        }
+    };
     std::io::stdout().write_all(text.as_bytes())?;
     Ok(0)
 }

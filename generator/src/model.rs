@@ -46,6 +46,8 @@ pub enum ModelError {
     },
     #[error("environment {0:?} has no defaults (expected environments/{0}.yaml)")]
     UnknownEnvironment(String),
+    #[error("environment {env:?}: storage_nodes: {message}")]
+    StorageNodes { env: String, message: String },
 }
 
 #[derive(Debug, Clone)]
@@ -225,6 +227,7 @@ impl Model {
                     sizes.insert(e.component.id.clone(), size);
                 }
             }
+            obj["storage"] = storage(env, &sizes, owns_cluster)?;
             all_sizes.push(sizes);
             envs.push(obj);
         }
@@ -312,6 +315,32 @@ impl Model {
             .collect();
         model.base["components"] = Value::Array(listed);
         model.base["environments"] = Value::Array(model.envs.clone());
+        // The environments whose cluster runs Mayastor (their storage nodes
+        // are prepared at bootstrap), with and without declared nodes.
+        let mayastor: Vec<&Value> = model
+            .envs
+            .iter()
+            .filter(|e| e["storage"]["mayastor"] == true)
+            .collect();
+        let names = |declared: Option<bool>| -> Vec<Value> {
+            mayastor
+                .iter()
+                .filter(|e| {
+                    declared.is_none_or(|d| {
+                        e["storage"]["pools"]
+                            .as_array()
+                            .is_some_and(|p| !p.is_empty())
+                            == d
+                    })
+                })
+                .map(|e| e["name"].clone())
+                .collect()
+        };
+        model.base["mayastor"] = json!({
+            "environments": names(None),
+            "declared": names(Some(true)),
+            "undeclared": names(Some(false)),
+        });
         Ok(model)
     }
 
@@ -352,6 +381,63 @@ impl Model {
             "distributes": c.distributes,
         })
     }
+}
+
+/// Replicas of a volume of the `openebs-replicated` StorageClass
+/// (`repl` in platform/base/cluster/storageclasses.yaml), each on its own node.
+const MAYASTOR_REPLICAS: usize = 3;
+
+/// Mayastor in an environment (`env.storage`): whether its cluster runs it
+/// (the environment's OpenEBS sizing), the storage nodes the spec declares
+/// and one DiskPool per declared disk. The nodes' preparation (huge pages,
+/// `nvme_tcp`, the engine label) is a bootstrap step: kernel settings and
+/// the labels of Nodes that the cluster owns are not objects to sync.
+fn storage(
+    env: &crate::spec::Environment,
+    sizes: &Map<String, Value>,
+    owns_cluster: bool,
+) -> Result<Value, ModelError> {
+    let mayastor = sizes
+        .get("openebs")
+        .and_then(|s| s["mayastor"].as_bool())
+        .unwrap_or(false);
+    let nodes = &env.storage_nodes;
+    let refuse = |message: String| ModelError::StorageNodes {
+        env: env.name.clone(),
+        message,
+    };
+    if !nodes.is_empty() {
+        if !mayastor {
+            return Err(refuse(
+                "this environment runs no Mayastor (environments/components/openebs.yaml): its volumes are local, remove the storage nodes".into(),
+            ));
+        }
+        if !owns_cluster {
+            return Err(refuse(
+                "an earlier environment on the same cluster deploys OpenEBS: declare the storage nodes there".into(),
+            ));
+        }
+        if nodes.len() < MAYASTOR_REPLICAS {
+            return Err(refuse(format!(
+                "openebs-replicated keeps {MAYASTOR_REPLICAS} replicas of each volume on {MAYASTOR_REPLICAS} different nodes: declare at least {MAYASTOR_REPLICAS} storage nodes (found {})",
+                nodes.len()
+            )));
+        }
+    }
+    let pools: Vec<Value> = nodes
+        .iter()
+        .flat_map(|n| {
+            n.disks.iter().enumerate().map(move |(k, disk)| {
+                json!({"name": format!("pool-{}-{}", n.name, k + 1), "node": n.name, "disk": disk})
+            })
+        })
+        .collect();
+    Ok(json!({
+        "mayastor": mayastor && owns_cluster,
+        "replicas": MAYASTOR_REPLICAS,
+        "nodes": nodes,
+        "pools": pools,
+    }))
 }
 
 /// A cluster's identity: its API server URL without a trailing slash.
@@ -811,7 +897,8 @@ fn bootstrap(
             "",
         );
     }
-    // The hub's cluster Secrets are ExternalSecrets in its argocd namespace.
+    // The hub's cluster Secrets, and the OIDC client secret of every Argo CD,
+    // are ExternalSecrets in its argocd namespace.
     let registers = argocd["clusters"].as_array().is_some_and(|c| !c.is_empty());
     let mut after_list = Vec::new();
     let mut store_namespaces: Vec<String> = Vec::new();
@@ -830,7 +917,10 @@ fn bootstrap(
             .filter_map(|e| envs[i]["ns"][&e.component.namespace].as_str())
             .map(str::to_owned)
             .collect();
-        if registers && envs[i]["argocd"]["hub"].as_bool() == Some(true) {
+        // The Argo CD an environment installs reads its OIDC client secret
+        // through an ExternalSecret of its namespace (argocd-values.yaml).
+        let installs = envs[i]["argocd"]["installs"].as_bool() == Some(true);
+        if installs || (registers && envs[i]["argocd"]["hub"].as_bool() == Some(true)) {
             namespaces.push("argocd".into());
         }
         namespaces.sort();

@@ -9,6 +9,10 @@ use serde_json::{json, Value};
 
 const SLUG: &str = "^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$";
 const NAME: &str = "^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$";
+/// A Kubernetes node name (a DNS subdomain).
+const NODE: &str = "^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$";
+/// A block device path, optionally with Mayastor's scheme.
+const DISK: &str = "^((aio|uring)://)?/dev/[A-Za-z0-9._:+@/-]+$";
 const HOSTNAME: &str = "^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$";
 
 pub fn spec_schema(environments: &[String]) -> Value {
@@ -64,6 +68,22 @@ pub fn spec_schema(environments: &[String]) -> Value {
                                              "description": "Suffix added to every namespace when environments share a cluster (e.g. \"-dev\")."},
                         "domain": {"type": "string", "pattern": HOSTNAME,
                                    "description": "Host base for this environment (default: \"<env>.<domain>\", prod: \"<domain>\")."},
+                        "storage_nodes": {
+                            "type": "array",
+                            "description": "Environments running Mayastor (replicated volumes, staging and prod by default): the cluster's storage nodes and their data disks. Each disk becomes a Mayastor DiskPool (components/openebs/manifests/<env>/diskpools.yaml) and each node is prepared at bootstrap (huge pages, nvme_tcp, label openebs.io/engine=mayastor: README.md, Bootstrap). At least 3 nodes (the replicated class keeps 3 replicas); only on the first environment of a shared cluster. Without it, the pools are created by hand.",
+                            "items": {
+                                "type": "object", "additionalProperties": false,
+                                "required": ["name", "disks"],
+                                "properties": {
+                                    "name": {"type": "string", "pattern": NODE, "maxLength": 253,
+                                             "description": "Kubernetes node name, as `kubectl get nodes` prints it (e.g. \"prod-storage-1\")."},
+                                    "disks": {"type": "array", "minItems": 1,
+                                              "description": "Data disks of the node, whole and unused: Mayastor takes them over.",
+                                              "items": {"type": "string", "pattern": DISK, "maxLength": 512,
+                                                        "description": "Device path, best a stable link (e.g. \"/dev/disk/by-id/nvme-Samsung_SSD_980_PRO_1TB_S5GXNF0R123456\"), optionally with Mayastor's scheme (\"aio:///dev/...\", \"uring:///dev/...\")."}}
+                                }
+                            }
+                        },
                         "overrides": {"type": "object",
                                       "description": "Overrides of the environment defaults (keys of environments/<name>.yaml).",
                                       "properties": {

@@ -78,6 +78,22 @@ pub struct Environment {
     /// Overrides of the environment defaults (same keys as `environments/<name>.yaml`).
     #[serde(default)]
     pub overrides: Option<serde_json::Map<String, Value>>,
+    /// The nodes of the cluster that hold Mayastor's replicated volumes,
+    /// with their data disks (environments running Mayastor only): each
+    /// disk becomes a DiskPool, each node gets the bootstrap's preparation
+    /// (huge pages, `nvme_tcp`, the `openebs.io/engine=mayastor` label).
+    #[serde(default)]
+    pub storage_nodes: Vec<StorageNode>,
+}
+
+/// A Mayastor storage node: its Kubernetes node name and its data disks.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageNode {
+    pub name: String,
+    /// Device paths, best a stable link (`/dev/disk/by-id/...`), optionally
+    /// with Mayastor's scheme (`aio://`, `uring://`).
+    pub disks: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -425,6 +441,34 @@ fn cross_checks(spec: &Spec, lines: &LineIndex) -> Vec<Problem> {
                         .join(", ")
                 ),
             });
+        }
+    }
+    // Storage nodes: each node once, each of its disks once.
+    for (i, env) in spec.environments.iter().enumerate() {
+        let mut nodes = BTreeSet::new();
+        for (j, node) in env.storage_nodes.iter().enumerate() {
+            if !nodes.insert(node.name.as_str()) {
+                let ptr = format!("/environments/{i}/storage_nodes/{j}/name");
+                problems.push(Problem {
+                    line: lines.line_of(&ptr),
+                    field: pointer_to_field(&ptr),
+                    message: format!(
+                        "storage node {:?} appears twice; list each node once with all its disks",
+                        node.name
+                    ),
+                });
+            }
+            let mut disks = BTreeSet::new();
+            for (k, disk) in node.disks.iter().enumerate() {
+                if !disks.insert(disk.as_str()) {
+                    let ptr = format!("/environments/{i}/storage_nodes/{j}/disks/{k}");
+                    problems.push(Problem {
+                        line: lines.line_of(&ptr),
+                        field: pointer_to_field(&ptr),
+                        message: format!("disk {disk:?} appears twice on node {:?}", node.name),
+                    });
+                }
+            }
         }
     }
     // Environments sharing a cluster must not share namespaces.
