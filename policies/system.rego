@@ -20,6 +20,14 @@ apps := {a.name: a | some a in input.applications}
 
 projects := {p.name: p | some p in input.projects}
 
+# --- 0. Sources: kustomize can build what each Application syncs ---
+
+# A kustomization listing a file that is not there fails `kustomize build`:
+# ArgoCD then syncs nothing of the Application, whatever else it holds.
+deny contains finding("SOC-SYS-016", sprintf("[%s] Application %q (wave %d) cannot be built: %s; ArgoCD fails to generate its manifests and syncs none of them", [env, g.app, apps[g.app].wave, g.message]), g.at) if {
+	some g in input.unbuildable
+}
+
 # --- 1. Admission: what each Application creates is admitted by its project ---
 
 # socle evaluates each project as ArgoCD does (sourceRepos, destinations,

@@ -118,6 +118,7 @@ model := {
 	"webhooks": [webhook],
 	"wide_egress": [],
 	"not_modelled": [],
+	"unbuildable": [],
 }
 
 with_apps(apps) := object.union(model, {"applications": apps})
@@ -126,7 +127,7 @@ with_connection(c) := object.union(model, {"connections": [c]})
 
 with_need(n) := object.union(model, {"needs": [n]})
 
-sys_ids := {"SOC-SYS-001", "SOC-SYS-002", "SOC-SYS-003", "SOC-SYS-004", "SOC-SYS-005", "SOC-SYS-006", "SOC-SYS-007", "SOC-SYS-008", "SOC-SYS-009", "SOC-SYS-010", "SOC-SYS-011", "SOC-SYS-012", "SOC-SYS-013", "SOC-SYS-014"}
+sys_ids := {"SOC-SYS-001", "SOC-SYS-002", "SOC-SYS-003", "SOC-SYS-004", "SOC-SYS-005", "SOC-SYS-006", "SOC-SYS-007", "SOC-SYS-008", "SOC-SYS-009", "SOC-SYS-010", "SOC-SYS-011", "SOC-SYS-012", "SOC-SYS-013", "SOC-SYS-014", "SOC-SYS-016"}
 
 # The one message of rule `id` (fails when there is none or several).
 message(m, id) := msg if {
@@ -537,4 +538,22 @@ test_consumer_not_trusting_a_private_ca_denied if {
 
 test_public_issuer_needs_no_trust if {
 	count(findings(with_tls(issuer(false), tls_use([])), "SOC-SYS-014")) == 0
+}
+
+# --- SOC-SYS-016: kustomize can build what an Application syncs ---
+
+gap(message) := {"app": "web", "at": at("apps/web/kustomization.yaml", 4), "message": message}
+
+test_unbuildable_source_denied if {
+	m := object.union(model, {"unbuildable": [gap("apps/web/kustomization.yaml lists egress.yaml, which is not in the repository")]})
+	"SOC-SYS-016" in denied(m)
+	some f in findings(m, "SOC-SYS-016")
+	f.file == "apps/web/kustomization.yaml"
+	f.line == 4
+	contains(f.msg, "[dev] Application \"web\" (wave 2) cannot be built: apps/web/kustomization.yaml lists egress.yaml")
+}
+
+test_what_is_not_modelled_is_no_denial if {
+	m := object.union(model, {"not_modelled": [gap("remote resource https://example.org/base is not modelled")]})
+	count(findings(m, "SOC-SYS-016")) == 0
 }

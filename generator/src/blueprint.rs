@@ -26,6 +26,31 @@ pub struct Manifest {
     /// they consume like components, but are nobody's need.
     #[serde(default)]
     pub bootstrap_consumers: Vec<BootstrapConsumer>,
+    /// Hosts outside the cluster that components call. NetworkPolicies can
+    /// only name them by address, which the blueprint cannot know: the spec
+    /// gives their CIDRs (`network.endpoints`), and each namespace's egress
+    /// to them is derived from the components that declare `egress`.
+    #[serde(default)]
+    pub external_endpoints: Vec<ExternalEndpoint>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalEndpoint {
+    pub name: String,
+    /// What it is, for the comment above its NetworkPolicy and the spec's
+    /// documentation.
+    pub purpose: String,
+    /// TCP ports, unless the spec gives its own.
+    pub ports: Vec<u16>,
+    /// Spec choices under which it exists (an external object store).
+    #[serde(default)]
+    pub when: BTreeMap<String, Vec<String>>,
+    /// Every component consuming this kind of resource in the wiring graph
+    /// calls it (`buckets`: the S3 clients, when the store is external), on
+    /// top of the components that list it in their `egress`.
+    #[serde(default)]
+    pub used_by: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -82,6 +107,9 @@ pub struct Component {
     /// trust bundle its `trusts` consumers mount).
     #[serde(default)]
     pub distributes: Vec<String>,
+    /// External endpoints (`external_endpoints`) the component's pods call.
+    #[serde(default)]
+    pub egress: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
@@ -234,7 +262,51 @@ impl Manifest {
             }
         }
         self.check_trust()?;
+        self.check_endpoints()?;
         self.check_wiring()
+    }
+
+    /// Every endpoint a component calls is in the catalog, and the
+    /// catalog's choices and wiring kinds exist.
+    fn check_endpoints(&self) -> Result<(), String> {
+        let mut names = BTreeSet::new();
+        for e in &self.external_endpoints {
+            if !names.insert(e.name.as_str()) {
+                return Err(format!("external endpoint {:?} is declared twice", e.name));
+            }
+            if e.ports.is_empty() {
+                return Err(format!("external endpoint {}: `ports` is empty", e.name));
+            }
+            for key in e.when.keys() {
+                if !CHOICE_KEYS.contains(&key.as_str()) {
+                    return Err(format!(
+                        "external endpoint {}: `when` tests unknown choice {key:?} (known: {})",
+                        e.name,
+                        CHOICE_KEYS.join(", ")
+                    ));
+                }
+            }
+            if let Some(kind) = &e.used_by {
+                if !matches!(kind.as_str(), "buckets" | "databases") {
+                    return Err(format!(
+                        "external endpoint {}: `used_by` is {kind:?}; expected buckets or databases",
+                        e.name
+                    ));
+                }
+            }
+        }
+        for c in &self.components {
+            for name in &c.egress {
+                if !names.contains(name.as_str()) {
+                    return Err(format!(
+                        "component {}: egress to unknown external endpoint {name:?} (declared: {})",
+                        c.id,
+                        names.iter().copied().collect::<Vec<_>>().join(", ")
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Every trusted CA has exactly one distributor, and every component
@@ -413,6 +485,7 @@ mod tests {
             consumes: Default::default(),
             trusts: Vec::new(),
             distributes: Vec::new(),
+            egress: Vec::new(),
         }
     }
 
@@ -429,6 +502,7 @@ mod tests {
             }],
             components,
             bootstrap_consumers: Vec::new(),
+            external_endpoints: Vec::new(),
         }
     }
 

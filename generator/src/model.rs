@@ -4,7 +4,7 @@
 //! so templates stay declarative and the same spec always gives the same
 //! context.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Map, Value};
 
@@ -46,6 +46,8 @@ pub enum ModelError {
     },
     #[error("environment {0:?} has no defaults (expected environments/{0}.yaml)")]
     UnknownEnvironment(String),
+    #[error("environment {env:?}: network: {message}")]
+    Network { env: String, message: String },
     #[error("environment {env:?}: storage_nodes: {message}")]
     StorageNodes { env: String, message: String },
 }
@@ -239,6 +241,12 @@ impl Model {
             .collect();
         let domains: Vec<String> = spec.data_domains.iter().map(|d| d.name.clone()).collect();
         let wiring = wiring(&manifest, &components, &choices, &domains, &spec);
+        let callers = endpoint_callers(&manifest, &components, &choices);
+        for (env, obj) in spec.environments.iter().zip(envs.iter_mut()) {
+            let (network, egress) = egress(env, &spec, &manifest, &callers)?;
+            obj["network"] = network;
+            obj["egress"] = egress;
+        }
         let buckets: Vec<String> = wiring["buckets"]
             .as_array()
             .into_iter()
@@ -438,6 +446,100 @@ fn storage(
         "nodes": nodes,
         "pools": pools,
     }))
+}
+
+/// For each external endpoint the enabled components call: the endpoint and
+/// the namespace ids of its callers (sorted).
+fn endpoint_callers<'m>(
+    manifest: &'m Manifest,
+    components: &[Enabled],
+    choices: &BTreeMap<&str, &str>,
+) -> Vec<(&'m crate::blueprint::ExternalEndpoint, Vec<String>)> {
+    let chosen = |when: &BTreeMap<String, Vec<String>>| {
+        when.iter().all(|(k, allowed)| {
+            choices
+                .get(k.as_str())
+                .is_some_and(|v| allowed.iter().any(|a| a == v))
+        })
+    };
+    manifest
+        .external_endpoints
+        .iter()
+        .filter(|e| chosen(&e.when))
+        .filter_map(|e| {
+            let namespaces: BTreeSet<String> = components
+                .iter()
+                .map(|c| &c.component)
+                .filter(|c| {
+                    c.egress.contains(&e.name)
+                        || match e.used_by.as_deref() {
+                            Some("buckets") => c.consumes.buckets.iter().any(|b| chosen(&b.when)),
+                            Some("databases") => !c.consumes.databases.is_empty(),
+                            _ => false,
+                        }
+                })
+                .map(|c| c.namespace.clone())
+                .collect();
+            (!namespaces.is_empty()).then(|| (e, namespaces.into_iter().collect()))
+        })
+        .collect()
+}
+
+/// An environment's `network` (the spec's, this environment's keys over
+/// it) and, per namespace id, the external endpoints its pods call with the
+/// CIDRs the spec gives (none: the NetworkPolicy opens their ports to any
+/// destination, and says how to narrow it).
+fn egress(
+    env: &crate::spec::Environment,
+    spec: &Spec,
+    manifest: &Manifest,
+    callers: &[(&crate::blueprint::ExternalEndpoint, Vec<String>)],
+) -> Result<(Value, Value), ModelError> {
+    let network = crate::spec::Network::merged(spec.network.as_ref(), env.network.as_ref());
+    let known: Vec<&str> = manifest
+        .external_endpoints
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect();
+    if let Some(name) = network
+        .endpoints
+        .keys()
+        .find(|k| !known.contains(&k.as_str()))
+    {
+        return Err(ModelError::Network {
+            env: env.name.clone(),
+            message: format!(
+                "endpoints: unknown endpoint {name:?}; the blueprint's external endpoints are {}",
+                known.join(", ")
+            ),
+        });
+    }
+    // Every namespace has its list, empty or not, for templates to look up.
+    let mut by_ns: BTreeMap<String, Vec<Value>> = manifest
+        .namespaces
+        .iter()
+        .map(|n| (n.id.clone(), Vec::new()))
+        .collect();
+    for (e, namespaces) in callers {
+        let given = network.endpoints.get(&e.name);
+        let ports = given
+            .and_then(|g| g.ports.clone())
+            .unwrap_or_else(|| e.ports.clone());
+        let cidrs = given.map(|g| g.cidrs.clone()).unwrap_or_default();
+        for ns in namespaces {
+            by_ns.entry(ns.clone()).or_default().push(json!({
+                "name": e.name,
+                "policy": format!("allow-external-{}", e.name.replace('_', "-")),
+                "purpose": e.purpose,
+                "ports": ports,
+                "cidrs": cidrs,
+            }));
+        }
+    }
+    Ok((
+        json!({"api_server": network.api_server, "nodes": network.nodes}),
+        json!(by_ns),
+    ))
 }
 
 /// A cluster's identity: its API server URL without a trailing slash.

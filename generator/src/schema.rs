@@ -68,6 +68,7 @@ pub fn spec_schema(environments: &[String]) -> Value {
                                              "description": "Suffix added to every namespace when environments share a cluster (e.g. \"-dev\")."},
                         "domain": {"type": "string", "pattern": HOSTNAME,
                                    "description": "Host base for this environment (default: \"<env>.<domain>\", prod: \"<domain>\")."},
+                        "network": network_schema("This environment's addresses: each key given here replaces the spec's `network` key of the same name (environments are often clusters of their own)."),
                         "storage_nodes": {
                             "type": "array",
                             "description": "Environments running Mayastor (replicated volumes, staging and prod by default): the cluster's storage nodes and their data disks. Each disk becomes a Mayastor DiskPool (components/openebs/manifests/<env>/diskpools.yaml) and each node is prepared at bootstrap (huge pages, nvme_tcp, label openebs.io/engine=mayastor: README.md, Bootstrap). At least 3 nodes (the replicated class keeps 3 replicas); only on the first environment of a shared cluster. Without it, the pools are created by hand.",
@@ -228,6 +229,7 @@ pub fn spec_schema(environments: &[String]) -> Value {
                             "description": "With topology hub: the environment whose cluster runs Argo CD (default: the last environment of the spec)."}
                 }
             },
+            "network": network_schema("Where the cluster's API server, its nodes and the external hosts the platform calls live, so that each namespace's egress opens to those addresses only. Without them, egress to these hosts is open to any destination on their ports, and socle check warns (SOC-SYS-007)."),
             "mirror": {
                 "type": "object", "additionalProperties": false, "minProperties": 1,
                 "description": "Package repositories inside the client's network, for clusters without internet access. Pods that fetch packages when they start (Spark's jars, Zeppelin's Trino JDBC driver, Trino's JMX exporter, the dbt adapter) use them instead of Maven Central and PyPI.",
@@ -301,4 +303,36 @@ fn description_at<'a>(schema: &'a Value, instance: &Value, pointer: &str) -> Opt
         });
     }
     node.get("description").and_then(Value::as_str)
+}
+
+/// An IPv4 or IPv6 CIDR; the spec's cross-checks parse it for real.
+const CIDR: &str = "^[0-9A-Fa-f.:]+/[0-9]{1,3}$";
+
+fn network_schema(description: &str) -> Value {
+    let cidrs = |what: &str| {
+        json!({"type": "array", "items": {"type": "string", "pattern": CIDR, "maxLength": 64},
+               "description": what})
+    };
+    json!({
+        "type": "object", "additionalProperties": false,
+        "description": description,
+        "properties": {
+            "api_server": cidrs("CIDRs the Kubernetes API server listens on: the addresses `kubectl get endpoints kubernetes -n default` prints, each as \"<ip>/32\"."),
+            "nodes": cidrs("CIDRs of the cluster's nodes: Prometheus scrapes the kubelets and node-exporter on the nodes' addresses."),
+            "endpoints": {
+                "type": "object",
+                "description": "External hosts by name (git, secret_store, alerting, artifacts, object_storage, sources: the blueprint's external_endpoints, listed in the generated README): the CIDRs their addresses fall in, and their ports when not the usual ones.",
+                "propertyNames": {"pattern": "^[a-z][a-z0-9_]{0,39}$"},
+                "additionalProperties": {
+                    "type": "object", "additionalProperties": false, "required": ["cidrs"],
+                    "properties": {
+                        "cidrs": cidrs("CIDRs of the host's addresses."),
+                        "ports": {"type": "array", "minItems": 1,
+                                  "items": {"type": "integer", "minimum": 1, "maximum": 65535},
+                                  "description": "TCP ports, instead of the endpoint's usual ones."}
+                    }
+                }
+            }
+        }
+    })
 }

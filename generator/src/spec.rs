@@ -6,7 +6,7 @@
 //! [`Spec`], followed by the cross-field checks a schema cannot express
 //! (unique names, at most one environment of each kind).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -39,6 +39,10 @@ pub struct Spec {
     pub argocd: ArgoCd,
     #[serde(default)]
     pub mirror: Option<Mirror>,
+    /// Where the cluster's API server and the external hosts live, so that
+    /// egress is opened to them only.
+    #[serde(default)]
+    pub network: Option<Network>,
     #[serde(default)]
     pub author: Option<Author>,
 }
@@ -84,6 +88,58 @@ pub struct Environment {
     /// (huge pages, `nvme_tcp`, the `openebs.io/engine=mayastor` label).
     #[serde(default)]
     pub storage_nodes: Vec<StorageNode>,
+    /// This environment's addresses (each key replaces the spec's
+    /// `network` key of the same name: environments are often clusters of
+    /// their own).
+    #[serde(default)]
+    pub network: Option<Network>,
+}
+
+/// Addresses NetworkPolicies open egress to. A NetworkPolicy cannot name a
+/// host, and the API server is not a pod: without CIDRs, egress to them is
+/// open to any destination on their ports, which `socle check` reports.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    /// The addresses the Kubernetes API server listens on (the endpoints
+    /// of Service `kubernetes` in namespace `default`).
+    #[serde(default)]
+    pub api_server: Vec<String>,
+    /// The nodes' addresses (Prometheus scrapes the kubelets and
+    /// node-exporter on host networking).
+    #[serde(default)]
+    pub nodes: Vec<String>,
+    /// External endpoints by name (the blueprint's `external_endpoints`).
+    #[serde(default)]
+    pub endpoints: BTreeMap<String, Endpoint>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoint {
+    pub cidrs: Vec<String>,
+    /// TCP ports, when not the blueprint's.
+    #[serde(default)]
+    pub ports: Option<Vec<u16>>,
+}
+
+impl Network {
+    /// `env` over `spec`, key by key.
+    pub fn merged(spec: Option<&Network>, env: Option<&Network>) -> Network {
+        let mut out = spec.cloned().unwrap_or_default();
+        if let Some(env) = env {
+            if !env.api_server.is_empty() {
+                out.api_server = env.api_server.clone();
+            }
+            if !env.nodes.is_empty() {
+                out.nodes = env.nodes.clone();
+            }
+            for (k, v) in &env.endpoints {
+                out.endpoints.insert(k.clone(), v.clone());
+            }
+        }
+        out
+    }
 }
 
 /// A Mayastor storage node: its Kubernetes node name and its data disks.
@@ -443,6 +499,40 @@ fn cross_checks(spec: &Spec, lines: &LineIndex) -> Vec<Problem> {
             });
         }
     }
+    // Network addresses: each a CIDR an ipBlock accepts.
+    let mut networks: Vec<(String, &Network)> = Vec::new();
+    if let Some(n) = &spec.network {
+        networks.push(("/network".into(), n));
+    }
+    for (i, env) in spec.environments.iter().enumerate() {
+        if let Some(n) = &env.network {
+            networks.push((format!("/environments/{i}/network"), n));
+        }
+    }
+    for (base, n) in networks {
+        let lists = [("api_server", &n.api_server), ("nodes", &n.nodes)]
+            .into_iter()
+            .map(|(k, l)| (format!("{base}/{k}"), l))
+            .chain(
+                n.endpoints
+                    .iter()
+                    .map(|(k, e)| (format!("{base}/endpoints/{k}/cidrs"), &e.cidrs)),
+            );
+        for (ptr, list) in lists {
+            for (j, cidr) in list.iter().enumerate() {
+                if let Err(why) = check_cidr(cidr) {
+                    let ptr = format!("{ptr}/{j}");
+                    problems.push(Problem {
+                        line: lines.line_of(&ptr),
+                        field: pointer_to_field(&ptr),
+                        message: format!(
+                            "{cidr:?} is not a CIDR ({why}); write an address and a prefix length, e.g. \"10.0.0.10/32\""
+                        ),
+                    });
+                }
+            }
+        }
+    }
     // Storage nodes: each node once, each of its disks once.
     for (i, env) in spec.environments.iter().enumerate() {
         let mut nodes = BTreeSet::new();
@@ -498,4 +588,20 @@ fn cross_checks(spec: &Spec, lines: &LineIndex) -> Vec<Problem> {
         }
     }
     problems
+}
+
+/// An IPv4 or IPv6 CIDR as a NetworkPolicy's `ipBlock.cidr` takes it.
+fn check_cidr(cidr: &str) -> Result<(), String> {
+    let (addr, len) = cidr
+        .split_once('/')
+        .ok_or_else(|| "no prefix length".to_owned())?;
+    let max = match addr.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(_)) => 32,
+        Ok(std::net::IpAddr::V6(_)) => 128,
+        Err(_) => return Err(format!("{addr:?} is not an IP address")),
+    };
+    match len.parse::<u8>() {
+        Ok(n) if n <= max => Ok(()),
+        _ => Err(format!("prefix length {len:?} is not between 0 and {max}")),
+    }
 }

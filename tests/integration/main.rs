@@ -10,6 +10,7 @@ mod cli;
 mod content;
 mod datalab;
 mod dbt;
+mod egress;
 mod generated_ci;
 mod least_privilege;
 mod living;

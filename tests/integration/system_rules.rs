@@ -1032,3 +1032,28 @@ fn sys_014_a_consumer_that_no_longer_trusts_the_platform_ca() {
         },
     );
 }
+
+#[test]
+fn sys_016_a_kustomization_listing_a_missing_file() {
+    let mut files = pristine().clone();
+    assert!(files
+        .remove("platform/overlays/dev/namespaces/core/egress.yaml")
+        .is_some());
+    let kustomization = "platform/overlays/dev/namespaces/core/kustomization.yaml";
+    let line = line_of(&files, kustomization, "- egress.yaml");
+    let report = assert_caught(
+        &files,
+        &Expect {
+            rule: "SOC-SYS-016",
+            file: kustomization,
+            line: Some(line),
+            needles: &[
+                "[dev]",
+                "Application \"platform-dev\" (wave 0) cannot be built",
+                "lists egress.yaml, which is not in the repository",
+            ],
+        },
+    );
+    // Only dev's overlay is broken.
+    assert_eq!(report.of_rule("SOC-SYS-016").len(), 1, "{report:#?}");
+}

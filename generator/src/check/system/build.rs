@@ -272,15 +272,22 @@ impl<'a> Repository<'a> {
                 system.objects.push(o);
                 values.push(v.map(Cow::Owned));
             }
-            system.not_modelled.extend(gaps.into_iter().map(|g| Gap {
-                app: name.clone(),
-                at: At {
-                    file: g.file,
-                    line: g.line,
-                    pointer: String::new(),
-                },
-                message: g.message,
-            }));
+            for g in gaps {
+                let list = if g.broken {
+                    &mut system.unbuildable
+                } else {
+                    &mut system.not_modelled
+                };
+                list.push(Gap {
+                    app: name.clone(),
+                    at: At {
+                        file: g.file,
+                        line: g.line,
+                        pointer: String::new(),
+                    },
+                    message: g.message,
+                });
+            }
             system.applications.push(application);
         }
         system
@@ -370,6 +377,7 @@ impl<'a> Repository<'a> {
                 file: at.file.clone(),
                 line: at.line,
                 message,
+                broken: false,
             };
             let chart_ref = match (&source.chart, &oci_chart) {
                 (Some(chart), _) => Some((source.repo_url.clone(), chart.clone())),

@@ -87,6 +87,10 @@ pub struct System {
     pub wide_egress: Vec<WideEgress>,
     /// What the model could not follow (remote bases, charts without facts).
     pub not_modelled: Vec<Gap>,
+    /// Sources kustomize would refuse to build (a listed file or a
+    /// generator's input that is not in the repository, a cycle of bases):
+    /// ArgoCD cannot sync their Application at all.
+    pub unbuildable: Vec<Gap>,
     /// Namespaces an Application deploys to whose sources are not all
     /// modelled: a Service may exist there that the model does not see.
     pub partly_modelled_namespaces: Vec<String>,

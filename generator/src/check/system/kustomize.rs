@@ -81,6 +81,9 @@ pub(crate) struct Gap {
     pub(crate) file: String,
     pub(crate) line: usize,
     pub(crate) message: String,
+    /// kustomize itself would fail here (a listed file that does not
+    /// exist), as opposed to what the model does not follow (a remote base).
+    pub(crate) broken: bool,
 }
 
 #[derive(Debug, Default)]
@@ -115,6 +118,7 @@ fn build_into<'a>(files: &Files<'a>, dir: &str, depth: usize, out: &mut Build<'a
             file: dir.to_owned(),
             line: 1,
             message: format!("{dir}: no kustomization.yaml"),
+            broken: false,
         });
         return;
     };
@@ -123,6 +127,7 @@ fn build_into<'a>(files: &Files<'a>, dir: &str, depth: usize, out: &mut Build<'a
             file: path,
             line: 1,
             message: format!("kustomize bases nest deeper than {MAX_DEPTH} levels (a cycle?)"),
+            broken: true,
         });
         return;
     }
@@ -135,6 +140,7 @@ fn build_into<'a>(files: &Files<'a>, dir: &str, depth: usize, out: &mut Build<'a
             file: path.clone(),
             line: 1,
             message: format!("{path} could not be read as YAML"),
+            broken: false,
         });
         return;
     };
@@ -152,6 +158,7 @@ fn build_into<'a>(files: &Files<'a>, dir: &str, depth: usize, out: &mut Build<'a
                     file: path.clone(),
                     line: line(),
                     message: format!("remote resource {entry} is not modelled"),
+                    broken: false,
                 });
                 continue;
             }
@@ -168,6 +175,7 @@ fn build_into<'a>(files: &Files<'a>, dir: &str, depth: usize, out: &mut Build<'a
                     file: path.clone(),
                     line: line(),
                     message: format!("{path} lists {entry}, which is not in the repository"),
+                    broken: true,
                 });
             }
         }
@@ -208,6 +216,7 @@ fn build_into<'a>(files: &Files<'a>, dir: &str, depth: usize, out: &mut Build<'a
                     file: path.clone(),
                     line,
                     message,
+                    broken: true,
                 }),
             }
         }
@@ -221,6 +230,7 @@ fn build_into<'a>(files: &Files<'a>, dir: &str, depth: usize, out: &mut Build<'a
                 file: path.clone(),
                 line: line_of(&[Value::from("components"), Value::from(i)]),
                 message: format!("remote component {entry} is not modelled"),
+                broken: false,
             });
             continue;
         }
@@ -233,6 +243,7 @@ fn build_into<'a>(files: &Files<'a>, dir: &str, depth: usize, out: &mut Build<'a
             file: path.clone(),
             line: line_of(&[Value::from("helmCharts")]),
             message: "charts inflated by kustomize (helmCharts) are not modelled".into(),
+            broken: false,
         });
     }
     apply_delete_patches(files, dir, k, &mut objects);

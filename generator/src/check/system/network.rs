@@ -142,9 +142,7 @@ impl<'a> Network<'a> {
                     Some(list) => {
                         list.is_empty()
                             || list.iter().any(|peer| {
-                                peer["ipBlock"]["cidr"]
-                                    .as_str()
-                                    .is_some_and(|c| c == "0.0.0.0/0" || c == "::/0")
+                                peer["ipBlock"]["cidr"].as_str().is_some_and(is_wide_cidr)
                             })
                     }
                 };
@@ -174,6 +172,25 @@ impl<'a> Network<'a> {
             }
         }
         out
+    }
+}
+
+/// A block so large it names no host in particular: shorter than a /8 in
+/// IPv4 (16 million addresses) or a /16 in IPv6. Splitting "anywhere" into
+/// two halves (`0.0.0.0/1`, `128.0.0.0/1`) is still anywhere. A CIDR that
+/// does not parse is wide too: the API server would refuse it, and the
+/// model cannot say what it names.
+fn is_wide_cidr(cidr: &str) -> bool {
+    let Some((addr, len)) = cidr.split_once('/') else {
+        return true;
+    };
+    let Ok(len) = len.parse::<u8>() else {
+        return true;
+    };
+    match addr.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(_)) => len < 8,
+        Ok(std::net::IpAddr::V6(_)) => len < 16,
+        Err(_) => true,
     }
 }
 
@@ -273,6 +290,25 @@ fn ports_match(ports: &Value, port: &PodPort) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_block_that_names_no_host_in_particular_is_wide() {
+        for wide in [
+            "0.0.0.0/0",
+            "0.0.0.0/1",
+            "128.0.0.0/7",
+            "::/0",
+            "2000::/3",
+            "10.0.0.0",
+            "x/8",
+            "10.0.0.0/x",
+        ] {
+            assert!(is_wide_cidr(wide), "{wide}");
+        }
+        for narrow in ["10.0.0.0/8", "10.30.0.10/32", "fd00:40::/64", "fe80::/16"] {
+            assert!(!is_wide_cidr(narrow), "{narrow}");
+        }
+    }
 
     fn policy<'a>(ns: &'a str, spec: &'a Value) -> Policy<'a> {
         Policy {
