@@ -2,7 +2,7 @@
 //! socle: renders a client's GitOps monorepo for a Kubernetes data platform.
 //!
 //! The pipeline runs one way, one module per stage:
-//! spec ([`spec`], [`schema`]) → validated model ([`model`], with the
+//! spec ([`spec`], [`schema`], both in [`core`]) → validated model ([`model`], with the
 //! blueprint's dependency graph from [`blueprint`]) → rendered file set in
 //! memory ([`render`]) → written all at once ([`output`]) and committed
 //! ([`git`]).
@@ -19,8 +19,11 @@ pub mod output;
 pub mod quantity;
 pub mod render;
 pub mod repository;
-pub mod schema;
 pub mod secrets;
 pub mod source;
-pub mod spec;
 pub mod update;
+
+// The spec and its schema are shared by both pipelines, hence in `core`;
+// their public paths stay `socle::spec` and `socle::schema`.
+pub use crate::core::spec;
+pub use crate::core::spec_schema as schema;

@@ -73,26 +73,7 @@ pub struct Enabled {
     pub wave: i64,
 }
 
-/// Environment names that have defaults, in a stable order.
-pub fn environment_names(environments: &Tree) -> Vec<String> {
-    let mut names: Vec<String> = environments
-        .files
-        .iter()
-        .filter_map(|(p, _)| p.strip_suffix(".yaml"))
-        .filter(|p| !p.contains('/'))
-        .map(str::to_owned)
-        .collect();
-    names.sort_by_key(|n| (promotion_rank(n), n.clone()));
-    names
-}
-
-/// dev → staging → prod is the promotion order; others sort after.
-fn promotion_rank(name: &str) -> usize {
-    ["dev", "staging", "prod"]
-        .iter()
-        .position(|n| *n == name)
-        .unwrap_or(3)
-}
+pub use crate::core::spec::environment_names;
 
 fn yaml_file(tree: &Tree, path: &str) -> Result<Option<Value>, ModelError> {
     let Some(bytes) = tree.get(path) else {

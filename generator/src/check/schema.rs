@@ -179,7 +179,7 @@ pub fn validate(docs: &[Document]) -> Vec<Finding> {
             let field = if pointer.is_empty() {
                 "(document)".to_owned()
             } else {
-                crate::spec::pointer_to_field(&pointer)
+                crate::core::spec::pointer_to_field(&pointer)
             };
             let mut f = Finding::new(
                 "SOC-SCHEMA-001",
@@ -201,12 +201,12 @@ pub fn validate_spec(files: &[(String, Vec<u8>)]) -> Vec<Finding> {
         return Vec::new();
     };
     let text = String::from_utf8_lossy(bytes);
-    let envs = crate::model::environment_names(&crate::source::Tree::embedded_environments());
-    match crate::spec::parse(&text, crate::core::SPEC_PATH, &envs) {
+    let envs = crate::core::spec::environment_names(&crate::source::Tree::embedded_environments());
+    match crate::core::spec::parse(&text, crate::core::SPEC_PATH, &envs) {
         Ok(_) => Vec::new(),
         // A YAML error is reported by the parser already.
-        Err(crate::spec::SpecError::Yaml { .. }) => Vec::new(),
-        Err(crate::spec::SpecError::Invalid { problems, .. }) => problems
+        Err(crate::core::spec::SpecError::Yaml { .. }) => Vec::new(),
+        Err(crate::core::spec::SpecError::Invalid { problems, .. }) => problems
             .into_iter()
             .map(|p| {
                 Finding::new(

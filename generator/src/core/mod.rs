@@ -1,5 +1,7 @@
 //! Facts that both pipelines read: the rule catalog, what each pinned chart
-//! creates, and the kinds Kubernetes knows. `socle new` derives objects from
+//! creates, the kinds Kubernetes knows, and the client spec with its schema
+//! (the generator renders from it, the checker validates a repository's
+//! `socle.yaml` against it). `socle new` derives objects from
 //! them and `socle check` verifies a repository against the same facts, so
 //! the two cannot disagree; neither pipeline reaches into the other's modules.
 
@@ -7,6 +9,8 @@ pub mod blueprint;
 pub mod catalog;
 pub mod charts;
 pub mod kinds;
+pub mod spec;
+pub mod spec_schema;
 pub mod values;
 pub mod wiring;
 

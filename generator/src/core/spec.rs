@@ -11,11 +11,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::core::spec_schema as schema;
 use crate::locate::LineIndex;
-use crate::schema;
 
 /// The commented example spec, also the default of `socle new`.
-pub const EXAMPLE: &str = include_str!("../../blueprints/example/socle.yaml");
+pub const EXAMPLE: &str = include_str!("../../../blueprints/example/socle.yaml");
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -604,4 +604,26 @@ fn check_cidr(cidr: &str) -> Result<(), String> {
         Ok(n) if n <= max => Ok(()),
         _ => Err(format!("prefix length {len:?} is not between 0 and {max}")),
     }
+}
+
+/// Environment names that have defaults (`environments/<name>.yaml`), in
+/// promotion order: dev, staging, prod, then the others by name.
+pub fn environment_names(environments: &crate::source::Tree) -> Vec<String> {
+    let mut names: Vec<String> = environments
+        .files
+        .iter()
+        .filter_map(|(p, _)| p.strip_suffix(".yaml"))
+        .filter(|p| !p.contains('/'))
+        .map(str::to_owned)
+        .collect();
+    names.sort_by_key(|n| (promotion_rank(n), n.clone()));
+    names
+}
+
+/// dev → staging → prod is the promotion order; others sort after.
+fn promotion_rank(name: &str) -> usize {
+    ["dev", "staging", "prod"]
+        .iter()
+        .position(|e| *e == name)
+        .unwrap_or(3)
 }
