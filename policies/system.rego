@@ -256,6 +256,80 @@ deny contains finding("SOC-SYS-012", sprintf("[%s] Application %q (wave %d) uses
 	count(input.stores) + count(input.external_buckets) > 0
 }
 
+# The S3 actions each access needs: listing the bucket and reading its
+# objects, and for a writer putting and deleting them too.
+bucket_actions := {
+	"read": ["s3:ListBucket", "s3:GetObject"],
+	"write": ["s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+}
+
+actions_missing(u, g) := [a | some a in bucket_actions[u.access]; not a in g.actions]
+
+# Unknown grants (a policy that does not parse) and a consumer without an
+# identity on the store grant nothing: the rule fails closed.
+grant_enough(u, g) if {
+	g.identity != null
+	g.actions != null
+	count(actions_missing(u, g)) == 0
+}
+
+# A consumer holding several identities on one store may use any of them:
+# one that grants all it needs is enough.
+store_grants(u, store) if {
+	some g in u.grants
+	g.store == store
+	grant_enough(u, g)
+}
+
+# A bucket the store does not create is SOC-SYS-012's finding, not this one.
+refused contains [u, g] if {
+	some u in input.bucket_uses
+	some g in u.grants
+	some s in input.stores
+	store_label(s) == g.store
+	u.bucket in s.buckets
+	not store_grants(u, g.store)
+}
+
+# One finding per consumer and place to fix (the policy, or the bindings):
+# the grant without the per-bucket actions.
+refusal_place(g) := object.remove(g, {"actions"})
+
+refusals contains [u.consumer, refusal_place(g)] if some [u, g] in refused
+
+policy_name(p) := p.policy if p.policy != null
+
+policy_name(p) := "(none)" if p.policy == null
+
+access_of(actions) := "write" if {
+	every a in bucket_actions.write {
+		a in actions
+	}
+} else := "read" if {
+	every a in bucket_actions.read {
+		a in actions
+	}
+} else := "neither read nor write"
+
+refused_text(u, g) := sprintf("%s needs %s, granted %s (missing %s)", [u.bucket, u.access, access_of(g.actions), concat(", ", actions_missing(u, g))]) if {
+	g.actions != null
+} else := sprintf("%s needs %s", [u.bucket, u.access])
+
+refused_texts(consumer, place) := sort([refused_text(u, g) | some [u, g] in refused; u.consumer == consumer; refusal_place(g) == place])
+
+refusal_message(consumer, p) := sprintf("[%s] Application %q (wave %d) uses buckets of %s (%s) but holds none of the S3 identities bindings.json (%s) binds to a policy: it reads none of their secret-store entries; give it the keys of a MinIO user whose policy grants that access", [env, consumer, apps[consumer].wave, p.store, concat("; ", refused_texts(consumer, p)), where(p.at)]) if {
+	p.identity == null
+	p.unknown == null
+} else := sprintf("[%s] Application %q (wave %d) uses buckets of %s (%s), but what its identity is granted is unknown (%s): %s; socle counts it as no access until the policies parse", [env, consumer, apps[consumer].wave, p.store, concat("; ", refused_texts(consumer, p)), where(p.at), p.unknown]) if {
+	p.identity == null
+} else := sprintf("[%s] Application %q (wave %d) uses buckets of %s (%s) as MinIO user %s, whose policy %q (%s) cannot be evaluated: %s; its grants are unknown, counted as no access", [env, consumer, apps[consumer].wave, p.store, concat("; ", refused_texts(consumer, p)), p.identity, policy_name(p), where(p.at), p.unknown]) if {
+	p.unknown != null
+} else := sprintf("[%s] Application %q (wave %d) is refused on %s by policy %q (%s) bound to its MinIO user %s: %s; grant the missing actions on the bucket (ListBucket on arn:aws:s3:::<bucket>, object actions on arn:aws:s3:::<bucket>/*)", [env, consumer, apps[consumer].wave, p.store, p.policy, where(p.at), p.identity, concat("; ", refused_texts(consumer, p))])
+
+deny contains finding("SOC-SYS-015", refusal_message(consumer, place), place.at) if {
+	some [consumer, place] in refusals
+}
+
 # A client is declared by a realm the consumer names (any realm when it
 # names none).
 realm_for(u, _) if count(u.realms) == 0

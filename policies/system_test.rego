@@ -127,7 +127,7 @@ with_connection(c) := object.union(model, {"connections": [c]})
 
 with_need(n) := object.union(model, {"needs": [n]})
 
-sys_ids := {"SOC-SYS-001", "SOC-SYS-002", "SOC-SYS-003", "SOC-SYS-004", "SOC-SYS-005", "SOC-SYS-006", "SOC-SYS-007", "SOC-SYS-008", "SOC-SYS-009", "SOC-SYS-010", "SOC-SYS-011", "SOC-SYS-012", "SOC-SYS-013", "SOC-SYS-014", "SOC-SYS-016"}
+sys_ids := {"SOC-SYS-001", "SOC-SYS-002", "SOC-SYS-003", "SOC-SYS-004", "SOC-SYS-005", "SOC-SYS-006", "SOC-SYS-007", "SOC-SYS-008", "SOC-SYS-009", "SOC-SYS-010", "SOC-SYS-011", "SOC-SYS-012", "SOC-SYS-013", "SOC-SYS-014", "SOC-SYS-015", "SOC-SYS-016"}
 
 # The one message of rule `id` (fails when there is none or several).
 message(m, id) := msg if {
@@ -482,6 +482,87 @@ test_bucket_of_an_unreadable_store_not_judged if {
 test_bucket_on_another_store_is_not_enough if {
 	# The consumer reaches a second tenant that lacks the bucket.
 	"SOC-SYS-012" in denied(with_buckets([bucket_use("logs", ["data-other/minio"])], []))
+}
+
+# --- SOC-SYS-015: the consumer's S3 identity is granted the access it needs ---
+
+write_actions := ["s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+
+policy_at := field("components/minio/policies.yaml", 14, "/data/web.json")
+
+bindings_at := field("components/minio/policies.yaml", 14, "/data/bindings.json")
+
+grant(actions) := {"store": "data-storage/minio", "identity": "minio-user-web", "policy": "web", "at": policy_at, "actions": actions, "unknown": null}
+
+granted_use(bucket, access, grants) := object.union(bucket_use(bucket, ["data-storage/minio"]), {"access": access, "grants": grants})
+
+with_grants(uses) := with_buckets(uses, [])
+
+test_granted_access_passes if {
+	m := with_grants([granted_use("logs", "write", [grant(write_actions)]), granted_use("lake", "read", [grant(["s3:ListBucket", "s3:GetObject"])])])
+	count(findings(m, "SOC-SYS-015")) == 0
+}
+
+test_missing_write_denied_at_the_policy if {
+	m := with_grants([granted_use("logs", "write", [grant(["s3:ListBucket", "s3:GetObject", "s3:DeleteObject"])])])
+	"SOC-SYS-015" in denied(m)
+	msg := message(m, "SOC-SYS-015")
+	contains(msg, "[dev] Application \"web\" (wave 2)")
+	contains(msg, "policy \"web\" (components/minio/policies.yaml:14) bound to its MinIO user minio-user-web")
+	contains(msg, "logs needs write, granted read (missing s3:PutObject)")
+	some f in deny_of(m)
+	f.id == "SOC-SYS-015"
+	f.pointer == "/data/web.json"
+}
+
+test_read_grant_short_of_listing_denied if {
+	m := with_grants([granted_use("lake", "read", [grant(["s3:GetObject"])])])
+	contains(message(m, "SOC-SYS-015"), "lake needs read, granted neither read nor write (missing s3:ListBucket)")
+}
+
+test_one_finding_per_consumer_and_policy if {
+	short := grant(["s3:ListBucket", "s3:GetObject"])
+	m := with_grants([granted_use("logs", "write", [short]), granted_use("lake", "write", [short])])
+	msg := message(m, "SOC-SYS-015")
+	contains(msg, "lake needs write, granted read (missing s3:PutObject, s3:DeleteObject); logs needs write")
+}
+
+test_unknown_grants_denied if {
+	g := object.union(grant(null), {"unknown": "web.json does not parse: expected `:` at line 2 column 13"})
+	m := with_grants([granted_use("logs", "write", [g])])
+	msg := message(m, "SOC-SYS-015")
+	contains(msg, "as MinIO user minio-user-web, whose policy \"web\" (components/minio/policies.yaml:14) cannot be evaluated: web.json does not parse")
+}
+
+test_unreadable_bindings_denied if {
+	g := {"store": "data-storage/minio", "identity": null, "policy": null, "at": bindings_at, "actions": null, "unknown": "bindings.json is not an object of bindings"}
+	m := with_grants([granted_use("logs", "read", [g])])
+	contains(message(m, "SOC-SYS-015"), "what its identity is granted is unknown (components/minio/policies.yaml:14): bindings.json is not an object of bindings")
+}
+
+test_consumer_without_identity_denied if {
+	g := {"store": "data-storage/minio", "identity": null, "policy": null, "at": bindings_at, "actions": null, "unknown": null}
+	m := with_grants([granted_use("logs", "read", [g])])
+	msg := message(m, "SOC-SYS-015")
+	contains(msg, "(logs needs read) but holds none of the S3 identities bindings.json (components/minio/policies.yaml:14) binds")
+	some f in deny_of(m)
+	f.pointer == "/data/bindings.json"
+}
+
+test_one_sufficient_identity_is_enough if {
+	other := object.union(grant(["s3:ListBucket", "s3:GetObject"]), {"identity": "minio-user-web-reader", "policy": "web-reader"})
+	count(findings(with_grants([granted_use("logs", "write", [other, grant(write_actions)])]), "SOC-SYS-015")) == 0
+	"SOC-SYS-015" in denied(with_grants([granted_use("logs", "write", [other])]))
+}
+
+test_unjudged_store_and_missing_bucket_are_not_this_rule if {
+	# No grants: the store's users are not modelled.
+	count(findings(with_grants([granted_use("logs", "write", [])]), "SOC-SYS-015")) == 0
+
+	# A bucket the store does not create is SOC-SYS-012's finding alone.
+	m := with_grants([granted_use("log", "write", [grant([])])])
+	"SOC-SYS-012" in denied(m)
+	count(findings(m, "SOC-SYS-015")) == 0
 }
 
 # --- SOC-SYS-013: the OIDC client exists and redirects back to its consumer ---

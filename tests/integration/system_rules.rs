@@ -1,4 +1,4 @@
-//! The system rules (SOC-SYS-001..008) through the binary: each one catches
+//! The system rules (SOC-SYS-001..015) through the binary: each one catches
 //! a single broken link of the default repository at the right place and
 //! names both of its ends, the untouched repository does not report it, and
 //! a small ArgoCD repository socle did not write is modelled and judged too.
@@ -1056,4 +1056,223 @@ fn sys_016_a_kustomization_listing_a_missing_file() {
     );
     // Only dev's overlay is broken.
     assert_eq!(report.of_rule("SOC-SYS-016").len(), 1, "{report:#?}");
+}
+
+/// The S3 policies of the tenant in `env`.
+fn policies(env: &str) -> String {
+    format!("components/minio/manifests/{env}/policies.yaml")
+}
+
+/// Replace the first occurrence of `from` after `marker` in one file.
+fn edit_after(files: &mut FileSet, path: &str, marker: &str, from: &str, to: &str) {
+    let old = text(files, path);
+    let start = old
+        .find(marker)
+        .unwrap_or_else(|| panic!("{path} does not contain {marker:?}"));
+    let at = old[start..]
+        .find(from)
+        .unwrap_or_else(|| panic!("{path} has no {from:?} after {marker:?}"))
+        + start;
+    let new = format!("{}{to}{}", &old[..at], &old[at + from.len()..]);
+    files.insert(path.to_owned(), new.into_bytes());
+}
+
+#[test]
+fn sys_015_the_default_identities_are_granted_what_they_use() {
+    assert!(
+        baseline().of_rule("SOC-SYS-015").is_empty(),
+        "{:#?}",
+        baseline().of_rule("SOC-SYS-015")
+    );
+    // Not for want of a model: every bucket use on the tenant is judged
+    // against the policy of the identity the consumer reads.
+    let dir = materialise(pristine());
+    for model in graph(dir.path()) {
+        let env = model["environment"]
+            .as_str()
+            .expect("environment")
+            .to_owned();
+        let uses = model["bucket_uses"].as_array().expect("bucket uses");
+        assert!(!uses.is_empty(), "{env}: no bucket uses");
+        for u in uses {
+            let consumer = u["consumer"].as_str().unwrap_or_default();
+            let component = consumer.trim_end_matches(&format!("-{env}"));
+            let grants = u["grants"].as_array().expect("grants");
+            assert_eq!(grants.len(), 1, "{env} {consumer}: {grants:#?}");
+            assert_eq!(grants[0]["identity"], format!("minio-user-{component}"));
+            assert_eq!(grants[0]["policy"], component);
+            assert_eq!(grants[0]["at"]["file"], policies(&env));
+            assert_eq!(u["access"], "write", "{u:#?}");
+            assert_eq!(
+                grants[0]["actions"],
+                serde_json::json!([
+                    "s3:ListBucket",
+                    "s3:GetObject",
+                    "s3:PutObject",
+                    "s3:DeleteObject"
+                ]),
+                "{u:#?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn sys_015_a_policy_without_put_object() {
+    let mut files = pristine().clone();
+    let envs = ["dev", "staging", "prod"];
+    for env in envs {
+        edit_after(
+            &mut files,
+            &policies(env),
+            "  loki.json: |",
+            "\"s3:PutObject\", ",
+            "",
+        );
+    }
+    let report = assert_caught(
+        &files,
+        &Expect {
+            rule: "SOC-SYS-015",
+            file: &policies("dev"),
+            line: Some(line_of(&files, &policies("dev"), "  loki.json: |")),
+            needles: &[
+                "[dev]",
+                &format!(
+                    "Application \"loki-dev\" (wave {})",
+                    wave(&files, "argocd/dev/applications/loki.yaml")
+                ),
+                "data-platform-storage/minio",
+                &format!(
+                    "policy \"loki\" ({}:{}) bound to its MinIO user minio-user-loki",
+                    policies("dev"),
+                    line_of(&files, &policies("dev"), "apiVersion: v1")
+                ),
+                "loki-chunks needs write, granted read (missing s3:PutObject)",
+                "loki-admin needs write",
+                "loki-ruler needs write",
+            ],
+        },
+    );
+    // One finding per environment, on its own policy, and none elsewhere.
+    let found = report.of_rule("SOC-SYS-015");
+    assert_eq!(found.len(), envs.len(), "{found:#?}");
+    for env in envs {
+        let file = policies(env);
+        let line = line_of(&files, &file, "  loki.json: |");
+        let here = report.matching("SOC-SYS-015", &file, Some(line), &[&format!("[{env}]")]);
+        assert_eq!(here.len(), 1, "{env}: {found:#?}");
+    }
+}
+
+#[test]
+fn sys_015_a_policy_that_does_not_parse() {
+    let mut files = pristine().clone();
+    let file = policies("dev");
+    edit_after(
+        &mut files,
+        &file,
+        "  zeppelin.json: |",
+        "\"Version\": \"2012-10-17\",",
+        "\"Version\" \"2012-10-17\",",
+    );
+    let report = assert_caught(
+        &files,
+        &Expect {
+            rule: "SOC-SYS-015",
+            file: &file,
+            line: Some(line_of(&files, &file, "  zeppelin.json: |")),
+            needles: &[
+                "[dev]",
+                "Application \"zeppelin-dev\"",
+                "notebooks needs write",
+                "as MinIO user minio-user-zeppelin, whose policy \"zeppelin\"",
+                "cannot be evaluated: zeppelin.json does not parse",
+            ],
+        },
+    );
+    let found = report.of_rule("SOC-SYS-015");
+    assert_eq!(found.len(), 1, "{found:#?}");
+}
+
+#[test]
+fn sys_015_a_consumer_without_a_binding() {
+    let mut files = pristine().clone();
+    let file = policies("dev");
+    edit(
+        &mut files,
+        &file,
+        "      \"minio-user-velero\": {\"consumer\": \"velero\", \"policy\": \"velero\", \"store\": \"acme/dev/velero/s3\"},\n",
+        "",
+    );
+    let report = assert_caught(
+        &files,
+        &Expect {
+            rule: "SOC-SYS-015",
+            file: &file,
+            line: Some(line_of(&files, &file, "  bindings.json: |")),
+            needles: &[
+                "[dev]",
+                "Application \"velero-dev\"",
+                "(backups needs write) but holds none of the S3 identities bindings.json",
+            ],
+        },
+    );
+    let found = report.of_rule("SOC-SYS-015");
+    assert_eq!(found.len(), 1, "{found:#?}");
+}
+
+#[test]
+fn sys_015_a_read_only_consumer_needs_only_read() {
+    let mut files = pristine().clone();
+    let file = policies("dev");
+    edit_after(
+        &mut files,
+        &file,
+        "  velero.json: |",
+        "\"s3:PutObject\", \"s3:DeleteObject\", ",
+        "",
+    );
+    // Velero writes its backups (`accessMode: ReadWrite`): refused.
+    assert_caught(
+        &files,
+        &Expect {
+            rule: "SOC-SYS-015",
+            file: &file,
+            line: Some(line_of(&files, &file, "  velero.json: |")),
+            needles: &[
+                "[dev]",
+                "Application \"velero-dev\"",
+                "backups needs write, granted read (missing s3:PutObject, s3:DeleteObject)",
+            ],
+        },
+    );
+    // A location Velero only restores from needs read, which the policy
+    // still grants.
+    let values = "components/velero/values-dev.yaml";
+    edit(
+        &mut files,
+        values,
+        "accessMode: ReadWrite",
+        "accessMode: ReadOnly",
+    );
+    let dir = materialise(&files);
+    let report = check(dir.path());
+    assert!(
+        report.of_rule("SOC-SYS-015").is_empty(),
+        "{:#?}",
+        report.of_rule("SOC-SYS-015")
+    );
+    let models = graph(dir.path());
+    let dev = models
+        .iter()
+        .find(|m| m["environment"] == "dev")
+        .expect("a dev model");
+    let velero = dev["bucket_uses"]
+        .as_array()
+        .expect("bucket uses")
+        .iter()
+        .find(|u| u["consumer"] == "velero-dev")
+        .expect("velero-dev uses a bucket");
+    assert_eq!(velero["access"], "read", "{velero:#?}");
 }

@@ -342,6 +342,45 @@ pub struct BucketUse {
     /// `namespace/service` of the stores the consumer connects to (empty:
     /// an endpoint outside the model, e.g. an external S3 store).
     pub stores: Vec<String>,
+    /// `read` or `write`: the access the consumer needs. A configuration
+    /// names a bucket without saying whether it reads or writes it, and
+    /// `socle check` judges a repository by its files alone (the blueprint
+    /// that declares each use's access is not among them), so a use needs
+    /// `write` unless every place naming the bucket marks it read-only
+    /// beside it (`accessMode: ReadOnly`, `readOnly: true`): assuming less
+    /// would pass a consumer whose writes MinIO refuses.
+    pub access: String,
+    /// What the consumer's S3 identity is granted on the bucket, one entry
+    /// per identity on each store it reaches whose users and policies the
+    /// model reads (empty: not judged).
+    pub grants: Vec<Grant>,
+}
+
+/// A MinIO user of a consumer and what its policy lets it do on a bucket,
+/// as the store's `minio-policies` ConfigMap (`bindings.json` and one
+/// `<policy>.json` per user) declares them.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct Grant {
+    /// `namespace/service` of the store.
+    pub store: String,
+    /// The user, named by the Secret holding its keys (a `bindings.json`
+    /// key), whose secret-store entry the consumer's ExternalSecrets read;
+    /// None when the consumer reads none of the store's users' entries.
+    pub identity: Option<String>,
+    /// The policy bound to that user.
+    pub policy: Option<String>,
+    /// Where the policy is written (its key in the ConfigMap); the
+    /// bindings when there is no identity or no such policy.
+    pub at: At,
+    /// Which of `s3:ListBucket` (on the bucket), `s3:GetObject`,
+    /// `s3:PutObject` and `s3:DeleteObject` (on every object of the bucket)
+    /// the policy allows, as IAM evaluates it (wildcards, `NotAction`,
+    /// `NotResource`, Deny over Allow, a conditional Allow counting for
+    /// nothing); None when the grants are unknown.
+    pub actions: Option<Vec<String>>,
+    /// Why the grants are unknown: the policy or the bindings do not
+    /// parse, or the bound policy is not in the ConfigMap.
+    pub unknown: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]

@@ -11,6 +11,7 @@
 pub mod graph;
 pub mod input;
 
+pub(crate) mod access;
 pub(crate) mod build;
 pub(crate) mod kustomize;
 pub(crate) mod needs;

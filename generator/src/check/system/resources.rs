@@ -96,6 +96,9 @@ fn literal(v: &str) -> bool {
 enum Said {
     /// A bucket the configuration reads or writes.
     Bucket(String),
+    /// A bucket the configuration marks read-only where it names it (said
+    /// along with its `Bucket`, at the same field).
+    ReadOnly(String),
     /// A bucket an object store creates (a tenant's `buckets[].name`).
     Creates(String),
     /// An OIDC client it signs in with.
@@ -129,6 +132,20 @@ fn issuer_of(m: &serde_json::Map<String, Value>) -> Option<(&'static str, String
             .and_then(Value::as_str)
             .filter(|v| literal(v))
             .map(|v| (*kind, v.to_owned()))
+    })
+}
+
+/// Whether a map marks the buckets it names read-only, as storage
+/// settings do beside the bucket (Velero's `accessMode: ReadOnly`, a
+/// `readOnly: true` flag).
+fn marks_read_only(m: &serde_json::Map<String, Value>) -> bool {
+    let squash = |s: &str| s.to_ascii_lowercase().replace(['_', '-'], "");
+    m.iter().any(|(k, v)| match squash(k).as_str() {
+        "readonly" => v.as_bool() == Some(true) || v.as_str().is_some_and(|s| squash(s) == "true"),
+        "accessmode" | "access" => v
+            .as_str()
+            .is_some_and(|s| matches!(squash(s).as_str(), "readonly" | "read" | "ro")),
+        _ => false,
     })
 }
 
@@ -183,6 +200,13 @@ fn scan(v: &Value, path: &mut Vec<Value>, out: &mut Vec<(Vec<Value>, Said)>, dep
                 .last()
                 .and_then(Value::as_str)
                 .is_some_and(|k| k.eq_ignore_ascii_case("bucketNames"));
+            let read_only = marks_read_only(m);
+            let bucket = |p: &[Value], b: &str, out: &mut Vec<(Vec<Value>, Said)>| {
+                out.push((p.to_vec(), Said::Bucket(b.to_owned())));
+                if read_only {
+                    out.push((p.to_vec(), Said::ReadOnly(b.to_owned())));
+                }
+            };
             for (k, x) in m {
                 path.push(Value::from(k.as_str()));
                 if let Some(s) = x.as_str() {
@@ -193,11 +217,11 @@ fn scan(v: &Value, path: &mut Vec<Value>, out: &mut Vec<(Vec<Value>, Said)>, dep
                             || key.ends_with("-bucket")
                             || key.ends_with(".bucket");
                     if (bucket_key || in_bucket_names) && bucket_name(s) {
-                        out.push((path.clone(), Said::Bucket(s.to_owned())));
+                        bucket(path, s, out);
                     }
                     if key.ends_with("_buckets") {
                         for b in s.split([' ', ',']).filter(|b| bucket_name(b)) {
-                            out.push((path.clone(), Said::Bucket(b.to_owned())));
+                            bucket(path, b, out);
                         }
                     }
                     let client_key = matches!(key.as_str(), "client_id" | "clientid" | "client-id")
@@ -627,20 +651,34 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
         if store_apps.contains(app) {
             continue;
         }
+        let read_only: BTreeSet<(&At, &str)> = list
+            .iter()
+            .filter_map(|(at, s)| match s {
+                Said::ReadOnly(b) => Some((at, b.as_str())),
+                _ => None,
+            })
+            .collect();
         let mut seen = BTreeSet::new();
         for (at, s) in list {
             if let Said::Bucket(b) = s {
                 if seen.insert(b.clone()) {
+                    let written = list.iter().any(|(a, s)| {
+                        matches!(s, Said::Bucket(x) if x == b)
+                            && !read_only.contains(&(a, b.as_str()))
+                    });
                     bucket_uses.push(BucketUse {
                         consumer: (*app).to_owned(),
                         at: at.clone(),
                         bucket: b.clone(),
                         stores: reaches.get(app).into_iter().flatten().cloned().collect(),
+                        access: if written { "write" } else { "read" }.into(),
+                        grants: Vec::new(),
                     });
                 }
             }
         }
     }
+    super::access::resolve(m, &stores, &mut bucket_uses);
 
     // Realms and their clients.
     let mut realms = Vec::new();
@@ -922,6 +960,20 @@ mod tests {
         assert!(!found
             .iter()
             .any(|s| matches!(s, Said::Bucket(b) if b.contains("iceberg"))));
+    }
+
+    #[test]
+    fn a_bucket_marked_read_only_beside_it_is_read_only() {
+        let found = said(serde_json::json!({
+            "backupStorageLocation": [{"bucket": "backups", "accessMode": "ReadOnly"}],
+            "restore": {"bucket": "archive", "readOnly": true},
+            "logs": {"bucket": "logs", "accessMode": "ReadWrite"},
+        }));
+        for b in ["backups", "archive"] {
+            assert!(found.contains(&Said::ReadOnly(b.into())), "{b}: {found:?}");
+        }
+        assert!(found.contains(&Said::Bucket("logs".into())));
+        assert!(!found.contains(&Said::ReadOnly("logs".into())));
     }
 
     #[test]
