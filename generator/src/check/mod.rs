@@ -282,20 +282,34 @@ impl Checker {
         }
 
         let paths: Vec<String> = input.files.iter().map(|(p, _)| p.clone()).collect();
-        findings.extend(
-            self.embedded
-                .evaluate_repository(&documents, &paths, Some(&versions))?,
-        );
-
-        let simulated = system::evaluate(
+        // The repository rules and the system simulation read the same
+        // documents and nothing of each other: they run side by side.
+        let (embedded, local, facts, memo) = (
             &self.embedded,
             &self.local,
-            &documents,
-            &input.files,
-            &versions,
             &self.facts,
             &mut self.system_memo,
-        )?;
+        );
+        let (repository, simulated) = std::thread::scope(|scope| {
+            let simulation = scope.spawn(|| {
+                system::evaluate(
+                    embedded,
+                    local,
+                    &documents,
+                    &input.files,
+                    &versions,
+                    facts,
+                    memo,
+                )
+            });
+            let repository = embedded.evaluate_repository(&documents, &paths, Some(&versions));
+            let simulated = simulation
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (repository, simulated)
+        });
+        findings.extend(repository?);
+        let simulated = simulated?;
         findings.extend(simulated.findings);
 
         if let Some(root) = &self.options.render_root {
