@@ -127,7 +127,7 @@ with_connection(c) := object.union(model, {"connections": [c]})
 
 with_need(n) := object.union(model, {"needs": [n]})
 
-sys_ids := {"SOC-SYS-001", "SOC-SYS-002", "SOC-SYS-003", "SOC-SYS-004", "SOC-SYS-005", "SOC-SYS-006", "SOC-SYS-007", "SOC-SYS-008", "SOC-SYS-009", "SOC-SYS-010", "SOC-SYS-011", "SOC-SYS-012", "SOC-SYS-013", "SOC-SYS-014", "SOC-SYS-015", "SOC-SYS-016"}
+sys_ids := {"SOC-SYS-001", "SOC-SYS-002", "SOC-SYS-003", "SOC-SYS-004", "SOC-SYS-005", "SOC-SYS-006", "SOC-SYS-007", "SOC-SYS-008", "SOC-SYS-009", "SOC-SYS-010", "SOC-SYS-011", "SOC-SYS-012", "SOC-SYS-013", "SOC-SYS-014", "SOC-SYS-015", "SOC-SYS-016", "SOC-SYS-017"}
 
 # The one message of rule `id` (fails when there is none or several).
 message(m, id) := msg if {
@@ -637,4 +637,24 @@ test_unbuildable_source_denied if {
 test_what_is_not_modelled_is_no_denial if {
 	m := object.union(model, {"not_modelled": [gap("remote resource https://example.org/base is not modelled")]})
 	count(findings(m, "SOC-SYS-016")) == 0
+}
+
+# --- SOC-SYS-017: prod's backups leave its cluster ---
+
+destination(inside) := {"app": "db", "tool": "postgresql", "at": at("components/db/values-prod.yaml", 40), "endpoint": "http://minio.data-storage.svc", "in_cluster": inside}
+
+test_prod_backups_inside_the_cluster_denied if {
+	m := object.union(model, {"environment": "prod", "backup_destinations": [destination(true)]})
+	msg := message(m, "SOC-SYS-017")
+	contains(msg, "[prod] Application \"db\" (wave 1) writes its postgresql backups to http://minio.data-storage.svc, inside the cluster")
+}
+
+test_prod_backups_off_the_cluster_pass if {
+	m := object.union(model, {"environment": "prod", "backup_destinations": [destination(false)]})
+	count(findings(m, "SOC-SYS-017")) == 0
+}
+
+test_dev_backups_may_stay_in_the_cluster if {
+	m := object.union(model, {"backup_destinations": [destination(true)]})
+	count(findings(m, "SOC-SYS-017")) == 0
 }

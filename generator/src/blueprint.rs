@@ -51,6 +51,10 @@ pub struct ExternalEndpoint {
     /// top of the components that list it in their `egress`.
     #[serde(default)]
     pub used_by: Option<String>,
+    /// Only in environments whose spec entry gives this key
+    /// (`backup_target`: the off-cluster backup store).
+    #[serde(default)]
+    pub only_with: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -283,6 +287,14 @@ impl Manifest {
                         "external endpoint {}: `when` tests unknown choice {key:?} (known: {})",
                         e.name,
                         CHOICE_KEYS.join(", ")
+                    ));
+                }
+            }
+            if let Some(key) = &e.only_with {
+                if key != "backup_target" {
+                    return Err(format!(
+                        "external endpoint {}: `only_with` is {key:?}; expected backup_target",
+                        e.name
                     ));
                 }
             }

@@ -200,6 +200,27 @@ impl Model {
             // Defaults must not rename the environment or hide what was resolved.
             obj["name"] = json!(env.name);
             derive_backup(&mut obj["backup"]);
+            // Where backups go: the spec's off-cluster store, else the
+            // environment's own object store (bucket "backups").
+            let region = spec
+                .object_storage
+                .as_ref()
+                .and_then(|o| o.region.clone())
+                .unwrap_or_else(|| "us-east-1".into());
+            obj["backup_target"] = match &env.backup_target {
+                Some(t) => json!({
+                    "endpoint": t.endpoint,
+                    "bucket": t.bucket,
+                    "region": t.region.clone().unwrap_or(region),
+                    "off_cluster": true,
+                }),
+                None => json!({
+                    "endpoint": obj["s3"]["endpoint"],
+                    "bucket": "backups",
+                    "region": region,
+                    "off_cluster": false,
+                }),
+            };
             // Sized resources of every component, scaled by the sizing profile.
             let mut sizes = Map::new();
             for e in &components {
@@ -502,6 +523,9 @@ fn egress(
         .map(|n| (n.id.clone(), Vec::new()))
         .collect();
     for (e, namespaces) in callers {
+        if e.only_with.as_deref() == Some("backup_target") && env.backup_target.is_none() {
+            continue;
+        }
         let given = network.endpoints.get(&e.name);
         let ports = given
             .and_then(|g| g.ports.clone())

@@ -139,9 +139,14 @@ fn every_namespace_reaches_only_the_addresses_the_spec_declares() {
     );
     // Nothing else leaves the pod network: no endpoint where nobody calls it,
     // and the base keeps no rule open to any destination.
-    assert!(!prod["storage"]
-        .keys()
-        .any(|k| k.starts_with("allow-external-")));
+    assert_eq!(
+        prod["storage"]
+            .keys()
+            .filter(|k| k.starts_with("allow-external-"))
+            .collect::<Vec<_>>(),
+        ["allow-external-backup-target"],
+        "PostgreSQL's backups only"
+    );
     assert!(!prod["core"].contains_key("allow-external-sources"));
     let dev = egress(&files, "dev");
     assert_eq!(
@@ -311,6 +316,86 @@ fn bad_addresses_are_refused_naming_the_field() {
     assert!(
         err.contains("network: endpoints: unknown endpoint \"ftp\"")
             && err.contains("git, secret_store, alerting, artifacts, sources, object_storage"),
+        "{err}"
+    );
+}
+
+#[test]
+fn prod_backups_leave_the_cluster() {
+    let files = render(None);
+    // Velero and PostgreSQL write prod's backups to the spec's target, with
+    // the target's credentials; dev keeps them in its own MinIO.
+    let velero = text(&files, "components/velero/values-prod.yaml");
+    assert!(
+        velero.contains("bucket: acme-prod-backups")
+            && velero.contains("s3Url: https://s3.backup.acme.example"),
+        "{velero}"
+    );
+    let pg = text(&files, "components/postgresql/values-prod.yaml");
+    assert!(
+        pg.contains("endpointURL: https://s3.backup.acme.example")
+            && pg.contains("bucket: acme-prod-backups"),
+        "{pg}"
+    );
+    for path in [
+        "components/velero/manifests/prod/externalsecrets.yaml",
+        "components/postgresql/manifests/prod/externalsecrets.yaml",
+    ] {
+        assert!(
+            text(&files, path).contains("key: acme/prod/backup-target/s3"),
+            "{path}"
+        );
+    }
+    let dev = text(&files, "components/velero/values-dev.yaml");
+    assert!(
+        dev.contains("bucket: backups") && dev.contains("svc.cluster.local"),
+        "{dev}"
+    );
+    // Their egress reaches the target, in prod only.
+    let prod = egress(&files, "prod");
+    for ns in ["storage", "backup"] {
+        assert_eq!(
+            prod[ns]["allow-external-backup-target"],
+            vec![(vec!["203.0.113.50/32".to_owned()], vec![443])],
+            "{ns}"
+        );
+    }
+    assert!(!egress(&files, "dev")["storage"].contains_key("allow-external-backup-target"));
+    // The client creates the bucket: socle check takes it as existing.
+    assert!(text(&files, "socle-check.yaml").contains("  - acme-prod-backups"));
+    // Velero does not file-copy MinIO's and PostgreSQL's volumes.
+    let policy = text(
+        &files,
+        "components/velero/manifests/prod/volume-policy.yaml",
+    );
+    assert!(
+        policy.contains("cnpg.io/cluster: postgresql")
+            && policy.contains("v1.min.io/tenant: minio"),
+        "{policy}"
+    );
+    assert_eq!(
+        velero.matches("name: velero-volume-policy").count(),
+        5,
+        "{velero}"
+    );
+}
+
+#[test]
+fn a_prod_without_an_off_cluster_backup_target_is_refused() {
+    let example = socle::spec::EXAMPLE;
+    let start = example
+        .find("    backup_target:\n")
+        .expect("prod's backup target");
+    let end = start
+        + example[start..]
+            .find("bucket: acme-prod-backups\n")
+            .unwrap()
+        + "bucket: acme-prod-backups\n".len();
+    let spec = format!("{}{}", &example[..start], &example[end..]);
+    let (code, err) = new_with(&spec);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("environments[2].backup_target: prod must keep its backups off its cluster"),
         "{err}"
     );
 }

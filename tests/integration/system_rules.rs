@@ -1094,7 +1094,11 @@ fn sys_015_the_default_identities_are_granted_what_they_use() {
             .to_owned();
         let uses = model["bucket_uses"].as_array().expect("bucket uses");
         assert!(!uses.is_empty(), "{env}: no bucket uses");
-        for u in uses {
+        // Prod's backups go to the off-cluster store, not the tenant.
+        let on_tenant = uses
+            .iter()
+            .filter(|u| u["stores"].as_array().is_some_and(|s| !s.is_empty()));
+        for u in on_tenant {
             let consumer = u["consumer"].as_str().unwrap_or_default();
             let component = consumer.trim_end_matches(&format!("-{env}"));
             let grants = u["grants"].as_array().expect("grants");
@@ -1275,4 +1279,33 @@ fn sys_015_a_read_only_consumer_needs_only_read() {
         .find(|u| u["consumer"] == "velero-dev")
         .expect("velero-dev uses a bucket");
     assert_eq!(velero["access"], "read", "{velero:#?}");
+}
+
+#[test]
+fn sys_017_prod_backups_inside_the_cluster() {
+    let mut files = pristine().clone();
+    let velero = "components/velero/values-prod.yaml";
+    let target = "s3Url: https://s3.backup.acme.example";
+    let line = line_of(&files, velero, target);
+    edit(
+        &mut files,
+        velero,
+        target,
+        "s3Url: http://minio.data-platform-storage.svc.cluster.local",
+    );
+    let report = assert_caught(
+        &files,
+        &Expect {
+            rule: "SOC-SYS-017",
+            file: velero,
+            line: Some(line),
+            needles: &[
+                "[prod]",
+                "Application \"velero-prod\"",
+                "writes its velero backups to http://minio.data-platform-storage.svc.cluster.local, inside the cluster they protect",
+            ],
+        },
+    );
+    // PostgreSQL's still leave the cluster; dev and staging may keep theirs.
+    assert_eq!(report.of_rule("SOC-SYS-017").len(), 1, "{report:#?}");
 }

@@ -88,12 +88,30 @@ pub struct Environment {
     /// (huge pages, `nvme_tcp`, the `openebs.io/engine=mayastor` label).
     #[serde(default)]
     pub storage_nodes: Vec<StorageNode>,
+    /// An object store outside this environment's cluster that its backups
+    /// go to (Velero, PostgreSQL base backups and WAL). Required in prod:
+    /// backups kept in the cluster they protect are lost with it.
+    #[serde(default)]
+    pub backup_target: Option<BackupTarget>,
     /// This environment's addresses (each key replaces the spec's
     /// `network` key of the same name: environments are often clusters of
     /// their own).
     #[serde(default)]
     pub network: Option<Network>,
 }
+
+/// An S3 store off the cluster, for backups.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupTarget {
+    pub endpoint: String,
+    pub bucket: String,
+    #[serde(default)]
+    pub region: Option<String>,
+}
+
+/// Environments whose backups must leave the cluster.
+pub const OFF_CLUSTER_BACKUPS: &[&str] = &["prod"];
 
 /// Addresses NetworkPolicies open egress to. A NetworkPolicy cannot name a
 /// host, and the API server is not a pod: without CIDRs, egress to them is
@@ -495,6 +513,20 @@ fn cross_checks(spec: &Spec, lines: &LineIndex) -> Vec<Problem> {
                         .map(|e| e.name.as_str())
                         .collect::<Vec<_>>()
                         .join(", ")
+                ),
+            });
+        }
+    }
+    // Prod's backups leave its cluster.
+    for (i, env) in spec.environments.iter().enumerate() {
+        if OFF_CLUSTER_BACKUPS.contains(&env.name.as_str()) && env.backup_target.is_none() {
+            let ptr = format!("/environments/{i}/name");
+            problems.push(Problem {
+                line: lines.line_of(&ptr),
+                field: format!("environments[{i}].backup_target"),
+                message: format!(
+                    "{} must keep its backups off its cluster (a lost cluster loses the backups it holds): give an S3 store elsewhere, e.g. backup_target: {{endpoint: https://backup.example.org, bucket: {}-backups}}",
+                    env.name, env.name
                 ),
             });
         }

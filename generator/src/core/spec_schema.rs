@@ -68,6 +68,19 @@ pub fn spec_schema(environments: &[String]) -> Value {
                                              "description": "Suffix added to every namespace when environments share a cluster (e.g. \"-dev\")."},
                         "domain": {"type": "string", "pattern": HOSTNAME,
                                    "description": "Host base for this environment (default: \"<env>.<domain>\", prod: \"<domain>\")."},
+                        "backup_target": {
+                            "type": "object", "additionalProperties": false,
+                            "required": ["endpoint", "bucket"],
+                            "description": "An S3 store outside this environment's cluster (another site, a cloud bucket) that its backups go to: Velero's backups and PostgreSQL's base backups and WAL. Required for prod, whose RTO and RPO a lost cluster must not take with its backups; elsewhere, backups stay in the in-cluster store.",
+                            "properties": {
+                                "endpoint": {"type": "string", "pattern": "^https?://[^\\s]+$",
+                                             "description": "S3 endpoint URL (path-style access), e.g. \"https://s3.backup.example.org\". Its credentials are the store entry <slug>/<env>/backup-target/s3 (access-key, secret-key)."},
+                                "bucket": {"type": "string", "pattern": "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+                                           "description": "Bucket, created by the client; Velero writes under <env>/, PostgreSQL under postgresql/<env>/."},
+                                "region": {"type": "string", "pattern": "^[a-z0-9-]+$",
+                                           "description": "S3 region (default: the spec's object store region, else \"us-east-1\")."}
+                            }
+                        },
                         "network": network_schema("This environment's addresses: each key given here replaces the spec's `network` key of the same name (environments are often clusters of their own)."),
                         "storage_nodes": {
                             "type": "array",

@@ -81,6 +81,9 @@ pub struct System {
     /// HTTPS endpoints each Application calls whose certificate an issuer
     /// of the repository signs, with the trust material it names.
     pub tls_uses: Vec<TlsUse>,
+    /// Where PostgreSQL and Velero write their backups, and whether that
+    /// is inside the cluster they protect.
+    pub backup_destinations: Vec<BackupDestination>,
     /// Admission webhooks, with whether the API server can reach them.
     pub webhooks: Vec<WebhookReach>,
     /// Egress rules open to any destination on a port.
@@ -441,6 +444,18 @@ pub struct TlsUse {
     /// Trust material (an issuer's `trust` names) the consumer's
     /// configuration names.
     pub trusts: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct BackupDestination {
+    pub app: String,
+    /// `postgresql` (base backups and WAL) or `velero`.
+    pub tool: String,
+    pub at: At,
+    pub endpoint: String,
+    /// The endpoint's host is a Service of the cluster (a `.svc` name, a
+    /// name cluster DNS resolves, a Service the model knows).
+    pub in_cluster: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]

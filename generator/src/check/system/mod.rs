@@ -12,6 +12,7 @@ pub mod graph;
 pub mod input;
 
 pub(crate) mod access;
+pub(crate) mod backups;
 pub(crate) mod build;
 pub(crate) mod kustomize;
 pub(crate) mod needs;
@@ -41,6 +42,7 @@ pub fn model(docs: &[&Document], files: &[(String, Vec<u8>)], facts: &ChartFacts
         .map(|mut m| {
             wiring::resolve(&mut m, &repo.files);
             resources::resolve(&mut m, &repo.files);
+            backups::resolve(&mut m, &repo.files);
             needs::resolve(&mut m.system);
             project::judge(&mut m.system);
             m.system

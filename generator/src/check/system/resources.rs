@@ -432,7 +432,7 @@ fn clients_of(realm: &Value) -> Vec<RealmClient> {
 /// document (None for a value inside a string), its place, the value, the
 /// value's path in the document, and whether it only makes Secrets (an
 /// ExternalSecret names the Secret it fills; that is not using it).
-type Config<'a> = (
+pub(crate) type Config<'a> = (
     &'a str,
     Option<&'a Document>,
     At,
@@ -443,7 +443,7 @@ type Config<'a> = (
 
 /// Each Application's configuration. Helm values files count for every
 /// Application that reads them.
-fn configurations<'a>(m: &'a Modelled, files: &'a Files) -> Vec<Config<'a>> {
+pub(crate) fn configurations<'a>(m: &'a Modelled, files: &'a Files) -> Vec<Config<'a>> {
     let mut out = Vec::new();
     for app in &m.system.applications {
         let Some(doc) = files.doc_at(&app.at.file, app.at.line) else {
