@@ -65,12 +65,31 @@ warning contains {"id": "SOC-DBT-002", "msg": sprintf("model %q has no test (mod
 
 notes := [d | some d in input.documents; endswith(d.path, ".zpln")]
 
-# Interpreters a note may use: Spark, Python, Trino (JDBC), SQL and Markdown;
-# no shell or file-system access from a notebook.
-allowed_interpreters := {
-	"md", "spark", "spark.pyspark", "spark.sql", "spark.conf", "spark.ipyspark", "pyspark",
-	"python", "python.sql", "ipython", "trino", "jdbc", "sql",
+# The %-names each interpreter setting of the platform serves.
+setting_interpreters := {
+	"spark": {"spark", "spark.pyspark", "spark.sql", "spark.conf", "spark.ipyspark", "pyspark", "sql"},
+	"python": {"python", "python.sql", "ipython"},
+	"trino": {"trino"},
+	"md": {"md"},
 }
+
+# The settings rendered for each environment (components/zeppelin/overlays/
+# <env>/interpreter.json).
+rendered_settings contains name if {
+	some d in input.documents
+	regex.match(`(^|/)components/zeppelin/overlays/[^/]+/interpreter\.json$`, d.path)
+	some name, _ in object.get(d.content, "interpreterSettings", {})
+}
+
+# Interpreters a note may use: those of the settings some environment
+# enables. Notes are shared by every environment (notebooks/, included by
+# each overlay), so a note is judged against the union: a paragraph on an
+# interpreter only dev enables passes, and fails where it is not enabled.
+# Without rendered settings, every interpreter of the platform (Spark,
+# Python, Trino, Markdown); never a shell or file-system access.
+allowed_interpreters := {n | some s in rendered_settings; some n in object.get(setting_interpreters, s, set())} if {
+	count(rendered_settings) > 0
+} else := {n | some names in setting_interpreters; some n in names}
 
 interpreter(text) := name if {
 	first := trim_space(split(text, "\n")[0])

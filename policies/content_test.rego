@@ -38,6 +38,25 @@ test_allowed_interpreters_pass if {
 	count(content.violation) == 0 with input as note("%spark.pyspark\ndf = spark.table('x')")
 }
 
+settings_doc(env, names) := doc(sprintf("components/zeppelin/overlays/%s/interpreter.json", [env]), "", {"interpreterSettings": {n: {"name": n} | some n in names}})
+
+note_with_settings(text, envs) := {"files": [], "documents": array.concat(
+	[doc("notebooks/a.zpln", "", {"paragraphs": [{"text": "%md\n# Title"}, {"text": text}]})],
+	[settings_doc(env, names) | some env, names in envs],
+)}
+
+test_interpreters_judged_against_the_union_of_environments if {
+	envs := {"dev": ["spark", "python", "trino", "md"], "prod": ["trino", "md"]}
+	count(content.violation) == 0 with input as note_with_settings("%spark.pyspark\ndf = spark.table('x')", envs)
+	count(content.violation) == 0 with input as note_with_settings("%python\nprint(1)", envs)
+}
+
+test_interpreter_no_environment_enables_denied if {
+	envs := {"dev": ["spark", "trino", "md"], "prod": ["trino", "md"]}
+	"SOC-ZEP-001" in ids(content.violation) with input as note_with_settings("%python\nprint(1)", envs)
+	count(content.violation) == 0 with input as note_with_settings("%spark.sql\nselect 1", envs)
+}
+
 test_shell_interpreter_denied if {
 	"SOC-ZEP-001" in ids(content.violation) with input as note("%sh\nls /")
 }

@@ -232,6 +232,7 @@ impl Model {
                 }
             }
             obj["storage"] = storage(env, &sizes, owns_cluster)?;
+            obj["notebooks"] = notebook_interpreters(&spec, env, &defaults, &environments.origin)?;
             all_sizes.push(sizes);
             envs.push(obj);
         }
@@ -286,6 +287,7 @@ impl Model {
                 "storage": spec.notebooks.storage,
                 "s3": spec.notebooks.on_s3(),
                 "bucket": if spec.notebooks.on_s3() { Value::String(NOTEBOOK_BUCKET.into()) } else { Value::Null },
+                "groups": notebook_groups(&spec.keycloak),
             },
             "sizing": spec.sizing,
             "s3": {
@@ -391,6 +393,97 @@ impl Model {
             "distributes": c.distributes,
         })
     }
+}
+
+/// The platform roles whose members use notebooks: those who write code
+/// against the data. Analysts read the marts through Trino and the BI tools.
+pub const NOTEBOOK_ROLES: [&str; 3] = ["platform-admin", "data-engineer", "data-scientist"];
+
+/// The spec's Keycloak groups granting a [`NOTEBOOK_ROLES`] role, in spec
+/// order: the groups oauth2-proxy lets through to Zeppelin.
+fn notebook_groups(keycloak: &crate::spec::Keycloak) -> Vec<String> {
+    keycloak
+        .groups
+        .iter()
+        .filter(|g| NOTEBOOK_ROLES.contains(&g.role.as_str()))
+        .map(|g| g.name.clone())
+        .collect()
+}
+
+/// Interpreters of an environment when neither the spec nor its defaults
+/// name them: SQL and Markdown only, no interpreter that runs user code.
+const RESTRICTED_INTERPRETERS: [&str; 2] = ["trino", "md"];
+
+/// The Zeppelin interpreters users may run in an environment (`env.notebooks`):
+/// the spec's `notebooks.interpreters.<env>`, else the environment's default
+/// (`notebooks.interpreters` of `environments/<env>.yaml`, after its
+/// overrides), else [`RESTRICTED_INTERPRETERS`]. Markdown is always on.
+/// Templates read one flag per setting and the interpreter groups Zeppelin
+/// loads (`includes`, ZEPPELIN_INTERPRETER_INCLUDES: the JDBC group serves
+/// the `trino` setting).
+fn notebook_interpreters(
+    spec: &Spec,
+    env: &crate::spec::Environment,
+    defaults: &Value,
+    origin: &str,
+) -> Result<Value, ModelError> {
+    let listed: Vec<String> = match spec.notebooks.interpreters.get(&env.name) {
+        Some(list) => list.clone(),
+        None => match defaults.pointer("/notebooks/interpreters") {
+            None | Some(Value::Null) => RESTRICTED_INTERPRETERS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| ModelError::Defaults {
+                            origin: origin.to_owned(),
+                            path: format!("{}.yaml", env.name),
+                            message: format!(
+                                "notebooks.interpreters: {v} is not an interpreter name"
+                            ),
+                        })
+                })
+                .collect::<Result<_, _>>()?,
+            Some(other) => {
+                return Err(ModelError::Defaults {
+                    origin: origin.to_owned(),
+                    path: format!("{}.yaml", env.name),
+                    message: format!(
+                        "notebooks.interpreters: expected a list of names, found {other}"
+                    ),
+                })
+            }
+        },
+    };
+    let known = crate::spec::INTERPRETERS;
+    if let Some(bad) = listed.iter().find(|n| !known.contains(&n.as_str())) {
+        return Err(ModelError::Defaults {
+            origin: origin.to_owned(),
+            path: format!("{}.yaml", env.name),
+            message: format!(
+                "notebooks.interpreters: unknown interpreter {bad:?}; one of: {}",
+                known.join(", ")
+            ),
+        });
+    }
+    let on = |name: &str| name == "md" || listed.iter().any(|n| n == name);
+    let enabled: Vec<&str> = known.iter().copied().filter(|n| on(n)).collect();
+    let includes: Vec<&str> = enabled
+        .iter()
+        .map(|n| if *n == "trino" { "jdbc" } else { n })
+        .collect();
+    Ok(json!({
+        "interpreters": enabled,
+        "spark": on("spark"),
+        "python": on("python"),
+        "trino": on("trino"),
+        "md": true,
+        "includes": includes.join(","),
+    }))
 }
 
 /// Replicas of a volume of the `openebs-replicated` StorageClass

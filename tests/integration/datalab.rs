@@ -419,18 +419,17 @@ fn unknown_names(sql: &str, layout: &Layout) -> BTreeSet<String> {
 
 /// The catalogs of the Zeppelin interpreters of an environment: Trino's (the
 /// database of its JDBC URL) and Spark's (every `spark.sql.catalog.<name>`).
-fn interpreter_catalogs(files: &FileSet, env: &str) -> (String, BTreeSet<String>) {
+/// None when the environment enables neither setting's interpreter.
+fn interpreter_catalogs(files: &FileSet, env: &str) -> Option<(String, BTreeSet<String>)> {
     let settings: Value = serde_json::from_str(text(
         files,
         &format!("components/zeppelin/overlays/{env}/interpreter.json"),
     ))
     .unwrap();
     let settings = &settings["interpreterSettings"];
-    let url = settings["trino"]["properties"]["default.url"]
-        .as_str()
-        .unwrap();
+    let url = settings["trino"]["properties"]["default.url"].as_str()?;
     let trino = url.rsplit('/').next().unwrap().to_owned();
-    let spark_props = settings["spark"]["properties"].as_object().unwrap();
+    let spark_props = settings["spark"]["properties"].as_object()?;
     let spark: BTreeSet<String> = spark_props
         .keys()
         .filter_map(|k| k.strip_prefix("spark.sql.catalog."))
@@ -439,7 +438,7 @@ fn interpreter_catalogs(files: &FileSet, env: &str) -> (String, BTreeSet<String>
         .collect();
     let default = spark_props["spark.sql.defaultCatalog"].as_str().unwrap();
     assert!(spark.contains(default), "{env}: default catalog {default}");
-    (trino, spark)
+    Some((trino, spark))
 }
 
 #[test]
@@ -448,22 +447,28 @@ fn notes_are_zeppelin_notes_on_configured_interpreters() {
         let files = render(spec);
         let notes = notes(&files);
         assert!(notes.len() >= 4, "{spec:?}: {:?}", notes.keys());
+        // Notes are shared by every environment: each interpreter they use
+        // is enabled in at least one (environments enable their own list,
+        // zeppelin_sso.rs).
+        let mut all_settings = Vec::new();
         for env in env_names(&spec_of(spec)) {
             let settings: Value = serde_json::from_str(text(
                 &files,
                 &format!("components/zeppelin/overlays/{env}/interpreter.json"),
             ))
             .expect("interpreter.json is JSON");
-            let configured: BTreeSet<&str> = settings["interpreterSettings"]
-                .as_object()
-                .unwrap()
-                .values()
+            all_settings.push(settings);
+        }
+        {
+            let configured: BTreeSet<&str> = all_settings
+                .iter()
+                .flat_map(|s| s["interpreterSettings"].as_object().unwrap().values())
                 .map(|s| s["name"].as_str().unwrap())
                 .collect();
             for required in ["spark", "trino", "python", "md"] {
                 assert!(
                     configured.contains(required),
-                    "{env}: no {required} setting"
+                    "{spec:?}: no environment has a {required} setting"
                 );
             }
             let mut all_ids = BTreeSet::new();
@@ -548,12 +553,19 @@ fn notes_query_only_the_tables_of_the_dbt_project() {
         allowed_schemas.extend(["information_schema".to_owned(), "system".to_owned()]);
         let columns = layout.columns();
         let envs = env_names(&spec_of(spec));
-        let (trino_catalog, spark_catalogs) = interpreter_catalogs(&files, &envs[0]);
-        for env in &envs[1..] {
-            assert_eq!(
-                interpreter_catalogs(&files, env),
-                (trino_catalog.clone(), spark_catalogs.clone())
-            );
+        // Environments enabling both Trino and Spark use the same catalogs
+        // (dev enables every interpreter).
+        let both: Vec<(String, BTreeSet<String>)> = envs
+            .iter()
+            .filter_map(|env| interpreter_catalogs(&files, env))
+            .collect();
+        assert!(
+            !both.is_empty(),
+            "{spec:?}: no environment enables Trino and Spark"
+        );
+        let (trino_catalog, spark_catalogs) = both[0].clone();
+        for other in &both[1..] {
+            assert_eq!(other, &(trino_catalog.clone(), spark_catalogs.clone()));
         }
         let catalogs: BTreeSet<&str> = spark_catalogs
             .iter()

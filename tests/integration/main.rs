@@ -25,3 +25,4 @@ mod system_rules;
 mod tools;
 mod trust;
 mod wiring;
+mod zeppelin_sso;

@@ -210,15 +210,27 @@ pub struct Notebooks {
     /// Zeppelin server's persistent volume.
     #[serde(default = "default_notebook_storage")]
     pub storage: String,
+    /// Per environment name, the interpreters users may run there
+    /// ([`INTERPRETERS`]), replacing the environment's default
+    /// (`notebooks.interpreters` of `environments/<name>.yaml`).
+    #[serde(default)]
+    pub interpreters: BTreeMap<String, Vec<String>>,
 }
 
 impl Default for Notebooks {
     fn default() -> Self {
         Self {
             storage: default_notebook_storage(),
+            interpreters: BTreeMap::new(),
         }
     }
 }
+
+/// The interpreter settings the platform renders for Zeppelin, by setting
+/// name: `spark` (Scala, SQL and PySpark in a Spark driver), `python`,
+/// `trino` (JDBC, SQL only) and `md` (Markdown, always enabled: it runs no
+/// code).
+pub const INTERPRETERS: [&str; 4] = ["spark", "python", "trino", "md"];
 
 impl Notebooks {
     pub fn on_s3(&self) -> bool {
@@ -490,6 +502,28 @@ fn cross_checks(spec: &Spec, lines: &LineIndex) -> Vec<Problem> {
             .collect(),
         "Keycloak group",
     );
+    // Interpreters are given for environments of this spec: a name that is
+    // not one would silently leave that environment on its default.
+    for name in spec.notebooks.interpreters.keys() {
+        if !spec.environments.iter().any(|e| &e.name == name) {
+            let ptr = format!(
+                "/notebooks/interpreters/{}",
+                name.replace('~', "~0").replace('/', "~1")
+            );
+            problems.push(Problem {
+                line: lines.line_of(&ptr),
+                field: pointer_to_field(&ptr),
+                message: format!(
+                    "{name:?} is not an environment of this spec; one of: {}",
+                    spec.environments
+                        .iter()
+                        .map(|e| e.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        }
+    }
     // The hub must be an environment of this spec, and only a hub has one.
     if let Some(hub) = &spec.argocd.hub {
         let ptr = "/argocd/hub";

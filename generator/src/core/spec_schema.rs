@@ -207,7 +207,16 @@ pub fn spec_schema(environments: &[String]) -> Value {
                 "description": "Zeppelin notebooks.",
                 "properties": {
                     "storage": {"enum": ["s3", "pvc"],
-                                "description": "Where Zeppelin keeps notes: s3 (default; bucket \"notebooks\" of the S3 store: object_storage when set, else the in-cluster MinIO) or pvc (the Zeppelin server's persistent volume)."}
+                                "description": "Where Zeppelin keeps notes: s3 (default; bucket \"notebooks\" of the S3 store: object_storage when set, else the in-cluster MinIO) or pvc (the Zeppelin server's persistent volume)."},
+                    "interpreters": {
+                        "type": "object",
+                        "description": "Per environment name, the Zeppelin interpreters users may run there, replacing that environment's default (environments/<env>.yaml, notebooks.interpreters): spark (%spark, %spark.sql, %spark.pyspark: code in a Spark driver), python (%python), trino (%trino, SQL only). Markdown (%md) is always enabled.",
+                        "propertyNames": {"enum": environments},
+                        "additionalProperties": {
+                            "type": "array", "uniqueItems": true, "minItems": 1,
+                            "items": {"enum": crate::core::spec::INTERPRETERS}
+                        }
+                    }
                 }
             },
             "object_storage": {

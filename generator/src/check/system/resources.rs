@@ -823,14 +823,22 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
             let Some((kind, issuer)) = signed.get(host) else {
                 continue;
             };
-            if seen.insert(host.clone()) {
+            // A URL in a workload's own pod template is called by that
+            // workload's process: what trusts the CA is what that pod
+            // mounts and points an option at, not what a sibling workload
+            // of the same Application mounts.
+            let trusts = match workload_at(m, app, at) {
+                Some((o, v)) => workload_trusts(m, o, v, &trust_names),
+                None => trusts.clone(),
+            };
+            if seen.insert((host.clone(), at.file.clone(), at.line)) {
                 tls_uses.push(TlsUse {
                     consumer: (*app).to_owned(),
                     at: at.clone(),
                     host: host.clone(),
                     issuer_kind: kind.clone(),
                     issuer: issuer.clone(),
-                    trusts: trusts.clone(),
+                    trusts,
                 });
             }
         }
@@ -843,6 +851,147 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
     m.system.oidc_uses = oidc_uses;
     m.system.issuers = issuers;
     m.system.tls_uses = tls_uses;
+}
+
+const WORKLOAD_KINDS: &[&str] = &[
+    "Pod",
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "Job",
+    "CronJob",
+];
+
+/// The workload object of `app` declared where `at` is (its document).
+fn workload_at<'m>(
+    m: &'m Modelled,
+    app: &str,
+    at: &At,
+) -> Option<(&'m super::input::Object, &'m Value)> {
+    m.system
+        .objects
+        .iter()
+        .zip(&m.values)
+        .find(|(o, v)| {
+            v.is_some()
+                && o.app == app
+                && o.at.file == at.file
+                && o.at.line == at.line
+                && WORKLOAD_KINDS.contains(&o.kind.as_str())
+        })
+        .and_then(|(o, v)| Some((o, v.as_deref()?)))
+}
+
+fn pod_spec<'v>(kind: &str, v: &'v Value) -> &'v Value {
+    match kind {
+        "Pod" => &v["spec"],
+        "CronJob" => &v["spec"]["jobTemplate"]["spec"]["template"]["spec"],
+        _ => &v["spec"]["template"]["spec"],
+    }
+}
+
+fn strings_under<'v>(v: &'v Value, out: &mut Vec<&'v str>, depth: usize) {
+    if depth > 32 {
+        return;
+    }
+    match v {
+        Value::String(s) => out.push(s),
+        Value::Array(a) => a.iter().for_each(|x| strings_under(x, out, depth + 1)),
+        Value::Object(o) => o.values().for_each(|x| strings_under(x, out, depth + 1)),
+        _ => {}
+    }
+}
+
+/// The trust material a workload gives its own processes: a volume of a
+/// trusted Secret, ConfigMap or bundle, mounted in a container whose
+/// command, arguments or environment (its own, or the ConfigMaps it takes
+/// variables from) name a path under the mount. A mounted bundle no option
+/// points at is not used: Go, Python and the JVM read their own default
+/// trust stores.
+fn workload_trusts(
+    m: &Modelled,
+    o: &super::input::Object,
+    v: &Value,
+    trust_names: &BTreeSet<&str>,
+) -> Vec<String> {
+    let spec = pod_spec(&o.kind, v);
+    let mut volumes: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for vol in spec["volumes"].as_array().into_iter().flatten() {
+        let Some(name) = vol["name"].as_str() else {
+            continue;
+        };
+        let mut sources = vec![
+            vol["configMap"]["name"].as_str(),
+            vol["secret"]["secretName"].as_str(),
+        ];
+        for p in vol["projected"]["sources"].as_array().into_iter().flatten() {
+            sources.push(p["configMap"]["name"].as_str());
+            sources.push(p["secret"]["name"].as_str());
+        }
+        let trusted: Vec<&str> = sources
+            .into_iter()
+            .flatten()
+            .filter(|n| trust_names.contains(n))
+            .collect();
+        if !trusted.is_empty() {
+            volumes.insert(name, trusted);
+        }
+    }
+    let config_map = |name: &str| -> Option<&Value> {
+        m.system
+            .objects
+            .iter()
+            .zip(&m.values)
+            .find(|(c, _)| {
+                c.kind == "ConfigMap"
+                    && c.namespace == o.namespace
+                    && (c.name == name || c.base_name == name)
+            })
+            .and_then(|(_, v)| v.as_deref())
+    };
+    let mut out = BTreeSet::new();
+    let containers = spec["containers"]
+        .as_array()
+        .into_iter()
+        .chain(spec["initContainers"].as_array())
+        .flatten();
+    for c in containers {
+        let mut said = Vec::new();
+        for key in ["command", "args", "env"] {
+            strings_under(&c[key], &mut said, 0);
+        }
+        let mut referenced = Vec::new();
+        for e in c["envFrom"].as_array().into_iter().flatten() {
+            referenced.extend(e["configMapRef"]["name"].as_str());
+        }
+        for e in c["env"].as_array().into_iter().flatten() {
+            referenced.extend(e["valueFrom"]["configMapKeyRef"]["name"].as_str());
+        }
+        for name in referenced {
+            if let Some(cm) = config_map(name) {
+                strings_under(&cm["data"], &mut said, 0);
+            }
+        }
+        for mount in c["volumeMounts"].as_array().into_iter().flatten() {
+            let (Some(vol), Some(path)) = (mount["name"].as_str(), mount["mountPath"].as_str())
+            else {
+                continue;
+            };
+            let Some(trusted) = volumes.get(vol) else {
+                continue;
+            };
+            let dir = path.trim_end_matches('/');
+            if !dir.is_empty()
+                && said
+                    .iter()
+                    .any(|s| s.contains(&format!("{dir}/")) || s.ends_with(dir))
+            {
+                out.extend(trusted.iter().map(|n| (*n).to_owned()));
+            }
+        }
+    }
+    out.into_iter().collect()
 }
 
 /// The names under which an issuer's CA certificate reaches consumers: its
