@@ -640,6 +640,9 @@ fn egress(
     ))
 }
 
+/// The StorageClasses `platform/base/cluster/storageclasses.yaml` defines.
+const GENERATED_STORAGE_CLASSES: &[&str] = &["openebs-hostpath", "openebs-replicated"];
+
 /// A cluster's identity: its API server URL without a trailing slash.
 fn cluster_key(url: &str) -> String {
     url.trim_end_matches('/').to_owned()
@@ -1151,6 +1154,22 @@ fn bootstrap(
             &secrets.store,
             ns,
         );
+    }
+    // A storage class the spec names that the platform does not define
+    // (platform/base/cluster/storageclasses.yaml) is the cluster's: it must
+    // exist before the first volume is claimed.
+    for env in envs.iter() {
+        if let Some(class) = env["storage_class"].as_str() {
+            if !GENERATED_STORAGE_CLASSES.contains(&class) {
+                push(
+                    "the cluster's own storage classes that socle.yaml names (storage_class): socle does not define them",
+                    "storage.k8s.io",
+                    "StorageClass",
+                    class,
+                    "",
+                );
+            }
+        }
     }
     // One comment per group of entries.
     let mut last = String::new();

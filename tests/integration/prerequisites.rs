@@ -354,3 +354,32 @@ fn readme_lists_the_prerequisites_in_order_with_commands() {
         assert!(!bootstrap.contains("grep -rh"), "{bootstrap}");
     }
 }
+
+#[test]
+fn a_storage_class_the_platform_does_not_define_is_a_declared_prerequisite() {
+    // The full spec's prod names `fast-replicated`, which is the cluster's.
+    let full = crate::support::render(Some("full.yaml"));
+    let check = crate::support::text(&full, "socle-check.yaml");
+    assert!(
+        check.contains(
+            r#"{"group":"storage.k8s.io","kind":"StorageClass","name":"fast-replicated"}"#
+        ),
+        "{check}"
+    );
+    // The default names only the classes it defines, and defines the
+    // replicated one with late binding.
+    let default = crate::support::render(None);
+    assert!(!crate::support::text(&default, "socle-check.yaml").contains("StorageClass"));
+    let classes = crate::support::text(&default, "platform/base/cluster/storageclasses.yaml");
+    assert_eq!(
+        classes
+            .matches("volumeBindingMode: WaitForFirstConsumer")
+            .count(),
+        2,
+        "{classes}"
+    );
+    assert!(
+        !classes.contains("volumeBindingMode: Immediate"),
+        "{classes}"
+    );
+}
