@@ -14,6 +14,7 @@ mod egress;
 mod generated_ci;
 mod least_privilege;
 mod living;
+mod logical_dump;
 mod observability;
 mod prerequisites;
 mod range;
