@@ -639,10 +639,13 @@ fn disaster_recovery_plan_states_each_environments_objectives() {
             positions.windows(2).all(|w| w[0] < w[1]),
             "steps out of order"
         );
+        // Recovered through the plugin that wrote the archive, from where
+        // each environment's archive is.
         for needle in [
-            "method: object_store",
-            "bucket: backups",
-            "path: /postgresql",
+            "method: plugin",
+            "name: barman-cloud.cloudnative-pg.io",
+            "bucket `backups`",
+            "/postgresql/prod",
             "pitrTarget",
         ] {
             assert!(plan.contains(needle), "plan lacks {needle}");
