@@ -383,3 +383,25 @@ fn a_storage_class_the_platform_does_not_define_is_a_declared_prerequisite() {
         "{classes}"
     );
 }
+
+#[test]
+fn minio_erasure_codes_on_local_disks_one_server_per_node() {
+    let files = crate::support::render(None);
+    for env in ["dev", "staging", "prod"] {
+        let values = crate::support::text(&files, &format!("components/minio/values-{env}.yaml"));
+        let doc: Value = serde_saphyr::from_str(values).unwrap();
+        let pool = &doc["tenant"]["pools"][0];
+        // Not the replicated class: MinIO's parity is the redundancy.
+        assert_eq!(pool["storageClassName"], "openebs-hostpath", "{env}");
+        let anti = &pool["affinity"]["podAntiAffinity"];
+        if env == "dev" {
+            assert!(anti.is_null(), "{env}: a single server");
+        } else {
+            assert!(
+                anti["requiredDuringSchedulingIgnoredDuringExecution"][0]["topologyKey"]
+                    == "kubernetes.io/hostname",
+                "{env}: {anti}"
+            );
+        }
+    }
+}
