@@ -1159,10 +1159,13 @@ fn bootstrap(
     // (platform/base/cluster/storageclasses.yaml) is the cluster's: it must
     // exist before the first volume is claimed.
     for env in envs.iter() {
-        if let Some(class) = env["storage_class"].as_str() {
+        for key in ["storage_class", "object_store_class"] {
+            let Some(class) = env[key].as_str() else {
+                continue;
+            };
             if !GENERATED_STORAGE_CLASSES.contains(&class) {
                 push(
-                    "the cluster's own storage classes that socle.yaml names (storage_class): socle does not define them",
+                    "the cluster's own storage classes that socle.yaml names (storage_class, object_store_class): socle does not define them",
                     "storage.k8s.io",
                     "StorageClass",
                     class,

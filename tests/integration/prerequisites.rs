@@ -405,3 +405,21 @@ fn minio_erasure_codes_on_local_disks_one_server_per_node() {
         }
     }
 }
+
+#[test]
+fn an_object_store_class_of_the_clusters_own_is_used_and_declared() {
+    let spec = socle::spec::EXAMPLE.replacen(
+        "    # overrides:            # any default of environments/prod.yaml\n",
+        "    overrides:\n      object_store_class: local-nvme\n",
+        1,
+    );
+    assert_ne!(spec, socle::spec::EXAMPLE);
+    let files = render_text(&spec);
+    assert!(
+        text(&files, "components/minio/values-prod.yaml").contains("storageClassName: local-nvme")
+    );
+    assert!(text(&files, "components/minio/values-dev.yaml")
+        .contains("storageClassName: openebs-hostpath"));
+    assert!(text(&files, "socle-check.yaml")
+        .contains(r#"{"group":"storage.k8s.io","kind":"StorageClass","name":"local-nvme"}"#));
+}

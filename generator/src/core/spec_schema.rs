@@ -103,6 +103,8 @@ pub fn spec_schema(environments: &[String]) -> Value {
                                       "properties": {
                                           "replicas": {"type": "integer", "minimum": 1, "maximum": 9},
                                           "storage_class": {"type": "string", "pattern": NAME},
+                                          "object_store_class": {"type": "string", "pattern": NAME,
+                                                                 "description": "StorageClass of MinIO's volumes (default openebs-hostpath: local disks, MinIO's erasure coding being its redundancy)."},
                                           "rto": {"type": "string", "pattern": "^[0-9]+(m|h|d)$"},
                                           "rpo": {"type": "string", "pattern": "^[0-9]+(m|h|d)$"},
                                           "sync": {"type": "object", "additionalProperties": false,
