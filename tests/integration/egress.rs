@@ -10,7 +10,7 @@ use assert_cmd::cargo::CommandCargoExt;
 use serde_json::Value;
 use socle::render::FileSet;
 
-use crate::support::{materialise, render, render_text, text};
+use crate::support::{check_json as check, render, render_text, text};
 
 /// Every NetworkPolicy of an environment's platform overlay egress files,
 /// by namespace id: policy name → (CIDRs, ports) of each egress rule.
@@ -61,21 +61,6 @@ fn egress(files: &FileSet, env: &str) -> BTreeMap<String, Rules> {
         out.insert(ns, rules);
     }
     out
-}
-
-fn check(files: &FileSet) -> (i32, Vec<Value>) {
-    let dir = materialise(files);
-    let out = Command::cargo_bin("socle")
-        .unwrap()
-        .args(["check", "--format", "json"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        json["findings"].as_array().cloned().unwrap_or_default(),
-    )
 }
 
 #[test]

@@ -104,6 +104,25 @@ pub fn materialise(files: &FileSet) -> tempfile::TempDir {
     dir
 }
 
+/// `socle check --format json` on a file set written to a temporary
+/// directory: the exit code and the findings.
+pub fn check_json(files: &FileSet) -> (i32, Vec<serde_json::Value>) {
+    use assert_cmd::cargo::CommandCargoExt;
+    let dir = materialise(files);
+    let out = std::process::Command::cargo_bin("socle")
+        .expect("socle binary")
+        .args(["check", "--format", "json"])
+        .arg(dir.path())
+        .output()
+        .expect("socle check runs");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    (
+        out.status.code().unwrap_or(-1),
+        json["findings"].as_array().cloned().unwrap_or_default(),
+    )
+}
+
 /// Run git in `dir` (tests build histories with it; socle itself never
 /// runs git); the output, trimmed.
 pub fn git(dir: &Path, args: &[&str]) -> String {

@@ -486,18 +486,9 @@ fn interpreters_follow_the_spec_per_environment() {
 }
 
 fn findings(files: &FileSet) -> Vec<(String, String)> {
-    let dir = materialise(files);
-    let out = Command::cargo_bin("socle")
-        .unwrap()
-        .args(["check", "--format", "json"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
-    json["findings"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    crate::support::check_json(files)
+        .1
+        .iter()
         .filter(|f| f.get("excepted_by").is_none())
         .filter(|f| f["severity"] == "deny")
         .map(|f| {
