@@ -407,11 +407,8 @@ deny contains finding("SOC-SYS-008", sprintf("[%s] Application %q (wave %d) conn
 
 # --- 7. Disaster recovery: prod's backups survive the loss of its cluster ---
 
-# Environments whose backups must leave the cluster (as socle's spec requires).
-off_cluster_backups := {"prod", "production"}
-
 deny contains finding("SOC-SYS-017", sprintf("[%s] Application %q (wave %d) writes its %s backups to %s, inside the cluster they protect: losing the cluster loses them with it. Send them to an object store off the cluster (socle.yaml: environments[].backup_target)", [env, b.app, apps[b.app].wave, b.tool, b.endpoint]), b.at) if {
-	env in off_cluster_backups
+	input.backups_off_cluster
 	some b in input.backup_destinations
 	b.in_cluster
 }

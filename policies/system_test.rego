@@ -644,17 +644,17 @@ test_what_is_not_modelled_is_no_denial if {
 destination(inside) := {"app": "db", "tool": "postgresql", "at": at("components/db/values-prod.yaml", 40), "endpoint": "http://minio.data-storage.svc", "in_cluster": inside}
 
 test_prod_backups_inside_the_cluster_denied if {
-	m := object.union(model, {"environment": "prod", "backup_destinations": [destination(true)]})
+	m := object.union(model, {"environment": "prod", "backups_off_cluster": true, "backup_destinations": [destination(true)]})
 	msg := message(m, "SOC-SYS-017")
 	contains(msg, "[prod] Application \"db\" (wave 1) writes its postgresql backups to http://minio.data-storage.svc, inside the cluster")
 }
 
 test_prod_backups_off_the_cluster_pass if {
-	m := object.union(model, {"environment": "prod", "backup_destinations": [destination(false)]})
+	m := object.union(model, {"environment": "prod", "backups_off_cluster": true, "backup_destinations": [destination(false)]})
 	count(findings(m, "SOC-SYS-017")) == 0
 }
 
 test_dev_backups_may_stay_in_the_cluster if {
-	m := object.union(model, {"backup_destinations": [destination(true)]})
+	m := object.union(model, {"backups_off_cluster": false, "backup_destinations": [destination(true)]})
 	count(findings(m, "SOC-SYS-017")) == 0
 }

@@ -110,8 +110,10 @@ pub struct BackupTarget {
     pub region: Option<String>,
 }
 
-/// Environments whose backups must leave the cluster.
-pub const OFF_CLUSTER_BACKUPS: &[&str] = &["prod"];
+/// Environments whose backups must leave the cluster: the spec requires a
+/// `backup_target` for them, and `socle check` denies their in-cluster
+/// backups (on repositories socle did not write too, hence "production").
+pub const OFF_CLUSTER_BACKUPS: &[&str] = &["prod", "production"];
 
 /// Addresses NetworkPolicies open egress to. A NetworkPolicy cannot name a
 /// host, and the API server is not a pod: without CIDRs, egress to them is

@@ -140,6 +140,8 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
         .collect();
     out.sort_by(|a, b| (&a.app, &a.at.file, a.at.line).cmp(&(&b.app, &b.at.file, b.at.line)));
     m.system.backup_destinations = out;
+    m.system.backups_off_cluster =
+        crate::core::spec::OFF_CLUSTER_BACKUPS.contains(&m.system.environment.as_str());
 }
 
 #[cfg(test)]

@@ -84,6 +84,9 @@ pub struct System {
     /// Where PostgreSQL and Velero write their backups, and whether that
     /// is inside the cluster they protect.
     pub backup_destinations: Vec<BackupDestination>,
+    /// This environment's backups must leave its cluster (its name is one
+    /// of `core::spec::OFF_CLUSTER_BACKUPS`, the list the spec enforces).
+    pub backups_off_cluster: bool,
     /// Admission webhooks, with whether the API server can reach them.
     pub webhooks: Vec<WebhookReach>,
     /// Egress rules open to any destination on a port.
