@@ -21,7 +21,23 @@ violation contains finding("SOC-DBT-001", sprintf("profile %q target %q sets %s 
 	not contains(sprintf("%v", [value]), "env_var(")
 }
 
-model_files := {f | some f in input.files; regex.match(`(^|/)models/.*\.sql$`, f)}
+# In a models/ folder at any depth (string tests: this runs on every file and
+# document of the repository, where a regular expression costs far more).
+in_models(path) if startswith(path, "models/")
+
+in_models(path) if contains(path, "/models/")
+
+model_yaml(path) if {
+	in_models(path)
+	endswith(path, ".yml")
+}
+
+model_yaml(path) if {
+	in_models(path)
+	endswith(path, ".yaml")
+}
+
+model_files := {f | some f in input.files; endswith(f, ".sql"); in_models(f)}
 
 model_name(f) := trim_suffix(parts[count(parts) - 1], ".sql") if parts := split(f, "/")
 
@@ -30,7 +46,7 @@ project_root(f) := substring(f, 0, indexof(f, "models/"))
 # "project root|model name" of every documented model.
 described contains sprintf("%s|%s", [project_root(d.path), m.name]) if {
 	some d in input.documents
-	regex.match(`(^|/)models/.*\.ya?ml$`, d.path)
+	model_yaml(d.path)
 	some m in object.get(d.content, "models", [])
 	object.get(m, "description", "") != ""
 }
@@ -45,7 +61,7 @@ tested(m) if {
 # "project root|model name" of every tested model.
 tested_models contains sprintf("%s|%s", [project_root(d.path), m.name]) if {
 	some d in input.documents
-	regex.match(`(^|/)models/.*\.ya?ml$`, d.path)
+	model_yaml(d.path)
 	some m in object.get(d.content, "models", [])
 	tested(m)
 }

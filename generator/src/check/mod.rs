@@ -99,6 +99,12 @@ struct FileResult {
     findings: Vec<Finding>,
 }
 
+fn join<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    handle
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
 /// Policies compiled once, and per-file results remembered by content, so
 /// that checking many versions of a repository (every commit of a range)
 /// costs what changed between them.
@@ -177,6 +183,63 @@ impl Checker {
         found
     }
 
+    /// The fresh files' results join the run's findings and are kept, in
+    /// memory and on disk, for the next version of the repository.
+    fn remember(
+        &mut self,
+        fresh: parse::Parsed,
+        fresh_keys: Vec<(String, String)>,
+        found: Vec<Finding>,
+        findings: &mut Vec<Finding>,
+        skipped: &mut Vec<(String, String)>,
+    ) {
+        let mut by_path: std::collections::HashMap<String, FileResult> = fresh_keys
+            .iter()
+            .map(|(p, _)| {
+                (
+                    p.clone(),
+                    FileResult {
+                        parsed: parse::Parsed::default(),
+                        findings: Vec::new(),
+                    },
+                )
+            })
+            .collect();
+        for d in fresh.documents {
+            if let Some(r) = by_path.get_mut(&d.path) {
+                r.parsed.documents.push(d);
+            }
+        }
+        for t in fresh.texts {
+            if let Some(r) = by_path.get_mut(&t.path) {
+                r.parsed.texts.push(t);
+            }
+        }
+        for s in fresh.skipped {
+            skipped.push(s.clone());
+            if let Some(r) = by_path.get_mut(&s.0) {
+                r.parsed.skipped.push(s);
+            }
+        }
+        for f in fresh.findings.into_iter().chain(found) {
+            match by_path.get_mut(&f.file) {
+                Some(r) => {
+                    findings.push(f.clone());
+                    r.findings.push(f);
+                }
+                None => findings.push(f),
+            }
+        }
+        for key in fresh_keys {
+            if let Some(r) = by_path.remove(&key.0) {
+                if let Some(disk) = &self.disk {
+                    disk.put(&key.0, &key.1, &r.findings);
+                }
+                self.cache.insert(key, r);
+            }
+        }
+    }
+
     pub fn check(&mut self, input: files::Input) -> Result<Outcome, CheckError> {
         let charts = parse::chart_dirs(input.files.iter().map(|(p, _)| p.as_str()));
         let mut findings = input.findings;
@@ -219,78 +282,43 @@ impl Checker {
             parse::parse_file(path, bytes, &charts, &mut fresh);
             fresh_keys.push(key.clone());
         }
-        if !fresh_keys.is_empty() {
-            let mut fresh_findings = std::mem::take(&mut fresh.findings);
-            fresh_findings.extend(schema::validate(&fresh.documents));
-            fresh_findings.extend(
-                self.embedded
-                    .evaluate_files(&fresh.documents, &fresh.texts)?,
-            );
-            fresh_findings.extend(self.local.evaluate(&fresh.documents));
-            let mut by_path: std::collections::HashMap<String, FileResult> = fresh_keys
-                .iter()
-                .map(|(p, _)| {
-                    (
-                        p.clone(),
-                        FileResult {
-                            parsed: parse::Parsed::default(),
-                            findings: Vec::new(),
-                        },
-                    )
-                })
-                .collect();
-            for d in fresh.documents {
-                if let Some(r) = by_path.get_mut(&d.path) {
-                    r.parsed.documents.push(d);
-                }
-            }
-            for t in fresh.texts {
-                if let Some(r) = by_path.get_mut(&t.path) {
-                    r.parsed.texts.push(t);
-                }
-            }
-            for s in fresh.skipped {
-                if let Some(r) = by_path.get_mut(&s.0) {
-                    r.parsed.skipped.push(s);
-                }
-            }
-            for f in fresh_findings {
-                match by_path.get_mut(&f.file) {
-                    Some(r) => r.findings.push(f),
-                    None => findings.push(f),
-                }
-            }
-            for key in fresh_keys {
-                if let Some(r) = by_path.remove(&key.0) {
-                    if let Some(disk) = &self.disk {
-                        disk.put(&key.0, &key.1, &r.findings);
-                    }
-                    self.cache.insert(key, r);
-                }
-            }
-        }
         let versions: std::collections::HashMap<String, String> = keys.iter().cloned().collect();
         findings.extend(self.spec_findings(&input.files, &versions));
-        // Every file's results, from the cache, in file order.
+
+        // Where each fresh file's documents sit in `fresh` (parsing pushes
+        // them file by file).
+        let mut fresh_ranges: std::collections::HashMap<&str, std::ops::Range<usize>> =
+            std::collections::HashMap::new();
+        for (i, d) in fresh.documents.iter().enumerate() {
+            fresh_ranges
+                .entry(d.path.as_str())
+                .and_modify(|r| r.end = i + 1)
+                .or_insert(i..i + 1);
+        }
+        // Every file's documents, remembered or fresh, in file order.
         let mut documents: Vec<&parse::Document> = Vec::new();
         for key in &keys {
             if let Some(hit) = self.cache.get(key) {
                 documents.extend(hit.parsed.documents.iter());
                 skipped.extend(hit.parsed.skipped.iter().cloned());
                 findings.extend(hit.findings.iter().cloned());
+            } else if let Some(range) = fresh_ranges.get(key.0.as_str()) {
+                documents.extend(fresh.documents[range.clone()].iter());
             }
         }
 
         let paths: Vec<String> = input.files.iter().map(|(p, _)| p.clone()).collect();
-        // The repository rules and the system simulation read the same
-        // documents and nothing of each other: they run side by side.
+        // The rules of the fresh files, the repository rules and the system
+        // simulation read the same documents and nothing of each other: they
+        // run side by side, which keeps both cores busy from parsing to the
+        // report.
         let (embedded, local, facts, memo) = (
             &self.embedded,
             &self.local,
             &self.facts,
             &mut self.system_memo,
         );
-        let (repository, simulated) = std::thread::scope(|scope| {
+        let (fresh_found, repository, simulated) = std::thread::scope(|scope| {
             let simulation = scope.spawn(|| {
                 system::evaluate(
                     embedded,
@@ -302,12 +330,23 @@ impl Checker {
                     memo,
                 )
             });
-            let repository = embedded.evaluate_repository(&documents, &paths, Some(&versions));
-            let simulated = simulation
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (repository, simulated)
+            let repository =
+                scope.spawn(|| embedded.evaluate_repository(&documents, &paths, Some(&versions)));
+            let fresh_found = if fresh_keys.is_empty() {
+                Ok(Vec::new())
+            } else {
+                let mut found = schema::validate(&fresh.documents);
+                embedded
+                    .evaluate_files(&fresh.documents, &fresh.texts)
+                    .map(|more| {
+                        found.extend(more);
+                        found.extend(local.evaluate(&fresh.documents));
+                        found
+                    })
+            };
+            (fresh_found, join(repository), join(simulation))
         });
+        let fresh_found = fresh_found?;
         findings.extend(repository?);
         let simulated = simulated?;
         findings.extend(simulated.findings);
@@ -319,6 +358,10 @@ impl Checker {
                 findings.extend(render::trace(found, &overlay, &rendered, &documents));
             }
         }
+
+        let document_count = documents.len();
+        drop(documents);
+        self.remember(fresh, fresh_keys, fresh_found, &mut findings, &mut skipped);
 
         // The catalog is the one place an embedded rule's severity is decided.
         for f in findings.iter_mut().filter(|f| f.source == "embedded") {
@@ -337,7 +380,7 @@ impl Checker {
         Ok(Outcome {
             findings,
             files: input.files.len(),
-            documents: documents.len(),
+            documents: document_count,
             skipped,
             not_modelled: simulated.not_modelled,
         })

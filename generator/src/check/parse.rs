@@ -243,8 +243,128 @@ fn split_documents(text: &str) -> Vec<(usize, String)> {
     docs
 }
 
+/// A document read straight into a JSON value. Anything the direct path does
+/// not take as is (a duplicate key, which the API server refuses and which
+/// could hide a field from the rules; a tag; a key that is not a string)
+/// is an error here, and the document takes the YAML path, which reports it
+/// or resolves it as before.
+struct Strict(Value);
+
+impl<'de> Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a YAML value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
+        serde_json::Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom("a number JSON cannot hold"))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        Strict::deserialize(d).map(|s| s.0)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(Strict(v)) = seq.next_element()? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(key) = map.next_key::<StrictKey>()? {
+            let Strict(value) = map.next_value()?;
+            if out.insert(key.0, value).is_some() {
+                return Err(serde::de::Error::custom("duplicate key"));
+            }
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// A mapping key that YAML already holds as a string.
+struct StrictKey(String);
+
+impl<'de> Deserialize<'de> for StrictKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl serde::de::Visitor<'_> for KeyVisitor {
+            type Value = String;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string key")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<String, E> {
+                Ok(v.to_owned())
+            }
+            fn visit_string<E>(self, v: String) -> Result<String, E> {
+                Ok(v)
+            }
+        }
+        d.deserialize_any(KeyVisitor).map(StrictKey)
+    }
+}
+
+/// The line of a document's first content (past comments and blank lines).
+fn content_line(chunk: &str, first_line: usize) -> usize {
+    chunk
+        .lines()
+        .position(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .map_or(first_line, |i| i + first_line)
+}
+
 fn parse_yaml(path: &str, text: &str, out: &mut Parsed) {
     for (first_line, chunk) in split_documents(text) {
+        // Straight into JSON values, which is what every rule reads, unless
+        // the document may use a merge key: those are resolved on YAML's own
+        // values first.
+        if !chunk.contains("<<") {
+            if let Ok(Strict(value)) =
+                Strict::deserialize(serde_yaml::Deserializer::from_str(&chunk))
+            {
+                if !value.is_null() {
+                    let content_line = content_line(&chunk, first_line);
+                    out.documents.push(Document {
+                        path: path.to_owned(),
+                        line: content_line,
+                        value,
+                        lines: std::sync::OnceLock::new(),
+                        text: chunk,
+                        first_line,
+                    });
+                }
+                continue;
+            }
+        }
         let value = serde_yaml::Value::deserialize(serde_yaml::Deserializer::from_str(&chunk))
             .and_then(|mut v| {
                 v.apply_merge()?;
@@ -286,11 +406,7 @@ fn parse_yaml(path: &str, text: &str, out: &mut Parsed) {
                 continue;
             }
         };
-        let content_line = chunk
-            .lines()
-            .position(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
-            .map(|i| i + first_line)
-            .unwrap_or(first_line);
+        let content_line = content_line(&chunk, first_line);
         out.documents.push(Document {
             path: path.to_owned(),
             line: content_line,
@@ -320,6 +436,37 @@ mod tests {
         );
         assert_eq!(out.findings.len(), 1);
         assert!(out.findings[0].line >= Some(8), "{:?}", out.findings[0]);
+    }
+
+    #[test]
+    fn duplicate_keys_are_a_parse_finding() {
+        let mut out = Parsed::default();
+        parse_yaml(
+            "f.yaml",
+            "kind: ConfigMap\ndata: {a: 1}\nkind: Secret\n",
+            &mut out,
+        );
+        assert!(out.documents.is_empty());
+        assert_eq!(out.findings.len(), 1, "{:?}", out.findings);
+        assert!(
+            out.findings[0].message.contains("duplicate"),
+            "{:?}",
+            out.findings
+        );
+    }
+
+    #[test]
+    fn documents_the_direct_path_declines_parse_as_before() {
+        let mut out = Parsed::default();
+        parse_yaml("f.yaml", "1: a\nb: !custom x\nc: .nan\n", &mut out);
+        assert!(out.findings.is_empty(), "{:?}", out.findings);
+        assert_eq!(out.documents[0].value["1"], "a");
+        let mut direct = Parsed::default();
+        parse_yaml("f.yaml", "a: [1, 2.5, true, null, x]\n", &mut direct);
+        assert_eq!(
+            direct.documents[0].value,
+            serde_json::json!({"a": [1, 2.5, true, null, "x"]})
+        );
     }
 
     #[test]
