@@ -13,6 +13,7 @@ mod dbt;
 mod egress;
 mod generated_ci;
 mod least_privilege;
+mod lineage;
 mod living;
 mod logical_dump;
 mod observability;

@@ -137,6 +137,30 @@ fn scan(
         }
         // Most strings name no Service: skip the pattern for them.
         Value::String(s) if s.contains(".svc") => {
+            // A configuration file carried in a value (an ingestion recipe
+            // in a ConfigMap): read as the YAML it is, its keys say which
+            // port, database and role an address is for. Its lines are not
+            // known, so each address points at the value.
+            if s.contains('\n') {
+                if let Ok(inner @ Value::Object(_)) = serde_saphyr::from_str::<Value>(s) {
+                    let before = out.len();
+                    scan(&inner, &mut Vec::new(), None, file, out, depth + 1);
+                    if out.len() > before {
+                        let at = match doc {
+                            Some(d) => At::field(d, path),
+                            None => At {
+                                file: file.to_owned(),
+                                line: 1,
+                                pointer: String::new(),
+                            },
+                        };
+                        for f in &mut out[before..] {
+                            f.at = at.clone();
+                        }
+                        return;
+                    }
+                }
+            }
             for c in address().captures_iter(s) {
                 let scheme = c.get(1).map(|m| m.as_str()).unwrap_or_default();
                 let scheme = if scheme == "postgresql"

@@ -164,12 +164,13 @@ def dbt_build(trigger_rule: str = "all_success") -> KubernetesPodOperator:
         resources=_resources("50m", "64Mi", "500m", "256Mi"),
     )
     index = ["--index-url", settings.PYPI_INDEX] if settings.PYPI_INDEX else []
+    lineage = [f"openlineage-dbt=={settings.OPENLINEAGE_DBT_VERSION}"] if settings.LINEAGE else []
     install = k8s.V1Container(
         name="install-dbt",
         image=settings.PYTHON_IMAGE,
         command=["pip", "install", "--quiet", "--no-cache-dir", "--disable-pip-version-check", *index,
                  "--target", "/workspace/site-packages",
-                 f"dbt-core=={settings.DBT_CORE_VERSION}", f"dbt-trino=={settings.DBT_TRINO_VERSION}"],
+                 f"dbt-core=={settings.DBT_CORE_VERSION}", f"dbt-trino=={settings.DBT_TRINO_VERSION}", *lineage],
         env=[home],
         volume_mounts=[workspace, tmp],
         security_context=_container_security(),
@@ -192,7 +193,17 @@ def dbt_build(trigger_rule: str = "all_success") -> KubernetesPodOperator:
             k8s.V1EnvVar(name="TOKEN_URL", value=PLATFORM.token_url),
             _secret_env("KEYCLOAK_CLIENT_ID", settings.PIPELINE_CLIENT_SECRET, "client-id"),
             _secret_env("KEYCLOAK_CLIENT_SECRET", settings.PIPELINE_CLIENT_SECRET, "client-secret"),
+            # dbt-ol runs the `dbt` script pip installed beside the packages.
+            k8s.V1EnvVar(name="PATH", value="/workspace/site-packages/bin:/usr/local/bin:/usr/bin:/bin"),
         ],
+        # OPENLINEAGE_URL, _ENDPOINT and _NAMESPACE, and the catalog's token
+        # (optional: builds run before it exists).
+        env_from=[
+            k8s.V1EnvFromSource(config_map_ref=k8s.V1ConfigMapEnvSource(name=settings.PIPELINE_LINEAGE)),
+            k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name=settings.PIPELINE_LINEAGE, optional=True)),
+        ]
+        if settings.LINEAGE
+        else None,
         init_containers=[clone, install],
         volumes=[
             k8s.V1Volume(name="workspace", empty_dir=k8s.V1EmptyDirVolumeSource(size_limit="2Gi")),

@@ -1,4 +1,5 @@
-"""Entry point of the dbt pod: Keycloak token, then `dbt build` of the project.
+"""Entry point of the dbt pod: Keycloak token, then `dbt build` of the project
+(through dbt-ol, which reports its lineage, when OPENLINEAGE_URL is set).
 
 Runs with the Python standard library plus dbt-trino (installed by the
 init container into PYTHONPATH). Trino authenticates the token as a JWT on
@@ -47,6 +48,14 @@ def main() -> int:
     if any(os.path.exists(os.path.join(project, f)) for f in ("packages.yml", "dependencies.yml")):
         if not runner.invoke(["deps", "--project-dir", project]).success:
             return 1
+    if os.environ.get("OPENLINEAGE_URL"):
+        # dbt-ol runs `dbt build` and sends the lineage of every model, seed,
+        # snapshot and test to the catalog from the run's artifacts
+        # (manifest.json, run_results.json) as OpenLineage events.
+        from openlineage.dbt import main as dbt_ol
+
+        sys.argv = ["dbt-ol", "build", *common]
+        return dbt_ol()
     result = runner.invoke(["build", *common])
     if result.exception is not None:
         print(f"dbt build did not run: {result.exception}", file=sys.stderr)

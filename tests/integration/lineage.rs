@@ -1,0 +1,318 @@
+//! Lineage into the data catalog: the emitters (Airflow, the Spark job, the
+//! dbt pod) point at the receiver the rendered DataHub serves, the
+//! scheduled metadata ingestion exists in every environment with a role
+//! that reads no data, and `socle check` notices when either is broken.
+
+use serde_json::Value;
+use socle::render::FileSet;
+
+use crate::support::{check_json, render, text, to_json, yaml_docs};
+
+const ENVIRONMENTS: [&str; 3] = ["dev", "staging", "prod"];
+/// DataHub's OpenLineage receiver (GMS, LineageApiImpl).
+const GMS_SERVICE: &str = "datahub-datahub-gms";
+const GMS_PORT: u16 = 8080;
+const LINEAGE_PATH: &str = "/openapi/openlineage/api/v1/lineage";
+
+/// The documents of one rendered file, as JSON.
+fn docs(files: &FileSet, path: &str) -> Vec<Value> {
+    let one: FileSet = [(path.to_owned(), text(files, path).as_bytes().to_vec())].into();
+    yaml_docs(&one).iter().map(|(_, v)| to_json(v)).collect()
+}
+
+fn env_value<'a>(list: &'a Value, name: &str) -> Option<&'a Value> {
+    list.as_array()?
+        .iter()
+        .find(|e| e["name"].as_str() == Some(name))
+}
+
+/// The system simulation of every environment, as `socle check` builds it.
+fn systems(files: &FileSet) -> Vec<Value> {
+    let list: Vec<(String, Vec<u8>)> = files.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    socle::check::system::model_json(&list)
+}
+
+/// The connections of `consumer` in environment `env` to Service `service`.
+fn connections<'a>(
+    systems: &'a [Value],
+    env: &str,
+    consumer: &str,
+    service: &str,
+) -> Vec<&'a Value> {
+    systems
+        .iter()
+        .filter(|s| s["environment"].as_str() == Some(env))
+        .flat_map(|s| s["connections"].as_array().into_iter().flatten())
+        .filter(|c| {
+            c["consumer"].as_str() == Some(consumer) && c["service"].as_str() == Some(service)
+        })
+        .collect()
+}
+
+/// The connection reaches a Service the provider creates, on a port it
+/// serves, and both namespaces' policies let it through.
+fn assert_reaches(c: &Value, provider: &str, port: u16) {
+    assert_eq!(c["port"].as_u64(), Some(u64::from(port)), "{c}");
+    assert_eq!(c["provider"]["app"].as_str(), Some(provider), "{c}");
+    assert_eq!(c["provider"]["port_served"].as_bool(), Some(true), "{c}");
+    assert_eq!(c["egress"]["allowed"].as_bool(), Some(true), "{c}");
+    assert_eq!(c["ingress"]["allowed"].as_bool(), Some(true), "{c}");
+}
+
+/// The catalog's namespace (the example spec gives no namespace suffix).
+const GOVERNANCE: &str = "data-platform-governance";
+
+#[test]
+fn datahub_emitters_post_to_the_receiver_gms_serves() {
+    let files = render(None);
+    let systems = systems(&files);
+    for env in ENVIRONMENTS {
+        let gms = format!(
+            "http://{GMS_SERVICE}.{}.svc.cluster.local:{GMS_PORT}",
+            GOVERNANCE
+        );
+
+        // Airflow: the OpenLineage provider turns on with OPENLINEAGE_URL.
+        let airflow = &docs(&files, &format!("components/airflow/values-{env}.yaml"))[0];
+        assert_eq!(
+            env_value(&airflow["env"], "OPENLINEAGE_URL").unwrap()["value"].as_str(),
+            Some(gms.as_str())
+        );
+        assert_eq!(
+            env_value(&airflow["env"], "OPENLINEAGE_ENDPOINT").unwrap()["value"].as_str(),
+            Some(LINEAGE_PATH)
+        );
+        let shared = &docs(&files, "components/airflow/values.yaml")[0];
+        let from = shared["extraEnvFrom"].as_str().expect("extraEnvFrom");
+        assert!(
+            from.contains("name: airflow-lineage") && from.contains("optional: true"),
+            "{from}"
+        );
+
+        // The pipeline pods' ConfigMap.
+        let lineage = docs(&files, &format!("spark/overlays/{env}/lineage.yaml"));
+        let cm = lineage
+            .iter()
+            .find(|d| d["kind"] == "ConfigMap")
+            .expect("ConfigMap");
+        assert_eq!(cm["metadata"]["name"], "pipelines-lineage");
+        assert_eq!(cm["data"]["OPENLINEAGE_URL"].as_str(), Some(gms.as_str()));
+        assert_eq!(
+            cm["data"]["OPENLINEAGE_ENDPOINT"].as_str(),
+            Some(LINEAGE_PATH)
+        );
+        let kustomization = text(&files, &format!("spark/overlays/{env}/kustomization.yaml"));
+        assert!(kustomization.contains("- lineage.yaml"), "{kustomization}");
+
+        // Spark: listener, jar, and the Java client's transport from that ConfigMap.
+        let spark = &docs(
+            &files,
+            &format!("airflow/dags/data_platform/spark/ingest-{env}.yaml"),
+        )[0];
+        assert_eq!(
+            spark["spec"]["sparkConf"]["spark.extraListeners"],
+            "io.openlineage.spark.agent.OpenLineageSparkListener"
+        );
+        assert!(spark["spec"]["deps"]["jars"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|j| j.as_str().unwrap().ends_with(
+                "/io/openlineage/openlineage-spark_2.12/1.52.0/openlineage-spark_2.12-1.52.0.jar"
+            )));
+        let driver_env = &spark["spec"]["driver"]["env"];
+        for (var, key) in [
+            ("OPENLINEAGE__TRANSPORT__URL", "OPENLINEAGE_URL"),
+            ("OPENLINEAGE__TRANSPORT__ENDPOINT", "OPENLINEAGE_ENDPOINT"),
+        ] {
+            let r = &env_value(driver_env, var).unwrap()["valueFrom"]["configMapKeyRef"];
+            assert_eq!(
+                (r["name"].as_str(), r["key"].as_str()),
+                (Some("pipelines-lineage"), Some(key))
+            );
+        }
+        assert_eq!(
+            env_value(driver_env, "OPENLINEAGE__TRANSPORT__TYPE").unwrap()["value"],
+            "http"
+        );
+
+        // The simulation sees both connections, and they reach GMS.
+        for consumer in [format!("airflow-{env}"), format!("pipelines-{env}")] {
+            let found = connections(&systems, env, &consumer, GMS_SERVICE);
+            assert!(
+                !found.is_empty(),
+                "{consumer} does not connect to {GMS_SERVICE}"
+            );
+            for c in found {
+                assert_reaches(c, &format!("datahub-{env}"), GMS_PORT);
+            }
+        }
+    }
+    // dbt: dbt-ol, pinned, with the same ConfigMap.
+    let settings = text(&files, "airflow/dags/data_platform/settings.py");
+    assert!(
+        settings.contains("LINEAGE = True")
+            && settings.contains("OPENLINEAGE_DBT_VERSION = \"1.52.0\"")
+    );
+    let run = text(&files, "airflow/dags/data_platform/scripts/dbt_run.py");
+    assert!(run.contains("\"dbt-ol\", \"build\""));
+}
+
+#[test]
+fn datahub_ingests_postgresql_every_night_as_a_role_that_reads_no_data() {
+    let files = render(None);
+    let systems = systems(&files);
+    for env in ENVIRONMENTS {
+        let manifests = docs(
+            &files,
+            &format!("components/datahub/manifests/{env}/ingestion.yaml"),
+        );
+        let cron = manifests
+            .iter()
+            .find(|d| d["kind"] == "CronJob")
+            .expect("CronJob");
+        assert_eq!(cron["metadata"]["name"], "datahub-ingestion-postgresql");
+        assert_eq!(cron["metadata"]["namespace"].as_str(), Some(GOVERNANCE));
+        let pod = &cron["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+        assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+        assert_eq!(pod["automountServiceAccountToken"], false);
+        let recipe = manifests
+            .iter()
+            .find(|d| d["kind"] == "ConfigMap")
+            .expect("recipes")["data"]["postgresql.yaml"]
+            .as_str()
+            .expect("recipe")
+            .to_owned();
+        let recipe: serde_yaml::Value = serde_yaml::from_str(&recipe).expect("recipe is YAML");
+        let recipe = to_json(&recipe);
+        assert_eq!(recipe["source"]["config"]["username"], "catalog-reader");
+        assert_eq!(recipe["source"]["config"]["profiling"]["enabled"], false);
+        assert_eq!(
+            recipe["sink"]["config"]["server"].as_str(),
+            Some(
+                format!(
+                    "http://{GMS_SERVICE}.{}.svc.cluster.local:{GMS_PORT}",
+                    GOVERNANCE
+                )
+                .as_str()
+            )
+        );
+
+        // The role: a login, no membership (pg_read_all_data would read rows).
+        let values = &docs(&files, "components/postgresql/values.yaml")[0];
+        let role = values["cluster"]["roles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == "catalog-reader")
+            .expect("role catalog-reader");
+        assert_eq!(role["superuser"], false);
+        assert!(role.get("inRoles").is_none(), "{role}");
+
+        // The simulation reads the role from the recipe, and the cluster declares it.
+        let found = connections(&systems, env, &format!("datahub-{env}"), "postgresql-ro");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0]["role"], "catalog-reader");
+        assert!(found[0]["provider"]["roles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == "catalog-reader"));
+        assert_reaches(found[0], &format!("postgresql-{env}"), 5432);
+    }
+}
+
+#[test]
+fn openmetadata_gets_no_openlineage_emitters() {
+    // OpenMetadata 1.13 takes OpenLineage events only from Kafka, which
+    // the platform does not run: nothing emits towards it.
+    let files = render(Some("full.yaml"));
+    for env in ENVIRONMENTS {
+        assert!(
+            !text(&files, &format!("components/airflow/values-{env}.yaml")).contains("OPENLINEAGE")
+        );
+        assert!(!files.contains_key(&format!("spark/overlays/{env}/lineage.yaml")));
+        assert!(!text(
+            &files,
+            &format!("airflow/dags/data_platform/spark/ingest-{env}.yaml")
+        )
+        .contains("openlineage"));
+    }
+    assert!(text(&files, "airflow/dags/data_platform/settings.py").contains("LINEAGE = False"));
+}
+
+/// Replace `from` by `to` in one rendered file, which must contain it.
+fn mutate(files: &FileSet, path: &str, from: &str, to: &str) -> FileSet {
+    let mut out = files.clone();
+    let before = text(files, path);
+    assert!(before.contains(from), "{path} does not contain {from:?}");
+    out.insert(path.to_owned(), before.replacen(from, to, 1).into_bytes());
+    out
+}
+
+fn findings_of<'a>(findings: &'a [Value], rule: &str, file: &str) -> Vec<&'a Value> {
+    findings
+        .iter()
+        .filter(|f| {
+            f["rule"].as_str() == Some(rule) && f["file"].as_str().is_some_and(|p| p == file)
+        })
+        .collect()
+}
+
+#[test]
+fn check_reports_a_lineage_url_on_a_host_nothing_serves() {
+    let files = render(None);
+    let path = "spark/overlays/dev/lineage.yaml";
+    let broken = mutate(
+        &files,
+        path,
+        "http://datahub-datahub-gms.",
+        "http://datahub-gms.",
+    );
+    let (code, findings) = check_json(&broken);
+    assert_eq!(code, 1, "{findings:?}");
+    let hits = findings_of(&findings, "SOC-SYS-004", path);
+    assert!(!hits.is_empty(), "{findings:#?}");
+}
+
+#[test]
+fn check_reports_lineage_blocked_by_the_catalog_namespace_policy() {
+    let files = render(None);
+    // Governance stops admitting processing's pods: the pipelines' lineage
+    // to GMS is blocked at the receiving end.
+    let path = "platform/base/namespaces/governance/networkpolicies.yaml";
+    let broken = mutate(&files, path, "values: [core, processing]", "values: [core]");
+    let (code, findings) = check_json(&broken);
+    assert_eq!(code, 1, "{findings:?}");
+    let blocked: Vec<_> = findings
+        .iter()
+        .filter(|f| {
+            f["rule"].as_str() == Some("SOC-SYS-005")
+                && f["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("pipelines-") && m.contains(GMS_SERVICE))
+        })
+        .collect();
+    assert!(!blocked.is_empty(), "{findings:#?}");
+}
+
+#[test]
+fn check_reports_an_ingestion_role_the_cluster_does_not_declare() {
+    let files = render(None);
+    let path = "components/datahub/manifests/dev/ingestion.yaml";
+    let broken = mutate(
+        &files,
+        path,
+        "username: catalog-reader",
+        "username: postgres",
+    );
+    let (code, findings) = check_json(&broken);
+    assert_eq!(code, 1, "{findings:?}");
+    let hits = findings_of(&findings, "SOC-SYS-004", path);
+    assert!(
+        hits.iter().any(|f| f["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("role \"postgres\""))),
+        "{findings:#?}"
+    );
+}
