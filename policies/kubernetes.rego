@@ -7,6 +7,12 @@ pod_owner_kinds := {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job
 
 long_running_kinds := {"Deployment", "StatefulSet", "DaemonSet"}
 
+# Every kind a rule below can judge. socle evaluates these rules only on
+# documents of these kinds (most of a repository is ConfigMaps, policies and
+# Applications, which none of them reads); a rule for another kind must add
+# it here, and socle's tests fail when a rule judges a kind not listed.
+judged_kinds := (pod_owner_kinds | long_running_kinds) | {"Pod", "CronJob", "Ingress", "Secret"}
+
 pod_path := ["spec"] if input.kind == "Pod"
 
 pod_path := ["spec", "template", "spec"] if input.kind in pod_owner_kinds

@@ -368,7 +368,7 @@ fn check(args: CheckArgs) -> anyhow::Result<u8> {
     } else if let Some(rev) = &args.commit {
         checker::range::check_commit(&args.dir, rev, &options)?
     } else {
-        checker::check_files(checker::files::Input::from_dir(&args.dir)?, &options)?
+        checker::check_dir(&args.dir, &options)?
     };
     let colour = args.format == Format::Text
         && std::io::IsTerminal::is_terminal(&std::io::stdout())

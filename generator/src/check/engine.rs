@@ -112,6 +112,9 @@ pub struct Embedded {
     repository_memo: std::sync::Mutex<std::collections::HashMap<String, Vec<Finding>>>,
     /// The blueprint's critical components (the availability part's scope).
     critical: Vec<String>,
+    /// The kinds the per-document Kubernetes rules judge
+    /// (`data.socle.kubernetes.judged_kinds`): other documents skip them.
+    judged_kinds: std::collections::HashSet<String>,
 }
 
 fn to_json(v: &regorus::Value) -> Value {
@@ -189,10 +192,29 @@ impl Embedded {
         engine
             .eval_rule("data.socle.document.result".into())
             .map_err(|e| PolicyError::Eval(e.to_string()))?;
+        let judged_kinds: std::collections::HashSet<String> = engine
+            .eval_rule("data.socle.kubernetes.judged_kinds".into())
+            .map_err(|e| PolicyError::Eval(e.to_string()))
+            .map(|v| to_json(&v))?
+            .as_array()
+            .map(|kinds| {
+                kinds
+                    .iter()
+                    .filter_map(|k| k.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        // An empty list would silently skip every document: refuse it.
+        if judged_kinds.is_empty() {
+            return Err(PolicyError::Eval(
+                "data.socle.kubernetes.judged_kinds names no kind".into(),
+            ));
+        }
         Ok(Self {
             engine,
             repository_memo: Default::default(),
             critical,
+            judged_kinds,
         })
     }
 
@@ -236,7 +258,7 @@ impl Embedded {
         texts: &[Text],
         paths: &[String],
     ) -> Vec<(&'static str, Value)> {
-        let mut out = Self::file_inputs(docs, texts);
+        let mut out = self.file_inputs(docs, texts);
         let docs: Vec<&Document> = docs.iter().collect();
         out.extend(
             self.repository_parts(&docs, paths, None)
@@ -246,12 +268,12 @@ impl Embedded {
         out
     }
 
-    fn file_inputs(docs: &[Document], texts: &[Text]) -> Vec<(&'static str, Value)> {
+    fn file_inputs(&self, docs: &[Document], texts: &[Text]) -> Vec<(&'static str, Value)> {
         let mut out = Vec::with_capacity(docs.len() * 2 + texts.len());
         for doc in docs {
-            // Kubernetes rules only concern Kubernetes objects; values files
-            // and other documents get the secrets rules alone.
-            let rule = if doc.is_object() {
+            // Kubernetes rules only concern the kinds they judge; values
+            // files and other documents get the secrets rules alone.
+            let rule = if doc.is_object() && self.judged_kinds.contains(doc.kind()) {
                 "data.socle.document.result"
             } else {
                 NONE
@@ -317,7 +339,7 @@ impl Embedded {
         docs: &[Document],
         texts: &[Text],
     ) -> Result<Vec<Finding>, PolicyError> {
-        let results = self.eval_all(&Self::file_inputs(docs, texts))?;
+        let results = self.eval_all(&self.file_inputs(docs, texts))?;
         let mut results = results.into_iter();
         let mut next = || results.next().unwrap_or(Value::Null);
         let mut out = Vec::new();
@@ -811,5 +833,63 @@ mod tests {
             5
         );
         assert!(!may_be_secret(Some("image"), "apache/zeppelin:0.12.1"));
+    }
+
+    /// A document breaking every per-document rule at once, under any kind.
+    fn worst(kind: &str) -> Value {
+        let pod = json!({
+            "hostNetwork": true, "hostPID": true,
+            "volumes": [{"name": "h", "hostPath": {"path": "/"}}],
+            "containers": [{"name": "c", "image": "x:latest",
+                "securityContext": {"privileged": true, "runAsUser": 0}}],
+        });
+        json!({
+            "apiVersion": "v1", "kind": kind, "metadata": {"name": "w"},
+            "data": {"password": "aHVudGVyMg=="}, "stringData": {"password": "hunter2"},
+            "spec": {
+                "containers": pod["containers"], "volumes": pod["volumes"], "hostNetwork": true,
+                "template": {"spec": pod},
+                "jobTemplate": {"spec": {"template": {"spec": pod}}},
+                "rules": [{"host": "x"}],
+            },
+        })
+    }
+
+    #[test]
+    fn the_document_rules_judge_only_the_kinds_they_list() {
+        let embedded = Embedded::load().expect("embedded policies");
+        assert!(embedded.judged_kinds.contains("Deployment"));
+        for kind in &embedded.judged_kinds {
+            let found = embedded
+                .evaluate_rule("data.socle.document.result", worst(kind))
+                .expect("evaluates");
+            assert!(
+                !found["deny"].as_array().is_none_or(Vec::is_empty),
+                "{kind}: {found}"
+            );
+        }
+        // Kinds of a typical repository that no rule reads: a rule that
+        // judged one of them would be skipped, so it must be listed.
+        for kind in [
+            "ConfigMap",
+            "Service",
+            "NetworkPolicy",
+            "Application",
+            "AppProject",
+            "ExternalSecret",
+            "Namespace",
+            "ServiceAccount",
+            "Role",
+            "RoleBinding",
+            "ServiceMonitor",
+            "SparkApplication",
+            "Kustomization",
+            "Other",
+        ] {
+            let found = embedded
+                .evaluate_rule("data.socle.document.result", worst(kind))
+                .expect("evaluates");
+            assert_eq!(found, json!({"deny": [], "warn": []}), "{kind}");
+        }
     }
 }

@@ -91,6 +91,19 @@ pub fn check_files(input: files::Input, options: &Options) -> Result<Outcome, Ch
     checker.check(input)
 }
 
+/// Check the repository at `root`. The embedded policies compile while its
+/// files are read: neither needs the other.
+pub fn check_dir(root: &std::path::Path, options: &Options) -> Result<Outcome, CheckError> {
+    let (embedded, input) = std::thread::scope(|scope| {
+        let embedded = scope.spawn(engine::Embedded::load);
+        let input = files::Input::from_dir(root);
+        (join(embedded), input)
+    });
+    let input = input?;
+    let mut checker = Checker::with_embedded(embedded?, &input.files, options)?;
+    checker.check(input)
+}
+
 /// What one file yields on its own: documents, and the findings of the
 /// rules that read one file at a time.
 #[derive(Clone)]
@@ -138,6 +151,15 @@ impl Checker {
     /// `policy_files` supplies the repository policies (`policies/*.rego`)
     /// and exceptions; a range check takes them from its base commit.
     pub fn new(policy_files: &[(String, Vec<u8>)], options: &Options) -> Result<Self, CheckError> {
+        Self::with_embedded(engine::Embedded::load()?, policy_files, options)
+    }
+
+    /// With the embedded policies already compiled.
+    fn with_embedded(
+        embedded: engine::Embedded,
+        policy_files: &[(String, Vec<u8>)],
+        options: &Options,
+    ) -> Result<Self, CheckError> {
         let local = if options.local_policies {
             engine::Local::load(policy_files, options)?
         } else {
@@ -153,7 +175,7 @@ impl Checker {
         Ok(Self {
             disk,
             options: options.clone(),
-            embedded: engine::Embedded::load()?,
+            embedded,
             local,
             exceptions: exceptions::Exceptions::load(policy_files),
             catalog: crate::core::catalog::Catalog::embedded(),
