@@ -49,7 +49,12 @@ import data.socle.content
 import data.socle.repository
 
 structure := {
-	"deny": repository.violation | content.violation,
+	"deny": repository.violation,
+	"warn": set(),
+}
+
+working_content := {
+	"deny": content.violation,
 	"warn": content.warning,
 }
 
@@ -60,6 +65,24 @@ availability := {
 "#;
 
 const STRUCTURE_RULE: &str = "data.socle.repository_result.structure";
+const CONTENT_RULE: &str = "data.socle.repository_result.working_content";
+
+/// The kinds `policies/repository.rego` reads (namespaces and what each
+/// needs, ArgoCD's objects): its part of the check gets these documents
+/// only. A unit test holds this list to the policy.
+const STRUCTURE_KINDS: &[&str] = &[
+    "Namespace",
+    "NetworkPolicy",
+    "ResourceQuota",
+    "LimitRange",
+    "Application",
+    "ApplicationSet",
+    "AppProject",
+];
+
+/// The kinds `policies/content.rego` reads, besides the files it finds by
+/// path (see [`content_file`]). A unit test holds this list to the policy.
+const CONTENT_KINDS: &[&str] = &["PrometheusRule", "Application"];
 const AVAILABILITY_RULE: &str = "data.socle.repository_result.availability";
 
 /// Whether a string could be what the secrets rules flag: its key names a
@@ -406,16 +429,34 @@ impl Embedded {
         let structural: Vec<&Document> = docs
             .iter()
             .copied()
-            .filter(|d| d.is_object() || spans_files(d))
+            .filter(|d| d.is_object() && STRUCTURE_KINDS.contains(&d.kind()))
             .collect();
-        let mut read: Vec<&str> = structural.iter().map(|d| d.path.as_str()).collect();
-        read.dedup();
-        let structure_key = key("structure", paths, &mut read.into_iter());
-        let mut parts = vec![Part {
-            rule: STRUCTURE_RULE,
-            input: Box::new(move || json!({"files": paths, "documents": inventory(&structural)})),
-            key: structure_key,
-        }];
+        let content: Vec<&Document> = docs
+            .iter()
+            .copied()
+            .filter(|d| content_file(&d.path) || CONTENT_KINDS.contains(&d.kind()))
+            .collect();
+        let read = |docs: &[&'a Document]| {
+            let mut read: Vec<&str> = docs.iter().map(|d| d.path.as_str()).collect();
+            read.dedup();
+            read
+        };
+        let structure_key = key("structure", paths, &mut read(&structural).into_iter());
+        let content_key = key("content", paths, &mut read(&content).into_iter());
+        let mut parts = vec![
+            Part {
+                rule: STRUCTURE_RULE,
+                input: Box::new(
+                    move || json!({"files": paths, "documents": inventory(&structural)}),
+                ),
+                key: structure_key,
+            },
+            Part {
+                rule: CONTENT_RULE,
+                input: Box::new(move || json!({"files": paths, "documents": inventory(&content)})),
+                key: content_key,
+            },
+        ];
         for id in &self.critical {
             let common = format!("components/{id}/values.yaml");
             let file = format!("components/{id}/values-prod.yaml");
@@ -454,8 +495,7 @@ impl Embedded {
             .iter()
             .map(|d| ((d.path.as_str(), d.line), *d))
             .collect();
-        let mut out = Vec::new();
-        for part in self.repository_parts(docs, paths, versions) {
+        let evaluate = |part: Part<'_>| -> Result<Vec<Finding>, PolicyError> {
             let remembered = part.key.as_ref().and_then(|k| {
                 self.repository_memo
                     .lock()
@@ -463,8 +503,7 @@ impl Embedded {
                     .and_then(|m| m.get(k).cloned())
             });
             if let Some(found) = remembered {
-                out.extend(found);
-                continue;
+                return Ok(found);
             }
             let mut engine = self.engine.clone();
             let result = Self::eval(&mut engine, (part.input)(), part.rule)?;
@@ -474,8 +513,24 @@ impl Embedded {
                     m.insert(k, found.clone());
                 }
             }
-            out.extend(found);
-        }
+            Ok(found)
+        };
+        // The structure part is the largest; the content and availability
+        // parts run beside it.
+        let mut parts = self.repository_parts(docs, paths, versions).into_iter();
+        let Some(first) = parts.next() else {
+            return Ok(Vec::new());
+        };
+        let (first, rest) = std::thread::scope(|scope| {
+            let first = scope.spawn(|| evaluate(first));
+            let rest: Result<Vec<Vec<Finding>>, PolicyError> = parts.map(evaluate).collect();
+            let first = first
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (first, rest)
+        });
+        let mut out = first?;
+        out.extend(rest?.into_iter().flatten());
         Ok(out)
     }
 
@@ -500,7 +555,7 @@ const NONE: &str = "data.socle.document.none";
 struct Part<'a> {
     rule: &'static str,
     /// Built only when the findings are not remembered.
-    input: Box<dyn Fn() -> Value + 'a>,
+    input: Box<dyn Fn() -> Value + Send + Sync + 'a>,
     key: Option<String>,
 }
 
@@ -553,6 +608,16 @@ fn inventory(docs: &[&Document]) -> Vec<Value> {
         .collect()
 }
 
+/// Files the content rules read by path: dbt profiles and model YAML,
+/// Zeppelin notes and interpreter settings.
+fn content_file(path: &str) -> bool {
+    path.ends_with("profiles.yml")
+        || path.ends_with(".zpln")
+        || path.ends_with("/interpreter.json")
+        || ((path.starts_with("models/") || path.contains("/models/"))
+            && (path.ends_with(".yml") || path.ends_with(".yaml")))
+}
+
 /// Whether the repository rules read this document's content (the
 /// inventory fields of every document are always there). Leaving the rest
 /// out keeps the repository input small, which is what makes re-evaluating
@@ -565,10 +630,7 @@ fn spans_files(d: &Document) -> bool {
         "AppProject",
         "PrometheusRule",
     ];
-    KINDS.contains(&d.kind())
-        || d.path.ends_with("profiles.yml")
-        || d.path.ends_with(".zpln")
-        || (d.path.contains("models/") && (d.path.ends_with(".yml") || d.path.ends_with(".yaml")))
+    KINDS.contains(&d.kind()) || content_file(&d.path)
 }
 
 /// A component's Helm values for one environment, as Helm merges them:
@@ -789,6 +851,7 @@ impl Local {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
 
     /// The pre-selection never drops a string the secrets rules would flag:
     /// every credential key of the policy, and a value of each key pattern.
@@ -891,5 +954,57 @@ mod tests {
                 .expect("evaluates");
             assert_eq!(found, json!({"deny": [], "warn": []}), "{kind}");
         }
+    }
+
+    fn policy_source(name: &str) -> String {
+        Tree::embedded_policies()
+            .files
+            .iter()
+            .find(|(p, _)| p == name)
+            .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
+            .expect(name)
+    }
+
+    /// Every `"<Kind>"` literal after one of `markers` in a policy.
+    fn kinds_named(source: &str, markers: &[&str]) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        for marker in markers {
+            for rest in source.split(marker).skip(1) {
+                if let Some(kind) = rest.split('"').next() {
+                    out.insert(kind.to_owned());
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn each_repository_part_gets_every_document_its_rules_read() {
+        let structure = kinds_named(
+            &policy_source("repository.rego"),
+            &["docs_of(\"", "in_namespace(\"", "kind == \""],
+        );
+        assert!(structure.len() >= 5, "{structure:?}");
+        for kind in &structure {
+            assert!(STRUCTURE_KINDS.contains(&kind.as_str()), "{kind}");
+        }
+        let source = policy_source("content.rego");
+        let content = kinds_named(&source, &["kind == \""]);
+        assert!(content.len() >= 2, "{content:?}");
+        for kind in &content {
+            assert!(CONTENT_KINDS.contains(&kind.as_str()), "{kind}");
+        }
+        // The files the content rules find by path.
+        for suffix in kinds_named(&source, &["endswith(d.path, \""]) {
+            assert!(content_file(&format!("a/b{suffix}")), "{suffix}");
+        }
+        for path in [
+            "dbt/models/marts/schema.yml",
+            "models/x.yaml",
+            "components/zeppelin/overlays/dev/interpreter.json",
+        ] {
+            assert!(content_file(path), "{path}");
+        }
+        assert!(!content_file("components/trino/values.yaml"));
     }
 }

@@ -280,7 +280,7 @@ impl Checker {
             .collect();
         // Files not seen before are parsed and evaluated together, so that
         // their documents share the evaluation threads.
-        let mut fresh = parse::Parsed::default();
+        let mut to_parse: Vec<(&str, &[u8])> = Vec::new();
         let mut fresh_keys = Vec::new();
         for ((path, bytes), key) in input.files.iter().zip(&keys) {
             if self.cache.contains_key(key) {
@@ -301,9 +301,10 @@ impl Checker {
                 );
                 continue;
             }
-            parse::parse_file(path, bytes, &charts, &mut fresh);
+            to_parse.push((path.as_str(), bytes.as_slice()));
             fresh_keys.push(key.clone());
         }
+        let fresh = parse::parse_many(&to_parse, &charts);
         let versions: std::collections::HashMap<String, String> = keys.iter().cloned().collect();
         findings.extend(self.spec_findings(&input.files, &versions));
 
