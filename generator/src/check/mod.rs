@@ -128,6 +128,11 @@ pub struct Checker {
     exceptions: exceptions::Exceptions,
     catalog: crate::core::catalog::Catalog,
     cache: std::collections::HashMap<(String, String), FileResult>,
+    /// The file versions of the previous check: with this one's, the only
+    /// versions kept in `cache`. A range walks commits in order, so a
+    /// version neither of them has is one a later commit replaced; keeping
+    /// every version would grow with the range.
+    previous: std::collections::HashSet<(String, String)>,
     /// The spec's findings, by the spec's blob id.
     spec_memo: Option<(String, Vec<Finding>)>,
     /// System findings per environment, by the digest of its model.
@@ -180,6 +185,7 @@ impl Checker {
             exceptions: exceptions::Exceptions::load(policy_files),
             catalog: crate::core::catalog::Catalog::embedded(),
             cache: Default::default(),
+            previous: Default::default(),
             spec_memo: None,
             system_memo: Default::default(),
             facts: crate::core::charts::ChartFacts::embedded(),
@@ -385,6 +391,11 @@ impl Checker {
         let document_count = documents.len();
         drop(documents);
         self.remember(fresh, fresh_keys, fresh_found, &mut findings, &mut skipped);
+        let current: std::collections::HashSet<(String, String)> = keys.into_iter().collect();
+        let previous = std::mem::replace(&mut self.previous, current);
+        let current = &self.previous;
+        self.cache
+            .retain(|key, _| current.contains(key) || previous.contains(key));
 
         // The catalog is the one place an embedded rule's severity is decided.
         for f in findings.iter_mut().filter(|f| f.source == "embedded") {
