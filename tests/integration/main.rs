@@ -16,6 +16,7 @@ mod least_privilege;
 mod lineage;
 mod living;
 mod logical_dump;
+mod mermaid;
 mod observability;
 mod prerequisites;
 mod range;
