@@ -311,6 +311,12 @@ fn text(s: &str, path: &[Value], out: &mut Vec<(Vec<Value>, Said)>) {
             || s.contains("lientID"))
     {
         for c in client_assignment().captures_iter(s) {
+            // `"client_id": os.environ["CLIENT_ID"]` in a script carried in
+            // a value assigns an expression, not a client's name.
+            let end = c.get(0).map_or(0, |m| m.end());
+            if matches!(s.as_bytes().get(end), Some(b'[' | b'(')) {
+                continue;
+            }
             out.push((here(), Said::Client(c[1].to_owned())));
         }
     }
@@ -1134,13 +1140,14 @@ mod tests {
             "env": [{"name": "AUTH_OIDC_CLIENT_ID", "value": "datahub"},
                     {"name": "X_CLIENT_ID", "value": "${FROM_ENV}"}],
             "args": ["--client-id=zeppelin"],
+            "script": "form = {\"client_id\": os.environ[\"CLIENT_ID\"], \"x\": 1}",
         }));
         for c in ["grafana", "trino", "airflow", "datahub", "zeppelin"] {
             assert!(found.contains(&Said::Client(c.into())), "{c}: {found:?}");
         }
         assert!(!found
             .iter()
-            .any(|s| matches!(s, Said::Client(c) if c.contains("FROM"))));
+            .any(|s| matches!(s, Said::Client(c) if c.contains("FROM") || c.starts_with("os"))));
         assert!(found.contains(&Said::RealmName("acme".into())));
         assert!(found.contains(&Said::Https("kc.example.org".into())));
     }
