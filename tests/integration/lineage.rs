@@ -316,3 +316,241 @@ fn check_reports_an_ingestion_role_the_cluster_does_not_declare() {
         "{findings:#?}"
     );
 }
+
+/// The Trino policy of `env`, compiled.
+fn trino_engine(files: &FileSet, env: &str) -> regorus::Engine {
+    let cm = &docs(
+        files,
+        &format!("components/opa/manifests/{env}/trino-policy.yaml"),
+    )[0];
+    let mut engine = regorus::Engine::new();
+    engine.set_rego_v0(false);
+    engine
+        .add_policy(
+            "trino.rego".into(),
+            cm["data"]["trino.rego"]
+                .as_str()
+                .expect("trino.rego")
+                .to_owned(),
+        )
+        .expect("the policy compiles");
+    engine
+}
+
+/// Trino's decision for `user` (a service account: its JWT carries no
+/// groups), on the input the OPA access control plugin posts.
+fn trino_allows(
+    engine: &mut regorus::Engine,
+    user: &str,
+    operation: &str,
+    resource: Value,
+) -> bool {
+    let input = serde_json::json!({
+        "context": {"identity": {"user": user, "groups": []}, "softwareStack": {"trinoVersion": "480"}},
+        "action": {"operation": operation, "resource": resource},
+    });
+    engine.set_input(regorus::Value::from(input));
+    engine
+        .eval_rule("data.trino.allow".to_owned())
+        .expect("data.trino.allow evaluates")
+        == regorus::Value::from(true)
+}
+
+const DATAHUB_TRINO_USER: &str = "service-account-datahub-ingestion";
+
+#[test]
+fn datahub_ingests_trino_as_a_service_account_that_lists_and_reads_no_row() {
+    let files = render(None);
+    let systems = systems(&files);
+    for env in ENVIRONMENTS {
+        let manifests = docs(
+            &files,
+            &format!("components/datahub/manifests/{env}/ingestion.yaml"),
+        );
+        let recipes = &manifests
+            .iter()
+            .find(|d| d["kind"] == "ConfigMap")
+            .expect("recipes")["data"];
+        let recipe: serde_yaml::Value =
+            serde_yaml::from_str(recipes["trino.yaml"].as_str().expect("trino.yaml"))
+                .expect("recipe is YAML");
+        let recipe = to_json(&recipe);
+        let source = &recipe["source"]["config"];
+        assert_eq!(recipe["source"]["type"], "trino");
+        assert_eq!(
+            source["host_port"].as_str(),
+            Some("trino.data-platform-processing.svc.cluster.local:8080")
+        );
+        assert_eq!(source["username"], DATAHUB_TRINO_USER);
+        assert_eq!(
+            source["options"]["connect_args"]["http_headers"]["Authorization"],
+            "Bearer ${TRINO_JWT}"
+        );
+        assert!(source.get("password").is_none(), "{source}");
+        let script = recipes["trino_ingest.py"].as_str().expect("entry point");
+        assert!(script.contains("\"grant_type\": \"client_credentials\""));
+        assert!(script.contains("\"/recipes/trino.yaml\""));
+
+        let cron = manifests
+            .iter()
+            .find(|d| d["kind"] == "CronJob" && d["metadata"]["name"] == "datahub-ingestion-trino")
+            .expect("CronJob datahub-ingestion-trino");
+        let pod = &cron["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+        assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+        let container = &pod["containers"][0];
+        assert_eq!(
+            container["securityContext"]["allowPrivilegeEscalation"],
+            false
+        );
+        assert_eq!(
+            env_value(&container["env"], "KEYCLOAK_CLIENT_ID").unwrap()["value"],
+            "datahub-ingestion"
+        );
+        // Each job reads its own keys only: no PostgreSQL password here.
+        assert!(env_value(&container["env"], "POSTGRES_PASSWORD").is_none());
+        assert!(container.get("envFrom").is_none());
+
+        // The realm's client: a service account with metadata-reader only.
+        let realm = text(
+            &files,
+            &format!("components/keycloak/manifests/{env}/realm.yaml"),
+        );
+        assert!(realm.contains("- clientId: datahub-ingestion"), "{env}");
+        let user = realm
+            .split("- username: ")
+            .find(|u| u.starts_with(&format!("\"{DATAHUB_TRINO_USER}\"")))
+            .expect("service account user");
+        assert!(
+            user.contains("realmRoles:\n          - metadata-reader\n"),
+            "{user}"
+        );
+        assert!(!user.contains("groups:"), "{user}");
+
+        // The simulation sees the token request and the Trino connection,
+        // and both namespaces' policies let them through.
+        let found = connections(&systems, env, &format!("datahub-{env}"), "trino");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_reaches(found[0], &format!("trino-{env}"), 8080);
+        let found = connections(&systems, env, &format!("datahub-{env}"), "keycloak-http");
+        assert!(!found.is_empty());
+        for c in found {
+            assert_reaches(c, &format!("keycloak-{env}"), 80);
+        }
+    }
+}
+
+#[test]
+fn trino_lets_the_catalog_ingestion_list_metadata_and_read_no_row() {
+    let files = render(None);
+    for env in ENVIRONMENTS {
+        let mut engine = trino_engine(&files, env);
+        let table = |catalog: &str, schema: &str, name: &str| serde_json::json!({"table": {"catalogName": catalog, "schemaName": schema, "tableName": name}});
+        let columns = serde_json::json!({"table": {
+            "catalogName": "iceberg", "schemaName": "analytics", "tableName": "orders",
+            "columns": ["id", "amount"],
+        }});
+        for (operation, resource, expected) in [
+            ("ExecuteQuery", serde_json::json!({}), true),
+            (
+                "AccessCatalog",
+                serde_json::json!({"catalog": {"name": "iceberg"}}),
+                true,
+            ),
+            (
+                "FilterSchemas",
+                serde_json::json!({"schema": {"catalogName": "iceberg", "schemaName": "raw"}}),
+                true,
+            ),
+            (
+                "FilterTables",
+                table("iceberg", "sandbox", "features"),
+                true,
+            ),
+            ("FilterColumns", columns.clone(), true),
+            ("ShowColumns", table("iceberg", "analytics", "orders"), true),
+            // The information_schema queries the ingestion runs.
+            (
+                "SelectFromColumns",
+                table("iceberg", "information_schema", "columns"),
+                true,
+            ),
+            // A table's properties and comment, not its rows.
+            (
+                "SelectFromColumns",
+                table("iceberg", "analytics", "orders$properties"),
+                true,
+            ),
+            // No row of any table, reference data included.
+            ("SelectFromColumns", columns.clone(), false),
+            (
+                "SelectFromColumns",
+                table("iceberg", "analytics", "orders$files"),
+                false,
+            ),
+            (
+                "SelectFromColumns",
+                table("postgresql", "reference", "countries"),
+                false,
+            ),
+            ("InsertIntoTable", table("iceberg", "raw", "orders"), false),
+            ("CreateTable", table("iceberg", "sandbox", "x"), false),
+            (
+                "AccessCatalog",
+                serde_json::json!({"catalog": {"name": "hive"}}),
+                false,
+            ),
+        ] {
+            assert_eq!(
+                trino_allows(&mut engine, DATAHUB_TRINO_USER, operation, resource.clone()),
+                expected,
+                "{env}: {operation} {resource}"
+            );
+        }
+        // The pipelines still read the reference data.
+        assert!(trino_allows(
+            &mut engine,
+            "service-account-pipelines",
+            "SelectFromColumns",
+            table("postgresql", "reference", "countries")
+        ));
+    }
+}
+
+#[test]
+fn check_reports_a_trino_ingestion_on_a_port_trino_does_not_serve() {
+    let files = render(None);
+    let path = "components/datahub/manifests/dev/ingestion.yaml";
+    let broken = mutate(
+        &files,
+        path,
+        "host_port: \"trino.data-platform-processing.svc.cluster.local:8080\"",
+        "host_port: \"trino.data-platform-processing.svc.cluster.local:8443\"",
+    );
+    let (code, findings) = check_json(&broken);
+    assert_eq!(code, 1, "{findings:?}");
+    assert!(
+        !findings_of(&findings, "SOC-SYS-004", path).is_empty(),
+        "{findings:#?}"
+    );
+}
+
+#[test]
+fn check_reports_an_ingestion_client_the_realm_does_not_declare() {
+    let files = render(None);
+    let path = "components/datahub/manifests/dev/ingestion.yaml";
+    let broken = mutate(
+        &files,
+        path,
+        "value: datahub-ingestion\n",
+        "value: datahub-ingest\n",
+    );
+    let (code, findings) = check_json(&broken);
+    assert_eq!(code, 1, "{findings:?}");
+    let hits = findings_of(&findings, "SOC-SYS-013", path);
+    assert!(
+        hits.iter().any(|f| f["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("\"datahub-ingest\""))),
+        "{findings:#?}"
+    );
+}
