@@ -16,6 +16,9 @@ use super::kustomize::Files;
 use super::network::{Network, Peer, PodPort, Policy};
 use crate::check::parse::Document;
 
+/// The database PostgreSQL's initdb creates in every cluster.
+const MAINTENANCE_DB: &str = "postgres";
+
 fn address() -> &'static regex::Regex {
     static RE: OnceLock<regex::Regex> = OnceLock::new();
     RE.get_or_init(|| {
@@ -739,6 +742,9 @@ fn postgres_catalogs(
         let mut roles = names(&v["cluster"]["roles"], "name");
         let initdb = &v["cluster"]["initdb"];
         dbs.extend(initdb["database"].as_str().map(str::to_owned));
+        // initdb creates it in every cluster: the database a client that
+        // lists all the others (a catalog's ingestion) connects to first.
+        dbs.push(MAINTENANCE_DB.to_owned());
         roles.extend(initdb["owner"].as_str().map(str::to_owned));
         for o in system
             .objects
@@ -762,6 +768,7 @@ fn postgres_catalogs(
             .map(str::to_owned)
             .into_iter()
             .collect();
+        dbs.push(MAINTENANCE_DB.to_owned());
         let mut roles = names(&spec["managed"]["roles"], "name");
         roles.extend(
             spec["bootstrap"]["initdb"]["owner"]
