@@ -554,3 +554,165 @@ fn check_reports_an_ingestion_client_the_realm_does_not_declare() {
         "{findings:#?}"
     );
 }
+
+/// One workflow of the OpenMetadata ingestion ConfigMap of `env`, as JSON.
+fn om_workflow(files: &FileSet, env: &str, name: &str) -> Value {
+    let manifests = docs(
+        files,
+        &format!("components/openmetadata/manifests/{env}/ingestion.yaml"),
+    );
+    let cm = manifests
+        .iter()
+        .find(|d| d["kind"] == "ConfigMap")
+        .expect("workflows");
+    assert_eq!(cm["metadata"]["name"], "openmetadata-ingestion-workflows");
+    let text = cm["data"][name].as_str().expect("workflow").to_owned();
+    let parsed: serde_yaml::Value = serde_yaml::from_str(&text).expect("workflow is YAML");
+    to_json(&parsed)
+}
+
+#[test]
+fn openmetadata_pulls_postgresql_and_trino_every_night_with_least_privilege() {
+    let files = render(Some("full.yaml"));
+    let systems = systems(&files);
+    for env in ENVIRONMENTS {
+        let manifests = docs(
+            &files,
+            &format!("components/openmetadata/manifests/{env}/ingestion.yaml"),
+        );
+        for name in [
+            "openmetadata-ingestion-postgresql",
+            "openmetadata-ingestion-trino",
+        ] {
+            let cron = manifests
+                .iter()
+                .find(|d| d["kind"] == "CronJob" && d["metadata"]["name"] == name)
+                .unwrap_or_else(|| panic!("{env}: CronJob {name}"));
+            let pod = &cron["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+            assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+            assert_eq!(pod["automountServiceAccountToken"], false);
+            let c = &pod["containers"][0];
+            assert_eq!(
+                c["image"],
+                "docker.getcollate.io/openmetadata/ingestion-base:1.13.1"
+            );
+            assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
+            assert!(c.get("envFrom").is_none(), "{c}");
+        }
+
+        // Both sinks: the API the server serves, as the ingestion bot.
+        for name in ["postgresql.yaml", "trino.yaml"] {
+            let w = om_workflow(&files, env, name);
+            let server = &w["workflowConfig"]["openMetadataServerConfig"];
+            assert_eq!(server["authProvider"], "openmetadata");
+            assert_eq!(server["securityConfig"]["jwtToken"], "${OPENMETADATA_JWT}");
+            let host = server["hostPort"].as_str().unwrap();
+            assert!(
+                host.starts_with("http://openmetadata.") && host.ends_with(":8585/api"),
+                "{host}"
+            );
+            assert_eq!(w["sink"]["type"], "metadata-rest");
+            assert_eq!(w["sourceConfig"], Value::Null);
+            assert_eq!(
+                w["source"]["sourceConfig"]["config"]["type"],
+                "DatabaseMetadata"
+            );
+        }
+        let pg = om_workflow(&files, env, "postgresql.yaml");
+        let pg = &pg["source"]["serviceConnection"]["config"];
+        assert_eq!(pg["username"], "catalog-reader");
+        assert_eq!(pg["ingestAllDatabases"], true);
+        let trino = om_workflow(&files, env, "trino.yaml");
+        let trino = &trino["source"]["serviceConnection"]["config"];
+        assert_eq!(trino["username"], "service-account-openmetadata-ingestion");
+        assert_eq!(
+            trino["connectionArguments"]["http_headers"]["Authorization"],
+            "Bearer ${TRINO_JWT}"
+        );
+
+        // The simulation sees every connection, and each gets through.
+        let app = format!("openmetadata-{env}");
+        let found = connections(&systems, env, &app, "postgresql-ro");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0]["role"], "catalog-reader");
+        assert_reaches(found[0], &format!("postgresql-{env}"), 5432);
+        for (service, provider, port) in [
+            ("trino", "trino", 8080),
+            ("keycloak-http", "keycloak", 80),
+            ("openmetadata", "openmetadata", 8585),
+        ] {
+            let found = connections(&systems, env, &app, service);
+            assert!(!found.is_empty(), "{env}: {app} -> {service}");
+            for c in found {
+                assert_reaches(c, &format!("{provider}-{env}"), port);
+            }
+        }
+
+        // Trino's policy: list, never read.
+        let mut engine = trino_engine(&files, env);
+        let user = "service-account-openmetadata-ingestion";
+        let orders = serde_json::json!({"table": {
+            "catalogName": "iceberg", "schemaName": "analytics", "tableName": "orders",
+        }});
+        assert!(trino_allows(
+            &mut engine,
+            user,
+            "ShowColumns",
+            orders.clone()
+        ));
+        assert!(!trino_allows(
+            &mut engine,
+            user,
+            "SelectFromColumns",
+            orders
+        ));
+    }
+    // The role exists for either catalog, and never for none.
+    let values = &docs(&files, "components/postgresql/values.yaml")[0];
+    assert!(values["cluster"]["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["name"] == "catalog-reader"));
+    // The bot's token is a first-sync step of the README.
+    assert!(text(&files, "README.md").contains("/<env>/openmetadata/ingestion-bot"));
+}
+
+#[test]
+fn check_reports_broken_openmetadata_ingestion_connections() {
+    let files = render(Some("full.yaml"));
+    let path = "components/openmetadata/manifests/dev/ingestion.yaml";
+    for (from, to, rule, says) in [
+        // A role the cluster does not declare.
+        (
+            "username: catalog-reader",
+            "username: postgres",
+            "SOC-SYS-004",
+            "role \"postgres\"",
+        ),
+        // A server the namespace does not run.
+        (
+            "hostPort: \"http://openmetadata.",
+            "hostPort: \"http://openmetadata-server.",
+            "SOC-SYS-004",
+            "no Service \"openmetadata-server\"",
+        ),
+        // A client the realm does not declare.
+        (
+            "value: openmetadata-ingestion\n",
+            "value: openmetadata-ingest\n",
+            "SOC-SYS-013",
+            "\"openmetadata-ingest\"",
+        ),
+    ] {
+        let broken = mutate(&files, path, from, to);
+        let (code, findings) = check_json(&broken);
+        assert_eq!(code, 1, "{from}: {findings:?}");
+        let hits = findings_of(&findings, rule, path);
+        assert!(
+            hits.iter()
+                .any(|f| f["message"].as_str().is_some_and(|m| m.contains(says))),
+            "{from}: {findings:#?}"
+        );
+    }
+}
