@@ -145,6 +145,9 @@ fn marks_read_only(m: &serde_json::Map<String, Value>) -> bool {
         "accessmode" | "access" => v
             .as_str()
             .is_some_and(|s| matches!(squash(s).as_str(), "readonly" | "read" | "ro")),
+        // OpenMetadata's dbt source (dbtPrefixConfig) only reads the
+        // artifacts of the bucket it names.
+        "dbtbucketname" => true,
         _ => false,
     })
 }
@@ -211,8 +214,9 @@ fn scan(v: &Value, path: &mut Vec<Value>, out: &mut Vec<(Vec<Value>, Said)>, dep
                 path.push(Value::from(k.as_str()));
                 if let Some(s) = x.as_str() {
                     let key = k.to_ascii_lowercase();
-                    let bucket_key =
-                        matches!(key.as_str(), "bucket" | "bucketname" | "bucket_name")
+                    let bucket_key = matches!(key.as_str(), "bucket" | "bucketname" | "bucket_name")
+                            // OpenMetadata's dbtBucketName.
+                            || key.ends_with("bucketname")
                             || key.ends_with("_bucket")
                             || key.ends_with("-bucket")
                             || key.ends_with(".bucket");
@@ -282,7 +286,20 @@ fn scan(v: &Value, path: &mut Vec<Value>, out: &mut Vec<(Vec<Value>, Said)>, dep
                 path.pop();
             }
         }
-        Value::String(s) => text(s, path, out),
+        Value::String(s) => {
+            // A configuration file carried in a value (an ingestion
+            // workflow in a ConfigMap) says what its keys say; its lines
+            // are not the document's, so each finding points at the value.
+            if s.contains('\n') && s.contains(':') {
+                if let Ok(inner @ Value::Object(_)) = serde_saphyr::from_str::<Value>(s) {
+                    let mut found = Vec::new();
+                    scan(&inner, &mut Vec::new(), &mut found, depth + 1);
+                    out.extend(found.into_iter().map(|(_, said)| (path.clone(), said)));
+                    return;
+                }
+            }
+            text(s, path, out)
+        }
         _ => {}
     }
 }
@@ -1129,6 +1146,21 @@ mod tests {
         }
         assert!(found.contains(&Said::Bucket("logs".into())));
         assert!(!found.contains(&Said::ReadOnly("logs".into())));
+    }
+
+    #[test]
+    fn a_configuration_file_in_a_value_says_what_its_keys_say() {
+        let found = said(serde_json::json!({
+            "data": {"dbt.yaml": "source:\n  sourceConfig:\n    dbtPrefixConfig:\n      dbtBucketName: dbt-artifacts\n      dbtObjectPrefix: dev\n"},
+        }));
+        assert!(
+            found.contains(&Said::Bucket("dbt-artifacts".into())),
+            "{found:?}"
+        );
+        assert!(
+            found.contains(&Said::ReadOnly("dbt-artifacts".into())),
+            "{found:?}"
+        );
     }
 
     #[test]
