@@ -704,6 +704,13 @@ fn check_reports_broken_openmetadata_ingestion_connections() {
             "SOC-SYS-013",
             "\"openmetadata-ingest\"",
         ),
+        // A bucket no store holds.
+        (
+            "dbtBucketName: dbt-artifacts",
+            "dbtBucketName: dbt-artefacts",
+            "SOC-SYS-012",
+            "bucket \"dbt-artefacts\"",
+        ),
     ] {
         let broken = mutate(&files, path, from, to);
         let (code, findings) = check_json(&broken);
@@ -713,6 +720,166 @@ fn check_reports_broken_openmetadata_ingestion_connections() {
             hits.iter()
                 .any(|f| f["message"].as_str().is_some_and(|m| m.contains(says))),
             "{from}: {findings:#?}"
+        );
+    }
+}
+
+#[test]
+fn openmetadata_reads_the_dbt_artifacts_the_dbt_pod_leaves_in_their_bucket() {
+    let files = render(Some("full.yaml"));
+    // The dbt pod copies them there, with the pipelines' S3 keys.
+    let settings = text(&files, "airflow/dags/data_platform/settings.py");
+    assert!(settings.contains("DBT_ARTIFACTS_BUCKET = \"dbt-artifacts\""));
+    let run = text(&files, "airflow/dags/data_platform/scripts/dbt_run.py");
+    assert!(run.contains("upload_artifacts(project)"));
+    for env in ENVIRONMENTS {
+        let w = om_workflow(&files, env, "dbt.yaml");
+        let source = &w["source"]["sourceConfig"]["config"]["dbtConfigSource"];
+        assert_eq!(w["source"]["serviceName"], "trino");
+        assert_eq!(source["dbtConfigType"], "s3");
+        assert_eq!(source["dbtPrefixConfig"]["dbtBucketName"], "dbt-artifacts");
+        assert_eq!(source["dbtPrefixConfig"]["dbtObjectPrefix"], env);
+        // The catalog's own keys, read-only on that bucket.
+        assert_eq!(
+            source["dbtSecurityConfig"]["awsAccessKeyId"],
+            "${AWS_ACCESS_KEY_ID}"
+        );
+        let es = docs(
+            &files,
+            &format!("components/openmetadata/manifests/{env}/ingestion.yaml"),
+        )
+        .into_iter()
+        .find(|d| d["kind"] == "ExternalSecret")
+        .expect("ExternalSecret");
+        let keys: Vec<&str> = es["spec"]["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|d| d["remoteRef"]["key"].as_str())
+            .collect();
+        assert!(
+            keys.contains(&format!("fullopt/{env}/openmetadata/s3").as_str()),
+            "{keys:?}"
+        );
+    }
+    // The simulation sees a read of the bucket by the catalog.
+    let systems = systems(&files);
+    for env in ENVIRONMENTS {
+        let uses: Vec<&Value> = systems
+            .iter()
+            .filter(|s| s["environment"].as_str() == Some(env))
+            .flat_map(|s| s["bucket_uses"].as_array().into_iter().flatten())
+            .filter(|u| {
+                u["bucket"] == "dbt-artifacts"
+                    && u["consumer"].as_str() == Some(&format!("openmetadata-{env}"))
+            })
+            .collect();
+        assert_eq!(uses.len(), 1, "{env}: {uses:?}");
+        assert_eq!(uses[0]["access"], "read");
+    }
+    // Nothing is copied when the catalog does not read it.
+    let default = render(None);
+    assert!(text(&default, "airflow/dags/data_platform/settings.py")
+        .contains("DBT_ARTIFACTS_BUCKET = None"));
+}
+
+/// A stand-in for the object store: it checks each PUT's Signature Version
+/// 4 the way the store does (from the request it received), then keeps it.
+const FAKE_S3: &str = r#"
+import hashlib, hmac, http.server, json, os, sys, tempfile, threading, urllib.parse
+
+sys.path.insert(0, sys.argv[1])
+import dbt_run
+
+got = []
+
+class Store(http.server.BaseHTTPRequestHandler):
+    def do_PUT(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        auth = self.headers["Authorization"]
+        algo, rest = auth.split(" ", 1)
+        fields = dict(p.strip().split("=", 1) for p in rest.split(","))
+        ak, day, region, service, term = fields["Credential"].split("/")
+        signed = fields["SignedHeaders"].split(";")
+        canonical = "\n".join(
+            ["PUT", self.path, ""]
+            + [f"{h}:{self.headers[h].strip()}" for h in signed]
+            + ["", ";".join(signed), self.headers["x-amz-content-sha256"]]
+        )
+        to_sign = "\n".join([algo, self.headers["x-amz-date"], f"{day}/{region}/{service}/{term}",
+                             hashlib.sha256(canonical.encode()).hexdigest()])
+        key = b"AWS4" + b"secret-key"
+        for part in (day, region, service, term):
+            key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+        ok = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest() == fields["Signature"]
+        ok = ok and hashlib.sha256(body).hexdigest() == self.headers["x-amz-content-sha256"]
+        got.append({"path": self.path, "ok": ok, "ak": ak, "region": region, "signed": signed, "size": len(body)})
+        self.send_response(200 if ok else 403)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+server = http.server.HTTPServer(("127.0.0.1", 0), Store)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+project = tempfile.mkdtemp()
+os.makedirs(os.path.join(project, "target"))
+for name in ("manifest.json", "run_results.json"):
+    with open(os.path.join(project, "target", name), "w") as f:
+        f.write(json.dumps({"name": name}))
+os.environ.update({
+    "ARTIFACTS_BUCKET": "dbt-artifacts", "ARTIFACTS_PREFIX": "dev",
+    "S3_ENDPOINT": f"http://127.0.0.1:{server.server_port}", "S3_REGION": "eu-west-3",
+    "AWS_ACCESS_KEY_ID": "access-key", "AWS_SECRET_ACCESS_KEY": "secret-key",
+})
+dbt_run.upload_artifacts(project)
+server.shutdown()
+print(json.dumps(got))
+"#;
+
+#[test]
+fn the_dbt_pod_signs_its_artifact_uploads_as_the_store_checks_them() {
+    let Some(python) = crate::support::tool("python3") else {
+        return;
+    };
+    let files = render(Some("full.yaml"));
+    let dir = tempfile::tempdir().expect("temporary directory");
+    fs_err::write(
+        dir.path().join("dbt_run.py"),
+        text(&files, "airflow/dags/data_platform/scripts/dbt_run.py"),
+    )
+    .expect("script written");
+    let out = std::process::Command::new(python)
+        .args(["-c", FAKE_S3])
+        .arg(dir.path())
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The script prints what it copied; the report is the last line.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report = stdout.lines().last().unwrap_or_default();
+    let got: Value = serde_json::from_str(report).expect("JSON report");
+    let got = got.as_array().expect("requests");
+    // catalog.json is absent: copied only when a build wrote it.
+    let paths: Vec<&str> = got.iter().filter_map(|r| r["path"].as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/dbt-artifacts/dev/manifest.json",
+            "/dbt-artifacts/dev/run_results.json"
+        ]
+    );
+    for r in got {
+        assert_eq!(r["ok"], true, "{r}");
+        assert_eq!(r["ak"], "access-key");
+        assert_eq!(r["region"], "eu-west-3");
+        assert_eq!(
+            r["signed"],
+            serde_json::json!(["host", "x-amz-content-sha256", "x-amz-date"])
         );
     }
 }
