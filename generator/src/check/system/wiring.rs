@@ -313,11 +313,15 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
         if f.service == "kubernetes" && f.namespace == "default" {
             continue;
         }
+        // The same address as another role or database (two workflows of
+        // one ConfigMap) is another connection.
         if !seen.insert((
             app.clone(),
             f.address.clone(),
             f.at.file.clone(),
             consumer_ns.clone(),
+            f.role.clone(),
+            f.database.clone(),
         )) {
             continue;
         }
