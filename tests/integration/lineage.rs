@@ -632,9 +632,12 @@ fn openmetadata_pulls_postgresql_and_trino_every_night_with_least_privilege() {
 
         // The simulation sees every connection, and each gets through.
         let app = format!("openmetadata-{env}");
-        let found = connections(&systems, env, &app, "postgresql-ro");
+        let found: Vec<&Value> = connections(&systems, env, &app, "postgresql-ro")
+            .into_iter()
+            .filter(|c| c["role"] == "catalog-reader")
+            .collect();
         assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!(found[0]["role"], "catalog-reader");
+        assert_eq!(found[0]["database"], "postgres");
         assert_reaches(found[0], &format!("postgresql-{env}"), 5432);
         for (service, provider, port) in [
             ("trino", "trino", 8080),
@@ -703,6 +706,13 @@ fn check_reports_broken_openmetadata_ingestion_connections() {
             "value: openmetadata-ingest\n",
             "SOC-SYS-013",
             "\"openmetadata-ingest\"",
+        ),
+        // The Airflow ingestion as a role the cluster does not declare.
+        (
+            "username: catalog-airflow-reader",
+            "username: airflow-reader",
+            "SOC-SYS-004",
+            "role \"airflow-reader\"",
         ),
         // A bucket no store holds.
         (
@@ -882,4 +892,64 @@ fn the_dbt_pod_signs_its_artifact_uploads_as_the_store_checks_them() {
             serde_json::json!(["host", "x-amz-content-sha256", "x-amz-date"])
         );
     }
+}
+
+#[test]
+fn openmetadata_reads_airflow_dags_and_runs_as_a_role_granted_those_tables_only() {
+    let files = render(Some("full.yaml"));
+    let systems = systems(&files);
+    for env in ENVIRONMENTS {
+        let w = om_workflow(&files, env, "airflow.yaml");
+        let conn = &w["source"]["serviceConnection"]["config"];
+        assert_eq!(conn["type"], "Airflow");
+        assert_eq!(conn["connection"]["username"], "catalog-airflow-reader");
+        assert_eq!(conn["connection"]["database"], "airflow");
+        assert_eq!(
+            w["source"]["sourceConfig"]["config"]["type"],
+            "PipelineMetadata"
+        );
+        let found: Vec<&Value> = connections(
+            &systems,
+            env,
+            &format!("openmetadata-{env}"),
+            "postgresql-ro",
+        )
+        .into_iter()
+        .filter(|c| c["role"] == "catalog-airflow-reader")
+        .collect();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0]["database"], "airflow");
+        assert_reaches(found[0], &format!("postgresql-{env}"), 5432);
+
+        // Airflow's role grants the DAG, run and task tables, nothing else.
+        let job = &docs(
+            &files,
+            &format!("components/airflow/manifests/{env}/catalog-grants.yaml"),
+        )[0];
+        assert_eq!(job["kind"], "Job");
+        let cmd = job["spec"]["template"]["spec"]["containers"][0]["command"]
+            .as_array()
+            .unwrap();
+        let grant = cmd.last().and_then(Value::as_str).unwrap();
+        assert!(grant.starts_with("GRANT SELECT ON TABLE "), "{grant}");
+        assert!(grant.ends_with(" TO \"catalog-airflow-reader\""), "{grant}");
+        for secret_table in ["connection", "variable", "xcom"] {
+            assert!(
+                !grant.split([' ', ',']).any(|t| t == secret_table),
+                "{grant}"
+            );
+        }
+    }
+    let values = &docs(&files, "components/postgresql/values.yaml")[0];
+    let role = values["cluster"]["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "catalog-airflow-reader")
+        .expect("role");
+    assert!(role.get("inRoles").is_none(), "{role}");
+    // DataHub receives Airflow's lineage as events: no such role or Job.
+    let default = render(None);
+    assert!(!default.contains_key("components/airflow/manifests/dev/catalog-grants.yaml"));
+    assert!(!text(&default, "components/postgresql/values.yaml").contains("catalog-airflow-reader"));
 }
