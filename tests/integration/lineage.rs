@@ -953,3 +953,29 @@ fn openmetadata_reads_airflow_dags_and_runs_as_a_role_granted_those_tables_only(
     assert!(!default.contains_key("components/airflow/manifests/dev/catalog-grants.yaml"));
     assert!(!text(&default, "components/postgresql/values.yaml").contains("catalog-airflow-reader"));
 }
+
+#[test]
+fn check_reports_the_trino_ingestion_blocked_by_the_processing_namespace_policy() {
+    let files = render(None);
+    // Processing stops admitting the catalog's namespace: the nightly
+    // ingestion's queries to Trino are blocked at the receiving end.
+    let path = "platform/base/namespaces/processing/networkpolicies.yaml";
+    let broken = mutate(
+        &files,
+        path,
+        "values: [core, datalab, governance]",
+        "values: [core, datalab]",
+    );
+    let (code, findings) = check_json(&broken);
+    assert_eq!(code, 1, "{findings:?}");
+    let blocked: Vec<_> = findings
+        .iter()
+        .filter(|f| {
+            f["rule"].as_str() == Some("SOC-SYS-005")
+                && f["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("datahub-") && m.contains("trino"))
+        })
+        .collect();
+    assert!(!blocked.is_empty(), "{findings:#?}");
+}
