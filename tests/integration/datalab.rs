@@ -1072,7 +1072,9 @@ fn realm_has_roles_groups_and_clients_without_secrets() {
                     "platform-admin",
                     "data-engineer",
                     "data-analyst",
-                    "data-scientist"
+                    "data-scientist",
+                    // The catalog's ingestion service account, granted by no group.
+                    "metadata-reader"
                 ])
             );
             let groups: BTreeMap<&str, &str> = realm["groups"]

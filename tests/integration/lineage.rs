@@ -316,3 +316,666 @@ fn check_reports_an_ingestion_role_the_cluster_does_not_declare() {
         "{findings:#?}"
     );
 }
+
+/// The Trino policy of `env`, compiled.
+fn trino_engine(files: &FileSet, env: &str) -> regorus::Engine {
+    let cm = &docs(
+        files,
+        &format!("components/opa/manifests/{env}/trino-policy.yaml"),
+    )[0];
+    let mut engine = regorus::Engine::new();
+    engine.set_rego_v0(false);
+    engine
+        .add_policy(
+            "trino.rego".into(),
+            cm["data"]["trino.rego"]
+                .as_str()
+                .expect("trino.rego")
+                .to_owned(),
+        )
+        .expect("the policy compiles");
+    engine
+}
+
+/// Trino's decision for `user` (a service account: its JWT carries no
+/// groups), on the input the OPA access control plugin posts.
+fn trino_allows(
+    engine: &mut regorus::Engine,
+    user: &str,
+    operation: &str,
+    resource: Value,
+) -> bool {
+    let input = serde_json::json!({
+        "context": {"identity": {"user": user, "groups": []}, "softwareStack": {"trinoVersion": "480"}},
+        "action": {"operation": operation, "resource": resource},
+    });
+    engine.set_input(regorus::Value::from(input));
+    engine
+        .eval_rule("data.trino.allow".to_owned())
+        .expect("data.trino.allow evaluates")
+        == regorus::Value::from(true)
+}
+
+const DATAHUB_TRINO_USER: &str = "service-account-datahub-ingestion";
+
+#[test]
+fn datahub_ingests_trino_as_a_service_account_that_lists_and_reads_no_row() {
+    let files = render(None);
+    let systems = systems(&files);
+    for env in ENVIRONMENTS {
+        let manifests = docs(
+            &files,
+            &format!("components/datahub/manifests/{env}/ingestion.yaml"),
+        );
+        let recipes = &manifests
+            .iter()
+            .find(|d| d["kind"] == "ConfigMap")
+            .expect("recipes")["data"];
+        let recipe: serde_yaml::Value =
+            serde_yaml::from_str(recipes["trino.yaml"].as_str().expect("trino.yaml"))
+                .expect("recipe is YAML");
+        let recipe = to_json(&recipe);
+        let source = &recipe["source"]["config"];
+        assert_eq!(recipe["source"]["type"], "trino");
+        assert_eq!(
+            source["host_port"].as_str(),
+            Some("trino.data-platform-processing.svc.cluster.local:8080")
+        );
+        assert_eq!(source["username"], DATAHUB_TRINO_USER);
+        assert_eq!(
+            source["options"]["connect_args"]["http_headers"]["Authorization"],
+            "Bearer ${TRINO_JWT}"
+        );
+        assert!(source.get("password").is_none(), "{source}");
+        let script = recipes["trino_ingest.py"].as_str().expect("entry point");
+        assert!(script.contains("\"grant_type\": \"client_credentials\""));
+        assert!(script.contains("\"/recipes/trino.yaml\""));
+
+        let cron = manifests
+            .iter()
+            .find(|d| d["kind"] == "CronJob" && d["metadata"]["name"] == "datahub-ingestion-trino")
+            .expect("CronJob datahub-ingestion-trino");
+        let pod = &cron["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+        assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+        let container = &pod["containers"][0];
+        assert_eq!(
+            container["securityContext"]["allowPrivilegeEscalation"],
+            false
+        );
+        assert_eq!(
+            env_value(&container["env"], "KEYCLOAK_CLIENT_ID").unwrap()["value"],
+            "datahub-ingestion"
+        );
+        // Each job reads its own keys only: no PostgreSQL password here.
+        assert!(env_value(&container["env"], "POSTGRES_PASSWORD").is_none());
+        assert!(container.get("envFrom").is_none());
+
+        // The realm's client: a service account with metadata-reader only.
+        let realm = text(
+            &files,
+            &format!("components/keycloak/manifests/{env}/realm.yaml"),
+        );
+        assert!(realm.contains("- clientId: datahub-ingestion"), "{env}");
+        let user = realm
+            .split("- username: ")
+            .find(|u| u.starts_with(&format!("\"{DATAHUB_TRINO_USER}\"")))
+            .expect("service account user");
+        assert!(
+            user.contains("realmRoles:\n          - metadata-reader\n"),
+            "{user}"
+        );
+        assert!(!user.contains("groups:"), "{user}");
+
+        // The simulation sees the token request and the Trino connection,
+        // and both namespaces' policies let them through.
+        let found = connections(&systems, env, &format!("datahub-{env}"), "trino");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_reaches(found[0], &format!("trino-{env}"), 8080);
+        let found = connections(&systems, env, &format!("datahub-{env}"), "keycloak-http");
+        assert!(!found.is_empty());
+        for c in found {
+            assert_reaches(c, &format!("keycloak-{env}"), 80);
+        }
+    }
+}
+
+#[test]
+fn trino_lets_the_catalog_ingestion_list_metadata_and_read_no_row() {
+    let files = render(None);
+    for env in ENVIRONMENTS {
+        let mut engine = trino_engine(&files, env);
+        let table = |catalog: &str, schema: &str, name: &str| serde_json::json!({"table": {"catalogName": catalog, "schemaName": schema, "tableName": name}});
+        let columns = serde_json::json!({"table": {
+            "catalogName": "iceberg", "schemaName": "analytics", "tableName": "orders",
+            "columns": ["id", "amount"],
+        }});
+        for (operation, resource, expected) in [
+            ("ExecuteQuery", serde_json::json!({}), true),
+            (
+                "AccessCatalog",
+                serde_json::json!({"catalog": {"name": "iceberg"}}),
+                true,
+            ),
+            (
+                "FilterSchemas",
+                serde_json::json!({"schema": {"catalogName": "iceberg", "schemaName": "raw"}}),
+                true,
+            ),
+            (
+                "FilterTables",
+                table("iceberg", "sandbox", "features"),
+                true,
+            ),
+            ("FilterColumns", columns.clone(), true),
+            ("ShowColumns", table("iceberg", "analytics", "orders"), true),
+            // The information_schema queries the ingestion runs.
+            (
+                "SelectFromColumns",
+                table("iceberg", "information_schema", "columns"),
+                true,
+            ),
+            // A table's properties and comment, not its rows.
+            (
+                "SelectFromColumns",
+                table("iceberg", "analytics", "orders$properties"),
+                true,
+            ),
+            // No row of any table, reference data included.
+            ("SelectFromColumns", columns.clone(), false),
+            (
+                "SelectFromColumns",
+                table("iceberg", "analytics", "orders$files"),
+                false,
+            ),
+            (
+                "SelectFromColumns",
+                table("postgresql", "reference", "countries"),
+                false,
+            ),
+            ("InsertIntoTable", table("iceberg", "raw", "orders"), false),
+            ("CreateTable", table("iceberg", "sandbox", "x"), false),
+            (
+                "AccessCatalog",
+                serde_json::json!({"catalog": {"name": "hive"}}),
+                false,
+            ),
+        ] {
+            assert_eq!(
+                trino_allows(&mut engine, DATAHUB_TRINO_USER, operation, resource.clone()),
+                expected,
+                "{env}: {operation} {resource}"
+            );
+        }
+        // The pipelines still read the reference data.
+        assert!(trino_allows(
+            &mut engine,
+            "service-account-pipelines",
+            "SelectFromColumns",
+            table("postgresql", "reference", "countries")
+        ));
+    }
+}
+
+#[test]
+fn check_reports_a_trino_ingestion_on_a_port_trino_does_not_serve() {
+    let files = render(None);
+    let path = "components/datahub/manifests/dev/ingestion.yaml";
+    let broken = mutate(
+        &files,
+        path,
+        "host_port: \"trino.data-platform-processing.svc.cluster.local:8080\"",
+        "host_port: \"trino.data-platform-processing.svc.cluster.local:8443\"",
+    );
+    let (code, findings) = check_json(&broken);
+    assert_eq!(code, 1, "{findings:?}");
+    assert!(
+        !findings_of(&findings, "SOC-SYS-004", path).is_empty(),
+        "{findings:#?}"
+    );
+}
+
+#[test]
+fn check_reports_an_ingestion_client_the_realm_does_not_declare() {
+    let files = render(None);
+    let path = "components/datahub/manifests/dev/ingestion.yaml";
+    let broken = mutate(
+        &files,
+        path,
+        "value: datahub-ingestion\n",
+        "value: datahub-ingest\n",
+    );
+    let (code, findings) = check_json(&broken);
+    assert_eq!(code, 1, "{findings:?}");
+    let hits = findings_of(&findings, "SOC-SYS-013", path);
+    assert!(
+        hits.iter().any(|f| f["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("\"datahub-ingest\""))),
+        "{findings:#?}"
+    );
+}
+
+/// One workflow of the OpenMetadata ingestion ConfigMap of `env`, as JSON.
+fn om_workflow(files: &FileSet, env: &str, name: &str) -> Value {
+    let manifests = docs(
+        files,
+        &format!("components/openmetadata/manifests/{env}/ingestion.yaml"),
+    );
+    let cm = manifests
+        .iter()
+        .find(|d| d["kind"] == "ConfigMap")
+        .expect("workflows");
+    assert_eq!(cm["metadata"]["name"], "openmetadata-ingestion-workflows");
+    let text = cm["data"][name].as_str().expect("workflow").to_owned();
+    let parsed: serde_yaml::Value = serde_yaml::from_str(&text).expect("workflow is YAML");
+    to_json(&parsed)
+}
+
+#[test]
+fn openmetadata_pulls_postgresql_and_trino_every_night_with_least_privilege() {
+    let files = render(Some("full.yaml"));
+    let systems = systems(&files);
+    for env in ENVIRONMENTS {
+        let manifests = docs(
+            &files,
+            &format!("components/openmetadata/manifests/{env}/ingestion.yaml"),
+        );
+        for name in [
+            "openmetadata-ingestion-postgresql",
+            "openmetadata-ingestion-trino",
+        ] {
+            let cron = manifests
+                .iter()
+                .find(|d| d["kind"] == "CronJob" && d["metadata"]["name"] == name)
+                .unwrap_or_else(|| panic!("{env}: CronJob {name}"));
+            let pod = &cron["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+            assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+            assert_eq!(pod["automountServiceAccountToken"], false);
+            let c = &pod["containers"][0];
+            assert_eq!(
+                c["image"],
+                "docker.getcollate.io/openmetadata/ingestion-base:1.13.1"
+            );
+            assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
+            assert!(c.get("envFrom").is_none(), "{c}");
+        }
+
+        // Both sinks: the API the server serves, as the ingestion bot.
+        for name in ["postgresql.yaml", "trino.yaml"] {
+            let w = om_workflow(&files, env, name);
+            let server = &w["workflowConfig"]["openMetadataServerConfig"];
+            assert_eq!(server["authProvider"], "openmetadata");
+            assert_eq!(server["securityConfig"]["jwtToken"], "${OPENMETADATA_JWT}");
+            let host = server["hostPort"].as_str().unwrap();
+            assert!(
+                host.starts_with("http://openmetadata.") && host.ends_with(":8585/api"),
+                "{host}"
+            );
+            assert_eq!(w["sink"]["type"], "metadata-rest");
+            assert_eq!(w["sourceConfig"], Value::Null);
+            assert_eq!(
+                w["source"]["sourceConfig"]["config"]["type"],
+                "DatabaseMetadata"
+            );
+        }
+        let pg = om_workflow(&files, env, "postgresql.yaml");
+        let pg = &pg["source"]["serviceConnection"]["config"];
+        assert_eq!(pg["username"], "catalog-reader");
+        assert_eq!(pg["ingestAllDatabases"], true);
+        let trino = om_workflow(&files, env, "trino.yaml");
+        let trino = &trino["source"]["serviceConnection"]["config"];
+        assert_eq!(trino["username"], "service-account-openmetadata-ingestion");
+        assert_eq!(
+            trino["connectionArguments"]["http_headers"]["Authorization"],
+            "Bearer ${TRINO_JWT}"
+        );
+
+        // The simulation sees every connection, and each gets through.
+        let app = format!("openmetadata-{env}");
+        let found: Vec<&Value> = connections(&systems, env, &app, "postgresql-ro")
+            .into_iter()
+            .filter(|c| c["role"] == "catalog-reader")
+            .collect();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0]["database"], "postgres");
+        assert_reaches(found[0], &format!("postgresql-{env}"), 5432);
+        for (service, provider, port) in [
+            ("trino", "trino", 8080),
+            ("keycloak-http", "keycloak", 80),
+            ("openmetadata", "openmetadata", 8585),
+        ] {
+            let found = connections(&systems, env, &app, service);
+            assert!(!found.is_empty(), "{env}: {app} -> {service}");
+            for c in found {
+                assert_reaches(c, &format!("{provider}-{env}"), port);
+            }
+        }
+
+        // Trino's policy: list, never read.
+        let mut engine = trino_engine(&files, env);
+        let user = "service-account-openmetadata-ingestion";
+        let orders = serde_json::json!({"table": {
+            "catalogName": "iceberg", "schemaName": "analytics", "tableName": "orders",
+        }});
+        assert!(trino_allows(
+            &mut engine,
+            user,
+            "ShowColumns",
+            orders.clone()
+        ));
+        assert!(!trino_allows(
+            &mut engine,
+            user,
+            "SelectFromColumns",
+            orders
+        ));
+    }
+    // The role exists for either catalog, and never for none.
+    let values = &docs(&files, "components/postgresql/values.yaml")[0];
+    assert!(values["cluster"]["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["name"] == "catalog-reader"));
+    // The bot's token is a first-sync step of the README.
+    assert!(text(&files, "README.md").contains("/<env>/openmetadata/ingestion-bot"));
+}
+
+#[test]
+fn check_reports_broken_openmetadata_ingestion_connections() {
+    let files = render(Some("full.yaml"));
+    let path = "components/openmetadata/manifests/dev/ingestion.yaml";
+    for (from, to, rule, says) in [
+        // A role the cluster does not declare.
+        (
+            "username: catalog-reader",
+            "username: postgres",
+            "SOC-SYS-004",
+            "role \"postgres\"",
+        ),
+        // A server the namespace does not run.
+        (
+            "hostPort: \"http://openmetadata.",
+            "hostPort: \"http://openmetadata-server.",
+            "SOC-SYS-004",
+            "no Service \"openmetadata-server\"",
+        ),
+        // A client the realm does not declare.
+        (
+            "value: openmetadata-ingestion\n",
+            "value: openmetadata-ingest\n",
+            "SOC-SYS-013",
+            "\"openmetadata-ingest\"",
+        ),
+        // The Airflow ingestion as a role the cluster does not declare.
+        (
+            "username: catalog-airflow-reader",
+            "username: airflow-reader",
+            "SOC-SYS-004",
+            "role \"airflow-reader\"",
+        ),
+        // A bucket no store holds.
+        (
+            "dbtBucketName: dbt-artifacts",
+            "dbtBucketName: dbt-artefacts",
+            "SOC-SYS-012",
+            "bucket \"dbt-artefacts\"",
+        ),
+    ] {
+        let broken = mutate(&files, path, from, to);
+        let (code, findings) = check_json(&broken);
+        assert_eq!(code, 1, "{from}: {findings:?}");
+        let hits = findings_of(&findings, rule, path);
+        assert!(
+            hits.iter()
+                .any(|f| f["message"].as_str().is_some_and(|m| m.contains(says))),
+            "{from}: {findings:#?}"
+        );
+    }
+}
+
+#[test]
+fn openmetadata_reads_the_dbt_artifacts_the_dbt_pod_leaves_in_their_bucket() {
+    let files = render(Some("full.yaml"));
+    // The dbt pod copies them there, with the pipelines' S3 keys.
+    let settings = text(&files, "airflow/dags/data_platform/settings.py");
+    assert!(settings.contains("DBT_ARTIFACTS_BUCKET = \"dbt-artifacts\""));
+    let run = text(&files, "airflow/dags/data_platform/scripts/dbt_run.py");
+    assert!(run.contains("upload_artifacts(project)"));
+    for env in ENVIRONMENTS {
+        let w = om_workflow(&files, env, "dbt.yaml");
+        let source = &w["source"]["sourceConfig"]["config"]["dbtConfigSource"];
+        assert_eq!(w["source"]["serviceName"], "trino");
+        assert_eq!(source["dbtConfigType"], "s3");
+        assert_eq!(source["dbtPrefixConfig"]["dbtBucketName"], "dbt-artifacts");
+        assert_eq!(source["dbtPrefixConfig"]["dbtObjectPrefix"], env);
+        // The catalog's own keys, read-only on that bucket.
+        assert_eq!(
+            source["dbtSecurityConfig"]["awsAccessKeyId"],
+            "${AWS_ACCESS_KEY_ID}"
+        );
+        let es = docs(
+            &files,
+            &format!("components/openmetadata/manifests/{env}/ingestion.yaml"),
+        )
+        .into_iter()
+        .find(|d| d["kind"] == "ExternalSecret")
+        .expect("ExternalSecret");
+        let keys: Vec<&str> = es["spec"]["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|d| d["remoteRef"]["key"].as_str())
+            .collect();
+        assert!(
+            keys.contains(&format!("fullopt/{env}/openmetadata/s3").as_str()),
+            "{keys:?}"
+        );
+    }
+    // The simulation sees a read of the bucket by the catalog.
+    let systems = systems(&files);
+    for env in ENVIRONMENTS {
+        let uses: Vec<&Value> = systems
+            .iter()
+            .filter(|s| s["environment"].as_str() == Some(env))
+            .flat_map(|s| s["bucket_uses"].as_array().into_iter().flatten())
+            .filter(|u| {
+                u["bucket"] == "dbt-artifacts"
+                    && u["consumer"].as_str() == Some(&format!("openmetadata-{env}"))
+            })
+            .collect();
+        assert_eq!(uses.len(), 1, "{env}: {uses:?}");
+        assert_eq!(uses[0]["access"], "read");
+    }
+    // Nothing is copied when the catalog does not read it.
+    let default = render(None);
+    assert!(text(&default, "airflow/dags/data_platform/settings.py")
+        .contains("DBT_ARTIFACTS_BUCKET = None"));
+}
+
+/// A stand-in for the object store: it checks each PUT's Signature Version
+/// 4 the way the store does (from the request it received), then keeps it.
+const FAKE_S3: &str = r#"
+import hashlib, hmac, http.server, json, os, sys, tempfile, threading, urllib.parse
+
+sys.path.insert(0, sys.argv[1])
+import dbt_run
+
+got = []
+
+class Store(http.server.BaseHTTPRequestHandler):
+    def do_PUT(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        auth = self.headers["Authorization"]
+        algo, rest = auth.split(" ", 1)
+        fields = dict(p.strip().split("=", 1) for p in rest.split(","))
+        ak, day, region, service, term = fields["Credential"].split("/")
+        signed = fields["SignedHeaders"].split(";")
+        canonical = "\n".join(
+            ["PUT", self.path, ""]
+            + [f"{h}:{self.headers[h].strip()}" for h in signed]
+            + ["", ";".join(signed), self.headers["x-amz-content-sha256"]]
+        )
+        to_sign = "\n".join([algo, self.headers["x-amz-date"], f"{day}/{region}/{service}/{term}",
+                             hashlib.sha256(canonical.encode()).hexdigest()])
+        key = b"AWS4" + b"secret-key"
+        for part in (day, region, service, term):
+            key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+        ok = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest() == fields["Signature"]
+        ok = ok and hashlib.sha256(body).hexdigest() == self.headers["x-amz-content-sha256"]
+        got.append({"path": self.path, "ok": ok, "ak": ak, "region": region, "signed": signed, "size": len(body)})
+        self.send_response(200 if ok else 403)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+server = http.server.HTTPServer(("127.0.0.1", 0), Store)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+project = tempfile.mkdtemp()
+os.makedirs(os.path.join(project, "target"))
+for name in ("manifest.json", "run_results.json"):
+    with open(os.path.join(project, "target", name), "w") as f:
+        f.write(json.dumps({"name": name}))
+os.environ.update({
+    "ARTIFACTS_BUCKET": "dbt-artifacts", "ARTIFACTS_PREFIX": "dev",
+    "S3_ENDPOINT": f"http://127.0.0.1:{server.server_port}", "S3_REGION": "eu-west-3",
+    "AWS_ACCESS_KEY_ID": "access-key", "AWS_SECRET_ACCESS_KEY": "secret-key",
+})
+dbt_run.upload_artifacts(project)
+server.shutdown()
+print(json.dumps(got))
+"#;
+
+#[test]
+fn the_dbt_pod_signs_its_artifact_uploads_as_the_store_checks_them() {
+    let Some(python) = crate::support::tool("python3") else {
+        return;
+    };
+    let files = render(Some("full.yaml"));
+    let dir = tempfile::tempdir().expect("temporary directory");
+    fs_err::write(
+        dir.path().join("dbt_run.py"),
+        text(&files, "airflow/dags/data_platform/scripts/dbt_run.py"),
+    )
+    .expect("script written");
+    let out = std::process::Command::new(python)
+        .args(["-c", FAKE_S3])
+        .arg(dir.path())
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The script prints what it copied; the report is the last line.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report = stdout.lines().last().unwrap_or_default();
+    let got: Value = serde_json::from_str(report).expect("JSON report");
+    let got = got.as_array().expect("requests");
+    // catalog.json is absent: copied only when a build wrote it.
+    let paths: Vec<&str> = got.iter().filter_map(|r| r["path"].as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/dbt-artifacts/dev/manifest.json",
+            "/dbt-artifacts/dev/run_results.json"
+        ]
+    );
+    for r in got {
+        assert_eq!(r["ok"], true, "{r}");
+        assert_eq!(r["ak"], "access-key");
+        assert_eq!(r["region"], "eu-west-3");
+        assert_eq!(
+            r["signed"],
+            serde_json::json!(["host", "x-amz-content-sha256", "x-amz-date"])
+        );
+    }
+}
+
+#[test]
+fn openmetadata_reads_airflow_dags_and_runs_as_a_role_granted_those_tables_only() {
+    let files = render(Some("full.yaml"));
+    let systems = systems(&files);
+    for env in ENVIRONMENTS {
+        let w = om_workflow(&files, env, "airflow.yaml");
+        let conn = &w["source"]["serviceConnection"]["config"];
+        assert_eq!(conn["type"], "Airflow");
+        assert_eq!(conn["connection"]["username"], "catalog-airflow-reader");
+        assert_eq!(conn["connection"]["database"], "airflow");
+        assert_eq!(
+            w["source"]["sourceConfig"]["config"]["type"],
+            "PipelineMetadata"
+        );
+        let found: Vec<&Value> = connections(
+            &systems,
+            env,
+            &format!("openmetadata-{env}"),
+            "postgresql-ro",
+        )
+        .into_iter()
+        .filter(|c| c["role"] == "catalog-airflow-reader")
+        .collect();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0]["database"], "airflow");
+        assert_reaches(found[0], &format!("postgresql-{env}"), 5432);
+
+        // Airflow's role grants the DAG, run and task tables, nothing else.
+        let job = &docs(
+            &files,
+            &format!("components/airflow/manifests/{env}/catalog-grants.yaml"),
+        )[0];
+        assert_eq!(job["kind"], "Job");
+        let cmd = job["spec"]["template"]["spec"]["containers"][0]["command"]
+            .as_array()
+            .unwrap();
+        let grant = cmd.last().and_then(Value::as_str).unwrap();
+        assert!(grant.starts_with("GRANT SELECT ON TABLE "), "{grant}");
+        assert!(grant.ends_with(" TO \"catalog-airflow-reader\""), "{grant}");
+        for secret_table in ["connection", "variable", "xcom"] {
+            assert!(
+                !grant.split([' ', ',']).any(|t| t == secret_table),
+                "{grant}"
+            );
+        }
+    }
+    let values = &docs(&files, "components/postgresql/values.yaml")[0];
+    let role = values["cluster"]["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "catalog-airflow-reader")
+        .expect("role");
+    assert!(role.get("inRoles").is_none(), "{role}");
+    // DataHub receives Airflow's lineage as events: no such role or Job.
+    let default = render(None);
+    assert!(!default.contains_key("components/airflow/manifests/dev/catalog-grants.yaml"));
+    assert!(!text(&default, "components/postgresql/values.yaml").contains("catalog-airflow-reader"));
+}
+
+#[test]
+fn check_reports_the_trino_ingestion_blocked_by_the_processing_namespace_policy() {
+    let files = render(None);
+    // Processing stops admitting the catalog's namespace: the nightly
+    // ingestion's queries to Trino are blocked at the receiving end.
+    let path = "platform/base/namespaces/processing/networkpolicies.yaml";
+    let broken = mutate(
+        &files,
+        path,
+        "values: [core, datalab, governance]",
+        "values: [core, datalab]",
+    );
+    let (code, findings) = check_json(&broken);
+    assert_eq!(code, 1, "{findings:?}");
+    let blocked: Vec<_> = findings
+        .iter()
+        .filter(|f| {
+            f["rule"].as_str() == Some("SOC-SYS-005")
+                && f["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("datahub-") && m.contains("trino"))
+        })
+        .collect();
+    assert!(!blocked.is_empty(), "{findings:#?}");
+}

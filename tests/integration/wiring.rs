@@ -47,6 +47,10 @@ fn every_declared_consumption_is_created_by_its_provider() {
                 format!("dev.{}", socle_yaml["domain"].as_str().unwrap_or_default())
             });
         let notebooks_s3 = socle_yaml["notebooks"]["storage"] == "s3";
+        let catalog = socle_yaml["components"]["catalog"]
+            .as_str()
+            .unwrap_or("datahub")
+            .to_owned();
         // The tenant's buckets, or those the client creates on an external
         // store (socle-check.yaml).
         let external = socle_yaml
@@ -99,6 +103,9 @@ fn every_declared_consumption_is_created_by_its_provider() {
         for (id, consumes) in consumers {
             for b in &consumes.buckets {
                 if b.when.contains_key("notebooks") && !notebooks_s3 {
+                    continue;
+                }
+                if b.when.get("catalog").is_some_and(|c| !c.contains(&catalog)) {
                     continue;
                 }
                 for name in bucket_names(&b.name, &domains) {

@@ -145,6 +145,9 @@ fn marks_read_only(m: &serde_json::Map<String, Value>) -> bool {
         "accessmode" | "access" => v
             .as_str()
             .is_some_and(|s| matches!(squash(s).as_str(), "readonly" | "read" | "ro")),
+        // OpenMetadata's dbt source (dbtPrefixConfig) only reads the
+        // artifacts of the bucket it names.
+        "dbtbucketname" => true,
         _ => false,
     })
 }
@@ -211,8 +214,9 @@ fn scan(v: &Value, path: &mut Vec<Value>, out: &mut Vec<(Vec<Value>, Said)>, dep
                 path.push(Value::from(k.as_str()));
                 if let Some(s) = x.as_str() {
                     let key = k.to_ascii_lowercase();
-                    let bucket_key =
-                        matches!(key.as_str(), "bucket" | "bucketname" | "bucket_name")
+                    let bucket_key = matches!(key.as_str(), "bucket" | "bucketname" | "bucket_name")
+                            // OpenMetadata's dbtBucketName.
+                            || key.ends_with("bucketname")
                             || key.ends_with("_bucket")
                             || key.ends_with("-bucket")
                             || key.ends_with(".bucket");
@@ -282,7 +286,20 @@ fn scan(v: &Value, path: &mut Vec<Value>, out: &mut Vec<(Vec<Value>, Said)>, dep
                 path.pop();
             }
         }
-        Value::String(s) => text(s, path, out),
+        Value::String(s) => {
+            // A configuration file carried in a value (an ingestion
+            // workflow in a ConfigMap) says what its keys say; its lines
+            // are not the document's, so each finding points at the value.
+            if s.contains('\n') && s.contains(':') {
+                if let Ok(inner @ Value::Object(_)) = serde_saphyr::from_str::<Value>(s) {
+                    let mut found = Vec::new();
+                    scan(&inner, &mut Vec::new(), &mut found, depth + 1);
+                    out.extend(found.into_iter().map(|(_, said)| (path.clone(), said)));
+                    return;
+                }
+            }
+            text(s, path, out)
+        }
         _ => {}
     }
 }
@@ -311,6 +328,12 @@ fn text(s: &str, path: &[Value], out: &mut Vec<(Vec<Value>, Said)>) {
             || s.contains("lientID"))
     {
         for c in client_assignment().captures_iter(s) {
+            // `"client_id": os.environ["CLIENT_ID"]` in a script carried in
+            // a value assigns an expression, not a client's name.
+            let end = c.get(0).map_or(0, |m| m.end());
+            if matches!(s.as_bytes().get(end), Some(b'[' | b'(')) {
+                continue;
+            }
             out.push((here(), Said::Client(c[1].to_owned())));
         }
     }
@@ -1126,6 +1149,21 @@ mod tests {
     }
 
     #[test]
+    fn a_configuration_file_in_a_value_says_what_its_keys_say() {
+        let found = said(serde_json::json!({
+            "data": {"dbt.yaml": "source:\n  sourceConfig:\n    dbtPrefixConfig:\n      dbtBucketName: dbt-artifacts\n      dbtObjectPrefix: dev\n"},
+        }));
+        assert!(
+            found.contains(&Said::Bucket("dbt-artifacts".into())),
+            "{found:?}"
+        );
+        assert!(
+            found.contains(&Said::ReadOnly("dbt-artifacts".into())),
+            "{found:?}"
+        );
+    }
+
+    #[test]
     fn clients_realms_and_https_hosts_are_read() {
         let found = said(serde_json::json!({
             "auth": {"client_id": "grafana", "token_url": "https://kc.example.org/realms/acme/protocol/openid-connect/token"},
@@ -1134,13 +1172,14 @@ mod tests {
             "env": [{"name": "AUTH_OIDC_CLIENT_ID", "value": "datahub"},
                     {"name": "X_CLIENT_ID", "value": "${FROM_ENV}"}],
             "args": ["--client-id=zeppelin"],
+            "script": "form = {\"client_id\": os.environ[\"CLIENT_ID\"], \"x\": 1}",
         }));
         for c in ["grafana", "trino", "airflow", "datahub", "zeppelin"] {
             assert!(found.contains(&Said::Client(c.into())), "{c}: {found:?}");
         }
         assert!(!found
             .iter()
-            .any(|s| matches!(s, Said::Client(c) if c.contains("FROM"))));
+            .any(|s| matches!(s, Said::Client(c) if c.contains("FROM") || c.starts_with("os"))));
         assert!(found.contains(&Said::RealmName("acme".into())));
         assert!(found.contains(&Said::Https("kc.example.org".into())));
     }

@@ -16,6 +16,9 @@ use super::kustomize::Files;
 use super::network::{Network, Peer, PodPort, Policy};
 use crate::check::parse::Document;
 
+/// The database PostgreSQL's initdb creates in every cluster.
+const MAINTENANCE_DB: &str = "postgres";
+
 fn address() -> &'static regex::Regex {
     static RE: OnceLock<regex::Regex> = OnceLock::new();
     RE.get_or_init(|| {
@@ -310,11 +313,15 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
         if f.service == "kubernetes" && f.namespace == "default" {
             continue;
         }
+        // The same address as another role or database (two workflows of
+        // one ConfigMap) is another connection.
         if !seen.insert((
             app.clone(),
             f.address.clone(),
             f.at.file.clone(),
             consumer_ns.clone(),
+            f.role.clone(),
+            f.database.clone(),
         )) {
             continue;
         }
@@ -739,6 +746,9 @@ fn postgres_catalogs(
         let mut roles = names(&v["cluster"]["roles"], "name");
         let initdb = &v["cluster"]["initdb"];
         dbs.extend(initdb["database"].as_str().map(str::to_owned));
+        // initdb creates it in every cluster: the database a client that
+        // lists all the others (a catalog's ingestion) connects to first.
+        dbs.push(MAINTENANCE_DB.to_owned());
         roles.extend(initdb["owner"].as_str().map(str::to_owned));
         for o in system
             .objects
@@ -762,6 +772,7 @@ fn postgres_catalogs(
             .map(str::to_owned)
             .into_iter()
             .collect();
+        dbs.push(MAINTENANCE_DB.to_owned());
         let mut roles = names(&spec["managed"]["roles"], "name");
         roles.extend(
             spec["bootstrap"]["initdb"]["owner"]

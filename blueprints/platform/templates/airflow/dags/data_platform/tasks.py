@@ -64,6 +64,20 @@ def _secret_env(name: str, secret: str, key: str) -> k8s.V1EnvVar:
     )
 
 
+def _artifacts_env() -> list[k8s.V1EnvVar]:
+    """Where the dbt pod copies the build's artifacts for the catalog (none when nothing reads them)."""
+    if not settings.DBT_ARTIFACTS_BUCKET:
+        return []
+    return [
+        k8s.V1EnvVar(name="ARTIFACTS_BUCKET", value=settings.DBT_ARTIFACTS_BUCKET),
+        k8s.V1EnvVar(name="ARTIFACTS_PREFIX", value=PLATFORM.environment),
+        k8s.V1EnvVar(name="S3_ENDPOINT", value=PLATFORM.s3_endpoint),
+        k8s.V1EnvVar(name="S3_REGION", value=PLATFORM.s3_region),
+        _secret_env("AWS_ACCESS_KEY_ID", settings.PIPELINE_S3, "AWS_ACCESS_KEY_ID"),
+        _secret_env("AWS_SECRET_ACCESS_KEY", settings.PIPELINE_S3, "AWS_SECRET_ACCESS_KEY"),
+    ]
+
+
 def nifi_ingest(domain: Domain) -> KubernetesPodOperator:
     """Run the domain's NiFi process group for one batch (pod in the integration namespace)."""
     return KubernetesPodOperator(
@@ -195,6 +209,7 @@ def dbt_build(trigger_rule: str = "all_success") -> KubernetesPodOperator:
             _secret_env("KEYCLOAK_CLIENT_SECRET", settings.PIPELINE_CLIENT_SECRET, "client-secret"),
             # dbt-ol runs the `dbt` script pip installed beside the packages.
             k8s.V1EnvVar(name="PATH", value="/workspace/site-packages/bin:/usr/local/bin:/usr/bin:/bin"),
+            *_artifacts_env(),
         ],
         # OPENLINEAGE_URL, _ENDPOINT and _NAMESPACE, and the catalog's token
         # (optional: builds run before it exists).
