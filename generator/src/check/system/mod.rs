@@ -76,6 +76,35 @@ pub fn model_json(files: &[(String, Vec<u8>)]) -> Vec<Value> {
         .collect()
 }
 
+/// A configuration file carried in a string value (an ingestion recipe or
+/// workflow in a ConfigMap), as the YAML mapping it is. Only strings that
+/// start like one are parsed: every multi-line value of every document
+/// reaches here (scripts, SQL, dashboards of several hundred kilobytes), and
+/// parsing each of them as YAML cost more than the rest of the model.
+pub(crate) fn carried_yaml(s: &str) -> Option<Value> {
+    const MAX: usize = 64 * 1024;
+    if s.len() > MAX || !s.contains('\n') {
+        return None;
+    }
+    let first = s
+        .lines()
+        .map(str::trim_end)
+        .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))?;
+    let key = first.split_once(':')?;
+    let plain_key = !key.0.is_empty()
+        && key
+            .0
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if !plain_key || !(key.1.is_empty() || key.1.starts_with(' ')) {
+        return None;
+    }
+    match serde_saphyr::from_str::<Value>(s) {
+        Ok(v @ Value::Object(_)) => Some(v),
+        _ => None,
+    }
+}
+
 fn resolve_lines(v: &mut Value, places: &HashMap<(&str, usize), &Document>, depth: usize) {
     if depth > 32 {
         return;
@@ -328,4 +357,33 @@ fn findings(result: &Value, places: &HashMap<(&str, usize), &Document>) -> Vec<(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::carried_yaml;
+
+    #[test]
+    fn only_strings_that_start_like_a_yaml_mapping_are_read_as_one() {
+        let recipe =
+            "source:\n  type: postgres\n  config:\n    host_port: pg-ro.storage.svc:5432\n";
+        assert_eq!(
+            carried_yaml(recipe).expect("a recipe")["source"]["config"]["host_port"],
+            "pg-ro.storage.svc:5432"
+        );
+        assert!(carried_yaml("# a workflow\n\nworkflowConfig:\n  x: 1\n").is_some());
+        for not_yaml in [
+            "import os\nURL = 'http://x.svc:80'\n",
+            "def main():\n    pass\n",
+            "{\n  \"panels\": []\n}\n",
+            "select 1;\nselect 2;\n",
+            "a=b\nc: d\n",
+            "http://x.svc:80/\nmore\n",
+            "single line: no newline",
+        ] {
+            assert!(carried_yaml(not_yaml).is_none(), "{not_yaml}");
+        }
+        let huge = format!("source:\n{}", "  # padding\n".repeat(8000));
+        assert!(carried_yaml(&huge).is_none());
+    }
 }

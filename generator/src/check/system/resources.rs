@@ -290,13 +290,11 @@ fn scan(v: &Value, path: &mut Vec<Value>, out: &mut Vec<(Vec<Value>, Said)>, dep
             // A configuration file carried in a value (an ingestion
             // workflow in a ConfigMap) says what its keys say; its lines
             // are not the document's, so each finding points at the value.
-            if s.contains('\n') && s.contains(':') {
-                if let Ok(inner @ Value::Object(_)) = serde_saphyr::from_str::<Value>(s) {
-                    let mut found = Vec::new();
-                    scan(&inner, &mut Vec::new(), &mut found, depth + 1);
-                    out.extend(found.into_iter().map(|(_, said)| (path.clone(), said)));
-                    return;
-                }
+            if let Some(inner) = super::carried_yaml(s) {
+                let mut found = Vec::new();
+                scan(&inner, &mut Vec::new(), &mut found, depth + 1);
+                out.extend(found.into_iter().map(|(_, said)| (path.clone(), said)));
+                return;
             }
             text(s, path, out)
         }

@@ -144,24 +144,22 @@ fn scan(
             // in a ConfigMap): read as the YAML it is, its keys say which
             // port, database and role an address is for. Its lines are not
             // known, so each address points at the value.
-            if s.contains('\n') {
-                if let Ok(inner @ Value::Object(_)) = serde_saphyr::from_str::<Value>(s) {
-                    let before = out.len();
-                    scan(&inner, &mut Vec::new(), None, file, out, depth + 1);
-                    if out.len() > before {
-                        let at = match doc {
-                            Some(d) => At::field(d, path),
-                            None => At {
-                                file: file.to_owned(),
-                                line: 1,
-                                pointer: String::new(),
-                            },
-                        };
-                        for f in &mut out[before..] {
-                            f.at = at.clone();
-                        }
-                        return;
+            if let Some(inner) = super::carried_yaml(s) {
+                let before = out.len();
+                scan(&inner, &mut Vec::new(), None, file, out, depth + 1);
+                if out.len() > before {
+                    let at = match doc {
+                        Some(d) => At::field(d, path),
+                        None => At {
+                            file: file.to_owned(),
+                            line: 1,
+                            pointer: String::new(),
+                        },
+                    };
+                    for f in &mut out[before..] {
+                        f.at = at.clone();
                     }
+                    return;
                 }
             }
             for c in address().captures_iter(s) {
