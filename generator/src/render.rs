@@ -346,8 +346,11 @@ impl<'a> Renderer<'a> {
                 }
                 let bytes = if t.hbs {
                     let hb = &registries[kind_of(&t.pattern) as usize];
+                    // Handed over as it is: `render` would copy the whole
+                    // context into a new value first.
+                    let ctx = handlebars::Context::from(ctx);
                     let text = hb
-                        .render(&t.source, &ctx)
+                        .render_with_context(&t.source, &ctx)
                         .map_err(|e| RenderFailure::Template {
                             template: t.source.clone(),
                             message: render_error_message(&e),
@@ -484,25 +487,21 @@ impl<'a> Renderer<'a> {
     }
 }
 
-/// Context keys that are large and read by few templates.
-const HEAVY_KEYS: [&str; 4] = ["components", "environments", "namespaces", "chart_repos"];
-
-/// The base context without the heavy keys a template never names. A
+/// The base context without the top-level keys a template never names. A
 /// template can only reach a key by writing its name (there are no partials
-/// and no computed lookups of top-level keys), so this cannot change any
-/// output; it spares cloning them for each of the hundreds of renders.
+/// and no computed lookups of top-level keys; strict mode makes a key this
+/// would wrongly drop an error, not a silent blank), so this cannot change
+/// any output; it spares cloning the spec, the components and the
+/// environments for each of the hundreds of renders that never read them.
 fn trimmed_base(base: &Map<String, Value>, t: &Template<'_>) -> Map<String, Value> {
     if !t.hbs {
         return Map::new();
     }
     let text = String::from_utf8_lossy(t.bytes);
-    let mut out = base.clone();
-    for key in HEAVY_KEYS {
-        if !text.contains(key) {
-            out.remove(key);
-        }
-    }
-    out
+    base.iter()
+        .filter(|(key, _)| text.contains(key.as_str()))
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect()
 }
 
 fn render_error_message(e: &RenderError) -> String {
