@@ -349,12 +349,12 @@ impl<'a> Renderer<'a> {
                     // Handed over as it is: `render` would copy the whole
                     // context into a new value first.
                     let ctx = handlebars::Context::from(ctx);
-                    let text = hb
-                        .render_with_context(&t.source, &ctx)
-                        .map_err(|e| RenderFailure::Template {
+                    let text = hb.render_with_context(&t.source, &ctx).map_err(|e| {
+                        RenderFailure::Template {
                             template: t.source.clone(),
                             message: render_error_message(&e),
-                        })?;
+                        }
+                    })?;
                     if text.trim().is_empty() {
                         return Ok(());
                     }
