@@ -32,6 +32,25 @@ pub struct Manifest {
     /// to them is derived from the components that declare `egress`.
     #[serde(default)]
     pub external_endpoints: Vec<ExternalEndpoint>,
+    /// Addresses of the cluster that are not pods (the API server, the
+    /// nodes): NetworkPolicies can name them only by address, which the
+    /// spec's `network` gives. A namespace lists those its pods call.
+    #[serde(default)]
+    pub cluster_endpoints: Vec<ClusterEndpoint>,
+}
+
+/// The spec keys (`network.<name>`) a cluster endpoint's addresses come from.
+pub const CLUSTER_ENDPOINT_KEYS: &[&str] = &["api_server", "nodes"];
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterEndpoint {
+    /// Also the spec key of its addresses: `network.<name>`.
+    pub name: String,
+    /// The NetworkPolicy that opens it.
+    pub policy: String,
+    pub purpose: String,
+    pub ports: Vec<u16>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -73,6 +92,16 @@ pub struct Namespace {
     pub pod_security: String,
     #[serde(default)]
     pub system: bool,
+    /// The cluster endpoints (`cluster_endpoints`) its pods call.
+    #[serde(default)]
+    pub calls: Vec<String>,
+    /// Whether NetworkPolicies isolate it (default yes).
+    #[serde(default = "isolated_by_default")]
+    pub isolated: bool,
+}
+
+fn isolated_by_default() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -273,6 +302,31 @@ impl Manifest {
     /// Every endpoint a component calls is in the catalog, and the
     /// catalog's choices and wiring kinds exist.
     fn check_endpoints(&self) -> Result<(), String> {
+        for e in &self.cluster_endpoints {
+            if !CLUSTER_ENDPOINT_KEYS.contains(&e.name.as_str()) {
+                return Err(format!(
+                    "cluster endpoint {:?}: its addresses come from the spec's network.<name>; expected one of {}",
+                    e.name,
+                    CLUSTER_ENDPOINT_KEYS.join(", ")
+                ));
+            }
+        }
+        for ns in &self.namespaces {
+            for call in &ns.calls {
+                if !self.cluster_endpoints.iter().any(|e| &e.name == call) {
+                    return Err(format!(
+                        "namespace {}: `calls` names {call:?}, which is not a cluster endpoint",
+                        ns.id
+                    ));
+                }
+            }
+            if !ns.isolated && !ns.calls.is_empty() {
+                return Err(format!(
+                    "namespace {}: `calls` opens egress in a namespace that is not isolated",
+                    ns.id
+                ));
+            }
+        }
         let mut names = BTreeSet::new();
         for e in &self.external_endpoints {
             if !names.insert(e.name.as_str()) {
@@ -511,10 +565,13 @@ mod tests {
                 purpose: String::new(),
                 pod_security: "restricted".into(),
                 system: false,
+                calls: Vec::new(),
+                isolated: true,
             }],
             components,
             bootstrap_consumers: Vec::new(),
             external_endpoints: Vec::new(),
+            cluster_endpoints: Vec::new(),
         }
     }
 
@@ -588,5 +645,31 @@ mod tests {
         for v in ["1.x", "*", "HEAD", ">=1.0.0", "1.2", "^1.2.3"] {
             assert!(!is_exact_version(v), "{v}");
         }
+    }
+
+    #[test]
+    fn a_namespace_calls_only_declared_cluster_endpoints() {
+        let mut m = manifest(Vec::new());
+        m.namespaces[0].calls = vec!["api_server".into()];
+        let err = m
+            .check_endpoints()
+            .expect_err("no cluster endpoint declared");
+        assert!(err.contains("core") && err.contains("api_server"), "{err}");
+        m.cluster_endpoints = vec![ClusterEndpoint {
+            name: "api_server".into(),
+            policy: "allow-kube-apiserver".into(),
+            purpose: "the API".into(),
+            ports: vec![443],
+        }];
+        assert!(m.check_endpoints().is_ok());
+        m.namespaces[0].isolated = false;
+        let err = m
+            .check_endpoints()
+            .expect_err("egress in a namespace left open");
+        assert!(err.contains("not isolated"), "{err}");
+        m.namespaces[0].isolated = true;
+        m.cluster_endpoints[0].name = "gateway".into();
+        let err = m.check_endpoints().expect_err("unknown spec key");
+        assert!(err.contains("network.<name>"), "{err}");
     }
 }

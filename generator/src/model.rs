@@ -609,11 +609,36 @@ fn egress(
             ),
         });
     }
-    // Every namespace has its list, empty or not, for templates to look up.
-    let mut by_ns: BTreeMap<String, Vec<Value>> = manifest
+    // Every namespace has its list, empty or not, for templates to look up:
+    // first the cluster's own addresses it calls, then the external ones.
+    let mut by_ns: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for ns in &manifest.namespaces {
+        let mut rules = Vec::new();
+        for call in &ns.calls {
+            let Some(e) = manifest.cluster_endpoints.iter().find(|e| &e.name == call) else {
+                continue;
+            };
+            let cidrs = match e.name.as_str() {
+                "api_server" => network.api_server.clone(),
+                "nodes" => network.nodes.clone(),
+                _ => Vec::new(),
+            };
+            rules.push(json!({
+                "name": e.name,
+                "policy": e.policy,
+                "purpose": e.purpose,
+                "ports": e.ports,
+                "cidrs": cidrs,
+                "spec_key": e.name,
+            }));
+        }
+        by_ns.insert(ns.id.clone(), rules);
+    }
+    let isolated: Vec<&str> = manifest
         .namespaces
         .iter()
-        .map(|n| (n.id.clone(), Vec::new()))
+        .filter(|n| n.isolated)
+        .map(|n| n.id.as_str())
         .collect();
     for (e, namespaces) in callers {
         if e.only_with.as_deref() == Some("backup_target") && env.backup_target.is_none() {
@@ -624,13 +649,17 @@ fn egress(
             .and_then(|g| g.ports.clone())
             .unwrap_or_else(|| e.ports.clone());
         let cidrs = given.map(|g| g.cidrs.clone()).unwrap_or_default();
-        for ns in namespaces {
+        for ns in namespaces
+            .iter()
+            .filter(|ns| isolated.contains(&ns.as_str()))
+        {
             by_ns.entry(ns.clone()).or_default().push(json!({
                 "name": e.name,
                 "policy": format!("allow-external-{}", e.name.replace('_', "-")),
                 "purpose": e.purpose,
                 "ports": ports,
                 "cidrs": cidrs,
+                "spec_key": format!("endpoints.{}", e.name),
             }));
         }
     }
