@@ -150,11 +150,11 @@ fn is_chart_template(path: &str, charts: &BTreeSet<String>) -> bool {
 
 pub fn parse_all(files: &[(String, Vec<u8>)]) -> Parsed {
     let charts = chart_dirs(files.iter().map(|(p, _)| p.as_str()));
-    let mut out = Parsed::default();
-    for (path, bytes) in files {
-        parse_file(path, bytes, &charts, &mut out);
-    }
-    out
+    let files: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(p, b)| (p.as_str(), b.as_slice()))
+        .collect();
+    parse_many(&files, &charts)
 }
 
 /// Files into one [`Parsed`], in their order, on every core: parsing is the
