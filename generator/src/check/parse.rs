@@ -385,70 +385,72 @@ fn content_line(chunk: &str, first_line: usize) -> usize {
         .map_or(first_line, |i| i + first_line)
 }
 
+/// A document through YAML's own values (merge keys resolved, tags and
+/// non-string keys kept), the findings of what does not parse into `out`.
+fn yaml_path(path: &str, chunk: &str, first_line: usize, out: &mut Parsed) -> Option<Value> {
+    let value = serde_yaml::Value::deserialize(serde_yaml::Deserializer::from_str(chunk)).and_then(
+        |mut v| {
+            v.apply_merge()?;
+            Ok(v)
+        },
+    );
+    let value = match value {
+        Ok(v) => v,
+        Err(e) => {
+            let line = e.location().map(|l| l.line() + first_line - 1);
+            let message = e.to_string();
+            let message = message
+                .split(" at line ")
+                .next()
+                .unwrap_or(&message)
+                .to_owned();
+            out.findings.push(Finding::new(
+                "SOC-PARSE-001",
+                Severity::Deny,
+                path,
+                line.or(Some(first_line)),
+                format!("invalid YAML: {message}"),
+            ));
+            return None;
+        }
+    };
+    match serde_json::to_value(&value) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            out.findings.push(Finding::new(
+                "SOC-PARSE-001",
+                Severity::Deny,
+                path,
+                Some(first_line),
+                format!("YAML value socle cannot represent: {e}"),
+            ));
+            None
+        }
+    }
+}
+
 fn parse_yaml(path: &str, text: &str, out: &mut Parsed) {
     for (first_line, chunk) in split_documents(text) {
         // Straight into JSON values, which is what every rule reads, unless
         // the document may use a merge key: those are resolved on YAML's own
         // values first.
-        if !chunk.contains("<<") {
-            if let Ok(Strict(value)) =
-                Strict::deserialize(serde_yaml::Deserializer::from_str(&chunk))
-            {
-                if !value.is_null() {
-                    let content_line = content_line(&chunk, first_line);
-                    out.documents.push(Document {
-                        path: path.to_owned(),
-                        line: content_line,
-                        value,
-                        lines: std::sync::OnceLock::new(),
-                        text: chunk,
-                        first_line,
-                    });
-                }
-                continue;
-            }
-        }
-        let value = serde_yaml::Value::deserialize(serde_yaml::Deserializer::from_str(&chunk))
-            .and_then(|mut v| {
-                v.apply_merge()?;
-                Ok(v)
-            });
-        let value = match value {
-            Ok(v) => v,
-            Err(e) => {
-                let line = e.location().map(|l| l.line() + first_line - 1);
-                let message = e.to_string();
-                let message = message
-                    .split(" at line ")
-                    .next()
-                    .unwrap_or(&message)
-                    .to_owned();
-                out.findings.push(Finding::new(
-                    "SOC-PARSE-001",
-                    Severity::Deny,
-                    path,
-                    line.or(Some(first_line)),
-                    format!("invalid YAML: {message}"),
-                ));
-                continue;
-            }
+        let direct = if chunk.contains("<<") {
+            None
+        } else {
+            Strict::deserialize(serde_yaml::Deserializer::from_str(&chunk))
+                .ok()
+                .map(|s| s.0)
+        };
+        let value = match direct {
+            Some(value) => value,
+            None => match yaml_path(path, &chunk, first_line, out) {
+                Some(value) => value,
+                None => continue,
+            },
         };
         if value.is_null() {
             continue;
         }
-        let value: Value = match serde_json::to_value(&value) {
-            Ok(v) => v,
-            Err(e) => {
-                out.findings.push(Finding::new(
-                    "SOC-PARSE-001",
-                    Severity::Deny,
-                    path,
-                    Some(first_line),
-                    format!("YAML value socle cannot represent: {e}"),
-                ));
-                continue;
-            }
-        };
         let content_line = content_line(&chunk, first_line);
         out.documents.push(Document {
             path: path.to_owned(),

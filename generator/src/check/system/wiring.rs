@@ -79,6 +79,19 @@ fn scheme_port(scheme: &str) -> Option<u16> {
     }
 }
 
+/// Where a value is: its field in the document, or the file's first line
+/// for a file read as text.
+fn value_at(doc: Option<&Document>, file: &str, path: &[Value]) -> At {
+    match doc {
+        Some(d) => At::field(d, path),
+        None => At {
+            file: file.to_owned(),
+            line: 1,
+            pointer: String::new(),
+        },
+    }
+}
+
 /// Walks the string leaves of `value` (at `path` in `doc`, whose lines name
 /// each finding), collecting addresses. A leaf without a port takes its
 /// scheme's, else a sibling `port` key's.
@@ -148,14 +161,7 @@ fn scan(
                 let before = out.len();
                 scan(&inner, &mut Vec::new(), None, file, out, depth + 1);
                 if out.len() > before {
-                    let at = match doc {
-                        Some(d) => At::field(d, path),
-                        None => At {
-                            file: file.to_owned(),
-                            line: 1,
-                            pointer: String::new(),
-                        },
-                    };
+                    let at = value_at(doc, file, path);
                     for f in &mut out[before..] {
                         f.at = at.clone();
                     }
@@ -175,14 +181,7 @@ fn scan(
                     .get(4)
                     .and_then(|p| p.as_str().parse().ok())
                     .or_else(|| scheme_port(scheme));
-                let at = match doc {
-                    Some(d) => At::field(d, path),
-                    None => At {
-                        file: file.to_owned(),
-                        line: 1,
-                        pointer: String::new(),
-                    },
-                };
+                let at = value_at(doc, file, path);
                 // A URL's path names the database, its user part (or a
                 // `user=` parameter) the role.
                 let end = c.get(0).map_or(0, |m| m.end());
