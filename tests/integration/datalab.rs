@@ -11,7 +11,7 @@ use std::process::Command;
 use assert_cmd::cargo::CommandCargoExt;
 use serde_json::{json, Value};
 
-use crate::support::{materialise, render, text, to_json, yaml_docs};
+use crate::support::{materialise, render, text, to_json, trino_allows, trino_engine, yaml_docs};
 use socle::render::FileSet;
 
 const SPECS: [Option<&str>; 2] = [None, Some("full.yaml")];
@@ -1321,30 +1321,6 @@ fn object_store_job_covers_every_bucket() {
     }
 }
 
-fn trino_policy(files: &FileSet, env: &str) -> String {
-    let cm = doc(
-        files,
-        &format!("components/opa/manifests/{env}/trino-policy.yaml"),
-    );
-    assert_eq!(
-        cm["metadata"]["labels"]["openpolicyagent.org/policy"],
-        "rego"
-    );
-    cm["data"]["trino.rego"].as_str().unwrap().to_owned()
-}
-
-fn decide(engine: &mut regorus::Engine, groups: &[&str], operation: &str, resource: Value) -> bool {
-    let input = json!({
-        "context": {"identity": {"user": "jane", "groups": groups}, "softwareStack": {"trinoVersion": "480"}},
-        "action": {"operation": operation, "resource": resource},
-    });
-    engine.set_input(regorus::Value::from(input));
-    let v = engine
-        .eval_rule("data.trino.allow".to_owned())
-        .expect("data.trino.allow evaluates");
-    v == regorus::Value::from(true)
-}
-
 fn table(schema: &str) -> Value {
     json!({"table": {"catalogName": "iceberg", "schemaName": schema, "tableName": "orders"}})
 }
@@ -1367,11 +1343,7 @@ fn trino_policy_maps_groups_to_schema_permissions() {
         ),
     ] {
         let files = render(spec);
-        let mut engine = regorus::Engine::new();
-        engine.set_rego_v0(false);
-        engine
-            .add_policy("trino.rego".into(), trino_policy(&files, "prod"))
-            .expect("the policy compiles");
+        let mut engine = trino_engine(&files, "prod");
         let layout = dbt_layout(&files);
         let first = "analytics";
         let per_domain = format!(
@@ -1461,11 +1433,17 @@ fn trino_policy_maps_groups_to_schema_permissions() {
             cases.push((scientist, "InsertIntoTable", table(&schema), false));
         }
         for (group, operation, resource, expected) in cases {
-            let got = decide(&mut engine, &[group], operation, resource.clone());
+            let got = trino_allows(&mut engine, "jane", &[group], operation, resource.clone());
             assert_eq!(got, expected, "{spec:?}: {group} {operation} {resource}");
         }
         // No group at all: nothing, not even a query.
-        assert!(!decide(&mut engine, &[], "ExecuteQuery", json!({})));
+        assert!(!trino_allows(
+            &mut engine,
+            "jane",
+            &[],
+            "ExecuteQuery",
+            json!({})
+        ));
         // Rename needs write access on both sides.
         let mut rename = json!({
             "context": {"identity": {"user": "jane", "groups": [engineer]}},
@@ -1509,33 +1487,11 @@ fn generated_repositories_have_no_denials() {
     }
 }
 
-/// What Trino sends OPA for a query of the pipelines' service account: a
-/// JWT principal (`preferred_username` of a client-credentials token) and
-/// no groups, since Trino's JWT authenticator reads none.
-fn decide_as(engine: &mut regorus::Engine, user: &str, operation: &str, resource: Value) -> bool {
-    let input = json!({
-        "context": {
-            "identity": {"user": user, "groups": []},
-            "softwareStack": {"trinoVersion": "480"},
-        },
-        "action": {"operation": operation, "resource": resource},
-    });
-    engine.set_input(regorus::Value::from(input));
-    engine
-        .eval_rule("data.trino.allow".to_owned())
-        .expect("data.trino.allow evaluates")
-        == regorus::Value::from(true)
-}
-
 #[test]
 fn trino_policy_admits_the_pipelines_service_account_without_groups() {
     for spec in [None, Some("full.yaml")] {
         let files = render(spec);
-        let mut engine = regorus::Engine::new();
-        engine.set_rego_v0(false);
-        engine
-            .add_policy("trino.rego".into(), trino_policy(&files, "prod"))
-            .expect("the policy compiles");
+        let mut engine = trino_engine(&files, "prod");
         let pipelines = "service-account-pipelines";
         for (user, operation, resource, expected) in [
             (pipelines, "ExecuteQuery", json!({}), true),
@@ -1565,7 +1521,7 @@ fn trino_policy_admits_the_pipelines_service_account_without_groups() {
             ),
         ] {
             assert_eq!(
-                decide_as(&mut engine, user, operation, resource.clone()),
+                trino_allows(&mut engine, user, &[], operation, resource.clone()),
                 expected,
                 "{spec:?}: {user} {operation} {resource}"
             );

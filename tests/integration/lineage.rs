@@ -6,7 +6,7 @@
 use serde_json::Value;
 use socle::render::FileSet;
 
-use crate::support::{check_json, render, text, to_json, yaml_docs};
+use crate::support::{check_json, render, text, to_json, trino_allows, trino_engine, yaml_docs};
 
 const ENVIRONMENTS: [&str; 3] = ["dev", "staging", "prod"];
 /// DataHub's OpenLineage receiver (GMS, LineageApiImpl).
@@ -250,110 +250,75 @@ fn mutate(files: &FileSet, path: &str, from: &str, to: &str) -> FileSet {
     out
 }
 
-fn findings_of<'a>(findings: &'a [Value], rule: &str, file: &str) -> Vec<&'a Value> {
-    findings
-        .iter()
-        .filter(|f| {
-            f["rule"].as_str() == Some(rule) && f["file"].as_str().is_some_and(|p| p == file)
-        })
-        .collect()
+/// `socle check` on `files` with `from` replaced by `to` in `path` fails,
+/// with a finding of `rule` whose message holds every needle (in `path`
+/// itself, unless `anywhere`: a policy blocked at the other end names the
+/// other file).
+fn assert_reported(
+    files: &FileSet,
+    (path, from, to): (&str, &str, &str),
+    rule: &str,
+    anywhere: bool,
+    needles: &[&str],
+) {
+    let broken = mutate(files, path, from, to);
+    let (code, findings) = check_json(&broken);
+    assert_eq!(code, 1, "{from}: {findings:?}");
+    let hit = findings.iter().any(|f| {
+        f["rule"].as_str() == Some(rule)
+            && (anywhere || f["file"].as_str() == Some(path))
+            && f["message"]
+                .as_str()
+                .is_some_and(|m| needles.iter().all(|n| m.contains(n)))
+    });
+    assert!(hit, "{from}: no {rule} saying {needles:?}: {findings:#?}");
 }
 
 #[test]
 fn check_reports_a_lineage_url_on_a_host_nothing_serves() {
-    let files = render(None);
-    let path = "spark/overlays/dev/lineage.yaml";
-    let broken = mutate(
-        &files,
-        path,
-        "http://datahub-datahub-gms.",
-        "http://datahub-gms.",
+    assert_reported(
+        &render(None),
+        (
+            "spark/overlays/dev/lineage.yaml",
+            "http://datahub-datahub-gms.",
+            "http://datahub-gms.",
+        ),
+        "SOC-SYS-004",
+        false,
+        &[],
     );
-    let (code, findings) = check_json(&broken);
-    assert_eq!(code, 1, "{findings:?}");
-    let hits = findings_of(&findings, "SOC-SYS-004", path);
-    assert!(!hits.is_empty(), "{findings:#?}");
 }
 
 #[test]
 fn check_reports_lineage_blocked_by_the_catalog_namespace_policy() {
-    let files = render(None);
     // Governance stops admitting processing's pods: the pipelines' lineage
     // to GMS is blocked at the receiving end.
-    let path = "platform/base/namespaces/governance/networkpolicies.yaml";
-    let broken = mutate(&files, path, "values: [core, processing]", "values: [core]");
-    let (code, findings) = check_json(&broken);
-    assert_eq!(code, 1, "{findings:?}");
-    let blocked: Vec<_> = findings
-        .iter()
-        .filter(|f| {
-            f["rule"].as_str() == Some("SOC-SYS-005")
-                && f["message"]
-                    .as_str()
-                    .is_some_and(|m| m.contains("pipelines-") && m.contains(GMS_SERVICE))
-        })
-        .collect();
-    assert!(!blocked.is_empty(), "{findings:#?}");
+    assert_reported(
+        &render(None),
+        (
+            "platform/base/namespaces/governance/networkpolicies.yaml",
+            "values: [core, processing]",
+            "values: [core]",
+        ),
+        "SOC-SYS-005",
+        true,
+        &["pipelines-", GMS_SERVICE],
+    );
 }
 
 #[test]
 fn check_reports_an_ingestion_role_the_cluster_does_not_declare() {
-    let files = render(None);
-    let path = "components/datahub/manifests/dev/ingestion.yaml";
-    let broken = mutate(
-        &files,
-        path,
-        "username: catalog-reader",
-        "username: postgres",
+    assert_reported(
+        &render(None),
+        (
+            "components/datahub/manifests/dev/ingestion.yaml",
+            "username: catalog-reader",
+            "username: postgres",
+        ),
+        "SOC-SYS-004",
+        false,
+        &["role \"postgres\""],
     );
-    let (code, findings) = check_json(&broken);
-    assert_eq!(code, 1, "{findings:?}");
-    let hits = findings_of(&findings, "SOC-SYS-004", path);
-    assert!(
-        hits.iter().any(|f| f["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("role \"postgres\""))),
-        "{findings:#?}"
-    );
-}
-
-/// The Trino policy of `env`, compiled.
-fn trino_engine(files: &FileSet, env: &str) -> regorus::Engine {
-    let cm = &docs(
-        files,
-        &format!("components/opa/manifests/{env}/trino-policy.yaml"),
-    )[0];
-    let mut engine = regorus::Engine::new();
-    engine.set_rego_v0(false);
-    engine
-        .add_policy(
-            "trino.rego".into(),
-            cm["data"]["trino.rego"]
-                .as_str()
-                .expect("trino.rego")
-                .to_owned(),
-        )
-        .expect("the policy compiles");
-    engine
-}
-
-/// Trino's decision for `user` (a service account: its JWT carries no
-/// groups), on the input the OPA access control plugin posts.
-fn trino_allows(
-    engine: &mut regorus::Engine,
-    user: &str,
-    operation: &str,
-    resource: Value,
-) -> bool {
-    let input = serde_json::json!({
-        "context": {"identity": {"user": user, "groups": []}, "softwareStack": {"trinoVersion": "480"}},
-        "action": {"operation": operation, "resource": resource},
-    });
-    engine.set_input(regorus::Value::from(input));
-    engine
-        .eval_rule("data.trino.allow".to_owned())
-        .expect("data.trino.allow evaluates")
-        == regorus::Value::from(true)
 }
 
 const DATAHUB_TRINO_USER: &str = "service-account-datahub-ingestion";
@@ -501,7 +466,13 @@ fn trino_lets_the_catalog_ingestion_list_metadata_and_read_no_row() {
             ),
         ] {
             assert_eq!(
-                trino_allows(&mut engine, DATAHUB_TRINO_USER, operation, resource.clone()),
+                trino_allows(
+                    &mut engine,
+                    DATAHUB_TRINO_USER,
+                    &[],
+                    operation,
+                    resource.clone()
+                ),
                 expected,
                 "{env}: {operation} {resource}"
             );
@@ -510,6 +481,7 @@ fn trino_lets_the_catalog_ingestion_list_metadata_and_read_no_row() {
         assert!(trino_allows(
             &mut engine,
             "service-account-pipelines",
+            &[],
             "SelectFromColumns",
             table("postgresql", "reference", "countries")
         ));
@@ -518,40 +490,31 @@ fn trino_lets_the_catalog_ingestion_list_metadata_and_read_no_row() {
 
 #[test]
 fn check_reports_a_trino_ingestion_on_a_port_trino_does_not_serve() {
-    let files = render(None);
-    let path = "components/datahub/manifests/dev/ingestion.yaml";
-    let broken = mutate(
-        &files,
-        path,
-        "host_port: \"trino.data-platform-processing.svc.cluster.local:8080\"",
-        "host_port: \"trino.data-platform-processing.svc.cluster.local:8443\"",
-    );
-    let (code, findings) = check_json(&broken);
-    assert_eq!(code, 1, "{findings:?}");
-    assert!(
-        !findings_of(&findings, "SOC-SYS-004", path).is_empty(),
-        "{findings:#?}"
+    assert_reported(
+        &render(None),
+        (
+            "components/datahub/manifests/dev/ingestion.yaml",
+            "host_port: \"trino.data-platform-processing.svc.cluster.local:8080\"",
+            "host_port: \"trino.data-platform-processing.svc.cluster.local:8443\"",
+        ),
+        "SOC-SYS-004",
+        false,
+        &[],
     );
 }
 
 #[test]
 fn check_reports_an_ingestion_client_the_realm_does_not_declare() {
-    let files = render(None);
-    let path = "components/datahub/manifests/dev/ingestion.yaml";
-    let broken = mutate(
-        &files,
-        path,
-        "value: datahub-ingestion\n",
-        "value: datahub-ingest\n",
-    );
-    let (code, findings) = check_json(&broken);
-    assert_eq!(code, 1, "{findings:?}");
-    let hits = findings_of(&findings, "SOC-SYS-013", path);
-    assert!(
-        hits.iter().any(|f| f["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("\"datahub-ingest\""))),
-        "{findings:#?}"
+    assert_reported(
+        &render(None),
+        (
+            "components/datahub/manifests/dev/ingestion.yaml",
+            "value: datahub-ingestion\n",
+            "value: datahub-ingest\n",
+        ),
+        "SOC-SYS-013",
+        false,
+        &["\"datahub-ingest\""],
     );
 }
 
@@ -660,12 +623,14 @@ fn openmetadata_pulls_postgresql_and_trino_every_night_with_least_privilege() {
         assert!(trino_allows(
             &mut engine,
             user,
+            &[],
             "ShowColumns",
             orders.clone()
         ));
         assert!(!trino_allows(
             &mut engine,
             user,
+            &[],
             "SelectFromColumns",
             orders
         ));
@@ -722,15 +687,7 @@ fn check_reports_broken_openmetadata_ingestion_connections() {
             "bucket \"dbt-artefacts\"",
         ),
     ] {
-        let broken = mutate(&files, path, from, to);
-        let (code, findings) = check_json(&broken);
-        assert_eq!(code, 1, "{from}: {findings:?}");
-        let hits = findings_of(&findings, rule, path);
-        assert!(
-            hits.iter()
-                .any(|f| f["message"].as_str().is_some_and(|m| m.contains(says))),
-            "{from}: {findings:#?}"
-        );
+        assert_reported(&files, (path, from, to), rule, false, &[says]);
     }
 }
 
@@ -956,26 +913,17 @@ fn openmetadata_reads_airflow_dags_and_runs_as_a_role_granted_those_tables_only(
 
 #[test]
 fn check_reports_the_trino_ingestion_blocked_by_the_processing_namespace_policy() {
-    let files = render(None);
     // Processing stops admitting the catalog's namespace: the nightly
     // ingestion's queries to Trino are blocked at the receiving end.
-    let path = "platform/base/namespaces/processing/networkpolicies.yaml";
-    let broken = mutate(
-        &files,
-        path,
-        "values: [core, datalab, governance]",
-        "values: [core, datalab]",
+    assert_reported(
+        &render(None),
+        (
+            "platform/base/namespaces/processing/networkpolicies.yaml",
+            "values: [core, datalab, governance]",
+            "values: [core, datalab]",
+        ),
+        "SOC-SYS-005",
+        true,
+        &["datahub-", "trino"],
     );
-    let (code, findings) = check_json(&broken);
-    assert_eq!(code, 1, "{findings:?}");
-    let blocked: Vec<_> = findings
-        .iter()
-        .filter(|f| {
-            f["rule"].as_str() == Some("SOC-SYS-005")
-                && f["message"]
-                    .as_str()
-                    .is_some_and(|m| m.contains("datahub-") && m.contains("trino"))
-        })
-        .collect();
-    assert!(!blocked.is_empty(), "{findings:#?}");
 }

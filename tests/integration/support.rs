@@ -139,3 +139,54 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
+
+/// The Trino access policy of `env` (`trino.rego` of the OPA ConfigMap
+/// `components/opa/manifests/<env>/trino-policy.yaml`, labelled as a
+/// policy for OPA's kube-mgmt), compiled.
+pub fn trino_engine(files: &FileSet, env: &str) -> regorus::Engine {
+    let path = format!("components/opa/manifests/{env}/trino-policy.yaml");
+    let cm = yaml_docs(files)
+        .into_iter()
+        .find(|(p, _)| *p == path)
+        .map(|(_, d)| to_json(&d))
+        .unwrap_or_else(|| panic!("{path} is rendered"));
+    assert_eq!(
+        cm["metadata"]["labels"]["openpolicyagent.org/policy"],
+        "rego"
+    );
+    let mut engine = regorus::Engine::new();
+    engine.set_rego_v0(false);
+    engine
+        .add_policy(
+            "trino.rego".into(),
+            cm["data"]["trino.rego"]
+                .as_str()
+                .expect("trino.rego")
+                .to_owned(),
+        )
+        .expect("the policy compiles");
+    engine
+}
+
+/// Trino's decision for `user` in `groups`, on the input its OPA access
+/// control posts (a service account's JWT carries no groups).
+pub fn trino_allows(
+    engine: &mut regorus::Engine,
+    user: &str,
+    groups: &[&str],
+    operation: &str,
+    resource: serde_json::Value,
+) -> bool {
+    let input = serde_json::json!({
+        "context": {
+            "identity": {"user": user, "groups": groups},
+            "softwareStack": {"trinoVersion": "480"},
+        },
+        "action": {"operation": operation, "resource": resource},
+    });
+    engine.set_input(regorus::Value::from(input));
+    engine
+        .eval_rule("data.trino.allow".to_owned())
+        .expect("data.trino.allow evaluates")
+        == regorus::Value::from(true)
+}
