@@ -200,19 +200,19 @@ fn write_pack(pack_dir: &Path, objects: &gix::odb::memory::Storage) -> Result<()
     use gix_pack::data::output;
     let mut ids: Vec<_> = objects.keys().copied().collect();
     ids.sort();
-    let entries = ids
-        .iter()
-        .map(|id| {
-            let (kind, data) = &objects[id];
-            let count = output::Count::from_data(*id, None);
-            output::Entry::from_data(
-                &count,
-                &gix::objs::Data::new(data, *kind, gix::hash::Kind::Sha1),
-                gix_zlib::Compression::BEST_SPEED,
-            )
-            .map_err(|e| e.to_string())
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    // Each object compresses on its own: on every core.
+    let entries = crate::parallel::map(&ids, |id| {
+        let (kind, data) = &objects[id];
+        let count = output::Count::from_data(*id, None);
+        output::Entry::from_data(
+            &count,
+            &gix::objs::Data::new(data, *kind, gix::hash::Kind::Sha1),
+            gix_zlib::Compression::BEST_SPEED,
+        )
+        .map_err(|e| e.to_string())
+    })
+    .into_iter()
+    .collect::<Result<Vec<_>, _>>()?;
     let mut pack = Vec::new();
     let num = entries.len() as u32;
     let chunks = std::iter::once(Ok(entries));

@@ -16,6 +16,7 @@ pub mod locate;
 pub mod lock;
 pub mod model;
 pub mod output;
+mod parallel;
 pub mod quantity;
 pub mod render;
 pub mod repository;

@@ -548,18 +548,15 @@ fn new(args: NewArgs) -> anyhow::Result<u8> {
         None => None,
     };
 
-    let generated = socle::repository::render(&Inputs {
-        spec_text: &spec_text,
-        spec_origin: &origin,
-        blueprint: &blueprint,
-        environments: &environments,
-    })?;
     // The same policies CI runs, on the files in memory: a denial here is a
     // blueprint bug, and nothing is written.
-    let outcome = checker::check_files(
-        checker::files::Input::from_memory(
-            generated.files.iter().map(|(p, b)| (p.clone(), b.clone())),
-        ),
+    let (generated, outcome) = socle::repository::render_checked(
+        &Inputs {
+            spec_text: &spec_text,
+            spec_origin: &origin,
+            blueprint: &blueprint,
+            environments: &environments,
+        },
         &checker::Options {
             local_policies: false,
             ..Default::default()

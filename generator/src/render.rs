@@ -247,6 +247,38 @@ fn registry(kind: Kind) -> Handlebars<'static> {
     hb
 }
 
+/// The three registries with every template compiled. Compiling is the
+/// largest part of rendering (its cost grows faster than a template's
+/// length), so templates compile on every core, then join their registry.
+fn compile(templates: &[Template<'_>]) -> Result<[Handlebars<'static>; 3], RenderFailure> {
+    let compiled = crate::parallel::map(templates, |t| {
+        if !t.hbs {
+            return Ok(None);
+        }
+        let text = std::str::from_utf8(t.bytes).map_err(|_| RenderFailure::Template {
+            template: t.source.clone(),
+            message: "not UTF-8 text".into(),
+        })?;
+        handlebars::Template::compile_with_name(text, t.source.clone())
+            .map(Some)
+            .map_err(|e| RenderFailure::Template {
+                template: t.source.clone(),
+                message: e.to_string(),
+            })
+    });
+    let mut registries = [
+        registry(Kind::Yaml),
+        registry(Kind::Json),
+        registry(Kind::Text),
+    ];
+    for (t, compiled) in templates.iter().zip(compiled) {
+        if let Some(template) = compiled? {
+            registries[kind_of(&t.pattern) as usize].register_template(&t.source, template);
+        }
+    }
+    Ok(registries)
+}
+
 fn is_yaml_path(path: &str) -> bool {
     path.ends_with(".yaml") || path.ends_with(".yml")
 }
@@ -309,74 +341,75 @@ impl<'a> Renderer<'a> {
         &self,
     ) -> Result<(FileSet, BTreeMap<String, String>), RenderFailure> {
         let templates = self.templates();
-        let mut sources = BTreeMap::new();
-        let mut registries = [
-            registry(Kind::Yaml),
-            registry(Kind::Json),
-            registry(Kind::Text),
-        ];
-        for t in templates.iter().filter(|t| t.hbs) {
-            let text = std::str::from_utf8(t.bytes).map_err(|_| RenderFailure::Template {
-                template: t.source.clone(),
-                message: "not UTF-8 text".into(),
-            })?;
-            let hb = &mut registries[kind_of(&t.pattern) as usize];
-            hb.register_template_string(&t.source, text)
-                .map_err(|e| RenderFailure::Template {
-                    template: t.source.clone(),
-                    message: e.to_string(),
-                })?;
-        }
-
-        let mut files = FileSet::new();
+        let registries = compile(&templates)?;
         let base = match &self.model.base {
             Value::Object(m) => m.clone(),
             _ => Map::new(),
         };
-        for t in &templates {
-            let base = trimmed_base(&base, t);
-            // Contexts are built and rendered one at a time: holding every
-            // expansion's context at once would multiply peak memory.
-            self.expand(t, &base, &mut |path, ctx| {
-                if !check_path(&path) {
-                    return Err(RenderFailure::UnsafePath {
-                        template: t.source.clone(),
-                        path,
-                    });
-                }
-                let bytes = if t.hbs {
-                    let hb = &registries[kind_of(&t.pattern) as usize];
-                    // Handed over as it is: `render` would copy the whole
-                    // context into a new value first.
-                    let ctx = handlebars::Context::from(ctx);
-                    let text = hb.render_with_context(&t.source, &ctx).map_err(|e| {
-                        RenderFailure::Template {
-                            template: t.source.clone(),
-                            message: render_error_message(&e),
-                        }
-                    })?;
-                    if text.trim().is_empty() {
-                        return Ok(());
-                    }
-                    if is_yaml_path(&path) {
-                        check_yaml(&text).map_err(|message| RenderFailure::InvalidYaml {
-                            path: path.clone(),
-                            template: t.source.clone(),
-                            message,
-                        })?;
-                    }
-                    text.into_bytes()
-                } else {
-                    t.bytes.to_vec()
-                };
+        // Templates render independently, on every core; their outputs join
+        // in template order, so errors and duplicates are reported as a
+        // serial run would report them.
+        let rendered = crate::parallel::map(&templates, |t| self.render_one(t, &base, &registries));
+        let mut files = FileSet::new();
+        let mut sources = BTreeMap::new();
+        for (t, outputs) in templates.iter().zip(rendered) {
+            for (path, bytes) in outputs? {
                 if files.insert(path.clone(), bytes).is_some() {
                     return Err(RenderFailure::Duplicate { path });
                 }
                 sources.insert(path, t.source.clone());
-                Ok(())
-            })?;
+            }
         }
         Ok((files, sources))
+    }
+
+    /// The files one template renders to.
+    fn render_one(
+        &self,
+        t: &Template<'_>,
+        base: &Map<String, Value>,
+        registries: &[Handlebars<'static>; 3],
+    ) -> Result<Vec<(String, Vec<u8>)>, RenderFailure> {
+        let mut out = Vec::new();
+        let base = trimmed_base(base, t);
+        // Contexts are built and rendered one at a time: holding every
+        // expansion's context at once would multiply peak memory.
+        self.expand(t, &base, &mut |path, ctx| {
+            if !check_path(&path) {
+                return Err(RenderFailure::UnsafePath {
+                    template: t.source.clone(),
+                    path,
+                });
+            }
+            let bytes = if t.hbs {
+                let hb = &registries[kind_of(&t.pattern) as usize];
+                // Handed over as it is: `render` would copy the whole
+                // context into a new value first.
+                let ctx = handlebars::Context::from(ctx);
+                let text = hb.render_with_context(&t.source, &ctx).map_err(|e| {
+                    RenderFailure::Template {
+                        template: t.source.clone(),
+                        message: render_error_message(&e),
+                    }
+                })?;
+                if text.trim().is_empty() {
+                    return Ok(());
+                }
+                if is_yaml_path(&path) {
+                    check_yaml(&text).map_err(|message| RenderFailure::InvalidYaml {
+                        path: path.clone(),
+                        template: t.source.clone(),
+                        message,
+                    })?;
+                }
+                text.into_bytes()
+            } else {
+                t.bytes.to_vec()
+            };
+            out.push((path, bytes));
+            Ok(())
+        })?;
+        Ok(out)
     }
 
     /// Each template's source text and the contexts it renders with, to
@@ -547,8 +580,9 @@ pub fn check_path(path: &str) -> bool {
 
 fn check_yaml(text: &str) -> Result<(), String> {
     use serde::Deserialize;
+    // Read, not built: the check only asks whether the text parses.
     for doc in serde_yaml::Deserializer::from_str(text) {
-        serde_yaml::Value::deserialize(doc).map_err(|e| e.to_string())?;
+        serde::de::IgnoredAny::deserialize(doc).map_err(|e| e.to_string())?;
     }
     Ok(())
 }

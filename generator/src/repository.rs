@@ -3,20 +3,102 @@
 //! from those very files, embedded in the README. This module composes the
 //! two pipelines; neither reaches into the other.
 
-use crate::check::system;
+use std::cell::RefCell;
+
+use crate::check::engine::{Embedded, PolicyError};
+use crate::check::{self, files::Input, system, Checker, Outcome};
 use crate::generate::{self, GenerateError, Generated, Inputs};
 use crate::render::FileSet;
 
 /// Where the README template wants the graphs.
 pub const GRAPH_MARKER: &str = "<!-- socle:system-graph -->";
 
+#[derive(Debug, thiserror::Error)]
+pub enum RepositoryError {
+    #[error(transparent)]
+    Generate(#[from] GenerateError),
+    #[error(transparent)]
+    Check(#[from] check::CheckError),
+}
+
 pub fn render(inputs: &Inputs<'_>) -> Result<Generated, GenerateError> {
-    generate::generate_with(inputs, &describe)
+    generate::generate_with(inputs, &|files| {
+        let list = listing(files);
+        with_graphs(files, &system::model_files(&list))
+    })
+}
+
+/// [`render`], and the check of the result by the embedded policies (what
+/// `socle new` runs before it writes anything). The check's own models of
+/// the environments give the graphs, so the files are parsed and modelled
+/// once; the policies compile while the spec renders.
+pub fn render_checked(
+    inputs: &Inputs<'_>,
+    options: &check::Options,
+) -> Result<(Generated, Outcome), RepositoryError> {
+    std::thread::scope(|scope| {
+        let gate = RefCell::new(Gate::Loading(scope.spawn(Embedded::load)));
+        let describe = |files: &FileSet| {
+            let mut gate = gate.borrow_mut();
+            // The lock is written after the graphs; an empty one stands in,
+            // so that the final check sees the same list of files and
+            // reuses every result that does not read the README or the lock.
+            let mut list = listing(files);
+            list.push((crate::lock::PATH.to_owned(), Vec::new()));
+            match gate
+                .checker(options)
+                .and_then(|c| c.check(Input::from_memory(list)))
+            {
+                Ok(outcome) => with_graphs(files, &outcome.systems),
+                Err(e) => {
+                    *gate = Gate::Failed(e);
+                    Vec::new()
+                }
+            }
+        };
+        let generated = generate::generate_with(inputs, &describe)?;
+        let outcome = gate
+            .into_inner()
+            .checker(options)?
+            .check(Input::from_memory(listing(&generated.files)))?;
+        Ok((generated, outcome))
+    })
+}
+
+/// The check of [`render_checked`]: its policies compiling, then ready.
+enum Gate<'scope> {
+    Loading(std::thread::ScopedJoinHandle<'scope, Result<Embedded, PolicyError>>),
+    Ready(Box<Checker>),
+    Failed(check::CheckError),
+    Spent,
+}
+
+impl Gate<'_> {
+    fn checker(&mut self, options: &check::Options) -> Result<&mut Checker, check::CheckError> {
+        match std::mem::replace(self, Gate::Spent) {
+            Gate::Loading(handle) => {
+                let embedded = handle
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p))?;
+                *self = Gate::Ready(Box::new(Checker::with_embedded(embedded, &[], options)?));
+            }
+            Gate::Failed(e) => return Err(e),
+            other => *self = other,
+        }
+        match self {
+            Gate::Ready(checker) => Ok(checker),
+            _ => Err(PolicyError::Eval("the embedded policies failed to load".into()).into()),
+        }
+    }
+}
+
+fn listing(files: &FileSet) -> Vec<(String, Vec<u8>)> {
+    files.iter().map(|(p, b)| (p.clone(), b.clone())).collect()
 }
 
 /// The README with the Mermaid graph of each environment in place of the
 /// marker (GitHub and GitLab render Mermaid blocks).
-fn describe(files: &FileSet) -> Vec<(String, Vec<u8>)> {
+fn with_graphs(files: &FileSet, systems: &[system::System]) -> Vec<(String, Vec<u8>)> {
     let Some(readme) = files
         .get("README.md")
         .and_then(|b| std::str::from_utf8(b).ok())
@@ -26,13 +108,12 @@ fn describe(files: &FileSet) -> Vec<(String, Vec<u8>)> {
     if !readme.contains(GRAPH_MARKER) {
         return Vec::new();
     }
-    let list: Vec<(String, Vec<u8>)> = files.iter().map(|(p, b)| (p.clone(), b.clone())).collect();
     let mut graphs = String::new();
-    for s in system::model_files(&list) {
+    for s in systems {
         graphs.push_str(&format!(
             "#### {}\n\n```mermaid\n{}```\n\n",
             s.environment,
-            system::graph::mermaid(&s)
+            system::graph::mermaid(s)
         ));
     }
     let text = readme.replacen(GRAPH_MARKER, graphs.trim_end(), 1);

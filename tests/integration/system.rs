@@ -164,3 +164,68 @@ test_plain_http_is_denied if {
         "{text}"
     );
 }
+
+fn in_memory(files: &socle::render::FileSet) -> socle::check::files::Input {
+    socle::check::files::Input::from_memory(files.iter().map(|(p, b)| (p.clone(), b.clone())))
+}
+
+/// A model is remembered by what it read: a README edit reuses it (no
+/// environment is modelled again), an edit to a file kustomize reads
+/// whole (a ConfigMap generator's source) models every environment again.
+#[test]
+fn a_model_is_reused_until_a_file_it_read_changes() {
+    let files = render(None);
+    let options = socle::check::Options {
+        local_policies: false,
+        ..Default::default()
+    };
+    let mut checker = socle::check::Checker::new(&[], &options).expect("policies load");
+    let first = checker.check(in_memory(&files)).expect("check");
+    assert_eq!(first.systems.len(), 3, "dev, staging and prod are modelled");
+
+    let mut readme = files.clone();
+    readme
+        .get_mut("README.md")
+        .expect("README")
+        .extend_from_slice(b"\nA note added by hand.\n");
+    let second = checker.check(in_memory(&readme)).expect("check");
+    assert!(
+        second.systems.is_empty(),
+        "a README edit modelled the repository again"
+    );
+    assert_eq!(second.findings.len(), first.findings.len());
+
+    let mut job = readme.clone();
+    job.get_mut("spark/base/jobs/ingest_landing.py")
+        .expect("a generator's source")
+        .extend_from_slice(b"# edited\n");
+    let third = checker.check(in_memory(&job)).expect("check");
+    assert_eq!(
+        third.systems.len(),
+        3,
+        "a file the model read changed, yet its model was reused"
+    );
+}
+
+/// `socle new` checks the render in the same pass that draws the README
+/// graphs: the files are those `repository::render` gives.
+#[test]
+fn the_checked_render_is_the_render() {
+    let inputs = socle::generate::Inputs {
+        spec_text: socle::spec::EXAMPLE,
+        spec_origin: "socle.yaml",
+        blueprint: &socle::source::Tree::embedded_blueprint(),
+        environments: &socle::source::Tree::embedded_environments(),
+    };
+    let (checked, outcome) = socle::repository::render_checked(
+        &inputs,
+        &socle::check::Options {
+            local_policies: false,
+            ..Default::default()
+        },
+    )
+    .expect("render and check");
+    assert_eq!(outcome.count(socle::check::Severity::Deny), 0);
+    assert!(crate::support::text(&checked.files, "README.md").contains("```mermaid"));
+    assert_eq!(checked.files, render(None));
+}

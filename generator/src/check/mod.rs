@@ -35,6 +35,10 @@ pub struct Outcome {
     /// the report lists it).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub not_modelled: Vec<String>,
+    /// The model of each environment, when this check built them: empty
+    /// when they were remembered from an earlier check of the same files.
+    #[serde(skip)]
+    pub systems: Vec<system::System>,
 }
 
 impl Outcome {
@@ -159,8 +163,9 @@ impl Checker {
         Self::with_embedded(engine::Embedded::load()?, policy_files, options)
     }
 
-    /// With the embedded policies already compiled.
-    fn with_embedded(
+    /// With the embedded policies already compiled (e.g. on another thread
+    /// while the files were read or rendered).
+    pub fn with_embedded(
         embedded: engine::Embedded,
         policy_files: &[(String, Vec<u8>)],
         options: &Options,
@@ -417,6 +422,7 @@ impl Checker {
             documents: document_count,
             skipped,
             not_modelled: simulated.not_modelled,
+            systems: simulated.systems,
         })
     }
 }

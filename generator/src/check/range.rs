@@ -342,5 +342,6 @@ pub fn check_range(
         documents: walker.documents.get(&head).copied().unwrap_or(0),
         skipped: walker.skipped.remove(&head).unwrap_or_default(),
         not_modelled: walker.not_modelled.remove(&head).unwrap_or_default(),
+        systems: Vec::new(),
     })
 }

@@ -128,6 +128,7 @@ impl<'a> Repository<'a> {
                     .iter()
                     .map(|(p, b)| (p.as_str(), b.as_slice()))
                     .collect(),
+                read: Default::default(),
                 docs: by_path,
                 custom_scopes,
             },

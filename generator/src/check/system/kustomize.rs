@@ -11,7 +11,7 @@
 //! renders. What it does not model (remote bases, Helm charts inflated by
 //! kustomize, a missing file) is reported, never guessed.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -22,13 +22,27 @@ use crate::core::kinds;
 
 /// The repository as the model reads it.
 pub(crate) struct Files<'a> {
+    /// Every file: which exist is read here; contents through [`Files::content`].
     pub(crate) bytes: BTreeMap<&'a str, &'a [u8]>,
+    /// The files whose contents the model read (see [`Files::content`]).
+    pub(crate) read: std::sync::Mutex<BTreeSet<&'a str>>,
     pub(crate) docs: HashMap<&'a str, Vec<&'a Document>>,
     /// Scopes of custom kinds, from the CRDs known to the model.
     pub(crate) custom_scopes: HashMap<(String, String), Scope>,
 }
 
 impl<'a> Files<'a> {
+    /// A file's contents, noted as read: a remembered model is reused only
+    /// while the files it read are unchanged, so a file the model never
+    /// reads (a README) can change without modelling the repository again.
+    pub(crate) fn content(&self, path: &str) -> Option<&'a [u8]> {
+        let (key, bytes) = self.bytes.get_key_value(path)?;
+        if let Ok(mut read) = self.read.lock() {
+            read.insert(*key);
+        }
+        Some(*bytes)
+    }
+
     pub(crate) fn is_dir(&self, dir: &str) -> bool {
         let prefix = format!("{dir}/");
         self.bytes
@@ -367,8 +381,7 @@ fn apply_identity_patches(files: &Files, dir: &str, k: &Value, objects: &mut [Em
         let ops: Option<Value> = match (entry["patch"].as_str(), entry["path"].as_str()) {
             (Some(text), _) => serde_saphyr::from_str(text).ok(),
             (None, Some(p)) => files
-                .bytes
-                .get(join(dir, p).as_str())
+                .content(join(dir, p).as_str())
                 .and_then(|b| std::str::from_utf8(b).ok())
                 .and_then(|t| serde_saphyr::from_str(t).ok()),
             _ => None,
@@ -481,8 +494,7 @@ fn generate(
 fn read_text(files: &Files, dir: &str, file: &str, name: &str) -> Result<String, String> {
     let path = join(dir, file);
     let bytes = files
-        .bytes
-        .get(path.as_str())
+        .content(path.as_str())
         .ok_or_else(|| format!("generator {name} reads {file}, which is not in the repository"))?;
     String::from_utf8(bytes.to_vec())
         .map_err(|_| format!("generator {name} reads {file}, which is not UTF-8"))

@@ -21,7 +21,7 @@ pub(crate) mod project;
 pub(crate) mod resources;
 pub(crate) mod wiring;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde_json::Value;
 
@@ -36,8 +36,18 @@ const RULE: &str = "data.socle.system.result";
 
 /// The model of every environment of a repository.
 pub fn model(docs: &[&Document], files: &[(String, Vec<u8>)], facts: &ChartFacts) -> Vec<System> {
+    model_reading(docs, files, facts).0
+}
+
+/// [`model`], and the files whose contents it read beyond their documents.
+fn model_reading(
+    docs: &[&Document],
+    files: &[(String, Vec<u8>)],
+    facts: &ChartFacts,
+) -> (Vec<System>, BTreeSet<String>) {
     let repo = build::Repository::new(docs, files, facts);
-    repo.systems()
+    let systems = repo
+        .systems()
         .into_iter()
         .map(|mut m| {
             wiring::resolve(&mut m, &repo.files);
@@ -47,7 +57,14 @@ pub fn model(docs: &[&Document], files: &[(String, Vec<u8>)], facts: &ChartFacts
             project::judge(&mut m.system);
             m.system
         })
-        .collect()
+        .collect();
+    let read = repo
+        .files
+        .read
+        .lock()
+        .map(|r| r.iter().map(|p| (*p).to_owned()).collect())
+        .unwrap_or_default();
+    (systems, read)
 }
 
 /// The model of a set of files (a repository's, or a rendered one in memory).
@@ -166,6 +183,9 @@ pub struct Simulated {
     pub findings: Vec<Finding>,
     /// `environment: message (file:line)`, for the report's summary.
     pub not_modelled: Vec<String>,
+    /// The model of each environment, when this run built them (a result
+    /// remembered from an earlier version of the repository has none).
+    pub systems: Vec<System>,
 }
 
 /// A simulation's findings, each with the field it points at, so that a
@@ -181,17 +201,25 @@ type Judged = (String, Vec<(Finding, String)>);
 
 /// What a range check remembers between commits.
 ///
-/// The model reads every file except the Helm values files, and of those
-/// only what the wiring reads: the in-cluster addresses they name and the
-/// keys beside them, buckets, OIDC clients, realms, hosts and the names of
-/// Secrets and ConfigMaps. A result is remembered by the
-/// versions (blob ids) of the files it reads and the addresses of each
-/// values file (themselves remembered by blob id), so a commit that only
-/// edits values without touching an address reuses it: the per-commit cost
-/// is a digest, not a model and an evaluation.
+/// The model reads which files exist, the documents of every file, and
+/// the contents of the few files kustomize reads whole (generators'
+/// sources, patch files). Of the Helm values files it reads only what the
+/// wiring reads: the in-cluster addresses they name and the keys beside
+/// them, buckets, OIDC clients, realms, hosts and the names of Secrets and
+/// ConfigMaps. A result is remembered by the list of files, the versions
+/// (blob ids) of the files it reads and the addresses of each values file
+/// (themselves remembered by blob id), so a commit that only edits values
+/// without touching an address, or edits a file the model never reads,
+/// reuses it: the per-commit cost is a digest, not a model and an
+/// evaluation.
 #[derive(Default)]
 pub struct Memo {
     results: HashMap<String, Remembered>,
+    /// The files the last model read whole. A result is keyed by the files
+    /// its model read, so a lookup with the last model's set is sound: the
+    /// same documents and the same contents of those files lead the model
+    /// to read the same files again.
+    read: BTreeSet<String>,
     addresses: HashMap<String, String>,
     /// Per environment input digest → findings (a changed model whose
     /// input is unchanged for an environment skips its rules).
@@ -214,11 +242,12 @@ pub fn evaluate(
         .iter()
         .map(|d| ((d.path.as_str(), d.line), *d))
         .collect();
-    let key = memo_key(docs, files, versions, memo);
+    let key = memo_key(docs, files, versions, &memo.read.clone(), memo);
+    let mut systems = Vec::new();
     let remembered = match memo.results.get(&key) {
         Some(r) => r.clone(),
         None => {
-            let r = simulate(
+            let (r, modelled, read) = simulate(
                 embedded,
                 local,
                 docs,
@@ -227,7 +256,10 @@ pub fn evaluate(
                 &places,
                 &mut memo.by_input,
             )?;
+            let key = memo_key(docs, files, versions, &read, memo);
+            memo.read = read;
             memo.results.insert(key, r.clone());
+            systems = modelled;
             r
         }
     };
@@ -244,6 +276,7 @@ pub fn evaluate(
             })
             .collect(),
         not_modelled: remembered.not_modelled,
+        systems,
     })
 }
 
@@ -252,18 +285,25 @@ fn memo_key(
     docs: &[&Document],
     files: &[(String, Vec<u8>)],
     versions: &HashMap<String, String>,
+    read: &BTreeSet<String>,
     memo: &mut Memo,
 ) -> String {
     let values = wiring::values_files(docs);
+    let with_documents: HashSet<&str> = docs.iter().map(|d| d.path.as_str()).collect();
     let mut text = String::new();
     for (path, bytes) in files {
+        text.push_str(path);
+        text.push(' ');
+        let kept = read.contains(path) || with_documents.contains(path.as_str());
+        if !kept {
+            text.push('\n');
+            continue;
+        }
         let id = versions
             .get(path)
             .cloned()
             .unwrap_or_else(|| crate::git::blob_id(bytes));
-        text.push_str(path);
-        text.push(' ');
-        if values.contains(path) {
+        if values.contains(path) && !read.contains(path) {
             let addresses = memo.addresses.entry(id).or_insert_with(|| {
                 wiring::addresses_of(docs.iter().copied().filter(|d| &d.path == path))
             });
@@ -284,17 +324,18 @@ fn simulate(
     facts: &ChartFacts,
     places: &HashMap<(&str, usize), &Document>,
     by_input: &mut HashMap<String, Vec<(Finding, String)>>,
-) -> Result<Remembered, PolicyError> {
+) -> Result<(Remembered, Vec<System>, BTreeSet<String>), PolicyError> {
     let mut out = Remembered::default();
     let mut pending: Vec<(String, String)> = Vec::new();
-    for system in model(docs, files, facts) {
+    let (systems, read) = model_reading(docs, files, facts);
+    for system in &systems {
         for gap in &system.not_modelled {
             out.not_modelled.push(format!(
                 "{}: {} ({}:{}, Application {})",
                 system.environment, gap.message, gap.at.file, gap.at.line, gap.app
             ));
         }
-        let input = serde_json::to_string(&system).map_err(|e| PolicyError::Eval(e.to_string()))?;
+        let input = serde_json::to_string(system).map_err(|e| PolicyError::Eval(e.to_string()))?;
         let key = crate::git::blob_id(input.as_bytes());
         match by_input.get(&key) {
             Some(found) => out.findings.extend(found.iter().cloned()),
@@ -333,7 +374,7 @@ fn simulate(
     }
     out.not_modelled.sort();
     out.not_modelled.dedup();
-    Ok(out)
+    Ok((out, systems, read))
 }
 
 /// Findings of a result, at their document's line, each with the pointer
