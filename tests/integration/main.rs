@@ -12,6 +12,7 @@ mod datalab;
 mod dbt;
 mod egress;
 mod generated_ci;
+mod hostile_input;
 mod least_privilege;
 mod lineage;
 mod living;

@@ -408,7 +408,7 @@ fn a_range_reads_and_fills_the_cache() {
 }
 
 #[test]
-fn binary_and_huge_blobs_are_named_not_fatal() {
+fn binary_blobs_are_skipped_and_huge_ones_fail_the_range() {
     let (_tmp, dir) = repository();
     let base = git(&dir, &["rev-parse", "HEAD"]);
     fs_err::write(dir.join("docs-logo.png"), b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR").unwrap();
@@ -419,10 +419,9 @@ fn binary_and_huge_blobs_are_named_not_fatal() {
     .unwrap();
     commit(&dir, "Add a logo and a large seed dump");
     let (code, json, stderr) = check(&dir, &["--range", &format!("{base}..HEAD")]);
-    assert_eq!(
-        code, 0,
-        "a warning does not fail the range: {json}\n{stderr}"
-    );
+    // Too large to parse is too large to show safe: a denial (a Secret
+    // padded past the limit must not pass).
+    assert_eq!(code, 1, "{json}\n{stderr}");
     let list = findings(&json);
     let huge = list
         .iter()

@@ -79,17 +79,7 @@ impl Input {
             }
             let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
             if size > MAX_FILE {
-                input.findings.push(Finding::new(
-                    "SOC-REPO-002",
-                    Severity::Warn,
-                    &rel,
-                    None,
-                    format!(
-                        "{} MB: larger than the {} MB socle parses; not checked",
-                        size / (1024 * 1024),
-                        MAX_FILE / (1024 * 1024)
-                    ),
-                ));
+                input.findings.push(too_large(&rel, size));
                 continue;
             }
             input.files.push((rel, fs_err::read(entry.path())?));
@@ -97,6 +87,23 @@ impl Input {
         input.files.sort();
         Ok(input)
     }
+}
+
+/// A file over [`MAX_FILE`] is not parsed, and so not judged: a denial,
+/// since it could be deployed (padding a Secret with comments must not
+/// carry it past the check).
+pub(crate) fn too_large(path: &str, size: u64) -> Finding {
+    Finding::new(
+        "SOC-REPO-002",
+        Severity::Deny,
+        path,
+        None,
+        format!(
+            "{:.1} MB: larger than the {} MB socle parses, so not checked; split it, or keep it out of the repository",
+            size as f64 / (1024.0 * 1024.0),
+            MAX_FILE / (1024 * 1024)
+        ),
+    )
 }
 
 fn relative(root: &Path, path: &Path) -> String {

@@ -202,41 +202,139 @@ pub fn parse_many(files: &[(&str, &[u8])], charts: &BTreeSet<String>) -> Parsed 
 
 /// One file into `out`; `charts` tells Helm chart templates apart.
 pub fn parse_file(path: &str, bytes: &[u8], charts: &BTreeSet<String>, out: &mut Parsed) {
-    let ext = extension(path);
-    if bytes.iter().take(8192).any(|b| *b == 0) {
-        out.skipped.push((path.to_owned(), "binary file".into()));
-        return;
-    }
-    if TEMPLATE_EXTENSIONS.contains(&ext) || is_chart_template(path, charts) {
-        out.skipped
-            .push((path.to_owned(), "template, not YAML until rendered".into()));
-        return;
-    }
-    let text = match std::str::from_utf8(bytes) {
-        Ok(t) => t,
-        Err(e) => {
+    let ext = extension(path).to_ascii_lowercase();
+    let ext = ext.as_str();
+    // A YAML or JSON name says the file may be deployed: what cannot be read
+    // as text is a denial, never skipped as binary.
+    let deployable = matches!(ext, "yaml" | "yml" | "json");
+    let text = match decode(bytes) {
+        Decoded::Text(text) => text,
+        Decoded::Binary if !deployable => {
+            out.skipped.push((path.to_owned(), "binary file".into()));
+            return;
+        }
+        Decoded::Binary => {
             out.findings.push(Finding::new(
                 "SOC-PARSE-001",
                 Severity::Deny,
                 path,
                 None,
-                format!("not UTF-8 text: {e}"),
+                "named as YAML or JSON but holds binary data (a NUL byte): not checked, so not deployable",
+            ));
+            return;
+        }
+        Decoded::Invalid(why) => {
+            out.findings.push(Finding::new(
+                "SOC-PARSE-001",
+                Severity::Deny,
+                path,
+                None,
+                format!("not text socle can read: {why}"),
             ));
             return;
         }
     };
+    if TEMPLATE_EXTENSIONS.contains(&ext) || is_chart_template(path, charts) {
+        out.skipped
+            .push((path.to_owned(), "template, not YAML until rendered".into()));
+        return;
+    }
     match ext {
-        "yaml" | "yml" => parse_yaml(path, text, out),
-        "json" | "zpln" => parse_json(path, text, out),
+        "yaml" | "yml" => parse_yaml(path, &text, out),
+        "json" | "zpln" => parse_json(path, &text, out),
         e if TEXT_EXTENSIONS.contains(&e) => out.texts.push(Text {
             path: path.to_owned(),
-            text: text.to_owned(),
+            text: text.into_owned(),
         }),
         _ => {}
     }
 }
 
+enum Decoded<'a> {
+    Text(std::borrow::Cow<'a, str>),
+    /// No byte-order mark and a NUL byte: not text.
+    Binary,
+    Invalid(String),
+}
+
+/// A file's text as kubectl reads it: UTF-8 (its byte-order mark dropped),
+/// or UTF-16 or UTF-32 announced by a byte-order mark.
+fn decode(bytes: &[u8]) -> Decoded<'_> {
+    use std::borrow::Cow;
+    let units = |bytes: &[u8], width: usize, big: bool| -> Vec<u32> {
+        bytes
+            .chunks(width)
+            .map(|c| {
+                let mut v = 0u32;
+                for k in 0..c.len() {
+                    let b = if big { c[k] } else { c[c.len() - 1 - k] };
+                    v = (v << 8) | u32::from(b);
+                }
+                v
+            })
+            .collect()
+    };
+    let utf16 = |body: &[u8], big: bool| -> Decoded<'static> {
+        if body.len() % 2 != 0 {
+            return Decoded::Invalid("UTF-16 with an odd number of bytes".into());
+        }
+        let units: Vec<u16> = units(body, 2, big).into_iter().map(|u| u as u16).collect();
+        match String::from_utf16(&units) {
+            Ok(t) => Decoded::Text(Cow::Owned(t)),
+            Err(e) => Decoded::Invalid(format!("invalid UTF-16: {e}")),
+        }
+    };
+    let utf32 = |body: &[u8], big: bool| -> Decoded<'static> {
+        if body.len() % 4 != 0 {
+            return Decoded::Invalid("UTF-32 whose length is not a multiple of 4".into());
+        }
+        let mut out = String::with_capacity(body.len() / 4);
+        for u in units(body, 4, big) {
+            match char::from_u32(u) {
+                Some(c) => out.push(c),
+                None => return Decoded::Invalid(format!("invalid UTF-32 code point {u:#x}")),
+            }
+        }
+        Decoded::Text(Cow::Owned(out))
+    };
+    // UTF-32's marks start like UTF-16's: they are tried first.
+    if let Some(body) = bytes.strip_prefix(&[0xFF, 0xFE, 0, 0]) {
+        return utf32(body, false);
+    }
+    if let Some(body) = bytes.strip_prefix(&[0, 0, 0xFE, 0xFF]) {
+        return utf32(body, true);
+    }
+    if let Some(body) = bytes.strip_prefix(&[0xFF, 0xFE]) {
+        return utf16(body, false);
+    }
+    if let Some(body) = bytes.strip_prefix(&[0xFE, 0xFF]) {
+        return utf16(body, true);
+    }
+    let body = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(bytes);
+    if body.contains(&0) {
+        return Decoded::Binary;
+    }
+    match std::str::from_utf8(body) {
+        Ok(t) => Decoded::Text(Cow::Borrowed(t)),
+        Err(e) => Decoded::Invalid(format!("not UTF-8: {e}")),
+    }
+}
+
 fn parse_json(path: &str, text: &str, out: &mut Parsed) {
+    if text.len() > MAX_DOCUMENT {
+        out.findings.push(Finding::new(
+            "SOC-REPO-002",
+            Severity::Deny,
+            path,
+            None,
+            format!(
+                "{:.1} MB of JSON: larger than the {} MB the API server accepts in one request, so not checked; split it",
+                text.len() as f64 / (1024.0 * 1024.0),
+                MAX_DOCUMENT / (1024 * 1024)
+            ),
+        ));
+        return;
+    }
     match serde_json::from_str::<Value>(text) {
         // JSON is YAML's flow syntax: the YAML event parser finds its lines.
         Ok(value) => out.documents.push(Document {
@@ -429,8 +527,114 @@ fn yaml_path(path: &str, chunk: &str, first_line: usize, out: &mut Parsed) -> Op
     }
 }
 
+/// One YAML document larger than this is not parsed: the API server refuses
+/// a request over 3 MiB, and judging one (a 10 MB mapping took 5 s and
+/// 560 MB) would cost more than the rest of a repository.
+pub(crate) const MAX_DOCUMENT: usize = 3 * 1024 * 1024;
+
+/// Deeper flow nesting than this is refused before parsing: the parser's
+/// time grows with the square of the depth (100,000 levels, a 200 KB file,
+/// took 39 s), and the deserializer refuses beyond 128 levels anyway.
+pub(crate) const MAX_FLOW_DEPTH: usize = 128;
+
+/// Where a YAML text first nests flow collections (`[`, `{`) deeper than
+/// `limit`: its line. One pass: quoted strings, comments and block scalars
+/// are skipped. It errs towards counting (a bracket that opens a block
+/// value counts): nothing legitimate nests a hundred levels.
+fn too_deep(text: &str, limit: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    // A block scalar (`|`, `>`): lines more indented than its key are text.
+    let mut scalar_indent: Option<usize> = None;
+    let mut quote: Option<u8> = None;
+    for (i, line) in text.lines().enumerate() {
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        if let Some(parent) = scalar_indent {
+            if line.trim().is_empty() || indent > parent {
+                continue;
+            }
+            scalar_indent = None;
+        }
+        let bytes = line.as_bytes();
+        let mut j = 0;
+        while j < bytes.len() {
+            let b = bytes[j];
+            match quote {
+                Some(q) => {
+                    if b == b'\\' && q == b'"' {
+                        j += 1;
+                    } else if b == q {
+                        quote = None;
+                    }
+                }
+                None => match b {
+                    b'#' if j == 0 || bytes[j - 1] == b' ' || bytes[j - 1] == b'\t' => break,
+                    // A quote opens a string only where a value starts.
+                    b'"' | b'\''
+                        if matches!(
+                            bytes[..j].iter().rev().find(|c| **c != b' '),
+                            None | Some(b':' | b'-' | b'?' | b',' | b'[' | b'{')
+                        ) =>
+                    {
+                        quote = Some(b)
+                    }
+                    b'[' | b'{' => {
+                        depth += 1;
+                        if depth > limit {
+                            return Some(i + 1);
+                        }
+                    }
+                    b']' | b'}' => depth = depth.saturating_sub(1),
+                    _ => {}
+                },
+            }
+            j += 1;
+        }
+        if depth == 0 && quote.is_none() {
+            let value = line.split(" #").next().unwrap_or(line).trim_end();
+            let indicator = value
+                .trim_end_matches(['+', '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+            if indicator.ends_with(": |")
+                || indicator.ends_with(": >")
+                || indicator.ends_with("- |")
+                || indicator.ends_with("- >")
+                || indicator == "|"
+                || indicator == ">"
+            {
+                scalar_indent = Some(indent);
+            }
+        }
+    }
+    None
+}
+
 fn parse_yaml(path: &str, text: &str, out: &mut Parsed) {
+    if let Some(line) = too_deep(text, MAX_FLOW_DEPTH) {
+        out.findings.push(Finding::new(
+            "SOC-PARSE-001",
+            Severity::Deny,
+            path,
+            Some(line),
+            format!(
+                "YAML nested deeper than {MAX_FLOW_DEPTH} levels: not parsed (no Kubernetes object nests this deep)"
+            ),
+        ));
+        return;
+    }
     for (first_line, chunk) in split_documents(text) {
+        if chunk.len() > MAX_DOCUMENT {
+            out.findings.push(Finding::new(
+                "SOC-REPO-002",
+                Severity::Deny,
+                path,
+                Some(first_line),
+                format!(
+                    "a document of {:.1} MB: larger than the {} MB the API server accepts in one request, so not checked; split it",
+                    chunk.len() as f64 / (1024.0 * 1024.0),
+                    MAX_DOCUMENT / (1024 * 1024)
+                ),
+            ));
+            continue;
+        }
         // Straight into JSON values, which is what every rule reads, unless
         // the document may use a merge key: those are resolved on YAML's own
         // values first.

@@ -129,17 +129,9 @@ fn tree_input(
         }
         let bytes = &blobs[&f.blob];
         if bytes.len() as u64 > MAX_FILE {
-            input.findings.push(Finding::new(
-                "SOC-REPO-002",
-                Severity::Warn,
-                &f.path,
-                None,
-                format!(
-                    "{} MB: larger than the {} MB socle parses; not checked",
-                    bytes.len() / (1024 * 1024),
-                    MAX_FILE / (1024 * 1024)
-                ),
-            ));
+            input
+                .findings
+                .push(super::files::too_large(&f.path, bytes.len() as u64));
             continue;
         }
         input.blob_ids.insert(f.path.clone(), f.blob.clone());

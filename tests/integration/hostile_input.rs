@@ -1,0 +1,199 @@
+//! Input crafted to slip past the check or to exhaust it: each case is
+//! reported as a denial naming the file, in bounded time.
+
+use std::time::{Duration, Instant};
+
+use socle::render::FileSet;
+
+use crate::support::check_json;
+
+const SECRET: &str = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: apps\nstringData:\n  password: hunter2hunter2\n";
+
+fn one(path: &str, bytes: Vec<u8>) -> FileSet {
+    FileSet::from([(path.to_owned(), bytes)])
+}
+
+/// The rule ids reported against `file`.
+fn rules_on(findings: &[serde_json::Value], file: &str) -> Vec<String> {
+    findings
+        .iter()
+        .filter(|f| f["file"] == file && f["severity"] == "deny")
+        .filter_map(|f| f["rule"].as_str().map(str::to_owned))
+        .collect()
+}
+
+fn assert_denied(files: &FileSet, file: &str, rule: &str) {
+    let (code, findings) = check_json(files);
+    assert_eq!(code, 1, "{file}: {findings:#?}");
+    let rules = rules_on(&findings, file);
+    assert!(
+        rules.iter().any(|r| r == rule),
+        "{file}: {rule} expected, got {findings:#?}"
+    );
+}
+
+#[test]
+fn a_secret_padded_past_the_size_limit_is_denied() {
+    let mut text = SECRET.to_owned();
+    let pad = format!("# {}\n", "x".repeat(98));
+    while text.len() <= 11 * 1024 * 1024 {
+        text.push_str(&pad);
+    }
+    assert_denied(
+        &one("apps/secret.yaml", text.into_bytes()),
+        "apps/secret.yaml",
+        "SOC-REPO-002",
+    );
+}
+
+fn utf16(text: &str, big: bool) -> Vec<u8> {
+    let mut out = if big {
+        vec![0xFE, 0xFF]
+    } else {
+        vec![0xFF, 0xFE]
+    };
+    for u in text.encode_utf16() {
+        out.extend(if big {
+            u.to_be_bytes()
+        } else {
+            u.to_le_bytes()
+        });
+    }
+    out
+}
+
+fn utf32(text: &str, big: bool) -> Vec<u8> {
+    let mut out = if big {
+        vec![0, 0, 0xFE, 0xFF]
+    } else {
+        vec![0xFF, 0xFE, 0, 0]
+    };
+    for c in text.chars() {
+        let u = c as u32;
+        out.extend(if big {
+            u.to_be_bytes()
+        } else {
+            u.to_le_bytes()
+        });
+    }
+    out
+}
+
+/// kubectl reads UTF-16 and UTF-32 with a byte-order mark: so does the
+/// check, and the Secret inside is judged like any other.
+#[test]
+fn secrets_in_other_encodings_are_judged() {
+    for (name, bytes) in [
+        ("utf16le.yaml", utf16(SECRET, false)),
+        ("utf16be.yaml", utf16(SECRET, true)),
+        ("utf32le.yaml", utf32(SECRET, false)),
+        ("utf32be.yaml", utf32(SECRET, true)),
+    ] {
+        assert_denied(&one(name, bytes), name, "SOC-SEC-001");
+    }
+}
+
+/// A YAML or JSON name with bytes that are not text (a NUL byte, random
+/// bytes) is a denial, where it used to be skipped as binary.
+#[test]
+fn binary_data_under_a_yaml_name_is_denied() {
+    let mut nul = SECRET.as_bytes().to_vec();
+    nul.extend(b"\0\n");
+    assert_denied(&one("nul.yaml", nul), "nul.yaml", "SOC-PARSE-001");
+    // Fixed pseudo-random bytes: the test must not depend on luck.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let noise: Vec<u8> = (0..4096)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect();
+    assert_denied(
+        &one("blob.yaml", noise.clone()),
+        "blob.yaml",
+        "SOC-PARSE-001",
+    );
+    assert_denied(&one("blob.json", noise), "blob.json", "SOC-PARSE-001");
+    // The same bytes under a binary name are not judged as a manifest.
+    let (code, findings) = check_json(&one("logo.png", vec![0x89, b'P', b'N', b'G', 0, 0, 0, 13]));
+    assert_eq!(code, 0, "{findings:#?}");
+}
+
+/// A byte-order mark before valid YAML is not "more than one document".
+#[test]
+fn a_utf8_byte_order_mark_is_dropped() {
+    let mut bytes = vec![0xEF, 0xBB, 0xBF];
+    bytes.extend(b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  namespace: apps\ndata:\n  a: b\n");
+    let (code, findings) = check_json(&one("c.yaml", bytes));
+    assert_eq!(code, 0, "{findings:#?}");
+    let mut secret = vec![0xEF, 0xBB, 0xBF];
+    secret.extend(SECRET.as_bytes());
+    assert_denied(&one("s.yaml", secret), "s.yaml", "SOC-SEC-001");
+}
+
+/// An upper-case extension is still YAML.
+#[test]
+fn an_upper_case_yaml_extension_is_judged() {
+    assert_denied(
+        &one("s.YAML", SECRET.as_bytes().to_vec()),
+        "s.YAML",
+        "SOC-SEC-001",
+    );
+}
+
+/// 100,000 nested flow collections (a 200 KB file) took 39 s to refuse:
+/// the nesting is now refused before parsing.
+#[test]
+fn deep_nesting_is_refused_quickly() {
+    let depth = 100_000;
+    for (name, text) in [
+        (
+            "seq.yaml",
+            format!("a: {}{}\n", "[".repeat(depth), "]".repeat(depth)),
+        ),
+        (
+            "map.yaml",
+            format!("a: {}1{}\n", "{k: ".repeat(depth), "}".repeat(depth)),
+        ),
+    ] {
+        let started = Instant::now();
+        assert_denied(&one(name, text.into_bytes()), name, "SOC-PARSE-001");
+        // A bound on a hang, not a speed target (BENCHMARKS.md has those).
+        assert!(started.elapsed() < Duration::from_secs(20), "{name}");
+    }
+    // Brackets inside quotes, comments and block scalars do not count.
+    let mut text = String::from(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  namespace: apps\ndata:\n",
+    );
+    text.push_str(&format!("  quoted: \"{}\"\n", "[".repeat(500)));
+    text.push_str(&format!("  # {}\n", "{".repeat(500)));
+    text.push_str(&format!("  block: |\n    {}\n", "[".repeat(500)));
+    let flow = format!(
+        "flow: ['{}', \"{}\", it's]\n",
+        "{".repeat(500),
+        "[".repeat(500)
+    );
+    let mut files = one("c.yaml", text.into_bytes());
+    files.insert("values.yaml".into(), flow.into_bytes());
+    let (code, findings) = check_json(&files);
+    assert_eq!(code, 0, "{findings:#?}");
+}
+
+/// One document over the 3 MB the API server accepts is refused, not
+/// judged: a 10 MB mapping cost 5 s and 560 MB.
+#[test]
+fn a_document_larger_than_the_api_server_accepts_is_denied() {
+    let mut text = String::from("values:\n");
+    while text.len() <= 4 * 1024 * 1024 {
+        text.push_str(&format!("  key_{:09}: some value\n", text.len()));
+    }
+    assert_denied(
+        &one("values.yaml", text.clone().into_bytes()),
+        "values.yaml",
+        "SOC-REPO-002",
+    );
+    let json = serde_json::to_vec(&serde_json::json!({ "pad": text })).expect("json");
+    assert_denied(&one("big.json", json), "big.json", "SOC-REPO-002");
+}
