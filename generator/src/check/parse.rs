@@ -275,7 +275,7 @@ fn decode(bytes: &[u8]) -> Decoded<'_> {
             .collect()
     };
     let utf16 = |body: &[u8], big: bool| -> Decoded<'static> {
-        if body.len() % 2 != 0 {
+        if !body.len().is_multiple_of(2) {
             return Decoded::Invalid("UTF-16 with an odd number of bytes".into());
         }
         let units: Vec<u16> = units(body, 2, big).into_iter().map(|u| u as u16).collect();
@@ -285,7 +285,7 @@ fn decode(bytes: &[u8]) -> Decoded<'_> {
         }
     };
     let utf32 = |body: &[u8], big: bool| -> Decoded<'static> {
-        if body.len() % 4 != 0 {
+        if !body.len().is_multiple_of(4) {
             return Decoded::Invalid("UTF-32 whose length is not a multiple of 4".into());
         }
         let mut out = String::with_capacity(body.len() / 4);
