@@ -538,7 +538,7 @@ fn new(args: NewArgs) -> anyhow::Result<u8> {
     let blueprint = load_tree(args.blueprints.as_deref(), Tree::embedded_blueprint)?;
     let environments = load_tree(args.environments.as_deref(), Tree::embedded_environments)?;
     let (spec_text, origin) = match &args.spec {
-        Some(path) => (fs_err::read_to_string(path)?, path.display().to_string()),
+        Some(path) => (spec::read_file(path)?, path.display().to_string()),
         None => (spec::EXAMPLE.to_owned(), "embedded example spec".to_owned()),
     };
     let cli_author = match &args.author {

@@ -197,3 +197,53 @@ fn a_document_larger_than_the_api_server_accepts_is_denied() {
     let json = serde_json::to_vec(&serde_json::json!({ "pad": text })).expect("json");
     assert_denied(&one("big.json", json), "big.json", "SOC-REPO-002");
 }
+
+/// `--spec` reads a regular file of at most 1 MiB: `/dev/zero` grew to
+/// 23 GB, a FIFO or `/dev/urandom` hung. Each is now exit 2, at once,
+/// naming the path, and nothing is written.
+#[test]
+fn a_spec_that_is_not_a_small_regular_file_is_refused() {
+    use assert_cmd::cargo::CommandCargoExt;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let fifo = tmp.path().join("spec.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let huge = tmp.path().join("huge.yaml");
+    fs_err::write(&huge, "# padding\n".repeat(200_000)).expect("write");
+    let out_dir = tmp.path().join("out");
+    for (spec, says) in [
+        (std::path::PathBuf::from("/dev/zero"), "not a regular file"),
+        (
+            std::path::PathBuf::from("/dev/urandom"),
+            "not a regular file",
+        ),
+        (fifo, "not a regular file"),
+        (tmp.path().to_path_buf(), "not a regular file"),
+        (huge, "larger than 1024 KiB"),
+    ] {
+        let started = Instant::now();
+        let out = std::process::Command::cargo_bin("socle")
+            .expect("socle binary")
+            .args(["new", "-q", "--spec"])
+            .arg(&spec)
+            .arg("--out")
+            .arg(&out_dir)
+            .output()
+            .expect("socle new runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{}: {stderr}", spec.display());
+        assert!(
+            stderr.contains(says) && stderr.contains(&*spec.to_string_lossy()),
+            "{stderr}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{}",
+            spec.display()
+        );
+        assert!(!out_dir.exists(), "nothing is written");
+    }
+}

@@ -360,6 +360,51 @@ pub enum SpecError {
     },
 }
 
+/// The largest spec socle reads: a real one is a few kilobytes.
+pub const MAX_SPEC_BYTES: u64 = 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpecFileError {
+    #[error("{path}: not a regular file (a device, a FIFO or a directory); give the path of a spec file")]
+    NotAFile { path: String },
+    #[error("{path}: larger than {} KiB; a spec is a few kilobytes (is this the right file?)", MAX_SPEC_BYTES / 1024)]
+    TooLarge { path: String },
+    #[error("{path}: not UTF-8 text")]
+    NotText { path: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A spec file's text. Only a regular file is opened (a FIFO or a device
+/// such as `/dev/zero` would hang the read or fill the memory), and no more
+/// than [`MAX_SPEC_BYTES`] is read, whatever its size claims.
+pub fn read_file(path: &std::path::Path) -> Result<String, SpecFileError> {
+    use std::io::Read;
+    let shown = path.display().to_string();
+    let io = |source| SpecFileError::Io {
+        path: shown.clone(),
+        source,
+    };
+    let meta = fs_err::metadata(path).map_err(io)?;
+    if !meta.is_file() {
+        return Err(SpecFileError::NotAFile { path: shown });
+    }
+    let mut bytes = Vec::new();
+    fs_err::File::open(path)
+        .map_err(io)?
+        .take(MAX_SPEC_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_SPEC_BYTES {
+        return Err(SpecFileError::TooLarge { path: shown });
+    }
+    String::from_utf8(bytes).map_err(|_| SpecFileError::NotText { path: shown })
+}
+
 fn render_problems(origin: &str, problems: &[Problem]) -> String {
     problems
         .iter()
