@@ -53,6 +53,21 @@ reference(v) if regex.match(`^(/|file:|vault:|ref\+|secretref:)`, v)
 # whose data SOC-SEC-001 already refuses as a whole.
 reference_kinds := {"ExternalSecret", "SealedSecret", "SecretStore", "ClusterSecretStore", "PushSecret", "Secret"}
 
+# Charts name their credentials after the user or component they belong
+# to (`wordpressPassword`, `postgresPassword`): the end of the key counts.
+credential_key(key) if lower(key) in password_keys
+
+credential_key(key) if regex.match(`(password|passwd)$`, lower(key))
+
+# An environment variable's name that says its value is a credential
+# (`DB_PASSWORD`, `AWS_SECRET_ACCESS_KEY`, `GITHUB_TOKEN`), unless it names
+# where one is (`..._FILE`, `..._URL`).
+credential_variable(name) if {
+	n := lower(name)
+	regex.match(`(password|passwd|secret|token|api_?key|private_?key|credentials?)`, n)
+	not regex.match(`_(file|path|url|uri|endpoint|name|ref|id|header|type|kind)$`, n)
+}
+
 # SOC-SEC-003: literal passwords.
 violation contains finding("SOC-SEC-003", sprintf("%q holds a literal credential; reference a Secret instead", [key]), leaf.path) if {
 	not input.kind in reference_kinds
@@ -62,6 +77,23 @@ violation contains finding("SOC-SEC-003", sprintf("%q holds a literal credential
 	count(leaf.path) > 0
 	key := leaf.path[count(leaf.path) - 1]
 	is_string(key)
-	lower(key) in password_keys
+	credential_key(key)
 	not reference(leaf.value)
+}
+
+# SOC-SEC-003: a container's environment variable set to a literal
+# credential (`env: [{name: DB_PASSWORD, value: ...}]`).
+violation contains finding("SOC-SEC-003", sprintf("environment variable %q holds a literal credential; use valueFrom.secretKeyRef", [name]), leaf.path) if {
+	not input.kind in reference_kinds
+	some leaf in input.leaves
+	n := count(leaf.path)
+	n >= 3
+	leaf.path[n - 1] == "value"
+	leaf.path[n - 3] == "env"
+	not reference(leaf.value)
+	not regex.match(`^[a-z][a-z0-9+.-]*://`, leaf.value)
+	some other in input.leaves
+	other.path == array.concat(array.slice(leaf.path, 0, n - 1), ["name"])
+	name := other.value
+	credential_variable(name)
 }

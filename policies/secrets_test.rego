@@ -30,3 +30,35 @@ test_password_reference_passes if {
 test_external_secret_field_names_pass if {
 	count(secrets.violation) == 0 with input as doc("ExternalSecret", [[["spec", "data", 0, "secretKey"], "password"]])
 }
+
+test_chart_style_password_key_denied if {
+	"SOC-SEC-003" in ids(secrets.violation) with input as doc("", [[["wordpressPassword"], "foo"]])
+}
+
+test_password_key_names_pass if {
+	count(secrets.violation) == 0 with input as doc("", [
+		[["auth", "existingSecret"], "wordpress-credentials"],
+		[["auth", "secretKeys", "userPasswordKey"], "password"],
+		[["passwordFile"], "/run/secrets/password"],
+	])
+}
+
+test_literal_credential_in_env_denied if {
+	"SOC-SEC-003" in ids(secrets.violation) with input as doc("Deployment", [
+		[["spec", "template", "spec", "containers", 0, "env", 0, "name"], "DB_PASSWORD"],
+		[["spec", "template", "spec", "containers", 0, "env", 0, "value"], "hunter2hunter2"],
+	])
+}
+
+test_env_credential_references_pass if {
+	count(secrets.violation) == 0 with input as doc("Deployment", [
+		[["spec", "template", "spec", "containers", 0, "env", 0, "name"], "DB_PASSWORD_FILE"],
+		[["spec", "template", "spec", "containers", 0, "env", 0, "value"], "/run/secrets/db"],
+		[["spec", "template", "spec", "containers", 0, "env", 1, "name"], "OAUTH_TOKEN_URL"],
+		[["spec", "template", "spec", "containers", 0, "env", 1, "value"], "https://sso.example/token"],
+		[["spec", "template", "spec", "containers", 0, "env", 2, "name"], "LOG_LEVEL"],
+		[["spec", "template", "spec", "containers", 0, "env", 2, "value"], "debug"],
+		[["spec", "template", "spec", "containers", 0, "env", 3, "name"], "API_TOKEN"],
+		[["spec", "template", "spec", "containers", 0, "env", 3, "value"], "${API_TOKEN}"],
+	])
+}

@@ -247,3 +247,23 @@ fn a_spec_that_is_not_a_small_regular_file_is_refused() {
         assert!(!out_dir.exists(), "nothing is written");
     }
 }
+
+/// A credential written straight into a workload's environment or into a
+/// chart's values is reported like one in a Secret.
+#[test]
+fn literal_credentials_in_workloads_and_values_are_denied() {
+    let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\n  namespace: apps\nspec:\n  selector:\n    matchLabels: {app: app}\n  template:\n    metadata:\n      labels: {app: app}\n    spec:\n      containers:\n        - name: app\n          image: registry.example/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n          env:\n            - name: DB_PASSWORD\n              value: hunter2hunter2\n";
+    assert_denied(
+        &one("apps/deployment.yaml", deployment.into()),
+        "apps/deployment.yaml",
+        "SOC-SEC-003",
+    );
+    assert_denied(
+        &one(
+            "components/wordpress/values.yaml",
+            b"wordpressUsername: admin\nwordpressPassword: foo\n".to_vec(),
+        ),
+        "components/wordpress/values.yaml",
+        "SOC-SEC-003",
+    );
+}

@@ -98,6 +98,19 @@ fn may_be_secret(key: Option<&str>, value: &str) -> bool {
     }) || VALUE_MARKERS.iter().any(|m| value.contains(m))
 }
 
+/// What an environment variable's name holds when the secrets rules may
+/// flag its value: a superset of `credential_variable` in
+/// `policies/secrets.rego`.
+const ENV_MARKERS: [&str; 7] = [
+    "pass",
+    "secret",
+    "token",
+    "key",
+    "credential",
+    "pwd",
+    "private",
+];
+
 /// The strings of a document the secrets rules may flag, with their paths.
 fn leaves(value: &Value) -> Vec<Value> {
     fn walk(v: &Value, path: &mut Vec<Value>, out: &mut Vec<Value>) {
@@ -113,6 +126,21 @@ fn leaves(value: &Value) -> Vec<Value> {
                 }
             }
             Value::Object(map) => {
+                // A container's environment variable: its value is a
+                // credential when its name says so (`DB_PASSWORD`).
+                let in_env = path.len() >= 2 && path[path.len() - 2] == "env";
+                if let (true, Some(Value::String(name)), Some(Value::String(value))) =
+                    (in_env, map.get("name"), map.get("value"))
+                {
+                    let lower = name.to_lowercase();
+                    if ENV_MARKERS.iter().any(|m| lower.contains(m)) {
+                        for (key, leaf) in [("name", name), ("value", value)] {
+                            path.push(json!(key));
+                            out.push(json!({"path": path.clone(), "value": leaf}));
+                            path.pop();
+                        }
+                    }
+                }
                 for (k, item) in map {
                     path.push(json!(k));
                     walk(item, path, out);
@@ -896,6 +924,18 @@ mod tests {
             5
         );
         assert!(!may_be_secret(Some("image"), "apache/zeppelin:0.12.1"));
+        // Every word `credential_variable` looks for in a variable's name
+        // carries one of the markers that select the variable.
+        let words = source
+            .split("credential_variable(name) if {")
+            .nth(1)
+            .and_then(|rest| rest.split("`(").nth(1))
+            .and_then(|rest| rest.split(")`").next())
+            .expect("credential_variable's pattern");
+        for word in words.split('|') {
+            let word = word.replace("_?", "_").replace("s?", "s");
+            assert!(ENV_MARKERS.iter().any(|m| word.contains(m)), "{word}");
+        }
     }
 
     /// A document breaking every per-document rule at once, under any kind.
