@@ -415,7 +415,7 @@ impl Reader {
 }
 
 /// The git directory of the repository containing `dir` (per work tree).
-pub fn git_dir(dir: &Path) -> Result<std::path::PathBuf, GitError> {
+pub(crate) fn git_dir(dir: &Path) -> Result<std::path::PathBuf, GitError> {
     let repo = gix::discover(dir).map_err(|e| GitError {
         step: "open",
         path: dir.display().to_string(),
@@ -441,7 +441,9 @@ pub struct UnsavedWork {
     pub changed: Vec<String>,
     /// Files git does not track (ignored ones too: they would go as well).
     pub untracked: Vec<String>,
-    /// Commits no remote-tracking branch reaches, as "short-id subject".
+    /// How many commits no remote-tracking branch reaches.
+    pub commit_count: usize,
+    /// The newest few of them, as `short-id "subject"`.
     pub commits: Vec<String>,
     /// The local branches, tags or stash that hold those commits.
     pub refs: Vec<String>,
@@ -449,7 +451,7 @@ pub struct UnsavedWork {
 
 impl UnsavedWork {
     pub fn is_empty(&self) -> bool {
-        self.changed.is_empty() && self.untracked.is_empty() && self.commits.is_empty()
+        self.changed.is_empty() && self.untracked.is_empty() && self.commit_count == 0
     }
 }
 
@@ -490,10 +492,10 @@ impl std::fmt::Display for UnsavedWork {
                 few(&self.untracked)
             ));
         }
-        if !self.commits.is_empty() {
+        if self.commit_count > 0 {
             parts.push(format!(
                 "{} on {} not on any remote ({})",
-                plural(self.commits.len(), "commit", "commits"),
+                plural(self.commit_count, "commit", "commits"),
                 self.refs.join(", "),
                 few(&self.commits)
             ));
@@ -507,7 +509,7 @@ impl std::fmt::Display for UnsavedWork {
 /// remote-tracking branch reaches. None when `dir` holds no repository of
 /// its own (`dir/.git` absent) or nothing would be lost. The renders socle
 /// recorded under `refs/socle/` count as saved: `socle new` makes them again.
-pub fn unsaved_work(dir: &Path) -> Result<Option<UnsavedWork>, GitError> {
+pub(crate) fn unsaved_work(dir: &Path) -> Result<Option<UnsavedWork>, GitError> {
     if fs_err::symlink_metadata(dir.join(".git")).is_err() {
         return Ok(None);
     }
@@ -592,9 +594,7 @@ pub fn unsaved_work(dir: &Path) -> Result<Option<UnsavedWork>, GitError> {
         }
     }
 
-    let (commits, refs) = unpushed(&reader)?;
-    work.commits = commits;
-    work.refs = refs;
+    (work.commit_count, work.commits, work.refs) = unpushed(&reader)?;
     Ok((!work.is_empty()).then_some(work))
 }
 
@@ -617,9 +617,9 @@ fn worktree_blob(path: &Path) -> std::io::Result<Option<String>> {
 }
 
 /// Commits reachable from HEAD, a local branch, a tag or the stash but from
-/// no remote-tracking branch and no socle render, newest first, and the
-/// refs that hold them.
-fn unpushed(reader: &Reader) -> Result<(Vec<String>, Vec<String>), GitError> {
+/// no remote-tracking branch and no socle render: how many, the first few
+/// the walk meets (the tips first), and the refs that hold them.
+fn unpushed(reader: &Reader) -> Result<(usize, Vec<String>, Vec<String>), GitError> {
     let repo = &reader.repo;
     let platform = repo.references().map_err(|e| reader.err("refs", e))?;
     let commit_of = |r: Result<gix::Reference<'_>, gix::Error>| -> Result<Option<(String, gix::ObjectId)>, GitError> {
@@ -665,8 +665,12 @@ fn unpushed(reader: &Reader) -> Result<(Vec<String>, Vec<String>), GitError> {
     let mut commits = Vec::new();
     for info in walk {
         let id = info.map_err(|e| reader.err("log", e))?.id;
-        let c = reader.commit(&id.to_string())?;
-        commits.push(format!("{} {:?}", &c.id[..c.id.len().min(7)], c.subject));
+        // Only the few the message names are read: a long unpushed history
+        // is counted, not formatted.
+        if commits.len() < 4 {
+            let c = reader.commit(&id.to_string())?;
+            commits.push(format!("{} {:?}", &c.id[..c.id.len().min(7)], c.subject));
+        }
         ids.insert(id);
     }
     let mut refs: Vec<String> = tips
@@ -679,5 +683,5 @@ fn unpushed(reader: &Reader) -> Result<(Vec<String>, Vec<String>), GitError> {
     if refs.len() > 1 {
         refs.retain(|r| r != "HEAD");
     }
-    Ok((commits, refs))
+    Ok((ids.len(), commits, refs))
 }

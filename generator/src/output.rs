@@ -26,7 +26,7 @@ pub enum OutputError {
     )]
     UnsavedWork {
         path: PathBuf,
-        work: crate::git::UnsavedWork,
+        work: Box<crate::git::UnsavedWork>,
     },
     #[error(
         "{path} holds a git repository that could not be inspected for unsaved work ({source}); repair it, choose another --out, or pass --discard-work as well to replace it anyway"
@@ -148,7 +148,7 @@ pub fn write_atomically<E>(
                 Ok(Some(work)) => {
                     return Err(OutputError::UnsavedWork {
                         path: target.to_path_buf(),
-                        work,
+                        work: Box::new(work),
                     });
                 }
                 Err(source) => {
@@ -211,4 +211,21 @@ pub fn write_atomically<E>(
         let _ = staging.keep();
     }
     Ok(Ok(()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_this_targets_temporary_directories_are_ours() {
+        assert!(is_ours(".socle-new-repo.AbC123", NEW, "repo"));
+        assert!(is_ours(".socle-old-repo.000000", OLD, "repo"));
+        assert!(!is_ours(".socle-old-repo.AbC123", NEW, "repo"));
+        assert!(!is_ours(".socle-new-repo.x.AbC123", NEW, "repo"));
+        assert!(!is_ours(".socle-new-repo.AbC12", NEW, "repo"));
+        assert!(!is_ours(".socle-new-repo.AbC1234", NEW, "repo"));
+        assert!(!is_ours(".socle-new-repox", NEW, "repo"));
+        assert!(!is_ours(".socle-new-AbC123", NEW, "repo"));
+    }
 }
