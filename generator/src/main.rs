@@ -775,7 +775,7 @@ fn update(args: UpdateArgs) -> anyhow::Result<u8> {
             writeln!(out, "note: {what}; `socle update --resume` finishes it.")?;
         } else if !args.resume {
             anyhow::bail!(
-                "{}: {what}; run `socle update --resume` (with the same --spec) to finish it, or, to abandon it, restore the files it wrote (`git checkout -- .`, `git status` for new files) and delete {}",
+                "{}: {what}; run `socle update --resume` (with the same --spec) to finish it, or, to abandon it, restore the files it wrote (`git status` lists them) and delete {}",
                 args.dir.display(),
                 journal_path.display()
             );

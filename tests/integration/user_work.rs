@@ -269,6 +269,19 @@ fn update_refuses_to_write_through_a_symlink_out_of_the_repository() {
     assert_eq!(read(&outside, "values.yaml"), values);
     assert_eq!(read(&dir, "socle.lock"), lock);
     assert_eq!(git(&dir, &["status", "--porcelain"]), "");
+
+    // A symlink that stays inside the repository is written through.
+    fs_err::remove_file(dir.join("components/minio")).unwrap();
+    fs_err::rename(&outside, dir.join("components/minio-real")).unwrap();
+    std::os::unix::fs::symlink("minio-real", dir.join("components/minio")).unwrap();
+    commit_all(&dir, "MinIO lives beside its link");
+    // (The check then denies the unknown component directory: exit 1.)
+    let (_, out, err) = socle(&dir, &["update", "--spec", &spec]);
+    assert!(
+        out.contains("updated 70 file(s), 0 conflict(s)"),
+        "{out}{err}"
+    );
+    assert_ne!(read(&dir, "components/minio-real/values.yaml"), values);
 }
 
 #[cfg(unix)]
