@@ -368,7 +368,7 @@ fn escape(dir: &Path, rel: &str) -> Result<Option<PathBuf>, std::io::Error> {
             Err(e) => return Err(e),
         };
         if meta.file_type().is_symlink() {
-            let inside = std::fs::canonicalize(&at).is_ok_and(|real| real.starts_with(&root));
+            let inside = fs_err::canonicalize(&at).is_ok_and(|real| real.starts_with(&root));
             if !inside {
                 return Ok(Some(at));
             }
