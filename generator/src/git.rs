@@ -1,6 +1,7 @@
 //! Git: the only module that talks to repositories (through gix, so no git
 //! binary is needed on the consultant's machine).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use gix::objs::tree::EntryKind;
@@ -413,6 +414,16 @@ impl Reader {
     }
 }
 
+/// The git directory of the repository containing `dir` (per work tree).
+pub(crate) fn git_dir(dir: &Path) -> Result<std::path::PathBuf, GitError> {
+    let repo = gix::discover(dir).map_err(|e| GitError {
+        step: "open",
+        path: dir.display().to_string(),
+        message: e.to_string(),
+    })?;
+    Ok(repo.git_dir().to_path_buf())
+}
+
 /// The hooks directory of the repository containing `dir`.
 pub fn hooks_dir(dir: &Path) -> Result<std::path::PathBuf, GitError> {
     let repo = gix::discover(dir).map_err(|e| GitError {
@@ -421,4 +432,256 @@ pub fn hooks_dir(dir: &Path) -> Result<std::path::PathBuf, GitError> {
         message: e.to_string(),
     })?;
     Ok(repo.git_dir().join("hooks"))
+}
+
+/// What deleting a repository's directory would lose for good.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UnsavedWork {
+    /// Tracked paths whose staged or working-tree content differs from HEAD.
+    pub changed: Vec<String>,
+    /// Files git does not track (ignored ones too: they would go as well).
+    pub untracked: Vec<String>,
+    /// How many commits no remote-tracking branch reaches.
+    pub commit_count: usize,
+    /// The newest few of them, as `short-id "subject"`.
+    pub commits: Vec<String>,
+    /// The local branches, tags or stash that hold those commits.
+    pub refs: Vec<String>,
+}
+
+impl UnsavedWork {
+    pub fn is_empty(&self) -> bool {
+        self.changed.is_empty() && self.untracked.is_empty() && self.commit_count == 0
+    }
+}
+
+fn few(items: &[String]) -> String {
+    const SHOWN: usize = 3;
+    let mut out = items
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if items.len() > SHOWN {
+        out.push_str(", ...");
+    }
+    out
+}
+
+impl std::fmt::Display for UnsavedWork {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let plural =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let mut parts = Vec::new();
+        if !self.changed.is_empty() {
+            parts.push(format!(
+                "{} ({})",
+                plural(
+                    self.changed.len(),
+                    "file with uncommitted changes",
+                    "files with uncommitted changes"
+                ),
+                few(&self.changed)
+            ));
+        }
+        if !self.untracked.is_empty() {
+            parts.push(format!(
+                "{} ({})",
+                plural(self.untracked.len(), "untracked file", "untracked files"),
+                few(&self.untracked)
+            ));
+        }
+        if self.commit_count > 0 {
+            parts.push(format!(
+                "{} on {} not on any remote ({})",
+                plural(self.commit_count, "commit", "commits"),
+                self.refs.join(", "),
+                few(&self.commits)
+            ));
+        }
+        f.write_str(&parts.join(", "))
+    }
+}
+
+/// What would be lost if `dir`, the work tree of a git repository, were
+/// deleted: uncommitted changes, untracked files and commits that no
+/// remote-tracking branch reaches. None when `dir` holds no repository of
+/// its own (`dir/.git` absent) or nothing would be lost. The renders socle
+/// recorded under `refs/socle/` count as saved: `socle new` makes them again.
+pub(crate) fn unsaved_work(dir: &Path) -> Result<Option<UnsavedWork>, GitError> {
+    if fs_err::symlink_metadata(dir.join(".git")).is_err() {
+        return Ok(None);
+    }
+    let path = dir.display().to_string();
+    let repo = gix::open(dir).map_err(|e| GitError {
+        step: "open",
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    let reader = Reader { repo, path };
+    let mut work = UnsavedWork::default();
+
+    let head: BTreeMap<String, String> = match reader.head() {
+        Some(id) => reader
+            .files(&id)?
+            .into_iter()
+            .map(|f| (f.path, f.blob))
+            .collect(),
+        None => BTreeMap::new(),
+    };
+    let index = reader
+        .repo
+        .index_or_empty()
+        .map_err(|e| reader.err("index", e))?;
+    let mut staged = BTreeMap::new();
+    let mut submodules = BTreeSet::new();
+    for entry in index.entries() {
+        let p = entry.path(&index).to_string();
+        if entry.mode == gix::index::entry::Mode::COMMIT {
+            submodules.insert(p);
+            continue;
+        }
+        staged.insert(p, entry.id.to_string());
+    }
+    for p in head.keys().chain(staged.keys()).collect::<BTreeSet<_>>() {
+        if submodules.contains(p) {
+            continue;
+        }
+        let Some(blob) = staged.get(p).filter(|b| head.get(p) == Some(*b)) else {
+            work.changed.push(p.clone());
+            continue;
+        };
+        if worktree_blob(&dir.join(p))
+            .map_err(|e| reader.err("status", e))?
+            .as_ref()
+            != Some(blob)
+        {
+            work.changed.push(p.clone());
+        }
+    }
+
+    let mut walk = walkdir::WalkDir::new(dir)
+        .min_depth(1)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter();
+    while let Some(entry) = walk.next() {
+        let entry = entry.map_err(|e| reader.err("status", e))?;
+        let rel = entry
+            .path()
+            .strip_prefix(dir)
+            .unwrap_or(entry.path())
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        if entry.file_type().is_dir() {
+            // The repository itself, socle's own check cache (documented as
+            // safe to delete) and submodules (their own repositories) are
+            // not the work tree's files.
+            if rel == ".git" || rel == ".socle/cache" || submodules.contains(&rel) {
+                walk.skip_current_dir();
+            } else if entry.file_name() == ".git" {
+                // Another repository inside: its history goes with the tree.
+                work.untracked.push(format!("{rel}/"));
+                walk.skip_current_dir();
+            }
+            continue;
+        }
+        if !head.contains_key(&rel) && !staged.contains_key(&rel) {
+            work.untracked.push(rel);
+        }
+    }
+
+    (work.commit_count, work.commits, work.refs) = unpushed(&reader)?;
+    Ok((!work.is_empty()).then_some(work))
+}
+
+/// The blob id of a working-tree file as git would hash it (a symlink by
+/// its target), or None when it is absent or not a file.
+fn worktree_blob(path: &Path) -> std::io::Result<Option<String>> {
+    let meta = match fs_err::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if meta.file_type().is_symlink() {
+        let target = fs_err::read_link(path)?;
+        return Ok(Some(blob_id(target.to_string_lossy().as_bytes())));
+    }
+    if !meta.is_file() {
+        return Ok(None);
+    }
+    Ok(Some(blob_id(&fs_err::read(path)?)))
+}
+
+/// Commits reachable from HEAD, a local branch, a tag or the stash but from
+/// no remote-tracking branch and no socle render: how many, the first few
+/// the walk meets (the tips first), and the refs that hold them.
+fn unpushed(reader: &Reader) -> Result<(usize, Vec<String>, Vec<String>), GitError> {
+    let repo = &reader.repo;
+    let platform = repo.references().map_err(|e| reader.err("refs", e))?;
+    let commit_of = |r: Result<gix::Reference<'_>, gix::Error>| -> Result<Option<(String, gix::ObjectId)>, GitError> {
+        let mut r = r.map_err(|e| reader.err("refs", e))?;
+        let name = r.name().shorten().to_string();
+        let id = r.peel_to_id().map_err(|e| reader.err("refs", e))?.detach();
+        Ok(repo.find_commit(id).is_ok().then_some((name, id)))
+    };
+    let mut tips = Vec::new();
+    if let Ok(id) = repo.head_id() {
+        tips.push(("HEAD".to_owned(), id.detach()));
+    }
+    let local = platform
+        .local_branches()
+        .map_err(|e| reader.err("refs", e))?
+        .chain(platform.tags().map_err(|e| reader.err("refs", e))?)
+        .chain(
+            platform
+                .prefixed("refs/stash")
+                .map_err(|e| reader.err("refs", e))?,
+        );
+    for r in local {
+        tips.extend(commit_of(r)?);
+    }
+    let mut hidden = Vec::new();
+    let saved = platform
+        .remote_branches()
+        .map_err(|e| reader.err("refs", e))?
+        .chain(
+            platform
+                .prefixed("refs/socle/")
+                .map_err(|e| reader.err("refs", e))?,
+        );
+    for r in saved {
+        hidden.extend(commit_of(r)?.map(|(_, id)| id));
+    }
+    let walk = repo
+        .rev_walk(tips.iter().map(|(_, id)| *id))
+        .with_hidden(hidden)
+        .all()
+        .map_err(|e| reader.err("log", e))?;
+    let mut ids = BTreeSet::new();
+    let mut commits = Vec::new();
+    for info in walk {
+        let id = info.map_err(|e| reader.err("log", e))?.id;
+        // Only the few the message names are read: a long unpushed history
+        // is counted, not formatted.
+        if commits.len() < 4 {
+            let c = reader.commit(&id.to_string())?;
+            commits.push(format!("{} {:?}", &c.id[..c.id.len().min(7)], c.subject));
+        }
+        ids.insert(id);
+    }
+    let mut refs: Vec<String> = tips
+        .into_iter()
+        .filter(|(_, id)| ids.contains(id))
+        .map(|(name, _)| name)
+        .collect();
+    refs.dedup();
+    // HEAD is named only when no branch explains it (a detached HEAD).
+    if refs.len() > 1 {
+        refs.retain(|r| r != "HEAD");
+    }
+    Ok((ids.len(), commits, refs))
 }

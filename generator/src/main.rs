@@ -141,6 +141,10 @@ struct UpdateArgs {
     /// Update even though tracked files differ from HEAD.
     #[arg(long)]
     allow_dirty: bool,
+    /// Finish an update that was interrupted (the files it already wrote
+    /// are kept as they are).
+    #[arg(long, conflicts_with = "dry_run")]
+    resume: bool,
 }
 
 #[derive(Subcommand)]
@@ -237,9 +241,14 @@ struct NewArgs {
     /// Output directory [default: ./<client slug>-platform].
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
-    /// Replace a non-empty output directory.
+    /// Replace a non-empty output directory (refused when it holds a git
+    /// repository with uncommitted changes, untracked files or unpushed commits).
     #[arg(long)]
     force: bool,
+    /// With --force: replace the directory even though that destroys its
+    /// repository's uncommitted changes, untracked files and unpushed commits.
+    #[arg(long, requires = "force")]
+    discard_work: bool,
     /// Do not create a git repository.
     #[arg(long)]
     no_git: bool,
@@ -588,7 +597,11 @@ fn new(args: NewArgs) -> anyhow::Result<u8> {
     );
     let branch = spec.repository.revision.clone();
     let mut commit = None;
-    output::write_atomically(&out, &generated.files, args.force, |dir| {
+    let replace = output::Replace {
+        force: args.force,
+        discard_work: args.discard_work,
+    };
+    output::write_atomically(&out, &generated.files, replace, |dir| {
         if args.no_git {
             return Ok(());
         }
@@ -748,8 +761,45 @@ fn diff(args: DiffArgs) -> anyhow::Result<u8> {
 
 fn update(args: UpdateArgs) -> anyhow::Result<u8> {
     let drift = socle::update::drift(&args.dir, args.spec.as_deref())?;
+    let interrupted = socle::update::Journal::read(&args.dir)?;
+    let mut out = std::io::stdout().lock();
+    if let Some(journal) = &interrupted {
+        let done = journal.done(&args.dir)?.len();
+        let journal_path = socle::update::Journal::path(&args.dir)?;
+        let what = format!(
+            "an earlier `socle update` (spec {}) was interrupted after writing {done} of {} file(s)",
+            journal.spec,
+            journal.steps.len()
+        );
+        if args.dry_run {
+            writeln!(out, "note: {what}; `socle update --resume` finishes it.")?;
+        } else if !args.resume {
+            anyhow::bail!(
+                "{}: {what}; run `socle update --resume` (with the same --spec) to finish it, or, to abandon it, restore the files it wrote (`git status` lists them) and delete {}",
+                args.dir.display(),
+                journal_path.display()
+            );
+        } else if !journal.matches(&drift) {
+            anyhow::bail!(
+                "{}: {what}, but from a different render than this one; resume it with the spec it was applying (`socle update --resume --spec {}`), or abandon it: restore the files it wrote and delete {}",
+                args.dir.display(),
+                journal.spec,
+                journal_path.display()
+            );
+        }
+    } else if args.resume {
+        anyhow::bail!(
+            "{}: no interrupted `socle update` to resume; run `socle update` without --resume",
+            args.dir.display()
+        );
+    }
+    let resuming = interrupted.as_ref().filter(|_| args.resume);
     if !args.allow_dirty && !args.dry_run {
-        let dirty = socle::update::dirty_files(&args.dir)?;
+        let mut dirty = socle::update::dirty_files(&args.dir)?;
+        // What the interrupted update wrote is expected to differ from HEAD.
+        if let Some(journal) = resuming {
+            dirty.retain(|p| p != socle::lock::PATH && !journal.steps.iter().any(|s| &s.path == p));
+        }
         if !dirty.is_empty() {
             anyhow::bail!(
                 "{}: {} tracked file(s) differ from HEAD ({}{}); commit or stash them first, or pass --allow-dirty",
@@ -760,9 +810,23 @@ fn update(args: UpdateArgs) -> anyhow::Result<u8> {
             );
         }
     }
-    let steps = socle::update::plan(&drift)?;
-    let mut out = std::io::stdout().lock();
+    let mut steps = socle::update::plan(&drift)?;
+    let (journal, already) = match resuming {
+        Some(journal) => {
+            let gone = journal.resume(&args.dir, &mut steps)?;
+            (journal.clone(), gone)
+        }
+        None => (socle::update::Journal::new(&drift, &steps), Vec::new()),
+    };
     let mut conflicts = 0;
+    for s in &already {
+        conflicts += usize::from(s.action == "CONFLICT");
+        writeln!(
+            out,
+            "{:<9} {} (written before the interruption)",
+            s.action, s.path
+        )?;
+    }
     for s in &steps {
         conflicts += usize::from(matches!(s.action, socle::update::Action::Conflict(_)));
         write!(
@@ -797,14 +861,14 @@ fn update(args: UpdateArgs) -> anyhow::Result<u8> {
             },
         )?)
     };
-    let (pristine, outcome) = socle::update::apply(&drift, &steps, recheck)?;
+    let (pristine, outcome) = socle::update::apply(&drift, &steps, &journal, recheck)?;
     let outcome = outcome?;
     let (added, removed, changed) =
         socle::update::policy_changes(&drift.lock, &drift.generated.files);
     writeln!(
         out,
         "updated {} file(s), {conflicts} conflict(s); last render recorded as {}.",
-        steps.len(),
+        steps.len() + already.len(),
         &pristine[..pristine.len().min(10)]
     )?;
     if changed || !added.is_empty() || !removed.is_empty() {

@@ -28,5 +28,6 @@ mod system;
 mod system_rules;
 mod tools;
 mod trust;
+mod user_work;
 mod wiring;
 mod zeppelin_sso;

@@ -92,6 +92,8 @@ pub struct Change {
 /// A repository and its new render.
 pub struct Drift {
     pub dir: PathBuf,
+    /// Where the spec was read from.
+    pub spec_origin: String,
     pub lock: Lock,
     pub generated: Generated,
     /// Every file that differs somewhere, by path.
@@ -118,7 +120,16 @@ impl Drift {
 fn read_opt(path: &Path) -> Result<Option<Vec<u8>>, std::io::Error> {
     match fs_err::read(path) {
         Ok(b) => Ok(Some(b)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        // Under a file there is no file: writing there is what fails, with
+        // the path named.
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
+            Ok(None)
+        }
         Err(e) => Err(e),
     }
 }
@@ -186,6 +197,7 @@ pub fn drift(dir: &Path, spec: Option<&Path>) -> Result<Drift, UpdateError> {
     }
     Ok(Drift {
         dir: dir.to_path_buf(),
+        spec_origin: origin,
         lock,
         generated,
         changes,
@@ -317,6 +329,9 @@ pub fn plan(drift: &Drift) -> Result<Vec<Step>, UpdateError> {
                 "you deleted it and the blueprint changed it: restored with the new content; delete it again if it is still unwanted".into(),
             ),
         };
+        if !matches!(action, Action::Keep) {
+            refuse_escape(&drift.dir, &c.path)?;
+        }
         steps.push(Step {
             path: c.path.clone(),
             status: c.status,
@@ -325,6 +340,57 @@ pub fn plan(drift: &Drift) -> Result<Vec<Step>, UpdateError> {
         });
     }
     Ok(steps)
+}
+
+/// The first symlink on the way from `dir` to `rel`'s directory that leads
+/// out of the repository (a dangling one included: where it would lead is
+/// unknown), if any.
+fn escape(dir: &Path, rel: &str) -> Result<Option<PathBuf>, std::io::Error> {
+    let root = fs_err::canonicalize(dir)?;
+    let mut at = dir.to_path_buf();
+    let parts: Vec<&str> = rel.split('/').collect();
+    // The file itself may be a symlink: writing renames over the link and
+    // removing unlinks it, so neither reaches its target.
+    for part in parts.iter().take(parts.len().saturating_sub(1)) {
+        at.push(part);
+        let meta = match fs_err::symlink_metadata(&at) {
+            Ok(m) => m,
+            // Nothing there (or a file where a directory should be): the
+            // write creates it inside the repository, or fails.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                ) =>
+            {
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        if meta.file_type().is_symlink() {
+            let inside = fs_err::canonicalize(&at).is_ok_and(|real| real.starts_with(&root));
+            if !inside {
+                return Ok(Some(at));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Fail closed before anything is written through a symlink that leaves
+/// the repository.
+fn refuse_escape(dir: &Path, rel: &str) -> Result<(), UpdateError> {
+    if let Some(link) = escape(dir, rel)? {
+        let target = fs_err::read_link(&link)
+            .map(|t| t.display().to_string())
+            .unwrap_or_else(|_| "?".into());
+        return Err(UpdateError::Usage(format!(
+            "{}: the update would write through the symlink {} -> {target}, which leads out of the repository; nothing was written. Replace the symlink with a directory inside the repository (or remove it) and run the update again",
+            dir.join(rel).display(),
+            link.display(),
+        )));
+    }
+    Ok(())
 }
 
 /// Tracked files whose working-tree content differs from HEAD.
@@ -354,8 +420,19 @@ pub fn dirty_files(dir: &Path) -> Result<Vec<String>, UpdateError> {
 pub fn apply<T: Send>(
     drift: &Drift,
     steps: &[Step],
+    journal: &Journal,
     alongside: impl FnOnce() -> T + Send,
 ) -> Result<(String, T), UpdateError> {
+    for s in steps {
+        if !matches!(s.action, Action::Keep) {
+            refuse_escape(&drift.dir, &s.path)?;
+        }
+    }
+    let journal_path = Journal::path(&drift.dir)?;
+    write_file(
+        &journal_path,
+        &serde_json::to_vec_pretty(journal).map_err(std::io::Error::other)?,
+    )?;
     for s in steps {
         let path = drift.dir.join(&s.path);
         match &s.action {
@@ -384,15 +461,150 @@ pub fn apply<T: Send>(
     });
     let other =
         other.map_err(|_| UpdateError::Usage("the check after the update panicked".into()))?;
-    Ok((pristine?, other))
+    let pristine = pristine?;
+    fs_err::remove_file(&journal_path)?;
+    Ok((pristine, other))
+}
+
+/// What an update is about to write, kept in the git directory from before
+/// the first write until the pristine render is recorded: a re-run that
+/// finds it knows an update was interrupted, and how far it got.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct Journal {
+    /// The blob id of the new lock file: the render being applied.
+    pub render: String,
+    /// Where the spec came from, to say how to resume.
+    pub spec: String,
+    pub steps: Vec<JournalStep>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct JournalStep {
+    pub path: String,
+    /// The action's label, as the plan prints it.
+    pub action: String,
+    /// The blob id the file gets (None: removed).
+    pub blob: Option<String>,
+}
+
+impl Journal {
+    pub fn new(drift: &Drift, steps: &[Step]) -> Self {
+        Journal {
+            render: render_id(drift),
+            spec: drift.spec_origin.clone(),
+            steps: steps
+                .iter()
+                .filter_map(|s| {
+                    let blob = match &s.action {
+                        Action::Write(b) | Action::Merge(b) | Action::Conflict(b) => {
+                            Some(blob_id(b))
+                        }
+                        Action::Delete => None,
+                        Action::Keep => return None,
+                    };
+                    Some(JournalStep {
+                        path: s.path.clone(),
+                        action: s.action.label().to_owned(),
+                        blob,
+                    })
+                })
+                .collect(),
+        }
+    }
+
+    /// Where the journal of the repository at `dir` lives: in its git
+    /// directory, so it is never committed nor seen as the team's file.
+    pub fn path(dir: &Path) -> Result<PathBuf, UpdateError> {
+        Ok(crate::git::git_dir(dir)?.join("socle-update.json"))
+    }
+
+    pub fn read(dir: &Path) -> Result<Option<Journal>, UpdateError> {
+        let path = Self::path(dir)?;
+        let Some(bytes) = read_opt(&path)? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            UpdateError::Usage(format!(
+                "{}: an interrupted `socle update` left this journal, but it is unreadable ({e}); restore the files it was writing (`git status` lists them), delete it, and run the update again",
+                path.display()
+            ))
+        })
+    }
+
+    /// The steps whose file is already what the update meant to write.
+    pub fn done(&self, dir: &Path) -> Result<Vec<&JournalStep>, UpdateError> {
+        let mut out = Vec::new();
+        for s in &self.steps {
+            let now = read_opt(&dir.join(&s.path))?.map(|b| blob_id(&b));
+            if now == s.blob {
+                out.push(s);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether `drift` renders what the interrupted update was applying.
+    pub fn matches(&self, drift: &Drift) -> bool {
+        self.render == render_id(drift)
+    }
+
+    /// Take over what the interrupted update already wrote: a step the
+    /// journal has done keeps the file as it is now (merging a merged or
+    /// conflicted file again would nest the markers), with the journal's
+    /// action; done steps the new plan no longer has are returned, to be
+    /// reported.
+    pub fn resume(&self, dir: &Path, steps: &mut [Step]) -> Result<Vec<JournalStep>, UpdateError> {
+        let mut gone = Vec::new();
+        for done in self.done(dir)? {
+            match steps.iter_mut().find(|s| s.path == done.path) {
+                Some(step) => {
+                    let now = read_opt(&dir.join(&done.path))?;
+                    step.action = match (done.action.as_str(), now) {
+                        (_, None) => Action::Delete,
+                        ("CONFLICT", Some(b)) => Action::Conflict(b),
+                        ("merge", Some(b)) => Action::Merge(b),
+                        (_, Some(b)) => Action::Write(b),
+                    };
+                    step.note = "written before the interruption".into();
+                }
+                None => gone.push(done.clone()),
+            }
+        }
+        Ok(gone)
+    }
+}
+
+fn render_id(drift: &Drift) -> String {
+    drift
+        .generated
+        .files
+        .get(lock::PATH)
+        .map(|b| blob_id(b))
+        .unwrap_or_default()
 }
 
 /// A file replaced in one step: written beside it, then renamed over it.
+/// The file keeps its mode (a script stays executable); a new file gets
+/// the mode git would check it out with (0666 less the umask), not
+/// tempfile's private 0600.
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), std::io::Error> {
     use std::io::Write as _;
     let parent = path.parent().unwrap_or(Path::new("."));
     fs_err::create_dir_all(parent)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(parent)?;
+    let mut builder = tempfile::Builder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let mut tmp = builder.tempfile_in(parent)?;
+    // A symlink is replaced, not followed: its target's mode is not the file's.
+    match fs_err::symlink_metadata(path) {
+        Ok(meta) if meta.is_file() => tmp.as_file().set_permissions(meta.permissions())?,
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
     tmp.write_all(bytes)?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
