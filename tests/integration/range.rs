@@ -11,7 +11,7 @@ use crate::support::git;
 
 /// A generated repository with its initial commit, ready for more: the
 /// temporary directory (kept alive by the caller) and the repository in it.
-fn repository() -> (tempfile::TempDir, std::path::PathBuf) {
+pub(crate) fn repository() -> (tempfile::TempDir, std::path::PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("r");
     let status = Command::cargo_bin("socle")
@@ -26,21 +26,21 @@ fn repository() -> (tempfile::TempDir, std::path::PathBuf) {
     (tmp, dir)
 }
 
-fn edit(dir: &Path, file: &str, old: &str, new: &str) {
+pub(crate) fn edit(dir: &Path, file: &str, old: &str, new: &str) {
     let path = dir.join(file);
     let text = fs_err::read_to_string(&path).unwrap();
     assert!(text.contains(old), "{old:?} not in {file}");
     fs_err::write(&path, text.replacen(old, new, 1)).unwrap();
 }
 
-fn commit(dir: &Path, message: &str) -> String {
+pub(crate) fn commit(dir: &Path, message: &str) -> String {
     git(dir, &["add", "-A"]);
     git(dir, &["commit", "-q", "-m", message]);
     git(dir, &["rev-parse", "HEAD"])
 }
 
-const STS: &str = "components/zeppelin/base/statefulset.yaml";
-const FLOAT: (&str, &str) = (
+pub(crate) const STS: &str = "components/zeppelin/base/statefulset.yaml";
+pub(crate) const FLOAT: (&str, &str) = (
     "image: apache/zeppelin:0.12.1\n          ports:",
     "image: apache/zeppelin:latest\n          ports:",
 );
@@ -60,7 +60,7 @@ fn check(dir: &Path, args: &[&str]) -> (i32, Value, String) {
 }
 
 /// The findings of a report.
-fn findings(json: &Value) -> Vec<Value> {
+pub(crate) fn findings(json: &Value) -> Vec<Value> {
     json["findings"]
         .as_array()
         .into_iter()

@@ -327,7 +327,19 @@ pub fn check_range(
         let mut f = f.clone();
         f.commit = Some(label(&commits[*i]));
         f.fixed_in = Some(label(&commits[fixed]));
-        if range.every_commit_must_pass && f.severity == Severity::Deny {
+        if crate::core::catalog::is_credential_rule(&f.rule) {
+            // Whoever can fetch the branch can read the credential in the
+            // commit that added it: only rewriting history and rotating the
+            // credential undo it, so the range fails with or without the flag.
+            f.severity = Severity::Deny;
+            f.message = format!(
+                "{} (removed later, in {}, but it stays in the history: rotate the credential and rewrite the branch without commit {}, e.g. squash the pull request or git rebase -i)",
+                f.message,
+                label(&commits[fixed]),
+                commits[*i].short
+            );
+            f.fixed_in = None;
+        } else if range.every_commit_must_pass && f.severity == Severity::Deny {
             // Counted: protected branches require every commit to pass.
             f.message = format!("{} (fixed later, in {})", f.message, label(&commits[fixed]));
             f.fixed_in = None;
