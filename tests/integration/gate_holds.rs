@@ -91,3 +91,99 @@ fn a_credential_removed_later_in_the_range_still_fails_it() {
     let (code, json, stderr) = check(&dir, &["--range", &format!("{base}..clean")], &[]);
     assert_eq!(code, 0, "{json}\n{stderr}");
 }
+
+/// Every pack under `root`, with its entries.
+fn packs(root: &Path) -> Vec<(std::path::PathBuf, serde_json::Map<String, Value>)> {
+    walkdir::WalkDir::new(root)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "pack"))
+        .map(|e| {
+            let pack = serde_json::from_slice(&fs_err::read(e.path()).unwrap()).unwrap();
+            (e.into_path(), pack)
+        })
+        .collect()
+}
+
+/// Every entry of every pack under `root` emptied ("no findings"), its MAC
+/// kept: what a forger who cannot read the cache's key can write.
+fn empty_entries(root: &Path) -> usize {
+    let mut emptied = 0;
+    for (path, mut pack) in packs(root) {
+        for entry in pack.values_mut() {
+            entry["findings"] = Value::from("[]");
+            emptied += 1;
+        }
+        fs_err::write(&path, serde_json::to_vec(&pack).unwrap()).unwrap();
+    }
+    emptied
+}
+
+#[test]
+fn a_cache_committed_or_tampered_with_never_hides_a_secret() {
+    let (tmp, dir) = repository();
+    let base = git(&dir, &["rev-parse", "HEAD"]);
+    fs_err::write(dir.join(LEAK), SECRET).unwrap();
+
+    // Genuine entries for the tree with the Secret, written outside it...
+    let honest = tmp.path().join("honest");
+    let (code, json, stderr) = check(&dir, &[&format!("--cache={}", honest.display())], &[]);
+    assert_eq!(code, 1, "{json}\n{stderr}");
+    assert!(!packs(&honest).is_empty());
+    // ...committed as the repository's `.socle/cache` (the old default),
+    // emptied, beside a pack in the format of before entries were signed
+    // that clears the Secret's (path, blob id).
+    let forged = dir.join(".socle/cache");
+    for (path, _) in packs(&honest) {
+        let to = forged.join(path.strip_prefix(&honest).unwrap());
+        fs_err::create_dir_all(to.parent().unwrap()).unwrap();
+        fs_err::copy(&path, &to).unwrap();
+    }
+    assert!(empty_entries(&forged) > 300);
+    let blob = git(&dir, &["hash-object", LEAK]);
+    let bundle = fs_err::read_dir(&forged)
+        .unwrap()
+        .flatten()
+        .find(|e| e.path().is_dir())
+        .unwrap()
+        .path();
+    fs_err::write(
+        bundle.join("legacy.pack"),
+        serde_json::json!({ format!("{LEAK}\n{blob}"): [] }).to_string(),
+    )
+    .unwrap();
+    commit(&dir, "Add the database password and a cache that clears it");
+
+    let xdg = tmp.path().join("xdg");
+    let env = [("XDG_CACHE_HOME", xdg.as_path())];
+    let range = format!("{base}..HEAD");
+    for args in [vec!["--cache"], vec!["--range", &range, "--cache"]] {
+        // Twice: cold, then warm from the user cache directory.
+        for run in ["cold", "warm"] {
+            let (code, json, stderr) = check(&dir, &args, &env);
+            assert_eq!(code, 1, "{args:?} {run}: {json}\n{stderr}");
+            let list = findings(&json);
+            assert!(
+                active_on(&list, "SOC-SEC-001", LEAK).is_some(),
+                "{args:?} {run}: {list:?}"
+            );
+        }
+    }
+    assert!(!packs(&xdg).is_empty(), "the default cache is the user's");
+
+    // Pointing --cache at the committed one is refused.
+    let (code, _, stderr) = check(&dir, &[&format!("--cache={}", forged.display())], &env);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("inside the repository"), "{stderr}");
+
+    // Entries of the user's cache emptied in place are evaluated again.
+    assert!(empty_entries(&xdg) > 300);
+    for args in [vec!["--cache"], vec!["--range", &range, "--cache"]] {
+        let (code, json, stderr) = check(&dir, &args, &env);
+        assert_eq!(code, 1, "{args:?}: {json}\n{stderr}");
+        assert!(
+            active_on(&findings(&json), "SOC-SEC-001", LEAK).is_some(),
+            "{args:?}: {json}"
+        );
+    }
+}

@@ -45,6 +45,12 @@ pub(crate) const FLOAT: (&str, &str) = (
     "image: apache/zeppelin:latest\n          ports:",
 );
 
+/// The user cache directory of the checks of the repository `dir`: beside
+/// it, in the test's temporary directory.
+pub(crate) fn xdg_cache(dir: &Path) -> std::path::PathBuf {
+    dir.parent().unwrap().join("xdg-cache")
+}
+
 fn check(dir: &Path, args: &[&str]) -> (i32, Value, String) {
     let out = Command::cargo_bin("socle")
         .unwrap()
@@ -52,6 +58,7 @@ fn check(dir: &Path, args: &[&str]) -> (i32, Value, String) {
         .arg(dir)
         .args(args)
         .args(["--format", "json"])
+        .env("XDG_CACHE_HOME", xdg_cache(dir))
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -284,6 +291,7 @@ fn the_installed_hook_refuses_a_violating_commit() {
             .arg(&dir)
             .args(["commit", "-q", "-m", message])
             .env("PATH", &path)
+            .env("XDG_CACHE_HOME", xdg_cache(&dir))
             .output()
             .unwrap()
     };
@@ -331,8 +339,8 @@ fn cache_entries(dir: &Path) -> Vec<std::path::PathBuf> {
 
 #[test]
 fn the_persistent_cache_gives_the_same_findings_and_survives_damage() {
-    let (_tmp, dir) = repository();
-    let cache = dir.join(".socle/cache");
+    let (tmp, dir) = repository();
+    let cache = xdg_cache(&dir).join("socle");
     let summary = |args: &[&str]| {
         let (code, json, stderr) = check(&dir, args);
         let rules: Vec<String> = findings(&json)
@@ -346,6 +354,7 @@ fn the_persistent_cache_gives_the_same_findings_and_survives_damage() {
     assert_eq!(cold.0, 0, "{cold:?}");
     let packs = cache_entries(&cache);
     assert_eq!(packs.len(), 1, "one pack per run: {packs:?}");
+    assert!(!dir.join(".socle").exists(), "nothing in the repository");
     let pack: serde_json::Map<String, Value> =
         serde_json::from_slice(&fs_err::read(&packs[0]).unwrap()).unwrap();
     assert!(pack.len() > 300, "one entry per file: {}", pack.len());
@@ -355,13 +364,13 @@ fn the_persistent_cache_gives_the_same_findings_and_survives_damage() {
     let uncached = summary(&[]);
     assert_eq!(uncached.0, 1, "{uncached:?}");
     assert_eq!(summary(&["--cache"]), uncached);
-    assert_eq!(
-        summary(&[&format!("--cache={}", cache.display())]),
-        uncached
-    );
+    let explicit = tmp.path().join("explicit");
+    let flag = format!("--cache={}", explicit.display());
+    assert_eq!(summary(&[&flag]), uncached);
+    assert_eq!(summary(&[&flag]), uncached);
+    assert!(!cache_entries(&explicit).is_empty());
 
-    // Torn entries are misses, a deleted cache is rebuilt, and the cache's
-    // own files are never checked.
+    // Torn entries are misses, and a deleted cache is rebuilt.
     for e in cache_entries(&cache) {
         fs_err::write(&e, b"{torn").unwrap();
     }
@@ -379,6 +388,7 @@ fn the_persistent_cache_gives_the_same_findings_and_survives_damage() {
                 .arg("check")
                 .arg(&dir)
                 .args(["--format", "json", "--cache"])
+                .env("XDG_CACHE_HOME", xdg_cache(&dir))
                 .stdout(std::process::Stdio::piped())
                 .spawn()
                 .unwrap()
