@@ -187,3 +187,127 @@ fn a_cache_committed_or_tampered_with_never_hides_a_secret() {
         );
     }
 }
+
+const OVERLAY: &str = "components/zeppelin/overlays/prod";
+const REMOTE: &str = "github.com/someone/bases//zeppelin?ref=v1";
+
+/// A `kustomize` that records the overlays it is asked to build and builds
+/// nothing, first on PATH: the log of its calls.
+fn fake_kustomize(tmp: &Path) -> (std::ffi::OsString, std::path::PathBuf) {
+    let bin = tmp.join("bin");
+    fs_err::create_dir_all(&bin).unwrap();
+    let log = tmp.join("kustomize.log");
+    let script = bin.join("kustomize");
+    fs_err::write(
+        &script,
+        format!("#!/bin/sh\necho \"$@\" >> '{}'\n", log.display()),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs_err::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let path = std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
+    .unwrap();
+    (path, log)
+}
+
+#[cfg(unix)]
+#[test]
+fn render_does_not_fetch_a_remote_base_the_repository_does_not_allow() {
+    let (tmp, dir) = repository();
+    let (path, log) = fake_kustomize(tmp.path());
+    let built = || fs_err::read_to_string(&log).unwrap_or_default();
+    let kustomization = format!("{OVERLAY}/kustomization.yaml");
+    edit(
+        &dir,
+        &kustomization,
+        "  - ../../base\n",
+        &format!("  - ../../base\n  - {REMOTE}\n"),
+    );
+    let env = [("PATH", Path::new(&path))];
+
+    let (code, json, stderr) = check(&dir, &["--render"], &env);
+    assert_eq!(code, 1, "{json}\n{stderr}");
+    let list = findings(&json);
+    let refused: Vec<&Value> = list
+        .iter()
+        .filter(|f| f["rule"] == "SOC-RENDER-001")
+        .collect();
+    assert_eq!(refused.len(), 1, "{list:?}");
+    assert_eq!(refused[0]["file"], kustomization.as_str());
+    assert_eq!(refused[0]["severity"], "deny");
+    let line = fs_err::read_to_string(dir.join(&kustomization))
+        .unwrap()
+        .lines()
+        .position(|l| l.contains(REMOTE))
+        .unwrap()
+        + 1;
+    assert_eq!(refused[0]["line"], line as u64);
+    let message = refused[0]["message"].as_str().unwrap();
+    assert!(message.contains(REMOTE), "{message}");
+    assert!(message.contains("socle-check.yaml"), "{message}");
+    // The other overlays were built; this one never reached kustomize.
+    assert!(built().contains("zeppelin/overlays/dev"), "{}", built());
+    assert!(!built().contains(OVERLAY), "{}", built());
+
+    // The same base reached through a local one: every overlay above it is
+    // refused, naming the base's kustomization.
+    fs_err::remove_file(&log).unwrap();
+    edit(&dir, &kustomization, &format!("  - {REMOTE}\n"), "");
+    let base = "components/zeppelin/base/kustomization.yaml";
+    let url = "https://example.com/bases/zeppelin.yaml";
+    edit(
+        &dir,
+        base,
+        "  - service.yaml\n",
+        &format!("  - service.yaml\n  - {url}\n"),
+    );
+    let (code, json, stderr) = check(&dir, &["--render"], &env);
+    assert_eq!(code, 1, "{json}\n{stderr}");
+    let list = findings(&json);
+    let refused: Vec<&Value> = list
+        .iter()
+        .filter(|f| f["rule"] == "SOC-RENDER-001")
+        .collect();
+    assert_eq!(refused.len(), 3, "dev, staging, prod: {list:?}");
+    assert!(refused.iter().all(|f| f["file"] == base), "{refused:?}");
+    assert!(!built().contains("zeppelin/overlays"), "{}", built());
+
+    // Named by the repository's allow-list, they are built.
+    fs_err::remove_file(&log).unwrap();
+    let config = dir.join("socle-check.yaml");
+    let text = fs_err::read_to_string(&config).unwrap();
+    fs_err::write(
+        &config,
+        format!("{text}\nrender:\n  allowed_remote_bases:\n    - https://example.com/bases/\n"),
+    )
+    .unwrap();
+    let (code, json, stderr) = check(&dir, &["--render"], &env);
+    assert!(
+        findings(&json)
+            .iter()
+            .all(|f| f["rule"] != "SOC-RENDER-001"),
+        "{code} {json}\n{stderr}"
+    );
+    assert!(built().contains(OVERLAY), "{}", built());
+    assert_eq!(code, 0, "{json}\n{stderr}");
+
+    // An allow-list that does not read allows nothing.
+    fs_err::write(
+        &config,
+        format!("{text}\nrender:\n  allowed_remote_bases: https://example.com/\n"),
+    )
+    .unwrap();
+    let (code, json, _) = check(&dir, &["--render"], &env);
+    assert_eq!(code, 1);
+    let list = findings(&json);
+    assert!(
+        list.iter()
+            .any(|f| f["rule"] == "SOC-RENDER-001" && f["file"] == "socle-check.yaml"),
+        "{list:?}"
+    );
+}

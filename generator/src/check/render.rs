@@ -10,8 +10,11 @@ use std::process::Command;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::finding::Finding;
+use super::finding::{Finding, Severity};
 use super::parse::Document;
+
+/// A kustomize overlay `--render` refuses to build.
+const RULE: &str = "SOC-RENDER-001";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
@@ -68,13 +71,168 @@ fn build(root: &Path, overlay: &str) -> Result<String, RenderError> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// The rendered documents of every overlay, each labelled with its overlay.
-pub fn render_all(
-    root: &Path,
+/// What `--render` produced: the documents of every overlay it built, each
+/// labelled with its overlay, and the overlays it refused to build.
+#[derive(Default)]
+pub struct Rendered {
+    pub overlays: Vec<(String, Vec<Document>)>,
+    pub refused: Vec<Finding>,
+}
+
+/// The kustomization fields whose entries kustomize loads, and so fetches
+/// when they name a URL.
+const LOADED: &[&str] = &[
+    "resources",
+    "bases",
+    "components",
+    "crds",
+    "configurations",
+    "transformers",
+    "generators",
+    "validators",
+];
+
+const KUSTOMIZATIONS: &[&str] = &["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+/// URL prefixes `socle-check.yaml` allows `--render` to fetch
+/// (`render.allowed_remote_bases`), or why the file cannot tell.
+fn allowed_remote_bases(files: &[(String, Vec<u8>)]) -> Result<Vec<String>, String> {
+    let config = super::system::build::CONFIG_FILE;
+    let Some((_, bytes)) = files.iter().find(|(p, _)| p == config) else {
+        return Ok(Vec::new());
+    };
+    let refuse = |why: &str| {
+        format!("{why}; no remote base is fetched until render.allowed_remote_bases is a list of URL prefixes, e.g. `render: {{allowed_remote_bases: [\"https://github.com/acme/bases//\"]}}`")
+    };
+    let value: serde_yaml::Value = serde_yaml::from_slice(bytes)
+        .map_err(|e| refuse(&format!("does not parse as YAML ({e})")))?;
+    let list = &value["render"]["allowed_remote_bases"];
+    if list.is_null() {
+        return Ok(Vec::new());
+    }
+    list.as_sequence()
+        .and_then(|items| {
+            items
+                .iter()
+                .map(|i| {
+                    i.as_str()
+                        .filter(|s| !s.trim().is_empty())
+                        .map(str::to_owned)
+                })
+                .collect::<Option<Vec<_>>>()
+        })
+        .ok_or_else(|| refuse("render.allowed_remote_bases is not a list of non-empty strings"))
+}
+
+/// Whether kustomize would fetch `entry` of a kustomization in `dir`: a URL
+/// or git address, or a host-like path (`example.com/org/repo`) that is not
+/// in the repository (kustomize tries what is not local as a git address).
+fn fetched(entry: &str, dir: &str, exists: &dyn Fn(&str) -> bool) -> bool {
+    use super::system::kustomize::{is_remote, join};
+    if is_remote(entry) || entry.starts_with("git::") || entry.starts_with("gh:") {
+        return true;
+    }
+    match entry.split_once('/') {
+        Some((host, _)) => {
+            host.contains('.') && host != "." && host != ".." && !exists(&join(dir, entry))
+        }
+        None => false,
+    }
+}
+
+/// The remote entries of `overlay` and of the local kustomizations it
+/// includes, not in `allowed`: (kustomization file, line, entry). A
+/// kustomization that does not read is listed too (entry `None`): what it
+/// would fetch cannot be told.
+fn remote_entries(
     files: &[(String, Vec<u8>)],
-) -> Result<Vec<(String, Vec<Document>)>, RenderError> {
+    overlay: &str,
+    allowed: &[String],
+) -> Vec<(String, Option<usize>, Option<String>)> {
+    use super::system::kustomize::join;
+    let by_path: std::collections::HashMap<&str, &[u8]> = files
+        .iter()
+        .map(|(p, b)| (p.as_str(), b.as_slice()))
+        .collect();
+    let exists = |path: &str| {
+        let prefix = format!("{path}/");
+        by_path.contains_key(path) || files.iter().any(|(p, _)| p.starts_with(&prefix))
+    };
     let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut todo = vec![overlay.to_owned()];
+    while let Some(dir) = todo.pop() {
+        if !seen.insert(dir.clone()) {
+            continue;
+        }
+        let Some((path, bytes)) = KUSTOMIZATIONS.iter().find_map(|name| {
+            let path = format!("{dir}/{name}");
+            by_path.get(path.as_str()).map(|b| (path, *b))
+        }) else {
+            continue;
+        };
+        let Ok(k) = serde_yaml::from_slice::<serde_yaml::Value>(bytes) else {
+            out.push((path, None, None));
+            continue;
+        };
+        let text = String::from_utf8_lossy(bytes);
+        for field in LOADED {
+            let entries = k[*field].as_sequence().into_iter().flatten();
+            for entry in entries.filter_map(serde_yaml::Value::as_str) {
+                if fetched(entry, &dir, &exists) {
+                    if !allowed
+                        .iter()
+                        .any(|prefix| entry.starts_with(prefix.as_str()))
+                    {
+                        let line = text.lines().position(|l| l.contains(entry)).map(|i| i + 1);
+                        out.push((path.clone(), line, Some(entry.to_owned())));
+                    }
+                } else {
+                    todo.push(join(&dir, entry));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The rendered documents of every overlay, each labelled with its overlay.
+/// An overlay that would make kustomize fetch a remote base the repository
+/// does not allow is not built: the pull request under check would choose
+/// the URLs the CI runner requests.
+pub fn render_all(root: &Path, files: &[(String, Vec<u8>)]) -> Result<Rendered, RenderError> {
+    let mut out = Rendered::default();
+    let allowed = match allowed_remote_bases(files) {
+        Ok(allowed) => allowed,
+        Err(why) => {
+            out.refused.push(Finding::new(
+                RULE,
+                Severity::Deny,
+                super::system::build::CONFIG_FILE,
+                None,
+                why,
+            ));
+            Vec::new()
+        }
+    };
     for overlay in overlays(files) {
+        let remote = remote_entries(files, &overlay, &allowed);
+        if !remote.is_empty() {
+            for (file, line, entry) in remote {
+                let message = match entry {
+                    Some(url) => format!(
+                        "overlay {overlay} is not built: kustomize would fetch the remote base {url}, which render.allowed_remote_bases in {} does not name; vendor the base into the repository, or add its URL prefix to the allow-list",
+                        super::system::build::CONFIG_FILE
+                    ),
+                    None => format!(
+                        "overlay {overlay} is not built: {file} does not parse as YAML, so what it would fetch cannot be told; fix its syntax"
+                    ),
+                };
+                out.refused
+                    .push(Finding::new(RULE, Severity::Deny, &file, line, message));
+            }
+            continue;
+        }
         let text = build(root, &overlay)?;
         let mut docs = Vec::new();
         for doc in serde_yaml::Deserializer::from_str(&text) {
@@ -88,7 +246,7 @@ pub fn render_all(
                 }
             }
         }
-        out.push((overlay, docs));
+        out.overlays.push((overlay, docs));
     }
     Ok(out)
 }
