@@ -219,6 +219,7 @@ fn fake_kustomize(tmp: &Path) -> (std::ffi::OsString, std::path::PathBuf) {
 #[test]
 fn render_does_not_fetch_a_remote_base_the_repository_does_not_allow() {
     let (tmp, dir) = repository();
+    let base_commit = git(&dir, &["rev-parse", "HEAD"]);
     let (path, log) = fake_kustomize(tmp.path());
     let built = || fs_err::read_to_string(&log).unwrap_or_default();
     let kustomization = format!("{OVERLAY}/kustomization.yaml");
@@ -310,4 +311,27 @@ fn render_does_not_fetch_a_remote_base_the_repository_does_not_allow() {
             .any(|f| f["rule"] == "SOC-RENDER-001" && f["file"] == "socle-check.yaml"),
         "{list:?}"
     );
+
+    // A pull request that widens the allow-list is a change for review in
+    // the range check, as a policy change is.
+    fs_err::write(
+        &config,
+        format!("{text}\nrender:\n  allowed_remote_bases:\n    - https://example.com/bases/\n"),
+    )
+    .unwrap();
+    commit(&dir, "Allow a remote base");
+    let range = format!("{base_commit}..HEAD");
+    for (args, severity) in [
+        (vec!["--range", &range], "warn"),
+        (vec!["--range", &range, "--protect-policies"], "deny"),
+    ] {
+        let (_, json, stderr) = check(&dir, &args, &[]);
+        let list = findings(&json);
+        assert!(
+            list.iter().any(|f| f["rule"] == "SOC-RANGE-001"
+                && f["file"] == "socle-check.yaml"
+                && f["severity"] == severity),
+            "{args:?}: {list:?}\n{stderr}"
+        );
+    }
 }

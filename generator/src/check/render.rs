@@ -96,7 +96,7 @@ const KUSTOMIZATIONS: &[&str] = &["kustomization.yaml", "kustomization.yml", "Ku
 
 /// URL prefixes `socle-check.yaml` allows `--render` to fetch
 /// (`render.allowed_remote_bases`), or why the file cannot tell.
-fn allowed_remote_bases(files: &[(String, Vec<u8>)]) -> Result<Vec<String>, String> {
+pub(crate) fn allowed_remote_bases(files: &[(String, Vec<u8>)]) -> Result<Vec<String>, String> {
     let config = super::system::build::CONFIG_FILE;
     let Some((_, bytes)) = files.iter().find(|(p, _)| p == config) else {
         return Ok(Vec::new());
