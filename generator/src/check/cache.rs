@@ -133,11 +133,17 @@ pub fn location(repo: &Path, explicit: Option<&Path>) -> Result<PathBuf, Locatio
             )
         }
     };
-    if resolve(&dir).map_err(io(&dir))?.starts_with(&repo_real) {
+    // A range check reads the whole repository `repo` is in (the nearest
+    // folder holding `.git`), so all of it is the pull request's.
+    let judged = repo_real
+        .ancestors()
+        .find(|a| a.join(".git").exists())
+        .unwrap_or(&repo_real);
+    if resolve(&dir).map_err(io(&dir))?.starts_with(judged) {
         return Err(LocationError::Inside {
             what,
             dir: dir.display().to_string(),
-            repo: repo_real.display().to_string(),
+            repo: judged.display().to_string(),
         });
     }
     Ok(dir)
@@ -467,6 +473,13 @@ mod tests {
                 Err(LocationError::Inside { .. })
             ));
         }
+        // Checking a folder of a git repository protects the repository.
+        fs_err::create_dir_all(repo.path().join(".git")).unwrap();
+        fs_err::create_dir_all(repo.path().join("platform")).unwrap();
+        assert!(matches!(
+            location(&repo.path().join("platform"), Some(&inside)),
+            Err(LocationError::Inside { .. })
+        ));
         let out = tempfile::tempdir().unwrap();
         assert_eq!(location(repo.path(), Some(out.path())).unwrap(), out.path());
     }

@@ -176,20 +176,21 @@ fn remote_entries(
             continue;
         };
         let text = String::from_utf8_lossy(bytes);
-        for field in LOADED {
-            let entries = k[*field].as_sequence().into_iter().flatten();
-            for entry in entries.filter_map(serde_yaml::Value::as_str) {
-                if fetched(entry, &dir, &exists) {
-                    if !allowed
-                        .iter()
-                        .any(|prefix| entry.starts_with(prefix.as_str()))
-                    {
-                        let line = text.lines().position(|l| l.contains(entry)).map(|i| i + 1);
-                        out.push((path.clone(), line, Some(entry.to_owned())));
-                    }
-                } else {
-                    todo.push(join(&dir, entry));
+        let listed = LOADED
+            .iter()
+            .flat_map(|field| k[*field].as_sequence().into_iter().flatten())
+            .chain(std::iter::once(&k["openapi"]["path"]));
+        for entry in listed.filter_map(serde_yaml::Value::as_str) {
+            if fetched(entry, &dir, &exists) {
+                if !allowed
+                    .iter()
+                    .any(|prefix| entry.starts_with(prefix.as_str()))
+                {
+                    let line = text.lines().position(|l| l.contains(entry)).map(|i| i + 1);
+                    out.push((path.clone(), line, Some(entry.to_owned())));
                 }
+            } else {
+                todo.push(join(&dir, entry));
             }
         }
     }
@@ -298,4 +299,63 @@ pub fn trace(
             f
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(list: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> {
+        list.iter()
+            .map(|(p, t)| (p.to_string(), t.as_bytes().to_vec()))
+            .collect()
+    }
+
+    #[test]
+    fn what_kustomize_would_fetch() {
+        let here = |p: &str| p == "a/vendor.io/base" || p == "a/service.yaml";
+        for remote in [
+            "github.com/x/y//base?ref=v1",
+            "https://example.com/base.yaml",
+            "git@github.com:x/y.git",
+            "git::https://example.com/y",
+            "example.com/org/repo",
+        ] {
+            assert!(fetched(remote, "a", &here), "{remote}");
+        }
+        for local in ["../base", "service.yaml", "vendor.io/base", "missing.yaml"] {
+            assert!(!fetched(local, "a", &here), "{local}");
+        }
+    }
+
+    #[test]
+    fn a_remote_base_is_found_through_local_ones_and_the_allow_list_admits_it() {
+        let tree = files(&[
+            (
+                "c/overlays/dev/kustomization.yaml",
+                "resources:\n  - ../../base\n  - cm.yaml\n",
+            ),
+            ("c/overlays/dev/cm.yaml", "kind: ConfigMap\n"),
+            (
+                "c/base/kustomization.yaml",
+                "resources:\n  - s.yaml\ncomponents:\n  - https://example.com/c\n",
+            ),
+            ("c/base/s.yaml", "kind: Service\n"),
+        ]);
+        let found = remote_entries(&tree, "c/overlays/dev", &[]);
+        assert_eq!(
+            found,
+            vec![(
+                "c/base/kustomization.yaml".to_owned(),
+                Some(4),
+                Some("https://example.com/c".to_owned())
+            )]
+        );
+        assert!(
+            remote_entries(&tree, "c/overlays/dev", &["https://example.com/".into()]).is_empty()
+        );
+        // What does not parse cannot be vouched for.
+        let broken = files(&[("c/overlays/dev/kustomization.yaml", "resources: [\n")]);
+        assert_eq!(remote_entries(&broken, "c/overlays/dev", &[])[0].2, None);
+    }
 }
