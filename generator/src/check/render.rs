@@ -203,22 +203,24 @@ fn remote_entries(
 /// the URLs the CI runner requests.
 pub fn render_all(root: &Path, files: &[(String, Vec<u8>)]) -> Result<Rendered, RenderError> {
     let mut out = Rendered::default();
-    let allowed = match allowed_remote_bases(files) {
-        Ok(allowed) => allowed,
-        Err(why) => {
-            out.refused.push(Finding::new(
-                RULE,
-                Severity::Deny,
-                super::system::build::CONFIG_FILE,
-                None,
-                why,
-            ));
-            Vec::new()
-        }
-    };
+    // A configuration that does not read allows nothing, and is reported
+    // once an overlay needs it.
+    let config = allowed_remote_bases(files);
+    let allowed = config.as_deref().unwrap_or_default();
+    let mut config_reported = false;
     for overlay in overlays(files) {
-        let remote = remote_entries(files, &overlay, &allowed);
+        let remote = remote_entries(files, &overlay, allowed);
         if !remote.is_empty() {
+            if let (Err(why), false) = (&config, config_reported) {
+                config_reported = true;
+                out.refused.push(Finding::new(
+                    RULE,
+                    Severity::Deny,
+                    super::system::build::CONFIG_FILE,
+                    None,
+                    why.clone(),
+                ));
+            }
             for (file, line, entry) in remote {
                 let message = match entry {
                     Some(url) => format!(
