@@ -81,7 +81,7 @@ fn platform_cache_dir() -> Option<PathBuf> {
 /// The user's cache directory: `$XDG_CACHE_HOME` when set (on every
 /// platform, so that CI and tests can move it), else `~/.cache`,
 /// `~/Library/Caches` on macOS, `%LOCALAPPDATA%` on Windows.
-pub fn user_cache_dir() -> Option<PathBuf> {
+pub(crate) fn user_cache_dir() -> Option<PathBuf> {
     std::env::var_os("XDG_CACHE_HOME")
         .and_then(absolute)
         .or_else(platform_cache_dir)

@@ -35,7 +35,7 @@ pub struct Rule {
 /// every blob a branch ever pointed at, so removing the file or the value in
 /// a later commit does not undo such a finding: a range check holds them
 /// against the range even when its last commit no longer has them.
-pub const CREDENTIAL_RULES: &[&str] = &[
+pub(crate) const CREDENTIAL_RULES: &[&str] = &[
     "SOC-SEC-001", // Secret with data
     "SOC-SEC-002", // private key or cloud access key
     "SOC-SEC-003", // literal password in a document
@@ -44,7 +44,7 @@ pub const CREDENTIAL_RULES: &[&str] = &[
 ];
 
 /// Whether a finding of `rule` is a credential written into a file.
-pub fn is_credential_rule(rule: &str) -> bool {
+pub(crate) fn is_credential_rule(rule: &str) -> bool {
     CREDENTIAL_RULES
         .iter()
         .any(|r| r.eq_ignore_ascii_case(rule))
