@@ -200,8 +200,10 @@ struct CheckArgs {
     /// With --range: changes to policies/ are denials, not warnings.
     #[arg(long, requires = "range")]
     protect_policies: bool,
-    /// Keep per-file results between runs, in DIR (default: .socle/cache in
-    /// the repository). Safe to delete; safe to share between concurrent runs.
+    /// Keep per-file results between runs, in DIR (default: the user's cache
+    /// directory, $XDG_CACHE_HOME/socle or ~/.cache/socle, one folder per
+    /// repository; never inside the repository). Safe to delete; safe to
+    /// share between concurrent runs.
     // `=` required: `--cache .` must not read as a cache in "." and no DIR.
     #[arg(long, value_name = "DIR", num_args = 0..=1, require_equals = true)]
     #[allow(clippy::option_option)]
@@ -363,10 +365,18 @@ fn check(args: CheckArgs) -> anyhow::Result<u8> {
         rego_v0: args.rego_v0,
         policy_timeout: std::time::Duration::from_millis(args.policy_timeout),
         render_root: args.render.then(|| args.dir.clone()),
-        cache_dir: args.cache.as_ref().map(|dir| {
-            dir.clone()
-                .unwrap_or_else(|| args.dir.join(".socle").join("cache"))
-        }),
+        cache_dir: match &args.cache {
+            None => None,
+            Some(dir) => match checker::cache::location(&args.dir, dir.as_deref()) {
+                Ok(dir) => Some(dir),
+                // Only speed is lost: the check runs in full.
+                Err(e @ checker::cache::LocationError::NoUserCache) => {
+                    eprintln!("warning: {e}");
+                    None
+                }
+                Err(e) => return Err(e.into()),
+            },
+        },
     };
     let outcome = if let Some(spec) = &args.range {
         let range = checker::range::RangeOptions {
@@ -849,14 +859,14 @@ fn update(args: UpdateArgs) -> anyhow::Result<u8> {
         )?;
         return Ok(0);
     }
-    // The check reads the repository's own check cache (what `socle check
+    // The check reads the repository's check cache (what `socle check
     // --cache` and the pre-commit hook keep): only the files the update
-    // changed are evaluated.
+    // changed are evaluated. Without a user cache directory it runs in full.
     let recheck = || -> anyhow::Result<checker::Outcome> {
         Ok(checker::check_files(
             checker::files::Input::from_dir(&args.dir)?,
             &checker::Options {
-                cache_dir: Some(args.dir.join(".socle").join("cache")),
+                cache_dir: checker::cache::location(&args.dir, None).ok(),
                 ..Default::default()
             },
         )?)

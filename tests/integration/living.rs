@@ -25,6 +25,12 @@ fn socle(dir: &Path, args: &[&str]) -> (i32, String, String) {
         .unwrap()
         .args(args)
         .current_dir(dir)
+        // The update's check keeps its cache beside the repository, not
+        // in the user's cache directory.
+        .env(
+            "XDG_CACHE_HOME",
+            dir.parent().unwrap_or(dir).join("xdg-cache"),
+        )
         .output()
         .unwrap();
     (

@@ -11,6 +11,7 @@ mod content;
 mod datalab;
 mod dbt;
 mod egress;
+mod gate_holds;
 mod generated_ci;
 mod hostile_input;
 mod least_privilege;

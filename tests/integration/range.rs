@@ -11,7 +11,7 @@ use crate::support::git;
 
 /// A generated repository with its initial commit, ready for more: the
 /// temporary directory (kept alive by the caller) and the repository in it.
-fn repository() -> (tempfile::TempDir, std::path::PathBuf) {
+pub(crate) fn repository() -> (tempfile::TempDir, std::path::PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("r");
     let status = Command::cargo_bin("socle")
@@ -26,24 +26,30 @@ fn repository() -> (tempfile::TempDir, std::path::PathBuf) {
     (tmp, dir)
 }
 
-fn edit(dir: &Path, file: &str, old: &str, new: &str) {
+pub(crate) fn edit(dir: &Path, file: &str, old: &str, new: &str) {
     let path = dir.join(file);
     let text = fs_err::read_to_string(&path).unwrap();
     assert!(text.contains(old), "{old:?} not in {file}");
     fs_err::write(&path, text.replacen(old, new, 1)).unwrap();
 }
 
-fn commit(dir: &Path, message: &str) -> String {
+pub(crate) fn commit(dir: &Path, message: &str) -> String {
     git(dir, &["add", "-A"]);
     git(dir, &["commit", "-q", "-m", message]);
     git(dir, &["rev-parse", "HEAD"])
 }
 
-const STS: &str = "components/zeppelin/base/statefulset.yaml";
-const FLOAT: (&str, &str) = (
+pub(crate) const STS: &str = "components/zeppelin/base/statefulset.yaml";
+pub(crate) const FLOAT: (&str, &str) = (
     "image: apache/zeppelin:0.12.1\n          ports:",
     "image: apache/zeppelin:latest\n          ports:",
 );
+
+/// The user cache directory of the checks of the repository `dir`: beside
+/// it, in the test's temporary directory.
+pub(crate) fn xdg_cache(dir: &Path) -> std::path::PathBuf {
+    dir.parent().unwrap().join("xdg-cache")
+}
 
 fn check(dir: &Path, args: &[&str]) -> (i32, Value, String) {
     let out = Command::cargo_bin("socle")
@@ -52,6 +58,7 @@ fn check(dir: &Path, args: &[&str]) -> (i32, Value, String) {
         .arg(dir)
         .args(args)
         .args(["--format", "json"])
+        .env("XDG_CACHE_HOME", xdg_cache(dir))
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -60,7 +67,7 @@ fn check(dir: &Path, args: &[&str]) -> (i32, Value, String) {
 }
 
 /// The findings of a report.
-fn findings(json: &Value) -> Vec<Value> {
+pub(crate) fn findings(json: &Value) -> Vec<Value> {
     json["findings"]
         .as_array()
         .into_iter()
@@ -284,6 +291,7 @@ fn the_installed_hook_refuses_a_violating_commit() {
             .arg(&dir)
             .args(["commit", "-q", "-m", message])
             .env("PATH", &path)
+            .env("XDG_CACHE_HOME", xdg_cache(&dir))
             .output()
             .unwrap()
     };
@@ -331,8 +339,8 @@ fn cache_entries(dir: &Path) -> Vec<std::path::PathBuf> {
 
 #[test]
 fn the_persistent_cache_gives_the_same_findings_and_survives_damage() {
-    let (_tmp, dir) = repository();
-    let cache = dir.join(".socle/cache");
+    let (tmp, dir) = repository();
+    let cache = xdg_cache(&dir).join("socle");
     let summary = |args: &[&str]| {
         let (code, json, stderr) = check(&dir, args);
         let rules: Vec<String> = findings(&json)
@@ -346,6 +354,7 @@ fn the_persistent_cache_gives_the_same_findings_and_survives_damage() {
     assert_eq!(cold.0, 0, "{cold:?}");
     let packs = cache_entries(&cache);
     assert_eq!(packs.len(), 1, "one pack per run: {packs:?}");
+    assert!(!dir.join(".socle").exists(), "nothing in the repository");
     let pack: serde_json::Map<String, Value> =
         serde_json::from_slice(&fs_err::read(&packs[0]).unwrap()).unwrap();
     assert!(pack.len() > 300, "one entry per file: {}", pack.len());
@@ -355,13 +364,13 @@ fn the_persistent_cache_gives_the_same_findings_and_survives_damage() {
     let uncached = summary(&[]);
     assert_eq!(uncached.0, 1, "{uncached:?}");
     assert_eq!(summary(&["--cache"]), uncached);
-    assert_eq!(
-        summary(&[&format!("--cache={}", cache.display())]),
-        uncached
-    );
+    let explicit = tmp.path().join("explicit");
+    let flag = format!("--cache={}", explicit.display());
+    assert_eq!(summary(&[&flag]), uncached);
+    assert_eq!(summary(&[&flag]), uncached);
+    assert!(!cache_entries(&explicit).is_empty());
 
-    // Torn entries are misses, a deleted cache is rebuilt, and the cache's
-    // own files are never checked.
+    // Torn entries are misses, and a deleted cache is rebuilt.
     for e in cache_entries(&cache) {
         fs_err::write(&e, b"{torn").unwrap();
     }
@@ -379,6 +388,7 @@ fn the_persistent_cache_gives_the_same_findings_and_survives_damage() {
                 .arg("check")
                 .arg(&dir)
                 .args(["--format", "json", "--cache"])
+                .env("XDG_CACHE_HOME", xdg_cache(&dir))
                 .stdout(std::process::Stdio::piped())
                 .spawn()
                 .unwrap()

@@ -29,7 +29,7 @@ impl Input {
         }
     }
 
-    /// Walk `root`, skipping `.git` and `.socle`. Symbolic links are not followed: one
+    /// Walk `root`, skipping `.git`. Symbolic links are not followed: one
     /// that resolves inside the repository is skipped (its target is read on
     /// its own), one that leaves it is a finding.
     pub fn from_dir(root: &Path) -> Result<Self, std::io::Error> {
@@ -39,11 +39,10 @@ impl Input {
             .follow_links(false)
             .sort_by_file_name()
             .into_iter()
-            // `.socle/` holds socle's own working files (the check cache).
-            .filter_entry(|e| {
-                e.depth() == 0
-                    || (e.file_name() != ".git" && (e.depth() > 1 || e.file_name() != ".socle"))
-            });
+            // Everything else is read, `.socle/` included: the check cache
+            // is no longer kept there, and a skipped folder is one a pull
+            // request could hide a credential in.
+            .filter_entry(|e| e.depth() == 0 || e.file_name() != ".git");
         for entry in walker {
             let entry = entry.map_err(|e| {
                 let path = e

@@ -386,7 +386,9 @@ impl Checker {
         findings.extend(simulated.findings);
 
         if let Some(root) = &self.options.render_root {
-            for (overlay, rendered) in render::render_all(root, &input.files)? {
+            let rendered = render::render_all(root, &input.files)?;
+            findings.extend(rendered.refused);
+            for (overlay, rendered) in rendered.overlays {
                 let mut found = schema::validate(&rendered);
                 found.extend(self.embedded.evaluate(&rendered, &[], &paths)?);
                 findings.extend(render::trace(found, &overlay, &rendered, &documents));

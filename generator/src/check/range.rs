@@ -275,6 +275,35 @@ pub fn check_range(
                     .map(|(p, _)| p),
             )
             .collect();
+        // The allow-list of `--render` decides which URLs CI fetches: a
+        // pull request that widens it is reviewed like a policy change.
+        let config = super::system::build::CONFIG_FILE;
+        let config_blob = |files: Vec<TreeFile>| files.into_iter().find(|f| f.path == config);
+        let before = match commit.parents.first() {
+            Some(p) => config_blob(walker.tree(p)?),
+            None => None,
+        };
+        let after = config_blob(walker.tree(&commit.id)?);
+        if before.as_ref().map(|f| &f.blob) != after.as_ref().map(|f| &f.blob) {
+            let allowed = |f: Option<TreeFile>| -> Result<_, RangeError> {
+                let files = match f {
+                    Some(f) => vec![(config.to_owned(), reader.blob(&f.blob)?)],
+                    None => Vec::new(),
+                };
+                Ok(super::render::allowed_remote_bases(&files))
+            };
+            if allowed(before)? != allowed(after)? {
+                let mut f = Finding::new(
+                    "SOC-RANGE-001",
+                    if range.protect_policies { Severity::Deny } else { Severity::Warn },
+                    config,
+                    None,
+                    format!("commit {} changes render.allowed_remote_bases, the remote bases `socle check --render` may fetch; this change needs review", label(commit)),
+                );
+                f.commit = Some(label(commit));
+                extra.push(f);
+            }
+        }
         for path in changed {
             let verb = if !policies.contains_key(path) {
                 "deletes"
@@ -319,7 +348,19 @@ pub fn check_range(
         let mut f = f.clone();
         f.commit = Some(label(&commits[*i]));
         f.fixed_in = Some(label(&commits[fixed]));
-        if range.every_commit_must_pass && f.severity == Severity::Deny {
+        if crate::core::catalog::is_credential_rule(&f.rule) {
+            // Whoever can fetch the branch can read the credential in the
+            // commit that added it: only rewriting history and rotating the
+            // credential undo it, so the range fails with or without the flag.
+            f.severity = Severity::Deny;
+            f.message = format!(
+                "{} (removed later, in {}, but it stays in the history: rotate the credential and rewrite the branch without commit {}, e.g. squash the pull request or git rebase -i)",
+                f.message,
+                label(&commits[fixed]),
+                commits[*i].short
+            );
+            f.fixed_in = None;
+        } else if range.every_commit_must_pass && f.severity == Severity::Deny {
             // Counted: protected branches require every commit to pass.
             f.message = format!("{} (fixed later, in {})", f.message, label(&commits[fixed]));
             f.fixed_in = None;

@@ -10,8 +10,11 @@ use std::process::Command;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::finding::Finding;
+use super::finding::{Finding, Severity};
 use super::parse::Document;
+
+/// A kustomize overlay `--render` refuses to build.
+const RULE: &str = "SOC-RENDER-001";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
@@ -68,13 +71,171 @@ fn build(root: &Path, overlay: &str) -> Result<String, RenderError> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// The rendered documents of every overlay, each labelled with its overlay.
-pub fn render_all(
-    root: &Path,
+/// What `--render` produced: the documents of every overlay it built, each
+/// labelled with its overlay, and the overlays it refused to build.
+#[derive(Default)]
+pub struct Rendered {
+    pub overlays: Vec<(String, Vec<Document>)>,
+    pub refused: Vec<Finding>,
+}
+
+/// The kustomization fields whose entries kustomize loads, and so fetches
+/// when they name a URL.
+const LOADED: &[&str] = &[
+    "resources",
+    "bases",
+    "components",
+    "crds",
+    "configurations",
+    "transformers",
+    "generators",
+    "validators",
+];
+
+const KUSTOMIZATIONS: &[&str] = &["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+/// URL prefixes `socle-check.yaml` allows `--render` to fetch
+/// (`render.allowed_remote_bases`), or why the file cannot tell.
+pub(crate) fn allowed_remote_bases(files: &[(String, Vec<u8>)]) -> Result<Vec<String>, String> {
+    let config = super::system::build::CONFIG_FILE;
+    let Some((_, bytes)) = files.iter().find(|(p, _)| p == config) else {
+        return Ok(Vec::new());
+    };
+    let refuse = |why: &str| {
+        format!("{why}; no remote base is fetched until render.allowed_remote_bases is a list of URL prefixes, e.g. `render: {{allowed_remote_bases: [\"https://github.com/acme/bases//\"]}}`")
+    };
+    let value: serde_yaml::Value = serde_yaml::from_slice(bytes)
+        .map_err(|e| refuse(&format!("does not parse as YAML ({e})")))?;
+    let list = &value["render"]["allowed_remote_bases"];
+    if list.is_null() {
+        return Ok(Vec::new());
+    }
+    list.as_sequence()
+        .and_then(|items| {
+            items
+                .iter()
+                .map(|i| {
+                    i.as_str()
+                        .filter(|s| !s.trim().is_empty())
+                        .map(str::to_owned)
+                })
+                .collect::<Option<Vec<_>>>()
+        })
+        .ok_or_else(|| refuse("render.allowed_remote_bases is not a list of non-empty strings"))
+}
+
+/// Whether kustomize would fetch `entry` of a kustomization in `dir`: a URL
+/// or git address, or a host-like path (`example.com/org/repo`) that is not
+/// in the repository (kustomize tries what is not local as a git address).
+fn fetched(entry: &str, dir: &str, exists: &dyn Fn(&str) -> bool) -> bool {
+    use super::system::kustomize::{is_remote, join};
+    if is_remote(entry) || entry.starts_with("git::") || entry.starts_with("gh:") {
+        return true;
+    }
+    match entry.split_once('/') {
+        Some((host, _)) => {
+            host.contains('.') && host != "." && host != ".." && !exists(&join(dir, entry))
+        }
+        None => false,
+    }
+}
+
+/// The remote entries of `overlay` and of the local kustomizations it
+/// includes, not in `allowed`: (kustomization file, line, entry). A
+/// kustomization that does not read is listed too (entry `None`): what it
+/// would fetch cannot be told.
+fn remote_entries(
     files: &[(String, Vec<u8>)],
-) -> Result<Vec<(String, Vec<Document>)>, RenderError> {
+    overlay: &str,
+    allowed: &[String],
+) -> Vec<(String, Option<usize>, Option<String>)> {
+    use super::system::kustomize::join;
+    let by_path: std::collections::HashMap<&str, &[u8]> = files
+        .iter()
+        .map(|(p, b)| (p.as_str(), b.as_slice()))
+        .collect();
+    let exists = |path: &str| {
+        let prefix = format!("{path}/");
+        by_path.contains_key(path) || files.iter().any(|(p, _)| p.starts_with(&prefix))
+    };
     let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut todo = vec![overlay.to_owned()];
+    while let Some(dir) = todo.pop() {
+        if !seen.insert(dir.clone()) {
+            continue;
+        }
+        let Some((path, bytes)) = KUSTOMIZATIONS.iter().find_map(|name| {
+            let path = format!("{dir}/{name}");
+            by_path.get(path.as_str()).map(|b| (path, *b))
+        }) else {
+            continue;
+        };
+        let Ok(k) = serde_yaml::from_slice::<serde_yaml::Value>(bytes) else {
+            out.push((path, None, None));
+            continue;
+        };
+        let text = String::from_utf8_lossy(bytes);
+        let listed = LOADED
+            .iter()
+            .flat_map(|field| k[*field].as_sequence().into_iter().flatten())
+            .chain(std::iter::once(&k["openapi"]["path"]));
+        for entry in listed.filter_map(serde_yaml::Value::as_str) {
+            if fetched(entry, &dir, &exists) {
+                if !allowed
+                    .iter()
+                    .any(|prefix| entry.starts_with(prefix.as_str()))
+                {
+                    let line = text.lines().position(|l| l.contains(entry)).map(|i| i + 1);
+                    out.push((path.clone(), line, Some(entry.to_owned())));
+                }
+            } else {
+                todo.push(join(&dir, entry));
+            }
+        }
+    }
+    out
+}
+
+/// The rendered documents of every overlay, each labelled with its overlay.
+/// An overlay that would make kustomize fetch a remote base the repository
+/// does not allow is not built: the pull request under check would choose
+/// the URLs the CI runner requests.
+pub fn render_all(root: &Path, files: &[(String, Vec<u8>)]) -> Result<Rendered, RenderError> {
+    let mut out = Rendered::default();
+    // A configuration that does not read allows nothing, and is reported
+    // once an overlay needs it.
+    let config = allowed_remote_bases(files);
+    let allowed = config.as_deref().unwrap_or_default();
+    let mut config_reported = false;
     for overlay in overlays(files) {
+        let remote = remote_entries(files, &overlay, allowed);
+        if !remote.is_empty() {
+            if let (Err(why), false) = (&config, config_reported) {
+                config_reported = true;
+                out.refused.push(Finding::new(
+                    RULE,
+                    Severity::Deny,
+                    super::system::build::CONFIG_FILE,
+                    None,
+                    why.clone(),
+                ));
+            }
+            for (file, line, entry) in remote {
+                let message = match entry {
+                    Some(url) => format!(
+                        "overlay {overlay} is not built: kustomize would fetch the remote base {url}, which render.allowed_remote_bases in {} does not name; vendor the base into the repository, or add its URL prefix to the allow-list",
+                        super::system::build::CONFIG_FILE
+                    ),
+                    None => format!(
+                        "overlay {overlay} is not built: {file} does not parse as YAML, so what it would fetch cannot be told; fix its syntax"
+                    ),
+                };
+                out.refused
+                    .push(Finding::new(RULE, Severity::Deny, &file, line, message));
+            }
+            continue;
+        }
         let text = build(root, &overlay)?;
         let mut docs = Vec::new();
         for doc in serde_yaml::Deserializer::from_str(&text) {
@@ -88,7 +249,7 @@ pub fn render_all(
                 }
             }
         }
-        out.push((overlay, docs));
+        out.overlays.push((overlay, docs));
     }
     Ok(out)
 }
@@ -140,4 +301,63 @@ pub fn trace(
             f
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(list: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> {
+        list.iter()
+            .map(|(p, t)| (p.to_string(), t.as_bytes().to_vec()))
+            .collect()
+    }
+
+    #[test]
+    fn what_kustomize_would_fetch() {
+        let here = |p: &str| p == "a/vendor.io/base" || p == "a/service.yaml";
+        for remote in [
+            "github.com/x/y//base?ref=v1",
+            "https://example.com/base.yaml",
+            "git@github.com:x/y.git",
+            "git::https://example.com/y",
+            "example.com/org/repo",
+        ] {
+            assert!(fetched(remote, "a", &here), "{remote}");
+        }
+        for local in ["../base", "service.yaml", "vendor.io/base", "missing.yaml"] {
+            assert!(!fetched(local, "a", &here), "{local}");
+        }
+    }
+
+    #[test]
+    fn a_remote_base_is_found_through_local_ones_and_the_allow_list_admits_it() {
+        let tree = files(&[
+            (
+                "c/overlays/dev/kustomization.yaml",
+                "resources:\n  - ../../base\n  - cm.yaml\n",
+            ),
+            ("c/overlays/dev/cm.yaml", "kind: ConfigMap\n"),
+            (
+                "c/base/kustomization.yaml",
+                "resources:\n  - s.yaml\ncomponents:\n  - https://example.com/c\n",
+            ),
+            ("c/base/s.yaml", "kind: Service\n"),
+        ]);
+        let found = remote_entries(&tree, "c/overlays/dev", &[]);
+        assert_eq!(
+            found,
+            vec![(
+                "c/base/kustomization.yaml".to_owned(),
+                Some(4),
+                Some("https://example.com/c".to_owned())
+            )]
+        );
+        assert!(
+            remote_entries(&tree, "c/overlays/dev", &["https://example.com/".into()]).is_empty()
+        );
+        // What does not parse cannot be vouched for.
+        let broken = files(&[("c/overlays/dev/kustomization.yaml", "resources: [\n")]);
+        assert_eq!(remote_entries(&broken, "c/overlays/dev", &[])[0].2, None);
+    }
 }

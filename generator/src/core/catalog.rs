@@ -31,6 +31,25 @@ pub struct Rule {
     pub example: String,
 }
 
+/// The rules whose findings are credentials written into a file. Git keeps
+/// every blob a branch ever pointed at, so removing the file or the value in
+/// a later commit does not undo such a finding: a range check holds them
+/// against the range even when its last commit no longer has them.
+pub(crate) const CREDENTIAL_RULES: &[&str] = &[
+    "SOC-SEC-001", // Secret with data
+    "SOC-SEC-002", // private key or cloud access key
+    "SOC-SEC-003", // literal password in a document
+    "SOC-DBT-001", // literal credential in a DBT profile
+    "SOC-ZEP-002", // credential in a Zeppelin note
+];
+
+/// Whether a finding of `rule` is a credential written into a file.
+pub(crate) fn is_credential_rule(rule: &str) -> bool {
+    CREDENTIAL_RULES
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(rule))
+}
+
 pub struct Catalog {
     pub rules: Vec<Rule>,
 }
@@ -73,5 +92,14 @@ mod tests {
             .rules
             .iter()
             .all(|r| r.severity == "deny" || r.severity == "warn"));
+    }
+
+    #[test]
+    fn credential_rules_are_catalogued_denials() {
+        let c = Catalog::embedded();
+        for id in CREDENTIAL_RULES {
+            assert!(c.get(id).is_some(), "{id} not in the catalog");
+            assert_eq!(c.severity(id), Severity::Deny, "{id}");
+        }
     }
 }
