@@ -31,6 +31,8 @@ pub enum UpdateError {
     Git(#[from] crate::git::GitError),
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Spec(#[from] crate::spec::SpecFileError),
     #[error("{0}")]
     Usage(String),
 }
@@ -139,10 +141,10 @@ fn read_opt(path: &Path) -> Result<Option<Vec<u8>>, std::io::Error> {
 pub fn drift(dir: &Path, spec: Option<&Path>) -> Result<Drift, UpdateError> {
     let lock = Lock::read(dir)?;
     let (spec_text, origin) = match spec {
-        Some(p) => (fs_err::read_to_string(p)?, p.display().to_string()),
+        Some(p) => (crate::spec::read_file(p)?, p.display().to_string()),
         None => {
             let p = dir.join(SPEC_PATH);
-            (fs_err::read_to_string(&p)?, p.display().to_string())
+            (crate::spec::read_file(&p)?, p.display().to_string())
         }
     };
     let generated = crate::repository::render(&Inputs {
