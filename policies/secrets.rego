@@ -97,3 +97,14 @@ violation contains finding("SOC-SEC-003", sprintf("environment variable %q holds
 	name := other.value
 	credential_variable(name)
 }
+
+# SOC-SEC-004: a kustomization generating a Secret from literals or files
+# committed beside it. The value is not repeated in the message.
+violation contains finding("SOC-SEC-004", sprintf("secretGenerator builds a Secret from %s committed to the repository; generate it from the secret store (ExternalSecret) instead", [what[field]]), leaf.path) if {
+	some leaf in input.leaves
+	count(leaf.path) >= 3
+	leaf.path[0] == "secretGenerator"
+	field := leaf.path[2]
+	what := {"literals": "a literal value", "envs": "an env file", "env": "an env file", "files": "a file"}
+	what[field]
+}

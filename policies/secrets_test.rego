@@ -62,3 +62,12 @@ test_env_credential_references_pass if {
 		[["spec", "template", "spec", "containers", 0, "env", 3, "value"], "${API_TOKEN}"],
 	])
 }
+
+test_secret_generator_denied if {
+	"SOC-SEC-004" in ids(secrets.violation) with input as doc("", [[["secretGenerator", 0, "literals", 0], "password=hunter2"]])
+	"SOC-SEC-004" in ids(secrets.violation) with input as doc("", [[["secretGenerator", 0, "envs", 0], "db.env"]])
+}
+
+test_config_map_generator_passes if {
+	count(secrets.violation) == 0 with input as doc("", [[["configMapGenerator", 0, "literals", 0], "mode=fast"]])
+}

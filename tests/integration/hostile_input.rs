@@ -267,3 +267,63 @@ fn literal_credentials_in_workloads_and_values_are_denied() {
         "SOC-SEC-003",
     );
 }
+
+/// What a kustomization deploys is judged whatever its name or folder: a
+/// Secret in `s.txt`, one under `.socle/`, one as a chart's plain template,
+/// and a Secret generated from literals or a committed env file.
+#[test]
+fn what_a_kustomization_deploys_is_judged_whatever_its_name() {
+    let mut files = FileSet::new();
+    files.insert(
+        "a/kustomization.yaml".into(),
+        b"resources:\n  - s.txt\n  - ../.socle/hidden.yaml\n".to_vec(),
+    );
+    files.insert("a/s.txt".into(), SECRET.as_bytes().to_vec());
+    files.insert(
+        ".socle/hidden.yaml".into(),
+        SECRET.replace("name: db", "name: hidden").into_bytes(),
+    );
+    files.insert(
+        "chart/Chart.yaml".into(),
+        b"apiVersion: v2\nname: c\nversion: 0.1.0\n".to_vec(),
+    );
+    files.insert(
+        "chart/templates/secret.yaml".into(),
+        SECRET.as_bytes().to_vec(),
+    );
+    files.insert(
+        "chart/templates/configmap.yaml".into(),
+        b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n".to_vec(),
+    );
+    files.insert(
+        "b/kustomization.yaml".into(),
+        b"secretGenerator:\n  - name: db\n    envs:\n      - db.env\n".to_vec(),
+    );
+    files.insert("b/db.env".into(), b"PASSWORD=hunter2hunter2\n".to_vec());
+    files.insert(
+        "c/kustomization.yaml".into(),
+        b"secretGenerator:\n  - name: db\n    literals:\n      - password=hunter2hunter2\n"
+            .to_vec(),
+    );
+    let (code, findings) = check_json(&files);
+    assert_eq!(code, 1, "{findings:#?}");
+    for (file, rule) in [
+        ("a/s.txt", "SOC-SEC-001"),
+        (".socle/hidden.yaml", "SOC-SEC-001"),
+        ("chart/templates/secret.yaml", "SOC-SEC-001"),
+        ("b/kustomization.yaml", "SOC-SEC-004"),
+        ("c/kustomization.yaml", "SOC-SEC-004"),
+    ] {
+        assert!(
+            rules_on(&findings, file).iter().any(|r| r == rule),
+            "{file}: {rule} expected in {findings:#?}"
+        );
+    }
+    // The literal is not repeated in the report.
+    assert!(!findings.iter().any(|f| f["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("hunter2")));
+    // A template with template syntax is still left to the chart's render.
+    assert!(rules_on(&findings, "chart/templates/configmap.yaml").is_empty());
+}

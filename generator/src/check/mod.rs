@@ -274,7 +274,7 @@ impl Checker {
     }
 
     pub fn check(&mut self, input: files::Input) -> Result<Outcome, CheckError> {
-        let charts = parse::chart_dirs(input.files.iter().map(|(p, _)| p.as_str()));
+        let layout = parse::Layout::of(&input.files);
         let mut findings = input.findings;
         let mut skipped = input.skipped;
         let keys: Vec<(String, String)> = input
@@ -286,6 +286,11 @@ impl Checker {
                     .get(path)
                     .cloned()
                     .unwrap_or_else(|| crate::git::blob_id(bytes));
+                // A listed file is read as YAML: not the same result as the
+                // same bytes unlisted.
+                if layout.listed.contains(path) {
+                    return (path.clone(), format!("{id}+listed"));
+                }
                 (path.clone(), id)
             })
             .collect();
@@ -301,7 +306,7 @@ impl Checker {
             // documents), not evaluated.
             if let Some(found) = self.disk.as_ref().and_then(|d| d.get(&key.0, &key.1)) {
                 let mut parsed = parse::Parsed::default();
-                parse::parse_file(path, bytes, &charts, &mut parsed);
+                parse::parse_file(path, bytes, &layout, &mut parsed);
                 parsed.findings.clear();
                 self.cache.insert(
                     key.clone(),
@@ -315,7 +320,7 @@ impl Checker {
             to_parse.push((path.as_str(), bytes.as_slice()));
             fresh_keys.push(key.clone());
         }
-        let fresh = parse::parse_many(&to_parse, &charts);
+        let fresh = parse::parse_many(&to_parse, &layout);
         let versions: std::collections::HashMap<String, String> = keys.iter().cloned().collect();
         findings.extend(self.spec_findings(&input.files, &versions));
 

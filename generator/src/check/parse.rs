@@ -137,6 +137,63 @@ pub fn chart_dirs<'a>(paths: impl IntoIterator<Item = &'a str>) -> BTreeSet<Stri
         .collect()
 }
 
+/// What decides how a file is read besides its own bytes: the charts (whose
+/// templates are not YAML until rendered) and the files a kustomization
+/// lists (deployed whatever their name, so read as YAML).
+#[derive(Debug, Default, Clone)]
+pub struct Layout {
+    pub charts: BTreeSet<String>,
+    pub listed: BTreeSet<String>,
+}
+
+impl Layout {
+    pub fn of(files: &[(String, Vec<u8>)]) -> Self {
+        Self {
+            charts: chart_dirs(files.iter().map(|(p, _)| p.as_str())),
+            listed: listed_by_kustomizations(files),
+        }
+    }
+}
+
+/// Every path a kustomization names as a resource, component, CRD or
+/// strategic-merge patch: kustomize reads each as YAML, whatever its name
+/// (`s.txt`, `s.YAML`).
+fn listed_by_kustomizations(files: &[(String, Vec<u8>)]) -> BTreeSet<String> {
+    const FIELDS: [&str; 5] = [
+        "resources",
+        "components",
+        "crds",
+        "patchesStrategicMerge",
+        "bases",
+    ];
+    let mut out = BTreeSet::new();
+    for (path, bytes) in files {
+        let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
+        // A kustomization is small; a huge one is refused on its own.
+        if !matches!(
+            name,
+            "kustomization.yaml" | "kustomization.yml" | "Kustomization"
+        ) || bytes.len() > MAX_DOCUMENT
+        {
+            continue;
+        }
+        let Decoded::Text(text) = decode(bytes) else {
+            continue;
+        };
+        let Ok(doc) = serde_saphyr::from_str::<Value>(&text) else {
+            continue;
+        };
+        for field in FIELDS {
+            for entry in doc[field].as_array().into_iter().flatten() {
+                if let Some(entry) = entry.as_str() {
+                    out.insert(crate::check::system::kustomize::join(dir, entry));
+                }
+            }
+        }
+    }
+    out
+}
+
 fn is_chart_template(path: &str, charts: &BTreeSet<String>) -> bool {
     charts.iter().any(|dir| {
         let prefix = if dir.is_empty() {
@@ -149,17 +206,17 @@ fn is_chart_template(path: &str, charts: &BTreeSet<String>) -> bool {
 }
 
 pub fn parse_all(files: &[(String, Vec<u8>)]) -> Parsed {
-    let charts = chart_dirs(files.iter().map(|(p, _)| p.as_str()));
+    let layout = Layout::of(files);
     let files: Vec<(&str, &[u8])> = files
         .iter()
         .map(|(p, b)| (p.as_str(), b.as_slice()))
         .collect();
-    parse_many(&files, &charts)
+    parse_many(&files, &layout)
 }
 
 /// Files into one [`Parsed`], in their order, on every core: parsing is the
 /// one stage of a check that nothing else can overlap.
-pub fn parse_many(files: &[(&str, &[u8])], charts: &BTreeSet<String>) -> Parsed {
+pub fn parse_many(files: &[(&str, &[u8])], layout: &Layout) -> Parsed {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 4);
@@ -167,7 +224,7 @@ pub fn parse_many(files: &[(&str, &[u8])], charts: &BTreeSet<String>) -> Parsed 
     if threads == 1 || files.len() < 64 {
         let mut out = Parsed::default();
         for (path, bytes) in files {
-            parse_file(path, bytes, charts, &mut out);
+            parse_file(path, bytes, layout, &mut out);
         }
         return out;
     }
@@ -179,7 +236,7 @@ pub fn parse_many(files: &[(&str, &[u8])], charts: &BTreeSet<String>) -> Parsed 
                 scope.spawn(move || {
                     let mut out = Parsed::default();
                     for (path, bytes) in part {
-                        parse_file(path, bytes, charts, &mut out);
+                        parse_file(path, bytes, layout, &mut out);
                     }
                     out
                 })
@@ -200,13 +257,15 @@ pub fn parse_many(files: &[(&str, &[u8])], charts: &BTreeSet<String>) -> Parsed 
     out
 }
 
-/// One file into `out`; `charts` tells Helm chart templates apart.
-pub fn parse_file(path: &str, bytes: &[u8], charts: &BTreeSet<String>, out: &mut Parsed) {
+/// One file into `out`; `layout` tells Helm chart templates and the files
+/// kustomizations list apart.
+pub fn parse_file(path: &str, bytes: &[u8], layout: &Layout, out: &mut Parsed) {
     let ext = extension(path).to_ascii_lowercase();
     let ext = ext.as_str();
-    // A YAML or JSON name says the file may be deployed: what cannot be read
-    // as text is a denial, never skipped as binary.
-    let deployable = matches!(ext, "yaml" | "yml" | "json");
+    let listed = layout.listed.contains(path);
+    // A YAML or JSON name, or a kustomization listing it, says the file may
+    // be deployed: what cannot be read as text is a denial, never skipped.
+    let deployable = listed || matches!(ext, "yaml" | "yml" | "json");
     let text = match decode(bytes) {
         Decoded::Text(text) => text,
         Decoded::Binary if !deployable => {
@@ -234,9 +293,16 @@ pub fn parse_file(path: &str, bytes: &[u8], charts: &BTreeSet<String>, out: &mut
             return;
         }
     };
-    if TEMPLATE_EXTENSIONS.contains(&ext) || is_chart_template(path, charts) {
+    // A chart's template without template syntax is deployed as it is.
+    let template = (TEMPLATE_EXTENSIONS.contains(&ext) && !listed)
+        || (is_chart_template(path, &layout.charts) && text.contains("{{"));
+    if template {
         out.skipped
             .push((path.to_owned(), "template, not YAML until rendered".into()));
+        return;
+    }
+    if listed && ext != "json" {
+        parse_yaml(path, &text, out);
         return;
     }
     match ext {
