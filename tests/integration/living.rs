@@ -446,3 +446,19 @@ fn an_update_says_which_policies_changed_since_the_last_render() {
         "the lock is this socle's again"
     );
 }
+
+#[test]
+fn promote_refuses_what_is_not_an_environment_name() {
+    let (_tmp, dir) = new_repo();
+    for (from, to, says) in [
+        ("staging", "prod prod", "not an environment name"),
+        ("staging", "../../x/argocd/prod", "not an environment name"),
+        ("Staging", "prod", "not an environment name"),
+        ("prod", "prod", "to itself"),
+        ("staging", "qa", "not in"),
+    ] {
+        let (code, out, err) = socle(&dir, &["promote", from, to]);
+        assert_eq!(code, 2, "{from} -> {to}: {out}{err}");
+        assert!(err.contains(says), "{from} -> {to}: {err}");
+    }
+}

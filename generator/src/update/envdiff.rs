@@ -121,6 +121,25 @@ fn is_version_key(key: &str) -> bool {
 /// Per component, the settings that differ between `from` and `to`. The
 /// environments are taken from the repository's `argocd/` folder.
 pub fn compare(dir: &Path, from: &str, to: &str) -> Result<Vec<ComponentDiff>, UpdateError> {
+    // A name is one folder under argocd/: anything else (`../x`, a space)
+    // would reach files outside the environment.
+    for env in [from, to] {
+        let plain = (1..=63).contains(&env.len())
+            && !env.starts_with('-')
+            && env
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !plain {
+            return Err(UpdateError::Usage(format!(
+                "{env:?} is not an environment name: lower-case letters, digits and dashes, as under argocd/ (e.g. \"staging\")"
+            )));
+        }
+    }
+    if from == to {
+        return Err(UpdateError::Usage(format!(
+            "{from:?} to itself: name two different environments (e.g. `socle promote staging prod`)"
+        )));
+    }
     for env in [from, to] {
         if !dir.join("argocd").join(env).is_dir() {
             return Err(UpdateError::Usage(format!(
