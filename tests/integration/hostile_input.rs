@@ -327,3 +327,67 @@ fn what_a_kustomization_deploys_is_judged_whatever_its_name() {
     // A template with template syntax is still left to the chart's render.
     assert!(rules_on(&findings, "chart/templates/configmap.yaml").is_empty());
 }
+
+/// Spec values that passed the schema and failed later, blaming the
+/// blueprint or git, now fail at the schema, naming the field and its line;
+/// a huge value is not echoed whole.
+#[test]
+fn spec_values_that_would_fail_later_name_their_field() {
+    use assert_cmd::cargo::CommandCargoExt;
+    let replace = |key: &str, value: &str| -> String {
+        let mut done = false;
+        socle::spec::EXAMPLE
+            .lines()
+            .map(|l| {
+                if !done && l.starts_with(&format!("  {key}: ")) {
+                    done = true;
+                    format!("  {key}: {value}")
+                } else {
+                    l.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let huge = format!("\"{}..x\"", "a".repeat(1_000_000));
+    let tmp = tempfile::tempdir().expect("tempdir");
+    for (key, value, field) in [
+        (
+            "url",
+            "\"https://git.example/{{x}}\\\"q\"",
+            "repository.url",
+        ),
+        ("revision", "\"a/../..\"", "repository.revision"),
+        ("revision", "\"main.lock\"", "repository.revision"),
+        ("name", "\"Acme\\u0000Corp\"", "client.name"),
+        ("revision", huge.as_str(), "repository.revision"),
+    ] {
+        let spec = tmp.path().join("socle.yaml");
+        let text = replace(key, value);
+        let line = text
+            .lines()
+            .position(|l| l.starts_with(&format!("  {key}: ")))
+            .expect("the key")
+            + 1;
+        fs_err::write(&spec, &text).expect("write");
+        let out = std::process::Command::cargo_bin("socle")
+            .expect("socle binary")
+            .args(["new", "-q", "--no-git", "--spec"])
+            .arg(&spec)
+            .arg("--out")
+            .arg(tmp.path().join("out"))
+            .output()
+            .expect("socle new runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{key}: {stderr}");
+        assert!(
+            stderr.contains(&format!("socle.yaml:{line}: {field}:")),
+            "{key}: {stderr}"
+        );
+        assert!(
+            stderr.len() < 4096,
+            "{key}: {} bytes of error",
+            stderr.len()
+        );
+    }
+}

@@ -454,7 +454,7 @@ pub fn parse(text: &str, origin: &str, environments: &[String]) -> Result<Spec, 
                 lines.line_of(&field_ptr)
             },
             field: pointer_to_field(&field_ptr),
-            message,
+            message: shortened(message),
         })
         .collect::<Vec<_>>();
     if !problems.is_empty() {
@@ -483,6 +483,17 @@ pub fn parse(text: &str, origin: &str, environments: &[String]) -> Result<Spec, 
         });
     }
     Ok(spec)
+}
+
+/// A problem's message with any echoed value cut to a readable length: a
+/// 1 MB value is the user's own, and repeating it whole hides the message.
+fn shortened(message: String) -> String {
+    const MAX: usize = 400;
+    if message.chars().count() <= MAX {
+        return message;
+    }
+    let head: String = message.chars().take(MAX).collect();
+    format!("{head}… ({} characters in all)", message.chars().count())
 }
 
 fn strip_location(message: &str) -> String {

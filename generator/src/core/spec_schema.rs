@@ -32,7 +32,8 @@ pub fn spec_schema(environments: &[String]) -> Value {
                 "required": ["name", "slug"],
                 "properties": {
                     "name": {"type": "string", "minLength": 1, "maxLength": 200,
-                             "description": "Display name, any text (e.g. \"Société Générale d'Exemple\")."},
+                             "pattern": "^[^\\u0000-\\u0008\\u000b-\\u001f\\u007f]*$",
+                             "description": "Display name, any text without control characters other than tab and newline (e.g. \"Société Générale d'Exemple\")."},
                     "slug": {"type": "string", "pattern": SLUG,
                              "description": "Lower-case slug used in resource names: letters, digits and '-', starting with a letter, at most 32 characters (e.g. \"acme\")."}
                 }
@@ -45,10 +46,12 @@ pub fn spec_schema(environments: &[String]) -> Value {
                 "additionalProperties": false,
                 "required": ["url"],
                 "properties": {
-                    "url": {"type": "string", "pattern": "^(https://|ssh://|git@)[^\\s]+$",
+                    "url": {"type": "string", "pattern": "^(https://|ssh://|git@)[^\\s\"'{}<>\\\\^`|]+$",
                             "description": "Clone URL: https://..., ssh://... or git@host:path."},
-                    "revision": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._/-]*$",
-                                 "description": "Branch ArgoCD follows (default \"main\")."}
+                    "revision": {"type": "string",
+                                 "pattern": "^[A-Za-z0-9]([A-Za-z0-9_-]|\\.[A-Za-z0-9_-])*(/[A-Za-z0-9_-]([A-Za-z0-9_-]|\\.[A-Za-z0-9_-])*)*$",
+                                 "not": {"pattern": "\\.lock(/|$)"},
+                                 "description": "Branch ArgoCD follows (default \"main\"): a git branch name (no \"..\", no segment starting or ending with a dot, no \".lock\" ending)."}
                 }
             },
             "environments": {
