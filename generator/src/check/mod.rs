@@ -137,6 +137,9 @@ pub struct Checker {
     /// version neither of them has is one a later commit replaced; keeping
     /// every version would grow with the range.
     previous: std::collections::HashSet<(String, String)>,
+    /// What each kustomization lists, by (path, blob id): read once per
+    /// version in a range.
+    kustomizations: std::collections::HashMap<(String, String), Vec<String>>,
     /// The spec's findings, by the spec's blob id.
     spec_memo: Option<(String, Vec<Finding>)>,
     /// System findings per environment, by the digest of its model.
@@ -192,6 +195,7 @@ impl Checker {
             cache: Default::default(),
             previous: Default::default(),
             spec_memo: None,
+            kustomizations: Default::default(),
             system_memo: Default::default(),
             facts: crate::core::charts::ChartFacts::embedded(),
         })
@@ -274,24 +278,36 @@ impl Checker {
     }
 
     pub fn check(&mut self, input: files::Input) -> Result<Outcome, CheckError> {
-        let layout = parse::Layout::of(&input.files);
+        let ids: Vec<String> = input
+            .files
+            .iter()
+            .map(|(path, bytes)| {
+                input
+                    .blob_ids
+                    .get(path)
+                    .cloned()
+                    .unwrap_or_else(|| crate::git::blob_id(bytes))
+            })
+            .collect();
+        let memo = &mut self.kustomizations;
+        let layout = parse::Layout::with(&input.files, |i, path, bytes| {
+            memo.entry((path.to_owned(), ids[i].clone()))
+                .or_insert_with(|| parse::kustomization_entries(path, bytes))
+                .clone()
+        });
         let mut findings = input.findings;
         let mut skipped = input.skipped;
         let keys: Vec<(String, String)> = input
             .files
             .iter()
-            .map(|(path, bytes)| {
-                let id = input
-                    .blob_ids
-                    .get(path)
-                    .cloned()
-                    .unwrap_or_else(|| crate::git::blob_id(bytes));
+            .zip(&ids)
+            .map(|((path, _), id)| {
                 // A listed file is read as YAML: not the same result as the
                 // same bytes unlisted.
                 if layout.listed.contains(path) {
                     return (path.clone(), format!("{id}+listed"));
                 }
-                (path.clone(), id)
+                (path.clone(), id.clone())
             })
             .collect();
         // Files not seen before are parsed and evaluated together, so that

@@ -148,17 +148,35 @@ pub struct Layout {
 
 impl Layout {
     pub fn of(files: &[(String, Vec<u8>)]) -> Self {
+        Self::with(files, |_, path, bytes| kustomization_entries(path, bytes))
+    }
+
+    /// With `entries` giving what the `i`th file, a kustomization, lists
+    /// (a range check remembers it by the file's version).
+    pub fn with(
+        files: &[(String, Vec<u8>)],
+        mut entries: impl FnMut(usize, &str, &[u8]) -> Vec<String>,
+    ) -> Self {
+        let mut listed = BTreeSet::new();
+        for (i, (path, bytes)) in files.iter().enumerate() {
+            let name = path.rsplit('/').next().unwrap_or(path);
+            if KUSTOMIZATION_NAMES.contains(&name) {
+                listed.extend(entries(i, path, bytes));
+            }
+        }
         Self {
             charts: chart_dirs(files.iter().map(|(p, _)| p.as_str())),
-            listed: listed_by_kustomizations(files),
+            listed,
         }
     }
 }
 
-/// Every path a kustomization names as a resource, component, CRD or
-/// strategic-merge patch: kustomize reads each as YAML, whatever its name
-/// (`s.txt`, `s.YAML`).
-fn listed_by_kustomizations(files: &[(String, Vec<u8>)]) -> BTreeSet<String> {
+const KUSTOMIZATION_NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+/// Every path the kustomization at `path` names as a resource, component,
+/// CRD or strategic-merge patch: kustomize reads each as YAML, whatever its
+/// name (`s.txt`, `s.YAML`).
+pub(crate) fn kustomization_entries(path: &str, bytes: &[u8]) -> Vec<String> {
     const FIELDS: [&str; 5] = [
         "resources",
         "components",
@@ -166,32 +184,23 @@ fn listed_by_kustomizations(files: &[(String, Vec<u8>)]) -> BTreeSet<String> {
         "patchesStrategicMerge",
         "bases",
     ];
-    let mut out = BTreeSet::new();
-    for (path, bytes) in files {
-        let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
-        // A kustomization is small; a huge one is refused on its own.
-        if !matches!(
-            name,
-            "kustomization.yaml" | "kustomization.yml" | "Kustomization"
-        ) || bytes.len() > MAX_DOCUMENT
-        {
-            continue;
-        }
-        let Decoded::Text(text) = decode(bytes) else {
-            continue;
-        };
-        let Ok(doc) = serde_saphyr::from_str::<Value>(&text) else {
-            continue;
-        };
-        for field in FIELDS {
-            for entry in doc[field].as_array().into_iter().flatten() {
-                if let Some(entry) = entry.as_str() {
-                    out.insert(crate::check::system::kustomize::join(dir, entry));
-                }
-            }
-        }
+    let dir = path.rsplit_once('/').map_or("", |(dir, _)| dir);
+    // A kustomization is small; a huge one is refused on its own.
+    if bytes.len() > MAX_DOCUMENT {
+        return Vec::new();
     }
-    out
+    let Decoded::Text(text) = decode(bytes) else {
+        return Vec::new();
+    };
+    let Ok(doc) = serde_saphyr::from_str::<Value>(&text) else {
+        return Vec::new();
+    };
+    FIELDS
+        .iter()
+        .flat_map(|field| doc[*field].as_array().into_iter().flatten())
+        .filter_map(Value::as_str)
+        .map(|entry| crate::check::system::kustomize::join(dir, entry))
+        .collect()
 }
 
 fn is_chart_template(path: &str, charts: &BTreeSet<String>) -> bool {
