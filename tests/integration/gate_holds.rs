@@ -234,10 +234,7 @@ fn render_does_not_fetch_a_remote_base_the_repository_does_not_allow() {
     let (code, json, stderr) = check(&dir, &["--render"], &env);
     assert_eq!(code, 1, "{json}\n{stderr}");
     let list = findings(&json);
-    let refused: Vec<&Value> = list
-        .iter()
-        .filter(|f| f["rule"] == "SOC-RENDER-001")
-        .collect();
+    let refused = with_rule(&list, "SOC-RENDER-001");
     assert_eq!(refused.len(), 1, "{list:?}");
     assert_eq!(refused[0]["file"], kustomization.as_str());
     assert_eq!(refused[0]["severity"], "deny");
@@ -270,10 +267,7 @@ fn render_does_not_fetch_a_remote_base_the_repository_does_not_allow() {
     let (code, json, stderr) = check(&dir, &["--render"], &env);
     assert_eq!(code, 1, "{json}\n{stderr}");
     let list = findings(&json);
-    let refused: Vec<&Value> = list
-        .iter()
-        .filter(|f| f["rule"] == "SOC-RENDER-001")
-        .collect();
+    let refused = with_rule(&list, "SOC-RENDER-001");
     assert_eq!(refused.len(), 3, "dev, staging, prod: {list:?}");
     assert!(refused.iter().all(|f| f["file"] == base), "{refused:?}");
     assert!(!built().contains("zeppelin/overlays"), "{}", built());
@@ -334,4 +328,9 @@ fn render_does_not_fetch_a_remote_base_the_repository_does_not_allow() {
             "{args:?}: {list:?}\n{stderr}"
         );
     }
+}
+
+/// The findings of one rule.
+fn with_rule<'a>(list: &'a [Value], rule: &str) -> Vec<&'a Value> {
+    list.iter().filter(|f| f["rule"] == rule).collect()
 }

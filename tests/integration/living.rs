@@ -1,12 +1,9 @@
 //! `socle diff`, `socle update` and `socle why` on real repositories: made by
 //! `socle new`, edited by hand with git, then updated to another spec.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
-use assert_cmd::cargo::CommandCargoExt;
-
-use crate::support::{git, render_text};
+use crate::support::{git, new_repo, render_text};
 
 const SPEC_A: &str = socle::spec::EXAMPLE;
 
@@ -21,33 +18,7 @@ fn spec_b() -> String {
 }
 
 fn socle(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::cargo_bin("socle")
-        .unwrap()
-        .args(args)
-        .current_dir(dir)
-        // The update's check keeps its cache beside the repository, not
-        // in the user's cache directory.
-        .env(
-            "XDG_CACHE_HOME",
-            dir.parent().unwrap_or(dir).join("xdg-cache"),
-        )
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn new_repo() -> (tempfile::TempDir, PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("repo");
-    let (code, _, err) = socle(tmp.path(), &["new", "-q", "--out", "repo"]);
-    assert_eq!(code, 0, "{err}");
-    git(&dir, &["config", "user.email", "team@example.invalid"]);
-    git(&dir, &["config", "user.name", "Team"]);
-    (tmp, dir)
+    crate::support::socle_in(dir, args)
 }
 
 fn read(dir: &Path, path: &str) -> String {

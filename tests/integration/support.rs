@@ -190,3 +190,36 @@ pub fn trino_allows(
         .expect("data.trino.allow evaluates")
         == regorus::Value::from(true)
 }
+
+/// Run `socle` in `dir`: exit code, stdout, stderr. The check cache goes
+/// beside the repository (under the test's temporary directory), never to
+/// the user's cache directory.
+pub fn socle_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    use assert_cmd::cargo::CommandCargoExt;
+    let out = std::process::Command::cargo_bin("socle")
+        .expect("socle binary")
+        .args(args)
+        .current_dir(dir)
+        .env(
+            "XDG_CACHE_HOME",
+            dir.parent().unwrap_or(dir).join("xdg-cache"),
+        )
+        .output()
+        .expect("socle runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A repository made by `socle new` in `<tmp>/repo`, with a committer.
+pub fn new_repo() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("repo");
+    let (code, _, err) = socle_in(tmp.path(), &["new", "-q", "--out", "repo"]);
+    assert_eq!(code, 0, "{err}");
+    git(&dir, &["config", "user.email", "team@example.invalid"]);
+    git(&dir, &["config", "user.name", "Team"]);
+    (tmp, dir)
+}

@@ -4,36 +4,12 @@
 //! repository, file modes survive an update, and an interrupted update says
 //! so and resumes.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
-use assert_cmd::cargo::CommandCargoExt;
-
-use crate::support::git;
+use crate::support::{git, new_repo};
 
 fn socle(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::cargo_bin("socle")
-        .unwrap()
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// A repository made by `socle new` in `<tmp>/repo`, with a committer.
-fn new_repo() -> (tempfile::TempDir, PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("repo");
-    let (code, _, err) = socle(tmp.path(), &["new", "-q", "--out", "repo"]);
-    assert_eq!(code, 0, "{err}");
-    git(&dir, &["config", "user.email", "team@example.invalid"]);
-    git(&dir, &["config", "user.name", "Team"]);
-    (tmp, dir)
+    crate::support::socle_in(dir, args)
 }
 
 fn commit_all(dir: &Path, message: &str) {
