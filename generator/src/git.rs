@@ -291,6 +291,27 @@ pub struct TreeFile {
     pub link: bool,
 }
 
+/// What gix says of an object it cannot decode ("Object type 0 is
+/// unsupported", "Failed to decompress pack entry") is true but tells the
+/// user neither that the repository is damaged nor what to do: say both.
+fn corruption(message: String) -> String {
+    const MARKS: [&str; 5] = [
+        "is unsupported",
+        "decompress",
+        "Failed to decode",
+        "checksum",
+        "corrupt",
+    ];
+    if MARKS.iter().any(|m| message.contains(m)) {
+        format!(
+            "the repository's object database is corrupt (a damaged pack or object file: \
+             {message}); `git fsck` names the damaged objects: restore them from another clone"
+        )
+    } else {
+        message
+    }
+}
+
 /// Read access to a repository's object database: commits, trees and blobs,
 /// straight from git's storage (no checkout, no git binary).
 pub struct Reader {
@@ -313,7 +334,7 @@ impl Reader {
         GitError {
             step,
             path: self.path.clone(),
-            message: e.to_string(),
+            message: corruption(e.to_string()),
         }
     }
 

@@ -61,6 +61,9 @@ enum Command {
         #[arg(default_value = ".")]
         dir: PathBuf,
     },
+    /// Evaluates repository policies for another socle process (internal).
+    #[command(hide = true)]
+    PolicyWorker,
     /// Print the modelled system of each environment: Applications by
     /// wave and the connections between them, broken links highlighted.
     Graph {
@@ -177,9 +180,8 @@ struct CheckArgs {
     /// Parse repository policies as Rego v0 (like conftest --rego-version v0).
     #[arg(long)]
     rego_v0: bool,
-    /// Time limit of one repository-policy evaluation, in milliseconds.
-    #[arg(long, default_value_t = 5000, value_name = "MS")]
-    policy_timeout: u64,
+    #[command(flatten)]
+    bounds: PolicyBounds,
     /// Ignore the repository's own policies/*.rego.
     #[arg(long)]
     no_local_policies: bool,
@@ -232,7 +234,33 @@ enum PolicyCommand {
         /// Parse repository policies as Rego v0.
         #[arg(long)]
         rego_v0: bool,
+        #[command(flatten)]
+        bounds: PolicyBounds,
     },
+}
+
+/// The bounds of the repository's own policies, which run in a process
+/// of their own: hitting one is a SOC-POL-001 finding naming it.
+#[derive(clap::Args)]
+struct PolicyBounds {
+    /// Time limit of one repository-policy query (one rule on one file),
+    /// in milliseconds.
+    #[arg(long, default_value_t = 5000, value_name = "MS",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    policy_timeout: u64,
+    /// Memory the repository policies' evaluation may use, in MiB.
+    #[arg(long, default_value_t = 1024, value_name = "MIB",
+          value_parser = clap::value_parser!(u64).range(16..=1 << 20))]
+    policy_memory: u64,
+}
+
+impl PolicyBounds {
+    fn bounds(&self) -> checker::sandbox::Bounds {
+        checker::sandbox::Bounds {
+            time: std::time::Duration::from_millis(self.policy_timeout),
+            memory: self.policy_memory << 20,
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -334,6 +362,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Promote { from, to, dir } => promote(&from, &to, &dir),
         Command::Update(args) => update(args),
         Command::Graph { dir, env, format } => graph(&dir, env.as_deref(), format),
+        Command::PolicyWorker => Ok(u8::try_from(checker::worker::serve()).unwrap_or(2)),
         Command::System(SystemCommand::Schema) => {
             let schema = checker::system::input::schema();
             writeln!(
@@ -363,7 +392,7 @@ fn check(args: CheckArgs) -> anyhow::Result<u8> {
     let options = checker::Options {
         local_policies: !args.no_local_policies,
         rego_v0: args.rego_v0,
-        policy_timeout: std::time::Duration::from_millis(args.policy_timeout),
+        policy_bounds: args.bounds.bounds(),
         render_root: args.render.then(|| args.dir.clone()),
         cache_dir: match &args.cache {
             None => None,
@@ -524,11 +553,19 @@ Example it rejects:
             }
             Ok(0)
         }
-        PolicyCommand::Test { dir, rego_v0 } => {
+        PolicyCommand::Test {
+            dir,
+            rego_v0,
+            bounds,
+        } => {
             let mut results = checker::testing::embedded()?;
             if let Some(dir) = dir {
                 let input = checker::files::Input::from_dir(&dir)?;
-                results.extend(checker::testing::local(&input.files, rego_v0)?);
+                results.extend(checker::testing::local(
+                    &input.files,
+                    rego_v0,
+                    bounds.bounds(),
+                )?);
             }
             let failed = results.iter().filter(|r| !r.passed).count();
             for r in &results {

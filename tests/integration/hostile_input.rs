@@ -391,3 +391,154 @@ fn spec_values_that_would_fail_later_name_their_field() {
         );
     }
 }
+
+const CONFIG_MAP: &str =
+    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  namespace: apps\ndata:\n  a: b\n";
+
+/// A repository with `deploy.yaml` and one policy module; `socle` with
+/// `args` run in it: exit code, stdout, stderr, and the time it took.
+fn with_policy(name: &str, rego: &str, args: &[&str]) -> (i32, String, String, Duration) {
+    let dir = crate::support::materialise(&FileSet::from([
+        ("deploy.yaml".to_owned(), CONFIG_MAP.as_bytes().to_vec()),
+        (format!("policies/{name}"), rego.as_bytes().to_vec()),
+    ]));
+    let start = Instant::now();
+    let (code, out, err) = crate::support::socle_in(dir.path(), args);
+    (code, out, err, start.elapsed())
+}
+
+/// The SOC-POL-001 findings of a `check --format json` output.
+fn policy_failures(stdout: &str) -> Vec<String> {
+    let json: serde_json::Value =
+        serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    json["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| f["rule"] == "SOC-POL-001" && f["severity"] == "deny")
+        .map(|f| format!("{}: {}", f["file"], f["message"]))
+        .collect()
+}
+
+const RECURSIVE: &str =
+    "package team\n\nf(x) := f(x + 1)\n\ndeny contains msg if { f(1) > 0; msg := \"never\" }\n";
+
+#[test]
+fn a_recursive_policy_is_a_finding_not_a_crash() {
+    let (code, out, err, took) =
+        with_policy("loop.rego", RECURSIVE, &["check", "--format", "json", "."]);
+    assert_eq!(code, 1, "{out}{err}");
+    let failures = policy_failures(&out);
+    assert!(
+        failures
+            .iter()
+            .any(|f| f.contains("policies/loop.rego") && f.contains("stack bound hit")),
+        "{failures:#?}"
+    );
+    assert!(took < Duration::from_secs(20), "{took:?}");
+
+    let test = RECURSIVE.replace(
+        "deny contains msg if { f(1) > 0; msg := \"never\" }",
+        "test_loops if { f(1) > 0 }\n\ntest_holds if { 1 == 1 }",
+    );
+    let (code, out, err, _) = with_policy("loop_test.rego", &test, &["policy", "test", "."]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("FAIL policies/loop_test.rego: test_loops (stack bound hit"),
+        "{out}"
+    );
+    // The tests after the one that ended its worker still run.
+    assert!(
+        out.contains("PASS policies/loop_test.rego: test_holds"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_greedy_policy_hits_the_memory_bound() {
+    for n in ["1e9", "1e8"] {
+        let rego = format!(
+            "package team\n\ndeny contains msg if {{ count(numbers.range(1, {n})) > 0; msg := \"big\" }}\n"
+        );
+        let (code, out, err, took) = with_policy(
+            "greedy.rego",
+            &rego,
+            &["check", "--format", "json", "--policy-memory", "256", "."],
+        );
+        assert_eq!(code, 1, "{n}: {out}{err}");
+        let failures = policy_failures(&out);
+        assert!(
+            failures
+                .iter()
+                .any(|f| f.contains("memory bound hit") && f.contains("256 MiB")),
+            "{n}: {failures:#?}"
+        );
+        assert!(took < Duration::from_secs(20), "{n}: {took:?}");
+    }
+}
+
+#[test]
+fn a_slow_policy_hits_the_time_bound_it_was_given() {
+    // One builtin call that never returns to regorus' own timer checks.
+    let rego = "package team\n\ndeny contains msg if {\n  some i in numbers.range(1, 3000000)\n  some j in numbers.range(1, 3000000)\n  i == j + 10000000\n  msg := \"slow\"\n}\n";
+    let (code, out, err, took) = with_policy(
+        "slow.rego",
+        rego,
+        &["check", "--format", "json", "--policy-timeout", "300", "."],
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    let failures = policy_failures(&out);
+    assert!(
+        failures
+            .iter()
+            .any(|f| f.contains("time bound hit") && f.contains("300 ms")),
+        "{failures:#?}"
+    );
+    assert!(took < Duration::from_secs(10), "{took:?}");
+
+    let (code, _, err, _) =
+        with_policy("slow.rego", rego, &["check", "--policy-timeout", "0", "."]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--policy-timeout"), "{err}");
+}
+
+#[test]
+fn a_policy_too_deep_to_parse_is_refused_with_its_bound() {
+    let deep = format!(
+        "package team\n\nx := {}{}\n",
+        "[".repeat(200_000),
+        "]".repeat(200_000)
+    );
+    let (code, out, err, took) = with_policy("deep.rego", &deep, &["check", "."]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("repository policies could not be compiled") && err.contains("bound hit"),
+        "{err}"
+    );
+    assert!(took < Duration::from_secs(20), "{took:?}");
+}
+
+#[test]
+fn a_corrupt_pack_is_named_as_such() {
+    let (_tmp, repo) = crate::support::new_repo();
+    let pack = fs_err::read_dir(repo.join(".git/objects/pack"))
+        .expect("pack folder")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "pack"))
+        .expect("socle new writes one pack");
+    let mut bytes = fs_err::read(&pack).expect("pack");
+    // Past the 12-byte header: the first objects' type and data.
+    bytes[12..4012].fill(0);
+    let mut perms = fs_err::metadata(&pack).expect("pack").permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    fs_err::set_permissions(&pack, perms).expect("chmod");
+    fs_err::write(&pack, bytes).expect("damage the pack");
+    let (code, out, err) = crate::support::socle_in(&repo, &["check", "--commit", "HEAD", "."]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("object database is corrupt") && err.contains("git fsck"),
+        "{err}"
+    );
+}

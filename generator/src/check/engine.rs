@@ -2,20 +2,22 @@
 //!
 //! The embedded policies are compiled once into one engine, which is then
 //! reused for every input (only the input changes between evaluations).
-//! Repository policies run in an engine of their own, under a wall-clock
-//! limit, so that a slow or broken rule becomes a finding naming its policy
-//! instead of a hung CI job.
+//! Repository policies run in a process of their own ([`super::sandbox`]),
+//! under bounds of time, memory and stack, so that a slow, greedy or broken
+//! rule becomes a finding naming its policy instead of a hung or aborted
+//! CI job.
 
 use std::collections::{BTreeMap, HashMap};
-use std::num::NonZeroU32;
 
-use regorus::utils::limits::ExecutionTimerConfig;
 use serde_json::{json, Value};
 
 use super::finding::{Finding, Severity};
 use super::parse::{Document, Text};
+use super::sandbox::{Bounds, Stopped, Worker};
+use super::worker::Reply;
 use super::Options;
 use crate::source::Tree;
+use std::sync::Mutex;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
@@ -23,6 +25,8 @@ pub enum PolicyError {
     Compile { file: String, message: String },
     #[error("embedded policy evaluation failed: {0}")]
     Eval(String),
+    #[error("repository policies could not be compiled")]
+    Worker(#[from] Stopped),
 }
 
 /// Rules of one document, gathered from the embedded packages.
@@ -704,19 +708,14 @@ pub fn effective_values(docs: &[&Document], id: &str, env: &str) -> Option<Value
 /// conftest-style: every package's `deny`, `violation` and `warn` rules are
 /// evaluated against each document.
 pub struct Local {
-    engine: Option<regorus::Engine>,
+    /// The modules, kept to start a new worker after one hit a bound.
+    modules: Vec<(String, String)>,
+    rego_v0: bool,
+    bounds: Bounds,
     /// Package (as `data.x.y`) → file it was declared in.
     packages: Vec<(String, String)>,
-}
-
-/// Every value a conftest-style rule yielded.
-fn rule_items(results: regorus::QueryResults) -> Vec<Value> {
-    results
-        .result
-        .into_iter()
-        .flat_map(|r| r.expressions)
-        .flat_map(|e| items(&to_json(&e.value)))
-        .collect()
+    /// The running worker, if any; evaluations take turns with it.
+    worker: Mutex<Option<Worker>>,
 }
 
 /// A rule's message: the value itself, or its `msg`.
@@ -745,82 +744,138 @@ fn is_system(package: &str) -> bool {
 impl Local {
     pub fn load(files: &[(String, Vec<u8>)], options: &Options) -> Result<Self, PolicyError> {
         let modules = rego_files(files, "policies/", false);
-        let mut engine = regorus::Engine::new();
-        engine.set_rego_v0(options.rego_v0);
-        let mut packages = Vec::new();
-        for (path, source) in modules {
-            let package =
-                engine
-                    .add_policy(path.clone(), source)
-                    .map_err(|e| PolicyError::Compile {
-                        file: path.clone(),
-                        message: e.to_string(),
-                    })?;
-            if !package.starts_with(RESERVED) && !packages.iter().any(|(p, _)| *p == package) {
-                packages.push((package, path));
+        let mut local = Self {
+            modules,
+            rego_v0: options.rego_v0,
+            bounds: options.policy_bounds,
+            packages: Vec::new(),
+            worker: Mutex::new(None),
+        };
+        if local.modules.is_empty() {
+            return Ok(local);
+        }
+        let (worker, packages) = start(&local.modules, local.rego_v0, local.bounds)?;
+        for (package, path) in packages {
+            if !package.starts_with(RESERVED) && !local.packages.iter().any(|(p, _)| *p == package)
+            {
+                local.packages.push((package, path));
             }
         }
-        if packages.is_empty() {
-            return Ok(Self {
-                engine: None,
-                packages,
-            });
+        if !local.packages.is_empty() {
+            local.worker = Mutex::new(Some(worker));
         }
-        engine.set_execution_timer_config(ExecutionTimerConfig {
-            limit: options.policy_timeout,
-            check_interval: NonZeroU32::new(32).unwrap_or(NonZeroU32::MIN),
-        });
-        Ok(Self {
-            engine: Some(engine),
-            packages,
-        })
+        Ok(local)
+    }
+
+    /// One package's `deny`, `violation` and `warn` items on `input`, or
+    /// the query that failed and why.
+    fn package_items(
+        &self,
+        worker: &mut Option<Worker>,
+        package: &str,
+        input: &str,
+        fresh_input: &mut bool,
+    ) -> Result<Vec<RuleItem>, (String, String)> {
+        let mut out = Vec::new();
+        for (rule, severity) in [
+            ("deny", Severity::Deny),
+            ("violation", Severity::Deny),
+            ("warn", Severity::Warn),
+        ] {
+            let query = format!("{package}.{rule}");
+            match self.ask(worker, input, fresh_input, &query) {
+                Ok(Reply::Values(values)) => {
+                    out.extend(
+                        values
+                            .iter()
+                            .flat_map(items)
+                            .map(|item| (rule, severity, item)),
+                    );
+                }
+                Ok(Reply::Error(e)) => return Err((query, timer_bound(&e, self.bounds))),
+                Ok(other) => return Err((query, format!("unexpected reply {other:?}"))),
+                Err(stopped) => {
+                    // The next question goes to a new worker.
+                    *worker = None;
+                    return Err((query, stopped.to_string()));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Runs `query`, on a new worker (given `input` first) when the last
+    /// one stopped.
+    fn ask(
+        &self,
+        worker: &mut Option<Worker>,
+        input: &str,
+        fresh_input: &mut bool,
+        query: &str,
+    ) -> Result<Reply, Stopped> {
+        let w = match worker {
+            Some(w) => w,
+            None => {
+                *fresh_input = true;
+                worker.insert(Worker::start(&self.modules, self.rego_v0, self.bounds)?.0)
+            }
+        };
+        if *fresh_input {
+            w.input(input)?;
+            *fresh_input = false;
+        }
+        w.query(query)
+    }
+
+    fn worker(&self) -> std::sync::MutexGuard<'_, Option<Worker>> {
+        // A panic elsewhere leaves at worst a worker that is replaced.
+        self.worker.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn evaluate(&self, docs: &[Document]) -> Vec<Finding> {
-        let Some(engine) = &self.engine else {
-            return Vec::new();
-        };
-        let mut engine = engine.clone();
+        let mut packages: Vec<&(String, String)> = self
+            .packages
+            .iter()
+            .filter(|(p, _)| !is_system(p))
+            .collect();
         let mut out = Vec::new();
-        for (package, file) in self.packages.iter().filter(|(p, _)| !is_system(p)) {
-            let short = package.trim_start_matches("data.");
-            'docs: for doc in docs {
-                engine.set_input(regorus::Value::from(doc.value.clone()));
-                for (rule, severity) in [
-                    ("deny", Severity::Deny),
-                    ("violation", Severity::Deny),
-                    ("warn", Severity::Warn),
-                ] {
-                    let query = format!("{package}.{rule}");
-                    let results = match engine.eval_query(query.clone(), false) {
-                        Ok(r) => r,
-                        Err(e) => {
+        if packages.is_empty() {
+            return out;
+        }
+        let mut worker = self.worker();
+        for doc in docs {
+            if packages.is_empty() {
+                break;
+            }
+            let input = doc.value.to_string();
+            let mut fresh_input = true;
+            // A package that fails on one document is reported once and
+            // not run on the others: its failure is the finding.
+            packages.retain(|(package, file)| {
+                match self.package_items(&mut worker, package, &input, &mut fresh_input) {
+                    Ok(items) => {
+                        let short = package.trim_start_matches("data.");
+                        for (rule, severity, item) in items {
                             let mut f = Finding::new(
-                                "SOC-POL-001",
-                                Severity::Deny,
-                                file,
-                                None,
-                                format!("{query} failed on {}:{}: {e}", doc.path, doc.line),
+                                &format!("{short}.{rule}"),
+                                severity,
+                                &doc.path,
+                                Some(doc.line),
+                                message_of(&item),
                             );
                             f.source = file.clone();
+                            f.resource = doc.resource();
                             out.push(f);
-                            break 'docs;
                         }
-                    };
-                    for item in rule_items(results) {
-                        let mut f = Finding::new(
-                            &format!("{short}.{rule}"),
-                            severity,
-                            &doc.path,
-                            Some(doc.line),
-                            message_of(&item),
-                        );
-                        f.source = file.clone();
-                        f.resource = doc.resource();
-                        out.push(f);
+                        true
+                    }
+                    Err((query, why)) => {
+                        let on = format!("{}:{}", doc.path, doc.line);
+                        out.push(policy_failure(file, &query, &on, &why));
+                        false
                     }
                 }
-            }
+            });
         }
         out
     }
@@ -830,72 +885,80 @@ impl Local {
     /// `msg` and optionally `file`, `line` and `pointer` (as the model's
     /// places give them); the finding is placed there, else on the policy.
     pub fn evaluate_system(&self, input_json: &str) -> Vec<(Finding, String)> {
-        let Some(engine) = &self.engine else {
-            return Vec::new();
-        };
         let mut out = Vec::new();
         let systems: Vec<&(String, String)> =
             self.packages.iter().filter(|(p, _)| is_system(p)).collect();
         if systems.is_empty() {
             return out;
         }
-        let mut engine = engine.clone();
-        match regorus::Value::from_json_str(input_json) {
-            Ok(v) => engine.set_input(v),
-            Err(e) => {
-                out.push((
-                    Finding::new(
-                        "SOC-POL-001",
-                        Severity::Deny,
-                        "",
-                        None,
-                        format!("system input: {e}"),
-                    ),
-                    String::new(),
-                ));
-                return out;
-            }
-        }
+        let mut worker = self.worker();
+        let mut fresh_input = true;
         for (package, file) in systems {
             let short = package.trim_start_matches("data.");
-            for (rule, severity) in [
-                ("deny", Severity::Deny),
-                ("violation", Severity::Deny),
-                ("warn", Severity::Warn),
-            ] {
-                let query = format!("{package}.{rule}");
-                let results = match engine.eval_query(query.clone(), false) {
-                    Ok(r) => r,
-                    Err(e) => {
+            match self.package_items(&mut worker, package, input_json, &mut fresh_input) {
+                Ok(items) => {
+                    for (rule, severity, item) in items {
+                        let place = item["file"].as_str().unwrap_or(file);
+                        let line = item["line"].as_u64().map(|l| l as usize);
+                        let pointer = item["pointer"].as_str().unwrap_or_default().to_owned();
                         let mut f = Finding::new(
-                            "SOC-POL-001",
-                            Severity::Deny,
-                            file,
-                            None,
-                            format!("{query} failed on the system model: {e}"),
+                            &format!("{short}.{rule}"),
+                            severity,
+                            place,
+                            line,
+                            message_of(&item),
                         );
                         f.source = file.clone();
-                        out.push((f, String::new()));
-                        break;
+                        out.push((f, pointer));
                     }
-                };
-                for item in rule_items(results) {
-                    let place = item["file"].as_str().unwrap_or(file);
-                    let line = item["line"].as_u64().map(|l| l as usize);
-                    let pointer = item["pointer"].as_str().unwrap_or_default().to_owned();
-                    let mut f = Finding::new(
-                        &format!("{short}.{rule}"),
-                        severity,
-                        place,
-                        line,
-                        message_of(&item),
-                    );
-                    f.source = file.clone();
-                    out.push((f, pointer));
                 }
+                Err((query, why)) => out.push((
+                    policy_failure(file, &query, "the system model", &why),
+                    String::new(),
+                )),
             }
         }
         out
+    }
+}
+
+/// Starts a worker on `modules`: the packages they declare, or why not.
+pub(crate) fn start(
+    modules: &[(String, String)],
+    rego_v0: bool,
+    bounds: Bounds,
+) -> Result<(Worker, Vec<(String, String)>), PolicyError> {
+    match Worker::start(modules, rego_v0, bounds)? {
+        (worker, Reply::Packages(packages)) => Ok((worker, packages)),
+        (_, Reply::CompileError { file, message }) => Err(PolicyError::Compile { file, message }),
+        (_, other) => Err(PolicyError::Eval(format!(
+            "unexpected reply of the policy worker: {other:?}"
+        ))),
+    }
+}
+
+/// A value a repository rule yielded: `(rule, severity, value)`.
+type RuleItem = (&'static str, Severity, Value);
+
+/// SOC-POL-001 on the policy file: `query` could not be evaluated on `on`.
+fn policy_failure(file: &str, query: &str, on: &str, why: &str) -> Finding {
+    let mut f = Finding::new(
+        "SOC-POL-001",
+        Severity::Deny,
+        file,
+        None,
+        format!("{query} failed on {on}: {why}"),
+    );
+    f.source = file.to_owned();
+    f
+}
+
+/// Regorus' own timer message, said as the bound it enforces.
+fn timer_bound(error: &str, bounds: Bounds) -> String {
+    if error.contains("exceeded time limit") {
+        Stopped::Time(bounds.time).to_string()
+    } else {
+        error.to_owned()
     }
 }
 

@@ -15,11 +15,11 @@ pub mod parse;
 pub mod range;
 pub mod render;
 pub mod report;
+pub mod sandbox;
 pub mod schema;
 pub mod system;
 pub mod testing;
-
-use std::time::Duration;
+pub mod worker;
 
 pub use finding::{Finding, Severity};
 
@@ -56,8 +56,8 @@ pub struct Options {
     pub local_policies: bool,
     /// Parse repository policies as Rego v0 (conftest's `--rego-version v0`).
     pub rego_v0: bool,
-    /// Wall-clock limit of one repository-policy evaluation.
-    pub policy_timeout: Duration,
+    /// Bounds of one repository-policy evaluation.
+    pub policy_bounds: sandbox::Bounds,
     /// Build each kustomize overlay of this directory and check the result.
     pub render_root: Option<std::path::PathBuf>,
     /// Keep per-file results in this directory between runs.
@@ -69,7 +69,7 @@ impl Default for Options {
         Self {
             local_policies: true,
             rego_v0: false,
-            policy_timeout: Duration::from_secs(5),
+            policy_bounds: sandbox::Bounds::default(),
             render_root: None,
             cache_dir: None,
         }

@@ -1,7 +1,9 @@
 //! `socle policy test`: the `test_` rules of `*_test.rego` modules, as
 //! `opa test` runs them, for the embedded policies and a repository's own.
 
-use super::engine::{rego_files, Embedded, PolicyError};
+use super::engine::{rego_files, start, Embedded, PolicyError};
+use super::sandbox::{Bounds, Worker};
+use super::worker::Reply;
 
 #[derive(Debug)]
 pub struct TestResult {
@@ -77,17 +79,51 @@ pub fn embedded() -> Result<Vec<TestResult>, PolicyError> {
     Ok(run(&mut engine, &modules))
 }
 
-pub fn local(files: &[(String, Vec<u8>)], rego_v0: bool) -> Result<Vec<TestResult>, PolicyError> {
+/// The repository's own tests, in a bounded worker ([`super::sandbox`]):
+/// a test that hits a bound fails with the bound's name, and the tests
+/// after it run on a new worker.
+pub fn local(
+    files: &[(String, Vec<u8>)],
+    rego_v0: bool,
+    bounds: Bounds,
+) -> Result<Vec<TestResult>, PolicyError> {
     let modules = rego_files(files, "policies/", true);
-    let mut engine = regorus::Engine::new();
-    engine.set_rego_v0(rego_v0);
-    for (path, source) in &modules {
-        engine
-            .add_policy(path.clone(), source.clone())
-            .map_err(|e| PolicyError::Compile {
-                file: path.clone(),
-                message: e.to_string(),
-            })?;
+    if modules.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(run(&mut engine, &modules))
+    let mut worker = Some(start(&modules, rego_v0, bounds)?.0);
+    let mut out = Vec::new();
+    for (path, source) in modules.iter().filter(|(p, _)| p.ends_with("_test.rego")) {
+        let Some(package) = package_of(source) else {
+            continue;
+        };
+        for name in test_names(source) {
+            let query = format!("data.{package}.{name}");
+            let reply = match &mut worker {
+                Some(w) => w.query(&query),
+                None => Worker::start(&modules, rego_v0, bounds)
+                    .and_then(|(w, _)| worker.insert(w).query(&query)),
+            };
+            let (passed, detail) = match reply {
+                Ok(Reply::Values(values)) => match values.first() {
+                    Some(serde_json::Value::Bool(true)) => (true, String::new()),
+                    Some(v) => (false, format!("evaluated to {v}")),
+                    None => (false, "undefined".to_owned()),
+                },
+                Ok(Reply::Error(e)) => (false, e),
+                Ok(other) => (false, format!("unexpected reply {other:?}")),
+                Err(stopped) => {
+                    worker = None;
+                    (false, stopped.to_string())
+                }
+            };
+            out.push(TestResult {
+                module: path.clone(),
+                name,
+                passed,
+                detail,
+            });
+        }
+    }
+    Ok(out)
 }
