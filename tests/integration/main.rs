@@ -13,6 +13,7 @@ mod dbt;
 mod egress;
 mod gate_holds;
 mod generated_ci;
+mod hostile_corpus;
 mod hostile_input;
 mod least_privilege;
 mod lineage;
