@@ -256,7 +256,7 @@ fn spec_example_is_the_default_and_schema_is_json() {
         serde_json::json!(["dev", "staging", "prod"])
     );
     // The example validates against the printed schema.
-    let example: serde_json::Value = serde_yaml::from_str(socle::spec::EXAMPLE).unwrap();
+    let example: serde_json::Value = crate::support::yaml(socle::spec::EXAMPLE).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
     assert!(validator.is_valid(&example));
 }

@@ -431,15 +431,10 @@ fn display_field(field: &str) -> &str {
 /// Parse and validate a spec. `origin` names the file in messages;
 /// `environments` lists the environment names that have defaults.
 pub fn parse(text: &str, origin: &str, environments: &[String]) -> Result<Spec, SpecError> {
-    let yaml: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| SpecError::Yaml {
+    let value: Value = crate::yaml::from_str(text).map_err(|e| SpecError::Yaml {
         origin: origin.to_owned(),
-        line: e.location().map(|l| l.line()),
-        message: strip_location(&e.to_string()),
-    })?;
-    let value: Value = serde_json::to_value(&yaml).map_err(|e| SpecError::Yaml {
-        origin: origin.to_owned(),
-        line: None,
-        message: format!("unsupported YAML value: {e}"),
+        line: crate::yaml::error_line(&e),
+        message: crate::yaml::error_message(&e),
     })?;
 
     let lines = LineIndex::new(text);
@@ -494,14 +489,6 @@ fn shortened(message: String) -> String {
     }
     let head: String = message.chars().take(MAX).collect();
     format!("{head}… ({} characters in all)", message.chars().count())
-}
-
-fn strip_location(message: &str) -> String {
-    // serde_yaml appends " at line L column C"; the line is reported separately.
-    match message.find(" at line ") {
-        Some(i) => message[..i].to_owned(),
-        None => message.to_owned(),
-    }
 }
 
 /// `/environments/1/name` → `environments[1].name`.
