@@ -167,4 +167,15 @@ mod tests {
         assert_eq!(idx.line_of("/b/d/1/q"), Some(6));
         assert_eq!(idx.line_of("/b/missing"), Some(2));
     }
+
+    #[test]
+    fn keys_in_flow_collections_and_only_the_first_document() {
+        let text = "# c\na: {x: 1,\n  y: [p,\n    q]}\n---\nz: 1\n";
+        let idx = LineIndex::new(text);
+        assert_eq!(idx.exact("/a"), Some(2));
+        assert_eq!(idx.exact("/a/y"), Some(3));
+        assert_eq!(idx.exact("/a/y/1"), Some(4));
+        assert_eq!(idx.exact("/z"), None);
+        assert_eq!(LineIndex::new("a: [\n").exact("/a"), None);
+    }
 }

@@ -120,7 +120,7 @@ impl Lock {
         };
         crate::yaml::from_str(&text).map_err(|e| LockError::Invalid {
             path: path.display().to_string(),
-            message: e.to_string(),
+            message: crate::yaml::describe(&e),
         })
     }
 

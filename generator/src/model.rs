@@ -84,7 +84,7 @@ fn yaml_file(tree: &Tree, path: &str) -> Result<Option<Value>, ModelError> {
         .map_err(|e| ModelError::Defaults {
             origin: tree.origin.clone(),
             path: path.to_owned(),
-            message: e.to_string(),
+            message: crate::yaml::describe(&e),
         })
 }
 

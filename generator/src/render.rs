@@ -582,7 +582,7 @@ fn check_yaml(text: &str) -> Result<(), String> {
     // Read, not built: the check only asks whether the text parses.
     crate::yaml::from_multiple::<serde::de::IgnoredAny>(text)
         .map(drop)
-        .map_err(|e| e.to_string())
+        .map_err(|e| crate::yaml::describe(&e))
 }
 
 #[cfg(test)]

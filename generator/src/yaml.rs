@@ -87,10 +87,17 @@ pub(crate) fn error_line(e: &Error) -> Option<usize> {
         .and_then(|l| usize::try_from(l).ok())
 }
 
+/// An error as a user reads it (`at line L, column C` included): the
+/// parser's wording for users, without its hints to programmers about
+/// parser options.
+pub(crate) fn describe(e: &Error) -> String {
+    e.render_with_formatter(&serde_saphyr::UserMessageFormatter)
+}
+
 /// An error's message without the position it appends: callers report the
 /// position in their own `file:line` form.
 pub(crate) fn error_message(e: &Error) -> String {
-    let text = e.to_string();
+    let text = describe(e);
     let cut = [" at line ", " (defined at line ", " (used at line "]
         .iter()
         .filter_map(|m| text.find(m))
@@ -617,6 +624,9 @@ mod tests {
         );
         let e = from_str::<Value>("a: 1\na: 2\n").unwrap_err();
         assert_eq!(error_line(&e), Some(2), "{e}");
-        assert!(error_message(&e).contains("duplicate"), "{e}");
+        assert_eq!(
+            error_message(&e),
+            "duplicate mapping key `a` is not allowed here"
+        );
     }
 }

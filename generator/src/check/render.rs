@@ -103,8 +103,12 @@ pub(crate) fn allowed_remote_bases(files: &[(String, Vec<u8>)]) -> Result<Vec<St
     let refuse = |why: &str| {
         format!("{why}; no remote base is fetched until render.allowed_remote_bases is a list of URL prefixes, e.g. `render: {{allowed_remote_bases: [\"https://github.com/acme/bases//\"]}}`")
     };
-    let value: Value = crate::yaml::from_slice(bytes)
-        .map_err(|e| refuse(&format!("does not parse as YAML ({e})")))?;
+    let value: Value = crate::yaml::from_slice(bytes).map_err(|e| {
+        refuse(&format!(
+            "does not parse as YAML ({})",
+            crate::yaml::describe(&e)
+        ))
+    })?;
     let list = &value["render"]["allowed_remote_bases"];
     if list.is_null() {
         return Ok(Vec::new());
@@ -240,7 +244,7 @@ pub fn render_all(root: &Path, files: &[(String, Vec<u8>)]) -> Result<Rendered, 
         let values: Vec<Value> =
             crate::yaml::from_multiple_merged(&text).map_err(|e| RenderError::Build {
                 overlay: overlay.clone(),
-                message: e.to_string(),
+                message: crate::yaml::describe(&e),
             })?;
         for value in values {
             if !value.is_null() {

@@ -31,7 +31,9 @@ fn read_yaml(path: &Path) -> Result<Option<Value>, UpdateError> {
     match fs_err::read_to_string(path) {
         Ok(text) => crate::yaml::from_str::<Value>(&text)
             .map(Some)
-            .map_err(|e| UpdateError::Usage(format!("{}: {e}", path.display()))),
+            .map_err(|e| {
+                UpdateError::Usage(format!("{}: {}", path.display(), crate::yaml::describe(&e)))
+            }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e.into()),
     }
