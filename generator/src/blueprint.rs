@@ -204,10 +204,10 @@ impl Manifest {
             origin: origin.clone(),
         })?;
         let manifest: Manifest =
-            serde_yaml::from_slice(bytes).map_err(|e| BlueprintError::Parse {
+            crate::yaml::from_slice(bytes).map_err(|e| BlueprintError::Parse {
                 origin: origin.clone(),
-                line: e.location().map(|l| l.line()),
-                message: e.to_string(),
+                line: crate::yaml::error_line(&e),
+                message: crate::yaml::error_message(&e),
             })?;
         manifest
             .check()

@@ -23,6 +23,7 @@ pub mod repository;
 pub mod secrets;
 pub mod source;
 pub mod update;
+mod yaml;
 
 // The spec and its schema are shared by both pipelines, hence in `core`;
 // their public paths stay `socle::spec` and `socle::schema`.

@@ -1,14 +1,14 @@
 //! Maps JSON pointers to lines of a YAML text.
 //!
-//! `serde_yaml` forgets positions once a document is parsed, and schema errors
-//! only know the JSON pointer of the failing value. A second pass over the
-//! parser's marked events records where each node starts, so an error can say
-//! `socle.yaml:12` instead of leaving the user to hunt for the field.
+//! A parsed value forgets its positions, and schema errors only know the
+//! JSON pointer of the failing value. A second pass over the parser's events
+//! (the parser `serde-saphyr` reads with, so both agree on every line)
+//! records where each node starts, so an error can say `socle.yaml:12`
+//! instead of leaving the user to hunt for the field.
 
 use std::collections::HashMap;
 
-use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
-use yaml_rust2::scanner::Marker;
+use serde_saphyr::granit_parser::{Event, Parser, Span};
 
 #[derive(Debug, Default, Clone)]
 pub struct LineIndex {
@@ -45,18 +45,19 @@ impl Collector {
 
     /// Called when a node (scalar or container start) appears.
     /// Returns false when the node is a mapping key rather than a value.
-    fn node_starts(&mut self, mark: Marker, key_text: Option<&str>) -> bool {
+    fn node_starts(&mut self, span: Span, key_text: Option<&str>) -> bool {
+        let line = span.start.line();
         if let Some(Frame::Map { key, want_key }) = self.stack.last_mut() {
             if *want_key {
                 *key = Some(key_text.unwrap_or("").to_owned());
                 *want_key = false;
                 let ptr = self.pointer();
-                self.lines.entry(ptr).or_insert(mark.line());
+                self.lines.entry(ptr).or_insert(line);
                 return false;
             }
         }
         let ptr = self.pointer();
-        self.lines.entry(ptr).or_insert(mark.line());
+        self.lines.entry(ptr).or_insert(line);
         true
     }
 
@@ -69,24 +70,32 @@ impl Collector {
     }
 }
 
-impl MarkedEventReceiver for Collector {
-    fn on_event(&mut self, ev: Event, mark: Marker) {
-        if self.docs > 1 {
-            return;
-        }
+impl Collector {
+    /// Takes one event; false once the first document is done.
+    fn on_event(&mut self, ev: Event, span: Span) -> bool {
         match ev {
-            Event::DocumentStart => self.docs += 1,
-            Event::Scalar(text, ..) if self.node_starts(mark, Some(&text)) => self.node_ends(),
-            Event::Alias(_) if self.node_starts(mark, None) => self.node_ends(),
+            Event::DocumentStart(..) => {
+                self.docs += 1;
+                if self.docs > 1 {
+                    return false;
+                }
+            }
+            Event::DocumentEnd | Event::StreamEnd => return false,
+            Event::Scalar(text, ..) if self.node_starts(span, Some(text.as_ref())) => {
+                self.node_ends()
+            }
+            Event::Alias(_) | Event::UnresolvedAlias(_) if self.node_starts(span, None) => {
+                self.node_ends()
+            }
             Event::MappingStart(..) => {
-                self.node_starts(mark, None);
+                self.node_starts(span, None);
                 self.stack.push(Frame::Map {
                     key: None,
                     want_key: true,
                 });
             }
             Event::SequenceStart(..) => {
-                self.node_starts(mark, None);
+                self.node_starts(span, None);
                 self.stack.push(Frame::Seq { index: 0 });
             }
             Event::MappingEnd | Event::SequenceEnd => {
@@ -95,6 +104,7 @@ impl MarkedEventReceiver for Collector {
             }
             _ => {}
         }
+        true
     }
 }
 
@@ -103,9 +113,15 @@ impl LineIndex {
     /// an empty index: callers report the parse error separately.
     pub fn new(text: &str) -> Self {
         let mut collector = Collector::default();
-        let mut parser = Parser::new_from_str(text);
-        if parser.load(&mut collector, false).is_err() {
-            return Self::default();
+        for event in Parser::new_from_str(text) {
+            match event {
+                Ok((ev, span)) => {
+                    if !collector.on_event(ev, span) {
+                        break;
+                    }
+                }
+                Err(_) => return Self::default(),
+            }
         }
         Self {
             lines: collector.lines,
@@ -150,5 +166,16 @@ mod tests {
         assert_eq!(idx.line_of("/b/d/1"), Some(6));
         assert_eq!(idx.line_of("/b/d/1/q"), Some(6));
         assert_eq!(idx.line_of("/b/missing"), Some(2));
+    }
+
+    #[test]
+    fn keys_in_flow_collections_and_only_the_first_document() {
+        let text = "# c\na: {x: 1,\n  y: [p,\n    q]}\n---\nz: 1\n";
+        let idx = LineIndex::new(text);
+        assert_eq!(idx.exact("/a"), Some(2));
+        assert_eq!(idx.exact("/a/y"), Some(3));
+        assert_eq!(idx.exact("/a/y/1"), Some(4));
+        assert_eq!(idx.exact("/z"), None);
+        assert_eq!(LineIndex::new("a: [\n").exact("/a"), None);
     }
 }

@@ -118,14 +118,16 @@ impl Lock {
             }
             Err(e) => return Err(LockError::Io(e)),
         };
-        serde_yaml::from_str(&text).map_err(|e| LockError::Invalid {
+        crate::yaml::from_str(&text).map_err(|e| LockError::Invalid {
             path: path.display().to_string(),
-            message: e.to_string(),
+            message: crate::yaml::describe(&e),
         })
     }
 
     pub fn to_yaml(&self) -> String {
-        let body = serde_yaml::to_string(self).unwrap_or_default();
+        let body = serde_json::to_value(self)
+            .map(|v| crate::yaml::to_string(&v))
+            .unwrap_or_default();
         format!(
             "# Written by socle: how this repository was rendered, so that it can be\n# rendered again. Do not edit by hand.\n{body}"
         )

@@ -79,12 +79,12 @@ fn yaml_file(tree: &Tree, path: &str) -> Result<Option<Value>, ModelError> {
     let Some(bytes) = tree.get(path) else {
         return Ok(None);
     };
-    serde_yaml::from_slice::<Value>(bytes)
+    crate::yaml::from_slice::<Value>(bytes)
         .map(Some)
         .map_err(|e| ModelError::Defaults {
             origin: tree.origin.clone(),
             path: path.to_owned(),
-            message: e.to_string(),
+            message: crate::yaml::describe(&e),
         })
 }
 

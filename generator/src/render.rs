@@ -170,7 +170,7 @@ fn helper_indent(p: &[&Value]) -> Result<String, String> {
     let n = n
         .as_u64()
         .ok_or("first parameter must be the indent width")? as usize;
-    let yaml = serde_yaml::to_string(v).map_err(|e| e.to_string())?;
+    let yaml = crate::yaml::to_string(v);
     let pad = " ".repeat(n);
     Ok(yaml
         .trim_end_matches('\n')
@@ -579,12 +579,10 @@ pub fn check_path(path: &str) -> bool {
 }
 
 fn check_yaml(text: &str) -> Result<(), String> {
-    use serde::Deserialize;
     // Read, not built: the check only asks whether the text parses.
-    for doc in serde_yaml::Deserializer::from_str(text) {
-        serde::de::IgnoredAny::deserialize(doc).map_err(|e| e.to_string())?;
-    }
-    Ok(())
+    crate::yaml::from_multiple::<serde::de::IgnoredAny>(text)
+        .map(drop)
+        .map_err(|e| crate::yaml::describe(&e))
 }
 
 #[cfg(test)]
@@ -624,8 +622,8 @@ mod tests {
                 format!("k: {}\n", yaml_quote(s)),
                 format!("k: {}\n", yaml_scalar(s)),
             ] {
-                let v: serde_yaml::Value =
-                    serde_yaml::from_str(&doc).unwrap_or_else(|e| panic!("{s:?}: {e}"));
+                let v: serde_json::Value =
+                    crate::yaml::from_str(&doc).unwrap_or_else(|e| panic!("{s:?}: {e}"));
                 assert_eq!(v["k"].as_str(), Some(s), "{doc}");
             }
             let j: serde_json::Value = serde_json::from_str(&yaml_quote(s)).expect("valid JSON");

@@ -15,7 +15,7 @@ use crate::support::{materialise, render, repo_root, text, to_json, yaml_docs};
 
 /// The single YAML document of a generated file, as JSON.
 fn doc(files: &FileSet, path: &str) -> Value {
-    to_json(&serde_yaml::from_str(text(files, path)).unwrap_or_else(|e| panic!("{path}: {e}")))
+    to_json(&crate::support::yaml(text(files, path)).unwrap_or_else(|e| panic!("{path}: {e}")))
 }
 
 /// Every document of the files under `prefix`, as JSON.

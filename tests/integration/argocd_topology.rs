@@ -126,17 +126,13 @@ fn normalise(path: &Path) -> String {
 /// `resources` through the in-memory file set (patches never change kinds).
 fn kustomize_kinds(files: &FileSet, dir: &str, out: &mut BTreeSet<(String, String)>) {
     let path = format!("{dir}/kustomization.yaml");
-    let kustomization: serde_yaml::Value = serde_yaml::from_slice(
+    let kustomization: serde_json::Value = crate::support::yaml_slice(
         files
             .get(&path)
             .unwrap_or_else(|| panic!("{path} is not rendered")),
     )
     .unwrap();
-    for entry in kustomization["resources"]
-        .as_sequence()
-        .into_iter()
-        .flatten()
-    {
+    for entry in kustomization["resources"].as_array().into_iter().flatten() {
         let target = normalise(&Path::new(dir).join(entry.as_str().unwrap()));
         if files.contains_key(&format!("{target}/kustomization.yaml")) {
             kustomize_kinds(files, &target, out);
@@ -148,9 +144,8 @@ fn kustomize_kinds(files: &FileSet, dir: &str, out: &mut BTreeSet<(String, Strin
                 .unwrap_or_else(|| panic!("{path}: resource {target} is not rendered")),
         )
         .into_owned();
-        use serde::Deserialize;
-        for doc in serde_yaml::Deserializer::from_str(&text) {
-            let v = serde_yaml::Value::deserialize(doc).unwrap();
+        let docs: Vec<serde_json::Value> = crate::support::yaml_stream(&text).unwrap();
+        for v in docs {
             if let (Some(api), Some(kind)) = (v["apiVersion"].as_str(), v["kind"].as_str()) {
                 out.insert((group_of(api), kind.to_owned()));
             }
@@ -170,10 +165,10 @@ fn kubectl_kinds(kubectl: &Path, root: &Path, dir: &str) -> BTreeSet<(String, St
         "kubectl kustomize {dir}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    use serde::Deserialize;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    serde_yaml::Deserializer::from_str(&text)
-        .filter_map(|d| serde_yaml::Value::deserialize(d).ok())
+    crate::support::yaml_stream::<serde_json::Value>(&text)
+        .expect("kustomize output parses")
+        .into_iter()
         .filter_map(|v| {
             Some((
                 group_of(v["apiVersion"].as_str()?),
@@ -243,7 +238,7 @@ fn per_cluster_environments_sharing_a_cluster_share_its_argocd() {
 
 #[test]
 fn hub_registers_every_cluster_it_deploys_to() {
-    let spec: Value = serde_yaml::from_str(
+    let spec: Value = crate::support::yaml(
         &fs_err::read_to_string(crate::support::fixture("specs/full.yaml")).unwrap(),
     )
     .unwrap();
@@ -552,7 +547,7 @@ fn argocd_metrics_are_scraped_where_its_alerts_are_evaluated() {
     for spec in [None, Some("full.yaml")] {
         let files = render(spec);
         let docs = docs(&files);
-        let spec_doc: Value = serde_yaml::from_slice(&files["socle.yaml"]).unwrap();
+        let spec_doc: Value = crate::support::yaml_slice(&files["socle.yaml"]).unwrap();
         let envs: Vec<String> = spec_doc["environments"]
             .as_array()
             .unwrap()
@@ -754,7 +749,7 @@ fn the_spec_refuses_a_hub_that_is_not_an_environment() {
 fn the_hubs_alertmanager_pages_only_for_environments_that_page() {
     let files = render(Some("full.yaml"));
     let pages = |env: &str| -> bool {
-        let defaults: serde_yaml::Value = serde_yaml::from_slice(
+        let defaults: serde_json::Value = crate::support::yaml_slice(
             &fs_err::read(crate::support::repo_root().join(format!("environments/{env}.yaml")))
                 .unwrap(),
         )
@@ -762,8 +757,8 @@ fn the_hubs_alertmanager_pages_only_for_environments_that_page() {
         defaults["alerts"]["pager"].as_bool().unwrap_or(false)
     };
     assert!(pages("prod") && !pages("dev"), "the defaults changed");
-    let values: serde_yaml::Value =
-        serde_yaml::from_slice(&files["components/kube-prometheus-stack/values-prod.yaml"])
+    let values: serde_json::Value =
+        crate::support::yaml_slice(&files["components/kube-prometheus-stack/values-prod.yaml"])
             .unwrap();
     let routes = to_json(&values["alertmanager"]["config"]["route"]["routes"]);
     let routes = routes.as_array().unwrap();

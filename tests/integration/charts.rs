@@ -132,7 +132,7 @@ fn chart_defaults(reference: &std::path::Path, dir: &std::path::Path, chart: &st
 }
 
 fn yaml(bytes: &[u8]) -> Value {
-    let v: serde_yaml::Value = serde_yaml::from_slice(bytes).expect("values parse");
+    let v: serde_json::Value = crate::support::yaml_slice(bytes).expect("values parse");
     match serde_json::to_value(v).expect("json") {
         Value::Null => Value::Object(Default::default()),
         v => v,
@@ -147,7 +147,7 @@ fn values_use_only_keys_the_charts_have() {
         "{} missing: the chart defaults are needed",
         reference.display()
     );
-    let blueprint: serde_yaml::Value = serde_yaml::from_slice(
+    let blueprint: serde_json::Value = crate::support::yaml_slice(
         &fs_err::read(repo_root().join("blueprints/platform/blueprint.yaml")).unwrap(),
     )
     .unwrap();
@@ -155,7 +155,7 @@ fn values_use_only_keys_the_charts_have() {
     let mut checked = BTreeSet::new();
     for spec in [None, Some("full.yaml"), Some("hostile.yaml")] {
         let files = render(spec);
-        for c in blueprint["components"].as_sequence().unwrap() {
+        for c in blueprint["components"].as_array().unwrap() {
             let Some(chart) = c.get("chart") else {
                 continue;
             };

@@ -222,6 +222,53 @@ fn bad_spec_lists_every_error_at_once() {
     assert!(report.contains("3 problem(s)"), "{report}");
 }
 
+/// The line of the first line of `report` that names `needle`.
+fn line_naming(report: &str, needle: &str) -> String {
+    report
+        .lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no line names {needle:?}:\n{report}"))
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn bad_spec_top_level_typo_names_its_line_and_the_key_meant() {
+    let report = bad_spec("typo", |s| s.replace("sizing: standard", "sizng: standard"));
+    assert!(report.contains("1 problem(s)"), "{report}");
+    assert!(
+        line_naming(&report, "sizng").ends_with(
+            "/typo.yaml:77: unknown key 'sizng' at the top level; did you mean 'sizing'?"
+        ),
+        "{report}"
+    );
+}
+
+#[test]
+fn bad_spec_nested_typo_names_its_own_line_not_the_parent() {
+    let report = bad_spec("nested-typo", |s| {
+        s.replace("  realm: acme", "  relam: acme").replacen(
+            "      nodes: [10.10.0.0/22]",
+            "      nodse: [10.10.0.0/22]",
+            1,
+        )
+    });
+    // `keycloak:` is line 79 and `network:` line 22: each misspelt key is
+    // named at its own line, below its parent's.
+    assert!(
+        line_naming(&report, "relam").ends_with(
+            "/nested-typo.yaml:80: unknown key 'relam' in keycloak; did you mean 'realm'?"
+        ),
+        "{report}"
+    );
+    assert!(
+        line_naming(&report, "nodse").ends_with(
+            "/nested-typo.yaml:24: unknown key 'nodse' in environments[0].network; did you mean 'nodes'?"
+        ),
+        "{report}"
+    );
+}
+
 #[test]
 fn bad_spec_duplicate_environment() {
     insta::assert_snapshot!(bad_spec("dup-env", |s| s.replace("- name: staging", "- name: dev")));
@@ -256,7 +303,7 @@ fn spec_example_is_the_default_and_schema_is_json() {
         serde_json::json!(["dev", "staging", "prod"])
     );
     // The example validates against the printed schema.
-    let example: serde_json::Value = serde_yaml::from_str(socle::spec::EXAMPLE).unwrap();
+    let example: serde_json::Value = crate::support::yaml(socle::spec::EXAMPLE).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
     assert!(validator.is_valid(&example));
 }

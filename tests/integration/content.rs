@@ -41,22 +41,21 @@ fn representative_files_snapshot() {
 }
 
 /// Walk every string of a YAML value.
-fn strings<'a>(v: &'a serde_yaml::Value, out: &mut Vec<&'a str>) {
+fn strings<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
     match v {
-        serde_yaml::Value::String(s) => out.push(s),
-        serde_yaml::Value::Sequence(items) => items.iter().for_each(|i| strings(i, out)),
-        serde_yaml::Value::Mapping(m) => m.iter().for_each(|(k, v)| {
-            strings(k, out);
+        serde_json::Value::String(s) => out.push(s),
+        serde_json::Value::Array(items) => items.iter().for_each(|i| strings(i, out)),
+        serde_json::Value::Object(m) => m.iter().for_each(|(k, v)| {
+            out.push(k);
             strings(v, out)
         }),
-        serde_yaml::Value::Tagged(t) => strings(&t.value, out),
         _ => {}
     }
 }
 
 #[test]
 fn hostile_values_read_back_exactly() {
-    let spec: serde_yaml::Value = serde_yaml::from_str(
+    let spec: serde_json::Value = crate::support::yaml(
         &fs_err::read_to_string(crate::support::fixture("specs/hostile.yaml")).unwrap(),
     )
     .unwrap();
@@ -72,11 +71,11 @@ fn hostile_values_read_back_exactly() {
         let mut all = Vec::new();
         strings(doc, &mut all);
         // A document carried as text (a realm in a ConfigMap) is read too.
-        let embedded: Vec<serde_yaml::Value> = all
+        let embedded: Vec<serde_json::Value> = all
             .iter()
             .filter(|s| s.contains("«M»") && s.contains('\n'))
-            .filter_map(|s| serde_yaml::from_str::<serde_yaml::Value>(s).ok())
-            .filter(|v| v.is_mapping())
+            .filter_map(|s| crate::support::yaml::<serde_json::Value>(s).ok())
+            .filter(|v| v.is_object())
             .collect();
         let mut inner = Vec::new();
         for v in &embedded {
@@ -84,7 +83,7 @@ fn hostile_values_read_back_exactly() {
         }
         for s in all.into_iter().chain(inner).filter(|s| s.contains("«M»")) {
             if s.contains('\n')
-                && serde_yaml::from_str::<serde_yaml::Value>(s).is_ok_and(|v| v.is_mapping())
+                && crate::support::yaml::<serde_json::Value>(s).is_ok_and(|v| v.is_object())
             {
                 continue;
             }
@@ -109,18 +108,18 @@ fn hostile_values_read_back_exactly() {
 
 #[test]
 fn waves_respect_every_dependency() {
-    let blueprint: serde_yaml::Value = serde_yaml::from_slice(
+    let blueprint: serde_json::Value = crate::support::yaml_slice(
         &fs_err::read(repo_root().join("blueprints/platform/blueprint.yaml")).unwrap(),
     )
     .unwrap();
     let needs: BTreeMap<String, Vec<String>> = blueprint["components"]
-        .as_sequence()
+        .as_array()
         .unwrap()
         .iter()
         .map(|c| {
             let id = c["id"].as_str().unwrap().to_owned();
             let n = c["needs"]
-                .as_sequence()
+                .as_array()
                 .map(|s| {
                     s.iter()
                         .filter_map(|x| x.as_str().map(str::to_owned))

@@ -39,7 +39,7 @@ fn spec_of(spec: Option<&str>) -> Value {
         }
         None => socle::spec::EXAMPLE.to_owned(),
     };
-    serde_json::to_value(serde_yaml::from_str::<serde_yaml::Value>(&text).unwrap()).unwrap()
+    serde_json::to_value(crate::support::yaml::<serde_json::Value>(&text).unwrap()).unwrap()
 }
 
 fn env_names(spec: &Value) -> Vec<String> {
@@ -867,7 +867,7 @@ fn s3_patch(kustomization: &Value) -> Option<Value> {
         .filter_map(|p| p["patch"].as_str())
         .filter(|p| p.contains("kind: StatefulSet"))
         .map(|p| {
-            serde_json::to_value(serde_yaml::from_str::<serde_yaml::Value>(p).unwrap()).unwrap()
+            serde_json::to_value(crate::support::yaml::<serde_json::Value>(p).unwrap()).unwrap()
         })
         .next()
 }
@@ -969,7 +969,7 @@ fn notebook_storage_follows_the_spec() {
         .as_str()
         .unwrap()
         .starts_with("apache/zeppelin:"));
-    let sizes: Value = serde_yaml::from_str(
+    let sizes: Value = crate::support::yaml(
         &fs_err::read_to_string(
             crate::support::repo_root().join("environments/components/zeppelin.yaml"),
         )
@@ -986,7 +986,7 @@ fn notebook_storage_follows_the_spec() {
         );
         assert!(s3_patch(&k).is_none(), "{env}: S3 patch with pvc storage");
         let ops: Value = serde_json::to_value(
-            serde_yaml::from_str::<serde_yaml::Value>(k["patches"][0]["patch"].as_str().unwrap())
+            crate::support::yaml::<serde_json::Value>(k["patches"][0]["patch"].as_str().unwrap())
                 .unwrap(),
         )
         .unwrap();
@@ -1056,7 +1056,7 @@ fn realm_has_roles_groups_and_clients_without_secrets() {
             let cm = doc(&files, &format!("{base}/realm.yaml"));
             let realm_text = cm["data"]["realm.yaml"].as_str().unwrap();
             let realm: Value = serde_json::to_value(
-                serde_yaml::from_str::<serde_yaml::Value>(realm_text).unwrap(),
+                crate::support::yaml::<serde_json::Value>(realm_text).unwrap(),
             )
             .unwrap();
             assert_eq!(realm["realm"], spec_value["keycloak"]["realm"]);

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
-use serde_yaml::Value;
+use serde_json::Value;
 
 use crate::support::{fixture, materialise, render, repo_root};
 
@@ -29,8 +29,8 @@ fn spec(name: Option<&str>) -> Spec {
         Some(n) => fs_err::read_to_string(fixture(&format!("specs/{n}"))).unwrap(),
         None => socle::spec::EXAMPLE.to_owned(),
     };
-    let v: Value = serde_yaml::from_str(&text).unwrap();
-    let names = |key: &str| -> Vec<Value> { v[key].as_sequence().cloned().unwrap_or_default() };
+    let v: Value = crate::support::yaml(&text).unwrap();
+    let names = |key: &str| -> Vec<Value> { v[key].as_array().cloned().unwrap_or_default() };
     Spec {
         domains: names("data_domains")
             .iter()
@@ -67,11 +67,11 @@ fn yaml(files: &BTreeMap<String, String>, path: &str) -> Value {
     let text = files
         .get(path)
         .unwrap_or_else(|| panic!("dbt/{path} is missing"));
-    serde_yaml::from_str(text).unwrap_or_else(|e| panic!("dbt/{path}: {e}"))
+    crate::support::yaml(text).unwrap_or_else(|e| panic!("dbt/{path}: {e}"))
 }
 
 fn seq(v: &Value) -> Vec<Value> {
-    v.as_sequence().cloned().unwrap_or_default()
+    v.as_array().cloned().unwrap_or_default()
 }
 
 /// Every `models:` entry of the YAML files under models/, by model name.
@@ -111,12 +111,12 @@ fn test_names(owner: &str, entry: &Value) -> Vec<String> {
         .iter()
         .map(|t| match t {
             Value::String(s) => s.clone(),
-            Value::Mapping(m) => {
+            Value::Object(m) => {
                 let (k, body) = m.iter().next().expect("test entry");
-                let name = k.as_str().unwrap().to_owned();
-                if let Value::Mapping(b) = body {
+                let name = k.as_str().to_owned();
+                if let Value::Object(b) = body {
                     for key in b.keys() {
-                        let key = key.as_str().unwrap();
+                        let key = key.as_str();
                         assert!(
                             ["arguments", "config", "name", "description"].contains(&key),
                             "{owner}: test {name} has `{key}` outside `arguments:`"
@@ -386,14 +386,14 @@ fn profiles_have_one_trino_target_per_environment_with_env_credentials() {
         let id = PROJECT;
         assert_eq!(project["name"].as_str(), Some(id), "{name:?}");
         assert_eq!(project["profile"].as_str(), Some(id), "{name:?}");
-        assert!(project["models"][id].is_mapping(), "{name:?}");
+        assert!(project["models"][id].is_object(), "{name:?}");
 
         let profiles = yaml(&files, "profiles.yml");
-        let top = profiles.as_mapping().unwrap();
+        let top = profiles.as_object().unwrap();
         assert_eq!(top.len(), 1, "{name:?}: one profile");
         let profile = &profiles[id];
         assert_eq!(profile["target"].as_str(), Some("local"), "{name:?}");
-        let outputs = profile["outputs"].as_mapping().unwrap();
+        let outputs = profile["outputs"].as_object().unwrap();
         let local = &profile["outputs"]["local"];
         assert_eq!(local["type"].as_str(), Some("duckdb"));
         assert_eq!(
@@ -404,7 +404,7 @@ fn profiles_have_one_trino_target_per_environment_with_env_credentials() {
         let trino: Vec<&str> = outputs
             .iter()
             .filter(|(_, o)| o["type"].as_str() == Some("trino"))
-            .map(|(k, _)| k.as_str().unwrap())
+            .map(|(k, _)| k.as_str())
             .collect();
         let env_names: Vec<&str> = spec.envs.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(

@@ -183,7 +183,7 @@ fn datahub_ingests_postgresql_every_night_as_a_role_that_reads_no_data() {
             .as_str()
             .expect("recipe")
             .to_owned();
-        let recipe: serde_yaml::Value = serde_yaml::from_str(&recipe).expect("recipe is YAML");
+        let recipe: serde_json::Value = crate::support::yaml(&recipe).expect("recipe is YAML");
         let recipe = to_json(&recipe);
         assert_eq!(recipe["source"]["config"]["username"], "catalog-reader");
         assert_eq!(recipe["source"]["config"]["profiling"]["enabled"], false);
@@ -336,8 +336,8 @@ fn datahub_ingests_trino_as_a_service_account_that_lists_and_reads_no_row() {
             .iter()
             .find(|d| d["kind"] == "ConfigMap")
             .expect("recipes")["data"];
-        let recipe: serde_yaml::Value =
-            serde_yaml::from_str(recipes["trino.yaml"].as_str().expect("trino.yaml"))
+        let recipe: serde_json::Value =
+            crate::support::yaml(recipes["trino.yaml"].as_str().expect("trino.yaml"))
                 .expect("recipe is YAML");
         let recipe = to_json(&recipe);
         let source = &recipe["source"]["config"];
@@ -530,7 +530,7 @@ fn om_workflow(files: &FileSet, env: &str, name: &str) -> Value {
         .expect("workflows");
     assert_eq!(cm["metadata"]["name"], "openmetadata-ingestion-workflows");
     let text = cm["data"][name].as_str().expect("workflow").to_owned();
-    let parsed: serde_yaml::Value = serde_yaml::from_str(&text).expect("workflow is YAML");
+    let parsed: serde_json::Value = crate::support::yaml(&text).expect("workflow is YAML");
     to_json(&parsed)
 }
 

@@ -79,7 +79,7 @@ fn spec_text(spec: Option<&str>) -> String {
 
 /// Environment names of a spec, in order.
 fn env_names(spec: Option<&str>) -> Vec<String> {
-    let v: serde_yaml::Value = serde_yaml::from_str(&spec_text(spec)).expect("spec");
+    let v: serde_json::Value = crate::support::yaml(&spec_text(spec)).expect("spec");
     to_json(&v)["environments"]
         .as_array()
         .expect("environments")
@@ -91,13 +91,13 @@ fn env_names(spec: Option<&str>) -> Vec<String> {
 /// An environment's settings as the model merges them: the defaults of
 /// environments/<name>.yaml, then the spec's overrides.
 fn env_settings(spec: Option<&str>, name: &str) -> Value {
-    let defaults: serde_yaml::Value = serde_yaml::from_str(
+    let defaults: serde_json::Value = crate::support::yaml(
         &fs_err::read_to_string(repo_root().join(format!("environments/{name}.yaml")))
             .expect("environment defaults"),
     )
     .expect("yaml");
     let mut merged = to_json(&defaults);
-    let spec: serde_yaml::Value = serde_yaml::from_str(&spec_text(spec)).expect("spec");
+    let spec: serde_json::Value = crate::support::yaml(&spec_text(spec)).expect("spec");
     let spec = to_json(&spec);
     let entry = spec["environments"]
         .as_array()
@@ -164,7 +164,7 @@ fn every_alert_has_a_severity_and_a_rendered_runbook() {
     for spec in SPECS {
         let files = render(spec);
         let names = env_names(spec);
-        let parsed: serde_yaml::Value = serde_yaml::from_str(&spec_text(spec)).expect("spec");
+        let parsed: serde_json::Value = crate::support::yaml(&spec_text(spec)).expect("spec");
         let hub = to_json(&parsed)["argocd"]["topology"] == "hub";
         for env in &names {
             for (name, rules) in alerts(&files, env) {
@@ -353,7 +353,7 @@ fn changed_environment_defaults_change_the_rules_and_the_routing() {
     .unwrap_or_else(|e| panic!("render: {e}"))
     .files;
     let receivers = |files: &FileSet| {
-        let values: serde_yaml::Value = serde_yaml::from_str(text(
+        let values: serde_json::Value = crate::support::yaml(text(
             files,
             "components/kube-prometheus-stack/values-dev.yaml",
         ))
@@ -433,12 +433,12 @@ fn balanced(expr: &str) -> bool {
 #[test]
 fn dashboards_are_grafana_json_with_queries() {
     let files = render(None);
-    let kustomization: serde_yaml::Value =
-        serde_yaml::from_str(text(&files, "observability/base/kustomization.yaml")).unwrap();
+    let kustomization: serde_json::Value =
+        crate::support::yaml(text(&files, "observability/base/kustomization.yaml")).unwrap();
     let kustomization = to_json(&kustomization);
     // The labels and folder annotation the Grafana sidecar selects on.
-    let kps: serde_yaml::Value =
-        serde_yaml::from_str(text(&files, "components/kube-prometheus-stack/values.yaml")).unwrap();
+    let kps: serde_json::Value =
+        crate::support::yaml(text(&files, "components/kube-prometheus-stack/values.yaml")).unwrap();
     let sidecar = to_json(&kps)["grafana"]["sidecar"]["dashboards"].clone();
     let options = &kustomization["generatorOptions"];
     let label = sidecar["label"].as_str().unwrap();
@@ -776,7 +776,8 @@ fn promtool_accepts_the_rules_and_fires_them_at_the_thresholds() {
                 .expect("rules");
             let dir = tempfile::tempdir().unwrap();
             let rules = dir.path().join("rules.yaml");
-            fs_err::write(&rules, serde_yaml::to_string(&doc["spec"]).unwrap()).unwrap();
+            // JSON is YAML: promtool reads it as is.
+            fs_err::write(&rules, serde_json::to_string_pretty(&doc["spec"]).unwrap()).unwrap();
             let out = Command::new(&promtool)
                 .args(["check", "rules"])
                 .arg(&rules)
@@ -810,7 +811,7 @@ fn promtool_accepts_the_rules_and_fires_them_at_the_thresholds() {
             }
             fs_err::write(
                 dir.path().join("bare.yaml"),
-                serde_yaml::to_string(&bare).unwrap(),
+                serde_json::to_string_pretty(&bare).unwrap(),
             )
             .unwrap();
             let test = dir.path().join("test.yaml");

@@ -70,27 +70,57 @@ pub fn tool(name: &str) -> Option<PathBuf> {
     None
 }
 
+/// Read options as socle's own: YAML 1.2 core schema (`yes` and `0755` are
+/// strings), duplicate keys refused.
+fn yaml_options() -> serde_saphyr::Options {
+    let mut o = serde_saphyr::Options::default();
+    o.strict_booleans = true;
+    o.leading_zero_numbers_as_strings = true;
+    o.underscored_numbers_as_strings = true;
+    o.merge_keys = serde_saphyr::MergeKeyPolicy::AsOrdinary;
+    o.with_snippet = false;
+    o
+}
+
+/// One YAML document, read as socle reads it.
+pub fn yaml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, serde_saphyr::Error> {
+    serde_saphyr::from_str_with_options(text, yaml_options())
+}
+
+/// One YAML document of UTF-8 bytes, read as socle reads it.
+pub fn yaml_slice<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, serde_saphyr::Error> {
+    serde_saphyr::from_slice_with_options(bytes, yaml_options())
+}
+
+/// Every document of a YAML stream, read as socle reads it.
+pub fn yaml_stream<T: serde::de::DeserializeOwned>(
+    text: &str,
+) -> Result<Vec<T>, serde_saphyr::Error> {
+    serde_saphyr::from_multiple_with_options(text, yaml_options())
+}
+
 /// Every YAML document of the file set, with its path.
-pub fn yaml_docs(files: &FileSet) -> Vec<(String, serde_yaml::Value)> {
-    use serde::Deserialize;
+pub fn yaml_docs(files: &FileSet) -> Vec<(String, serde_json::Value)> {
     let mut out = Vec::new();
     for (path, bytes) in files {
         if !(path.ends_with(".yaml") || path.ends_with(".yml")) {
             continue;
         }
         let text = std::str::from_utf8(bytes).expect("utf-8");
-        for doc in serde_yaml::Deserializer::from_str(text) {
-            let v = serde_yaml::Value::deserialize(doc).unwrap_or_else(|e| panic!("{path}: {e}"));
-            if !v.is_null() {
-                out.push((path.clone(), v));
-            }
-        }
+        let docs: Vec<serde_json::Value> =
+            yaml_stream(text).unwrap_or_else(|e| panic!("{path}: {e}"));
+        out.extend(
+            docs.into_iter()
+                .filter(|v| !v.is_null())
+                .map(|v| (path.clone(), v)),
+        );
     }
     out
 }
 
-pub fn to_json(v: &serde_yaml::Value) -> serde_json::Value {
-    serde_json::to_value(v).expect("YAML maps to JSON")
+/// An owned copy of a document read by [`yaml`] or [`yaml_docs`].
+pub fn to_json(v: &serde_json::Value) -> serde_json::Value {
+    v.clone()
 }
 
 /// Write a file set to a fresh temporary directory.

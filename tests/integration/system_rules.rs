@@ -111,7 +111,7 @@ fn severities() -> &'static BTreeMap<String, String> {
     CATALOG.get_or_init(|| {
         let text =
             fs_err::read_to_string(repo_root().join("policies/catalog.yaml")).expect("catalog");
-        let list: Vec<serde_yaml::Value> = serde_yaml::from_str(&text).expect("catalog parses");
+        let list: Vec<serde_json::Value> = crate::support::yaml(&text).expect("catalog parses");
         list.iter()
             .filter_map(|r| {
                 Some((

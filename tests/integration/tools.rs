@@ -37,7 +37,8 @@ fn validate_docs(kv: &Path, docs: Vec<(String, serde_json::Value)>, label: &str)
         let p = dir.path().join(format!("{i:04}.yaml"));
         fs_err::write(
             &p,
-            format!("# {origin}\n{}", serde_yaml::to_string(doc).unwrap()),
+            // JSON is YAML, with the origin as a YAML comment before it.
+            format!("# {origin}\n{}", serde_json::to_string_pretty(doc).unwrap()),
         )
         .unwrap();
         paths.push(p);
@@ -110,12 +111,13 @@ fn kubernetes_validate_accepts_core_documents_and_built_overlays() {
                 .arg("kustomize")
                 .arg(dir.path().join(&overlay)));
             assert!(ok, "kubectl kustomize {overlay}:\n{out}");
-            use serde::Deserialize;
-            let built: Vec<(String, serde_json::Value)> = serde_yaml::Deserializer::from_str(&out)
-                .map(|d| serde_json::to_value(serde_yaml::Value::deserialize(d).unwrap()).unwrap())
-                .filter(|d| d["apiVersion"].as_str().is_some_and(is_core))
-                .map(|d| (format!("{overlay} (built)"), d))
-                .collect();
+            let built: Vec<(String, serde_json::Value)> =
+                crate::support::yaml_stream::<serde_json::Value>(&out)
+                    .expect("kustomize output parses")
+                    .into_iter()
+                    .filter(|d| d["apiVersion"].as_str().is_some_and(is_core))
+                    .map(|d| (format!("{overlay} (built)"), d))
+                    .collect();
             validate_docs(&kv, built, &overlay);
         }
     }

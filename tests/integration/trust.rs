@@ -29,13 +29,13 @@ fn pkcs12_path() -> String {
 
 /// Blueprint components: id → (trusts, distributes).
 fn blueprint() -> BTreeMap<String, (Vec<String>, Vec<String>)> {
-    let manifest: serde_yaml::Value = serde_yaml::from_slice(
+    let manifest: serde_json::Value = crate::support::yaml_slice(
         &fs_err::read(repo_root().join("blueprints/platform/blueprint.yaml")).unwrap(),
     )
     .unwrap();
-    let list = |c: &serde_yaml::Value, key: &str| -> Vec<String> {
+    let list = |c: &serde_json::Value, key: &str| -> Vec<String> {
         c.get(key)
-            .and_then(|v| v.as_sequence())
+            .and_then(|v| v.as_array())
             .map(|s| {
                 s.iter()
                     .filter_map(|x| x.as_str().map(str::to_owned))
@@ -44,7 +44,7 @@ fn blueprint() -> BTreeMap<String, (Vec<String>, Vec<String>)> {
             .unwrap_or_default()
     };
     manifest["components"]
-        .as_sequence()
+        .as_array()
         .unwrap()
         .iter()
         .map(|c| {
@@ -57,9 +57,9 @@ fn blueprint() -> BTreeMap<String, (Vec<String>, Vec<String>)> {
 }
 
 fn env_names(files: &FileSet) -> Vec<String> {
-    let spec: serde_yaml::Value = serde_yaml::from_slice(&files["socle.yaml"]).unwrap();
+    let spec: serde_json::Value = crate::support::yaml_slice(&files["socle.yaml"]).unwrap();
     spec["environments"]
-        .as_sequence()
+        .as_array()
         .unwrap()
         .iter()
         .map(|e| e["name"].as_str().unwrap().to_owned())
@@ -269,7 +269,7 @@ fn calls_keycloak(files: &[(&String, &Vec<u8>)], keycloak_url: &str) -> bool {
 }
 
 fn keycloak_url(files: &FileSet, env: &str) -> String {
-    let values: serde_yaml::Value = serde_yaml::from_str(text(
+    let values: serde_json::Value = crate::support::yaml(text(
         files,
         &format!("components/keycloak/values-{env}.yaml"),
     ))
@@ -280,9 +280,9 @@ fn keycloak_url(files: &FileSet, env: &str) -> String {
         .unwrap_or_default();
     // keycloakx takes its environment as a YAML string; its hostname is the
     // public URL.
-    let env_list: serde_yaml::Value = serde_yaml::from_str(&host).unwrap_or_default();
+    let env_list: serde_json::Value = crate::support::yaml(&host).unwrap_or_default();
     env_list
-        .as_sequence()
+        .as_array()
         .into_iter()
         .flatten()
         .find(|e| e["name"].as_str() == Some("KC_HOSTNAME"))
@@ -415,7 +415,7 @@ fn the_bundle_reads_the_ca_where_pki_keeps_it_and_reaches_every_consumer() {
                 // deploys it.
                 continue;
             };
-            let app: Value = to_json(&serde_yaml::from_slice(app).unwrap());
+            let app: Value = to_json(&crate::support::yaml_slice(app).unwrap());
             let wave = |a: &Value| -> i64 {
                 a["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]
                     .as_str()
@@ -456,7 +456,7 @@ fn the_bundle_reads_the_ca_where_pki_keeps_it_and_reaches_every_consumer() {
             // trust-manager reads sources from.
             let trust_ns = {
                 let values: Value = to_json(
-                    &serde_yaml::from_str(text(
+                    &crate::support::yaml(text(
                         &files,
                         &format!("components/{distributor}/values-{env}.yaml"),
                     ))
@@ -468,7 +468,7 @@ fn the_bundle_reads_the_ca_where_pki_keeps_it_and_reaches_every_consumer() {
                     .to_owned()
             };
             let pki: Value = to_json(
-                &serde_yaml::from_str(text(
+                &crate::support::yaml(text(
                     &files,
                     &format!("components/pki/overlays/{env}/externalsecret.yaml"),
                 ))
@@ -478,12 +478,12 @@ fn the_bundle_reads_the_ca_where_pki_keeps_it_and_reaches_every_consumer() {
             assert_eq!(pki["metadata"]["namespace"], Value::from(trust_ns.clone()));
             assert_eq!(secret["key"], "tls.crt");
             let issuer: Value = to_json(
-                &serde_yaml::from_str(text(&files, "components/pki/base/clusterissuer.yaml"))
+                &crate::support::yaml(text(&files, "components/pki/base/clusterissuer.yaml"))
                     .unwrap(),
             );
             assert_eq!(issuer["spec"]["ca"]["secretName"], secret["name"]);
             let cert_manager: Value = to_json(
-                &serde_yaml::from_slice(
+                &crate::support::yaml_slice(
                     &files[&format!("argocd/{env}/applications/cert-manager.yaml")],
                 )
                 .unwrap(),
@@ -520,7 +520,7 @@ fn the_bundle_reads_the_ca_where_pki_keeps_it_and_reaches_every_consumer() {
                 else {
                     continue;
                 };
-                let consumer: Value = to_json(&serde_yaml::from_slice(consumer).unwrap());
+                let consumer: Value = to_json(&crate::support::yaml_slice(consumer).unwrap());
                 assert!(
                     wave(&consumer) > wave(&app),
                     "{spec:?} {env}: {id} (wave {}) mounts the bundle before {distributor} (wave {}) creates it",

@@ -64,7 +64,7 @@ fn realm(files: &FileSet, env: &str) -> Value {
     );
     let cm = kind(&list, "ConfigMap");
     let text = cm["data"]["realm.yaml"].as_str().expect("realm.yaml");
-    to_json(&serde_yaml::from_str(text).expect("realm YAML"))
+    to_json(&crate::support::yaml(text).expect("realm YAML"))
 }
 
 fn proxy(files: &FileSet, env: &str) -> Vec<Value> {
@@ -154,7 +154,7 @@ fn the_ingress_reaches_oauth2_proxy_which_signs_in_with_the_realm_client() {
 
         // Allowed groups: the spec's groups granting a notebook role.
         let spec: Value =
-            to_json(&serde_yaml::from_str(socle::spec::EXAMPLE).expect("example spec"));
+            to_json(&crate::support::yaml(socle::spec::EXAMPLE).expect("example spec"));
         let expected: BTreeSet<&str> = spec["keycloak"]["groups"]
             .as_array()
             .unwrap()
@@ -181,7 +181,7 @@ fn the_ingress_reaches_oauth2_proxy_which_signs_in_with_the_realm_client() {
         assert_eq!(one(&a, "cookie-secure"), "true");
 
         // HA environments run two replicas.
-        let defaults: serde_yaml::Value = serde_yaml::from_str(
+        let defaults: serde_json::Value = crate::support::yaml(
             &fs_err::read_to_string(
                 crate::support::repo_root().join(format!("environments/{env}.yaml")),
             )
@@ -412,7 +412,7 @@ fn includes(files: &FileSet, env: &str) -> BTreeSet<String> {
         .iter()
         .find(|p| p["target"]["name"] == "zeppelin-server-env")
         .expect("server env patch");
-    let ops: Value = to_json(&serde_yaml::from_str(patch["patch"].as_str().unwrap()).unwrap());
+    let ops: Value = to_json(&crate::support::yaml(patch["patch"].as_str().unwrap()).unwrap());
     ops.as_array()
         .unwrap()
         .iter()

@@ -66,9 +66,9 @@ impl Exceptions {
         let text = String::from_utf8_lossy(bytes);
         let lines = LineIndex::new(&text);
         let mut out = Self::default();
-        let list: Vec<serde_yaml::Value> = match serde_yaml::from_str(&text) {
-            Ok(serde_yaml::Value::Sequence(items)) => items,
-            Ok(serde_yaml::Value::Null) => Vec::new(),
+        let list: Vec<serde_json::Value> = match crate::yaml::from_str(&text) {
+            Ok(serde_json::Value::Array(items)) => items,
+            Ok(serde_json::Value::Null) => Vec::new(),
             // A file that is not YAML is already reported by the parser.
             Err(_) => return out,
             Ok(_) => {
@@ -84,7 +84,7 @@ impl Exceptions {
         };
         for (i, item) in list.into_iter().enumerate() {
             let line = lines.line_of(&format!("/{i}")).unwrap_or(1);
-            let entry: Exception = match serde_yaml::from_value(item) {
+            let entry: Exception = match serde_json::from_value(item) {
                 Ok(e) => e,
                 Err(e) => {
                     out.problems.push(Finding::new(

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeSet;
 
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::finding::{Finding, Severity};
@@ -459,97 +458,6 @@ fn split_documents(text: &str) -> Vec<(usize, String)> {
     docs
 }
 
-/// A document read straight into a JSON value. Anything the direct path does
-/// not take as is (a duplicate key, which the API server refuses and which
-/// could hide a field from the rules; a tag; a key that is not a string)
-/// is an error here, and the document takes the YAML path, which reports it
-/// or resolves it as before.
-struct Strict(Value);
-
-impl<'de> Deserialize<'de> for Strict {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(StrictVisitor).map(Strict)
-    }
-}
-
-struct StrictVisitor;
-
-impl<'de> serde::de::Visitor<'de> for StrictVisitor {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a YAML value")
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
-        serde_json::Number::from_f64(v)
-            .map(Value::Number)
-            .ok_or_else(|| E::custom("a number JSON cannot hold"))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        Strict::deserialize(d).map(|s| s.0)
-    }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(Strict(v)) = seq.next_element()? {
-            out.push(v);
-        }
-        Ok(Value::Array(out))
-    }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut out = serde_json::Map::new();
-        while let Some(key) = map.next_key::<StrictKey>()? {
-            let Strict(value) = map.next_value()?;
-            if out.insert(key.0, value).is_some() {
-                return Err(serde::de::Error::custom("duplicate key"));
-            }
-        }
-        Ok(Value::Object(out))
-    }
-}
-
-/// A mapping key that YAML already holds as a string.
-struct StrictKey(String);
-
-impl<'de> Deserialize<'de> for StrictKey {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl serde::de::Visitor<'_> for KeyVisitor {
-            type Value = String;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a string key")
-            }
-            fn visit_str<E>(self, v: &str) -> Result<String, E> {
-                Ok(v.to_owned())
-            }
-            fn visit_string<E>(self, v: String) -> Result<String, E> {
-                Ok(v)
-            }
-        }
-        d.deserialize_any(KeyVisitor).map(StrictKey)
-    }
-}
-
 /// The line of a document's first content (past comments and blank lines).
 fn content_line(chunk: &str, first_line: usize) -> usize {
     chunk
@@ -558,44 +466,21 @@ fn content_line(chunk: &str, first_line: usize) -> usize {
         .map_or(first_line, |i| i + first_line)
 }
 
-/// A document through YAML's own values (merge keys resolved, tags and
-/// non-string keys kept), the findings of what does not parse into `out`.
+/// A document as a JSON value, which is what every rule reads: merge keys
+/// resolved, tags dropped, keys as strings. What does not parse (a duplicate
+/// key, which the API server refuses and which could hide a field from the
+/// rules, included) is a finding in `out`.
 fn yaml_path(path: &str, chunk: &str, first_line: usize, out: &mut Parsed) -> Option<Value> {
-    let value = serde_yaml::Value::deserialize(serde_yaml::Deserializer::from_str(chunk)).and_then(
-        |mut v| {
-            v.apply_merge()?;
-            Ok(v)
-        },
-    );
-    let value = match value {
-        Ok(v) => v,
+    match crate::yaml::from_str_merged::<Value>(chunk) {
+        Ok(v) => Some(v),
         Err(e) => {
-            let line = e.location().map(|l| l.line() + first_line - 1);
-            let message = e.to_string();
-            let message = message
-                .split(" at line ")
-                .next()
-                .unwrap_or(&message)
-                .to_owned();
+            let line = crate::yaml::error_line(&e).map(|l| l + first_line - 1);
             out.findings.push(Finding::new(
                 "SOC-PARSE-001",
                 Severity::Deny,
                 path,
                 line.or(Some(first_line)),
-                format!("invalid YAML: {message}"),
-            ));
-            return None;
-        }
-    };
-    match serde_json::to_value(&value) {
-        Ok(v) => Some(v),
-        Err(e) => {
-            out.findings.push(Finding::new(
-                "SOC-PARSE-001",
-                Severity::Deny,
-                path,
-                Some(first_line),
-                format!("YAML value socle cannot represent: {e}"),
+                format!("invalid YAML: {}", crate::yaml::error_message(&e)),
             ));
             None
         }
@@ -710,22 +595,8 @@ fn parse_yaml(path: &str, text: &str, out: &mut Parsed) {
             ));
             continue;
         }
-        // Straight into JSON values, which is what every rule reads, unless
-        // the document may use a merge key: those are resolved on YAML's own
-        // values first.
-        let direct = if chunk.contains("<<") {
-            None
-        } else {
-            Strict::deserialize(serde_yaml::Deserializer::from_str(&chunk))
-                .ok()
-                .map(|s| s.0)
-        };
-        let value = match direct {
-            Some(value) => value,
-            None => match yaml_path(path, &chunk, first_line, out) {
-                Some(value) => value,
-                None => continue,
-            },
+        let Some(value) = yaml_path(path, &chunk, first_line, out) else {
+            continue;
         };
         if value.is_null() {
             continue;
@@ -780,7 +651,7 @@ mod tests {
     }
 
     #[test]
-    fn documents_the_direct_path_declines_parse_as_before() {
+    fn keys_tags_and_special_floats_parse() {
         let mut out = Parsed::default();
         parse_yaml("f.yaml", "1: a\nb: !custom x\nc: .nan\n", &mut out);
         assert!(out.findings.is_empty(), "{:?}", out.findings);

@@ -7,7 +7,6 @@
 use std::path::Path;
 use std::process::Command;
 
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::finding::{Finding, Severity};
@@ -104,13 +103,17 @@ pub(crate) fn allowed_remote_bases(files: &[(String, Vec<u8>)]) -> Result<Vec<St
     let refuse = |why: &str| {
         format!("{why}; no remote base is fetched until render.allowed_remote_bases is a list of URL prefixes, e.g. `render: {{allowed_remote_bases: [\"https://github.com/acme/bases//\"]}}`")
     };
-    let value: serde_yaml::Value = serde_yaml::from_slice(bytes)
-        .map_err(|e| refuse(&format!("does not parse as YAML ({e})")))?;
+    let value: Value = crate::yaml::from_slice(bytes).map_err(|e| {
+        refuse(&format!(
+            "does not parse as YAML ({})",
+            crate::yaml::describe(&e)
+        ))
+    })?;
     let list = &value["render"]["allowed_remote_bases"];
     if list.is_null() {
         return Ok(Vec::new());
     }
-    list.as_sequence()
+    list.as_array()
         .and_then(|items| {
             items
                 .iter()
@@ -171,16 +174,16 @@ fn remote_entries(
         }) else {
             continue;
         };
-        let Ok(k) = serde_yaml::from_slice::<serde_yaml::Value>(bytes) else {
+        let Ok(k) = crate::yaml::from_slice::<Value>(bytes) else {
             out.push((path, None, None));
             continue;
         };
         let text = String::from_utf8_lossy(bytes);
         let listed = LOADED
             .iter()
-            .flat_map(|field| k[*field].as_sequence().into_iter().flatten())
+            .flat_map(|field| k[*field].as_array().into_iter().flatten())
             .chain(std::iter::once(&k["openapi"]["path"]));
-        for entry in listed.filter_map(serde_yaml::Value::as_str) {
+        for entry in listed.filter_map(Value::as_str) {
             if fetched(entry, &dir, &exists) {
                 if !allowed
                     .iter()
@@ -238,15 +241,14 @@ pub fn render_all(root: &Path, files: &[(String, Vec<u8>)]) -> Result<Rendered, 
         }
         let text = build(root, &overlay)?;
         let mut docs = Vec::new();
-        for doc in serde_yaml::Deserializer::from_str(&text) {
-            let value = serde_yaml::Value::deserialize(doc).map_err(|e| RenderError::Build {
+        let values: Vec<Value> =
+            crate::yaml::from_multiple_merged(&text).map_err(|e| RenderError::Build {
                 overlay: overlay.clone(),
-                message: e.to_string(),
+                message: crate::yaml::describe(&e),
             })?;
-            if let Ok(value) = serde_json::to_value(value) {
-                if !value.is_null() {
-                    docs.push(Document::rendered(&format!("{overlay} (rendered)"), value));
-                }
+        for value in values {
+            if !value.is_null() {
+                docs.push(Document::rendered(&format!("{overlay} (rendered)"), value));
             }
         }
         out.overlays.push((overlay, docs));

@@ -214,15 +214,12 @@ pub fn validate_spec(files: &[(String, Vec<u8>)]) -> Vec<Finding> {
                     Severity::Deny,
                     crate::core::SPEC_PATH,
                     p.line,
-                    format!(
-                        "{}: {}",
-                        if p.field.is_empty() {
-                            "(document)"
-                        } else {
-                            &p.field
-                        },
-                        p.message
-                    ),
+                    match (p.field.is_empty(), p.line) {
+                        // A problem that names its own place (an unknown key).
+                        (true, Some(_)) => p.message,
+                        (true, None) => format!("(document): {}", p.message),
+                        (false, _) => format!("{}: {}", p.field, p.message),
+                    },
                 )
             })
             .collect(),

@@ -60,7 +60,7 @@ impl Catalog {
         let tree = Tree::embedded_policies();
         let rules = tree
             .get("catalog.yaml")
-            .and_then(|b| serde_yaml::from_slice(b).ok())
+            .and_then(|b| crate::yaml::from_slice(b).ok())
             .unwrap_or_default();
         Self { rules }
     }

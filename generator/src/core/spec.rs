@@ -339,6 +339,8 @@ impl std::fmt::Display for Problem {
             &self.field
         };
         match self.line {
+            // A problem that names its own place (an unknown key) needs no field.
+            Some(line) if self.field.is_empty() => write!(f, "line {line}: {}", self.message),
             Some(line) => write!(f, "line {line}: {field}: {}", self.message),
             None => write!(f, "{field}: {}", self.message),
         }
@@ -409,6 +411,8 @@ fn render_problems(origin: &str, problems: &[Problem]) -> String {
     problems
         .iter()
         .map(|p| match p.line {
+            // A problem that names its own place (an unknown key) needs no field.
+            Some(line) if p.field.is_empty() => format!("  {origin}:{line}: {}", p.message),
             Some(line) => format!(
                 "  {origin}:{line}: {}: {}",
                 display_field(&p.field),
@@ -431,30 +435,37 @@ fn display_field(field: &str) -> &str {
 /// Parse and validate a spec. `origin` names the file in messages;
 /// `environments` lists the environment names that have defaults.
 pub fn parse(text: &str, origin: &str, environments: &[String]) -> Result<Spec, SpecError> {
-    let yaml: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| SpecError::Yaml {
+    let value: Value = crate::yaml::from_str(text).map_err(|e| SpecError::Yaml {
         origin: origin.to_owned(),
-        line: e.location().map(|l| l.line()),
-        message: strip_location(&e.to_string()),
-    })?;
-    let value: Value = serde_json::to_value(&yaml).map_err(|e| SpecError::Yaml {
-        origin: origin.to_owned(),
-        line: None,
-        message: format!("unsupported YAML value: {e}"),
+        line: crate::yaml::error_line(&e),
+        message: crate::yaml::error_message(&e),
     })?;
 
     let lines = LineIndex::new(text);
     let schema = schema::spec_schema(environments);
     let mut problems = schema::validate(&schema, &value)
         .into_iter()
-        .map(|(field_ptr, message)| Problem {
-            // The document's own line says nothing useful about a missing key.
-            line: if field_ptr.is_empty() {
-                None
-            } else {
-                lines.line_of(&field_ptr)
-            },
-            field: pointer_to_field(&field_ptr),
-            message: shortened(message),
+        .map(|(field_ptr, message)| {
+            if message.starts_with(schema::UNKNOWN_KEY) {
+                // The key's own line, and no field: the message names both.
+                return Problem {
+                    line: lines
+                        .exact(&field_ptr)
+                        .or_else(|| lines.line_of(&field_ptr)),
+                    field: String::new(),
+                    message,
+                };
+            }
+            Problem {
+                // The document's own line says nothing useful about a missing key.
+                line: if field_ptr.is_empty() {
+                    None
+                } else {
+                    lines.line_of(&field_ptr)
+                },
+                field: pointer_to_field(&field_ptr),
+                message: shortened(message),
+            }
         })
         .collect::<Vec<_>>();
     if !problems.is_empty() {
@@ -494,14 +505,6 @@ fn shortened(message: String) -> String {
     }
     let head: String = message.chars().take(MAX).collect();
     format!("{head}… ({} characters in all)", message.chars().count())
-}
-
-fn strip_location(message: &str) -> String {
-    // serde_yaml appends " at line L column C"; the line is reported separately.
-    match message.find(" at line ") {
-        Some(i) => message[..i].to_owned(),
-        None => message.to_owned(),
-    }
 }
 
 /// `/environments/1/name` → `environments[1].name`.

@@ -291,8 +291,28 @@ pub fn validate(schema: &Value, instance: &Value) -> Vec<(String, String)> {
     };
     validator
         .iter_errors(instance)
-        .map(|err| {
+        .flat_map(|err| {
             let pointer = err.instance_path().as_str().to_owned();
+            if let jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } =
+                err.kind()
+            {
+                // Each unknown key is reported at its own line, with the
+                // allowed key it most likely misspells.
+                let allowed = err
+                    .schema_path()
+                    .as_str()
+                    .strip_suffix("/additionalProperties")
+                    .and_then(|parent| schema.pointer(parent))
+                    .and_then(|node| node.get("properties"))
+                    .and_then(Value::as_object);
+                return unexpected
+                    .iter()
+                    .map(|key| {
+                        let target = format!("{pointer}/{}", escape(key));
+                        (target, unknown_key(key, &pointer, allowed))
+                    })
+                    .collect::<Vec<_>>();
+            }
             let mut message = err.to_string();
             // For a missing field, say what the field is, not what its parent is.
             let target = match err.kind() {
@@ -304,9 +324,92 @@ pub fn validate(schema: &Value, instance: &Value) -> Vec<(String, String)> {
             if let Some(hint) = description_at(schema, instance, &target) {
                 message.push_str(&format!(" — {hint}"));
             }
-            (target, message)
+            vec![(target, message)]
         })
         .collect()
+}
+
+/// How the message of an unknown key starts: it names the key and its place
+/// itself, so it is shown without a field before it.
+pub(crate) const UNKNOWN_KEY: &str = "unknown key '";
+
+/// A JSON pointer token for `key`.
+fn escape(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+/// The message for `key`, unknown in the object at `parent`: where it is,
+/// and the allowed key it is closest to, if one is close enough to be a typo.
+fn unknown_key(
+    key: &str,
+    parent: &str,
+    allowed: Option<&serde_json::Map<String, Value>>,
+) -> String {
+    let place = if parent.is_empty() {
+        "at the top level".to_owned()
+    } else {
+        format!("in {}", crate::core::spec::pointer_to_field(parent))
+    };
+    // The key as typed, control characters escaped, cut to a readable length.
+    let mut shown: String = key.escape_debug().take(60).collect();
+    if key.escape_debug().nth(60).is_some() {
+        shown.push('…');
+    }
+    let mut message = format!("{UNKNOWN_KEY}{shown}' {place}");
+    let keys = allowed.map(|m| m.keys().map(String::as_str).collect::<Vec<_>>());
+    match keys.as_deref().and_then(|keys| closest(key, keys)) {
+        Some(near) => message.push_str(&format!("; did you mean '{near}'?")),
+        None => {
+            if let Some(keys) = keys.filter(|k| !k.is_empty()) {
+                message.push_str(&format!("; allowed: {}", keys.join(", ")));
+            }
+        }
+    }
+    message
+}
+
+/// The candidate nearest to `word` by edit distance, when it is near enough
+/// to be a typo of it: at most one edit in four characters, and at least one
+/// edit always allowed. Ties go to the first candidate, so the answer does not
+/// depend on anything but the schema's order.
+fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    // A key of a hundred characters is no typo of a field name.
+    if word.chars().count() > 64 {
+        return None;
+    }
+    let lower = word.to_lowercase();
+    let mut best: Option<(usize, &str)> = None;
+    for &c in candidates {
+        let d = levenshtein(&lower, &c.to_lowercase());
+        let limit = (c.chars().count() / 4).max(1);
+        if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
+            best = Some((d, c));
+        }
+    }
+    best.map(|(_, c)| c)
+}
+
+/// Edits (insertions, deletions, substitutions, and swaps of two neighbouring
+/// characters) that turn `a` into `b`.
+fn levenshtein(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    // rows[i][j]: distance between a[..i] and b[..j]; three rows suffice.
+    let mut before = vec![0usize; b.len() + 1];
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut cur = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut d = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d = d.min(before[j - 2] + 1);
+            }
+            cur[j] = d;
+        }
+        before = std::mem::replace(&mut prev, cur);
+    }
+    prev[b.len()]
 }
 
 /// The `description` of the schema node that governs `pointer`.
@@ -362,4 +465,21 @@ fn network_schema(description: &str) -> Value {
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typos_find_the_key_they_misspell() {
+        let keys = ["sizing", "domain", "replicas", "components"];
+        assert_eq!(closest("sizng", &keys), Some("sizing"));
+        assert_eq!(closest("replicsa", &keys), Some("replicas"));
+        assert_eq!(closest("Domain", &keys), Some("domain"));
+        assert_eq!(closest("queue", &keys), None);
+        assert_eq!(closest("x", &keys), None);
+        assert_eq!(levenshtein("ab", "ba"), 1);
+        assert_eq!(levenshtein("", "abc"), 3);
+    }
 }

@@ -29,9 +29,11 @@ pub struct ComponentDiff {
 
 fn read_yaml(path: &Path) -> Result<Option<Value>, UpdateError> {
     match fs_err::read_to_string(path) {
-        Ok(text) => serde_yaml::from_str::<Value>(&text)
+        Ok(text) => crate::yaml::from_str::<Value>(&text)
             .map(Some)
-            .map_err(|e| UpdateError::Usage(format!("{}: {e}", path.display()))),
+            .map_err(|e| {
+                UpdateError::Usage(format!("{}: {}", path.display(), crate::yaml::describe(&e)))
+            }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e.into()),
     }

@@ -7,7 +7,9 @@
 //! on neighbouring lines. Only a key that both sides changed differently is a
 //! conflict, and then the file gets git-style conflict markers.
 
-use serde_yaml::{Mapping, Value};
+use serde_json::Value;
+
+type Mapping = serde_json::Map<String, Value>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Merged {
@@ -52,12 +54,12 @@ fn is_yaml(path: &str) -> bool {
 /// why this runs only where the line merge failed.
 fn merge_yaml(base: &str, ours: &str, theirs: &str) -> Option<String> {
     let parse = |s: &str| -> Option<Value> {
-        let v: Value = serde_yaml::from_str(s).ok()?;
-        v.is_mapping().then_some(v)
+        let v: Value = crate::yaml::from_str(s).ok()?;
+        v.is_object().then_some(v)
     };
     let (b, o, t) = (parse(base)?, parse(ours)?, parse(theirs)?);
     let merged = merge_value(Some(&b), Some(&o), Some(&t))??;
-    let body = serde_yaml::to_string(&merged).ok()?;
+    let body = crate::yaml::to_string(&merged);
     let header: String = ours
         .lines()
         .take_while(|l| l.starts_with('#') || l.trim().is_empty())
@@ -81,7 +83,7 @@ fn merge_value(b: Option<&Value>, o: Option<&Value>, t: Option<&Value>) -> Optio
     let empty = Mapping::new();
     let map = |v: Option<&Value>| -> Option<Mapping> {
         match v {
-            Some(Value::Mapping(m)) => Some(m.clone()),
+            Some(Value::Object(m)) => Some(m.clone()),
             None => Some(empty.clone()),
             _ => None,
         }
@@ -92,7 +94,7 @@ fn merge_value(b: Option<&Value>, o: Option<&Value>, t: Option<&Value>) -> Optio
     }
     let mut out = Mapping::new();
     // Ours' key order first, then keys only theirs has, in theirs' order.
-    let keys: Vec<Value> = om
+    let keys: Vec<String> = om
         .keys()
         .chain(tm.keys().filter(|k| !om.contains_key(*k)))
         .chain(
@@ -106,7 +108,7 @@ fn merge_value(b: Option<&Value>, o: Option<&Value>, t: Option<&Value>) -> Optio
             out.insert(k, v);
         }
     }
-    Some(Some(Value::Mapping(out)))
+    Some(Some(Value::Object(out)))
 }
 
 #[cfg(test)]
@@ -166,7 +168,7 @@ mod tests {
             theirs.as_bytes(),
         ));
         assert!(clean, "{out}");
-        let v: Value = serde_yaml::from_str(&out).unwrap();
+        let v: Value = crate::yaml::from_str(&out).unwrap();
         assert_eq!(v["server"]["replicas"], Value::from(3));
         assert_eq!(v["server"]["timeout"], Value::from(30));
         assert!(out.starts_with("# values\n"), "{out}");

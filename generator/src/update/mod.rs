@@ -616,7 +616,7 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), std::io::Error> {
 pub fn policy_changes(old: &Lock, new: &FileSet) -> (Vec<String>, Vec<String>, bool) {
     let Some(new) = new
         .get(lock::PATH)
-        .and_then(|b| serde_yaml::from_slice::<Lock>(b).ok())
+        .and_then(|b| crate::yaml::from_slice::<Lock>(b).ok())
     else {
         return (Vec::new(), Vec::new(), false);
     };
