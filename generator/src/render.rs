@@ -342,14 +342,13 @@ impl<'a> Renderer<'a> {
     ) -> Result<(FileSet, BTreeMap<String, String>), RenderFailure> {
         let templates = self.templates();
         let registries = compile(&templates)?;
-        let base = match &self.model.base {
-            Value::Object(m) => m.clone(),
-            _ => Map::new(),
-        };
+        let base = self.base()?;
+        let envs = environments(&base);
         // Templates render independently, on every core; their outputs join
         // in template order, so errors and duplicates are reported as a
         // serial run would report them.
-        let rendered = crate::parallel::map(&templates, |t| self.render_one(t, &base, &registries));
+        let rendered =
+            crate::parallel::map(&templates, |t| self.render_one(t, &base, envs, &registries));
         let mut files = FileSet::new();
         let mut sources = BTreeMap::new();
         for (t, outputs) in templates.iter().zip(rendered) {
@@ -368,13 +367,14 @@ impl<'a> Renderer<'a> {
         &self,
         t: &Template<'_>,
         base: &Map<String, Value>,
+        envs: &[Value],
         registries: &[Handlebars<'static>; 3],
     ) -> Result<Vec<(String, Vec<u8>)>, RenderFailure> {
         let mut out = Vec::new();
         let base = trimmed_base(base, t);
         // Contexts are built and rendered one at a time: holding every
         // expansion's context at once would multiply peak memory.
-        self.expand(t, &base, &mut |path, ctx| {
+        self.expand(t, &base, envs, &mut |path, ctx| {
             if !check_path(&path) {
                 return Err(RenderFailure::UnsafePath {
                     template: t.source.clone(),
@@ -416,10 +416,8 @@ impl<'a> Renderer<'a> {
     /// check with [`unresolved_fields`] (across several specs: a component
     /// one spec leaves out is rendered by another).
     pub fn contexts(&self) -> Result<TemplateContexts, RenderFailure> {
-        let base = match &self.model.base {
-            Value::Object(m) => m.clone(),
-            _ => Map::new(),
-        };
+        let base = self.base()?;
+        let envs = environments(&base);
         let mut out = TemplateContexts::new();
         for t in self.templates().iter().filter(|t| t.hbs) {
             let text = std::str::from_utf8(t.bytes).map_err(|_| RenderFailure::Template {
@@ -430,7 +428,7 @@ impl<'a> Renderer<'a> {
                 .entry(t.source.clone())
                 .or_insert_with(|| (text.to_owned(), Vec::new()));
             let base = trimmed_base(&base, t);
-            self.expand(t, &base, &mut |_, ctx| {
+            self.expand(t, &base, envs, &mut |_, ctx| {
                 entry.1.push(ctx);
                 Ok(())
             })?;
@@ -438,18 +436,27 @@ impl<'a> Renderer<'a> {
         Ok(out)
     }
 
+    /// The typed context as handlebars reads it, converted once per render.
+    fn base(&self) -> Result<Map<String, Value>, RenderFailure> {
+        match serde_json::to_value(&self.model.base).map_err(context_failure)? {
+            Value::Object(m) => Ok(m),
+            _ => Ok(Map::new()),
+        }
+    }
+
     /// Call `each` with every (output path, context) a template expands to.
     fn expand(
         &self,
         t: &Template<'_>,
         base: &Map<String, Value>,
+        env_values: &[Value],
         each: &mut dyn FnMut(String, Value) -> Result<(), RenderFailure>,
     ) -> Result<(), RenderFailure> {
         let model = self.model;
         let uses = |tok: &str| t.pattern.contains(tok);
         // Component files always see their component; values-[env] files also see env.size.
         let envs: Vec<Option<usize>> = if uses("[env]") {
-            (0..model.envs.len()).map(Some).collect()
+            (0..env_values.len()).map(Some).collect()
         } else {
             vec![None]
         };
@@ -465,9 +472,8 @@ impl<'a> Renderer<'a> {
         };
 
         for env in &envs {
-            let env_value = env.map(|i| &model.envs[i]);
-            let owns_cluster =
-                env_value.is_none_or(|e| e["owns_cluster"].as_bool().unwrap_or(true));
+            let env_typed = env.and_then(|i| model.envs().get(i));
+            let owns_cluster = env_typed.is_none_or(|e| e.owns_cluster);
             for comp in &comps {
                 // Another environment on the same cluster deploys it.
                 if !owns_cluster && comp.is_some_and(|i| model.components[i].component.cluster_wide)
@@ -481,7 +487,7 @@ impl<'a> Renderer<'a> {
                     let mut ctx = base.clone();
                     let mut path = t.pattern.clone();
                     if let Some(e) = env {
-                        let mut env = model.envs[*e].clone();
+                        let mut env = env_values[*e].clone();
                         if let Some(i) = comp {
                             let id = &model.components[*i].component.id;
                             let size = model.sizes[*e]
@@ -495,16 +501,17 @@ impl<'a> Renderer<'a> {
                     }
                     if let Some(i) = comp {
                         let e = &model.components[*i];
+                        let component = model.component_context(e, env_typed, self.blueprint);
                         ctx.insert(
                             "component".into(),
-                            model.component_value(e, env_value, self.blueprint),
+                            serde_json::to_value(component).map_err(context_failure)?,
                         );
                         path = path.replace("[component]", &e.component.id);
                     }
                     if let Some(i) = ns {
                         let n = &model.manifest.namespaces[*i];
-                        let name = match env_value {
-                            Some(env) => env["ns"][&n.id].as_str().unwrap_or(&n.name).to_owned(),
+                        let name = match env_typed {
+                            Some(env) => env.ns.get(&n.id).unwrap_or(&n.name).clone(),
                             None => n.name.clone(),
                         };
                         let mut v = serde_json::to_value(n).unwrap_or(Value::Null);
@@ -535,6 +542,22 @@ fn trimmed_base(base: &Map<String, Value>, t: &Template<'_>) -> Map<String, Valu
         .filter(|(key, _)| text.contains(key.as_str()))
         .map(|(key, value)| (key.clone(), value.clone()))
         .collect()
+}
+
+/// Each environment's object, as the base holds it (`environments`).
+fn environments(base: &Map<String, Value>) -> &[Value] {
+    base.get("environments")
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+/// The typed context did not convert to JSON: only a map with keys that
+/// are not strings could cause it, and the context has none.
+fn context_failure(e: serde_json::Error) -> RenderFailure {
+    RenderFailure::Template {
+        template: "(context)".into(),
+        message: e.to_string(),
+    }
 }
 
 fn render_error_message(e: &RenderError) -> String {
