@@ -16,6 +16,7 @@ use handlebars::{
 use serde_json::{Map, Value};
 
 mod paths;
+mod schema;
 
 use crate::model::Model;
 use crate::source::Tree;
@@ -583,6 +584,51 @@ pub fn unresolved_fields(templates: &TemplateContexts) -> Result<Vec<String>, Re
                 message: e.to_string(),
             })?;
         for (line, path) in paths::unresolved(&compiled, contexts) {
+            out.push(format!("{source}:{line}: {path}"));
+        }
+    }
+    Ok(out)
+}
+
+/// Every field a template of `blueprint` names that the type of its
+/// context does not have, branches not taken and components no spec
+/// enables included: `template:line: path`. Unlike [`unresolved_fields`],
+/// this needs no spec: a field is missing when no spec could provide it.
+pub fn unresolved_in_schema(blueprint: &Tree) -> Result<Vec<String>, RenderFailure> {
+    let mut schemas = BTreeMap::new();
+    let mut out = Vec::new();
+    let files = blueprint
+        .under("templates")
+        .map(|(path, bytes)| (format!("templates/{path}"), path.to_owned(), false, bytes))
+        .chain(
+            blueprint
+                .under("components")
+                .map(|(path, bytes)| (format!("components/{path}"), path.to_owned(), true, bytes)),
+        );
+    for (source, pattern, in_component, bytes) in files {
+        if !source.ends_with(".hbs") {
+            continue;
+        }
+        let text = std::str::from_utf8(bytes).map_err(|_| RenderFailure::Template {
+            template: source.clone(),
+            message: "not UTF-8 text".into(),
+        })?;
+        let compiled =
+            handlebars::Template::compile(text).map_err(|e| RenderFailure::Template {
+                template: source.clone(),
+                message: e.to_string(),
+            })?;
+        // The context has what `Renderer::expand` gives a template of this
+        // pattern.
+        let scope = (
+            pattern.contains("[env]"),
+            in_component || pattern.contains("[component]"),
+            pattern.contains("[ns]"),
+        );
+        let (root, defs) = schemas
+            .entry(scope)
+            .or_insert_with(|| crate::model::context::template_schema(scope.0, scope.1, scope.2));
+        for (line, path) in schema::unresolved(&compiled, root, defs) {
             out.push(format!("{source}:{line}: {path}"));
         }
     }

@@ -1,5 +1,6 @@
 //! The types of the context templates render with: every field a template
-//! can name is a field of these structs, built from the spec, the
+//! can name is a field of these structs (`render::unresolved_in_schema`
+//! refuses any other, whatever the spec), built from the spec, the
 //! environment files and the wiring graph, and converted to JSON only for
 //! handlebars. Fields keep the order the context has always had wherever a
 //! template can observe it (`#each` over an object, `json`, `indent`); the
@@ -218,4 +219,45 @@ pub struct ChartContext {
 pub struct BucketConsumer {
     pub consumer: String,
     pub access: Access,
+}
+
+/// The schema a template's context has: the base, plus `env`, `component`
+/// and `ns` when the template renders with them. `$ref`s point into the
+/// returned definitions.
+pub fn template_schema(env: bool, component: bool, ns: bool) -> (Value, Value) {
+    let mut generator = schemars::generate::SchemaSettings::draft2020_12().into_generator();
+    let base = generator.subschema_for::<Base>();
+    let env_schema = generator.subschema_for::<super::environment::TemplateEnv>();
+    let component_schema = generator.subschema_for::<ComponentContext>();
+    let ns_schema = generator.subschema_for::<Namespace>();
+    let defs = Value::Object(generator.take_definitions(true));
+    let mut properties = serde_json::Map::new();
+    if let Some(Value::Object(p)) = deref(&defs, base.as_value()).get("properties") {
+        properties.extend(p.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    for (on, name, schema) in [
+        (env, "env", env_schema),
+        (component, "component", component_schema),
+        (ns, "ns", ns_schema),
+    ] {
+        if on {
+            properties.insert(name.into(), schema.to_value());
+        }
+    }
+    (
+        serde_json::json!({"type": "object", "properties": properties}),
+        defs,
+    )
+}
+
+/// A schema with its `$ref` followed (one level; definitions name types).
+fn deref<'v>(defs: &'v Value, schema: &'v Value) -> &'v Value {
+    match schema
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix("#/$defs/"))
+    {
+        Some(name) => defs.get(name).unwrap_or(schema),
+        None => schema,
+    }
 }
