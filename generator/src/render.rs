@@ -595,6 +595,11 @@ pub fn unresolved_fields(templates: &TemplateContexts) -> Result<Vec<String>, Re
 /// enables included: `template:line: path`. Unlike [`unresolved_fields`],
 /// this needs no spec: a field is missing when no spec could provide it.
 pub fn unresolved_in_schema(blueprint: &Tree) -> Result<Vec<String>, RenderFailure> {
+    let manifest =
+        crate::blueprint::Manifest::load(blueprint).map_err(|e| RenderFailure::Template {
+            template: crate::blueprint::MANIFEST.into(),
+            message: e.to_string(),
+        })?;
     let mut schemas = BTreeMap::new();
     let mut out = Vec::new();
     let files = blueprint
@@ -625,9 +630,9 @@ pub fn unresolved_in_schema(blueprint: &Tree) -> Result<Vec<String>, RenderFailu
             in_component || pattern.contains("[component]"),
             pattern.contains("[ns]"),
         );
-        let (root, defs) = schemas
-            .entry(scope)
-            .or_insert_with(|| crate::model::context::template_schema(scope.0, scope.1, scope.2));
+        let (root, defs) = schemas.entry(scope).or_insert_with(|| {
+            crate::model::context::template_schema(&manifest, scope.0, scope.1, scope.2)
+        });
         for (line, path) in schema::unresolved(&compiled, root, defs) {
             out.push(format!("{source}:{line}: {path}"));
         }

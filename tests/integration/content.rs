@@ -414,7 +414,13 @@ fn templates_name_only_fields_their_context_type_has() {
         template,
         "{{#if enabled.no-such-component}}\n# {{env.nmae}}\n{{/if}}\n",
     );
-    assert_eq!(problems, [format!("{template}:{line}: env.nmae")]);
+    assert_eq!(
+        problems,
+        [
+            format!("{template}:{}: enabled.no-such-component", line - 1),
+            format!("{template}:{line}: env.nmae"),
+        ]
+    );
 
     // Inside a list every sample spec leaves empty (no spec of the tests
     // declares storage nodes), where only the type can tell.

@@ -223,14 +223,39 @@ pub struct BucketConsumer {
 
 /// The schema a template's context has: the base, plus `env`, `component`
 /// and `ns` when the template renders with them. `$ref`s point into the
-/// returned definitions.
-pub fn template_schema(env: bool, component: bool, ns: bool) -> (Value, Value) {
+/// returned definitions. The maps keyed by component or namespace id have
+/// exactly the ids `manifest` declares, so `enabled.<typo>` is refused too.
+pub fn template_schema(
+    manifest: &crate::blueprint::Manifest,
+    env: bool,
+    component: bool,
+    ns: bool,
+) -> (Value, Value) {
     let mut generator = schemars::generate::SchemaSettings::draft2020_12().into_generator();
     let base = generator.subschema_for::<Base>();
     let env_schema = generator.subschema_for::<super::environment::TemplateEnv>();
     let component_schema = generator.subschema_for::<ComponentContext>();
     let ns_schema = generator.subschema_for::<Namespace>();
-    let defs = Value::Object(generator.take_definitions(true));
+    let mut defs = Value::Object(generator.take_definitions(true));
+    let components: Vec<&str> = manifest.components.iter().map(|c| c.id.as_str()).collect();
+    let namespaces: Vec<&str> = manifest.namespaces.iter().map(|n| n.id.as_str()).collect();
+    for def in ["Base", "Env", "TemplateEnv", "Wiring"] {
+        let Some(Value::Object(properties)) = defs.pointer_mut(&format!("/{def}/properties"))
+        else {
+            continue;
+        };
+        for (key, ids) in [
+            ("enabled", &components),
+            ("callers", &components),
+            ("webhooks", &namespaces),
+            ("ns", &namespaces),
+            ("egress", &namespaces),
+        ] {
+            if let Some(map) = properties.get_mut(key) {
+                close(map, ids);
+            }
+        }
+    }
     let mut properties = serde_json::Map::new();
     if let Some(Value::Object(p)) = deref(&defs, base.as_value()).get("properties") {
         properties.extend(p.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -248,6 +273,19 @@ pub fn template_schema(env: bool, component: bool, ns: bool) -> (Value, Value) {
         serde_json::json!({"type": "object", "properties": properties}),
         defs,
     )
+}
+
+/// A map's schema with exactly `keys`, each of the map's value schema.
+fn close(map: &mut Value, keys: &[&str]) {
+    let Some(value) = map.get("additionalProperties").cloned() else {
+        return;
+    };
+    let properties: serde_json::Map<String, Value> = keys
+        .iter()
+        .map(|k| ((*k).to_owned(), value.clone()))
+        .collect();
+    map["properties"] = Value::Object(properties);
+    map["additionalProperties"] = Value::Bool(false);
 }
 
 /// A schema with its `$ref` followed (one level; definitions name types).
