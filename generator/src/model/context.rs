@@ -225,7 +225,7 @@ pub struct BucketConsumer {
 /// and `ns` when the template renders with them. `$ref`s point into the
 /// returned definitions. The maps keyed by component or namespace id have
 /// exactly the ids `manifest` declares, so `enabled.<typo>` is refused too.
-pub fn template_schema(
+pub(crate) fn template_schema(
     manifest: &crate::blueprint::Manifest,
     env: bool,
     component: bool,

@@ -35,9 +35,8 @@ pub struct Env {
     pub storage: Storage,
     pub argocd: EnvArgocd,
     pub network: Network,
-    /// By namespace id, the endpoints its pods call outside the cluster's
-    /// pods (every namespace has a list).
-    pub egress: BTreeMap<String, Vec<EgressRule>>,
+    /// Every namespace has a list, for templates to look any one up.
+    pub egress: Egress,
     pub store_namespaces: Vec<String>,
     pub after: Vec<String>,
 }
@@ -293,6 +292,9 @@ pub struct Network {
     pub nodes: Vec<String>,
 }
 
+/// By namespace id, the rules of its pods' calls out of the cluster's pods.
+pub type Egress = BTreeMap<String, Vec<EgressRule>>;
+
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct EgressRule {
     pub name: String,
@@ -490,13 +492,12 @@ pub(crate) fn endpoint_callers<'m>(
 /// it) and, per namespace id, the external endpoints its pods call with the
 /// CIDRs the spec gives (none: the NetworkPolicy opens their ports to any
 /// destination, and says how to narrow it).
-#[allow(clippy::type_complexity)]
 pub(crate) fn egress(
     env: &crate::spec::Environment,
     spec: &Spec,
     manifest: &Manifest,
     callers: &[(&crate::blueprint::ExternalEndpoint, Vec<String>)],
-) -> Result<(Network, BTreeMap<String, Vec<EgressRule>>), ModelError> {
+) -> Result<(Network, Egress), ModelError> {
     let network = crate::spec::Network::merged(spec.network.as_ref(), env.network.as_ref());
     let known: Vec<&str> = manifest
         .external_endpoints

@@ -8,11 +8,11 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-mod argocd;
-mod bootstrap;
+pub mod argocd;
+pub mod bootstrap;
 pub mod context;
 pub mod environment;
-mod wiring;
+pub mod wiring;
 
 pub use context::{Base, ComponentContext};
 use environment::notebook_interpreters;
