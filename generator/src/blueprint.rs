@@ -83,7 +83,7 @@ pub struct BootstrapConsumer {
     pub consumes: Consumes,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Namespace {
     pub id: String,

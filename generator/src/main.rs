@@ -682,7 +682,7 @@ fn print_summary(
         model.spec.client.name.lines().next().unwrap_or_default(),
         out.display(),
         model.components.len(),
-        model.envs.len(),
+        model.envs().len(),
     )?;
     for (area, count) in generate::areas(&generated.files) {
         writeln!(w, "  {area:<16} {count:>4}")?;
@@ -700,8 +700,8 @@ fn print_summary(
     writeln!(w, "  cd {}", out.display())?;
     writeln!(w, "  git remote add origin {}", model.spec.repository.url)?;
     writeln!(w, "  git push -u origin {}", model.spec.repository.revision)?;
-    if let Some(first) = model.envs.first() {
-        let env = first["name"].as_str().unwrap_or("dev");
+    if let Some(first) = model.envs().first() {
+        let env = &first.name;
         writeln!(
             w,
             "  # then bootstrap ArgoCD for {env}: see README.md, \"Bootstrap\""

@@ -16,6 +16,7 @@ use handlebars::{
 use serde_json::{Map, Value};
 
 mod paths;
+mod schema;
 
 use crate::model::Model;
 use crate::source::Tree;
@@ -342,14 +343,13 @@ impl<'a> Renderer<'a> {
     ) -> Result<(FileSet, BTreeMap<String, String>), RenderFailure> {
         let templates = self.templates();
         let registries = compile(&templates)?;
-        let base = match &self.model.base {
-            Value::Object(m) => m.clone(),
-            _ => Map::new(),
-        };
+        let base = self.base()?;
+        let envs = environments(&base);
         // Templates render independently, on every core; their outputs join
         // in template order, so errors and duplicates are reported as a
         // serial run would report them.
-        let rendered = crate::parallel::map(&templates, |t| self.render_one(t, &base, &registries));
+        let rendered =
+            crate::parallel::map(&templates, |t| self.render_one(t, &base, envs, &registries));
         let mut files = FileSet::new();
         let mut sources = BTreeMap::new();
         for (t, outputs) in templates.iter().zip(rendered) {
@@ -368,13 +368,14 @@ impl<'a> Renderer<'a> {
         &self,
         t: &Template<'_>,
         base: &Map<String, Value>,
+        envs: &[Value],
         registries: &[Handlebars<'static>; 3],
     ) -> Result<Vec<(String, Vec<u8>)>, RenderFailure> {
         let mut out = Vec::new();
         let base = trimmed_base(base, t);
         // Contexts are built and rendered one at a time: holding every
         // expansion's context at once would multiply peak memory.
-        self.expand(t, &base, &mut |path, ctx| {
+        self.expand(t, &base, envs, &mut |path, ctx| {
             if !check_path(&path) {
                 return Err(RenderFailure::UnsafePath {
                     template: t.source.clone(),
@@ -416,10 +417,8 @@ impl<'a> Renderer<'a> {
     /// check with [`unresolved_fields`] (across several specs: a component
     /// one spec leaves out is rendered by another).
     pub fn contexts(&self) -> Result<TemplateContexts, RenderFailure> {
-        let base = match &self.model.base {
-            Value::Object(m) => m.clone(),
-            _ => Map::new(),
-        };
+        let base = self.base()?;
+        let envs = environments(&base);
         let mut out = TemplateContexts::new();
         for t in self.templates().iter().filter(|t| t.hbs) {
             let text = std::str::from_utf8(t.bytes).map_err(|_| RenderFailure::Template {
@@ -430,7 +429,7 @@ impl<'a> Renderer<'a> {
                 .entry(t.source.clone())
                 .or_insert_with(|| (text.to_owned(), Vec::new()));
             let base = trimmed_base(&base, t);
-            self.expand(t, &base, &mut |_, ctx| {
+            self.expand(t, &base, envs, &mut |_, ctx| {
                 entry.1.push(ctx);
                 Ok(())
             })?;
@@ -438,18 +437,27 @@ impl<'a> Renderer<'a> {
         Ok(out)
     }
 
+    /// The typed context as handlebars reads it, converted once per render.
+    fn base(&self) -> Result<Map<String, Value>, RenderFailure> {
+        match serde_json::to_value(&self.model.base).map_err(context_failure)? {
+            Value::Object(m) => Ok(m),
+            _ => Ok(Map::new()),
+        }
+    }
+
     /// Call `each` with every (output path, context) a template expands to.
     fn expand(
         &self,
         t: &Template<'_>,
         base: &Map<String, Value>,
+        env_values: &[Value],
         each: &mut dyn FnMut(String, Value) -> Result<(), RenderFailure>,
     ) -> Result<(), RenderFailure> {
         let model = self.model;
         let uses = |tok: &str| t.pattern.contains(tok);
         // Component files always see their component; values-[env] files also see env.size.
         let envs: Vec<Option<usize>> = if uses("[env]") {
-            (0..model.envs.len()).map(Some).collect()
+            (0..env_values.len()).map(Some).collect()
         } else {
             vec![None]
         };
@@ -465,9 +473,8 @@ impl<'a> Renderer<'a> {
         };
 
         for env in &envs {
-            let env_value = env.map(|i| &model.envs[i]);
-            let owns_cluster =
-                env_value.is_none_or(|e| e["owns_cluster"].as_bool().unwrap_or(true));
+            let env_typed = env.and_then(|i| model.envs().get(i));
+            let owns_cluster = env_typed.is_none_or(|e| e.owns_cluster);
             for comp in &comps {
                 // Another environment on the same cluster deploys it.
                 if !owns_cluster && comp.is_some_and(|i| model.components[i].component.cluster_wide)
@@ -481,7 +488,7 @@ impl<'a> Renderer<'a> {
                     let mut ctx = base.clone();
                     let mut path = t.pattern.clone();
                     if let Some(e) = env {
-                        let mut env = model.envs[*e].clone();
+                        let mut env = env_values[*e].clone();
                         if let Some(i) = comp {
                             let id = &model.components[*i].component.id;
                             let size = model.sizes[*e]
@@ -495,16 +502,17 @@ impl<'a> Renderer<'a> {
                     }
                     if let Some(i) = comp {
                         let e = &model.components[*i];
+                        let component = model.component_context(e, env_typed, self.blueprint);
                         ctx.insert(
                             "component".into(),
-                            model.component_value(e, env_value, self.blueprint),
+                            serde_json::to_value(component).map_err(context_failure)?,
                         );
                         path = path.replace("[component]", &e.component.id);
                     }
                     if let Some(i) = ns {
                         let n = &model.manifest.namespaces[*i];
-                        let name = match env_value {
-                            Some(env) => env["ns"][&n.id].as_str().unwrap_or(&n.name).to_owned(),
+                        let name = match env_typed {
+                            Some(env) => env.ns.get(&n.id).unwrap_or(&n.name).clone(),
                             None => n.name.clone(),
                         };
                         let mut v = serde_json::to_value(n).unwrap_or(Value::Null);
@@ -537,6 +545,22 @@ fn trimmed_base(base: &Map<String, Value>, t: &Template<'_>) -> Map<String, Valu
         .collect()
 }
 
+/// Each environment's object, as the base holds it (`environments`).
+fn environments(base: &Map<String, Value>) -> &[Value] {
+    base.get("environments")
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+/// The typed context did not convert to JSON: only a map with keys that
+/// are not strings could cause it, and the context has none.
+fn context_failure(e: serde_json::Error) -> RenderFailure {
+    RenderFailure::Template {
+        template: "(context)".into(),
+        message: e.to_string(),
+    }
+}
+
 fn render_error_message(e: &RenderError) -> String {
     let mut msg = e.reason().to_string();
     if let (Some(line), Some(col)) = (e.line_no, e.column_no) {
@@ -560,6 +584,56 @@ pub fn unresolved_fields(templates: &TemplateContexts) -> Result<Vec<String>, Re
                 message: e.to_string(),
             })?;
         for (line, path) in paths::unresolved(&compiled, contexts) {
+            out.push(format!("{source}:{line}: {path}"));
+        }
+    }
+    Ok(out)
+}
+
+/// Every field a template of `blueprint` names that the type of its
+/// context does not have, branches not taken and components no spec
+/// enables included: `template:line: path`. Unlike [`unresolved_fields`],
+/// this needs no spec: a field is missing when no spec could provide it.
+pub fn unresolved_in_schema(blueprint: &Tree) -> Result<Vec<String>, RenderFailure> {
+    let manifest =
+        crate::blueprint::Manifest::load(blueprint).map_err(|e| RenderFailure::Template {
+            template: crate::blueprint::MANIFEST.into(),
+            message: e.to_string(),
+        })?;
+    let mut schemas = BTreeMap::new();
+    let mut out = Vec::new();
+    let files = blueprint
+        .under("templates")
+        .map(|(path, bytes)| (format!("templates/{path}"), path.to_owned(), false, bytes))
+        .chain(
+            blueprint
+                .under("components")
+                .map(|(path, bytes)| (format!("components/{path}"), path.to_owned(), true, bytes)),
+        );
+    for (source, pattern, in_component, bytes) in files {
+        if !source.ends_with(".hbs") {
+            continue;
+        }
+        let text = std::str::from_utf8(bytes).map_err(|_| RenderFailure::Template {
+            template: source.clone(),
+            message: "not UTF-8 text".into(),
+        })?;
+        let compiled =
+            handlebars::Template::compile(text).map_err(|e| RenderFailure::Template {
+                template: source.clone(),
+                message: e.to_string(),
+            })?;
+        // The context has what `Renderer::expand` gives a template of this
+        // pattern.
+        let scope = (
+            pattern.contains("[env]"),
+            in_component || pattern.contains("[component]"),
+            pattern.contains("[ns]"),
+        );
+        let (root, defs) = schemas.entry(scope).or_insert_with(|| {
+            crate::model::context::template_schema(&manifest, scope.0, scope.1, scope.2)
+        });
+        for (line, path) in schema::unresolved(&compiled, root, defs) {
             out.push(format!("{source}:{line}: {path}"));
         }
     }

@@ -378,3 +378,59 @@ fn templates_name_only_fields_their_context_has() {
         "{problems:#?}"
     );
 }
+
+/// Every field every template names is a field of the type of its context
+/// (`socle::model::context`), whatever the spec: unlike the check above, no
+/// sample spec decides what is checked.
+#[test]
+fn templates_name_only_fields_their_context_type_has() {
+    let blueprint = socle::source::Tree::embedded_blueprint();
+    let problems = socle::render::unresolved_in_schema(&blueprint).expect("templates compile");
+    assert!(
+        problems.is_empty(),
+        "fields no context can have:\n{problems:#?}"
+    );
+
+    let broken = |template: &str, addition: &str| {
+        let mut broken = blueprint.clone();
+        let (_, bytes) = broken
+            .files
+            .iter_mut()
+            .find(|(p, _)| p == template)
+            .expect("template");
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        *bytes = format!("{text}{addition}").into_bytes();
+        let line = text.lines().count() + 2;
+        (
+            socle::render::unresolved_in_schema(&broken).expect("templates compile"),
+            line,
+        )
+    };
+
+    // A typo in a branch no spec takes.
+    let template = "components/trino/values-[env].yaml.hbs";
+    let (problems, line) = broken(
+        template,
+        "{{#if enabled.no-such-component}}\n# {{env.nmae}}\n{{/if}}\n",
+    );
+    assert_eq!(
+        problems,
+        [
+            format!("{template}:{}: enabled.no-such-component", line - 1),
+            format!("{template}:{line}: env.nmae"),
+        ]
+    );
+
+    // Inside a list every sample spec leaves empty (no spec of the tests
+    // declares storage nodes), where only the type can tell.
+    let (problems, line) = broken(
+        template,
+        "{{#each env.storage.pools}}\n# {{disk}} {{nmae}} {{@root.env.storage.nodes.0.disks}}\n{{/each}}\n",
+    );
+    assert_eq!(problems, [format!("{template}:{line}: nmae")]);
+
+    // A template without `[env]` in its path renders without `env`.
+    let template = "components/trino/values.yaml.hbs";
+    let (problems, line) = broken(template, "{{#if false}}\n# {{env.name}}\n{{/if}}\n");
+    assert_eq!(problems, [format!("{template}:{line}: env.name")]);
+}

@@ -1,0 +1,581 @@
+//! The `env` object: an environment of the spec, resolved (namespaces with
+//! their suffix, domain, endpoints), with the defaults of
+//! `environments/<env>.yaml` after the spec's overrides, and what the model
+//! derives per environment (storage, notebooks, Argo CD placement, egress).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::context::Scalar;
+use super::ModelError;
+use crate::blueprint::Manifest;
+use crate::spec::Spec;
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Env {
+    pub name: String,
+    pub cluster: String,
+    pub suffix: String,
+    /// Namespace names by namespace id.
+    pub ns: BTreeMap<String, String>,
+    pub domain: String,
+    pub s3: EnvS3,
+    pub postgres: Postgres,
+    pub keycloak: EnvKeycloak,
+    pub issuer: String,
+    pub ha: bool,
+    pub owns_cluster: bool,
+    #[serde(flatten)]
+    pub defaults: Defaults,
+    pub notebooks: Interpreters,
+    pub backup_target: BackupTarget,
+    pub storage: Storage,
+    pub argocd: EnvArgocd,
+    pub network: Network,
+    /// Every namespace has a list, for templates to look any one up.
+    pub egress: Egress,
+    pub store_namespaces: Vec<String>,
+    pub after: Vec<String>,
+}
+
+/// The `env` of a template rendered for one component: also its sizing.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct TemplateEnv {
+    #[serde(flatten)]
+    pub env: Env,
+    /// The component's entry in `environments/components/<id>.yaml`, scaled
+    /// by the sizing profile: Helm values (resources, replicas, per-chart
+    /// settings) whose keys each component's file chooses, so free-form.
+    pub size: Option<Value>,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct EnvS3 {
+    pub endpoint: String,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Postgres {
+    pub host: String,
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct EnvKeycloak {
+    pub url: String,
+    pub issuer: String,
+}
+
+/// The defaults of `environments/<env>.yaml`, after the spec's overrides.
+/// A key the file leaves out stays out of the context (as it always has);
+/// `backup` reads as null then.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+pub struct Defaults {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync: Option<SyncPolicy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<Scalar>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class: Option<Scalar>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_store_class: Option<Scalar>,
+    #[serde(default)]
+    pub backup: Option<Backup>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rto: Option<Scalar>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpo: Option<Scalar>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<Quota>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Limits>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_retention: Option<Scalar>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_retention: Option<Scalar>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spark: Option<Spark>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<Lifecycle>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<Alerts>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dr: Option<Dr>,
+}
+
+macro_rules! scalars {
+    ($(#[$doc:meta])* $name:ident { $($field:ident),* $(,)? } $(extra { $($x:ident: $t:ty),* })?) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+        pub struct $name {
+            $(
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub $field: Option<Scalar>,
+            )*
+            $($(
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub $x: Option<$t>,
+            )*)?
+        }
+    };
+}
+
+scalars!(SyncPolicy {
+    automated,
+    prune,
+    self_heal
+});
+scalars!(
+    /// `cnpg_schedule` and `retention_days` are derived: CloudNativePG reads
+    /// a six-field cron (seconds first) and retention in days.
+    Backup { schedule, retention, wal_retention, cnpg_schedule, retention_days }
+);
+scalars!(Quota {
+    requests_cpu,
+    requests_memory,
+    limits_cpu,
+    limits_memory,
+    persistentvolumeclaims
+});
+scalars!(Limits {
+    default_cpu,
+    default_memory,
+    default_request_cpu,
+    default_request_memory,
+    max_cpu,
+    max_memory,
+});
+scalars!(Spark {} extra { driver: SparkPod, executor: SparkPod, executors: SparkExecutors });
+scalars!(SparkPod {
+    cores,
+    memory,
+    overhead
+});
+scalars!(SparkExecutors { min, max });
+scalars!(Lifecycle {
+    transition_days,
+    expiration_days,
+    tier
+});
+scalars!(
+    Alerts {
+        pager,
+        service_down_for,
+        pods_not_ready_for,
+        pipeline_failures,
+        pipeline_window,
+        trino_slow_query_seconds,
+        trino_failure_ratio,
+        disk_usage_percent,
+        iceberg_small_files_ratio,
+        iceberg_min_objects,
+        postgres_replication_lag_seconds,
+        backup_max_age_hours,
+    }
+    extra { email: Email }
+);
+scalars!(Email {
+    to,
+    from,
+    smarthost
+});
+scalars!(Dr { replication_target });
+
+impl Backup {
+    /// Adds the forms of the settings some charts need.
+    fn derive(&mut self) {
+        if let Some(Scalar(Value::String(schedule))) = &self.schedule {
+            self.cnpg_schedule = Some(Scalar(Value::String(format!("0 {schedule}"))));
+        }
+        if let Some(hours) = self
+            .retention
+            .as_ref()
+            .and_then(|r| r.0.as_str())
+            .and_then(|r| r.strip_suffix('h'))
+            .and_then(|h| h.parse::<u64>().ok())
+        {
+            self.retention_days = Some(Scalar(Value::String(format!(
+                "{}d",
+                hours.div_ceil(24).max(1)
+            ))));
+        }
+    }
+}
+
+/// Reads the merged defaults into their type, deriving what they imply.
+pub(crate) fn defaults(merged: Value, origin: &str, env: &str) -> Result<Defaults, ModelError> {
+    let mut d: Defaults = serde_json::from_value(merged).map_err(|e| ModelError::Defaults {
+        origin: origin.to_owned(),
+        path: format!("{env}.yaml"),
+        message: e.to_string(),
+    })?;
+    if let Some(b) = &mut d.backup {
+        b.derive();
+    }
+    Ok(d)
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct BackupTarget {
+    pub endpoint: String,
+    pub bucket: String,
+    pub region: String,
+    pub off_cluster: bool,
+}
+
+/// The Zeppelin interpreters users may run in the environment.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Interpreters {
+    pub interpreters: Vec<String>,
+    pub spark: bool,
+    pub python: bool,
+    pub trino: bool,
+    pub md: bool,
+    /// ZEPPELIN_INTERPRETER_INCLUDES.
+    pub includes: String,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Storage {
+    pub mayastor: bool,
+    pub replicas: usize,
+    pub nodes: Vec<StorageNode>,
+    pub pools: Vec<Pool>,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct StorageNode {
+    pub name: String,
+    pub disks: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Pool {
+    pub name: String,
+    pub node: String,
+    pub disk: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct EnvArgocd {
+    pub server: String,
+    pub local: bool,
+    pub hub: bool,
+    pub installs: bool,
+    /// The environment whose argocd-values.yaml installs that Argo CD.
+    pub installed_by: String,
+    pub monitors: bool,
+    pub register: bool,
+    pub cluster_name: Option<String>,
+    pub registered_by: Option<String>,
+    pub shared_with: Vec<String>,
+    pub watched: Vec<Health>,
+    /// An Alertmanager matcher of the environments that never page.
+    pub quiet: Option<String>,
+}
+
+/// The Argo CD health alert settings of an environment.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Health {
+    pub name: String,
+    pub service_down_for: Scalar,
+    pub pods_not_ready_for: Scalar,
+    pub pager: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct Network {
+    pub api_server: Vec<String>,
+    pub nodes: Vec<String>,
+}
+
+/// By namespace id, the rules of its pods' calls out of the cluster's pods.
+pub type Egress = BTreeMap<String, Vec<EgressRule>>;
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct EgressRule {
+    pub name: String,
+    pub policy: String,
+    pub purpose: String,
+    pub ports: Vec<u16>,
+    pub cidrs: Vec<String>,
+    /// Where the spec sets the CIDRs.
+    pub spec_key: String,
+}
+
+/// Interpreters of an environment when neither the spec nor its defaults
+/// name them: SQL and Markdown only, no interpreter that runs user code.
+const RESTRICTED_INTERPRETERS: [&str; 2] = ["trino", "md"];
+
+/// The Zeppelin interpreters users may run in an environment (`env.notebooks`):
+/// the spec's `notebooks.interpreters.<env>`, else the environment's default
+/// (`notebooks.interpreters` of `environments/<env>.yaml`, after its
+/// overrides), else [`RESTRICTED_INTERPRETERS`]. Markdown is always on.
+/// Templates read one flag per setting and the interpreter groups Zeppelin
+/// loads (`includes`, ZEPPELIN_INTERPRETER_INCLUDES: the JDBC group serves
+/// the `trino` setting).
+pub(crate) fn notebook_interpreters(
+    spec: &Spec,
+    env: &crate::spec::Environment,
+    defaults: &Value,
+    origin: &str,
+) -> Result<Interpreters, ModelError> {
+    let listed: Vec<String> = match spec.notebooks.interpreters.get(&env.name) {
+        Some(list) => list.clone(),
+        None => match defaults.pointer("/notebooks/interpreters") {
+            None | Some(Value::Null) => RESTRICTED_INTERPRETERS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| ModelError::Defaults {
+                            origin: origin.to_owned(),
+                            path: format!("{}.yaml", env.name),
+                            message: format!(
+                                "notebooks.interpreters: {v} is not an interpreter name"
+                            ),
+                        })
+                })
+                .collect::<Result<_, _>>()?,
+            Some(other) => {
+                return Err(ModelError::Defaults {
+                    origin: origin.to_owned(),
+                    path: format!("{}.yaml", env.name),
+                    message: format!(
+                        "notebooks.interpreters: expected a list of names, found {other}"
+                    ),
+                })
+            }
+        },
+    };
+    let known = crate::spec::INTERPRETERS;
+    if let Some(bad) = listed.iter().find(|n| !known.contains(&n.as_str())) {
+        return Err(ModelError::Defaults {
+            origin: origin.to_owned(),
+            path: format!("{}.yaml", env.name),
+            message: format!(
+                "notebooks.interpreters: unknown interpreter {bad:?}; one of: {}",
+                known.join(", ")
+            ),
+        });
+    }
+    let on = |name: &str| name == "md" || listed.iter().any(|n| n == name);
+    let enabled: Vec<String> = known
+        .iter()
+        .filter(|n| on(n))
+        .map(|n| (*n).to_owned())
+        .collect();
+    let includes: Vec<&str> = enabled
+        .iter()
+        .map(|n| if n == "trino" { "jdbc" } else { n.as_str() })
+        .collect();
+    Ok(Interpreters {
+        includes: includes.join(","),
+        interpreters: enabled,
+        spark: on("spark"),
+        python: on("python"),
+        trino: on("trino"),
+        md: true,
+    })
+}
+
+/// Replicas of a volume of the `openebs-replicated` StorageClass
+/// (`repl` in platform/base/cluster/storageclasses.yaml), each on its own node.
+const MAYASTOR_REPLICAS: usize = 3;
+
+/// Mayastor in an environment (`env.storage`): whether its cluster runs it
+/// (the environment's OpenEBS sizing), the storage nodes the spec declares
+/// and one DiskPool per declared disk. The nodes' preparation (huge pages,
+/// `nvme_tcp`, the engine label) is a bootstrap step: kernel settings and
+/// the labels of Nodes that the cluster owns are not objects to sync.
+pub(crate) fn storage(
+    env: &crate::spec::Environment,
+    sizes: &serde_json::Map<String, Value>,
+    owns_cluster: bool,
+) -> Result<Storage, ModelError> {
+    let mayastor = sizes
+        .get("openebs")
+        .and_then(|s| s["mayastor"].as_bool())
+        .unwrap_or(false);
+    let nodes = &env.storage_nodes;
+    let refuse = |message: String| ModelError::StorageNodes {
+        env: env.name.clone(),
+        message,
+    };
+    if !nodes.is_empty() {
+        if !mayastor {
+            return Err(refuse(
+                "this environment runs no Mayastor (environments/components/openebs.yaml): its volumes are local, remove the storage nodes".into(),
+            ));
+        }
+        if !owns_cluster {
+            return Err(refuse(
+                "an earlier environment on the same cluster deploys OpenEBS: declare the storage nodes there".into(),
+            ));
+        }
+        if nodes.len() < MAYASTOR_REPLICAS {
+            return Err(refuse(format!(
+                "openebs-replicated keeps {MAYASTOR_REPLICAS} replicas of each volume on {MAYASTOR_REPLICAS} different nodes: declare at least {MAYASTOR_REPLICAS} storage nodes (found {})",
+                nodes.len()
+            )));
+        }
+    }
+    let pools: Vec<Pool> = nodes
+        .iter()
+        .flat_map(|n| {
+            n.disks.iter().enumerate().map(move |(k, disk)| Pool {
+                name: format!("pool-{}-{}", n.name, k + 1),
+                node: n.name.clone(),
+                disk: disk.clone(),
+            })
+        })
+        .collect();
+    Ok(Storage {
+        mayastor: mayastor && owns_cluster,
+        replicas: MAYASTOR_REPLICAS,
+        nodes: nodes
+            .iter()
+            .map(|n| StorageNode {
+                name: n.name.clone(),
+                disks: n.disks.clone(),
+            })
+            .collect(),
+        pools,
+    })
+}
+
+/// For each external endpoint the enabled components call: the endpoint and
+/// the namespace ids of its callers (sorted).
+pub(crate) fn endpoint_callers<'m>(
+    manifest: &'m Manifest,
+    components: &[super::Enabled],
+    choices: &BTreeMap<&str, &str>,
+) -> Vec<(&'m crate::blueprint::ExternalEndpoint, Vec<String>)> {
+    let chosen = |when: &BTreeMap<String, Vec<String>>| {
+        when.iter().all(|(k, allowed)| {
+            choices
+                .get(k.as_str())
+                .is_some_and(|v| allowed.iter().any(|a| a == v))
+        })
+    };
+    manifest
+        .external_endpoints
+        .iter()
+        .filter(|e| chosen(&e.when))
+        .filter_map(|e| {
+            let namespaces: BTreeSet<String> = components
+                .iter()
+                .map(|c| &c.component)
+                .filter(|c| {
+                    c.egress.contains(&e.name)
+                        || match e.used_by.as_deref() {
+                            Some("buckets") => c.consumes.buckets.iter().any(|b| chosen(&b.when)),
+                            Some("databases") => !c.consumes.databases.is_empty(),
+                            _ => false,
+                        }
+                })
+                .map(|c| c.namespace.clone())
+                .collect();
+            (!namespaces.is_empty()).then(|| (e, namespaces.into_iter().collect()))
+        })
+        .collect()
+}
+
+/// An environment's `network` (the spec's, this environment's keys over
+/// it) and, per namespace id, the external endpoints its pods call with the
+/// CIDRs the spec gives (none: the NetworkPolicy opens their ports to any
+/// destination, and says how to narrow it).
+pub(crate) fn egress(
+    env: &crate::spec::Environment,
+    spec: &Spec,
+    manifest: &Manifest,
+    callers: &[(&crate::blueprint::ExternalEndpoint, Vec<String>)],
+) -> Result<(Network, Egress), ModelError> {
+    let network = crate::spec::Network::merged(spec.network.as_ref(), env.network.as_ref());
+    let known: Vec<&str> = manifest
+        .external_endpoints
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect();
+    if let Some(name) = network
+        .endpoints
+        .keys()
+        .find(|k| !known.contains(&k.as_str()))
+    {
+        return Err(ModelError::Network {
+            env: env.name.clone(),
+            message: format!(
+                "endpoints: unknown endpoint {name:?}; the blueprint's external endpoints are {}",
+                known.join(", ")
+            ),
+        });
+    }
+    // Every namespace has its list, empty or not, for templates to look up:
+    // first the cluster's own addresses it calls, then the external ones.
+    let mut by_ns: BTreeMap<String, Vec<EgressRule>> = BTreeMap::new();
+    for ns in &manifest.namespaces {
+        let mut rules = Vec::new();
+        for call in &ns.calls {
+            let Some(e) = manifest.cluster_endpoints.iter().find(|e| &e.name == call) else {
+                continue;
+            };
+            let cidrs = match e.name.as_str() {
+                "api_server" => network.api_server.clone(),
+                "nodes" => network.nodes.clone(),
+                _ => Vec::new(),
+            };
+            rules.push(EgressRule {
+                name: e.name.clone(),
+                policy: e.policy.clone(),
+                purpose: e.purpose.clone(),
+                ports: e.ports.clone(),
+                cidrs,
+                spec_key: e.name.clone(),
+            });
+        }
+        by_ns.insert(ns.id.clone(), rules);
+    }
+    let isolated: Vec<&str> = manifest
+        .namespaces
+        .iter()
+        .filter(|n| n.isolated)
+        .map(|n| n.id.as_str())
+        .collect();
+    for (e, namespaces) in callers {
+        if e.only_with.as_deref() == Some("backup_target") && env.backup_target.is_none() {
+            continue;
+        }
+        let given = network.endpoints.get(&e.name);
+        let ports = given
+            .and_then(|g| g.ports.clone())
+            .unwrap_or_else(|| e.ports.clone());
+        let cidrs = given.map(|g| g.cidrs.clone()).unwrap_or_default();
+        for ns in namespaces
+            .iter()
+            .filter(|ns| isolated.contains(&ns.as_str()))
+        {
+            by_ns.entry(ns.clone()).or_default().push(EgressRule {
+                name: e.name.clone(),
+                policy: format!("allow-external-{}", e.name.replace('_', "-")),
+                purpose: e.purpose.clone(),
+                ports: ports.clone(),
+                cidrs: cidrs.clone(),
+                spec_key: format!("endpoints.{}", e.name),
+            });
+        }
+    }
+    Ok((
+        Network {
+            api_server: network.api_server,
+            nodes: network.nodes,
+        },
+        by_ns,
+    ))
+}

@@ -1,0 +1,595 @@
+//! The validated model: spec + blueprint + environment defaults, resolved into
+//! the values templates see. Everything a template needs is computed here once
+//! (namespace names with suffixes, hosts, endpoints, sized resources, waves),
+//! so templates stay declarative and the same spec always gives the same
+//! context.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+pub mod argocd;
+pub mod bootstrap;
+pub mod context;
+pub mod environment;
+pub mod wiring;
+
+pub use context::{Base, ComponentContext};
+use environment::notebook_interpreters;
+pub use environment::Env;
+
+use crate::blueprint::{self, Component, Manifest};
+use crate::core::charts::ChartFacts;
+use crate::quantity;
+use crate::source::Tree;
+use crate::spec::Spec;
+
+/// The cert-manager ClusterIssuer every Ingress refers to.
+pub const ISSUER: &str = "platform-ca";
+
+/// The trust bundle: the ConfigMap trust-manager writes into every platform
+/// namespace (the Bundle of the component that distributes the platform CA)
+/// and that every component trusting the CA mounts, with its keys and where
+/// the consumers mount it. Templates read these as `ca_bundle.*`.
+pub const CA_BUNDLE: &str = "platform-ca-bundle";
+/// PEM key of the bundle (the platform CA and the public CAs).
+pub const CA_BUNDLE_PEM: &str = "ca.crt";
+/// The same certificates as a password-less PKCS#12 trust store, for JVMs.
+pub const CA_BUNDLE_PKCS12: &str = "truststore.p12";
+/// Where the consumers mount the ConfigMap.
+pub const CA_BUNDLE_DIR: &str = "/etc/platform-ca";
+
+/// The bucket Zeppelin keeps its notes in when `notebooks.storage` is `s3`.
+pub const NOTEBOOK_BUCKET: &str = "notebooks";
+
+/// The API server of the cluster Argo CD runs in, as Argo CD names it
+/// without any cluster Secret.
+pub const IN_CLUSTER: &str = "https://kubernetes.default.svc";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("{origin}/{path}: {message}")]
+    Defaults {
+        origin: String,
+        path: String,
+        message: String,
+    },
+    #[error("environment {0:?} has no defaults (expected environments/{0}.yaml)")]
+    UnknownEnvironment(String),
+    #[error("environment {env:?}: network: {message}")]
+    Network { env: String, message: String },
+    #[error("environment {env:?}: storage_nodes: {message}")]
+    StorageNodes { env: String, message: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub spec: Spec,
+    pub manifest: Manifest,
+    /// Enabled components in wave order (ties by blueprint order).
+    pub components: Vec<Enabled>,
+    /// The context common to every template.
+    pub base: Base,
+    /// Per environment (same order as `base.environments`), each
+    /// component's sizing, which templates see as `env.size` in that
+    /// component's files only: free-form Helm values (see `TemplateEnv`).
+    pub sizes: Vec<Map<String, Value>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Enabled {
+    pub component: Component,
+    pub wave: i64,
+}
+
+pub use crate::core::spec::environment_names;
+
+fn yaml_file(tree: &Tree, path: &str) -> Result<Option<Value>, ModelError> {
+    let Some(bytes) = tree.get(path) else {
+        return Ok(None);
+    };
+    crate::yaml::from_slice::<Value>(bytes)
+        .map(Some)
+        .map_err(|e| ModelError::Defaults {
+            origin: tree.origin.clone(),
+            path: path.to_owned(),
+            message: crate::yaml::describe(&e),
+        })
+}
+
+/// Helm's merge: maps merge key by key, everything else is replaced.
+pub use crate::core::values::deep_merge;
+
+impl Model {
+    pub fn build(
+        spec: Spec,
+        manifest: Manifest,
+        blueprint: &Tree,
+        environments: &Tree,
+    ) -> Result<Self, ModelError> {
+        let choices: BTreeMap<&str, &str> = [
+            ("ingestion", spec.components.ingestion.as_str()),
+            ("catalog", spec.components.catalog.as_str()),
+            ("logs", spec.components.logs.as_str()),
+            ("postgresql", spec.components.postgresql.as_str()),
+            ("notebooks", spec.notebooks.storage.as_str()),
+            (
+                "object_storage",
+                if spec.object_storage.is_some() {
+                    "external"
+                } else {
+                    "minio"
+                },
+            ),
+        ]
+        .into_iter()
+        .collect();
+        let enabled: Vec<&Component> = manifest
+            .components
+            .iter()
+            .filter(|c| c.enabled(&choices))
+            .collect();
+        let waves = blueprint::waves(&enabled);
+        let mut components: Vec<Enabled> = enabled
+            .iter()
+            .map(|c| Enabled {
+                component: (*c).clone(),
+                wave: waves[&c.id],
+            })
+            .collect();
+        // Stable sort keeps blueprint order inside a wave.
+        components.sort_by_key(|e| e.wave);
+
+        let factor = match spec.sizing.as_str() {
+            "small" => 0.5,
+            "large" => 2.0,
+            _ => 1.0,
+        };
+        let region = spec
+            .object_storage
+            .as_ref()
+            .and_then(|o| o.region.clone())
+            .unwrap_or_else(|| "us-east-1".into());
+
+        let mut envs = Vec::new();
+        let mut all_sizes = Vec::new();
+        let mut clusters_seen = std::collections::BTreeSet::new();
+        for env in &spec.environments {
+            // The first environment on a cluster deploys what a cluster runs once.
+            let owns_cluster = clusters_seen.insert(cluster_key(&env.cluster));
+            let mut merged = yaml_file(environments, &format!("{}.yaml", env.name))?
+                .ok_or_else(|| ModelError::UnknownEnvironment(env.name.clone()))?;
+            if let Some(over) = &env.overrides {
+                deep_merge(&mut merged, &Value::Object(over.clone()));
+            }
+            let suffix = env.namespace_suffix.clone().unwrap_or_default();
+            let ns: BTreeMap<String, String> = manifest
+                .namespaces
+                .iter()
+                .map(|n| {
+                    // System namespaces hold per-cluster agents: never suffixed.
+                    let name = if n.system {
+                        n.name.clone()
+                    } else {
+                        format!("{}{suffix}", n.name)
+                    };
+                    (n.id.clone(), name)
+                })
+                .collect();
+            let domain = env.domain.clone().unwrap_or_else(|| {
+                if env.name == "prod" {
+                    spec.domain.clone()
+                } else {
+                    format!("{}.{}", env.name, spec.domain)
+                }
+            });
+            let storage_ns = ns.get("storage").map_or("default", String::as_str);
+            let s3_endpoint = match &spec.object_storage {
+                Some(store) => store.endpoint.clone(),
+                None => format!("http://minio.{storage_ns}.svc.cluster.local"),
+            };
+            let postgres_host = format!("postgresql-rw.{storage_ns}.svc.cluster.local");
+            let keycloak_url = format!("https://keycloak.{domain}");
+            let replicas = merged.get("replicas").and_then(Value::as_i64).unwrap_or(1);
+            // Sized resources of every component, scaled by the sizing profile.
+            let mut sizes = Map::new();
+            for e in &components {
+                let path = format!("components/{}.yaml", e.component.id);
+                if let Some(mut all) = yaml_file(environments, &path)? {
+                    let mut size = all
+                        .get_mut(&env.name)
+                        .map(Value::take)
+                        .unwrap_or(Value::Object(Map::new()));
+                    quantity::scale_resources(&mut size, factor);
+                    sizes.insert(e.component.id.clone(), size);
+                }
+            }
+            let notebooks = notebook_interpreters(&spec, env, &merged, &environments.origin)?;
+            let storage = environment::storage(env, &sizes, owns_cluster)?;
+            // Where backups go: the spec's off-cluster store, else the
+            // environment's own object store (bucket "backups").
+            let backup_target = match &env.backup_target {
+                Some(t) => environment::BackupTarget {
+                    endpoint: t.endpoint.clone(),
+                    bucket: t.bucket.clone(),
+                    region: t.region.clone().unwrap_or_else(|| region.clone()),
+                    off_cluster: true,
+                },
+                None => environment::BackupTarget {
+                    endpoint: s3_endpoint.clone(),
+                    bucket: "backups".into(),
+                    region: region.clone(),
+                    off_cluster: false,
+                },
+            };
+            envs.push(Env {
+                name: env.name.clone(),
+                cluster: env.cluster.clone(),
+                suffix,
+                ns,
+                domain,
+                s3: environment::EnvS3 {
+                    endpoint: s3_endpoint,
+                },
+                postgres: environment::Postgres {
+                    host: postgres_host,
+                    port: 5432,
+                },
+                keycloak: environment::EnvKeycloak {
+                    issuer: format!("{keycloak_url}/realms/{}", spec.keycloak.realm),
+                    url: keycloak_url,
+                },
+                issuer: ISSUER.into(),
+                ha: replicas > 1,
+                owns_cluster,
+                defaults: environment::defaults(merged, &environments.origin, &env.name)?,
+                notebooks,
+                backup_target,
+                storage,
+                argocd: Default::default(),
+                network: Default::default(),
+                egress: BTreeMap::new(),
+                store_namespaces: Vec::new(),
+                after: Vec::new(),
+            });
+            all_sizes.push(sizes);
+        }
+        let argocd = argocd::place_argocd(&spec, &mut envs);
+
+        let enabled_map: BTreeMap<String, bool> = components
+            .iter()
+            .map(|e| (e.component.id.clone(), true))
+            .collect();
+        let domains: Vec<String> = spec.data_domains.iter().map(|d| d.name.clone()).collect();
+        let wiring = wiring::wiring(&manifest, &components, &choices, &domains, &spec);
+        let callers = environment::endpoint_callers(&manifest, &components, &choices);
+        for (env, obj) in spec.environments.iter().zip(envs.iter_mut()) {
+            let (network, egress) = environment::egress(env, &spec, &manifest, &callers)?;
+            obj.network = network;
+            obj.egress = egress;
+        }
+        let buckets: Vec<String> = wiring.buckets.iter().map(|b| b.name.clone()).collect();
+        let mut chart_repos: Vec<String> = components
+            .iter()
+            .filter_map(|e| e.component.chart.as_ref().map(chart_source_url))
+            .collect();
+        chart_repos.sort();
+        chart_repos.dedup();
+        let secrets = spec.secrets.clone().unwrap_or(crate::spec::Secrets {
+            store: "platform-secrets".into(),
+            kind: "ClusterSecretStore".into(),
+        });
+        let bootstrap = bootstrap::bootstrap(&spec, &components, &secrets, &argocd, &mut envs);
+        let webhooks = webhook_ingress(&manifest, &components, blueprint)?;
+        // The environments whose cluster runs Mayastor (their storage nodes
+        // are prepared at bootstrap), with and without declared nodes.
+        let names = |declared: Option<bool>| -> Vec<String> {
+            envs.iter()
+                .filter(|e| e.storage.mayastor)
+                .filter(|e| declared.is_none_or(|d| e.storage.pools.is_empty() != d))
+                .map(|e| e.name.clone())
+                .collect()
+        };
+        let mayastor = context::Mayastor {
+            environments: names(None),
+            declared: names(Some(true)),
+            undeclared: names(Some(false)),
+        };
+        let base = Base {
+            client: context::Client {
+                name: spec.client.name.clone(),
+                slug: spec.client.slug.clone(),
+            },
+            domain: spec.domain.clone(),
+            repo: context::Repository {
+                url: spec.repository.url.clone(),
+                revision: spec.repository.revision.clone(),
+            },
+            choices: context::Choices {
+                ingestion: spec.components.ingestion.clone(),
+                catalog: spec.components.catalog.clone(),
+                logs: spec.components.logs.clone(),
+                postgresql: spec.components.postgresql.clone(),
+            },
+            enabled: enabled_map,
+            keycloak: keycloak_context(&spec.keycloak),
+            domains: spec
+                .data_domains
+                .iter()
+                .map(|d| context::Domain {
+                    name: d.name.clone(),
+                    slug: d.name.clone(),
+                    ident: d.name.replace('-', "_"),
+                    description: d.description.clone().unwrap_or_default(),
+                })
+                .collect(),
+            buckets,
+            wiring,
+            notebooks: context::Notebooks {
+                storage: spec.notebooks.storage.clone(),
+                s3: spec.notebooks.on_s3(),
+                bucket: spec.notebooks.on_s3().then(|| NOTEBOOK_BUCKET.into()),
+                groups: notebook_groups(&spec.keycloak),
+            },
+            sizing: spec.sizing.clone(),
+            s3: context::S3 {
+                region,
+                external: spec.object_storage.is_some(),
+            },
+            secrets: context::Secrets {
+                store: secrets.store,
+                kind: secrets.kind,
+            },
+            artifacts: artifacts(spec.mirror.as_ref()),
+            argocd,
+            bootstrap,
+            webhooks,
+            ca_bundle: context::CaBundle {
+                configmap: CA_BUNDLE.into(),
+                pem: CA_BUNDLE_PEM.into(),
+                pkcs12: CA_BUNDLE_PKCS12.into(),
+                dir: CA_BUNDLE_DIR.into(),
+                pem_path: format!("{CA_BUNDLE_DIR}/{CA_BUNDLE_PEM}"),
+                pkcs12_path: format!("{CA_BUNDLE_DIR}/{CA_BUNDLE_PKCS12}"),
+            },
+            namespaces: manifest.namespaces.clone(),
+            chart_repos,
+            blueprint: context::BlueprintRef {
+                name: manifest.name.clone(),
+                version: manifest.version.clone(),
+            },
+            socle_version: env!("CARGO_PKG_VERSION").into(),
+            components: Vec::new(),
+            environments: envs,
+            mayastor,
+        };
+        let mut model = Model {
+            spec,
+            manifest,
+            components,
+            base,
+            sizes: all_sizes,
+        };
+        model.base.components = model
+            .components
+            .iter()
+            .map(|e| model.component_context(e, None, blueprint))
+            .collect();
+        Ok(model)
+    }
+
+    /// The environments, in spec order.
+    pub fn envs(&self) -> &[Env] {
+        &self.base.environments
+    }
+
+    /// The `component` object, resolved for an environment when one is given.
+    pub fn component_context(
+        &self,
+        e: &Enabled,
+        env: Option<&Env>,
+        blueprint: &Tree,
+    ) -> ComponentContext {
+        let c = &e.component;
+        let namespace = match env {
+            Some(env) => env.ns.get(&c.namespace).cloned().unwrap_or_default(),
+            None => self
+                .manifest
+                .namespace(&c.namespace)
+                .map(|n| n.name.clone())
+                .unwrap_or_default(),
+        };
+        let extra = format!("components/{}/manifests", c.id);
+        let has_extra = blueprint.under(&extra).next().is_some();
+        ComponentContext {
+            id: c.id.clone(),
+            title: c.title.clone(),
+            namespace,
+            ns_id: c.namespace.clone(),
+            chart: c.chart.as_ref().map(|ch| context::ChartContext {
+                repo: ch.repo.clone(),
+                name: ch.name.clone(),
+                version: ch.version.clone(),
+                oci: ch.repo.starts_with("oci://"),
+                source: chart_source_url(ch),
+            }),
+            manifests: c.manifests.clone(),
+            extra_manifests: has_extra,
+            wave: e.wave,
+            needs: c.needs.clone(),
+            critical: c.critical,
+            server_side_apply: c.server_side_apply,
+            cluster_wide: c.cluster_wide,
+            consumes: c.consumes.clone(),
+            trusts: c.trusts.clone(),
+            distributes: c.distributes.clone(),
+        }
+    }
+}
+
+/// The platform roles whose members use notebooks: those who write code
+/// against the data. Analysts read the marts through Trino and the BI tools.
+pub const NOTEBOOK_ROLES: [&str; 3] = ["platform-admin", "data-engineer", "data-scientist"];
+
+/// The spec's Keycloak groups granting a [`NOTEBOOK_ROLES`] role, in spec
+/// order: the groups oauth2-proxy lets through to Zeppelin.
+fn notebook_groups(keycloak: &crate::spec::Keycloak) -> Vec<String> {
+    keycloak
+        .groups
+        .iter()
+        .filter(|g| NOTEBOOK_ROLES.contains(&g.role.as_str()))
+        .map(|g| g.name.clone())
+        .collect()
+}
+
+/// The StorageClasses `platform/base/cluster/storageclasses.yaml` defines.
+const GENERATED_STORAGE_CLASSES: &[&str] = &["openebs-hostpath", "openebs-replicated"];
+
+/// A cluster's identity: its API server URL without a trailing slash.
+fn cluster_key(url: &str) -> String {
+    url.trim_end_matches('/').to_owned()
+}
+
+/// The admission webhooks of the enabled charts, from the blueprint's chart
+/// facts (`charts.yaml`), by namespace id: for each chart with webhooks, the
+/// labels of the webhook pods (the selector of the Service the webhooks
+/// call; empty, so every pod of the namespace, when the facts do not know
+/// it) and the pod ports they listen on. The platform's NetworkPolicies open
+/// exactly these to the API server, which is not a pod and so can only be
+/// admitted by a rule without sources.
+fn webhook_ingress(
+    manifest: &Manifest,
+    components: &[Enabled],
+    blueprint: &Tree,
+) -> Result<BTreeMap<String, Vec<context::Webhook>>, ModelError> {
+    let facts = ChartFacts::load(blueprint).map_err(|e| ModelError::Defaults {
+        origin: blueprint.origin.clone(),
+        path: crate::core::charts::FACTS_FILE.into(),
+        message: e.to_string(),
+    })?;
+    // Every namespace has an entry, so templates can look any one up.
+    let mut by_ns: BTreeMap<String, Vec<context::Webhook>> = manifest
+        .namespaces
+        .iter()
+        .map(|n| (n.id.clone(), Vec::new()))
+        .collect();
+    for e in components {
+        let Some(chart) = &e.component.chart else {
+            continue;
+        };
+        let Some(f) = facts.get(&chart.repo, &chart.name, &chart.version) else {
+            continue;
+        };
+        // One policy per Service the webhooks call.
+        let mut services: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+        for w in &f.webhooks {
+            let port = match &w.target_port {
+                Some(Value::Number(n)) => Value::Number(n.clone()),
+                Some(Value::String(name)) if !name.is_empty() => Value::String(name.clone()),
+                _ => Value::from(w.port),
+            };
+            let ports = services.entry(w.service.as_str()).or_default();
+            if !ports.contains(&port) {
+                ports.push(port);
+            }
+        }
+        for (service, ports) in services {
+            let selector = f
+                .services
+                .iter()
+                .find(|s| s.name == service)
+                .map(|s| s.selector.clone())
+                .unwrap_or_default();
+            by_ns
+                .entry(e.component.namespace.clone())
+                .or_default()
+                .push(context::Webhook {
+                    component: e.component.id.clone(),
+                    service: service.to_owned(),
+                    selector,
+                    ports,
+                });
+        }
+    }
+    Ok(by_ns)
+}
+
+/// Maven Central, where pods fetch jars from unless the spec names a mirror.
+pub const MAVEN_CENTRAL: &str = "https://repo1.maven.org/maven2";
+
+/// Where pods fetch the packages they need when they start: `maven`, the
+/// root of a Maven repository (the spec's mirror, else Maven Central,
+/// without a trailing slash so that templates append `/group/path`);
+/// `maven_mirror`, whether that is the spec's; `pypi`, the spec's PyPI
+/// index or null (pip's default index).
+fn artifacts(mirror: Option<&crate::spec::Mirror>) -> context::Artifacts {
+    let trim = |url: &Option<String>| url.as_deref().map(|u| u.trim_end_matches('/').to_owned());
+    context::Artifacts {
+        maven: mirror
+            .and_then(|m| trim(&m.maven))
+            .unwrap_or_else(|| MAVEN_CENTRAL.to_owned()),
+        maven_mirror: mirror.is_some_and(|m| m.maven.is_some()),
+        pypi: mirror.and_then(|m| trim(&m.pypi)),
+    }
+}
+
+/// Platform roles, most privileged first: the order in which a user who is
+/// in groups of several roles is placed (Trino's resource groups take the
+/// first selector that matches).
+pub const ROLES: [&str; 4] = [
+    "platform-admin",
+    "data-engineer",
+    "data-scientist",
+    "data-analyst",
+];
+
+/// The spec's realm and groups, plus `roles`: each platform role that at
+/// least one group grants, most privileged first, with those groups in spec
+/// order (templates that nest teams under their role iterate this instead
+/// of filtering `groups`).
+fn keycloak_context(keycloak: &crate::spec::Keycloak) -> context::Keycloak {
+    let roles: Vec<context::RoleGroups> = ROLES
+        .iter()
+        .filter_map(|role| {
+            let groups: Vec<String> = keycloak
+                .groups
+                .iter()
+                .filter(|g| g.role == *role)
+                .map(|g| g.name.clone())
+                .collect();
+            (!groups.is_empty()).then(|| context::RoleGroups {
+                role: (*role).to_owned(),
+                groups,
+            })
+        })
+        .collect();
+    context::Keycloak {
+        realm: keycloak.realm.clone(),
+        groups: keycloak
+            .groups
+            .iter()
+            .map(|g| context::Group {
+                name: g.name.clone(),
+                role: g.role.clone(),
+            })
+            .collect(),
+        roles,
+    }
+}
+
+/// The component that installs the External Secrets CRDs and controller.
+pub const EXTERNAL_SECRETS: &str = "external-secrets";
+
+/// The `repoURL` ArgoCD uses for a chart, which the AppProject's
+/// `sourceRepos` lists verbatim. OCI charts are addressed by their full
+/// reference, `oci://<registry>/<path>/<chart>`: ArgoCD ≥ 3.1 reads such an
+/// OCI artifact natively (no repository Secret, no `chart:` field) and then
+/// requires `path: .`, the root of the extracted chart. Classic Helm
+/// repositories are addressed by the repository URL, with `chart:`.
+pub fn chart_source_url(chart: &blueprint::Chart) -> String {
+    if chart.repo.starts_with("oci://") {
+        format!("{}/{}", chart.repo.trim_end_matches('/'), chart.name)
+    } else {
+        chart.repo.clone()
+    }
+}
