@@ -35,29 +35,19 @@ fn test_names(source: &str) -> Vec<String> {
     names
 }
 
-fn run(engine: &mut regorus::Engine, modules: &[(String, String)]) -> Vec<TestResult> {
+/// Every `test_` rule of the `_test.rego` modules, judged by `eval`
+/// (query → passed, detail).
+fn each_test(
+    modules: &[(String, String)],
+    mut eval: impl FnMut(String) -> (bool, String),
+) -> Vec<TestResult> {
     let mut out = Vec::new();
     for (path, source) in modules.iter().filter(|(p, _)| p.ends_with("_test.rego")) {
         let Some(package) = package_of(source) else {
             continue;
         };
         for name in test_names(source) {
-            let query = format!("data.{package}.{name}");
-            let (passed, detail) = match engine.eval_query(query, false) {
-                Ok(r) => {
-                    let value = r
-                        .result
-                        .first()
-                        .and_then(|x| x.expressions.first())
-                        .map(|e| e.value.clone());
-                    match value {
-                        Some(v) if v == regorus::Value::from(true) => (true, String::new()),
-                        Some(v) => (false, format!("evaluated to {v}")),
-                        None => (false, "undefined".to_owned()),
-                    }
-                }
-                Err(e) => (false, e.to_string()),
-            };
+            let (passed, detail) = eval(format!("data.{package}.{name}"));
             out.push(TestResult {
                 module: path.clone(),
                 name,
@@ -67,6 +57,24 @@ fn run(engine: &mut regorus::Engine, modules: &[(String, String)]) -> Vec<TestRe
         }
     }
     out
+}
+
+fn run(engine: &mut regorus::Engine, modules: &[(String, String)]) -> Vec<TestResult> {
+    each_test(modules, |query| match engine.eval_query(query, false) {
+        Ok(r) => {
+            let value = r
+                .result
+                .first()
+                .and_then(|x| x.expressions.first())
+                .map(|e| e.value.clone());
+            match value {
+                Some(v) if v == regorus::Value::from(true) => (true, String::new()),
+                Some(v) => (false, format!("evaluated to {v}")),
+                None => (false, "undefined".to_owned()),
+            }
+        }
+        Err(e) => (false, e.to_string()),
+    })
 }
 
 pub fn embedded() -> Result<Vec<TestResult>, PolicyError> {
@@ -92,38 +100,25 @@ pub fn local(
         return Ok(Vec::new());
     }
     let mut worker = Some(start(&modules, rego_v0, bounds)?.0);
-    let mut out = Vec::new();
-    for (path, source) in modules.iter().filter(|(p, _)| p.ends_with("_test.rego")) {
-        let Some(package) = package_of(source) else {
-            continue;
+    let out = each_test(&modules, |query| {
+        let reply = match &mut worker {
+            Some(w) => w.query(&query),
+            None => Worker::start(&modules, rego_v0, bounds)
+                .and_then(|(w, _)| worker.insert(w).query(&query)),
         };
-        for name in test_names(source) {
-            let query = format!("data.{package}.{name}");
-            let reply = match &mut worker {
-                Some(w) => w.query(&query),
-                None => Worker::start(&modules, rego_v0, bounds)
-                    .and_then(|(w, _)| worker.insert(w).query(&query)),
-            };
-            let (passed, detail) = match reply {
-                Ok(Reply::Values(values)) => match values.first() {
-                    Some(serde_json::Value::Bool(true)) => (true, String::new()),
-                    Some(v) => (false, format!("evaluated to {v}")),
-                    None => (false, "undefined".to_owned()),
-                },
-                Ok(Reply::Error(e)) => (false, e),
-                Ok(other) => (false, format!("unexpected reply {other:?}")),
-                Err(stopped) => {
-                    worker = None;
-                    (false, stopped.to_string())
-                }
-            };
-            out.push(TestResult {
-                module: path.clone(),
-                name,
-                passed,
-                detail,
-            });
+        match reply {
+            Ok(Reply::Values(values)) => match values.first() {
+                Some(serde_json::Value::Bool(true)) => (true, String::new()),
+                Some(v) => (false, format!("evaluated to {v}")),
+                None => (false, "undefined".to_owned()),
+            },
+            Ok(Reply::Error(e)) => (false, e),
+            Ok(other) => (false, format!("unexpected reply {other:?}")),
+            Err(stopped) => {
+                worker = None;
+                (false, stopped.to_string())
+            }
         }
-    }
+    });
     Ok(out)
 }
