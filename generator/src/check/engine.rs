@@ -7,6 +7,7 @@
 //! rule becomes a finding naming its policy instead of a hung or aborted
 //! CI job.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{json, Value};
@@ -299,7 +300,7 @@ impl Embedded {
     /// One rule on one input, on a copy of the prepared engine.
     pub fn evaluate_rule(&self, rule: &str, input: Value) -> Result<Value, PolicyError> {
         let mut engine = self.engine.clone();
-        Self::eval(&mut engine, input, rule)
+        Self::eval(&mut engine, &input, rule)
     }
 
     /// One rule on an input given as JSON text (read straight into
@@ -319,8 +320,11 @@ impl Embedded {
         self.engine.clone()
     }
 
-    fn eval(engine: &mut regorus::Engine, input: Value, rule: &str) -> Result<Value, PolicyError> {
-        engine.set_input(regorus::Value::from(input));
+    fn eval(engine: &mut regorus::Engine, input: &Value, rule: &str) -> Result<Value, PolicyError> {
+        // Read from the document where it is: converting an owned value
+        // would first need a copy of every document.
+        use serde::Deserialize;
+        engine.set_input(regorus::Value::deserialize(input).unwrap_or(regorus::Value::Undefined));
         engine
             .eval_rule(rule.to_owned())
             .map(|v| to_json(&v))
@@ -336,7 +340,11 @@ impl Embedded {
         texts: &[Text],
         paths: &[String],
     ) -> Vec<(&'static str, Value)> {
-        let mut out = self.file_inputs(docs, texts);
+        let mut out: Vec<(&'static str, Value)> = self
+            .file_inputs(docs, texts)
+            .into_iter()
+            .map(|(rule, input)| (rule, input.into_owned()))
+            .collect();
         let docs: Vec<&Document> = docs.iter().collect();
         out.extend(
             self.repository_parts(&docs, paths, None)
@@ -346,31 +354,34 @@ impl Embedded {
         out
     }
 
-    fn file_inputs(&self, docs: &[Document], texts: &[Text]) -> Vec<(&'static str, Value)> {
+    fn file_inputs<'d>(
+        &self,
+        docs: &'d [Document],
+        texts: &[Text],
+    ) -> Vec<(&'static str, Cow<'d, Value>)> {
         let mut out = Vec::with_capacity(docs.len() * 2 + texts.len());
         for doc in docs {
             // Kubernetes rules only concern the kinds they judge; values
             // files and other documents get the secrets rules alone.
-            let rule = if doc.is_object() && self.judged_kinds.contains(doc.kind()) {
-                "data.socle.document.result"
+            if doc.is_object() && self.judged_kinds.contains(doc.kind()) {
+                out.push(("data.socle.document.result", Cow::Borrowed(&doc.value)));
             } else {
-                NONE
-            };
-            out.push((rule, doc.value.clone()));
+                out.push((NONE, Cow::Owned(Value::Null)));
+            }
             let candidates = leaves(&doc.value);
             if candidates.is_empty() {
-                out.push((NONE, Value::Null));
+                out.push((NONE, Cow::Owned(Value::Null)));
             } else {
                 out.push((
                     "data.socle.secrets.violation",
-                    json!({"kind": doc.kind(), "path": doc.path, "leaves": candidates}),
+                    Cow::Owned(json!({"kind": doc.kind(), "path": doc.path, "leaves": candidates})),
                 ));
             }
         }
         for text in texts {
             out.push((
                 "data.socle.text.violation",
-                json!({"path": text.path, "text": text.text}),
+                Cow::Owned(json!({"path": text.path, "text": text.text})),
             ));
         }
         out
@@ -378,7 +389,10 @@ impl Embedded {
 
     /// Evaluate independent inputs, each thread on a contiguous share with its
     /// own clone of the compiled engine; results keep their order.
-    fn eval_all(&self, inputs: &[(&'static str, Value)]) -> Result<Vec<Value>, PolicyError> {
+    fn eval_all(
+        &self,
+        inputs: &[(&'static str, Cow<'_, Value>)],
+    ) -> Result<Vec<Value>, PolicyError> {
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .clamp(1, 8);
@@ -394,7 +408,7 @@ impl Embedded {
                                 if *rule == NONE {
                                     return Ok(json!({"deny": [], "warn": []}));
                                 }
-                                Self::eval(&mut engine, input.clone(), rule)
+                                Self::eval(&mut engine, input, rule)
                             })
                             .collect::<Result<Vec<_>, _>>()
                     })
@@ -561,7 +575,7 @@ impl Embedded {
                 return Ok(found);
             }
             let mut engine = self.engine.clone();
-            let result = Self::eval(&mut engine, (part.input)(), part.rule)?;
+            let result = Self::eval(&mut engine, &(part.input)(), part.rule)?;
             let found = repository_findings(&result, &by_place);
             if let Some(k) = part.key {
                 if let Ok(mut m) = self.repository_memo.lock() {

@@ -342,31 +342,15 @@ fn simulate(
             None => pending.push((key, input)),
         }
     }
-    // Environments are judged independently: one thread each (the machine's
-    // cores), each on its own copy of the prepared engine.
-    let results: Vec<Result<Judged, PolicyError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = pending
-            .iter()
-            .map(|(key, input)| {
-                scope.spawn(move || {
-                    let result = embedded.evaluate_rule_json(RULE, input)?;
-                    let mut found = findings(&result, places);
-                    found.extend(local.evaluate_system(input));
-                    Ok((key.clone(), found))
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(PolicyError::Eval(
-                        "system rules: evaluation thread failed".into(),
-                    ))
-                })
-            })
-            .collect()
-    });
+    // Environments are judged independently, on the machine's cores, each
+    // on its own copy of the prepared engine.
+    let results: Vec<Result<Judged, PolicyError>> =
+        crate::parallel::map(&pending, |(key, input)| {
+            let result = embedded.evaluate_rule_json(RULE, input)?;
+            let mut found = findings(&result, places);
+            found.extend(local.evaluate_system(input));
+            Ok((key.clone(), found))
+        });
     for r in results {
         let (key, found) = r?;
         by_input.insert(key, found.clone());
