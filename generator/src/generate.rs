@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use crate::blueprint::{BlueprintError, Manifest};
 use crate::lock::{self, Lock};
 use crate::model::{self, Model, ModelError};
-use crate::render::{FileSet, RenderFailure, Renderer};
+use crate::render::{FileSet, RenderFailure, Renderer, YamlCheck};
 use crate::source::Tree;
 use crate::spec::{self, SpecError};
 
@@ -33,10 +33,12 @@ pub struct Inputs<'a> {
 pub struct Generated {
     pub model: Model,
     pub files: FileSet,
+    /// Output path → the blueprint file it was rendered from.
+    pub sources: BTreeMap<String, String>,
 }
 
 pub fn generate(inputs: &Inputs<'_>) -> Result<Generated, GenerateError> {
-    generate_with(inputs, &|_| Vec::new())
+    generate_with(inputs, &|_| Vec::new(), YamlCheck::Render)
 }
 
 /// Files that describe the rendered set (computed from it, e.g. the system
@@ -48,12 +50,15 @@ pub type Describe<'a> = dyn Fn(&FileSet) -> Vec<(String, Vec<u8>)> + 'a;
 pub fn generate_with(
     inputs: &Inputs<'_>,
     describe: &Describe<'_>,
+    yaml: YamlCheck,
 ) -> Result<Generated, GenerateError> {
     let manifest = Manifest::load(inputs.blueprint)?;
     let env_names = model::environment_names(inputs.environments);
     let spec = spec::parse(inputs.spec_text, inputs.spec_origin, &env_names)?;
     let model = Model::build(spec, manifest, inputs.blueprint, inputs.environments)?;
-    let (mut files, sources) = Renderer::new(&model, inputs.blueprint).render_with_sources()?;
+    let (mut files, sources) = Renderer::new(&model, inputs.blueprint)
+        .with_yaml_check(yaml)
+        .render_with_sources()?;
     // The spec is kept verbatim (comments included): it is the client's
     // document, and the lock records how it was rendered.
     files.insert(SPEC_PATH.to_owned(), inputs.spec_text.as_bytes().to_vec());
@@ -69,7 +74,11 @@ pub fn generate_with(
         &sources,
     );
     files.insert(lock::PATH.to_owned(), lock.to_yaml().into_bytes());
-    Ok(Generated { model, files })
+    Ok(Generated {
+        model,
+        files,
+        sources,
+    })
 }
 
 /// Files per top-level area, for the closing summary.

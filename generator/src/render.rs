@@ -299,11 +299,31 @@ struct Template<'a> {
 pub struct Renderer<'a> {
     model: &'a Model,
     blueprint: &'a Tree,
+    yaml: YamlCheck,
+}
+
+/// Who parses the rendered YAML files back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum YamlCheck {
+    /// Rendering does, and names the template of a file that does not parse.
+    Render,
+    /// The caller parses every file anyway (`socle new` checks the whole
+    /// set before writing it), so a second parse here would only double
+    /// the cost; the caller names the template from the sources.
+    Caller,
 }
 
 impl<'a> Renderer<'a> {
     pub fn new(model: &'a Model, blueprint: &'a Tree) -> Self {
-        Self { model, blueprint }
+        Self {
+            model,
+            blueprint,
+            yaml: YamlCheck::Render,
+        }
+    }
+
+    pub fn with_yaml_check(self, yaml: YamlCheck) -> Self {
+        Self { yaml, ..self }
     }
 
     fn templates(&self) -> Vec<Template<'a>> {
@@ -393,7 +413,7 @@ impl<'a> Renderer<'a> {
                 if text.trim().is_empty() {
                     return Ok(());
                 }
-                if is_yaml_path(&path) {
+                if self.yaml == YamlCheck::Render && is_yaml_path(&path) {
                     check_yaml(&text).map_err(|message| RenderFailure::InvalidYaml {
                         path: path.clone(),
                         template: t.source.clone(),

@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use crate::check::engine::{Embedded, PolicyError};
 use crate::check::{self, files::Input, system, Checker, Outcome};
 use crate::generate::{self, GenerateError, Generated, Inputs};
-use crate::render::FileSet;
+use crate::render::{FileSet, RenderFailure, YamlCheck};
 
 /// Where the README template wants the graphs.
 pub const GRAPH_MARKER: &str = "<!-- socle:system-graph -->";
@@ -22,16 +22,21 @@ pub enum RepositoryError {
 }
 
 pub fn render(inputs: &Inputs<'_>) -> Result<Generated, GenerateError> {
-    generate::generate_with(inputs, &|files| {
-        let list = listing(files);
-        with_graphs(files, &system::model_files(&list))
-    })
+    generate::generate_with(
+        inputs,
+        &|files| {
+            let list = listing(files);
+            with_graphs(files, &system::model_files(&list))
+        },
+        YamlCheck::Render,
+    )
 }
 
 /// [`render`], and the check of the result by the embedded policies (what
 /// `socle new` runs before it writes anything). The check's own models of
 /// the environments give the graphs, so the files are parsed and modelled
-/// once; the policies compile while the spec renders.
+/// once (the check's parse is also the rendered YAML's only parse); the
+/// policies compile while the spec renders.
 pub fn render_checked(
     inputs: &Inputs<'_>,
     options: &check::Options,
@@ -56,11 +61,14 @@ pub fn render_checked(
                 }
             }
         };
-        let generated = generate::generate_with(inputs, &describe)?;
+        let generated = generate::generate_with(inputs, &describe, YamlCheck::Caller)?;
         let outcome = gate
             .into_inner()
             .checker(options)?
             .check(Input::from_memory(listing(&generated.files)))?;
+        if let Some(failure) = invalid_yaml(&generated, &outcome) {
+            return Err(GenerateError::Render(failure).into());
+        }
         Ok((generated, outcome))
     })
 }
@@ -90,6 +98,22 @@ impl Gate<'_> {
             _ => Err(PolicyError::Eval("the embedded policies failed to load".into()).into()),
         }
     }
+}
+
+/// A rendered file the check could not parse: a blueprint bug, reported
+/// as rendering reports it, with the template it came from.
+fn invalid_yaml(generated: &Generated, outcome: &Outcome) -> Option<RenderFailure> {
+    outcome.findings.iter().find_map(|f| {
+        let template = generated.sources.get(&f.file)?;
+        (f.rule == "SOC-PARSE-001").then(|| RenderFailure::InvalidYaml {
+            path: f.file.clone(),
+            template: template.clone(),
+            message: match f.line {
+                Some(line) => format!("line {line}: {}", f.message),
+                None => f.message.clone(),
+            },
+        })
+    })
 }
 
 fn listing(files: &FileSet) -> Vec<(String, Vec<u8>)> {

@@ -320,12 +320,9 @@ fn broken_pipe_is_success() {
     assert!(child.wait().unwrap().success());
 }
 
-/// `new` runs the embedded policies on the rendered files before writing:
-/// a blueprint that renders a violation writes nothing.
-#[test]
-fn new_refuses_a_blueprint_that_violates_the_policies() {
-    let tmp = tempfile::tempdir().unwrap();
-    let blueprint = tmp.path().join("blueprint");
+/// A copy of the embedded blueprint, to break on purpose.
+fn blueprint_copy(tmp: &Path) -> std::path::PathBuf {
+    let blueprint = tmp.join("blueprint");
     let source = crate::support::repo_root().join("blueprints/platform");
     for entry in walkdir::WalkDir::new(&source)
         .into_iter()
@@ -337,6 +334,43 @@ fn new_refuses_a_blueprint_that_violates_the_policies() {
         fs_err::create_dir_all(dest.parent().unwrap()).unwrap();
         fs_err::copy(entry.path(), dest).unwrap();
     }
+    blueprint
+}
+
+/// `new` leaves the parse of the rendered YAML to its check (one parse,
+/// not two); a template that renders invalid YAML is still named, as the
+/// renderer names it, and nothing is written.
+#[test]
+fn new_names_the_template_of_a_file_that_is_not_yaml() {
+    let tmp = tempfile::tempdir().unwrap();
+    let blueprint = blueprint_copy(tmp.path());
+    let template = blueprint.join("components/trino/values-[env].yaml.hbs");
+    let text = fs_err::read_to_string(&template).unwrap();
+    fs_err::write(&template, format!("{text}\nbroken: [unclosed\n")).unwrap();
+    let out_dir = tmp.path().join("out");
+    let report = run(
+        socle()
+            .args(["new", "--blueprints"])
+            .arg(&blueprint)
+            .arg("--out")
+            .arg(&out_dir),
+        tmp.path(),
+    );
+    assert!(report.starts_with("exit: 2\n"), "{report}");
+    assert!(
+        report.contains("blueprint bug: components/trino/values-")
+            && report.contains("(from components/trino/values-[env].yaml.hbs) is not valid YAML"),
+        "{report}"
+    );
+    assert!(!out_dir.exists(), "output written from an invalid render");
+}
+
+/// `new` runs the embedded policies on the rendered files before writing:
+/// a blueprint that renders a violation writes nothing.
+#[test]
+fn new_refuses_a_blueprint_that_violates_the_policies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let blueprint = blueprint_copy(tmp.path());
     let sts = blueprint.join("components/zeppelin/base/statefulset.yaml");
     let text = fs_err::read_to_string(&sts).unwrap();
     assert!(text.contains("apache/zeppelin:0.12.1"));
