@@ -14,6 +14,7 @@ pub mod generate;
 pub mod git;
 pub mod locate;
 pub mod lock;
+mod memory;
 pub mod model;
 pub mod output;
 mod parallel;

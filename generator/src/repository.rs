@@ -44,6 +44,8 @@ pub fn render_checked(
     std::thread::scope(|scope| {
         let gate = RefCell::new(Gate::Loading(scope.spawn(Embedded::load)));
         let describe = |files: &FileSet| {
+            // Rendering's scratch is freed; the check starts on clean heaps.
+            crate::memory::release();
             let mut gate = gate.borrow_mut();
             // The lock is written after the graphs; an empty one stands in,
             // so that the final check sees the same list of files and
@@ -66,6 +68,7 @@ pub fn render_checked(
             .into_inner()
             .checker(options)?
             .check(Input::from_memory(listing(&generated.files)))?;
+        crate::memory::release();
         if let Some(failure) = invalid_yaml(&generated, &outcome) {
             return Err(GenerateError::Render(failure).into());
         }

@@ -337,6 +337,12 @@ impl Checker {
             fresh_keys.push(key.clone());
         }
         let fresh = parse::parse_many(&to_parse, &layout);
+        // The parsing threads' scratch is freed, so the rules start on
+        // clean heaps; only after a large parse (a range's commits parse a
+        // few files each, and the trim walks every heap).
+        if to_parse.len() >= 64 {
+            crate::memory::release();
+        }
         let versions: std::collections::HashMap<String, String> = keys.iter().cloned().collect();
         findings.extend(self.spec_findings(&input.files, &versions));
 
