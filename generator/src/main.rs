@@ -180,6 +180,14 @@ struct CheckArgs {
     /// Parse repository policies as Rego v0 (like conftest --rego-version v0).
     #[arg(long)]
     rego_v0: bool,
+    /// Run only this package of the repository's policies (repeatable; like
+    /// conftest --namespace, e.g. `main` or `kubernetes.admission`).
+    #[arg(long, value_name = "PACKAGE")]
+    namespace: Vec<String>,
+    /// Run every package of the repository's policies (the default; like
+    /// conftest --all-namespaces).
+    #[arg(long, conflicts_with = "namespace")]
+    all_namespaces: bool,
     #[command(flatten)]
     bounds: PolicyBounds,
     /// Ignore the repository's own policies/*.rego.
@@ -393,6 +401,11 @@ fn check(args: CheckArgs) -> anyhow::Result<u8> {
         local_policies: !args.no_local_policies,
         rego_v0: args.rego_v0,
         policy_bounds: args.bounds.bounds(),
+        namespaces: if args.all_namespaces {
+            Vec::new()
+        } else {
+            args.namespace.clone()
+        },
         render_root: args.render.then(|| args.dir.clone()),
         cache_dir: match &args.cache {
             None => None,

@@ -300,6 +300,11 @@ fn conftest_style_policies_run_unchanged() {
     let run = check(v0.path(), &[]);
     assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
     assert!(run.stderr.contains("policies/local.rego"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("compile as Rego v0: pass --rego-v0"),
+        "{}",
+        run.stderr
+    );
     let (code, found) = findings(v0.path(), &["--rego-v0"]);
     assert_eq!(code, 1);
     assert!(found.iter().any(|(r, _, _)| r == "main.deny"), "{found:?}");
@@ -311,6 +316,8 @@ fn a_policy_syntax_error_is_a_usage_error() {
     let run = check(dir.path(), &[]);
     assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
     assert!(run.stderr.contains("policies/local.rego"), "{}", run.stderr);
+    // Not valid as v0 either: no hint that would send the user astray.
+    assert!(!run.stderr.contains("--rego-v0"), "{}", run.stderr);
 }
 
 #[test]
@@ -550,5 +557,151 @@ fn catalog_and_rules_agree() {
     assert!(
         orphans.is_empty(),
         "in the catalog but never emitted: {orphans:?}"
+    );
+}
+
+/// A deployment in the shape conftest's Kubernetes example checks.
+const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: hello\nspec:\n  selector:\n    matchLabels:\n      tier: web\n  template:\n    metadata:\n      labels:\n        tier: web\n    spec:\n      containers:\n        - name: hello\n          image: registry.example/hello:1.0\n";
+
+fn repo_with(policies: &[(&str, &str)], documents: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in policies.iter().chain(documents) {
+        let path = dir.path().join(path);
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(path, text).unwrap();
+    }
+    dir
+}
+
+/// conftest runs `deny_<x>`, `violation_<x>` and `warn_<x>` like `deny`,
+/// `violation` and `warn`: a policy written that way is not silently
+/// skipped (its Kubernetes example: a root container and a selector without
+/// an `app` label are two failures; a warning is not one).
+#[test]
+fn conftest_prefixed_rules_run() {
+    let policy = "package main\n\n\
+        deny_run_as_root contains msg if {\n\tinput.kind == \"Deployment\"\n\tnot input.spec.template.spec.securityContext.runAsNonRoot\n\tmsg := \"containers must not run as root\"\n}\n\n\
+        violation_app_label contains {\"msg\": \"pod selectors need an app label\"} if {\n\tinput.kind == \"Deployment\"\n\tnot input.spec.selector.matchLabels.app\n}\n\n\
+        warn_replicas contains \"no replica count is set\" if {\n\tinput.kind == \"Deployment\"\n\tnot input.spec.replicas\n}\n";
+    let dir = repo_with(
+        &[("policies/k8s.rego", policy)],
+        &[("deployment.yaml", DEPLOYMENT)],
+    );
+    let (code, found) = findings(dir.path(), &[]);
+    assert_eq!(code, 1, "{found:?}");
+    let rules: Vec<&str> = found
+        .iter()
+        .filter(|(_, f, _)| f == "deployment.yaml")
+        .map(|(r, _, _)| r.as_str())
+        .filter(|r| r.starts_with("main."))
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            "main.deny_run_as_root",
+            "main.violation_app_label",
+            "main.warn_replicas"
+        ],
+        "{found:?}"
+    );
+    // The warning alone does not fail the check.
+    let fixed = DEPLOYMENT
+        .replace("tier: web\n  template", "app: hello\n  template")
+        .replace(
+            "    spec:\n      containers",
+            "    spec:\n      securityContext:\n        runAsNonRoot: true\n      containers",
+        );
+    let dir = repo_with(
+        &[("policies/k8s.rego", policy)],
+        &[("deployment.yaml", &fixed)],
+    );
+    let (_, found) = findings(dir.path(), &[]);
+    let ours: Vec<&str> = found
+        .iter()
+        .map(|(r, _, _)| r.as_str())
+        .filter(|r| r.starts_with("main."))
+        .collect();
+    assert_eq!(ours, ["main.warn_replicas"], "{found:?}");
+}
+
+/// conftest's exceptions: `exception` names the rules (`<x>` of
+/// `deny_<x>`) that do not apply to an input. As in its example, the
+/// excepted deployment is reported as excepted and does not fail; the
+/// other one still fails.
+#[test]
+fn conftest_exceptions_are_honoured() {
+    let policy = "package main\n\n\
+        deny_run_as_root contains msg if {\n\tinput.kind == \"Deployment\"\n\tnot input.spec.template.spec.securityContext.runAsNonRoot\n\tmsg := sprintf(\"%s runs as root\", [input.metadata.name])\n}\n\n\
+        exception contains rules if {\n\tinput.metadata.name == \"can-run-as-root\"\n\trules := [\"run_as_root\"]\n}\n";
+    let excepted = DEPLOYMENT.replace("name: hello\nspec", "name: can-run-as-root\nspec");
+    let dir = repo_with(
+        &[("policies/exceptions.rego", policy)],
+        &[("a.yaml", DEPLOYMENT), ("b.yaml", &excepted)],
+    );
+    let (code, found) = findings(dir.path(), &[]);
+    assert_eq!(code, 1, "{found:?}");
+    let denied: Vec<&str> = found
+        .iter()
+        .filter(|(r, _, _)| r == "main.deny_run_as_root")
+        .map(|(_, f, _)| f.as_str())
+        .collect();
+    assert_eq!(denied, ["a.yaml"], "{found:?}");
+    let run = check(dir.path(), &["--format", "json"]);
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    let excepted: Vec<&Value> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "main.deny_run_as_root" && f["file"] == "b.yaml")
+        .collect();
+    assert_eq!(excepted.len(), 1, "{}", run.stdout);
+    assert!(
+        excepted[0]["excepted_by"]
+            .as_str()
+            .is_some_and(|e| e.contains("exception of main")),
+        "{}",
+        run.stdout
+    );
+}
+
+/// `--namespace` runs only the packages it names, as in conftest;
+/// `--all-namespaces` (the default) runs them all, and a package no
+/// policy declares is a usage error naming the declared ones.
+#[test]
+fn namespaces_choose_the_packages_that_run() {
+    let dir = repo_with(
+        &[
+            ("policies/main.rego", "package main\n\ndeny contains \"main ran\" if input.kind == \"Deployment\"\n"),
+            ("policies/admission.rego", "package kubernetes.admission\n\ndeny contains \"admission ran\" if input.kind == \"Deployment\"\n"),
+        ],
+        &[("deployment.yaml", DEPLOYMENT)],
+    );
+    let ran = |args: &[&str]| -> Vec<String> {
+        let (_, found) = findings(dir.path(), args);
+        let mut rules: Vec<String> = found
+            .into_iter()
+            .map(|(r, _, _)| r)
+            .filter(|r| r.ends_with(".deny") && !r.starts_with("SOC-"))
+            .collect();
+        rules.sort();
+        rules
+    };
+    assert_eq!(ran(&[]), ["kubernetes.admission.deny", "main.deny"]);
+    assert_eq!(
+        ran(&["--all-namespaces"]),
+        ["kubernetes.admission.deny", "main.deny"]
+    );
+    assert_eq!(ran(&["--namespace", "main"]), ["main.deny"]);
+    assert_eq!(
+        ran(&["--namespace", "kubernetes.admission"]),
+        ["kubernetes.admission.deny"]
+    );
+    let run = check(dir.path(), &["--namespace", "nope"]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("--namespace nope")
+            && run.stderr.contains("kubernetes.admission, main"),
+        "{}",
+        run.stderr
     );
 }

@@ -334,12 +334,13 @@ impl DiskCache {
 /// socle's version (its rules and schemas), and the repository policies.
 pub fn bundle_digest(policy_files: &[(String, Vec<u8>)], options: &super::Options) -> String {
     let mut text = format!(
-        "socle {}\nlocal {}\nrego-v0 {}\nbounds {:?}\n",
+        "socle {}\nlocal {}\nrego-v0 {}\nbounds {:?}\nnamespaces {:?}\n",
         env!("CARGO_PKG_VERSION"),
         options.local_policies,
         options.rego_v0,
         // A finding that says a bound was hit holds for that bound only.
-        options.policy_bounds
+        options.policy_bounds,
+        options.namespaces
     );
     for (path, bytes) in crate::source::Tree::embedded_policies().files.iter() {
         text.push_str(&format!("embedded {path} {}\n", crate::git::blob_id(bytes)));

@@ -8,7 +8,7 @@
 //! CI job.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::{json, Value};
 
@@ -28,6 +28,10 @@ pub enum PolicyError {
     Eval(String),
     #[error("repository policies could not be compiled")]
     Worker(#[from] Stopped),
+    #[error(
+        "--namespace {name}: no repository policy declares this package (declared: {declared})"
+    )]
+    Namespace { name: String, declared: String },
 }
 
 /// Rules of one document, gathered from the embedded packages.
@@ -726,10 +730,75 @@ pub struct Local {
     modules: Vec<(String, String)>,
     rego_v0: bool,
     bounds: Bounds,
-    /// Package (as `data.x.y`) → file it was declared in.
-    packages: Vec<(String, String)>,
+    packages: Vec<Package>,
     /// The running worker, if any; evaluations take turns with it.
     worker: Mutex<Option<Worker>>,
+}
+
+/// One repository-policy package and the rules conftest would run in it.
+struct Package {
+    /// As `data.x.y`.
+    name: String,
+    /// The file that declared it first.
+    file: String,
+    /// `deny`, `violation` and `warn`, then the `deny_<x>`, `violation_<x>`
+    /// and `warn_<x>` rules the package declares, with their severity.
+    rules: Vec<(String, Severity)>,
+    /// Whether the package declares `exception` (conftest's exceptions:
+    /// a set of rule names, `<x>` for `deny_<x>`, that do not apply to the
+    /// input).
+    exceptions: bool,
+}
+
+/// The conftest rules a module declares: the names of rule heads at the
+/// start of a line that are `deny`, `violation`, `warn` or one of them
+/// followed by `_<x>` (conftest's own prefix match), and whether it
+/// declares `exception`.
+fn declared_rules(source: &str) -> (Vec<String>, bool) {
+    static HEAD: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    let Some(head) = HEAD
+        .get_or_init(|| regex::Regex::new(r"(?m)^(deny|violation|warn|exception)(_\w+)?\b").ok())
+    else {
+        return (Vec::new(), false);
+    };
+    let mut rules = Vec::new();
+    let mut exceptions = false;
+    for m in head.find_iter(source) {
+        match m.as_str() {
+            "exception" => exceptions = true,
+            name if !name.starts_with("exception") => rules.push(name.to_owned()),
+            _ => {}
+        }
+    }
+    (rules, exceptions)
+}
+
+fn severity_of(rule: &str) -> Severity {
+    if rule == "warn" || rule.starts_with("warn_") {
+        Severity::Warn
+    } else {
+        Severity::Deny
+    }
+}
+
+/// The rule names an `exception` rule yielded: a set of lists of names (or
+/// of names).
+fn excepted_names(values: &[Value]) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for value in values {
+        for entry in items(value) {
+            match entry {
+                Value::String(name) => {
+                    out.insert(name);
+                }
+                Value::Array(names) => {
+                    out.extend(names.iter().filter_map(Value::as_str).map(str::to_owned));
+                }
+                _ => {}
+            }
+        }
+    }
+    out
 }
 
 /// A rule's message: the value itself, or its `msg`.
@@ -768,12 +837,76 @@ impl Local {
         if local.modules.is_empty() {
             return Ok(local);
         }
-        let (worker, packages) = start(&local.modules, local.rego_v0, local.bounds)?;
-        for (package, path) in packages {
-            if !package.starts_with(RESERVED) && !local.packages.iter().any(|(p, _)| *p == package)
-            {
-                local.packages.push((package, path));
+        let (worker, packages) = match start(&local.modules, local.rego_v0, local.bounds) {
+            Err(PolicyError::Compile { file, message }) if !local.rego_v0 => {
+                // A conftest repository's policies are often Rego v0: say
+                // so when they would compile as such.
+                let v0 = start(&local.modules, true, local.bounds).is_ok();
+                return Err(PolicyError::Compile {
+                    file,
+                    message: if v0 {
+                        format!("{message}\n  the policies compile as Rego v0: pass --rego-v0 (conftest's --rego-version v0)")
+                    } else {
+                        message
+                    },
+                });
             }
+            other => other?,
+        };
+        for (name, path) in packages {
+            if name.starts_with(RESERVED) {
+                continue;
+            }
+            let source = local
+                .modules
+                .iter()
+                .find(|(p, _)| *p == path)
+                .map_or("", |(_, s)| s.as_str());
+            let (rules, exceptions) = declared_rules(source);
+            let package = match local.packages.iter_mut().find(|p| p.name == name) {
+                Some(p) => p,
+                None => {
+                    local.packages.push(Package {
+                        rules: ["deny", "violation", "warn"]
+                            .map(|r| (r.to_owned(), severity_of(r)))
+                            .to_vec(),
+                        name,
+                        file: path,
+                        exceptions: false,
+                    });
+                    let last = local.packages.len() - 1;
+                    &mut local.packages[last]
+                }
+            };
+            package.exceptions |= exceptions;
+            for rule in rules {
+                if !package.rules.iter().any(|(r, _)| *r == rule) {
+                    let severity = severity_of(&rule);
+                    package.rules.push((rule, severity));
+                }
+            }
+        }
+        if !options.namespaces.is_empty() {
+            for name in &options.namespaces {
+                let full = format!("data.{name}");
+                if !local.packages.iter().any(|p| p.name == full) {
+                    return Err(PolicyError::Namespace {
+                        name: name.clone(),
+                        declared: local
+                            .packages
+                            .iter()
+                            .map(|p| p.name.trim_start_matches("data."))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    });
+                }
+            }
+            local.packages.retain(|p| {
+                options
+                    .namespaces
+                    .iter()
+                    .any(|n| p.name.trim_start_matches("data.") == n)
+            });
         }
         if !local.packages.is_empty() {
             local.worker = Mutex::new(Some(worker));
@@ -781,41 +914,56 @@ impl Local {
         Ok(local)
     }
 
-    /// One package's `deny`, `violation` and `warn` items on `input`, or
-    /// the query that failed and why.
+    /// One package's rule items on `input`, each marked when an exception
+    /// of the package covers its rule, or the query that failed and why.
     fn package_items(
         &self,
         worker: &mut Option<Worker>,
-        package: &str,
+        package: &Package,
         input: &str,
         fresh_input: &mut bool,
     ) -> Result<Vec<RuleItem>, (String, String)> {
+        let excepted = if package.exceptions {
+            let query = format!("{}.exception", package.name);
+            excepted_names(&self.values(worker, input, fresh_input, &query)?)
+        } else {
+            BTreeSet::new()
+        };
         let mut out = Vec::new();
-        for (rule, severity) in [
-            ("deny", Severity::Deny),
-            ("violation", Severity::Deny),
-            ("warn", Severity::Warn),
-        ] {
-            let query = format!("{package}.{rule}");
-            match self.ask(worker, input, fresh_input, &query) {
-                Ok(Reply::Values(values)) => {
-                    out.extend(
-                        values
-                            .iter()
-                            .flat_map(items)
-                            .map(|item| (rule, severity, item)),
-                    );
-                }
-                Ok(Reply::Error(e)) => return Err((query, timer_bound(&e, self.bounds))),
-                Ok(other) => return Err((query, format!("unexpected reply {other:?}"))),
-                Err(stopped) => {
-                    // The next question goes to a new worker.
-                    *worker = None;
-                    return Err((query, stopped.to_string()));
-                }
-            }
+        for (rule, severity) in &package.rules {
+            let query = format!("{}.{rule}", package.name);
+            let values = self.values(worker, input, fresh_input, &query)?;
+            let is_excepted = rule
+                .split_once('_')
+                .is_some_and(|(_, name)| excepted.contains(name));
+            out.extend(
+                values
+                    .iter()
+                    .flat_map(items)
+                    .map(|item| (rule.clone(), *severity, item, is_excepted)),
+            );
         }
         Ok(out)
+    }
+
+    /// The values of `query`, or the query and why it failed.
+    fn values(
+        &self,
+        worker: &mut Option<Worker>,
+        input: &str,
+        fresh_input: &mut bool,
+        query: &str,
+    ) -> Result<Vec<Value>, (String, String)> {
+        match self.ask(worker, input, fresh_input, query) {
+            Ok(Reply::Values(values)) => Ok(values),
+            Ok(Reply::Error(e)) => Err((query.to_owned(), timer_bound(&e, self.bounds))),
+            Ok(other) => Err((query.to_owned(), format!("unexpected reply {other:?}"))),
+            Err(stopped) => {
+                // The next question goes to a new worker.
+                *worker = None;
+                Err((query.to_owned(), stopped.to_string()))
+            }
+        }
     }
 
     /// Runs `query`, on a new worker (given `input` first) when the last
@@ -847,10 +995,10 @@ impl Local {
     }
 
     pub fn evaluate(&self, docs: &[Document]) -> Vec<Finding> {
-        let mut packages: Vec<&(String, String)> = self
+        let mut packages: Vec<&Package> = self
             .packages
             .iter()
-            .filter(|(p, _)| !is_system(p))
+            .filter(|p| !is_system(&p.name))
             .collect();
         let mut out = Vec::new();
         if packages.is_empty() {
@@ -865,11 +1013,12 @@ impl Local {
             let mut fresh_input = true;
             // A package that fails on one document is reported once and
             // not run on the others: its failure is the finding.
-            packages.retain(|(package, file)| {
+            packages.retain(|package| {
+                let file = &package.file;
                 match self.package_items(&mut worker, package, &input, &mut fresh_input) {
                     Ok(items) => {
-                        let short = package.trim_start_matches("data.");
-                        for (rule, severity, item) in items {
+                        let short = package.name.trim_start_matches("data.");
+                        for (rule, severity, item, excepted) in items {
                             let mut f = Finding::new(
                                 &format!("{short}.{rule}"),
                                 severity,
@@ -879,6 +1028,9 @@ impl Local {
                             );
                             f.source = file.clone();
                             f.resource = doc.resource();
+                            if excepted {
+                                f.excepted_by = Some(format!("exception of {short} ({file})"));
+                            }
                             out.push(f);
                         }
                         true
@@ -900,18 +1052,22 @@ impl Local {
     /// places give them); the finding is placed there, else on the policy.
     pub fn evaluate_system(&self, input_json: &str) -> Vec<(Finding, String)> {
         let mut out = Vec::new();
-        let systems: Vec<&(String, String)> =
-            self.packages.iter().filter(|(p, _)| is_system(p)).collect();
+        let systems: Vec<&Package> = self
+            .packages
+            .iter()
+            .filter(|p| is_system(&p.name))
+            .collect();
         if systems.is_empty() {
             return out;
         }
         let mut worker = self.worker();
         let mut fresh_input = true;
-        for (package, file) in systems {
-            let short = package.trim_start_matches("data.");
+        for package in systems {
+            let file = &package.file;
+            let short = package.name.trim_start_matches("data.");
             match self.package_items(&mut worker, package, input_json, &mut fresh_input) {
                 Ok(items) => {
-                    for (rule, severity, item) in items {
+                    for (rule, severity, item, excepted) in items {
                         let place = item["file"].as_str().unwrap_or(file);
                         let line = item["line"].as_u64().map(|l| l as usize);
                         let pointer = item["pointer"].as_str().unwrap_or_default().to_owned();
@@ -923,6 +1079,9 @@ impl Local {
                             message_of(&item),
                         );
                         f.source = file.clone();
+                        if excepted {
+                            f.excepted_by = Some(format!("exception of {short} ({file})"));
+                        }
                         out.push((f, pointer));
                     }
                 }
@@ -951,8 +1110,9 @@ pub(crate) fn start(
     }
 }
 
-/// A value a repository rule yielded: `(rule, severity, value)`.
-type RuleItem = (&'static str, Severity, Value);
+/// A value a repository rule yielded: `(rule, severity, value, whether an
+/// exception of its package covers it)`.
+type RuleItem = (String, Severity, Value, bool);
 
 /// SOC-POL-001 on the policy file: `query` could not be evaluated on `on`.
 fn policy_failure(file: &str, query: &str, on: &str, why: &str) -> Finding {

@@ -58,6 +58,9 @@ pub struct Options {
     pub rego_v0: bool,
     /// Bounds of one repository-policy evaluation.
     pub policy_bounds: sandbox::Bounds,
+    /// The repository-policy packages to run (conftest's `--namespace`);
+    /// empty runs them all (`--all-namespaces`).
+    pub namespaces: Vec<String>,
     /// Build each kustomize overlay of this directory and check the result.
     pub render_root: Option<std::path::PathBuf>,
     /// Keep per-file results in this directory between runs.
@@ -70,6 +73,7 @@ impl Default for Options {
             local_policies: true,
             rego_v0: false,
             policy_bounds: sandbox::Bounds::default(),
+            namespaces: Vec::new(),
             render_root: None,
             cache_dir: None,
         }
