@@ -136,6 +136,7 @@ fn mutations() -> Vec<Mutation> {
         m("SOC-SCHEMA-001", STS, Replace("  replicas: 1\n", "  replica: 1\n"), "replica: 1"),
         m("SOC-SCHEMA-001", STS, Replace("- name: zeppelin-server\n          image: apache/zeppelin:0.12.1\n", "- name: zeppelin-server\n          image: apache/zeppelin:0.12.1\n          imagePullPolicy: Sometimes\n"), "imagePullPolicy: Sometimes"),
         m("SOC-SCHEMA-001", APP_DEV, Replace("      releaseName: trino", "      releaseNmae: trino"), "releaseNmae"),
+        m("SOC-SCHEMA-003", STS, Replace("apiVersion: apps/v1\nkind: StatefulSet", "apiVersion: apps/v1beta2\nkind: StatefulSet"), "apps/v1beta2"),
         m("SOC-SCHEMA-002", "socle.yaml", Replace("ingestion: nifi ", "ingestion: kafka"), "ingestion: kafka"),
         m("SOC-DBT-001", "dbt/profiles.yml", Write("platform:\n  target: dev\n  outputs:\n    dev:\n      type: trino\n      user: dbt\n      password: hunter2\n"), "password: hunter2"),
         Mutation { warn: true, ..m("SOC-DBT-002", "dbt/models/staging/stg_orders.sql", Write("select 1 as id\n"), "select 1") },
@@ -703,5 +704,29 @@ fn namespaces_choose_the_packages_that_run() {
             && run.stderr.contains("kubernetes.admission, main"),
         "{}",
         run.stderr
+    );
+}
+
+/// A document at an API version the API server no longer serves is a
+/// denial, not a pass for want of a schema; the served version passes.
+#[test]
+fn a_removed_api_version_is_a_denial() {
+    let old = DEPLOYMENT.replace("apiVersion: apps/v1", "apiVersion: extensions/v1beta1");
+    let dir = repo_with(&[], &[("old.yaml", &old), ("new.yaml", DEPLOYMENT)]);
+    let (code, found) = findings(dir.path(), &[]);
+    assert_eq!(code, 1, "{found:?}");
+    let removed: Vec<(&str, u64)> = found
+        .iter()
+        .filter(|(r, _, _)| r == "SOC-SCHEMA-003")
+        .map(|(_, f, l)| (f.as_str(), *l))
+        .collect();
+    assert_eq!(removed, [("old.yaml", 1)], "{found:?}");
+    let run = check(dir.path(), &[]);
+    assert!(
+        run.stdout
+            .contains("Deployment extensions/v1beta1 was removed in Kubernetes 1.16")
+            && run.stdout.contains("use apps/v1"),
+        "{}",
+        run.stdout
     );
 }

@@ -60,6 +60,201 @@ fn table() -> Vec<(&'static str, &'static str, SchemaFn)> {
     ]
 }
 
+/// API versions the Kubernetes API server no longer serves: (apiVersion,
+/// kinds, the release that removed them, what replaces them). A repository
+/// that still uses one fails to apply on any cluster socle targets (the
+/// newest release it knows); the schemas above only know the versions that
+/// are served, so without this such a document would pass unvalidated.
+const REMOVED: &[(&str, &[&str], &str, &str)] = &[
+    (
+        "extensions/v1beta1",
+        &["Deployment", "DaemonSet", "ReplicaSet"],
+        "1.16",
+        "apps/v1",
+    ),
+    (
+        "extensions/v1beta1",
+        &["NetworkPolicy"],
+        "1.16",
+        "networking.k8s.io/v1",
+    ),
+    (
+        "extensions/v1beta1",
+        &["PodSecurityPolicy"],
+        "1.16",
+        "Pod Security admission",
+    ),
+    (
+        "extensions/v1beta1",
+        &["Ingress"],
+        "1.22",
+        "networking.k8s.io/v1",
+    ),
+    (
+        "apps/v1beta1",
+        &[
+            "Deployment",
+            "StatefulSet",
+            "ReplicaSet",
+            "ControllerRevision",
+        ],
+        "1.16",
+        "apps/v1",
+    ),
+    (
+        "apps/v1beta2",
+        &[
+            "Deployment",
+            "StatefulSet",
+            "DaemonSet",
+            "ReplicaSet",
+            "ControllerRevision",
+        ],
+        "1.16",
+        "apps/v1",
+    ),
+    (
+        "networking.k8s.io/v1beta1",
+        &["Ingress", "IngressClass"],
+        "1.22",
+        "networking.k8s.io/v1",
+    ),
+    (
+        "rbac.authorization.k8s.io/v1beta1",
+        &["Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"],
+        "1.22",
+        "rbac.authorization.k8s.io/v1",
+    ),
+    (
+        "admissionregistration.k8s.io/v1beta1",
+        &[
+            "MutatingWebhookConfiguration",
+            "ValidatingWebhookConfiguration",
+        ],
+        "1.22",
+        "admissionregistration.k8s.io/v1",
+    ),
+    (
+        "apiextensions.k8s.io/v1beta1",
+        &["CustomResourceDefinition"],
+        "1.22",
+        "apiextensions.k8s.io/v1",
+    ),
+    (
+        "apiregistration.k8s.io/v1beta1",
+        &["APIService"],
+        "1.22",
+        "apiregistration.k8s.io/v1",
+    ),
+    (
+        "certificates.k8s.io/v1beta1",
+        &["CertificateSigningRequest"],
+        "1.22",
+        "certificates.k8s.io/v1",
+    ),
+    (
+        "coordination.k8s.io/v1beta1",
+        &["Lease"],
+        "1.22",
+        "coordination.k8s.io/v1",
+    ),
+    (
+        "scheduling.k8s.io/v1beta1",
+        &["PriorityClass"],
+        "1.22",
+        "scheduling.k8s.io/v1",
+    ),
+    (
+        "storage.k8s.io/v1beta1",
+        &["CSIDriver", "CSINode", "StorageClass", "VolumeAttachment"],
+        "1.22",
+        "storage.k8s.io/v1",
+    ),
+    (
+        "storage.k8s.io/v1beta1",
+        &["CSIStorageCapacity"],
+        "1.27",
+        "storage.k8s.io/v1",
+    ),
+    ("batch/v1beta1", &["CronJob"], "1.25", "batch/v1"),
+    (
+        "discovery.k8s.io/v1beta1",
+        &["EndpointSlice"],
+        "1.25",
+        "discovery.k8s.io/v1",
+    ),
+    (
+        "events.k8s.io/v1beta1",
+        &["Event"],
+        "1.25",
+        "events.k8s.io/v1",
+    ),
+    (
+        "autoscaling/v2beta1",
+        &["HorizontalPodAutoscaler"],
+        "1.25",
+        "autoscaling/v2",
+    ),
+    (
+        "autoscaling/v2beta2",
+        &["HorizontalPodAutoscaler"],
+        "1.26",
+        "autoscaling/v2",
+    ),
+    (
+        "policy/v1beta1",
+        &["PodDisruptionBudget"],
+        "1.25",
+        "policy/v1",
+    ),
+    (
+        "policy/v1beta1",
+        &["PodSecurityPolicy"],
+        "1.25",
+        "Pod Security admission",
+    ),
+    (
+        "node.k8s.io/v1beta1",
+        &["RuntimeClass"],
+        "1.25",
+        "node.k8s.io/v1",
+    ),
+    (
+        "flowcontrol.apiserver.k8s.io/v1beta1",
+        &["FlowSchema", "PriorityLevelConfiguration"],
+        "1.26",
+        "flowcontrol.apiserver.k8s.io/v1",
+    ),
+    (
+        "flowcontrol.apiserver.k8s.io/v1beta2",
+        &["FlowSchema", "PriorityLevelConfiguration"],
+        "1.29",
+        "flowcontrol.apiserver.k8s.io/v1",
+    ),
+    (
+        "flowcontrol.apiserver.k8s.io/v1beta3",
+        &["FlowSchema", "PriorityLevelConfiguration"],
+        "1.32",
+        "flowcontrol.apiserver.k8s.io/v1",
+    ),
+];
+
+/// SOC-SCHEMA-003 when `kind` is no longer served at `api`.
+fn removed(doc: &Document, api: &str, kind: &str) -> Option<Finding> {
+    let (_, _, release, instead) = REMOVED
+        .iter()
+        .find(|(a, kinds, _, _)| *a == api && kinds.contains(&kind))?;
+    let mut f = Finding::new(
+        "SOC-SCHEMA-003",
+        Severity::Deny,
+        &doc.path,
+        Some(doc.line_of(&[Value::from("apiVersion")])),
+        format!("{kind} {api} was removed in Kubernetes {release}: the API server refuses it; use {instead}"),
+    );
+    f.resource = doc.resource();
+    Some(f)
+}
+
 /// Closed value sets the API server enforces but the derived schemas leave
 /// as free strings, by property name.
 const ENUMS: &[(&str, &[&str])] = &[
@@ -142,6 +337,10 @@ pub fn validate(docs: &[Document]) -> Vec<Finding> {
         ) else {
             continue;
         };
+        if let Some(f) = removed(doc, api, kind) {
+            out.push(f);
+            continue;
+        }
         let validator = validators
             .entry((api.to_owned(), kind.to_owned()))
             .or_insert_with(|| {
