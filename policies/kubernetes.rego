@@ -123,11 +123,31 @@ violation contains finding("SOC-ING-001", "Ingress names no cert-manager issuer 
 	not annotations["cert-manager.io/issuer"]
 }
 
-# SOC-SEC-001: Secrets with data in git (reported at their first key).
+# SOC-SEC-001: Secrets with data in git (reported at their first key whose
+# value is the credential itself).
 violation contains finding("SOC-SEC-001", sprintf("Secret %q carries %s; keep credentials out of git (ExternalSecret or SealedSecret)", [object.get(input, ["metadata", "name"], ""), field]), [field, first]) if {
 	input.kind == "Secret"
 	some field in ["data", "stringData"]
-	keys := [k | some k, _ in object.get(input, field, {})]
+	keys := [k | some k, v in object.get(input, field, {}); not kept_elsewhere(field, v)]
 	count(keys) > 0
 	first := sort(keys)[0]
+}
+
+# A value that only says where a secret manager keeps the credential, for a
+# tool that fills it in before the Secret reaches the cluster: 1Password
+# (`op://`), vals and helm-secrets (`ref+<backend>://`), Vault (`vault:`),
+# argocd-vault-plugin (`<path:…>`), or a variable substituted at deploy time
+# (`${NAME}`, Flux's post-build substitution). A `data` value is read
+# decoded; one that does not decode is a credential like any other.
+manager_reference(v) if regex.match(`^(op://|ref\+[a-z0-9]+://|vault:|secretref:)`, v)
+
+manager_reference(v) if regex.match(`^<path:[^>]+>$`, v)
+
+manager_reference(v) if regex.match(`^\$\{[A-Za-z_][A-Za-z0-9_]*\}$`, v)
+
+kept_elsewhere("stringData", v) if manager_reference(v)
+
+kept_elsewhere("data", v) if {
+	base64.is_valid(v)
+	manager_reference(base64.decode(v))
 }

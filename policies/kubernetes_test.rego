@@ -101,6 +101,16 @@ test_secret_with_data_denied if {
 	"SOC-SEC-001" in ids(kubernetes.violation) with input as {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"password": "aHVudGVyMg=="}}
 }
 
+test_secret_of_secret_manager_references_passes if {
+	not "SOC-SEC-001" in ids(kubernetes.violation) with input as {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"password": "op://platform/db/password", "token": "ref+vault://secret/app#token", "key": "<path:secret/data/app#key>", "user": "${DB_USER}"}, "data": {"cert": base64.encode("vault:secret/app#cert")}}
+}
+
+test_a_literal_beside_references_is_denied if {
+	"SOC-SEC-001" in ids(kubernetes.violation) with input as {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"password": "op://platform/db/password", "token": "hunter2"}}
+	"SOC-SEC-001" in ids(kubernetes.violation) with input as {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"password": "prefix ${DB_PASSWORD}"}}
+	"SOC-SEC-001" in ids(kubernetes.violation) with input as {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"password": "not base64 at all!"}}
+}
+
 test_empty_secret_passes if {
 	not "SOC-SEC-001" in ids(kubernetes.violation) with input as {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "type": "kubernetes.io/service-account-token"}
 }

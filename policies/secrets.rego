@@ -47,7 +47,7 @@ reference(v) if contains(v, "env_var(")
 
 reference(v) if contains(v, "${")
 
-reference(v) if regex.match(`^(/|file:|vault:|ref\+|secretref:)`, v)
+reference(v) if regex.match(`^(/|file:|vault:|ref\+|secretref:|op://)`, v)
 
 # Kinds whose fields name secrets rather than hold them, and Secret itself,
 # whose data SOC-SEC-001 already refuses as a whole.

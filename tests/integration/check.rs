@@ -730,3 +730,22 @@ fn a_removed_api_version_is_a_denial() {
         run.stdout
     );
 }
+
+/// A Secret whose values only say where a secret manager keeps them is not
+/// plaintext in git; the same Secret with one literal value is.
+#[test]
+fn a_secret_of_secret_manager_references_is_not_plaintext() {
+    let references = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: op://platform/db/password\n  token: ref+vault://secret/app#token\n  user: ${DB_USER}\n";
+    let literal = references.replace("op://platform/db/password", "hunter2");
+    let dir = repo_with(
+        &[],
+        &[("refs.yaml", references), ("literal.yaml", &literal)],
+    );
+    let (code, found) = findings(dir.path(), &[]);
+    assert_eq!(code, 1, "{found:?}");
+    let denied: Vec<(&str, &str, u64)> = found
+        .iter()
+        .map(|(r, f, l)| (r.as_str(), f.as_str(), *l))
+        .collect();
+    assert_eq!(denied, [("SOC-SEC-001", "literal.yaml", 6)], "{found:?}");
+}
