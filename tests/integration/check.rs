@@ -749,3 +749,63 @@ fn a_secret_of_secret_manager_references_is_not_plaintext() {
         .collect();
     assert_eq!(denied, [("SOC-SEC-001", "literal.yaml", 6)], "{found:?}");
 }
+
+/// Files no tool deploys are skipped with the reason when they do not
+/// parse (editor settings with comments, an Ansible Jinja template under a
+/// `.yaml` name); a file a kustomization lists, or one in a repository that
+/// does not say what it deploys, is still denied.
+#[test]
+fn what_nothing_deploys_is_skipped_when_it_does_not_parse() {
+    let settings = "{\n  // editor settings, with a comment\n  \"editor.tabSize\": 2,\n}\n";
+    let jinja = "{% for user in users %}\n- name: {{ user }}\n{% endfor %}\n";
+    let broken = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [unclosed\n";
+    let kustomization = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - deployment.yaml\n  - broken.yaml\n";
+    let dir = repo_with(
+        &[],
+        &[
+            ("apps/web/kustomization.yaml", kustomization),
+            ("apps/web/deployment.yaml", DEPLOYMENT),
+            ("apps/web/broken.yaml", broken),
+            (".vscode/settings.json", settings),
+            ("ansible/templates/users.yaml", jinja),
+            ("empty.json", ""),
+        ],
+    );
+    let run = check(dir.path(), &["--format", "json"]);
+    let json: Value =
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout));
+    let parse: Vec<&str> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "SOC-PARSE-001")
+        .map(|f| f["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(parse, ["apps/web/broken.yaml"], "{}", run.stdout);
+    let skipped = json["skipped"].to_string();
+    for file in [".vscode/settings.json", "ansible/templates/users.yaml"] {
+        assert!(
+            skipped.contains(file)
+                && skipped
+                    .contains("no kustomization, Application or Flux Kustomization deploys it"),
+            "{file}: {skipped}"
+        );
+    }
+
+    // Nothing says what is deployed: every file may be, so the template
+    // is denied.
+    let plain = repo_with(
+        &[],
+        &[
+            ("ansible/templates/users.yaml", jinja),
+            ("deployment.yaml", DEPLOYMENT),
+        ],
+    );
+    let (_, found) = findings(plain.path(), &[]);
+    assert!(
+        found
+            .iter()
+            .any(|(r, f, _)| r == "SOC-PARSE-001" && f == "ansible/templates/users.yaml"),
+        "{found:?}"
+    );
+}

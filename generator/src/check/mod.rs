@@ -7,6 +7,7 @@
 
 pub mod argocd;
 pub mod cache;
+mod deployed;
 pub mod engine;
 pub mod exceptions;
 pub mod files;
@@ -427,8 +428,24 @@ impl Checker {
         }
 
         let document_count = documents.len();
+        let deployed = deployed::Deployed::of(&input.files, &layout, &documents);
         drop(documents);
         self.remember(fresh, fresh_keys, fresh_found, &mut findings, &mut skipped);
+        // A file nothing deploys is skipped, with the reason, when it does
+        // not parse (see `deployed`).
+        findings.retain(|f| {
+            if f.rule != "SOC-PARSE-001" || deployed.may_deploy(&f.file) {
+                return true;
+            }
+            skipped.push((
+                f.file.clone(),
+                format!(
+                    "does not parse ({}) and no kustomization, Application or Flux Kustomization deploys it",
+                    f.message
+                ),
+            ));
+            false
+        });
         let current: std::collections::HashSet<(String, String)> = keys.into_iter().collect();
         let previous = std::mem::replace(&mut self.previous, current);
         let current = &self.previous;
@@ -449,6 +466,7 @@ impl Checker {
             a.file == b.file && a.line == b.line && a.rule == b.rule && a.message == b.message
         });
         skipped.sort();
+        skipped.dedup();
         Ok(Outcome {
             findings,
             files: input.files.len(),

@@ -170,7 +170,8 @@ impl Layout {
     }
 }
 
-const KUSTOMIZATION_NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+pub(crate) const KUSTOMIZATION_NAMES: [&str; 3] =
+    ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
 /// Every path the kustomization at `path` names as a resource, component,
 /// CRD or strategic-merge patch: kustomize reads each as YAML, whatever its

@@ -1,0 +1,112 @@
+//! Which files of a repository something deploys.
+//!
+//! A file that does not parse is a denial when it could reach a cluster:
+//! nothing can show it safe. Repositories also hold files no tool applies
+//! (editor settings with comments, Ansible's Jinja templates under a `.yaml`
+//! name); denying those would fail correct repositories, so they are
+//! skipped, with the reason, when the repository says what it deploys.
+//!
+//! A file may be deployed when
+//! - the repository has no kustomization and no GitOps object naming a
+//!   path: nothing says what is applied (`kubectl apply -f` on any folder),
+//!   so every file may be;
+//! - the repository was written by socle (`socle.lock`): its DBT project,
+//!   DAGs and notes are consumed by the platform even where no kustomization
+//!   lists them;
+//! - a kustomization lists it, or it is a kustomization;
+//! - it lies under the path of an ArgoCD Application or ApplicationSet
+//!   source, or of a Flux Kustomization (which apply whole folders).
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use super::parse::{Document, Layout, KUSTOMIZATION_NAMES};
+
+pub(crate) struct Deployed<'a> {
+    everything: bool,
+    listed: &'a BTreeSet<String>,
+    /// Folders applied whole, without a trailing `/` ("" is the root).
+    folders: BTreeSet<String>,
+}
+
+impl<'a> Deployed<'a> {
+    pub(crate) fn of(files: &[(String, Vec<u8>)], layout: &'a Layout, docs: &[&Document]) -> Self {
+        let folders: BTreeSet<String> = docs.iter().flat_map(|d| source_paths(d)).collect();
+        let kustomizations = files
+            .iter()
+            .any(|(p, _)| KUSTOMIZATION_NAMES.contains(&p.rsplit('/').next().unwrap_or(p)));
+        let socle_made = files.iter().any(|(p, _)| p == crate::lock::PATH);
+        Self {
+            everything: socle_made || (folders.is_empty() && !kustomizations),
+            listed: &layout.listed,
+            folders,
+        }
+    }
+
+    pub(crate) fn may_deploy(&self, path: &str) -> bool {
+        self.everything
+            || self.listed.contains(path)
+            || KUSTOMIZATION_NAMES.contains(&path.rsplit('/').next().unwrap_or(path))
+            || self.folders.iter().any(|f| {
+                f.is_empty()
+                    || path
+                        .strip_prefix(f.as_str())
+                        .is_some_and(|r| r.starts_with('/'))
+            })
+    }
+}
+
+/// The repository folders a GitOps object applies whole.
+fn source_paths(doc: &Document) -> Vec<String> {
+    let api = doc
+        .value
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let spec = doc.value.get("spec");
+    let mut raw: Vec<&str> = Vec::new();
+    match (api.split('/').next().unwrap_or(""), doc.kind()) {
+        ("argoproj.io", "Application") => sources(spec, &mut raw),
+        ("argoproj.io", "ApplicationSet") => sources(
+            spec.and_then(|s| s.get("template"))
+                .and_then(|t| t.get("spec")),
+            &mut raw,
+        ),
+        ("kustomize.toolkit.fluxcd.io", "Kustomization") => {
+            raw.extend(spec.and_then(|s| s.get("path")).and_then(Value::as_str));
+        }
+        _ => {}
+    }
+    raw.into_iter().map(normalise).collect()
+}
+
+fn sources<'v>(spec: Option<&'v Value>, out: &mut Vec<&'v str>) {
+    let Some(spec) = spec else { return };
+    let one = spec.get("source").into_iter();
+    let many = spec
+        .get("sources")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten();
+    for source in one.chain(many) {
+        // A chart from a Helm repository has no path in this repository.
+        if source.get("chart").is_none() {
+            out.extend(source.get("path").and_then(Value::as_str));
+        }
+    }
+}
+
+/// `./apps/x/` → `apps/x`; `.` and `./` → the root.
+fn normalise(path: &str) -> String {
+    let mut p = path.trim();
+    while let Some(rest) = p.strip_prefix("./") {
+        p = rest;
+    }
+    let p = p.trim_end_matches('/');
+    if p == "." {
+        String::new()
+    } else {
+        p.to_owned()
+    }
+}
