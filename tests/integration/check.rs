@@ -809,3 +809,58 @@ fn what_nothing_deploys_is_skipped_when_it_does_not_parse() {
         "{found:?}"
     );
 }
+
+/// Kustomize patches are parts of objects: a strategic-merge patch that
+/// changes one container's image, or deletes an object, is neither
+/// schema-validated nor judged as a workload on its own. The same partial
+/// Deployment listed as a resource is a whole object, and judged.
+#[test]
+fn kustomize_patches_are_not_judged_as_whole_objects() {
+    let kustomization = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - deployment.yaml\npatches:\n  - path: image-patch.yaml\npatchesStrategicMerge:\n  - delete.yaml\n";
+    let image_patch = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: hello\nspec:\n  template:\n    spec:\n      containers:\n        - name: hello\n          image: registry.example/hello:1.1\n";
+    let delete = "$patch: delete\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: legacy\n";
+    let dir = repo_with(
+        &[],
+        &[
+            ("apps/web/kustomization.yaml", kustomization),
+            ("apps/web/deployment.yaml", DEPLOYMENT),
+            ("apps/web/image-patch.yaml", image_patch),
+            ("apps/web/delete.yaml", delete),
+        ],
+    );
+    let (_, found) = findings(dir.path(), &[]);
+    let on_patches: Vec<_> = found
+        .iter()
+        .filter(|(_, f, _)| f.ends_with("image-patch.yaml") || f.ends_with("delete.yaml"))
+        .collect();
+    assert!(on_patches.is_empty(), "{on_patches:?}");
+    assert!(
+        found
+            .iter()
+            .any(|(_, f, _)| f == "apps/web/deployment.yaml"),
+        "the base Deployment is still judged: {found:?}"
+    );
+
+    let as_resource = kustomization
+        .replace(
+            "  - deployment.yaml\n",
+            "  - deployment.yaml\n  - image-patch.yaml\n",
+        )
+        .replace("patches:\n  - path: image-patch.yaml\n", "");
+    let dir = repo_with(
+        &[],
+        &[
+            ("apps/web/kustomization.yaml", &as_resource),
+            ("apps/web/deployment.yaml", DEPLOYMENT),
+            ("apps/web/image-patch.yaml", image_patch),
+            ("apps/web/delete.yaml", delete),
+        ],
+    );
+    let (_, found) = findings(dir.path(), &[]);
+    assert!(
+        found
+            .iter()
+            .any(|(r, f, _)| f == "apps/web/image-patch.yaml" && r == "SOC-SCHEMA-001"),
+        "{found:?}"
+    );
+}

@@ -367,7 +367,7 @@ impl Embedded {
         for doc in docs {
             // Kubernetes rules only concern the kinds they judge; values
             // files and other documents get the secrets rules alone.
-            if doc.is_object() && self.judged_kinds.contains(doc.kind()) {
+            if doc.is_object() && !doc.partial && self.judged_kinds.contains(doc.kind()) {
                 out.push(("data.socle.document.result", Cow::Borrowed(&doc.value)));
             } else {
                 out.push((NONE, Cow::Owned(Value::Null)));

@@ -144,7 +144,7 @@ pub struct Checker {
     previous: std::collections::HashSet<(String, String)>,
     /// What each kustomization lists, by (path, blob id): read once per
     /// version in a range.
-    kustomizations: std::collections::HashMap<(String, String), Vec<String>>,
+    kustomizations: std::collections::HashMap<(String, String), parse::Entries>,
     /// The spec's findings, by the spec's blob id.
     spec_memo: Option<(String, Vec<Finding>)>,
     /// System findings per environment, by the digest of its model.
@@ -309,6 +309,9 @@ impl Checker {
             .map(|((path, _), id)| {
                 // A listed file is read as YAML: not the same result as the
                 // same bytes unlisted.
+                if layout.patches.contains(path) {
+                    return (path.clone(), format!("{id}+patch"));
+                }
                 if layout.listed.contains(path) {
                     return (path.clone(), format!("{id}+listed"));
                 }

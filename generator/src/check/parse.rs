@@ -21,6 +21,10 @@ pub struct Document {
     lines: std::sync::OnceLock<LineIndex>,
     /// 1-based line of the document's first line of text (`lines` counts from it).
     first_line: usize,
+    /// A kustomize patch (a file a kustomization lists as one, or a
+    /// document with `$patch`): part of an object, merged into another at
+    /// build time, so neither schema-validated nor judged as a workload.
+    pub partial: bool,
 }
 
 impl Document {
@@ -61,6 +65,7 @@ impl Document {
             text: String::new(),
             lines: std::sync::OnceLock::new(),
             first_line: 1,
+            partial: false,
         }
     }
 
@@ -143,6 +148,16 @@ pub fn chart_dirs<'a>(paths: impl IntoIterator<Item = &'a str>) -> BTreeSet<Stri
 pub struct Layout {
     pub charts: BTreeSet<String>,
     pub listed: BTreeSet<String>,
+    /// Files a kustomization lists as patches (also in `listed`).
+    pub patches: BTreeSet<String>,
+}
+
+/// What one kustomization lists: files it reads as YAML, and among them
+/// the patches.
+#[derive(Clone, Debug, Default)]
+pub struct Entries {
+    pub listed: Vec<String>,
+    pub patches: Vec<String>,
 }
 
 impl Layout {
@@ -154,17 +169,21 @@ impl Layout {
     /// (a range check remembers it by the file's version).
     pub fn with(
         files: &[(String, Vec<u8>)],
-        mut entries: impl FnMut(usize, &str, &[u8]) -> Vec<String>,
+        mut entries: impl FnMut(usize, &str, &[u8]) -> Entries,
     ) -> Self {
         let mut listed = BTreeSet::new();
+        let mut patches = BTreeSet::new();
         for (i, (path, bytes)) in files.iter().enumerate() {
             let name = path.rsplit('/').next().unwrap_or(path);
             if KUSTOMIZATION_NAMES.contains(&name) {
-                listed.extend(entries(i, path, bytes));
+                let found = entries(i, path, bytes);
+                listed.extend(found.listed);
+                patches.extend(found.patches);
             }
         }
         Self {
             charts: chart_dirs(files.iter().map(|(p, _)| p.as_str())),
+            patches,
             listed,
         }
     }
@@ -176,31 +195,40 @@ pub(crate) const KUSTOMIZATION_NAMES: [&str; 3] =
 /// Every path the kustomization at `path` names as a resource, component,
 /// CRD or strategic-merge patch: kustomize reads each as YAML, whatever its
 /// name (`s.txt`, `s.YAML`).
-pub(crate) fn kustomization_entries(path: &str, bytes: &[u8]) -> Vec<String> {
-    const FIELDS: [&str; 5] = [
-        "resources",
-        "components",
-        "crds",
-        "patchesStrategicMerge",
-        "bases",
-    ];
+pub(crate) fn kustomization_entries(path: &str, bytes: &[u8]) -> Entries {
+    const FIELDS: [&str; 4] = ["resources", "components", "crds", "bases"];
     let dir = path.rsplit_once('/').map_or("", |(dir, _)| dir);
     // A kustomization is small; a huge one is refused on its own.
     if bytes.len() > MAX_DOCUMENT {
-        return Vec::new();
+        return Entries::default();
     }
     let Decoded::Text(text) = decode(bytes) else {
-        return Vec::new();
+        return Entries::default();
     };
     let Ok(doc) = serde_saphyr::from_str::<Value>(&text) else {
-        return Vec::new();
+        return Entries::default();
     };
-    FIELDS
-        .iter()
-        .flat_map(|field| doc[*field].as_array().into_iter().flatten())
+    let join = |entry: &str| crate::check::system::kustomize::join(dir, entry);
+    let list = |field: &str| doc[field].as_array().into_iter().flatten();
+    // `patchesStrategicMerge` lists files; `patches` and `patchesJson6902`
+    // list objects whose `path` names one (or that hold the patch inline).
+    let patches: Vec<String> = list("patchesStrategicMerge")
         .filter_map(Value::as_str)
-        .map(|entry| crate::check::system::kustomize::join(dir, entry))
-        .collect()
+        .chain(
+            list("patches")
+                .chain(list("patchesJson6902"))
+                .filter_map(|p| p.get("path").and_then(Value::as_str)),
+        )
+        .map(join)
+        .collect();
+    let mut listed: Vec<String> = FIELDS
+        .iter()
+        .flat_map(|field| list(field))
+        .filter_map(Value::as_str)
+        .map(join)
+        .collect();
+    listed.extend(patches.iter().cloned());
+    Entries { listed, patches }
 }
 
 fn is_chart_template(path: &str, charts: &BTreeSet<String>) -> bool {
@@ -269,6 +297,15 @@ pub fn parse_many(files: &[(&str, &[u8])], layout: &Layout) -> Parsed {
 /// One file into `out`; `layout` tells Helm chart templates and the files
 /// kustomizations list apart.
 pub fn parse_file(path: &str, bytes: &[u8], layout: &Layout, out: &mut Parsed) {
+    let start = out.documents.len();
+    read_file(path, bytes, layout, out);
+    let patch_file = layout.patches.contains(path);
+    for d in &mut out.documents[start..] {
+        d.partial = patch_file || d.value.get("$patch").is_some();
+    }
+}
+
+fn read_file(path: &str, bytes: &[u8], layout: &Layout, out: &mut Parsed) {
     let ext = extension(path).to_ascii_lowercase();
     let ext = ext.as_str();
     let listed = layout.listed.contains(path);
@@ -419,6 +456,7 @@ fn parse_json(path: &str, text: &str, out: &mut Parsed) {
             text: text.to_owned(),
             lines: std::sync::OnceLock::new(),
             first_line: 1,
+            partial: false,
         }),
         Err(e) => out.findings.push(Finding::new(
             "SOC-PARSE-001",
@@ -610,6 +648,7 @@ fn parse_yaml(path: &str, text: &str, out: &mut Parsed) {
             lines: std::sync::OnceLock::new(),
             text: chunk,
             first_line,
+            partial: false,
         });
     }
 }

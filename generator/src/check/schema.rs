@@ -330,7 +330,7 @@ pub fn validate(docs: &[Document]) -> Vec<Finding> {
     let table = table();
     let mut validators: HashMap<(String, String), Option<jsonschema::Validator>> = HashMap::new();
     let mut out = Vec::new();
-    for doc in docs {
+    for doc in docs.iter().filter(|d| !d.partial) {
         let (Some(api), Some(kind)) = (
             doc.value.get("apiVersion").and_then(Value::as_str),
             doc.value.get("kind").and_then(Value::as_str),
