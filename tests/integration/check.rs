@@ -864,3 +864,26 @@ fn kustomize_patches_are_not_judged_as_whole_objects() {
         "{found:?}"
     );
 }
+
+/// Credentials in Helm values are examined wherever the values are: a Flux
+/// HelmRelease's `spec.values`, and an ArgoCD Application's `helm.values`,
+/// which holds them as YAML text (placed at the `values` field). References
+/// pass.
+#[test]
+fn credentials_in_helm_values_are_denied_wherever_they_are() {
+    let release = "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: wordpress\nspec:\n  interval: 10m\n  chart:\n    spec:\n      chart: wordpress\n  values:\n    wordpressPassword: hunter2\n";
+    let app = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: wp\n  namespace: argocd\nspec:\n  project: apps\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: wp\n  source:\n    repoURL: https://charts.example\n    chart: wordpress\n    targetRevision: 1.2.3\n    helm:\n      values: |\n        auth:\n          password: hunter4\n          existingSecretPassword: ${WP_PASSWORD}\n";
+    let dir = repo_with(&[], &[("release.yaml", release), ("app.yaml", app)]);
+    let (code, found) = findings(dir.path(), &[]);
+    assert_eq!(code, 1, "{found:?}");
+    let secrets: Vec<(&str, u64)> = found
+        .iter()
+        .filter(|(r, _, _)| r == "SOC-SEC-003")
+        .map(|(_, f, l)| (f.as_str(), *l))
+        .collect();
+    assert_eq!(
+        secrets,
+        [("app.yaml", 16), ("release.yaml", 11)],
+        "{found:?}"
+    );
+}

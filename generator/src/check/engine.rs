@@ -124,8 +124,15 @@ const ENV_MARKERS: [&str; 7] = [
 fn leaves(value: &Value) -> Vec<Value> {
     fn walk(v: &Value, path: &mut Vec<Value>, out: &mut Vec<Value>) {
         match v {
-            Value::String(s) if may_be_secret(path.last().and_then(Value::as_str), s) => {
-                out.push(json!({"path": path.clone(), "value": s}));
+            // ArgoCD's `helm.values` holds a chart's values as YAML text:
+            // the credentials in it are as committed as any other. They
+            // are read with their keys, and placed at the `values` field.
+            Value::String(s) => {
+                if let Some(values) = is_helm_values(path).then(|| embedded_values(s)).flatten() {
+                    walk(&values, path, out);
+                } else if may_be_secret(path.last().and_then(Value::as_str), s) {
+                    out.push(json!({"path": path.clone(), "value": s}));
+                }
             }
             Value::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
@@ -185,6 +192,21 @@ fn leaves(value: &Value) -> Vec<Value> {
         }
     }
     out
+}
+
+fn is_helm_values(path: &[Value]) -> bool {
+    matches!(path, [.., helm, values] if helm == "helm" && values == "values")
+}
+
+/// Values written as YAML text, when they read as a mapping (within the
+/// nesting bound every checked document has).
+fn embedded_values(text: &str) -> Option<Value> {
+    if super::parse::too_deep(text, super::parse::MAX_FLOW_DEPTH).is_some() {
+        return None;
+    }
+    crate::yaml::from_str::<Value>(text)
+        .ok()
+        .filter(Value::is_object)
 }
 
 pub struct Embedded {

@@ -540,7 +540,7 @@ pub(crate) const MAX_FLOW_DEPTH: usize = 128;
 /// `limit`: its line. One pass: quoted strings, comments and block scalars
 /// are skipped. It errs towards counting (a bracket that opens a block
 /// value counts): nothing legitimate nests a hundred levels.
-fn too_deep(text: &str, limit: usize) -> Option<usize> {
+pub(crate) fn too_deep(text: &str, limit: usize) -> Option<usize> {
     let mut depth = 0usize;
     // A block scalar (`|`, `>`): lines more indented than its key are text.
     let mut scalar_indent: Option<usize> = None;
