@@ -417,6 +417,45 @@ impl Reader {
         Ok(out)
     }
 
+    /// The files of the index: what the next commit will hold, which is
+    /// what a pre-commit hook must judge (the working tree may differ).
+    /// Files added with `--intent-to-add` hold nothing yet and are left
+    /// out; a conflict or a sparse index is an error, since the next commit
+    /// cannot be told from it.
+    pub fn staged(&self) -> Result<Vec<TreeFile>, GitError> {
+        use gix::index::entry::{Flags, Mode};
+        let index = self
+            .repo
+            .index_or_empty()
+            .map_err(|e| self.err("index", e))?;
+        let mut out = Vec::new();
+        for entry in index.entries() {
+            let path = entry.path(&index).to_string();
+            if entry.stage_raw() != 0 {
+                return Err(self.err(
+                    "index",
+                    format!("{path} has an unresolved conflict: resolve it and stage the result"),
+                ));
+            }
+            if entry.mode.is_sparse() {
+                return Err(self.err(
+                    "index",
+                    format!("{path}/ is collapsed in a sparse index, so its files cannot be read: check the working tree, or run `git sparse-checkout disable`"),
+                ));
+            }
+            if entry.flags.contains(Flags::INTENT_TO_ADD) || entry.mode.is_submodule() {
+                continue;
+            }
+            out.push(TreeFile {
+                path,
+                blob: entry.id.to_string(),
+                link: entry.mode == Mode::SYMLINK,
+            });
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+
     /// The commit of the last render (`refs/socle/pristine`), if any.
     pub fn pristine(&self) -> Option<String> {
         let mut r = self.repo.try_find_reference(PRISTINE_REF).ok().flatten()?;

@@ -164,7 +164,11 @@ enum HookCommand {
 }
 
 /// First lines of the hook socle writes; recognising it makes reinstalling safe.
-const HOOK: &str = "#!/bin/sh\n# Installed by `socle hook install`: check the repository against its\n# policies before each commit (socle must be on PATH).\nexec socle check --cache .\n";
+const HOOK: &str = "#!/bin/sh\n# Installed by `socle hook install`: check what is staged for the next\n# commit against the repository's policies (socle must be on PATH).\nexec socle check --staged --cache .\n";
+
+/// Hooks earlier versions of `socle hook install` wrote: socle's own, so
+/// replaced without `--force`.
+const OLD_HOOKS: [&str; 1] = ["#!/bin/sh\n# Installed by `socle hook install`: check the repository against its\n# policies before each commit (socle must be on PATH).\nexec socle check --cache .\n"];
 
 #[derive(clap::Args)]
 struct CheckArgs {
@@ -204,6 +208,10 @@ struct CheckArgs {
     /// Check the tree of one commit (no checkout needed).
     #[arg(long, value_name = "REV")]
     commit: Option<String>,
+    /// Check what is staged for the next commit (the index), not the
+    /// working tree: what a pre-commit hook must judge.
+    #[arg(long, conflicts_with_all = ["range", "commit", "render"])]
+    staged: bool,
     /// With --range: fail when any commit introduces a denial, even one fixed later.
     #[arg(long, requires = "range")]
     every_commit_must_pass: bool,
@@ -428,6 +436,8 @@ fn check(args: CheckArgs) -> anyhow::Result<u8> {
         checker::range::check_range(&args.dir, spec, &options, &range)?
     } else if let Some(rev) = &args.commit {
         checker::range::check_commit(&args.dir, rev, &options)?
+    } else if args.staged {
+        checker::range::check_staged(&args.dir, &options)?
     } else {
         checker::check_dir(&args.dir, &options)?
     };
@@ -519,7 +529,7 @@ fn hook_install(dir: &Path, force: bool) -> anyhow::Result<u8> {
     let hooks = socle::git::hooks_dir(dir)?;
     let path = hooks.join("pre-commit");
     if let Ok(existing) = fs_err::read_to_string(&path) {
-        if existing != HOOK && !force {
+        if existing != HOOK && !OLD_HOOKS.contains(&existing.as_str()) && !force {
             anyhow::bail!(
                 "{} exists and was not written by socle; pass --force to replace it",
                 path.display()

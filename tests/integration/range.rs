@@ -473,3 +473,43 @@ fn a_shallow_clone_missing_the_base_says_how_to_fetch_it() {
     assert!(stderr.contains("shallow clone"), "{stderr}");
     assert!(stderr.contains("fetch-depth: 0"), "{stderr}");
 }
+
+/// `--staged` judges what the next commit holds (the index), not the
+/// working tree: a denial only in the working tree passes, a denial staged
+/// and then undone in the working tree fails. The hook runs it, and
+/// replaces the hook an earlier socle wrote without `--force`.
+#[test]
+fn staged_judges_the_index_not_the_working_tree() {
+    let (_tmp, dir) = repository();
+    edit(&dir, STS, FLOAT.0, FLOAT.1);
+    let (code, json, stderr) = check(&dir, &["--staged"]);
+    assert_eq!(code, 0, "{json}\n{stderr}");
+    let (code, _, _) = check(&dir, &[]);
+    assert_eq!(code, 1, "the working tree holds the denial");
+
+    git(&dir, &["add", STS]);
+    edit(&dir, STS, FLOAT.1, FLOAT.0);
+    let (code, json, stderr) = check(&dir, &["--staged"]);
+    assert_eq!(code, 1, "{json}\n{stderr}");
+    assert!(json.to_string().contains("SOC-K8S-002"), "{json}");
+    let (code, _, _) = check(&dir, &[]);
+    assert_eq!(code, 0, "the working tree is clean again");
+
+    let hook = dir.join(".git/hooks/pre-commit");
+    fs_err::create_dir_all(hook.parent().unwrap()).unwrap();
+    fs_err::write(&hook, "#!/bin/sh\n# Installed by `socle hook install`: check the repository against its\n# policies before each commit (socle must be on PATH).\nexec socle check --cache .\n").unwrap();
+    let out = Command::cargo_bin("socle")
+        .unwrap()
+        .args(["hook", "install"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(fs_err::read_to_string(&hook)
+        .unwrap()
+        .contains("socle check --staged --cache"));
+}

@@ -180,6 +180,21 @@ pub fn check_commit(
     Ok(checker.check(input)?)
 }
 
+/// Check the index (what the next commit holds), with the policies it
+/// carries: the pre-commit hook's check.
+pub fn check_staged(dir: &std::path::Path, options: &Options) -> Result<Outcome, RangeError> {
+    let reader = Reader::open(dir)?;
+    let input = tree_input(&reader, reader.staged()?, &mut HashMap::new())?;
+    let mut checker = Checker::new(
+        &policy_files(&input.files),
+        &Options {
+            render_root: None,
+            ..options.clone()
+        },
+    )?;
+    Ok(checker.check(input)?)
+}
+
 pub fn check_range(
     dir: &std::path::Path,
     spec: &str,
