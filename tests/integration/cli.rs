@@ -337,6 +337,18 @@ fn blueprint_copy(tmp: &Path) -> std::path::PathBuf {
     blueprint
 }
 
+/// `socle new --blueprints blueprint --out out_dir`, reported by [`run`].
+fn new_from(blueprint: &Path, out_dir: &Path, tmp: &Path) -> String {
+    run(
+        socle()
+            .args(["new", "--blueprints"])
+            .arg(blueprint)
+            .arg("--out")
+            .arg(out_dir),
+        tmp,
+    )
+}
+
 /// `new` leaves the parse of the rendered YAML to its check (one parse,
 /// not two); a template that renders invalid YAML is still named, as the
 /// renderer names it, and nothing is written.
@@ -348,14 +360,7 @@ fn new_names_the_template_of_a_file_that_is_not_yaml() {
     let text = fs_err::read_to_string(&template).unwrap();
     fs_err::write(&template, format!("{text}\nbroken: [unclosed\n")).unwrap();
     let out_dir = tmp.path().join("out");
-    let report = run(
-        socle()
-            .args(["new", "--blueprints"])
-            .arg(&blueprint)
-            .arg("--out")
-            .arg(&out_dir),
-        tmp.path(),
-    );
+    let report = new_from(&blueprint, &out_dir, tmp.path());
     assert!(report.starts_with("exit: 2\n"), "{report}");
     assert!(
         report.contains("blueprint bug: components/trino/values-")
@@ -381,14 +386,7 @@ fn new_refuses_a_blueprint_that_violates_the_policies() {
     .unwrap();
 
     let out_dir = tmp.path().join("out");
-    let report = run(
-        socle()
-            .args(["new", "--blueprints"])
-            .arg(&blueprint)
-            .arg("--out")
-            .arg(&out_dir),
-        tmp.path(),
-    );
+    let report = new_from(&blueprint, &out_dir, tmp.path());
     assert!(report.starts_with("exit: 2\n"), "{report}");
     assert!(
         report.contains("violates the embedded policies") && report.contains("SOC-K8S-002"),

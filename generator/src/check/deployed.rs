@@ -21,7 +21,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::parse::{Document, Layout, KUSTOMIZATION_NAMES};
+use super::parse::{is_kustomization, Document, Layout};
 
 pub(crate) struct Deployed<'a> {
     everything: bool,
@@ -33,9 +33,7 @@ pub(crate) struct Deployed<'a> {
 impl<'a> Deployed<'a> {
     pub(crate) fn of(files: &[(String, Vec<u8>)], layout: &'a Layout, docs: &[&Document]) -> Self {
         let folders: BTreeSet<String> = docs.iter().flat_map(|d| source_paths(d)).collect();
-        let kustomizations = files
-            .iter()
-            .any(|(p, _)| KUSTOMIZATION_NAMES.contains(&p.rsplit('/').next().unwrap_or(p)));
+        let kustomizations = files.iter().any(|(p, _)| is_kustomization(p));
         let socle_made = files.iter().any(|(p, _)| p == crate::lock::PATH);
         Self {
             everything: socle_made || (folders.is_empty() && !kustomizations),
@@ -47,7 +45,7 @@ impl<'a> Deployed<'a> {
     pub(crate) fn may_deploy(&self, path: &str) -> bool {
         self.everything
             || self.listed.contains(path)
-            || KUSTOMIZATION_NAMES.contains(&path.rsplit('/').next().unwrap_or(path))
+            || is_kustomization(path)
             || self.folders.iter().any(|f| {
                 f.is_empty()
                     || path

@@ -174,8 +174,7 @@ impl Layout {
         let mut listed = BTreeSet::new();
         let mut patches = BTreeSet::new();
         for (i, (path, bytes)) in files.iter().enumerate() {
-            let name = path.rsplit('/').next().unwrap_or(path);
-            if KUSTOMIZATION_NAMES.contains(&name) {
+            if is_kustomization(path) {
                 let found = entries(i, path, bytes);
                 listed.extend(found.listed);
                 patches.extend(found.patches);
@@ -189,8 +188,14 @@ impl Layout {
     }
 }
 
+/// The names kustomize reads a kustomization from, in its order.
 pub(crate) const KUSTOMIZATION_NAMES: [&str; 3] =
     ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+/// Whether the file at `path` is a kustomization.
+pub(crate) fn is_kustomization(path: &str) -> bool {
+    KUSTOMIZATION_NAMES.contains(&path.rsplit('/').next().unwrap_or(path))
+}
 
 /// Every path the kustomization at `path` names as a resource, component,
 /// CRD or strategic-merge patch: kustomize reads each as YAML, whatever its

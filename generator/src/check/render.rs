@@ -91,8 +91,6 @@ const LOADED: &[&str] = &[
     "validators",
 ];
 
-const KUSTOMIZATIONS: &[&str] = &["kustomization.yaml", "kustomization.yml", "Kustomization"];
-
 /// URL prefixes `socle-check.yaml` allows `--render` to fetch
 /// (`render.allowed_remote_bases`), or why the file cannot tell.
 pub(crate) fn allowed_remote_bases(files: &[(String, Vec<u8>)]) -> Result<Vec<String>, String> {
@@ -168,7 +166,7 @@ fn remote_entries(
         if !seen.insert(dir.clone()) {
             continue;
         }
-        let Some((path, bytes)) = KUSTOMIZATIONS.iter().find_map(|name| {
+        let Some((path, bytes)) = super::parse::KUSTOMIZATION_NAMES.iter().find_map(|name| {
             let path = format!("{dir}/{name}");
             by_path.get(path.as_str()).map(|b| (path, *b))
         }) else {

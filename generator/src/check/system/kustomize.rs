@@ -106,14 +106,12 @@ pub(crate) struct Build<'a> {
     pub(crate) gaps: Vec<Gap>,
 }
 
-const KUSTOMIZATION_NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
-
 /// kustomize refuses deeper trees long before this; the bound keeps a
 /// hostile cycle of bases from exhausting the stack.
 const MAX_DEPTH: usize = 32;
 
 pub(crate) fn kustomization_file(files: &Files, dir: &str) -> Option<String> {
-    KUSTOMIZATION_NAMES
+    crate::check::parse::KUSTOMIZATION_NAMES
         .iter()
         .map(|n| join(dir, n))
         .find(|p| files.bytes.contains_key(p.as_str()))
