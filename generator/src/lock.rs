@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::render::FileSet;
 use crate::source::Tree;
 
-pub const PATH: &str = "socle.lock";
+pub const PATH: &str = crate::core::LOCK_PATH;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {

@@ -175,6 +175,10 @@ struct CheckArgs {
     /// Repository to check.
     #[arg(default_value = ".")]
     dir: PathBuf,
+    /// Print the JSON Schema of socle-check.yaml (the repository's check
+    /// configuration) and exit.
+    #[arg(long, exclusive = true)]
+    config_schema: bool,
     /// Report format.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
@@ -399,6 +403,11 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
 }
 
 fn check(args: CheckArgs) -> anyhow::Result<u8> {
+    if args.config_schema {
+        let text = serde_json::to_string_pretty(&checker::config::schema())?;
+        writeln!(std::io::stdout(), "{text}")?;
+        return Ok(0);
+    }
     if !args.dir.is_dir() {
         anyhow::bail!(
             "{}: not a directory; pass the repository to check",
@@ -573,6 +582,9 @@ Example it rejects:
             )?;
             for line in r.example.lines() {
                 writeln!(w, "    {line}")?;
+            }
+            if r.profile.as_deref() == Some("platform") {
+                writeln!(w, "\nProfile: platform (applies to repositories with a socle.lock, or with `rules: {{profile: platform}}` in socle-check.yaml)")?;
             }
             Ok(0)
         }

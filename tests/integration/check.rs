@@ -887,3 +887,165 @@ fn credentials_in_helm_values_are_denied_wherever_they_are() {
         "{found:?}"
     );
 }
+
+/// An Ingress with neither TLS nor a cert-manager issuer: what the platform
+/// profile's SOC-ING-001 rejects.
+const PLAIN_INGRESS: &str = "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\nspec:\n  rules:\n    - host: web.example\n";
+
+/// `socle-check.yaml` turns rules and groups off, changes severities (the
+/// most specific entry wins) and excludes paths, each excluded file listed
+/// as skipped with its pattern.
+#[test]
+fn the_configuration_turns_rules_off_changes_severities_and_excludes_paths() {
+    let secret =
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: hunter2\n";
+    let files = [
+        ("deployment.yaml", DEPLOYMENT),
+        ("vendor/upstream/secret.yaml", secret),
+    ];
+    let dir = repo_with(&[], &files);
+    let (code, before) = findings(dir.path(), &[]);
+    assert_eq!(code, 1);
+    let rules = |found: &[(String, String, u64)], file: &str| -> Vec<String> {
+        let mut r: Vec<String> = found
+            .iter()
+            .filter(|(_, f, _)| f == file)
+            .map(|(r, _, _)| r.clone())
+            .collect();
+        r.dedup();
+        r
+    };
+    assert!(rules(&before, "deployment.yaml").contains(&"SOC-K8S-001".to_owned()));
+    assert!(rules(&before, "deployment.yaml").contains(&"SOC-K8S-003".to_owned()));
+    assert_eq!(
+        rules(&before, "vendor/upstream/secret.yaml"),
+        ["SOC-SEC-001"]
+    );
+
+    let config = "rules:\n  disable: [SOC-K8S-003]\n  severity:\n    SOC-K8S: warn\n    SOC-K8S-005: deny\nexclude:\n  - vendor\n";
+    let dir = repo_with(&[], &[files[0], files[1], ("socle-check.yaml", config)]);
+    let run = check(dir.path(), &["--format", "json"]);
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    let list = json["findings"].as_array().unwrap();
+    let of = |rule: &str| list.iter().find(|f| f["rule"] == rule);
+    assert!(of("SOC-K8S-003").is_none(), "{list:?}");
+    assert_eq!(of("SOC-K8S-001").unwrap()["severity"], "warn");
+    assert_eq!(of("SOC-K8S-005").unwrap()["severity"], "deny");
+    assert!(
+        list.iter()
+            .all(|f| f["file"] != "vendor/upstream/secret.yaml"),
+        "{list:?}"
+    );
+    assert!(
+        json["skipped"]
+            .to_string()
+            .contains("vendor/upstream/secret.yaml")
+            && json["skipped"]
+                .to_string()
+                .contains("excluded by socle-check.yaml (vendor)"),
+        "{}",
+        json["skipped"]
+    );
+    // SOC-K8S-005 stays a denial.
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let calmer = config.replace("    SOC-K8S-005: deny\n", "");
+    let dir = repo_with(&[], &[files[0], files[1], ("socle-check.yaml", &calmer)]);
+    assert_eq!(check(dir.path(), &[]).code, 0);
+}
+
+/// A configuration that cannot be applied stops the check (exit 2) at its
+/// line: a misspelt key, a rule that keeps the check closed.
+#[test]
+fn a_configuration_that_cannot_be_applied_is_an_input_error_at_its_line() {
+    for (config, line, words) in [
+        ("rules:\n  disabled: [SOC-K8S-003]\n", 2, "disabled"),
+        ("rules:\n  disable:\n    - SOC-PARSE\n", 3, "SOC-PARSE-001"),
+        ("kubernetes_version: \"v1.29\"\n", 1, "1.29"),
+        ("exclude: [\"a/[b\"]\n", 1, "not a glob"),
+    ] {
+        let dir = repo_with(
+            &[],
+            &[
+                ("deployment.yaml", DEPLOYMENT),
+                ("socle-check.yaml", config),
+            ],
+        );
+        let run = check(dir.path(), &[]);
+        assert_eq!(run.code, 2, "{config}: {}{}", run.stdout, run.stderr);
+        assert!(
+            run.stderr.contains(&format!("socle-check.yaml:{line}:")) && run.stderr.contains(words),
+            "{config}: {}",
+            run.stderr
+        );
+    }
+    let schema = socle().args(["check", "--config-schema"]).output().unwrap();
+    assert!(schema.status.success());
+    let schema: Value = serde_json::from_slice(&schema.stdout).unwrap();
+    assert_eq!(schema["title"], "socle-check.yaml");
+    assert!(schema["properties"]["rules"].is_object(), "{schema}");
+}
+
+/// The platform profile's rules apply to a repository socle rendered (it has
+/// a socle.lock) or whose configuration asks for them; generic rules apply
+/// everywhere.
+#[test]
+fn platform_rules_apply_where_socle_rendered_or_where_asked() {
+    let ingress_rules = |extra: &[(&str, &str)]| {
+        let mut docs = vec![("ingress.yaml", PLAIN_INGRESS)];
+        docs.extend_from_slice(extra);
+        let dir = repo_with(&[], &docs);
+        let (_, found) = findings(dir.path(), &[]);
+        found
+            .into_iter()
+            .filter(|(_, f, _)| f == "ingress.yaml")
+            .map(|(r, _, _)| r)
+            .collect::<Vec<_>>()
+    };
+    assert!(!ingress_rules(&[]).contains(&"SOC-ING-001".to_owned()));
+    for extra in [
+        ("socle-check.yaml", "rules:\n  profile: platform\n"),
+        ("socle.lock", "{}\n"),
+    ] {
+        assert!(
+            ingress_rules(&[extra]).contains(&"SOC-ING-001".to_owned()),
+            "{extra:?}"
+        );
+    }
+    // A rendered repository can opt out.
+    assert!(!ingress_rules(&[
+        ("socle.lock", "{}\n"),
+        ("socle-check.yaml", "rules:\n  profile: generic\n")
+    ])
+    .contains(&"SOC-ING-001".to_owned()));
+}
+
+/// The target Kubernetes version decides between "removed" (a denial) and
+/// "removed later" (a warning before the upgrade).
+#[test]
+fn the_target_kubernetes_version_decides_removed_or_removed_later() {
+    let old = "apiVersion: extensions/v1beta1\nkind: Ingress\nmetadata:\n  name: web\nspec:\n  rules:\n    - host: web.example\n";
+    let dir = repo_with(&[], &[("old.yaml", old)]);
+    let (code, found) = findings(dir.path(), &[]);
+    assert_eq!(code, 1);
+    assert!(
+        found
+            .iter()
+            .any(|(r, f, l)| r == "SOC-SCHEMA-003" && f == "old.yaml" && *l == 1),
+        "{found:?}"
+    );
+    for (version, rule, code) in [("1.21", "SOC-SCHEMA-004", 0), ("1.22", "SOC-SCHEMA-003", 1)] {
+        let config = format!("kubernetes_version: \"{version}\"\n");
+        let dir = repo_with(&[], &[("old.yaml", old), ("socle-check.yaml", &config)]);
+        let run = check(dir.path(), &[]);
+        assert_eq!(run.code, code, "{version}: {}", run.stdout);
+        assert!(run.stdout.contains(rule), "{version}: {}", run.stdout);
+        if rule == "SOC-SCHEMA-004" {
+            assert!(
+                run.stdout
+                    .contains("served by Kubernetes 1.21, the target, but was removed in 1.22"),
+                "{}",
+                run.stdout
+            );
+        }
+    }
+}

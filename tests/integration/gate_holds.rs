@@ -291,20 +291,22 @@ fn render_does_not_fetch_a_remote_base_the_repository_does_not_allow() {
     assert!(built().contains(OVERLAY), "{}", built());
     assert_eq!(code, 0, "{json}\n{stderr}");
 
-    // An allow-list that does not read allows nothing.
+    // An allow-list that does not read stops the check (exit 2) at its line,
+    // before anything is built.
     fs_err::write(
         &config,
         format!("{text}\nrender:\n  allowed_remote_bases: https://example.com/\n"),
     )
     .unwrap();
-    let (code, json, _) = check(&dir, &["--render"], &env);
-    assert_eq!(code, 1);
-    let list = findings(&json);
+    let line = text.lines().count() + 3;
+    fs_err::remove_file(&log).unwrap();
+    let (code, _, stderr) = check(&dir, &["--render"], &env);
+    assert_eq!(code, 2, "{stderr}");
     assert!(
-        list.iter()
-            .any(|f| f["rule"] == "SOC-RENDER-001" && f["file"] == "socle-check.yaml"),
-        "{list:?}"
+        stderr.contains(&format!("socle-check.yaml:{line}:")),
+        "{stderr}"
     );
+    assert!(!log.exists(), "nothing is built");
 
     // A pull request that widens the allow-list is a change for review in
     // the range check, as a policy change is.

@@ -513,3 +513,49 @@ fn staged_judges_the_index_not_the_working_tree() {
         .unwrap()
         .contains("socle check --staged --cache"));
 }
+
+/// `socle-check.yaml` is read from BASE like the policies: a pull request
+/// that turns a rule off is still judged by it, and the change is reported
+/// for review; a commit that breaks the file is a denial at its line.
+#[test]
+fn a_pull_request_cannot_relax_the_configuration_it_is_judged_by() {
+    let (_tmp, dir) = repository();
+    let base = git(&dir, &["rev-parse", "HEAD"]);
+    let config = dir.join("socle-check.yaml");
+    let text = fs_err::read_to_string(&config).unwrap();
+    fs_err::write(
+        &config,
+        format!("{text}\nrules:\n  disable: [SOC-K8S-002]\n"),
+    )
+    .unwrap();
+    edit(&dir, STS, FLOAT.0, FLOAT.1);
+    commit(&dir, "Float zeppelin and turn the pinning rule off");
+    let range = format!("{base}..HEAD");
+    let (code, json, stderr) = check(&dir, &["--range", &range]);
+    assert_eq!(code, 1, "{json}\n{stderr}");
+    let list = findings(&json);
+    assert!(
+        list.iter()
+            .any(|f| f["rule"] == "SOC-K8S-002" && f["file"] == STS),
+        "{list:?}"
+    );
+    assert!(
+        list.iter().any(|f| f["rule"] == "SOC-RANGE-001"
+            && f["file"] == "socle-check.yaml"
+            && f["severity"] == "warn"),
+        "{list:?}"
+    );
+
+    fs_err::write(&config, format!("{text}\nrules:\n  disabled: []\n")).unwrap();
+    commit(&dir, "Break the configuration");
+    let line = text.lines().count() + 3;
+    let (code, json, stderr) = check(&dir, &["--range", &range]);
+    assert_eq!(code, 1, "{json}\n{stderr}");
+    let list = findings(&json);
+    assert!(
+        list.iter().any(|f| f["rule"] == "SOC-SCHEMA-005"
+            && f["file"] == "socle-check.yaml"
+            && f["line"] == line as u64),
+        "{list:?}"
+    );
+}

@@ -331,10 +331,15 @@ impl DiskCache {
 }
 
 /// The digest of everything a file's findings depend on besides the file:
-/// socle's version (its rules and schemas), and the repository policies.
-pub fn bundle_digest(policy_files: &[(String, Vec<u8>)], options: &super::Options) -> String {
+/// socle's version (its rules and schemas), the repository policies, and
+/// the Kubernetes version the schemas are judged for.
+pub fn bundle_digest(
+    policy_files: &[(String, Vec<u8>)],
+    options: &super::Options,
+    target: (u32, u32),
+) -> String {
     let mut text = format!(
-        "socle {}\nlocal {}\nrego-v0 {}\nbounds {:?}\nnamespaces {:?}\n",
+        "socle {}\nlocal {}\nrego-v0 {}\nbounds {:?}\nnamespaces {:?}\nkubernetes {target:?}\n",
         env!("CARGO_PKG_VERSION"),
         options.local_policies,
         options.rego_v0,

@@ -7,6 +7,7 @@
 
 pub mod argocd;
 pub mod cache;
+pub mod config;
 mod deployed;
 pub mod engine;
 pub mod exceptions;
@@ -91,6 +92,8 @@ pub enum CheckError {
     Render(#[from] render::RenderError),
     #[error("cache directory: {0}")]
     Cache(std::io::Error),
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
 }
 
 /// Check a set of files (relative path → bytes), with the policies and
@@ -136,6 +139,11 @@ pub struct Checker {
     local: engine::Local,
     exceptions: exceptions::Exceptions,
     catalog: crate::core::catalog::Catalog,
+    /// `socle-check.yaml` of the tree the policies come from.
+    config: config::Config,
+    applied: config::Applied,
+    /// The checked tree's own `socle-check.yaml` problems, by its blob id.
+    config_memo: Option<(String, Vec<Finding>)>,
     cache: std::collections::HashMap<(String, String), FileResult>,
     /// The file versions of the previous check: with this one's, the only
     /// versions kept in `cache`. A range walks commits in order, so a
@@ -165,6 +173,30 @@ impl Drop for Checker {
 }
 
 impl Checker {
+    /// Files `socle-check.yaml` excludes leave the run here, each listed as
+    /// skipped with the pattern that matched it.
+    fn exclude(&self, input: &mut files::Input) {
+        let applied = &self.applied;
+        let mut skipped = Vec::new();
+        input
+            .files
+            .retain(|(path, _)| match applied.excluded(path) {
+                Some(pattern) => {
+                    skipped.push((
+                        path.clone(),
+                        format!("excluded by {} ({pattern})", config::PATH),
+                    ));
+                    false
+                }
+                None => true,
+            });
+        input
+            .findings
+            .retain(|f| applied.excluded(&f.file).is_none());
+        input.skipped.retain(|(p, _)| applied.excluded(p).is_none());
+        input.skipped.extend(skipped);
+    }
+
     /// `policy_files` supplies the repository policies (`policies/*.rego`)
     /// and exceptions; a range check takes them from its base commit.
     pub fn new(policy_files: &[(String, Vec<u8>)], options: &Options) -> Result<Self, CheckError> {
@@ -183,15 +215,22 @@ impl Checker {
         } else {
             engine::Local::load(&[], options)?
         };
+        let config = config::Config::from_files(policy_files)?;
         let disk = match &options.cache_dir {
             Some(dir) => Some(
-                cache::DiskCache::open(dir, &cache::bundle_digest(policy_files, options))
-                    .map_err(CheckError::Cache)?,
+                cache::DiskCache::open(
+                    dir,
+                    &cache::bundle_digest(policy_files, options, config.target()),
+                )
+                .map_err(CheckError::Cache)?,
             ),
             None => None,
         };
         Ok(Self {
             disk,
+            applied: config::Applied::new(&config),
+            config,
+            config_memo: None,
             options: options.clone(),
             embedded,
             local,
@@ -222,6 +261,31 @@ impl Checker {
         }
         let found = schema::validate_spec(files);
         self.spec_memo = Some((id.clone(), found.clone()));
+        found
+    }
+
+    /// The checked tree's `socle-check.yaml` against its schema, once per
+    /// version of it (a range's commits; the configuration in force came
+    /// from BASE).
+    fn config_findings(
+        &mut self,
+        files: &[(String, Vec<u8>)],
+        versions: &std::collections::HashMap<String, String>,
+    ) -> Vec<Finding> {
+        let Some(id) = versions.get(config::PATH) else {
+            return Vec::new();
+        };
+        if let Some((seen, found)) = &self.config_memo {
+            if seen == id {
+                return found.clone();
+            }
+        }
+        let found: Vec<Finding> = config::Config::from_files(files)
+            .err()
+            .map(|e| e.finding())
+            .into_iter()
+            .collect();
+        self.config_memo = Some((id.clone(), found.clone()));
         found
     }
 
@@ -282,7 +346,8 @@ impl Checker {
         }
     }
 
-    pub fn check(&mut self, input: files::Input) -> Result<Outcome, CheckError> {
+    pub fn check(&mut self, mut input: files::Input) -> Result<Outcome, CheckError> {
+        self.exclude(&mut input);
         let ids: Vec<String> = input
             .files
             .iter()
@@ -353,6 +418,7 @@ impl Checker {
         }
         let versions: std::collections::HashMap<String, String> = keys.iter().cloned().collect();
         findings.extend(self.spec_findings(&input.files, &versions));
+        findings.extend(self.config_findings(&input.files, &versions));
 
         // Where each fresh file's documents sit in `fresh` (parsing pushes
         // them file by file).
@@ -381,6 +447,7 @@ impl Checker {
         // simulation read the same documents and nothing of each other: they
         // run side by side, which keeps both cores busy from parsing to the
         // report.
+        let target = self.config.target();
         let (embedded, local, facts, memo) = (
             &self.embedded,
             &self.local,
@@ -404,7 +471,7 @@ impl Checker {
             let fresh_found = if fresh_keys.is_empty() {
                 Ok(Vec::new())
             } else {
-                let mut found = schema::validate(&fresh.documents);
+                let mut found = schema::validate(&fresh.documents, target);
                 embedded
                     .evaluate_files(&fresh.documents, &fresh.texts)
                     .map(|more| {
@@ -424,7 +491,7 @@ impl Checker {
             let rendered = render::render_all(root, &input.files)?;
             findings.extend(rendered.refused);
             for (overlay, rendered) in rendered.overlays {
-                let mut found = schema::validate(&rendered);
+                let mut found = schema::validate(&rendered, self.config.target());
                 found.extend(self.embedded.evaluate(&rendered, &[], &paths)?);
                 findings.extend(render::trace(found, &overlay, &rendered, &documents));
             }
@@ -455,12 +522,20 @@ impl Checker {
         self.cache
             .retain(|key, _| current.contains(key) || previous.contains(key));
 
-        // The catalog is the one place an embedded rule's severity is decided.
+        // The catalog is the one place an embedded rule's severity is
+        // decided, and the configuration the one place it is changed.
         for f in findings.iter_mut().filter(|f| f.source == "embedded") {
             if self.catalog.get(&f.rule).is_some() {
                 f.severity = self.catalog.severity(&f.rule);
             }
         }
+        let platform = self
+            .applied
+            .platform(input.files.iter().any(|(p, _)| p == crate::core::LOCK_PATH));
+        if !platform {
+            findings.retain(|f| f.source != "embedded" || !self.catalog.is_platform(&f.rule));
+        }
+        self.applied.apply(&mut findings);
         let mut findings = self.exceptions.apply(findings, exceptions::today());
         findings.sort_by(|a, b| {
             (&a.file, a.line, &a.rule, &a.message).cmp(&(&b.file, b.line, &b.rule, &b.message))

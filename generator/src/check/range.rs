@@ -46,10 +46,12 @@ struct Walker<'a> {
     not_modelled: HashMap<String, Vec<String>>,
 }
 
+/// What judges a tree besides socle itself: the repository's policies and
+/// exceptions, and the gate half of `socle-check.yaml`.
 fn policy_files(files: &[(String, Vec<u8>)]) -> Vec<(String, Vec<u8>)> {
     files
         .iter()
-        .filter(|(p, _)| p.starts_with("policies/"))
+        .filter(|(p, _)| p.starts_with("policies/") || p == super::config::PATH)
         .cloned()
         .collect()
 }
@@ -290,9 +292,11 @@ pub fn check_range(
                     .map(|(p, _)| p),
             )
             .collect();
-        // The allow-list of `--render` decides which URLs CI fetches: a
-        // pull request that widens it is reviewed like a policy change.
-        let config = super::system::build::CONFIG_FILE;
+        // The configuration's gate (rules, profile, excludes, target
+        // version, the remote bases `--render` may fetch) decides what
+        // fails: a pull request that changes it is reviewed like a policy
+        // change.
+        let config = super::config::PATH;
         let config_blob = |files: Vec<TreeFile>| files.into_iter().find(|f| f.path == config);
         let before = match commit.parents.first() {
             Some(p) => config_blob(walker.tree(p)?),
@@ -300,20 +304,24 @@ pub fn check_range(
         };
         let after = config_blob(walker.tree(&commit.id)?);
         if before.as_ref().map(|f| &f.blob) != after.as_ref().map(|f| &f.blob) {
-            let allowed = |f: Option<TreeFile>| -> Result<_, RangeError> {
+            let gate = |f: Option<TreeFile>| -> Result<_, RangeError> {
                 let files = match f {
                     Some(f) => vec![(config.to_owned(), reader.blob(&f.blob)?)],
                     None => Vec::new(),
                 };
-                Ok(super::render::allowed_remote_bases(&files))
+                // A file that does not parse is its own finding
+                // (SOC-SCHEMA-005); as a gate it is a change.
+                Ok(super::config::Config::from_files(&files)
+                    .map(|c| c.gate())
+                    .unwrap_or_else(|e| e.to_string()))
             };
-            if allowed(before)? != allowed(after)? {
+            if gate(before)? != gate(after)? {
                 let mut f = Finding::new(
                     "SOC-RANGE-001",
                     if range.protect_policies { Severity::Deny } else { Severity::Warn },
                     config,
                     None,
-                    format!("commit {} changes render.allowed_remote_bases, the remote bases `socle check --render` may fetch; this change needs review", label(commit)),
+                    format!("commit {} changes what decides the check in {config} (rules, exclude, kubernetes_version or render.allowed_remote_bases); the range is judged by the base's, and this change needs review", label(commit)),
                 );
                 f.commit = Some(label(commit));
                 extra.push(f);

@@ -94,35 +94,14 @@ const LOADED: &[&str] = &[
 /// URL prefixes `socle-check.yaml` allows `--render` to fetch
 /// (`render.allowed_remote_bases`), or why the file cannot tell.
 pub(crate) fn allowed_remote_bases(files: &[(String, Vec<u8>)]) -> Result<Vec<String>, String> {
-    let config = super::system::build::CONFIG_FILE;
-    let Some((_, bytes)) = files.iter().find(|(p, _)| p == config) else {
-        return Ok(Vec::new());
-    };
-    let refuse = |why: &str| {
-        format!("{why}; no remote base is fetched until render.allowed_remote_bases is a list of URL prefixes, e.g. `render: {{allowed_remote_bases: [\"https://github.com/acme/bases//\"]}}`")
-    };
-    let value: Value = crate::yaml::from_slice(bytes).map_err(|e| {
-        refuse(&format!(
-            "does not parse as YAML ({})",
-            crate::yaml::describe(&e)
-        ))
+    let config = super::config::Config::from_files(files).map_err(|e| {
+        format!("{e}; no remote base is fetched until render.allowed_remote_bases is a list of URL prefixes, e.g. `render: {{allowed_remote_bases: [\"https://github.com/acme/bases//\"]}}`")
     })?;
-    let list = &value["render"]["allowed_remote_bases"];
-    if list.is_null() {
-        return Ok(Vec::new());
+    let list = config.render.allowed_remote_bases;
+    if list.iter().any(|p| p.trim().is_empty()) {
+        return Err("render.allowed_remote_bases holds an empty prefix, which would allow every URL; remove it".into());
     }
-    list.as_array()
-        .and_then(|items| {
-            items
-                .iter()
-                .map(|i| {
-                    i.as_str()
-                        .filter(|s| !s.trim().is_empty())
-                        .map(str::to_owned)
-                })
-                .collect::<Option<Vec<_>>>()
-        })
-        .ok_or_else(|| refuse("render.allowed_remote_bases is not a list of non-empty strings"))
+    Ok(list)
 }
 
 /// Whether kustomize would fetch `entry` of a kustomization in `dir`: a URL
@@ -217,7 +196,7 @@ pub fn render_all(root: &Path, files: &[(String, Vec<u8>)]) -> Result<Rendered, 
                 out.refused.push(Finding::new(
                     RULE,
                     Severity::Deny,
-                    super::system::build::CONFIG_FILE,
+                    super::config::PATH,
                     None,
                     why.clone(),
                 ));
@@ -226,7 +205,7 @@ pub fn render_all(root: &Path, files: &[(String, Vec<u8>)]) -> Result<Rendered, 
                 let message = match entry {
                     Some(url) => format!(
                         "overlay {overlay} is not built: kustomize would fetch the remote base {url}, which render.allowed_remote_bases in {} does not name; vendor the base into the repository, or add its URL prefix to the allow-list",
-                        super::system::build::CONFIG_FILE
+                        super::config::PATH
                     ),
                     None => format!(
                         "overlay {overlay} is not built: {file} does not parse as YAML, so what it would fetch cannot be told; fix its syntax"

@@ -239,18 +239,31 @@ const REMOVED: &[(&str, &[&str], &str, &str)] = &[
     ),
 ];
 
-/// SOC-SCHEMA-003 when `kind` is no longer served at `api`.
-fn removed(doc: &Document, api: &str, kind: &str) -> Option<Finding> {
+/// SOC-SCHEMA-003 when `kind` is no longer served at `api` by the target
+/// Kubernetes version; SOC-SCHEMA-004 when the target still serves it but
+/// a later release removed it (the upgrade would break it).
+fn removed(doc: &Document, api: &str, kind: &str, target: (u32, u32)) -> Option<Finding> {
     let (_, _, release, instead) = REMOVED
         .iter()
         .find(|(a, kinds, _, _)| *a == api && kinds.contains(&kind))?;
-    let mut f = Finding::new(
-        "SOC-SCHEMA-003",
-        Severity::Deny,
-        &doc.path,
-        Some(doc.line_of(&[Value::from("apiVersion")])),
-        format!("{kind} {api} was removed in Kubernetes {release}: the API server refuses it; use {instead}"),
-    );
+    let gone = super::config::parse_version(release).is_none_or(|r| r <= target);
+    let mut f = if gone {
+        Finding::new(
+            "SOC-SCHEMA-003",
+            Severity::Deny,
+            &doc.path,
+            Some(doc.line_of(&[Value::from("apiVersion")])),
+            format!("{kind} {api} was removed in Kubernetes {release}: the API server refuses it; use {instead}"),
+        )
+    } else {
+        Finding::new(
+            "SOC-SCHEMA-004",
+            Severity::Warn,
+            &doc.path,
+            Some(doc.line_of(&[Value::from("apiVersion")])),
+            format!("{kind} {api} is served by Kubernetes {}.{}, the target, but was removed in {release}: move to {instead} before upgrading", target.0, target.1),
+        )
+    };
     f.resource = doc.resource();
     Some(f)
 }
@@ -326,7 +339,7 @@ pub fn schema_for(api_version: &str, kind: &str) -> Option<Value> {
 
 /// Validate every document of a known core kind; validators are compiled
 /// once per kind present.
-pub fn validate(docs: &[Document]) -> Vec<Finding> {
+pub fn validate(docs: &[Document], target: (u32, u32)) -> Vec<Finding> {
     let table = table();
     let mut validators: HashMap<(String, String), Option<jsonschema::Validator>> = HashMap::new();
     let mut out = Vec::new();
@@ -337,7 +350,7 @@ pub fn validate(docs: &[Document]) -> Vec<Finding> {
         ) else {
             continue;
         };
-        if let Some(f) = removed(doc, api, kind) {
+        if let Some(f) = removed(doc, api, kind, target) {
             out.push(f);
             continue;
         }

@@ -5,7 +5,18 @@ use serde::Deserialize;
 use crate::source::Tree;
 
 /// How a finding weighs: a denial fails the check, a warning is reported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Deny,
@@ -29,6 +40,10 @@ pub struct Rule {
     pub title: String,
     pub remediation: String,
     pub example: String,
+    /// `platform` for the rules that check conventions of the platform
+    /// socle renders; absent for the rules that apply to any repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
 }
 
 /// The rules whose findings are credentials written into a file. Git keeps
@@ -67,6 +82,12 @@ impl Catalog {
 
     pub fn get(&self, id: &str) -> Option<&Rule> {
         self.rules.iter().find(|r| r.id.eq_ignore_ascii_case(id))
+    }
+
+    /// Whether `id` is a rule of the `platform` profile.
+    pub fn is_platform(&self, id: &str) -> bool {
+        self.get(id)
+            .is_some_and(|r| r.profile.as_deref() == Some("platform"))
     }
 
     pub fn severity(&self, id: &str) -> Severity {

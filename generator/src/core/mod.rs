@@ -17,3 +17,6 @@ pub mod wiring;
 /// Name of the spec inside a generated repository (the checker validates
 /// it; the generator writes it).
 pub const SPEC_PATH: &str = "socle.yaml";
+/// The lock `socle new` writes beside the spec: its presence says socle
+/// rendered the repository.
+pub const LOCK_PATH: &str = "socle.lock";
