@@ -475,6 +475,36 @@ impl Reader {
 }
 
 /// The git directory of the repository containing `dir` (per work tree).
+/// The paths the index of the repository holding `dir` tracks under it,
+/// relative to `dir`; none when `dir` is in no repository with a work tree.
+/// Git deploys a tracked file even when `.gitignore` matches it, so the
+/// check reads those too.
+pub(crate) fn tracked_under(dir: &Path) -> Option<std::collections::HashSet<String>> {
+    let repo = gix::discover(dir).ok()?;
+    let workdir = std::fs::canonicalize(repo.workdir()?).ok()?;
+    let dir = std::fs::canonicalize(dir).ok()?;
+    let prefix = dir.strip_prefix(&workdir).ok()?;
+    let prefix = prefix
+        .to_string_lossy()
+        .replace(std::path::MAIN_SEPARATOR, "/");
+    let index = repo.index_or_empty().ok()?;
+    Some(
+        index
+            .entries()
+            .iter()
+            .filter_map(|e| {
+                let path = e.path(&index).to_string();
+                if prefix.is_empty() {
+                    return Some(path);
+                }
+                path.strip_prefix(&prefix)?
+                    .strip_prefix('/')
+                    .map(str::to_owned)
+            })
+            .collect(),
+    )
+}
+
 pub(crate) fn git_dir(dir: &Path) -> Result<std::path::PathBuf, GitError> {
     let repo = gix::discover(dir).map_err(|e| GitError {
         step: "open",

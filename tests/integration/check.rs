@@ -1049,3 +1049,46 @@ fn the_target_kubernetes_version_decides_removed_or_removed_later() {
         }
     }
 }
+
+/// What git ignores is not read, unless the index tracks it (a clone has
+/// it, so ArgoCD deploys it); outside a git repository `.gitignore` means
+/// nothing and every file is read.
+#[test]
+fn files_git_ignores_are_skipped_unless_tracked() {
+    let secret =
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: hunter2\n";
+    let dir = repo_with(
+        &[],
+        &[
+            (".gitignore", "local/\n*.local.yaml\n"),
+            ("local/secret.yaml", secret),
+            ("dev.local.yaml", secret),
+            ("scratch.yaml", secret),
+            ("tracked/secret.local.yaml", secret),
+        ],
+    );
+    let sec = |dir: &Path| -> Vec<String> {
+        let (_, found) = findings(dir, &[]);
+        let mut files: Vec<String> = found
+            .into_iter()
+            .filter(|(r, _, _)| r == "SOC-SEC-001")
+            .map(|(_, f, _)| f)
+            .collect();
+        files.dedup();
+        files
+    };
+    // Not a repository yet: everything is read.
+    assert_eq!(
+        sec(dir.path()),
+        [
+            "dev.local.yaml",
+            "local/secret.yaml",
+            "scratch.yaml",
+            "tracked/secret.local.yaml"
+        ]
+    );
+    crate::support::git(dir.path(), &["init", "-q"]);
+    fs_err::write(dir.path().join(".git/info/exclude"), "scratch.yaml\n").unwrap();
+    crate::support::git(dir.path(), &["add", "-f", "tracked/secret.local.yaml"]);
+    assert_eq!(sec(dir.path()), ["tracked/secret.local.yaml"]);
+}

@@ -29,63 +29,96 @@ impl Input {
         }
     }
 
-    /// Walk `root`, skipping `.git`. Symbolic links are not followed: one
-    /// that resolves inside the repository is skipped (its target is read on
-    /// its own), one that leaves it is a finding.
+    /// Walk `root`, skipping `.git` and what git ignores (`.gitignore`,
+    /// `.git/info/exclude`) unless the index tracks it: what a clone holds
+    /// is what is deployed. Symbolic links are not followed: one that
+    /// resolves inside the repository is skipped (its target is read on its
+    /// own), one that leaves it is a finding.
     pub fn from_dir(root: &Path) -> Result<Self, std::io::Error> {
         let root_real = fs_err::canonicalize(root)?;
         let mut input = Input::default();
-        let walker = walkdir::WalkDir::new(root)
+        let walker = ignore::WalkBuilder::new(root)
             .follow_links(false)
-            .sort_by_file_name()
-            .into_iter()
-            // Everything else is read, `.socle/` included: the check cache
-            // is no longer kept there, and a skipped folder is one a pull
-            // request could hide a credential in.
-            .filter_entry(|e| e.depth() == 0 || e.file_name() != ".git");
+            .sort_by_file_name(std::cmp::Ord::cmp)
+            // Only git's own rules: hidden files are read (`.github/`, a
+            // `.env` could hold a credential), and neither `.ignore` files
+            // nor the user's global excludes (which differ between a laptop
+            // and CI) hide anything.
+            .hidden(false)
+            .ignore(false)
+            .git_global(false)
+            .git_ignore(true)
+            .git_exclude(true)
+            .parents(true)
+            .require_git(true)
+            // Everything else is read, `.socle/` included: a skipped folder
+            // is one a pull request could hide a credential in.
+            .filter_entry(|e| e.depth() == 0 || e.file_name() != ".git")
+            .build();
+        let mut seen = std::collections::HashSet::new();
         for entry in walker {
-            let entry = entry.map_err(|e| {
-                let path = e
-                    .path()
-                    .map(Path::to_path_buf)
-                    .unwrap_or_else(|| root.to_path_buf());
-                std::io::Error::other(format!("{}: {e}", path.display()))
-            })?;
+            let entry =
+                entry.map_err(|e| std::io::Error::other(format!("{}: {e}", root.display())))?;
+            if entry.depth() == 0 {
+                continue;
+            }
             let rel = relative(root, entry.path());
-            if entry.path_is_symlink() {
-                let target = fs_err::canonicalize(entry.path()).ok();
-                match target {
-                    Some(t) if t.starts_with(&root_real) => input
-                        .skipped
-                        .push((rel, "symbolic link inside the repository".into())),
-                    _ => input.findings.push(Finding::new(
-                        "SOC-REPO-001",
-                        Severity::Deny,
-                        &rel,
-                        None,
-                        format!(
-                            "symbolic link to {} points outside the repository",
-                            fs_err::read_link(entry.path())
-                                .map(|p| p.display().to_string())
-                                .unwrap_or_default()
-                        ),
-                    )),
+            seen.insert(rel.clone());
+            input.read(&root_real, &rel, entry.path())?;
+        }
+        // Tracked files under an ignored pattern.
+        if let Some(tracked) = crate::git::tracked_under(root) {
+            let mut extra: Vec<&String> = tracked.iter().filter(|p| !seen.contains(*p)).collect();
+            extra.sort();
+            for rel in extra {
+                let path = root.join(rel);
+                if fs_err::symlink_metadata(&path).is_ok() && !has_dot_git(rel) {
+                    input.read(&root_real, rel, &path)?;
                 }
-                continue;
             }
-            if !entry.file_type().is_file() {
-                continue;
-            }
-            let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
-            if size > MAX_FILE {
-                input.findings.push(too_large(&rel, size));
-                continue;
-            }
-            input.files.push((rel, fs_err::read(entry.path())?));
         }
         input.files.sort();
         Ok(input)
     }
+
+    /// Read one walked path (a file, a link or a folder).
+    fn read(&mut self, root_real: &Path, rel: &str, path: &Path) -> Result<(), std::io::Error> {
+        let meta = fs_err::symlink_metadata(path)?;
+        if meta.file_type().is_symlink() {
+            let target = fs_err::canonicalize(path).ok();
+            match target {
+                Some(t) if t.starts_with(root_real) => self
+                    .skipped
+                    .push((rel.to_owned(), "symbolic link inside the repository".into())),
+                _ => self.findings.push(Finding::new(
+                    "SOC-REPO-001",
+                    Severity::Deny,
+                    rel,
+                    None,
+                    format!(
+                        "symbolic link to {} points outside the repository",
+                        fs_err::read_link(path)
+                            .map(|p| p.display().to_string())
+                            .unwrap_or_default()
+                    ),
+                )),
+            }
+            return Ok(());
+        }
+        if !meta.is_file() {
+            return Ok(());
+        }
+        if meta.len() > MAX_FILE {
+            self.findings.push(too_large(rel, meta.len()));
+            return Ok(());
+        }
+        self.files.push((rel.to_owned(), fs_err::read(path)?));
+        Ok(())
+    }
+}
+
+fn has_dot_git(rel: &str) -> bool {
+    rel.split('/').any(|c| c == ".git")
 }
 
 /// A file over [`MAX_FILE`] is not parsed, and so not judged: a denial,
