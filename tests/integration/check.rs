@@ -1092,3 +1092,89 @@ fn files_git_ignores_are_skipped_unless_tracked() {
     crate::support::git(dir.path(), &["add", "-f", "tracked/secret.local.yaml"]);
     assert_eq!(sec(dir.path()), ["tracked/secret.local.yaml"]);
 }
+
+/// A kustomize app as teams write them: a base with an untagged image, an
+/// overlay whose `images:` pins it and whose patch sets replicas. What
+/// kustomize builds is pinned, so the base is not an unpinned-image denial
+/// and the patch is not judged as a whole Deployment; an overlay that leaves
+/// the image floating keeps the denial, on the base's line, naming it.
+#[test]
+fn kustomize_images_are_applied_before_judging_pinning() {
+    let base = DEPLOYMENT
+        .replace("registry.example/hello:1.0", "registry.example/hello")
+        .replace(
+            "    spec:\n      containers",
+            "    spec:\n      securityContext:\n        runAsNonRoot: true\n      containers",
+        );
+    let prod = "resources:\n  - ../../base\nimages:\n  - name: registry.example/hello\n    newTag: \"1.4.2\"\npatches:\n  - path: replicas.yaml\n";
+    let replicas =
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: hello\nspec:\n  replicas: 3\n";
+    let files = [
+        (
+            "app/base/kustomization.yaml",
+            "resources:\n  - deployment.yaml\n".to_owned(),
+        ),
+        ("app/base/deployment.yaml", base.clone()),
+        ("app/overlays/prod/kustomization.yaml", prod.to_owned()),
+        ("app/overlays/prod/replicas.yaml", replicas.to_owned()),
+    ];
+    let owned: Vec<(&str, &str)> = files.iter().map(|(p, t)| (*p, t.as_str())).collect();
+    let dir = repo_with(&[], &owned);
+    let (_, found) = findings(dir.path(), &[]);
+    let on = |rule: &str| -> Vec<(String, u64)> {
+        found
+            .iter()
+            .filter(|(r, _, _)| r == rule)
+            .map(|(_, f, l)| (f.clone(), *l))
+            .collect()
+    };
+    assert!(on("SOC-K8S-002").is_empty(), "{found:?}");
+    assert!(
+        found
+            .iter()
+            .all(|(_, f, _)| f != "app/overlays/prod/replicas.yaml"),
+        "{found:?}"
+    );
+    // The model agrees with kustomize itself.
+    if let Some(kubectl) = crate::support::tool("kubectl") {
+        let out = Command::new(kubectl)
+            .args(["kustomize"])
+            .arg(dir.path().join("app/overlays/prod"))
+            .output()
+            .unwrap();
+        let built = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            built.contains("image: registry.example/hello:1.4.2") && built.contains("replicas: 3"),
+            "{built}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    let mut with_dev = owned.clone();
+    with_dev.push((
+        "app/overlays/dev/kustomization.yaml",
+        "resources:\n  - ../../base\n",
+    ));
+    let dir = repo_with(&[], &with_dev);
+    let run = check(dir.path(), &["--format", "json"]);
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    let unpinned: Vec<&Value> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "SOC-K8S-002")
+        .collect();
+    assert_eq!(unpinned.len(), 1, "{unpinned:?}");
+    assert_eq!(unpinned[0]["file"], "app/base/deployment.yaml");
+    assert_eq!(
+        unpinned[0]["line"].as_u64(),
+        Some(line_of(&base, "image: registry.example/hello"))
+    );
+    assert!(
+        unpinned[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("kustomize leaves it unpinned in app/overlays/dev"),
+        "{unpinned:?}"
+    );
+}

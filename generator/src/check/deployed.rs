@@ -56,7 +56,7 @@ impl<'a> Deployed<'a> {
 }
 
 /// The repository folders a GitOps object applies whole.
-fn source_paths(doc: &Document) -> Vec<String> {
+pub(crate) fn source_paths(doc: &Document) -> Vec<String> {
     let api = doc
         .value
         .get("apiVersion")

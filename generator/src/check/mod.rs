@@ -13,6 +13,7 @@ pub mod engine;
 pub mod exceptions;
 pub mod files;
 pub mod finding;
+mod kustomized;
 pub mod parse;
 pub mod range;
 pub mod render;
@@ -499,8 +500,10 @@ impl Checker {
 
         let document_count = documents.len();
         let deployed = deployed::Deployed::of(&input.files, &layout, &documents);
+        let kustomized = kustomized::Kustomized::of(&input.files, &documents, &layout);
         drop(documents);
         self.remember(fresh, fresh_keys, fresh_found, &mut findings, &mut skipped);
+        kustomized.settle(&mut findings);
         // A file nothing deploys is skipped, with the reason, when it does
         // not parse (see `deployed`).
         findings.retain(|f| {

@@ -81,6 +81,72 @@ pub(crate) struct Emitted<'a> {
     pub(crate) line: usize,
     /// The generated object (generators only; documents have theirs).
     pub(crate) generated: Option<Value>,
+    /// The `images:` entries of the kustomizations it passed through, the
+    /// innermost first (the order kustomize applies them in).
+    pub(crate) images: Vec<ImageRule>,
+}
+
+/// One `images:` entry of a kustomization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ImageRule {
+    pub(crate) name: String,
+    pub(crate) new_name: Option<String>,
+    pub(crate) new_tag: Option<String>,
+    pub(crate) digest: Option<String>,
+}
+
+impl ImageRule {
+    fn of(entry: &Value) -> Option<Self> {
+        let field = |k: &str| match &entry[k] {
+            Value::String(s) if !s.is_empty() => Some(s.clone()),
+            // `newTag: 1.2` reads as a number; kustomize takes its text.
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        };
+        Some(Self {
+            name: field("name")?,
+            new_name: field("newName"),
+            new_tag: field("newTag"),
+            digest: field("digest"),
+        })
+    }
+
+    /// `image` after this rule, as kustomize's image transformer writes it:
+    /// a rule matches the image's name (without tag or digest); a digest
+    /// replaces tag and digest, a new tag replaces both, a new name keeps
+    /// what the image had.
+    pub(crate) fn apply(&self, image: &str) -> Option<String> {
+        let (name, rest) = split_image(image);
+        if name != self.name {
+            return None;
+        }
+        let name = self.new_name.as_deref().unwrap_or(name);
+        Some(match (&self.digest, &self.new_tag) {
+            (Some(d), _) => format!("{name}@{d}"),
+            (None, Some(t)) => format!("{name}:{t}"),
+            (None, None) => format!("{name}{rest}"),
+        })
+    }
+}
+
+/// `registry:5000/app:1.2@sha256:…` → (`registry:5000/app`, `:1.2@sha256:…`).
+fn split_image(image: &str) -> (&str, &str) {
+    let last_slash = image.rfind('/').map_or(0, |i| i + 1);
+    let cut = image[last_slash..]
+        .find([':', '@'])
+        .map_or(image.len(), |i| last_slash + i);
+    image.split_at(cut)
+}
+
+/// `image` as the kustomization chain `rules` leaves it.
+pub(crate) fn transform_image(image: &str, rules: &[ImageRule]) -> String {
+    let mut image = image.to_owned();
+    for rule in rules {
+        if let Some(changed) = rule.apply(&image) {
+            image = changed;
+        }
+    }
+    image
 }
 
 impl Emitted<'_> {
@@ -222,6 +288,7 @@ fn build_into<'a>(files: &Files<'a>, dir: &str, depth: usize, out: &mut Build<'a
                         file: path.clone(),
                         line,
                         generated: Some(value),
+                        images: Vec::new(),
                     });
                 }
                 Err(message) => gaps.push(Gap {
@@ -294,6 +361,17 @@ fn build_into<'a>(files: &Files<'a>, dir: &str, depth: usize, out: &mut Build<'a
             }
         }
     }
+    let images: Vec<ImageRule> = k["images"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(ImageRule::of)
+        .collect();
+    if !images.is_empty() {
+        for o in &mut objects {
+            o.images.extend(images.iter().cloned());
+        }
+    }
     let prefix = k["namePrefix"].as_str().unwrap_or("");
     let suffix = k["nameSuffix"].as_str().unwrap_or("");
     if !prefix.is_empty() || !suffix.is_empty() {
@@ -330,6 +408,7 @@ fn emitted<'a>(d: &'a Document, v: &Value) -> Emitted<'a> {
         file: d.path.clone(),
         line: d.line,
         generated: None,
+        images: Vec::new(),
     }
 }
 
@@ -642,6 +721,41 @@ pub(crate) fn join(dir: &str, rel: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn images_are_rewritten_as_kustomize_rewrites_them() {
+        use super::{transform_image, ImageRule};
+        let rule = |name: &str, new_name: Option<&str>, tag: Option<&str>, digest: Option<&str>| {
+            ImageRule {
+                name: name.into(),
+                new_name: new_name.map(Into::into),
+                new_tag: tag.map(Into::into),
+                digest: digest.map(Into::into),
+            }
+        };
+        let tag = [rule("app", None, Some("1.2.3"), None)];
+        assert_eq!(transform_image("app", &tag), "app:1.2.3");
+        assert_eq!(transform_image("app:latest", &tag), "app:1.2.3");
+        assert_eq!(transform_image("app@sha256:ab", &tag), "app:1.2.3");
+        assert_eq!(transform_image("other/app", &tag), "other/app");
+        assert_eq!(
+            transform_image(
+                "registry:5000/app:1",
+                &[rule("registry:5000/app", Some("mirror/app"), None, None)]
+            ),
+            "mirror/app:1"
+        );
+        assert_eq!(
+            transform_image("app:1", &[rule("app", None, None, Some("sha256:cd"))]),
+            "app@sha256:cd"
+        );
+        // Inner first: the outer rule matches the renamed image.
+        let chain = [
+            rule("app", Some("mirror/app"), None, None),
+            rule("mirror/app", None, Some("2"), None),
+        ];
+        assert_eq!(transform_image("app", &chain), "mirror/app:2");
+    }
+
     use super::*;
 
     #[test]

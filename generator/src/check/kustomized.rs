@@ -1,0 +1,238 @@
+//! Findings on files that kustomize rewrites before they are applied.
+//!
+//! Rules judge each file as written, but what reaches the cluster is what
+//! kustomize builds from it. A base that names `image: app` and an overlay
+//! whose `images:` entry sets `newTag: 1.2.3` deploys a pinned image:
+//! reporting the base as unpinned would fail a correct repository. So an
+//! unpinned-image finding on a document kustomize emits is settled against
+//! every root that emits it (a kustomization no other one includes, or the
+//! folder an Application or Flux Kustomization applies): gone when every
+//! root pins the image, kept and naming the roots that leave it unpinned
+//! otherwise. A document no kustomization emits keeps its finding.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde_json::Value;
+
+use super::finding::Finding;
+use super::parse::{is_kustomization, Document, Layout};
+use super::system::kustomize::{self, transform_image, ImageRule};
+
+const RULE: &str = "SOC-K8S-002";
+
+/// A document by its file and first line.
+type DocKey = (String, usize);
+
+/// What kustomize does to the images of each document it emits.
+#[derive(Default)]
+pub(crate) struct Kustomized {
+    /// (file, document line) → (root, the `images:` rules on its way).
+    emitted: HashMap<DocKey, Vec<(String, Vec<ImageRule>)>>,
+    /// (file, document line) → the lines of its container images.
+    images: HashMap<DocKey, Vec<(usize, String)>>,
+    /// Folders applied whole without a kustomization: their files reach
+    /// the cluster as written.
+    raw_folders: Vec<String>,
+}
+
+impl Kustomized {
+    /// Nothing to settle unless some kustomization rewrites images.
+    pub(crate) fn of(
+        files: &[(String, Vec<u8>)],
+        documents: &[&Document],
+        layout: &Layout,
+    ) -> Self {
+        let rewrites = documents
+            .iter()
+            .any(|d| is_kustomization(&d.path) && d.value.get("images").is_some());
+        if !rewrites {
+            return Self::default();
+        }
+        let mut docs: HashMap<&str, Vec<&Document>> = HashMap::new();
+        for d in documents {
+            docs.entry(d.path.as_str()).or_default().push(d);
+        }
+        let model = kustomize::Files {
+            bytes: files
+                .iter()
+                .map(|(p, b)| (p.as_str(), b.as_slice()))
+                .collect(),
+            read: Default::default(),
+            docs,
+            custom_scopes: HashMap::new(),
+        };
+        let dir_of = |p: &str| p.rsplit_once('/').map_or("", |(d, _)| d).to_owned();
+        let mut roots: BTreeSet<String> = files
+            .iter()
+            .filter(|(p, _)| is_kustomization(p))
+            .map(|(p, _)| dir_of(p))
+            .filter(|d| !layout.listed.contains(d))
+            .collect();
+        let mut raw_folders = Vec::new();
+        for folder in documents
+            .iter()
+            .flat_map(|d| super::deployed::source_paths(d))
+        {
+            if kustomize::kustomization_file(&model, &folder).is_some() {
+                roots.insert(folder);
+            } else {
+                raw_folders.push(folder);
+            }
+        }
+        let mut out = Self {
+            raw_folders,
+            ..Self::default()
+        };
+        for root in &roots {
+            for o in kustomize::build(&model, root).objects {
+                let Some(doc) = o.doc else { continue };
+                let key = (doc.path.clone(), doc.line);
+                out.images
+                    .entry(key.clone())
+                    .or_insert_with(|| container_images(doc));
+                out.emitted
+                    .entry(key)
+                    .or_default()
+                    .push((root.clone(), o.images));
+            }
+        }
+        out
+    }
+
+    /// Drop or narrow the unpinned-image findings kustomize settles.
+    pub(crate) fn settle(&self, findings: &mut Vec<Finding>) {
+        if self.emitted.is_empty() {
+            return;
+        }
+        findings.retain_mut(|f| {
+            if f.rule != RULE || self.applied_raw(&f.file) {
+                return true;
+            }
+            let Some(line) = f.line else { return true };
+            // The document holding the finding: the last one starting at
+            // or before its line.
+            let Some((key, roots)) = self
+                .emitted
+                .iter()
+                .filter(|((file, start), _)| *file == f.file && *start <= line)
+                .max_by_key(|((_, start), _)| *start)
+            else {
+                return true;
+            };
+            let Some(image) = self
+                .images
+                .get(key)
+                .and_then(|list| list.iter().find(|(l, _)| *l == line))
+                .map(|(_, image)| image)
+            else {
+                return true;
+            };
+            let unpinned: Vec<&str> = roots
+                .iter()
+                .filter(|(_, rules)| !pinned(&transform_image(image, rules)))
+                .map(|(root, _)| root.as_str())
+                .collect();
+            if unpinned.is_empty() {
+                return false;
+            }
+            if unpinned.len() < roots.len() {
+                let shown: Vec<&str> = unpinned
+                    .iter()
+                    .map(|r| if r.is_empty() { "." } else { r })
+                    .collect();
+                f.message = format!(
+                    "{}; kustomize leaves it unpinned in {} (the other overlays' images: pin it)",
+                    f.message,
+                    shown.join(", ")
+                );
+            }
+            true
+        });
+    }
+
+    fn applied_raw(&self, path: &str) -> bool {
+        self.raw_folders.iter().any(|f| {
+            f.is_empty()
+                || path
+                    .strip_prefix(f.as_str())
+                    .is_some_and(|r| r.starts_with('/'))
+        })
+    }
+}
+
+/// The image of every container of a document, with its line.
+fn container_images(doc: &Document) -> Vec<(usize, String)> {
+    fn walk(v: &Value, path: &mut Vec<Value>, doc: &Document, out: &mut Vec<(usize, String)>) {
+        match v {
+            Value::Object(map) => {
+                for (k, child) in map {
+                    let containers = matches!(
+                        k.as_str(),
+                        "containers" | "initContainers" | "ephemeralContainers"
+                    );
+                    path.push(Value::from(k.as_str()));
+                    if let (true, Value::Array(items)) = (containers, child) {
+                        for (i, c) in items.iter().enumerate() {
+                            if let Some(image) = c.get("image").and_then(Value::as_str) {
+                                path.push(Value::from(i));
+                                path.push(Value::from("image"));
+                                out.push((doc.line_of(path), image.to_owned()));
+                                path.truncate(path.len() - 2);
+                            }
+                        }
+                    } else if path.len() < 16 {
+                        walk(child, path, doc, out);
+                    }
+                    path.pop();
+                }
+            }
+            Value::Array(items) if path.len() < 16 => {
+                for (i, child) in items.iter().enumerate() {
+                    path.push(Value::from(i));
+                    walk(child, path, doc, out);
+                    path.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(&doc.value, &mut Vec::new(), doc, &mut out);
+    out
+}
+
+/// The embedded rule's notion of a pinned image: a digest, or a tag that
+/// is not `latest`.
+fn pinned(image: &str) -> bool {
+    if image.contains("@sha256:") {
+        return true;
+    }
+    if image.contains('@') {
+        return false;
+    }
+    let last = image.rsplit('/').next().unwrap_or(image);
+    match last.split_once(':') {
+        Some((_, tag)) => !tag.is_empty() && tag != "latest" && !tag.contains(':'),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pinned;
+
+    #[test]
+    fn pinned_agrees_with_the_rule() {
+        for (image, expected) in [
+            ("app:1.2.3", true),
+            ("app@sha256:ab", true),
+            ("registry:5000/app:1", true),
+            ("app", false),
+            ("app:latest", false),
+            ("registry:5000/app", false),
+            ("app@md5:x", false),
+        ] {
+            assert_eq!(pinned(image), expected, "{image}");
+        }
+    }
+}
