@@ -196,6 +196,15 @@ struct CheckArgs {
     /// conftest --all-namespaces).
     #[arg(long, conflicts_with = "namespace")]
     all_namespaces: bool,
+    /// JSON or YAML documents the repository's policies read as `data`
+    /// (repeatable; a folder is walked, each file merged under its folder's
+    /// path; like conftest --data).
+    #[arg(long, value_name = "FILE|DIR")]
+    data: Vec<PathBuf>,
+    /// Give the repository's policies every document in one input, an array
+    /// of {path, contents} (like conftest --combine).
+    #[arg(long)]
+    combine: bool,
     #[command(flatten)]
     bounds: PolicyBounds,
     /// Ignore the repository's own policies/*.rego.
@@ -423,6 +432,12 @@ fn check(args: CheckArgs) -> anyhow::Result<u8> {
         } else {
             args.namespace.clone()
         },
+        data: if args.data.is_empty() {
+            None
+        } else {
+            Some(checker::data::load(&args.data)?)
+        },
+        combine: args.combine,
         render_root: args.render.then(|| args.dir.clone()),
         cache_dir: match &args.cache {
             None => None,

@@ -1178,3 +1178,84 @@ fn kustomize_images_are_applied_before_judging_pinning() {
         "{unpinned:?}"
     );
 }
+
+/// conftest's `--data`: documents the policies read as `data`. As in its
+/// data example, a LoadBalancer Service that exposes a port the data lists
+/// is denied; without the data the rule has nothing to compare with.
+#[test]
+fn data_documents_reach_the_policies() {
+    let policy = "package main\n\nimport data.services\n\n\
+        deny contains msg if {\n\tinput.kind == \"Service\"\n\tinput.spec.type == \"LoadBalancer\"\n\tsome port in input.spec.ports\n\tport.port in services.ports\n\tmsg := sprintf(\"port %v may not be exposed on a load balancer\", [port.port])\n}\n";
+    let service = "apiVersion: v1\nkind: Service\nmetadata:\n  name: ssh\nspec:\n  type: LoadBalancer\n  ports:\n    - port: 22\n  selector:\n    app: ssh\n";
+    let dir = repo_with(
+        &[("policies/base.rego", policy)],
+        &[
+            ("service.yaml", service),
+            ("exclusions/services.yaml", "services:\n  ports: [22, 21]\n"),
+        ],
+    );
+    let ours = |extra: &[&str]| {
+        let (code, found) = findings(dir.path(), extra);
+        let rules: Vec<String> = found
+            .into_iter()
+            .filter(|(r, _, _)| r.starts_with("main."))
+            .map(|(r, f, _)| format!("{r} {f}"))
+            .collect();
+        (code, rules)
+    };
+    assert_eq!(ours(&[]).1, Vec::<String>::new());
+    let data = dir.path().join("exclusions");
+    let (code, rules) = ours(&["--data", data.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert_eq!(rules, ["main.deny service.yaml"]);
+    // A data file that does not parse is an input error naming it.
+    let bad = dir.path().join("bad.yaml");
+    fs_err::write(&bad, "a: 1\n  b: [\n").unwrap();
+    let run = check(dir.path(), &["--data", bad.to_str().unwrap()]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("bad.yaml:"), "{}", run.stderr);
+}
+
+/// conftest's `--combine`: every document in one input, `[{path, contents}]`,
+/// one entry per document. As in its combine example, of two Deployments and
+/// one Service, the Deployment no Service selects is the one violation; one
+/// document at a time, the rule cannot see the Service at all.
+#[test]
+fn combined_input_lets_a_policy_compare_documents() {
+    let policy = "package main\n\n\
+        violation contains msg if {\n\tsome entry in input\n\tentry.contents.kind == \"Deployment\"\n\tapp := entry.contents.spec.selector.matchLabels.app\n\tnot selected(app)\n\tmsg := sprintf(\"Deployment %q has no Service\", [entry.contents.metadata.name])\n}\n\n\
+        selected(app) if {\n\tsome entry in input\n\tentry.contents.kind == \"Service\"\n\tentry.contents.spec.selector.app == app\n}\n";
+    let deployment = |name: &str| {
+        DEPLOYMENT
+            .replace("name: hello", &format!("name: {name}"))
+            .replace("tier: web", &format!("app: {name}"))
+    };
+    let all = format!(
+        "{}---\n{}---\napiVersion: v1\nkind: Service\nmetadata:\n  name: hello\nspec:\n  ports:\n    - port: 80\n  selector:\n    app: hello\n",
+        deployment("hello"),
+        deployment("goodbye")
+    );
+    let dir = repo_with(&[("policies/combine.rego", policy)], &[("all.yaml", &all)]);
+    let run = check(dir.path(), &["--format", "json", "--combine"]);
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    let ours: Vec<(&str, &str)> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "main.violation")
+        .map(|f| (f["file"].as_str().unwrap(), f["message"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        ours,
+        [(
+            "policies/combine.rego",
+            "(combined) Deployment \"goodbye\" has no Service"
+        )]
+    );
+    assert_eq!(run.code, 1);
+    let (_, found) = findings(dir.path(), &[]);
+    assert!(
+        found.iter().all(|(r, _, _)| r != "main.violation"),
+        "{found:?}"
+    );
+}

@@ -339,13 +339,19 @@ pub fn bundle_digest(
     target: (u32, u32),
 ) -> String {
     let mut text = format!(
-        "socle {}\nlocal {}\nrego-v0 {}\nbounds {:?}\nnamespaces {:?}\nkubernetes {target:?}\n",
+        "socle {}\nlocal {}\nrego-v0 {}\nbounds {:?}\nnamespaces {:?}\nkubernetes {target:?}\ncombine {}\ndata {}\n",
         env!("CARGO_PKG_VERSION"),
         options.local_policies,
         options.rego_v0,
         // A finding that says a bound was hit holds for that bound only.
         options.policy_bounds,
-        options.namespaces
+        options.namespaces,
+        options.combine,
+        options
+            .data
+            .as_ref()
+            .map(|d| crate::git::blob_id(d.to_string().as_bytes()))
+            .unwrap_or_default()
     );
     for (path, bytes) in crate::source::Tree::embedded_policies().files.iter() {
         text.push_str(&format!("embedded {path} {}\n", crate::git::blob_id(bytes)));

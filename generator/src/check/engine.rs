@@ -32,6 +32,8 @@ pub enum PolicyError {
         "--namespace {name}: no repository policy declares this package (declared: {declared})"
     )]
     Namespace { name: String, declared: String },
+    #[error("--data: {0}")]
+    Data(String),
 }
 
 /// Rules of one document, gathered from the embedded packages.
@@ -752,6 +754,8 @@ pub struct Local {
     modules: Vec<(String, String)>,
     rego_v0: bool,
     bounds: Bounds,
+    /// `--data` documents, as JSON text, given to every worker.
+    data: Option<String>,
     packages: Vec<Package>,
     /// The running worker, if any; evaluations take turns with it.
     worker: Mutex<Option<Worker>>,
@@ -853,6 +857,7 @@ impl Local {
             modules,
             rego_v0: options.rego_v0,
             bounds: options.policy_bounds,
+            data: options.data.as_ref().map(|d| d.to_string()),
             packages: Vec::new(),
             worker: Mutex::new(None),
         };
@@ -875,6 +880,12 @@ impl Local {
             }
             other => other?,
         };
+        let mut worker = worker;
+        if let Some(data) = &local.data {
+            if let Reply::Error(e) = worker.data(data)? {
+                return Err(PolicyError::Data(e));
+            }
+        }
         for (name, path) in packages {
             if name.starts_with(RESERVED) {
                 continue;
@@ -1001,7 +1012,13 @@ impl Local {
             Some(w) => w,
             None => {
                 *fresh_input = true;
-                worker.insert(Worker::start(&self.modules, self.rego_v0, self.bounds)?.0)
+                let w = worker.insert(Worker::start(&self.modules, self.rego_v0, self.bounds)?.0);
+                if let Some(data) = &self.data {
+                    if let Reply::Error(e) = w.data(data)? {
+                        return Ok(Reply::Error(format!("--data: {e}")));
+                    }
+                }
+                w
             }
         };
         if *fresh_input {
@@ -1064,6 +1081,56 @@ impl Local {
                     }
                 }
             });
+        }
+        out
+    }
+
+    /// conftest's `--combine`: every document in one input, an array of
+    /// `{"path": file, "contents": document}` (one entry per document, so a
+    /// file of several documents gives several entries), queried once.
+    /// Findings are placed on the policy file: no one document is at fault.
+    pub fn evaluate_combined(&self, docs: &[&Document]) -> Vec<Finding> {
+        let packages: Vec<&Package> = self
+            .packages
+            .iter()
+            .filter(|p| !is_system(&p.name))
+            .collect();
+        if packages.is_empty() {
+            return Vec::new();
+        }
+        let input = Value::Array(
+            docs.iter()
+                .map(|d| serde_json::json!({"path": d.path, "contents": d.value}))
+                .collect(),
+        )
+        .to_string();
+        let mut worker = self.worker();
+        let mut fresh_input = true;
+        let mut out = Vec::new();
+        for package in packages {
+            let file = &package.file;
+            match self.package_items(&mut worker, package, &input, &mut fresh_input) {
+                Ok(items) => {
+                    let short = package.name.trim_start_matches("data.");
+                    for (rule, severity, item, excepted) in items {
+                        let mut f = Finding::new(
+                            &format!("{short}.{rule}"),
+                            severity,
+                            file,
+                            None,
+                            format!("(combined) {}", message_of(&item)),
+                        );
+                        f.source = file.clone();
+                        if excepted {
+                            f.excepted_by = Some(format!("exception of {short} ({file})"));
+                        }
+                        out.push(f);
+                    }
+                }
+                Err((query, why)) => {
+                    out.push(policy_failure(file, &query, "the combined input", &why))
+                }
+            }
         }
         out
     }

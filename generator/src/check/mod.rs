@@ -8,6 +8,7 @@
 pub mod argocd;
 pub mod cache;
 pub mod config;
+pub mod data;
 mod deployed;
 pub mod engine;
 pub mod exceptions;
@@ -64,6 +65,12 @@ pub struct Options {
     /// The repository-policy packages to run (conftest's `--namespace`);
     /// empty runs them all (`--all-namespaces`).
     pub namespaces: Vec<String>,
+    /// Documents merged into the repository policies' `data` (conftest's
+    /// `--data`; see [`data::load`]).
+    pub data: Option<serde_json::Value>,
+    /// Give the repository policies every document in one input
+    /// (conftest's `--combine`) instead of one document at a time.
+    pub combine: bool,
     /// Build each kustomize overlay of this directory and check the result.
     pub render_root: Option<std::path::PathBuf>,
     /// Keep per-file results in this directory between runs.
@@ -77,6 +84,8 @@ impl Default for Options {
             rego_v0: false,
             policy_bounds: sandbox::Bounds::default(),
             namespaces: Vec::new(),
+            data: None,
+            combine: false,
             render_root: None,
             cache_dir: None,
         }
@@ -449,6 +458,7 @@ impl Checker {
         // run side by side, which keeps both cores busy from parsing to the
         // report.
         let target = self.config.target();
+        let combine = self.options.combine;
         let (embedded, local, facts, memo) = (
             &self.embedded,
             &self.local,
@@ -477,7 +487,9 @@ impl Checker {
                     .evaluate_files(&fresh.documents, &fresh.texts)
                     .map(|more| {
                         found.extend(more);
-                        found.extend(local.evaluate(&fresh.documents));
+                        if !combine {
+                            found.extend(local.evaluate(&fresh.documents));
+                        }
                         found
                     })
             };
@@ -499,6 +511,9 @@ impl Checker {
         }
 
         let document_count = documents.len();
+        if combine {
+            findings.extend(self.local.evaluate_combined(&documents));
+        }
         let deployed = deployed::Deployed::of(&input.files, &layout, &documents);
         let kustomized = kustomized::Kustomized::of(&input.files, &documents, &layout);
         drop(documents);

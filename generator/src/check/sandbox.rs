@@ -118,6 +118,11 @@ impl Worker {
         Ok((worker, reply))
     }
 
+    /// Merges documents into `data`.
+    pub(crate) fn data(&mut self, json: &str) -> Result<Reply, Stopped> {
+        self.ask(&Request::Data(json.to_owned()))
+    }
+
     /// Sets the input of the following queries.
     pub(crate) fn input(&mut self, json: &str) -> Result<(), Stopped> {
         self.send(&Request::Input(json.to_owned()))

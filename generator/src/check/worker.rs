@@ -38,6 +38,9 @@ pub(crate) enum Request {
         timeout_ms: u64,
         memory_bytes: u64,
     },
+    /// Documents merged into `data` (conftest's `--data`), as JSON text;
+    /// answered with empty values, or the error.
+    Data(String),
     /// The input of the following queries, as JSON text.
     Input(String),
     /// A query such as `data.team.deny`.
@@ -153,6 +156,15 @@ fn answer(
 ) -> Option<Reply> {
     match request {
         Request::Init { .. } => Some(Reply::Error("already initialised".into())),
+        Request::Data(json) => Some(
+            match regorus::Value::from_json_str(&json)
+                .map_err(|e| e.to_string())
+                .and_then(|v| engine.add_data(v).map_err(|e| e.to_string()))
+            {
+                Ok(()) => Reply::Values(Vec::new()),
+                Err(e) => Reply::Error(e),
+            },
+        ),
         Request::Input(json) => {
             *bad_input = match regorus::Value::from_json_str(&json) {
                 Ok(v) => {
