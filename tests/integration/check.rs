@@ -66,6 +66,13 @@ fn generated_repositories_pass_with_zero_denials() {
         let run = check(dir.path(), &[]);
         assert_eq!(run.code, 0, "{spec:?}:\n{}{}", run.stdout, run.stderr);
         assert!(run.stdout.contains("0 denial(s)"), "{}", run.stdout);
+        // Every kind socle renders has a schema: the core ones, Argo CD's,
+        // and the bundled CRDs of the operators it deploys.
+        assert!(
+            !run.stdout.contains("Not validated"),
+            "{spec:?}: {}",
+            run.stdout
+        );
     }
 }
 
@@ -136,6 +143,7 @@ fn mutations() -> Vec<Mutation> {
         m("SOC-SCHEMA-001", STS, Replace("  replicas: 1\n", "  replica: 1\n"), "replica: 1"),
         m("SOC-SCHEMA-001", STS, Replace("- name: zeppelin-server\n          image: apache/zeppelin:0.12.1\n", "- name: zeppelin-server\n          image: apache/zeppelin:0.12.1\n          imagePullPolicy: Sometimes\n"), "imagePullPolicy: Sometimes"),
         m("SOC-SCHEMA-001", APP_DEV, Replace("      releaseName: trino", "      releaseNmae: trino"), "releaseNmae"),
+        m("SOC-SCHEMA-001", "components/minio/manifests/dev/externalsecrets.yaml", Replace("  refreshInterval: 1h", "  refreshIntervall: 1h"), "refreshIntervall"),
         m("SOC-SCHEMA-003", STS, Replace("apiVersion: apps/v1\nkind: StatefulSet", "apiVersion: apps/v1beta2\nkind: StatefulSet"), "apps/v1beta2"),
         m("SOC-SCHEMA-002", "socle.yaml", Replace("ingestion: nifi ", "ingestion: kafka"), "ingestion: kafka"),
         m("SOC-DBT-001", "dbt/profiles.yml", Write("platform:\n  target: dev\n  outputs:\n    dev:\n      type: trino\n      user: dbt\n      password: hunter2\n"), "password: hunter2"),
@@ -1256,6 +1264,57 @@ fn combined_input_lets_a_policy_compare_documents() {
     let (_, found) = findings(dir.path(), &[]);
     assert!(
         found.iter().all(|(r, _, _)| r != "main.violation"),
+        "{found:?}"
+    );
+}
+
+/// Custom resources are validated against the CRDs of the checked tree (its
+/// served versions; an unserved one is refused), a kind with no schema is
+/// counted as not validated, and a CRD's own schema text is no credential.
+#[test]
+fn custom_resources_meet_their_definitions() {
+    let crd = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\nspec:\n  group: example.com\n  names: {kind: Widget, plural: widgets}\n  scope: Namespaced\n  versions:\n    - name: v1\n      served: true\n      storage: true\n      schema:\n        openAPIV3Schema:\n          type: object\n          properties:\n            spec:\n              type: object\n              properties:\n                size: {type: integer}\n                password: {type: string, description: \"-----BEGIN PRIVATE KEY----- starts it\", default: hunter2}\n    - name: v1beta1\n      served: false\n      storage: false\n      schema:\n        openAPIV3Schema: {type: object}\n";
+    let widgets = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: a}\nspec:\n  size: 3\n---\napiVersion: example.com/v1\nkind: Widget\nmetadata: {name: b}\nspec:\n  sise: 3\n---\napiVersion: example.com/v1beta1\nkind: Widget\nmetadata: {name: c}\n---\napiVersion: example.org/v1\nkind: Gizmo\nmetadata: {name: d}\n";
+    let dir = repo_with(&[], &[("crd.yaml", crd), ("widgets.yaml", widgets)]);
+    let run = check(dir.path(), &["--format", "json"]);
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    let found: Vec<(String, String, u64)> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_owned(),
+                f["file"].as_str().unwrap().to_owned(),
+                f["line"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("SOC-SCHEMA-001".to_owned(), "widgets.yaml".to_owned(), 11),
+            ("SOC-SCHEMA-003".to_owned(), "widgets.yaml".to_owned(), 13),
+        ]
+    );
+    assert_eq!(
+        json["not_validated"],
+        serde_json::json!({"CustomResourceDefinition (apiextensions.k8s.io/v1)": 1, "Gizmo (example.org/v1)": 1})
+    );
+    let text = check(dir.path(), &[]);
+    assert!(
+        text.stdout.contains("Not validated (no schema for the kind: add its CRD to the repository): 2 document(s): CustomResourceDefinition (apiextensions.k8s.io/v1) x1, Gizmo (example.org/v1) x1"),
+        "{}",
+        text.stdout
+    );
+    // Bundled schemas: an ExternalSecret with a misspelt field, no CRD in
+    // the tree.
+    let es = "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: {name: db}\nspec:\n  secretStoreRef: {name: vault, kind: ClusterSecretStore}\n  target: {name: db}\n  dataFrom:\n    - extract: {key: db}\n  refreshIntervall: 1h\n";
+    let dir = repo_with(&[], &[("es.yaml", es)]);
+    let (_, found) = findings(dir.path(), &[]);
+    assert_eq!(
+        found,
+        [("SOC-SCHEMA-001".to_owned(), "es.yaml".to_owned(), 9)],
         "{found:?}"
     );
 }

@@ -396,7 +396,13 @@ impl Embedded {
             } else {
                 out.push((NONE, Cow::Owned(Value::Null)));
             }
-            let candidates = leaves(&doc.value);
+            // A CRD's schema documents fields (descriptions quoting a PEM
+            // header, defaults naming the `password` key): no credential.
+            let candidates = if doc.kind() == "CustomResourceDefinition" {
+                Vec::new()
+            } else {
+                leaves(&doc.value)
+            };
             if candidates.is_empty() {
                 out.push((NONE, Cow::Owned(Value::Null)));
             } else {

@@ -8,6 +8,7 @@
 pub mod argocd;
 pub mod cache;
 pub mod config;
+pub mod custom;
 pub mod data;
 mod deployed;
 pub mod engine;
@@ -39,6 +40,10 @@ pub struct Outcome {
     /// the report lists it).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub not_modelled: Vec<String>,
+    /// Documents of kinds no schema covers (no CRD in the tree, none
+    /// bundled), by `Kind (apiVersion)`: not validated, and said so.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub not_validated: std::collections::BTreeMap<String, usize>,
     /// The model of each environment, when this check built them: empty
     /// when they were remembered from an earlier check of the same files.
     #[serde(skip)]
@@ -152,6 +157,18 @@ pub struct Checker {
     /// `socle-check.yaml` of the tree the policies come from.
     config: config::Config,
     applied: config::Applied,
+    /// Compiled schemas of custom resources, and each file's results
+    /// against them, with the digest of the tree's CRDs they hold for.
+    validators: custom::Validators,
+    #[allow(clippy::type_complexity)]
+    custom_memo: std::collections::HashMap<
+        (String, String),
+        (
+            String,
+            Vec<Finding>,
+            std::collections::BTreeMap<String, usize>,
+        ),
+    >,
     /// The checked tree's own `socle-check.yaml` problems, by its blob id.
     config_memo: Option<(String, Vec<Finding>)>,
     cache: std::collections::HashMap<(String, String), FileResult>,
@@ -241,6 +258,8 @@ impl Checker {
             applied: config::Applied::new(&config),
             config,
             config_memo: None,
+            validators: Default::default(),
+            custom_memo: Default::default(),
             options: options.clone(),
             embedded,
             local,
@@ -452,6 +471,48 @@ impl Checker {
             }
         }
 
+        // Custom resources against the tree's CRDs and the bundled ones,
+        // file by file, remembered while the file and the CRDs are unchanged.
+        let definitions = custom::Definitions::of(&documents);
+        let mut not_validated: std::collections::BTreeMap<String, usize> = Default::default();
+        let mut start = 0;
+        while start < documents.len() {
+            let path = &documents[start].path;
+            let end = start
+                + documents[start..]
+                    .iter()
+                    .take_while(|d| d.path == *path)
+                    .count();
+            let key = (
+                path.clone(),
+                versions.get(path).cloned().unwrap_or_default(),
+            );
+            let remembered = self
+                .custom_memo
+                .get(&key)
+                .filter(|(digest, _, _)| *digest == definitions.digest);
+            let (found, counts) = match remembered {
+                Some((_, found, counts)) => (found.clone(), counts.clone()),
+                None => {
+                    let checked = self.validators.check(&documents[start..end], &definitions);
+                    self.custom_memo.insert(
+                        key,
+                        (
+                            definitions.digest.clone(),
+                            checked.findings.clone(),
+                            checked.not_validated.clone(),
+                        ),
+                    );
+                    (checked.findings, checked.not_validated)
+                }
+            };
+            findings.extend(found);
+            for (kind, n) in counts {
+                *not_validated.entry(kind).or_default() += n;
+            }
+            start = end;
+        }
+
         let paths: Vec<String> = input.files.iter().map(|(p, _)| p.clone()).collect();
         // The rules of the fresh files, the repository rules and the system
         // simulation read the same documents and nothing of each other: they
@@ -539,6 +600,8 @@ impl Checker {
         let current = &self.previous;
         self.cache
             .retain(|key, _| current.contains(key) || previous.contains(key));
+        self.custom_memo
+            .retain(|key, _| current.contains(key) || previous.contains(key));
 
         // The catalog is the one place an embedded rule's severity is
         // decided, and the configuration the one place it is changed.
@@ -569,6 +632,7 @@ impl Checker {
             documents: document_count,
             skipped,
             not_modelled: simulated.not_modelled,
+            not_validated,
             systems: simulated.systems,
         })
     }

@@ -44,6 +44,7 @@ struct Walker<'a> {
     /// Files of a commit deliberately not parsed (binary, templates), with the reason.
     skipped: HashMap<String, Vec<(String, String)>>,
     not_modelled: HashMap<String, Vec<String>>,
+    not_validated: HashMap<String, std::collections::BTreeMap<String, usize>>,
 }
 
 /// What judges a tree besides socle itself: the repository's policies and
@@ -67,6 +68,7 @@ impl<'a> Walker<'a> {
             documents: HashMap::new(),
             skipped: HashMap::new(),
             not_modelled: HashMap::new(),
+            not_validated: HashMap::new(),
         }
     }
 
@@ -95,6 +97,8 @@ impl<'a> Walker<'a> {
         self.skipped.insert(commit.to_owned(), outcome.skipped);
         self.not_modelled
             .insert(commit.to_owned(), outcome.not_modelled);
+        self.not_validated
+            .insert(commit.to_owned(), outcome.not_validated);
         let active: Vec<Finding> = outcome
             .findings
             .into_iter()
@@ -398,6 +402,7 @@ pub fn check_range(
         documents: walker.documents.get(&head).copied().unwrap_or(0),
         skipped: walker.skipped.remove(&head).unwrap_or_default(),
         not_modelled: walker.not_modelled.remove(&head).unwrap_or_default(),
+        not_validated: walker.not_validated.remove(&head).unwrap_or_default(),
         systems: Vec::new(),
     })
 }

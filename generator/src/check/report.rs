@@ -99,6 +99,20 @@ fn text(outcome: &Outcome, style: &Style) -> String {
             let _ = writeln!(out, "  {n}");
         }
     }
+    if !outcome.not_validated.is_empty() {
+        // Counted, never silently passed: no schema covered these kinds.
+        let total: usize = outcome.not_validated.values().sum();
+        let kinds: Vec<String> = outcome
+            .not_validated
+            .iter()
+            .map(|(kind, n)| format!("{kind} x{n}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "Not validated (no schema for the kind: add its CRD to the repository): {total} document(s): {}",
+            kinds.join(", ")
+        );
+    }
     let _ = writeln!(
         out,
         "{} denial(s), {} warning(s){} in {} file(s), {} document(s) checked{}.",
@@ -131,6 +145,7 @@ fn json(outcome: &Outcome) -> String {
         "findings": outcome.findings,
         "skipped": outcome.skipped.iter().map(|(p, r)| json!({"path": p, "reason": r})).collect::<Vec<_>>(),
         "not_modelled": outcome.not_modelled,
+        "not_validated": outcome.not_validated,
     });
     serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
 }

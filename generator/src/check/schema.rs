@@ -30,10 +30,16 @@ macro_rules! kinds {
 
 fn table() -> Vec<(&'static str, &'static str, SchemaFn)> {
     use k8s_openapi::api::{
-        apps, autoscaling, batch, core, networking, policy, rbac, scheduling, storage,
+        admissionregistration, apps, autoscaling, batch, core, networking, policy, rbac,
+        scheduling, storage,
     };
     kinds![
         core::v1::Namespace,
+        core::v1::PersistentVolume,
+        apps::v1::ReplicaSet,
+        networking::v1::IngressClass,
+        admissionregistration::v1::ValidatingWebhookConfiguration,
+        admissionregistration::v1::MutatingWebhookConfiguration,
         core::v1::ResourceQuota,
         core::v1::LimitRange,
         core::v1::ConfigMap,
@@ -369,42 +375,59 @@ pub fn validate(docs: &[Document], target: (u32, u32)) -> Vec<Finding> {
             });
         let Some(validator) = validator else { continue };
         for err in validator.iter_errors(&doc.value) {
-            let pointer = err.instance_path().as_str().to_owned();
-            let mut path: Vec<Value> = pointer
-                .split('/')
-                .skip(1)
-                .map(|t| {
-                    let t = t.replace("~1", "/").replace("~0", "~");
-                    t.parse::<u64>()
-                        .map(Value::from)
-                        .unwrap_or(Value::String(t))
-                })
-                .collect();
-            // An unknown field is reported on its own line, not its parent's.
-            if let jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } =
-                err.kind()
-            {
-                if let Some(first) = unexpected.first() {
-                    path.push(Value::String(first.clone()));
-                }
-            }
-            let field = if pointer.is_empty() {
-                "(document)".to_owned()
-            } else {
-                crate::core::spec::pointer_to_field(&pointer)
-            };
-            let mut f = Finding::new(
-                "SOC-SCHEMA-001",
-                Severity::Deny,
-                &doc.path,
-                Some(doc.line_of(&path)),
-                format!("{kind} {field}: {err}"),
-            );
-            f.resource = doc.resource();
-            out.push(f);
+            out.push(finding_of(doc, kind, &err));
         }
     }
     out
+}
+
+/// Whether [`validate`] has a schema for the kind (a core kind socle
+/// knows, or an Argo CD kind).
+pub(crate) fn knows(api_version: &str, kind: &str) -> bool {
+    (api_version == "argoproj.io/v1alpha1"
+        && matches!(kind, "Application" | "ApplicationSet" | "AppProject"))
+        || table()
+            .iter()
+            .any(|(a, k, _)| *a == api_version && *k == kind)
+        || REMOVED
+            .iter()
+            .any(|(a, kinds, _, _)| *a == api_version && kinds.contains(&kind))
+}
+
+/// A schema error as a SOC-SCHEMA-001 finding at the field's line.
+pub(crate) fn finding_of(doc: &Document, kind: &str, err: &jsonschema::ValidationError) -> Finding {
+    let pointer = err.instance_path().as_str().to_owned();
+    let mut path: Vec<Value> = pointer
+        .split('/')
+        .skip(1)
+        .map(|t| {
+            let t = t.replace("~1", "/").replace("~0", "~");
+            t.parse::<u64>()
+                .map(Value::from)
+                .unwrap_or(Value::String(t))
+        })
+        .collect();
+    // An unknown field is reported on its own line, not its parent's.
+    if let jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } = err.kind()
+    {
+        if let Some(first) = unexpected.first() {
+            path.push(Value::String(first.clone()));
+        }
+    }
+    let field = if pointer.is_empty() {
+        "(document)".to_owned()
+    } else {
+        crate::core::spec::pointer_to_field(&pointer)
+    };
+    let mut f = Finding::new(
+        "SOC-SCHEMA-001",
+        Severity::Deny,
+        &doc.path,
+        Some(doc.line_of(&path)),
+        format!("{kind} {field}: {err}"),
+    );
+    f.resource = doc.resource();
+    f
 }
 
 /// `socle.yaml` at the repository root, against the spec's schema.

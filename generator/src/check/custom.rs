@@ -1,0 +1,350 @@
+//! Custom resources against the schemas of their CustomResourceDefinitions.
+//!
+//! A custom resource with a misspelt field applies nowhere: the API server
+//! refuses it under strict field validation (kubectl's and Argo CD's
+//! default), or prunes the field, and the operator never sees the setting.
+//! The schema comes from a CRD found in the checked tree (its served
+//! versions), else from the schemas bundled for the operators socle's
+//! platform deploys (`policies/crds.json`, derived from the upstream CRDs by
+//! `tests/tools/crd_facts.py`). A document of a kind no schema covers is not
+//! a pass: it is counted as "not validated", by kind, in the report.
+//!
+//! A CRD's `openAPIV3Schema` is made strict as the core schemas are:
+//! unknown fields are refused where the schema lists properties, unless it
+//! preserves unknown fields; `x-kubernetes-int-or-string`, `nullable` and
+//! embedded resources mean what the API server makes of them; formats and
+//! CEL rules (`x-kubernetes-validations`) are not checked.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, OnceLock};
+
+use serde_json::{json, Map, Value};
+
+use super::finding::{Finding, Severity};
+use super::parse::Document;
+
+/// `group/version/Kind` of a document's `apiVersion` and `kind`.
+fn key(api_version: &str, kind: &str) -> String {
+    if api_version.contains('/') {
+        format!("{api_version}/{kind}")
+    } else {
+        format!("/{api_version}/{kind}")
+    }
+}
+
+/// The bundled schemas, parsed once per process, when first needed.
+fn bundled() -> &'static HashMap<String, Value> {
+    static BUNDLED: OnceLock<HashMap<String, Value>> = OnceLock::new();
+    BUNDLED.get_or_init(|| {
+        let tree = crate::source::Tree::embedded_policies();
+        let Some(bytes) = tree.get("crds.json") else {
+            return HashMap::new();
+        };
+        let Ok(Value::Object(file)) = serde_json::from_slice::<Value>(bytes) else {
+            return HashMap::new();
+        };
+        match file.get("schemas") {
+            Some(Value::Object(schemas)) => schemas
+                .iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.get("schema")?.clone())))
+                .collect(),
+            _ => HashMap::new(),
+        }
+    })
+}
+
+/// The groups the bundled schemas cover, for the report.
+pub fn bundled_kinds() -> Vec<String> {
+    let mut kinds: Vec<String> = bundled().keys().cloned().collect();
+    kinds.sort();
+    kinds
+}
+
+/// What the CRDs of one tree define.
+#[derive(Default)]
+pub(crate) struct Definitions {
+    /// `group/version/Kind` → the version's schema, for served versions.
+    served: HashMap<String, Value>,
+    /// `group/version/Kind` of versions a CRD defines and does not serve.
+    unserved: HashMap<String, String>,
+    /// Digest of the above: a file's results hold while it is unchanged.
+    pub(crate) digest: String,
+}
+
+impl Definitions {
+    pub(crate) fn of(documents: &[&Document]) -> Self {
+        let mut out = Self::default();
+        let mut text = String::new();
+        for d in documents {
+            let v = &d.value;
+            if v["kind"] != "CustomResourceDefinition"
+                || v["apiVersion"] != "apiextensions.k8s.io/v1"
+            {
+                continue;
+            }
+            let (Some(group), Some(kind)) = (
+                v["spec"]["group"].as_str(),
+                v["spec"]["names"]["kind"].as_str(),
+            ) else {
+                continue;
+            };
+            for version in v["spec"]["versions"].as_array().into_iter().flatten() {
+                let Some(name) = version["name"].as_str() else {
+                    continue;
+                };
+                let k = format!("{group}/{name}/{kind}");
+                let schema = &version["schema"]["openAPIV3Schema"];
+                text.push_str(&k);
+                text.push_str(&schema.to_string());
+                if version["served"] == Value::Bool(false) {
+                    out.unserved.insert(k, d.path.clone());
+                } else if schema.is_object() {
+                    out.served.insert(k, schema.clone());
+                } else {
+                    // Served without a schema: anything goes, as for the
+                    // API server (apiextensions v1 requires one).
+                    out.served
+                        .insert(k, json!({"x-kubernetes-preserve-unknown-fields": true}));
+                }
+            }
+        }
+        if !text.is_empty() {
+            out.digest = crate::git::blob_id(text.as_bytes());
+        }
+        out
+    }
+
+    fn schema(&self, key: &str) -> Option<(Value, &'static str)> {
+        if let Some(s) = self.served.get(key) {
+            return Some((s.clone(), "repository"));
+        }
+        bundled().get(key).map(|s| (s.clone(), "bundled"))
+    }
+}
+
+/// Compiled validators, kept between the checks of a range.
+#[derive(Default)]
+pub(crate) struct Validators {
+    compiled: HashMap<(String, String), Option<Arc<jsonschema::Validator>>>,
+}
+
+/// What checking one tree's custom resources found.
+#[derive(Default)]
+pub(crate) struct Checked {
+    pub(crate) findings: Vec<Finding>,
+    /// `Kind (apiVersion)` → documents of it no schema covers.
+    pub(crate) not_validated: BTreeMap<String, usize>,
+}
+
+/// Kinds that configure a tool and reach no API server.
+fn is_tool_config(api_version: &str) -> bool {
+    let group = api_version.split('/').next().unwrap_or("");
+    matches!(
+        group,
+        "kustomize.config.k8s.io" | "config.kubernetes.io" | "builtin"
+    )
+}
+
+impl Validators {
+    /// Validate the custom resources among `documents` (core and Argo CD
+    /// kinds are [`super::schema`]'s), and count what nothing validates.
+    pub(crate) fn check(&mut self, documents: &[&Document], defs: &Definitions) -> Checked {
+        let mut out = Checked::default();
+        for doc in documents.iter().filter(|d| !d.partial) {
+            let (Some(api), Some(kind)) = (
+                doc.value.get("apiVersion").and_then(Value::as_str),
+                doc.value.get("kind").and_then(Value::as_str),
+            ) else {
+                continue;
+            };
+            if super::schema::knows(api, kind) || is_tool_config(api) || kind == "List" {
+                continue;
+            }
+            let k = key(api, kind);
+            if let Some(crd) = defs.unserved.get(&k) {
+                let mut f = Finding::new(
+                    "SOC-SCHEMA-003",
+                    Severity::Deny,
+                    &doc.path,
+                    Some(doc.line_of(&[Value::from("apiVersion")])),
+                    format!("{kind} {api} is not served: its CustomResourceDefinition ({crd}) sets served: false for this version; use a served one"),
+                );
+                f.resource = doc.resource();
+                out.findings.push(f);
+                continue;
+            }
+            let Some(validator) = self.validator(&k, api, kind, defs) else {
+                *out.not_validated
+                    .entry(format!("{kind} ({api})"))
+                    .or_default() += 1;
+                continue;
+            };
+            for err in validator.iter_errors(&doc.value) {
+                out.findings
+                    .push(super::schema::finding_of(doc, kind, &err));
+            }
+        }
+        out
+    }
+
+    fn validator(
+        &mut self,
+        k: &str,
+        api: &str,
+        kind: &str,
+        defs: &Definitions,
+    ) -> Option<Arc<jsonschema::Validator>> {
+        let origin = if defs.served.contains_key(k) {
+            defs.digest.clone()
+        } else {
+            "bundled".to_owned()
+        };
+        self.compiled
+            .entry((k.to_owned(), origin))
+            .or_insert_with(|| {
+                let (schema, _) = defs.schema(k)?;
+                let strict = strict(&schema, api, kind);
+                jsonschema::validator_for(&strict).ok().map(Arc::new)
+            })
+            .clone()
+    }
+}
+
+/// A CRD version's schema as a strict JSON Schema for one kind.
+fn strict(schema: &Value, api: &str, kind: &str) -> Value {
+    let mut s = convert(schema, 0);
+    if let Value::Object(map) = &mut s {
+        let props = map
+            .entry("properties")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(props) = props {
+            props.insert("apiVersion".into(), json!({"const": api}));
+            props.insert("kind".into(), json!({"const": kind}));
+            props
+                .entry("metadata")
+                .or_insert_with(|| json!({"type": "object"}));
+        }
+        // The root of a resource with no listed fields stays open.
+        if map.get("x-kubernetes-preserve-unknown-fields") != Some(&Value::Bool(true))
+            && schema.get("properties").is_some()
+        {
+            map.insert("additionalProperties".into(), Value::Bool(false));
+        }
+    }
+    s
+}
+
+/// Bounds the walk: a hostile CRD in a pull request cannot nest forever.
+const MAX_DEPTH: usize = 64;
+
+fn convert(node: &Value, depth: usize) -> Value {
+    let Value::Object(map) = node else {
+        return node.clone();
+    };
+    if depth > MAX_DEPTH {
+        return json!({});
+    }
+    let mut out = Map::new();
+    let preserve = map.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
+    let embedded = map.get("x-kubernetes-embedded-resource") == Some(&Value::Bool(true));
+    let int_or_string = map.get("x-kubernetes-int-or-string") == Some(&Value::Bool(true));
+    let nullable = map.get("nullable") == Some(&Value::Bool(true));
+    for (k, v) in map {
+        match k.as_str() {
+            // Not checkable here, or not JSON Schema.
+            "format"
+            | "x-kubernetes-validations"
+            | "nullable"
+            | "description"
+            | "example"
+            | "externalDocs" => {}
+            k if k.starts_with("x-kubernetes-") => {}
+            "properties" | "patternProperties" | "definitions" => {
+                let Value::Object(props) = v else { continue };
+                let converted: Map<String, Value> = props
+                    .iter()
+                    .map(|(name, p)| (name.clone(), convert(p, depth + 1)))
+                    .collect();
+                out.insert(k.into(), Value::Object(converted));
+            }
+            "items" | "additionalProperties" | "not" => {
+                out.insert(k.into(), convert(v, depth + 1));
+            }
+            "anyOf" | "oneOf" | "allOf" => {
+                let list = v
+                    .as_array()
+                    .map(|a| a.iter().map(|i| convert(i, depth + 1)).collect())
+                    .unwrap_or_default();
+                out.insert(k.into(), Value::Array(list));
+            }
+            _ => {
+                out.insert(k.into(), v.clone());
+            }
+        }
+    }
+    if int_or_string {
+        out.remove("type");
+        // The API server's int-or-string: structural schemas may add
+        // anyOf [integer, string] themselves; either way both are allowed.
+        out.insert(
+            "anyOf".into(),
+            json!([{"type": "integer"}, {"type": "string"}]),
+        );
+    }
+    if embedded {
+        if let Some(Value::Object(props)) = out.get_mut("properties") {
+            for field in ["apiVersion", "kind", "metadata"] {
+                props.entry(field).or_insert_with(|| json!({}));
+            }
+        }
+    }
+    if out.contains_key("properties") && !preserve && !out.contains_key("additionalProperties") {
+        out.insert("additionalProperties".into(), Value::Bool(false));
+    }
+    if nullable {
+        if let Some(Value::String(t)) = out.get("type").cloned() {
+            out.insert("type".into(), json!([t, "null"]));
+        }
+    }
+    Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn validate(schema: Value, instance: Value) -> Vec<String> {
+        let s = strict(&schema, "example.com/v1", "Widget");
+        let v = jsonschema::validator_for(&s).unwrap();
+        v.iter_errors(&instance).map(|e| e.to_string()).collect()
+    }
+
+    #[test]
+    fn crd_schemas_are_strict_as_the_api_server_reads_them() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "spec": {
+                    "type": "object",
+                    "properties": {
+                        "port": {"x-kubernetes-int-or-string": true},
+                        "size": {"type": "string", "nullable": true, "format": "quantity"},
+                        "extra": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
+                        "template": {"type": "object", "x-kubernetes-embedded-resource": true, "properties": {"spec": {"type": "object"}}},
+                    },
+                    "required": ["port"],
+                },
+            },
+        });
+        let ok = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"},
+            "spec": {"port": "http", "size": null, "extra": {"anything": 1},
+                     "template": {"apiVersion": "v1", "kind": "Pod", "metadata": {}, "spec": {}}}});
+        assert_eq!(validate(schema.clone(), ok), Vec::<String>::new());
+        let typo = json!({"apiVersion": "example.com/v1", "kind": "Widget", "spec": {"prot": 80}});
+        let errors = validate(schema.clone(), typo);
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        let wrong_kind =
+            json!({"apiVersion": "example.com/v1", "kind": "Gadget", "spec": {"port": 1}});
+        assert_eq!(validate(schema, wrong_kind).len(), 1);
+    }
+}
