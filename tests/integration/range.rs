@@ -559,3 +559,26 @@ fn a_pull_request_cannot_relax_the_configuration_it_is_judged_by() {
         "{list:?}"
     );
 }
+
+/// The configuration at BASE is the one in force: a rule BASE turns off is
+/// off for the whole range.
+#[test]
+fn the_base_configuration_is_in_force_for_the_range() {
+    let (_tmp, dir) = repository();
+    let config = dir.join("socle-check.yaml");
+    let text = fs_err::read_to_string(&config).unwrap();
+    fs_err::write(
+        &config,
+        format!("{text}\nrules:\n  disable: [SOC-K8S-002]\n"),
+    )
+    .unwrap();
+    let base = commit(&dir, "Turn the pinning rule off");
+    edit(&dir, STS, FLOAT.0, FLOAT.1);
+    commit(&dir, "Float zeppelin");
+    let (code, json, stderr) = check(&dir, &["--range", &format!("{base}..HEAD")]);
+    assert_eq!(code, 0, "{json}\n{stderr}");
+    assert!(
+        findings(&json).iter().all(|f| f["rule"] != "SOC-K8S-002"),
+        "{json}"
+    );
+}

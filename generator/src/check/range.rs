@@ -228,11 +228,9 @@ pub fn check_range(
     // Repository policies and exceptions come from BASE.
     let base_files: Vec<(String, Vec<u8>)> = {
         let mut out = Vec::new();
-        for f in reader
-            .files(&base)?
-            .into_iter()
-            .filter(|f| f.path.starts_with("policies/") && !f.link)
-        {
+        for f in reader.files(&base)?.into_iter().filter(|f| {
+            (f.path.starts_with("policies/") || f.path == super::config::PATH) && !f.link
+        }) {
             out.push((f.path.clone(), reader.blob(&f.blob)?));
         }
         out
