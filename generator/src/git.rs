@@ -1,7 +1,7 @@
 //! Git: the only module that talks to repositories (through gix, so no git
 //! binary is needed on the consultant's machine).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 use gix::objs::tree::EntryKind;
@@ -283,6 +283,11 @@ pub struct CommitInfo {
     pub parents: Vec<String>,
 }
 
+/// Listings of the subtrees of the last tree read (see
+/// [`Reader::files_with`]).
+#[derive(Default)]
+pub struct TreeMemo(HashMap<gix::ObjectId, std::rc::Rc<Vec<TreeFile>>>);
+
 /// A file of a commit's tree: path, blob id, and whether it is a symlink.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TreeFile {
@@ -372,6 +377,19 @@ impl Reader {
         })
     }
 
+    /// The id of a commit's tree: two commits with the same tree hold the
+    /// same files (a rebase keeps them).
+    pub fn tree_of(&self, commit: &str) -> Result<String, GitError> {
+        let oid = gix::ObjectId::from_hex(commit.as_bytes()).map_err(|e| self.err("tree", e))?;
+        Ok(self
+            .repo
+            .find_commit(oid)
+            .map_err(|e| self.err("tree", e))?
+            .tree_id()
+            .map_err(|e| self.err("tree", e))?
+            .to_string())
+    }
+
     /// Commits reachable from `head` and not from `base`, oldest first.
     pub fn range(&self, base: &str, head: &str) -> Result<Vec<CommitInfo>, GitError> {
         let to_oid =
@@ -392,29 +410,81 @@ impl Reader {
 
     /// Every file of a commit's tree.
     pub fn files(&self, commit: &str) -> Result<Vec<TreeFile>, GitError> {
+        self.files_with(commit, &mut TreeMemo::default())
+    }
+
+    /// Every file of a commit's tree, reusing the listings of the subtrees
+    /// `memo` holds from the previous call: consecutive commits share all
+    /// but the folders they changed, which are the only ones read. `memo`
+    /// then holds this tree's subtrees, no more, so it does not grow over
+    /// a range.
+    pub fn files_with(&self, commit: &str, memo: &mut TreeMemo) -> Result<Vec<TreeFile>, GitError> {
         let oid = gix::ObjectId::from_hex(commit.as_bytes()).map_err(|e| self.err("tree", e))?;
         let tree = self
             .repo
             .find_commit(oid)
             .map_err(|e| self.err("tree", e))?
-            .tree()
-            .map_err(|e| self.err("tree", e))?;
-        let mut recorder = gix::traverse::tree::Recorder::default();
-        tree.traverse()
-            .breadthfirst(&mut recorder)
-            .map_err(|e| self.err("tree", e))?;
-        let mut out: Vec<TreeFile> = recorder
-            .records
-            .into_iter()
-            .filter(|e| e.mode.is_blob() || e.mode.is_link())
-            .map(|e| TreeFile {
-                path: e.filepath.to_string(),
-                blob: e.oid.to_string(),
-                link: e.mode.is_link(),
-            })
-            .collect();
+            .tree_id()
+            .map_err(|e| self.err("tree", e))?
+            .detach();
+        let mut next = TreeMemo::default();
+        let listing = self.subtree(tree, memo, &mut next, 0)?;
+        *memo = next;
+        let mut out: Vec<TreeFile> = listing.iter().cloned().collect();
         out.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(out)
+    }
+
+    /// The files under one tree, paths relative to it.
+    fn subtree(
+        &self,
+        id: gix::ObjectId,
+        previous: &TreeMemo,
+        next: &mut TreeMemo,
+        depth: usize,
+    ) -> Result<std::rc::Rc<Vec<TreeFile>>, GitError> {
+        // Git itself refuses paths this deep; a crafted tree cannot
+        // exhaust the stack.
+        const MAX_DEPTH: usize = 256;
+        if let Some(listing) = next.0.get(&id).or_else(|| previous.0.get(&id)) {
+            let listing = listing.clone();
+            next.0.insert(id, listing.clone());
+            return Ok(listing);
+        }
+        if depth > MAX_DEPTH {
+            return Err(self.err(
+                "tree",
+                format!("folders nest deeper than {MAX_DEPTH} levels"),
+            ));
+        }
+        let tree = self.repo.find_tree(id).map_err(|e| self.err("tree", e))?;
+        let mut out = Vec::new();
+        let mut subtrees = Vec::new();
+        for entry in tree.iter() {
+            let entry = entry.map_err(|e| self.err("tree", e))?;
+            let mode = entry.mode();
+            let name = entry.filename().to_string();
+            if mode.is_tree() {
+                subtrees.push((name, entry.oid().to_owned()));
+            } else if mode.is_blob() || mode.is_link() {
+                out.push(TreeFile {
+                    path: name,
+                    blob: entry.oid().to_string(),
+                    link: mode.is_link(),
+                });
+            }
+        }
+        for (name, sub) in subtrees {
+            let listing = self.subtree(sub, previous, next, depth + 1)?;
+            out.extend(listing.iter().map(|f| TreeFile {
+                path: format!("{name}/{}", f.path),
+                blob: f.blob.clone(),
+                link: f.link,
+            }));
+        }
+        let listing = std::rc::Rc::new(out);
+        next.0.insert(id, listing.clone());
+        Ok(listing)
     }
 
     /// The files of the index: what the next commit will hold, which is

@@ -37,6 +37,11 @@ impl Tree {
         Self::from_embedded(&ENVIRONMENTS, "embedded environments")
     }
 
+    /// One embedded policy file, without copying the others.
+    pub fn embedded_policy_file(path: &str) -> Option<&'static [u8]> {
+        POLICIES.get_file(path).map(|f| f.contents())
+    }
+
     pub fn embedded_policies() -> Self {
         Self::from_embedded(&POLICIES, "embedded policies")
     }

@@ -582,3 +582,35 @@ fn the_base_configuration_is_in_force_for_the_range() {
         "{json}"
     );
 }
+
+/// A range checked again with the persistent cache (a re-run, a rebased
+/// pull request) reuses each tree's findings: the report is the one an
+/// uncached run gives, commit labels and fixes included.
+#[test]
+fn a_warm_range_agrees_with_an_uncached_one() {
+    let (tmp, dir) = repository();
+    let base = git(&dir, &["rev-parse", "HEAD"]);
+    edit(&dir, STS, FLOAT.0, FLOAT.1);
+    commit(&dir, "Float zeppelin");
+    edit(&dir, STS, FLOAT.1, FLOAT.0);
+    commit(&dir, "Pin it again");
+    edit(
+        &dir,
+        "components/trino/values.yaml",
+        "\n",
+        "\nauth:\n  password: hunter2\n",
+    );
+    commit(&dir, "A literal password");
+    let range = format!("{base}..HEAD");
+    let flag = format!("--cache={}", tmp.path().join("cache").display());
+    let (code, uncached, _) = check(&dir, &["--range", &range, "--every-commit-must-pass"]);
+    assert_eq!(code, 1);
+    for _ in 0..2 {
+        let (warm_code, warm, stderr) = check(
+            &dir,
+            &["--range", &range, "--every-commit-must-pass", &flag],
+        );
+        assert_eq!(warm_code, code, "{stderr}");
+        assert_eq!(findings(&warm), findings(&uncached));
+    }
+}

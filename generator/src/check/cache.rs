@@ -268,13 +268,19 @@ impl DiskCache {
     /// The findings of `path` at `blob`, when an entry for exactly that
     /// verifies; anything else is a miss, to be evaluated.
     pub fn get(&self, path: &str, blob: &str) -> Option<Vec<Finding>> {
+        let findings = self.get_any(path, blob)?;
+        findings.iter().all(|f| f.file == path).then_some(findings)
+    }
+
+    /// The findings filed under `path` and `blob`, about any file (a whole
+    /// tree's, filed under a name no file has).
+    pub fn get_any(&self, path: &str, blob: &str) -> Option<Vec<Finding>> {
         let key = self.key(path, blob);
         let entry = self.entries.get(&key)?;
         if mac(&self.secret, &[&key, &entry.findings]) != entry.mac {
             return None;
         }
-        let findings: Vec<Finding> = serde_json::from_str(&entry.findings).ok()?;
-        findings.iter().all(|f| f.file == path).then_some(findings)
+        serde_json::from_str(&entry.findings).ok()
     }
 
     /// Remember a result; it reaches the disk when the cache is flushed.

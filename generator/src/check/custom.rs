@@ -32,24 +32,27 @@ fn key(api_version: &str, kind: &str) -> String {
     }
 }
 
-/// The bundled schemas, parsed once per process, when first needed.
-fn bundled() -> &'static HashMap<String, Value> {
-    static BUNDLED: OnceLock<HashMap<String, Value>> = OnceLock::new();
+/// The bundled schemas, as text, indexed once per process when first
+/// needed; each is parsed only when a document of its kind is checked (the
+/// file holds dozens of large schemas, a repository uses a few).
+fn bundled() -> &'static HashMap<String, &'static serde_json::value::RawValue> {
+    #[derive(serde::Deserialize)]
+    struct Entry<'a> {
+        #[serde(borrow)]
+        schema: &'a serde_json::value::RawValue,
+    }
+    #[derive(serde::Deserialize)]
+    struct File<'a> {
+        #[serde(borrow)]
+        schemas: HashMap<String, Entry<'a>>,
+    }
+    static BUNDLED: OnceLock<HashMap<String, &'static serde_json::value::RawValue>> =
+        OnceLock::new();
     BUNDLED.get_or_init(|| {
-        let tree = crate::source::Tree::embedded_policies();
-        let Some(bytes) = tree.get("crds.json") else {
-            return HashMap::new();
-        };
-        let Ok(Value::Object(file)) = serde_json::from_slice::<Value>(bytes) else {
-            return HashMap::new();
-        };
-        match file.get("schemas") {
-            Some(Value::Object(schemas)) => schemas
-                .iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.get("schema")?.clone())))
-                .collect(),
-            _ => HashMap::new(),
-        }
+        crate::source::Tree::embedded_policy_file("crds.json")
+            .and_then(|bytes| serde_json::from_slice::<File<'static>>(bytes).ok())
+            .map(|f| f.schemas.into_iter().map(|(k, e)| (k, e.schema)).collect())
+            .unwrap_or_default()
     })
 }
 
@@ -118,7 +121,8 @@ impl Definitions {
         if let Some(s) = self.served.get(key) {
             return Some((s.clone(), "repository"));
         }
-        bundled().get(key).map(|s| (s.clone(), "bundled"))
+        let raw = bundled().get(key)?;
+        serde_json::from_str(raw.get()).ok().map(|s| (s, "bundled"))
     }
 }
 

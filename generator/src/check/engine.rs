@@ -613,6 +613,12 @@ impl Embedded {
             let found = repository_findings(&result, &by_place);
             if let Some(k) = part.key {
                 if let Ok(mut m) = self.repository_memo.lock() {
+                    // Bounded, so that a long range does not keep a result
+                    // per commit: a part's result is rarely wanted again
+                    // once a later commit changed what it reads.
+                    if m.len() >= 64 {
+                        m.clear();
+                    }
                     m.insert(k, found.clone());
                 }
             }

@@ -131,6 +131,9 @@ pub fn check_dir(root: &std::path::Path, options: &Options) -> Result<Outcome, C
     checker.check(input)
 }
 
+/// The disk cache's name for a whole tree's findings (no file has it).
+const TREE_ENTRY: &str = "\0tree";
+
 /// What one file yields on its own: documents, and the findings of the
 /// rules that read one file at a time.
 #[derive(Clone)]
@@ -157,6 +160,14 @@ pub struct Checker {
     /// `socle-check.yaml` of the tree the policies come from.
     config: config::Config,
     applied: config::Applied,
+    /// Digest of what decides a tree's findings besides its files and the
+    /// bundle: the configuration's gate, the exceptions, and today (an
+    /// exception expires).
+    tree_context: String,
+    /// Keep compiled schemas between checks (a range's commits); otherwise
+    /// they are freed as soon as the tree's custom resources are checked,
+    /// which lowers the peak of a single check.
+    keep_schemas: bool,
     /// Compiled schemas of custom resources, and each file's results
     /// against them, with the digest of the tree's CRDs they hold for.
     validators: custom::Validators,
@@ -253,11 +264,26 @@ impl Checker {
             ),
             None => None,
         };
+        let exceptions_text = policy_files
+            .iter()
+            .find(|(p, _)| p == exceptions::PATH)
+            .map(|(_, b)| crate::git::blob_id(b))
+            .unwrap_or_default();
+        let tree_context = crate::git::blob_id(
+            format!(
+                "{}\n{exceptions_text}\n{}",
+                config.gate(),
+                exceptions::today()
+            )
+            .as_bytes(),
+        );
         Ok(Self {
             disk,
+            tree_context,
             applied: config::Applied::new(&config),
             config,
             config_memo: None,
+            keep_schemas: false,
             validators: Default::default(),
             custom_memo: Default::default(),
             options: options.clone(),
@@ -272,6 +298,30 @@ impl Checker {
             system_memo: Default::default(),
             facts: crate::core::charts::ChartFacts::embedded(),
         })
+    }
+
+    /// Keep compiled schemas from one check to the next (many trees).
+    pub(crate) fn keep_schemas(&mut self) {
+        self.keep_schemas = true;
+    }
+
+    /// The active findings of a whole tree, from the disk cache: a range
+    /// checked again (a re-run, a rebased pull request) skips the trees it
+    /// has seen.
+    pub(crate) fn remembered_tree(&self, tree: &str) -> Option<Vec<Finding>> {
+        self.disk
+            .as_ref()?
+            .get_any(TREE_ENTRY, &self.tree_key(tree))
+    }
+
+    pub(crate) fn remember_tree(&self, tree: &str, findings: &[Finding]) {
+        if let Some(disk) = &self.disk {
+            disk.put(TREE_ENTRY, &self.tree_key(tree), findings);
+        }
+    }
+
+    fn tree_key(&self, tree: &str) -> String {
+        format!("{tree}+{}", self.tree_context)
     }
 
     /// `socle.yaml` against the spec's schema, once per version of it.
@@ -389,11 +439,16 @@ impl Checker {
             })
             .collect();
         let memo = &mut self.kustomizations;
+        let mut seen = std::collections::HashSet::new();
         let layout = parse::Layout::with(&input.files, |i, path, bytes| {
-            memo.entry((path.to_owned(), ids[i].clone()))
+            let key = (path.to_owned(), ids[i].clone());
+            seen.insert(key.clone());
+            memo.entry(key)
                 .or_insert_with(|| parse::kustomization_entries(path, bytes))
                 .clone()
         });
+        // Only this version's kustomizations: the next commit shares them.
+        memo.retain(|key, _| seen.contains(key));
         let mut findings = input.findings;
         let mut skipped = input.skipped;
         let keys: Vec<(String, String)> = input
@@ -511,6 +566,9 @@ impl Checker {
                 *not_validated.entry(kind).or_default() += n;
             }
             start = end;
+        }
+        if !self.keep_schemas {
+            self.validators = Default::default();
         }
 
         let paths: Vec<String> = input.files.iter().map(|(p, _)| p.clone()).collect();

@@ -34,17 +34,29 @@ pub struct RangeOptions {
     pub protect_policies: bool,
 }
 
+/// Walks a range keeping what later commits still need, and no more: the
+/// blobs of the last tree checked, the trees and findings of commits whose
+/// children are still to come, and the report's details for HEAD alone. So
+/// memory stays flat however long the range.
 struct Walker<'a> {
     reader: &'a Reader,
     checker: Checker,
     blobs: HashMap<String, Vec<u8>>,
-    trees: HashMap<String, Vec<TreeFile>>,
+    trees: HashMap<String, std::rc::Rc<Vec<TreeFile>>>,
+    /// The subtrees of the last tree read, shared with the next one.
+    tree_memo: crate::git::TreeMemo,
     states: HashMap<String, Vec<Finding>>,
-    documents: HashMap<String, usize>,
-    /// Files of a commit deliberately not parsed (binary, templates), with the reason.
-    skipped: HashMap<String, Vec<(String, String)>>,
-    not_modelled: HashMap<String, Vec<String>>,
-    not_validated: HashMap<String, std::collections::BTreeMap<String, usize>>,
+    /// Commits of the range still to be checked that name each commit as
+    /// a parent: its tree and findings are dropped when none is left.
+    pending_children: HashMap<String, usize>,
+    /// Kept whatever the count: the base and HEAD.
+    pinned: BTreeSet<String>,
+    head: String,
+    documents: usize,
+    /// Files of HEAD deliberately not parsed (binary, templates), with the reason.
+    skipped: Vec<(String, String)>,
+    not_modelled: Vec<String>,
+    not_validated: std::collections::BTreeMap<String, usize>,
 }
 
 /// What judges a tree besides socle itself: the repository's policies and
@@ -58,32 +70,66 @@ fn policy_files(files: &[(String, Vec<u8>)]) -> Vec<(String, Vec<u8>)> {
 }
 
 impl<'a> Walker<'a> {
-    fn new(reader: &'a Reader, checker: Checker) -> Self {
+    fn new(
+        reader: &'a Reader,
+        checker: Checker,
+        commits: &[CommitInfo],
+        base: &str,
+        head: &str,
+    ) -> Self {
+        let mut pending_children: HashMap<String, usize> = HashMap::new();
+        for c in commits {
+            for p in &c.parents {
+                *pending_children.entry(p.clone()).or_default() += 1;
+            }
+        }
         Self {
             reader,
             checker,
             blobs: HashMap::new(),
             trees: HashMap::new(),
+            tree_memo: Default::default(),
             states: HashMap::new(),
-            documents: HashMap::new(),
-            skipped: HashMap::new(),
-            not_modelled: HashMap::new(),
-            not_validated: HashMap::new(),
+            pending_children,
+            pinned: [base.to_owned(), head.to_owned()].into(),
+            head: head.to_owned(),
+            documents: 0,
+            skipped: Vec::new(),
+            not_modelled: Vec::new(),
+            not_validated: Default::default(),
         }
     }
 
-    fn tree(&mut self, commit: &str) -> Result<Vec<TreeFile>, RangeError> {
+    /// `commit` is done: what only it and its parents needed goes.
+    fn done(&mut self, commit: &CommitInfo) {
+        let mut finished = vec![commit.id.clone()];
+        for p in &commit.parents {
+            if let Some(n) = self.pending_children.get_mut(p) {
+                *n = n.saturating_sub(1);
+            }
+            finished.push(p.clone());
+        }
+        for id in finished {
+            let waiting = self.pending_children.get(&id).copied().unwrap_or(0);
+            if waiting == 0 && !self.pinned.contains(&id) {
+                self.trees.remove(&id);
+                self.states.remove(&id);
+            }
+        }
+    }
+
+    fn tree(&mut self, commit: &str) -> Result<std::rc::Rc<Vec<TreeFile>>, RangeError> {
         if let Some(t) = self.trees.get(commit) {
             return Ok(t.clone());
         }
-        let files = self.reader.files(commit)?;
+        let files = std::rc::Rc::new(self.reader.files_with(commit, &mut self.tree_memo)?);
         self.trees.insert(commit.to_owned(), files.clone());
         Ok(files)
     }
 
     fn input(&mut self, commit: &str) -> Result<Input, RangeError> {
         let files = self.tree(commit)?;
-        tree_input(self.reader, files, &mut self.blobs)
+        tree_input(self.reader, files.iter().cloned(), &mut self.blobs)
     }
 
     /// The findings of a commit's whole tree (memoised).
@@ -91,19 +137,32 @@ impl<'a> Walker<'a> {
         if let Some(s) = self.states.get(commit) {
             return Ok(s.clone());
         }
+        // HEAD is checked in full: the report describes its tree.
+        let tree = self.reader.tree_of(commit)?;
+        if commit != self.head {
+            if let Some(found) = self.checker.remembered_tree(&tree) {
+                self.states.insert(commit.to_owned(), found.clone());
+                return Ok(found);
+            }
+        }
         let input = self.input(commit)?;
+        // The blobs of this tree are the ones the next commit shares.
+        let current: std::collections::HashSet<&str> =
+            input.blob_ids.values().map(String::as_str).collect();
+        self.blobs.retain(|id, _| current.contains(id.as_str()));
         let outcome = self.checker.check(input)?;
-        self.documents.insert(commit.to_owned(), outcome.documents);
-        self.skipped.insert(commit.to_owned(), outcome.skipped);
-        self.not_modelled
-            .insert(commit.to_owned(), outcome.not_modelled);
-        self.not_validated
-            .insert(commit.to_owned(), outcome.not_validated);
+        if commit == self.head {
+            self.documents = outcome.documents;
+            self.skipped = outcome.skipped;
+            self.not_modelled = outcome.not_modelled;
+            self.not_validated = outcome.not_validated;
+        }
         let active: Vec<Finding> = outcome
             .findings
             .into_iter()
             .filter(|f| f.excepted_by.is_none())
             .collect();
+        self.checker.remember_tree(&tree, &active);
         self.states.insert(commit.to_owned(), active.clone());
         Ok(active)
     }
@@ -120,7 +179,7 @@ impl<'a> Walker<'a> {
 /// The files of a tree as checker input, blobs read once and remembered.
 fn tree_input(
     reader: &Reader,
-    files: Vec<TreeFile>,
+    files: impl IntoIterator<Item = TreeFile>,
     blobs: &mut HashMap<String, Vec<u8>>,
 ) -> Result<Input, RangeError> {
     let mut input = Input::default();
@@ -242,12 +301,15 @@ pub fn check_range(
             ..options.clone()
         },
     )?;
-    let mut walker = Walker::new(&reader, checker);
+    let mut checker = checker;
+    checker.keep_schemas();
+    let mut walker = Walker::new(&reader, checker, &commits, &base, &head);
 
     let pre_existing = walker.fingerprints(&base)?;
     let mut introduced: BTreeMap<String, (usize, Finding)> = BTreeMap::new();
     let mut extra = Vec::new();
-    let mut fingerprints_by_commit = Vec::new();
+    // Where each introduced finding was first gone again.
+    let mut fixed_at: HashMap<String, usize> = HashMap::new();
     let progress = progress_bar(commits.len());
     for (i, commit) in commits.iter().enumerate() {
         progress.set_position(i as u64);
@@ -265,24 +327,24 @@ pub fn check_range(
                 introduced.entry(fp).or_insert((i, f.clone()));
             }
         }
-        fingerprints_by_commit.push(prints);
+        for (fp, (first, _)) in &introduced {
+            if *first < i && !prints.contains(fp) && !fixed_at.contains_key(fp) {
+                fixed_at.insert(fp.clone(), i);
+            }
+        }
 
         // Changes to the repository's policies need a reviewer's eye.
-        let parent_policies: BTreeMap<String, String> = match commit.parents.first() {
-            Some(p) => walker
-                .tree(p)?
-                .into_iter()
+        let policy_blobs = |tree: &[TreeFile]| -> BTreeMap<String, String> {
+            tree.iter()
                 .filter(|f| f.path.starts_with("policies/"))
-                .map(|f| (f.path, f.blob))
-                .collect(),
+                .map(|f| (f.path.clone(), f.blob.clone()))
+                .collect()
+        };
+        let parent_policies = match commit.parents.first() {
+            Some(p) => policy_blobs(&walker.tree(p)?),
             None => BTreeMap::new(),
         };
-        let policies: BTreeMap<String, String> = walker
-            .tree(&commit.id)?
-            .into_iter()
-            .filter(|f| f.path.starts_with("policies/"))
-            .map(|f| (f.path, f.blob))
-            .collect();
+        let policies = policy_blobs(&walker.tree(&commit.id)?);
         let changed: BTreeSet<&String> = parent_policies
             .iter()
             .filter(|(p, b)| policies.get(*p) != Some(b))
@@ -299,12 +361,12 @@ pub fn check_range(
         // fails: a pull request that changes it is reviewed like a policy
         // change.
         let config = super::config::PATH;
-        let config_blob = |files: Vec<TreeFile>| files.into_iter().find(|f| f.path == config);
+        let config_blob = |files: &[TreeFile]| files.iter().find(|f| f.path == config).cloned();
         let before = match commit.parents.first() {
-            Some(p) => config_blob(walker.tree(p)?),
+            Some(p) => config_blob(&walker.tree(p)?),
             None => None,
         };
-        let after = config_blob(walker.tree(&commit.id)?);
+        let after = config_blob(&walker.tree(&commit.id)?);
         if before.as_ref().map(|f| &f.blob) != after.as_ref().map(|f| &f.blob) {
             let gate = |f: Option<TreeFile>| -> Result<_, RangeError> {
                 let files = match f {
@@ -347,6 +409,7 @@ pub fn check_range(
             f.commit = Some(label(commit));
             extra.push(f);
         }
+        walker.done(commit);
     }
 
     progress.finish_and_clear();
@@ -367,9 +430,7 @@ pub fn check_range(
         if head_prints.contains(fp) {
             continue;
         }
-        let fixed = (i + 1..commits.len())
-            .find(|j| !fingerprints_by_commit[*j].contains(fp))
-            .unwrap_or(commits.len() - 1);
+        let fixed = fixed_at.get(fp).copied().unwrap_or(commits.len() - 1);
         let mut f = f.clone();
         f.commit = Some(label(&commits[*i]));
         f.fixed_in = Some(label(&commits[fixed]));
@@ -396,11 +457,11 @@ pub fn check_range(
     findings.sort_by(|a, b| (&a.file, a.line, &a.rule).cmp(&(&b.file, b.line, &b.rule)));
     Ok(Outcome {
         findings,
-        files: walker.trees.get(&head).map_or(0, Vec::len),
-        documents: walker.documents.get(&head).copied().unwrap_or(0),
-        skipped: walker.skipped.remove(&head).unwrap_or_default(),
-        not_modelled: walker.not_modelled.remove(&head).unwrap_or_default(),
-        not_validated: walker.not_validated.remove(&head).unwrap_or_default(),
+        files: walker.trees.get(&head).map_or(0, |t| t.len()),
+        documents: walker.documents,
+        skipped: std::mem::take(&mut walker.skipped),
+        not_modelled: std::mem::take(&mut walker.not_modelled),
+        not_validated: std::mem::take(&mut walker.not_validated),
         systems: Vec::new(),
     })
 }

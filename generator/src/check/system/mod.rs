@@ -226,6 +226,9 @@ pub struct Memo {
     by_input: HashMap<String, Vec<(Finding, String)>>,
 }
 
+/// How many models' results [`Memo`] keeps before starting afresh.
+const MEMO_BOUND: usize = 16;
+
 /// Models the repository and judges each environment. `versions` (path →
 /// blob id) keys what is remembered in `memo`.
 #[allow(clippy::too_many_arguments)]
@@ -258,6 +261,17 @@ pub fn evaluate(
             )?;
             let key = memo_key(docs, files, versions, &read, memo);
             memo.read = read;
+            // Bounded: a range returns to an earlier model rarely (a
+            // revert), and a result per commit would grow with the range.
+            if memo.results.len() >= MEMO_BOUND {
+                memo.results.clear();
+            }
+            if memo.by_input.len() >= 4 * MEMO_BOUND {
+                memo.by_input.clear();
+            }
+            if memo.addresses.len() >= 64 * MEMO_BOUND {
+                memo.addresses.clear();
+            }
             memo.results.insert(key, r.clone());
             systems = modelled;
             r
