@@ -1185,6 +1185,34 @@ fn kustomize_images_are_applied_before_judging_pinning() {
             .contains("kustomize leaves it unpinned in app/overlays/dev"),
         "{unpinned:?}"
     );
+    // The other way round: a base pinned as written, floated by an overlay.
+    let pinned_base = base.replace("registry.example/hello", "registry.example/hello:1.0");
+    let floating = prod.replace("newTag: \"1.4.2\"", "newTag: latest");
+    let dir = repo_with(
+        &[],
+        &[
+            (
+                "app/base/kustomization.yaml",
+                "resources:\n  - deployment.yaml\n",
+            ),
+            ("app/base/deployment.yaml", &pinned_base),
+            ("app/overlays/prod/kustomization.yaml", &floating),
+            ("app/overlays/prod/replicas.yaml", replicas),
+        ],
+    );
+    let (code, found) = findings(dir.path(), &[]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        found
+            .iter()
+            .filter(|(r, _, _)| r == "SOC-K8S-002")
+            .map(|(_, f, l)| (f.as_str(), *l))
+            .collect::<Vec<_>>(),
+        [(
+            "app/base/deployment.yaml",
+            line_of(&pinned_base, "image: registry.example/hello")
+        )]
+    );
 }
 
 /// conftest's `--data`: documents the policies read as `data`. As in its

@@ -200,8 +200,13 @@ fn render_checks_what_overlays_produce() {
             String::from_utf8_lossy(&out.stdout).into_owned(),
         )
     };
+    // The files alone show it too: the kustomize model applies images:.
     let (code, report) = socle(&[]);
-    assert_eq!(code, Some(0), "the tree alone is clean: {report}");
+    assert_eq!(code, Some(1), "{report}");
+    assert!(
+        report.contains("un-pins it in components/zeppelin/overlays/prod (apache/zeppelin:latest)"),
+        "{report}"
+    );
     let (code, report) = socle(&["--render"]);
     assert_eq!(code, Some(1), "{report}");
     assert!(
@@ -250,4 +255,60 @@ fn ci_files_validate_with_check_jsonschema() {
         validate("vendor.github-workflows", &workflow);
         validate("vendor.gitlab-ci", &dir.path().join(".gitlab-ci.yml"));
     }
+}
+
+/// `--render` builds every kustomization root (one no other kustomization
+/// includes), wherever it sits, and reports a problem only the builds show
+/// once, at the shared base's line, naming the roots that build it (names
+/// changed by a prefix are traced back to their source); what the files
+/// already show is not repeated for each build.
+#[test]
+fn render_builds_every_root_and_reports_a_shared_base_once() {
+    let Some(_kubectl) = tool("kubectl") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let write = |path: &str, text: &str| {
+        let p = dir.path().join(path);
+        fs_err::create_dir_all(p.parent().unwrap()).unwrap();
+        fs_err::write(p, text).unwrap();
+    };
+    write(
+        "app/base/kustomization.yaml",
+        "resources:\n  - deployment.yaml\n",
+    );
+    write(
+        "app/base/deployment.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n        - name: web\n          image: registry.example/web:1.0\n",
+    );
+    for env in ["dev", "prod"] {
+        write(
+            &format!("deploy/{env}/kustomization.yaml"),
+            &format!("namePrefix: {env}-\nresources:\n  - ../../app/base\nimages:\n  - name: registry.example/web\n    newTag: latest\n"),
+        );
+    }
+    let out = Command::new(assert_cmd::cargo::cargo_bin("socle"))
+        .arg("check")
+        .arg(dir.path())
+        .args(["--render", "--format", "json"])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rendered: Vec<&serde_json::Value> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["message"].as_str().unwrap().starts_with('['))
+        .collect();
+    assert_eq!(rendered.len(), 1, "{rendered:?}");
+    assert_eq!(rendered[0]["file"], "app/base/deployment.yaml");
+    assert_eq!(rendered[0]["line"], 1);
+    assert_eq!(rendered[0]["rule"], "SOC-K8S-002");
+    assert!(
+        rendered[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("[deploy/dev, deploy/prod] "),
+        "{rendered:?}"
+    );
 }

@@ -33,6 +33,9 @@ pub(crate) struct Kustomized {
     /// Folders applied whole without a kustomization: their files reach
     /// the cluster as written.
     raw_folders: Vec<String>,
+    /// Images pinned as written that a root's `images:` un-pins, as
+    /// findings on the line that names them.
+    floated: Vec<Finding>,
 }
 
 impl Kustomized {
@@ -83,10 +86,14 @@ impl Kustomized {
             raw_folders,
             ..Self::default()
         };
+        let mut resources: HashMap<DocKey, Option<String>> = HashMap::new();
         for root in &roots {
             for o in kustomize::build(&model, root).objects {
                 let Some(doc) = o.doc else { continue };
                 let key = (doc.path.clone(), doc.line);
+                resources
+                    .entry(key.clone())
+                    .or_insert_with(|| doc.resource());
                 out.images
                     .entry(key.clone())
                     .or_insert_with(|| container_images(doc));
@@ -96,6 +103,51 @@ impl Kustomized {
                     .push((root.clone(), o.images));
             }
         }
+        // The other way round: a pinned image an overlay sets to `latest`
+        // (or to no tag) is deployed floating, though every file looks
+        // pinned.
+        for (key, roots) in &out.emitted {
+            for (line, image) in out.images.get(key).into_iter().flatten() {
+                if !pinned(image) {
+                    continue;
+                }
+                let mut floated: BTreeSet<(String, String)> = BTreeSet::new();
+                for (root, rules) in roots {
+                    let built = transform_image(image, rules);
+                    if !pinned(&built) {
+                        floated.insert((
+                            if root.is_empty() {
+                                ".".into()
+                            } else {
+                                root.clone()
+                            },
+                            built,
+                        ));
+                    }
+                }
+                if floated.is_empty() {
+                    continue;
+                }
+                let shown: Vec<String> = floated
+                    .iter()
+                    .map(|(root, built)| format!("{root} ({built})"))
+                    .collect();
+                let mut f = Finding::new(
+                    RULE,
+                    super::finding::Severity::Deny,
+                    &key.0,
+                    Some(*line),
+                    format!(
+                        "image {image:?} is pinned here, but kustomize's images: un-pins it in {}; pin an explicit tag or digest, never latest",
+                        shown.join(", ")
+                    ),
+                );
+                f.resource = resources.get(key).cloned().flatten();
+                out.floated.push(f);
+            }
+        }
+        out.floated
+            .sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
         out
     }
 
@@ -104,6 +156,7 @@ impl Kustomized {
         if self.emitted.is_empty() {
             return;
         }
+
         findings.retain_mut(|f| {
             if f.rule != RULE || self.applied_raw(&f.file) {
                 return true;
@@ -148,6 +201,7 @@ impl Kustomized {
             }
             true
         });
+        findings.extend(self.floated.iter().cloned());
     }
 
     fn applied_raw(&self, path: &str) -> bool {

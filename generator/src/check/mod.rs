@@ -619,14 +619,36 @@ impl Checker {
         let simulated = simulated?;
         findings.extend(simulated.findings);
 
+        let mut rendered_found = Vec::new();
         if let Some(root) = &self.options.render_root {
             let rendered = render::render_all(root, &input.files)?;
             findings.extend(rendered.refused);
+            let mut by_path: std::collections::HashMap<&str, Vec<&parse::Document>> =
+                std::collections::HashMap::new();
+            for d in &documents {
+                by_path.entry(d.path.as_str()).or_default().push(d);
+            }
+            let model = system::kustomize::Files {
+                bytes: input
+                    .files
+                    .iter()
+                    .map(|(p, b)| (p.as_str(), b.as_slice()))
+                    .collect(),
+                read: Default::default(),
+                docs: by_path,
+                custom_scopes: Default::default(),
+            };
+            let mut traced = Vec::new();
             for (overlay, rendered) in rendered.overlays {
                 let mut found = schema::validate(&rendered, self.config.target());
-                found.extend(self.embedded.evaluate(&rendered, &[], &paths)?);
-                findings.extend(render::trace(found, &overlay, &rendered, &documents));
+                // Document rules only: the repository rules read the whole
+                // tree, which one build is not.
+                found.extend(self.embedded.evaluate_files(&rendered, &[])?);
+                traced.extend(render::trace(
+                    found, &overlay, &rendered, &documents, &model,
+                ));
             }
+            rendered_found = render::merge_overlays(traced);
         }
 
         let document_count = documents.len();
@@ -638,6 +660,24 @@ impl Checker {
         drop(documents);
         self.remember(fresh, fresh_keys, fresh_found, &mut findings, &mut skipped);
         kustomized.settle(&mut findings);
+        if !rendered_found.is_empty() {
+            // What the files already say is not said again for each build.
+            let said: std::collections::HashSet<(&str, &str, &str)> = findings
+                .iter()
+                .map(|f| (f.file.as_str(), f.rule.as_str(), f.message.as_str()))
+                .collect();
+            let fresh: Vec<Finding> = rendered_found
+                .into_iter()
+                .filter(|f| {
+                    let plain = f
+                        .message
+                        .split_once("] ")
+                        .map_or(f.message.as_str(), |(_, m)| m);
+                    !said.contains(&(f.file.as_str(), f.rule.as_str(), plain))
+                })
+                .collect();
+            findings.extend(fresh);
+        }
         // A file nothing deploys is skipped, with the reason, when it does
         // not parse (see `deployed`).
         findings.retain(|f| {

@@ -23,16 +23,22 @@ pub enum RenderError {
     Build { overlay: String, message: String },
 }
 
-/// Overlay directories: `.../overlays/<name>/` holding a kustomization.
+/// The kustomization roots: every folder with a kustomization that no
+/// other kustomization includes (as a resource, base or component), what
+/// `kustomize build` is run on. A `kind: Component` is only built through
+/// what includes it.
 pub fn overlays(files: &[(String, Vec<u8>)]) -> Vec<String> {
+    let layout = super::parse::Layout::of(files);
     let mut out: Vec<String> = files
         .iter()
-        .filter_map(|(p, _)| {
-            let dir = p
-                .strip_suffix("/kustomization.yaml")
-                .or_else(|| p.strip_suffix("/kustomization.yml"))?;
-            (dir.rsplit('/').nth(1) == Some("overlays")).then(|| dir.to_owned())
+        .filter(|(p, _)| super::parse::is_kustomization(p))
+        .filter(|(_, bytes)| {
+            crate::yaml::from_slice::<Value>(bytes)
+                .map(|k| k["kind"] != "Component")
+                .unwrap_or(true)
         })
+        .map(|(p, _)| p.rsplit_once('/').map_or("", |(dir, _)| dir).to_owned())
+        .filter(|dir| !layout.listed.contains(dir))
         .collect();
     out.sort();
     out.dedup();
@@ -241,14 +247,18 @@ fn kind_and_name(v: &Value) -> Option<(&str, &str)> {
 }
 
 /// Point findings on rendered documents at the repository file the object
-/// comes from (same kind and name), keeping the overlay in the message.
-pub fn trace(
+/// comes from, keeping the overlay in the message. The object is found by
+/// its identity in the kustomize model of the overlay (names after prefixes
+/// and suffixes), else by kind and name under the overlay's top folder.
+pub(crate) fn trace(
     findings: Vec<Finding>,
     overlay: &str,
     rendered: &[Document],
     sources: &[&Document],
+    model: &super::system::kustomize::Files<'_>,
 ) -> Vec<Finding> {
     let rendered_path = format!("{overlay} (rendered)");
+    let emitted = super::system::kustomize::build(model, overlay).objects;
     findings
         .into_iter()
         .map(|mut f| {
@@ -257,16 +267,24 @@ pub fn trace(
             }
             f.message = format!("[{overlay}] {}", f.message);
             let resource = f.resource.clone();
-            let origin = rendered
+            let object = rendered
                 .iter()
                 .find(|d| d.resource() == resource)
-                .and_then(|d| kind_and_name(&d.value))
-                .and_then(|(kind, name)| {
-                    sources.iter().find(|s| {
+                .and_then(|d| kind_and_name(&d.value));
+            let modelled = object.and_then(|(kind, name)| {
+                emitted
+                    .iter()
+                    .find(|o| o.kind == kind && o.name == name && o.doc.is_some())
+                    .and_then(|o| o.doc)
+            });
+            let origin = modelled.or_else(|| {
+                object.and_then(|(kind, name)| {
+                    sources.iter().copied().find(|s| {
                         kind_and_name(&s.value) == Some((kind, name))
                             && s.path.starts_with(overlay.split('/').next().unwrap_or(""))
                     })
-                });
+                })
+            });
             match origin {
                 Some(src) => {
                     f.file = src.path.clone();
@@ -276,6 +294,43 @@ pub fn trace(
                     f.file = format!("{overlay}/kustomization.yaml");
                     f.line = None;
                 }
+            }
+            f
+        })
+        .collect()
+}
+
+/// One finding per place and problem: a base that several overlays build
+/// is reported once, at its line, naming every overlay (`[a, b] message`).
+pub(crate) fn merge_overlays(findings: Vec<Finding>) -> Vec<Finding> {
+    let mut merged: Vec<(Finding, Vec<String>)> = Vec::new();
+    let mut index: std::collections::HashMap<(String, Option<usize>, String, String), usize> =
+        std::collections::HashMap::new();
+    for mut f in findings {
+        let Some((overlay, rest)) = f
+            .message
+            .strip_prefix('[')
+            .and_then(|m| m.split_once("] "))
+            .map(|(o, r)| (o.to_owned(), r.to_owned()))
+        else {
+            merged.push((f, Vec::new()));
+            continue;
+        };
+        let key = (f.file.clone(), f.line, f.rule.clone(), rest.clone());
+        match index.get(&key) {
+            Some(&i) => merged[i].1.push(overlay),
+            None => {
+                f.message = rest;
+                index.insert(key, merged.len());
+                merged.push((f, vec![overlay]));
+            }
+        }
+    }
+    merged
+        .into_iter()
+        .map(|(mut f, overlays)| {
+            if !overlays.is_empty() {
+                f.message = format!("[{}] {}", overlays.join(", "), f.message);
             }
             f
         })
