@@ -182,12 +182,13 @@ pub struct Checker {
     >,
     /// The checked tree's own `socle-check.yaml` problems, by its blob id.
     config_memo: Option<(String, Vec<Finding>)>,
+    /// Per-file results by (path, version). A range walks commits in order,
+    /// so a version the current tree does not have is one a later commit
+    /// replaced: once the cache holds twice as many entries as the tree has
+    /// files, it keeps the current tree's alone. Keeping every version would
+    /// grow with the range; pruning at every commit would cost a pass over
+    /// the cache per commit.
     cache: std::collections::HashMap<(String, String), FileResult>,
-    /// The file versions of the previous check: with this one's, the only
-    /// versions kept in `cache`. A range walks commits in order, so a
-    /// version neither of them has is one a later commit replaced; keeping
-    /// every version would grow with the range.
-    previous: std::collections::HashSet<(String, String)>,
     /// What each kustomization lists, by (path, blob id): read once per
     /// version in a range.
     kustomizations: std::collections::HashMap<(String, String), parse::Entries>,
@@ -292,7 +293,6 @@ impl Checker {
             exceptions: exceptions::Exceptions::load(policy_files),
             catalog: crate::core::catalog::Catalog::embedded(),
             cache: Default::default(),
-            previous: Default::default(),
             spec_memo: None,
             kustomizations: Default::default(),
             system_memo: Default::default(),
@@ -426,7 +426,16 @@ impl Checker {
     }
 
     pub fn check(&mut self, mut input: files::Input) -> Result<Outcome, CheckError> {
-        self.exclude(&mut input);
+        self.check_in_place(&mut input)
+    }
+
+    /// [`Checker::check`], leaving the files with the caller (a range hands
+    /// them back to the next commit instead of copying every blob).
+    pub(crate) fn check_in_place(
+        &mut self,
+        input: &mut files::Input,
+    ) -> Result<Outcome, CheckError> {
+        self.exclude(input);
         let ids: Vec<String> = input
             .files
             .iter()
@@ -449,8 +458,8 @@ impl Checker {
         });
         // Only this version's kustomizations: the next commit shares them.
         memo.retain(|key, _| seen.contains(key));
-        let mut findings = input.findings;
-        let mut skipped = input.skipped;
+        let mut findings = std::mem::take(&mut input.findings);
+        let mut skipped = std::mem::take(&mut input.skipped);
         let keys: Vec<(String, String)> = input
             .files
             .iter()
@@ -693,13 +702,12 @@ impl Checker {
             ));
             false
         });
-        let current: std::collections::HashSet<(String, String)> = keys.into_iter().collect();
-        let previous = std::mem::replace(&mut self.previous, current);
-        let current = &self.previous;
-        self.cache
-            .retain(|key, _| current.contains(key) || previous.contains(key));
-        self.custom_memo
-            .retain(|key, _| current.contains(key) || previous.contains(key));
+        let bound = 2 * keys.len() + 64;
+        if self.cache.len() > bound || self.custom_memo.len() > bound {
+            let current: std::collections::HashSet<(String, String)> = keys.into_iter().collect();
+            self.cache.retain(|key, _| current.contains(key));
+            self.custom_memo.retain(|key, _| current.contains(key));
+        }
 
         // The catalog is the one place an embedded rule's severity is
         // decided, and the configuration the one place it is changed.

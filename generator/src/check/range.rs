@@ -145,12 +145,16 @@ impl<'a> Walker<'a> {
                 return Ok(found);
             }
         }
-        let input = self.input(commit)?;
-        // The blobs of this tree are the ones the next commit shares.
-        let current: std::collections::HashSet<&str> =
-            input.blob_ids.values().map(String::as_str).collect();
-        self.blobs.retain(|id, _| current.contains(id.as_str()));
-        let outcome = self.checker.check(input)?;
+        let mut input = self.input(commit)?;
+        let outcome = self.checker.check_in_place(&mut input)?;
+        // The blobs of this tree, and no others, go back for the next
+        // commit, which shares most of them.
+        self.blobs.clear();
+        for (path, bytes) in std::mem::take(&mut input.files) {
+            if let Some(id) = input.blob_ids.remove(&path) {
+                self.blobs.insert(id, bytes);
+            }
+        }
         if commit == self.head {
             self.documents = outcome.documents;
             self.skipped = outcome.skipped;
@@ -176,7 +180,8 @@ impl<'a> Walker<'a> {
     }
 }
 
-/// The files of a tree as checker input, blobs read once and remembered.
+/// The files of a tree as checker input, each blob taken from `blobs` (the
+/// last tree's) or read.
 fn tree_input(
     reader: &Reader,
     files: impl IntoIterator<Item = TreeFile>,
@@ -188,11 +193,12 @@ fn tree_input(
             input.skipped.push((f.path, "symbolic link".into()));
             continue;
         }
-        if !blobs.contains_key(&f.blob) {
-            let bytes = reader.blob(&f.blob)?;
-            blobs.insert(f.blob.clone(), bytes);
-        }
-        let bytes = &blobs[&f.blob];
+        // Taken from the last tree's blobs when it had this one (two paths
+        // with the same contents share a blob: the second is read again).
+        let bytes = match blobs.remove(&f.blob) {
+            Some(bytes) => bytes,
+            None => reader.blob(&f.blob)?,
+        };
         if bytes.len() as u64 > MAX_FILE {
             input
                 .findings
@@ -200,7 +206,7 @@ fn tree_input(
             continue;
         }
         input.blob_ids.insert(f.path.clone(), f.blob.clone());
-        input.files.push((f.path, bytes.clone()));
+        input.files.push((f.path, bytes));
     }
     Ok(input)
 }
