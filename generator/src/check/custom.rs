@@ -255,7 +255,10 @@ fn convert(node: &Value, depth: usize) -> Value {
     let nullable = map.get("nullable") == Some(&Value::Bool(true));
     for (k, v) in map {
         match k.as_str() {
-            // Not checkable here, or not JSON Schema.
+            // Not checkable here, or not JSON Schema. References are not
+            // allowed in a structural schema: one in a CRD from a pull
+            // request is dropped, never followed.
+            "$ref" | "$schema" | "$id" | "$anchor" | "$dynamicRef" => {}
             "format"
             | "x-kubernetes-validations"
             | "nullable"
