@@ -354,4 +354,11 @@ mod tests {
             json!({"apiVersion": "example.com/v1", "kind": "Gadget", "spec": {"port": 1}});
         assert_eq!(validate(schema, wrong_kind).len(), 1);
     }
+
+    #[test]
+    fn references_in_a_crd_are_never_followed() {
+        let schema = json!({"type": "object", "properties": {"spec": {"$ref": "http://127.0.0.1:9/x.json", "type": "object"}}});
+        let ok = json!({"apiVersion": "example.com/v1", "kind": "Widget", "spec": {}});
+        assert_eq!(validate(schema, ok), Vec::<String>::new());
+    }
 }
