@@ -390,6 +390,43 @@ impl Reader {
             .to_string())
     }
 
+    /// Whether the repository is a shallow clone (part of its history is
+    /// missing).
+    pub fn is_shallow(&self) -> bool {
+        self.repo.is_shallow().unwrap_or(false)
+    }
+
+    /// Commits reachable from `head` and from no remote-tracking branch
+    /// (`refs/remotes/*`), oldest first: what a push would publish.
+    pub fn unpublished(&self, head: &str) -> Result<Vec<CommitInfo>, GitError> {
+        let to_oid =
+            |s: &str| gix::ObjectId::from_hex(s.as_bytes()).map_err(|e| self.err("range", e));
+        let mut published = Vec::new();
+        let refs = self.repo.references().map_err(|e| self.err("range", e))?;
+        for r in refs
+            .remote_branches()
+            .map_err(|e| self.err("range", e))?
+            .flatten()
+        {
+            let mut r = r;
+            if let Ok(id) = r.peel_to_id() {
+                published.push(id.detach());
+            }
+        }
+        let walk = self
+            .repo
+            .rev_walk([to_oid(head)?])
+            .with_hidden(published)
+            .all()
+            .map_err(|e| self.err("range", e))?;
+        let mut ids = Vec::new();
+        for info in walk {
+            ids.push(info.map_err(|e| self.err("range", e))?.id.to_string());
+        }
+        ids.reverse();
+        ids.iter().map(|id| self.commit(id)).collect()
+    }
+
     /// Commits reachable from `head` and not from `base`, oldest first.
     pub fn range(&self, base: &str, head: &str) -> Result<Vec<CommitInfo>, GitError> {
         let to_oid =

@@ -614,3 +614,48 @@ fn a_warm_range_agrees_with_an_uncached_one() {
         assert_eq!(findings(&warm), findings(&uncached));
     }
 }
+
+/// A branch's first push and manual pipelines pass forty zeros as the base,
+/// and a force-push leaves a base commit nothing has: the range is then the
+/// commits of HEAD that no remote branch has, judged against where they
+/// leave the published history; with none, HEAD's tree. A base name that
+/// resolves to nothing stays an error (`bad_ranges_are_usage_errors`).
+#[test]
+fn a_zero_or_vanished_base_checks_what_the_push_publishes() {
+    let (tmp, origin) = repository();
+    let clone = tmp.path().join("clone");
+    let url = format!("file://{}", origin.display());
+    git(tmp.path(), &["clone", "-q", &url, clone.to_str().unwrap()]);
+    git(&clone, &["config", "user.email", "ci@example.invalid"]);
+    git(&clone, &["config", "user.name", "CI"]);
+    let zero = "0".repeat(40);
+    // Nothing unpublished: HEAD's tree, clean.
+    let (code, json, stderr) = check(&clone, &["--range", &format!("{zero}..HEAD")]);
+    assert_eq!(code, 0, "{json}\n{stderr}");
+    assert!(stderr.contains("checking the tree at HEAD"), "{stderr}");
+
+    edit(&clone, STS, FLOAT.0, FLOAT.1);
+    commit(&clone, "Float zeppelin");
+    edit(&clone, "README.md", "# ", "# Platform: ");
+    commit(&clone, "Retitle the README");
+    for base in [zero.as_str(), "0123456789abcdef0123456789abcdef01234567"] {
+        let (code, json, stderr) = check(&clone, &["--range", &format!("{base}..HEAD")]);
+        assert_eq!(code, 1, "{base}: {json}\n{stderr}");
+        assert!(
+            stderr.contains("2 commit(s) of HEAD that no remote branch has"),
+            "{stderr}"
+        );
+        let float = findings(&json)
+            .into_iter()
+            .find(|f| f["rule"] == "SOC-K8S-002")
+            .expect("the floating image");
+        assert!(
+            float["commit"].as_str().unwrap().contains("Float zeppelin"),
+            "{float}"
+        );
+    }
+    // No remote at all: the whole history is new, so HEAD's tree.
+    let (code, _, stderr) = check(&origin, &["--range", &format!("{zero}..HEAD")]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("checking the tree at HEAD"), "{stderr}");
+}

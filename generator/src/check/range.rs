@@ -232,6 +232,53 @@ fn label(c: &CommitInfo) -> String {
     format!("{} {:?}", c.short, c.subject)
 }
 
+enum Base {
+    Commit(String),
+    /// No commit to judge the range against: judge HEAD's tree.
+    Tree,
+}
+
+/// The base of a range. CI systems pass forty zeros for a branch's first
+/// push (GitHub's `before`, GitLab's `CI_COMMIT_BEFORE_SHA`) and for manual
+/// or scheduled pipelines, and a base commit a force-push removed is
+/// unknown (a base *name* that resolves to nothing is a typo: an error). Then
+/// the range is what a push publishes: the commits of HEAD that no
+/// remote-tracking branch has, judged against the commit they leave the
+/// published history from. When there is no such commit (HEAD is published,
+/// or its whole history is new), HEAD's tree is checked. In a shallow clone
+/// an unknown base is an error: the history that would say is missing.
+fn base_of(reader: &Reader, base_rev: &str, head: &str) -> Result<Base, RangeError> {
+    let zero = base_rev.len() >= 7 && base_rev.bytes().all(|b| b == b'0');
+    // A commit id nothing has (a force-push removed it); a name that
+    // resolves to nothing is a typo, and an error.
+    let id = (7..=40).contains(&base_rev.len()) && base_rev.bytes().all(|b| b.is_ascii_hexdigit());
+    if !zero {
+        match reader.resolve(base_rev) {
+            Ok(base) => return Ok(Base::Commit(base)),
+            Err(e) if reader.is_shallow() || !id => return Err(e.into()),
+            Err(e) => eprintln!(
+                "note: base {base_rev:?} is not in this repository ({e}); checking the commits of HEAD that no remote branch has"
+            ),
+        }
+    }
+    let new = reader.unpublished(head)?;
+    let ids: BTreeSet<&str> = new.iter().map(|c| c.id.as_str()).collect();
+    let fork = new
+        .first()
+        .and_then(|oldest| oldest.parents.iter().find(|p| !ids.contains(p.as_str())));
+    Ok(match fork {
+        Some(parent) => {
+            eprintln!(
+                "note: checking the {} commit(s) of HEAD that no remote branch has, against {}",
+                new.len(),
+                &parent[..parent.len().min(10)]
+            );
+            Base::Commit(parent.clone())
+        }
+        None => Base::Tree,
+    })
+}
+
 /// Check the tree of one commit, with the policies it carries.
 pub fn check_commit(
     dir: &std::path::Path,
@@ -281,8 +328,16 @@ pub fn check_range(
         }
     };
     let reader = Reader::open(dir)?;
-    let base = reader.resolve(base_rev)?;
     let head = reader.resolve(head_rev)?;
+    let base = match base_of(&reader, base_rev, &head)? {
+        Base::Commit(base) => base,
+        Base::Tree => {
+            eprintln!(
+                "note: --range {spec}: nothing before HEAD is published (no remote branch holds its history); checking the tree at HEAD"
+            );
+            return check_commit(dir, &head, options);
+        }
+    };
     let commits = reader.range(&base, &head)?;
     if commits.is_empty() {
         return Err(RangeError::Usage(format!(
