@@ -82,6 +82,14 @@ enum Command {
     /// The secret-store entries the repository's ExternalSecrets read.
     #[command(subcommand)]
     Secrets(SecretsCommand),
+    /// Print a shell completion script (e.g. `socle completions bash >
+    /// ~/.local/share/bash-completion/completions/socle`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print socle's man page (roff), e.g. `socle man > ~/.local/share/man/man1/socle.1`.
+    Man,
     /// Where a generated file comes from.
     Why {
         /// The file, relative to the repository.
@@ -403,6 +411,20 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Secrets(SecretsCommand::List { dir, env, format }) => {
             secrets_list(&dir, env.as_deref(), format)
+        }
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "socle", &mut out);
+            std::io::stdout().write_all(&out)?;
+            Ok(0)
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            clap_mangen::Man::new(cmd).render(&mut out)?;
+            std::io::stdout().write_all(&out)?;
+            Ok(0)
         }
         Command::Why { file, dir } => {
             write!(std::io::stdout(), "{}", socle::update::why(&dir, &file)?)?;

@@ -394,3 +394,54 @@ fn new_refuses_a_blueprint_that_violates_the_policies() {
     );
     assert!(!out_dir.exists(), "output written despite denials");
 }
+
+/// Shell completions are valid scripts for their shell, and the man page is
+/// roff that groff renders without a warning.
+#[test]
+fn completions_and_the_man_page_are_what_their_tools_read() {
+    let out = socle().args(["completions", "bash"]).output().unwrap();
+    assert!(out.status.success());
+    let script = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        script.contains("check") && script.contains("--range"),
+        "{script}"
+    );
+    let mut bash = Command::new("bash")
+        .arg("-n")
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(bash.stdin.as_mut().unwrap(), script.as_bytes()).unwrap();
+    assert!(
+        bash.wait().unwrap().success(),
+        "bash -n refused the completions"
+    );
+    for shell in ["zsh", "fish", "powershell", "elvish"] {
+        let out = socle().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success() && !out.stdout.is_empty(), "{shell}");
+    }
+
+    let out = socle().arg("man").output().unwrap();
+    assert!(out.status.success());
+    let page = String::from_utf8(out.stdout).unwrap();
+    assert!(page.contains(".TH socle 1"), "{page}");
+    let Some(groff) = crate::support::tool("groff") else {
+        return;
+    };
+    let mut render = Command::new(groff)
+        .args(["-man", "-Tutf8", "-ww"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(render.stdin.as_mut().unwrap(), page.as_bytes()).unwrap();
+    let rendered = render.wait_with_output().unwrap();
+    assert!(rendered.status.success());
+    assert!(
+        rendered.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&rendered.stderr)
+    );
+    assert!(String::from_utf8_lossy(&rendered.stdout).contains("policy checker"));
+}
