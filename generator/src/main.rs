@@ -187,9 +187,12 @@ struct CheckArgs {
     /// configuration) and exit.
     #[arg(long, exclusive = true)]
     config_schema: bool,
-    /// Report format.
-    #[arg(long, value_enum, default_value = "text")]
-    format: Format,
+    /// Report format: text, json, junit, sarif, github or gitlab, to
+    /// stdout, or FORMAT=FILE to write it to a file. Repeatable, so one run
+    /// writes every report a CI job needs (`--format sarif=socle.sarif
+    /// --format github`); at most one goes to stdout.
+    #[arg(long, value_name = "FORMAT[=FILE]", default_value = "text")]
+    format: Vec<report::Output>,
     /// Also fail (exit 1) on warnings.
     #[arg(long, value_enum, default_value = "deny")]
     fail_on: FailOn,
@@ -439,6 +442,11 @@ fn check(args: CheckArgs) -> anyhow::Result<u8> {
         writeln!(std::io::stdout(), "{text}")?;
         return Ok(0);
     }
+    if args.format.iter().filter(|o| o.path.is_none()).count() > 1 {
+        anyhow::bail!(
+            "--format: more than one report goes to stdout; write all but one to a file (FORMAT=FILE)"
+        );
+    }
     if !args.dir.is_dir() {
         anyhow::bail!(
             "{}: not a directory; pass the repository to check",
@@ -487,12 +495,23 @@ fn check(args: CheckArgs) -> anyhow::Result<u8> {
     } else {
         checker::check_dir(&args.dir, &options)?
     };
-    let colour = args.format == Format::Text
-        && std::io::IsTerminal::is_terminal(&std::io::stdout())
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let text = report::render(args.format, &outcome, &report::Style { colour });
-    std::io::stdout().write_all(text.as_bytes())?;
-    if args.format == Format::Github {
+    for output in &args.format {
+        match &output.path {
+            Some(path) => {
+                let text =
+                    report::render(output.format, &outcome, &report::Style { colour: false });
+                fs_err::write(path, text)?;
+            }
+            None => {
+                let colour = output.format == Format::Text
+                    && std::io::IsTerminal::is_terminal(&std::io::stdout())
+                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+                let text = report::render(output.format, &outcome, &report::Style { colour });
+                std::io::stdout().write_all(text.as_bytes())?;
+            }
+        }
+    }
+    if args.format.iter().any(|o| o.format == Format::Github) {
         if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
             use std::io::Write as _;
             let mut f = fs_err::OpenOptions::new()

@@ -1346,3 +1346,46 @@ fn custom_resources_meet_their_definitions() {
         "{found:?}"
     );
 }
+
+/// One run writes every report a CI job needs: each FORMAT=FILE to its file,
+/// at most one format to stdout; the exit code is the check's.
+#[test]
+fn one_run_writes_several_reports() {
+    let dir = repo_with(&[], &[("deployment.yaml", DEPLOYMENT)]);
+    let out = tempfile::tempdir().unwrap();
+    let sarif = out.path().join("socle.sarif");
+    let json = out.path().join("socle.json");
+    let run = check(
+        dir.path(),
+        &[
+            "--format",
+            &format!("sarif={}", sarif.display()),
+            "--format",
+            &format!("json={}", json.display()),
+            "--format",
+            "github",
+        ],
+    );
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("::error file=deployment.yaml"),
+        "{}",
+        run.stdout
+    );
+    let sarif: Value = serde_json::from_slice(&fs_err::read(&sarif).unwrap()).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    let json: Value = serde_json::from_slice(&fs_err::read(&json).unwrap()).unwrap();
+    assert!(json["summary"]["denials"].as_u64().unwrap() > 0);
+    for (args, words) in [
+        (
+            vec!["--format", "json", "--format", "text"],
+            "more than one report goes to stdout",
+        ),
+        (vec!["--format", "xml"], "unknown format \"xml\""),
+        (vec!["--format", "sarif="], "name the file"),
+    ] {
+        let run = check(dir.path(), &args);
+        assert_eq!(run.code, 2, "{args:?}");
+        assert!(run.stderr.contains(words), "{args:?}: {}", run.stderr);
+    }
+}

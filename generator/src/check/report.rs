@@ -24,6 +24,43 @@ pub enum Format {
     Gitlab,
 }
 
+/// One report of a run: a format, written to a file or to stdout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    pub format: Format,
+    pub path: Option<std::path::PathBuf>,
+}
+
+impl std::str::FromStr for Output {
+    type Err = String;
+
+    /// `sarif` (stdout) or `sarif=socle.sarif` (a file).
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (name, path) = match s.split_once('=') {
+            Some((name, path)) if !path.is_empty() => (name, Some(path.into())),
+            Some((name, _)) => {
+                return Err(format!(
+                    "{name}=: name the file after `=`, e.g. {name}=socle.{name}"
+                ))
+            }
+            None => (s, None),
+        };
+        let format = <Format as clap::ValueEnum>::from_str(name, true).map_err(|_| {
+            let known: Vec<String> = <Format as clap::ValueEnum>::value_variants()
+                .iter()
+                .filter_map(|v| {
+                    clap::ValueEnum::to_possible_value(v).map(|p| p.get_name().to_owned())
+                })
+                .collect();
+            format!(
+                "unknown format {name:?}; one of {}, optionally =FILE",
+                known.join(", ")
+            )
+        })?;
+        Ok(Self { format, path })
+    }
+}
+
 pub struct Style {
     pub colour: bool,
 }
