@@ -787,10 +787,25 @@ fn print_summary(
         )?,
         None => writeln!(w, "No git repository created (--no-git).")?,
     }
+    let branch = &model.spec.repository.revision;
     writeln!(w, "\nNext steps:")?;
     writeln!(w, "  cd {}", out.display())?;
+    if commit.is_none() {
+        writeln!(
+            w,
+            "  git init -b {branch} && git add -A && git commit -m \"Platform rendered by socle\""
+        )?;
+    }
     writeln!(w, "  git remote add origin {}", model.spec.repository.url)?;
-    writeln!(w, "  git push -u origin {}", model.spec.repository.revision)?;
+    writeln!(w, "  git push -u origin {branch}")?;
+    if commit.is_some() {
+        // A clone does not fetch refs/socle/*: a teammate's `socle update`
+        // needs the pristine render, so it is pushed too.
+        writeln!(
+            w,
+            "  git push origin refs/socle/pristine  # the render `socle update` merges from"
+        )?;
+    }
     if let Some(first) = model.envs().first() {
         let env = &first.name;
         writeln!(

@@ -445,3 +445,92 @@ fn completions_and_the_man_page_are_what_their_tools_read() {
     );
     assert!(String::from_utf8_lossy(&rendered.stdout).contains("policy checker"));
 }
+
+/// The next steps `socle new` prints work as printed: pushed with the
+/// pristine ref, a teammate's clone can run `socle diff` (and so `update`);
+/// with `--no-git` they start with `git init`.
+#[test]
+fn the_next_steps_new_prints_give_a_teammate_what_update_needs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("platform");
+    let printed = socle().arg("new").arg("--out").arg(&out).output().unwrap();
+    assert!(printed.status.success());
+    let text = String::from_utf8(printed.stdout).unwrap();
+    let steps: Vec<&str> = text
+        .split("Next steps:\n")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("git "))
+        .collect();
+    assert!(
+        steps
+            .iter()
+            .any(|s| s.starts_with("git push origin refs/socle/pristine")),
+        "{text}"
+    );
+    // Run them against a local bare repository instead of the spec's URL.
+    let bare = tmp.path().join("origin.git");
+    git(
+        tmp.path(),
+        &["init", "-q", "--bare", bare.to_str().unwrap()],
+    );
+    for step in steps {
+        let step = step.split("  #").next().unwrap().trim();
+        let args: Vec<&str> = step.split_whitespace().skip(1).collect();
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| {
+                if a.starts_with("https://") {
+                    bare.display().to_string()
+                } else {
+                    (*a).to_owned()
+                }
+            })
+            .collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        git(&out, &args);
+    }
+    let clone = tmp.path().join("teammate");
+    git(
+        tmp.path(),
+        &[
+            "clone",
+            "-q",
+            "-b",
+            "main",
+            bare.to_str().unwrap(),
+            clone.to_str().unwrap(),
+        ],
+    );
+    git(
+        &clone,
+        &[
+            "fetch",
+            "-q",
+            "origin",
+            "+refs/socle/pristine:refs/socle/pristine",
+        ],
+    );
+    let diff = socle().arg("diff").arg(&clone).output().unwrap();
+    assert_eq!(
+        diff.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&diff.stderr)
+    );
+
+    let loose = tmp.path().join("loose");
+    let printed = socle()
+        .args(["new", "--no-git", "--out"])
+        .arg(&loose)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(printed.stdout).unwrap();
+    assert!(
+        text.contains("  git init -b main && git add -A && git commit"),
+        "{text}"
+    );
+    assert!(!text.contains("refs/socle/pristine"), "{text}");
+}
