@@ -628,7 +628,47 @@ pub fn hooks_dir(dir: &Path) -> Result<std::path::PathBuf, GitError> {
         path: dir.display().to_string(),
         message: e.to_string(),
     })?;
-    Ok(repo.git_dir().join("hooks"))
+    // `core.hooksPath` (husky, pre-commit and many teams set it): git runs
+    // the hooks there, relative to the work tree when relative.
+    let configured = repo
+        .config_snapshot()
+        .trusted_path("core.hooksPath")
+        .map_err(|e| GitError {
+            step: "config",
+            path: dir.display().to_string(),
+            message: format!("core.hooksPath: {e}"),
+        })?;
+    Ok(match configured {
+        Some(path) if path.is_relative() => {
+            repo.workdir().unwrap_or_else(|| repo.git_dir()).join(path)
+        }
+        Some(path) => path,
+        None => repo.git_dir().join("hooks"),
+    })
+}
+
+/// Whether `path` lies in the repository holding `dir` (its work tree or
+/// its git directory), as far as the file system can tell.
+pub fn is_inside_repository(dir: &Path, path: &Path) -> bool {
+    let Ok(repo) = gix::discover(dir) else {
+        return false;
+    };
+    // The path may not exist yet: compare its nearest existing ancestor.
+    let mut probe = path.to_path_buf();
+    let real = loop {
+        if let Ok(real) = std::fs::canonicalize(&probe) {
+            break real;
+        }
+        if !probe.pop() {
+            return false;
+        }
+    };
+    let inside = [repo.workdir(), Some(repo.git_dir())]
+        .into_iter()
+        .flatten()
+        .filter_map(|root| std::fs::canonicalize(root).ok())
+        .any(|root| real.starts_with(root));
+    inside
 }
 
 /// What deleting a repository's directory would lose for good.

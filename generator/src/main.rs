@@ -592,6 +592,12 @@ fn secrets_list(
 
 fn hook_install(dir: &Path, force: bool) -> anyhow::Result<u8> {
     let hooks = socle::git::hooks_dir(dir)?;
+    if !force && !socle::git::is_inside_repository(dir, &hooks) {
+        anyhow::bail!(
+            "core.hooksPath points at {}, outside this repository: a hook there runs for every repository that uses it; pass --force to install it there anyway",
+            hooks.display()
+        );
+    }
     let path = hooks.join("pre-commit");
     if let Ok(existing) = fs_err::read_to_string(&path) {
         if existing != HOOK && !OLD_HOOKS.contains(&existing.as_str()) && !force {

@@ -659,3 +659,40 @@ fn a_zero_or_vanished_base_checks_what_the_push_publishes() {
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("checking the tree at HEAD"), "{stderr}");
 }
+
+/// `socle hook install` writes the hook where git runs it: under
+/// `core.hooksPath` when the repository sets one (relative to the work tree).
+#[test]
+fn the_hook_goes_where_core_hooks_path_says() {
+    let (_tmp, dir) = repository();
+    git(&dir, &["config", "core.hooksPath", ".githooks"]);
+    let out = Command::cargo_bin("socle")
+        .unwrap()
+        .args(["hook", "install"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let hook = fs_err::read_to_string(dir.join(".githooks/pre-commit")).unwrap();
+    assert!(hook.contains("socle check --staged"), "{hook}");
+    assert!(!dir.join(".git/hooks/pre-commit").exists());
+    // A hooks folder shared by every repository is not written unasked.
+    let shared = dir.parent().unwrap().join("shared-hooks");
+    git(
+        &dir,
+        &["config", "core.hooksPath", shared.to_str().unwrap()],
+    );
+    let out = Command::cargo_bin("socle")
+        .unwrap()
+        .args(["hook", "install"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("outside this repository"));
+    assert!(!shared.exists());
+}
