@@ -305,7 +305,8 @@ impl PolicyBounds {
 
 #[derive(clap::Args)]
 struct NewArgs {
-    /// Client spec (socle.yaml). Without it, the embedded example (client "acme").
+    /// Client spec (socle.yaml; `-` reads it from standard input). Without
+    /// it, the embedded example (client "acme").
     #[arg(long, value_name = "FILE")]
     spec: Option<PathBuf>,
     /// Output directory [default: ./<client slug>-platform].
@@ -691,6 +692,7 @@ fn new(args: NewArgs) -> anyhow::Result<u8> {
     let blueprint = load_tree(args.blueprints.as_deref(), Tree::embedded_blueprint)?;
     let environments = load_tree(args.environments.as_deref(), Tree::embedded_environments)?;
     let (spec_text, origin) = match &args.spec {
+        Some(path) if path.as_os_str() == "-" => (spec::read_file(path)?, "(stdin)".to_owned()),
         Some(path) => (spec::read_file(path)?, path.display().to_string()),
         None => (spec::EXAMPLE.to_owned(), "embedded example spec".to_owned()),
     };

@@ -534,3 +534,40 @@ fn the_next_steps_new_prints_give_a_teammate_what_update_needs() {
     );
     assert!(!text.contains("refs/socle/pristine"), "{text}");
 }
+
+/// `--spec -` reads the spec from standard input; its errors name "(stdin)"
+/// and the line.
+#[test]
+fn the_spec_can_come_from_stdin() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec =
+        fs_err::read_to_string(crate::support::repo_root().join("blueprints/example/socle.yaml"))
+            .unwrap();
+    let feed = |text: String, out: &Path| {
+        let mut child = socle()
+            .args(["new", "-q", "--no-git", "--spec", "-", "--out"])
+            .arg(out)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(child.stdin.as_mut().unwrap(), text.as_bytes()).unwrap();
+        drop(child.stdin.take());
+        child.wait_with_output().unwrap()
+    };
+    let ok = feed(spec.clone(), &tmp.path().join("a"));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(tmp.path().join("a/socle.lock").exists());
+    let bad = feed(format!("{spec}\nunknown_key: 1\n"), &tmp.path().join("b"));
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("(stdin):") && stderr.contains("unknown_key"),
+        "{stderr}"
+    );
+}

@@ -381,7 +381,7 @@ pub enum SpecFileError {
     },
 }
 
-/// A spec file's text. Only a regular file is opened (a FIFO or a device
+/// A spec file's text (`-`: standard input). Only a regular file is opened (a FIFO or a device
 /// such as `/dev/zero` would hang the read or fill the memory), and no more
 /// than [`MAX_SPEC_BYTES`] is read, whatever its size claims.
 pub fn read_file(path: &std::path::Path) -> Result<String, SpecFileError> {
@@ -391,11 +391,30 @@ pub fn read_file(path: &std::path::Path) -> Result<String, SpecFileError> {
         path: shown.clone(),
         source,
     };
+    let mut bytes = Vec::new();
+    if path.as_os_str() == "-" {
+        // `--spec -`: standard input, bounded like a file.
+        std::io::stdin()
+            .lock()
+            .take(MAX_SPEC_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|source| SpecFileError::Io {
+                path: "(stdin)".into(),
+                source,
+            })?;
+        if bytes.len() as u64 > MAX_SPEC_BYTES {
+            return Err(SpecFileError::TooLarge {
+                path: "(stdin)".into(),
+            });
+        }
+        return String::from_utf8(bytes).map_err(|_| SpecFileError::NotText {
+            path: "(stdin)".into(),
+        });
+    }
     let meta = fs_err::metadata(path).map_err(io)?;
     if !meta.is_file() {
         return Err(SpecFileError::NotAFile { path: shown });
     }
-    let mut bytes = Vec::new();
     fs_err::File::open(path)
         .map_err(io)?
         .take(MAX_SPEC_BYTES + 1)
