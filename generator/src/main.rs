@@ -60,6 +60,9 @@ enum Command {
         /// The repository.
         #[arg(default_value = ".")]
         dir: PathBuf,
+        /// Print the changes; write nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Evaluates repository policies for another socle process (internal).
     #[command(hide = true)]
@@ -400,7 +403,12 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Policy(cmd) => policy(cmd),
         Command::Hook(HookCommand::Install { dir, force }) => hook_install(&dir, force),
         Command::Diff(args) => diff(args),
-        Command::Promote { from, to, dir } => promote(&from, &to, &dir),
+        Command::Promote {
+            from,
+            to,
+            dir,
+            dry_run,
+        } => promote(&from, &to, &dir, dry_run),
         Command::Update(args) => update(args),
         Command::Graph { dir, env, format } => graph(&dir, env.as_deref(), format),
         Command::PolicyWorker => Ok(u8::try_from(checker::worker::serve()).unwrap_or(2)),
@@ -1061,23 +1069,32 @@ fn update(args: UpdateArgs) -> anyhow::Result<u8> {
     Ok(u8::from(conflicts > 0 || outcome.count(Severity::Deny) > 0))
 }
 
-fn promote(from: &str, to: &str, dir: &Path) -> anyhow::Result<u8> {
-    let (done, before, manual) = socle::update::envdiff::promote(dir, from, to)?;
+fn promote(from: &str, to: &str, dir: &Path, dry_run: bool) -> anyhow::Result<u8> {
+    let plan = socle::update::envdiff::promote(dir, from, to, !dry_run)?;
+    let (done, manual) = (&plan.done, &plan.manual);
     let mut out = std::io::stdout().lock();
     let colour = colour_stdout();
-    for (file, old) in &before {
-        let new = fs_err::read_to_string(dir.join(file))?;
-        let diff = similar::TextDiff::from_lines(old, &new)
+    for (file, (old, new)) in &plan.files {
+        let diff = similar::TextDiff::from_lines(old, new)
             .unified_diff()
             .header(&format!("a/{file}"), &format!("b/{file}"))
             .to_string();
         write!(out, "{}", paint(&diff, colour))?;
     }
-    for p in &done {
-        writeln!(out, "promoted {} {}: {} -> {}", p.file, p.key, p.from, p.to)?;
+    let verb = if dry_run { "would promote" } else { "promoted" };
+    for p in done {
+        writeln!(out, "{verb} {} {}: {} -> {}", p.file, p.key, p.from, p.to)?;
     }
-    for m in &manual {
+    for m in manual {
         writeln!(out, "not promoted: {m}")?;
+    }
+    if dry_run {
+        writeln!(
+            out,
+            "{} setting(s) would be promoted from {from} to {to} (--dry-run: nothing written).",
+            done.len()
+        )?;
+        return Ok(0);
     }
     let outcome = checker::check_files(
         checker::files::Input::from_dir(dir)?,

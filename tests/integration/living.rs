@@ -335,6 +335,19 @@ fn promote_copies_chart_versions_and_leaves_sizing_alone() {
     );
     let prod_values = read(&dir, "components/trino/values-prod.yaml");
 
+    // --dry-run shows the same change and writes nothing.
+    let prod_app = read(&dir, "argocd/prod/applications/trino.yaml");
+    let (code, out, err) = socle(&dir, &["promote", "staging", "prod", "--dry-run"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!("+{indent}targetRevision: \"1.43.0\""))
+            && out.contains(
+                "1 setting(s) would be promoted from staging to prod (--dry-run: nothing written)"
+            ),
+        "{out}"
+    );
+    assert_eq!(read(&dir, "argocd/prod/applications/trino.yaml"), prod_app);
+
     let (code, out, err) = socle(&dir, &["promote", "staging", "prod"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(

@@ -238,18 +238,30 @@ fn set_scalar(text: &str, line: usize, value: &str) -> Option<String> {
     Some(lines.concat())
 }
 
-/// Copy the promotable settings of `from` into `to`, on disk. Returns what
-/// was copied, the files' previous contents (for the diff), and the settings
-/// that need a hand (set only in a shared file).
-#[allow(clippy::type_complexity)]
-pub fn promote(
-    dir: &Path,
-    from: &str,
-    to: &str,
-) -> Result<(Vec<Promotion>, BTreeMap<String, String>, Vec<String>), UpdateError> {
+/// What promoting would change: the settings copied, each changed file's
+/// contents before and after, and the settings that need a hand (set only
+/// in a shared file).
+pub struct Plan {
+    pub done: Vec<Promotion>,
+    /// file → (before, after).
+    pub files: BTreeMap<String, (String, String)>,
+    pub manual: Vec<String>,
+}
+
+/// Copy the promotable settings of `from` into `to`: on disk when `write`,
+/// else only planned (`--dry-run`).
+pub fn promote(dir: &Path, from: &str, to: &str, write: bool) -> Result<Plan, UpdateError> {
     let mut done = Vec::new();
     let mut manual = Vec::new();
     let mut before: BTreeMap<String, String> = BTreeMap::new();
+    // Several settings may land in one file: each edit reads the last.
+    let mut after: BTreeMap<String, String> = BTreeMap::new();
+    let read = |after: &BTreeMap<String, String>, file: &str| -> std::io::Result<String> {
+        match after.get(file) {
+            Some(text) => Ok(text.clone()),
+            None => fs_err::read_to_string(dir.join(file)),
+        }
+    };
     for component in compare(dir, from, to)? {
         for d in component.differences.iter().filter(|d| promotable(&d.key)) {
             let (Some(new), Some(old)) = (&d.from, &d.to) else {
@@ -257,7 +269,7 @@ pub fn promote(
             };
             let (file, edit) = if let Some(chart) = d.key.strip_prefix("chart ") {
                 let file = format!("argocd/{to}/applications/{}.yaml", component.component);
-                let text = fs_err::read_to_string(dir.join(&file))?;
+                let text = read(&after, &file)?;
                 // The chart source's targetRevision: the line after `chart: <name>`.
                 let lines: Vec<&str> = text.lines().collect();
                 let at = lines
@@ -274,7 +286,7 @@ pub fn promote(
             } else {
                 let key = d.key.trim_start_matches("values ");
                 let file = format!("components/{}/values-{to}.yaml", component.component);
-                let text = fs_err::read_to_string(dir.join(&file)).unwrap_or_default();
+                let text = read(&after, &file).unwrap_or_default();
                 let line = crate::locate::LineIndex::new(&text).exact(&pointer(key));
                 (
                     file,
@@ -284,7 +296,7 @@ pub fn promote(
             match edit {
                 Some((old_text, new_text)) => {
                     before.entry(file.clone()).or_insert(old_text);
-                    fs_err::write(dir.join(&file), new_text)?;
+                    after.insert(file.clone(), new_text);
                     done.push(Promotion {
                         file,
                         key: d.key.clone(),
@@ -299,7 +311,23 @@ pub fn promote(
             }
         }
     }
-    Ok((done, before, manual))
+    if write {
+        for (file, text) in &after {
+            fs_err::write(dir.join(file), text)?;
+        }
+    }
+    let files = before
+        .into_iter()
+        .filter_map(|(file, old)| {
+            let new = after.get(&file)?.clone();
+            Some((file, (old, new)))
+        })
+        .collect();
+    Ok(Plan {
+        done,
+        files,
+        manual,
+    })
 }
 
 #[cfg(test)]
