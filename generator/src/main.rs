@@ -97,9 +97,11 @@ enum Command {
     Why {
         /// The file, relative to the repository.
         file: String,
-        /// The repository.
-        #[arg(long, default_value = ".")]
-        dir: PathBuf,
+        /// The repository (default: the current directory).
+        dir: Option<PathBuf>,
+        /// The repository, as earlier versions took it.
+        #[arg(long = "dir", hide = true, conflicts_with = "dir")]
+        dir_flag: Option<PathBuf>,
     },
 }
 
@@ -438,7 +440,12 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             std::io::stdout().write_all(&out)?;
             Ok(0)
         }
-        Command::Why { file, dir } => {
+        Command::Why {
+            file,
+            dir,
+            dir_flag,
+        } => {
+            let dir = dir.or(dir_flag).unwrap_or_else(|| PathBuf::from("."));
             write!(std::io::stdout(), "{}", socle::update::why(&dir, &file)?)?;
             Ok(0)
         }
