@@ -426,6 +426,38 @@ fn reports_in_every_format_parse() {
             r["ruleId"].as_str().unwrap()
         );
     }
+    // Against the OASIS SARIF 2.1.0 schema (as the serde-sarif crate ships
+    // it), and read back by its types.
+    // One pattern of the schema (`run.language`) has a stray `]`, a literal
+    // for ECMA-262 and an error for Rust's regex engine: it is escaped.
+    let text = fs_err::read_to_string(sarif_schema()).unwrap();
+    let stray = r#""^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$""#;
+    assert!(
+        text.contains(stray),
+        "the schema changed: revisit this workaround"
+    );
+    let text = text.replace(stray, r#""^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}\\]?$""#);
+    let schema: Value = serde_json::from_str(&text).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&sarif)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let mut broken = sarif.clone();
+    broken["runs"][0]["results"][0]["level"] = Value::from("fatal");
+    assert!(!validator.is_valid(&broken), "the schema is enforced");
+    let typed: serde_sarif::sarif::Sarif = serde_json::from_value(sarif.clone()).unwrap();
+    assert_eq!(typed.runs.len(), 1);
+    let k8s002 = rules.iter().find(|r| r["id"] == "SOC-K8S-002").unwrap();
+    assert_eq!(k8s002["properties"]["security-severity"], "7.0");
+    assert!(k8s002["helpUri"].is_string() && k8s002["fullDescription"]["text"].is_string());
+    let sec001 = rules.iter().find(|r| r["id"] == "SOC-SEC-001").unwrap();
+    assert_eq!(sec001["properties"]["security-severity"], "9.0");
+    assert_eq!(
+        sarif["runs"][0]["invocations"][0]["executionSuccessful"],
+        true
+    );
 
     let gitlab: Value =
         serde_json::from_str(&check(dir.path(), &["--format", "gitlab"]).stdout).unwrap();
@@ -1388,4 +1420,42 @@ fn one_run_writes_several_reports() {
         assert_eq!(run.code, 2, "{args:?}");
         assert!(run.stderr.contains(words), "{args:?}: {}", run.stderr);
     }
+}
+
+/// The OASIS SARIF 2.1.0 schema file the serde-sarif crate ships (found
+/// through cargo, so the test needs no network).
+fn sarif_schema() -> std::path::PathBuf {
+    let rustc = Command::new("rustc")
+        .arg("-vV")
+        .output()
+        .expect("rustc -vV");
+    let host = String::from_utf8_lossy(&rustc.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_owned))
+        .expect("rustc names its host");
+    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--offline",
+            "--filter-platform",
+            &host,
+        ])
+        .current_dir(crate::support::repo_root())
+        .output()
+        .expect("cargo metadata");
+    let meta: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let manifest = meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "serde-sarif")
+        .expect("serde-sarif is a dev-dependency")["manifest_path"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    std::path::Path::new(&manifest)
+        .with_file_name("src")
+        .join("schema.json")
 }

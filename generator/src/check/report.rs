@@ -268,6 +268,11 @@ pub fn fingerprint(f: &Finding) -> String {
     crate::git::blob_id(key.as_bytes())
 }
 
+/// Where a rule's remediation is explained at length (`socle policy
+/// explain ID` prints the same).
+const HELP_URI: &str =
+    "https://github.com/socle-dev/socle/blob/main/README.md#checking-a-repository";
+
 fn sarif(outcome: &Outcome) -> String {
     let catalog = Catalog::embedded();
     let mut rule_ids: Vec<&str> = active(outcome).map(|f| f.rule.as_str()).collect();
@@ -278,13 +283,42 @@ fn sarif(outcome: &Outcome) -> String {
         .iter()
         .map(|id| {
             let c = catalog.get(id);
-            let level = if catalog.severity(id) == Severity::Warn { "warning" } else { "error" };
+            let warn = catalog.severity(id) == Severity::Warn;
+            let level = if warn { "warning" } else { "error" };
+            let title = c
+                .map(|r| r.title.clone())
+                .unwrap_or_else(|| format!("Repository policy {id}"));
+            let remediation = c
+                .map(|r| r.remediation.clone())
+                .unwrap_or_else(|| "See the repository's policies/ directory.".into());
+            // GitHub ranks alerts by `security-severity` (9+ critical, 7+
+            // high, 4+ medium): a committed credential is critical, a
+            // denial high, a warning medium.
+            let security = if crate::core::catalog::is_credential_rule(id) {
+                "9.0"
+            } else if warn {
+                "4.0"
+            } else {
+                "7.0"
+            };
+            let group = id
+                .split('-')
+                .nth(1)
+                .unwrap_or("policy")
+                .to_ascii_lowercase();
+            let mut tags = vec!["security".to_owned(), group];
+            if c.and_then(|r| r.profile.as_deref()) == Some("platform") {
+                tags.push("platform".into());
+            }
             json!({
                 "id": id,
                 "name": id.replace(['-', '.'], ""),
-                "shortDescription": {"text": c.map(|r| r.title.clone()).unwrap_or_else(|| format!("Repository policy {id}"))},
-                "help": {"text": c.map(|r| r.remediation.clone()).unwrap_or_else(|| "See the repository's policies/ directory.".into())},
+                "shortDescription": {"text": title},
+                "fullDescription": {"text": format!("{title}. {remediation}")},
+                "help": {"text": remediation},
+                "helpUri": HELP_URI,
                 "defaultConfiguration": {"level": level},
+                "properties": {"tags": tags, "security-severity": security},
             })
         })
         .collect();
@@ -315,6 +349,9 @@ fn sarif(outcome: &Outcome) -> String {
                 "rules": rules,
             }},
             "results": results,
+            // A report exists only when the check ran to its end (an error
+            // is exit 2 and writes none).
+            "invocations": [{"executionSuccessful": true}],
         }],
     });
     serde_json::to_string_pretty(&log).unwrap_or_default() + "\n"
