@@ -469,6 +469,21 @@ fn reports_in_every_format_parse() {
         junit.starts_with("<?xml") && junit.contains("<failure") && junit.contains("SOC-K8S-002"),
         "{junit}"
     );
+    // Every suite says how many errors it has (Jenkins' schema requires
+    // it), and no two cases share class and name (readers merge them).
+    assert!(junit.contains("<testsuite "), "{junit}");
+    for suite in junit.split("<testsuite ").skip(1) {
+        let head = suite.split('>').next().unwrap();
+        assert!(
+            head.contains(" errors=\"") && head.contains(" failures=\""),
+            "{head}"
+        );
+    }
+    let mut cases = std::collections::BTreeSet::new();
+    for case in junit.split("<testcase ").skip(1) {
+        let head = case.split('>').next().unwrap().to_owned();
+        assert!(cases.insert(head.clone()), "two test cases named {head}");
+    }
 
     let summary = dir.path().join("summary.md");
     let out = socle()

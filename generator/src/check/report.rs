@@ -187,70 +187,57 @@ fn json(outcome: &Outcome) -> String {
     serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
 }
 
-fn xml_escape(s: &str) -> String {
-    s.chars()
-        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
-        .map(|c| match c {
-            '&' => "&amp;".to_owned(),
-            '<' => "&lt;".to_owned(),
-            '>' => "&gt;".to_owned(),
-            '"' => "&quot;".to_owned(),
-            '\'' => "&apos;".to_owned(),
-            c => c.to_string(),
-        })
-        .collect()
-}
-
 /// One test case per finding, grouped in one suite per rule; a denial is a
-/// failure, a warning passes with its message in system-out.
+/// failure, a warning passes with its message in system-out. Written by
+/// quick-junit, so every suite carries the counts (`errors` included) that
+/// Jenkins' and GitLab's readers require; two findings at one place get
+/// distinct names (`file:line #2`), since readers merge same-named cases.
 fn junit(outcome: &Outcome) -> String {
+    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
     let mut by_rule: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
     for f in active(outcome) {
         by_rule.entry(&f.rule).or_default().push(f);
     }
-    let failures = outcome.count(Severity::Deny);
-    let total: usize = by_rule.values().map(Vec::len).sum();
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        out,
-        "<testsuites name=\"socle check\" tests=\"{}\" failures=\"{failures}\">",
-        total.max(1)
-    );
+    let mut report = Report::new("socle check");
     if by_rule.is_empty() {
-        out.push_str("  <testsuite name=\"socle\" tests=\"1\" failures=\"0\">\n    <testcase classname=\"socle\" name=\"repository\"/>\n  </testsuite>\n");
+        let mut suite = TestSuite::new("socle");
+        let mut case = TestCase::new("repository", TestCaseStatus::success());
+        case.set_classname("socle");
+        suite.add_test_case(case);
+        report.add_test_suite(suite);
     }
     for (rule, findings) in &by_rule {
-        let fails = findings
-            .iter()
-            .filter(|f| f.severity == Severity::Deny)
-            .count();
-        let _ = writeln!(
-            out,
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{fails}\">",
-            xml_escape(rule),
-            findings.len()
-        );
+        let mut suite = TestSuite::new(*rule);
+        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
         for f in findings {
-            let _ = write!(
-                out,
-                "    <testcase classname=\"{}\" name=\"{}\"",
-                xml_escape(rule),
-                xml_escape(&f.location())
-            );
-            if f.severity == Severity::Deny {
-                let _ = writeln!(out, ">\n      <failure message=\"{}\" type=\"{}\">{}: {}</failure>\n    </testcase>", xml_escape(&f.message), xml_escape(rule), xml_escape(&f.location()), xml_escape(&f.full_message()));
+            let place = f.location();
+            let n = seen.entry(place.clone()).or_default();
+            *n += 1;
+            let name = if *n == 1 {
+                place.clone()
             } else {
-                let _ = writeln!(
-                    out,
-                    ">\n      <system-out>warning: {}</system-out>\n    </testcase>",
-                    xml_escape(&f.message)
-                );
+                format!("{place} #{n}")
+            };
+            let status = if f.severity == Severity::Deny {
+                let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                status
+                    .set_message(f.message.clone())
+                    .set_type(*rule)
+                    .set_description(format!("{place}: {}", f.full_message()));
+                status
+            } else {
+                TestCaseStatus::success()
+            };
+            let mut case = TestCase::new(name, status);
+            case.set_classname(*rule);
+            if f.severity == Severity::Warn {
+                case.set_system_out(format!("warning: {}", f.message));
             }
+            suite.add_test_case(case);
         }
-        out.push_str("  </testsuite>\n");
+        report.add_test_suite(suite);
     }
-    out.push_str("</testsuites>\n");
-    out
+    report.to_string().unwrap_or_default()
 }
 
 /// A stable identity of a finding: rule, file and resource, not the line,
