@@ -851,32 +851,45 @@ fn run_socle_action(dir: &Path, base: &str, head: &str, event: &str) -> Run {
     }
     assert_eq!(inputs["inputs.base"], base);
     assert_eq!(inputs["inputs.head"], head);
-    let ctx: BTreeMap<&str, String> = inputs
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.clone()))
-        .collect();
+    // What the steps see: the inputs, then each step's outputs (written to
+    // $GITHUB_OUTPUT) as `steps.<id>.outputs.<name>`.
+    let mut known: BTreeMap<String, String> = inputs.clone();
     let summary = dir.join("..").join(format!("summary-{event}.md"));
     let bins = [socle_bin().parent().unwrap().to_path_buf()];
     let mut output = String::new();
     let mut ran = 0;
-    for step in seq(&action["runs"]["steps"]) {
-        if step["run"].is_null() || is_install(&step) {
+    for (i, step) in seq(&action["runs"]["steps"]).iter().enumerate() {
+        if step["run"].is_null() || is_install(step) {
             continue;
         }
         ran += 1;
+        let outputs = dir.join("..").join(format!("outputs-{event}-{i}"));
+        fs_err::write(&outputs, "").unwrap();
+        let ctx: BTreeMap<&str, String> =
+            known.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
         let run = run_step(
-            &step,
+            step,
             dir,
             &bins,
             &ctx,
-            &[("GITHUB_STEP_SUMMARY", summary.display().to_string())],
+            &[
+                ("GITHUB_STEP_SUMMARY", summary.display().to_string()),
+                ("GITHUB_OUTPUT", outputs.display().to_string()),
+            ],
         );
         output.push_str(&run.output);
+        if let Some(id) = step["id"].as_str() {
+            for line in fs_err::read_to_string(&outputs).unwrap().lines() {
+                if let Some((k, v)) = line.split_once('=') {
+                    known.insert(format!("steps.{id}.outputs.{k}"), v.to_owned());
+                }
+            }
+        }
         if !run.ok {
             return Run { ok: false, output };
         }
     }
-    assert_eq!(ran, 2, "socle's action: SARIF and decision steps");
+    assert_eq!(ran, 2, "socle's action: the check and the decision");
     Run { ok: true, output }
 }
 
