@@ -37,6 +37,9 @@ enum Command {
     /// Print the example spec or the spec's JSON Schema.
     #[command(subcommand)]
     Spec(SpecCommand),
+    /// Print the JSON Schema of a file socle reads or writes.
+    #[command(subcommand)]
+    Schema(SchemaCommand),
     /// Check a repository against the embedded and the repository's policies.
     Check(CheckArgs),
     /// List, explain or test policies.
@@ -343,6 +346,18 @@ struct NewArgs {
 }
 
 #[derive(Subcommand)]
+enum SchemaCommand {
+    /// The report of `socle check --format json`.
+    Report,
+    /// The client spec, socle.yaml.
+    Spec,
+    /// The check configuration, socle-check.yaml.
+    Config,
+    /// The system model the system rules read.
+    System,
+}
+
+#[derive(Subcommand)]
 enum SpecCommand {
     /// Print a commented example spec.
     Example,
@@ -392,6 +407,22 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Spec(SpecCommand::Example) => {
             std::io::stdout().write_all(spec::EXAMPLE.as_bytes())?;
+            Ok(0)
+        }
+        Command::Schema(which) => {
+            let schema = match which {
+                SchemaCommand::Report => checker::report::json_schema(),
+                SchemaCommand::Spec => {
+                    schema::spec_schema(&model::environment_names(&Tree::embedded_environments()))
+                }
+                SchemaCommand::Config => checker::config::schema(),
+                SchemaCommand::System => checker::system::input::schema(),
+            };
+            writeln!(
+                std::io::stdout(),
+                "{}",
+                serde_json::to_string_pretty(&schema)?
+            )?;
             Ok(0)
         }
         Command::Spec(SpecCommand::Schema) => {

@@ -1474,3 +1474,49 @@ fn sarif_schema() -> std::path::PathBuf {
         .with_file_name("src")
         .join("schema.json")
 }
+
+/// `socle schema report` publishes the schema of `--format json`, and a
+/// real report (findings, exceptions, skipped files, unvalidated kinds)
+/// meets it; the other schemas print too.
+#[test]
+fn the_json_report_meets_its_published_schema() {
+    let schema = socle().args(["schema", "report"]).output().unwrap();
+    assert!(schema.status.success());
+    let schema: Value = serde_json::from_slice(&schema.stdout).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let gizmo = "apiVersion: example.org/v1\nkind: Gizmo\nmetadata: {name: d}\n";
+    let dir = repo_with(
+        &[(
+            "policies/exceptions.yaml",
+            "- rule: SOC-K8S-008\n  path: deployment.yaml\n  reason: vendor image\n  owner: platform\n  expires: 2999-01-01\n",
+        )],
+        &[
+            ("deployment.yaml", DEPLOYMENT),
+            ("gizmo.yaml", gizmo),
+            ("logo.png", "\u{0}\u{1}binary"),
+        ],
+    );
+    let run = check(dir.path(), &["--format", "json"]);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert!(!report["findings"].as_array().unwrap().is_empty());
+    assert!(report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["excepted_by"].is_string()));
+    assert!(!report["not_validated"].as_object().unwrap().is_empty());
+    let errors: Vec<String> = validator
+        .iter_errors(&report)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let mut broken = report.clone();
+    broken["summary"]["denials"] = Value::from("many");
+    assert!(!validator.is_valid(&broken));
+    for which in ["spec", "config", "system"] {
+        let out = socle().args(["schema", which]).output().unwrap();
+        assert!(out.status.success(), "{which}");
+        let schema: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(jsonschema::validator_for(&schema).is_ok(), "{which}");
+    }
+}

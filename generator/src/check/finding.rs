@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::core::catalog::Severity;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Finding {
     pub rule: String,
     pub severity: Severity,
