@@ -26,8 +26,39 @@ use socle::{model, output, schema, spec};
     about = "GitOps repository generator and policy checker for Kubernetes data platforms"
 )]
 struct Cli {
+    /// When to colour the output: auto (a terminal, unless NO_COLOR is set
+    /// or TERM is dumb; CLICOLOR_FORCE forces it unless NO_COLOR is set),
+    /// always or never.
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    color: ColorWhen,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
+/// The run's colour choice, decided once from `--color` and the environment.
+static COLOUR: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+/// Whether stdout gets colour: the flag, then the conventions terminals
+/// and CI share (NO_COLOR, CLICOLOR_FORCE, TERM=dumb, in that order, as
+/// anstream reads them), then whether stdout is a terminal.
+fn decide_colour(when: ColorWhen) -> bool {
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0");
+    match when {
+        ColorWhen::Always => true,
+        ColorWhen::Never => false,
+        // NO_COLOR first: a user's standing wish beats a tool's forcing.
+        ColorWhen::Auto if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) => false,
+        ColorWhen::Auto if set("CLICOLOR_FORCE") => true,
+        ColorWhen::Auto if std::env::var_os("TERM").is_some_and(|t| t == "dumb") => false,
+        ColorWhen::Auto => std::io::IsTerminal::is_terminal(&std::io::stdout()),
+    }
 }
 
 #[derive(Subcommand)]
@@ -385,6 +416,7 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
+    let _ = COLOUR.set(decide_colour(cli.color));
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
@@ -550,9 +582,7 @@ fn check(args: CheckArgs) -> anyhow::Result<u8> {
                 fs_err::write(path, text)?;
             }
             None => {
-                let colour = output.format == Format::Text
-                    && std::io::IsTerminal::is_terminal(&std::io::stdout())
-                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+                let colour = output.format == Format::Text && colour_stdout();
                 let text = report::render(output.format, &outcome, &report::Style { colour });
                 std::io::stdout().write_all(text.as_bytes())?;
             }
@@ -871,8 +901,7 @@ fn print_summary(
 }
 
 fn colour_stdout() -> bool {
-    std::io::IsTerminal::is_terminal(&std::io::stdout())
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    COLOUR.get().copied().unwrap_or(false)
 }
 
 /// A unified diff, coloured for a terminal.

@@ -571,3 +571,40 @@ fn the_spec_can_come_from_stdin() {
         "{stderr}"
     );
 }
+
+/// One colour decision for every command: `--color always|never` wins;
+/// under `auto`, NO_COLOR removes colour, then CLICOLOR_FORCE forces it,
+/// TERM=dumb removes it, and a pipe gets none.
+#[test]
+fn colour_follows_the_flag_then_the_environment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    fs_err::write(
+        dir.join("cm.yaml"),
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {password: hunter2}\n",
+    )
+    .unwrap();
+    let coloured = |args: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = Command::cargo_bin("socle").unwrap();
+        cmd.env_remove("NO_COLOR")
+            .env_remove("CLICOLOR_FORCE")
+            .env("TERM", "xterm");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.args(args).arg("check").arg(dir).output().unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        out.stdout.contains(&0x1b)
+    };
+    assert!(!coloured(&[], &[]), "a pipe gets no colour");
+    assert!(coloured(&[], &[("CLICOLOR_FORCE", "1")]));
+    assert!(!coloured(&[], &[("CLICOLOR_FORCE", "0")]));
+    assert!(coloured(&["--color", "always"], &[("NO_COLOR", "1")]));
+    assert!(!coloured(&["--color", "never"], &[("CLICOLOR_FORCE", "1")]));
+    // NO_COLOR beats CLICOLOR_FORCE (the flag beats both).
+    assert!(!coloured(
+        &[],
+        &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]
+    ));
+    assert!(!coloured(&["--color", "auto"], &[("TERM", "dumb")]));
+}
