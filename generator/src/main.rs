@@ -64,28 +64,55 @@ fn decide_colour(when: ColorWhen) -> bool {
 #[derive(Subcommand)]
 enum Command {
     /// Render a client's GitOps monorepo from a spec and commit it.
+    #[command(
+        after_help = "Examples:\n  socle new                                   # the embedded example client, into ./acme-platform\n  socle spec example > socle.yaml && socle new --spec socle.yaml --out ../client-platform\n  socle new --spec - --no-git --out /tmp/p < socle.yaml"
+    )]
     New(NewArgs),
     /// Print the example spec or the spec's JSON Schema.
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  socle spec example > socle.yaml\n  socle spec schema > socle.schema.json"
+    )]
     Spec(SpecCommand),
     /// Print the JSON Schema of a file socle reads or writes.
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  socle schema report > report.schema.json\n  socle schema config   # socle-check.yaml"
+    )]
     Schema(SchemaCommand),
     /// Check a repository against the embedded and the repository's policies.
+    #[command(
+        after_help = "Examples:\n  socle check                                 # the current directory, text report\n  socle check --range origin/main..HEAD --format sarif=socle.sarif --format github\n  socle check --staged --cache   # what a pre-commit hook runs\n  socle check --data exclusions/ --combine   # conftest-style policies"
+    )]
     Check(CheckArgs),
     /// List, explain or test policies.
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  socle policy list\n  socle policy explain SOC-K8S-002\n  socle policy test ."
+    )]
     Policy(PolicyCommand),
     /// Git hooks.
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  socle hook install\n  socle hook install ../client-platform --force"
+    )]
     Hook(HookCommand),
     /// What re-rendering the repository would change (exit 1 on drift), or
     /// with --env A..B what separates two environments.
+    #[command(
+        after_help = "Examples:\n  socle diff --stat\n  socle diff --spec new-socle.yaml\n  socle diff --env staging..prod"
+    )]
     Diff(DiffArgs),
     /// Apply a new spec or a new socle's blueprint by three-way merge,
     /// keeping the team's edits.
+    #[command(
+        after_help = "Examples:\n  socle update --dry-run\n  socle update --spec socle.yaml\n  socle update --resume"
+    )]
     Update(UpdateArgs),
     /// Copy chart versions and image tags of one environment into the next.
+    #[command(
+        after_help = "Examples:\n  socle promote staging prod --dry-run\n  socle promote dev staging ../client-platform"
+    )]
     Promote {
         /// The environment whose settings travel (e.g. staging).
         from: String,
@@ -103,6 +130,9 @@ enum Command {
     PolicyWorker,
     /// Print the modelled system of each environment: Applications by
     /// wave and the connections between them, broken links highlighted.
+    #[command(
+        after_help = "Examples:\n  socle graph --env prod\n  socle graph --format json > systems.json"
+    )]
     Graph {
         /// The repository.
         #[arg(default_value = ".")]
@@ -115,19 +145,32 @@ enum Command {
     },
     /// The system model the system rules read.
     #[command(subcommand)]
+    #[command(after_help = "Examples:\n  socle system schema > system.schema.json")]
     System(SystemCommand),
     /// The secret-store entries the repository's ExternalSecrets read.
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  socle secrets list --env prod\n  socle secrets list --format json"
+    )]
     Secrets(SecretsCommand),
     /// Print a shell completion script (e.g. `socle completions bash >
     /// ~/.local/share/bash-completion/completions/socle`).
+    #[command(
+        after_help = "Examples:\n  socle completions bash > ~/.local/share/bash-completion/completions/socle\n  socle completions zsh > \"${fpath[1]}/_socle\""
+    )]
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
     /// Print socle's man page (roff), e.g. `socle man > ~/.local/share/man/man1/socle.1`.
+    #[command(
+        after_help = "Examples:\n  socle man > ~/.local/share/man/man1/socle.1 && man socle"
+    )]
     Man,
     /// Where a generated file comes from.
+    #[command(
+        after_help = "Examples:\n  socle why argocd/prod/applications/trino.yaml\n  socle why components/trino/values-prod.yaml ../client-platform"
+    )]
     Why {
         /// The file, relative to the repository.
         file: String,

@@ -608,3 +608,29 @@ fn colour_follows_the_flag_then_the_environment() {
     ));
     assert!(!coloured(&["--color", "auto"], &[("TERM", "dumb")]));
 }
+
+/// Every command's --help ends with examples.
+#[test]
+fn every_command_has_examples_in_its_help() {
+    let top = socle().arg("--help").output().unwrap();
+    let text = String::from_utf8(top.stdout).unwrap();
+    let commands: Vec<&str> = text
+        .split("Commands:\n")
+        .nth(1)
+        .unwrap()
+        .split("\n\n")
+        .next()
+        .unwrap()
+        .lines()
+        // A command's own line; its wrapped description is indented deeper.
+        .filter(|l| l.starts_with("  ") && !l[2..].starts_with(' '))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    assert!(commands.len() >= 15, "{commands:?}");
+    for command in commands {
+        let out = socle().args([command, "--help"]).output().unwrap();
+        let help = String::from_utf8(out.stdout).unwrap();
+        assert!(help.contains("Examples:\n  socle "), "{command}:\n{help}");
+    }
+}
