@@ -36,6 +36,12 @@ struct Cli {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ListFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum ColorWhen {
     Auto,
     Always,
@@ -343,7 +349,12 @@ enum FailOn {
 #[derive(Subcommand)]
 enum PolicyCommand {
     /// List every embedded rule.
-    List,
+    List {
+        /// `json`: every rule with its severity, title, remediation,
+        /// example and profile.
+        #[arg(long, value_enum, default_value = "text")]
+        format: ListFormat,
+    },
     /// Show one rule with its remediation and an example it rejects.
     Explain {
         /// Rule id, e.g. SOC-K8S-001.
@@ -742,9 +753,16 @@ fn policy(cmd: PolicyCommand) -> anyhow::Result<u8> {
     let catalog = socle::core::catalog::Catalog::embedded();
     let mut w = std::io::stdout().lock();
     match cmd {
-        PolicyCommand::List => {
-            for r in &catalog.rules {
-                writeln!(w, "{:<14} {:<5} {}", r.id, r.severity, r.title)?;
+        PolicyCommand::List { format } => {
+            match format {
+                ListFormat::Text => {
+                    for r in &catalog.rules {
+                        writeln!(w, "{:<14} {:<5} {}", r.id, r.severity, r.title)?;
+                    }
+                }
+                ListFormat::Json => {
+                    writeln!(w, "{}", serde_json::to_string_pretty(&catalog.rules)?)?;
+                }
             }
             Ok(0)
         }

@@ -520,6 +520,15 @@ fn policy_list_explain_and_test() {
         "{list}"
     );
     let out = socle()
+        .args(["policy", "list", "--format", "json"])
+        .output()
+        .unwrap();
+    let rules: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rules.len(), list.lines().count());
+    let ing = rules.iter().find(|r| r["id"] == "SOC-ING-001").unwrap();
+    assert_eq!(ing["profile"], "platform");
+    assert!(ing["remediation"].is_string() && ing["example"].is_string());
+    let out = socle()
         .args(["policy", "explain", "soc-k8s-002"])
         .output()
         .unwrap();
