@@ -224,6 +224,10 @@ struct DiffArgs {
     /// Compare two environments of the repository instead, e.g. dev..prod.
     #[arg(long, value_name = "A..B")]
     env: Option<String>,
+    /// `json`: one object per file (or, with --env, per component), for
+    /// tools; the exit code is the same.
+    #[arg(long, value_enum, default_value = "text")]
+    format: ListFormat,
 }
 
 #[derive(clap::Args)]
@@ -1002,6 +1006,21 @@ fn diff(args: DiffArgs) -> anyhow::Result<u8> {
             anyhow::bail!("--env {pair:?}: expected two environments, e.g. --env dev..prod");
         };
         let components = socle::update::envdiff::compare(&args.dir, from, to)?;
+        let flagged_total = components
+            .iter()
+            .flat_map(|c| &c.differences)
+            .filter(|d| d.flag.is_some())
+            .count();
+        if args.format == ListFormat::Json {
+            let report = serde_json::json!({
+                "from": from,
+                "to": to,
+                "components": components,
+                "unexpected": flagged_total,
+            });
+            writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+            return Ok(u8::from(flagged_total > 0));
+        }
         let mut flagged = 0;
         for c in &components {
             writeln!(out, "{}", c.component)?;
@@ -1023,6 +1042,27 @@ fn diff(args: DiffArgs) -> anyhow::Result<u8> {
         return Ok(u8::from(flagged > 0));
     }
     let drift = socle::update::drift(&args.dir, args.spec.as_deref())?;
+    if args.format == ListFormat::Json {
+        let files: Vec<serde_json::Value> = drift
+            .changes
+            .iter()
+            .map(|c| {
+                let (added, deleted) = socle::update::counts(c);
+                serde_json::json!({
+                    "path": c.path,
+                    "status": c.label(),
+                    "drift": c.status.is_drift(),
+                    "added": added,
+                    "deleted": deleted,
+                    "diff": c.status.is_drift().then(|| socle::update::unified(c)),
+                })
+            })
+            .collect();
+        let drifted = drift.changes.iter().filter(|c| c.status.is_drift()).count();
+        let report = serde_json::json!({"files": files, "drifted": drifted});
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+        return Ok(u8::from(drifted > 0));
+    }
     let colour = colour_stdout();
     let mut drifted = 0;
     for c in &drift.changes {

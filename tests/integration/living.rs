@@ -197,6 +197,30 @@ fn diff_shows_what_a_new_spec_changes_and_exits_1() {
         !line.contains(" -0 ") && line.ends_with("changed by the blueprint"),
         "{line}"
     );
+    // The same drift as JSON, for tools; the same exit code.
+    let (code, json, _) = socle(
+        &dir,
+        &["diff", "--format", "json", "--spec", spec.to_str().unwrap()],
+    );
+    assert_eq!(code, 1);
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let files = json["files"].as_array().unwrap();
+    let added = files
+        .iter()
+        .find(|f| f["path"] == "argocd/dev/applications/airbyte.yaml")
+        .unwrap();
+    assert_eq!(added["status"], "added by the blueprint");
+    assert!(
+        added["drift"] == true
+            && added["diff"]
+                .as_str()
+                .unwrap()
+                .contains("+++ b/argocd/dev/applications/airbyte.yaml")
+    );
+    assert_eq!(
+        json["drifted"].as_u64().unwrap() as usize,
+        files.iter().filter(|f| f["drift"] == true).count()
+    );
 }
 
 #[test]
@@ -298,6 +322,23 @@ fn the_promotion_view_lists_differences_and_flags_a_skipped_promotion() {
     let (code, out, err) = socle(&dir, &["diff", "--env", "staging..prod"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("trino\n"), "{out}");
+    let (code, json, _) = socle(
+        &dir,
+        &["diff", "--env", "staging..prod", "--format", "json"],
+    );
+    assert_eq!(code, 0);
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let trino = json["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["component"] == "trino")
+        .unwrap();
+    assert!(trino["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|d| d["key"] == "sync" && d["from"] == "automated" && d["to"] == "manual"));
     assert!(out.contains("  sync: automated -> manual"), "{out}");
     assert!(out.contains("values server.workers: "), "{out}");
     assert!(out.contains("0 unexpected difference(s)"), "{out}");

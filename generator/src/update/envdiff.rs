@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use super::UpdateError;
 
+#[derive(serde::Serialize)]
 pub struct Difference {
     pub key: String,
     pub from: Option<String>,
@@ -22,6 +23,7 @@ pub struct Difference {
     pub flag: Option<String>,
 }
 
+#[derive(serde::Serialize)]
 pub struct ComponentDiff {
     pub component: String,
     pub differences: Vec<Difference>,
