@@ -130,6 +130,9 @@ enum Command {
         /// Print the changes; write nothing.
         #[arg(long)]
         dry_run: bool,
+        /// `json`: the settings promoted and not, and each file's diff.
+        #[arg(long, value_enum, default_value = "text")]
+        format: ListFormat,
     },
     /// Evaluates repository policies for another socle process (internal).
     #[command(hide = true)]
@@ -531,7 +534,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             to,
             dir,
             dry_run,
-        } => promote(&from, &to, &dir, dry_run),
+            format,
+        } => promote(&from, &to, &dir, dry_run, format),
         Command::Update(args) => update(args),
         Command::Graph { dir, env, format } => graph(&dir, env.as_deref(), format),
         Command::PolicyWorker => Ok(u8::try_from(checker::worker::serve()).unwrap_or(2)),
@@ -1237,10 +1241,53 @@ fn update(args: UpdateArgs) -> anyhow::Result<u8> {
     Ok(u8::from(conflicts > 0 || outcome.count(Severity::Deny) > 0))
 }
 
-fn promote(from: &str, to: &str, dir: &Path, dry_run: bool) -> anyhow::Result<u8> {
+fn promote(
+    from: &str,
+    to: &str,
+    dir: &Path,
+    dry_run: bool,
+    format: ListFormat,
+) -> anyhow::Result<u8> {
     let plan = socle::update::envdiff::promote(dir, from, to, !dry_run)?;
     let (done, manual) = (&plan.done, &plan.manual);
     let mut out = std::io::stdout().lock();
+    if format == ListFormat::Json {
+        let files: Vec<serde_json::Value> = plan
+            .files
+            .iter()
+            .map(|(file, (old, new))| {
+                let diff = similar::TextDiff::from_lines(old, new)
+                    .unified_diff()
+                    .header(&format!("a/{file}"), &format!("b/{file}"))
+                    .to_string();
+                serde_json::json!({"path": file, "diff": diff})
+            })
+            .collect();
+        let (denials, warnings) = if dry_run {
+            (None, None)
+        } else {
+            let outcome = checker::check_files(
+                checker::files::Input::from_dir(dir)?,
+                &checker::Options::default(),
+            )?;
+            (
+                Some(outcome.count(Severity::Deny)),
+                Some(outcome.count(Severity::Warn)),
+            )
+        };
+        let report = serde_json::json!({
+            "from": from,
+            "to": to,
+            "dry_run": dry_run,
+            "promoted": done,
+            "not_promoted": manual,
+            "files": files,
+            "denials": denials,
+            "warnings": warnings,
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+        return Ok(u8::from(denials.unwrap_or(0) > 0));
+    }
     let colour = colour_stdout();
     for (file, (old, new)) in &plan.files {
         let diff = similar::TextDiff::from_lines(old, new)

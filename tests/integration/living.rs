@@ -400,6 +400,26 @@ fn promote_copies_chart_versions_and_leaves_sizing_alone() {
         "{out}"
     );
     assert_eq!(read(&dir, "argocd/prod/applications/trino.yaml"), prod_app);
+    let (code, json, err) = socle(
+        &dir,
+        &[
+            "promote",
+            "staging",
+            "prod",
+            "--dry-run",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json["promoted"][0]["to"], "1.43.0", "{json}");
+    assert_eq!(
+        json["files"][0]["path"],
+        "argocd/prod/applications/trino.yaml"
+    );
+    assert!(json["denials"].is_null() && json["dry_run"] == true);
+    assert_eq!(read(&dir, "argocd/prod/applications/trino.yaml"), prod_app);
 
     let (code, out, err) = socle(&dir, &["promote", "staging", "prod"]);
     assert_eq!(code, 0, "{out}{err}");

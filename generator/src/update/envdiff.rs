@@ -198,6 +198,7 @@ pub fn compare(dir: &Path, from: &str, to: &str) -> Result<Vec<ComponentDiff>, U
 }
 
 /// One setting `socle promote` copies.
+#[derive(serde::Serialize)]
 pub struct Promotion {
     pub file: String,
     pub key: String,
