@@ -251,6 +251,10 @@ struct UpdateArgs {
     /// are kept as they are).
     #[arg(long, conflicts_with = "dry_run")]
     resume: bool,
+    /// `json`: the plan (each file's action and state), the conflicts and
+    /// the check's counts; the exit code is the same.
+    #[arg(long, value_enum, default_value = "text")]
+    format: ListFormat,
 }
 
 #[derive(Subcommand)]
@@ -1159,17 +1163,31 @@ fn update(args: UpdateArgs) -> anyhow::Result<u8> {
         }
         None => (socle::update::Journal::new(&drift, &steps), Vec::new()),
     };
+    let json = args.format == ListFormat::Json;
     let mut conflicts = 0;
+    let mut planned: Vec<serde_json::Value> = Vec::new();
     for s in &already {
         conflicts += usize::from(s.action == "CONFLICT");
-        writeln!(
-            out,
-            "{:<9} {} (written before the interruption)",
-            s.action, s.path
-        )?;
+        planned.push(serde_json::json!({"action": s.action, "path": s.path, "written_before_interruption": true}));
+        if !json {
+            writeln!(
+                out,
+                "{:<9} {} (written before the interruption)",
+                s.action, s.path
+            )?;
+        }
     }
     for s in &steps {
         conflicts += usize::from(matches!(s.action, socle::update::Action::Conflict(_)));
+        planned.push(serde_json::json!({
+            "action": s.action.label(),
+            "path": s.path,
+            "status": s.status.label(),
+            "note": s.note,
+        }));
+        if json {
+            continue;
+        }
         write!(
             out,
             "{:<9} {} ({})",
@@ -1183,11 +1201,17 @@ fn update(args: UpdateArgs) -> anyhow::Result<u8> {
         writeln!(out)?;
     }
     if args.dry_run {
-        writeln!(
-            out,
-            "{} file(s) in the plan; nothing written (--dry-run).",
-            steps.len()
-        )?;
+        if json {
+            let report =
+                serde_json::json!({"dry_run": true, "steps": planned, "conflicts": conflicts});
+            writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+        } else {
+            writeln!(
+                out,
+                "{} file(s) in the plan; nothing written (--dry-run).",
+                steps.len()
+            )?;
+        }
         return Ok(0);
     }
     // The check reads the repository's check cache (what `socle check
@@ -1206,6 +1230,20 @@ fn update(args: UpdateArgs) -> anyhow::Result<u8> {
     let outcome = outcome?;
     let (added, removed, changed) =
         socle::update::policy_changes(&drift.lock, &drift.generated.files);
+    let failed = conflicts > 0 || outcome.count(Severity::Deny) > 0;
+    if json {
+        let report = serde_json::json!({
+            "dry_run": false,
+            "steps": planned,
+            "conflicts": conflicts,
+            "pristine": pristine,
+            "policies": {"added": added, "removed": removed, "changed": changed},
+            "denials": outcome.count(Severity::Deny),
+            "warnings": outcome.count(Severity::Warn),
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+        return Ok(u8::from(failed));
+    }
     writeln!(
         out,
         "updated {} file(s), {conflicts} conflict(s); last render recorded as {}.",
@@ -1238,7 +1276,7 @@ fn update(args: UpdateArgs) -> anyhow::Result<u8> {
         outcome.count(Severity::Deny),
         outcome.count(Severity::Warn)
     )?;
-    Ok(u8::from(conflicts > 0 || outcome.count(Severity::Deny) > 0))
+    Ok(u8::from(failed))
 }
 
 fn promote(

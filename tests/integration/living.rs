@@ -76,6 +76,7 @@ fn an_update_keeps_the_team_edits_and_lands_the_new_spec() {
 
     // The plan first: nothing written.
     let before = read(&dir, "socle.lock");
+    let pristine_before = git(&dir, &["rev-parse", "refs/socle/pristine"]);
     let (code, out, err) = socle(&dir, &["update", "--dry-run", "--spec", spec]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(
@@ -83,6 +84,36 @@ fn an_update_keeps_the_team_edits_and_lands_the_new_spec() {
         "{out}"
     );
     assert_eq!(read(&dir, "socle.lock"), before);
+    // The same plan for tools.
+    let (code, json, err) = socle(
+        &dir,
+        &["update", "--dry-run", "--format", "json", "--spec", spec],
+    );
+    assert_eq!(code, 0, "{err}");
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(json["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["action"] == "CONFLICT" && s["path"] == "components/minio/values.yaml"));
+    assert_eq!(json["conflicts"], 1);
+    assert_eq!(read(&dir, "socle.lock"), before);
+
+    // Applied, as JSON: the written plan, the conflict, the check's counts.
+    let (code, json, err) = socle(&dir, &["update", "--format", "json", "--spec", spec]);
+    assert_eq!(code, 1, "a conflict is left to resolve: {err}");
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json["dry_run"], false);
+    assert_eq!(json["conflicts"], 1);
+    assert!(json["pristine"].as_str().unwrap().len() >= 40);
+    assert!(json["denials"].as_u64().unwrap() >= 1);
+    // Back to the state before, to apply the same update as text.
+    git(&dir, &["checkout", "-q", "--", "."]);
+    git(&dir, &["clean", "-qfd"]);
+    git(
+        &dir,
+        &["update-ref", "refs/socle/pristine", &pristine_before],
+    );
 
     let (code, out, err) = socle(&dir, &["update", "--spec", spec]);
     assert_eq!(code, 1, "a conflict is left to resolve:\n{out}{err}");
