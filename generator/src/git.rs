@@ -413,28 +413,26 @@ impl Reader {
                 published.push(id.detach());
             }
         }
-        let walk = self
-            .repo
-            .rev_walk([to_oid(head)?])
-            .with_hidden(published)
-            .all()
-            .map_err(|e| self.err("range", e))?;
-        let mut ids = Vec::new();
-        for info in walk {
-            ids.push(info.map_err(|e| self.err("range", e))?.id.to_string());
-        }
-        ids.reverse();
-        ids.iter().map(|id| self.commit(id)).collect()
+        self.walk(to_oid(head)?, published)
     }
 
     /// Commits reachable from `head` and not from `base`, oldest first.
     pub fn range(&self, base: &str, head: &str) -> Result<Vec<CommitInfo>, GitError> {
         let to_oid =
             |s: &str| gix::ObjectId::from_hex(s.as_bytes()).map_err(|e| self.err("range", e));
+        self.walk(to_oid(head)?, vec![to_oid(base)?])
+    }
+
+    /// Commits reachable from `head` and from none of `hidden`, oldest first.
+    fn walk(
+        &self,
+        head: gix::ObjectId,
+        hidden: Vec<gix::ObjectId>,
+    ) -> Result<Vec<CommitInfo>, GitError> {
         let walk = self
             .repo
-            .rev_walk([to_oid(head)?])
-            .with_hidden([to_oid(base)?])
+            .rev_walk([head])
+            .with_hidden(hidden)
             .all()
             .map_err(|e| self.err("range", e))?;
         let mut ids = Vec::new();

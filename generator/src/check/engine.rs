@@ -839,6 +839,31 @@ fn excepted_names(values: &[Value]) -> BTreeSet<String> {
     out
 }
 
+/// One package's rule items as findings, each placed by `place` (given the
+/// message), named `<package>.<rule>`, sourced to the policy file, and
+/// marked when the package's `exception` covers it.
+fn package_findings(
+    package: &Package,
+    items: Vec<RuleItem>,
+    place: impl Fn(String) -> Finding,
+) -> Vec<Finding> {
+    let short = package.name.trim_start_matches("data.");
+    let file = &package.file;
+    items
+        .into_iter()
+        .map(|(rule, severity, item, excepted)| {
+            let mut f = place(message_of(&item));
+            f.rule = format!("{short}.{rule}");
+            f.severity = severity;
+            f.source = file.clone();
+            if excepted {
+                f.excepted_by = Some(format!("exception of {short} ({file})"));
+            }
+            f
+        })
+        .collect()
+}
+
 /// A rule's message: the value itself, or its `msg`.
 fn message_of(item: &Value) -> String {
     match item {
@@ -1068,22 +1093,17 @@ impl Local {
                 let file = &package.file;
                 match self.package_items(&mut worker, package, &input, &mut fresh_input) {
                     Ok(items) => {
-                        let short = package.name.trim_start_matches("data.");
-                        for (rule, severity, item, excepted) in items {
+                        out.extend(package_findings(package, items, |message| {
                             let mut f = Finding::new(
-                                &format!("{short}.{rule}"),
-                                severity,
+                                "",
+                                Severity::Deny,
                                 &doc.path,
                                 Some(doc.line),
-                                message_of(&item),
+                                message,
                             );
-                            f.source = file.clone();
                             f.resource = doc.resource();
-                            if excepted {
-                                f.excepted_by = Some(format!("exception of {short} ({file})"));
-                            }
-                            out.push(f);
-                        }
+                            f
+                        }));
                         true
                     }
                     Err((query, why)) => {
@@ -1122,23 +1142,15 @@ impl Local {
         for package in packages {
             let file = &package.file;
             match self.package_items(&mut worker, package, &input, &mut fresh_input) {
-                Ok(items) => {
-                    let short = package.name.trim_start_matches("data.");
-                    for (rule, severity, item, excepted) in items {
-                        let mut f = Finding::new(
-                            &format!("{short}.{rule}"),
-                            severity,
-                            file,
-                            None,
-                            format!("(combined) {}", message_of(&item)),
-                        );
-                        f.source = file.clone();
-                        if excepted {
-                            f.excepted_by = Some(format!("exception of {short} ({file})"));
-                        }
-                        out.push(f);
-                    }
-                }
+                Ok(items) => out.extend(package_findings(package, items, |message| {
+                    Finding::new(
+                        "",
+                        Severity::Deny,
+                        file,
+                        None,
+                        format!("(combined) {message}"),
+                    )
+                })),
                 Err((query, why)) => {
                     out.push(policy_failure(file, &query, "the combined input", &why))
                 }

@@ -287,7 +287,16 @@ pub fn check_commit(
 ) -> Result<Outcome, RangeError> {
     let reader = Reader::open(dir)?;
     let id = reader.resolve(rev)?;
-    let input = tree_input(&reader, reader.files(&id)?, &mut HashMap::new())?;
+    check_tree(&reader, reader.files(&id)?, options)
+}
+
+/// One tree's files judged with the policies and configuration they carry.
+fn check_tree(
+    reader: &Reader,
+    files: Vec<TreeFile>,
+    options: &Options,
+) -> Result<Outcome, RangeError> {
+    let input = tree_input(reader, files, &mut HashMap::new())?;
     let mut checker = Checker::new(
         &policy_files(&input.files),
         &Options {
@@ -302,15 +311,7 @@ pub fn check_commit(
 /// carries: the pre-commit hook's check.
 pub fn check_staged(dir: &std::path::Path, options: &Options) -> Result<Outcome, RangeError> {
     let reader = Reader::open(dir)?;
-    let input = tree_input(&reader, reader.staged()?, &mut HashMap::new())?;
-    let mut checker = Checker::new(
-        &policy_files(&input.files),
-        &Options {
-            render_root: None,
-            ..options.clone()
-        },
-    )?;
-    Ok(checker.check(input)?)
+    check_tree(&reader, reader.staged()?, options)
 }
 
 pub fn check_range(
