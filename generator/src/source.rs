@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use include_dir::{include_dir, Dir};
 
-static BLUEPRINT: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../blueprints/platform");
-static ENVIRONMENTS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../environments");
-static POLICIES: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../policies");
+static BLUEPRINT: Dir<'_> = include_dir!("$SOCLE_DATA/blueprints/platform");
+static ENVIRONMENTS: Dir<'_> = include_dir!("$SOCLE_DATA/environments");
+static POLICIES: Dir<'_> = include_dir!("$SOCLE_DATA/policies");
 
 /// A tree of files, by `/`-separated relative path, in sorted order.
 #[derive(Debug, Clone, Default)]

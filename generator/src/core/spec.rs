@@ -15,7 +15,10 @@ use crate::core::spec_schema as schema;
 use crate::locate::LineIndex;
 
 /// The commented example spec, also the default of `socle new`.
-pub const EXAMPLE: &str = include_str!("../../../blueprints/example/socle.yaml");
+pub const EXAMPLE: &str = include_str!(concat!(
+    env!("SOCLE_DATA"),
+    "/blueprints/example/socle.yaml"
+));
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
