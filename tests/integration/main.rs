@@ -10,6 +10,7 @@ mod cli;
 mod content;
 mod datalab;
 mod dbt;
+mod distribution;
 mod egress;
 mod gate_holds;
 mod generated_ci;
