@@ -1,0 +1,179 @@
+//! Each subcommand in its module; `run` dispatches to them and returns the
+//! exit code.
+
+mod check;
+mod diff;
+mod graph;
+mod hook;
+mod new;
+mod policy;
+mod promote;
+mod update;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use socle::check as checker;
+use socle::source::Tree;
+use socle::{model, schema, spec};
+
+use crate::cli::*;
+
+use check::check;
+use diff::diff;
+use graph::{graph, secrets_list};
+use hook::hook_install;
+use new::new;
+use policy::policy;
+use promote::promote;
+use update::update;
+
+/// An error that maps to a specific exit code.
+#[derive(Debug)]
+pub(crate) struct Exit(pub(crate) u8);
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {}", self.0)
+    }
+}
+
+impl std::error::Error for Exit {}
+
+pub(crate) fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Spec(SpecCommand::Example) => {
+            std::io::stdout().write_all(spec::EXAMPLE.as_bytes())?;
+            Ok(0)
+        }
+        Command::Schema(which) => {
+            let schema = match which {
+                SchemaCommand::Report => checker::report::json_schema(),
+                SchemaCommand::Spec => {
+                    schema::spec_schema(&model::environment_names(&Tree::embedded_environments()))
+                }
+                SchemaCommand::Config => checker::config::schema(),
+                SchemaCommand::System => checker::system::input::schema(),
+            };
+            writeln!(
+                std::io::stdout(),
+                "{}",
+                serde_json::to_string_pretty(&schema)?
+            )?;
+            Ok(0)
+        }
+        Command::Spec(SpecCommand::Schema) => {
+            let names = model::environment_names(&Tree::embedded_environments());
+            let text = serde_json::to_string_pretty(&schema::spec_schema(&names))?;
+            writeln!(std::io::stdout(), "{text}")?;
+            Ok(0)
+        }
+        Command::New(args) => new(args),
+        Command::Check(args) => check(args),
+        Command::Policy(cmd) => policy(cmd),
+        Command::Hook(HookCommand::Install { dir, force }) => hook_install(&dir, force),
+        Command::Diff(args) => diff(args),
+        Command::Promote {
+            from,
+            to,
+            dir,
+            dry_run,
+            format,
+        } => promote(&from, &to, &dir, dry_run, format),
+        Command::Update(args) => update(args),
+        Command::Graph { dir, env, format } => graph(&dir, env.as_deref(), format),
+        Command::PolicyWorker => Ok(u8::try_from(checker::worker::serve()).unwrap_or(2)),
+        Command::System(SystemCommand::Schema) => {
+            let schema = checker::system::input::schema();
+            writeln!(
+                std::io::stdout(),
+                "{}",
+                serde_json::to_string_pretty(&schema)?
+            )?;
+            Ok(0)
+        }
+        Command::Secrets(SecretsCommand::List { dir, env, format }) => {
+            secrets_list(&dir, env.as_deref(), format)
+        }
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "socle", &mut out);
+            std::io::stdout().write_all(&out)?;
+            Ok(0)
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            clap_mangen::Man::new(cmd).render(&mut out)?;
+            std::io::stdout().write_all(&out)?;
+            Ok(0)
+        }
+        Command::Why {
+            file,
+            dir,
+            dir_flag,
+        } => {
+            let dir = dir.or(dir_flag).unwrap_or_else(|| PathBuf::from("."));
+            write!(std::io::stdout(), "{}", socle::update::why(&dir, &file)?)?;
+            Ok(0)
+        }
+    }
+}
+
+/// The run's colour choice, decided once from `--color` and the environment.
+pub(crate) static COLOUR: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+/// Whether stdout gets colour: the flag, then the conventions terminals
+/// and CI share (NO_COLOR, CLICOLOR_FORCE, TERM=dumb, in that order, as
+/// anstream reads them), then whether stdout is a terminal.
+pub(crate) fn decide_colour(when: ColorWhen) -> bool {
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0");
+    match when {
+        ColorWhen::Always => true,
+        ColorWhen::Never => false,
+        // NO_COLOR first: a user's standing wish beats a tool's forcing.
+        ColorWhen::Auto if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) => false,
+        ColorWhen::Auto if set("CLICOLOR_FORCE") => true,
+        ColorWhen::Auto if std::env::var_os("TERM").is_some_and(|t| t == "dumb") => false,
+        ColorWhen::Auto => std::io::IsTerminal::is_terminal(&std::io::stdout()),
+    }
+}
+
+pub(crate) fn load_tree(dir: Option<&Path>, embedded: fn() -> Tree) -> anyhow::Result<Tree> {
+    match dir {
+        Some(dir) => Ok(Tree::from_dir(dir)?),
+        None => Ok(embedded()),
+    }
+}
+
+pub(crate) fn colour_stdout() -> bool {
+    COLOUR.get().copied().unwrap_or(false)
+}
+
+/// A unified diff, coloured for a terminal.
+pub(crate) fn paint(diff: &str, colour: bool) -> String {
+    if !colour {
+        return diff.to_owned();
+    }
+    diff.lines()
+        .map(|l| {
+            let code = if l.starts_with("+++") || l.starts_with("---") {
+                "1"
+            } else if l.starts_with('+') {
+                "32"
+            } else if l.starts_with('-') {
+                "31"
+            } else if l.starts_with("@@") {
+                "36"
+            } else {
+                ""
+            };
+            if code.is_empty() {
+                format!("{l}\n")
+            } else {
+                format!("\x1b[{code}m{l}\x1b[0m\n")
+            }
+        })
+        .collect()
+}
