@@ -324,6 +324,40 @@ pub struct Reader {
     path: String,
 }
 
+/// What a revision the repository cannot resolve means, in the user's
+/// terms: gix's messages name its parser's internals
+/// (`delegate.traverse(NthAncestor(999)) failed, input="~999"`).
+fn why_unresolved(message: &str) -> String {
+    let number = |after: &str| {
+        message.split_once(after).and_then(|(_, rest)| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse::<u64>().ok()
+        })
+    };
+    if let Some(n) = number("NthAncestor(") {
+        return format!(
+            "the history there has fewer than {n} ancestor(s) (`git log --oneline` shows it)"
+        );
+    }
+    if let Some(n) = number("NthParent(") {
+        return format!("that commit has no parent {n}");
+    }
+    if message.contains("unknown navigation") {
+        return "that commit has no such parent (REV^N is the Nth parent of a merge)".into();
+    }
+    if message.contains("couldn't parse") || message.contains("could not parse") {
+        return "not a revision socle can read: use a branch, a tag, a commit id, or REV~N / REV^N"
+            .into();
+    }
+    // Otherwise the message without the parser's echo of the input.
+    let plain = message.split(", input=").next().unwrap_or(message);
+    if plain.contains("delegate") {
+        "no branch, tag or commit has that name".into()
+    } else {
+        plain.to_owned()
+    }
+}
+
 impl Reader {
     pub fn open(dir: &Path) -> Result<Self, GitError> {
         let path = dir.display().to_string();
@@ -352,7 +386,10 @@ impl Reader {
             } else {
                 ""
             };
-            self.err("resolve", format!("unknown revision {rev:?}{hint}: {e}"))
+            self.err(
+                "resolve",
+                format!("unknown revision {rev:?}{hint}: {}", why_unresolved(&e.to_string())),
+            )
         })?;
         let commit = id
             .object()

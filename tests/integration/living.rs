@@ -398,6 +398,70 @@ fn the_promotion_view_lists_differences_and_flags_a_skipped_promotion() {
         )),
         "{out}"
     );
+
+    // The table views: one row per difference, the exit code unchanged.
+    let (_, json, _) = socle(&dir, &["diff", "--env", "dev..prod", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let differences: usize = json["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["differences"].as_array().unwrap().len())
+        .sum();
+    let (code, text, _) = socle(&dir, &["diff", "--env", "dev..prod"]);
+    let (table_code, table, err) =
+        socle(&dir, &["diff", "--env", "dev..prod", "--format", "table"]);
+    assert_eq!(table_code, code, "{err}");
+    // Multi-line values are one row each: the text view runs much longer.
+    let rows = table.lines().count();
+    assert_eq!(rows, differences + 3, "{table}");
+    assert!(
+        text.lines().count() > rows + 100,
+        "{}",
+        text.lines().count()
+    );
+    let header = table.lines().next().unwrap();
+    let prod_at = header.find("prod").unwrap();
+    let flagged = table
+        .lines()
+        .find(|l| l.starts_with('!'))
+        .expect("the unexpected difference is marked");
+    assert!(
+        flagged.contains("chart trino")
+            && flagged.contains("99.0.0")
+            && flagged.contains("unexpected: prod is ahead"),
+        "{flagged}"
+    );
+    assert_eq!(
+        flagged.find("99.0.0"),
+        Some(prod_at),
+        "aligned under prod:\n{table}"
+    );
+    assert!(
+        table.contains("l."),
+        "a multi-line value shows the line that differs:\n{table}"
+    );
+
+    let (md_code, md, _) = socle(
+        &dir,
+        &["diff", "--env", "dev..prod", "--format", "markdown"],
+    );
+    assert_eq!(md_code, code);
+    let table_lines: Vec<&str> = md.lines().filter(|l| l.starts_with('|')).collect();
+    assert_eq!(table_lines.len(), differences + 2, "{md}");
+    for l in &table_lines {
+        // Six unescaped pipes: five cells on every row.
+        let pipes = l.matches('|').count() - l.matches("\\|").count();
+        assert_eq!(pipes, 6, "{l}");
+    }
+    assert!(
+        md.contains("| **trino** |") && md.contains("⚠ prod is ahead of"),
+        "{md}"
+    );
+    // Without --env, a table has nothing to compare.
+    let (code, _, err) = socle(&dir, &["diff", "--format", "table"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("add --env A..B"), "{err}");
 }
 
 #[test]
@@ -549,4 +613,47 @@ fn promote_refuses_what_is_not_an_environment_name() {
         assert_eq!(code, 2, "{from} -> {to}: {out}{err}");
         assert!(err.contains(says), "{from} -> {to}: {err}");
     }
+}
+
+/// The generated README's "Working with socle" section: each command of
+/// its example block runs, as written, in a repository fresh from `socle
+/// new`, and the section names the lock, the pristine ref and the CI files.
+#[test]
+fn the_generated_readme_explains_the_socle_workflow_and_its_commands_run() {
+    let (_tmp, dir) = crate::support::new_repo();
+    let readme = fs_err::read_to_string(dir.join("README.md")).unwrap();
+    let section = readme
+        .split("\n## Working with socle\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("a Working with socle section");
+    for named in [
+        "socle.lock",
+        "refs/socle/pristine",
+        "git push origin refs/socle/pristine",
+        "git fetch origin refs/socle/pristine:refs/socle/pristine",
+        ".github/workflows/socle.yaml",
+        ".gitlab-ci.yml",
+        "socle hook install",
+        "--range",
+    ] {
+        assert!(section.contains(named), "the section does not name {named}");
+    }
+    let block = section
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("an example block");
+    let mut ran = Vec::new();
+    for line in block.lines() {
+        let command = line.split(" #").next().unwrap_or("").trim();
+        let Some(args) = command.strip_prefix("socle ") else {
+            continue;
+        };
+        let args: Vec<&str> = args.split_whitespace().collect();
+        let (code, out, err) = crate::support::socle_in(&dir, &args);
+        assert_eq!(code, 0, "`{command}`: {out}{err}");
+        ran.push(args[0].to_owned());
+    }
+    assert_eq!(ran, ["check", "diff", "update", "promote", "why"]);
 }

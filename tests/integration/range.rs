@@ -696,3 +696,33 @@ fn the_hook_goes_where_core_hooks_path_says() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("outside this repository"));
     assert!(!shared.exists());
 }
+
+/// A revision the repository cannot resolve is explained in git's terms,
+/// never with the revision parser's internals.
+#[test]
+fn an_unresolvable_revision_is_explained_without_internals() {
+    let (_tmp, dir) = crate::support::new_repo();
+    for (args, expected) in [
+        (
+            vec!["check", "--commit", "HEAD~999"],
+            "fewer than 999 ancestor(s)",
+        ),
+        (
+            vec!["check", "--range", "HEAD~999..HEAD"],
+            "fewer than 999 ancestor(s)",
+        ),
+        (vec!["check", "--commit", "HEAD^2"], "no such parent"),
+        (
+            vec!["check", "--commit", "nope@{upstream}"],
+            "not a revision socle can read",
+        ),
+    ] {
+        let (code, out, err) = crate::support::socle_in(&dir, &args);
+        assert_eq!(code, 2, "{args:?}: {out}{err}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+        assert!(
+            !err.contains("delegate") && !err.contains("input="),
+            "{args:?}: {err}"
+        );
+    }
+}
