@@ -1,0 +1,138 @@
+//! Report formats: what people and CI systems read, one file per format
+//! behind [`Reporter`].
+//!
+//! `text` for terminals, `json` for scripts, `junit` for test dashboards,
+//! `sarif` (2.1.0) for GitHub code scanning, `github` for workflow
+//! annotations (plus the full table in the step summary, since GitHub shows
+//! only the first annotations of a step), `gitlab` for Code Quality.
+
+mod github;
+mod gitlab;
+mod json;
+mod junit;
+mod sarif;
+mod text;
+
+pub use github::summary_markdown;
+pub use json::{json_schema, JsonReport, JsonSkipped, JsonSummary};
+pub use sarif::fingerprint;
+
+use super::finding::Finding;
+use super::Outcome;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Junit,
+    Sarif,
+    Github,
+    Gitlab,
+}
+
+/// One report of a run: a format, written to a file or to stdout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    pub format: Format,
+    pub path: Option<std::path::PathBuf>,
+}
+
+impl std::str::FromStr for Output {
+    type Err = String;
+
+    /// `sarif` (stdout) or `sarif=socle.sarif` (a file).
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (name, path) = match s.split_once('=') {
+            Some((name, path)) if !path.is_empty() => (name, Some(path.into())),
+            Some((name, _)) => {
+                return Err(format!(
+                    "{name}=: name the file after `=`, e.g. {name}=socle.{name}"
+                ))
+            }
+            None => (s, None),
+        };
+        let format = <Format as clap::ValueEnum>::from_str(name, true).map_err(|_| {
+            let known: Vec<String> = <Format as clap::ValueEnum>::value_variants()
+                .iter()
+                .filter_map(|v| {
+                    clap::ValueEnum::to_possible_value(v).map(|p| p.get_name().to_owned())
+                })
+                .collect();
+            format!(
+                "unknown format {name:?}; one of {}, optionally =FILE",
+                known.join(", ")
+            )
+        })?;
+        Ok(Self { format, path })
+    }
+}
+
+pub struct Style {
+    pub colour: bool,
+}
+
+fn active(outcome: &Outcome) -> impl Iterator<Item = &Finding> {
+    outcome.findings.iter().filter(|f| f.is_active())
+}
+
+/// One output format: the outcome of a check as one reader wants it.
+pub trait Reporter {
+    fn render(&self, outcome: &Outcome, style: &Style) -> String;
+}
+
+/// Each format's writer, in its own module.
+struct Writer(fn(&Outcome, &Style) -> String);
+
+impl Reporter for Writer {
+    fn render(&self, outcome: &Outcome, style: &Style) -> String {
+        (self.0)(outcome, style)
+    }
+}
+
+impl Format {
+    pub fn reporter(self) -> &'static dyn Reporter {
+        match self {
+            Format::Text => &Writer(text::text),
+            Format::Json => &Writer(|o, _| json::json(o)),
+            Format::Junit => &Writer(|o, _| junit::junit(o)),
+            Format::Sarif => &Writer(|o, _| sarif::sarif(o)),
+            Format::Github => &Writer(|o, _| github::github(o)),
+            Format::Gitlab => &Writer(|o, _| gitlab::gitlab(o)),
+        }
+    }
+}
+
+pub fn render(format: Format, outcome: &Outcome, style: &Style) -> String {
+    format.reporter().render(outcome, style)
+}
+
+fn paint(style: &Style, code: &str, text: &str) -> String {
+    if style.colour {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every format has a writer, and an empty check is still a report its
+    /// reader accepts (an empty JUnit file or SARIF log would be refused).
+    #[test]
+    fn every_format_renders_an_empty_outcome() {
+        let outcome = Outcome::default();
+        let style = Style { colour: false };
+        for format in <Format as clap::ValueEnum>::value_variants() {
+            let out = format.reporter().render(&outcome, &style);
+            match format {
+                Format::Json | Format::Sarif | Format::Gitlab => {
+                    serde_json::from_str::<serde_json::Value>(&out).expect("JSON");
+                }
+                Format::Junit => assert!(out.contains("<testsuites"), "{out}"),
+                Format::Text | Format::Github => assert!(!out.is_empty()),
+            }
+        }
+    }
+}
