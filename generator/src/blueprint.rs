@@ -37,6 +37,20 @@ pub struct Manifest {
     /// spec's `network` gives. A namespace lists those its pods call.
     #[serde(default)]
     pub cluster_endpoints: Vec<ClusterEndpoint>,
+    /// The data's path through the platform in the client's use case, as
+    /// the generated README's architecture picture draws it; a step whose
+    /// ends are not both enabled is left out.
+    #[serde(default)]
+    pub data_flow: Vec<FlowStep>,
+}
+
+/// One arrow of the data flow: component `from` hands data to `to`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowStep {
+    pub from: String,
+    pub to: String,
+    pub label: String,
 }
 
 /// The spec keys (`network.<name>`) a cluster endpoint's addresses come from.

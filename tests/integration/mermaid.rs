@@ -132,3 +132,52 @@ fn the_parser_refuses_a_broken_diagram() {
     let (ok, output) = parse(&parser, &[bad]);
     assert!(!ok, "a broken diagram parsed:\n{output}");
 }
+
+/// The README's architecture picture: every enabled component in its
+/// namespace, and the use case's data flow between enabled components only.
+#[test]
+fn the_architecture_picture_draws_enabled_components_and_their_data_flow() {
+    for (spec, airbyte) in [(None, false), (Some("full.yaml"), true)] {
+        let files = render(spec);
+        let readme = text(&files, "README.md");
+        let block = readme
+            .split("### Architecture")
+            .nth(1)
+            .and_then(|r| r.split("```mermaid\n").nth(1))
+            .and_then(|r| r.split("```").next())
+            .expect("an architecture block");
+        assert!(block.starts_with("flowchart LR\n"), "{block}");
+        assert!(
+            block.contains("subgraph ns_processing[\"data-platform-processing\"]")
+                && block.contains("    trino[\"Trino\"]"),
+            "{block}"
+        );
+        assert!(
+            block.contains("spark_operator -->|\"Iceberg commits\"| lakekeeper"),
+            "{block}"
+        );
+        // Airbyte only where the spec chooses it, and its arrow only where
+        // the platform's own MinIO receives the extracts.
+        assert_eq!(
+            block.contains("    airbyte[\"Airbyte\"]"),
+            airbyte,
+            "{spec:?}: {block}"
+        );
+        assert_eq!(
+            block.contains("airbyte -->|\"raw extracts land\"| minio"),
+            airbyte && block.contains("    minio[\""),
+            "{spec:?}: {block}"
+        );
+        // Every arrow joins two nodes of the picture.
+        let nodes: std::collections::BTreeSet<&str> = block
+            .lines()
+            .filter_map(|l| l.trim().split_once("[\"").map(|(id, _)| id))
+            .filter(|id| !id.starts_with("subgraph"))
+            .collect();
+        for arrow in block.lines().filter(|l| l.contains("-->")) {
+            let from = arrow.trim().split(' ').next().unwrap();
+            let to = arrow.trim().rsplit(' ').next().unwrap();
+            assert!(nodes.contains(from) && nodes.contains(to), "{arrow}");
+        }
+    }
+}

@@ -73,6 +73,37 @@ pub struct Base {
     pub components: Vec<ComponentContext>,
     pub environments: Vec<super::environment::Env>,
     pub mayastor: Mayastor,
+    /// The architecture picture: enabled components by namespace, and the
+    /// data flow between them.
+    pub architecture: Architecture,
+}
+
+/// The generated README's architecture picture, ready for Mermaid (node
+/// ids are component ids with `-` replaced, which Mermaid refuses).
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct Architecture {
+    pub namespaces: Vec<ArchitectureNamespace>,
+    pub flow: Vec<ArchitectureFlow>,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ArchitectureNamespace {
+    pub node: String,
+    pub name: String,
+    pub components: Vec<ArchitectureNode>,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ArchitectureNode {
+    pub node: String,
+    pub title: String,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ArchitectureFlow {
+    pub from: String,
+    pub to: String,
+    pub label: String,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]

@@ -362,6 +362,7 @@ impl Model {
             components: Vec::new(),
             environments: envs,
             mayastor,
+            architecture: Default::default(),
         };
         let mut model = Model {
             spec,
@@ -375,6 +376,7 @@ impl Model {
             .iter()
             .map(|e| model.component_context(e, None, blueprint))
             .collect();
+        model.base.architecture = architecture(&model.manifest, &model.base.components);
         Ok(model)
     }
 
@@ -592,4 +594,45 @@ pub fn chart_source_url(chart: &blueprint::Chart) -> String {
     } else {
         chart.repo.clone()
     }
+}
+
+/// The architecture picture's data: each namespace with its enabled
+/// components, in wave order, and the blueprint's data flow between
+/// enabled components.
+fn architecture(
+    manifest: &crate::blueprint::Manifest,
+    components: &[context::ComponentContext],
+) -> context::Architecture {
+    let node = |id: &str| id.replace('-', "_");
+    let namespaces = manifest
+        .namespaces
+        .iter()
+        .filter_map(|ns| {
+            let members: Vec<context::ArchitectureNode> = components
+                .iter()
+                .filter(|c| c.ns_id == ns.id)
+                .map(|c| context::ArchitectureNode {
+                    node: node(&c.id),
+                    title: c.title.clone(),
+                })
+                .collect();
+            (!members.is_empty()).then(|| context::ArchitectureNamespace {
+                node: format!("ns_{}", node(&ns.id)),
+                name: ns.name.clone(),
+                components: members,
+            })
+        })
+        .collect();
+    let enabled = |id: &str| components.iter().any(|c| c.id == id);
+    let flow = manifest
+        .data_flow
+        .iter()
+        .filter(|f| enabled(&f.from) && enabled(&f.to))
+        .map(|f| context::ArchitectureFlow {
+            from: node(&f.from),
+            to: node(&f.to),
+            label: f.label.clone(),
+        })
+        .collect();
+    context::Architecture { namespaces, flow }
 }
