@@ -225,8 +225,25 @@ impl Manifest {
             })?;
         manifest
             .check()
+            .and_then(|()| manifest.check_data_flow())
             .map_err(|message| BlueprintError::Invalid { origin, message })?;
         Ok(manifest)
+    }
+
+    /// A step naming a component the blueprint does not declare would be
+    /// dropped from the picture in silence: refused when the blueprint loads.
+    fn check_data_flow(&self) -> Result<(), String> {
+        for step in &self.data_flow {
+            for end in [&step.from, &step.to] {
+                if !self.components.iter().any(|c| &c.id == end) {
+                    return Err(format!(
+                        "data_flow step {} -> {} ({}): no component {end:?} is declared",
+                        step.from, step.to, step.label
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn check(&self) -> Result<(), String> {
@@ -586,7 +603,21 @@ mod tests {
             bootstrap_consumers: Vec::new(),
             external_endpoints: Vec::new(),
             cluster_endpoints: Vec::new(),
+            data_flow: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_data_flow_step_must_name_declared_components() {
+        let mut m = manifest(vec![comp("a", &[])]);
+        m.data_flow.push(FlowStep {
+            from: "a".into(),
+            to: "b".into(),
+            label: "rows".into(),
+        });
+        assert!(m.check().is_ok());
+        let err = m.check_data_flow().unwrap_err();
+        assert!(err.contains("data_flow") && err.contains("\"b\""), "{err}");
     }
 
     #[test]
