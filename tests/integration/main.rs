@@ -16,6 +16,7 @@ mod gate_holds;
 mod generated_ci;
 mod hostile_corpus;
 mod hostile_input;
+mod html_report;
 mod least_privilege;
 mod lineage;
 mod living;

@@ -48,6 +48,10 @@ pub struct Outcome {
     /// when they were remembered from an earlier check of the same files.
     #[serde(skip)]
     pub systems: Vec<system::System>,
+    /// By file and line number, the lines around each active finding, when
+    /// [`Options::snippets`] asks for them (the HTML report shows them).
+    #[serde(skip)]
+    pub snippets: std::collections::BTreeMap<String, std::collections::BTreeMap<usize, String>>,
 }
 
 impl Outcome {
@@ -80,6 +84,8 @@ pub struct Options {
     pub render_root: Option<std::path::PathBuf>,
     /// Keep per-file results in this directory between runs.
     pub cache_dir: Option<std::path::PathBuf>,
+    /// Keep the lines around each finding in [`Outcome::snippets`].
+    pub snippets: bool,
 }
 
 impl Default for Options {
@@ -93,6 +99,7 @@ impl Default for Options {
             combine: false,
             render_root: None,
             cache_dir: None,
+            snippets: false,
         }
     }
 }
@@ -732,6 +739,11 @@ impl Checker {
         });
         skipped.sort();
         skipped.dedup();
+        let snippets = if self.options.snippets {
+            snippets(&findings, &input.files)
+        } else {
+            Default::default()
+        };
         Ok(Outcome {
             findings,
             files: input.files.len(),
@@ -740,6 +752,44 @@ impl Checker {
             not_modelled: simulated.not_modelled,
             not_validated,
             systems: simulated.systems,
+            snippets,
         })
     }
+}
+
+/// The lines around each finding that names one, by file: what a report
+/// shows under the message. Bounded: at most 2,000 findings, lines cut at
+/// 400 characters.
+fn snippets(
+    findings: &[Finding],
+    files: &[(String, Vec<u8>)],
+) -> std::collections::BTreeMap<String, std::collections::BTreeMap<usize, String>> {
+    let context = report::SNIPPET_CONTEXT;
+    let mut wanted: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
+    for f in findings.iter().take(2_000) {
+        if let Some(line) = f.line {
+            wanted.entry(f.file.as_str()).or_default().push(line);
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    for (path, bytes) in files {
+        let Some(lines) = wanted.get(path.as_str()) else {
+            continue;
+        };
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            continue;
+        };
+        let mut shown = std::collections::BTreeMap::new();
+        for (i, l) in text.lines().enumerate() {
+            let n = i + 1;
+            if lines
+                .iter()
+                .any(|&at| n + context >= at && n <= at + context)
+            {
+                shown.insert(n, l.chars().take(400).collect());
+            }
+        }
+        out.insert(path.clone(), shown);
+    }
+    out
 }

@@ -525,5 +525,6 @@ pub fn check_range(
         not_modelled: std::mem::take(&mut walker.not_modelled),
         not_validated: std::mem::take(&mut walker.not_validated),
         systems: Vec::new(),
+        snippets: Default::default(),
     })
 }

@@ -42,6 +42,8 @@ pub(crate) fn check(args: CheckArgs) -> anyhow::Result<u8> {
         },
         combine: args.combine,
         render_root: args.render.then(|| args.dir.clone()),
+        // A range reports findings across commits, not one tree's lines.
+        snippets: args.range.is_none() && args.format.iter().any(|o| o.format == Format::Html),
         cache_dir: match &args.cache {
             None => None,
             Some(dir) => match checker::cache::location(&args.dir, dir.as_deref()) {

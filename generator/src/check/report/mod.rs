@@ -4,10 +4,12 @@
 //! `text` for terminals, `json` for scripts, `junit` for test dashboards,
 //! `sarif` (2.1.0) for GitHub code scanning, `github` for workflow
 //! annotations (plus the full table in the step summary, since GitHub shows
-//! only the first annotations of a step), `gitlab` for Code Quality.
+//! only the first annotations of a step), `gitlab` for Code Quality, `html`
+//! for a browser.
 
 mod github;
 mod gitlab;
+mod html;
 mod json;
 mod junit;
 mod sarif;
@@ -28,7 +30,12 @@ pub enum Format {
     Sarif,
     Github,
     Gitlab,
+    Html,
 }
+
+/// Lines shown before and after a finding's line in the reports that show
+/// the file (`html`).
+pub const SNIPPET_CONTEXT: usize = 2;
 
 /// One report of a run: a format, written to a file or to stdout.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +105,7 @@ impl Format {
             Format::Sarif => &Writer(|o, _| sarif::sarif(o)),
             Format::Github => &Writer(|o, _| github::github(o)),
             Format::Gitlab => &Writer(|o, _| gitlab::gitlab(o)),
+            Format::Html => &Writer(|o, _| html::html(o)),
         }
     }
 }
@@ -131,6 +139,7 @@ mod tests {
                     serde_json::from_str::<serde_json::Value>(&out).expect("JSON");
                 }
                 Format::Junit => assert!(out.contains("<testsuites"), "{out}"),
+                Format::Html => assert!(out.starts_with("<!DOCTYPE html>"), "{out}"),
                 Format::Text | Format::Github => assert!(!out.is_empty()),
             }
         }

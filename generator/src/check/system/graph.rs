@@ -181,3 +181,141 @@ fn dot(system: &System) -> String {
     out.push_str("}\n");
     out
 }
+
+/// The connections the system graph draws broken: (consumer, provider,
+/// what it uses), for the lists beside a picture.
+pub fn broken_links(system: &System) -> Vec<(String, String, String)> {
+    edges(system)
+        .into_iter()
+        .filter(|(_, e)| e.broken)
+        .map(|((from, to), e)| {
+            let labels = e.labels.into_iter().collect::<Vec<_>>().join(", ");
+            (from, to, labels)
+        })
+        .collect()
+}
+
+/// The system as a self-contained SVG, for the HTML report (which loads
+/// nothing): Applications in columns by wave, connections as curves from
+/// consumer to provider, broken ones red and dashed, providers that do not
+/// exist in a last column. Each node and link has a tooltip.
+pub fn svg(system: &System) -> String {
+    const COLUMN: i64 = 210;
+    const NODE_W: i64 = 180;
+    const NODE_H: i64 = 28;
+    const ROW: i64 = 40;
+    const PAD: i64 = 16;
+    const TOP: i64 = 30;
+    let mut by_wave: BTreeMap<i64, Vec<&str>> = BTreeMap::new();
+    for a in system.applications.iter().filter(|a| a.parent.is_some()) {
+        by_wave.entry(a.wave).or_default().push(&a.name);
+    }
+    let edges = edges(system);
+    let mut at: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    let mut headers = Vec::new();
+    let mut rows = 0;
+    for (c, (w, names)) in (0i64..).zip(&by_wave) {
+        headers.push((PAD + c * COLUMN, format!("wave {w}")));
+        for (r, n) in (0i64..).zip(names) {
+            at.insert((*n).to_owned(), (PAD + c * COLUMN, TOP + r * ROW));
+        }
+        rows = rows.max(names.len() as i64);
+    }
+    // Providers that are not Applications: ones that do not exist (broken)
+    // and ones outside the repository (an external S3 store).
+    let outside: BTreeSet<&String> = edges
+        .keys()
+        .map(|(_, to)| to)
+        .filter(|to| !at.contains_key(*to))
+        .collect();
+    let mut columns = by_wave.len() as i64;
+    if !outside.is_empty() {
+        headers.push((PAD + columns * COLUMN, "not an Application".to_owned()));
+        for (r, n) in (0i64..).zip(&outside) {
+            at.insert((*n).clone(), (PAD + columns * COLUMN, TOP + r * ROW));
+        }
+        rows = rows.max(outside.len() as i64);
+        columns += 1;
+    }
+    let width = 2 * PAD + columns.max(1) * COLUMN;
+    let height = TOP + rows.max(1) * ROW + PAD;
+    let env = xml(&system.environment);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"system\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"System graph of {env}\">"
+    );
+    let marker_id = format!("arrow-{}", id(&system.environment));
+    let _ = writeln!(
+        out,
+        "<defs><marker id=\"{marker_id}\" viewBox=\"0 0 8 8\" refX=\"8\" refY=\"4\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto\"><path d=\"M0,0 L8,4 L0,8 z\" fill=\"context-stroke\"/></marker></defs>"
+    );
+    for (x, text) in &headers {
+        let _ = writeln!(
+            out,
+            "<text class=\"wave\" x=\"{x}\" y=\"{}\">{}</text>",
+            TOP - 10,
+            xml(text)
+        );
+    }
+    for ((from, to), e) in &edges {
+        let (Some(&(fx, fy)), Some(&(tx, ty))) = (at.get(from), at.get(to)) else {
+            continue;
+        };
+        let (x1, y1) = (fx + NODE_W, fy + NODE_H / 2);
+        let (x2, y2) = (tx, ty + NODE_H / 2);
+        let bend = ((x2 - x1).abs() / 2).max(40);
+        let labels = e.labels.iter().cloned().collect::<Vec<_>>().join(", ");
+        let class = if e.broken { "link broken" } else { "link" };
+        let state = if e.broken { " (broken)" } else { "" };
+        let _ = writeln!(
+            out,
+            "<path class=\"{class}\" d=\"M{x1},{y1} C{},{y1} {},{y2} {x2},{y2}\" marker-end=\"url(#{marker_id})\"><title>{} → {}: {}{state}</title></path>",
+            x1 + bend,
+            x2 - bend,
+            xml(from),
+            xml(to),
+            xml(&labels)
+        );
+    }
+    for (name, (x, y)) in &at {
+        let class = if name.starts_with("missing: ") {
+            "node missing"
+        } else if outside.contains(name) {
+            "node outside"
+        } else {
+            "node"
+        };
+        let shown: String = if name.chars().count() > 26 {
+            name.chars().take(25).chain(['…']).collect()
+        } else {
+            name.clone()
+        };
+        let _ = writeln!(
+            out,
+            "<g class=\"{class}\"><title>{}</title><rect x=\"{x}\" y=\"{y}\" width=\"{NODE_W}\" height=\"{NODE_H}\" rx=\"6\"/><text x=\"{}\" y=\"{}\">{}</text></g>",
+            xml(name),
+            x + 8,
+            y + 18,
+            xml(&shown)
+        );
+    }
+    out.push_str("</svg>\n");
+    out
+}
+
+/// Text for XML and HTML: the five characters with a meaning escaped.
+pub fn xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
