@@ -1475,7 +1475,7 @@ fn sarif_schema() -> std::path::PathBuf {
         .unwrap()
         .iter()
         .find(|p| p["name"] == "serde-sarif")
-        .expect("serde-sarif is a dev-dependency")["manifest_path"]
+        .expect("serde-sarif is a dependency")["manifest_path"]
         .as_str()
         .unwrap()
         .to_owned();

@@ -29,17 +29,22 @@ const HELP_URI: &str =
     "https://github.com/socle-dev/socle/blob/main/README.md#checking-a-repository";
 
 pub(super) fn sarif(outcome: &Outcome) -> String {
+    use serde_sarif::sarif::{
+        ArtifactLocation, Invocation, Location, Message, MultiformatMessageString,
+        PhysicalLocation, PropertyBag, Region, ReportingConfiguration, ReportingDescriptor,
+        Result as SarifResult, ResultLevel, Run, Sarif, Tool, ToolComponent,
+    };
     let catalog = Catalog::embedded();
     let mut rule_ids: Vec<&str> = active(outcome).map(|f| f.rule.as_str()).collect();
     rule_ids.extend(catalog.rules.iter().map(|r| r.id.as_str()));
     rule_ids.sort();
     rule_ids.dedup();
-    let rules: Vec<_> = rule_ids
+    let level = |warn: bool| json!(if warn { "warning" } else { "error" });
+    let rules: Vec<ReportingDescriptor> = rule_ids
         .iter()
         .map(|id| {
             let c = catalog.get(id);
             let warn = catalog.severity(id) == Severity::Warn;
-            let level = if warn { "warning" } else { "error" };
             let title = c
                 .map(|r| r.title.clone())
                 .unwrap_or_else(|| format!("Repository policy {id}"));
@@ -65,49 +70,78 @@ pub(super) fn sarif(outcome: &Outcome) -> String {
             if c.and_then(|r| r.profile.as_deref()) == Some("platform") {
                 tags.push("platform".into());
             }
-            json!({
-                "id": id,
-                "name": id.replace(['-', '.'], ""),
-                "shortDescription": {"text": title},
-                "fullDescription": {"text": format!("{title}. {remediation}")},
-                "help": {"text": remediation},
-                "helpUri": HELP_URI,
-                "defaultConfiguration": {"level": level},
-                "properties": {"tags": tags, "security-severity": security},
-            })
+            let text = |t: String| MultiformatMessageString::builder().text(t).build();
+            ReportingDescriptor::builder()
+                .id(*id)
+                .name(id.replace(['-', '.'], ""))
+                .short_description(text(title.clone()))
+                .full_description(text(format!("{title}. {remediation}")))
+                .help(text(remediation))
+                .help_uri(HELP_URI)
+                .default_configuration(ReportingConfiguration::builder().level(level(warn)).build())
+                .properties(
+                    PropertyBag::builder()
+                        .tags(tags)
+                        .additional_properties([("security-severity".to_owned(), json!(security))])
+                        .build(),
+                )
+                .build()
         })
         .collect();
-    let results: Vec<_> = active(outcome)
+    let results: Vec<SarifResult> = active(outcome)
         .map(|f| {
             let index = rule_ids.iter().position(|r| *r == f.rule).unwrap_or(0);
-            json!({
-                "ruleId": f.rule,
-                "ruleIndex": index,
-                "level": if f.severity == Severity::Deny { "error" } else { "warning" },
-                "message": {"text": f.full_message()},
-                "locations": [{"physicalLocation": {
-                    "artifactLocation": {"uri": f.file, "uriBaseId": "%SRCROOT%"},
-                    "region": {"startLine": f.line.unwrap_or(1)},
-                }}],
-                "partialFingerprints": {"socle/v1": fingerprint(f)},
-            })
+            let line = i64::try_from(f.line.unwrap_or(1)).unwrap_or(1);
+            SarifResult::builder()
+                .rule_id(f.rule.clone())
+                .rule_index(i64::try_from(index).unwrap_or(0))
+                .level(if f.severity == Severity::Warn {
+                    ResultLevel::Warning
+                } else {
+                    ResultLevel::Error
+                })
+                .message(Message::builder().text(f.full_message()).build())
+                .locations(vec![Location::builder()
+                    .physical_location(
+                        PhysicalLocation::builder()
+                            .artifact_location(
+                                ArtifactLocation::builder()
+                                    .uri(f.file.clone())
+                                    .uri_base_id("%SRCROOT%")
+                                    .build(),
+                            )
+                            .region(Region::builder().start_line(line).build())
+                            .build(),
+                    )
+                    .build()])
+                .partial_fingerprints([("socle/v1".to_owned(), fingerprint(f))])
+                .build()
         })
         .collect();
-    let log = json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "socle",
-                "version": env!("CARGO_PKG_VERSION"),
-                "informationUri": "https://github.com/socle-dev/socle",
-                "rules": rules,
-            }},
-            "results": results,
-            // A report exists only when the check ran to its end (an error
-            // is exit 2 and writes none).
-            "invocations": [{"executionSuccessful": true}],
-        }],
-    });
+    let run = Run::builder()
+        .tool(
+            Tool::builder()
+                .driver(
+                    ToolComponent::builder()
+                        .name("socle")
+                        .version(env!("CARGO_PKG_VERSION"))
+                        .information_uri("https://github.com/socle-dev/socle")
+                        .rules(rules)
+                        .build(),
+                )
+                .build(),
+        )
+        .results(results)
+        // A report exists only when the check ran to its end (an error is
+        // exit 2 and writes none).
+        .invocations(vec![Invocation::builder()
+            .execution_successful(true)
+            .build()])
+        .build();
+    let log = Sarif::builder()
+        .schema("https://json.schemastore.org/sarif-2.1.0.json")
+        .version(json!("2.1.0"))
+        .runs(vec![run])
+        .build();
     serde_json::to_string_pretty(&log).unwrap_or_default() + "\n"
 }
