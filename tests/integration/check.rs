@@ -484,6 +484,36 @@ fn reports_in_every_format_parse() {
         let head = case.split('>').next().unwrap().to_owned();
         assert!(cases.insert(head.clone()), "two test cases named {head}");
     }
+    // Against Jenkins' published JUnit schema (junit-10.xsd), with the
+    // report of a passing check too (one success case).
+    if let (Some(xsd), Some(python)) = (
+        std::env::var_os("SOCLE_JUNIT_XSD"),
+        crate::support::tool("python3"),
+    ) {
+        let clean = crate::support::materialise(&crate::support::render(None));
+        let passing = check(clean.path(), &["--format", "junit"]).stdout;
+        let reports = tempfile::tempdir().unwrap();
+        let (a, b) = (
+            reports.path().join("findings.xml"),
+            reports.path().join("passing.xml"),
+        );
+        fs_err::write(&a, &junit).unwrap();
+        fs_err::write(&b, &passing).unwrap();
+        let out = Command::new(python)
+            .arg(crate::support::repo_root().join("tests/tools/junit_check.py"))
+            .arg(xsd)
+            .args([&a, &b])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    } else if std::env::var_os("SOCLE_REQUIRE_TOOLS").is_some() {
+        panic!("SOCLE_JUNIT_XSD is required (SOCLE_REQUIRE_TOOLS is set)");
+    }
 
     let summary = dir.path().join("summary.md");
     let out = socle()
