@@ -9,6 +9,7 @@
 
 pub mod blueprint;
 pub mod check;
+pub mod colour;
 pub mod core;
 pub mod generate;
 pub mod git;

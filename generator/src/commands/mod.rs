@@ -153,27 +153,5 @@ pub(crate) fn colour_stdout() -> bool {
 
 /// A unified diff, coloured for a terminal.
 pub(crate) fn paint(diff: &str, colour: bool) -> String {
-    if !colour {
-        return diff.to_owned();
-    }
-    diff.lines()
-        .map(|l| {
-            let code = if l.starts_with("+++") || l.starts_with("---") {
-                "1"
-            } else if l.starts_with('+') {
-                "32"
-            } else if l.starts_with('-') {
-                "31"
-            } else if l.starts_with("@@") {
-                "36"
-            } else {
-                ""
-            };
-            if code.is_empty() {
-                format!("{l}\n")
-            } else {
-                format!("\x1b[{code}m{l}\x1b[0m\n")
-            }
-        })
-        .collect()
+    socle::colour::diff(colour, diff)
 }

@@ -114,12 +114,8 @@ pub fn render(format: Format, outcome: &Outcome, style: &Style) -> String {
     format.reporter().render(outcome, style)
 }
 
-fn paint(style: &Style, code: &str, text: &str) -> String {
-    if style.colour {
-        format!("\x1b[{code}m{text}\x1b[0m")
-    } else {
-        text.to_owned()
-    }
+fn paint(style: &Style, colour: anstyle::Style, text: &str) -> String {
+    crate::colour::paint(style.colour, colour, text)
 }
 
 #[cfg(test)]

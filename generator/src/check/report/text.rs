@@ -14,11 +14,11 @@ pub(super) fn text(outcome: &Outcome, style: &Style) -> String {
         by_file.entry(&f.file).or_default().push(f);
     }
     for (file, findings) in &by_file {
-        let _ = writeln!(out, "{}", paint(style, "1", file));
+        let _ = writeln!(out, "{}", paint(style, crate::colour::HEADING, file));
         for f in findings {
             let sev = match f.severity {
-                Severity::Deny => paint(style, "31", "deny"),
-                Severity::Warn => paint(style, "33", "warn"),
+                Severity::Deny => paint(style, crate::colour::DENY, "deny"),
+                Severity::Warn => paint(style, crate::colour::WARN, "warn"),
             };
             let line = f.line.map(|l| format!(":{l}")).unwrap_or_default();
             let _ = writeln!(out, "  {file}{line}: {sev} {} {}", f.rule, f.full_message());

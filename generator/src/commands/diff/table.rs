@@ -125,11 +125,7 @@ impl Table {
             let mut l = line([&r.component, &r.setting, &r.from, &r.to], mark);
             if let Some(flag) = &r.flag {
                 let note = format!("  unexpected: {flag}");
-                if colour {
-                    l = format!("\x1b[31m{l}{note}\x1b[0m");
-                } else {
-                    l.push_str(&note);
-                }
+                l = socle::colour::paint(colour, socle::colour::DENY, &format!("{l}{note}"));
             }
             out.push_str(&l);
             out.push('\n');
