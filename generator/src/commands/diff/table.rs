@@ -98,10 +98,12 @@ impl Table {
     pub(crate) fn terminal(&self, colour: bool) -> String {
         let header = ["component", "setting", &self.from, &self.to];
         let mut widths = header.map(|h| h.chars().count());
-        for r in &self.rows {
+        // A deep values path keeps its end, the part that names the setting.
+        let settings: Vec<String> = self.rows.iter().map(|r| cut_front(&r.setting)).collect();
+        for (r, setting) in self.rows.iter().zip(&settings) {
             for (w, cell) in widths
                 .iter_mut()
-                .zip([&r.component, &r.setting, &r.from, &r.to])
+                .zip([&r.component, setting, &r.from, &r.to])
             {
                 *w = (*w).max(cell.chars().count());
             }
@@ -120,9 +122,9 @@ impl Table {
             "",
         ));
         out.push('\n');
-        for r in &self.rows {
+        for (r, setting) in self.rows.iter().zip(&settings) {
             let mark = if r.flag.is_some() { "!" } else { "" };
-            let mut l = line([&r.component, &r.setting, &r.from, &r.to], mark);
+            let mut l = line([&r.component, setting, &r.from, &r.to], mark);
             if let Some(flag) = &r.flag {
                 let note = format!("  unexpected: {flag}");
                 l = socle::colour::paint(colour, socle::colour::DENY, &format!("{l}{note}"));
@@ -170,6 +172,17 @@ fn cut(v: &str) -> String {
     s
 }
 
+/// A setting wider than a cell, cut at its start.
+fn cut_front(v: &str) -> String {
+    let n = v.chars().count();
+    if n <= CELL {
+        return v.to_owned();
+    }
+    std::iter::once('…')
+        .chain(v.chars().skip(n - (CELL - 1)))
+        .collect()
+}
+
 fn pad(cell: &str, width: usize) -> String {
     let n = cell.chars().count();
     format!("{cell}{}", " ".repeat(width.saturating_sub(n)))
@@ -203,6 +216,13 @@ mod tests {
         let (x, y) = cells(None, Some("3"));
         assert_eq!((x.as_str(), y.as_str()), ("(unset)", "3"));
         assert_eq!(cut(&"x".repeat(100)).chars().count(), CELL);
+        let key = format!("values {}.memory", "a.".repeat(40));
+        let shown = cut_front(&key);
+        assert!(
+            shown.starts_with('…') && shown.ends_with(".memory"),
+            "{shown}"
+        );
+        assert_eq!(shown.chars().count(), CELL);
         assert_eq!(code("a|b"), "`a\\|b`");
     }
 }
