@@ -122,6 +122,13 @@ pub(crate) enum Command {
     #[command(subcommand)]
     #[command(after_help = "Examples:\n  socle system schema > system.schema.json")]
     System(SystemCommand),
+    /// The blueprints this socle renders: their components, options and
+    /// targets.
+    #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  socle blueprint list\n  socle blueprint show data-platform --format json"
+    )]
+    Blueprint(BlueprintCommand),
     /// The secret-store entries the repository's ExternalSecrets read.
     #[command(subcommand)]
     #[command(
@@ -170,6 +177,23 @@ pub(crate) enum SecretsCommand {
         env: Option<String>,
         #[arg(long, value_enum, default_value = "text")]
         format: socle::secrets::SecretsFormat,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum BlueprintCommand {
+    /// One line per blueprint: name, version, components, targets.
+    List {
+        #[arg(long, value_enum, default_value = "text")]
+        format: ListFormat,
+    },
+    /// A blueprint's namespaces, components (with the spec choices that
+    /// enable them), options and targets.
+    Show {
+        /// The blueprint (default: the only one).
+        name: Option<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: ListFormat,
     },
 }
 
@@ -425,7 +449,11 @@ pub(crate) enum SchemaCommand {
 #[derive(Subcommand)]
 pub(crate) enum SpecCommand {
     /// Print a commented example spec.
-    Example,
+    Example {
+        /// The blueprint the example is for (`socle blueprint list`).
+        #[arg(long)]
+        blueprint: Option<String>,
+    },
     /// Print the JSON Schema of socle.yaml.
     Schema,
 }

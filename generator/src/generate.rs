@@ -55,6 +55,7 @@ pub fn generate_with(
     let manifest = Manifest::load(inputs.blueprint)?;
     let env_names = model::environment_names(inputs.environments);
     let spec = spec::parse(inputs.spec_text, inputs.spec_origin, &env_names)?;
+    spec::check_blueprint(&spec, inputs.spec_text, inputs.spec_origin, &manifest.name)?;
     let model = Model::build(spec, manifest, inputs.blueprint, inputs.environments)?;
     let (mut files, sources) = Renderer::new(&model, inputs.blueprint)
         .with_yaml_check(yaml)

@@ -634,3 +634,92 @@ fn every_command_has_examples_in_its_help() {
         assert!(help.contains("Examples:\n  socle "), "{command}:\n{help}");
     }
 }
+
+/// `socle blueprint list|show` read the embedded manifest; a spec names
+/// its blueprint, and one written for another blueprint is refused at its
+/// line with the command that lists them.
+#[test]
+fn blueprints_are_listed_shown_and_named_by_the_spec() {
+    let manifest: serde_json::Value = crate::support::yaml(
+        &fs_err::read_to_string(
+            crate::support::repo_root().join("blueprints/platform/blueprint.yaml"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let name = manifest["name"].as_str().unwrap().to_owned();
+    let components = manifest["components"].as_array().unwrap().len();
+
+    let out = socle().args(["blueprint", "list"]).output().unwrap();
+    assert!(out.status.success());
+    let list = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        list.starts_with(&name) && list.contains(&format!("{components} components")),
+        "{list}"
+    );
+
+    let out = socle()
+        .args(["blueprint", "show", &name, "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["components"].as_array().unwrap().len(), components);
+    assert_eq!(shown["targets"], serde_json::json!(["kubernetes"]));
+    let ingestion: Vec<&str> = shown["options"]["ingestion"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(ingestion, ["airbyte", "both", "nifi"]);
+    let text = socle().args(["blueprint", "show"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&text.stdout).contains("chart trino "));
+
+    let out = socle()
+        .args(["blueprint", "show", "lakehouse"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("this socle has: {name}")));
+
+    let out = socle()
+        .args(["spec", "example", "--blueprint", &name])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), socle::spec::EXAMPLE);
+    let out = socle()
+        .args(["spec", "example", "--blueprint", "lakehouse"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+
+    // The spec's `blueprint:`.
+    let dir = tempfile::tempdir().unwrap();
+    for (blueprint, code) in [(name.as_str(), 0), ("lakehouse", 2)] {
+        let spec = dir.path().join(format!("{blueprint}.yaml"));
+        fs_err::write(
+            &spec,
+            format!("blueprint: {blueprint}\n{}", socle::spec::EXAMPLE),
+        )
+        .unwrap();
+        let out = socle()
+            .args(["new", "-q", "--no-git", "--spec"])
+            .arg(&spec)
+            .arg("--out")
+            .arg(dir.path().join(format!("out-{blueprint}")))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{err}");
+        if code == 2 {
+            assert!(
+                err.contains(&format!(
+                    "{}:1: blueprint: \"lakehouse\" is not a blueprint",
+                    spec.display()
+                )) && err.contains("socle blueprint list"),
+                "{err}"
+            );
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! Each subcommand in its module; `run` dispatches to them and returns the
 //! exit code.
 
+mod blueprint;
 mod check;
 mod diff;
 mod graph;
@@ -42,7 +43,10 @@ impl std::error::Error for Exit {}
 
 pub(crate) fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
-        Command::Spec(SpecCommand::Example) => {
+        Command::Spec(SpecCommand::Example { blueprint }) => {
+            if let Some(name) = blueprint {
+                blueprint::require(&name)?;
+            }
             std::io::stdout().write_all(spec::EXAMPLE.as_bytes())?;
             Ok(0)
         }
@@ -109,6 +113,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<u8> {
             std::io::stdout().write_all(&out)?;
             Ok(0)
         }
+        Command::Blueprint(cmd) => blueprint::run(cmd),
         Command::Why {
             file,
             dir,

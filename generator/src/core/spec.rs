@@ -23,6 +23,10 @@ pub const EXAMPLE: &str = include_str!(concat!(
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Spec {
+    /// The blueprint the spec is written for (`socle blueprint list`);
+    /// `None` takes the one socle renders with.
+    #[serde(default)]
+    pub blueprint: Option<String>,
     pub client: Client,
     pub domain: String,
     pub repository: Repository,
@@ -775,4 +779,27 @@ fn promotion_rank(name: &str) -> usize {
         .iter()
         .position(|e| *e == name)
         .unwrap_or(3)
+}
+
+/// The spec's `blueprint:` against the blueprint socle renders with: a spec
+/// written for another one is refused, at its line, with the name to use.
+pub fn check_blueprint(
+    spec: &Spec,
+    text: &str,
+    origin: &str,
+    blueprint: &str,
+) -> Result<(), SpecError> {
+    match &spec.blueprint {
+        Some(wanted) if wanted != blueprint => Err(SpecError::Invalid {
+            origin: origin.to_owned(),
+            problems: vec![Problem {
+                field: "blueprint".into(),
+                line: LineIndex::new(text).line_of("/blueprint"),
+                message: format!(
+                    "{wanted:?} is not a blueprint this socle renders; `socle blueprint list` shows them (here: {blueprint:?})"
+                ),
+            }],
+        }),
+        _ => Ok(()),
+    }
 }

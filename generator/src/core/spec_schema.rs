@@ -167,6 +167,8 @@ pub fn spec_schema(environments: &[String]) -> Value {
                                    "description": "PostgreSQL operator: cloudnative-pg."}
                 }
             },
+            "blueprint": {"type": "string", "pattern": NAME,
+                          "description": "The blueprint to render, by name (`socle blueprint list` shows them); without it, the embedded blueprint (e.g. \"data-platform\")."},
             "sizing": {"enum": ["small", "standard", "large"],
                        "description": "Sizing profile scaling every CPU and memory figure: small (x0.5), standard (x1), large (x2)."},
             "keycloak": {

@@ -1,0 +1,151 @@
+//! `socle blueprint list|show`: what the embedded blueprints offer, read
+//! from their manifests (blueprints are data: nothing here names one).
+
+use std::io::Write;
+
+use socle::blueprint::Manifest;
+use socle::source::Tree;
+
+use crate::cli::{BlueprintCommand, ListFormat};
+
+/// Where a blueprint's components can be deployed. Every blueprint socle
+/// embeds today renders Kubernetes (Argo CD) repositories.
+const TARGETS: &[&str] = &["kubernetes"];
+
+pub(crate) fn run(cmd: BlueprintCommand) -> anyhow::Result<u8> {
+    let manifests = vec![Manifest::load(&Tree::embedded_blueprint())?];
+    let mut out = std::io::stdout().lock();
+    match cmd {
+        BlueprintCommand::List { format } => {
+            if format == ListFormat::Json {
+                let list: Vec<serde_json::Value> = manifests.iter().map(summary).collect();
+                writeln!(out, "{}", serde_json::to_string_pretty(&list)?)?;
+            } else {
+                for m in &manifests {
+                    writeln!(
+                        out,
+                        "{:<20} {:<8} {:>3} components   targets: {}",
+                        m.name,
+                        m.version,
+                        m.components.len(),
+                        TARGETS.join(", ")
+                    )?;
+                }
+            }
+        }
+        BlueprintCommand::Show { name, format } => {
+            let known: Vec<&str> = manifests.iter().map(|m| m.name.as_str()).collect();
+            let m = match &name {
+                None => &manifests[0],
+                Some(n) => manifests.iter().find(|m| &m.name == n).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "no blueprint named {n:?}; this socle has: {}",
+                        known.join(", ")
+                    )
+                })?,
+            };
+            if format == ListFormat::Json {
+                let mut v = summary(m);
+                v["namespaces"] = serde_json::json!(m
+                    .namespaces
+                    .iter()
+                    .map(|n| serde_json::json!({"id": n.id, "name": n.name, "purpose": n.purpose}))
+                    .collect::<Vec<_>>());
+                v["components"] = serde_json::json!(m
+                    .components
+                    .iter()
+                    .map(|c| serde_json::json!({
+                        "id": c.id,
+                        "title": c.title,
+                        "namespace": c.namespace,
+                        "needs": c.needs,
+                        "when": c.when,
+                        "chart": c.chart.as_ref().map(|ch| format!("{} {}", ch.name, ch.version)),
+                    }))
+                    .collect::<Vec<_>>());
+                writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+            } else {
+                write!(out, "{}", text(m))?;
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// Refuses a blueprint name this socle does not embed, naming those it does.
+pub(crate) fn require(name: &str) -> anyhow::Result<()> {
+    let m = Manifest::load(&Tree::embedded_blueprint())?;
+    if m.name != name {
+        anyhow::bail!("no blueprint named {name:?}; this socle has: {}", m.name);
+    }
+    Ok(())
+}
+
+/// The spec choices (`components.<option>`) a blueprint's components
+/// depend on, with the values that enable at least one of them.
+fn options(m: &Manifest) -> std::collections::BTreeMap<&str, std::collections::BTreeSet<&str>> {
+    let mut out: std::collections::BTreeMap<&str, std::collections::BTreeSet<&str>> =
+        Default::default();
+    for c in &m.components {
+        for (key, values) in &c.when {
+            out.entry(key.as_str())
+                .or_default()
+                .extend(values.iter().map(String::as_str));
+        }
+    }
+    out
+}
+
+fn summary(m: &Manifest) -> serde_json::Value {
+    serde_json::json!({
+        "name": m.name,
+        "version": m.version,
+        "components": m.components.len(),
+        "options": options(m),
+        "targets": TARGETS,
+    })
+}
+
+fn text(m: &Manifest) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let _ = writeln!(s, "{} {}", m.name, m.version);
+    let _ = writeln!(s, "targets: {}", TARGETS.join(", "));
+    let _ = writeln!(
+        s,
+        "\noptions (socle.yaml `components:`, the values that enable a component):"
+    );
+    for (key, values) in options(m) {
+        let _ = writeln!(
+            s,
+            "  {key}: {}",
+            values.into_iter().collect::<Vec<_>>().join(", ")
+        );
+    }
+    let _ = writeln!(s, "\nnamespaces:");
+    for n in &m.namespaces {
+        let _ = writeln!(s, "  {:<14} {:<28} {}", n.id, n.name, n.purpose);
+    }
+    let _ = writeln!(s, "\ncomponents ({}):", m.components.len());
+    for c in &m.components {
+        let source = match &c.chart {
+            Some(ch) => format!("chart {} {}", ch.name, ch.version),
+            None => "manifests".to_owned(),
+        };
+        let when = if c.when.is_empty() {
+            "always".to_owned()
+        } else {
+            c.when
+                .iter()
+                .map(|(k, v)| format!("{k}: {}", v.join("|")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let _ = writeln!(
+            s,
+            "  {:<26} {:<14} {:<40} {when}",
+            c.id, c.namespace, source
+        );
+    }
+    s
+}
