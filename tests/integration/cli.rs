@@ -694,6 +694,38 @@ fn blueprints_are_listed_shown_and_named_by_the_spec() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 
+    // Each environment's target: Kubernetes, the only one rendered today.
+    let dir = tempfile::tempdir().unwrap();
+    for (target, code) in [("kubernetes", 0), ("compose", 2)] {
+        let text = socle::spec::EXAMPLE.replacen(
+            "  - name: dev\n",
+            &format!("  - name: dev\n    target: {target}\n"),
+            1,
+        );
+        assert_ne!(
+            text,
+            socle::spec::EXAMPLE,
+            "the example's environments changed shape"
+        );
+        let spec = dir.path().join(format!("{target}.yaml"));
+        fs_err::write(&spec, text).unwrap();
+        let out = socle()
+            .args(["new", "-q", "--no-git", "--spec"])
+            .arg(&spec)
+            .arg("--out")
+            .arg(dir.path().join(format!("out-{target}")))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{err}");
+        if code == 2 {
+            assert!(
+                err.contains("environments[0].target: \"compose\" is not one of \"kubernetes\""),
+                "{err}"
+            );
+        }
+    }
+
     // The spec's `blueprint:`.
     let dir = tempfile::tempdir().unwrap();
     for (blueprint, code) in [(name.as_str(), 0), ("lakehouse", 2)] {

@@ -81,6 +81,9 @@ fn default_revision() -> String {
 #[serde(deny_unknown_fields)]
 pub struct Environment {
     pub name: String,
+    /// Where the environment runs (`kubernetes`, the only target today).
+    #[serde(default)]
+    pub target: Option<String>,
     pub cluster: String,
     #[serde(default)]
     pub namespace_suffix: Option<String>,

@@ -65,6 +65,8 @@ pub fn spec_schema(environments: &[String]) -> Value {
                     "properties": {
                         "name": {"type": "string", "enum": environments,
                                  "description": format!("Environment name; one of: {}.", environments.join(", "))},
+                        "target": {"enum": ["kubernetes"],
+                                   "description": "Where the environment runs: \"kubernetes\" (a cluster synced by Argo CD, the default and, today, the only target socle renders)."},
                         "cluster": {"type": "string", "pattern": "^https://[^\\s/]+(:[0-9]+)?/?$",
                                     "description": "API server URL of the environment's cluster (e.g. \"https://dev.k8s.acme.example:6443\"). Environments with the same URL share the cluster; with argocd.topology hub, Argo CD reaches a cluster other than its own at this URL."},
                         "namespace_suffix": {"type": "string", "pattern": "^(-[a-z0-9]{1,10})?$",
