@@ -6,8 +6,8 @@ use std::io::Write;
 use socle::check::report::{self, Format};
 use socle::check::{self as checker, Severity};
 
-use super::*;
-use crate::cli::*;
+use super::colour_stdout;
+use crate::cli::{CheckArgs, FailOn};
 
 pub(crate) fn check(args: CheckArgs) -> anyhow::Result<u8> {
     if args.config_schema {

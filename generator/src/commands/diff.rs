@@ -3,8 +3,8 @@
 
 use std::io::Write;
 
-use super::*;
-use crate::cli::*;
+use super::{colour_stdout, paint};
+use crate::cli::{DiffArgs, DiffFormat};
 
 mod table;
 

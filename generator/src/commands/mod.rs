@@ -18,8 +18,6 @@ use socle::check as checker;
 use socle::source::Tree;
 use socle::{model, schema, spec};
 
-use crate::cli::*;
-
 use check::check;
 use diff::diff;
 use graph::{graph, secrets_list};
@@ -28,6 +26,10 @@ use new::new;
 use policy::policy;
 use promote::promote;
 use update::update;
+
+use crate::cli::{
+    Cli, ColorWhen, Command, HookCommand, SchemaCommand, SecretsCommand, SpecCommand, SystemCommand,
+};
 
 /// An error that maps to a specific exit code.
 #[derive(Debug)]

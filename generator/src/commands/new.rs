@@ -12,8 +12,8 @@ use socle::git::Identity;
 use socle::source::Tree;
 use socle::{output, spec};
 
-use super::*;
-use crate::cli::*;
+use super::load_tree;
+use crate::cli::NewArgs;
 
 pub(crate) fn new(args: NewArgs) -> anyhow::Result<u8> {
     let blueprint = load_tree(args.blueprints.as_deref(), Tree::embedded_blueprint)?;

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use socle::check::{self as checker};
 
-use crate::cli::*;
+use crate::cli::{ListFormat, PolicyCommand};
 
 pub(crate) fn policy(cmd: PolicyCommand) -> anyhow::Result<u8> {
     let catalog = socle::core::catalog::Catalog::embedded();

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use socle::check::{self as checker, Severity};
 
-use super::*;
-use crate::cli::*;
+use super::{colour_stdout, paint};
+use crate::cli::ListFormat;
 
 pub(crate) fn promote(
     from: &str,

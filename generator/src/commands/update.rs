@@ -4,7 +4,7 @@ use std::io::Write;
 
 use socle::check::{self as checker, Severity};
 
-use crate::cli::*;
+use crate::cli::{ListFormat, UpdateArgs};
 
 pub(crate) fn update(args: UpdateArgs) -> anyhow::Result<u8> {
     let drift = socle::update::drift(&args.dir, args.spec.as_deref())?;
