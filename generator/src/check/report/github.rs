@@ -20,7 +20,7 @@ fn gh_escape(s: &str, property: bool) -> String {
 
 /// Workflow commands; the step summary (when `GITHUB_STEP_SUMMARY` is set)
 /// gets the whole table, written by the caller from [`summary_markdown`].
-pub(super) fn github(outcome: &Outcome) -> String {
+fn github(outcome: &Outcome) -> String {
     let mut out = String::new();
     for f in active(outcome) {
         let level = if f.severity == Severity::Deny {
@@ -67,4 +67,13 @@ pub fn summary_markdown(outcome: &Outcome) -> String {
         }
     }
     out
+}
+
+/// The `github` format.
+pub(super) struct Github;
+
+impl super::Reporter for Github {
+    fn render(&self, outcome: &Outcome, _style: &super::Style) -> String {
+        github(outcome)
+    }
 }

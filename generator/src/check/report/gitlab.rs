@@ -6,7 +6,7 @@ use super::{active, fingerprint};
 use crate::check::finding::Severity;
 use crate::check::Outcome;
 
-pub(super) fn gitlab(outcome: &Outcome) -> String {
+fn gitlab(outcome: &Outcome) -> String {
     let issues: Vec<_> = active(outcome)
         .map(|f| {
             json!({
@@ -19,4 +19,13 @@ pub(super) fn gitlab(outcome: &Outcome) -> String {
         })
         .collect();
     serde_json::to_string_pretty(&issues).unwrap_or_default() + "\n"
+}
+
+/// The `gitlab` format.
+pub(super) struct Gitlab;
+
+impl super::Reporter for Gitlab {
+    fn render(&self, outcome: &Outcome, _style: &super::Style) -> String {
+        gitlab(outcome)
+    }
 }

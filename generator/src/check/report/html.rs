@@ -47,7 +47,7 @@ ul.broken li{color:#c62828}
 footer{color:#6b7785;padding:20px 28px;font-size:13px}
 ";
 
-pub(super) fn html(outcome: &Outcome) -> String {
+fn html(outcome: &Outcome) -> String {
     let denials = outcome.count(Severity::Deny);
     let warnings = outcome.count(Severity::Warn);
     let excepted: Vec<&Finding> = outcome
@@ -272,4 +272,13 @@ fn finding(out: &mut String, f: &Finding, outcome: &Outcome, class: &str) {
 
 fn esc(text: &str) -> String {
     graph::xml(text)
+}
+
+/// The `html` format.
+pub(super) struct Html;
+
+impl super::Reporter for Html {
+    fn render(&self, outcome: &Outcome, _style: &super::Style) -> String {
+        html(outcome)
+    }
 }

@@ -46,7 +46,7 @@ pub fn json_schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(JsonReport<'static>)).unwrap_or_default()
 }
 
-pub(super) fn json(outcome: &Outcome) -> String {
+fn json(outcome: &Outcome) -> String {
     let report = JsonReport {
         summary: JsonSummary {
             denials: outcome.count(Severity::Deny),
@@ -64,4 +64,13 @@ pub(super) fn json(outcome: &Outcome) -> String {
         not_validated: &outcome.not_validated,
     };
     serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"
+}
+
+/// The `json` format.
+pub(super) struct Json;
+
+impl super::Reporter for Json {
+    fn render(&self, outcome: &Outcome, _style: &super::Style) -> String {
+        json(outcome)
+    }
 }

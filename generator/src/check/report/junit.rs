@@ -12,7 +12,7 @@ use crate::check::Outcome;
 /// quick-junit, so every suite carries the counts (`errors` included) that
 /// Jenkins' and GitLab's readers require; two findings at one place get
 /// distinct names (`file:line #2`), since readers merge same-named cases.
-pub(super) fn junit(outcome: &Outcome) -> String {
+fn junit(outcome: &Outcome) -> String {
     use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
     let mut by_rule: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
     for f in active(outcome) {
@@ -76,6 +76,15 @@ fn without_total_skipped(xml: &str) -> String {
         .find('"')
         .map_or(tag.len(), |c| at + 10 + c + 1);
     format!("{}{}{}", &xml[..start + at], &tag[close..], &xml[end..])
+}
+
+/// The `junit` format.
+pub(super) struct Junit;
+
+impl super::Reporter for Junit {
+    fn render(&self, outcome: &Outcome, _style: &super::Style) -> String {
+        junit(outcome)
+    }
 }
 
 #[cfg(test)]

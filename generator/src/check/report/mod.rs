@@ -87,25 +87,16 @@ pub trait Reporter {
     fn render(&self, outcome: &Outcome, style: &Style) -> String;
 }
 
-/// Each format's writer, in its own module.
-struct Writer(fn(&Outcome, &Style) -> String);
-
-impl Reporter for Writer {
-    fn render(&self, outcome: &Outcome, style: &Style) -> String {
-        (self.0)(outcome, style)
-    }
-}
-
 impl Format {
     pub fn reporter(self) -> &'static dyn Reporter {
         match self {
-            Format::Text => &Writer(text::text),
-            Format::Json => &Writer(|o, _| json::json(o)),
-            Format::Junit => &Writer(|o, _| junit::junit(o)),
-            Format::Sarif => &Writer(|o, _| sarif::sarif(o)),
-            Format::Github => &Writer(|o, _| github::github(o)),
-            Format::Gitlab => &Writer(|o, _| gitlab::gitlab(o)),
-            Format::Html => &Writer(|o, _| html::html(o)),
+            Format::Text => &text::Text,
+            Format::Json => &json::Json,
+            Format::Junit => &junit::Junit,
+            Format::Sarif => &sarif::Sarif,
+            Format::Github => &github::Github,
+            Format::Gitlab => &gitlab::Gitlab,
+            Format::Html => &html::Html,
         }
     }
 }

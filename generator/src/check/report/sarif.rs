@@ -28,7 +28,7 @@ pub fn fingerprint(f: &Finding) -> String {
 const HELP_URI: &str =
     "https://github.com/socle-dev/socle/blob/main/README.md#checking-a-repository";
 
-pub(super) fn sarif(outcome: &Outcome) -> String {
+fn sarif(outcome: &Outcome) -> String {
     use serde_sarif::sarif::{
         ArtifactLocation, Invocation, Location, Message, MultiformatMessageString,
         PhysicalLocation, PropertyBag, Region, ReportingConfiguration, ReportingDescriptor,
@@ -144,4 +144,13 @@ pub(super) fn sarif(outcome: &Outcome) -> String {
         .runs(vec![run])
         .build();
     serde_json::to_string_pretty(&log).unwrap_or_default() + "\n"
+}
+
+/// The `sarif` format.
+pub(super) struct Sarif;
+
+impl super::Reporter for Sarif {
+    fn render(&self, outcome: &Outcome, _style: &super::Style) -> String {
+        sarif(outcome)
+    }
 }

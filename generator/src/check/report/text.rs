@@ -7,7 +7,7 @@ use super::{active, paint, Style};
 use crate::check::finding::{Finding, Severity};
 use crate::check::Outcome;
 
-pub(super) fn text(outcome: &Outcome, style: &Style) -> String {
+fn text(outcome: &Outcome, style: &Style) -> String {
     let mut out = String::new();
     let mut by_file: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
     for f in active(outcome) {
@@ -88,4 +88,13 @@ pub(super) fn text(outcome: &Outcome, style: &Style) -> String {
         },
     );
     out
+}
+
+/// The `text` format.
+pub(super) struct Text;
+
+impl super::Reporter for Text {
+    fn render(&self, outcome: &Outcome, style: &super::Style) -> String {
+        text(outcome, style)
+    }
 }
