@@ -55,25 +55,13 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Schema(which) => {
             let schema = match which {
                 SchemaCommand::Report => checker::report::json_schema(),
-                SchemaCommand::Spec => {
-                    schema::spec_schema(&model::environment_names(&Tree::embedded_environments()))
-                }
+                SchemaCommand::Spec => spec_schema(),
                 SchemaCommand::Config => checker::config::schema(),
                 SchemaCommand::System => checker::system::input::schema(),
             };
-            writeln!(
-                std::io::stdout(),
-                "{}",
-                serde_json::to_string_pretty(&schema)?
-            )?;
-            Ok(0)
+            print_json(&schema)
         }
-        Command::Spec(SpecCommand::Schema) => {
-            let names = model::environment_names(&Tree::embedded_environments());
-            let text = serde_json::to_string_pretty(&schema::spec_schema(&names))?;
-            writeln!(std::io::stdout(), "{text}")?;
-            Ok(0)
-        }
+        Command::Spec(SpecCommand::Schema) => print_json(&spec_schema()),
         Command::New(args) => new(args),
         Command::Check(args) => check(args),
         Command::Policy(cmd) => policy(cmd),
@@ -89,15 +77,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Update(args) => update(args),
         Command::Graph { dir, env, format } => graph(&dir, env.as_deref(), format),
         Command::PolicyWorker => Ok(u8::try_from(checker::worker::serve()).unwrap_or(2)),
-        Command::System(SystemCommand::Schema) => {
-            let schema = checker::system::input::schema();
-            writeln!(
-                std::io::stdout(),
-                "{}",
-                serde_json::to_string_pretty(&schema)?
-            )?;
-            Ok(0)
-        }
+        Command::System(SystemCommand::Schema) => print_json(&checker::system::input::schema()),
         Command::Secrets(SecretsCommand::List { dir, env, format }) => {
             secrets_list(&dir, env.as_deref(), format)
         }
@@ -161,4 +141,19 @@ pub(crate) fn colour_stdout() -> bool {
 /// A unified diff, coloured for a terminal.
 pub(crate) fn paint(diff: &str, colour: bool) -> String {
     socle::colour::diff(colour, diff)
+}
+
+/// The spec's schema, with the embedded environments' names.
+fn spec_schema() -> serde_json::Value {
+    schema::spec_schema(&model::environment_names(&Tree::embedded_environments()))
+}
+
+/// A JSON document (a schema) on stdout, indented.
+fn print_json(value: &serde_json::Value) -> anyhow::Result<u8> {
+    writeln!(
+        std::io::stdout(),
+        "{}",
+        serde_json::to_string_pretty(value)?
+    )?;
+    Ok(0)
 }
