@@ -505,12 +505,7 @@ fn reports_in_every_format_parse() {
             .args([&a, &b])
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        crate::support::assert_success(&out);
     } else if std::env::var_os("SOCLE_REQUIRE_TOOLS").is_some() {
         panic!("SOCLE_JUNIT_XSD is required (SOCLE_REQUIRE_TOOLS is set)");
     }

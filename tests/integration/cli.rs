@@ -694,8 +694,23 @@ fn blueprints_are_listed_shown_and_named_by_the_spec() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 
-    // Each environment's target: Kubernetes, the only one rendered today.
+    // `socle new` on a spec's text: its exit code, stderr and the spec's path.
     let dir = tempfile::tempdir().unwrap();
+    let new_with = |label: &str, text: String| {
+        let spec = dir.path().join(format!("{label}.yaml"));
+        fs_err::write(&spec, text).unwrap();
+        let out = socle()
+            .args(["new", "-q", "--no-git", "--spec"])
+            .arg(&spec)
+            .arg("--out")
+            .arg(dir.path().join(format!("out-{label}")))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.code(), err, spec)
+    };
+
+    // Each environment's target: Kubernetes, the only one rendered today.
     for (target, code) in [("kubernetes", 0), ("compose", 2)] {
         let text = socle::spec::EXAMPLE.replacen(
             "  - name: dev\n",
@@ -707,17 +722,8 @@ fn blueprints_are_listed_shown_and_named_by_the_spec() {
             socle::spec::EXAMPLE,
             "the example's environments changed shape"
         );
-        let spec = dir.path().join(format!("{target}.yaml"));
-        fs_err::write(&spec, text).unwrap();
-        let out = socle()
-            .args(["new", "-q", "--no-git", "--spec"])
-            .arg(&spec)
-            .arg("--out")
-            .arg(dir.path().join(format!("out-{target}")))
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(code), "{err}");
+        let (status, err, _) = new_with(target, text);
+        assert_eq!(status, Some(code), "{err}");
         if code == 2 {
             assert!(
                 err.contains("environments[0].target: \"compose\" is not one of \"kubernetes\""),
@@ -727,23 +733,12 @@ fn blueprints_are_listed_shown_and_named_by_the_spec() {
     }
 
     // The spec's `blueprint:`.
-    let dir = tempfile::tempdir().unwrap();
     for (blueprint, code) in [(name.as_str(), 0), ("lakehouse", 2)] {
-        let spec = dir.path().join(format!("{blueprint}.yaml"));
-        fs_err::write(
-            &spec,
+        let (status, err, spec) = new_with(
+            blueprint,
             format!("blueprint: {blueprint}\n{}", socle::spec::EXAMPLE),
-        )
-        .unwrap();
-        let out = socle()
-            .args(["new", "-q", "--no-git", "--spec"])
-            .arg(&spec)
-            .arg("--out")
-            .arg(dir.path().join(format!("out-{blueprint}")))
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(code), "{err}");
+        );
+        assert_eq!(status, Some(code), "{err}");
         if code == 2 {
             assert!(
                 err.contains(&format!(

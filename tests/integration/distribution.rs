@@ -190,25 +190,19 @@ fn run_action_install(release: &Release, inputs: &[(&str, &str)]) -> (bool, bool
     let scratch = tempfile::tempdir().unwrap();
     let github_path = scratch.path().join("github-path");
     fs_err::write(&github_path, "").unwrap();
-    let mut ctx: BTreeMap<&str, String> = action["inputs"]
+    // The inputs' defaults, then the caller's, as `inputs.<name>`.
+    let mut known: BTreeMap<String, String> = action["inputs"]
         .as_object()
         .unwrap()
         .iter()
-        .map(|(k, v)| {
-            (
-                &*Box::leak(format!("inputs.{k}").into_boxed_str()),
-                str_of(&v["default"]).to_owned(),
-            )
-        })
+        .map(|(k, v)| (format!("inputs.{k}"), str_of(&v["default"]).to_owned()))
         .collect();
-    ctx.insert("inputs.socle-releases", release.url.clone());
-    ctx.insert("runner.temp", scratch.path().display().to_string());
+    known.insert("inputs.socle-releases".into(), release.url.clone());
+    known.insert("runner.temp".into(), scratch.path().display().to_string());
     for (k, v) in inputs {
-        ctx.insert(
-            Box::leak(format!("inputs.{k}").into_boxed_str()),
-            (*v).to_owned(),
-        );
+        known.insert(format!("inputs.{k}"), (*v).to_owned());
     }
+    let ctx: BTreeMap<&str, String> = known.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
     let run = run_step(
         &step,
         scratch.path(),
@@ -340,12 +334,7 @@ fn the_pre_commit_hook_installs_its_release_and_checks_the_index() {
             .unwrap()
     };
     let out = hook(&[]);
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::assert_success(&out);
     // A staged credential is refused by the installed release.
     fs_err::write(
         repo.join("platform/leak.yaml"),
@@ -429,12 +418,7 @@ fn workflows_pass_zizmor_and_the_workflow_schema() {
         .arg(rendered.path().join(".github/workflows"))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::assert_success(&out);
     let Some(cj) = tool("check-jsonschema") else {
         return;
     };

@@ -950,14 +950,7 @@ fn ci_socle_check_job_checks_the_range_with_the_simulation() {
     // A commit that only the system simulation finds wrong (Airflow
     // pointed at a Service nothing creates) fails the job, on the pull
     // request and on the default branch.
-    let values = dir.join("components/airflow/values-dev.yaml");
-    let text = fs_err::read_to_string(&values).unwrap();
-    let broken = text.replace(
-        "trino.data-platform-processing.svc",
-        "trinoo.data-platform-processing.svc",
-    );
-    assert_ne!(broken, text, "Airflow's dev values changed shape");
-    fs_err::write(&values, broken).unwrap();
+    crate::support::point_airflow_at_a_missing_trino(&dir);
     git(&dir, &["commit", "-qam", "Point Airflow at another Trino"]);
     let bad = git(&dir, &["rev-parse", "HEAD"]);
     for event in ["pull_request", "push"] {

@@ -8,16 +8,7 @@ use std::process::Command;
 use crate::support::{git, new_repo, repo_root, socle_in, tool};
 
 fn browser() -> Option<PathBuf> {
-    for name in ["chromium-headless-shell", "chromium"] {
-        if let Some(dir) = std::env::var_os("PATH") {
-            for d in std::env::split_paths(&dir) {
-                if d.join(name).is_file() {
-                    return Some(d.join(name));
-                }
-            }
-        }
-    }
-    // Missing: a skip, or a failure in CI.
+    // Missing: a skip, or a failure in CI (`.ci/run` installs it).
     tool("chromium-headless-shell")
 }
 
@@ -54,14 +45,7 @@ fn the_html_report_is_self_contained_and_opens_in_a_browser() {
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: leak\n  namespace: data-platform-core\ndata:\n  password: hunter2hunter2\n",
     )
     .unwrap();
-    let values = dir.join("components/airflow/values-dev.yaml");
-    let text = fs_err::read_to_string(&values).unwrap();
-    let broken = text.replace(
-        "trino.data-platform-processing.svc",
-        "trinoo.data-platform-processing.svc",
-    );
-    assert_ne!(broken, text, "Airflow's dev values changed shape");
-    fs_err::write(&values, broken).unwrap();
+    crate::support::point_airflow_at_a_missing_trino(&dir);
     git(&dir, &["add", "-A"]);
     let page = tmp.path().join("report.html");
     let (code, json, err) = socle_in(

@@ -253,3 +253,26 @@ pub fn new_repo() -> (tempfile::TempDir, PathBuf) {
     git(&dir, &["config", "user.name", "Team"]);
     (tmp, dir)
 }
+
+/// A command's run that must succeed, its output in the failure message.
+pub fn assert_success(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Points the dev Airflow at a Trino Service nothing creates: a break only
+/// the system simulation sees (SOC-SYS-004, a broken link in the graph).
+pub fn point_airflow_at_a_missing_trino(repo: &Path) {
+    let values = repo.join("components/airflow/values-dev.yaml");
+    let text = fs_err::read_to_string(&values).unwrap();
+    let broken = text.replace(
+        "trino.data-platform-processing.svc",
+        "trinoo.data-platform-processing.svc",
+    );
+    assert_ne!(broken, text, "Airflow's dev values changed shape");
+    fs_err::write(&values, broken).unwrap();
+}
