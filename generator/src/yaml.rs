@@ -427,11 +427,31 @@ fn requested_style(s: &str) -> Style {
 
 /// Whether a plain scalar would read back as null, a boolean or a number
 /// (YAML 1.2 core schema, `0x`/`0o`/`0b` integers), or is digits with a
-/// leading zero, which some readers take for an octal number.
+/// leading zero, which some readers take for an octal number. YAML 1.1's
+/// booleans (`no`, `on`...) are quoted too: PyYAML (docker-compose) and
+/// go-yaml v2 still read them so (Compose's `restart: no` would be false).
 fn reads_as_non_string(s: &str) -> bool {
     s.is_empty()
         || matches!(s, "~" | "null" | "Null" | "NULL")
         || matches!(s, "true" | "True" | "TRUE" | "false" | "False" | "FALSE")
+        || matches!(
+            s,
+            "y" | "Y"
+                | "yes"
+                | "Yes"
+                | "YES"
+                | "n"
+                | "N"
+                | "no"
+                | "No"
+                | "NO"
+                | "on"
+                | "On"
+                | "ON"
+                | "off"
+                | "Off"
+                | "OFF"
+        )
         || digits_but_not_number(s)
         || parse_unsigned_int(s)
         || parse_negative_int(s)
@@ -607,12 +627,18 @@ mod tests {
         });
         assert_eq!(
             to_string(&v),
-            "requests:\n  cpu: 100m\n  memory: 1Gi\nlist:\n- 1\n- two\n- a: null\n  b:\n  - true\n- []\n- {}\nquoted:\n- ''\n- yes\n- '1.10'\n- '0755'\n- 'null'\n- 'a: b'\n- ' x'\n- '#c'\n- '-'\ntext: |\n  line one\n  line two\nfloat: 1.5\n"
+            "requests:\n  cpu: 100m\n  memory: 1Gi\nlist:\n- 1\n- two\n- a: null\n  b:\n  - true\n- []\n- {}\nquoted:\n- ''\n- 'yes'\n- '1.10'\n- '0755'\n- 'null'\n- 'a: b'\n- ' x'\n- '#c'\n- '-'\ntext: |\n  line one\n  line two\nfloat: 1.5\n"
         );
         assert_eq!(to_string(&json!("x")), "x\n");
         assert_eq!(to_string(&json!({})), "{}\n");
         assert_eq!(to_string(&json!({"k": "a\n\n"})), "k: |+\n  a\n\n");
         assert_eq!(to_string(&json!(["tab\there"])), "- \"tab\\there\"\n");
+        // YAML 1.1 readers (PyYAML, go-yaml v2) take these for booleans.
+        assert_eq!(to_string(&json!({"restart": "no"})), "restart: 'no'\n");
+        assert_eq!(
+            to_string(&json!(["On", "off", "n"])),
+            "- 'On'\n- 'off'\n- 'n'\n"
+        );
     }
 
     #[test]
