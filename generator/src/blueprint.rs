@@ -42,7 +42,21 @@ pub struct Manifest {
     /// ends are not both enabled is left out.
     #[serde(default)]
     pub data_flow: Vec<FlowStep>,
+    /// Where its environments can run (the spec's `target`): `kubernetes`,
+    /// and `compose` when the blueprint declares its single-host services.
+    #[serde(default = "kubernetes_only")]
+    pub targets: Vec<String>,
+    /// The single-host target (required when `targets` lists compose).
+    #[serde(default)]
+    pub compose: Option<crate::compose::ComposeTarget>,
 }
+
+fn kubernetes_only() -> Vec<String> {
+    vec!["kubernetes".into()]
+}
+
+/// The targets socle knows how to render.
+pub const KNOWN_TARGETS: &[&str] = &["kubernetes", crate::core::spec::COMPOSE];
 
 /// One arrow of the data flow: component `from` hands data to `to`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -157,6 +171,9 @@ pub struct Component {
     /// External endpoints (`external_endpoints`) the component's pods call.
     #[serde(default)]
     pub egress: Vec<String>,
+    /// Its services on one Docker host, by service name (target compose).
+    #[serde(default)]
+    pub compose: BTreeMap<String, crate::compose::Service>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
@@ -202,7 +219,7 @@ fn is_exact_version(v: &str) -> bool {
             .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
 }
 
-fn is_slug(s: &str) -> bool {
+pub(crate) fn is_slug(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 40
         && s.starts_with(|c: char| c.is_ascii_lowercase())
@@ -226,8 +243,54 @@ impl Manifest {
         manifest
             .check()
             .and_then(|()| manifest.check_data_flow())
+            .and_then(|()| manifest.check_targets())
             .map_err(|message| BlueprintError::Invalid { origin, message })?;
         Ok(manifest)
+    }
+
+    /// Every target is one socle renders; the compose target's declarations
+    /// cover every component (services, or the reason it is left out).
+    fn check_targets(&self) -> Result<(), String> {
+        for t in &self.targets {
+            if !KNOWN_TARGETS.contains(&t.as_str()) {
+                return Err(format!(
+                    "targets: {t:?} is not a target socle renders ({})",
+                    KNOWN_TARGETS.join(", ")
+                ));
+            }
+        }
+        let offers = self.targets.iter().any(|t| t == crate::core::spec::COMPOSE);
+        match (&self.compose, offers) {
+            (Some(target), true) => crate::compose::check(target, &self.compose_declared()),
+            (None, false) => match self.components.iter().find(|c| !c.compose.is_empty()) {
+                Some(c) => Err(format!(
+                    "component {}: declares compose services, but `targets` does not list compose",
+                    c.id
+                )),
+                None => Ok(()),
+            },
+            (None, true) => Err(
+                "targets lists compose: declare the `compose` section (host, network, left_out)"
+                    .into(),
+            ),
+            (Some(_), false) => {
+                Err("the `compose` section is declared, but `targets` does not list compose".into())
+            }
+        }
+    }
+
+    /// The components as the compose target sees them, in blueprint order.
+    pub fn compose_declared(&self) -> Vec<crate::compose::Declared<'_>> {
+        self.components
+            .iter()
+            .map(|c| crate::compose::Declared {
+                id: &c.id,
+                title: &c.title,
+                needs: &c.needs,
+                provides: &c.provides,
+                services: &c.compose,
+            })
+            .collect()
     }
 
     /// A step naming a component the blueprint does not declare would be
@@ -583,6 +646,7 @@ mod tests {
             trusts: Vec::new(),
             distributes: Vec::new(),
             egress: Vec::new(),
+            compose: Default::default(),
         }
     }
 
@@ -604,6 +668,8 @@ mod tests {
             external_endpoints: Vec::new(),
             cluster_endpoints: Vec::new(),
             data_flow: Vec::new(),
+            targets: kubernetes_only(),
+            compose: None,
         }
     }
 

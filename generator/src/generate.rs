@@ -55,11 +55,21 @@ pub fn generate_with(
     let manifest = Manifest::load(inputs.blueprint)?;
     let env_names = model::environment_names(inputs.environments);
     let spec = spec::parse(inputs.spec_text, inputs.spec_origin, &env_names)?;
-    spec::check_blueprint(&spec, inputs.spec_text, inputs.spec_origin, &manifest.name)?;
+    spec::check_blueprint(
+        &spec,
+        inputs.spec_text,
+        inputs.spec_origin,
+        &manifest.name,
+        &manifest.targets,
+    )?;
     let model = Model::build(spec, manifest, inputs.blueprint, inputs.environments)?;
-    let (mut files, sources) = Renderer::new(&model, inputs.blueprint)
+    let (mut files, mut sources) = Renderer::new(&model, inputs.blueprint)
         .with_yaml_check(yaml)
         .render_with_sources()?;
+    for (path, bytes) in compose_files(&model) {
+        sources.insert(path.clone(), crate::blueprint::MANIFEST.to_owned());
+        files.insert(path, bytes);
+    }
     // The spec is kept verbatim (comments included): it is the client's
     // document, and the lock records how it was rendered.
     files.insert(SPEC_PATH.to_owned(), inputs.spec_text.as_bytes().to_vec());
@@ -80,6 +90,29 @@ pub fn generate_with(
         files,
         sources,
     })
+}
+
+/// Each Compose environment's `compose.yaml` and `.env.example`, derived
+/// from the blueprint's declarations and the wiring (see [`crate::compose`]).
+fn compose_files(model: &Model) -> Vec<(String, Vec<u8>)> {
+    let ctx = &model.base.compose;
+    let enabled = crate::compose::in_order(
+        model.manifest.compose_declared(),
+        model.components.iter().map(|e| e.component.id.as_str()),
+    );
+    let mut out = Vec::new();
+    for env in &ctx.environments {
+        let project = format!("{}-{env}", model.spec.client.slug);
+        out.push((
+            format!("compose/{env}/compose.yaml"),
+            crate::compose::compose_file(ctx, &enabled).into_bytes(),
+        ));
+        out.push((
+            format!("compose/{env}/.env.example"),
+            crate::compose::env_example(ctx, env, &project).into_bytes(),
+        ));
+    }
+    out
 }
 
 /// Files per top-level area, for the closing summary.

@@ -10,6 +10,7 @@
 pub mod blueprint;
 pub mod check;
 pub mod colour;
+pub mod compose;
 pub mod core;
 pub mod generate;
 pub mod git;

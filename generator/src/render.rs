@@ -292,9 +292,16 @@ struct Template<'a> {
     pattern: String,
     /// Fixed component for files under `components/<id>/`.
     component: Option<usize>,
+    /// Under `targets/compose/`: `[env]` expands over the Compose
+    /// environments, whose `env` is only their name.
+    compose: bool,
     hbs: bool,
     bytes: &'a [u8],
 }
+
+/// The blueprint's folder of single-host templates, rendered to
+/// `compose/<env>/` for each environment that targets compose.
+pub const COMPOSE_TEMPLATES: &str = "targets/compose";
 
 pub struct Renderer<'a> {
     model: &'a Model,
@@ -333,6 +340,7 @@ impl<'a> Renderer<'a> {
                 source: format!("templates/{path}"),
                 pattern: path.strip_suffix(".hbs").unwrap_or(path).to_owned(),
                 component: None,
+                compose: false,
                 hbs: path.ends_with(".hbs"),
                 bytes,
             });
@@ -344,6 +352,22 @@ impl<'a> Renderer<'a> {
                     source: format!("{prefix}/{path}"),
                     pattern: format!("{prefix}/{}", path.strip_suffix(".hbs").unwrap_or(path)),
                     component: Some(i),
+                    compose: false,
+                    hbs: path.ends_with(".hbs"),
+                    bytes,
+                });
+            }
+        }
+        if !self.model.base.compose.environments.is_empty() {
+            for (path, bytes) in self.blueprint.under(COMPOSE_TEMPLATES) {
+                out.push(Template {
+                    source: format!("{COMPOSE_TEMPLATES}/{path}"),
+                    pattern: format!(
+                        "compose/[env]/{}",
+                        path.strip_suffix(".hbs").unwrap_or(path)
+                    ),
+                    component: None,
+                    compose: true,
                     hbs: path.ends_with(".hbs"),
                     bytes,
                 });
@@ -480,6 +504,16 @@ impl<'a> Renderer<'a> {
     ) -> Result<(), RenderFailure> {
         let model = self.model;
         let uses = |tok: &str| t.pattern.contains(tok);
+        if t.compose {
+            let mut ctx = handlebars::Context::from(Value::Object(base));
+            for name in &model.base.compose.environments {
+                if let Value::Object(m) = ctx.data_mut() {
+                    m.insert("env".into(), serde_json::json!({ "name": name }));
+                }
+                each(t.pattern.replace("[env]", name), &ctx)?;
+            }
+            return Ok(());
+        }
         // Component files always see their component; values-[env] files also see env.size.
         let envs: Vec<Option<usize>> = if uses("[env]") {
             (0..env_values.len()).map(Some).collect()

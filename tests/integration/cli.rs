@@ -665,7 +665,10 @@ fn blueprints_are_listed_shown_and_named_by_the_spec() {
     assert!(out.status.success());
     let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(shown["components"].as_array().unwrap().len(), components);
-    assert_eq!(shown["targets"], serde_json::json!(["kubernetes"]));
+    assert_eq!(
+        shown["targets"],
+        serde_json::json!(["kubernetes", "compose"])
+    );
     let ingestion: Vec<&str> = shown["options"]["ingestion"]
         .as_array()
         .unwrap()
@@ -710,8 +713,21 @@ fn blueprints_are_listed_shown_and_named_by_the_spec() {
         (out.status.code(), err, spec)
     };
 
-    // Each environment's target: Kubernetes, the only one rendered today.
-    for (target, code) in [("kubernetes", 0), ("compose", 2)] {
+    // Each environment's target: Kubernetes, or Compose (which keeps none
+    // of a cluster's keys), or one the blueprint does not render.
+    for (target, code, message) in [
+        ("kubernetes", 0, ""),
+        (
+            "compose",
+            2,
+            "environments[0].cluster: `cluster` describes a Kubernetes cluster",
+        ),
+        (
+            "swarm",
+            2,
+            "environments[0].target: \"swarm\" is not one of \"kubernetes\" or \"compose\"",
+        ),
+    ] {
         let text = socle::spec::EXAMPLE.replacen(
             "  - name: dev\n",
             &format!("  - name: dev\n    target: {target}\n"),
@@ -724,12 +740,7 @@ fn blueprints_are_listed_shown_and_named_by_the_spec() {
         );
         let (status, err, _) = new_with(target, text);
         assert_eq!(status, Some(code), "{err}");
-        if code == 2 {
-            assert!(
-                err.contains("environments[0].target: \"compose\" is not one of \"kubernetes\""),
-                "{err}"
-            );
-        }
+        assert!(err.contains(message), "{err}");
     }
 
     // The spec's `blueprint:`.

@@ -56,6 +56,7 @@ none := {"deny": [], "warn": []}
 /// touched.
 const REPOSITORY_MODULE: &str = r#"package socle.repository_result
 
+import data.socle.compose
 import data.socle.content
 import data.socle.repository
 
@@ -65,8 +66,8 @@ structure := {
 }
 
 working_content := {
-	"deny": content.violation,
-	"warn": content.warning,
+	"deny": content.violation | compose.violation,
+	"warn": content.warning | compose.warning,
 }
 
 availability := {
@@ -720,7 +721,11 @@ fn inventory(docs: &[&Document]) -> Vec<Value> {
 /// Files the content rules read by path: dbt profiles and model YAML,
 /// Zeppelin notes and interpreter settings.
 fn content_file(path: &str) -> bool {
-    path.ends_with("profiles.yml")
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let compose = (name.starts_with("compose.") || name.starts_with("docker-compose."))
+        && (name.ends_with(".yaml") || name.ends_with(".yml"));
+    compose
+        || path.ends_with("profiles.yml")
         || path.ends_with(".zpln")
         || path.ends_with("/interpreter.json")
         || ((path.starts_with("models/") || path.contains("/models/"))

@@ -8,10 +8,6 @@ use socle::source::Tree;
 
 use crate::cli::{BlueprintCommand, ListFormat};
 
-/// Where a blueprint's components can be deployed. Every blueprint socle
-/// embeds today renders Kubernetes (Argo CD) repositories.
-const TARGETS: &[&str] = &["kubernetes"];
-
 pub(crate) fn run(cmd: BlueprintCommand) -> anyhow::Result<u8> {
     let manifests = vec![Manifest::load(&Tree::embedded_blueprint())?];
     let mut out = std::io::stdout().lock();
@@ -28,7 +24,7 @@ pub(crate) fn run(cmd: BlueprintCommand) -> anyhow::Result<u8> {
                         m.name,
                         m.version,
                         m.components.len(),
-                        TARGETS.join(", ")
+                        m.targets.join(", ")
                     )?;
                 }
             }
@@ -102,7 +98,7 @@ fn summary(m: &Manifest) -> serde_json::Value {
         "version": m.version,
         "components": m.components.len(),
         "options": options(m),
-        "targets": TARGETS,
+        "targets": m.targets,
     })
 }
 
@@ -110,7 +106,7 @@ fn text(m: &Manifest) -> String {
     use std::fmt::Write as _;
     let mut s = String::new();
     let _ = writeln!(s, "{} {}", m.name, m.version);
-    let _ = writeln!(s, "targets: {}", TARGETS.join(", "));
+    let _ = writeln!(s, "targets: {}", m.targets.join(", "));
     let _ = writeln!(
         s,
         "\noptions (socle.yaml `components:`, the values that enable a component):"

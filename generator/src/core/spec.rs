@@ -81,9 +81,12 @@ fn default_revision() -> String {
 #[serde(deny_unknown_fields)]
 pub struct Environment {
     pub name: String,
-    /// Where the environment runs (`kubernetes`, the only target today).
+    /// Where the environment runs: `kubernetes` (the default) or
+    /// `compose`, one Docker host (see [`Environment::is_compose`]).
     #[serde(default)]
     pub target: Option<String>,
+    /// The cluster's API server; empty for a Compose environment.
+    #[serde(default)]
     pub cluster: String,
     #[serde(default)]
     pub namespace_suffix: Option<String>,
@@ -124,6 +127,17 @@ pub struct BackupTarget {
 /// `backup_target` for them, and `socle check` denies their in-cluster
 /// backups (on repositories socle did not write too, hence "production").
 pub const OFF_CLUSTER_BACKUPS: &[&str] = &["prod", "production"];
+
+/// The target of an environment that runs on one Docker host.
+pub const COMPOSE: &str = "compose";
+
+impl Environment {
+    /// Whether it runs on one Docker host (Docker Compose) rather than on a
+    /// Kubernetes cluster synced by Argo CD.
+    pub fn is_compose(&self) -> bool {
+        self.target.as_deref() == Some(COMPOSE)
+    }
+}
 
 /// Addresses NetworkPolicies open egress to. A NetworkPolicy cannot name a
 /// host, and the API server is not a pod: without CIDRs, egress to them is
@@ -641,9 +655,62 @@ fn cross_checks(spec: &Spec, lines: &LineIndex) -> Vec<Problem> {
             });
         }
     }
+    // A Compose environment is one Docker host: none of a cluster's keys
+    // apply, and it is no place for production (no redundancy).
+    for (i, env) in spec.environments.iter().enumerate() {
+        let ptr = format!("/environments/{i}");
+        let mut problem = |key: &str, message: String| {
+            let at = format!("{ptr}/{key}");
+            problems.push(Problem {
+                line: lines.line_of(&at),
+                field: pointer_to_field(&at),
+                message,
+            });
+        };
+        if !env.is_compose() {
+            if env.cluster.is_empty() {
+                problem(
+                    "cluster",
+                    "a Kubernetes environment needs its cluster's API server URL, e.g. cluster: https://dev.k8s.example.org:6443 (or target: compose for one Docker host)".into(),
+                );
+            }
+            continue;
+        }
+        if OFF_CLUSTER_BACKUPS.contains(&env.name.as_str()) {
+            problem(
+                "target",
+                format!("{} cannot run on one Docker host (no redundancy, no off-host backups): use target: kubernetes", env.name),
+            );
+        }
+        let cluster_keys = [
+            ("cluster", !env.cluster.is_empty()),
+            ("namespace_suffix", env.namespace_suffix.is_some()),
+            ("storage_nodes", !env.storage_nodes.is_empty()),
+            ("network", env.network.is_some()),
+            ("backup_target", env.backup_target.is_some()),
+        ];
+        for (key, given) in cluster_keys {
+            if given {
+                problem(
+                    key,
+                    format!("`{key}` describes a Kubernetes cluster; a Compose environment runs on one Docker host: remove it"),
+                );
+            }
+        }
+    }
+    if spec.environments.iter().all(Environment::is_compose) {
+        problems.push(Problem {
+            line: lines.line_of("/environments"),
+            field: "environments".into(),
+            message: "every environment targets compose; socle renders the GitOps repository for at least one Kubernetes environment (e.g. staging or prod), beside which the Compose environments run".into(),
+        });
+    }
     // Prod's backups leave its cluster.
     for (i, env) in spec.environments.iter().enumerate() {
-        if OFF_CLUSTER_BACKUPS.contains(&env.name.as_str()) && env.backup_target.is_none() {
+        if OFF_CLUSTER_BACKUPS.contains(&env.name.as_str())
+            && env.backup_target.is_none()
+            && !env.is_compose()
+        {
             let ptr = format!("/environments/{i}/name");
             problems.push(Problem {
                 line: lines.line_of(&ptr),
@@ -791,7 +858,24 @@ pub fn check_blueprint(
     text: &str,
     origin: &str,
     blueprint: &str,
+    targets: &[String],
 ) -> Result<(), SpecError> {
+    for (i, env) in spec.environments.iter().enumerate() {
+        let target = env.target.as_deref().unwrap_or("kubernetes");
+        if !targets.iter().any(|t| t == target) {
+            return Err(SpecError::Invalid {
+                origin: origin.to_owned(),
+                problems: vec![Problem {
+                    field: format!("environments[{i}].target"),
+                    line: LineIndex::new(text).line_of(&format!("/environments/{i}/target")),
+                    message: format!(
+                        "blueprint {blueprint:?} does not render target {target:?}; it renders: {}",
+                        targets.join(", ")
+                    ),
+                }],
+            });
+        }
+    }
     match &spec.blueprint {
         Some(wanted) if wanted != blueprint => Err(SpecError::Invalid {
             origin: origin.to_owned(),

@@ -61,14 +61,14 @@ pub fn spec_schema(environments: &[String]) -> Value {
                 "items": {
                     "type": "object",
                     "additionalProperties": false,
-                    "required": ["name", "cluster"],
+                    "required": ["name"],
                     "properties": {
                         "name": {"type": "string", "enum": environments,
                                  "description": format!("Environment name; one of: {}.", environments.join(", "))},
-                        "target": {"enum": ["kubernetes"],
-                                   "description": "Where the environment runs: \"kubernetes\" (a cluster synced by Argo CD, the default and, today, the only target socle renders)."},
+                        "target": {"enum": ["kubernetes", "compose"],
+                                   "description": "Where the environment runs: \"kubernetes\" (a cluster synced by Argo CD, the default) or \"compose\" (one Docker host, for development: socle renders compose/<env>/ instead of the cluster's files; the blueprint must offer it, see `socle blueprint show`)."},
                         "cluster": {"type": "string", "pattern": "^https://[^\\s/]+(:[0-9]+)?/?$",
-                                    "description": "API server URL of the environment's cluster (e.g. \"https://dev.k8s.acme.example:6443\"). Environments with the same URL share the cluster; with argocd.topology hub, Argo CD reaches a cluster other than its own at this URL."},
+                                    "description": "Required unless target is compose. API server URL of the environment's cluster (e.g. \"https://dev.k8s.acme.example:6443\"). Environments with the same URL share the cluster; with argocd.topology hub, Argo CD reaches a cluster other than its own at this URL."},
                         "namespace_suffix": {"type": "string", "pattern": "^(-[a-z0-9]{1,10})?$",
                                              "description": "Suffix added to every namespace when environments share a cluster (e.g. \"-dev\")."},
                         "domain": {"type": "string", "pattern": HOSTNAME,

@@ -42,6 +42,9 @@ impl JsonSchema for Scalar {
 /// What every template sees.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Base {
+    /// The single-host environments (`target: compose`) and what runs on
+    /// their host; `compose.environments` is empty when there are none.
+    pub compose: crate::compose::ComposeContext,
     pub client: Client,
     pub domain: String,
     pub repo: Repository,

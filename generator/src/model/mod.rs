@@ -58,6 +58,8 @@ pub enum ModelError {
     UnknownEnvironment(String),
     #[error("environment {env:?}: network: {message}")]
     Network { env: String, message: String },
+    #[error("the compose target: {message}")]
+    Compose { message: String },
     #[error("environment {env:?}: storage_nodes: {message}")]
     StorageNodes { env: String, message: String },
 }
@@ -102,7 +104,7 @@ pub use crate::core::values::deep_merge;
 
 impl Model {
     pub fn build(
-        spec: Spec,
+        mut spec: Spec,
         manifest: Manifest,
         blueprint: &Tree,
         environments: &Tree,
@@ -124,6 +126,15 @@ impl Model {
         ]
         .into_iter()
         .collect();
+        // The cluster's files are rendered for the Kubernetes environments
+        // only; the Compose ones get the host's files (`compose`).
+        let compose_envs: Vec<String> = spec
+            .environments
+            .iter()
+            .filter(|e| e.is_compose())
+            .map(|e| e.name.clone())
+            .collect();
+        spec.environments.retain(|e| !e.is_compose());
         let enabled: Vec<&Component> = manifest
             .components
             .iter()
@@ -295,7 +306,7 @@ impl Model {
             declared: names(Some(true)),
             undeclared: names(Some(false)),
         };
-        let base = Base {
+        let mut base = Base {
             client: context::Client {
                 name: spec.client.name.clone(),
                 slug: spec.client.slug.clone(),
@@ -363,7 +374,43 @@ impl Model {
             environments: envs,
             mayastor,
             architecture: Default::default(),
+            compose: Default::default(),
         };
+        if !compose_envs.is_empty() {
+            let on = crate::compose::in_order(
+                manifest.compose_declared(),
+                components.iter().map(|e| e.component.id.as_str()),
+            );
+            let view = crate::compose::WiringView {
+                databases: base
+                    .wiring
+                    .databases
+                    .iter()
+                    .map(|d| crate::compose::DatabaseRef {
+                        name: &d.name,
+                        owner: &d.owner,
+                        schemas: &d.schemas,
+                        consumer: &d.consumer,
+                    })
+                    .collect(),
+                s3_accounts: base
+                    .wiring
+                    .s3_accounts
+                    .iter()
+                    .map(|a| crate::compose::S3Ref {
+                        consumer: &a.consumer,
+                        user: &a.user,
+                        policy: &a.policy,
+                        read: &a.read,
+                        write: &a.write,
+                    })
+                    .collect(),
+            };
+            let compose =
+                crate::compose::context(manifest.compose.as_ref(), compose_envs, &on, &view)
+                    .map_err(|message| ModelError::Compose { message })?;
+            base.compose = compose;
+        }
         let mut model = Model {
             spec,
             manifest,

@@ -1,0 +1,80 @@
+package socle.compose_test
+
+import data.socle.compose
+
+ids(result) := {f.id | some f in result}
+
+doc(path, content) := {"path": path, "line": 1, "kind": "", "apiVersion": "", "name": "", "namespace": "", "labels": {}, "annotations": {}, "content": content}
+
+repo(content) := {"files": [], "documents": [doc("compose/dev/compose.yaml", content)]}
+
+healthy := {"test": ["CMD", "pg_isready"]}
+
+good := {"services": {
+	"db": {"image": "postgres:17.6", "environment": {"POSTGRES_PASSWORD": "${POSTGRES_PASSWORD:?set it}"}, "healthcheck": healthy, "ports": ["127.0.0.1:5432:5432"], "deploy": {"resources": {"limits": {"memory": "1G"}}}},
+	"init": {"image": "postgres:17.6", "restart": "no", "depends_on": {"db": {"condition": "service_healthy"}}, "deploy": {"resources": {"limits": {"memory": "128M"}}}},
+}, "x-socle": {"host": {"memory": "2G"}}}
+
+# `good` with fields of one service replaced (a deep merge) or removed.
+set(svc, fields) := object.union(good, {"services": {svc: fields}})
+
+without(svc, keys) := object.union(object.remove(good, ["services"]), {"services": object.union(object.remove(good.services, [svc]), {svc: object.remove(good.services[svc], keys)})})
+
+test_good_file_passes if {
+	count(compose.violation) == 0 with input as repo(good)
+	count(compose.warning) == 0 with input as repo(good)
+}
+
+test_literal_password_denied if {
+	bad := set("db", {"environment": {"POSTGRES_PASSWORD": "hunter2"}})
+	"SOC-CMP-001" in ids(compose.violation) with input as repo(bad)
+}
+
+test_literal_password_in_a_list_denied if {
+	bad := set("db", {"environment": ["POSTGRES_PASSWORD=hunter2", "PGDATA=/data"]})
+	"SOC-CMP-001" in ids(compose.violation) with input as repo(bad)
+}
+
+test_latest_and_untagged_images_denied if {
+	"SOC-CMP-002" in ids(compose.violation) with input as repo(set("db", {"image": "postgres:latest"}))
+	"SOC-CMP-002" in ids(compose.violation) with input as repo(set("db", {"image": "registry:5000/postgres"}))
+	count(compose.violation) == 0 with input as repo(set("db", {"image": "postgres@sha256:0123"}))
+}
+
+test_missing_healthcheck_warned_but_not_for_one_shot if {
+	bad := without("db", ["healthcheck"])
+	{f.doc_path | some f in compose.warning; f.id == "SOC-CMP-003"} == {["services", "db"]} with input as repo(bad)
+}
+
+test_docker_socket_denied_unless_a_reason_is_recorded if {
+	mounted := set("db", {"volumes": ["/var/run/docker.sock:/var/run/docker.sock"]})
+	"SOC-CMP-004" in ids(compose.violation) with input as repo(mounted)
+	reasoned := object.union(mounted, {"services": {"db": {"x-socle": {"docker-socket": "starts job containers"}}}})
+	not "SOC-CMP-004" in ids(compose.violation) with input as repo(reasoned)
+	"SOC-CMP-005" in ids(compose.warning) with input as repo(reasoned)
+}
+
+test_obsolete_version_warned if {
+	"SOC-CMP-006" in ids(compose.warning) with input as repo(object.union(good, {"version": "3.8"}))
+}
+
+test_waiting_for_start_only_warned if {
+	"SOC-CMP-007" in ids(compose.warning) with input as repo(set("init", {"depends_on": ["db"]}))
+	"SOC-CMP-007" in ids(compose.warning) with input as repo(set("init", {"depends_on": {"db": {"condition": "service_started"}}}))
+}
+
+test_port_on_every_interface_warned if {
+	"SOC-CMP-008" in ids(compose.warning) with input as repo(set("db", {"ports": ["5432:5432"]}))
+}
+
+test_services_must_fit_the_host if {
+	over := set("db", {"deploy": {"resources": {"limits": {"memory": "2G"}}}})
+	"SOC-CMP-009" in ids(compose.violation) with input as repo(over)
+	unlimited := without("init", ["deploy"])
+	"SOC-CMP-009" in ids(compose.violation) with input as repo(unlimited)
+}
+
+test_other_files_are_not_compose_files if {
+	r := {"files": [], "documents": [doc("components/db/values.yaml", object.union(good, {"version": "3.8"}))]}
+	count(compose.warning) == 0 with input as r
+}

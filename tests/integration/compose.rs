@@ -1,0 +1,270 @@
+//! The single-host target: an environment with `target: compose` gets
+//! `compose/<env>/` instead of the cluster's files, proven with the Compose
+//! specification's schema, the real `docker-compose config`, and socle's
+//! own check.
+
+use std::process::Command;
+
+use crate::support::{check_json, materialise, render_text, socle_in, text, tool};
+
+const DEV_CLUSTER: &str = "  - name: dev
+    cluster: https://dev.k8s.acme.example:6443
+    network:                  # this cluster's addresses (egress is opened to them only)
+      api_server: [10.10.0.10/32, 10.10.0.11/32, 10.10.0.12/32]   # kubectl get endpoints kubernetes -n default
+      nodes: [10.10.0.0/22]
+";
+
+/// The example spec with dev on one Docker host.
+pub fn compose_spec() -> String {
+    assert!(
+        socle::spec::EXAMPLE.contains(DEV_CLUSTER),
+        "the example's dev entry changed"
+    );
+    socle::spec::EXAMPLE.replace(DEV_CLUSTER, "  - name: dev\n    target: compose\n")
+}
+
+#[test]
+fn dev_on_compose_gets_the_host_files_and_no_cluster_files() {
+    let files = render_text(&compose_spec());
+    for path in [
+        "compose/dev/compose.yaml",
+        "compose/dev/.env.example",
+        "compose/dev/init-env.sh",
+        "compose/dev/README.md",
+        "compose/dev/init/postgresql/provision.sh",
+        "compose/dev/init/minio/provision.sh",
+        "compose/dev/init/lakekeeper/bootstrap.sh",
+        "compose/dev/trino/catalog/iceberg.properties",
+    ] {
+        assert!(files.contains_key(path), "{path} is not rendered");
+    }
+    let cluster_dev: Vec<&String> = files
+        .keys()
+        .filter(|p| p.contains("/dev/") && !p.starts_with("compose/") || p.contains("-dev."))
+        .collect();
+    assert!(
+        cluster_dev.is_empty(),
+        "cluster files for dev: {cluster_dev:?}"
+    );
+    assert!(
+        files.contains_key("argocd/staging/root.yaml")
+            || files.keys().any(|p| p.starts_with("argocd/staging/"))
+    );
+
+    let compose = text(&files, "compose/dev/compose.yaml");
+    insta::assert_snapshot!("compose_dev", compose);
+    let example = text(&files, "compose/dev/.env.example");
+    insta::assert_snapshot!("compose_dev_env_example", example);
+
+    // No value in .env.example but the project's name; every variable the
+    // services read is listed there.
+    let mut listed = Vec::new();
+    for line in example
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let (name, value) = line.split_once('=').expect("NAME=VALUE");
+        if name != "COMPOSE_PROJECT_NAME" {
+            assert_eq!(value, "", "{name} has a value in .env.example");
+        }
+        listed.push(name.to_owned());
+    }
+    for var in socle::compose::variables(compose) {
+        assert!(listed.contains(&var), "${{{var}}} is not in .env.example");
+    }
+    assert!(!compose.contains(":latest") && !compose.contains("version:"));
+    assert!(text(&files, ".gitignore").contains("/compose/*/.env"));
+
+    // depends_on comes from the blueprint's needs: Trino waits for the
+    // catalog to be healthy and its warehouses to be declared.
+    let doc: serde_json::Value = crate::support::yaml(compose).expect("compose.yaml parses");
+    let trino = &doc["services"]["trino"]["depends_on"];
+    assert_eq!(trino["lakekeeper"]["condition"], "service_healthy");
+    assert_eq!(
+        trino["lakekeeper-bootstrap"]["condition"],
+        "service_completed_successfully"
+    );
+    assert_eq!(
+        trino["minio-init"]["condition"],
+        "service_completed_successfully"
+    );
+    // The provisioning derived from the wiring: Trino's role and database,
+    // Lakekeeper's warehouses' buckets, nothing for a consumer off the host.
+    let pg = text(&files, "compose/dev/init/postgresql/provision.sh");
+    assert!(
+        pg.contains("role trino \"$TRINO_DB_PASSWORD\"") && pg.contains("database reference trino")
+    );
+    assert!(!pg.contains("keycloak") && !pg.contains("grafana"));
+    let minio = text(&files, "compose/dev/init/minio/provision.sh");
+    assert!(minio.contains("mc mb --ignore-existing local/iceberg-raw"));
+    assert!(!minio.contains("loki-chunks") && !minio.contains("minio-user-postgresql"));
+    let readme = text(&files, "compose/dev/README.md");
+    assert!(
+        readme.contains("| Keycloak (SSO) | No single sign-on on one host"),
+        "{readme}"
+    );
+}
+
+#[test]
+fn compose_file_passes_the_compose_schema_and_docker_compose_config() {
+    let files = render_text(&compose_spec());
+    let dir = materialise(&files);
+    let host = dir.path().join("compose/dev");
+    for script in [
+        "init-env.sh",
+        "init/postgresql/provision.sh",
+        "init/minio/provision.sh",
+        "init/lakekeeper/bootstrap.sh",
+    ] {
+        let out = Command::new("sh")
+            .arg("-n")
+            .arg(host.join(script))
+            .output()
+            .expect("sh");
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    if let Some(cj) = tool("check-jsonschema") {
+        let out = Command::new(cj)
+            .args(["--builtin-schema", "vendor.compose-spec"])
+            .arg(host.join("compose.yaml"))
+            .output()
+            .expect("check-jsonschema");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    let Some(dc) = tool("docker-compose") else {
+        return;
+    };
+    // Without .env, Compose refuses: every credential is required.
+    let out = Command::new(&dc)
+        .arg("config")
+        .current_dir(&host)
+        .output()
+        .expect("docker-compose");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not set: run sh init-env.sh"));
+    // init-env.sh fills .env with random values, keeping what is set.
+    let out = Command::new("sh")
+        .arg("init-env.sh")
+        .current_dir(&host)
+        .output()
+        .expect("sh");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let env = fs_err::read_to_string(host.join(".env")).expect(".env");
+    let first = env.clone();
+    assert!(
+        env.lines()
+            .all(|l| l.split_once('=').is_some_and(|(_, v)| v.len() >= 8)),
+        "{env}"
+    );
+    let out = Command::new("sh")
+        .arg("init-env.sh")
+        .current_dir(&host)
+        .output()
+        .expect("sh");
+    assert!(out.status.success());
+    assert_eq!(
+        fs_err::read_to_string(host.join(".env")).expect(".env"),
+        first,
+        "a second run changed .env"
+    );
+    let out = Command::new(&dc)
+        .arg("config")
+        .current_dir(&host)
+        .output()
+        .expect("docker-compose");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let resolved = String::from_utf8_lossy(&out.stdout);
+    // The resolved file carries the generated credentials, and the one-shot
+    // services are not restarted (`no` read as a string, not false).
+    let pw = env
+        .lines()
+        .find_map(|l| l.strip_prefix("POSTGRES_PASSWORD="))
+        .expect("password");
+    assert!(resolved.contains(pw));
+    assert!(
+        resolved.contains("restart: 'no'") || resolved.contains("restart: \"no\""),
+        "{resolved}"
+    );
+}
+
+#[test]
+fn compose_environment_checks_clean_and_its_breaks_are_denied() {
+    let mut files = render_text(&compose_spec());
+    let (code, findings) = check_json(&files);
+    let cmp: Vec<&serde_json::Value> = findings
+        .iter()
+        .filter(|f| f["rule"].as_str().is_some_and(|r| r.starts_with("SOC-CMP")))
+        .collect();
+    assert_eq!(code, 0, "{findings:#?}");
+    assert!(cmp.is_empty(), "{cmp:#?}");
+
+    let compose = text(&files, "compose/dev/compose.yaml")
+        .replace(
+            "docker.io/trinodb/trino:480",
+            "docker.io/trinodb/trino:latest",
+        )
+        .replace("          memory: 4G", "          memory: 15G");
+    files.insert("compose/dev/compose.yaml".into(), compose.into_bytes());
+    let (code, findings) = check_json(&files);
+    let rules: Vec<&str> = findings.iter().filter_map(|f| f["rule"].as_str()).collect();
+    assert_eq!(code, 1);
+    assert!(
+        rules.contains(&"SOC-CMP-002") && rules.contains(&"SOC-CMP-009"),
+        "{rules:?}"
+    );
+}
+
+#[test]
+fn compose_targets_are_refused_where_they_do_not_fit() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cases = [
+        (
+            compose_spec().replace(
+                "    target: compose\n",
+                "    target: compose\n    cluster: https://dev.k8s.acme.example:6443\n",
+            ),
+            "`cluster` describes a Kubernetes cluster",
+        ),
+        (
+            compose_spec().replace("  - name: prod\n", "  - name: prod\n    target: compose\n"),
+            "prod cannot run on one Docker host",
+        ),
+        (
+            compose_spec().replace("    target: compose\n", "    target: swarm\n"),
+            "environments[0].target",
+        ),
+    ];
+    for (i, (spec, expected)) in cases.iter().enumerate() {
+        let path = tmp.path().join(format!("spec-{i}.yaml"));
+        fs_err::write(&path, spec).expect("write");
+        let (code, _, err) = socle_in(
+            tmp.path(),
+            &[
+                "new",
+                "-q",
+                "--spec",
+                path.to_str().expect("utf-8"),
+                "--out",
+                &format!("out-{i}"),
+            ],
+        );
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains(expected), "{expected:?} not in {err}");
+    }
+}
