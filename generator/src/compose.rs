@@ -445,7 +445,7 @@ pub fn context(
         .collect();
     // What each consumer's services read: a consumer on the host that
     // reads none of a resource's credentials does not use it there (the
-    // cluster's PostgreSQL archives to S3, the host's does not).
+    // a database that archives to S3 on a cluster may not on the host).
     let mut reads: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
     for (c, _, s) in host_services(enabled) {
         for var in own_variables(s) {
@@ -515,7 +515,7 @@ fn variables_of(ctx: &ComposeContext, enabled: &[Declared<'_>]) -> Result<Vec<Va
         purpose.insert(
             d.password.clone(),
             format!(
-                "password of the PostgreSQL role {} (database {}, for {})",
+                "password of the database role {} (database {}, for {})",
                 d.owner, d.name, d.consumer
             ),
         );
@@ -523,10 +523,7 @@ fn variables_of(ctx: &ComposeContext, enabled: &[Declared<'_>]) -> Result<Vec<Va
     for a in &ctx.s3_accounts {
         purpose.insert(
             a.secret.clone(),
-            format!(
-                "S3 secret key of the MinIO user {} (for {})",
-                a.user, a.consumer
-            ),
+            format!("S3 secret key of the user {} (for {})", a.user, a.consumer),
         );
     }
     let mut readers: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark of `socle new` on the full platform (embedded example spec),
 # release build, against `cp -r` of the same output tree in the same run.
+# TARGET=compose measures the example with dev on one Docker host instead.
 # Runs alternate between the two commands and write to fresh directories
 # (nothing is deleted until the end) so that both see the same filesystem
 # state. Prints median wall times, their ratio, and the peak resident memory.
@@ -13,29 +14,41 @@ bin="$PWD/target/release/socle"
 work="$(mktemp -d -p "${BENCH_DIR:-${TMPDIR:-/tmp}}")"
 trap 'rm -rf "$work"' EXIT
 
+spec=()
+if [ "${TARGET:-kubernetes}" = compose ]; then
+  # The example, its dev entry replaced by a Compose one.
+  "$bin" spec example | python3 -c '
+import re, sys
+text = sys.stdin.read()
+out = re.sub(r"  - name: dev\n(    .*\n)+", "  - name: dev\n    target: compose\n", text, count=1)
+assert out != text
+sys.stdout.write(out)' > "$work/socle.yaml"
+  spec=(--spec "$work/socle.yaml")
+fi
+
 now_us() { echo $(( $(date +%s%N) / 1000 )); }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 timed() { local t0; t0=$(now_us); "$@" >/dev/null; echo $(( $(now_us) - t0 )); }
 
-"$bin" new -q --out "$work/ref-git"
-"$bin" new -q --no-git --out "$work/ref-plain"
+"$bin" new -q "${spec[@]}" --out "$work/ref-git"
+"$bin" new -q "${spec[@]}" --no-git --out "$work/ref-plain"
 files=$(git -C "$work/ref-git" ls-files | wc -l)
 
 new_git=(); cp_git=(); new_plain=(); cp_plain=()
 for i in $(seq "$runs"); do
-  new_git+=("$(timed "$bin" new -q --out "$work/new-git-$i")")
+  new_git+=("$(timed "$bin" new -q "${spec[@]}" --out "$work/new-git-$i")")
   cp_git+=("$(timed cp -r "$work/ref-git" "$work/cp-git-$i")")
-  new_plain+=("$(timed "$bin" new -q --no-git --out "$work/new-plain-$i")")
+  new_plain+=("$(timed "$bin" new -q "${spec[@]}" --no-git --out "$work/new-plain-$i")")
   cp_plain+=("$(timed cp -r "$work/ref-plain" "$work/cp-plain-$i")")
 done
 a=$(printf '%s\n' "${new_git[@]}" | median)
 b=$(printf '%s\n' "${cp_git[@]}" | median)
 c=$(printf '%s\n' "${new_plain[@]}" | median)
 d=$(printf '%s\n' "${cp_plain[@]}" | median)
-peak_kb=$( { /usr/bin/time -f '%M' "$bin" new -q --out "$work/peak" >/dev/null; } 2>&1 | tail -1)
+peak_kb=$( { /usr/bin/time -f '%M' "$bin" new -q "${spec[@]}" --out "$work/peak" >/dev/null; } 2>&1 | tail -1)
 
-awk -v a="$a" -v b="$b" -v c="$c" -v d="$d" -v m="$peak_kb" -v f="$files" -v r="$runs" 'BEGIN {
-  printf "socle new, full platform (%d files), median of %d alternating runs\n", f, r
+awk -v a="$a" -v b="$b" -v c="$c" -v d="$d" -v m="$peak_kb" -v f="$files" -v r="$runs" -v t="${TARGET:-kubernetes}" 'BEGIN {
+  printf "socle new, full platform, target of dev: %s (%d files), median of %d alternating runs\n", t, f, r
   printf "  with git commit:  socle new %.1f ms   cp -r of the result %.1f ms   ratio %.2fx\n", a/1000, b/1000, a/b
   printf "  --no-git:         socle new %.1f ms   cp -r of the result %.1f ms   ratio %.2fx\n", c/1000, d/1000, c/d
   printf "  peak memory (RSS, with git): %.1f MB\n", m/1024

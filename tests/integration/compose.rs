@@ -268,3 +268,27 @@ fn compose_targets_are_refused_where_they_do_not_fit() {
         assert!(err.contains(expected), "{expected:?} not in {err}");
     }
 }
+
+#[test]
+fn update_moves_dev_between_kubernetes_and_compose_and_back() {
+    let (_tmp, dir) = crate::support::new_repo();
+    let spec = dir.join("socle.yaml");
+    let kubernetes = fs_err::read_to_string(&spec).expect("spec");
+    let compose = kubernetes.replace(DEV_CLUSTER, "  - name: dev\n    target: compose\n");
+    assert_ne!(compose, kubernetes, "the example's dev entry changed");
+
+    for (text, on_host) in [(&compose, true), (&kubernetes, false)] {
+        fs_err::write(&spec, text).expect("write");
+        crate::support::git(&dir, &["commit", "-qam", "move dev"]);
+        let (code, out, err) = socle_in(&dir, &["update"]);
+        assert_eq!(code, 0, "{out}{err}");
+        assert_eq!(dir.join("compose/dev/compose.yaml").exists(), on_host);
+        assert_eq!(dir.join("compose/dev/.env.example").exists(), on_host);
+        // The other target's files are gone, folders included.
+        assert_eq!(dir.join("argocd/dev").exists(), !on_host, "{out}");
+        assert_eq!(dir.join("compose").exists(), on_host, "{out}");
+        assert!(out.contains("0 conflict(s)"), "{out}");
+        crate::support::git(&dir, &["add", "-A"]);
+        crate::support::git(&dir, &["commit", "-qm", "update"]);
+    }
+}

@@ -414,6 +414,20 @@ pub fn dirty_files(dir: &Path) -> Result<Vec<String>, UpdateError> {
     Ok(out)
 }
 
+/// The folders of a deleted file that it leaves empty, up to the
+/// repository's root (a target moved off Kubernetes leaves whole trees
+/// behind otherwise). `remove_dir` refuses a folder that is not empty, so
+/// nothing of the user's can go; a failure only leaves a folder in place.
+fn remove_empty_parents(root: &Path, relative: &str) {
+    let mut parent = Path::new(relative).parent();
+    while let Some(dir) = parent.filter(|d| !d.as_os_str().is_empty()) {
+        if std::fs::remove_dir(root.join(dir)).is_err() {
+            break;
+        }
+        parent = dir.parent();
+    }
+}
+
 /// Write the plan's files, then the lock file, then the pristine ref: the
 /// lock and the ref move only once every file is in place. `alongside` runs
 /// once the files are written, while the pristine render is recorded (the
@@ -443,6 +457,7 @@ pub fn apply<T: Send>(
                 if path.exists() {
                     fs_err::remove_file(&path)?;
                 }
+                remove_empty_parents(&drift.dir, &s.path);
             }
             Action::Keep => {}
         }
