@@ -182,6 +182,21 @@ pub fn s3_secret(consumer: &str) -> String {
     format!("{}_S3_SECRET_KEY", upper(consumer))
 }
 
+/// For the error naming an environment a command cannot find among the
+/// cluster's: the hint that it runs on one Docker host, when it does.
+pub fn on_host_hint(repo: &std::path::Path, env: &str) -> String {
+    if repo
+        .join("compose")
+        .join(env)
+        .join("compose.yaml")
+        .is_file()
+    {
+        format!("; {env} runs on one Docker host (compose/{env}/), which has no cluster files to compare or promote")
+    } else {
+        String::new()
+    }
+}
+
 /// A component of the blueprint as the target sees it.
 pub struct Declared<'a> {
     pub id: &'a str,
@@ -328,6 +343,8 @@ pub fn check(target: &ComposeTarget, components: &[Declared<'_>]) -> Result<(), 
 pub struct ComposeContext {
     /// The environments that target compose, in spec order.
     pub environments: Vec<String>,
+    /// Those of them whose spec lets services mount the Docker socket.
+    pub docker_socket: Vec<String>,
     pub network: String,
     pub host: Option<Host>,
     /// Enabled components with services on the host, in wave order.
@@ -411,12 +428,14 @@ pub struct S3Ref<'a> {
 pub fn context(
     target: Option<&ComposeTarget>,
     environments: Vec<String>,
+    docker_socket: Vec<String>,
     enabled: &[Declared<'_>],
     wiring: &WiringView<'_>,
 ) -> Result<ComposeContext, String> {
     let Some(target) = target else {
         return Ok(ComposeContext {
             environments,
+            docker_socket,
             ..Default::default()
         });
     };
@@ -486,6 +505,7 @@ pub fn context(
         .collect();
     let mut ctx = ComposeContext {
         environments,
+        docker_socket,
         network: target.network.clone(),
         host: Some(target.host.clone()),
         components,
@@ -606,8 +626,24 @@ fn required(text: &str) -> String {
     out
 }
 
-/// `compose.yaml` for one environment.
-pub fn compose_file(ctx: &ComposeContext, enabled: &[Declared<'_>]) -> String {
+/// `compose.yaml` for one environment. A service that needs the Docker
+/// socket is refused unless the environment's spec allows it.
+pub fn compose_file(
+    ctx: &ComposeContext,
+    enabled: &[Declared<'_>],
+    env: &str,
+) -> Result<String, String> {
+    let socket_allowed = ctx.docker_socket.iter().any(|e| e == env);
+    if !socket_allowed {
+        if let Some((c, name, reason)) =
+            host_services(enabled).find_map(|(c, n, s)| s.docker_socket.as_ref().map(|r| (c, n, r)))
+        {
+            return Err(format!(
+                "environment {env}: service {name} of {} needs the host's Docker socket ({reason}), which gives it control of the host; allow it with `docker_socket: true` on the environment",
+                c.id
+            ));
+        }
+    }
     let services_of: BTreeMap<&str, &BTreeMap<String, Service>> =
         enabled.iter().map(|c| (c.id, c.services)).collect();
     let condition = |s: &Service| {
@@ -731,7 +767,7 @@ pub fn compose_file(ctx: &ComposeContext, enabled: &[Declared<'_>]) -> String {
             json!({"host": {"cpus": host.cpus, "memory": host.memory}}),
         );
     }
-    crate::yaml::to_string(&Value::Object(doc))
+    Ok(crate::yaml::to_string(&Value::Object(doc)))
 }
 
 /// `.env.example`: every variable, no value; and the project's name, which
@@ -781,6 +817,44 @@ mod tests {
         assert!(!pinned("postgres"));
         assert!(!pinned("postgres:latest"));
         assert!(!pinned("registry:5000/team/app"));
+    }
+
+    #[test]
+    fn the_docker_socket_is_mounted_only_where_the_spec_allows_it() {
+        let worker: Service = crate::yaml::from_str(
+            "image: example/worker:1.0\nhealthcheck: [CMD, /bin/true]\nlimits: {cpus: 1, memory: 1G}\ndocker_socket: starts one container per job\n",
+        )
+        .expect("service");
+        let services = BTreeMap::from([("worker".to_owned(), worker)]);
+        let provides = Provides::default();
+        let needs = Vec::new();
+        let declared = [Declared {
+            id: "ingest",
+            title: "Ingest",
+            needs: &needs,
+            provides: &provides,
+            services: &services,
+        }];
+        let mut ctx = ComposeContext {
+            environments: vec!["dev".into()],
+            network: "n".into(),
+            ..Default::default()
+        };
+        let err = compose_file(&ctx, &declared, "dev").expect_err("not allowed");
+        assert!(
+            err.contains("docker_socket: true") && err.contains("starts one container per job"),
+            "{err}"
+        );
+        ctx.docker_socket = vec!["dev".into()];
+        let text = compose_file(&ctx, &declared, "dev").expect("allowed");
+        assert!(
+            text.contains("- /var/run/docker.sock:/var/run/docker.sock"),
+            "{text}"
+        );
+        assert!(
+            text.contains("docker-socket: starts one container per job"),
+            "{text}"
+        );
     }
 
     #[test]

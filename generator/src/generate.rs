@@ -66,7 +66,7 @@ pub fn generate_with(
     let (mut files, mut sources) = Renderer::new(&model, inputs.blueprint)
         .with_yaml_check(yaml)
         .render_with_sources()?;
-    for (path, bytes) in compose_files(&model) {
+    for (path, bytes) in compose_files(&model)? {
         sources.insert(path.clone(), crate::blueprint::MANIFEST.to_owned());
         files.insert(path, bytes);
     }
@@ -94,7 +94,7 @@ pub fn generate_with(
 
 /// Each Compose environment's `compose.yaml` and `.env.example`, derived
 /// from the blueprint's declarations and the wiring (see [`crate::compose`]).
-fn compose_files(model: &Model) -> Vec<(String, Vec<u8>)> {
+fn compose_files(model: &Model) -> Result<Vec<(String, Vec<u8>)>, ModelError> {
     let ctx = &model.base.compose;
     let enabled = crate::compose::in_order(
         model.manifest.compose_declared(),
@@ -105,14 +105,16 @@ fn compose_files(model: &Model) -> Vec<(String, Vec<u8>)> {
         let project = format!("{}-{env}", model.spec.client.slug);
         out.push((
             format!("compose/{env}/compose.yaml"),
-            crate::compose::compose_file(ctx, &enabled).into_bytes(),
+            crate::compose::compose_file(ctx, &enabled, env)
+                .map_err(|message| ModelError::Compose { message })?
+                .into_bytes(),
         ));
         out.push((
             format!("compose/{env}/.env.example"),
             crate::compose::env_example(ctx, env, &project).into_bytes(),
         ));
     }
-    out
+    Ok(out)
 }
 
 /// Files per top-level area, for the closing summary.

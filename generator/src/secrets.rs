@@ -147,11 +147,13 @@ pub enum SecretsError {
         #[source]
         source: std::io::Error,
     },
-    #[error("no environment {env:?} in {dir}; known: {}", if known.is_empty() { "none".to_owned() } else { known.join(", ") })]
+    #[error("no environment {env:?} in {dir}; known: {}{hint}", if known.is_empty() { "none".to_owned() } else { known.join(", ") })]
     UnknownEnvironment {
         env: String,
         dir: String,
         known: Vec<String>,
+        /// Where the environment is instead, if anywhere.
+        hint: String,
     },
 }
 
@@ -172,6 +174,7 @@ pub fn list(dir: &Path, env: Option<&str>) -> Result<(Listing, Vec<Warning>), Se
                 env: env.to_owned(),
                 dir: dir.display().to_string(),
                 known: listing.environments.clone(),
+                hint: crate::compose::on_host_hint(dir, env),
             });
         }
         listing

@@ -249,6 +249,13 @@ fn compose_targets_are_refused_where_they_do_not_fit() {
             compose_spec().replace("    target: compose\n", "    target: swarm\n"),
             "environments[0].target",
         ),
+        (
+            compose_spec().replace(
+                "  - name: staging\n",
+                "  - name: staging\n    docker_socket: true\n",
+            ),
+            "`docker_socket` applies to a Compose environment",
+        ),
     ];
     for (i, (spec, expected)) in cases.iter().enumerate() {
         let path = tmp.path().join(format!("spec-{i}.yaml"));
@@ -290,5 +297,24 @@ fn update_moves_dev_between_kubernetes_and_compose_and_back() {
         assert!(out.contains("0 conflict(s)"), "{out}");
         crate::support::git(&dir, &["add", "-A"]);
         crate::support::git(&dir, &["commit", "-qm", "update"]);
+    }
+}
+
+#[test]
+fn commands_comparing_clusters_say_where_a_compose_environment_is() {
+    let dir = materialise(&render_text(&compose_spec()));
+    let repo = dir.path().to_str().expect("utf-8");
+    for args in [
+        vec!["promote", "dev", "staging", repo],
+        vec!["diff", "--env", "dev..staging", repo],
+        vec!["graph", "--env", "dev", repo],
+        vec!["secrets", "list", "--env", "dev", repo],
+    ] {
+        let (code, _, err) = socle_in(dir.path(), &args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(
+            err.contains("dev runs on one Docker host (compose/dev/)"),
+            "{args:?}: {err}"
+        );
     }
 }

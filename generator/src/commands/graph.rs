@@ -21,9 +21,10 @@ pub(crate) fn graph(
         systems.retain(|s| s.environment == env);
         if systems.is_empty() {
             anyhow::bail!(
-                "no environment {env:?} in {}; known: {}",
+                "no environment {env:?} in {}; known: {}{}",
                 dir.display(),
-                known.join(", ")
+                known.join(", "),
+                socle::compose::on_host_hint(dir, env)
             );
         }
     }

@@ -106,6 +106,11 @@ pub struct Environment {
     /// backups kept in the cluster they protect are lost with it.
     #[serde(default)]
     pub backup_target: Option<BackupTarget>,
+    /// Compose only: services the blueprint marks as needing the host's
+    /// Docker socket (they start containers themselves) may mount it. Off
+    /// by default: the socket gives control of the whole host.
+    #[serde(default)]
+    pub docker_socket: bool,
     /// This environment's addresses (each key replaces the spec's
     /// `network` key of the same name: environments are often clusters of
     /// their own).
@@ -668,6 +673,12 @@ fn cross_checks(spec: &Spec, lines: &LineIndex) -> Vec<Problem> {
             });
         };
         if !env.is_compose() {
+            if env.docker_socket {
+                problem(
+                    "docker_socket",
+                    "`docker_socket` applies to a Compose environment (target: compose) only: remove it".into(),
+                );
+            }
             if env.cluster.is_empty() {
                 problem(
                     "cluster",

@@ -73,6 +73,8 @@ pub fn spec_schema(environments: &[String]) -> Value {
                                              "description": "Suffix added to every namespace when environments share a cluster (e.g. \"-dev\")."},
                         "domain": {"type": "string", "pattern": HOSTNAME,
                                    "description": "Host base for this environment (default: \"<env>.<domain>\", prod: \"<domain>\")."},
+                        "docker_socket": {"type": "boolean",
+                                          "description": "Compose environments only (default false): let the services the blueprint marks as starting containers themselves mount the host's Docker socket, which gives them control of the host; `socle check` reports each such mount (SOC-CMP-005) with its reason."},
                         "backup_target": {
                             "type": "object", "additionalProperties": false,
                             "required": ["endpoint", "bucket"],

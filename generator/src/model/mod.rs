@@ -134,6 +134,12 @@ impl Model {
             .filter(|e| e.is_compose())
             .map(|e| e.name.clone())
             .collect();
+        let socket_envs: Vec<String> = spec
+            .environments
+            .iter()
+            .filter(|e| e.is_compose() && e.docker_socket)
+            .map(|e| e.name.clone())
+            .collect();
         spec.environments.retain(|e| !e.is_compose());
         let enabled: Vec<&Component> = manifest
             .components
@@ -406,9 +412,14 @@ impl Model {
                     })
                     .collect(),
             };
-            let compose =
-                crate::compose::context(manifest.compose.as_ref(), compose_envs, &on, &view)
-                    .map_err(|message| ModelError::Compose { message })?;
+            let compose = crate::compose::context(
+                manifest.compose.as_ref(),
+                compose_envs,
+                socket_envs,
+                &on,
+                &view,
+            )
+            .map_err(|message| ModelError::Compose { message })?;
             base.compose = compose;
         }
         let mut model = Model {

@@ -147,8 +147,9 @@ pub fn compare(dir: &Path, from: &str, to: &str) -> Result<Vec<ComponentDiff>, U
     for env in [from, to] {
         if !dir.join("argocd").join(env).is_dir() {
             return Err(UpdateError::Usage(format!(
-                "environment {env:?} is not in {} (no argocd/{env}/ folder)",
-                dir.display()
+                "environment {env:?} is not in {} (no argocd/{env}/ folder){}",
+                dir.display(),
+                crate::compose::on_host_hint(dir, env)
             )));
         }
     }
