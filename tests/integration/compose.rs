@@ -127,6 +127,14 @@ fn compose_file_passes_the_compose_schema_and_docker_compose_config() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+    if let Some(yamllint) = tool("yamllint") {
+        let out = Command::new(yamllint)
+            .args(["-d", "relaxed", "-f", "parsable", "--no-warnings", "compose.yaml"])
+            .current_dir(&host)
+            .output()
+            .expect("yamllint");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    }
     if let Some(cj) = tool("check-jsonschema") {
         let out = Command::new(cj)
             .args(["--builtin-schema", "vendor.compose-spec"])
