@@ -205,6 +205,10 @@ megabytes(q) := to_number(n) * 1024 if {
 
 memory_limit(svc) := svc.deploy.resources.limits.memory
 
+# A helper, not `not megabytes(memory_limit(svc))`: OPA evaluates a nested
+# call outside the negation, so an absent limit would make the rule undefined.
+has_memory_limit(svc) if megabytes(memory_limit(svc))
+
 host(d) := d.content["x-socle"].host
 
 # SOC-CMP-009: a file that declares its host (x-socle: {host: {memory}})
@@ -214,7 +218,7 @@ violation contains finding("SOC-CMP-009", sprintf("service %q has no memory limi
 	some d in files
 	host(d).memory
 	some name, svc in services(d)
-	not megabytes(memory_limit(svc))
+	not has_memory_limit(svc)
 }
 
 violation contains finding("SOC-CMP-009", sprintf("the services' memory limits add up to %v MB, more than the host's %s (%v MB); lower them or declare a larger host", [total, host(d).memory, megabytes(host(d).memory)]), d, ["x-socle", "host", "memory"]) if {
@@ -222,3 +226,44 @@ violation contains finding("SOC-CMP-009", sprintf("the services' memory limits a
 	total := sum([megabytes(memory_limit(svc)) | some svc in services(d)])
 	total > megabytes(host(d).memory)
 }
+
+# Hosts a service's settings connect to: the host of a URL of a network
+# scheme (not an object store's bucket, s3://), or the host after a
+# user's `@`; a name with a dot (outside the host) does not match.
+url_hosts(v) := {m[1] |
+	some m in regex.find_all_string_submatch_n(`(?:@|(?:https?|postgres(?:ql)?(?:\+[a-z0-9]+)?|jdbc:postgresql|mysql|redis|amqp|kafka|mongodb)://)([A-Za-z][A-Za-z0-9_-]*)(?::[0-9]+)?(?:/|"|$)`, v, -1)
+}
+
+known_hosts(d) := {h |
+	some name, svc in services(d)
+	some h in array.concat([name, object.get(svc, "hostname", name), object.get(svc, "container_name", name)], aliases(svc))
+}
+
+aliases(svc) := [a |
+	some _, net in object.get(svc, "networks", {})
+	is_object(net)
+	some a in object.get(net, "aliases", [])
+]
+
+# SOC-CMP-010: a service connects only to services of its file (or to
+# itself through localhost): a host nothing answers to is a broken link.
+violation contains finding("SOC-CMP-010", sprintf("service %q connects to host %q (%s), which no service of this file is", [name, h, e[0]]), d, e[2]) if {
+	some d in files
+	some name, svc in services(d)
+	some e in environment(svc, name)
+	some h in url_hosts(e[1])
+	not h in known_hosts(d)
+	h != "localhost"
+}
+
+# SOC-CMP-011: depends_on names services of the file.
+violation contains finding("SOC-CMP-011", sprintf("service %q depends on %q, which is not a service of this file", [name, dep]), d, ["services", name, "depends_on"]) if {
+	some d in files
+	some name, svc in services(d)
+	some dep in depends_on(svc)
+	not services(d)[dep]
+}
+
+depends_on(svc) := {dep | some dep in svc.depends_on} if is_array(svc.depends_on)
+
+depends_on(svc) := object.keys(svc.depends_on) if is_object(svc.depends_on)

@@ -78,3 +78,17 @@ test_other_files_are_not_compose_files if {
 	r := {"files": [], "documents": [doc("components/db/values.yaml", object.union(good, {"version": "3.8"}))]}
 	count(compose.warning) == 0 with input as r
 }
+
+test_connection_to_an_unknown_host_denied if {
+	ok := set("init", {"environment": {"DATABASE_URL": "postgresql://app:${APP_DB_PASSWORD}@db:5432/app", "S3": "s3://bucket", "API": "http://localhost:8080/x", "EXT": "https://api.example.org/v1"}})
+	count(compose.violation) == 0 with input as repo(ok)
+	bad := set("init", {"environment": {"DATABASE_URL": "postgresql+psycopg2://app:${APP_DB_PASSWORD}@postgres:5432/app"}})
+	{f.msg | some f in compose.violation; f.id == "SOC-CMP-010"} == {"service \"init\" connects to host \"postgres\" (DATABASE_URL), which no service of this file is"} with input as repo(bad)
+	json_url := set("init", {"environment": {"CONN": "{\"extra\": {\"endpoint_url\": \"http://minio:9000\"}}"}})
+	"SOC-CMP-010" in ids(compose.violation) with input as repo(json_url)
+}
+
+test_dependency_on_an_unknown_service_denied if {
+	"SOC-CMP-011" in ids(compose.violation) with input as repo(set("init", {"depends_on": {"cache": {"condition": "service_healthy"}}}))
+	"SOC-CMP-011" in ids(compose.violation) with input as repo(set("init", {"depends_on": ["cache"]}))
+}

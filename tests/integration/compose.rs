@@ -227,7 +227,8 @@ fn compose_environment_checks_clean_and_its_breaks_are_denied() {
             "docker.io/trinodb/trino:480",
             "docker.io/trinodb/trino:latest",
         )
-        .replace("          memory: 4G", "          memory: 15G");
+        .replace("          memory: 4G", "          memory: 15G")
+        .replacen("@postgresql:5432/lakekeeper", "@postgres:5432/lakekeeper", 1);
     files.insert("compose/dev/compose.yaml".into(), compose.into_bytes());
     let (code, findings) = check_json(&files);
     let rules: Vec<&str> = findings.iter().filter_map(|f| f["rule"].as_str()).collect();
