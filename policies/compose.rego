@@ -267,3 +267,11 @@ violation contains finding("SOC-CMP-011", sprintf("service %q depends on %q, whi
 depends_on(svc) := {dep | some dep in svc.depends_on} if is_array(svc.depends_on)
 
 depends_on(svc) := object.keys(svc.depends_on) if is_object(svc.depends_on)
+
+# SOC-CMP-012: a Compose project's .env holds its credentials: it is kept out
+# of git (the generated .gitignore does), a .env.example without values is
+# committed instead.
+violation contains {"id": "SOC-CMP-012", "msg": sprintf("%s is committed: a Compose project's .env holds its credentials; remove it from git, ignore it (.gitignore) and commit a .env.example without values", [f]), "file": f, "line": 1, "doc_path": []} if {
+	some f in input.files
+	base_name(f) == ".env"
+}

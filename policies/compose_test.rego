@@ -92,3 +92,10 @@ test_dependency_on_an_unknown_service_denied if {
 	"SOC-CMP-011" in ids(compose.violation) with input as repo(set("init", {"depends_on": {"cache": {"condition": "service_healthy"}}}))
 	"SOC-CMP-011" in ids(compose.violation) with input as repo(set("init", {"depends_on": ["cache"]}))
 }
+
+test_committed_env_file_denied if {
+	r := {"files": ["compose/dev/compose.yaml", "compose/dev/.env"], "documents": [doc("compose/dev/compose.yaml", good)]}
+	"SOC-CMP-012" in ids(compose.violation) with input as r
+	ok := {"files": ["compose/dev/compose.yaml", "compose/dev/.env.example"], "documents": [doc("compose/dev/compose.yaml", good)]}
+	count(compose.violation) == 0 with input as ok
+}

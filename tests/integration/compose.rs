@@ -129,11 +129,22 @@ fn compose_file_passes_the_compose_schema_and_docker_compose_config() {
     }
     if let Some(yamllint) = tool("yamllint") {
         let out = Command::new(yamllint)
-            .args(["-d", "relaxed", "-f", "parsable", "--no-warnings", "compose.yaml"])
+            .args([
+                "-d",
+                "relaxed",
+                "-f",
+                "parsable",
+                "--no-warnings",
+                "compose.yaml",
+            ])
             .current_dir(&host)
             .output()
             .expect("yamllint");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
     }
     if let Some(cj) = tool("check-jsonschema") {
         let out = Command::new(cj)
@@ -228,7 +239,11 @@ fn compose_environment_checks_clean_and_its_breaks_are_denied() {
             "docker.io/trinodb/trino:latest",
         )
         .replace("          memory: 4G", "          memory: 15G")
-        .replacen("@postgresql:5432/lakekeeper", "@postgres:5432/lakekeeper", 1);
+        .replacen(
+            "@postgresql:5432/lakekeeper",
+            "@postgres:5432/lakekeeper",
+            1,
+        );
     files.insert("compose/dev/compose.yaml".into(), compose.into_bytes());
     let (code, findings) = check_json(&files);
     let rules: Vec<&str> = findings.iter().filter_map(|f| f["rule"].as_str()).collect();
@@ -302,8 +317,40 @@ fn update_moves_dev_between_kubernetes_and_compose_and_back() {
         assert_eq!(dir.join("compose/dev/.env.example").exists(), on_host);
         // The other target's files are gone, folders included.
         assert_eq!(dir.join("argocd/dev").exists(), !on_host, "{out}");
-        assert_eq!(dir.join("compose").exists(), on_host, "{out}");
+        if !on_host {
+            // Only what the host wrote stays: its .env is the user's, not socle's.
+            let left: Vec<String> = fs_err::read_dir(dir.join("compose/dev"))
+                .expect("compose/dev")
+                .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+                .collect();
+            assert_eq!(left, [".env"], "{out}");
+        }
         assert!(out.contains("0 conflict(s)"), "{out}");
+        if on_host {
+            // The credentials written on the host stay out of git: ignored,
+            // and denied once forced in.
+            let out = Command::new("sh")
+                .arg("compose/dev/init-env.sh")
+                .current_dir(&dir)
+                .output()
+                .expect("sh");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(
+                crate::support::git(&dir, &["status", "--porcelain", "--", "compose/dev/.env"]),
+                ""
+            );
+            let (code, out, _) = socle_in(&dir, &["check", "."]);
+            assert_eq!(code, 0, "{out}");
+            crate::support::git(&dir, &["add", "-f", "compose/dev/.env"]);
+            let (code, out, _) = socle_in(&dir, &["check", "."]);
+            assert_eq!(code, 1, "{out}");
+            assert!(out.contains("SOC-CMP-012"), "{out}");
+            crate::support::git(&dir, &["rm", "-q", "--cached", "compose/dev/.env"]);
+        }
         crate::support::git(&dir, &["add", "-A"]);
         crate::support::git(&dir, &["commit", "-qm", "update"]);
     }
