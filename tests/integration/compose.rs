@@ -374,3 +374,49 @@ fn commands_comparing_clusters_say_where_a_compose_environment_is() {
         );
     }
 }
+
+/// The rendered repository's CI resolves its Compose environments: a job in
+/// each pipeline, its script run here for real, the workflow clean for
+/// zizmor and GitHub's and GitLab's schemas.
+#[test]
+fn generated_ci_resolves_the_compose_environments() {
+    let files = render_text(&compose_spec());
+    assert!(text(&files, ".github/workflows/tests.yaml").contains("run: sh ci/compose-config.sh"));
+    assert!(text(&files, ".gitlab-ci.yml").contains("- sh ci/compose-config.sh"));
+    let dir = materialise(&files);
+    if let Some(cj) = tool("check-jsonschema") {
+        for (schema, path) in [
+            ("vendor.github-workflows", ".github/workflows/tests.yaml"),
+            ("vendor.gitlab-ci", ".gitlab-ci.yml"),
+        ] {
+            let out = Command::new(&cj)
+                .args(["--builtin-schema", schema])
+                .arg(dir.path().join(path))
+                .output()
+                .expect("check-jsonschema");
+            assert!(
+                out.status.success(),
+                "{path}: {}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+    }
+    if let Some(zizmor) = tool("zizmor") {
+        let out = Command::new(zizmor)
+            .args(["--offline", "--no-progress", "--min-severity", "low"])
+            .arg(dir.path().join(".github/workflows"))
+            .output()
+            .expect("zizmor");
+        crate::support::assert_success(&out);
+    }
+    if tool("docker-compose").is_none() {
+        return;
+    }
+    let out = Command::new("sh")
+        .arg("ci/compose-config.sh")
+        .current_dir(dir.path())
+        .output()
+        .expect("sh");
+    crate::support::assert_success(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("compose/dev/compose.yaml: resolved"));
+}
