@@ -308,13 +308,17 @@ fn corruption(message: String) -> String {
         "corrupt",
     ];
     if MARKS.iter().any(|m| message.contains(m)) {
-        format!(
-            "the repository's object database is corrupt (a damaged pack or object file: \
-             {message}); `git fsck` names the damaged objects: restore them from another clone"
-        )
+        corrupt(&message)
     } else {
         message
     }
+}
+
+fn corrupt(detail: &str) -> String {
+    format!(
+        "the repository's object database is corrupt (a damaged pack or object file: \
+         {detail}); `git fsck` names the damaged objects: restore them from another clone"
+    )
 }
 
 /// Read access to a repository's object database: commits, trees and blobs,
@@ -380,6 +384,13 @@ impl Reader {
     /// The commit a revision names, as a full id.
     pub fn resolve(&self, rev: &str) -> Result<String, GitError> {
         let id = self.repo.rev_parse_single(rev).map_err(|e| {
+            if let Some(damage) = self.damaged_reference(rev) {
+                return GitError {
+                    step: "resolve",
+                    path: self.path.clone(),
+                    message: damage,
+                };
+            }
             let shallow = self.repo.is_shallow().unwrap_or(false);
             let hint = if shallow {
                 " (this is a shallow clone: fetch the full history, e.g. `git fetch --unshallow` or `fetch-depth: 0`)"
@@ -397,6 +408,26 @@ impl Reader {
             .peel_to_commit()
             .map_err(|e| self.err("resolve", format!("{rev:?} is not a commit: {e}")))?;
         Ok(commit.id.to_string())
+    }
+
+    /// When `rev` is a reference whose object cannot be read, what to say:
+    /// the revision parser reports a damaged commit as a malformed name,
+    /// which would send the user looking for a typo.
+    fn damaged_reference(&self, rev: &str) -> Option<String> {
+        let mut reference = self.repo.find_reference(rev).ok()?;
+        // Symbolic references (HEAD -> refs/heads/main) are followed
+        // without reading any object; a loop of them gives up.
+        for _ in 0..8 {
+            match reference.target().try_id().map(ToOwned::to_owned) {
+                Some(id) => {
+                    return self.repo.find_object(id).err().map(|e| {
+                        corrupt(&format!("{rev} points at {id}, which cannot be read: {e}"))
+                    });
+                }
+                None => reference = reference.follow()?.ok()?,
+            }
+        }
+        None
     }
 
     pub fn commit(&self, id: &str) -> Result<CommitInfo, GitError> {
