@@ -49,6 +49,10 @@ pub struct Manifest {
     /// The single-host target (required when `targets` lists compose).
     #[serde(default)]
     pub compose: Option<crate::compose::ComposeTarget>,
+    /// The choices a spec makes under `components:` (its schema offers
+    /// exactly these), which components' `when` test.
+    #[serde(default)]
+    pub options: Vec<crate::core::blueprint::SpecOption>,
 }
 
 fn kubernetes_only() -> Vec<String> {
@@ -199,14 +203,9 @@ pub enum BlueprintError {
 }
 
 /// The spec choice keys a component's `when` may test.
-pub const CHOICE_KEYS: &[&str] = &[
-    "ingestion",
-    "catalog",
-    "logs",
-    "postgresql",
-    "notebooks",
-    "object_storage",
-];
+/// Choices the spec makes outside `components:` that `when` can test too:
+/// notebooks' storage and whether the object store is external.
+pub const DERIVED_CHOICES: &[&str] = &["notebooks", "object_storage"];
 
 /// Exact chart versions only: ArgoCD would otherwise float to whatever the
 /// chart repository serves on the day of the sync.
@@ -243,9 +242,61 @@ impl Manifest {
         manifest
             .check()
             .and_then(|()| manifest.check_data_flow())
+            .and_then(|()| manifest.check_options())
             .and_then(|()| manifest.check_targets())
             .map_err(|message| BlueprintError::Invalid { origin, message })?;
         Ok(manifest)
+    }
+
+    /// The keys `when` may test: the blueprint's options and the derived
+    /// choices.
+    pub fn choice_keys(&self) -> Vec<&str> {
+        self.options
+            .iter()
+            .map(|o| o.key.as_str())
+            .chain(DERIVED_CHOICES.iter().copied())
+            .collect()
+    }
+
+    /// Options are unique keys with distinct values, and a component's
+    /// `when` names only values its option offers (a typo would leave the
+    /// component out for every spec).
+    fn check_options(&self) -> Result<(), String> {
+        let mut keys = BTreeSet::new();
+        for o in &self.options {
+            let ident = !o.key.is_empty()
+                && o.key.starts_with(|c: char| c.is_ascii_lowercase())
+                && o.key
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if !ident || !keys.insert(o.key.as_str()) || DERIVED_CHOICES.contains(&o.key.as_str()) {
+                return Err(format!(
+                    "option {:?}: the key must be a unique snake_case name",
+                    o.key
+                ));
+            }
+            let distinct: BTreeSet<&String> = o.values.iter().collect();
+            if o.values.is_empty() || distinct.len() != o.values.len() {
+                return Err(format!(
+                    "option {}: `values` must list distinct values",
+                    o.key
+                ));
+            }
+        }
+        for c in &self.components {
+            for (key, values) in &c.when {
+                if let Some(o) = self.options.iter().find(|o| &o.key == key) {
+                    if let Some(v) = values.iter().find(|v| !o.values.contains(v)) {
+                        return Err(format!(
+                            "component {}: `when` tests {key} = {v:?}, which option {key} does not offer ({})",
+                            c.id,
+                            o.values.join(", ")
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Every target is one socle renders; the compose target's declarations
@@ -261,7 +312,16 @@ impl Manifest {
         }
         let offers = self.targets.iter().any(|t| t == crate::core::spec::COMPOSE);
         match (&self.compose, offers) {
-            (Some(target), true) => crate::compose::check(target, &self.compose_declared()),
+            (Some(target), true) => {
+                let keys = self.choice_keys();
+                if let Some(k) = target.choices.keys().find(|k| !keys.contains(&k.as_str())) {
+                    return Err(format!(
+                        "compose.choices: {k:?} is not a choice (known: {})",
+                        keys.join(", ")
+                    ));
+                }
+                crate::compose::check(target, &self.compose_declared())
+            }
             (None, false) => match self.components.iter().find(|c| !c.compose.is_empty()) {
                 Some(c) => Err(format!(
                     "component {}: declares compose services, but `targets` does not list compose",
@@ -355,11 +415,11 @@ impl Manifest {
                 _ => {}
             }
             for key in c.when.keys() {
-                if !CHOICE_KEYS.contains(&key.as_str()) {
+                if !self.choice_keys().contains(&key.as_str()) {
                     return Err(format!(
                         "component {}: `when` tests unknown choice {key:?} (known: {})",
                         c.id,
-                        CHOICE_KEYS.join(", ")
+                        self.choice_keys().join(", ")
                     ));
                 }
             }
@@ -379,11 +439,11 @@ impl Manifest {
         }
         for c in &self.components {
             for key in c.consumes.buckets.iter().flat_map(|b| b.when.keys()) {
-                if !CHOICE_KEYS.contains(&key.as_str()) {
+                if !self.choice_keys().contains(&key.as_str()) {
                     return Err(format!(
                         "component {}: a bucket's `when` tests unknown choice {key:?} (known: {})",
                         c.id,
-                        CHOICE_KEYS.join(", ")
+                        self.choice_keys().join(", ")
                     ));
                 }
             }
@@ -430,11 +490,11 @@ impl Manifest {
                 return Err(format!("external endpoint {}: `ports` is empty", e.name));
             }
             for key in e.when.keys() {
-                if !CHOICE_KEYS.contains(&key.as_str()) {
+                if !self.choice_keys().contains(&key.as_str()) {
                     return Err(format!(
                         "external endpoint {}: `when` tests unknown choice {key:?} (known: {})",
                         e.name,
-                        CHOICE_KEYS.join(", ")
+                        self.choice_keys().join(", ")
                     ));
                 }
             }
@@ -670,7 +730,29 @@ mod tests {
             data_flow: Vec::new(),
             targets: kubernetes_only(),
             compose: None,
+            options: Vec::new(),
         }
+    }
+
+    #[test]
+    fn when_tests_only_declared_options_and_their_values() {
+        let mut c = comp("a", &[]);
+        c.when.insert("ingestion".into(), vec!["nifi".into()]);
+        let mut m = manifest(vec![c]);
+        let err = m.check().unwrap_err();
+        assert!(err.contains("unknown choice \"ingestion\""), "{err}");
+        m.options.push(crate::core::blueprint::SpecOption {
+            key: "ingestion".into(),
+            values: vec!["airbyte".into()],
+            description: "Ingestion.".into(),
+        });
+        assert!(m.check().is_ok());
+        let err = m.check_options().unwrap_err();
+        assert!(err.contains("does not offer (airbyte)"), "{err}");
+        m.options[0].values.push("nifi".into());
+        assert!(m.check_options().is_ok());
+        m.options[0].values.push("nifi".into());
+        assert!(m.check_options().unwrap_err().contains("distinct"));
     }
 
     #[test]

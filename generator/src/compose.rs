@@ -40,6 +40,11 @@ pub struct ComposeTarget {
     /// environment's README lists them).
     #[serde(default)]
     pub left_out: BTreeMap<String, String>,
+    /// Choices the host makes whatever the spec says (`object_storage:
+    /// minio`: the host runs its own object store even when the clusters
+    /// use an external one).
+    #[serde(default)]
+    pub choices: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -463,8 +468,8 @@ pub fn context(
         })
         .collect();
     // What each consumer's services read: a consumer on the host that
-    // reads none of a resource's credentials does not use it there (the
-    // a database that archives to S3 on a cluster may not on the host).
+    // reads none of a resource's credentials does not use it there (a
+    // database that archives to S3 on a cluster may not on the host).
     let mut reads: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
     for (c, _, s) in host_services(enabled) {
         for var in own_variables(s) {

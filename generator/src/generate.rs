@@ -54,7 +54,12 @@ pub fn generate_with(
 ) -> Result<Generated, GenerateError> {
     let manifest = Manifest::load(inputs.blueprint)?;
     let env_names = model::environment_names(inputs.environments);
-    let spec = spec::parse(inputs.spec_text, inputs.spec_origin, &env_names)?;
+    let spec = spec::parse(
+        inputs.spec_text,
+        inputs.spec_origin,
+        &env_names,
+        &manifest.options,
+    )?;
     spec::check_blueprint(
         &spec,
         inputs.spec_text,
@@ -96,9 +101,11 @@ pub fn generate_with(
 /// from the blueprint's declarations and the wiring (see [`crate::compose`]).
 fn compose_files(model: &Model) -> Result<Vec<(String, Vec<u8>)>, ModelError> {
     let ctx = &model.base.compose;
+    // The host's own set (see `ComposeContext::components`), not the
+    // clusters': the blueprint may override choices for it.
     let enabled = crate::compose::in_order(
         model.manifest.compose_declared(),
-        model.components.iter().map(|e| e.component.id.as_str()),
+        ctx.components.iter().map(|c| c.id.as_str()),
     );
     let mut out = Vec::new();
     for env in &ctx.environments {

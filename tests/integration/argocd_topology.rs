@@ -703,9 +703,14 @@ fn argocd_metrics_are_scraped_where_its_alerts_are_evaluated() {
 fn the_spec_refuses_a_hub_that_is_not_an_environment() {
     let names: Vec<String> = ["dev", "staging", "prod"].map(String::from).to_vec();
     let with = |argocd: &str| format!("{}\n{argocd}", socle::spec::EXAMPLE);
-    let err = socle::spec::parse(&with("argocd:\n  topology: hub\n  hub: qa\n"), "s", &names)
-        .unwrap_err()
-        .to_string();
+    let err = socle::spec::parse(
+        &with("argocd:\n  topology: hub\n  hub: qa\n"),
+        "s",
+        &names,
+        &socle::core::blueprint::options(),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("argocd.hub"), "{err}");
     // The example without its prod environment (and that environment's
     // addresses).
@@ -724,17 +729,28 @@ fn the_spec_refuses_a_hub_that_is_not_an_environment() {
         &format!("{spec}\nargocd:\n  topology: hub\n  hub: prod\n"),
         "s",
         &names,
+        &socle::core::blueprint::options(),
     )
     .unwrap_err()
     .to_string();
     assert!(err.contains("not an environment of this spec"), "{err}");
-    let err = socle::spec::parse(&with("argocd:\n  hub: prod\n"), "s", &names)
-        .unwrap_err()
-        .to_string();
+    let err = socle::spec::parse(
+        &with("argocd:\n  hub: prod\n"),
+        "s",
+        &names,
+        &socle::core::blueprint::options(),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("only applies to `topology: hub`"), "{err}");
-    let err = socle::spec::parse(&with("argocd:\n  topology: star\n"), "s", &names)
-        .unwrap_err()
-        .to_string();
+    let err = socle::spec::parse(
+        &with("argocd:\n  topology: star\n"),
+        "s",
+        &names,
+        &socle::core::blueprint::options(),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("per-cluster"), "{err}");
     // Without `hub`, the last environment runs the hub.
     let files = render_text(&with("argocd:\n  topology: hub\n"));

@@ -675,7 +675,7 @@ fn blueprints_are_listed_shown_and_named_by_the_spec() {
         .iter()
         .map(|v| v.as_str().unwrap())
         .collect();
-    assert_eq!(ingestion, ["airbyte", "both", "nifi"]);
+    assert_eq!(ingestion, ["nifi", "airbyte", "both"]);
     let text = socle().args(["blueprint", "show"]).output().unwrap();
     assert!(String::from_utf8_lossy(&text.stdout).contains("chart trino "));
 

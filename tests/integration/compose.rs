@@ -420,3 +420,31 @@ fn generated_ci_resolves_the_compose_environments() {
     crate::support::assert_success(&out);
     assert!(String::from_utf8_lossy(&out.stdout).contains("compose/dev/compose.yaml: resolved"));
 }
+
+/// With an external object store for the clusters, the host keeps its own
+/// MinIO (the blueprint's `compose.choices`): its services still find one.
+#[test]
+fn an_external_object_store_leaves_the_host_its_own() {
+    let spec = format!(
+        "{}\nobject_storage:\n  endpoint: https://s3.acme.example\n  region: eu-west-3\n",
+        compose_spec()
+    );
+    let files = render_text(&spec);
+    assert!(
+        !files.keys().any(|p| p.starts_with("components/minio/")),
+        "the clusters use the external store"
+    );
+    let compose: serde_json::Value =
+        crate::support::yaml(text(&files, "compose/dev/compose.yaml")).expect("compose.yaml");
+    assert!(
+        compose["services"]["minio"].is_object() && compose["services"]["minio-init"].is_object()
+    );
+    assert!(text(&files, "compose/dev/trino/catalog/iceberg.properties")
+        .contains("s3.region=us-east-1"));
+    let (_, findings) = check_json(&files);
+    let cmp: Vec<&serde_json::Value> = findings
+        .iter()
+        .filter(|f| f["rule"].as_str().is_some_and(|r| r.starts_with("SOC-CMP")))
+        .collect();
+    assert!(cmp.is_empty(), "{cmp:#?}");
+}

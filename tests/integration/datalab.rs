@@ -1016,7 +1016,13 @@ fn a_bad_notebook_storage_names_field_and_line() {
     );
     let line = spec.lines().position(|l| l == "  storage: nfs").unwrap() + 1;
     let names = ["dev".to_owned(), "staging".to_owned(), "prod".to_owned()];
-    let err = socle::spec::parse(&spec, "socle.yaml", &names).expect_err("nfs is refused");
+    let err = socle::spec::parse(
+        &spec,
+        "socle.yaml",
+        &names,
+        &socle::core::blueprint::options(),
+    )
+    .expect_err("nfs is refused");
     let socle::spec::SpecError::Invalid { problems, .. } = err else {
         panic!("not a spec problem: {err}");
     };
@@ -1025,7 +1031,13 @@ fn a_bad_notebook_storage_names_field_and_line() {
     assert_eq!(problems[0].line, Some(line));
     assert!(problems[0].message.contains("s3") && problems[0].message.contains("pvc"));
     // Omitted, it defaults to s3.
-    let parsed = socle::spec::parse(socle::spec::EXAMPLE, "socle.yaml", &names).unwrap();
+    let parsed = socle::spec::parse(
+        socle::spec::EXAMPLE,
+        "socle.yaml",
+        &names,
+        &socle::core::blueprint::options(),
+    )
+    .unwrap();
     assert_eq!(parsed.notebooks.storage, "s3");
 }
 

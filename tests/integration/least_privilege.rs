@@ -47,24 +47,29 @@ type Expected = BTreeMap<String, BTreeMap<String, bool>>;
 fn declared(spec: Option<&str>, files: &FileSet) -> Expected {
     let manifest = Manifest::load(&Tree::embedded_blueprint()).expect("blueprint");
     let envs = socle::model::environment_names(&Tree::embedded_environments());
-    let parsed = socle::spec::parse(&spec_text(spec), "socle.yaml", &envs).expect("spec");
-    let choices: BTreeMap<&str, String> = [
-        ("ingestion", parsed.components.ingestion.clone()),
-        ("catalog", parsed.components.catalog.clone()),
-        ("logs", parsed.components.logs.clone()),
-        ("postgresql", parsed.components.postgresql.clone()),
-        ("notebooks", parsed.notebooks.storage.clone()),
-        (
-            "object_storage",
-            if parsed.object_storage.is_some() {
-                "external".to_owned()
-            } else {
-                "minio".to_owned()
-            },
-        ),
-    ]
-    .into_iter()
-    .collect();
+    let parsed = socle::spec::parse(
+        &spec_text(spec),
+        "socle.yaml",
+        &envs,
+        &socle::core::blueprint::options(),
+    )
+    .expect("spec");
+    let choices: BTreeMap<&str, String> = parsed
+        .components
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .chain([
+            ("notebooks", parsed.notebooks.storage.clone()),
+            (
+                "object_storage",
+                if parsed.object_storage.is_some() {
+                    "external".to_owned()
+                } else {
+                    "minio".to_owned()
+                },
+            ),
+        ])
+        .collect();
     let holds = |when: &BTreeMap<String, Vec<String>>| {
         when.iter().all(|(k, allowed)| {
             let v = choices

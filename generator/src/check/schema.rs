@@ -437,7 +437,8 @@ pub fn validate_spec(files: &[(String, Vec<u8>)]) -> Vec<Finding> {
     };
     let text = String::from_utf8_lossy(bytes);
     let envs = crate::core::spec::environment_names(&crate::source::Tree::embedded_environments());
-    match crate::core::spec::parse(&text, crate::core::SPEC_PATH, &envs) {
+    let options = crate::core::blueprint::options();
+    match crate::core::spec::parse(&text, crate::core::SPEC_PATH, &envs, &options) {
         Ok(_) => Vec::new(),
         // A YAML error is reported by the parser already.
         Err(crate::core::spec::SpecError::Yaml { .. }) => Vec::new(),

@@ -77,19 +77,12 @@ pub(crate) fn require(name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The spec choices (`components.<option>`) a blueprint's components
-/// depend on, with the values that enable at least one of them.
-fn options(m: &Manifest) -> std::collections::BTreeMap<&str, std::collections::BTreeSet<&str>> {
-    let mut out: std::collections::BTreeMap<&str, std::collections::BTreeSet<&str>> =
-        Default::default();
-    for c in &m.components {
-        for (key, values) in &c.when {
-            out.entry(key.as_str())
-                .or_default()
-                .extend(values.iter().map(String::as_str));
-        }
-    }
-    out
+/// The spec's choices (`components.<option>`) and their values.
+fn options(m: &Manifest) -> serde_json::Map<String, serde_json::Value> {
+    m.options
+        .iter()
+        .map(|o| (o.key.clone(), serde_json::json!(o.values)))
+        .collect()
 }
 
 fn summary(m: &Manifest) -> serde_json::Value {
@@ -107,15 +100,14 @@ fn text(m: &Manifest) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "{} {}", m.name, m.version);
     let _ = writeln!(s, "targets: {}", m.targets.join(", "));
-    let _ = writeln!(
-        s,
-        "\noptions (socle.yaml `components:`, the values that enable a component):"
-    );
-    for (key, values) in options(m) {
+    let _ = writeln!(s, "\noptions (socle.yaml `components:`):");
+    for o in &m.options {
         let _ = writeln!(
             s,
-            "  {key}: {}",
-            values.into_iter().collect::<Vec<_>>().join(", ")
+            "  {}: {}  ({})",
+            o.key,
+            o.values.join(", "),
+            o.description
         );
     }
     let _ = writeln!(s, "\nnamespaces:");

@@ -145,7 +145,10 @@ pub(crate) fn paint(diff: &str, colour: bool) -> String {
 
 /// The spec's schema, with the embedded environments' names.
 fn spec_schema() -> serde_json::Value {
-    schema::spec_schema(&model::environment_names(&Tree::embedded_environments()))
+    schema::spec_schema(
+        &model::environment_names(&Tree::embedded_environments()),
+        &socle::core::blueprint::options(),
+    )
 }
 
 /// A JSON document (a schema) on stdout, indented.

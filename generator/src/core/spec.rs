@@ -201,14 +201,9 @@ pub struct StorageNode {
     pub disks: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Choices {
-    pub ingestion: String,
-    pub catalog: String,
-    pub logs: String,
-    pub postgresql: String,
-}
+/// The blueprint's choices, by option key (`components:`; the schema
+/// holds the keys and values to the blueprint's `options`).
+pub type Choices = BTreeMap<String, String>;
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -482,7 +477,12 @@ fn display_field(field: &str) -> &str {
 
 /// Parse and validate a spec. `origin` names the file in messages;
 /// `environments` lists the environment names that have defaults.
-pub fn parse(text: &str, origin: &str, environments: &[String]) -> Result<Spec, SpecError> {
+pub fn parse(
+    text: &str,
+    origin: &str,
+    environments: &[String],
+    options: &[crate::core::blueprint::SpecOption],
+) -> Result<Spec, SpecError> {
     let value: Value = crate::yaml::from_str(text).map_err(|e| SpecError::Yaml {
         origin: origin.to_owned(),
         line: crate::yaml::error_line(&e),
@@ -490,7 +490,7 @@ pub fn parse(text: &str, origin: &str, environments: &[String]) -> Result<Spec, 
     })?;
 
     let lines = LineIndex::new(text);
-    let schema = schema::spec_schema(environments);
+    let schema = schema::spec_schema(environments, options);
     let mut problems = schema::validate(&schema, &value)
         .into_iter()
         .map(|(field_ptr, message)| {

@@ -1,11 +1,14 @@
 //! The JSON Schema of `socle.yaml` and schema validation.
 //!
-//! The schema is built in code because one enum depends on the binary's
+//! The schema is built in code because parts depend on the binary's
 //! content: the environment names are those that have defaults embedded
-//! (`environments/*.yaml`). Every leaf carries a `description` saying what is
+//! (`environments/*.yaml`), and the `components:` choices are the
+//! blueprint's `options`. Every leaf carries a `description` saying what is
 //! allowed; validation errors quote it so the fix is in the message.
 
 use serde_json::{json, Value};
+
+use crate::core::blueprint::SpecOption;
 
 const SLUG: &str = "^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$";
 const NAME: &str = "^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$";
@@ -15,7 +18,31 @@ const NODE: &str = "^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$";
 const DISK: &str = "^((aio|uring)://)?/dev/[A-Za-z0-9._:+@/-]+$";
 const HOSTNAME: &str = "^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$";
 
-pub fn spec_schema(environments: &[String]) -> Value {
+/// The blueprint's choices (`options`): each key required, its values the
+/// only ones allowed.
+fn components_schema(options: &[SpecOption]) -> Value {
+    let properties: serde_json::Map<String, Value> = options
+        .iter()
+        .map(|o| {
+            (
+                o.key.clone(),
+                json!({"enum": o.values, "description": o.description}),
+            )
+        })
+        .collect();
+    let required: Vec<&str> = options.iter().map(|o| o.key.as_str()).collect();
+    json!({
+        "type": "object",
+        "description": "The blueprint's choices (`socle blueprint show` lists them).",
+        "additionalProperties": false,
+        "required": required,
+        "properties": properties,
+    })
+}
+
+/// The spec's JSON Schema: `environments` are the names with embedded
+/// defaults, `options` the blueprint's choices.
+pub fn spec_schema(environments: &[String], options: &[SpecOption]) -> Value {
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://socle.dev/schemas/socle.yaml.json",
@@ -155,22 +182,7 @@ pub fn spec_schema(environments: &[String]) -> Value {
                     }
                 }
             },
-            "components": {
-                "type": "object",
-                "description": "Platform choices.",
-                "additionalProperties": false,
-                "required": ["ingestion", "catalog", "logs", "postgresql"],
-                "properties": {
-                    "ingestion": {"enum": ["nifi", "airbyte", "both"],
-                                  "description": "Ingestion tool: nifi, airbyte or both."},
-                    "catalog": {"enum": ["datahub", "openmetadata"],
-                                "description": "Data catalog: datahub or openmetadata."},
-                    "logs": {"enum": ["loki"],
-                             "description": "Log stack: loki (with Grafana Alloy as collector)."},
-                    "postgresql": {"enum": ["cloudnative-pg"],
-                                   "description": "PostgreSQL operator: cloudnative-pg."}
-                }
-            },
+            "components": components_schema(options),
             "blueprint": {"type": "string", "pattern": NAME,
                           "description": "The blueprint to render, by name (`socle blueprint list` shows them); without it, the embedded blueprint (e.g. \"data-platform\")."},
             "sizing": {"enum": ["small", "standard", "large"],

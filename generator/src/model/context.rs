@@ -48,7 +48,8 @@ pub struct Base {
     pub client: Client,
     pub domain: String,
     pub repo: Repository,
-    pub choices: Choices,
+    /// The blueprint's options as the spec chose them (`components:`).
+    pub choices: BTreeMap<String, String>,
     /// The enabled components, by id (always `true`: a disabled component
     /// is absent).
     pub enabled: BTreeMap<String, bool>,
@@ -119,14 +120,6 @@ pub struct Client {
 pub struct Repository {
     pub url: String,
     pub revision: String,
-}
-
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct Choices {
-    pub ingestion: String,
-    pub catalog: String,
-    pub logs: String,
-    pub postgresql: String,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]

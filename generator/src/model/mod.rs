@@ -86,6 +86,26 @@ pub struct Enabled {
 
 pub use crate::core::spec::environment_names;
 
+/// The components `choices` enable, in wave order (ties by blueprint order).
+fn enabled_in_waves(manifest: &Manifest, choices: &BTreeMap<&str, &str>) -> Vec<Enabled> {
+    let enabled: Vec<&Component> = manifest
+        .components
+        .iter()
+        .filter(|c| c.enabled(choices))
+        .collect();
+    let waves = blueprint::waves(&enabled);
+    let mut components: Vec<Enabled> = enabled
+        .iter()
+        .map(|c| Enabled {
+            component: (*c).clone(),
+            wave: waves[&c.id],
+        })
+        .collect();
+    // Stable sort keeps blueprint order inside a wave.
+    components.sort_by_key(|e| e.wave);
+    components
+}
+
 fn yaml_file(tree: &Tree, path: &str) -> Result<Option<Value>, ModelError> {
     let Some(bytes) = tree.get(path) else {
         return Ok(None);
@@ -109,23 +129,24 @@ impl Model {
         blueprint: &Tree,
         environments: &Tree,
     ) -> Result<Self, ModelError> {
-        let choices: BTreeMap<&str, &str> = [
-            ("ingestion", spec.components.ingestion.as_str()),
-            ("catalog", spec.components.catalog.as_str()),
-            ("logs", spec.components.logs.as_str()),
-            ("postgresql", spec.components.postgresql.as_str()),
-            ("notebooks", spec.notebooks.storage.as_str()),
-            (
-                "object_storage",
-                if spec.object_storage.is_some() {
-                    "external"
-                } else {
-                    "minio"
-                },
-            ),
-        ]
-        .into_iter()
-        .collect();
+        // The blueprint's options as the spec chose them, and the choices
+        // other sections of the spec make.
+        let choices: BTreeMap<&str, &str> = spec
+            .components
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .chain([
+                ("notebooks", spec.notebooks.storage.as_str()),
+                (
+                    "object_storage",
+                    if spec.object_storage.is_some() {
+                        "external"
+                    } else {
+                        "minio"
+                    },
+                ),
+            ])
+            .collect();
         // The cluster's files are rendered for the Kubernetes environments
         // only; the Compose ones get the host's files (`compose`).
         let compose_envs: Vec<String> = spec
@@ -141,21 +162,7 @@ impl Model {
             .map(|e| e.name.clone())
             .collect();
         spec.environments.retain(|e| !e.is_compose());
-        let enabled: Vec<&Component> = manifest
-            .components
-            .iter()
-            .filter(|c| c.enabled(&choices))
-            .collect();
-        let waves = blueprint::waves(&enabled);
-        let mut components: Vec<Enabled> = enabled
-            .iter()
-            .map(|c| Enabled {
-                component: (*c).clone(),
-                wave: waves[&c.id],
-            })
-            .collect();
-        // Stable sort keeps blueprint order inside a wave.
-        components.sort_by_key(|e| e.wave);
+        let components = enabled_in_waves(&manifest, &choices);
 
         let factor = match spec.sizing.as_str() {
             "small" => 0.5,
@@ -322,12 +329,7 @@ impl Model {
                 url: spec.repository.url.clone(),
                 revision: spec.repository.revision.clone(),
             },
-            choices: context::Choices {
-                ingestion: spec.components.ingestion.clone(),
-                catalog: spec.components.catalog.clone(),
-                logs: spec.components.logs.clone(),
-                postgresql: spec.components.postgresql.clone(),
-            },
+            choices: spec.components.clone(),
             enabled: enabled_map,
             keycloak: keycloak_context(&spec.keycloak),
             domains: spec
@@ -383,13 +385,23 @@ impl Model {
             compose: Default::default(),
         };
         if !compose_envs.is_empty() {
+            // The host runs what the choices enable once the blueprint's
+            // overrides for it apply (its own object store, say), wired
+            // among themselves.
+            let mut host_choices = choices.clone();
+            if let Some(target) = &manifest.compose {
+                for (k, v) in &target.choices {
+                    host_choices.insert(k.as_str(), v.as_str());
+                }
+            }
+            let host = enabled_in_waves(&manifest, &host_choices);
+            let host_wiring = wiring::wiring(&manifest, &host, &host_choices, &domains, &spec);
             let on = crate::compose::in_order(
                 manifest.compose_declared(),
-                components.iter().map(|e| e.component.id.as_str()),
+                host.iter().map(|e| e.component.id.as_str()),
             );
             let view = crate::compose::WiringView {
-                databases: base
-                    .wiring
+                databases: host_wiring
                     .databases
                     .iter()
                     .map(|d| crate::compose::DatabaseRef {
@@ -399,8 +411,7 @@ impl Model {
                         consumer: &d.consumer,
                     })
                     .collect(),
-                s3_accounts: base
-                    .wiring
+                s3_accounts: host_wiring
                     .s3_accounts
                     .iter()
                     .map(|a| crate::compose::S3Ref {
