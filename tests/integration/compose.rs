@@ -448,3 +448,130 @@ fn an_external_object_store_leaves_the_host_its_own() {
         .collect();
     assert!(cmp.is_empty(), "{cmp:#?}");
 }
+
+/// Writes an executable stand-in for a tool: it appends its arguments (and
+/// its stdin, for the secret) to `calls`, and copies policy files aside.
+fn stand_in(bin: &std::path::Path, name: &str, body: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let path = bin.join(name);
+    fs_err::write(&path, format!("#!/bin/sh\n{body}")).expect("stand-in");
+    fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+/// The host's provisioning scripts, run against recording stand-ins for
+/// `mc` and `psql`: each consumer on the host gets its buckets, its user
+/// (secret through stdin), exactly its policy (attached once), its role
+/// (password as a psql variable, never in the SQL) and its database.
+#[test]
+fn provisioning_scripts_create_what_the_wiring_says() {
+    let files = render_text(&compose_spec());
+    let dir = materialise(&files);
+    let host = dir.path().join("compose/dev");
+    let bin = dir.path().join("bin");
+    let seen = dir.path().join("seen");
+    fs_err::create_dir_all(&bin).expect("bin");
+    fs_err::create_dir_all(&seen).expect("seen");
+    stand_in(
+        &bin,
+        "mc",
+        r#"echo "mc $*" >> "$SEEN/calls"
+case "$*" in
+  "admin user add "*) read -r secret; echo "secret $5 $secret" >> "$SEEN/calls" ;;
+  "admin policy create "*) cp "$6" "$SEEN/$5.json" ;;
+  "admin user info local minio-user-trino --json") echo '{"status":"success","policyName":"trino"}' ;;
+  "admin user info "*) echo '{"status":"success"}' ;;
+esac
+"#,
+    );
+    stand_in(
+        &bin,
+        "psql",
+        "echo \"psql $*\" >> \"$SEEN/calls\"\ncat > /dev/null\n",
+    );
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    for script in ["init/minio/provision.sh", "init/postgresql/provision.sh"] {
+        let out = Command::new("sh")
+            .arg(host.join(script))
+            .env("PATH", &path)
+            .env("SEEN", &seen)
+            .env("TMPDIR", dir.path())
+            .envs([
+                ("MINIO_ROOT_USER", "root"),
+                ("MINIO_ROOT_PASSWORD", "rootpw"),
+                ("TRINO_S3_SECRET_KEY", "trino-s3"),
+                ("LAKEKEEPER_S3_SECRET_KEY", "lk-s3"),
+                ("AIRFLOW_S3_SECRET_KEY", "af-s3"),
+                ("TRINO_DB_PASSWORD", "trino-db"),
+                ("LAKEKEEPER_DB_PASSWORD", "lk-db"),
+                ("AIRFLOW_DB_PASSWORD", "af-db"),
+            ])
+            .output()
+            .expect("sh");
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let calls = fs_err::read_to_string(seen.join("calls")).expect("calls");
+    for bucket in ["iceberg-raw", "iceberg-analytics", "airflow-logs"] {
+        assert!(
+            calls.contains(&format!("mc mb --ignore-existing local/{bucket}\n")),
+            "{calls}"
+        );
+    }
+    assert!(
+        calls.contains("secret minio-user-lakekeeper lk-s3\n"),
+        "{calls}"
+    );
+    assert!(
+        !calls.contains("mc admin user add local minio-user-lakekeeper lk-s3"),
+        "a secret on a command line"
+    );
+    // Attached once: trino's user already has its policy.
+    assert!(calls.contains("mc admin policy attach local lakekeeper --user minio-user-lakekeeper"));
+    assert!(
+        !calls.contains("mc admin policy attach local trino"),
+        "{calls}"
+    );
+    // Airflow writes its logs bucket and nothing else.
+    let airflow: serde_json::Value =
+        serde_json::from_str(&fs_err::read_to_string(seen.join("airflow.json")).expect("policy"))
+            .expect("policy JSON");
+    let resources: Vec<&str> = airflow["Statement"]
+        .as_array()
+        .expect("statements")
+        .iter()
+        .flat_map(|s| s["Resource"].as_array().expect("resources"))
+        .filter_map(|r| r.as_str())
+        .collect();
+    assert!(
+        resources
+            .iter()
+            .all(|r| r.starts_with("arn:aws:s3:::airflow-logs")),
+        "{resources:?}"
+    );
+    assert!(airflow.to_string().contains("s3:PutObject"));
+    // Roles with their passwords as variables, then databases and schemas.
+    assert!(calls.contains("-v role=trino -v pw=trino-db"), "{calls}");
+    assert!(calls.contains("-v db=reference -v owner=trino"), "{calls}");
+    assert!(
+        calls.contains("-v schema=reference -v owner=trino"),
+        "{calls}"
+    );
+    // The policy files went to a folder of their own, removed on exit.
+    let left: Vec<_> = fs_err::read_dir(dir.path())
+        .expect("dir")
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("minio-policies.")
+        })
+        .collect();
+    assert!(left.is_empty(), "policy files left behind");
+}

@@ -106,6 +106,62 @@ fn enabled_in_waves(manifest: &Manifest, choices: &BTreeMap<&str, &str>) -> Vec<
     components
 }
 
+/// What runs on the Compose environments' host: the components the
+/// choices enable once the blueprint's overrides for the host apply (its
+/// own object store, say), wired among themselves.
+fn host_context(
+    manifest: &Manifest,
+    choices: &BTreeMap<&str, &str>,
+    domains: &[String],
+    spec: &Spec,
+    compose_envs: Vec<String>,
+    socket_envs: Vec<String>,
+) -> Result<crate::compose::ComposeContext, ModelError> {
+    let mut host_choices = choices.clone();
+    if let Some(target) = &manifest.compose {
+        for (k, v) in &target.choices {
+            host_choices.insert(k.as_str(), v.as_str());
+        }
+    }
+    let host = enabled_in_waves(manifest, &host_choices);
+    let host_wiring = wiring::wiring(manifest, &host, &host_choices, domains, spec);
+    let on = crate::compose::in_order(
+        manifest.compose_declared(),
+        host.iter().map(|e| e.component.id.as_str()),
+    );
+    let view = crate::compose::WiringView {
+        databases: host_wiring
+            .databases
+            .iter()
+            .map(|d| crate::compose::DatabaseRef {
+                name: &d.name,
+                owner: &d.owner,
+                schemas: &d.schemas,
+                consumer: &d.consumer,
+            })
+            .collect(),
+        s3_accounts: host_wiring
+            .s3_accounts
+            .iter()
+            .map(|a| crate::compose::S3Ref {
+                consumer: &a.consumer,
+                user: &a.user,
+                policy: &a.policy,
+                read: &a.read,
+                write: &a.write,
+            })
+            .collect(),
+    };
+    crate::compose::context(
+        manifest.compose.as_ref(),
+        compose_envs,
+        socket_envs,
+        &on,
+        &view,
+    )
+    .map_err(|message| ModelError::Compose { message })
+}
+
 fn yaml_file(tree: &Tree, path: &str) -> Result<Option<Value>, ModelError> {
     let Some(bytes) = tree.get(path) else {
         return Ok(None);
@@ -385,53 +441,14 @@ impl Model {
             compose: Default::default(),
         };
         if !compose_envs.is_empty() {
-            // The host runs what the choices enable once the blueprint's
-            // overrides for it apply (its own object store, say), wired
-            // among themselves.
-            let mut host_choices = choices.clone();
-            if let Some(target) = &manifest.compose {
-                for (k, v) in &target.choices {
-                    host_choices.insert(k.as_str(), v.as_str());
-                }
-            }
-            let host = enabled_in_waves(&manifest, &host_choices);
-            let host_wiring = wiring::wiring(&manifest, &host, &host_choices, &domains, &spec);
-            let on = crate::compose::in_order(
-                manifest.compose_declared(),
-                host.iter().map(|e| e.component.id.as_str()),
-            );
-            let view = crate::compose::WiringView {
-                databases: host_wiring
-                    .databases
-                    .iter()
-                    .map(|d| crate::compose::DatabaseRef {
-                        name: &d.name,
-                        owner: &d.owner,
-                        schemas: &d.schemas,
-                        consumer: &d.consumer,
-                    })
-                    .collect(),
-                s3_accounts: host_wiring
-                    .s3_accounts
-                    .iter()
-                    .map(|a| crate::compose::S3Ref {
-                        consumer: &a.consumer,
-                        user: &a.user,
-                        policy: &a.policy,
-                        read: &a.read,
-                        write: &a.write,
-                    })
-                    .collect(),
-            };
-            let compose = crate::compose::context(
-                manifest.compose.as_ref(),
+            base.compose = host_context(
+                &manifest,
+                &choices,
+                &domains,
+                &spec,
                 compose_envs,
                 socket_envs,
-                &on,
-                &view,
-            )
-            .map_err(|message| ModelError::Compose { message })?;
-            base.compose = compose;
+            )?;
         }
         let mut model = Model {
             spec,
