@@ -575,3 +575,80 @@ esac
         .collect();
     assert!(left.is_empty(), "policy files left behind");
 }
+
+/// The catalog's bootstrap on the host, against a recording stand-in for
+/// curl: the terms accepted once, then one warehouse per Iceberg bucket of
+/// the catalog, on the host's MinIO as the catalog's own S3 user; a
+/// warehouse that exists already (409) is no failure, an error is.
+#[test]
+fn the_catalog_bootstrap_declares_one_warehouse_per_bucket() {
+    let files = render_text(&compose_spec());
+    let dir = materialise(&files);
+    let bin = dir.path().join("bin");
+    fs_err::create_dir_all(&bin).expect("bin");
+    stand_in(
+        &bin,
+        "curl",
+        r#"for a in "$@"; do printf '%s\n' "$a"; done >> "$SEEN"
+printf '%s\n' "--" >> "$SEEN"
+case "$*" in
+  *iceberg-ml*) printf '%s' "${ML_STATUS:-409}" ;;
+  *) printf '201' ;;
+esac
+"#,
+    );
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let run = |ml_status: &str| {
+        let seen = dir.path().join(format!("curl-{ml_status}"));
+        let out = Command::new("sh")
+            .arg(dir.path().join("compose/dev/init/lakekeeper/bootstrap.sh"))
+            .env("PATH", &path)
+            .env("SEEN", &seen)
+            .env("ML_STATUS", ml_status)
+            .env("LAKEKEEPER_S3_SECRET_KEY", "lk-s3")
+            .output()
+            .expect("sh");
+        (out, fs_err::read_to_string(&seen).unwrap_or_default())
+    };
+    let (out, calls) = run("409");
+    crate::support::assert_success(&out);
+    assert!(
+        calls.contains("http://lakekeeper:8181/management/v1/bootstrap"),
+        "{calls}"
+    );
+    let warehouses: Vec<&str> = calls
+        .split("\n--\n")
+        .filter(|c| c.contains("/management/v1/warehouse"))
+        .collect();
+    assert_eq!(warehouses.len(), 4, "{calls}");
+    for bucket in [
+        "iceberg-raw",
+        "iceberg-staging",
+        "iceberg-analytics",
+        "iceberg-ml",
+    ] {
+        let call = warehouses
+            .iter()
+            .find(|c| c.contains(&format!("\"warehouse-name\":\"{bucket}\"")))
+            .unwrap_or_else(|| panic!("no warehouse {bucket}: {calls}"));
+        let body = call
+            .lines()
+            .skip_while(|l| *l != "-d")
+            .nth(1)
+            .expect("body");
+        let v: serde_json::Value = serde_json::from_str(body).expect("JSON body");
+        assert_eq!(v["storage-profile"]["bucket"], bucket);
+        assert_eq!(v["storage-profile"]["endpoint"], "http://minio:9000");
+        assert_eq!(
+            v["storage-credential"]["aws-access-key-id"],
+            "minio-user-lakekeeper"
+        );
+        assert_eq!(v["storage-credential"]["aws-secret-access-key"], "lk-s3");
+    }
+    let (out, _) = run("500");
+    assert!(!out.status.success(), "a failed warehouse passed");
+}
