@@ -144,6 +144,18 @@ fn port_pair(p: &str) -> Option<(u16, u16)> {
     }
 }
 
+/// A size scaled by the spec's sizing factor, in Compose's notation
+/// (whole gigabytes as `G`, else megabytes).
+pub fn scaled_memory(q: &str, factor: f64) -> String {
+    let mb = megabytes(q).map_or(0.0, |m| m as f64) * factor;
+    let mb = mb.round() as u64;
+    if mb % 1024 == 0 {
+        format!("{}G", mb / 1024)
+    } else {
+        format!("{mb}M")
+    }
+}
+
 /// Whether an image reference names one immutable version.
 pub fn pinned(image: &str) -> bool {
     if image.contains("@sha256:") {
@@ -350,6 +362,8 @@ pub struct ComposeContext {
     pub environments: Vec<String>,
     /// Those of them whose spec lets services mount the Docker socket.
     pub docker_socket: Vec<String>,
+    /// The spec's sizing factor, applied to every limit and to the host.
+    pub factor: f64,
     pub network: String,
     pub host: Option<Host>,
     /// Enabled components with services on the host, in wave order.
@@ -434,6 +448,7 @@ pub fn context(
     target: Option<&ComposeTarget>,
     environments: Vec<String>,
     docker_socket: Vec<String>,
+    factor: f64,
     enabled: &[Declared<'_>],
     wiring: &WiringView<'_>,
 ) -> Result<ComposeContext, String> {
@@ -441,6 +456,7 @@ pub fn context(
         return Ok(ComposeContext {
             environments,
             docker_socket,
+            factor,
             ..Default::default()
         });
     };
@@ -511,8 +527,14 @@ pub fn context(
     let mut ctx = ComposeContext {
         environments,
         docker_socket,
+        factor,
         network: target.network.clone(),
-        host: Some(target.host.clone()),
+        // The host scales with the services: the seed's 16 GB host for the
+        // standard sizing, its 32 GB one for large.
+        host: Some(Host {
+            cpus: target.host.cpus * factor,
+            memory: scaled_memory(&target.host.memory, factor),
+        }),
         components,
         left_out,
         databases,
@@ -753,7 +775,10 @@ pub fn compose_file(
         svc.insert("networks".into(), json!([ctx.network]));
         svc.insert(
             "deploy".into(),
-            json!({"resources": {"limits": {"cpus": format!("{}", s.limits.cpus), "memory": s.limits.memory}}}),
+            json!({"resources": {"limits": {
+                "cpus": format!("{}", s.limits.cpus * ctx.factor),
+                "memory": scaled_memory(&s.limits.memory, ctx.factor),
+            }}}),
         );
         if let Some(reason) = &s.docker_socket {
             svc.insert("x-socle".into(), json!({ "docker-socket": reason }));
@@ -815,6 +840,14 @@ mod tests {
     }
 
     #[test]
+    fn sizes_scale_with_the_sizing() {
+        assert_eq!(scaled_memory("16G", 2.0), "32G");
+        assert_eq!(scaled_memory("1G", 0.5), "512M");
+        assert_eq!(scaled_memory("64M", 0.5), "32M");
+        assert_eq!(scaled_memory("3G", 1.0), "3G");
+    }
+
+    #[test]
     fn only_versions_and_digests_are_pinned() {
         assert!(pinned("postgres:17.6"));
         assert!(pinned("registry:5000/team/app:1.2"));
@@ -843,6 +876,7 @@ mod tests {
         let mut ctx = ComposeContext {
             environments: vec!["dev".into()],
             network: "n".into(),
+            factor: 1.0,
             ..Default::default()
         };
         let err = compose_file(&ctx, &declared, "dev").expect_err("not allowed");

@@ -652,3 +652,28 @@ esac
     let (out, _) = run("500");
     assert!(!out.status.success(), "a failed warehouse passed");
 }
+
+/// The spec's sizing scales the host and every limit together, so the
+/// services still fit: large is the deployment guide's 32 GB host.
+#[test]
+fn sizing_scales_the_host_and_its_limits() {
+    for (sizing, trino, host) in [("small", "2G", "8G"), ("large", "8G", "32G")] {
+        let spec = compose_spec().replace("sizing: standard", &format!("sizing: {sizing}"));
+        assert_ne!(spec, compose_spec());
+        let files = render_text(&spec);
+        let compose: serde_json::Value =
+            crate::support::yaml(text(&files, "compose/dev/compose.yaml")).expect("compose.yaml");
+        assert_eq!(
+            compose["services"]["trino"]["deploy"]["resources"]["limits"]["memory"],
+            trino
+        );
+        assert_eq!(compose["x-socle"]["host"]["memory"], host, "{sizing}");
+        let (_, findings) = check_json(&files);
+        assert!(
+            !findings
+                .iter()
+                .any(|f| f["rule"].as_str().is_some_and(|r| r.starts_with("SOC-CMP"))),
+            "{sizing}: {findings:#?}"
+        );
+    }
+}

@@ -116,6 +116,7 @@ fn host_context(
     spec: &Spec,
     compose_envs: Vec<String>,
     socket_envs: Vec<String>,
+    factor: f64,
 ) -> Result<crate::compose::ComposeContext, ModelError> {
     let mut host_choices = choices.clone();
     if let Some(target) = &manifest.compose {
@@ -156,6 +157,7 @@ fn host_context(
         manifest.compose.as_ref(),
         compose_envs,
         socket_envs,
+        factor,
         &on,
         &view,
     )
@@ -448,6 +450,7 @@ impl Model {
                 &spec,
                 compose_envs,
                 socket_envs,
+                factor,
             )?;
         }
         let mut model = Model {
