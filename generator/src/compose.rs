@@ -149,7 +149,7 @@ fn port_pair(p: &str) -> Option<(u16, u16)> {
 pub fn scaled_memory(q: &str, factor: f64) -> String {
     let mb = megabytes(q).map_or(0.0, |m| m as f64) * factor;
     let mb = mb.round() as u64;
-    if mb % 1024 == 0 {
+    if mb.is_multiple_of(1024) {
         format!("{}G", mb / 1024)
     } else {
         format!("{mb}M")
