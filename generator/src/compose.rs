@@ -840,6 +840,71 @@ mod tests {
     }
 
     #[test]
+    fn declarations_are_refused_with_the_reason() {
+        let target: ComposeTarget =
+            crate::yaml::from_str("host: {cpus: 4, memory: 16G}\nnetwork: n\n").expect("target");
+        let good = "image: db:1.0\nhealthcheck: [CMD, /bin/true]\nlimits: {cpus: 1, memory: 1G}\nports: [\"5432\"]\n";
+        let check_one = |yaml: &str, provides: &Provides| {
+            let s: Service = crate::yaml::from_str(yaml).expect("service");
+            let services = BTreeMap::from([("db".to_owned(), s)]);
+            let needs = Vec::new();
+            check(
+                &target,
+                &[Declared {
+                    id: "db",
+                    title: "DB",
+                    needs: &needs,
+                    provides,
+                    services: &services,
+                }],
+            )
+        };
+        let none = Provides::default();
+        assert_eq!(check_one(good, &none), Ok(()));
+        for (edit, expected) in [
+            (good.replace("db:1.0", "db:latest"), "is not pinned"),
+            (
+                good.replace("healthcheck: [CMD, /bin/true]\n", ""),
+                "needs a `healthcheck`",
+            ),
+            (
+                format!("{good}oneshot: true\n"),
+                "a one-shot service has none",
+            ),
+            (good.replace("memory: 1G", "memory: lots"), "limits"),
+            (
+                good.replace("\"5432\"", "\"54:32:1\""),
+                "neither PORT nor HOST:CONTAINER",
+            ),
+            (
+                format!("{good}mounts: {{../../../etc: /etc}}\n"),
+                "must stay in the repository",
+            ),
+            (
+                format!("{good}mounts: {{/etc: /etc}}\n"),
+                "must stay in the repository",
+            ),
+            (format!("{good}provisions: databases\n"), "does not provide"),
+            (format!("{good}after: [db]\n"), "not another service"),
+            (format!("{good}secrets: {{lower_case: x}}\n"), "UPPER_SNAKE"),
+        ] {
+            let err = check_one(&edit, &none).expect_err(expected);
+            assert!(err.contains(expected), "{expected}: {err}");
+        }
+        let empty = BTreeMap::new();
+        let needs = Vec::new();
+        let bare = [Declared {
+            id: "op",
+            title: "Operator",
+            needs: &needs,
+            provides: &none,
+            services: &empty,
+        }];
+        let err = check(&target, &bare).expect_err("neither declared nor left out");
+        assert!(err.contains("compose.left_out"), "{err}");
+    }
+
+    #[test]
     fn sizes_scale_with_the_sizing() {
         assert_eq!(scaled_memory("16G", 2.0), "32G");
         assert_eq!(scaled_memory("1G", 0.5), "512M");
