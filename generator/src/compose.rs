@@ -385,6 +385,8 @@ pub struct HostComponent {
     pub id: String,
     pub title: String,
     pub services: Vec<String>,
+    /// Where its services answer on the host: `127.0.0.1:<port>`.
+    pub addresses: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -472,6 +474,12 @@ pub fn context(
             id: c.id.to_owned(),
             title: c.title.to_owned(),
             services: c.services.keys().cloned().collect(),
+            addresses: c
+                .services
+                .values()
+                .flat_map(|s| s.ports.iter().filter_map(|p| port_pair(p)))
+                .map(|(host, _)| format!("127.0.0.1:{host}"))
+                .collect(),
         })
         .collect();
     let left_out = enabled
