@@ -676,8 +676,28 @@ fn blueprints_are_listed_shown_and_named_by_the_spec() {
         .map(|v| v.as_str().unwrap())
         .collect();
     assert_eq!(ingestion, ["nifi", "airbyte", "both"]);
+    // The single-host target: what runs there and why the rest does not.
+    let on_host: Vec<&str> = shown["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| !c["compose_services"].as_array().unwrap().is_empty())
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        on_host.contains(&"postgresql") && on_host.contains(&"trino"),
+        "{on_host:?}"
+    );
+    let left_out = shown["compose"]["left_out"].as_object().unwrap();
+    assert_eq!(on_host.len() + left_out.len(), components);
+    assert!(left_out["keycloak"].as_str().unwrap().contains("sign"));
     let text = socle().args(["blueprint", "show"]).output().unwrap();
-    assert!(String::from_utf8_lossy(&text.stdout).contains("chart trino "));
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("chart trino "));
+    assert!(
+        text.contains("compose (one Docker host of 4 cores and 16G"),
+        "{text}"
+    );
 
     let out = socle()
         .args(["blueprint", "show", "lakehouse"])

@@ -57,8 +57,16 @@ pub(crate) fn run(cmd: BlueprintCommand) -> anyhow::Result<u8> {
                         "needs": c.needs,
                         "when": c.when,
                         "chart": c.chart.as_ref().map(|ch| format!("{} {}", ch.name, ch.version)),
+                        "compose_services": c.compose.keys().collect::<Vec<_>>(),
                     }))
                     .collect::<Vec<_>>());
+                if let Some(target) = &m.compose {
+                    v["compose"] = serde_json::json!({
+                        "host": target.host,
+                        "choices": target.choices,
+                        "left_out": target.left_out,
+                    });
+                }
                 writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
             } else {
                 write!(out, "{}", text(m))?;
@@ -108,6 +116,25 @@ fn text(m: &Manifest) -> String {
             o.key,
             o.values.join(", "),
             o.description
+        );
+    }
+    if let Some(target) = &m.compose {
+        let on_host: Vec<&str> = m
+            .components
+            .iter()
+            .filter(|c| !c.compose.is_empty())
+            .map(|c| c.id.as_str())
+            .collect();
+        let _ = writeln!(
+            s,
+            "\ncompose (one Docker host of {} cores and {} at the standard sizing):",
+            target.host.cpus, target.host.memory
+        );
+        let _ = writeln!(s, "  runs: {}", on_host.join(", "));
+        let _ = writeln!(
+            s,
+            "  leaves out {} components (their reasons: --format json, compose.left_out)",
+            target.left_out.len()
         );
     }
     let _ = writeln!(s, "\nnamespaces:");
