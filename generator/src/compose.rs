@@ -168,21 +168,47 @@ pub fn pinned(image: &str) -> bool {
     }
 }
 
-/// The variable names `${NAME}` in a text (Compose's interpolation).
-pub fn variables(text: &str) -> Vec<String> {
+/// One `${NAME...}` of a text, as Compose interpolates it.
+struct Interpolation<'t> {
+    /// Byte range of the whole `${...}` (to the text's end if unclosed).
+    start: usize,
+    end: usize,
+    name: &'t str,
+    /// `${NAME}` alone: no default, no error message, closed.
+    plain: bool,
+}
+
+/// Every interpolation of a text, a default's own included (`${A:-${B}}`
+/// names A and B); `$${` is a literal `${`.
+fn interpolations(text: &str) -> Vec<Interpolation<'_>> {
     let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(i) = rest.find("${") {
-        let escaped = rest[..i].ends_with('$');
-        rest = &rest[i + 2..];
-        if escaped {
+    let mut from = 0;
+    while let Some(i) = text[from..].find("${").map(|i| from + i) {
+        let body = i + 2;
+        from = body;
+        if text[..i].ends_with('$') {
             continue;
         }
-        let end = rest.find(['}', ':', '-', '?']).unwrap_or(rest.len());
-        out.push(rest[..end].to_owned());
-        rest = &rest[end..];
+        let close = text[body..].find('}').map(|c| body + c);
+        let inner = &text[body..close.unwrap_or(text.len())];
+        let len = inner.find([':', '-', '?']).unwrap_or(inner.len());
+        out.push(Interpolation {
+            start: i,
+            end: close.map_or(text.len(), |c| c + 1),
+            name: &inner[..len],
+            plain: close.is_some() && len == inner.len(),
+        });
+        from = body + len;
     }
     out
+}
+
+/// The variable names `${NAME}` in a text (Compose's interpolation).
+pub fn variables(text: &str) -> Vec<String> {
+    interpolations(text)
+        .into_iter()
+        .map(|v| v.name.to_owned())
+        .collect()
 }
 
 fn upper(s: &str) -> String {
@@ -462,12 +488,7 @@ pub fn context(
             ..Default::default()
         });
     };
-    let on_host: BTreeSet<&str> = enabled
-        .iter()
-        .filter(|c| !c.services.is_empty())
-        .map(|c| c.id)
-        .collect();
-    let components = enabled
+    let components: Vec<HostComponent> = enabled
         .iter()
         .filter(|c| !c.services.is_empty())
         .map(|c| HostComponent {
@@ -482,6 +503,7 @@ pub fn context(
                 .collect(),
         })
         .collect();
+    let on_host: BTreeSet<&str> = components.iter().map(|c| c.id.as_str()).collect();
     let left_out = enabled
         .iter()
         .filter(|c| c.services.is_empty())
@@ -641,23 +663,16 @@ fn host_services<'a>(
 /// credential is unset or empty rather than start it without one.
 fn required(text: &str) -> String {
     let mut out = String::new();
-    let mut rest = text;
-    while let Some(i) = rest.find("${") {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 2..];
-        match after.find('}') {
-            Some(end) if !rest[..i].ends_with('$') && !after[..end].contains([':', '-', '?']) => {
-                let var = &after[..end];
-                out.push_str(&format!("${{{var}:?{var} is not set: run sh init-env.sh}}"));
-                rest = &after[end + 1..];
-            }
-            _ => {
-                out.push_str("${");
-                rest = after;
-            }
-        }
+    let mut copied = 0;
+    for v in interpolations(text).into_iter().filter(|v| v.plain) {
+        out.push_str(&text[copied..v.start]);
+        out.push_str(&format!(
+            "${{{0}:?{0} is not set: run sh init-env.sh}}",
+            v.name
+        ));
+        copied = v.end;
     }
-    out.push_str(rest);
+    out.push_str(&text[copied..]);
     out
 }
 
@@ -978,5 +993,10 @@ mod tests {
         assert_eq!(required("${A:-b}"), "${A:-b}");
         assert_eq!(variables("a ${X} ${Y:-z} $${Z}"), ["X", "Y"]);
         assert_eq!(required("$${Z}"), "$${Z}");
+        assert_eq!(variables("${A:-${B}}"), ["A", "B"]);
+        assert_eq!(
+            required("${A:-${B}} ${C"),
+            "${A:-${B:?B is not set: run sh init-env.sh}} ${C"
+        );
     }
 }

@@ -5,7 +5,9 @@
 
 use std::process::Command;
 
-use crate::support::{check_json, materialise, render_text, socle_in, text, tool};
+use crate::support::{
+    assert_builtin_schema, check_json, materialise, render_text, socle_in, text, tool,
+};
 
 const DEV_CLUSTER: &str = "  - name: dev
     cluster: https://dev.k8s.acme.example:6443
@@ -13,6 +15,22 @@ const DEV_CLUSTER: &str = "  - name: dev
       api_server: [10.10.0.10/32, 10.10.0.11/32, 10.10.0.12/32]   # kubectl get endpoints kubernetes -n default
       nodes: [10.10.0.0/22]
 ";
+
+/// The Compose rules' findings of `socle check` on a file set: the exit
+/// code and those findings.
+fn compose_findings(files: &socle::render::FileSet) -> (i32, Vec<serde_json::Value>) {
+    let (code, findings) = check_json(files);
+    let cmp = findings
+        .into_iter()
+        .filter(|f| f["rule"].as_str().is_some_and(|r| r.starts_with("SOC-CMP")))
+        .collect();
+    (code, cmp)
+}
+
+/// The rendered `compose.yaml` of dev, parsed.
+fn compose_doc(files: &socle::render::FileSet) -> serde_json::Value {
+    crate::support::yaml(text(files, "compose/dev/compose.yaml")).expect("compose.yaml parses")
+}
 
 /// The example spec with dev on one Docker host.
 pub fn compose_spec() -> String {
@@ -77,7 +95,7 @@ fn dev_on_compose_gets_the_host_files_and_no_cluster_files() {
 
     // depends_on comes from the blueprint's needs: Trino waits for the
     // catalog to be healthy and its warehouses to be declared.
-    let doc: serde_json::Value = crate::support::yaml(compose).expect("compose.yaml parses");
+    let doc = compose_doc(&files);
     let trino = &doc["services"]["trino"]["depends_on"];
     assert_eq!(trino["lakekeeper"]["condition"], "service_healthy");
     assert_eq!(
@@ -146,18 +164,7 @@ fn compose_file_passes_the_compose_schema_and_docker_compose_config() {
             String::from_utf8_lossy(&out.stdout)
         );
     }
-    if let Some(cj) = tool("check-jsonschema") {
-        let out = Command::new(cj)
-            .args(["--builtin-schema", "vendor.compose-spec"])
-            .arg(host.join("compose.yaml"))
-            .output()
-            .expect("check-jsonschema");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-    }
+    assert_builtin_schema("vendor.compose-spec", &host.join("compose.yaml"));
     let Some(dc) = tool("docker-compose") else {
         return;
     };
@@ -226,11 +233,8 @@ fn compose_file_passes_the_compose_schema_and_docker_compose_config() {
 fn compose_environment_checks_clean_and_its_breaks_are_denied() {
     let mut files = render_text(&compose_spec());
     let (code, findings) = check_json(&files);
-    let cmp: Vec<&serde_json::Value> = findings
-        .iter()
-        .filter(|f| f["rule"].as_str().is_some_and(|r| r.starts_with("SOC-CMP")))
-        .collect();
     assert_eq!(code, 0, "{findings:#?}");
+    let (_, cmp) = compose_findings(&files);
     assert!(cmp.is_empty(), "{cmp:#?}");
 
     let compose = text(&files, "compose/dev/compose.yaml")
@@ -245,13 +249,12 @@ fn compose_environment_checks_clean_and_its_breaks_are_denied() {
             1,
         );
     files.insert("compose/dev/compose.yaml".into(), compose.into_bytes());
-    let (code, findings) = check_json(&files);
+    let (code, findings) = compose_findings(&files);
     let rules: Vec<&str> = findings.iter().filter_map(|f| f["rule"].as_str()).collect();
     assert_eq!(code, 1);
-    assert!(
-        rules.contains(&"SOC-CMP-002") && rules.contains(&"SOC-CMP-009"),
-        "{rules:?}"
-    );
+    for rule in ["SOC-CMP-002", "SOC-CMP-009", "SOC-CMP-010"] {
+        assert!(rules.contains(&rule), "{rule} not in {rules:?}");
+    }
 }
 
 #[test]
@@ -384,23 +387,11 @@ fn generated_ci_resolves_the_compose_environments() {
     assert!(text(&files, ".github/workflows/tests.yaml").contains("run: sh ci/compose-config.sh"));
     assert!(text(&files, ".gitlab-ci.yml").contains("- sh ci/compose-config.sh"));
     let dir = materialise(&files);
-    if let Some(cj) = tool("check-jsonschema") {
-        for (schema, path) in [
-            ("vendor.github-workflows", ".github/workflows/tests.yaml"),
-            ("vendor.gitlab-ci", ".gitlab-ci.yml"),
-        ] {
-            let out = Command::new(&cj)
-                .args(["--builtin-schema", schema])
-                .arg(dir.path().join(path))
-                .output()
-                .expect("check-jsonschema");
-            assert!(
-                out.status.success(),
-                "{path}: {}",
-                String::from_utf8_lossy(&out.stdout)
-            );
-        }
-    }
+    assert_builtin_schema(
+        "vendor.github-workflows",
+        &dir.path().join(".github/workflows/tests.yaml"),
+    );
+    assert_builtin_schema("vendor.gitlab-ci", &dir.path().join(".gitlab-ci.yml"));
     if let Some(zizmor) = tool("zizmor") {
         let out = Command::new(zizmor)
             .args(["--offline", "--no-progress", "--min-severity", "low"])
@@ -434,18 +425,13 @@ fn an_external_object_store_leaves_the_host_its_own() {
         !files.keys().any(|p| p.starts_with("components/minio/")),
         "the clusters use the external store"
     );
-    let compose: serde_json::Value =
-        crate::support::yaml(text(&files, "compose/dev/compose.yaml")).expect("compose.yaml");
+    let compose = compose_doc(&files);
     assert!(
         compose["services"]["minio"].is_object() && compose["services"]["minio-init"].is_object()
     );
     assert!(text(&files, "compose/dev/trino/catalog/iceberg.properties")
         .contains("s3.region=us-east-1"));
-    let (_, findings) = check_json(&files);
-    let cmp: Vec<&serde_json::Value> = findings
-        .iter()
-        .filter(|f| f["rule"].as_str().is_some_and(|r| r.starts_with("SOC-CMP")))
-        .collect();
+    let (_, cmp) = compose_findings(&files);
     assert!(cmp.is_empty(), "{cmp:#?}");
 }
 
@@ -661,19 +647,13 @@ fn sizing_scales_the_host_and_its_limits() {
         let spec = compose_spec().replace("sizing: standard", &format!("sizing: {sizing}"));
         assert_ne!(spec, compose_spec());
         let files = render_text(&spec);
-        let compose: serde_json::Value =
-            crate::support::yaml(text(&files, "compose/dev/compose.yaml")).expect("compose.yaml");
+        let compose = compose_doc(&files);
         assert_eq!(
             compose["services"]["trino"]["deploy"]["resources"]["limits"]["memory"],
             trino
         );
         assert_eq!(compose["x-socle"]["host"]["memory"], host, "{sizing}");
-        let (_, findings) = check_json(&files);
-        assert!(
-            !findings
-                .iter()
-                .any(|f| f["rule"].as_str().is_some_and(|r| r.starts_with("SOC-CMP"))),
-            "{sizing}: {findings:#?}"
-        );
+        let (_, cmp) = compose_findings(&files);
+        assert!(cmp.is_empty(), "{sizing}: {cmp:#?}");
     }
 }

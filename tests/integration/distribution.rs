@@ -419,17 +419,8 @@ fn workflows_pass_zizmor_and_the_workflow_schema() {
         .output()
         .unwrap();
     crate::support::assert_success(&out);
-    let Some(cj) = tool("check-jsonschema") else {
-        return;
-    };
-    let out = Command::new(cj)
-        .args(["--builtin-schema", "vendor.github-workflows"])
-        .arg(root.join(".github/workflows/release.yaml"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
+    crate::support::assert_builtin_schema(
+        "vendor.github-workflows",
+        &root.join(".github/workflows/release.yaml"),
     );
 }

@@ -70,6 +70,26 @@ pub fn tool(name: &str) -> Option<PathBuf> {
     None
 }
 
+/// `file` validates against check-jsonschema's vendored `schema` (e.g.
+/// `vendor.compose-spec`); skipped like [`tool`] when it is missing.
+pub fn assert_builtin_schema(schema: &str, file: &Path) {
+    let Some(cj) = tool("check-jsonschema") else {
+        return;
+    };
+    let out = std::process::Command::new(cj)
+        .args(["--builtin-schema", schema])
+        .arg(file)
+        .output()
+        .expect("check-jsonschema runs");
+    assert!(
+        out.status.success(),
+        "{} against {schema}:\n{}{}",
+        file.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Read options as socle's own: YAML 1.2 core schema (`yes` and `0755` are
 /// strings), duplicate keys refused.
 fn yaml_options() -> serde_saphyr::Options {

@@ -229,16 +229,8 @@ fn render_checks_what_overlays_produce() {
 /// GitHub and GitLab schemas of check-jsonschema.
 #[test]
 fn ci_files_validate_with_check_jsonschema() {
-    let Some(cj) = tool("check-jsonschema") else {
-        return;
-    };
     let root = crate::support::repo_root();
-    let validate = |schema: &str, file: &Path| {
-        let (ok, out) = run(Command::new(&cj)
-            .args(["--builtin-schema", schema])
-            .arg(file));
-        assert!(ok, "{} against {schema}:\n{out}", file.display());
-    };
+    let validate = crate::support::assert_builtin_schema;
     validate("vendor.github-actions", &root.join("ci/github/action.yml"));
     validate(
         "vendor.gitlab-ci",
