@@ -263,9 +263,10 @@ impl<'a> Repository<'a> {
                     }
                 }
                 system.objects.push(self.object(&application, e, &dest_ns));
-                values.push(match (e.doc, &e.generated) {
-                    (Some(d), _) => Some(Cow::Borrowed(&d.value)),
-                    (None, Some(g)) => Some(Cow::Owned(g.clone())),
+                values.push(match (&e.patched, e.doc, &e.generated) {
+                    (Some(p), _, _) => Some(Cow::Owned(p.clone())),
+                    (None, Some(d), _) => Some(Cow::Borrowed(&d.value)),
+                    (None, None, Some(g)) => Some(Cow::Owned(g.clone())),
                     _ => None,
                 });
             }

@@ -81,6 +81,9 @@ pub(crate) struct Emitted<'a> {
     pub(crate) line: usize,
     /// The generated object (generators only; documents have theirs).
     pub(crate) generated: Option<Value>,
+    /// The object once the JSON 6902 patches of the kustomizations it
+    /// passed through changed its content (an overlay's storage class).
+    pub(crate) patched: Option<Value>,
     /// The `images:` entries of the kustomizations it passed through, the
     /// innermost first (the order kustomize applies them in).
     pub(crate) images: Vec<ImageRule>,
@@ -151,7 +154,52 @@ pub(crate) fn transform_image(image: &str, rules: &[ImageRule]) -> String {
 
 impl Emitted<'_> {
     pub(crate) fn value(&self) -> Option<&Value> {
-        self.doc.map(|d| &d.value).or(self.generated.as_ref())
+        self.patched
+            .as_ref()
+            .or(self.doc.map(|d| &d.value))
+            .or(self.generated.as_ref())
+    }
+
+    /// One JSON 6902 operation on the object's content (`add`, `replace`,
+    /// `remove`); an operation whose path does not resolve changes nothing
+    /// (kustomize would refuse the build, which `--render` reports).
+    fn patch(&mut self, op: &Value) {
+        let (Some(verb), Some(path)) = (op["op"].as_str(), op["path"].as_str()) else {
+            return;
+        };
+        let Some(mut v) = self.value().cloned() else {
+            return;
+        };
+        let (parent, key) = path.rsplit_once('/').unwrap_or(("", path));
+        let key = key.replace("~1", "/").replace("~0", "~");
+        match (verb, v.pointer_mut(parent)) {
+            ("replace", Some(Value::Object(m))) if m.contains_key(&key) => {
+                m.insert(key, op["value"].clone());
+            }
+            ("add", Some(Value::Object(m))) => {
+                m.insert(key, op["value"].clone());
+            }
+            ("remove", Some(Value::Object(m))) => {
+                m.remove(&key);
+            }
+            ("replace" | "add" | "remove", Some(Value::Array(a))) => {
+                let index = if key == "-" {
+                    Some(a.len())
+                } else {
+                    key.parse().ok()
+                };
+                match (verb, index) {
+                    ("replace", Some(i)) if i < a.len() => a[i] = op["value"].clone(),
+                    ("add", Some(i)) if i <= a.len() => a.insert(i, op["value"].clone()),
+                    ("remove", Some(i)) if i < a.len() => {
+                        a.remove(i);
+                    }
+                    _ => return,
+                }
+            }
+            _ => return,
+        }
+        self.patched = Some(v);
     }
 }
 
@@ -288,6 +336,7 @@ fn build_into<'a>(files: &Files<'a>, dir: &str, depth: usize, out: &mut Build<'a
                         file: path.clone(),
                         line,
                         generated: Some(value),
+                        patched: None,
                         images: Vec::new(),
                     });
                 }
@@ -408,6 +457,7 @@ fn emitted<'a>(d: &'a Document, v: &Value) -> Emitted<'a> {
         file: d.path.clone(),
         line: d.line,
         generated: None,
+        patched: None,
         images: Vec::new(),
     }
 }
@@ -446,9 +496,10 @@ fn apply_delete_patches(files: &Files, dir: &str, k: &Value, objects: &mut Vec<E
     });
 }
 
-/// JSON 6902 patches (`patches` with a `target`) that set an object's
-/// name or namespace change its identity; other operations only change
-/// content.
+/// JSON 6902 patches (`patches` with a `target`): those that set an
+/// object's name or namespace change its identity; the others change its
+/// content, which the system's rules read (a storage class, a replica
+/// count).
 fn apply_identity_patches(files: &Files, dir: &str, k: &Value, objects: &mut [Emitted]) {
     for entry in k["patches"].as_array().into_iter().flatten() {
         let target = &entry["target"];
@@ -485,14 +536,14 @@ fn apply_identity_patches(files: &Files, dir: &str, k: &Value, objects: &mut [Em
             }
             for op in &ops {
                 let verb = op["op"].as_str().unwrap_or_default();
-                if verb != "add" && verb != "replace" {
-                    continue;
+                if verb == "add" || verb == "replace" {
+                    match (op["path"].as_str(), op["value"].as_str()) {
+                        (Some("/metadata/name"), Some(v)) => o.name = v.to_owned(),
+                        (Some("/metadata/namespace"), Some(v)) => o.namespace = Some(v.to_owned()),
+                        _ => {}
+                    }
                 }
-                match (op["path"].as_str(), op["value"].as_str()) {
-                    (Some("/metadata/name"), Some(v)) => o.name = v.to_owned(),
-                    (Some("/metadata/namespace"), Some(v)) => o.namespace = Some(v.to_owned()),
-                    _ => {}
-                }
+                o.patch(op);
             }
         }
     }
