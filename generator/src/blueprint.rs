@@ -49,6 +49,10 @@ pub struct Manifest {
     /// The single-host target (required when `targets` lists compose).
     #[serde(default)]
     pub compose: Option<crate::compose::ComposeTarget>,
+    /// The managed-cloud targets, by target (one for each cloud `targets`
+    /// lists): what the cloud provides in place of components.
+    #[serde(default)]
+    pub clouds: BTreeMap<String, CloudTarget>,
     /// The choices a spec makes under `components:` (its schema offers
     /// exactly these), which components' `when` test.
     #[serde(default)]
@@ -60,7 +64,26 @@ fn kubernetes_only() -> Vec<String> {
 }
 
 /// The targets socle knows how to render.
-pub const KNOWN_TARGETS: &[&str] = &["kubernetes", crate::core::spec::COMPOSE];
+pub const KNOWN_TARGETS: &[&str] = &["kubernetes", crate::core::spec::COMPOSE, "eks"];
+
+/// A managed cloud as a target: its Kubernetes side is the blueprint's
+/// cluster, less what the cloud provides; its Terraform is rendered from
+/// the blueprint's `targets/<cloud>/` templates to `terraform/<env>/`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloudTarget {
+    /// The cluster's Kubernetes minor version (the spec's
+    /// `cloud.kubernetes_version` overrides it).
+    pub kubernetes_version: String,
+    /// Components the cloud replaces, each with what replaces it (said in
+    /// the environment's Terraform README and `socle blueprint show`).
+    #[serde(default)]
+    pub left_out: BTreeMap<String, String>,
+    /// Environment defaults the cloud changes (storage classes, say),
+    /// applied before the spec's `overrides`.
+    #[serde(default)]
+    pub defaults: serde_json::Map<String, serde_json::Value>,
+}
 
 /// One arrow of the data flow: component `from` hands data to `to`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -307,6 +330,42 @@ impl Manifest {
                 return Err(format!(
                     "targets: {t:?} is not a target socle renders ({})",
                     KNOWN_TARGETS.join(", ")
+                ));
+            }
+        }
+        for t in self
+            .targets
+            .iter()
+            .filter(|t| crate::core::spec::CLOUDS.contains(&t.as_str()))
+        {
+            if !self.clouds.contains_key(t) {
+                return Err(format!(
+                    "targets lists {t}: declare it under `clouds` (kubernetes_version, left_out, defaults)"
+                ));
+            }
+        }
+        for (t, cloud) in &self.clouds {
+            if !self.targets.contains(t) {
+                return Err(format!(
+                    "clouds.{t} is declared, but `targets` does not list {t}"
+                ));
+            }
+            if let Some(id) = cloud
+                .left_out
+                .keys()
+                .find(|id| !self.components.iter().any(|c| &c.id == *id))
+            {
+                return Err(format!("clouds.{t}.left_out: {id:?} is not a component"));
+            }
+            // What a consumer reads from a provider must still exist: the
+            // cloud can only take the place of components nobody consumes.
+            if let Some(c) = self.components.iter().find(|c| {
+                cloud.left_out.contains_key(&c.id)
+                    && (c.provides.databases || c.provides.buckets || c.provides.oidc)
+            }) {
+                return Err(format!(
+                    "clouds.{t}.left_out: {} provides to other components through the wiring graph; leaving it out needs the cloud's service wired in its place",
+                    c.id
                 ));
             }
         }
@@ -730,6 +789,7 @@ mod tests {
             data_flow: Vec::new(),
             targets: kubernetes_only(),
             compose: None,
+            clouds: BTreeMap::new(),
             options: Vec::new(),
         }
     }

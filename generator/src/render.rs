@@ -295,6 +295,9 @@ struct Template<'a> {
     /// Under `targets/compose/`: `[env]` expands over the Compose
     /// environments, whose `env` is only their name.
     compose: bool,
+    /// Under `targets/<cloud>/`: `[env]` expands over the environments on
+    /// that managed cloud only.
+    cloud: Option<String>,
     hbs: bool,
     bytes: &'a [u8],
 }
@@ -302,6 +305,10 @@ struct Template<'a> {
 /// The blueprint's folder of single-host templates, rendered to
 /// `compose/<env>/` for each environment that targets compose.
 pub const COMPOSE_TEMPLATES: &str = "targets/compose";
+
+/// The blueprint's folder of per-target templates: `targets/<cloud>/` is
+/// rendered to `terraform/<env>/` for each environment on that cloud.
+pub const TARGET_TEMPLATES: &str = "targets";
 
 pub struct Renderer<'a> {
     model: &'a Model,
@@ -341,6 +348,7 @@ impl<'a> Renderer<'a> {
                 pattern: path.strip_suffix(".hbs").unwrap_or(path).to_owned(),
                 component: None,
                 compose: false,
+                cloud: None,
                 hbs: path.ends_with(".hbs"),
                 bytes,
             });
@@ -353,6 +361,7 @@ impl<'a> Renderer<'a> {
                     pattern: format!("{prefix}/{}", path.strip_suffix(".hbs").unwrap_or(path)),
                     component: Some(i),
                     compose: false,
+                    cloud: None,
                     hbs: path.ends_with(".hbs"),
                     bytes,
                 });
@@ -368,6 +377,32 @@ impl<'a> Renderer<'a> {
                     ),
                     component: None,
                     compose: true,
+                    cloud: None,
+                    hbs: path.ends_with(".hbs"),
+                    bytes,
+                });
+            }
+        }
+        let mut clouds: Vec<&str> = self
+            .model
+            .envs()
+            .iter()
+            .filter_map(|e| e.cloud.as_ref().map(|c| c.target.as_str()))
+            .collect();
+        clouds.sort_unstable();
+        clouds.dedup();
+        for cloud in clouds {
+            let folder = format!("{TARGET_TEMPLATES}/{cloud}");
+            for (path, bytes) in self.blueprint.under(&folder) {
+                out.push(Template {
+                    source: format!("{folder}/{path}"),
+                    pattern: format!(
+                        "terraform/[env]/{}",
+                        path.strip_suffix(".hbs").unwrap_or(path)
+                    ),
+                    component: None,
+                    compose: false,
+                    cloud: Some(cloud.to_owned()),
                     hbs: path.ends_with(".hbs"),
                     bytes,
                 });
@@ -540,9 +575,21 @@ impl<'a> Renderer<'a> {
             }
         };
 
+        let enabled_everywhere = ctx.data().get("enabled").cloned();
         for env in &envs {
             let env_typed = env.and_then(|i| model.envs().get(i));
+            if let Some(cloud) = &t.cloud {
+                if env_typed.and_then(|e| e.cloud.as_ref()).map(|c| &c.target) != Some(cloud) {
+                    continue;
+                }
+            }
             let owns_cluster = env_typed.is_none_or(|e| e.owns_cluster);
+            // In an environment's files, `enabled` is what runs there.
+            if let (Some(Value::Object(all)), Some(e)) = (&enabled_everywhere, env_typed) {
+                let mut here = all.clone();
+                here.retain(|id, _| !e.left_out.contains(id));
+                set(&mut ctx, "enabled", Value::Object(here));
+            }
             let mut env_path = t.pattern.clone();
             if let Some(e) = env {
                 let value = env_values[*e].clone();
@@ -554,6 +601,12 @@ impl<'a> Renderer<'a> {
                 if !owns_cluster && comp.is_some_and(|i| model.components[i].component.cluster_wide)
                 {
                     continue;
+                }
+                // The environment's cloud provides it.
+                if let (Some(i), Some(e)) = (comp, env_typed) {
+                    if e.left_out.contains(&model.components[*i].component.id) {
+                        continue;
+                    }
                 }
                 let mut comp_path = env_path.clone();
                 if let Some(i) = comp {
@@ -680,6 +733,21 @@ pub fn unresolved_in_schema(blueprint: &Tree) -> Result<Vec<String>, RenderFailu
             blueprint
                 .under("components")
                 .map(|(path, bytes)| (format!("components/{path}"), path.to_owned(), true, bytes)),
+        )
+        // A cloud's templates render once per environment on it (the
+        // Compose ones see a context of their own, checked by rendering).
+        .chain(
+            blueprint
+                .under(TARGET_TEMPLATES)
+                .filter(|(path, _)| !path.starts_with("compose/"))
+                .map(|(path, bytes)| {
+                    (
+                        format!("{TARGET_TEMPLATES}/{path}"),
+                        format!("[env]/{path}"),
+                        false,
+                        bytes,
+                    )
+                }),
         );
     for (source, pattern, in_component, bytes) in files {
         if !source.ends_with(".hbs") {

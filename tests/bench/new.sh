@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark of `socle new` on the full platform (embedded example spec),
 # release build, against `cp -r` of the same output tree in the same run.
-# TARGET=compose measures the example with dev on one Docker host instead.
+# TARGET=compose measures the example with dev on one Docker host instead;
+# TARGET=eks, with prod on Amazon EKS (its Terraform rendered too).
 # Runs alternate between the two commands and write to fresh directories
 # (nothing is deleted until the end) so that both see the same filesystem
 # state. Prints median wall times, their ratio, and the peak resident memory.
@@ -21,6 +22,15 @@ if [ "${TARGET:-kubernetes}" = compose ]; then
 import re, sys
 text = sys.stdin.read()
 out = re.sub(r"  - name: dev\n(    .*\n)+", "  - name: dev\n    target: compose\n", text, count=1)
+assert out != text
+sys.stdout.write(out)' > "$work/socle.yaml"
+  spec=(--spec "$work/socle.yaml")
+elif [ "${TARGET:-kubernetes}" = eks ]; then
+  # The example, its prod entry replaced by an EKS one.
+  "$bin" spec example | python3 -c '
+import re, sys
+text = sys.stdin.read()
+out = re.sub(r"  - name: prod\n(    .*\n)+", "  - name: prod\n    target: eks\n    cloud: {region: eu-west-3, vpc_cidr: 10.30.0.0/16}\n", text, count=1)
 assert out != text
 sys.stdout.write(out)' > "$work/socle.yaml"
   spec=(--spec "$work/socle.yaml")

@@ -667,7 +667,13 @@ fn blueprints_are_listed_shown_and_named_by_the_spec() {
     assert_eq!(shown["components"].as_array().unwrap().len(), components);
     assert_eq!(
         shown["targets"],
-        serde_json::json!(["kubernetes", "compose"])
+        serde_json::json!(["kubernetes", "compose", "eks"])
+    );
+    assert_eq!(
+        shown["clouds"]["eks"]["left_out"]
+            .as_object()
+            .map(|o| o.len()),
+        Some(1)
     );
     let ingestion: Vec<&str> = shown["options"]["ingestion"]
         .as_array()
@@ -745,7 +751,7 @@ fn blueprints_are_listed_shown_and_named_by_the_spec() {
         (
             "swarm",
             2,
-            "environments[0].target: \"swarm\" is not one of \"kubernetes\" or \"compose\"",
+            "environments[0].target: \"swarm\" is not one of \"kubernetes\", \"compose\" or \"eks\"",
         ),
     ] {
         let text = socle::spec::EXAMPLE.replacen(

@@ -7,6 +7,7 @@ mod argocd_topology;
 mod charts;
 mod check;
 mod cli;
+mod cloud;
 mod compose;
 mod content;
 mod datalab;

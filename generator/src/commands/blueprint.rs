@@ -67,6 +67,9 @@ pub(crate) fn run(cmd: BlueprintCommand) -> anyhow::Result<u8> {
                         "left_out": target.left_out,
                     });
                 }
+                if !m.clouds.is_empty() {
+                    v["clouds"] = serde_json::to_value(&m.clouds)?;
+                }
                 writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
             } else {
                 write!(out, "{}", text(m))?;
@@ -136,6 +139,16 @@ fn text(m: &Manifest) -> String {
             "  leaves out {} components (their reasons: --format json, compose.left_out)",
             target.left_out.len()
         );
+    }
+    for (cloud, target) in &m.clouds {
+        let _ = writeln!(
+            s,
+            "\n{cloud} (Kubernetes {}; terraform/<env>/ creates the cluster and its cloud services):",
+            target.kubernetes_version
+        );
+        for (id, why) in &target.left_out {
+            let _ = writeln!(s, "  leaves out {id}: {why}");
+        }
     }
     let _ = writeln!(s, "\nnamespaces:");
     for n in &m.namespaces {

@@ -81,13 +81,19 @@ fn default_revision() -> String {
 #[serde(deny_unknown_fields)]
 pub struct Environment {
     pub name: String,
-    /// Where the environment runs: `kubernetes` (the default) or
-    /// `compose`, one Docker host (see [`Environment::is_compose`]).
+    /// Where the environment runs: `kubernetes` (the default),
+    /// `compose`, one Docker host (see [`Environment::is_compose`]), or a
+    /// managed cloud's Kubernetes (`eks`, see [`Environment::cloud`]).
     #[serde(default)]
     pub target: Option<String>,
-    /// The cluster's API server; empty for a Compose environment.
+    /// The cluster's API server; empty for a Compose environment, and
+    /// optional on a managed cloud (whose Terraform creates the cluster).
     #[serde(default)]
     pub cluster: String,
+    /// A managed cloud's account facts (targets such as `eks` only): where
+    /// its Terraform creates the cluster and the services around it.
+    #[serde(default)]
+    pub cloud: Option<Cloud>,
     #[serde(default)]
     pub namespace_suffix: Option<String>,
     #[serde(default)]
@@ -118,6 +124,19 @@ pub struct Environment {
     pub network: Option<Network>,
 }
 
+/// Where a managed cloud environment lives.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cloud {
+    pub region: String,
+    /// The network the cluster gets (its nodes, its API server's private
+    /// endpoint and the managed services live in it).
+    pub vpc_cidr: String,
+    /// The cluster's Kubernetes minor version, when not the blueprint's.
+    #[serde(default)]
+    pub kubernetes_version: Option<String>,
+}
+
 /// An S3 store off the cluster, for backups.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -136,11 +155,35 @@ pub const OFF_CLUSTER_BACKUPS: &[&str] = &["prod", "production"];
 /// The target of an environment that runs on one Docker host.
 pub const COMPOSE: &str = "compose";
 
+/// The managed-cloud targets: a Kubernetes cluster synced by Argo CD, the
+/// cluster and the services around it created by generated Terraform.
+pub const CLOUDS: &[&str] = &["eks"];
+
 impl Environment {
     /// Whether it runs on one Docker host (Docker Compose) rather than on a
     /// Kubernetes cluster synced by Argo CD.
     pub fn is_compose(&self) -> bool {
         self.target.as_deref() == Some(COMPOSE)
+    }
+
+    /// The managed cloud it runs on, if any.
+    pub fn cloud_target(&self) -> Option<&str> {
+        self.target.as_deref().filter(|t| CLOUDS.contains(t))
+    }
+
+    /// The key that tells clusters apart: the API server URL, or, for a
+    /// managed cloud cluster not yet created, the environment itself (its
+    /// Terraform creates a cluster of its own).
+    pub fn cluster_key(&self) -> String {
+        if self.cluster.is_empty() && self.cloud_target().is_some() {
+            format!(
+                "{}:{}",
+                self.target.as_deref().unwrap_or_default(),
+                self.name
+            )
+        } else {
+            self.cluster.trim_end_matches('/').to_owned()
+        }
     }
 }
 
@@ -672,6 +715,38 @@ fn cross_checks(spec: &Spec, lines: &LineIndex) -> Vec<Problem> {
                 message,
             });
         };
+        match (env.cloud_target(), &env.cloud) {
+            (Some(target), None) => problem(
+                "target",
+                format!("target {target} creates the cluster with Terraform: give its `cloud` (region and vpc_cidr), e.g. cloud: {{region: eu-west-3, vpc_cidr: 10.40.0.0/16}}"),
+            ),
+            (None, Some(_)) => problem(
+                "cloud",
+                format!("`cloud` describes a managed cloud environment (target: {}): remove it or set the target", CLOUDS.join(" | ")),
+            ),
+            _ => {}
+        }
+        let hub = spec
+            .argocd
+            .hub
+            .as_deref()
+            .or_else(|| spec.environments.last().map(|e| e.name.as_str()));
+        if env.cloud_target().is_some()
+            && env.cluster.is_empty()
+            && spec.argocd.is_hub()
+            && hub != Some(env.name.as_str())
+        {
+            problem(
+                "cluster",
+                "with argocd.topology hub, Argo CD reaches this cluster at its API server URL: give `cluster` (terraform output cluster_endpoint, once its Terraform is applied)".into(),
+            );
+        }
+        if env.cloud_target().is_some() && !env.storage_nodes.is_empty() {
+            problem(
+                "storage_nodes",
+                "a managed cloud cluster keeps its volumes on the cloud's block storage (no Mayastor): remove `storage_nodes`".into(),
+            );
+        }
         if !env.is_compose() {
             if env.docker_socket {
                 problem(
@@ -679,7 +754,7 @@ fn cross_checks(spec: &Spec, lines: &LineIndex) -> Vec<Problem> {
                     "`docker_socket` applies to a Compose environment (target: compose) only: remove it".into(),
                 );
             }
-            if env.cluster.is_empty() {
+            if env.cluster.is_empty() && env.cloud_target().is_none() {
                 problem(
                     "cluster",
                     "a Kubernetes environment needs its cluster's API server URL, e.g. cluster: https://dev.k8s.example.org:6443 (or target: compose for one Docker host)".into(),
@@ -721,6 +796,8 @@ fn cross_checks(spec: &Spec, lines: &LineIndex) -> Vec<Problem> {
         if OFF_CLUSTER_BACKUPS.contains(&env.name.as_str())
             && env.backup_target.is_none()
             && !env.is_compose()
+            // The cloud's Terraform makes a bucket off the cluster for them.
+            && env.cloud_target().is_none()
         {
             let ptr = format!("/environments/{i}/name");
             problems.push(Problem {
@@ -741,6 +818,21 @@ fn cross_checks(spec: &Spec, lines: &LineIndex) -> Vec<Problem> {
     for (i, env) in spec.environments.iter().enumerate() {
         if let Some(n) = &env.network {
             networks.push((format!("/environments/{i}/network"), n));
+        }
+    }
+    for (i, env) in spec.environments.iter().enumerate() {
+        if let Some(cloud) = &env.cloud {
+            if let Err(why) = check_cidr(&cloud.vpc_cidr) {
+                let ptr = format!("/environments/{i}/cloud/vpc_cidr");
+                problems.push(Problem {
+                    line: lines.line_of(&ptr),
+                    field: pointer_to_field(&ptr),
+                    message: format!(
+                        "{:?} is not a CIDR ({why}); give the network's range, e.g. \"10.40.0.0/16\"",
+                        cloud.vpc_cidr
+                    ),
+                });
+            }
         }
     }
     for (base, n) in networks {
@@ -796,11 +888,14 @@ fn cross_checks(spec: &Spec, lines: &LineIndex) -> Vec<Problem> {
         }
     }
     // Environments sharing a cluster must not share namespaces.
-    let mut by_cluster: std::collections::BTreeMap<&str, Vec<(usize, &Environment)>> =
+    let mut by_cluster: std::collections::BTreeMap<String, Vec<(usize, &Environment)>> =
         Default::default();
     for (i, env) in spec.environments.iter().enumerate() {
+        if env.is_compose() {
+            continue;
+        }
         by_cluster
-            .entry(env.cluster.as_str())
+            .entry(env.cluster_key())
             .or_default()
             .push((i, env));
     }

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::context::Scalar;
 use super::environment::{Env, EnvArgocd, Health};
-use super::{cluster_key, IN_CLUSTER};
+use super::IN_CLUSTER;
 use crate::spec::Spec;
 
 /// The top-level `argocd` object.
@@ -49,11 +49,11 @@ pub(crate) fn place_argocd(spec: &Spec, envs: &mut [Env]) -> Argocd {
         .environments
         .iter()
         .find(|e| e.name == hub)
-        .map(|e| cluster_key(&e.cluster));
+        .map(|e| e.cluster_key());
     let mut on_cluster: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for e in &spec.environments {
         on_cluster
-            .entry(cluster_key(&e.cluster))
+            .entry(e.cluster_key())
             .or_default()
             .push(e.name.clone());
     }
@@ -77,7 +77,7 @@ pub(crate) fn place_argocd(spec: &Spec, envs: &mut [Env]) -> Argocd {
         .collect();
     let mut clusters = Vec::new();
     for (i, (env, obj)) in spec.environments.iter().zip(envs.iter_mut()).enumerate() {
-        let key = cluster_key(&env.cluster);
+        let key = env.cluster_key();
         let owns = obj.owns_cluster;
         let local = !hub_mode || hub_cluster.as_deref() == Some(key.as_str());
         let is_hub = hub_mode && env.name == hub;

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::argocd::Argocd;
 use super::environment::Env;
-use super::{cluster_key, Enabled, EXTERNAL_SECRETS, GENERATED_STORAGE_CLASSES};
+use super::{Enabled, EXTERNAL_SECRETS, GENERATED_STORAGE_CLASSES};
 use crate::spec::Spec;
 
 /// The `bootstrap` object, which `socle-check.yaml` declares to the checker.
@@ -104,10 +104,10 @@ pub(crate) fn bootstrap(
     let mut after_list = Vec::new();
     let mut store_namespaces: Vec<String> = Vec::new();
     for (i, env) in spec.environments.iter().enumerate() {
-        let key = cluster_key(&env.cluster);
+        let key = env.cluster_key();
         let after: Vec<String> = spec.environments[..i]
             .iter()
-            .filter(|e| cluster_key(&e.cluster) == key)
+            .filter(|e| e.cluster_key() == key)
             .map(|e| e.name.clone())
             .collect();
         let owns = envs[i].owns_cluster;

@@ -39,6 +39,32 @@ pub struct Env {
     pub egress: Egress,
     pub store_namespaces: Vec<String>,
     pub after: Vec<String>,
+    /// On a managed cloud: the cluster its Terraform creates.
+    pub cloud: Option<EnvCloud>,
+    /// Components this environment's cloud provides in place of.
+    pub left_out: Vec<String>,
+}
+
+/// A managed cloud environment's cluster, as its Terraform creates it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct EnvCloud {
+    /// The spec's target (`eks`).
+    pub target: String,
+    pub region: String,
+    pub vpc_cidr: String,
+    pub kubernetes_version: String,
+    pub cluster_name: String,
+    /// The bucket its Terraform creates for the backups, unless the spec
+    /// sends them elsewhere (`backup_target`).
+    pub backups_bucket: Option<String>,
+    /// What the cloud provides in place of components, with the reason.
+    pub left_out: Vec<LeftOut>,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct LeftOut {
+    pub id: String,
+    pub why: String,
 }
 
 /// The `env` of a template rendered for one component: also its sizing.

@@ -4,7 +4,7 @@
 //! so templates stay declarative and the same spec always gives the same
 //! context.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
@@ -164,6 +164,50 @@ fn host_context(
     .map_err(|message| ModelError::Compose { message })
 }
 
+/// A managed cloud environment's addresses and off-cluster backups, when
+/// the spec does not give them: its Terraform creates the network (the API
+/// server's private endpoint and the nodes are in it) and the backups'
+/// bucket, in its region.
+/// Whether its Terraform makes the backups' bucket.
+fn cloud_defaults(env: &mut crate::spec::Environment, slug: &str) -> bool {
+    let Some(cloud) = env.cloud.clone() else {
+        return false;
+    };
+    let network = env.network.get_or_insert_with(Default::default);
+    if network.api_server.is_empty() {
+        network.api_server = vec![cloud.vpc_cidr.clone()];
+    }
+    if network.nodes.is_empty() {
+        network.nodes = vec![cloud.vpc_cidr.clone()];
+    }
+    // The secret manager and S3 answer at interface endpoints inside the
+    // network (network.tf), so egress to them is opened to it, not to the
+    // spec's addresses of the on-premise store and backup site.
+    for endpoint in ["secret_store", "backup_target"] {
+        network
+            .endpoints
+            .entry(endpoint.to_owned())
+            .or_insert_with(|| crate::spec::Endpoint {
+                cidrs: vec![cloud.vpc_cidr.clone()],
+                ports: None,
+            });
+    }
+    if env.backup_target.is_none() {
+        env.backup_target = Some(crate::spec::BackupTarget {
+            endpoint: format!("https://s3.{}.amazonaws.com", cloud.region),
+            bucket: cloud_backup_bucket(slug, &env.name),
+            region: Some(cloud.region),
+        });
+        return true;
+    }
+    false
+}
+
+/// The bucket a cloud environment's Terraform creates for its backups.
+pub(crate) fn cloud_backup_bucket(slug: &str, env: &str) -> String {
+    format!("{slug}-{env}-backups")
+}
+
 fn yaml_file(tree: &Tree, path: &str) -> Result<Option<Value>, ModelError> {
     let Some(bytes) = tree.get(path) else {
         return Ok(None);
@@ -220,7 +264,26 @@ impl Model {
             .map(|e| e.name.clone())
             .collect();
         spec.environments.retain(|e| !e.is_compose());
-        let components = enabled_in_waves(&manifest, &choices);
+        let mut cloud_buckets = BTreeSet::new();
+        for env in &mut spec.environments {
+            if cloud_defaults(env, &spec.client.slug) {
+                cloud_buckets.insert(env.name.clone());
+            }
+        }
+        // What each environment's cloud provides in place of components.
+        let left_out: Vec<BTreeSet<String>> = spec
+            .environments
+            .iter()
+            .map(|e| {
+                e.cloud_target()
+                    .and_then(|t| manifest.clouds.get(t))
+                    .map(|c| c.left_out.keys().cloned().collect())
+                    .unwrap_or_default()
+            })
+            .collect();
+        let mut components = enabled_in_waves(&manifest, &choices);
+        // A component every environment's cloud replaces is not rendered.
+        components.retain(|c| left_out.iter().any(|l| !l.contains(&c.component.id)));
 
         let factor = match spec.sizing.as_str() {
             "small" => 0.5,
@@ -236,11 +299,15 @@ impl Model {
         let mut envs = Vec::new();
         let mut all_sizes = Vec::new();
         let mut clusters_seen = std::collections::BTreeSet::new();
-        for env in &spec.environments {
+        for (env, left_out) in spec.environments.iter().zip(&left_out) {
             // The first environment on a cluster deploys what a cluster runs once.
-            let owns_cluster = clusters_seen.insert(cluster_key(&env.cluster));
+            let owns_cluster = clusters_seen.insert(env.cluster_key());
             let mut merged = yaml_file(environments, &format!("{}.yaml", env.name))?
                 .ok_or_else(|| ModelError::UnknownEnvironment(env.name.clone()))?;
+            let cloud_target = env.cloud_target().and_then(|t| manifest.clouds.get(t));
+            if let Some(target) = cloud_target {
+                deep_merge(&mut merged, &Value::Object(target.defaults.clone()));
+            }
             if let Some(over) = &env.overrides {
                 deep_merge(&mut merged, &Value::Object(over.clone()));
             }
@@ -275,7 +342,10 @@ impl Model {
             let replicas = merged.get("replicas").and_then(Value::as_i64).unwrap_or(1);
             // Sized resources of every component, scaled by the sizing profile.
             let mut sizes = Map::new();
-            for e in &components {
+            for e in components
+                .iter()
+                .filter(|e| !left_out.contains(&e.component.id))
+            {
                 let path = format!("components/{}.yaml", e.component.id);
                 if let Some(mut all) = yaml_file(environments, &path)? {
                     let mut size = all
@@ -333,6 +403,33 @@ impl Model {
                 egress: BTreeMap::new(),
                 store_namespaces: Vec::new(),
                 after: Vec::new(),
+                cloud: env
+                    .cloud
+                    .as_ref()
+                    .zip(cloud_target)
+                    .map(|(c, t)| environment::EnvCloud {
+                        target: env.target.clone().unwrap_or_default(),
+                        region: c.region.clone(),
+                        vpc_cidr: c.vpc_cidr.clone(),
+                        kubernetes_version: c
+                            .kubernetes_version
+                            .clone()
+                            .unwrap_or_else(|| t.kubernetes_version.clone()),
+                        cluster_name: format!("{}-{}", spec.client.slug, env.name),
+                        backups_bucket: cloud_buckets
+                            .contains(&env.name)
+                            .then(|| cloud_backup_bucket(&spec.client.slug, &env.name)),
+                        left_out: t
+                            .left_out
+                            .iter()
+                            .filter(|(id, _)| manifest.components.iter().any(|c| &c.id == *id))
+                            .map(|(id, why)| environment::LeftOut {
+                                id: id.clone(),
+                                why: why.clone(),
+                            })
+                            .collect(),
+                    }),
+                left_out: left_out.iter().cloned().collect(),
             });
             all_sizes.push(sizes);
         }
@@ -533,13 +630,9 @@ fn notebook_groups(keycloak: &crate::spec::Keycloak) -> Vec<String> {
         .collect()
 }
 
-/// The StorageClasses `platform/base/cluster/storageclasses.yaml` defines.
-const GENERATED_STORAGE_CLASSES: &[&str] = &["openebs-hostpath", "openebs-replicated"];
-
-/// A cluster's identity: its API server URL without a trailing slash.
-fn cluster_key(url: &str) -> String {
-    url.trim_end_matches('/').to_owned()
-}
+/// The StorageClasses the platform defines (`platform/base/cluster/`, and a
+/// managed cloud's in its environment's cluster overlay).
+const GENERATED_STORAGE_CLASSES: &[&str] = &["openebs-hostpath", "openebs-replicated", "ebs-gp3"];
 
 /// The admission webhooks of the enabled charts, from the blueprint's chart
 /// facts (`charts.yaml`), by namespace id: for each chart with webhooks, the

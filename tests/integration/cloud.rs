@@ -1,0 +1,308 @@
+//! The managed-cloud target: an environment with `target: eks` is the
+//! cluster on Amazon EKS, less what the cloud provides, plus
+//! `terraform/<env>/`, proven with python-hcl2, checkov's Terraform
+//! framework and socle's own check. `terraform validate` needs the AWS
+//! provider from the registry, which these tests do not reach.
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use crate::support::{check_json, materialise, render_text, socle_in, text, tool};
+
+const PROD_CLUSTER: &str = "  - name: prod
+    cluster: https://prod.k8s.acme.example:6443
+    # Prod's backups leave its cluster (required): another site's S3 store,
+    # or a cloud bucket; the client creates the bucket.
+    backup_target:
+      endpoint: https://s3.backup.acme.example
+      bucket: acme-prod-backups
+    network:                  # this cluster's addresses (egress is opened to them only)
+      api_server: [10.30.0.10/32, 10.30.0.11/32, 10.30.0.12/32]   # kubectl get endpoints kubernetes -n default
+      nodes: [10.30.0.0/22]
+";
+
+const PROD_EKS: &str = "  - name: prod
+    target: eks
+    cloud: {region: eu-west-3, vpc_cidr: 10.30.0.0/16}
+";
+
+/// The example spec with prod on EKS (`prod` replaced by `with`).
+pub fn eks_spec_with(with: &str) -> String {
+    assert!(
+        socle::spec::EXAMPLE.contains(PROD_CLUSTER),
+        "the example's prod entry changed"
+    );
+    socle::spec::EXAMPLE.replace(PROD_CLUSTER, with)
+}
+
+pub fn eks_spec() -> String {
+    eks_spec_with(PROD_EKS)
+}
+
+const TERRAFORM: [&str; 12] = [
+    "README.md",
+    "backups.tf",
+    "cluster.tf",
+    "identity.tf",
+    "kms.tf",
+    "logs.tf",
+    "network.tf",
+    "outputs.tf",
+    "registry.tf",
+    "secret-store.yaml",
+    "variables.tf",
+    "versions.tf",
+];
+
+#[test]
+fn prod_on_eks_gets_its_terraform_and_leaves_openebs_to_the_cloud() {
+    let files = render_text(&eks_spec());
+    let rendered: Vec<&str> = files
+        .keys()
+        .filter_map(|p| p.strip_prefix("terraform/prod/"))
+        .collect();
+    assert_eq!(rendered, TERRAFORM);
+    assert!(!files
+        .keys()
+        .any(|p| p.starts_with("terraform/staging/") || p.starts_with("terraform/dev/")));
+
+    // OpenEBS runs in dev and staging, not in prod, whose volumes are EBS.
+    assert!(files.contains_key("argocd/staging/applications/openebs.yaml"));
+    assert!(!files.contains_key("argocd/prod/applications/openebs.yaml"));
+    assert!(!files
+        .keys()
+        .any(|p| p.starts_with("components/openebs/manifests/prod")));
+    let prod_values = text(&files, "components/postgresql/values-prod.yaml");
+    assert!(
+        prod_values.contains("storageClass: ebs-gp3"),
+        "{prod_values}"
+    );
+    let overlay = text(&files, "platform/overlays/prod/cluster/kustomization.yaml");
+    assert!(
+        overlay.contains("storageclasses.yaml") && overlay.contains("name: openebs-replicated")
+    );
+    assert!(!files.contains_key("platform/overlays/staging/cluster/storageclasses.yaml"));
+
+    // Egress to the API server and the nodes is the cluster's network.
+    let egress: Vec<&String> = files
+        .keys()
+        .filter(|p| {
+            p.starts_with("platform/overlays/prod/namespaces/") && p.ends_with("egress.yaml")
+        })
+        .collect();
+    assert!(egress
+        .iter()
+        .any(|p| text(&files, p).contains("10.30.0.0/16")));
+    // The secret manager answers inside the network (an interface
+    // endpoint), not at the on-premise store's address.
+    let core = text(&files, "platform/overlays/prod/namespaces/core/egress.yaml");
+    let store = core
+        .split("---")
+        .find(|d| d.contains("name: allow-external-secret-store"))
+        .expect("the secret store's egress");
+    assert!(
+        store.contains("10.30.0.0/16") && !store.contains("203.0.113.20"),
+        "{store}"
+    );
+    assert!(text(&files, "terraform/prod/network.tf").contains("\"secretsmanager\""));
+
+    // Backups go to the bucket its Terraform makes, off the cluster.
+    let velero = text(&files, "components/velero/values-prod.yaml");
+    assert!(velero.contains("acme-prod-backups"), "{velero}");
+    assert!(
+        velero.contains("https://s3.eu-west-3.amazonaws.com"),
+        "{velero}"
+    );
+
+    insta::assert_snapshot!(
+        "eks_prod_cluster_tf",
+        text(&files, "terraform/prod/cluster.tf")
+    );
+    insta::assert_snapshot!("eks_prod_readme", text(&files, "terraform/prod/README.md"));
+}
+
+#[test]
+fn socle_check_finds_the_eks_repository_whole() {
+    let files = render_text(&eks_spec());
+    let (code, findings) = check_json(&files);
+    assert_eq!(code, 0, "{findings:#?}");
+    assert!(findings.is_empty(), "{findings:#?}");
+}
+
+/// Every `.tf` file parses with python-hcl2, and checkov's Terraform
+/// framework fails none of its checks; each check skipped inline is
+/// listed, with its reason, in the environment's README.
+#[test]
+fn terraform_parses_and_checkov_fails_nothing() {
+    let python = match std::env::var_os("SOCLE_HCL_PYTHON") {
+        Some(p) => p,
+        None if std::env::var_os("SOCLE_REQUIRE_TOOLS").is_some() => {
+            panic!("SOCLE_HCL_PYTHON is required (SOCLE_REQUIRE_TOOLS is set): the python of a virtualenv with python-hcl2")
+        }
+        None => {
+            eprintln!("skipped: SOCLE_HCL_PYTHON not set (run .ci/run)");
+            return;
+        }
+    };
+    let Some(checkov) = tool("checkov") else {
+        return;
+    };
+    for spec in [eks_spec(), eks_spec_with(&format!("{PROD_EKS}    backup_target: {{endpoint: https://s3.backup.acme.example, bucket: acme-prod-backups}}\n"))] {
+        let files = render_text(&spec);
+        let dir = materialise(&files);
+        let tf = dir.path().join("terraform/prod");
+        let parse = Command::new(&python)
+            .args([
+                "-c",
+                "import glob, sys, hcl2\nfor f in sorted(glob.glob(sys.argv[1] + '/*.tf')):\n    with open(f) as h: hcl2.load(h)\n    print(f)",
+            ])
+            .arg(&tf)
+            .output()
+            .expect("python runs");
+        assert!(
+            parse.status.success(),
+            "python-hcl2: {}",
+            String::from_utf8_lossy(&parse.stderr)
+        );
+        let parsed = String::from_utf8_lossy(&parse.stdout).lines().count();
+        let tf_files = files
+            .keys()
+            .filter(|p| p.starts_with("terraform/prod/") && p.ends_with(".tf"))
+            .count();
+        assert_eq!(parsed, tf_files);
+
+        let out = Command::new(&checkov)
+            .args(["--framework", "terraform", "--skip-download", "--quiet", "-o", "json", "-d"])
+            .arg(&tf)
+            .env("BC_SKIP_MAPPING", "TRUE")
+            .output()
+            .expect("checkov runs");
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("checkov's report: {e}: {}", String::from_utf8_lossy(&out.stdout)));
+        let summary = &report["summary"];
+        eprintln!(
+            "checkov terraform/prod: {} passed, {} failed, {} skipped",
+            summary["passed"], summary["failed"], summary["skipped"]
+        );
+        let failed: Vec<String> = report["results"]["failed_checks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| format!("{} {} ({})", c["check_id"], c["resource"], c["file_path"]))
+            .collect();
+        assert!(failed.is_empty(), "checkov failed: {failed:#?}");
+        assert!(summary["passed"].as_u64().unwrap_or(0) > 100, "{summary}");
+        let readme = text(&files, "terraform/prod/README.md");
+        let skipped: BTreeSet<String> = report["results"]["skipped_checks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["check_id"].as_str().map(str::to_owned))
+            .collect();
+        for id in &skipped {
+            assert!(readme.contains(&format!("`{id}`")), "{id} is skipped but not in the README's exceptions");
+        }
+    }
+}
+
+#[test]
+fn a_backup_target_in_the_spec_takes_the_place_of_the_terraform_bucket() {
+    let files = render_text(&eks_spec_with(&format!(
+        "{PROD_EKS}    backup_target: {{endpoint: https://s3.backup.acme.example, bucket: acme-prod-backups}}\n"
+    )));
+    assert!(!files.contains_key("terraform/prod/backups.tf"));
+    let outputs = text(&files, "terraform/prod/outputs.tf");
+    assert!(!outputs.contains("backups_bucket"));
+    let velero = text(&files, "components/velero/values-prod.yaml");
+    assert!(
+        velero.contains("https://s3.backup.acme.example"),
+        "{velero}"
+    );
+}
+
+/// The prod cluster overlay, built by the real kustomize: EBS's class in,
+/// OpenEBS's classes out.
+#[test]
+fn kustomize_builds_the_cloud_storage_classes() {
+    let Some(kubectl) = tool("kubectl") else {
+        return;
+    };
+    let files = render_text(&eks_spec());
+    let dir = materialise(&files);
+    let classes = |env: &str| -> BTreeSet<String> {
+        let out = Command::new(&kubectl)
+            .arg("kustomize")
+            .arg(dir.path().join(format!("platform/overlays/{env}/cluster")))
+            .output()
+            .expect("kubectl kustomize");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        crate::support::yaml_stream::<serde_json::Value>(&String::from_utf8_lossy(&out.stdout))
+            .expect("kustomize output parses")
+            .into_iter()
+            .filter(|v| v["kind"] == "StorageClass")
+            .filter_map(|v| v["metadata"]["name"].as_str().map(str::to_owned))
+            .collect()
+    };
+    assert_eq!(classes("prod"), BTreeSet::from(["ebs-gp3".to_owned()]));
+    assert_eq!(
+        classes("staging"),
+        BTreeSet::from([
+            "openebs-hostpath".to_owned(),
+            "openebs-replicated".to_owned()
+        ])
+    );
+}
+
+#[test]
+fn the_spec_refuses_an_incomplete_cloud_environment() {
+    let cases = [
+        (
+            "  - name: prod\n    target: eks\n",
+            "give its `cloud`",
+        ),
+        (
+            "  - name: prod\n    cluster: https://prod.k8s.acme.example:6443\n    cloud: {region: eu-west-3, vpc_cidr: 10.30.0.0/16}\n    backup_target: {endpoint: https://s3.backup.acme.example, bucket: acme-prod-backups}\n",
+            "`cloud` describes a managed cloud environment",
+        ),
+        (
+            &format!("{PROD_EKS}    storage_nodes:\n      - {{name: a, disks: [/dev/sdb]}}\n"),
+            "remove `storage_nodes`",
+        ),
+        (
+            "  - name: prod\n    target: eks\n    cloud: {region: eu-west-3, vpc_cidr: 10.30.0.0/33}\n",
+            "is not a CIDR",
+        ),
+    ];
+    // With a hub, Argo CD reaches the cloud cluster at its URL.
+    let hub = eks_spec().replace(
+        "\nkeycloak:",
+        "\nargocd: {topology: hub, hub: staging}\n\nkeycloak:",
+    );
+    let specs: Vec<(String, &str)> = cases
+        .iter()
+        .map(|(entry, message)| (eks_spec_with(entry), *message))
+        .chain([(hub, "give `cluster`")])
+        .collect();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    for (i, (spec, expected)) in specs.iter().enumerate() {
+        let path = tmp.path().join(format!("spec-{i}.yaml"));
+        fs_err::write(&path, spec).expect("write");
+        let (code, _, err) = socle_in(
+            tmp.path(),
+            &[
+                "new",
+                "-q",
+                "--spec",
+                path.to_str().expect("utf-8"),
+                "--out",
+                &format!("out-{i}"),
+            ],
+        );
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains(expected), "{expected:?} not in {err}");
+    }
+}
