@@ -306,3 +306,52 @@ fn the_spec_refuses_an_incomplete_cloud_environment() {
         assert!(err.contains(expected), "{expected:?} not in {err}");
     }
 }
+
+/// `terraform validate`, for real, where the AWS provider is at hand in a
+/// local mirror (`SOCLE_TF_PLUGINS`, set by `.ci/run` when the machine has
+/// one): `init` installs nothing from the network.
+#[test]
+fn terraform_validates_with_the_local_provider_mirror() {
+    let Some(mirror) = std::env::var_os("SOCLE_TF_PLUGINS") else {
+        eprintln!("skipped: SOCLE_TF_PLUGINS not set (no local provider mirror)");
+        return;
+    };
+    let Some(terraform) = tool("terraform") else {
+        return;
+    };
+    let files = render_text(&eks_spec());
+    let dir = materialise(&files);
+    let rc = dir.path().join("terraformrc");
+    fs_err::write(
+        &rc,
+        format!(
+            "provider_installation {{\n  filesystem_mirror {{\n    path = {:?}\n  }}\n}}\n",
+            mirror.to_string_lossy()
+        ),
+    )
+    .expect("write");
+    let tf = dir.path().join("terraform/prod");
+    let run = |args: &[&str]| {
+        let out = Command::new(&terraform)
+            .args(args)
+            .current_dir(&tf)
+            .env("TF_CLI_CONFIG_FILE", &rc)
+            .env("TF_IN_AUTOMATION", "1")
+            .env("CHECKPOINT_DISABLE", "1")
+            .env("TF_DATA_DIR", dir.path().join("tf-data"))
+            .output()
+            .expect("terraform runs");
+        assert!(
+            out.status.success(),
+            "terraform {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    run(&["init", "-backend=false", "-input=false", "-no-color"]);
+    let report: serde_json::Value =
+        serde_json::from_str(&run(&["validate", "-json", "-no-color"])).expect("validate's JSON");
+    assert_eq!(report["valid"], true, "{report:#}");
+    assert_eq!(report["warning_count"], 0, "{report:#}");
+}
