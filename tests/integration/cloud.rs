@@ -307,9 +307,11 @@ fn the_spec_refuses_an_incomplete_cloud_environment() {
     }
 }
 
-/// `terraform validate`, for real, where the AWS provider is at hand in a
-/// local mirror (`SOCLE_TF_PLUGINS`, set by `.ci/run` when the machine has
-/// one): `init` installs nothing from the network.
+/// The generated CI's `ci/terraform-validate.sh`, run for real where
+/// terraform and the AWS provider are at hand in a local mirror
+/// (`SOCLE_TF_PLUGINS`, set by `.ci/run` when the machine has one): every
+/// file formatted as `terraform fmt` writes it, and `terraform validate`
+/// passes, `init` installing nothing from the network.
 #[test]
 fn terraform_validates_with_the_local_provider_mirror() {
     let Some(mirror) = std::env::var_os("SOCLE_TF_PLUGINS") else {
@@ -330,28 +332,89 @@ fn terraform_validates_with_the_local_provider_mirror() {
         ),
     )
     .expect("write");
-    let tf = dir.path().join("terraform/prod");
-    let run = |args: &[&str]| {
-        let out = Command::new(&terraform)
-            .args(args)
-            .current_dir(&tf)
-            .env("TF_CLI_CONFIG_FILE", &rc)
-            .env("TF_IN_AUTOMATION", "1")
-            .env("CHECKPOINT_DISABLE", "1")
-            .env("TF_DATA_DIR", dir.path().join("tf-data"))
+    let bin = terraform.parent().expect("terraform's folder");
+    let path = std::env::join_paths(std::iter::once(bin.to_path_buf()).chain(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+    ))
+    .expect("PATH");
+    let out = Command::new("sh")
+        .arg("ci/terraform-validate.sh")
+        .current_dir(dir.path())
+        .env("PATH", path)
+        .env("TF_CLI_CONFIG_FILE", &rc)
+        .env("TF_IN_AUTOMATION", "1")
+        .env("CHECKPOINT_DISABLE", "1")
+        .output()
+        .expect("sh");
+    crate::support::assert_success(&out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("Success! The configuration is valid."),
+        "{stdout}"
+    );
+    assert!(stdout.contains("terraform/prod: valid"), "{stdout}");
+}
+
+/// The rendered repository's CI checks its Terraform: a job in each
+/// pipeline, clean for zizmor and GitHub's and GitLab's schemas; the
+/// installer pins terraform by checksum.
+#[test]
+fn generated_ci_validates_the_terraform() {
+    let files = render_text(&eks_spec());
+    assert!(
+        text(&files, ".github/workflows/tests.yaml").contains("run: sh ci/terraform-validate.sh")
+    );
+    assert!(text(&files, ".gitlab-ci.yml").contains("- sh ci/terraform-validate.sh"));
+    assert!(text(&files, "ci/install_tool.py").contains("terraform_1.11.4_linux_amd64.zip"));
+    let dir = materialise(&files);
+    crate::support::assert_builtin_schema(
+        "vendor.github-workflows",
+        &dir.path().join(".github/workflows/tests.yaml"),
+    );
+    crate::support::assert_builtin_schema("vendor.gitlab-ci", &dir.path().join(".gitlab-ci.yml"));
+    if let Some(zizmor) = tool("zizmor") {
+        let out = Command::new(zizmor)
+            .args(["--offline", "--no-progress", "--min-severity", "low"])
+            .arg(dir.path().join(".github/workflows"))
             .output()
-            .expect("terraform runs");
-        assert!(
-            out.status.success(),
-            "terraform {args:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+            .expect("zizmor");
+        crate::support::assert_success(&out);
+    }
+    // Without a managed-cloud environment, none of it.
+    let default = crate::support::render(None);
+    assert!(!default.contains_key("ci/terraform-validate.sh"));
+    assert!(!text(&default, ".github/workflows/tests.yaml").contains("terraform"));
+}
+
+/// `socle update` moves prod onto EKS and back, with the three-way merge:
+/// the Terraform comes and goes, and so do prod's OpenEBS files.
+#[test]
+fn update_moves_prod_between_its_cluster_and_eks_and_back() {
+    let (_tmp, dir) = crate::support::new_repo();
+    let spec = dir.join("socle.yaml");
+    let kubernetes = fs_err::read_to_string(&spec).expect("spec");
+    let eks = kubernetes.replace(PROD_CLUSTER, PROD_EKS);
+    assert_ne!(eks, kubernetes, "the example's prod entry changed");
+
+    for (text, on_eks) in [(&eks, true), (&kubernetes, false)] {
+        fs_err::write(&spec, text).expect("write");
+        crate::support::git(&dir, &["commit", "-qam", "move prod"]);
+        let (code, out, err) = socle_in(&dir, &["update"]);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.contains("0 conflict(s)"), "{out}");
+        assert_eq!(
+            dir.join("terraform/prod/cluster.tf").exists(),
+            on_eks,
+            "{out}"
         );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    run(&["init", "-backend=false", "-input=false", "-no-color"]);
-    let report: serde_json::Value =
-        serde_json::from_str(&run(&["validate", "-json", "-no-color"])).expect("validate's JSON");
-    assert_eq!(report["valid"], true, "{report:#}");
-    assert_eq!(report["warning_count"], 0, "{report:#}");
+        assert_eq!(dir.join("terraform").exists(), on_eks, "{out}");
+        assert_eq!(
+            dir.join("argocd/prod/applications/openebs.yaml").exists(),
+            !on_eks
+        );
+        let (code, out, _) = socle_in(&dir, &["check", "."]);
+        assert_eq!(code, 0, "{out}");
+        crate::support::git(&dir, &["add", "-A"]);
+        crate::support::git(&dir, &["commit", "-qm", "update"]);
+    }
 }

@@ -39,12 +39,19 @@ impl JsonSchema for Scalar {
     }
 }
 
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct Terraform {
+    pub environments: Vec<String>,
+}
+
 /// What every template sees.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Base {
     /// The single-host environments (`target: compose`) and what runs on
     /// their host; `compose.environments` is empty when there are none.
     pub compose: crate::compose::ComposeContext,
+    /// The environments on a managed cloud, which get `terraform/<env>/`.
+    pub terraform: Terraform,
     pub client: Client,
     pub domain: String,
     pub repo: Repository,

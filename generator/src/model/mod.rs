@@ -434,6 +434,11 @@ impl Model {
             all_sizes.push(sizes);
         }
         let argocd = argocd::place_argocd(&spec, &mut envs);
+        let envs_on_cloud: Vec<String> = envs
+            .iter()
+            .filter(|e| e.cloud.is_some())
+            .map(|e| e.name.clone())
+            .collect();
 
         let enabled_map: BTreeMap<String, bool> = components
             .iter()
@@ -538,6 +543,9 @@ impl Model {
             mayastor,
             architecture: Default::default(),
             compose: Default::default(),
+            terraform: context::Terraform {
+                environments: envs_on_cloud,
+            },
         };
         if !compose_envs.is_empty() {
             base.compose = host_context(

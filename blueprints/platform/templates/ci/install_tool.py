@@ -1,6 +1,6 @@
 """Installs a pinned command-line tool of the CI, verified by its checksum.
 
-    python3 ci/install_tool.py kustomize|promtool DIR
+    python3 ci/install_tool.py kustomize|promtool|terraform DIR
 
 Downloads the exact release below, refuses it unless its SHA-256 is the one
 recorded here, and writes the executable to DIR/<tool>. Only the standard
@@ -16,6 +16,7 @@ import platform
 import sys
 import tarfile
 import urllib.request
+import zipfile
 
 TOOLS = {
     # The kustomize Argo CD 3.4.4 (argo-cd chart 10.1.1) renders
@@ -34,6 +35,14 @@ TOOLS = {
         "sha256": "f665c6da19eb7ba399c915d30c7d9793c9b417bf8a749b504bc470678631478d",
         "member": "prometheus-3.14.0.linux-amd64/promtool",
     },
+    # Validates the Terraform of the managed-cloud environments
+    # (ci/terraform-validate.sh); the files ask for 1.10 or later.
+    "terraform": {
+        "version": "1.11.4",
+        "url": "https://releases.hashicorp.com/terraform/1.11.4/terraform_1.11.4_linux_amd64.zip",
+        "sha256": "1ce994251c00281d6845f0f268637ba50c0005657eb3cf096b92f753b42ef4dc",
+        "member": "terraform",
+    },
 }
 
 
@@ -49,11 +58,17 @@ def main(argv):
     digest = hashlib.sha256(data).hexdigest()
     if digest != tool["sha256"]:
         sys.exit(f"{name} {tool['version']}: checksum {digest}, expected {tool['sha256']}")
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
-        member = archive.extractfile(tool["member"])
-        if member is None:
-            sys.exit(f"{name}: {tool['member']} is not a file of the archive")
-        binary = member.read()
+    if tool["url"].endswith(".zip"):
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            if tool["member"] not in archive.namelist():
+                sys.exit(f"{name}: {tool['member']} is not a file of the archive")
+            binary = archive.read(tool["member"])
+    else:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
+            member = archive.extractfile(tool["member"])
+            if member is None:
+                sys.exit(f"{name}: {tool['member']} is not a file of the archive")
+            binary = member.read()
     os.makedirs(dest, exist_ok=True)
     target = os.path.join(dest, name)
     with open(target, "wb") as out:
