@@ -58,7 +58,7 @@ d=$(printf '%s\n' "${cp_plain[@]}" | median)
 peak_kb=$( { /usr/bin/time -f '%M' "$bin" new -q "${spec[@]}" --out "$work/peak" >/dev/null; } 2>&1 | tail -1)
 
 awk -v a="$a" -v b="$b" -v c="$c" -v d="$d" -v m="$peak_kb" -v f="$files" -v r="$runs" -v t="${TARGET:-kubernetes}" 'BEGIN {
-  printf "socle new, full platform, target of dev: %s (%d files), median of %d alternating runs\n", t, f, r
+  printf "socle new, full platform, TARGET=%s (%d files), median of %d alternating runs\n", t, f, r
   printf "  with git commit:  socle new %.1f ms   cp -r of the result %.1f ms   ratio %.2fx\n", a/1000, b/1000, a/b
   printf "  --no-git:         socle new %.1f ms   cp -r of the result %.1f ms   ratio %.2fx\n", c/1000, d/1000, c/d
   printf "  peak memory (RSS, with git): %.1f MB\n", m/1024
