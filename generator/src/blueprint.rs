@@ -816,6 +816,36 @@ mod tests {
     }
 
     #[test]
+    fn a_cloud_target_is_declared_and_leaves_out_only_what_nobody_consumes() {
+        let mut provider = comp("db", &[]);
+        provider.provides.databases = true;
+        let mut m = manifest(vec![comp("disks", &[]), provider]);
+        m.targets.push("eks".into());
+        let err = m.check_targets().unwrap_err();
+        assert!(err.contains("declare it under `clouds`"), "{err}");
+        let cloud = |left_out: &[&str]| CloudTarget {
+            kubernetes_version: "1.33".into(),
+            left_out: left_out
+                .iter()
+                .map(|id| (id.to_string(), "the cloud's".to_string()))
+                .collect(),
+            defaults: Default::default(),
+        };
+        m.clouds.insert("eks".into(), cloud(&["disks"]));
+        assert!(m.check_targets().is_ok());
+        m.clouds.insert("eks".into(), cloud(&["nothing"]));
+        let err = m.check_targets().unwrap_err();
+        assert!(err.contains("\"nothing\" is not a component"), "{err}");
+        m.clouds.insert("eks".into(), cloud(&["db"]));
+        let err = m.check_targets().unwrap_err();
+        assert!(err.contains("db provides to other components"), "{err}");
+        m.clouds.insert("eks".into(), cloud(&[]));
+        m.targets.retain(|t| t != "eks");
+        let err = m.check_targets().unwrap_err();
+        assert!(err.contains("`targets` does not list eks"), "{err}");
+    }
+
+    #[test]
     fn a_data_flow_step_must_name_declared_components() {
         let mut m = manifest(vec![comp("a", &[])]);
         m.data_flow.push(FlowStep {

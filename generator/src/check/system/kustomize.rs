@@ -772,6 +772,58 @@ pub(crate) fn join(dir: &str, rel: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    /// An object of a document, as a kustomization emits it.
+    fn emitted(doc: &crate::check::parse::Document) -> super::Emitted<'_> {
+        super::Emitted {
+            api_version: "apps/v1".into(),
+            kind: "StatefulSet".into(),
+            name: "db".into(),
+            namespace: None,
+            doc: Some(doc),
+            file: "base/db.yaml".into(),
+            line: 1,
+            generated: None,
+            patched: None,
+            images: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn json_patches_change_the_content_kustomize_would_change() {
+        use serde_json::json;
+        let value = json!({
+            "metadata": {"name": "db", "annotations": {"a/b": "x"}},
+            "spec": {"replicas": 1, "volumeClaimTemplates": [{"spec": {"storageClassName": "local"}}],
+                     "template": {"spec": {"containers": [{"name": "a"}]}}}
+        });
+        let doc = crate::check::parse::Document::rendered("base/db.yaml", value.clone());
+        let mut o = emitted(&doc);
+        for op in [
+            json!({"op": "replace", "path": "/spec/volumeClaimTemplates/0/spec/storageClassName", "value": "ebs-gp3"}),
+            json!({"op": "replace", "path": "/spec/replicas", "value": 3}),
+            json!({"op": "add", "path": "/spec/template/spec/containers/-", "value": {"name": "b"}}),
+            json!({"op": "remove", "path": "/metadata/annotations/a~1b"}),
+            // Paths that do not resolve change nothing.
+            json!({"op": "replace", "path": "/spec/missing", "value": 1}),
+            json!({"op": "replace", "path": "/spec/volumeClaimTemplates/5/spec", "value": 1}),
+            json!({"op": "move", "path": "/spec/replicas", "from": "/x"}),
+        ] {
+            o.patch(&op);
+        }
+        let v = o.value().expect("patched");
+        assert_eq!(
+            v["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"],
+            "ebs-gp3"
+        );
+        assert_eq!(v["spec"]["replicas"], 3);
+        assert_eq!(v["spec"]["template"]["spec"]["containers"][1]["name"], "b");
+        assert!(v["metadata"]["annotations"].get("a/b").is_none());
+        assert!(v["spec"].get("missing").is_none());
+        // The document itself is unchanged: other kustomizations that
+        // include the same base see it as written.
+        assert_eq!(doc.value, value);
+    }
+
     #[test]
     fn images_are_rewritten_as_kustomize_rewrites_them() {
         use super::{transform_image, ImageRule};
