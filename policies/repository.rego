@@ -10,6 +10,23 @@ finding(id, msg, d, path) := {"id": id, "msg": msg, "file": d.path, "line": d.li
 
 docs_of(kind) := [d | some d in input.documents; d.kind == kind]
 
+# --- Terraform state --------------------------------------------------------
+
+# SOC-SEC-005: Terraform's state holds, in clear, every secret Terraform read
+# or generated (database passwords, keys); it belongs in the backend.
+violation contains {"id": "SOC-SEC-005", "msg": sprintf("%s is committed: Terraform state holds every secret Terraform handled, in clear; remove it from git, rotate what it holds, keep the state in the backend and ignore *.tfstate and .terraform/", [f]), "file": f, "line": 1, "doc_path": []} if {
+	some f in input.files
+	terraform_state(f)
+}
+
+terraform_state(f) if endswith(f, ".tfstate")
+
+terraform_state(f) if contains(f, ".tfstate.")
+
+terraform_state(f) if startswith(f, ".terraform/")
+
+terraform_state(f) if contains(f, "/.terraform/")
+
 # --- namespaces -----------------------------------------------------------
 
 platform_namespaces := [d | some d in docs_of("Namespace"); startswith(d.name, "data-platform-")]

@@ -155,3 +155,13 @@ test_duplicate_projects_do_not_break_the_evaluation if {
 	not "SOC-ARGO-003" in ids(repository.violation) with input as dup_projects("ns")
 	"SOC-ARGO-003" in ids(repository.violation) with input as dup_projects("elsewhere")
 }
+
+test_committed_terraform_state_denied if {
+	some f in ["terraform/prod/terraform.tfstate", "terraform/prod/terraform.tfstate.backup", "terraform/prod/.terraform/providers/x", ".terraform/terraform.tfstate"]
+	"SOC-SEC-005" in ids(repository.violation) with input as {"files": [f], "documents": []}
+}
+
+test_terraform_sources_and_lock_pass if {
+	r := {"files": ["terraform/prod/main.tf", "terraform/prod/.terraform.lock.hcl", "terraform/prod/README.md"], "documents": []}
+	not "SOC-SEC-005" in ids(repository.violation) with input as r
+}

@@ -114,6 +114,13 @@ fn prod_on_eks_gets_its_terraform_and_leaves_openebs_to_the_cloud() {
         "{velero}"
     );
 
+    // The repository's README sends the bootstrap to the Terraform first.
+    let readme = text(&files, "README.md");
+    assert!(
+        readme.contains("### On a managed cloud") && readme.contains("`terraform/prod/` creates")
+    );
+    assert!(text(&files, ".gitignore").contains("*.tfstate"));
+
     insta::assert_snapshot!(
         "eks_prod_cluster_tf",
         text(&files, "terraform/prod/cluster.tf")
@@ -384,6 +391,7 @@ fn generated_ci_validates_the_terraform() {
     let default = crate::support::render(None);
     assert!(!default.contains_key("ci/terraform-validate.sh"));
     assert!(!text(&default, ".github/workflows/tests.yaml").contains("terraform"));
+    assert!(!text(&default, "README.md").contains("On a managed cloud"));
 }
 
 /// `socle update` moves prod onto EKS and back, with the three-way merge:
@@ -414,6 +422,26 @@ fn update_moves_prod_between_its_cluster_and_eks_and_back() {
         );
         let (code, out, _) = socle_in(&dir, &["check", "."]);
         assert_eq!(code, 0, "{out}");
+        if on_eks {
+            // Terraform's state stays out of git: ignored, and denied once
+            // forced in.
+            let state = dir.join("terraform/prod/terraform.tfstate");
+            fs_err::write(&state, "{\"version\": 4}").expect("write");
+            assert_eq!(
+                crate::support::git(&dir, &["check-ignore", "terraform/prod/terraform.tfstate"])
+                    .trim(),
+                "terraform/prod/terraform.tfstate"
+            );
+            crate::support::git(&dir, &["add", "-f", "terraform/prod/terraform.tfstate"]);
+            let (code, out, _) = socle_in(&dir, &["check", "."]);
+            assert_eq!(code, 1, "{out}");
+            assert!(out.contains("SOC-SEC-005"), "{out}");
+            crate::support::git(
+                &dir,
+                &["rm", "-q", "--cached", "terraform/prod/terraform.tfstate"],
+            );
+            fs_err::remove_file(&state).expect("remove");
+        }
         crate::support::git(&dir, &["add", "-A"]);
         crate::support::git(&dir, &["commit", "-qm", "update"]);
     }

@@ -55,6 +55,7 @@ pub(crate) const CREDENTIAL_RULES: &[&str] = &[
     "SOC-SEC-002", // private key or cloud access key
     "SOC-SEC-003", // literal password in a document
     "SOC-SEC-004", // Secret generated from committed literals or files
+    "SOC-SEC-005", // Terraform state (every secret Terraform handled)
     "SOC-DBT-001", // literal credential in a DBT profile
     "SOC-ZEP-002", // credential in a Zeppelin note
 ];

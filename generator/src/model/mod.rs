@@ -167,8 +167,7 @@ fn host_context(
 /// A managed cloud environment's addresses and off-cluster backups, when
 /// the spec does not give them: its Terraform creates the network (the API
 /// server's private endpoint and the nodes are in it) and the backups'
-/// bucket, in its region.
-/// Whether its Terraform makes the backups' bucket.
+/// bucket, in its region. Returns whether its Terraform makes that bucket.
 fn cloud_defaults(env: &mut crate::spec::Environment, slug: &str) -> bool {
     let Some(cloud) = env.cloud.clone() else {
         return false;
