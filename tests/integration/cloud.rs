@@ -446,3 +446,29 @@ fn update_moves_prod_between_its_cluster_and_eks_and_back() {
         crate::support::git(&dir, &["commit", "-qm", "update"]);
     }
 }
+
+/// The fullest spec (every choice, per-namespace SecretStores, its own
+/// backup target, overrides) with prod on EKS: the gate passes, the spec's
+/// storage class override wins over the cloud's default, and the README
+/// leaves the stores to the client.
+#[test]
+fn the_full_spec_runs_on_eks_with_its_own_choices() {
+    let full =
+        fs_err::read_to_string(crate::support::fixture("specs/full.yaml")).expect("full.yaml");
+    let cluster = "    cluster: https://prod.k8s.fullopt.example:6443\n";
+    assert!(full.contains(cluster), "full.yaml's prod entry changed");
+    let spec = full.replace(
+        cluster,
+        "    target: eks\n    cloud: {region: eu-central-1, vpc_cidr: 10.40.0.0/16}\n",
+    );
+    let files = render_text(&spec);
+    let (code, findings) = check_json(&files);
+    assert_eq!(code, 0, "{findings:#?}");
+    assert!(!files.contains_key("terraform/prod/secret-store.yaml"));
+    assert!(!files.contains_key("terraform/prod/backups.tf"));
+    let readme = text(&files, "terraform/prod/README.md");
+    assert!(!readme.contains("secret-store.yaml"), "{readme}");
+    assert!(readme.contains("are the client's"), "{readme}");
+    let values = text(&files, "components/postgresql/values-prod.yaml");
+    assert!(values.contains("storageClass: fast-replicated"), "{values}");
+}
