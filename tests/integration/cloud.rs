@@ -281,7 +281,11 @@ fn the_spec_refuses_an_incomplete_cloud_environment() {
         ),
         (
             "  - name: prod\n    target: eks\n    cloud: {region: eu-west-3, vpc_cidr: 10.30.0.0/33}\n",
-            "is not a CIDR",
+            "is not a usable network",
+        ),
+        (
+            "  - name: prod\n    target: eks\n    cloud: {region: eu-west-3, vpc_cidr: 10.30.0.0/24}\n",
+            "an IPv4 range of /16 to /20",
         ),
     ];
     // With a hub, Argo CD reaches the cloud cluster at its URL.

@@ -822,13 +822,22 @@ fn cross_checks(spec: &Spec, lines: &LineIndex) -> Vec<Problem> {
     }
     for (i, env) in spec.environments.iter().enumerate() {
         if let Some(cloud) = &env.cloud {
-            if let Err(why) = check_cidr(&cloud.vpc_cidr) {
+            // Three private and three public subnets are cut from it, each
+            // large enough for a zone's nodes and pods: an IPv4 /16 to /20.
+            let why = check_cidr(&cloud.vpc_cidr).err().or_else(|| {
+                let (address, prefix) = cloud.vpc_cidr.split_once('/')?;
+                let ipv4 = address.parse::<std::net::Ipv4Addr>().is_ok();
+                let fits = prefix.parse::<u8>().is_ok_and(|p| (16..=20).contains(&p));
+                (!ipv4 || !fits)
+                    .then(|| "the cluster's network is an IPv4 range of /16 to /20".to_owned())
+            });
+            if let Some(why) = why {
                 let ptr = format!("/environments/{i}/cloud/vpc_cidr");
                 problems.push(Problem {
                     line: lines.line_of(&ptr),
                     field: pointer_to_field(&ptr),
                     message: format!(
-                        "{:?} is not a CIDR ({why}); give the network's range, e.g. \"10.40.0.0/16\"",
+                        "{:?} is not a usable network ({why}); give the network's range, e.g. \"10.40.0.0/16\"",
                         cloud.vpc_cidr
                     ),
                 });
