@@ -576,6 +576,7 @@ impl<'a> Renderer<'a> {
         };
 
         let enabled_everywhere = ctx.data().get("enabled").cloned();
+        let namespaces_everywhere = ctx.data().get("namespaces").cloned();
         for env in &envs {
             let env_typed = env.and_then(|i| model.envs().get(i));
             if let Some(cloud) = &t.cloud {
@@ -589,6 +590,16 @@ impl<'a> Renderer<'a> {
                 let mut here = all.clone();
                 here.retain(|id, _| !e.left_out.contains(id));
                 set(&mut ctx, "enabled", Value::Object(here));
+            }
+            // ... and `namespaces` what it creates.
+            if let (Some(Value::Array(all)), Some(e)) = (&namespaces_everywhere, env_typed) {
+                let mut here = all.clone();
+                here.retain(|n| {
+                    !n["id"]
+                        .as_str()
+                        .is_some_and(|id| e.absent_namespaces.iter().any(|a| a == id))
+                });
+                set(&mut ctx, "namespaces", Value::Array(here));
             }
             let mut env_path = t.pattern.clone();
             if let Some(e) = env {
@@ -631,6 +642,13 @@ impl<'a> Renderer<'a> {
                 for ns in &nss {
                     if !owns_cluster && ns.is_some_and(|i| model.manifest.namespaces[i].system) {
                         continue;
+                    }
+                    if let (Some(i), Some(e)) = (ns, env_typed) {
+                        if e.absent_namespaces
+                            .contains(&model.manifest.namespaces[*i].id)
+                        {
+                            continue;
+                        }
                     }
                     let mut path = comp_path.clone();
                     if let Some(i) = ns {

@@ -72,6 +72,14 @@ fn prod_on_eks_gets_its_terraform_and_leaves_openebs_to_the_cloud() {
     assert!(!files
         .keys()
         .any(|p| p.starts_with("components/openebs/manifests/prod")));
+    // Nor its namespace, which holds nothing else.
+    assert!(!files
+        .keys()
+        .any(|p| p.starts_with("platform/overlays/prod/namespaces/openebs/")));
+    assert!(files.contains_key("platform/overlays/staging/namespaces/openebs/kustomization.yaml"));
+    assert!(
+        !text(&files, "platform/overlays/prod/kustomization.yaml").contains("namespaces/openebs")
+    );
     let prod_values = text(&files, "components/postgresql/values-prod.yaml");
     assert!(
         prod_values.contains("storageClass: ebs-gp3"),

@@ -43,6 +43,8 @@ pub struct Env {
     pub cloud: Option<EnvCloud>,
     /// Components this environment's cloud provides in place of.
     pub left_out: Vec<String>,
+    /// Namespace ids not created here: the cloud replaces all they hold.
+    pub absent_namespaces: Vec<String>,
 }
 
 /// A managed cloud environment's cluster, as its Terraform creates it.

@@ -281,6 +281,25 @@ impl Model {
             })
             .collect();
         let mut components = enabled_in_waves(&manifest, &choices);
+        // A namespace whose every enabled component an environment's cloud
+        // replaces is not created in that environment.
+        let absent_namespaces: Vec<Vec<String>> = left_out
+            .iter()
+            .map(|l| {
+                manifest
+                    .namespaces
+                    .iter()
+                    .filter(|n| {
+                        let mut here = components
+                            .iter()
+                            .filter(|c| c.component.namespace == n.id)
+                            .peekable();
+                        here.peek().is_some() && here.all(|c| l.contains(&c.component.id))
+                    })
+                    .map(|n| n.id.clone())
+                    .collect()
+            })
+            .collect();
         // A component every environment's cloud replaces is not rendered.
         components.retain(|c| left_out.iter().any(|l| !l.contains(&c.component.id)));
 
@@ -298,7 +317,12 @@ impl Model {
         let mut envs = Vec::new();
         let mut all_sizes = Vec::new();
         let mut clusters_seen = std::collections::BTreeSet::new();
-        for (env, left_out) in spec.environments.iter().zip(&left_out) {
+        for ((env, left_out), absent_namespaces) in spec
+            .environments
+            .iter()
+            .zip(&left_out)
+            .zip(absent_namespaces)
+        {
             // The first environment on a cluster deploys what a cluster runs once.
             let owns_cluster = clusters_seen.insert(env.cluster_key());
             let mut merged = yaml_file(environments, &format!("{}.yaml", env.name))?
@@ -429,6 +453,7 @@ impl Model {
                             .collect(),
                     }),
                 left_out: left_out.iter().cloned().collect(),
+                absent_namespaces,
             });
             all_sizes.push(sizes);
         }
