@@ -368,20 +368,7 @@ impl<'a> Renderer<'a> {
             }
         }
         if !self.model.base.compose.environments.is_empty() {
-            for (path, bytes) in self.blueprint.under(COMPOSE_TEMPLATES) {
-                out.push(Template {
-                    source: format!("{COMPOSE_TEMPLATES}/{path}"),
-                    pattern: format!(
-                        "compose/[env]/{}",
-                        path.strip_suffix(".hbs").unwrap_or(path)
-                    ),
-                    component: None,
-                    compose: true,
-                    cloud: None,
-                    hbs: path.ends_with(".hbs"),
-                    bytes,
-                });
-            }
+            self.target_templates(COMPOSE_TEMPLATES, "compose", None, &mut out);
         }
         let mut clouds: Vec<&str> = self
             .model
@@ -393,22 +380,32 @@ impl<'a> Renderer<'a> {
         clouds.dedup();
         for cloud in clouds {
             let folder = format!("{TARGET_TEMPLATES}/{cloud}");
-            for (path, bytes) in self.blueprint.under(&folder) {
-                out.push(Template {
-                    source: format!("{folder}/{path}"),
-                    pattern: format!(
-                        "terraform/[env]/{}",
-                        path.strip_suffix(".hbs").unwrap_or(path)
-                    ),
-                    component: None,
-                    compose: false,
-                    cloud: Some(cloud.to_owned()),
-                    hbs: path.ends_with(".hbs"),
-                    bytes,
-                });
-            }
+            self.target_templates(&folder, "terraform", Some(cloud), &mut out);
         }
         out
+    }
+
+    /// A target's templates, under `folder`, rendered to `<to>/<env>/` for
+    /// each environment on it: the Compose environments (`cloud` none), or
+    /// those on that managed cloud.
+    fn target_templates(
+        &self,
+        folder: &str,
+        to: &str,
+        cloud: Option<&str>,
+        out: &mut Vec<Template<'a>>,
+    ) {
+        for (path, bytes) in self.blueprint.under(folder) {
+            out.push(Template {
+                source: format!("{folder}/{path}"),
+                pattern: format!("{to}/[env]/{}", path.strip_suffix(".hbs").unwrap_or(path)),
+                component: None,
+                compose: cloud.is_none(),
+                cloud: cloud.map(str::to_owned),
+                hbs: path.ends_with(".hbs"),
+                bytes,
+            });
+        }
     }
 
     pub fn render(&self) -> Result<FileSet, RenderFailure> {

@@ -306,24 +306,7 @@ fn the_spec_refuses_an_incomplete_cloud_environment() {
         .map(|(entry, message)| (eks_spec_with(entry), *message))
         .chain([(hub, "give `cluster`")])
         .collect();
-    let tmp = tempfile::tempdir().expect("tempdir");
-    for (i, (spec, expected)) in specs.iter().enumerate() {
-        let path = tmp.path().join(format!("spec-{i}.yaml"));
-        fs_err::write(&path, spec).expect("write");
-        let (code, _, err) = socle_in(
-            tmp.path(),
-            &[
-                "new",
-                "-q",
-                "--spec",
-                path.to_str().expect("utf-8"),
-                "--out",
-                &format!("out-{i}"),
-            ],
-        );
-        assert_eq!(code, 2, "{err}");
-        assert!(err.contains(expected), "{expected:?} not in {err}");
-    }
+    crate::support::assert_new_refuses(&specs);
 }
 
 /// The generated CI's `ci/terraform-validate.sh`, run for real where
@@ -385,20 +368,7 @@ fn generated_ci_validates_the_terraform() {
     );
     assert!(text(&files, ".gitlab-ci.yml").contains("- sh ci/terraform-validate.sh"));
     assert!(text(&files, "ci/install_tool.py").contains("terraform_1.11.4_linux_amd64.zip"));
-    let dir = materialise(&files);
-    crate::support::assert_builtin_schema(
-        "vendor.github-workflows",
-        &dir.path().join(".github/workflows/tests.yaml"),
-    );
-    crate::support::assert_builtin_schema("vendor.gitlab-ci", &dir.path().join(".gitlab-ci.yml"));
-    if let Some(zizmor) = tool("zizmor") {
-        let out = Command::new(zizmor)
-            .args(["--offline", "--no-progress", "--min-severity", "low"])
-            .arg(dir.path().join(".github/workflows"))
-            .output()
-            .expect("zizmor");
-        crate::support::assert_success(&out);
-    }
+    crate::support::assert_generated_ci_clean(materialise(&files).path());
     // Without a managed-cloud environment, none of it.
     let default = crate::support::render(None);
     assert!(!default.contains_key("ci/terraform-validate.sh"));

@@ -259,7 +259,6 @@ fn compose_environment_checks_clean_and_its_breaks_are_denied() {
 
 #[test]
 fn compose_targets_are_refused_where_they_do_not_fit() {
-    let tmp = tempfile::tempdir().expect("tempdir");
     let cases = [
         (
             compose_spec().replace(
@@ -284,23 +283,7 @@ fn compose_targets_are_refused_where_they_do_not_fit() {
             "`docker_socket` applies to a Compose environment",
         ),
     ];
-    for (i, (spec, expected)) in cases.iter().enumerate() {
-        let path = tmp.path().join(format!("spec-{i}.yaml"));
-        fs_err::write(&path, spec).expect("write");
-        let (code, _, err) = socle_in(
-            tmp.path(),
-            &[
-                "new",
-                "-q",
-                "--spec",
-                path.to_str().expect("utf-8"),
-                "--out",
-                &format!("out-{i}"),
-            ],
-        );
-        assert_eq!(code, 2, "{err}");
-        assert!(err.contains(expected), "{expected:?} not in {err}");
-    }
+    crate::support::assert_new_refuses(&cases);
 }
 
 #[test]
@@ -387,19 +370,7 @@ fn generated_ci_resolves_the_compose_environments() {
     assert!(text(&files, ".github/workflows/tests.yaml").contains("run: sh ci/compose-config.sh"));
     assert!(text(&files, ".gitlab-ci.yml").contains("- sh ci/compose-config.sh"));
     let dir = materialise(&files);
-    assert_builtin_schema(
-        "vendor.github-workflows",
-        &dir.path().join(".github/workflows/tests.yaml"),
-    );
-    assert_builtin_schema("vendor.gitlab-ci", &dir.path().join(".gitlab-ci.yml"));
-    if let Some(zizmor) = tool("zizmor") {
-        let out = Command::new(zizmor)
-            .args(["--offline", "--no-progress", "--min-severity", "low"])
-            .arg(dir.path().join(".github/workflows"))
-            .output()
-            .expect("zizmor");
-        crate::support::assert_success(&out);
-    }
+    crate::support::assert_generated_ci_clean(dir.path());
     if tool("docker-compose").is_none() {
         return;
     }

@@ -90,6 +90,49 @@ pub fn assert_builtin_schema(schema: &str, file: &Path) {
     );
 }
 
+/// A rendered repository's generated CI, in `dir`: GitHub's workflows and
+/// GitLab's pipeline against their schemas (check-jsonschema), and the
+/// workflows clean for zizmor at low severity and above; each tool skipped
+/// like [`tool`] when it is missing.
+pub fn assert_generated_ci_clean(dir: &Path) {
+    assert_builtin_schema(
+        "vendor.github-workflows",
+        &dir.join(".github/workflows/tests.yaml"),
+    );
+    assert_builtin_schema("vendor.gitlab-ci", &dir.join(".gitlab-ci.yml"));
+    if let Some(zizmor) = tool("zizmor") {
+        let out = std::process::Command::new(zizmor)
+            .args(["--offline", "--no-progress", "--min-severity", "low"])
+            .arg(dir.join(".github/workflows"))
+            .output()
+            .expect("zizmor");
+        assert_success(&out);
+    }
+}
+
+/// `socle new` refuses each spec (exit 2) with a message containing the
+/// text given with it.
+pub fn assert_new_refuses(cases: &[(String, &str)]) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    for (i, (spec, expected)) in cases.iter().enumerate() {
+        let path = tmp.path().join(format!("spec-{i}.yaml"));
+        fs_err::write(&path, spec).expect("write");
+        let (code, _, err) = socle_in(
+            tmp.path(),
+            &[
+                "new",
+                "-q",
+                "--spec",
+                path.to_str().expect("utf-8"),
+                "--out",
+                &format!("out-{i}"),
+            ],
+        );
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains(expected), "{expected:?} not in {err}");
+    }
+}
+
 /// Read options as socle's own: YAML 1.2 core schema (`yes` and `0755` are
 /// strings), duplicate keys refused.
 fn yaml_options() -> serde_saphyr::Options {

@@ -203,7 +203,7 @@ fn cloud_defaults(env: &mut crate::spec::Environment, slug: &str) -> bool {
 }
 
 /// The bucket a cloud environment's Terraform creates for its backups.
-pub(crate) fn cloud_backup_bucket(slug: &str, env: &str) -> String {
+fn cloud_backup_bucket(slug: &str, env: &str) -> String {
     format!("{slug}-{env}-backups")
 }
 
@@ -445,7 +445,6 @@ impl Model {
                         left_out: t
                             .left_out
                             .iter()
-                            .filter(|(id, _)| manifest.components.iter().any(|c| &c.id == *id))
                             .map(|(id, why)| environment::LeftOut {
                                 id: id.clone(),
                                 why: why.clone(),
