@@ -377,7 +377,17 @@ policies_text(v) := concat(", ", [where(at) | some at in v.isolated_by])
 deny contains finding("SOC-SYS-005", sprintf("[%s] Application %q (wave %d) connects to %s: egress from namespace %q is denied by its NetworkPolicies (%s); allow it to namespace %q on that port", [env, c.consumer, apps[c.consumer].wave, c.address, c.consumer_namespace, policies_text(c.egress), c.namespace]), c.at) if {
 	some c in input.connections
 	object.get(c, "provider", null) != null
+	object.get(c.provider, "external_name", null) == null
 	c.consumer_namespace != c.namespace
+	not c.egress.allowed
+}
+
+# An ExternalName Service forwards nothing: the pods call the outside host
+# itself, which only an ipBlock admits, from any namespace, their own too.
+deny contains finding("SOC-SYS-005", sprintf("[%s] Application %q (wave %d) connects to %s, which resolves to %s outside the cluster: egress from namespace %q is denied by its NetworkPolicies (%s); allow it to that host's addresses (an ipBlock) on that port", [env, c.consumer, apps[c.consumer].wave, c.address, c.provider.external_name, c.consumer_namespace, policies_text(c.egress)]), c.at) if {
+	some c in input.connections
+	object.get(c, "provider", null) != null
+	object.get(c.provider, "external_name", null) != null
 	not c.egress.allowed
 }
 

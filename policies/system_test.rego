@@ -346,6 +346,24 @@ test_open_policies_pass if {
 	not "SOC-SYS-005" in denied(model)
 }
 
+outside_provider := object.union(connection.provider, {"external_name": "postgresql.acme-prod.internal"})
+
+test_egress_to_an_external_name_host_denied_in_the_same_namespace if {
+	c := object.union(connection, {
+		"consumer": "db", "consumer_namespace": "data-storage",
+		"provider": outside_provider,
+		"egress": verdict(false, "platform/storage/networkpolicies.yaml", 30),
+	})
+	msg := message(with_connection(c), "SOC-SYS-005")
+	contains(msg, "which resolves to postgresql.acme-prod.internal outside the cluster")
+	contains(msg, "(an ipBlock)")
+}
+
+test_egress_to_an_external_name_host_allowed_passes if {
+	c := object.union(connection, {"provider": outside_provider})
+	not "SOC-SYS-005" in denied(with_connection(c))
+}
+
 test_unresolved_service_is_not_judged_by_the_network if {
 	c := object.union(connection, {"provider": null, "ingress": closed})
 	m := with_connection(c)

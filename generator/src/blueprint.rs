@@ -83,6 +83,37 @@ pub struct CloudTarget {
     /// applied before the spec's `overrides`.
     #[serde(default)]
     pub defaults: serde_json::Map<String, serde_json::Value>,
+    /// External endpoints the cloud serves inside the environment's network
+    /// (private endpoints of its services): egress to them is opened to
+    /// the network's range.
+    #[serde(default)]
+    pub private_endpoints: Vec<String>,
+    /// The cloud's managed PostgreSQL, when it runs the databases in place
+    /// of a left-out provider.
+    #[serde(default)]
+    pub database: Option<CloudDatabase>,
+}
+
+/// A managed PostgreSQL as a cloud target declares it: what its Terraform
+/// creates. The roles and databases in it come from the wiring graph, and
+/// `component` (a component of this cloud only) creates them in the cluster.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CloudDatabase {
+    /// The component standing in the cluster for the database: it provides
+    /// `databases` and runs on this cloud only (`targets`).
+    pub component: String,
+    /// The engine's major version (the cloud applies its minor versions).
+    pub engine_version: String,
+    /// The parameter group family of that version.
+    pub parameter_family: String,
+    /// The instance class for each of the spec's sizing profiles.
+    pub instance_class: BTreeMap<String, String>,
+    /// Storage at creation, and the ceiling the cloud may grow it to (GB).
+    pub storage_gb: u32,
+    pub max_storage_gb: u32,
+    /// Days of automated backups (point-in-time recovery within them).
+    pub backup_retention_days: u32,
 }
 
 /// One arrow of the data flow: component `from` hands data to `to`.
@@ -201,6 +232,17 @@ pub struct Component {
     /// Its services on one Docker host, by service name (target compose).
     #[serde(default)]
     pub compose: BTreeMap<String, crate::compose::Service>,
+    /// The only targets it runs on (a cloud's stand-in for a component the
+    /// cloud replaces); empty: every target.
+    #[serde(default)]
+    pub targets: Vec<String>,
+}
+
+impl Component {
+    /// Whether the component runs in an environment on `target`.
+    pub fn runs_on(&self, target: &str) -> bool {
+        self.targets.is_empty() || self.targets.iter().any(|t| t == target)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
@@ -358,13 +400,70 @@ impl Manifest {
                 return Err(format!("clouds.{t}.left_out: {id:?} is not a component"));
             }
             // What a consumer reads from a provider must still exist: the
-            // cloud can only take the place of components nobody consumes.
-            if let Some(c) = self.components.iter().find(|c| {
-                cloud.left_out.contains_key(&c.id)
-                    && (c.provides.databases || c.provides.buckets || c.provides.oidc)
-            }) {
+            // cloud takes the place of a provider only with a component of
+            // its own providing the same kinds.
+            let stand_in = |kind: &str| {
+                self.components.iter().any(|s| {
+                    !s.targets.is_empty()
+                        && s.runs_on(t)
+                        && !cloud.left_out.contains_key(&s.id)
+                        && s.provides.offers(kind)
+                })
+            };
+            for c in self
+                .components
+                .iter()
+                .filter(|c| cloud.left_out.contains_key(&c.id))
+            {
+                if let Some(kind) = wiring::KINDS
+                    .iter()
+                    .find(|k| c.provides.offers(k) && !stand_in(k))
+                {
+                    return Err(format!(
+                        "clouds.{t}.left_out: {} provides {kind} to other components through the wiring graph; leaving it out needs a component of {t} (`targets: [{t}]`) providing {kind} in its place",
+                        c.id
+                    ));
+                }
+            }
+            if let Some(db) = &cloud.database {
+                let ok = self.components.iter().any(|c| {
+                    c.id == db.component
+                        && c.provides.databases
+                        && !c.targets.is_empty()
+                        && c.runs_on(t)
+                });
+                if !ok {
+                    return Err(format!(
+                        "clouds.{t}.database.component: {:?} must be a component providing databases with `targets: [{t}]`",
+                        db.component
+                    ));
+                }
+                if let Some(p) = crate::core::spec::SIZINGS
+                    .iter()
+                    .find(|p| !db.instance_class.contains_key(**p))
+                {
+                    return Err(format!(
+                        "clouds.{t}.database.instance_class: give the class for sizing {p:?} ({})",
+                        crate::core::spec::SIZINGS.join(", ")
+                    ));
+                }
+            }
+        }
+        for (t, cloud) in &self.clouds {
+            if let Some(e) = cloud
+                .private_endpoints
+                .iter()
+                .find(|e| !self.external_endpoints.iter().any(|x| &x.name == *e))
+            {
                 return Err(format!(
-                    "clouds.{t}.left_out: {} provides to other components through the wiring graph; leaving it out needs the cloud's service wired in its place",
+                    "clouds.{t}.private_endpoints: {e:?} is not an external endpoint"
+                ));
+            }
+        }
+        for c in &self.components {
+            if let Some(bad) = c.targets.iter().find(|t| !self.targets.contains(t)) {
+                return Err(format!(
+                    "component {}: `targets` lists {bad:?}, which the blueprint's `targets` does not",
                     c.id
                 ));
             }
@@ -402,6 +501,7 @@ impl Manifest {
     pub fn compose_declared(&self) -> Vec<crate::compose::Declared<'_>> {
         self.components
             .iter()
+            .filter(|c| c.runs_on(crate::core::spec::COMPOSE))
             .map(|c| crate::compose::Declared {
                 id: &c.id,
                 title: &c.title,
@@ -558,9 +658,9 @@ impl Manifest {
                 }
             }
             if let Some(key) = &e.only_with {
-                if key != "backup_target" {
+                if !matches!(key.as_str(), "backup_target" | "cloud_database") {
                     return Err(format!(
-                        "external endpoint {}: `only_with` is {key:?}; expected backup_target",
+                        "external endpoint {}: `only_with` is {key:?}; expected backup_target or cloud_database",
                         e.name
                     ));
                 }
@@ -766,6 +866,7 @@ mod tests {
             distributes: Vec::new(),
             egress: Vec::new(),
             compose: Default::default(),
+            targets: Vec::new(),
         }
     }
 
@@ -830,6 +931,8 @@ mod tests {
                 .map(|id| (id.to_string(), "the cloud's".to_string()))
                 .collect(),
             defaults: Default::default(),
+            private_endpoints: Vec::new(),
+            database: None,
         };
         m.clouds.insert("eks".into(), cloud(&["disks"]));
         assert!(m.check_targets().is_ok());
@@ -838,7 +941,57 @@ mod tests {
         assert!(err.contains("\"nothing\" is not a component"), "{err}");
         m.clouds.insert("eks".into(), cloud(&["db"]));
         let err = m.check_targets().unwrap_err();
-        assert!(err.contains("db provides to other components"), "{err}");
+        assert!(
+            err.contains("db provides databases to other components"),
+            "{err}"
+        );
+        // A stand-in of the cloud's own, providing the same kind, may take
+        // its place; the cloud's database must name it.
+        let mut stand_in = comp("managed-db", &[]);
+        stand_in.provides.databases = true;
+        stand_in.targets = vec!["eks".into()];
+        m.components.push(stand_in);
+        assert!(m.check_targets().is_ok());
+        let mut with_db = cloud(&["db"]);
+        with_db.database = Some(CloudDatabase {
+            component: "db".into(),
+            engine_version: "17".into(),
+            parameter_family: "postgres17".into(),
+            instance_class: crate::core::spec::SIZINGS
+                .iter()
+                .map(|s| (s.to_string(), "db.m7g.large".to_string()))
+                .collect(),
+            storage_gb: 100,
+            max_storage_gb: 200,
+            backup_retention_days: 7,
+        });
+        m.clouds.insert("eks".into(), with_db.clone());
+        let err = m.check_targets().unwrap_err();
+        assert!(err.contains("database.component: \"db\""), "{err}");
+        if let Some(d) = with_db.database.as_mut() {
+            d.component = "managed-db".into();
+            d.instance_class.remove("large");
+        }
+        m.clouds.insert("eks".into(), with_db.clone());
+        let err = m.check_targets().unwrap_err();
+        assert!(err.contains("sizing \"large\""), "{err}");
+        with_db.private_endpoints = vec!["nowhere".into()];
+        if let Some(d) = with_db.database.as_mut() {
+            d.instance_class
+                .insert("large".into(), "db.m7g.2xlarge".into());
+        }
+        m.clouds.insert("eks".into(), with_db);
+        let err = m.check_targets().unwrap_err();
+        assert!(
+            err.contains("\"nowhere\" is not an external endpoint"),
+            "{err}"
+        );
+        // A stand-in runs on the blueprint's targets only.
+        m.components[2].targets = vec!["gke".into()];
+        m.clouds.insert("eks".into(), cloud(&[]));
+        let err = m.check_targets().unwrap_err();
+        assert!(err.contains("`targets` lists \"gke\""), "{err}");
+        m.components.pop();
         m.clouds.insert("eks".into(), cloud(&[]));
         m.targets.retain(|t| t != "eks");
         let err = m.check_targets().unwrap_err();

@@ -585,7 +585,7 @@ impl<'a> Renderer<'a> {
             // In an environment's files, `enabled` is what runs there.
             if let (Some(Value::Object(all)), Some(e)) = (&enabled_everywhere, env_typed) {
                 let mut here = all.clone();
-                here.retain(|id, _| !e.left_out.contains(id));
+                here.retain(|id, _| e.left_out.get(id) != Some(&true));
                 set(&mut ctx, "enabled", Value::Object(here));
             }
             // ... and `namespaces` what it creates.
@@ -612,7 +612,7 @@ impl<'a> Renderer<'a> {
                 }
                 // The environment's cloud provides it.
                 if let (Some(i), Some(e)) = (comp, env_typed) {
-                    if e.left_out.contains(&model.components[*i].component.id) {
+                    if e.left_out.get(&model.components[*i].component.id) == Some(&true) {
                         continue;
                     }
                 }

@@ -39,10 +39,11 @@ pub fn eks_spec() -> String {
     eks_spec_with(PROD_EKS)
 }
 
-const TERRAFORM: [&str; 12] = [
+const TERRAFORM: [&str; 13] = [
     "README.md",
     "backups.tf",
     "cluster.tf",
+    "database.tf",
     "identity.tf",
     "kms.tf",
     "logs.tf",
@@ -80,7 +81,7 @@ fn prod_on_eks_gets_its_terraform_and_leaves_openebs_to_the_cloud() {
     assert!(
         !text(&files, "platform/overlays/prod/kustomization.yaml").contains("namespaces/openebs")
     );
-    let prod_values = text(&files, "components/postgresql/values-prod.yaml");
+    let prod_values = text(&files, "components/loki/values-prod.yaml");
     assert!(
         prod_values.contains("storageClass: ebs-gp3"),
         "{prod_values}"
@@ -429,21 +430,24 @@ fn update_moves_prod_between_its_cluster_and_eks_and_back() {
     }
 }
 
+/// The fullest spec with prod on EKS.
+pub fn full_spec_on_eks() -> String {
+    let full = crate::support::fixture_text("specs/full.yaml");
+    let cluster = "    cluster: https://prod.k8s.fullopt.example:6443\n";
+    assert!(full.contains(cluster), "full.yaml's prod entry changed");
+    full.replace(
+        cluster,
+        "    target: eks\n    cloud: {region: eu-central-1, vpc_cidr: 10.40.0.0/16}\n",
+    )
+}
+
 /// The fullest spec (every choice, per-namespace SecretStores, its own
 /// backup target, overrides) with prod on EKS: the gate passes, the spec's
 /// storage class override wins over the cloud's default, and the README
 /// leaves the stores to the client.
 #[test]
 fn the_full_spec_runs_on_eks_with_its_own_choices() {
-    let full =
-        fs_err::read_to_string(crate::support::fixture("specs/full.yaml")).expect("full.yaml");
-    let cluster = "    cluster: https://prod.k8s.fullopt.example:6443\n";
-    assert!(full.contains(cluster), "full.yaml's prod entry changed");
-    let spec = full.replace(
-        cluster,
-        "    target: eks\n    cloud: {region: eu-central-1, vpc_cidr: 10.40.0.0/16}\n",
-    );
-    let files = render_text(&spec);
+    let files = render_text(&full_spec_on_eks());
     let (code, findings) = check_json(&files);
     assert_eq!(code, 0, "{findings:#?}");
     assert!(!files.contains_key("terraform/prod/secret-store.yaml"));
@@ -451,6 +455,9 @@ fn the_full_spec_runs_on_eks_with_its_own_choices() {
     let readme = text(&files, "terraform/prod/README.md");
     assert!(!readme.contains("secret-store.yaml"), "{readme}");
     assert!(readme.contains("are the client's"), "{readme}");
-    let values = text(&files, "components/postgresql/values-prod.yaml");
+    let values = text(&files, "components/loki/values-prod.yaml");
     assert!(values.contains("storageClass: fast-replicated"), "{values}");
+    // PostgreSQL is the cloud's, with the spec's large sizing.
+    let database = text(&files, "terraform/prod/variables.tf");
+    assert!(database.contains("\"db.m7g.2xlarge\""), "{database}");
 }

@@ -321,18 +321,20 @@ fn environments_sharing_a_cluster_deploy_cluster_wide_parts_once() {
 /// Every field every template names exists in the contexts it renders
 /// with, in branches the spec does not take too (a typo behind
 /// `{{#if enabled.airbyte}}` fails here, not for the first client with
-/// Airbyte). The contexts of the default, full and hostile specs together:
-/// a component one leaves out, another renders.
+/// Airbyte). The contexts of the default, full and hostile specs and of
+/// the default with prod on EKS together: a component one leaves out,
+/// another renders.
 fn unresolved_fields(blueprint: &socle::source::Tree) -> Vec<String> {
     let environments = socle::source::Tree::embedded_environments();
     let mut all = socle::render::TemplateContexts::new();
-    for spec in [None, Some("full.yaml"), Some("hostile.yaml")] {
-        let text = match spec {
-            Some(name) => {
-                fs_err::read_to_string(crate::support::fixture(&format!("specs/{name}"))).unwrap()
-            }
-            None => socle::spec::EXAMPLE.to_owned(),
-        };
+    let specs = [
+        socle::spec::EXAMPLE.to_owned(),
+        crate::support::fixture_text("specs/full.yaml"),
+        crate::support::fixture_text("specs/hostile.yaml"),
+        crate::cloud::eks_spec(),
+        crate::cloud::full_spec_on_eks(),
+    ];
+    for text in specs {
         let generated = socle::generate::generate(&socle::generate::Inputs {
             spec_text: &text,
             spec_origin: "socle.yaml",

@@ -8,6 +8,7 @@ mod charts;
 mod check;
 mod cli;
 mod cloud;
+mod cloud_database;
 mod compose;
 mod content;
 mod datalab;

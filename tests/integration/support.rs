@@ -20,6 +20,11 @@ pub fn fixture(name: &str) -> PathBuf {
     repo_root().join("tests/fixtures").join(name)
 }
 
+/// A fixture's text.
+pub fn fixture_text(name: &str) -> String {
+    fs_err::read_to_string(fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
 /// Render a spec in-process with the embedded blueprint.
 pub fn render(spec: Option<&str>) -> FileSet {
     let text = match spec {

@@ -58,6 +58,7 @@ pub(crate) fn run(cmd: BlueprintCommand) -> anyhow::Result<u8> {
                         "when": c.when,
                         "chart": c.chart.as_ref().map(|ch| format!("{} {}", ch.name, ch.version)),
                         "compose_services": c.compose.keys().collect::<Vec<_>>(),
+                        "targets": c.targets,
                     }))
                     .collect::<Vec<_>>());
                 if let Some(target) = &m.compose {
@@ -148,6 +149,13 @@ fn text(m: &Manifest) -> String {
         );
         for (id, why) in &target.left_out {
             let _ = writeln!(s, "  leaves out {id}: {why}");
+        }
+        for c in m
+            .components
+            .iter()
+            .filter(|c| !c.targets.is_empty() && c.runs_on(cloud))
+        {
+            let _ = writeln!(s, "  adds {}: {}", c.id, c.title);
         }
     }
     let _ = writeln!(s, "\nnamespaces:");

@@ -155,6 +155,9 @@ pub const OFF_CLUSTER_BACKUPS: &[&str] = &["prod", "production"];
 /// The target of an environment that runs on one Docker host.
 pub const COMPOSE: &str = "compose";
 
+/// The spec's sizing profiles (`sizing`).
+pub const SIZINGS: &[&str] = &["small", "standard", "large"];
+
 /// The managed-cloud targets: a Kubernetes cluster synced by Argo CD, the
 /// cluster and the services around it created by generated Terraform.
 pub const CLOUDS: &[&str] = &["eks"];

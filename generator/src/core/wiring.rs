@@ -31,6 +31,16 @@ pub struct Provides {
     pub oidc: bool,
 }
 
+/// The kinds of resource, as `provides` and `consumes` name them.
+pub const KINDS: [&str; 3] = ["databases", "buckets", "oidc"];
+
+impl Provides {
+    /// Whether it provides `kind` (one of [`KINDS`]).
+    pub fn offers(&self, kind: &str) -> bool {
+        provides(self, kind)
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Consumes {

@@ -41,8 +41,10 @@ pub struct Env {
     pub after: Vec<String>,
     /// On a managed cloud: the cluster its Terraform creates.
     pub cloud: Option<EnvCloud>,
-    /// Components this environment's cloud provides in place of.
-    pub left_out: Vec<String>,
+    /// By component id (every enabled one): whether it is not deployed
+    /// here (the environment's cloud provides in its place, or it runs on
+    /// other targets only). A map, so that templates can look one up.
+    pub left_out: BTreeMap<String, bool>,
     /// Namespace ids not created here: the cloud replaces all they hold.
     pub absent_namespaces: Vec<String>,
 }
@@ -61,6 +63,56 @@ pub struct EnvCloud {
     pub backups_bucket: Option<String>,
     /// What the cloud provides in place of components, with the reason.
     pub left_out: Vec<LeftOut>,
+    /// Its managed PostgreSQL, when the cloud runs the databases.
+    pub database: Option<CloudDatabase>,
+}
+
+/// A cloud environment's managed PostgreSQL, as its Terraform creates it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct CloudDatabase {
+    /// The private DNS zone its Terraform creates in the network, and the
+    /// name there that points at the instance: what the cluster's
+    /// ExternalName Services resolve to.
+    pub zone: String,
+    pub host: String,
+    pub engine_version: String,
+    pub parameter_family: String,
+    pub instance_class: String,
+    pub storage_gb: u32,
+    pub max_storage_gb: u32,
+    pub backup_retention_days: u32,
+    /// A standby in another zone, failed over to automatically (with HA).
+    pub multi_az: bool,
+    /// The component that creates the roles and databases in it.
+    pub component: String,
+}
+
+/// The managed PostgreSQL of a cloud environment named `cluster`, sized by
+/// the spec's profile.
+pub(crate) fn cloud_database(
+    d: &crate::blueprint::CloudDatabase,
+    cluster: &str,
+    sizing: &str,
+    ha: bool,
+) -> CloudDatabase {
+    let zone = format!("{cluster}.internal");
+    CloudDatabase {
+        host: format!("postgresql.{zone}"),
+        zone,
+        engine_version: d.engine_version.clone(),
+        parameter_family: d.parameter_family.clone(),
+        instance_class: d
+            .instance_class
+            .get(sizing)
+            .or_else(|| d.instance_class.get("standard"))
+            .cloned()
+            .unwrap_or_default(),
+        storage_gb: d.storage_gb,
+        max_storage_gb: d.max_storage_gb,
+        backup_retention_days: d.backup_retention_days,
+        multi_az: ha,
+        component: d.component.clone(),
+    }
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -578,6 +630,13 @@ pub(crate) fn egress(
         .collect();
     for (e, namespaces) in callers {
         if e.only_with.as_deref() == Some("backup_target") && env.backup_target.is_none() {
+            continue;
+        }
+        let cloud_database = env
+            .cloud_target()
+            .and_then(|t| manifest.clouds.get(t))
+            .is_some_and(|c| c.database.is_some());
+        if e.only_with.as_deref() == Some("cloud_database") && !cloud_database {
             continue;
         }
         let given = network.endpoints.get(&e.name);

@@ -168,8 +168,11 @@ fn host_context(
 /// the spec does not give them: its Terraform creates the network (the API
 /// server's private endpoint and the nodes are in it) and the backups'
 /// bucket, in its region. Returns whether its Terraform makes that bucket.
-fn cloud_defaults(env: &mut crate::spec::Environment, slug: &str) -> bool {
-    let Some(cloud) = env.cloud.clone() else {
+fn cloud_defaults(env: &mut crate::spec::Environment, slug: &str, manifest: &Manifest) -> bool {
+    let (Some(cloud), Some(target)) = (
+        env.cloud.clone(),
+        env.cloud_target().and_then(|t| manifest.clouds.get(t)),
+    ) else {
         return false;
     };
     let network = env.network.get_or_insert_with(Default::default);
@@ -179,13 +182,13 @@ fn cloud_defaults(env: &mut crate::spec::Environment, slug: &str) -> bool {
     if network.nodes.is_empty() {
         network.nodes = vec![cloud.vpc_cidr.clone()];
     }
-    // The secret manager and S3 answer at interface endpoints inside the
-    // network (network.tf), so egress to them is opened to it, not to the
+    // The cloud's services answer at private endpoints inside the network
+    // (its Terraform's), so egress to them is opened to it, not to the
     // spec's addresses of the on-premise store and backup site.
-    for endpoint in ["secret_store", "backup_target"] {
+    for endpoint in &target.private_endpoints {
         network
             .endpoints
-            .entry(endpoint.to_owned())
+            .entry(endpoint.clone())
             .or_insert_with(|| crate::spec::Endpoint {
                 cidrs: vec![cloud.vpc_cidr.clone()],
                 ports: None,
@@ -265,19 +268,30 @@ impl Model {
         spec.environments.retain(|e| !e.is_compose());
         let mut cloud_buckets = BTreeSet::new();
         for env in &mut spec.environments {
-            if cloud_defaults(env, &spec.client.slug) {
+            if cloud_defaults(env, &spec.client.slug, &manifest) {
                 cloud_buckets.insert(env.name.clone());
             }
         }
-        // What each environment's cloud provides in place of components.
+        // What each environment's cloud provides in place of components,
+        // and the components that run on other targets only.
         let left_out: Vec<BTreeSet<String>> = spec
             .environments
             .iter()
             .map(|e| {
-                e.cloud_target()
-                    .and_then(|t| manifest.clouds.get(t))
+                let target = e.cloud_target().unwrap_or("kubernetes");
+                let mut out: BTreeSet<String> = manifest
+                    .clouds
+                    .get(target)
                     .map(|c| c.left_out.keys().cloned().collect())
-                    .unwrap_or_default()
+                    .unwrap_or_default();
+                out.extend(
+                    manifest
+                        .components
+                        .iter()
+                        .filter(|c| !c.runs_on(target))
+                        .map(|c| c.id.clone()),
+                );
+                out
             })
             .collect();
         let mut components = enabled_in_waves(&manifest, &choices);
@@ -450,8 +464,20 @@ impl Model {
                                 why: why.clone(),
                             })
                             .collect(),
+                        database: t.database.as_ref().map(|d| {
+                            environment::cloud_database(
+                                d,
+                                &format!("{}-{}", spec.client.slug, env.name),
+                                &spec.sizing,
+                                replicas > 1,
+                            )
+                        }),
                     }),
-                left_out: left_out.iter().cloned().collect(),
+                left_out: components
+                    .iter()
+                    .map(|c| (c.component.id.clone(), false))
+                    .chain(left_out.iter().map(|id| (id.clone(), true)))
+                    .collect(),
                 absent_namespaces,
             });
             all_sizes.push(sizes);

@@ -294,8 +294,12 @@ pub struct Provider {
     pub ports: Vec<u16>,
     /// Whether the Service serves the connection's port.
     pub port_served: bool,
-    /// For a CloudNativePG cluster's Service: the databases and roles the
-    /// cluster declares (None for any other Service).
+    /// For an ExternalName Service: the outside host it names, which the
+    /// consumer's pods call directly (only an ipBlock admits them).
+    pub external_name: Option<String>,
+    /// For a CloudNativePG cluster's Service, or a managed PostgreSQL's
+    /// that a provisioning Job fills: the databases and roles it declares
+    /// (None for any other Service).
     pub databases: Option<Vec<String>>,
     pub roles: Option<Vec<String>>,
 }

@@ -22,6 +22,9 @@ pub(crate) enum Peer<'a> {
     /// The API server calling an admission webhook: not a pod, so only a
     /// rule with no peers or with an ipBlock can admit it.
     ApiServer,
+    /// A host outside the cluster that an ExternalName Service names: only
+    /// a rule with no peers or with an ipBlock lets pods reach it.
+    Outside,
 }
 
 /// A policy with where it is declared.
@@ -110,8 +113,8 @@ impl<'a> Network<'a> {
 
     fn peer_matches(&self, peer: &Value, policy_ns: &str, other: &Peer) -> bool {
         let Peer::Pods { namespace, labels } = other else {
-            // The API server is reached through an ipBlock only (its
-            // address is the cluster's, which the model cannot know).
+            // The API server and outside hosts are reached through an
+            // ipBlock only (their addresses are not the model's to know).
             return peer.get("ipBlock").is_some();
         };
         if let Some(block) = peer.get("ipBlock") {

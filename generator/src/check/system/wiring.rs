@@ -327,10 +327,15 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
             .map(|&i| {
                 let o = &system.objects[i];
                 let ports = service_ports(m.values[i].as_deref());
-                let port_served = match f.port {
-                    Some(p) => ports.iter().any(|(sp, _)| *sp == p),
-                    None => !ports.is_empty(),
-                };
+                let outside_host = external_name(m.values[i].as_deref()).map(str::to_owned);
+                let outside = outside_host.is_some();
+                // An ExternalName Service forwards nothing: the client calls
+                // the outside host's port, whatever the Service lists.
+                let port_served = outside
+                    || match f.port {
+                        Some(p) => ports.iter().any(|(sp, _)| *sp == p),
+                        None => !ports.is_empty(),
+                    };
                 let catalog = catalogs.get(&(o.namespace.clone(), o.name.clone()));
                 (
                     Provider {
@@ -339,15 +344,18 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
                         at: o.at.clone(),
                         ports: ports.iter().map(|(p, _)| *p).collect(),
                         port_served,
+                        external_name: outside_host,
                         databases: catalog.map(|c| c.0.clone()),
                         roles: catalog.map(|c| c.1.clone()),
                     },
                     ports,
                     selector(m.values[i].as_deref()),
+                    outside,
                 )
             });
+        let outside = matches!(provider, Some((_, _, _, true)));
         let (pod_port, labels) = match &provider {
-            Some((_, ports, sel)) => {
+            Some((_, ports, sel, _)) => {
                 let chosen = ports.iter().find(|(p, _)| Some(*p) == f.port).or_else(|| {
                     if f.port.is_none() {
                         ports.first()
@@ -403,9 +411,13 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
             namespace: &consumer_ns,
             labels: consumer_labels,
         };
-        let to = Peer::Pods {
-            namespace: &f.namespace,
-            labels: labels.as_ref(),
+        let to = if outside {
+            Peer::Outside
+        } else {
+            Peer::Pods {
+                namespace: &f.namespace,
+                labels: labels.as_ref(),
+            }
         };
         let egress = net.verdict(&from, &to, &pod_port, true);
         let ingress = net.verdict(&from, &to, &pod_port, false);
@@ -419,7 +431,7 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
             port: f.port.unwrap_or(0),
             database: f.database,
             role: f.role,
-            provider: provider.map(|(p, _, _)| p),
+            provider: provider.map(|(p, _, _, _)| p),
             egress,
             ingress,
         });
@@ -516,6 +528,14 @@ fn service_ports(v: Option<&Value>) -> Vec<(u16, PodPort)> {
             Some((port, pod))
         })
         .collect()
+}
+
+/// The outside host an ExternalName Service resolves to.
+fn external_name(v: Option<&Value>) -> Option<&str> {
+    let spec = &v?["spec"];
+    (spec["type"].as_str() == Some("ExternalName"))
+        .then(|| spec["externalName"].as_str())
+        .flatten()
 }
 
 fn selector(v: Option<&Value>) -> Option<BTreeMap<String, String>> {
@@ -792,7 +812,96 @@ fn postgres_catalogs(
             );
         }
     }
+    provisioned_catalogs(system, values, &mut out);
     out
+}
+
+/// Databases and roles a provisioning Job creates in a PostgreSQL the
+/// cluster does not run (a cloud's managed instance): a Job whose
+/// container connects through a Service (`PGHOST`) and mounts a ConfigMap
+/// listing the `roles` (one per line) and `databases` (`<name> <owner>`)
+/// it creates. ExternalName Services naming the same outside host serve
+/// the same catalog.
+fn provisioned_catalogs(
+    system: &super::input::System,
+    values: &[Option<std::borrow::Cow<'_, Value>>],
+    out: &mut Catalogs,
+) {
+    let lines = |v: &Value| -> Vec<String> {
+        v.as_str()
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .map(str::to_owned)
+            .collect()
+    };
+    let config_maps: HashMap<(&str, &str), &Value> = system
+        .objects
+        .iter()
+        .zip(values)
+        .filter(|(o, _)| o.kind == "ConfigMap" && o.group.is_empty())
+        .filter_map(|(o, v)| {
+            Some((
+                (o.namespace.as_str(), o.name.as_str()),
+                &v.as_deref()?["data"],
+            ))
+        })
+        .collect();
+    let external: Vec<(&str, &str, &str)> = system
+        .objects
+        .iter()
+        .zip(values)
+        .filter(|(o, _)| o.kind == "Service" && o.group.is_empty())
+        .filter_map(|(o, v)| {
+            Some((
+                o.namespace.as_str(),
+                o.name.as_str(),
+                external_name(v.as_deref())?,
+            ))
+        })
+        .collect();
+    for (o, v) in system.objects.iter().zip(values) {
+        let Some(v) = v else { continue };
+        if o.kind != "Job" || o.group != "batch" {
+            continue;
+        }
+        let pod = &v["spec"]["template"]["spec"];
+        let lists: Vec<&Value> = pod["volumes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|vol| vol["configMap"]["name"].as_str())
+            .filter_map(|name| config_maps.get(&(o.namespace.as_str(), name)).copied())
+            .filter(|data| data.get("roles").is_some() && data.get("databases").is_some())
+            .collect();
+        let [data] = lists.as_slice() else { continue };
+        let hosts = pod["containers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|c| c["env"].as_array().into_iter().flatten())
+            .filter(|e| e["name"].as_str() == Some("PGHOST"))
+            .filter_map(|e| e["value"].as_str());
+        for host in hosts {
+            let Some(caps) = address().captures(host) else {
+                continue;
+            };
+            let (service, namespace) = (caps[2].to_owned(), caps[3].to_owned());
+            let mut dbs = lines(&data["databases"]);
+            dbs.push(MAINTENANCE_DB.to_owned());
+            let catalog = (dbs, lines(&data["roles"]));
+            let target = external
+                .iter()
+                .find(|(ns, n, _)| *ns == namespace && *n == service)
+                .map(|(_, _, h)| *h);
+            for (ns, n, h) in &external {
+                if Some(*h) == target && *ns == namespace {
+                    out.insert(((*ns).to_owned(), (*n).to_owned()), catalog.clone());
+                }
+            }
+            out.insert((namespace, service), catalog);
+        }
+    }
 }
 
 /// An Application's Helm values as Helm merges them: its value files from
