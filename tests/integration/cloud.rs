@@ -115,12 +115,26 @@ fn prod_on_eks_gets_its_terraform_and_leaves_openebs_to_the_cloud() {
     );
     assert!(text(&files, "terraform/prod/network.tf").contains("\"secretsmanager\""));
 
-    // Backups go to the bucket its Terraform makes, off the cluster.
+    // Backups go to the bucket its Terraform makes, off the cluster, with
+    // Velero's pod identity: no keys, no credentials Secret.
     let velero = text(&files, "components/velero/values-prod.yaml");
     assert!(velero.contains("acme-prod-backups"), "{velero}");
     assert!(
         velero.contains("https://s3.eu-west-3.amazonaws.com"),
         "{velero}"
+    );
+    assert!(
+        velero.contains("useSecret: false") && velero.contains("name: velero-server"),
+        "{velero}"
+    );
+    assert!(!files.contains_key("components/velero/manifests/prod/externalsecrets.yaml"));
+    assert!(files.contains_key("components/velero/manifests/staging/externalsecrets.yaml"));
+    let identity = text(&files, "terraform/prod/identity.tf");
+    assert!(
+        identity.contains(
+            "\"velero\" = { namespace = \"velero\", service_account = \"velero-server\" }"
+        ) && identity.contains("policy_arn = aws_iam_policy.backups_writer.arn"),
+        "{identity}"
     );
 
     // The repository's README sends the bootstrap to the Terraform first.
@@ -143,6 +157,27 @@ fn socle_check_finds_the_eks_repository_whole() {
     let (code, findings) = check_json(&files);
     assert_eq!(code, 0, "{findings:#?}");
     assert!(findings.is_empty(), "{findings:#?}");
+
+    // Velero reads no credentials Secret in prod because its values drop
+    // the shared values' one: without that, the Secret nothing creates is
+    // a missing prerequisite.
+    let path = "components/velero/values-prod.yaml";
+    let values = text(&files, path);
+    assert!(values.contains("  existingSecret: null\n"), "{values}");
+    let mut kept = files.clone();
+    kept.insert(
+        path.into(),
+        values.replace("  existingSecret: null\n", "").into_bytes(),
+    );
+    // A warning: a chart or operator may create it.
+    let (_, findings) = check_json(&kept);
+    assert!(
+        findings.iter().any(|f| f["rule"] == "SOC-SYS-009"
+            && f["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("velero/velero-s3"))),
+        "{findings:#?}"
+    );
 }
 
 /// Every `.tf` file parses with python-hcl2, and checkov's Terraform
@@ -234,6 +269,14 @@ fn a_backup_target_in_the_spec_takes_the_place_of_the_terraform_bucket() {
         velero.contains("https://s3.backup.acme.example"),
         "{velero}"
     );
+    // Another site's store takes keys, from the store.
+    assert!(!velero.contains("useSecret: false"), "{velero}");
+    assert!(text(
+        &files,
+        "components/velero/manifests/prod/externalsecrets.yaml"
+    )
+    .contains("acme/prod/backup-target/s3"));
+    assert!(!text(&files, "terraform/prod/identity.tf").contains("velero"));
 }
 
 /// The prod cluster overlay, built by the real kustomize: EBS's class in,

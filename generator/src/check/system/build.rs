@@ -558,7 +558,19 @@ impl<'a> Repository<'a> {
         }
         // A name with a placeholder (one Secret per role or user) stands for
         // several Secrets the values list; the model cannot name them.
+        let values =
+            (!facts.secrets.is_empty()).then(|| super::wiring::app_values(app, &self.files));
         for s in facts.secrets.iter().filter(|s| !s.name.contains('<')) {
+            // A key the Application's values set to null or "" reads no
+            // Secret (Helm drops a null); any other keeps the fact's Secret.
+            let set = values.as_ref().and_then(|v| {
+                s.value
+                    .split('.')
+                    .try_fold(v, |v, k| v.as_object().and_then(|m| m.get(k)))
+            });
+            if matches!(set, Some(Value::Null)) || set.and_then(Value::as_str) == Some("") {
+                continue;
+            }
             let mut o = object("", "Secret", "", Scope::Namespaced);
             o.kind = "HelmValuesReference".into();
             o.name = s.value.clone();

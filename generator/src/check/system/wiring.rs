@@ -906,7 +906,7 @@ fn provisioned_catalogs(
 
 /// An Application's Helm values as Helm merges them: its value files from
 /// this repository in order, then `valuesObject`.
-fn app_values(app: &super::input::Application, files: &Files) -> Value {
+pub(crate) fn app_values(app: &super::input::Application, files: &Files) -> Value {
     let mut merged = Value::Object(Default::default());
     let Some(doc) = files.doc_at(&app.at.file, app.at.line) else {
         return merged;
