@@ -43,6 +43,10 @@ fn prod_on_eks_runs_postgresql_on_rds_from_the_same_wiring() {
         assert!(files.contains_key(&format!("argocd/staging/applications/{id}.yaml")));
     }
     assert!(files.contains_key("argocd/prod/applications/managed-postgresql.yaml"));
+    // Nor may prod's project read their charts.
+    let cnpg = "- https://cloudnative-pg.github.io/charts\n";
+    assert!(!text(&files, "argocd/prod/project.yaml").contains(cnpg));
+    assert!(text(&files, "argocd/staging/project.yaml").contains(cnpg));
     assert!(!files.contains_key("argocd/staging/applications/managed-postgresql.yaml"));
 
     // The consumers keep their in-cluster names, which resolve to the

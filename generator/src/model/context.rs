@@ -76,7 +76,6 @@ pub struct Base {
     pub webhooks: BTreeMap<String, Vec<Webhook>>,
     pub ca_bundle: CaBundle,
     pub namespaces: Vec<Namespace>,
-    pub chart_repos: Vec<String>,
     pub blueprint: BlueprintRef,
     pub socle_version: String,
     /// Every enabled component, in wave order, not resolved for an

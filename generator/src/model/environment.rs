@@ -39,6 +39,9 @@ pub struct Env {
     pub egress: Egress,
     pub store_namespaces: Vec<String>,
     pub after: Vec<String>,
+    /// The chart repositories of the components deployed here (its
+    /// project's `sourceRepos`).
+    pub chart_repos: Vec<String>,
     /// On a managed cloud: the cluster its Terraform creates.
     pub cloud: Option<EnvCloud>,
     /// By component id (every enabled one): whether it is not deployed

@@ -440,6 +440,7 @@ impl Model {
                 egress: BTreeMap::new(),
                 store_namespaces: Vec::new(),
                 after: Vec::new(),
+                chart_repos: Vec::new(),
                 cloud: env
                     .cloud
                     .as_ref()
@@ -500,14 +501,18 @@ impl Model {
             let (network, egress) = environment::egress(env, &spec, &manifest, &callers)?;
             obj.network = network;
             obj.egress = egress;
+            // The project lets an environment's Applications read the chart
+            // repositories of the components it deploys, no others.
+            let mut repos: Vec<String> = components
+                .iter()
+                .filter(|e| obj.left_out.get(&e.component.id) != Some(&true))
+                .filter_map(|e| e.component.chart.as_ref().map(chart_source_url))
+                .collect();
+            repos.sort();
+            repos.dedup();
+            obj.chart_repos = repos;
         }
         let buckets: Vec<String> = wiring.buckets.iter().map(|b| b.name.clone()).collect();
-        let mut chart_repos: Vec<String> = components
-            .iter()
-            .filter_map(|e| e.component.chart.as_ref().map(chart_source_url))
-            .collect();
-        chart_repos.sort();
-        chart_repos.dedup();
         let secrets = spec.secrets.clone().unwrap_or(crate::spec::Secrets {
             store: "platform-secrets".into(),
             kind: "ClusterSecretStore".into(),
@@ -581,7 +586,6 @@ impl Model {
                 pkcs12_path: format!("{CA_BUNDLE_DIR}/{CA_BUNDLE_PKCS12}"),
             },
             namespaces: manifest.namespaces.clone(),
-            chart_repos,
             blueprint: context::BlueprintRef {
                 name: manifest.name.clone(),
                 version: manifest.version.clone(),
