@@ -94,6 +94,10 @@ pub struct Entry {
     /// Components that read it, sorted.
     pub components: Vec<String>,
     pub readers: Vec<Reader>,
+    /// Where the repository's Terraform writes it (`file:line` of an
+    /// `aws_secretsmanager_secret` of that name): nobody fills it by hand.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub written_by: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -352,9 +356,14 @@ pub fn list_files(files: &[(String, Vec<u8>)]) -> (Listing, Vec<Warning>) {
                 whole: readers.iter().any(|r| r.whole),
                 components: components.into_iter().collect(),
                 readers,
+                written_by: None,
             }
         })
         .collect();
+    let written = terraform_secrets(files);
+    for e in entries.iter_mut().filter(|e| e.find.is_none()) {
+        e.written_by = written.get(&e.key).cloned();
+    }
     // Entries of no known environment last.
     entries.sort_by(|a, b| {
         (
@@ -584,6 +593,43 @@ fn reads_of(object: &Value) -> Vec<Read> {
 /// The text form: one line per entry (environment, key, properties, the
 /// components reading it), then one indented line per reader (component,
 /// object, file:line), and a summary.
+/// The secrets a repository's Terraform creates in AWS Secrets Manager, by
+/// name: `resource "aws_secretsmanager_secret"` blocks whose `name` is a
+/// literal, with the `file:line` of that name. Read as text: a block is
+/// what lies between its opening line and the next `}` in the first column,
+/// the layout `terraform fmt` writes.
+fn terraform_secrets(files: &[(String, Vec<u8>)]) -> BTreeMap<String, String> {
+    let name_re = name_assignment();
+    let mut out = BTreeMap::new();
+    for (path, bytes) in files.iter().filter(|(p, _)| p.ends_with(".tf")) {
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            continue;
+        };
+        let mut inside = false;
+        for (i, line) in text.lines().enumerate() {
+            if line.starts_with("resource \"aws_secretsmanager_secret\" ") {
+                inside = true;
+            } else if line.starts_with('}') {
+                inside = false;
+            } else if inside {
+                if let Some(c) = name_re.captures(line) {
+                    out.insert(c[1].to_owned(), format!("{path}:{}", i + 1));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `name = "<literal>"` (no interpolation, which the listing cannot know).
+fn name_assignment() -> &'static regex::Regex {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| {
+        regex::Regex::new(r#"^\s*name\s*=\s*"([^"$]+)"\s*$"#)
+            .unwrap_or_else(|_| unreachable!("the pattern is a constant"))
+    })
+}
+
 pub fn render_text(listing: &Listing) -> String {
     use std::fmt::Write as _;
     let stores: BTreeSet<&Option<Store>> = listing.entries.iter().map(|e| &e.store).collect();
@@ -613,7 +659,11 @@ pub fn render_text(listing: &Listing) -> String {
             if show_store {
                 props.push_str(&format!(" in {}", store_text(&e.store)));
             }
-            [env, key, props, e.components.join(", ")]
+            let mut who = e.components.join(", ");
+            if let Some(w) = &e.written_by {
+                who.push_str(&format!("  (written by {w})"));
+            }
+            [env, key, props, who]
         })
         .collect();
     let width = |i: usize| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0);
@@ -710,8 +760,13 @@ pub fn summary(listing: &Listing) -> String {
         .map(|((_, e), n)| format!("{e} {n}"))
         .collect::<Vec<_>>()
         .join(", ");
+    let written = listing
+        .entries
+        .iter()
+        .filter(|e| e.written_by.is_some())
+        .count();
     format!(
-        "{} store entr{}{}, read by {} object{}.",
+        "{} store entr{}{}, read by {} object{}{}.",
         listing.entries.len(),
         if listing.entries.len() == 1 {
             "y"
@@ -725,6 +780,11 @@ pub fn summary(listing: &Listing) -> String {
         },
         objects.len(),
         if objects.len() == 1 { "" } else { "s" },
+        if written == 0 {
+            String::new()
+        } else {
+            format!("; {written} written by the repository's Terraform")
+        },
     )
 }
 
@@ -736,6 +796,38 @@ mod tests {
         list.iter()
             .map(|(p, t)| ((*p).to_owned(), t.as_bytes().to_vec()))
             .collect()
+    }
+
+    #[test]
+    fn an_entry_the_repositorys_terraform_writes_says_where() {
+        let es = "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: {name: a, namespace: n}\nspec:\n  secretStoreRef: {name: s, kind: ClusterSecretStore}\n  data:\n    - secretKey: p\n      remoteRef: {key: acme/prod/db/admin, property: password}\n    - secretKey: q\n      remoteRef: {key: acme/prod/other, property: password}\n";
+        let tf = "resource \"aws_secretsmanager_secret\" \"admin\" {\n  name       = \"acme/prod/db/admin\"\n  kms_key_id = aws_kms_key.k.arn\n}\n\nresource \"aws_secretsmanager_secret\" \"computed\" {\n  name = \"acme/${var.env}/other\"\n}\n\nresource \"aws_iam_role\" \"r\" {\n  name = \"acme/prod/other\"\n}\n";
+        let (listing, _) = list_files(&files(&[
+            ("overlays/prod/es.yaml", es),
+            ("terraform/prod/database.tf", tf),
+        ]));
+        let written: Vec<(&str, Option<&str>)> = listing
+            .entries
+            .iter()
+            .map(|e| (e.key.as_str(), e.written_by.as_deref()))
+            .collect();
+        // An interpolated name, or another resource's, is not a match.
+        assert_eq!(
+            written,
+            vec![
+                ("acme/prod/db/admin", Some("terraform/prod/database.tf:2")),
+                ("acme/prod/other", None),
+            ]
+        );
+        let text = render_text(&listing);
+        assert!(
+            text.contains("(written by terraform/prod/database.tf:2)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("; 1 written by the repository's Terraform."),
+            "{text}"
+        );
     }
 
     #[test]

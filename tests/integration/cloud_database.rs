@@ -117,6 +117,31 @@ fn prod_on_eks_runs_postgresql_on_rds_from_the_same_wiring() {
         );
     }
     insta::assert_snapshot!("eks_prod_database_tf", database);
+
+    // `socle secrets list` says the administrator's entry is the
+    // Terraform's to write, not the client's to fill.
+    let all: Vec<(String, Vec<u8>)> = files.clone().into_iter().collect();
+    let (listing, _) = socle::secrets::list_files(&all);
+    let admin = listing
+        .entries
+        .iter()
+        .find(|e| e.key == "acme/prod/postgresql/admin")
+        .expect("the administrator's entry");
+    assert!(
+        admin
+            .written_by
+            .as_deref()
+            .is_some_and(|w| w.starts_with("terraform/prod/database.tf:")),
+        "{admin:?}"
+    );
+    assert_eq!(
+        listing
+            .entries
+            .iter()
+            .filter(|e| e.written_by.is_some())
+            .count(),
+        1
+    );
 }
 
 /// The check judges the managed database as the cluster would reach it: a
