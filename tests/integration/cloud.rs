@@ -143,6 +143,12 @@ fn prod_on_eks_gets_its_terraform_and_leaves_openebs_to_the_cloud() {
         readme.contains("### On a managed cloud") && readme.contains("`terraform/prod/` creates")
     );
     assert!(text(&files, ".gitignore").contains("*.tfstate"));
+    // Tables name prod's cluster by what creates it: it has no URL yet.
+    assert!(
+        readme.contains("| prod | `acme-prod` (`terraform/prod/`) |"),
+        "{readme}"
+    );
+    assert!(!text(&files, "runbooks/components/keycloak.md").contains("| `` |"));
 
     insta::assert_snapshot!(
         "eks_prod_cluster_tf",
