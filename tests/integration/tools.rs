@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::support::{materialise, render, to_json, tool, yaml_docs};
+use crate::support::{materialise, render, render_text, to_json, tool, yaml_docs};
 
 fn run(cmd: &mut Command) -> (bool, String) {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
@@ -68,12 +68,18 @@ fn yamllint_accepts_every_yaml_file() {
     let Some(yamllint) = tool("yamllint") else {
         return;
     };
-    for spec in [None, Some("full.yaml"), Some("hostile.yaml")] {
-        let dir = materialise(&render(spec));
+    let specs = [
+        ("default", render(None)),
+        ("full.yaml", render(Some("full.yaml"))),
+        ("hostile.yaml", render(Some("hostile.yaml"))),
+        ("prod on EKS", render_text(&crate::cloud::eks_spec())),
+    ];
+    for (spec, files) in specs {
+        let dir = materialise(&files);
         let (ok, out) = run(Command::new(&yamllint)
             .args(["-d", "relaxed", "-f", "parsable", "--no-warnings", "."])
             .current_dir(dir.path()));
-        assert!(ok, "yamllint {spec:?}:\n{out}");
+        assert!(ok, "yamllint {spec}:\n{out}");
     }
 }
 
@@ -85,8 +91,12 @@ fn kubernetes_validate_accepts_core_documents_and_built_overlays() {
     let Some(kubectl) = tool("kubectl") else {
         return;
     };
-    for spec in [None, Some("full.yaml")] {
-        let files = render(spec);
+    let specs = [
+        ("default", render(None)),
+        ("full.yaml", render(Some("full.yaml"))),
+        ("prod on EKS", render_text(&crate::cloud::eks_spec())),
+    ];
+    for (spec, files) in specs {
         // Documents outside overlays (overlay patches are partial by design
         // and are checked through the built overlay below).
         let docs: Vec<(String, serde_json::Value)> = yaml_docs(&files)
@@ -95,8 +105,8 @@ fn kubernetes_validate_accepts_core_documents_and_built_overlays() {
             .map(|(p, d)| (p, to_json(&d)))
             .filter(|(_, d)| d["apiVersion"].as_str().is_some_and(is_core) && d["kind"].is_string())
             .collect();
-        let n = validate_docs(&kv, docs, &format!("{spec:?} source documents"));
-        assert!(n > 20, "{spec:?}: only {n} core documents");
+        let n = validate_docs(&kv, docs, &format!("{spec} source documents"));
+        assert!(n > 20, "{spec}: only {n} core documents");
 
         let dir = materialise(&files);
         let overlays: Vec<String> = files
