@@ -145,7 +145,7 @@ fn prod_on_eks_gets_its_terraform_and_leaves_openebs_to_the_cloud() {
     assert!(text(&files, ".gitignore").contains("*.tfstate"));
     // Tables name prod's cluster by what creates it: it has no URL yet.
     assert!(
-        readme.contains("| prod | `acme-prod` (`terraform/prod/`) |"),
+        readme.contains("| prod | `acme-prod (terraform/prod/)` |"),
         "{readme}"
     );
     assert!(!text(&files, "runbooks/components/keycloak.md").contains("| `` |"));

@@ -18,6 +18,10 @@ use crate::spec::Spec;
 pub struct Env {
     pub name: String,
     pub cluster: String,
+    /// The cluster as tables name it: its API server, or, for a managed
+    /// cloud cluster its Terraform has not created yet, that cluster and
+    /// the folder creating it.
+    pub cluster_label: String,
     pub suffix: String,
     /// Namespace names by namespace id.
     pub ns: BTreeMap<String, String>,
@@ -104,12 +108,7 @@ pub(crate) fn cloud_database(
         zone,
         engine_version: d.engine_version.clone(),
         parameter_family: d.parameter_family.clone(),
-        instance_class: d
-            .instance_class
-            .get(sizing)
-            .or_else(|| d.instance_class.get("standard"))
-            .cloned()
-            .unwrap_or_default(),
+        instance_class: d.instance_class.get(sizing).cloned().unwrap_or_default(),
         storage_gb: d.storage_gb,
         max_storage_gb: d.max_storage_gb,
         backup_retention_days: d.backup_retention_days,
@@ -631,14 +630,14 @@ pub(crate) fn egress(
         .filter(|n| n.isolated)
         .map(|n| n.id.as_str())
         .collect();
+    let cloud_database = env
+        .cloud_target()
+        .and_then(|t| manifest.clouds.get(t))
+        .is_some_and(|c| c.database.is_some());
     for (e, namespaces) in callers {
         if e.only_with.as_deref() == Some("backup_target") && env.backup_target.is_none() {
             continue;
         }
-        let cloud_database = env
-            .cloud_target()
-            .and_then(|t| manifest.clouds.get(t))
-            .is_some_and(|c| c.database.is_some());
         if e.only_with.as_deref() == Some("cloud_database") && !cloud_database {
             continue;
         }

@@ -411,9 +411,16 @@ impl Model {
                     off_cluster: false,
                 },
             };
+            // The name a managed cloud's Terraform gives the cluster.
+            let cloud_cluster = format!("{}-{}", spec.client.slug, env.name);
             envs.push(Env {
                 name: env.name.clone(),
                 cluster: env.cluster.clone(),
+                cluster_label: if env.cluster.is_empty() && env.cloud.is_some() {
+                    format!("{cloud_cluster} (terraform/{}/)", env.name)
+                } else {
+                    env.cluster.clone()
+                },
                 suffix,
                 ns,
                 domain,
@@ -453,7 +460,7 @@ impl Model {
                             .kubernetes_version
                             .clone()
                             .unwrap_or_else(|| t.kubernetes_version.clone()),
-                        cluster_name: format!("{}-{}", spec.client.slug, env.name),
+                        cluster_name: cloud_cluster.clone(),
                         backups_bucket: cloud_buckets
                             .contains(&env.name)
                             .then(|| cloud_backup_bucket(&spec.client.slug, &env.name)),
@@ -468,7 +475,7 @@ impl Model {
                         database: t.database.as_ref().map(|d| {
                             environment::cloud_database(
                                 d,
-                                &format!("{}-{}", spec.client.slug, env.name),
+                                &cloud_cluster,
                                 &spec.sizing,
                                 replicas > 1,
                             )

@@ -328,10 +328,9 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
                 let o = &system.objects[i];
                 let ports = service_ports(m.values[i].as_deref());
                 let outside_host = external_name(m.values[i].as_deref()).map(str::to_owned);
-                let outside = outside_host.is_some();
                 // An ExternalName Service forwards nothing: the client calls
                 // the outside host's port, whatever the Service lists.
-                let port_served = outside
+                let port_served = outside_host.is_some()
                     || match f.port {
                         Some(p) => ports.iter().any(|(sp, _)| *sp == p),
                         None => !ports.is_empty(),
@@ -350,12 +349,13 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
                     },
                     ports,
                     selector(m.values[i].as_deref()),
-                    outside,
                 )
             });
-        let outside = matches!(provider, Some((_, _, _, true)));
+        let outside = provider
+            .as_ref()
+            .is_some_and(|(p, _, _)| p.external_name.is_some());
         let (pod_port, labels) = match &provider {
-            Some((_, ports, sel, _)) => {
+            Some((_, ports, sel)) => {
                 let chosen = ports.iter().find(|(p, _)| Some(*p) == f.port).or_else(|| {
                     if f.port.is_none() {
                         ports.first()
@@ -431,7 +431,7 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
             port: f.port.unwrap_or(0),
             database: f.database,
             role: f.role,
-            provider: provider.map(|(p, _, _, _)| p),
+            provider: provider.map(|(p, _, _)| p),
             egress,
             ingress,
         });
