@@ -5,7 +5,8 @@
 
 use serde_json::Value;
 
-use crate::support::{reference, render, to_json, yaml_docs};
+use crate::facts::argocd_schema;
+use crate::support::{render, to_json, yaml_docs};
 
 fn strict(schema: &mut Value) {
     if let Value::Object(map) = schema {
@@ -24,20 +25,15 @@ fn strict(schema: &mut Value) {
 
 #[test]
 fn argocd_documents_match_the_strict_crd_schemas() {
-    let dir = reference().join("schemas/argocd");
-    let load = |file: &str| {
-        let mut v: Value =
-            serde_json::from_slice(&fs_err::read(dir.join(file)).expect("schema")).unwrap();
+    let load = |kind: &str| {
+        let mut v = argocd_schema(kind);
         strict(&mut v);
         jsonschema::validator_for(&v).expect("schema compiles")
     };
     let validators = [
-        ("Application", load("application-argoproj-v1alpha1.json")),
-        ("AppProject", load("appproject-argoproj-v1alpha1.json")),
-        (
-            "ApplicationSet",
-            load("applicationset-argoproj-v1alpha1.json"),
-        ),
+        ("Application", load("Application")),
+        ("AppProject", load("AppProject")),
+        ("ApplicationSet", load("ApplicationSet")),
     ];
     let mut count = 0;
     let mut problems = Vec::new();
@@ -76,11 +72,7 @@ fn argocd_documents_match_the_strict_crd_schemas() {
 
 #[test]
 fn strictness_catches_a_misspelt_field() {
-    let mut schema: Value = serde_json::from_slice(
-        &fs_err::read(reference().join("schemas/argocd/application-argoproj-v1alpha1.json"))
-            .unwrap(),
-    )
-    .unwrap();
+    let mut schema = argocd_schema("Application");
     strict(&mut schema);
     let validator = jsonschema::validator_for(&schema).unwrap();
     let doc = serde_json::json!({
@@ -108,15 +100,9 @@ fn socle_argocd_schemas_only_name_upstream_fields() {
             walk(items, up_items, &format!("{path}[]"), problems);
         }
     }
-    let dir = reference().join("schemas/argocd");
     let mut problems = Vec::new();
-    for (kind, file) in [
-        ("Application", "application-argoproj-v1alpha1.json"),
-        ("ApplicationSet", "applicationset-argoproj-v1alpha1.json"),
-        ("AppProject", "appproject-argoproj-v1alpha1.json"),
-    ] {
-        let upstream: Value =
-            serde_json::from_slice(&fs_err::read(dir.join(file)).unwrap()).unwrap();
+    for kind in ["Application", "ApplicationSet", "AppProject"] {
+        let upstream = argocd_schema(kind);
         let ours = socle::check::argocd::schema_for(kind).unwrap();
         walk(&ours, &upstream, kind, &mut problems);
     }

@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 use socle::model::deep_merge;
 
-use crate::support::{reference, render, repo_root};
+use crate::support::{render, repo_root};
 
 /// Charts whose upstream defaults are not in the reference set, with why.
 /// A component missing here and from the reference set fails the test.
@@ -21,14 +21,6 @@ const UNVERIFIABLE: &[(&str, &str)] = &[(
     "airflow",
     "airflow 1.22.0 defaults are not in the reference set (apache/airflow snapshot too large)",
 )];
-
-fn reference_dir(chart: &str) -> &str {
-    match chart {
-        "operator" => "minio-operator",
-        "tenant" => "minio-tenant",
-        other => other,
-    }
-}
 
 /// Paths declared open in a values file: `# free-form: a.b, c.d — reason`.
 fn free_form(text: &str) -> Vec<String> {
@@ -97,40 +89,6 @@ fn check_paths(
     }
 }
 
-/// A chart's defaults with its stored sub-charts' defaults under their names,
-/// as Helm passes `<subchart>.*` values down.
-fn chart_defaults(reference: &std::path::Path, dir: &std::path::Path, chart: &str) -> Value {
-    let mut defaults = yaml(&fs_err::read(dir.join("values.yaml")).unwrap());
-    let mut subs: Vec<(String, std::path::PathBuf)> = Vec::new();
-    for folder in ["subcharts", "charts"] {
-        if let Ok(entries) = fs_err::read_dir(dir.join(folder)) {
-            for e in entries.filter_map(Result::ok) {
-                subs.push((
-                    e.file_name().to_string_lossy().into_owned(),
-                    e.path().join("values.yaml"),
-                ));
-            }
-        }
-    }
-    // Remote dependencies stored as charts of their own.
-    if chart == "kube-prometheus-stack" {
-        subs.push((
-            "grafana".into(),
-            reference.join("charts/grafana/12.11.1/values.yaml"),
-        ));
-    }
-    for (name, path) in subs {
-        if let Ok(bytes) = fs_err::read(&path) {
-            let mut merged = yaml(&bytes);
-            if let Some(parent) = defaults.get(&name) {
-                deep_merge(&mut merged, parent);
-            }
-            defaults[name] = merged;
-        }
-    }
-    defaults
-}
-
 fn yaml(bytes: &[u8]) -> Value {
     let v: serde_json::Value = crate::support::yaml_slice(bytes).expect("values parse");
     match serde_json::to_value(v).expect("json") {
@@ -141,12 +99,6 @@ fn yaml(bytes: &[u8]) -> Value {
 
 #[test]
 fn values_use_only_keys_the_charts_have() {
-    let reference = reference();
-    assert!(
-        reference.join("charts").is_dir(),
-        "{} missing: the chart defaults are needed",
-        reference.display()
-    );
     let blueprint: serde_json::Value = crate::support::yaml_slice(
         &fs_err::read(repo_root().join("blueprints/platform/blueprint.yaml")).unwrap(),
     )
@@ -167,21 +119,15 @@ fn values_use_only_keys_the_charts_have() {
             let Some(common) = files.get(&format!("components/{id}/values.yaml")) else {
                 continue;
             };
-            let dir = reference
-                .join("charts")
-                .join(reference_dir(name))
-                .join(version);
-            if !dir.is_dir() {
+            let Some(crate::facts::ChartFacts { defaults, schema }) =
+                crate::facts::chart(name, version)
+            else {
                 assert!(
                     UNVERIFIABLE.iter().any(|(n, _)| *n == name),
-                    "no reference defaults for {name} {version}"
+                    "no reference defaults for {name} {version} in the fact file"
                 );
                 continue;
-            }
-            let defaults = chart_defaults(&reference, &dir, name);
-            let schema: Option<Value> = fs_err::read(dir.join("values.schema.json"))
-                .ok()
-                .map(|b| serde_json::from_slice(&b).unwrap());
+            };
             for env in ["dev", "staging", "prod"] {
                 let env_path = format!("components/{id}/values-{env}.yaml");
                 let Some(env_bytes) = files.get(&env_path) else {

@@ -15,6 +15,7 @@ mod datalab;
 mod dbt;
 mod distribution;
 mod egress;
+mod facts;
 mod gate_holds;
 mod generated_ci;
 mod hostile_corpus;

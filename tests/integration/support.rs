@@ -11,9 +11,13 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// `../shared/reference` beside the repository (present in CI).
+/// The upstream reference set the fact files are derived from:
+/// `../shared/reference` beside the repository, or `SOCLE_REFERENCE`.
+/// Only `facts.rs` reads it; the other tests read the fact files.
 pub fn reference() -> PathBuf {
-    repo_root().join("../shared/reference")
+    std::env::var_os("SOCLE_REFERENCE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("../shared/reference"))
 }
 
 pub fn fixture(name: &str) -> PathBuf {
