@@ -88,6 +88,11 @@ pub struct CloudTarget {
     /// the network's range.
     #[serde(default)]
     pub private_endpoints: Vec<String>,
+    /// External endpoints the cloud serves at fixed addresses, with them
+    /// (its workload identity agent on every node, say): egress to them is
+    /// opened to these addresses.
+    #[serde(default)]
+    pub fixed_endpoints: BTreeMap<String, Vec<String>>,
     /// The cloud's managed PostgreSQL, when it runs the databases in place
     /// of a left-out provider.
     #[serde(default)]
@@ -156,8 +161,9 @@ pub struct ExternalEndpoint {
     /// top of the components that list it in their `egress`.
     #[serde(default)]
     pub used_by: Option<String>,
-    /// Only in environments whose spec entry gives this key
-    /// (`backup_target`: the off-cluster backup store).
+    /// Only in some environments: `backup_target`, those whose spec entry
+    /// gives one (the off-cluster backup store); `cloud_database`, those
+    /// whose cloud runs the databases; `cloud`, those on a managed cloud.
     #[serde(default)]
     pub only_with: Option<String>,
 }
@@ -459,6 +465,18 @@ impl Manifest {
                     "clouds.{t}.private_endpoints: {e:?} is not an external endpoint"
                 ));
             }
+            for (e, cidrs) in &cloud.fixed_endpoints {
+                if !self.external_endpoints.iter().any(|x| &x.name == e) {
+                    return Err(format!(
+                        "clouds.{t}.fixed_endpoints: {e:?} is not an external endpoint"
+                    ));
+                }
+                for cidr in cidrs {
+                    if let Err(why) = crate::core::spec::check_cidr(cidr) {
+                        return Err(format!("clouds.{t}.fixed_endpoints.{e}: {cidr:?}: {why}"));
+                    }
+                }
+            }
         }
         for c in &self.components {
             if let Some(bad) = c.targets.iter().find(|t| !self.targets.contains(t)) {
@@ -658,9 +676,9 @@ impl Manifest {
                 }
             }
             if let Some(key) = &e.only_with {
-                if !matches!(key.as_str(), "backup_target" | "cloud_database") {
+                if !matches!(key.as_str(), "backup_target" | "cloud_database" | "cloud") {
                     return Err(format!(
-                        "external endpoint {}: `only_with` is {key:?}; expected backup_target or cloud_database",
+                        "external endpoint {}: `only_with` is {key:?}; expected backup_target, cloud_database or cloud",
                         e.name
                     ));
                 }
@@ -932,6 +950,7 @@ mod tests {
                 .collect(),
             defaults: Default::default(),
             private_endpoints: Vec::new(),
+            fixed_endpoints: BTreeMap::new(),
             database: None,
         };
         m.clouds.insert("eks".into(), cloud(&["disks"]));
@@ -980,12 +999,42 @@ mod tests {
             d.instance_class
                 .insert("large".into(), "db.m7g.2xlarge".into());
         }
-        m.clouds.insert("eks".into(), with_db);
+        m.clouds.insert("eks".into(), with_db.clone());
         let err = m.check_targets().unwrap_err();
         assert!(
             err.contains("\"nowhere\" is not an external endpoint"),
             "{err}"
         );
+        // A fixed address names a declared endpoint, as a CIDR.
+        with_db.private_endpoints.clear();
+        with_db
+            .fixed_endpoints
+            .insert("agent".into(), vec!["169.254.170.23/32".into()]);
+        m.clouds.insert("eks".into(), with_db.clone());
+        let err = m.check_targets().unwrap_err();
+        assert!(
+            err.contains("fixed_endpoints: \"agent\" is not an external endpoint"),
+            "{err}"
+        );
+        m.external_endpoints.push(ExternalEndpoint {
+            name: "agent".into(),
+            purpose: "credentials".into(),
+            ports: vec![80],
+            when: BTreeMap::new(),
+            used_by: None,
+            only_with: Some("cloud".into()),
+        });
+        with_db
+            .fixed_endpoints
+            .insert("agent".into(), vec!["169.254.170.23".into()]);
+        m.clouds.insert("eks".into(), with_db.clone());
+        let err = m.check_targets().unwrap_err();
+        assert!(
+            err.contains("fixed_endpoints.agent: \"169.254.170.23\""),
+            "{err}"
+        );
+        with_db.fixed_endpoints.clear();
+        m.clouds.insert("eks".into(), with_db);
         // A stand-in runs on the blueprint's targets only.
         m.components[2].targets = vec!["gke".into()];
         m.clouds.insert("eks".into(), cloud(&[]));

@@ -510,3 +510,91 @@ fn the_full_spec_runs_on_eks_with_its_own_choices() {
     let database = text(&files, "terraform/prod/variables.tf");
     assert!(database.contains("\"db.m7g.2xlarge\""), "{database}");
 }
+
+/// The namespaces of an environment whose NetworkPolicies let pods reach
+/// `cidr` on `port`.
+fn namespaces_reaching(
+    files: &socle::render::FileSet,
+    env: &str,
+    cidr: &str,
+    port: u64,
+) -> BTreeSet<String> {
+    let prefix = format!("platform/overlays/{env}/namespaces/");
+    let mut out = BTreeSet::new();
+    for path in files
+        .keys()
+        .filter(|p| p.starts_with(&prefix) && p.ends_with("/egress.yaml"))
+    {
+        let docs: Vec<serde_json::Value> =
+            crate::support::yaml_stream(text(files, path)).expect("egress.yaml parses");
+        for doc in docs.into_iter().filter(|d| !d.is_null()) {
+            let reaches = doc["spec"]["egress"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|rule| {
+                    rule["to"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|to| to["ipBlock"]["cidr"] == cidr)
+                        && rule["ports"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .any(|p| p["port"] == port)
+                });
+            if reaches {
+                out.insert(doc["metadata"]["namespace"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    out
+}
+
+/// Every service account the Terraform gives a pod identity gets its
+/// credentials from the node's agent: its namespace's egress reaches the
+/// agent (EKS Pod Identity answers at 169.254.170.23, port 80), or External
+/// Secrets and Velero would time out before their first call. Namespaces
+/// with no such account, and environments off the cloud, do not reach it.
+#[test]
+fn pods_with_a_pod_identity_reach_the_agent() {
+    const AGENT: &str = "169.254.170.23/32";
+    for (spec, with_velero) in [
+        (eks_spec(), true),
+        (
+            eks_spec_with(&format!(
+                "{PROD_EKS}    backup_target: {{endpoint: https://s3.backup.acme.example, bucket: acme-prod-backups}}\n"
+            )),
+            false,
+        ),
+    ] {
+        let files = render_text(&spec);
+        let identity = text(&files, "terraform/prod/identity.tf");
+        let identities: BTreeSet<String> = identity
+            .lines()
+            .filter_map(|l| l.split_once("namespace = \"")?.1.split_once('"'))
+            .map(|(ns, _)| ns.to_owned())
+            // kube-system's pods (the EBS CSI driver) are under no policy.
+            .filter(|ns| ns != "kube-system")
+            .collect();
+        let mut expected = BTreeSet::from(["data-platform-core".to_owned()]);
+        if with_velero {
+            expected.insert("velero".to_owned());
+        }
+        assert_eq!(identities, expected, "{identity}");
+        let reaching = namespaces_reaching(&files, "prod", AGENT, 80);
+        assert!(
+            identities.is_subset(&reaching),
+            "namespaces with a pod identity {identities:?}, reaching the agent {reaching:?}"
+        );
+        // Velero's namespace keeps the rule when the spec's own store takes
+        // keys: it only lets pods ask an agent that has nothing for them.
+        let mut allowed = identities.clone();
+        allowed.insert("velero".to_owned());
+        assert!(reaching.is_subset(&allowed), "{reaching:?}");
+        for env in ["dev", "staging"] {
+            assert!(namespaces_reaching(&files, env, AGENT, 80).is_empty());
+        }
+    }
+}

@@ -932,7 +932,7 @@ fn cross_checks(spec: &Spec, lines: &LineIndex) -> Vec<Problem> {
 }
 
 /// An IPv4 or IPv6 CIDR as a NetworkPolicy's `ipBlock.cidr` takes it.
-fn check_cidr(cidr: &str) -> Result<(), String> {
+pub(crate) fn check_cidr(cidr: &str) -> Result<(), String> {
     let (addr, len) = cidr
         .split_once('/')
         .ok_or_else(|| "no prefix length".to_owned())?;

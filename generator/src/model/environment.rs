@@ -641,6 +641,9 @@ pub(crate) fn egress(
         if e.only_with.as_deref() == Some("cloud_database") && !cloud_database {
             continue;
         }
+        if e.only_with.as_deref() == Some("cloud") && env.cloud_target().is_none() {
+            continue;
+        }
         let given = network.endpoints.get(&e.name);
         let ports = given
             .and_then(|g| g.ports.clone())

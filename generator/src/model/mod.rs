@@ -194,6 +194,16 @@ fn cloud_defaults(env: &mut crate::spec::Environment, slug: &str, manifest: &Man
                 ports: None,
             });
     }
+    // Those it serves at fixed addresses are reached there.
+    for (endpoint, cidrs) in &target.fixed_endpoints {
+        network
+            .endpoints
+            .entry(endpoint.clone())
+            .or_insert_with(|| crate::spec::Endpoint {
+                cidrs: cidrs.clone(),
+                ports: None,
+            });
+    }
     if env.backup_target.is_none() {
         env.backup_target = Some(crate::spec::BackupTarget {
             endpoint: format!("https://s3.{}.amazonaws.com", cloud.region),
