@@ -113,7 +113,18 @@ fn prod_on_eks_gets_its_terraform_and_leaves_openebs_to_the_cloud() {
         store.contains("10.30.0.0/16") && !store.contains("203.0.113.20"),
         "{store}"
     );
-    assert!(text(&files, "terraform/prod/network.tf").contains("\"secretsmanager\""));
+    let network = text(&files, "terraform/prod/network.tf");
+    assert!(network.contains("\"secretsmanager\""));
+    // AWS refuses S3's interface endpoint with private DNS for outside
+    // resolvers only unless an S3 gateway endpoint exists; with none, the
+    // endpoint answers the VPC's own lookups.
+    assert!(
+        !network.contains("vpc_endpoint_type = \"Gateway\"")
+            && network
+                .contains("private_dns_only_for_inbound_resolver_endpoint = dns_options.value")
+            && network.contains("for_each = each.value == \"s3\" ? [false] : []"),
+        "{network}"
+    );
 
     // Backups go to the bucket its Terraform makes, off the cluster, with
     // Velero's pod identity: no keys, no credentials Secret.

@@ -104,6 +104,17 @@ resource "aws_vpc_endpoint" "interface" {
   security_group_ids  = [aws_security_group.endpoints.id]
   private_dns_enabled = true
   tags                = { Name = "${local.name}-${each.value}" }
+
+  # S3's private DNS defaults to resolvers outside the VPC only, and AWS
+  # refuses that without an S3 gateway endpoint; the pods' lookups must
+  # resolve to this endpoint too (a gateway endpoint would send them to S3's
+  # public addresses, which the NetworkPolicies do not open).
+  dynamic "dns_options" {
+    for_each = each.value == "s3" ? [false] : []
+    content {
+      private_dns_only_for_inbound_resolver_endpoint = dns_options.value
+    }
+  }
 }
 
 resource "aws_security_group" "endpoints" {
