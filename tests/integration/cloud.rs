@@ -161,6 +161,16 @@ fn prod_on_eks_gets_its_terraform_and_leaves_openebs_to_the_cloud() {
     );
     assert!(!text(&files, "runbooks/components/keycloak.md").contains("| `` |"));
 
+    // The cluster enforces the NetworkPolicies above: EKS's VPC CNI ignores
+    // them unless its add-on enables its policy agent.
+    let cluster = text(&files, "terraform/prod/cluster.tf");
+    assert!(
+        cluster.contains(
+            "configuration_values = each.value == \"vpc-cni\" ? jsonencode({ enableNetworkPolicy = \"true\" }) : null"
+        ),
+        "{cluster}"
+    );
+
     insta::assert_snapshot!(
         "eks_prod_cluster_tf",
         text(&files, "terraform/prod/cluster.tf")
