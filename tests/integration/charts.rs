@@ -105,8 +105,17 @@ fn values_use_only_keys_the_charts_have() {
     .unwrap();
     let mut problems = Vec::new();
     let mut checked = BTreeSet::new();
-    for spec in [None, Some("full.yaml"), Some("hostile.yaml")] {
-        let files = render(spec);
+    // The example with prod on EKS renders the components of the cloud only.
+    let renders = [
+        ("default", render(None)),
+        ("full.yaml", render(Some("full.yaml"))),
+        ("hostile.yaml", render(Some("hostile.yaml"))),
+        (
+            "prod on EKS",
+            crate::support::render_text(&crate::cloud::eks_spec()),
+        ),
+    ];
+    for (spec, files) in renders {
         for c in blueprint["components"].as_array().unwrap() {
             let Some(chart) = c.get("chart") else {
                 continue;

@@ -706,7 +706,7 @@ fn blueprints_are_listed_shown_and_named_by_the_spec() {
         })
         .map(|c| c["id"].as_str().unwrap())
         .collect();
-    assert_eq!(elsewhere, ["managed-postgresql"]);
+    assert_eq!(elsewhere, ["cluster-autoscaler", "managed-postgresql"]);
     assert_eq!(on_host.len() + left_out.len() + elsewhere.len(), components);
     assert!(left_out["keycloak"].as_str().unwrap().contains("sign"));
     let text = socle().args(["blueprint", "show"]).output().unwrap();

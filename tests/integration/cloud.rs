@@ -619,3 +619,79 @@ fn pods_with_a_pod_identity_reach_the_agent() {
         }
     }
 }
+
+/// The node group's bounds mean something: on the cloud, the Cluster
+/// Autoscaler resizes it, found by the tags EKS gives it, with a pod
+/// identity limited to this cluster's groups, reaching the cloud's APIs
+/// inside the network. Environments off the cloud have no autoscaler.
+#[test]
+fn the_cloud_node_group_is_resized_by_the_cluster_autoscaler() {
+    let files = render_text(&eks_spec());
+    assert!(files.contains_key("argocd/prod/applications/cluster-autoscaler.yaml"));
+    for env in ["dev", "staging"] {
+        assert!(!files.contains_key(&format!(
+            "argocd/{env}/applications/cluster-autoscaler.yaml"
+        )));
+        assert!(!files.contains_key(&format!("components/cluster-autoscaler/values-{env}.yaml")));
+    }
+    let values: serde_json::Value = crate::support::yaml_slice(
+        text(&files, "components/cluster-autoscaler/values-prod.yaml").as_bytes(),
+    )
+    .unwrap();
+    let common: serde_json::Value = crate::support::yaml_slice(
+        text(&files, "components/cluster-autoscaler/values.yaml").as_bytes(),
+    )
+    .unwrap();
+    // The cluster it discovers is the one the Terraform names, in its region,
+    // and its minor version is the cluster's.
+    let tf = text(&files, "terraform/prod/cluster.tf");
+    assert!(tf.contains("version  = \"1.33\""), "{tf}");
+    assert_eq!(values["autoDiscovery"]["clusterName"], "acme-prod");
+    // (the cluster is named local.name)
+    assert!(tf.contains("name     = local.name"), "{tf}");
+    assert!(text(&files, "terraform/prod/versions.tf").contains("name       = \"acme-prod\""));
+    assert_eq!(values["awsRegion"], "eu-west-3");
+    assert!(values["image"]["tag"]
+        .as_str()
+        .unwrap()
+        .starts_with("v1.33."));
+    // No keys: its service account is the one the pod identity names.
+    assert_eq!(common["cloudProvider"], "aws");
+    assert!(common.get("awsAccessKeyID").is_none());
+    let account = common["rbac"]["serviceAccount"]["name"].as_str().unwrap();
+    let identity = text(&files, "terraform/prod/identity.tf");
+    assert!(
+        identity.contains(&format!(
+            "\"cluster-autoscaler\" = {{ namespace = \"data-platform-core\", service_account = \"{account}\" }}"
+        )) && identity.contains("resource \"aws_eks_pod_identity_association\" \"cluster_autoscaler\""),
+        "{identity}"
+    );
+    // It may resize this cluster's groups only.
+    assert!(
+        identity.contains("\"autoscaling:SetDesiredCapacity\"")
+            && identity.contains(
+                "variable = \"aws:ResourceTag/k8s.io/cluster-autoscaler/${aws_eks_cluster.this.name}\""
+            ),
+        "{identity}"
+    );
+    // The APIs it calls answer inside the VPC, where its egress goes.
+    let network = text(&files, "terraform/prod/network.tf");
+    assert!(
+        network.contains("toset([\"s3\", \"secretsmanager\", \"autoscaling\", \"ec2\", \"eks\"])"),
+        "{network}"
+    );
+    assert!(namespaces_reaching(&files, "prod", "10.30.0.0/16", 443).contains("data-platform-core"));
+    let core = text(&files, "platform/overlays/prod/namespaces/core/egress.yaml");
+    assert!(core.contains("name: allow-external-cloud-api"), "{core}");
+    // The project lets prod deploy it from its chart repository.
+    assert!(text(&files, "argocd/prod/project.yaml")
+        .contains("https://kubernetes.github.io/autoscaler"));
+    assert!(!text(&files, "argocd/staging/project.yaml").contains("autoscaler"));
+
+    // Off the cloud, nothing of it.
+    let plain = crate::support::render(None);
+    assert!(!plain.keys().any(|p| p.contains("cluster-autoscaler")));
+    assert!(!plain
+        .iter()
+        .any(|(_, b)| String::from_utf8_lossy(b).contains("allow-external-cloud-api")));
+}

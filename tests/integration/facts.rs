@@ -8,7 +8,10 @@
 //! derives them again whenever the reference set is there and fails on any
 //! difference, and `SOCLE_UPDATE_FACTS=1` (see `tests/tools/reference_facts.sh`)
 //! rewrites the files instead. Only what the tests read is kept: defaults
-//! without their comments, schemas without their prose.
+//! without their comments, schemas without their prose. A chart the
+//! reference set lacks is read from `SOCLE_CHART_SOURCES` (its values file
+//! taken from its upstream repository at the release tag), and keeps its
+//! committed facts where that folder is not given.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -174,23 +177,44 @@ fn pinned_charts() -> Vec<(String, String)> {
     charts
 }
 
+/// Where a pinned chart's files are: the reference set, else a folder of
+/// `SOCLE_CHART_SOURCES` (`<dir>/<chart>/<version>/values.yaml`, for charts
+/// the reference set lacks, extracted from the chart's upstream repository
+/// at its release tag).
+fn chart_dir(reference: &Path, name: &str, version: &str) -> Option<PathBuf> {
+    let mut dirs = vec![reference
+        .join("charts")
+        .join(reference_dir(name))
+        .join(version)];
+    if let Some(extra) = std::env::var_os("SOCLE_CHART_SOURCES") {
+        dirs.extend(std::env::split_paths(&extra).map(|d| d.join(name).join(version)));
+    }
+    dirs.into_iter().find(|d| d.join("values.yaml").is_file())
+}
+
 fn derive_charts(reference: &Path) -> Value {
+    // A chart no source holds here keeps its committed facts: they were
+    // derived where its source was at hand.
+    let committed: Value = fs_err::read(repo_root().join(CHARTS))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(Value::Null);
     let mut charts = Map::new();
     for (name, version) in pinned_charts() {
-        let dir = reference
-            .join("charts")
-            .join(reference_dir(&name))
-            .join(&version);
-        if !dir.is_dir() {
+        let key = format!("{name}@{version}");
+        let Some(dir) = chart_dir(reference, &name, &version) else {
+            if let Some(kept) = committed["charts"].get(&key) {
+                charts.insert(key, kept.clone());
+            }
             continue;
-        }
+        };
         let mut entry = Map::new();
         entry.insert("defaults".into(), chart_defaults(reference, &dir, &name));
         if let Ok(bytes) = fs_err::read(dir.join("values.schema.json")) {
             let schema: Value = serde_json::from_slice(&bytes).expect("values.schema.json");
             entry.insert("schema".into(), without_prose(&schema));
         }
-        charts.insert(format!("{name}@{version}"), Value::Object(entry));
+        charts.insert(key, Value::Object(entry));
     }
     serde_json::json!({ "charts": charts })
 }

@@ -91,12 +91,13 @@ resource "aws_route_table_association" "private" {
   route_table_id = aws_route_table.private[count.index].id
 }
 
-# S3 and Secrets Manager answer at addresses inside the network (interface
-# endpoints with private DNS): the platform's NetworkPolicies open egress
-# to the VPC's range for them, which a public endpoint's changing addresses
-# would not allow.
+# The AWS services the platform's pods call answer at addresses inside the
+# network (interface endpoints with private DNS): S3 and Secrets Manager,
+# and EC2 Auto Scaling, EC2 and EKS for the Cluster Autoscaler. The
+# platform's NetworkPolicies open egress to the VPC's range for them, which
+# a public endpoint's changing addresses would not allow.
 resource "aws_vpc_endpoint" "interface" {
-  for_each            = toset(["s3", "secretsmanager"])
+  for_each            = toset(["s3", "secretsmanager", "autoscaling", "ec2", "eks"])
   vpc_id              = aws_vpc.this.id
   service_name        = "com.amazonaws.${local.region}.${each.value}"
   vpc_endpoint_type   = "Interface"
