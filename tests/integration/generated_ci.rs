@@ -1108,6 +1108,24 @@ fn ci_alert_rules_job_checks_and_unit_tests_the_rules() {
         promtool.parent().unwrap().to_path_buf(),
         python.parent().unwrap().to_path_buf(),
     ];
+    // With prod on EKS, prod's rules and unit tests hold the Cluster
+    // Autoscaler's alerts too.
+    let eks = crate::support::render_text(&crate::cloud::eks_spec());
+    assert!(text(&eks, "observability/tests/prod/thresholds.yaml")
+        .contains("alertname: ClusterAutoscalerNodeGroupFull"));
+    assert!(
+        !text(&eks, "observability/tests/staging/thresholds.yaml").contains("ClusterAutoscaler")
+    );
+    let dir = materialise(&eks);
+    let run = run_job("alert-rules", dir.path(), &bins);
+    assert!(
+        run.ok
+            && run
+                .output
+                .contains("3 rule file(s) checked, 6 unit test file(s) passed"),
+        "prod on EKS: {}",
+        run.output
+    );
     for spec in [None, Some("full.yaml")] {
         let files = rendered(spec);
         let envs: Vec<String> = seq(&yaml(files, "socle.yaml")["environments"])
