@@ -688,6 +688,15 @@ fn the_cloud_node_group_is_resized_by_the_cluster_autoscaler() {
         .contains("https://kubernetes.github.io/autoscaler"));
     assert!(!text(&files, "argocd/staging/project.yaml").contains("autoscaler"));
 
+    // A cluster of another minor version gets the autoscaler of that minor.
+    let newer = render_text(&eks_spec_with(
+        "  - name: prod\n    target: eks\n    cloud: {region: eu-west-3, vpc_cidr: 10.30.0.0/16, kubernetes_version: \"1.34\"}\n",
+    ));
+    assert!(text(&newer, "terraform/prod/cluster.tf").contains("version  = \"1.34\""));
+    assert!(
+        text(&newer, "components/cluster-autoscaler/values-prod.yaml").contains("tag: \"v1.34.0\"")
+    );
+
     // Off the cloud, nothing of it.
     let plain = crate::support::render(None);
     assert!(!plain.keys().any(|p| p.contains("cluster-autoscaler")));
