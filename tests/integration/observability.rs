@@ -162,59 +162,74 @@ fn number(v: &Value) -> f64 {
 #[test]
 fn every_alert_has_a_severity_and_a_rendered_runbook() {
     for spec in SPECS {
-        let files = render(spec);
-        let names = env_names(spec);
         let parsed: serde_json::Value = crate::support::yaml(&spec_text(spec)).expect("spec");
         let hub = to_json(&parsed)["argocd"]["topology"] == "hub";
-        for env in &names {
-            for (name, rules) in alerts(&files, env) {
-                for rule in rules {
-                    let severity = rule["labels"]["severity"].as_str();
+        alerts_have_severities_and_runbooks(
+            &render(spec),
+            &format!("{spec:?}"),
+            &env_names(spec),
+            hub,
+        );
+    }
+    // With prod on EKS, prod's rules hold the Cluster Autoscaler's alerts.
+    let eks = crate::support::render_text(&crate::cloud::eks_spec());
+    assert!(alerts(&eks, "prod").contains_key("ClusterAutoscalerNodeGroupFull"));
+    let names = ["dev", "staging", "prod"].map(String::from);
+    alerts_have_severities_and_runbooks(&eks, "prod on EKS", &names, false);
+}
+
+/// Every alert of every environment has a severity, its environment's
+/// label, a summary and a description, and links a rendered runbook with
+/// the five sections.
+fn alerts_have_severities_and_runbooks(files: &FileSet, spec: &str, names: &[String], hub: bool) {
+    for env in names {
+        for (name, rules) in alerts(files, env) {
+            for rule in rules {
+                let severity = rule["labels"]["severity"].as_str();
+                assert!(
+                    matches!(severity, Some("critical" | "warning" | "info")),
+                    "{spec}/{env}: {name} has severity {severity:?}"
+                );
+                // A hub's Prometheus evaluates the Argo CD health alerts
+                // of every environment (see argocd_topology.rs).
+                let labelled = rule["labels"]["environment"].as_str().unwrap_or_default();
+                assert!(
+                    labelled == env.as_str()
+                        || hub
+                            && name == "PlatformComponentUnhealthy"
+                            && names.iter().any(|n| n == labelled),
+                    "{spec}/{env}: {name} is labelled {labelled:?}"
+                );
+                for key in ["summary", "description"] {
                     assert!(
-                        matches!(severity, Some("critical" | "warning" | "info")),
-                        "{spec:?}/{env}: {name} has severity {severity:?}"
-                    );
-                    // A hub's Prometheus evaluates the Argo CD health alerts
-                    // of every environment (see argocd_topology.rs).
-                    let labelled = rule["labels"]["environment"].as_str().unwrap_or_default();
-                    assert!(
-                        labelled == env.as_str()
-                            || hub
-                                && name == "PlatformComponentUnhealthy"
-                                && names.iter().any(|n| n == labelled),
-                        "{spec:?}/{env}: {name} is labelled {labelled:?}"
-                    );
-                    for key in ["summary", "description"] {
-                        assert!(
-                            rule["annotations"][key]
-                                .as_str()
-                                .is_some_and(|s| !s.is_empty()),
-                            "{name} has no {key}"
-                        );
-                    }
-                    let url = rule["annotations"]["runbook_url"]
-                        .as_str()
-                        .unwrap_or_else(|| panic!("{name} has no runbook_url"));
-                    assert_eq!(url, format!("runbooks/alerts/{name}.md"));
-                    let runbook = text(&files, url);
-                    assert!(
-                        runbook.starts_with(&format!("# {name}\n")),
-                        "{url} is not the runbook of {name}"
-                    );
-                    for section in [
-                        "## Meaning",
-                        "## Impact",
-                        "## Diagnosis",
-                        "## Fix",
-                        "## Escalation",
-                    ] {
-                        assert!(runbook.contains(section), "{url} lacks {section}");
-                    }
-                    assert!(
-                        !runbook.contains("{{"),
-                        "{url} has an unrendered expression"
+                        rule["annotations"][key]
+                            .as_str()
+                            .is_some_and(|s| !s.is_empty()),
+                        "{name} has no {key}"
                     );
                 }
+                let url = rule["annotations"]["runbook_url"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{name} has no runbook_url"));
+                assert_eq!(url, format!("runbooks/alerts/{name}.md"));
+                let runbook = text(files, url);
+                assert!(
+                    runbook.starts_with(&format!("# {name}\n")),
+                    "{url} is not the runbook of {name}"
+                );
+                for section in [
+                    "## Meaning",
+                    "## Impact",
+                    "## Diagnosis",
+                    "## Fix",
+                    "## Escalation",
+                ] {
+                    assert!(runbook.contains(section), "{url} lacks {section}");
+                }
+                assert!(
+                    !runbook.contains("{{"),
+                    "{url} has an unrendered expression"
+                );
             }
         }
     }
