@@ -161,6 +161,16 @@ fn prod_on_eks_gets_its_terraform_and_leaves_openebs_to_the_cloud() {
     );
     assert!(!text(&files, "runbooks/components/keycloak.md").contains("| `` |"));
 
+    // CloudWatch Logs uses the key as its regional service principal: the
+    // key policy names that one, or encrypted log groups cannot be created.
+    let kms = text(&files, "terraform/prod/kms.tf");
+    assert!(
+        kms.contains(
+            "identifiers = [\"logs.${local.region}.${data.aws_partition.current.dns_suffix}\"]"
+        ),
+        "{kms}"
+    );
+
     // The cluster enforces the NetworkPolicies above: EKS's VPC CNI ignores
     // them unless its add-on enables its policy agent.
     let cluster = text(&files, "terraform/prod/cluster.tf");

@@ -30,7 +30,8 @@ data "aws_iam_policy_document" "kms" {
     }
   }
 
-  # CloudWatch Logs encrypts the control plane's and the flow logs' groups.
+  # CloudWatch Logs encrypts the control plane's and the flow logs' groups;
+  # it calls KMS as its regional service principal (logs.<region>.amazonaws.com).
   statement {
     sid = "CloudWatchLogs"
     actions = [
@@ -43,7 +44,7 @@ data "aws_iam_policy_document" "kms" {
     resources = ["*"]
     principals {
       type        = "Service"
-      identifiers = ["logs.${data.aws_partition.current.dns_suffix}"]
+      identifiers = ["logs.${local.region}.${data.aws_partition.current.dns_suffix}"]
     }
     condition {
       test     = "ArnLike"
