@@ -714,3 +714,63 @@ fn the_cloud_node_group_is_resized_by_the_cluster_autoscaler() {
         .iter()
         .any(|(_, b)| String::from_utf8_lossy(b).contains("allow-external-cloud-api")));
 }
+
+/// Each pod identity the Terraform grants names a service account the
+/// cluster's side runs under: the component's Application deploys into that
+/// namespace, and its chart's facts (`charts.yaml`, which `socle check`
+/// reads) give that account. A renamed account or namespace would leave
+/// the pods without their role, silently.
+#[test]
+fn every_pod_identity_names_the_account_its_component_runs_under() {
+    let charts: serde_json::Value = crate::support::yaml_slice(
+        &fs_err::read(crate::support::repo_root().join("blueprints/platform/charts.yaml")).unwrap(),
+    )
+    .unwrap();
+    let blueprint: serde_json::Value = crate::support::yaml_slice(
+        &fs_err::read(crate::support::repo_root().join("blueprints/platform/blueprint.yaml"))
+            .unwrap(),
+    )
+    .unwrap();
+    let files = render_text(&eks_spec());
+    let identity = text(&files, "terraform/prod/identity.tf");
+    let mut seen = Vec::new();
+    for line in identity.lines() {
+        let Some((key, rest)) = line.trim().split_once(" = { namespace = \"") else {
+            continue;
+        };
+        let key = key.trim_matches('"');
+        let (namespace, rest) = rest.split_once('"').unwrap();
+        let account = rest
+            .split_once("service_account = \"")
+            .and_then(|(_, r)| r.split_once('"'))
+            .map(|(a, _)| a)
+            .unwrap_or_else(|| panic!("{line}"));
+        if namespace == "kube-system" {
+            // The EBS CSI driver: an EKS add-on, which Terraform installs
+            // with the same association.
+            assert!(identity.contains(&format!("service_account = \"{account}\"")));
+            continue;
+        }
+        let app: serde_json::Value = crate::support::yaml_slice(
+            text(&files, &format!("argocd/prod/applications/{key}.yaml")).as_bytes(),
+        )
+        .unwrap_or_else(|e| panic!("{key}: no Application in prod: {e}"));
+        assert_eq!(app["spec"]["destination"]["namespace"], namespace, "{key}");
+        let chart = blueprint["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == key)
+            .and_then(|c| c["chart"]["name"].as_str())
+            .unwrap_or_else(|| panic!("{key}: not a chart component"));
+        let facts = charts["charts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == chart)
+            .unwrap_or_else(|| panic!("{chart}: no chart facts"));
+        assert_eq!(facts["service_account"], account, "{key}");
+        seen.push(key.to_owned());
+    }
+    assert_eq!(seen, ["external-secrets", "cluster-autoscaler", "velero"]);
+}
