@@ -63,6 +63,11 @@ fn kubernetes_only() -> Vec<String> {
     vec!["kubernetes".into()]
 }
 
+/// The environments an external endpoint may be limited to (`only_with`):
+/// those whose spec gives a backup target, whose cloud runs the databases,
+/// or that run on a managed cloud.
+pub(crate) const ONLY_WITH: [&str; 3] = ["backup_target", "cloud_database", "cloud"];
+
 /// The targets socle knows how to render.
 pub const KNOWN_TARGETS: &[&str] = &["kubernetes", crate::core::spec::COMPOSE, "eks"];
 
@@ -676,10 +681,11 @@ impl Manifest {
                 }
             }
             if let Some(key) = &e.only_with {
-                if !matches!(key.as_str(), "backup_target" | "cloud_database" | "cloud") {
+                if !ONLY_WITH.contains(&key.as_str()) {
                     return Err(format!(
-                        "external endpoint {}: `only_with` is {key:?}; expected backup_target, cloud_database or cloud",
-                        e.name
+                        "external endpoint {}: `only_with` is {key:?}; expected one of {}",
+                        e.name,
+                        ONLY_WITH.join(", ")
                     ));
                 }
             }

@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use crate::facts::argocd_schema;
-use crate::support::{render, to_json, yaml_docs};
+use crate::support::{to_json, yaml_docs};
 
 fn strict(schema: &mut Value) {
     if let Value::Object(map) = schema {
@@ -37,15 +37,7 @@ fn argocd_documents_match_the_strict_crd_schemas() {
     ];
     let mut count = 0;
     let mut problems = Vec::new();
-    let specs = [
-        ("default", render(None)),
-        ("full.yaml", render(Some("full.yaml"))),
-        ("hostile.yaml", render(Some("hostile.yaml"))),
-        (
-            "prod on EKS",
-            crate::support::render_text(&crate::cloud::eks_spec()),
-        ),
-    ];
+    let specs = crate::support::renders_of_every_shape();
     for (spec, files) in specs {
         for (path, doc) in yaml_docs(&files) {
             let j = to_json(&doc);

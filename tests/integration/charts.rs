@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 use socle::model::deep_merge;
 
-use crate::support::{render, repo_root};
+use crate::support::repo_root;
 
 /// Charts whose upstream defaults are not in the reference set, with why.
 /// A component missing here and from the reference set fails the test.
@@ -106,15 +106,7 @@ fn values_use_only_keys_the_charts_have() {
     let mut problems = Vec::new();
     let mut checked = BTreeSet::new();
     // The example with prod on EKS renders the components of the cloud only.
-    let renders = [
-        ("default", render(None)),
-        ("full.yaml", render(Some("full.yaml"))),
-        ("hostile.yaml", render(Some("hostile.yaml"))),
-        (
-            "prod on EKS",
-            crate::support::render_text(&crate::cloud::eks_spec()),
-        ),
-    ];
+    let renders = crate::support::renders_of_every_shape();
     for (spec, files) in renders {
         for c in blueprint["components"].as_array().unwrap() {
             let Some(chart) = c.get("chart") else {

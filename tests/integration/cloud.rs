@@ -543,44 +543,30 @@ fn the_full_spec_runs_on_eks_with_its_own_choices() {
 }
 
 /// The namespaces of an environment whose NetworkPolicies let pods reach
-/// `cidr` on `port`.
+/// `cidr` on `port`, by name (the overlay's `namespace:` of each).
 fn namespaces_reaching(
     files: &socle::render::FileSet,
     env: &str,
     cidr: &str,
     port: u64,
 ) -> BTreeSet<String> {
-    let prefix = format!("platform/overlays/{env}/namespaces/");
-    let mut out = BTreeSet::new();
-    for path in files
-        .keys()
-        .filter(|p| p.starts_with(&prefix) && p.ends_with("/egress.yaml"))
-    {
-        let docs: Vec<serde_json::Value> =
-            crate::support::yaml_stream(text(files, path)).expect("egress.yaml parses");
-        for doc in docs.into_iter().filter(|d| !d.is_null()) {
-            let reaches = doc["spec"]["egress"]
-                .as_array()
-                .into_iter()
+    crate::egress::egress(files, env)
+        .into_iter()
+        .filter(|(_, policies)| {
+            policies
+                .values()
                 .flatten()
-                .any(|rule| {
-                    rule["to"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .any(|to| to["ipBlock"]["cidr"] == cidr)
-                        && rule["ports"]
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .any(|p| p["port"] == port)
-                });
-            if reaches {
-                out.insert(doc["metadata"]["namespace"].as_str().unwrap().to_owned());
-            }
-        }
-    }
-    out
+                .any(|(cidrs, ports)| cidrs.iter().any(|c| c == cidr) && ports.contains(&port))
+        })
+        .map(|(id, _)| {
+            let path = format!("platform/overlays/{env}/namespaces/{id}/kustomization.yaml");
+            text(files, &path)
+                .lines()
+                .find_map(|l| l.strip_prefix("namespace: "))
+                .unwrap_or_else(|| panic!("{path}: no namespace"))
+                .to_owned()
+        })
+        .collect()
 }
 
 /// Every service account the Terraform gives a pod identity gets its

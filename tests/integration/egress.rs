@@ -14,9 +14,9 @@ use crate::support::{check_json as check, render, render_text, text};
 
 /// Every NetworkPolicy of an environment's platform overlay egress files,
 /// by namespace id: policy name → (CIDRs, ports) of each egress rule.
-type Rules = BTreeMap<String, Vec<(Vec<String>, Vec<u64>)>>;
+pub type Rules = BTreeMap<String, Vec<(Vec<String>, Vec<u64>)>>;
 
-fn egress(files: &FileSet, env: &str) -> BTreeMap<String, Rules> {
+pub fn egress(files: &FileSet, env: &str) -> BTreeMap<String, Rules> {
     let mut out = BTreeMap::new();
     let prefix = format!("platform/overlays/{env}/namespaces/");
     for (path, _) in files

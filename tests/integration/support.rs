@@ -38,6 +38,17 @@ pub fn render(spec: Option<&str>) -> FileSet {
     render_text(&text)
 }
 
+/// The renders the real-tool and schema tests judge, by label: the example,
+/// the full and hostile fixtures, and the example with prod on EKS.
+pub fn renders_of_every_shape() -> [(&'static str, FileSet); 4] {
+    [
+        ("default", render(None)),
+        ("full.yaml", render(Some("full.yaml"))),
+        ("hostile.yaml", render(Some("hostile.yaml"))),
+        ("prod on EKS", render_text(&crate::cloud::eks_spec())),
+    ]
+}
+
 /// Render a spec given as text in-process with the embedded blueprint.
 pub fn render_text(spec: &str) -> FileSet {
     socle::repository::render(&Inputs {

@@ -68,12 +68,7 @@ fn yamllint_accepts_every_yaml_file() {
     let Some(yamllint) = tool("yamllint") else {
         return;
     };
-    let specs = [
-        ("default", render(None)),
-        ("full.yaml", render(Some("full.yaml"))),
-        ("hostile.yaml", render(Some("hostile.yaml"))),
-        ("prod on EKS", render_text(&crate::cloud::eks_spec())),
-    ];
+    let specs = crate::support::renders_of_every_shape();
     for (spec, files) in specs {
         let dir = materialise(&files);
         let (ok, out) = run(Command::new(&yamllint)

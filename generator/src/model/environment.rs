@@ -635,13 +635,14 @@ pub(crate) fn egress(
         .and_then(|t| manifest.clouds.get(t))
         .is_some_and(|c| c.database.is_some());
     for (e, namespaces) in callers {
-        if e.only_with.as_deref() == Some("backup_target") && env.backup_target.is_none() {
-            continue;
-        }
-        if e.only_with.as_deref() == Some("cloud_database") && !cloud_database {
-            continue;
-        }
-        if e.only_with.as_deref() == Some("cloud") && env.cloud_target().is_none() {
+        // The blueprint accepts only these (`blueprint::ONLY_WITH`).
+        let here = match e.only_with.as_deref() {
+            Some("backup_target") => env.backup_target.is_some(),
+            Some("cloud_database") => cloud_database,
+            Some("cloud") => env.cloud_target().is_some(),
+            _ => true,
+        };
+        if !here {
             continue;
         }
         let given = network.endpoints.get(&e.name);

@@ -184,25 +184,18 @@ fn cloud_defaults(env: &mut crate::spec::Environment, slug: &str, manifest: &Man
     }
     // The cloud's services answer at private endpoints inside the network
     // (its Terraform's), so egress to them is opened to it, not to the
-    // spec's addresses of the on-premise store and backup site.
-    for endpoint in &target.private_endpoints {
+    // spec's addresses of the on-premise store and backup site; those it
+    // serves at fixed addresses are reached there.
+    let private = target
+        .private_endpoints
+        .iter()
+        .map(|e| (e, vec![cloud.vpc_cidr.clone()]));
+    let fixed = target.fixed_endpoints.iter().map(|(e, c)| (e, c.clone()));
+    for (endpoint, cidrs) in private.chain(fixed) {
         network
             .endpoints
             .entry(endpoint.clone())
-            .or_insert_with(|| crate::spec::Endpoint {
-                cidrs: vec![cloud.vpc_cidr.clone()],
-                ports: None,
-            });
-    }
-    // Those it serves at fixed addresses are reached there.
-    for (endpoint, cidrs) in &target.fixed_endpoints {
-        network
-            .endpoints
-            .entry(endpoint.clone())
-            .or_insert_with(|| crate::spec::Endpoint {
-                cidrs: cidrs.clone(),
-                ports: None,
-            });
+            .or_insert_with(|| crate::spec::Endpoint { cidrs, ports: None });
     }
     if env.backup_target.is_none() {
         env.backup_target = Some(crate::spec::BackupTarget {
