@@ -423,4 +423,39 @@ deny contains finding("SOC-SYS-017", sprintf("[%s] Application %q (wave %d) writ
 	b.in_cluster
 }
 
+# --- 8. The managed cluster: what its Terraform grants and enforces ---
+
+# A pod gets its role from the Pod Identity agent on its node; egress
+# policies that do not let it reach the agent leave it without credentials.
+deny contains finding("SOC-SYS-018", sprintf("[%s] service account %s/%s gets an AWS role through EKS Pod Identity, but the NetworkPolicies of namespace %q (%s) deny egress to the node's Pod Identity agent (%s): its pods never get credentials. Allow egress to that address (an ipBlock /32) on that port", [env, i.namespace, i.service_account, i.namespace, policies_text(i.agent), input.cloud.agent]), i.at) if {
+	some i in input.cloud.identities
+	not i.agent.allowed
+}
+
+# An EKS cluster whose network plugin does not enforce NetworkPolicies
+# accepts them all and applies none: every isolation and egress rule of
+# the environment is void.
+deny contains finding("SOC-SYS-019", sprintf("[%s] the environment deploys %d NetworkPolicies, but its EKS cluster does not enforce them (%s): the API server accepts every policy and no traffic is filtered. Set enableNetworkPolicy to \"true\" in the vpc-cni add-on's configuration_values, or install a network plugin that enforces them", [env, input.cloud.network_policies, input.cloud.enforcement_by]), input.cloud.enforcement_at) if {
+	input.cloud.enforces_policies == false
+	input.cloud.network_policies > 0
+}
+
+warn contains finding("SOC-SYS-020", sprintf("[%s] the pod identity for %s/%s names namespace %q, which nothing in this environment creates: the role is never used, and the component it was meant for gets no credentials", [env, i.namespace, i.service_account, i.namespace]), i.at) if {
+	some i in input.cloud.identities
+	not i.namespace_exists
+}
+
+warn contains finding("SOC-SYS-020", sprintf("[%s] the pod identity for %s/%s names a service account that no workload of namespace %q runs as: the role is never used, and the component it was meant for gets no credentials", [env, i.namespace, i.service_account, i.namespace]), i.at) if {
+	some i in input.cloud.identities
+	i.namespace_exists
+	i.account_exists == false
+}
+
+# An ExternalSecret whose entry the operator's role may not read fails on
+# every refresh: its Secret is never written.
+deny contains finding("SOC-SYS-021", sprintf("[%s] ExternalSecret %s of Application %q (wave %d) reads %q from Secrets Manager (store %q, %s) as the External Secrets operator %s, whose role %s grants secretsmanager:GetSecretValue on none of it (%s): AWS answers AccessDeniedException and the Secret is never written. Grant the role that entry's ARN, or keep the entry under a path the role reads", [env, r.external_secret, r.app, apps[r.app].wave, r.key, r.store, r.region, r.operator, r.role, concat(", ", r.policies)]), r.at) if {
+	some r in input.cloud.secret_reads
+	not r.allowed
+}
+
 result := {"deny": deny, "warn": warn}

@@ -127,7 +127,7 @@ with_connection(c) := object.union(model, {"connections": [c]})
 
 with_need(n) := object.union(model, {"needs": [n]})
 
-sys_ids := {"SOC-SYS-001", "SOC-SYS-002", "SOC-SYS-003", "SOC-SYS-004", "SOC-SYS-005", "SOC-SYS-006", "SOC-SYS-007", "SOC-SYS-008", "SOC-SYS-009", "SOC-SYS-010", "SOC-SYS-011", "SOC-SYS-012", "SOC-SYS-013", "SOC-SYS-014", "SOC-SYS-015", "SOC-SYS-016", "SOC-SYS-017"}
+sys_ids := {"SOC-SYS-001", "SOC-SYS-002", "SOC-SYS-003", "SOC-SYS-004", "SOC-SYS-005", "SOC-SYS-006", "SOC-SYS-007", "SOC-SYS-008", "SOC-SYS-009", "SOC-SYS-010", "SOC-SYS-011", "SOC-SYS-012", "SOC-SYS-013", "SOC-SYS-014", "SOC-SYS-015", "SOC-SYS-016", "SOC-SYS-017", "SOC-SYS-018", "SOC-SYS-019", "SOC-SYS-020", "SOC-SYS-021"}
 
 # The one message of rule `id` (fails when there is none or several).
 message(m, id) := msg if {
@@ -675,4 +675,81 @@ test_prod_backups_off_the_cluster_pass if {
 test_dev_backups_may_stay_in_the_cluster if {
 	m := object.union(model, {"backups_off_cluster": false, "backup_destinations": [destination(true)]})
 	count(findings(m, "SOC-SYS-017")) == 0
+}
+
+# --- SOC-SYS-018 to 020: the EKS cluster under the environment ---
+
+identity(allowed, ns_exists, sa_exists) := {
+	"namespace": "velero", "service_account": "velero-server",
+	"at": at("terraform/prod/identity.tf", 40),
+	"agent": {"allowed": allowed, "isolated": true, "isolated_by": [at("platform/overlays/prod/egress.yaml", 12)]},
+	"namespace_exists": ns_exists, "account_exists": sa_exists,
+}
+
+cloud(identities, enforces, policies) := {
+	"provider": "eks", "at": at("terraform/prod/cluster.tf", 1), "agent": "169.254.170.23:80",
+	"identities": identities, "enforces_policies": enforces,
+	"enforcement_by": "the vpc-cni add-on", "enforcement_at": at("terraform/prod/cluster.tf", 160),
+	"network_policies": policies,
+}
+
+with_cloud(c) := object.union(model, {"environment": "prod", "cloud": c})
+
+test_a_pod_identity_the_policies_cut_off_from_its_agent_is_denied if {
+	msg := message(with_cloud(cloud([identity(false, true, true)], true, 3)), "SOC-SYS-018")
+	contains(msg, "[prod] service account velero/velero-server gets an AWS role through EKS Pod Identity")
+	contains(msg, "platform/overlays/prod/egress.yaml:12")
+	contains(msg, "169.254.170.23:80")
+}
+
+test_a_pod_identity_that_reaches_its_agent_passes if {
+	m := with_cloud(cloud([identity(true, true, true)], true, 3))
+	count(findings(m, "SOC-SYS-018")) == 0
+	count(findings(m, "SOC-SYS-019")) == 0
+	count(findings(m, "SOC-SYS-020")) == 0
+}
+
+test_policies_on_a_cluster_that_ignores_them_are_denied if {
+	msg := message(with_cloud(cloud([], false, 3)), "SOC-SYS-019")
+	contains(msg, "deploys 3 NetworkPolicies, but its EKS cluster does not enforce them (the vpc-cni add-on)")
+}
+
+test_no_policies_nothing_to_enforce if {
+	count(findings(with_cloud(cloud([], false, 0)), "SOC-SYS-019")) == 0
+}
+
+test_unknown_enforcement_is_no_denial if {
+	count(findings(with_cloud(cloud([], null, 3)), "SOC-SYS-019")) == 0
+}
+
+test_a_pod_identity_for_nothing_is_reported if {
+	contains(message(with_cloud(cloud([identity(true, false, null)], true, 3)), "SOC-SYS-020"), "names namespace \"velero\", which nothing in this environment creates")
+	contains(message(with_cloud(cloud([identity(true, true, false)], true, 3)), "SOC-SYS-020"), "names a service account that no workload of namespace \"velero\" runs as")
+	count(findings(with_cloud(cloud([identity(true, true, null)], true, 3)), "SOC-SYS-020")) == 0
+}
+
+test_no_cloud_no_cloud_findings if {
+	every id in {"SOC-SYS-018", "SOC-SYS-019", "SOC-SYS-020", "SOC-SYS-021"} {
+		count(findings(model, id)) == 0
+	}
+}
+
+read(allowed) := {
+	"app": "db", "external_secret": "storage/db-credentials", "key": "acme/shared/db",
+	"at": at("components/db/manifests/prod/externalsecrets.yaml", 3),
+	"store": "platform-secrets", "region": "eu-west-3", "operator": "core/external-secrets",
+	"role": "aws_iam_role.workload[\"external-secrets\"]", "policies": ["terraform/prod/identity.tf:47"],
+	"allowed": allowed,
+}
+
+test_an_entry_the_operator_may_not_read_is_denied if {
+	c := object.union(cloud([], true, 3), {"secret_reads": [read(false)]})
+	msg := message(with_cloud(c), "SOC-SYS-021")
+	contains(msg, "[prod] ExternalSecret storage/db-credentials of Application \"db\" (wave 1) reads \"acme/shared/db\"")
+	contains(msg, "terraform/prod/identity.tf:47")
+}
+
+test_an_entry_the_operator_may_read_passes if {
+	c := object.union(cloud([], true, 3), {"secret_reads": [read(true)]})
+	count(findings(with_cloud(c), "SOC-SYS-021")) == 0
 }

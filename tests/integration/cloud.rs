@@ -760,3 +760,216 @@ fn every_pod_identity_names_the_account_its_component_runs_under() {
     }
     assert_eq!(seen, ["external-secrets", "cluster-autoscaler", "velero"]);
 }
+
+/// `socle check` reads the cluster under prod from its Terraform, as the
+/// cloud would apply it, and judges the Kubernetes side against it: a pod
+/// identity whose namespace cannot reach the node's agent, a cluster that
+/// ignores the NetworkPolicies it is given, an identity for a namespace or
+/// account nothing runs under, and Terraform that does not parse.
+#[test]
+fn check_judges_the_cluster_its_terraform_declares() {
+    let files = render_text(&eks_spec());
+    let with = |path: &str, from: &str, to: &str| {
+        let before = text(&files, path);
+        assert!(before.contains(from), "{path}: {from}");
+        let mut changed = files.clone();
+        changed.insert(path.into(), before.replacen(from, to, 1).into_bytes());
+        changed
+    };
+    let found = |files: &socle::render::FileSet, rule: &str, file: &str, words: &str| {
+        let (code, findings) = check_json(files);
+        assert!(
+            findings.iter().any(|f| f["rule"] == rule
+                && f["file"] == file
+                && f["message"].as_str().is_some_and(|m| m.contains(words))),
+            "{rule} at {file} ({words}): {findings:#?}"
+        );
+        (code, findings)
+    };
+    let line_of = |path: &str, needle: &str| {
+        text(&files, path)
+            .lines()
+            .position(|l| l.contains(needle))
+            .map(|i| i + 1)
+            .unwrap_or_else(|| panic!("{path}: {needle}"))
+    };
+
+    // Velero's namespace without its rule to the agent.
+    let path = "platform/overlays/prod/namespaces/backup/egress.yaml";
+    let kept: Vec<&str> = text(&files, path)
+        .split("\n---\n")
+        .filter(|d| !d.contains("169.254.170.23"))
+        .collect();
+    let mut cut = files.clone();
+    cut.insert(path.into(), kept.join("\n---\n").into_bytes());
+    let (code, findings) = found(
+        &cut,
+        "SOC-SYS-018",
+        "terraform/prod/identity.tf",
+        "service account velero/velero-server gets an AWS role through EKS Pod Identity",
+    );
+    assert_eq!(code, 1);
+    let f = findings
+        .iter()
+        .find(|f| f["rule"] == "SOC-SYS-018")
+        .expect("finding");
+    assert_eq!(
+        f["line"],
+        line_of(
+            "terraform/prod/identity.tf",
+            "resource \"aws_eks_pod_identity_association\" \"velero\""
+        )
+    );
+    assert_eq!(
+        findings
+            .iter()
+            .filter(|f| f["rule"] == "SOC-SYS-018")
+            .count(),
+        1,
+        "{findings:#?}"
+    );
+
+    // The VPC CNI not told to enforce policies, then not declared at all.
+    let cluster = "terraform/prod/cluster.tf";
+    let setting = "configuration_values = each.value == \"vpc-cni\" ? jsonencode({ enableNetworkPolicy = \"true\" }) : null";
+    let (code, _) = found(
+        &with(cluster, setting, "configuration_values = null"),
+        "SOC-SYS-019",
+        cluster,
+        "does not enforce them (the vpc-cni add-on)",
+    );
+    assert_eq!(code, 1);
+    found(
+        &with(
+            cluster,
+            setting,
+            "configuration_values = each.value == \"vpc-cni\" ? jsonencode({ enableNetworkPolicy = \"false\" }) : null",
+        ),
+        "SOC-SYS-019",
+        cluster,
+        "the vpc-cni add-on",
+    );
+    found(
+        &with(cluster, "toset([\"vpc-cni\", ", "toset(["),
+        "SOC-SYS-019",
+        cluster,
+        "the cluster's default VPC CNI (no vpc-cni add-on)",
+    );
+
+    // An identity for a namespace, then an account, nothing runs under.
+    let identity = "terraform/prod/identity.tf";
+    let (code, _) = found(
+        &with(identity, "namespace = \"velero\"", "namespace = \"backup\""),
+        "SOC-SYS-020",
+        identity,
+        "names namespace \"backup\", which nothing in this environment creates",
+    );
+    assert_eq!(code, 0, "a warning");
+    found(
+        &with(
+            identity,
+            "service_account = \"velero-server\"",
+            "service_account = \"velero\"",
+        ),
+        "SOC-SYS-020",
+        identity,
+        "names a service account that no workload of namespace \"velero\" runs as",
+    );
+
+    // Terraform that does not parse is a denial at its line, and the
+    // cluster is then not judged rather than passed.
+    let network = "terraform/prod/network.tf";
+    let mut broken = files.clone();
+    let mut bytes = text(&files, network).to_owned();
+    let line = bytes.lines().count() + 2;
+    bytes.push_str("\nresource \"aws_vpc\" \"more\" {\n  cidr_block = \n}\n");
+    broken.insert(network.into(), bytes.into_bytes());
+    let (code, findings) = found(&broken, "SOC-PARSE-001", network, "invalid Terraform (HCL)");
+    assert_eq!(code, 1);
+    let f = findings
+        .iter()
+        .find(|f| f["rule"] == "SOC-PARSE-001")
+        .expect("finding");
+    assert_eq!(f["line"], line + 1, "{f:#?}");
+    let dir = materialise(&broken);
+    let out = Command::new(env!("CARGO_BIN_EXE_socle"))
+        .args(["check", "--format", "json"])
+        .arg(dir.path())
+        .output()
+        .expect("socle check");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert!(
+        report["not_modelled"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|g| g
+                .as_str()
+                .is_some_and(|g| g.contains("terraform/prod/network.tf")
+                    && g.contains("the cluster it declares is not judged"))),
+        "{report:#}"
+    );
+
+    // An entry outside the operator's grant, then a grant for another
+    // environment's entries.
+    let loki = "components/loki/manifests/prod/externalsecrets.yaml";
+    let (code, findings) = found(
+        &with(loki, "key: acme/prod/loki/s3", "key: acme/shared/loki/s3"),
+        "SOC-SYS-021",
+        loki,
+        "reads \"acme/shared/loki/s3\" from Secrets Manager (store \"platform-secrets\", eu-west-3) as the External Secrets operator data-platform-core/external-secrets",
+    );
+    assert_eq!(code, 1);
+    assert_eq!(
+        findings
+            .iter()
+            .filter(|f| f["rule"] == "SOC-SYS-021")
+            .count(),
+        1,
+        "one of the two keys: {findings:#?}"
+    );
+    let (_, findings) = found(
+        &with(identity, "secret:acme/prod/*", "secret:acme/staging/*"),
+        "SOC-SYS-021",
+        loki,
+        "grants secretsmanager:GetSecretValue on none of it (terraform/prod/identity.tf:",
+    );
+    let denied = findings
+        .iter()
+        .filter(|f| f["rule"] == "SOC-SYS-021")
+        .count();
+    let reads: usize = files
+        .iter()
+        .filter(|(p, _)| p.contains("/prod/") || p.contains("overlays/prod"))
+        .map(|(_, b)| {
+            String::from_utf8_lossy(b)
+                .matches("key: acme/prod/")
+                .count()
+        })
+        .sum();
+    assert!(denied >= 40 && denied <= reads, "{denied} of {reads}");
+
+    // What is not known before a plan is said, not passed.
+    let unknown = with(
+        cluster,
+        "for_each = toset([\"vpc-cni\", \"coredns\", \"kube-proxy\", \"eks-pod-identity-agent\"])",
+        "for_each = toset(data.aws_eks_addon_version.all.names)",
+    );
+    let dir = materialise(&unknown);
+    let out = Command::new(env!("CARGO_BIN_EXE_socle"))
+        .args(["check", "--format", "json"])
+        .arg(dir.path())
+        .output()
+        .expect("socle check");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert!(
+        report["not_modelled"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|g| g
+                .as_str()
+                .is_some_and(|g| g.contains("the instances of this add-on"))),
+        "{report:#}"
+    );
+}

@@ -23,6 +23,7 @@ pub mod report;
 pub mod sandbox;
 pub mod schema;
 pub mod system;
+pub(crate) mod terraform;
 pub mod testing;
 pub mod worker;
 

@@ -359,6 +359,13 @@ fn read_file(path: &str, bytes: &[u8], layout: &Layout, out: &mut Parsed) {
     match ext {
         "yaml" | "yml" => parse_yaml(path, &text, out),
         "json" | "zpln" => parse_json(path, &text, out),
+        "tf" => {
+            check_terraform(path, &text, out);
+            out.texts.push(Text {
+                path: path.to_owned(),
+                text: text.into_owned(),
+            });
+        }
         e if TEXT_EXTENSIONS.contains(&e) => out.texts.push(Text {
             path: path.to_owned(),
             text: text.into_owned(),
@@ -434,6 +441,37 @@ fn decode(bytes: &[u8]) -> Decoded<'_> {
     match std::str::from_utf8(body) {
         Ok(t) => Decoded::Text(Cow::Borrowed(t)),
         Err(e) => Decoded::Invalid(format!("not UTF-8: {e}")),
+    }
+}
+
+/// A Terraform file that `terraform plan` would refuse is a denial: it
+/// describes infrastructure, and what socle cannot read it cannot judge.
+fn check_terraform(path: &str, text: &str, out: &mut Parsed) {
+    if text.len() > MAX_DOCUMENT {
+        out.findings.push(Finding::new(
+            "SOC-REPO-002",
+            Severity::Deny,
+            path,
+            None,
+            format!(
+                "{:.1} MB of Terraform: larger than the {} MB socle reads in one file, so not checked; split it",
+                text.len() as f64 / (1024.0 * 1024.0),
+                MAX_DOCUMENT / (1024 * 1024)
+            ),
+        ));
+        return;
+    }
+    if let Err(e) = super::terraform::parse(text) {
+        out.findings.push(Finding::new(
+            "SOC-PARSE-001",
+            Severity::Deny,
+            path,
+            Some(e.line),
+            format!(
+                "invalid Terraform (HCL): {}; terraform refuses the whole folder",
+                e.message
+            ),
+        ));
     }
 }
 

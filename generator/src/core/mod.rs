@@ -8,6 +8,7 @@
 pub mod blueprint;
 pub mod catalog;
 pub mod charts;
+pub mod clouds;
 pub mod kinds;
 pub mod spec;
 pub mod spec_schema;

@@ -42,15 +42,15 @@ pub(crate) enum Unreadable {
 
 /// One statement of an IAM policy.
 #[derive(Debug, Clone)]
-struct Statement {
-    allow: bool,
+pub(crate) struct Statement {
+    pub(crate) allow: bool,
     /// A `Condition` the model cannot evaluate: an Allow then grants
     /// nothing for sure, a Deny may apply.
-    conditional: bool,
-    actions: Vec<String>,
-    not_action: bool,
-    resources: Vec<String>,
-    not_resource: bool,
+    pub(crate) conditional: bool,
+    pub(crate) actions: Vec<String>,
+    pub(crate) not_action: bool,
+    pub(crate) resources: Vec<String>,
+    pub(crate) not_resource: bool,
 }
 
 /// A string or a list of strings (IAM accepts both).
@@ -76,7 +76,7 @@ fn either(s: &Map<String, Value>, key: &str, not_key: &str) -> Result<(Vec<Strin
     }
 }
 
-fn policy(file: &str, text: &str) -> Result<Vec<Statement>, Unreadable> {
+pub(crate) fn policy(file: &str, text: &str) -> Result<Vec<Statement>, Unreadable> {
     let doc: Value = serde_json::from_str(text).map_err(|e| Unreadable::Json {
         file: file.to_owned(),
         message: e.to_string(),
@@ -164,7 +164,7 @@ fn chars(s: &str) -> Vec<char> {
 }
 
 /// `pattern` matches `text`.
-fn matches(pattern: &str, text: &str) -> bool {
+pub(crate) fn matches(pattern: &str, text: &str) -> bool {
     let p = chars(pattern);
     states(&p, text)[p.len()]
 }
@@ -190,7 +190,7 @@ impl Statement {
     /// ARN, or with `objects` the prefix of every object's. An Allow must
     /// apply to every object; a Deny denies the objects as soon as it
     /// applies to one of them.
-    fn applies(&self, action: &str, arn: &str, objects: bool) -> bool {
+    pub(crate) fn applies(&self, action: &str, arn: &str, objects: bool) -> bool {
         let action = action.to_ascii_lowercase();
         let named = self
             .actions

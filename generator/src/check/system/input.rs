@@ -100,6 +100,68 @@ pub struct System {
     /// Namespaces an Application deploys to whose sources are not all
     /// modelled: a Service may exist there that the model does not see.
     pub partly_modelled_namespaces: Vec<String>,
+    /// The managed cluster the environment's Terraform (`terraform/<env>/`)
+    /// declares, when it declares one.
+    pub cloud: Option<Cloud>,
+}
+
+/// An EKS cluster as its Terraform declares it: the pod identities it
+/// grants and whether it enforces NetworkPolicies.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct Cloud {
+    pub provider: String,
+    /// The cluster's resource.
+    pub at: At,
+    /// Where the node's Pod Identity agent answers (address:port).
+    pub agent: String,
+    pub identities: Vec<PodIdentity>,
+    /// Whether the cluster enforces NetworkPolicies (None: not known).
+    pub enforces_policies: Option<bool>,
+    /// What decides it: the VPC CNI add-on (or its default, at the
+    /// cluster), or an Application installing another network plugin.
+    pub enforcement_by: String,
+    pub enforcement_at: At,
+    /// NetworkPolicies the environment deploys.
+    pub network_policies: usize,
+    /// Secrets Manager entries the External Secrets operator reads with
+    /// its pod identity, each judged against the role's policies.
+    pub secret_reads: Vec<SecretRead>,
+}
+
+/// One entry an ExternalSecret reads from Secrets Manager as the operator.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct SecretRead {
+    pub app: String,
+    /// namespace/name.
+    pub external_secret: String,
+    pub key: String,
+    pub at: At,
+    pub store: String,
+    pub region: String,
+    /// The operator's namespace/service account.
+    pub operator: String,
+    /// The role its pod identity gives it (a Terraform reference).
+    pub role: String,
+    /// Where the role's policies are declared.
+    pub policies: Vec<String>,
+    /// Whether the policies let the role read the entry.
+    pub allowed: bool,
+}
+
+/// A service account that gets an AWS role through EKS Pod Identity.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct PodIdentity {
+    pub namespace: String,
+    pub service_account: String,
+    pub at: At,
+    /// Egress from the namespace's pods to the node's Pod Identity agent.
+    pub agent: Verdict,
+    /// The namespace exists in the environment (an Application creates
+    /// it, or the cluster has it).
+    pub namespace_exists: bool,
+    /// A workload of the environment runs as the account (None: an
+    /// Application deploys there whose accounts the model does not know).
+    pub account_exists: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]

@@ -14,6 +14,8 @@ pub mod input;
 pub(crate) mod access;
 pub(crate) mod backups;
 pub(crate) mod build;
+pub(crate) mod cloud;
+pub(crate) mod cloud_iam;
 pub(crate) mod kustomize;
 pub(crate) mod needs;
 pub(crate) mod network;
@@ -53,6 +55,7 @@ fn model_reading(
             wiring::resolve(&mut m, &repo.files);
             resources::resolve(&mut m, &repo.files);
             backups::resolve(&mut m, &repo.files);
+            cloud::resolve(&mut m, &repo.files, facts);
             needs::resolve(&mut m.system);
             project::judge(&mut m.system);
             m.system

@@ -25,6 +25,9 @@ pub(crate) enum Peer<'a> {
     /// A host outside the cluster that an ExternalName Service names: only
     /// a rule with no peers or with an ipBlock lets pods reach it.
     Outside,
+    /// A known address that is no pod's (a node-local agent): only a rule
+    /// with no peers or an ipBlock holding it, outside its `except`.
+    Address(std::net::IpAddr),
 }
 
 /// A policy with where it is declared.
@@ -112,6 +115,16 @@ impl<'a> Network<'a> {
     }
 
     fn peer_matches(&self, peer: &Value, policy_ns: &str, other: &Peer) -> bool {
+        if let Peer::Address(addr) = other {
+            let block = &peer["ipBlock"];
+            return block["cidr"].as_str().is_some_and(|c| cidr_holds(c, *addr))
+                && !block["except"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .any(|c| cidr_holds(c, *addr));
+        }
         let Peer::Pods { namespace, labels } = other else {
             // The API server and outside hosts are reached through an
             // ipBlock only (their addresses are not the model's to know).
@@ -194,6 +207,29 @@ fn is_wide_cidr(cidr: &str) -> bool {
         Ok(std::net::IpAddr::V4(_)) => len < 8,
         Ok(std::net::IpAddr::V6(_)) => len < 16,
         Err(_) => true,
+    }
+}
+
+/// Whether `cidr` holds `addr` (false for a CIDR that does not parse, or
+/// of the other address family).
+pub(crate) fn cidr_holds(cidr: &str, addr: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    let Some((net, len)) = cidr.split_once('/') else {
+        return false;
+    };
+    let (Ok(net), Ok(len)) = (net.parse::<IpAddr>(), len.parse::<u32>()) else {
+        return false;
+    };
+    match (net, addr) {
+        (IpAddr::V4(n), IpAddr::V4(a)) if len <= 32 => {
+            let mask = u32::MAX.checked_shl(32 - len).unwrap_or(0);
+            u32::from(n) & mask == u32::from(a) & mask
+        }
+        (IpAddr::V6(n), IpAddr::V6(a)) if len <= 128 => {
+            let mask = u128::MAX.checked_shl(128 - len).unwrap_or(0);
+            u128::from(n) & mask == u128::from(a) & mask
+        }
+        _ => false,
     }
 }
 
@@ -311,6 +347,60 @@ mod tests {
         for narrow in ["10.0.0.0/8", "10.30.0.10/32", "fd00:40::/64", "fe80::/16"] {
             assert!(!is_wide_cidr(narrow), "{narrow}");
         }
+    }
+
+    #[test]
+    fn an_address_is_reached_through_an_ip_block_that_holds_it() {
+        let agent: std::net::IpAddr = "169.254.170.23".parse().expect("address");
+        for (cidr, holds) in [
+            ("169.254.170.23/32", true),
+            ("169.254.0.0/16", true),
+            ("0.0.0.0/0", true),
+            ("169.254.170.22/32", false),
+            ("10.0.0.0/8", false),
+            ("::/0", false),
+            ("169.254.170.23", false),
+            ("169.254.170.23/33", false),
+        ] {
+            assert_eq!(cidr_holds(cidr, agent), holds, "{cidr}");
+        }
+        let spec = json!({"podSelector": {}, "policyTypes": ["Egress"], "egress": [
+            {"to": [{"ipBlock": {"cidr": "169.254.0.0/16", "except": ["169.254.170.0/24"]}}], "ports": [{"port": 80}]},
+            {"to": [{"namespaceSelector": {}}], "ports": [{"port": 80}]},
+        ]});
+        let mut net = Network {
+            policies: vec![policy("a", &spec)],
+            namespaces: BTreeMap::new(),
+        };
+        let from = Peer::Pods {
+            namespace: "a",
+            labels: None,
+        };
+        let port = PodPort {
+            number: Some(80),
+            name: None,
+        };
+        // Excepted, and no pod selector names a host's address.
+        assert!(
+            !net.verdict(&from, &Peer::Address(agent), &port, true)
+                .allowed
+        );
+        let open = json!({"podSelector": {}, "policyTypes": ["Egress"], "egress": [
+            {"to": [{"ipBlock": {"cidr": "169.254.170.23/32"}}], "ports": [{"port": 80, "protocol": "TCP"}]},
+        ]});
+        net.policies.push(policy("a", &open));
+        assert!(
+            net.verdict(&from, &Peer::Address(agent), &port, true)
+                .allowed
+        );
+        let other = PodPort {
+            number: Some(443),
+            name: None,
+        };
+        assert!(
+            !net.verdict(&from, &Peer::Address(agent), &other, true)
+                .allowed
+        );
     }
 
     fn policy<'a>(ns: &'a str, spec: &'a Value) -> Policy<'a> {

@@ -226,10 +226,9 @@ fn scan(
     }
 }
 
-/// Connections, webhooks and wide egress of one modelled system.
-pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
+/// The environment's namespaces (with their labels) and NetworkPolicies.
+pub(crate) fn network<'m>(m: &'m Modelled) -> Network<'m> {
     let system = &m.system;
-    // Namespace labels and policies.
     let mut namespaces: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     let mut policies = Vec::new();
     for (o, v) in system.objects.iter().zip(&m.values) {
@@ -255,10 +254,16 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
             _ => {}
         }
     }
-    let net = Network {
+    Network {
         policies,
         namespaces,
-    };
+    }
+}
+
+/// Connections, webhooks and wide egress of one modelled system.
+pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
+    let net = network(m);
+    let system = &m.system;
     // Services: (namespace, name) → (object index).
     let services: HashMap<(&str, &str), usize> = system
         .objects

@@ -1,0 +1,523 @@
+//! What the External Secrets operator may read in AWS Secrets Manager: the
+//! role its pod identity gives it, the policies the Terraform attaches to
+//! that role (evaluated as IAM does, with [`super::access`]'s evaluator),
+//! and every entry the environment's ExternalSecrets read through a store
+//! that authenticates as the operator. An entry outside the role's grant
+//! is an ExternalSecret that never syncs (AccessDeniedException).
+//!
+//! References only a plan resolves are followed by name (a role's policy
+//! names `aws_iam_role.workload["x"].id`, its association the same role's
+//! `.arn`); the partition and the account of an ARN are taken as this
+//! account's, whatever the Terraform writes there. What cannot be read
+//! (a managed policy, a policy built from other documents) leaves the
+//! role's grant unknown, which is said, not judged.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use super::access::{policy, Statement};
+use super::build::Modelled;
+use super::input::{At, Gap, SecretRead};
+use super::kustomize::Files;
+use crate::check::terraform::{Evaluator, Located, Module};
+
+const READ: &str = "secretsmanager:GetSecretValue";
+
+/// A pod identity: its namespace, service account and role reference.
+pub(crate) struct Grant {
+    pub(crate) namespace: String,
+    pub(crate) service_account: String,
+    pub(crate) role: String,
+}
+
+/// `${aws_iam_role.x["k"].arn}` or `.id` or `.name` → `aws_iam_role.x["k"]`.
+fn role_key(reference: &str) -> Option<String> {
+    let inner = reference.strip_prefix("${")?.strip_suffix('}')?;
+    let (role, attr) = inner.rsplit_once('.')?;
+    (role.starts_with("aws_iam_role.") && matches!(attr, "arn" | "id" | "name"))
+        .then(|| role.to_owned())
+}
+
+/// A role's policies as IAM statements (None: some policy is not known).
+fn role_statements(
+    module: &Module,
+    ev: &Evaluator,
+    role: &str,
+) -> Option<(Vec<Statement>, Vec<String>)> {
+    let mut statements = Vec::new();
+    let mut places = Vec::new();
+    let mut add = |doc: Option<Value>, b: &Located, ev: &Evaluator| -> Option<()> {
+        let text = policy_text(module, ev, &doc?)?;
+        for mut s in policy(&b.file, &text).ok()? {
+            // A resource that is wholly a reference (another resource's
+            // ARN) names a secret only a plan knows.
+            let reads = s.actions.iter().any(|a| {
+                super::access::matches(&a.to_ascii_lowercase(), &READ.to_ascii_lowercase())
+            }) != s.not_action;
+            if reads && s.resources.iter().any(|r| names_unknown_secret(r)) {
+                return None;
+            }
+            s.resources = s.resources.iter().map(|r| this_account(r)).collect();
+            statements.push(s);
+        }
+        places.push(format!("{}:{}", b.file, b.line));
+        Some(())
+    };
+    for b in module.resources("aws_iam_role_policy") {
+        for i in ev.instances(&b.block)? {
+            if role_key(ev.attribute(&b.block, "role", &i)?.as_str()?).as_deref() == Some(role) {
+                add(ev.attribute(&b.block, "policy", &i), b, ev)?;
+            }
+        }
+    }
+    for b in module.resources("aws_iam_role_policy_attachment") {
+        for i in ev.instances(&b.block)? {
+            if role_key(ev.attribute(&b.block, "role", &i)?.as_str()?).as_deref() != Some(role) {
+                continue;
+            }
+            // Only a policy of this module can be read; an AWS managed
+            // policy's ARN leaves the grant unknown.
+            let arn = ev.attribute(&b.block, "policy_arn", &i)?;
+            let (kind, name) = arn
+                .as_str()?
+                .strip_prefix("${aws_iam_policy.")?
+                .strip_suffix(".arn}")
+                .map(|n| ("aws_iam_policy", n))?;
+            let target = module
+                .resources(kind)
+                .find(|p| p.resource().is_some_and(|(_, n)| n == name))?;
+            add(
+                ev.attribute(
+                    &target.block,
+                    "policy",
+                    &crate::check::terraform::Instance::Single,
+                ),
+                target,
+                ev,
+            )?;
+        }
+    }
+    for b in module.resources("aws_iam_role") {
+        let Some((_, name)) = b.resource() else {
+            continue;
+        };
+        for i in ev.instances(&b.block)? {
+            let key = match &i {
+                crate::check::terraform::Instance::Each { key, .. } => {
+                    format!("aws_iam_role.{name}[{:?}]", key.as_str()?)
+                }
+                crate::check::terraform::Instance::Count(n) => format!("aws_iam_role.{name}[{n}]"),
+                crate::check::terraform::Instance::Single => format!("aws_iam_role.{name}"),
+            };
+            if key != role {
+                continue;
+            }
+            for inline in b
+                .block
+                .body
+                .blocks()
+                .filter(|x| x.identifier.as_str() == "inline_policy")
+            {
+                add(ev.attribute(inline, "policy", &i), b, ev)?;
+            }
+            if b.block
+                .body
+                .attributes()
+                .any(|a| a.key.as_str() == "managed_policy_arns")
+            {
+                return None;
+            }
+        }
+    }
+    Some((statements, places))
+}
+
+/// A policy attribute's JSON: a document's text, or the JSON of the
+/// `aws_iam_policy_document` data source it names.
+fn policy_text(module: &Module, ev: &Evaluator, doc: &Value) -> Option<String> {
+    let s = doc.as_str()?;
+    if s.trim_start().starts_with('{') {
+        return Some(s.to_owned());
+    }
+    let name = s
+        .strip_prefix("${data.aws_iam_policy_document.")?
+        .strip_suffix(".json}")?;
+    let data = module.blocks.iter().find(|b| {
+        b.block.identifier.as_str() == "data"
+            && matches!(b.block.labels.as_slice(), [t, n] if t.as_str() == "aws_iam_policy_document" && n.as_str() == name)
+    })?;
+    let one = crate::check::terraform::Instance::Single;
+    for other in [
+        "source_policy_documents",
+        "override_policy_documents",
+        "source_json",
+        "override_json",
+        "for_each",
+        "count",
+    ] {
+        if data
+            .block
+            .body
+            .attributes()
+            .any(|a| a.key.as_str() == other)
+        {
+            return None;
+        }
+    }
+    let mut statements = Vec::new();
+    for st in data
+        .block
+        .body
+        .blocks()
+        .filter(|b| b.identifier.as_str() == "statement")
+    {
+        let mut out = serde_json::Map::new();
+        let effect = match ev.attribute(st, "effect", &one)? {
+            Value::Null => "Allow".to_owned(),
+            Value::String(e) => e,
+            _ => return None,
+        };
+        out.insert("Effect".into(), Value::String(effect));
+        for (key, json_key) in [
+            ("actions", "Action"),
+            ("not_actions", "NotAction"),
+            ("resources", "Resource"),
+            ("not_resources", "NotResource"),
+        ] {
+            match ev.attribute(st, key, &one)? {
+                Value::Null => {}
+                list @ Value::Array(_) => {
+                    out.insert(json_key.into(), list);
+                }
+                _ => return None,
+            }
+        }
+        if st
+            .body
+            .blocks()
+            .any(|c| c.identifier.as_str() == "condition")
+        {
+            out.insert("Condition".into(), json!({"unknown": {}}));
+        }
+        statements.push(Value::Object(out));
+    }
+    serde_json::to_string(&json!({"Statement": statements})).ok()
+}
+
+/// Whether a resource pattern's secret part is only a plan's to know (a
+/// reference in it): a partition, region or account reference is this
+/// account's, but which secrets a reference names cannot be guessed.
+fn names_unknown_secret(pattern: &str) -> bool {
+    let parts: Vec<&str> = pattern.splitn(6, ':').collect();
+    match parts.as_slice() {
+        ["arn", _, _, _, _, resource] => resource.contains("${"),
+        _ => pattern.contains("${"),
+    }
+}
+
+/// A resource pattern with its partition and account left open, and each
+/// placeholder a wildcard: what it names in this account.
+fn this_account(pattern: &str) -> String {
+    let mut open = String::with_capacity(pattern.len());
+    let mut rest = pattern;
+    while let Some(start) = rest.find("${") {
+        open.push_str(&rest[..start]);
+        open.push('*');
+        rest = rest[start..]
+            .find('}')
+            .map_or("", |end| &rest[start + end + 1..]);
+    }
+    open.push_str(rest);
+    let mut parts: Vec<&str> = open.splitn(6, ':').collect();
+    if parts.len() == 6 && parts[0] == "arn" {
+        parts[1] = "*";
+        parts[4] = "*";
+    }
+    parts.join(":")
+}
+
+/// Whether the statements let the role read `key` in `region`: some
+/// unconditional Allow applies and no Deny does (Secrets Manager appends a
+/// hyphen and six characters to a secret's ARN).
+fn may_read(statements: &[Statement], region: &str, key: &str) -> bool {
+    let arn = format!("arn:aws:secretsmanager:{region}:000000000000:secret:{key}-AbCdEf");
+    statements
+        .iter()
+        .any(|s| s.allow && !s.conditional && s.applies(READ, &arn, false))
+        && !statements
+            .iter()
+            .any(|s| !s.allow && s.applies(READ, &arn, false))
+}
+
+/// The stores on Secrets Manager that authenticate as the operator
+/// (no `auth`): (kind, namespace for a SecretStore, name) → region.
+fn stores(m: &Modelled, files: &Files) -> BTreeMap<(String, String, String), String> {
+    let mut out = BTreeMap::new();
+    let mut add = |kind: &str, namespace: &str, v: &Value| {
+        let aws = &v["spec"]["provider"]["aws"];
+        if aws["service"] == "SecretsManager" && aws.get("auth").is_none() {
+            if let (Some(name), Some(region)) =
+                (v["metadata"]["name"].as_str(), aws["region"].as_str())
+            {
+                let ns = if kind == "SecretStore" { namespace } else { "" };
+                out.insert(
+                    (kind.to_owned(), ns.to_owned(), name.to_owned()),
+                    region.to_owned(),
+                );
+            }
+        }
+    };
+    for (o, v) in m.system.objects.iter().zip(&m.values) {
+        if o.group == "external-secrets.io"
+            && matches!(o.kind.as_str(), "ClusterSecretStore" | "SecretStore")
+        {
+            if let Some(v) = v {
+                add(&o.kind, &o.namespace, v);
+            }
+        }
+    }
+    // The store the Terraform's folder holds, applied at bootstrap.
+    let dir = format!("{}/", super::cloud::folder(&m.system.environment));
+    for (path, docs) in &files.docs {
+        if !path.starts_with(&dir) {
+            continue;
+        }
+        for d in docs {
+            if d.value["apiVersion"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("external-secrets.io/"))
+                && d.value["kind"] == "ClusterSecretStore"
+            {
+                add("ClusterSecretStore", "", &d.value);
+            }
+        }
+    }
+    out
+}
+
+/// Every Secrets Manager entry the operator reads for the environment,
+/// judged against its role, and what could not be judged.
+pub(crate) fn secret_reads(
+    m: &Modelled,
+    files: &Files,
+    module: &Module,
+    grants: &[Grant],
+    operator: &[(String, String)],
+) -> (Vec<SecretRead>, Vec<Gap>) {
+    let mut reads = Vec::new();
+    let mut gaps = Vec::new();
+    let stores = stores(m, files);
+    if stores.is_empty() {
+        return (reads, gaps);
+    }
+    let ev = Evaluator::symbolic(module);
+    for (namespace, account) in operator {
+        let Some(grant) = grants
+            .iter()
+            .find(|g| &g.namespace == namespace && &g.service_account == account)
+        else {
+            continue;
+        };
+        let Some(role) = role_key(&grant.role) else {
+            continue;
+        };
+        let Some((statements, places)) = role_statements(module, &ev, &role) else {
+            gaps.push(Gap {
+                app: m.system.root.clone(),
+                at: At::default(),
+                message: format!(
+                    "the policies of role {role} (External Secrets' pod identity) are not all known before a plan: what it may read in Secrets Manager is not judged"
+                ),
+            });
+            continue;
+        };
+        for (o, v) in m.system.objects.iter().zip(&m.values) {
+            if o.group != "external-secrets.io" || o.kind != "ExternalSecret" {
+                continue;
+            }
+            let Some(v) = v else { continue };
+            let store = &v["spec"]["secretStoreRef"];
+            let kind = store["kind"].as_str().unwrap_or("SecretStore");
+            let ns = if kind == "SecretStore" {
+                o.namespace.as_str()
+            } else {
+                ""
+            };
+            let Some(name) = store["name"].as_str() else {
+                continue;
+            };
+            let Some(region) = stores.get(&(kind.to_owned(), ns.to_owned(), name.to_owned()))
+            else {
+                continue;
+            };
+            let keys = v["spec"]["data"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .enumerate()
+                .filter_map(|(i, d)| {
+                    Some((
+                        d["remoteRef"]["key"].as_str()?,
+                        json!(["spec", "data", i, "remoteRef", "key"]),
+                    ))
+                })
+                .chain(
+                    v["spec"]["dataFrom"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .enumerate()
+                        .filter_map(|(i, d)| {
+                            Some((
+                                d["extract"]["key"].as_str()?,
+                                json!(["spec", "dataFrom", i, "extract", "key"]),
+                            ))
+                        }),
+                );
+            for (key, path) in keys {
+                let path: Vec<Value> = path.as_array().cloned().unwrap_or_default();
+                reads.push(SecretRead {
+                    app: o.app.clone(),
+                    external_secret: format!("{}/{}", o.namespace, o.name),
+                    key: key.to_owned(),
+                    at: At {
+                        pointer: crate::check::parse::pointer_of(&path),
+                        ..o.at.clone()
+                    },
+                    store: name.to_owned(),
+                    region: region.clone(),
+                    operator: format!("{namespace}/{account}"),
+                    role: role.clone(),
+                    policies: places.clone(),
+                    allowed: may_read(&statements, region, key),
+                });
+            }
+        }
+    }
+    (reads, gaps)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_resource_pattern_names_this_account_whatever_it_writes_there() {
+        assert_eq!(
+            this_account("arn:${data.aws_partition.current.partition}:secretsmanager:${local.region}:123456789012:secret:acme/prod/*"),
+            "arn:*:secretsmanager:*:*:secret:acme/prod/*"
+        );
+        assert_eq!(this_account("*"), "*");
+        assert!(!names_unknown_secret(
+            "arn:${p}:secretsmanager:${r}:${a}:secret:acme/prod/*"
+        ));
+        assert!(names_unknown_secret(
+            "arn:aws:secretsmanager:*:*:secret:${var.prefix}/*"
+        ));
+        assert!(names_unknown_secret("${aws_secretsmanager_secret.db.arn}"));
+        assert!(!names_unknown_secret("*"));
+        assert_eq!(this_account("${aws_kms_key.platform.arn}"), "*");
+    }
+
+    fn module(text: &str) -> Module {
+        let mut m = Module::default();
+        m.add("iam.tf", crate::check::terraform::parse(text).expect("HCL"));
+        m
+    }
+
+    #[test]
+    fn a_roles_policies_are_read_wherever_the_terraform_attaches_them() {
+        let m = module(
+            r#"
+resource "aws_iam_role" "eso" {
+  name = "eso"
+  inline_policy {
+    name   = "deny-shared"
+    policy = jsonencode({ Statement = [{ Effect = "Deny", Action = "secretsmanager:*", Resource = "arn:aws:secretsmanager:*:*:secret:acme/shared/admin*" }] })
+  }
+}
+resource "aws_iam_role_policy" "read" {
+  role   = aws_iam_role.eso.id
+  policy = data.aws_iam_policy_document.read.json
+}
+data "aws_iam_policy_document" "read" {
+  statement {
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = ["arn:${data.aws_partition.current.partition}:secretsmanager:eu-west-3:123456789012:secret:acme/prod/*"]
+  }
+}
+resource "aws_iam_role_policy_attachment" "shared" {
+  role       = aws_iam_role.eso.name
+  policy_arn = aws_iam_policy.shared.arn
+}
+resource "aws_iam_policy" "shared" {
+  policy = <<-EOF
+    {"Statement": [{"Effect": "Allow", "Action": ["secretsmanager:Get*"], "Resource": "arn:aws:secretsmanager:eu-west-3:*:secret:acme/shared/*"}]}
+  EOF
+}
+"#,
+        );
+        let ev = Evaluator::symbolic(&m);
+        let (statements, places) = role_statements(&m, &ev, "aws_iam_role.eso").expect("known");
+        assert_eq!(places.len(), 3, "{places:?}");
+        for (key, region, allowed) in [
+            ("acme/prod/db", "eu-west-3", true),
+            ("acme/shared/smtp", "eu-west-3", true),
+            ("acme/shared/admin", "eu-west-3", false),
+            ("acme/staging/db", "eu-west-3", false),
+            ("acme/shared/smtp", "us-east-1", false),
+        ] {
+            assert_eq!(
+                may_read(&statements, region, key),
+                allowed,
+                "{key} in {region}"
+            );
+        }
+        // Another role's policies are not this one's.
+        let (none, _) = role_statements(&m, &ev, "aws_iam_role.other").expect("known");
+        assert!(none.is_empty());
+    }
+
+    #[test]
+    fn a_grant_only_aws_or_a_plan_knows_is_unknown() {
+        for text in [
+            r#"resource "aws_iam_role_policy_attachment" "a" {
+  role       = aws_iam_role.eso.name
+  policy_arn = "arn:aws:iam::aws:policy/SecretsManagerReadWrite"
+}"#,
+            r#"resource "aws_iam_role_policy" "a" {
+  role   = aws_iam_role.eso.name
+  policy = data.aws_iam_policy_document.a.json
+}
+data "aws_iam_policy_document" "a" {
+  source_policy_documents = [data.aws_iam_policy_document.b.json]
+}"#,
+            r#"resource "aws_iam_role_policy" "a" {
+  role   = aws_iam_role.eso.name
+  policy = jsonencode({ Statement = [{ Effect = "Allow", Action = "secretsmanager:GetSecretValue", Resource = aws_secretsmanager_secret.db.arn }] })
+}"#,
+        ] {
+            let m = module(text);
+            let ev = Evaluator::symbolic(&m);
+            assert!(
+                role_statements(&m, &ev, "aws_iam_role.eso").is_none(),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn roles_are_named_by_their_reference() {
+        assert_eq!(
+            role_key(r#"${aws_iam_role.workload["external-secrets"].arn}"#).as_deref(),
+            Some(r#"aws_iam_role.workload["external-secrets"]"#)
+        );
+        assert_eq!(
+            role_key("${aws_iam_role.eso.id}").as_deref(),
+            Some("aws_iam_role.eso")
+        );
+        assert_eq!(role_key("arn:aws:iam::1:role/eso"), None);
+        assert_eq!(role_key("${aws_iam_policy.eso.arn}"), None);
+    }
+}
