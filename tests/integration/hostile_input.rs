@@ -542,3 +542,68 @@ fn a_corrupt_pack_is_named_as_such() {
         "{err}"
     );
 }
+
+/// Terraform that would exhaust a naive reader: nesting past the parser's
+/// bound is a denial at once, and locals that double one another thirty
+/// times (a value of a billion strings if copied out) stop at the
+/// evaluation's bound, which the report names.
+#[test]
+fn hostile_terraform_is_bounded() {
+    let depth = 100_000;
+    let deep = format!(
+        "locals {{\n  a = {}1{}\n}}\n",
+        "[".repeat(depth),
+        "]".repeat(depth)
+    );
+    let started = Instant::now();
+    assert_denied(
+        &one("terraform/prod/deep.tf", deep.into_bytes()),
+        "terraform/prod/deep.tf",
+        "SOC-PARSE-001",
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+    // Where Applications say which folders the cluster gets, Terraform is
+    // still applied: its files are judged wherever they are.
+    let mut files = one(
+        "infra/main.tf",
+        b"resource \"aws_vpc\" \"this\" {\n  cidr_block = \n}\n".to_vec(),
+    );
+    files.insert(
+        "argocd/app.yaml".into(),
+        b"apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: apps\n  namespace: argocd\nspec:\n  project: default\n  source:\n    repoURL: https://git.example.org/r.git\n    path: apps\n    targetRevision: main\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: apps\n".to_vec(),
+    );
+    assert_denied(&files, "infra/main.tf", "SOC-PARSE-001");
+
+    let mut files = crate::support::render_text(&crate::cloud::eks_spec());
+    let mut text = String::from("locals {\n  d0 = [\"x\", \"y\"]\n");
+    for i in 1..=30 {
+        text.push_str(&format!("  d{i} = [local.d{0}, local.d{0}]\n", i - 1));
+    }
+    text.push_str("}\n\nresource \"aws_eks_pod_identity_association\" \"grown\" {\n  namespace       = local.d30[0][0]\n  service_account = \"x\"\n}\n");
+    files.insert("terraform/prod/grown.tf".into(), text.into_bytes());
+    let dir = crate::support::materialise(&files);
+    let started = Instant::now();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_socle"))
+        .args(["check", "--format", "json"])
+        .arg(dir.path())
+        .output()
+        .expect("socle check");
+    assert!(started.elapsed() < Duration::from_secs(60));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let gaps: Vec<&str> = report["not_modelled"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|g| g.as_str())
+        .filter(|g| g.contains("terraform/prod/"))
+        .collect();
+    assert!(
+        gaps.iter().any(|g| g.contains("stopped at 1000000 values")),
+        "{gaps:#?}"
+    );
+    assert!(
+        gaps.iter()
+            .any(|g| g.contains("grown.tf") && g.contains("not known before a plan")),
+        "{gaps:#?}"
+    );
+}

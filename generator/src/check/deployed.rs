@@ -15,7 +15,9 @@
 //!   lists them;
 //! - a kustomization lists it, or it is a kustomization;
 //! - it lies under the path of an ArgoCD Application or ApplicationSet
-//!   source, or of a Flux Kustomization (which apply whole folders).
+//!   source, or of a Flux Kustomization (which apply whole folders);
+//! - it is Terraform (`.tf`): `terraform apply` reads every such file of
+//!   its folder, and no GitOps object says which folders that is.
 
 use std::collections::BTreeSet;
 
@@ -46,6 +48,7 @@ impl<'a> Deployed<'a> {
         self.everything
             || self.listed.contains(path)
             || is_kustomization(path)
+            || path.ends_with(".tf")
             || self.folders.iter().any(|f| {
                 f.is_empty()
                     || path
