@@ -244,6 +244,13 @@ bucket_created(u) if {
 	u.bucket in s.buckets
 }
 
+# A bucket the environment's Terraform creates (an S3 store outside the
+# cluster).
+bucket_created(u) if {
+	count(u.stores) == 0
+	u.bucket in input.cloud.buckets
+}
+
 store_texts := [sprintf("%s (%s, Application %q: %s)", [store_label(s), where(s.at), s.app, concat(", ", s.buckets)]) | some s in input.stores]
 
 stores_text := concat("; ", store_texts) if count(store_texts) > 0
@@ -457,5 +464,18 @@ deny contains finding("SOC-SYS-021", sprintf("[%s] ExternalSecret %s of Applicat
 	some r in input.cloud.secret_reads
 	not r.allowed
 }
+
+# A consumer of a bucket outside the cluster signing in with its pod
+# identity gets what its role's policies grant on that bucket, no more.
+grant_missing(g) := [a | some a in bucket_actions[g.access]; not a in g.actions]
+
+deny contains finding("SOC-SYS-022", sprintf("[%s] Application %q (wave %d) uses bucket %q (%s access) with the pod identity of %s, whose role %s grants %s on it (%s): missing %s, which AWS refuses (AccessDenied). Grant them in the role's policy (s3:ListBucket on the bucket's ARN, the object actions on <ARN>/*)", [env, g.consumer, apps[g.consumer].wave, g.bucket, g.access, g.identity, g.role, granted_text(g.actions), concat(", ", g.policies), concat(", ", grant_missing(g))]), g.at) if {
+	some g in input.cloud.bucket_grants
+	count(grant_missing(g)) > 0
+}
+
+granted_text(actions) := concat(", ", actions) if count(actions) > 0
+
+granted_text(actions) := "nothing" if count(actions) == 0
 
 result := {"deny": deny, "warn": warn}

@@ -127,7 +127,7 @@ with_connection(c) := object.union(model, {"connections": [c]})
 
 with_need(n) := object.union(model, {"needs": [n]})
 
-sys_ids := {"SOC-SYS-001", "SOC-SYS-002", "SOC-SYS-003", "SOC-SYS-004", "SOC-SYS-005", "SOC-SYS-006", "SOC-SYS-007", "SOC-SYS-008", "SOC-SYS-009", "SOC-SYS-010", "SOC-SYS-011", "SOC-SYS-012", "SOC-SYS-013", "SOC-SYS-014", "SOC-SYS-015", "SOC-SYS-016", "SOC-SYS-017", "SOC-SYS-018", "SOC-SYS-019", "SOC-SYS-020", "SOC-SYS-021"}
+sys_ids := {"SOC-SYS-001", "SOC-SYS-002", "SOC-SYS-003", "SOC-SYS-004", "SOC-SYS-005", "SOC-SYS-006", "SOC-SYS-007", "SOC-SYS-008", "SOC-SYS-009", "SOC-SYS-010", "SOC-SYS-011", "SOC-SYS-012", "SOC-SYS-013", "SOC-SYS-014", "SOC-SYS-015", "SOC-SYS-016", "SOC-SYS-017", "SOC-SYS-018", "SOC-SYS-019", "SOC-SYS-020", "SOC-SYS-021", "SOC-SYS-022"}
 
 # The one message of rule `id` (fails when there is none or several).
 message(m, id) := msg if {
@@ -729,7 +729,7 @@ test_a_pod_identity_for_nothing_is_reported if {
 }
 
 test_no_cloud_no_cloud_findings if {
-	every id in {"SOC-SYS-018", "SOC-SYS-019", "SOC-SYS-020", "SOC-SYS-021"} {
+	every id in {"SOC-SYS-018", "SOC-SYS-019", "SOC-SYS-020", "SOC-SYS-021", "SOC-SYS-022"} {
 		count(findings(model, id)) == 0
 	}
 }
@@ -753,3 +753,32 @@ test_an_entry_the_operator_may_read_passes if {
 	c := object.union(cloud([], true, 3), {"secret_reads": [read(true)]})
 	count(findings(with_cloud(c), "SOC-SYS-021")) == 0
 }
+
+bucket_grant(actions) := {
+	"consumer": "db", "bucket": "acme-prod-backups", "access": "write",
+	"at": at("components/db/values-prod.yaml", 30), "identity": "data-storage/db",
+	"role": "aws_iam_role.workload[\"db\"]", "policies": ["terraform/prod/backups.tf:92"], "actions": actions,
+}
+
+test_a_pod_identity_short_of_the_access_it_needs_is_denied if {
+	c := object.union(cloud([], true, 3), {"bucket_grants": [bucket_grant(["s3:ListBucket", "s3:GetObject"])]})
+	msg := message(with_cloud(c), "SOC-SYS-022")
+	contains(msg, "[prod] Application \"db\" (wave 1) uses bucket \"acme-prod-backups\" (write access)")
+	contains(msg, "missing s3:PutObject, s3:DeleteObject")
+	contains(message(with_cloud(object.union(cloud([], true, 3), {"bucket_grants": [bucket_grant([])]})), "SOC-SYS-022"), "grants nothing on it")
+}
+
+test_a_pod_identity_granted_what_it_needs_passes if {
+	c := object.union(cloud([], true, 3), {"bucket_grants": [bucket_grant(["s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:DeleteObject"])]})
+	count(findings(with_cloud(c), "SOC-SYS-022")) == 0
+}
+
+test_a_bucket_the_terraform_creates_is_created if {
+	tf_use := {"consumer": "db", "at": at("components/db/values-prod.yaml", 30), "bucket": "acme-prod-backups", "stores": [], "access": "write", "grants": []}
+	minio_store := {"app": "minio", "namespace": "data-storage", "service": "minio", "buckets": ["x"], "at": at("m.yaml", 1), "modelled": true}
+	m := object.union(with_cloud(object.union(cloud([], true, 3), {"buckets": ["acme-prod-backups"]})), {"bucket_uses": [tf_use], "stores": [minio_store], "external_buckets": []})
+	count(findings(m, "SOC-SYS-012")) == 0
+	m2 := object.union(with_cloud(object.union(cloud([], true, 3), {"buckets": []})), {"bucket_uses": [tf_use], "stores": [minio_store], "external_buckets": []})
+	count(findings(m2, "SOC-SYS-012")) == 1
+}
+

@@ -949,6 +949,41 @@ fn check_judges_the_cluster_its_terraform_declares() {
         .sum();
     assert!(denied >= 40 && denied <= reads, "{denied} of {reads}");
 
+    // Velero's role without the right to write objects; the bucket known
+    // from the Terraform even when socle-check.yaml does not list it.
+    let backups = "terraform/prod/backups.tf";
+    let velero = "components/velero/values-prod.yaml";
+    let (code, _) = found(
+        &with(backups, "      \"s3:PutObject\",\n", ""),
+        "SOC-SYS-022",
+        velero,
+        "uses bucket \"acme-prod-backups\" (write access) with the pod identity of velero/velero-server, whose role aws_iam_role.workload[\"velero\"] grants s3:ListBucket, s3:GetObject, s3:DeleteObject on it (terraform/prod/backups.tf:",
+    );
+    assert_eq!(code, 1);
+    let unlisted = with(
+        "socle-check.yaml",
+        "  - acme-prod-backups\n",
+        "  - acme-prod-other\n",
+    );
+    let (code, findings) = check_json(&unlisted);
+    assert_eq!(code, 0, "{findings:#?}");
+    assert!(findings.is_empty(), "{findings:#?}");
+    let mut renamed = unlisted.clone();
+    let tf = text(&unlisted, backups).replacen(
+        "bucket = \"acme-prod-backups\"",
+        "bucket = \"acme-prod-backup\"",
+        1,
+    );
+    renamed.insert(backups.into(), tf.into_bytes());
+    let (code, findings) = check_json(&renamed);
+    assert_eq!(code, 1);
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["rule"] == "SOC-SYS-012" && f["file"] == velero),
+        "{findings:#?}"
+    );
+
     // What is not known before a plan is said, not passed.
     let unknown = with(
         cluster,

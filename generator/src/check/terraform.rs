@@ -369,9 +369,39 @@ impl<'m> Evaluator<'m> {
         }
     }
 
-    /// `${root.attr["key"]}`: a reference only a plan resolves.
+    /// `${root.attr["key"]}`: a reference only a plan resolves, but for
+    /// the attributes AWS derives from what the module sets (a bucket's
+    /// name and ARN).
     fn reference(&self, root: &str, ops: &[TraversalOperator], at: &Instance) -> Option<Value> {
         use std::fmt::Write;
+        if let (
+            "aws_s3_bucket",
+            [TraversalOperator::GetAttr(name), TraversalOperator::GetAttr(attr)],
+        ) = (root, ops)
+        {
+            let bucket = self
+                .module
+                .resources("aws_s3_bucket")
+                .find(|b| b.resource().is_some_and(|(_, n)| n == name.as_str()))
+                .filter(|b| {
+                    !b.block
+                        .body
+                        .attributes()
+                        .any(|a| matches!(a.key.as_str(), "for_each" | "count"))
+                })
+                .and_then(|b| self.attribute(&b.block, "bucket", &Instance::Single));
+            if let Some(Value::String(bucket)) = bucket {
+                match attr.as_str() {
+                    "id" | "bucket" => return Some(Value::String(bucket)),
+                    "arn" => {
+                        return Some(Value::String(format!(
+                            "arn:${{data.aws_partition.current.partition}}:s3:::{bucket}"
+                        )))
+                    }
+                    _ => {}
+                }
+            }
+        }
         let mut path = root.to_owned();
         for op in ops {
             match op {
@@ -597,6 +627,39 @@ resource "aws_iam_role_policy" "p" {
                 assert_eq!((get("role"), get("policy"), get("arn")), (None, None, None));
             }
         }
+    }
+
+    #[test]
+    fn a_buckets_name_and_arn_are_known_from_what_it_sets() {
+        let m = module(
+            r#"
+locals {
+  name = "acme-prod"
+}
+resource "aws_s3_bucket" "backups" {
+  bucket = "${local.name}-backups"
+}
+resource "aws_s3_bucket" "prefixed" {
+  bucket_prefix = "logs-"
+}
+resource "x" "y" {
+  a = aws_s3_bucket.backups.arn
+  b = "${aws_s3_bucket.backups.arn}/*"
+  c = aws_s3_bucket.backups.id
+  d = aws_s3_bucket.prefixed.arn
+  e = aws_s3_bucket.backups.region
+}
+"#,
+        );
+        let ev = Evaluator::symbolic(&m);
+        let r = m.resources("x").next().expect("resource");
+        let get = |k: &str| ev.attribute(&r.block, k, &Instance::Single);
+        let arn = "arn:${data.aws_partition.current.partition}:s3:::acme-prod-backups";
+        assert_eq!(get("a"), Some(arn.into()));
+        assert_eq!(get("b"), Some(format!("{arn}/*").into()));
+        assert_eq!(get("c"), Some("acme-prod-backups".into()));
+        assert_eq!(get("d"), Some("${aws_s3_bucket.prefixed.arn}".into()));
+        assert_eq!(get("e"), Some("${aws_s3_bucket.backups.region}".into()));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use super::input::{At, BucketUse, Grant, Object, Store};
 /// The actions a bucket use may need, with whether each acts on the
 /// bucket's objects (else on the bucket). Which of them an access needs is
 /// the rules' to say.
-const ACTIONS: [(&str, bool); 4] = [
+pub(crate) const ACTIONS: [(&str, bool); 4] = [
     ("s3:ListBucket", false),
     ("s3:GetObject", true),
     ("s3:PutObject", true),
@@ -213,7 +213,7 @@ impl Statement {
 
 /// The actions of [`ACTIONS`] the policy allows on `bucket`: some
 /// unconditional Allow applies, and no Deny does.
-fn allowed(statements: &[Statement], bucket: &str) -> Vec<String> {
+pub(crate) fn allowed(statements: &[Statement], bucket: &str) -> Vec<String> {
     ACTIONS
         .iter()
         .filter(|(action, objects)| {

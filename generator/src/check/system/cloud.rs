@@ -273,6 +273,27 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
     let (reads, unread) = super::cloud_iam::secret_reads(m, files, &module, &grants, &operators);
     cloud.secret_reads = reads;
     gaps.extend(unread);
+    for r in module.resources("aws_s3_bucket") {
+        let names = ev.instances(&r.block).map(|all| {
+            all.iter()
+                .filter_map(|i| match ev.attribute(&r.block, "bucket", i) {
+                    Some(Value::String(b)) => Some(b),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        });
+        match names {
+            Some(names) if !names.is_empty() => cloud.buckets.extend(names),
+            _ => gaps.push(gap(
+                &r.file,
+                r.line,
+                "the name of this bucket is not known before a plan".into(),
+            )),
+        }
+    }
+    let (bucket_grants, unknown) = super::cloud_iam::bucket_grants(m, &module, &grants, facts);
+    cloud.bucket_grants = bucket_grants;
+    gaps.extend(unknown);
     if ev.exhausted() || symbolic.exhausted() {
         gaps.push(gap(
             &cloud.at.file,

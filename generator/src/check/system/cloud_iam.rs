@@ -18,9 +18,10 @@ use serde_json::{json, Value};
 
 use super::access::{policy, Statement};
 use super::build::Modelled;
-use super::input::{At, Gap, SecretRead};
+use super::input::{At, BucketGrant, Gap, SecretRead};
 use super::kustomize::Files;
 use crate::check::terraform::{Evaluator, Located, Module};
+use crate::core::charts::ChartFacts;
 
 const READ: &str = "secretsmanager:GetSecretValue";
 
@@ -40,28 +41,46 @@ fn role_key(reference: &str) -> Option<String> {
 }
 
 /// A role's policies as IAM statements (None: some policy is not known).
-fn role_statements(
-    module: &Module,
-    ev: &Evaluator,
-    role: &str,
-) -> Option<(Vec<Statement>, Vec<String>)> {
-    let mut statements = Vec::new();
-    let mut places = Vec::new();
+/// What a role's policies grant: the statements whose resources are
+/// known, and those naming a resource only a plan knows (another
+/// resource's ARN), which leave any action they name unknown.
+pub(crate) struct Grants {
+    statements: Vec<Statement>,
+    opaque: Vec<Statement>,
+    /// Where the policies are declared.
+    pub(crate) places: Vec<String>,
+}
+
+impl Grants {
+    /// Whether some opaque statement may grant or deny `action`.
+    fn unknown_for(&self, action: &str) -> bool {
+        let action = action.to_ascii_lowercase();
+        self.opaque.iter().any(|s| {
+            s.actions
+                .iter()
+                .any(|a| super::access::matches(&a.to_ascii_lowercase(), &action))
+                != s.not_action
+        })
+    }
+}
+
+fn role_statements(module: &Module, ev: &Evaluator, role: &str) -> Option<Grants> {
+    let mut grants = Grants {
+        statements: Vec::new(),
+        opaque: Vec::new(),
+        places: Vec::new(),
+    };
     let mut add = |doc: Option<Value>, b: &Located, ev: &Evaluator| -> Option<()> {
         let text = policy_text(module, ev, &doc?)?;
         for mut s in policy(&b.file, &text).ok()? {
-            // A resource that is wholly a reference (another resource's
-            // ARN) names a secret only a plan knows.
-            let reads = s.actions.iter().any(|a| {
-                super::access::matches(&a.to_ascii_lowercase(), &READ.to_ascii_lowercase())
-            }) != s.not_action;
-            if reads && s.resources.iter().any(|r| names_unknown_secret(r)) {
-                return None;
+            if s.resources.iter().any(|r| names_unknown_resource(r)) {
+                grants.opaque.push(s);
+                continue;
             }
             s.resources = s.resources.iter().map(|r| this_account(r)).collect();
-            statements.push(s);
+            grants.statements.push(s);
         }
-        places.push(format!("{}:{}", b.file, b.line));
+        grants.places.push(format!("{}:{}", b.file, b.line));
         Some(())
     };
     for b in module.resources("aws_iam_role_policy") {
@@ -130,7 +149,7 @@ fn role_statements(
             }
         }
     }
-    Some((statements, places))
+    Some(grants)
 }
 
 /// A policy attribute's JSON: a document's text, or the JSON of the
@@ -205,10 +224,11 @@ fn policy_text(module: &Module, ev: &Evaluator, doc: &Value) -> Option<String> {
     serde_json::to_string(&json!({"Statement": statements})).ok()
 }
 
-/// Whether a resource pattern's secret part is only a plan's to know (a
+/// Whether a resource pattern's resource part is only a plan's to know (a
 /// reference in it): a partition, region or account reference is this
-/// account's, but which secrets a reference names cannot be guessed.
-fn names_unknown_secret(pattern: &str) -> bool {
+/// account's, but which secrets or buckets a reference names cannot be
+/// guessed.
+fn names_unknown_resource(pattern: &str) -> bool {
     let parts: Vec<&str> = pattern.splitn(6, ':').collect();
     match parts.as_slice() {
         ["arn", _, _, _, _, resource] => resource.contains("${"),
@@ -237,17 +257,34 @@ fn this_account(pattern: &str) -> String {
     parts.join(":")
 }
 
-/// Whether the statements let the role read `key` in `region`: some
+/// Whether the grants let the role read `key` in `region`: some
 /// unconditional Allow applies and no Deny does (Secrets Manager appends a
-/// hyphen and six characters to a secret's ARN).
-fn may_read(statements: &[Statement], region: &str, key: &str) -> bool {
+/// hyphen and six characters to a secret's ARN). None: not known.
+fn may_read(grants: &Grants, region: &str, key: &str) -> Option<bool> {
+    if grants.unknown_for(READ) {
+        return None;
+    }
     let arn = format!("arn:aws:secretsmanager:{region}:000000000000:secret:{key}-AbCdEf");
-    statements
-        .iter()
-        .any(|s| s.allow && !s.conditional && s.applies(READ, &arn, false))
-        && !statements
+    let statements = &grants.statements;
+    Some(
+        statements
             .iter()
-            .any(|s| !s.allow && s.applies(READ, &arn, false))
+            .any(|s| s.allow && !s.conditional && s.applies(READ, &arn, false))
+            && !statements
+                .iter()
+                .any(|s| !s.allow && s.applies(READ, &arn, false)),
+    )
+}
+
+/// The S3 actions the grants allow on `bucket` (None: not known).
+fn s3_actions(grants: &Grants, bucket: &str) -> Option<Vec<String>> {
+    if super::access::ACTIONS
+        .iter()
+        .any(|(a, _)| grants.unknown_for(a))
+    {
+        return None;
+    }
+    Some(super::access::allowed(&grants.statements, bucket))
 }
 
 /// The stores on Secrets Manager that authenticate as the operator
@@ -312,6 +349,7 @@ pub(crate) fn secret_reads(
         return (reads, gaps);
     }
     let ev = Evaluator::symbolic(module);
+    let mut unknown_read = false;
     for (namespace, account) in operator {
         let Some(grant) = grants
             .iter()
@@ -322,7 +360,7 @@ pub(crate) fn secret_reads(
         let Some(role) = role_key(&grant.role) else {
             continue;
         };
-        let Some((statements, places)) = role_statements(module, &ev, &role) else {
+        let Some(grants) = role_statements(module, &ev, &role) else {
             gaps.push(Gap {
                 app: m.system.root.clone(),
                 at: At::default(),
@@ -377,6 +415,10 @@ pub(crate) fn secret_reads(
                 );
             for (key, path) in keys {
                 let path: Vec<Value> = path.as_array().cloned().unwrap_or_default();
+                let Some(allowed) = may_read(&grants, region, key) else {
+                    unknown_read = true;
+                    continue;
+                };
                 reads.push(SecretRead {
                     app: o.app.clone(),
                     external_secret: format!("{}/{}", o.namespace, o.name),
@@ -389,13 +431,100 @@ pub(crate) fn secret_reads(
                     region: region.clone(),
                     operator: format!("{namespace}/{account}"),
                     role: role.clone(),
-                    policies: places.clone(),
-                    allowed: may_read(&statements, region, key),
+                    policies: grants.places.clone(),
+                    allowed,
                 });
             }
         }
     }
+    if unknown_read {
+        gaps.push(Gap {
+            app: m.system.root.clone(),
+            at: At::default(),
+            message: "a policy of External Secrets' role names a secret only a plan knows (another resource's ARN): what it may read in Secrets Manager is not judged".into(),
+        });
+    }
     (reads, gaps)
+}
+
+/// The service accounts an Application's workloads may run as: those
+/// its charts' facts name, and the ServiceAccounts it creates.
+fn accounts(m: &Modelled, facts: &ChartFacts, app: &str) -> Vec<(String, String)> {
+    let Some(a) = m.system.applications.iter().find(|a| a.name == app) else {
+        return Vec::new();
+    };
+    let ns = a.destination.namespace.clone().unwrap_or_default();
+    let mut out: Vec<(String, String)> = a
+        .sources
+        .iter()
+        .filter_map(|s| {
+            let chart = s.chart.as_deref()?;
+            let version = s.target_revision.as_deref().unwrap_or_default();
+            facts
+                .get(&s.repo_url, chart, version)?
+                .service_account
+                .clone()
+        })
+        .map(|sa| (ns.clone(), sa))
+        .collect();
+    out.extend(
+        m.system
+            .objects
+            .iter()
+            .filter(|o| o.app == app && o.kind == "ServiceAccount" && o.group.is_empty())
+            .map(|o| (o.namespace.clone(), o.name.clone())),
+    );
+    out
+}
+
+/// For each bucket a consumer uses on a store outside the cluster, what
+/// its pod identity's role may do there.
+pub(crate) fn bucket_grants(
+    m: &Modelled,
+    module: &Module,
+    grants: &[Grant],
+    facts: &ChartFacts,
+) -> (Vec<BucketGrant>, Vec<Gap>) {
+    let mut out = Vec::new();
+    let mut gaps = Vec::new();
+    let ev = Evaluator::symbolic(module);
+    for u in m.system.bucket_uses.iter().filter(|u| u.stores.is_empty()) {
+        for (namespace, account) in accounts(m, facts, &u.consumer) {
+            let Some(grant) = grants
+                .iter()
+                .find(|g| g.namespace == namespace && g.service_account == account)
+            else {
+                continue;
+            };
+            let Some(role) = role_key(&grant.role) else {
+                continue;
+            };
+            let known = role_statements(module, &ev, &role)
+                .and_then(|g| Some((s3_actions(&g, &u.bucket)?, g.places)));
+            let Some((actions, policies)) = known else {
+                gaps.push(Gap {
+                    app: u.consumer.clone(),
+                    at: u.at.clone(),
+                    message: format!(
+                        "what role {role} ({namespace}/{account}'s pod identity) may do on bucket {} is not known before a plan: not judged",
+                        u.bucket
+                    ),
+                });
+                continue;
+            };
+            out.push(BucketGrant {
+                consumer: u.consumer.clone(),
+                bucket: u.bucket.clone(),
+                access: u.access.clone(),
+                at: u.at.clone(),
+                identity: format!("{namespace}/{account}"),
+                role: role.clone(),
+                policies,
+                actions,
+            });
+        }
+    }
+    (out, gaps)
 }
 
 #[cfg(test)]
@@ -409,14 +538,16 @@ mod tests {
             "arn:*:secretsmanager:*:*:secret:acme/prod/*"
         );
         assert_eq!(this_account("*"), "*");
-        assert!(!names_unknown_secret(
+        assert!(!names_unknown_resource(
             "arn:${p}:secretsmanager:${r}:${a}:secret:acme/prod/*"
         ));
-        assert!(names_unknown_secret(
+        assert!(names_unknown_resource(
             "arn:aws:secretsmanager:*:*:secret:${var.prefix}/*"
         ));
-        assert!(names_unknown_secret("${aws_secretsmanager_secret.db.arn}"));
-        assert!(!names_unknown_secret("*"));
+        assert!(names_unknown_resource(
+            "${aws_secretsmanager_secret.db.arn}"
+        ));
+        assert!(!names_unknown_resource("*"));
         assert_eq!(this_account("${aws_kms_key.platform.arn}"), "*");
     }
 
@@ -459,8 +590,8 @@ resource "aws_iam_policy" "shared" {
 "#,
         );
         let ev = Evaluator::symbolic(&m);
-        let (statements, places) = role_statements(&m, &ev, "aws_iam_role.eso").expect("known");
-        assert_eq!(places.len(), 3, "{places:?}");
+        let grants = role_statements(&m, &ev, "aws_iam_role.eso").expect("known");
+        assert_eq!(grants.places.len(), 3, "{:?}", grants.places);
         for (key, region, allowed) in [
             ("acme/prod/db", "eu-west-3", true),
             ("acme/shared/smtp", "eu-west-3", true),
@@ -469,14 +600,14 @@ resource "aws_iam_policy" "shared" {
             ("acme/shared/smtp", "us-east-1", false),
         ] {
             assert_eq!(
-                may_read(&statements, region, key),
-                allowed,
+                may_read(&grants, region, key),
+                Some(allowed),
                 "{key} in {region}"
             );
         }
         // Another role's policies are not this one's.
-        let (none, _) = role_statements(&m, &ev, "aws_iam_role.other").expect("known");
-        assert!(none.is_empty());
+        let none = role_statements(&m, &ev, "aws_iam_role.other").expect("known");
+        assert!(none.statements.is_empty() && none.places.is_empty());
     }
 
     #[test]
@@ -500,11 +631,25 @@ data "aws_iam_policy_document" "a" {
         ] {
             let m = module(text);
             let ev = Evaluator::symbolic(&m);
-            assert!(
-                role_statements(&m, &ev, "aws_iam_role.eso").is_none(),
-                "{text}"
-            );
+            let known = role_statements(&m, &ev, "aws_iam_role.eso")
+                .and_then(|g| may_read(&g, "eu-west-3", "acme/prod/db"));
+            assert_eq!(known, None, "{text}");
         }
+        // A reference to another resource leaves unknown only the actions
+        // its statement names.
+        let m = module(
+            r#"resource "aws_iam_role_policy" "a" {
+  role   = aws_iam_role.eso.name
+  policy = jsonencode({ Statement = [
+    { Effect = "Allow", Action = "kms:Decrypt", Resource = aws_kms_key.k.arn },
+    { Effect = "Allow", Action = "secretsmanager:GetSecretValue", Resource = "arn:aws:secretsmanager:*:*:secret:acme/prod/*" },
+  ] })
+}"#,
+        );
+        let ev = Evaluator::symbolic(&m);
+        let grants = role_statements(&m, &ev, "aws_iam_role.eso").expect("known");
+        assert_eq!(may_read(&grants, "eu-west-3", "acme/prod/db"), Some(true));
+        assert_eq!(s3_actions(&grants, "b"), Some(Vec::new()));
     }
 
     #[test]

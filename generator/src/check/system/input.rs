@@ -126,6 +126,29 @@ pub struct Cloud {
     /// Secrets Manager entries the External Secrets operator reads with
     /// its pod identity, each judged against the role's policies.
     pub secret_reads: Vec<SecretRead>,
+    /// The S3 buckets the Terraform creates.
+    pub buckets: Vec<String>,
+    /// What the pod identity of a consumer of an S3 store outside the
+    /// cluster is granted on each bucket it uses.
+    pub bucket_grants: Vec<BucketGrant>,
+}
+
+/// A consumer's pod identity and the S3 actions its role's policies grant
+/// on a bucket it uses.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct BucketGrant {
+    pub consumer: String,
+    pub bucket: String,
+    /// `read` or `write` (see [`BucketUse::access`]).
+    pub access: String,
+    /// Where the consumer names the bucket.
+    pub at: At,
+    /// namespace/service account.
+    pub identity: String,
+    pub role: String,
+    pub policies: Vec<String>,
+    /// The S3 actions the role may take on the bucket.
+    pub actions: Vec<String>,
 }
 
 /// One entry an ExternalSecret reads from Secrets Manager as the operator.
