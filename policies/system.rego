@@ -474,6 +474,13 @@ deny contains finding("SOC-SYS-022", sprintf("[%s] Application %q (wave %d) uses
 	count(grant_missing(g)) > 0
 }
 
+# A Service forwarding into a private zone whose records do not have the
+# name: every connection through it fails to resolve.
+deny contains finding("SOC-SYS-023", sprintf("[%s] Service %s of Application %q (wave %d) forwards to %s, in the private zone %q of the environment's Terraform (%s), which has no record of that name: every connection through the Service fails to resolve. Point externalName at a record of the zone, or add the record", [env, n.service, n.app, apps[n.app].wave, n.host, n.zone, where(n.zone_at)]), n.at) if {
+	some n in input.cloud.private_names
+	not n.resolves
+}
+
 granted_text(actions) := concat(", ", actions) if count(actions) > 0
 
 granted_text(actions) := "nothing" if count(actions) == 0

@@ -127,7 +127,7 @@ with_connection(c) := object.union(model, {"connections": [c]})
 
 with_need(n) := object.union(model, {"needs": [n]})
 
-sys_ids := {"SOC-SYS-001", "SOC-SYS-002", "SOC-SYS-003", "SOC-SYS-004", "SOC-SYS-005", "SOC-SYS-006", "SOC-SYS-007", "SOC-SYS-008", "SOC-SYS-009", "SOC-SYS-010", "SOC-SYS-011", "SOC-SYS-012", "SOC-SYS-013", "SOC-SYS-014", "SOC-SYS-015", "SOC-SYS-016", "SOC-SYS-017", "SOC-SYS-018", "SOC-SYS-019", "SOC-SYS-020", "SOC-SYS-021", "SOC-SYS-022"}
+sys_ids := {"SOC-SYS-001", "SOC-SYS-002", "SOC-SYS-003", "SOC-SYS-004", "SOC-SYS-005", "SOC-SYS-006", "SOC-SYS-007", "SOC-SYS-008", "SOC-SYS-009", "SOC-SYS-010", "SOC-SYS-011", "SOC-SYS-012", "SOC-SYS-013", "SOC-SYS-014", "SOC-SYS-015", "SOC-SYS-016", "SOC-SYS-017", "SOC-SYS-018", "SOC-SYS-019", "SOC-SYS-020", "SOC-SYS-021", "SOC-SYS-022", "SOC-SYS-023"}
 
 # The one message of rule `id` (fails when there is none or several).
 message(m, id) := msg if {
@@ -729,7 +729,7 @@ test_a_pod_identity_for_nothing_is_reported if {
 }
 
 test_no_cloud_no_cloud_findings if {
-	every id in {"SOC-SYS-018", "SOC-SYS-019", "SOC-SYS-020", "SOC-SYS-021", "SOC-SYS-022"} {
+	every id in {"SOC-SYS-018", "SOC-SYS-019", "SOC-SYS-020", "SOC-SYS-021", "SOC-SYS-022", "SOC-SYS-023"} {
 		count(findings(model, id)) == 0
 	}
 }
@@ -782,3 +782,16 @@ test_a_bucket_the_terraform_creates_is_created if {
 	count(findings(m2, "SOC-SYS-012")) == 1
 }
 
+
+private_name(resolves) := {
+	"app": "db", "service": "data-storage/postgresql-rw", "host": "postgres.acme-prod.internal",
+	"zone": "acme-prod.internal", "zone_at": at("terraform/prod/database.tf", 167),
+	"at": field("components/db/service.yaml", 3, "/spec/externalName"), "resolves": resolves,
+}
+
+test_a_name_the_private_zone_does_not_have_is_denied if {
+	msg := message(with_cloud(object.union(cloud([], true, 3), {"private_names": [private_name(false)]})), "SOC-SYS-023")
+	contains(msg, "[prod] Service data-storage/postgresql-rw of Application \"db\" (wave 1) forwards to postgres.acme-prod.internal, in the private zone \"acme-prod.internal\"")
+	contains(msg, "terraform/prod/database.tf:167")
+	count(findings(with_cloud(object.union(cloud([], true, 3), {"private_names": [private_name(true)]})), "SOC-SYS-023")) == 0
+}

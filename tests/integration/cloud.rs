@@ -984,6 +984,35 @@ fn check_judges_the_cluster_its_terraform_declares() {
         "{findings:#?}"
     );
 
+    // A Service forwarding to a name the private zone does not have; a
+    // record named relative to its zone is the same name.
+    let service = "components/managed-postgresql/overlays/prod/service.yaml";
+    let (code, findings) = found(
+        &with(
+            service,
+            "externalName: postgresql.acme-prod.internal",
+            "externalName: postgres.acme-prod.internal",
+        ),
+        "SOC-SYS-023",
+        service,
+        "forwards to postgres.acme-prod.internal, in the private zone \"acme-prod.internal\" of the environment's Terraform (terraform/prod/database.tf:",
+    );
+    assert_eq!(code, 1);
+    let f = findings
+        .iter()
+        .find(|f| f["rule"] == "SOC-SYS-023")
+        .expect("finding");
+    assert_eq!(
+        f["line"],
+        line_of(service, "externalName: postgresql.acme-prod.internal")
+    );
+    let (code, findings) = check_json(&with(
+        "terraform/prod/database.tf",
+        "name    = \"postgresql.acme-prod.internal\"",
+        "name    = \"postgresql\"",
+    ));
+    assert_eq!(code, 0, "{findings:#?}");
+
     // What is not known before a plan is said, not passed.
     let unknown = with(
         cluster,

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::build::Modelled;
 use super::cloud_iam::Grant;
-use super::input::{At, Cloud, Gap, PodIdentity};
+use super::input::{At, Cloud, Gap, PodIdentity, PrivateName};
 use super::kustomize::Files;
 use super::network::{Peer, PodPort};
 use crate::check::terraform::{self, Evaluator, Module};
@@ -294,6 +294,9 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
     let (bucket_grants, unknown) = super::cloud_iam::bucket_grants(m, &module, &grants, facts);
     cloud.bucket_grants = bucket_grants;
     gaps.extend(unknown);
+    let (names, unknown) = private_names(m, &module, &ev, &symbolic);
+    cloud.private_names = names;
+    gaps.extend(unknown);
     if ev.exhausted() || symbolic.exhausted() {
         gaps.push(gap(
             &cloud.at.file,
@@ -367,4 +370,127 @@ fn account_exists(
     } else {
         Some(false)
     }
+}
+
+/// A DNS name without its final dot, lower-cased.
+fn dns(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// The ExternalName Services that forward into a private zone of the
+/// Terraform, with whether the zone has a record of that name. A zone some
+/// record of which names an unknown zone or name is not judged.
+fn private_names(
+    m: &Modelled,
+    module: &Module,
+    ev: &Evaluator,
+    symbolic: &Evaluator,
+) -> (Vec<PrivateName>, Vec<Gap>) {
+    let mut gaps = Vec::new();
+    // resource name → (zone name, where); private zones only (a `vpc` block).
+    let mut zones: Vec<(String, String, At)> = Vec::new();
+    for z in module.resources("aws_route53_zone") {
+        let private = z
+            .block
+            .body
+            .blocks()
+            .any(|b| b.identifier.as_str() == "vpc");
+        match (private, ev.attribute(&z.block, "name", &terraform::Instance::Single)) {
+            (false, _) => {}
+            (true, Some(Value::String(name))) => {
+                let (_, resource) = z.resource().unwrap_or_default();
+                zones.push((resource.to_owned(), dns(&name), at(&z.file, z.line)));
+            }
+            (true, _) => gaps.push(Gap {
+                app: m.system.root.clone(),
+                at: at(&z.file, z.line),
+                message: "the name of this private zone is not known before a plan: the names forwarded into it are not judged".into(),
+            }),
+        }
+    }
+    if zones.is_empty() {
+        return (Vec::new(), gaps);
+    }
+    // Zone resource → names of its records; None when a record is unknown.
+    let mut records: std::collections::HashMap<String, Option<Vec<String>>> = zones
+        .iter()
+        .map(|(r, _, _)| (r.clone(), Some(Vec::new())))
+        .collect();
+    for r in module.resources("aws_route53_record") {
+        let one = terraform::Instance::Single;
+        let zone = symbolic.attribute(&r.block, "zone_id", &one).and_then(|z| {
+            z.as_str()?
+                .strip_prefix("${aws_route53_zone.")?
+                .strip_suffix(".zone_id}")
+                .map(str::to_owned)
+        });
+        let Some(zone) = zone.filter(|z| records.contains_key(z)) else {
+            continue;
+        };
+        let suffix = zones
+            .iter()
+            .find(|(res, _, _)| *res == zone)
+            .map(|(_, n, _)| n.clone())
+            .unwrap_or_default();
+        let name = match ev.instances(&r.block) {
+            Some(all) if all.len() == 1 => ev.attribute(&r.block, "name", &all[0]),
+            _ => None,
+        };
+        let entry = records.entry(zone).or_default();
+        match (name, entry.as_mut()) {
+            (Some(Value::String(n)), Some(list)) => {
+                let n = dns(&n);
+                // A relative name is completed with the zone's.
+                let full = if n == suffix || n.ends_with(&format!(".{suffix}")) {
+                    n
+                } else {
+                    format!("{n}.{suffix}")
+                };
+                list.push(full);
+            }
+            (_, _) => *entry = None,
+        }
+    }
+    let mut out = Vec::new();
+    for (o, v) in m.system.objects.iter().zip(&m.values) {
+        let Some(v) = v else { continue };
+        if o.kind != "Service" || !o.group.is_empty() || v["spec"]["type"] != "ExternalName" {
+            continue;
+        }
+        let Some(host) = v["spec"]["externalName"].as_str().map(dns) else {
+            continue;
+        };
+        let Some((resource, zone, zone_at)) = zones
+            .iter()
+            .find(|(_, z, _)| host == *z || host.ends_with(&format!(".{z}")))
+        else {
+            continue;
+        };
+        let Some(Some(names)) = records.get(resource) else {
+            gaps.push(Gap {
+                app: o.app.clone(),
+                at: o.at.clone(),
+                message: format!(
+                    "a record of the private zone {zone} is not known before a plan: whether {host} resolves is not judged"
+                ),
+            });
+            continue;
+        };
+        out.push(PrivateName {
+            app: o.app.clone(),
+            service: format!("{}/{}", o.namespace, o.name),
+            host: host.clone(),
+            zone: zone.clone(),
+            zone_at: zone_at.clone(),
+            at: At {
+                pointer: crate::check::parse::pointer_of(&[
+                    Value::from("spec"),
+                    Value::from("externalName"),
+                ]),
+                ..o.at.clone()
+            },
+            resolves: names.contains(&host),
+        });
+    }
+    (out, gaps)
 }

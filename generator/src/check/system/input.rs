@@ -131,6 +131,25 @@ pub struct Cloud {
     /// What the pod identity of a consumer of an S3 store outside the
     /// cluster is granted on each bucket it uses.
     pub bucket_grants: Vec<BucketGrant>,
+    /// ExternalName Services forwarding to a name in a private DNS zone
+    /// the Terraform declares, with whether a record of the zone has it.
+    pub private_names: Vec<PrivateName>,
+}
+
+/// An ExternalName Service whose host falls in a private zone.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct PrivateName {
+    pub app: String,
+    /// namespace/name of the Service.
+    pub service: String,
+    pub host: String,
+    pub zone: String,
+    /// The zone's resource.
+    pub zone_at: At,
+    /// The Service's `externalName`.
+    pub at: At,
+    /// A record of the zone has the host's name.
+    pub resolves: bool,
 }
 
 /// A consumer's pod identity and the S3 actions its role's policies grant
