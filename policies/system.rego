@@ -481,6 +481,14 @@ deny contains finding("SOC-SYS-023", sprintf("[%s] Service %s of Application %q 
 	not n.resolves
 }
 
+# A managed instance answers from any subnet of its group (a Multi-AZ
+# standby takes over in another zone): egress must reach them all.
+deny contains finding("SOC-SYS-024", sprintf("[%s] Application %q (wave %d) connects to %s, a managed instance of the environment's Terraform (%s) in subnets %s, but egress from namespace %q on port %d does not reach %s (%s): the connection fails whenever the instance answers from there. Widen the ipBlock to the instance's subnets (or the network's range)", [env, r.consumer, apps[r.consumer].wave, r.host, where(r.service_at), concat(", ", r.subnets), r.consumer_namespace, r.port, concat(", ", r.unreached), policies_text(r.egress)]), r.at) if {
+	some r in input.cloud.managed_reaches
+	r.egress_allowed
+	count(r.unreached) > 0
+}
+
 granted_text(actions) := concat(", ", actions) if count(actions) > 0
 
 granted_text(actions) := "nothing" if count(actions) == 0

@@ -127,7 +127,7 @@ with_connection(c) := object.union(model, {"connections": [c]})
 
 with_need(n) := object.union(model, {"needs": [n]})
 
-sys_ids := {"SOC-SYS-001", "SOC-SYS-002", "SOC-SYS-003", "SOC-SYS-004", "SOC-SYS-005", "SOC-SYS-006", "SOC-SYS-007", "SOC-SYS-008", "SOC-SYS-009", "SOC-SYS-010", "SOC-SYS-011", "SOC-SYS-012", "SOC-SYS-013", "SOC-SYS-014", "SOC-SYS-015", "SOC-SYS-016", "SOC-SYS-017", "SOC-SYS-018", "SOC-SYS-019", "SOC-SYS-020", "SOC-SYS-021", "SOC-SYS-022", "SOC-SYS-023"}
+sys_ids := {"SOC-SYS-001", "SOC-SYS-002", "SOC-SYS-003", "SOC-SYS-004", "SOC-SYS-005", "SOC-SYS-006", "SOC-SYS-007", "SOC-SYS-008", "SOC-SYS-009", "SOC-SYS-010", "SOC-SYS-011", "SOC-SYS-012", "SOC-SYS-013", "SOC-SYS-014", "SOC-SYS-015", "SOC-SYS-016", "SOC-SYS-017", "SOC-SYS-018", "SOC-SYS-019", "SOC-SYS-020", "SOC-SYS-021", "SOC-SYS-022", "SOC-SYS-023", "SOC-SYS-024"}
 
 # The one message of rule `id` (fails when there is none or several).
 message(m, id) := msg if {
@@ -729,7 +729,7 @@ test_a_pod_identity_for_nothing_is_reported if {
 }
 
 test_no_cloud_no_cloud_findings if {
-	every id in {"SOC-SYS-018", "SOC-SYS-019", "SOC-SYS-020", "SOC-SYS-021", "SOC-SYS-022", "SOC-SYS-023"} {
+	every id in {"SOC-SYS-018", "SOC-SYS-019", "SOC-SYS-020", "SOC-SYS-021", "SOC-SYS-022", "SOC-SYS-023", "SOC-SYS-024"} {
 		count(findings(model, id)) == 0
 	}
 }
@@ -794,4 +794,20 @@ test_a_name_the_private_zone_does_not_have_is_denied if {
 	contains(msg, "[prod] Service data-storage/postgresql-rw of Application \"db\" (wave 1) forwards to postgres.acme-prod.internal, in the private zone \"acme-prod.internal\"")
 	contains(msg, "terraform/prod/database.tf:167")
 	count(findings(with_cloud(object.union(cloud([], true, 3), {"private_names": [private_name(true)]})), "SOC-SYS-023")) == 0
+}
+
+reach(unreached, allowed) := {
+	"consumer": "db", "consumer_namespace": "data-storage", "host": "postgresql.acme-prod.internal", "port": 5432,
+	"at": at("components/db/values-prod.yaml", 12), "service_at": at("terraform/prod/database.tf", 70),
+	"subnets": ["10.30.0.0/18", "10.30.64.0/18"], "unreached": unreached,
+	"egress": {"allowed": false, "isolated": true, "isolated_by": [at("platform/overlays/prod/egress.yaml", 4)]},
+	"egress_allowed": allowed,
+}
+
+test_egress_short_of_a_managed_instances_subnets_is_denied if {
+	msg := message(with_cloud(object.union(cloud([], true, 3), {"managed_reaches": [reach(["10.30.64.0/18"], true)]})), "SOC-SYS-024")
+	contains(msg, "connects to postgresql.acme-prod.internal, a managed instance of the environment's Terraform (terraform/prod/database.tf:70) in subnets 10.30.0.0/18, 10.30.64.0/18")
+	contains(msg, "does not reach 10.30.64.0/18 (platform/overlays/prod/egress.yaml:4)")
+	count(findings(with_cloud(object.union(cloud([], true, 3), {"managed_reaches": [reach([], true)]})), "SOC-SYS-024")) == 0
+	count(findings(with_cloud(object.union(cloud([], true, 3), {"managed_reaches": [reach(["10.30.64.0/18"], false)]})), "SOC-SYS-024")) == 0
 }

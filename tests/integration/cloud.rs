@@ -1013,6 +1013,33 @@ fn check_judges_the_cluster_its_terraform_declares() {
     ));
     assert_eq!(code, 0, "{findings:#?}");
 
+    // Egress to the database narrowed to one of its three subnets: the
+    // standby in another zone would be out of reach.
+    let storage = "platform/overlays/prod/namespaces/storage/egress.yaml";
+    let narrowed: Vec<String> = text(&files, storage)
+        .split("\n---\n")
+        .map(|d| {
+            if d.contains("name: allow-external-databases") {
+                d.replacen("cidr: \"10.30.0.0/16\"", "cidr: \"10.30.0.0/18\"", 1)
+            } else {
+                d.to_owned()
+            }
+        })
+        .collect();
+    let mut narrow = files.clone();
+    narrow.insert(storage.into(), narrowed.join("\n---\n").into_bytes());
+    let (code, findings) = found(
+        &narrow,
+        "SOC-SYS-024",
+        "components/managed-postgresql/overlays/prod/provision.yaml",
+        "in subnets 10.30.0.0/18, 10.30.64.0/18, 10.30.128.0/18, but egress from namespace \"data-platform-storage\" on port 5432 does not reach 10.30.64.0/18, 10.30.128.0/18",
+    );
+    assert_eq!(code, 1);
+    assert!(
+        !findings.iter().any(|f| f["rule"] == "SOC-SYS-005"),
+        "an ipBlock is there: SOC-SYS-005 passes, 024 says what it misses: {findings:#?}"
+    );
+
     // What is not known before a plan is said, not passed.
     let unknown = with(
         cluster,

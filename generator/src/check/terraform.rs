@@ -414,6 +414,7 @@ impl<'m> Evaluator<'m> {
                     Value::Number(n) => write!(path, "[{n}]").ok()?,
                     _ => return None,
                 },
+                TraversalOperator::FullSplat => path.push_str("[*]"),
                 _ => return None,
             }
         }
@@ -489,6 +490,11 @@ fn function(name: &str, args: Vec<Value>) -> Option<Value> {
             items.dedup();
             Some(Value::Array(items))
         }
+        ("cidrsubnet", Some(Value::String(prefix))) => {
+            let newbits = args.next()?.as_u64()?;
+            let netnum = args.next()?.as_u64()?;
+            cidrsubnet(&prefix, newbits, netnum).map(Value::String)
+        }
         ("merge", first) => {
             let mut out = Map::new();
             for v in first.into_iter().chain(args) {
@@ -501,6 +507,38 @@ fn function(name: &str, args: Vec<Value>) -> Option<Value> {
             Some(Value::Object(out))
         }
         _ => None,
+    }
+}
+
+/// Terraform's `cidrsubnet`: the `netnum`th subnet of `prefix` with
+/// `newbits` more bits of prefix (None where Terraform would fail).
+fn cidrsubnet(prefix: &str, newbits: u64, netnum: u64) -> Option<String> {
+    use std::net::IpAddr;
+    let (net, len) = prefix.split_once('/')?;
+    let len: u32 = len.parse().ok()?;
+    let newbits = u32::try_from(newbits).ok()?;
+    match net.parse::<IpAddr>().ok()? {
+        IpAddr::V4(a) => {
+            let new = len.checked_add(newbits).filter(|n| *n <= 32)?;
+            if newbits < 64 && netnum >> newbits != 0 {
+                return None;
+            }
+            let mask = u32::MAX.checked_shl(32 - len).unwrap_or(0);
+            let base = u32::from(a) & mask;
+            let shift = 32 - new;
+            let sub = u32::try_from(netnum).ok()?.checked_shl(shift).unwrap_or(0);
+            Some(format!("{}/{new}", std::net::Ipv4Addr::from(base | sub)))
+        }
+        IpAddr::V6(a) => {
+            let new = len.checked_add(newbits).filter(|n| *n <= 128)?;
+            if newbits < 64 && netnum >> newbits != 0 {
+                return None;
+            }
+            let mask = u128::MAX.checked_shl(128 - len).unwrap_or(0);
+            let base = u128::from(a) & mask;
+            let sub = u128::from(netnum).checked_shl(128 - new).unwrap_or(0);
+            Some(format!("{}/{new}", std::net::Ipv6Addr::from(base | sub)))
+        }
     }
 }
 
@@ -660,6 +698,30 @@ resource "x" "y" {
         assert_eq!(get("c"), Some("acme-prod-backups".into()));
         assert_eq!(get("d"), Some("${aws_s3_bucket.prefixed.arn}".into()));
         assert_eq!(get("e"), Some("${aws_s3_bucket.backups.region}".into()));
+    }
+
+    #[test]
+    fn cidrsubnet_is_terraforms() {
+        // The examples of Terraform's documentation.
+        assert_eq!(
+            cidrsubnet("172.16.0.0/12", 4, 2).as_deref(),
+            Some("172.18.0.0/16")
+        );
+        assert_eq!(
+            cidrsubnet("10.1.2.0/24", 4, 15).as_deref(),
+            Some("10.1.2.240/28")
+        );
+        assert_eq!(
+            cidrsubnet("fd00:fd12:3456:7890::/56", 16, 162).as_deref(),
+            Some("fd00:fd12:3456:7800:a200::/72")
+        );
+        assert_eq!(
+            cidrsubnet("10.30.0.0/16", 6, 48 + 2).as_deref(),
+            Some("10.30.200.0/22")
+        );
+        // Terraform refuses a number that does not fit, or a prefix too long.
+        assert_eq!(cidrsubnet("10.0.0.0/24", 2, 4), None);
+        assert_eq!(cidrsubnet("10.0.0.0/30", 4, 0), None);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::build::Modelled;
 use super::cloud_iam::Grant;
-use super::input::{At, Cloud, Gap, PodIdentity, PrivateName};
+use super::input::{At, Cloud, Gap, ManagedReach, PodIdentity, PrivateName};
 use super::kustomize::Files;
 use super::network::{Peer, PodPort};
 use crate::check::terraform::{self, Evaluator, Module};
@@ -297,6 +297,7 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
     let (names, unknown) = private_names(m, &module, &ev, &symbolic);
     cloud.private_names = names;
     gaps.extend(unknown);
+    cloud.managed_reaches = managed_reaches(m, &module, &ev, &symbolic, &mut gaps);
     if ev.exhausted() || symbolic.exhausted() {
         gaps.push(gap(
             &cloud.at.file,
@@ -493,4 +494,183 @@ fn private_names(
         });
     }
     (out, gaps)
+}
+
+/// The resource a `${type.name.attr}` reference names, and the attribute.
+fn referred<'m>(
+    module: &'m Module,
+    reference: &str,
+    kind: &str,
+) -> Option<(&'m terraform::Located, String)> {
+    let inner = reference.strip_prefix("${")?.strip_suffix('}')?;
+    let rest = inner.strip_prefix(kind)?.strip_prefix('.')?;
+    let (name, attr) = rest.split_once('.')?;
+    let block = module
+        .blocks
+        .iter()
+        .find(|b| b.resource().is_some_and(|(t, n)| t == kind && n == name))?;
+    Some((block, attr.to_owned()))
+}
+
+/// The subnets an RDS instance may answer from: its subnet group's.
+fn instance_subnets(
+    module: &Module,
+    ev: &Evaluator,
+    symbolic: &Evaluator,
+    instance: &terraform::Located,
+) -> Option<Vec<String>> {
+    let one = terraform::Instance::Single;
+    let group = symbolic.attribute(&instance.block, "db_subnet_group_name", &one)?;
+    let (group, _) = referred(module, group.as_str()?, "aws_db_subnet_group")?;
+    let ids = symbolic.attribute(&group.block, "subnet_ids", &one)?;
+    let ids: Vec<String> = match ids {
+        Value::String(s) => vec![s],
+        Value::Array(a) => a
+            .into_iter()
+            .map(|v| v.as_str().map(str::to_owned))
+            .collect::<Option<_>>()?,
+        _ => return None,
+    };
+    let mut out = Vec::new();
+    for id in ids {
+        let inner = id.strip_prefix("${aws_subnet.")?.strip_suffix(".id}")?;
+        let (name, index) = match inner.split_once('[') {
+            Some((n, i)) => (n, Some(i.strip_suffix(']')?)),
+            None => (inner, None),
+        };
+        let subnet = module
+            .resources("aws_subnet")
+            .find(|b| b.resource().is_some_and(|(_, n)| n == name))?;
+        let instances = ev.instances(&subnet.block)?;
+        for (k, i) in instances.iter().enumerate() {
+            let wanted = match (index, i) {
+                (None | Some("*"), _) => true,
+                (Some(n), terraform::Instance::Count(_)) => n.parse::<usize>().ok() == Some(k),
+                (Some(key), terraform::Instance::Each { key: each, .. }) => {
+                    each.as_str().is_some_and(|e| format!("{e:?}") == key)
+                }
+                _ => false,
+            };
+            if wanted {
+                out.push(
+                    ev.attribute(&subnet.block, "cidr_block", i)?
+                        .as_str()?
+                        .to_owned(),
+                );
+            }
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// Connections to an RDS instance behind a private record of the
+/// Terraform, with the subnets each consumer's egress does not reach.
+fn managed_reaches(
+    m: &Modelled,
+    module: &Module,
+    ev: &Evaluator,
+    symbolic: &Evaluator,
+    gaps: &mut Vec<Gap>,
+) -> Vec<ManagedReach> {
+    let one = terraform::Instance::Single;
+    // Record name → (subnets, the instance's resource).
+    let mut hosts: Vec<(String, Vec<String>, At)> = Vec::new();
+    for r in module.resources("aws_route53_record") {
+        let (Some(Value::String(name)), Some(zone)) = (
+            ev.attribute(&r.block, "name", &one),
+            symbolic.attribute(&r.block, "zone_id", &one),
+        ) else {
+            continue;
+        };
+        let Some((zone, _)) = zone
+            .as_str()
+            .and_then(|z| referred(module, z, "aws_route53_zone"))
+        else {
+            continue;
+        };
+        let Some(Value::String(zone_name)) = ev.attribute(&zone.block, "name", &one) else {
+            continue;
+        };
+        let (name, zone_name) = (dns(&name), dns(&zone_name));
+        let fqdn = if name == zone_name || name.ends_with(&format!(".{zone_name}")) {
+            name
+        } else {
+            format!("{name}.{zone_name}")
+        };
+        let Some(Value::Array(targets)) = symbolic.attribute(&r.block, "records", &one) else {
+            continue;
+        };
+        for t in targets.iter().filter_map(Value::as_str) {
+            let Some((instance, attr)) = referred(module, t, "aws_db_instance") else {
+                continue;
+            };
+            if !matches!(attr.as_str(), "address" | "endpoint") {
+                continue;
+            }
+            match instance_subnets(module, ev, symbolic, instance) {
+                Some(subnets) => hosts.push((fqdn.clone(), subnets, at(&instance.file, instance.line))),
+                None => gaps.push(Gap {
+                    app: m.system.root.clone(),
+                    at: at(&instance.file, instance.line),
+                    message: format!("the subnets of the instance behind {fqdn} are not known before a plan: whether its consumers' egress reaches them is not judged"),
+                }),
+            }
+        }
+    }
+    if hosts.is_empty() {
+        return Vec::new();
+    }
+    let net = super::wiring::network(m);
+    let mut out = Vec::new();
+    for c in &m.system.connections {
+        let Some(provider) = c.provider.as_ref() else {
+            continue;
+        };
+        let Some(host) = provider.external_name.as_deref() else {
+            continue;
+        };
+        // An address without a port uses the Service's first, as the
+        // connection's own verdict does.
+        let Some(number) = (if c.port == 0 {
+            provider.ports.first().copied()
+        } else {
+            Some(c.port)
+        }) else {
+            continue;
+        };
+        let host = dns(host);
+        let Some((_, subnets, service_at)) = hosts.iter().find(|(h, _, _)| *h == host) else {
+            continue;
+        };
+        let from = Peer::Pods {
+            namespace: &c.consumer_namespace,
+            labels: None,
+        };
+        let port = PodPort {
+            number: Some(number),
+            name: None,
+        };
+        let mut unreached = Vec::new();
+        let mut egress = None;
+        for s in subnets {
+            let v = net.verdict(&from, &Peer::Range(s), &port, true);
+            if !v.allowed {
+                unreached.push(s.clone());
+                egress.get_or_insert(v);
+            }
+        }
+        out.push(ManagedReach {
+            consumer: c.consumer.clone(),
+            consumer_namespace: c.consumer_namespace.clone(),
+            host,
+            port: number,
+            at: c.at.clone(),
+            service_at: service_at.clone(),
+            subnets: subnets.clone(),
+            unreached,
+            egress: egress.unwrap_or_default(),
+            egress_allowed: c.egress.allowed,
+        });
+    }
+    out
 }

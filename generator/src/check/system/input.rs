@@ -134,6 +134,31 @@ pub struct Cloud {
     /// ExternalName Services forwarding to a name in a private DNS zone
     /// the Terraform declares, with whether a record of the zone has it.
     pub private_names: Vec<PrivateName>,
+    /// Connections to a managed service the Terraform places in known
+    /// subnets, with the subnets the consumer's egress does not reach.
+    pub managed_reaches: Vec<ManagedReach>,
+}
+
+/// A connection to a managed service (an RDS instance behind a private
+/// record) and whether the consumer's egress reaches every subnet where
+/// the service may answer (a Multi-AZ standby takes over in another).
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct ManagedReach {
+    pub consumer: String,
+    pub consumer_namespace: String,
+    pub host: String,
+    pub port: u16,
+    pub at: At,
+    /// The Terraform resource of the service.
+    pub service_at: At,
+    pub subnets: Vec<String>,
+    /// Subnets egress from the namespace does not reach on the port.
+    pub unreached: Vec<String>,
+    /// The policies that isolate the namespace's egress.
+    pub egress: Verdict,
+    /// Whether the connection's egress verdict (any address of an
+    /// ipBlock) already allows it: when it does not, SOC-SYS-005 says so.
+    pub egress_allowed: bool,
 }
 
 /// An ExternalName Service whose host falls in a private zone.

@@ -28,6 +28,10 @@ pub(crate) enum Peer<'a> {
     /// A known address that is no pod's (a node-local agent): only a rule
     /// with no peers or an ipBlock holding it, outside its `except`.
     Address(std::net::IpAddr),
+    /// Any address of a range (a managed service's subnets, where it may
+    /// answer from any of them): only a rule with no peers or an ipBlock
+    /// holding all of it, its `except` holding none of it.
+    Range(&'a str),
 }
 
 /// A policy with where it is declared.
@@ -124,6 +128,18 @@ impl<'a> Network<'a> {
                     .flatten()
                     .filter_map(Value::as_str)
                     .any(|c| cidr_holds(c, *addr));
+        }
+        if let Peer::Range(range) = other {
+            let block = &peer["ipBlock"];
+            return block["cidr"]
+                .as_str()
+                .is_some_and(|c| cidr_covers(c, range))
+                && !block["except"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .any(|c| cidr_covers(c, range) || cidr_covers(range, c));
         }
         let Peer::Pods { namespace, labels } = other else {
             // The API server and outside hosts are reached through an
@@ -231,6 +247,21 @@ pub(crate) fn cidr_holds(cidr: &str, addr: std::net::IpAddr) -> bool {
         }
         _ => false,
     }
+}
+
+/// Whether `outer` holds every address of `inner` (false when either
+/// does not parse, or for different families).
+pub(crate) fn cidr_covers(outer: &str, inner: &str) -> bool {
+    let Some((net, len)) = inner.split_once('/') else {
+        return false;
+    };
+    let (Ok(net), Ok(len)) = (net.parse::<std::net::IpAddr>(), len.parse::<u32>()) else {
+        return false;
+    };
+    let outer_len = outer
+        .split_once('/')
+        .and_then(|(_, l)| l.parse::<u32>().ok());
+    outer_len.is_some_and(|o| o <= len) && cidr_holds(outer, net)
 }
 
 fn policy_types(spec: &Value) -> Vec<&str> {
@@ -399,6 +430,43 @@ mod tests {
         };
         assert!(
             !net.verdict(&from, &Peer::Address(agent), &other, true)
+                .allowed
+        );
+    }
+
+    #[test]
+    fn a_range_is_reached_only_through_an_ip_block_holding_all_of_it() {
+        assert!(cidr_covers("10.30.0.0/16", "10.30.64.0/18"));
+        assert!(cidr_covers("10.30.64.0/18", "10.30.64.0/18"));
+        assert!(!cidr_covers("10.30.64.0/18", "10.30.0.0/16"));
+        assert!(!cidr_covers("10.30.0.0/24", "10.30.64.0/18"));
+        assert!(!cidr_covers("x", "10.30.64.0/18"));
+        let spec = json!({"podSelector": {}, "policyTypes": ["Egress"], "egress": [
+            {"to": [{"ipBlock": {"cidr": "10.30.0.0/16", "except": ["10.30.64.0/24"]}}], "ports": [{"port": 5432}]},
+        ]});
+        let net = Network {
+            policies: vec![policy("a", &spec)],
+            namespaces: BTreeMap::new(),
+        };
+        let from = Peer::Pods {
+            namespace: "a",
+            labels: None,
+        };
+        let port = PodPort {
+            number: Some(5432),
+            name: None,
+        };
+        assert!(
+            net.verdict(&from, &Peer::Range("10.30.0.0/18"), &port, true)
+                .allowed
+        );
+        // Part of the range is excepted: some addresses are not reached.
+        assert!(
+            !net.verdict(&from, &Peer::Range("10.30.64.0/18"), &port, true)
+                .allowed
+        );
+        assert!(
+            !net.verdict(&from, &Peer::Range("10.31.0.0/18"), &port, true)
                 .allowed
         );
     }
