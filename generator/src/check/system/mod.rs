@@ -15,6 +15,7 @@ pub(crate) mod access;
 pub(crate) mod backups;
 pub(crate) mod build;
 pub(crate) mod cloud;
+pub(crate) mod cloud_dns;
 pub(crate) mod cloud_iam;
 pub(crate) mod kustomize;
 pub(crate) mod needs;
