@@ -1064,3 +1064,61 @@ fn check_judges_the_cluster_its_terraform_declares() {
         "{report:#}"
     );
 }
+
+/// A pull request that turns the cluster's NetworkPolicy enforcement off
+/// in the Terraform is caught at its commit by `--range`, between commits
+/// that reuse the remembered model (a README edit changes no file the
+/// model reads).
+#[test]
+fn a_range_sees_a_terraform_change_at_its_commit() {
+    use crate::range::{commit, edit};
+    let tmp = tempfile::tempdir().expect("temporary directory");
+    let spec = tmp.path().join("socle.yaml");
+    fs_err::write(&spec, eks_spec()).expect("spec");
+    let dir = tmp.path().join("r");
+    let out = Command::new(env!("CARGO_BIN_EXE_socle"))
+        .args(["new", "-q", "--spec"])
+        .arg(&spec)
+        .arg("--out")
+        .arg(&dir)
+        .output()
+        .expect("socle new");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    crate::support::git(&dir, &["config", "user.email", "ci@example.invalid"]);
+    crate::support::git(&dir, &["config", "user.name", "CI"]);
+    let base = crate::support::git(&dir, &["rev-parse", "HEAD"]);
+    edit(&dir, "README.md", "# ", "# Platform: ");
+    commit(&dir, "Retitle the README");
+    edit(
+        &dir,
+        "terraform/prod/cluster.tf",
+        "enableNetworkPolicy = \"true\"",
+        "enableNetworkPolicy = \"false\"",
+    );
+    commit(&dir, "Turn the policy agent off");
+    edit(&dir, "README.md", "# Platform: ", "# The platform: ");
+    commit(&dir, "Retitle the README again");
+    let out = Command::new(env!("CARGO_BIN_EXE_socle"))
+        .arg("check")
+        .arg(&dir)
+        .args(["--range", &format!("{base}..HEAD"), "--format", "json"])
+        .env("XDG_CACHE_HOME", tmp.path().join("cache"))
+        .output()
+        .expect("socle check");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(out.status.code(), Some(1), "{json:#}");
+    let list = crate::range::findings(&json);
+    assert_eq!(list.len(), 1, "{list:#?}");
+    assert_eq!(list[0]["rule"], "SOC-SYS-019");
+    assert_eq!(list[0]["file"], "terraform/prod/cluster.tf");
+    assert!(
+        list[0]["commit"]
+            .as_str()
+            .is_some_and(|c| c.contains("\"Turn the policy agent off\"")),
+        "{list:#?}"
+    );
+}
