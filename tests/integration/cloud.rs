@@ -7,7 +7,9 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use crate::support::{check_json, materialise, render_text, socle_in, text, tool};
+use crate::support::{
+    check_json, check_report, materialise, not_modelled, render_text, socle_in, text, tool,
+};
 
 const PROD_CLUSTER: &str = "  - name: prod
     cluster: https://prod.k8s.acme.example:6443
@@ -891,22 +893,12 @@ fn check_judges_the_cluster_its_terraform_declares() {
         .find(|f| f["rule"] == "SOC-PARSE-001")
         .expect("finding");
     assert_eq!(f["line"], line + 1, "{f:#?}");
-    let dir = materialise(&broken);
-    let out = Command::new(env!("CARGO_BIN_EXE_socle"))
-        .args(["check", "--format", "json"])
-        .arg(dir.path())
-        .output()
-        .expect("socle check");
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let (_, report) = check_report(&broken);
     assert!(
-        report["not_modelled"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|g| g
-                .as_str()
-                .is_some_and(|g| g.contains("terraform/prod/network.tf")
-                    && g.contains("the cluster it declares is not judged"))),
+        not_modelled(&report)
+            .iter()
+            .any(|g| g.contains("terraform/prod/network.tf")
+                && g.contains("the cluster it declares is not judged")),
         "{report:#}"
     );
 
@@ -1040,27 +1032,32 @@ fn check_judges_the_cluster_its_terraform_declares() {
         "an ipBlock is there: SOC-SYS-005 passes, 024 says what it misses: {findings:#?}"
     );
 
+    // Variable definitions are Terraform too: one that does not parse is
+    // a denial, and what depends on it is not judged.
+    let mut values = files.clone();
+    values.insert(
+        "terraform/prod/zones.auto.tfvars".into(),
+        b"zones = [\n".to_vec(),
+    );
+    let (code, _) = found(
+        &values,
+        "SOC-PARSE-001",
+        "terraform/prod/zones.auto.tfvars",
+        "invalid Terraform (HCL)",
+    );
+    assert_eq!(code, 1);
+
     // What is not known before a plan is said, not passed.
     let unknown = with(
         cluster,
         "for_each = toset([\"vpc-cni\", \"coredns\", \"kube-proxy\", \"eks-pod-identity-agent\"])",
         "for_each = toset(data.aws_eks_addon_version.all.names)",
     );
-    let dir = materialise(&unknown);
-    let out = Command::new(env!("CARGO_BIN_EXE_socle"))
-        .args(["check", "--format", "json"])
-        .arg(dir.path())
-        .output()
-        .expect("socle check");
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let (_, report) = check_report(&unknown);
     assert!(
-        report["not_modelled"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|g| g
-                .as_str()
-                .is_some_and(|g| g.contains("the instances of this add-on"))),
+        not_modelled(&report)
+            .iter()
+            .any(|g| g.contains("the instances of this add-on")),
         "{report:#}"
     );
 }

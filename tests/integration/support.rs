@@ -220,6 +220,16 @@ pub fn materialise(files: &FileSet) -> tempfile::TempDir {
 /// `socle check --format json` on a file set written to a temporary
 /// directory: the exit code and the findings.
 pub fn check_json(files: &FileSet) -> (i32, Vec<serde_json::Value>) {
+    let (code, json) = check_report(files);
+    (
+        code,
+        json["findings"].as_array().cloned().unwrap_or_default(),
+    )
+}
+
+/// `socle check --format json` of a file set: the exit code and the whole
+/// report (findings, what was skipped or not modelled).
+pub fn check_report(files: &FileSet) -> (i32, serde_json::Value) {
     use assert_cmd::cargo::CommandCargoExt;
     let dir = materialise(files);
     let out = std::process::Command::cargo_bin("socle")
@@ -230,10 +240,17 @@ pub fn check_json(files: &FileSet) -> (i32, Vec<serde_json::Value>) {
         .expect("socle check runs");
     let json: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
-    (
-        out.status.code().unwrap_or(-1),
-        json["findings"].as_array().cloned().unwrap_or_default(),
-    )
+    (out.status.code().unwrap_or(-1), json)
+}
+
+/// The "not modelled" lines of a report.
+pub fn not_modelled(report: &serde_json::Value) -> Vec<String> {
+    report["not_modelled"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|g| g.as_str().map(str::to_owned))
+        .collect()
 }
 
 /// Run git in `dir` (tests build histories with it; socle itself never

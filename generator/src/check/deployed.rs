@@ -16,8 +16,8 @@
 //! - a kustomization lists it, or it is a kustomization;
 //! - it lies under the path of an ArgoCD Application or ApplicationSet
 //!   source, or of a Flux Kustomization (which apply whole folders);
-//! - it is Terraform (`.tf`): `terraform apply` reads every such file of
-//!   its folder, and no GitOps object says which folders that is.
+//! - it is Terraform (`.tf`, `.tfvars`): `terraform apply` reads such files
+//!   of its folder, and no GitOps object says which folders that is.
 
 use std::collections::BTreeSet;
 
@@ -49,6 +49,7 @@ impl<'a> Deployed<'a> {
             || self.listed.contains(path)
             || is_kustomization(path)
             || path.ends_with(".tf")
+            || path.ends_with(".tfvars")
             || self.folders.iter().any(|f| {
                 f.is_empty()
                     || path

@@ -119,6 +119,7 @@ const TEXT_EXTENSIONS: &[&str] = &[
     "env",
     "toml",
     "tf",
+    "tfvars",
     "hcl",
 ];
 
@@ -359,7 +360,7 @@ fn read_file(path: &str, bytes: &[u8], layout: &Layout, out: &mut Parsed) {
     match ext {
         "yaml" | "yml" => parse_yaml(path, &text, out),
         "json" | "zpln" => parse_json(path, &text, out),
-        "tf" => {
+        "tf" | "tfvars" => {
             check_terraform(path, &text, out);
             out.texts.push(Text {
                 path: path.to_owned(),

@@ -4,11 +4,16 @@
 //! few pure functions. Anything else (a resource's attribute, a data
 //! source, a `for` expression) is unknown, never guessed.
 //!
+//! A variable's value is its default, or what `terraform.tfvars` and the
+//! `*.auto.tfvars` files of the folder give it, as a plan run there reads
+//! them (a `-var` or `-var-file` of the command line cannot be known).
+//!
 //! Evaluation is bounded: locals may name each other in chains and cycles,
 //! and a value may be copied wherever it is named, so a small file could
 //! otherwise describe a value of exponential size. Every value produced
-//! counts against [`BUDGET`], and a chain of locals deeper than
-//! [`MAX_DEPTH`] is unknown.
+//! counts against [`BUDGET`], a chain of locals deeper than [`MAX_DEPTH`]
+//! is unknown, and so is an evaluation nested deeper than [`MAX_NESTING`]
+//! (each level is a frame of the thread's stack).
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
@@ -25,7 +30,7 @@ pub(crate) const BUDGET: usize = 1_000_000;
 pub(crate) const MAX_DEPTH: usize = 32;
 /// Nested evaluations (an expression's own nesting, through the locals it
 /// names), at most this deep: each is a frame of the thread's stack.
-const MAX_NESTING: usize = 160;
+pub(crate) const MAX_NESTING: usize = 160;
 /// Instances one `count` or `for_each` may expand to.
 const MAX_INSTANCES: usize = 10_000;
 
@@ -50,6 +55,18 @@ pub(crate) fn parse(text: &str) -> Result<Vec<(usize, Block)>, ParseError> {
         }
     }
     Ok(out)
+}
+
+/// A variable definitions file's values (`terraform.tfvars`).
+pub(crate) fn parse_values(text: &str) -> Result<Vec<(String, Expression)>, ParseError> {
+    let body = hcl::edit::parser::parse_body(text).map_err(|e| ParseError {
+        line: e.location().line(),
+        message: e.message().to_owned(),
+    })?;
+    Ok(hcl::Body::from(body)
+        .attributes()
+        .map(|a| (a.key.to_string(), a.expr.clone()))
+        .collect())
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -125,6 +142,11 @@ impl Module {
                 block,
             });
         }
+    }
+
+    /// Values a variable definitions file gives, over the defaults.
+    pub(crate) fn set_values(&mut self, values: Vec<(String, Expression)>) {
+        self.variables.extend(values);
     }
 
     pub(crate) fn resources<'m>(&'m self, kind: &'m str) -> impl Iterator<Item = &'m Located> {
@@ -722,6 +744,24 @@ resource "x" "y" {
         // Terraform refuses a number that does not fit, or a prefix too long.
         assert_eq!(cidrsubnet("10.0.0.0/24", 2, 4), None);
         assert_eq!(cidrsubnet("10.0.0.0/30", 4, 0), None);
+    }
+
+    #[test]
+    fn variable_definitions_files_override_the_defaults() {
+        let mut m = module(
+            "variable \"cidr\" {\n  default = \"10.0.0.0/16\"\n}\nvariable \"zones\" {}\nlocals {\n  first = cidrsubnet(var.cidr, 2, 0)\n}\n",
+        );
+        m.set_values(parse_values("cidr = \"10.30.0.0/16\"\n").expect("values"));
+        let ev = Evaluator::new(&m);
+        let e = hcl::edit::parser::parse_expr("local.first")
+            .map(Expression::from)
+            .expect("expression");
+        assert_eq!(ev.eval(&e, &Instance::Single), Some("10.30.0.0/18".into()));
+        let e = hcl::edit::parser::parse_expr("var.zones")
+            .map(Expression::from)
+            .expect("expression");
+        assert_eq!(ev.eval(&e, &Instance::Single), None);
+        assert!(parse_values("cidr = \n").is_err());
     }
 
     #[test]

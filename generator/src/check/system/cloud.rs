@@ -38,8 +38,18 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
         .range(dir.as_str()..)
         .map(|(p, _)| *p)
         .take_while(|p| p.starts_with(&dir))
-        .filter(|p| !p[dir.len()..].contains('/') && p.ends_with(".tf"))
+        .filter(|p| !p[dir.len()..].contains('/'))
         .collect();
+    // What a plan in the folder reads: the configuration, then the
+    // variable definitions files it loads by themselves, in that order.
+    let main_values = format!("{dir}terraform.tfvars");
+    let mut tfvars: Vec<&str> = paths
+        .iter()
+        .copied()
+        .filter(|p| *p == main_values || p.ends_with(".auto.tfvars"))
+        .collect();
+    tfvars.sort_by_key(|p| (*p != main_values, *p));
+    let paths: Vec<&str> = paths.into_iter().filter(|p| p.ends_with(".tf")).collect();
     if paths.is_empty() {
         return;
     }
@@ -73,6 +83,22 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
                 path,
                 1,
                 format!("Terraform not read ({why}): the cluster it declares is not judged"),
+            )),
+        }
+    }
+    for path in tfvars {
+        let values = files
+            .content(path)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .filter(|t| t.len() <= crate::check::parse::MAX_DOCUMENT)
+            .map(terraform::parse_values);
+        match values {
+            Some(Ok(values)) => module.set_values(values),
+            _ => gaps.push(gap(
+                path,
+                1,
+                "variable definitions not read: the values that depend on them are not judged"
+                    .into(),
             )),
         }
     }

@@ -20,7 +20,7 @@ use super::access::{policy, Statement};
 use super::build::Modelled;
 use super::input::{At, BucketGrant, Gap, SecretRead};
 use super::kustomize::Files;
-use crate::check::terraform::{Evaluator, Located, Module};
+use crate::check::terraform::{Evaluator, Instance, Located, Module};
 use crate::core::charts::ChartFacts;
 
 const READ: &str = "secretsmanager:GetSecretValue";
@@ -40,7 +40,6 @@ fn role_key(reference: &str) -> Option<String> {
         .then(|| role.to_owned())
 }
 
-/// A role's policies as IAM statements (None: some policy is not known).
 /// What a role's policies grant: the statements whose resources are
 /// known, and those naming a resource only a plan knows (another
 /// resource's ARN), which leave any action they name unknown.
@@ -64,7 +63,36 @@ impl Grants {
     }
 }
 
+/// The key a role instance is referred to by (`aws_iam_role.x["k"]`).
+fn instance_key(name: &str, i: &Instance) -> Option<String> {
+    Some(match i {
+        Instance::Each { key, .. } => format!("aws_iam_role.{name}[{:?}]", key.as_str()?),
+        Instance::Count(n) => format!("aws_iam_role.{name}[{n}]"),
+        Instance::Single => format!("aws_iam_role.{name}"),
+    })
+}
+
+/// A role's policies as IAM statements (None: some policy is not known).
 fn role_statements(module: &Module, ev: &Evaluator, role: &str) -> Option<Grants> {
+    // A policy may name its role by reference or by the role's name.
+    let mut role_name = None;
+    for b in module.resources("aws_iam_role") {
+        let Some((_, name)) = b.resource() else {
+            continue;
+        };
+        for i in ev.instances(&b.block).unwrap_or_default() {
+            if instance_key(name, &i).as_deref() == Some(role) {
+                role_name = ev
+                    .attribute(&b.block, "name", &i)
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .filter(|n| !n.contains("${"));
+            }
+        }
+    }
+    let names_role = |v: Value| -> Option<bool> {
+        let v = v.as_str()?;
+        Some(role_key(v).as_deref() == Some(role) || role_name.as_deref() == Some(v))
+    };
     let mut grants = Grants {
         statements: Vec::new(),
         opaque: Vec::new(),
@@ -85,14 +113,14 @@ fn role_statements(module: &Module, ev: &Evaluator, role: &str) -> Option<Grants
     };
     for b in module.resources("aws_iam_role_policy") {
         for i in ev.instances(&b.block)? {
-            if role_key(ev.attribute(&b.block, "role", &i)?.as_str()?).as_deref() == Some(role) {
+            if names_role(ev.attribute(&b.block, "role", &i)?)? {
                 add(ev.attribute(&b.block, "policy", &i), b, ev)?;
             }
         }
     }
     for b in module.resources("aws_iam_role_policy_attachment") {
         for i in ev.instances(&b.block)? {
-            if role_key(ev.attribute(&b.block, "role", &i)?.as_str()?).as_deref() != Some(role) {
+            if !names_role(ev.attribute(&b.block, "role", &i)?)? {
                 continue;
             }
             // Only a policy of this module can be read; an AWS managed
@@ -107,11 +135,7 @@ fn role_statements(module: &Module, ev: &Evaluator, role: &str) -> Option<Grants
                 .resources(kind)
                 .find(|p| p.resource().is_some_and(|(_, n)| n == name))?;
             add(
-                ev.attribute(
-                    &target.block,
-                    "policy",
-                    &crate::check::terraform::Instance::Single,
-                ),
+                ev.attribute(&target.block, "policy", &Instance::Single),
                 target,
                 ev,
             )?;
@@ -122,14 +146,7 @@ fn role_statements(module: &Module, ev: &Evaluator, role: &str) -> Option<Grants
             continue;
         };
         for i in ev.instances(&b.block)? {
-            let key = match &i {
-                crate::check::terraform::Instance::Each { key, .. } => {
-                    format!("aws_iam_role.{name}[{:?}]", key.as_str()?)
-                }
-                crate::check::terraform::Instance::Count(n) => format!("aws_iam_role.{name}[{n}]"),
-                crate::check::terraform::Instance::Single => format!("aws_iam_role.{name}"),
-            };
-            if key != role {
+            if instance_key(name, &i)?.as_str() != role {
                 continue;
             }
             for inline in b
@@ -166,7 +183,7 @@ fn policy_text(module: &Module, ev: &Evaluator, doc: &Value) -> Option<String> {
         b.block.identifier.as_str() == "data"
             && matches!(b.block.labels.as_slice(), [t, n] if t.as_str() == "aws_iam_policy_document" && n.as_str() == name)
     })?;
-    let one = crate::check::terraform::Instance::Single;
+    let one = Instance::Single;
     for other in [
         "source_policy_documents",
         "override_policy_documents",
@@ -579,7 +596,7 @@ data "aws_iam_policy_document" "read" {
   }
 }
 resource "aws_iam_role_policy_attachment" "shared" {
-  role       = aws_iam_role.eso.name
+  role       = "eso"
   policy_arn = aws_iam_policy.shared.arn
 }
 resource "aws_iam_policy" "shared" {
