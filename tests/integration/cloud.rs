@@ -1005,6 +1005,26 @@ fn check_judges_the_cluster_its_terraform_declares() {
     ));
     assert_eq!(code, 0, "{findings:#?}");
 
+    // A record whose zone only a plan knows may be the missing name: the
+    // zone is then not judged, rather than its Services denied.
+    let mut elsewhere = with(
+        service,
+        "externalName: postgresql.acme-prod.internal",
+        "externalName: postgres.acme-prod.internal",
+    );
+    elsewhere.insert(
+        "terraform/prod/dns.tf".into(),
+        b"resource \"aws_route53_record\" \"postgres\" {\n  zone_id = var.zone_id\n  name    = \"postgres.acme-prod.internal\"\n  type    = \"CNAME\"\n  ttl     = 60\n  records = [aws_db_instance.postgresql.address]\n}\n".to_vec(),
+    );
+    let (code, report) = check_report(&elsewhere);
+    assert_eq!(code, 0, "{report:#}");
+    assert!(
+        not_modelled(&report)
+            .iter()
+            .any(|g| g.contains("a record of the private zone acme-prod.internal is not known")),
+        "{report:#}"
+    );
+
     // Egress to the database narrowed to one of its three subnets: the
     // standby in another zone would be out of reach.
     let storage = "platform/overlays/prod/namespaces/storage/egress.yaml";

@@ -64,9 +64,18 @@ pub(crate) fn private_names(
                 .strip_suffix(".zone_id}")
                 .map(str::to_owned)
         });
-        let Some(zone) = zone.filter(|z| records.contains_key(z)) else {
+        let Some(zone) = zone else {
+            // A record in a zone named otherwise (a literal id, a data
+            // source, a variable) may be in any of them: none is judged.
+            for list in records.values_mut() {
+                *list = None;
+            }
             continue;
         };
+        if !records.contains_key(&zone) {
+            // A public zone of this module.
+            continue;
+        }
         let suffix = zones
             .iter()
             .find(|(res, _, _)| *res == zone)
