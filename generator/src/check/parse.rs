@@ -445,20 +445,36 @@ fn decode(bytes: &[u8]) -> Decoded<'_> {
     }
 }
 
+/// The denial of `what` (e.g. "a document of 4.2 MB") past the document
+/// bound: not parsed, so not judged.
+fn too_large(path: &str, line: Option<usize>, what: String, bound: &str) -> Finding {
+    Finding::new(
+        "SOC-REPO-002",
+        Severity::Deny,
+        path,
+        line,
+        format!(
+            "{what}: larger than the {} MB {bound}, so not checked; split it",
+            MAX_DOCUMENT / (1024 * 1024)
+        ),
+    )
+}
+
+fn megabytes(len: usize) -> f64 {
+    len as f64 / (1024.0 * 1024.0)
+}
+
+const API_SERVER_BOUND: &str = "the API server accepts in one request";
+
 /// A Terraform file that `terraform plan` would refuse is a denial: it
 /// describes infrastructure, and what socle cannot read it cannot judge.
 fn check_terraform(path: &str, text: &str, out: &mut Parsed) {
     if text.len() > MAX_DOCUMENT {
-        out.findings.push(Finding::new(
-            "SOC-REPO-002",
-            Severity::Deny,
+        out.findings.push(too_large(
             path,
             None,
-            format!(
-                "{:.1} MB of Terraform: larger than the {} MB socle reads in one file, so not checked; split it",
-                text.len() as f64 / (1024.0 * 1024.0),
-                MAX_DOCUMENT / (1024 * 1024)
-            ),
+            format!("{:.1} MB of Terraform", megabytes(text.len())),
+            "socle reads in one file",
         ));
         return;
     }
@@ -478,16 +494,11 @@ fn check_terraform(path: &str, text: &str, out: &mut Parsed) {
 
 fn parse_json(path: &str, text: &str, out: &mut Parsed) {
     if text.len() > MAX_DOCUMENT {
-        out.findings.push(Finding::new(
-            "SOC-REPO-002",
-            Severity::Deny,
+        out.findings.push(too_large(
             path,
             None,
-            format!(
-                "{:.1} MB of JSON: larger than the {} MB the API server accepts in one request, so not checked; split it",
-                text.len() as f64 / (1024.0 * 1024.0),
-                MAX_DOCUMENT / (1024 * 1024)
-            ),
+            format!("{:.1} MB of JSON", megabytes(text.len())),
+            API_SERVER_BOUND,
         ));
         return;
     }
@@ -665,16 +676,11 @@ fn parse_yaml(path: &str, text: &str, out: &mut Parsed) {
     }
     for (first_line, chunk) in split_documents(text) {
         if chunk.len() > MAX_DOCUMENT {
-            out.findings.push(Finding::new(
-                "SOC-REPO-002",
-                Severity::Deny,
+            out.findings.push(too_large(
                 path,
                 Some(first_line),
-                format!(
-                    "a document of {:.1} MB: larger than the {} MB the API server accepts in one request, so not checked; split it",
-                    chunk.len() as f64 / (1024.0 * 1024.0),
-                    MAX_DOCUMENT / (1024 * 1024)
-                ),
+                format!("a document of {:.1} MB", megabytes(chunk.len())),
+                API_SERVER_BOUND,
             ));
             continue;
         }

@@ -250,19 +250,35 @@ struct Bindings {
     users: Result<Vec<Binding>, Unreadable>,
 }
 
+/// The secret-store entries an ExternalSecret reads, each with the path
+/// of the field naming it.
+pub(crate) fn entries_at(v: &Value) -> impl Iterator<Item = (&str, [Value; 5])> + '_ {
+    let from = |list: &'static str, object: &'static str| {
+        v["spec"][list]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+            .filter_map(move |(i, d)| {
+                let key = d[object]["key"].as_str()?;
+                Some((
+                    key,
+                    [
+                        "spec".into(),
+                        list.into(),
+                        i.into(),
+                        object.into(),
+                        "key".into(),
+                    ],
+                ))
+            })
+    };
+    from("data", "remoteRef").chain(from("dataFrom", "extract"))
+}
+
 /// The secret-store entries an ExternalSecret reads.
 fn entries(v: &Value) -> impl Iterator<Item = String> + '_ {
-    let data = v["spec"]["data"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|d| d["remoteRef"]["key"].as_str());
-    let from = v["spec"]["dataFrom"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|d| d["extract"]["key"].as_str());
-    data.chain(from).map(str::to_owned)
+    entries_at(v).map(|(key, _)| key.to_owned())
 }
 
 fn at_key(o: &Object, key: &str) -> At {

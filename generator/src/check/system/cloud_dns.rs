@@ -17,6 +17,16 @@ fn dns(name: &str) -> String {
     name.trim_end_matches('.').to_ascii_lowercase()
 }
 
+/// A record's full name: a relative one is completed with its zone's.
+fn full_name(record: &str, zone: &str) -> String {
+    let (name, zone) = (dns(record), dns(zone));
+    if name == zone || name.ends_with(&format!(".{zone}")) {
+        name
+    } else {
+        format!("{name}.{zone}")
+    }
+}
+
 /// The ExternalName Services that forward into a private zone of the
 /// Terraform, with whether the zone has a record of that name. A zone some
 /// record of which names an unknown zone or name is not judged.
@@ -87,16 +97,7 @@ pub(crate) fn private_names(
         };
         let entry = records.entry(zone).or_default();
         match (name, entry.as_mut()) {
-            (Some(Value::String(n)), Some(list)) => {
-                let n = dns(&n);
-                // A relative name is completed with the zone's.
-                let full = if n == suffix || n.ends_with(&format!(".{suffix}")) {
-                    n
-                } else {
-                    format!("{n}.{suffix}")
-                };
-                list.push(full);
-            }
+            (Some(Value::String(n)), Some(list)) => list.push(full_name(&n, &suffix)),
             (_, _) => *entry = None,
         }
     }
@@ -239,12 +240,7 @@ pub(crate) fn managed_reaches(
         let Some(Value::String(zone_name)) = ev.attribute(&zone.block, "name", &one) else {
             continue;
         };
-        let (name, zone_name) = (dns(&name), dns(&zone_name));
-        let fqdn = if name == zone_name || name.ends_with(&format!(".{zone_name}")) {
-            name
-        } else {
-            format!("{name}.{zone_name}")
-        };
+        let fqdn = full_name(&name, &zone_name);
         let Some(Value::Array(targets)) = symbolic.attribute(&r.block, "records", &one) else {
             continue;
         };

@@ -406,32 +406,7 @@ pub(crate) fn secret_reads(
             else {
                 continue;
             };
-            let keys = v["spec"]["data"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .enumerate()
-                .filter_map(|(i, d)| {
-                    Some((
-                        d["remoteRef"]["key"].as_str()?,
-                        json!(["spec", "data", i, "remoteRef", "key"]),
-                    ))
-                })
-                .chain(
-                    v["spec"]["dataFrom"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .enumerate()
-                        .filter_map(|(i, d)| {
-                            Some((
-                                d["extract"]["key"].as_str()?,
-                                json!(["spec", "dataFrom", i, "extract", "key"]),
-                            ))
-                        }),
-                );
-            for (key, path) in keys {
-                let path: Vec<Value> = path.as_array().cloned().unwrap_or_default();
+            for (key, path) in super::access::entries_at(v) {
                 let Some(allowed) = may_read(&grants, region, key) else {
                     unknown_read = true;
                     continue;
