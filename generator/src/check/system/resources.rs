@@ -449,6 +449,26 @@ fn clients_of(realm: &Value) -> Vec<RealmClient> {
         .collect()
 }
 
+/// `earlier` less what `later` sets, as Helm merges values: maps merge key
+/// by key; anything else (a scalar, a list, null) replaces the earlier
+/// value whole.
+fn shadowed(earlier: &Value, later: &Value) -> Value {
+    match (earlier, later) {
+        (Value::Object(a), Value::Object(b)) => Value::Object(
+            a.iter()
+                .filter_map(|(k, x)| match b.get(k) {
+                    None => Some((k.clone(), x.clone())),
+                    Some(y @ Value::Object(_)) if x.is_object() => {
+                        Some((k.clone(), shadowed(x, y)))
+                    }
+                    Some(_) => None,
+                })
+                .collect(),
+        ),
+        _ => earlier.clone(),
+    }
+}
+
 /// One piece of an Application's configuration: the Application, the
 /// document (None for a value inside a string), its place, the value, the
 /// value's path in the document, and whether it only makes Secrets (an
@@ -471,19 +491,35 @@ pub(crate) fn configurations<'a>(m: &'a Modelled, files: &'a Files) -> Vec<Confi
             continue;
         };
         for (path, s) in sources(&doc.value["spec"]) {
-            for rel in value_files(s) {
-                for d in files.docs.get(rel).into_iter().flatten() {
-                    out.push((
-                        app.name.as_str(),
-                        Some(*d),
-                        At::field(d, &[]),
-                        std::borrow::Cow::Borrowed(&d.value),
-                        Vec::new(),
-                        false,
-                    ));
-                }
-            }
             let helm = &s["helm"];
+            let layers: Vec<&Document> = value_files(s)
+                .flat_map(|rel| files.docs.get(rel).into_iter().flatten().copied())
+                .collect();
+            // What a later layer sets, Helm takes from it: an earlier
+            // file's key it overrides or removes (null) is not configured.
+            let inline = helm.get("valuesObject").into_iter();
+            for (i, d) in layers.iter().enumerate() {
+                let later: Vec<&Value> = layers[i + 1..]
+                    .iter()
+                    .map(|d| &d.value)
+                    .chain(inline.clone())
+                    .collect();
+                let value = if later.is_empty() {
+                    std::borrow::Cow::Borrowed(&d.value)
+                } else {
+                    std::borrow::Cow::Owned(
+                        later.iter().fold(d.value.clone(), |v, l| shadowed(&v, l)),
+                    )
+                };
+                out.push((
+                    app.name.as_str(),
+                    Some(*d),
+                    At::field(d, &[]),
+                    value,
+                    Vec::new(),
+                    false,
+                ));
+            }
             if let Some(obj) = helm.get("valuesObject") {
                 let mut p = path.clone();
                 p.extend([Value::from("helm"), Value::from("valuesObject")]);
@@ -1097,6 +1133,25 @@ fn external_buckets(files: &Files) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_later_values_file_takes_what_it_sets_as_helm_merges() {
+        let shared = serde_json::json!({
+            "storage": {"bucketNames": {"chunks": "loki-chunks", "ruler": "loki-ruler"}, "s3": {"accessKeyId": "k"}},
+            "coordinator": {"additionalVolumes": [{"name": "platform-ca"}], "jvm": {"heap": "1G"}},
+        });
+        let env = serde_json::json!({
+            "storage": {"bucketNames": {"chunks": "acme-prod-loki-chunks"}, "s3": {"accessKeyId": null}},
+            "coordinator": {"additionalVolumes": [{"name": "tmp"}]},
+        });
+        assert_eq!(
+            shadowed(&shared, &env),
+            serde_json::json!({
+                "storage": {"bucketNames": {"ruler": "loki-ruler"}, "s3": {}},
+                "coordinator": {"jvm": {"heap": "1G"}},
+            })
+        );
+    }
 
     fn said(v: Value) -> Vec<Said> {
         let mut out = Vec::new();
