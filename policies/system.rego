@@ -489,6 +489,13 @@ deny contains finding("SOC-SYS-024", sprintf("[%s] Application %q (wave %d) conn
 	count(r.unreached) > 0
 }
 
+# A bucket the Terraform creates has no keys: its consumer signs in with a
+# pod identity, and one whose service accounts have none gets no
+# credentials at all.
+deny contains finding("SOC-SYS-025", sprintf("[%s] Application %q (wave %d) uses bucket %q, which the environment's Terraform creates, but none of its service accounts (%s) has a pod identity: it gets no AWS credentials and S3 refuses it. Associate a role granting the bucket with one of them (aws_eks_pod_identity_association)", [env, u.consumer, apps[u.consumer].wave, u.bucket, concat(", ", u.accounts)]), u.at) if {
+	some u in input.cloud.unsigned
+}
+
 granted_text(actions) := concat(", ", actions) if count(actions) > 0
 
 granted_text(actions) := "nothing" if count(actions) == 0

@@ -127,7 +127,7 @@ with_connection(c) := object.union(model, {"connections": [c]})
 
 with_need(n) := object.union(model, {"needs": [n]})
 
-sys_ids := {"SOC-SYS-001", "SOC-SYS-002", "SOC-SYS-003", "SOC-SYS-004", "SOC-SYS-005", "SOC-SYS-006", "SOC-SYS-007", "SOC-SYS-008", "SOC-SYS-009", "SOC-SYS-010", "SOC-SYS-011", "SOC-SYS-012", "SOC-SYS-013", "SOC-SYS-014", "SOC-SYS-015", "SOC-SYS-016", "SOC-SYS-017", "SOC-SYS-018", "SOC-SYS-019", "SOC-SYS-020", "SOC-SYS-021", "SOC-SYS-022", "SOC-SYS-023", "SOC-SYS-024"}
+sys_ids := {"SOC-SYS-001", "SOC-SYS-002", "SOC-SYS-003", "SOC-SYS-004", "SOC-SYS-005", "SOC-SYS-006", "SOC-SYS-007", "SOC-SYS-008", "SOC-SYS-009", "SOC-SYS-010", "SOC-SYS-011", "SOC-SYS-012", "SOC-SYS-013", "SOC-SYS-014", "SOC-SYS-015", "SOC-SYS-016", "SOC-SYS-017", "SOC-SYS-018", "SOC-SYS-019", "SOC-SYS-020", "SOC-SYS-021", "SOC-SYS-022", "SOC-SYS-023", "SOC-SYS-024", "SOC-SYS-025"}
 
 # The one message of rule `id` (fails when there is none or several).
 message(m, id) := msg if {
@@ -729,7 +729,7 @@ test_a_pod_identity_for_nothing_is_reported if {
 }
 
 test_no_cloud_no_cloud_findings if {
-	every id in {"SOC-SYS-018", "SOC-SYS-019", "SOC-SYS-020", "SOC-SYS-021", "SOC-SYS-022", "SOC-SYS-023", "SOC-SYS-024"} {
+	every id in {"SOC-SYS-018", "SOC-SYS-019", "SOC-SYS-020", "SOC-SYS-021", "SOC-SYS-022", "SOC-SYS-023", "SOC-SYS-024", "SOC-SYS-025"} {
 		count(findings(model, id)) == 0
 	}
 }
@@ -810,4 +810,11 @@ test_egress_short_of_a_managed_instances_subnets_is_denied if {
 	contains(msg, "does not reach 10.30.64.0/18 (platform/overlays/prod/egress.yaml:4)")
 	count(findings(with_cloud(object.union(cloud([], true, 3), {"managed_reaches": [reach([], true)]})), "SOC-SYS-024")) == 0
 	count(findings(with_cloud(object.union(cloud([], true, 3), {"managed_reaches": [reach(["10.30.64.0/18"], false)]})), "SOC-SYS-024")) == 0
+}
+
+test_a_consumer_of_a_terraform_bucket_without_a_pod_identity_is_denied if {
+	u := {"consumer": "db", "bucket": "acme-prod-logs", "at": at("components/db/values-prod.yaml", 14), "accounts": ["data-storage/db"]}
+	msg := message(with_cloud(object.union(cloud([], true, 3), {"unsigned": [u]})), "SOC-SYS-025")
+	contains(msg, "[prod] Application \"db\" (wave 1) uses bucket \"acme-prod-logs\", which the environment's Terraform creates, but none of its service accounts (data-storage/db) has a pod identity")
+	count(findings(with_cloud(object.union(cloud([], true, 3), {"unsigned": []})), "SOC-SYS-025")) == 0
 }

@@ -66,7 +66,8 @@ fn kubernetes_only() -> Vec<String> {
 /// The environments an external endpoint may be limited to (`only_with`):
 /// those whose spec gives a backup target, whose cloud runs the databases,
 /// or that run on a managed cloud.
-pub(crate) const ONLY_WITH: [&str; 3] = ["backup_target", "cloud_database", "cloud"];
+pub(crate) const ONLY_WITH: [&str; 4] =
+    ["backup_target", "cloud_database", "cloud", "cloud_buckets"];
 
 /// The targets socle knows how to render.
 pub const KNOWN_TARGETS: &[&str] = &["kubernetes", crate::core::spec::COMPOSE, "eks"];
@@ -102,6 +103,10 @@ pub struct CloudTarget {
     /// of a left-out provider.
     #[serde(default)]
     pub database: Option<CloudDatabase>,
+    /// The cloud's object storage holds the buckets whose consumers all
+    /// sign in with workload identities (see `Component::workload_identity`).
+    #[serde(default)]
+    pub buckets: bool,
 }
 
 /// A managed PostgreSQL as a cloud target declares it: what its Terraform
@@ -240,6 +245,14 @@ pub struct Component {
     /// External endpoints (`external_endpoints`) the component's pods call.
     #[serde(default)]
     pub egress: Vec<String>,
+    /// The service accounts whose pods call the object store, when the
+    /// component's S3 client takes the pod's own cloud identity once no key
+    /// is configured. On a managed cloud that holds buckets, a bucket every
+    /// consumer of which lists them is created by the environment's
+    /// Terraform and reached with a workload identity per account; a bucket
+    /// with a consumer that needs keys stays in the cluster's store.
+    #[serde(default)]
+    pub workload_identity: Vec<String>,
     /// Its services on one Docker host, by service name (target compose).
     #[serde(default)]
     pub compose: BTreeMap<String, crate::compose::Service>,
@@ -690,9 +703,9 @@ impl Manifest {
                 }
             }
             if let Some(kind) = &e.used_by {
-                if !matches!(kind.as_str(), "buckets" | "databases") {
+                if !matches!(kind.as_str(), "buckets" | "databases" | "cloud_buckets") {
                     return Err(format!(
-                        "external endpoint {}: `used_by` is {kind:?}; expected buckets or databases",
+                        "external endpoint {}: `used_by` is {kind:?}; expected buckets, databases or cloud_buckets",
                         e.name
                     ));
                 }
@@ -889,6 +902,7 @@ mod tests {
             trusts: Vec::new(),
             distributes: Vec::new(),
             egress: Vec::new(),
+            workload_identity: Vec::new(),
             compose: Default::default(),
             targets: Vec::new(),
         }
@@ -958,6 +972,7 @@ mod tests {
             private_endpoints: Vec::new(),
             fixed_endpoints: BTreeMap::new(),
             database: None,
+            buckets: false,
         };
         m.clouds.insert("eks".into(), cloud(&["disks"]));
         assert!(m.check_targets().is_ok());

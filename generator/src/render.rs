@@ -7,7 +7,7 @@
 //! rendered YAML file is parsed back before it is accepted: a template that
 //! produces invalid YAML is a blueprint bug and is reported as such.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use handlebars::{
     Context, Handlebars, Helper, HelperDef, HelperResult, Output, RenderContext, RenderError,
@@ -24,6 +24,9 @@ use crate::source::Tree;
 
 /// The rendered repository: relative path → contents, sorted by path.
 pub type FileSet = BTreeMap<String, Vec<u8>>;
+
+/// What one template renders to: (output path, bytes) per expansion.
+type Rendered = Result<Vec<(String, Vec<u8>)>, RenderFailure>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderFailure {
@@ -423,12 +426,40 @@ impl<'a> Renderer<'a> {
         let envs = environments(&base);
         // Templates render independently, on every core; their outputs join
         // in template order, so errors and duplicates are reported as a
-        // serial run would report them.
-        let rendered =
-            crate::parallel::map(&templates, |t| self.render_one(t, &base, envs, &registries));
+        // serial run would report them. Those that ask whether a component
+        // has manifests of its own in an environment render last, told by
+        // what the others rendered: a folder whose every file renders empty
+        // there (keys a workload identity replaces, say) does not exist,
+        // and an Application naming it would not sync.
+        let asks = |t: &Template<'_>| {
+            t.hbs && std::str::from_utf8(t.bytes).is_ok_and(|s| s.contains("extra_manifests"))
+        };
+        let (last, first): (Vec<usize>, Vec<usize>) =
+            (0..templates.len()).partition(|i| asks(&templates[*i]));
+        let mut rendered: Vec<Option<Rendered>> = (0..templates.len()).map(|_| None).collect();
+        let done = crate::parallel::map(&first, |i| {
+            self.render_one(&templates[*i], &base, envs, &registries, None)
+        });
+        let mut present = BTreeSet::new();
+        for (i, r) in first.iter().zip(done) {
+            if let Ok(outputs) = &r {
+                for (path, _) in outputs {
+                    if let Some(folder) = manifests_folder(path) {
+                        present.insert(folder.to_owned());
+                    }
+                }
+            }
+            rendered[*i] = Some(r);
+        }
+        let done = crate::parallel::map(&last, |i| {
+            self.render_one(&templates[*i], &base, envs, &registries, Some(&present))
+        });
+        for (i, r) in last.iter().zip(done) {
+            rendered[*i] = Some(r);
+        }
         let mut files = FileSet::new();
         let mut sources = BTreeMap::new();
-        for (t, outputs) in templates.iter().zip(rendered) {
+        for (t, outputs) in templates.iter().zip(rendered.into_iter().flatten()) {
             for (path, bytes) in outputs? {
                 if files.insert(path.clone(), bytes).is_some() {
                     return Err(RenderFailure::Duplicate { path });
@@ -446,12 +477,13 @@ impl<'a> Renderer<'a> {
         base: &Map<String, Value>,
         envs: &[Value],
         registries: &[Handlebars<'static>; 3],
+        present: Option<&BTreeSet<String>>,
     ) -> Result<Vec<(String, Vec<u8>)>, RenderFailure> {
         let mut out = Vec::new();
         let base = trimmed_base(base, t);
         // Contexts are built and rendered one at a time: holding every
         // expansion's context at once would multiply peak memory.
-        self.expand(t, base, envs, &mut |path, ctx| {
+        self.expand(t, base, envs, present, &mut |path, ctx| {
             if !check_path(&path) {
                 return Err(RenderFailure::UnsafePath {
                     template: t.source.clone(),
@@ -506,7 +538,7 @@ impl<'a> Renderer<'a> {
                 .entry(t.source.clone())
                 .or_insert_with(|| (text.to_owned(), Vec::new()));
             let base = trimmed_base(&base, t);
-            self.expand(t, base, envs, &mut |_, ctx| {
+            self.expand(t, base, envs, None, &mut |_, ctx| {
                 entry.1.push(ctx.data().clone());
                 Ok(())
             })?;
@@ -532,6 +564,7 @@ impl<'a> Renderer<'a> {
         t: &Template<'_>,
         base: Map<String, Value>,
         env_values: &[Value],
+        present: Option<&BTreeSet<String>>,
         each: &mut dyn FnMut(String, &handlebars::Context) -> Result<(), RenderFailure>,
     ) -> Result<(), RenderFailure> {
         let model = self.model;
@@ -628,7 +661,13 @@ impl<'a> Renderer<'a> {
                             env.insert("size".into(), size);
                         }
                     }
-                    let component = model.component_context(e, env_typed, self.blueprint);
+                    let mut component = model.component_context(e, env_typed, self.blueprint);
+                    if let (Some(present), Some(env)) = (present, env_typed) {
+                        component.extra_manifests = present.contains(&format!(
+                            "components/{}/manifests/{}",
+                            e.component.id, env.name
+                        ));
+                    }
                     set(
                         &mut ctx,
                         "component",
@@ -665,6 +704,15 @@ impl<'a> Renderer<'a> {
         }
         Ok(())
     }
+}
+
+/// `components/<id>/manifests/<env>` of a file rendered in it.
+fn manifests_folder(path: &str) -> Option<&str> {
+    let mut parts = path.match_indices('/').map(|(i, _)| i);
+    let (_, _, _, end) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let folder = &path[..end];
+    let mut names = folder.split('/');
+    (names.next() == Some("components") && names.nth(1) == Some("manifests")).then_some(folder)
 }
 
 /// The base context without the top-level keys a template never names. A

@@ -41,9 +41,11 @@ pub fn eks_spec() -> String {
     eks_spec_with(PROD_EKS)
 }
 
-const TERRAFORM: [&str; 13] = [
+const TERRAFORM: [&str; 15] = [
     "README.md",
+    "access-logs.tf",
     "backups.tf",
+    "buckets.tf",
     "cluster.tf",
     "database.tf",
     "identity.tf",
@@ -293,6 +295,89 @@ fn terraform_parses_and_checkov_fails_nothing() {
             assert!(readme.contains(&format!("`{id}`")), "{id} is skipped but not in the README's exceptions");
         }
     }
+}
+
+/// On EKS, S3 holds the buckets whose every consumer signs in with a pod
+/// identity (Loki's), named for the client and the environment; MinIO keeps
+/// the others, and no key is issued, stored or read for what moved.
+#[test]
+fn prod_on_eks_moves_to_s3_the_buckets_whose_consumers_have_pod_identities() {
+    let files = render_text(&eks_spec());
+    let buckets = text(&files, "terraform/prod/buckets.tf");
+    let names: Vec<&str> = buckets
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("bucket = \""))
+        .filter_map(|l| l.strip_suffix('"'))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "acme-prod-loki-admin",
+            "acme-prod-loki-chunks",
+            "acme-prod-loki-ruler"
+        ]
+    );
+    let identity = text(&files, "terraform/prod/identity.tf");
+    assert!(identity.contains(
+        "namespace       = \"data-platform-observability\"\n  service_account = \"loki\"\n  role_arn        = aws_iam_role.loki.arn"
+    ), "{identity}");
+
+    // MinIO in prod keeps the other buckets and users; staging keeps all.
+    let tenant = |env: &str| text(&files, &format!("components/minio/values-{env}.yaml"));
+    assert!(!tenant("prod").contains("loki-"), "{}", tenant("prod"));
+    assert!(tenant("prod").contains("- name: iceberg-raw"));
+    assert!(text(&files, "components/minio/values.yaml").contains("- name: loki-chunks"));
+    assert!(!tenant("staging").contains("buckets:"));
+    let policies = |env: &str| {
+        text(
+            &files,
+            &format!("components/minio/manifests/{env}/policies.yaml"),
+        )
+    };
+    assert!(!policies("prod").contains("loki"), "{}", policies("prod"));
+    assert!(policies("staging").contains("loki.json"));
+    assert!(!text(
+        &files,
+        "components/minio/manifests/prod/externalsecrets.yaml"
+    )
+    .contains("loki"));
+
+    // Loki in prod: the cloud's names, no key, no Secret of keys, and an
+    // Application without the manifests folder that would hold it.
+    let values = text(&files, "components/loki/values-prod.yaml");
+    for expected in [
+        "chunks: acme-prod-loki-chunks",
+        "accessKeyId: null",
+        "secretAccessKey: null",
+        "extraEnvFrom: []",
+        "name: loki",
+    ] {
+        assert!(values.contains(expected), "{expected}: {values}");
+    }
+    assert!(!files.contains_key("components/loki/manifests/prod/externalsecrets.yaml"));
+    assert!(files.contains_key("components/loki/manifests/staging/externalsecrets.yaml"));
+    assert!(
+        !text(&files, "argocd/prod/applications/loki.yaml").contains("components/loki/manifests")
+    );
+    assert!(text(&files, "argocd/staging/applications/loki.yaml")
+        .contains("path: components/loki/manifests/staging"));
+
+    // Its namespace reaches S3's endpoint in the network, in prod only.
+    let egress = |env: &str| {
+        text(
+            &files,
+            &format!("platform/overlays/{env}/namespaces/observability/egress.yaml"),
+        )
+    };
+    assert!(egress("prod").contains("name: allow-external-cloud-buckets"));
+    assert!(!egress("staging").contains("cloud-buckets"));
+
+    // No secret-store entry for keys nobody reads.
+    let dir = materialise(&files);
+    let (code, listed, err) = socle_in(dir.path(), &["secrets", "list", ".", "--env", "prod"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!listed.contains("acme/prod/loki/s3"), "{listed}");
+    assert!(listed.contains("acme/prod/airflow/s3"), "{listed}");
 }
 
 #[test]
@@ -592,12 +677,20 @@ fn pods_with_a_pod_identity_reach_the_agent() {
         let identity = text(&files, "terraform/prod/identity.tf");
         let identities: BTreeSet<String> = identity
             .lines()
-            .filter_map(|l| l.split_once("namespace = \"")?.1.split_once('"'))
+            .filter_map(|l| {
+                // `namespace = "…"`, aligned or in a map entry.
+                let value = l.split_once("namespace ")?.1.trim_start();
+                value.strip_prefix("= \"")?.split_once('"')
+            })
             .map(|(ns, _)| ns.to_owned())
             // kube-system's pods (the EBS CSI driver) are under no policy.
             .filter(|ns| ns != "kube-system")
             .collect();
-        let mut expected = BTreeSet::from(["data-platform-core".to_owned()]);
+        // Loki reaches its buckets in S3 with its own.
+        let mut expected = BTreeSet::from([
+            "data-platform-core".to_owned(),
+            "data-platform-observability".to_owned(),
+        ]);
         if with_velero {
             expected.insert("velero".to_owned());
         }
@@ -858,15 +951,31 @@ fn check_judges_the_cluster_its_terraform_declares() {
         "the cluster's default VPC CNI (no vpc-cni add-on)",
     );
 
-    // An identity for a namespace, then an account, nothing runs under.
+    // An identity for a namespace, then an account, nothing runs under:
+    // a warning, and Velero, left without one, has no credentials for the
+    // bucket the Terraform creates.
     let identity = "terraform/prod/identity.tf";
+    let moved = with(identity, "namespace = \"velero\"", "namespace = \"backup\"");
     let (code, _) = found(
-        &with(identity, "namespace = \"velero\"", "namespace = \"backup\""),
+        &moved,
         "SOC-SYS-020",
         identity,
         "names namespace \"backup\", which nothing in this environment creates",
     );
-    assert_eq!(code, 0, "a warning");
+    let (_, findings) = found(
+        &moved,
+        "SOC-SYS-025",
+        "components/velero/values-prod.yaml",
+        "uses bucket \"acme-prod-backups\", which the environment's Terraform creates, but none of its service accounts (velero/velero-server) has a pod identity",
+    );
+    assert_eq!(code, 1);
+    assert!(
+        findings
+            .iter()
+            .filter(|f| f["severity"] == "deny")
+            .all(|f| f["rule"] == "SOC-SYS-025"),
+        "{findings:#?}"
+    );
     found(
         &with(
             identity,
@@ -904,12 +1013,12 @@ fn check_judges_the_cluster_its_terraform_declares() {
 
     // An entry outside the operator's grant, then a grant for another
     // environment's entries.
-    let loki = "components/loki/manifests/prod/externalsecrets.yaml";
+    let airflow = "components/airflow/manifests/prod/externalsecrets.yaml";
     let (code, findings) = found(
-        &with(loki, "key: acme/prod/loki/s3", "key: acme/shared/loki/s3"),
+        &with(airflow, "key: acme/prod/airflow/s3", "key: acme/shared/airflow/s3"),
         "SOC-SYS-021",
-        loki,
-        "reads \"acme/shared/loki/s3\" from Secrets Manager (store \"platform-secrets\", eu-west-3) as the External Secrets operator data-platform-core/external-secrets",
+        airflow,
+        "reads \"acme/shared/airflow/s3\" from Secrets Manager (store \"platform-secrets\", eu-west-3) as the External Secrets operator data-platform-core/external-secrets",
     );
     assert_eq!(code, 1);
     assert_eq!(
@@ -923,7 +1032,7 @@ fn check_judges_the_cluster_its_terraform_declares() {
     let (_, findings) = found(
         &with(identity, "secret:acme/prod/*", "secret:acme/staging/*"),
         "SOC-SYS-021",
-        loki,
+        airflow,
         "grants secretsmanager:GetSecretValue on none of it (terraform/prod/identity.tf:",
     );
     let denied = findings
@@ -975,6 +1084,71 @@ fn check_judges_the_cluster_its_terraform_declares() {
             .any(|f| f["rule"] == "SOC-SYS-012" && f["file"] == velero),
         "{findings:#?}"
     );
+
+    // Loki's buckets in S3: its role without the right to write, its pod
+    // identity given to another account, its namespace cut off from the
+    // agent, a bucket of the Terraform renamed.
+    let loki = "components/loki/values-prod.yaml";
+    let policy = text(&files, identity);
+    let start = policy
+        .find("data \"aws_iam_policy_document\" \"loki_buckets\"")
+        .expect("loki's policy");
+    let mut cut = files.clone();
+    cut.insert(
+        identity.into(),
+        format!(
+            "{}{}",
+            &policy[..start],
+            policy[start..].replacen("      \"s3:PutObject\",\n", "", 1)
+        )
+        .into_bytes(),
+    );
+    let (code, findings) = found(
+        &cut,
+        "SOC-SYS-022",
+        loki,
+        "uses bucket \"acme-prod-loki-chunks\" (write access) with the pod identity of data-platform-observability/loki, whose role aws_iam_role.loki grants s3:ListBucket, s3:GetObject, s3:DeleteObject on it",
+    );
+    assert_eq!(code, 1);
+    assert_eq!(
+        findings
+            .iter()
+            .filter(|f| f["rule"] == "SOC-SYS-022")
+            .count(),
+        3,
+        "one per bucket: {findings:#?}"
+    );
+    let (code, _) = found(
+        &with(identity, "service_account = \"loki\"", "service_account = \"loki-gateway\""),
+        "SOC-SYS-025",
+        loki,
+        "uses bucket \"acme-prod-loki-chunks\", which the environment's Terraform creates, but none of its service accounts (data-platform-observability/loki) has a pod identity",
+    );
+    assert_eq!(code, 1);
+    let path = "platform/overlays/prod/namespaces/observability/egress.yaml";
+    let kept: Vec<&str> = text(&files, path)
+        .split("\n---\n")
+        .filter(|d| !d.contains("169.254.170.23"))
+        .collect();
+    let mut cut = files.clone();
+    cut.insert(path.into(), kept.join("\n---\n").into_bytes());
+    found(
+        &cut,
+        "SOC-SYS-018",
+        identity,
+        "service account data-platform-observability/loki gets an AWS role through EKS Pod Identity",
+    );
+    let (code, _) = found(
+        &with(
+            "terraform/prod/buckets.tf",
+            "bucket = \"acme-prod-loki-ruler\"",
+            "bucket = \"acme-prod-loki-rules\"",
+        ),
+        "SOC-SYS-012",
+        loki,
+        "acme-prod-loki-ruler",
+    );
+    assert_eq!(code, 1);
 
     // A Service forwarding to a name the private zone does not have; a
     // record named relative to its zone is the same name.

@@ -280,6 +280,7 @@ pub(crate) fn template_schema(
         for (key, ids) in [
             ("enabled", &components),
             ("callers", &components),
+            ("cloud_identity", &components),
             ("webhooks", &namespaces),
             ("ns", &namespaces),
             ("egress", &namespaces),

@@ -54,6 +54,16 @@ pub struct Env {
     pub left_out: BTreeMap<String, bool>,
     /// Namespace ids not created here: the cloud replaces all they hold.
     pub absent_namespaces: Vec<String>,
+    /// Every bucket of the wiring graph by its graph name: the name its
+    /// consumers use here (on a cloud holding it, the cloud's).
+    pub bucket: BTreeMap<String, String>,
+    /// The cluster object store's accounts here (`wiring.s3_accounts`
+    /// less the buckets the cloud holds) and its buckets.
+    pub s3_accounts: Vec<super::wiring::S3Account>,
+    pub store_buckets: Vec<String>,
+    /// By enabled component id: whether it reaches its buckets here with
+    /// its workload identity (no keys), for templates to look one up.
+    pub cloud_identity: BTreeMap<String, bool>,
 }
 
 /// A managed cloud environment's cluster, as its Terraform creates it.
@@ -72,6 +82,10 @@ pub struct EnvCloud {
     pub left_out: Vec<LeftOut>,
     /// Its managed PostgreSQL, when the cloud runs the databases.
     pub database: Option<CloudDatabase>,
+    /// The buckets its Terraform creates, and the workload identities of
+    /// their consumers (`model::buckets`).
+    pub buckets: Vec<super::buckets::CloudBucket>,
+    pub identities: Vec<super::buckets::BucketIdentity>,
 }
 
 /// A cloud environment's managed PostgreSQL, as its Terraform creates it.
@@ -534,11 +548,14 @@ pub(crate) fn storage(
 }
 
 /// For each external endpoint the enabled components call: the endpoint and
-/// the namespace ids of its callers (sorted).
+/// the namespace ids of its callers (sorted). `cloud_consumers` are the
+/// components reaching an environment's cloud buckets with their workload
+/// identities (`used_by: cloud_buckets`).
 pub(crate) fn endpoint_callers<'m>(
     manifest: &'m Manifest,
     components: &[super::Enabled],
     choices: &BTreeMap<&str, &str>,
+    cloud_consumers: &BTreeSet<String>,
 ) -> Vec<(&'m crate::blueprint::ExternalEndpoint, Vec<String>)> {
     let chosen = |when: &BTreeMap<String, Vec<String>>| {
         when.iter().all(|(k, allowed)| {
@@ -560,6 +577,7 @@ pub(crate) fn endpoint_callers<'m>(
                         || match e.used_by.as_deref() {
                             Some("buckets") => c.consumes.buckets.iter().any(|b| chosen(&b.when)),
                             Some("databases") => !c.consumes.databases.is_empty(),
+                            Some("cloud_buckets") => cloud_consumers.contains(&c.id),
                             _ => false,
                         }
                 })
@@ -579,6 +597,7 @@ pub(crate) fn egress(
     spec: &Spec,
     manifest: &Manifest,
     callers: &[(&crate::blueprint::ExternalEndpoint, Vec<String>)],
+    cloud_buckets: bool,
 ) -> Result<(Network, Egress), ModelError> {
     let network = crate::spec::Network::merged(spec.network.as_ref(), env.network.as_ref());
     let known: Vec<&str> = manifest
@@ -640,6 +659,7 @@ pub(crate) fn egress(
             Some("backup_target") => env.backup_target.is_some(),
             Some("cloud_database") => cloud_database,
             Some("cloud") => env.cloud_target().is_some(),
+            Some("cloud_buckets") => cloud_buckets,
             _ => true,
         };
         if !here {

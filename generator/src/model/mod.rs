@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 pub mod argocd;
 pub mod bootstrap;
+pub mod buckets;
 pub mod context;
 pub mod environment;
 pub mod wiring;
@@ -62,6 +63,8 @@ pub enum ModelError {
     Compose { message: String },
     #[error("environment {env:?}: storage_nodes: {message}")]
     StorageNodes { env: String, message: String },
+    #[error("environment {env:?}: {message}")]
+    Bucket { env: String, message: String },
 }
 
 #[derive(Debug, Clone)]
@@ -269,10 +272,10 @@ impl Model {
             .map(|e| e.name.clone())
             .collect();
         spec.environments.retain(|e| !e.is_compose());
-        let mut cloud_buckets = BTreeSet::new();
+        let mut cloud_backups = BTreeSet::new();
         for env in &mut spec.environments {
             if cloud_defaults(env, &spec.client.slug, &manifest) {
-                cloud_buckets.insert(env.name.clone());
+                cloud_backups.insert(env.name.clone());
             }
         }
         // What each environment's cloud provides in place of components,
@@ -464,7 +467,7 @@ impl Model {
                             .clone()
                             .unwrap_or_else(|| t.kubernetes_version.clone()),
                         cluster_name: cloud_cluster.clone(),
-                        backups_bucket: cloud_buckets
+                        backups_bucket: cloud_backups
                             .contains(&env.name)
                             .then(|| cloud_backup_bucket(&spec.client.slug, &env.name)),
                         left_out: t
@@ -475,6 +478,8 @@ impl Model {
                                 why: why.clone(),
                             })
                             .collect(),
+                        buckets: Vec::new(),
+                        identities: Vec::new(),
                         database: t.database.as_ref().map(|d| {
                             environment::cloud_database(
                                 d,
@@ -484,6 +489,10 @@ impl Model {
                             )
                         }),
                     }),
+                bucket: BTreeMap::new(),
+                s3_accounts: Vec::new(),
+                store_buckets: Vec::new(),
+                cloud_identity: BTreeMap::new(),
                 left_out: components
                     .iter()
                     .map(|c| (c.component.id.clone(), false))
@@ -506,9 +515,39 @@ impl Model {
             .collect();
         let domains: Vec<String> = spec.data_domains.iter().map(|d| d.name.clone()).collect();
         let wiring = wiring::wiring(&manifest, &components, &choices, &domains, &spec);
-        let callers = environment::endpoint_callers(&manifest, &components, &choices);
         for (env, obj) in spec.environments.iter().zip(envs.iter_mut()) {
-            let (network, egress) = environment::egress(env, &spec, &manifest, &callers)?;
+            let holds = env
+                .cloud_target()
+                .and_then(|t| manifest.clouds.get(t))
+                .is_some_and(|t| t.buckets);
+            let placed = buckets::place(
+                &wiring,
+                &components,
+                &obj.left_out,
+                &obj.ns,
+                holds,
+                &spec.client.slug,
+                &env.name,
+            )?;
+            let consumers = placed.consumers();
+            let callers =
+                environment::endpoint_callers(&manifest, &components, &choices, &consumers);
+            let (network, egress) =
+                environment::egress(env, &spec, &manifest, &callers, !placed.cloud.is_empty())?;
+            obj.cloud_identity = components
+                .iter()
+                .map(|e| {
+                    let id = &e.component.id;
+                    (id.clone(), consumers.contains(id))
+                })
+                .collect();
+            obj.bucket = placed.names;
+            obj.s3_accounts = placed.s3_accounts;
+            obj.store_buckets = placed.store_buckets;
+            if let Some(c) = &mut obj.cloud {
+                c.buckets = placed.cloud;
+                c.identities = placed.identities;
+            }
             obj.network = network;
             obj.egress = egress;
             // The project lets an environment's Applications read the chart

@@ -571,6 +571,15 @@ impl<'a> Repository<'a> {
             if matches!(set, Some(Value::Null)) || set.and_then(Value::as_str) == Some("") {
                 continue;
             }
+            // A list the values set (Helm replaces lists whole) in which no
+            // entry names the Secret does not read it: `extraEnvFrom: []`.
+            if values
+                .as_ref()
+                .and_then(|v| names_in_list(v, &s.value))
+                .is_some_and(|names| !names.contains(&s.name.as_str()))
+            {
+                continue;
+            }
             let mut o = object("", "Secret", "", Scope::Namespaced);
             o.kind = "HelmValuesReference".into();
             o.name = s.value.clone();
@@ -1023,4 +1032,44 @@ fn configuration(
         })
         .collect();
     (clusters, prerequisites, after)
+}
+
+/// The strings at `path` (`a.b[].c`: `c` of each entry of list `a.b`) in
+/// `values`, when the values set the list; None when they do not (the
+/// chart's default then decides) or the path has no list.
+fn names_in_list<'v>(values: &'v Value, path: &str) -> Option<Vec<&'v str>> {
+    let (list, rest) = path.split_once("[]")?;
+    let entries = list
+        .split('.')
+        .try_fold(values, |v, k| v.as_object().and_then(|m| m.get(k)))?
+        .as_array()?;
+    let rest: Vec<&str> = rest.split('.').filter(|k| !k.is_empty()).collect();
+    Some(
+        entries
+            .iter()
+            .filter_map(|e| {
+                rest.iter()
+                    .try_fold(e, |v, k| v.as_object().and_then(|m| m.get(*k)))
+                    .and_then(Value::as_str)
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_list_the_values_set_names_its_secrets_only() {
+        let path = "defaults.extraEnvFrom[].secretRef.name";
+        let set =
+            serde_json::json!({"defaults": {"extraEnvFrom": [{"secretRef": {"name": "loki-s3"}}]}});
+        assert_eq!(names_in_list(&set, path), Some(vec!["loki-s3"]));
+        let emptied = serde_json::json!({"defaults": {"extraEnvFrom": []}});
+        assert_eq!(names_in_list(&emptied, path), Some(vec![]));
+        // Not set: the chart's default decides, which the facts name.
+        assert_eq!(names_in_list(&serde_json::json!({}), path), None);
+        assert_eq!(names_in_list(&set, "defaults.name"), None);
+    }
 }

@@ -321,8 +321,10 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
             )),
         }
     }
-    let (bucket_grants, unknown) = super::cloud_iam::bucket_grants(m, &module, &grants, facts);
+    let (bucket_grants, unsigned, unknown) =
+        super::cloud_iam::bucket_grants(m, &module, &grants, facts, &cloud.buckets);
     cloud.bucket_grants = bucket_grants;
+    cloud.unsigned = unsigned;
     gaps.extend(unknown);
     let (names, unknown) = super::cloud_dns::private_names(m, &module, &ev, &symbolic);
     cloud.private_names = names;

@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 
 use super::access::{policy, Statement};
 use super::build::Modelled;
-use super::input::{At, BucketGrant, Gap, SecretRead};
+use super::input::{At, BucketGrant, Gap, SecretRead, Unsigned};
 use super::kustomize::Files;
 use crate::check::terraform::{Evaluator, Instance, Located, Module};
 use crate::core::charts::ChartFacts;
@@ -476,12 +476,45 @@ pub(crate) fn bucket_grants(
     module: &Module,
     grants: &[Grant],
     facts: &ChartFacts,
-) -> (Vec<BucketGrant>, Vec<Gap>) {
+    created: &[String],
+) -> (Vec<BucketGrant>, Vec<Unsigned>, Vec<Gap>) {
     let mut out = Vec::new();
+    let mut unsigned = Vec::new();
     let mut gaps = Vec::new();
     let ev = Evaluator::symbolic(module);
     for u in m.system.bucket_uses.iter().filter(|u| u.stores.is_empty()) {
-        for (namespace, account) in accounts(m, facts, &u.consumer) {
+        let accounts: Vec<(String, String)> = accounts(m, facts, &u.consumer)
+            .into_iter()
+            .filter(|(_, a)| !a.is_empty())
+            .collect();
+        // A bucket this Terraform creates has no keys anyone issues: its
+        // consumer signs in with a pod identity or not at all.
+        if created.contains(&u.bucket)
+            && !accounts.iter().any(|(n, a)| {
+                grants
+                    .iter()
+                    .any(|g| &g.namespace == n && &g.service_account == a)
+            })
+        {
+            if accounts.is_empty() {
+                gaps.push(Gap {
+                    app: u.consumer.clone(),
+                    at: u.at.clone(),
+                    message: format!(
+                        "the service accounts of the consumer of bucket {} are not known: whether a pod identity signs it in is not judged",
+                        u.bucket
+                    ),
+                });
+            } else {
+                unsigned.push(Unsigned {
+                    consumer: u.consumer.clone(),
+                    bucket: u.bucket.clone(),
+                    at: u.at.clone(),
+                    accounts: accounts.iter().map(|(n, a)| format!("{n}/{a}")).collect(),
+                });
+            }
+        }
+        for (namespace, account) in accounts {
             let Some(grant) = grants
                 .iter()
                 .find(|g| g.namespace == namespace && g.service_account == account)
@@ -516,7 +549,7 @@ pub(crate) fn bucket_grants(
             });
         }
     }
-    (out, gaps)
+    (out, unsigned, gaps)
 }
 
 #[cfg(test)]

@@ -131,6 +131,9 @@ pub struct Cloud {
     /// What the pod identity of a consumer of an S3 store outside the
     /// cluster is granted on each bucket it uses.
     pub bucket_grants: Vec<BucketGrant>,
+    /// Consumers of a bucket the Terraform creates none of whose service
+    /// accounts has a pod identity.
+    pub unsigned: Vec<Unsigned>,
     /// ExternalName Services forwarding to a name in a private DNS zone
     /// the Terraform declares, with whether a record of the zone has it.
     pub private_names: Vec<PrivateName>,
@@ -193,6 +196,17 @@ pub struct BucketGrant {
     pub policies: Vec<String>,
     /// The S3 actions the role may take on the bucket.
     pub actions: Vec<String>,
+}
+
+/// A consumer of a bucket the Terraform creates, with no pod identity.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct Unsigned {
+    pub consumer: String,
+    pub bucket: String,
+    /// Where the consumer names the bucket.
+    pub at: At,
+    /// The namespace/service account pairs its pods run under.
+    pub accounts: Vec<String>,
 }
 
 /// One entry an ExternalSecret reads from Secrets Manager as the operator.

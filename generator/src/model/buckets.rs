@@ -1,0 +1,254 @@
+//! Where each bucket of the wiring graph lives in an environment: in the
+//! cluster's object store, or, on a managed cloud whose target holds
+//! buckets, in the cloud's object storage its Terraform creates.
+//!
+//! A bucket moves to the cloud only when every consumer deployed in the
+//! environment signs in with a workload identity (`workload_identity` in
+//! the blueprint): one consumer that needs keys keeps the bucket in the
+//! cluster's store, where its keys are issued, since splitting a bucket's
+//! consumers between two stores would split its data.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use super::wiring::{S3Account, Wiring};
+use super::{Enabled, ModelError};
+
+/// A bucket the environment's Terraform creates.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct CloudBucket {
+    /// Its name in the wiring graph (what consumers declare).
+    pub name: String,
+    /// Its name in the cloud: bucket names are global, so the client and
+    /// the environment come first.
+    pub bucket: String,
+    /// Its Terraform resource name (the graph name, `-` as `_`).
+    pub key: String,
+    /// The component ids consuming it here.
+    pub consumers: Vec<String>,
+}
+
+/// A consumer of cloud buckets: its role, the service accounts that take
+/// it, and the buckets (cloud names) it reads only and reads and writes.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct BucketIdentity {
+    pub consumer: String,
+    /// Its Terraform resource name.
+    pub key: String,
+    /// The namespace its pods run in, as the environment names it.
+    pub namespace: String,
+    pub service_accounts: Vec<Named>,
+    /// Cloud bucket names with their resource names.
+    pub read: Vec<Named>,
+    pub write: Vec<Named>,
+}
+
+/// A name and the Terraform resource name standing for it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Named {
+    pub name: String,
+    pub key: String,
+}
+
+/// A Terraform resource name for `name`: Terraform allows `-` in names,
+/// but `_` keeps references from reading as subtractions.
+fn key(name: &str) -> String {
+    name.replace(['-', '.'], "_")
+}
+
+/// Resource names the cloud's other files already give their buckets.
+const TAKEN: [&str; 2] = ["backups", "access_logs"];
+
+/// Where an environment's buckets are.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Placement {
+    pub cloud: Vec<CloudBucket>,
+    pub identities: Vec<BucketIdentity>,
+    /// Every bucket of the graph by its graph name: the name consumers use
+    /// here (the cloud's, or the same in the cluster's store).
+    pub names: BTreeMap<String, String>,
+    /// The cluster store's accounts and buckets: the graph's, less what
+    /// the cloud holds.
+    pub s3_accounts: Vec<S3Account>,
+    pub store_buckets: Vec<String>,
+}
+
+impl Placement {
+    /// The component ids that reach cloud buckets with their identities.
+    pub(crate) fn consumers(&self) -> BTreeSet<String> {
+        self.identities.iter().map(|i| i.consumer.clone()).collect()
+    }
+}
+
+/// Where `env`'s buckets go. `holds` is whether its cloud target holds
+/// buckets; `left_out` says which components it does not deploy.
+pub(crate) fn place(
+    wiring: &Wiring,
+    components: &[Enabled],
+    left_out: &BTreeMap<String, bool>,
+    ns: &BTreeMap<String, String>,
+    holds: bool,
+    slug: &str,
+    env: &str,
+) -> Result<Placement, ModelError> {
+    let deployed = |id: &str| left_out.get(id) == Some(&false);
+    let identity = |id: &str| {
+        components
+            .iter()
+            .find(|e| e.component.id == id)
+            .map(|e| &e.component)
+            .filter(|c| !c.workload_identity.is_empty())
+    };
+    let mut moved = BTreeSet::new();
+    let mut cloud = Vec::new();
+    // With no in-cluster provider (an external store), nothing moves.
+    if holds && wiring.providers.buckets.is_some() {
+        for b in &wiring.buckets {
+            let here: Vec<&str> = b
+                .consumers
+                .iter()
+                .map(|c| c.consumer.as_str())
+                .filter(|c| deployed(c))
+                .collect();
+            if here.is_empty() || !here.iter().all(|c| identity(c).is_some()) {
+                continue;
+            }
+            let bucket = cloud_name(slug, env, &b.name)?;
+            if TAKEN.contains(&key(&b.name).as_str()) {
+                return Err(ModelError::Bucket {
+                    env: env.to_owned(),
+                    message: format!(
+                        "bucket {:?} would move to the cloud, whose Terraform already has a bucket of that name; rename it in the blueprint",
+                        b.name
+                    ),
+                });
+            }
+            let mut consumers: Vec<String> = here.iter().map(|c| (*c).to_owned()).collect();
+            consumers.sort();
+            consumers.dedup();
+            moved.insert(b.name.clone());
+            cloud.push(CloudBucket {
+                key: key(&b.name),
+                name: b.name.clone(),
+                bucket,
+                consumers,
+            });
+        }
+    }
+    let names: BTreeMap<String, String> = wiring
+        .buckets
+        .iter()
+        .map(|b| {
+            let name = cloud
+                .iter()
+                .find(|c| c.name == b.name)
+                .map_or_else(|| b.name.clone(), |c| c.bucket.clone());
+            (b.name.clone(), name)
+        })
+        .collect();
+    let mut identities = Vec::new();
+    let mut s3_accounts = Vec::new();
+    for a in &wiring.s3_accounts {
+        let split = |list: &[String], cloud_side: bool| -> Vec<String> {
+            list.iter()
+                .filter(|b| moved.contains(*b) == cloud_side)
+                .cloned()
+                .collect()
+        };
+        let named = |list: Vec<String>| -> Vec<Named> {
+            list.iter()
+                .map(|b| Named {
+                    name: names.get(b).cloned().unwrap_or_default(),
+                    key: key(b),
+                })
+                .collect()
+        };
+        let (read, write) = (split(&a.read, true), split(&a.write, true));
+        if !(read.is_empty() && write.is_empty()) {
+            if let Some(c) = identity(&a.consumer) {
+                identities.push(BucketIdentity {
+                    consumer: a.consumer.clone(),
+                    key: key(&a.consumer),
+                    namespace: ns.get(&c.namespace).cloned().unwrap_or_default(),
+                    service_accounts: c
+                        .workload_identity
+                        .iter()
+                        .map(|sa| Named {
+                            name: sa.clone(),
+                            key: key(sa),
+                        })
+                        .collect(),
+                    read: named(read),
+                    write: named(write),
+                });
+            }
+        }
+        let (read, write) = (split(&a.read, false), split(&a.write, false));
+        if !(read.is_empty() && write.is_empty()) {
+            let mut buckets: Vec<String> = read.iter().chain(&write).cloned().collect();
+            buckets.sort();
+            s3_accounts.push(S3Account {
+                buckets,
+                read,
+                write,
+                ..a.clone()
+            });
+        }
+    }
+    let store_buckets = wiring
+        .buckets
+        .iter()
+        .filter(|b| !moved.contains(&b.name))
+        .map(|b| b.name.clone())
+        .collect();
+    Ok(Placement {
+        cloud,
+        identities,
+        names,
+        s3_accounts,
+        store_buckets,
+    })
+}
+
+/// `<client>-<env>-<bucket>`, checked against S3's naming rules, which a
+/// long slug or domain name could break: refused here rather than by the
+/// cloud at apply time.
+fn cloud_name(slug: &str, env: &str, bucket: &str) -> Result<String, ModelError> {
+    let name = format!("{slug}-{env}-{bucket}");
+    let valid = (3..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.ends_with('-');
+    if valid {
+        Ok(name)
+    } else {
+        Err(ModelError::Bucket {
+            env: env.to_owned(),
+            message: format!(
+                "the cloud bucket {name:?} (client slug, environment, bucket {bucket:?}) is not a valid S3 bucket name: at most 63 lowercase letters, digits and hyphens; shorten client.slug or the data domain's name"
+            ),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cloud_bucket_name_follows_s3_rules() {
+        assert_eq!(
+            cloud_name("acme", "prod", "loki-chunks").ok().as_deref(),
+            Some("acme-prod-loki-chunks")
+        );
+        let long = "a".repeat(60);
+        let err = cloud_name(&long, "prod", "loki-chunks")
+            .err()
+            .map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.contains("at most 63")));
+        assert!(cloud_name("acme", "prod", "Domain_A").is_err());
+    }
+}
