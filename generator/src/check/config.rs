@@ -47,7 +47,8 @@ pub struct Config {
     /// Paths not checked at all, as globs relative to the repository
     /// (`vendor/**`, `**/*.tmpl.yaml`). A file matched here is listed as
     /// skipped with the pattern that matched it.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "empty_when_null")]
+    #[schemars(with = "Option<Vec<String>>")]
     pub exclude: Vec<String>,
     /// The Kubernetes minor version the repository deploys to, e.g. "1.29".
     /// An API version removed at or before it is a denial
@@ -61,18 +62,32 @@ pub struct Config {
     /// Objects that exist before Argo CD syncs anything (created by the
     /// bootstrap or the cluster's provider). A CRD is named by the kind it
     /// defines, in its API group.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "empty_when_null")]
+    #[schemars(with = "Option<Vec<Prerequisite>>")]
     pub prerequisites: Vec<Prerequisite>,
     /// Buckets on an object store outside the repository, which the client
     /// creates before the first sync.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "empty_when_null")]
+    #[schemars(with = "Option<Vec<NamedEntry>>")]
     pub buckets: Vec<NamedEntry>,
     /// API servers registered with Argo CD outside the repository.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "empty_when_null")]
+    #[schemars(with = "Option<Vec<ClusterEntry>>")]
     pub clusters: Vec<ClusterEntry>,
     /// Environments bootstrapped after another one on the same cluster.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "empty_when_null")]
+    #[schemars(with = "Option<BTreeMap<String, EnvironmentOrder>>")]
     pub environments: BTreeMap<String, EnvironmentOrder>,
+}
+
+/// A section left with its key and no entry (`buckets:` once its last
+/// entry is deleted) is YAML's null: read as empty, as the user meant.
+fn empty_when_null<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
@@ -471,6 +486,14 @@ mod tests {
         assert_eq!(applied.excluded("vendor/a/b.yaml"), Some("vendor"));
         assert_eq!(applied.excluded("apps/x.tmpl.yaml"), Some("**/*.tmpl.yaml"));
         assert_eq!(applied.excluded("apps/vendor.yaml"), None);
+    }
+
+    #[test]
+    fn a_section_left_without_entries_is_empty() {
+        let c = Config::parse(b"exclude:\nprerequisites:\nbuckets:\nclusters:\nenvironments:\n")
+            .expect("empty sections parse");
+        assert_eq!(c, Config::default());
+        assert!(Config::parse(b"buckets: 3\n").is_err());
     }
 
     #[test]
