@@ -866,6 +866,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_manifests_folder_is_the_component_and_the_environment() {
+        assert_eq!(
+            manifests_folder("components/loki/manifests/prod/externalsecrets.yaml"),
+            Some("components/loki/manifests/prod")
+        );
+        assert_eq!(
+            manifests_folder("components/a/manifests/dev/sub/x.yaml"),
+            Some("components/a/manifests/dev")
+        );
+        assert_eq!(manifests_folder("components/loki/values-prod.yaml"), None);
+        assert_eq!(
+            manifests_folder("components/zeppelin/overlays/prod/x.yaml"),
+            None
+        );
+        assert_eq!(manifests_folder("components/a/manifests/prod"), None);
+    }
+
+    #[test]
     fn quoted_values_read_back_unchanged() {
         let hostile = [
             "plain",
