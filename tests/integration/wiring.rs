@@ -205,3 +205,61 @@ fn a_consumer_without_a_provider_is_refused_naming_both_ends() {
         "{err}"
     );
 }
+
+/// Where an environment sends its backups off the cluster, the in-cluster
+/// store keeps no backups' bucket and no account for the backup writers:
+/// their keys would be entries someone fills in for nothing. Where the
+/// backups stay in the store, both are there.
+#[test]
+fn backups_sent_off_the_cluster_leave_no_account_in_the_store() {
+    let files = render(None);
+    let socle_yaml = yaml(text(&files, "socle.yaml"));
+    let off_cluster: Vec<&str> = socle_yaml["environments"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| !e["backup_target"].is_null())
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    assert_eq!(
+        off_cluster,
+        ["prod"],
+        "the example's prod sends its backups off"
+    );
+    for env in ["dev", "staging", "prod"] {
+        let policies = text(
+            &files,
+            &format!("components/minio/manifests/{env}/policies.yaml"),
+        );
+        let keys = text(
+            &files,
+            &format!("components/minio/manifests/{env}/externalsecrets.yaml"),
+        );
+        let tenant = yaml(text(&files, &format!("components/minio/values-{env}.yaml")));
+        let buckets = &tenant["tenant"]["buckets"];
+        for writer in ["velero", "postgresql"] {
+            let user = format!("\"minio-user-{writer}\"");
+            let entry = format!("key: acme/{env}/{writer}/s3");
+            if env == "prod" {
+                assert!(!policies.contains(&user), "{env}: {writer}");
+                assert!(!keys.contains(&entry), "{env}: {writer}");
+            } else {
+                assert!(policies.contains(&user), "{env}: {writer}");
+                assert!(keys.contains(&entry), "{env}: {writer}");
+            }
+        }
+        if env == "prod" {
+            let names: Vec<&str> = buckets
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|b| b["name"].as_str())
+                .collect();
+            assert!(!names.contains(&"backups"), "{names:?}");
+            assert!(names.contains(&"iceberg-raw"), "{names:?}");
+        } else {
+            // The shared values' list, every bucket, applies.
+            assert!(buckets.is_null(), "{env}: {buckets}");
+        }
+    }
+}

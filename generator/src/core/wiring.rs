@@ -112,6 +112,11 @@ pub struct BucketUse {
     /// component's `when`).
     #[serde(default)]
     pub when: BTreeMap<String, Vec<String>>,
+    /// The use is a backup: where the environment sends its backups off
+    /// the cluster (`backup_target`), they go there, and this bucket is
+    /// not used.
+    #[serde(default)]
+    pub backup: bool,
 }
 
 /// An OIDC client the consumer signs in with.

@@ -2,6 +2,11 @@
 //! cluster's object store, or, on a managed cloud whose target holds
 //! buckets, in the cloud's object storage its Terraform creates.
 //!
+//! A consumer the environment does not deploy, or a backup the
+//! environment sends off the cluster (`backup_target`), uses no bucket
+//! here: the store keeps no account or bucket for it, whose keys someone
+//! would have to fill in for nothing.
+//!
 //! A bucket moves to the cloud only when every consumer deployed in the
 //! environment signs in with a workload identity (`workload_identity` in
 //! the blueprint): one consumer that needs keys keeps the bucket in the
@@ -73,6 +78,8 @@ pub(crate) struct Placement {
     /// the cloud holds.
     pub s3_accounts: Vec<S3Account>,
     pub store_buckets: Vec<String>,
+    /// Whether the store holds fewer buckets than the graph has.
+    pub store_narrowed: bool,
 }
 
 impl Placement {
@@ -82,18 +89,45 @@ impl Placement {
     }
 }
 
-/// Where `env`'s buckets go. `holds` is whether its cloud target holds
-/// buckets; `left_out` says which components it does not deploy.
+/// Where an environment's buckets go.
+pub(crate) struct Here<'a> {
+    pub env: &'a str,
+    pub slug: &'a str,
+    /// Which components it does not deploy.
+    pub left_out: &'a BTreeMap<String, bool>,
+    pub ns: &'a BTreeMap<String, String>,
+    /// Its cloud target holds buckets.
+    pub holds: bool,
+    /// Its backups go to an off-cluster target.
+    pub off_cluster_backups: bool,
+}
+
+/// Where `here`'s buckets go.
 pub(crate) fn place(
     wiring: &Wiring,
     components: &[Enabled],
-    left_out: &BTreeMap<String, bool>,
-    ns: &BTreeMap<String, String>,
-    holds: bool,
-    slug: &str,
-    env: &str,
+    here: &Here<'_>,
 ) -> Result<Placement, ModelError> {
+    let Here {
+        env,
+        slug,
+        left_out,
+        ns,
+        holds,
+        off_cluster_backups,
+    } = *here;
     let deployed = |id: &str| left_out.get(id) == Some(&false);
+    // The (consumer, bucket) uses that hold in this environment.
+    let used: BTreeSet<(&str, &str)> = wiring
+        .buckets
+        .iter()
+        .flat_map(|b| {
+            b.consumers
+                .iter()
+                .filter(|c| deployed(&c.consumer) && !(c.backup && off_cluster_backups))
+                .map(move |c| (c.consumer.as_str(), b.name.as_str()))
+        })
+        .collect();
     let identity = |id: &str| {
         components
             .iter()
@@ -110,7 +144,7 @@ pub(crate) fn place(
                 .consumers
                 .iter()
                 .map(|c| c.consumer.as_str())
-                .filter(|c| deployed(c))
+                .filter(|c| used.contains(&(*c, b.name.as_str())))
                 .collect();
             if here.is_empty() || !here.iter().all(|c| identity(c).is_some()) {
                 continue;
@@ -153,6 +187,7 @@ pub(crate) fn place(
     for a in &wiring.s3_accounts {
         let split = |list: &[String], cloud_side: bool| -> Vec<String> {
             list.iter()
+                .filter(|b| used.contains(&(a.consumer.as_str(), b.as_str())))
                 .filter(|b| moved.contains(*b) == cloud_side)
                 .cloned()
                 .collect()
@@ -197,10 +232,11 @@ pub(crate) fn place(
             });
         }
     }
-    let store_buckets = wiring
+    let store_buckets: Vec<String> = wiring
         .buckets
         .iter()
         .filter(|b| !moved.contains(&b.name))
+        .filter(|b| used.iter().any(|(_, u)| *u == b.name))
         .map(|b| b.name.clone())
         .collect();
     Ok(Placement {
@@ -208,6 +244,7 @@ pub(crate) fn place(
         identities,
         names,
         s3_accounts,
+        store_narrowed: store_buckets.len() != wiring.buckets.len(),
         store_buckets,
     })
 }

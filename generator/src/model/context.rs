@@ -252,6 +252,8 @@ pub struct ChartContext {
 pub struct BucketConsumer {
     pub consumer: String,
     pub access: Access,
+    /// A backup, which an off-cluster backup target takes instead.
+    pub backup: bool,
 }
 
 /// The schema a template's context has: the base, plus `env`, `component`

@@ -61,6 +61,9 @@ pub struct Env {
     /// less the buckets the cloud holds) and its buckets.
     pub s3_accounts: Vec<super::wiring::S3Account>,
     pub store_buckets: Vec<String>,
+    /// Whether the store holds fewer buckets than the graph has here (the
+    /// shared values list them all).
+    pub store_narrowed: bool,
     /// By enabled component id: whether it reaches its buckets here with
     /// its workload identity (no keys), for templates to look one up.
     pub cloud_identity: BTreeMap<String, bool>,

@@ -492,6 +492,7 @@ impl Model {
                 bucket: BTreeMap::new(),
                 s3_accounts: Vec::new(),
                 store_buckets: Vec::new(),
+                store_narrowed: false,
                 cloud_identity: BTreeMap::new(),
                 left_out: components
                     .iter()
@@ -523,11 +524,14 @@ impl Model {
             let placed = buckets::place(
                 &wiring,
                 &components,
-                &obj.left_out,
-                &obj.ns,
-                holds,
-                &spec.client.slug,
-                &env.name,
+                &buckets::Here {
+                    env: &env.name,
+                    slug: &spec.client.slug,
+                    left_out: &obj.left_out,
+                    ns: &obj.ns,
+                    holds,
+                    off_cluster_backups: obj.backup_target.off_cluster,
+                },
             )?;
             let consumers = placed.consumers();
             let callers =
@@ -544,6 +548,7 @@ impl Model {
             obj.bucket = placed.names;
             obj.s3_accounts = placed.s3_accounts;
             obj.store_buckets = placed.store_buckets;
+            obj.store_narrowed = placed.store_narrowed;
             if let Some(c) = &mut obj.cloud {
                 c.buckets = placed.cloud;
                 c.identities = placed.identities;

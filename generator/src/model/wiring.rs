@@ -146,6 +146,7 @@ pub(crate) fn wiring(
                 buckets.entry(name).or_default().push(BucketConsumer {
                     consumer: id.to_owned(),
                     access: b.access,
+                    backup: b.backup,
                 });
             }
         }
