@@ -1125,6 +1125,26 @@ fn check_judges_the_cluster_its_terraform_declares() {
         "uses bucket \"acme-prod-loki-chunks\", which the environment's Terraform creates, but none of its service accounts (data-platform-observability/loki) has a pod identity",
     );
     assert_eq!(code, 1);
+    // With access keys of its own, the Terraform may sign the consumer in
+    // without a pod identity: not judged, and said so.
+    let mut keyed = with(
+        identity,
+        "service_account = \"loki\"",
+        "service_account = \"loki-gateway\"",
+    );
+    let tf = format!(
+        "{}\nresource \"aws_iam_access_key\" \"loki\" {{\n  user = \"loki\"\n}}\n",
+        text(&keyed, identity)
+    );
+    keyed.insert(identity.into(), tf.into_bytes());
+    let (code, report) = check_report(&keyed);
+    assert_eq!(code, 0, "{report:#}");
+    assert!(
+        not_modelled(&report)
+            .iter()
+            .any(|g| g.contains("this Terraform issues access keys")),
+        "{report:#}"
+    );
     let path = "platform/overlays/prod/namespaces/observability/egress.yaml";
     let kept: Vec<&str> = text(&files, path)
         .split("\n---\n")

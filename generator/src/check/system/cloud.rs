@@ -321,8 +321,20 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
             )),
         }
     }
+    // Keys the Terraform issues itself (an IAM user's access key) may be
+    // how a consumer signs in: a consumer without a pod identity is then
+    // not judged rather than denied.
+    let keys = module.resources("aws_iam_access_key").next();
+    if let Some(k) = keys {
+        gaps.push(gap(
+            &k.file,
+            k.line,
+            "this Terraform issues access keys: whether a bucket's consumer without a pod identity signs in with them is not judged".into(),
+        ));
+    }
+    let keyless: &[String] = if keys.is_some() { &[] } else { &cloud.buckets };
     let (bucket_grants, unsigned, unknown) =
-        super::cloud_iam::bucket_grants(m, &module, &grants, facts, &cloud.buckets);
+        super::cloud_iam::bucket_grants(m, &module, &grants, facts, keyless);
     cloud.bucket_grants = bucket_grants;
     cloud.unsigned = unsigned;
     gaps.extend(unknown);
