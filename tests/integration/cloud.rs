@@ -881,6 +881,20 @@ fn check_judges_the_cluster_its_terraform_declares() {
         );
         (code, findings)
     };
+    let count = |findings: &[serde_json::Value], rule: &str| {
+        findings.iter().filter(|f| f["rule"] == rule).count()
+    };
+    // A namespace's egress without its rule to the Pod Identity agent.
+    let cut_from_agent = |namespace: &str| {
+        let path = format!("platform/overlays/prod/namespaces/{namespace}/egress.yaml");
+        let kept: Vec<&str> = text(&files, &path)
+            .split("\n---\n")
+            .filter(|d| !d.contains("169.254.170.23"))
+            .collect();
+        let mut cut = files.clone();
+        cut.insert(path, kept.join("\n---\n").into_bytes());
+        cut
+    };
     let line_of = |path: &str, needle: &str| {
         text(&files, path)
             .lines()
@@ -890,15 +904,8 @@ fn check_judges_the_cluster_its_terraform_declares() {
     };
 
     // Velero's namespace without its rule to the agent.
-    let path = "platform/overlays/prod/namespaces/backup/egress.yaml";
-    let kept: Vec<&str> = text(&files, path)
-        .split("\n---\n")
-        .filter(|d| !d.contains("169.254.170.23"))
-        .collect();
-    let mut cut = files.clone();
-    cut.insert(path.into(), kept.join("\n---\n").into_bytes());
     let (code, findings) = found(
-        &cut,
+        &cut_from_agent("backup"),
         "SOC-SYS-018",
         "terraform/prod/identity.tf",
         "service account velero/velero-server gets an AWS role through EKS Pod Identity",
@@ -915,14 +922,7 @@ fn check_judges_the_cluster_its_terraform_declares() {
             "resource \"aws_eks_pod_identity_association\" \"velero\""
         )
     );
-    assert_eq!(
-        findings
-            .iter()
-            .filter(|f| f["rule"] == "SOC-SYS-018")
-            .count(),
-        1,
-        "{findings:#?}"
-    );
+    assert_eq!(count(&findings, "SOC-SYS-018"), 1, "{findings:#?}");
 
     // The VPC CNI not told to enforce policies, then not declared at all.
     let cluster = "terraform/prod/cluster.tf";
@@ -1022,10 +1022,7 @@ fn check_judges_the_cluster_its_terraform_declares() {
     );
     assert_eq!(code, 1);
     assert_eq!(
-        findings
-            .iter()
-            .filter(|f| f["rule"] == "SOC-SYS-021")
-            .count(),
+        count(&findings, "SOC-SYS-021"),
         1,
         "one of the two keys: {findings:#?}"
     );
@@ -1035,10 +1032,7 @@ fn check_judges_the_cluster_its_terraform_declares() {
         airflow,
         "grants secretsmanager:GetSecretValue on none of it (terraform/prod/identity.tf:",
     );
-    let denied = findings
-        .iter()
-        .filter(|f| f["rule"] == "SOC-SYS-021")
-        .count();
+    let denied = count(&findings, "SOC-SYS-021");
     let reads: usize = files
         .iter()
         .filter(|(p, _)| p.contains("/prod/") || p.contains("overlays/prod"))
@@ -1111,15 +1105,17 @@ fn check_judges_the_cluster_its_terraform_declares() {
     );
     assert_eq!(code, 1);
     assert_eq!(
-        findings
-            .iter()
-            .filter(|f| f["rule"] == "SOC-SYS-022")
-            .count(),
+        count(&findings, "SOC-SYS-022"),
         3,
         "one per bucket: {findings:#?}"
     );
+    let unbound = with(
+        identity,
+        "service_account = \"loki\"",
+        "service_account = \"loki-gateway\"",
+    );
     let (code, _) = found(
-        &with(identity, "service_account = \"loki\"", "service_account = \"loki-gateway\""),
+        &unbound,
         "SOC-SYS-025",
         loki,
         "uses bucket \"acme-prod-loki-chunks\", which the environment's Terraform creates, but none of its service accounts (data-platform-observability/loki) has a pod identity",
@@ -1127,14 +1123,10 @@ fn check_judges_the_cluster_its_terraform_declares() {
     assert_eq!(code, 1);
     // With access keys of its own, the Terraform may sign the consumer in
     // without a pod identity: not judged, and said so.
-    let mut keyed = with(
-        identity,
-        "service_account = \"loki\"",
-        "service_account = \"loki-gateway\"",
-    );
+    let mut keyed = unbound.clone();
     let tf = format!(
         "{}\nresource \"aws_iam_access_key\" \"loki\" {{\n  user = \"loki\"\n}}\n",
-        text(&keyed, identity)
+        text(&unbound, identity)
     );
     keyed.insert(identity.into(), tf.into_bytes());
     let (code, report) = check_report(&keyed);
@@ -1145,15 +1137,8 @@ fn check_judges_the_cluster_its_terraform_declares() {
             .any(|g| g.contains("this Terraform issues access keys")),
         "{report:#}"
     );
-    let path = "platform/overlays/prod/namespaces/observability/egress.yaml";
-    let kept: Vec<&str> = text(&files, path)
-        .split("\n---\n")
-        .filter(|d| !d.contains("169.254.170.23"))
-        .collect();
-    let mut cut = files.clone();
-    cut.insert(path.into(), kept.join("\n---\n").into_bytes());
     found(
-        &cut,
+        &cut_from_agent("observability"),
         "SOC-SYS-018",
         identity,
         "service account data-platform-observability/loki gets an AWS role through EKS Pod Identity",

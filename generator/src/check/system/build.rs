@@ -563,11 +563,7 @@ impl<'a> Repository<'a> {
         for s in facts.secrets.iter().filter(|s| !s.name.contains('<')) {
             // A key the Application's values set to null or "" reads no
             // Secret (Helm drops a null); any other keeps the fact's Secret.
-            let set = values.as_ref().and_then(|v| {
-                s.value
-                    .split('.')
-                    .try_fold(v, |v, k| v.as_object().and_then(|m| m.get(k)))
-            });
+            let set = values.as_ref().and_then(|v| at_dotted(v, &s.value));
             if matches!(set, Some(Value::Null)) || set.and_then(Value::as_str) == Some("") {
                 continue;
             }
@@ -1039,21 +1035,21 @@ fn configuration(
 /// chart's default then decides) or the path has no list.
 fn names_in_list<'v>(values: &'v Value, path: &str) -> Option<Vec<&'v str>> {
     let (list, rest) = path.split_once("[]")?;
-    let entries = list
-        .split('.')
-        .try_fold(values, |v, k| v.as_object().and_then(|m| m.get(k)))?
-        .as_array()?;
-    let rest: Vec<&str> = rest.split('.').filter(|k| !k.is_empty()).collect();
+    let entries = at_dotted(values, list)?.as_array()?;
+    let rest = rest.trim_start_matches('.');
     Some(
         entries
             .iter()
-            .filter_map(|e| {
-                rest.iter()
-                    .try_fold(e, |v, k| v.as_object().and_then(|m| m.get(*k)))
-                    .and_then(Value::as_str)
-            })
+            .filter_map(|e| at_dotted(e, rest).and_then(Value::as_str))
             .collect(),
     )
+}
+
+/// The value at a dotted path of map keys (`a.b.c`; empty: `v` itself).
+fn at_dotted<'v>(v: &'v Value, path: &str) -> Option<&'v Value> {
+    path.split('.')
+        .filter(|k| !k.is_empty())
+        .try_fold(v, |v, k| v.as_object().and_then(|m| m.get(k)))
 }
 
 #[cfg(test)]
