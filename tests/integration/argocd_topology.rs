@@ -7,12 +7,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
 use socle::render::FileSet;
 
-use crate::support::{materialise, render, render_text, to_json, tool, yaml_docs};
+use crate::support::{render, render_text, to_json, tool, yaml_docs};
 
 const IN_CLUSTER: &str = "https://kubernetes.default.svc";
 
@@ -154,18 +153,8 @@ fn kustomize_kinds(files: &FileSet, dir: &str, out: &mut BTreeSet<(String, Strin
 }
 
 /// The same, built by the real kustomize (`kubectl kustomize`) when present.
-fn kubectl_kinds(kubectl: &Path, root: &Path, dir: &str) -> BTreeSet<(String, String)> {
-    let out = Command::new(kubectl)
-        .arg("kustomize")
-        .arg(root.join(dir))
-        .output()
-        .expect("kubectl kustomize");
-    assert!(
-        out.status.success(),
-        "kubectl kustomize {dir}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+fn kubectl_kinds(builds: &crate::support::Builds, dir: &str) -> BTreeSet<(String, String)> {
+    let text = builds.build(dir).unwrap_or_else(|e| panic!("{e}"));
     crate::support::yaml_stream::<serde_json::Value>(&text)
         .expect("kustomize output parses")
         .into_iter()
@@ -388,7 +377,9 @@ fn the_platform_project_admits_exactly_what_the_platform_deploys() {
         let files = render(spec);
         let docs = docs(&files);
         let projects = projects(&docs);
-        let dir = kubectl.as_ref().map(|_| materialise(&files));
+        let builds = kubectl
+            .as_ref()
+            .map(|k| crate::support::Builds::new(k, &files));
         for env in env_names(&files) {
             let app_path = format!("argocd/{env}/applications/platform.yaml");
             let app = &docs
@@ -400,10 +391,10 @@ fn the_platform_project_admits_exactly_what_the_platform_deploys() {
             assert_eq!(overlay, format!("platform/overlays/{env}"));
             let mut kinds = BTreeSet::new();
             kustomize_kinds(&files, overlay, &mut kinds);
-            if let (Some(kubectl), Some(dir)) = (&kubectl, &dir) {
+            if let Some(builds) = &builds {
                 assert_eq!(
                     kinds,
-                    kubectl_kinds(kubectl, dir.path(), overlay),
+                    kubectl_kinds(builds, overlay),
                     "{spec:?} {env}: kustomize builds other kinds"
                 );
             }

@@ -61,7 +61,7 @@ const TERRAFORM: [&str; 15] = [
 
 #[test]
 fn prod_on_eks_gets_its_terraform_and_leaves_openebs_to_the_cloud() {
-    let files = render_text(&eks_spec());
+    let files = crate::support::render_eks();
     let rendered: Vec<&str> = files
         .keys()
         .filter_map(|p| p.strip_prefix("terraform/prod/"))
@@ -194,7 +194,7 @@ fn prod_on_eks_gets_its_terraform_and_leaves_openebs_to_the_cloud() {
 
 #[test]
 fn socle_check_finds_the_eks_repository_whole() {
-    let files = render_text(&eks_spec());
+    let files = crate::support::render_eks();
     let (code, findings) = check_json(&files);
     assert_eq!(code, 0, "{findings:#?}");
     assert!(findings.is_empty(), "{findings:#?}");
@@ -302,7 +302,7 @@ fn terraform_parses_and_checkov_fails_nothing() {
 /// the others, and no key is issued, stored or read for what moved.
 #[test]
 fn prod_on_eks_moves_to_s3_the_buckets_whose_consumers_have_pod_identities() {
-    let files = render_text(&eks_spec());
+    let files = crate::support::render_eks();
     let buckets = text(&files, "terraform/prod/buckets.tf");
     let names: Vec<&str> = buckets
         .lines()
@@ -410,7 +410,7 @@ fn kustomize_builds_the_cloud_storage_classes() {
     let Some(kubectl) = tool("kubectl") else {
         return;
     };
-    let files = render_text(&eks_spec());
+    let files = crate::support::render_eks();
     let dir = materialise(&files);
     let classes = |env: &str| -> BTreeSet<String> {
         let out = Command::new(&kubectl)
@@ -491,7 +491,7 @@ fn terraform_validates_with_the_local_provider_mirror() {
     let Some(terraform) = tool("terraform") else {
         return;
     };
-    let files = render_text(&eks_spec());
+    let files = crate::support::render_eks();
     let dir = materialise(&files);
     let rc = dir.path().join("terraformrc");
     fs_err::write(
@@ -530,7 +530,7 @@ fn terraform_validates_with_the_local_provider_mirror() {
 /// installer pins terraform by checksum.
 #[test]
 fn generated_ci_validates_the_terraform() {
-    let files = render_text(&eks_spec());
+    let files = crate::support::render_eks();
     assert!(
         text(&files, ".github/workflows/tests.yaml").contains("run: sh ci/terraform-validate.sh")
     );
@@ -717,7 +717,7 @@ fn pods_with_a_pod_identity_reach_the_agent() {
 /// inside the network. Environments off the cloud have no autoscaler.
 #[test]
 fn the_cloud_node_group_is_resized_by_the_cluster_autoscaler() {
-    let files = render_text(&eks_spec());
+    let files = crate::support::render_eks();
     assert!(files.contains_key("argocd/prod/applications/cluster-autoscaler.yaml"));
     for env in ["dev", "staging"] {
         assert!(!files.contains_key(&format!(
@@ -812,7 +812,7 @@ fn every_pod_identity_names_the_account_its_component_runs_under() {
             .unwrap(),
     )
     .unwrap();
-    let files = render_text(&eks_spec());
+    let files = crate::support::render_eks();
     let identity = text(&files, "terraform/prod/identity.tf");
     let mut seen = Vec::new();
     for line in identity.lines() {
@@ -863,7 +863,7 @@ fn every_pod_identity_names_the_account_its_component_runs_under() {
 /// account nothing runs under, and Terraform that does not parse.
 #[test]
 fn check_judges_the_cluster_its_terraform_declares() {
-    let files = render_text(&eks_spec());
+    let files = crate::support::render_eks();
     let with = |path: &str, from: &str, to: &str| {
         let before = text(&files, path);
         assert!(before.contains(from), "{path}: {from}");

@@ -7,8 +7,7 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use crate::cloud::eks_spec;
-use crate::support::{check_json, render_text, text, tool};
+use crate::support::{check_json, text, tool};
 
 const PROVISION: &str = "components/managed-postgresql/overlays/prod/provision.yaml";
 
@@ -36,7 +35,7 @@ fn first_words(v: &serde_json::Value) -> BTreeSet<String> {
 
 #[test]
 fn prod_on_eks_runs_postgresql_on_rds_from_the_same_wiring() {
-    let files = render_text(&eks_spec());
+    let files = crate::support::render_eks();
     // No operator, cluster or archiver in prod; staging keeps them.
     for id in ["postgresql", "cloudnative-pg", "barman-cloud"] {
         assert!(!files.contains_key(&format!("argocd/prod/applications/{id}.yaml")));
@@ -149,7 +148,7 @@ fn prod_on_eks_runs_postgresql_on_rds_from_the_same_wiring() {
 /// out to it, is denied at the consumer's line.
 #[test]
 fn check_models_the_managed_database_and_its_egress() {
-    let files = render_text(&eks_spec());
+    let files = crate::support::render_eks();
     let mut broken = files.clone();
     let provision = text(&files, PROVISION).replace("    keycloak keycloak\n", "");
     broken.insert(PROVISION.into(), provision.into_bytes());
@@ -200,7 +199,7 @@ fn the_provisioning_script_creates_the_wiring_in_a_real_postgresql() {
     // holds pg_ctl and psql too.
     let initdb = fs_err::canonicalize(&initdb).expect("initdb resolves");
     let bin = initdb.parent().expect("bin").to_owned();
-    let files = render_text(&eks_spec());
+    let files = crate::support::render_eks();
     let data = provision_data(&files);
     let dir = tempfile::tempdir().expect("tempdir");
     let (provision, roles) = (dir.path().join("provision"), dir.path().join("roles"));

@@ -1110,7 +1110,7 @@ fn ci_alert_rules_job_checks_and_unit_tests_the_rules() {
     ];
     // With prod on EKS, prod's rules and unit tests hold the Cluster
     // Autoscaler's alerts too.
-    let eks = crate::support::render_text(&crate::cloud::eks_spec());
+    let eks = crate::support::render_eks();
     assert!(text(&eks, "observability/tests/prod/thresholds.yaml")
         .contains("alertname: ClusterAutoscalerNodeGroupFull"));
     assert!(

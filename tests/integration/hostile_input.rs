@@ -574,7 +574,7 @@ fn hostile_terraform_is_bounded() {
     );
     assert_denied(&files, "infra/main.tf", "SOC-PARSE-001");
 
-    let mut files = crate::support::render_text(&crate::cloud::eks_spec());
+    let mut files = crate::support::render_eks();
     let mut text = String::from("locals {\n  d0 = [\"x\", \"y\"]\n");
     for i in 1..=30 {
         text.push_str(&format!("  d{i} = [local.d{0}, local.d{0}]\n", i - 1));

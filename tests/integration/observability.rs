@@ -172,7 +172,7 @@ fn every_alert_has_a_severity_and_a_rendered_runbook() {
         );
     }
     // With prod on EKS, prod's rules hold the Cluster Autoscaler's alerts.
-    let eks = crate::support::render_text(&crate::cloud::eks_spec());
+    let eks = crate::support::render_eks();
     assert!(alerts(&eks, "prod").contains_key("ClusterAutoscalerNodeGroupFull"));
     let names = ["dev", "staging", "prod"].map(String::from);
     alerts_have_severities_and_runbooks(&eks, "prod on EKS", &names, false);

@@ -29,13 +29,36 @@ pub fn fixture_text(name: &str) -> String {
     fs_err::read_to_string(fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
-/// Render a spec in-process with the embedded blueprint.
+/// Render a spec in-process with the embedded blueprint: the example, or a
+/// fixture under `specs/` by name.
 pub fn render(spec: Option<&str>) -> FileSet {
-    let text = match spec {
+    cached(spec.unwrap_or("the example"), || match spec {
         Some(name) => fs_err::read_to_string(fixture(&format!("specs/{name}"))).expect("fixture"),
         None => socle::spec::EXAMPLE.to_owned(),
-    };
-    render_text(&text)
+    })
+}
+
+/// The example with prod on EKS, rendered.
+pub fn render_eks() -> FileSet {
+    cached("prod on EKS", crate::cloud::eks_spec)
+}
+
+/// The render of a named spec, made once for the whole run: a hundred tests
+/// judge the same few renders, and each costs a second of an unoptimised
+/// build. A spec a test varies goes through [`render_text`], never cached.
+fn cached(key: &str, text: impl FnOnce() -> String) -> FileSet {
+    type Renders = std::sync::Mutex<
+        std::collections::HashMap<String, std::sync::Arc<std::sync::OnceLock<FileSet>>>,
+    >;
+    static RENDERS: std::sync::OnceLock<Renders> = std::sync::OnceLock::new();
+    let cell = RENDERS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(key.to_owned())
+        .or_default()
+        .clone();
+    cell.get_or_init(|| render_text(&text())).clone()
 }
 
 /// The renders the real-tool and schema tests judge, by label: the example,
@@ -45,7 +68,7 @@ pub fn renders_of_every_shape() -> [(&'static str, FileSet); 4] {
         ("default", render(None)),
         ("full.yaml", render(Some("full.yaml"))),
         ("hostile.yaml", render(Some("hostile.yaml"))),
-        ("prod on EKS", render_text(&crate::cloud::eks_spec())),
+        ("prod on EKS", render_eks()),
     ]
 }
 
@@ -375,4 +398,68 @@ pub fn point_airflow_at_a_missing_trino(repo: &Path) {
     );
     assert_ne!(broken, text, "Airflow's dev values changed shape");
     fs_err::write(&values, broken).unwrap();
+}
+
+/// `kubectl kustomize` of a rendered file set's kustomizations, each built
+/// once per content for the whole run: several tests judge the same builds
+/// of the same renders, and each build costs a third of a second of CPU.
+pub struct Builds {
+    kubectl: PathBuf,
+    digest: String,
+    dir: tempfile::TempDir,
+}
+
+type BuildCache = std::sync::Mutex<
+    std::collections::HashMap<(String, String), std::sync::Arc<std::sync::OnceLock<Built>>>,
+>;
+
+/// A build's standard output, or the reason it failed.
+pub type Built = Result<std::sync::Arc<str>, String>;
+
+impl Builds {
+    pub fn new(kubectl: &Path, files: &FileSet) -> Self {
+        use sha2::Digest;
+        let mut hash = sha2::Sha256::new();
+        for (path, bytes) in files {
+            hash.update((path.len() as u64).to_le_bytes());
+            hash.update(path.as_bytes());
+            hash.update((bytes.len() as u64).to_le_bytes());
+            hash.update(bytes);
+        }
+        let digest = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        Builds {
+            kubectl: kubectl.to_path_buf(),
+            digest,
+            dir: materialise(files),
+        }
+    }
+
+    /// The build of the kustomization at `root` (a directory of the set).
+    pub fn build(&self, root: &str) -> Built {
+        static CACHE: std::sync::OnceLock<BuildCache> = std::sync::OnceLock::new();
+        let cell = CACHE
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry((self.digest.clone(), root.to_owned()))
+            .or_default()
+            .clone();
+        cell.get_or_init(|| {
+            let out = std::process::Command::new(&self.kubectl)
+                .arg("kustomize")
+                .arg(self.dir.path().join(root))
+                .output()
+                .map_err(|e| format!("kubectl kustomize {root}: {e}"))?;
+            if !out.status.success() {
+                return Err(format!(
+                    "kubectl kustomize {root}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+            }
+            String::from_utf8(out.stdout)
+                .map(std::sync::Arc::from)
+                .map_err(|e| format!("kubectl kustomize {root}: {e}"))
+        })
+        .clone()
+    }
 }

@@ -2,25 +2,14 @@
 //! and the model of the generated repositories.
 
 use std::collections::BTreeSet;
-use std::process::Command;
 
-use crate::support::{materialise, render, tool};
+use crate::support::{render, tool};
 
 type Identity = (String, String, String);
 
 /// (kind, name, namespace) of every object `kubectl kustomize` emits.
-fn kustomize(kubectl: &std::path::Path, root: &std::path::Path, dir: &str) -> BTreeSet<Identity> {
-    let out = Command::new(kubectl)
-        .arg("kustomize")
-        .arg(root.join(dir))
-        .output()
-        .expect("kubectl kustomize runs");
-    assert!(
-        out.status.success(),
-        "kubectl kustomize {dir}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).expect("utf-8");
+fn kustomize(builds: &crate::support::Builds, dir: &str) -> BTreeSet<Identity> {
+    let text = builds.build(dir).unwrap_or_else(|e| panic!("{e}"));
     let mut set = BTreeSet::new();
     for doc in text.split("\n---\n") {
         let v: serde_json::Value = match serde_saphyr::from_str(doc) {
@@ -57,7 +46,7 @@ fn the_kustomize_model_emits_what_kustomize_emits() {
         let files = render(spec);
         let list: Vec<(String, Vec<u8>)> =
             files.iter().map(|(p, b)| (p.clone(), b.clone())).collect();
-        let dir = materialise(&files);
+        let builds = crate::support::Builds::new(&kubectl, &files);
         let roots: Vec<String> = list
             .iter()
             .filter_map(|(p, _)| p.strip_suffix("/kustomization.yaml").map(str::to_owned))
@@ -71,7 +60,7 @@ fn the_kustomize_model_emits_what_kustomize_emits() {
             let (objects, gaps) = socle::check::system::kustomize_identities(&list, root);
             assert!(gaps.is_empty(), "{spec:?} {root}: {gaps:?}");
             let modelled: BTreeSet<Identity> = objects.into_iter().collect();
-            let real = kustomize(&kubectl, dir.path(), root);
+            let real = kustomize(&builds, root);
             assert_eq!(
                 modelled, real,
                 "{spec:?}: {root}: model differs from kustomize"

@@ -4,7 +4,7 @@
 #   tests/tools/dbt_check.sh DBT_BIN GENERATED_REPO_DIR
 #
 # DBT_BIN is a dbt executable from a Python environment with dbt-core,
-# dbt-duckdb and dbt-trino installed. On a copy of GENERATED_REPO_DIR/dbt it
+# dbt-duckdb and dbt-trino installed (the interpreter beside it runs dbt). On a copy of GENERATED_REPO_DIR/dbt it
 # runs `dbt build --target local` (seeds, models and tests on DuckDB, offline)
 # and then `dbt parse --target <env>` for every Trino target of profiles.yml
 # (parsing needs no connection). Warnings are errors. Fails unless the build
@@ -36,25 +36,6 @@ export DBT_USE_COLORS=false
 # set; nothing connects.
 export DBT_TRINO_JWT=parse-only
 
-echo "== dbt build --target local"
-"$dbt" --warn-error build --target local
-
-"$python" - target/run_results.json <<'EOF'
-import collections
-import json
-import sys
-
-results = json.load(open(sys.argv[1]))["results"]
-kinds = collections.Counter(r["unique_id"].split(".")[0] for r in results)
-bad = [(r["unique_id"], r["status"]) for r in results if r["status"] not in ("success", "pass")]
-print(f"run_results: {dict(kinds)}")
-if bad:
-    sys.exit(f"nodes not successful: {bad}")
-for kind in ("seed", "model", "test"):
-    if kinds[kind] == 0:
-        sys.exit(f"the build ran no {kind}")
-EOF
-
 targets=$("$python" - profiles.yml dbt_project.yml <<'EOF'
 import sys
 import yaml
@@ -65,8 +46,39 @@ print(" ".join(name for name, out in outputs.items() if out.get("type") == "trin
 EOF
 )
 [ -n "$targets" ] || { echo "profiles.yml has no Trino target" >&2; exit 1; }
-for target in $targets; do
-    echo "== dbt parse --target $target"
-    "$dbt" --warn-error parse --target "$target"
-done
+
+# One interpreter runs every command through dbt's Python entry point
+# (dbtRunner): starting dbt costs seconds, and the project is parsed once per
+# target either way.
+# shellcheck disable=SC2086 # one argument per target
+"$python" - $targets <<'EOF'
+import collections
+import json
+import sys
+
+from dbt.cli.main import dbtRunner
+
+runner = dbtRunner()
+
+
+def dbt(*args):
+    print(f"== dbt {' '.join(args)}", flush=True)
+    result = runner.invoke(["--warn-error", *args])
+    if not result.success:
+        sys.exit(f"dbt {' '.join(args)} failed: {result.exception or 'see above'}")
+
+
+dbt("build", "--target", "local")
+results = json.load(open("target/run_results.json"))["results"]
+kinds = collections.Counter(r["unique_id"].split(".")[0] for r in results)
+bad = [(r["unique_id"], r["status"]) for r in results if r["status"] not in ("success", "pass")]
+print(f"run_results: {dict(kinds)}")
+if bad:
+    sys.exit(f"nodes not successful: {bad}")
+for kind in ("seed", "model", "test"):
+    if kinds[kind] == 0:
+        sys.exit(f"the build ran no {kind}")
+for target in sys.argv[1:]:
+    dbt("parse", "--target", target)
+EOF
 echo "dbt_check: build on local and parse on: $targets"

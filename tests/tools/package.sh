@@ -28,7 +28,9 @@ for f in LICENSE README.md Cargo.lock data/blueprints/platform/blueprint.yaml \
   [ -e "$src/$f" ] || { echo "package misses $f" >&2; exit 1; }
 done
 (cd "$src" && CARGO_TARGET_DIR="$root/target" cargo build --quiet --locked \
-  --config 'profile.dev.package."*".opt-level=1')
+  --config 'profile.dev.debug="line-tables-only"' \
+  --config 'profile.dev.package."*".opt-level=1' \
+  --config 'profile.dev.package."*".debug=false')
 bin="$root/target/debug/socle"
 "$bin" --version
 "$bin" new -q --out "$work/acme" --no-git

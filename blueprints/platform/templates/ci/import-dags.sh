@@ -17,8 +17,11 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-# Compiled files go to the scratch directory, never into the repository.
-export PYTHONPYCACHEPREFIX="$work/pycache"
+# Compiled files go to the scratch directory, never into the repository:
+# the DAGs' imports write none, py_compile writes under the scratch prefix.
+# (A prefix for the whole run would make Python ignore Airflow's installed
+# bytecode and recompile it on every run.)
+export PYTHONDONTWRITEBYTECODE=1
 export AIRFLOW_HOME="$work/airflow"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__DAGS_FOLDER="$repo/airflow/dags"
@@ -26,7 +29,7 @@ export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="sqlite:///$work/airflow.db"
 export AIRFLOW__LOGGING__LOGGING_LEVEL=ERROR
 mkdir -p "$AIRFLOW_HOME"
 
-python3 - "$repo" <<'PY'
+python3 - "$repo" "$work/pycache" <<'PY'
 import glob
 import os
 import py_compile
@@ -43,7 +46,8 @@ sources = sorted(
     + glob.glob(os.path.join(repo, "spark", "**", "*.py"), recursive=True)
 )
 for path in sources:
-    py_compile.compile(path, doraise=True)
+    cfile = os.path.join(sys.argv[2], os.path.relpath(path, repo) + "c")
+    py_compile.compile(path, cfile=cfile, doraise=True)
 print(f"py_compile: {len(sources)} file(s) OK")
 
 try:
