@@ -152,6 +152,28 @@ fn full_spec_reads_from_its_secret_stores() {
     );
 }
 
+/// NiFi's flows find its object-store keys in its containers' environment;
+/// the chart facts tie that environment to the Secret, so without its
+/// ExternalSecret check says nothing creates it.
+#[test]
+fn nifi_needs_the_secret_of_its_object_store_keys() {
+    let mut files = render(None);
+    let path = "components/nifi/manifests/prod/externalsecrets.yaml";
+    let text = String::from_utf8(files[path].clone()).expect("utf-8");
+    let cut = text
+        .find("---\n# The keys of NiFi")
+        .expect("nifi-s3 is rendered");
+    files.insert(path.to_owned(), text[..cut].as_bytes().to_vec());
+    let (_, findings) = crate::support::check_json(&files);
+    assert!(
+        findings.iter().any(|f| f["rule"] == "SOC-SYS-009"
+            && f["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("Secret data-platform-integration/nifi-s3"))),
+        "{findings:#?}"
+    );
+}
+
 #[test]
 fn a_repository_socle_did_not_write() {
     let dir = fixture("secrets/foreign");
