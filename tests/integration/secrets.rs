@@ -163,7 +163,7 @@ fn nifi_needs_the_secret_of_its_object_store_keys() {
     let cut = text
         .find("---\n# The keys of NiFi")
         .expect("nifi-s3 is rendered");
-    files.insert(path.to_owned(), text[..cut].as_bytes().to_vec());
+    files.insert(path.to_owned(), text.as_bytes()[..cut].to_vec());
     let (_, findings) = crate::support::check_json(&files);
     assert!(
         findings.iter().any(|f| f["rule"] == "SOC-SYS-009"
