@@ -706,7 +706,11 @@ pub(crate) fn run_step(
     let mut cmd = Command::new("bash");
     cmd.args(["--noprofile", "--norc", "-eo", "pipefail", "-c", &script])
         .current_dir(dir)
-        .env("PATH", path);
+        .env("PATH", path)
+        // A runner sets neither: the jobs must keep the repository clean
+        // of bytecode on their own.
+        .env_remove("PYTHONDONTWRITEBYTECODE")
+        .env_remove("PYTHONPYCACHEPREFIX");
     if let Some(vars) = step["env"].as_object() {
         for (k, v) in vars {
             cmd.env(k, expand(str_of(v), ctx));
@@ -1077,6 +1081,14 @@ fn ci_airflow_job_imports_every_dag_of_every_environment() {
         run.output
     );
     assert!(run.output.contains("import-dags: OK"), "{}", run.output);
+    // Compiling and importing the DAGs writes nothing into the repository.
+    let written: Vec<_> = walkdir::WalkDir::new(dir.path())
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name() == "__pycache__")
+        .map(|e| e.path().to_path_buf())
+        .collect();
+    assert!(written.is_empty(), "{written:?}");
 }
 
 /// A python3 that has PyYAML (the alert-rules job installs it).
