@@ -213,10 +213,7 @@ fn socle_check_finds_the_eks_repository_whole() {
     // A warning: a chart or operator may create it.
     let (_, findings) = check_json(&kept);
     assert!(
-        findings.iter().any(|f| f["rule"] == "SOC-SYS-009"
-            && f["message"]
-                .as_str()
-                .is_some_and(|m| m.contains("velero/velero-s3"))),
+        crate::support::finds(&findings, "SOC-SYS-009", &["velero/velero-s3"]),
         "{findings:#?}"
     );
 }

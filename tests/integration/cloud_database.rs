@@ -175,13 +175,14 @@ fn check_models_the_managed_database_and_its_egress() {
     // The provisioning Job, in the storage namespace itself, is judged
     // too: the ExternalName Service forwards nothing.
     assert!(
-        findings.iter().any(|f| f["rule"] == "SOC-SYS-005"
-            && f["message"]
-                .as_str()
-                .is_some_and(|m| m.contains("\"managed-postgresql-prod\"")
-                    && m.contains(
-                        "resolves to postgresql.acme-prod.internal outside the cluster"
-                    ))),
+        crate::support::finds(
+            &findings,
+            "SOC-SYS-005",
+            &[
+                "\"managed-postgresql-prod\"",
+                "resolves to postgresql.acme-prod.internal outside the cluster"
+            ]
+        ),
         "{findings:#?}"
     );
 }

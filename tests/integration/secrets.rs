@@ -166,10 +166,11 @@ fn nifi_needs_the_secret_of_its_object_store_keys() {
     files.insert(path.to_owned(), text.as_bytes()[..cut].to_vec());
     let (_, findings) = crate::support::check_json(&files);
     assert!(
-        findings.iter().any(|f| f["rule"] == "SOC-SYS-009"
-            && f["message"]
-                .as_str()
-                .is_some_and(|m| m.contains("Secret data-platform-integration/nifi-s3"))),
+        crate::support::finds(
+            &findings,
+            "SOC-SYS-009",
+            &["Secret data-platform-integration/nifi-s3"]
+        ),
         "{findings:#?}"
     );
 }

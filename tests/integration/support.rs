@@ -250,6 +250,16 @@ pub fn check_json(files: &FileSet) -> (i32, Vec<serde_json::Value>) {
     )
 }
 
+/// Whether a finding of `rule` has a message holding every fragment.
+pub fn finds(findings: &[serde_json::Value], rule: &str, fragments: &[&str]) -> bool {
+    findings.iter().any(|f| {
+        f["rule"] == rule
+            && f["message"]
+                .as_str()
+                .is_some_and(|m| fragments.iter().all(|x| m.contains(x)))
+    })
+}
+
 /// `socle check --format json` of a file set: the exit code and the whole
 /// report (findings, what was skipped or not modelled).
 pub fn check_report(files: &FileSet) -> (i32, serde_json::Value) {

@@ -20,9 +20,10 @@ src=$2/dbt
 [ -x "$dbt" ] || { echo "not an executable: $1" >&2; exit 2; }
 [ -f "$src/dbt_project.yml" ] || { echo "no DBT project in $src" >&2; exit 2; }
 
-# The interpreter of dbt's own environment has PyYAML (a dbt dependency).
+# The interpreter of dbt's own environment runs dbt's Python entry point
+# (and has PyYAML, a dbt dependency).
 python=$(dirname "$dbt")/python
-[ -x "$python" ] || python=python3
+[ -x "$python" ] || { echo "no python beside $dbt (dbt's environment)" >&2; exit 2; }
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
