@@ -309,6 +309,7 @@ fn prod_on_eks_moves_to_s3_the_buckets_whose_consumers_have_pod_identities() {
     assert_eq!(
         names,
         [
+            "acme-prod-airflow-logs",
             "acme-prod-loki-admin",
             "acme-prod-loki-chunks",
             "acme-prod-loki-ruler"
@@ -318,6 +319,19 @@ fn prod_on_eks_moves_to_s3_the_buckets_whose_consumers_have_pod_identities() {
     assert!(identity.contains(
         "namespace       = \"data-platform-observability\"\n  service_account = \"loki\"\n  role_arn        = aws_iam_role.loki.arn"
     ), "{identity}");
+
+    // Airflow's role is taken by the account of each of its pods that
+    // touches the logs, as the chart names them.
+    for account in [
+        "airflow-api-server",
+        "airflow-dag-processor",
+        "airflow-triggerer",
+        "airflow-worker",
+    ] {
+        assert!(identity.contains(&format!(
+            "namespace       = \"data-platform-core\"\n  service_account = \"{account}\"\n  role_arn        = aws_iam_role.airflow.arn"
+        )), "{account}: {identity}");
+    }
 
     // MinIO in prod keeps the other buckets and users; staging keeps all.
     let tenant = |env: &str| text(&files, &format!("components/minio/values-{env}.yaml"));
@@ -332,6 +346,16 @@ fn prod_on_eks_moves_to_s3_the_buckets_whose_consumers_have_pod_identities() {
         )
     };
     assert!(!policies("prod").contains("loki"), "{}", policies("prod"));
+    assert!(
+        !policies("prod").contains("airflow"),
+        "{}",
+        policies("prod")
+    );
+    assert!(
+        !tenant("prod").contains("airflow-logs"),
+        "{}",
+        tenant("prod")
+    );
     assert!(policies("staging").contains("loki.json"));
     assert!(!text(
         &files,
@@ -359,6 +383,29 @@ fn prod_on_eks_moves_to_s3_the_buckets_whose_consumers_have_pod_identities() {
     assert!(text(&files, "argocd/staging/applications/loki.yaml")
         .contains("path: components/loki/manifests/staging"));
 
+    // Airflow in prod: its logs in the cloud's bucket, a connection with no
+    // key, and no entry of keys read; staging keeps MinIO's.
+    let airflow = |env: &str| text(&files, &format!("components/airflow/values-{env}.yaml"));
+    assert!(airflow("prod").contains(r#"remote_base_log_folder: "s3://acme-prod-airflow-logs""#));
+    assert!(airflow("staging").contains(r#"remote_base_log_folder: "s3://airflow-logs""#));
+    let credentials = |env: &str| {
+        text(
+            &files,
+            &format!("components/airflow/manifests/{env}/externalsecrets.yaml"),
+        )
+    };
+    assert!(
+        credentials("prod").contains(
+            r#"task-logs-connection: |-
+          {"conn_type": "aws", "extra": {"region_name": "eu-west-3"}}"#
+        ),
+        "{}",
+        credentials("prod")
+    );
+    assert!(!credentials("prod").contains("airflow/s3"));
+    assert!(credentials("staging").contains("acme/staging/airflow/s3"));
+    assert!(credentials("staging").contains(r#""login": "{{ .s3AccessKey }}""#));
+
     // Its namespace reaches S3's endpoint in the network, in prod only.
     let egress = |env: &str| {
         text(
@@ -374,7 +421,8 @@ fn prod_on_eks_moves_to_s3_the_buckets_whose_consumers_have_pod_identities() {
     let (code, listed, err) = socle_in(dir.path(), &["secrets", "list", ".", "--env", "prod"]);
     assert_eq!(code, 0, "{err}");
     assert!(!listed.contains("acme/prod/loki/s3"), "{listed}");
-    assert!(listed.contains("acme/prod/airflow/s3"), "{listed}");
+    assert!(!listed.contains("acme/prod/airflow/s3"), "{listed}");
+    assert!(listed.contains("acme/prod/nifi/s3"), "{listed}");
 }
 
 #[test]
@@ -1012,10 +1060,14 @@ fn check_judges_the_cluster_its_terraform_declares() {
     // environment's entries.
     let airflow = "components/airflow/manifests/prod/externalsecrets.yaml";
     let (code, findings) = found(
-        &with(airflow, "key: acme/prod/airflow/s3", "key: acme/shared/airflow/s3"),
+        &with(
+            airflow,
+            "key: acme/prod/airflow/postgresql",
+            "key: acme/shared/airflow/postgresql",
+        ),
         "SOC-SYS-021",
         airflow,
-        "reads \"acme/shared/airflow/s3\" from Secrets Manager (store \"platform-secrets\", eu-west-3) as the External Secrets operator data-platform-core/external-secrets",
+        "reads \"acme/shared/airflow/postgresql\" from Secrets Manager (store \"platform-secrets\", eu-west-3) as the External Secrets operator data-platform-core/external-secrets",
     );
     assert_eq!(code, 1);
     assert_eq!(
@@ -1105,6 +1157,35 @@ fn check_judges_the_cluster_its_terraform_declares() {
         count(&findings, "SOC-SYS-022"),
         3,
         "one per bucket: {findings:#?}"
+    );
+    // Airflow's role, taken by four accounts (charts.yaml's
+    // service_accounts), though Airflow also reaches MinIO (the endpoint its
+    // DAGs hand to the pipelines): each account is judged on the cloud's
+    // bucket.
+    let start = policy
+        .find("data \"aws_iam_policy_document\" \"airflow_buckets\"")
+        .expect("airflow's policy");
+    let mut cut = files.clone();
+    cut.insert(
+        identity.into(),
+        format!(
+            "{}{}",
+            &policy[..start],
+            policy[start..].replacen("      \"s3:PutObject\",\n", "", 1)
+        )
+        .into_bytes(),
+    );
+    let (code, findings) = found(
+        &cut,
+        "SOC-SYS-022",
+        "components/airflow/values-prod.yaml",
+        "uses bucket \"acme-prod-airflow-logs\" (write access) with the pod identity of data-platform-core/airflow-worker, whose role aws_iam_role.airflow grants",
+    );
+    assert_eq!(code, 1);
+    assert_eq!(
+        count(&findings, "SOC-SYS-022"),
+        4,
+        "one per account: {findings:#?}"
     );
     let unbound = with(
         identity,

@@ -87,8 +87,23 @@ pub struct Chart {
     pub webhooks: Vec<Webhook>,
     #[serde(default)]
     pub secrets: Vec<ExpectedSecret>,
+    /// The account the chart's main workload runs under.
     #[serde(default)]
     pub service_account: Option<String>,
+    /// The accounts of its other workloads, where they differ (a chart
+    /// with one account per component).
+    #[serde(default)]
+    pub service_accounts: Vec<String>,
+}
+
+impl Chart {
+    /// Every account the chart's pods may run under.
+    pub fn accounts(&self) -> impl Iterator<Item = &str> {
+        self.service_account
+            .iter()
+            .chain(&self.service_accounts)
+            .map(String::as_str)
+    }
 }
 
 fn yes() -> bool {

@@ -333,8 +333,16 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
         ));
     }
     let keyless: &[String] = if keys.is_some() { &[] } else { &cloud.buckets };
-    let (bucket_grants, unsigned, unknown) =
-        super::cloud_iam::bucket_grants(m, &module, &grants, facts, keyless);
+    let (bucket_grants, unsigned, unknown) = super::cloud_iam::bucket_grants(
+        m,
+        &module,
+        &grants,
+        facts,
+        super::cloud_iam::Created {
+            all: &cloud.buckets,
+            keyless,
+        },
+    );
     cloud.bucket_grants = bucket_grants;
     cloud.unsigned = unsigned;
     gaps.extend(unknown);
@@ -396,13 +404,10 @@ fn account_exists(
         for s in &a.sources {
             let Some(chart) = &s.chart else { continue };
             let version = s.target_revision.as_deref().unwrap_or_default();
-            match facts
-                .get(&s.repo_url, chart, version)
-                .and_then(|c| c.service_account.as_deref())
-            {
-                Some(sa) if sa == account => return Some(true),
-                Some(_) => {}
-                None => unknown = true,
+            match facts.get(&s.repo_url, chart, version) {
+                Some(c) if c.accounts().any(|sa| sa == account) => return Some(true),
+                Some(c) if c.accounts().next().is_some() => {}
+                _ => unknown = true,
             }
         }
     }

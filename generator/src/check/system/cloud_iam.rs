@@ -452,12 +452,10 @@ fn accounts(m: &Modelled, facts: &ChartFacts, app: &str) -> Vec<(String, String)
         .filter_map(|s| {
             let chart = s.chart.as_deref()?;
             let version = s.target_revision.as_deref().unwrap_or_default();
-            facts
-                .get(&s.repo_url, chart, version)?
-                .service_account
-                .clone()
+            facts.get(&s.repo_url, chart, version)
         })
-        .map(|sa| (ns.clone(), sa))
+        .flat_map(|c| c.accounts())
+        .map(|sa| (ns.clone(), sa.to_owned()))
         .collect();
     out.extend(
         m.system
@@ -469,27 +467,39 @@ fn accounts(m: &Modelled, facts: &ChartFacts, app: &str) -> Vec<(String, String)
     out
 }
 
+/// The buckets the environment's Terraform creates.
+pub(crate) struct Created<'a> {
+    pub(crate) all: &'a [String],
+    /// Those no key of the Terraform may sign in to: a pod identity or
+    /// nothing.
+    pub(crate) keyless: &'a [String],
+}
+
 /// For each bucket a consumer uses on a store outside the cluster, what
-/// its pod identity's role may do there.
+/// its pod identity's role may do there. A consumer that also reaches a
+/// store in the cluster (an endpoint it hands to others) still uses the
+/// Terraform's buckets in the cloud: their names are no tenant's.
 pub(crate) fn bucket_grants(
     m: &Modelled,
     module: &Module,
     grants: &[Grant],
     facts: &ChartFacts,
-    created: &[String],
+    created: Created<'_>,
 ) -> (Vec<BucketGrant>, Vec<Unsigned>, Vec<Gap>) {
     let mut out = Vec::new();
     let mut unsigned = Vec::new();
     let mut gaps = Vec::new();
     let ev = Evaluator::symbolic(module);
-    for u in m.system.bucket_uses.iter().filter(|u| u.stores.is_empty()) {
+    let outside =
+        |u: &&super::input::BucketUse| u.stores.is_empty() || created.all.contains(&u.bucket);
+    for u in m.system.bucket_uses.iter().filter(outside) {
         let accounts: Vec<(String, String)> = accounts(m, facts, &u.consumer)
             .into_iter()
             .filter(|(_, a)| !a.is_empty())
             .collect();
         // A bucket this Terraform creates has no keys anyone issues: its
         // consumer signs in with a pod identity or not at all.
-        if created.contains(&u.bucket)
+        if created.keyless.contains(&u.bucket)
             && !accounts.iter().any(|(n, a)| {
                 grants
                     .iter()
