@@ -1309,3 +1309,35 @@ fn sys_017_prod_backups_inside_the_cluster() {
     // PostgreSQL's still leave the cluster; dev and staging may keep theirs.
     assert_eq!(report.of_rule("SOC-SYS-017").len(), 1, "{report:#?}");
 }
+
+/// Airbyte keeps its job logs and sync state in a bucket it names in a map
+/// by purpose (`global.storage.bucket`); the object store must create it,
+/// and the check reads every name of that map.
+#[test]
+fn sys_012_airbyte_storage_bucket_the_store_does_not_create() {
+    let mut files = render(Some("hostile.yaml")).clone();
+    let values = "components/airbyte/values-dev.yaml";
+    for purpose in ["log", "state", "workloadOutput", "activityPayload"] {
+        assert!(
+            text(&files, values).contains(&format!("      {purpose}: airbyte\n")),
+            "{purpose}"
+        );
+    }
+    edit(
+        &mut files,
+        "components/minio/values.yaml",
+        "    - name: airbyte\n      region: us-east-1\n      objectLock: false\n",
+        "",
+    );
+    // The map's first name in key order.
+    let line = line_of(&files, values, "activityPayload: airbyte");
+    assert_caught(
+        &files,
+        &Expect {
+            rule: "SOC-SYS-012",
+            file: values,
+            line: Some(line),
+            needles: &["Application \"airbyte-dev\"", "bucket \"airbyte\""],
+        },
+    );
+}

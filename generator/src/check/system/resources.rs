@@ -199,10 +199,11 @@ fn scan(v: &Value, path: &mut Vec<Value>, out: &mut Vec<(Vec<Value>, Said)>, dep
                     out.push((p, Said::Client(value.to_owned())));
                 }
             }
-            let in_bucket_names = path
-                .last()
-                .and_then(Value::as_str)
-                .is_some_and(|k| k.eq_ignore_ascii_case("bucketNames"));
+            // A map of buckets by purpose: Loki's `bucketNames: {chunks: x}`,
+            // Airbyte's `storage.bucket: {log: x, state: y}`.
+            let in_bucket_names = path.last().and_then(Value::as_str).is_some_and(|k| {
+                k.eq_ignore_ascii_case("bucketNames") || k.eq_ignore_ascii_case("bucket")
+            });
             let read_only = marks_read_only(m);
             let bucket = |p: &[Value], b: &str, out: &mut Vec<(Vec<Value>, Said)>| {
                 out.push((p.to_vec(), Said::Bucket(b.to_owned())));
@@ -1163,6 +1164,7 @@ mod tests {
     fn buckets_are_read_by_key_variable_and_url() {
         let found = said(serde_json::json!({
             "loki": {"storage": {"bucketNames": {"chunks": "loki-chunks"}}},
+            "airbyte": {"storage": {"bucket": {"log": "airbyte-logs", "state": "airbyte-state"}}},
             "backups": {"s3": {"bucket": "backups"}, "destinationPath": "s3://pg-wal/x"},
             "env": [{"name": "NOTES_S3_BUCKET", "value": "notebooks"},
                     {"name": "WAREHOUSE_BUCKETS", "value": "a-1 b-2"}],
@@ -1172,6 +1174,8 @@ mod tests {
         }));
         for b in [
             "loki-chunks",
+            "airbyte-logs",
+            "airbyte-state",
             "backups",
             "pg-wal",
             "notebooks",
