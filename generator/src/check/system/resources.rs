@@ -167,6 +167,27 @@ fn hosts_under(v: &Value, out: &mut BTreeSet<String>, depth: usize) {
     }
 }
 
+/// Whether a `bucket:` map describes one bucket (its name and settings)
+/// rather than naming buckets by purpose.
+fn describes_one_bucket(m: &serde_json::Map<String, Value>) -> bool {
+    const SETTINGS: [&str; 12] = [
+        "name",
+        "region",
+        "endpoint",
+        "prefix",
+        "path",
+        "url",
+        "host",
+        "port",
+        "policy",
+        "versioning",
+        "type",
+        "provider",
+    ];
+    m.keys()
+        .any(|k| SETTINGS.iter().any(|s| k.eq_ignore_ascii_case(s)))
+}
+
 /// Walks a configuration, collecting what it says with the path of each.
 fn scan(v: &Value, path: &mut Vec<Value>, out: &mut Vec<(Vec<Value>, Said)>, depth: usize) {
     if depth > 64 {
@@ -200,9 +221,12 @@ fn scan(v: &Value, path: &mut Vec<Value>, out: &mut Vec<(Vec<Value>, Said)>, dep
                 }
             }
             // A map of buckets by purpose: Loki's `bucketNames: {chunks: x}`,
-            // Airbyte's `storage.bucket: {log: x, state: y}`.
+            // Airbyte's `storage.bucket: {log: x, state: y}`. A `bucket:` map
+            // describing one bucket (`{name: x, region: y}`) names it under
+            // `name`, and its other keys are settings, not buckets.
             let in_bucket_names = path.last().and_then(Value::as_str).is_some_and(|k| {
-                k.eq_ignore_ascii_case("bucketNames") || k.eq_ignore_ascii_case("bucket")
+                k.eq_ignore_ascii_case("bucketNames")
+                    || (k.eq_ignore_ascii_case("bucket") && !describes_one_bucket(m))
             });
             let read_only = marks_read_only(m);
             let bucket = |p: &[Value], b: &str, out: &mut Vec<(Vec<Value>, Said)>| {
@@ -211,6 +235,20 @@ fn scan(v: &Value, path: &mut Vec<Value>, out: &mut Vec<(Vec<Value>, Said)>, dep
                     out.push((p.to_vec(), Said::ReadOnly(b.to_owned())));
                 }
             };
+            let one_bucket = path
+                .last()
+                .and_then(Value::as_str)
+                .is_some_and(|k| k.eq_ignore_ascii_case("bucket"))
+                && describes_one_bucket(m);
+            if let Some(name) = m
+                .get("name")
+                .and_then(Value::as_str)
+                .filter(|n| one_bucket && bucket_name(n))
+            {
+                let mut p = path.clone();
+                p.push(Value::from("name"));
+                bucket(&p, name, out);
+            }
             for (k, x) in m {
                 path.push(Value::from(k.as_str()));
                 if let Some(s) = x.as_str() {
@@ -1165,6 +1203,7 @@ mod tests {
         let found = said(serde_json::json!({
             "loki": {"storage": {"bucketNames": {"chunks": "loki-chunks"}}},
             "airbyte": {"storage": {"bucket": {"log": "airbyte-logs", "state": "airbyte-state"}}},
+            "one": {"bucket": {"name": "described", "region": "eu-west-3", "prefix": "logs"}},
             "backups": {"s3": {"bucket": "backups"}, "destinationPath": "s3://pg-wal/x"},
             "env": [{"name": "NOTES_S3_BUCKET", "value": "notebooks"},
                     {"name": "WAREHOUSE_BUCKETS", "value": "a-1 b-2"}],
@@ -1174,6 +1213,7 @@ mod tests {
         }));
         for b in [
             "loki-chunks",
+            "described",
             "airbyte-logs",
             "airbyte-state",
             "backups",
@@ -1186,6 +1226,10 @@ mod tests {
             assert!(found.contains(&Said::Bucket(b.into())), "{b}: {found:?}");
         }
         assert!(found.contains(&Said::Creates("made".into())));
+        // A map describing one bucket: its settings are not buckets.
+        for b in ["eu-west-3", "logs"] {
+            assert!(!found.contains(&Said::Bucket(b.into())), "{b}: {found:?}");
+        }
         assert!(!found
             .iter()
             .any(|s| matches!(s, Said::Bucket(b) if b.contains("iceberg"))));
