@@ -1341,3 +1341,31 @@ fn sys_012_airbyte_storage_bucket_the_store_does_not_create() {
         },
     );
 }
+
+/// Airbyte's database: the host in each environment's values, the name in
+/// the shared values (`global.database: {name: ...}`), which Helm merges.
+#[test]
+fn sys_004_airbyte_database_named_in_the_shared_values() {
+    let mut files = render(Some("hostile.yaml")).clone();
+    let values = "components/airbyte/values-dev.yaml";
+    edit(
+        &mut files,
+        "components/airbyte/values.yaml",
+        "    name: airbyte\n",
+        "    name: airbyte-jobs\n",
+    );
+    let line = line_of(&files, values, "host: postgresql-rw.");
+    assert_caught(
+        &files,
+        &Expect {
+            rule: "SOC-SYS-004",
+            file: values,
+            line: Some(line),
+            needles: &[
+                "Application \"airbyte-dev\"",
+                "connects to database \"airbyte-jobs\"",
+                "does not declare",
+            ],
+        },
+    );
+}

@@ -53,6 +53,21 @@ const DATABASE_KEYS: &[&str] = &[
 ];
 const ROLE_KEYS: &[&str] = &["user", "username", "userName", "user_name", "role"];
 
+/// The database a block holding an address names: under a database key,
+/// or under `name` in a block that says it is one (Grafana's
+/// `database: {type: postgres, name: ...}`) or is called `database`
+/// (Airbyte's `global.database: {host: ..., name: ...}`).
+fn database_in(m: &serde_json::Map<String, Value>, block: Option<&str>) -> Option<String> {
+    sibling(m, DATABASE_KEYS).or_else(|| {
+        let says = m
+            .get("type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.starts_with("postgres"))
+            || block.is_some_and(|k| k.eq_ignore_ascii_case("database"));
+        says.then(|| sibling(m, &["name"])).flatten()
+    })
+}
+
 fn sibling(m: &serde_json::Map<String, Value>, keys: &[&str]) -> Option<String> {
     keys.iter()
         .find_map(|k| m.get(*k).and_then(Value::as_str))
@@ -115,14 +130,7 @@ fn scan(
                         .or_else(|| p.as_str().and_then(|s| s.parse().ok()))
                 })
                 .and_then(|p| u16::try_from(p).ok());
-            let database = sibling(m, DATABASE_KEYS).or_else(|| {
-                // `name` names the database in a block that says it is one
-                // (Grafana's `database: {type: postgres, name: ...}`).
-                m.get("type")
-                    .and_then(Value::as_str)
-                    .filter(|t| t.starts_with("postgres"))
-                    .and_then(|_| sibling(m, &["name"]))
-            });
+            let database = database_in(m, path.last().and_then(Value::as_str));
             let role = sibling(m, ROLE_KEYS);
             for (k, v) in m {
                 path.push(Value::from(k.as_str()));
@@ -567,7 +575,8 @@ fn helm_values(app: &super::input::Application, files: &Files) -> Vec<Found> {
         let parent = f.at.pointer.rsplit_once('/').map_or("", |(p, _)| p);
         if let Some(Value::Object(m)) = merged.pointer(parent) {
             if f.database.is_none() {
-                f.database = sibling(m, DATABASE_KEYS);
+                let block = parent.rsplit_once('/').map(|(_, k)| k);
+                f.database = database_in(m, block);
             }
             if f.role.is_none() {
                 f.role = sibling(m, ROLE_KEYS);
