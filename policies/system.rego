@@ -379,6 +379,23 @@ deny contains finding("SOC-SYS-014", sprintf("[%s] Application %q (wave %d) call
 	count({n | some n in t.trusts; n in i.trust}) == 0
 }
 
+# A certificate is asked of an issuer the environment creates. Judged
+# where the repository creates issuers of that kind: an issuer created
+# outside it (by the platform team, once per cluster) is not seen.
+issuer_created(u) if {
+	some i in input.issuers
+	i.kind == u.kind
+	i.name == u.issuer
+}
+
+issuer_texts(kind) := [sprintf("%s (%s)", [i.name, where(i.at)]) | some i in input.issuers; i.kind == kind]
+
+deny contains finding("SOC-SYS-026", sprintf("[%s] Application %q (wave %d) asks %s %q for the certificate of %s, but the environment's %ss are %s: cert-manager never issues it, and clients of https://%s fail TLS. Name one of them, or create that issuer", [env, u.consumer, apps[u.consumer].wave, u.kind, u.issuer, u.host, u.kind, concat(", ", issuer_texts(u.kind)), u.host]), u.at) if {
+	some u in input.issuer_uses
+	count(issuer_texts(u.kind)) > 0
+	not issuer_created(u)
+}
+
 # --- 5. Network: both namespaces' policies let each connection through ---
 
 policies_text(v) := concat(", ", [where(at) | some at in v.isolated_by])

@@ -127,7 +127,7 @@ with_connection(c) := object.union(model, {"connections": [c]})
 
 with_need(n) := object.union(model, {"needs": [n]})
 
-sys_ids := {"SOC-SYS-001", "SOC-SYS-002", "SOC-SYS-003", "SOC-SYS-004", "SOC-SYS-005", "SOC-SYS-006", "SOC-SYS-007", "SOC-SYS-008", "SOC-SYS-009", "SOC-SYS-010", "SOC-SYS-011", "SOC-SYS-012", "SOC-SYS-013", "SOC-SYS-014", "SOC-SYS-015", "SOC-SYS-016", "SOC-SYS-017", "SOC-SYS-018", "SOC-SYS-019", "SOC-SYS-020", "SOC-SYS-021", "SOC-SYS-022", "SOC-SYS-023", "SOC-SYS-024", "SOC-SYS-025"}
+sys_ids := {"SOC-SYS-001", "SOC-SYS-002", "SOC-SYS-003", "SOC-SYS-004", "SOC-SYS-005", "SOC-SYS-006", "SOC-SYS-007", "SOC-SYS-008", "SOC-SYS-009", "SOC-SYS-010", "SOC-SYS-011", "SOC-SYS-012", "SOC-SYS-013", "SOC-SYS-014", "SOC-SYS-015", "SOC-SYS-016", "SOC-SYS-017", "SOC-SYS-018", "SOC-SYS-019", "SOC-SYS-020", "SOC-SYS-021", "SOC-SYS-022", "SOC-SYS-023", "SOC-SYS-024", "SOC-SYS-025", "SOC-SYS-026"}
 
 # The one message of rule `id` (fails when there is none or several).
 message(m, id) := msg if {
@@ -637,6 +637,30 @@ test_consumer_not_trusting_a_private_ca_denied if {
 
 test_public_issuer_needs_no_trust if {
 	count(findings(with_tls(issuer(false), tls_use([])), "SOC-SYS-014")) == 0
+}
+
+# --- SOC-SYS-026: a certificate is asked of an issuer the environment creates ---
+
+issuer_use(kind, name) := {"consumer": "web", "at": at("components/web/ingress.yaml", 9), "kind": kind, "issuer": name, "host": "web.example.org"}
+
+with_issuer_use(u) := object.union(model, {"issuers": [issuer(true)], "issuer_uses": [u]})
+
+test_certificate_of_a_created_issuer_passes if {
+	count(findings(with_issuer_use(issuer_use("ClusterIssuer", "platform-ca")), "SOC-SYS-026")) == 0
+}
+
+test_certificate_of_an_issuer_nothing_creates_denied if {
+	m := with_issuer_use(issuer_use("ClusterIssuer", "platform-ca2"))
+	"SOC-SYS-026" in denied(m)
+	contains(message(m, "SOC-SYS-026"), "asks ClusterIssuer \"platform-ca2\" for the certificate of web.example.org")
+	contains(message(m, "SOC-SYS-026"), "ClusterIssuers are platform-ca (components/pki/clusterissuer.yaml:7)")
+}
+
+# An issuer created outside the repository (none of that kind is in it)
+# is not judged.
+test_issuer_of_a_kind_the_repository_does_not_create_is_not_judged if {
+	count(findings(with_issuer_use(issuer_use("Issuer", "team-ca")), "SOC-SYS-026")) == 0
+	count(findings(object.union(model, {"issuer_uses": [issuer_use("ClusterIssuer", "letsencrypt")]}), "SOC-SYS-026")) == 0
 }
 
 # --- SOC-SYS-016: kustomize can build what an Application syncs ---

@@ -1369,3 +1369,31 @@ fn sys_004_airbyte_database_named_in_the_shared_values() {
         },
     );
 }
+
+/// An Ingress asking cert-manager for its certificate names an issuer the
+/// environment creates.
+#[test]
+fn sys_026_an_issuer_nothing_creates() {
+    let mut files = pristine().clone();
+    let ingress = "components/zeppelin/overlays/dev/ingress.yaml";
+    edit(
+        &mut files,
+        ingress,
+        "cert-manager.io/cluster-issuer: platform-ca\n",
+        "cert-manager.io/cluster-issuer: platform-ca2\n",
+    );
+    assert_caught(
+        &files,
+        &Expect {
+            rule: "SOC-SYS-026",
+            file: ingress,
+            line: None,
+            needles: &[
+                "[dev]",
+                "Application \"zeppelin-dev\"",
+                "asks ClusterIssuer \"platform-ca2\" for the certificate of zeppelin.dev.data.acme.example",
+                "the environment's ClusterIssuers are platform-ca (components/pki/base/clusterissuer.yaml:",
+            ],
+        },
+    );
+}

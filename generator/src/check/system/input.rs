@@ -81,6 +81,9 @@ pub struct System {
     /// HTTPS endpoints each Application calls whose certificate an issuer
     /// of the repository signs, with the trust material it names.
     pub tls_uses: Vec<TlsUse>,
+    /// The issuers each Application asks for a certificate (Ingress
+    /// annotations, in manifests or in Helm values).
+    pub issuer_uses: Vec<IssuerUse>,
     /// Where PostgreSQL and Velero write their backups, and whether that
     /// is inside the cluster they protect.
     pub backup_destinations: Vec<BackupDestination>,
@@ -582,6 +585,17 @@ pub struct Issuer {
     pub hosts: Vec<String>,
     /// Secrets and bundles that carry its CA certificate.
     pub trust: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct IssuerUse {
+    pub consumer: String,
+    pub at: At,
+    /// `ClusterIssuer` or `Issuer`.
+    pub kind: String,
+    pub issuer: String,
+    /// A host whose certificate it asks for.
+    pub host: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]

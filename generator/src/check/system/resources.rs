@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 use serde_json::Value;
 
 use super::build::{sources, value_files, Modelled, CONFIG_FILE};
-use super::input::{At, BucketUse, Issuer, OidcUse, Realm, RealmClient, Store, TlsUse};
+use super::input::{At, BucketUse, Issuer, IssuerUse, OidcUse, Realm, RealmClient, Store, TlsUse};
 use super::kustomize::Files;
 use crate::check::parse::Document;
 
@@ -865,9 +865,21 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
         });
     }
     let mut signed: BTreeMap<String, (String, String)> = BTreeMap::new();
-    for list in said.values() {
-        for (_, s) in list {
+    let mut issuer_uses = Vec::new();
+    let mut asked = BTreeSet::new();
+    for (app, list) in &said {
+        for (at, s) in list {
             if let Said::Signed(kind, issuer, host) = s {
+                // One use per issuer an Application asks, at its first place.
+                if asked.insert((*app, kind, issuer)) {
+                    issuer_uses.push(IssuerUse {
+                        consumer: (*app).to_owned(),
+                        at: at.clone(),
+                        kind: kind.clone(),
+                        issuer: issuer.clone(),
+                        host: host.clone(),
+                    });
+                }
                 signed.insert(host.clone(), (kind.clone(), issuer.clone()));
                 if let Some(i) = issuers
                     .iter_mut()
@@ -947,6 +959,7 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
     m.system.oidc_uses = oidc_uses;
     m.system.issuers = issuers;
     m.system.tls_uses = tls_uses;
+    m.system.issuer_uses = issuer_uses;
 }
 
 const WORKLOAD_KINDS: &[&str] = &[
