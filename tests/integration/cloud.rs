@@ -1133,19 +1133,26 @@ fn check_judges_the_cluster_its_terraform_declares() {
     // agent, a bucket of the Terraform renamed.
     let loki = "components/loki/values-prod.yaml";
     let policy = text(&files, identity);
-    let start = policy
-        .find("data \"aws_iam_policy_document\" \"loki_buckets\"")
-        .expect("loki's policy");
-    let mut cut = files.clone();
-    cut.insert(
-        identity.into(),
-        format!(
-            "{}{}",
-            &policy[..start],
-            policy[start..].replacen("      \"s3:PutObject\",\n", "", 1)
-        )
-        .into_bytes(),
-    );
+    // A consumer's role without the right to write its buckets.
+    let without_put = |consumer: &str| {
+        let start = policy
+            .find(&format!(
+                "data \"aws_iam_policy_document\" \"{consumer}_buckets\""
+            ))
+            .unwrap_or_else(|| panic!("{consumer}'s policy"));
+        let mut cut = files.clone();
+        cut.insert(
+            identity.into(),
+            format!(
+                "{}{}",
+                &policy[..start],
+                policy[start..].replacen("      \"s3:PutObject\",\n", "", 1)
+            )
+            .into_bytes(),
+        );
+        cut
+    };
+    let cut = without_put("loki");
     let (code, findings) = found(
         &cut,
         "SOC-SYS-022",
@@ -1162,19 +1169,7 @@ fn check_judges_the_cluster_its_terraform_declares() {
     // service_accounts), though Airflow also reaches MinIO (the endpoint its
     // DAGs hand to the pipelines): each account is judged on the cloud's
     // bucket.
-    let start = policy
-        .find("data \"aws_iam_policy_document\" \"airflow_buckets\"")
-        .expect("airflow's policy");
-    let mut cut = files.clone();
-    cut.insert(
-        identity.into(),
-        format!(
-            "{}{}",
-            &policy[..start],
-            policy[start..].replacen("      \"s3:PutObject\",\n", "", 1)
-        )
-        .into_bytes(),
-    );
+    let cut = without_put("airflow");
     let (code, findings) = found(
         &cut,
         "SOC-SYS-022",

@@ -224,10 +224,11 @@ fn scan(v: &Value, path: &mut Vec<Value>, out: &mut Vec<(Vec<Value>, Said)>, dep
             // Airbyte's `storage.bucket: {log: x, state: y}`. A `bucket:` map
             // describing one bucket (`{name: x, region: y}`) names it under
             // `name`, and its other keys are settings, not buckets.
-            let in_bucket_names = path.last().and_then(Value::as_str).is_some_and(|k| {
-                k.eq_ignore_ascii_case("bucketNames")
-                    || (k.eq_ignore_ascii_case("bucket") && !describes_one_bucket(m))
-            });
+            let key_here = path.last().and_then(Value::as_str).unwrap_or_default();
+            let bucket_block = key_here.eq_ignore_ascii_case("bucket");
+            let one_bucket = bucket_block && describes_one_bucket(m);
+            let in_bucket_names =
+                key_here.eq_ignore_ascii_case("bucketNames") || (bucket_block && !one_bucket);
             let read_only = marks_read_only(m);
             let bucket = |p: &[Value], b: &str, out: &mut Vec<(Vec<Value>, Said)>| {
                 out.push((p.to_vec(), Said::Bucket(b.to_owned())));
@@ -235,11 +236,6 @@ fn scan(v: &Value, path: &mut Vec<Value>, out: &mut Vec<(Vec<Value>, Said)>, dep
                     out.push((p.to_vec(), Said::ReadOnly(b.to_owned())));
                 }
             };
-            let one_bucket = path
-                .last()
-                .and_then(Value::as_str)
-                .is_some_and(|k| k.eq_ignore_ascii_case("bucket"))
-                && describes_one_bucket(m);
             if let Some(name) = m
                 .get("name")
                 .and_then(Value::as_str)
