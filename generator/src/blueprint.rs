@@ -20,6 +20,10 @@ pub const MANIFEST: &str = "blueprint.yaml";
 pub struct Manifest {
     pub name: String,
     pub version: String,
+    /// The blueprint a spec without `blueprint:` renders (exactly one of
+    /// the embedded blueprints says so).
+    #[serde(default)]
+    pub default: bool,
     pub namespaces: Vec<Namespace>,
     pub components: Vec<Component>,
     /// Consumers installed before any component (Argo CD, at bootstrap):
@@ -289,6 +293,42 @@ pub enum BlueprintError {
     },
     #[error("{origin}/{MANIFEST}: {message}")]
     Invalid { origin: String, message: String },
+    #[error("{name:?} is not a blueprint this socle renders; it renders: {}. Set the spec's `blueprint:` to one of them (`socle blueprint list`)", known.join(", "))]
+    Unknown { name: String, known: Vec<String> },
+}
+
+/// The embedded blueprint named `name`, or the default one (`default:
+/// true`) for `None`.
+pub fn embedded(name: Option<&str>) -> Result<Tree, BlueprintError> {
+    let Some(name) = name else {
+        return Ok(Tree::embedded_blueprint());
+    };
+    let mut known = Vec::new();
+    for tree in Tree::embedded_blueprints() {
+        let m = Manifest::load(&tree)?;
+        if m.name == name {
+            return Ok(tree);
+        }
+        known.push(m.name);
+    }
+    Err(BlueprintError::Unknown {
+        name: name.to_owned(),
+        known,
+    })
+}
+
+/// The embedded blueprint a spec's text names (`blueprint:`). A spec that
+/// does not parse gets the default one: rendering it reports the spec's
+/// own error, with its line.
+pub fn embedded_for_spec(spec_text: &str) -> Result<Tree, BlueprintError> {
+    let name = crate::yaml::from_str::<serde_json::Value>(spec_text)
+        .ok()
+        .and_then(|v| {
+            v.get("blueprint")
+                .and_then(|b| b.as_str())
+                .map(str::to_owned)
+        });
+    embedded(name.as_deref())
 }
 
 /// The spec choice keys a component's `when` may test.
@@ -588,11 +628,20 @@ impl Manifest {
                     c.id, c.namespace
                 ));
             }
+            // A blueprint that renders only Compose hosts has no cluster to
+            // deploy a chart or manifests to: its components are services.
+            let cluster = self.targets.iter().any(|t| t != crate::core::spec::COMPOSE);
             match (&c.chart, &c.manifests) {
+                (None, None) if !cluster && !c.compose.is_empty() => {}
                 (Some(_), Some(_)) | (None, None) => {
                     return Err(format!(
-                        "component {}: declare exactly one of `chart` or `manifests`",
-                        c.id
+                        "component {}: declare exactly one of `chart` or `manifests`{}",
+                        c.id,
+                        if cluster {
+                            ""
+                        } else {
+                            " (or, in a blueprint that renders Compose hosts only, `compose` services)"
+                        }
                     ))
                 }
                 (Some(chart), None) if !is_exact_version(&chart.version) => {
@@ -912,6 +961,7 @@ mod tests {
         Manifest {
             name: "t".into(),
             version: "0.0.0".into(),
+            default: false,
             namespaces: vec![Namespace {
                 id: "core".into(),
                 name: "core".into(),

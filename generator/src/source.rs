@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use include_dir::{include_dir, Dir};
 
-static BLUEPRINT: Dir<'_> = include_dir!("$SOCLE_DATA/blueprints/platform");
+static BLUEPRINTS: Dir<'_> = include_dir!("$SOCLE_DATA/blueprints");
 static ENVIRONMENTS: Dir<'_> = include_dir!("$SOCLE_DATA/environments");
 static POLICIES: Dir<'_> = include_dir!("$SOCLE_DATA/policies");
 
@@ -29,8 +29,37 @@ pub enum SourceError {
 }
 
 impl Tree {
+    /// The blueprint a spec without `blueprint:` renders: the embedded one
+    /// whose manifest says `default: true` (a test holds that exactly one
+    /// does).
     pub fn embedded_blueprint() -> Self {
-        Self::from_embedded(&BLUEPRINT, "embedded blueprint")
+        embedded_blueprint_dirs()
+            .find(|(_, manifest)| is_default(manifest))
+            .map(|(d, _)| blueprint_tree(d))
+            .unwrap_or_default()
+    }
+
+    /// Every embedded blueprint: each folder of `blueprints/` with a
+    /// manifest, in folder order.
+    pub fn embedded_blueprints() -> Vec<Self> {
+        embedded_blueprint_dirs()
+            .map(|(d, _)| blueprint_tree(d))
+            .collect()
+    }
+
+    /// One file of every embedded blueprint (its manifest, its chart
+    /// facts), without copying the rest: each as a tree of that file alone,
+    /// named like the blueprint's own tree.
+    pub fn embedded_blueprint_file(file: &str) -> Vec<Self> {
+        embedded_blueprint_dirs()
+            .filter_map(|(d, _)| {
+                let folder = d.path().to_string_lossy().replace('\\', "/");
+                d.get_file(d.path().join(file)).map(|f| Self {
+                    origin: format!("embedded blueprint {folder}"),
+                    files: vec![(file.to_owned(), f.contents().to_vec())],
+                })
+            })
+            .collect()
     }
 
     pub fn embedded_environments() -> Self {
@@ -104,6 +133,35 @@ impl Tree {
                 .map(|rest| (rest, b.as_slice()))
         })
     }
+}
+
+fn embedded_blueprint_dirs() -> impl Iterator<Item = (&'static Dir<'static>, &'static [u8])> {
+    BLUEPRINTS.dirs().filter_map(|d| {
+        d.get_file(d.path().join("blueprint.yaml"))
+            .map(|f| (d, f.contents()))
+    })
+}
+
+/// One blueprint's files, by path inside its folder.
+fn blueprint_tree(dir: &Dir<'_>) -> Tree {
+    let folder = dir.path().to_string_lossy().replace('\\', "/");
+    let mut tree = Tree::from_embedded(dir, &format!("embedded blueprint {folder}"));
+    let prefix = format!("{folder}/");
+    for (path, _) in &mut tree.files {
+        if let Some(rest) = path.strip_prefix(&prefix) {
+            *path = rest.to_owned();
+        }
+    }
+    tree
+}
+
+/// Whether a manifest marks its blueprint as the default one. A top-level
+/// key is a line of its own at column 0; the manifest's loader checks the
+/// field's type, so this cheap reading cannot disagree with it silently.
+fn is_default(manifest: &[u8]) -> bool {
+    manifest
+        .split(|b| *b == b'\n')
+        .any(|l| l.strip_suffix(b"\r").unwrap_or(l) == b"default: true")
 }
 
 fn collect_embedded(dir: &Dir<'_>, out: &mut Vec<(String, Vec<u8>)>) {

@@ -718,11 +718,15 @@ fn blueprints_are_listed_shown_and_named_by_the_spec() {
     );
 
     let out = socle()
-        .args(["blueprint", "show", "lakehouse"])
+        .args(["blueprint", "show", "lakehose"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("this socle has: {name}")));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no blueprint named \"lakehose\"; this socle has: ") && err.contains(&name),
+        "{err}"
+    );
 
     let out = socle()
         .args(["spec", "example", "--blueprint", &name])
@@ -730,7 +734,7 @@ fn blueprints_are_listed_shown_and_named_by_the_spec() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), socle::spec::EXAMPLE);
     let out = socle()
-        .args(["spec", "example", "--blueprint", "lakehouse"])
+        .args(["spec", "example", "--blueprint", "lakehose"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -782,7 +786,7 @@ fn blueprints_are_listed_shown_and_named_by_the_spec() {
     }
 
     // The spec's `blueprint:`.
-    for (blueprint, code) in [(name.as_str(), 0), ("lakehouse", 2)] {
+    for (blueprint, code) in [(name.as_str(), 0), ("lakehose", 2)] {
         let (status, err, spec) = new_with(
             blueprint,
             format!("blueprint: {blueprint}\n{}", socle::spec::EXAMPLE),
@@ -791,7 +795,7 @@ fn blueprints_are_listed_shown_and_named_by_the_spec() {
         if code == 2 {
             assert!(
                 err.contains(&format!(
-                    "{}:1: blueprint: \"lakehouse\" is not a blueprint",
+                    "{}:1: blueprint: \"lakehose\" is not a blueprint",
                     spec.display()
                 )) && err.contains("socle blueprint list"),
                 "{err}"

@@ -437,8 +437,33 @@ pub fn validate_spec(files: &[(String, Vec<u8>)]) -> Vec<Finding> {
     };
     let text = String::from_utf8_lossy(bytes);
     let envs = crate::core::spec::environment_names(&crate::source::Tree::embedded_environments());
-    let options = crate::core::blueprint::options();
-    match crate::core::spec::parse(&text, crate::core::SPEC_PATH, &envs, &options) {
+    // The spec's choices are those of the blueprint it names.
+    let named = crate::yaml::from_str::<Value>(&text).ok().and_then(|v| {
+        v.get("blueprint")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    });
+    let blueprint = crate::core::blueprint::named(named.as_deref());
+    let options = blueprint
+        .as_ref()
+        .map(|m| m.options.clone())
+        .unwrap_or_default();
+    let parsed =
+        crate::core::spec::parse(&text, crate::core::SPEC_PATH, &envs, &options).and_then(|spec| {
+            match &blueprint {
+                // The spec against the blueprint it names: its targets (a
+                // blueprint socle does not embed is the checker's to name).
+                Some(m) => crate::core::spec::check_blueprint(
+                    &spec,
+                    &text,
+                    crate::core::SPEC_PATH,
+                    &m.name,
+                    &m.targets,
+                ),
+                None => Ok(()),
+            }
+        });
+    match parsed {
         Ok(_) => Vec::new(),
         // A YAML error is reported by the parser already.
         Err(crate::core::spec::SpecError::Yaml { .. }) => Vec::new(),

@@ -9,7 +9,12 @@ use socle::source::Tree;
 use crate::cli::{BlueprintCommand, ListFormat};
 
 pub(crate) fn run(cmd: BlueprintCommand) -> anyhow::Result<u8> {
-    let manifests = vec![Manifest::load(&Tree::embedded_blueprint())?];
+    let mut manifests = Tree::embedded_blueprints()
+        .iter()
+        .map(Manifest::load)
+        .collect::<Result<Vec<_>, _>>()?;
+    // The default first, then by name.
+    manifests.sort_by(|a, b| b.default.cmp(&a.default).then(a.name.cmp(&b.name)));
     let mut out = std::io::stdout().lock();
     match cmd {
         BlueprintCommand::List { format } => {
@@ -20,11 +25,12 @@ pub(crate) fn run(cmd: BlueprintCommand) -> anyhow::Result<u8> {
                 for m in &manifests {
                     writeln!(
                         out,
-                        "{:<20} {:<8} {:>3} components   targets: {}",
+                        "{:<20} {:<8} {:>3} components   targets: {}{}",
                         m.name,
                         m.version,
                         m.components.len(),
-                        m.targets.join(", ")
+                        m.targets.join(", "),
+                        if m.default { "   (default)" } else { "" }
                     )?;
                 }
             }
@@ -32,7 +38,10 @@ pub(crate) fn run(cmd: BlueprintCommand) -> anyhow::Result<u8> {
         BlueprintCommand::Show { name, format } => {
             let known: Vec<&str> = manifests.iter().map(|m| m.name.as_str()).collect();
             let m = match &name {
-                None => &manifests[0],
+                None => manifests
+                    .iter()
+                    .find(|m| m.default)
+                    .ok_or_else(|| anyhow::anyhow!("no default blueprint is embedded"))?,
                 Some(n) => manifests.iter().find(|m| &m.name == n).ok_or_else(|| {
                     anyhow::anyhow!(
                         "no blueprint named {n:?}; this socle has: {}",
@@ -80,13 +89,17 @@ pub(crate) fn run(cmd: BlueprintCommand) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// Refuses a blueprint name this socle does not embed, naming those it does.
-pub(crate) fn require(name: &str) -> anyhow::Result<()> {
-    let m = Manifest::load(&Tree::embedded_blueprint())?;
-    if m.name != name {
-        anyhow::bail!("no blueprint named {name:?}; this socle has: {}", m.name);
+/// The example spec of a blueprint: its `example.yaml`, or for the default
+/// blueprint the embedded example `socle new` renders without a spec.
+pub(crate) fn example(name: Option<&str>) -> anyhow::Result<Vec<u8>> {
+    let tree = socle::blueprint::embedded(name)?;
+    if let Some(text) = tree.get("example.yaml") {
+        return Ok(text.to_vec());
     }
-    Ok(())
+    if Manifest::load(&tree)?.default {
+        return Ok(socle::spec::EXAMPLE.as_bytes().to_vec());
+    }
+    anyhow::bail!("{}: the blueprint has no example.yaml", tree.origin)
 }
 
 /// The spec's choices (`components.<option>`) and their values.
@@ -102,6 +115,7 @@ fn summary(m: &Manifest) -> serde_json::Value {
         "name": m.name,
         "version": m.version,
         "components": m.components.len(),
+        "default": m.default,
         "options": options(m),
         "targets": m.targets,
     })
@@ -164,9 +178,10 @@ fn text(m: &Manifest) -> String {
     }
     let _ = writeln!(s, "\ncomponents ({}):", m.components.len());
     for c in &m.components {
-        let source = match &c.chart {
-            Some(ch) => format!("chart {} {}", ch.name, ch.version),
-            None => "manifests".to_owned(),
+        let source = match (&c.chart, &c.manifests) {
+            (Some(ch), _) => format!("chart {} {}", ch.name, ch.version),
+            (None, Some(_)) => "manifests".to_owned(),
+            (None, None) => "compose services".to_owned(),
         };
         let when = if c.when.is_empty() {
             "always".to_owned()

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use socle::check as checker;
 use socle::source::Tree;
-use socle::{model, schema, spec};
+use socle::{model, schema};
 
 use check::check;
 use diff::diff;
@@ -46,10 +46,7 @@ impl std::error::Error for Exit {}
 pub(crate) fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Spec(SpecCommand::Example { blueprint }) => {
-            if let Some(name) = blueprint {
-                blueprint::require(&name)?;
-            }
-            std::io::stdout().write_all(spec::EXAMPLE.as_bytes())?;
+            std::io::stdout().write_all(&blueprint::example(blueprint.as_deref())?)?;
             Ok(0)
         }
         Command::Schema(which) => {

@@ -16,12 +16,20 @@ use super::load_tree;
 use crate::cli::NewArgs;
 
 pub(crate) fn new(args: NewArgs) -> anyhow::Result<u8> {
-    let blueprint = load_tree(args.blueprints.as_deref(), Tree::embedded_blueprint)?;
     let environments = load_tree(args.environments.as_deref(), Tree::embedded_environments)?;
     let (spec_text, origin) = match &args.spec {
         Some(path) if path.as_os_str() == "-" => (spec::read_file(path)?, "(stdin)".to_owned()),
         Some(path) => (spec::read_file(path)?, path.display().to_string()),
         None => (spec::EXAMPLE.to_owned(), "embedded example spec".to_owned()),
+    };
+    let blueprint = match args.blueprints.as_deref() {
+        Some(dir) => Tree::from_dir(dir)?,
+        None => socle::blueprint::embedded_for_spec(&spec_text).with_context(|| {
+            match socle::locate::LineIndex::new(&spec_text).line_of("/blueprint") {
+                Some(line) => format!("{origin}:{line}: blueprint"),
+                None => format!("{origin}: blueprint"),
+            }
+        })?,
     };
     let cli_author = match &args.author {
         Some(text) => Some(Identity::parse(text).with_context(|| {
@@ -108,7 +116,8 @@ pub(crate) fn print_summary(
         model.spec.client.name.lines().next().unwrap_or_default(),
         out.display(),
         model.components.len(),
-        model.envs().len(),
+        // Every environment of the spec: the clusters' and the hosts'.
+        model.spec.environments.len(),
     )?;
     for (area, count) in generate::areas(&generated.files) {
         writeln!(w, "  {area:<16} {count:>4}")?;

@@ -27,39 +27,150 @@ pub struct SpecOption {
     pub description: String,
 }
 
+/// What the checker reads of a blueprint's manifest.
 #[derive(Debug, Default, Deserialize)]
-struct Manifest {
+pub struct Manifest {
+    #[serde(default)]
+    pub name: String,
     #[serde(default)]
     components: Vec<Component>,
     #[serde(default)]
-    options: Vec<SpecOption>,
+    pub options: Vec<SpecOption>,
+    #[serde(default = "kubernetes_only")]
+    pub targets: Vec<String>,
+    #[serde(default)]
+    pub default: bool,
 }
 
-fn embedded() -> Manifest {
-    Tree::embedded_blueprint()
-        .get("blueprint.yaml")
+fn kubernetes_only() -> Vec<String> {
+    vec!["kubernetes".into()]
+}
+
+fn read(tree: &Tree) -> Manifest {
+    tree.get("blueprint.yaml")
         .and_then(|b| std::str::from_utf8(b).ok())
         .and_then(|t| serde_saphyr::from_str::<Manifest>(t).ok())
         .unwrap_or_default()
 }
 
-/// The embedded blueprint's spec options (see [`components`] for an
-/// unreadable manifest: none, and the spec's schema then refuses every
-/// `components:` key rather than accept a guess).
-pub fn options() -> Vec<SpecOption> {
-    embedded().options
+/// The names of the embedded blueprints, in folder order.
+pub fn names() -> Vec<String> {
+    Tree::embedded_blueprint_file("blueprint.yaml")
+        .iter()
+        .map(|t| read(t).name)
+        .filter(|n| !n.is_empty())
+        .collect()
 }
 
-/// The embedded blueprint's components. The file is validated by the
-/// generator (and its tests) when it loads; an unreadable one gives no
-/// components, so the rules that use them find nothing to judge rather than
-/// judging against a guess.
+/// The spec options of the blueprint a spec names (`blueprint:`), or of the
+/// default one when it names none. A name socle does not embed gives none:
+/// the spec's schema then refuses every `components:` key, and its
+/// `blueprint` field says which names exist.
+pub fn options_for(name: Option<&str>) -> Vec<SpecOption> {
+    named(name).map(|m| m.options).unwrap_or_default()
+}
+
+/// The embedded blueprint a spec names, or the default one for `None`.
+pub fn named(name: Option<&str>) -> Option<Manifest> {
+    Tree::embedded_blueprint_file("blueprint.yaml")
+        .iter()
+        .map(read)
+        .find(|m| match name {
+            None => m.default,
+            Some(name) => m.name == name,
+        })
+}
+
+/// The default blueprint's spec options (see [`options_for`]).
+pub fn options() -> Vec<SpecOption> {
+    options_for(None)
+}
+
+/// The components of every embedded blueprint, for the rules that judge a
+/// repository whatever blueprint made it: a component id two blueprints
+/// share is listed once, with the needs of both (a test holds that one
+/// blueprint's needs of a shared id include the other's, so the union is
+/// one blueprint's own declaration) and critical if either says so. A manifest that cannot be read gives no
+/// components, so the rules that use them find nothing to judge rather
+/// than judging against a guess; the generator's tests load every
+/// manifest strictly.
 pub fn components() -> Vec<Component> {
-    embedded().components
+    let mut by_id: std::collections::BTreeMap<String, Component> = Default::default();
+    for tree in Tree::embedded_blueprint_file("blueprint.yaml") {
+        for c in read(&tree).components {
+            let entry = by_id.entry(c.id.clone()).or_insert_with(|| Component {
+                id: c.id.clone(),
+                ..Default::default()
+            });
+            for n in c.needs {
+                if !entry.needs.contains(&n) {
+                    entry.needs.push(n);
+                }
+            }
+            entry.critical |= c.critical;
+        }
+    }
+    by_id.into_values().collect()
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn exactly_one_embedded_blueprint_is_the_default() {
+        let trees = crate::source::Tree::embedded_blueprint_file("blueprint.yaml");
+        let defaults: Vec<String> = trees
+            .iter()
+            .map(super::read)
+            .filter(|m| m.default)
+            .map(|m| m.name)
+            .collect();
+        assert_eq!(defaults.len(), 1, "{defaults:?}");
+        // The cheap reading of the flag agrees with the manifest's.
+        let default = super::read(&crate::source::Tree::embedded_blueprint());
+        assert_eq!(vec![default.name], defaults);
+        let names = super::names();
+        assert_eq!(
+            names.len(),
+            trees.len(),
+            "every manifest is read: {names:?}"
+        );
+        assert!(super::named(Some("no-such-blueprint")).is_none());
+    }
+
+    /// The union of the blueprints' needs judges every repository: a
+    /// component id two blueprints share must declare, in one of them, all
+    /// the needs it has in the other, so that the union is one blueprint's
+    /// own declaration and orders nothing the other would not.
+    #[test]
+    fn shared_component_ids_do_not_disagree_on_their_needs() {
+        let manifests: Vec<super::Manifest> =
+            crate::source::Tree::embedded_blueprint_file("blueprint.yaml")
+                .iter()
+                .map(super::read)
+                .collect();
+        for (i, a) in manifests.iter().enumerate() {
+            for b in &manifests[i + 1..] {
+                for ca in &a.components {
+                    let Some(cb) = b.components.iter().find(|c| c.id == ca.id) else {
+                        continue;
+                    };
+                    let within = |x: &super::Component, y: &super::Component| {
+                        x.needs.iter().all(|n| y.needs.contains(n))
+                    };
+                    assert!(
+                        within(ca, cb) || within(cb, ca),
+                        "{} needs {:?} in {} and {:?} in {}",
+                        ca.id,
+                        ca.needs,
+                        a.name,
+                        cb.needs,
+                        b.name
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn the_embedded_blueprint_is_read() {
         let c = super::components();

@@ -787,13 +787,6 @@ fn cross_checks(spec: &Spec, lines: &LineIndex) -> Vec<Problem> {
             }
         }
     }
-    if spec.environments.iter().all(Environment::is_compose) {
-        problems.push(Problem {
-            line: lines.line_of("/environments"),
-            field: "environments".into(),
-            message: "every environment targets compose; socle renders the GitOps repository for at least one Kubernetes environment (e.g. staging or prod), beside which the Compose environments run".into(),
-        });
-    }
     // Prod's backups leave its cluster.
     for (i, env) in spec.environments.iter().enumerate() {
         if OFF_CLUSTER_BACKUPS.contains(&env.name.as_str())
@@ -978,6 +971,20 @@ pub fn check_blueprint(
     blueprint: &str,
     targets: &[String],
 ) -> Result<(), SpecError> {
+    // A blueprint with a cluster target renders the GitOps repository for
+    // at least one cluster; the Compose hosts run beside it. One that
+    // renders Compose hosts only has no cluster to ask for.
+    if targets.iter().any(|t| t != COMPOSE) && spec.environments.iter().all(Environment::is_compose)
+    {
+        return Err(SpecError::Invalid {
+            origin: origin.to_owned(),
+            problems: vec![Problem {
+                line: LineIndex::new(text).line_of("/environments"),
+                field: "environments".into(),
+                message: "every environment targets compose; socle renders the GitOps repository for at least one Kubernetes environment (e.g. staging or prod), beside which the Compose environments run".into(),
+            }],
+        });
+    }
     for (i, env) in spec.environments.iter().enumerate() {
         let target = env.target.as_deref().unwrap_or("kubernetes");
         if !targets.iter().any(|t| t == target) {

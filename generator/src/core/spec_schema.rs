@@ -197,7 +197,7 @@ pub fn spec_schema(environments: &[String], options: &[SpecOption]) -> Value {
             },
             "components": components_schema(options),
             "blueprint": {"type": "string", "pattern": NAME,
-                          "description": "The blueprint to render, by name (`socle blueprint list` shows them); without it, the embedded blueprint (e.g. \"data-platform\")."},
+                          "description": "The blueprint to render, by name (`socle blueprint list` shows them); without it, the default one (marked so by `socle blueprint list`)."},
             "sizing": {"enum": crate::core::spec::SIZINGS,
                        "description": "Sizing profile scaling every CPU and memory figure: small (x0.5), standard (x1), large (x2)."},
             "keycloak": {

@@ -147,10 +147,12 @@ pub fn drift(dir: &Path, spec: Option<&Path>) -> Result<Drift, UpdateError> {
             (crate::spec::read_file(&p)?, p.display().to_string())
         }
     };
+    let blueprint =
+        crate::blueprint::embedded_for_spec(&spec_text).map_err(generate::GenerateError::from)?;
     let generated = crate::repository::render(&Inputs {
         spec_text: &spec_text,
         spec_origin: &origin,
-        blueprint: &Tree::embedded_blueprint(),
+        blueprint: &blueprint,
         environments: &Tree::embedded_environments(),
     })?;
     // A lock file is input like any other: a path that is not a plain
