@@ -3,6 +3,7 @@
 # release build, against `cp -r` of the same output tree in the same run.
 # TARGET=compose measures the example with dev on one Docker host instead;
 # TARGET=eks, with prod on Amazon EKS (its Terraform rendered too).
+# BLUEPRINT=lakehouse measures that blueprint's example instead.
 # Runs alternate between the two commands and write to fresh directories
 # (nothing is deleted until the end) so that both see the same filesystem
 # state. Prints median wall times, their ratio, and the peak resident memory.
@@ -16,7 +17,10 @@ work="$(mktemp -d -p "${BENCH_DIR:-${TMPDIR:-/tmp}}")"
 trap 'rm -rf "$work"' EXIT
 
 spec=()
-if [ "${TARGET:-kubernetes}" = compose ]; then
+if [ -n "${BLUEPRINT:-}" ]; then
+  "$bin" spec example --blueprint "$BLUEPRINT" > "$work/socle.yaml"
+  spec=(--spec "$work/socle.yaml")
+elif [ "${TARGET:-kubernetes}" = compose ]; then
   # The example, its dev entry replaced by a Compose one.
   "$bin" spec example | python3 -c '
 import re, sys
@@ -57,8 +61,13 @@ c=$(printf '%s\n' "${new_plain[@]}" | median)
 d=$(printf '%s\n' "${cp_plain[@]}" | median)
 peak_kb=$( { /usr/bin/time -f '%M' "$bin" new -q "${spec[@]}" --out "$work/peak" >/dev/null; } 2>&1 | tail -1)
 
-awk -v a="$a" -v b="$b" -v c="$c" -v d="$d" -v m="$peak_kb" -v f="$files" -v r="$runs" -v t="${TARGET:-kubernetes}" 'BEGIN {
-  printf "socle new, full platform, TARGET=%s (%d files), median of %d alternating runs\n", t, f, r
+if [ -n "${BLUEPRINT:-}" ]; then
+  label="blueprint $BLUEPRINT (its example spec)"
+else
+  label="full platform, TARGET=${TARGET:-kubernetes}"
+fi
+awk -v a="$a" -v b="$b" -v c="$c" -v d="$d" -v m="$peak_kb" -v f="$files" -v r="$runs" -v t="$label" 'BEGIN {
+  printf "socle new, %s (%d files), median of %d alternating runs\n", t, f, r
   printf "  with git commit:  socle new %.1f ms   cp -r of the result %.1f ms   ratio %.2fx\n", a/1000, b/1000, a/b
   printf "  --no-git:         socle new %.1f ms   cp -r of the result %.1f ms   ratio %.2fx\n", c/1000, d/1000, c/d
   printf "  peak memory (RSS, with git): %.1f MB\n", m/1024

@@ -6,7 +6,7 @@
 use std::process::Command;
 
 use crate::support::{
-    assert_builtin_schema, check_json, materialise, render_text, socle_in, text, tool,
+    bring_up_compose_host, check_json, materialise, render_text, socle_in, text, tool,
 };
 
 const DEV_CLUSTER: &str = "  - name: dev
@@ -128,23 +128,6 @@ fn compose_file_passes_the_compose_schema_and_docker_compose_config() {
     let files = render_text(&compose_spec());
     let dir = materialise(&files);
     let host = dir.path().join("compose/dev");
-    for script in [
-        "init-env.sh",
-        "init/postgresql/provision.sh",
-        "init/minio/provision.sh",
-        "init/lakekeeper/bootstrap.sh",
-    ] {
-        let out = Command::new("sh")
-            .arg("-n")
-            .arg(host.join(script))
-            .output()
-            .expect("sh");
-        assert!(
-            out.status.success(),
-            "{script}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
     if let Some(yamllint) = tool("yamllint") {
         let out = Command::new(yamllint)
             .args([
@@ -164,58 +147,23 @@ fn compose_file_passes_the_compose_schema_and_docker_compose_config() {
             String::from_utf8_lossy(&out.stdout)
         );
     }
-    assert_builtin_schema("vendor.compose-spec", &host.join("compose.yaml"));
-    let Some(dc) = tool("docker-compose") else {
+    let Some((env, resolved)) = bring_up_compose_host(
+        &host,
+        &[
+            "init-env.sh",
+            "init/postgresql/provision.sh",
+            "init/minio/provision.sh",
+            "init/lakekeeper/bootstrap.sh",
+        ],
+    ) else {
         return;
     };
-    // Without .env, Compose refuses: every credential is required.
-    let out = Command::new(&dc)
-        .arg("config")
-        .current_dir(&host)
-        .output()
-        .expect("docker-compose");
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("is not set: run sh init-env.sh"));
-    // init-env.sh fills .env with random values, keeping what is set.
-    let out = Command::new("sh")
-        .arg("init-env.sh")
-        .current_dir(&host)
-        .output()
-        .expect("sh");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let env = fs_err::read_to_string(host.join(".env")).expect(".env");
-    let first = env.clone();
+    // init-env.sh filled every variable with a random value.
     assert!(
         env.lines()
             .all(|l| l.split_once('=').is_some_and(|(_, v)| v.len() >= 8)),
         "{env}"
     );
-    let out = Command::new("sh")
-        .arg("init-env.sh")
-        .current_dir(&host)
-        .output()
-        .expect("sh");
-    assert!(out.status.success());
-    assert_eq!(
-        fs_err::read_to_string(host.join(".env")).expect(".env"),
-        first,
-        "a second run changed .env"
-    );
-    let out = Command::new(&dc)
-        .arg("config")
-        .current_dir(&host)
-        .output()
-        .expect("docker-compose");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let resolved = String::from_utf8_lossy(&out.stdout);
     // The resolved file carries the generated credentials, and the one-shot
     // services are not restarted (`no` read as a string, not false).
     let pw = env

@@ -21,6 +21,7 @@ mod generated_ci;
 mod hostile_corpus;
 mod hostile_input;
 mod html_report;
+mod lakehouse;
 mod least_privilege;
 mod lineage;
 mod living;

@@ -72,12 +72,13 @@ pub fn renders_of_every_shape() -> [(&'static str, FileSet); 4] {
     ]
 }
 
-/// Render a spec given as text in-process with the embedded blueprint.
+/// Render a spec given as text in-process with the embedded blueprint it
+/// names (the default one when it names none).
 pub fn render_text(spec: &str) -> FileSet {
     socle::repository::render(&Inputs {
         spec_text: spec,
         spec_origin: "socle.yaml",
-        blueprint: &Tree::embedded_blueprint(),
+        blueprint: &socle::blueprint::embedded_for_spec(spec).expect("embedded blueprint"),
         environments: &Tree::embedded_environments(),
     })
     .unwrap_or_else(|e| panic!("render: {e}"))
@@ -472,4 +473,61 @@ impl Builds {
         })
         .clone()
     }
+}
+
+/// A Compose host folder as a developer brings it up: its scripts parse
+/// (`sh -n`), `compose.yaml` passes the Compose specification's schema,
+/// `docker-compose config` refuses it until `init-env.sh` has written
+/// `.env`, a second `init-env.sh` changes nothing, and then it resolves.
+/// Returns `.env` and the resolved file; `None` when docker-compose is
+/// missing (a skip, like [`tool`]).
+pub fn bring_up_compose_host(host: &Path, scripts: &[&str]) -> Option<(String, String)> {
+    use std::process::Command;
+    for script in scripts {
+        let out = Command::new("sh")
+            .arg("-n")
+            .arg(host.join(script))
+            .output()
+            .expect("sh");
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_builtin_schema("vendor.compose-spec", &host.join("compose.yaml"));
+    let dc = tool("docker-compose")?;
+    let config = || {
+        Command::new(&dc)
+            .arg("config")
+            .current_dir(host)
+            .output()
+            .expect("docker-compose")
+    };
+    // Without .env, Compose refuses: every credential is required.
+    let out = config();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not set: run sh init-env.sh"));
+    let init = || {
+        let out = Command::new("sh")
+            .arg("init-env.sh")
+            .current_dir(host)
+            .output()
+            .expect("sh");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        fs_err::read_to_string(host.join(".env")).expect(".env")
+    };
+    let env = init();
+    assert_eq!(init(), env, "a second run of init-env.sh changed .env");
+    let out = config();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some((env, String::from_utf8_lossy(&out.stdout).into_owned()))
 }

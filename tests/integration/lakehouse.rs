@@ -1,0 +1,148 @@
+//! The second embedded blueprint: a spec chooses it by name, it renders
+//! through the same engine, wiring graph and checker as the default one,
+//! and it shares no file with it. Its first target is the single-host
+//! development environment, proven with the Compose specification's schema
+//! and the real `docker-compose config`.
+
+use std::process::Command;
+
+use socle::source::Tree;
+
+use crate::support::{
+    bring_up_compose_host, check_json, materialise, render_text, socle_in, text, tool,
+};
+
+const NAME: &str = "lakehouse";
+
+/// The lakehouse blueprint's own example spec, as `socle spec example
+/// --blueprint lakehouse` prints it.
+fn example() -> String {
+    let tree = socle::blueprint::embedded(Some(NAME)).expect("embedded");
+    String::from_utf8(tree.get("example.yaml").expect("example.yaml").to_vec()).expect("utf-8")
+}
+
+#[test]
+fn socle_lists_both_blueprints_and_prints_each_example() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, list, _) = socle_in(dir.path(), &["blueprint", "list"]);
+    assert_eq!(code, 0);
+    insta::assert_snapshot!(list);
+    let (code, printed, _) = socle_in(dir.path(), &["spec", "example", "--blueprint", NAME]);
+    assert_eq!(code, 0);
+    assert_eq!(printed, example());
+    let (code, default, _) = socle_in(dir.path(), &["spec", "example"]);
+    assert_eq!(code, 0);
+    assert_eq!(default, socle::spec::EXAMPLE);
+    let (code, _, err) = socle_in(dir.path(), &["spec", "example", "--blueprint", "lakehose"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("\"lakehose\" is not a blueprint this socle renders; it renders: "));
+}
+
+#[test]
+fn a_spec_is_refused_for_a_blueprint_or_target_socle_does_not_render() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cases = [
+        (
+            example().replace("blueprint: lakehouse", "blueprint: lakehose"),
+            "blueprint: \"lakehose\" is not a blueprint this socle renders",
+        ),
+        // The lakehouse renders no cluster yet: a Kubernetes environment
+        // (no target) is refused.
+        (
+            example().replace(
+                "    target: compose\n",
+                "    cluster: https://dev.k8s.acme.example:6443\n",
+            ),
+            "blueprint \"lakehouse\" does not render target \"kubernetes\"; it renders: compose",
+        ),
+    ];
+    for (spec, expected) in cases {
+        let path = dir.path().join("socle.yaml");
+        fs_err::write(&path, &spec).expect("spec");
+        let (code, _, err) = socle_in(
+            dir.path(),
+            &["new", "--spec", "socle.yaml", "--no-git", "--out", "out"],
+        );
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains(expected), "{err}");
+        assert!(!dir.path().join("out").exists());
+    }
+}
+
+#[test]
+fn no_file_is_shared_between_the_blueprints() {
+    let trees = Tree::embedded_blueprints();
+    assert!(trees.len() >= 2, "two blueprints are embedded");
+    for (i, a) in trees.iter().enumerate() {
+        for b in &trees[i + 1..] {
+            for (path, bytes) in &a.files {
+                if bytes.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                if let Some((other, _)) = b.files.iter().find(|(_, o)| o == bytes) {
+                    panic!(
+                        "{}/{path} and {}/{other} are the same file: a blueprint's templates are its own",
+                        a.origin, b.origin
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_lakehouse_host_passes_socle_check_the_compose_schema_and_docker_compose() {
+    let files = render_text(&example());
+    // Every file the repository gets, and nothing of the other blueprint.
+    let paths: Vec<&str> = files.keys().map(String::as_str).collect();
+    insta::assert_snapshot!(paths.join("\n"));
+    insta::assert_snapshot!(text(&files, "compose/dev/compose.yaml"));
+    // The database Superset consumes is the one the init service creates.
+    assert!(text(&files, "compose/dev/init/postgresql/provision.sh")
+        .contains("\nprovision superset \"$SUPERSET_DB_PASSWORD\" superset\n"));
+    assert!(text(&files, ".gitignore").contains("compose/*/.env\n"));
+    // No value in the committed .env.example but the project's name.
+    let example_env = text(&files, "compose/dev/.env.example");
+    for line in example_env.lines().filter(|l| !l.starts_with('#')) {
+        if let Some((name, value)) = line.split_once('=') {
+            assert!(value.is_empty() || name == "COMPOSE_PROJECT_NAME", "{line}");
+        }
+    }
+    let (code, findings) = check_json(&files);
+    assert_eq!(code, 0, "{findings:#?}");
+    assert!(findings.is_empty(), "{findings:#?}");
+
+    let dir = materialise(&files);
+    let host = dir.path().join("compose/dev");
+    if let Some(python) = tool("python3") {
+        let out = Command::new(python)
+            .args(["-m", "py_compile", "superset/superset_config.py"])
+            .current_dir(&host)
+            .output()
+            .expect("python3");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let Some((env, resolved)) =
+        bring_up_compose_host(&host, &["init-env.sh", "init/postgresql/provision.sh"])
+    else {
+        return;
+    };
+    // The project's name as .env.example gives it, every other variable
+    // random.
+    assert!(env.contains("COMPOSE_PROJECT_NAME=acme-dev\n"), "{env}");
+    assert!(
+        env.lines()
+            .filter(|l| !l.starts_with("COMPOSE_PROJECT_NAME="))
+            .all(|l| l.split_once('=').is_some_and(|(_, v)| v.len() == 48)),
+        "{env}"
+    );
+    let pw = env
+        .lines()
+        .find_map(|l| l.strip_prefix("SUPERSET_DB_PASSWORD="))
+        .expect("password");
+    assert!(resolved.contains(&format!("superset:{pw}@postgresql:5432/superset")));
+}
