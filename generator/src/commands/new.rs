@@ -115,9 +115,16 @@ pub(crate) fn print_summary(
         generated.files.len(),
         model.spec.client.name.lines().next().unwrap_or_default(),
         out.display(),
-        model.components.len(),
-        // Every environment of the spec: the clusters' and the hosts'.
-        model.spec.environments.len(),
+        // What the clusters deploy and what the Compose hosts run, once.
+        model
+            .components
+            .iter()
+            .map(|c| c.component.id.as_str())
+            .chain(model.base.compose.components.iter().map(|c| c.id.as_str()))
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+        // The clusters' environments and the Compose hosts'.
+        model.envs().len() + model.base.compose.environments.len(),
     )?;
     for (area, count) in generate::areas(&generated.files) {
         writeln!(w, "  {area:<16} {count:>4}")?;
