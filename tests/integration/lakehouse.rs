@@ -146,3 +146,71 @@ fn the_lakehouse_host_passes_socle_check_the_compose_schema_and_docker_compose()
         .expect("password");
     assert!(resolved.contains(&format!("superset:{pw}@postgresql:5432/superset")));
 }
+
+/// The dbt project's models, each with its YAML entry: every model and
+/// column is described, every model tested.
+#[test]
+fn every_lakehouse_model_is_documented_and_tested() {
+    let files = render_text(&example());
+    let models: Vec<&str> = files
+        .keys()
+        .filter_map(|p| p.strip_prefix("dbt/models/"))
+        .filter_map(|p| p.strip_suffix(".sql"))
+        .map(|p| p.rsplit('/').next().unwrap_or(p))
+        .collect();
+    assert_eq!(models.len(), 5, "{models:?}");
+    let mut documented = Vec::new();
+    for (path, _) in files
+        .iter()
+        .filter(|(p, _)| p.starts_with("dbt/models/") && p.ends_with(".yml"))
+    {
+        let doc: serde_json::Value = crate::support::yaml(text(&files, path)).expect("yaml");
+        for model in doc["models"].as_array().expect("models") {
+            let name = model["name"].as_str().expect("name");
+            documented.push(name.to_owned());
+            assert!(
+                model["description"].as_str().is_some_and(|d| d.len() > 20),
+                "{path}: {name} has no real description"
+            );
+            let columns = model["columns"].as_array().expect("columns");
+            assert!(
+                columns.iter().all(|c| c["description"].is_string()),
+                "{path}: a column of {name} is not described"
+            );
+            assert!(
+                columns.iter().any(|c| c["data_tests"].is_array()),
+                "{path}: {name} is not tested"
+            );
+        }
+    }
+    documented.sort();
+    let mut sql: Vec<String> = models.iter().map(|m| (*m).to_owned()).collect();
+    sql.sort();
+    assert_eq!(sql, documented, "model files and their YAML entries differ");
+    // The spec's data domains are the closed list of the orders' domain.
+    assert!(text(&files, "dbt/models/staging/_staging.yml").contains("                  - sales\n"));
+}
+
+/// The real dbt: `dbt build` on DuckDB (seeds, models and tests, offline),
+/// then `dbt parse` on the Dremio target of the development host.
+#[test]
+fn real_dbt_builds_the_lakehouse_project_locally_and_parses_its_dremio_target() {
+    let Some(dbt) = tool("dbt") else {
+        return;
+    };
+    let dir = materialise(&render_text(&example()));
+    let out = Command::new("bash")
+        .arg(crate::support::repo_root().join("tests/tools/dbt_check.sh"))
+        .arg(&dbt)
+        .arg(dir.path())
+        .output()
+        .expect("run dbt_check.sh");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("Registered adapter: dremio="), "{text}");
+    assert!(text.contains("parse on: dev"), "{text}");
+}

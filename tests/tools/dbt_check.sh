@@ -4,9 +4,10 @@
 #   tests/tools/dbt_check.sh DBT_BIN GENERATED_REPO_DIR
 #
 # DBT_BIN is a dbt executable from a Python environment with dbt-core,
-# dbt-duckdb and dbt-trino installed (the interpreter beside it runs dbt). On a copy of GENERATED_REPO_DIR/dbt it
-# runs `dbt build --target local` (seeds, models and tests on DuckDB, offline)
-# and then `dbt parse --target <env>` for every Trino target of profiles.yml
+# dbt-duckdb, dbt-trino and dbt-dremio installed (the interpreter beside it
+# runs dbt). On a copy of GENERATED_REPO_DIR/dbt it runs `dbt build --target
+# local` (seeds, models and tests on DuckDB, offline) and then `dbt parse
+# --target <env>` for every other target of profiles.yml, Trino or Dremio
 # (parsing needs no connection). Warnings are errors. Fails unless the build
 # ran at least one seed, one model and one test, all successful.
 set -euo pipefail
@@ -35,7 +36,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS=false
 export DBT_USE_COLORS=false
 # Parsing renders the target's profile, so its required variables must be
 # set; nothing connects.
-export DBT_TRINO_JWT=parse-only
+export DBT_TRINO_JWT=parse-only DREMIO_USER=parse-only DREMIO_PASSWORD=parse-only
 
 targets=$("$python" - profiles.yml dbt_project.yml <<'EOF'
 import sys
@@ -43,10 +44,10 @@ import yaml
 
 profile = yaml.safe_load(open(sys.argv[2]))["profile"]
 outputs = yaml.safe_load(open(sys.argv[1]))[profile]["outputs"]
-print(" ".join(name for name, out in outputs.items() if out.get("type") == "trino"))
+print(" ".join(name for name, out in outputs.items() if out.get("type") in ("trino", "dremio")))
 EOF
 )
-[ -n "$targets" ] || { echo "profiles.yml has no Trino target" >&2; exit 1; }
+[ -n "$targets" ] || { echo "profiles.yml has no Trino or Dremio target" >&2; exit 1; }
 
 # One interpreter runs every command through dbt's Python entry point
 # (dbtRunner): starting dbt costs seconds, and the project is parsed once per
