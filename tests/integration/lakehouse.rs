@@ -214,3 +214,60 @@ fn real_dbt_builds_the_lakehouse_project_locally_and_parses_its_dremio_target() 
     assert!(text.contains("Registered adapter: dremio="), "{text}");
     assert!(text.contains("parse on: dev"), "{text}");
 }
+
+/// The generated workflow: GitHub's schema, zizmor at low severity, and
+/// its Compose step run for real (Docker Compose v2's `docker compose`
+/// played by the `docker-compose` this machine has).
+#[test]
+fn the_lakehouse_workflow_is_valid_and_its_compose_step_passes() {
+    let files = render_text(&example());
+    let dir = materialise(&files);
+    let workflow = dir.path().join(".github/workflows/checks.yaml");
+    crate::support::assert_builtin_schema("vendor.github-workflows", &workflow);
+    if let Some(zizmor) = tool("zizmor") {
+        let out = Command::new(zizmor)
+            .args(["--offline", "--no-progress", "--min-severity", "low"])
+            .arg(dir.path().join(".github/workflows"))
+            .output()
+            .expect("zizmor");
+        crate::support::assert_success(&out);
+    }
+    let doc: serde_json::Value =
+        crate::support::yaml(text(&files, ".github/workflows/checks.yaml")).expect("yaml");
+    let steps = doc["jobs"]["compose-config"]["steps"]
+        .as_array()
+        .expect("steps");
+    let script = steps
+        .iter()
+        .find_map(|s| s["run"].as_str())
+        .expect("a run step");
+    let Some(dc) = tool("docker-compose") else {
+        return;
+    };
+    let shim = tempfile::tempdir().expect("tempdir");
+    let docker = shim.path().join("docker");
+    fs_err::write(
+        &docker,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = compose ] || exit 64\nshift\nexec {} \"$@\"\n",
+            dc.display()
+        ),
+    )
+    .expect("shim");
+    fs_err::set_permissions(&docker, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let path = format!(
+        "{}:{}",
+        shim.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new("bash")
+        .args(["-eo", "pipefail", "-c", script])
+        .current_dir(dir.path())
+        .env("PATH", path)
+        .output()
+        .expect("bash");
+    crate::support::assert_success(&out);
+    // The throwaway .env is gone: nothing of it could be committed.
+    assert!(!dir.path().join("compose/dev/.env").exists());
+}
