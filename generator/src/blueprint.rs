@@ -24,6 +24,12 @@ pub struct Manifest {
     /// the embedded blueprints says so).
     #[serde(default)]
     pub default: bool,
+    /// The spec's optional sections this blueprint reads (of
+    /// `core::spec_schema::OPTIONAL_SECTIONS`); absent: all of them. The
+    /// spec's schema offers only these, so a section the blueprint would
+    /// ignore is refused.
+    #[serde(default)]
+    pub spec_sections: Option<Vec<String>>,
     pub namespaces: Vec<Namespace>,
     pub components: Vec<Component>,
     /// Consumers installed before any component (Argo CD, at bootstrap):
@@ -605,6 +611,14 @@ impl Manifest {
     }
 
     fn check(&self) -> Result<(), String> {
+        for section in self.spec_sections.iter().flatten() {
+            if !crate::core::spec_schema::OPTIONAL_SECTIONS.contains(&section.as_str()) {
+                return Err(format!(
+                    "spec_sections: {section:?} is not an optional section of the spec (one of: {})",
+                    crate::core::spec_schema::OPTIONAL_SECTIONS.join(", ")
+                ));
+            }
+        }
         let mut ns_ids = BTreeSet::new();
         for ns in &self.namespaces {
             if !is_slug(&ns.id) || !ns_ids.insert(ns.id.as_str()) {
@@ -962,6 +976,7 @@ mod tests {
             name: "t".into(),
             version: "0.0.0".into(),
             default: false,
+            spec_sections: None,
             namespaces: vec![Namespace {
                 id: "core".into(),
                 name: "core".into(),

@@ -455,5 +455,10 @@ pub(crate) enum SpecCommand {
         blueprint: Option<String>,
     },
     /// Print the JSON Schema of socle.yaml.
-    Schema,
+    Schema {
+        /// The blueprint the spec is for (`socle blueprint list`); the
+        /// default one when absent.
+        #[arg(long)]
+        blueprint: Option<String>,
+    },
 }

@@ -54,11 +54,12 @@ pub fn generate_with(
 ) -> Result<Generated, GenerateError> {
     let manifest = Manifest::load(inputs.blueprint)?;
     let env_names = model::environment_names(inputs.environments);
-    let spec = spec::parse(
+    let spec = spec::parse_for(
         inputs.spec_text,
         inputs.spec_origin,
         &env_names,
         &manifest.options,
+        manifest.spec_sections.as_deref(),
     )?;
     spec::check_blueprint(
         &spec,

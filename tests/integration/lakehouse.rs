@@ -30,6 +30,16 @@ fn socle_lists_both_blueprints_and_prints_each_example() {
     let (code, printed, _) = socle_in(dir.path(), &["spec", "example", "--blueprint", NAME]);
     assert_eq!(code, 0);
     assert_eq!(printed, example());
+    // Its schema offers only the sections it reads.
+    let (code, schema, _) = socle_in(dir.path(), &["spec", "schema", "--blueprint", NAME]);
+    assert_eq!(code, 0);
+    let schema: serde_json::Value = serde_json::from_str(&schema).expect("json");
+    assert!(schema["properties"]["data_domains"].is_object());
+    for section in ["keycloak", "notebooks", "secrets", "argocd", "network"] {
+        assert!(schema["properties"][section].is_null(), "{section}");
+    }
+    let (_, default_schema, _) = socle_in(dir.path(), &["spec", "schema"]);
+    assert!(default_schema.contains("\"keycloak\""));
     let (code, default, _) = socle_in(dir.path(), &["spec", "example"]);
     assert_eq!(code, 0);
     assert_eq!(default, socle::spec::EXAMPLE);
@@ -45,6 +55,15 @@ fn a_spec_is_refused_for_a_blueprint_or_target_socle_does_not_render() {
         (
             example().replace("blueprint: lakehouse", "blueprint: lakehose"),
             "blueprint: \"lakehose\" is not a blueprint this socle renders",
+        ),
+        // A section of the spec the lakehouse does not read is refused,
+        // not ignored.
+        (
+            format!(
+                "{}keycloak: {{realm: acme, groups: [{{name: a, role: data-analyst}}]}}\n",
+                example()
+            ),
+            "unknown key 'keycloak' at the top level",
         ),
         // The lakehouse renders no cluster yet: a Kubernetes environment
         // (no target) is refused.

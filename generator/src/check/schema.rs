@@ -448,21 +448,28 @@ pub fn validate_spec(files: &[(String, Vec<u8>)]) -> Vec<Finding> {
         .as_ref()
         .map(|m| m.options.clone())
         .unwrap_or_default();
-    let parsed =
-        crate::core::spec::parse(&text, crate::core::SPEC_PATH, &envs, &options).and_then(|spec| {
-            match &blueprint {
-                // The spec against the blueprint it names: its targets (a
-                // blueprint socle does not embed is the checker's to name).
-                Some(m) => crate::core::spec::check_blueprint(
-                    &spec,
-                    &text,
-                    crate::core::SPEC_PATH,
-                    &m.name,
-                    &m.targets,
-                ),
-                None => Ok(()),
-            }
-        });
+    let sections = blueprint.as_ref().and_then(|m| m.spec_sections.clone());
+    let parsed = crate::core::spec::parse_for(
+        &text,
+        crate::core::SPEC_PATH,
+        &envs,
+        &options,
+        sections.as_deref(),
+    )
+    .and_then(|spec| {
+        match &blueprint {
+            // The spec against the blueprint it names: its targets (a
+            // blueprint socle does not embed is the checker's to name).
+            Some(m) => crate::core::spec::check_blueprint(
+                &spec,
+                &text,
+                crate::core::SPEC_PATH,
+                &m.name,
+                &m.targets,
+            ),
+            None => Ok(()),
+        }
+    });
     match parsed {
         Ok(_) => Vec::new(),
         // A YAML error is reported by the parser already.

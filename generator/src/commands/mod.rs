@@ -15,8 +15,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use socle::check as checker;
+use socle::model;
 use socle::source::Tree;
-use socle::{model, schema};
 
 use check::check;
 use diff::diff;
@@ -52,13 +52,15 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Schema(which) => {
             let schema = match which {
                 SchemaCommand::Report => checker::report::json_schema(),
-                SchemaCommand::Spec => spec_schema(),
+                SchemaCommand::Spec => spec_schema(None)?,
                 SchemaCommand::Config => checker::config::schema(),
                 SchemaCommand::System => checker::system::input::schema(),
             };
             print_json(&schema)
         }
-        Command::Spec(SpecCommand::Schema) => print_json(&spec_schema()),
+        Command::Spec(SpecCommand::Schema { blueprint }) => {
+            print_json(&spec_schema(blueprint.as_deref())?)
+        }
         Command::New(args) => new(args),
         Command::Check(args) => check(args),
         Command::Policy(cmd) => policy(cmd),
@@ -140,12 +142,15 @@ pub(crate) fn paint(diff: &str, colour: bool) -> String {
     socle::colour::diff(colour, diff)
 }
 
-/// The spec's schema, with the embedded environments' names.
-fn spec_schema() -> serde_json::Value {
-    schema::spec_schema(
+/// The spec's schema for an embedded blueprint (the default one for
+/// `None`), with the embedded environments' names.
+fn spec_schema(blueprint: Option<&str>) -> anyhow::Result<serde_json::Value> {
+    let manifest = socle::blueprint::Manifest::load(&socle::blueprint::embedded(blueprint)?)?;
+    Ok(socle::core::spec_schema::spec_schema_for(
         &model::environment_names(&Tree::embedded_environments()),
-        &socle::core::blueprint::options(),
-    )
+        &manifest.options,
+        manifest.spec_sections.as_deref(),
+    ))
 }
 
 /// A JSON document (a schema) on stdout, indented.

@@ -40,6 +40,9 @@ pub struct Manifest {
     pub targets: Vec<String>,
     #[serde(default)]
     pub default: bool,
+    /// The spec's optional sections the blueprint reads (`None`: all).
+    #[serde(default)]
+    pub spec_sections: Option<Vec<String>>,
 }
 
 fn kubernetes_only() -> Vec<String> {

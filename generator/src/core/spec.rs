@@ -34,7 +34,11 @@ pub struct Spec {
     pub components: Choices,
     #[serde(default = "default_sizing")]
     pub sizing: String,
+    /// Required by the blueprints that read it (`spec_sections`); absent
+    /// for the others.
+    #[serde(default)]
     pub keycloak: Keycloak,
+    #[serde(default)]
     pub data_domains: Vec<DataDomain>,
     #[serde(default)]
     pub notebooks: Notebooks,
@@ -251,7 +255,7 @@ pub struct StorageNode {
 /// holds the keys and values to the blueprint's `options`).
 pub type Choices = BTreeMap<String, String>;
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Keycloak {
     pub realm: String,
@@ -529,6 +533,18 @@ pub fn parse(
     environments: &[String],
     options: &[crate::core::blueprint::SpecOption],
 ) -> Result<Spec, SpecError> {
+    parse_for(text, origin, environments, options, None)
+}
+
+/// [`parse`] for a blueprint that reads only some of the spec's optional
+/// sections (`sections`; `None`: all of them): the others are unknown keys.
+pub fn parse_for(
+    text: &str,
+    origin: &str,
+    environments: &[String],
+    options: &[crate::core::blueprint::SpecOption],
+    sections: Option<&[String]>,
+) -> Result<Spec, SpecError> {
     let value: Value = crate::yaml::from_str(text).map_err(|e| SpecError::Yaml {
         origin: origin.to_owned(),
         line: crate::yaml::error_line(&e),
@@ -536,7 +552,7 @@ pub fn parse(
     })?;
 
     let lines = LineIndex::new(text);
-    let schema = schema::spec_schema(environments, options);
+    let schema = schema::spec_schema_for(environments, options, sections);
     let mut problems = schema::validate(&schema, &value)
         .into_iter()
         .map(|(field_ptr, message)| {

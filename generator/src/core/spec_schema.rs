@@ -40,6 +40,47 @@ fn components_schema(options: &[SpecOption]) -> Value {
     })
 }
 
+/// The spec's sections a blueprint may or may not read (its manifest's
+/// `spec_sections`); the others (client, domain, repository, environments,
+/// components, sizing, blueprint, author) every blueprint reads.
+pub const OPTIONAL_SECTIONS: &[&str] = &[
+    "keycloak",
+    "data_domains",
+    "notebooks",
+    "object_storage",
+    "secrets",
+    "argocd",
+    "mirror",
+    "network",
+];
+
+/// The spec's JSON Schema for a blueprint that reads only `sections` of
+/// [`OPTIONAL_SECTIONS`] (`None`: all of them). A section it does not read
+/// is not offered: a spec that gives one is refused rather than silently
+/// ignored.
+pub fn spec_schema_for(
+    environments: &[String],
+    options: &[SpecOption],
+    sections: Option<&[String]>,
+) -> Value {
+    let mut schema = spec_schema(environments, options);
+    let Some(sections) = sections else {
+        return schema;
+    };
+    for section in OPTIONAL_SECTIONS {
+        if sections.iter().any(|s| s == section) {
+            continue;
+        }
+        if let Some(props) = schema["properties"].as_object_mut() {
+            props.remove(*section);
+        }
+        if let Some(required) = schema["required"].as_array_mut() {
+            required.retain(|r| r != section);
+        }
+    }
+    schema
+}
+
 /// The spec's JSON Schema: `environments` are the names with embedded
 /// defaults, `options` the blueprint's choices.
 pub fn spec_schema(environments: &[String], options: &[SpecOption]) -> Value {
