@@ -290,3 +290,28 @@ fn the_lakehouse_workflow_is_valid_and_its_compose_step_passes() {
     // The throwaway .env is gone: nothing of it could be committed.
     assert!(!dir.path().join("compose/dev/.env").exists());
 }
+
+/// A repository stays on the blueprint it was rendered from: diff and
+/// update refuse a spec that names another one (exit 2) and write nothing.
+#[test]
+fn diff_and_update_refuse_to_move_a_repository_to_another_blueprint() {
+    let (tmp, dir) = crate::support::new_repo();
+    let spec = tmp.path().join("lakehouse.yaml");
+    fs_err::write(&spec, example()).expect("spec");
+    let before = crate::support::git(&dir, &["status", "--porcelain"]);
+    for command in ["diff", "update"] {
+        let (code, _, err) = socle_in(
+            &dir,
+            &[command, "--spec", spec.to_str().expect("utf-8 path")],
+        );
+        assert_eq!(code, 2, "{command}: {err}");
+        assert!(
+            err.contains("this repository was rendered from blueprint \"data-platform\", and the spec names \"lakehouse\""),
+            "{command}: {err}"
+        );
+    }
+    assert_eq!(
+        crate::support::git(&dir, &["status", "--porcelain"]),
+        before
+    );
+}

@@ -155,6 +155,17 @@ pub fn drift(dir: &Path, spec: Option<&Path>) -> Result<Drift, UpdateError> {
         blueprint: &blueprint,
         environments: &Tree::embedded_environments(),
     })?;
+    // Blueprints share no file: a merge from one to another would replace
+    // the whole repository. That is a new repository, not an update.
+    if generated.model.manifest.name != lock.blueprint.name {
+        return Err(UpdateError::Usage(format!(
+            "{}: this repository was rendered from blueprint {:?}, and the spec names {:?}; socle diff and update keep a repository on its blueprint. Render the other blueprint into a new directory with socle new, or set the spec's `blueprint:` back to {:?}",
+            dir.join(lock::PATH).display(),
+            lock.blueprint.name,
+            generated.model.manifest.name,
+            lock.blueprint.name
+        )));
+    }
     // A lock file is input like any other: a path that is not a plain
     // relative path inside the repository is never read, written or removed.
     if let Some(bad) = lock.files.keys().find(|p| !crate::render::check_path(p)) {
