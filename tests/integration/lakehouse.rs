@@ -16,7 +16,7 @@ const NAME: &str = "lakehouse";
 
 /// The lakehouse blueprint's own example spec, as `socle spec example
 /// --blueprint lakehouse` prints it.
-fn example() -> String {
+pub(crate) fn example() -> String {
     let tree = socle::blueprint::embedded(Some(NAME)).expect("embedded");
     String::from_utf8(tree.get("example.yaml").expect("example.yaml").to_vec()).expect("utf-8")
 }

@@ -68,7 +68,12 @@ fn yamllint_accepts_every_yaml_file() {
     let Some(yamllint) = tool("yamllint") else {
         return;
     };
-    let specs = crate::support::renders_of_every_shape();
+    let mut specs = crate::support::renders_of_every_shape().to_vec();
+    // The other blueprint too.
+    specs.push((
+        "the lakehouse example",
+        crate::support::render_text(&crate::lakehouse::example()),
+    ));
     for (spec, files) in specs {
         let dir = materialise(&files);
         let (ok, out) = run(Command::new(&yamllint)
