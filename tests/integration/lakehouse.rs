@@ -132,6 +132,10 @@ fn the_lakehouse_host_passes_socle_check_the_compose_schema_and_docker_compose()
     assert!(findings.is_empty(), "{findings:#?}");
 
     let dir = materialise(&files);
+    // No Argo CD environment: socle graph says so instead of printing nothing.
+    let (code, out, err) = socle_in(dir.path(), &["graph", "."]);
+    assert_eq!((code, out.as_str()), (0, ""), "{err}");
+    assert!(err.contains("no Argo CD environment to draw"), "{err}");
     let host = dir.path().join("compose/dev");
     if let Some(python) = tool("python3") {
         let out = Command::new(python)

@@ -39,6 +39,15 @@ pub(crate) fn graph(
         )?;
         return Ok(0);
     }
+    if systems.is_empty() {
+        // Not an error: a repository of Docker hosts only has no Argo CD
+        // environment to draw, and says so rather than print nothing.
+        eprintln!(
+            "{}: no Argo CD environment to draw (an environment on one Docker host is its compose/<env>/compose.yaml)",
+            dir.display()
+        );
+        return Ok(0);
+    }
     let text = checker::system::graph::render(&systems, format);
     std::io::stdout().write_all(text.as_bytes())?;
     Ok(0)
