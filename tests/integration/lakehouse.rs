@@ -319,3 +319,67 @@ fn diff_and_update_refuse_to_move_a_repository_to_another_blueprint() {
         before
     );
 }
+
+/// The lakehouse is data only: no name of its own (the blueprint's, its
+/// namespaces', the components the other blueprint does not have) is in a
+/// string of socle's code outside its tests, so nothing in the engine
+/// special-cases it.
+#[test]
+fn no_name_of_the_lakehouse_is_in_the_code() {
+    let manifest = |name: &str| -> serde_json::Value {
+        let tree = socle::blueprint::embedded(Some(name)).expect("embedded");
+        crate::support::yaml_slice(tree.get("blueprint.yaml").expect("manifest")).expect("yaml")
+    };
+    let ours = manifest(NAME);
+    let default = manifest(
+        &socle::blueprint::Manifest::load(&Tree::embedded_blueprint())
+            .expect("default")
+            .name,
+    );
+    let ids = |m: &serde_json::Value, key: &str, field: &str| -> Vec<String> {
+        m[key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c[field].as_str().map(str::to_owned))
+            .collect()
+    };
+    let theirs = ids(&default, "components", "id");
+    let mut names: Vec<String> = ids(&ours, "components", "id")
+        .into_iter()
+        .filter(|id| !theirs.contains(id))
+        .chain(ids(&ours, "namespaces", "name"))
+        .collect();
+    names.push(NAME.to_owned());
+    assert!(names.len() >= 5, "{names:?}");
+    let src = crate::support::repo_root().join("generator/src");
+    let mut found = Vec::new();
+    for entry in walkdir::WalkDir::new(&src) {
+        let entry = entry.expect("walk");
+        if entry.path().extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let text = fs_err::read_to_string(entry.path()).expect("read");
+        // The code, not its unit tests.
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        for (n, line) in code.lines().enumerate() {
+            // The string literals of the line: every other piece between quotes.
+            for literal in line.split('"').skip(1).step_by(2) {
+                for name in &names {
+                    // The name as a word of its own ("dremio-client" holds
+                    // it, "dremiox" does not).
+                    let alone = literal.match_indices(name.as_str()).any(|(i, _)| {
+                        let before = literal[..i].chars().next_back();
+                        let after = literal[i + name.len()..].chars().next();
+                        !before.is_some_and(|c| c.is_ascii_alphanumeric())
+                            && !after.is_some_and(|c| c.is_ascii_alphanumeric())
+                    });
+                    if alone {
+                        found.push(format!("{}:{}: {name}", entry.path().display(), n + 1));
+                    }
+                }
+            }
+        }
+    }
+    assert!(found.is_empty(), "{found:#?}");
+}
