@@ -444,6 +444,19 @@ pub fn validate_spec(files: &[(String, Vec<u8>)]) -> Vec<Finding> {
             .map(str::to_owned)
     });
     let blueprint = crate::core::blueprint::named(named.as_deref());
+    if let (Some(name), None) = (&named, &blueprint) {
+        // Its choices and sections are unknown: nothing else can be judged.
+        return vec![Finding::new(
+            "SOC-SCHEMA-002",
+            Severity::Deny,
+            crate::core::SPEC_PATH,
+            crate::locate::LineIndex::new(&text).line_of("/blueprint"),
+            format!(
+                "blueprint: {name:?} is not a blueprint this socle renders; it renders: {}",
+                crate::core::blueprint::names().join(", ")
+            ),
+        )];
+    }
     let options = blueprint
         .as_ref()
         .map(|m| m.options.clone())
@@ -496,6 +509,39 @@ pub fn validate_spec(files: &[(String, Vec<u8>)]) -> Vec<Finding> {
 
 #[cfg(test)]
 mod tests {
+    /// A spec is judged against the blueprint it names: the lakehouse's
+    /// spec passes, gives `keycloak` it does not read and is denied, names
+    /// a blueprint socle does not have and is denied at that line.
+    #[test]
+    fn the_spec_is_judged_against_the_blueprint_it_names() {
+        let judge = |text: &str| {
+            validate_spec(&[(crate::core::SPEC_PATH.to_owned(), text.as_bytes().to_vec())])
+                .into_iter()
+                .map(|f| (f.line, f.message))
+                .collect::<Vec<_>>()
+        };
+        let tree = crate::source::Tree::embedded_blueprint_file("example.yaml");
+        let example = tree
+            .iter()
+            .find_map(|t| t.get("example.yaml"))
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .expect("a blueprint with its own example");
+        assert_eq!(judge(&example), Vec::new());
+        let with_keycloak = format!("{example}keycloak: {{realm: acme, groups: []}}\n");
+        let found = judge(&with_keycloak);
+        assert!(
+            found
+                .iter()
+                .any(|(_, m)| m.contains("unknown key 'keycloak'")),
+            "{found:?}"
+        );
+        let unknown = example.replacen("\nblueprint: ", "\nblueprint: x", 1);
+        let found = judge(&unknown);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].0.is_some());
+        assert!(found[0].1.contains("is not a blueprint this socle renders"));
+    }
+
     use super::*;
 
     fn valid(doc: Value) -> Vec<String> {
