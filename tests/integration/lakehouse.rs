@@ -30,6 +30,9 @@ fn socle_lists_both_blueprints_and_prints_each_example() {
     let (code, printed, _) = socle_in(dir.path(), &["spec", "example", "--blueprint", NAME]);
     assert_eq!(code, 0);
     assert_eq!(printed, example());
+    let (code, shown, _) = socle_in(dir.path(), &["blueprint", "show", NAME]);
+    assert_eq!(code, 0);
+    assert!(shown.contains("spec sections read (besides client, domain, repository, environments, components): data_domains\n"), "{shown}");
     // Its schema offers only the sections it reads.
     let (code, schema, _) = socle_in(dir.path(), &["spec", "schema", "--blueprint", NAME]);
     assert_eq!(code, 0);

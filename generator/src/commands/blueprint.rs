@@ -118,6 +118,8 @@ fn summary(m: &Manifest) -> serde_json::Value {
         "default": m.default,
         "options": options(m),
         "targets": m.targets,
+        // The spec's optional sections it reads (null: all of them).
+        "spec_sections": m.spec_sections,
     })
 }
 
@@ -126,6 +128,13 @@ fn text(m: &Manifest) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "{} {}", m.name, m.version);
     let _ = writeln!(s, "targets: {}", m.targets.join(", "));
+    if let Some(sections) = &m.spec_sections {
+        let _ = writeln!(
+            s,
+            "spec sections read (besides client, domain, repository, environments, components): {}",
+            sections.join(", ")
+        );
+    }
     let _ = writeln!(s, "\noptions (socle.yaml `components:`):");
     for o in &m.options {
         let _ = writeln!(
