@@ -30,6 +30,11 @@ pub struct Manifest {
     /// ignore is refused.
     #[serde(default)]
     pub spec_sections: Option<Vec<String>>,
+    /// Where, in each environment, the platform's shared services answer
+    /// (the templates' `env.s3.endpoint`, `env.postgres.host`,
+    /// `env.keycloak.url`).
+    #[serde(default)]
+    pub addresses: Addresses,
     pub namespaces: Vec<Namespace>,
     pub components: Vec<Component>,
     /// Consumers installed before any component (Argo CD, at bootstrap):
@@ -67,6 +72,64 @@ pub struct Manifest {
     /// exactly these), which components' `when` test.
     #[serde(default)]
     pub options: Vec<crate::core::blueprint::SpecOption>,
+}
+
+/// Addresses as patterns: `{ns.<id>}` is the name of a namespace of the
+/// blueprint in the environment (suffix included), `{domain}` the
+/// environment's domain. An address a blueprint does not give is empty.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Addresses {
+    /// The in-cluster S3 endpoint (a spec's `object_storage` replaces it).
+    #[serde(default)]
+    pub s3: Option<String>,
+    /// The PostgreSQL host the consumers connect to.
+    #[serde(default)]
+    pub postgres: Option<String>,
+    /// The base URL of the identity provider.
+    #[serde(default)]
+    pub keycloak: Option<String>,
+}
+
+impl Addresses {
+    fn patterns(&self) -> [(&'static str, Option<&String>); 3] {
+        [
+            ("s3", self.s3.as_ref()),
+            ("postgres", self.postgres.as_ref()),
+            ("keycloak", self.keycloak.as_ref()),
+        ]
+    }
+}
+
+/// An address pattern filled for one environment; `Err` names a
+/// placeholder that is neither `{domain}` nor a declared `{ns.<id>}`.
+pub fn expand_address(
+    pattern: &str,
+    ns: &BTreeMap<String, String>,
+    domain: &str,
+) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = pattern;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let close = after
+            .find('}')
+            .ok_or_else(|| format!("{pattern:?}: a '{{' without its '}}'"))?;
+        let key = &after[..close];
+        match key.strip_prefix("ns.") {
+            None if key == "domain" => out.push_str(domain),
+            Some(id) if ns.contains_key(id) => out.push_str(&ns[id]),
+            _ => {
+                return Err(format!(
+                    "{pattern:?}: unknown placeholder {{{key}}}; use {{domain}} or {{ns.<namespace id>}}"
+                ))
+            }
+        }
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 fn kubernetes_only() -> Vec<String> {
@@ -611,6 +674,17 @@ impl Manifest {
     }
 
     fn check(&self) -> Result<(), String> {
+        let ns: BTreeMap<String, String> = self
+            .namespaces
+            .iter()
+            .map(|n| (n.id.clone(), n.name.clone()))
+            .collect();
+        for (key, pattern) in self.addresses.patterns() {
+            if let Some(p) = pattern {
+                expand_address(p, &ns, "example.org")
+                    .map_err(|e| format!("addresses.{key}: {e}"))?;
+            }
+        }
         for section in self.spec_sections.iter().flatten() {
             if !crate::core::spec_schema::OPTIONAL_SECTIONS.contains(&section.as_str()) {
                 return Err(format!(
@@ -946,6 +1020,27 @@ pub fn waves(enabled: &[&Component]) -> BTreeMap<String, i64> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn addresses_fill_namespaces_and_domain_and_refuse_unknown_placeholders() {
+        let ns: BTreeMap<String, String> = [("storage".to_owned(), "store-b".to_owned())]
+            .into_iter()
+            .collect();
+        assert_eq!(
+            expand_address("http://s3.{ns.storage}.svc:{domain}", &ns, "d.example").as_deref(),
+            Ok("http://s3.store-b.svc:d.example")
+        );
+        for bad in ["{ns.nowhere}", "{env}", "https://{domain"] {
+            assert!(expand_address(bad, &ns, "d").is_err(), "{bad}");
+        }
+        let mut m = manifest(Vec::new());
+        m.addresses.s3 = Some("http://{ns.elsewhere}".into());
+        let err = m.check().unwrap_err();
+        assert!(
+            err.contains("addresses.s3") && err.contains("ns.elsewhere"),
+            "{err}"
+        );
+    }
+
     use super::*;
 
     fn comp(id: &str, needs: &[&str]) -> Component {
@@ -977,6 +1072,7 @@ mod tests {
             version: "0.0.0".into(),
             default: false,
             spec_sections: None,
+            addresses: Addresses::default(),
             namespaces: vec![Namespace {
                 id: "core".into(),
                 name: "core".into(),

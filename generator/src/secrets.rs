@@ -54,7 +54,7 @@ pub const FORMAT_VERSION: u32 = 1;
 
 const ENV_LABEL: &str = "data-platform/environment";
 const COMPONENT_LABEL: &str = "app.kubernetes.io/component";
-const GROUP: &str = "external-secrets.io";
+const GROUP: &str = crate::core::kinds::EXTERNAL_SECRETS_GROUP;
 /// Nested objects deeper than this are not looked for.
 const MAX_DEPTH: usize = 64;
 

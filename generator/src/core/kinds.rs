@@ -6,6 +6,10 @@
 
 use super::charts::Scope;
 
+/// The API group of External Secrets, through which every credential of a
+/// generated platform reaches its pods.
+pub const EXTERNAL_SECRETS_GROUP: &str = "external-secrets.io";
+
 /// (group, kind, scope) of the kinds Kubernetes serves without a CRD.
 const BUILT_IN: &[(&str, &str, Scope)] = {
     use Scope::{Cluster as C, Namespaced as N};

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::argocd::Argocd;
 use super::environment::Env;
-use super::{Enabled, EXTERNAL_SECRETS, GENERATED_STORAGE_CLASSES};
+use super::{Enabled, GENERATED_STORAGE_CLASSES};
 use crate::spec::Spec;
 
 /// The `bootstrap` object, which `socle-check.yaml` declares to the checker.
@@ -56,14 +56,13 @@ pub struct After {
 pub(crate) fn bootstrap(
     spec: &Spec,
     components: &[Enabled],
+    secret_operator: Option<&Enabled>,
     secrets: &crate::spec::Secrets,
     argocd: &Argocd,
     envs: &mut [Env],
 ) -> Bootstrap {
-    let eso = components
-        .iter()
-        .find(|e| e.component.id == EXTERNAL_SECRETS)
-        .and_then(|e| e.component.chart.as_ref());
+    let eso = secret_operator.and_then(|e| e.component.chart.as_ref());
+    let operator_id = secret_operator.map(|e| e.component.id.as_str());
     let cluster_store = secrets.kind == "ClusterSecretStore";
     let mut prerequisites: Vec<Prerequisite> = Vec::new();
     let mut seen = BTreeSet::new();
@@ -83,7 +82,7 @@ pub(crate) fn bootstrap(
     if eso.is_some() {
         push(
             "prerequisite 2: the External Secrets CRDs, so that the store exists before the operator syncs",
-            "external-secrets.io",
+            crate::core::kinds::EXTERNAL_SECRETS_GROUP,
             "CustomResourceDefinition",
             &secrets.kind,
             "",
@@ -92,7 +91,7 @@ pub(crate) fn bootstrap(
     if cluster_store {
         push(
             "prerequisite 3: the store every ExternalSecret reads",
-            "external-secrets.io",
+            crate::core::kinds::EXTERNAL_SECRETS_GROUP,
             "ClusterSecretStore",
             &secrets.store,
             "",
@@ -113,7 +112,7 @@ pub(crate) fn bootstrap(
         let owns = envs[i].owns_cluster;
         let mut namespaces: Vec<String> = components
             .iter()
-            .filter(|e| e.component.needs.iter().any(|n| n == EXTERNAL_SECRETS))
+            .filter(|e| operator_id.is_some_and(|id| e.component.needs.iter().any(|n| n == id)))
             .filter(|e| owns || !e.component.cluster_wide)
             .filter_map(|e| envs[i].ns.get(&e.component.namespace))
             .cloned()
@@ -149,7 +148,7 @@ pub(crate) fn bootstrap(
     for ns in &store_namespaces {
         push(
             "prerequisite 3: in each namespace with ExternalSecrets, the store they read",
-            "external-secrets.io",
+            crate::core::kinds::EXTERNAL_SECRETS_GROUP,
             "SecretStore",
             &secrets.store,
             ns,

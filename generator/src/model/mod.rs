@@ -375,13 +375,20 @@ impl Model {
                     format!("{}.{}", env.name, spec.domain)
                 }
             });
-            let storage_ns = ns.get("storage").map_or("default", String::as_str);
+            // The blueprint's addresses, filled for this environment (the
+            // manifest's patterns were checked when it loaded).
+            let address = |pattern: &Option<String>| -> String {
+                pattern
+                    .as_deref()
+                    .and_then(|p| blueprint::expand_address(p, &ns, &domain).ok())
+                    .unwrap_or_default()
+            };
             let s3_endpoint = match &spec.object_storage {
                 Some(store) => store.endpoint.clone(),
-                None => format!("http://minio.{storage_ns}.svc.cluster.local"),
+                None => address(&manifest.addresses.s3),
             };
-            let postgres_host = format!("postgresql-rw.{storage_ns}.svc.cluster.local");
-            let keycloak_url = format!("https://keycloak.{domain}");
+            let postgres_host = address(&manifest.addresses.postgres);
+            let keycloak_url = address(&manifest.addresses.keycloak);
             let replicas = merged.get("replicas").and_then(Value::as_i64).unwrap_or(1);
             // Sized resources of every component, scaled by the sizing profile.
             let mut sizes = Map::new();
@@ -571,8 +578,20 @@ impl Model {
             store: "platform-secrets".into(),
             kind: "ClusterSecretStore".into(),
         });
-        let bootstrap = bootstrap::bootstrap(&spec, &components, &secrets, &argocd, &mut envs);
-        let webhooks = webhook_ingress(&manifest, &components, blueprint)?;
+        let facts = ChartFacts::load(blueprint).map_err(|e| ModelError::Defaults {
+            origin: blueprint.origin.clone(),
+            path: crate::core::charts::FACTS_FILE.into(),
+            message: e.to_string(),
+        })?;
+        let bootstrap = bootstrap::bootstrap(
+            &spec,
+            &components,
+            secret_operator(&components, &facts),
+            &secrets,
+            &argocd,
+            &mut envs,
+        );
+        let webhooks = webhook_ingress(&manifest, &components, &facts);
         // The environments whose cluster runs Mayastor (their storage nodes
         // are prepared at bootstrap), with and without declared nodes.
         let names = |declared: Option<bool>| -> Vec<String> {
@@ -759,13 +778,8 @@ const GENERATED_STORAGE_CLASSES: &[&str] = &["openebs-hostpath", "openebs-replic
 fn webhook_ingress(
     manifest: &Manifest,
     components: &[Enabled],
-    blueprint: &Tree,
-) -> Result<BTreeMap<String, Vec<context::Webhook>>, ModelError> {
-    let facts = ChartFacts::load(blueprint).map_err(|e| ModelError::Defaults {
-        origin: blueprint.origin.clone(),
-        path: crate::core::charts::FACTS_FILE.into(),
-        message: e.to_string(),
-    })?;
+    facts: &ChartFacts,
+) -> BTreeMap<String, Vec<context::Webhook>> {
     // Every namespace has an entry, so templates can look any one up.
     let mut by_ns: BTreeMap<String, Vec<context::Webhook>> = manifest
         .namespaces
@@ -810,7 +824,7 @@ fn webhook_ingress(
                 });
         }
     }
-    Ok(by_ns)
+    by_ns
 }
 
 /// Maven Central, where pods fetch jars from unless the spec names a mirror.
@@ -876,8 +890,24 @@ fn keycloak_context(keycloak: &crate::spec::Keycloak) -> context::Keycloak {
     }
 }
 
-/// The component that installs the External Secrets CRDs and controller.
-pub const EXTERNAL_SECRETS: &str = "external-secrets";
+/// The enabled component whose chart installs the ExternalSecret kind (by
+/// the chart facts): every credential reaches the platform through it, so
+/// it comes first at bootstrap and the components that render
+/// ExternalSecrets need it.
+fn secret_operator<'c>(components: &'c [Enabled], facts: &ChartFacts) -> Option<&'c Enabled> {
+    components.iter().find(|e| {
+        e.component.chart.as_ref().is_some_and(|chart| {
+            facts
+                .get(&chart.repo, &chart.name, &chart.version)
+                .is_some_and(|f| {
+                    f.crds.iter().any(|k| {
+                        k.kind == "ExternalSecret"
+                            && k.group == crate::core::kinds::EXTERNAL_SECRETS_GROUP
+                    })
+                })
+        })
+    })
+}
 
 /// The `repoURL` ArgoCD uses for a chart, which the AppProject's
 /// `sourceRepos` lists verbatim. OCI charts are addressed by their full
