@@ -5,11 +5,10 @@
 //! local DuckDB target and `dbt parse` on every Trino target.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
 
 use serde_json::Value;
 
-use crate::support::{fixture, materialise, render, repo_root};
+use crate::support::{fixture, materialise, render};
 
 const SPECS: [Option<&str>; 2] = [None, Some("full.yaml")];
 
@@ -473,21 +472,10 @@ fn real_dbt_builds_locally_and_parses_every_trino_target() {
     let Some(dbt) = crate::support::tool("dbt") else {
         return;
     };
-    let script = repo_root().join("tests/tools/dbt_check.sh");
     for name in SPECS {
         let dir = materialise(&render(name));
-        let out = Command::new("bash")
-            .arg(&script)
-            .arg(&dbt)
-            .arg(dir.path())
-            .output()
-            .expect("run dbt_check.sh");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(out.status.success(), "dbt_check.sh on {name:?}:\n{text}");
+        let (ok, text) = crate::support::dbt_check(&dbt, dir.path());
+        assert!(ok, "dbt_check.sh on {name:?}:\n{text}");
         let spec = spec(name);
         let targets: Vec<&str> = spec.envs.iter().map(|(n, _)| n.as_str()).collect();
         assert!(

@@ -225,18 +225,8 @@ fn real_dbt_builds_the_lakehouse_project_locally_and_parses_its_dremio_target() 
         return;
     };
     let dir = materialise(&render_text(&example()));
-    let out = Command::new("bash")
-        .arg(crate::support::repo_root().join("tests/tools/dbt_check.sh"))
-        .arg(&dbt)
-        .arg(dir.path())
-        .output()
-        .expect("run dbt_check.sh");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{text}");
+    let (ok, text) = crate::support::dbt_check(&dbt, dir.path());
+    assert!(ok, "{text}");
     assert!(text.contains("Registered adapter: dremio="), "{text}");
     assert!(text.contains("parse on: dev"), "{text}");
 }

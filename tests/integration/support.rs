@@ -531,3 +531,22 @@ pub fn bring_up_compose_host(host: &Path, scripts: &[&str]) -> Option<(String, S
     );
     Some((env, String::from_utf8_lossy(&out.stdout).into_owned()))
 }
+
+/// `tests/tools/dbt_check.sh` with the real `dbt` on a rendered repository
+/// in `dir`: whether it passed, and its whole output.
+pub fn dbt_check(dbt: &Path, dir: &Path) -> (bool, String) {
+    let out = std::process::Command::new("bash")
+        .arg(repo_root().join("tests/tools/dbt_check.sh"))
+        .arg(dbt)
+        .arg(dir)
+        .output()
+        .expect("run dbt_check.sh");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
