@@ -318,6 +318,11 @@ pub struct Component {
     /// External endpoints (`external_endpoints`) the component's pods call.
     #[serde(default)]
     pub egress: Vec<String>,
+    /// Components whose Services its pods connect to besides the providers
+    /// of what it consumes (a BI tool to its query engine). With the
+    /// wiring, the flows a blueprint's NetworkPolicies open.
+    #[serde(default)]
+    pub calls: Vec<String>,
     /// The service accounts whose pods call the object store, when the
     /// component's S3 client takes the pod's own cloud identity once no key
     /// is configured. On a managed cloud that holds buckets, a bucket every
@@ -716,9 +721,14 @@ impl Manifest {
                     c.id, c.namespace
                 ));
             }
-            // A blueprint that renders only Compose hosts has no cluster to
-            // deploy a chart or manifests to: its components are services.
-            let cluster = self.targets.iter().any(|t| t != crate::core::spec::COMPOSE);
+            // A component that runs on Compose hosts only (`targets:
+            // [compose]`, or every component of a blueprint that renders
+            // nothing else) has no cluster to deploy a chart or manifests
+            // to: it is its services.
+            let cluster = self
+                .targets
+                .iter()
+                .any(|t| t != crate::core::spec::COMPOSE && c.runs_on(t));
             match (&c.chart, &c.manifests) {
                 (None, None) if !cluster && !c.compose.is_empty() => {}
                 (Some(_), Some(_)) | (None, None) => {
@@ -728,7 +738,7 @@ impl Manifest {
                         if cluster {
                             ""
                         } else {
-                            " (or, in a blueprint that renders Compose hosts only, `compose` services)"
+                            " (or, for a component that runs on Compose hosts only, `compose` services)"
                         }
                     ))
                 }
@@ -849,6 +859,16 @@ impl Manifest {
             }
         }
         for c in &self.components {
+            for id in &c.calls {
+                // A call opens a flow to that component's namespace; it must
+                // exist, and start first, like anything a component uses.
+                if !c.needs.contains(id) {
+                    return Err(format!(
+                        "component {}: calls {id:?}, which it does not list in `needs`",
+                        c.id
+                    ));
+                }
+            }
             for name in &c.egress {
                 if !names.contains(name.as_str()) {
                     return Err(format!(
@@ -1060,6 +1080,7 @@ mod tests {
             trusts: Vec::new(),
             distributes: Vec::new(),
             egress: Vec::new(),
+            calls: Vec::new(),
             workload_identity: Vec::new(),
             compose: Default::default(),
             targets: Vec::new(),
@@ -1338,5 +1359,21 @@ mod tests {
         m.cluster_endpoints[0].name = "gateway".into();
         let err = m.check_endpoints().expect_err("unknown spec key");
         assert!(err.contains("network.<name>"), "{err}");
+    }
+
+    /// A call opens a flow between namespaces: only to what the component
+    /// needs, so the callee exists and starts first.
+    #[test]
+    fn a_component_calls_only_what_it_needs() {
+        let mut caller = comp("bi", &["engine"]);
+        caller.calls = vec!["engine".into()];
+        let m = manifest(vec![comp("engine", &[]), caller.clone()]);
+        assert!(m.check_endpoints().is_ok());
+        caller.needs.clear();
+        let m = manifest(vec![comp("engine", &[]), caller]);
+        let err = m
+            .check_endpoints()
+            .expect_err("a call to what it does not need");
+        assert!(err.contains("calls \"engine\""), "{err}");
     }
 }

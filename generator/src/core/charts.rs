@@ -14,6 +14,12 @@ pub struct Kind {
     pub group: String,
     pub kind: String,
     pub scope: Scope,
+    /// The boolean value (a dotted path) that turns the kind on: it is
+    /// created unless the Application's values set that path to `false`.
+    /// A value left to the chart counts as on, so an unread default never
+    /// hides an object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
@@ -63,6 +69,21 @@ pub struct ExpectedSecret {
     pub name: String,
     #[serde(default)]
     pub keys: Vec<String>,
+    /// As a kind's `when`: the Secret is read unless the values set this
+    /// path to `false`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+}
+
+/// Whether `values` (an Application's merged values) turn off what a fact's
+/// `when` names: only an explicit `false` does.
+pub fn turned_off(when: Option<&str>, values: &serde_json::Value) -> bool {
+    when.is_some_and(|path| {
+        path.split('.')
+            .filter(|k| !k.is_empty())
+            .try_fold(values, |v, k| v.as_object().and_then(|m| m.get(k)))
+            == Some(&serde_json::Value::Bool(false))
+    })
 }
 
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
@@ -194,6 +215,42 @@ pub fn normalise_repo(repo: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[test]
+    fn only_an_explicit_false_turns_a_fact_off() {
+        let values =
+            serde_json::json!({"backups": {"enabled": false}, "monitoring": {"enabled": true}});
+        assert!(turned_off(Some("backups.enabled"), &values));
+        assert!(!turned_off(Some("monitoring.enabled"), &values));
+        // Left to the chart's default, or no condition: on.
+        assert!(!turned_off(Some("cluster.monitoring.enabled"), &values));
+        assert!(!turned_off(None, &values));
+    }
+
+    /// The checker judges a repository with the facts of every blueprint,
+    /// the first of them for a chart two blueprints pin: the two must agree.
+    #[test]
+    fn blueprints_pinning_the_same_chart_share_its_facts() {
+        let mut seen: Vec<(String, Chart)> = Vec::new();
+        for tree in Tree::embedded_blueprints() {
+            for c in ChartFacts::load(&tree).expect("charts.yaml parses").charts {
+                if let Some((origin, other)) = seen
+                    .iter()
+                    .find(|(_, o)| o.name == c.name && o.version == c.version && o.repo == c.repo)
+                {
+                    assert_eq!(
+                        serde_json::to_value(other).ok(),
+                        serde_json::to_value(&c).ok(),
+                        "{} {}: the facts of {origin} and {} differ",
+                        c.name,
+                        c.version,
+                        tree.origin
+                    );
+                } else {
+                    seen.push((tree.origin.clone(), c));
+                }
+            }
+        }
+    }
 
     #[test]
     fn facts_parse_and_name_real_scopes() {

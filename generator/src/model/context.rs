@@ -74,6 +74,9 @@ pub struct Base {
     pub bootstrap: super::bootstrap::Bootstrap,
     /// By namespace id, the admission webhooks of its charts.
     pub webhooks: BTreeMap<String, Vec<Webhook>>,
+    /// By namespace id, the namespaces it connects to and is connected
+    /// from (consumers to providers, callers to what they call).
+    pub flows: BTreeMap<String, NamespaceFlows>,
     pub ca_bundle: CaBundle,
     pub namespaces: Vec<Namespace>,
     pub blueprint: BlueprintRef,
@@ -247,6 +250,14 @@ pub struct ChartContext {
     pub source: String,
 }
 
+/// The namespace ids a namespace's pods connect to, and those whose pods
+/// connect to it.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct NamespaceFlows {
+    pub to: Vec<String>,
+    pub from: Vec<String>,
+}
+
 /// A consumer of a bucket and what it may do.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct BucketConsumer {
@@ -284,6 +295,7 @@ pub(crate) fn template_schema(
             ("callers", &components),
             ("cloud_identity", &components),
             ("webhooks", &namespaces),
+            ("flows", &namespaces),
             ("ns", &namespaces),
             ("egress", &namespaces),
         ] {

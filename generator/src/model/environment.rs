@@ -46,6 +46,9 @@ pub struct Env {
     /// The chart repositories of the components deployed here (its
     /// project's `sourceRepos`).
     pub chart_repos: Vec<String>,
+    /// The cluster-scoped kinds the charts deployed here create (chart
+    /// facts), sorted: what a least-privilege project admits of them.
+    pub cluster_kinds: Vec<ClusterKind>,
     /// On a managed cloud: the cluster its Terraform creates.
     pub cloud: Option<EnvCloud>,
     /// By component id (every enabled one): whether it is not deployed
@@ -554,6 +557,13 @@ pub(crate) fn storage(
 /// the namespace ids of its callers (sorted). `cloud_consumers` are the
 /// components reaching an environment's cloud buckets with their workload
 /// identities (`used_by: cloud_buckets`).
+/// A cluster-scoped kind by API group (`""` for the core group).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
+pub struct ClusterKind {
+    pub group: String,
+    pub kind: String,
+}
+
 pub(crate) fn endpoint_callers<'m>(
     manifest: &'m Manifest,
     components: &[super::Enabled],

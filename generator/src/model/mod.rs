@@ -461,6 +461,7 @@ impl Model {
                 store_namespaces: Vec::new(),
                 after: Vec::new(),
                 chart_repos: Vec::new(),
+                cluster_kinds: Vec::new(),
                 cloud: env
                     .cloud
                     .as_ref()
@@ -583,6 +584,9 @@ impl Model {
             path: crate::core::charts::FACTS_FILE.into(),
             message: e.to_string(),
         })?;
+        for env in &mut envs {
+            env.cluster_kinds = cluster_kinds(env, &components, &facts);
+        }
         let bootstrap = bootstrap::bootstrap(
             &spec,
             &components,
@@ -592,6 +596,7 @@ impl Model {
             &mut envs,
         );
         let webhooks = webhook_ingress(&manifest, &components, &facts);
+        let flows = namespace_flows(&manifest, &components);
         // The environments whose cluster runs Mayastor (their storage nodes
         // are prepared at bootstrap), with and without declared nodes.
         let names = |declared: Option<bool>| -> Vec<String> {
@@ -650,6 +655,7 @@ impl Model {
             argocd,
             bootstrap,
             webhooks,
+            flows,
             ca_bundle: context::CaBundle {
                 configmap: CA_BUNDLE.into(),
                 pem: CA_BUNDLE_PEM.into(),
@@ -822,6 +828,85 @@ fn webhook_ingress(
                     selector,
                     ports,
                 });
+        }
+    }
+    by_ns
+}
+
+/// The cluster-scoped kinds the charts an environment deploys create,
+/// from their facts.
+fn cluster_kinds(
+    env: &environment::Env,
+    components: &[Enabled],
+    facts: &ChartFacts,
+) -> Vec<environment::ClusterKind> {
+    let mut kinds: Vec<environment::ClusterKind> = components
+        .iter()
+        .filter(|e| env.left_out.get(&e.component.id) != Some(&true))
+        .filter_map(|e| e.component.chart.as_ref())
+        .filter_map(|c| facts.get(&c.repo, &c.name, &c.version))
+        .flat_map(|f| &f.creates)
+        .filter(|k| k.scope == crate::core::charts::Scope::Cluster)
+        .map(|k| environment::ClusterKind {
+            group: k.group.clone(),
+            kind: k.kind.clone(),
+        })
+        .collect();
+    kinds.sort();
+    kinds.dedup();
+    kinds
+}
+
+/// By namespace id, the namespaces its pods open connections to and those
+/// whose pods connect to it, from the graph: a consumer connects to the
+/// provider of each kind of resource it consumes, and a component to those
+/// it `calls`. A blueprint's NetworkPolicies open exactly these between
+/// namespaces (a flow within a namespace crosses none).
+fn namespace_flows(
+    manifest: &Manifest,
+    components: &[Enabled],
+) -> BTreeMap<String, context::NamespaceFlows> {
+    let mut by_ns: BTreeMap<String, context::NamespaceFlows> = manifest
+        .namespaces
+        .iter()
+        .map(|n| (n.id.clone(), context::NamespaceFlows::default()))
+        .collect();
+    let provider = |pick: fn(&crate::core::wiring::Provides) -> bool| {
+        components
+            .iter()
+            .find(|e| pick(&e.component.provides))
+            .map(|e| e.component.namespace.as_str())
+    };
+    let databases = provider(|p| p.databases);
+    let buckets = provider(|p| p.buckets);
+    let oidc = provider(|p| p.oidc);
+    for e in components {
+        let c = &e.component;
+        let consumed = [
+            (!c.consumes.databases.is_empty()).then_some(databases),
+            (!c.consumes.buckets.is_empty()).then_some(buckets),
+            (!c.consumes.oidc.is_empty()).then_some(oidc),
+        ];
+        let called = c.calls.iter().map(|id| {
+            components
+                .iter()
+                .find(|o| &o.component.id == id)
+                .map(|o| o.component.namespace.as_str())
+        });
+        let targets = consumed.into_iter().flatten().chain(called).flatten();
+        for to in targets.filter(|to| *to != c.namespace) {
+            if let Some(f) = by_ns.get_mut(&c.namespace) {
+                f.to.push(to.to_owned());
+            }
+            if let Some(f) = by_ns.get_mut(to) {
+                f.from.push(c.namespace.clone());
+            }
+        }
+    }
+    for f in by_ns.values_mut() {
+        for list in [&mut f.to, &mut f.from] {
+            list.sort_unstable();
+            list.dedup();
         }
     }
     by_ns

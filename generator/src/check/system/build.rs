@@ -490,7 +490,19 @@ impl<'a> Repository<'a> {
             ..Object::default()
         };
         let mut out = Vec::new();
+        let gated = facts.creates.iter().any(|k| k.when.is_some())
+            || facts.secrets.iter().any(|s| s.when.is_some());
+        let values = (gated || !facts.secrets.is_empty())
+            .then(|| super::wiring::app_values(app, &self.files));
+        let off = |when: Option<&String>| {
+            values
+                .as_ref()
+                .is_some_and(|v| crate::core::charts::turned_off(when.map(String::as_str), v))
+        };
         for k in &facts.creates {
+            if off(k.when.as_ref()) {
+                continue;
+            }
             if matches!(
                 k.kind.as_str(),
                 "CustomResourceDefinition"
@@ -558,9 +570,11 @@ impl<'a> Repository<'a> {
         }
         // A name with a placeholder (one Secret per role or user) stands for
         // several Secrets the values list; the model cannot name them.
-        let values =
-            (!facts.secrets.is_empty()).then(|| super::wiring::app_values(app, &self.files));
-        for s in facts.secrets.iter().filter(|s| !s.name.contains('<')) {
+        for s in facts
+            .secrets
+            .iter()
+            .filter(|s| !s.name.contains('<') && !off(s.when.as_ref()))
+        {
             // A key the Application's values set to null or "" reads no
             // Secret (Helm drops a null); any other keeps the fact's Secret.
             let set = values.as_ref().and_then(|v| at_dotted(v, &s.value));

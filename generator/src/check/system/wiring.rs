@@ -42,6 +42,23 @@ struct Found {
     role: Option<String>,
 }
 
+/// The scheme of a URL whose user part stands before the address the
+/// pattern found (`postgresql://superset@host...`): the pattern matches
+/// from the host on, so the scheme is read back from what precedes it.
+fn userinfo_scheme(before: &str) -> Option<&str> {
+    let (head, user) = before.strip_suffix('@')?.rsplit_once("://")?;
+    if user.contains(['/', '@']) || user.chars().any(char::is_whitespace) {
+        return None;
+    }
+    let at = head
+        .rfind(|c: char| !(c.is_ascii_alphanumeric() || "+.-".contains(c)))
+        .map_or(0, |i| i + 1);
+    let scheme = &head[at..];
+    scheme
+        .starts_with(|c: char| c.is_ascii_lowercase())
+        .then_some(scheme)
+}
+
 /// Keys that name a database, or a role, beside an address.
 const DATABASE_KEYS: &[&str] = &[
     "database",
@@ -177,7 +194,12 @@ fn scan(
                 }
             }
             for c in address().captures_iter(s) {
-                let scheme = c.get(1).map(|m| m.as_str()).unwrap_or_default();
+                let start = c.get(0).map_or(0, |m| m.start());
+                let scheme = c
+                    .get(1)
+                    .map(|m| m.as_str())
+                    .or_else(|| userinfo_scheme(&s[..start]))
+                    .unwrap_or_default();
                 let scheme = if scheme == "postgresql"
                     && s[..c.get(0).map_or(0, |m| m.start())].ends_with("jdbc:")
                 {
@@ -203,7 +225,6 @@ fn scan(
                     })
                     .filter(|d| literal(d))
                     .map(str::to_owned);
-                let start = c.get(0).map_or(0, |m| m.start());
                 let role = s[..start]
                     .rsplit_once("://")
                     .map(|(_, u)| u)
@@ -936,4 +957,25 @@ pub(crate) fn app_values(app: &super::input::Application, files: &Files) -> Valu
         }
     }
     merged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::userinfo_scheme;
+
+    #[test]
+    fn a_url_with_a_user_part_keeps_its_scheme() {
+        assert_eq!(
+            userinfo_scheme("SUPERSET_DB_URL=postgresql://superset@"),
+            Some("postgresql")
+        );
+        assert_eq!(
+            userinfo_scheme("postgresql://u:secret@"),
+            Some("postgresql")
+        );
+        // No user part, or something else before the host.
+        assert_eq!(userinfo_scheme("postgresql://"), None);
+        assert_eq!(userinfo_scheme("mail me@"), None);
+        assert_eq!(userinfo_scheme("http://a/b@"), None);
+    }
 }
