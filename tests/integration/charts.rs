@@ -99,15 +99,26 @@ fn yaml(bytes: &[u8]) -> Value {
 
 #[test]
 fn values_use_only_keys_the_charts_have() {
-    let blueprint: serde_json::Value = crate::support::yaml_slice(
-        &fs_err::read(repo_root().join("blueprints/platform/blueprint.yaml")).unwrap(),
-    )
-    .unwrap();
+    let manifest = |name: &str| -> serde_json::Value {
+        crate::support::yaml_slice(
+            &fs_err::read(repo_root().join(format!("blueprints/{name}/blueprint.yaml"))).unwrap(),
+        )
+        .unwrap()
+    };
     let mut problems = Vec::new();
     let mut checked = BTreeSet::new();
     // The example with prod on EKS renders the components of the cloud only.
-    let renders = crate::support::renders_of_every_shape();
-    for (spec, files) in renders {
+    let mut renders: Vec<(&str, serde_json::Value, socle::render::FileSet)> =
+        crate::support::renders_of_every_shape()
+            .into_iter()
+            .map(|(spec, files)| (spec, manifest("platform"), files))
+            .collect();
+    renders.push((
+        "the lakehouse example",
+        manifest("lakehouse"),
+        crate::support::render_text(&crate::lakehouse::example()),
+    ));
+    for (spec, blueprint, files) in renders {
         for c in blueprint["components"].as_array().unwrap() {
             let Some(chart) = c.get("chart") else {
                 continue;

@@ -154,17 +154,19 @@ fn chart_defaults(reference: &Path, dir: &Path, chart: &str) -> Value {
     defaults
 }
 
-/// The charts blueprint.yaml pins, as (name, version).
+/// The charts every blueprint's manifest pins, as (name, version).
 fn pinned_charts() -> Vec<(String, String)> {
-    let blueprint: Value = crate::support::yaml_slice(
-        &fs_err::read(repo_root().join("blueprints/platform/blueprint.yaml")).unwrap(),
-    )
-    .unwrap();
-    let mut charts: Vec<(String, String)> = blueprint["components"]
-        .as_array()
-        .unwrap()
+    let mut manifests: Vec<Value> = Vec::new();
+    for entry in fs_err::read_dir(repo_root().join("blueprints")).unwrap() {
+        let path = entry.unwrap().path().join("blueprint.yaml");
+        if path.is_file() {
+            manifests.push(crate::support::yaml_slice(&fs_err::read(&path).unwrap()).unwrap());
+        }
+    }
+    let mut charts: Vec<(String, String)> = manifests
         .iter()
-        .filter_map(|c| c.get("chart"))
+        .flat_map(|m| m["components"].as_array().cloned().unwrap_or_default())
+        .filter_map(|c| c.get("chart").cloned())
         .map(|c| {
             (
                 c["name"].as_str().unwrap().to_owned(),

@@ -32,13 +32,20 @@ fn socle_lists_both_blueprints_and_prints_each_example() {
     assert_eq!(printed, example());
     let (code, shown, _) = socle_in(dir.path(), &["blueprint", "show", NAME]);
     assert_eq!(code, 0);
-    assert!(shown.contains("spec sections read (besides client, domain, repository, environments, components): data_domains\n"), "{shown}");
+    assert!(shown.contains("spec sections read (besides client, domain, repository, environments, components): data_domains, secrets, network\n"), "{shown}");
     // Its schema offers only the sections it reads.
     let (code, schema, _) = socle_in(dir.path(), &["spec", "schema", "--blueprint", NAME]);
     assert_eq!(code, 0);
     let schema: serde_json::Value = serde_json::from_str(&schema).expect("json");
     assert!(schema["properties"]["data_domains"].is_object());
-    for section in ["keycloak", "notebooks", "secrets", "argocd", "network"] {
+    assert!(schema["properties"]["secrets"].is_object());
+    for section in [
+        "keycloak",
+        "notebooks",
+        "object_storage",
+        "argocd",
+        "mirror",
+    ] {
         assert!(schema["properties"][section].is_null(), "{section}");
     }
     let (_, default_schema, _) = socle_in(dir.path(), &["spec", "schema"]);
@@ -68,14 +75,14 @@ fn a_spec_is_refused_for_a_blueprint_or_target_socle_does_not_render() {
             ),
             "unknown key 'keycloak' at the top level",
         ),
-        // The lakehouse renders no cluster yet: a Kubernetes environment
-        // (no target) is refused.
+        // The lakehouse renders no managed cloud yet: an EKS environment is
+        // refused.
         (
             example().replace(
                 "    target: compose\n",
-                "    cluster: https://dev.k8s.acme.example:6443\n",
+                "    target: eks\n    cloud: {region: eu-west-3, vpc_cidr: 10.40.0.0/16}\n",
             ),
-            "blueprint \"lakehouse\" does not render target \"kubernetes\"; it renders: compose",
+            "blueprint \"lakehouse\" does not render target \"eks\"; it renders: compose, kubernetes",
         ),
     ];
     for (spec, expected) in cases {
@@ -135,10 +142,13 @@ fn the_lakehouse_host_passes_socle_check_the_compose_schema_and_docker_compose()
     assert!(findings.is_empty(), "{findings:#?}");
 
     let dir = materialise(&files);
-    // No Argo CD environment: socle graph says so instead of printing nothing.
+    // The clusters' graph: Superset's connection to its database.
     let (code, out, err) = socle_in(dir.path(), &["graph", "."]);
-    assert_eq!((code, out.as_str()), (0, ""), "{err}");
-    assert!(err.contains("no Argo CD environment to draw"), "{err}");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("superset_prod -->|\"postgresql-rw:5432\"| postgresql_prod"),
+        "{out}"
+    );
     let host = dir.path().join("compose/dev");
     if let Some(python) = tool("python3") {
         let out = Command::new(python)
@@ -375,4 +385,104 @@ fn no_name_of_the_lakehouse_is_in_the_code() {
         }
     }
     assert!(found.is_empty(), "{found:#?}");
+}
+
+/// The lakehouse's Kubernetes environments come up as a system: `socle
+/// check` finds nothing, the network policies are the graph's flows (and
+/// the check sees a flow they drop, a database renamed), each project
+/// admits exactly its charts' cluster-scoped kinds, and every overlay
+/// builds with the real kustomize.
+#[test]
+fn the_lakehouse_clusters_pass_socle_check_and_kustomize() {
+    let files = render_text(&example());
+    let (code, findings) = check_json(&files);
+    assert_eq!(code, 0, "{findings:#?}");
+    assert!(findings.is_empty(), "{findings:#?}");
+    for env in ["staging", "prod"] {
+        for id in [
+            "platform",
+            "external-secrets",
+            "cloudnative-pg",
+            "postgresql",
+            "superset",
+        ] {
+            assert!(
+                files.contains_key(&format!("argocd/{env}/applications/{id}.yaml")),
+                "{env}: {id}"
+            );
+        }
+        // The host-only components are not deployed to a cluster.
+        for id in ["dremio", "elasticsearch"] {
+            assert!(!files.contains_key(&format!("argocd/{env}/applications/{id}.yaml")));
+        }
+    }
+    // Superset (bi) consumes a database of PostgreSQL (storage): the only
+    // flow between namespaces, opened on both sides.
+    let bi = text(&files, "platform/base/namespaces/bi/networkpolicies.yaml");
+    assert!(bi.contains("name: allow-to-providers") && bi.contains("values: [\"storage\"]"));
+    assert!(!bi.contains("allow-from-callers"), "{bi}");
+    let storage = text(
+        &files,
+        "platform/base/namespaces/storage/networkpolicies.yaml",
+    );
+    assert!(storage.contains("name: allow-from-callers") && storage.contains("values: [\"bi\"]"));
+    // The components' project admits the cluster-scoped kinds of the
+    // charts' facts, nothing more (no StorageClass, no Namespace).
+    let project = text(&files, "argocd/prod/project.yaml");
+    assert!(project.contains("kind: ValidatingWebhookConfiguration"));
+    let components = project.split("---").next().unwrap_or_default();
+    assert!(
+        !components.contains("kind: StorageClass") && !components.contains("kind: Namespace\n")
+    );
+
+    // What the check sees: a dropped flow, a database nothing creates.
+    let dropped = {
+        let mut f = files.clone();
+        let text = bi
+            .split("---\n# Calls:")
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        f.insert(
+            "platform/base/namespaces/bi/networkpolicies.yaml".into(),
+            text.into_bytes(),
+        );
+        f
+    };
+    let (code, findings) = check_json(&dropped);
+    assert_eq!(code, 1);
+    assert!(
+        crate::support::finds(
+            &findings,
+            "SOC-SYS-005",
+            &["superset-prod", "lakehouse-storage"]
+        ),
+        "{findings:#?}"
+    );
+    let renamed = {
+        let mut f = files.clone();
+        let path = "components/superset/overlays/prod/kustomization.yaml";
+        let text = text(&files, path).replace("5432/superset", "5432/bi");
+        f.insert(path.into(), text.into_bytes());
+        f
+    };
+    let (_, findings) = check_json(&renamed);
+    assert!(
+        crate::support::finds(&findings, "SOC-SYS-004", &["superset-prod", "\"bi\""]),
+        "{findings:#?}"
+    );
+
+    let Some(kubectl) = tool("kubectl") else {
+        return;
+    };
+    let builds = crate::support::Builds::new(&kubectl, &files);
+    for env in ["staging", "prod"] {
+        for root in [
+            format!("platform/overlays/{env}"),
+            format!("components/superset/overlays/{env}"),
+        ] {
+            let out = builds.build(&root).unwrap_or_else(|e| panic!("{e}"));
+            assert!(out.contains("kind:"), "{root}");
+        }
+    }
 }
