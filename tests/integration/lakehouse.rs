@@ -486,3 +486,41 @@ fn the_lakehouse_clusters_pass_socle_check_and_kustomize() {
         }
     }
 }
+
+/// `socle update` moves the lakehouse's dev environment from its Docker
+/// host to a cluster and back, with the three-way merge, and each result
+/// passes `socle check`.
+#[test]
+fn update_moves_lakehouse_dev_between_compose_and_kubernetes() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let spec_path = tmp.path().join("spec.yaml");
+    fs_err::write(&spec_path, example()).expect("spec");
+    let (code, out, err) = socle_in(tmp.path(), &["new", "--spec", "spec.yaml", "--out", "repo"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let dir = tmp.path().join("repo");
+    let spec = dir.join("socle.yaml");
+    let compose = fs_err::read_to_string(&spec).expect("spec");
+    let kubernetes = compose.replace(
+        "    target: compose\n",
+        "    cluster: https://dev.k8s.acme.example:6443\n    network:\n      api_server: [10.10.0.10/32]\n",
+    );
+    assert_ne!(compose, kubernetes, "the example's dev entry changed");
+    for (text, on_host) in [(&kubernetes, false), (&compose, true)] {
+        fs_err::write(&spec, text).expect("write");
+        crate::support::git(&dir, &["commit", "-qam", "move dev"]);
+        let (code, out, err) = socle_in(&dir, &["update"]);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.contains("0 conflict(s)"), "{out}");
+        assert_eq!(dir.join("compose/dev/compose.yaml").exists(), on_host);
+        assert_eq!(dir.join("argocd/dev/project.yaml").exists(), !on_host);
+        assert_eq!(
+            dir.join("components/superset/overlays/dev/kustomization.yaml")
+                .exists(),
+            !on_host
+        );
+        crate::support::git(&dir, &["add", "-A"]);
+        crate::support::git(&dir, &["commit", "-qm", "update"]);
+        let (code, out, _) = socle_in(&dir, &["check", "."]);
+        assert_eq!(code, 0, "{out}");
+    }
+}
