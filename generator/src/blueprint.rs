@@ -323,6 +323,14 @@ pub struct Component {
     /// wiring, the flows a blueprint's NetworkPolicies open.
     #[serde(default)]
     pub calls: Vec<String>,
+    /// Its Services are published through an Ingress: the namespace of the
+    /// blueprint's ingress controller connects to it.
+    #[serde(default)]
+    pub ingress: bool,
+    /// It is the blueprint's ingress controller: clients reach its pods
+    /// from outside the cluster on its Services' pod ports (chart facts).
+    #[serde(default)]
+    pub serves_ingress: bool,
     /// The service accounts whose pods call the object store, when the
     /// component's S3 client takes the pod's own cloud identity once no key
     /// is configured. On a managed cloud that holds buckets, a bucket every
@@ -858,6 +866,26 @@ impl Manifest {
                 }
             }
         }
+        let controllers: Vec<&str> = self
+            .components
+            .iter()
+            .filter(|c| c.serves_ingress)
+            .map(|c| c.id.as_str())
+            .collect();
+        if controllers.len() > 1 {
+            return Err(format!(
+                "components {} all declare `serves_ingress`: a blueprint has one ingress controller",
+                controllers.join(", ")
+            ));
+        }
+        if let Some(c) = self.components.iter().find(|c| c.ingress) {
+            if controllers.is_empty() {
+                return Err(format!(
+                    "component {}: `ingress: true`, but no component declares `serves_ingress`",
+                    c.id
+                ));
+            }
+        }
         for c in &self.components {
             for id in &c.calls {
                 // A call opens a flow to that component's namespace; it must
@@ -1081,6 +1109,8 @@ mod tests {
             distributes: Vec::new(),
             egress: Vec::new(),
             calls: Vec::new(),
+            ingress: false,
+            serves_ingress: false,
             workload_identity: Vec::new(),
             compose: Default::default(),
             targets: Vec::new(),
@@ -1375,5 +1405,26 @@ mod tests {
             .check_endpoints()
             .expect_err("a call to what it does not need");
         assert!(err.contains("calls \"engine\""), "{err}");
+    }
+
+    #[test]
+    fn a_published_component_needs_the_one_ingress_controller() {
+        let mut ui = comp("ui", &[]);
+        ui.ingress = true;
+        let err = manifest(vec![ui.clone()])
+            .check_endpoints()
+            .expect_err("no controller");
+        assert!(err.contains("serves_ingress"), "{err}");
+        let mut edge = comp("edge", &[]);
+        edge.serves_ingress = true;
+        assert!(manifest(vec![ui.clone(), edge.clone()])
+            .check_endpoints()
+            .is_ok());
+        let mut other = comp("other", &[]);
+        other.serves_ingress = true;
+        let err = manifest(vec![ui, edge, other])
+            .check_endpoints()
+            .expect_err("two controllers");
+        assert!(err.contains("one ingress controller"), "{err}");
     }
 }

@@ -239,6 +239,8 @@ pub struct ComponentContext {
     pub consumes: Consumes,
     pub trusts: Vec<String>,
     pub distributes: Vec<String>,
+    /// Published through an Ingress (the blueprint's ingress controller).
+    pub ingress: bool,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -256,6 +258,10 @@ pub struct ChartContext {
 pub struct NamespaceFlows {
     pub to: Vec<String>,
     pub from: Vec<String>,
+    /// The pod ports on which clients outside the cluster reach the
+    /// ingress controller, when this namespace holds it (its chart's
+    /// Services, from the facts); empty elsewhere.
+    pub entry_ports: Vec<u16>,
 }
 
 /// A consumer of a bucket and what it may do.

@@ -596,7 +596,7 @@ impl Model {
             &mut envs,
         );
         let webhooks = webhook_ingress(&manifest, &components, &facts);
-        let flows = namespace_flows(&manifest, &components);
+        let flows = namespace_flows(&manifest, &components, &facts);
         // The environments whose cluster runs Mayastor (their storage nodes
         // are prepared at bootstrap), with and without declared nodes.
         let names = |declared: Option<bool>| -> Vec<String> {
@@ -751,6 +751,7 @@ impl Model {
             consumes: c.consumes.clone(),
             trusts: c.trusts.clone(),
             distributes: c.distributes.clone(),
+            ingress: c.ingress,
         }
     }
 }
@@ -859,12 +860,14 @@ fn cluster_kinds(
 
 /// By namespace id, the namespaces its pods open connections to and those
 /// whose pods connect to it, from the graph: a consumer connects to the
-/// provider of each kind of resource it consumes, and a component to those
-/// it `calls`. A blueprint's NetworkPolicies open exactly these between
+/// provider of each kind of resource it consumes, a component to those it
+/// `calls`, and the ingress controller to the components it publishes
+/// (`ingress`). A blueprint's NetworkPolicies open exactly these between
 /// namespaces (a flow within a namespace crosses none).
 fn namespace_flows(
     manifest: &Manifest,
     components: &[Enabled],
+    facts: &ChartFacts,
 ) -> BTreeMap<String, context::NamespaceFlows> {
     let mut by_ns: BTreeMap<String, context::NamespaceFlows> = manifest
         .namespaces
@@ -903,11 +906,47 @@ fn namespace_flows(
             }
         }
     }
+    if let Some(edge) = components.iter().find(|e| e.component.serves_ingress) {
+        let from = edge.component.namespace.clone();
+        let published = components
+            .iter()
+            .filter(|e| e.component.ingress && e.component.namespace != from)
+            .map(|e| e.component.namespace.clone())
+            .collect::<Vec<_>>();
+        for to in published {
+            if let Some(f) = by_ns.get_mut(&from) {
+                f.to.push(to.clone());
+            }
+            if let Some(f) = by_ns.get_mut(&to) {
+                f.from.push(from.clone());
+            }
+        }
+        let ports = edge
+            .component
+            .chart
+            .as_ref()
+            .and_then(|c| facts.get(&c.repo, &c.name, &c.version))
+            .into_iter()
+            .flat_map(|f| &f.services)
+            .flat_map(|s| &s.ports)
+            .map(|p| {
+                p.target_port
+                    .as_ref()
+                    .and_then(Value::as_u64)
+                    .and_then(|n| u16::try_from(n).ok())
+                    .unwrap_or(p.port)
+            });
+        if let Some(f) = by_ns.get_mut(&from) {
+            f.entry_ports.extend(ports);
+        }
+    }
     for f in by_ns.values_mut() {
         for list in [&mut f.to, &mut f.from] {
             list.sort_unstable();
             list.dedup();
         }
+        f.entry_ports.sort_unstable();
+        f.entry_ports.dedup();
     }
     by_ns
 }
