@@ -406,6 +406,9 @@ fn the_lakehouse_clusters_pass_socle_check_and_kustomize() {
             "postgresql",
             "eck-operator",
             "elasticsearch",
+            "cert-manager",
+            "pki",
+            "traefik",
             "superset",
         ] {
             assert!(
@@ -416,16 +419,25 @@ fn the_lakehouse_clusters_pass_socle_check_and_kustomize() {
         // A host-only component is not deployed to a cluster.
         assert!(!files.contains_key(&format!("argocd/{env}/applications/dremio.yaml")));
     }
-    // Superset (bi) consumes a database of PostgreSQL (storage): the only
-    // flow between namespaces, opened on both sides.
+    // Superset (bi) consumes a database of PostgreSQL (storage) and is
+    // published by Traefik (edge): the flows between namespaces, opened on
+    // both sides, and clients reach Traefik's pod ports only.
     let bi = text(&files, "platform/base/namespaces/bi/networkpolicies.yaml");
     assert!(bi.contains("name: allow-to-providers") && bi.contains("values: [\"storage\"]"));
-    assert!(!bi.contains("allow-from-callers"), "{bi}");
+    assert!(bi.contains("name: allow-from-callers") && bi.contains("values: [\"edge\"]"));
     let storage = text(
         &files,
         "platform/base/namespaces/storage/networkpolicies.yaml",
     );
     assert!(storage.contains("name: allow-from-callers") && storage.contains("values: [\"bi\"]"));
+    let edge = text(&files, "platform/base/namespaces/edge/networkpolicies.yaml");
+    assert!(
+        edge.contains("name: allow-clients") && edge.contains("port: 8443"),
+        "{edge}"
+    );
+    // The entry point's namespace has no quota: its Service is the load
+    // balancer every other namespace's quota forbids.
+    assert!(!files.contains_key("platform/base/namespaces/edge/quota.yaml"));
     // The components' project admits the cluster-scoped kinds of the
     // charts' facts, nothing more (no StorageClass, no Namespace).
     let project = text(&files, "argocd/prod/project.yaml");
@@ -459,6 +471,18 @@ fn the_lakehouse_clusters_pass_socle_check_and_kustomize() {
         ),
         "{findings:#?}"
     );
+    let wrong_issuer = {
+        let mut f = files.clone();
+        let path = "components/superset/overlays/prod/ingress.yaml";
+        let text = text(&files, path).replace("issuer: lakehouse-ca", "issuer: acme-ca");
+        f.insert(path.into(), text.into_bytes());
+        f
+    };
+    let (_, findings) = check_json(&wrong_issuer);
+    assert!(
+        crate::support::finds(&findings, "SOC-SYS-026", &["superset-prod", "acme-ca"]),
+        "{findings:#?}"
+    );
     let renamed = {
         let mut f = files.clone();
         let path = "components/superset/overlays/prod/kustomization.yaml";
@@ -480,6 +504,7 @@ fn the_lakehouse_clusters_pass_socle_check_and_kustomize() {
         for root in [
             format!("platform/overlays/{env}"),
             format!("components/superset/overlays/{env}"),
+            format!("components/pki/overlays/{env}"),
         ] {
             let out = builds.build(&root).unwrap_or_else(|e| panic!("{e}"));
             assert!(out.contains("kind:"), "{root}");
