@@ -438,6 +438,7 @@ deny contains finding("SOC-SYS-008", sprintf("[%s] Application %q (wave %d) conn
 	some c in input.connections
 	object.get(c, "provider", null) != null
 	c.provider.app != c.consumer
+	not c.routed
 	c.provider.wave >= apps[c.consumer].wave
 }
 

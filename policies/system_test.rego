@@ -421,6 +421,11 @@ test_provider_in_same_wave_denied if {
 	"SOC-SYS-008" in denied(m)
 }
 
+test_ingress_route_to_a_later_backend_is_not_a_wave_problem if {
+	c := object.union(connection, {"routed": true, "provider": provider("db", 3, [5432], true)})
+	not "SOC-SYS-008" in denied(with_connection(c))
+}
+
 test_connection_to_itself_is_not_a_wave_problem if {
 	c := object.union(connection, {"consumer": "db", "consumer_namespace": "data-storage", "provider": provider("db", 1, [5432], true)})
 	not "SOC-SYS-008" in denied(with_connection(c))

@@ -471,6 +471,32 @@ fn the_lakehouse_clusters_pass_socle_check_and_kustomize() {
         ),
         "{findings:#?}"
     );
+    // Traefik's route to Superset crosses namespaces: without the policy
+    // admitting the controller's namespace, the route is denied where the
+    // Ingress names its backend (and a route is never a wave problem).
+    let closed = {
+        let mut f = files.clone();
+        let (head, rest) = bi.split_once("# Called by:").unwrap_or_default();
+        let tail = rest.split_once("---\n").map(|(_, t)| t).unwrap_or_default();
+        f.insert(
+            "platform/base/namespaces/bi/networkpolicies.yaml".into(),
+            format!("{head}{tail}").into_bytes(),
+        );
+        f
+    };
+    let (_, findings) = check_json(&closed);
+    assert!(
+        crate::support::finds(
+            &findings,
+            "SOC-SYS-005",
+            &["traefik-prod", "superset.lakehouse-bi.svc:8088"]
+        ),
+        "{findings:#?}"
+    );
+    assert!(
+        !crate::support::finds(&findings, "SOC-SYS-008", &[]),
+        "{findings:#?}"
+    );
     let wrong_issuer = {
         let mut f = files.clone();
         let path = "components/superset/overlays/prod/ingress.yaml";

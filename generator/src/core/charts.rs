@@ -108,6 +108,12 @@ pub struct Chart {
     pub webhooks: Vec<Webhook>,
     #[serde(default)]
     pub secrets: Vec<ExpectedSecret>,
+    /// The IngressClass controller (`spec.controller`) the chart's pods
+    /// implement, for an ingress controller: `socle check` judges each
+    /// Ingress of such a class as a connection from those pods to its
+    /// backends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress_controller: Option<String>,
     /// The account the chart's main workload runs under.
     #[serde(default)]
     pub service_account: Option<String>,

@@ -426,6 +426,10 @@ pub struct Connection {
     /// For a PostgreSQL connection: the database and role it asks for.
     pub database: Option<String>,
     pub role: Option<String>,
+    /// An Ingress route, from the ingress controller's pods to a backend:
+    /// the controller serves routes whose backends come later, so no wave
+    /// order is asked of it.
+    pub routed: bool,
     /// The provider's Service, when the model has it.
     pub provider: Option<Provider>,
     pub egress: Verdict,

@@ -53,7 +53,7 @@ fn model_reading(
         .systems()
         .into_iter()
         .map(|mut m| {
-            wiring::resolve(&mut m, &repo.files);
+            wiring::resolve(&mut m, &repo.files, facts);
             resources::resolve(&mut m, &repo.files);
             backups::resolve(&mut m, &repo.files);
             cloud::resolve(&mut m, &repo.files, facts);

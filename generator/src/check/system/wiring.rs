@@ -15,6 +15,7 @@ use super::input::{At, Connection, Provider, WebhookReach, WideEgress};
 use super::kustomize::Files;
 use super::network::{Network, Peer, PodPort, Policy};
 use crate::check::parse::Document;
+use crate::core::charts::ChartFacts;
 
 /// The database PostgreSQL's initdb creates in every cluster.
 const MAINTENANCE_DB: &str = "postgres";
@@ -40,6 +41,9 @@ struct Found {
     /// keys beside the address (`database`, `user`, ...).
     database: Option<String>,
     role: Option<String>,
+    /// A route of an Ingress, which the ingress controller serves: it
+    /// does not wait for its backends, so the wave order is not judged.
+    routed: bool,
 }
 
 /// The scheme of a URL whose user part stands before the address the
@@ -248,6 +252,7 @@ fn scan(
                         None
                     },
                     role,
+                    routed: false,
                 });
             }
         }
@@ -290,7 +295,7 @@ pub(crate) fn network<'m>(m: &'m Modelled) -> Network<'m> {
 }
 
 /// Connections, webhooks and wide egress of one modelled system.
-pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
+pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
     let net = network(m);
     let system = &m.system;
     // Services: (namespace, name) → (object index).
@@ -332,6 +337,7 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
             found.push((o.app.clone(), ns.to_owned(), f));
         }
     }
+    found.extend(ingress_backends(m, files, facts));
     // Pods the model knows: (application, namespace, template labels,
     // container ports by name).
     let pods = pod_templates(system, &m.values);
@@ -465,6 +471,7 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
             port: f.port.unwrap_or(0),
             database: f.database,
             role: f.role,
+            routed: f.routed,
             provider: provider.map(|(p, _, _)| p),
             egress,
             ingress,
@@ -528,6 +535,155 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
     m.system.connections = connections;
     m.system.webhooks = webhooks;
     m.system.wide_egress = wide;
+}
+
+/// The backends of every Ingress, as connections of the ingress
+/// controller that serves its class: the pods of the Application whose
+/// chart implements the IngressClass's controller (chart facts
+/// `ingress_controller`), in that Application's namespace, reach each
+/// backend Service. An Ingress whose class or controller the model does
+/// not know is not judged here.
+fn ingress_backends(
+    m: &Modelled,
+    files: &Files,
+    facts: &ChartFacts,
+) -> Vec<(String, String, Found)> {
+    let system = &m.system;
+    let objects = || system.objects.iter().zip(&m.values);
+    let mut classes: HashMap<String, String> = HashMap::new();
+    let mut default_class = None;
+    for (o, v) in objects() {
+        let Some(v) = v.as_deref() else { continue };
+        if o.kind == "IngressClass" && o.group == "networking.k8s.io" {
+            if let Some(c) = v["spec"]["controller"].as_str() {
+                classes.insert(o.name.clone(), c.to_owned());
+                let annotation =
+                    &v["metadata"]["annotations"]["ingressclass.kubernetes.io/is-default-class"];
+                if annotation.as_str() == Some("true") {
+                    default_class = Some(o.name.clone());
+                }
+            }
+        }
+    }
+    let mut controllers: HashMap<&str, (&str, String)> = HashMap::new();
+    for app in &system.applications {
+        for s in &app.sources {
+            let (Some(chart), Some(version)) = (&s.chart, &s.target_revision) else {
+                continue;
+            };
+            if let Some(c) = facts
+                .get(&s.repo_url, chart, version)
+                .and_then(|f| f.ingress_controller.as_deref())
+            {
+                controllers.insert(
+                    c,
+                    (
+                        app.name.as_str(),
+                        app.destination.namespace.clone().unwrap_or_default(),
+                    ),
+                );
+            }
+        }
+    }
+    let service_port = |namespace: &str, service: &str, name: &str| -> Option<u16> {
+        objects()
+            .find(|(o, _)| o.kind == "Service" && o.namespace == namespace && o.name == service)
+            .and_then(|(_, v)| v.as_deref())
+            .and_then(|v| {
+                v["spec"]["ports"]
+                    .as_array()?
+                    .iter()
+                    .find(|p| p["name"].as_str() == Some(name))
+                    .and_then(|p| p["port"].as_u64())
+                    .and_then(|n| u16::try_from(n).ok())
+            })
+    };
+    let mut out = Vec::new();
+    for (o, v) in objects() {
+        let Some(v) = v.as_deref() else { continue };
+        if o.kind != "Ingress" || o.group != "networking.k8s.io" {
+            continue;
+        }
+        let class = v["spec"]["ingressClassName"]
+            .as_str()
+            .map(str::to_owned)
+            .or_else(|| default_class.clone());
+        let Some((app, namespace)) = class
+            .and_then(|c| classes.get(&c))
+            .and_then(|c| controllers.get(c.as_str()))
+        else {
+            continue;
+        };
+        let doc = files.doc_at(&o.at.file, o.at.line);
+        let mut backends: Vec<(Vec<Value>, &Value)> = Vec::new();
+        if v["spec"]["defaultBackend"]["service"].is_object() {
+            backends.push((
+                vec!["spec".into(), "defaultBackend".into(), "service".into()],
+                &v["spec"]["defaultBackend"]["service"],
+            ));
+        }
+        for (i, rule) in v["spec"]["rules"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            for (j, path) in rule["http"]["paths"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                if path["backend"]["service"].is_object() {
+                    backends.push((
+                        vec![
+                            "spec".into(),
+                            "rules".into(),
+                            i.into(),
+                            "http".into(),
+                            "paths".into(),
+                            j.into(),
+                            "backend".into(),
+                            "service".into(),
+                        ],
+                        &path["backend"]["service"],
+                    ));
+                }
+            }
+        }
+        for (path, service) in backends {
+            let Some(name) = service["name"].as_str() else {
+                continue;
+            };
+            let port = service["port"]["number"]
+                .as_u64()
+                .and_then(|n| u16::try_from(n).ok())
+                .or_else(|| {
+                    service["port"]["name"]
+                        .as_str()
+                        .and_then(|p| service_port(&o.namespace, name, p))
+                });
+            out.push((
+                (*app).to_owned(),
+                namespace.clone(),
+                Found {
+                    at: value_at(doc, &o.at.file, &path),
+                    address: format!(
+                        "{name}.{}.svc{}",
+                        o.namespace,
+                        port.map(|p| format!(":{p}")).unwrap_or_default()
+                    ),
+                    service: name.to_owned(),
+                    namespace: o.namespace.clone(),
+                    port,
+                    database: None,
+                    role: None,
+                    routed: true,
+                },
+            ));
+        }
+    }
+    out
 }
 
 /// (service port, pod port) of a Service.
