@@ -536,6 +536,19 @@ fn the_lakehouse_clusters_pass_socle_check_and_kustomize() {
             assert!(out.contains("kind:"), "{root}");
         }
     }
+    // Superset's web servers scale between the environment's bounds, and
+    // Argo CD leaves their count to the autoscaler.
+    let built = builds
+        .build("components/superset/overlays/prod")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        built.contains("kind: HorizontalPodAutoscaler")
+            && built.contains("maxReplicas: 10")
+            && built.contains("minReplicas: 3"),
+        "{built}"
+    );
+    let app = text(&files, "argocd/prod/applications/superset.yaml");
+    assert!(app.contains("- /spec/replicas") && app.contains("RespectIgnoreDifferences=true"));
 }
 
 /// `socle update` moves the lakehouse's dev environment from its Docker
