@@ -142,11 +142,15 @@ fn the_lakehouse_host_passes_socle_check_the_compose_schema_and_docker_compose()
     assert!(findings.is_empty(), "{findings:#?}");
 
     let dir = materialise(&files);
-    // The clusters' graph: Superset's connection to its database.
+    // The clusters' graph: Superset's connection to its database, and
+    // Traefik's route to Superset, which syncs later and is not a broken
+    // link for it (no edge drawn red).
     let (code, out, err) = socle_in(dir.path(), &["graph", "."]);
     assert_eq!(code, 0, "{err}");
     assert!(
-        out.contains("superset_prod -->|\"postgresql-rw:5432\"| postgresql_prod"),
+        out.contains("superset_prod -->|\"postgresql-rw:5432\"| postgresql_prod")
+            && out.contains("traefik_prod -->|\"superset:8088\"| superset_prod")
+            && !out.contains("linkStyle"),
         "{out}"
     );
     let host = dir.path().join("compose/dev");

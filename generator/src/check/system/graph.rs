@@ -30,7 +30,8 @@ fn edges(system: &System) -> BTreeMap<(String, String), Edge> {
                 !p.port_served
                     || !c.egress.allowed
                     || !c.ingress.allowed
-                    || p.wave >= wave(system, &c.consumer),
+                    // A route's controller does not wait for its backend.
+                    || (!c.routed && p.wave >= wave(system, &c.consumer)),
             ),
             None => (format!("missing: {}.{}", c.service, c.namespace), true),
         };
