@@ -451,21 +451,17 @@ fn the_lakehouse_clusters_pass_socle_check_and_kustomize() {
         !components.contains("kind: StorageClass") && !components.contains("kind: Namespace\n")
     );
 
-    // What the check sees: a dropped flow, a database nothing creates.
-    let dropped = {
+    // What the check sees: each edit of one file, and the findings of the
+    // render with it.
+    let edited = |path: &str, text: String| {
         let mut f = files.clone();
-        let text = bi
-            .split("---\n# Calls:")
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        f.insert(
-            "platform/base/namespaces/bi/networkpolicies.yaml".into(),
-            text.into_bytes(),
-        );
-        f
+        f.insert(path.into(), text.into_bytes());
+        check_json(&f)
     };
-    let (code, findings) = check_json(&dropped);
+    let policies = "platform/base/namespaces/bi/networkpolicies.yaml";
+    // Superset's egress to its database dropped.
+    let egress = bi.split("---\n# Calls:").next().unwrap_or_default();
+    let (code, findings) = edited(policies, egress.to_owned());
     assert_eq!(code, 1);
     assert!(
         crate::support::finds(
@@ -478,17 +474,9 @@ fn the_lakehouse_clusters_pass_socle_check_and_kustomize() {
     // Traefik's route to Superset crosses namespaces: without the policy
     // admitting the controller's namespace, the route is denied where the
     // Ingress names its backend (and a route is never a wave problem).
-    let closed = {
-        let mut f = files.clone();
-        let (head, rest) = bi.split_once("# Called by:").unwrap_or_default();
-        let tail = rest.split_once("---\n").map(|(_, t)| t).unwrap_or_default();
-        f.insert(
-            "platform/base/namespaces/bi/networkpolicies.yaml".into(),
-            format!("{head}{tail}").into_bytes(),
-        );
-        f
-    };
-    let (_, findings) = check_json(&closed);
+    let (head, rest) = bi.split_once("# Called by:").unwrap_or_default();
+    let tail = rest.split_once("---\n").map(|(_, t)| t).unwrap_or_default();
+    let (_, findings) = edited(policies, format!("{head}{tail}"));
     assert!(
         crate::support::finds(
             &findings,
@@ -501,26 +489,22 @@ fn the_lakehouse_clusters_pass_socle_check_and_kustomize() {
         !crate::support::finds(&findings, "SOC-SYS-008", &[]),
         "{findings:#?}"
     );
-    let wrong_issuer = {
-        let mut f = files.clone();
-        let path = "components/superset/overlays/prod/ingress.yaml";
-        let text = text(&files, path).replace("issuer: lakehouse-ca", "issuer: acme-ca");
-        f.insert(path.into(), text.into_bytes());
-        f
-    };
-    let (_, findings) = check_json(&wrong_issuer);
+    // An issuer the environment does not create.
+    let ingress = "components/superset/overlays/prod/ingress.yaml";
+    let (_, findings) = edited(
+        ingress,
+        text(&files, ingress).replace("issuer: lakehouse-ca", "issuer: acme-ca"),
+    );
     assert!(
         crate::support::finds(&findings, "SOC-SYS-026", &["superset-prod", "acme-ca"]),
         "{findings:#?}"
     );
-    let renamed = {
-        let mut f = files.clone();
-        let path = "components/superset/overlays/prod/kustomization.yaml";
-        let text = text(&files, path).replace("5432/superset", "5432/bi");
-        f.insert(path.into(), text.into_bytes());
-        f
-    };
-    let (_, findings) = check_json(&renamed);
+    // A database the PostgreSQL cluster does not declare.
+    let overlay = "components/superset/overlays/prod/kustomization.yaml";
+    let (_, findings) = edited(
+        overlay,
+        text(&files, overlay).replace("5432/superset", "5432/bi"),
+    );
     assert!(
         crate::support::finds(&findings, "SOC-SYS-004", &["superset-prod", "\"bi\""]),
         "{findings:#?}"

@@ -204,9 +204,7 @@ fn scan(
                     .map(|m| m.as_str())
                     .or_else(|| userinfo_scheme(&s[..start]))
                     .unwrap_or_default();
-                let scheme = if scheme == "postgresql"
-                    && s[..c.get(0).map_or(0, |m| m.start())].ends_with("jdbc:")
-                {
+                let scheme = if scheme == "postgresql" && s[..start].ends_with("jdbc:") {
                     "jdbc:postgresql"
                 } else {
                     scheme
