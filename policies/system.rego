@@ -408,6 +408,15 @@ deny contains finding("SOC-SYS-005", sprintf("[%s] Application %q (wave %d) conn
 	not c.egress.allowed
 }
 
+# Backups written off the cluster leave through the writer's namespace:
+# without egress there, every WAL segment and base backup times out.
+deny contains finding("SOC-SYS-005", sprintf("[%s] Application %q (wave %d) writes its %s backups to %s, outside the cluster: egress from namespace %q on port %d is denied by its NetworkPolicies (%s); allow it to that host's addresses (an ipBlock) on that port", [env, b.app, apps[b.app].wave, b.tool, b.endpoint, b.egress.namespace, b.egress.port, policies_text(b.egress.verdict)]), b.at) if {
+	some b in input.backup_destinations
+	not b.in_cluster
+	object.get(b, "egress", null) != null
+	not b.egress.verdict.allowed
+}
+
 # An ExternalName Service forwards nothing: the pods call the outside host
 # itself, which only an ipBlock admits, from any namespace, their own too.
 deny contains finding("SOC-SYS-005", sprintf("[%s] Application %q (wave %d) connects to %s, which resolves to %s outside the cluster: egress from namespace %q is denied by its NetworkPolicies (%s); allow it to that host's addresses (an ipBlock) on that port", [env, c.consumer, apps[c.consumer].wave, c.address, c.provider.external_name, c.consumer_namespace, policies_text(c.egress)]), c.at) if {

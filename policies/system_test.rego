@@ -706,6 +706,24 @@ test_dev_backups_may_stay_in_the_cluster if {
 	count(findings(m, "SOC-SYS-017")) == 0
 }
 
+# --- SOC-SYS-005: backups off the cluster get out of the writer's namespace ---
+
+off_cluster_destination(allowed) := object.union(destination(false), {
+	"endpoint": "https://s3.backup.example.org",
+	"egress": {"namespace": "data-storage", "port": 443, "verdict": {"allowed": allowed, "isolated": true, "isolated_by": [at("platform/overlays/prod/egress.yaml", 3)]}},
+})
+
+test_backups_whose_egress_is_denied_are_denied if {
+	m := object.union(model, {"environment": "prod", "backups_off_cluster": true, "backup_destinations": [off_cluster_destination(false)]})
+	msg := message(m, "SOC-SYS-005")
+	contains(msg, "[prod] Application \"db\" (wave 1) writes its postgresql backups to https://s3.backup.example.org, outside the cluster: egress from namespace \"data-storage\" on port 443 is denied by its NetworkPolicies (platform/overlays/prod/egress.yaml:3)")
+}
+
+test_backups_whose_egress_is_allowed_pass if {
+	m := object.union(model, {"environment": "prod", "backups_off_cluster": true, "backup_destinations": [off_cluster_destination(true)]})
+	count(findings(m, "SOC-SYS-005")) == 0
+}
+
 # --- SOC-SYS-018 to 020: the EKS cluster under the environment ---
 
 identity(allowed, ns_exists, sa_exists) := {

@@ -407,6 +407,7 @@ fn the_lakehouse_clusters_pass_socle_check_and_kustomize() {
             "platform",
             "external-secrets",
             "cloudnative-pg",
+            "barman-cloud",
             "postgresql",
             "eck-operator",
             "elasticsearch",
@@ -537,6 +538,163 @@ fn the_lakehouse_clusters_pass_socle_check_and_kustomize() {
     );
     let app = text(&files, "argocd/prod/applications/superset.yaml");
     assert!(app.contains("- /spec/replicas") && app.contains("RespectIgnoreDifferences=true"));
+}
+
+/// Backups leave each cluster that has a backup target: PostgreSQL's WAL
+/// and base backups through the Barman Cloud plugin, Elasticsearch's
+/// snapshots by a lifecycle policy a PostSync Job registers. The check
+/// follows both to the target and through the storage namespace's egress
+/// policies; an environment without a target renders none of it.
+#[test]
+fn the_lakehouse_clusters_back_up_off_the_cluster() {
+    let files = render_text(&example());
+    for env in ["staging", "prod"] {
+        assert!(files.contains_key(&format!("argocd/{env}/applications/barman-cloud.yaml")));
+        let pg = text(&files, &format!("components/postgresql/values-{env}.yaml"));
+        assert!(
+            pg.contains("backups:\n  enabled: true\n  endpointURL: https://s3.backup.acme.example\n")
+                && pg.contains(&format!("bucket: acme-{env}-backups"))
+                && pg.contains(&format!("path: /postgresql/{env}")),
+            "{pg}"
+        );
+        let es = text(
+            &files,
+            &format!("components/elasticsearch/values-{env}.yaml"),
+        );
+        assert!(
+            es.contains("- secretName: elasticsearch-s3")
+                && es.contains("s3.client.default.endpoint: https://s3.backup.acme.example"),
+            "{es}"
+        );
+        let egress = text(
+            &files,
+            &format!("platform/overlays/{env}/namespaces/storage/egress.yaml"),
+        );
+        assert!(
+            egress.contains("name: allow-external-backup-target")
+                && egress.contains("cidr: \"203.0.113.50/32\""),
+            "{egress}"
+        );
+        // The Job's bodies are JSON, with the schedule in Quartz's form.
+        let snapshots = text(
+            &files,
+            &format!("components/elasticsearch/manifests/{env}/snapshots.yaml"),
+        );
+        let config: Vec<serde_json::Value> = snapshots
+            .split("\n---\n")
+            .map(|d| serde_saphyr::from_str(d).expect("yaml"))
+            .collect();
+        let data = config
+            .iter()
+            .find(|d| d["kind"] == "ConfigMap")
+            .map(|d| &d["data"])
+            .expect("ConfigMap");
+        let repository: serde_json::Value =
+            serde_json::from_str(data["repository.json"].as_str().unwrap_or_default())
+                .expect("repository.json");
+        assert_eq!(
+            repository["settings"]["bucket"],
+            format!("acme-{env}-backups")
+        );
+        let policy: serde_json::Value =
+            serde_json::from_str(data["policy.json"].as_str().unwrap_or_default())
+                .expect("policy.json");
+        let schedule = if env == "prod" {
+            "0 0 * * * ?"
+        } else {
+            "0 0 */6 * * ?"
+        };
+        assert_eq!(policy["schedule"], schedule);
+        assert_eq!(policy["retention"]["expire_after"], "30d");
+        if let Some(sh) = tool("sh") {
+            let script = tempfile::NamedTempFile::new().expect("temp");
+            fs_err::write(script.path(), data["apply.sh"].as_str().unwrap_or_default())
+                .expect("write");
+            let ok = Command::new(sh)
+                .arg("-n")
+                .arg(script.path())
+                .status()
+                .expect("sh -n");
+            assert!(ok.success(), "apply.sh does not parse");
+        }
+    }
+    let readme = text(&files, "README.md");
+    assert!(!readme.contains("has none: its replicas"), "{readme}");
+
+    // What the check sees of the backups.
+    let edited = |path: &str, text: String| {
+        let mut f = files.clone();
+        f.insert(path.into(), text.into_bytes());
+        check_json(&f)
+    };
+    // The storage namespace's egress to the target dropped: neither the
+    // database nor the search store can write a backup.
+    let path = "platform/overlays/prod/namespaces/storage/egress.yaml";
+    let kept: Vec<&str> = text(&files, path)
+        .split("\n---\n")
+        .filter(|d| !d.contains("allow-external-backup-target"))
+        .collect();
+    let (code, findings) = edited(path, kept.join("\n---\n"));
+    assert_eq!(code, 1);
+    for (app, tool) in [
+        ("postgresql-prod", "postgresql"),
+        ("elasticsearch-prod", "elasticsearch"),
+    ] {
+        assert!(
+            crate::support::finds(
+                &findings,
+                "SOC-SYS-005",
+                &[
+                    app,
+                    &format!("writes its {tool} backups to https://s3.backup.acme.example"),
+                    "lakehouse-storage",
+                    "port 443"
+                ]
+            ),
+            "{findings:#?}"
+        );
+    }
+    // Prod's snapshots sent to a store inside its own cluster.
+    let path = "components/elasticsearch/values-prod.yaml";
+    let (_, findings) = edited(
+        path,
+        text(&files, path).replace(
+            "endpoint: https://s3.backup.acme.example",
+            "endpoint: http://minio.lakehouse-storage.svc:9000",
+        ),
+    );
+    assert!(
+        crate::support::finds(
+            &findings,
+            "SOC-SYS-017",
+            &["elasticsearch-prod", "inside the cluster"]
+        ),
+        "{findings:#?}"
+    );
+
+    // Without a target, staging archives nothing and says so.
+    let spec = example().replace(
+        "    backup_target:\n      endpoint: https://s3.backup.acme.example\n      bucket: acme-staging-backups\n",
+        "",
+    );
+    assert_ne!(spec, example(), "the example's staging entry changed");
+    let files = render_text(&spec);
+    let (code, findings) = check_json(&files);
+    assert_eq!(code, 0, "{findings:#?}");
+    let pg = text(&files, "components/postgresql/values-staging.yaml");
+    assert!(
+        !pg.contains("backups:") && pg.contains("no backup_target"),
+        "{pg}"
+    );
+    assert!(!files.contains_key("components/elasticsearch/manifests/staging/snapshots.yaml"));
+    assert!(!text(&files, "components/elasticsearch/values-staging.yaml").contains("s3.client"));
+    assert!(
+        !text(&files, "argocd/staging/applications/elasticsearch.yaml")
+            .contains("manifests/staging")
+    );
+    assert!(
+        text(&files, "README.md").contains("`staging` has none: its replicas are its only copy.")
+    );
 }
 
 /// `socle update` moves the lakehouse's dev environment from its Docker

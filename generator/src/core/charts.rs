@@ -75,6 +75,35 @@ pub struct ExpectedSecret {
     pub when: Option<String>,
 }
 
+/// A Secret the chart, or the operator reading the objects it renders,
+/// creates under a fixed name, for other workloads to read (the password
+/// and CA an operator issues for the cluster it runs).
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MadeSecret {
+    pub name: String,
+    #[serde(default)]
+    pub keys: Vec<String>,
+    /// As a kind's `when`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+}
+
+/// Where a chart's values send backups: `socle check` follows the URLs
+/// found there to judge where the backups land and whether the writers
+/// reach them.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupEndpoint {
+    /// What is backed up, for the findings: `postgresql`, `snapshots`…
+    pub tool: String,
+    /// The values path of the endpoint URLs: `.`-separated keys, `*` any
+    /// key, `[]` after a key for each item of its list. A mapping may hold
+    /// the rest of the path as one dotted key (`s3.client.default.endpoint`
+    /// in a configuration file's flat form).
+    pub values: String,
+}
+
 /// Whether `values` (an Application's merged values) turn off what a fact's
 /// `when` names: only an explicit `false` does.
 pub fn turned_off(when: Option<&str>, values: &serde_json::Value) -> bool {
@@ -108,6 +137,10 @@ pub struct Chart {
     pub webhooks: Vec<Webhook>,
     #[serde(default)]
     pub secrets: Vec<ExpectedSecret>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub made_secrets: Vec<MadeSecret>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backups: Vec<BackupEndpoint>,
     /// The IngressClass controller (`spec.controller`) the chart's pods
     /// implement, for an ingress controller: `socle check` judges each
     /// Ingress of such a class as a connection from those pods to its

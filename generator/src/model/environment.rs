@@ -231,9 +231,10 @@ scalars!(SyncPolicy {
     self_heal
 });
 scalars!(
-    /// `cnpg_schedule` and `retention_days` are derived: CloudNativePG reads
-    /// a six-field cron (seconds first) and retention in days.
-    Backup { schedule, retention, wal_retention, cnpg_schedule, retention_days }
+    /// `cnpg_schedule`, `quartz_schedule` and `retention_days` are derived:
+    /// CloudNativePG reads a six-field cron (seconds first), Elasticsearch's
+    /// snapshot lifecycle a Quartz cron, and both retention in days.
+    Backup { schedule, retention, wal_retention, cnpg_schedule, quartz_schedule, retention_days }
 );
 scalars!(Quota {
     requests_cpu,
@@ -286,11 +287,53 @@ scalars!(Email {
 });
 scalars!(Dr { replication_target });
 
+/// A five-field cron as Quartz reads it (Elasticsearch's schedules):
+/// seconds first, `?` in whichever day field is unrestricted, and days of
+/// the week counted from 1 (Sunday) rather than 0. `Err` when both day
+/// fields are restricted (cron runs on either, Quartz cannot say so);
+/// `None` when it is not five fields.
+fn quartz(schedule: &str) -> Option<Result<String, String>> {
+    let fields: Vec<&str> = schedule.split_whitespace().collect();
+    let [minute, hour, dom, month, dow] = fields.as_slice() else {
+        return None;
+    };
+    let (dom, dow) = match (*dom, *dow) {
+        (dom, "*") => (dom.to_owned(), "?".to_owned()),
+        ("*", dow) => {
+            // Digits name days, except after `/`, where they are a step.
+            let mut out = String::with_capacity(dow.len());
+            let mut step = false;
+            for c in dow.chars() {
+                match c.to_digit(10) {
+                    Some(d) if !step && d <= 7 => out.push_str(&((d % 7) + 1).to_string()),
+                    _ => out.push(c),
+                }
+                if c == '/' {
+                    step = true;
+                } else if !c.is_ascii_digit() {
+                    step = false;
+                }
+            }
+            ("?".to_owned(), out)
+        }
+        _ => {
+            return Some(Err(format!(
+                "backup.schedule `{schedule}` restricts both the day of the month and the day of the week, which a Quartz cron (Elasticsearch's snapshot schedules) cannot express: restrict one of them"
+            )))
+        }
+    };
+    Some(Ok(format!("0 {minute} {hour} {dom} {month} {dow}")))
+}
+
 impl Backup {
     /// Adds the forms of the settings some charts need.
-    fn derive(&mut self) {
+    fn derive(&mut self) -> Result<(), String> {
         if let Some(Scalar(Value::String(schedule))) = &self.schedule {
+            let schedule = schedule.clone();
             self.cnpg_schedule = Some(Scalar(Value::String(format!("0 {schedule}"))));
+            if let Some(q) = quartz(&schedule) {
+                self.quartz_schedule = Some(Scalar(Value::String(q?)));
+            }
         }
         if let Some(hours) = self
             .retention
@@ -304,6 +347,7 @@ impl Backup {
                 hours.div_ceil(24).max(1)
             ))));
         }
+        Ok(())
     }
 }
 
@@ -315,7 +359,11 @@ pub(crate) fn defaults(merged: Value, origin: &str, env: &str) -> Result<Default
         message: e.to_string(),
     })?;
     if let Some(b) = &mut d.backup {
-        b.derive();
+        b.derive().map_err(|message| ModelError::Defaults {
+            origin: origin.to_owned(),
+            path: format!("{env}.yaml"),
+            message,
+        })?;
     }
     Ok(d)
 }
@@ -704,4 +752,26 @@ pub(crate) fn egress(
         },
         by_ns,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quartz;
+
+    #[test]
+    fn a_cron_schedule_reads_the_same_in_quartz() {
+        let q = |s: &str| quartz(s).map(|r| r.unwrap_or_else(|e| e));
+        assert_eq!(q("0 * * * *").as_deref(), Some("0 0 * * * ?"));
+        assert_eq!(q("0 */6 * * *").as_deref(), Some("0 0 */6 * * ?"));
+        assert_eq!(q("30 2 1 * *").as_deref(), Some("0 30 2 1 * ?"));
+        // Sunday is 0 (or 7) in cron and 1 in Quartz; a step is no day.
+        assert_eq!(q("0 3 * * 0").as_deref(), Some("0 0 3 ? * 1"));
+        assert_eq!(q("0 3 * * 1-5").as_deref(), Some("0 0 3 ? * 2-6"));
+        assert_eq!(q("0 3 * * 7").as_deref(), Some("0 0 3 ? * 1"));
+        assert_eq!(q("0 3 * * */2").as_deref(), Some("0 0 3 ? * */2"));
+        assert_eq!(q("0 3 * * 1/2").as_deref(), Some("0 0 3 ? * 2/2"));
+        assert_eq!(q("0 3 * * MON").as_deref(), Some("0 0 3 ? * MON"));
+        assert!(quartz("0 3 1 * 1").is_some_and(|r| r.is_err()));
+        assert!(quartz("@daily").is_none());
+    }
 }

@@ -1,14 +1,18 @@
 //! Where each environment's backups go: the endpoints PostgreSQL
-//! (CloudNativePG) and Velero write their backups to, and whether that
-//! endpoint is inside the cluster being backed up. A backup kept in the
-//! cluster it protects is lost with it, which the rules deny for prod.
+//! (CloudNativePG), Elasticsearch (its snapshot clients) and Velero write
+//! their backups to, whether that endpoint is inside the cluster being
+//! backed up, and whether the writers' egress policies let them reach it.
+//! A backup kept in the cluster it protects is lost with it, which the
+//! rules deny for prod; one its writers cannot reach is never taken.
 
 use serde_json::Value;
 
 use super::build::Modelled;
-use super::input::{At, BackupDestination};
+use super::input::{At, BackupDestination, BackupEgress};
 use super::kustomize::Files;
+use super::network::{Peer, PodPort};
 use super::resources::configurations;
+use crate::core::charts::{Chart, ChartFacts};
 
 /// A URL's host, lower-cased, without port or brackets.
 fn host_of(url: &str) -> Option<String> {
@@ -21,6 +25,46 @@ fn host_of(url: &str) -> Option<String> {
         authority.split(':').next()?
     };
     (!host.is_empty()).then(|| host.to_ascii_lowercase())
+}
+
+/// The TCP port a URL calls: its own, else its scheme's.
+fn port_of(url: &str) -> Option<u16> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let after_host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split_once(']').map(|(_, r)| r)?,
+        None => authority.find(':').map_or("", |i| &authority[i..]),
+    };
+    match after_host.strip_prefix(':') {
+        Some(port) => port.parse().ok(),
+        None => match scheme.to_ascii_lowercase().as_str() {
+            "https" => Some(443),
+            "http" => Some(80),
+            _ => None,
+        },
+    }
+}
+
+/// What socle.yaml says of the environment's backup target, when the
+/// repository has one: its host, and the addresses the spec gives it
+/// (`network.endpoints.backup_target`, the environment's over the
+/// spec's), which its egress policies must reach.
+fn spec_target(files: &Files, env: &str) -> Option<(String, Vec<String>)> {
+    let spec = &files.docs.get("socle.yaml")?.first()?.value;
+    let e = spec["environments"]
+        .as_array()?
+        .iter()
+        .find(|e| e["name"].as_str() == Some(env))?;
+    let host = host_of(e["backup_target"]["endpoint"].as_str()?)?;
+    let cidrs = e["network"]["endpoints"]["backup_target"]["cidrs"]
+        .as_array()
+        .or_else(|| spec["network"]["endpoints"]["backup_target"]["cidrs"].as_array())?;
+    let cidrs: Vec<String> = cidrs
+        .iter()
+        .filter_map(|c| c.as_str().map(str::to_owned))
+        .collect();
+    (!cidrs.is_empty()).then_some((host, cidrs))
 }
 
 /// Whether a host names something inside the cluster: a Service name
@@ -42,17 +86,68 @@ fn in_cluster(host: &str, services: &[(String, String)]) -> bool {
     }
 }
 
-fn chart_of(m: &Modelled, app: &str) -> Option<String> {
+/// The facts of the chart an Application deploys.
+fn chart_of<'f>(m: &Modelled, app: &str, facts: &'f ChartFacts) -> Option<&'f Chart> {
     let a = m.system.applications.iter().find(|a| a.name == app)?;
-    a.sources.iter().find_map(|s| s.chart.clone())
+    a.sources.iter().find_map(|s| {
+        facts.get(
+            &s.repo_url,
+            s.chart.as_deref()?,
+            s.target_revision.as_deref()?,
+        )
+    })
 }
 
-/// Backup endpoints of every Application, from chart values (the
-/// CloudNativePG `cluster` chart's `backups.endpointURL`, Velero's
-/// `configuration.backupStorageLocation[].config.s3Url`) and from objects
-/// (a Cluster's `barmanObjectStore`, a Barman Cloud ObjectStore, a
+/// The strings at a values path (see [`crate::core::charts::BackupEndpoint`]) in `v`,
+/// each with its path of keys and indices.
+fn at_path<'v>(
+    v: &'v Value,
+    segs: &[&str],
+    trail: &mut Vec<Value>,
+    out: &mut Vec<(Vec<Value>, &'v str)>,
+) {
+    if segs.is_empty() {
+        if let Some(s) = v.as_str() {
+            out.push((trail.clone(), s));
+        }
+        return;
+    }
+    for (key, child) in v.as_object().into_iter().flatten() {
+        // A key may hold several segments at once (a flat dotted key);
+        // only the last of them may be a list.
+        let parts: Vec<&str> = key.split('.').collect();
+        let n = parts.len();
+        if n > segs.len() || segs[..n - 1].iter().any(|s| s.ends_with("[]")) {
+            continue;
+        }
+        let matched = parts.iter().zip(segs).all(|(p, s)| {
+            let s = s.strip_suffix("[]").unwrap_or(s);
+            s == "*" || s == *p
+        });
+        if !matched {
+            continue;
+        }
+        trail.push(Value::from(key.as_str()));
+        if segs[n - 1].ends_with("[]") {
+            for (i, item) in child.as_array().into_iter().flatten().enumerate() {
+                trail.push(Value::from(i));
+                at_path(item, &segs[n..], trail, out);
+                trail.pop();
+            }
+        } else {
+            at_path(child, &segs[n..], trail, out);
+        }
+        trail.pop();
+    }
+}
+
+/// Backup endpoints of every Application, from chart values (where the
+/// chart facts say its values send backups: the CloudNativePG `cluster`
+/// chart's `backups.endpointURL`, Velero's storage locations, an
+/// Elasticsearch's snapshot clients) and from objects (a Cluster's
+/// `barmanObjectStore`, a Barman Cloud ObjectStore, a
 /// BackupStorageLocation).
-pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
+pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
     let services: Vec<(String, String)> = m
         .system
         .objects
@@ -70,39 +165,16 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
             }
             _ => at.clone(),
         };
-        match chart_of(m, app).as_deref() {
-            Some("cluster") => {
-                if let Some(url) = value["backups"]["endpointURL"].as_str() {
-                    let path = [Value::from("backups"), Value::from("endpointURL")];
-                    found.push((
-                        app.to_owned(),
-                        "postgresql".into(),
-                        place(&path),
-                        url.to_owned(),
-                    ));
-                }
+        let Some(chart) = chart_of(m, app, facts) else {
+            continue;
+        };
+        for b in &chart.backups {
+            let segs: Vec<&str> = b.values.split('.').collect();
+            let mut urls = Vec::new();
+            at_path(&value, &segs, &mut Vec::new(), &mut urls);
+            for (path, url) in urls {
+                found.push((app.to_owned(), b.tool.clone(), place(&path), url.to_owned()));
             }
-            Some("velero") => {
-                let list = &value["configuration"]["backupStorageLocation"];
-                for (i, l) in list.as_array().into_iter().flatten().enumerate() {
-                    if let Some(url) = l["config"]["s3Url"].as_str() {
-                        let path = [
-                            Value::from("configuration"),
-                            Value::from("backupStorageLocation"),
-                            Value::from(i),
-                            Value::from("config"),
-                            Value::from("s3Url"),
-                        ];
-                        found.push((
-                            app.to_owned(),
-                            "velero".into(),
-                            place(&path),
-                            url.to_owned(),
-                        ));
-                    }
-                }
-            }
-            _ => {}
         }
     }
     for (o, v) in m.system.objects.iter().zip(&m.values) {
@@ -135,9 +207,51 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
                 at,
                 endpoint,
                 in_cluster: inside,
+                egress: None,
             }
         })
         .collect();
+    // The writers (the database's pods, Velero's) run in their
+    // Application's namespace. A host outside the cluster is reached
+    // through a rule with no peers or an ipBlock: one holding every address
+    // socle.yaml gives the backup target, else (its addresses unknown) any.
+    let target = spec_target(files, &m.system.environment);
+    let net = super::wiring::network(m);
+    for d in out.iter_mut().filter(|d| !d.in_cluster) {
+        let namespace = m
+            .system
+            .applications
+            .iter()
+            .find(|a| a.name == d.app)
+            .and_then(|a| a.destination.namespace.clone());
+        let (Some(namespace), Some(port)) = (namespace, port_of(&d.endpoint)) else {
+            continue;
+        };
+        let from = Peer::Pods {
+            namespace: &namespace,
+            labels: None,
+        };
+        let pod_port = PodPort {
+            number: Some(port),
+            name: None,
+        };
+        let verdict = match &target {
+            Some((host, cidrs)) if host_of(&d.endpoint).as_ref() == Some(host) => {
+                let mut verdicts = cidrs
+                    .iter()
+                    .map(|c| net.verdict(&from, &Peer::Range(c), &pod_port, true));
+                let first = verdicts.next();
+                verdicts.find(|v| !v.allowed).or(first).unwrap_or_default()
+            }
+            _ => net.verdict(&from, &Peer::Outside, &pod_port, true),
+        };
+        d.egress = Some(BackupEgress {
+            namespace,
+            port,
+            verdict,
+        });
+    }
+    drop(net);
     out.sort_by(|a, b| (&a.app, &a.at.file, a.at.line).cmp(&(&b.app, &b.at.file, b.at.line)));
     m.system.backup_destinations = out;
     m.system.backups_off_cluster =
@@ -166,5 +280,57 @@ mod tests {
             assert_eq!(in_cluster(&host, &services), inside, "{url}");
         }
         assert_eq!(host_of("http:///path"), None);
+    }
+
+    #[test]
+    fn values_paths_flat_nested_and_in_lists() {
+        let values = serde_json::json!({
+            "stack": {"nodeSets": [
+                {"config": {
+                    "node.roles": ["data"],
+                    "s3.client.default.endpoint": "https://s3.backup.example.org",
+                    "s3.client.default.path_style_access": true,
+                }},
+                {"config": {"s3": {"client": {"archive": {"endpoint": "https://archive.example.org"}}}}},
+            ]},
+            "configuration": {"locations": [{"config": {"s3Url": "https://velero.example.org"}}]},
+        });
+        let find = |path: &str| {
+            let segs: Vec<&str> = path.split('.').collect();
+            let mut out = Vec::new();
+            at_path(&values, &segs, &mut Vec::new(), &mut out);
+            out.into_iter()
+                .map(|(p, s)| (Value::from(p).to_string(), s.to_owned()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            find("stack.nodeSets[].config.s3.client.*.endpoint"),
+            vec![
+                (
+                    r#"["stack","nodeSets",0,"config","s3.client.default.endpoint"]"#.to_owned(),
+                    "https://s3.backup.example.org".to_owned()
+                ),
+                (
+                    r#"["stack","nodeSets",1,"config","s3","client","archive","endpoint"]"#
+                        .to_owned(),
+                    "https://archive.example.org".to_owned()
+                ),
+            ]
+        );
+        assert_eq!(find("configuration.locations[].config.s3Url").len(), 1);
+        assert!(find("stack.nodeSets.config.s3.client.*.endpoint").is_empty());
+        assert!(find("stack.nodeSets[].config.s3.client.*.region").is_empty());
+    }
+
+    #[test]
+    fn the_port_a_url_calls() {
+        assert_eq!(port_of("https://s3.backup.example.org"), Some(443));
+        assert_eq!(port_of("http://s3.backup.example.org/bucket"), Some(80));
+        assert_eq!(port_of("https://s3.backup.example.org:9443/x"), Some(9443));
+        assert_eq!(port_of("http://[2001:db8::1]:9000/"), Some(9000));
+        assert_eq!(port_of("https://[2001:db8::1]/"), Some(443));
+        assert_eq!(port_of("https://key@s3.example.org:8443"), Some(8443));
+        assert_eq!(port_of("s3://bucket/path"), None);
+        assert_eq!(port_of("no scheme"), None);
     }
 }

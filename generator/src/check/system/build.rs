@@ -491,7 +491,8 @@ impl<'a> Repository<'a> {
         };
         let mut out = Vec::new();
         let gated = facts.creates.iter().any(|k| k.when.is_some())
-            || facts.secrets.iter().any(|s| s.when.is_some());
+            || facts.secrets.iter().any(|s| s.when.is_some())
+            || facts.made_secrets.iter().any(|s| s.when.is_some());
         let values = (gated || !facts.secrets.is_empty())
             .then(|| super::wiring::app_values(app, &self.files));
         let off = |when: Option<&String>| {
@@ -567,6 +568,9 @@ impl<'a> Repository<'a> {
                 "webhooks": [{"name": w.name, "clientConfig": {"service": {"name": w.service, "namespace": ns, "port": w.port}}}],
             });
             out.push((o, Some(value)));
+        }
+        for s in facts.made_secrets.iter().filter(|s| !off(s.when.as_ref())) {
+            out.push((object("", "Secret", &s.name, Scope::Namespaced), None));
         }
         // A name with a placeholder (one Secret per role or user) stands for
         // several Secrets the values list; the model cannot name them.

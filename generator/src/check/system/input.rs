@@ -617,13 +617,25 @@ pub struct TlsUse {
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]
 pub struct BackupDestination {
     pub app: String,
-    /// `postgresql` (base backups and WAL) or `velero`.
+    /// `postgresql` (base backups and WAL), `elasticsearch` (snapshots)
+    /// or `velero`.
     pub tool: String,
     pub at: At,
     pub endpoint: String,
     /// The endpoint's host is a Service of the cluster (a `.svc` name, a
     /// name cluster DNS resolves, a Service the model knows).
     pub in_cluster: bool,
+    /// Off the cluster: the namespace whose pods write the backups, the
+    /// port they call, and whether its NetworkPolicies let them out there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub egress: Option<BackupEgress>,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct BackupEgress {
+    pub namespace: String,
+    pub port: u16,
+    pub verdict: Verdict,
 }
 
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]

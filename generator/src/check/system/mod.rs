@@ -55,7 +55,7 @@ fn model_reading(
         .map(|mut m| {
             wiring::resolve(&mut m, &repo.files, facts);
             resources::resolve(&mut m, &repo.files);
-            backups::resolve(&mut m, &repo.files);
+            backups::resolve(&mut m, &repo.files, facts);
             cloud::resolve(&mut m, &repo.files, facts);
             needs::resolve(&mut m.system);
             project::judge(&mut m.system);
