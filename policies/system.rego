@@ -417,6 +417,14 @@ deny contains finding("SOC-SYS-005", sprintf("[%s] Application %q (wave %d) writ
 	not b.egress.verdict.allowed
 }
 
+# A bucket of the client's S3 store outside the cluster: its consumer's
+# pods call that store, through their namespace's egress policies.
+deny contains finding("SOC-SYS-005", sprintf("[%s] Application %q (wave %d) uses bucket %q on the S3 store outside the cluster (%s): egress from namespace %q on port %d is denied by its NetworkPolicies (%s); allow it to the store's addresses (an ipBlock) on that port", [env, u.consumer, apps[u.consumer].wave, u.bucket, u.outside.endpoint, u.outside.egress.namespace, u.outside.egress.port, policies_text(u.outside.egress.verdict)]), u.at) if {
+	some u in input.bucket_uses
+	object.get(u, "outside", null) != null
+	not u.outside.egress.verdict.allowed
+}
+
 # An ExternalName Service forwards nothing: the pods call the outside host
 # itself, which only an ipBlock admits, from any namespace, their own too.
 deny contains finding("SOC-SYS-005", sprintf("[%s] Application %q (wave %d) connects to %s, which resolves to %s outside the cluster: egress from namespace %q is denied by its NetworkPolicies (%s); allow it to that host's addresses (an ipBlock) on that port", [env, c.consumer, apps[c.consumer].wave, c.address, c.provider.external_name, c.consumer_namespace, policies_text(c.egress)]), c.at) if {

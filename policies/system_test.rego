@@ -724,6 +724,25 @@ test_backups_whose_egress_is_allowed_pass if {
 	count(findings(m, "SOC-SYS-005")) == 0
 }
 
+# --- SOC-SYS-005: a bucket of the client's store outside the cluster ---
+
+outside_bucket(allowed) := {
+	"consumer": "db", "at": at("components/db/overlays/prod/kustomization.yaml", 12), "bucket": "engine",
+	"stores": [], "access": "write", "grants": [],
+	"outside": {"endpoint": "https://s3.example.org", "egress": {"namespace": "data-query", "port": 443, "verdict": {"allowed": allowed, "isolated": true, "isolated_by": [at("platform/overlays/prod/egress.yaml", 5)]}}},
+}
+
+test_a_bucket_outside_the_cluster_out_of_reach_is_denied if {
+	m := object.union(model, {"external_buckets": ["engine"], "bucket_uses": [outside_bucket(false)]})
+	msg := message(m, "SOC-SYS-005")
+	contains(msg, "Application \"db\" (wave 1) uses bucket \"engine\" on the S3 store outside the cluster (https://s3.example.org): egress from namespace \"data-query\" on port 443 is denied by its NetworkPolicies (platform/overlays/prod/egress.yaml:5)")
+}
+
+test_a_bucket_outside_the_cluster_within_reach_passes if {
+	m := object.union(model, {"external_buckets": ["engine"], "bucket_uses": [outside_bucket(true)]})
+	count(findings(m, "SOC-SYS-005")) == 0
+}
+
 # --- SOC-SYS-018 to 020: the EKS cluster under the environment ---
 
 identity(allowed, ns_exists, sa_exists) := {

@@ -30,6 +30,11 @@ pub struct Manifest {
     /// ignore is refused.
     #[serde(default)]
     pub spec_sections: Option<Vec<String>>,
+    /// The sections of `spec_sections` a spec must give when it has a
+    /// Kubernetes environment: what the clusters cannot run without (an
+    /// object store the blueprint does not deploy there).
+    #[serde(default)]
+    pub cluster_sections: Vec<String>,
     /// Where, in each environment, the platform's shared services answer
     /// (the templates' `env.s3.endpoint`, `env.postgres.host`,
     /// `env.keycloak.url`).
@@ -706,6 +711,17 @@ impl Manifest {
                 ));
             }
         }
+        for section in &self.cluster_sections {
+            let offered = match &self.spec_sections {
+                Some(list) => list.contains(section),
+                None => crate::core::spec_schema::OPTIONAL_SECTIONS.contains(&section.as_str()),
+            };
+            if !offered {
+                return Err(format!(
+                    "cluster_sections: {section:?} is not one of the spec sections this blueprint reads (spec_sections)"
+                ));
+            }
+        }
         let mut ns_ids = BTreeSet::new();
         for ns in &self.namespaces {
             if !is_slug(&ns.id) || !ns_ids.insert(ns.id.as_str()) {
@@ -964,7 +980,12 @@ impl Manifest {
                 consumes: &b.consumes,
             })
             .collect();
-        wiring::check(&nodes, &outside).map_err(|e| format!("wiring: {e}"))
+        let external: Vec<(&str, &BTreeMap<String, Vec<String>>)> = self
+            .external_endpoints
+            .iter()
+            .filter_map(|e| Some((e.used_by.as_deref()?, &e.when)))
+            .collect();
+        wiring::check(&nodes, &outside, &external).map_err(|e| format!("wiring: {e}"))
     }
 
     pub fn namespace(&self, id: &str) -> Option<&Namespace> {
@@ -1123,6 +1144,7 @@ mod tests {
             version: "0.0.0".into(),
             default: false,
             spec_sections: None,
+            cluster_sections: Vec::new(),
             addresses: Addresses::default(),
             namespaces: vec![Namespace {
                 id: "core".into(),

@@ -67,6 +67,7 @@ pub fn generate_with(
         inputs.spec_origin,
         &manifest.name,
         &manifest.targets,
+        &manifest.cluster_sections,
     )?;
     let model = Model::build(spec, manifest, inputs.blueprint, inputs.environments)?;
     let (mut files, mut sources) = Renderer::new(&model, inputs.blueprint)

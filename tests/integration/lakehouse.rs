@@ -32,20 +32,15 @@ fn socle_lists_both_blueprints_and_prints_each_example() {
     assert_eq!(printed, example());
     let (code, shown, _) = socle_in(dir.path(), &["blueprint", "show", NAME]);
     assert_eq!(code, 0);
-    assert!(shown.contains("spec sections read (besides client, domain, repository, environments, components): data_domains, secrets, network\n"), "{shown}");
+    assert!(shown.contains("spec sections read (besides client, domain, repository, environments, components): data_domains, secrets, network, object_storage\nrequired with a Kubernetes environment: object_storage\n"), "{shown}");
     // Its schema offers only the sections it reads.
     let (code, schema, _) = socle_in(dir.path(), &["spec", "schema", "--blueprint", NAME]);
     assert_eq!(code, 0);
     let schema: serde_json::Value = serde_json::from_str(&schema).expect("json");
     assert!(schema["properties"]["data_domains"].is_object());
     assert!(schema["properties"]["secrets"].is_object());
-    for section in [
-        "keycloak",
-        "notebooks",
-        "object_storage",
-        "argocd",
-        "mirror",
-    ] {
+    assert!(schema["properties"]["object_storage"].is_object());
+    for section in ["keycloak", "notebooks", "argocd", "mirror"] {
         assert!(schema["properties"][section].is_null(), "{section}");
     }
     let (_, default_schema, _) = socle_in(dir.path(), &["spec", "schema"]);
@@ -83,6 +78,15 @@ fn a_spec_is_refused_for_a_blueprint_or_target_socle_does_not_render() {
                 "    target: eks\n    cloud: {region: eu-west-3, vpc_cidr: 10.40.0.0/16}\n",
             ),
             "blueprint \"lakehouse\" does not render target \"eks\"; it renders: compose, kubernetes",
+        ),
+        // The clusters keep the query engine's distributed storage on the
+        // client's S3 store: a spec with a cluster must give it.
+        (
+            example().replace(
+                "object_storage:\n  endpoint: https://s3.acme.example\n  region: eu-west-3\n",
+                "",
+            ),
+            "object_storage: blueprint \"lakehouse\" needs `object_storage` for its Kubernetes environments (staging, prod)",
         ),
     ];
     for (spec, expected) in cases {
@@ -408,6 +412,7 @@ fn the_lakehouse_clusters_pass_socle_check_and_kustomize() {
             "external-secrets",
             "cloudnative-pg",
             "barman-cloud",
+            "dremio",
             "postgresql",
             "eck-operator",
             "elasticsearch",
@@ -421,8 +426,6 @@ fn the_lakehouse_clusters_pass_socle_check_and_kustomize() {
                 "{env}: {id}"
             );
         }
-        // A host-only component is not deployed to a cluster.
-        assert!(!files.contains_key(&format!("argocd/{env}/applications/dremio.yaml")));
     }
     // Superset (bi) consumes a database of PostgreSQL (storage) and is
     // published by Traefik (edge): the flows between namespaces, opened on
@@ -511,6 +514,30 @@ fn the_lakehouse_clusters_pass_socle_check_and_kustomize() {
         "{findings:#?}"
     );
 
+    // Dremio's distributed storage: the bucket dremio of the client's S3
+    // store, which the query namespace's egress reaches; without that
+    // policy, the check denies the use where the bucket is named.
+    let conf = text(&files, "components/dremio/overlays/prod/dremio.conf");
+    assert!(conf.contains("dist: \"dremioS3:///dremio/prod\""), "{conf}");
+    let site = text(&files, "components/dremio/overlays/prod/core-site.xml");
+    assert!(site.contains("<value>s3.acme.example</value>"), "{site}");
+    assert!(text(&files, "socle-check.yaml").contains("\n  - dremio\n"));
+    let path = "platform/overlays/prod/namespaces/query/egress.yaml";
+    let kept: Vec<&str> = text(&files, path)
+        .split("\n---\n")
+        .filter(|d| !d.contains("allow-external-object-storage"))
+        .collect();
+    let (code, findings) = edited(path, kept.join("\n---\n"));
+    assert_eq!(code, 1);
+    assert!(
+        crate::support::finds(
+            &findings,
+            "SOC-SYS-005",
+            &["dremio-prod", "uses bucket \"dremio\" on the S3 store outside the cluster (https://s3.acme.example)", "lakehouse-query"]
+        ),
+        "{findings:#?}"
+    );
+
     let Some(kubectl) = tool("kubectl") else {
         return;
     };
@@ -519,6 +546,7 @@ fn the_lakehouse_clusters_pass_socle_check_and_kustomize() {
         for root in [
             format!("platform/overlays/{env}"),
             format!("components/superset/overlays/{env}"),
+            format!("components/dremio/overlays/{env}"),
             format!("components/pki/overlays/{env}"),
         ] {
             let out = builds.build(&root).unwrap_or_else(|e| panic!("{e}"));
@@ -534,6 +562,16 @@ fn the_lakehouse_clusters_pass_socle_check_and_kustomize() {
         built.contains("kind: HorizontalPodAutoscaler")
             && built.contains("maxReplicas: 10")
             && built.contains("minReplicas: 3"),
+        "{built}"
+    );
+    // Three executors in prod, with the environment's memory split.
+    let built = builds
+        .build("components/dremio/overlays/prod")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        built.contains("replicas: 3")
+            && built.contains("DREMIO_MAX_DIRECT_MEMORY_SIZE_MB: \"20480\"")
+            && built.contains("storage: 200Gi"),
         "{built}"
     );
     let app = text(&files, "argocd/prod/applications/superset.yaml");
@@ -552,8 +590,9 @@ fn the_lakehouse_clusters_back_up_off_the_cluster() {
         assert!(files.contains_key(&format!("argocd/{env}/applications/barman-cloud.yaml")));
         let pg = text(&files, &format!("components/postgresql/values-{env}.yaml"));
         assert!(
-            pg.contains("backups:\n  enabled: true\n  endpointURL: https://s3.backup.acme.example\n")
-                && pg.contains(&format!("bucket: acme-{env}-backups"))
+            pg.contains(
+                "backups:\n  enabled: true\n  endpointURL: https://s3.backup.acme.example\n"
+            ) && pg.contains(&format!("bucket: acme-{env}-backups"))
                 && pg.contains(&format!("path: /postgresql/{env}")),
             "{pg}"
         );

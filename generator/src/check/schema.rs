@@ -479,6 +479,7 @@ pub fn validate_spec(files: &[(String, Vec<u8>)]) -> Vec<Finding> {
                 crate::core::SPEC_PATH,
                 &m.name,
                 &m.targets,
+                &m.cluster_sections,
             ),
             None => Ok(()),
         }

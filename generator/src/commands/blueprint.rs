@@ -120,6 +120,8 @@ fn summary(m: &Manifest) -> serde_json::Value {
         "targets": m.targets,
         // The spec's optional sections it reads (null: all of them).
         "spec_sections": m.spec_sections,
+        // Those a spec with a Kubernetes environment must give.
+        "cluster_sections": m.cluster_sections,
     })
 }
 
@@ -133,6 +135,13 @@ fn text(m: &Manifest) -> String {
             s,
             "spec sections read (besides client, domain, repository, environments, components): {}",
             sections.join(", ")
+        );
+    }
+    if !m.cluster_sections.is_empty() {
+        let _ = writeln!(
+            s,
+            "required with a Kubernetes environment: {}",
+            m.cluster_sections.join(", ")
         );
     }
     let _ = writeln!(s, "\noptions (socle.yaml `components:`):");

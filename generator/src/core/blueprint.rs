@@ -43,6 +43,9 @@ pub struct Manifest {
     /// The spec's optional sections the blueprint reads (`None`: all).
     #[serde(default)]
     pub spec_sections: Option<Vec<String>>,
+    /// The sections a spec with a Kubernetes environment must give.
+    #[serde(default)]
+    pub cluster_sections: Vec<String>,
 }
 
 fn kubernetes_only() -> Vec<String> {

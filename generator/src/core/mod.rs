@@ -12,6 +12,7 @@ pub mod clouds;
 pub mod kinds;
 pub mod spec;
 pub mod spec_schema;
+pub mod url;
 pub mod values;
 pub mod wiring;
 

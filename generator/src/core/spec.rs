@@ -957,6 +957,22 @@ pub(crate) fn check_cidr(cidr: &str) -> Result<(), String> {
 }
 
 /// Environment names that have defaults (`environments/<name>.yaml`), in
+impl Spec {
+    /// Whether the spec gives one of its optional sections
+    /// (`spec_schema::OPTIONAL_SECTIONS`).
+    pub fn gives(&self, section: &str) -> bool {
+        match section {
+            "data_domains" => !self.data_domains.is_empty(),
+            "object_storage" => self.object_storage.is_some(),
+            "secrets" => self.secrets.is_some(),
+            "mirror" => self.mirror.is_some(),
+            "network" => self.network.is_some(),
+            // Sections with defaults are always there.
+            _ => true,
+        }
+    }
+}
+
 /// promotion order: dev, staging, prod, then the others by name.
 pub fn environment_names(environments: &crate::source::Tree) -> Vec<String> {
     let mut names: Vec<String> = environments
@@ -986,7 +1002,30 @@ pub fn check_blueprint(
     origin: &str,
     blueprint: &str,
     targets: &[String],
+    cluster_sections: &[String],
 ) -> Result<(), SpecError> {
+    // What the blueprint's clusters cannot run without (the lakehouse's
+    // object store): refused at the spec, not found missing in a cluster.
+    if spec.environments.iter().any(|e| !e.is_compose()) {
+        if let Some(missing) = cluster_sections.iter().find(|s| !spec.gives(s)) {
+            return Err(SpecError::Invalid {
+                origin: origin.to_owned(),
+                problems: vec![Problem {
+                    line: LineIndex::new(text).line_of("/environments"),
+                    field: missing.clone(),
+                    message: format!(
+                        "blueprint {blueprint:?} needs `{missing}` for its Kubernetes environments ({}); add it (`socle spec example --blueprint {blueprint}` shows one)",
+                        spec.environments
+                            .iter()
+                            .filter(|e| !e.is_compose())
+                            .map(|e| e.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                }],
+            });
+        }
+    }
     // A blueprint with a cluster target renders the GitOps repository for
     // at least one cluster; the Compose hosts run beside it. One that
     // renders Compose hosts only has no cluster to ask for.

@@ -204,24 +204,50 @@ pub struct Node<'a> {
 
 /// What a component consumes: the kind, a name for messages, and whether
 /// the use is deferred (see [`OidcUse::deferred`]).
-fn consumed_kinds(c: &Consumes) -> Vec<(&'static str, String, bool)> {
+/// Each use: its kind, how to name it, whether it is deferred, and the
+/// spec choices it holds under.
+type Use<'c> = (&'static str, String, bool, Option<&'c Choices>);
+type Choices = BTreeMap<String, Vec<String>>;
+
+fn consumed_kinds(c: &Consumes) -> Vec<Use<'_>> {
     let mut out = Vec::new();
     out.extend(
         c.databases
             .iter()
-            .map(|d| ("databases", format!("database {:?}", d.name), false)),
+            .map(|d| ("databases", format!("database {:?}", d.name), false, None)),
     );
-    out.extend(
-        c.buckets
-            .iter()
-            .map(|b| ("buckets", format!("bucket {:?}", b.name), false)),
-    );
-    out.extend(
-        c.oidc
-            .iter()
-            .map(|o| ("oidc", format!("OIDC client {:?}", o.client), o.deferred)),
-    );
+    out.extend(c.buckets.iter().map(|b| {
+        (
+            "buckets",
+            format!("bucket {:?}", b.name),
+            false,
+            Some(&b.when),
+        )
+    }));
+    out.extend(c.oidc.iter().map(|o| {
+        (
+            "oidc",
+            format!("OIDC client {:?}", o.client),
+            o.deferred,
+            None,
+        )
+    }));
     out
+}
+
+/// Whether a use holding under `when` is always served by one of the
+/// stores outside the blueprint (`external`: the kind it serves, and the
+/// choices under which it exists): true when that store exists whenever
+/// the use does.
+fn served_outside(kind: &str, when: Option<&Choices>, external: &[(&str, &Choices)]) -> bool {
+    external.iter().any(|(k, exists)| {
+        *k == kind
+            && exists.iter().all(|(key, values)| {
+                when.and_then(|w| w.get(key)).is_some_and(|wanted| {
+                    !wanted.is_empty() && wanted.iter().all(|v| values.contains(v))
+                })
+            })
+    })
 }
 
 fn provides(p: &Provides, kind: &str) -> bool {
@@ -253,8 +279,15 @@ pub fn reaches<'a>(from: &'a str, to: &str, needs: impl Fn(&str) -> &'a [String]
 /// consumer needs (directly or transitively), names are unique where the
 /// provider would have to create one object for two consumers, and no
 /// component consumes from itself. `bootstrap` lists consumers installed
-/// before every component (they need nothing, and are served last).
-pub fn check(nodes: &[Node<'_>], bootstrap: &[Node<'_>]) -> Result<(), String> {
+/// before every component (they need nothing, and are served last);
+/// `external` the stores outside the blueprint (an external endpoint's
+/// `used_by`, with its `when`): a use that holds only where one exists
+/// needs no provider.
+pub fn check(
+    nodes: &[Node<'_>],
+    bootstrap: &[Node<'_>],
+    external: &[(&str, &Choices)],
+) -> Result<(), String> {
     let index: BTreeMap<&str, &Node> = nodes.iter().map(|n| (n.id, n)).collect();
     let reaches =
         |from: &str, to: &str| reaches(from, to, |id| index.get(id).map_or(&[][..], |n| n.needs));
@@ -266,12 +299,15 @@ pub fn check(nodes: &[Node<'_>], bootstrap: &[Node<'_>]) -> Result<(), String> {
         .map(|n| (n, false))
         .chain(bootstrap.iter().map(|n| (n, true)))
     {
-        for (kind, what, deferred) in consumed_kinds(n.consumes) {
+        for (kind, what, deferred, when) in consumed_kinds(n.consumes) {
             let providers: Vec<&str> = nodes
                 .iter()
                 .filter(|p| provides(p.provides, kind))
                 .map(|p| p.id)
                 .collect();
+            if providers.is_empty() && served_outside(kind, when, external) {
+                continue;
+            }
             if providers.is_empty() {
                 return Err(format!(
                     "{} consumes {what}, but no component provides {kind} (declare `provides: {{{kind}: true}}` on the component that creates them)",
@@ -373,9 +409,27 @@ mod tests {
         };
         let none = Provides::default();
         let needs = vec![];
-        let err = check(&[node("loki", &needs, &none, &consumes)], &[]).unwrap_err();
+        let err = check(&[node("loki", &needs, &none, &consumes)], &[], &[]).unwrap_err();
         assert!(err.contains("loki consumes bucket \"logs\""), "{err}");
         assert!(err.contains("no component provides buckets"), "{err}");
+        // A store outside the blueprint (an external endpoint used by
+        // every bucket consumer) serves it only where it exists whenever
+        // the use does.
+        let external: Choices = [("object_storage".to_owned(), vec!["external".to_owned()])].into();
+        let outside = [("buckets", &external)];
+        assert!(check(&[node("loki", &needs, &none, &consumes)], &[], &outside).is_err());
+        let consumes = Consumes {
+            buckets: vec![BucketUse {
+                name: "logs".into(),
+                when: external.clone(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        assert_eq!(
+            check(&[node("loki", &needs, &none, &consumes)], &[], &outside),
+            Ok(())
+        );
     }
 
     #[test]
@@ -399,7 +453,7 @@ mod tests {
             node("postgresql", &no_needs, &pg, &empty),
             node("grafana", &no_needs, &none, &consumes),
         ];
-        let err = check(&nodes, &[]).unwrap_err();
+        let err = check(&nodes, &[], &[]).unwrap_err();
         assert!(
             err.contains("grafana consumes database \"grafana\" from postgresql"),
             "{err}"
@@ -408,7 +462,7 @@ mod tests {
             node("postgresql", &no_needs, &pg, &empty),
             node("grafana", &needs_pg, &none, &consumes),
         ];
-        assert_eq!(check(&nodes, &[]), Ok(()));
+        assert_eq!(check(&nodes, &[], &[]), Ok(()));
     }
 
     #[test]
@@ -434,7 +488,7 @@ mod tests {
             node("a", &needs, &none, &a),
             node("b", &needs, &none, &a),
         ];
-        let err = check(&nodes, &[]).unwrap_err();
+        let err = check(&nodes, &[], &[]).unwrap_err();
         assert!(err.contains("consumed by both a and b"), "{err}");
     }
 
@@ -461,7 +515,7 @@ mod tests {
             node("keycloak", &no_needs, &kc, &empty),
             node("jobs", &needs, &none, &a),
         ];
-        let err = check(&nodes, &[]).unwrap_err();
+        let err = check(&nodes, &[], &[]).unwrap_err();
         assert!(
             err.contains("calls unknown component \"warehouse\""),
             "{err}"

@@ -157,6 +157,27 @@ pub struct TemplateEnv {
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct EnvS3 {
     pub endpoint: String,
+    /// The endpoint's host (and port), for clients configured by host and
+    /// a TLS switch (Hadoop's S3A) rather than by URL.
+    pub host: String,
+    /// The endpoint is HTTPS.
+    pub tls: bool,
+}
+
+impl EnvS3 {
+    pub(crate) fn new(endpoint: String) -> Self {
+        let (scheme, rest) = endpoint.split_once("://").unwrap_or(("https", &endpoint));
+        let host = rest
+            .split(['/', '?', '#'])
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        Self {
+            tls: !scheme.eq_ignore_ascii_case("http"),
+            host,
+            endpoint,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -727,8 +748,16 @@ pub(crate) fn egress(
             continue;
         }
         let given = network.endpoints.get(&e.name);
+        // Where the spec gives the endpoint's URL, its port is the one
+        // called (a backup target on :9000); else the blueprint's.
+        let url = match e.name.as_str() {
+            "backup_target" => env.backup_target.as_ref().map(|t| t.endpoint.as_str()),
+            "object_storage" => spec.object_storage.as_ref().map(|o| o.endpoint.as_str()),
+            _ => None,
+        };
         let ports = given
             .and_then(|g| g.ports.clone())
+            .or_else(|| url.and_then(crate::core::url::port_of).map(|p| vec![p]))
             .unwrap_or_else(|| e.ports.clone());
         let cidrs = given.map(|g| g.cidrs.clone()).unwrap_or_default();
         for ns in namespaces
@@ -757,6 +786,14 @@ pub(crate) fn egress(
 #[cfg(test)]
 mod tests {
     use super::quartz;
+
+    #[test]
+    fn an_s3_endpoint_by_host_and_tls() {
+        let s3 = super::EnvS3::new("https://s3.acme.example:9443/base".into());
+        assert_eq!((s3.host.as_str(), s3.tls), ("s3.acme.example:9443", true));
+        let s3 = super::EnvS3::new("http://minio.storage.svc".into());
+        assert_eq!((s3.host.as_str(), s3.tls), ("minio.storage.svc", false));
+    }
 
     #[test]
     fn a_cron_schedule_reads_the_same_in_quartz() {

@@ -437,9 +437,7 @@ impl Model {
                 suffix,
                 ns,
                 domain,
-                s3: environment::EnvS3 {
-                    endpoint: s3_endpoint,
-                },
+                s3: environment::EnvS3::new(s3_endpoint),
                 postgres: environment::Postgres {
                     host: postgres_host,
                     port: 5432,

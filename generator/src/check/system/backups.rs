@@ -8,64 +8,11 @@
 use serde_json::Value;
 
 use super::build::Modelled;
-use super::input::{At, BackupDestination, BackupEgress};
+use super::input::{At, BackupDestination};
 use super::kustomize::Files;
-use super::network::{Peer, PodPort};
 use super::resources::configurations;
 use crate::core::charts::{Chart, ChartFacts};
-
-/// A URL's host, lower-cased, without port or brackets.
-fn host_of(url: &str) -> Option<String> {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = if let Some(v6) = authority.strip_prefix('[') {
-        v6.split(']').next()?
-    } else {
-        authority.split(':').next()?
-    };
-    (!host.is_empty()).then(|| host.to_ascii_lowercase())
-}
-
-/// The TCP port a URL calls: its own, else its scheme's.
-fn port_of(url: &str) -> Option<u16> {
-    let (scheme, rest) = url.split_once("://")?;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let after_host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split_once(']').map(|(_, r)| r)?,
-        None => authority.find(':').map_or("", |i| &authority[i..]),
-    };
-    match after_host.strip_prefix(':') {
-        Some(port) => port.parse().ok(),
-        None => match scheme.to_ascii_lowercase().as_str() {
-            "https" => Some(443),
-            "http" => Some(80),
-            _ => None,
-        },
-    }
-}
-
-/// What socle.yaml says of the environment's backup target, when the
-/// repository has one: its host, and the addresses the spec gives it
-/// (`network.endpoints.backup_target`, the environment's over the
-/// spec's), which its egress policies must reach.
-fn spec_target(files: &Files, env: &str) -> Option<(String, Vec<String>)> {
-    let spec = &files.docs.get("socle.yaml")?.first()?.value;
-    let e = spec["environments"]
-        .as_array()?
-        .iter()
-        .find(|e| e["name"].as_str() == Some(env))?;
-    let host = host_of(e["backup_target"]["endpoint"].as_str()?)?;
-    let cidrs = e["network"]["endpoints"]["backup_target"]["cidrs"]
-        .as_array()
-        .or_else(|| spec["network"]["endpoints"]["backup_target"]["cidrs"].as_array())?;
-    let cidrs: Vec<String> = cidrs
-        .iter()
-        .filter_map(|c| c.as_str().map(str::to_owned))
-        .collect();
-    (!cidrs.is_empty()).then_some((host, cidrs))
-}
+use crate::core::url::host_of;
 
 /// Whether a host names something inside the cluster: a Service name
 /// (`svc`, `svc.cluster.local`, a bare or `<name>.<namespace>` name that
@@ -215,41 +162,12 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
     // Application's namespace. A host outside the cluster is reached
     // through a rule with no peers or an ipBlock: one holding every address
     // socle.yaml gives the backup target, else (its addresses unknown) any.
-    let target = spec_target(files, &m.system.environment);
+    let target = super::outside::backup_target(files, &m.system.environment);
     let net = super::wiring::network(m);
     for d in out.iter_mut().filter(|d| !d.in_cluster) {
-        let namespace = m
-            .system
-            .applications
-            .iter()
-            .find(|a| a.name == d.app)
-            .and_then(|a| a.destination.namespace.clone());
-        let (Some(namespace), Some(port)) = (namespace, port_of(&d.endpoint)) else {
-            continue;
-        };
-        let from = Peer::Pods {
-            namespace: &namespace,
-            labels: None,
-        };
-        let pod_port = PodPort {
-            number: Some(port),
-            name: None,
-        };
-        let verdict = match &target {
-            Some((host, cidrs)) if host_of(&d.endpoint).as_ref() == Some(host) => {
-                let mut verdicts = cidrs
-                    .iter()
-                    .map(|c| net.verdict(&from, &Peer::Range(c), &pod_port, true));
-                let first = verdicts.next();
-                verdicts.find(|v| !v.allowed).or(first).unwrap_or_default()
-            }
-            _ => net.verdict(&from, &Peer::Outside, &pod_port, true),
-        };
-        d.egress = Some(BackupEgress {
-            namespace,
-            port,
-            verdict,
-        });
+        if let Some(namespace) = super::outside::namespace_of(m, &d.app) {
+            d.egress = super::outside::egress(&net, namespace, &d.endpoint, target.as_ref());
+        }
     }
     drop(net);
     out.sort_by(|a, b| (&a.app, &a.at.file, a.at.line).cmp(&(&b.app, &b.at.file, b.at.line)));
@@ -320,17 +238,5 @@ mod tests {
         assert_eq!(find("configuration.locations[].config.s3Url").len(), 1);
         assert!(find("stack.nodeSets.config.s3.client.*.endpoint").is_empty());
         assert!(find("stack.nodeSets[].config.s3.client.*.region").is_empty());
-    }
-
-    #[test]
-    fn the_port_a_url_calls() {
-        assert_eq!(port_of("https://s3.backup.example.org"), Some(443));
-        assert_eq!(port_of("http://s3.backup.example.org/bucket"), Some(80));
-        assert_eq!(port_of("https://s3.backup.example.org:9443/x"), Some(9443));
-        assert_eq!(port_of("http://[2001:db8::1]:9000/"), Some(9000));
-        assert_eq!(port_of("https://[2001:db8::1]/"), Some(443));
-        assert_eq!(port_of("https://key@s3.example.org:8443"), Some(8443));
-        assert_eq!(port_of("s3://bucket/path"), None);
-        assert_eq!(port_of("no scheme"), None);
     }
 }

@@ -514,6 +514,17 @@ pub struct BucketUse {
     /// per identity on each store it reaches whose users and policies the
     /// model reads (empty: not judged).
     pub grants: Vec<Grant>,
+    /// On the client's S3 store outside the cluster (`socle-check.yaml`
+    /// declares the bucket there): its URL, and whether the consumer's
+    /// namespace may call it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outside: Option<OutsideUse>,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct OutsideUse {
+    pub endpoint: String,
+    pub egress: OutsideEgress,
 }
 
 /// A MinIO user of a consumer and what its policy lets it do on a bucket,
@@ -628,11 +639,12 @@ pub struct BackupDestination {
     /// Off the cluster: the namespace whose pods write the backups, the
     /// port they call, and whether its NetworkPolicies let them out there.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub egress: Option<BackupEgress>,
+    pub egress: Option<OutsideEgress>,
 }
 
+/// Egress from a namespace to a host outside the cluster.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct BackupEgress {
+pub struct OutsideEgress {
     pub namespace: String,
     pub port: u16,
     pub verdict: Verdict,

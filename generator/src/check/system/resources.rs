@@ -16,7 +16,9 @@ use std::sync::OnceLock;
 use serde_json::Value;
 
 use super::build::{sources, value_files, Modelled, CONFIG_FILE};
-use super::input::{At, BucketUse, Issuer, IssuerUse, OidcUse, Realm, RealmClient, Store, TlsUse};
+use super::input::{
+    At, BucketUse, Issuer, IssuerUse, OidcUse, OutsideUse, Realm, RealmClient, Store, TlsUse,
+};
 use super::kustomize::Files;
 use crate::check::parse::Document;
 
@@ -28,7 +30,12 @@ fn re(cell: &'static OnceLock<regex::Regex>, pattern: &str) -> &'static regex::R
 
 fn s3_url() -> &'static regex::Regex {
     static RE: OnceLock<regex::Regex> = OnceLock::new();
-    re(&RE, r"\bs3a?://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])")
+    // `s3://bucket`, Hadoop's `s3a://bucket`, and the `dremioS3:///bucket`
+    // of a query engine's distributed storage (its authority is empty).
+    re(
+        &RE,
+        r"\b(?:s3a?://|dremioS3:///)([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])",
+    )
 }
 
 fn bucket_assignment() -> &'static regex::Regex {
@@ -341,7 +348,7 @@ fn scan(v: &Value, path: &mut Vec<Value>, out: &mut Vec<(Vec<Value>, Said)>, dep
 /// configuration files charts take as text (properties, INI, Python).
 fn text(s: &str, path: &[Value], out: &mut Vec<(Vec<Value>, Said)>) {
     let here = || path.to_vec();
-    if s.contains("s3://") || s.contains("s3a://") {
+    if s.contains("s3://") || s.contains("s3a://") || s.contains("S3:///") {
         for c in s3_url().captures_iter(s) {
             out.push((here(), Said::Bucket(c[1].to_owned())));
         }
@@ -765,6 +772,7 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
                         stores: reaches.get(app).into_iter().flatten().cloned().collect(),
                         access: if written { "write" } else { "read" }.into(),
                         grants: Vec::new(),
+                        outside: None,
                     });
                 }
             }
@@ -949,6 +957,27 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
     }
 
     m.system.external_buckets = external_buckets(files);
+    // A bucket of the client's store outside the cluster: the consumer's
+    // pods call that store, through their namespace's egress policies.
+    // The backup target's bucket is on its own host (the backup
+    // destinations' rules judge it).
+    if let Some(store) = super::outside::object_storage(files, &m.system.environment) {
+        let backups =
+            super::outside::backup_target(files, &m.system.environment).and_then(|t| t.bucket);
+        let net = super::wiring::network(m);
+        for u in bucket_uses.iter_mut().filter(|u| {
+            u.stores.is_empty()
+                && m.system.external_buckets.contains(&u.bucket)
+                && backups.as_ref() != Some(&u.bucket)
+        }) {
+            let egress = super::outside::namespace_of(m, &u.consumer)
+                .and_then(|ns| super::outside::egress(&net, ns, &store.url, Some(&store)));
+            u.outside = egress.map(|egress| OutsideUse {
+                endpoint: store.url.clone(),
+                egress,
+            });
+        }
+    }
     m.system.stores = stores;
     m.system.bucket_uses = bucket_uses;
     m.system.realms = realms;
@@ -1217,6 +1246,7 @@ mod tests {
             "env": [{"name": "NOTES_S3_BUCKET", "value": "notebooks"},
                     {"name": "WAREHOUSE_BUCKETS", "value": "a-1 b-2"}],
             "literals": ["ZEPPELIN_NOTEBOOK_S3_BUCKET=notes"],
+            "conf": "paths: {\n  dist: \"dremioS3:///engine-dist/prod\"\n}\n",
             "expr": "sum by (bucket) (x{bucket=~\"iceberg-.+\"})",
             "tenant": {"buckets": [{"name": "made"}]},
         }));
@@ -1231,6 +1261,7 @@ mod tests {
             "a-1",
             "b-2",
             "notes",
+            "engine-dist",
         ] {
             assert!(found.contains(&Said::Bucket(b.into())), "{b}: {found:?}");
         }
