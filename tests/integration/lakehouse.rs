@@ -521,6 +521,33 @@ fn the_lakehouse_clusters_pass_socle_check_and_kustomize() {
     assert!(conf.contains("dist: \"dremioS3:///dremio/prod\""), "{conf}");
     let site = text(&files, "components/dremio/overlays/prod/core-site.xml");
     assert!(site.contains("<value>s3.acme.example</value>"), "{site}");
+    // Hadoop refuses a configuration file that is not well-formed XML.
+    if let Some(python) = tool("python3") {
+        let out = Command::new(python)
+            .args([
+                "-c",
+                "import sys, xml.etree.ElementTree as E; E.fromstring(sys.stdin.read())",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write as _;
+                child
+                    .stdin
+                    .take()
+                    .expect("stdin")
+                    .write_all(site.as_bytes())?;
+                child.wait_with_output()
+            })
+            .expect("python3");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     assert!(text(&files, "socle-check.yaml").contains("\n  - dremio\n"));
     let path = "platform/overlays/prod/namespaces/query/egress.yaml";
     let kept: Vec<&str> = text(&files, path)
