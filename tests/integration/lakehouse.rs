@@ -419,6 +419,7 @@ fn the_lakehouse_clusters_pass_socle_check_and_kustomize() {
             "cert-manager",
             "pki",
             "traefik",
+            "airbyte",
             "superset",
         ] {
             assert!(
@@ -437,7 +438,11 @@ fn the_lakehouse_clusters_pass_socle_check_and_kustomize() {
         &files,
         "platform/base/namespaces/storage/networkpolicies.yaml",
     );
-    assert!(storage.contains("name: allow-from-callers") && storage.contains("values: [\"bi\"]"));
+    assert!(
+        storage.contains("name: allow-from-callers")
+            && storage.contains("values: [\"bi\",\"ingestion\"]"),
+        "{storage}"
+    );
     let edge = text(&files, "platform/base/namespaces/edge/networkpolicies.yaml");
     assert!(
         edge.contains("name: allow-clients") && edge.contains("port: 8443"),
@@ -562,6 +567,63 @@ fn the_lakehouse_clusters_pass_socle_check_and_kustomize() {
             "SOC-SYS-005",
             &["dremio-prod", "uses bucket \"dremio\" on the S3 store outside the cluster (https://s3.acme.example)", "lakehouse-query"]
         ),
+        "{findings:#?}"
+    );
+
+    // Airbyte: its own bucket per environment on the client's S3 store,
+    // listed for the client to create; three databases under one role;
+    // connectors reach the declared sources only, on their ports.
+    let values = text(&files, "components/airbyte/values-prod.yaml");
+    assert!(values.contains("state: airbyte-prod"), "{values}");
+    let declared = text(&files, "socle-check.yaml");
+    assert!(
+        declared.contains("\n  - airbyte-staging\n  - airbyte-prod\n")
+            && !declared.contains("airbyte-dev"),
+        "{declared}"
+    );
+    let pg = text(&files, "components/postgresql/values.yaml");
+    for db in ["airbyte", "temporal", "temporal_visibility"] {
+        assert!(
+            pg.contains(&format!("  - name: {db}\n    owner: airbyte\n")),
+            "{db}: {pg}"
+        );
+    }
+    let ingestion = text(
+        &files,
+        "platform/overlays/prod/namespaces/ingestion/egress.yaml",
+    );
+    assert!(
+        ingestion.contains("198.51.100.0/24") && ingestion.contains("port: 5432"),
+        "{ingestion}"
+    );
+    let hpa = text(&files, "components/airbyte/manifests/prod/hpa.yaml");
+    assert!(hpa.contains("minReplicas: 2") && hpa.contains("maxReplicas: 10"));
+    let app = text(&files, "argocd/prod/applications/airbyte.yaml");
+    assert!(app.contains("name: airbyte-worker") && app.contains("RespectIgnoreDifferences=true"));
+    // Its bucket unreachable: the namespace's store egress dropped.
+    let path = "platform/overlays/prod/namespaces/ingestion/egress.yaml";
+    let kept: Vec<&str> = ingestion
+        .split("\n---\n")
+        .filter(|d| !d.contains("allow-external-object-storage"))
+        .collect();
+    let (code, findings) = edited(path, kept.join("\n---\n"));
+    assert_eq!(code, 1);
+    assert!(
+        crate::support::finds(
+            &findings,
+            "SOC-SYS-005",
+            &["airbyte-prod", "\"airbyte-prod\"", "lakehouse-ingestion"]
+        ),
+        "{findings:#?}"
+    );
+    // A database the cluster does not declare.
+    let common = "components/airbyte/values.yaml";
+    let (_, findings) = edited(
+        common,
+        text(&files, common).replace("    name: airbyte\n", "    name: ingest\n"),
+    );
+    assert!(
+        crate::support::finds(&findings, "SOC-SYS-004", &["airbyte-prod", "\"ingest\""]),
         "{findings:#?}"
     );
 

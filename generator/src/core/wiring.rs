@@ -104,7 +104,9 @@ pub enum Access {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BucketUse {
-    /// The bucket's name; `{domain}` makes one bucket per data domain.
+    /// The bucket's name; `{domain}` makes one bucket per data domain,
+    /// `{env}` one per environment (for consumers that cannot share a
+    /// bucket between environments under a prefix).
     pub name: String,
     #[serde(default)]
     pub access: Access,

@@ -63,6 +63,18 @@ fn key(name: &str) -> String {
     name.replace(['-', '.'], "_")
 }
 
+/// A bucket's name in environment `env`: `{env}` in the graph's name makes
+/// one bucket per environment, for consumers that cannot keep their
+/// objects under a prefix of a bucket the environments share (their object
+/// keys would collide, and one environment's account could read the
+/// other's).
+pub(crate) fn per_environment(name: &str, env: &str) -> String {
+    name.replace(ENV_PLACEHOLDER, env)
+}
+
+/// The placeholder of [`per_environment`].
+pub(crate) const ENV_PLACEHOLDER: &str = "{env}";
+
 /// Resource names the cloud's other files already give their buckets.
 const TAKEN: [&str; 2] = ["backups", "access_logs"];
 
@@ -149,7 +161,7 @@ pub(crate) fn place(
             if here.is_empty() || !here.iter().all(|c| identity(c).is_some()) {
                 continue;
             }
-            let bucket = cloud_name(slug, env, &b.name)?;
+            let bucket = cloud_name(slug, env, &per_environment(&b.name, env))?;
             if TAKEN.contains(&key(&b.name).as_str()) {
                 return Err(ModelError::Bucket {
                     env: env.to_owned(),
@@ -178,10 +190,12 @@ pub(crate) fn place(
             let name = cloud
                 .iter()
                 .find(|c| c.name == b.name)
-                .map_or_else(|| b.name.clone(), |c| c.bucket.clone());
+                .map_or_else(|| per_environment(&b.name, env), |c| c.bucket.clone());
             (b.name.clone(), name)
         })
         .collect();
+    // The store's accounts and buckets under the names used here.
+    let here_name = |b: &String| names.get(b).cloned().unwrap_or_else(|| b.clone());
     let mut identities = Vec::new();
     let mut s3_accounts = Vec::new();
     for a in &wiring.s3_accounts {
@@ -221,6 +235,10 @@ pub(crate) fn place(
             }
         }
         let (read, write) = (split(&a.read, false), split(&a.write, false));
+        let (read, write): (Vec<String>, Vec<String>) = (
+            read.iter().map(here_name).collect(),
+            write.iter().map(here_name).collect(),
+        );
         if !(read.is_empty() && write.is_empty()) {
             let mut buckets: Vec<String> = read.iter().chain(&write).cloned().collect();
             buckets.sort();
@@ -237,7 +255,7 @@ pub(crate) fn place(
         .iter()
         .filter(|b| !moved.contains(&b.name))
         .filter(|b| used.iter().any(|(_, u)| *u == b.name))
-        .map(|b| b.name.clone())
+        .map(|b| here_name(&b.name))
         .collect();
     Ok(Placement {
         cloud,
@@ -274,6 +292,64 @@ fn cloud_name(slug: &str, env: &str, bucket: &str) -> Result<String, ModelError>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::context::BucketConsumer;
+    use crate::model::wiring::{Bucket, Providers};
+
+    /// `{env}` gives each environment its own bucket, in the names the
+    /// consumers use and in the store's account and bucket lists.
+    #[test]
+    fn a_bucket_per_environment_takes_the_environment_name() {
+        let wiring = Wiring {
+            callers: BTreeMap::new(),
+            providers: Providers {
+                databases: None,
+                buckets: Some("store".into()),
+                oidc: None,
+            },
+            s3_accounts: vec![S3Account {
+                consumer: "ingest".into(),
+                user: "ingest".into(),
+                store: "ingest/s3".into(),
+                policy: "ingest".into(),
+                buckets: vec!["ingest-{env}".into(), "shared".into()],
+                read: vec![],
+                write: vec!["ingest-{env}".into(), "shared".into()],
+            }],
+            buckets: ["ingest-{env}", "shared"]
+                .map(|name| Bucket {
+                    name: name.into(),
+                    consumers: vec![BucketConsumer {
+                        consumer: "ingest".into(),
+                        access: crate::core::wiring::Access::Write,
+                        backup: false,
+                    }],
+                })
+                .to_vec(),
+            databases: vec![],
+            roles: vec![],
+            oidc_clients: vec![],
+        };
+        let left_out = BTreeMap::from([("ingest".to_owned(), false)]);
+        let ns = BTreeMap::new();
+        let placed = place(
+            &wiring,
+            &[],
+            &Here {
+                env: "prod",
+                slug: "acme",
+                left_out: &left_out,
+                ns: &ns,
+                holds: false,
+                off_cluster_backups: false,
+            },
+        )
+        .expect("placed");
+        assert_eq!(placed.names["ingest-{env}"], "ingest-prod");
+        assert_eq!(placed.names["shared"], "shared");
+        assert_eq!(placed.store_buckets, ["ingest-prod", "shared"]);
+        assert_eq!(placed.s3_accounts[0].write, ["ingest-prod", "shared"]);
+        assert_eq!(placed.s3_accounts[0].buckets, ["ingest-prod", "shared"]);
+    }
 
     #[test]
     fn a_cloud_bucket_name_follows_s3_rules() {

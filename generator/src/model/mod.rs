@@ -572,7 +572,20 @@ impl Model {
             repos.dedup();
             obj.chart_repos = repos;
         }
-        let buckets: Vec<String> = wiring.buckets.iter().map(|b| b.name.clone()).collect();
+        // A bucket per environment is listed once for each environment
+        // that uses it.
+        let mut buckets: Vec<String> = Vec::new();
+        for b in &wiring.buckets {
+            if b.name.contains(buckets::ENV_PLACEHOLDER) {
+                buckets.extend(
+                    envs.iter()
+                        .map(|e| buckets::per_environment(&b.name, &e.name))
+                        .filter(|here| envs.iter().any(|e| e.store_buckets.contains(here))),
+                );
+            } else {
+                buckets.push(b.name.clone());
+            }
+        }
         let secrets = spec.secrets.clone().unwrap_or(crate::spec::Secrets {
             store: "platform-secrets".into(),
             kind: "ClusterSecretStore".into(),
