@@ -421,6 +421,9 @@ fn the_lakehouse_clusters_pass_socle_check_and_kustomize() {
             "traefik",
             "airbyte",
             "superset",
+            "prometheus-operator-crds",
+            "kube-prometheus-stack",
+            "monitoring",
         ] {
             assert!(
                 files.contains_key(&format!("argocd/{env}/applications/{id}.yaml")),
@@ -627,6 +630,59 @@ fn the_lakehouse_clusters_pass_socle_check_and_kustomize() {
         "{findings:#?}"
     );
 
+    // Monitoring: every namespace admits Prometheus's scrapes, whose
+    // egress to the nodes is the environment's node addresses; an alert
+    // whose runbook is gone is denied.
+    for ns in ["storage", "query", "bi", "ingestion", "core", "edge"] {
+        let policies = text(
+            &files,
+            &format!("platform/base/namespaces/{ns}/networkpolicies.yaml"),
+        );
+        assert!(policies.contains("name: allow-prometheus-scraping"), "{ns}");
+    }
+    let nodes = text(
+        &files,
+        "platform/overlays/prod/namespaces/monitoring/egress.yaml",
+    );
+    assert!(
+        nodes.contains("10.30.1.0/24") && nodes.contains("port: 10250"),
+        "{nodes}"
+    );
+    let mut gone = files.clone();
+    gone.remove("runbooks/alerts/PostgreSQLArchivingFailing.md");
+    let (code, findings) = check_json(&gone);
+    assert_eq!(code, 1);
+    assert!(
+        crate::support::finds(&findings, "SOC-OBS-001", &["PostgreSQLArchivingFailing"]),
+        "{findings:#?}"
+    );
+    // promtool reads the rule groups as Prometheus would.
+    if let Some(promtool) = tool("promtool") {
+        let rules: serde_json::Value = crate::support::yaml_slice(
+            text(&files, "components/monitoring/overlays/prod/alerts.yaml").as_bytes(),
+        )
+        .expect("rules");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("rules.yaml");
+        fs_err::write(
+            &path,
+            serde_json::to_string(&serde_json::json!({"groups": rules["spec"]["groups"]}))
+                .expect("json"),
+        )
+        .expect("write");
+        let out = Command::new(promtool)
+            .args(["check", "rules"])
+            .arg(&path)
+            .output()
+            .expect("promtool");
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && said.contains("SUCCESS: 7 rules found"),
+            "{said}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     let Some(kubectl) = tool("kubectl") else {
         return;
     };
@@ -637,6 +693,7 @@ fn the_lakehouse_clusters_pass_socle_check_and_kustomize() {
             format!("components/superset/overlays/{env}"),
             format!("components/dremio/overlays/{env}"),
             format!("components/pki/overlays/{env}"),
+            format!("components/monitoring/overlays/{env}"),
         ] {
             let out = builds.build(&root).unwrap_or_else(|e| panic!("{e}"));
             assert!(out.contains("kind:"), "{root}");

@@ -1048,11 +1048,12 @@ fn configuration(
     (clusters, prerequisites, after)
 }
 
-/// The strings at `path` (`a.b[].c`: `c` of each entry of list `a.b`) in
+/// The strings at `path` (`a.b[].c`: `c` of each entry of list `a.b`;
+/// `a.b`: the entries themselves, when the values make it a list) in
 /// `values`, when the values set the list; None when they do not (the
-/// chart's default then decides) or the path has no list.
+/// chart's default then decides) or set no list there.
 fn names_in_list<'v>(values: &'v Value, path: &str) -> Option<Vec<&'v str>> {
-    let (list, rest) = path.split_once("[]")?;
+    let (list, rest) = path.split_once("[]").unwrap_or((path, ""));
     let entries = at_dotted(values, list)?.as_array()?;
     let rest = rest.trim_start_matches('.');
     Some(
@@ -1085,5 +1086,14 @@ mod tests {
         // Not set: the chart's default decides, which the facts name.
         assert_eq!(names_in_list(&serde_json::json!({}), path), None);
         assert_eq!(names_in_list(&set, "defaults.name"), None);
+        // A list of names (`alertmanagerSpec.secrets: [a, b]`).
+        let names = serde_json::json!({"spec": {"secrets": ["receivers"]}});
+        assert_eq!(
+            names_in_list(&names, "spec.secrets"),
+            Some(vec!["receivers"])
+        );
+        let emptied = serde_json::json!({"spec": {"secrets": []}});
+        assert_eq!(names_in_list(&emptied, "spec.secrets"), Some(vec![]));
+        assert_eq!(names_in_list(&names, "spec"), None);
     }
 }
