@@ -683,6 +683,52 @@ fn the_lakehouse_clusters_pass_socle_check_and_kustomize() {
         );
     }
 
+    // Alertmanager's configuration as Helm gives it (the chart's defaults,
+    // then the shared values, then the environment's), with its template
+    // file, passes the real amtool; prod pages, staging does not.
+    if let Some(amtool) = tool("amtool") {
+        let facts = crate::facts::chart("kube-prometheus-stack", "88.5.3").expect("facts");
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (env, pages) in [("staging", false), ("prod", true)] {
+            let mut values = facts.defaults.clone();
+            for file in ["values.yaml", &format!("values-{env}.yaml")] {
+                let layer: serde_json::Value = crate::support::yaml_slice(
+                    text(&files, &format!("components/kube-prometheus-stack/{file}")).as_bytes(),
+                )
+                .expect("values");
+                socle::model::deep_merge(&mut values, &layer);
+            }
+            let am = &values["alertmanager"];
+            let mut config = am["config"].clone();
+            let templates = dir.path().join(env);
+            fs_err::create_dir_all(&templates).expect("dir");
+            for (name, body) in am["templateFiles"].as_object().expect("templates") {
+                fs_err::write(templates.join(name), body.as_str().expect("text")).expect("write");
+            }
+            config["templates"] = serde_json::json!([format!("{}/*.tmpl", templates.display())]);
+            let receivers: Vec<&str> = config["receivers"]
+                .as_array()
+                .expect("receivers")
+                .iter()
+                .filter_map(|r| r["name"].as_str())
+                .collect();
+            assert_eq!(receivers.contains(&"pager"), pages, "{env}: {receivers:?}");
+            let path = dir.path().join(format!("{env}.yaml"));
+            fs_err::write(&path, serde_json::to_string(&config).expect("json")).expect("write");
+            let out = Command::new(&amtool)
+                .arg("check-config")
+                .arg(&path)
+                .output()
+                .expect("amtool");
+            let said = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success() && said.contains("1 templates"),
+                "{env}: {said}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+
     let Some(kubectl) = tool("kubectl") else {
         return;
     };
