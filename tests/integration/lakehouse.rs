@@ -648,6 +648,9 @@ fn the_lakehouse_clusters_pass_socle_check_and_kustomize() {
         nodes.contains("10.30.1.0/24") && nodes.contains("port: 10250"),
         "{nodes}"
     );
+    // CloudNativePG's dashboard lands where Grafana's sidecar reads it.
+    let operator = text(&files, "components/cloudnative-pg/values-prod.yaml");
+    assert!(operator.contains("namespace: lakehouse-monitoring"), "{operator}");
     let mut gone = files.clone();
     gone.remove("runbooks/alerts/PostgreSQLArchivingFailing.md");
     let (code, findings) = check_json(&gone);
