@@ -650,7 +650,10 @@ fn the_lakehouse_clusters_pass_socle_check_and_kustomize() {
     );
     // CloudNativePG's dashboard lands where Grafana's sidecar reads it.
     let operator = text(&files, "components/cloudnative-pg/values-prod.yaml");
-    assert!(operator.contains("namespace: lakehouse-monitoring"), "{operator}");
+    assert!(
+        operator.contains("namespace: lakehouse-monitoring"),
+        "{operator}"
+    );
     let mut gone = files.clone();
     gone.remove("runbooks/alerts/PostgreSQLArchivingFailing.md");
     let (code, findings) = check_json(&gone);
