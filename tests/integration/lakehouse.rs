@@ -557,12 +557,16 @@ fn the_lakehouse_clusters_pass_socle_check_and_kustomize() {
         );
     }
     assert!(text(&files, "socle-check.yaml").contains("\n  - dremio\n"));
-    let path = "platform/overlays/prod/namespaces/query/egress.yaml";
-    let kept: Vec<&str> = text(&files, path)
-        .split("\n---\n")
-        .filter(|d| !d.contains("allow-external-object-storage"))
-        .collect();
-    let (code, findings) = edited(path, kept.join("\n---\n"));
+    // The findings once a namespace's egress to the S3 store is dropped.
+    let without_store_egress = |ns: &str| {
+        let path = format!("platform/overlays/prod/namespaces/{ns}/egress.yaml");
+        let kept: Vec<&str> = text(&files, &path)
+            .split("\n---\n")
+            .filter(|d| !d.contains("allow-external-object-storage"))
+            .collect();
+        edited(&path, kept.join("\n---\n"))
+    };
+    let (code, findings) = without_store_egress("query");
     assert_eq!(code, 1);
     assert!(
         crate::support::finds(
@@ -604,12 +608,7 @@ fn the_lakehouse_clusters_pass_socle_check_and_kustomize() {
     let app = text(&files, "argocd/prod/applications/airbyte.yaml");
     assert!(app.contains("name: airbyte-worker") && app.contains("RespectIgnoreDifferences=true"));
     // Its bucket unreachable: the namespace's store egress dropped.
-    let path = "platform/overlays/prod/namespaces/ingestion/egress.yaml";
-    let kept: Vec<&str> = ingestion
-        .split("\n---\n")
-        .filter(|d| !d.contains("allow-external-object-storage"))
-        .collect();
-    let (code, findings) = edited(path, kept.join("\n---\n"));
+    let (code, findings) = without_store_egress("ingestion");
     assert_eq!(code, 1);
     assert!(
         crate::support::finds(
