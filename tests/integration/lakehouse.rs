@@ -431,11 +431,15 @@ fn the_lakehouse_clusters_pass_socle_check_and_kustomize() {
             );
         }
     }
-    // Superset (bi) consumes a database of PostgreSQL (storage) and is
-    // published by Traefik (edge): the flows between namespaces, opened on
-    // both sides, and clients reach Traefik's pod ports only.
+    // Superset (bi) consumes a database of PostgreSQL (storage), queries
+    // Dremio (query) and is published by Traefik (edge): the flows between
+    // namespaces, opened on both sides, and clients reach Traefik's pod
+    // ports only.
     let bi = text(&files, "platform/base/namespaces/bi/networkpolicies.yaml");
-    assert!(bi.contains("name: allow-to-providers") && bi.contains("values: [\"storage\"]"));
+    assert!(
+        bi.contains("name: allow-to-providers") && bi.contains("values: [\"query\",\"storage\"]"),
+        "{bi}"
+    );
     assert!(bi.contains("name: allow-from-callers") && bi.contains("values: [\"edge\"]"));
     let storage = text(
         &files,
@@ -519,6 +523,20 @@ fn the_lakehouse_clusters_pass_socle_check_and_kustomize() {
     );
     assert!(
         crate::support::finds(&findings, "SOC-SYS-004", &["superset-prod", "\"bi\""]),
+        "{findings:#?}"
+    );
+    // Superset's database "Dremio" at a port Dremio's Service does not
+    // serve (Arrow Flight is 32010).
+    let (_, findings) = edited(
+        overlay,
+        text(&files, overlay).replace("svc.cluster.local:32010", "svc.cluster.local:32011"),
+    );
+    assert!(
+        crate::support::finds(
+            &findings,
+            "SOC-SYS-004",
+            &["superset-prod", "dremio-client", "32011"]
+        ),
         "{findings:#?}"
     );
 
@@ -969,4 +987,253 @@ fn update_moves_lakehouse_dev_between_compose_and_kubernetes() {
         let (code, out, _) = socle_in(&dir, &["check", "."]);
         assert_eq!(code, 0, "{out}");
     }
+}
+
+/// Superset's init script, run for real on both targets with a stand-in
+/// for the `superset` command and for Superset's Python API (the image is
+/// not here): it upgrades the schema, then sets the roles up, then
+/// registers Dremio with a URI that gives back the user, the password
+/// (URI delimiters included), the host and the port it was given; it
+/// refuses a password with "%", which Superset 5 would alter; without a
+/// Dremio endpoint it registers nothing. The drivers it relies
+/// on are pinned, and installed without their dependencies.
+#[test]
+fn superset_init_registers_dremio_with_the_credentials_it_is_given() {
+    let files = render_text(&example());
+    let Some(python) = std::env::var_os("SOCLE_AIRFLOW_PYTHON").or_else(|| {
+        if std::env::var_os("SOCLE_REQUIRE_TOOLS").is_some() {
+            panic!("SOCLE_AIRFLOW_PYTHON is required (SOCLE_REQUIRE_TOOLS is set): a python with SQLAlchemy");
+        }
+        eprintln!("skipped: SOCLE_AIRFLOW_PYTHON is not set (a python with SQLAlchemy)");
+        None
+    }) else {
+        return;
+    };
+    for (config, flight) in [
+        (
+            "components/superset/base",
+            "dremio-client.lakehouse-query.svc.cluster.local:32010",
+        ),
+        ("compose/dev/superset", "dremio:32010"),
+    ] {
+        let requirements = text(&files, &format!("{config}/requirements.txt"));
+        let pins: Vec<&str> = requirements
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .collect();
+        assert!(
+            pins == ["psycopg2-binary==2.9.10", "sqlalchemy-dremio==3.0.3"],
+            "{requirements}"
+        );
+        // The address the environment gives superset-init is the one checked.
+        let given = if config.starts_with("compose") {
+            text(&files, "compose/dev/compose.yaml")
+        } else {
+            text(
+                &files,
+                "components/superset/overlays/prod/kustomization.yaml",
+            )
+        };
+        assert!(given.contains(flight), "{config}: {given}");
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let stub = dir.path().join("stub");
+        let bin = dir.path().join("bin");
+        for d in [stub.join("superset/utils"), bin.clone()] {
+            fs_err::create_dir_all(&d).expect("mkdir");
+        }
+        let log = dir.path().join("log");
+        let write =
+            |path: std::path::PathBuf, body: &str| fs_err::write(path, body).expect("write");
+        write(stub.join("superset/__init__.py"), "");
+        write(stub.join("superset/utils/__init__.py"), "");
+        write(
+            stub.join("superset/app.py"),
+            "import contextlib\nclass App:\n    def app_context(self):\n        return contextlib.nullcontext()\ndef create_app():\n    return App()\n",
+        );
+        write(
+            stub.join("superset/extensions.py"),
+            "import os\nclass Session:\n    def commit(self):\n        open(os.environ['LOG'], 'a').write('commit\\n')\nclass Db:\n    session = Session()\ndb = Db()\n",
+        );
+        write(
+            stub.join("superset/utils/database.py"),
+            "import json, os\nfrom sqlalchemy.engine import make_url\ndef get_or_create_db(name, uri):\n    u = make_url(uri)\n    open(os.environ['LOG'], 'a').write(json.dumps([name, u.drivername, u.username, u.password, u.host, u.port, u.database, dict(u.query)]) + '\\n')\n",
+        );
+        write(
+            bin.join("superset"),
+            "#!/bin/sh\necho \"superset $*\" >> \"$LOG\"\n",
+        );
+        // A wrapper, not a link: the virtualenv's python finds its packages
+        // from its own path.
+        write(
+            bin.join("python"),
+            &format!("#!/bin/sh\nexec '{}' \"$@\"\n", python.to_string_lossy()),
+        );
+        for f in ["superset", "python"] {
+            std::fs::set_permissions(
+                bin.join(f),
+                std::os::unix::fs::PermissionsExt::from_mode(0o755),
+            )
+            .expect("chmod");
+        }
+        let conf = dir.path().join("config");
+        fs_err::create_dir_all(&conf).expect("mkdir");
+        for f in ["init.sh", "register_dremio.py"] {
+            write(conf.join(f), text(&files, &format!("{config}/{f}")));
+        }
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let password = "p@ss:w/rd ?&#+=;x";
+        for with_dremio in [true, false] {
+            let _ = std::fs::remove_file(&log);
+            let mut cmd = Command::new("sh");
+            cmd.arg(conf.join("init.sh"))
+                .env("PATH", &path)
+                .env("PYTHONPATH", &stub)
+                .env("LOG", &log)
+                .env_remove("DREMIO_FLIGHT");
+            if with_dremio {
+                cmd.env("DREMIO_FLIGHT", flight)
+                    .env("DREMIO_USER", "superset")
+                    .env("DREMIO_PASSWORD", password);
+            }
+            let out = cmd.output().expect("sh");
+            assert!(
+                out.status.success(),
+                "{config}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let logged = fs_err::read_to_string(&log).expect("log");
+            let lines: Vec<&str> = logged.lines().collect();
+            assert_eq!(
+                lines[..2],
+                ["superset db upgrade", "superset init"],
+                "{config}: {logged}"
+            );
+            if !with_dremio {
+                assert_eq!(lines.len(), 2, "{config}: {logged}");
+                continue;
+            }
+            let (host, port) = flight.rsplit_once(':').expect("host:port");
+            let registered: serde_json::Value =
+                serde_json::from_str(lines[2]).expect("registered database");
+            assert_eq!(
+                registered,
+                serde_json::json!([
+                    "Dremio",
+                    "dremio+flight",
+                    "superset",
+                    password,
+                    host,
+                    port.parse::<u16>().expect("port"),
+                    "dremio",
+                    {"UseEncryption": "false"}
+                ]),
+                "{config}"
+            );
+            assert_eq!(lines.get(3), Some(&"commit"), "{config}: {logged}");
+        }
+        // A password Superset 5 would alter (it decodes %XX in the URI it
+        // builds) is refused, named, before anything is registered.
+        let out = Command::new("sh")
+            .arg(conf.join("init.sh"))
+            .env("PATH", &path)
+            .env("PYTHONPATH", &stub)
+            .env("LOG", &log)
+            .env("DREMIO_FLIGHT", flight)
+            .env("DREMIO_USER", "superset")
+            .env("DREMIO_PASSWORD", "ab%20c")
+            .output()
+            .expect("sh");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains("DREMIO_PASSWORD contains '%'"),
+            "{config}: {err}"
+        );
+    }
+    // The drivers are installed before anything imports them: the web
+    // servers and the Job alike, without dependencies that would shadow
+    // Superset's own.
+    let dir = materialise(&files);
+    let Some(kubectl) = tool("kubectl") else {
+        return;
+    };
+    let out = Command::new(kubectl)
+        .args(["kustomize", "components/superset/overlays/prod"])
+        .current_dir(dir.path())
+        .output()
+        .expect("kubectl");
+    let built = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(built.matches("  name: drivers\n").count(), 2, "{built}");
+    assert_eq!(
+        built.matches("uv pip install --no-deps").count(),
+        2,
+        "{built}"
+    );
+    assert_eq!(
+        built
+            .matches("value: /app/pythonpath:/app/packages")
+            .count(),
+        2,
+        "{built}"
+    );
+}
+
+/// The same init, with the real Apache Superset of the image's version and
+/// a real PostgreSQL (tests/tools/superset_init.sh): the database "Dremio"
+/// is registered, loads its Arrow Flight dialect from the drivers folder,
+/// and signs in with the password it was given, after a second run that
+/// changed it. Superset and its hundred dependencies take minutes to
+/// install, beyond what `.ci/run` can spend, so this runs where
+/// `SOCLE_SUPERSET_VENV` names a virtualenv that has them (the script says
+/// how to make one).
+#[test]
+fn superset_init_registers_dremio_in_a_real_superset() {
+    let Some(venv) = std::env::var_os("SOCLE_SUPERSET_VENV") else {
+        eprintln!(
+            "skipped: SOCLE_SUPERSET_VENV is not set (a virtualenv with apache-superset 5.0.0)"
+        );
+        return;
+    };
+    let Some(initdb) = tool("initdb") else {
+        return;
+    };
+    let initdb = fs_err::canonicalize(&initdb).expect("initdb resolves");
+    let bin = initdb.parent().expect("bin").to_owned();
+    let files = render_text(&example());
+    let dir = materialise(&files);
+    let out = Command::new("sh")
+        .arg(crate::support::repo_root().join("tests/tools/superset_init.sh"))
+        .arg(&bin)
+        .arg(&venv)
+        .arg(dir.path().join("components/superset/base"))
+        .output()
+        .expect("superset_init.sh runs");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{report}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = report
+        .lines()
+        .filter(|l| !l.starts_with("Loaded your"))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "database Dremio",
+            "dialect DremioDialect_flight",
+            "password ok"
+        ],
+        "{report}"
+    );
 }

@@ -1,0 +1,74 @@
+#!/bin/sh
+# Runs the lakehouse's superset-init, as the Kubernetes Job does, with a
+# real Apache Superset against a real, throwaway PostgreSQL, then prints
+# what Superset registered.
+#
+#   superset_init.sh PG_BIN SUPERSET_VENV CONFIG_DIR
+#
+# PG_BIN holds initdb, pg_ctl and psql; SUPERSET_VENV is a virtualenv with
+# apache-superset at the image's version (`pip install apache-superset==5.0.0
+# 'marshmallow<4'`: the image pins marshmallow 3); CONFIG_DIR the
+# ConfigMap superset-config as files (components/superset/base). The
+# drivers of requirements.txt go to a packages folder on PYTHONPATH, as
+# the init container installs them, and init.sh runs twice (every sync runs
+# it again), the second time with another password.
+# Prints `database <name>`, `dialect <class>` and `password ok|altered`
+# for the database the run registered.
+set -eu
+bin=$1 venv=$2 config=$3
+
+work=$(mktemp -d)
+chmod 755 "$work"
+as_server() {
+  # The server refuses to run as root.
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+cleanup() {
+  as_server "$bin/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+mkdir "$work/data" "$work/sock" "$work/home" "$work/packages"
+[ "$(id -u)" = 0 ] && chown postgres "$work/data" "$work/sock"
+as_server "$bin/initdb" -D "$work/data" -U postgres -A trust >/dev/null
+port=$(( 20000 + $$ % 20000 ))
+as_server "$bin/pg_ctl" -D "$work/data" -l "$work/sock/server.log" -w \
+  -o "-c listen_addresses=127.0.0.1 -p $port -k $work/sock" start >/dev/null
+"$bin/psql" -q -h 127.0.0.1 -p "$port" -U postgres -v ON_ERROR_STOP=1 \
+  -c "CREATE ROLE superset LOGIN PASSWORD 'db-password'" \
+  -c "CREATE DATABASE superset OWNER superset"
+
+"$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps \
+  --target "$work/packages" -r "$config/requirements.txt"
+
+run() {
+  password=$1
+  shift
+  env -i PATH="$venv/bin:/usr/bin:/bin" HOME="$work/home" SUPERSET_HOME="$work/home" \
+    FLASK_APP='superset.app:create_app()' SUPERSET_CONFIG_PATH="$config/superset_config.py" \
+    PYTHONPATH="$work/packages" SUPERSET_SECRET_KEY=a-key-for-this-run-only \
+    SUPERSET_DB_URL="postgresql://superset@127.0.0.1:$port/superset" SUPERSET_DB_PASSWORD=db-password \
+    DREMIO_FLIGHT=dremio-client.lakehouse-query.svc.cluster.local:32010 DREMIO_USER=superset \
+    DREMIO_PASSWORD="$password" "$@"
+}
+for password in 'first p@ss:w/rd?&#' 'p@ss:w/rd ?&#+=;x'; do
+  run "$password" sh "$config/init.sh" >"$work/init.log" 2>&1 || { cat "$work/init.log" >&2; exit 1; }
+done
+run 'p@ss:w/rd ?&#+=;x' python - 2>/dev/null <<'PY'
+import os
+
+from superset.app import create_app
+
+app = create_app()
+with app.app_context():
+    from superset.extensions import db
+    from superset.models.core import Database
+
+    for d in db.session.query(Database).all():
+        print("database", d.database_name)
+        with d.get_sqla_engine() as engine:
+            print("dialect", type(engine.dialect).__name__)
+            same = engine.url.password == os.environ["DREMIO_PASSWORD"]
+            print("password", "ok" if same else "altered")
+PY
