@@ -1154,6 +1154,21 @@ fn superset_init_registers_dremio_with_the_credentials_it_is_given() {
             "{config}: {err}"
         );
     }
+    // Where the spec names a PyPI mirror, the drivers come from it (and
+    // the README says so); without one, from PyPI.
+    let overlay = "components/superset/overlays/prod/kustomization.yaml";
+    assert!(!text(&files, overlay).contains("UV_INDEX_URL"));
+    let mirror = "https://nexus.acme.example/repository/pypi/simple";
+    let mirrored = render_text(&format!("{}\nmirror:\n  pypi: {mirror}/\n", example()));
+    assert!(
+        text(&mirrored, overlay).contains(&format!("- UV_INDEX_URL={mirror}\n")),
+        "{}",
+        text(&mirrored, overlay)
+    );
+    assert!(text(&mirrored, "README.md").contains(&format!("the PyPI mirror `{mirror}`")));
+    let (code, findings) = check_json(&mirrored);
+    assert_eq!(code, 0, "{findings:#?}");
+
     // The drivers are installed before anything imports them: the web
     // servers and the Job alike, without dependencies that would shadow
     // Superset's own.
