@@ -35,6 +35,10 @@ pub struct Manifest {
     /// object store the blueprint does not deploy there).
     #[serde(default)]
     pub cluster_sections: Vec<String>,
+    /// The roles its UIs grant the groups of the spec's `sso` section: the
+    /// values `sso.groups[].role` may take. Required when it reads `sso`.
+    #[serde(default)]
+    pub sso_roles: Vec<String>,
     /// Where, in each environment, the platform's shared services answer
     /// (the templates' `env.s3.endpoint`, `env.postgres.host`,
     /// `env.keycloak.url`).
@@ -420,8 +424,10 @@ pub fn embedded_for_spec(spec_text: &str) -> Result<Tree, BlueprintError> {
 
 /// The spec choice keys a component's `when` may test.
 /// Choices the spec makes outside `components:` that `when` can test too:
-/// notebooks' storage and whether the object store is external.
-pub const DERIVED_CHOICES: &[&str] = &["notebooks", "object_storage"];
+/// notebooks' storage, whether the object store is external (`external`
+/// or `minio`) and whether users sign in with the client's own OpenID
+/// Connect provider (`sso`: `external` or `none`).
+pub const DERIVED_CHOICES: &[&str] = &["notebooks", "object_storage", "sso"];
 
 /// Exact chart versions only: ArgoCD would otherwise float to whatever the
 /// chart repository serves on the day of the sync.
@@ -462,6 +468,14 @@ impl Manifest {
             .and_then(|()| manifest.check_targets())
             .map_err(|message| BlueprintError::Invalid { origin, message })?;
         Ok(manifest)
+    }
+
+    /// What of the spec this blueprint reads besides its options.
+    pub fn reads(&self) -> crate::core::spec_schema::Reads<'_> {
+        crate::core::spec_schema::Reads {
+            sections: self.spec_sections.as_deref(),
+            sso_roles: &self.sso_roles,
+        }
     }
 
     /// The keys `when` may test: the blueprint's options and the derived
@@ -710,6 +724,12 @@ impl Manifest {
                     crate::core::spec_schema::OPTIONAL_SECTIONS.join(", ")
                 ));
             }
+        }
+        let lists_sso = self.spec_sections.iter().flatten().any(|s| s == "sso");
+        if lists_sso && self.sso_roles.is_empty() {
+            return Err(
+                "sso_roles: a blueprint that reads the spec's sso section lists the roles its groups may get".into(),
+            );
         }
         for section in &self.cluster_sections {
             let offered = match &self.spec_sections {
@@ -1145,6 +1165,7 @@ mod tests {
             default: false,
             spec_sections: None,
             cluster_sections: Vec::new(),
+            sso_roles: Vec::new(),
             addresses: Addresses::default(),
             namespaces: vec![Namespace {
                 id: "core".into(),
@@ -1165,6 +1186,30 @@ mod tests {
             clouds: BTreeMap::new(),
             options: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_blueprint_reading_sso_lists_the_roles_its_groups_may_get() {
+        let mut m = manifest(vec![comp("a", &[])]);
+        m.spec_sections = Some(vec!["sso".into()]);
+        let err = m.check().unwrap_err();
+        assert!(err.starts_with("sso_roles:"), "{err}");
+        m.sso_roles = vec!["Viewer".into()];
+        assert!(m.check().is_ok());
+        // Without spec_sections, every section but `sso` is offered: the
+        // realm needs roles to map its groups to.
+        m.spec_sections = None;
+        m.sso_roles.clear();
+        let schema = crate::core::spec_schema::spec_schema_for(&[], &[], m.reads());
+        assert!(schema["properties"]["sso"].is_null());
+        assert!(schema["properties"]["keycloak"].is_object());
+        m.sso_roles = vec!["Viewer".into(), "Editor".into()];
+        let schema = crate::core::spec_schema::spec_schema_for(&[], &[], m.reads());
+        assert_eq!(
+            schema["properties"]["sso"]["properties"]["groups"]["items"]["properties"]["role"]
+                ["enum"],
+            serde_json::json!(["Viewer", "Editor"])
+        );
     }
 
     #[test]

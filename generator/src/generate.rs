@@ -59,7 +59,7 @@ pub fn generate_with(
         inputs.spec_origin,
         &env_names,
         &manifest.options,
-        manifest.spec_sections.as_deref(),
+        manifest.reads(),
     )?;
     spec::check_blueprint(
         &spec,

@@ -99,6 +99,9 @@ impl Tree {
                 continue;
             }
             let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
+            if is_byproduct(rel) {
+                continue;
+            }
             let rel = rel
                 .to_str()
                 .ok_or_else(|| SourceError::NonUtf8 {
@@ -164,12 +167,41 @@ fn is_default(manifest: &[u8]) -> bool {
         .any(|l| l.strip_suffix(b"\r").unwrap_or(l) == b"default: true")
 }
 
+/// Python's bytecode caches: what running a blueprint's Python (a check,
+/// an editor) leaves beside it, never blueprint data. Rendered, they would
+/// land in the client's repository.
+fn is_byproduct(path: &Path) -> bool {
+    path.components().any(|c| c.as_os_str() == "__pycache__")
+        || path.extension().is_some_and(|e| e == "pyc")
+}
+
 fn collect_embedded(dir: &Dir<'_>, out: &mut Vec<(String, Vec<u8>)>) {
     for file in dir.files() {
+        if is_byproduct(file.path()) {
+            continue;
+        }
         let path = file.path().to_string_lossy().replace('\\', "/");
         out.push((path, file.contents().to_vec()));
     }
     for sub in dir.dirs() {
         collect_embedded(sub, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_caches_beside_a_blueprint_are_not_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = dir.path().join("components/app/__pycache__");
+        fs_err::create_dir_all(&cache).expect("mkdir");
+        fs_err::write(cache.join("init.cpython-311.pyc"), b"\x00").expect("write");
+        fs_err::write(dir.path().join("components/app/stray.pyc"), b"\x00").expect("write");
+        fs_err::write(dir.path().join("components/app/init.py"), b"pass\n").expect("write");
+        let tree = Tree::from_dir(dir.path()).expect("tree");
+        let paths: Vec<&str> = tree.files.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(paths, ["components/app/init.py"]);
     }
 }

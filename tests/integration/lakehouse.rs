@@ -32,7 +32,7 @@ fn socle_lists_both_blueprints_and_prints_each_example() {
     assert_eq!(printed, example());
     let (code, shown, _) = socle_in(dir.path(), &["blueprint", "show", NAME]);
     assert_eq!(code, 0);
-    assert!(shown.contains("spec sections read (besides client, domain, repository, environments, components): data_domains, secrets, network, object_storage\nrequired with a Kubernetes environment: object_storage\n"), "{shown}");
+    assert!(shown.contains("spec sections read (besides client, domain, repository, environments, components): data_domains, secrets, network, object_storage, mirror, sso\nrequired with a Kubernetes environment: object_storage\nroles a group of `sso` may get: Admin, Alpha, Gamma, sql_lab\n"), "{shown}");
     // Its schema offers only the sections it reads.
     let (code, schema, _) = socle_in(dir.path(), &["spec", "schema", "--blueprint", NAME]);
     assert_eq!(code, 0);
@@ -40,11 +40,15 @@ fn socle_lists_both_blueprints_and_prints_each_example() {
     assert!(schema["properties"]["data_domains"].is_object());
     assert!(schema["properties"]["secrets"].is_object());
     assert!(schema["properties"]["object_storage"].is_object());
-    for section in ["keycloak", "notebooks", "argocd", "mirror"] {
+    assert_eq!(
+        schema["properties"]["sso"]["properties"]["groups"]["items"]["properties"]["role"]["enum"],
+        serde_json::json!(["Admin", "Alpha", "Gamma", "sql_lab"])
+    );
+    for section in ["keycloak", "notebooks", "argocd"] {
         assert!(schema["properties"][section].is_null(), "{section}");
     }
     let (_, default_schema, _) = socle_in(dir.path(), &["spec", "schema"]);
-    assert!(default_schema.contains("\"keycloak\""));
+    assert!(default_schema.contains("\"keycloak\"") && !default_schema.contains("\"sso\""));
     let (code, default, _) = socle_in(dir.path(), &["spec", "example"]);
     assert_eq!(code, 0);
     assert_eq!(default, socle::spec::EXAMPLE);
@@ -69,6 +73,20 @@ fn a_spec_is_refused_for_a_blueprint_or_target_socle_does_not_render() {
                 example()
             ),
             "unknown key 'keycloak' at the top level",
+        ),
+        // A group of the realm may get only one of Superset's roles.
+        (
+            example().replace("{name: bi-admins, role: Admin}", "{name: bi-admins, role: admin}"),
+            "sso.groups[0].role",
+        ),
+        // The default blueprint hosts its own realm: the client's is not
+        // a section it reads.
+        (
+            format!(
+                "{}sso: {{issuer: https://sso.acme.example/realms/acme}}\n",
+                socle::spec::EXAMPLE
+            ),
+            "unknown key 'sso' at the top level",
         ),
         // The lakehouse renders no managed cloud yet: an EKS environment is
         // refused.
@@ -1021,8 +1039,18 @@ fn superset_init_registers_dremio_with_the_credentials_it_is_given() {
             .lines()
             .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
             .collect();
+        // The clusters sign users in with the client's realm: Authlib too.
+        let sso: &[&str] = if config.starts_with("compose") {
+            &[]
+        } else {
+            &["Authlib==1.6.5"]
+        };
         assert!(
-            pins == ["psycopg2-binary==2.9.10", "sqlalchemy-dremio==3.0.3"],
+            pins == [
+                &["psycopg2-binary==2.9.10", "sqlalchemy-dremio==3.0.3"][..],
+                sso
+            ]
+            .concat(),
             "{requirements}"
         );
         // The address the environment gives superset-init is the one checked.
@@ -1206,12 +1234,16 @@ fn superset_init_registers_dremio_with_the_credentials_it_is_given() {
 /// a real PostgreSQL (tests/tools/superset_init.sh): the database "Dremio"
 /// is registered, loads its Arrow Flight dialect from the drivers folder,
 /// and signs in with the password it was given, after a second run that
-/// changed it. Superset and its hundred dependencies take minutes to
+/// changed it. Then a user signs in through a stand-in Keycloak realm
+/// (tests/tools/superset_sso.py) with the configuration and roles mapping
+/// the overlay gives: Superset sends the browser to the realm with the
+/// client `superset` and its callback, exchanges the code, and gives the
+/// user the roles of its mapped group only. Superset and its hundred dependencies take minutes to
 /// install, beyond what `.ci/run` can spend, so this runs where
 /// `SOCLE_SUPERSET_VENV` names a virtualenv that has them (the script says
 /// how to make one).
 #[test]
-fn superset_init_registers_dremio_in_a_real_superset() {
+fn superset_init_and_sign_in_work_in_a_real_superset() {
     let Some(venv) = std::env::var_os("SOCLE_SUPERSET_VENV") else {
         eprintln!(
             "skipped: SOCLE_SUPERSET_VENV is not set (a virtualenv with apache-superset 5.0.0)"
@@ -1225,11 +1257,27 @@ fn superset_init_registers_dremio_in_a_real_superset() {
     let bin = initdb.parent().expect("bin").to_owned();
     let files = render_text(&example());
     let dir = materialise(&files);
+    // The roles of each group as the overlay gives them to Superset; the
+    // stand-in realm puts the user in one mapped group and one that is not.
+    let overlay: serde_json::Value = crate::support::yaml(text(
+        &files,
+        "components/superset/overlays/prod/kustomization.yaml",
+    ))
+    .expect("overlay");
+    let mapping = overlay["configMapGenerator"][0]["literals"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(serde_json::Value::as_str)
+        .find_map(|l| l.strip_prefix("OIDC_ROLES_MAPPING="))
+        .expect("roles mapping");
     let out = Command::new("sh")
         .arg(crate::support::repo_root().join("tests/tools/superset_init.sh"))
         .arg(&bin)
         .arg(&venv)
         .arg(dir.path().join("components/superset/base"))
+        .env("OIDC_ROLES_MAPPING", mapping)
+        .env("SSO_GROUPS", r#"["analysts","another-team"]"#)
         .output()
         .expect("superset_init.sh runs");
     let report = String::from_utf8_lossy(&out.stdout);
@@ -1247,8 +1295,77 @@ fn superset_init_registers_dremio_in_a_real_superset() {
         [
             "database Dremio",
             "dialect DremioDialect_flight",
-            "password ok"
+            "password ok",
+            "redirect superset https://superset.acme.example/oauth-authorized/keycloak",
+            "user jdoe Alpha,Public,sql_lab"
         ],
         "{report}"
     );
+}
+
+/// Where the spec gives the client's Keycloak realm (`sso`), Superset on
+/// the clusters signs users in there: its configuration names the realm,
+/// the client and the roles of each group, the client secret comes from
+/// the store, the `bi` namespace's egress reaches the realm's address on
+/// 443 only, and the README says what to create in the realm. Without the
+/// section, none of it: Superset keeps its own accounts.
+#[test]
+fn superset_signs_users_in_with_the_clients_realm_where_the_spec_gives_one() {
+    let files = render_text(&example());
+    let overlay = "components/superset/overlays/prod/kustomization.yaml";
+    let doc: serde_json::Value = crate::support::yaml(text(&files, overlay)).expect("overlay");
+    let literals: Vec<&str> = doc["configMapGenerator"][0]["literals"]
+        .as_array()
+        .expect("literals")
+        .iter()
+        .filter_map(serde_json::Value::as_str)
+        .collect();
+    for expected in [
+        "OIDC_ISSUER=https://sso.acme.example/realms/acme",
+        "OIDC_CLIENT_ID=superset",
+        r#"OIDC_ROLES_MAPPING={"analysts":["Alpha","sql_lab"],"bi-admins":["Admin"],"business":["Gamma"]}"#,
+    ] {
+        assert!(literals.contains(&expected), "{expected}: {literals:?}");
+    }
+    let secret = text(
+        &files,
+        "components/superset/overlays/prod/externalsecret.yaml",
+    );
+    assert!(
+        secret.contains("- secretKey: OIDC_CLIENT_SECRET\n      remoteRef:\n        key: acme/prod/superset/oidc\n        property: client-secret\n"),
+        "{secret}"
+    );
+    let egress = text(&files, "platform/overlays/prod/namespaces/bi/egress.yaml");
+    assert!(
+        egress.contains("cidr: \"203.0.113.80/32\"\n      ports:\n        - protocol: TCP\n          port: 443\n"),
+        "{egress}"
+    );
+    let readme = text(&files, "README.md");
+    assert!(
+        readme.contains("`https://superset.data.acme.example/oauth-authorized/keycloak`")
+            && readme.contains("| `analysts` | sql_lab |"),
+        "{readme}"
+    );
+    let (code, findings) = check_json(&files);
+    assert_eq!(code, 0, "{findings:#?}");
+
+    let start = example().find("sso:\n").expect("sso section");
+    let end = example()[start..].find("\n\n").expect("section end") + start;
+    let without = format!("{}{}", &example()[..start], &example()[end + 2..]);
+    assert!(!without.contains("sso:\n"));
+    let plain = render_text(&without);
+    for path in [
+        overlay,
+        "components/superset/overlays/prod/externalsecret.yaml",
+        "platform/overlays/prod/namespaces/bi/egress.yaml",
+    ] {
+        let t = text(&plain, path);
+        assert!(
+            !t.contains("OIDC") && !t.contains("203.0.113.80"),
+            "{path}: {t}"
+        );
+    }
+    assert!(!text(&plain, "README.md").contains("oauth-authorized"));
+    let (code, findings) = check_json(&plain);
+    assert_eq!(code, 0, "{findings:#?}");
 }

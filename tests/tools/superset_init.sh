@@ -13,9 +13,13 @@
 # the init container installs them, and init.sh runs twice (every sync runs
 # it again), the second time with another password.
 # Prints `database <name>`, `dialect <class>` and `password ok|altered`
-# for the database the run registered.
+# for the database the run registered; then, with SSO_GROUPS (a JSON list
+# of the groups the realm gives the user), the lines of superset_sso.py,
+# which signs a user in through a stand-in Keycloak realm (OIDC_ROLES_MAPPING
+# comes from the environment, as the overlay's superset-env gives it).
 set -eu
 bin=$1 venv=$2 config=$3
+here=$(cd "$(dirname "$0")" && pwd)
 
 work=$(mktemp -d)
 chmod 755 "$work"
@@ -72,3 +76,9 @@ with app.app_context():
             same = engine.url.password == os.environ["DREMIO_PASSWORD"]
             print("password", "ok" if same else "altered")
 PY
+if [ -n "${SSO_GROUPS:-}" ]; then
+  run 'p@ss:w/rd ?&#+=;x' env OIDC_ISSUER=https://replaced.invalid/realms/acme \
+    OIDC_CLIENT_ID=superset OIDC_CLIENT_SECRET=a-client-secret \
+    OIDC_ROLES_MAPPING="$OIDC_ROLES_MAPPING" SSO_GROUPS="$SSO_GROUPS" \
+    python "$here/superset_sso.py" 2>/dev/null
+fi

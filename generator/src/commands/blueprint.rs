@@ -122,6 +122,8 @@ fn summary(m: &Manifest) -> serde_json::Value {
         "spec_sections": m.spec_sections,
         // Those a spec with a Kubernetes environment must give.
         "cluster_sections": m.cluster_sections,
+        // The roles a group of the spec's `sso` may get.
+        "sso_roles": m.sso_roles,
     })
 }
 
@@ -142,6 +144,13 @@ fn text(m: &Manifest) -> String {
             s,
             "required with a Kubernetes environment: {}",
             m.cluster_sections.join(", ")
+        );
+    }
+    if !m.sso_roles.is_empty() {
+        let _ = writeln!(
+            s,
+            "roles a group of `sso` may get: {}",
+            m.sso_roles.join(", ")
         );
     }
     let _ = writeln!(s, "\noptions (socle.yaml `components:`):");

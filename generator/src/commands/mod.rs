@@ -149,7 +149,7 @@ fn spec_schema(blueprint: Option<&str>) -> anyhow::Result<serde_json::Value> {
     Ok(socle::core::spec_schema::spec_schema_for(
         &model::environment_names(&Tree::embedded_environments()),
         &manifest.options,
-        manifest.spec_sections.as_deref(),
+        manifest.reads(),
     ))
 }
 

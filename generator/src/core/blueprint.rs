@@ -46,6 +46,9 @@ pub struct Manifest {
     /// The sections a spec with a Kubernetes environment must give.
     #[serde(default)]
     pub cluster_sections: Vec<String>,
+    /// The roles the groups of the spec's `sso` section may get.
+    #[serde(default)]
+    pub sso_roles: Vec<String>,
 }
 
 fn kubernetes_only() -> Vec<String> {

@@ -38,6 +38,10 @@ pub struct Spec {
     /// for the others.
     #[serde(default)]
     pub keycloak: Keycloak,
+    /// The client's own OpenID Connect provider (a Keycloak realm), for
+    /// the blueprints whose UIs sign users in there instead of hosting one.
+    #[serde(default)]
+    pub sso: Option<Sso>,
     #[serde(default)]
     pub data_domains: Vec<DataDomain>,
     #[serde(default)]
@@ -259,6 +263,17 @@ pub type Choices = BTreeMap<String, String>;
 #[serde(deny_unknown_fields)]
 pub struct Keycloak {
     pub realm: String,
+    pub groups: Vec<Group>,
+}
+
+/// A realm outside the platform (`sso:`): its issuer, and the groups whose
+/// members get each of the UIs' roles (the blueprint's `sso_roles`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sso {
+    /// The realm's issuer URL, `https://<host>/realms/<realm>`.
+    pub issuer: String,
+    #[serde(default)]
     pub groups: Vec<Group>,
 }
 
@@ -533,17 +548,17 @@ pub fn parse(
     environments: &[String],
     options: &[crate::core::blueprint::SpecOption],
 ) -> Result<Spec, SpecError> {
-    parse_for(text, origin, environments, options, None)
+    parse_for(text, origin, environments, options, Default::default())
 }
 
 /// [`parse`] for a blueprint that reads only some of the spec's optional
-/// sections (`sections`; `None`: all of them): the others are unknown keys.
+/// sections (`reads`): the others are unknown keys.
 pub fn parse_for(
     text: &str,
     origin: &str,
     environments: &[String],
     options: &[crate::core::blueprint::SpecOption],
-    sections: Option<&[String]>,
+    reads: schema::Reads<'_>,
 ) -> Result<Spec, SpecError> {
     let value: Value = crate::yaml::from_str(text).map_err(|e| SpecError::Yaml {
         origin: origin.to_owned(),
@@ -552,7 +567,7 @@ pub fn parse_for(
     })?;
 
     let lines = LineIndex::new(text);
-    let schema = schema::spec_schema_for(environments, options, sections);
+    let schema = schema::spec_schema_for(environments, options, reads);
     let mut problems = schema::validate(&schema, &value)
         .into_iter()
         .map(|(field_ptr, message)| {

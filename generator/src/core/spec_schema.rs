@@ -45,6 +45,7 @@ fn components_schema(options: &[SpecOption]) -> Value {
 /// components, sizing, blueprint, author) every blueprint reads.
 pub const OPTIONAL_SECTIONS: &[&str] = &[
     "keycloak",
+    "sso",
     "data_domains",
     "notebooks",
     "object_storage",
@@ -54,21 +55,36 @@ pub const OPTIONAL_SECTIONS: &[&str] = &[
     "network",
 ];
 
-/// The spec's JSON Schema for a blueprint that reads only `sections` of
-/// [`OPTIONAL_SECTIONS`] (`None`: all of them). A section it does not read
-/// is not offered: a spec that gives one is refused rather than silently
-/// ignored.
-pub fn spec_schema_for(
-    environments: &[String],
-    options: &[SpecOption],
-    sections: Option<&[String]>,
-) -> Value {
+/// What of the spec a blueprint reads besides its options.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Reads<'a> {
+    /// The sections of [`OPTIONAL_SECTIONS`] it reads (`None`: all).
+    pub sections: Option<&'a [String]>,
+    /// The roles its UIs grant the groups of `sso` (its manifest's
+    /// `sso_roles`): the only values `sso.groups[].role` may take.
+    pub sso_roles: &'a [String],
+}
+
+/// The spec's JSON Schema for a blueprint that reads only `reads.sections`
+/// of [`OPTIONAL_SECTIONS`] (and `sso` only with `sso_roles`). A section
+/// it does not read is not offered: a spec that gives one is refused
+/// rather than silently ignored.
+pub fn spec_schema_for(environments: &[String], options: &[SpecOption], reads: Reads<'_>) -> Value {
     let mut schema = spec_schema(environments, options);
-    let Some(sections) = sections else {
-        return schema;
-    };
+    if let Some(role) =
+        schema.pointer_mut("/properties/sso/properties/groups/items/properties/role")
+    {
+        role["enum"] = json!(reads.sso_roles);
+        role["description"] = json!(format!("One of {}.", reads.sso_roles.join(", ")));
+    }
     for section in OPTIONAL_SECTIONS {
-        if sections.iter().any(|s| s == section) {
+        // A blueprint whose UIs grant no roles reads no realm of the
+        // client's, whatever its sections say.
+        let read = match reads.sections {
+            None => true,
+            Some(sections) => sections.iter().any(|s| s == section),
+        } && (*section != "sso" || !reads.sso_roles.is_empty());
+        if read {
             continue;
         }
         if let Some(props) = schema["properties"].as_object_mut() {
@@ -260,6 +276,29 @@ pub fn spec_schema(environments: &[String], options: &[SpecOption]) -> Value {
                                          "description": "Group name: lower-case letters, digits and '-'."},
                                 "role": {"enum": ["data-engineer", "data-analyst", "data-scientist", "platform-admin"],
                                          "description": "One of data-engineer, data-analyst, data-scientist, platform-admin."}
+                            }
+                        }
+                    }
+                }
+            },
+            "sso": {
+                "type": "object",
+                "description": "The client's OpenID Connect provider, a Keycloak realm outside the platform, which the UIs sign users in with; and the groups whose members get each of the UIs' roles. Without it, the UIs keep their own accounts.",
+                "additionalProperties": false,
+                "required": ["issuer"],
+                "properties": {
+                    "issuer": {"type": "string", "pattern": "^https://[a-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._~-]+)*/realms/[A-Za-z0-9._-]+$",
+                               "description": "The realm's issuer URL: https://<host>/realms/<realm> (e.g. \"https://sso.acme.example/realms/acme\")."},
+                    "groups": {
+                        "type": "array",
+                        "description": "Groups of the realm and the role of the UIs each grants; a member of none signs in with no rights.",
+                        "items": {
+                            "type": "object", "additionalProperties": false,
+                            "required": ["name", "role"],
+                            "properties": {
+                                "name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._ -]*$", "maxLength": 100,
+                                         "description": "Group name as the realm gives it in the token's groups claim (no leading slash)."},
+                                "role": {"type": "string"}
                             }
                         }
                     }

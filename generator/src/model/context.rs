@@ -61,6 +61,8 @@ pub struct Base {
     /// is absent).
     pub enabled: BTreeMap<String, bool>,
     pub keycloak: Keycloak,
+    /// The client's own realm (the spec's `sso`), when it gives one.
+    pub sso: Option<Sso>,
     pub domains: Vec<Domain>,
     /// The names of every bucket of `wiring.buckets`.
     pub buckets: Vec<String>,
@@ -137,6 +139,17 @@ pub struct Keycloak {
     pub groups: Vec<Group>,
     /// Each platform role some group grants, most privileged first.
     pub roles: Vec<RoleGroups>,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Sso {
+    /// The realm's issuer URL, without a trailing slash.
+    pub issuer: String,
+    pub groups: Vec<Group>,
+    /// The groups as one JSON object, group name to the list of its roles
+    /// (the shape of Flask-AppBuilder's `AUTH_ROLES_MAPPING`, which other
+    /// UIs' role mappings share): for a template to pass it whole.
+    pub roles_by_group: String,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]

@@ -255,6 +255,14 @@ impl Model {
                         "minio"
                     },
                 ),
+                (
+                    "sso",
+                    if spec.sso.is_some() {
+                        "external"
+                    } else {
+                        "none"
+                    },
+                ),
             ])
             .collect();
         // The cluster's files are rendered for the Kubernetes environments
@@ -635,6 +643,7 @@ impl Model {
             choices: spec.components.clone(),
             enabled: enabled_map,
             keycloak: keycloak_context(&spec.keycloak),
+            sso: spec.sso.as_ref().map(sso_context),
             domains: spec
                 .data_domains
                 .iter()
@@ -981,6 +990,22 @@ fn artifacts(mirror: Option<&crate::spec::Mirror>) -> context::Artifacts {
     }
 }
 
+/// The spec's `sso` section as templates read it.
+fn sso_context(sso: &crate::spec::Sso) -> context::Sso {
+    let mut by_group: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for g in &sso.groups {
+        let roles = by_group.entry(g.name.as_str()).or_default();
+        if !roles.contains(&g.role.as_str()) {
+            roles.push(g.role.as_str());
+        }
+    }
+    context::Sso {
+        issuer: sso.issuer.trim_end_matches('/').to_owned(),
+        groups: group_contexts(&sso.groups),
+        roles_by_group: serde_json::to_string(&by_group).unwrap_or_default(),
+    }
+}
+
 /// Platform roles, most privileged first: the order in which a user who is
 /// in groups of several roles is placed (Trino's resource groups take the
 /// first selector that matches).
@@ -1013,16 +1038,19 @@ fn keycloak_context(keycloak: &crate::spec::Keycloak) -> context::Keycloak {
         .collect();
     context::Keycloak {
         realm: keycloak.realm.clone(),
-        groups: keycloak
-            .groups
-            .iter()
-            .map(|g| context::Group {
-                name: g.name.clone(),
-                role: g.role.clone(),
-            })
-            .collect(),
+        groups: group_contexts(&keycloak.groups),
         roles,
     }
+}
+
+fn group_contexts(groups: &[crate::spec::Group]) -> Vec<context::Group> {
+    groups
+        .iter()
+        .map(|g| context::Group {
+            name: g.name.clone(),
+            role: g.role.clone(),
+        })
+        .collect()
 }
 
 /// The enabled component whose chart installs the ExternalSecret kind (by
