@@ -36,7 +36,8 @@ pub struct Manifest {
     #[serde(default)]
     pub cluster_sections: Vec<String>,
     /// The roles its UIs grant the groups of the spec's `sso` section: the
-    /// values `sso.groups[].role` may take. Required when it reads `sso`.
+    /// values `sso.groups[].role` may take. Required when `spec_sections`
+    /// lists `sso`; without them, the spec is not offered `sso`.
     #[serde(default)]
     pub sso_roles: Vec<String>,
     /// Where, in each environment, the platform's shared services answer

@@ -147,8 +147,8 @@ pub struct Sso {
     pub issuer: String,
     pub groups: Vec<Group>,
     /// The groups as one JSON object, group name to the list of its roles
-    /// (the shape of Flask-AppBuilder's `AUTH_ROLES_MAPPING`, which other
-    /// UIs' role mappings share): for a template to pass it whole.
+    /// (the shape UIs' role mappings commonly take): for a template to pass
+    /// it whole to a UI's configuration.
     pub roles_by_group: String,
 }
 
