@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use crate::support::{check_json, text, tool};
+use crate::support::{check_json, text};
 
 const PROVISION: &str = "components/managed-postgresql/overlays/prod/provision.yaml";
 
@@ -193,13 +193,9 @@ fn check_models_the_managed_database_and_its_egress() {
 /// run changes nothing, and a changed password is applied by the next run.
 #[test]
 fn the_provisioning_script_creates_the_wiring_in_a_real_postgresql() {
-    let Some(initdb) = tool("initdb") else {
+    let Some(bin) = crate::support::postgres_bin() else {
         return;
     };
-    // The server's own directory (initdb may be a link to it), which
-    // holds pg_ctl and psql too.
-    let initdb = fs_err::canonicalize(&initdb).expect("initdb resolves");
-    let bin = initdb.parent().expect("bin").to_owned();
     let files = crate::support::render_eks();
     let data = provision_data(&files);
     let dir = tempfile::tempdir().expect("tempdir");

@@ -15,7 +15,9 @@ use std::sync::OnceLock;
 use serde_json::Value;
 use socle::render::FileSet;
 
-use crate::support::{git, materialise, render, repo_root, text};
+use crate::support::{
+    airflow_python, git, materialise, missing, render, repo_root, text, venv_bin,
+};
 
 /// Each test job of `.github/workflows/tests.yaml` (and of `.gitlab-ci.yml`)
 /// and the command it runs, the same in both pipelines.
@@ -635,19 +637,6 @@ fn find(name: &str, fallbacks: &[PathBuf]) -> Option<PathBuf> {
     dirs.map(|d| d.join(name)).find(|p| p.is_file())
 }
 
-/// A missing tool: a skip, or a failure when `SOCLE_REQUIRE_TOOLS` is set.
-fn missing(what: &str) -> Option<PathBuf> {
-    if std::env::var_os("SOCLE_REQUIRE_TOOLS").is_some() {
-        panic!("{what} is required (SOCLE_REQUIRE_TOOLS is set) but not found");
-    }
-    eprintln!("skipped: {what} not found (run .ci/run to install it)");
-    None
-}
-
-fn venv_bin(name: &str) -> PathBuf {
-    repo_root().join(".ci").join(name).join("bin")
-}
-
 fn socle_bin() -> PathBuf {
     assert_cmd::cargo::cargo_bin("socle")
 }
@@ -1036,14 +1025,6 @@ fn ci_dbt_job_builds_the_project_on_duckdb() {
     for kind in ["seed(s)", "model(s)", "test(s)"] {
         assert!(run.output.contains(kind), "{kind}\n{}", run.output);
     }
-}
-
-fn airflow_python() -> Option<PathBuf> {
-    std::env::var_os("SOCLE_AIRFLOW_PYTHON")
-        .map(PathBuf::from)
-        .filter(|p| p.is_file())
-        .or_else(|| Some(venv_bin("venv-airflow").join("python")).filter(|p| p.is_file()))
-        .or_else(|| missing("a python with Airflow (SOCLE_AIRFLOW_PYTHON or .ci/venv-airflow)"))
 }
 
 #[test]

@@ -1018,13 +1018,8 @@ fn update_moves_lakehouse_dev_between_compose_and_kubernetes() {
 #[test]
 fn superset_init_registers_dremio_with_the_credentials_it_is_given() {
     let files = render_text(&example());
-    let Some(python) = std::env::var_os("SOCLE_AIRFLOW_PYTHON").or_else(|| {
-        if std::env::var_os("SOCLE_REQUIRE_TOOLS").is_some() {
-            panic!("SOCLE_AIRFLOW_PYTHON is required (SOCLE_REQUIRE_TOOLS is set): a python with SQLAlchemy");
-        }
-        eprintln!("skipped: SOCLE_AIRFLOW_PYTHON is not set (a python with SQLAlchemy)");
-        None
-    }) else {
+    // Any python with SQLAlchemy: Airflow's has it.
+    let Some(python) = crate::support::airflow_python() else {
         return;
     };
     for (config, flight) in [
@@ -1197,24 +1192,25 @@ fn superset_init_registers_dremio_with_the_credentials_it_is_given() {
     let (code, findings) = check_json(&mirrored);
     assert_eq!(code, 0, "{findings:#?}");
 
+    // The host and the clusters run the same init: one script, rendered in
+    // both places (the host's repository may have no cluster files).
+    for f in ["init.sh", "register_dremio.py"] {
+        assert_eq!(
+            text(&files, &format!("compose/dev/superset/{f}")),
+            text(&files, &format!("components/superset/base/{f}")),
+            "{f}"
+        );
+    }
+
     // The drivers are installed before anything imports them: the web
     // servers and the Job alike, without dependencies that would shadow
     // Superset's own.
-    let dir = materialise(&files);
     let Some(kubectl) = tool("kubectl") else {
         return;
     };
-    let out = Command::new(kubectl)
-        .args(["kustomize", "components/superset/overlays/prod"])
-        .current_dir(dir.path())
-        .output()
-        .expect("kubectl");
-    let built = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let built = crate::support::Builds::new(&kubectl, &files)
+        .build("components/superset/overlays/prod")
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(built.matches("  name: drivers\n").count(), 2, "{built}");
     assert_eq!(
         built.matches("uv pip install --no-deps").count(),
@@ -1250,11 +1246,9 @@ fn superset_init_and_sign_in_work_in_a_real_superset() {
         );
         return;
     };
-    let Some(initdb) = tool("initdb") else {
+    let Some(bin) = crate::support::postgres_bin() else {
         return;
     };
-    let initdb = fs_err::canonicalize(&initdb).expect("initdb resolves");
-    let bin = initdb.parent().expect("bin").to_owned();
     let files = render_text(&example());
     let dir = materialise(&files);
     // The roles of each group as the overlay gives them to Superset; the

@@ -93,6 +93,37 @@ pub fn text<'a>(files: &'a FileSet, path: &str) -> &'a str {
     std::str::from_utf8(bytes).expect("utf-8")
 }
 
+/// A missing tool: a skip, or a failure when `SOCLE_REQUIRE_TOOLS` is set.
+pub fn missing(what: &str) -> Option<PathBuf> {
+    if std::env::var_os("SOCLE_REQUIRE_TOOLS").is_some() {
+        panic!("{what} is required (SOCLE_REQUIRE_TOOLS is set) but not found");
+    }
+    eprintln!("skipped: {what} not found (run .ci/run to install it)");
+    None
+}
+
+/// The `bin` folder of one of `.ci/run`'s virtualenvs.
+pub fn venv_bin(name: &str) -> PathBuf {
+    repo_root().join(".ci").join(name).join("bin")
+}
+
+/// The python of a virtualenv with Airflow (and so SQLAlchemy).
+pub fn airflow_python() -> Option<PathBuf> {
+    std::env::var_os("SOCLE_AIRFLOW_PYTHON")
+        .map(PathBuf::from)
+        .filter(|p| p.is_file())
+        .or_else(|| Some(venv_bin("venv-airflow").join("python")).filter(|p| p.is_file()))
+        .or_else(|| missing("a python with Airflow (SOCLE_AIRFLOW_PYTHON or .ci/venv-airflow)"))
+}
+
+/// The folder of PostgreSQL's server programs (initdb, pg_ctl, psql):
+/// initdb's own, which a `bin` on the path may only link to.
+pub fn postgres_bin() -> Option<PathBuf> {
+    let initdb = tool("initdb")?;
+    let initdb = fs_err::canonicalize(&initdb).expect("initdb resolves");
+    Some(initdb.parent().expect("bin").to_owned())
+}
+
 /// A real tool's executable, from `SOCLE_TOOLS_BIN` (a path list) or PATH.
 /// Missing: a skip, or a failure when `SOCLE_REQUIRE_TOOLS` is set (CI).
 pub fn tool(name: &str) -> Option<PathBuf> {

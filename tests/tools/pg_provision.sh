@@ -16,25 +16,10 @@
 set -eu
 bin=$1 provision=$2 roles=$3 rounds=${4:-1} rotate=${5:-}
 
-work=$(mktemp -d)
-chmod 755 "$work"
-as_server() {
-  # The server refuses to run as root.
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-cleanup() {
-  as_server "$bin/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-
+. "$(dirname "$0")/pg_server.sh"
 echo "superuser-password" > "$work/pw"
-mkdir "$work/data" "$work/sock"
-[ "$(id -u)" = 0 ] && chown postgres "$work/data" "$work/sock" "$work/pw"
-as_server "$bin/initdb" -D "$work/data" -U postgres -A scram-sha-256 --pwfile="$work/pw" >/dev/null
-port=$(( 20000 + $$ % 20000 ))
-as_server "$bin/pg_ctl" -D "$work/data" -l "$work/sock/server.log" -w \
-  -o "-c listen_addresses=127.0.0.1 -p $port -k $work/sock" start >/dev/null
+if [ "$(id -u)" = 0 ]; then chown postgres "$work/pw"; fi
+pg_start -A scram-sha-256 --pwfile="$work/pw"
 
 export PGHOST=127.0.0.1 PGPORT=$port PGDATABASE=postgres
 PGUSER=postgres PGPASSWORD=superuser-password "$bin/psql" -q -v ON_ERROR_STOP=1 \

@@ -21,24 +21,9 @@ set -eu
 bin=$1 venv=$2 config=$3
 here=$(cd "$(dirname "$0")" && pwd)
 
-work=$(mktemp -d)
-chmod 755 "$work"
-as_server() {
-  # The server refuses to run as root.
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-cleanup() {
-  as_server "$bin/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-
-mkdir "$work/data" "$work/sock" "$work/home" "$work/packages"
-[ "$(id -u)" = 0 ] && chown postgres "$work/data" "$work/sock"
-as_server "$bin/initdb" -D "$work/data" -U postgres -A trust >/dev/null
-port=$(( 20000 + $$ % 20000 ))
-as_server "$bin/pg_ctl" -D "$work/data" -l "$work/sock/server.log" -w \
-  -o "-c listen_addresses=127.0.0.1 -p $port -k $work/sock" start >/dev/null
+. "$here/pg_server.sh"
+mkdir "$work/home" "$work/packages"
+pg_start -A trust
 "$bin/psql" -q -h 127.0.0.1 -p "$port" -U postgres -v ON_ERROR_STOP=1 \
   -c "CREATE ROLE superset LOGIN PASSWORD 'db-password'" \
   -c "CREATE DATABASE superset OWNER superset"

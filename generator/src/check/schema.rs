@@ -461,20 +461,12 @@ pub fn validate_spec(files: &[(String, Vec<u8>)]) -> Vec<Finding> {
         .as_ref()
         .map(|m| m.options.clone())
         .unwrap_or_default();
-    let sections = blueprint.as_ref().and_then(|m| m.spec_sections.clone());
-    let sso_roles = blueprint
-        .as_ref()
-        .map(|m| m.sso_roles.clone())
-        .unwrap_or_default();
     let parsed = crate::core::spec::parse_for(
         &text,
         crate::core::SPEC_PATH,
         &envs,
         &options,
-        crate::core::spec_schema::Reads {
-            sections: sections.as_deref(),
-            sso_roles: &sso_roles,
-        },
+        blueprint.as_ref().map(|m| m.reads()).unwrap_or_default(),
     )
     .and_then(|spec| {
         match &blueprint {

@@ -51,6 +51,16 @@ pub struct Manifest {
     pub sso_roles: Vec<String>,
 }
 
+impl Manifest {
+    /// What of the spec this blueprint reads besides its options.
+    pub fn reads(&self) -> crate::core::spec_schema::Reads<'_> {
+        crate::core::spec_schema::Reads {
+            sections: self.spec_sections.as_deref(),
+            sso_roles: &self.sso_roles,
+        }
+    }
+}
+
 fn kubernetes_only() -> Vec<String> {
     vec!["kubernetes".into()]
 }
