@@ -164,6 +164,9 @@ violation contains finding("SOC-ARGO-005", sprintf("Application %q reads values 
 	not file in files
 }
 
+prod(d) if d.labels["socle.dev/environment"] == "prod"
+
+# The label's key in repositories rendered before it moved under socle.dev.
 prod(d) if d.labels["data-platform/environment"] == "prod"
 
 prod(d) if contains(d.path, "/prod/")

@@ -113,6 +113,13 @@ test_prod_auto_sync_denied if {
 	"SOC-ARGO-006" in ids(repository.violation) with input as repo([app("argocd/prod/applications/trino.yaml", spec, {}, {})])
 }
 
+test_prod_auto_sync_denied_by_environment_label if {
+	spec := object.union(good_spec, {"syncPolicy": {"automated": {"prune": true}}})
+	"SOC-ARGO-006" in ids(repository.violation) with input as repo([app("apps/a.yaml", spec, {}, {"socle.dev/environment": "prod"})])
+	"SOC-ARGO-006" in ids(repository.violation) with input as repo([app("apps/a.yaml", spec, {}, {"data-platform/environment": "prod"})])
+	not "SOC-ARGO-006" in ids(repository.violation) with input as repo([app("apps/a.yaml", spec, {}, {"socle.dev/environment": "dev"})])
+}
+
 test_dev_auto_sync_passes if {
 	spec := object.union(good_spec, {"syncPolicy": {"automated": {"prune": true}}})
 	not "SOC-ARGO-006" in ids(repository.violation) with input as repo([app("argocd/dev/applications/trino.yaml", spec, {}, {})])

@@ -25,7 +25,7 @@
 //! `prod`, by that Application's component, under the name and namespace it
 //! gets once built. An ExternalSecret that no Application syncs (applied by
 //! hand at bootstrap, or nested in a values file) is placed by its
-//! `data-platform/environment` label, else by a path segment naming a known
+//! `socle.dev/environment` label, else by a path segment naming a known
 //! environment (or following `overlays/`).
 //!
 //! The component that reads an entry is the `app.kubernetes.io/component`
@@ -52,7 +52,7 @@ use crate::core::charts::ChartFacts;
 /// Version of the JSON format; bumped on any incompatible change.
 pub const FORMAT_VERSION: u32 = 1;
 
-const ENV_LABEL: &str = "data-platform/environment";
+const ENV_LABEL: &str = crate::core::kinds::ENVIRONMENT_LABEL;
 const COMPONENT_LABEL: &str = "app.kubernetes.io/component";
 const GROUP: &str = crate::core::kinds::EXTERNAL_SECRETS_GROUP;
 /// Nested objects deeper than this are not looked for.

@@ -10,6 +10,12 @@ use super::charts::Scope;
 /// generated platform reaches its pods.
 pub const EXTERNAL_SECRETS_GROUP: &str = "external-secrets.io";
 
+/// The label every blueprint puts on the objects of one environment
+/// (AppProjects, Applications, cluster Secrets): the checker groups a
+/// system by it and `socle secrets list` names each entry's environment
+/// with it, where the folders say nothing.
+pub const ENVIRONMENT_LABEL: &str = "socle.dev/environment";
+
 /// (group, kind, scope) of the kinds Kubernetes serves without a CRD.
 const BUILT_IN: &[(&str, &str, Scope)] = {
     use Scope::{Cluster as C, Namespaced as N};

@@ -17,7 +17,7 @@ use crate::core::charts::{ChartFacts, Scope};
 use crate::core::kinds;
 
 pub(crate) const IN_CLUSTER: &str = "https://kubernetes.default.svc";
-const ENV_LABEL: &str = "data-platform/environment";
+const ENV_LABEL: &str = crate::core::kinds::ENVIRONMENT_LABEL;
 /// A bound on Applications of Applications: ArgoCD has none, but a cycle
 /// or a hostile repository must not make the model loop.
 const MAX_APPLICATIONS: usize = 10_000;

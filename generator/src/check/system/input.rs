@@ -35,7 +35,7 @@ impl At {
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]
 pub struct System {
     /// The environment's name (its bootstrap Application's
-    /// `data-platform/environment` label, else the Application's name).
+    /// `socle.dev/environment` label, else the Application's name).
     pub environment: String,
     /// The bootstrap Application.
     pub root: String,
