@@ -126,20 +126,17 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
     }
     for (o, v) in m.system.objects.iter().zip(&m.values) {
         let Some(v) = v else { continue };
-        let (tool, url) = match (o.group.as_str(), o.kind.as_str()) {
-            ("postgresql.cnpg.io", "Cluster") => (
-                "postgresql",
-                v["spec"]["backup"]["barmanObjectStore"]["endpointURL"].as_str(),
-            ),
-            ("barmancloud.cnpg.io", "ObjectStore") => (
-                "postgresql",
-                v["spec"]["configuration"]["endpointURL"].as_str(),
-            ),
-            ("velero.io", "BackupStorageLocation") => {
-                ("velero", v["spec"]["config"]["s3Url"].as_str())
-            }
-            _ => continue,
+        let Some(kind) = super::objects::objects()
+            .backups
+            .iter()
+            .find(|k| k.group == o.group && k.kind == o.kind)
+        else {
+            continue;
         };
+        let (tool, url) = (
+            kind.tool.as_str(),
+            v.pointer(&kind.endpoint).and_then(Value::as_str),
+        );
         if let Some(url) = url {
             found.push((o.app.clone(), tool.into(), o.at.clone(), url.to_owned()));
         }

@@ -20,6 +20,7 @@ pub(crate) mod cloud_iam;
 pub(crate) mod kustomize;
 pub(crate) mod needs;
 pub(crate) mod network;
+pub(crate) mod objects;
 pub(crate) mod outside;
 pub(crate) mod project;
 pub(crate) mod resources;

@@ -669,17 +669,18 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
         .map(|app| app.name.as_str())
         .collect();
 
-    // Object stores: MinIO tenants (the `tenant` chart's values, or Tenant
-    // objects). The operator serves a tenant's S3 API as Service "minio".
+    // Object stores an operator serves (policies/objects.yaml): the
+    // values of the chart that renders the store object, or the objects.
+    let kinds = &super::objects::objects().stores;
     let mut stores = Vec::new();
     for app in &m.system.applications {
-        let tenant_chart = app
-            .sources
-            .iter()
-            .any(|s| s.chart.as_deref() == Some("tenant") && s.repo_url.contains("min.io"));
-        if !tenant_chart {
+        let Some(kind) = kinds.iter().find(|k| {
+            app.sources.iter().any(|s| {
+                s.chart.as_deref() == Some(k.chart.as_str()) && s.repo_url.contains(&k.repo_host)
+            })
+        }) else {
             continue;
-        }
+        };
         let namespace = app.destination.namespace.clone().unwrap_or_default();
         // A values file that does not parse (a merge left unresolved, say)
         // hides the bucket list: the parse error is the finding, and the
@@ -699,7 +700,7 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
         stores.push(Store {
             app: app.name.clone(),
             namespace,
-            service: "minio".into(),
+            service: kind.service.clone(),
             at: created
                 .first()
                 .map(|(a, _)| a.clone())
@@ -710,21 +711,26 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
     }
     for (o, v) in m.system.objects.iter().zip(&m.values) {
         let Some(v) = v else { continue };
-        if o.group == "minio.min.io" && o.kind == "Tenant" {
-            stores.push(Store {
-                app: o.app.clone(),
-                namespace: o.namespace.clone(),
-                service: "minio".into(),
-                at: o.at.clone(),
-                buckets: v["spec"]["buckets"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|b| b["name"].as_str().map(str::to_owned))
-                    .collect(),
-                modelled: true,
-            });
-        }
+        let Some(kind) = kinds
+            .iter()
+            .find(|k| k.group == o.group && k.kind == o.kind)
+        else {
+            continue;
+        };
+        stores.push(Store {
+            app: o.app.clone(),
+            namespace: o.namespace.clone(),
+            service: kind.service.clone(),
+            at: o.at.clone(),
+            buckets: v
+                .pointer(&kind.buckets)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|b| b["name"].as_str().map(str::to_owned))
+                .collect(),
+            modelled: true,
+        });
     }
     for s in &mut stores {
         s.buckets.sort();
