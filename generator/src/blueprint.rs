@@ -40,6 +40,29 @@ pub struct Manifest {
     /// lists `sso`; without them, the spec is not offered `sso`.
     #[serde(default)]
     pub sso_roles: Vec<String>,
+    /// The interpreters its notebooks offer: the values the spec's
+    /// `notebooks.interpreters` lists may take.
+    #[serde(default)]
+    pub notebooks: crate::core::blueprint::Notebooks,
+    /// Its own words for the keys of the spec it reads, by JSON pointer
+    /// into the spec's schema (e.g.
+    /// `/properties/notebooks/properties/interpreters`): the schema's
+    /// descriptions, which `socle spec schema` prints and validation errors
+    /// quote, speak of what this blueprint deploys.
+    #[serde(default)]
+    pub spec_descriptions: BTreeMap<String, String>,
+    /// A consumer's user in the S3 store the blueprint deploys, with
+    /// `{consumer}` for the consumer's id (default: the id itself).
+    #[serde(default)]
+    pub s3_user: Option<String>,
+    /// The StorageClasses its templates define: a class the spec names
+    /// that is not one of them is the cluster's, a bootstrap prerequisite.
+    #[serde(default)]
+    pub storage_classes: Vec<String>,
+    /// Replicated volumes, where an environment's sizing turns them on:
+    /// the spec's `storage_nodes` are their nodes.
+    #[serde(default)]
+    pub replicated_storage: Option<ReplicatedStorage>,
     /// Where, in each environment, the platform's shared services answer
     /// (the templates' `env.s3.endpoint`, `env.postgres.host`,
     /// `env.keycloak.url`).
@@ -87,6 +110,24 @@ pub struct Manifest {
 /// Addresses as patterns: `{ns.<id>}` is the name of a namespace of the
 /// blueprint in the environment (suffix included), `{domain}` the
 /// environment's domain. An address a blueprint does not give is empty.
+/// The blueprint's replicated volumes: which component's environment
+/// sizing turns them on, and what the spec's storage nodes become.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplicatedStorage {
+    /// The component whose sizing (`environments/components/<id>.yaml`)
+    /// says whether the environment runs them, under `flag`.
+    pub component: String,
+    pub flag: String,
+    /// The storage engine, as messages name it.
+    pub engine: String,
+    /// The StorageClass of the replicated volumes.
+    pub class: String,
+    /// Copies of each volume, each on its own node: the least number of
+    /// storage nodes.
+    pub replicas: usize,
+}
+
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Addresses {
@@ -99,17 +140,28 @@ pub struct Addresses {
     /// The base URL of the identity provider.
     #[serde(default)]
     pub keycloak: Option<String>,
+    /// The OpenID Connect issuer of the spec's realm (`{realm}`: its name).
+    #[serde(default)]
+    pub issuer: Option<String>,
 }
 
 impl Addresses {
-    fn patterns(&self) -> [(&'static str, Option<&String>); 3] {
+    fn patterns(&self) -> [(&'static str, Option<&String>); 4] {
         [
             ("s3", self.s3.as_ref()),
             ("postgres", self.postgres.as_ref()),
             ("keycloak", self.keycloak.as_ref()),
+            ("issuer", self.issuer.as_ref()),
         ]
     }
 }
+
+/// The placeholder of a consumer's id in `s3_user`.
+pub const CONSUMER: &str = "{consumer}";
+
+/// The placeholder of the realm's name in an address pattern, filled
+/// before the others.
+pub const REALM: &str = "{realm}";
 
 /// An address pattern filled for one environment; `Err` names a
 /// placeholder that is neither `{domain}` nor a declared `{ns.<id>}`.
@@ -425,10 +477,20 @@ pub fn embedded_for_spec(spec_text: &str) -> Result<Tree, BlueprintError> {
 
 /// The spec choice keys a component's `when` may test.
 /// Choices the spec makes outside `components:` that `when` can test too:
-/// notebooks' storage, whether the object store is external (`external`
-/// or `minio`) and whether users sign in with the client's own OpenID
+/// notebooks' storage, whether the object store is the spec's
+/// (`object_storage`: `external`) or the blueprint's own (`in-cluster`) and whether users sign in with the client's own OpenID
 /// Connect provider (`sso`: `external` or `none`).
 pub const DERIVED_CHOICES: &[&str] = &["notebooks", "object_storage", "sso"];
+
+/// The values each of [`DERIVED_CHOICES`] takes.
+fn derived_values(key: &str) -> &'static [&'static str] {
+    match key {
+        "notebooks" => &["s3", "pvc"],
+        "object_storage" => &["external", "in-cluster"],
+        "sso" => &["external", "none"],
+        _ => &[],
+    }
+}
 
 /// Exact chart versions only: ArgoCD would otherwise float to whatever the
 /// chart repository serves on the day of the sync.
@@ -476,7 +538,42 @@ impl Manifest {
         crate::core::spec_schema::Reads {
             sections: self.spec_sections.as_deref(),
             sso_roles: &self.sso_roles,
+            interpreters: &self.notebooks.interpreters,
+            descriptions: &self.spec_descriptions,
         }
+    }
+
+    /// The values choice `key` takes (none for an unknown key).
+    fn choice_values(&self, key: &str) -> Vec<&str> {
+        match self.options.iter().find(|o| o.key == key) {
+            Some(o) => o.values.iter().map(String::as_str).collect(),
+            None => derived_values(key).to_vec(),
+        }
+    }
+
+    /// A `when` (of `what`) tests known choices, and the derived ones for
+    /// values they take (`check_options` holds the options to theirs): a
+    /// value no spec can make would silently turn its subject off.
+    fn check_when(&self, what: &str, when: &BTreeMap<String, Vec<String>>) -> Result<(), String> {
+        for (key, values) in when {
+            if !self.choice_keys().contains(&key.as_str()) {
+                return Err(format!(
+                    "{what}: `when` tests unknown choice {key:?} (known: {})",
+                    self.choice_keys().join(", ")
+                ));
+            }
+            if !DERIVED_CHOICES.contains(&key.as_str()) {
+                continue;
+            }
+            let known = derived_values(key);
+            if let Some(v) = values.iter().find(|v| !known.contains(&v.as_str())) {
+                return Err(format!(
+                    "{what}: `when` tests {key} for {v:?}, a value it never takes (one of: {})",
+                    known.join(", ")
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The keys `when` may test: the blueprint's options and the derived
@@ -656,6 +753,15 @@ impl Manifest {
                         keys.join(", ")
                     ));
                 }
+                for (k, v) in &target.choices {
+                    let known = self.choice_values(k);
+                    if !known.contains(&v.as_str()) {
+                        return Err(format!(
+                            "compose.choices: {k} is never {v:?} (one of: {})",
+                            known.join(", ")
+                        ));
+                    }
+                }
                 crate::compose::check(target, &self.compose_declared())
             }
             (None, false) => match self.components.iter().find(|c| !c.compose.is_empty()) {
@@ -714,7 +820,7 @@ impl Manifest {
             .collect();
         for (key, pattern) in self.addresses.patterns() {
             if let Some(p) = pattern {
-                expand_address(p, &ns, "example.org")
+                expand_address(&p.replace(REALM, "realm"), &ns, "example.org")
                     .map_err(|e| format!("addresses.{key}: {e}"))?;
             }
         }
@@ -724,6 +830,36 @@ impl Manifest {
                     "spec_sections: {section:?} is not an optional section of the spec (one of: {})",
                     crate::core::spec_schema::OPTIONAL_SECTIONS.join(", ")
                 ));
+            }
+        }
+        let full = crate::core::spec_schema::spec_schema_for(&[], &[], self.reads());
+        for pointer in self.spec_descriptions.keys() {
+            if !full
+                .pointer(pointer)
+                .is_some_and(serde_json::Value::is_object)
+            {
+                return Err(format!(
+                    "spec_descriptions: {pointer:?} is not a key of the spec's schema (`socle spec schema` prints it; e.g. /properties/notebooks)"
+                ));
+            }
+        }
+        let offered = &self.notebooks.interpreters;
+        for name in &self.notebooks.default {
+            if !offered.iter().any(|i| &i.name == name) {
+                return Err(format!(
+                    "notebooks.default: {name:?} is not one of notebooks.interpreters"
+                ));
+            }
+        }
+        if let Some(r) = &self.replicated_storage {
+            if !self.components.iter().any(|c| c.id == r.component) {
+                return Err(format!(
+                    "replicated_storage.component: {:?} is not a component of this blueprint",
+                    r.component
+                ));
+            }
+            if r.replicas == 0 {
+                return Err("replicated_storage.replicas: at least 1".into());
             }
         }
         let lists_sso = self.spec_sections.iter().flatten().any(|s| s == "sso");
@@ -801,15 +937,7 @@ impl Manifest {
                 }
                 _ => {}
             }
-            for key in c.when.keys() {
-                if !self.choice_keys().contains(&key.as_str()) {
-                    return Err(format!(
-                        "component {}: `when` tests unknown choice {key:?} (known: {})",
-                        c.id,
-                        self.choice_keys().join(", ")
-                    ));
-                }
-            }
+            self.check_when(&format!("component {}", c.id), &c.when)?;
         }
         for c in &self.components {
             for need in &c.needs {
@@ -825,14 +953,8 @@ impl Manifest {
             return Err(format!("dependency cycle: {}", cycle.join(" -> ")));
         }
         for c in &self.components {
-            for key in c.consumes.buckets.iter().flat_map(|b| b.when.keys()) {
-                if !self.choice_keys().contains(&key.as_str()) {
-                    return Err(format!(
-                        "component {}: a bucket's `when` tests unknown choice {key:?} (known: {})",
-                        c.id,
-                        self.choice_keys().join(", ")
-                    ));
-                }
+            for b in &c.consumes.buckets {
+                self.check_when(&format!("component {}, bucket {}", c.id, b.name), &b.when)?;
             }
         }
         self.check_trust()?;
@@ -876,15 +998,7 @@ impl Manifest {
             if e.ports.is_empty() {
                 return Err(format!("external endpoint {}: `ports` is empty", e.name));
             }
-            for key in e.when.keys() {
-                if !self.choice_keys().contains(&key.as_str()) {
-                    return Err(format!(
-                        "external endpoint {}: `when` tests unknown choice {key:?} (known: {})",
-                        e.name,
-                        self.choice_keys().join(", ")
-                    ));
-                }
-            }
+            self.check_when(&format!("external endpoint {}", e.name), &e.when)?;
             if let Some(key) = &e.only_with {
                 if !ONLY_WITH.contains(&key.as_str()) {
                     return Err(format!(
@@ -1167,6 +1281,11 @@ mod tests {
             spec_sections: None,
             cluster_sections: Vec::new(),
             sso_roles: Vec::new(),
+            notebooks: Default::default(),
+            spec_descriptions: BTreeMap::new(),
+            s3_user: None,
+            storage_classes: Vec::new(),
+            replicated_storage: None,
             addresses: Addresses::default(),
             namespaces: vec![Namespace {
                 id: "core".into(),
@@ -1232,6 +1351,15 @@ mod tests {
         assert!(m.check_options().is_ok());
         m.options[0].values.push("nifi".into());
         assert!(m.check_options().unwrap_err().contains("distinct"));
+        // A derived choice tested for a value it never takes.
+        m.components[0]
+            .when
+            .insert("object_storage".into(), vec!["minio".into()]);
+        let err = m.check().unwrap_err();
+        assert!(
+            err.contains("tests object_storage for \"minio\", a value it never takes (one of: external, in-cluster)"),
+            "{err}"
+        );
     }
 
     #[test]

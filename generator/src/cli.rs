@@ -126,7 +126,7 @@ pub(crate) enum Command {
     /// targets.
     #[command(subcommand)]
     #[command(
-        after_help = "Examples:\n  socle blueprint list\n  socle blueprint show data-platform --format json"
+        after_help = "Examples:\n  socle blueprint list\n  socle blueprint show NAME --format json"
     )]
     Blueprint(BlueprintCommand),
     /// The secret-store entries the repository's ExternalSecrets read.
@@ -151,7 +151,7 @@ pub(crate) enum Command {
     Man,
     /// Where a generated file comes from.
     #[command(
-        after_help = "Examples:\n  socle why argocd/prod/applications/trino.yaml\n  socle why components/trino/values-prod.yaml ../client-platform"
+        after_help = "Examples:\n  socle why argocd/prod/applications/cert-manager.yaml\n  socle why components/cert-manager/values-prod.yaml ../client-platform"
     )]
     Why {
         /// The file, relative to the repository.

@@ -41,8 +41,8 @@ pub struct ComposeTarget {
     #[serde(default)]
     pub left_out: BTreeMap<String, String>,
     /// Choices the host makes whatever the spec says (`object_storage:
-    /// minio`: the host runs its own object store even when the clusters
-    /// use an external one).
+    /// in-cluster`: the host runs its own object store even when the
+    /// clusters use an external one).
     #[serde(default)]
     pub choices: BTreeMap<String, String>,
 }

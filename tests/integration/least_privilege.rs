@@ -65,7 +65,7 @@ fn declared(spec: Option<&str>, files: &FileSet) -> Expected {
                 if parsed.object_storage.is_some() {
                     "external".to_owned()
                 } else {
-                    "minio".to_owned()
+                    "in-cluster".to_owned()
                 },
             ),
         ])

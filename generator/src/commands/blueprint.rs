@@ -124,6 +124,8 @@ fn summary(m: &Manifest) -> serde_json::Value {
         "cluster_sections": m.cluster_sections,
         // The roles a group of the spec's `sso` may get.
         "sso_roles": m.sso_roles,
+        // The interpreters the spec's `notebooks.interpreters` may list.
+        "notebook_interpreters": m.notebooks.interpreters.iter().map(|i| &i.name).collect::<Vec<_>>(),
     })
 }
 
@@ -151,6 +153,20 @@ fn text(m: &Manifest) -> String {
             s,
             "roles a group of `sso` may get: {}",
             m.sso_roles.join(", ")
+        );
+    }
+    if !m.notebooks.interpreters.is_empty() {
+        let names: Vec<&str> = m
+            .notebooks
+            .interpreters
+            .iter()
+            .map(|i| i.name.as_str())
+            .collect();
+        let _ = writeln!(
+            s,
+            "interpreters `notebooks.interpreters` may list: {} (default {})",
+            names.join(", "),
+            m.notebooks.default.join(", ")
         );
     }
     let _ = writeln!(s, "\noptions (socle.yaml `components:`):");

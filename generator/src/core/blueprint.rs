@@ -27,6 +27,34 @@ pub struct SpecOption {
     pub description: String,
 }
 
+/// An interpreter a blueprint's notebooks offer: the name a spec gives in
+/// `notebooks.interpreters`, and the interpreter group the notebook server
+/// loads for it (its name when the group has the same).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Interpreter {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// On in every environment, whatever the lists say.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub always: bool,
+}
+
+/// The interpreters a blueprint's notebooks offer (manifest `notebooks`);
+/// without any, the spec's `notebooks.interpreters` has nothing to name.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Notebooks {
+    /// In the order the notebook server lists them.
+    #[serde(default)]
+    pub interpreters: Vec<Interpreter>,
+    /// An environment's interpreters when neither the spec nor the
+    /// environment's defaults name them.
+    #[serde(default)]
+    pub default: Vec<String>,
+}
+
 /// What the checker reads of a blueprint's manifest.
 #[derive(Debug, Default, Deserialize)]
 pub struct Manifest {
@@ -49,6 +77,13 @@ pub struct Manifest {
     /// The roles the groups of the spec's `sso` section may get.
     #[serde(default)]
     pub sso_roles: Vec<String>,
+    /// The interpreters its notebooks offer.
+    #[serde(default)]
+    pub notebooks: Notebooks,
+    /// Its own words for keys of the spec (JSON pointer into the spec's
+    /// schema → description).
+    #[serde(default)]
+    pub spec_descriptions: std::collections::BTreeMap<String, String>,
 }
 
 impl Manifest {
@@ -57,6 +92,8 @@ impl Manifest {
         crate::core::spec_schema::Reads {
             sections: self.spec_sections.as_deref(),
             sso_roles: &self.sso_roles,
+            interpreters: &self.notebooks.interpreters,
+            descriptions: &self.spec_descriptions,
         }
     }
 }

@@ -302,7 +302,7 @@ pub struct Notebooks {
     #[serde(default = "default_notebook_storage")]
     pub storage: String,
     /// Per environment name, the interpreters users may run there
-    /// ([`INTERPRETERS`]), replacing the environment's default
+    /// (the blueprint's `notebooks.interpreters`), replacing the environment's default
     /// (`notebooks.interpreters` of `environments/<name>.yaml`).
     #[serde(default)]
     pub interpreters: BTreeMap<String, Vec<String>>,
@@ -316,12 +316,6 @@ impl Default for Notebooks {
         }
     }
 }
-
-/// The interpreter settings the platform renders for Zeppelin, by setting
-/// name: `spark` (Scala, SQL and PySpark in a Spark driver), `python`,
-/// `trino` (JDBC, SQL only) and `md` (Markdown, always enabled: it runs no
-/// code).
-pub const INTERPRETERS: [&str; 4] = ["spark", "python", "trino", "md"];
 
 impl Notebooks {
     pub fn on_s3(&self) -> bool {

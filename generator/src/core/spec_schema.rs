@@ -56,13 +56,32 @@ pub const OPTIONAL_SECTIONS: &[&str] = &[
 ];
 
 /// What of the spec a blueprint reads besides its options.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct Reads<'a> {
     /// The sections of [`OPTIONAL_SECTIONS`] it reads (`None`: all).
     pub sections: Option<&'a [String]>,
     /// The roles its UIs grant the groups of `sso` (its manifest's
     /// `sso_roles`): the only values `sso.groups[].role` may take.
     pub sso_roles: &'a [String],
+    /// The interpreters its notebooks offer: the only values the lists of
+    /// `notebooks.interpreters` may hold.
+    pub interpreters: &'a [crate::core::blueprint::Interpreter],
+    /// Its own words for keys of the spec: JSON pointer into the schema →
+    /// description.
+    pub descriptions: &'a std::collections::BTreeMap<String, String>,
+}
+
+impl Default for Reads<'_> {
+    /// Every section, no roles, interpreters or words of a blueprint.
+    fn default() -> Self {
+        static NONE: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
+        Reads {
+            sections: None,
+            sso_roles: &[],
+            interpreters: &[],
+            descriptions: &NONE,
+        }
+    }
 }
 
 /// The spec's JSON Schema for a blueprint that reads only `reads.sections`
@@ -76,6 +95,17 @@ pub fn spec_schema_for(environments: &[String], options: &[SpecOption], reads: R
     {
         role["enum"] = json!(reads.sso_roles);
         role["description"] = json!(format!("One of {}.", reads.sso_roles.join(", ")));
+    }
+    if let Some(items) = schema
+        .pointer_mut("/properties/notebooks/properties/interpreters/additionalProperties/items")
+    {
+        let names: Vec<&str> = reads.interpreters.iter().map(|i| i.name.as_str()).collect();
+        items["enum"] = json!(names);
+    }
+    for (pointer, description) in reads.descriptions {
+        if let Some(Value::Object(node)) = schema.pointer_mut(pointer) {
+            node.insert("description".into(), json!(description));
+        }
     }
     for section in OPTIONAL_SECTIONS {
         // A blueprint whose UIs grant no roles reads no realm of the
@@ -104,7 +134,7 @@ pub fn spec_schema(environments: &[String], options: &[SpecOption]) -> Value {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://socle.dev/schemas/socle.yaml.json",
         "title": "socle client spec",
-        "description": "Describes a client and its data-platform choices; `socle new` renders a GitOps repository from it.",
+        "description": "Describes a client and its platform choices; `socle new` renders a GitOps repository from it.",
         "type": "object",
         "additionalProperties": false,
         "required": ["client", "domain", "repository", "environments", "components", "keycloak", "data_domains"],
@@ -188,7 +218,7 @@ pub fn spec_schema(environments: &[String], options: &[SpecOption]) -> Value {
                         "network": network_schema("This environment's addresses: each key given here replaces the spec's `network` key of the same name (environments are often clusters of their own)."),
                         "storage_nodes": {
                             "type": "array",
-                            "description": "Environments running Mayastor (replicated volumes, staging and prod by default): the cluster's storage nodes and their data disks. Each disk becomes a Mayastor DiskPool (components/openebs/manifests/<env>/diskpools.yaml) and each node is prepared at bootstrap (huge pages, nvme_tcp, label openebs.io/engine=mayastor: README.md, Bootstrap). At least 3 nodes (the replicated class keeps 3 replicas); only on the first environment of a shared cluster. Without it, the pools are created by hand.",
+                            "description": "Environments running the blueprint's replicated volumes: the cluster's storage nodes and their data disks, at least as many nodes as a volume has copies; only on the first environment of a shared cluster.",
                             "items": {
                                 "type": "object", "additionalProperties": false,
                                 "required": ["name", "disks"],
@@ -196,7 +226,7 @@ pub fn spec_schema(environments: &[String], options: &[SpecOption]) -> Value {
                                     "name": {"type": "string", "pattern": NODE, "maxLength": 253,
                                              "description": "Kubernetes node name, as `kubectl get nodes` prints it (e.g. \"prod-storage-1\")."},
                                     "disks": {"type": "array", "minItems": 1,
-                                              "description": "Data disks of the node, whole and unused: Mayastor takes them over.",
+                                              "description": "Data disks of the node, whole and unused: the storage engine takes them over.",
                                               "items": {"type": "string", "pattern": DISK, "maxLength": 512,
                                                         "description": "Device path, best a stable link (e.g. \"/dev/disk/by-id/nvme-Samsung_SSD_980_PRO_1TB_S5GXNF0R123456\"), optionally with Mayastor's scheme (\"aio:///dev/...\", \"uring:///dev/...\")."}}
                                 }
@@ -208,7 +238,7 @@ pub fn spec_schema(environments: &[String], options: &[SpecOption]) -> Value {
                                           "replicas": {"type": "integer", "minimum": 1, "maximum": 9},
                                           "storage_class": {"type": "string", "pattern": NAME},
                                           "object_store_class": {"type": "string", "pattern": NAME,
-                                                                 "description": "StorageClass of MinIO's volumes (default openebs-hostpath: local disks, MinIO's erasure coding being its redundancy)."},
+                                                                 "description": "StorageClass of the in-cluster object store's volumes."},
                                           "rto": {"type": "string", "pattern": "^[0-9]+(m|h|d)$"},
                                           "rpo": {"type": "string", "pattern": "^[0-9]+(m|h|d)$"},
                                           "sync": {"type": "object", "additionalProperties": false,
@@ -240,7 +270,7 @@ pub fn spec_schema(environments: &[String], options: &[SpecOption]) -> Value {
                                                         "properties": {"transition_days": {"type": "integer", "minimum": 1,
                                                                                            "description": "Days after which objects move to the tier (default 90)."},
                                                                        "expiration_days": {"type": "integer", "minimum": 1,
-                                                                                           "description": "Days after which the files the pipelines loaded are deleted (default 730)."},
+                                                                                           "description": "Days after which loaded files are deleted (default 730)."},
                                                                        "tier": {"type": "string", "pattern": "^([A-Z][A-Z0-9_-]{0,62})?$",
                                                                                 "description": "Where objects go after transition_days: a tier of the in-cluster MinIO (mc ilm tier add) or a storage class of the external S3 store (e.g. \"GLACIER_IR\"). Empty (default): nothing moves, only the expiry applies."}}},
                                           "dr": {"type": "object", "additionalProperties": false,
@@ -320,17 +350,17 @@ pub fn spec_schema(environments: &[String], options: &[SpecOption]) -> Value {
             },
             "notebooks": {
                 "type": "object", "additionalProperties": false,
-                "description": "Zeppelin notebooks.",
+                "description": "Notebooks.",
                 "properties": {
                     "storage": {"enum": ["s3", "pvc"],
                                 "description": "Where Zeppelin keeps notes: s3 (default; bucket \"notebooks\" of the S3 store: object_storage when set, else the in-cluster MinIO) or pvc (the Zeppelin server's persistent volume)."},
                     "interpreters": {
                         "type": "object",
-                        "description": "Per environment name, the Zeppelin interpreters users may run there, replacing that environment's default (environments/<env>.yaml, notebooks.interpreters): spark (%spark, %spark.sql, %spark.pyspark: code in a Spark driver), python (%python), trino (%trino, SQL only). Markdown (%md) is always enabled.",
+                        "description": "Per environment name, the notebook interpreters users may run there (the blueprint's), replacing that environment's default (environments/<env>.yaml, notebooks.interpreters).",
                         "propertyNames": {"enum": environments},
                         "additionalProperties": {
                             "type": "array", "uniqueItems": true, "minItems": 1,
-                            "items": {"enum": crate::core::spec::INTERPRETERS}
+                            "items": {"enum": []}
                         }
                     }
                 }

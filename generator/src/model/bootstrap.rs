@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::argocd::Argocd;
 use super::environment::Env;
-use super::{Enabled, GENERATED_STORAGE_CLASSES};
+use super::Enabled;
 use crate::spec::Spec;
 
 /// The `bootstrap` object, which `socle-check.yaml` declares to the checker.
@@ -59,6 +59,7 @@ pub(crate) fn bootstrap(
     secret_operator: Option<&Enabled>,
     secrets: &crate::spec::Secrets,
     argocd: &Argocd,
+    storage_classes: &[String],
     envs: &mut [Env],
 ) -> Bootstrap {
     let eso = secret_operator.and_then(|e| e.component.chart.as_ref());
@@ -154,10 +155,11 @@ pub(crate) fn bootstrap(
             ns,
         );
     }
-    // A storage class the spec names that the platform does not define
-    // (platform/base/cluster/storageclasses.yaml) is the cluster's: it must
-    // exist before the first volume is claimed.
-    for env in envs.iter() {
+    // A storage class the spec names that the blueprint does not define
+    // (its manifest's `storage_classes`) is the cluster's: it must
+    // exist before the first volume is claimed. A blueprint that defines
+    // none names none in its claims: they get the cluster's default.
+    for env in envs.iter().filter(|_| !storage_classes.is_empty()) {
         for class in [
             &env.defaults.storage_class,
             &env.defaults.object_store_class,
@@ -165,7 +167,7 @@ pub(crate) fn bootstrap(
             let Some(class) = class.as_ref().and_then(|c| c.0.as_str()) else {
                 continue;
             };
-            if !GENERATED_STORAGE_CLASSES.contains(&class) {
+            if !storage_classes.iter().any(|c| c == class) {
                 push(
                     "the cluster's own storage classes that socle.yaml names (storage_class, object_store_class): socle does not define them",
                     "storage.k8s.io",

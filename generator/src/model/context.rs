@@ -87,7 +87,7 @@ pub struct Base {
     /// environment (`namespace` without suffix).
     pub components: Vec<ComponentContext>,
     pub environments: Vec<super::environment::Env>,
-    pub mayastor: Mayastor,
+    pub replicated_storage: ReplicatedStorage,
     /// The architecture picture: enabled components by namespace, and the
     /// data flow between them.
     pub architecture: Architecture,
@@ -228,7 +228,7 @@ pub struct BlueprintRef {
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct Mayastor {
+pub struct ReplicatedStorage {
     pub environments: Vec<String>,
     pub declared: Vec<String>,
     pub undeclared: Vec<String>,

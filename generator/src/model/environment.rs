@@ -397,21 +397,22 @@ pub struct BackupTarget {
     pub off_cluster: bool,
 }
 
-/// The Zeppelin interpreters users may run in the environment.
-#[derive(Debug, Clone, Serialize, JsonSchema)]
+/// The notebook interpreters users may run in the environment.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
 pub struct Interpreters {
+    /// The names of those on, in the blueprint's order.
     pub interpreters: Vec<String>,
-    pub spark: bool,
-    pub python: bool,
-    pub trino: bool,
-    pub md: bool,
-    /// ZEPPELIN_INTERPRETER_INCLUDES.
+    /// Each interpreter the blueprint offers: whether it is on.
+    pub on: BTreeMap<String, bool>,
+    /// The interpreter groups the server loads, comma-separated.
     pub includes: String,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Storage {
-    pub mayastor: bool,
+    /// The environment's cluster runs the blueprint's replicated volumes
+    /// (and this environment deploys them).
+    pub replicated: bool,
     pub replicas: usize,
     pub nodes: Vec<StorageNode>,
     pub pools: Vec<Pool>,
@@ -477,123 +478,130 @@ pub struct EgressRule {
     pub spec_key: String,
 }
 
-/// Interpreters of an environment when neither the spec nor its defaults
-/// name them: SQL and Markdown only, no interpreter that runs user code.
-const RESTRICTED_INTERPRETERS: [&str; 2] = ["trino", "md"];
-
-/// The Zeppelin interpreters users may run in an environment (`env.notebooks`):
-/// the spec's `notebooks.interpreters.<env>`, else the environment's default
-/// (`notebooks.interpreters` of `environments/<env>.yaml`, after its
-/// overrides), else [`RESTRICTED_INTERPRETERS`]. Markdown is always on.
-/// Templates read one flag per setting and the interpreter groups Zeppelin
-/// loads (`includes`, ZEPPELIN_INTERPRETER_INCLUDES: the JDBC group serves
-/// the `trino` setting).
+/// The notebook interpreters users may run in an environment
+/// (`env.notebooks`): the spec's `notebooks.interpreters.<env>`, else the
+/// environment's default (`notebooks.interpreters` of
+/// `environments/<env>.yaml`, after its overrides), else the blueprint's
+/// `notebooks.default`; those the blueprint marks `always` are on whatever
+/// the lists say. Templates read one flag per interpreter (`on.<name>`) and
+/// the interpreter groups the server loads (`includes`). A blueprint whose
+/// notebooks offer none has none to turn on.
 pub(crate) fn notebook_interpreters(
     spec: &Spec,
     env: &crate::spec::Environment,
+    offered: &crate::core::blueprint::Notebooks,
     defaults: &Value,
     origin: &str,
 ) -> Result<Interpreters, ModelError> {
+    if offered.interpreters.is_empty() {
+        return Ok(Interpreters::default());
+    }
+    let refuse = |message: String| ModelError::Defaults {
+        origin: origin.to_owned(),
+        path: format!("{}.yaml", env.name),
+        message,
+    };
     let listed: Vec<String> = match spec.notebooks.interpreters.get(&env.name) {
         Some(list) => list.clone(),
         None => match defaults.pointer("/notebooks/interpreters") {
-            None | Some(Value::Null) => RESTRICTED_INTERPRETERS
-                .iter()
-                .map(|s| (*s).to_owned())
-                .collect(),
+            None | Some(Value::Null) => offered.default.clone(),
             Some(Value::Array(items)) => items
                 .iter()
                 .map(|v| {
-                    v.as_str()
-                        .map(str::to_owned)
-                        .ok_or_else(|| ModelError::Defaults {
-                            origin: origin.to_owned(),
-                            path: format!("{}.yaml", env.name),
-                            message: format!(
-                                "notebooks.interpreters: {v} is not an interpreter name"
-                            ),
-                        })
+                    v.as_str().map(str::to_owned).ok_or_else(|| {
+                        refuse(format!(
+                            "notebooks.interpreters: {v} is not an interpreter name"
+                        ))
+                    })
                 })
                 .collect::<Result<_, _>>()?,
             Some(other) => {
-                return Err(ModelError::Defaults {
-                    origin: origin.to_owned(),
-                    path: format!("{}.yaml", env.name),
-                    message: format!(
-                        "notebooks.interpreters: expected a list of names, found {other}"
-                    ),
-                })
+                return Err(refuse(format!(
+                    "notebooks.interpreters: expected a list of names, found {other}"
+                )))
             }
         },
     };
-    let known = crate::spec::INTERPRETERS;
-    if let Some(bad) = listed.iter().find(|n| !known.contains(&n.as_str())) {
-        return Err(ModelError::Defaults {
-            origin: origin.to_owned(),
-            path: format!("{}.yaml", env.name),
-            message: format!(
-                "notebooks.interpreters: unknown interpreter {bad:?}; one of: {}",
-                known.join(", ")
-            ),
-        });
+    if let Some(bad) = listed
+        .iter()
+        .find(|n| !offered.interpreters.iter().any(|i| &i.name == *n))
+    {
+        let known: Vec<&str> = offered
+            .interpreters
+            .iter()
+            .map(|i| i.name.as_str())
+            .collect();
+        return Err(refuse(format!(
+            "notebooks.interpreters: unknown interpreter {bad:?}; one of: {}",
+            known.join(", ")
+        )));
     }
-    let on = |name: &str| name == "md" || listed.iter().any(|n| n == name);
-    let enabled: Vec<String> = known
+    let enabled: Vec<&crate::core::blueprint::Interpreter> = offered
+        .interpreters
         .iter()
-        .filter(|n| on(n))
-        .map(|n| (*n).to_owned())
-        .collect();
-    let includes: Vec<&str> = enabled
-        .iter()
-        .map(|n| if n == "trino" { "jdbc" } else { n.as_str() })
+        .filter(|i| i.always || listed.contains(&i.name))
         .collect();
     Ok(Interpreters {
-        includes: includes.join(","),
-        interpreters: enabled,
-        spark: on("spark"),
-        python: on("python"),
-        trino: on("trino"),
-        md: true,
+        includes: enabled
+            .iter()
+            .map(|i| i.group.as_deref().unwrap_or(&i.name))
+            .collect::<Vec<_>>()
+            .join(","),
+        interpreters: enabled.iter().map(|i| i.name.clone()).collect(),
+        on: offered
+            .interpreters
+            .iter()
+            .map(|i| (i.name.clone(), enabled.iter().any(|e| e.name == i.name)))
+            .collect(),
     })
 }
 
-/// Replicas of a volume of the `openebs-replicated` StorageClass
-/// (`repl` in platform/base/cluster/storageclasses.yaml), each on its own node.
-const MAYASTOR_REPLICAS: usize = 3;
-
-/// Mayastor in an environment (`env.storage`): whether its cluster runs it
-/// (the environment's OpenEBS sizing), the storage nodes the spec declares
-/// and one DiskPool per declared disk. The nodes' preparation (huge pages,
-/// `nvme_tcp`, the engine label) is a bootstrap step: kernel settings and
-/// the labels of Nodes that the cluster owns are not objects to sync.
+/// Replicated volumes in an environment (`env.storage`), as the blueprint
+/// declares them (`replicated_storage`): whether its cluster runs them (the
+/// environment's sizing of the declared component), the storage nodes the
+/// spec declares and one pool per declared disk. The nodes' preparation is
+/// a bootstrap step: kernel settings and the labels of Nodes that the
+/// cluster owns are not objects to sync.
 pub(crate) fn storage(
     env: &crate::spec::Environment,
+    declared: Option<&crate::blueprint::ReplicatedStorage>,
     sizes: &serde_json::Map<String, Value>,
     owns_cluster: bool,
 ) -> Result<Storage, ModelError> {
-    let mayastor = sizes
-        .get("openebs")
-        .and_then(|s| s["mayastor"].as_bool())
-        .unwrap_or(false);
+    let on = declared.is_some_and(|d| {
+        sizes
+            .get(&d.component)
+            .and_then(|s| s[d.flag.as_str()].as_bool())
+            .unwrap_or(false)
+    });
+    let replicas = declared.map_or(0, |d| d.replicas);
     let nodes = &env.storage_nodes;
     let refuse = |message: String| ModelError::StorageNodes {
         env: env.name.clone(),
         message,
     };
     if !nodes.is_empty() {
-        if !mayastor {
+        let Some(d) = declared else {
             return Err(refuse(
-                "this environment runs no Mayastor (environments/components/openebs.yaml): its volumes are local, remove the storage nodes".into(),
+                "this blueprint has no replicated volumes: remove the storage nodes".into(),
             ));
+        };
+        if !on {
+            return Err(refuse(format!(
+                "this environment runs no {} (environments/components/{}.yaml): its volumes are local, remove the storage nodes",
+                d.engine, d.component
+            )));
         }
         if !owns_cluster {
-            return Err(refuse(
-                "an earlier environment on the same cluster deploys OpenEBS: declare the storage nodes there".into(),
-            ));
-        }
-        if nodes.len() < MAYASTOR_REPLICAS {
             return Err(refuse(format!(
-                "openebs-replicated keeps {MAYASTOR_REPLICAS} replicas of each volume on {MAYASTOR_REPLICAS} different nodes: declare at least {MAYASTOR_REPLICAS} storage nodes (found {})",
+                "an earlier environment on the same cluster deploys {}: declare the storage nodes there",
+                d.component
+            )));
+        }
+        if nodes.len() < d.replicas {
+            return Err(refuse(format!(
+                "{} keeps {replicas} replicas of each volume on {replicas} different nodes: declare at least {replicas} storage nodes (found {})",
+                d.class,
                 nodes.len()
             )));
         }
@@ -609,8 +617,8 @@ pub(crate) fn storage(
         })
         .collect();
     Ok(Storage {
-        mayastor: mayastor && owns_cluster,
-        replicas: MAYASTOR_REPLICAS,
+        replicated: on && owns_cluster,
+        replicas,
         nodes: nodes
             .iter()
             .map(|n| StorageNode {

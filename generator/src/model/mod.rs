@@ -252,7 +252,7 @@ impl Model {
                     if spec.object_storage.is_some() {
                         "external"
                     } else {
-                        "minio"
+                        "in-cluster"
                     },
                 ),
                 (
@@ -397,6 +397,13 @@ impl Model {
             };
             let postgres_host = address(&manifest.addresses.postgres);
             let keycloak_url = address(&manifest.addresses.keycloak);
+            let issuer = address(
+                &manifest
+                    .addresses
+                    .issuer
+                    .as_ref()
+                    .map(|p| p.replace(blueprint::REALM, &spec.keycloak.realm)),
+            );
             let replicas = merged.get("replicas").and_then(Value::as_i64).unwrap_or(1);
             // Sized resources of every component, scaled by the sizing profile.
             let mut sizes = Map::new();
@@ -414,8 +421,19 @@ impl Model {
                     sizes.insert(e.component.id.clone(), size);
                 }
             }
-            let notebooks = notebook_interpreters(&spec, env, &merged, &environments.origin)?;
-            let storage = environment::storage(env, &sizes, owns_cluster)?;
+            let notebooks = notebook_interpreters(
+                &spec,
+                env,
+                &manifest.notebooks,
+                &merged,
+                &environments.origin,
+            )?;
+            let storage = environment::storage(
+                env,
+                manifest.replicated_storage.as_ref(),
+                &sizes,
+                owns_cluster,
+            )?;
             // Where backups go: the spec's off-cluster store, else the
             // environment's own object store (bucket "backups").
             let backup_target = match &env.backup_target {
@@ -451,7 +469,7 @@ impl Model {
                     port: 5432,
                 },
                 keycloak: environment::EnvKeycloak {
-                    issuer: format!("{keycloak_url}/realms/{}", spec.keycloak.realm),
+                    issuer,
                     url: keycloak_url,
                 },
                 issuer: ISSUER.into(),
@@ -612,20 +630,22 @@ impl Model {
             secret_operator(&components, &facts),
             &secrets,
             &argocd,
+            &manifest.storage_classes,
             &mut envs,
         );
         let webhooks = webhook_ingress(&manifest, &components, &facts);
         let flows = namespace_flows(&manifest, &components, &facts);
-        // The environments whose cluster runs Mayastor (their storage nodes
-        // are prepared at bootstrap), with and without declared nodes.
+        // The environments whose cluster runs replicated volumes (their
+        // storage nodes are prepared at bootstrap), with and without
+        // declared nodes.
         let names = |declared: Option<bool>| -> Vec<String> {
             envs.iter()
-                .filter(|e| e.storage.mayastor)
+                .filter(|e| e.storage.replicated)
                 .filter(|e| declared.is_none_or(|d| e.storage.pools.is_empty() != d))
                 .map(|e| e.name.clone())
                 .collect()
         };
-        let mayastor = context::Mayastor {
+        let replicated_storage = context::ReplicatedStorage {
             environments: names(None),
             declared: names(Some(true)),
             undeclared: names(Some(false)),
@@ -692,7 +712,7 @@ impl Model {
             socle_version: env!("CARGO_PKG_VERSION").into(),
             components: Vec::new(),
             environments: envs,
-            mayastor,
+            replicated_storage,
             architecture: Default::default(),
             compose: Default::default(),
             terraform: context::Terraform {
@@ -790,10 +810,6 @@ fn notebook_groups(keycloak: &crate::spec::Keycloak) -> Vec<String> {
         .map(|g| g.name.clone())
         .collect()
 }
-
-/// The StorageClasses the platform defines (`platform/base/cluster/`, and a
-/// managed cloud's in its environment's cluster overlay).
-const GENERATED_STORAGE_CLASSES: &[&str] = &["openebs-hostpath", "openebs-replicated", "ebs-gp3"];
 
 /// The admission webhooks of the enabled charts, from the blueprint's chart
 /// facts (`charts.yaml`), by namespace id: for each chart with webhooks, the

@@ -239,7 +239,7 @@ pub(crate) fn wiring(
             buckets: provided(|p| p.buckets),
             oidc: provided(|p| p.oidc),
         },
-        s3_accounts: s3_accounts(&buckets),
+        s3_accounts: s3_accounts(&buckets, manifest.s3_user.as_deref()),
         buckets,
         databases,
         roles,
@@ -248,12 +248,13 @@ pub(crate) fn wiring(
 }
 
 /// The S3 account of every consumer of buckets, from the buckets' consumers
-/// (`wiring.buckets`): its MinIO user (the Secret holding its keys), the
+/// (`wiring.buckets`): its user in the store (the manifest's `s3_user`,
+/// also the Secret holding its keys), the
 /// secret-store entry both the tenant and the consumer read, the policy
 /// named after it, and the buckets it may read only and read and write.
 /// Writing a bucket includes reading it; a consumer declaring both gets
 /// write. Sorted by consumer, buckets by name, so the output is stable.
-fn s3_accounts(buckets: &[Bucket]) -> Vec<S3Account> {
+fn s3_accounts(buckets: &[Bucket], user: Option<&str>) -> Vec<S3Account> {
     use crate::core::wiring::Access;
     let mut grants: BTreeMap<&str, BTreeMap<&str, bool>> = BTreeMap::new();
     for b in buckets {
@@ -279,7 +280,10 @@ fn s3_accounts(buckets: &[Bucket]) -> Vec<S3Account> {
             };
             S3Account {
                 consumer: consumer.to_owned(),
-                user: format!("minio-user-{consumer}"),
+                user: user.map_or_else(
+                    || consumer.to_owned(),
+                    |p| p.replace(crate::blueprint::CONSUMER, consumer),
+                ),
                 store: format!("{consumer}/s3"),
                 policy: consumer.to_owned(),
                 buckets: buckets.keys().map(|b| (*b).to_owned()).collect(),
