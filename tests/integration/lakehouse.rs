@@ -748,16 +748,71 @@ fn the_lakehouse_clusters_pass_socle_check_and_kustomize() {
                 .expect("json"),
         )
         .expect("write");
-        let out = Command::new(promtool)
+        let out = Command::new(&promtool)
             .args(["check", "rules"])
             .arg(&path)
             .output()
             .expect("promtool");
         let said = String::from_utf8_lossy(&out.stdout);
         assert!(
-            out.status.success() && said.contains("SUCCESS: 9 rules found"),
+            out.status.success() && said.contains("SUCCESS: 10 rules found"),
             "{said}{}",
             String::from_utf8_lossy(&out.stderr)
+        );
+        // Dremio's scrape target, as its PodMonitor names it, down for
+        // 15 minutes fires the alert; up, it does not.
+        let query = "lakehouse-query";
+        let test = serde_json::json!({
+            "rule_files": ["rules.yaml"],
+            "evaluation_interval": "1m",
+            "tests": [{
+                "interval": "1m",
+                "input_series": [
+                    {"series": format!("up{{job=\"{query}/dremio\", pod=\"dremio-executor-1\"}}"), "values": "0x20"},
+                    {"series": format!("up{{job=\"{query}/dremio\", pod=\"dremio-executor-0\"}}"), "values": "1x20"}
+                ],
+                "alert_rule_test": [
+                    {"eval_time": "5m", "alertname": "DremioMetricsDown", "exp_alerts": []},
+                    {"eval_time": "15m", "alertname": "DremioMetricsDown", "exp_alerts": [{
+                        "exp_labels": {"severity": "warning", "environment": "prod", "job": format!("{query}/dremio"), "pod": "dremio-executor-1"},
+                        "exp_annotations": {
+                            "summary": "Dremio node dremio-executor-1 has not answered Prometheus for 10 minutes",
+                            "description": rules["spec"]["groups"].as_array().into_iter().flatten()
+                                .flat_map(|g| g["rules"].as_array().into_iter().flatten())
+                                .find(|r| r["alert"] == "DremioMetricsDown")
+                                .map(|r| r["annotations"]["description"].clone())
+                                .expect("DremioMetricsDown"),
+                            "runbook_url": "runbooks/alerts/DremioMetricsDown.md"
+                        }
+                    }]}
+                ]
+            }]
+        });
+        let test_path = dir.path().join("test.yaml");
+        fs_err::write(&test_path, serde_json::to_string(&test).expect("json")).expect("write");
+        let out = Command::new(promtool)
+            .args(["test", "rules"])
+            .arg(&test_path)
+            .output()
+            .expect("promtool");
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Prometheus scrapes every Dremio node on the port its PodMonitor names.
+    let monitor: serde_json::Value = crate::support::yaml_slice(
+        text(&files, "components/dremio/base/podmonitor.yaml").as_bytes(),
+    )
+    .expect("podmonitor");
+    assert_eq!(monitor["spec"]["podMetricsEndpoints"][0]["port"], "metrics");
+    for node in ["master", "executor"] {
+        let set = text(&files, &format!("components/dremio/base/{node}.yaml"));
+        assert!(
+            set.contains("- name: metrics\n              containerPort: 9010\n"),
+            "{node}"
         );
     }
 
