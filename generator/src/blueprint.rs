@@ -40,6 +40,11 @@ pub struct Manifest {
     /// lists `sso`; without them, the spec is not offered `sso`.
     #[serde(default)]
     pub sso_roles: Vec<String>,
+    /// Those of `sso_roles` that administer the UIs: a spec's `sso` maps
+    /// at least one group to one of them, or nobody administers the UIs
+    /// once users sign in with the realm.
+    #[serde(default)]
+    pub sso_admin_roles: Vec<String>,
     /// The interpreters its notebooks offer: the values the spec's
     /// `notebooks.interpreters` lists may take.
     #[serde(default)]
@@ -538,6 +543,7 @@ impl Manifest {
         crate::core::spec_schema::Reads {
             sections: self.spec_sections.as_deref(),
             sso_roles: &self.sso_roles,
+            sso_admin_roles: &self.sso_admin_roles,
             interpreters: &self.notebooks.interpreters,
             descriptions: &self.spec_descriptions,
         }
@@ -861,6 +867,16 @@ impl Manifest {
             if r.replicas == 0 {
                 return Err("replicated_storage.replicas: at least 1".into());
             }
+        }
+        if let Some(r) = self
+            .sso_admin_roles
+            .iter()
+            .find(|r| !self.sso_roles.contains(r))
+        {
+            return Err(format!(
+                "sso_admin_roles: {r:?} is not one of sso_roles ({})",
+                self.sso_roles.join(", ")
+            ));
         }
         let lists_sso = self.spec_sections.iter().flatten().any(|s| s == "sso");
         if lists_sso && self.sso_roles.is_empty() {
@@ -1281,6 +1297,7 @@ mod tests {
             spec_sections: None,
             cluster_sections: Vec::new(),
             sso_roles: Vec::new(),
+            sso_admin_roles: Vec::new(),
             notebooks: Default::default(),
             spec_descriptions: BTreeMap::new(),
             s3_user: None,
@@ -1316,6 +1333,16 @@ mod tests {
         assert!(err.starts_with("sso_roles:"), "{err}");
         m.sso_roles = vec!["Viewer".into()];
         assert!(m.check().is_ok());
+        // Its administrators' role is one of them.
+        m.sso_admin_roles = vec!["Owner".into()];
+        let err = m.check().unwrap_err();
+        assert!(
+            err.starts_with("sso_admin_roles: \"Owner\" is not one of sso_roles (Viewer)"),
+            "{err}"
+        );
+        m.sso_admin_roles = vec!["Viewer".into()];
+        assert!(m.check().is_ok());
+        m.sso_admin_roles.clear();
         // Without spec_sections, every section but `sso` is offered: the
         // realm needs roles to map its groups to.
         m.spec_sections = None;

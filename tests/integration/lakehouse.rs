@@ -32,7 +32,7 @@ fn socle_lists_both_blueprints_and_prints_each_example() {
     assert_eq!(printed, example());
     let (code, shown, _) = socle_in(dir.path(), &["blueprint", "show", NAME]);
     assert_eq!(code, 0);
-    assert!(shown.contains("spec sections read (besides client, domain, repository, environments, components): data_domains, secrets, network, object_storage, mirror, sso\nrequired with a Kubernetes environment: object_storage\nroles a group of `sso` may get: Admin, Alpha, Gamma, sql_lab\n"), "{shown}");
+    assert!(shown.contains("spec sections read (besides client, domain, repository, environments, components): data_domains, secrets, network, object_storage, mirror, sso\nrequired with a Kubernetes environment: object_storage\nroles a group of `sso` may get: Admin, Alpha, Gamma, sql_lab\nroles of which `sso` gives one to a group (its administrators): Admin\n"), "{shown}");
     // Its schema offers only the sections it reads.
     let (code, schema, _) = socle_in(dir.path(), &["spec", "schema", "--blueprint", NAME]);
     assert_eq!(code, 0);
@@ -78,6 +78,12 @@ fn a_spec_is_refused_for_a_blueprint_or_target_socle_does_not_render() {
         (
             example().replace("{name: bi-admins, role: Admin}", "{name: bi-admins, role: admin}"),
             "sso.groups[0].role",
+        ),
+        // Signed in with the realm, Superset has no local account: a group
+        // must administer it.
+        (
+            example().replace("{name: bi-admins, role: Admin}", "{name: bi-admins, role: Alpha}"),
+            "sso.groups: no group gets Admin: once users sign in with the realm, nobody could administer the UIs",
         ),
         // The default blueprint hosts its own realm: the client's is not
         // a section it reads.

@@ -124,6 +124,8 @@ fn summary(m: &Manifest) -> serde_json::Value {
         "cluster_sections": m.cluster_sections,
         // The roles a group of the spec's `sso` may get.
         "sso_roles": m.sso_roles,
+        // Those of which the spec's `sso` gives one to a group.
+        "sso_admin_roles": m.sso_admin_roles,
         // The interpreters the spec's `notebooks.interpreters` may list.
         "notebook_interpreters": m.notebooks.interpreters.iter().map(|i| &i.name).collect::<Vec<_>>(),
     })
@@ -153,6 +155,13 @@ fn text(m: &Manifest) -> String {
             s,
             "roles a group of `sso` may get: {}",
             m.sso_roles.join(", ")
+        );
+    }
+    if !m.sso_admin_roles.is_empty() {
+        let _ = writeln!(
+            s,
+            "roles of which `sso` gives one to a group (its administrators): {}",
+            m.sso_admin_roles.join(", ")
         );
     }
     if !m.notebooks.interpreters.is_empty() {

@@ -77,6 +77,11 @@ pub struct Manifest {
     /// The roles the groups of the spec's `sso` section may get.
     #[serde(default)]
     pub sso_roles: Vec<String>,
+    /// Those of `sso_roles` that administer the UIs: a spec's `sso` maps
+    /// at least one group to one of them, or nobody administers the UIs
+    /// once users sign in with the realm.
+    #[serde(default)]
+    pub sso_admin_roles: Vec<String>,
     /// The interpreters its notebooks offer.
     #[serde(default)]
     pub notebooks: Notebooks,
@@ -92,6 +97,7 @@ impl Manifest {
         crate::core::spec_schema::Reads {
             sections: self.spec_sections.as_deref(),
             sso_roles: &self.sso_roles,
+            sso_admin_roles: &self.sso_admin_roles,
             interpreters: &self.notebooks.interpreters,
             descriptions: &self.spec_descriptions,
         }

@@ -605,7 +605,20 @@ pub fn parse_for(
         }],
     })?;
 
-    let problems = cross_checks(&spec, &lines);
+    let mut problems = cross_checks(&spec, &lines);
+    if let Some(sso) = &spec.sso {
+        let admins = reads.sso_admin_roles;
+        if !admins.is_empty() && !sso.groups.iter().any(|g| admins.contains(&g.role)) {
+            problems.push(Problem {
+                line: lines.line_of("/sso/groups").or_else(|| lines.line_of("/sso")),
+                field: "sso.groups".into(),
+                message: format!(
+                    "no group gets {}: once users sign in with the realm, nobody could administer the UIs; map the realm's administrators' group to it",
+                    admins.join(" or ")
+                ),
+            });
+        }
+    }
     if !problems.is_empty() {
         return Err(SpecError::Invalid {
             origin: origin.to_owned(),

@@ -63,6 +63,9 @@ pub struct Reads<'a> {
     /// The roles its UIs grant the groups of `sso` (its manifest's
     /// `sso_roles`): the only values `sso.groups[].role` may take.
     pub sso_roles: &'a [String],
+    /// Those of `sso_roles` that administer its UIs (its manifest's
+    /// `sso_admin_roles`): a spec's `sso` must give one to a group.
+    pub sso_admin_roles: &'a [String],
     /// The interpreters its notebooks offer: the only values the lists of
     /// `notebooks.interpreters` may hold.
     pub interpreters: &'a [crate::core::blueprint::Interpreter],
@@ -78,6 +81,7 @@ impl Default for Reads<'_> {
         Reads {
             sections: None,
             sso_roles: &[],
+            sso_admin_roles: &[],
             interpreters: &[],
             descriptions: &NONE,
         }
