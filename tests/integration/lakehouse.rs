@@ -266,11 +266,156 @@ fn real_dbt_builds_the_lakehouse_project_locally_and_parses_its_dremio_target() 
     let Some(dbt) = tool("dbt") else {
         return;
     };
-    let dir = materialise(&render_text(&example()));
-    let (ok, text) = crate::support::dbt_check(&dbt, dir.path());
+    let files = render_text(&example());
+    let dir = materialise(&files);
+    // The starter dashboard's queries, on the tables dbt builds.
+    let queries = starter_queries(&files);
+    let (ok, text) = crate::support::dbt_check_queries(&dbt, dir.path(), &queries.join("\n"));
     assert!(ok, "{text}");
     assert!(text.contains("Registered adapter: dremio="), "{text}");
     assert!(text.contains("parse on: dev"), "{text}");
+    assert_eq!(text.matches("sql ok, ").count(), queries.len(), "{text}");
+}
+
+/// The starter dashboard Superset imports (components/superset/base, the
+/// host's copy the same) holds together, and reads the dbt mart it names:
+/// its dataset is a mart model with that model's documented columns, in
+/// the schema the Dremio targets write tables to; its metrics sum those
+/// columns; its charts use the dataset's metrics and columns; its layout
+/// places exactly its charts. Returns, per chart, the aggregate query
+/// Superset would send (its group-by columns and metrics on the table),
+/// for the local build to run.
+fn starter_queries(files: &std::collections::BTreeMap<String, Vec<u8>>) -> Vec<String> {
+    let base = "components/superset/base/starter_dashboard.yaml";
+    assert_eq!(
+        text(files, base),
+        text(files, "compose/dev/superset/starter_dashboard.yaml")
+    );
+    let bundle: serde_json::Value = crate::support::yaml(text(files, base)).expect("bundle");
+    let entries = bundle.as_object().expect("a mapping of export paths");
+    let of = |prefix: &str| -> Vec<&serde_json::Value> {
+        entries
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(_, v)| v)
+            .collect()
+    };
+    let (datasets, charts, dashboards) = (of("datasets/"), of("charts/"), of("dashboards/"));
+    assert_eq!((datasets.len(), dashboards.len()), (1, 1), "{entries:?}");
+    assert!(charts.len() >= 3);
+    let dataset = datasets[0];
+    let table = dataset["table_name"].as_str().expect("table_name");
+    // A mart of the dbt project, materialised as a table where Dremio's
+    // targets put tables.
+    assert!(
+        files.contains_key(&format!("dbt/models/marts/{table}.sql")),
+        "{table}"
+    );
+    let profiles: serde_json::Value =
+        crate::support::yaml(text(files, "dbt/profiles.yml")).expect("profiles");
+    let dremio: Vec<&serde_json::Value> = profiles["lakehouse"]["outputs"]
+        .as_object()
+        .expect("outputs")
+        .values()
+        .filter(|o| o["type"] == "dremio")
+        .collect();
+    assert!(!dremio.is_empty());
+    for target in dremio {
+        assert_eq!(target["object_storage_source"], dataset["schema"]);
+    }
+    let marts: serde_json::Value =
+        crate::support::yaml(text(files, "dbt/models/marts/_marts.yml")).expect("marts");
+    let model = marts["models"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| m["name"] == table)
+        .expect("the mart is documented");
+    let names = |v: &serde_json::Value, key: &str, field: &str| -> Vec<String> {
+        v[key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c[field].as_str().map(str::to_owned))
+            .collect()
+    };
+    let mut columns = names(dataset, "columns", "column_name");
+    let mut documented = names(model, "columns", "name");
+    columns.sort();
+    documented.sort();
+    assert_eq!(columns, documented);
+    let metrics: std::collections::BTreeMap<String, String> = dataset["metrics"]
+        .as_array()
+        .expect("metrics")
+        .iter()
+        .map(|m| {
+            let expression = m["expression"].as_str().expect("expression");
+            let summed = expression
+                .strip_prefix("SUM(")
+                .and_then(|e| e.strip_suffix(')'))
+                .expect("a sum of a column");
+            assert!(columns.iter().any(|c| c == summed), "{expression}");
+            (
+                m["metric_name"].as_str().expect("name").to_owned(),
+                expression.to_owned(),
+            )
+        })
+        .collect();
+    let uuid = |v: &serde_json::Value| v["uuid"].as_str().expect("uuid").to_owned();
+    let mut placed: Vec<String> = dashboards[0]["position"]
+        .as_object()
+        .expect("position")
+        .values()
+        .filter(|n| n["type"] == "CHART")
+        .map(|n| n["meta"]["uuid"].as_str().expect("chart uuid").to_owned())
+        .collect();
+    let mut chart_uuids: Vec<String> = charts.iter().map(|c| uuid(c)).collect();
+    placed.sort();
+    chart_uuids.sort();
+    assert_eq!(placed, chart_uuids);
+    let mut queries = Vec::new();
+    for chart in charts {
+        assert_eq!(chart["dataset_uuid"].as_str(), Some(uuid(dataset).as_str()));
+        let params = &chart["params"];
+        assert_eq!(params["viz_type"], chart["viz_type"]);
+        let used: Vec<String> = params["metrics"]
+            .as_array()
+            .cloned()
+            .unwrap_or_else(|| vec![params["metric"].clone()])
+            .iter()
+            .map(|m| m.as_str().expect("a saved metric").to_owned())
+            .collect();
+        let by: Vec<String> = params["x_axis"]
+            .as_str()
+            .map(str::to_owned)
+            .into_iter()
+            .chain(
+                params["groupby"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|g| g.as_str().map(str::to_owned)),
+            )
+            .collect();
+        for c in &by {
+            assert!(columns.contains(c), "{c}");
+        }
+        let select: Vec<String> = by
+            .iter()
+            .cloned()
+            .chain(
+                used.iter()
+                    .map(|m| metrics.get(m).cloned().expect("a dataset metric")),
+            )
+            .collect();
+        let group = if by.is_empty() {
+            String::new()
+        } else {
+            format!(" group by {}", by.join(", "))
+        };
+        queries.push(format!("select {} from {table}{group}", select.join(", ")));
+    }
+    queries
 }
 
 /// The generated workflow: GitHub's schema, zizmor at low severity, and
@@ -1202,6 +1347,12 @@ fn superset_init_registers_dremio_with_the_credentials_it_is_given() {
         for f in ["init.sh", "register_dremio.py"] {
             write(conf.join(f), text(&files, &format!("{config}/{f}")));
         }
+        // The import runs in the real Superset only (superset_init.sh):
+        // here, that init.sh runs it after the registration.
+        write(
+            conf.join("import_starter.py"),
+            "import os\nopen(os.environ['LOG'], 'a').write('import_starter\\n')\n",
+        );
         let path = format!(
             "{}:{}",
             bin.display(),
@@ -1256,6 +1407,7 @@ fn superset_init_registers_dremio_with_the_credentials_it_is_given() {
                 "{config}"
             );
             assert_eq!(lines.get(3), Some(&"commit"), "{config}: {logged}");
+            assert_eq!(lines[4..], ["import_starter"], "{config}: {logged}");
         }
         // A password Superset 5 would alter (it decodes %XX in the URI it
         // builds) is refused, named, before anything is registered.
@@ -1292,7 +1444,12 @@ fn superset_init_registers_dremio_with_the_credentials_it_is_given() {
 
     // The host and the clusters run the same init: one script, rendered in
     // both places (the host's repository may have no cluster files).
-    for f in ["init.sh", "register_dremio.py"] {
+    for f in [
+        "init.sh",
+        "register_dremio.py",
+        "import_starter.py",
+        "starter_dashboard.yaml",
+    ] {
         assert_eq!(
             text(&files, &format!("compose/dev/superset/{f}")),
             text(&files, &format!("components/superset/base/{f}")),
@@ -1385,9 +1542,11 @@ fn superset_init_and_sign_in_work_in_a_real_superset() {
     assert_eq!(
         lines,
         [
+            "starter dashboard: already imported, left as it is",
             "database Dremio",
             "dialect DremioDialect_flight",
             "password ok",
+            "dashboard Starter, edited published 3 charts on $scratch.agg_revenue_daily on Dremio",
             "redirect superset https://superset.acme.example/oauth-authorized/keycloak",
             "user jdoe Alpha,Public,sql_lab"
         ],

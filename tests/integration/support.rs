@@ -566,10 +566,17 @@ pub fn bring_up_compose_host(host: &Path, scripts: &[&str]) -> Option<(String, S
 /// `tests/tools/dbt_check.sh` with the real `dbt` on a rendered repository
 /// in `dir`: whether it passed, and its whole output.
 pub fn dbt_check(dbt: &Path, dir: &Path) -> (bool, String) {
+    dbt_check_queries(dbt, dir, "")
+}
+
+/// [`dbt_check`], then `queries` (one per line) on the local build, each
+/// of which must return rows.
+pub fn dbt_check_queries(dbt: &Path, dir: &Path, queries: &str) -> (bool, String) {
     let out = std::process::Command::new("bash")
         .arg(repo_root().join("tests/tools/dbt_check.sh"))
         .arg(dbt)
         .arg(dir)
+        .env("DBT_CHECK_SQL", queries)
         .output()
         .expect("run dbt_check.sh");
     (

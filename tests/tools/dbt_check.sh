@@ -9,7 +9,9 @@
 # local` (seeds, models and tests on DuckDB, offline) and then `dbt parse
 # --target <env>` for every other target of profiles.yml, Trino or Dremio
 # (parsing needs no connection). Warnings are errors. Fails unless the build
-# ran at least one seed, one model and one test, all successful.
+# ran at least one seed, one model and one test, all successful. With
+# DBT_CHECK_SQL (queries, one per line), each must return rows on the
+# local target (`dbt show --inline`).
 set -euo pipefail
 
 if [ $# -ne 2 ]; then
@@ -56,6 +58,7 @@ EOF
 "$python" - $targets <<'EOF'
 import collections
 import json
+import os
 import sys
 
 from dbt.cli.main import dbtRunner
@@ -80,6 +83,16 @@ if bad:
 for kind in ("seed", "model", "test"):
     if kinds[kind] == 0:
         sys.exit(f"the build ran no {kind}")
+queries = os.environ.get("DBT_CHECK_SQL")
+for sql in filter(None, map(str.strip, (queries or "").splitlines())):
+    # A query a consumer of the build runs, on the local target's tables.
+    result = runner.invoke(["show", "--inline", sql, "--target", "local", "--limit", "100"])
+    if not result.success:
+        sys.exit(f"failed: {sql}: {result.exception or 'see above'}")
+    rows = len(result.result.results[0].agate_table.rows)
+    if rows == 0:
+        sys.exit(f"no row: {sql}")
+    print(f"sql ok, {rows} row(s): {sql}", flush=True)
 for target in sys.argv[1:]:
     dbt("parse", "--target", target)
 EOF

@@ -12,8 +12,10 @@
 # drivers of requirements.txt go to a packages folder on PYTHONPATH, as
 # the init container installs them, and init.sh runs twice (every sync runs
 # it again), the second time with another password.
-# Prints `database <name>`, `dialect <class>` and `password ok|altered`
-# for the database the run registered; then, with SSO_GROUPS (a JSON list
+# Prints what the second run said of the starter dashboard (edited by its
+# users in between), `database <name>`, `dialect <class>` and `password
+# ok|altered` for the database the run registered, and `dashboard <title>
+# ...` for each dashboard; then, with SSO_GROUPS (a JSON list
 # of the groups the realm gives the user), the lines of superset_sso.py,
 # which signs a user in through a stand-in Keycloak realm (OIDC_ROLES_MAPPING
 # comes from the environment, as the overlay's superset-env gives it).
@@ -41,9 +43,24 @@ run() {
     DREMIO_FLIGHT=dremio-client.lakehouse-query.svc.cluster.local:32010 DREMIO_USER=superset \
     DREMIO_PASSWORD="$password" "$@"
 }
-for password in 'first p@ss:w/rd?&#' 'p@ss:w/rd ?&#+=;x'; do
-  run "$password" sh "$config/init.sh" >"$work/init.log" 2>&1 || { cat "$work/init.log" >&2; exit 1; }
-done
+init() {
+  run "$1" sh "$config/init.sh" >"$work/init.log" 2>&1 || { cat "$work/init.log" >&2; exit 1; }
+}
+init 'first p@ss:w/rd?&#'
+# Its users edit the starter dashboard: the next sync leaves it as they made it.
+run 'first p@ss:w/rd?&#' python - >/dev/null 2>&1 <<'PY'
+from superset.app import create_app
+
+app = create_app()
+with app.app_context():
+    from superset.extensions import db
+    from superset.models.dashboard import Dashboard
+
+    db.session.query(Dashboard).one().dashboard_title = "Starter, edited"
+    db.session.commit()
+PY
+init 'p@ss:w/rd ?&#+=;x'
+grep -h '^starter dashboard' "$work/init.log"
 run 'p@ss:w/rd ?&#+=;x' python - 2>/dev/null <<'PY'
 import os
 
@@ -60,6 +77,12 @@ with app.app_context():
             print("dialect", type(engine.dialect).__name__)
             same = engine.url.password == os.environ["DREMIO_PASSWORD"]
             print("password", "ok" if same else "altered")
+
+    from superset.models.dashboard import Dashboard
+
+    for d in db.session.query(Dashboard).all():
+        tables = sorted({f"{s.datasource.schema}.{s.datasource.table_name} on {s.datasource.database.database_name}" for s in d.slices})
+        print("dashboard", d.dashboard_title, "published" if d.published else "draft", len(d.slices), "charts on", ", ".join(tables))
 PY
 if [ -n "${SSO_GROUPS:-}" ]; then
   run 'p@ss:w/rd ?&#+=;x' env OIDC_ISSUER=https://replaced.invalid/realms/acme \
