@@ -447,6 +447,16 @@ fn interpreters_follow_the_spec_per_environment() {
         "\nnotebooks:\n  interpreters:\n    prod: [python, trino]\n    dev: [trino]\nsecrets:\n",
     );
     assert_ne!(spec, socle::spec::EXAMPLE);
+    // The library's parse reads the default blueprint's interpreters too.
+    let names = ["dev".to_owned(), "staging".to_owned(), "prod".to_owned()];
+    let parsed = socle::spec::parse(
+        &spec,
+        "socle.yaml",
+        &names,
+        &socle::core::blueprint::options(),
+    )
+    .expect("the blueprint's interpreters are accepted");
+    assert_eq!(parsed.notebooks.interpreters["dev"], ["trino"]);
     let files = render_text(&spec);
     assert_eq!(settings(&files, "prod"), set(&["python", "trino", "md"]));
     assert_eq!(includes(&files, "prod"), set(&["python", "jdbc", "md"]));
@@ -476,6 +486,15 @@ fn interpreters_follow_the_spec_per_environment() {
         "\nsecrets:\n",
         "\nnotebooks:\n  interpreters:\n    dev: [sh]\nsecrets:\n",
     );
+    let err = socle::spec::parse(
+        &shell,
+        "socle.yaml",
+        &names,
+        &socle::core::blueprint::options(),
+    )
+    .expect_err("sh is not an interpreter of the blueprint")
+    .to_string();
+    assert!(err.contains("notebooks.interpreters.dev[0]"), "{err}");
     assert!(socle::repository::render(&socle::generate::Inputs {
         spec_text: &shell,
         spec_origin: "socle.yaml",

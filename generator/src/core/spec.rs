@@ -534,15 +534,18 @@ fn display_field(field: &str) -> &str {
     }
 }
 
-/// Parse and validate a spec. `origin` names the file in messages;
-/// `environments` lists the environment names that have defaults.
+/// Parse and validate a spec for the default blueprint (what it reads of
+/// the spec: its interpreters, its words). `origin` names the file in
+/// messages; `environments` lists the environment names that have
+/// defaults.
 pub fn parse(
     text: &str,
     origin: &str,
     environments: &[String],
     options: &[crate::core::blueprint::SpecOption],
 ) -> Result<Spec, SpecError> {
-    parse_for(text, origin, environments, options, Default::default())
+    let manifest = crate::core::blueprint::named(None).unwrap_or_default();
+    parse_for(text, origin, environments, options, manifest.reads())
 }
 
 /// [`parse`] for a blueprint that reads only some of the spec's optional
