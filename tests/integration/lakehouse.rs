@@ -277,6 +277,16 @@ fn real_dbt_builds_the_lakehouse_project_locally_and_parses_its_dremio_target() 
     assert_eq!(text.matches("sql ok, ").count(), queries.len(), "{text}");
 }
 
+/// The string `field` of each object in the list `v[key]`.
+fn fields(v: &serde_json::Value, key: &str, field: &str) -> Vec<String> {
+    v[key]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c[field].as_str().map(str::to_owned))
+        .collect()
+}
+
 /// The starter dashboard Superset imports (components/superset/base, the
 /// host's copy the same) holds together, and reads the dbt mart it names:
 /// its dataset is a mart model with that model's documented columns, in
@@ -331,16 +341,8 @@ fn starter_queries(files: &std::collections::BTreeMap<String, Vec<u8>>) -> Vec<S
         .flatten()
         .find(|m| m["name"] == table)
         .expect("the mart is documented");
-    let names = |v: &serde_json::Value, key: &str, field: &str| -> Vec<String> {
-        v[key]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|c| c[field].as_str().map(str::to_owned))
-            .collect()
-    };
-    let mut columns = names(dataset, "columns", "column_name");
-    let mut documented = names(model, "columns", "name");
+    let mut columns = fields(dataset, "columns", "column_name");
+    let mut documented = fields(model, "columns", "name");
     columns.sort();
     documented.sort();
     assert_eq!(columns, documented);
@@ -515,25 +517,17 @@ fn no_name_of_either_blueprint_is_in_the_code() {
     let default_name = socle::blueprint::Manifest::load(&Tree::embedded_blueprint())
         .expect("default")
         .name;
-    let ids = |m: &serde_json::Value, key: &str, field: &str| -> Vec<String> {
-        m[key]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|c| c[field].as_str().map(str::to_owned))
-            .collect()
-    };
     let blueprints = [
         (NAME, manifest(NAME)),
         (default_name.as_str(), manifest(&default_name)),
     ];
     let mut names: Vec<String> = Vec::new();
     for (i, (name, ours)) in blueprints.iter().enumerate() {
-        let theirs = ids(&blueprints[1 - i].1, "components", "id");
-        let own: Vec<String> = ids(ours, "components", "id")
+        let theirs = fields(&blueprints[1 - i].1, "components", "id");
+        let own: Vec<String> = fields(ours, "components", "id")
             .into_iter()
             .filter(|id| !theirs.contains(id))
-            .chain(ids(ours, "namespaces", "name"))
+            .chain(fields(ours, "namespaces", "name"))
             .chain([(*name).to_owned()])
             .collect();
         assert!(own.len() >= 5, "{own:?}");
@@ -946,12 +940,7 @@ fn the_lakehouse_clusters_pass_socle_check_and_kustomize() {
             .arg(&test_path)
             .output()
             .expect("promtool");
-        assert!(
-            out.status.success(),
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        crate::support::assert_success(&out);
     }
     // Prometheus scrapes every Dremio node on the port its PodMonitor names.
     let monitor: serde_json::Value = crate::support::yaml_slice(

@@ -159,7 +159,7 @@ pub(crate) fn bootstrap(
     // (its manifest's `storage_classes`) is the cluster's: it must
     // exist before the first volume is claimed. A blueprint that defines
     // none names none in its claims: they get the cluster's default.
-    for env in envs.iter().filter(|_| !storage_classes.is_empty()) {
+    for env in envs.iter() {
         for class in [
             &env.defaults.storage_class,
             &env.defaults.object_store_class,
@@ -167,7 +167,7 @@ pub(crate) fn bootstrap(
             let Some(class) = class.as_ref().and_then(|c| c.0.as_str()) else {
                 continue;
             };
-            if !storage_classes.iter().any(|c| c == class) {
+            if !storage_classes.is_empty() && !storage_classes.iter().any(|c| c == class) {
                 push(
                     "the cluster's own storage classes that socle.yaml names (storage_class, object_store_class): socle does not define them",
                     "storage.k8s.io",
