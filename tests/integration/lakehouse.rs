@@ -900,7 +900,7 @@ fn the_lakehouse_clusters_pass_socle_check_and_kustomize() {
             .expect("promtool");
         let said = String::from_utf8_lossy(&out.stdout);
         assert!(
-            out.status.success() && said.contains("SUCCESS: 10 rules found"),
+            out.status.success() && said.contains("SUCCESS: 11 rules found"),
             "{said}{}",
             String::from_utf8_lossy(&out.stderr)
         );

@@ -14,6 +14,7 @@ mod content;
 mod datalab;
 mod dbt;
 mod distribution;
+mod dremio_backup;
 mod egress;
 mod facts;
 mod gate_holds;
