@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use crate::lakehouse::example;
 use socle::render::FileSet;
 
-use crate::support::{render_text, text, tool, yaml_stream};
+use crate::support::{check_json, finds, render_text, text, tool, yaml_stream};
 
 /// The JSON properties of Dremio's `BackupRestoreUtil.BackupOptions`, which
 /// `POST /apiv2/backup` deserialises (dremio-oss,
@@ -120,6 +120,19 @@ fn the_catalog_is_backed_up_into_the_distributed_storage_on_the_environments_sch
             format!("acme/{env}/dremio/backup")
         );
     }
+    // socle check follows the Job's address to Dremio's Service: a wrong
+    // port is a denial.
+    let path = "components/dremio/overlays/prod/catalog-backup.yaml";
+    let mut broken = files.clone();
+    let wrong = text(&files, path).replace(".svc:9047", ".svc:9048");
+    assert_ne!(wrong, text(&files, path));
+    broken.insert(path.into(), wrong.into_bytes());
+    let (code, findings) = check_json(&broken);
+    assert_eq!(code, 1, "{findings:#?}");
+    assert!(
+        finds(&findings, "SOC-SYS-004", &["dremio-client", "9048"]),
+        "{findings:#?}"
+    );
     let readme = text(&files, "README.md");
     assert!(
         readme.contains("`acme/<env>/dremio/backup` (properties `username` and")
