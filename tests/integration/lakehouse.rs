@@ -1131,6 +1131,17 @@ fn the_lakehouse_clusters_back_up_off_the_cluster() {
         f.insert(path.into(), text.into_bytes());
         check_json(&f)
     };
+    // The snapshot Job names Elasticsearch by its full address (one of
+    // ECK's certificate names), which the check follows to ECK's Service.
+    let path = "components/elasticsearch/manifests/prod/snapshots.yaml";
+    let wrong = text(&files, path).replace(".svc:9200", ".svc:9201");
+    assert_ne!(wrong, text(&files, path));
+    let (code, findings) = edited(path, wrong);
+    assert_eq!(code, 1, "{findings:#?}");
+    assert!(
+        crate::support::finds(&findings, "SOC-SYS-004", &["elasticsearch-es-http", "9201"]),
+        "{findings:#?}"
+    );
     // The storage namespace's egress to the target dropped: neither the
     // database nor the search store can write a backup.
     let path = "platform/overlays/prod/namespaces/storage/egress.yaml";
