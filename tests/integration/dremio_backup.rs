@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use crate::lakehouse::example;
 use socle::render::FileSet;
 
-use crate::support::{check_json, finds, render_text, text, tool, yaml_stream};
+use crate::support::{check_json, env_value, finds, render_text, text, tool, yaml_stream};
 
 /// The JSON properties of Dremio's `BackupRestoreUtil.BackupOptions`, which
 /// `POST /apiv2/backup` deserialises (dremio-oss,
@@ -37,15 +37,18 @@ fn kind<'a>(docs: &'a [Value], kind: &str, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("{kind} {name}"))
 }
 
-fn env_var(container: &Value, name: &str) -> String {
-    container["env"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|e| e["name"] == name)
-        .and_then(|e| e["value"].as_str())
-        .unwrap_or_else(|| panic!("env {name}"))
-        .to_string()
+/// A script of the backup's ConfigMap.
+fn script(docs: &[Value], name: &str) -> String {
+    kind(docs, "ConfigMap", "dremio-catalog-backup")["data"][name]
+        .as_str()
+        .unwrap_or_else(|| panic!("{name}"))
+        .to_owned()
+}
+
+/// The CronJob's pod spec.
+fn pod(docs: &[Value]) -> &Value {
+    &kind(docs, "CronJob", "dremio-catalog-backup")["spec"]["jobTemplate"]["spec"]["template"]
+        ["spec"]
 }
 
 #[test]
@@ -72,7 +75,7 @@ fn the_catalog_is_backed_up_into_the_distributed_storage_on_the_environments_sch
         };
         assert_eq!(cron["spec"]["schedule"], schedule, "{env}");
         assert_eq!(cron["spec"]["concurrencyPolicy"], "Forbid");
-        let pod = &cron["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+        let pod = pod(&docs);
         let backup = &pod["initContainers"][0];
         let prune = &pod["containers"][0];
         // The backup goes inside the distributed storage the master
@@ -86,10 +89,10 @@ fn the_catalog_is_backed_up_into_the_distributed_storage_on_the_environments_sch
             .find_map(|l| l.trim().strip_prefix("dist: "))
             .map(|d| d.trim_matches('"'))
             .expect("paths.dist");
-        let dir = env_var(backup, "BACKUP_DIR");
+        let dir = env_value(backup, "BACKUP_DIR");
         assert_eq!(dir, format!("{dist}/catalog-backups"));
         // mc prunes the same folder: bucket and prefix of the dremioS3 URI.
-        let prefix = env_var(prune, "BACKUP_PREFIX");
+        let prefix = env_value(prune, "BACKUP_PREFIX");
         assert_eq!(
             format!("dremioS3:///{prefix}"),
             dir,
@@ -100,12 +103,12 @@ fn the_catalog_is_backed_up_into_the_distributed_storage_on_the_environments_sch
             &files,
             &format!("components/elasticsearch/manifests/{env}/snapshots.yaml"),
         );
-        let retention = env_var(prune, "RETENTION");
+        let retention = env_value(prune, "RETENTION");
         assert!(
             snapshots.contains(&format!("\"expire_after\": \"{retention}\"")),
             "{retention}"
         );
-        assert_eq!(env_var(prune, "S3_ENDPOINT"), "https://s3.acme.example");
+        assert_eq!(env_value(prune, "S3_ENDPOINT"), "https://s3.acme.example");
         // Restricted pods, no API token, no root.
         assert_eq!(pod["automountServiceAccountToken"], false);
         assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
@@ -213,13 +216,9 @@ fn the_backup_script_asks_dremio_for_a_backup_as_its_api_reads_it() {
     };
     let files = render_text(&example());
     let docs = docs(&files, "prod");
-    let script = kind(&docs, "ConfigMap", "dremio-catalog-backup")["data"]["backup.sh"]
-        .as_str()
-        .expect("backup.sh")
-        .to_string();
-    let cron = kind(&docs, "CronJob", "dremio-catalog-backup");
-    let container = &cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["initContainers"][0];
-    let backup_dir = env_var(container, "BACKUP_DIR");
+    let script = script(&docs, "backup.sh");
+    let container = &pod(&docs)["initContainers"][0];
+    let backup_dir = env_value(container, "BACKUP_DIR");
 
     // The login body as External Secrets renders its template: sprig's
     // toJson of each value, so quotes and backslashes stay valid JSON.
@@ -382,4 +381,80 @@ fn a_catalog_without_a_recent_backup_alerts() {
         .output()
         .expect("promtool");
     crate::support::assert_success(&out);
+}
+
+/// The pruning, against a recording stand-in for `mc`: it signs in to the
+/// client's store with the account's keys, from their files, and removes
+/// only the backups' folder's objects older than the retention.
+#[test]
+fn the_pruning_removes_only_old_backups_of_its_environment() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(sh) = tool("sh") else {
+        return;
+    };
+    let files = render_text(&example());
+    let docs = docs(&files, "prod");
+    let script = script(&docs, "prune.sh");
+    let prune = &pod(&docs)["containers"][0];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bin = dir.path().join("bin");
+    let keys = dir.path().join("keys");
+    fs_err::create_dir_all(&bin).expect("bin");
+    fs_err::create_dir_all(&keys).expect("keys");
+    fs_err::write(keys.join("access-key"), "AKIAEXAMPLE").expect("key");
+    fs_err::write(keys.join("secret-key"), "s3cr3t/with+signs").expect("key");
+    let mc = bin.join("mc");
+    fs_err::write(
+        &mc,
+        "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\" >> \"$SEEN\"; done\necho -- >> \"$SEEN\"\n",
+    )
+    .expect("stand-in");
+    fs_err::set_permissions(&mc, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    fs_err::write(dir.path().join("prune.sh"), &script).expect("script");
+    let seen = dir.path().join("seen");
+    let out = Command::new(sh)
+        .arg(dir.path().join("prune.sh"))
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bin.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .env("SEEN", &seen)
+        .env("S3_ENDPOINT", env_value(prune, "S3_ENDPOINT"))
+        .env("BACKUP_PREFIX", env_value(prune, "BACKUP_PREFIX"))
+        .env("RETENTION", env_value(prune, "RETENTION"))
+        .env("S3_KEYS", &keys)
+        .output()
+        .expect("sh");
+    crate::support::assert_success(&out);
+    let calls = fs_err::read_to_string(&seen).expect("calls");
+    let calls: Vec<Vec<&str>> = calls
+        .split("--\n")
+        .filter(|c| !c.is_empty())
+        .map(|c| c.lines().collect())
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            vec![
+                "alias",
+                "set",
+                "store",
+                "https://s3.acme.example",
+                "AKIAEXAMPLE",
+                "s3cr3t/with+signs"
+            ],
+            vec![
+                "rm",
+                "--recursive",
+                "--force",
+                "--older-than",
+                "30d",
+                "store/dremio/prod/catalog-backups/"
+            ],
+        ]
+    );
 }

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::support::{render, text, tool};
+use crate::support::{env_value, render, text, tool};
 
 fn scripts(env: &str) -> (String, String, Value) {
     let files = render(None);
@@ -41,17 +41,6 @@ fn recorder(bin: &Path, name: &str, log: &Path) {
         .arg(&path)
         .status()
         .unwrap();
-}
-
-fn env_value(container: &Value, name: &str) -> String {
-    container["env"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["name"] == name)
-        .and_then(|e| e["value"].as_str())
-        .unwrap_or_else(|| panic!("{name}"))
-        .to_owned()
 }
 
 fn run(script: &str, bin: &Path, envs: &[(&str, String)]) {

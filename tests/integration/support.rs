@@ -588,3 +588,15 @@ pub fn dbt_check_queries(dbt: &Path, dir: &Path, queries: &str) -> (bool, String
         ),
     )
 }
+
+/// The literal value of a container's environment variable `name`.
+pub fn env_value(container: &serde_json::Value, name: &str) -> String {
+    container["env"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["name"] == name)
+        .and_then(|e| e["value"].as_str())
+        .unwrap_or_else(|| panic!("env {name}"))
+        .to_owned()
+}
