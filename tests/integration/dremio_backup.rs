@@ -322,13 +322,7 @@ fn a_catalog_without_a_recent_backup_alerts() {
         "components/monitoring/overlays/prod/alerts.yaml",
     ))
     .expect("rules");
-    let rule = rules["spec"]["groups"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|g| g["rules"].as_array().into_iter().flatten())
-        .find(|r| r["alert"] == "DremioCatalogBackupMissing")
-        .expect("DremioCatalogBackupMissing");
+    let rule = crate::support::alert_rule(&rules, "DremioCatalogBackupMissing");
     let dir = tempfile::tempdir().expect("tempdir");
     fs_err::write(
         dir.path().join("rules.yaml"),
@@ -373,14 +367,7 @@ fn a_catalog_without_a_recent_backup_alerts() {
             }
         ]
     });
-    let path = dir.path().join("test.yaml");
-    fs_err::write(&path, serde_json::to_string(&test).expect("json")).expect("test written");
-    let out = Command::new(promtool)
-        .args(["test", "rules"])
-        .arg(&path)
-        .output()
-        .expect("promtool");
-    crate::support::assert_success(&out);
+    crate::support::promtool_test(&promtool, dir.path(), &test);
 }
 
 /// The pruning, against a recording stand-in for `mc`: it signs in to the

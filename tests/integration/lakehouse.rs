@@ -922,25 +922,14 @@ fn the_lakehouse_clusters_pass_socle_check_and_kustomize() {
                         "exp_labels": {"severity": "warning", "environment": "prod", "job": format!("{query}/dremio"), "pod": "dremio-executor-1"},
                         "exp_annotations": {
                             "summary": "Dremio node dremio-executor-1 has not answered Prometheus for 10 minutes",
-                            "description": rules["spec"]["groups"].as_array().into_iter().flatten()
-                                .flat_map(|g| g["rules"].as_array().into_iter().flatten())
-                                .find(|r| r["alert"] == "DremioMetricsDown")
-                                .map(|r| r["annotations"]["description"].clone())
-                                .expect("DremioMetricsDown"),
+                            "description": crate::support::alert_rule(&rules, "DremioMetricsDown")["annotations"]["description"],
                             "runbook_url": "runbooks/alerts/DremioMetricsDown.md"
                         }
                     }]}
                 ]
             }]
         });
-        let test_path = dir.path().join("test.yaml");
-        fs_err::write(&test_path, serde_json::to_string(&test).expect("json")).expect("write");
-        let out = Command::new(promtool)
-            .args(["test", "rules"])
-            .arg(&test_path)
-            .output()
-            .expect("promtool");
-        crate::support::assert_success(&out);
+        crate::support::promtool_test(&promtool, dir.path(), &test);
     }
     // Prometheus scrapes every Dremio node on the port its PodMonitor names.
     let monitor: serde_json::Value = crate::support::yaml_slice(

@@ -600,3 +600,27 @@ pub fn env_value(container: &serde_json::Value, name: &str) -> String {
         .unwrap_or_else(|| panic!("env {name}"))
         .to_owned()
 }
+
+/// The alerting rule `alert` of a PrometheusRule's groups.
+pub fn alert_rule<'a>(rule: &'a serde_json::Value, alert: &str) -> &'a serde_json::Value {
+    rule["spec"]["groups"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|g| g["rules"].as_array().into_iter().flatten())
+        .find(|r| r["alert"] == alert)
+        .unwrap_or_else(|| panic!("no alert {alert}"))
+}
+
+/// Runs `promtool test rules` on `test` (a unit-test file's content, its
+/// rule files relative to `dir`) and asserts it passes.
+pub fn promtool_test(promtool: &Path, dir: &Path, test: &serde_json::Value) {
+    let path = dir.join("test.yaml");
+    fs_err::write(&path, serde_json::to_string(test).expect("json")).expect("test written");
+    let out = std::process::Command::new(promtool)
+        .args(["test", "rules"])
+        .arg(&path)
+        .output()
+        .expect("promtool");
+    assert_success(&out);
+}
