@@ -38,10 +38,7 @@ fn argocd_documents_match_the_strict_crd_schemas() {
     let mut count = 0;
     let mut problems = Vec::new();
     let mut specs = crate::support::renders_of_every_shape().to_vec();
-    specs.push((
-        "the lakehouse example",
-        crate::support::render_text(&crate::lakehouse::example()),
-    ));
+    specs.push(("the lakehouse example", crate::support::render_lakehouse()));
     for (spec, files) in specs {
         for (path, doc) in yaml_docs(&files) {
             let j = to_json(&doc);

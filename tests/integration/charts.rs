@@ -116,7 +116,7 @@ fn values_use_only_keys_the_charts_have() {
     renders.push((
         "the lakehouse example",
         manifest("lakehouse"),
-        crate::support::render_text(&crate::lakehouse::example()),
+        crate::support::render_lakehouse(),
     ));
     for (spec, blueprint, files) in renders {
         for c in blueprint["components"].as_array().unwrap() {

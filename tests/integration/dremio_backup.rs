@@ -9,10 +9,9 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
-use crate::lakehouse::example;
 use socle::render::FileSet;
 
-use crate::support::{check_json, env_value, finds, render_text, text, tool, yaml_stream};
+use crate::support::{check_json, env_value, finds, render_lakehouse, text, tool, yaml_stream};
 
 /// The JSON properties of Dremio's `BackupRestoreUtil.BackupOptions`, which
 /// `POST /apiv2/backup` deserialises (dremio-oss,
@@ -53,7 +52,7 @@ fn pod(docs: &[Value]) -> &Value {
 
 #[test]
 fn the_catalog_is_backed_up_into_the_distributed_storage_on_the_environments_schedule() {
-    let files = render_text(&example());
+    let files = render_lakehouse();
     for env in ["staging", "prod"] {
         let docs = docs(&files, env);
         let cron = kind(&docs, "CronJob", "dremio-catalog-backup");
@@ -214,7 +213,7 @@ fn the_backup_script_asks_dremio_for_a_backup_as_its_api_reads_it() {
     let (Some(python), Some(_curl)) = (tool("python3"), tool("curl")) else {
         return;
     };
-    let files = render_text(&example());
+    let files = render_lakehouse();
     let docs = docs(&files, "prod");
     let script = script(&docs, "backup.sh");
     let container = &pod(&docs)["initContainers"][0];
@@ -316,7 +315,7 @@ fn a_catalog_without_a_recent_backup_alerts() {
     let Some(promtool) = tool("promtool") else {
         return;
     };
-    let files = render_text(&example());
+    let files = render_lakehouse();
     let rules: Value = crate::support::yaml(text(
         &files,
         "components/monitoring/overlays/prod/alerts.yaml",
@@ -379,7 +378,7 @@ fn the_pruning_removes_only_old_backups_of_its_environment() {
     let Some(sh) = tool("sh") else {
         return;
     };
-    let files = render_text(&example());
+    let files = render_lakehouse();
     let docs = docs(&files, "prod");
     let script = script(&docs, "prune.sh");
     let prune = &pod(&docs)["containers"][0];

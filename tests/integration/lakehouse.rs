@@ -149,7 +149,7 @@ fn no_file_is_shared_between_the_blueprints() {
 
 #[test]
 fn the_lakehouse_host_passes_socle_check_the_compose_schema_and_docker_compose() {
-    let files = render_text(&example());
+    let files = crate::support::render_lakehouse();
     // Every file the repository gets, and nothing of the other blueprint.
     let paths: Vec<&str> = files.keys().map(String::as_str).collect();
     insta::assert_snapshot!(paths.join("\n"));
@@ -219,7 +219,7 @@ fn the_lakehouse_host_passes_socle_check_the_compose_schema_and_docker_compose()
 /// column is described, every model tested.
 #[test]
 fn every_lakehouse_model_is_documented_and_tested() {
-    let files = render_text(&example());
+    let files = crate::support::render_lakehouse();
     let models: Vec<&str> = files
         .keys()
         .filter_map(|p| p.strip_prefix("dbt/models/"))
@@ -266,7 +266,7 @@ fn real_dbt_builds_the_lakehouse_project_locally_and_parses_its_dremio_target() 
     let Some(dbt) = tool("dbt") else {
         return;
     };
-    let files = render_text(&example());
+    let files = crate::support::render_lakehouse();
     let dir = materialise(&files);
     // The starter dashboard's queries, on the tables dbt builds.
     let queries = starter_queries(&files);
@@ -425,7 +425,7 @@ fn starter_queries(files: &std::collections::BTreeMap<String, Vec<u8>>) -> Vec<S
 /// played by the `docker-compose` this machine has).
 #[test]
 fn the_lakehouse_workflow_is_valid_and_its_compose_step_passes() {
-    let files = render_text(&example());
+    let files = crate::support::render_lakehouse();
     let dir = materialise(&files);
     let workflow = dir.path().join(".github/workflows/checks.yaml");
     crate::support::assert_builtin_schema("vendor.github-workflows", &workflow);
@@ -602,7 +602,7 @@ fn no_name_of_either_blueprint_is_in_the_code() {
 /// builds with the real kustomize.
 #[test]
 fn the_lakehouse_clusters_pass_socle_check_and_kustomize() {
-    let files = render_text(&example());
+    let files = crate::support::render_lakehouse();
     let (code, findings) = check_json(&files);
     assert_eq!(code, 0, "{findings:#?}");
     assert!(findings.is_empty(), "{findings:#?}");
@@ -1039,7 +1039,7 @@ fn the_lakehouse_clusters_pass_socle_check_and_kustomize() {
 /// policies; an environment without a target renders none of it.
 #[test]
 fn the_lakehouse_clusters_back_up_off_the_cluster() {
-    let files = render_text(&example());
+    let files = crate::support::render_lakehouse();
     for env in ["staging", "prod"] {
         assert!(files.contains_key(&format!("argocd/{env}/applications/barman-cloud.yaml")));
         let pg = text(&files, &format!("components/postgresql/values-{env}.yaml"));
@@ -1249,7 +1249,7 @@ fn update_moves_lakehouse_dev_between_compose_and_kubernetes() {
 /// on are pinned, and installed without their dependencies.
 #[test]
 fn superset_init_registers_dremio_with_the_credentials_it_is_given() {
-    let files = render_text(&example());
+    let files = crate::support::render_lakehouse();
     // Any python with SQLAlchemy: Airflow's has it.
     let Some(python) = crate::support::airflow_python() else {
         return;
@@ -1493,7 +1493,7 @@ fn superset_init_and_sign_in_work_in_a_real_superset() {
     let Some(bin) = crate::support::postgres_bin() else {
         return;
     };
-    let files = render_text(&example());
+    let files = crate::support::render_lakehouse();
     let dir = materialise(&files);
     // The roles of each group as the overlay gives them to Superset; the
     // stand-in realm puts the user in one mapped group and one that is not.
@@ -1551,7 +1551,7 @@ fn superset_init_and_sign_in_work_in_a_real_superset() {
 /// section, none of it: Superset keeps its own accounts.
 #[test]
 fn superset_signs_users_in_with_the_clients_realm_where_the_spec_gives_one() {
-    let files = render_text(&example());
+    let files = crate::support::render_lakehouse();
     let overlay = "components/superset/overlays/prod/kustomization.yaml";
     let doc: serde_json::Value = crate::support::yaml(text(&files, overlay)).expect("overlay");
     let literals: Vec<&str> = doc["configMapGenerator"][0]["literals"]

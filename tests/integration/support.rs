@@ -61,6 +61,11 @@ fn cached(key: &str, text: impl FnOnce() -> String) -> FileSet {
     cell.get_or_init(|| render_text(&text())).clone()
 }
 
+/// The lakehouse blueprint's example, rendered once for the whole run.
+pub fn render_lakehouse() -> FileSet {
+    cached("the lakehouse example", crate::lakehouse::example)
+}
+
 /// The renders the real-tool and schema tests judge, by label: the example,
 /// the full and hostile fixtures, and the example with prod on EKS.
 pub fn renders_of_every_shape() -> [(&'static str, FileSet); 4] {

@@ -70,10 +70,7 @@ fn yamllint_accepts_every_yaml_file() {
     };
     let mut specs = crate::support::renders_of_every_shape().to_vec();
     // The other blueprint too.
-    specs.push((
-        "the lakehouse example",
-        crate::support::render_text(&crate::lakehouse::example()),
-    ));
+    specs.push(("the lakehouse example", crate::support::render_lakehouse()));
     for (spec, files) in specs {
         let dir = materialise(&files);
         let (ok, out) = run(Command::new(&yamllint)
@@ -95,10 +92,7 @@ fn kubernetes_validate_accepts_core_documents_and_built_overlays() {
         ("default", render(None)),
         ("full.yaml", render(Some("full.yaml"))),
         ("prod on EKS", crate::support::render_eks()),
-        (
-            "the lakehouse example",
-            crate::support::render_text(&crate::lakehouse::example()),
-        ),
+        ("the lakehouse example", crate::support::render_lakehouse()),
     ];
     // One run of kubernetes-validate for every document: it starts in a
     // quarter of a second, and the three renders build 150 overlays. A
