@@ -42,6 +42,61 @@ pub enum RenderFailure {
     UnsafePath { template: String, path: String },
     #[error("blueprint bug: two templates render to {path}")]
     Duplicate { path: String },
+    #[error(
+        "blueprint bug: {template} names {target:?}, which {problem}; a `.from` file holds one line, the path of another file of the same blueprint (e.g. components/<id>/base/init.sh)"
+    )]
+    Reference {
+        template: String,
+        target: String,
+        problem: &'static str,
+    },
+}
+
+/// The suffix of a file that renders as another file of its blueprint.
+pub const FROM_SUFFIX: &str = ".from";
+
+/// What a blueprint file renders: itself, or for a `<name>.from` file the
+/// file whose path it holds. A target runs some of a component's scripts
+/// as they are (the Compose host and the clusters run the same init); one
+/// file, named twice, cannot drift the way two copies would. Returns the
+/// output name, the source (the file an author edits, what `socle why`
+/// names) and its bytes.
+fn resolve<'t>(
+    blueprint: &'t Tree,
+    folder: &str,
+    path: &'t str,
+    bytes: &'t [u8],
+) -> Result<(&'t str, String, &'t [u8]), RenderFailure> {
+    let Some(name) = path.strip_suffix(FROM_SUFFIX) else {
+        return Ok((path, format!("{folder}/{path}"), bytes));
+    };
+    let template = format!("{folder}/{path}");
+    let fail = |target: &str, problem| RenderFailure::Reference {
+        template: template.clone(),
+        target: target.to_owned(),
+        problem,
+    };
+    let target = std::str::from_utf8(bytes)
+        .map_err(|_| fail("", "is not UTF-8 text"))?
+        .trim();
+    if target.contains('\n') || target.is_empty() {
+        return Err(fail(target, "is not one path"));
+    }
+    if target.ends_with(FROM_SUFFIX) {
+        return Err(fail(target, "is itself a `.from` file"));
+    }
+    // Whether the copy is a template is the named file's business: its
+    // output keeps this file's name, without `.from`.
+    if target.ends_with(".hbs") != name.ends_with(".hbs") {
+        return Err(fail(
+            target,
+            "differs from the file's name in its `.hbs` suffix (both or neither)",
+        ));
+    }
+    let found = blueprint
+        .get(target)
+        .ok_or_else(|| fail(target, "is not a file of the blueprint"))?;
+    Ok((name, target.to_owned(), found))
 }
 
 const TOKENS: [&str; 3] = ["[env]", "[ns]", "[component]"];
@@ -343,11 +398,12 @@ impl<'a> Renderer<'a> {
         Self { yaml, ..self }
     }
 
-    fn templates(&self) -> Vec<Template<'a>> {
+    fn templates(&self) -> Result<Vec<Template<'a>>, RenderFailure> {
         let mut out = Vec::new();
         for (path, bytes) in self.blueprint.under("templates") {
+            let (path, source, bytes) = resolve(self.blueprint, "templates", path, bytes)?;
             out.push(Template {
-                source: format!("templates/{path}"),
+                source,
                 pattern: path.strip_suffix(".hbs").unwrap_or(path).to_owned(),
                 component: None,
                 compose: false,
@@ -359,8 +415,9 @@ impl<'a> Renderer<'a> {
         for (i, e) in self.model.components.iter().enumerate() {
             let prefix = format!("components/{}", e.component.id);
             for (path, bytes) in self.blueprint.under(&prefix) {
+                let (path, source, bytes) = resolve(self.blueprint, &prefix, path, bytes)?;
                 out.push(Template {
-                    source: format!("{prefix}/{path}"),
+                    source,
                     pattern: format!("{prefix}/{}", path.strip_suffix(".hbs").unwrap_or(path)),
                     component: Some(i),
                     compose: false,
@@ -371,7 +428,7 @@ impl<'a> Renderer<'a> {
             }
         }
         if !self.model.base.compose.environments.is_empty() {
-            self.target_templates(COMPOSE_TEMPLATES, "compose", None, &mut out);
+            self.target_templates(COMPOSE_TEMPLATES, "compose", None, &mut out)?;
         }
         let mut clouds: Vec<&str> = self
             .model
@@ -383,9 +440,9 @@ impl<'a> Renderer<'a> {
         clouds.dedup();
         for cloud in clouds {
             let folder = format!("{TARGET_TEMPLATES}/{cloud}");
-            self.target_templates(&folder, "terraform", Some(cloud), &mut out);
+            self.target_templates(&folder, "terraform", Some(cloud), &mut out)?;
         }
-        out
+        Ok(out)
     }
 
     /// A target's templates, under `folder`, rendered to `<to>/<env>/` for
@@ -397,10 +454,11 @@ impl<'a> Renderer<'a> {
         to: &str,
         cloud: Option<&str>,
         out: &mut Vec<Template<'a>>,
-    ) {
+    ) -> Result<(), RenderFailure> {
         for (path, bytes) in self.blueprint.under(folder) {
+            let (path, source, bytes) = resolve(self.blueprint, folder, path, bytes)?;
             out.push(Template {
-                source: format!("{folder}/{path}"),
+                source,
                 pattern: format!("{to}/[env]/{}", path.strip_suffix(".hbs").unwrap_or(path)),
                 component: None,
                 compose: cloud.is_none(),
@@ -409,6 +467,7 @@ impl<'a> Renderer<'a> {
                 bytes,
             });
         }
+        Ok(())
     }
 
     pub fn render(&self) -> Result<FileSet, RenderFailure> {
@@ -420,7 +479,7 @@ impl<'a> Renderer<'a> {
     pub fn render_with_sources(
         &self,
     ) -> Result<(FileSet, BTreeMap<String, String>), RenderFailure> {
-        let templates = self.templates();
+        let templates = self.templates()?;
         let registries = compile(&templates)?;
         let base = self.base()?;
         let envs = environments(&base);
@@ -529,7 +588,7 @@ impl<'a> Renderer<'a> {
         let base = self.base()?;
         let envs = environments(&base);
         let mut out = TemplateContexts::new();
-        for t in self.templates().iter().filter(|t| t.hbs) {
+        for t in self.templates()?.iter().filter(|t| t.hbs) {
             let text = std::str::from_utf8(t.bytes).map_err(|_| RenderFailure::Template {
                 template: t.source.clone(),
                 message: "not UTF-8 text".into(),
@@ -949,6 +1008,80 @@ mod tests {
             "x/[env]/y",
         ] {
             assert!(!check_path(bad), "{bad}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod from_tests {
+    use super::*;
+
+    fn tree(files: &[(&str, &str)]) -> Tree {
+        let mut files: Vec<(String, Vec<u8>)> = files
+            .iter()
+            .map(|(p, b)| ((*p).to_owned(), b.as_bytes().to_vec()))
+            .collect();
+        files.sort();
+        Tree {
+            origin: "test".into(),
+            files,
+        }
+    }
+
+    #[test]
+    fn a_from_file_renders_as_the_file_it_names() {
+        let t = tree(&[
+            ("components/a/base/init.sh", "echo hi\n"),
+            (
+                "targets/compose/a/init.sh.from",
+                "components/a/base/init.sh\n",
+            ),
+        ]);
+        let (name, source, bytes) = resolve(
+            &t,
+            "targets/compose",
+            "a/init.sh.from",
+            b"components/a/base/init.sh\n",
+        )
+        .unwrap();
+        assert_eq!(name, "a/init.sh");
+        assert_eq!(source, "components/a/base/init.sh");
+        assert_eq!(bytes, b"echo hi\n");
+        // Any other file is itself.
+        let (name, source, _) = resolve(&t, "components/a", "base/init.sh", b"x").unwrap();
+        assert_eq!(
+            (name, source.as_str()),
+            ("base/init.sh", "components/a/base/init.sh")
+        );
+    }
+
+    #[test]
+    fn a_from_file_that_names_nothing_usable_is_refused_with_both_ends() {
+        let t = tree(&[
+            ("components/a/base/init.sh", "echo hi\n"),
+            ("components/a/base/v.yaml.hbs", "a: {{x}}\n"),
+            ("targets/compose/b.from", "components/a/base/init.sh"),
+        ]);
+        for (text, problem) in [
+            (
+                "components/a/base/missing.sh",
+                "is not a file of the blueprint",
+            ),
+            (
+                "../components/a/base/init.sh",
+                "is not a file of the blueprint",
+            ),
+            ("targets/compose/b.from", "is itself a `.from` file"),
+            ("components/a/base/v.yaml.hbs", "`.hbs` suffix"),
+            ("components/a/base/init.sh\nother", "is not one path"),
+            ("", "is not one path"),
+        ] {
+            let err = resolve(&t, "targets/compose", "x/init.sh.from", text.as_bytes())
+                .map(|_| ())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("targets/compose/x/init.sh.from"), "{err}");
+            assert!(err.contains(problem), "{text:?}: {err}");
         }
     }
 }

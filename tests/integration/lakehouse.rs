@@ -1431,8 +1431,10 @@ fn superset_init_registers_dremio_with_the_credentials_it_is_given() {
     let (code, findings) = check_json(&mirrored);
     assert_eq!(code, 0, "{findings:#?}");
 
-    // The host and the clusters run the same init: one script, rendered in
-    // both places (the host's repository may have no cluster files).
+    // The host and the clusters run the same init: one blueprint file,
+    // named by the Compose target's `.from` files, rendered in both places
+    // (the host's repository may have no cluster files), and `socle why`
+    // sends an author to that one file.
     for f in [
         "init.sh",
         "register_dremio.py",
@@ -1442,6 +1444,16 @@ fn superset_init_registers_dremio_with_the_credentials_it_is_given() {
         assert_eq!(
             text(&files, &format!("compose/dev/superset/{f}")),
             text(&files, &format!("components/superset/base/{f}")),
+            "{f}"
+        );
+        let locked = format!("  compose/dev/superset/{f}:\n    blob: ");
+        let entry = text(&files, "socle.lock")
+            .split_once(&locked)
+            .and_then(|(_, rest)| rest.lines().nth(1))
+            .unwrap_or_default();
+        assert_eq!(
+            entry,
+            format!("    from: components/superset/base/{f}"),
             "{f}"
         );
     }
