@@ -900,7 +900,7 @@ fn the_lakehouse_clusters_pass_socle_check_and_kustomize() {
             .expect("promtool");
         let said = String::from_utf8_lossy(&out.stdout);
         assert!(
-            out.status.success() && said.contains("SUCCESS: 11 rules found"),
+            out.status.success() && said.contains("SUCCESS: 13 rules found"),
             "{said}{}",
             String::from_utf8_lossy(&out.stderr)
         );
@@ -930,6 +930,7 @@ fn the_lakehouse_clusters_pass_socle_check_and_kustomize() {
             }]
         });
         crate::support::promtool_test(&promtool, dir.path(), &test);
+        dremio_job_alerts(&promtool, dir.path(), &rules);
     }
     // Prometheus scrapes every Dremio node on the port its PodMonitor names.
     let monitor: serde_json::Value = crate::support::yaml_slice(
@@ -1620,4 +1621,207 @@ fn superset_signs_users_in_with_the_clients_realm_where_the_spec_gives_one() {
     assert!(!text(&plain, "README.md").contains("oauth-authorized"));
     let (code, findings) = check_json(&plain);
     assert_eq!(code, 0, "{findings:#?}");
+}
+
+/// Dremio's job counters as its Micrometer registry names them for
+/// Prometheus (`jobs`, `jobs.server_error`, `jobs.failed` with its
+/// `error_type` tag), on the coordinator's scrape target.
+fn dremio_job_alerts(promtool: &std::path::Path, dir: &std::path::Path, rules: &serde_json::Value) {
+    let target =
+        "job=\"lakehouse-query/dremio\", namespace=\"lakehouse-query\", pod=\"dremio-master-0\"";
+    let series = |name: &str, labels: &str, values: &str| serde_json::json!({"series": format!("{name}{{{target}{labels}}}"), "values": values});
+    let fired = |alert: &str, value: &str| {
+        let rule = crate::support::alert_rule(rules, alert);
+        serde_json::json!([{
+            "exp_labels": {"severity": "warning", "environment": "prod", "namespace": "lakehouse-query"},
+            "exp_annotations": {
+                "summary": rule["annotations"]["summary"],
+                "description": rule["annotations"]["description"].as_str().unwrap_or_default()
+                    .replace("{{ $value | humanize }}", value),
+                "runbook_url": format!("runbooks/alerts/{alert}.md")
+            }
+        }])
+    };
+    let oom = ", error_type=\"EXECUTOR_CANCEL_DIRECT_MEMORY_EXCEEDED\", error_origin=\"EXECUTOR\"";
+    let parse = ", error_type=\"PARSE\", error_origin=\"COORDINATOR\"";
+    let test = serde_json::json!({
+        "rule_files": ["rules.yaml"],
+        "evaluation_interval": "1m",
+        "tests": [
+            // 100 jobs a minute, one server error a minute from minute 10:
+            // 15 errors in 15 minutes, 1% of the jobs: below 5%, no alert.
+            {
+                "interval": "1m",
+                "input_series": [
+                    series("jobs_total", ", workload_type=\"UI_RUN\", user_type=\"user\"", "0+100x40"),
+                    series("jobs_server_error_total", "", "0x10 1+1x30")
+                ],
+                "alert_rule_test": [
+                    {"eval_time": "35m", "alertname": "DremioJobsFailing", "exp_alerts": []}
+                ]
+            },
+            // 10 jobs a minute, one server error a minute from minute 10
+            // (10%): pending once 3 errors are counted, firing 5 minutes
+            // later; 15 errors in 15 minutes by then. Client errors (a
+            // typo: PARSE) count in jobs_failed_total only.
+            {
+                "interval": "1m",
+                "input_series": [
+                    series("jobs_total", ", workload_type=\"JDBC\", user_type=\"user\"", "0+10x40"),
+                    series("jobs_server_error_total", "", "0x10 1+1x30"),
+                    series("jobs_failed_total", parse, "0+50x40")
+                ],
+                "alert_rule_test": [
+                    {"eval_time": "12m", "alertname": "DremioJobsFailing", "exp_alerts": []},
+                    {"eval_time": "35m", "alertname": "DremioJobsFailing", "exp_alerts": fired("DremioJobsFailing", "15")},
+                    {"eval_time": "35m", "alertname": "DremioQueriesOutOfMemory", "exp_alerts": []}
+                ]
+            },
+            // Two memory cancellations in an hour: no alert; a third: alert.
+            {
+                "interval": "10m",
+                "input_series": [
+                    series("jobs_failed_total", oom, "0 1 2 2 2 2 3 3 3"),
+                    series("jobs_failed_total", parse, "0+100x8")
+                ],
+                "alert_rule_test": [
+                    {"eval_time": "50m", "alertname": "DremioQueriesOutOfMemory", "exp_alerts": []},
+                    {"eval_time": "60m", "alertname": "DremioQueriesOutOfMemory", "exp_alerts": fired("DremioQueriesOutOfMemory", "3")}
+                ]
+            }
+        ]
+    });
+    crate::support::promtool_test(promtool, dir, &test);
+}
+
+/// Dremio's dashboard reads only what Dremio serves (its Micrometer job
+/// counters and JVM meters), the scrape target its PodMonitor makes and
+/// the containers' CPU; every query parses as Prometheus parses it, the
+/// failure rate computes what the alert compares, and Grafana's sidecar
+/// finds the ConfigMap kustomize builds.
+#[test]
+fn the_dremio_dashboard_reads_what_dremio_serves() {
+    let files = crate::support::render_lakehouse();
+    let path = "components/monitoring/overlays/prod/dashboards/dremio.json";
+    let dashboard: serde_json::Value = serde_json::from_str(text(&files, path)).expect(path);
+    assert_eq!(dashboard["uid"], "lakehouse-dremio");
+    assert!(dashboard["schemaVersion"].as_u64() >= Some(36));
+    let variables: Vec<&str> = dashboard["templating"]["list"]
+        .as_array()
+        .expect("variables")
+        .iter()
+        .filter_map(|v| v["name"].as_str())
+        .collect();
+    assert_eq!(variables, ["datasource", "namespace"]);
+    let served = [
+        "jobs_total",
+        "jobs_failed_total",
+        "jobs_server_error_total",
+        "jobs_active",
+        "jvm_memory_used_bytes",
+        "jvm_memory_max_bytes",
+        "jvm_buffer_memory_used_bytes",
+        "jvm_gc_pause_seconds_sum",
+        "container_cpu_usage_seconds_total",
+        "up",
+    ];
+    let metric = regex::Regex::new(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\{").expect("regex");
+    let mut exprs = Vec::new();
+    for panel in dashboard["panels"].as_array().expect("panels") {
+        let pos = &panel["gridPos"];
+        assert!(pos["x"].as_u64().unwrap_or(99) + pos["w"].as_u64().unwrap_or(99) <= 24);
+        if panel["type"] == "row" {
+            continue;
+        }
+        assert_eq!(panel["datasource"]["uid"], "${datasource}", "{panel}");
+        for t in panel["targets"].as_array().expect("targets") {
+            let e = t["expr"].as_str().expect("expr");
+            for m in metric.captures_iter(e) {
+                assert!(
+                    served.contains(&&m[1]),
+                    "{}: {} is not served",
+                    panel["title"],
+                    &m[1]
+                );
+            }
+            assert!(e.contains("namespace=\"$namespace\""), "{e}");
+            exprs.push(e.to_owned());
+        }
+    }
+    assert!(exprs.len() >= 12, "{exprs:?}");
+    let Some(promtool) = tool("promtool") else {
+        return;
+    };
+    // Every query as a recording rule, the variables as Grafana fills them.
+    let filled = |e: &str| {
+        e.replace("$namespace", "lakehouse-query")
+            .replace("$__rate_interval", "5m")
+    };
+    let rules: Vec<serde_json::Value> = exprs
+        .iter()
+        .enumerate()
+        .map(|(i, e)| serde_json::json!({"record": format!("dashboard:query{i}"), "expr": filled(e)}))
+        .collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs_err::write(
+        dir.path().join("rules.yaml"),
+        serde_json::to_string(
+            &serde_json::json!({"groups": [{"name": "dashboard", "rules": rules}]}),
+        )
+        .expect("json"),
+    )
+    .expect("rules written");
+    let out = Command::new(&promtool)
+        .args(["check", "rules"])
+        .arg(dir.path().join("rules.yaml"))
+        .output()
+        .expect("promtool");
+    crate::support::assert_success(&out);
+    // 10 jobs a minute, one of them failing on the server side: the
+    // failure-rate panel shows 10%, the jobs panel 10 a minute.
+    let rate = exprs
+        .iter()
+        .find(|e| e.starts_with("sum(rate(jobs_server_error_total"))
+        .expect("failure rate panel");
+    let per_minute = exprs
+        .iter()
+        .find(|e| e.contains("rate(jobs_total") && e.contains("workload_type"))
+        .expect("jobs panel");
+    // Rates are floating point: compared to a thousandth.
+    let rounded = |e: &str| format!("round({}, 0.001)", filled(e));
+    let target =
+        "job=\"lakehouse-query/dremio\", namespace=\"lakehouse-query\", pod=\"dremio-master-0\"";
+    let test = serde_json::json!({
+        "rule_files": ["rules.yaml"],
+        "evaluation_interval": "1m",
+        "tests": [{
+            "interval": "1m",
+            "input_series": [
+                {"series": format!("jobs_total{{{target}, workload_type=\"JDBC\", user_type=\"user\"}}"), "values": "0+10x30"},
+                {"series": format!("jobs_server_error_total{{{target}}}"), "values": "0+1x30"}
+            ],
+            "promql_expr_test": [
+                {"expr": rounded(rate), "eval_time": "20m", "exp_samples": [{"labels": "{}", "value": 0.1}]},
+                {"expr": rounded(per_minute), "eval_time": "20m", "exp_samples": [{"labels": "{workload_type=\"JDBC\"}", "value": 10}]}
+            ]
+        }]
+    });
+    crate::support::promtool_test(&promtool, dir.path(), &test);
+    // What Grafana's sidecar selects.
+    let Some(kubectl) = tool("kubectl") else {
+        return;
+    };
+    let built = crate::support::Builds::new(&kubectl, &files)
+        .build("components/monitoring/overlays/prod")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let documents: Vec<serde_json::Value> =
+        crate::support::yaml_stream(&built).expect("kustomize output");
+    let config_map = documents
+        .iter()
+        .find(|d| d["kind"] == "ConfigMap")
+        .expect("dashboard ConfigMap");
+    assert_eq!(config_map["metadata"]["name"], "dashboard-dremio");
+    assert_eq!(config_map["metadata"]["namespace"], "lakehouse-monitoring");
+    assert_eq!(config_map["metadata"]["labels"]["grafana_dashboard"], "1");
+    assert_eq!(config_map["data"]["dremio.json"], text(&files, path));
 }
