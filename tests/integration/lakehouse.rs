@@ -1825,3 +1825,33 @@ fn the_dremio_dashboard_reads_what_dremio_serves() {
     assert_eq!(config_map["metadata"]["labels"]["grafana_dashboard"], "1");
     assert_eq!(config_map["data"]["dremio.json"], text(&files, path));
 }
+
+/// Airbyte's community edition has no metrics: the bootstrap sends its
+/// failed syncs to the webhook Alertmanager posts to, named as the store
+/// holds it for Alertmanager.
+#[test]
+fn airbytes_failed_syncs_go_to_the_alerts_webhook() {
+    let files = crate::support::render_lakehouse();
+    let readme = text(&files, "README.md");
+    let step = readme
+        .split("\n\n")
+        .find(|p| p.contains("**Settings → Notifications**"))
+        .expect("the notification step");
+    assert!(
+        step.contains("`acme/<env>/alerting/receivers`, property\n`slack-webhook-url`"),
+        "{step}"
+    );
+    for env in ["staging", "prod"] {
+        let secret = text(
+            &files,
+            &format!("components/kube-prometheus-stack/manifests/{env}/externalsecrets.yaml"),
+        );
+        assert!(
+            secret.contains(&format!(
+                "key: acme/{env}/alerting/receivers\n        property: slack-webhook-url"
+            )),
+            "{secret}"
+        );
+    }
+    assert!(text(&files, "runbooks/components/airbyte.md").contains("## Failed syncs"));
+}
