@@ -53,7 +53,7 @@ pub enum RenderFailure {
 }
 
 /// The suffix of a file that renders as another file of its blueprint.
-pub const FROM_SUFFIX: &str = ".from";
+pub(crate) const FROM_SUFFIX: &str = ".from";
 
 /// What a blueprint file renders: itself, or for a `<name>.from` file the
 /// file whose path it holds. A target runs some of a component's scripts
