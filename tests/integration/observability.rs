@@ -405,46 +405,6 @@ fn changed_environment_defaults_change_the_rules_and_the_routing() {
     );
 }
 
-/// Variables a query may use: the dashboard's own and Grafana's built-ins.
-fn variables(dashboard: &Value) -> BTreeSet<String> {
-    let mut out: BTreeSet<String> = ["__rate_interval", "__range", "__interval"]
-        .into_iter()
-        .map(String::from)
-        .collect();
-    for v in dashboard["templating"]["list"]
-        .as_array()
-        .expect("templating")
-    {
-        out.insert(v["name"].as_str().expect("variable name").to_owned());
-    }
-    out
-}
-
-fn balanced(expr: &str) -> bool {
-    let mut stack = Vec::new();
-    let mut in_string = false;
-    for c in expr.chars() {
-        match c {
-            '"' => in_string = !in_string,
-            _ if in_string => {}
-            '(' | '{' | '[' => stack.push(c),
-            ')' | '}' | ']' => {
-                let open = stack.pop();
-                let want = match c {
-                    ')' => '(',
-                    '}' => '{',
-                    _ => '[',
-                };
-                if open != Some(want) {
-                    return false;
-                }
-            }
-            _ => {}
-        }
-    }
-    stack.is_empty() && !in_string
-}
-
 #[test]
 fn dashboards_are_grafana_json_with_queries() {
     let files = render(None);
@@ -478,52 +438,7 @@ fn dashboards_are_grafana_json_with_queries() {
             uids.insert(dashboard["uid"].as_str().unwrap().to_owned()),
             "{path}: uid reused"
         );
-        let vars = variables(&dashboard);
-        assert!(
-            vars.contains("datasource"),
-            "{path}: no datasource variable"
-        );
-        let mut queries = 0;
-        for panel in dashboard["panels"].as_array().expect("panels") {
-            let pos = &panel["gridPos"];
-            for k in ["x", "y", "w", "h"] {
-                assert!(
-                    pos[k].is_u64(),
-                    "{path}: panel {} has no gridPos.{k}",
-                    panel["title"]
-                );
-            }
-            assert!(pos["x"].as_u64().unwrap() + pos["w"].as_u64().unwrap() <= 24);
-            if panel["type"] == "row" {
-                continue;
-            }
-            assert_eq!(panel["datasource"]["uid"], "${datasource}", "{path}");
-            let targets = panel["targets"].as_array().expect("targets");
-            assert!(
-                !targets.is_empty(),
-                "{path}: panel {} has no query",
-                panel["title"]
-            );
-            for t in targets {
-                let e = t["expr"].as_str().unwrap_or("");
-                assert!(
-                    !e.trim().is_empty(),
-                    "{path}: empty query in {}",
-                    panel["title"]
-                );
-                assert!(balanced(e), "{path}: unbalanced query {e}");
-                for var in e.split('$').skip(1) {
-                    let name: String = var
-                        .chars()
-                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                        .collect();
-                    if !name.is_empty() {
-                        assert!(vars.contains(&name), "{path}: ${name} is not defined");
-                    }
-                }
-                queries += 1;
-            }
-        }
+        let queries = crate::support::dashboard_queries(&path, &dashboard).len();
         assert!(queries >= 5, "{path}: only {queries} queries");
         titles.insert(title);
     }
@@ -536,7 +451,7 @@ fn dashboards_are_grafana_json_with_queries() {
         "observability/base/dashboards/cost-per-team.json",
     ))
     .unwrap();
-    let vars = variables(&cost);
+    let vars = crate::support::dashboard_variables(&cost);
     for v in ["cpu_price", "memory_price", "storage_price"] {
         assert!(vars.contains(v), "cost dashboard lacks ${v}");
     }

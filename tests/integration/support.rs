@@ -629,3 +629,97 @@ pub fn promtool_test(promtool: &Path, dir: &Path, test: &serde_json::Value) {
         .expect("promtool");
     assert_success(&out);
 }
+
+/// Variables a dashboard's queries may use: its own and Grafana's
+/// built-ins.
+pub fn dashboard_variables(dashboard: &serde_json::Value) -> std::collections::BTreeSet<String> {
+    let mut out: std::collections::BTreeSet<String> = ["__rate_interval", "__range", "__interval"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    for v in dashboard["templating"]["list"]
+        .as_array()
+        .expect("templating")
+    {
+        out.insert(v["name"].as_str().expect("variable name").to_owned());
+    }
+    out
+}
+
+fn balanced(expr: &str) -> bool {
+    let mut stack = Vec::new();
+    let mut in_string = false;
+    for c in expr.chars() {
+        match c {
+            '"' => in_string = !in_string,
+            _ if in_string => {}
+            '(' | '{' | '[' => stack.push(c),
+            ')' | '}' | ']' => {
+                let open = stack.pop();
+                let want = match c {
+                    ')' => '(',
+                    '}' => '{',
+                    _ => '[',
+                };
+                if open != Some(want) {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+    stack.is_empty() && !in_string
+}
+
+/// The queries of a Grafana dashboard, once it holds what Grafana needs of
+/// every panel: a place on the 24-column grid, the `datasource` variable as
+/// data source, at least one balanced query naming only defined variables.
+pub fn dashboard_queries(path: &str, dashboard: &serde_json::Value) -> Vec<String> {
+    let vars = dashboard_variables(dashboard);
+    assert!(
+        vars.contains("datasource"),
+        "{path}: no datasource variable"
+    );
+    let mut queries = Vec::new();
+    for panel in dashboard["panels"].as_array().expect("panels") {
+        let pos = &panel["gridPos"];
+        for k in ["x", "y", "w", "h"] {
+            assert!(
+                pos[k].is_u64(),
+                "{path}: panel {} has no gridPos.{k}",
+                panel["title"]
+            );
+        }
+        assert!(pos["x"].as_u64().unwrap_or(99) + pos["w"].as_u64().unwrap_or(99) <= 24);
+        if panel["type"] == "row" {
+            continue;
+        }
+        assert_eq!(panel["datasource"]["uid"], "${datasource}", "{path}");
+        let targets = panel["targets"].as_array().expect("targets");
+        assert!(
+            !targets.is_empty(),
+            "{path}: panel {} has no query",
+            panel["title"]
+        );
+        for t in targets {
+            let e = t["expr"].as_str().unwrap_or("");
+            assert!(
+                !e.trim().is_empty(),
+                "{path}: empty query in {}",
+                panel["title"]
+            );
+            assert!(balanced(e), "{path}: unbalanced query {e}");
+            for var in e.split('$').skip(1) {
+                let name: String = var
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                if !name.is_empty() {
+                    assert!(vars.contains(&name), "{path}: ${name} is not defined");
+                }
+            }
+            queries.push(e.to_owned());
+        }
+    }
+    queries
+}
