@@ -1,69 +1,59 @@
 //! Schema validation of Kubernetes core kinds and of `socle.yaml`.
 //!
-//! The Kubernetes schemas are derived offline from k8s-openapi's types (no
-//! download at run time) and made strict here: the derived schemas accept
-//! unknown fields and free strings where the API server would refuse them, so
-//! a typo such as `replica:` or `imagePullPolicy: Sometimes` would pass.
+//! The Kubernetes schemas are k8s-openapi's types' JSON schemas, made strict
+//! (the derived schemas accept unknown fields and free strings where the API
+//! server would refuse them, so a typo such as `replica:` or
+//! `imagePullPolicy: Sometimes` would pass). They are bundled in
+//! `policies/kubernetes.json`, each definition once, rather than derived at
+//! run time: deriving them cost every run 13 ms of CPU and kept
+//! k8s-openapi's code (2.5 MB) in the binary. A test derives them again and
+//! fails while the file disagrees (`SOCLE_UPDATE_FACTS=1` rewrites it).
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
-use serde_json::{json, Value};
+use serde_json::value::RawValue;
+use serde_json::Value;
 
 use super::finding::{Finding, Severity};
 use super::parse::Document;
 
-type SchemaFn = fn() -> Value;
-
-fn derived<T: schemars::JsonSchema>() -> Value {
-    serde_json::to_value(schemars::schema_for!(T)).unwrap_or(Value::Null)
+/// `policies/kubernetes.json`: each kind's root schema by
+/// `<apiVersion>/<kind>`, and the definitions they refer to (`$ref` to
+/// `#/$defs/<name>`), kept as text until a kind present needs them.
+#[derive(serde::Deserialize, Default)]
+struct Bundle<'a> {
+    #[serde(borrow)]
+    kinds: HashMap<String, &'a RawValue>,
+    #[serde(borrow)]
+    definitions: HashMap<String, &'a RawValue>,
 }
 
-macro_rules! kinds {
-    ($($t:ty),* $(,)?) => {
-        vec![$((
-            <$t as k8s_openapi::Resource>::API_VERSION,
-            <$t as k8s_openapi::Resource>::KIND,
-            derived::<$t> as SchemaFn,
-        )),*]
-    };
+const BUNDLE: &str = "kubernetes.json";
+
+fn bundle() -> &'static Bundle<'static> {
+    static BUNDLED: OnceLock<Bundle<'static>> = OnceLock::new();
+    BUNDLED.get_or_init(|| {
+        crate::source::Tree::embedded_policy_file(BUNDLE)
+            .and_then(|bytes| serde_json::from_slice(bytes).ok())
+            .unwrap_or_default()
+    })
 }
 
-fn table() -> Vec<(&'static str, &'static str, SchemaFn)> {
-    use k8s_openapi::api::{
-        admissionregistration, apps, autoscaling, batch, core, networking, policy, rbac,
-        scheduling, storage,
-    };
-    kinds![
-        core::v1::Namespace,
-        core::v1::PersistentVolume,
-        apps::v1::ReplicaSet,
-        networking::v1::IngressClass,
-        admissionregistration::v1::ValidatingWebhookConfiguration,
-        admissionregistration::v1::MutatingWebhookConfiguration,
-        core::v1::ResourceQuota,
-        core::v1::LimitRange,
-        core::v1::ConfigMap,
-        core::v1::Secret,
-        core::v1::Service,
-        core::v1::ServiceAccount,
-        core::v1::Pod,
-        core::v1::PersistentVolumeClaim,
-        apps::v1::Deployment,
-        apps::v1::StatefulSet,
-        apps::v1::DaemonSet,
-        batch::v1::Job,
-        batch::v1::CronJob,
-        networking::v1::NetworkPolicy,
-        networking::v1::Ingress,
-        policy::v1::PodDisruptionBudget,
-        rbac::v1::Role,
-        rbac::v1::RoleBinding,
-        rbac::v1::ClusterRole,
-        rbac::v1::ClusterRoleBinding,
-        storage::v1::StorageClass,
-        scheduling::v1::PriorityClass,
-        autoscaling::v2::HorizontalPodAutoscaler,
-    ]
+/// The names of the definitions a schema refers to.
+fn refs_in(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::String(r)) = m.get("$ref") {
+                if let Some(name) = r.strip_prefix("#/$defs/") {
+                    out.push(name.replace("~1", "/").replace("~0", "~"));
+                }
+            }
+            m.values().for_each(|x| refs_in(x, out));
+        }
+        Value::Array(a) => a.iter().for_each(|x| refs_in(x, out)),
+        _ => {}
+    }
 }
 
 /// API versions the Kubernetes API server no longer serves: (apiVersion,
@@ -274,79 +264,40 @@ fn removed(doc: &Document, api: &str, kind: &str, target: (u32, u32)) -> Option<
     Some(f)
 }
 
-/// Closed value sets the API server enforces but the derived schemas leave
-/// as free strings, by property name.
-const ENUMS: &[(&str, &[&str])] = &[
-    ("imagePullPolicy", &["Always", "IfNotPresent", "Never"]),
-    (
-        "dnsPolicy",
-        &["ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"],
-    ),
-    ("protocol", &["TCP", "UDP", "SCTP"]),
-    ("pathType", &["Exact", "Prefix", "ImplementationSpecific"]),
-    ("concurrencyPolicy", &["Allow", "Forbid", "Replace"]),
-    ("podManagementPolicy", &["OrderedReady", "Parallel"]),
-    (
-        "terminationMessagePolicy",
-        &["File", "FallbackToLogsOnError"],
-    ),
-    ("reclaimPolicy", &["Retain", "Delete", "Recycle"]),
-    ("volumeBindingMode", &["Immediate", "WaitForFirstConsumer"]),
-    ("fsGroupChangePolicy", &["OnRootMismatch", "Always"]),
-    ("sessionAffinity", &["ClientIP", "None"]),
-];
-
-/// Reject unknown fields everywhere the schema lists properties, and close
-/// the known enumerations.
-fn make_strict(schema: &mut Value) {
-    match schema {
-        Value::Object(map) => {
-            let preserve =
-                map.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
-            if map.contains_key("properties")
-                && !preserve
-                && !map.contains_key("additionalProperties")
-            {
-                map.insert("additionalProperties".into(), Value::Bool(false));
-            }
-            if let Some(Value::Object(props)) = map.get_mut("properties") {
-                for (name, values) in ENUMS {
-                    if let Some(Value::Object(p)) = props.get_mut(*name) {
-                        if p.get("type") == Some(&json!("string")) {
-                            p.insert("enum".into(), json!(values));
-                        }
-                    }
-                }
-            }
-            for v in map.values_mut() {
-                make_strict(v);
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(make_strict),
-        _ => {}
-    }
-}
-
-fn strict_schema(api_version: &str, kind: &str, derive: SchemaFn) -> Value {
-    let mut schema = derive();
-    make_strict(&mut schema);
-    schema["properties"]["apiVersion"] = json!({"const": api_version});
-    schema["properties"]["kind"] = json!({"const": kind});
-    schema
-}
-
-/// Strict schema of a core kind, if socle knows it.
+/// Strict schema of a core kind, if socle knows it: its root schema with
+/// the definitions it reaches.
 pub fn schema_for(api_version: &str, kind: &str) -> Option<Value> {
-    table()
-        .into_iter()
-        .find(|(a, k, _)| *a == api_version && *k == kind)
-        .map(|(a, k, f)| strict_schema(a, k, f))
+    let bundle = bundle();
+    let root = bundle.kinds.get(&format!("{api_version}/{kind}"))?;
+    let mut schema: Value = serde_json::from_str(root.get()).ok()?;
+    let mut pending = Vec::new();
+    refs_in(&schema, &mut pending);
+    let mut defs = serde_json::Map::new();
+    while let Some(name) = pending.pop() {
+        if defs.contains_key(&name) {
+            continue;
+        }
+        // A name the bundle lacks stays unresolved: the schema then fails
+        // to compile, and the kind is reported as not validated.
+        let Some(def) = bundle
+            .definitions
+            .get(&name)
+            .and_then(|raw| serde_json::from_str::<Value>(raw.get()).ok())
+        else {
+            continue;
+        };
+        refs_in(&def, &mut pending);
+        defs.insert(name, def);
+    }
+    if !defs.is_empty() {
+        schema["$defs"] = Value::Object(defs);
+    }
+    Some(schema)
 }
 
 /// Validate every document of a known core kind; validators are compiled
 /// once per kind present.
 pub fn validate(docs: &[Document], target: (u32, u32)) -> Vec<Finding> {
-    let table = table();
     let mut validators: HashMap<(String, String), Option<jsonschema::Validator>> = HashMap::new();
     let mut out = Vec::new();
     for doc in docs.iter().filter(|d| !d.partial) {
@@ -366,10 +317,7 @@ pub fn validate(docs: &[Document], target: (u32, u32)) -> Vec<Finding> {
                 let schema = if api == "argoproj.io/v1alpha1" {
                     super::argocd::schema_for(kind)
                 } else {
-                    table
-                        .iter()
-                        .find(|(a, k, _)| *a == api && *k == kind)
-                        .map(|(a, k, f)| strict_schema(a, k, *f))
+                    schema_for(api, kind)
                 };
                 schema.and_then(|s| jsonschema::validator_for(&s).ok())
             });
@@ -386,9 +334,9 @@ pub fn validate(docs: &[Document], target: (u32, u32)) -> Vec<Finding> {
 pub(crate) fn knows(api_version: &str, kind: &str) -> bool {
     (api_version == "argoproj.io/v1alpha1"
         && matches!(kind, "Application" | "ApplicationSet" | "AppProject"))
-        || table()
-            .iter()
-            .any(|(a, k, _)| *a == api_version && *k == kind)
+        || bundle()
+            .kinds
+            .contains_key(&format!("{api_version}/{kind}"))
         || REMOVED
             .iter()
             .any(|(a, kinds, _, _)| *a == api_version && kinds.contains(&kind))
@@ -543,6 +491,7 @@ mod tests {
     }
 
     use super::*;
+    use serde_json::json;
 
     fn valid(doc: Value) -> Vec<String> {
         let api = doc["apiVersion"].as_str().unwrap().to_owned();
@@ -570,5 +519,205 @@ mod tests {
         let mut policy = good;
         policy["template"]["spec"]["containers"][0]["imagePullPolicy"] = json!("Sometimes");
         assert_eq!(valid(deployment(policy)).len(), 1);
+    }
+}
+
+/// How `policies/kubernetes.json` is made: k8s-openapi's schemas of the
+/// core kinds socle validates, made strict.
+#[cfg(test)]
+mod derivation {
+    use std::collections::BTreeMap;
+
+    use serde_json::{json, Value};
+
+    type SchemaFn = fn() -> Value;
+
+    fn derived<T: schemars::JsonSchema>() -> Value {
+        serde_json::to_value(schemars::schema_for!(T)).unwrap_or(Value::Null)
+    }
+
+    macro_rules! kinds {
+        ($($t:ty),* $(,)?) => {
+            vec![$((
+                <$t as k8s_openapi::Resource>::API_VERSION,
+                <$t as k8s_openapi::Resource>::KIND,
+                derived::<$t> as SchemaFn,
+            )),*]
+        };
+    }
+
+    fn table() -> Vec<(&'static str, &'static str, SchemaFn)> {
+        use k8s_openapi::api::{
+            admissionregistration, apps, autoscaling, batch, core, networking, policy, rbac,
+            scheduling, storage,
+        };
+        kinds![
+            core::v1::Namespace,
+            core::v1::PersistentVolume,
+            apps::v1::ReplicaSet,
+            networking::v1::IngressClass,
+            admissionregistration::v1::ValidatingWebhookConfiguration,
+            admissionregistration::v1::MutatingWebhookConfiguration,
+            core::v1::ResourceQuota,
+            core::v1::LimitRange,
+            core::v1::ConfigMap,
+            core::v1::Secret,
+            core::v1::Service,
+            core::v1::ServiceAccount,
+            core::v1::Pod,
+            core::v1::PersistentVolumeClaim,
+            apps::v1::Deployment,
+            apps::v1::StatefulSet,
+            apps::v1::DaemonSet,
+            batch::v1::Job,
+            batch::v1::CronJob,
+            networking::v1::NetworkPolicy,
+            networking::v1::Ingress,
+            policy::v1::PodDisruptionBudget,
+            rbac::v1::Role,
+            rbac::v1::RoleBinding,
+            rbac::v1::ClusterRole,
+            rbac::v1::ClusterRoleBinding,
+            storage::v1::StorageClass,
+            scheduling::v1::PriorityClass,
+            autoscaling::v2::HorizontalPodAutoscaler,
+        ]
+    }
+
+    /// Closed value sets the API server enforces but the derived schemas
+    /// leave as free strings, by property name.
+    const ENUMS: &[(&str, &[&str])] = &[
+        ("imagePullPolicy", &["Always", "IfNotPresent", "Never"]),
+        (
+            "dnsPolicy",
+            &["ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"],
+        ),
+        ("protocol", &["TCP", "UDP", "SCTP"]),
+        ("pathType", &["Exact", "Prefix", "ImplementationSpecific"]),
+        ("concurrencyPolicy", &["Allow", "Forbid", "Replace"]),
+        ("podManagementPolicy", &["OrderedReady", "Parallel"]),
+        (
+            "terminationMessagePolicy",
+            &["File", "FallbackToLogsOnError"],
+        ),
+        ("reclaimPolicy", &["Retain", "Delete", "Recycle"]),
+        ("volumeBindingMode", &["Immediate", "WaitForFirstConsumer"]),
+        ("fsGroupChangePolicy", &["OnRootMismatch", "Always"]),
+        ("sessionAffinity", &["ClientIP", "None"]),
+    ];
+
+    /// Reject unknown fields everywhere the schema lists properties, and
+    /// close the known enumerations.
+    fn make_strict(schema: &mut Value) {
+        match schema {
+            Value::Object(map) => {
+                let preserve =
+                    map.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
+                if map.contains_key("properties")
+                    && !preserve
+                    && !map.contains_key("additionalProperties")
+                {
+                    map.insert("additionalProperties".into(), Value::Bool(false));
+                }
+                if let Some(Value::Object(props)) = map.get_mut("properties") {
+                    for (name, values) in ENUMS {
+                        if let Some(Value::Object(p)) = props.get_mut(*name) {
+                            if p.get("type") == Some(&json!("string")) {
+                                p.insert("enum".into(), json!(values));
+                            }
+                        }
+                    }
+                }
+                for v in map.values_mut() {
+                    make_strict(v);
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(make_strict),
+            _ => {}
+        }
+    }
+
+    /// Each kind's strict schema, whole (its definitions under `$defs`).
+    fn strict_schemas() -> Vec<(String, Value)> {
+        table()
+            .into_iter()
+            .map(|(api, kind, derive)| {
+                let mut schema = derive();
+                make_strict(&mut schema);
+                schema["properties"]["apiVersion"] = json!({"const": api});
+                schema["properties"]["kind"] = json!({"const": kind});
+                (format!("{api}/{kind}"), schema)
+            })
+            .collect()
+    }
+
+    /// The bundle's text: the roots by kind, each definition once.
+    fn bundle_text() -> String {
+        let mut kinds = BTreeMap::new();
+        let mut definitions: BTreeMap<String, Value> = BTreeMap::new();
+        for (key, mut schema) in strict_schemas() {
+            let defs = schema
+                .as_object_mut()
+                .and_then(|m| m.remove("$defs"))
+                .unwrap_or_default();
+            for (name, def) in defs.as_object().into_iter().flatten() {
+                if let Some(seen) = definitions.get(name) {
+                    assert_eq!(seen, def, "{name} differs between kinds");
+                }
+                definitions.insert(name.clone(), def.clone());
+            }
+            kinds.insert(key, schema);
+        }
+        let mut text = serde_json::to_string(&json!({"kinds": kinds, "definitions": definitions}))
+            .expect("JSON");
+        text.push('\n');
+        text
+    }
+
+    /// The bundled file is what k8s-openapi's types give today (run with
+    /// `SOCLE_UPDATE_FACTS=1` after moving k8s-openapi to another
+    /// Kubernetes release, to rewrite it).
+    #[test]
+    fn the_bundled_kubernetes_schemas_are_k8s_openapis_made_strict() {
+        let text = bundle_text();
+        let bundled = crate::source::Tree::embedded_policy_file(super::BUNDLE).unwrap_or_default();
+        if bundled == text.as_bytes() {
+            return;
+        }
+        if std::env::var_os("SOCLE_UPDATE_FACTS").is_some() {
+            let path = std::path::Path::new(env!("SOCLE_DATA"))
+                .join("policies")
+                .join(super::BUNDLE);
+            fs_err::write(&path, &text).expect("write the bundle");
+            return;
+        }
+        panic!(
+            "policies/{} is not what k8s-openapi derives: run `SOCLE_UPDATE_FACTS=1 cargo test -p socle --lib bundled_kubernetes_schemas` and rebuild",
+            super::BUNDLE
+        );
+    }
+
+    /// A kind's schema assembled from the bundle is the one derived whole:
+    /// every definition it reaches, none it does not.
+    #[test]
+    fn each_kinds_schema_is_rebuilt_whole_from_the_bundle() {
+        for (key, whole) in strict_schemas() {
+            let (api, kind) = key.rsplit_once('/').expect("api/kind");
+            let rebuilt = super::schema_for(api, kind).expect("bundled");
+            assert_eq!(
+                rebuilt.get("$defs").map(|d| d.as_object().map(|m| m.len())),
+                whole.get("$defs").map(|d| d.as_object().map(|m| m.len())),
+                "{key}"
+            );
+            let mut rebuilt = rebuilt;
+            let mut whole = whole;
+            for s in [&mut rebuilt, &mut whole] {
+                if let Some(Value::Object(defs)) = s.get_mut("$defs") {
+                    defs.sort_keys();
+                }
+            }
+            assert_eq!(rebuilt, whole, "{key}");
+            assert!(super::knows(api, kind), "{key}");
+        }
     }
 }
