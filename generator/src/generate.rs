@@ -43,7 +43,9 @@ pub fn generate(inputs: &Inputs<'_>) -> Result<Generated, GenerateError> {
 
 /// Files that describe the rendered set (computed from it, e.g. the system
 /// graph of each environment), added before the lock records every file.
-pub type Describe<'a> = dyn Fn(&FileSet) -> Vec<(String, Vec<u8>)> + 'a;
+/// It may take the files for a while (to check them without a copy) and
+/// must give every one back.
+pub type Describe<'a> = dyn Fn(&mut FileSet) -> Vec<(String, Vec<u8>)> + 'a;
 
 /// [`generate`], with `describe`'s files added to the set before the lock
 /// is written, so the lock covers them like any rendered file.
@@ -80,7 +82,7 @@ pub fn generate_with(
     // The spec is kept verbatim (comments included): it is the client's
     // document, and the lock records how it was rendered.
     files.insert(SPEC_PATH.to_owned(), inputs.spec_text.as_bytes().to_vec());
-    for (path, bytes) in describe(&files) {
+    for (path, bytes) in describe(&mut files) {
         files.insert(path, bytes);
     }
     let lock = Lock::new(

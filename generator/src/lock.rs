@@ -60,12 +60,19 @@ pub struct BlueprintRef {
 
 /// One digest over several trees: path and length delimit each file.
 pub fn digest(trees: &[&Tree]) -> String {
+    digest_files(
+        trees
+            .iter()
+            .flat_map(|t| t.files.iter().map(|(p, b)| (p.as_str(), &**b))),
+    )
+}
+
+/// [`digest`] of files listed one by one.
+fn digest_files<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> String {
     let mut buf = Vec::new();
-    for tree in trees {
-        for (path, bytes) in &tree.files {
-            buf.extend_from_slice(format!("{} {}\n", path, bytes.len()).as_bytes());
-            buf.extend_from_slice(bytes);
-        }
+    for (path, bytes) in files {
+        buf.extend_from_slice(format!("{} {}\n", path, bytes.len()).as_bytes());
+        buf.extend_from_slice(bytes);
     }
     crate::git::blob_id(&buf)
 }
@@ -89,7 +96,11 @@ impl Lock {
             },
             spec: spec.to_owned(),
             policies: PolicyRef {
-                digest: self::digest(&[&Tree::embedded_policies()]),
+                digest: digest_files(
+                    Tree::embedded_policy_files()
+                        .iter()
+                        .map(|(p, b)| (p.as_str(), *b)),
+                ),
                 rules: catalog.rules.iter().map(|r| r.id.clone()).collect(),
             },
             files: files

@@ -1017,9 +1017,9 @@ mod from_tests {
     use super::*;
 
     fn tree(files: &[(&str, &str)]) -> Tree {
-        let mut files: Vec<(String, Vec<u8>)> = files
+        let mut files: Vec<(String, std::borrow::Cow<'static, [u8]>)> = files
             .iter()
-            .map(|(p, b)| ((*p).to_owned(), b.as_bytes().to_vec()))
+            .map(|(p, b)| ((*p).to_owned(), b.as_bytes().to_vec().into()))
             .collect();
         files.sort();
         Tree {

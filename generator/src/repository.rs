@@ -6,7 +6,7 @@
 use std::cell::RefCell;
 
 use crate::check::engine::{Embedded, PolicyError};
-use crate::check::{self, files::Input, system, Checker, Outcome};
+use crate::check::{self, system, Checker, Outcome};
 use crate::generate::{self, GenerateError, Generated, Inputs};
 use crate::render::{FileSet, RenderFailure, YamlCheck};
 
@@ -25,8 +25,11 @@ pub fn render(inputs: &Inputs<'_>) -> Result<Generated, GenerateError> {
     generate::generate_with(
         inputs,
         &|files| {
-            let list = listing(files);
-            with_graphs(files, &system::model_files(&list))
+            // Moved out and back: the model reads a list, not a copy.
+            let list: Vec<(String, Vec<u8>)> = std::mem::take(files).into_iter().collect();
+            let systems = system::model_files(&list);
+            *files = list.into_iter().collect();
+            with_graphs(files, &systems)
         },
         YamlCheck::Render,
     )
@@ -43,18 +46,17 @@ pub fn render_checked(
 ) -> Result<(Generated, Outcome), RepositoryError> {
     std::thread::scope(|scope| {
         let gate = RefCell::new(Gate::Loading(scope.spawn(Embedded::load)));
-        let describe = |files: &FileSet| {
+        let describe = |files: &mut FileSet| {
             // Rendering's scratch is freed; the check starts on clean heaps.
             crate::memory::release();
             let mut gate = gate.borrow_mut();
             // The lock is written after the graphs; an empty one stands in,
             // so that the final check sees the same list of files and
             // reuses every result that does not read the README or the lock.
-            let mut list = listing(files);
-            list.push((crate::lock::PATH.to_owned(), Vec::new()));
+            let lock = vec![(crate::lock::PATH.to_owned(), Vec::new())];
             match gate
                 .checker(options)
-                .and_then(|c| c.check(Input::from_memory(list)))
+                .and_then(|c| c.check_lent(files, lock))
             {
                 Ok(outcome) => with_graphs(files, &outcome.systems),
                 Err(e) => {
@@ -63,11 +65,11 @@ pub fn render_checked(
                 }
             }
         };
-        let generated = generate::generate_with(inputs, &describe, YamlCheck::Caller)?;
+        let mut generated = generate::generate_with(inputs, &describe, YamlCheck::Caller)?;
         let outcome = gate
             .into_inner()
             .checker(options)?
-            .check(Input::from_memory(listing(&generated.files)))?;
+            .check_lent(&mut generated.files, Vec::new())?;
         crate::memory::release();
         if let Some(failure) = invalid_yaml(&generated, &outcome) {
             return Err(GenerateError::Render(failure).into());
@@ -117,10 +119,6 @@ fn invalid_yaml(generated: &Generated, outcome: &Outcome) -> Option<RenderFailur
             },
         })
     })
-}
-
-fn listing(files: &FileSet) -> Vec<(String, Vec<u8>)> {
-    files.iter().map(|(p, b)| (p.clone(), b.clone())).collect()
 }
 
 /// The README with the Mermaid graph of each environment in place of the

@@ -1,6 +1,7 @@
 //! Where blueprint and environment files come from: the copy embedded in the
 //! binary, or a directory on disk (for blueprint authors).
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use include_dir::{include_dir, Dir};
@@ -14,7 +15,9 @@ static POLICIES: Dir<'_> = include_dir!("$SOCLE_DATA/policies");
 pub struct Tree {
     /// Human name of the origin, used in error messages.
     pub origin: String,
-    pub files: Vec<(String, Vec<u8>)>,
+    /// Path → contents; embedded trees borrow theirs from the binary (a
+    /// blueprint is over a megabyte that `socle new` reads, never changes).
+    pub files: Vec<(String, Cow<'static, [u8]>)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,7 +59,7 @@ impl Tree {
                 let folder = d.path().to_string_lossy().replace('\\', "/");
                 d.get_file(d.path().join(file)).map(|f| Self {
                     origin: format!("embedded blueprint {folder}"),
-                    files: vec![(file.to_owned(), f.contents().to_vec())],
+                    files: vec![(file.to_owned(), Cow::Borrowed(f.contents()))],
                 })
             })
             .collect()
@@ -71,13 +74,27 @@ impl Tree {
         POLICIES.get_file(path).map(|f| f.contents())
     }
 
+    /// Every embedded policy file, borrowed from the binary: the policies
+    /// folder also holds the bundled schemas (over a megabyte), which the
+    /// readers of the Rego modules and the digests need not copy.
+    pub fn embedded_policy_files() -> Vec<(String, &'static [u8])> {
+        let mut files = Vec::new();
+        borrow_embedded(&POLICIES, &mut files);
+        files.sort();
+        files
+    }
+
     pub fn embedded_policies() -> Self {
         Self::from_embedded(&POLICIES, "embedded policies")
     }
 
-    fn from_embedded(dir: &Dir<'_>, origin: &str) -> Self {
-        let mut files = Vec::new();
-        collect_embedded(dir, &mut files);
+    fn from_embedded(dir: &'static Dir<'static>, origin: &str) -> Self {
+        let mut borrowed = Vec::new();
+        borrow_embedded(dir, &mut borrowed);
+        let mut files: Vec<(String, Cow<'static, [u8]>)> = borrowed
+            .into_iter()
+            .map(|(p, b)| (p, Cow::Borrowed(b)))
+            .collect();
         files.sort();
         Self {
             origin: origin.to_owned(),
@@ -112,7 +129,7 @@ impl Tree {
                 path: entry.path().to_path_buf(),
                 source: e,
             })?;
-            files.push((rel, bytes));
+            files.push((rel, Cow::Owned(bytes)));
         }
         files.sort();
         Ok(Self {
@@ -125,16 +142,15 @@ impl Tree {
         self.files
             .binary_search_by(|(p, _)| p.as_str().cmp(path))
             .ok()
-            .map(|i| self.files[i].1.as_slice())
+            .map(|i| &*self.files[i].1)
     }
 
     /// Files under `prefix/`, with the prefix removed.
     pub fn under<'t>(&'t self, prefix: &str) -> impl Iterator<Item = (&'t str, &'t [u8])> + 't {
         let prefix = format!("{prefix}/");
-        self.files.iter().filter_map(move |(p, b)| {
-            p.strip_prefix(prefix.as_str())
-                .map(|rest| (rest, b.as_slice()))
-        })
+        self.files
+            .iter()
+            .filter_map(move |(p, b)| p.strip_prefix(prefix.as_str()).map(|rest| (rest, &**b)))
     }
 }
 
@@ -146,7 +162,7 @@ fn embedded_blueprint_dirs() -> impl Iterator<Item = (&'static Dir<'static>, &'s
 }
 
 /// One blueprint's files, by path inside its folder.
-fn blueprint_tree(dir: &Dir<'_>) -> Tree {
+fn blueprint_tree(dir: &'static Dir<'static>) -> Tree {
     let folder = dir.path().to_string_lossy().replace('\\', "/");
     let mut tree = Tree::from_embedded(dir, &format!("embedded blueprint {folder}"));
     let prefix = format!("{folder}/");
@@ -175,16 +191,16 @@ fn is_byproduct(path: &Path) -> bool {
         || path.extension().is_some_and(|e| e == "pyc")
 }
 
-fn collect_embedded(dir: &Dir<'_>, out: &mut Vec<(String, Vec<u8>)>) {
+fn borrow_embedded(dir: &Dir<'static>, out: &mut Vec<(String, &'static [u8])>) {
     for file in dir.files() {
         if is_byproduct(file.path()) {
             continue;
         }
         let path = file.path().to_string_lossy().replace('\\', "/");
-        out.push((path, file.contents().to_vec()));
+        out.push((path, file.contents()));
     }
     for sub in dir.dirs() {
-        collect_embedded(sub, out);
+        borrow_embedded(sub, out);
     }
 }
 

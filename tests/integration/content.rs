@@ -368,10 +368,11 @@ fn templates_name_only_fields_their_context_has() {
         .iter_mut()
         .find(|(p, _)| p == "components/trino/values.yaml.hbs")
         .expect("trino values template");
-    let text = String::from_utf8(bytes.clone()).unwrap();
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
     *bytes =
         format!("{text}{{{{#if enabled.no-such-component}}}}\n# {{{{env.nmae}}}}\n{{{{/if}}}}\n")
-            .into_bytes();
+            .into_bytes()
+            .into();
     let line = text.lines().count() + 2;
     let path = path.clone();
     let problems = unresolved_fields(&broken);
@@ -400,8 +401,8 @@ fn templates_name_only_fields_their_context_type_has() {
             .iter_mut()
             .find(|(p, _)| p == template)
             .expect("template");
-        let text = String::from_utf8(bytes.clone()).unwrap();
-        *bytes = format!("{text}{addition}").into_bytes();
+        let text = String::from_utf8(bytes.to_vec()).unwrap();
+        *bytes = format!("{text}{addition}").into_bytes().into();
         let line = text.lines().count() + 2;
         (
             socle::render::unresolved_in_schema(&broken).expect("templates compile"),

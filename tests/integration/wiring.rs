@@ -175,11 +175,11 @@ fn a_consumer_without_a_provider_is_refused_naming_both_ends() {
         .iter_mut()
         .find(|(p, _)| p == "blueprint.yaml")
         .expect("blueprint.yaml");
-    let text = String::from_utf8(bytes.clone()).expect("utf-8");
+    let text = String::from_utf8(bytes.to_vec()).expect("utf-8");
     // MinIO stops providing buckets: Loki's chunks have nowhere to go.
     let broken = text.replacen("provides: { buckets: true }", "provides: {}", 1);
     assert_ne!(broken, text);
-    *bytes = broken.into_bytes();
+    *bytes = broken.into_bytes().into();
     let err = Manifest::load(&tree).expect_err("refused").to_string();
     assert!(err.contains("consumes bucket"), "{err}");
     assert!(err.contains("no component provides buckets"), "{err}");
@@ -191,14 +191,14 @@ fn a_consumer_without_a_provider_is_refused_naming_both_ends() {
         .iter_mut()
         .find(|(p, _)| p == "blueprint.yaml")
         .expect("blueprint.yaml");
-    let text = String::from_utf8(bytes.clone()).expect("utf-8");
+    let text = String::from_utf8(bytes.to_vec()).expect("utf-8");
     let broken = text.replacen(
         "needs: [zeppelin, minio, prometheus-operator-crds, external-secrets]",
         "needs: [prometheus-operator-crds, external-secrets]",
         1,
     );
     assert_ne!(broken, text);
-    *bytes = broken.into_bytes();
+    *bytes = broken.into_bytes().into();
     let err = Manifest::load(&tree).expect_err("refused").to_string();
     assert!(
         err.contains("loki consumes bucket \"loki-chunks\" from minio, but does not need it"),

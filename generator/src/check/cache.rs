@@ -359,7 +359,7 @@ pub fn bundle_digest(
             .map(|d| crate::git::blob_id(d.to_string().as_bytes()))
             .unwrap_or_default()
     );
-    for (path, bytes) in crate::source::Tree::embedded_policies().files.iter() {
+    for (path, bytes) in crate::source::Tree::embedded_policy_files() {
         text.push_str(&format!("embedded {path} {}\n", crate::git::blob_id(bytes)));
     }
     if options.local_policies {

@@ -239,11 +239,15 @@ fn items(v: &Value) -> Vec<Value> {
 
 /// The policy modules of a tree: `(path, source)` of every `.rego` file,
 /// tests included or not.
-pub fn rego_files(tree: &[(String, Vec<u8>)], prefix: &str, tests: bool) -> Vec<(String, String)> {
+pub fn rego_files<B: AsRef<[u8]>>(
+    tree: &[(String, B)],
+    prefix: &str,
+    tests: bool,
+) -> Vec<(String, String)> {
     tree.iter()
         .filter(|(p, _)| p.starts_with(prefix) && p.ends_with(".rego"))
         .filter(|(p, _)| tests || !p.ends_with("_test.rego"))
-        .map(|(p, b)| (p.clone(), String::from_utf8_lossy(b).into_owned()))
+        .map(|(p, b)| (p.clone(), String::from_utf8_lossy(b.as_ref()).into_owned()))
         .collect()
 }
 
@@ -255,10 +259,9 @@ impl Embedded {
     /// With `tests`, the `_test.rego` modules are compiled too (for
     /// `socle policy test`).
     pub fn load_with(tests: bool) -> Result<Self, PolicyError> {
-        let tree = Tree::embedded_policies();
         let mut engine = regorus::Engine::new();
         engine.set_rego_v0(false);
-        for (path, source) in rego_files(&tree.files, "", tests) {
+        for (path, source) in rego_files(&Tree::embedded_policy_files(), "", tests) {
             engine
                 .add_policy(format!("policies/{path}"), source)
                 .map_err(|e| PolicyError::Compile {

@@ -437,6 +437,51 @@ impl Checker {
         self.check_in_place(&mut input)
     }
 
+    /// [`Checker::check`] of files the caller keeps (a render's, which
+    /// `socle new` writes after the check): they are moved in and handed
+    /// back rather than copied, with `extra` files checked beside them
+    /// where `files` lacks them and not handed back. Files the
+    /// configuration excludes stay with the caller (the check sees a copy,
+    /// and reports it as excluded).
+    pub(crate) fn check_lent(
+        &mut self,
+        files: &mut std::collections::BTreeMap<String, Vec<u8>>,
+        extra: Vec<(String, Vec<u8>)>,
+    ) -> Result<Outcome, CheckError> {
+        let mut kept = std::collections::BTreeMap::new();
+        let mut lent = Vec::with_capacity(files.len());
+        for (path, bytes) in std::mem::take(files) {
+            if self.applied.excluded(&path).is_some() {
+                // A copy goes in, for the report to list it as excluded.
+                lent.push((path.clone(), bytes.clone()));
+                kept.insert(path, bytes);
+            } else {
+                lent.push((path, bytes));
+            }
+        }
+        let lent_paths = lent.len();
+        let excluded: usize = kept.len();
+        let mut added = std::collections::HashSet::new();
+        for (path, bytes) in extra {
+            if !kept.contains_key(&path) && !lent.iter().any(|(p, _)| *p == path) {
+                added.insert(path.clone());
+                lent.push((path, bytes));
+            }
+        }
+        debug_assert!(lent.len() == lent_paths + added.len());
+        let mut input = files::Input::from_memory(lent);
+        let outcome = self.check_in_place(&mut input);
+        debug_assert!(input.files.len() == lent_paths - excluded + added.len());
+        *files = kept;
+        files.extend(
+            input
+                .files
+                .into_iter()
+                .filter(|(path, _)| !added.contains(path)),
+        );
+        outcome
+    }
+
     /// [`Checker::check`], leaving the files with the caller (a range hands
     /// them back to the next commit instead of copying every blob).
     pub(crate) fn check_in_place(
@@ -590,9 +635,11 @@ impl Checker {
 
         let paths: Vec<String> = input.files.iter().map(|(p, _)| p.clone()).collect();
         // The rules of the fresh files, the repository rules and the system
-        // simulation read the same documents and nothing of each other: they
-        // run side by side, which keeps both cores busy from parsing to the
-        // report.
+        // simulation read the same documents and nothing of each other: the
+        // repository rules run beside the other two, which keeps both cores
+        // busy from parsing to the report. Two threads, not three: each
+        // thread that allocates holds a heap of its own, and the machine's
+        // cores are the bound anyway.
         let target = self.config.target();
         let combine = self.options.combine;
         let (embedded, local, facts, memo) = (
@@ -602,19 +649,17 @@ impl Checker {
             &mut self.system_memo,
         );
         let (fresh_found, repository, simulated) = std::thread::scope(|scope| {
-            let simulation = scope.spawn(|| {
-                system::evaluate(
-                    embedded,
-                    local,
-                    &documents,
-                    &input.files,
-                    &versions,
-                    facts,
-                    memo,
-                )
-            });
             let repository =
                 scope.spawn(|| embedded.evaluate_repository(&documents, &paths, Some(&versions)));
+            let simulated = system::evaluate(
+                embedded,
+                local,
+                &documents,
+                &input.files,
+                &versions,
+                facts,
+                memo,
+            );
             let fresh_found = if fresh_keys.is_empty() {
                 Ok(Vec::new())
             } else {
@@ -629,7 +674,7 @@ impl Checker {
                         found
                     })
             };
-            (fresh_found, join(repository), join(simulation))
+            (fresh_found, join(repository), simulated)
         });
         let fresh_found = fresh_found?;
         findings.extend(repository?);

@@ -272,23 +272,28 @@ pub fn parse_many(files: &[(&str, &[u8])], layout: &Layout) -> Parsed {
         return out;
     }
     let chunk = files.len().div_ceil(threads);
+    let parse = |part: &[(&str, &[u8])]| {
+        let mut out = Parsed::default();
+        for (path, bytes) in part {
+            parse_file(path, bytes, layout, &mut out);
+        }
+        out
+    };
+    // The calling thread parses the first part itself: a thread more would
+    // be a heap more, holding its share of the documents until they drop.
     let parts: Vec<Parsed> = std::thread::scope(|scope| {
-        let handles: Vec<_> = files
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    let mut out = Parsed::default();
-                    for (path, bytes) in part {
-                        parse_file(path, bytes, layout, &mut out);
-                    }
-                    out
-                })
-            })
+        let mut chunks = files.chunks(chunk);
+        let first = chunks.next().unwrap_or_default();
+        let handles: Vec<_> = chunks
+            .map(|part| scope.spawn(move || parse(part)))
             .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
+        let mut parts = vec![parse(first)];
+        parts.extend(
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))),
+        );
+        parts
     });
     let mut out = Parsed::default();
     for part in parts {

@@ -73,9 +73,7 @@ pub struct Catalog {
 
 impl Catalog {
     pub fn embedded() -> Self {
-        let tree = Tree::embedded_policies();
-        let rules = tree
-            .get("catalog.yaml")
+        let rules = Tree::embedded_policy_file("catalog.yaml")
             .and_then(|b| crate::yaml::from_slice(b).ok())
             .unwrap_or_default();
         Self { rules }
