@@ -839,3 +839,55 @@ fn snippets(
     }
     out
 }
+
+#[cfg(test)]
+mod lent_tests {
+    use std::collections::BTreeMap;
+
+    use super::{Checker, Options};
+
+    /// Every file comes back unchanged, an extra file is checked but not
+    /// handed back, and an excluded file stays with the caller yet is
+    /// reported as excluded.
+    #[test]
+    fn lent_files_come_back_whole() {
+        let config = (
+            super::config::PATH.to_owned(),
+            b"exclude: [\"scratch/**\"]\n".to_vec(),
+        );
+        let mut checker =
+            Checker::new(std::slice::from_ref(&config), &Options::default()).expect("checker");
+        let mut files: BTreeMap<String, Vec<u8>> = [
+            config,
+            ("README.md".to_owned(), b"# r\n".to_vec()),
+            ("scratch/x.yaml".to_owned(), b"a: [\n".to_vec()),
+            (
+                "cm.yaml".to_owned(),
+                b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n".to_vec(),
+            ),
+        ]
+        .into_iter()
+        .collect();
+        let before = files.clone();
+        let extra = vec![
+            ("socle.lock".to_owned(), Vec::new()),
+            // Present already: the caller's version is checked and kept.
+            ("README.md".to_owned(), b"other\n".to_vec()),
+        ];
+        let outcome = checker.check_lent(&mut files, extra).expect("checked");
+        assert_eq!(files, before);
+        assert!(
+            outcome
+                .skipped
+                .iter()
+                .any(|(p, why)| p == "scratch/x.yaml" && why.contains("excluded")),
+            "{:?}",
+            outcome.skipped
+        );
+        assert!(
+            !outcome.findings.iter().any(|f| f.file == "scratch/x.yaml"),
+            "{:?}",
+            outcome.findings
+        );
+    }
+}
