@@ -460,7 +460,6 @@ impl Checker {
             }
         }
         let lent_paths = lent.len();
-        let excluded: usize = kept.len();
         let mut added = std::collections::HashSet::new();
         for (path, bytes) in extra {
             if !kept.contains_key(&path) && !lent.iter().any(|(p, _)| *p == path) {
@@ -468,10 +467,9 @@ impl Checker {
                 lent.push((path, bytes));
             }
         }
-        debug_assert!(lent.len() == lent_paths + added.len());
         let mut input = files::Input::from_memory(lent);
         let outcome = self.check_in_place(&mut input);
-        debug_assert!(input.files.len() == lent_paths - excluded + added.len());
+        debug_assert!(input.files.len() == lent_paths - kept.len() + added.len());
         *files = kept;
         files.extend(
             input

@@ -46,7 +46,7 @@ fn refs_in(v: &Value, out: &mut Vec<String>) {
         Value::Object(m) => {
             if let Some(Value::String(r)) = m.get("$ref") {
                 if let Some(name) = r.strip_prefix("#/$defs/") {
-                    out.push(name.replace("~1", "/").replace("~0", "~"));
+                    out.push(crate::core::spec::pointer_token(name));
                 }
             }
             m.values().for_each(|x| refs_in(x, out));
@@ -349,7 +349,7 @@ pub(crate) fn finding_of(doc: &Document, kind: &str, err: &jsonschema::Validatio
         .split('/')
         .skip(1)
         .map(|t| {
-            let t = t.replace("~1", "/").replace("~0", "~");
+            let t = crate::core::spec::pointer_token(t);
             t.parse::<u64>()
                 .map(Value::from)
                 .unwrap_or(Value::String(t))
@@ -703,13 +703,7 @@ mod derivation {
     fn each_kinds_schema_is_rebuilt_whole_from_the_bundle() {
         for (key, whole) in strict_schemas() {
             let (api, kind) = key.rsplit_once('/').expect("api/kind");
-            let rebuilt = super::schema_for(api, kind).expect("bundled");
-            assert_eq!(
-                rebuilt.get("$defs").map(|d| d.as_object().map(|m| m.len())),
-                whole.get("$defs").map(|d| d.as_object().map(|m| m.len())),
-                "{key}"
-            );
-            let mut rebuilt = rebuilt;
+            let mut rebuilt = super::schema_for(api, kind).expect("bundled");
             let mut whole = whole;
             for s in [&mut rebuilt, &mut whole] {
                 if let Some(Value::Object(defs)) = s.get_mut("$defs") {

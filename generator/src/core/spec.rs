@@ -642,11 +642,17 @@ fn shortened(message: String) -> String {
     format!("{head}… ({} characters in all)", message.chars().count())
 }
 
+/// One token of a JSON pointer, unescaped (`~1` is `/`, `~0` is `~`,
+/// in that order: RFC 6901).
+pub(crate) fn pointer_token(token: &str) -> String {
+    token.replace("~1", "/").replace("~0", "~")
+}
+
 /// `/environments/1/name` → `environments[1].name`.
 pub fn pointer_to_field(pointer: &str) -> String {
     let mut out = String::new();
     for token in pointer.split('/').skip(1) {
-        let token = token.replace("~1", "/").replace("~0", "~");
+        let token = pointer_token(token);
         if token.chars().all(|c| c.is_ascii_digit()) && !token.is_empty() {
             out.push_str(&format!("[{token}]"));
         } else {

@@ -562,7 +562,7 @@ fn description_at<'a>(schema: &'a Value, instance: &Value, pointer: &str) -> Opt
     let mut node = schema;
     let mut value = Some(instance);
     for token in pointer.split('/').skip(1) {
-        let token = token.replace("~1", "/").replace("~0", "~");
+        let token = crate::core::spec::pointer_token(token);
         let is_array = value.map(Value::is_array).unwrap_or(false) && node.get("items").is_some();
         node = if is_array {
             node.get("items")?

@@ -171,7 +171,7 @@ impl Emitted<'_> {
             return;
         };
         let (parent, key) = path.rsplit_once('/').unwrap_or(("", path));
-        let key = key.replace("~1", "/").replace("~0", "~");
+        let key = crate::core::spec::pointer_token(key);
         match (verb, v.pointer_mut(parent)) {
             ("replace", Some(Value::Object(m))) if m.contains_key(&key) => {
                 m.insert(key, op["value"].clone());
