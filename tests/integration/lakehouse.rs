@@ -900,7 +900,7 @@ fn the_lakehouse_clusters_pass_socle_check_and_kustomize() {
             .expect("promtool");
         let said = String::from_utf8_lossy(&out.stdout);
         assert!(
-            out.status.success() && said.contains("SUCCESS: 13 rules found"),
+            out.status.success() && said.contains("SUCCESS: 14 rules found"),
             "{said}{}",
             String::from_utf8_lossy(&out.stderr)
         );
@@ -1692,6 +1692,24 @@ fn dremio_job_alerts(promtool: &std::path::Path, dir: &std::path::Path, rules: &
                     {"eval_time": "50m", "alertname": "DremioQueriesOutOfMemory", "exp_alerts": []},
                     {"eval_time": "60m", "alertname": "DremioQueriesOutOfMemory", "exp_alerts": fired("DremioQueriesOutOfMemory", "3")}
                 ]
+            },
+            // The reflection manager's gauges, each minute: a reflection
+            // retrying for 39 minutes, then refreshed, does not alert; one
+            // that fails again at minute 51, retries and is given up
+            // (failed) at minute 81 alerts an hour after minute 51,
+            // counted once in either state.
+            {
+                "interval": "1m",
+                "input_series": [
+                    series("reflections_retrying", "", "0 1x38 0x10 1x29 0x40"),
+                    series("reflections_failed", "", "0x80 1x40"),
+                    series("reflections_active", "", "5x120")
+                ],
+                "alert_rule_test": [
+                    {"eval_time": "45m", "alertname": "DremioReflectionsNotRefreshing", "exp_alerts": []},
+                    {"eval_time": "105m", "alertname": "DremioReflectionsNotRefreshing", "exp_alerts": []},
+                    {"eval_time": "115m", "alertname": "DremioReflectionsNotRefreshing", "exp_alerts": fired("DremioReflectionsNotRefreshing", "1")}
+                ]
             }
         ]
     });
@@ -1699,10 +1717,11 @@ fn dremio_job_alerts(promtool: &std::path::Path, dir: &std::path::Path, rules: &
 }
 
 /// Dremio's dashboard reads only what Dremio serves (its Micrometer job
-/// counters and JVM meters), the scrape target its PodMonitor makes and
-/// the containers' CPU; every query parses as Prometheus parses it, the
-/// failure rate computes what the alert compares, and Grafana's sidecar
-/// finds the ConfigMap kustomize builds.
+/// counters, reflection gauges and JVM meters), the scrape target its
+/// PodMonitor makes and the containers' CPU; every query parses as
+/// Prometheus parses it, the failure rate computes what the alert compares,
+/// the stale reflections what the other alert counts, and Grafana's
+/// sidecar finds the ConfigMap kustomize builds.
 #[test]
 fn the_dremio_dashboard_reads_what_dremio_serves() {
     let files = crate::support::render_lakehouse();
@@ -1727,6 +1746,10 @@ fn the_dremio_dashboard_reads_what_dremio_serves() {
         "jvm_buffer_memory_used_bytes",
         "jvm_gc_pause_seconds_sum",
         "container_cpu_usage_seconds_total",
+        "reflections_active",
+        "reflections_refreshing",
+        "reflections_retrying",
+        "reflections_failed",
         "up",
     ];
     let metric = regex::Regex::new(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\{").expect("regex");
@@ -1776,6 +1799,10 @@ fn the_dremio_dashboard_reads_what_dremio_serves() {
         .iter()
         .find(|e| e.contains("rate(jobs_total") && e.contains("workload_type"))
         .expect("jobs panel");
+    let stale = exprs
+        .iter()
+        .find(|e| e.contains("reflections_failed") && e.contains("reflections_retrying"))
+        .expect("stale reflections panel");
     // Rates are floating point: compared to a thousandth.
     let rounded = |e: &str| format!("round({}, 0.001)", filled(e));
     let target = DREMIO_TARGET;
@@ -1786,10 +1813,13 @@ fn the_dremio_dashboard_reads_what_dremio_serves() {
             "interval": "1m",
             "input_series": [
                 {"series": format!("jobs_total{{{target}, workload_type=\"JDBC\", user_type=\"user\"}}"), "values": "0+10x30"},
-                {"series": format!("jobs_server_error_total{{{target}}}"), "values": "0+1x30"}
+                {"series": format!("jobs_server_error_total{{{target}}}"), "values": "0+1x30"},
+                {"series": format!("reflections_failed{{{target}}}"), "values": "1x30"},
+                {"series": format!("reflections_retrying{{{target}}}"), "values": "2x30"}
             ],
             "promql_expr_test": [
                 {"expr": rounded(rate), "eval_time": "20m", "exp_samples": [{"labels": "{}", "value": 0.1}]},
+                {"expr": filled(stale), "eval_time": "20m", "exp_samples": [{"labels": "{}", "value": 3}]},
                 {"expr": rounded(per_minute), "eval_time": "20m", "exp_samples": [{"labels": "{workload_type=\"JDBC\"}", "value": 10}]}
             ]
         }]
