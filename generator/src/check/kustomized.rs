@@ -63,6 +63,7 @@ impl Kustomized {
             read: Default::default(),
             docs,
             custom_scopes: HashMap::new(),
+            merged_values: Default::default(),
         };
         let dir_of = |p: &str| p.rsplit_once('/').map_or("", |(d, _)| d).to_owned();
         let mut roots: BTreeSet<String> = files

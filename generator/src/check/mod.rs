@@ -697,6 +697,7 @@ impl Checker {
                 read: Default::default(),
                 docs: by_path,
                 custom_scopes: Default::default(),
+                merged_values: Default::default(),
             };
             let mut traced = Vec::new();
             for (overlay, rendered) in rendered.overlays {

@@ -131,6 +131,7 @@ impl<'a> Repository<'a> {
                 read: Default::default(),
                 docs: by_path,
                 custom_scopes,
+                merged_values: Default::default(),
             },
             apps,
             projects,
@@ -160,7 +161,7 @@ impl<'a> Repository<'a> {
             .apps
             .iter()
             .filter(|a| !synced.contains(&(a.doc.path.clone(), a.doc.line)))
-            .map(|root| self.system(root, &created))
+            .map(|root| self.system(root, &mut created))
             .collect();
         // An environment bootstrapped after another on the same cluster
         // finds that one's cluster-wide objects and CRDs in place.
@@ -198,7 +199,10 @@ impl<'a> Repository<'a> {
         systems
     }
 
-    fn system(&self, root: &AppDoc<'a>, created: &Created<'a>) -> Modelled<'a> {
+    /// The system `root` bootstraps. Each Application's modelled objects
+    /// are taken from `created`: an Application that a second system also
+    /// reaches (two roots syncing one child) is modelled again for it.
+    fn system(&self, root: &AppDoc<'a>, created: &mut Created<'a>) -> Modelled<'a> {
         let environment = root.doc.value["metadata"]["labels"][ENV_LABEL]
             .as_str()
             .map(str::to_owned)
@@ -246,8 +250,8 @@ impl<'a> Repository<'a> {
                 name: name.clone(),
             };
             let (emitted, mut application, gaps, chart_objects) =
-                match created.get(&(doc.path.clone(), doc.line)) {
-                    Some(m) => m.clone(),
+                match created.remove(&(doc.path.clone(), doc.line)) {
+                    Some(m) => m,
                     None => self.app_objects(&app),
                 };
             application.parent = parent;
@@ -256,17 +260,17 @@ impl<'a> Repository<'a> {
                 .namespace
                 .clone()
                 .unwrap_or_default();
-            for e in &emitted {
+            for e in emitted {
                 if e.kind == "Application" {
                     if let Some(d) = e.doc {
                         queue.push((d, Some(name.clone())));
                     }
                 }
-                system.objects.push(self.object(&application, e, &dest_ns));
-                values.push(match (&e.patched, e.doc, &e.generated) {
-                    (Some(p), _, _) => Some(Cow::Owned(p.clone())),
+                system.objects.push(self.object(&application, &e, &dest_ns));
+                values.push(match (e.patched, e.doc, e.generated) {
+                    (Some(p), _, _) => Some(Cow::Owned(p)),
                     (None, Some(d), _) => Some(Cow::Borrowed(&d.value)),
-                    (None, None, Some(g)) => Some(Cow::Owned(g.clone())),
+                    (None, None, Some(g)) => Some(Cow::Owned(g)),
                     _ => None,
                 });
             }

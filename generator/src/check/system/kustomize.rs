@@ -29,6 +29,10 @@ pub(crate) struct Files<'a> {
     pub(crate) docs: HashMap<&'a str, Vec<&'a Document>>,
     /// Scopes of custom kinds, from the CRDs known to the model.
     pub(crate) custom_scopes: HashMap<(String, String), Scope>,
+    /// Each Application's merged Helm values, by the place of its
+    /// document: the chart facts and the wiring both read them, and a
+    /// merge copies every values file.
+    pub(crate) merged_values: std::sync::Mutex<HashMap<(String, usize), std::sync::Arc<Value>>>,
 }
 
 impl<'a> Files<'a> {

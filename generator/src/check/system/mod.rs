@@ -99,6 +99,35 @@ pub fn model_json(files: &[(String, Vec<u8>)]) -> Vec<Value> {
         .collect()
 }
 
+/// One step of a path into a value, borrowed from the value. The scans
+/// of the wiring and of the resources step into every key of every
+/// configuration; only what they find needs its path as JSON values.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Step<'v> {
+    Key(&'v str),
+    Index(usize),
+}
+
+impl<'v> Step<'v> {
+    pub(crate) fn key(self) -> Option<&'v str> {
+        match self {
+            Step::Key(k) => Some(k),
+            Step::Index(_) => None,
+        }
+    }
+}
+
+/// `base` then `steps`, as the JSON path [`input::At::field`] reads.
+pub(crate) fn owned_path(base: &[Value], steps: &[Step<'_>]) -> Vec<Value> {
+    let mut path = Vec::with_capacity(base.len() + steps.len());
+    path.extend_from_slice(base);
+    path.extend(steps.iter().map(|s| match s {
+        Step::Key(k) => Value::from(*k),
+        Step::Index(i) => Value::from(*i),
+    }));
+    path
+}
+
 /// A configuration file carried in a string value (an ingestion recipe or
 /// workflow in a ConfigMap), as the YAML mapping it is. Only strings that
 /// start like one are parsed: every multi-line value of every document

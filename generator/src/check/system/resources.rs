@@ -20,6 +20,7 @@ use super::input::{
     At, BucketUse, Issuer, IssuerUse, OidcUse, OutsideUse, Realm, RealmClient, Store, TlsUse,
 };
 use super::kustomize::Files;
+use super::{owned_path, Step};
 use crate::check::parse::Document;
 
 fn re(cell: &'static OnceLock<regex::Regex>, pattern: &str) -> &'static regex::Regex {
@@ -59,6 +60,17 @@ fn https_url() -> &'static regex::Regex {
     re(
         &RE,
         r"\bhttps://([a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+)",
+    )
+}
+
+/// Any of the substrings [`text`] looks for: one pass over a string that
+/// has none (most do, some of them dashboards of several hundred
+/// kilobytes) instead of one per substring.
+fn text_markers() -> &'static regex::Regex {
+    static RE: OnceLock<regex::Regex> = OnceLock::new();
+    re(
+        &RE,
+        r"s3a?://|S3:///|ucket|UCKET|lient(?:_id|-id|\.id|Id|ID)|https?://|/realms/",
     )
 }
 
@@ -196,7 +208,13 @@ fn describes_one_bucket(m: &serde_json::Map<String, Value>) -> bool {
 }
 
 /// Walks a configuration, collecting what it says with the path of each.
-fn scan(v: &Value, path: &mut Vec<Value>, out: &mut Vec<(Vec<Value>, Said)>, depth: usize) {
+fn scan<'v>(
+    v: &'v Value,
+    base: &[Value],
+    path: &mut Vec<Step<'v>>,
+    out: &mut Vec<(Vec<Value>, Said)>,
+    depth: usize,
+) {
     if depth > 64 {
         return;
     }
@@ -206,7 +224,10 @@ fn scan(v: &Value, path: &mut Vec<Value>, out: &mut Vec<(Vec<Value>, Said)>, dep
                 let mut hosts = BTreeSet::new();
                 hosts_under(v, &mut hosts, depth);
                 for h in hosts {
-                    out.push((path.clone(), Said::Signed(kind.into(), issuer.clone(), h)));
+                    out.push((
+                        owned_path(base, path),
+                        Said::Signed(kind.into(), issuer.clone(), h),
+                    ));
                 }
             }
             // `{name: X_BUCKET, value: b}`: a container's variable.
@@ -215,7 +236,7 @@ fn scan(v: &Value, path: &mut Vec<Value>, out: &mut Vec<(Vec<Value>, Said)>, dep
                 m.get("value").and_then(Value::as_str),
             ) {
                 let upper = name.to_ascii_uppercase();
-                let mut p = path.clone();
+                let mut p = owned_path(base, path);
                 p.push(Value::from("value"));
                 if upper.ends_with("_BUCKET") && bucket_name(value) {
                     out.push((p.clone(), Said::Bucket(value.to_owned())));
@@ -231,7 +252,11 @@ fn scan(v: &Value, path: &mut Vec<Value>, out: &mut Vec<(Vec<Value>, Said)>, dep
             // Airbyte's `storage.bucket: {log: x, state: y}`. A `bucket:` map
             // describing one bucket (`{name: x, region: y}`) names it under
             // `name`, and its other keys are settings, not buckets.
-            let key_here = path.last().and_then(Value::as_str).unwrap_or_default();
+            let key_here = match path.last().copied() {
+                Some(step) => step.key(),
+                None => base.last().and_then(Value::as_str),
+            }
+            .unwrap_or_default();
             let bucket_block = key_here.eq_ignore_ascii_case("bucket");
             let one_bucket = bucket_block && describes_one_bucket(m);
             let in_bucket_names =
@@ -248,12 +273,12 @@ fn scan(v: &Value, path: &mut Vec<Value>, out: &mut Vec<(Vec<Value>, Said)>, dep
                 .and_then(Value::as_str)
                 .filter(|n| one_bucket && bucket_name(n))
             {
-                let mut p = path.clone();
+                let mut p = owned_path(base, path);
                 p.push(Value::from("name"));
                 bucket(&p, name, out);
             }
             for (k, x) in m {
-                path.push(Value::from(k.as_str()));
+                path.push(Step::Key(k));
                 if let Some(s) = x.as_str() {
                     let key = k.to_ascii_lowercase();
                     let bucket_key = matches!(key.as_str(), "bucket" | "bucketname" | "bucket_name")
@@ -263,17 +288,17 @@ fn scan(v: &Value, path: &mut Vec<Value>, out: &mut Vec<(Vec<Value>, Said)>, dep
                             || key.ends_with("-bucket")
                             || key.ends_with(".bucket");
                     if (bucket_key || in_bucket_names) && bucket_name(s) {
-                        bucket(path, s, out);
+                        bucket(&owned_path(base, path), s, out);
                     }
                     if key.ends_with("_buckets") {
                         for b in s.split([' ', ',']).filter(|b| bucket_name(b)) {
-                            bucket(path, b, out);
+                            bucket(&owned_path(base, path), b, out);
                         }
                     }
                     let client_key = matches!(key.as_str(), "client_id" | "clientid" | "client-id")
                         || key.ends_with("_client_id");
                     if client_key && literal(s) && !s.contains(char::is_whitespace) {
-                        out.push((path.clone(), Said::Client(s.to_owned())));
+                        out.push((owned_path(base, path), Said::Client(s.to_owned())));
                     }
                     // `<client id>:<secret>`, as OAuth2 client credentials
                     // are often handed over (Trino's Iceberg connector).
@@ -285,26 +310,26 @@ fn scan(v: &Value, path: &mut Vec<Value>, out: &mut Vec<(Vec<Value>, Said)>, dep
                                     .bytes()
                                     .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
                             {
-                                out.push((path.clone(), Said::Client(id.to_owned())));
+                                out.push((owned_path(base, path), Said::Client(id.to_owned())));
                             }
                         }
                     }
                     if matches!(key.as_str(), "host" | "hostname" | "domain") && hostname(s) {
-                        out.push((path.clone(), Said::Host(s.to_owned())));
+                        out.push((owned_path(base, path), Said::Host(s.to_owned())));
                     }
                     if (NAME_KEYS.contains(&k.as_str())
                         || key.ends_with("secret")
                         || key.ends_with("configmap"))
                         && literal(s)
                     {
-                        out.push((path.clone(), Said::Names(s.to_owned())));
+                        out.push((owned_path(base, path), Said::Names(s.to_owned())));
                     }
                 }
                 // A store's own list: `buckets: [{name: b}]`.
                 if k == "buckets" {
                     for (i, b) in x.as_array().into_iter().flatten().enumerate() {
                         if let Some(name) = b["name"].as_str().filter(|n| bucket_name(n)) {
-                            let mut p = path.clone();
+                            let mut p = owned_path(base, path);
                             p.extend([Value::from(i), Value::from("name")]);
                             out.push((p, Said::Creates(name.to_owned())));
                         }
@@ -313,18 +338,18 @@ fn scan(v: &Value, path: &mut Vec<Value>, out: &mut Vec<(Vec<Value>, Said)>, dep
                 if k == "hosts" {
                     for h in x.as_array().into_iter().flatten().filter_map(Value::as_str) {
                         if hostname(h) {
-                            out.push((path.clone(), Said::Host(h.to_owned())));
+                            out.push((owned_path(base, path), Said::Host(h.to_owned())));
                         }
                     }
                 }
-                scan(x, path, out, depth + 1);
+                scan(x, base, path, out, depth + 1);
                 path.pop();
             }
         }
         Value::Array(a) => {
             for (i, x) in a.iter().enumerate() {
-                path.push(Value::from(i));
-                scan(x, path, out, depth + 1);
+                path.push(Step::Index(i));
+                scan(x, base, path, out, depth + 1);
                 path.pop();
             }
         }
@@ -334,11 +359,12 @@ fn scan(v: &Value, path: &mut Vec<Value>, out: &mut Vec<(Vec<Value>, Said)>, dep
             // are not the document's, so each finding points at the value.
             if let Some(inner) = super::carried_yaml(s) {
                 let mut found = Vec::new();
-                scan(&inner, &mut Vec::new(), &mut found, depth + 1);
-                out.extend(found.into_iter().map(|(_, said)| (path.clone(), said)));
+                scan(&inner, &[], &mut Vec::new(), &mut found, depth + 1);
+                let here = owned_path(base, path);
+                out.extend(found.into_iter().map(|(_, said)| (here.clone(), said)));
                 return;
             }
-            text(s, path, out)
+            text(s, base, path, out)
         }
         _ => {}
     }
@@ -346,8 +372,11 @@ fn scan(v: &Value, path: &mut Vec<Value>, out: &mut Vec<(Vec<Value>, Said)>, dep
 
 /// What a string says: URLs, and `key=value` / `key: value` lines of the
 /// configuration files charts take as text (properties, INI, Python).
-fn text(s: &str, path: &[Value], out: &mut Vec<(Vec<Value>, Said)>) {
-    let here = || path.to_vec();
+fn text(s: &str, base: &[Value], path: &[Step<'_>], out: &mut Vec<(Vec<Value>, Said)>) {
+    if !text_markers().is_match(s) {
+        return;
+    }
+    let here = || owned_path(base, path);
     if s.contains("s3://") || s.contains("s3a://") || s.contains("S3:///") {
         for c in s3_url().captures_iter(s) {
             out.push((here(), Said::Bucket(c[1].to_owned())));
@@ -405,7 +434,7 @@ fn text(s: &str, path: &[Value], out: &mut Vec<(Vec<Value>, Said)>) {
 /// of it, see `Memo`).
 pub(crate) fn read_of(d: &Document, out: &mut String) {
     let mut found = Vec::new();
-    scan(&d.value, &mut Vec::new(), &mut found, 0);
+    scan(&d.value, &[], &mut Vec::new(), &mut found, 0);
     for (p, s) in found {
         out.push_str(&format!(
             "{}:{}:{s:?};",
@@ -494,21 +523,22 @@ fn clients_of(realm: &Value) -> Vec<RealmClient> {
 /// `earlier` less what `later` sets, as Helm merges values: maps merge key
 /// by key; anything else (a scalar, a list, null) replaces the earlier
 /// value whole.
-fn shadowed(earlier: &Value, later: &Value) -> Value {
-    match (earlier, later) {
-        (Value::Object(a), Value::Object(b)) => Value::Object(
-            a.iter()
-                .filter_map(|(k, x)| match b.get(k) {
-                    None => Some((k.clone(), x.clone())),
-                    Some(y @ Value::Object(_)) if x.is_object() => {
-                        Some((k.clone(), shadowed(x, y)))
-                    }
-                    Some(_) => None,
-                })
-                .collect(),
-        ),
-        _ => earlier.clone(),
+fn shadowed(earlier: &Value, later: &[&Value]) -> Value {
+    let Value::Object(a) = earlier else {
+        return earlier.clone();
+    };
+    // One pass over every later layer, so that a large values file is
+    // copied once, not once per layer after it.
+    let mut kept = serde_json::Map::new();
+    for (k, x) in a {
+        let set: Vec<&Value> = later.iter().filter_map(|l| l.get(k)).collect();
+        if set.is_empty() {
+            kept.insert(k.clone(), x.clone());
+        } else if x.is_object() && set.iter().all(|y| y.is_object()) {
+            kept.insert(k.clone(), shadowed(x, &set));
+        }
     }
+    Value::Object(kept)
 }
 
 /// One piece of an Application's configuration: the Application, the
@@ -549,9 +579,7 @@ pub(crate) fn configurations<'a>(m: &'a Modelled, files: &'a Files) -> Vec<Confi
                 let value = if later.is_empty() {
                     std::borrow::Cow::Borrowed(&d.value)
                 } else {
-                    std::borrow::Cow::Owned(
-                        later.iter().fold(d.value.clone(), |v, l| shadowed(&v, l)),
-                    )
+                    std::borrow::Cow::Owned(shadowed(&d.value, &later))
                 };
                 out.push((
                     app.name.as_str(),
@@ -631,8 +659,7 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
             continue;
         }
         let mut found = Vec::new();
-        let mut path = base.clone();
-        scan(&value, &mut path, &mut found, 0);
+        scan(&value, &base, &mut Vec::new(), &mut found, 0);
         for (p, s) in found {
             if producer && matches!(s, Said::Names(_)) {
                 continue;
@@ -1228,7 +1255,7 @@ mod tests {
             "coordinator": {"additionalVolumes": [{"name": "tmp"}]},
         });
         assert_eq!(
-            shadowed(&shared, &env),
+            shadowed(&shared, &[&env]),
             serde_json::json!({
                 "storage": {"bucketNames": {"ruler": "loki-ruler"}, "s3": {}},
                 "coordinator": {"jvm": {"heap": "1G"}},
@@ -1236,9 +1263,44 @@ mod tests {
         );
     }
 
+    #[test]
+    fn layers_shadow_together_as_they_do_one_after_the_other() {
+        let shared = serde_json::json!({
+            "a": {"b": 1, "c": {"d": 2, "e": 3}, "f": [1]},
+            "g": "kept",
+            "h": {"i": 4},
+        });
+        let env = serde_json::json!({"a": {"c": {"d": 9}}, "h": {"j": 5}});
+        let inline = serde_json::json!({"a": {"c": "replaced", "f": null}, "h": {}});
+        // Each layer in turn, as Helm applies them.
+        let one_by_one = shadowed(&shadowed(&shared, &[&env]), &[&inline]);
+        assert_eq!(shadowed(&shared, &[&env, &inline]), one_by_one);
+        assert_eq!(
+            one_by_one,
+            serde_json::json!({"a": {"b": 1}, "g": "kept", "h": {"i": 4}})
+        );
+        // A layer that is not a mapping (an empty file) sets nothing.
+        assert_eq!(shadowed(&shared, &[&Value::Null]), shared);
+    }
+
+    #[test]
+    fn every_substring_text_looks_for_passes_its_first_filter() {
+        let source = include_str!("resources.rs");
+        let body = &source[source.find("fn text(").expect("text")..];
+        let body = &body[..body.find("\n}\n").expect("end of text")];
+        let mut looked_for = Vec::new();
+        for part in body.split("contains(\"").skip(1) {
+            looked_for.push(&part[..part.find('"').expect("literal")]);
+        }
+        assert!(looked_for.len() >= 10, "{looked_for:?}");
+        for marker in looked_for {
+            assert!(text_markers().is_match(marker), "{marker}");
+        }
+    }
+
     fn said(v: Value) -> Vec<Said> {
         let mut out = Vec::new();
-        scan(&v, &mut Vec::new(), &mut out, 0);
+        scan(&v, &[], &mut Vec::new(), &mut out, 0);
         out.into_iter().map(|(_, s)| s).collect()
     }
 

@@ -14,6 +14,7 @@ use super::build::{sources, value_files, Modelled};
 use super::input::{At, Connection, Provider, WebhookReach, WideEgress};
 use super::kustomize::Files;
 use super::network::{Network, Peer, PodPort, Policy};
+use super::{owned_path, Step};
 use crate::check::parse::Document;
 use crate::core::charts::ChartFacts;
 
@@ -131,9 +132,10 @@ fn value_at(doc: Option<&Document>, file: &str, path: &[Value]) -> At {
 /// Walks the string leaves of `value` (at `path` in `doc`, whose lines name
 /// each finding), collecting addresses. A leaf without a port takes its
 /// scheme's, else a sibling `port` key's.
-fn scan(
-    value: &Value,
-    path: &mut Vec<Value>,
+fn scan<'v>(
+    value: &'v Value,
+    base: &[Value],
+    path: &mut Vec<Step<'v>>,
     doc: Option<&Document>,
     file: &str,
     out: &mut Vec<Found>,
@@ -144,39 +146,48 @@ fn scan(
     }
     match value {
         Value::Object(m) => {
-            let sibling_port = m
-                .get("port")
-                .and_then(|p| {
-                    p.as_u64()
-                        .or_else(|| p.as_str().and_then(|s| s.parse().ok()))
-                })
-                .and_then(|p| u16::try_from(p).ok());
-            let database = database_in(m, path.last().and_then(Value::as_str));
-            let role = sibling(m, ROLE_KEYS);
+            let block = match path.last().copied() {
+                Some(step) => step.key(),
+                None => base.last().and_then(Value::as_str),
+            };
+            // What the map says beside an address, read only for the maps
+            // that hold one (most hold none).
+            let mut beside: Option<(Option<u16>, Option<String>, Option<String>)> = None;
             for (k, v) in m {
-                path.push(Value::from(k.as_str()));
+                path.push(Step::Key(k));
                 let before = out.len();
-                scan(v, path, doc, file, out, depth + 1);
+                scan(v, base, path, doc, file, out, depth + 1);
+                path.pop();
+                if !v.is_string() || out.len() == before {
+                    continue;
+                }
+                let (port, database, role) = beside.get_or_insert_with(|| {
+                    let port = m
+                        .get("port")
+                        .and_then(|p| {
+                            p.as_u64()
+                                .or_else(|| p.as_str().and_then(|s| s.parse().ok()))
+                        })
+                        .and_then(|p| u16::try_from(p).ok());
+                    (port, database_in(m, block), sibling(m, ROLE_KEYS))
+                });
                 for f in &mut out[before..] {
-                    if v.is_string() {
-                        if f.port.is_none() {
-                            f.port = sibling_port;
-                        }
-                        if f.database.is_none() {
-                            f.database = database.clone();
-                        }
-                        if f.role.is_none() {
-                            f.role = role.clone();
-                        }
+                    if f.port.is_none() {
+                        f.port = *port;
+                    }
+                    if f.database.is_none() {
+                        f.database = database.clone();
+                    }
+                    if f.role.is_none() {
+                        f.role = role.clone();
                     }
                 }
-                path.pop();
             }
         }
         Value::Array(a) => {
             for (i, v) in a.iter().enumerate() {
-                path.push(Value::from(i));
-                scan(v, path, doc, file, out, depth + 1);
+                path.push(Step::Index(i));
+                scan(v, base, path, doc, file, out, depth + 1);
                 path.pop();
             }
         }
@@ -188,9 +199,9 @@ fn scan(
             // known, so each address points at the value.
             if let Some(inner) = super::carried_yaml(s) {
                 let before = out.len();
-                scan(&inner, &mut Vec::new(), None, file, out, depth + 1);
+                scan(&inner, &[], &mut Vec::new(), None, file, out, depth + 1);
                 if out.len() > before {
-                    let at = value_at(doc, file, path);
+                    let at = value_at(doc, file, &owned_path(base, path));
                     for f in &mut out[before..] {
                         f.at = at.clone();
                     }
@@ -213,7 +224,7 @@ fn scan(
                     .get(4)
                     .and_then(|p| p.as_str().parse().ok())
                     .or_else(|| scheme_port(scheme));
-                let at = value_at(doc, file, path);
+                let at = value_at(doc, file, &owned_path(base, path));
                 // A URL's path names the database, its user part (or a
                 // `user=` parameter) the role.
                 let end = c.get(0).map_or(0, |m| m.end());
@@ -325,7 +336,7 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
         }
         let doc = files.doc_at(&o.at.file, o.at.line);
         let mut out = Vec::new();
-        scan(v, &mut Vec::new(), doc, &o.at.file, &mut out, 0);
+        scan(v, &[], &mut Vec::new(), doc, &o.at.file, &mut out, 0);
         let ns = if o.namespace.is_empty() {
             ""
         } else {
@@ -770,13 +781,13 @@ fn helm_values_by_file(app: &super::input::Application, files: &Files) -> Vec<Fo
         let helm = &s["helm"];
         for rel in value_files(s) {
             for d in files.docs.get(rel).into_iter().flatten() {
-                scan(&d.value, &mut Vec::new(), Some(d), rel, &mut out, 0);
+                scan(&d.value, &[], &mut Vec::new(), Some(d), rel, &mut out, 0);
             }
         }
         if let Some(obj) = helm.get("valuesObject") {
             let mut p = path.clone();
             p.extend([Value::from("helm"), Value::from("valuesObject")]);
-            scan(obj, &mut p, Some(doc), &doc.path, &mut out, 0);
+            scan(obj, &p, &mut Vec::new(), Some(doc), &doc.path, &mut out, 0);
         }
         if let Some(text) = helm["values"].as_str() {
             if let Ok(v) = serde_saphyr::from_str::<Value>(text) {
@@ -784,7 +795,7 @@ fn helm_values_by_file(app: &super::input::Application, files: &Files) -> Vec<Fo
                 p.extend([Value::from("helm"), Value::from("values")]);
                 let at = At::field(doc, &p);
                 let before = out.len();
-                scan(&v, &mut Vec::new(), None, &doc.path, &mut out, 0);
+                scan(&v, &[], &mut Vec::new(), None, &doc.path, &mut out, 0);
                 for f in &mut out[before..] {
                     f.at = at.clone();
                 }
@@ -847,7 +858,15 @@ pub(crate) fn addresses_of<'d>(docs: impl Iterator<Item = &'d Document>) -> Stri
     let mut out = String::new();
     for d in docs {
         let mut found = Vec::new();
-        scan(&d.value, &mut Vec::new(), Some(d), &d.path, &mut found, 0);
+        scan(
+            &d.value,
+            &[],
+            &mut Vec::new(),
+            Some(d),
+            &d.path,
+            &mut found,
+            0,
+        );
         for f in found {
             out.push_str(&format!(
                 "{}:{}={}:{:?}:{:?}:{:?};",
@@ -1095,7 +1114,24 @@ fn provisioned_catalogs(
 
 /// An Application's Helm values as Helm merges them: its value files from
 /// this repository in order, then `valuesObject`.
-pub(crate) fn app_values(app: &super::input::Application, files: &Files) -> Value {
+pub(crate) fn app_values(app: &super::input::Application, files: &Files) -> std::sync::Arc<Value> {
+    let place = (app.at.file.clone(), app.at.line);
+    if let Some(v) = files
+        .merged_values
+        .lock()
+        .ok()
+        .and_then(|m| m.get(&place).cloned())
+    {
+        return v;
+    }
+    let merged = std::sync::Arc::new(merge_app_values(app, files));
+    if let Ok(mut m) = files.merged_values.lock() {
+        m.insert(place, merged.clone());
+    }
+    merged
+}
+
+fn merge_app_values(app: &super::input::Application, files: &Files) -> Value {
     let mut merged = Value::Object(Default::default());
     let Some(doc) = files.doc_at(&app.at.file, app.at.line) else {
         return merged;
