@@ -726,3 +726,63 @@ fn an_unresolvable_revision_is_explained_without_internals() {
         );
     }
 }
+
+/// A values edit that turns a chart's object off names no address: ECK's
+/// Elasticsearch, and with it the Secrets its consumers read. The range
+/// models that commit again, and reports what a check of the commit
+/// reports, instead of the model of the commit before it.
+#[test]
+fn a_values_edit_that_turns_a_charts_object_off_is_modelled_at_its_commit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = tmp.path().join("spec.yaml");
+    let out = Command::cargo_bin("socle")
+        .unwrap()
+        .args(["spec", "example", "--blueprint", "lakehouse"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    fs_err::write(&spec, &out.stdout).unwrap();
+    let dir = tmp.path().join("r");
+    let status = Command::cargo_bin("socle")
+        .unwrap()
+        .args(["new", "-q", "--spec"])
+        .arg(&spec)
+        .arg("--out")
+        .arg(&dir)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    git(&dir, &["config", "user.email", "ci@example.invalid"]);
+    git(&dir, &["config", "user.name", "CI"]);
+    let base = git(&dir, &["rev-parse", "HEAD"]);
+    edit(
+        &dir,
+        "components/elasticsearch/values.yaml",
+        "eck-elasticsearch:\n  enabled: true\n",
+        "eck-elasticsearch:\n  enabled: false\n",
+    );
+    commit(&dir, "Turn Elasticsearch off");
+
+    let places = |json: &Value| -> Vec<(String, String, u64)> {
+        let mut list: Vec<_> = findings(json)
+            .iter()
+            .map(|f| {
+                (
+                    f["rule"].as_str().unwrap_or_default().to_owned(),
+                    f["file"].as_str().unwrap_or_default().to_owned(),
+                    f["line"].as_u64().unwrap_or_default(),
+                )
+            })
+            .collect();
+        list.sort();
+        list
+    };
+    let (_, head, stderr) = check(&dir, &[]);
+    let at_head = places(&head);
+    assert!(
+        at_head.iter().any(|(rule, _, _)| rule == "SOC-SYS-009"),
+        "{at_head:?}\n{stderr}"
+    );
+    let (_, range, stderr) = check(&dir, &["--range", &format!("{base}..HEAD")]);
+    assert_eq!(places(&range), at_head, "{stderr}");
+}

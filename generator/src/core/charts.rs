@@ -194,6 +194,24 @@ pub struct ChartFacts {
 pub const FACTS_FILE: &str = "charts.yaml";
 
 impl ChartFacts {
+    /// The values paths the facts read from an Application's Helm values:
+    /// those their `when` conditions test, those naming the Secrets a chart
+    /// reads, and where backups go (`.`-separated; backups' may hold `*`
+    /// and `[]`, see [`BackupEndpoint::values`]).
+    pub fn values_read(&self) -> std::collections::BTreeSet<&str> {
+        let mut out = std::collections::BTreeSet::new();
+        for c in &self.charts {
+            out.extend(c.creates.iter().filter_map(|k| k.when.as_deref()));
+            for s in &c.secrets {
+                out.insert(s.value.as_str());
+                out.extend(s.when.as_deref());
+            }
+            out.extend(c.made_secrets.iter().filter_map(|s| s.when.as_deref()));
+            out.extend(c.backups.iter().map(|b| b.values.as_str()));
+        }
+        out
+    }
+
     /// The facts of every embedded blueprint's charts: the checker judges a
     /// repository whatever blueprint made it. They are checked by the
     /// tests, so a broken file cannot ship; should it happen anyway, that

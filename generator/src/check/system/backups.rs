@@ -47,7 +47,7 @@ fn chart_of<'f>(m: &Modelled, app: &str, facts: &'f ChartFacts) -> Option<&'f Ch
 
 /// The strings at a values path (see [`crate::core::charts::BackupEndpoint`]) in `v`,
 /// each with its path of keys and indices.
-fn at_path<'v>(
+pub(crate) fn at_path<'v>(
     v: &'v Value,
     segs: &[&str],
     trail: &mut Vec<Value>,

@@ -280,7 +280,7 @@ pub fn evaluate(
         .iter()
         .map(|d| ((d.path.as_str(), d.line), *d))
         .collect();
-    let key = memo_key(docs, files, versions, &memo.read.clone(), memo);
+    let key = memo_key(docs, files, versions, &memo.read.clone(), facts, memo);
     let mut systems = Vec::new();
     let remembered = match memo.results.get(&key) {
         Some(r) => r.clone(),
@@ -294,7 +294,7 @@ pub fn evaluate(
                 &places,
                 &mut memo.by_input,
             )?;
-            let key = memo_key(docs, files, versions, &read, memo);
+            let key = memo_key(docs, files, versions, &read, facts, memo);
             memo.read = read;
             // Bounded: a range returns to an earlier model rarely (a
             // revert), and a result per commit would grow with the range.
@@ -335,6 +335,7 @@ fn memo_key(
     files: &[(String, Vec<u8>)],
     versions: &HashMap<String, String>,
     read: &BTreeSet<String>,
+    facts: &ChartFacts,
     memo: &mut Memo,
 ) -> String {
     let values = wiring::values_files(docs);
@@ -354,7 +355,12 @@ fn memo_key(
             .unwrap_or_else(|| crate::git::blob_id(bytes));
         if values.contains(path) && !read.contains(path) {
             let addresses = memo.addresses.entry(id).or_insert_with(|| {
-                wiring::addresses_of(docs.iter().copied().filter(|d| &d.path == path))
+                let own = || docs.iter().copied().filter(|d| &d.path == path);
+                let mut read = wiring::addresses_of(own());
+                for d in own() {
+                    chart_reads(d, facts, &mut read);
+                }
+                read
             });
             text.push_str(addresses);
         } else {
@@ -363,6 +369,23 @@ fn memo_key(
         text.push('\n');
     }
     crate::git::blob_id(text.as_bytes())
+}
+
+/// What the chart facts read of a values file (part of what a range check
+/// remembers of it, see [`Memo`]): a value that turns a chart's object or
+/// Secret off, names the Secret it reads, or sends its backups somewhere.
+fn chart_reads(d: &Document, facts: &ChartFacts, out: &mut String) {
+    for path in facts.values_read() {
+        let segs: Vec<&str> = path.split('.').filter(|k| !k.is_empty()).collect();
+        if let Some(v) = segs.iter().try_fold(&d.value, |v, k| v.get(*k)) {
+            out.push_str(&format!("{}:{path}={v};", d.line));
+        }
+        let mut strings = Vec::new();
+        backups::at_path(&d.value, &segs, &mut Vec::new(), &mut strings);
+        for (at, s) in strings {
+            out.push_str(&format!("{}:{path}:{at:?}={s};", d.line));
+        }
+    }
 }
 
 fn simulate(
