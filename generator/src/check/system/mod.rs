@@ -377,7 +377,20 @@ fn memo_key(
 fn chart_reads(d: &Document, facts: &ChartFacts, out: &mut String) {
     for path in facts.values_read() {
         let segs: Vec<&str> = path.split('.').filter(|k| !k.is_empty()).collect();
-        if let Some(v) = segs.iter().try_fold(&d.value, |v, k| v.get(*k)) {
+        // The whole value down to the first list or wildcard of the path:
+        // emptying a list (`extraEnvFrom: []`) is a change too.
+        let mut at = Some(&d.value);
+        for seg in &segs {
+            if *seg == "*" {
+                break;
+            }
+            let list = seg.strip_suffix("[]");
+            at = at.and_then(|v| v.get(list.unwrap_or(seg)));
+            if list.is_some() {
+                break;
+            }
+        }
+        if let Some(v) = at.filter(|_| segs.first() != Some(&"*")) {
             out.push_str(&format!("{}:{path}={v};", d.line));
         }
         let mut strings = Vec::new();
@@ -458,7 +471,41 @@ fn findings(result: &Value, places: &HashMap<(&str, usize), &Document>) -> Vec<(
 
 #[cfg(test)]
 mod tests {
-    use super::carried_yaml;
+    use super::{carried_yaml, chart_reads};
+    use crate::core::charts::ChartFacts;
+
+    #[test]
+    fn what_the_chart_facts_read_of_a_values_file_is_remembered() {
+        let facts = ChartFacts::embedded();
+        let read = |yaml: &str| {
+            let files = vec![(
+                "components/x/values.yaml".to_owned(),
+                yaml.as_bytes().to_vec(),
+            )];
+            let parsed = crate::check::parse::parse_all(&files);
+            let mut out = String::new();
+            for d in &parsed.documents {
+                chart_reads(d, &facts, &mut out);
+            }
+            out
+        };
+        let base = "backups:\n  enabled: true\ndefaults:\n  extraEnvFrom:\n    - secretRef:\n        name: loki-s3\nreplicas: 2\n";
+        let remembered = read(base);
+        // A gate turned off, a list of Secrets emptied: read.
+        assert_ne!(
+            remembered,
+            read(&base.replace("enabled: true", "enabled: false"))
+        );
+        assert_ne!(
+            remembered,
+            read("backups:\n  enabled: true\ndefaults:\n  extraEnvFrom: []\nreplicas: 2\n")
+        );
+        // A value no fact reads: not.
+        assert_eq!(
+            remembered,
+            read(&base.replace("replicas: 2", "replicas: 3"))
+        );
+    }
 
     #[test]
     fn only_strings_that_start_like_a_yaml_mapping_are_read_as_one() {
