@@ -786,3 +786,73 @@ fn a_values_edit_that_turns_a_charts_object_off_is_modelled_at_its_commit() {
     let (_, range, stderr) = check(&dir, &["--range", &format!("{base}..HEAD")]);
     assert_eq!(places(&range), at_head, "{stderr}");
 }
+
+/// Commits that each change one environment: the range resolves and
+/// judges that environment again and reuses the others' judgements. What
+/// it reports is what a check of each commit reports: a dev finding
+/// introduced then fixed, a prod finding that stays while dev changes, and
+/// a dev realm edit whose finding lands in another dev file.
+#[test]
+fn a_range_of_one_environment_commits_agrees_with_a_check_of_each() {
+    let (_tmp, dir) = repository();
+    let base = git(&dir, &["rev-parse", "HEAD"]);
+    let ingress = |env: &str| format!("components/zeppelin/overlays/{env}/ingress.yaml");
+    let issuer = (
+        "cert-manager.io/cluster-issuer: platform-ca\n",
+        "cert-manager.io/cluster-issuer: platform-ca2\n",
+    );
+    // Findings fixed within a range are reported as such; the others are
+    // what the range leaves in place.
+    let places = |json: &Value| -> Vec<(String, String)> {
+        let mut list: Vec<_> = findings(json)
+            .iter()
+            .filter(|f| f["fixed_in"].is_null())
+            .map(|f| {
+                (
+                    f["rule"].as_str().unwrap_or_default().to_owned(),
+                    f["file"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        list.sort();
+        list
+    };
+    let mut commits = Vec::new();
+    edit(&dir, &ingress("dev"), issuer.0, issuer.1);
+    commits.push(commit(&dir, "dev: an issuer nothing creates"));
+    edit(&dir, &ingress("prod"), issuer.0, issuer.1);
+    commits.push(commit(&dir, "prod: the same"));
+    edit(&dir, &ingress("dev"), issuer.1, issuer.0);
+    commits.push(commit(&dir, "dev: fixed"));
+    edit(
+        &dir,
+        "components/keycloak/manifests/dev/realm.yaml",
+        "- \"https://grafana.dev.data.acme.example/login/generic_oauth\"",
+        "- \"https://grafana.example.org/login/generic_oauth\"",
+    );
+    commits.push(commit(&dir, "dev: Grafana's client redirects elsewhere"));
+
+    // Each commit's own check, against the range ending at it.
+    let mut seen = Vec::new();
+    for c in &commits {
+        let (_, alone, stderr) = check(&dir, &["--commit", c]);
+        let at_commit = places(&alone);
+        let (_, range, stderr_range) = check(&dir, &["--range", &format!("{base}..{c}")]);
+        assert_eq!(places(&range), at_commit, "{c}\n{stderr}\n{stderr_range}");
+        seen.push(at_commit);
+    }
+    let sys026 = |env: &str| ("SOC-SYS-026".to_owned(), ingress(env));
+    assert_eq!(seen[0], vec![sys026("dev")]);
+    assert_eq!(seen[1], vec![sys026("dev"), sys026("prod")]);
+    assert_eq!(seen[2], vec![sys026("prod")]);
+    assert_eq!(
+        seen[3],
+        vec![
+            (
+                "SOC-SYS-013".to_owned(),
+                "components/kube-prometheus-stack/values-dev.yaml".to_owned()
+            ),
+            sys026("prod")
+        ]
+    );
+}

@@ -55,16 +55,14 @@ impl Kustomized {
         for d in documents {
             docs.entry(d.path.as_str()).or_default().push(d);
         }
-        let model = kustomize::Files {
-            bytes: files
+        let model = kustomize::Files::new(
+            files
                 .iter()
                 .map(|(p, b)| (p.as_str(), b.as_slice()))
                 .collect(),
-            read: Default::default(),
             docs,
-            custom_scopes: HashMap::new(),
-            merged_values: Default::default(),
-        };
+            HashMap::new(),
+        );
         let dir_of = |p: &str| p.rsplit_once('/').map_or("", |(d, _)| d).to_owned();
         let mut roots: BTreeSet<String> = files
             .iter()

@@ -47,8 +47,9 @@ pub struct Outcome {
     pub not_validated: std::collections::BTreeMap<String, usize>,
     /// The model of each environment, when this check built them: empty
     /// when they were remembered from an earlier check of the same files.
+    /// Shared with what a range remembers of each environment.
     #[serde(skip)]
-    pub systems: Vec<system::System>,
+    pub systems: Vec<std::sync::Arc<system::System>>,
     /// By file and line number, the lines around each active finding, when
     /// [`Options::snippets`] asks for them (the HTML report shows them).
     #[serde(skip)]
@@ -688,17 +689,15 @@ impl Checker {
             for d in &documents {
                 by_path.entry(d.path.as_str()).or_default().push(d);
             }
-            let model = system::kustomize::Files {
-                bytes: input
+            let model = system::kustomize::Files::new(
+                input
                     .files
                     .iter()
                     .map(|(p, b)| (p.as_str(), b.as_slice()))
                     .collect(),
-                read: Default::default(),
-                docs: by_path,
-                custom_scopes: Default::default(),
-                merged_values: Default::default(),
-            };
+                by_path,
+                Default::default(),
+            );
             let mut traced = Vec::new();
             for (overlay, rendered) in rendered.overlays {
                 let mut found = schema::validate(&rendered, self.config.target());

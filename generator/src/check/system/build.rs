@@ -44,7 +44,16 @@ type Created<'a> = HashMap<
 pub(crate) struct Modelled<'a> {
     pub(crate) system: System,
     pub(crate) values: Vec<Option<Cow<'a, Value>>>,
+    /// The files whose documents or contents made this system (its
+    /// Applications' sources, its kustomizations, its values files), and
+    /// whether that was every file; with the repository's structure (see
+    /// [`Repository::structure`]) and its file list, they decide it.
+    pub(crate) read: BTreeSet<&'a str>,
+    pub(crate) read_all: bool,
 }
+
+/// The files each Application's model read, by the place of its document.
+type Reads<'a> = HashMap<(String, usize), (BTreeSet<&'a str>, bool)>;
 
 /// The repository's files and documents, indexed once.
 pub(crate) struct Repository<'a> {
@@ -123,16 +132,14 @@ impl<'a> Repository<'a> {
             external_clusters,
             prerequisites,
             after,
-            files: Files {
-                bytes: files
+            files: Files::new(
+                files
                     .iter()
                     .map(|(p, b)| (p.as_str(), b.as_slice()))
                     .collect(),
-                read: Default::default(),
-                docs: by_path,
+                by_path,
                 custom_scopes,
-                merged_values: Default::default(),
-            },
+            ),
             apps,
             projects,
             clusters,
@@ -140,14 +147,36 @@ impl<'a> Repository<'a> {
         }
     }
 
+    /// What every system reads besides its own files: the projects, the
+    /// clusters, the configuration's prerequisites and order, and the
+    /// scopes of custom kinds, as text.
+    pub(crate) fn structure(&self) -> String {
+        let mut after: Vec<_> = self.after.iter().collect();
+        after.sort();
+        let mut scopes: Vec<_> = self.files.custom_scopes.iter().collect();
+        scopes.sort_by(|a, b| a.0.cmp(b.0));
+        format!(
+            "{}\n{}\n{:?}\n{}\n{after:?}\n{scopes:?}",
+            serde_json::to_string(&self.projects).unwrap_or_default(),
+            serde_json::to_string(&self.clusters).unwrap_or_default(),
+            self.external_clusters,
+            serde_json::to_string(&self.prerequisites).unwrap_or_default(),
+        )
+    }
+
     /// One system per bootstrap Application (an Application that no other
     /// Application of the repository syncs).
     pub(crate) fn systems(&self) -> Vec<Modelled<'a>> {
         // Each Application is modelled once, whichever systems include it.
         let mut created: Created<'a> = HashMap::new();
+        let mut reads: Reads<'a> = HashMap::new();
         let mut synced: HashSet<(String, usize)> = HashSet::new();
+        self.files.take_touched();
         for app in &self.apps {
             let modelled = self.app_objects(app);
+            let (mut read, all) = self.files.take_touched();
+            read.insert(app.doc.path.as_str());
+            reads.insert((app.doc.path.clone(), app.doc.line), (read, all));
             for o in &modelled.0 {
                 if o.kind == "Application" {
                     if let Some(d) = o.doc {
@@ -161,15 +190,19 @@ impl<'a> Repository<'a> {
             .apps
             .iter()
             .filter(|a| !synced.contains(&(a.doc.path.clone(), a.doc.line)))
-            .map(|root| self.system(root, &mut created))
+            .map(|root| self.system(root, &mut created, &mut reads))
             .collect();
         // An environment bootstrapped after another on the same cluster
         // finds that one's cluster-wide objects and CRDs in place.
-        let mut inherited: Vec<Vec<Prerequisite>> = Vec::new();
+        let mut inherited: Vec<(Vec<Prerequisite>, BTreeSet<&'a str>, bool)> = Vec::new();
         for m in &systems {
             let mut from = Vec::new();
+            let mut read = BTreeSet::new();
+            let mut all = false;
             for earlier in self.after.get(&m.system.environment).into_iter().flatten() {
                 for other in systems.iter().filter(|o| &o.system.environment == earlier) {
+                    read.extend(other.read.iter().copied());
+                    all |= other.read_all;
                     for o in &other.system.objects {
                         if let Some(gk) = &o.defines {
                             from.push(Prerequisite {
@@ -191,10 +224,12 @@ impl<'a> Repository<'a> {
                     }
                 }
             }
-            inherited.push(from);
+            inherited.push((from, read, all));
         }
-        for (m, from) in systems.iter_mut().zip(inherited) {
+        for (m, (from, read, all)) in systems.iter_mut().zip(inherited) {
             m.system.prerequisites.extend(from);
+            m.read.extend(read);
+            m.read_all |= all;
         }
         systems
     }
@@ -202,7 +237,15 @@ impl<'a> Repository<'a> {
     /// The system `root` bootstraps. Each Application's modelled objects
     /// are taken from `created`: an Application that a second system also
     /// reaches (two roots syncing one child) is modelled again for it.
-    fn system(&self, root: &AppDoc<'a>, created: &mut Created<'a>) -> Modelled<'a> {
+    fn system(
+        &self,
+        root: &AppDoc<'a>,
+        created: &mut Created<'a>,
+        reads: &mut Reads<'a>,
+    ) -> Modelled<'a> {
+        self.files.take_touched();
+        let mut read = BTreeSet::new();
+        let mut read_all = false;
         let environment = root.doc.value["metadata"]["labels"][ENV_LABEL]
             .as_str()
             .map(str::to_owned)
@@ -254,6 +297,11 @@ impl<'a> Repository<'a> {
                     Some(m) => m,
                     None => self.app_objects(&app),
                 };
+            if let Some((r, all)) = reads.remove(&(doc.path.clone(), doc.line)) {
+                read.extend(r);
+                read_all |= all;
+            }
+            read.insert(doc.path.as_str());
             application.parent = parent;
             let dest_ns = application
                 .destination
@@ -315,7 +363,14 @@ impl<'a> Repository<'a> {
             })
             .collect();
         system.partly_modelled_namespaces = partial.into_iter().collect();
-        Modelled { system, values }
+        let (touched, all) = self.files.take_touched();
+        read.extend(touched);
+        Modelled {
+            system,
+            values,
+            read,
+            read_all: read_all || all,
+        }
     }
 
     /// What one Application syncs: the objects of its repository sources,

@@ -333,7 +333,7 @@ fn stores(m: &Modelled, files: &Files) -> BTreeMap<(String, String, String), Str
     }
     // The store the Terraform's folder holds, applied at bootstrap.
     let dir = format!("{}/", super::cloud::folder(&m.system.environment));
-    for (path, docs) in &files.docs {
+    for (path, docs) in files.all_docs() {
         if !path.starts_with(&dir) {
             continue;
         }

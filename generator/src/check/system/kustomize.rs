@@ -12,6 +12,8 @@
 //! kustomize, a missing file) is reported, never guessed.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -25,17 +27,57 @@ pub(crate) struct Files<'a> {
     /// Every file: which exist is read here; contents through [`Files::content`].
     pub(crate) bytes: BTreeMap<&'a str, &'a [u8]>,
     /// The files whose contents the model read (see [`Files::content`]).
-    pub(crate) read: std::sync::Mutex<BTreeSet<&'a str>>,
-    pub(crate) docs: HashMap<&'a str, Vec<&'a Document>>,
+    pub(crate) read: Mutex<BTreeSet<&'a str>>,
+    /// Documents by file, read through [`Files::docs_of`] and
+    /// [`Files::doc_at`] so that what a part of the model reads is known.
+    docs: HashMap<&'a str, Vec<&'a Document>>,
     /// Scopes of custom kinds, from the CRDs known to the model.
     pub(crate) custom_scopes: HashMap<(String, String), Scope>,
     /// Each Application's merged Helm values, by the place of its
-    /// document: the chart facts and the wiring both read them, and a
-    /// merge copies every values file.
-    pub(crate) merged_values: std::sync::Mutex<HashMap<(String, usize), std::sync::Arc<Value>>>,
+    /// document, with the files the merge read: the chart facts and the
+    /// wiring both read them, and a merge copies every values file.
+    merged_values: Mutex<MergedValues<'a>>,
+    /// The files whose documents or contents were read since the last
+    /// [`Files::take_touched`]; `touched_all` when a part read every file.
+    touched: Mutex<BTreeSet<&'a str>>,
+    touched_all: AtomicBool,
 }
 
+type MergedValues<'a> = HashMap<(String, usize), (Arc<Value>, Vec<&'a str>)>;
+
 impl<'a> Files<'a> {
+    pub(crate) fn new(
+        bytes: BTreeMap<&'a str, &'a [u8]>,
+        docs: HashMap<&'a str, Vec<&'a Document>>,
+        custom_scopes: HashMap<(String, String), Scope>,
+    ) -> Self {
+        Files {
+            bytes,
+            read: Mutex::default(),
+            docs,
+            custom_scopes,
+            merged_values: Mutex::default(),
+            touched: Mutex::default(),
+            touched_all: AtomicBool::new(false),
+        }
+    }
+
+    fn touch(&self, path: &'a str) {
+        if let Ok(mut t) = self.touched.lock() {
+            t.insert(path);
+        }
+    }
+
+    /// What was read since the last call, and whether that was every file.
+    pub(crate) fn take_touched(&self) -> (BTreeSet<&'a str>, bool) {
+        let touched = self
+            .touched
+            .lock()
+            .map(|mut t| std::mem::take(&mut *t))
+            .unwrap_or_default();
+        (touched, self.touched_all.swap(false, Ordering::Relaxed))
+    }
+
     /// A file's contents, noted as read: a remembered model is reused only
     /// while the files it read are unchanged, so a file the model never
     /// reads (a README) can change without modelling the repository again.
@@ -44,7 +86,56 @@ impl<'a> Files<'a> {
         if let Ok(mut read) = self.read.lock() {
             read.insert(*key);
         }
+        self.touch(key);
         Some(*bytes)
+    }
+
+    /// The documents of a file, noted as read.
+    pub(crate) fn docs_of(&self, path: &str) -> Option<&Vec<&'a Document>> {
+        let (key, docs) = self.docs.get_key_value(path)?;
+        self.touch(key);
+        Some(docs)
+    }
+
+    /// Every file's documents: whoever reads them reads every file.
+    pub(crate) fn all_docs(&self) -> impl Iterator<Item = (&&'a str, &Vec<&'a Document>)> {
+        self.touched_all.store(true, Ordering::Relaxed);
+        self.docs.iter()
+    }
+
+    /// An Application's merged values, remembered by its place; `merge`
+    /// computes them (noting what it reads) the first time.
+    pub(crate) fn merged_values(
+        &self,
+        place: (String, usize),
+        merge: impl FnOnce() -> Value,
+    ) -> Arc<Value> {
+        let known = self
+            .merged_values
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&place).cloned());
+        if let Some((v, read)) = known {
+            for p in read {
+                self.touch(p);
+            }
+            return v;
+        }
+        // What the merge reads, apart from what was read before it.
+        let before = self.take_touched();
+        let v = Arc::new(merge());
+        let (read, all) = self.take_touched();
+        if let Ok(mut t) = self.touched.lock() {
+            t.extend(before.0.iter().copied());
+            t.extend(read.iter().copied());
+        }
+        if before.1 || all {
+            self.touched_all.store(true, Ordering::Relaxed);
+        }
+        if let Ok(mut m) = self.merged_values.lock() {
+            m.insert(place, (v.clone(), read.into_iter().collect()));
+        }
+        v
     }
 
     pub(crate) fn is_dir(&self, dir: &str) -> bool {
@@ -55,10 +146,9 @@ impl<'a> Files<'a> {
             .is_some_and(|(p, _)| p.starts_with(&prefix))
     }
 
-    /// The document that starts at `line` of `file`.
+    /// The document that starts at `line` of `file`, noted as read.
     pub(crate) fn doc_at(&self, file: &str, line: usize) -> Option<&'a Document> {
-        self.docs
-            .get(file)
+        self.docs_of(file)
             .and_then(|d| d.iter().copied().find(|d| d.line == line))
     }
 
@@ -441,7 +531,7 @@ fn build_into<'a>(files: &Files<'a>, dir: &str, depth: usize, out: &mut Build<'a
 /// The Kubernetes objects of one file, `List`s expanded.
 pub(crate) fn documents_of<'a>(files: &Files<'a>, path: &str) -> Vec<Emitted<'a>> {
     let mut out = Vec::new();
-    for d in files.docs.get(path).into_iter().flatten() {
+    for d in files.docs_of(path).into_iter().flatten() {
         if !d.is_object() {
             continue;
         }
@@ -478,7 +568,7 @@ fn apply_delete_patches(files: &Files, dir: &str, k: &Value, objects: &mut Vec<E
     };
     let mut patch_docs = |entry: &Value| {
         if let Some(p) = entry.as_str().or_else(|| entry["path"].as_str()) {
-            for d in files.docs.get(join(dir, p).as_str()).into_iter().flatten() {
+            for d in files.docs_of(join(dir, p).as_str()).into_iter().flatten() {
                 consider(&d.value);
             }
         }

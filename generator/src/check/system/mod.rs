@@ -27,6 +27,7 @@ pub(crate) mod resources;
 pub(crate) mod wiring;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -55,22 +56,31 @@ fn model_reading(
         .systems()
         .into_iter()
         .map(|mut m| {
-            wiring::resolve(&mut m, &repo.files, facts);
-            resources::resolve(&mut m, &repo.files);
-            backups::resolve(&mut m, &repo.files, facts);
-            cloud::resolve(&mut m, &repo.files, facts);
-            needs::resolve(&mut m.system);
-            project::judge(&mut m.system);
+            resolve(&mut m, &repo.files, facts);
             m.system
         })
         .collect();
-    let read = repo
-        .files
+    (systems, read_whole(&repo.files))
+}
+
+/// What the components of one system provide, consume and reach, then
+/// its projects' judgement.
+fn resolve(m: &mut build::Modelled, files: &kustomize::Files, facts: &ChartFacts) {
+    wiring::resolve(m, files, facts);
+    resources::resolve(m, files);
+    backups::resolve(m, files, facts);
+    cloud::resolve(m, files, facts);
+    needs::resolve(&mut m.system);
+    project::judge(&mut m.system);
+}
+
+/// The files the model has read whole so far.
+fn read_whole(files: &kustomize::Files) -> BTreeSet<String> {
+    files
         .read
         .lock()
         .map(|r| r.iter().map(|p| (*p).to_owned()).collect())
-        .unwrap_or_default();
-    (systems, read)
+        .unwrap_or_default()
 }
 
 /// The model of a set of files (a repository's, or a rendered one in memory).
@@ -220,7 +230,7 @@ pub struct Simulated {
     pub not_modelled: Vec<String>,
     /// The model of each environment, when this run built them (a result
     /// remembered from an earlier version of the repository has none).
-    pub systems: Vec<System>,
+    pub systems: Vec<Arc<System>>,
 }
 
 /// A simulation's findings, each with the field it points at, so that a
@@ -259,6 +269,29 @@ pub struct Memo {
     /// Per environment input digest → findings (a changed model whose
     /// input is unchanged for an environment skips its rules).
     by_input: HashMap<String, Vec<(Finding, String)>>,
+    /// Per environment (and its root Application), the last model judged.
+    envs: HashMap<(String, String), Judgement>,
+}
+
+/// One environment's last judged model, reused while what it read is
+/// unchanged: a commit that changes one environment's files models the
+/// repository's Applications again but resolves and judges that
+/// environment alone.
+///
+/// An environment's model is made of the repository's structure (its
+/// projects, clusters, configuration and custom kinds), its file list, and
+/// the files its Applications' sources read (noted as they are read, see
+/// `kustomize::Files`); its resolution then reads more files (values files,
+/// the Terraform beside it). Its key is the digest of the structure, the
+/// list, and the versions of both sets of files, the second as its last
+/// resolution read them: the same versions of the same files lead the
+/// resolution to read the same files again.
+struct Judgement {
+    key: String,
+    resolved_from: Vec<String>,
+    resolved_all: bool,
+    system: Arc<System>,
+    findings: Vec<(Finding, String)>,
 }
 
 /// How many models' results [`Memo`] keeps before starting afresh.
@@ -280,21 +313,15 @@ pub fn evaluate(
         .iter()
         .map(|d| ((d.path.as_str(), d.line), *d))
         .collect();
-    let key = memo_key(docs, files, versions, &memo.read.clone(), facts, memo);
+    let keys = Versions::new(docs, files, versions, facts);
+    let key = memo_key(&keys, files, &memo.read.clone(), memo);
     let mut systems = Vec::new();
     let remembered = match memo.results.get(&key) {
         Some(r) => r.clone(),
         None => {
-            let (r, modelled, read) = simulate(
-                embedded,
-                local,
-                docs,
-                files,
-                facts,
-                &places,
-                &mut memo.by_input,
-            )?;
-            let key = memo_key(docs, files, versions, &read, facts, memo);
+            let (r, modelled, read) =
+                simulate(embedded, local, docs, files, &keys, facts, &places, memo)?;
+            let key = memo_key(&keys, files, &read, memo);
             memo.read = read;
             // Bounded: a range returns to an earlier model rarely (a
             // revert), and a result per commit would grow with the range.
@@ -329,43 +356,110 @@ pub fn evaluate(
     })
 }
 
-/// The digest of what the model reads (see [`Memo`]).
-fn memo_key(
-    docs: &[&Document],
-    files: &[(String, Vec<u8>)],
-    versions: &HashMap<String, String>,
-    read: &BTreeSet<String>,
-    facts: &ChartFacts,
-    memo: &mut Memo,
-) -> String {
-    let values = wiring::values_files(docs);
-    let with_documents: HashSet<&str> = docs.iter().map(|d| d.path.as_str()).collect();
-    let mut text = String::new();
-    for (path, bytes) in files {
-        text.push_str(path);
-        text.push(' ');
-        let kept = read.contains(path) || with_documents.contains(path.as_str());
-        if !kept {
-            text.push('\n');
-            continue;
+/// What the model reads of each file, as text (see [`Memo`]).
+struct Versions<'k> {
+    docs: &'k [&'k Document],
+    bytes: HashMap<&'k str, &'k [u8]>,
+    values: HashSet<String>,
+    with_documents: HashSet<&'k str>,
+    versions: &'k HashMap<String, String>,
+    facts: &'k ChartFacts,
+}
+
+impl<'k> Versions<'k> {
+    fn new(
+        docs: &'k [&'k Document],
+        files: &'k [(String, Vec<u8>)],
+        versions: &'k HashMap<String, String>,
+        facts: &'k ChartFacts,
+    ) -> Self {
+        Versions {
+            docs,
+            bytes: files
+                .iter()
+                .map(|(p, b)| (p.as_str(), b.as_slice()))
+                .collect(),
+            values: wiring::values_files(docs),
+            with_documents: docs.iter().map(|d| d.path.as_str()).collect(),
+            versions,
+            facts,
         }
-        let id = versions
-            .get(path)
-            .cloned()
-            .unwrap_or_else(|| crate::git::blob_id(bytes));
-        if values.contains(path) && !read.contains(path) {
-            let addresses = memo.addresses.entry(id).or_insert_with(|| {
-                let own = || docs.iter().copied().filter(|d| &d.path == path);
+    }
+
+    /// A file's blob id or, for a Helm values file the model does not read
+    /// whole, what the wiring and the chart facts read of it.
+    fn of(
+        &self,
+        path: &str,
+        whole: &BTreeSet<String>,
+        addresses: &mut HashMap<String, String>,
+    ) -> String {
+        let id = self.versions.get(path).cloned().unwrap_or_else(|| {
+            crate::git::blob_id(self.bytes.get(path).copied().unwrap_or_default())
+        });
+        if !self.values.contains(path) || whole.contains(path) {
+            return id;
+        }
+        addresses
+            .entry(id)
+            .or_insert_with(|| {
+                let own = || self.docs.iter().copied().filter(|d| d.path == path);
                 let mut read = wiring::addresses_of(own());
                 for d in own() {
-                    chart_reads(d, facts, &mut read);
+                    chart_reads(d, self.facts, &mut read);
                 }
                 read
-            });
-            text.push_str(addresses);
-        } else {
-            text.push_str(&id);
+            })
+            .clone()
+    }
+
+    /// The digest of every path, which the model reads as a listing.
+    fn listing(&self) -> String {
+        let mut paths: Vec<&str> = self.bytes.keys().copied().collect();
+        paths.sort_unstable();
+        crate::git::blob_id(paths.join("\n").as_bytes())
+    }
+}
+
+/// The digest of what the model reads (see [`Memo`]).
+fn memo_key(
+    v: &Versions,
+    files: &[(String, Vec<u8>)],
+    read: &BTreeSet<String>,
+    memo: &mut Memo,
+) -> String {
+    let mut text = String::new();
+    for (path, _) in files {
+        text.push_str(path);
+        text.push(' ');
+        if read.contains(path) || v.with_documents.contains(path.as_str()) {
+            text.push_str(&v.of(path, read, &mut memo.addresses));
         }
+        text.push('\n');
+    }
+    crate::git::blob_id(text.as_bytes())
+}
+
+/// The key of one environment's judgement (see [`Judgement`]).
+#[allow(clippy::too_many_arguments)]
+fn judgement_key<'p>(
+    v: &Versions,
+    structure: &str,
+    listing: &str,
+    read: impl Iterator<Item = &'p str>,
+    all: bool,
+    whole: &BTreeSet<String>,
+    addresses: &mut HashMap<String, String>,
+) -> String {
+    let mut text = format!("{structure}\n{listing}\n");
+    let mut paths: BTreeSet<&str> = read.collect();
+    if all {
+        paths.extend(v.with_documents.iter().copied());
+    }
+    for path in paths {
+        text.push_str(path);
+        text.push(' ');
+        text.push_str(&v.of(path, whole, addresses));
         text.push('\n');
     }
     crate::git::blob_id(text.as_bytes())
@@ -401,49 +495,129 @@ fn chart_reads(d: &Document, facts: &ChartFacts, out: &mut String) {
     }
 }
 
+/// A simulation's result, the models it judged, and the files it read
+/// whole.
+type Simulation = (Remembered, Vec<Arc<System>>, BTreeSet<String>);
+
+#[allow(clippy::too_many_arguments)]
 fn simulate(
     embedded: &Embedded,
     local: &Local,
     docs: &[&Document],
     files: &[(String, Vec<u8>)],
+    keys: &Versions,
     facts: &ChartFacts,
     places: &HashMap<(&str, usize), &Document>,
-    by_input: &mut HashMap<String, Vec<(Finding, String)>>,
-) -> Result<(Remembered, Vec<System>, BTreeSet<String>), PolicyError> {
+    memo: &mut Memo,
+) -> Result<Simulation, PolicyError> {
     let mut out = Remembered::default();
-    let mut pending: Vec<(String, String)> = Vec::new();
-    let (systems, read) = model_reading(docs, files, facts);
-    for system in &systems {
+    let repo = build::Repository::new(docs, files, facts);
+    let modelled = repo.systems();
+    let whole = read_whole(&repo.files);
+    let structure = repo.structure();
+    let listing = keys.listing();
+    // Each environment: its last judgement when what it read is unchanged,
+    // else resolved and judged again (the Rego rules after this loop).
+    let mut systems: Vec<Arc<System>> = Vec::with_capacity(modelled.len());
+    let mut found: Vec<Option<Vec<(Finding, String)>>> = Vec::with_capacity(modelled.len());
+    let mut fresh: Vec<Option<(String, Vec<String>, bool)>> = Vec::with_capacity(modelled.len());
+    let mut pending: Vec<(usize, String, String)> = Vec::new();
+    for mut m in modelled {
+        let id = (m.system.environment.clone(), m.system.root.clone());
+        let reused = memo.envs.get(&id).filter(|last| {
+            let read = m
+                .read
+                .iter()
+                .copied()
+                .chain(last.resolved_from.iter().map(String::as_str));
+            let key = judgement_key(
+                keys,
+                &structure,
+                &listing,
+                read,
+                m.read_all || last.resolved_all,
+                &whole,
+                &mut memo.addresses,
+            );
+            key == last.key
+        });
+        if let Some(last) = reused {
+            systems.push(last.system.clone());
+            found.push(Some(last.findings.clone()));
+            fresh.push(None);
+            continue;
+        }
+        repo.files.take_touched();
+        resolve(&mut m, &repo.files, facts);
+        let (resolved, resolved_all) = repo.files.take_touched();
+        let key = judgement_key(
+            keys,
+            &structure,
+            &listing,
+            m.read.iter().chain(resolved.iter()).copied(),
+            m.read_all || resolved_all,
+            &whole,
+            &mut memo.addresses,
+        );
+        let input =
+            serde_json::to_string(&m.system).map_err(|e| PolicyError::Eval(e.to_string()))?;
+        let digest = crate::git::blob_id(input.as_bytes());
+        match memo.by_input.get(&digest) {
+            Some(known) => found.push(Some(known.clone())),
+            None => {
+                pending.push((systems.len(), digest, input));
+                found.push(None);
+            }
+        }
+        fresh.push(Some((
+            key,
+            resolved.into_iter().map(str::to_owned).collect(),
+            resolved_all,
+        )));
+        systems.push(Arc::new(m.system));
+    }
+    // Environments are judged independently, on the machine's cores, each
+    // on its own copy of the prepared engine.
+    let results: Vec<Result<(usize, Judged), PolicyError>> =
+        crate::parallel::map(&pending, |(at, digest, input)| {
+            let result = embedded.evaluate_rule_json(RULE, input)?;
+            let mut judged = findings(&result, places);
+            judged.extend(local.evaluate_system(input));
+            Ok((*at, (digest.clone(), judged)))
+        });
+    for r in results {
+        let (at, (digest, judged)) = r?;
+        memo.by_input.insert(digest, judged.clone());
+        found[at] = Some(judged);
+    }
+    if memo.envs.len() >= MEMO_BOUND {
+        memo.envs.clear();
+    }
+    for ((system, judged), fresh) in systems.iter().zip(found).zip(fresh) {
+        let judged = judged.unwrap_or_default();
         for gap in &system.not_modelled {
             out.not_modelled.push(format!(
                 "{}: {} ({}:{}, Application {})",
                 system.environment, gap.message, gap.at.file, gap.at.line, gap.app
             ));
         }
-        let input = serde_json::to_string(system).map_err(|e| PolicyError::Eval(e.to_string()))?;
-        let key = crate::git::blob_id(input.as_bytes());
-        match by_input.get(&key) {
-            Some(found) => out.findings.extend(found.iter().cloned()),
-            None => pending.push((key, input)),
+        out.findings.extend(judged.iter().cloned());
+        if let Some((key, resolved_from, resolved_all)) = fresh {
+            memo.envs.insert(
+                (system.environment.clone(), system.root.clone()),
+                Judgement {
+                    key,
+                    resolved_from,
+                    resolved_all,
+                    system: system.clone(),
+                    findings: judged,
+                },
+            );
         }
-    }
-    // Environments are judged independently, on the machine's cores, each
-    // on its own copy of the prepared engine.
-    let results: Vec<Result<Judged, PolicyError>> =
-        crate::parallel::map(&pending, |(key, input)| {
-            let result = embedded.evaluate_rule_json(RULE, input)?;
-            let mut found = findings(&result, places);
-            found.extend(local.evaluate_system(input));
-            Ok((key.clone(), found))
-        });
-    for r in results {
-        let (key, found) = r?;
-        by_input.insert(key, found.clone());
-        out.findings.extend(found);
     }
     out.not_modelled.sort();
     out.not_modelled.dedup();
-    Ok((out, systems, read))
+    Ok((out, systems, read_whole(&repo.files)))
 }
 
 /// Findings of a result, at their document's line, each with the pointer

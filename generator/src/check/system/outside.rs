@@ -20,7 +20,7 @@ pub(crate) struct Described {
 
 /// The environment's off-cluster backup target (`backup_target`).
 pub(crate) fn backup_target(files: &Files, env: &str) -> Option<Described> {
-    let spec = &files.docs.get("socle.yaml")?.first()?.value;
+    let spec = &files.docs_of("socle.yaml")?.first()?.value;
     let e = environment(spec, env)?;
     let url = e["backup_target"]["endpoint"].as_str()?.to_owned();
     Some(Described {
@@ -32,7 +32,7 @@ pub(crate) fn backup_target(files: &Files, env: &str) -> Option<Described> {
 
 /// The client's S3 store (`object_storage`).
 pub(crate) fn object_storage(files: &Files, env: &str) -> Option<Described> {
-    let spec = &files.docs.get("socle.yaml")?.first()?.value;
+    let spec = &files.docs_of("socle.yaml")?.first()?.value;
     let url = spec["object_storage"]["endpoint"].as_str()?.to_owned();
     let cidrs = environment(spec, env)
         .map(|e| cidrs(spec, e, "object_storage"))

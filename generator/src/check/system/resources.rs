@@ -565,7 +565,7 @@ pub(crate) fn configurations<'a>(m: &'a Modelled, files: &'a Files) -> Vec<Confi
         for (path, s) in sources(&doc.value["spec"]) {
             let helm = &s["helm"];
             let layers: Vec<&Document> = value_files(s)
-                .flat_map(|rel| files.docs.get(rel).into_iter().flatten().copied())
+                .flat_map(|rel| files.docs_of(rel).into_iter().flatten().copied())
                 .collect();
             // What a later layer sets, Helm takes from it: an earlier
             // file's key it overrides or removes (null) is not configured.
@@ -688,7 +688,7 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
                 sources(&doc.value["spec"]).iter().any(|(_, s)| {
                     value_files(s).any(|rel| {
                         files.bytes.contains_key(rel)
-                            && files.docs.get(rel).is_none_or(Vec::is_empty)
+                            && files.docs_of(rel).is_none_or(Vec::is_empty)
                     })
                 })
             })
@@ -1223,8 +1223,7 @@ fn trust_names(m: &Modelled, secret: Option<&str>) -> Vec<String> {
 /// (`buckets:`), which the client creates.
 fn external_buckets(files: &Files) -> Vec<String> {
     files
-        .docs
-        .get(CONFIG_FILE)
+        .docs_of(CONFIG_FILE)
         .into_iter()
         .flatten()
         .flat_map(|d| {

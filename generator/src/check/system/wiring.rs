@@ -780,7 +780,7 @@ fn helm_values_by_file(app: &super::input::Application, files: &Files) -> Vec<Fo
     for (path, s) in sources(&doc.value["spec"]) {
         let helm = &s["helm"];
         for rel in value_files(s) {
-            for d in files.docs.get(rel).into_iter().flatten() {
+            for d in files.docs_of(rel).into_iter().flatten() {
                 scan(&d.value, &[], &mut Vec::new(), Some(d), rel, &mut out, 0);
             }
         }
@@ -1115,20 +1115,9 @@ fn provisioned_catalogs(
 /// An Application's Helm values as Helm merges them: its value files from
 /// this repository in order, then `valuesObject`.
 pub(crate) fn app_values(app: &super::input::Application, files: &Files) -> std::sync::Arc<Value> {
-    let place = (app.at.file.clone(), app.at.line);
-    if let Some(v) = files
-        .merged_values
-        .lock()
-        .ok()
-        .and_then(|m| m.get(&place).cloned())
-    {
-        return v;
-    }
-    let merged = std::sync::Arc::new(merge_app_values(app, files));
-    if let Ok(mut m) = files.merged_values.lock() {
-        m.insert(place, merged.clone());
-    }
-    merged
+    files.merged_values((app.at.file.clone(), app.at.line), || {
+        merge_app_values(app, files)
+    })
 }
 
 fn merge_app_values(app: &super::input::Application, files: &Files) -> Value {
@@ -1138,7 +1127,7 @@ fn merge_app_values(app: &super::input::Application, files: &Files) -> Value {
     };
     for (_, s) in sources(&doc.value["spec"]) {
         for rel in value_files(s) {
-            for d in files.docs.get(rel).into_iter().flatten() {
+            for d in files.docs_of(rel).into_iter().flatten() {
                 crate::core::values::deep_merge(&mut merged, &d.value);
             }
         }
