@@ -2,7 +2,8 @@
 # Benchmark of `socle check --range` per commit on a realistic history: the
 # generated repository (about 600 files), then COMMITS commits (default 500)
 # that each change ONE file, as most commits of a GitOps repository do: a
-# Helm values file, a manifest, a runbook or the README, chosen at random.
+# Helm values file (a key added), a manifest (a label added), a runbook or
+# the README, chosen at random.
 #
 # Prints, each measured in this run:
 # - the CPU time per commit: (CPU of the range over all commits - CPU of the
@@ -34,7 +35,14 @@ RANDOM=42
 for i in $(seq "$commits"); do
   case $(( RANDOM % 4 )) in
     0|1) f=${values[$(( RANDOM % ${#values[@]} ))]}; printf 'benchNote%d: "%d"\n' "$i" "$i" >> "$f" ;;
-    2) f=${manifests[$(( RANDOM % ${#manifests[@]} ))]}; printf '# bench note %d\n' "$i" >> "$f" ;;
+    # A manifest's content changes (a label added to its first object), not
+    # a comment only: the model and its judgement are built again.
+    2) f=${manifests[$(( RANDOM % ${#manifests[@]} ))]}
+       if grep -q '^  labels:$' "$f"; then
+         sed -i "0,/^  labels:\$/s//  labels:\n    bench.example\/note-$i: \"$i\"/" "$f"
+       else
+         printf '# bench note %d\n' "$i" >> "$f"
+       fi ;;
     3) f=${docs[$(( RANDOM % ${#docs[@]} ))]}; printf '\nBench note %d.\n' "$i" >> "$f" ;;
   esac
   git commit -qam "Bench change $i"

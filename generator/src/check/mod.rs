@@ -314,6 +314,13 @@ impl Checker {
         self.keep_schemas = true;
     }
 
+    /// Outcomes without the models of the environments (a range reports
+    /// findings only): what is remembered of each environment between
+    /// checks is then its findings, not its model.
+    pub(crate) fn without_models(&mut self) {
+        self.system_memo.without_models();
+    }
+
     /// The active findings of a whole tree, from the disk cache: a range
     /// checked again (a re-run, a rebased pull request) skips the trees it
     /// has seen.

@@ -271,6 +271,16 @@ pub struct Memo {
     by_input: HashMap<String, Vec<(Finding, String)>>,
     /// Per environment (and its root Application), the last model judged.
     envs: HashMap<(String, String), Judgement>,
+    /// Whether judgements keep their models: a range's outcomes have none,
+    /// and keeping them would hold the last models beside the ones a
+    /// commit builds.
+    findings_only: bool,
+}
+
+impl Memo {
+    pub(crate) fn without_models(&mut self) {
+        self.findings_only = true;
+    }
 }
 
 /// One environment's last judged model, reused while what it read is
@@ -290,8 +300,20 @@ struct Judgement {
     key: String,
     resolved_from: Vec<String>,
     resolved_all: bool,
-    system: Arc<System>,
+    system: Option<Arc<System>>,
+    not_modelled: Vec<String>,
     findings: Vec<(Finding, String)>,
+}
+
+/// One environment of a simulation: remembered, or resolved now (`fresh`:
+/// its key and what its resolution read) and judged by the Rego rules
+/// (`found`) unless its input was judged before.
+struct Environment {
+    id: (String, String),
+    system: Option<Arc<System>>,
+    not_modelled: Vec<String>,
+    found: Option<Vec<(Finding, String)>>,
+    fresh: Option<(String, Vec<String>, bool)>,
 }
 
 /// How many models' results [`Memo`] keeps before starting afresh.
@@ -518,9 +540,7 @@ fn simulate(
     let listing = keys.listing();
     // Each environment: its last judgement when what it read is unchanged,
     // else resolved and judged again (the Rego rules after this loop).
-    let mut systems: Vec<Arc<System>> = Vec::with_capacity(modelled.len());
-    let mut found: Vec<Option<Vec<(Finding, String)>>> = Vec::with_capacity(modelled.len());
-    let mut fresh: Vec<Option<(String, Vec<String>, bool)>> = Vec::with_capacity(modelled.len());
+    let mut envs: Vec<Environment> = Vec::with_capacity(modelled.len());
     let mut pending: Vec<(usize, String, String)> = Vec::new();
     for mut m in modelled {
         let id = (m.system.environment.clone(), m.system.root.clone());
@@ -542,9 +562,13 @@ fn simulate(
             key == last.key
         });
         if let Some(last) = reused {
-            systems.push(last.system.clone());
-            found.push(Some(last.findings.clone()));
-            fresh.push(None);
+            envs.push(Environment {
+                id,
+                system: last.system.clone(),
+                not_modelled: last.not_modelled.clone(),
+                found: Some(last.findings.clone()),
+                fresh: None,
+            });
             continue;
         }
         repo.files.take_touched();
@@ -562,19 +586,32 @@ fn simulate(
         let input =
             serde_json::to_string(&m.system).map_err(|e| PolicyError::Eval(e.to_string()))?;
         let digest = crate::git::blob_id(input.as_bytes());
-        match memo.by_input.get(&digest) {
-            Some(known) => found.push(Some(known.clone())),
-            None => {
-                pending.push((systems.len(), digest, input));
-                found.push(None);
-            }
+        let found = memo.by_input.get(&digest).cloned();
+        if found.is_none() {
+            pending.push((envs.len(), digest, input));
         }
-        fresh.push(Some((
-            key,
-            resolved.into_iter().map(str::to_owned).collect(),
-            resolved_all,
-        )));
-        systems.push(Arc::new(m.system));
+        let not_modelled = m
+            .system
+            .not_modelled
+            .iter()
+            .map(|gap| {
+                format!(
+                    "{}: {} ({}:{}, Application {})",
+                    m.system.environment, gap.message, gap.at.file, gap.at.line, gap.app
+                )
+            })
+            .collect();
+        envs.push(Environment {
+            id,
+            system: Some(Arc::new(m.system)),
+            not_modelled,
+            found,
+            fresh: Some((
+                key,
+                resolved.into_iter().map(str::to_owned).collect(),
+                resolved_all,
+            )),
+        });
     }
     // Environments are judged independently, on the machine's cores, each
     // on its own copy of the prepared engine.
@@ -588,32 +625,30 @@ fn simulate(
     for r in results {
         let (at, (digest, judged)) = r?;
         memo.by_input.insert(digest, judged.clone());
-        found[at] = Some(judged);
+        envs[at].found = Some(judged);
     }
     if memo.envs.len() >= MEMO_BOUND {
         memo.envs.clear();
     }
-    for ((system, judged), fresh) in systems.iter().zip(found).zip(fresh) {
-        let judged = judged.unwrap_or_default();
-        for gap in &system.not_modelled {
-            out.not_modelled.push(format!(
-                "{}: {} ({}:{}, Application {})",
-                system.environment, gap.message, gap.at.file, gap.at.line, gap.app
-            ));
-        }
+    let mut systems = Vec::with_capacity(envs.len());
+    for env in envs {
+        let judged = env.found.unwrap_or_default();
         out.findings.extend(judged.iter().cloned());
-        if let Some((key, resolved_from, resolved_all)) = fresh {
+        out.not_modelled.extend(env.not_modelled.iter().cloned());
+        if let Some((key, resolved_from, resolved_all)) = env.fresh {
             memo.envs.insert(
-                (system.environment.clone(), system.root.clone()),
+                env.id,
                 Judgement {
                     key,
                     resolved_from,
                     resolved_all,
-                    system: system.clone(),
+                    system: env.system.clone().filter(|_| !memo.findings_only),
+                    not_modelled: env.not_modelled,
                     findings: judged,
                 },
             );
         }
+        systems.extend(env.system);
     }
     out.not_modelled.sort();
     out.not_modelled.dedup();
