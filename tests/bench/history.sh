@@ -3,7 +3,7 @@
 # generated repository (about 600 files), then COMMITS commits (default 500)
 # that each change ONE file, as most commits of a GitOps repository do: a
 # Helm values file (a key added), a manifest (a label added), a runbook or
-# the README, chosen at random.
+# the README, chosen at random; with KINDS=manifest, a manifest every time.
 #
 # Prints, each measured in this run:
 # - the CPU time per commit: (CPU of the range over all commits - CPU of the
@@ -33,7 +33,10 @@ mapfile -t manifests < <(git ls-files 'components/*/manifests/*' 'platform/*' | 
 mapfile -t docs < <(git ls-files '*.md')
 RANDOM=42
 for i in $(seq "$commits"); do
-  case $(( RANDOM % 4 )) in
+  kind=$(( RANDOM % 4 ))
+  # KINDS=manifest: every commit changes a manifest (the costliest kind).
+  if [ "${KINDS:-}" = manifest ]; then kind=2; fi
+  case $kind in
     0|1) f=${values[$(( RANDOM % ${#values[@]} ))]}; printf 'benchNote%d: "%d"\n' "$i" "$i" >> "$f" ;;
     # A manifest's content changes (a label added to its first object), not
     # a comment only: the model and its judgement are built again.

@@ -856,3 +856,34 @@ fn a_range_of_one_environment_commits_agrees_with_a_check_of_each() {
         ]
     );
 }
+
+/// An Application's model is remembered by the files it read, a
+/// generator's source among them: a line added to a Spark job (which
+/// kustomize turns into a ConfigMap) that calls a Service nothing creates
+/// is found at its commit in every environment, as a check of the commit
+/// finds it.
+#[test]
+fn a_generators_source_edited_is_modelled_again() {
+    let (_tmp, dir) = repository();
+    let base = git(&dir, &["rev-parse", "HEAD"]);
+    let job = dir.join("spark/base/jobs/ingest_landing.py");
+    let mut text = fs_err::read_to_string(&job).unwrap();
+    text.push_str("URL = \"http://nothing.data-platform-processing.svc.cluster.local:8080/x\"\n");
+    fs_err::write(&job, text).unwrap();
+    let head = commit(&dir, "A job that calls nothing");
+    let rules = |json: &Value| -> Vec<String> {
+        let mut list: Vec<String> = findings(json)
+            .iter()
+            .map(|f| format!("{} {}", f["rule"], f["file"]))
+            .collect();
+        list.sort();
+        list
+    };
+    let (_, alone, _) = check(&dir, &["--commit", &head]);
+    assert_eq!(
+        rules(&alone),
+        vec!["\"SOC-SYS-004\" \"spark/base/kustomization.yaml\"".to_owned(); 3]
+    );
+    let (_, range, stderr) = check(&dir, &["--range", &format!("{base}..HEAD")]);
+    assert_eq!(rules(&range), rules(&alone), "{stderr}");
+}

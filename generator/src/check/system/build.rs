@@ -55,6 +55,64 @@ pub(crate) struct Modelled<'a> {
 /// The files each Application's model read, by the place of its document.
 type Reads<'a> = HashMap<(String, usize), (BTreeSet<&'a str>, bool)>;
 
+/// What an Application syncs, kept from one version of the repository to
+/// the next (see [`AppCache`]).
+type Modelled1<'a> = (
+    Vec<Emitted<'a>>,
+    Application,
+    Vec<kustomize::Gap>,
+    Vec<(Object, Option<Value>)>,
+);
+
+/// Each Application's model, by the place of its document, kept while the
+/// files it read are unchanged: a commit models again only the
+/// Applications whose sources it changed. The objects' documents are kept
+/// as places (file and line) and found again in the new version, where the
+/// same files hold the same documents.
+#[derive(Default)]
+pub(crate) struct AppCache {
+    apps: HashMap<(String, usize), Remembered>,
+}
+
+struct Remembered {
+    key: String,
+    read: Vec<String>,
+    /// Those of `read` some model read whole (a generator's source): they
+    /// stay noted so in the versions that recall this model.
+    whole: Vec<String>,
+    all: bool,
+    /// The objects without their documents, and whether each had one.
+    modelled: Modelled1<'static>,
+    documented: Vec<bool>,
+}
+
+/// How many Applications' models [`AppCache`] keeps before starting afresh.
+const APP_CACHE_BOUND: usize = 4096;
+
+/// The key of an Application's model: the digest of what it read (with the
+/// repository's structure and file list, see `system::Judgement`).
+pub(crate) type AppKey<'k> = dyn FnMut(&mut dyn Iterator<Item = &str>, bool) -> String + 'k;
+
+fn without_documents<'a>(m: &Modelled1<'a>) -> (Modelled1<'static>, Vec<bool>) {
+    let documented = m.0.iter().map(|e| e.doc.is_some()).collect();
+    let emitted =
+        m.0.iter()
+            .map(|e| Emitted {
+                api_version: e.api_version.clone(),
+                kind: e.kind.clone(),
+                name: e.name.clone(),
+                namespace: e.namespace.clone(),
+                doc: None,
+                file: e.file.clone(),
+                line: e.line,
+                generated: e.generated.clone(),
+                patched: e.patched.clone(),
+                images: e.images.clone(),
+            })
+            .collect();
+    ((emitted, m.1.clone(), m.2.clone(), m.3.clone()), documented)
+}
+
 /// The repository's files and documents, indexed once.
 pub(crate) struct Repository<'a> {
     pub(crate) files: Files<'a>,
@@ -147,6 +205,64 @@ impl<'a> Repository<'a> {
         }
     }
 
+    /// A remembered Application's model, its documents found again in this
+    /// version, when what it read is unchanged.
+    #[allow(clippy::type_complexity)]
+    fn recalled(
+        &self,
+        r: &Remembered,
+        key: &mut AppKey,
+    ) -> Option<(Modelled1<'a>, BTreeSet<&'a str>, bool)> {
+        // The paths as this version's files name them (a file gone: the
+        // model is built again).
+        let read: BTreeSet<&'a str> = r
+            .read
+            .iter()
+            .map(|p| self.files.bytes.get_key_value(p.as_str()).map(|(k, _)| *k))
+            .collect::<Option<_>>()?;
+        if key(&mut read.iter().copied(), r.all) != r.key {
+            return None;
+        }
+        let mut emitted = Vec::with_capacity(r.modelled.0.len());
+        for (e, documented) in r.modelled.0.iter().zip(&r.documented) {
+            let doc = if *documented {
+                Some(self.files.doc_at(&e.file, e.line)?)
+            } else {
+                None
+            };
+            emitted.push(Emitted {
+                api_version: e.api_version.clone(),
+                kind: e.kind.clone(),
+                name: e.name.clone(),
+                namespace: e.namespace.clone(),
+                doc,
+                file: e.file.clone(),
+                line: e.line,
+                generated: e.generated.clone(),
+                patched: e.patched.clone(),
+                images: e.images.clone(),
+            });
+        }
+        // The documents found again were noted as read: they are in `read`,
+        // and the next Application's reads start afresh.
+        self.files.take_touched();
+        for p in &r.whole {
+            if let Some(p) = read.get(p.as_str()) {
+                self.files.note_read_whole(p);
+            }
+        }
+        Some((
+            (
+                emitted,
+                r.modelled.1.clone(),
+                r.modelled.2.clone(),
+                r.modelled.3.clone(),
+            ),
+            read,
+            r.all,
+        ))
+    }
+
     /// What every system reads besides its own files: the projects, the
     /// clusters, the configuration's prerequisites and order, and the
     /// scopes of custom kinds, as text.
@@ -167,16 +283,62 @@ impl<'a> Repository<'a> {
     /// One system per bootstrap Application (an Application that no other
     /// Application of the repository syncs).
     pub(crate) fn systems(&self) -> Vec<Modelled<'a>> {
+        self.systems_with(None)
+    }
+
+    /// [`Repository::systems`], each Application's model taken from
+    /// `cache` when its key (`key` of what it read) is unchanged.
+    pub(crate) fn systems_with(
+        &self,
+        mut cache: Option<(&mut AppCache, &mut AppKey)>,
+    ) -> Vec<Modelled<'a>> {
         // Each Application is modelled once, whichever systems include it.
         let mut created: Created<'a> = HashMap::new();
         let mut reads: Reads<'a> = HashMap::new();
         let mut synced: HashSet<(String, usize)> = HashSet::new();
+        if let Some((cache, _)) = &mut cache {
+            if cache.apps.len() >= APP_CACHE_BOUND {
+                cache.apps.clear();
+            }
+        }
         self.files.take_touched();
         for app in &self.apps {
-            let modelled = self.app_objects(app);
-            let (mut read, all) = self.files.take_touched();
-            read.insert(app.doc.path.as_str());
-            reads.insert((app.doc.path.clone(), app.doc.line), (read, all));
+            let place = (app.doc.path.clone(), app.doc.line);
+            let known = match &mut cache {
+                Some((cache, key)) => cache
+                    .apps
+                    .get(&place)
+                    .and_then(|r| self.recalled(r, &mut **key)),
+                None => None,
+            };
+            let (modelled, read, all) = match known {
+                Some(k) => k,
+                None => {
+                    let modelled = self.app_objects(app);
+                    let (mut read, all) = self.files.take_touched();
+                    read.insert(app.doc.path.as_str());
+                    if let Some((cache, key)) = &mut cache {
+                        let (kept, documented) = without_documents(&modelled);
+                        cache.apps.insert(
+                            place.clone(),
+                            Remembered {
+                                key: key(&mut read.iter().copied(), all),
+                                read: read.iter().map(|p| (*p).to_owned()).collect(),
+                                whole: read
+                                    .iter()
+                                    .filter(|p| self.files.read_whole(p))
+                                    .map(|p| (*p).to_owned())
+                                    .collect(),
+                                all,
+                                modelled: kept,
+                                documented,
+                            },
+                        );
+                    }
+                    (modelled, read, all)
+                }
+            };
+            reads.insert(place, (read, all));
             for o in &modelled.0 {
                 if o.kind == "Application" {
                     if let Some(d) = o.doc {

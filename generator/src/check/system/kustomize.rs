@@ -90,6 +90,19 @@ impl<'a> Files<'a> {
         Some(*bytes)
     }
 
+    /// Whether some part of the model read this file whole.
+    pub(crate) fn read_whole(&self, path: &str) -> bool {
+        self.read.lock().is_ok_and(|r| r.contains(path))
+    }
+
+    /// Notes `path` as read whole (by a model remembered from an earlier
+    /// version, which read it then).
+    pub(crate) fn note_read_whole(&self, path: &'a str) {
+        if let Ok(mut r) = self.read.lock() {
+            r.insert(path);
+        }
+    }
+
     /// The documents of a file, noted as read.
     pub(crate) fn docs_of(&self, path: &str) -> Option<&Vec<&'a Document>> {
         let (key, docs) = self.docs.get_key_value(path)?;

@@ -271,6 +271,8 @@ pub struct Memo {
     by_input: HashMap<String, Vec<(Finding, String)>>,
     /// Per environment (and its root Application), the last model judged.
     envs: HashMap<(String, String), Judgement>,
+    /// Each Application's model, kept while what it read is unchanged.
+    apps: build::AppCache,
     /// Whether judgements keep their models: a range's outcomes have none,
     /// and keeping them would hold the last models beside the ones a
     /// commit builds.
@@ -416,9 +418,7 @@ impl<'k> Versions<'k> {
         whole: &BTreeSet<String>,
         addresses: &mut HashMap<String, String>,
     ) -> String {
-        let id = self.versions.get(path).cloned().unwrap_or_else(|| {
-            crate::git::blob_id(self.bytes.get(path).copied().unwrap_or_default())
-        });
+        let id = self.id(path);
         if !self.values.contains(path) || whole.contains(path) {
             return id;
         }
@@ -433,6 +433,13 @@ impl<'k> Versions<'k> {
                 read
             })
             .clone()
+    }
+
+    /// A file's blob id.
+    fn id(&self, path: &str) -> String {
+        self.versions.get(path).cloned().unwrap_or_else(|| {
+            crate::git::blob_id(self.bytes.get(path).copied().unwrap_or_default())
+        })
     }
 
     /// The digest of every path, which the model reads as a listing.
@@ -534,10 +541,26 @@ fn simulate(
 ) -> Result<Simulation, PolicyError> {
     let mut out = Remembered::default();
     let repo = build::Repository::new(docs, files, facts);
-    let modelled = repo.systems();
-    let whole = read_whole(&repo.files);
     let structure = repo.structure();
     let listing = keys.listing();
+    // An Application's model is keyed by the blob ids of what it read: the
+    // chart facts read a values file through the merged values, whole.
+    let mut app_key = |read: &mut dyn Iterator<Item = &str>, all: bool| {
+        let mut text = format!("{structure}\n{listing}\n");
+        let mut paths: BTreeSet<&str> = read.collect();
+        if all {
+            paths.extend(keys.with_documents.iter().copied());
+        }
+        for path in paths {
+            text.push_str(path);
+            text.push(' ');
+            text.push_str(&keys.id(path));
+            text.push('\n');
+        }
+        crate::git::blob_id(text.as_bytes())
+    };
+    let modelled = repo.systems_with(Some((&mut memo.apps, &mut app_key)));
+    let whole = read_whole(&repo.files);
     // Each environment: its last judgement when what it read is unchanged,
     // else resolved and judged again (the Rego rules after this loop).
     let mut envs: Vec<Environment> = Vec::with_capacity(modelled.len());
