@@ -123,10 +123,7 @@ fn invalid_yaml(generated: &Generated, outcome: &Outcome) -> Option<RenderFailur
 
 /// The README with the Mermaid graph of each environment in place of the
 /// marker (GitHub and GitLab render Mermaid blocks).
-fn with_graphs<S: std::borrow::Borrow<system::System>>(
-    files: &FileSet,
-    systems: &[S],
-) -> Vec<(String, Vec<u8>)> {
+fn with_graphs(files: &FileSet, systems: &[system::System]) -> Vec<(String, Vec<u8>)> {
     let Some(readme) = files
         .get("README.md")
         .and_then(|b| std::str::from_utf8(b).ok())
@@ -137,7 +134,7 @@ fn with_graphs<S: std::borrow::Borrow<system::System>>(
         return Vec::new();
     }
     let mut graphs = String::new();
-    for s in systems.iter().map(S::borrow) {
+    for s in systems {
         graphs.push_str(&format!(
             "#### {}\n\n```mermaid\n{}```\n\n",
             s.environment,

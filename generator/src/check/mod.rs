@@ -47,9 +47,8 @@ pub struct Outcome {
     pub not_validated: std::collections::BTreeMap<String, usize>,
     /// The model of each environment, when this check built them: empty
     /// when they were remembered from an earlier check of the same files.
-    /// Shared with what a range remembers of each environment.
     #[serde(skip)]
-    pub systems: Vec<std::sync::Arc<system::System>>,
+    pub systems: Vec<system::System>,
     /// By file and line number, the lines around each active finding, when
     /// [`Options::snippets`] asks for them (the HTML report shows them).
     #[serde(skip)]
@@ -314,11 +313,11 @@ impl Checker {
         self.keep_schemas = true;
     }
 
-    /// Outcomes without the models of the environments (a range reports
-    /// findings only): what is remembered of each environment between
-    /// checks is then its findings, not its model.
-    pub(crate) fn without_models(&mut self) {
-        self.system_memo.without_models();
+    /// Checks of many versions of one repository (a range): each
+    /// environment's judgement and each Application's model are
+    /// remembered from one version to the next.
+    pub(crate) fn across_versions(&mut self) {
+        self.system_memo.across_versions();
     }
 
     /// The active findings of a whole tree, from the disk cache: a range

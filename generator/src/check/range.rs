@@ -365,7 +365,7 @@ pub fn check_range(
     )?;
     let mut checker = checker;
     checker.keep_schemas();
-    checker.without_models();
+    checker.across_versions();
     let mut walker = Walker::new(&reader, checker, &commits, &base, &head);
 
     let pre_existing = walker.fingerprints(&base)?;

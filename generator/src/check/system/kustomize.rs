@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -33,17 +33,11 @@ pub(crate) struct Files<'a> {
     docs: HashMap<&'a str, Vec<&'a Document>>,
     /// Scopes of custom kinds, from the CRDs known to the model.
     pub(crate) custom_scopes: HashMap<(String, String), Scope>,
-    /// Each Application's merged Helm values, by the place of its
-    /// document, with the files the merge read: the chart facts and the
-    /// wiring both read them, and a merge copies every values file.
-    merged_values: Mutex<MergedValues<'a>>,
     /// The files whose documents or contents were read since the last
     /// [`Files::take_touched`]; `touched_all` when a part read every file.
     touched: Mutex<BTreeSet<&'a str>>,
     touched_all: AtomicBool,
 }
-
-type MergedValues<'a> = HashMap<(String, usize), (Arc<Value>, Vec<&'a str>)>;
 
 impl<'a> Files<'a> {
     pub(crate) fn new(
@@ -56,7 +50,6 @@ impl<'a> Files<'a> {
             read: Mutex::default(),
             docs,
             custom_scopes,
-            merged_values: Mutex::default(),
             touched: Mutex::default(),
             touched_all: AtomicBool::new(false),
         }
@@ -114,41 +107,6 @@ impl<'a> Files<'a> {
     pub(crate) fn all_docs(&self) -> impl Iterator<Item = (&&'a str, &Vec<&'a Document>)> {
         self.touched_all.store(true, Ordering::Relaxed);
         self.docs.iter()
-    }
-
-    /// An Application's merged values, remembered by its place; `merge`
-    /// computes them (noting what it reads) the first time.
-    pub(crate) fn merged_values(
-        &self,
-        place: (String, usize),
-        merge: impl FnOnce() -> Value,
-    ) -> Arc<Value> {
-        let known = self
-            .merged_values
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&place).cloned());
-        if let Some((v, read)) = known {
-            for p in read {
-                self.touch(p);
-            }
-            return v;
-        }
-        // What the merge reads, apart from what was read before it.
-        let before = self.take_touched();
-        let v = Arc::new(merge());
-        let (read, all) = self.take_touched();
-        if let Ok(mut t) = self.touched.lock() {
-            t.extend(before.0.iter().copied());
-            t.extend(read.iter().copied());
-        }
-        if before.1 || all {
-            self.touched_all.store(true, Ordering::Relaxed);
-        }
-        if let Ok(mut m) = self.merged_values.lock() {
-            m.insert(place, (v.clone(), read.into_iter().collect()));
-        }
-        v
     }
 
     pub(crate) fn is_dir(&self, dir: &str) -> bool {

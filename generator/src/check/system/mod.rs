@@ -27,7 +27,6 @@ pub(crate) mod resources;
 pub(crate) mod wiring;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -230,7 +229,7 @@ pub struct Simulated {
     pub not_modelled: Vec<String>,
     /// The model of each environment, when this run built them (a result
     /// remembered from an earlier version of the repository has none).
-    pub systems: Vec<Arc<System>>,
+    pub systems: Vec<System>,
 }
 
 /// A simulation's findings, each with the field it points at, so that a
@@ -273,15 +272,16 @@ pub struct Memo {
     envs: HashMap<(String, String), Judgement>,
     /// Each Application's model, kept while what it read is unchanged.
     apps: build::AppCache,
-    /// Whether judgements keep their models: a range's outcomes have none,
-    /// and keeping them would hold the last models beside the ones a
-    /// commit builds.
-    findings_only: bool,
+    /// Whether each environment's judgement and each Application's model
+    /// are remembered (a range: many versions of one repository). A
+    /// single check does not pay for them in memory; a range's outcomes
+    /// carry no models, so judgements keep their findings only.
+    across_versions: bool,
 }
 
 impl Memo {
-    pub(crate) fn without_models(&mut self) {
-        self.findings_only = true;
+    pub(crate) fn across_versions(&mut self) {
+        self.across_versions = true;
     }
 }
 
@@ -302,7 +302,6 @@ struct Judgement {
     key: String,
     resolved_from: Vec<String>,
     resolved_all: bool,
-    system: Option<Arc<System>>,
     not_modelled: Vec<String>,
     findings: Vec<(Finding, String)>,
 }
@@ -312,7 +311,7 @@ struct Judgement {
 /// (`found`) unless its input was judged before.
 struct Environment {
     id: (String, String),
-    system: Option<Arc<System>>,
+    system: Option<System>,
     not_modelled: Vec<String>,
     found: Option<Vec<(Finding, String)>>,
     fresh: Option<(String, Vec<String>, bool)>,
@@ -526,7 +525,7 @@ fn chart_reads(d: &Document, facts: &ChartFacts, out: &mut String) {
 
 /// A simulation's result, the models it judged, and the files it read
 /// whole.
-type Simulation = (Remembered, Vec<Arc<System>>, BTreeSet<String>);
+type Simulation = (Remembered, Vec<System>, BTreeSet<String>);
 
 #[allow(clippy::too_many_arguments)]
 fn simulate(
@@ -559,7 +558,11 @@ fn simulate(
         }
         crate::git::blob_id(text.as_bytes())
     };
-    let modelled = repo.systems_with(Some((&mut memo.apps, &mut app_key)));
+    let modelled = if memo.across_versions {
+        repo.systems_with(Some((&mut memo.apps, &mut app_key)))
+    } else {
+        repo.systems()
+    };
     let whole = read_whole(&repo.files);
     // Each environment: its last judgement when what it read is unchanged,
     // else resolved and judged again (the Rego rules after this loop).
@@ -568,6 +571,9 @@ fn simulate(
     for mut m in modelled {
         let id = (m.system.environment.clone(), m.system.root.clone());
         let reused = memo.envs.get(&id).filter(|last| {
+            if !memo.across_versions {
+                return false;
+            }
             let read = m
                 .read
                 .iter()
@@ -585,9 +591,10 @@ fn simulate(
             key == last.key
         });
         if let Some(last) = reused {
+            // A range's outcomes carry no models: none is kept.
             envs.push(Environment {
                 id,
-                system: last.system.clone(),
+                system: None,
                 not_modelled: last.not_modelled.clone(),
                 found: Some(last.findings.clone()),
                 fresh: None,
@@ -597,15 +604,19 @@ fn simulate(
         repo.files.take_touched();
         resolve(&mut m, &repo.files, facts);
         let (resolved, resolved_all) = repo.files.take_touched();
-        let key = judgement_key(
-            keys,
-            &structure,
-            &listing,
-            m.read.iter().chain(resolved.iter()).copied(),
-            m.read_all || resolved_all,
-            &whole,
-            &mut memo.addresses,
-        );
+        let key = if memo.across_versions {
+            judgement_key(
+                keys,
+                &structure,
+                &listing,
+                m.read.iter().chain(resolved.iter()).copied(),
+                m.read_all || resolved_all,
+                &whole,
+                &mut memo.addresses,
+            )
+        } else {
+            String::new()
+        };
         let input =
             serde_json::to_string(&m.system).map_err(|e| PolicyError::Eval(e.to_string()))?;
         let digest = crate::git::blob_id(input.as_bytes());
@@ -626,7 +637,7 @@ fn simulate(
             .collect();
         envs.push(Environment {
             id,
-            system: Some(Arc::new(m.system)),
+            system: Some(m.system),
             not_modelled,
             found,
             fresh: Some((
@@ -658,14 +669,14 @@ fn simulate(
         let judged = env.found.unwrap_or_default();
         out.findings.extend(judged.iter().cloned());
         out.not_modelled.extend(env.not_modelled.iter().cloned());
-        if let Some((key, resolved_from, resolved_all)) = env.fresh {
+        if let Some((key, resolved_from, resolved_all)) = env.fresh.filter(|_| memo.across_versions)
+        {
             memo.envs.insert(
                 env.id,
                 Judgement {
                     key,
                     resolved_from,
                     resolved_all,
-                    system: env.system.clone().filter(|_| !memo.findings_only),
                     not_modelled: env.not_modelled,
                     findings: judged,
                 },

@@ -1114,13 +1114,7 @@ fn provisioned_catalogs(
 
 /// An Application's Helm values as Helm merges them: its value files from
 /// this repository in order, then `valuesObject`.
-pub(crate) fn app_values(app: &super::input::Application, files: &Files) -> std::sync::Arc<Value> {
-    files.merged_values((app.at.file.clone(), app.at.line), || {
-        merge_app_values(app, files)
-    })
-}
-
-fn merge_app_values(app: &super::input::Application, files: &Files) -> Value {
+pub(crate) fn app_values(app: &super::input::Application, files: &Files) -> Value {
     let mut merged = Value::Object(Default::default());
     let Some(doc) = files.doc_at(&app.at.file, app.at.line) else {
         return merged;
