@@ -469,17 +469,15 @@ fn memo_key(
 }
 
 /// The key of one environment's judgement (see [`Judgement`]).
-#[allow(clippy::too_many_arguments)]
 fn judgement_key<'p>(
     v: &Versions,
-    structure: &str,
-    listing: &str,
+    common: &str,
     read: impl Iterator<Item = &'p str>,
     all: bool,
     whole: &BTreeSet<String>,
     addresses: &mut HashMap<String, String>,
 ) -> String {
-    let mut text = format!("{structure}\n{listing}\n");
+    let mut text = format!("{common}\n");
     let mut paths: BTreeSet<&str> = read.collect();
     if all {
         paths.extend(v.with_documents.iter().copied());
@@ -540,12 +538,14 @@ fn simulate(
 ) -> Result<Simulation, PolicyError> {
     let mut out = Remembered::default();
     let repo = build::Repository::new(docs, files, facts);
-    let structure = repo.structure();
-    let listing = keys.listing();
+    // What every key starts with: the structure and the file list, hashed
+    // once.
+    let common =
+        crate::git::blob_id(format!("{}\n{}", repo.structure(), keys.listing()).as_bytes());
     // An Application's model is keyed by the blob ids of what it read: the
     // chart facts read a values file through the merged values, whole.
     let mut app_key = |read: &mut dyn Iterator<Item = &str>, all: bool| {
-        let mut text = format!("{structure}\n{listing}\n");
+        let mut text = format!("{common}\n");
         let mut paths: BTreeSet<&str> = read.collect();
         if all {
             paths.extend(keys.with_documents.iter().copied());
@@ -581,8 +581,7 @@ fn simulate(
                 .chain(last.resolved_from.iter().map(String::as_str));
             let key = judgement_key(
                 keys,
-                &structure,
-                &listing,
+                &common,
                 read,
                 m.read_all || last.resolved_all,
                 &whole,
@@ -607,8 +606,7 @@ fn simulate(
         let key = if memo.across_versions {
             judgement_key(
                 keys,
-                &structure,
-                &listing,
+                &common,
                 m.read.iter().chain(resolved.iter()).copied(),
                 m.read_all || resolved_all,
                 &whole,
