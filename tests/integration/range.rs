@@ -12,11 +12,20 @@ use crate::support::git;
 /// A generated repository with its initial commit, ready for more: the
 /// temporary directory (kept alive by the caller) and the repository in it.
 pub(crate) fn repository() -> (tempfile::TempDir, std::path::PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
+    repository_of(tempfile::tempdir().unwrap(), &[])
+}
+
+/// [`repository`] in `tmp`, `socle new` given `args` besides its output.
+fn repository_of(
+    tmp: tempfile::TempDir,
+    args: &[&std::ffi::OsStr],
+) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tmp.path().join("r");
     let status = Command::cargo_bin("socle")
         .unwrap()
-        .args(["new", "-q", "--out"])
+        .args(["new", "-q"])
+        .args(args)
+        .arg("--out")
         .arg(&dir)
         .status()
         .unwrap();
@@ -742,18 +751,7 @@ fn a_values_edit_that_turns_a_charts_object_off_is_modelled_at_its_commit() {
         .unwrap();
     assert!(out.status.success());
     fs_err::write(&spec, &out.stdout).unwrap();
-    let dir = tmp.path().join("r");
-    let status = Command::cargo_bin("socle")
-        .unwrap()
-        .args(["new", "-q", "--spec"])
-        .arg(&spec)
-        .arg("--out")
-        .arg(&dir)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    git(&dir, &["config", "user.email", "ci@example.invalid"]);
-    git(&dir, &["config", "user.name", "CI"]);
+    let (_tmp, dir) = repository_of(tmp, &["--spec".as_ref(), spec.as_os_str()]);
     let base = git(&dir, &["rev-parse", "HEAD"]);
     edit(
         &dir,

@@ -477,6 +477,18 @@ fn judgement_key<'p>(
     whole: &BTreeSet<String>,
     addresses: &mut HashMap<String, String>,
 ) -> String {
+    key_of(v, common, read, all, |path| v.of(path, whole, addresses))
+}
+
+/// The digest of `common` and of the `version` of each file read (of every
+/// file with documents when a part read them all).
+fn key_of<'p>(
+    v: &Versions,
+    common: &str,
+    read: impl Iterator<Item = &'p str>,
+    all: bool,
+    mut version: impl FnMut(&str) -> String,
+) -> String {
     let mut text = format!("{common}\n");
     let mut paths: BTreeSet<&str> = read.collect();
     if all {
@@ -485,7 +497,7 @@ fn judgement_key<'p>(
     for path in paths {
         text.push_str(path);
         text.push(' ');
-        text.push_str(&v.of(path, whole, addresses));
+        text.push_str(&version(path));
         text.push('\n');
     }
     crate::git::blob_id(text.as_bytes())
@@ -545,18 +557,7 @@ fn simulate(
     // An Application's model is keyed by the blob ids of what it read: the
     // chart facts read a values file through the merged values, whole.
     let mut app_key = |read: &mut dyn Iterator<Item = &str>, all: bool| {
-        let mut text = format!("{common}\n");
-        let mut paths: BTreeSet<&str> = read.collect();
-        if all {
-            paths.extend(keys.with_documents.iter().copied());
-        }
-        for path in paths {
-            text.push_str(path);
-            text.push(' ');
-            text.push_str(&keys.id(path));
-            text.push('\n');
-        }
-        crate::git::blob_id(text.as_bytes())
+        key_of(keys, &common, read, all, |path| keys.id(path))
     };
     let modelled = if memo.across_versions {
         repo.systems_with(Some((&mut memo.apps, &mut app_key)))
