@@ -57,7 +57,7 @@ type Reads<'a> = HashMap<(String, usize), (BTreeSet<&'a str>, bool)>;
 
 /// What an Application syncs, kept from one version of the repository to
 /// the next (see [`AppCache`]).
-type Modelled1<'a> = (
+type AppModel<'a> = (
     Vec<Emitted<'a>>,
     Application,
     Vec<kustomize::Gap>,
@@ -82,7 +82,7 @@ struct Remembered {
     whole: Vec<String>,
     all: bool,
     /// The objects without their documents, and whether each had one.
-    modelled: Modelled1<'static>,
+    modelled: AppModel<'static>,
     documented: Vec<bool>,
 }
 
@@ -93,7 +93,7 @@ const APP_CACHE_BOUND: usize = 4096;
 /// repository's structure and file list, see `system::Judgement`).
 pub(crate) type AppKey<'k> = dyn FnMut(&mut dyn Iterator<Item = &str>, bool) -> String + 'k;
 
-fn without_documents<'a>(m: &Modelled1<'a>) -> (Modelled1<'static>, Vec<bool>) {
+fn without_documents<'a>(m: &AppModel<'a>) -> (AppModel<'static>, Vec<bool>) {
     let documented = m.0.iter().map(|e| e.doc.is_some()).collect();
     let emitted =
         m.0.iter()
@@ -212,7 +212,7 @@ impl<'a> Repository<'a> {
         &self,
         r: &Remembered,
         key: &mut AppKey,
-    ) -> Option<(Modelled1<'a>, BTreeSet<&'a str>, bool)> {
+    ) -> Option<(AppModel<'a>, BTreeSet<&'a str>, bool)> {
         // The paths as this version's files name them (a file gone: the
         // model is built again).
         let read: BTreeSet<&'a str> = r
