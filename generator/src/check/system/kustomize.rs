@@ -96,11 +96,13 @@ impl<'a> Files<'a> {
         }
     }
 
-    /// The documents of a file, noted as read.
+    /// The documents of a file, noted as read: a file that has none (it
+    /// does not parse, or is empty) is read too, as having none.
     pub(crate) fn docs_of(&self, path: &str) -> Option<&Vec<&'a Document>> {
-        let (key, docs) = self.docs.get_key_value(path)?;
-        self.touch(key);
-        Some(docs)
+        if let Some((key, _)) = self.bytes.get_key_value(path) {
+            self.touch(key);
+        }
+        self.docs.get(path)
     }
 
     /// Every file's documents: whoever reads them reads every file.

@@ -421,6 +421,11 @@ impl<'k> Versions<'k> {
         if !self.values.contains(path) || whole.contains(path) {
             return id;
         }
+        // A values file that does not parse is read as having no
+        // configuration: that it parses is part of what is read.
+        if !self.with_documents.contains(path) {
+            return format!("no documents {id}");
+        }
         addresses
             .entry(id)
             .or_insert_with(|| {
