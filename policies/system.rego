@@ -473,6 +473,7 @@ deny contains finding("SOC-SYS-017", sprintf("[%s] Application %q (wave %d) writ
 # policies that do not let it reach the agent leave it without credentials.
 deny contains finding("SOC-SYS-018", sprintf("[%s] service account %s/%s gets an AWS role through EKS Pod Identity, but the NetworkPolicies of namespace %q (%s) deny egress to the node's Pod Identity agent (%s): its pods never get credentials. Allow egress to that address (an ipBlock /32) on that port", [env, i.namespace, i.service_account, i.namespace, policies_text(i.agent), input.cloud.agent]), i.at) if {
 	some i in input.cloud.identities
+	i.mechanism == "pod-identity"
 	not i.agent.allowed
 }
 
@@ -532,6 +533,36 @@ deny contains finding("SOC-SYS-024", sprintf("[%s] Application %q (wave %d) conn
 deny contains finding("SOC-SYS-025", sprintf("[%s] Application %q (wave %d) uses bucket %q, which the environment's Terraform creates, but none of its service accounts (%s) has a pod identity: it gets no AWS credentials and S3 refuses it. Associate a role granting the bucket with one of them (aws_eks_pod_identity_association)", [env, u.consumer, apps[u.consumer].wave, u.bucket, concat(", ", u.accounts)]), u.at) if {
 	some u in input.cloud.unsigned
 }
+
+# A role whose trust policy does not let its pods' mechanism take it gives
+# them no credentials: STS refuses every attempt.
+deny contains finding("SOC-SYS-027", sprintf("[%s] service account %s/%s gets role %s through EKS Pod Identity, but the role's trust policy does not let the service %s call both sts:AssumeRole and sts:TagSession: the agent's every attempt is refused and its pods get no credentials. Trust that service principal with both actions in the role's assume_role_policy", [env, i.namespace, i.service_account, i.role, pod_identity_service]), i.at) if {
+	some i in input.cloud.identities
+	i.mechanism == "pod-identity"
+	i.trusted == false
+}
+
+deny contains finding("SOC-SYS-027", sprintf("[%s] role %s trusts service account %s/%s by web identity (IRSA), but refuses the token EKS projects for it (subject system:serviceaccount:%s:%s, audience sts.amazonaws.com): its pods get no credentials. Make the trust policy's conditions match that subject and audience", [env, i.role, i.namespace, i.service_account, i.namespace, i.service_account]), i.at) if {
+	some i in input.cloud.identities
+	i.mechanism == "irsa"
+	i.trusted == false
+}
+
+deny contains finding("SOC-SYS-027", sprintf("[%s] role %s trusts service account %s/%s by web identity (IRSA), but that ServiceAccount does not name the role in eks.amazonaws.com/role-arn: EKS projects no token into its pods, which get no credentials. Annotate the ServiceAccount with the role's ARN", [env, i.role, i.namespace, i.service_account]), i.at) if {
+	some i in input.cloud.identities
+	i.mechanism == "irsa"
+	i.annotated == false
+}
+
+deny contains finding("SOC-SYS-027", sprintf("[%s] ServiceAccount %s/%s takes role %s (%s) by web identity, but the role's trust policy does not admit it (it trusts %s): STS refuses the pods' every attempt and they get no credentials. Add system:serviceaccount:%s:%s to the role's trusted subjects, or name the role meant for this account", [env, b.namespace, b.service_account, b.role, where(b.role_at), trusted_text(b.trusted_accounts), b.namespace, b.service_account]), b.at) if {
+	some b in input.cloud.misbound
+}
+
+pod_identity_service := "pods.eks.amazonaws.com"
+
+trusted_text(accounts) := concat(", ", accounts) if count(accounts) > 0
+
+trusted_text(accounts) := "no service account by web identity" if count(accounts) == 0
 
 granted_text(actions) := concat(", ", actions) if count(actions) > 0
 

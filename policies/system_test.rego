@@ -750,7 +750,13 @@ identity(allowed, ns_exists, sa_exists) := {
 	"at": at("terraform/prod/identity.tf", 40),
 	"agent": {"allowed": allowed, "isolated": true, "isolated_by": [at("platform/overlays/prod/egress.yaml", 12)]},
 	"namespace_exists": ns_exists, "account_exists": sa_exists,
+	"mechanism": "pod-identity", "role": "acme-prod-velero", "trusted": true, "annotated": null,
 }
+
+irsa(trusted, annotated) := object.union(identity(false, true, true), {
+	"namespace": "query", "service_account": "dremio", "at": at("terraform/prod/identity.tf", 90),
+	"mechanism": "irsa", "role": "acme-prod-dremio", "trusted": trusted, "annotated": annotated,
+})
 
 cloud(identities, enforces, policies) := {
 	"provider": "eks", "at": at("terraform/prod/cluster.tf", 1), "agent": "169.254.170.23:80",
@@ -794,8 +800,40 @@ test_a_pod_identity_for_nothing_is_reported if {
 	count(findings(with_cloud(cloud([identity(true, true, null)], true, 3)), "SOC-SYS-020")) == 0
 }
 
+# --- SOC-SYS-027: a role whose trust policy refuses the pods meant to take it ---
+
+test_a_pod_identity_whose_role_does_not_trust_the_agent_is_denied if {
+	untrusted := object.union(identity(true, true, true), {"trusted": false})
+	msg := message(with_cloud(cloud([untrusted], true, 3)), "SOC-SYS-027")
+	contains(msg, "[prod] service account velero/velero-server gets role acme-prod-velero through EKS Pod Identity")
+	contains(msg, "pods.eks.amazonaws.com")
+	count(findings(with_cloud(cloud([object.union(untrusted, {"trusted": null})], true, 3)), "SOC-SYS-027")) == 0
+}
+
+test_an_irsa_identity_calls_sts_not_the_agent if {
+	m := with_cloud(cloud([irsa(true, true)], true, 3))
+	count(findings(m, "SOC-SYS-018")) == 0
+	count(findings(m, "SOC-SYS-027")) == 0
+	count(findings(with_cloud(cloud([irsa(true, null)], true, 3)), "SOC-SYS-027")) == 0
+}
+
+test_an_irsa_identity_refused_or_not_annotated_is_denied if {
+	contains(message(with_cloud(cloud([irsa(false, true)], true, 3)), "SOC-SYS-027"), "role acme-prod-dremio trusts service account query/dremio by web identity (IRSA), but refuses the token")
+	contains(message(with_cloud(cloud([irsa(true, false)], true, 3)), "SOC-SYS-027"), "that ServiceAccount does not name the role in eks.amazonaws.com/role-arn")
+}
+
+test_a_service_account_naming_a_role_that_does_not_trust_it_is_denied if {
+	b := {
+		"namespace": "bi", "service_account": "superset", "at": at("components/superset/manifests/base/serviceaccount.yaml", 1),
+		"role": "acme-prod-dremio", "role_at": at("terraform/prod/identity.tf", 90), "trusted_accounts": ["query/dremio"],
+	}
+	msg := message(with_cloud(object.union(cloud([], true, 3), {"misbound": [b]})), "SOC-SYS-027")
+	contains(msg, "[prod] ServiceAccount bi/superset takes role acme-prod-dremio (terraform/prod/identity.tf:90) by web identity, but the role's trust policy does not admit it (it trusts query/dremio)")
+	contains(message(with_cloud(object.union(cloud([], true, 3), {"misbound": [object.union(b, {"trusted_accounts": []})]})), "SOC-SYS-027"), "(it trusts no service account by web identity)")
+}
+
 test_no_cloud_no_cloud_findings if {
-	every id in {"SOC-SYS-018", "SOC-SYS-019", "SOC-SYS-020", "SOC-SYS-021", "SOC-SYS-022", "SOC-SYS-023", "SOC-SYS-024", "SOC-SYS-025"} {
+	every id in {"SOC-SYS-018", "SOC-SYS-019", "SOC-SYS-020", "SOC-SYS-021", "SOC-SYS-022", "SOC-SYS-023", "SOC-SYS-024", "SOC-SYS-025", "SOC-SYS-027"} {
 		count(findings(model, id)) == 0
 	}
 }

@@ -1334,6 +1334,178 @@ fn check_judges_the_cluster_its_terraform_declares() {
     );
 }
 
+/// The trust policy of each workload's role, read as STS reads it: a
+/// pod identity's role must trust the Pod Identity agent with both its
+/// actions; an IRSA role takes the place of an association when it trusts
+/// the account by web identity, and a ServiceAccount naming a role must be
+/// one the role trusts, and the reverse.
+#[test]
+fn check_judges_the_trust_of_each_workload_role() {
+    let files = crate::support::render_eks();
+    let identity = "terraform/prod/identity.tf";
+    let edit = |files: &socle::render::FileSet, path: &str, from: &str, to: &str| {
+        let before = text(files, path);
+        assert!(before.contains(from), "{path}: {from}");
+        let mut changed = files.clone();
+        changed.insert(path.into(), before.replacen(from, to, 1).into_bytes());
+        changed
+    };
+    let of_rule = |findings: &[serde_json::Value], rule: &str| -> Vec<String> {
+        findings
+            .iter()
+            .filter(|f| f["rule"] == rule)
+            .map(|f| {
+                format!(
+                    "{}:{} {}",
+                    f["file"].as_str().unwrap_or(""),
+                    f["line"],
+                    f["message"].as_str().unwrap_or("")
+                )
+            })
+            .collect()
+    };
+    let denials = |findings: &[serde_json::Value]| -> Vec<String> {
+        findings
+            .iter()
+            .filter(|f| f["severity"] == "deny")
+            .map(|f| format!("{} {}", f["rule"], f["message"]))
+            .collect()
+    };
+
+    // The Pod Identity trust without sts:TagSession: every pod identity
+    // (associations, and the EBS CSI add-on's) is refused.
+    let untagged = edit(
+        &files,
+        identity,
+        "actions = [\"sts:AssumeRole\", \"sts:TagSession\"]",
+        "actions = [\"sts:AssumeRole\"]",
+    );
+    let (code, findings) = check_json(&untagged);
+    assert_eq!(code, 1);
+    let refused = of_rule(&findings, "SOC-SYS-027");
+    let identities: usize = files
+        .iter()
+        .filter(|(p, _)| p.starts_with("terraform/prod/") && p.ends_with(".tf"))
+        .map(|(_, b)| {
+            let t = String::from_utf8_lossy(b);
+            t.matches("resource \"aws_eks_pod_identity_association\"")
+                .count()
+                + t.matches("  pod_identity_association {").count()
+        })
+        .sum();
+    assert!(identities >= 4, "{identities}");
+    assert_eq!(refused.len(), identities, "{refused:#?}");
+    assert!(
+        refused.iter().any(|r| r.contains("service account velero/velero-server gets role acme-prod-velero through EKS Pod Identity, but the role's trust policy does not let the service pods.eks.amazonaws.com call both sts:AssumeRole and sts:TagSession")),
+        "{refused:#?}"
+    );
+
+    // Velero on an IAM role for service accounts instead of its
+    // association: its bucket grant and credentials are judged the same.
+    let association = "resource \"aws_eks_pod_identity_association\" \"velero\" {\n  cluster_name    = aws_eks_cluster.this.name\n  namespace       = local.workloads[\"velero\"].namespace\n  service_account = local.workloads[\"velero\"].service_account\n  role_arn        = aws_iam_role.workload[\"velero\"].arn\n}\n";
+    let irsa = |subject: &str| {
+        format!(
+            r#"
+resource "aws_iam_openid_connect_provider" "eks" {{
+  url            = aws_eks_cluster.this.identity[0].oidc[0].issuer
+  client_id_list = ["sts.amazonaws.com"]
+}}
+
+resource "aws_iam_role" "velero_irsa" {{
+  name = "${{local.name}}-velero-irsa"
+  assume_role_policy = jsonencode({{
+    Version = "2012-10-17"
+    Statement = [{{
+      Effect    = "Allow"
+      Action    = "sts:AssumeRoleWithWebIdentity"
+      Principal = {{ Federated = aws_iam_openid_connect_provider.eks.arn }}
+      Condition = {{
+        StringEquals = {{
+          "${{replace(aws_iam_openid_connect_provider.eks.url, "https://", "")}}:sub" = "system:serviceaccount:{subject}"
+          "${{replace(aws_iam_openid_connect_provider.eks.url, "https://", "")}}:aud" = "sts.amazonaws.com"
+        }}
+      }}
+    }}]
+  }})
+}}
+
+resource "aws_iam_role_policy_attachment" "velero_irsa" {{
+  role       = aws_iam_role.velero_irsa.name
+  policy_arn = aws_iam_policy.backups_writer.arn
+}}
+"#
+        )
+    };
+    let on_irsa = |subject: &str| {
+        let mut changed = edit(&files, identity, association, "");
+        changed.insert("terraform/prod/irsa.tf".into(), irsa(subject).into_bytes());
+        changed
+    };
+    let velero = on_irsa("velero:velero-server");
+    let (code, findings) = check_json(&velero);
+    assert_eq!((code, denials(&findings)), (0, vec![]), "{findings:#?}");
+    let (_, findings) = check_json(&on_irsa("velero:velero"));
+    assert!(
+        of_rule(&findings, "SOC-SYS-025").iter().any(|f| f
+            .contains("none of its service accounts (velero/velero-server) has a pod identity")),
+        "{findings:#?}"
+    );
+    assert!(
+        of_rule(&findings, "SOC-SYS-020")
+            .iter()
+            .any(|f| f.starts_with("terraform/prod/irsa.tf:")
+                && f.contains(
+                    "names a service account that no workload of namespace \"velero\" runs as"
+                )),
+        "{findings:#?}"
+    );
+
+    // A ServiceAccount of the environment naming a role: the pod
+    // identity role trusts no web identity, the IRSA role another account.
+    let accounts = "components/zeppelin/base/serviceaccounts.yaml";
+    let annotate = |files: &socle::render::FileSet, role: &str| {
+        edit(
+            files,
+            accounts,
+            "  name: zeppelin-server\n",
+            &format!("  name: zeppelin-server\n  annotations:\n    eks.amazonaws.com/role-arn: arn:aws:iam::123456789012:role/{role}\n"),
+        )
+    };
+    let (code, findings) = check_json(&annotate(&files, "acme-prod-velero"));
+    assert_eq!(code, 1);
+    let misbound = of_rule(&findings, "SOC-SYS-027");
+    assert_eq!(misbound.len(), 1, "{misbound:#?}");
+    assert!(
+        misbound[0].starts_with(&format!("{accounts}:")) && misbound[0].contains("ServiceAccount data-platform-datalab/zeppelin-server takes role acme-prod-velero (terraform/prod/identity.tf:") && misbound[0].contains("(it trusts no service account by web identity)"),
+        "{misbound:#?}"
+    );
+    let (_, findings) = check_json(&annotate(&velero, "acme-prod-velero-irsa"));
+    assert!(
+        of_rule(&findings, "SOC-SYS-027")
+            .iter()
+            .any(|f| f.contains("(it trusts velero/velero-server)")),
+        "{findings:#?}"
+    );
+    // A role the Terraform does not create is not judged, and says so.
+    let (code, report) = check_report(&annotate(&files, "made-elsewhere"));
+    assert_eq!(code, 0, "{report:#}");
+    assert!(
+        not_modelled(&report).iter().any(|g| g.contains("ServiceAccount data-platform-datalab/zeppelin-server takes role \"made-elsewhere\", which the environment's Terraform does not create")),
+        "{report:#}"
+    );
+
+    // The IRSA role trusting Zeppelin's server: the account must name it.
+    let zeppelin = on_irsa("data-platform-datalab:zeppelin-server");
+    let (code, findings) = check_json(&zeppelin);
+    assert_eq!(code, 1);
+    assert!(
+        of_rule(&findings, "SOC-SYS-027").iter().any(|f| f.starts_with("terraform/prod/irsa.tf:") && f.contains("role acme-prod-velero-irsa trusts service account data-platform-datalab/zeppelin-server by web identity (IRSA), but that ServiceAccount does not name the role")),
+        "{findings:#?}"
+    );
+    let (_, findings) = check_json(&annotate(&zeppelin, "acme-prod-velero-irsa"));
+    assert_eq!(of_rule(&findings, "SOC-SYS-027"), Vec::<String>::new());
+}
+
 /// A pull request that turns the cluster's NetworkPolicy enforcement off
 /// in the Terraform is caught at its commit by `--range`, between commits
 /// that reuse the remembered model (a README edit changes no file the

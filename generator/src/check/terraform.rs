@@ -506,6 +506,21 @@ fn function(name: &str, args: Vec<Value>) -> Option<Value> {
     match (name, first) {
         ("jsonencode", Some(v)) => serde_json::to_string(&v).ok().map(Value::String),
         ("tolist" | "tomap", Some(v)) => Some(v),
+        // A placeholder goes through whole: the cluster's OIDC issuer
+        // without its scheme is how web identity trusts name their keys.
+        // A substring between slashes is a regular expression: not modelled.
+        ("replace", Some(Value::String(s))) => match (args.next()?, args.next()?) {
+            (Value::String(from), Value::String(to)) if !from.is_empty() && !is_pattern(&from) => {
+                Some(Value::String(s.replace(&from, &to)))
+            }
+            _ => None,
+        },
+        ("trimprefix", Some(Value::String(s))) => match args.next()? {
+            Value::String(prefix) => Some(Value::String(
+                s.strip_prefix(prefix.as_str()).unwrap_or(&s).to_owned(),
+            )),
+            _ => None,
+        },
         ("toset", Some(Value::Array(mut items))) => {
             // A set iterates in its elements' order (strings: lexical).
             items.sort_by_key(|v| v.to_string());
@@ -530,6 +545,11 @@ fn function(name: &str, args: Vec<Value>) -> Option<Value> {
         }
         _ => None,
     }
+}
+
+/// `replace`'s substring between slashes: a regular expression.
+fn is_pattern(s: &str) -> bool {
+    s.len() > 1 && s.starts_with('/') && s.ends_with('/')
 }
 
 /// Terraform's `cidrsubnet`: the `netnum`th subnet of `prefix` with
@@ -744,6 +764,29 @@ resource "x" "y" {
         // Terraform refuses a number that does not fit, or a prefix too long.
         assert_eq!(cidrsubnet("10.0.0.0/24", 2, 4), None);
         assert_eq!(cidrsubnet("10.0.0.0/30", 4, 0), None);
+    }
+
+    #[test]
+    fn replace_and_trimprefix_are_terraforms_on_plain_substrings() {
+        let s = |v: &str| Value::String(v.to_owned());
+        let call = |name: &str, args: &[&str]| function(name, args.iter().map(|a| s(a)).collect());
+        assert_eq!(
+            call("replace", &["https://oidc.eks/id/1", "https://", ""]),
+            Some(s("oidc.eks/id/1"))
+        );
+        assert_eq!(call("replace", &["a-b-c", "-", "_"]), Some(s("a_b_c")));
+        // A placeholder goes through whole, so a reference stays followable.
+        assert_eq!(
+            call(
+                "replace",
+                &["${aws_iam_openid_connect_provider.eks.url}", "https://", ""]
+            ),
+            Some(s("${aws_iam_openid_connect_provider.eks.url}"))
+        );
+        // A regular expression is not modelled.
+        assert_eq!(call("replace", &["a1b2", "/[0-9]/", ""]), None);
+        assert_eq!(call("trimprefix", &["https://x", "https://"]), Some(s("x")));
+        assert_eq!(call("trimprefix", &["x", "https://"]), Some(s("x")));
     }
 
     #[test]

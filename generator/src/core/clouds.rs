@@ -17,3 +17,16 @@ pub const EKS_SYSTEM_NAMESPACES: &[&str] =
 /// Charts that install a network plugin enforcing NetworkPolicies itself,
 /// in place of (or chained to) the VPC CNI.
 pub const POLICY_ENFORCING_CHARTS: &[&str] = &["cilium", "tigera-operator", "calico"];
+
+/// The service principal the Pod Identity agent takes a role as: a role's
+/// trust policy must let it call sts:AssumeRole and sts:TagSession.
+pub const EKS_POD_IDENTITY_SERVICE: &str = "pods.eks.amazonaws.com";
+
+/// The audience of the token EKS projects for IAM roles for service
+/// accounts, which a web identity trust may require.
+pub const EKS_TOKEN_AUDIENCE: &str = "sts.amazonaws.com";
+
+/// The ServiceAccount annotation naming the role its pods take by web
+/// identity: EKS's admission webhook then mounts the token and sets the
+/// SDK's AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE.
+pub const EKS_ROLE_ARN_ANNOTATION: &str = "eks.amazonaws.com/role-arn";

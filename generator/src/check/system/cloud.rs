@@ -1,6 +1,7 @@
 //! The managed cluster under an environment, read from its Terraform
 //! (`terraform/<environment>/*.tf`, the layout `socle new` writes): which
-//! service accounts get an AWS role through EKS Pod Identity, and whether
+//! service accounts get an AWS role, through EKS Pod Identity or as IAM
+//! roles for service accounts (IRSA, see [`super::cloud_trust`]), and whether
 //! the cluster enforces NetworkPolicies. The Kubernetes side is judged
 //! against it: a pod whose NetworkPolicies block the node's Pod Identity
 //! agent never gets its credentials, and an EKS cluster whose VPC CNI is
@@ -18,8 +19,9 @@ use std::net::IpAddr;
 use serde_json::Value;
 
 use super::build::Modelled;
-use super::cloud_iam::Grant;
-use super::input::{At, Cloud, Gap, PodIdentity};
+use super::cloud_iam::{self, Grant};
+use super::cloud_trust::{self, Caller};
+use super::input::{At, Cloud, Gap, Misbound, PodIdentity, Verdict};
 use super::kustomize::Files;
 use super::network::{Peer, PodPort};
 use crate::check::terraform::{self, Evaluator, Module};
@@ -124,10 +126,44 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
         ..Cloud::default()
     };
 
-    // Pod identities: associations, and add-ons' own (in kube-system).
-    let mut granted: Vec<(String, String, At)> = Vec::new();
+    // Pod identities: associations, and add-ons' own (in kube-system);
+    // then the accounts roles trust by web identity (IRSA).
     let symbolic = Evaluator::symbolic(&module);
+    let (roles, unknown_roles) = cloud_trust::roles(&module, &ev, &symbolic);
+    for b in unknown_roles {
+        gaps.push(gap(&b.file, b.line, "the instances of this role (for_each or count) are not known before a plan: the accounts it trusts are not judged".into()));
+    }
+    let mut granted: Vec<Granted> = Vec::new();
     let mut grants: Vec<Grant> = Vec::new();
+    // Whether EKS Pod Identity may take the role an association names.
+    let pods_trusted = |role: Option<&Value>, place: At, gaps: &mut Vec<Gap>| {
+        let found = role
+            .and_then(Value::as_str)
+            .and_then(cloud_iam::role_key)
+            .and_then(|k| roles.iter().find(|r| r.key == k));
+        let Some(r) = found else {
+            gaps.push(gap(&place.file, place.line, "the role of this pod identity is not one this Terraform creates: whether its trust policy lets EKS Pod Identity take it is not judged".into()));
+            return (String::new(), None);
+        };
+        let trusted = match &r.trust {
+            Ok(t) => t.admits(&Caller::Pods),
+            Err(why) => {
+                gaps.push(gap(
+                    &r.block.file,
+                    r.block.line,
+                    format!(
+                        "role {}: {why}: whether EKS Pod Identity may take it is not judged",
+                        r.label()
+                    ),
+                ));
+                return (r.label().to_owned(), None);
+            }
+        };
+        if trusted.is_none() {
+            gaps.push(gap(&r.block.file, r.block.line, format!("role {}: a condition of its trust policy is not known before a plan: whether EKS Pod Identity may take it is not judged", r.label())));
+        }
+        (r.label().to_owned(), trusted)
+    };
     for r in module.resources("aws_eks_pod_identity_association") {
         let Some(instances) = ev.instances(&r.block) else {
             gaps.push(gap(&r.file, r.line, "the instances of this pod identity association (for_each or count) are not known before a plan".into()));
@@ -138,14 +174,17 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
             let sa = ev.attribute(&r.block, "service_account", &i);
             match (ns, sa) {
                 (Some(Value::String(ns)), Some(Value::String(sa))) => {
-                    if let Some(Value::String(role)) = symbolic.attribute(&r.block, "role_arn", &i) {
+                    let role = symbolic.attribute(&r.block, "role_arn", &i);
+                    if let Some(Value::String(role)) = &role {
                         grants.push(Grant {
                             namespace: ns.clone(),
                             service_account: sa.clone(),
-                            role,
+                            role: role.clone(),
                         });
                     }
-                    granted.push((ns, sa, at(&r.file, r.line)));
+                    let place = at(&r.file, r.line);
+                    let (role, trusted) = pods_trusted(role.as_ref(), place.clone(), &mut gaps);
+                    granted.push(Granted::pods(ns, sa, place, role, trusted));
                 }
                 _ => gaps.push(gap(&r.file, r.line, "the namespace or service account of this pod identity association is not known before a plan".into())),
             }
@@ -174,7 +213,12 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
                 .filter(|b| b.identifier.as_str() == "pod_identity_association")
             {
                 match ev.attribute(b, "service_account", &i) {
-                    Some(Value::String(sa)) => granted.push(("kube-system".into(), sa, at(&r.file, r.line))),
+                    Some(Value::String(sa)) => {
+                        let place = at(&r.file, r.line);
+                        let role = symbolic.attribute(b, "role_arn", &i);
+                        let (role, trusted) = pods_trusted(role.as_ref(), place.clone(), &mut gaps);
+                        granted.push(Granted::pods("kube-system".into(), sa, place, role, trusted));
+                    }
                     _ => gaps.push(gap(&r.file, r.line, "the service account of this add-on's pod identity is not known before a plan".into())),
                 }
             }
@@ -246,18 +290,112 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
         ));
     }
 
+    // IRSA: the accounts each role trusts by web identity, then the
+    // ServiceAccounts naming a role in their annotation.
+    let accounts = service_accounts(m);
+    for r in &roles {
+        let Ok(trust) = &r.trust else { continue };
+        for (namespace, account) in trust.web_subjects() {
+            let pattern = |s: &str| s.contains(['*', '?']);
+            let trusted = if pattern(&namespace) || pattern(&account) {
+                None
+            } else {
+                trust.admits(&Caller::Account {
+                    namespace: &namespace,
+                    account: &account,
+                })
+            };
+            if trusted != Some(false) {
+                grants.push(Grant {
+                    namespace: namespace.clone(),
+                    service_account: account.clone(),
+                    role: format!("${{{}.arn}}", r.key),
+                });
+            }
+            // A pattern grants whoever matches it; only accounts named one
+            // by one are identities of their own.
+            if pattern(&namespace) || pattern(&account) {
+                continue;
+            }
+            // The account as an object of the environment: its annotation
+            // must name the role (a chart's account is not seen).
+            let annotated = accounts
+                .iter()
+                .find(|(ns, sa, _, _)| *ns == namespace && *sa == account)
+                .and_then(|(_, _, arn, _)| match arn {
+                    Some(arn) => r.name.as_ref().map(|n| role_name(arn) == Some(n.as_str())),
+                    None => Some(false),
+                });
+            granted.push(Granted {
+                namespace,
+                service_account: account,
+                at: at(&r.block.file, r.block.line),
+                mechanism: "irsa",
+                role: r.label().to_owned(),
+                trusted,
+                annotated,
+            });
+        }
+    }
+    for (namespace, account, arn, place) in &accounts {
+        let Some(name) = arn.as_deref().and_then(role_name) else {
+            continue;
+        };
+        let Some(r) = roles.iter().find(|r| r.name.as_deref() == Some(name)) else {
+            gaps.push(gap(&place.file, place.line, format!("ServiceAccount {namespace}/{account} takes role {name:?}, which the environment's Terraform does not create: whether the role trusts it is not judged")));
+            continue;
+        };
+        let trust = match &r.trust {
+            Ok(t) => t,
+            Err(why) => {
+                gaps.push(gap(&r.block.file, r.block.line, format!("role {}: {why}: whether ServiceAccount {namespace}/{account} may take it is not judged", r.label())));
+                continue;
+            }
+        };
+        match trust.admits(&Caller::Account { namespace, account }) {
+            Some(true) => {}
+            Some(false) => cloud.misbound.push(Misbound {
+                namespace: namespace.clone(),
+                service_account: account.clone(),
+                at: place.clone(),
+                role: r.label().to_owned(),
+                role_at: at(&r.block.file, r.block.line),
+                trusted_accounts: trust
+                    .web_subjects()
+                    .into_iter()
+                    .map(|(ns, sa)| format!("{ns}/{sa}"))
+                    .collect(),
+            }),
+            None => gaps.push(gap(&r.block.file, r.block.line, format!("role {}: a condition of its trust policy is not known before a plan: whether ServiceAccount {namespace}/{account} may take it is not judged", r.label()))),
+        }
+    }
+
     let net = super::wiring::network(m);
     let agent = Peer::Address(IpAddr::V4(clouds::EKS_POD_IDENTITY_AGENT));
     let port = PodPort {
         number: Some(clouds::EKS_POD_IDENTITY_PORT),
         name: None,
     };
-    for (namespace, service_account, at) in granted {
+    for g in granted {
+        let Granted {
+            namespace,
+            service_account,
+            at,
+            mechanism,
+            role,
+            trusted,
+            annotated,
+        } = g;
         let from = Peer::Pods {
             namespace: &namespace,
             labels: None,
         };
-        let verdict = net.verdict(&from, &agent, &port, true);
+        // An IRSA pod calls STS, not the node's agent.
+        let verdict = if mechanism == "pod-identity" {
+            net.verdict(&from, &agent, &port, true)
+        } else {
+            Verdict::default()
+        };
         let namespace_exists = clouds::EKS_SYSTEM_NAMESPACES.contains(&namespace.as_str())
             || m.system
                 .objects
@@ -275,6 +413,10 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
             agent: verdict,
             namespace_exists,
             account_exists,
+            mechanism: mechanism.into(),
+            role,
+            trusted,
+            annotated,
         });
     }
     // The External Secrets operators of the environment: who reads the
@@ -363,6 +505,62 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
     }
     m.system.not_modelled.extend(gaps);
     m.system.cloud = Some(cloud);
+}
+
+/// A service account granted a role, before it is judged.
+struct Granted {
+    namespace: String,
+    service_account: String,
+    at: At,
+    mechanism: &'static str,
+    role: String,
+    trusted: Option<bool>,
+    annotated: Option<bool>,
+}
+
+impl Granted {
+    fn pods(
+        namespace: String,
+        service_account: String,
+        at: At,
+        role: String,
+        trusted: Option<bool>,
+    ) -> Self {
+        Granted {
+            namespace,
+            service_account,
+            at,
+            mechanism: "pod-identity",
+            role,
+            trusted,
+            annotated: None,
+        }
+    }
+}
+
+/// The ServiceAccounts of the environment, with the role each names in
+/// `eks.amazonaws.com/role-arn`: (namespace, account, ARN, where).
+fn service_accounts(m: &Modelled) -> Vec<(String, String, Option<String>, At)> {
+    m.system
+        .objects
+        .iter()
+        .zip(&m.values)
+        .filter(|(o, _)| o.kind == "ServiceAccount" && o.group.is_empty())
+        .map(|(o, v)| {
+            let arn = v.as_ref().and_then(|v| {
+                v["metadata"]["annotations"][clouds::EKS_ROLE_ARN_ANNOTATION]
+                    .as_str()
+                    .map(str::to_owned)
+            });
+            (o.namespace.clone(), o.name.clone(), arn, o.at.clone())
+        })
+        .collect()
+}
+
+/// The role name of an IAM role ARN (`arn:aws:iam::1:role/path/name`).
+fn role_name(arn: &str) -> Option<&str> {
+    let (_, resource) = arn.split_once(":role/")?;
+    resource.rsplit('/').next().filter(|n| !n.is_empty())
 }
 
 pub(crate) fn at(file: &str, line: usize) -> At {

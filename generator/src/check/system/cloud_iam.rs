@@ -27,13 +27,23 @@ const READ: &str = "secretsmanager:GetSecretValue";
 
 /// A pod identity: its namespace, service account and role reference.
 pub(crate) struct Grant {
+    /// With IAM's wildcards where a web identity trust names its accounts
+    /// by a pattern.
     pub(crate) namespace: String,
     pub(crate) service_account: String,
     pub(crate) role: String,
 }
 
+impl Grant {
+    /// Whether the grant is the account's.
+    pub(crate) fn covers(&self, namespace: &str, account: &str) -> bool {
+        super::access::matches(&self.namespace, namespace)
+            && super::access::matches(&self.service_account, account)
+    }
+}
+
 /// `${aws_iam_role.x["k"].arn}` or `.id` or `.name` → `aws_iam_role.x["k"]`.
-fn role_key(reference: &str) -> Option<String> {
+pub(crate) fn role_key(reference: &str) -> Option<String> {
     let inner = reference.strip_prefix("${")?.strip_suffix('}')?;
     let (role, attr) = inner.rsplit_once('.')?;
     (role.starts_with("aws_iam_role.") && matches!(attr, "arn" | "id" | "name"))
@@ -64,7 +74,7 @@ impl Grants {
 }
 
 /// The key a role instance is referred to by (`aws_iam_role.x["k"]`).
-fn instance_key(name: &str, i: &Instance) -> Option<String> {
+pub(crate) fn instance_key(name: &str, i: &Instance) -> Option<String> {
     Some(match i {
         Instance::Each { key, .. } => format!("aws_iam_role.{name}[{:?}]", key.as_str()?),
         Instance::Count(n) => format!("aws_iam_role.{name}[{n}]"),
@@ -368,10 +378,7 @@ pub(crate) fn secret_reads(
     let ev = Evaluator::symbolic(module);
     let mut unknown_read = false;
     for (namespace, account) in operator {
-        let Some(grant) = grants
-            .iter()
-            .find(|g| &g.namespace == namespace && &g.service_account == account)
-        else {
+        let Some(grant) = grants.iter().find(|g| g.covers(namespace, account)) else {
             continue;
         };
         let Some(role) = role_key(&grant.role) else {
@@ -500,11 +507,9 @@ pub(crate) fn bucket_grants(
         // A bucket this Terraform creates has no keys anyone issues: its
         // consumer signs in with a pod identity or not at all.
         if created.keyless.contains(&u.bucket)
-            && !accounts.iter().any(|(n, a)| {
-                grants
-                    .iter()
-                    .any(|g| &g.namespace == n && &g.service_account == a)
-            })
+            && !accounts
+                .iter()
+                .any(|(n, a)| grants.iter().any(|g| g.covers(n, a)))
         {
             if accounts.is_empty() {
                 gaps.push(Gap {
@@ -525,10 +530,7 @@ pub(crate) fn bucket_grants(
             }
         }
         for (namespace, account) in accounts {
-            let Some(grant) = grants
-                .iter()
-                .find(|g| g.namespace == namespace && g.service_account == account)
-            else {
+            let Some(grant) = grants.iter().find(|g| g.covers(&namespace, &account)) else {
                 continue;
             };
             let Some(role) = role_key(&grant.role) else {

@@ -118,6 +118,8 @@ pub struct Cloud {
     /// Where the node's Pod Identity agent answers (address:port).
     pub agent: String,
     pub identities: Vec<PodIdentity>,
+    /// ServiceAccounts naming a role that does not trust them.
+    pub misbound: Vec<Misbound>,
     /// Whether the cluster enforces NetworkPolicies (None: not known).
     pub enforces_policies: Option<bool>,
     /// What decides it: the VPC CNI add-on (or its default, at the
@@ -232,13 +234,15 @@ pub struct SecretRead {
     pub allowed: bool,
 }
 
-/// A service account that gets an AWS role through EKS Pod Identity.
+/// A service account that gets an AWS role: through EKS Pod Identity, or
+/// as an IAM role for service accounts (IRSA).
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]
 pub struct PodIdentity {
     pub namespace: String,
     pub service_account: String,
     pub at: At,
-    /// Egress from the namespace's pods to the node's Pod Identity agent.
+    /// Egress from the namespace's pods to the node's Pod Identity agent
+    /// (`pod-identity` only: an `irsa` pod calls STS instead).
     pub agent: Verdict,
     /// The namespace exists in the environment (an Application creates
     /// it, or the cluster has it).
@@ -246,6 +250,36 @@ pub struct PodIdentity {
     /// A workload of the environment runs as the account (None: an
     /// Application deploys there whose accounts the model does not know).
     pub account_exists: Option<bool>,
+    /// How its pods get the role: `pod-identity` (an association: the
+    /// node's agent takes the role for them) or `irsa` (the role's trust
+    /// policy names the account: their SDK takes it with the account's
+    /// projected token).
+    pub mechanism: String,
+    /// The role (its name, where the Terraform gives one).
+    pub role: String,
+    /// Whether the role's trust policy lets the mechanism take it (None:
+    /// not known before a plan).
+    pub trusted: Option<bool>,
+    /// `irsa` only: whether the ServiceAccount names the role in
+    /// `eks.amazonaws.com/role-arn`, without which its pods get no token
+    /// (None: the account is not an object of the environment, a chart's
+    /// say, or the mechanism is not `irsa`).
+    pub annotated: Option<bool>,
+}
+
+/// A ServiceAccount naming, in `eks.amazonaws.com/role-arn`, a role of the
+/// environment's Terraform whose trust policy does not let it take the role.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct Misbound {
+    pub namespace: String,
+    pub service_account: String,
+    /// The ServiceAccount.
+    pub at: At,
+    pub role: String,
+    pub role_at: At,
+    /// The accounts the role trusts by web identity
+    /// (`namespace/account`, with IAM's wildcards).
+    pub trusted_accounts: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]

@@ -17,6 +17,7 @@ pub(crate) mod build;
 pub(crate) mod cloud;
 pub(crate) mod cloud_dns;
 pub(crate) mod cloud_iam;
+pub(crate) mod cloud_trust;
 pub(crate) mod kustomize;
 pub(crate) mod needs;
 pub(crate) mod network;
