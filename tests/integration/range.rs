@@ -855,6 +855,79 @@ fn a_range_of_one_environment_commits_agrees_with_a_check_of_each() {
     );
 }
 
+/// The namespace rules judge each namespace on its own, remembered by the
+/// files of its objects: a commit to one namespace keeps another's finding,
+/// and each commit's findings are those of a check of that commit.
+#[test]
+fn namespaces_judged_one_by_one_agree_with_a_check_of_each_commit() {
+    let (_tmp, dir) = repository();
+    let base = git(&dir, &["rev-parse", "HEAD"]);
+    let ns = |name: &str, file: &str| format!("platform/base/namespaces/{name}/{file}.yaml");
+    let moved = (
+        "  namespace: data-platform-core\n",
+        "  namespace: data-platform-elsewhere\n",
+    );
+    let mut commits = Vec::new();
+    edit(&dir, &ns("core", "limitrange"), moved.0, moved.1);
+    commits.push(commit(&dir, "core's LimitRange elsewhere"));
+    edit(
+        &dir,
+        &ns("storage", "networkpolicies"),
+        "  namespace: data-platform-storage\n  labels:\n",
+        "  namespace: data-platform-storage\n  labels:\n    example.org/note: \"1\"\n",
+    );
+    commits.push(commit(&dir, "storage: a label"));
+    edit(
+        &dir,
+        &ns("storage", "namespace"),
+        "    pod-security.kubernetes.io/enforce: restricted\n",
+        "",
+    );
+    commits.push(commit(&dir, "storage: no enforced level"));
+    edit(&dir, &ns("core", "limitrange"), moved.1, moved.0);
+    commits.push(commit(&dir, "core's LimitRange back"));
+
+    let rules = |json: &Value| -> Vec<(String, String)> {
+        let mut list: Vec<_> = findings(json)
+            .iter()
+            .filter(|f| f["fixed_in"].is_null())
+            .filter(|f| f["rule"].as_str().is_some_and(|r| r.starts_with("SOC-NS-")))
+            .map(|f| {
+                (
+                    f["rule"].as_str().unwrap_or_default().to_owned(),
+                    f["message"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        list.sort();
+        list
+    };
+    let mut seen = Vec::new();
+    for c in &commits {
+        let (_, alone, stderr) = check(&dir, &["--commit", c]);
+        let (_, range, stderr_range) = check(&dir, &["--range", &format!("{base}..{c}")]);
+        assert_eq!(
+            rules(&range),
+            rules(&alone),
+            "{c}\n{stderr}\n{stderr_range}"
+        );
+        seen.push(rules(&alone));
+    }
+    let no_limits = (
+        "SOC-NS-003".to_owned(),
+        "namespace \"data-platform-core\" has no LimitRange".to_owned(),
+    );
+    let no_level = (
+        "SOC-NS-004".to_owned(),
+        "namespace \"data-platform-storage\" has no pod-security.kubernetes.io/enforce label"
+            .to_owned(),
+    );
+    assert_eq!(seen[0], vec![no_limits.clone()]);
+    assert_eq!(seen[1], vec![no_limits.clone()]);
+    assert_eq!(seen[2], vec![no_limits, no_level.clone()]);
+    assert_eq!(seen[3], vec![no_level]);
+}
+
 /// An Application's model is remembered by the files it read, a
 /// generator's source among them: a line added to a Spark job (which
 /// kustomize turns into a ConfigMap) that calls a Service nothing creates

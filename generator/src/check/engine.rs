@@ -92,6 +92,13 @@ const STRUCTURE_KINDS: &[&str] = &[
     "AppProject",
 ];
 
+/// Of those, the kinds of the namespace rules: each relates a Namespace to
+/// the objects whose `metadata.namespace` is its name, and nothing else, so
+/// each namespace is judged on its own, and a commit that changes one
+/// namespace's objects judges that namespace again, not the repository.
+/// A unit test holds this to the policy.
+const NAMESPACE_KINDS: &[&str] = &["Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange"];
+
 /// The kinds `policies/content.rego` reads, besides the files it finds by
 /// path (see [`content_file`]). A unit test holds this list to the policy.
 const CONTENT_KINDS: &[&str] = &["PrometheusRule", "Application"];
@@ -212,12 +219,22 @@ fn embedded_values(text: &str) -> Option<Value> {
         .filter(Value::is_object)
 }
 
+/// The repository parts' findings of the last two versions checked, each
+/// with the version that last used it: a part whose files a commit changed
+/// is evaluated again, and its old result dropped after the next version,
+/// so that a long range keeps two versions' results, not one per commit.
+#[derive(Default)]
+struct RepositoryMemo {
+    version: u64,
+    found: HashMap<String, (u64, Vec<Finding>)>,
+}
+
 pub struct Embedded {
     engine: regorus::Engine,
     /// Repository findings by the versions of the files each part reads:
     /// commits of a range that change nothing a part reads reuse its
     /// findings.
-    repository_memo: std::sync::Mutex<std::collections::HashMap<String, Vec<Finding>>>,
+    repository_memo: std::sync::Mutex<RepositoryMemo>,
     /// The blueprint's critical components (the availability part's scope).
     critical: Vec<String>,
     /// The kinds the per-document Kubernetes rules judge
@@ -378,11 +395,13 @@ impl Embedded {
             .map(|(rule, input)| (rule, input.into_owned()))
             .collect();
         let docs: Vec<&Document> = docs.iter().collect();
-        out.extend(
-            self.repository_parts(&docs, paths, None)
-                .into_iter()
-                .map(|p| (p.rule, (p.input)())),
-        );
+        let (parts, groups) = self.repository_parts(&docs, paths, None);
+        out.extend(parts.into_iter().map(|p| (p.rule, (p.input)())));
+        // The namespaces, as a check judges them: all in one input.
+        let all: Vec<&Document> = groups.iter().flat_map(|g| g.docs.iter().copied()).collect();
+        if !all.is_empty() {
+            out.push((STRUCTURE_RULE, namespaces_input(&all)));
+        }
         out
     }
 
@@ -516,7 +535,7 @@ impl Embedded {
         docs: &'a [&'a Document],
         paths: &'a [String],
         versions: Option<&HashMap<String, String>>,
-    ) -> Vec<Part<'a>> {
+    ) -> (Vec<Part<'a>>, Vec<Namespace<'a>>) {
         // Which files exist, and the versions of the files the part reads.
         let key = |name: &str, listing: &[String], files: &mut dyn Iterator<Item = &str>| {
             let versions = versions?;
@@ -533,11 +552,31 @@ impl Embedded {
             }
             Some(crate::git::blob_id(text.as_bytes()))
         };
-        let structural: Vec<&Document> = docs
+        // The namespace rules' documents by the namespace they concern (a
+        // Namespace by its name, the others by theirs); the rest of the
+        // structure rules read the ArgoCD objects and the file list.
+        let mut structural: Vec<&Document> = Vec::new();
+        let mut namespaces: BTreeMap<&str, Vec<&Document>> = BTreeMap::new();
+        for d in docs
             .iter()
             .copied()
             .filter(|d| d.is_object() && STRUCTURE_KINDS.contains(&d.kind()))
-            .collect();
+        {
+            if NAMESPACE_KINDS.contains(&d.kind()) {
+                let meta = &d.value["metadata"];
+                let of = if d.kind() == "Namespace" {
+                    &meta["name"]
+                } else {
+                    &meta["namespace"]
+                };
+                namespaces
+                    .entry(of.as_str().unwrap_or_default())
+                    .or_default()
+                    .push(d);
+            } else {
+                structural.push(d);
+            }
+        }
         let content: Vec<&Document> = docs
             .iter()
             .copied()
@@ -564,6 +603,17 @@ impl Embedded {
                 key: content_key,
             },
         ];
+        let groups = namespaces
+            .into_iter()
+            .map(|(namespace, docs)| Namespace {
+                key: key(
+                    &format!("namespace {namespace}"),
+                    &[],
+                    &mut read(&docs).into_iter(),
+                ),
+                docs,
+            })
+            .collect();
         for id in &self.critical {
             let common = format!("components/{id}/values.yaml");
             let file = format!("components/{id}/values-prod.yaml");
@@ -586,7 +636,7 @@ impl Embedded {
                 ),
             });
         }
-        parts
+        (parts, groups)
     }
 
     /// Rules that span files, on the whole set of documents. With
@@ -602,12 +652,16 @@ impl Embedded {
             .iter()
             .map(|d| ((d.path.as_str(), d.line), *d))
             .collect();
+        let version = self.repository_memo.lock().map_or(0, |mut m| {
+            m.version += 1;
+            m.version
+        });
         let evaluate = |part: Part<'_>| -> Result<Vec<Finding>, PolicyError> {
             let remembered = part.key.as_ref().and_then(|k| {
-                self.repository_memo
-                    .lock()
-                    .ok()
-                    .and_then(|m| m.get(k).cloned())
+                let mut m = self.repository_memo.lock().ok()?;
+                let (used, found) = m.found.get_mut(k)?;
+                *used = version;
+                Some(found.clone())
             });
             if let Some(found) = remembered {
                 return Ok(found);
@@ -617,33 +671,91 @@ impl Embedded {
             let found = repository_findings(&result, &by_place);
             if let Some(k) = part.key {
                 if let Ok(mut m) = self.repository_memo.lock() {
-                    // Bounded, so that a long range does not keep a result
-                    // per commit: a part's result is rarely wanted again
-                    // once a later commit changed what it reads.
-                    if m.len() >= 64 {
-                        m.clear();
-                    }
-                    m.insert(k, found.clone());
+                    m.found.insert(k, (version, found.clone()));
                 }
             }
             Ok(found)
         };
         // The structure part is the largest; the content and availability
         // parts run beside it.
-        let mut parts = self.repository_parts(docs, paths, versions).into_iter();
+        // The namespaces not remembered are judged in one evaluation, whose
+        // findings are then told apart by the document they are placed on:
+        // one evaluation per namespace would cost an engine each.
+        let namespaces = |groups: Vec<Namespace<'_>>| -> Result<Vec<Finding>, PolicyError> {
+            let mut out = Vec::new();
+            let mut missing = Vec::new();
+            for g in groups {
+                let remembered = g.key.as_ref().and_then(|k| {
+                    let mut m = self.repository_memo.lock().ok()?;
+                    let (used, found) = m.found.get_mut(k)?;
+                    *used = version;
+                    Some(found.clone())
+                });
+                match remembered {
+                    Some(found) => out.extend(found),
+                    None => missing.push(g),
+                }
+            }
+            if missing.is_empty() {
+                return Ok(out);
+            }
+            let all: Vec<&Document> = missing
+                .iter()
+                .flat_map(|g| g.docs.iter().copied())
+                .collect();
+            let mut engine = self.engine.clone();
+            let result = Self::eval(&mut engine, &namespaces_input(&all), STRUCTURE_RULE)?;
+            let group_of: HashMap<(&str, usize), usize> = missing
+                .iter()
+                .enumerate()
+                .flat_map(|(i, g)| g.docs.iter().map(move |d| ((d.path.as_str(), d.line), i)))
+                .collect();
+            let mut found: Vec<Vec<Finding>> = vec![Vec::new(); missing.len()];
+            // A finding on no document of the groups (none is expected)
+            // is reported, and nothing of this evaluation remembered.
+            let mut placed = true;
+            for (place, f) in placed_findings(&result, &by_place) {
+                let group = place
+                    .as_ref()
+                    .and_then(|(file, line)| group_of.get(&(file.as_str(), *line)).copied());
+                match group {
+                    Some(i) => found[i].push(f),
+                    None => {
+                        placed = false;
+                        out.push(f);
+                    }
+                }
+            }
+            for (g, f) in missing.into_iter().zip(found) {
+                if let (Some(k), true) = (g.key, placed) {
+                    if let Ok(mut m) = self.repository_memo.lock() {
+                        m.found.insert(k, (version, f.clone()));
+                    }
+                }
+                out.extend(f);
+            }
+            Ok(out)
+        };
+        let (parts, groups) = self.repository_parts(docs, paths, versions);
+        let mut parts = parts.into_iter();
         let Some(first) = parts.next() else {
             return Ok(Vec::new());
         };
-        let (first, rest) = std::thread::scope(|scope| {
+        let (first, rest, namespaced) = std::thread::scope(|scope| {
             let first = scope.spawn(|| evaluate(first));
             let rest: Result<Vec<Vec<Finding>>, PolicyError> = parts.map(evaluate).collect();
+            let namespaced = namespaces(groups);
             let first = first
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (first, rest)
+            (first, rest, namespaced)
         });
+        if let Ok(mut m) = self.repository_memo.lock() {
+            m.found.retain(|_, (used, _)| *used + 1 >= version);
+        }
         let mut out = first?;
         out.extend(rest?.into_iter().flatten());
+        out.extend(namespaced?);
         Ok(out)
     }
 
@@ -672,11 +784,35 @@ struct Part<'a> {
     key: Option<String>,
 }
 
+/// The namespace rules' documents of one namespace, and the key of the
+/// file versions they are read from.
+struct Namespace<'a> {
+    key: Option<String>,
+    docs: Vec<&'a Document>,
+}
+
 /// Findings of a repository part's result, placed on their documents.
 fn repository_findings(
     result: &Value,
     by_place: &BTreeMap<(&str, usize), &Document>,
 ) -> Vec<Finding> {
+    placed_findings(result, by_place)
+        .into_iter()
+        .map(|(_, f)| f)
+        .collect()
+}
+
+/// The namespace rules' input: their documents, and no file list (the
+/// file rules are the structure part's).
+fn namespaces_input(docs: &[&Document]) -> Value {
+    json!({"files": [], "documents": inventory(docs)})
+}
+
+/// The same, each with the place (file, line) of the document it names.
+fn placed_findings(
+    result: &Value,
+    by_place: &BTreeMap<(&str, usize), &Document>,
+) -> Vec<(Option<(String, usize)>, Finding)> {
     let mut out = Vec::new();
     for (key, severity) in [("deny", Severity::Deny), ("warn", Severity::Warn)] {
         for item in items(&result[key]) {
@@ -693,7 +829,7 @@ fn repository_findings(
                 item["msg"].as_str().unwrap_or_default(),
             );
             f.resource = doc.and_then(|d| d.resource());
-            out.push(f);
+            out.push((doc_line.map(|l| (file.to_owned(), l)), f));
         }
     }
     out
@@ -1413,6 +1549,13 @@ mod tests {
         assert!(structure.len() >= 5, "{structure:?}");
         for kind in &structure {
             assert!(STRUCTURE_KINDS.contains(&kind.as_str()), "{kind}");
+        }
+        // The namespace rules read their kinds through `in_namespace`, by
+        // the Namespace's name: each namespace is a part of its own.
+        let namespaced = kinds_named(&policy_source("repository.rego"), &["in_namespace(\""]);
+        assert!(namespaced.len() >= 3, "{namespaced:?}");
+        for kind in namespaced.iter().map(String::as_str).chain(["Namespace"]) {
+            assert!(NAMESPACE_KINDS.contains(&kind), "{kind}");
         }
         let source = policy_source("content.rego");
         let content = kinds_named(&source, &["kind == \""]);
