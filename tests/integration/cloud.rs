@@ -1373,12 +1373,18 @@ fn check_judges_the_trust_of_each_workload_role() {
     };
 
     // The Pod Identity trust without sts:TagSession: every pod identity
-    // (associations, and the EBS CSI add-on's) is refused.
+    // (associations, and the EBS CSI add-on's) is refused, Velero's too,
+    // whose association names its role by a literal ARN.
     let untagged = edit(
-        &files,
+        &edit(
+            &files,
+            identity,
+            "actions = [\"sts:AssumeRole\", \"sts:TagSession\"]",
+            "actions = [\"sts:AssumeRole\"]",
+        ),
         identity,
-        "actions = [\"sts:AssumeRole\", \"sts:TagSession\"]",
-        "actions = [\"sts:AssumeRole\"]",
+        "role_arn        = aws_iam_role.workload[\"velero\"].arn",
+        "role_arn        = \"arn:aws:iam::123456789012:role/acme-prod-velero\"",
     );
     let (code, findings) = check_json(&untagged);
     assert_eq!(code, 1);

@@ -137,10 +137,14 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
     let mut grants: Vec<Grant> = Vec::new();
     // Whether EKS Pod Identity may take the role an association names.
     let pods_trusted = |role: Option<&Value>, place: At, gaps: &mut Vec<Gap>| {
-        let found = role
-            .and_then(Value::as_str)
-            .and_then(cloud_iam::role_key)
-            .and_then(|k| roles.iter().find(|r| r.key == k));
+        // By reference, or by the name a literal ARN ends with.
+        let found =
+            role.and_then(Value::as_str)
+                .and_then(|arn| match cloud_iam::role_key(arn) {
+                    Some(k) => roles.iter().find(|r| r.key == k),
+                    None => role_name(arn)
+                        .and_then(|n| roles.iter().find(|r| r.name.as_deref() == Some(n))),
+                });
         let Some(r) = found else {
             gaps.push(gap(&place.file, place.line, "the role of this pod identity is not one this Terraform creates: whether its trust policy lets EKS Pod Identity take it is not judged".into()));
             return (String::new(), None);

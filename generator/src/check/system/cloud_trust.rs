@@ -113,7 +113,7 @@ impl Caller<'_> {
         }
         match self {
             Caller::Account { namespace, account } if lower.ends_with(":sub") => Some(
-                Known::Value(format!("system:serviceaccount:{namespace}:{account}")),
+                Known::Value(format!("{ACCOUNT_SUBJECT}{namespace}:{account}")),
             ),
             Caller::Account { .. } if lower.ends_with(":aud") => {
                 Some(Known::Value(clouds::EKS_TOKEN_AUDIENCE.to_owned()))
@@ -185,6 +185,26 @@ impl Trust {
     /// JSON (a `jsonencode`, a heredoc), or the `aws_iam_policy_document`
     /// it names. Err: why it cannot be read before a plan.
     pub(crate) fn of(
+        module: &Module,
+        symbolic: &Evaluator,
+        role: &hcl::Block,
+        at: &Instance,
+    ) -> Result<Trust, String> {
+        let mut trust = Self::read(module, symbolic, role, at)?;
+        // Another identity provider's tokens (a CI system's, say) are not
+        // the cluster's service accounts.
+        for s in &mut trust.statements {
+            for (kind, ids) in &mut s.principals {
+                if kind == "Federated" {
+                    ids.retain(|id| may_be_cluster_provider(module, symbolic, id));
+                }
+            }
+            s.principals.retain(|(_, ids)| !ids.is_empty());
+        }
+        Ok(trust)
+    }
+
+    fn read(
         module: &Module,
         symbolic: &Evaluator,
         role: &hcl::Block,
@@ -422,14 +442,17 @@ impl Trust {
                     continue;
                 };
                 for v in values {
-                    let rest = v.strip_prefix("system:serviceaccount:");
+                    let rest = v.strip_prefix(ACCOUNT_SUBJECT);
                     match rest.and_then(|r| r.split_once(':')) {
                         Some((ns, sa)) if !ns.contains("${") && !sa.contains("${") => {
                             out.push((ns.to_owned(), sa.to_owned()));
                         }
-                        // A subject not of that form, or built from what
-                        // a plan knows: any account may be it.
-                        _ if c.test.starts_with("StringLike") || v.contains("${") => {
+                        // A pattern that may match an account's subject, or
+                        // a subject built from what a plan knows: any
+                        // account may be it.
+                        _ if (c.test.starts_with("StringLike") && may_match_account(v))
+                            || v.contains("${") =>
+                        {
                             out.push(("*".to_owned(), "*".to_owned()));
                         }
                         _ => {}
@@ -441,6 +464,40 @@ impl Trust {
         out.dedup();
         out
     }
+}
+
+/// Whether a `Federated` principal may be the cluster's OIDC provider: an
+/// EKS issuer's (`oidc.eks.<region>.amazonaws.com`), a provider of the
+/// module made from the cluster's issuer, or one only a plan names. A
+/// provider whose URL is another issuer's is not.
+fn may_be_cluster_provider(module: &Module, symbolic: &Evaluator, id: &str) -> bool {
+    const EKS_ISSUER: &str = "oidc.eks.";
+    if !id.contains("${") {
+        return !id.contains(":oidc-provider/") || id.contains(EKS_ISSUER);
+    }
+    let Some(name) = id
+        .strip_prefix("${aws_iam_openid_connect_provider.")
+        .and_then(|s| s.strip_suffix(".arn}"))
+    else {
+        return true;
+    };
+    let provider = module
+        .resources("aws_iam_openid_connect_provider")
+        .find(|p| p.resource().is_some_and(|(_, n)| n == name));
+    match provider.map(|p| symbolic.attribute(&p.block, "url", &Instance::Single)) {
+        Some(Some(Value::String(url))) => url.contains("${") || url.contains(EKS_ISSUER),
+        _ => true,
+    }
+}
+
+/// How a projected token names its account: `<prefix><namespace>:<account>`.
+const ACCOUNT_SUBJECT: &str = "system:serviceaccount:";
+
+/// Whether an IAM pattern may match some account's subject: its text
+/// before the first wildcard agrees with the subject's prefix.
+fn may_match_account(pattern: &str) -> bool {
+    let fixed = pattern.split(['*', '?']).next().unwrap_or_default();
+    ACCOUNT_SUBJECT.starts_with(fixed) || fixed.starts_with(ACCOUNT_SUBJECT)
 }
 
 impl Statement {
@@ -582,6 +639,47 @@ resource "aws_iam_role" "dremio" {
         assert_eq!(t.admits(&account("query", "anything")), Some(true));
         assert_eq!(t.admits(&account("bi", "anything")), Some(false));
         assert_eq!(t.web_subjects(), vec![("query".to_owned(), "*".to_owned())]);
+    }
+
+    #[test]
+    fn another_identity_providers_tokens_are_not_service_accounts() {
+        // A CI system's role: its provider is not the cluster's.
+        let ci = IRSA
+            .replace(
+                "aws_eks_cluster.this.identity[0].oidc[0].issuer",
+                "\"https://token.actions.githubusercontent.com\"",
+            )
+            .replace("StringEquals", "StringLike")
+            .replace("system:serviceaccount:query:dremio", "repo:acme/*");
+        let t = trust_of(&ci).expect("read");
+        assert_eq!(t.web_subjects(), Vec::<(String, String)>::new());
+        assert_eq!(t.admits(&account("query", "dremio")), Some(false));
+        // The same pattern on the cluster's provider matches no account.
+        let other = IRSA
+            .replace("StringEquals", "StringLike")
+            .replace("system:serviceaccount:query:dremio", "repo:acme/*");
+        assert_eq!(trust_of(&other).expect("read").web_subjects(), vec![]);
+        // A literal provider ARN: an EKS issuer's is the cluster's.
+        for (arn, subjects) in [
+            (
+                "arn:aws:iam::1:oidc-provider/oidc.eks.eu-west-3.amazonaws.com/id/AB",
+                1,
+            ),
+            (
+                "arn:aws:iam::1:oidc-provider/token.actions.githubusercontent.com",
+                0,
+            ),
+        ] {
+            let literal = IRSA.replace(
+                "Federated = aws_iam_openid_connect_provider.eks.arn",
+                &format!("Federated = \"{arn}\""),
+            );
+            assert_eq!(
+                trust_of(&literal).expect("read").web_subjects().len(),
+                subjects,
+                "{arn}"
+            );
+        }
     }
 
     #[test]
