@@ -427,6 +427,8 @@ impl<'k> Versions<'k> {
         if !self.with_documents.contains(path) {
             return format!("no documents {id}");
         }
+        // Kept as the digest of what is read: the keys are built from every
+        // values file at every commit, and the text itself may be long.
         addresses
             .entry(id)
             .or_insert_with(|| {
@@ -435,7 +437,7 @@ impl<'k> Versions<'k> {
                 for d in own() {
                     chart_reads(d, self.facts, &mut read);
                 }
-                read
+                format!("read {}", crate::git::blob_id(read.as_bytes()))
             })
             .clone()
     }
