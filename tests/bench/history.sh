@@ -3,7 +3,8 @@
 # generated repository (about 600 files), then COMMITS commits (default 500)
 # that each change ONE file, as most commits of a GitOps repository do: a
 # Helm values file (a key added), a manifest (a label added), a runbook or
-# the README, chosen at random; with KINDS=manifest, a manifest every time.
+# the README, chosen at random; with KINDS=manifest, values or docs, a file
+# of that kind every time.
 #
 # Prints, each measured in this run:
 # - the CPU time per commit: (CPU of the range over all commits - CPU of the
@@ -34,8 +35,9 @@ mapfile -t docs < <(git ls-files '*.md')
 RANDOM=42
 for i in $(seq "$commits"); do
   kind=$(( RANDOM % 4 ))
-  # KINDS=manifest: every commit changes a manifest (the costliest kind).
-  if [ "${KINDS:-}" = manifest ]; then kind=2; fi
+  # KINDS=manifest (the costliest kind), values or docs: every commit
+  # changes a file of that kind.
+  case "${KINDS:-}" in manifest) kind=2 ;; values) kind=0 ;; docs) kind=3 ;; esac
   case $kind in
     0|1) f=${values[$(( RANDOM % ${#values[@]} ))]}; printf 'benchNote%d: "%d"\n' "$i" "$i" >> "$f" ;;
     # A manifest's content changes (a label added to its first object), not
