@@ -1510,6 +1510,32 @@ resource "aws_iam_role_policy_attachment" "velero_irsa" {{
     );
     let (_, findings) = check_json(&annotate(&zeppelin, "acme-prod-velero-irsa"));
     assert_eq!(of_rule(&findings, "SOC-SYS-027"), Vec::<String>::new());
+
+    // A trust policy only a plan knows: said, and Velero, whose only role
+    // it was, is not taken as signed in.
+    let mut opaque = velero.clone();
+    let irsa_tf = text(&velero, "terraform/prod/irsa.tf");
+    let start = irsa_tf
+        .find("  assume_role_policy = jsonencode(")
+        .expect("trust");
+    let end = irsa_tf[start..].find("\n  })\n").expect("end") + start + "\n  })\n".len();
+    opaque.insert(
+        "terraform/prod/irsa.tf".into(),
+        format!("{}  assume_role_policy = var.velero_trust\n{}\nvariable \"velero_trust\" {{ type = string }}\n", &irsa_tf[..start], &irsa_tf[end..]).into_bytes(),
+    );
+    let (code, report) = check_report(&opaque);
+    assert_eq!(code, 1, "{report:#}");
+    assert!(
+        not_modelled(&report).iter().any(|g| g.contains("role acme-prod-velero-irsa: its trust policy is not known before a plan: who may take it (EKS Pod Identity, or service accounts by web identity) is not judged")),
+        "{report:#}"
+    );
+    let (_, findings) = check_json(&opaque);
+    assert!(
+        of_rule(&findings, "SOC-SYS-025")
+            .iter()
+            .any(|f| f.contains("velero/velero-server")),
+        "{findings:#?}"
+    );
 }
 
 /// A pull request that turns the cluster's NetworkPolicy enforcement off

@@ -149,20 +149,11 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
             gaps.push(gap(&place.file, place.line, "the role of this pod identity is not one this Terraform creates: whether its trust policy lets EKS Pod Identity take it is not judged".into()));
             return (String::new(), None);
         };
-        let trusted = match &r.trust {
-            Ok(t) => t.admits(&Caller::Pods),
-            Err(why) => {
-                gaps.push(gap(
-                    &r.block.file,
-                    r.block.line,
-                    format!(
-                        "role {}: {why}: whether EKS Pod Identity may take it is not judged",
-                        r.label()
-                    ),
-                ));
-                return (r.label().to_owned(), None);
-            }
+        // A trust policy that cannot be read is said once, with the role.
+        let Ok(trust) = &r.trust else {
+            return (r.label().to_owned(), None);
         };
+        let trusted = trust.admits(&Caller::Pods);
         if trusted.is_none() {
             gaps.push(gap(&r.block.file, r.block.line, format!("role {}: a condition of its trust policy is not known before a plan: whether EKS Pod Identity may take it is not judged", r.label())));
         }
@@ -298,7 +289,13 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
     // ServiceAccounts naming a role in their annotation.
     let accounts = service_accounts(m);
     for r in &roles {
-        let Ok(trust) = &r.trust else { continue };
+        let trust = match &r.trust {
+            Ok(t) => t,
+            Err(why) => {
+                gaps.push(gap(&r.block.file, r.block.line, format!("role {}: {why}: who may take it (EKS Pod Identity, or service accounts by web identity) is not judged", r.label())));
+                continue;
+            }
+        };
         for (namespace, account) in trust.web_subjects() {
             let pattern = |s: &str| s.contains(['*', '?']);
             let trusted = if pattern(&namespace) || pattern(&account) {
@@ -320,6 +317,9 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
             // by one are identities of their own.
             if pattern(&namespace) || pattern(&account) {
                 continue;
+            }
+            if trusted.is_none() {
+                gaps.push(gap(&r.block.file, r.block.line, format!("role {}: a condition of its trust policy is not known before a plan: whether {namespace}/{account} may take it is not judged", r.label())));
             }
             // The account as an object of the environment: its annotation
             // must name the role (a chart's account is not seen).
