@@ -76,6 +76,25 @@ fn check(dir: &Path, args: &[&str]) -> (i32, Value, String) {
 }
 
 /// The findings of a report.
+/// The (rule, `field`) of the findings of the rules `keep` names that the
+/// range leaves in place (a finding fixed within it is reported as such),
+/// sorted.
+fn unfixed(json: &Value, field: &str, keep: impl Fn(&str) -> bool) -> Vec<(String, String)> {
+    let mut list: Vec<_> = findings(json)
+        .iter()
+        .filter(|f| f["fixed_in"].is_null())
+        .filter(|f| keep(f["rule"].as_str().unwrap_or_default()))
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap_or_default().to_owned(),
+                f[field].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    list.sort();
+    list
+}
+
 pub(crate) fn findings(json: &Value) -> Vec<Value> {
     json["findings"]
         .as_array()
@@ -799,22 +818,7 @@ fn a_range_of_one_environment_commits_agrees_with_a_check_of_each() {
         "cert-manager.io/cluster-issuer: platform-ca\n",
         "cert-manager.io/cluster-issuer: platform-ca2\n",
     );
-    // Findings fixed within a range are reported as such; the others are
-    // what the range leaves in place.
-    let places = |json: &Value| -> Vec<(String, String)> {
-        let mut list: Vec<_> = findings(json)
-            .iter()
-            .filter(|f| f["fixed_in"].is_null())
-            .map(|f| {
-                (
-                    f["rule"].as_str().unwrap_or_default().to_owned(),
-                    f["file"].as_str().unwrap_or_default().to_owned(),
-                )
-            })
-            .collect();
-        list.sort();
-        list
-    };
+    let places = |json: &Value| unfixed(json, "file", |_| true);
     let mut commits = Vec::new();
     edit(&dir, &ingress("dev"), issuer.0, issuer.1);
     commits.push(commit(&dir, "dev: an issuer nothing creates"));
@@ -887,21 +891,7 @@ fn namespaces_judged_one_by_one_agree_with_a_check_of_each_commit() {
     edit(&dir, &ns("core", "limitrange"), moved.1, moved.0);
     commits.push(commit(&dir, "core's LimitRange back"));
 
-    let rules = |json: &Value| -> Vec<(String, String)> {
-        let mut list: Vec<_> = findings(json)
-            .iter()
-            .filter(|f| f["fixed_in"].is_null())
-            .filter(|f| f["rule"].as_str().is_some_and(|r| r.starts_with("SOC-NS-")))
-            .map(|f| {
-                (
-                    f["rule"].as_str().unwrap_or_default().to_owned(),
-                    f["message"].as_str().unwrap_or_default().to_owned(),
-                )
-            })
-            .collect();
-        list.sort();
-        list
-    };
+    let rules = |json: &Value| unfixed(json, "message", |rule| rule.starts_with("SOC-NS-"));
     let mut seen = Vec::new();
     for c in &commits {
         let (_, alone, stderr) = check(&dir, &["--commit", c]);

@@ -189,27 +189,10 @@ fn policy_text(module: &Module, ev: &Evaluator, doc: &Value) -> Option<String> {
     let name = s
         .strip_prefix("${data.aws_iam_policy_document.")?
         .strip_suffix(".json}")?;
-    let data = module.blocks.iter().find(|b| {
-        b.block.identifier.as_str() == "data"
-            && matches!(b.block.labels.as_slice(), [t, n] if t.as_str() == "aws_iam_policy_document" && n.as_str() == name)
-    })?;
+    let data = policy_document(module, name)?;
     let one = Instance::Single;
-    for other in [
-        "source_policy_documents",
-        "override_policy_documents",
-        "source_json",
-        "override_json",
-        "for_each",
-        "count",
-    ] {
-        if data
-            .block
-            .body
-            .attributes()
-            .any(|a| a.key.as_str() == other)
-        {
-            return None;
-        }
+    if merges_documents(&data.block) {
+        return None;
     }
     let mut statements = Vec::new();
     for st in data
@@ -249,6 +232,30 @@ fn policy_text(module: &Module, ev: &Evaluator, doc: &Value) -> Option<String> {
         statements.push(Value::Object(out));
     }
     serde_json::to_string(&json!({"Statement": statements})).ok()
+}
+
+/// The `aws_iam_policy_document` data source of that name.
+pub(crate) fn policy_document<'m>(module: &'m Module, name: &str) -> Option<&'m Located> {
+    module.blocks.iter().find(|b| {
+        b.block.identifier.as_str() == "data"
+            && matches!(b.block.labels.as_slice(), [t, n] if t.as_str() == "aws_iam_policy_document" && n.as_str() == name)
+    })
+}
+
+/// Whether a policy document merges other documents into its own, or is
+/// repeated: what it says is then not its statements alone.
+pub(crate) fn merges_documents(data: &hcl::Block) -> bool {
+    const MERGING: [&str; 6] = [
+        "source_policy_documents",
+        "override_policy_documents",
+        "source_json",
+        "override_json",
+        "for_each",
+        "count",
+    ];
+    data.body
+        .attributes()
+        .any(|a| MERGING.contains(&a.key.as_str()))
 }
 
 /// Whether a resource pattern's resource part is only a plan's to know (a

@@ -20,7 +20,7 @@
 use serde_json::Value;
 
 use super::access::matches;
-use super::cloud_iam::instance_key;
+use super::cloud_iam::{instance_key, merges_documents, policy_document};
 use crate::check::terraform::{Evaluator, Instance, Located, Module};
 use crate::core::clouds;
 
@@ -223,14 +223,7 @@ impl Trust {
             .strip_prefix("${data.aws_iam_policy_document.")
             .and_then(|s| s.strip_suffix(".json}"))
             .ok_or_else(unknown)?;
-        let data = module
-            .blocks
-            .iter()
-            .find(|b| {
-                b.block.identifier.as_str() == "data"
-                    && matches!(b.block.labels.as_slice(), [t, n] if t.as_str() == "aws_iam_policy_document" && n.as_str() == name)
-            })
-            .ok_or_else(|| format!("its trust policy names data.aws_iam_policy_document.{name}, which this Terraform does not declare"))?;
+        let data = policy_document(module, name).ok_or_else(|| format!("its trust policy names data.aws_iam_policy_document.{name}, which this Terraform does not declare"))?;
         Self::from_document(symbolic, &data.block).ok_or_else(|| {
             format!(
                 "its trust policy (data.aws_iam_policy_document.{name}) is not known before a plan"
@@ -311,19 +304,7 @@ impl Trust {
     /// known before a plan, or it merges other documents).
     fn from_document(ev: &Evaluator, data: &hcl::Block) -> Option<Trust> {
         let one = Instance::Single;
-        let merges = [
-            "source_policy_documents",
-            "override_policy_documents",
-            "source_json",
-            "override_json",
-            "for_each",
-            "count",
-        ];
-        if data
-            .body
-            .attributes()
-            .any(|a| merges.contains(&a.key.as_str()))
-        {
+        if merges_documents(data) {
             return None;
         }
         let list = |b: &hcl::Block, key: &str| -> Option<Option<Vec<String>>> {
