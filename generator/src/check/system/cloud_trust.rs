@@ -10,8 +10,9 @@
 //!   (`sts:AssumeRoleWithWebIdentity`, a `Federated` principal). The
 //!   token's subject is `system:serviceaccount:<namespace>:<account>` and
 //!   its audience `sts.amazonaws.com`; the policy's conditions match them.
-//!   Which OIDC provider a `Federated` principal names is only a plan's to
-//!   know: it is taken to be the cluster's.
+//!   A `Federated` principal is the cluster's OIDC provider unless it is
+//!   another issuer's (a CI system's, say): one that only a plan names is
+//!   taken to be the cluster's.
 //!
 //! Conditions on what names this account (`aws:SourceAccount`, …) hold, as
 //! an ARN's account is taken as this account's elsewhere; any other
@@ -98,8 +99,8 @@ impl Caller<'_> {
     fn principal(&self, kind: &str, id: &str) -> bool {
         match self {
             Caller::Pods => kind == "Service" && matches(id, clouds::EKS_POD_IDENTITY_SERVICE),
-            // A Federated principal is an identity provider's ARN, usually
-            // a reference: any is taken to be the cluster's provider.
+            // Other issuers' providers are gone from the principals (see
+            // `may_be_cluster_provider`): any left may be the cluster's.
             Caller::Account { .. } => kind == "Federated",
         }
     }
@@ -338,7 +339,10 @@ impl Trust {
                     "principals" => {
                         let kind = ev.attribute(b, "type", &one)?.as_str()?.to_owned();
                         let ids = list(b, "identifiers")??;
-                        if kind == "*" || (kind == "AWS" && ids.iter().any(|i| i == "*")) {
+                        // `type = "*"` is `Principal: "*"`; `AWS` with
+                        // `*` is any account's principals, not a service
+                        // or a provider.
+                        if kind == "*" {
                             out.everyone = true;
                         }
                         out.principals.push((kind, ids));
