@@ -422,7 +422,13 @@ impl Trust {
                 out.push(("*".to_owned(), "*".to_owned()));
             }
             for c in subjects {
-                let Some(values) = &c.values else {
+                // Values only a plan knows, or a test other than a match
+                // (a negation trusts every account but those it names):
+                // any account may be one it trusts.
+                let test = c.test.strip_suffix("IfExists").unwrap_or(&c.test);
+                let (Some(values), "StringEquals" | "StringLike" | "StringEqualsIgnoreCase") =
+                    (&c.values, test)
+                else {
                     out.push(("*".to_owned(), "*".to_owned()));
                     continue;
                 };
@@ -435,9 +441,7 @@ impl Trust {
                         // A pattern that may match an account's subject, or
                         // a subject built from what a plan knows: any
                         // account may be it.
-                        _ if (c.test.starts_with("StringLike") && may_match_account(v))
-                            || v.contains("${") =>
-                        {
+                        _ if (test == "StringLike" && may_match_account(v)) || v.contains("${") => {
                             out.push(("*".to_owned(), "*".to_owned()));
                         }
                         _ => {}
