@@ -529,15 +529,25 @@ fn the_spec_refuses_an_incomplete_cloud_environment() {
 /// passes, `init` installing nothing from the network.
 #[test]
 fn terraform_validates_with_the_local_provider_mirror() {
+    let Some(stdout) = terraform_validate(&crate::support::render_eks()) else {
+        return;
+    };
+    assert!(
+        stdout.contains("Success! The configuration is valid."),
+        "{stdout}"
+    );
+    assert!(stdout.contains("terraform/prod: valid"), "{stdout}");
+}
+
+/// The output of the rendered repository's `ci/terraform-validate.sh`, run
+/// with the local provider mirror (None where the machine has none).
+fn terraform_validate(files: &socle::render::FileSet) -> Option<String> {
     let Some(mirror) = std::env::var_os("SOCLE_TF_PLUGINS") else {
         eprintln!("skipped: SOCLE_TF_PLUGINS not set (no local provider mirror)");
-        return;
+        return None;
     };
-    let Some(terraform) = tool("terraform") else {
-        return;
-    };
-    let files = crate::support::render_eks();
-    let dir = materialise(&files);
+    let terraform = tool("terraform")?;
+    let dir = materialise(files);
     let rc = dir.path().join("terraformrc");
     fs_err::write(
         &rc,
@@ -562,12 +572,57 @@ fn terraform_validates_with_the_local_provider_mirror() {
         .output()
         .expect("sh");
     crate::support::assert_success(&out);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains("Success! The configuration is valid."),
-        "{stdout}"
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// An environment that names its account keeps its Terraform to it: the
+/// provider refuses another account's credentials before reading or
+/// changing anything, and the account's ARNs are known before a plan. A
+/// malformed account is refused at the spec's line.
+#[test]
+fn an_account_id_keeps_the_terraform_to_its_account() {
+    let spec = eks_spec_with(
+        "  - name: prod\n    target: eks\n    cloud: {region: eu-west-3, vpc_cidr: 10.30.0.0/16, account_id: \"123456789012\"}\n",
     );
-    assert!(stdout.contains("terraform/prod: valid"), "{stdout}");
+    let files = render_text(&spec);
+    let versions = text(&files, "terraform/prod/versions.tf");
+    assert!(
+        versions.contains("  allowed_account_ids = [\"123456789012\"]\n")
+            && versions.contains("  account_id = \"123456789012\"\n")
+            && !versions.contains("aws_caller_identity"),
+        "{versions}"
+    );
+    assert!(text(&files, "terraform/prod/README.md").contains(
+        "credentials of the client's AWS account (123456789012: the provider refuses any other's"
+    ));
+    // Without it, the account is the credentials' own, as before.
+    let unnamed = crate::support::render_eks();
+    let before = text(&unnamed, "terraform/prod/versions.tf");
+    assert!(
+        !before.contains("allowed_account_ids")
+            && before.contains("account_id = data.aws_caller_identity.current.account_id"),
+        "{before}"
+    );
+    let (code, findings) = check_json(&files);
+    assert_eq!((code, findings.len()), (0, 0), "{findings:#?}");
+    if let Some(stdout) = terraform_validate(&files) {
+        assert!(stdout.contains("terraform/prod: valid"), "{stdout}");
+    }
+    let refused = |account: &str| {
+        eks_spec_with(&format!(
+        "  - name: prod\n    target: eks\n    cloud: {{region: eu-west-3, vpc_cidr: 10.30.0.0/16, account_id: {account}}}\n"
+    ))
+    };
+    crate::support::assert_new_refuses(&[
+        (
+            refused("\"12345\""),
+            "environments[2].cloud.account_id: \"12345\" does not match \"^[0-9]{12}$\"",
+        ),
+        (
+            refused("123456789012"),
+            "environments[2].cloud.account_id: 123456789012 is not of type \"string\"",
+        ),
+    ]);
 }
 
 /// The rendered repository's CI checks its Terraform: a job in each

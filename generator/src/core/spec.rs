@@ -143,6 +143,11 @@ pub struct Cloud {
     /// The cluster's Kubernetes minor version, when not the blueprint's.
     #[serde(default)]
     pub kubernetes_version: Option<String>,
+    /// The account (12 digits) the environment lives in. Given, the
+    /// Terraform refuses to run with another account's credentials, and
+    /// the account's ARNs are known before a plan.
+    #[serde(default)]
+    pub account_id: Option<String>,
 }
 
 /// An S3 store off the cluster, for backups.

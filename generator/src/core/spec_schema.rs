@@ -195,7 +195,9 @@ pub fn spec_schema(environments: &[String], options: &[SpecOption]) -> Value {
                                 "vpc_cidr": {"type": "string",
                                              "description": "The cluster network's range, e.g. \"10.40.0.0/16\" (a /16 to /20: three private and three public subnets are cut from it). Egress to the API server and the nodes is opened to this range."},
                                 "kubernetes_version": {"type": "string", "pattern": "^1\\.[0-9]{2}$",
-                                                       "description": "The cluster's Kubernetes minor version (default: the blueprint's)."}
+                                                       "description": "The cluster's Kubernetes minor version (default: the blueprint's)."},
+                                "account_id": {"type": "string", "pattern": "^[0-9]{12}$",
+                                               "description": "The AWS account the environment lives in: its 12 digits, quoted (e.g. \"123456789012\"). Given, the generated Terraform refuses to run with another account's credentials (the provider's allowed_account_ids), so that a plan or an apply with the wrong profile changes nothing."}
                             }
                         },
                         "cluster": {"type": "string", "pattern": "^https://[^\\s/]+(:[0-9]+)?/?$",

@@ -80,6 +80,8 @@ pub struct EnvCloud {
     pub region: String,
     pub vpc_cidr: String,
     pub kubernetes_version: String,
+    /// The spec's account, when it names one.
+    pub account_id: Option<String>,
     pub cluster_name: String,
     /// The bucket its Terraform creates for the backups, unless the spec
     /// sends them elsewhere (`backup_target`).

@@ -498,6 +498,7 @@ impl Model {
                             .kubernetes_version
                             .clone()
                             .unwrap_or_else(|| t.kubernetes_version.clone()),
+                        account_id: c.account_id.clone(),
                         cluster_name: cloud_cluster.clone(),
                         backups_bucket: cloud_backups
                             .contains(&env.name)
