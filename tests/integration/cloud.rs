@@ -1547,6 +1547,28 @@ resource "aws_iam_role_policy_attachment" "velero_irsa" {{
             .any(|f| f.contains("(it trusts velero/velero-server)")),
         "{findings:#?}"
     );
+    // A chart's account annotated in its Application's values, as charts
+    // conventionally take it: External Secrets' main account named with
+    // Velero's pod identity role.
+    let eso = "components/external-secrets/values-prod.yaml";
+    let mut chart = files.clone();
+    chart.insert(
+        eso.into(),
+        format!(
+            "{}\nserviceAccount:\n  annotations:\n    eks.amazonaws.com/role-arn: arn:aws:iam::123456789012:role/acme-prod-velero\n",
+            text(&files, eso)
+        )
+        .into_bytes(),
+    );
+    let (_, findings) = check_json(&chart);
+    assert!(
+        of_rule(&findings, "SOC-SYS-027").iter().any(|f| f
+            .starts_with("argocd/prod/applications/external-secrets.yaml:")
+            && f.contains(
+                "ServiceAccount data-platform-core/external-secrets takes role acme-prod-velero"
+            )),
+        "{findings:#?}"
+    );
     // A role the Terraform does not create is not judged, and says so.
     let (code, report) = check_report(&annotate(&files, "made-elsewhere"));
     assert_eq!(code, 0, "{report:#}");

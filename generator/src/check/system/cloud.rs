@@ -287,7 +287,7 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
 
     // IRSA: the accounts each role trusts by web identity, then the
     // ServiceAccounts naming a role in their annotation.
-    let accounts = service_accounts(m);
+    let accounts = service_accounts(m, files, facts);
     for r in &roles {
         let trust = match &r.trust {
             Ok(t) => t,
@@ -543,9 +543,19 @@ impl Granted {
 }
 
 /// The ServiceAccounts of the environment, with the role each names in
-/// `eks.amazonaws.com/role-arn`: (namespace, account, ARN, where).
-fn service_accounts(m: &Modelled) -> Vec<(String, String, Option<String>, At)> {
-    m.system
+/// `eks.amazonaws.com/role-arn`: (namespace, account, ARN, where). A
+/// chart's main account is one of them where the Application's values
+/// annotate it as charts conventionally take it
+/// (`serviceAccount.annotations`, the account `serviceAccount.name` or the
+/// one its facts name); a chart annotating its accounts elsewhere is not
+/// seen.
+fn service_accounts(
+    m: &Modelled,
+    files: &Files,
+    facts: &ChartFacts,
+) -> Vec<(String, String, Option<String>, At)> {
+    let mut out: Vec<_> = m
+        .system
         .objects
         .iter()
         .zip(&m.values)
@@ -558,7 +568,30 @@ fn service_accounts(m: &Modelled) -> Vec<(String, String, Option<String>, At)> {
             });
             (o.namespace.clone(), o.name.clone(), arn, o.at.clone())
         })
-        .collect()
+        .collect();
+    for app in &m.system.applications {
+        let main = app.sources.iter().find_map(|s| {
+            let chart = s.chart.as_deref()?;
+            let version = s.target_revision.as_deref().unwrap_or_default();
+            facts
+                .get(&s.repo_url, chart, version)?
+                .service_account
+                .clone()
+        });
+        let Some(main) = main else { continue };
+        let values = super::wiring::app_values(app, files);
+        let account = &values["serviceAccount"];
+        let Some(arn) = account["annotations"][clouds::EKS_ROLE_ARN_ANNOTATION].as_str() else {
+            continue;
+        };
+        let name = account["name"]
+            .as_str()
+            .filter(|n| !n.is_empty())
+            .map_or(main, str::to_owned);
+        let namespace = app.destination.namespace.clone().unwrap_or_default();
+        out.push((namespace, name, Some(arn.to_owned()), app.at.clone()));
+    }
+    out
 }
 
 /// The role name of an IAM role ARN (`arn:aws:iam::1:role/path/name`).
