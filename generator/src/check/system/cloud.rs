@@ -297,8 +297,10 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
             }
         };
         for (namespace, account) in trust.web_subjects() {
-            let pattern = |s: &str| s.contains(['*', '?']);
-            let trusted = if pattern(&namespace) || pattern(&account) {
+            let pattern = [&namespace, &account]
+                .iter()
+                .any(|s| s.contains(['*', '?']));
+            let trusted = if pattern {
                 None
             } else {
                 trust.admits(&Caller::Account {
@@ -315,7 +317,7 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
             }
             // A pattern grants whoever matches it; only accounts named one
             // by one are identities of their own.
-            if pattern(&namespace) || pattern(&account) {
+            if pattern {
                 continue;
             }
             if trusted.is_none() {
