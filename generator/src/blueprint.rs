@@ -209,6 +209,19 @@ fn kubernetes_only() -> Vec<String> {
 pub(crate) const ONLY_WITH: [&str; 4] =
     ["backup_target", "cloud_database", "cloud", "cloud_buckets"];
 
+/// Whose calls an external endpoint takes without a component listing it
+/// in `egress` (`used_by`): the consumers of buckets or databases; on a
+/// cloud, those reaching its buckets with a workload identity, and among
+/// them those asking the node's agent (`pod_identity`) or exchanging their
+/// token with the token service (`web_identity`).
+pub(crate) const USED_BY: [&str; 5] = [
+    "buckets",
+    "databases",
+    "cloud_buckets",
+    "pod_identity",
+    "web_identity",
+];
+
 /// The targets socle knows how to render.
 pub const KNOWN_TARGETS: &[&str] = &["kubernetes", crate::core::spec::COMPOSE, "eks"];
 
@@ -406,6 +419,13 @@ pub struct Component {
     /// with a consumer that needs keys stays in the cluster's store.
     #[serde(default)]
     pub workload_identity: Vec<String>,
+    /// Its S3 client takes that identity by exchanging the service
+    /// account's projected token with the cloud's token service (web
+    /// identity federation: IRSA on EKS) rather than from the node's agent,
+    /// because its SDK predates the agent. The pods' configuration then
+    /// names the role's ARN, so the environment must name its account.
+    #[serde(default)]
+    pub web_identity: bool,
     /// Its services on one Docker host, by service name (target compose).
     #[serde(default)]
     pub compose: BTreeMap<String, crate::compose::Service>,
@@ -1025,10 +1045,11 @@ impl Manifest {
                 }
             }
             if let Some(kind) = &e.used_by {
-                if !matches!(kind.as_str(), "buckets" | "databases" | "cloud_buckets") {
+                if !USED_BY.contains(&kind.as_str()) {
                     return Err(format!(
-                        "external endpoint {}: `used_by` is {kind:?}; expected buckets, databases or cloud_buckets",
-                        e.name
+                        "external endpoint {}: `used_by` is {kind:?}; expected one of {}",
+                        e.name,
+                        USED_BY.join(", ")
                     ));
                 }
             }
@@ -1054,6 +1075,12 @@ impl Manifest {
             }
         }
         for c in &self.components {
+            if c.web_identity && c.workload_identity.is_empty() {
+                return Err(format!(
+                    "component {}: `web_identity: true` needs the service accounts that take the identity (`workload_identity`)",
+                    c.id
+                ));
+            }
             for id in &c.calls {
                 // A call opens a flow to that component's namespace; it must
                 // exist, and start first, like anything a component uses.
@@ -1284,6 +1311,7 @@ mod tests {
             ingress: false,
             serves_ingress: false,
             workload_identity: Vec::new(),
+            web_identity: false,
             compose: Default::default(),
             targets: Vec::new(),
         }

@@ -48,6 +48,11 @@ pub struct BucketIdentity {
     /// Cloud bucket names with their resource names.
     pub read: Vec<Named>,
     pub write: Vec<Named>,
+    /// Its pods exchange their service account's token for the role
+    /// (web identity federation) instead of asking the node's agent.
+    pub web_identity: bool,
+    /// The role's ARN, which such pods' configuration names.
+    pub role_arn: Option<String>,
 }
 
 /// A name and the Terraform resource name standing for it.
@@ -96,8 +101,12 @@ pub(crate) struct Placement {
 
 impl Placement {
     /// The component ids that reach cloud buckets with their identities.
-    pub(crate) fn consumers(&self) -> BTreeSet<String> {
-        self.identities.iter().map(|i| i.consumer.clone()).collect()
+    /// With whether each signs in by web identity.
+    pub(crate) fn consumers(&self) -> BTreeMap<String, bool> {
+        self.identities
+            .iter()
+            .map(|i| (i.consumer.clone(), i.web_identity))
+            .collect()
     }
 }
 
@@ -112,6 +121,10 @@ pub(crate) struct Here<'a> {
     pub holds: bool,
     /// Its backups go to an off-cluster target.
     pub off_cluster_backups: bool,
+    /// The cluster's name on the cloud, which its roles' names begin with,
+    /// and the account they live in, when the spec names it.
+    pub cluster: &'a str,
+    pub account_id: Option<&'a str>,
 }
 
 /// Where `here`'s buckets go.
@@ -127,6 +140,8 @@ pub(crate) fn place(
         ns,
         holds,
         off_cluster_backups,
+        cluster,
+        account_id,
     } = *here;
     let deployed = |id: &str| left_out.get(id) == Some(&false);
     // The (consumer, bucket) uses that hold in this environment.
@@ -149,8 +164,10 @@ pub(crate) fn place(
     };
     let mut moved = BTreeSet::new();
     let mut cloud = Vec::new();
-    // With no in-cluster provider (an external store), nothing moves.
-    if holds && wiring.providers.buckets.is_some() {
+    // From the cluster's store or from the client's external one alike: on
+    // a cloud that holds buckets, the cloud's storage is the one its
+    // identities reach without keys.
+    if holds {
         for b in &wiring.buckets {
             let here: Vec<&str> = b
                 .consumers
@@ -217,7 +234,22 @@ pub(crate) fn place(
         let (read, write) = (split(&a.read, true), split(&a.write, true));
         if !(read.is_empty() && write.is_empty()) {
             if let Some(c) = identity(&a.consumer) {
+                // The role's name is the Terraform's: the cluster's, then
+                // the consumer's.
+                let role_arn =
+                    account_id.map(|id| format!("arn:aws:iam::{id}:role/{cluster}-{}", a.consumer));
+                if c.web_identity && role_arn.is_none() {
+                    return Err(ModelError::Bucket {
+                        env: env.to_owned(),
+                        message: format!(
+                            "{} signs in to the cloud's storage by web identity, whose role ARN its pods' configuration names: give the environment's cloud.account_id (12 digits, quoted)",
+                            a.consumer
+                        ),
+                    });
+                }
                 identities.push(BucketIdentity {
+                    web_identity: c.web_identity,
+                    role_arn,
                     consumer: a.consumer.clone(),
                     key: key(&a.consumer),
                     namespace: ns.get(&c.namespace).cloned().unwrap_or_default(),
@@ -341,6 +373,8 @@ mod tests {
                 ns: &ns,
                 holds: false,
                 off_cluster_backups: false,
+                cluster: "acme-prod",
+                account_id: None,
             },
         )
         .expect("placed");
@@ -349,6 +383,85 @@ mod tests {
         assert_eq!(placed.store_buckets, ["ingest-prod", "shared"]);
         assert_eq!(placed.s3_accounts[0].write, ["ingest-prod", "shared"]);
         assert_eq!(placed.s3_accounts[0].buckets, ["ingest-prod", "shared"]);
+    }
+
+    /// On a cloud holding buckets, a bucket of the client's external store
+    /// (no provider in the blueprint) moves too once its consumer has an
+    /// identity; one taken by web identity gets its role's ARN, which needs
+    /// the account.
+    #[test]
+    fn an_external_stores_bucket_moves_to_the_cloud_with_its_role() {
+        let wiring = Wiring {
+            callers: BTreeMap::new(),
+            providers: Providers {
+                databases: None,
+                buckets: None,
+                oidc: None,
+            },
+            s3_accounts: vec![S3Account {
+                consumer: "engine".into(),
+                user: "engine".into(),
+                store: "engine/s3".into(),
+                policy: "engine".into(),
+                buckets: vec!["engine".into()],
+                read: vec![],
+                write: vec!["engine".into()],
+            }],
+            buckets: vec![Bucket {
+                name: "engine".into(),
+                consumers: vec![BucketConsumer {
+                    consumer: "engine".into(),
+                    access: crate::core::wiring::Access::Write,
+                    backup: false,
+                }],
+            }],
+            databases: vec![],
+            roles: vec![],
+            oidc_clients: vec![],
+        };
+        let component: crate::blueprint::Component = serde_json::from_value(serde_json::json!({
+            "id": "engine", "title": "Engine", "namespace": "query", "needs": [],
+            "workload_identity": ["engine"], "web_identity": true,
+        }))
+        .expect("component");
+        let components = [Enabled { component, wave: 1 }];
+        let left_out = BTreeMap::from([("engine".to_owned(), false)]);
+        let ns = BTreeMap::from([("query".to_owned(), "lh-query".to_owned())]);
+        let here = |account_id| Here {
+            env: "prod",
+            slug: "acme",
+            left_out: &left_out,
+            ns: &ns,
+            holds: true,
+            off_cluster_backups: false,
+            cluster: "acme-prod",
+            account_id,
+        };
+        let placed = place(&wiring, &components, &here(Some("111122223333"))).expect("placed");
+        assert_eq!(placed.cloud.len(), 1);
+        assert_eq!(placed.names["engine"], "acme-prod-engine");
+        assert!(placed.s3_accounts.is_empty());
+        assert!(placed.store_buckets.is_empty());
+        let identity = &placed.identities[0];
+        assert!(identity.web_identity);
+        assert_eq!(identity.namespace, "lh-query");
+        assert_eq!(
+            identity.role_arn.as_deref(),
+            Some("arn:aws:iam::111122223333:role/acme-prod-engine")
+        );
+        assert_eq!(
+            placed.consumers(),
+            BTreeMap::from([("engine".to_owned(), true)])
+        );
+        let err = place(&wiring, &components, &here(None))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("engine signs in to the cloud's storage by web identity"),
+            "{err}"
+        );
+        assert!(err.contains("cloud.account_id"), "{err}");
     }
 
     #[test]

@@ -313,6 +313,7 @@ pub(crate) fn template_schema(
             ("enabled", &components),
             ("callers", &components),
             ("cloud_identity", &components),
+            ("web_role", &components),
             ("webhooks", &namespaces),
             ("flows", &namespaces),
             ("ns", &namespaces),

@@ -70,6 +70,9 @@ pub struct Env {
     /// By enabled component id: whether it reaches its buckets here with
     /// its workload identity (no keys), for templates to look one up.
     pub cloud_identity: BTreeMap<String, bool>,
+    /// By enabled component id: the ARN of the role it takes by web
+    /// identity here, which its pods' configuration names ("" for none).
+    pub web_role: BTreeMap<String, String>,
 }
 
 /// A managed cloud environment's cluster, as its Terraform creates it.
@@ -94,6 +97,9 @@ pub struct EnvCloud {
     /// their consumers (`model::buckets`).
     pub buckets: Vec<super::buckets::CloudBucket>,
     pub identities: Vec<super::buckets::BucketIdentity>,
+    /// One of them signs in by web identity: the cluster's token issuer
+    /// must be trusted by the cloud's IAM.
+    pub web_identity: bool,
 }
 
 /// A cloud environment's managed PostgreSQL, as its Terraform creates it.
@@ -647,7 +653,8 @@ pub(crate) fn endpoint_callers<'m>(
     manifest: &'m Manifest,
     components: &[super::Enabled],
     choices: &BTreeMap<&str, &str>,
-    cloud_consumers: &BTreeSet<String>,
+    cloud_consumers: &BTreeMap<String, bool>,
+    store_consumers: &BTreeSet<String>,
 ) -> Vec<(&'m crate::blueprint::ExternalEndpoint, Vec<String>)> {
     let chosen = |when: &BTreeMap<String, Vec<String>>| {
         when.iter().all(|(k, allowed)| {
@@ -667,9 +674,16 @@ pub(crate) fn endpoint_callers<'m>(
                 .filter(|c| {
                     c.egress.contains(&e.name)
                         || match e.used_by.as_deref() {
-                            Some("buckets") => c.consumes.buckets.iter().any(|b| chosen(&b.when)),
+                            // Those whose buckets here are all in the cloud's
+                            // storage (or unused) do not call the store.
+                            Some("buckets") => {
+                                c.consumes.buckets.iter().any(|b| chosen(&b.when))
+                                    && store_consumers.contains(&c.id)
+                            }
                             Some("databases") => !c.consumes.databases.is_empty(),
-                            Some("cloud_buckets") => cloud_consumers.contains(&c.id),
+                            Some("cloud_buckets") => cloud_consumers.contains_key(&c.id),
+                            Some("pod_identity") => cloud_consumers.get(&c.id) == Some(&false),
+                            Some("web_identity") => cloud_consumers.get(&c.id) == Some(&true),
                             _ => false,
                         }
                 })

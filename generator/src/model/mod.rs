@@ -513,6 +513,7 @@ impl Model {
                             .collect(),
                         buckets: Vec::new(),
                         identities: Vec::new(),
+                        web_identity: false,
                         database: t.database.as_ref().map(|d| {
                             environment::cloud_database(
                                 d,
@@ -527,6 +528,7 @@ impl Model {
                 store_buckets: Vec::new(),
                 store_narrowed: false,
                 cloud_identity: BTreeMap::new(),
+                web_role: BTreeMap::new(),
                 left_out: components
                     .iter()
                     .map(|c| (c.component.id.clone(), false))
@@ -564,18 +566,43 @@ impl Model {
                     ns: &obj.ns,
                     holds,
                     off_cluster_backups: obj.backup_target.off_cluster,
+                    cluster: obj.cloud.as_ref().map_or("", |c| c.cluster_name.as_str()),
+                    account_id: env.cloud.as_ref().and_then(|c| c.account_id.as_deref()),
                 },
             )?;
             let consumers = placed.consumers();
-            let callers =
-                environment::endpoint_callers(&manifest, &components, &choices, &consumers);
+            let store_consumers: BTreeSet<String> = placed
+                .s3_accounts
+                .iter()
+                .map(|a| a.consumer.clone())
+                .collect();
+            let callers = environment::endpoint_callers(
+                &manifest,
+                &components,
+                &choices,
+                &consumers,
+                &store_consumers,
+            );
             let (network, egress) =
                 environment::egress(env, &spec, &manifest, &callers, !placed.cloud.is_empty())?;
             obj.cloud_identity = components
                 .iter()
                 .map(|e| {
                     let id = &e.component.id;
-                    (id.clone(), consumers.contains(id))
+                    (id.clone(), consumers.contains_key(id))
+                })
+                .collect();
+            // Every component, "" for those that take no role by web
+            // identity here, so templates may look any of them up.
+            obj.web_role = components
+                .iter()
+                .map(|e| {
+                    let arn = placed
+                        .identities
+                        .iter()
+                        .find(|i| i.web_identity && i.consumer == e.component.id)
+                        .and_then(|i| i.role_arn.clone());
+                    (e.component.id.clone(), arn.unwrap_or_default())
                 })
                 .collect();
             obj.bucket = placed.names;
@@ -583,6 +610,7 @@ impl Model {
             obj.store_buckets = placed.store_buckets;
             obj.store_narrowed = placed.store_narrowed;
             if let Some(c) = &mut obj.cloud {
+                c.web_identity = placed.identities.iter().any(|i| i.web_identity);
                 c.buckets = placed.cloud;
                 c.identities = placed.identities;
             }
