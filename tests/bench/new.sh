@@ -3,7 +3,8 @@
 # release build, against `cp -r` of the same output tree in the same run.
 # TARGET=compose measures the example with dev on one Docker host instead;
 # TARGET=eks, with prod on Amazon EKS (its Terraform rendered too).
-# BLUEPRINT=lakehouse measures that blueprint's example instead.
+# BLUEPRINT=lakehouse measures that blueprint's example instead (with
+# TARGET as above).
 # Runs alternate between the two commands and write to fresh directories
 # (nothing is deleted until the end) so that both see the same filesystem
 # state. Prints median wall times, their ratio, and the peak resident memory.
@@ -16,29 +17,29 @@ bin="$PWD/target/release/socle"
 work="$(mktemp -d -p "${BENCH_DIR:-${TMPDIR:-/tmp}}")"
 trap 'rm -rf "$work"' EXIT
 
-spec=()
-if [ -n "${BLUEPRINT:-}" ]; then
-  "$bin" spec example --blueprint "$BLUEPRINT" > "$work/socle.yaml"
-  spec=(--spec "$work/socle.yaml")
-elif [ "${TARGET:-kubernetes}" = compose ]; then
-  # The example, its dev entry replaced by a Compose one.
-  "$bin" spec example | python3 -c '
+# The blueprint's example (the default's unless BLUEPRINT names another),
+# then TARGET's change to it.
+"$bin" spec example ${BLUEPRINT:+--blueprint "$BLUEPRINT"} > "$work/example.yaml"
+case "${TARGET:-kubernetes}" in
+  kubernetes) cp "$work/example.yaml" "$work/socle.yaml" ;;
+  # Its dev entry replaced by a Compose one.
+  compose) python3 -c '
 import re, sys
 text = sys.stdin.read()
 out = re.sub(r"  - name: dev\n(    .*\n)+", "  - name: dev\n    target: compose\n", text, count=1)
 assert out != text
-sys.stdout.write(out)' > "$work/socle.yaml"
-  spec=(--spec "$work/socle.yaml")
-elif [ "${TARGET:-kubernetes}" = eks ]; then
-  # The example, its prod entry replaced by an EKS one.
-  "$bin" spec example | python3 -c '
+sys.stdout.write(out)' < "$work/example.yaml" > "$work/socle.yaml" ;;
+  # Its prod entry replaced by an EKS one (with an account: the lakehouse's
+  # IRSA role is named by its ARN).
+  eks) python3 -c '
 import re, sys
 text = sys.stdin.read()
-out = re.sub(r"  - name: prod\n(    .*\n)+", "  - name: prod\n    target: eks\n    cloud: {region: eu-west-3, vpc_cidr: 10.30.0.0/16}\n", text, count=1)
+out = re.sub(r"  - name: prod\n(    .*\n)+", "  - name: prod\n    target: eks\n    cloud: {region: eu-west-3, vpc_cidr: 10.30.0.0/16, account_id: \"111122223333\"}\n", text, count=1)
 assert out != text
-sys.stdout.write(out)' > "$work/socle.yaml"
-  spec=(--spec "$work/socle.yaml")
-fi
+sys.stdout.write(out)' < "$work/example.yaml" > "$work/socle.yaml" ;;
+  *) echo "TARGET is kubernetes, compose or eks" >&2; exit 2 ;;
+esac
+spec=(--spec "$work/socle.yaml")
 
 now_us() { echo $(( $(date +%s%N) / 1000 )); }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }

@@ -261,7 +261,7 @@ fn terraform_parses_and_checkov_fails_nothing() {
         assert_eq!(parsed, tf_files);
 
         let out = Command::new(&checkov)
-            .args(["--framework", "terraform", "--skip-download", "--quiet", "-o", "json", "-d"])
+            .args(["--framework", "terraform", "--skip-download", "-o", "json", "-d"])
             .arg(&tf)
             .env("BC_SKIP_MAPPING", "TRUE")
             .output()

@@ -94,14 +94,10 @@ fn a_spec_is_refused_for_a_blueprint_or_target_socle_does_not_render() {
             ),
             "unknown key 'sso' at the top level",
         ),
-        // The lakehouse renders no managed cloud yet: an EKS environment is
-        // refused.
+        // A target socle does not render is refused at its line.
         (
-            example().replace(
-                "    target: compose\n",
-                "    target: eks\n    cloud: {region: eu-west-3, vpc_cidr: 10.40.0.0/16}\n",
-            ),
-            "blueprint \"lakehouse\" does not render target \"eks\"; it renders: compose, kubernetes",
+            example().replace("    target: compose\n", "    target: aks\n"),
+            "environments[0].target: \"aks\" is not one of \"kubernetes\", \"compose\" or \"eks\"",
         ),
         // The clusters keep the query engine's distributed storage on the
         // client's S3 store: a spec with a cluster must give it.

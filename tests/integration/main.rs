@@ -23,6 +23,7 @@ mod hostile_corpus;
 mod hostile_input;
 mod html_report;
 mod lakehouse;
+mod lakehouse_eks;
 mod least_privilege;
 mod lineage;
 mod living;

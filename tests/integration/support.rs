@@ -66,6 +66,11 @@ pub fn render_lakehouse() -> FileSet {
     cached("the lakehouse example", crate::lakehouse::example)
 }
 
+/// The lakehouse example with prod on Amazon EKS.
+pub fn render_lakehouse_eks() -> FileSet {
+    cached("the lakehouse with prod on EKS", crate::lakehouse_eks::spec)
+}
+
 /// The renders the real-tool and schema tests judge, by label: the example,
 /// the full and hostile fixtures, and the example with prod on EKS.
 pub fn renders_of_every_shape() -> [(&'static str, FileSet); 4] {

@@ -1,0 +1,487 @@
+//! The lakehouse on Amazon EKS: prod's cluster, RDS and S3 from its own
+//! Terraform (none of the data platform's files), Dremio's storage in S3
+//! through a role it takes by web identity (IRSA), Elasticsearch's
+//! snapshots through a pod identity, and the whole judged by socle check,
+//! kustomize, python-hcl2, checkov and terraform validate.
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use crate::support::{check_json, finds, materialise, render_text, socle_in, text, tool};
+
+const ACCOUNT: &str = "111122223333";
+
+/// The lakehouse example with prod on EKS, in account [`ACCOUNT`].
+pub fn spec() -> String {
+    spec_with(&format!(
+        "    cloud: {{region: eu-west-3, vpc_cidr: 10.30.0.0/16, account_id: \"{ACCOUNT}\"}}\n"
+    ))
+}
+
+/// The example with prod on EKS, its `cloud` line being `cloud`.
+fn spec_with(cloud: &str) -> String {
+    let example = crate::lakehouse::example();
+    let start = example.find("  - name: prod\n").expect("prod");
+    let end = example.find("\ncomponents:").expect("components");
+    format!(
+        "{}  - name: prod\n    target: eks\n{cloud}{}",
+        &example[..start],
+        &example[end..]
+    )
+}
+
+const TERRAFORM: [&str; 13] = [
+    "README.md",
+    "eks.tf",
+    "encryption.tf",
+    "identities.tf",
+    "logging.tf",
+    "main.tf",
+    "network.tf",
+    "outputs.tf",
+    "postgresql.tf",
+    "registry.tf",
+    "secret-store.yaml",
+    "storage.tf",
+    "variables.tf",
+];
+
+/// The names of a namespace's egress policies in prod.
+fn egress(files: &socle::render::FileSet, ns: &str) -> BTreeSet<String> {
+    let path = format!("platform/overlays/prod/namespaces/{ns}/egress.yaml");
+    text(files, &path)
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("name: allow-external-"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn prod_on_eks_gets_its_own_terraform_rds_and_s3_and_passes_socle_check() {
+    let files = crate::support::render_lakehouse_eks();
+    let tf: Vec<&str> = files
+        .keys()
+        .filter_map(|p| p.strip_prefix("terraform/prod/"))
+        .collect();
+    assert_eq!(tf, TERRAFORM);
+    assert!(!files.keys().any(|p| p.starts_with("terraform/staging/")));
+
+    // RDS in place of CloudNativePG: its stand-in keeps the name the
+    // consumers use and creates their roles and databases.
+    for gone in ["cloudnative-pg", "barman-cloud", "postgresql"] {
+        assert!(!files.contains_key(&format!("argocd/prod/applications/{gone}.yaml")));
+        assert!(files.contains_key(&format!("argocd/staging/applications/{gone}.yaml")));
+    }
+    assert!(files.contains_key("argocd/prod/applications/managed-postgresql.yaml"));
+    let service = text(
+        &files,
+        "components/managed-postgresql/overlays/prod/service.yaml",
+    );
+    assert!(
+        service.contains("externalName: postgresql.acme-prod.internal"),
+        "{service}"
+    );
+    let provision = text(
+        &files,
+        "components/managed-postgresql/overlays/prod/provision.yaml",
+    );
+    for line in [
+        "    airbyte airbyte\n",
+        "    temporal airbyte\n",
+        "    superset superset\n",
+    ] {
+        assert!(provision.contains(line), "{line:?} in {provision}");
+    }
+    let rds = text(&files, "terraform/prod/postgresql.tf");
+    assert!(rds.contains("  multi_az = true\n"), "{rds}");
+    assert!(
+        rds.contains("name    = \"postgresql.acme-prod.internal\""),
+        "{rds}"
+    );
+
+    // Dremio's bucket moved to S3 under the client's and environment's
+    // names; it signs in by web identity, with no key anywhere.
+    let storage = text(&files, "terraform/prod/storage.tf");
+    assert!(
+        storage.contains("bucket = \"acme-prod-dremio\""),
+        "{storage}"
+    );
+    assert!(
+        storage.contains("prefix = \"prod/catalog-backups/\""),
+        "{storage}"
+    );
+    let role = format!("arn:aws:iam::{ACCOUNT}:role/acme-prod-dremio");
+    let profile = text(&files, "components/dremio/overlays/prod/aws-profile");
+    assert!(
+        profile.contains(&format!("role_arn = {role}\n")),
+        "{profile}"
+    );
+    assert!(
+        profile.contains(
+            "web_identity_token_file = /var/run/secrets/eks.amazonaws.com/serviceaccount/token"
+        ),
+        "{profile}"
+    );
+    assert!(!profile.contains("aws_access_key_id"));
+    let conf = text(&files, "components/dremio/overlays/prod/dremio.conf");
+    assert!(
+        conf.contains("dist: \"dremioS3:///acme-prod-dremio/prod\""),
+        "{conf}"
+    );
+    let site = text(&files, "components/dremio/overlays/prod/core-site.xml");
+    assert!(
+        site.contains("<value>s3.eu-west-3.amazonaws.com</value>"),
+        "{site}"
+    );
+    assert!(!site.contains("dremio.s3.compat"), "{site}");
+    assert!(!files.contains_key("components/dremio/overlays/prod/externalsecret.yaml"));
+    let backup = text(
+        &files,
+        "components/dremio/overlays/prod/catalog-backup.yaml",
+    );
+    assert!(!backup.contains("dremio-backup-s3"), "{backup}");
+    assert!(!backup.contains("mc rm"), "{backup}");
+    let identities = text(&files, "terraform/prod/identities.tf");
+    assert!(
+        identities.contains("values   = [\"system:serviceaccount:lakehouse-query:dremio\"]"),
+        "{identities}"
+    );
+    assert!(text(&files, "terraform/prod/eks.tf").contains("aws_iam_openid_connect_provider"));
+    // Staging keeps the client's store and its keys.
+    assert!(!files.contains_key("components/dremio/overlays/staging/aws-profile"));
+    assert!(files.contains_key("components/dremio/overlays/staging/externalsecret.yaml"));
+    let staging = text(&files, "components/dremio/overlays/staging/dremio.conf");
+    assert!(
+        staging.contains("dist: \"dremioS3:///dremio/staging\""),
+        "{staging}"
+    );
+
+    // Elasticsearch snapshots to the Terraform's backups bucket with its
+    // pod identity: no key in its keystore.
+    let es = text(&files, "components/elasticsearch/values-prod.yaml");
+    assert!(es.contains("serviceAccountName: elasticsearch"), "{es}");
+    assert!(!es.contains("secureSettings"), "{es}");
+    let snapshots = text(
+        &files,
+        "components/elasticsearch/manifests/prod/snapshots.yaml",
+    );
+    assert!(!snapshots.contains("elasticsearch-s3"), "{snapshots}");
+    assert!(
+        snapshots.contains("\"bucket\": \"acme-prod-backups\""),
+        "{snapshots}"
+    );
+
+    // Egress follows the identities: Dremio's namespace reaches S3 and STS
+    // in the network, not the client's store; Airbyte's bucket stayed
+    // there, with its keys; the agent is reached by the pod identities'.
+    assert_eq!(
+        egress(&files, "query"),
+        BTreeSet::from(["cloud-buckets".into(), "token-service".into()])
+    );
+    assert!(egress(&files, "ingestion").contains("object-storage"));
+    assert!(egress(&files, "storage").contains("workload-identity"));
+    assert!(egress(&files, "storage").contains("databases"));
+    assert!(egress(&files, "core").contains("workload-identity"));
+    assert!(!egress(&files, "query").contains("workload-identity"));
+
+    let (code, findings) = check_json(&files);
+    assert_eq!(code, 0, "{findings:#?}");
+    assert!(findings.is_empty(), "{findings:#?}");
+
+    // Without the ServiceAccount's annotation, EKS projects no token and
+    // the role's trust is never met.
+    let path = "components/dremio/overlays/prod/kustomization.yaml";
+    let kustomization = text(&files, path);
+    let start = kustomization
+        .find("  # The role its token is for")
+        .expect("patch");
+    let end = kustomization[start..]
+        .find("  - target:\n      kind: StatefulSet")
+        .expect("next patch")
+        + start;
+    let mut unannotated = files.clone();
+    unannotated.insert(
+        path.into(),
+        format!("{}{}", &kustomization[..start], &kustomization[end..]).into_bytes(),
+    );
+    let (code, findings) = check_json(&unannotated);
+    assert_eq!(code, 1);
+    assert!(
+        finds(
+            &findings,
+            "SOC-SYS-027",
+            &[
+                "acme-prod-dremio",
+                "lakehouse-query/dremio",
+                "eks.amazonaws.com/role-arn"
+            ]
+        ),
+        "{findings:#?}"
+    );
+
+    // A trust naming another account refuses Dremio's token.
+    let mut other = files.clone();
+    other.insert(
+        "terraform/prod/identities.tf".into(),
+        identities
+            .replace(
+                "system:serviceaccount:lakehouse-query:dremio",
+                "system:serviceaccount:lakehouse-query:other",
+            )
+            .into_bytes(),
+    );
+    let (code, findings) = check_json(&other);
+    assert_eq!(code, 1);
+    assert!(
+        finds(
+            &findings,
+            "SOC-SYS-027",
+            &["lakehouse-query/dremio", "does not admit it"]
+        ),
+        "{findings:#?}"
+    );
+}
+
+/// kustomize builds what Argo CD syncs in prod: Dremio with its profile
+/// and its projected token, the default StorageClass, the RDS stand-in.
+#[test]
+fn kustomize_builds_the_eks_overlays() {
+    let Some(kubectl) = tool("kubectl") else {
+        return;
+    };
+    let files = crate::support::render_lakehouse_eks();
+    let dir = materialise(&files);
+    let build = |overlay: &str| -> Vec<serde_json::Value> {
+        let out = Command::new(&kubectl)
+            .args(["kustomize", overlay])
+            .current_dir(dir.path())
+            .output()
+            .expect("kubectl kustomize");
+        crate::support::assert_success(&out);
+        String::from_utf8_lossy(&out.stdout)
+            .split("\n---\n")
+            .map(|d| crate::support::yaml(d).expect("kustomize's output parses"))
+            .collect()
+    };
+    let dremio = build("components/dremio/overlays/prod");
+    let account = dremio
+        .iter()
+        .find(|d| d["kind"] == "ServiceAccount" && d["metadata"]["name"] == "dremio")
+        .expect("ServiceAccount dremio");
+    assert_eq!(
+        account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"],
+        format!("arn:aws:iam::{ACCOUNT}:role/acme-prod-dremio")
+    );
+    for name in ["dremio-master", "dremio-executor"] {
+        let set = dremio
+            .iter()
+            .find(|d| d["kind"] == "StatefulSet" && d["metadata"]["name"] == name)
+            .expect(name);
+        let pod = &set["spec"]["template"]["spec"];
+        assert_eq!(pod["serviceAccountName"], "dremio");
+        let volumes = pod["volumes"].as_array().expect("volumes");
+        let s3 = volumes.iter().find(|v| v["name"] == "s3").expect("s3");
+        assert!(
+            s3["configMap"]["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("dremio-aws-profile-")),
+            "{s3}"
+        );
+        assert!(s3.get("secret").is_none(), "{s3}");
+        let token = volumes
+            .iter()
+            .find(|v| v["name"] == "aws-iam-token")
+            .expect("token volume");
+        assert_eq!(
+            token["projected"]["sources"][0]["serviceAccountToken"]["audience"],
+            "sts.amazonaws.com"
+        );
+        let mounted = pod["containers"][0]["volumeMounts"]
+            .as_array()
+            .expect("mounts")
+            .iter()
+            .any(|m| {
+                m["name"] == "aws-iam-token"
+                    && m["mountPath"] == "/var/run/secrets/eks.amazonaws.com/serviceaccount"
+            });
+        assert!(mounted, "{name}");
+    }
+    let platform = build("platform/overlays/prod");
+    let classes: Vec<&serde_json::Value> = platform
+        .iter()
+        .filter(|d| d["kind"] == "StorageClass")
+        .collect();
+    assert_eq!(classes.len(), 1);
+    assert_eq!(
+        classes[0]["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"],
+        "true"
+    );
+    assert!(build("platform/overlays/staging")
+        .iter()
+        .all(|d| d["kind"] != "StorageClass"));
+    let rds = build("components/managed-postgresql/overlays/prod");
+    assert!(rds
+        .iter()
+        .all(|d| d["metadata"]["namespace"] == "lakehouse-storage"));
+    assert!(rds.iter().any(|d| d["kind"] == "Job"));
+}
+
+/// Every `.tf` file parses with python-hcl2; checkov's Terraform framework
+/// fails none of its checks, and each one skipped inline is in the
+/// README's exceptions; the workflow's own step formats and validates the
+/// files with terraform and the local provider mirror.
+#[test]
+fn the_terraform_parses_passes_checkov_and_validates() {
+    let files = crate::support::render_lakehouse_eks();
+    let dir = materialise(&files);
+    let tf = dir.path().join("terraform/prod");
+    let tf_files = files
+        .keys()
+        .filter(|p| p.starts_with("terraform/prod/") && p.ends_with(".tf"))
+        .count();
+    match std::env::var_os("SOCLE_HCL_PYTHON") {
+        Some(python) => {
+            let parse = Command::new(python)
+                .args([
+                    "-c",
+                    "import glob, sys, hcl2\nfor f in sorted(glob.glob(sys.argv[1] + '/*.tf')):\n    with open(f) as h: hcl2.load(h)\n    print(f)",
+                ])
+                .arg(&tf)
+                .output()
+                .expect("python runs");
+            crate::support::assert_success(&parse);
+            assert_eq!(
+                String::from_utf8_lossy(&parse.stdout).lines().count(),
+                tf_files
+            );
+        }
+        None if std::env::var_os("SOCLE_REQUIRE_TOOLS").is_some() => {
+            panic!("SOCLE_HCL_PYTHON is required (SOCLE_REQUIRE_TOOLS is set)")
+        }
+        None => eprintln!("skipped: SOCLE_HCL_PYTHON not set (run .ci/run)"),
+    }
+
+    if let Some(checkov) = tool("checkov") {
+        let out = Command::new(&checkov)
+            .args([
+                "--framework",
+                "terraform",
+                "--skip-download",
+                "-o",
+                "json",
+                "-d",
+            ])
+            .arg(&tf)
+            .env("BC_SKIP_MAPPING", "TRUE")
+            .output()
+            .expect("checkov runs");
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "checkov's report: {e}: {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        });
+        let summary = &report["summary"];
+        eprintln!(
+            "checkov lakehouse terraform/prod: {} passed, {} failed, {} skipped",
+            summary["passed"], summary["failed"], summary["skipped"]
+        );
+        let failed: Vec<String> = report["results"]["failed_checks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| format!("{} {}", c["check_id"], c["resource"]))
+            .collect();
+        assert!(failed.is_empty(), "checkov failed: {failed:#?}");
+        assert!(summary["passed"].as_u64().unwrap_or(0) > 200, "{summary}");
+        let readme = text(&files, "terraform/prod/README.md");
+        let skipped: BTreeSet<String> = report["results"]["skipped_checks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["check_id"].as_str().map(str::to_owned))
+            .collect();
+        assert!(!skipped.is_empty());
+        for id in &skipped {
+            assert!(
+                readme.contains(&format!("`{id}`")),
+                "{id} is skipped but not in the README's exceptions"
+            );
+        }
+    }
+
+    let Some(mirror) = std::env::var_os("SOCLE_TF_PLUGINS") else {
+        eprintln!("skipped: SOCLE_TF_PLUGINS not set (no local provider mirror)");
+        return;
+    };
+    let Some(terraform) = tool("terraform") else {
+        return;
+    };
+    let workflow: serde_json::Value =
+        crate::support::yaml(text(&files, ".github/workflows/checks.yaml")).expect("yaml");
+    let script = workflow["jobs"]["terraform"]["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter_map(|s| s["run"].as_str())
+        .find(|r| r.contains("validate"))
+        .expect("the validate step");
+    let rc = dir.path().join("terraformrc");
+    fs_err::write(
+        &rc,
+        format!(
+            "provider_installation {{\n  filesystem_mirror {{\n    path = {:?}\n  }}\n}}\n",
+            mirror.to_string_lossy()
+        ),
+    )
+    .expect("write");
+    let path = std::env::join_paths(
+        std::iter::once(terraform.parent().expect("folder").to_path_buf()).chain(
+            std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+        ),
+    )
+    .expect("PATH");
+    let out = Command::new("bash")
+        .args(["-eo", "pipefail", "-c", script])
+        .current_dir(dir.path())
+        .env("PATH", path)
+        .env("TF_CLI_CONFIG_FILE", &rc)
+        .env("TF_IN_AUTOMATION", "1")
+        .env("CHECKPOINT_DISABLE", "1")
+        .output()
+        .expect("bash");
+    crate::support::assert_success(&out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("Success! The configuration is valid."),
+        "{stdout}"
+    );
+    assert!(stdout.contains("terraform/prod/: valid"), "{stdout}");
+}
+
+/// Dremio's role ARN is written into its pods' configuration: without the
+/// environment's account the spec is refused, naming the field.
+#[test]
+fn web_identity_needs_the_account() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs_err::write(
+        dir.path().join("socle.yaml"),
+        spec_with("    cloud: {region: eu-west-3, vpc_cidr: 10.30.0.0/16}\n"),
+    )
+    .expect("spec");
+    let (code, _, err) = socle_in(
+        dir.path(),
+        &["new", "--spec", "socle.yaml", "--no-git", "--out", "out"],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("environment \"prod\""), "{err}");
+    assert!(
+        err.contains("dremio signs in to the cloud's storage by web identity"),
+        "{err}"
+    );
+    assert!(err.contains("cloud.account_id"), "{err}");
+    assert!(!dir.path().join("out").exists());
+    // The same spec with the account renders.
+    let files = render_text(&spec());
+    assert!(files.contains_key("terraform/prod/identities.tf"));
+}
