@@ -73,6 +73,14 @@ fn prod_on_eks_gets_its_own_terraform_rds_and_s3_and_passes_socle_check() {
         assert!(files.contains_key(&format!("argocd/staging/applications/{gone}.yaml")));
     }
     assert!(files.contains_key("argocd/prod/applications/managed-postgresql.yaml"));
+    // The node group grows and shrinks with the pods, on EKS only.
+    assert!(files.contains_key("argocd/prod/applications/cluster-autoscaler.yaml"));
+    assert!(!files.contains_key("argocd/staging/applications/cluster-autoscaler.yaml"));
+    let autoscaler = text(&files, "components/cluster-autoscaler/values-prod.yaml");
+    assert!(
+        autoscaler.contains("clusterName: \"acme-prod\""),
+        "{autoscaler}"
+    );
     let service = text(
         &files,
         "components/managed-postgresql/overlays/prod/service.yaml",
@@ -181,7 +189,14 @@ fn prod_on_eks_gets_its_own_terraform_rds_and_s3_and_passes_socle_check() {
     assert!(egress(&files, "ingestion").contains("object-storage"));
     assert!(egress(&files, "storage").contains("workload-identity"));
     assert!(egress(&files, "storage").contains("databases"));
-    assert!(egress(&files, "core").contains("workload-identity"));
+    assert_eq!(
+        egress(&files, "core"),
+        BTreeSet::from([
+            "cloud-api".into(),
+            "secret-store".into(),
+            "workload-identity".into()
+        ])
+    );
     assert!(!egress(&files, "query").contains("workload-identity"));
 
     let (code, findings) = check_json(&files);

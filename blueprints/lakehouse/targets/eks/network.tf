@@ -95,11 +95,12 @@ resource "aws_route_table_association" "private" {
   route_table_id = aws_route_table.private[count.index].id
 }
 
-# S3 (Dremio's storage, the backups), Secrets Manager (External Secrets)
-# and STS (where Dremio exchanges its token for its role), each answering
-# at addresses of the private subnets under its usual name.
+# S3 (Dremio's storage, the backups), Secrets Manager (External Secrets),
+# STS (where Dremio exchanges its token for its role), and EC2 Auto
+# Scaling, EC2 and EKS (the Cluster Autoscaler), each answering at
+# addresses of the private subnets under its usual name.
 resource "aws_vpc_endpoint" "service" {
-  for_each            = toset(["s3", "secretsmanager", "sts"])
+  for_each            = toset(["s3", "secretsmanager", "sts", "autoscaling", "ec2", "eks"])
   vpc_id              = aws_vpc.this.id
   service_name        = "com.amazonaws.${local.region}.${each.key}"
   vpc_endpoint_type   = "Interface"
