@@ -39,6 +39,10 @@ fn argocd_documents_match_the_strict_crd_schemas() {
     let mut problems = Vec::new();
     let mut specs = crate::support::renders_of_every_shape().to_vec();
     specs.push(("the lakehouse example", crate::support::render_lakehouse()));
+    specs.push((
+        "the lakehouse with prod on EKS",
+        crate::support::render_lakehouse_eks(),
+    ));
     for (spec, files) in specs {
         for (path, doc) in yaml_docs(&files) {
             let j = to_json(&doc);

@@ -118,6 +118,11 @@ fn values_use_only_keys_the_charts_have() {
         manifest("lakehouse"),
         crate::support::render_lakehouse(),
     ));
+    renders.push((
+        "the lakehouse with prod on EKS",
+        manifest("lakehouse"),
+        crate::support::render_lakehouse_eks(),
+    ));
     for (spec, blueprint, files) in renders {
         for c in blueprint["components"].as_array().unwrap() {
             let Some(chart) = c.get("chart") else {

@@ -71,6 +71,10 @@ fn yamllint_accepts_every_yaml_file() {
     let mut specs = crate::support::renders_of_every_shape().to_vec();
     // The other blueprint too.
     specs.push(("the lakehouse example", crate::support::render_lakehouse()));
+    specs.push((
+        "the lakehouse with prod on EKS",
+        crate::support::render_lakehouse_eks(),
+    ));
     for (spec, files) in specs {
         let dir = materialise(&files);
         let (ok, out) = run(Command::new(&yamllint)
@@ -93,6 +97,10 @@ fn kubernetes_validate_accepts_core_documents_and_built_overlays() {
         ("full.yaml", render(Some("full.yaml"))),
         ("prod on EKS", crate::support::render_eks()),
         ("the lakehouse example", crate::support::render_lakehouse()),
+        (
+            "the lakehouse with prod on EKS",
+            crate::support::render_lakehouse_eks(),
+        ),
     ];
     // One run of kubernetes-validate for every document: it starts in a
     // quarter of a second, and the three renders build 150 overlays. A
