@@ -63,7 +63,7 @@ d=$(printf '%s\n' "${cp_plain[@]}" | median)
 peak_kb=$( { /usr/bin/time -f '%M' "$bin" new -q "${spec[@]}" --out "$work/peak" >/dev/null; } 2>&1 | tail -1)
 
 if [ -n "${BLUEPRINT:-}" ]; then
-  label="blueprint $BLUEPRINT (its example spec)"
+  label="blueprint $BLUEPRINT (its example spec), TARGET=${TARGET:-kubernetes}"
 else
   label="full platform, TARGET=${TARGET:-kubernetes}"
 fi
