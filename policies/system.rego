@@ -477,6 +477,16 @@ deny contains finding("SOC-SYS-018", sprintf("[%s] service account %s/%s gets an
 	not i.agent.allowed
 }
 
+# A pod that signs in by web identity (IRSA) exchanges its token at STS:
+# egress policies that do not let it reach STS, at the interface endpoint
+# the Terraform gives it or at its public endpoint, leave it without
+# credentials.
+deny contains finding("SOC-SYS-018", sprintf("[%s] service account %s/%s takes AWS role %s by web identity (IRSA), but the NetworkPolicies of namespace %q (%s) deny egress to STS (%s), where its pods exchange their token for the role's credentials: they never get any. Allow egress there", [env, i.namespace, i.service_account, i.role, i.namespace, policies_text(i.agent), i.credentials_from]), i.at) if {
+	some i in input.cloud.identities
+	i.mechanism == "irsa"
+	not i.agent.allowed
+}
+
 # An EKS cluster whose network plugin does not enforce NetworkPolicies
 # accepts them all and applies none: every isolation and egress rule of
 # the environment is void.

@@ -753,9 +753,10 @@ identity(allowed, ns_exists, sa_exists) := {
 	"mechanism": "pod-identity", "role": "acme-prod-velero", "trusted": true, "annotated": null,
 }
 
-irsa(trusted, annotated) := object.union(identity(false, true, true), {
+irsa(trusted, annotated) := object.union(identity(true, true, true), {
 	"namespace": "query", "service_account": "dremio", "at": at("terraform/prod/identity.tf", 90),
 	"mechanism": "irsa", "role": "acme-prod-dremio", "trusted": trusted, "annotated": annotated,
+	"credentials_from": "its interface endpoint in subnets 10.30.0.0/18, port 443",
 })
 
 cloud(identities, enforces, policies) := {
@@ -815,6 +816,15 @@ test_an_irsa_identity_calls_sts_not_the_agent if {
 	count(findings(m, "SOC-SYS-018")) == 0
 	count(findings(m, "SOC-SYS-027")) == 0
 	count(findings(with_cloud(cloud([irsa(true, null)], true, 3)), "SOC-SYS-027")) == 0
+}
+
+test_an_irsa_identity_the_policies_cut_off_from_sts_is_denied if {
+	cut := object.union(irsa(true, true), {"agent": {"allowed": false, "isolated": true, "isolated_by": [at("platform/overlays/prod/namespaces/query/egress.yaml", 3)]}})
+	msg := message(with_cloud(cloud([cut], true, 3)), "SOC-SYS-018")
+	contains(msg, "[prod] service account query/dremio takes AWS role acme-prod-dremio by web identity (IRSA)")
+	contains(msg, "deny egress to STS (its interface endpoint in subnets 10.30.0.0/18, port 443)")
+	contains(msg, "platform/overlays/prod/namespaces/query/egress.yaml:3")
+	not contains(msg, "Pod Identity agent")
 }
 
 test_an_irsa_identity_refused_or_not_annotated_is_denied if {

@@ -1502,7 +1502,29 @@ resource "aws_iam_role_policy_attachment" "velero_irsa" {{
         changed.insert("terraform/prod/irsa.tf".into(), irsa(subject).into_bytes());
         changed
     };
-    let velero = on_irsa("velero:velero-server");
+    // An IRSA pod exchanges its token at STS: with no interface endpoint
+    // for it in the network, at its public addresses, which Velero's
+    // egress (the VPC's range) does not reach.
+    let (code, findings) = check_json(&on_irsa("velero:velero-server"));
+    assert_eq!(code, 1);
+    assert_eq!(denials(&findings).len(), 1, "{findings:#?}");
+    assert!(
+        of_rule(&findings, "SOC-SYS-018")
+            .iter()
+            .any(|f| f.contains(
+                "velero/velero-server takes AWS role acme-prod-velero-irsa by web identity (IRSA)"
+            ) && f.contains("deny egress to STS (its public endpoint, port 443)")),
+        "{findings:#?}"
+    );
+    // With STS's interface endpoint in the network, its name resolves
+    // inside the VPC's range, which Velero reaches.
+    let endpoints = "for_each            = toset([\"s3\", \"secretsmanager\",";
+    let velero = edit(
+        &on_irsa("velero:velero-server"),
+        "terraform/prod/network.tf",
+        endpoints,
+        "for_each            = toset([\"sts\", \"s3\", \"secretsmanager\",",
+    );
     let (code, findings) = check_json(&velero);
     assert_eq!((code, denials(&findings)), (0, vec![]), "{findings:#?}");
     let (_, findings) = check_json(&on_irsa("velero:velero"));

@@ -234,6 +234,32 @@ fn prod_on_eks_gets_its_own_terraform_rds_and_s3_and_passes_socle_check() {
         "{findings:#?}"
     );
 
+    // Without egress to the VPC's range on 443 (the token service's and
+    // S3's endpoints), Dremio's pods cannot exchange their token at STS.
+    let path = "platform/overlays/prod/namespaces/query/egress.yaml";
+    let kept: Vec<&str> = text(&files, path)
+        .split("\n---\n")
+        .filter(|d| {
+            !d.contains("allow-external-token-service")
+                && !d.contains("allow-external-cloud-buckets")
+        })
+        .collect();
+    let mut cut = files.clone();
+    cut.insert(path.into(), kept.join("\n---\n").into_bytes());
+    let (code, findings) = check_json(&cut);
+    assert_eq!(code, 1);
+    assert!(
+        finds(
+            &findings,
+            "SOC-SYS-018",
+            &[
+                "lakehouse-query/dremio takes AWS role acme-prod-dremio by web identity (IRSA)",
+                "deny egress to STS (its interface endpoint in subnets 10.30.0.0/18, 10.30.64.0/18, 10.30.128.0/18, port 443)"
+            ]
+        ),
+        "{findings:#?}"
+    );
+
     // A trust naming another account refuses Dremio's token.
     let mut other = files.clone();
     other.insert(

@@ -382,6 +382,14 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
         number: Some(clouds::EKS_POD_IDENTITY_PORT),
         name: None,
     };
+    let sts_port = PodPort {
+        number: Some(clouds::STS_PORT),
+        name: None,
+    };
+    // Where IRSA pods reach STS: an interface endpoint's subnets, or the
+    // public endpoint; an endpoint the Terraform leaves unknown is not judged.
+    let sts = super::cloud_dns::service_endpoint(&module, &ev, &symbolic, "sts");
+    let mut sts_unknown = false;
     for g in granted {
         let Granted {
             namespace,
@@ -397,10 +405,45 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
             labels: None,
         };
         // An IRSA pod calls STS, not the node's agent.
-        let verdict = if mechanism == "pod-identity" {
-            net.verdict(&from, &agent, &port, true)
+        let (verdict, credentials_from) = if mechanism == "pod-identity" {
+            (net.verdict(&from, &agent, &port, true), cloud.agent.clone())
         } else {
-            Verdict::default()
+            match &sts {
+                super::cloud_dns::ServiceEndpoint::Public => (
+                    net.verdict(&from, &Peer::Public, &sts_port, true),
+                    format!("its public endpoint, port {}", clouds::STS_PORT),
+                ),
+                super::cloud_dns::ServiceEndpoint::Private { subnets } => {
+                    let refused = subnets
+                        .iter()
+                        .map(|s| net.verdict(&from, &Peer::Range(s), &sts_port, true))
+                        .find(|v| !v.allowed);
+                    (
+                        refused.unwrap_or_else(|| Verdict {
+                            allowed: true,
+                            ..Verdict::default()
+                        }),
+                        format!(
+                            "its interface endpoint in subnets {}, port {}",
+                            subnets.join(", "),
+                            clouds::STS_PORT
+                        ),
+                    )
+                }
+                super::cloud_dns::ServiceEndpoint::Unknown { at } => {
+                    if !sts_unknown {
+                        sts_unknown = true;
+                        gaps.push(gap(&at.file, at.line, "an interface endpoint whose service, private DNS or subnets are not known before a plan: whether the pods that sign in by web identity reach STS is not judged".into()));
+                    }
+                    (
+                        Verdict {
+                            allowed: true,
+                            ..Verdict::default()
+                        },
+                        String::new(),
+                    )
+                }
+            }
         };
         let namespace_exists = clouds::EKS_SYSTEM_NAMESPACES.contains(&namespace.as_str())
             || m.system
@@ -417,6 +460,7 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
             service_account,
             at,
             agent: verdict,
+            credentials_from,
             namespace_exists,
             account_exists,
             mechanism: mechanism.into(),

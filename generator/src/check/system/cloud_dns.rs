@@ -172,6 +172,12 @@ fn instance_subnets(
     let group = symbolic.attribute(&instance.block, "db_subnet_group_name", &one)?;
     let (group, _) = referred(module, group.as_str()?, "aws_db_subnet_group")?;
     let ids = symbolic.attribute(&group.block, "subnet_ids", &one)?;
+    subnets(module, ev, ids)
+}
+
+/// The CIDRs of the subnets `ids` (a list of `aws_subnet` ids, as the
+/// symbolic evaluator writes them) refers to.
+fn subnets(module: &Module, ev: &Evaluator, ids: Value) -> Option<Vec<String>> {
     let ids: Vec<String> = match ids {
         Value::String(s) => vec![s],
         Value::Array(a) => a
@@ -317,4 +323,68 @@ pub(crate) fn managed_reaches(
         });
     }
     out
+}
+
+/// Where pods reach an AWS API (`sts`, `s3`...) of the environment's region.
+pub(crate) enum ServiceEndpoint {
+    /// Its public endpoint: the Terraform declares no interface endpoint
+    /// with private DNS for it, so its name resolves to public addresses.
+    Public,
+    /// An interface endpoint with private DNS, answering from these subnets.
+    Private { subnets: Vec<String> },
+    /// An interface endpoint whose service, DNS or subnets are not known
+    /// before a plan.
+    Unknown { at: At },
+}
+
+/// Where the pods of the cluster reach `service`: an interface endpoint of
+/// the Terraform with private DNS takes its name inside the VPC.
+pub(crate) fn service_endpoint(
+    module: &Module,
+    ev: &Evaluator,
+    symbolic: &Evaluator,
+    service: &str,
+) -> ServiceEndpoint {
+    let mut unknown = None;
+    for e in module.resources("aws_vpc_endpoint") {
+        let here = at(&e.file, e.line);
+        let Some(instances) = ev.instances(&e.block) else {
+            unknown.get_or_insert(here);
+            continue;
+        };
+        for i in &instances {
+            let name = ev.attribute(&e.block, "service_name", i);
+            let Some(Value::String(name)) = name else {
+                unknown.get_or_insert(here.clone());
+                continue;
+            };
+            if name.rsplit('.').next() != Some(service) {
+                continue;
+            }
+            let interface = ev.attribute(&e.block, "vpc_endpoint_type", i);
+            if interface.as_ref().and_then(Value::as_str) != Some("Interface") {
+                continue;
+            }
+            // Without private DNS the service's name stays public.
+            match ev.attribute(&e.block, "private_dns_enabled", i) {
+                Some(Value::Bool(true)) => {}
+                Some(Value::Bool(false)) | None => continue,
+                Some(_) => {
+                    unknown.get_or_insert(here.clone());
+                    continue;
+                }
+            }
+            let ids = symbolic.attribute(&e.block, "subnet_ids", i);
+            match ids.and_then(|ids| subnets(module, ev, ids)) {
+                Some(subnets) => return ServiceEndpoint::Private { subnets },
+                None => {
+                    unknown.get_or_insert(here.clone());
+                }
+            }
+        }
+    }
+    match unknown {
+        Some(at) => ServiceEndpoint::Unknown { at },
+        None => ServiceEndpoint::Public,
+    }
 }

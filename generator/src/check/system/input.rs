@@ -241,9 +241,14 @@ pub struct PodIdentity {
     pub namespace: String,
     pub service_account: String,
     pub at: At,
-    /// Egress from the namespace's pods to the node's Pod Identity agent
-    /// (`pod-identity` only: an `irsa` pod calls STS instead).
+    /// Egress from the namespace's pods to where their credentials come
+    /// from: the node's Pod Identity agent (`pod-identity`), or STS, where
+    /// an `irsa` pod exchanges its token (on every subnet of its interface
+    /// endpoint, whichever address the name resolves to).
     pub agent: Verdict,
+    /// That place, for a reader: the agent's address, or STS's endpoint
+    /// and the subnets it answers from.
+    pub credentials_from: String,
     /// The namespace exists in the environment (an Application creates
     /// it, or the cluster has it).
     pub namespace_exists: bool,

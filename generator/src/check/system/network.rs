@@ -32,7 +32,25 @@ pub(crate) enum Peer<'a> {
     /// answer from any of them): only a rule with no peers or an ipBlock
     /// holding all of it, its `except` holding none of it.
     Range(&'a str),
+    /// A cloud service's public endpoint, whose addresses the model does
+    /// not know one by one: only a rule with no peers, or an ipBlock whose
+    /// range holds public addresses (not only private, shared, link-local
+    /// or loopback ones), can reach it.
+    Public,
 }
+
+/// Ranges that hold no public address.
+const NOT_PUBLIC: [&str; 9] = [
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "100.64.0.0/10",
+    "169.254.0.0/16",
+    "127.0.0.0/8",
+    "fc00::/7",
+    "fe80::/10",
+    "::1/128",
+];
 
 /// A policy with where it is declared.
 pub(crate) struct Policy<'a> {
@@ -140,6 +158,11 @@ impl<'a> Network<'a> {
                     .flatten()
                     .filter_map(Value::as_str)
                     .any(|c| cidr_covers(c, range) || cidr_covers(range, c));
+        }
+        if let Peer::Public = other {
+            return peer["ipBlock"]["cidr"]
+                .as_str()
+                .is_some_and(|c| !NOT_PUBLIC.iter().any(|p| cidr_covers(p, c)));
         }
         let Peer::Pods { namespace, labels } = other else {
             // The API server and outside hosts are reached through an
@@ -432,6 +455,38 @@ mod tests {
             !net.verdict(&from, &Peer::Address(agent), &other, true)
                 .allowed
         );
+    }
+
+    #[test]
+    fn a_public_endpoint_is_reached_only_through_a_range_with_public_addresses() {
+        let from = Peer::Pods {
+            namespace: "a",
+            labels: None,
+        };
+        let port = PodPort {
+            number: Some(443),
+            name: None,
+        };
+        let reaches = |to: Value| {
+            let spec = json!({"podSelector": {}, "policyTypes": ["Egress"], "egress": [
+                {"to": to, "ports": [{"port": 443, "protocol": "TCP"}]},
+            ]});
+            let net = Network {
+                policies: vec![policy("a", &spec)],
+                namespaces: BTreeMap::new(),
+            };
+            net.verdict(&from, &Peer::Public, &port, true).allowed
+        };
+        assert!(!reaches(json!([{"ipBlock": {"cidr": "10.30.0.0/16"}}])));
+        assert!(!reaches(
+            json!([{"ipBlock": {"cidr": "169.254.170.23/32"}}])
+        ));
+        assert!(!reaches(json!([{"podSelector": {}}])));
+        assert!(reaches(
+            json!([{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8"]}}])
+        ));
+        assert!(reaches(json!([{"ipBlock": {"cidr": "52.94.0.0/16"}}])));
+        assert!(reaches(json!([])));
     }
 
     #[test]
