@@ -537,6 +537,19 @@ deny contains finding("SOC-SYS-024", sprintf("[%s] Application %q (wave %d) conn
 	count(r.unreached) > 0
 }
 
+# The cloud's APIs answer at their interface endpoint in the network (any
+# of its subnets) or, without one, at public addresses: a consumer whose
+# egress reaches neither never gets an answer, whatever its role grants.
+deny contains finding("SOC-SYS-024", sprintf("[%s] Application %q (wave %d) uses bucket %q with the identity of %s, but egress from namespace %q does not reach S3 (%s; %s): every request times out. Allow egress there", [env, g.consumer, apps[g.consumer].wave, g.bucket, g.identity, split(g.identity, "/")[0], g.endpoint, policies_text(g.reach)]), g.at) if {
+	some g in input.cloud.bucket_grants
+	g.reach.allowed == false
+}
+
+deny contains finding("SOC-SYS-024", sprintf("[%s] ExternalSecret %s of Application %q reads %q from Secrets Manager as the External Secrets operator %s, but egress from namespace %q does not reach Secrets Manager (%s; %s): the Secret is never written. Allow egress there", [env, r.external_secret, r.app, r.key, r.operator, split(r.operator, "/")[0], r.endpoint, policies_text(r.reach)]), r.at) if {
+	some r in input.cloud.secret_reads
+	r.reach.allowed == false
+}
+
 # A bucket the Terraform creates has no keys: its consumer signs in with a
 # pod identity, and one whose service accounts have none gets no
 # credentials at all.

@@ -827,6 +827,27 @@ test_an_irsa_identity_the_policies_cut_off_from_sts_is_denied if {
 	not contains(msg, "Pod Identity agent")
 }
 
+test_a_bucket_consumer_or_the_operator_cut_off_from_the_api_is_denied if {
+	cut := {"allowed": false, "isolated": true, "isolated_by": [at("platform/overlays/prod/namespaces/query/egress.yaml", 3)]}
+	grant := {
+		"consumer": "dremio", "bucket": "acme-prod-dremio", "access": "write", "at": at("components/dremio/overlays/prod/dremio.conf", 11),
+		"identity": "query/dremio", "role": "aws_iam_role.dremio", "policies": [], "actions": [],
+		"reach": cut, "endpoint": "its interface endpoint in subnets 10.30.0.0/18, port 443",
+	}
+	m := object.union(model, {"environment": "prod", "applications": [app("dremio", 4, "platform", "query")], "cloud": object.union(cloud([], true, 3), {"bucket_grants": [grant]})})
+	msg := message(m, "SOC-SYS-024")
+	contains(msg, "uses bucket \"acme-prod-dremio\" with the identity of query/dremio, but egress from namespace \"query\" does not reach S3 (its interface endpoint in subnets 10.30.0.0/18, port 443;")
+	read := {
+		"app": "cert-manager", "external_secret": "core/ca", "key": "acme/prod/pki/ca", "at": at("components/pki/ca.yaml", 1),
+		"store": "secrets", "region": "eu-west-3", "operator": "core/external-secrets", "role": "aws_iam_role.external_secrets",
+		"policies": [], "allowed": true, "reach": cut, "endpoint": "its public endpoint, port 443",
+	}
+	msg2 := message(with_cloud(object.union(cloud([], true, 3), {"secret_reads": [read]})), "SOC-SYS-024")
+	contains(msg2, "does not reach Secrets Manager (its public endpoint, port 443;")
+	reached := object.union(grant, {"reach": {"allowed": true}})
+	count(findings(object.union(m, {"cloud": object.union(cloud([], true, 3), {"bucket_grants": [reached]})}), "SOC-SYS-024")) == 0
+}
+
 test_an_irsa_identity_refused_or_not_annotated_is_denied if {
 	contains(message(with_cloud(cloud([irsa(false, true)], true, 3)), "SOC-SYS-027"), "role acme-prod-dremio trusts service account query/dremio by web identity (IRSA), but refuses the token")
 	contains(message(with_cloud(cloud([irsa(true, false)], true, 3)), "SOC-SYS-027"), "that ServiceAccount does not name the role in eks.amazonaws.com/role-arn")

@@ -259,6 +259,43 @@ fn prod_on_eks_gets_its_own_terraform_rds_and_s3_and_passes_socle_check() {
         ),
         "{findings:#?}"
     );
+    // Nor S3 at its endpoint, whatever the role grants.
+    assert!(
+        finds(
+            &findings,
+            "SOC-SYS-024",
+            &[
+                "uses bucket \"acme-prod-dremio\" with the identity of lakehouse-query/dremio",
+                "does not reach S3 (its interface endpoint in subnets 10.30.0.0/18"
+            ]
+        ),
+        "{findings:#?}"
+    );
+    // Without Secrets Manager's interface endpoint, its name resolves to
+    // public addresses, which the operator's egress (the VPC's range, the
+    // agent) does not reach: no Secret would ever be written.
+    let network = text(&files, "terraform/prod/network.tf");
+    let mut public = files.clone();
+    public.insert(
+        "terraform/prod/network.tf".into(),
+        network
+            .replacen("\"s3\", \"secretsmanager\", \"sts\"", "\"s3\", \"sts\"", 1)
+            .into_bytes(),
+    );
+    assert_ne!(text(&public, "terraform/prod/network.tf"), network);
+    let (code, findings) = check_json(&public);
+    assert_eq!(code, 1);
+    assert!(
+        finds(
+            &findings,
+            "SOC-SYS-024",
+            &[
+                "as the External Secrets operator lakehouse-core/external-secrets",
+                "does not reach Secrets Manager (its public endpoint, port 443;"
+            ]
+        ),
+        "{findings:#?}"
+    );
 
     // A trust naming another account refuses Dremio's token.
     let mut other = files.clone();

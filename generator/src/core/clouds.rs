@@ -9,9 +9,9 @@ use std::net::Ipv4Addr;
 pub const EKS_POD_IDENTITY_AGENT: Ipv4Addr = Ipv4Addr::new(169, 254, 170, 23);
 pub const EKS_POD_IDENTITY_PORT: u16 = 80;
 
-/// The port of STS, where a pod that signs in by web identity (IRSA)
-/// exchanges its service account's token for its role's credentials.
-pub const STS_PORT: u16 = 443;
+/// The port of AWS's APIs (STS, where a pod that signs in by web identity
+/// exchanges its token; S3; Secrets Manager).
+pub const AWS_API_PORT: u16 = 443;
 
 /// The namespace AWS installs its managed add-ons into, and the cluster's
 /// own: they exist without any Application creating them.

@@ -382,14 +382,7 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
         number: Some(clouds::EKS_POD_IDENTITY_PORT),
         name: None,
     };
-    let sts_port = PodPort {
-        number: Some(clouds::STS_PORT),
-        name: None,
-    };
-    // Where IRSA pods reach STS: an interface endpoint's subnets, or the
-    // public endpoint; an endpoint the Terraform leaves unknown is not judged.
-    let sts = super::cloud_dns::service_endpoint(&module, &ev, &symbolic, "sts");
-    let mut sts_unknown = false;
+    let mut reach = ServiceReach::new(&module, &ev, &symbolic, &m.system.root);
     for g in granted {
         let Granted {
             namespace,
@@ -408,42 +401,7 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
         let (verdict, credentials_from) = if mechanism == "pod-identity" {
             (net.verdict(&from, &agent, &port, true), cloud.agent.clone())
         } else {
-            match &sts {
-                super::cloud_dns::ServiceEndpoint::Public => (
-                    net.verdict(&from, &Peer::Public, &sts_port, true),
-                    format!("its public endpoint, port {}", clouds::STS_PORT),
-                ),
-                super::cloud_dns::ServiceEndpoint::Private { subnets } => {
-                    let refused = subnets
-                        .iter()
-                        .map(|s| net.verdict(&from, &Peer::Range(s), &sts_port, true))
-                        .find(|v| !v.allowed);
-                    (
-                        refused.unwrap_or_else(|| Verdict {
-                            allowed: true,
-                            ..Verdict::default()
-                        }),
-                        format!(
-                            "its interface endpoint in subnets {}, port {}",
-                            subnets.join(", "),
-                            clouds::STS_PORT
-                        ),
-                    )
-                }
-                super::cloud_dns::ServiceEndpoint::Unknown { at } => {
-                    if !sts_unknown {
-                        sts_unknown = true;
-                        gaps.push(gap(&at.file, at.line, "an interface endpoint whose service, private DNS or subnets are not known before a plan: whether the pods that sign in by web identity reach STS is not judged".into()));
-                    }
-                    (
-                        Verdict {
-                            allowed: true,
-                            ..Verdict::default()
-                        },
-                        String::new(),
-                    )
-                }
-            }
+            reach.of(&net, &namespace, "sts", &mut gaps)
         };
         let namespace_exists = clouds::EKS_SYSTEM_NAMESPACES.contains(&namespace.as_str())
             || m.system
@@ -536,6 +494,15 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
         },
     );
     cloud.bucket_grants = bucket_grants;
+    // Where the operator reads Secrets Manager, and the consumers S3.
+    for r in &mut cloud.secret_reads {
+        let namespace = r.operator.split('/').next().unwrap_or_default();
+        (r.reach, r.endpoint) = reach.of(&net, namespace, "secretsmanager", &mut gaps);
+    }
+    for g in &mut cloud.bucket_grants {
+        let namespace = g.identity.split('/').next().unwrap_or_default();
+        (g.reach, g.endpoint) = reach.of(&net, namespace, "s3", &mut gaps);
+    }
     cloud.unsigned = unsigned;
     gaps.extend(unknown);
     let (names, unknown) = super::cloud_dns::private_names(m, &module, &ev, &symbolic);
@@ -701,5 +668,90 @@ fn account_exists(
         None
     } else {
         Some(false)
+    }
+}
+
+/// Whether a namespace's pods reach an AWS API of the environment's region,
+/// at the interface endpoint the Terraform gives it or at its public
+/// addresses; an endpoint the Terraform leaves unknown is not judged (and
+/// said once per service).
+struct ServiceReach<'m> {
+    module: &'m Module,
+    ev: &'m Evaluator<'m>,
+    symbolic: &'m Evaluator<'m>,
+    endpoints: std::collections::BTreeMap<String, super::cloud_dns::ServiceEndpoint>,
+    /// The Application a gap is reported on (the environment's root).
+    app: String,
+}
+
+impl<'m> ServiceReach<'m> {
+    fn new(
+        module: &'m Module,
+        ev: &'m Evaluator<'m>,
+        symbolic: &'m Evaluator<'m>,
+        app: &str,
+    ) -> Self {
+        Self {
+            module,
+            ev,
+            symbolic,
+            endpoints: std::collections::BTreeMap::new(),
+            app: app.to_owned(),
+        }
+    }
+
+    /// The verdict of egress from `namespace` to `service` on 443, and where
+    /// the service answers, for a reader.
+    fn of(
+        &mut self,
+        net: &super::network::Network<'_>,
+        namespace: &str,
+        service: &str,
+        gaps: &mut Vec<Gap>,
+    ) -> (Verdict, String) {
+        use super::cloud_dns::ServiceEndpoint;
+        let port = PodPort {
+            number: Some(clouds::AWS_API_PORT),
+            name: None,
+        };
+        let from = Peer::Pods {
+            namespace,
+            labels: None,
+        };
+        let allowed = Verdict {
+            allowed: true,
+            ..Verdict::default()
+        };
+        if !self.endpoints.contains_key(service) {
+            let found =
+                super::cloud_dns::service_endpoint(self.module, self.ev, self.symbolic, service);
+            if let ServiceEndpoint::Unknown { at } = &found {
+                gaps.push(Gap {
+                    app: self.app.clone(),
+                    at: at.clone(),
+                    message: format!("an interface endpoint whose service, private DNS or subnets are not known before a plan: whether the pods that call {service} reach it is not judged"),
+                });
+            }
+            self.endpoints.insert(service.to_owned(), found);
+        }
+        match &self.endpoints[service] {
+            ServiceEndpoint::Public => (
+                net.verdict(&from, &Peer::Public, &port, true),
+                format!("its public endpoint, port {}", clouds::AWS_API_PORT),
+            ),
+            ServiceEndpoint::Private { subnets } => (
+                subnets
+                    .iter()
+                    .map(|s| net.verdict(&from, &Peer::Range(s), &port, true))
+                    .find(|v| !v.allowed)
+                    .unwrap_or(allowed),
+                format!(
+                    "its interface endpoint in subnets {}, port {}",
+                    subnets.join(", "),
+                    clouds::AWS_API_PORT
+                ),
+            ),
+            ServiceEndpoint::Unknown { .. } => (allowed, String::new()),
+        }
     }
 }

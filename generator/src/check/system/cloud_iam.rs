@@ -439,6 +439,8 @@ pub(crate) fn secret_reads(
                     role: role.clone(),
                     policies: grants.places.clone(),
                     allowed,
+                    reach: Default::default(),
+                    endpoint: String::new(),
                 });
             }
         }
@@ -565,6 +567,8 @@ pub(crate) fn bucket_grants(
                 role: role.clone(),
                 policies,
                 actions,
+                reach: Default::default(),
+                endpoint: String::new(),
             });
         }
     }

@@ -201,6 +201,10 @@ pub struct BucketGrant {
     pub policies: Vec<String>,
     /// The S3 actions the role may take on the bucket.
     pub actions: Vec<String>,
+    /// Egress from the identity's namespace to S3 on 443, and where S3
+    /// answers (its interface endpoint's subnets, or its public endpoint).
+    pub reach: Verdict,
+    pub endpoint: String,
 }
 
 /// A consumer of a bucket the Terraform creates, with no pod identity.
@@ -232,6 +236,10 @@ pub struct SecretRead {
     pub policies: Vec<String>,
     /// Whether the policies let the role read the entry.
     pub allowed: bool,
+    /// Egress from the operator's namespace to Secrets Manager on 443, and
+    /// where it answers.
+    pub reach: Verdict,
+    pub endpoint: String,
 }
 
 /// A service account that gets an AWS role: through EKS Pod Identity, or
