@@ -611,3 +611,28 @@ fn update_moves_lakehouse_prod_to_eks_and_back() {
         assert_eq!(code, 0, "{out}");
     }
 }
+
+/// `socle blueprint show` says what EKS replaces and adds, and which
+/// components run there only.
+#[test]
+fn blueprint_show_says_what_eks_changes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, out, err) = socle_in(dir.path(), &["blueprint", "show", "lakehouse"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("targets: compose, kubernetes, eks"), "{out}");
+    assert!(
+        out.contains("  leaves out postgresql: Amazon RDS for PostgreSQL"),
+        "{out}"
+    );
+    assert!(out.contains("  adds managed-postgresql: "), "{out}");
+    for id in ["managed-postgresql", "cluster-autoscaler"] {
+        assert!(
+            out.lines()
+                .any(|l| l.trim_start().starts_with(id) && l.ends_with("on eks only")),
+            "{id}: {out}"
+        );
+    }
+    assert!(out
+        .lines()
+        .any(|l| l.trim_start().starts_with("dremio ") && l.ends_with("always")));
+}

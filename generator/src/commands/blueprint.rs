@@ -235,14 +235,19 @@ fn text(m: &Manifest) -> String {
             (None, Some(_)) => "manifests".to_owned(),
             (None, None) => "compose services".to_owned(),
         };
-        let when = if c.when.is_empty() {
+        let mut when: Vec<String> = c
+            .when
+            .iter()
+            .map(|(k, v)| format!("{k}: {}", v.join("|")))
+            .collect();
+        // A cloud's stand-in runs on that target only.
+        if !c.targets.is_empty() {
+            when.push(format!("on {} only", c.targets.join(", ")));
+        }
+        let when = if when.is_empty() {
             "always".to_owned()
         } else {
-            c.when
-                .iter()
-                .map(|(k, v)| format!("{k}: {}", v.join("|")))
-                .collect::<Vec<_>>()
-                .join(", ")
+            when.join(", ")
         };
         let _ = writeln!(
             s,
