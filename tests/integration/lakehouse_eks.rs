@@ -155,6 +155,12 @@ fn prod_on_eks_gets_its_own_terraform_rds_and_s3_and_passes_socle_check() {
         "{identities}"
     );
     assert!(text(&files, "terraform/prod/eks.tf").contains("aws_iam_openid_connect_provider"));
+    // Every container's logs go to CloudWatch, in groups kept and
+    // encrypted as the Terraform says.
+    assert!(text(&files, "terraform/prod/eks.tf")
+        .contains("addon_name                  = \"amazon-cloudwatch-observability\""));
+    assert!(text(&files, "terraform/prod/logging.tf")
+        .contains("/aws/containerinsights/${local.name}/${each.key}"));
     // Staging keeps the client's store and its keys.
     assert!(!files.contains_key("components/dremio/overlays/staging/aws-profile"));
     assert!(files.contains_key("components/dremio/overlays/staging/externalsecret.yaml"));
@@ -294,6 +300,40 @@ fn prod_on_eks_gets_its_own_terraform_rds_and_s3_and_passes_socle_check() {
                 "does not reach Secrets Manager (its public endpoint, port 443;"
             ]
         ),
+        "{findings:#?}"
+    );
+
+    // Every pod identity trusts the agent with both its actions; without
+    // sts:TagSession, each is refused, the add-ons' included, in the
+    // namespace each add-on creates.
+    let untagged = identities.replacen(
+        "actions = [\"sts:AssumeRole\", \"sts:TagSession\"]",
+        "actions = [\"sts:AssumeRole\"]",
+        1,
+    );
+    assert_ne!(untagged, identities);
+    let mut refused = files.clone();
+    refused.insert("terraform/prod/identities.tf".into(), untagged.into_bytes());
+    let (code, findings) = check_json(&refused);
+    assert_eq!(code, 1);
+    for account in [
+        "amazon-cloudwatch/cloudwatch-agent",
+        "kube-system/ebs-csi-controller-sa",
+        "lakehouse-core/external-secrets",
+        "lakehouse-core/cluster-autoscaler",
+        "lakehouse-storage/elasticsearch",
+    ] {
+        assert!(
+            finds(
+                &findings,
+                "SOC-SYS-027",
+                &[&format!("service account {account} gets role")]
+            ),
+            "{account}: {findings:#?}"
+        );
+    }
+    assert!(
+        !findings.iter().any(|f| f["rule"] == "SOC-SYS-020"),
         "{findings:#?}"
     );
 

@@ -18,6 +18,17 @@ pub const AWS_API_PORT: u16 = 443;
 pub const EKS_SYSTEM_NAMESPACES: &[&str] =
     &["kube-system", "kube-public", "kube-node-lease", "default"];
 
+/// The namespace an EKS add-on installs its workloads (and the service
+/// account of its pod identity) into, where it is not `kube-system`: the
+/// add-on creates it.
+pub fn eks_addon_namespace(addon: &str) -> &'static str {
+    match addon {
+        "amazon-cloudwatch-observability" => "amazon-cloudwatch",
+        "aws-guardduty-agent" => "amazon-guardduty",
+        _ => "kube-system",
+    }
+}
+
 /// Charts that install a network plugin enforcing NetworkPolicies itself,
 /// in place of (or chained to) the VPC CNI.
 pub const POLICY_ENFORCING_CHARTS: &[&str] = &["cilium", "tigera-operator", "calico"];

@@ -186,6 +186,8 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
         }
     }
     let mut vpc_cni: Option<(Option<bool>, At)> = None;
+    // The namespaces the add-ons create for their workloads.
+    let mut addon_namespaces: std::collections::BTreeSet<&str> = Default::default();
     // An add-on whose name is not known may be the VPC CNI.
     let mut unknown_addon: Option<At> = None;
     for r in module.resources("aws_eks_addon") {
@@ -212,7 +214,10 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
                         let place = at(&r.file, r.line);
                         let role = symbolic.attribute(b, "role_arn", &i);
                         let (role, trusted) = pods_trusted(role.as_ref(), place.clone(), &mut gaps);
-                        granted.push(Granted::pods("kube-system".into(), sa, place, role, trusted));
+                        let namespace =
+                            clouds::eks_addon_namespace(name.as_ref().and_then(Value::as_str).unwrap_or_default());
+                        addon_namespaces.insert(namespace);
+                        granted.push(Granted::pods(namespace.into(), sa, place, role, trusted));
                     }
                     _ => gaps.push(gap(&r.file, r.line, "the service account of this add-on's pod identity is not known before a plan".into())),
                 }
@@ -404,6 +409,7 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
             reach.of(&net, &namespace, "sts", &mut gaps)
         };
         let namespace_exists = clouds::EKS_SYSTEM_NAMESPACES.contains(&namespace.as_str())
+            || addon_namespaces.contains(namespace.as_str())
             || m.system
                 .objects
                 .iter()
@@ -412,7 +418,13 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
                 .prerequisites
                 .iter()
                 .any(|p| p.kind == "Namespace" && p.name == namespace);
-        let account_exists = account_exists(m, facts, &namespace, &service_account);
+        // An add-on creates its own accounts, which the repository does
+        // not see.
+        let account_exists = if addon_namespaces.contains(namespace.as_str()) {
+            None
+        } else {
+            account_exists(m, facts, &namespace, &service_account)
+        };
         cloud.identities.push(PodIdentity {
             namespace,
             service_account,
