@@ -223,74 +223,13 @@ fn socle_check_finds_the_eks_repository_whole() {
 /// listed, with its reason, in the environment's README.
 #[test]
 fn terraform_parses_and_checkov_fails_nothing() {
-    let python = match std::env::var_os("SOCLE_HCL_PYTHON") {
-        Some(p) => p,
-        None if std::env::var_os("SOCLE_REQUIRE_TOOLS").is_some() => {
-            panic!("SOCLE_HCL_PYTHON is required (SOCLE_REQUIRE_TOOLS is set): the python of a virtualenv with python-hcl2")
-        }
-        None => {
-            eprintln!("skipped: SOCLE_HCL_PYTHON not set (run .ci/run)");
-            return;
-        }
-    };
-    let Some(checkov) = tool("checkov") else {
-        return;
-    };
     for spec in [eks_spec(), eks_spec_with(&format!("{PROD_EKS}    backup_target: {{endpoint: https://s3.backup.acme.example, bucket: acme-prod-backups}}\n"))] {
-        let files = render_text(&spec);
-        let dir = materialise(&files);
-        let tf = dir.path().join("terraform/prod");
-        let parse = Command::new(&python)
-            .args([
-                "-c",
-                "import glob, sys, hcl2\nfor f in sorted(glob.glob(sys.argv[1] + '/*.tf')):\n    with open(f) as h: hcl2.load(h)\n    print(f)",
-            ])
-            .arg(&tf)
-            .output()
-            .expect("python runs");
-        assert!(
-            parse.status.success(),
-            "python-hcl2: {}",
-            String::from_utf8_lossy(&parse.stderr)
-        );
-        let parsed = String::from_utf8_lossy(&parse.stdout).lines().count();
-        let tf_files = files
-            .keys()
-            .filter(|p| p.starts_with("terraform/prod/") && p.ends_with(".tf"))
-            .count();
-        assert_eq!(parsed, tf_files);
-
-        let out = Command::new(&checkov)
-            .args(["--framework", "terraform", "--skip-download", "-o", "json", "-d"])
-            .arg(&tf)
-            .env("BC_SKIP_MAPPING", "TRUE")
-            .output()
-            .expect("checkov runs");
-        let report: serde_json::Value = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("checkov's report: {e}: {}", String::from_utf8_lossy(&out.stdout)));
-        let summary = &report["summary"];
-        eprintln!(
-            "checkov terraform/prod: {} passed, {} failed, {} skipped",
-            summary["passed"], summary["failed"], summary["skipped"]
-        );
-        let failed: Vec<String> = report["results"]["failed_checks"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|c| format!("{} {} ({})", c["check_id"], c["resource"], c["file_path"]))
-            .collect();
-        assert!(failed.is_empty(), "checkov failed: {failed:#?}");
+        let Some(summary) =
+            crate::support::assert_terraform_passes_hcl2_and_checkov(&render_text(&spec), "prod")
+        else {
+            return;
+        };
         assert!(summary["passed"].as_u64().unwrap_or(0) > 100, "{summary}");
-        let readme = text(&files, "terraform/prod/README.md");
-        let skipped: BTreeSet<String> = report["results"]["skipped_checks"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|c| c["check_id"].as_str().map(str::to_owned))
-            .collect();
-        for id in &skipped {
-            assert!(readme.contains(&format!("`{id}`")), "{id} is skipped but not in the README's exceptions");
-        }
     }
 }
 
@@ -542,37 +481,8 @@ fn terraform_validates_with_the_local_provider_mirror() {
 /// The output of the rendered repository's `ci/terraform-validate.sh`, run
 /// with the local provider mirror (None where the machine has none).
 fn terraform_validate(files: &socle::render::FileSet) -> Option<String> {
-    let Some(mirror) = std::env::var_os("SOCLE_TF_PLUGINS") else {
-        eprintln!("skipped: SOCLE_TF_PLUGINS not set (no local provider mirror)");
-        return None;
-    };
-    let terraform = tool("terraform")?;
     let dir = materialise(files);
-    let rc = dir.path().join("terraformrc");
-    fs_err::write(
-        &rc,
-        format!(
-            "provider_installation {{\n  filesystem_mirror {{\n    path = {:?}\n  }}\n}}\n",
-            mirror.to_string_lossy()
-        ),
-    )
-    .expect("write");
-    let bin = terraform.parent().expect("terraform's folder");
-    let path = std::env::join_paths(std::iter::once(bin.to_path_buf()).chain(
-        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
-    ))
-    .expect("PATH");
-    let out = Command::new("sh")
-        .arg("ci/terraform-validate.sh")
-        .current_dir(dir.path())
-        .env("PATH", path)
-        .env("TF_CLI_CONFIG_FILE", &rc)
-        .env("TF_IN_AUTOMATION", "1")
-        .env("CHECKPOINT_DISABLE", "1")
-        .output()
-        .expect("sh");
-    crate::support::assert_success(&out);
-    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+    crate::support::run_with_terraform_mirror(dir.path(), "sh ci/terraform-validate.sh")
 }
 
 /// An environment that names its account keeps its Terraform to it: the

@@ -451,90 +451,11 @@ fn kustomize_builds_the_eks_overlays() {
 #[test]
 fn the_terraform_parses_passes_checkov_and_validates() {
     let files = crate::support::render_lakehouse_eks();
-    let dir = materialise(&files);
-    let tf = dir.path().join("terraform/prod");
-    let tf_files = files
-        .keys()
-        .filter(|p| p.starts_with("terraform/prod/") && p.ends_with(".tf"))
-        .count();
-    match std::env::var_os("SOCLE_HCL_PYTHON") {
-        Some(python) => {
-            let parse = Command::new(python)
-                .args([
-                    "-c",
-                    "import glob, sys, hcl2\nfor f in sorted(glob.glob(sys.argv[1] + '/*.tf')):\n    with open(f) as h: hcl2.load(h)\n    print(f)",
-                ])
-                .arg(&tf)
-                .output()
-                .expect("python runs");
-            crate::support::assert_success(&parse);
-            assert_eq!(
-                String::from_utf8_lossy(&parse.stdout).lines().count(),
-                tf_files
-            );
-        }
-        None if std::env::var_os("SOCLE_REQUIRE_TOOLS").is_some() => {
-            panic!("SOCLE_HCL_PYTHON is required (SOCLE_REQUIRE_TOOLS is set)")
-        }
-        None => eprintln!("skipped: SOCLE_HCL_PYTHON not set (run .ci/run)"),
-    }
-
-    if let Some(checkov) = tool("checkov") {
-        let out = Command::new(&checkov)
-            .args([
-                "--framework",
-                "terraform",
-                "--skip-download",
-                "-o",
-                "json",
-                "-d",
-            ])
-            .arg(&tf)
-            .env("BC_SKIP_MAPPING", "TRUE")
-            .output()
-            .expect("checkov runs");
-        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "checkov's report: {e}: {}",
-                String::from_utf8_lossy(&out.stdout)
-            )
-        });
-        let summary = &report["summary"];
-        eprintln!(
-            "checkov lakehouse terraform/prod: {} passed, {} failed, {} skipped",
-            summary["passed"], summary["failed"], summary["skipped"]
-        );
-        let failed: Vec<String> = report["results"]["failed_checks"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|c| format!("{} {}", c["check_id"], c["resource"]))
-            .collect();
-        assert!(failed.is_empty(), "checkov failed: {failed:#?}");
+    if let Some(summary) = crate::support::assert_terraform_passes_hcl2_and_checkov(&files, "prod")
+    {
         assert!(summary["passed"].as_u64().unwrap_or(0) > 200, "{summary}");
-        let readme = text(&files, "terraform/prod/README.md");
-        let skipped: BTreeSet<String> = report["results"]["skipped_checks"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|c| c["check_id"].as_str().map(str::to_owned))
-            .collect();
-        assert!(!skipped.is_empty());
-        for id in &skipped {
-            assert!(
-                readme.contains(&format!("`{id}`")),
-                "{id} is skipped but not in the README's exceptions"
-            );
-        }
+        assert!(summary["skipped"].as_u64().unwrap_or(0) > 0, "{summary}");
     }
-
-    let Some(mirror) = std::env::var_os("SOCLE_TF_PLUGINS") else {
-        eprintln!("skipped: SOCLE_TF_PLUGINS not set (no local provider mirror)");
-        return;
-    };
-    let Some(terraform) = tool("terraform") else {
-        return;
-    };
     let workflow: serde_json::Value =
         crate::support::yaml(text(&files, ".github/workflows/checks.yaml")).expect("yaml");
     let script = workflow["jobs"]["terraform"]["steps"]
@@ -544,32 +465,10 @@ fn the_terraform_parses_passes_checkov_and_validates() {
         .filter_map(|s| s["run"].as_str())
         .find(|r| r.contains("validate"))
         .expect("the validate step");
-    let rc = dir.path().join("terraformrc");
-    fs_err::write(
-        &rc,
-        format!(
-            "provider_installation {{\n  filesystem_mirror {{\n    path = {:?}\n  }}\n}}\n",
-            mirror.to_string_lossy()
-        ),
-    )
-    .expect("write");
-    let path = std::env::join_paths(
-        std::iter::once(terraform.parent().expect("folder").to_path_buf()).chain(
-            std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
-        ),
-    )
-    .expect("PATH");
-    let out = Command::new("bash")
-        .args(["-eo", "pipefail", "-c", script])
-        .current_dir(dir.path())
-        .env("PATH", path)
-        .env("TF_CLI_CONFIG_FILE", &rc)
-        .env("TF_IN_AUTOMATION", "1")
-        .env("CHECKPOINT_DISABLE", "1")
-        .output()
-        .expect("bash");
-    crate::support::assert_success(&out);
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let dir = materialise(&files);
+    let Some(stdout) = crate::support::run_with_terraform_mirror(dir.path(), script) else {
+        return;
+    };
     assert!(
         stdout.contains("Success! The configuration is valid."),
         "{stdout}"

@@ -728,3 +728,138 @@ pub fn dashboard_queries(path: &str, dashboard: &serde_json::Value) -> Vec<Strin
     }
     queries
 }
+
+/// python-hcl2 parses every `.tf` file of `terraform/<env>/`, and checkov's
+/// Terraform framework fails none of its checks there, each check skipped
+/// inline being listed in that folder's README (its exceptions). Returns
+/// checkov's summary; None where the tools are missing and not required.
+pub fn assert_terraform_passes_hcl2_and_checkov(
+    files: &FileSet,
+    env: &str,
+) -> Option<serde_json::Value> {
+    let python = match std::env::var_os("SOCLE_HCL_PYTHON") {
+        Some(p) => p,
+        None if std::env::var_os("SOCLE_REQUIRE_TOOLS").is_some() => {
+            panic!("SOCLE_HCL_PYTHON is required (SOCLE_REQUIRE_TOOLS is set): the python of a virtualenv with python-hcl2")
+        }
+        None => {
+            eprintln!("skipped: SOCLE_HCL_PYTHON not set (run .ci/run)");
+            return None;
+        }
+    };
+    let checkov = tool("checkov")?;
+    let dir = materialise(files);
+    let folder = format!("terraform/{env}/");
+    let tf = dir.path().join(&folder);
+    let parse = std::process::Command::new(&python)
+        .args([
+            "-c",
+            "import glob, sys, hcl2\nfor f in sorted(glob.glob(sys.argv[1] + '/*.tf')):\n    with open(f) as h: hcl2.load(h)\n    print(f)",
+        ])
+        .arg(&tf)
+        .output()
+        .expect("python runs");
+    assert_success(&parse);
+    let tf_files = files
+        .keys()
+        .filter(|p| p.starts_with(&folder) && p.ends_with(".tf"))
+        .count();
+    assert_eq!(
+        String::from_utf8_lossy(&parse.stdout).lines().count(),
+        tf_files
+    );
+
+    // Not --quiet: it leaves the skipped checks out of the report.
+    let out = std::process::Command::new(&checkov)
+        .args([
+            "--framework",
+            "terraform",
+            "--skip-download",
+            "-o",
+            "json",
+            "-d",
+        ])
+        .arg(&tf)
+        .env("BC_SKIP_MAPPING", "TRUE")
+        .output()
+        .expect("checkov runs");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "checkov's report: {e}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
+    let summary = report["summary"].clone();
+    eprintln!(
+        "checkov {folder}: {} passed, {} failed, {} skipped",
+        summary["passed"], summary["failed"], summary["skipped"]
+    );
+    let failed: Vec<String> = report["results"]["failed_checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| format!("{} {} ({})", c["check_id"], c["resource"], c["file_path"]))
+        .collect();
+    assert!(failed.is_empty(), "checkov failed: {failed:#?}");
+    let readme = text(files, &format!("{folder}README.md"));
+    let skipped: std::collections::BTreeSet<String> = report["results"]["skipped_checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["check_id"].as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        summary["skipped"].as_u64() == Some(0) || !skipped.is_empty(),
+        "checkov skipped checks its report does not list"
+    );
+    for id in &skipped {
+        assert!(
+            readme.contains(&format!("`{id}`")),
+            "{id} is skipped but not in the README's exceptions"
+        );
+    }
+    Some(summary)
+}
+
+/// Runs `script` with bash in `dir`, terraform on the PATH and its
+/// providers from the local mirror (`SOCLE_TF_PLUGINS`): its stdout, or
+/// None where the machine has no mirror or no terraform.
+pub fn run_with_terraform_mirror(dir: &Path, script: &str) -> Option<String> {
+    let Some(mirror) = std::env::var_os("SOCLE_TF_PLUGINS") else {
+        eprintln!("skipped: SOCLE_TF_PLUGINS not set (no local provider mirror)");
+        return None;
+    };
+    let terraform = tool("terraform")?;
+    let rc = dir.join("terraformrc");
+    fs_err::write(
+        &rc,
+        format!(
+            "provider_installation {{\n  filesystem_mirror {{\n    path = {:?}\n  }}\n}}\n",
+            mirror.to_string_lossy()
+        ),
+    )
+    .expect("write");
+    let path = std::env::join_paths(
+        std::iter::once(
+            terraform
+                .parent()
+                .expect("terraform's folder")
+                .to_path_buf(),
+        )
+        .chain(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        )),
+    )
+    .expect("PATH");
+    let out = std::process::Command::new("bash")
+        .args(["-eo", "pipefail", "-c", script])
+        .current_dir(dir)
+        .env("PATH", path)
+        .env("TF_CLI_CONFIG_FILE", &rc)
+        .env("TF_IN_AUTOMATION", "1")
+        .env("CHECKPOINT_DISABLE", "1")
+        .output()
+        .expect("bash");
+    assert_success(&out);
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
