@@ -45,3 +45,15 @@ pub const EKS_TOKEN_AUDIENCE: &str = "sts.amazonaws.com";
 /// identity: EKS's admission webhook then mounts the token and sets the
 /// SDK's AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE.
 pub const EKS_ROLE_ARN_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
+
+/// The AWS partition of a region, which its ARNs name: China's and
+/// GovCloud's regions are partitions of their own.
+pub fn aws_partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}

@@ -125,6 +125,8 @@ pub(crate) struct Here<'a> {
     /// and the account they live in, when the spec names it.
     pub cluster: &'a str,
     pub account_id: Option<&'a str>,
+    /// The cloud's region, whose partition its ARNs name.
+    pub region: &'a str,
 }
 
 /// Where `here`'s buckets go.
@@ -142,6 +144,7 @@ pub(crate) fn place(
         off_cluster_backups,
         cluster,
         account_id,
+        region,
     } = *here;
     let deployed = |id: &str| left_out.get(id) == Some(&false);
     // The (consumer, bucket) uses that hold in this environment.
@@ -236,8 +239,9 @@ pub(crate) fn place(
             if let Some(c) = identity(&a.consumer) {
                 // The role's name is the Terraform's: the cluster's, then
                 // the consumer's.
-                let role_arn =
-                    account_id.map(|id| format!("arn:aws:iam::{id}:role/{cluster}-{}", a.consumer));
+                let partition = crate::core::clouds::aws_partition(region);
+                let role_arn = account_id
+                    .map(|id| format!("arn:{partition}:iam::{id}:role/{cluster}-{}", a.consumer));
                 if c.web_identity && role_arn.is_none() {
                     return Err(ModelError::Bucket {
                         env: env.to_owned(),
@@ -375,6 +379,7 @@ mod tests {
                 off_cluster_backups: false,
                 cluster: "acme-prod",
                 account_id: None,
+                region: "eu-west-3",
             },
         )
         .expect("placed");
@@ -436,6 +441,7 @@ mod tests {
             off_cluster_backups: false,
             cluster: "acme-prod",
             account_id,
+            region: "cn-north-1",
         };
         let placed = place(&wiring, &components, &here(Some("111122223333"))).expect("placed");
         assert_eq!(placed.cloud.len(), 1);
@@ -447,7 +453,7 @@ mod tests {
         assert_eq!(identity.namespace, "lh-query");
         assert_eq!(
             identity.role_arn.as_deref(),
-            Some("arn:aws:iam::111122223333:role/acme-prod-engine")
+            Some("arn:aws-cn:iam::111122223333:role/acme-prod-engine")
         );
         assert_eq!(
             placed.consumers(),

@@ -568,6 +568,7 @@ impl Model {
                     off_cluster_backups: obj.backup_target.off_cluster,
                     cluster: obj.cloud.as_ref().map_or("", |c| c.cluster_name.as_str()),
                     account_id: env.cloud.as_ref().and_then(|c| c.account_id.as_deref()),
+                    region: env.cloud.as_ref().map_or("", |c| c.region.as_str()),
                 },
             )?;
             let consumers = placed.consumers();
