@@ -209,6 +209,20 @@ fn prod_on_eks_gets_its_own_terraform_rds_and_s3_and_passes_socle_check() {
     assert_eq!(code, 0, "{findings:#?}");
     assert!(findings.is_empty(), "{findings:#?}");
 
+    // The store holds no key for what signs in with an identity; the
+    // database's administrator is the entry the Terraform writes.
+    let dir = materialise(&files);
+    let (code, out, err) = socle_in(dir.path(), &["secrets", "list", "--env", "prod"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("acme/prod/dremio/s3"), "{out}");
+    assert!(!out.contains("acme/prod/backup-target/s3"), "{out}");
+    assert!(out.contains("acme/prod/airbyte/s3"), "{out}");
+    assert!(
+        out.contains("acme/prod/postgresql/admin")
+            && out.contains("(written by terraform/prod/postgresql.tf:"),
+        "{out}"
+    );
+
     // Without the ServiceAccount's annotation, EKS projects no token and
     // the role's trust is never met.
     let path = "components/dremio/overlays/prod/kustomization.yaml";
