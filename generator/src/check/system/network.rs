@@ -160,9 +160,19 @@ impl<'a> Network<'a> {
                     .any(|c| cidr_covers(c, range) || cidr_covers(range, c));
         }
         if let Peer::Public = other {
-            return peer["ipBlock"]["cidr"]
-                .as_str()
-                .is_some_and(|c| !NOT_PUBLIC.iter().any(|p| cidr_covers(p, c)));
+            let block = &peer["ipBlock"];
+            // A range that does not parse, or that its `except` empties,
+            // reaches nothing.
+            return block["cidr"].as_str().is_some_and(|c| {
+                cidr_covers(c, c)
+                    && !NOT_PUBLIC.iter().any(|p| cidr_covers(p, c))
+                    && !block["except"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                        .any(|e| cidr_covers(e, c))
+            });
         }
         let Peer::Pods { namespace, labels } = other else {
             // The API server and outside hosts are reached through an
@@ -486,6 +496,10 @@ mod tests {
             json!([{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8"]}}])
         ));
         assert!(reaches(json!([{"ipBlock": {"cidr": "52.94.0.0/16"}}])));
+        assert!(!reaches(json!([{"ipBlock": {"cidr": "not a range"}}])));
+        assert!(!reaches(
+            json!([{"ipBlock": {"cidr": "52.94.0.0/16", "except": ["52.0.0.0/8"]}}])
+        ));
         assert!(reaches(json!([])));
     }
 
