@@ -1501,6 +1501,25 @@ resource "aws_iam_role_policy_attachment" "velero_irsa" {{
             )),
         "{findings:#?}"
     );
+    // A chart that keeps its main account elsewhere in its values, as
+    // its facts say: Velero's server account, under serviceAccount.server.
+    let velero_values = "components/velero/values-prod.yaml";
+    let server = "serviceAccount:\n  server:\n    name: velero-server\n";
+    let chart = edit(
+        &files,
+        velero_values,
+        server,
+        "serviceAccount:\n  server:\n    name: velero-server\n    annotations:\n      eks.amazonaws.com/role-arn: arn:aws:iam::123456789012:role/acme-prod-external-secrets\n",
+    );
+    let (_, findings) = check_json(&chart);
+    assert!(
+        of_rule(&findings, "SOC-SYS-027").iter().any(|f| f
+            .starts_with("argocd/prod/applications/velero.yaml:")
+            && f.contains(
+                "ServiceAccount velero/velero-server takes role acme-prod-external-secrets"
+            )),
+        "{findings:#?}"
+    );
     // A role the Terraform does not create is not judged, and says so.
     let (code, report) = check_report(&annotate(&files, "made-elsewhere"));
     assert_eq!(code, 0, "{report:#}");

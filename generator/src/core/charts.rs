@@ -150,6 +150,11 @@ pub struct Chart {
     /// The account the chart's main workload runs under.
     #[serde(default)]
     pub service_account: Option<String>,
+    /// Where the chart's values configure that account (its `name` and
+    /// `annotations`), as a dotted path: `serviceAccount` when absent, the
+    /// convention of most charts (Velero's is `serviceAccount.server`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account_values: Option<String>,
     /// The accounts of its other workloads, where they differ (a chart
     /// with one account per component).
     #[serde(default)]

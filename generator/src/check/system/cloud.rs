@@ -598,14 +598,16 @@ fn service_accounts(
         let main = app.sources.iter().find_map(|s| {
             let chart = s.chart.as_deref()?;
             let version = s.target_revision.as_deref().unwrap_or_default();
-            facts
-                .get(&s.repo_url, chart, version)?
-                .service_account
+            let facts = facts.get(&s.repo_url, chart, version)?;
+            let path = facts
+                .service_account_values
                 .clone()
+                .unwrap_or_else(|| "serviceAccount".into());
+            Some((facts.service_account.clone()?, path))
         });
-        let Some(main) = main else { continue };
+        let Some((main, path)) = main else { continue };
         let values = super::wiring::app_values(app, files);
-        let account = &values["serviceAccount"];
+        let account = path.split('.').fold(&values, |v, key| &v[key]);
         let Some(arn) = account["annotations"][clouds::EKS_ROLE_ARN_ANNOTATION].as_str() else {
             continue;
         };
