@@ -254,6 +254,37 @@ fn prod_on_eks_gets_its_own_terraform_rds_and_s3_and_passes_socle_check() {
         "{findings:#?}"
     );
 
+    // The same role name in another account is another role: the
+    // Terraform's is then named by no ServiceAccount, and the other is not
+    // judged, which the report says.
+    let mut elsewhere = files.clone();
+    elsewhere.insert(
+        path.into(),
+        kustomization
+            .replace(&role, "arn:aws:iam::222233334444:role/acme-prod-dremio")
+            .into_bytes(),
+    );
+    let (code, report) = crate::support::check_report(&elsewhere);
+    assert_eq!(code, 1);
+    let findings = report["findings"].as_array().cloned().unwrap_or_default();
+    assert!(
+        finds(
+            &findings,
+            "SOC-SYS-027",
+            &[
+                "acme-prod-dremio",
+                "does not name the role in eks.amazonaws.com/role-arn"
+            ]
+        ),
+        "{findings:#?}"
+    );
+    assert!(
+        crate::support::not_modelled(&report).iter().any(|g| g.contains(
+            "takes role \"acme-prod-dremio\" of account 222233334444, where the environment's Terraform (kept to 111122223333) creates no role"
+        )),
+        "{report:#}"
+    );
+
     // Without egress to the VPC's range on 443 (the token service's and
     // S3's endpoints), Dremio's pods cannot exchange their token at STS.
     let path = "platform/overlays/prod/namespaces/query/egress.yaml";

@@ -109,6 +109,35 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
         return;
     };
     let ev = Evaluator::new(&module);
+    // The accounts the Terraform is kept to: a role in any other is not
+    // one it creates, whatever its name.
+    let allowed: Option<Vec<String>> = module
+        .blocks
+        .iter()
+        .find(|b| {
+            b.block.identifier.as_str() == "provider"
+                && b.block.labels.first().map(|l| l.as_str()) == Some("aws")
+        })
+        .and_then(|p| {
+            let ids = ev.attribute(
+                &p.block,
+                "allowed_account_ids",
+                &terraform::Instance::Single,
+            )?;
+            let ids: Vec<String> = ids
+                .as_array()?
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned))
+                .collect::<Option<_>>()?;
+            Some(ids)
+        });
+    // Whether an ARN is of an account the Terraform may make roles in.
+    let local_account = |arn: &str| {
+        let account = arn.split(':').nth(4).unwrap_or_default();
+        allowed
+            .as_ref()
+            .is_none_or(|ids| ids.iter().any(|id| id == account))
+    };
     let mut cloud = Cloud {
         provider: "eks".into(),
         at: at(&cluster.file, cluster.line),
@@ -334,7 +363,10 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
                 .iter()
                 .find(|(ns, sa, _, _)| *ns == namespace && *sa == account)
                 .and_then(|(_, _, arn, _)| match arn {
-                    Some(arn) => r.name.as_ref().map(|n| role_name(arn) == Some(n.as_str())),
+                    Some(arn) => r
+                        .name
+                        .as_ref()
+                        .map(|n| role_name(arn) == Some(n.as_str()) && local_account(arn)),
                     None => Some(false),
                 });
             granted.push(Granted {
@@ -352,6 +384,14 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
         let Some(name) = arn.as_deref().and_then(role_name) else {
             continue;
         };
+        // A role of another account (a cross-account IRSA role) is not
+        // this Terraform's, whatever its name.
+        let arn = arn.as_deref().unwrap_or_default();
+        if !local_account(arn) {
+            let arn_account = arn.split(':').nth(4).unwrap_or_default();
+            gaps.push(gap(&place.file, place.line, format!("ServiceAccount {namespace}/{account} takes role {name:?} of account {arn_account}, where the environment's Terraform (kept to {}) creates no role: whether the role trusts it is not judged", allowed.as_deref().unwrap_or_default().join(", "))));
+            continue;
+        }
         let Some(r) = roles.iter().find(|r| r.name.as_deref() == Some(name)) else {
             gaps.push(gap(&place.file, place.line, format!("ServiceAccount {namespace}/{account} takes role {name:?}, which the environment's Terraform does not create: whether the role trusts it is not judged")));
             continue;
