@@ -133,7 +133,7 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
         });
     // Whether an ARN is of an account the Terraform may make roles in.
     let local_account = |arn: &str| {
-        let account = arn.split(':').nth(4).unwrap_or_default();
+        let account = arn_account(arn);
         allowed
             .as_ref()
             .is_none_or(|ids| ids.iter().any(|id| id == account))
@@ -388,8 +388,7 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
         // this Terraform's, whatever its name.
         let arn = arn.as_deref().unwrap_or_default();
         if !local_account(arn) {
-            let arn_account = arn.split(':').nth(4).unwrap_or_default();
-            gaps.push(gap(&place.file, place.line, format!("ServiceAccount {namespace}/{account} takes role {name:?} of account {arn_account}, where the environment's Terraform (kept to {}) creates no role: whether the role trusts it is not judged", allowed.as_deref().unwrap_or_default().join(", "))));
+            gaps.push(gap(&place.file, place.line, format!("ServiceAccount {namespace}/{account} takes role {name:?} of account {}, where the environment's Terraform (kept to {}) creates no role: whether the role trusts it is not judged", arn_account(arn), allowed.as_deref().unwrap_or_default().join(", "))));
             continue;
         }
         let Some(r) = roles.iter().find(|r| r.name.as_deref() == Some(name)) else {
@@ -661,6 +660,11 @@ fn service_accounts(
     out
 }
 
+/// The account of an ARN (`arn:<partition>:<service>:<region>:<account>:…`).
+fn arn_account(arn: &str) -> &str {
+    arn.split(':').nth(4).unwrap_or_default()
+}
+
 /// The role name of an IAM role ARN (`arn:aws:iam::1:role/path/name`).
 fn role_name(arn: &str) -> Option<&str> {
     let (_, resource) = arn.split_once(":role/")?;
@@ -734,6 +738,9 @@ struct ServiceReach<'m> {
     ev: &'m Evaluator<'m>,
     symbolic: &'m Evaluator<'m>,
     endpoints: std::collections::BTreeMap<String, super::cloud_dns::ServiceEndpoint>,
+    /// What `of` answered, by namespace and service: every grant and read
+    /// of a namespace asks the same question.
+    answers: std::collections::BTreeMap<(String, String), (Verdict, String)>,
     /// The Application a gap is reported on (the environment's root).
     app: String,
 }
@@ -750,6 +757,7 @@ impl<'m> ServiceReach<'m> {
             ev,
             symbolic,
             endpoints: std::collections::BTreeMap::new(),
+            answers: std::collections::BTreeMap::new(),
             app: app.to_owned(),
         }
     }
@@ -757,6 +765,22 @@ impl<'m> ServiceReach<'m> {
     /// The verdict of egress from `namespace` to `service` on 443, and where
     /// the service answers, for a reader.
     fn of(
+        &mut self,
+        net: &super::network::Network<'_>,
+        namespace: &str,
+        service: &str,
+        gaps: &mut Vec<Gap>,
+    ) -> (Verdict, String) {
+        let key = (namespace.to_owned(), service.to_owned());
+        if let Some(answer) = self.answers.get(&key) {
+            return answer.clone();
+        }
+        let answer = self.answer(net, namespace, service, gaps);
+        self.answers.insert(key, answer.clone());
+        answer
+    }
+
+    fn answer(
         &mut self,
         net: &super::network::Network<'_>,
         namespace: &str,
