@@ -223,7 +223,12 @@ pub(crate) const USED_BY: [&str; 5] = [
 ];
 
 /// The targets socle knows how to render.
-pub const KNOWN_TARGETS: &[&str] = &["kubernetes", crate::core::spec::COMPOSE, "eks"];
+pub const KNOWN_TARGETS: &[&str] = &[
+    "kubernetes",
+    crate::core::spec::COMPOSE,
+    crate::core::spec::EKS,
+    crate::core::spec::GKE,
+];
 
 /// A managed cloud as a target: its Kubernetes side is the blueprint's
 /// cluster, less what the cloud provides; its Terraform is rendered from
@@ -273,7 +278,8 @@ pub struct CloudDatabase {
     pub component: String,
     /// The engine's major version (the cloud applies its minor versions).
     pub engine_version: String,
-    /// The parameter group family of that version.
+    /// The parameter group family of that version (AWS's; none elsewhere).
+    #[serde(default)]
     pub parameter_family: String,
     /// The instance class for each of the spec's sizing profiles.
     pub instance_class: BTreeMap<String, String>,

@@ -256,6 +256,46 @@ fn helper_concat(p: &[&Value]) -> Result<String, String> {
     Ok(yaml_quote(&joined))
 }
 
+/// A secret-store entry's name in an environment: `{{store_key env "superset"
+/// "app"}}` (see `model::environment::StoreKeys`). Each part is plain-safe
+/// without its separator, so the name is too.
+fn helper_store_key(p: &[&Value]) -> Result<String, String> {
+    let [env, parts @ ..] = p else {
+        return Err("expects the environment, then the entry's parts".into());
+    };
+    let keys = env
+        .get("store_keys")
+        .ok_or("the first parameter must be an environment (env or @root.env)")?;
+    let text = |k: &str| keys.get(k).and_then(Value::as_str).unwrap_or_default();
+    let (prefix, separator) = (text("prefix"), text("separator"));
+    if parts.is_empty() {
+        return Err("expects the entry's parts after the environment".into());
+    }
+    let mut name = prefix.to_owned();
+    for part in parts {
+        let part = match part {
+            Value::String(s) => s.as_str(),
+            other => return Err(format!("a part must be a string, got {other}")),
+        };
+        if part.is_empty()
+            || !part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        {
+            return Err(format!(
+                "{part:?}: a part holds letters, digits, `-` and `.` only"
+            ));
+        }
+        name.push_str(separator);
+        name.push_str(part);
+    }
+    if is_plain_safe(&name) {
+        Ok(name)
+    } else {
+        Err(format!("{name:?} is not safe unquoted"))
+    }
+}
+
 /// Free text inside a `#` comment: only a line break could escape it.
 fn helper_comment(p: &[&Value]) -> Result<String, String> {
     match one(p)? {
@@ -292,8 +332,9 @@ fn registry(kind: Kind) -> Handlebars<'static> {
         Kind::Json => hb.register_escape_fn(yaml_quote),
         Kind::Text => hb.register_escape_fn(handlebars::no_escape),
     }
-    let helpers: [(&'static str, RawFn); 7] = [
+    let helpers: [(&'static str, RawFn); 8] = [
         ("concat", helper_concat),
+        ("store_key", helper_store_key),
         ("comment", helper_comment),
         ("int", helper_int),
         ("bool", helper_bool),

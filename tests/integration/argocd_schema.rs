@@ -43,6 +43,10 @@ fn argocd_documents_match_the_strict_crd_schemas() {
         "the lakehouse with prod on EKS",
         crate::support::render_lakehouse_eks(),
     ));
+    specs.push((
+        "the lakehouse with prod on GKE",
+        crate::support::render_lakehouse_gke(),
+    ));
     for (spec, files) in specs {
         for (path, doc) in yaml_docs(&files) {
             let j = to_json(&doc);

@@ -123,6 +123,11 @@ fn values_use_only_keys_the_charts_have() {
         manifest("lakehouse"),
         crate::support::render_lakehouse_eks(),
     ));
+    renders.push((
+        "the lakehouse with prod on GKE",
+        manifest("lakehouse"),
+        crate::support::render_lakehouse_gke(),
+    ));
     for (spec, blueprint, files) in renders {
         for c in blueprint["components"].as_array().unwrap() {
             let Some(chart) = c.get("chart") else {

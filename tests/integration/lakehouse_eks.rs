@@ -603,16 +603,22 @@ fn blueprint_show_says_what_eks_changes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (code, out, err) = socle_in(dir.path(), &["blueprint", "show", "lakehouse"]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("targets: compose, kubernetes, eks"), "{out}");
+    assert!(
+        out.contains("targets: compose, kubernetes, eks, gke"),
+        "{out}"
+    );
     assert!(
         out.contains("  leaves out postgresql: Amazon RDS for PostgreSQL"),
         "{out}"
     );
     assert!(out.contains("  adds managed-postgresql: "), "{out}");
-    for id in ["managed-postgresql", "cluster-autoscaler"] {
+    for (id, only) in [
+        ("managed-postgresql", "on eks, gke only"),
+        ("cluster-autoscaler", "on eks only"),
+    ] {
         assert!(
             out.lines()
-                .any(|l| l.trim_start().starts_with(id) && l.ends_with("on eks only")),
+                .any(|l| l.trim_start().starts_with(id) && l.ends_with(only)),
             "{id}: {out}"
         );
     }

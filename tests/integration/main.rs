@@ -24,6 +24,7 @@ mod hostile_input;
 mod html_report;
 mod lakehouse;
 mod lakehouse_eks;
+mod lakehouse_gke;
 mod least_privilege;
 mod lineage;
 mod living;

@@ -71,6 +71,11 @@ pub fn render_lakehouse_eks() -> FileSet {
     cached("the lakehouse with prod on EKS", crate::lakehouse_eks::spec)
 }
 
+/// The lakehouse example with prod on Google Kubernetes Engine.
+pub fn render_lakehouse_gke() -> FileSet {
+    cached("the lakehouse with prod on GKE", crate::lakehouse_gke::spec)
+}
+
 /// The renders the real-tool and schema tests judge, by label: the example,
 /// the full and hostile fixtures, and the example with prod on EKS.
 pub fn renders_of_every_shape() -> [(&'static str, FileSet); 4] {

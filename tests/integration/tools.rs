@@ -75,6 +75,10 @@ fn yamllint_accepts_every_yaml_file() {
         "the lakehouse with prod on EKS",
         crate::support::render_lakehouse_eks(),
     ));
+    specs.push((
+        "the lakehouse with prod on GKE",
+        crate::support::render_lakehouse_gke(),
+    ));
     for (spec, files) in specs {
         let dir = materialise(&files);
         let (ok, out) = run(Command::new(&yamllint)
@@ -100,6 +104,10 @@ fn kubernetes_validate_accepts_core_documents_and_built_overlays() {
         (
             "the lakehouse with prod on EKS",
             crate::support::render_lakehouse_eks(),
+        ),
+        (
+            "the lakehouse with prod on GKE",
+            crate::support::render_lakehouse_gke(),
         ),
     ];
     // One run of kubernetes-validate for every document: it starts in a

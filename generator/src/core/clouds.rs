@@ -57,3 +57,10 @@ pub fn aws_partition(region: &str) -> &'static str {
         "aws"
     }
 }
+
+/// The Terraform resources of the managed clusters whose cloud the checker
+/// does not model, with the cloud's name.
+pub const UNMODELLED_CLUSTERS: &[(&str, &str)] = &[
+    ("google_container_cluster", "Google Kubernetes Engine"),
+    ("azurerm_kubernetes_cluster", "Azure Kubernetes Service"),
+];

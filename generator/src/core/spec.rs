@@ -148,6 +148,10 @@ pub struct Cloud {
     /// the account's ARNs are known before a plan.
     #[serde(default)]
     pub account_id: Option<String>,
+    /// The Google Cloud project (GKE): its workload identity pool and the
+    /// Terraform's provider are the project's.
+    #[serde(default)]
+    pub project: Option<String>,
 }
 
 /// An S3 store off the cluster, for backups.
@@ -171,9 +175,20 @@ pub const COMPOSE: &str = "compose";
 /// The spec's sizing profiles (`sizing`).
 pub const SIZINGS: &[&str] = &["small", "standard", "large"];
 
+/// Whether `text` matches `pattern` (a constant of this module).
+fn regex_is(text: &str, pattern: &str) -> bool {
+    regex::Regex::new(pattern).is_ok_and(|r| r.is_match(text))
+}
+
 /// The managed-cloud targets: a Kubernetes cluster synced by Argo CD, the
 /// cluster and the services around it created by generated Terraform.
-pub const CLOUDS: &[&str] = &["eks"];
+pub const CLOUDS: &[&str] = &["eks", "gke"];
+
+/// Amazon EKS, whose accounts and ARNs the spec may name.
+pub const EKS: &str = "eks";
+
+/// Google Kubernetes Engine, whose project the spec names.
+pub const GKE: &str = "gke";
 
 impl Environment {
     /// Whether it runs on one Docker host (Docker Compose) rather than on a
@@ -779,6 +794,42 @@ fn cross_checks(spec: &Spec, lines: &LineIndex) -> Vec<Problem> {
                 "cloud",
                 format!("`cloud` describes a managed cloud environment (target: {}): remove it or set the target", CLOUDS.join(" | ")),
             ),
+            (Some(target), Some(cloud)) => {
+                // Each cloud's own identifiers, so that a spec moved from
+                // one cloud to another does not carry the first's over.
+                if target != EKS && cloud.account_id.is_some() {
+                    problem(
+                        "cloud/account_id",
+                        format!("`account_id` is an AWS account (target eks); on {target} remove it"),
+                    );
+                }
+                if target == GKE && cloud.project.is_none() {
+                    problem(
+                        "cloud",
+                        "target gke creates the cluster in a Google Cloud project: give its ID, e.g. cloud: {project: acme-data-prod, region: europe-west9, vpc_cidr: 10.40.0.0/16}".into(),
+                    );
+                }
+                if target != GKE && cloud.project.is_some() {
+                    problem(
+                        "cloud/project",
+                        format!("`project` is a Google Cloud project (target gke); on {target} remove it"),
+                    );
+                }
+                let region = match target {
+                    EKS => regex_is(&cloud.region, r"^[a-z]{2}(-[a-z]+)+-[0-9]$"),
+                    _ => regex_is(&cloud.region, r"^[a-z]+(-[a-z]+)*[0-9]+$"),
+                };
+                if !region {
+                    problem(
+                        "cloud/region",
+                        format!(
+                            "{:?} is not a {target} region; e.g. {}",
+                            cloud.region,
+                            if target == EKS { "eu-west-3" } else { "europe-west9" }
+                        ),
+                    );
+                }
+            }
             _ => {}
         }
         let hub = spec

@@ -183,25 +183,27 @@ pub fn spec_schema(environments: &[String], options: &[SpecOption]) -> Value {
                     "properties": {
                         "name": {"type": "string", "enum": environments,
                                  "description": format!("Environment name; one of: {}.", environments.join(", "))},
-                        "target": {"enum": ["kubernetes", "compose", "eks"],
-                                   "description": "Where the environment runs: \"kubernetes\" (a cluster synced by Argo CD, the default), \"compose\" (one Docker host, for development: socle renders compose/<env>/ instead of the cluster's files) or \"eks\" (Amazon EKS: socle also renders terraform/<env>/, which creates the cluster and the cloud services it uses; give `cloud`). The blueprint must offer it, see `socle blueprint show`."},
+                        "target": {"enum": ["kubernetes", "compose", "eks", "gke"],
+                                   "description": "Where the environment runs: \"kubernetes\" (a cluster synced by Argo CD, the default), \"compose\" (one Docker host, for development: socle renders compose/<env>/ instead of the cluster's files), \"eks\" (Amazon EKS) or \"gke\" (Google Kubernetes Engine): on a managed cloud socle also renders terraform/<env>/, which creates the cluster and the cloud services it uses; give `cloud`. The blueprint must offer it, see `socle blueprint show`."},
                         "cloud": {
                             "type": "object", "additionalProperties": false,
                             "required": ["region", "vpc_cidr"],
-                            "description": "Managed cloud environments only (target eks): where the generated Terraform creates the cluster.",
+                            "description": "Managed cloud environments only (target eks or gke): where the generated Terraform creates the cluster.",
                             "properties": {
-                                "region": {"type": "string", "pattern": "^[a-z]{2}(-[a-z]+)+-[0-9]$",
-                                           "description": "The cloud region, e.g. \"eu-west-3\"."},
+                                "region": {"type": "string", "pattern": "^[a-z]{2,}(-[a-z]+)+-?[0-9]+$",
+                                           "description": "The cloud region, e.g. \"eu-west-3\" (AWS) or \"europe-west9\" (Google Cloud)."},
                                 "vpc_cidr": {"type": "string",
-                                             "description": "The cluster network's range, e.g. \"10.40.0.0/16\" (a /16 to /20: three private and three public subnets are cut from it). Egress to the API server and the nodes is opened to this range."},
+                                             "description": "The cluster network's range, e.g. \"10.40.0.0/16\" (a /16 to /20: on EKS three private and three public subnets are cut from it; on GKE the nodes', the Services' and the pods' ranges and the managed services' range). Egress to the API server and the nodes is opened to this range."},
                                 "kubernetes_version": {"type": "string", "pattern": "^1\\.[0-9]{2}$",
                                                        "description": "The cluster's Kubernetes minor version (default: the blueprint's)."},
                                 "account_id": {"type": "string", "pattern": "^[0-9]{12}$",
-                                               "description": "The AWS account the environment lives in: its 12 digits, quoted (e.g. \"123456789012\"). Given, the generated Terraform refuses to run with another account's credentials (the provider's allowed_account_ids), so that a plan or an apply with the wrong profile changes nothing."}
+                                               "description": "The AWS account the environment lives in: its 12 digits, quoted (e.g. \"123456789012\"). Given, the generated Terraform refuses to run with another account's credentials (the provider's allowed_account_ids), so that a plan or an apply with the wrong profile changes nothing. EKS only."},
+                                "project": {"type": "string", "pattern": "^[a-z][a-z0-9-]{4,28}[a-z0-9]$",
+                                            "description": "The Google Cloud project the environment lives in (its ID, e.g. \"acme-data-prod\"). Required on GKE: the cluster's workload identity pool and the Terraform's provider are the project's. GKE only."}
                             }
                         },
                         "cluster": {"type": "string", "pattern": "^https://[^\\s/]+(:[0-9]+)?/?$",
-                                    "description": "Required unless target is compose or a managed cloud (eks, whose Terraform creates the cluster: give its URL once known, for argocd.topology hub). API server URL of the environment's cluster (e.g. \"https://dev.k8s.acme.example:6443\"). Environments with the same URL share the cluster; with argocd.topology hub, Argo CD reaches a cluster other than its own at this URL."},
+                                    "description": "Required unless target is compose or a managed cloud (eks or gke, whose Terraform creates the cluster: give its URL once known, for argocd.topology hub). API server URL of the environment's cluster (e.g. \"https://dev.k8s.acme.example:6443\"). Environments with the same URL share the cluster; with argocd.topology hub, Argo CD reaches a cluster other than its own at this URL."},
                         "namespace_suffix": {"type": "string", "pattern": "^(-[a-z0-9]{1,10})?$",
                                              "description": "Suffix added to every namespace when environments share a cluster (e.g. \"-dev\")."},
                         "domain": {"type": "string", "pattern": HOSTNAME,

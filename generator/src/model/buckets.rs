@@ -117,6 +117,8 @@ pub(crate) struct Here<'a> {
     /// Which components it does not deploy.
     pub left_out: &'a BTreeMap<String, bool>,
     pub ns: &'a BTreeMap<String, String>,
+    /// Its cloud target (`eks`, `gke`; "" off the clouds).
+    pub target: &'a str,
     /// Its cloud target holds buckets.
     pub holds: bool,
     /// Its backups go to an off-cluster target.
@@ -140,12 +142,17 @@ pub(crate) fn place(
         slug,
         left_out,
         ns,
+        target,
         holds,
         off_cluster_backups,
         cluster,
         account_id,
         region,
     } = *here;
+    // Only EKS federates by web identity with a role's ARN in the pods'
+    // configuration; GKE's metadata server gives every pod its service
+    // account's identity, whatever its SDK.
+    let federates = target == crate::core::spec::EKS;
     let deployed = |id: &str| left_out.get(id) == Some(&false);
     // The (consumer, bucket) uses that hold in this environment.
     let used: BTreeSet<(&str, &str)> = wiring
@@ -241,8 +248,10 @@ pub(crate) fn place(
                 // the consumer's.
                 let partition = crate::core::clouds::aws_partition(region);
                 let role_arn = account_id
+                    .filter(|_| federates)
                     .map(|id| format!("arn:{partition}:iam::{id}:role/{cluster}-{}", a.consumer));
-                if c.web_identity && role_arn.is_none() {
+                let web_identity = c.web_identity && federates;
+                if web_identity && role_arn.is_none() {
                     return Err(ModelError::Bucket {
                         env: env.to_owned(),
                         message: format!(
@@ -252,7 +261,7 @@ pub(crate) fn place(
                     });
                 }
                 identities.push(BucketIdentity {
-                    web_identity: c.web_identity,
+                    web_identity,
                     role_arn,
                     consumer: a.consumer.clone(),
                     key: key(&a.consumer),
@@ -375,6 +384,7 @@ mod tests {
                 slug: "acme",
                 left_out: &left_out,
                 ns: &ns,
+                target: "",
                 holds: false,
                 off_cluster_backups: false,
                 cluster: "acme-prod",
@@ -437,6 +447,7 @@ mod tests {
             slug: "acme",
             left_out: &left_out,
             ns: &ns,
+            target: "eks",
             holds: true,
             off_cluster_backups: false,
             cluster: "acme-prod",

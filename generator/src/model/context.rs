@@ -42,6 +42,11 @@ impl JsonSchema for Scalar {
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]
 pub struct Terraform {
     pub environments: Vec<String>,
+    /// One of them has a workload that signs in by web identity (IRSA).
+    pub web_identity: bool,
+    /// By managed cloud target (every one socle knows): whether an
+    /// environment runs on it.
+    pub clouds: std::collections::BTreeMap<String, bool>,
 }
 
 /// What every template sees.

@@ -51,6 +51,9 @@ pub struct Env {
     pub cluster_kinds: Vec<ClusterKind>,
     /// On a managed cloud: the cluster its Terraform creates.
     pub cloud: Option<EnvCloud>,
+    /// Its managed cloud (`eks`, `gke`), "" elsewhere: what templates
+    /// compare, since `cloud` may be absent.
+    pub cloud_target: String,
     /// By component id (every enabled one): whether it is not deployed
     /// here (the environment's cloud provides in its place, or it runs on
     /// other targets only). A map, so that templates can look one up.
@@ -73,18 +76,50 @@ pub struct Env {
     /// By enabled component id: the ARN of the role it takes by web
     /// identity here, which its pods' configuration names ("" for none).
     pub web_role: BTreeMap<String, String>,
+    /// By enabled component id: whether it reaches its buckets in Google
+    /// Cloud Storage (with its workload identity, on GKE) rather than by
+    /// the S3 API, for templates to look one up.
+    pub gcs: BTreeMap<String, bool>,
+    /// How its secret-store entries are named (`{{store_key env …}}`).
+    pub store_keys: StoreKeys,
+}
+
+/// The names of an environment's secret-store entries: the client's and
+/// the environment's names, then the entry's own parts, joined by `/`
+/// (Vault paths, AWS Secrets Manager names) or, where the store allows no
+/// `/` in a name (Google's Secret Manager: letters, digits, `_`, `-`), by
+/// `_`, which no client, environment or component name holds.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct StoreKeys {
+    pub prefix: String,
+    pub separator: String,
+}
+
+impl StoreKeys {
+    pub(crate) fn new(slug: &str, env: &str, cloud: Option<&str>) -> Self {
+        let separator = match cloud {
+            Some(crate::core::spec::GKE) => "_",
+            _ => "/",
+        };
+        StoreKeys {
+            prefix: format!("{slug}{separator}{env}"),
+            separator: separator.to_owned(),
+        }
+    }
 }
 
 /// A managed cloud environment's cluster, as its Terraform creates it.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct EnvCloud {
-    /// The spec's target (`eks`).
+    /// The spec's target (`eks`, `gke`).
     pub target: String,
     pub region: String,
     pub vpc_cidr: String,
     pub kubernetes_version: String,
-    /// The spec's account, when it names one.
+    /// The spec's account, when it names one (EKS).
     pub account_id: Option<String>,
+    /// The spec's project (GKE).
+    pub project: Option<String>,
     pub cluster_name: String,
     /// The bucket its Terraform creates for the backups, unless the spec
     /// sends them elsewhere (`backup_target`).

@@ -201,8 +201,14 @@ fn cloud_defaults(env: &mut crate::spec::Environment, slug: &str, manifest: &Man
             .or_insert_with(|| crate::spec::Endpoint { cidrs, ports: None });
     }
     if env.backup_target.is_none() {
+        // Each cloud's object storage API; Google's answers for every
+        // region at one name (the S3-compatible XML API included).
+        let endpoint = match env.cloud_target() {
+            Some(crate::core::spec::GKE) => "https://storage.googleapis.com".to_owned(),
+            _ => format!("https://s3.{}.amazonaws.com", cloud.region),
+        };
         env.backup_target = Some(crate::spec::BackupTarget {
-            endpoint: format!("https://s3.{}.amazonaws.com", cloud.region),
+            endpoint,
             bucket: cloud_backup_bucket(slug, &env.name),
             region: Some(cloud.region),
         });
@@ -453,6 +459,11 @@ impl Model {
             // The name a managed cloud's Terraform gives the cluster.
             let cloud_cluster = format!("{}-{}", spec.client.slug, env.name);
             envs.push(Env {
+                store_keys: environment::StoreKeys::new(
+                    &spec.client.slug,
+                    &env.name,
+                    env.cloud_target(),
+                ),
                 name: env.name.clone(),
                 cluster: env.cluster.clone(),
                 cluster_label: if env.cluster.is_empty() && env.cloud.is_some() {
@@ -486,6 +497,7 @@ impl Model {
                 after: Vec::new(),
                 chart_repos: Vec::new(),
                 cluster_kinds: Vec::new(),
+                cloud_target: env.cloud_target().unwrap_or_default().to_owned(),
                 cloud: env
                     .cloud
                     .as_ref()
@@ -499,6 +511,7 @@ impl Model {
                             .clone()
                             .unwrap_or_else(|| t.kubernetes_version.clone()),
                         account_id: c.account_id.clone(),
+                        project: c.project.clone(),
                         cluster_name: cloud_cluster.clone(),
                         backups_bucket: cloud_backups
                             .contains(&env.name)
@@ -529,6 +542,7 @@ impl Model {
                 store_narrowed: false,
                 cloud_identity: BTreeMap::new(),
                 web_role: BTreeMap::new(),
+                gcs: BTreeMap::new(),
                 left_out: components
                     .iter()
                     .map(|c| (c.component.id.clone(), false))
@@ -567,6 +581,7 @@ impl Model {
                     holds,
                     off_cluster_backups: obj.backup_target.off_cluster,
                     cluster: obj.cloud.as_ref().map_or("", |c| c.cluster_name.as_str()),
+                    target: env.cloud_target().unwrap_or_default(),
                     account_id: env.cloud.as_ref().and_then(|c| c.account_id.as_deref()),
                     region: env.cloud.as_ref().map_or("", |c| c.region.as_str()),
                 },
@@ -592,6 +607,12 @@ impl Model {
                     let id = &e.component.id;
                     (id.clone(), consumers.contains_key(id))
                 })
+                .collect();
+            let on_gcs = env.cloud_target() == Some(crate::core::spec::GKE);
+            obj.gcs = obj
+                .cloud_identity
+                .iter()
+                .map(|(id, cloud)| (id.clone(), *cloud && on_gcs))
                 .collect();
             // Every component, "" for those that take no role by web
             // identity here, so templates may look any of them up.
@@ -680,6 +701,13 @@ impl Model {
             declared: names(Some(true)),
             undeclared: names(Some(false)),
         };
+        let web_identity = envs
+            .iter()
+            .any(|e| e.cloud.as_ref().is_some_and(|c| c.web_identity));
+        let clouds = crate::core::spec::CLOUDS
+            .iter()
+            .map(|t| ((*t).to_owned(), envs.iter().any(|e| e.cloud_target == *t)))
+            .collect();
         let mut base = Base {
             client: context::Client {
                 name: spec.client.name.clone(),
@@ -747,6 +775,8 @@ impl Model {
             compose: Default::default(),
             terraform: context::Terraform {
                 environments: envs_on_cloud,
+                web_identity,
+                clouds,
             },
         };
         if !compose_envs.is_empty() {

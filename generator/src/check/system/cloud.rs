@@ -105,6 +105,14 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
         }
     }
     let Some(cluster) = module.resources("aws_eks_cluster").next() else {
+        // Another cloud's cluster: its identities, its managed services and
+        // the endpoints its pods reach are not read, and saying so keeps a
+        // green check from reading as a judged one.
+        for (kind, cloud) in clouds::UNMODELLED_CLUSTERS {
+            if let Some(c) = module.resources(kind).next() {
+                gaps.push(gap(&c.file, c.line, format!("{cloud} cluster ({kind}): socle models Amazon EKS's identities and endpoints only: the workload identity grants, the managed database and buckets, and whether the pods reach them are not judged")));
+            }
+        }
         m.system.not_modelled.extend(gaps);
         return;
     };

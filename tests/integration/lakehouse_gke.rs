@@ -1,0 +1,409 @@
+//! The lakehouse on Google Kubernetes Engine: prod's cluster, Cloud SQL and
+//! Cloud Storage from its own Terraform, Dremio's storage and
+//! Elasticsearch's snapshots in Cloud Storage with their workload
+//! identities (no key, no annotation), secret-store entries named as Secret
+//! Manager allows, and the whole judged by socle check (which says what it
+//! does not model of Google Cloud), kustomize, python-hcl2 and checkov.
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use crate::support::{check_json, materialise, render_text, socle_in, text, tool};
+
+const PROJECT: &str = "acme-lakehouse-prod";
+
+/// The lakehouse example with prod on GKE, in project [`PROJECT`].
+pub fn spec() -> String {
+    spec_with(&format!(
+        "    cloud: {{project: {PROJECT}, region: europe-west9, vpc_cidr: 10.30.0.0/16}}\n"
+    ))
+}
+
+/// The example with prod on GKE, its `cloud` line being `cloud`.
+fn spec_with(cloud: &str) -> String {
+    let example = crate::lakehouse::example();
+    let start = example.find("  - name: prod\n").expect("prod");
+    let end = example.find("\ncomponents:").expect("components");
+    format!(
+        "{}  - name: prod\n    target: gke\n{cloud}{}",
+        &example[..start],
+        &example[end..]
+    )
+}
+
+/// The addresses and ports a namespace's egress policies in prod open,
+/// as "cidr:port" per policy name.
+fn egress(files: &socle::render::FileSet, ns: &str) -> BTreeSet<String> {
+    let path = format!("platform/overlays/prod/namespaces/{ns}/egress.yaml");
+    let mut out = BTreeSet::new();
+    for doc in text(files, &path).split("\n---\n") {
+        let Ok(doc) = crate::support::yaml::<serde_json::Value>(doc) else {
+            continue;
+        };
+        let name = doc["metadata"]["name"].as_str().unwrap_or_default();
+        for rule in doc["spec"]["egress"].as_array().into_iter().flatten() {
+            for to in rule["to"].as_array().into_iter().flatten() {
+                let Some(cidr) = to["ipBlock"]["cidr"].as_str() else {
+                    continue;
+                };
+                for port in rule["ports"].as_array().into_iter().flatten() {
+                    out.insert(format!("{name} {cidr}:{}", port["port"]));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn prod_on_gke_gets_its_own_terraform_cloud_sql_and_cloud_storage_and_passes_socle_check() {
+    let files = crate::support::render_lakehouse_gke();
+    let tf: BTreeSet<&str> = files
+        .keys()
+        .filter_map(|p| p.strip_prefix("terraform/prod/"))
+        .collect();
+    for file in [
+        "README.md",
+        "main.tf",
+        "network.tf",
+        "postgresql.tf",
+        "storage.tf",
+        "identities.tf",
+        "secret-store.yaml",
+    ] {
+        assert!(tf.contains(file), "{file} in {tf:?}");
+    }
+    // None of EKS's files, nor the data platform's.
+    assert!(!tf.contains("eks.tf"), "{tf:?}");
+    assert!(!files.keys().any(|p| p.starts_with("terraform/staging/")));
+    let main = text(&files, "terraform/prod/main.tf");
+    assert!(main.contains("hashicorp/google"), "{main}");
+    assert!(!main.contains("hashicorp/aws"), "{main}");
+
+    // Cloud SQL in place of CloudNativePG; GKE grows its node pool itself.
+    for gone in ["cloudnative-pg", "barman-cloud", "postgresql"] {
+        assert!(!files.contains_key(&format!("argocd/prod/applications/{gone}.yaml")));
+        assert!(files.contains_key(&format!("argocd/staging/applications/{gone}.yaml")));
+    }
+    assert!(files.contains_key("argocd/prod/applications/managed-postgresql.yaml"));
+    assert!(!files.contains_key("argocd/prod/applications/cluster-autoscaler.yaml"));
+    let service = text(
+        &files,
+        "components/managed-postgresql/overlays/prod/service.yaml",
+    );
+    assert!(
+        service.contains("externalName: postgresql.acme-prod.internal"),
+        "{service}"
+    );
+    // The Terraform's private zone holds that name.
+    let terraform: String = files
+        .iter()
+        .filter(|(p, _)| p.starts_with("terraform/prod/") && p.ends_with(".tf"))
+        .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
+        .collect();
+    assert!(
+        terraform.contains("acme-prod.internal."),
+        "the private zone"
+    );
+    assert!(terraform.contains("POSTGRES_17"), "Cloud SQL's version");
+    assert!(
+        terraform.contains("\"REGIONAL\""),
+        "prod is highly available"
+    );
+    assert!(
+        terraform.contains("ADVANCED_DATAPATH"),
+        "NetworkPolicies enforced"
+    );
+    assert!(
+        terraform.contains("acme-lakehouse-prod.svc.id.goog"),
+        "the pool"
+    );
+
+    // Dremio's storage moved to Cloud Storage: Google's default
+    // credentials, no key, no AWS profile, no annotation.
+    let core_site = text(&files, "components/dremio/overlays/prod/core-site.xml");
+    for line in [
+        "<value>com.dremio.plugins.gcs.GoogleBucketFileSystem</value>",
+        "<name>dremio.gcs.use_keyfile</name>\n    <value>false</value>",
+        &format!("<value>{PROJECT}</value>"),
+        "<value>acme-prod-dremio</value>",
+    ] {
+        assert!(core_site.contains(line), "{line} in {core_site}");
+    }
+    assert!(!core_site.contains("s3a"), "{core_site}");
+    let conf = text(&files, "components/dremio/overlays/prod/dremio.conf");
+    assert!(
+        conf.contains("dist: \"dremiogcs:///acme-prod-dremio/prod\""),
+        "{conf}"
+    );
+    assert!(!files.contains_key("components/dremio/overlays/prod/externalsecret.yaml"));
+    assert!(!files.contains_key("components/dremio/overlays/prod/aws-profile"));
+    let backup = text(
+        &files,
+        "components/dremio/overlays/prod/catalog-backup.yaml",
+    );
+    assert!(
+        backup.contains("dremiogcs:///acme-prod-dremio/prod/catalog-backups"),
+        "{backup}"
+    );
+    assert!(!backup.contains("mc rm"), "{backup}");
+    // Staging keeps the client's S3 store.
+    let staging = text(&files, "components/dremio/overlays/staging/dremio.conf");
+    assert!(staging.contains("dremioS3:///"), "{staging}");
+
+    // Elasticsearch's snapshots: a gcs repository in the backups' bucket,
+    // written by its service account, no key in the keystore.
+    let snapshots = text(
+        &files,
+        "components/elasticsearch/manifests/prod/snapshots.yaml",
+    );
+    assert!(
+        snapshots.contains(
+            "{\"type\": \"gcs\", \"settings\": {\"client\": \"default\", \"bucket\": \"acme-prod-backups\""
+        ),
+        "{snapshots}"
+    );
+    assert!(!snapshots.contains("ExternalSecret"), "{snapshots}");
+    let values = text(&files, "components/elasticsearch/values-prod.yaml");
+    assert!(
+        values.contains("serviceAccountName: elasticsearch"),
+        "{values}"
+    );
+    assert!(!values.contains("s3.client"), "{values}");
+
+    // Secret Manager allows no `/` in a name: prod's entries use `_`,
+    // staging's keep their paths.
+    let superset = text(
+        &files,
+        "components/superset/overlays/prod/externalsecret.yaml",
+    );
+    assert!(
+        superset.contains("key: acme_prod_superset_app"),
+        "{superset}"
+    );
+    assert!(!superset.contains("acme/prod/"), "{superset}");
+    let staging = text(
+        &files,
+        "components/superset/overlays/staging/externalsecret.yaml",
+    );
+    assert!(
+        staging.contains("key: acme/staging/superset/app"),
+        "{staging}"
+    );
+    let store = text(&files, "terraform/prod/secret-store.yaml");
+    assert!(store.contains("gcpsm:"), "{store}");
+    assert!(store.contains(&format!("projectID: {PROJECT}")), "{store}");
+
+    // Egress: Google's APIs at private.googleapis.com, the metadata server,
+    // Cloud SQL in the network; no EBS class, no Pod Identity agent.
+    let core = egress(&files, "core");
+    for want in [
+        "allow-external-secret-store 199.36.153.8/30:443",
+        "allow-external-workload-identity 169.254.169.254/32:80",
+    ] {
+        assert!(core.contains(want), "{want} in {core:?}");
+    }
+    let query = egress(&files, "query");
+    assert!(
+        query.contains("allow-external-cloud-buckets 199.36.153.8/30:443"),
+        "{query:?}"
+    );
+    let storage = egress(&files, "storage");
+    assert!(
+        storage.contains("allow-external-databases 10.30.0.0/16:5432"),
+        "{storage:?}"
+    );
+    let all: Vec<String> = ["core", "storage", "query"]
+        .iter()
+        .flat_map(|ns| egress(&files, ns))
+        .collect();
+    assert!(!all.iter().any(|e| e.contains("169.254.170.23")), "{all:?}");
+    assert!(!files.contains_key("platform/overlays/prod/storageclass.yaml"));
+
+    // socle check: no finding, and it says it does not judge GKE's side.
+    let dir = materialise(&files);
+    let (code, out, err) = socle_in(dir.path(), &["check", "."]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("prod: Google Kubernetes Engine cluster (google_container_cluster): socle models Amazon EKS's identities and endpoints only"),
+        "{out}"
+    );
+    let (code, findings) = check_json(&files);
+    assert_eq!(code, 0, "{findings:#?}");
+}
+
+/// kustomize builds what Argo CD syncs in prod: Dremio with no credentials
+/// file, the platform without an EBS class, the Cloud SQL stand-in.
+#[test]
+fn kustomize_builds_the_gke_overlays() {
+    let Some(kubectl) = tool("kubectl") else {
+        return;
+    };
+    let files = crate::support::render_lakehouse_gke();
+    let dir = materialise(&files);
+    let build = |overlay: &str| -> Vec<serde_json::Value> {
+        let out = Command::new(&kubectl)
+            .args(["kustomize", overlay])
+            .current_dir(dir.path())
+            .output()
+            .expect("kubectl kustomize");
+        crate::support::assert_success(&out);
+        String::from_utf8_lossy(&out.stdout)
+            .split("\n---\n")
+            .map(|d| crate::support::yaml(d).expect("kustomize's output parses"))
+            .collect()
+    };
+    let dremio = build("components/dremio/overlays/prod");
+    let account = dremio
+        .iter()
+        .find(|d| d["kind"] == "ServiceAccount" && d["metadata"]["name"] == "dremio")
+        .expect("ServiceAccount dremio");
+    assert!(
+        account["metadata"].get("annotations").is_none(),
+        "{account}"
+    );
+    for name in ["dremio-master", "dremio-executor"] {
+        let set = dremio
+            .iter()
+            .find(|d| d["kind"] == "StatefulSet" && d["metadata"]["name"] == name)
+            .expect(name);
+        let pod = &set["spec"]["template"]["spec"];
+        assert_eq!(pod["serviceAccountName"], "dremio");
+        let volumes = pod["volumes"].as_array().expect("volumes");
+        let s3 = volumes.iter().find(|v| v["name"] == "s3").expect("s3");
+        assert!(s3.get("emptyDir").is_some(), "{s3}");
+        assert!(s3.get("secret").is_none(), "{s3}");
+        assert!(!volumes.iter().any(|v| v["name"] == "aws-iam-token"));
+    }
+    assert!(!dremio
+        .iter()
+        .any(|d| d["kind"] == "ExternalSecret" && d["metadata"]["name"] == "dremio-s3"));
+    assert!(build("platform/overlays/prod")
+        .iter()
+        .all(|d| d["kind"] != "StorageClass"));
+    let sql = build("components/managed-postgresql/overlays/prod");
+    assert!(sql
+        .iter()
+        .all(|d| d["metadata"]["namespace"] == "lakehouse-storage"));
+    let admin = sql
+        .iter()
+        .find(|d| d["kind"] == "ExternalSecret")
+        .expect("ExternalSecret");
+    assert_eq!(
+        admin["spec"]["data"][0]["remoteRef"]["key"],
+        "acme_prod_postgresql_admin"
+    );
+}
+
+/// Every `.tf` file parses with python-hcl2 and checkov's Terraform
+/// framework fails none of its checks; each one skipped inline is in the
+/// README's exceptions. `terraform validate` needs Google's provider,
+/// which the machines running these tests do not have: the README says
+/// the repository's workflow validates it where the network is.
+#[test]
+fn the_terraform_parses_and_passes_checkov() {
+    let files = crate::support::render_lakehouse_gke();
+    if let Some(summary) = crate::support::assert_terraform_passes_hcl2_and_checkov(&files, "prod")
+    {
+        assert!(summary["passed"].as_u64().unwrap_or(0) > 50, "{summary}");
+    }
+    let workflow = text(&files, ".github/workflows/checks.yaml");
+    assert!(workflow.contains("validate"), "{workflow}");
+}
+
+/// A GKE environment names its project; AWS's account and a region of
+/// another cloud are refused, naming the field.
+#[test]
+fn gke_needs_its_project_and_refuses_aws_fields() {
+    for (cloud, wants) in [
+        (
+            "    cloud: {region: europe-west9, vpc_cidr: 10.30.0.0/16}\n",
+            "target gke creates the cluster in a Google Cloud project",
+        ),
+        (
+            "    cloud: {project: acme-lakehouse-prod, region: europe-west9, vpc_cidr: 10.30.0.0/16, account_id: \"111122223333\"}\n",
+            "`account_id` is an AWS account",
+        ),
+        (
+            "    cloud: {project: acme-lakehouse-prod, region: eu-west-3, vpc_cidr: 10.30.0.0/16}\n",
+            "\"eu-west-3\" is not a gke region",
+        ),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs_err::write(dir.path().join("socle.yaml"), spec_with(cloud)).expect("spec");
+        let (code, _, err) = socle_in(
+            dir.path(),
+            &["new", "--spec", "socle.yaml", "--no-git", "--out", "out"],
+        );
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains(wants), "{wants}: {err}");
+        assert!(err.contains("environments[2].cloud"), "{err}");
+        assert!(!dir.path().join("out").exists());
+    }
+    let files = render_text(&spec());
+    assert!(files.contains_key("terraform/prod/main.tf"));
+}
+
+/// `socle update` moves prod from its cluster to GKE, from GKE to EKS, and
+/// back to its cluster, with the three-way merge and socle check passing
+/// at each step.
+#[test]
+fn update_moves_lakehouse_prod_to_gke_then_eks_and_back() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    fs_err::write(tmp.path().join("spec.yaml"), crate::lakehouse::example()).expect("spec");
+    let (code, out, err) = socle_in(tmp.path(), &["new", "--spec", "spec.yaml", "--out", "repo"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let dir = tmp.path().join("repo");
+    let path = dir.join("socle.yaml");
+    let kubernetes = fs_err::read_to_string(&path).expect("spec");
+    let gke = spec();
+    let eks = crate::lakehouse_eks::spec();
+    for (text, target) in [(&gke, "gke"), (&eks, "eks"), (&kubernetes, "kubernetes")] {
+        fs_err::write(&path, text).expect("write");
+        crate::support::git(&dir, &["commit", "-qam", "move prod"]);
+        let (code, out, err) = socle_in(&dir, &["update"]);
+        assert_eq!(code, 0, "{target}: {out}{err}");
+        assert!(out.contains("0 conflict(s)"), "{target}: {out}");
+        assert_eq!(
+            dir.join("terraform/prod/eks.tf").exists(),
+            target == "eks",
+            "{out}"
+        );
+        let secret_store = dir.join("terraform/prod/secret-store.yaml");
+        let gcpsm = fs_err::read_to_string(&secret_store).is_ok_and(|t| t.contains("gcpsm:"));
+        assert_eq!(gcpsm, target == "gke", "{target}");
+        for (app, there) in [
+            ("postgresql", target == "kubernetes"),
+            ("managed-postgresql", target != "kubernetes"),
+            ("cluster-autoscaler", target == "eks"),
+        ] {
+            let file = format!("argocd/prod/applications/{app}.yaml");
+            assert_eq!(dir.join(&file).exists(), there, "{target}: {file}");
+        }
+        crate::support::git(&dir, &["add", "-A"]);
+        crate::support::git(&dir, &["commit", "-qm", "update"]);
+        let (code, out, _) = socle_in(&dir, &["check", "."]);
+        assert_eq!(code, 0, "{target}: {out}");
+    }
+}
+
+/// `socle blueprint show` says what GKE replaces.
+#[test]
+fn blueprint_show_says_what_gke_changes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, out, err) = socle_in(dir.path(), &["blueprint", "show", "lakehouse"]);
+    assert_eq!(code, 0, "{err}");
+    let gke = out
+        .split("\ngke (")
+        .nth(1)
+        .expect("a gke section")
+        .split("\n\n")
+        .next()
+        .unwrap_or_default();
+    assert!(
+        gke.contains("  leaves out postgresql: Cloud SQL for PostgreSQL"),
+        "{gke}"
+    );
+    assert!(gke.contains("  adds managed-postgresql: "), "{gke}");
+    assert!(!gke.contains("cluster-autoscaler"), "{gke}");
+}
