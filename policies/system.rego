@@ -487,10 +487,14 @@ deny contains finding("SOC-SYS-018", sprintf("[%s] service account %s/%s takes A
 	not i.agent.allowed
 }
 
-# An EKS cluster whose network plugin does not enforce NetworkPolicies
+# A managed cluster whose network plugin does not enforce NetworkPolicies
 # accepts them all and applies none: every isolation and egress rule of
 # the environment is void.
-deny contains finding("SOC-SYS-019", sprintf("[%s] the environment deploys %d NetworkPolicies, but its EKS cluster does not enforce them (%s): the API server accepts every policy and no traffic is filtered. Set enableNetworkPolicy to \"true\" in the vpc-cni add-on's configuration_values, or install a network plugin that enforces them", [env, input.cloud.network_policies, input.cloud.enforcement_by]), input.cloud.enforcement_at) if {
+enforcement_fix := "Create the cluster with datapath_provider = \"ADVANCED_DATAPATH\" (GKE Dataplane V2), or enable its network_policy (Calico)" if input.cloud.provider == "gke"
+
+enforcement_fix := "Set enableNetworkPolicy to \"true\" in the vpc-cni add-on's configuration_values" if input.cloud.provider != "gke"
+
+deny contains finding("SOC-SYS-019", sprintf("[%s] the environment deploys %d NetworkPolicies, but its %s cluster does not enforce them (%s): the API server accepts every policy and no traffic is filtered. %s, or install a network plugin that enforces them", [env, input.cloud.network_policies, upper(input.cloud.provider), input.cloud.enforcement_by, enforcement_fix]), input.cloud.enforcement_at) if {
 	input.cloud.enforces_policies == false
 	input.cloud.network_policies > 0
 }

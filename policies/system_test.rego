@@ -787,6 +787,14 @@ test_policies_on_a_cluster_that_ignores_them_are_denied if {
 	contains(msg, "deploys 3 NetworkPolicies, but its EKS cluster does not enforce them (the vpc-cni add-on)")
 }
 
+test_policies_on_a_gke_cluster_that_ignores_them_are_denied if {
+	c := object.union(cloud([], false, 3), {"provider": "gke", "enforcement_by": "the cluster's default datapath"})
+	msg := message(with_cloud(c), "SOC-SYS-019")
+	contains(msg, "deploys 3 NetworkPolicies, but its GKE cluster does not enforce them (the cluster's default datapath)")
+	contains(msg, "datapath_provider = \"ADVANCED_DATAPATH\"")
+	not contains(msg, "vpc-cni")
+}
+
 test_no_policies_nothing_to_enforce if {
 	count(findings(with_cloud(cloud([], false, 0)), "SOC-SYS-019")) == 0
 }

@@ -256,8 +256,8 @@ fn helper_concat(p: &[&Value]) -> Result<String, String> {
     Ok(yaml_quote(&joined))
 }
 
-/// A secret-store entry's name in an environment: `{{store_key env "superset"
-/// "app"}}` (see `model::environment::StoreKeys`). Each part is plain-safe
+/// A secret-store entry's name in an environment: `{{store_key env "web"
+/// "admin"}}` (see `model::environment::StoreKeys`). Each part is plain-safe
 /// without its separator, so the name is too.
 fn helper_store_key(p: &[&Value]) -> Result<String, String> {
     let [env, parts @ ..] = p else {

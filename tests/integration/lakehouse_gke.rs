@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use crate::support::{check_json, materialise, render_text, socle_in, text, tool};
+use crate::support::{check_json, finds, materialise, render_text, socle_in, text, tool};
 
 const PROJECT: &str = "acme-lakehouse-prod";
 
@@ -220,16 +220,58 @@ fn prod_on_gke_gets_its_own_terraform_cloud_sql_and_cloud_storage_and_passes_soc
     assert!(!all.iter().any(|e| e.contains("169.254.170.23")), "{all:?}");
     assert!(!files.contains_key("platform/overlays/prod/storageclass.yaml"));
 
-    // socle check: no finding, and it says it does not judge GKE's side.
+    // socle check: no finding, and it says what it does not judge of GKE.
     let dir = materialise(&files);
     let (code, out, err) = socle_in(dir.path(), &["check", "."]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(
-        out.contains("prod: Google Kubernetes Engine cluster (google_container_cluster): socle models Amazon EKS's identities and endpoints only"),
+        out.contains("prod: Google Kubernetes Engine cluster (google_container_cluster): socle reads whether it enforces NetworkPolicies and which buckets its Terraform creates; its workload identity grants (IAM members)"),
         "{out}"
     );
     let (code, findings) = check_json(&files);
     assert_eq!(code, 0, "{findings:#?}");
+
+    // What it does judge: a cluster on GKE's default datapath ignores
+    // every NetworkPolicy; Dremio's bucket must be one the Terraform makes.
+    let gke = text(&files, "terraform/prod/gke.tf");
+    assert!(
+        gke.contains("  datapath_provider = \"ADVANCED_DATAPATH\"\n"),
+        "{gke}"
+    );
+    let mut legacy = files.clone();
+    legacy.insert(
+        "terraform/prod/gke.tf".into(),
+        gke.replace("  datapath_provider = \"ADVANCED_DATAPATH\"\n", "")
+            .into_bytes(),
+    );
+    let (code, findings) = check_json(&legacy);
+    assert_eq!(code, 1);
+    assert!(
+        finds(
+            &findings,
+            "SOC-SYS-019",
+            &["its GKE cluster does not enforce them"]
+        ),
+        "{findings:#?}"
+    );
+    let storage = text(&files, "terraform/prod/storage.tf");
+    let mut renamed = files.clone();
+    renamed.insert(
+        "terraform/prod/storage.tf".into(),
+        storage
+            .replace("\"acme-prod-dremio\"", "\"acme-prod-engine\"")
+            .into_bytes(),
+    );
+    let (code, findings) = check_json(&renamed);
+    assert_eq!(code, 1);
+    assert!(
+        finds(
+            &findings,
+            "SOC-SYS-012",
+            &["dremio-prod", "acme-prod-dremio"]
+        ),
+        "{findings:#?}"
+    );
 }
 
 /// kustomize builds what Argo CD syncs in prod: Dremio with no credentials

@@ -60,7 +60,5 @@ pub fn aws_partition(region: &str) -> &'static str {
 
 /// The Terraform resources of the managed clusters whose cloud the checker
 /// does not model, with the cloud's name.
-pub const UNMODELLED_CLUSTERS: &[(&str, &str)] = &[
-    ("google_container_cluster", "Google Kubernetes Engine"),
-    ("azurerm_kubernetes_cluster", "Azure Kubernetes Service"),
-];
+pub const UNMODELLED_CLUSTERS: &[(&str, &str)] =
+    &[("azurerm_kubernetes_cluster", "Azure Kubernetes Service")];

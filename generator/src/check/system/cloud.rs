@@ -104,6 +104,12 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
             )),
         }
     }
+    if let Some(cluster) = module.resources("google_container_cluster").next() {
+        let cloud = super::cloud_gke::resolve(m, &module, cluster, &mut gaps);
+        m.system.not_modelled.extend(gaps);
+        m.system.cloud = Some(cloud);
+        return;
+    }
     let Some(cluster) = module.resources("aws_eks_cluster").next() else {
         // Another cloud's cluster: its identities, its managed services and
         // the endpoints its pods reach are not read, and saying so keeps a
@@ -154,12 +160,7 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
             clouds::EKS_POD_IDENTITY_AGENT,
             clouds::EKS_POD_IDENTITY_PORT
         ),
-        network_policies: m
-            .system
-            .objects
-            .iter()
-            .filter(|o| o.kind == "NetworkPolicy" && o.group == "networking.k8s.io")
-            .count(),
+        network_policies: network_policies(m),
         ..Cloud::default()
     };
 
@@ -285,26 +286,12 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
             }
         }
     }
-    // Another network plugin installed by an Application enforces the
-    // policies itself.
-    let plugin = m.system.applications.iter().find_map(|a| {
-        a.sources.iter().find_map(|s| {
-            s.chart
-                .as_deref()
-                .filter(|c| clouds::POLICY_ENFORCING_CHARTS.contains(c))
-                .map(|c| (a, c))
-        })
-    });
     (
         cloud.enforces_policies,
         cloud.enforcement_by,
         cloud.enforcement_at,
-    ) = match (plugin, vpc_cni) {
-        (Some((app, chart)), _) => (
-            Some(true),
-            format!("chart {chart} of Application {:?}", app.name),
-            app.at.clone(),
-        ),
+    ) = match (policy_plugin(m), vpc_cni) {
+        (Some((by, place)), _) => (Some(true), by, place),
         (None, Some((enforced, at))) => (enforced, "the vpc-cni add-on".into(), at),
         (None, None) if unknown_addon.is_some() => (
             None,
@@ -581,6 +568,33 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
     }
     m.system.not_modelled.extend(gaps);
     m.system.cloud = Some(cloud);
+}
+
+/// The NetworkPolicies the environment deploys.
+pub(crate) fn network_policies(m: &Modelled) -> usize {
+    m.system
+        .objects
+        .iter()
+        .filter(|o| o.kind == "NetworkPolicy" && o.group == "networking.k8s.io")
+        .count()
+}
+
+/// A network plugin an Application installs, which enforces the policies
+/// itself whatever the cloud's own plugin does: what it is, and where.
+pub(crate) fn policy_plugin(m: &Modelled) -> Option<(String, At)> {
+    m.system.applications.iter().find_map(|a| {
+        a.sources.iter().find_map(|s| {
+            s.chart
+                .as_deref()
+                .filter(|c| clouds::POLICY_ENFORCING_CHARTS.contains(c))
+                .map(|c| {
+                    (
+                        format!("chart {c} of Application {:?}", a.name),
+                        a.at.clone(),
+                    )
+                })
+        })
+    })
 }
 
 /// A service account granted a role, before it is judged.

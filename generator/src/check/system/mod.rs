@@ -16,6 +16,7 @@ pub(crate) mod backups;
 pub(crate) mod build;
 pub(crate) mod cloud;
 pub(crate) mod cloud_dns;
+pub(crate) mod cloud_gke;
 pub(crate) mod cloud_iam;
 pub(crate) mod cloud_trust;
 pub(crate) mod kustomize;

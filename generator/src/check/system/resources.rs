@@ -31,11 +31,12 @@ fn re(cell: &'static OnceLock<regex::Regex>, pattern: &str) -> &'static regex::R
 
 fn s3_url() -> &'static regex::Regex {
     static RE: OnceLock<regex::Regex> = OnceLock::new();
-    // `s3://bucket`, Hadoop's `s3a://bucket`, and the `dremioS3:///bucket`
-    // of a query engine's distributed storage (its authority is empty).
+    // `s3://bucket`, Hadoop's `s3a://bucket`, the `dremioS3:///bucket` of
+    // a query engine's distributed storage (its authority is empty), and
+    // their Cloud Storage forms `gs://bucket` and `dremiogcs:///bucket`.
     re(
         &RE,
-        r"\b(?:s3a?://|dremioS3:///)([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])",
+        r"\b(?:s3a?://|dremioS3:///|gs://|dremiogcs:///)([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])",
     )
 }
 
@@ -70,7 +71,7 @@ fn text_markers() -> &'static regex::Regex {
     static RE: OnceLock<regex::Regex> = OnceLock::new();
     re(
         &RE,
-        r"s3a?://|S3:///|ucket|UCKET|lient(?:_id|-id|\.id|Id|ID)|https?://|/realms/",
+        r"s3a?://|S3:///|gs://|gcs:///|ucket|UCKET|lient(?:_id|-id|\.id|Id|ID)|https?://|/realms/",
     )
 }
 
@@ -377,7 +378,12 @@ fn text(s: &str, base: &[Value], path: &[Step<'_>], out: &mut Vec<(Vec<Value>, S
         return;
     }
     let here = || owned_path(base, path);
-    if s.contains("s3://") || s.contains("s3a://") || s.contains("S3:///") {
+    if s.contains("s3://")
+        || s.contains("s3a://")
+        || s.contains("S3:///")
+        || s.contains("gs://")
+        || s.contains("gcs:///")
+    {
         for c in s3_url().captures_iter(s) {
             out.push((here(), Said::Bucket(c[1].to_owned())));
         }
@@ -1314,6 +1320,8 @@ mod tests {
                     {"name": "WAREHOUSE_BUCKETS", "value": "a-1 b-2"}],
             "literals": ["ZEPPELIN_NOTEBOOK_S3_BUCKET=notes"],
             "conf": "paths: {\n  dist: \"dremioS3:///engine-dist/prod\"\n}\n",
+            "gcs": "paths: {\n  dist: \"dremiogcs:///engine-gcs/prod\"\n}\n",
+            "archive": "gs://cold-archive/2026/",
             "expr": "sum by (bucket) (x{bucket=~\"iceberg-.+\"})",
             "tenant": {"buckets": [{"name": "made"}]},
         }));
@@ -1329,6 +1337,8 @@ mod tests {
             "b-2",
             "notes",
             "engine-dist",
+            "engine-gcs",
+            "cold-archive",
         ] {
             assert!(found.contains(&Said::Bucket(b.into())), "{b}: {found:?}");
         }
