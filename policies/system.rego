@@ -554,6 +554,20 @@ deny contains finding("SOC-SYS-024", sprintf("[%s] ExternalSecret %s of Applicat
 	r.reach.allowed == false
 }
 
+# On GKE each Kubernetes service account is an IAM principal of its own:
+# a consumer none of whose accounts holds a role giving the access it needs
+# on the bucket is refused by Cloud Storage (403).
+gcs_roles_text(g) := "no role" if count(g.roles) == 0
+
+gcs_roles_text(g) := sprintf("only %s (%s)", [concat(", ", g.roles), concat(", ", g.places)]) if count(g.roles) > 0
+
+gcs_needed := {"read": "roles/storage.objectViewer", "write": "roles/storage.objectUser"}
+
+deny contains finding("SOC-SYS-028", sprintf("[%s] Application %q (wave %d) uses bucket %q (%s access) in Cloud Storage, but its service accounts (%s) hold %s on it: Cloud Storage refuses them (403). Grant %s on the bucket to the account its pods run as (google_storage_bucket_iam_member, member principal://.../subject/ns/<namespace>/sa/<account>)", [env, g.consumer, apps[g.consumer].wave, g.bucket, g.access, concat(", ", g.accounts), gcs_roles_text(g), gcs_needed[g.access]]), g.at) if {
+	some g in input.cloud.gcs_grants
+	not g.allowed
+}
+
 # A bucket the Terraform creates has no keys: its consumer signs in with a
 # pod identity, and one whose service accounts have none gets no
 # credentials at all.

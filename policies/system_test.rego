@@ -127,7 +127,7 @@ with_connection(c) := object.union(model, {"connections": [c]})
 
 with_need(n) := object.union(model, {"needs": [n]})
 
-sys_ids := {"SOC-SYS-001", "SOC-SYS-002", "SOC-SYS-003", "SOC-SYS-004", "SOC-SYS-005", "SOC-SYS-006", "SOC-SYS-007", "SOC-SYS-008", "SOC-SYS-009", "SOC-SYS-010", "SOC-SYS-011", "SOC-SYS-012", "SOC-SYS-013", "SOC-SYS-014", "SOC-SYS-015", "SOC-SYS-016", "SOC-SYS-017", "SOC-SYS-018", "SOC-SYS-019", "SOC-SYS-020", "SOC-SYS-021", "SOC-SYS-022", "SOC-SYS-023", "SOC-SYS-024", "SOC-SYS-025", "SOC-SYS-026"}
+sys_ids := {"SOC-SYS-001", "SOC-SYS-002", "SOC-SYS-003", "SOC-SYS-004", "SOC-SYS-005", "SOC-SYS-006", "SOC-SYS-007", "SOC-SYS-008", "SOC-SYS-009", "SOC-SYS-010", "SOC-SYS-011", "SOC-SYS-012", "SOC-SYS-013", "SOC-SYS-014", "SOC-SYS-015", "SOC-SYS-016", "SOC-SYS-017", "SOC-SYS-018", "SOC-SYS-019", "SOC-SYS-020", "SOC-SYS-021", "SOC-SYS-022", "SOC-SYS-023", "SOC-SYS-024", "SOC-SYS-025", "SOC-SYS-026", "SOC-SYS-027", "SOC-SYS-028"}
 
 # The one message of rule `id` (fails when there is none or several).
 message(m, id) := msg if {
@@ -872,7 +872,7 @@ test_a_service_account_naming_a_role_that_does_not_trust_it_is_denied if {
 }
 
 test_no_cloud_no_cloud_findings if {
-	every id in {"SOC-SYS-018", "SOC-SYS-019", "SOC-SYS-020", "SOC-SYS-021", "SOC-SYS-022", "SOC-SYS-023", "SOC-SYS-024", "SOC-SYS-025", "SOC-SYS-027"} {
+	every id in {"SOC-SYS-018", "SOC-SYS-019", "SOC-SYS-020", "SOC-SYS-021", "SOC-SYS-022", "SOC-SYS-023", "SOC-SYS-024", "SOC-SYS-025", "SOC-SYS-027", "SOC-SYS-028"} {
 		count(findings(model, id)) == 0
 	}
 }
@@ -960,4 +960,28 @@ test_a_consumer_of_a_terraform_bucket_without_a_pod_identity_is_denied if {
 	msg := message(with_cloud(object.union(cloud([], true, 3), {"unsigned": [u]})), "SOC-SYS-025")
 	contains(msg, "[prod] Application \"db\" (wave 1) uses bucket \"acme-prod-logs\", which the environment's Terraform creates, but none of its service accounts (data-storage/db) has a pod identity")
 	count(findings(with_cloud(object.union(cloud([], true, 3), {"unsigned": []})), "SOC-SYS-025")) == 0
+}
+
+# --- SOC-SYS-028: a Cloud Storage consumer its bucket's IAM does not admit ---
+
+gcs_grant(roles, allowed) := {
+	"consumer": "dremio", "bucket": "acme-prod-dremio", "access": "write", "at": at("components/dremio/overlays/prod/dremio.conf", 9),
+	"accounts": ["lakehouse-query/dremio"], "roles": roles, "places": ["terraform/prod/identities.tf:40" | some _ in roles], "allowed": allowed,
+}
+
+gke_with(grants) := object.union(model, {"environment": "prod", "applications": [app("dremio", 4, "platform", "lakehouse-query")], "cloud": object.union(cloud([], true, 3), {"provider": "gke", "gcs_grants": grants})})
+
+test_a_gcs_consumer_without_a_grant_is_denied if {
+	msg := message(gke_with([gcs_grant([], false)]), "SOC-SYS-028")
+	contains(msg, "uses bucket \"acme-prod-dremio\" (write access) in Cloud Storage, but its service accounts (lakehouse-query/dremio) hold no role on it")
+	contains(msg, "Grant roles/storage.objectUser")
+}
+
+test_a_gcs_consumer_that_may_only_read_is_denied_writing if {
+	msg := message(gke_with([gcs_grant(["roles/storage.objectViewer"], false)]), "SOC-SYS-028")
+	contains(msg, "hold only roles/storage.objectViewer (terraform/prod/identities.tf:40)")
+}
+
+test_a_granted_gcs_consumer_passes if {
+	count(findings(gke_with([gcs_grant(["roles/storage.objectUser"], true)]), "SOC-SYS-028")) == 0
 }

@@ -225,7 +225,7 @@ fn prod_on_gke_gets_its_own_terraform_cloud_sql_and_cloud_storage_and_passes_soc
     let (code, out, err) = socle_in(dir.path(), &["check", "."]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(
-        out.contains("prod: Google Kubernetes Engine cluster (google_container_cluster): socle reads whether it enforces NetworkPolicies and which buckets its Terraform creates; its workload identity grants (IAM members)"),
+        out.contains("prod: Google Kubernetes Engine cluster (google_container_cluster): socle reads whether it enforces NetworkPolicies, the buckets its Terraform creates and the storage roles IAM grants the consumers' service accounts on them; Secret Manager's grants"),
         "{out}"
     );
     let (code, findings) = check_json(&files);
@@ -272,6 +272,41 @@ fn prod_on_gke_gets_its_own_terraform_cloud_sql_and_cloud_storage_and_passes_soc
         ),
         "{findings:#?}"
     );
+    // Cloud Storage admits Dremio by its own service account's grant: one
+    // to another account, or a role that only reads, is refused.
+    let identities = text(&files, "terraform/prod/identities.tf");
+    let member = "/ns/lakehouse-query/sa/dremio\"";
+    let user = "roles/storage.objectUser\"\n  member = \"${local.workload_principal}/ns/lakehouse-query/sa/dremio\"";
+    let viewer = user.replace("objectUser", "objectViewer");
+    for (from, to, says) in [
+        (
+            member,
+            "/ns/lakehouse-query/sa/other\"",
+            "hold no role on it",
+        ),
+        (
+            user,
+            viewer.as_str(),
+            "hold only roles/storage.objectViewer",
+        ),
+    ] {
+        assert!(identities.contains(from), "{from} in {identities}");
+        let mut changed = files.clone();
+        changed.insert(
+            "terraform/prod/identities.tf".into(),
+            identities.replace(from, to).into_bytes(),
+        );
+        let (code, findings) = check_json(&changed);
+        assert_eq!(code, 1, "{to}");
+        assert!(
+            finds(
+                &findings,
+                "SOC-SYS-028",
+                &["dremio-prod", "acme-prod-dremio", says]
+            ),
+            "{findings:#?}"
+        );
+    }
 }
 
 /// kustomize builds what Argo CD syncs in prod: Dremio with no credentials

@@ -424,6 +424,32 @@ impl<'m> Evaluator<'m> {
                 }
             }
         }
+        // A Cloud Storage bucket's name, id and URL are the name it is
+        // created with.
+        if let (
+            "google_storage_bucket",
+            [TraversalOperator::GetAttr(name), TraversalOperator::GetAttr(attr)],
+        ) = (root, ops)
+        {
+            let bucket = self
+                .module
+                .resources("google_storage_bucket")
+                .find(|b| b.resource().is_some_and(|(_, n)| n == name.as_str()))
+                .filter(|b| {
+                    !b.block
+                        .body
+                        .attributes()
+                        .any(|a| matches!(a.key.as_str(), "for_each" | "count"))
+                })
+                .and_then(|b| self.attribute(&b.block, "name", &Instance::Single));
+            if let Some(Value::String(bucket)) = bucket {
+                match attr.as_str() {
+                    "id" | "name" => return Some(Value::String(bucket)),
+                    "url" => return Some(Value::String(format!("gs://{bucket}"))),
+                    _ => {}
+                }
+            }
+        }
         let mut path = root.to_owned();
         for op in ops {
             match op {

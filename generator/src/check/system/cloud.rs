@@ -105,7 +105,7 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
         }
     }
     if let Some(cluster) = module.resources("google_container_cluster").next() {
-        let cloud = super::cloud_gke::resolve(m, &module, cluster, &mut gaps);
+        let cloud = super::cloud_gke::resolve(m, facts, &module, cluster, &mut gaps);
         m.system.not_modelled.extend(gaps);
         m.system.cloud = Some(cloud);
         return;

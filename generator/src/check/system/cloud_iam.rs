@@ -457,7 +457,7 @@ pub(crate) fn secret_reads(
 
 /// The service accounts an Application's workloads may run as: those
 /// its charts' facts name, and the ServiceAccounts it creates.
-fn accounts(m: &Modelled, facts: &ChartFacts, app: &str) -> Vec<(String, String)> {
+pub(crate) fn accounts(m: &Modelled, facts: &ChartFacts, app: &str) -> Vec<(String, String)> {
     let Some(a) = m.system.applications.iter().find(|a| a.name == app) else {
         return Vec::new();
     };

@@ -145,6 +145,30 @@ pub struct Cloud {
     /// Connections to a managed service the Terraform places in known
     /// subnets, with the subnets the consumer's egress does not reach.
     pub managed_reaches: Vec<ManagedReach>,
+    /// On GKE: each use of a bucket the Terraform creates, with the IAM
+    /// roles the consumer's Kubernetes service accounts hold on it.
+    pub gcs_grants: Vec<GcsGrant>,
+}
+
+/// A consumer of a Cloud Storage bucket of a GKE cluster's Terraform, and
+/// what IAM grants its service accounts (Workload Identity Federation for
+/// GKE: each one is a principal of its own) on the bucket.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct GcsGrant {
+    pub consumer: String,
+    pub bucket: String,
+    /// `read` or `write` (see [`BucketUse::access`]).
+    pub access: String,
+    /// Where the consumer names the bucket.
+    pub at: At,
+    /// Its namespace/service account pairs.
+    pub accounts: Vec<String>,
+    /// The roles they hold on the bucket (or the project), with where each
+    /// is granted.
+    pub roles: Vec<String>,
+    pub places: Vec<String>,
+    /// Whether one of the roles gives the access.
+    pub allowed: bool,
 }
 
 /// A connection to a managed service (an RDS instance behind a private
