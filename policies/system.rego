@@ -513,6 +513,17 @@ warn contains finding("SOC-SYS-020", sprintf("[%s] the pod identity for %s/%s na
 # An ExternalSecret whose entry the operator's role may not read fails on
 # every refresh: its Secret is never written.
 deny contains finding("SOC-SYS-021", sprintf("[%s] ExternalSecret %s of Application %q (wave %d) reads %q from Secrets Manager (store %q, %s) as the External Secrets operator %s, whose role %s grants secretsmanager:GetSecretValue on none of it (%s): AWS answers AccessDeniedException and the Secret is never written. Grant the role that entry's ARN, or keep the entry under a path the role reads", [env, r.external_secret, r.app, apps[r.app].wave, r.key, r.store, r.region, r.operator, r.role, concat(", ", r.policies)]), r.at) if {
+	input.cloud.provider != "gke"
+	some r in input.cloud.secret_reads
+	not r.allowed
+}
+
+secret_grants_text(r) := "no role" if count(r.policies) == 0
+
+secret_grants_text(r) := sprintf("%s (%s), none of which reaches it", [r.role, concat(", ", r.policies)]) if count(r.policies) > 0
+
+deny contains finding("SOC-SYS-021", sprintf("[%s] ExternalSecret %s of Application %q (wave %d) reads %q from Secret Manager (store %q, project %s) as the External Secrets operator %s, whose Kubernetes service account holds %s: Google answers PERMISSION_DENIED and the Secret is never written. Grant roles/secretmanager.secretAccessor to its principal (principal://.../subject/ns/<namespace>/sa/<account>) on the entry, or on the project with a condition on the environment's prefix that the entry's name begins with", [env, r.external_secret, r.app, apps[r.app].wave, r.key, r.store, r.region, r.operator, secret_grants_text(r)]), r.at) if {
+	input.cloud.provider == "gke"
 	some r in input.cloud.secret_reads
 	not r.allowed
 }
@@ -551,6 +562,7 @@ deny contains finding("SOC-SYS-024", sprintf("[%s] Application %q (wave %d) uses
 
 deny contains finding("SOC-SYS-024", sprintf("[%s] ExternalSecret %s of Application %q reads %q from Secrets Manager as the External Secrets operator %s, but egress from namespace %q does not reach Secrets Manager (%s; %s): the Secret is never written. Allow egress there", [env, r.external_secret, r.app, r.key, r.operator, split(r.operator, "/")[0], r.endpoint, policies_text(r.reach)]), r.at) if {
 	some r in input.cloud.secret_reads
+	r.endpoint != ""
 	r.reach.allowed == false
 }
 

@@ -985,3 +985,28 @@ test_a_gcs_consumer_that_may_only_read_is_denied_writing if {
 test_a_granted_gcs_consumer_passes if {
 	count(findings(gke_with([gcs_grant(["roles/storage.objectUser"], true)]), "SOC-SYS-028")) == 0
 }
+
+# --- SOC-SYS-021 on GKE: an entry the operator's account may not read ---
+
+gke_read(role, policies, allowed) := {
+	"app": "superset", "external_secret": "bi/superset", "key": "acme_prod_superset_app", "at": at("components/superset/overlays/prod/externalsecret.yaml", 27),
+	"store": "lakehouse-secrets", "region": "acme-lakehouse-prod", "operator": "lakehouse-core/external-secrets",
+	"role": role, "policies": policies, "allowed": allowed, "reach": {"allowed": false}, "endpoint": "",
+}
+
+gke_reads(reads) := object.union(model, {"environment": "prod", "applications": [app("superset", 5, "platform", "bi")], "cloud": object.union(cloud([], true, 3), {"provider": "gke", "secret_reads": reads})})
+
+test_a_secret_the_gke_operator_may_not_read_is_denied if {
+	msg := message(gke_reads([gke_read("", [], false)]), "SOC-SYS-021")
+	contains(msg, "reads \"acme_prod_superset_app\" from Secret Manager (store \"lakehouse-secrets\", project acme-lakehouse-prod)")
+	contains(msg, "holds no role: Google answers PERMISSION_DENIED")
+	not contains(msg, "AWS")
+	msg2 := message(gke_reads([gke_read("roles/secretmanager.secretAccessor", ["terraform/prod/identities.tf:17"], false)]), "SOC-SYS-021")
+	contains(msg2, "holds roles/secretmanager.secretAccessor (terraform/prod/identities.tf:17), none of which reaches it")
+}
+
+test_a_secret_the_gke_operator_reads_passes_and_its_reach_is_not_judged if {
+	m := gke_reads([gke_read("roles/secretmanager.secretAccessor", ["terraform/prod/identities.tf:17"], true)])
+	count(findings(m, "SOC-SYS-021")) == 0
+	count(findings(m, "SOC-SYS-024")) == 0
+}

@@ -225,7 +225,7 @@ fn prod_on_gke_gets_its_own_terraform_cloud_sql_and_cloud_storage_and_passes_soc
     let (code, out, err) = socle_in(dir.path(), &["check", "."]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(
-        out.contains("prod: Google Kubernetes Engine cluster (google_container_cluster): socle reads whether it enforces NetworkPolicies, the buckets its Terraform creates and the storage roles IAM grants the consumers' service accounts on them; Secret Manager's grants"),
+        out.contains("prod: Google Kubernetes Engine cluster (google_container_cluster): socle reads whether it enforces NetworkPolicies, the buckets its Terraform creates and the roles IAM grants the service accounts of their consumers and of External Secrets"),
         "{out}"
     );
     let (code, findings) = check_json(&files);
@@ -303,6 +303,46 @@ fn prod_on_gke_gets_its_own_terraform_cloud_sql_and_cloud_storage_and_passes_soc
                 &findings,
                 "SOC-SYS-028",
                 &["dremio-prod", "acme-prod-dremio", says]
+            ),
+            "{findings:#?}"
+        );
+    }
+    // External Secrets reads every entry of prod by its own account's
+    // grant, held to prod's prefix: another account, or another prefix,
+    // and every ExternalSecret of prod fails.
+    let operator = "/ns/lakehouse-core/sa/external-secrets\"";
+    let prefix = "store_prefix = \"acme_prod_\"";
+    assert!(identities.contains(operator), "{identities}");
+    assert!(identities.contains(prefix), "{identities}");
+    for (from, to, says) in [
+        (
+            operator,
+            "/ns/lakehouse-core/sa/other\"",
+            "whose Kubernetes service account holds no role",
+        ),
+        (
+            prefix,
+            "store_prefix = \"acme_staging_\"",
+            "none of which reaches it",
+        ),
+    ] {
+        let mut changed = files.clone();
+        changed.insert(
+            "terraform/prod/identities.tf".into(),
+            identities.replace(from, to).into_bytes(),
+        );
+        let (code, findings) = check_json(&changed);
+        assert_eq!(code, 1, "{to}");
+        let denied = findings
+            .iter()
+            .filter(|f| f["rule"] == "SOC-SYS-021")
+            .count();
+        assert!(denied >= 20, "{denied}: {findings:#?}");
+        assert!(
+            finds(
+                &findings,
+                "SOC-SYS-021",
+                &["\"acme_prod_superset_app\" from Secret Manager", says]
             ),
             "{findings:#?}"
         );

@@ -105,7 +105,7 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
         }
     }
     if let Some(cluster) = module.resources("google_container_cluster").next() {
-        let cloud = super::cloud_gke::resolve(m, facts, &module, cluster, &mut gaps);
+        let cloud = super::cloud_gke::resolve(m, files, facts, &module, cluster, &mut gaps);
         m.system.not_modelled.extend(gaps);
         m.system.cloud = Some(cloud);
         return;
@@ -473,29 +473,7 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
             annotated,
         });
     }
-    // The External Secrets operators of the environment: who reads the
-    // stores that authenticate as the operator.
-    let operators: Vec<(String, String)> = m
-        .system
-        .applications
-        .iter()
-        .flat_map(|a| {
-            a.sources
-                .iter()
-                .filter(|s| s.chart.as_deref() == Some("external-secrets"))
-                .map(move |s| {
-                    let account = facts
-                        .get(
-                            &s.repo_url,
-                            "external-secrets",
-                            s.target_revision.as_deref().unwrap_or_default(),
-                        )
-                        .and_then(|c| c.service_account.clone())
-                        .unwrap_or_else(|| "external-secrets".into());
-                    (a.destination.namespace.clone().unwrap_or_default(), account)
-                })
-        })
-        .collect();
+    let operators = operators(m, facts);
     let (reads, unread) = super::cloud_iam::secret_reads(m, files, &module, &grants, &operators);
     cloud.secret_reads = reads;
     gaps.extend(unread);
@@ -568,6 +546,31 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
     }
     m.system.not_modelled.extend(gaps);
     m.system.cloud = Some(cloud);
+}
+
+/// The External Secrets operators of the environment (namespace, service
+/// account): who reads the stores that authenticate as the operator.
+pub(crate) fn operators(m: &Modelled, facts: &ChartFacts) -> Vec<(String, String)> {
+    m.system
+        .applications
+        .iter()
+        .flat_map(|a| {
+            a.sources
+                .iter()
+                .filter(|s| s.chart.as_deref() == Some("external-secrets"))
+                .map(move |s| {
+                    let account = facts
+                        .get(
+                            &s.repo_url,
+                            "external-secrets",
+                            s.target_revision.as_deref().unwrap_or_default(),
+                        )
+                        .and_then(|c| c.service_account.clone())
+                        .unwrap_or_else(|| "external-secrets".into());
+                    (a.destination.namespace.clone().unwrap_or_default(), account)
+                })
+        })
+        .collect()
 }
 
 /// The NetworkPolicies the environment deploys.

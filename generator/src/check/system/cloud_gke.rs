@@ -1,19 +1,21 @@
 //! A GKE cluster as its environment's Terraform declares it: whether it
 //! enforces the NetworkPolicies the environment deploys, the Cloud Storage
 //! buckets the Terraform creates (which consumers name in their
-//! `dremiogcs:///` and `gs://` URLs), and the IAM roles each consumer's
-//! Kubernetes service accounts hold on them: with Workload Identity
-//! Federation for GKE an account is an IAM principal of its own, so a
-//! consumer none of whose accounts is granted the bucket is refused by
-//! Cloud Storage. Secret Manager's grants, the managed database and the
-//! reach of Google's APIs are not read: the gap says so, so that a green
-//! check is not taken for a judged one.
+//! `dremiogcs:///` and `gs://` URLs), the IAM roles each consumer's
+//! Kubernetes service accounts hold on them, and those the External
+//! Secrets operator's holds on the Secret Manager entries the
+//! ExternalSecrets read: with Workload Identity Federation for GKE an
+//! account is an IAM principal of its own, so an account no grant names is
+//! refused. The managed database and the reach of Google's APIs are not
+//! read: the gap says so, so that a green check is not taken for a judged
+//! one.
 
 use serde_json::Value;
 
 use super::build::Modelled;
 use super::cloud::at;
-use super::input::{At, BucketUse, Cloud, Gap, GcsGrant};
+use super::input::{At, BucketUse, Cloud, Gap, GcsGrant, SecretRead};
+use super::kustomize::Files;
 use crate::check::terraform::{Evaluator, Instance, Located, Module};
 use crate::core::charts::ChartFacts;
 
@@ -38,6 +40,7 @@ const METADATA_SERVER: &str = "169.254.169.254:80";
 
 pub(crate) fn resolve(
     m: &Modelled,
+    files: &Files,
     facts: &ChartFacts,
     module: &Module,
     cluster: &Located,
@@ -59,7 +62,33 @@ pub(crate) fn resolve(
         .map(|u| (u, super::cloud_iam::accounts(m, facts, &u.consumer)))
         .collect();
     cloud.gcs_grants = grants(module, cluster, &uses, &m.system.root, gaps);
+    let operators = super::cloud::operators(m, facts);
+    if let Some(pool) = pool(module, cluster) {
+        let root = m.system.root.clone();
+        let gap = move |file: &str, line: usize, message: String| Gap {
+            app: root.clone(),
+            at: at(file, line),
+            message,
+        };
+        cloud.secret_reads = secret_reads(m, files, module, &pool, gaps, &gap, &operators);
+    }
     cloud
+}
+
+/// The cluster's workload pool as the Terraform writes it (`${…}` where
+/// only a plan knows it).
+fn pool(module: &Module, cluster: &Located) -> Option<String> {
+    let symbolic = Evaluator::symbolic(module);
+    match cluster
+        .block
+        .body
+        .blocks()
+        .find(|b| b.identifier.as_str() == "workload_identity_config")
+        .and_then(|b| symbolic.attribute(b, "workload_pool", &Instance::Single))
+    {
+        Some(Value::String(pool)) => Some(pool),
+        _ => None,
+    }
 }
 
 /// [`resolve`] on what it reads of the system: the environment's root
@@ -89,7 +118,7 @@ fn judge(
     gaps.push(gap(
         &cluster.file,
         cluster.line,
-        "Google Kubernetes Engine cluster (google_container_cluster): socle reads whether it enforces NetworkPolicies, the buckets its Terraform creates and the storage roles IAM grants the consumers' service accounts on them; Secret Manager's grants, the managed database and whether the pods reach Google's APIs are not judged".into(),
+        "Google Kubernetes Engine cluster (google_container_cluster): socle reads whether it enforces NetworkPolicies, the buckets its Terraform creates and the roles IAM grants the service accounts of their consumers and of External Secrets; the managed database and whether the pods reach Google's APIs and its metadata server are not judged".into(),
     ));
 
     // Dataplane V2 enforces NetworkPolicies itself; the older datapath
@@ -184,86 +213,103 @@ fn is_account(member: &str, pool: &str, namespace: &str, account: &str) -> bool 
     member == format!("serviceAccount:{pool}[{namespace}/{account}]")
 }
 
-/// A grant of a storage role, known before a plan: the bucket (empty for
-/// the project's, which reaches every bucket), the role, its members and
-/// where it is declared.
-struct Binding {
-    bucket: String,
+/// One instance of an IAM grant (a `*_iam_member` or `*_iam_binding`
+/// resource) of a role of interest, known before a plan.
+struct IamGrant {
+    kind: &'static str,
     role: String,
     members: Vec<String>,
+    /// The resource it is granted on (`bucket`, `secret_id`), as written;
+    /// None for a project's grant.
+    on: Option<String>,
+    /// Its condition's expression, if it has one.
+    condition: Option<String>,
+    /// Where it is declared, as a finding names it and as a gap does.
     place: String,
+    at: At,
 }
 
-/// The grants of the roles that read or write objects; those not known
-/// before a plan are said.
-fn bindings(
+/// Every instance of the grants of `kinds` whose role is one of `roles`;
+/// what only a plan knows is said, and the grant left out (it admits
+/// nobody the model can name).
+fn iam_grants(
     module: &Module,
     symbolic: &Evaluator<'_>,
+    kinds: &[&'static str],
+    roles: &[&str],
     gap: &dyn Fn(&str, usize, String) -> Gap,
     gaps: &mut Vec<Gap>,
-) -> Vec<Binding> {
+) -> Vec<IamGrant> {
     let mut out = Vec::new();
-    let kinds = [
-        ("google_storage_bucket_iam_member", false, true),
-        ("google_storage_bucket_iam_binding", true, true),
-        ("google_project_iam_member", false, false),
-        ("google_project_iam_binding", true, false),
-    ];
-    for (kind, many, on_bucket) in kinds {
+    for kind in kinds {
+        let many = kind.ends_with("_binding");
+        let target = if kind.starts_with("google_storage_bucket") {
+            Some("bucket")
+        } else if kind.starts_with("google_secret_manager_secret") {
+            Some("secret_id")
+        } else {
+            None
+        };
         for r in module.resources(kind) {
-            let attr = |k: &str| symbolic.attribute(&r.block, k, &Instance::Single);
-            let role = match attr("role") {
-                Some(Value::String(role)) if !role.contains("${") => role,
-                _ => {
-                    gaps.push(gap(&r.file, r.line, "the role of this grant is not known before a plan: what it gives is not judged".into()));
-                    continue;
-                }
-            };
-            if !READS.contains(&role.as_str()) {
+            let Some(instances) = symbolic.instances(&r.block) else {
+                gaps.push(gap(&r.file, r.line, "the instances of this grant (for_each or count) are not known before a plan: whom it admits is not judged".into()));
                 continue;
-            }
-            let repeated = r
-                .block
-                .body
-                .attributes()
-                .any(|a| matches!(a.key.as_str(), "for_each" | "count"));
-            let conditional = r
-                .block
-                .body
-                .blocks()
-                .any(|b| b.identifier.as_str() == "condition");
-            if repeated || conditional {
-                gaps.push(gap(&r.file, r.line, format!("this grant of {role} has instances (for_each or count) or a condition: whom it admits is not judged")));
-                continue;
-            }
-            let members = match attr(if many { "members" } else { "member" }) {
-                Some(Value::String(m)) if !many => vec![m],
-                Some(Value::Array(ms)) if many => ms
-                    .into_iter()
-                    .filter_map(|m| m.as_str().map(str::to_owned))
-                    .collect(),
-                _ => {
-                    gaps.push(gap(&r.file, r.line, format!("the members of this grant of {role} are not known before a plan: not judged")));
-                    continue;
-                }
             };
-            let bucket = if on_bucket {
-                match attr("bucket") {
-                    Some(Value::String(b)) if !b.contains("${") => b,
+            for i in instances {
+                let attr = |k: &str| symbolic.attribute(&r.block, k, &i);
+                let role = match attr("role") {
+                    Some(Value::String(role)) if !role.contains("${") => role,
                     _ => {
-                        gaps.push(gap(&r.file, r.line, format!("the bucket of this grant of {role} is not known before a plan: not judged")));
+                        gaps.push(gap(&r.file, r.line, "the role of this grant is not known before a plan: what it gives is not judged".into()));
                         continue;
                     }
+                };
+                if !roles.contains(&role.as_str()) {
+                    continue;
                 }
-            } else {
-                String::new()
-            };
-            out.push(Binding {
-                bucket,
-                role,
-                members,
-                place: format!("{}:{}", r.file, r.line),
-            });
+                let members = match attr(if many { "members" } else { "member" }) {
+                    Some(Value::String(m)) if !many => vec![m],
+                    Some(Value::Array(ms)) if many => ms
+                        .into_iter()
+                        .filter_map(|m| m.as_str().map(str::to_owned))
+                        .collect(),
+                    _ => {
+                        gaps.push(gap(&r.file, r.line, format!("the members of this grant of {role} are not known before a plan: not judged")));
+                        continue;
+                    }
+                };
+                let on = match target.map(attr) {
+                    None => None,
+                    Some(Some(Value::String(t))) => Some(t),
+                    Some(_) => {
+                        gaps.push(gap(&r.file, r.line, format!("what this grant of {role} is on is not known before a plan: not judged")));
+                        continue;
+                    }
+                };
+                let condition = match r
+                    .block
+                    .body
+                    .blocks()
+                    .find(|b| b.identifier.as_str() == "condition")
+                    .map(|b| symbolic.attribute(b, "expression", &i))
+                {
+                    None => None,
+                    Some(Some(Value::String(e))) => Some(e),
+                    Some(_) => {
+                        gaps.push(gap(&r.file, r.line, format!("the condition of this grant of {role} is not known before a plan: not judged")));
+                        continue;
+                    }
+                };
+                out.push(IamGrant {
+                    kind,
+                    role,
+                    members,
+                    on,
+                    condition,
+                    place: format!("{}:{}", r.file, r.line),
+                    at: at(&r.file, r.line),
+                });
+            }
         }
     }
     out
@@ -288,23 +334,54 @@ fn grants(
         at: at(file, line),
         message,
     };
-    let pool = cluster
-        .block
-        .body
-        .blocks()
-        .find(|b| b.identifier.as_str() == "workload_identity_config")
-        .and_then(|b| symbolic.attribute(b, "workload_pool", &Instance::Single));
-    let Some(Value::String(pool)) = pool else {
+    let Some(pool) = pool(module, cluster) else {
         gaps.push(gap(&cluster.file, cluster.line, "the cluster's workload pool (workload_identity_config) is absent or not known: which service accounts Cloud Storage admits is not judged".into()));
         return Vec::new();
     };
-    let bindings = bindings(module, &symbolic, &gap, gaps);
+    let kinds = [
+        "google_storage_bucket_iam_member",
+        "google_storage_bucket_iam_binding",
+        "google_project_iam_member",
+        "google_project_iam_binding",
+    ];
+    let mut bindings = Vec::new();
+    for g in iam_grants(module, &symbolic, &kinds, READS, &gap, gaps) {
+        // A condition limits a grant in ways (time, object names) this
+        // does not follow: it is said, and admits nobody here.
+        if g.condition.is_some() {
+            gaps.push(Gap {
+                app: root.to_owned(),
+                at: g.at.clone(),
+                message: format!(
+                    "this grant of {} has a condition: whom it admits to the buckets is not judged",
+                    g.role
+                ),
+            });
+            continue;
+        }
+        let bucket = match g.on.clone() {
+            None => String::new(),
+            Some(b) if !b.contains("${") => b,
+            Some(_) => {
+                gaps.push(Gap {
+                    app: root.to_owned(),
+                    at: g.at.clone(),
+                    message: format!(
+                        "the bucket of this grant of {} is not known before a plan: not judged",
+                        g.role
+                    ),
+                });
+                continue;
+            }
+        };
+        bindings.push((bucket, g));
+    }
     let mut out = Vec::new();
     for (u, accounts) in uses {
         let mut roles = Vec::new();
         let mut places = Vec::new();
-        for b in &bindings {
-            if !(b.bucket.is_empty() || b.bucket == u.bucket) {
+        for (bucket, b) in &bindings {
+            if !(bucket.is_empty() || *bucket == u.bucket) {
                 continue;
             }
             let holds = b
@@ -327,6 +404,145 @@ fn grants(
             roles,
             places,
         });
+    }
+    out
+}
+
+/// The roles that let a principal read a Secret Manager entry's versions.
+const SECRET_READERS: &[&str] = &[
+    "roles/secretmanager.secretAccessor",
+    "roles/secretmanager.admin",
+    "roles/owner",
+];
+
+/// Where a grant of a reading role reaches: every entry of the project,
+/// those whose name begins with a prefix (the IAM condition
+/// `resource.name.startsWith("projects/…/secrets/PREFIX")`), or one entry.
+enum Reach {
+    Project,
+    Prefix(String),
+    Entry(String),
+}
+
+/// The prefix of a condition of the one form this reads; None for any
+/// other expression.
+fn condition_prefix(expression: &str) -> Option<String> {
+    let inner = expression
+        .trim()
+        .strip_prefix("resource.name.startsWith(\"")?
+        .strip_suffix("\")")?;
+    let (_, rest) = inner.strip_prefix("projects/")?.split_once("/secrets/")?;
+    (!rest.contains('"') && !rest.contains("${")).then(|| rest.to_owned())
+}
+
+/// An entry's id as a grant on it names it: literally, or through the
+/// `google_secret_manager_secret` it declares.
+fn secret_id(module: &Module, symbolic: &Evaluator<'_>, text: &str) -> Option<String> {
+    if !text.contains("${") {
+        return Some(text.rsplit('/').next().unwrap_or(text).to_owned());
+    }
+    let name = text
+        .strip_prefix("${google_secret_manager_secret.")?
+        .strip_suffix('}')?;
+    let (name, attr) = name.split_once('.')?;
+    if !matches!(attr, "secret_id" | "id" | "name") {
+        return None;
+    }
+    let r = module
+        .resources("google_secret_manager_secret")
+        .find(|r| r.resource().is_some_and(|(_, n)| n == name))?;
+    match symbolic.attribute(&r.block, "secret_id", &Instance::Single)? {
+        Value::String(id) if !id.contains("${") => Some(id),
+        _ => None,
+    }
+}
+
+/// Every Secret Manager entry the operator reads for the environment
+/// through a store that signs in as the operator (provider `gcpsm`, no
+/// `auth`), judged against the reading roles IAM grants the operator's
+/// service account on the project or on the entry.
+fn secret_reads(
+    m: &Modelled,
+    files: &Files,
+    module: &Module,
+    pool: &str,
+    gaps: &mut Vec<Gap>,
+    gap: &dyn Fn(&str, usize, String) -> Gap,
+    operators: &[(String, String)],
+) -> Vec<SecretRead> {
+    let stores = super::cloud_iam::operator_stores(m, files, |p| {
+        let gcp = &p["gcpsm"];
+        (gcp.get("auth").is_none())
+            .then(|| gcp["projectID"].as_str().map(str::to_owned))
+            .flatten()
+    });
+    let entries = super::cloud_iam::store_entries(m, &stores);
+    if entries.is_empty() {
+        return Vec::new();
+    }
+    let symbolic = Evaluator::symbolic(module);
+    let kinds = [
+        "google_project_iam_member",
+        "google_project_iam_binding",
+        "google_secret_manager_secret_iam_member",
+        "google_secret_manager_secret_iam_binding",
+    ];
+    let mut grants: Vec<(Reach, String, Vec<String>, String)> = Vec::new();
+    for g in iam_grants(module, &symbolic, &kinds, SECRET_READERS, gap, gaps) {
+        let reach = match (g.on, g.condition) {
+            (None, None) => Some(Reach::Project),
+            (None, Some(e)) => condition_prefix(&e).map(Reach::Prefix),
+            (Some(id), None) => secret_id(module, &symbolic, &id).map(Reach::Entry),
+            (Some(_), Some(_)) => None,
+        };
+        let Some(reach) = reach else {
+            gaps.push(Gap {
+                app: m.system.root.clone(),
+                at: g.at.clone(),
+                message: format!("what this grant of {} ({}) reaches (its condition or its entry) is not known before a plan: not judged", g.role, g.kind),
+            });
+            continue;
+        };
+        grants.push((reach, g.role, g.members, g.place));
+    }
+    let mut out = Vec::new();
+    for (namespace, account) in operators {
+        let mine: Vec<&(Reach, String, Vec<String>, String)> = grants
+            .iter()
+            .filter(|(_, _, members, _)| {
+                members
+                    .iter()
+                    .any(|mb| is_account(mb, pool, namespace, account))
+            })
+            .collect();
+        for e in &entries {
+            let reads: Vec<&&(Reach, String, Vec<String>, String)> = mine
+                .iter()
+                .filter(|(reach, ..)| match reach {
+                    Reach::Project => true,
+                    Reach::Prefix(p) => e.key.starts_with(p.as_str()),
+                    Reach::Entry(id) => *id == e.key,
+                })
+                .collect();
+            out.push(SecretRead {
+                app: e.object.app.clone(),
+                external_secret: format!("{}/{}", e.object.namespace, e.object.name),
+                key: e.key.clone(),
+                at: e.at.clone(),
+                store: e.store.clone(),
+                region: e.place.clone(),
+                operator: format!("{namespace}/{account}"),
+                role: mine
+                    .iter()
+                    .map(|(_, role, ..)| role.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                policies: mine.iter().map(|(.., place)| place.clone()).collect(),
+                allowed: !reads.is_empty(),
+                reach: Default::default(),
+                endpoint: String::new(),
+            });
+        }
     }
     out
 }
@@ -417,5 +633,69 @@ resource "google_storage_bucket" "many" {
         ] {
             assert_eq!(is_account(&member, pool, "query", "dremio"), holds, "{member}");
         }
+    }
+
+    #[test]
+    fn a_condition_of_the_one_form_read_gives_its_prefix() {
+        assert_eq!(
+            condition_prefix("resource.name.startsWith(\"projects/${data.google_project.this.number}/secrets/acme_prod_\")").as_deref(),
+            Some("acme_prod_")
+        );
+        for other in [
+            "resource.name.startsWith(\"projects/1/secrets/${var.prefix}\")",
+            "resource.name.endsWith(\"projects/1/secrets/acme_prod_\")",
+            "resource.name.startsWith(\"projects/1/secrets/a\") || true",
+            "request.time < timestamp(\"2027-01-01T00:00:00Z\")",
+        ] {
+            assert_eq!(condition_prefix(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn grants_are_read_per_instance_and_an_entry_by_its_resource() {
+        let module = module(
+            r#"
+resource "google_project_iam_member" "nodes" {
+  for_each = toset(["roles/logging.logWriter", "roles/secretmanager.secretAccessor"])
+  project  = "p"
+  role     = each.key
+  member   = "serviceAccount:pool[core/eso]"
+}
+resource "google_secret_manager_secret" "admin" {
+  secret_id = "acme_prod_postgresql_admin"
+}
+resource "google_secret_manager_secret_iam_member" "admin" {
+  secret_id = google_secret_manager_secret.admin.secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:pool[core/eso]"
+}
+"#,
+        );
+        let symbolic = Evaluator::symbolic(&module);
+        let gap = |file: &str, line: usize, message: String| Gap {
+            app: "root".into(),
+            at: at(file, line),
+            message,
+        };
+        let mut gaps = Vec::new();
+        let grants = iam_grants(
+            &module,
+            &symbolic,
+            &[
+                "google_project_iam_member",
+                "google_secret_manager_secret_iam_member",
+            ],
+            SECRET_READERS,
+            &gap,
+            &mut gaps,
+        );
+        assert!(gaps.is_empty(), "{gaps:?}");
+        assert_eq!(grants.len(), 2);
+        assert_eq!(grants[0].on, None);
+        let on = grants[1].on.clone().expect("an entry");
+        assert_eq!(
+            secret_id(&module, &symbolic, &on).as_deref(),
+            Some("acme_prod_postgresql_admin")
+        );
     }
 }

@@ -324,19 +324,31 @@ fn s3_actions(grants: &Grants, bucket: &str) -> Option<Vec<String>> {
 /// The stores on Secrets Manager that authenticate as the operator
 /// (no `auth`): (kind, namespace for a SecretStore, name) → region.
 fn stores(m: &Modelled, files: &Files) -> BTreeMap<(String, String, String), String> {
+    operator_stores(m, files, |p| {
+        let aws = &p["aws"];
+        (aws["service"] == "SecretsManager" && aws.get("auth").is_none())
+            .then(|| aws["region"].as_str().map(str::to_owned))
+            .flatten()
+    })
+}
+
+/// The secret stores of the environment (its objects, and the one the
+/// Terraform's folder holds, applied at bootstrap) for which `place`,
+/// given the store's `spec.provider`, says where it reads as the operator:
+/// (kind, namespace for a SecretStore, name) → that place.
+pub(crate) fn operator_stores(
+    m: &Modelled,
+    files: &Files,
+    place: impl Fn(&Value) -> Option<String>,
+) -> BTreeMap<(String, String, String), String> {
     let mut out = BTreeMap::new();
     let mut add = |kind: &str, namespace: &str, v: &Value| {
-        let aws = &v["spec"]["provider"]["aws"];
-        if aws["service"] == "SecretsManager" && aws.get("auth").is_none() {
-            if let (Some(name), Some(region)) =
-                (v["metadata"]["name"].as_str(), aws["region"].as_str())
-            {
-                let ns = if kind == "SecretStore" { namespace } else { "" };
-                out.insert(
-                    (kind.to_owned(), ns.to_owned(), name.to_owned()),
-                    region.to_owned(),
-                );
-            }
+        if let (Some(name), Some(at)) = (
+            v["metadata"]["name"].as_str(),
+            place(&v["spec"]["provider"]),
+        ) {
+            let ns = if kind == "SecretStore" { namespace } else { "" };
+            out.insert((kind.to_owned(), ns.to_owned(), name.to_owned()), at);
         }
     };
     for (o, v) in m.system.objects.iter().zip(&m.values) {
@@ -401,48 +413,25 @@ pub(crate) fn secret_reads(
             });
             continue;
         };
-        for (o, v) in m.system.objects.iter().zip(&m.values) {
-            if o.group != "external-secrets.io" || o.kind != "ExternalSecret" {
-                continue;
-            }
-            let Some(v) = v else { continue };
-            let store = &v["spec"]["secretStoreRef"];
-            let kind = store["kind"].as_str().unwrap_or("SecretStore");
-            let ns = if kind == "SecretStore" {
-                o.namespace.as_str()
-            } else {
-                ""
-            };
-            let Some(name) = store["name"].as_str() else {
+        for e in store_entries(m, &stores) {
+            let Some(allowed) = may_read(&grants, &e.place, &e.key) else {
+                unknown_read = true;
                 continue;
             };
-            let Some(region) = stores.get(&(kind.to_owned(), ns.to_owned(), name.to_owned()))
-            else {
-                continue;
-            };
-            for (key, path) in super::access::entries_at(v) {
-                let Some(allowed) = may_read(&grants, region, key) else {
-                    unknown_read = true;
-                    continue;
-                };
-                reads.push(SecretRead {
-                    app: o.app.clone(),
-                    external_secret: format!("{}/{}", o.namespace, o.name),
-                    key: key.to_owned(),
-                    at: At {
-                        pointer: crate::check::parse::pointer_of(&path),
-                        ..o.at.clone()
-                    },
-                    store: name.to_owned(),
-                    region: region.clone(),
-                    operator: format!("{namespace}/{account}"),
-                    role: role.clone(),
-                    policies: grants.places.clone(),
-                    allowed,
-                    reach: Default::default(),
-                    endpoint: String::new(),
-                });
-            }
+            reads.push(SecretRead {
+                app: e.object.app.clone(),
+                external_secret: format!("{}/{}", e.object.namespace, e.object.name),
+                key: e.key,
+                at: e.at,
+                store: e.store,
+                region: e.place,
+                operator: format!("{namespace}/{account}"),
+                role: role.clone(),
+                policies: grants.places.clone(),
+                allowed,
+                reach: Default::default(),
+                endpoint: String::new(),
+            });
         }
     }
     if unknown_read {
@@ -453,6 +442,58 @@ pub(crate) fn secret_reads(
         });
     }
     (reads, gaps)
+}
+
+/// One entry an ExternalSecret reads through a store of
+/// [`operator_stores`].
+pub(crate) struct Entry<'m> {
+    pub(crate) object: &'m super::input::Object,
+    pub(crate) key: String,
+    /// Where the ExternalSecret names it.
+    pub(crate) at: At,
+    pub(crate) store: String,
+    /// The store's place (its region, its project).
+    pub(crate) place: String,
+}
+
+/// Every entry the environment's ExternalSecrets read through `stores`.
+pub(crate) fn store_entries<'m>(
+    m: &'m Modelled,
+    stores: &BTreeMap<(String, String, String), String>,
+) -> Vec<Entry<'m>> {
+    let mut out = Vec::new();
+    for (o, v) in m.system.objects.iter().zip(&m.values) {
+        if o.group != "external-secrets.io" || o.kind != "ExternalSecret" {
+            continue;
+        }
+        let Some(v) = v else { continue };
+        let store = &v["spec"]["secretStoreRef"];
+        let kind = store["kind"].as_str().unwrap_or("SecretStore");
+        let ns = if kind == "SecretStore" {
+            o.namespace.as_str()
+        } else {
+            ""
+        };
+        let Some(name) = store["name"].as_str() else {
+            continue;
+        };
+        let Some(place) = stores.get(&(kind.to_owned(), ns.to_owned(), name.to_owned())) else {
+            continue;
+        };
+        for (key, path) in super::access::entries_at(v) {
+            out.push(Entry {
+                object: o,
+                key: key.to_owned(),
+                at: At {
+                    pointer: crate::check::parse::pointer_of(&path),
+                    ..o.at.clone()
+                },
+                store: name.to_owned(),
+                place: place.clone(),
+            });
+        }
+    }
+    out
 }
 
 /// The service accounts an Application's workloads may run as: those
