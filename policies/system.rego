@@ -477,6 +477,15 @@ deny contains finding("SOC-SYS-018", sprintf("[%s] service account %s/%s gets an
 	not i.agent.allowed
 }
 
+# On GKE a pod's identity comes from the metadata server (Workload
+# Identity Federation): egress policies that do not let it reach the
+# server leave it without credentials, whatever IAM grants its account.
+deny contains finding("SOC-SYS-018", sprintf("[%s] service account %s/%s holds %s in Google Cloud, but the NetworkPolicies of namespace %q (%s) deny egress to %s, where its pods get their identity: they never get credentials. Allow egress to that address (an ipBlock /32) on that port", [env, i.namespace, i.service_account, i.role, i.namespace, policies_text(i.agent), i.credentials_from]), i.at) if {
+	some i in input.cloud.identities
+	i.mechanism == "workload-identity"
+	not i.agent.allowed
+}
+
 # A pod that signs in by web identity (IRSA) exchanges its token at STS:
 # egress policies that do not let it reach STS, at the interface endpoint
 # the Terraform gives it or at its public endpoint, leave it without
@@ -499,12 +508,16 @@ deny contains finding("SOC-SYS-019", sprintf("[%s] the environment deploys %d Ne
 	input.cloud.network_policies > 0
 }
 
-warn contains finding("SOC-SYS-020", sprintf("[%s] the pod identity for %s/%s names namespace %q, which nothing in this environment creates: the role is never used, and the component it was meant for gets no credentials", [env, i.namespace, i.service_account, i.namespace]), i.at) if {
+identity_noun(i) := "the IAM grant to" if i.mechanism == "workload-identity"
+
+identity_noun(i) := "the pod identity for" if i.mechanism != "workload-identity"
+
+warn contains finding("SOC-SYS-020", sprintf("[%s] %s %s/%s names namespace %q, which nothing in this environment creates: the role is never used, and the component it was meant for gets no credentials", [env, identity_noun(i), i.namespace, i.service_account, i.namespace]), i.at) if {
 	some i in input.cloud.identities
 	not i.namespace_exists
 }
 
-warn contains finding("SOC-SYS-020", sprintf("[%s] the pod identity for %s/%s names a service account that no workload of namespace %q runs as: the role is never used, and the component it was meant for gets no credentials", [env, i.namespace, i.service_account, i.namespace]), i.at) if {
+warn contains finding("SOC-SYS-020", sprintf("[%s] %s %s/%s names a service account that no workload of namespace %q runs as: the role is never used, and the component it was meant for gets no credentials", [env, identity_noun(i), i.namespace, i.service_account, i.namespace]), i.at) if {
 	some i in input.cloud.identities
 	i.namespace_exists
 	i.account_exists == false
@@ -560,7 +573,11 @@ deny contains finding("SOC-SYS-024", sprintf("[%s] Application %q (wave %d) uses
 	g.reach.allowed == false
 }
 
-deny contains finding("SOC-SYS-024", sprintf("[%s] ExternalSecret %s of Application %q reads %q from Secrets Manager as the External Secrets operator %s, but egress from namespace %q does not reach Secrets Manager (%s; %s): the Secret is never written. Allow egress there", [env, r.external_secret, r.app, r.key, r.operator, split(r.operator, "/")[0], r.endpoint, policies_text(r.reach)]), r.at) if {
+secret_service := "Secret Manager" if input.cloud.provider == "gke"
+
+secret_service := "Secrets Manager" if input.cloud.provider != "gke"
+
+deny contains finding("SOC-SYS-024", sprintf("[%s] ExternalSecret %s of Application %q reads %q from %s as the External Secrets operator %s, but egress from namespace %q does not reach %s (%s; %s): the Secret is never written. Allow egress there", [env, r.external_secret, r.app, r.key, secret_service, r.operator, split(r.operator, "/")[0], secret_service, r.endpoint, policies_text(r.reach)]), r.at) if {
 	some r in input.cloud.secret_reads
 	r.endpoint != ""
 	r.reach.allowed == false
@@ -578,6 +595,13 @@ gcs_needed := {"read": "roles/storage.objectViewer", "write": "roles/storage.obj
 deny contains finding("SOC-SYS-028", sprintf("[%s] Application %q (wave %d) uses bucket %q (%s access) in Cloud Storage, but its service accounts (%s) hold %s on it: Cloud Storage refuses them (403). Grant %s on the bucket to the account its pods run as (google_storage_bucket_iam_member, member principal://.../subject/ns/<namespace>/sa/<account>)", [env, g.consumer, apps[g.consumer].wave, g.bucket, g.access, concat(", ", g.accounts), gcs_roles_text(g), gcs_needed[g.access]]), g.at) if {
 	some g in input.cloud.gcs_grants
 	not g.allowed
+}
+
+deny contains finding("SOC-SYS-024", sprintf("[%s] Application %q (wave %d) uses bucket %q in Cloud Storage with its service accounts (%s), but egress from namespace %q does not reach Google's APIs (%s; %s): every request times out. Allow egress there", [env, g.consumer, apps[g.consumer].wave, g.bucket, concat(", ", g.accounts), split(g.accounts[0], "/")[0], g.endpoint, policies_text(g.reach)]), g.at) if {
+	some g in input.cloud.gcs_grants
+	count(g.accounts) > 0
+	g.endpoint != ""
+	g.reach.allowed == false
 }
 
 # A bucket the Terraform creates has no keys: its consumer signs in with a

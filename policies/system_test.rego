@@ -967,6 +967,7 @@ test_a_consumer_of_a_terraform_bucket_without_a_pod_identity_is_denied if {
 gcs_grant(roles, allowed) := {
 	"consumer": "dremio", "bucket": "acme-prod-dremio", "access": "write", "at": at("components/dremio/overlays/prod/dremio.conf", 9),
 	"accounts": ["lakehouse-query/dremio"], "roles": roles, "places": ["terraform/prod/identities.tf:40" | some _ in roles], "allowed": allowed,
+	"reach": {"allowed": true}, "endpoint": "private.googleapis.com (199.36.153.8), port 443",
 }
 
 gke_with(grants) := object.union(model, {"environment": "prod", "applications": [app("dremio", 4, "platform", "lakehouse-query")], "cloud": object.union(cloud([], true, 3), {"provider": "gke", "gcs_grants": grants})})
@@ -1009,4 +1010,36 @@ test_a_secret_the_gke_operator_reads_passes_and_its_reach_is_not_judged if {
 	m := gke_reads([gke_read("roles/secretmanager.secretAccessor", ["terraform/prod/identities.tf:17"], true)])
 	count(findings(m, "SOC-SYS-021")) == 0
 	count(findings(m, "SOC-SYS-024")) == 0
+}
+
+# --- GKE: the metadata server and Google's APIs out of reach ---
+
+test_a_gke_workload_cut_off_from_the_metadata_server_is_denied if {
+	i := {
+		"namespace": "lakehouse-query", "service_account": "dremio", "at": at("terraform/prod/identities.tf", 40),
+		"agent": {"allowed": false, "isolated": true, "isolated_by": [at("platform/overlays/prod/egress.yaml", 12)]},
+		"credentials_from": "GKE's metadata server, 169.254.169.254:80", "namespace_exists": true, "account_exists": true,
+		"mechanism": "workload-identity", "role": "roles/storage.objectUser", "trusted": true,
+	}
+	m := object.union(model, {"environment": "prod", "cloud": object.union(cloud([i], true, 3), {"provider": "gke"})})
+	msg := message(m, "SOC-SYS-018")
+	contains(msg, "service account lakehouse-query/dremio holds roles/storage.objectUser in Google Cloud, but the NetworkPolicies of namespace \"lakehouse-query\"")
+	contains(msg, "deny egress to GKE's metadata server, 169.254.169.254:80")
+	count(findings(m, "SOC-SYS-027")) == 0
+	ok := object.union(m, {"cloud": object.union(m.cloud, {"identities": [object.union(i, {"agent": {"allowed": true}})]})})
+	count(findings(ok, "SOC-SYS-018")) == 0
+	gone := object.union(m, {"cloud": object.union(m.cloud, {"identities": [object.union(i, {"agent": {"allowed": true}, "namespace_exists": false})]})})
+	contains(message(gone, "SOC-SYS-020"), "the IAM grant to lakehouse-query/dremio names namespace")
+}
+
+test_a_gcs_consumer_cut_off_from_googles_apis_is_denied if {
+	g := object.union(gcs_grant(["roles/storage.objectUser"], true), {"reach": {"allowed": false, "isolated": true, "isolated_by": [at("platform/overlays/prod/egress.yaml", 12)]}})
+	msg := message(gke_with([g]), "SOC-SYS-024")
+	contains(msg, "uses bucket \"acme-prod-dremio\" in Cloud Storage with its service accounts (lakehouse-query/dremio), but egress from namespace \"lakehouse-query\" does not reach Google's APIs (private.googleapis.com (199.36.153.8), port 443")
+}
+
+test_a_gke_operator_cut_off_from_secret_manager_is_denied if {
+	r := object.union(gke_read("roles/secretmanager.secretAccessor", ["terraform/prod/identities.tf:17"], true), {"reach": {"allowed": false, "isolated": true, "isolated_by": []}, "endpoint": "Google's public API addresses, port 443"})
+	msg := message(gke_reads([r]), "SOC-SYS-024")
+	contains(msg, "reads \"acme_prod_superset_app\" from Secret Manager as the External Secrets operator lakehouse-core/external-secrets, but egress from namespace \"lakehouse-core\" does not reach Secret Manager")
 }

@@ -225,7 +225,7 @@ fn prod_on_gke_gets_its_own_terraform_cloud_sql_and_cloud_storage_and_passes_soc
     let (code, out, err) = socle_in(dir.path(), &["check", "."]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(
-        out.contains("prod: Google Kubernetes Engine cluster (google_container_cluster): socle reads whether it enforces NetworkPolicies, the buckets its Terraform creates and the roles IAM grants the service accounts of their consumers and of External Secrets"),
+        out.contains("prod: Google Kubernetes Engine cluster (google_container_cluster): socle reads whether it enforces NetworkPolicies, the buckets its Terraform creates and the roles IAM grants the service accounts of their consumers and of External Secrets, and whether those pods reach"),
         "{out}"
     );
     let (code, findings) = check_json(&files);
@@ -345,6 +345,42 @@ fn prod_on_gke_gets_its_own_terraform_cloud_sql_and_cloud_storage_and_passes_soc
                 &["\"acme_prod_superset_app\" from Secret Manager", says]
             ),
             "{findings:#?}"
+        );
+    }
+}
+
+/// Dremio's pods get their identity from GKE's metadata server and reach
+/// Cloud Storage at private.googleapis.com: egress policies that let
+/// either through no longer leave them without credentials or answers.
+#[test]
+fn gke_workloads_must_reach_the_metadata_server_and_googles_apis() {
+    let files = crate::support::render_lakehouse_gke();
+    let path = "platform/overlays/prod/namespaces/query/egress.yaml";
+    let egress = text(&files, path);
+    for (cut, rule, says) in [
+        (
+            "allow-external-workload-identity",
+            "SOC-SYS-018",
+            "deny egress to GKE's metadata server, 169.254.169.254:80",
+        ),
+        (
+            "allow-external-cloud-buckets",
+            "SOC-SYS-024",
+            "does not reach Google's APIs (private.googleapis.com (199.36.153.8, 199.36.153.9, 199.36.153.10, 199.36.153.11), port 443",
+        ),
+    ] {
+        let kept: Vec<&str> = egress
+            .split("\n---\n")
+            .filter(|d| !d.contains(&format!("name: {cut}\n")))
+            .collect();
+        assert_eq!(kept.len(), 1, "{cut} in {egress}");
+        let mut changed = files.clone();
+        changed.insert(path.into(), kept.join("\n---\n").into_bytes());
+        let (code, findings) = check_json(&changed);
+        assert_eq!(code, 1, "{cut}");
+        assert!(
+            finds(&findings, rule, &["lakehouse-query", says]),
+            "{cut}: {findings:#?}"
         );
     }
 }

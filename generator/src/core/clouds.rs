@@ -62,3 +62,27 @@ pub fn aws_partition(region: &str) -> &'static str {
 /// does not model, with the cloud's name.
 pub const UNMODELLED_CLUSTERS: &[(&str, &str)] =
     &[("azurerm_kubernetes_cluster", "Azure Kubernetes Service")];
+
+/// Where GKE's metadata server answers the pods of a cluster with Dataplane
+/// V2: it gives each pod its Kubernetes service account's identity (and
+/// intercepts the same address on other datapaths).
+pub const GKE_METADATA_SERVER: Ipv4Addr = Ipv4Addr::new(169, 254, 169, 254);
+pub const GKE_METADATA_PORT: u16 = 80;
+
+/// The port of Google's APIs (Cloud Storage, Secret Manager).
+pub const GOOGLE_API_PORT: u16 = 443;
+
+/// The names a private `googleapis.com.` zone points Google's APIs at
+/// (Private Google Access): their addresses are the zone's A records.
+pub const GOOGLE_API_VIPS: &[&str] = &["private.googleapis.com.", "restricted.googleapis.com."];
+
+/// The namespaces a GKE cluster has without any Application creating them.
+pub const GKE_SYSTEM_NAMESPACES: &[&str] = &[
+    "kube-system",
+    "kube-public",
+    "kube-node-lease",
+    "default",
+    "gke-managed-system",
+    "gmp-system",
+    "gmp-public",
+];

@@ -444,14 +444,7 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
         };
         let namespace_exists = clouds::EKS_SYSTEM_NAMESPACES.contains(&namespace.as_str())
             || addon_namespaces.contains(namespace.as_str())
-            || m.system
-                .objects
-                .iter()
-                .any(|o| o.kind == "Namespace" && o.group.is_empty() && o.name == namespace)
-            || m.system
-                .prerequisites
-                .iter()
-                .any(|p| p.kind == "Namespace" && p.name == namespace);
+            || namespace_created(m, &namespace);
         // An add-on creates its own accounts, which the repository does
         // not see.
         let account_exists = if addon_namespaces.contains(namespace.as_str()) {
@@ -704,10 +697,23 @@ pub(crate) fn at(file: &str, line: usize) -> At {
     }
 }
 
+/// Whether an Application of the environment creates the namespace, or
+/// the bootstrap does (a prerequisite).
+pub(crate) fn namespace_created(m: &Modelled, namespace: &str) -> bool {
+    m.system
+        .objects
+        .iter()
+        .any(|o| o.kind == "Namespace" && o.group.is_empty() && o.name == namespace)
+        || m.system
+            .prerequisites
+            .iter()
+            .any(|p| p.kind == "Namespace" && p.name == namespace)
+}
+
 /// Whether a workload of the environment runs as `namespace/account`: a
 /// ServiceAccount object, or a chart whose facts name the account. None
 /// when a chart deployed there has no such fact (its account is unknown).
-fn account_exists(
+pub(crate) fn account_exists(
     m: &Modelled,
     facts: &ChartFacts,
     namespace: &str,

@@ -14,10 +14,14 @@ use serde_json::Value;
 
 use super::build::Modelled;
 use super::cloud::at;
-use super::input::{At, BucketUse, Cloud, Gap, GcsGrant, SecretRead};
+use std::net::{IpAddr, Ipv4Addr};
+
+use super::input::{At, BucketUse, Cloud, Gap, GcsGrant, PodIdentity, SecretRead, Verdict};
 use super::kustomize::Files;
+use super::network::{Peer, PodPort};
 use crate::check::terraform::{Evaluator, Instance, Located, Module};
 use crate::core::charts::ChartFacts;
+use crate::core::clouds;
 
 /// The roles that let a principal read a bucket's objects (list and get),
 /// and those that also let it write and delete them.
@@ -32,11 +36,6 @@ const WRITES: &[&str] = &[
     "roles/storage.objectAdmin",
     "roles/storage.admin",
 ];
-
-/// What GKE's metadata server answers at for the pods of a cluster with
-/// Dataplane V2 (their service account's identity): where the Kubernetes
-/// side's egress must reach.
-const METADATA_SERVER: &str = "169.254.169.254:80";
 
 pub(crate) fn resolve(
     m: &Modelled,
@@ -71,8 +70,247 @@ pub(crate) fn resolve(
             message,
         };
         cloud.secret_reads = secret_reads(m, files, module, &pool, gaps, &gap, &operators);
+        cloud.identities = identities(m, facts, module, &pool);
+    }
+    // Where the pods' calls go: Google's APIs, and the metadata server
+    // their identity comes from.
+    let net = super::wiring::network(m);
+    let (apis, endpoint) = google_apis(module, &m.system.root, gaps);
+    let reach = |namespace: &str| -> Verdict {
+        let from = Peer::Pods {
+            namespace,
+            labels: None,
+        };
+        let port = PodPort {
+            number: Some(clouds::GOOGLE_API_PORT),
+            name: None,
+        };
+        match &apis {
+            Apis::Public => net.verdict(&from, &Peer::Public, &port, true),
+            Apis::Private(addresses) => addresses
+                .iter()
+                .map(|a| net.verdict(&from, &Peer::Address(IpAddr::V4(*a)), &port, true))
+                .find(|v| !v.allowed)
+                .unwrap_or(Verdict {
+                    allowed: true,
+                    ..Verdict::default()
+                }),
+        }
+    };
+    for r in &mut cloud.secret_reads {
+        let namespace = r.operator.split('/').next().unwrap_or_default().to_owned();
+        r.reach = reach(&namespace);
+        r.endpoint.clone_from(&endpoint);
+    }
+    for g in &mut cloud.gcs_grants {
+        // Its pods run in its Application's namespace (the accounts').
+        let namespace = g
+            .accounts
+            .first()
+            .and_then(|a| a.split('/').next())
+            .unwrap_or_default()
+            .to_owned();
+        g.reach = reach(&namespace);
+        g.endpoint.clone_from(&endpoint);
+    }
+    let metadata = Peer::Address(IpAddr::V4(clouds::GKE_METADATA_SERVER));
+    let port = PodPort {
+        number: Some(clouds::GKE_METADATA_PORT),
+        name: None,
+    };
+    for i in &mut cloud.identities {
+        let from = Peer::Pods {
+            namespace: &i.namespace,
+            labels: None,
+        };
+        i.agent = net.verdict(&from, &metadata, &port, true);
     }
     cloud
+}
+
+/// Where Google's APIs answer the cluster's pods.
+enum Apis {
+    /// At their public addresses (no private zone for them).
+    Public,
+    /// At the addresses a private `googleapis.com.` zone gives them.
+    Private(Vec<Ipv4Addr>),
+}
+
+/// Where the Terraform sends the pods' calls to Google's APIs: a private
+/// zone `googleapis.com.` whose `*.googleapis.com.` name points at
+/// private.googleapis.com (or restricted), with that name's A records;
+/// or, without such a zone, their public addresses. A zone that does not
+/// say it is read as public, with a gap.
+fn google_apis(module: &Module, root: &str, gaps: &mut Vec<Gap>) -> (Apis, String) {
+    let symbolic = Evaluator::symbolic(module);
+    let public = || {
+        (
+            Apis::Public,
+            format!(
+                "Google's public API addresses, port {}",
+                clouds::GOOGLE_API_PORT
+            ),
+        )
+    };
+    let single = |r: &Located, k: &str| symbolic.attribute(&r.block, k, &Instance::Single);
+    let Some(zone) = module.resources("google_dns_managed_zone").find(|z| {
+        single(z, "dns_name") == Some(Value::String("googleapis.com.".into()))
+            && single(z, "visibility") == Some(Value::String("private".into()))
+    }) else {
+        return public();
+    };
+    let zone_names: Vec<String> = [
+        zone.resource()
+            .map(|(_, n)| format!("${{google_dns_managed_zone.{n}.name}}")),
+        match single(zone, "name") {
+            Some(Value::String(n)) => Some(n),
+            _ => None,
+        },
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let records: Vec<&Located> = module
+        .resources("google_dns_record_set")
+        .filter(|r| {
+            matches!(single(r, "managed_zone"), Some(Value::String(z)) if zone_names.contains(&z))
+        })
+        .collect();
+    let record = |name: &str, kind: &str| {
+        records.iter().find(|r| {
+            single(r, "name") == Some(Value::String(name.into()))
+                && single(r, "type") == Some(Value::String(kind.into()))
+        })
+    };
+    let vip = match record("*.googleapis.com.", "CNAME").map(|r| single(r, "rrdatas")) {
+        Some(Some(Value::Array(to))) => to
+            .first()
+            .and_then(Value::as_str)
+            .filter(|t| clouds::GOOGLE_API_VIPS.contains(t))
+            .map(str::to_owned),
+        _ => None,
+    };
+    let addresses: Option<Vec<Ipv4Addr>> = vip
+        .as_deref()
+        .and_then(|v| record(v, "A"))
+        .and_then(|r| match single(r, "rrdatas") {
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|v| v.as_str().and_then(|s| s.parse().ok()))
+                .collect(),
+            _ => None,
+        })
+        .filter(|a: &Vec<Ipv4Addr>| !a.is_empty());
+    match (vip, addresses) {
+        (Some(vip), Some(addresses)) => {
+            let text = addresses
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ");
+            (
+                Apis::Private(addresses),
+                format!(
+                    "{} ({text}), port {}, by the private zone {}",
+                    vip.trim_end_matches('.'),
+                    clouds::GOOGLE_API_PORT,
+                    zone.file
+                ),
+            )
+        }
+        _ => {
+            gaps.push(Gap {
+                app: root.to_owned(),
+                at: at(&zone.file, zone.line),
+                message: "the private zone googleapis.com. has no *.googleapis.com. CNAME to private.googleapis.com. or restricted.googleapis.com. with known A records: where the pods reach Google's APIs is judged as their public addresses".into(),
+            });
+            public()
+        }
+    }
+}
+
+/// The Kubernetes service accounts the Terraform grants a storage or
+/// Secret Manager role, in the cluster's pool: each one's pods take that
+/// identity from the metadata server (their reach of it is set by the
+/// caller).
+fn identities(m: &Modelled, facts: &ChartFacts, module: &Module, pool: &str) -> Vec<PodIdentity> {
+    let symbolic = Evaluator::symbolic(module);
+    // Gaps were said where each grant is judged.
+    let mut unsaid = Vec::new();
+    let gap = |file: &str, line: usize, message: String| Gap {
+        app: String::new(),
+        at: at(file, line),
+        message,
+    };
+    let kinds = [
+        "google_storage_bucket_iam_member",
+        "google_storage_bucket_iam_binding",
+        "google_project_iam_member",
+        "google_project_iam_binding",
+        "google_secret_manager_secret_iam_member",
+        "google_secret_manager_secret_iam_binding",
+    ];
+    let roles: Vec<&str> = READS.iter().chain(SECRET_READERS).copied().collect();
+    let mut out: Vec<PodIdentity> = Vec::new();
+    for g in iam_grants(module, &symbolic, &kinds, &roles, &gap, &mut unsaid) {
+        for member in &g.members {
+            let Some((namespace, account)) = principal(member, pool) else {
+                continue;
+            };
+            if let Some(i) = out
+                .iter_mut()
+                .find(|i| i.namespace == namespace && i.service_account == account)
+            {
+                if !i.role.split(", ").any(|r| r == g.role) {
+                    i.role = format!("{}, {}", i.role, g.role);
+                }
+                continue;
+            }
+            let namespace_exists = clouds::GKE_SYSTEM_NAMESPACES.contains(&namespace.as_str())
+                || super::cloud::namespace_created(m, &namespace);
+            out.push(PodIdentity {
+                account_exists: super::cloud::account_exists(m, facts, &namespace, &account),
+                namespace,
+                service_account: account,
+                at: g.at.clone(),
+                agent: Verdict::default(),
+                credentials_from: format!(
+                    "GKE's metadata server, {}:{}",
+                    clouds::GKE_METADATA_SERVER,
+                    clouds::GKE_METADATA_PORT
+                ),
+                namespace_exists,
+                mechanism: "workload-identity".into(),
+                role: g.role.clone(),
+                trusted: Some(true),
+                annotated: None,
+            });
+        }
+    }
+    out
+}
+
+/// The namespace and service account a member names as a principal of
+/// the pool (one account, not a namespace's set).
+fn principal(member: &str, pool: &str) -> Option<(String, String)> {
+    let rest = if let Some(r) = member.strip_prefix("principal://iam.googleapis.com/") {
+        let (_, r) = r
+            .strip_prefix("projects/")?
+            .split_once("/locations/global/workloadIdentityPools/")?;
+        r.strip_prefix(pool)?
+            .strip_prefix("/subject/ns/")?
+            .to_owned()
+    } else {
+        let r = member
+            .strip_prefix("serviceAccount:")?
+            .strip_prefix(pool)?
+            .strip_prefix('[')?
+            .strip_suffix(']')?;
+        r.replacen('/', "/sa/", 1)
+    };
+    let (namespace, account) = rest.split_once("/sa/")?;
+    (!namespace.is_empty() && !account.is_empty() && !account.contains('/'))
+        .then(|| (namespace.to_owned(), account.to_owned()))
 }
 
 /// The cluster's workload pool as the Terraform writes it (`${…}` where
@@ -111,14 +349,18 @@ fn judge(
     let mut cloud = Cloud {
         provider: "gke".into(),
         at: at(&cluster.file, cluster.line),
-        agent: METADATA_SERVER.into(),
+        agent: format!(
+            "{}:{}",
+            clouds::GKE_METADATA_SERVER,
+            clouds::GKE_METADATA_PORT
+        ),
         network_policies,
         ..Cloud::default()
     };
     gaps.push(gap(
         &cluster.file,
         cluster.line,
-        "Google Kubernetes Engine cluster (google_container_cluster): socle reads whether it enforces NetworkPolicies, the buckets its Terraform creates and the roles IAM grants the service accounts of their consumers and of External Secrets; the managed database and whether the pods reach Google's APIs and its metadata server are not judged".into(),
+        "Google Kubernetes Engine cluster (google_container_cluster): socle reads whether it enforces NetworkPolicies, the buckets its Terraform creates and the roles IAM grants the service accounts of their consumers and of External Secrets, and whether those pods reach Google's APIs and the metadata server; the managed database is not judged".into(),
     ));
 
     // Dataplane V2 enforces NetworkPolicies itself; the older datapath
@@ -403,6 +645,8 @@ fn grants(
             allowed: roles.iter().any(|r| needed.contains(&r.as_str())),
             roles,
             places,
+            reach: Verdict::default(),
+            endpoint: String::new(),
         });
     }
     out

@@ -169,6 +169,10 @@ pub struct GcsGrant {
     pub places: Vec<String>,
     /// Whether one of the roles gives the access.
     pub allowed: bool,
+    /// Egress from the consumer's namespace to Google's APIs on 443, and
+    /// where they answer (a private zone's addresses, or public ones).
+    pub reach: Verdict,
+    pub endpoint: String,
 }
 
 /// A connection to a managed service (an RDS instance behind a private
