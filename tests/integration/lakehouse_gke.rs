@@ -225,7 +225,7 @@ fn prod_on_gke_gets_its_own_terraform_cloud_sql_and_cloud_storage_and_passes_soc
     let (code, out, err) = socle_in(dir.path(), &["check", "."]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(
-        out.contains("prod: Google Kubernetes Engine cluster (google_container_cluster): socle reads whether it enforces NetworkPolicies, the buckets its Terraform creates and the roles IAM grants the service accounts of their consumers and of External Secrets, and whether those pods reach"),
+        out.contains("prod: Google Kubernetes Engine cluster (google_container_cluster): socle reads whether it enforces NetworkPolicies, the buckets its Terraform creates and the roles IAM grants the service accounts of their consumers and of External Secrets, whether those pods reach Google's APIs and the metadata server, and the names and ranges of the managed database"),
         "{out}"
     );
     let (code, findings) = check_json(&files);
@@ -381,6 +381,58 @@ fn gke_workloads_must_reach_the_metadata_server_and_googles_apis() {
         assert!(
             finds(&findings, rule, &["lakehouse-query", says]),
             "{cut}: {findings:#?}"
+        );
+    }
+}
+
+/// Cloud SQL behind its private name: the ExternalName Service must name
+/// a record of the Terraform's zone, and the consumers' egress must reach
+/// the range the network lends Google's services, where the instance
+/// takes its address.
+#[test]
+fn cloud_sql_is_judged_by_its_private_name_and_its_range() {
+    let files = crate::support::render_lakehouse_gke();
+    let postgresql = text(&files, "terraform/prod/postgresql.tf");
+    let record = "name         = \"postgresql.acme-prod.internal.\"";
+    assert!(postgresql.contains(record), "{postgresql}");
+    let mut renamed = files.clone();
+    renamed.insert(
+        "terraform/prod/postgresql.tf".into(),
+        postgresql
+            .replace(record, "name         = \"pg.acme-prod.internal.\"")
+            .into_bytes(),
+    );
+    let (code, findings) = check_json(&renamed);
+    assert_eq!(code, 1);
+    assert!(
+        finds(
+            &findings,
+            "SOC-SYS-023",
+            &[
+                "lakehouse-storage/postgresql-rw",
+                "postgresql.acme-prod.internal"
+            ]
+        ),
+        "{findings:#?}"
+    );
+    let main = text(&files, "terraform/prod/main.tf");
+    let range = "cidrsubnet(local.vpc_cidr, 4, 2)";
+    assert!(main.contains(range), "{main}");
+    let mut moved = files.clone();
+    moved.insert(
+        "terraform/prod/main.tf".into(),
+        main.replace(range, "\"10.99.0.0/20\"").into_bytes(),
+    );
+    let (code, findings) = check_json(&moved);
+    assert_eq!(code, 1);
+    for namespace in ["lakehouse-ingestion", "lakehouse-storage", "lakehouse-bi"] {
+        assert!(
+            finds(
+                &findings,
+                "SOC-SYS-024",
+                &[namespace, "subnets 10.99.0.0/20", "port 5432"]
+            ),
+            "{namespace}: {findings:#?}"
         );
     }
 }

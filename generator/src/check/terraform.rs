@@ -558,6 +558,22 @@ fn function(name: &str, args: Vec<Value>) -> Option<Value> {
             let netnum = args.next()?.as_u64()?;
             cidrsubnet(&prefix, newbits, netnum).map(Value::String)
         }
+        ("cidrhost", Some(Value::String(prefix))) => {
+            let host = args.next()?.as_u64()?;
+            cidrhost(&prefix, host).map(Value::String)
+        }
+        ("split", Some(Value::String(sep))) if !sep.is_empty() => match args.next()? {
+            Value::String(s) => Some(Value::Array(
+                s.split(sep.as_str())
+                    .map(|p| Value::String(p.to_owned()))
+                    .collect(),
+            )),
+            _ => None,
+        },
+        ("tonumber", Some(Value::Number(n))) => Some(Value::Number(n)),
+        ("tonumber", Some(Value::String(s))) => {
+            s.parse::<u64>().ok().map(|n| Value::Number(n.into()))
+        }
         ("merge", first) => {
             let mut out = Map::new();
             for v in first.into_iter().chain(args) {
@@ -571,6 +587,21 @@ fn function(name: &str, args: Vec<Value>) -> Option<Value> {
         }
         _ => None,
     }
+}
+
+/// Terraform's `cidrhost` for IPv4: the `host`th address of `prefix`
+/// (None where Terraform would fail, and for IPv6, not modelled).
+fn cidrhost(prefix: &str, host: u64) -> Option<String> {
+    let (net, len) = prefix.split_once('/')?;
+    let len: u32 = len.parse().ok().filter(|l| *l <= 32)?;
+    let a: std::net::Ipv4Addr = net.parse().ok()?;
+    let size = 1u64 << (32 - len);
+    if host >= size {
+        return None;
+    }
+    let mask = u32::MAX.checked_shl(32 - len).unwrap_or(0);
+    let base = u32::from(a) & mask;
+    Some(std::net::Ipv4Addr::from(base | u32::try_from(host).ok()?).to_string())
 }
 
 /// `replace`'s substring between slashes: a regular expression.
@@ -766,6 +797,27 @@ resource "x" "y" {
         assert_eq!(get("c"), Some("acme-prod-backups".into()));
         assert_eq!(get("d"), Some("${aws_s3_bucket.prefixed.arn}".into()));
         assert_eq!(get("e"), Some("${aws_s3_bucket.backups.region}".into()));
+    }
+
+    #[test]
+    fn cidrhost_split_and_tonumber_are_terraforms() {
+        let m = module(
+            r#"
+locals {
+  range  = cidrsubnet("10.30.0.0/16", 4, 2)
+  first  = cidrhost(local.range, 0)
+  tenth  = cidrhost(local.range, 10)
+  length = tonumber(split("/", local.range)[1])
+  beyond = cidrhost("10.0.0.0/30", 4)
+}
+"#,
+        );
+        let ev = Evaluator::new(&m);
+        let get = |k: &str| ev.local(k);
+        assert_eq!(get("first"), Some("10.30.32.0".into()));
+        assert_eq!(get("tenth"), Some("10.30.32.10".into()));
+        assert_eq!(get("length"), Some(serde_json::json!(20)));
+        assert_eq!(get("beyond"), None);
     }
 
     #[test]

@@ -13,12 +13,12 @@ use super::network::{Peer, PodPort};
 use crate::check::terraform::{self, Evaluator, Module};
 
 /// A DNS name without its final dot, lower-cased.
-fn dns(name: &str) -> String {
+pub(crate) fn dns(name: &str) -> String {
     name.trim_end_matches('.').to_ascii_lowercase()
 }
 
 /// A record's full name: a relative one is completed with its zone's.
-fn full_name(record: &str, zone: &str) -> String {
+pub(crate) fn full_name(record: &str, zone: &str) -> String {
     let (name, zone) = (dns(record), dns(zone));
     if name == zone || name.ends_with(&format!(".{zone}")) {
         name
@@ -62,7 +62,7 @@ pub(crate) fn private_names(
         return (Vec::new(), gaps);
     }
     // Zone resource → names of its records; None when a record is unknown.
-    let mut records: std::collections::HashMap<String, Option<Vec<String>>> = zones
+    let mut records: Records = zones
         .iter()
         .map(|(r, _, _)| (r.clone(), Some(Vec::new())))
         .collect();
@@ -101,6 +101,22 @@ pub(crate) fn private_names(
             (_, _) => *entry = None,
         }
     }
+    let out = forwarded(m, &zones, &records, &mut gaps);
+    (out, gaps)
+}
+
+/// By zone resource, the full names of its records (None when one is not
+/// known before a plan).
+pub(crate) type Records = std::collections::HashMap<String, Option<Vec<String>>>;
+
+/// The ExternalName Services forwarding into one of `zones` (resource,
+/// name, where), with whether its `records` have the name.
+pub(crate) fn forwarded(
+    m: &Modelled,
+    zones: &[(String, String, At)],
+    records: &Records,
+    gaps: &mut Vec<Gap>,
+) -> Vec<PrivateName> {
     let mut out = Vec::new();
     for (o, v) in m.system.objects.iter().zip(&m.values) {
         let Some(v) = v else { continue };
@@ -142,7 +158,7 @@ pub(crate) fn private_names(
             resolves: names.contains(&host),
         });
     }
-    (out, gaps)
+    out
 }
 
 /// The resource a `${type.name.attr}` reference names, and the attribute.
@@ -267,6 +283,13 @@ pub(crate) fn managed_reaches(
             }
         }
     }
+    reaches(m, &hosts)
+}
+
+/// The connections to a managed service behind one of `hosts` (its private
+/// name, the ranges it may answer from, its resource), with the ranges the
+/// consumer's egress does not reach.
+pub(crate) fn reaches(m: &Modelled, hosts: &[(String, Vec<String>, At)]) -> Vec<ManagedReach> {
     if hosts.is_empty() {
         return Vec::new();
     }

@@ -16,7 +16,10 @@ use super::build::Modelled;
 use super::cloud::at;
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::input::{At, BucketUse, Cloud, Gap, GcsGrant, PodIdentity, SecretRead, Verdict};
+use super::input::{
+    At, BucketUse, Cloud, Gap, GcsGrant, ManagedReach, PodIdentity, PrivateName, SecretRead,
+    Verdict,
+};
 use super::kustomize::Files;
 use super::network::{Peer, PodPort};
 use crate::check::terraform::{Evaluator, Instance, Located, Module};
@@ -72,6 +75,7 @@ pub(crate) fn resolve(
         cloud.secret_reads = secret_reads(m, files, module, &pool, gaps, &gap, &operators);
         cloud.identities = identities(m, facts, module, &pool);
     }
+    (cloud.private_names, cloud.managed_reaches) = managed_names(m, module, gaps);
     // Where the pods' calls go: Google's APIs, and the metadata server
     // their identity comes from.
     let net = super::wiring::network(m);
@@ -360,7 +364,7 @@ fn judge(
     gaps.push(gap(
         &cluster.file,
         cluster.line,
-        "Google Kubernetes Engine cluster (google_container_cluster): socle reads whether it enforces NetworkPolicies, the buckets its Terraform creates and the roles IAM grants the service accounts of their consumers and of External Secrets, and whether those pods reach Google's APIs and the metadata server; the managed database is not judged".into(),
+        "Google Kubernetes Engine cluster (google_container_cluster): socle reads whether it enforces NetworkPolicies, the buckets its Terraform creates and the roles IAM grants the service accounts of their consumers and of External Secrets, whether those pods reach Google's APIs and the metadata server, and the names and ranges of the managed database; what Cloud SQL itself admits (its users, its TLS) is not judged".into(),
     ));
 
     // Dataplane V2 enforces NetworkPolicies itself; the older datapath
@@ -789,6 +793,171 @@ fn secret_reads(
         }
     }
     out
+}
+
+/// The managed database behind private DNS: the ExternalName Services
+/// forwarding into a private zone of the Terraform (each must name one of
+/// its records), and the connections to a Cloud SQL instance a record
+/// points at, whose egress must reach the ranges the instance takes its
+/// private address from (the network's private services access).
+fn managed_names(
+    m: &Modelled,
+    module: &Module,
+    gaps: &mut Vec<Gap>,
+) -> (Vec<PrivateName>, Vec<ManagedReach>) {
+    use super::cloud_dns::{dns, forwarded, full_name, reaches, Records};
+    let ev = Evaluator::new(module);
+    let symbolic = Evaluator::symbolic(module);
+    let one = Instance::Single;
+    let gap = |file: &str, line: usize, message: String| Gap {
+        app: m.system.root.clone(),
+        at: at(file, line),
+        message,
+    };
+    // (resource, zone name, where) of the private zones, and the names
+    // records give a zone by (its resource's `name`, or that name).
+    let mut zones: Vec<(String, String, At)> = Vec::new();
+    let mut called: Vec<(String, String)> = Vec::new();
+    for z in module.resources("google_dns_managed_zone") {
+        if ev.attribute(&z.block, "visibility", &one) != Some(Value::String("private".into())) {
+            continue;
+        }
+        let (_, resource) = z.resource().unwrap_or_default();
+        match ev.attribute(&z.block, "dns_name", &one) {
+            Some(Value::String(name)) => {
+                zones.push((resource.to_owned(), dns(&name), at(&z.file, z.line)));
+                called.push((format!("${{google_dns_managed_zone.{resource}.name}}"), resource.to_owned()));
+                if let Some(Value::String(n)) = ev.attribute(&z.block, "name", &one) {
+                    called.push((n, resource.to_owned()));
+                }
+            }
+            _ => gaps.push(gap(&z.file, z.line, "the name of this private zone is not known before a plan: the names forwarded into it are not judged".into())),
+        }
+    }
+    if zones.is_empty() {
+        return (Vec::new(), Vec::new());
+    }
+    let mut records: Records = zones
+        .iter()
+        .map(|(r, _, _)| (r.clone(), Some(Vec::new())))
+        .collect();
+    // Full name → the Cloud SQL instance resource its address is.
+    let mut instances: Vec<(String, String)> = Vec::new();
+    for r in module.resources("google_dns_record_set") {
+        let zone = match symbolic.attribute(&r.block, "managed_zone", &one) {
+            Some(Value::String(z)) => called.iter().find(|(n, _)| *n == z).map(|(_, r)| r.clone()),
+            _ => None,
+        };
+        let Some(zone) = zone else {
+            // A record in a zone named otherwise may be in any of them.
+            for list in records.values_mut() {
+                *list = None;
+            }
+            continue;
+        };
+        let suffix = zones
+            .iter()
+            .find(|(res, _, _)| *res == zone)
+            .map(|(_, n, _)| n.clone())
+            .unwrap_or_default();
+        let name = match ev.instances(&r.block) {
+            Some(all) if all.len() == 1 => ev.attribute(&r.block, "name", &all[0]),
+            _ => None,
+        };
+        let entry = records.entry(zone).or_default();
+        match (name, entry.as_mut()) {
+            (Some(Value::String(n)), Some(list)) => {
+                let fqdn = full_name(&n, &suffix);
+                list.push(fqdn.clone());
+                if let Some(Value::Array(targets)) = symbolic.attribute(&r.block, "rrdatas", &one) {
+                    for t in targets.iter().filter_map(Value::as_str) {
+                        if let Some(instance) = t
+                            .strip_prefix("${google_sql_database_instance.")
+                            .and_then(|t| t.strip_suffix(".private_ip_address}"))
+                        {
+                            instances.push((fqdn.clone(), instance.to_owned()));
+                        }
+                    }
+                }
+            }
+            (_, _) => *entry = None,
+        }
+    }
+    let names = forwarded(m, &zones, &records, gaps);
+    let mut hosts = Vec::new();
+    for (fqdn, instance) in instances {
+        let Some(r) = module
+            .resources("google_sql_database_instance")
+            .find(|r| r.resource().is_some_and(|(_, n)| n == instance))
+        else {
+            continue;
+        };
+        match instance_ranges(module, &ev, &symbolic, r) {
+            Some(ranges) => hosts.push((fqdn, ranges, at(&r.file, r.line))),
+            None => gaps.push(gap(&r.file, r.line, format!("the ranges the instance behind {fqdn} takes its private address from are not known before a plan: whether its consumers' egress reaches them is not judged"))),
+        }
+    }
+    (names, reaches(m, &hosts))
+}
+
+/// The ranges a Cloud SQL instance takes its private address from: its
+/// `allocated_ip_range`, or every range the network lends Google's
+/// services (`google_compute_global_address` with purpose VPC_PEERING).
+fn instance_ranges(
+    module: &Module,
+    ev: &Evaluator<'_>,
+    symbolic: &Evaluator<'_>,
+    instance: &Located,
+) -> Option<Vec<String>> {
+    let one = Instance::Single;
+    let ip = instance
+        .block
+        .body
+        .blocks()
+        .find(|b| b.identifier.as_str() == "settings")?
+        .body
+        .blocks()
+        .find(|b| b.identifier.as_str() == "ip_configuration")?;
+    let allocated = match symbolic.attribute(ip, "allocated_ip_range", &one)? {
+        Value::Null => None,
+        Value::String(s) => Some(s),
+        _ => return None,
+    };
+    let range = |r: &Located| -> Option<String> {
+        let address = ev.attribute(&r.block, "address", &one)?;
+        let length = ev.attribute(&r.block, "prefix_length", &one)?;
+        let cidr = format!("{}/{}", address.as_str()?, length.as_u64()?);
+        crate::core::spec::check_cidr(&cidr).ok()?;
+        Some(cidr)
+    };
+    let lent = module
+        .resources("google_compute_global_address")
+        .filter(|r| {
+            ev.attribute(&r.block, "purpose", &one) == Some(Value::String("VPC_PEERING".into()))
+        });
+    match allocated {
+        Some(name) => {
+            let (resource, by_name) = match name
+                .strip_prefix("${google_compute_global_address.")
+                .and_then(|n| n.strip_suffix(".name}"))
+            {
+                Some(res) => (Some(res.to_owned()), None),
+                None => (None, Some(name)),
+            };
+            let r = lent.into_iter().find(|r| {
+                r.resource()
+                    .is_some_and(|(_, n)| Some(n) == resource.as_deref())
+                    || by_name.as_ref().is_some_and(|b| {
+                        ev.attribute(&r.block, "name", &one) == Some(Value::String(b.clone()))
+                    })
+            })?;
+            Some(vec![range(r)?])
+        }
+        None => {
+            let all: Option<Vec<String>> = lent.map(range).collect();
+            all.filter(|a| !a.is_empty())
+        }
+    }
 }
 
 #[cfg(test)]
