@@ -2,7 +2,8 @@
 # Benchmark of `socle new` on the full platform (embedded example spec),
 # release build, against `cp -r` of the same output tree in the same run.
 # TARGET=compose measures the example with dev on one Docker host instead;
-# TARGET=eks, with prod on Amazon EKS (its Terraform rendered too).
+# TARGET=eks, with prod on Amazon EKS (its Terraform rendered too);
+# TARGET=gke, on Google Kubernetes Engine (the lakehouse only).
 # BLUEPRINT=lakehouse measures that blueprint's example instead (with
 # TARGET as above).
 # Runs alternate between the two commands and write to fresh directories
@@ -37,7 +38,14 @@ text = sys.stdin.read()
 out = re.sub(r"  - name: prod\n(    .*\n)+", "  - name: prod\n    target: eks\n    cloud: {region: eu-west-3, vpc_cidr: 10.30.0.0/16, account_id: \"111122223333\"}\n", text, count=1)
 assert out != text
 sys.stdout.write(out)' < "$work/example.yaml" > "$work/socle.yaml" ;;
-  *) echo "TARGET is kubernetes, compose or eks" >&2; exit 2 ;;
+  # Its prod entry replaced by a GKE one (its project).
+  gke) python3 -c '
+import re, sys
+text = sys.stdin.read()
+out = re.sub(r"  - name: prod\n(    .*\n)+", "  - name: prod\n    target: gke\n    cloud: {project: acme-lakehouse-prod, region: europe-west9, vpc_cidr: 10.30.0.0/16}\n", text, count=1)
+assert out != text
+sys.stdout.write(out)' < "$work/example.yaml" > "$work/socle.yaml" ;;
+  *) echo "TARGET is kubernetes, compose, eks or gke" >&2; exit 2 ;;
 esac
 spec=(--spec "$work/socle.yaml")
 

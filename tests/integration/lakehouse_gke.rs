@@ -514,6 +514,27 @@ fn the_terraform_parses_and_passes_checkov() {
     }
     let workflow = text(&files, ".github/workflows/checks.yaml");
     assert!(workflow.contains("validate"), "{workflow}");
+    let readme = text(&files, "terraform/prod/README.md");
+    assert!(
+        readme.contains(
+            "socle's tests do not validate\nthese files (the providers are not available offline)"
+        ),
+        "{readme}"
+    );
+    // Formatting needs no provider: terraform itself checks it, where the
+    // machine has it (as for the EKS environments' validation).
+    let Some(terraform) = std::env::var_os("SOCLE_TF_PLUGINS").and_then(|_| tool("terraform"))
+    else {
+        eprintln!("skipped: terraform fmt (SOCLE_TF_PLUGINS not set)");
+        return;
+    };
+    let dir = materialise(&files);
+    let out = Command::new(terraform)
+        .args(["fmt", "-check", "-diff", "-recursive", "terraform/prod"])
+        .current_dir(dir.path())
+        .output()
+        .expect("terraform fmt");
+    crate::support::assert_success(&out);
 }
 
 /// A GKE environment names its project; AWS's account and a region of
