@@ -5,7 +5,6 @@
 //! kustomize, python-hcl2, checkov and terraform validate.
 
 use std::collections::BTreeSet;
-use std::process::Command;
 
 use crate::support::{check_json, finds, materialise, render_text, socle_in, text, tool};
 
@@ -414,18 +413,7 @@ fn kustomize_builds_the_eks_overlays() {
     };
     let files = crate::support::render_lakehouse_eks();
     let dir = materialise(&files);
-    let build = |overlay: &str| -> Vec<serde_json::Value> {
-        let out = Command::new(&kubectl)
-            .args(["kustomize", overlay])
-            .current_dir(dir.path())
-            .output()
-            .expect("kubectl kustomize");
-        crate::support::assert_success(&out);
-        String::from_utf8_lossy(&out.stdout)
-            .split("\n---\n")
-            .map(|d| crate::support::yaml(d).expect("kustomize's output parses"))
-            .collect()
-    };
+    let build = |overlay: &str| crate::support::kustomize_build(&kubectl, dir.path(), overlay);
     let dremio = build("components/dremio/overlays/prod");
     let account = dremio
         .iter()

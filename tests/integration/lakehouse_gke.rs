@@ -233,16 +233,11 @@ fn prod_on_gke_gets_its_own_terraform_cloud_sql_and_cloud_storage_and_passes_soc
 
     // What it does judge: a cluster on GKE's default datapath ignores
     // every NetworkPolicy; Dremio's bucket must be one the Terraform makes.
-    let gke = text(&files, "terraform/prod/gke.tf");
-    assert!(
-        gke.contains("  datapath_provider = \"ADVANCED_DATAPATH\"\n"),
-        "{gke}"
-    );
-    let mut legacy = files.clone();
-    legacy.insert(
-        "terraform/prod/gke.tf".into(),
-        gke.replace("  datapath_provider = \"ADVANCED_DATAPATH\"\n", "")
-            .into_bytes(),
+    let legacy = crate::support::with_replaced(
+        &files,
+        "terraform/prod/gke.tf",
+        "  datapath_provider = \"ADVANCED_DATAPATH\"\n",
+        "",
     );
     let (code, findings) = check_json(&legacy);
     assert_eq!(code, 1);
@@ -254,13 +249,11 @@ fn prod_on_gke_gets_its_own_terraform_cloud_sql_and_cloud_storage_and_passes_soc
         ),
         "{findings:#?}"
     );
-    let storage = text(&files, "terraform/prod/storage.tf");
-    let mut renamed = files.clone();
-    renamed.insert(
-        "terraform/prod/storage.tf".into(),
-        storage
-            .replace("\"acme-prod-dremio\"", "\"acme-prod-engine\"")
-            .into_bytes(),
+    let renamed = crate::support::with_replaced(
+        &files,
+        "terraform/prod/storage.tf",
+        "\"acme-prod-dremio\"",
+        "\"acme-prod-engine\"",
     );
     let (code, findings) = check_json(&renamed);
     assert_eq!(code, 1);
@@ -290,12 +283,8 @@ fn prod_on_gke_gets_its_own_terraform_cloud_sql_and_cloud_storage_and_passes_soc
             "hold only roles/storage.objectViewer",
         ),
     ] {
-        assert!(identities.contains(from), "{from} in {identities}");
-        let mut changed = files.clone();
-        changed.insert(
-            "terraform/prod/identities.tf".into(),
-            identities.replace(from, to).into_bytes(),
-        );
+        let changed =
+            crate::support::with_replaced(&files, "terraform/prod/identities.tf", from, to);
         let (code, findings) = check_json(&changed);
         assert_eq!(code, 1, "{to}");
         assert!(
@@ -326,11 +315,8 @@ fn prod_on_gke_gets_its_own_terraform_cloud_sql_and_cloud_storage_and_passes_soc
             "none of which reaches it",
         ),
     ] {
-        let mut changed = files.clone();
-        changed.insert(
-            "terraform/prod/identities.tf".into(),
-            identities.replace(from, to).into_bytes(),
-        );
+        let changed =
+            crate::support::with_replaced(&files, "terraform/prod/identities.tf", from, to);
         let (code, findings) = check_json(&changed);
         assert_eq!(code, 1, "{to}");
         let denied = findings
@@ -395,12 +381,11 @@ fn cloud_sql_is_judged_by_its_private_name_and_its_range() {
     let postgresql = text(&files, "terraform/prod/postgresql.tf");
     let record = "name         = \"postgresql.acme-prod.internal.\"";
     assert!(postgresql.contains(record), "{postgresql}");
-    let mut renamed = files.clone();
-    renamed.insert(
-        "terraform/prod/postgresql.tf".into(),
-        postgresql
-            .replace(record, "name         = \"pg.acme-prod.internal.\"")
-            .into_bytes(),
+    let renamed = crate::support::with_replaced(
+        &files,
+        "terraform/prod/postgresql.tf",
+        record,
+        "name         = \"pg.acme-prod.internal.\"",
     );
     let (code, findings) = check_json(&renamed);
     assert_eq!(code, 1);
@@ -418,11 +403,8 @@ fn cloud_sql_is_judged_by_its_private_name_and_its_range() {
     let main = text(&files, "terraform/prod/main.tf");
     let range = "cidrsubnet(local.vpc_cidr, 4, 2)";
     assert!(main.contains(range), "{main}");
-    let mut moved = files.clone();
-    moved.insert(
-        "terraform/prod/main.tf".into(),
-        main.replace(range, "\"10.99.0.0/20\"").into_bytes(),
-    );
+    let moved =
+        crate::support::with_replaced(&files, "terraform/prod/main.tf", range, "\"10.99.0.0/20\"");
     let (code, findings) = check_json(&moved);
     assert_eq!(code, 1);
     for namespace in ["lakehouse-ingestion", "lakehouse-storage", "lakehouse-bi"] {
@@ -446,18 +428,7 @@ fn kustomize_builds_the_gke_overlays() {
     };
     let files = crate::support::render_lakehouse_gke();
     let dir = materialise(&files);
-    let build = |overlay: &str| -> Vec<serde_json::Value> {
-        let out = Command::new(&kubectl)
-            .args(["kustomize", overlay])
-            .current_dir(dir.path())
-            .output()
-            .expect("kubectl kustomize");
-        crate::support::assert_success(&out);
-        String::from_utf8_lossy(&out.stdout)
-            .split("\n---\n")
-            .map(|d| crate::support::yaml(d).expect("kustomize's output parses"))
-            .collect()
-    };
+    let build = |overlay: &str| crate::support::kustomize_build(&kubectl, dir.path(), overlay);
     let dremio = build("components/dremio/overlays/prod");
     let account = dremio
         .iter()

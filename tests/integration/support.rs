@@ -435,6 +435,31 @@ pub fn new_repo() -> (tempfile::TempDir, PathBuf) {
 }
 
 /// A command's run that must succeed, its output in the failure message.
+/// The documents `kubectl kustomize OVERLAY` builds in `dir`, which must
+/// succeed.
+pub fn kustomize_build(kubectl: &Path, dir: &Path, overlay: &str) -> Vec<serde_json::Value> {
+    let out = std::process::Command::new(kubectl)
+        .args(["kustomize", overlay])
+        .current_dir(dir)
+        .output()
+        .expect("kubectl kustomize");
+    assert_success(&out);
+    String::from_utf8_lossy(&out.stdout)
+        .split("\n---\n")
+        .map(|d| yaml(d).expect("kustomize's output parses"))
+        .collect()
+}
+
+/// `files` with the text `from` of file `path` replaced by `to` (which it
+/// must hold): a mutation for the checker to find.
+pub fn with_replaced(files: &FileSet, path: &str, from: &str, to: &str) -> FileSet {
+    let before = text(files, path);
+    assert!(before.contains(from), "{from:?} in {path}:\n{before}");
+    let mut changed = files.clone();
+    changed.insert(path.into(), before.replace(from, to).into_bytes());
+    changed
+}
+
 pub fn assert_success(out: &std::process::Output) {
     assert!(
         out.status.success(),

@@ -397,55 +397,24 @@ impl<'m> Evaluator<'m> {
     fn reference(&self, root: &str, ops: &[TraversalOperator], at: &Instance) -> Option<Value> {
         use std::fmt::Write;
         if let (
-            "aws_s3_bucket",
+            kind @ ("aws_s3_bucket" | "google_storage_bucket"),
             [TraversalOperator::GetAttr(name), TraversalOperator::GetAttr(attr)],
         ) = (root, ops)
         {
-            let bucket = self
-                .module
-                .resources("aws_s3_bucket")
-                .find(|b| b.resource().is_some_and(|(_, n)| n == name.as_str()))
-                .filter(|b| {
-                    !b.block
-                        .body
-                        .attributes()
-                        .any(|a| matches!(a.key.as_str(), "for_each" | "count"))
-                })
-                .and_then(|b| self.attribute(&b.block, "bucket", &Instance::Single));
-            if let Some(Value::String(bucket)) = bucket {
-                match attr.as_str() {
-                    "id" | "bucket" => return Some(Value::String(bucket)),
-                    "arn" => {
+            if let Some(bucket) = self.bucket_name(kind, name.as_str()) {
+                match (kind, attr.as_str()) {
+                    ("aws_s3_bucket", "id" | "bucket")
+                    | ("google_storage_bucket", "id" | "name") => {
+                        return Some(Value::String(bucket))
+                    }
+                    ("aws_s3_bucket", "arn") => {
                         return Some(Value::String(format!(
                             "arn:${{data.aws_partition.current.partition}}:s3:::{bucket}"
                         )))
                     }
-                    _ => {}
-                }
-            }
-        }
-        // A Cloud Storage bucket's name, id and URL are the name it is
-        // created with.
-        if let (
-            "google_storage_bucket",
-            [TraversalOperator::GetAttr(name), TraversalOperator::GetAttr(attr)],
-        ) = (root, ops)
-        {
-            let bucket = self
-                .module
-                .resources("google_storage_bucket")
-                .find(|b| b.resource().is_some_and(|(_, n)| n == name.as_str()))
-                .filter(|b| {
-                    !b.block
-                        .body
-                        .attributes()
-                        .any(|a| matches!(a.key.as_str(), "for_each" | "count"))
-                })
-                .and_then(|b| self.attribute(&b.block, "name", &Instance::Single));
-            if let Some(Value::String(bucket)) = bucket {
-                match attr.as_str() {
-                    "id" | "name" => return Some(Value::String(bucket)),
-                    "url" => return Some(Value::String(format!("gs://{bucket}"))),
+                    ("google_storage_bucket", "url") => {
+                        return Some(Value::String(format!("gs://{bucket}")))
+                    }
                     _ => {}
                 }
             }
@@ -467,6 +436,30 @@ impl<'m> Evaluator<'m> {
             }
         }
         Some(Value::String(format!("${{{path}}}")))
+    }
+
+    /// The name a bucket resource of `kind` (S3's, Cloud Storage's) is
+    /// created with, when it is one bucket and the module sets it: the
+    /// provider derives its id, ARN or URL from it.
+    fn bucket_name(&self, kind: &str, resource: &str) -> Option<String> {
+        let key = if kind == "aws_s3_bucket" {
+            "bucket"
+        } else {
+            "name"
+        };
+        let b = self
+            .module
+            .resources(kind)
+            .find(|b| b.resource().is_some_and(|(_, n)| n == resource))?;
+        let repeated = b
+            .block
+            .body
+            .attributes()
+            .any(|a| matches!(a.key.as_str(), "for_each" | "count"));
+        match self.attribute(&b.block, key, &Instance::Single)? {
+            Value::String(name) if !repeated => Some(name),
+            _ => None,
+        }
     }
 
     fn local(&self, name: &str) -> Option<Value> {

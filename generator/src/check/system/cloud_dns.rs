@@ -86,20 +86,7 @@ pub(crate) fn private_names(
             // A public zone of this module.
             continue;
         }
-        let suffix = zones
-            .iter()
-            .find(|(res, _, _)| *res == zone)
-            .map(|(_, n, _)| n.clone())
-            .unwrap_or_default();
-        let name = match ev.instances(&r.block) {
-            Some(all) if all.len() == 1 => ev.attribute(&r.block, "name", &all[0]),
-            _ => None,
-        };
-        let entry = records.entry(zone).or_default();
-        match (name, entry.as_mut()) {
-            (Some(Value::String(n)), Some(list)) => list.push(full_name(&n, &suffix)),
-            (_, _) => *entry = None,
-        }
+        note_record(&mut records, &zones, zone, ev, r);
     }
     let out = forwarded(m, &zones, &records, &mut gaps);
     (out, gaps)
@@ -108,6 +95,40 @@ pub(crate) fn private_names(
 /// By zone resource, the full names of its records (None when one is not
 /// known before a plan).
 pub(crate) type Records = std::collections::HashMap<String, Option<Vec<String>>>;
+
+/// Notes record `r` of the zone whose resource is `zone` (one of `zones`:
+/// resource, name, where) under its full name, or, when its name or its
+/// instances are not known before a plan, the zone's records as unknown.
+/// Returns the full name.
+pub(crate) fn note_record(
+    records: &mut Records,
+    zones: &[(String, String, At)],
+    zone: String,
+    ev: &Evaluator,
+    r: &terraform::Located,
+) -> Option<String> {
+    let suffix = zones
+        .iter()
+        .find(|(res, _, _)| *res == zone)
+        .map(|(_, n, _)| n.clone())
+        .unwrap_or_default();
+    let name = match ev.instances(&r.block) {
+        Some(all) if all.len() == 1 => ev.attribute(&r.block, "name", &all[0]),
+        _ => None,
+    };
+    let entry = records.entry(zone).or_default();
+    match (name, entry.as_mut()) {
+        (Some(Value::String(n)), Some(list)) => {
+            let fqdn = full_name(&n, &suffix);
+            list.push(fqdn.clone());
+            Some(fqdn)
+        }
+        (_, _) => {
+            *entry = None;
+            None
+        }
+    }
+}
 
 /// The ExternalName Services forwarding into one of `zones` (resource,
 /// name, where), with whether its `records` have the name.

@@ -805,7 +805,7 @@ fn managed_names(
     module: &Module,
     gaps: &mut Vec<Gap>,
 ) -> (Vec<PrivateName>, Vec<ManagedReach>) {
-    use super::cloud_dns::{dns, forwarded, full_name, reaches, Records};
+    use super::cloud_dns::{dns, forwarded, note_record, reaches, Records};
     let ev = Evaluator::new(module);
     let symbolic = Evaluator::symbolic(module);
     let one = Instance::Single;
@@ -855,32 +855,18 @@ fn managed_names(
             }
             continue;
         };
-        let suffix = zones
-            .iter()
-            .find(|(res, _, _)| *res == zone)
-            .map(|(_, n, _)| n.clone())
-            .unwrap_or_default();
-        let name = match ev.instances(&r.block) {
-            Some(all) if all.len() == 1 => ev.attribute(&r.block, "name", &all[0]),
-            _ => None,
+        let Some(fqdn) = note_record(&mut records, &zones, zone, &ev, r) else {
+            continue;
         };
-        let entry = records.entry(zone).or_default();
-        match (name, entry.as_mut()) {
-            (Some(Value::String(n)), Some(list)) => {
-                let fqdn = full_name(&n, &suffix);
-                list.push(fqdn.clone());
-                if let Some(Value::Array(targets)) = symbolic.attribute(&r.block, "rrdatas", &one) {
-                    for t in targets.iter().filter_map(Value::as_str) {
-                        if let Some(instance) = t
-                            .strip_prefix("${google_sql_database_instance.")
-                            .and_then(|t| t.strip_suffix(".private_ip_address}"))
-                        {
-                            instances.push((fqdn.clone(), instance.to_owned()));
-                        }
-                    }
+        if let Some(Value::Array(targets)) = symbolic.attribute(&r.block, "rrdatas", &one) {
+            for t in targets.iter().filter_map(Value::as_str) {
+                if let Some(instance) = t
+                    .strip_prefix("${google_sql_database_instance.")
+                    .and_then(|t| t.strip_suffix(".private_ip_address}"))
+                {
+                    instances.push((fqdn.clone(), instance.to_owned()));
                 }
             }
-            (_, _) => *entry = None,
         }
     }
     let names = forwarded(m, &zones, &records, gaps);
