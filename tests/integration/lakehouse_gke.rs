@@ -230,6 +230,14 @@ fn prod_on_gke_gets_its_own_terraform_cloud_sql_and_cloud_storage_and_passes_soc
     );
     let (code, findings) = check_json(&files);
     assert_eq!(code, 0, "{findings:#?}");
+    // The graph draws Dremio's bucket to the cloud's storage.
+    let (code, graph, err) = socle_in(dir.path(), &["graph", ".", "--env", "prod"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        graph.contains("dremio_prod -->|\"bucket acme-prod-dremio\"| Cloud_Storage__terraform_"),
+        "{graph}"
+    );
+    assert!(!graph.contains("missing"), "{graph}");
 
     // What it does judge: a cluster on GKE's default datapath ignores
     // every NetworkPolicy; Dremio's bucket must be one the Terraform makes.

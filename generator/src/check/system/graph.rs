@@ -60,6 +60,19 @@ fn edges(system: &System) -> BTreeMap<(String, String), Edge> {
             None if system.external_buckets.contains(&u.bucket) => {
                 ("external S3 store".to_owned(), false)
             }
+            // A bucket of the environment's Terraform, in the cloud's
+            // object storage.
+            None if system
+                .cloud
+                .as_ref()
+                .is_some_and(|c| c.buckets.contains(&u.bucket)) =>
+            {
+                let storage = match system.cloud.as_ref().map(|c| c.provider.as_str()) {
+                    Some("gke") => "Cloud Storage",
+                    _ => "S3",
+                };
+                (format!("{storage} (terraform)"), false)
+            }
             None => (format!("missing: bucket {}", u.bucket), true),
         };
         let e = out.entry((u.consumer.clone(), to)).or_insert(Edge {
