@@ -486,6 +486,23 @@ deny contains finding("SOC-SYS-018", sprintf("[%s] service account %s/%s holds %
 	not i.agent.allowed
 }
 
+# On GKE a Kubernetes service account is a principal of IAM only in a
+# cluster with a workload pool, and its pods get that identity only on
+# nodes running GKE's metadata server: elsewhere every grant to it is void.
+gke_accounts_text := concat(", ", sort([sprintf("%s/%s", [i.namespace, i.service_account]) | some i in input.cloud.identities]))
+
+deny contains finding("SOC-SYS-029", sprintf("[%s] IAM grants %d Kubernetes service accounts of the environment roles (%s), but its GKE cluster has no workload pool (workload_identity_config): no pod gets its service account's identity, and every one of those grants is void. Give the cluster workload_identity_config { workload_pool = \"<project>.svc.id.goog\" }", [env, count(input.cloud.identities), gke_accounts_text]), input.cloud.at) if {
+	input.cloud.provider == "gke"
+	input.cloud.workload_pool == false
+	count(input.cloud.identities) > 0
+}
+
+deny contains finding("SOC-SYS-029", sprintf("[%s] the node pool at %s runs its pods with the node's metadata (workload_metadata_config mode GCE_METADATA): pods scheduled there get the node's identity, not their service account's (%s hold IAM roles), and reach the node's credentials. Set workload_metadata_config { mode = \"GKE_METADATA\" } in its node_config", [env, where(p), gke_accounts_text]), p) if {
+	input.cloud.provider == "gke"
+	some p in input.cloud.node_metadata_pools
+	count(input.cloud.identities) > 0
+}
+
 # A pod that signs in by web identity (IRSA) exchanges its token at STS:
 # egress policies that do not let it reach STS, at the interface endpoint
 # the Terraform gives it or at its public endpoint, leave it without

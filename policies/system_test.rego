@@ -127,7 +127,7 @@ with_connection(c) := object.union(model, {"connections": [c]})
 
 with_need(n) := object.union(model, {"needs": [n]})
 
-sys_ids := {"SOC-SYS-001", "SOC-SYS-002", "SOC-SYS-003", "SOC-SYS-004", "SOC-SYS-005", "SOC-SYS-006", "SOC-SYS-007", "SOC-SYS-008", "SOC-SYS-009", "SOC-SYS-010", "SOC-SYS-011", "SOC-SYS-012", "SOC-SYS-013", "SOC-SYS-014", "SOC-SYS-015", "SOC-SYS-016", "SOC-SYS-017", "SOC-SYS-018", "SOC-SYS-019", "SOC-SYS-020", "SOC-SYS-021", "SOC-SYS-022", "SOC-SYS-023", "SOC-SYS-024", "SOC-SYS-025", "SOC-SYS-026", "SOC-SYS-027", "SOC-SYS-028"}
+sys_ids := {"SOC-SYS-001", "SOC-SYS-002", "SOC-SYS-003", "SOC-SYS-004", "SOC-SYS-005", "SOC-SYS-006", "SOC-SYS-007", "SOC-SYS-008", "SOC-SYS-009", "SOC-SYS-010", "SOC-SYS-011", "SOC-SYS-012", "SOC-SYS-013", "SOC-SYS-014", "SOC-SYS-015", "SOC-SYS-016", "SOC-SYS-017", "SOC-SYS-018", "SOC-SYS-019", "SOC-SYS-020", "SOC-SYS-021", "SOC-SYS-022", "SOC-SYS-023", "SOC-SYS-024", "SOC-SYS-025", "SOC-SYS-026", "SOC-SYS-027", "SOC-SYS-028", "SOC-SYS-029"}
 
 # The one message of rule `id` (fails when there is none or several).
 message(m, id) := msg if {
@@ -872,7 +872,7 @@ test_a_service_account_naming_a_role_that_does_not_trust_it_is_denied if {
 }
 
 test_no_cloud_no_cloud_findings if {
-	every id in {"SOC-SYS-018", "SOC-SYS-019", "SOC-SYS-020", "SOC-SYS-021", "SOC-SYS-022", "SOC-SYS-023", "SOC-SYS-024", "SOC-SYS-025", "SOC-SYS-027", "SOC-SYS-028"} {
+	every id in {"SOC-SYS-018", "SOC-SYS-019", "SOC-SYS-020", "SOC-SYS-021", "SOC-SYS-022", "SOC-SYS-023", "SOC-SYS-024", "SOC-SYS-025", "SOC-SYS-027", "SOC-SYS-028", "SOC-SYS-029"} {
 		count(findings(model, id)) == 0
 	}
 }
@@ -1042,4 +1042,26 @@ test_a_gke_operator_cut_off_from_secret_manager_is_denied if {
 	r := object.union(gke_read("roles/secretmanager.secretAccessor", ["terraform/prod/identities.tf:17"], true), {"reach": {"allowed": false, "isolated": true, "isolated_by": []}, "endpoint": "Google's public API addresses, port 443"})
 	msg := message(gke_reads([r]), "SOC-SYS-024")
 	contains(msg, "reads \"acme_prod_superset_app\" from Secret Manager as the External Secrets operator lakehouse-core/external-secrets, but egress from namespace \"lakehouse-core\" does not reach Secret Manager")
+}
+
+# --- SOC-SYS-029: a GKE cluster that gives no workload identity ---
+
+gke_identity := {
+	"namespace": "lakehouse-query", "service_account": "dremio", "at": at("terraform/prod/identities.tf", 40),
+	"agent": {"allowed": true}, "credentials_from": "GKE's metadata server, 169.254.169.254:80",
+	"namespace_exists": true, "account_exists": true, "mechanism": "workload-identity", "role": "roles/storage.objectUser", "trusted": true,
+}
+
+gke_cluster(pool, pools) := object.union(model, {"environment": "prod", "cloud": object.union(cloud([gke_identity], true, 3), {"provider": "gke", "workload_pool": pool, "node_metadata_pools": pools})})
+
+test_a_gke_cluster_without_a_workload_pool_is_denied if {
+	msg := message(gke_cluster(false, []), "SOC-SYS-029")
+	contains(msg, "IAM grants 1 Kubernetes service accounts of the environment roles (lakehouse-query/dremio), but its GKE cluster has no workload pool")
+	count(findings(gke_cluster(null, []), "SOC-SYS-029")) == 0
+	count(findings(gke_cluster(true, []), "SOC-SYS-029")) == 0
+}
+
+test_a_node_pool_on_the_nodes_metadata_is_denied if {
+	msg := message(gke_cluster(true, [at("terraform/prod/gke.tf", 143)]), "SOC-SYS-029")
+	contains(msg, "the node pool at terraform/prod/gke.tf:143 runs its pods with the node's metadata")
 }

@@ -379,6 +379,42 @@ fn gke_workloads_must_reach_the_metadata_server_and_googles_apis() {
     }
 }
 
+/// A Kubernetes service account is an IAM principal only in a cluster with
+/// a workload pool, and its pods take that identity only on nodes running
+/// GKE's metadata server: without either, every grant is void.
+#[test]
+fn gke_grants_need_the_workload_pool_and_the_metadata_server() {
+    let files = crate::support::render_lakehouse_gke();
+    for (from, to, says) in [
+        (
+            "  workload_identity_config {\n    workload_pool = local.workload_pool\n  }\n",
+            "",
+            "but its GKE cluster has no workload pool",
+        ),
+        (
+            "      mode = \"GKE_METADATA\"",
+            "      mode = \"GCE_METADATA\"",
+            "runs its pods with the node's metadata",
+        ),
+    ] {
+        let changed = crate::support::with_replaced(&files, "terraform/prod/gke.tf", from, to);
+        let (code, findings) = check_json(&changed);
+        assert_eq!(code, 1, "{to}");
+        assert!(
+            finds(
+                &findings,
+                "SOC-SYS-029",
+                &[
+                    says,
+                    "lakehouse-core/external-secrets",
+                    "lakehouse-query/dremio"
+                ]
+            ),
+            "{findings:#?}"
+        );
+    }
+}
+
 /// Cloud SQL behind its private name: the ExternalName Service must name
 /// a record of the Terraform's zone, and the consumers' egress must reach
 /// the range the network lends Google's services, where the instance

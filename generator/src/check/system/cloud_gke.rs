@@ -64,6 +64,8 @@ pub(crate) fn resolve(
         .map(|u| (u, super::cloud_iam::accounts(m, facts, &u.consumer)))
         .collect();
     cloud.gcs_grants = grants(module, cluster, &uses, &m.system.root, gaps);
+    (cloud.workload_pool, cloud.node_metadata_pools) =
+        node_identity(module, cluster, gaps, &m.system.root);
     let operators = super::cloud::operators(m, facts);
     if let Some(pool) = pool(module, cluster) {
         let root = m.system.root.clone();
@@ -74,6 +76,10 @@ pub(crate) fn resolve(
         };
         cloud.secret_reads = secret_reads(m, files, module, &pool, gaps, &gap, &operators);
         cloud.identities = identities(m, facts, module, &pool);
+    } else if cloud.workload_pool == Some(false) {
+        // No pool: the accounts the grants name, in whatever pool, are
+        // those whose grants are void.
+        cloud.identities = identities(m, facts, module, "");
     }
     (cloud.private_names, cloud.managed_reaches) = managed_names(m, module, gaps);
     // Where the pods' calls go: Google's APIs, and the metadata server
@@ -297,24 +303,100 @@ fn identities(m: &Modelled, facts: &ChartFacts, module: &Module, pool: &str) -> 
 /// The namespace and service account a member names as a principal of
 /// the pool (one account, not a namespace's set).
 fn principal(member: &str, pool: &str) -> Option<(String, String)> {
+    // Past the pool's name: this one, or (`pool` empty) any.
+    let past_pool = |r: &str, end: char| -> Option<String> {
+        if pool.is_empty() {
+            r.find(end).map(|i| r[i..].to_owned())
+        } else {
+            r.strip_prefix(pool).map(str::to_owned)
+        }
+    };
     let rest = if let Some(r) = member.strip_prefix("principal://iam.googleapis.com/") {
         let (_, r) = r
             .strip_prefix("projects/")?
             .split_once("/locations/global/workloadIdentityPools/")?;
-        r.strip_prefix(pool)?
-            .strip_prefix("/subject/ns/")?
-            .to_owned()
+        past_pool(r, '/')?.strip_prefix("/subject/ns/")?.to_owned()
     } else {
-        let r = member
-            .strip_prefix("serviceAccount:")?
-            .strip_prefix(pool)?
-            .strip_prefix('[')?
-            .strip_suffix(']')?;
-        r.replacen('/', "/sa/", 1)
+        let r = past_pool(member.strip_prefix("serviceAccount:")?, '[')?;
+        r.strip_prefix('[')?
+            .strip_suffix(']')?
+            .replacen('/', "/sa/", 1)
     };
     let (namespace, account) = rest.split_once("/sa/")?;
     (!namespace.is_empty() && !account.is_empty() && !account.contains('/'))
         .then(|| (namespace.to_owned(), account.to_owned()))
+}
+
+/// Whether the cluster has a workload pool (its `workload_identity_config`
+/// block; None when its pool is not known before a plan), and the node
+/// pools whose pods reach the node's metadata instead of GKE's metadata
+/// server (`workload_metadata_config { mode = "GCE_METADATA" }`), in the
+/// cluster's default pool or a `google_container_node_pool` of it.
+fn node_identity(
+    module: &Module,
+    cluster: &Located,
+    gaps: &mut Vec<Gap>,
+    root: &str,
+) -> (Option<bool>, Vec<At>) {
+    let ev = Evaluator::new(module);
+    let one = Instance::Single;
+    let pool = match cluster
+        .block
+        .body
+        .blocks()
+        .find(|b| b.identifier.as_str() == "workload_identity_config")
+    {
+        None => Some(false),
+        Some(b) => match ev.attribute(b, "workload_pool", &one) {
+            Some(Value::Null) => Some(false),
+            Some(Value::String(_)) => Some(true),
+            _ => pool(module, cluster).map(|_| true),
+        },
+    };
+    let (_, name) = cluster.resource().unwrap_or_default();
+    let references = [
+        format!("${{google_container_cluster.{name}.id}}"),
+        format!("${{google_container_cluster.{name}.name}}"),
+    ];
+    let symbolic = Evaluator::symbolic(module);
+    let of_cluster = |p: &&Located| {
+        matches!(
+            symbolic.attribute(&p.block, "cluster", &one),
+            Some(Value::String(c)) if references.contains(&c)
+        )
+    };
+    let pools = std::iter::once(cluster).chain(
+        module
+            .resources("google_container_node_pool")
+            .filter(of_cluster),
+    );
+    let mut exposed = Vec::new();
+    for p in pools {
+        let mode = p
+            .block
+            .body
+            .blocks()
+            .find(|b| b.identifier.as_str() == "node_config")
+            .and_then(|c| {
+                c.body
+                    .blocks()
+                    .find(|b| b.identifier.as_str() == "workload_metadata_config")
+            })
+            .map(|w| ev.attribute(w, "mode", &one));
+        match mode {
+            // Unset, a pool of a cluster with a workload pool runs GKE's
+            // metadata server.
+            None | Some(Some(Value::Null)) => {}
+            Some(Some(Value::String(m))) if m == "GKE_METADATA" => {}
+            Some(Some(Value::String(_))) => exposed.push(at(&p.file, p.line)),
+            Some(_) => gaps.push(Gap {
+                app: root.to_owned(),
+                at: at(&p.file, p.line),
+                message: "the workload metadata mode of this node pool is not known before a plan: whether its pods get their service account's identity is not judged".into(),
+            }),
+        }
+    }
+    (pool, exposed)
 }
 
 /// The cluster's workload pool as the Terraform writes it (`${…}` where
@@ -1032,6 +1114,14 @@ resource "google_storage_bucket" "many" {
         ] {
             assert_eq!(is_account(&member, pool, "query", "dremio"), holds, "{member}");
         }
+        // With no pool of its own, a cluster's grants are read in any pool.
+        let any = format!("{base}/other.svc.id.goog/subject/ns/query/sa/dremio");
+        assert_eq!(principal(&any, ""), Some(("query".into(), "dremio".into())));
+        assert_eq!(principal(&any, pool), None);
+        assert_eq!(
+            principal("serviceAccount:other.svc.id.goog[query/dremio]", ""),
+            Some(("query".into(), "dremio".into()))
+        );
     }
 
     #[test]

@@ -148,6 +148,14 @@ pub struct Cloud {
     /// On GKE: each use of a bucket the Terraform creates, with the IAM
     /// roles the consumer's Kubernetes service accounts hold on it.
     pub gcs_grants: Vec<GcsGrant>,
+    /// On GKE: whether the cluster has a workload pool, without which no
+    /// pod gets its service account's identity (None: not known, or not
+    /// GKE).
+    pub workload_pool: Option<bool>,
+    /// On GKE: the node pools (or the cluster's default one) whose pods see
+    /// the node's own metadata (`GCE_METADATA`), and get the node's
+    /// identity instead of their service account's.
+    pub node_metadata_pools: Vec<At>,
 }
 
 /// A consumer of a Cloud Storage bucket of a GKE cluster's Terraform, and
