@@ -413,6 +413,21 @@ fn gke_grants_need_the_workload_pool_and_the_metadata_server() {
             "{findings:#?}"
         );
     }
+    // A pool only a plan knows is said, not judged: no finding.
+    let unknown = crate::support::with_replaced(
+        &files,
+        "terraform/prod/gke.tf",
+        "workload_pool = local.workload_pool",
+        "workload_pool = var.pool",
+    );
+    let (code, report) = crate::support::check_report(&unknown);
+    assert_eq!(code, 0, "{report:#}");
+    assert!(
+        report["not_modelled"]
+            .to_string()
+            .contains("the cluster's workload pool is not known before a plan"),
+        "{report:#}"
+    );
 }
 
 /// Cloud SQL behind its private name: the ExternalName Service must name

@@ -80,6 +80,12 @@ pub(crate) fn resolve(
         // No pool: the accounts the grants name, in whatever pool, are
         // those whose grants are void.
         cloud.identities = identities(m, facts, module, "");
+    } else if !operators.is_empty() {
+        gaps.push(Gap {
+            app: m.system.root.clone(),
+            at: at(&cluster.file, cluster.line),
+            message: "the cluster's workload pool is not known before a plan: which entries of Secret Manager External Secrets may read, and whose pods take an identity, is not judged".into(),
+        });
     }
     (cloud.private_names, cloud.managed_reaches) = managed_names(m, module, gaps);
     // Where the pods' calls go: Google's APIs, and the metadata server
@@ -410,9 +416,46 @@ fn pool(module: &Module, cluster: &Located) -> Option<String> {
         .find(|b| b.identifier.as_str() == "workload_identity_config")
         .and_then(|b| symbolic.attribute(b, "workload_pool", &Instance::Single))
     {
-        Some(Value::String(pool)) => Some(pool),
+        // A pool only a plan knows compares with the members written from
+        // the same expression, not with others: those are not judged.
+        Some(Value::String(pool)) if !pool.contains("${") || comparable(module, &pool) => {
+            Some(pool)
+        }
         _ => None,
     }
+}
+
+/// Whether every workload principal the IAM grants name writes its pool
+/// as `pool` does (a pool only a plan knows is then known to be theirs).
+fn comparable(module: &Module, pool: &str) -> bool {
+    let symbolic = Evaluator::symbolic(module);
+    let mut unsaid = Vec::new();
+    let gap = |file: &str, line: usize, message: String| Gap {
+        app: String::new(),
+        at: at(file, line),
+        message,
+    };
+    let kinds = [
+        "google_storage_bucket_iam_member",
+        "google_storage_bucket_iam_binding",
+        "google_project_iam_member",
+        "google_project_iam_binding",
+        "google_secret_manager_secret_iam_member",
+        "google_secret_manager_secret_iam_binding",
+    ];
+    let roles: Vec<&str> = READS.iter().chain(SECRET_READERS).copied().collect();
+    iam_grants(module, &symbolic, &kinds, &roles, &gap, &mut unsaid)
+        .iter()
+        .flat_map(|g| g.members.iter())
+        .filter_map(|m| {
+            m.split_once("/workloadIdentityPools/")
+                .map(|(_, r)| r)
+                .or_else(|| {
+                    m.strip_prefix("serviceAccount:")
+                        .filter(|r| r.contains('['))
+                })
+        })
+        .all(|r| r.starts_with(pool))
 }
 
 /// [`resolve`] on what it reads of the system: the environment's root
@@ -1186,5 +1229,35 @@ resource "google_secret_manager_secret_iam_member" "admin" {
             secret_id(&module, &symbolic, &on).as_deref(),
             Some("acme_prod_postgresql_admin")
         );
+    }
+
+    #[test]
+    fn a_pool_only_a_plan_knows_is_judged_only_against_members_written_alike() {
+        let text = |member: &str| {
+            format!(
+                r#"
+variable "project" {{}}
+resource "google_container_cluster" "this" {{
+  name = "c"
+  workload_identity_config {{
+    workload_pool = "${{var.project}}.svc.id.goog"
+  }}
+}}
+resource "google_storage_bucket_iam_member" "dremio" {{
+  bucket = "b"
+  role   = "roles/storage.objectUser"
+  member = "{member}"
+}}
+"#
+            )
+        };
+        for (member, judged) in [
+            ("principal://iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/${var.project}.svc.id.goog/subject/ns/q/sa/d", true),
+            ("principal://iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/acme.svc.id.goog/subject/ns/q/sa/d", false),
+        ] {
+            let m = module(&text(member));
+            let cluster = m.resources("google_container_cluster").next().expect("cluster");
+            assert_eq!(pool(&m, cluster).is_some(), judged, "{member}");
+        }
     }
 }
