@@ -34,6 +34,16 @@ const READS: &[&str] = &[
     "roles/storage.objectAdmin",
     "roles/storage.admin",
 ];
+/// The grants read: on buckets, on the project, on Secret Manager entries.
+const IAM_KINDS: [&str; 6] = [
+    "google_storage_bucket_iam_member",
+    "google_storage_bucket_iam_binding",
+    "google_project_iam_member",
+    "google_project_iam_binding",
+    "google_secret_manager_secret_iam_member",
+    "google_secret_manager_secret_iam_binding",
+];
+
 const WRITES: &[&str] = &[
     "roles/storage.objectUser",
     "roles/storage.objectAdmin",
@@ -63,23 +73,31 @@ pub(crate) fn resolve(
         .filter(|u| cloud.buckets.contains(&u.bucket))
         .map(|u| (u, super::cloud_iam::accounts(m, facts, &u.consumer)))
         .collect();
-    cloud.gcs_grants = grants(module, cluster, &uses, &m.system.root, gaps);
+    // The IAM grants of the roles judged here, read once; what only a
+    // plan knows of them is said once.
+    let symbolic = Evaluator::symbolic(module);
+    let root = m.system.root.clone();
+    let gap = move |file: &str, line: usize, message: String| Gap {
+        app: root.clone(),
+        at: at(file, line),
+        message,
+    };
+    let roles: Vec<&str> = READS.iter().chain(SECRET_READERS).copied().collect();
+    let iam = iam_grants(module, &symbolic, &IAM_KINDS, &roles, &gap, gaps);
+    let pool = pool(&symbolic, cluster, &iam);
+    cloud.gcs_grants = grants(cluster, &uses, &iam, pool.as_deref(), &gap, gaps);
     (cloud.workload_pool, cloud.node_metadata_pools) =
-        node_identity(module, cluster, gaps, &m.system.root);
+        node_identity(module, cluster, pool.is_some(), gaps, &m.system.root);
     let operators = super::cloud::operators(m, facts);
-    if let Some(pool) = pool(module, cluster) {
-        let root = m.system.root.clone();
-        let gap = move |file: &str, line: usize, message: String| Gap {
-            app: root.clone(),
-            at: at(file, line),
-            message,
-        };
-        cloud.secret_reads = secret_reads(m, files, module, &pool, gaps, &gap, &operators);
-        cloud.identities = identities(m, facts, module, &pool);
+    if let Some(pool) = &pool {
+        cloud.secret_reads = secret_reads(
+            m, files, module, &symbolic, &iam, pool, gaps, &gap, &operators,
+        );
+        cloud.identities = identities(m, facts, &iam, pool);
     } else if cloud.workload_pool == Some(false) {
         // No pool: the accounts the grants name, in whatever pool, are
         // those whose grants are void.
-        cloud.identities = identities(m, facts, module, "");
+        cloud.identities = identities(m, facts, &iam, "");
     } else if !operators.is_empty() {
         gaps.push(Gap {
             app: m.system.root.clone(),
@@ -249,26 +267,9 @@ fn google_apis(module: &Module, root: &str, gaps: &mut Vec<Gap>) -> (Apis, Strin
 /// Secret Manager role, in the cluster's pool: each one's pods take that
 /// identity from the metadata server (their reach of it is set by the
 /// caller).
-fn identities(m: &Modelled, facts: &ChartFacts, module: &Module, pool: &str) -> Vec<PodIdentity> {
-    let symbolic = Evaluator::symbolic(module);
-    // Gaps were said where each grant is judged.
-    let mut unsaid = Vec::new();
-    let gap = |file: &str, line: usize, message: String| Gap {
-        app: String::new(),
-        at: at(file, line),
-        message,
-    };
-    let kinds = [
-        "google_storage_bucket_iam_member",
-        "google_storage_bucket_iam_binding",
-        "google_project_iam_member",
-        "google_project_iam_binding",
-        "google_secret_manager_secret_iam_member",
-        "google_secret_manager_secret_iam_binding",
-    ];
-    let roles: Vec<&str> = READS.iter().chain(SECRET_READERS).copied().collect();
+fn identities(m: &Modelled, facts: &ChartFacts, iam: &[IamGrant], pool: &str) -> Vec<PodIdentity> {
     let mut out: Vec<PodIdentity> = Vec::new();
-    for g in iam_grants(module, &symbolic, &kinds, &roles, &gap, &mut unsaid) {
+    for g in iam {
         for member in &g.members {
             let Some((namespace, account)) = principal(member, pool) else {
                 continue;
@@ -341,6 +342,7 @@ fn principal(member: &str, pool: &str) -> Option<(String, String)> {
 fn node_identity(
     module: &Module,
     cluster: &Located,
+    pool_judged: bool,
     gaps: &mut Vec<Gap>,
     root: &str,
 ) -> (Option<bool>, Vec<At>) {
@@ -356,7 +358,7 @@ fn node_identity(
         Some(b) => match ev.attribute(b, "workload_pool", &one) {
             Some(Value::Null) => Some(false),
             Some(Value::String(_)) => Some(true),
-            _ => pool(module, cluster).map(|_| true),
+            _ => pool_judged.then_some(true),
         },
     };
     let (_, name) = cluster.resource().unwrap_or_default();
@@ -407,8 +409,7 @@ fn node_identity(
 
 /// The cluster's workload pool as the Terraform writes it (`${…}` where
 /// only a plan knows it).
-fn pool(module: &Module, cluster: &Located) -> Option<String> {
-    let symbolic = Evaluator::symbolic(module);
+fn pool(symbolic: &Evaluator<'_>, cluster: &Located, iam: &[IamGrant]) -> Option<String> {
     match cluster
         .block
         .body
@@ -418,34 +419,15 @@ fn pool(module: &Module, cluster: &Located) -> Option<String> {
     {
         // A pool only a plan knows compares with the members written from
         // the same expression, not with others: those are not judged.
-        Some(Value::String(pool)) if !pool.contains("${") || comparable(module, &pool) => {
-            Some(pool)
-        }
+        Some(Value::String(pool)) if !pool.contains("${") || comparable(iam, &pool) => Some(pool),
         _ => None,
     }
 }
 
 /// Whether every workload principal the IAM grants name writes its pool
 /// as `pool` does (a pool only a plan knows is then known to be theirs).
-fn comparable(module: &Module, pool: &str) -> bool {
-    let symbolic = Evaluator::symbolic(module);
-    let mut unsaid = Vec::new();
-    let gap = |file: &str, line: usize, message: String| Gap {
-        app: String::new(),
-        at: at(file, line),
-        message,
-    };
-    let kinds = [
-        "google_storage_bucket_iam_member",
-        "google_storage_bucket_iam_binding",
-        "google_project_iam_member",
-        "google_project_iam_binding",
-        "google_secret_manager_secret_iam_member",
-        "google_secret_manager_secret_iam_binding",
-    ];
-    let roles: Vec<&str> = READS.iter().chain(SECRET_READERS).copied().collect();
-    iam_grants(module, &symbolic, &kinds, &roles, &gap, &mut unsaid)
-        .iter()
+fn comparable(iam: &[IamGrant], pool: &str) -> bool {
+    iam.iter()
         .flat_map(|g| g.members.iter())
         .filter_map(|m| {
             m.split_once("/workloadIdentityPools/")
@@ -689,44 +671,39 @@ fn iam_grants(
 /// For each use of a bucket the Terraform creates, the roles the
 /// consumer's accounts hold on it, from the bucket's IAM members and
 /// bindings and the project's.
-fn grants(
-    module: &Module,
+fn grants<'g>(
     cluster: &Located,
     uses: &[(&BucketUse, Vec<(String, String)>)],
-    root: &str,
+    iam: &'g [IamGrant],
+    pool: Option<&str>,
+    gap: &dyn Fn(&str, usize, String) -> Gap,
     gaps: &mut Vec<Gap>,
 ) -> Vec<GcsGrant> {
     if uses.is_empty() {
         return Vec::new();
     }
-    let symbolic = Evaluator::symbolic(module);
-    let gap = |file: &str, line: usize, message: String| Gap {
-        app: root.to_owned(),
-        at: at(file, line),
-        message,
-    };
-    let Some(pool) = pool(module, cluster) else {
+    let Some(pool) = pool else {
         gaps.push(gap(&cluster.file, cluster.line, "the cluster's workload pool (workload_identity_config) is absent or not known: which service accounts Cloud Storage admits is not judged".into()));
         return Vec::new();
     };
-    let kinds = [
-        "google_storage_bucket_iam_member",
-        "google_storage_bucket_iam_binding",
-        "google_project_iam_member",
-        "google_project_iam_binding",
-    ];
-    let mut bindings = Vec::new();
-    for g in iam_grants(module, &symbolic, &kinds, READS, &gap, gaps) {
+    let mut bindings: Vec<(String, &'g IamGrant)> = Vec::new();
+    let storage = iam.iter().filter(|g| {
+        !g.kind.starts_with("google_secret_manager") && READS.contains(&g.role.as_str())
+    });
+    for g in storage {
         // A condition limits a grant in ways (time, object names) this
         // does not follow: it is said, and admits nobody here.
         if g.condition.is_some() {
             gaps.push(Gap {
-                app: root.to_owned(),
                 at: g.at.clone(),
-                message: format!(
-                    "this grant of {} has a condition: whom it admits to the buckets is not judged",
-                    g.role
-                ),
+                ..gap(
+                    "",
+                    0,
+                    format!(
+                        "this grant of {} has a condition: whom it admits to the buckets is not judged",
+                        g.role
+                    ),
+                )
             });
             continue;
         }
@@ -735,12 +712,15 @@ fn grants(
             Some(b) if !b.contains("${") => b,
             Some(_) => {
                 gaps.push(Gap {
-                    app: root.to_owned(),
                     at: g.at.clone(),
-                    message: format!(
-                        "the bucket of this grant of {} is not known before a plan: not judged",
-                        g.role
-                    ),
+                    ..gap(
+                        "",
+                        0,
+                        format!(
+                            "the bucket of this grant of {} is not known before a plan: not judged",
+                            g.role
+                        ),
+                    )
                 });
                 continue;
             }
@@ -758,7 +738,7 @@ fn grants(
             let holds = b
                 .members
                 .iter()
-                .any(|m| accounts.iter().any(|(n, a)| is_account(m, &pool, n, a)));
+                .any(|m| accounts.iter().any(|(n, a)| is_account(m, pool, n, a)));
             if holds {
                 roles.push(b.role.clone());
                 places.push(b.place.clone());
@@ -834,10 +814,13 @@ fn secret_id(module: &Module, symbolic: &Evaluator<'_>, text: &str) -> Option<St
 /// through a store that signs in as the operator (provider `gcpsm`, no
 /// `auth`), judged against the reading roles IAM grants the operator's
 /// service account on the project or on the entry.
+#[allow(clippy::too_many_arguments)]
 fn secret_reads(
     m: &Modelled,
     files: &Files,
     module: &Module,
+    symbolic: &Evaluator<'_>,
+    iam: &[IamGrant],
     pool: &str,
     gaps: &mut Vec<Gap>,
     gap: &dyn Fn(&str, usize, String) -> Gap,
@@ -853,30 +836,25 @@ fn secret_reads(
     if entries.is_empty() {
         return Vec::new();
     }
-    let symbolic = Evaluator::symbolic(module);
-    let kinds = [
-        "google_project_iam_member",
-        "google_project_iam_binding",
-        "google_secret_manager_secret_iam_member",
-        "google_secret_manager_secret_iam_binding",
-    ];
     let mut grants: Vec<(Reach, String, Vec<String>, String)> = Vec::new();
-    for g in iam_grants(module, &symbolic, &kinds, SECRET_READERS, gap, gaps) {
-        let reach = match (g.on, g.condition) {
+    let readers = iam.iter().filter(|g| {
+        !g.kind.starts_with("google_storage_bucket") && SECRET_READERS.contains(&g.role.as_str())
+    });
+    for g in readers {
+        let reach = match (&g.on, &g.condition) {
             (None, None) => Some(Reach::Project),
-            (None, Some(e)) => condition_prefix(&e).map(Reach::Prefix),
-            (Some(id), None) => secret_id(module, &symbolic, &id).map(Reach::Entry),
+            (None, Some(e)) => condition_prefix(e).map(Reach::Prefix),
+            (Some(id), None) => secret_id(module, symbolic, id).map(Reach::Entry),
             (Some(_), Some(_)) => None,
         };
         let Some(reach) = reach else {
             gaps.push(Gap {
-                app: m.system.root.clone(),
                 at: g.at.clone(),
-                message: format!("what this grant of {} ({}) reaches (its condition or its entry) is not known before a plan: not judged", g.role, g.kind),
+                ..gap("", 0, format!("what this grant of {} ({}) reaches (its condition or its entry) is not known before a plan: not judged", g.role, g.kind))
             });
             continue;
         };
-        grants.push((reach, g.role, g.members, g.place));
+        grants.push((reach, g.role.clone(), g.members.clone(), g.place.clone()));
     }
     let mut out = Vec::new();
     for (namespace, account) in operators {
@@ -1257,7 +1235,15 @@ resource "google_storage_bucket_iam_member" "dremio" {{
         ] {
             let m = module(&text(member));
             let cluster = m.resources("google_container_cluster").next().expect("cluster");
-            assert_eq!(pool(&m, cluster).is_some(), judged, "{member}");
+            let symbolic = Evaluator::symbolic(&m);
+            let mut gaps = Vec::new();
+            let gap = |file: &str, line: usize, message: String| Gap {
+                app: "root".into(),
+                at: at(file, line),
+                message,
+            };
+            let iam = iam_grants(&m, &symbolic, &IAM_KINDS, READS, &gap, &mut gaps);
+            assert_eq!(pool(&symbolic, cluster, &iam).is_some(), judged, "{member}");
         }
     }
 }
