@@ -536,54 +536,6 @@ fn web_identity_needs_the_account() {
     assert!(files.contains_key("terraform/prod/identities.tf"));
 }
 
-/// `socle update` moves prod from its cluster to EKS and back, with the
-/// three-way merge: Terraform, the RDS stand-in and the autoscaler come and
-/// go with the target, CloudNativePG the other way, and socle check passes
-/// at each step; the Terraform state is never committable.
-#[test]
-fn update_moves_lakehouse_prod_to_eks_and_back() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    fs_err::write(tmp.path().join("spec.yaml"), crate::lakehouse::example()).expect("spec");
-    let (code, out, err) = socle_in(tmp.path(), &["new", "--spec", "spec.yaml", "--out", "repo"]);
-    assert_eq!(code, 0, "{out}{err}");
-    let dir = tmp.path().join("repo");
-    let path = dir.join("socle.yaml");
-    let kubernetes = fs_err::read_to_string(&path).expect("spec");
-    let eks = spec();
-    assert_ne!(eks, kubernetes);
-    for (text, on_eks) in [(&eks, true), (&kubernetes, false)] {
-        fs_err::write(&path, text).expect("write");
-        crate::support::git(&dir, &["commit", "-qam", "move prod"]);
-        let (code, out, err) = socle_in(&dir, &["update"]);
-        assert_eq!(code, 0, "{out}{err}");
-        assert!(out.contains("0 conflict(s)"), "{out}");
-        assert_eq!(dir.join("terraform/prod/eks.tf").exists(), on_eks, "{out}");
-        assert_eq!(dir.join("terraform").exists(), on_eks, "{out}");
-        for (app, there) in [
-            ("cloudnative-pg", !on_eks),
-            ("postgresql", !on_eks),
-            ("managed-postgresql", on_eks),
-            ("cluster-autoscaler", on_eks),
-        ] {
-            let file = format!("argocd/prod/applications/{app}.yaml");
-            assert_eq!(dir.join(&file).exists(), there, "{file}");
-        }
-        if on_eks {
-            let state = "terraform/prod/terraform.tfstate";
-            fs_err::write(dir.join(state), "{\"version\": 4}").expect("write");
-            assert_eq!(
-                crate::support::git(&dir, &["check-ignore", state]).trim(),
-                state
-            );
-            fs_err::remove_file(dir.join(state)).expect("remove");
-        }
-        crate::support::git(&dir, &["add", "-A"]);
-        crate::support::git(&dir, &["commit", "-qm", "update"]);
-        let (code, out, _) = socle_in(&dir, &["check", "."]);
-        assert_eq!(code, 0, "{out}");
-    }
-}
-
 /// `socle blueprint show` says what EKS replaces and adds, and which
 /// components run there only.
 #[test]

@@ -601,8 +601,10 @@ fn gke_needs_its_project_and_refuses_aws_fields() {
 }
 
 /// `socle update` moves prod from its cluster to GKE, from GKE to EKS, and
-/// back to its cluster, with the three-way merge and socle check passing
-/// at each step.
+/// back to its cluster, with the three-way merge: Terraform, the managed
+/// database's stand-in and EKS's autoscaler come and go with the target,
+/// CloudNativePG the other way, socle check passes at each step, and the
+/// Terraform state is never committable.
 #[test]
 fn update_moves_lakehouse_prod_to_gke_then_eks_and_back() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -625,16 +627,29 @@ fn update_moves_lakehouse_prod_to_gke_then_eks_and_back() {
             target == "eks",
             "{out}"
         );
+        let on_cloud = target != "kubernetes";
+        assert_eq!(dir.join("terraform").exists(), on_cloud, "{out}");
         let secret_store = dir.join("terraform/prod/secret-store.yaml");
         let gcpsm = fs_err::read_to_string(&secret_store).is_ok_and(|t| t.contains("gcpsm:"));
         assert_eq!(gcpsm, target == "gke", "{target}");
         for (app, there) in [
-            ("postgresql", target == "kubernetes"),
-            ("managed-postgresql", target != "kubernetes"),
+            ("cloudnative-pg", !on_cloud),
+            ("postgresql", !on_cloud),
+            ("managed-postgresql", on_cloud),
             ("cluster-autoscaler", target == "eks"),
         ] {
             let file = format!("argocd/prod/applications/{app}.yaml");
             assert_eq!(dir.join(&file).exists(), there, "{target}: {file}");
+        }
+        // The Terraform state is never committable.
+        if on_cloud {
+            let state = "terraform/prod/terraform.tfstate";
+            fs_err::write(dir.join(state), "{\"version\": 4}").expect("write");
+            assert_eq!(
+                crate::support::git(&dir, &["check-ignore", state]).trim(),
+                state
+            );
+            fs_err::remove_file(dir.join(state)).expect("remove");
         }
         crate::support::git(&dir, &["add", "-A"]);
         crate::support::git(&dir, &["commit", "-qm", "update"]);
