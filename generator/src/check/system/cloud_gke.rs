@@ -75,6 +75,7 @@ pub(crate) fn resolve(
         .collect();
     // The IAM grants of the roles judged here, read once; what only a
     // plan knows of them is said once.
+    let ev = Evaluator::new(module);
     let symbolic = Evaluator::symbolic(module);
     let root = m.system.root.clone();
     let gap = move |file: &str, line: usize, message: String| Gap {
@@ -86,8 +87,15 @@ pub(crate) fn resolve(
     let iam = iam_grants(module, &symbolic, &IAM_KINDS, &roles, &gap, gaps);
     let pool = pool(&symbolic, cluster, &iam);
     cloud.gcs_grants = grants(cluster, &uses, &iam, pool.as_deref(), &gap, gaps);
-    (cloud.workload_pool, cloud.node_metadata_pools) =
-        node_identity(module, cluster, pool.is_some(), gaps, &m.system.root);
+    (cloud.workload_pool, cloud.node_metadata_pools) = node_identity(
+        module,
+        &ev,
+        &symbolic,
+        cluster,
+        pool.is_some(),
+        gaps,
+        &m.system.root,
+    );
     let operators = super::cloud::operators(m, facts);
     if let Some(pool) = &pool {
         cloud.secret_reads = secret_reads(
@@ -105,11 +113,11 @@ pub(crate) fn resolve(
             message: "the cluster's workload pool is not known before a plan: which entries of Secret Manager External Secrets may read, and whose pods take an identity, is not judged".into(),
         });
     }
-    (cloud.private_names, cloud.managed_reaches) = managed_names(m, module, gaps);
+    (cloud.private_names, cloud.managed_reaches) = managed_names(m, module, &ev, &symbolic, gaps);
     // Where the pods' calls go: Google's APIs, and the metadata server
     // their identity comes from.
     let net = super::wiring::network(m);
-    let (apis, endpoint) = google_apis(module, &m.system.root, gaps);
+    let (apis, endpoint) = google_apis(module, &symbolic, &m.system.root, gaps);
     let reach = |namespace: &str| -> Verdict {
         let from = Peer::Pods {
             namespace,
@@ -175,8 +183,12 @@ enum Apis {
 /// private.googleapis.com (or restricted), with that name's A records;
 /// or, without such a zone, their public addresses. A zone that does not
 /// say it is read as public, with a gap.
-fn google_apis(module: &Module, root: &str, gaps: &mut Vec<Gap>) -> (Apis, String) {
-    let symbolic = Evaluator::symbolic(module);
+fn google_apis(
+    module: &Module,
+    symbolic: &Evaluator<'_>,
+    root: &str,
+    gaps: &mut Vec<Gap>,
+) -> (Apis, String) {
     let public = || {
         (
             Apis::Public,
@@ -339,14 +351,16 @@ fn principal(member: &str, pool: &str) -> Option<(String, String)> {
 /// pools whose pods reach the node's metadata instead of GKE's metadata
 /// server (`workload_metadata_config { mode = "GCE_METADATA" }`), in the
 /// cluster's default pool or a `google_container_node_pool` of it.
+#[allow(clippy::too_many_arguments)]
 fn node_identity(
     module: &Module,
+    ev: &Evaluator<'_>,
+    symbolic: &Evaluator<'_>,
     cluster: &Located,
     pool_judged: bool,
     gaps: &mut Vec<Gap>,
     root: &str,
 ) -> (Option<bool>, Vec<At>) {
-    let ev = Evaluator::new(module);
     let one = Instance::Single;
     let pool = match cluster
         .block
@@ -366,7 +380,6 @@ fn node_identity(
         format!("${{google_container_cluster.{name}.id}}"),
         format!("${{google_container_cluster.{name}.name}}"),
     ];
-    let symbolic = Evaluator::symbolic(module);
     let of_cluster = |p: &&Located| {
         matches!(
             symbolic.attribute(&p.block, "cluster", &one),
@@ -906,11 +919,11 @@ fn secret_reads(
 fn managed_names(
     m: &Modelled,
     module: &Module,
+    ev: &Evaluator<'_>,
+    symbolic: &Evaluator<'_>,
     gaps: &mut Vec<Gap>,
 ) -> (Vec<PrivateName>, Vec<ManagedReach>) {
     use super::cloud_dns::{dns, forwarded, note_record, reaches, Records};
-    let ev = Evaluator::new(module);
-    let symbolic = Evaluator::symbolic(module);
     let one = Instance::Single;
     let gap = |file: &str, line: usize, message: String| Gap {
         app: m.system.root.clone(),
@@ -958,7 +971,7 @@ fn managed_names(
             }
             continue;
         };
-        let Some(fqdn) = note_record(&mut records, &zones, zone, &ev, r) else {
+        let Some(fqdn) = note_record(&mut records, &zones, zone, ev, r) else {
             continue;
         };
         if let Some(Value::Array(targets)) = symbolic.attribute(&r.block, "rrdatas", &one) {
@@ -981,7 +994,7 @@ fn managed_names(
         else {
             continue;
         };
-        match instance_ranges(module, &ev, &symbolic, r) {
+        match instance_ranges(module, ev, symbolic, r) {
             Some(ranges) => hosts.push((fqdn, ranges, at(&r.file, r.line))),
             None => gaps.push(gap(&r.file, r.line, format!("the ranges the instance behind {fqdn} takes its private address from are not known before a plan: whether its consumers' egress reaches them is not judged"))),
         }
