@@ -228,6 +228,7 @@ pub const KNOWN_TARGETS: &[&str] = &[
     crate::core::spec::COMPOSE,
     crate::core::spec::EKS,
     crate::core::spec::GKE,
+    crate::core::spec::AKS,
 ];
 
 /// A managed cloud as a target: its Kubernetes side is the blueprint's
@@ -257,6 +258,10 @@ pub struct CloudTarget {
     /// opened to these addresses.
     #[serde(default)]
     pub fixed_endpoints: BTreeMap<String, Vec<String>>,
+    /// The ports of a fixed endpoint where the cloud serves it on others
+    /// than the endpoint's (a token service in place of a node agent).
+    #[serde(default)]
+    pub fixed_ports: BTreeMap<String, Vec<u16>>,
     /// The cloud's managed PostgreSQL, when it runs the databases in place
     /// of a left-out provider.
     #[serde(default)]
@@ -765,6 +770,15 @@ impl Manifest {
                         return Err(format!("clouds.{t}.fixed_endpoints.{e}: {cidr:?}: {why}"));
                     }
                 }
+            }
+            if let Some(e) = cloud
+                .fixed_ports
+                .keys()
+                .find(|e| !cloud.fixed_endpoints.contains_key(*e))
+            {
+                return Err(format!(
+                    "clouds.{t}.fixed_ports: {e:?} is not one of the cloud's fixed_endpoints"
+                ));
             }
         }
         for c in &self.components {
@@ -1440,6 +1454,7 @@ mod tests {
             defaults: Default::default(),
             private_endpoints: Vec::new(),
             fixed_endpoints: BTreeMap::new(),
+            fixed_ports: BTreeMap::new(),
             database: None,
             buckets: false,
         };

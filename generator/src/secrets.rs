@@ -593,9 +593,10 @@ fn reads_of(object: &Value) -> Vec<Read> {
 /// The text form: one line per entry (environment, key, properties, the
 /// components reading it), then one indented line per reader (component,
 /// object, file:line), and a summary.
-/// The secrets a repository's Terraform creates in AWS Secrets Manager, by
-/// name: `resource "aws_secretsmanager_secret"` blocks whose `name` is a
-/// literal, with the `file:line` of that name. Read as text: a block is
+/// The secrets a repository's Terraform creates in a cloud's secret
+/// manager (AWS Secrets Manager, Google's Secret Manager, Azure Key Vault),
+/// by name: the blocks of their resources whose name (`name`, or Google's
+/// `secret_id`) is a literal, with the `file:line` of that name. Read as text: a block is
 /// what lies between its opening line and the next `}` in the first column,
 /// the layout `terraform fmt` writes.
 fn terraform_secrets(files: &[(String, Vec<u8>)]) -> BTreeMap<String, String> {
@@ -607,7 +608,10 @@ fn terraform_secrets(files: &[(String, Vec<u8>)]) -> BTreeMap<String, String> {
         };
         let mut inside = false;
         for (i, line) in text.lines().enumerate() {
-            if line.starts_with("resource \"aws_secretsmanager_secret\" ") {
+            if SECRET_RESOURCES
+                .iter()
+                .any(|r| line.starts_with(&format!("resource \"{r}\" ")))
+            {
                 inside = true;
             } else if line.starts_with('}') {
                 inside = false;
@@ -621,11 +625,19 @@ fn terraform_secrets(files: &[(String, Vec<u8>)]) -> BTreeMap<String, String> {
     out
 }
 
-/// `name = "<literal>"` (no interpolation, which the listing cannot know).
+/// The resources that create a secret-store entry, whose name `name_assignment` reads.
+const SECRET_RESOURCES: &[&str] = &[
+    "aws_secretsmanager_secret",
+    "google_secret_manager_secret",
+    "azurerm_key_vault_secret",
+];
+
+/// `name = "<literal>"` or `secret_id = "<literal>"` (no interpolation,
+/// which the listing cannot know).
 fn name_assignment() -> &'static regex::Regex {
     static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     RE.get_or_init(|| {
-        regex::Regex::new(r#"^\s*name\s*=\s*"([^"$]+)"\s*$"#)
+        regex::Regex::new(r#"^\s*(?:name|secret_id)\s*=\s*"([^"$]+)"\s*$"#)
             .unwrap_or_else(|_| unreachable!("the pattern is a constant"))
     })
 }
@@ -827,6 +839,33 @@ mod tests {
         assert!(
             text.contains("; 1 written by the repository's Terraform."),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn entries_googles_and_azures_terraform_writes_say_where_too() {
+        let es = "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: {name: a, namespace: n}\nspec:\n  secretStoreRef: {name: s, kind: ClusterSecretStore}\n  data:\n    - secretKey: p\n      remoteRef: {key: acme_prod_admin}\n    - secretKey: q\n      remoteRef: {key: acme-prod-elasticsearch-azure}\n";
+        let gcp = "resource \"google_secret_manager_secret\" \"admin\" {\n  secret_id = \"acme_prod_admin\"\n}\n";
+        let azure = "resource \"azurerm_key_vault_secret\" \"account\" {\n  name         = \"acme-prod-elasticsearch-azure\"\n  key_vault_id = azurerm_key_vault.this.id\n}\n";
+        let (listing, _) = list_files(&files(&[
+            ("overlays/prod/es.yaml", es),
+            ("terraform/prod/postgresql.tf", gcp),
+            ("terraform/prod/storage.tf", azure),
+        ]));
+        let written: Vec<(&str, Option<&str>)> = listing
+            .entries
+            .iter()
+            .map(|e| (e.key.as_str(), e.written_by.as_deref()))
+            .collect();
+        assert_eq!(
+            written,
+            vec![
+                (
+                    "acme-prod-elasticsearch-azure",
+                    Some("terraform/prod/storage.tf:2")
+                ),
+                ("acme_prod_admin", Some("terraform/prod/postgresql.tf:2")),
+            ]
         );
     }
 

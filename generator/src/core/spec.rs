@@ -152,6 +152,18 @@ pub struct Cloud {
     /// Terraform's provider are the project's.
     #[serde(default)]
     pub project: Option<String>,
+    /// The Azure subscription and Entra ID tenant (AKS, UUIDs): the
+    /// Terraform's provider and the secret store name them.
+    #[serde(default)]
+    pub subscription: Option<String>,
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// The client IDs Azure gave the environment's managed identities
+    /// (AKS; `terraform output client_ids`), by identity: Azure assigns one
+    /// only when it creates the identity, and the workload identity
+    /// webhook reads it from each service account's annotation.
+    #[serde(default)]
+    pub client_ids: std::collections::BTreeMap<String, String>,
 }
 
 /// An S3 store off the cluster, for backups.
@@ -182,13 +194,21 @@ fn regex_is(text: &str, pattern: &str) -> bool {
 
 /// The managed-cloud targets: a Kubernetes cluster synced by Argo CD, the
 /// cluster and the services around it created by generated Terraform.
-pub const CLOUDS: &[&str] = &["eks", "gke"];
+pub const CLOUDS: &[&str] = &["eks", "gke", "aks"];
 
 /// Amazon EKS, whose accounts and ARNs the spec may name.
 pub const EKS: &str = "eks";
 
 /// Google Kubernetes Engine, whose project the spec names.
 pub const GKE: &str = "gke";
+
+/// Azure Kubernetes Service, whose subscription and tenant the spec names.
+pub const AKS: &str = "aks";
+
+/// A UUID as Azure writes its identifiers (subscriptions, tenants, client
+/// IDs).
+const AZURE_UUID: &str =
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
 
 impl Environment {
     /// Whether it runs on one Docker host (Docker Compose) rather than on a
@@ -815,18 +835,52 @@ fn cross_checks(spec: &Spec, lines: &LineIndex) -> Vec<Problem> {
                         format!("`project` is a Google Cloud project (target gke); on {target} remove it"),
                     );
                 }
-                let region = match target {
-                    EKS => regex_is(&cloud.region, r"^[a-z]{2}(-[a-z]+)+-[0-9]$"),
-                    _ => regex_is(&cloud.region, r"^[a-z]+(-[a-z]+)*[0-9]+$"),
+                if target == AKS {
+                    for (key, value) in [("subscription", &cloud.subscription), ("tenant", &cloud.tenant)] {
+                        match value {
+                            None => problem(
+                                "cloud",
+                                format!("target aks creates the cluster in an Azure subscription of an Entra ID tenant: give `{key}` (a UUID, `az account show --query {}`), e.g. cloud: {{subscription: <uuid>, tenant: <uuid>, region: francecentral, vpc_cidr: 10.40.0.0/16}}", if key == "tenant" { "tenantId" } else { "id" }),
+                            ),
+                            Some(v) if !regex_is(v, AZURE_UUID) => problem(
+                                &format!("cloud/{key}"),
+                                format!("{v:?} is not an Azure {key} ID: a UUID such as 4f6c2a1e-8b7d-4c3a-9e21-5d0b7a6c9f13"),
+                            ),
+                            _ => {}
+                        }
+                    }
+                    for (name, id) in &cloud.client_ids {
+                        if !regex_is(id, AZURE_UUID) {
+                            problem(
+                                &format!("cloud/client_ids/{name}"),
+                                format!("{id:?} is not a client ID: copy the UUIDs of `terraform output -json client_ids` (terraform/{}/)", env.name),
+                            );
+                        }
+                    }
+                } else {
+                    for (key, given) in [
+                        ("subscription", cloud.subscription.is_some()),
+                        ("tenant", cloud.tenant.is_some()),
+                        ("client_ids", !cloud.client_ids.is_empty()),
+                    ] {
+                        if given {
+                            problem(
+                                &format!("cloud/{key}"),
+                                format!("`{key}` is Azure's (target aks); on {target} remove it"),
+                            );
+                        }
+                    }
+                }
+                let (region, example) = match target {
+                    EKS => (regex_is(&cloud.region, r"^[a-z]{2}(-[a-z]+)+-[0-9]$"), "eu-west-3"),
+                    // Azure's locations are one word: francecentral, westeurope.
+                    AKS => (regex_is(&cloud.region, r"^[a-z]+[a-z0-9]*$") && !cloud.region.contains('-'), "francecentral"),
+                    _ => (regex_is(&cloud.region, r"^[a-z]+(-[a-z]+)*[0-9]+$"), "europe-west9"),
                 };
                 if !region {
                     problem(
                         "cloud/region",
-                        format!(
-                            "{:?} is not a {target} region; e.g. {}",
-                            cloud.region,
-                            if target == EKS { "eu-west-3" } else { "europe-west9" }
-                        ),
+                        format!("{:?} is not a {target} region; e.g. {example}", cloud.region),
                     );
                 }
             }

@@ -183,15 +183,15 @@ pub fn spec_schema(environments: &[String], options: &[SpecOption]) -> Value {
                     "properties": {
                         "name": {"type": "string", "enum": environments,
                                  "description": format!("Environment name; one of: {}.", environments.join(", "))},
-                        "target": {"enum": ["kubernetes", "compose", "eks", "gke"],
-                                   "description": "Where the environment runs: \"kubernetes\" (a cluster synced by Argo CD, the default), \"compose\" (one Docker host, for development: socle renders compose/<env>/ instead of the cluster's files), \"eks\" (Amazon EKS) or \"gke\" (Google Kubernetes Engine): on a managed cloud socle also renders terraform/<env>/, which creates the cluster and the cloud services it uses; give `cloud`. The blueprint must offer it, see `socle blueprint show`."},
+                        "target": {"enum": ["kubernetes", "compose", "eks", "gke", "aks"],
+                                   "description": "Where the environment runs: \"kubernetes\" (a cluster synced by Argo CD, the default), \"compose\" (one Docker host, for development: socle renders compose/<env>/ instead of the cluster's files), \"eks\" (Amazon EKS), \"gke\" (Google Kubernetes Engine) or \"aks\" (Azure Kubernetes Service): on a managed cloud socle also renders terraform/<env>/, which creates the cluster and the cloud services it uses; give `cloud`. The blueprint must offer it, see `socle blueprint show`."},
                         "cloud": {
                             "type": "object", "additionalProperties": false,
                             "required": ["region", "vpc_cidr"],
-                            "description": "Managed cloud environments only (target eks or gke): where the generated Terraform creates the cluster.",
+                            "description": "Managed cloud environments only (target eks, gke or aks): where the generated Terraform creates the cluster.",
                             "properties": {
-                                "region": {"type": "string", "pattern": "^[a-z]{2,}(-[a-z]+)+-?[0-9]+$",
-                                           "description": "The cloud region, e.g. \"eu-west-3\" (AWS) or \"europe-west9\" (Google Cloud)."},
+                                "region": {"type": "string", "pattern": "^([a-z]{2,}(-[a-z]+)+-?[0-9]+|[a-z][a-z0-9]+)$",
+                                           "description": "The cloud region, e.g. \"eu-west-3\" (AWS), \"europe-west9\" (Google Cloud) or \"francecentral\" (Azure)."},
                                 "vpc_cidr": {"type": "string",
                                              "description": "The cluster network's range, e.g. \"10.40.0.0/16\" (a /16 to /20: on EKS three private and three public subnets are cut from it; on GKE the nodes', the Services' and the pods' ranges and the managed services' range). Egress to the API server and the nodes is opened to this range."},
                                 "kubernetes_version": {"type": "string", "pattern": "^1\\.[0-9]{2}$",
@@ -199,7 +199,14 @@ pub fn spec_schema(environments: &[String], options: &[SpecOption]) -> Value {
                                 "account_id": {"type": "string", "pattern": "^[0-9]{12}$",
                                                "description": "The AWS account the environment lives in: its 12 digits, quoted (e.g. \"123456789012\"). Given, the generated Terraform refuses to run with another account's credentials (the provider's allowed_account_ids), so that a plan or an apply with the wrong profile changes nothing. EKS only."},
                                 "project": {"type": "string", "pattern": "^[a-z][a-z0-9-]{4,28}[a-z0-9]$",
-                                            "description": "The Google Cloud project the environment lives in (its ID, e.g. \"acme-data-prod\"). Required on GKE: the cluster's workload identity pool and the Terraform's provider are the project's. GKE only."}
+                                            "description": "The Google Cloud project the environment lives in (its ID, e.g. \"acme-data-prod\"). Required on GKE: the cluster's workload identity pool and the Terraform's provider are the project's. GKE only."},
+                                "subscription": {"type": "string", "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+                                                 "description": "The Azure subscription the environment lives in (its ID, `az account show --query id`). Required on AKS. AKS only."},
+                                "tenant": {"type": "string", "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+                                           "description": "The Entra ID tenant of that subscription (`az account show --query tenantId`), whose tokens the workloads' identities are. Required on AKS. AKS only."},
+                                "client_ids": {"type": "object",
+                                               "additionalProperties": {"type": "string"},
+                                               "description": "The client IDs of the environment's managed identities, by identity: copy `terraform output -json client_ids` here after the first apply (Azure assigns them when it creates the identities), then `socle update`. Until then their service accounts carry no client ID and `socle check` reports it. AKS only."}
                             }
                         },
                         "cluster": {"type": "string", "pattern": "^https://[^\\s/]+(:[0-9]+)?/?$",

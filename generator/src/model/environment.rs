@@ -99,6 +99,8 @@ impl StoreKeys {
     pub(crate) fn new(slug: &str, env: &str, cloud: Option<&str>) -> Self {
         let separator = match cloud {
             Some(crate::core::spec::GKE) => "_",
+            // Key Vault's names: letters, digits and `-` only.
+            Some(crate::core::spec::AKS) => "-",
             _ => "/",
         };
         StoreKeys {
@@ -120,6 +122,16 @@ pub struct EnvCloud {
     pub account_id: Option<String>,
     /// The spec's project (GKE).
     pub project: Option<String>,
+    /// The spec's subscription and tenant (AKS).
+    pub subscription: Option<String>,
+    pub tenant: Option<String>,
+    /// The environment's Key Vault and storage account (AKS): their names
+    /// are global across Azure, and short (`azure_name`).
+    pub key_vault: Option<String>,
+    pub storage_account: Option<String>,
+    /// The client IDs of its managed identities the spec gives (AKS), by
+    /// identity; one not given yet is absent.
+    pub client_ids: BTreeMap<String, String>,
     pub cluster_name: String,
     /// The bucket its Terraform creates for the backups, unless the spec
     /// sends them elsewhere (`backup_target`).
@@ -135,6 +147,46 @@ pub struct EnvCloud {
     /// One of them signs in by web identity: the cluster's token issuer
     /// must be trusted by the cloud's IAM.
     pub web_identity: bool,
+}
+
+/// A name Azure keeps global and short (Key Vaults, storage accounts):
+/// `base` when it fits in `max` characters (letters and digits only where
+/// `alphanumeric`), else its start and a digest of the whole, so that two
+/// long names stay apart.
+pub(crate) fn azure_name(base: &str, max: usize, alphanumeric: bool) -> String {
+    use sha2::{Digest, Sha256};
+    let mut name: String = base
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || (!alphanumeric && *c == '-'))
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    if alphanumeric {
+        name = name.replace('-', "");
+    }
+    while name.contains("--") {
+        name = name.replace("--", "-");
+    }
+    if name.len() <= max {
+        return name;
+    }
+    let digest = Sha256::digest(base.as_bytes());
+    let tag: String = digest.iter().take(3).map(|b| format!("{b:02x}")).collect();
+    let keep = max - tag.len() - usize::from(!alphanumeric);
+    let head = name[..keep].trim_end_matches('-');
+    if alphanumeric {
+        format!("{head}{tag}")
+    } else {
+        format!("{head}-{tag}")
+    }
+}
+
+/// The Key Vault and the storage account of an AKS cluster's environment.
+pub(crate) fn azure_key_vault(cluster: &str) -> String {
+    azure_name(&format!("{cluster}-kv"), 24, false)
+}
+
+pub(crate) fn azure_storage_account(cluster: &str) -> String {
+    azure_name(&format!("{cluster}backups"), 24, true)
 }
 
 /// A cloud environment's managed PostgreSQL, as its Terraform creates it.
@@ -844,6 +896,26 @@ pub(crate) fn egress(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn azure_names_fit_and_stay_apart() {
+        assert_eq!(super::azure_key_vault("acme-prod"), "acme-prod-kv");
+        assert_eq!(super::azure_storage_account("acme-prod"), "acmeprodbackups");
+        let long = super::azure_key_vault("a-very-long-client-name-production");
+        let other = super::azure_key_vault("a-very-long-client-name-productioN2");
+        assert!(long.len() <= 24 && other.len() <= 24, "{long} {other}");
+        assert_ne!(long, other);
+        assert!(!long.contains("--") && !long.ends_with('-'), "{long}");
+        let account = super::azure_storage_account("a-very-long-client-name-production");
+        assert!(account.len() <= 24, "{account}");
+        assert!(
+            account
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()),
+            "{account}"
+        );
+    }
+
     use super::quartz;
 
     #[test]

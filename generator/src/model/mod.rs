@@ -198,13 +198,22 @@ fn cloud_defaults(env: &mut crate::spec::Environment, slug: &str, manifest: &Man
         network
             .endpoints
             .entry(endpoint.clone())
-            .or_insert_with(|| crate::spec::Endpoint { cidrs, ports: None });
+            .or_insert_with(|| crate::spec::Endpoint {
+                cidrs,
+                ports: target.fixed_ports.get(endpoint).cloned(),
+            });
     }
     if env.backup_target.is_none() {
         // Each cloud's object storage API; Google's answers for every
         // region at one name (the S3-compatible XML API included).
         let endpoint = match env.cloud_target() {
             Some(crate::core::spec::GKE) => "https://storage.googleapis.com".to_owned(),
+            // The blob service of the environment's storage account, at its
+            // private endpoint in the network (terraform/<env>/).
+            Some(crate::core::spec::AKS) => format!(
+                "https://{}.blob.core.windows.net",
+                environment::azure_storage_account(&format!("{slug}-{}", env.name))
+            ),
             _ => format!("https://s3.{}.amazonaws.com", cloud.region),
         };
         env.backup_target = Some(crate::spec::BackupTarget {
@@ -512,6 +521,13 @@ impl Model {
                             .unwrap_or_else(|| t.kubernetes_version.clone()),
                         account_id: c.account_id.clone(),
                         project: c.project.clone(),
+                        subscription: c.subscription.clone(),
+                        tenant: c.tenant.clone(),
+                        key_vault: (env.cloud_target() == Some(crate::core::spec::AKS))
+                            .then(|| environment::azure_key_vault(&cloud_cluster)),
+                        storage_account: (env.cloud_target() == Some(crate::core::spec::AKS))
+                            .then(|| environment::azure_storage_account(&cloud_cluster)),
+                        client_ids: c.client_ids.clone(),
                         cluster_name: cloud_cluster.clone(),
                         backups_bucket: cloud_backups
                             .contains(&env.name)
