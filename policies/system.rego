@@ -486,6 +486,43 @@ deny contains finding("SOC-SYS-018", sprintf("[%s] service account %s/%s holds %
 	not i.agent.allowed
 }
 
+# On AKS a pod signs in as its managed identity at Microsoft Entra ID,
+# exchanging the token the webhook projects: egress policies that do not
+# let it reach Entra ID leave it without credentials.
+deny contains finding("SOC-SYS-018", sprintf("[%s] service account %s/%s is federated with managed identity %s, but the NetworkPolicies of namespace %q (%s) deny egress to %s, where its pods exchange their token for the identity's: they never get credentials. Allow egress to those ranges on that port", [env, i.namespace, i.service_account, i.role, i.namespace, policies_text(i.agent), i.credentials_from]), i.at) if {
+	some i in input.cloud.identities
+	i.mechanism == "azure-workload-identity"
+	not i.agent.allowed
+}
+
+# AKS's webhook gives a pod its managed identity only when the pod carries
+# its label and its service account names the identity's client ID; and
+# Entra ID trusts the token only if the federated credential names this
+# cluster's issuer and the webhook's audience.
+deny contains finding("SOC-SYS-030", sprintf("[%s] service account %s/%s is federated with managed identity %s, but it has no client ID in its annotation azure.workload.identity/client-id: Azure's webhook gives its pods no identity, and every call they make to Azure is refused. Copy the identity's client ID there (socle: `terraform output -json client_ids` into socle.yaml cloud.client_ids, then socle update)", [env, i.namespace, i.service_account, i.role]), i.at) if {
+	some i in input.cloud.identities
+	i.mechanism == "azure-workload-identity"
+	i.annotated == false
+}
+
+deny contains finding("SOC-SYS-031", sprintf("[%s] service account %s/%s is federated with managed identity %s, but the pods running as it lack the label azure.workload.identity/use: \"true\": Azure's webhook leaves them alone, and they get no identity. Label the pod template", [env, i.namespace, i.service_account, i.role]), i.at) if {
+	some i in input.cloud.identities
+	i.mechanism == "azure-workload-identity"
+	i.labelled == false
+}
+
+deny contains finding("SOC-SYS-031", sprintf("[%s] the credential federating service account %s/%s with managed identity %s does not trust this cluster's tokens (its issuer is not the cluster's oidc_issuer_url, or its audience lacks api://AzureADTokenExchange): Entra ID refuses the exchange. Set issuer = azurerm_kubernetes_cluster.<name>.oidc_issuer_url and audience = [\"api://AzureADTokenExchange\"]", [env, i.namespace, i.service_account, i.role]), i.at) if {
+	some i in input.cloud.identities
+	i.mechanism == "azure-workload-identity"
+	i.trusted == false
+}
+
+deny contains finding("SOC-SYS-029", sprintf("[%s] %d Kubernetes service accounts of the environment are federated with managed identities (%s), but its AKS cluster does not issue workload identity tokens (oidc_issuer_enabled and workload_identity_enabled): no pod gets its identity, and every federated credential is void. Set both to true on the cluster", [env, count(input.cloud.identities), gke_accounts_text]), input.cloud.at) if {
+	input.cloud.provider == "aks"
+	input.cloud.workload_pool == false
+	count(input.cloud.identities) > 0
+}
+
 # On GKE a Kubernetes service account is a principal of IAM only in a
 # cluster with a workload pool, and its pods get that identity only on
 # nodes running GKE's metadata server: elsewhere every grant to it is void.
@@ -518,7 +555,9 @@ deny contains finding("SOC-SYS-018", sprintf("[%s] service account %s/%s takes A
 # the environment is void.
 enforcement_fix := "Create the cluster with datapath_provider = \"ADVANCED_DATAPATH\" (GKE Dataplane V2), or enable its network_policy (Calico)" if input.cloud.provider == "gke"
 
-enforcement_fix := "Set enableNetworkPolicy to \"true\" in the vpc-cni add-on's configuration_values" if input.cloud.provider != "gke"
+enforcement_fix := "Set network_policy = \"cilium\" (with network_data_plane = \"cilium\") or \"azure\" in the cluster's network_profile" if input.cloud.provider == "aks"
+
+enforcement_fix := "Set enableNetworkPolicy to \"true\" in the vpc-cni add-on's configuration_values" if not input.cloud.provider in {"gke", "aks"}
 
 deny contains finding("SOC-SYS-019", sprintf("[%s] the environment deploys %d NetworkPolicies, but its %s cluster does not enforce them (%s): the API server accepts every policy and no traffic is filtered. %s, or install a network plugin that enforces them", [env, input.cloud.network_policies, upper(input.cloud.provider), input.cloud.enforcement_by, enforcement_fix]), input.cloud.enforcement_at) if {
 	input.cloud.enforces_policies == false
@@ -527,7 +566,9 @@ deny contains finding("SOC-SYS-019", sprintf("[%s] the environment deploys %d Ne
 
 identity_noun(i) := "the IAM grant to" if i.mechanism == "workload-identity"
 
-identity_noun(i) := "the pod identity for" if i.mechanism != "workload-identity"
+identity_noun(i) := "the federated credential of" if i.mechanism == "azure-workload-identity"
+
+identity_noun(i) := "the pod identity for" if not i.mechanism in {"workload-identity", "azure-workload-identity"}
 
 warn contains finding("SOC-SYS-020", sprintf("[%s] %s %s/%s names namespace %q, which nothing in this environment creates: the role is never used, and the component it was meant for gets no credentials", [env, identity_noun(i), i.namespace, i.service_account, i.namespace]), i.at) if {
 	some i in input.cloud.identities
@@ -543,10 +584,24 @@ warn contains finding("SOC-SYS-020", sprintf("[%s] %s %s/%s names a service acco
 # An ExternalSecret whose entry the operator's role may not read fails on
 # every refresh: its Secret is never written.
 deny contains finding("SOC-SYS-021", sprintf("[%s] ExternalSecret %s of Application %q (wave %d) reads %q from Secrets Manager (store %q, %s) as the External Secrets operator %s, whose role %s grants secretsmanager:GetSecretValue on none of it (%s): AWS answers AccessDeniedException and the Secret is never written. Grant the role that entry's ARN, or keep the entry under a path the role reads", [env, r.external_secret, r.app, apps[r.app].wave, r.key, r.store, r.region, r.operator, r.role, concat(", ", r.policies)]), r.at) if {
-	input.cloud.provider != "gke"
+	not input.cloud.provider in {"gke", "aks"}
 	some r in input.cloud.secret_reads
 	not r.allowed
 }
+
+deny contains finding("SOC-SYS-021", sprintf("[%s] ExternalSecret %s of Application %q (wave %d) reads %q from Key Vault %s (store %q) as the External Secrets operator %s, whose managed identity %s holds %s: Key Vault answers Forbidden and the Secret is never written. Grant the identity's principal Key Vault Secrets User on the vault (azurerm_role_assignment, scope the vault's id)", [env, r.external_secret, r.app, apps[r.app].wave, r.key, r.region, r.store, r.operator, identity_text(r), vault_grants_text(r)]), r.at) if {
+	input.cloud.provider == "aks"
+	some r in input.cloud.secret_reads
+	not r.allowed
+}
+
+identity_text(r) := r.role if r.role != ""
+
+identity_text(r) := "(none: no credential is federated with its service account)" if r.role == ""
+
+vault_grants_text(r) := "no role able to read its secrets" if count(r.policies) == 0
+
+vault_grants_text(r) := sprintf("only %s", [concat(", ", r.policies)]) if count(r.policies) > 0
 
 secret_grants_text(r) := "no role" if count(r.policies) == 0
 
@@ -592,7 +647,9 @@ deny contains finding("SOC-SYS-024", sprintf("[%s] Application %q (wave %d) uses
 
 secret_service := "Secret Manager" if input.cloud.provider == "gke"
 
-secret_service := "Secrets Manager" if input.cloud.provider != "gke"
+secret_service := "Key Vault" if input.cloud.provider == "aks"
+
+secret_service := "Secrets Manager" if not input.cloud.provider in {"gke", "aks"}
 
 deny contains finding("SOC-SYS-024", sprintf("[%s] ExternalSecret %s of Application %q reads %q from %s as the External Secrets operator %s, but egress from namespace %q does not reach %s (%s; %s): the Secret is never written. Allow egress there", [env, r.external_secret, r.app, r.key, secret_service, r.operator, split(r.operator, "/")[0], secret_service, r.endpoint, policies_text(r.reach)]), r.at) if {
 	some r in input.cloud.secret_reads

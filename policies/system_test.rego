@@ -127,7 +127,7 @@ with_connection(c) := object.union(model, {"connections": [c]})
 
 with_need(n) := object.union(model, {"needs": [n]})
 
-sys_ids := {"SOC-SYS-001", "SOC-SYS-002", "SOC-SYS-003", "SOC-SYS-004", "SOC-SYS-005", "SOC-SYS-006", "SOC-SYS-007", "SOC-SYS-008", "SOC-SYS-009", "SOC-SYS-010", "SOC-SYS-011", "SOC-SYS-012", "SOC-SYS-013", "SOC-SYS-014", "SOC-SYS-015", "SOC-SYS-016", "SOC-SYS-017", "SOC-SYS-018", "SOC-SYS-019", "SOC-SYS-020", "SOC-SYS-021", "SOC-SYS-022", "SOC-SYS-023", "SOC-SYS-024", "SOC-SYS-025", "SOC-SYS-026", "SOC-SYS-027", "SOC-SYS-028", "SOC-SYS-029"}
+sys_ids := {"SOC-SYS-001", "SOC-SYS-002", "SOC-SYS-003", "SOC-SYS-004", "SOC-SYS-005", "SOC-SYS-006", "SOC-SYS-007", "SOC-SYS-008", "SOC-SYS-009", "SOC-SYS-010", "SOC-SYS-011", "SOC-SYS-012", "SOC-SYS-013", "SOC-SYS-014", "SOC-SYS-015", "SOC-SYS-016", "SOC-SYS-017", "SOC-SYS-018", "SOC-SYS-019", "SOC-SYS-020", "SOC-SYS-021", "SOC-SYS-022", "SOC-SYS-023", "SOC-SYS-024", "SOC-SYS-025", "SOC-SYS-026", "SOC-SYS-027", "SOC-SYS-028", "SOC-SYS-029", "SOC-SYS-030", "SOC-SYS-031"}
 
 # The one message of rule `id` (fails when there is none or several).
 message(m, id) := msg if {
@@ -1064,4 +1064,79 @@ test_a_gke_cluster_without_a_workload_pool_is_denied if {
 test_a_node_pool_on_the_nodes_metadata_is_denied if {
 	msg := message(gke_cluster(true, [at("terraform/prod/gke.tf", 143)]), "SOC-SYS-029")
 	contains(msg, "the node pool at terraform/prod/gke.tf:143 runs its pods with the node's metadata")
+}
+
+# --- AKS: Microsoft Entra Workload ID ---
+
+aks_identity := {
+	"namespace": "lakehouse-core", "service_account": "external-secrets", "at": at("terraform/prod/identities.tf", 20),
+	"agent": {"allowed": true}, "credentials_from": "Microsoft Entra ID (login.microsoftonline.com), 20.190.128.0/18:443",
+	"namespace_exists": true, "account_exists": true, "mechanism": "azure-workload-identity",
+	"role": "acme-prod-external-secrets", "trusted": true, "annotated": true, "labelled": true,
+}
+
+aks_with(identities, pool) := object.union(model, {"environment": "prod", "cloud": object.union(cloud(identities, true, 3), {"provider": "aks", "workload_pool": pool})})
+
+test_an_aks_identity_with_everything_passes if {
+	m := aks_with([aks_identity], true)
+	count(findings(m, "SOC-SYS-018")) == 0
+	count(findings(m, "SOC-SYS-029")) == 0
+	count(findings(m, "SOC-SYS-030")) == 0
+	count(findings(m, "SOC-SYS-031")) == 0
+}
+
+test_an_aks_workload_cut_off_from_entra_id_is_denied if {
+	i := object.union(aks_identity, {"agent": {"allowed": false, "isolated": true, "isolated_by": [at("platform/overlays/prod/egress.yaml", 12)]}})
+	msg := message(aks_with([i], true), "SOC-SYS-018")
+	contains(msg, "service account lakehouse-core/external-secrets is federated with managed identity acme-prod-external-secrets")
+	contains(msg, "deny egress to Microsoft Entra ID (login.microsoftonline.com)")
+}
+
+test_an_aks_account_without_its_client_id_or_label_is_denied if {
+	msg := message(aks_with([object.union(aks_identity, {"annotated": false})], true), "SOC-SYS-030")
+	contains(msg, "has no client ID in its annotation azure.workload.identity/client-id")
+	contains(msg, "terraform output -json client_ids")
+	msg2 := message(aks_with([object.union(aks_identity, {"labelled": false})], true), "SOC-SYS-031")
+	contains(msg2, "lack the label azure.workload.identity/use")
+	msg3 := message(aks_with([object.union(aks_identity, {"trusted": false})], true), "SOC-SYS-031")
+	contains(msg3, "does not trust this cluster's tokens")
+	# Not known: not judged.
+	unknown := aks_with([object.union(aks_identity, {"annotated": null, "labelled": null, "trusted": null})], true)
+	count(findings(unknown, "SOC-SYS-030")) == 0
+	count(findings(unknown, "SOC-SYS-031")) == 0
+}
+
+test_an_aks_cluster_without_workload_identity_is_denied if {
+	msg := message(aks_with([aks_identity], false), "SOC-SYS-029")
+	contains(msg, "its AKS cluster does not issue workload identity tokens (oidc_issuer_enabled and workload_identity_enabled)")
+	count(findings(aks_with([aks_identity], null), "SOC-SYS-029")) == 0
+	count(findings(aks_with([], false), "SOC-SYS-029")) == 0
+}
+
+test_an_aks_cluster_without_a_policy_engine_is_denied_with_azures_fix if {
+	m := object.union(model, {"environment": "prod", "cloud": object.union(cloud([], false, 3), {"provider": "aks", "enforcement_by": "network_profile without network_policy: no engine"})})
+	msg := message(m, "SOC-SYS-019")
+	contains(msg, "its AKS cluster does not enforce them")
+	contains(msg, "network_policy = \"cilium\"")
+	not contains(msg, "vpc-cni")
+}
+
+aks_read(role, policies, allowed) := {
+	"app": "superset", "external_secret": "bi/superset", "key": "acme-prod-superset-app", "at": at("components/superset/overlays/prod/externalsecret.yaml", 27),
+	"store": "lakehouse-secrets", "region": "acme-prod-kv", "operator": "lakehouse-core/external-secrets",
+	"role": role, "policies": policies, "allowed": allowed, "reach": {"allowed": false, "isolated": true, "isolated_by": [at("platform/overlays/prod/egress.yaml", 12)]}, "endpoint": "its private endpoint in 10.30.16.0/24",
+}
+
+aks_reads(reads) := object.union(model, {"environment": "prod", "applications": [app("superset", 5, "platform", "bi")], "cloud": object.union(cloud([], true, 3), {"provider": "aks", "secret_reads": reads})})
+
+test_a_secret_the_aks_operator_may_not_read_is_denied if {
+	msg := message(aks_reads([aks_read("", [], false)]), "SOC-SYS-021")
+	contains(msg, "reads \"acme-prod-superset-app\" from Key Vault acme-prod-kv (store \"lakehouse-secrets\")")
+	contains(msg, "(none: no credential is federated with its service account) holds no role able to read its secrets")
+	not contains(msg, "AWS")
+	msg2 := message(aks_reads([aks_read("acme-prod-external-secrets", ["Key Vault Secrets User on other-kv (terraform/prod/identities.tf:30)"], false)]), "SOC-SYS-021")
+	contains(msg2, "whose managed identity acme-prod-external-secrets holds only Key Vault Secrets User on other-kv")
+	msg3 := message(aks_reads([aks_read("acme-prod-external-secrets", ["Key Vault Secrets User on acme-prod-kv (terraform/prod/identities.tf:30)"], true)]), "SOC-SYS-024")
+	contains(msg3, "does not reach Key Vault (its private endpoint in 10.30.16.0/24")
+	count(findings(aks_reads([aks_read("acme-prod-external-secrets", ["x"], true)]), "SOC-SYS-021")) == 0
 }

@@ -52,12 +52,21 @@ pub(crate) fn new(args: NewArgs) -> anyhow::Result<u8> {
             ..Default::default()
         },
     )?;
-    if outcome.count(Severity::Deny) > 0 {
+    // What only the cloud gives after the first `terraform apply` (a
+    // managed identity's client ID) is the spec's to fill in later, not a
+    // blueprint bug: the repository is written, and the summary lists it.
+    let (awaiting, blocking): (Vec<_>, Vec<_>) = outcome
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Deny)
+        .partition(|f| socle::core::catalog::awaits_apply(&f.rule));
+    if !blocking.is_empty() {
         let text = report::render(Format::Text, &outcome, &report::Style { colour: false });
         return Err(anyhow::anyhow!(
             "the rendered repository violates the embedded policies (a blueprint bug); nothing was written:\n{text}"
         ));
     }
+    let awaiting: Vec<String> = awaiting.iter().map(|f| f.message.clone()).collect();
     let spec = &generated.model.spec;
     let out = args
         .out
@@ -98,6 +107,18 @@ pub(crate) fn new(args: NewArgs) -> anyhow::Result<u8> {
 
     if !args.quiet {
         print_summary(&out, &generated, commit.as_deref())?;
+    }
+    if !awaiting.is_empty() {
+        // On standard error, quiet or not: the repository is not ready to
+        // sync until the spec has them.
+        let mut w = std::io::stderr().lock();
+        writeln!(
+            w,
+            "\nLeft for after the first `terraform apply` (`socle check` denies these until then):"
+        )?;
+        for message in &awaiting {
+            writeln!(w, "  {message}")?;
+        }
     }
     Ok(0)
 }

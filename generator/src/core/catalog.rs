@@ -60,6 +60,20 @@ pub(crate) const CREDENTIAL_RULES: &[&str] = &[
     "SOC-ZEP-002", // credential in a Zeppelin note
 ];
 
+/// The rules whose denials on a freshly rendered repository stand for what
+/// only the cloud gives, after the first `terraform apply` (a managed
+/// identity's client ID): `socle new` writes the repository and lists them
+/// as the step left, rather than call them a blueprint bug. `socle check`
+/// denies them like any other until the spec gives the values.
+pub const AWAITING_APPLY_RULES: &[&str] = &["SOC-SYS-030"];
+
+/// Whether a finding of `rule` waits on the first `terraform apply`.
+pub fn awaits_apply(rule: &str) -> bool {
+    AWAITING_APPLY_RULES
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(rule))
+}
+
 /// Whether a finding of `rule` is a credential written into a file.
 pub(crate) fn is_credential_rule(rule: &str) -> bool {
     CREDENTIAL_RULES

@@ -58,10 +58,47 @@ pub fn aws_partition(region: &str) -> &'static str {
     }
 }
 
-/// The Terraform resources of the managed clusters whose cloud the checker
-/// does not model, with the cloud's name.
-pub const UNMODELLED_CLUSTERS: &[(&str, &str)] =
-    &[("azurerm_kubernetes_cluster", "Azure Kubernetes Service")];
+/// Microsoft Entra ID's public ranges (login.microsoftonline.com and
+/// login.microsoft.com, as Microsoft publishes them), where a pod with a
+/// workload identity on AKS exchanges its service account's token for its
+/// managed identity's: it has no private endpoint.
+pub const ENTRA_ID_RANGES: &[&str] = &[
+    "20.20.32.0/19",
+    "20.190.128.0/18",
+    "20.231.128.0/19",
+    "40.126.0.0/18",
+];
+pub const ENTRA_ID_PORT: u16 = 443;
+
+/// The ServiceAccount annotation naming the managed identity whose token
+/// AKS's workload identity webhook gives the account's pods, and the pod
+/// label without which the webhook leaves a pod alone.
+pub const AKS_CLIENT_ID_ANNOTATION: &str = "azure.workload.identity/client-id";
+pub const AKS_USE_LABEL: &str = "azure.workload.identity/use";
+
+/// The audience of the token a federated identity credential trusts.
+pub const AKS_TOKEN_AUDIENCE: &str = "api://AzureADTokenExchange";
+
+/// The network policy engines an AKS cluster's `network_policy` may name,
+/// each of which enforces NetworkPolicies.
+pub const AKS_POLICY_ENGINES: &[&str] = &["cilium", "azure", "calico"];
+
+/// The roles that let a principal read a Key Vault's secrets.
+pub const KEY_VAULT_SECRET_READERS: &[&str] = &[
+    "Key Vault Secrets User",
+    "Key Vault Secrets Officer",
+    "Key Vault Administrator",
+];
+
+/// The namespaces an AKS cluster has without any Application creating
+/// them (the Azure Policy add-on's included).
+pub const AKS_SYSTEM_NAMESPACES: &[&str] = &[
+    "kube-system",
+    "kube-public",
+    "kube-node-lease",
+    "default",
+    "gatekeeper-system",
+];
 
 /// Where GKE's metadata server answers the pods of a cluster with Dataplane
 /// V2: it gives each pod its Kubernetes service account's identity (and

@@ -110,15 +110,13 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
         m.system.cloud = Some(cloud);
         return;
     }
+    if let Some(cluster) = module.resources("azurerm_kubernetes_cluster").next() {
+        let cloud = super::cloud_aks::resolve(m, files, facts, &module, cluster, &mut gaps);
+        m.system.not_modelled.extend(gaps);
+        m.system.cloud = Some(cloud);
+        return;
+    }
     let Some(cluster) = module.resources("aws_eks_cluster").next() else {
-        // Another cloud's cluster: its identities, its managed services and
-        // the endpoints its pods reach are not read, and saying so keeps a
-        // green check from reading as a judged one.
-        for (kind, cloud) in clouds::UNMODELLED_CLUSTERS {
-            if let Some(c) = module.resources(kind).next() {
-                gaps.push(gap(&c.file, c.line, format!("{cloud} cluster ({kind}): socle models Amazon EKS's identities and endpoints only: the workload identity grants, the managed database and buckets, and whether the pods reach them are not judged")));
-            }
-        }
         m.system.not_modelled.extend(gaps);
         return;
     };
@@ -316,7 +314,7 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
 
     // IRSA: the accounts each role trusts by web identity, then the
     // ServiceAccounts naming a role in their annotation.
-    let accounts = service_accounts(m, files, facts);
+    let accounts = service_accounts(m, files, facts, clouds::EKS_ROLE_ARN_ANNOTATION);
     for r in &roles {
         let trust = match &r.trust {
             Ok(t) => t,
@@ -464,6 +462,7 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
             role,
             trusted,
             annotated,
+            labelled: None,
         });
     }
     let operators = operators(m, facts);
@@ -624,17 +623,19 @@ impl Granted {
     }
 }
 
-/// The ServiceAccounts of the environment, with the role each names in
-/// `eks.amazonaws.com/role-arn`: (namespace, account, ARN, where). A
+/// The ServiceAccounts of the environment, with what each names in the
+/// cloud's `annotation` (the role in `eks.amazonaws.com/role-arn`, say):
+/// (namespace, account, value, where). A
 /// chart's main account is one of them where the Application's values
 /// annotate it as charts conventionally take it
 /// (`serviceAccount.annotations`, the account `serviceAccount.name` or the
 /// one its facts name); a chart annotating its accounts elsewhere is not
 /// seen.
-fn service_accounts(
+pub(crate) fn service_accounts(
     m: &Modelled,
     files: &Files,
     facts: &ChartFacts,
+    annotation: &str,
 ) -> Vec<(String, String, Option<String>, At)> {
     let mut out: Vec<_> = m
         .system
@@ -644,7 +645,7 @@ fn service_accounts(
         .filter(|(o, _)| o.kind == "ServiceAccount" && o.group.is_empty())
         .map(|(o, v)| {
             let arn = v.as_ref().and_then(|v| {
-                v["metadata"]["annotations"][clouds::EKS_ROLE_ARN_ANNOTATION]
+                v["metadata"]["annotations"][annotation]
                     .as_str()
                     .map(str::to_owned)
             });
@@ -665,7 +666,7 @@ fn service_accounts(
         let Some((main, path)) = main else { continue };
         let values = super::wiring::app_values(app, files);
         let account = path.split('.').fold(&values, |v, key| &v[key]);
-        let Some(arn) = account["annotations"][clouds::EKS_ROLE_ARN_ANNOTATION].as_str() else {
+        let Some(arn) = account["annotations"][annotation].as_str() else {
             continue;
         };
         let name = account["name"]

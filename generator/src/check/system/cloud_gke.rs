@@ -313,6 +313,7 @@ fn identities(m: &Modelled, facts: &ChartFacts, iam: &[IamGrant], pool: &str) ->
                 role: g.role.clone(),
                 trusted: Some(true),
                 annotated: None,
+                labelled: None,
             });
         }
     }

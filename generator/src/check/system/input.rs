@@ -149,8 +149,9 @@ pub struct Cloud {
     /// roles the consumer's Kubernetes service accounts hold on it.
     pub gcs_grants: Vec<GcsGrant>,
     /// On GKE: whether the cluster has a workload pool, without which no
-    /// pod gets its service account's identity (None: not known, or not
-    /// GKE).
+    /// pod gets its service account's identity; on AKS, whether it issues
+    /// workload identity tokens (its OIDC issuer and the webhook on). None:
+    /// not known, or another cloud.
     pub workload_pool: Option<bool>,
     /// On GKE: the node pools (or the cluster's default one) whose pods see
     /// the node's own metadata (`GCE_METADATA`), and get the node's
@@ -312,8 +313,14 @@ pub struct PodIdentity {
     /// `irsa` only: whether the ServiceAccount names the role in
     /// `eks.amazonaws.com/role-arn`, without which its pods get no token
     /// (None: the account is not an object of the environment, a chart's
-    /// say, or the mechanism is not `irsa`).
+    /// say, or the mechanism is not `irsa`). On AKS, whether it names a
+    /// client ID in `azure.workload.identity/client-id`, without which the
+    /// webhook gives its pods no identity.
     pub annotated: Option<bool>,
+    /// On AKS: whether the pods running as the account carry the label
+    /// `azure.workload.identity/use: "true"`, without which the webhook
+    /// leaves them alone (None: no such pod is seen, or not AKS).
+    pub labelled: Option<bool>,
 }
 
 /// A ServiceAccount naming, in `eks.amazonaws.com/role-arn`, a role of the

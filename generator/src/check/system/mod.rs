@@ -15,6 +15,7 @@ pub(crate) mod access;
 pub(crate) mod backups;
 pub(crate) mod build;
 pub(crate) mod cloud;
+pub(crate) mod cloud_aks;
 pub(crate) mod cloud_dns;
 pub(crate) mod cloud_gke;
 pub(crate) mod cloud_iam;

@@ -1,0 +1,776 @@
+//! An AKS cluster as its environment's Terraform declares it: whether it
+//! enforces the NetworkPolicies the environment deploys, whether it issues
+//! the tokens workload identities exchange (its OIDC issuer and the
+//! workload identity webhook), which service accounts a managed identity is
+//! federated with, whether those accounts' pods carry what the webhook
+//! needs (the client ID's annotation, the pod label) and reach Microsoft
+//! Entra ID, what the identity of the External Secrets operator may read of
+//! the Key Vault its stores name, and the private names and subnets of the
+//! managed database.
+//!
+//! With Microsoft Entra Workload ID a pod signs in as the managed identity
+//! whose federated credential names its service account: no credential is
+//! federated with an account, and its pods get no token at all. Which
+//! identity a client ID in an annotation is, only Azure knows: the check
+//! says so rather than judge it.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use serde_json::Value;
+
+use super::build::Modelled;
+use super::cloud::at;
+use super::input::{At, Cloud, Gap, ManagedReach, PodIdentity, PrivateName, SecretRead, Verdict};
+use super::kustomize::Files;
+use super::network::{Peer, PodPort};
+use crate::check::terraform::{Evaluator, Instance, Located, Module};
+use crate::core::charts::ChartFacts;
+use crate::core::clouds;
+
+pub(crate) fn resolve(
+    m: &Modelled,
+    files: &Files,
+    facts: &ChartFacts,
+    module: &Module,
+    cluster: &Located,
+    gaps: &mut Vec<Gap>,
+) -> Cloud {
+    let ev = Evaluator::new(module);
+    let symbolic = Evaluator::symbolic(module);
+    let root = m.system.root.clone();
+    let gap = |file: &str, line: usize, message: String| Gap {
+        app: root.clone(),
+        at: at(file, line),
+        message,
+    };
+    let mut cloud = Cloud {
+        provider: "aks".into(),
+        at: at(&cluster.file, cluster.line),
+        agent: entra_text(),
+        network_policies: super::cloud::network_policies(m),
+        ..Cloud::default()
+    };
+    gaps.push(gap(
+        &cluster.file,
+        cluster.line,
+        "Azure Kubernetes Service cluster (azurerm_kubernetes_cluster): socle reads whether it enforces NetworkPolicies and issues workload identity tokens, the service accounts each managed identity is federated with and whether their pods reach Microsoft Entra ID, what External Secrets' identity may read of the Key Vault, and the names and subnets of the managed database; which identity a client ID in an annotation is (Azure assigns it) and what the database itself admits (its users, its TLS) are not judged".into(),
+    ));
+    enforcement(m, &ev, cluster, &mut cloud, gaps);
+    cloud.workload_pool = issuer(&ev, cluster, gaps, &gap);
+
+    let (_, cluster_name) = cluster.resource().unwrap_or_default();
+    let federated = federated(module, &ev, &symbolic, cluster_name, gaps, &gap);
+    let annotated =
+        super::cloud::service_accounts(m, files, facts, clouds::AKS_CLIENT_ID_ANNOTATION);
+    let net = super::wiring::network(m);
+    let entra: Vec<Peer<'_>> = clouds::ENTRA_ID_RANGES
+        .iter()
+        .filter_map(|r| first_address(r))
+        .map(|a| Peer::Address(IpAddr::V4(a)))
+        .collect();
+    let port = PodPort {
+        number: Some(clouds::ENTRA_ID_PORT),
+        name: None,
+    };
+    for f in &federated {
+        let from = Peer::Pods {
+            namespace: &f.namespace,
+            labels: None,
+        };
+        let agent = entra
+            .iter()
+            .map(|to| net.verdict(&from, to, &port, true))
+            .find(|v| !v.allowed)
+            .unwrap_or(Verdict {
+                allowed: true,
+                ..Verdict::default()
+            });
+        let exists = super::cloud::account_exists(m, facts, &f.namespace, &f.account);
+        let namespace_exists = clouds::AKS_SYSTEM_NAMESPACES.contains(&f.namespace.as_str())
+            || super::cloud::namespace_created(m, &f.namespace);
+        // Annotated: as an object, or in its chart's values; None where
+        // the account is neither (a chart's other accounts).
+        let annotation = annotated
+            .iter()
+            .find(|(ns, sa, _, _)| *ns == f.namespace && *sa == f.account);
+        let annotated = match annotation {
+            Some((_, _, value, _)) => Some(value.as_deref().is_some_and(is_uuid)),
+            None if exists == Some(true) => Some(false),
+            None => None,
+        };
+        cloud.identities.push(PodIdentity {
+            namespace: f.namespace.clone(),
+            service_account: f.account.clone(),
+            at: f.at.clone(),
+            agent,
+            credentials_from: entra_text(),
+            namespace_exists,
+            account_exists: exists,
+            mechanism: "azure-workload-identity".into(),
+            role: f.identity.clone(),
+            trusted: f.trusted,
+            annotated,
+            labelled: labelled(m, files, facts, &f.namespace, &f.account),
+        });
+    }
+
+    let operators = super::cloud::operators(m, facts);
+    cloud.secret_reads = secret_reads(
+        m, files, module, &ev, &symbolic, &federated, &operators, gaps, &gap,
+    );
+    let endpoints = vault_endpoints(module, &ev, &symbolic);
+    for r in &mut cloud.secret_reads {
+        let namespace = r.operator.split('/').next().unwrap_or_default().to_owned();
+        let from = Peer::Pods {
+            namespace: &namespace,
+            labels: None,
+        };
+        let port = PodPort {
+            number: Some(443),
+            name: None,
+        };
+        match endpoints.get(&r.region) {
+            Some(Some(ranges)) => {
+                r.endpoint = format!("its private endpoint in {}", ranges.join(", "));
+                r.reach = ranges
+                    .iter()
+                    .filter_map(|c| first_address(c))
+                    .map(|a| net.verdict(&from, &Peer::Address(IpAddr::V4(a)), &port, true))
+                    .find(|v| !v.allowed)
+                    .unwrap_or(Verdict {
+                        allowed: true,
+                        ..Verdict::default()
+                    });
+            }
+            Some(None) => {}
+            None => {
+                r.endpoint = format!("{}.vault.azure.net, at public addresses", r.region);
+                r.reach = net.verdict(&from, &Peer::Public, &port, true);
+            }
+        }
+    }
+    (cloud.private_names, cloud.managed_reaches) = managed_names(m, module, &ev, &symbolic, gaps);
+    cloud
+}
+
+fn entra_text() -> String {
+    format!(
+        "Microsoft Entra ID (login.microsoftonline.com), {}:{}",
+        clouds::ENTRA_ID_RANGES.join(", "),
+        clouds::ENTRA_ID_PORT
+    )
+}
+
+/// The first host address of an IPv4 range.
+fn first_address(cidr: &str) -> Option<Ipv4Addr> {
+    let (net, _) = cidr.split_once('/')?;
+    let net: Ipv4Addr = net.parse().ok()?;
+    Some(Ipv4Addr::from(u32::from(net).saturating_add(1)))
+}
+
+fn is_uuid(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('-').collect();
+    parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12])
+        && parts
+            .iter()
+            .all(|p| p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// Whether the cluster enforces NetworkPolicies: its `network_policy`
+/// engine (Cilium, Azure's, Calico), or a plugin an Application installs.
+fn enforcement(
+    m: &Modelled,
+    ev: &Evaluator<'_>,
+    cluster: &Located,
+    cloud: &mut Cloud,
+    gaps: &mut Vec<Gap>,
+) {
+    let profile = cluster
+        .block
+        .body
+        .blocks()
+        .find(|b| b.identifier.as_str() == "network_profile");
+    let (enforced, by) = match profile.map(|p| ev.attribute(p, "network_policy", &Instance::Single))
+    {
+        None => (
+            Some(false),
+            "no network_profile: kubenet, without a network policy engine".to_owned(),
+        ),
+        Some(Some(Value::Null)) => (
+            Some(false),
+            "network_profile without network_policy: no engine".to_owned(),
+        ),
+        Some(Some(Value::String(p))) => (
+            Some(clouds::AKS_POLICY_ENGINES.contains(&p.as_str())),
+            format!("network_policy {p:?}"),
+        ),
+        Some(_) => (None, "network_policy, not known before a plan".to_owned()),
+    };
+    (
+        cloud.enforces_policies,
+        cloud.enforcement_by,
+        cloud.enforcement_at,
+    ) = match super::cloud::policy_plugin(m) {
+        Some((by, place)) => (Some(true), by, place),
+        None => (enforced, by, cloud.at.clone()),
+    };
+    if cloud.enforces_policies.is_none() {
+        gaps.push(Gap {
+            app: m.system.root.clone(),
+            at: cloud.at.clone(),
+            message: format!(
+                "{}: whether the cluster enforces NetworkPolicies is not judged",
+                cloud.enforcement_by
+            ),
+        });
+    }
+}
+
+/// Whether the cluster issues the tokens a federated credential trusts:
+/// its OIDC issuer and the workload identity webhook both on.
+fn issuer(
+    ev: &Evaluator<'_>,
+    cluster: &Located,
+    gaps: &mut Vec<Gap>,
+    gap: &impl Fn(&str, usize, String) -> Gap,
+) -> Option<bool> {
+    let mut on = Some(true);
+    for key in ["oidc_issuer_enabled", "workload_identity_enabled"] {
+        match ev.attribute(&cluster.block, key, &Instance::Single) {
+            Some(Value::Bool(true)) => {}
+            Some(Value::Bool(false) | Value::Null) => on = Some(false),
+            _ => {
+                gaps.push(gap(&cluster.file, cluster.line, format!("{key} is not known before a plan: whether the cluster's pods get workload identity tokens is not judged")));
+                if on == Some(true) {
+                    on = None;
+                }
+            }
+        }
+    }
+    on
+}
+
+/// A managed identity's federated credential for one service account.
+struct Federated {
+    namespace: String,
+    account: String,
+    at: At,
+    /// The identity's resource name (`azurerm_user_assigned_identity.X`),
+    /// and its name in Azure where known.
+    key: String,
+    identity: String,
+    /// Whether it trusts this cluster's tokens: its issuer is the cluster's
+    /// and its audience the webhook's (None: only a plan knows).
+    trusted: Option<bool>,
+}
+
+fn federated(
+    module: &Module,
+    ev: &Evaluator<'_>,
+    symbolic: &Evaluator<'_>,
+    cluster: &str,
+    gaps: &mut Vec<Gap>,
+    gap: &impl Fn(&str, usize, String) -> Gap,
+) -> Vec<Federated> {
+    let mut out = Vec::new();
+    let own_issuer = format!("${{azurerm_kubernetes_cluster.{cluster}.oidc_issuer_url}}");
+    for r in module.resources("azurerm_federated_identity_credential") {
+        let Some(instances) = ev.instances(&r.block) else {
+            gaps.push(gap(&r.file, r.line, "the instances of this federated credential (for_each or count) are not known before a plan: the service accounts it names are not judged".into()));
+            continue;
+        };
+        for i in &instances {
+            let subject = ev.attribute(&r.block, "subject", i);
+            let Some(Value::String(subject)) = subject else {
+                gaps.push(gap(&r.file, r.line, "the subject of this federated credential is not known before a plan: the service account it names is not judged".into()));
+                continue;
+            };
+            // Other subjects (a CI system's, say) are not service accounts.
+            let Some((namespace, account)) = subject
+                .strip_prefix("system:serviceaccount:")
+                .and_then(|s| s.split_once(':'))
+            else {
+                continue;
+            };
+            let trusted_issuer = match symbolic.attribute(&r.block, "issuer", i) {
+                Some(Value::String(s)) if s == own_issuer => Some(true),
+                // Another cluster's issuer, or anything else a reference
+                // names, is not this cluster's.
+                Some(Value::String(s)) if s.starts_with("${") => Some(false),
+                // A literal URL may be this cluster's, copied after an
+                // apply: only Azure knows.
+                _ => None,
+            };
+            let audience = match ev.attribute(&r.block, "audience", i) {
+                Some(Value::Array(a)) => Some(a.iter().any(|v| v == clouds::AKS_TOKEN_AUDIENCE)),
+                _ => None,
+            };
+            let trusted = match (trusted_issuer, audience) {
+                (Some(false), _) | (_, Some(false)) => Some(false),
+                (Some(true), Some(true)) => Some(true),
+                _ => None,
+            };
+            if trusted.is_none() {
+                gaps.push(gap(&r.file, r.line, format!("the issuer or audience of the credential federated with {namespace}/{account} is not known before a plan: whether it trusts this cluster's tokens is not judged")));
+            }
+            // azurerm 4 names the identity `user_assigned_identity_id`, 3
+            // `parent_id`.
+            let parent = ["user_assigned_identity_id", "parent_id"]
+                .iter()
+                .find_map(|k| match symbolic.attribute(&r.block, k, i) {
+                    Some(Value::String(p)) => Some(p),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            let key = parent
+                .strip_prefix("${azurerm_user_assigned_identity.")
+                .and_then(|p| p.strip_suffix(".id}"))
+                .unwrap_or_default()
+                .to_owned();
+            let identity = module
+                .resources("azurerm_user_assigned_identity")
+                .find(|b| b.resource().is_some_and(|(_, n)| n == key))
+                .and_then(
+                    |b| match ev.attribute(&b.block, "name", &Instance::Single) {
+                        Some(Value::String(n)) => Some(n),
+                        _ => None,
+                    },
+                )
+                .unwrap_or_else(|| {
+                    if key.is_empty() {
+                        parent.clone()
+                    } else {
+                        key.clone()
+                    }
+                });
+            out.push(Federated {
+                namespace: namespace.to_owned(),
+                account: account.to_owned(),
+                at: at(&r.file, r.line),
+                key,
+                identity,
+                trusted,
+            });
+        }
+    }
+    out
+}
+
+/// Whether the pods running as `namespace/account` carry the label the
+/// webhook selects: in a workload's pod template (an object, or one a
+/// chart's values embed, ECK's `podTemplate` say), or in the `podLabels`
+/// of the chart whose main account it is. None where no such pod is seen.
+fn labelled(
+    m: &Modelled,
+    files: &Files,
+    facts: &ChartFacts,
+    namespace: &str,
+    account: &str,
+) -> Option<bool> {
+    let mut seen: Option<bool> = None;
+    let mut note = |labels: &Value| {
+        let on = labels[clouds::AKS_USE_LABEL] == "true";
+        seen = Some(seen.unwrap_or(true) && on);
+    };
+    for (o, v) in m.system.objects.iter().zip(&m.values) {
+        let Some(v) = v else { continue };
+        if o.namespace != namespace {
+            continue;
+        }
+        templates(v, account, &mut note);
+    }
+    for app in m
+        .system
+        .applications
+        .iter()
+        .filter(|a| a.destination.namespace.as_deref() == Some(namespace))
+    {
+        let values = super::wiring::app_values(app, files);
+        templates(&values, account, &mut note);
+        for s in &app.sources {
+            let Some(chart) = s.chart.as_deref() else {
+                continue;
+            };
+            let version = s.target_revision.as_deref().unwrap_or_default();
+            let main = facts
+                .get(&s.repo_url, chart, version)
+                .and_then(|c| c.service_account.clone());
+            let named = values["serviceAccount"]["name"]
+                .as_str()
+                .filter(|n| !n.is_empty())
+                .map(str::to_owned)
+                .or(main);
+            if named.as_deref() == Some(account) {
+                note(&values["podLabels"]);
+            }
+        }
+    }
+    seen
+}
+
+/// Every pod template under `v` (at any depth: a Deployment's
+/// `spec.template`, ECK's `podTemplate`, a chart's values) whose pods run
+/// as `account`, its labels given to `note`.
+fn templates(v: &Value, account: &str, note: &mut impl FnMut(&Value)) {
+    fn walk(v: &Value, account: &str, note: &mut impl FnMut(&Value), depth: usize) {
+        if depth > 32 {
+            return;
+        }
+        match v {
+            Value::Object(map) => {
+                if map.contains_key("metadata")
+                    && v["spec"]["serviceAccountName"].as_str() == Some(account)
+                    && v["spec"].get("containers").is_some()
+                {
+                    note(&v["metadata"]["labels"]);
+                }
+                for child in map.values() {
+                    walk(child, account, note, depth + 1);
+                }
+            }
+            Value::Array(items) => {
+                for child in items {
+                    walk(child, account, note, depth + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    walk(v, account, note, 0);
+}
+
+/// Every Key Vault entry the operator reads through a store that signs in
+/// as the operator's own workload identity, judged against the roles its
+/// federated identity holds.
+#[allow(clippy::too_many_arguments)]
+fn secret_reads(
+    m: &Modelled,
+    files: &Files,
+    module: &Module,
+    ev: &Evaluator<'_>,
+    symbolic: &Evaluator<'_>,
+    federated: &[Federated],
+    operators: &[(String, String)],
+    gaps: &mut Vec<Gap>,
+    gap: &impl Fn(&str, usize, String) -> Gap,
+) -> Vec<SecretRead> {
+    // A store without serviceAccountRef signs in as the operator's pods.
+    let stores = super::cloud_iam::operator_stores(m, files, |p| {
+        let kv = &p["azurekv"];
+        (kv["authType"] == "WorkloadIdentity" && kv["serviceAccountRef"].is_null())
+            .then(|| vault_name(kv["vaultUrl"].as_str().unwrap_or_default()))
+    });
+    if stores.is_empty() {
+        return Vec::new();
+    }
+    // The vaults by resource name, with their names in Azure.
+    let vaults: Vec<(String, Option<String>)> = module
+        .resources("azurerm_key_vault")
+        .map(|v| {
+            let (_, key) = v.resource().unwrap_or_default();
+            let name = match ev.attribute(&v.block, "name", &Instance::Single) {
+                Some(Value::String(n)) => Some(n.to_ascii_lowercase()),
+                _ => None,
+            };
+            (key.to_owned(), name)
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (namespace, account) in operators {
+        let identity = federated
+            .iter()
+            .find(|f| f.namespace == *namespace && f.account == *account);
+        // (role, scope: the vault's name, or "*" for a wider scope, where)
+        let mut roles: Vec<(String, String, String)> = Vec::new();
+        if let Some(f) = identity.filter(|f| !f.key.is_empty()) {
+            let principal = format!("${{azurerm_user_assigned_identity.{}.principal_id}}", f.key);
+            for r in module.resources("azurerm_role_assignment") {
+                let one = Instance::Single;
+                if symbolic.attribute(&r.block, "principal_id", &one)
+                    != Some(Value::String(principal.clone()))
+                {
+                    continue;
+                }
+                let Some(Value::String(role)) =
+                    ev.attribute(&r.block, "role_definition_name", &one)
+                else {
+                    continue;
+                };
+                if !clouds::KEY_VAULT_SECRET_READERS.contains(&role.as_str()) {
+                    continue;
+                }
+                let scope = match symbolic.attribute(&r.block, "scope", &one) {
+                    Some(Value::String(s)) => s,
+                    _ => String::new(),
+                };
+                let vault = scope
+                    .strip_prefix("${azurerm_key_vault.")
+                    .and_then(|s| s.strip_suffix(".id}"));
+                let scope = match vault {
+                    Some(key) => match vaults.iter().find(|(k, _)| k == key) {
+                        Some((_, Some(name))) => name.clone(),
+                        _ => {
+                            gaps.push(gap(&r.file, r.line, "the name of the Key Vault this role is granted on is not known before a plan: what External Secrets may read there is not judged".into()));
+                            continue;
+                        }
+                    },
+                    // A resource group's or a subscription's scope holds
+                    // every vault in it.
+                    None if scope.starts_with("${azurerm_resource_group.")
+                        || scope.starts_with("/subscriptions/")
+                        || scope.starts_with("${data.azurerm_subscription.") =>
+                    {
+                        "*".to_owned()
+                    }
+                    None => {
+                        gaps.push(gap(&r.file, r.line, "the scope of this role is not known before a plan: what External Secrets may read is not judged".into()));
+                        continue;
+                    }
+                };
+                roles.push((role, scope, format!("{}:{}", r.file, r.line)));
+            }
+        }
+        for e in super::cloud_iam::store_entries(m, &stores) {
+            let granted: Vec<&(String, String, String)> = roles
+                .iter()
+                .filter(|(_, scope, _)| scope == "*" || *scope == e.place)
+                .collect();
+            out.push(SecretRead {
+                app: e.object.app.clone(),
+                external_secret: format!("{}/{}", e.object.namespace, e.object.name),
+                key: e.key,
+                at: e.at,
+                store: e.store,
+                region: e.place,
+                operator: format!("{namespace}/{account}"),
+                role: identity.map(|f| f.identity.clone()).unwrap_or_default(),
+                policies: roles
+                    .iter()
+                    .map(|(r, s, at)| format!("{r} on {s} ({at})"))
+                    .collect(),
+                allowed: !granted.is_empty(),
+                reach: Verdict::default(),
+                endpoint: String::new(),
+            });
+        }
+    }
+    out
+}
+
+/// A vault's name from its URL (`https://NAME.vault.azure.net/`).
+fn vault_name(url: &str) -> String {
+    url.trim_start_matches("https://")
+        .split(['.', '/'])
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+}
+
+/// By vault name: the ranges of the subnets its private endpoints are in
+/// (None: not known before a plan). A vault absent has none: it answers
+/// at its public addresses.
+fn vault_endpoints(
+    module: &Module,
+    ev: &Evaluator<'_>,
+    symbolic: &Evaluator<'_>,
+) -> std::collections::BTreeMap<String, Option<Vec<String>>> {
+    let one = Instance::Single;
+    let mut out = std::collections::BTreeMap::new();
+    for p in module.resources("azurerm_private_endpoint") {
+        let target = p
+            .block
+            .body
+            .blocks()
+            .find(|b| b.identifier.as_str() == "private_service_connection")
+            .and_then(
+                |c| match symbolic.attribute(c, "private_connection_resource_id", &one) {
+                    Some(Value::String(s)) => Some(s),
+                    _ => None,
+                },
+            );
+        let Some(vault) = target
+            .as_deref()
+            .and_then(|t| t.strip_prefix("${azurerm_key_vault."))
+            .and_then(|t| t.strip_suffix(".id}"))
+        else {
+            continue;
+        };
+        let Some(name) = module
+            .resources("azurerm_key_vault")
+            .find(|b| b.resource().is_some_and(|(_, n)| n == vault))
+            .and_then(|b| match ev.attribute(&b.block, "name", &one) {
+                Some(Value::String(n)) => Some(n.to_ascii_lowercase()),
+                _ => None,
+            })
+        else {
+            continue;
+        };
+        let ranges = match symbolic.attribute(&p.block, "subnet_id", &one) {
+            Some(Value::String(s)) => subnet_ranges(module, ev, &s),
+            _ => None,
+        };
+        out.insert(name, ranges);
+    }
+    out
+}
+
+/// The address prefixes of the subnet a `${azurerm_subnet.X.id}` names.
+fn subnet_ranges(module: &Module, ev: &Evaluator<'_>, reference: &str) -> Option<Vec<String>> {
+    let key = reference
+        .strip_prefix("${azurerm_subnet.")?
+        .strip_suffix(".id}")?;
+    let subnet = module
+        .resources("azurerm_subnet")
+        .find(|b| b.resource().is_some_and(|(_, n)| n == key))?;
+    let Some(Value::Array(prefixes)) =
+        ev.attribute(&subnet.block, "address_prefixes", &Instance::Single)
+    else {
+        return None;
+    };
+    prefixes
+        .iter()
+        .map(|p| p.as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The ExternalName Services forwarding into the Terraform's private DNS
+/// zones, and the connections to the PostgreSQL servers their CNAME
+/// records name (which answer from their delegated subnet).
+fn managed_names(
+    m: &Modelled,
+    module: &Module,
+    ev: &Evaluator<'_>,
+    symbolic: &Evaluator<'_>,
+    gaps: &mut Vec<Gap>,
+) -> (Vec<PrivateName>, Vec<ManagedReach>) {
+    use super::cloud_dns::{dns, forwarded, note_record, reaches, Records};
+    let one = Instance::Single;
+    let gap = |file: &str, line: usize, message: String| Gap {
+        app: m.system.root.clone(),
+        at: at(file, line),
+        message,
+    };
+    let mut zones: Vec<(String, String, At)> = Vec::new();
+    let mut called: Vec<(String, String)> = Vec::new();
+    for z in module.resources("azurerm_private_dns_zone") {
+        let (_, resource) = z.resource().unwrap_or_default();
+        let instances = ev.instances(&z.block).unwrap_or_default();
+        let names: Option<Vec<(Instance, String)>> = instances
+            .into_iter()
+            .map(|i| match ev.attribute(&z.block, "name", &i) {
+                Some(Value::String(name)) => Some((i, name)),
+                _ => None,
+            })
+            .collect();
+        match names.filter(|n| !n.is_empty()) {
+            Some(names) => {
+                for (i, name) in names {
+                    // One zone per instance (`for_each` over names), known
+                    // to records by its name.
+                    let key = match &i {
+                        Instance::Single => resource.to_owned(),
+                        Instance::Each { key, .. } => format!("{resource}[{key}]"),
+                        Instance::Count(n) => format!("{resource}[{n}]"),
+                    };
+                    if matches!(i, Instance::Single) {
+                        called.push((format!("${{azurerm_private_dns_zone.{resource}.name}}"), key.clone()));
+                    }
+                    zones.push((key.clone(), dns(&name), at(&z.file, z.line)));
+                    called.push((name, key));
+                }
+            }
+            None => gaps.push(gap(&z.file, z.line, "the name of this private zone is not known before a plan: the names forwarded into it are not judged".into())),
+        }
+    }
+    if zones.is_empty() {
+        return (Vec::new(), Vec::new());
+    }
+    let mut records: Records = zones
+        .iter()
+        .map(|(r, _, _)| (r.clone(), Some(Vec::new())))
+        .collect();
+    // Full name → the PostgreSQL server resource it names.
+    let mut servers: Vec<(String, String)> = Vec::new();
+    for kind in [
+        "azurerm_private_dns_cname_record",
+        "azurerm_private_dns_a_record",
+    ] {
+        for r in module.resources(kind) {
+            let zone = match symbolic.attribute(&r.block, "zone_name", &one) {
+                Some(Value::String(z)) => {
+                    called.iter().find(|(n, _)| *n == z).map(|(_, r)| r.clone())
+                }
+                _ => None,
+            };
+            let Some(zone) = zone else {
+                for list in records.values_mut() {
+                    *list = None;
+                }
+                continue;
+            };
+            let Some(fqdn) = note_record(&mut records, &zones, zone, ev, r) else {
+                continue;
+            };
+            if let Some(Value::String(target)) = symbolic.attribute(&r.block, "record", &one) {
+                if let Some(server) = target
+                    .strip_prefix("${azurerm_postgresql_flexible_server.")
+                    .and_then(|t| t.strip_suffix(".fqdn}"))
+                {
+                    servers.push((fqdn, server.to_owned()));
+                }
+            }
+        }
+    }
+    let names = forwarded(m, &zones, &records, gaps);
+    let mut hosts = Vec::new();
+    for (fqdn, server) in servers {
+        let Some(r) = module
+            .resources("azurerm_postgresql_flexible_server")
+            .find(|r| r.resource().is_some_and(|(_, n)| n == server))
+        else {
+            continue;
+        };
+        let ranges = match symbolic.attribute(&r.block, "delegated_subnet_id", &one) {
+            Some(Value::String(s)) => subnet_ranges(module, ev, &s),
+            _ => None,
+        };
+        match ranges {
+            Some(ranges) => hosts.push((fqdn, ranges, at(&r.file, r.line))),
+            None => gaps.push(gap(&r.file, r.line, format!("the subnet the server behind {fqdn} answers from is not known before a plan: whether its consumers' egress reaches it is not judged"))),
+        }
+    }
+    (names, reaches(m, &hosts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_vaults_name_is_its_urls_first_label() {
+        assert_eq!(
+            vault_name("https://Acme-Prod-KV.vault.azure.net/"),
+            "acme-prod-kv"
+        );
+        assert_eq!(
+            vault_name("https://acme-prod-kv.vault.azure.net"),
+            "acme-prod-kv"
+        );
+    }
+
+    #[test]
+    fn a_client_id_is_a_uuid() {
+        assert!(is_uuid("0b1c2d3e-4f5a-4b6c-9d7e-8f9a0b1c2d3e"));
+        assert!(!is_uuid("${azurerm_user_assigned_identity.x.client_id}"));
+        assert!(!is_uuid("0b1c2d3e4f5a4b6c9d7e8f9a0b1c2d3e"));
+    }
+
+    #[test]
+    fn the_first_address_of_a_range_is_its_first_host() {
+        assert_eq!(
+            first_address("20.190.128.0/18"),
+            Some(Ipv4Addr::new(20, 190, 128, 1))
+        );
+        assert_eq!(first_address("nonsense"), None);
+    }
+}
