@@ -3,7 +3,8 @@
 # release build, against `cp -r` of the same output tree in the same run.
 # TARGET=compose measures the example with dev on one Docker host instead;
 # TARGET=eks, with prod on Amazon EKS (its Terraform rendered too);
-# TARGET=gke, on Google Kubernetes Engine (the lakehouse only).
+# TARGET=gke, on Google Kubernetes Engine; TARGET=aks, on Azure Kubernetes
+# Service (those two the lakehouse only).
 # BLUEPRINT=lakehouse measures that blueprint's example instead (with
 # TARGET as above).
 # Runs alternate between the two commands and write to fresh directories
@@ -45,7 +46,15 @@ text = sys.stdin.read()
 out = re.sub(r"  - name: prod\n(    .*\n)+", "  - name: prod\n    target: gke\n    cloud: {project: acme-lakehouse-prod, region: europe-west9, vpc_cidr: 10.30.0.0/16}\n", text, count=1)
 assert out != text
 sys.stdout.write(out)' < "$work/example.yaml" > "$work/socle.yaml" ;;
-  *) echo "TARGET is kubernetes, compose, eks or gke" >&2; exit 2 ;;
+  # Its prod entry replaced by an AKS one (subscription, tenant and the
+  # identities' client IDs, as after the first apply).
+  aks) python3 -c '
+import re, sys
+text = sys.stdin.read()
+out = re.sub(r"  - name: prod\n(    .*\n)+", "  - name: prod\n    target: aks\n    cloud: {subscription: 4f6c2a1e-8b7d-4c3a-9e21-5d0b7a6c9f13, tenant: 9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d, region: francecentral, vpc_cidr: 10.30.0.0/16, client_ids: {external-secrets: 0b1c2d3e-4f5a-4b6c-9d7e-8f9a0b1c2d3e, elasticsearch: 1c2d3e4f-5a6b-4c7d-8e9f-a0b1c2d3e4f5}}\n", text, count=1)
+assert out != text
+sys.stdout.write(out)' < "$work/example.yaml" > "$work/socle.yaml" ;;
+  *) echo "TARGET is kubernetes, compose, eks, gke or aks" >&2; exit 2 ;;
 esac
 spec=(--spec "$work/socle.yaml")
 

@@ -47,6 +47,10 @@ fn argocd_documents_match_the_strict_crd_schemas() {
         "the lakehouse with prod on GKE",
         crate::support::render_lakehouse_gke(),
     ));
+    specs.push((
+        "the lakehouse with prod on AKS",
+        crate::support::render_lakehouse_aks(),
+    ));
     for (spec, files) in specs {
         for (path, doc) in yaml_docs(&files) {
             let j = to_json(&doc);

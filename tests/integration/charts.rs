@@ -128,6 +128,11 @@ fn values_use_only_keys_the_charts_have() {
         manifest("lakehouse"),
         crate::support::render_lakehouse_gke(),
     ));
+    renders.push((
+        "the lakehouse with prod on AKS",
+        manifest("lakehouse"),
+        crate::support::render_lakehouse_aks(),
+    ));
     for (spec, blueprint, files) in renders {
         for c in blueprint["components"].as_array().unwrap() {
             let Some(chart) = c.get("chart") else {

@@ -767,7 +767,7 @@ fn blueprints_are_listed_shown_and_named_by_the_spec() {
         (
             "swarm",
             2,
-            "environments[0].target: \"swarm\" is not one of \"kubernetes\", \"compose\" or 2 other candidates",
+            "environments[0].target: \"swarm\" is not one of \"kubernetes\", \"compose\" or 3 other candidates",
         ),
     ] {
         let text = socle::spec::EXAMPLE.replacen(

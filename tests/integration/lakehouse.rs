@@ -96,8 +96,8 @@ fn a_spec_is_refused_for_a_blueprint_or_target_socle_does_not_render() {
         ),
         // A target socle does not render is refused at its line.
         (
-            example().replace("    target: compose\n", "    target: aks\n"),
-            "environments[0].target: \"aks\" is not one of \"kubernetes\", \"compose\" or 2 other candidates",
+            example().replace("    target: compose\n", "    target: swarm\n"),
+            "environments[0].target: \"swarm\" is not one of \"kubernetes\", \"compose\" or 3 other candidates",
         ),
         // The clusters keep the query engine's distributed storage on the
         // client's S3 store: a spec with a cluster must give it.

@@ -544,7 +544,7 @@ fn blueprint_show_says_what_eks_changes() {
     let (code, out, err) = socle_in(dir.path(), &["blueprint", "show", "lakehouse"]);
     assert_eq!(code, 0, "{err}");
     assert!(
-        out.contains("targets: compose, kubernetes, eks, gke"),
+        out.contains("targets: compose, kubernetes, eks, gke, aks"),
         "{out}"
     );
     assert!(
@@ -553,7 +553,7 @@ fn blueprint_show_says_what_eks_changes() {
     );
     assert!(out.contains("  adds managed-postgresql: "), "{out}");
     for (id, only) in [
-        ("managed-postgresql", "on eks, gke only"),
+        ("managed-postgresql", "on eks, gke, aks only"),
         ("cluster-autoscaler", "on eks only"),
     ] {
         assert!(

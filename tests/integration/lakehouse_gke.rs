@@ -600,13 +600,13 @@ fn gke_needs_its_project_and_refuses_aws_fields() {
     assert!(files.contains_key("terraform/prod/main.tf"));
 }
 
-/// `socle update` moves prod from its cluster to GKE, from GKE to EKS, and
-/// back to its cluster, with the three-way merge: Terraform, the managed
+/// `socle update` moves prod from its cluster to GKE, from GKE to EKS, to
+/// AKS, and back to its cluster, with the three-way merge: Terraform, the managed
 /// database's stand-in and EKS's autoscaler come and go with the target,
 /// CloudNativePG the other way, socle check passes at each step, and the
 /// Terraform state is never committable.
 #[test]
-fn update_moves_lakehouse_prod_to_gke_then_eks_and_back() {
+fn update_moves_lakehouse_prod_to_gke_then_eks_then_aks_and_back() {
     let tmp = tempfile::tempdir().expect("tempdir");
     fs_err::write(tmp.path().join("spec.yaml"), crate::lakehouse::example()).expect("spec");
     let (code, out, err) = socle_in(tmp.path(), &["new", "--spec", "spec.yaml", "--out", "repo"]);
@@ -616,7 +616,13 @@ fn update_moves_lakehouse_prod_to_gke_then_eks_and_back() {
     let kubernetes = fs_err::read_to_string(&path).expect("spec");
     let gke = spec();
     let eks = crate::lakehouse_eks::spec();
-    for (text, target) in [(&gke, "gke"), (&eks, "eks"), (&kubernetes, "kubernetes")] {
+    let aks = crate::lakehouse_aks::spec();
+    for (text, target) in [
+        (&gke, "gke"),
+        (&eks, "eks"),
+        (&aks, "aks"),
+        (&kubernetes, "kubernetes"),
+    ] {
         fs_err::write(&path, text).expect("write");
         crate::support::git(&dir, &["commit", "-qam", "move prod"]);
         let (code, out, err) = socle_in(&dir, &["update"]);
@@ -632,6 +638,8 @@ fn update_moves_lakehouse_prod_to_gke_then_eks_and_back() {
         let secret_store = dir.join("terraform/prod/secret-store.yaml");
         let gcpsm = fs_err::read_to_string(&secret_store).is_ok_and(|t| t.contains("gcpsm:"));
         assert_eq!(gcpsm, target == "gke", "{target}");
+        let azurekv = fs_err::read_to_string(&secret_store).is_ok_and(|t| t.contains("azurekv:"));
+        assert_eq!(azurekv, target == "aks", "{target}");
         for (app, there) in [
             ("cloudnative-pg", !on_cloud),
             ("postgresql", !on_cloud),

@@ -23,6 +23,7 @@ mod hostile_corpus;
 mod hostile_input;
 mod html_report;
 mod lakehouse;
+mod lakehouse_aks;
 mod lakehouse_eks;
 mod lakehouse_gke;
 mod least_privilege;

@@ -76,6 +76,12 @@ pub fn render_lakehouse_gke() -> FileSet {
     cached("the lakehouse with prod on GKE", crate::lakehouse_gke::spec)
 }
 
+/// The lakehouse example with prod on Azure Kubernetes Service, its
+/// identities' client IDs given.
+pub fn render_lakehouse_aks() -> FileSet {
+    cached("the lakehouse with prod on AKS", crate::lakehouse_aks::spec)
+}
+
 /// The renders the real-tool and schema tests judge, by label: the example,
 /// the full and hostile fixtures, and the example with prod on EKS.
 pub fn renders_of_every_shape() -> [(&'static str, FileSet); 4] {

@@ -79,6 +79,10 @@ fn yamllint_accepts_every_yaml_file() {
         "the lakehouse with prod on GKE",
         crate::support::render_lakehouse_gke(),
     ));
+    specs.push((
+        "the lakehouse with prod on AKS",
+        crate::support::render_lakehouse_aks(),
+    ));
     for (spec, files) in specs {
         let dir = materialise(&files);
         let (ok, out) = run(Command::new(&yamllint)
@@ -108,6 +112,10 @@ fn kubernetes_validate_accepts_core_documents_and_built_overlays() {
         (
             "the lakehouse with prod on GKE",
             crate::support::render_lakehouse_gke(),
+        ),
+        (
+            "the lakehouse with prod on AKS",
+            crate::support::render_lakehouse_aks(),
         ),
     ];
     // One run of kubernetes-validate for every document: it starts in a
