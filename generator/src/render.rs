@@ -257,7 +257,8 @@ fn helper_concat(p: &[&Value]) -> Result<String, String> {
 }
 
 /// A secret-store entry's name in an environment: `{{store_key env "web"
-/// "admin"}}` (see `model::environment::StoreKeys`). Each part is plain-safe
+/// "admin"}}` (see `model::environment::StoreKeys`). A part holding `/`
+/// (the wiring's `web/s3`) is that many parts. Each part is plain-safe
 /// without its separator, so the name is too.
 fn helper_store_key(p: &[&Value]) -> Result<String, String> {
     let [env, parts @ ..] = p else {
@@ -272,11 +273,14 @@ fn helper_store_key(p: &[&Value]) -> Result<String, String> {
         return Err("expects the entry's parts after the environment".into());
     }
     let mut name = prefix.to_owned();
+    let mut split = Vec::new();
     for part in parts {
-        let part = match part {
-            Value::String(s) => s.as_str(),
+        match part {
+            Value::String(s) => split.extend(s.split('/')),
             other => return Err(format!("a part must be a string, got {other}")),
-        };
+        }
+    }
+    for part in split {
         if part.is_empty()
             || !part
                 .chars()
