@@ -4,7 +4,7 @@
 # TARGET=compose measures the example with dev on one Docker host instead;
 # TARGET=eks, with prod on Amazon EKS (its Terraform rendered too);
 # TARGET=gke, on Google Kubernetes Engine; TARGET=aks, on Azure Kubernetes
-# Service (those two the lakehouse only).
+# Service (the lakehouse only).
 # BLUEPRINT=lakehouse measures that blueprint's example instead (with
 # TARGET as above).
 # Runs alternate between the two commands and write to fresh directories

@@ -133,6 +133,11 @@ fn values_use_only_keys_the_charts_have() {
         manifest("lakehouse"),
         crate::support::render_lakehouse_aks(),
     ));
+    renders.push((
+        "the data platform with prod on GKE",
+        manifest("platform"),
+        crate::support::render_platform_gke(),
+    ));
     for (spec, blueprint, files) in renders {
         for c in blueprint["components"].as_array().unwrap() {
             let Some(chart) = c.get("chart") else {

@@ -557,14 +557,20 @@ fn generated_ci_validates_the_terraform() {
 /// `socle update` moves prod onto EKS and back, with the three-way merge:
 /// the Terraform comes and goes, and so do prod's OpenEBS files.
 #[test]
-fn update_moves_prod_between_its_cluster_and_eks_and_back() {
+fn update_moves_prod_between_its_cluster_eks_and_gke_and_back() {
     let (_tmp, dir) = crate::support::new_repo();
     let spec = dir.join("socle.yaml");
     let kubernetes = fs_err::read_to_string(&spec).expect("spec");
     let eks = kubernetes.replace(PROD_CLUSTER, PROD_EKS);
     assert_ne!(eks, kubernetes, "the example's prod entry changed");
+    let gke = kubernetes.replace(
+        PROD_CLUSTER,
+        "  - name: prod\n    target: gke\n    cloud: {project: acme-data-prod, region: europe-west9, vpc_cidr: 10.30.0.0/16}\n",
+    );
 
-    for (text, on_eks) in [(&eks, true), (&kubernetes, false)] {
+    // To EKS, from EKS to GKE, and back to the cluster.
+    for (text, target) in [(&eks, "eks"), (&gke, "gke"), (&kubernetes, "kubernetes")] {
+        let on_eks = target != "kubernetes";
         fs_err::write(&spec, text).expect("write");
         crate::support::git(&dir, &["commit", "-qam", "move prod"]);
         let (code, out, err) = socle_in(&dir, &["update"]);
@@ -574,6 +580,18 @@ fn update_moves_prod_between_its_cluster_and_eks_and_back() {
             dir.join("terraform/prod/cluster.tf").exists(),
             on_eks,
             "{out}"
+        );
+        let cluster =
+            fs_err::read_to_string(dir.join("terraform/prod/cluster.tf")).unwrap_or_default();
+        assert_eq!(
+            cluster.contains("google_container_cluster"),
+            target == "gke",
+            "{target}"
+        );
+        assert_eq!(
+            cluster.contains("aws_eks_cluster"),
+            target == "eks",
+            "{target}"
         );
         assert_eq!(dir.join("terraform").exists(), on_eks, "{out}");
         assert_eq!(

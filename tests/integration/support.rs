@@ -76,6 +76,11 @@ pub fn render_lakehouse_gke() -> FileSet {
     cached("the lakehouse with prod on GKE", crate::lakehouse_gke::spec)
 }
 
+/// The data platform's example with prod on Google Kubernetes Engine.
+pub fn render_platform_gke() -> FileSet {
+    cached("prod on GKE", crate::platform_gke::spec)
+}
+
 /// The lakehouse example with prod on Azure Kubernetes Service, its
 /// identities' client IDs given.
 pub fn render_lakehouse_aks() -> FileSet {

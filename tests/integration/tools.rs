@@ -83,6 +83,10 @@ fn yamllint_accepts_every_yaml_file() {
         "the lakehouse with prod on AKS",
         crate::support::render_lakehouse_aks(),
     ));
+    specs.push((
+        "the data platform with prod on GKE",
+        crate::support::render_platform_gke(),
+    ));
     for (spec, files) in specs {
         let dir = materialise(&files);
         let (ok, out) = run(Command::new(&yamllint)
@@ -116,6 +120,10 @@ fn kubernetes_validate_accepts_core_documents_and_built_overlays() {
         (
             "the lakehouse with prod on AKS",
             crate::support::render_lakehouse_aks(),
+        ),
+        (
+            "the data platform with prod on GKE",
+            crate::support::render_platform_gke(),
         ),
     ];
     // One run of kubernetes-validate for every document: it starts in a

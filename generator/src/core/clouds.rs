@@ -106,6 +106,12 @@ pub const AKS_SYSTEM_NAMESPACES: &[&str] = &[
 pub const GKE_METADATA_SERVER: Ipv4Addr = Ipv4Addr::new(169, 254, 169, 254);
 pub const GKE_METADATA_PORT: u16 = 80;
 
+/// The ServiceAccount annotation naming the Google service account its
+/// pods act as on GKE (the account must hold roles/iam.workloadIdentityUser
+/// on it): GKE's metadata server then gives them that account's tokens,
+/// and none of their own.
+pub const GKE_GSA_ANNOTATION: &str = "iam.gke.io/gcp-service-account";
+
 /// The port of Google's APIs (Cloud Storage, Secret Manager).
 pub const GOOGLE_API_PORT: u16 = 443;
 

@@ -86,7 +86,11 @@ pub(crate) fn resolve(
     let roles: Vec<&str> = READS.iter().chain(SECRET_READERS).copied().collect();
     let iam = iam_grants(module, &symbolic, &IAM_KINDS, &roles, &gap, gaps);
     let pool = pool(&symbolic, cluster, &iam);
-    cloud.gcs_grants = grants(cluster, &uses, &iam, pool.as_deref(), &gap, gaps);
+    let acting = pool
+        .as_deref()
+        .map(|p| impersonations(m, files, facts, module, &ev, &symbolic, p))
+        .unwrap_or_default();
+    cloud.gcs_grants = grants(cluster, &uses, &iam, pool.as_deref(), &acting, &gap, gaps);
     (cloud.workload_pool, cloud.node_metadata_pools) = node_identity(
         module,
         &ev,
@@ -685,11 +689,13 @@ fn iam_grants(
 /// For each use of a bucket the Terraform creates, the roles the
 /// consumer's accounts hold on it, from the bucket's IAM members and
 /// bindings and the project's.
+#[allow(clippy::too_many_arguments)]
 fn grants<'g>(
     cluster: &Located,
     uses: &[(&BucketUse, Vec<(String, String)>)],
     iam: &'g [IamGrant],
     pool: Option<&str>,
+    acting: &[Acting],
     gap: &dyn Fn(&str, usize, String) -> Gap,
     gaps: &mut Vec<Gap>,
 ) -> Vec<GcsGrant> {
@@ -749,10 +755,16 @@ fn grants<'g>(
             if !(bucket.is_empty() || *bucket == u.bucket) {
                 continue;
             }
-            let holds = b
-                .members
-                .iter()
-                .any(|m| accounts.iter().any(|(n, a)| is_account(m, pool, n, a)));
+            // An account annotated with a Google service account acts as
+            // that account (when it may), never as itself.
+            let holds = b.members.iter().any(|m| {
+                accounts.iter().any(|(n, a)| {
+                    match acting.iter().find(|x| x.namespace == *n && x.account == *a) {
+                        Some(x) => x.members.iter().any(|g| g == m),
+                        None => is_account(m, pool, n, a),
+                    }
+                })
+            });
             if holds {
                 roles.push(b.role.clone());
                 places.push(b.place.clone());
@@ -770,6 +782,67 @@ fn grants<'g>(
             places,
             reach: Verdict::default(),
             endpoint: String::new(),
+        });
+    }
+    out
+}
+
+/// A Kubernetes service account whose annotation names a Google service
+/// account: the members its pods act as (that account's, as IAM bindings
+/// write them), none when it may not impersonate it.
+struct Acting {
+    namespace: String,
+    account: String,
+    members: Vec<String>,
+}
+
+/// The accounts that act as a Google service account of the Terraform: the
+/// annotation names it by email, whose local part is its `account_id`, and
+/// a grant of roles/iam.workloadIdentityUser on it to the account's member
+/// in the pool lets them.
+fn impersonations(
+    m: &Modelled,
+    files: &Files,
+    facts: &ChartFacts,
+    module: &Module,
+    ev: &Evaluator<'_>,
+    symbolic: &Evaluator<'_>,
+    pool: &str,
+) -> Vec<Acting> {
+    let one = Instance::Single;
+    let annotated = super::cloud::service_accounts(m, files, facts, clouds::GKE_GSA_ANNOTATION);
+    let mut out = Vec::new();
+    for (namespace, account, email, _) in annotated {
+        let Some(email) = email else { continue };
+        let local = email.split('@').next().unwrap_or_default();
+        let found = module.resources("google_service_account").find(|g| {
+            matches!(ev.attribute(&g.block, "account_id", &one), Some(Value::String(id)) if id == local)
+        });
+        let mut members = Vec::new();
+        if let Some((_, name)) = found.and_then(|g| g.resource()) {
+            let refs = [
+                format!("${{google_service_account.{name}.name}}"),
+                format!("${{google_service_account.{name}.id}}"),
+            ];
+            let allowed = module
+                .resources("google_service_account_iam_member")
+                .any(|b| {
+                    let attr = |k: &str| symbolic.attribute(&b.block, k, &one);
+                    matches!(attr("role"), Some(Value::String(r)) if r == "roles/iam.workloadIdentityUser")
+                        && matches!(attr("service_account_id"), Some(Value::String(s)) if refs.contains(&s))
+                        && matches!(attr("member"), Some(Value::String(mm)) if is_account(&mm, pool, &namespace, &account))
+                });
+            if allowed {
+                members.push(format!(
+                    "serviceAccount:${{google_service_account.{name}.email}}"
+                ));
+                members.push(format!("serviceAccount:{email}"));
+            }
+        }
+        out.push(Acting {
+            namespace,
+            account,
+            members,
         });
     }
     out

@@ -512,6 +512,8 @@ pub(crate) fn accounts(m: &Modelled, facts: &ChartFacts, app: &str) -> Vec<(Stri
             facts.get(&s.repo_url, chart, version)
         })
         .flat_map(|c| c.accounts())
+        // A name the chart computes from the release is not one.
+        .filter(|sa| !sa.is_empty())
         .map(|sa| (ns.clone(), sa.to_owned()))
         .collect();
     out.extend(

@@ -1,0 +1,216 @@
+//! The data platform on Google Kubernetes Engine: prod's cluster, Cloud SQL
+//! and Cloud Storage from its own Terraform; Loki's buckets and Airflow's
+//! logs in Cloud Storage with their Kubernetes service accounts' own grants
+//! (no key); Velero writing the backups' bucket as the Google service
+//! account its account impersonates; secret-store entries named as Secret
+//! Manager allows; and the whole judged by socle check, kustomize,
+//! python-hcl2 and checkov.
+
+use crate::support::{check_json, finds, materialise, socle_in, text, tool};
+
+/// The example with prod on GKE, in project `acme-data-prod`.
+pub fn spec() -> String {
+    crate::cloud::eks_spec_with(
+        "  - name: prod\n    target: gke\n    cloud: {project: acme-data-prod, region: europe-west9, vpc_cidr: 10.30.0.0/16}\n",
+    )
+}
+
+#[test]
+fn prod_on_gke_gets_its_terraform_and_moves_the_identified_buckets_to_cloud_storage() {
+    let files = crate::support::render_platform_gke();
+    for file in [
+        "README.md",
+        "database.tf",
+        "identity.tf",
+        "buckets.tf",
+        "secret-store.yaml",
+    ] {
+        assert!(
+            files.contains_key(&format!("terraform/prod/{file}")),
+            "{file}"
+        );
+    }
+    assert!(
+        !files.contains_key("terraform/prod/cluster.tf") || {
+            let cluster = text(&files, "terraform/prod/cluster.tf");
+            !cluster.contains("aws_eks_cluster")
+        }
+    );
+    // Cloud SQL in place of CloudNativePG; OpenEBS's place taken by GKE's
+    // disks, kept when their claim goes.
+    for gone in ["cloudnative-pg", "barman-cloud", "postgresql", "openebs"] {
+        assert!(
+            !files.contains_key(&format!("argocd/prod/applications/{gone}.yaml")),
+            "{gone}"
+        );
+    }
+    assert!(files.contains_key("argocd/prod/applications/managed-postgresql.yaml"));
+    assert!(!files.contains_key("argocd/prod/applications/cluster-autoscaler.yaml"));
+    let classes = text(&files, "platform/overlays/prod/cluster/storageclasses.yaml");
+    for want in [
+        "name: pd-balanced-retain",
+        "provisioner: pd.csi.storage.gke.io",
+        "reclaimPolicy: Retain",
+    ] {
+        assert!(classes.contains(want), "{want} in {classes}");
+    }
+
+    // Loki and Airflow's logs in Cloud Storage, with Google's default
+    // credentials.
+    let loki = text(&files, "components/loki/values-prod.yaml");
+    for want in [
+        "type: gcs",
+        "chunks: acme-prod-loki-chunks",
+        "object_store: gcs",
+        "delete_request_store: gcs",
+    ] {
+        assert!(loki.contains(want), "{want} in {loki}");
+    }
+    let airflow = text(&files, "components/airflow/values-prod.yaml");
+    assert!(
+        airflow.contains("remote_base_log_folder: \"gs://acme-prod-airflow-logs\""),
+        "{airflow}"
+    );
+    let connection = text(
+        &files,
+        "components/airflow/manifests/prod/externalsecrets.yaml",
+    );
+    assert!(
+        connection.contains("{\"conn_type\": \"google_cloud_platform\", \"extra\": {\"project\": \"acme-data-prod\"}}"),
+        "{connection}"
+    );
+    // Staging keeps MinIO.
+    let staging = text(&files, "components/loki/values-staging.yaml");
+    assert!(!staging.contains("gcs"), "{staging}");
+
+    // Velero: the GCP plugin, the account it impersonates, no Secret.
+    let velero = text(&files, "components/velero/values-prod.yaml");
+    for want in [
+        "image: velero/velero-plugin-for-gcp:",
+        "iam.gke.io/gcp-service-account: \"acme-prod-velero@acme-data-prod.iam.gserviceaccount.com\"",
+        "provider: velero.io/gcp",
+        "serviceAccount: \"acme-prod-velero@acme-data-prod.iam.gserviceaccount.com\"",
+        "useSecret: false",
+    ] {
+        assert!(velero.contains(want), "{want} in {velero}");
+    }
+    assert!(!velero.contains("velero-plugin-for-aws"), "{velero}");
+
+    // Secret Manager allows no `/`: prod's entries use `_`.
+    let keycloak = text(
+        &files,
+        "components/keycloak/manifests/prod/externalsecrets.yaml",
+    );
+    assert!(keycloak.contains("key: acme_prod_keycloak_"), "{keycloak}");
+    assert!(!keycloak.contains("acme/prod/"), "{keycloak}");
+    let store = text(&files, "terraform/prod/secret-store.yaml");
+    assert!(store.contains("gcpsm:"), "{store}");
+
+    // socle check: no finding, and it says what it does not judge.
+    let dir = materialise(&files);
+    let (code, out, err) = socle_in(dir.path(), &["check", "."]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("prod: Google Kubernetes Engine cluster (google_container_cluster)"),
+        "{out}"
+    );
+    let (code, findings) = check_json(&files);
+    assert_eq!(code, 0, "{findings:#?}");
+}
+
+/// Cloud Storage admits Loki and Airflow by their own service accounts'
+/// grants: without them, or with buckets the Terraform does not create,
+/// the check denies.
+#[test]
+fn socle_check_judges_the_platforms_grants_on_gke() {
+    let files = crate::support::render_platform_gke();
+    let identity = text(&files, "terraform/prod/identity.tf");
+    let loki = "/sa/loki\"";
+    assert!(identity.contains(loki), "{identity}");
+    let changed =
+        crate::support::with_replaced(&files, "terraform/prod/identity.tf", loki, "/sa/other\"");
+    let (code, findings) = check_json(&changed);
+    assert_eq!(code, 1);
+    assert!(
+        finds(
+            &findings,
+            "SOC-SYS-028",
+            &["loki-prod", "acme-prod-loki-chunks"]
+        ),
+        "{findings:#?}"
+    );
+    let buckets = text(&files, "terraform/prod/buckets.tf");
+    assert!(buckets.contains("acme-prod-airflow-logs"), "{buckets}");
+    let renamed = crate::support::with_replaced(
+        &files,
+        "terraform/prod/buckets.tf",
+        "acme-prod-airflow-logs",
+        "acme-prod-other-logs",
+    );
+    let (code, findings) = check_json(&renamed);
+    assert_eq!(code, 1);
+    assert!(
+        finds(
+            &findings,
+            "SOC-SYS-012",
+            &["airflow-prod", "acme-prod-airflow-logs"]
+        ),
+        "{findings:#?}"
+    );
+}
+
+/// Velero acts as the Google service account its annotation names only
+/// where IAM lets its Kubernetes account impersonate it: without that
+/// grant, the backups' bucket refuses it.
+#[test]
+fn velero_writes_the_backups_as_the_account_it_may_impersonate() {
+    let files = crate::support::render_platform_gke();
+    let identity = text(&files, "terraform/prod/identity.tf");
+    let binding = "[velero/velero-server]\"";
+    assert!(identity.contains(binding), "{identity}");
+    let changed = crate::support::with_replaced(
+        &files,
+        "terraform/prod/identity.tf",
+        binding,
+        "[velero/other]\"",
+    );
+    let (code, findings) = check_json(&changed);
+    assert_eq!(code, 1);
+    assert!(
+        finds(
+            &findings,
+            "SOC-SYS-028",
+            &["velero-prod", "acme-prod-backups", "velero/velero-server"]
+        ),
+        "{findings:#?}"
+    );
+}
+
+/// kustomize builds prod's cluster objects: the GKE class, no OpenEBS ones.
+#[test]
+fn kustomize_builds_the_gke_storage_class() {
+    let Some(kubectl) = tool("kubectl") else {
+        return;
+    };
+    let files = crate::support::render_platform_gke();
+    let dir = materialise(&files);
+    let built =
+        crate::support::kustomize_build(&kubectl, dir.path(), "platform/overlays/prod/cluster");
+    let classes: Vec<&str> = built
+        .iter()
+        .filter(|d| d["kind"] == "StorageClass")
+        .filter_map(|d| d["metadata"]["name"].as_str())
+        .collect();
+    assert_eq!(classes, ["pd-balanced-retain"]);
+}
+
+/// Every `.tf` file parses with python-hcl2 and checkov's Terraform
+/// framework fails none of its checks (each skip is in the README).
+#[test]
+fn the_platforms_gke_terraform_parses_and_passes_checkov() {
+    let files = crate::support::render_platform_gke();
+    if let Some(summary) = crate::support::assert_terraform_passes_hcl2_and_checkov(&files, "prod")
+    {
+        assert!(summary["passed"].as_u64().unwrap_or(0) > 50, "{summary}");
+    }
+}
