@@ -666,12 +666,33 @@ gcs_roles_text(g) := sprintf("only %s (%s)", [concat(", ", g.roles), concat(", "
 
 gcs_needed := {"read": "roles/storage.objectViewer", "write": "roles/storage.objectUser"}
 
+blob_needed := {"read": "Storage Blob Data Reader", "write": "Storage Blob Data Contributor"}
+
+# On AKS a consumer signs in to Azure Storage as the managed identity
+# federated with its service account: one holding no blob role giving the
+# access it needs on the container is refused.
+deny contains finding("SOC-SYS-028", sprintf("[%s] Application %q (wave %d) uses container %q (%s access) in Azure Storage, but the managed identities federated with its service accounts (%s) hold %s on it: Azure Storage refuses them (403 AuthorizationPermissionMismatch). Grant %s on the container to the identity federated with the account its pods run as (azurerm_role_assignment, scope the container)", [env, g.consumer, apps[g.consumer].wave, g.bucket, g.access, concat(", ", g.accounts), gcs_roles_text(g), blob_needed[g.access]]), g.at) if {
+	input.cloud.provider == "aks"
+	some g in input.cloud.gcs_grants
+	not g.allowed
+}
+
+deny contains finding("SOC-SYS-024", sprintf("[%s] Application %q (wave %d) uses container %q in Azure Storage with its service accounts (%s), but egress from namespace %q does not reach Azure Storage (%s; %s): every request times out. Allow egress there", [env, g.consumer, apps[g.consumer].wave, g.bucket, concat(", ", g.accounts), split(g.accounts[0], "/")[0], g.endpoint, policies_text(g.reach)]), g.at) if {
+	input.cloud.provider == "aks"
+	some g in input.cloud.gcs_grants
+	count(g.accounts) > 0
+	g.endpoint != ""
+	g.reach.allowed == false
+}
+
 deny contains finding("SOC-SYS-028", sprintf("[%s] Application %q (wave %d) uses bucket %q (%s access) in Cloud Storage, but its service accounts (%s) hold %s on it: Cloud Storage refuses them (403). Grant %s on the bucket to the account its pods run as (google_storage_bucket_iam_member, member principal://.../subject/ns/<namespace>/sa/<account>)", [env, g.consumer, apps[g.consumer].wave, g.bucket, g.access, concat(", ", g.accounts), gcs_roles_text(g), gcs_needed[g.access]]), g.at) if {
+	input.cloud.provider != "aks"
 	some g in input.cloud.gcs_grants
 	not g.allowed
 }
 
 deny contains finding("SOC-SYS-024", sprintf("[%s] Application %q (wave %d) uses bucket %q in Cloud Storage with its service accounts (%s), but egress from namespace %q does not reach Google's APIs (%s; %s): every request times out. Allow egress there", [env, g.consumer, apps[g.consumer].wave, g.bucket, concat(", ", g.accounts), split(g.accounts[0], "/")[0], g.endpoint, policies_text(g.reach)]), g.at) if {
+	input.cloud.provider != "aks"
 	some g in input.cloud.gcs_grants
 	count(g.accounts) > 0
 	g.endpoint != ""

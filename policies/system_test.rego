@@ -1140,3 +1140,24 @@ test_a_secret_the_aks_operator_may_not_read_is_denied if {
 	contains(msg3, "does not reach Key Vault (its private endpoint in 10.30.16.0/24")
 	count(findings(aks_reads([aks_read("acme-prod-external-secrets", ["x"], true)]), "SOC-SYS-021")) == 0
 }
+
+aks_blob(roles, allowed) := {
+	"consumer": "velero", "bucket": "acme-prod-backups", "access": "write", "at": at("components/velero/values-prod.yaml", 57),
+	"accounts": ["velero/velero-server"], "roles": roles, "places": ["terraform/prod/identity.tf:40" | some _ in roles],
+	"allowed": allowed, "reach": {"allowed": true}, "endpoint": "its private endpoint in 10.30.16.0/20",
+}
+
+aks_blobs(grants) := object.union(model, {"environment": "prod", "applications": [app("velero", 15, "platform", "velero")], "cloud": object.union(cloud([], true, 3), {"provider": "aks", "gcs_grants": grants})})
+
+test_an_aks_container_consumer_without_a_blob_role_is_denied if {
+	msg := message(aks_blobs([aks_blob([], false)]), "SOC-SYS-028")
+	contains(msg, "uses container \"acme-prod-backups\" (write access) in Azure Storage")
+	contains(msg, "hold no role on it")
+	contains(msg, "Grant Storage Blob Data Contributor on the container")
+	not contains(msg, "Cloud Storage")
+	msg2 := message(aks_blobs([aks_blob(["Storage Blob Data Reader"], false)]), "SOC-SYS-028")
+	contains(msg2, "hold only Storage Blob Data Reader")
+	count(findings(aks_blobs([aks_blob(["Storage Blob Data Contributor"], true)]), "SOC-SYS-028")) == 0
+	cut := aks_blobs([object.union(aks_blob(["Storage Blob Data Contributor"], true), {"reach": {"allowed": false, "isolated": true, "isolated_by": [at("platform/overlays/prod/egress.yaml", 12)]}})])
+	contains(message(cut, "SOC-SYS-024"), "does not reach Azure Storage (its private endpoint in 10.30.16.0/20")
+}

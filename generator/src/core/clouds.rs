@@ -90,6 +90,15 @@ pub const KEY_VAULT_SECRET_READERS: &[&str] = &[
     "Key Vault Administrator",
 ];
 
+/// The roles that let a principal read a container's blobs, and those that
+/// also let it write and delete them.
+pub const BLOB_READERS: &[&str] = &[
+    "Storage Blob Data Reader",
+    "Storage Blob Data Contributor",
+    "Storage Blob Data Owner",
+];
+pub const BLOB_WRITERS: &[&str] = &["Storage Blob Data Contributor", "Storage Blob Data Owner"];
+
 /// The namespaces an AKS cluster has without any Application creating
 /// them (the Azure Policy add-on's included).
 pub const AKS_SYSTEM_NAMESPACES: &[&str] = &[

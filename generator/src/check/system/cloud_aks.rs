@@ -20,7 +20,10 @@ use serde_json::Value;
 
 use super::build::Modelled;
 use super::cloud::at;
-use super::input::{At, Cloud, Gap, ManagedReach, PodIdentity, PrivateName, SecretRead, Verdict};
+use super::input::{
+    At, BucketUse, Cloud, Gap, GcsGrant, ManagedReach, PodIdentity, PrivateName, SecretRead,
+    Verdict,
+};
 use super::kustomize::Files;
 use super::network::{Peer, PodPort};
 use crate::check::terraform::{Evaluator, Instance, Located, Module};
@@ -150,7 +153,236 @@ pub(crate) fn resolve(
         }
     }
     (cloud.private_names, cloud.managed_reaches) = managed_names(m, module, &ev, &symbolic, gaps);
+
+    // The containers the Terraform creates, and what each consumer's
+    // identities may do in those it uses.
+    let containers = containers(module, &ev, gaps, &gap);
+    cloud.buckets = containers.iter().map(|c| c.name.clone()).collect();
+    cloud.buckets.sort();
+    cloud.buckets.dedup();
+    let uses: Vec<(&BucketUse, Vec<(String, String)>)> = m
+        .system
+        .bucket_uses
+        .iter()
+        .filter(|u| cloud.buckets.contains(&u.bucket))
+        .map(|u| (u, super::cloud_iam::accounts(m, facts, &u.consumer)))
+        .collect();
+    let blob = storage_endpoints(module, &ev, &symbolic);
+    for (u, accounts) in uses {
+        let mut roles = Vec::new();
+        let mut places = Vec::new();
+        for f in federated.iter().filter(|f| {
+            accounts
+                .iter()
+                .any(|(n, a)| *n == f.namespace && *a == f.account)
+        }) {
+            for (role, place) in blob_roles(
+                module,
+                &ev,
+                &symbolic,
+                &f.key,
+                &u.bucket,
+                &containers,
+                gaps,
+                &gap,
+            ) {
+                if !roles.contains(&role) {
+                    roles.push(role);
+                    places.push(place);
+                }
+            }
+        }
+        let needed: &[&str] = if u.access == "read" {
+            clouds::BLOB_READERS
+        } else {
+            clouds::BLOB_WRITERS
+        };
+        let namespace = accounts.first().map(|(n, _)| n.clone()).unwrap_or_default();
+        let from = Peer::Pods {
+            namespace: &namespace,
+            labels: None,
+        };
+        let port = PodPort {
+            number: Some(443),
+            name: None,
+        };
+        let (endpoint, reach) = match &blob {
+            Some(ranges) => (
+                format!("its private endpoint in {}", ranges.join(", ")),
+                ranges
+                    .iter()
+                    .filter_map(|c| first_address(c))
+                    .map(|a| net.verdict(&from, &Peer::Address(IpAddr::V4(a)), &port, true))
+                    .find(|v| !v.allowed)
+                    .unwrap_or(Verdict {
+                        allowed: true,
+                        ..Verdict::default()
+                    }),
+            ),
+            None => (
+                "blob.core.windows.net, at public addresses".to_owned(),
+                net.verdict(&from, &Peer::Public, &port, true),
+            ),
+        };
+        cloud.gcs_grants.push(GcsGrant {
+            consumer: u.consumer.clone(),
+            bucket: u.bucket.clone(),
+            access: u.access.clone(),
+            at: u.at.clone(),
+            accounts: accounts.iter().map(|(n, a)| format!("{n}/{a}")).collect(),
+            allowed: roles.iter().any(|r| needed.contains(&r.as_str())),
+            roles,
+            places,
+            reach,
+            endpoint,
+        });
+    }
     cloud
+}
+
+/// A blob container of the Terraform: its name, its resource's, and the
+/// resource of its storage account (as its `storage_account_id` names it).
+struct Container {
+    name: String,
+    resource: String,
+    account: String,
+}
+
+fn containers(
+    module: &Module,
+    ev: &Evaluator<'_>,
+    gaps: &mut Vec<Gap>,
+    gap: &impl Fn(&str, usize, String) -> Gap,
+) -> Vec<Container> {
+    let symbolic = Evaluator::symbolic(module);
+    let one = Instance::Single;
+    let mut out = Vec::new();
+    for c in module.resources("azurerm_storage_container") {
+        let (_, resource) = c.resource().unwrap_or_default();
+        let single = c
+            .block
+            .body
+            .attributes()
+            .all(|a| a.key.as_str() != "count" && a.key.as_str() != "for_each");
+        match ev.attribute(&c.block, "name", &one) {
+            Some(Value::String(name)) if single => {
+                let account = match symbolic.attribute(&c.block, "storage_account_id", &one) {
+                    Some(Value::String(a)) => a
+                        .strip_prefix("${azurerm_storage_account.")
+                        .and_then(|a| a.strip_suffix(".id}"))
+                        .unwrap_or_default()
+                        .to_owned(),
+                    _ => String::new(),
+                };
+                out.push(Container {
+                    name,
+                    resource: resource.to_owned(),
+                    account,
+                });
+            }
+            _ => gaps.push(gap(&c.file, c.line, "the name of this container (or its instances) is not known before a plan: consumers naming it are judged as if it did not exist".into())),
+        }
+    }
+    out
+}
+
+/// The blob roles the identity `key` holds on `bucket`: on the container,
+/// on its storage account, or on a resource group or subscription holding
+/// it, with where each is granted.
+#[allow(clippy::too_many_arguments)]
+fn blob_roles(
+    module: &Module,
+    ev: &Evaluator<'_>,
+    symbolic: &Evaluator<'_>,
+    key: &str,
+    bucket: &str,
+    containers: &[Container],
+    gaps: &mut Vec<Gap>,
+    gap: &impl Fn(&str, usize, String) -> Gap,
+) -> Vec<(String, String)> {
+    let one = Instance::Single;
+    let principal = format!("${{azurerm_user_assigned_identity.{key}.principal_id}}");
+    let mut out = Vec::new();
+    for r in module.resources("azurerm_role_assignment") {
+        if symbolic.attribute(&r.block, "principal_id", &one)
+            != Some(Value::String(principal.clone()))
+        {
+            continue;
+        }
+        let Some(Value::String(role)) = ev.attribute(&r.block, "role_definition_name", &one) else {
+            continue;
+        };
+        if !clouds::BLOB_READERS.contains(&role.as_str()) {
+            continue;
+        }
+        let scope = match symbolic.attribute(&r.block, "scope", &one) {
+            Some(Value::String(s)) => s,
+            _ => String::new(),
+        };
+        let covers = if let Some(c) =
+            scope
+                .strip_prefix("${azurerm_storage_container.")
+                .and_then(|s| {
+                    s.strip_suffix(".id}")
+                        .or_else(|| s.strip_suffix(".resource_manager_id}"))
+                }) {
+            containers
+                .iter()
+                .any(|x| x.resource == c && x.name == bucket)
+        } else if let Some(a) = scope
+            .strip_prefix("${azurerm_storage_account.")
+            .and_then(|s| s.strip_suffix(".id}"))
+        {
+            containers
+                .iter()
+                .any(|x| x.account == a && x.name == bucket)
+        } else if scope.starts_with("${azurerm_resource_group.")
+            || scope.starts_with("/subscriptions/")
+            || scope.starts_with("${data.azurerm_subscription.")
+        {
+            true
+        } else {
+            gaps.push(gap(&r.file, r.line, format!("the scope of this grant of {role} is not known before a plan: what it gives is not judged")));
+            false
+        };
+        if covers {
+            out.push((role, format!("{}:{}", r.file, r.line)));
+        }
+    }
+    out
+}
+
+/// The ranges of the subnets where the Terraform's storage accounts answer
+/// (their blob private endpoints); None when none has one.
+fn storage_endpoints(
+    module: &Module,
+    ev: &Evaluator<'_>,
+    symbolic: &Evaluator<'_>,
+) -> Option<Vec<String>> {
+    let one = Instance::Single;
+    let mut ranges = Vec::new();
+    for p in module.resources("azurerm_private_endpoint") {
+        let target = p
+            .block
+            .body
+            .blocks()
+            .find(|b| b.identifier.as_str() == "private_service_connection")
+            .and_then(
+                |c| match symbolic.attribute(c, "private_connection_resource_id", &one) {
+                    Some(Value::String(s)) => Some(s),
+                    _ => None,
+                },
+            );
+        if !target.is_some_and(|t| t.starts_with("${azurerm_storage_account.")) {
+            continue;
+        }
+        if let Some(Value::String(s)) = symbolic.attribute(&p.block, "subnet_id", &one) {
+            ranges.extend(subnet_ranges(module, ev, &s).unwrap_or_default());
+        }
+    }
+    ranges.sort();
+    ranges.dedup();
+    (!ranges.is_empty()).then_some(ranges)
 }
 
 fn entra_text() -> String {
