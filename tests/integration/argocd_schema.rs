@@ -55,6 +55,10 @@ fn argocd_documents_match_the_strict_crd_schemas() {
         "the data platform with prod on GKE",
         crate::support::render_platform_gke(),
     ));
+    specs.push((
+        "the data platform with prod on AKS",
+        crate::support::render_platform_aks(),
+    ));
     for (spec, files) in specs {
         for (path, doc) in yaml_docs(&files) {
             let j = to_json(&doc);

@@ -138,6 +138,11 @@ fn values_use_only_keys_the_charts_have() {
         manifest("platform"),
         crate::support::render_platform_gke(),
     ));
+    renders.push((
+        "the data platform with prod on AKS",
+        manifest("platform"),
+        crate::support::render_platform_aks(),
+    ));
     for (spec, blueprint, files) in renders {
         for c in blueprint["components"].as_array().unwrap() {
             let Some(chart) = c.get("chart") else {

@@ -32,6 +32,7 @@ mod living;
 mod logical_dump;
 mod mermaid;
 mod observability;
+mod platform_aks;
 mod platform_gke;
 mod prerequisites;
 mod range;

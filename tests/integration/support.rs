@@ -81,6 +81,11 @@ pub fn render_platform_gke() -> FileSet {
     cached("prod on GKE", crate::platform_gke::spec)
 }
 
+/// The data platform's example with prod on Azure Kubernetes Service.
+pub fn render_platform_aks() -> FileSet {
+    cached("prod on AKS", crate::platform_aks::spec)
+}
+
 /// The lakehouse example with prod on Azure Kubernetes Service, its
 /// identities' client IDs given.
 pub fn render_lakehouse_aks() -> FileSet {

@@ -87,6 +87,10 @@ fn yamllint_accepts_every_yaml_file() {
         "the data platform with prod on GKE",
         crate::support::render_platform_gke(),
     ));
+    specs.push((
+        "the data platform with prod on AKS",
+        crate::support::render_platform_aks(),
+    ));
     for (spec, files) in specs {
         let dir = materialise(&files);
         let (ok, out) = run(Command::new(&yamllint)
@@ -124,6 +128,10 @@ fn kubernetes_validate_accepts_core_documents_and_built_overlays() {
         (
             "the data platform with prod on GKE",
             crate::support::render_platform_gke(),
+        ),
+        (
+            "the data platform with prod on AKS",
+            crate::support::render_platform_aks(),
         ),
     ];
     // One run of kubernetes-validate for every document: it starts in a
