@@ -262,6 +262,11 @@ pub struct CloudTarget {
     /// than the endpoint's (a token service in place of a node agent).
     #[serde(default)]
     pub fixed_ports: BTreeMap<String, Vec<u16>>,
+    /// The managed identities its Terraform creates whose client IDs the
+    /// spec gives once the cloud has assigned them (`cloud.client_ids`):
+    /// templates find every one, "" until given.
+    #[serde(default)]
+    pub identities: Vec<String>,
     /// The cloud's managed PostgreSQL, when it runs the databases in place
     /// of a left-out provider.
     #[serde(default)]
@@ -1455,6 +1460,7 @@ mod tests {
             private_endpoints: Vec::new(),
             fixed_endpoints: BTreeMap::new(),
             fixed_ports: BTreeMap::new(),
+            identities: Vec::new(),
             database: None,
             buckets: false,
         };

@@ -667,7 +667,7 @@ fn blueprints_are_listed_shown_and_named_by_the_spec() {
     assert_eq!(shown["components"].as_array().unwrap().len(), components);
     assert_eq!(
         shown["targets"],
-        serde_json::json!(["kubernetes", "compose", "eks"])
+        serde_json::json!(["kubernetes", "compose", "eks", "gke", "aks"])
     );
     assert_eq!(
         shown["clouds"]["eks"]["left_out"]

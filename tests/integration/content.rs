@@ -322,7 +322,7 @@ fn environments_sharing_a_cluster_deploy_cluster_wide_parts_once() {
 /// with, in branches the spec does not take too (a typo behind
 /// `{{#if enabled.airbyte}}` fails here, not for the first client with
 /// Airbyte). The contexts of the default, full and hostile specs and of
-/// the default with prod on EKS together: a component one leaves out,
+/// the default with prod on EKS, GKE and AKS together: a component one leaves out,
 /// another renders.
 fn unresolved_fields(blueprint: &socle::source::Tree) -> Vec<String> {
     let environments = socle::source::Tree::embedded_environments();
@@ -333,6 +333,8 @@ fn unresolved_fields(blueprint: &socle::source::Tree) -> Vec<String> {
         crate::support::fixture_text("specs/hostile.yaml"),
         crate::cloud::eks_spec(),
         crate::cloud::full_spec_on_eks(),
+        crate::platform_gke::spec(),
+        crate::platform_aks::spec(),
     ];
     for text in specs {
         let generated = socle::generate::generate(&socle::generate::Inputs {

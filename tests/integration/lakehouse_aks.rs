@@ -528,6 +528,20 @@ fn aks_needs_its_subscription_and_tenant_and_refuses_other_clouds_fields() {
         assert!(err.contains(field), "{field}: {err}");
         assert!(!dir.path().join("out").exists());
     }
+    // A client ID for an identity the Terraform does not create (a typo)
+    // is refused, naming the ones it does.
+    let typo = spec().replace("elasticsearch: ", "elasticsaerch: ");
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs_err::write(dir.path().join("socle.yaml"), typo).expect("spec");
+    let (code, _, err) = socle_in(
+        dir.path(),
+        &["new", "--spec", "socle.yaml", "--no-git", "--out", "out"],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("cloud.client_ids.elasticsaerch: not a managed identity of this blueprint's Terraform; its identities: external-secrets, elasticsearch"),
+        "{err}"
+    );
     // And on another cloud, Azure's fields are refused.
     let gke = crate::lakehouse_gke::spec().replace(
         "region: europe-west9,",

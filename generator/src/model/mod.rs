@@ -467,6 +467,17 @@ impl Model {
             };
             // The name a managed cloud's Terraform gives the cluster.
             let cloud_cluster = format!("{}-{}", spec.client.slug, env.name);
+            if let (Some(c), Some(t)) = (&env.cloud, cloud_target) {
+                if let Some(unknown) = c.client_ids.keys().find(|k| !t.identities.contains(k)) {
+                    return Err(ModelError::Bucket {
+                        env: env.name.clone(),
+                        message: format!(
+                            "cloud.client_ids.{unknown}: not a managed identity of this blueprint's Terraform; its identities: {}",
+                            if t.identities.is_empty() { "none".to_owned() } else { t.identities.join(", ") }
+                        ),
+                    });
+                }
+            }
             envs.push(Env {
                 store_keys: environment::StoreKeys::new(
                     &spec.client.slug,
@@ -527,7 +538,18 @@ impl Model {
                             .then(|| environment::azure_key_vault(&cloud_cluster)),
                         storage_account: (env.cloud_target() == Some(crate::core::spec::AKS))
                             .then(|| environment::azure_storage_account(&cloud_cluster)),
-                        client_ids: c.client_ids.clone(),
+                        // Every identity of the cloud, "" until the spec
+                        // gives its client ID.
+                        client_ids: t
+                            .identities
+                            .iter()
+                            .map(|id| {
+                                (
+                                    id.clone(),
+                                    c.client_ids.get(id).cloned().unwrap_or_default(),
+                                )
+                            })
+                            .collect(),
                         cluster_name: cloud_cluster.clone(),
                         backups_bucket: cloud_backups
                             .contains(&env.name)
