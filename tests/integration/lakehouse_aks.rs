@@ -346,7 +346,7 @@ fn socle_check_judges_the_aks_cluster_and_its_identities() {
         &files,
         "components/external-secrets/values-prod.yaml",
         "podLabels:\n  azure.workload.identity/use: \"true\"\n",
-        "",
+        "podLabels: {}\n",
     );
     let (code, findings) = check_json(&unlabelled);
     assert_eq!(code, 1);

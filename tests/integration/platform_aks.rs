@@ -142,7 +142,7 @@ fn velero_needs_the_webhooks_label_and_its_client_id() {
         &files,
         "components/velero/values-prod.yaml",
         "\npodLabels:\n  azure.workload.identity/use: \"true\"\n",
-        "\n",
+        "\npodLabels: {}\n",
     );
     let (code, findings) = check_json(&unlabelled);
     assert_eq!(code, 1);

@@ -129,8 +129,8 @@ pub struct EnvCloud {
     /// are global across Azure, and short (`azure_name`).
     pub key_vault: Option<String>,
     pub storage_account: Option<String>,
-    /// The client IDs of its managed identities the spec gives (AKS), by
-    /// identity; one not given yet is absent.
+    /// The client IDs of its managed identities (AKS), by identity: every
+    /// one the blueprint's Terraform creates, "" until the spec gives it.
     pub client_ids: BTreeMap<String, String>,
     pub cluster_name: String,
     /// The bucket its Terraform creates for the backups, unless the spec

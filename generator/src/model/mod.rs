@@ -65,6 +65,8 @@ pub enum ModelError {
     StorageNodes { env: String, message: String },
     #[error("environment {env:?}: {message}")]
     Bucket { env: String, message: String },
+    #[error("environment {env:?}: {message}")]
+    Cloud { env: String, message: String },
 }
 
 #[derive(Debug, Clone)]
@@ -469,7 +471,7 @@ impl Model {
             let cloud_cluster = format!("{}-{}", spec.client.slug, env.name);
             if let (Some(c), Some(t)) = (&env.cloud, cloud_target) {
                 if let Some(unknown) = c.client_ids.keys().find(|k| !t.identities.contains(k)) {
-                    return Err(ModelError::Bucket {
+                    return Err(ModelError::Cloud {
                         env: env.name.clone(),
                         message: format!(
                             "cloud.client_ids.{unknown}: not a managed identity of this blueprint's Terraform; its identities: {}",

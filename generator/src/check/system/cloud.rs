@@ -314,7 +314,7 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
 
     // IRSA: the accounts each role trusts by web identity, then the
     // ServiceAccounts naming a role in their annotation.
-    let accounts = service_accounts(m, files, facts, clouds::EKS_ROLE_ARN_ANNOTATION);
+    let accounts = service_accounts(m, files, facts, clouds::EKS_ROLE_ARN_ANNOTATION, false);
     for r in &roles {
         let trust = match &r.trust {
             Ok(t) => t,
@@ -630,12 +630,15 @@ impl Granted {
 /// annotate it as charts conventionally take it
 /// (`serviceAccount.annotations`, the account `serviceAccount.name` or the
 /// one its facts name); a chart annotating its accounts elsewhere is not
-/// seen.
+/// seen. With `unannotated_charts`, a chart's main account whose values
+/// lack the annotation is listed too (without a value): where the cloud
+/// reads the annotation only there, its absence is known.
 pub(crate) fn service_accounts(
     m: &Modelled,
     files: &Files,
     facts: &ChartFacts,
     annotation: &str,
+    unannotated_charts: bool,
 ) -> Vec<(String, String, Option<String>, At)> {
     let mut out: Vec<_> = m
         .system
@@ -666,15 +669,16 @@ pub(crate) fn service_accounts(
         let Some((main, path)) = main else { continue };
         let values = super::wiring::app_values(app, files);
         let account = path.split('.').fold(&values, |v, key| &v[key]);
-        let Some(arn) = account["annotations"][annotation].as_str() else {
+        let arn = account["annotations"][annotation].as_str();
+        if arn.is_none() && !unannotated_charts {
             continue;
-        };
+        }
         let name = account["name"]
             .as_str()
             .filter(|n| !n.is_empty())
             .map_or(main, str::to_owned);
         let namespace = app.destination.namespace.clone().unwrap_or_default();
-        out.push((namespace, name, Some(arn.to_owned()), app.at.clone()));
+        out.push((namespace, name, arn.map(str::to_owned), app.at.clone()));
     }
     out
 }

@@ -64,7 +64,7 @@ pub(crate) fn resolve(
     let (_, cluster_name) = cluster.resource().unwrap_or_default();
     let federated = federated(module, &ev, &symbolic, cluster_name, gaps, &gap);
     let annotated =
-        super::cloud::service_accounts(m, files, facts, clouds::AKS_CLIENT_ID_ANNOTATION);
+        super::cloud::service_accounts(m, files, facts, clouds::AKS_CLIENT_ID_ANNOTATION, true);
     let net = super::wiring::network(m);
     let entra: Vec<Peer<'_>> = clouds::ENTRA_ID_RANGES
         .iter()
@@ -91,16 +91,13 @@ pub(crate) fn resolve(
         let exists = super::cloud::account_exists(m, facts, &f.namespace, &f.account);
         let namespace_exists = clouds::AKS_SYSTEM_NAMESPACES.contains(&f.namespace.as_str())
             || super::cloud::namespace_created(m, &f.namespace);
-        // Annotated: as an object, or in its chart's values; None where
-        // the account is neither (a chart's other accounts).
-        let annotation = annotated
+        // Annotated: as an object, or in its chart's values where charts
+        // take the main account's; None where the account is neither (a
+        // chart's other accounts, annotated where this does not read).
+        let annotated = annotated
             .iter()
-            .find(|(ns, sa, _, _)| *ns == f.namespace && *sa == f.account);
-        let annotated = match annotation {
-            Some((_, _, value, _)) => Some(value.as_deref().is_some_and(is_uuid)),
-            None if exists == Some(true) => Some(false),
-            None => None,
-        };
+            .find(|(ns, sa, _, _)| *ns == f.namespace && *sa == f.account)
+            .map(|(_, _, value, _)| value.as_deref().is_some_and(is_uuid));
         cloud.identities.push(PodIdentity {
             namespace: f.namespace.clone(),
             service_account: f.account.clone(),
@@ -632,7 +629,9 @@ fn labelled(
                 .filter(|n| !n.is_empty())
                 .map(str::to_owned)
                 .or(main);
-            if named.as_deref() == Some(account) {
+            // Charts conventionally label their main pods from
+            // `podLabels`; one labelling them elsewhere is not judged.
+            if named.as_deref() == Some(account) && values["podLabels"].is_object() {
                 note(&values["podLabels"]);
             }
         }

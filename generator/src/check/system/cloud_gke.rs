@@ -810,7 +810,8 @@ fn impersonations(
     pool: &str,
 ) -> Vec<Acting> {
     let one = Instance::Single;
-    let annotated = super::cloud::service_accounts(m, files, facts, clouds::GKE_GSA_ANNOTATION);
+    let annotated =
+        super::cloud::service_accounts(m, files, facts, clouds::GKE_GSA_ANNOTATION, false);
     let mut out = Vec::new();
     for (namespace, account, email, _) in annotated {
         let Some(email) = email else { continue };
