@@ -557,7 +557,7 @@ fn generated_ci_validates_the_terraform() {
 /// `socle update` moves prod onto EKS and back, with the three-way merge:
 /// the Terraform comes and goes, and so do prod's OpenEBS files.
 #[test]
-fn update_moves_prod_between_its_cluster_eks_and_gke_and_back() {
+fn update_moves_prod_between_its_cluster_eks_gke_and_aks_and_back() {
     let (_tmp, dir) = crate::support::new_repo();
     let spec = dir.join("socle.yaml");
     let kubernetes = fs_err::read_to_string(&spec).expect("spec");
@@ -568,8 +568,18 @@ fn update_moves_prod_between_its_cluster_eks_and_gke_and_back() {
         "  - name: prod\n    target: gke\n    cloud: {project: acme-data-prod, region: europe-west9, vpc_cidr: 10.30.0.0/16}\n",
     );
 
-    // To EKS, from EKS to GKE, and back to the cluster.
-    for (text, target) in [(&eks, "eks"), (&gke, "gke"), (&kubernetes, "kubernetes")] {
+    let aks = kubernetes.replace(
+        PROD_CLUSTER,
+        "  - name: prod\n    target: aks\n    cloud: {subscription: 4f6c2a1e-8b7d-4c3a-9e21-5d0b7a6c9f13, tenant: 9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d, region: francecentral, vpc_cidr: 10.30.0.0/16,\n             client_ids: {external-secrets: 0b1c2d3e-4f5a-4b6c-9d7e-8f9a0b1c2d3e, velero: 2d3e4f5a-6b7c-4d8e-9f0a-b1c2d3e4f5a6}}\n",
+    );
+
+    // To EKS, from EKS to GKE, to AKS, and back to the cluster.
+    for (text, target) in [
+        (&eks, "eks"),
+        (&gke, "gke"),
+        (&aks, "aks"),
+        (&kubernetes, "kubernetes"),
+    ] {
         let on_eks = target != "kubernetes";
         fs_err::write(&spec, text).expect("write");
         crate::support::git(&dir, &["commit", "-qam", "move prod"]);
@@ -591,6 +601,11 @@ fn update_moves_prod_between_its_cluster_eks_and_gke_and_back() {
         assert_eq!(
             cluster.contains("aws_eks_cluster"),
             target == "eks",
+            "{target}"
+        );
+        assert_eq!(
+            cluster.contains("azurerm_kubernetes_cluster"),
+            target == "aks",
             "{target}"
         );
         assert_eq!(dir.join("terraform").exists(), on_eks, "{out}");

@@ -8,7 +8,9 @@
 
 use std::collections::BTreeSet;
 
-use crate::support::{check_json, finds, materialise, render_text, socle_in, text, tool};
+use crate::support::{
+    check_json, finds, materialise, prod_egress, render_text, socle_in, text, tool,
+};
 
 const SUBSCRIPTION: &str = "4f6c2a1e-8b7d-4c3a-9e21-5d0b7a6c9f13";
 const TENANT: &str = "9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d";
@@ -32,38 +34,7 @@ fn spec_before_apply() -> String {
 
 /// The example with prod on AKS, its `cloud` line being `cloud`.
 fn spec_with(cloud: &str) -> String {
-    let example = crate::lakehouse::example();
-    let start = example.find("  - name: prod\n").expect("prod");
-    let end = example.find("\ncomponents:").expect("components");
-    format!(
-        "{}  - name: prod\n    target: aks\n{cloud}{}",
-        &example[..start],
-        &example[end..]
-    )
-}
-
-/// The addresses and ports a namespace's egress policies in prod open,
-/// as "policy cidr:port".
-fn egress(files: &socle::render::FileSet, ns: &str) -> BTreeSet<String> {
-    let path = format!("platform/overlays/prod/namespaces/{ns}/egress.yaml");
-    let mut out = BTreeSet::new();
-    for doc in text(files, &path).split("\n---\n") {
-        let Ok(doc) = crate::support::yaml::<serde_json::Value>(doc) else {
-            continue;
-        };
-        let name = doc["metadata"]["name"].as_str().unwrap_or_default();
-        for rule in doc["spec"]["egress"].as_array().into_iter().flatten() {
-            for to in rule["to"].as_array().into_iter().flatten() {
-                let Some(cidr) = to["ipBlock"]["cidr"].as_str() else {
-                    continue;
-                };
-                for port in rule["ports"].as_array().into_iter().flatten() {
-                    out.insert(format!("{name} {cidr}:{}", port["port"]));
-                }
-            }
-        }
-    }
-    out
+    crate::support::lakehouse_prod_on("aks", cloud)
 }
 
 #[test]
@@ -181,7 +152,7 @@ fn prod_on_aks_gets_its_own_terraform_and_federated_identities_and_passes_socle_
     // Egress: Entra ID's public ranges on 443 for the token exchange, the
     // network (its private endpoints, the database's subnet) for the rest;
     // no node agent, no EBS class.
-    let core = egress(&files, "core");
+    let core = prod_egress(&files, "core");
     for range in [
         "20.20.32.0/19",
         "20.190.128.0/18",
@@ -195,7 +166,7 @@ fn prod_on_aks_gets_its_own_terraform_and_federated_identities_and_passes_socle_
         core.contains("allow-external-secret-store 10.30.0.0/16:443"),
         "{core:?}"
     );
-    let storage = egress(&files, "storage");
+    let storage = prod_egress(&files, "storage");
     for want in [
         "allow-external-databases 10.30.0.0/16:5432",
         "allow-external-backup-target 10.30.0.0/16:443",
@@ -205,7 +176,7 @@ fn prod_on_aks_gets_its_own_terraform_and_federated_identities_and_passes_socle_
     }
     let all: Vec<String> = ["core", "storage", "query"]
         .iter()
-        .flat_map(|ns| egress(&files, ns))
+        .flat_map(|ns| prod_egress(&files, ns))
         .collect();
     assert!(!all.iter().any(|e| e.contains("169.254.")), "{all:?}");
     assert!(!files.contains_key("platform/overlays/prod/storageclass.yaml"));

@@ -19,14 +19,7 @@ pub fn spec() -> String {
 
 /// The example with prod on EKS, its `cloud` line being `cloud`.
 fn spec_with(cloud: &str) -> String {
-    let example = crate::lakehouse::example();
-    let start = example.find("  - name: prod\n").expect("prod");
-    let end = example.find("\ncomponents:").expect("components");
-    format!(
-        "{}  - name: prod\n    target: eks\n{cloud}{}",
-        &example[..start],
-        &example[end..]
-    )
+    crate::support::lakehouse_prod_on("eks", cloud)
 }
 
 const TERRAFORM: [&str; 13] = [

@@ -8,7 +8,9 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use crate::support::{check_json, finds, materialise, render_text, socle_in, text, tool};
+use crate::support::{
+    check_json, finds, materialise, prod_egress, render_text, socle_in, text, tool,
+};
 
 const PROJECT: &str = "acme-lakehouse-prod";
 
@@ -21,38 +23,7 @@ pub fn spec() -> String {
 
 /// The example with prod on GKE, its `cloud` line being `cloud`.
 fn spec_with(cloud: &str) -> String {
-    let example = crate::lakehouse::example();
-    let start = example.find("  - name: prod\n").expect("prod");
-    let end = example.find("\ncomponents:").expect("components");
-    format!(
-        "{}  - name: prod\n    target: gke\n{cloud}{}",
-        &example[..start],
-        &example[end..]
-    )
-}
-
-/// The addresses and ports a namespace's egress policies in prod open,
-/// as "cidr:port" per policy name.
-fn egress(files: &socle::render::FileSet, ns: &str) -> BTreeSet<String> {
-    let path = format!("platform/overlays/prod/namespaces/{ns}/egress.yaml");
-    let mut out = BTreeSet::new();
-    for doc in text(files, &path).split("\n---\n") {
-        let Ok(doc) = crate::support::yaml::<serde_json::Value>(doc) else {
-            continue;
-        };
-        let name = doc["metadata"]["name"].as_str().unwrap_or_default();
-        for rule in doc["spec"]["egress"].as_array().into_iter().flatten() {
-            for to in rule["to"].as_array().into_iter().flatten() {
-                let Some(cidr) = to["ipBlock"]["cidr"].as_str() else {
-                    continue;
-                };
-                for port in rule["ports"].as_array().into_iter().flatten() {
-                    out.insert(format!("{name} {cidr}:{}", port["port"]));
-                }
-            }
-        }
-    }
-    out
+    crate::support::lakehouse_prod_on("gke", cloud)
 }
 
 #[test]
@@ -196,26 +167,26 @@ fn prod_on_gke_gets_its_own_terraform_cloud_sql_and_cloud_storage_and_passes_soc
 
     // Egress: Google's APIs at private.googleapis.com, the metadata server,
     // Cloud SQL in the network; no EBS class, no Pod Identity agent.
-    let core = egress(&files, "core");
+    let core = prod_egress(&files, "core");
     for want in [
         "allow-external-secret-store 199.36.153.8/30:443",
         "allow-external-workload-identity 169.254.169.254/32:80",
     ] {
         assert!(core.contains(want), "{want} in {core:?}");
     }
-    let query = egress(&files, "query");
+    let query = prod_egress(&files, "query");
     assert!(
         query.contains("allow-external-cloud-buckets 199.36.153.8/30:443"),
         "{query:?}"
     );
-    let storage = egress(&files, "storage");
+    let storage = prod_egress(&files, "storage");
     assert!(
         storage.contains("allow-external-databases 10.30.0.0/16:5432"),
         "{storage:?}"
     );
     let all: Vec<String> = ["core", "storage", "query"]
         .iter()
-        .flat_map(|ns| egress(&files, ns))
+        .flat_map(|ns| prod_egress(&files, ns))
         .collect();
     assert!(!all.iter().any(|e| e.contains("169.254.170.23")), "{all:?}");
     assert!(!files.contains_key("platform/overlays/prod/storageclass.yaml"));

@@ -909,3 +909,40 @@ pub fn run_with_terraform_mirror(dir: &Path, script: &str) -> Option<String> {
     assert_success(&out);
     Some(String::from_utf8_lossy(&out.stdout).into_owned())
 }
+
+/// The lakehouse example with prod on the managed cloud `target`, its
+/// `cloud` line being `cloud`.
+pub fn lakehouse_prod_on(target: &str, cloud: &str) -> String {
+    let example = crate::lakehouse::example();
+    let start = example.find("  - name: prod\n").expect("prod");
+    let end = example.find("\ncomponents:").expect("components");
+    format!(
+        "{}  - name: prod\n    target: {target}\n{cloud}{}",
+        &example[..start],
+        &example[end..]
+    )
+}
+
+/// The addresses and ports a namespace's egress policies in prod open, as
+/// "policy cidr:port".
+pub fn prod_egress(files: &FileSet, ns: &str) -> std::collections::BTreeSet<String> {
+    let path = format!("platform/overlays/prod/namespaces/{ns}/egress.yaml");
+    let mut out = std::collections::BTreeSet::new();
+    for doc in text(files, &path).split("\n---\n") {
+        let Ok(doc) = yaml::<serde_json::Value>(doc) else {
+            continue;
+        };
+        let name = doc["metadata"]["name"].as_str().unwrap_or_default();
+        for rule in doc["spec"]["egress"].as_array().into_iter().flatten() {
+            for to in rule["to"].as_array().into_iter().flatten() {
+                let Some(cidr) = to["ipBlock"]["cidr"].as_str() else {
+                    continue;
+                };
+                for port in rule["ports"].as_array().into_iter().flatten() {
+                    out.insert(format!("{name} {cidr}:{}", port["port"]));
+                }
+            }
+        }
+    }
+    out
+}
