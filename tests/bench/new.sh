@@ -4,7 +4,7 @@
 # TARGET=compose measures the example with dev on one Docker host instead;
 # TARGET=eks, with prod on Amazon EKS (its Terraform rendered too);
 # TARGET=gke, on Google Kubernetes Engine; TARGET=aks, on Azure Kubernetes
-# Service (the lakehouse only).
+# Service.
 # BLUEPRINT=lakehouse measures that blueprint's example instead (with
 # TARGET as above).
 # Runs alternate between the two commands and write to fresh directories
@@ -47,11 +47,12 @@ out = re.sub(r"  - name: prod\n(    .*\n)+", "  - name: prod\n    target: gke\n 
 assert out != text
 sys.stdout.write(out)' < "$work/example.yaml" > "$work/socle.yaml" ;;
   # Its prod entry replaced by an AKS one (subscription, tenant and the
-  # identities' client IDs, as after the first apply).
-  aks) python3 -c '
-import re, sys
+  # client IDs of the blueprint's identities, as after the first apply).
+  aks) second="velero"; [ "${BLUEPRINT:-}" = lakehouse ] && second="elasticsearch"
+    SECOND="$second" python3 -c '
+import os, re, sys
 text = sys.stdin.read()
-out = re.sub(r"  - name: prod\n(    .*\n)+", "  - name: prod\n    target: aks\n    cloud: {subscription: 4f6c2a1e-8b7d-4c3a-9e21-5d0b7a6c9f13, tenant: 9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d, region: francecentral, vpc_cidr: 10.30.0.0/16, client_ids: {external-secrets: 0b1c2d3e-4f5a-4b6c-9d7e-8f9a0b1c2d3e, elasticsearch: 1c2d3e4f-5a6b-4c7d-8e9f-a0b1c2d3e4f5}}\n", text, count=1)
+out = re.sub(r"  - name: prod\n(    .*\n)+", "  - name: prod\n    target: aks\n    cloud: {subscription: 4f6c2a1e-8b7d-4c3a-9e21-5d0b7a6c9f13, tenant: 9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d, region: francecentral, vpc_cidr: 10.30.0.0/16, client_ids: {external-secrets: 0b1c2d3e-4f5a-4b6c-9d7e-8f9a0b1c2d3e, " + os.environ["SECOND"] + ": 1c2d3e4f-5a6b-4c7d-8e9f-a0b1c2d3e4f5}}\n", text, count=1)
 assert out != text
 sys.stdout.write(out)' < "$work/example.yaml" > "$work/socle.yaml" ;;
   *) echo "TARGET is kubernetes, compose, eks, gke or aks" >&2; exit 2 ;;
