@@ -262,9 +262,12 @@ pub struct CloudTarget {
     /// than the endpoint's (a token service in place of a node agent).
     #[serde(default)]
     pub fixed_ports: BTreeMap<String, Vec<u16>>,
-    /// The managed identities its Terraform creates whose client IDs the
-    /// spec gives once the cloud has assigned them (`cloud.client_ids`):
-    /// templates find every one, "" until given.
+    /// The identities its Terraform creates for workloads: on AKS, managed
+    /// identities whose client IDs the spec gives once the cloud has
+    /// assigned them (`cloud.client_ids`; templates find every one, ""
+    /// until given); on GKE, Google service accounts a workload
+    /// impersonates (`env.cloud.google_accounts`, IDs the model keeps to
+    /// Google's 30 characters).
     #[serde(default)]
     pub identities: Vec<String>,
     /// The cloud's managed PostgreSQL, when it runs the databases in place

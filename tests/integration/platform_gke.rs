@@ -87,9 +87,9 @@ fn prod_on_gke_gets_its_terraform_and_moves_the_identified_buckets_to_cloud_stor
     let velero = text(&files, "components/velero/values-prod.yaml");
     for want in [
         "image: velero/velero-plugin-for-gcp:",
-        "iam.gke.io/gcp-service-account: \"acme-prod-velero@acme-data-prod.iam.gserviceaccount.com\"",
+        "iam.gke.io/gcp-service-account: acme-prod-velero@acme-data-prod.iam.gserviceaccount.com",
         "provider: velero.io/gcp",
-        "serviceAccount: \"acme-prod-velero@acme-data-prod.iam.gserviceaccount.com\"",
+        "serviceAccount: acme-prod-velero@acme-data-prod.iam.gserviceaccount.com",
         "useSecret: false",
     ] {
         assert!(velero.contains(want), "{want} in {velero}");
@@ -184,6 +184,33 @@ fn velero_writes_the_backups_as_the_account_it_may_impersonate() {
         ),
         "{findings:#?}"
     );
+}
+
+/// Google takes 30 characters for a service account's ID: a long cluster
+/// name is cut (with a digest), the same in the Terraform and in the
+/// annotation, and socle check still follows the impersonation.
+#[test]
+fn a_long_cluster_name_keeps_velero_within_googles_limit() {
+    let long = spec().replacen("slug: acme ", "slug: acme-corporation-europe ", 1);
+    assert_ne!(long, spec(), "the example's slug line changed");
+    let files = crate::support::render_text(&long);
+    let identity = text(&files, "terraform/prod/identity.tf");
+    let id = identity
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("account_id   = \""))
+        .and_then(|l| l.strip_suffix('"'))
+        .expect("velero's account_id");
+    assert!(id.len() <= 30, "{id}");
+    assert!(id.starts_with("acme-corporation-europe"), "{id}");
+    let velero = text(&files, "components/velero/values-prod.yaml");
+    assert!(
+        velero.contains(&format!(
+            "iam.gke.io/gcp-service-account: {id}@acme-data-prod.iam.gserviceaccount.com"
+        )),
+        "{velero}"
+    );
+    let (code, findings) = check_json(&files);
+    assert_eq!(code, 0, "{findings:#?}");
 }
 
 /// kustomize builds prod's cluster objects: the GKE class, no OpenEBS ones.

@@ -126,12 +126,17 @@ pub struct EnvCloud {
     pub subscription: Option<String>,
     pub tenant: Option<String>,
     /// The environment's Key Vault and storage account (AKS): their names
-    /// are global across Azure, and short (`azure_name`).
+    /// are global across Azure, and short (`short_name`).
     pub key_vault: Option<String>,
     pub storage_account: Option<String>,
     /// The client IDs of its managed identities (AKS), by identity: every
     /// one the blueprint's Terraform creates, "" until the spec gives it.
     pub client_ids: BTreeMap<String, String>,
+    /// The emails of the Google service accounts its Terraform creates
+    /// (GKE), by identity: their IDs are 30 characters at most
+    /// (`google_account_id`), which the Terraform and the annotations
+    /// naming them both take from here.
+    pub google_accounts: BTreeMap<String, GoogleAccount>,
     pub cluster_name: String,
     /// The bucket its Terraform creates for the backups, unless the spec
     /// sends them elsewhere (`backup_target`).
@@ -149,11 +154,12 @@ pub struct EnvCloud {
     pub web_identity: bool,
 }
 
-/// A name Azure keeps global and short (Key Vaults, storage accounts):
+/// A name a cloud keeps short (Azure's Key Vaults and storage accounts,
+/// Google's service accounts):
 /// `base` when it fits in `max` characters (letters and digits only where
 /// `alphanumeric`), else its start and a digest of the whole, so that two
 /// long names stay apart.
-pub(crate) fn azure_name(base: &str, max: usize, alphanumeric: bool) -> String {
+pub(crate) fn short_name(base: &str, max: usize, alphanumeric: bool) -> String {
     use sha2::{Digest, Sha256};
     let mut name: String = base
         .chars()
@@ -180,13 +186,27 @@ pub(crate) fn azure_name(base: &str, max: usize, alphanumeric: bool) -> String {
     }
 }
 
+/// A Google service account of a GKE environment's Terraform.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct GoogleAccount {
+    /// Its `account_id` (6 to 30 characters, from the cluster's name).
+    pub id: String,
+    pub email: String,
+}
+
+/// The ID of the cluster's Google service account for `what`: Google takes
+/// 30 characters at most, so a long cluster name is cut, with a digest.
+pub(crate) fn google_account_id(cluster: &str, what: &str) -> String {
+    short_name(&format!("{cluster}-{what}"), 30, false)
+}
+
 /// The Key Vault and the storage account of an AKS cluster's environment.
 pub(crate) fn azure_key_vault(cluster: &str) -> String {
-    azure_name(&format!("{cluster}-kv"), 24, false)
+    short_name(&format!("{cluster}-kv"), 24, false)
 }
 
 pub(crate) fn azure_storage_account(cluster: &str) -> String {
-    azure_name(&format!("{cluster}backups"), 24, true)
+    short_name(&format!("{cluster}backups"), 24, true)
 }
 
 /// A cloud environment's managed PostgreSQL, as its Terraform creates it.
@@ -896,6 +916,17 @@ pub(crate) fn egress(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn google_account_ids_fit_in_thirty_characters() {
+        assert_eq!(
+            super::google_account_id("acme-prod", "velero"),
+            "acme-prod-velero"
+        );
+        let long = super::google_account_id("acme-corporation-europe-production", "velero");
+        assert!(long.len() <= 30, "{long}");
+        assert!(long.starts_with("acme-corporation-europe"), "{long}");
+    }
 
     #[test]
     fn azure_names_fit_and_stay_apart() {

@@ -545,6 +545,7 @@ impl Model {
                         client_ids: t
                             .identities
                             .iter()
+                            .filter(|_| env.cloud_target() == Some(crate::core::spec::AKS))
                             .map(|id| {
                                 (
                                     id.clone(),
@@ -552,6 +553,18 @@ impl Model {
                                 )
                             })
                             .collect(),
+                        google_accounts: match (env.cloud_target(), &c.project) {
+                            (Some(crate::core::spec::GKE), Some(project)) => t
+                                .identities
+                                .iter()
+                                .map(|what| {
+                                    let id = environment::google_account_id(&cloud_cluster, what);
+                                    let email = format!("{id}@{project}.iam.gserviceaccount.com");
+                                    (what.clone(), environment::GoogleAccount { id, email })
+                                })
+                                .collect(),
+                            _ => BTreeMap::new(),
+                        },
                         cluster_name: cloud_cluster.clone(),
                         backups_bucket: cloud_backups
                             .contains(&env.name)
