@@ -595,6 +595,17 @@ deny contains finding("SOC-SYS-021", sprintf("[%s] ExternalSecret %s of Applicat
 	not r.allowed
 }
 
+# Secret Manager and Key Vault refuse some names outright: an entry read
+# under such a name cannot exist, whatever the grants.
+entry_name_rule := "letters, digits, `_` and `-` (at most 255)" if input.cloud.provider == "gke"
+
+entry_name_rule := "letters, digits and `-` (at most 127)" if input.cloud.provider == "aks"
+
+deny contains finding("SOC-SYS-021", sprintf("[%s] ExternalSecret %s of Application %q (wave %d) reads %q from %s (store %q), whose entry names allow %s only: no entry can have that name, and the Secret is never written. Name the entry as the store allows (socle: `{{store_key env ...}}` joins the parts with the store's separator)", [env, r.external_secret, r.app, apps[r.app].wave, r.key, secret_service, r.store, entry_name_rule]), r.at) if {
+	some r in input.cloud.secret_reads
+	r.name_valid == false
+}
+
 identity_text(r) := r.role if r.role != ""
 
 identity_text(r) := "(none: no credential is federated with its service account)" if r.role == ""

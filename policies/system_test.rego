@@ -1161,3 +1161,13 @@ test_an_aks_container_consumer_without_a_blob_role_is_denied if {
 	cut := aks_blobs([object.union(aks_blob(["Storage Blob Data Contributor"], true), {"reach": {"allowed": false, "isolated": true, "isolated_by": [at("platform/overlays/prod/egress.yaml", 12)]}})])
 	contains(message(cut, "SOC-SYS-024"), "does not reach Azure Storage (its private endpoint in 10.30.16.0/20")
 }
+
+test_an_entry_name_the_store_refuses_is_denied if {
+	bad := object.union(aks_read("acme-prod-external-secrets", ["Key Vault Secrets User on acme-prod-kv (terraform/prod/identities.tf:30)"], true), {"key": "acme/prod/superset/app", "name_valid": false, "reach": {"allowed": true}})
+	msg := message(aks_reads([bad]), "SOC-SYS-021")
+	contains(msg, "reads \"acme/prod/superset/app\" from Key Vault (store \"lakehouse-secrets\"), whose entry names allow letters, digits and `-` (at most 127) only")
+	good := object.union(bad, {"key": "acme-prod-superset-app", "name_valid": true})
+	count(findings(aks_reads([good]), "SOC-SYS-021")) == 0
+	gke := object.union(gke_read("roles/secretmanager.secretAccessor", ["terraform/prod/identities.tf:17"], true), {"key": "acme/prod/x", "name_valid": false})
+	contains(message(gke_reads([gke]), "SOC-SYS-021"), "whose entry names allow letters, digits, `_` and `-` (at most 255) only")
+}

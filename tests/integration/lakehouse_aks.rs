@@ -332,6 +332,26 @@ fn socle_check_judges_the_aks_cluster_and_its_identities() {
         ),
         "{findings:#?}"
     );
+    // Key Vault refuses a name with `/`: the entry cannot exist.
+    let slashed = crate::support::with_replaced(
+        &files,
+        "components/superset/overlays/prod/externalsecret.yaml",
+        "key: acme-prod-superset-app",
+        "key: acme/prod/superset/app",
+    );
+    let (code, findings) = check_json(&slashed);
+    assert_eq!(code, 1);
+    assert!(
+        finds(
+            &findings,
+            "SOC-SYS-021",
+            &[
+                "\"acme/prod/superset/app\" from Key Vault",
+                "whose entry names allow letters, digits and `-`"
+            ]
+        ),
+        "{findings:#?}"
+    );
     // Egress that does not reach Entra ID leaves the pods without tokens.
     let path = "platform/overlays/prod/namespaces/storage/egress.yaml";
     let egress = text(&files, path);

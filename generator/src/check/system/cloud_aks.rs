@@ -786,6 +786,10 @@ fn secret_reads(
                 .iter()
                 .filter(|(_, scope, _)| scope == "*" || *scope == e.place)
                 .collect();
+            // Key Vault's secret names: 127 letters, digits or `-`.
+            let name_valid = !e.key.is_empty()
+                && e.key.len() <= 127
+                && e.key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
             out.push(SecretRead {
                 app: e.object.app.clone(),
                 external_secret: format!("{}/{}", e.object.namespace, e.object.name),
@@ -802,6 +806,7 @@ fn secret_reads(
                 allowed: !granted.is_empty(),
                 reach: Verdict::default(),
                 endpoint: String::new(),
+                name_valid: Some(name_valid),
             });
         }
     }

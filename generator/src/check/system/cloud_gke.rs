@@ -980,6 +980,14 @@ fn secret_reads(
                 allowed: !reads.is_empty(),
                 reach: Default::default(),
                 endpoint: String::new(),
+                // Secret Manager's IDs: 255 letters, digits, `_` or `-`.
+                name_valid: Some(
+                    !e.key.is_empty()
+                        && e.key.len() <= 255
+                        && e.key
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
+                ),
             });
         }
     }

@@ -431,6 +431,7 @@ pub(crate) fn secret_reads(
                 allowed,
                 reach: Default::default(),
                 endpoint: String::new(),
+                name_valid: None,
             });
         }
     }

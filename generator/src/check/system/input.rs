@@ -277,6 +277,10 @@ pub struct SecretRead {
     /// where it answers.
     pub reach: Verdict,
     pub endpoint: String,
+    /// Whether the secret manager admits the entry's name at all (Google's
+    /// Secret Manager: letters, digits, `_` and `-`; Key Vault: letters,
+    /// digits and `-`). None where not judged.
+    pub name_valid: Option<bool>,
 }
 
 /// A service account that gets an AWS role: through EKS Pod Identity, or
