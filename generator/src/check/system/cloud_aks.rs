@@ -66,10 +66,9 @@ pub(crate) fn resolve(
     let annotated =
         super::cloud::service_accounts(m, files, facts, clouds::AKS_CLIENT_ID_ANNOTATION, true);
     let net = super::wiring::network(m);
-    let entra: Vec<Peer<'_>> = clouds::ENTRA_ID_RANGES
+    let entra: Vec<String> = clouds::ENTRA_ID_RANGES
         .iter()
-        .filter_map(|r| first_address(r))
-        .map(|a| Peer::Address(IpAddr::V4(a)))
+        .map(|r| (*r).to_owned())
         .collect();
     let port = PodPort {
         number: Some(clouds::ENTRA_ID_PORT),
@@ -80,14 +79,7 @@ pub(crate) fn resolve(
             namespace: &f.namespace,
             labels: None,
         };
-        let agent = entra
-            .iter()
-            .map(|to| net.verdict(&from, to, &port, true))
-            .find(|v| !v.allowed)
-            .unwrap_or(Verdict {
-                allowed: true,
-                ..Verdict::default()
-            });
+        let agent = reach_all(&net, &from, &entra, &port);
         let exists = super::cloud::account_exists(m, facts, &f.namespace, &f.account);
         let namespace_exists = clouds::AKS_SYSTEM_NAMESPACES.contains(&f.namespace.as_str())
             || super::cloud::namespace_created(m, &f.namespace);
@@ -118,7 +110,8 @@ pub(crate) fn resolve(
     cloud.secret_reads = secret_reads(
         m, files, module, &ev, &symbolic, &federated, &operators, gaps, &gap,
     );
-    let endpoints = vault_endpoints(module, &ev, &symbolic);
+    let endpoints = private_endpoints(module, &ev, &symbolic);
+    let vaults = vault_endpoints(module, &ev, &endpoints);
     for r in &mut cloud.secret_reads {
         let namespace = r.operator.split('/').next().unwrap_or_default().to_owned();
         let from = Peer::Pods {
@@ -129,18 +122,10 @@ pub(crate) fn resolve(
             number: Some(443),
             name: None,
         };
-        match endpoints.get(&r.region) {
+        match vaults.get(&r.region) {
             Some(Some(ranges)) => {
                 r.endpoint = format!("its private endpoint in {}", ranges.join(", "));
-                r.reach = ranges
-                    .iter()
-                    .filter_map(|c| first_address(c))
-                    .map(|a| net.verdict(&from, &Peer::Address(IpAddr::V4(a)), &port, true))
-                    .find(|v| !v.allowed)
-                    .unwrap_or(Verdict {
-                        allowed: true,
-                        ..Verdict::default()
-                    });
+                r.reach = reach_all(&net, &from, ranges, &port);
             }
             Some(None) => {}
             None => {
@@ -164,7 +149,7 @@ pub(crate) fn resolve(
         .filter(|u| cloud.buckets.contains(&u.bucket))
         .map(|u| (u, super::cloud_iam::accounts(m, facts, &u.consumer)))
         .collect();
-    let blob = storage_endpoints(module, &ev, &symbolic);
+    let blob = storage_endpoints(&endpoints);
     for (u, accounts) in uses {
         let mut roles = Vec::new();
         let mut places = Vec::new();
@@ -206,15 +191,7 @@ pub(crate) fn resolve(
         let (endpoint, reach) = match &blob {
             Some(ranges) => (
                 format!("its private endpoint in {}", ranges.join(", ")),
-                ranges
-                    .iter()
-                    .filter_map(|c| first_address(c))
-                    .map(|a| net.verdict(&from, &Peer::Address(IpAddr::V4(a)), &port, true))
-                    .find(|v| !v.allowed)
-                    .unwrap_or(Verdict {
-                        allowed: true,
-                        ..Verdict::default()
-                    }),
+                reach_all(&net, &from, ranges, &port),
             ),
             None => (
                 "blob.core.windows.net, at public addresses".to_owned(),
@@ -359,32 +336,12 @@ fn blob_roles(
 
 /// The ranges of the subnets where the Terraform's storage accounts answer
 /// (their blob private endpoints); None when none has one.
-fn storage_endpoints(
-    module: &Module,
-    ev: &Evaluator<'_>,
-    symbolic: &Evaluator<'_>,
-) -> Option<Vec<String>> {
-    let one = Instance::Single;
-    let mut ranges = Vec::new();
-    for p in module.resources("azurerm_private_endpoint") {
-        let target = p
-            .block
-            .body
-            .blocks()
-            .find(|b| b.identifier.as_str() == "private_service_connection")
-            .and_then(
-                |c| match symbolic.attribute(c, "private_connection_resource_id", &one) {
-                    Some(Value::String(s)) => Some(s),
-                    _ => None,
-                },
-            );
-        if !target.is_some_and(|t| t.starts_with("${azurerm_storage_account.")) {
-            continue;
-        }
-        if let Some(Value::String(s)) = symbolic.attribute(&p.block, "subnet_id", &one) {
-            ranges.extend(subnet_ranges(module, ev, &s).unwrap_or_default());
-        }
-    }
+fn storage_endpoints(endpoints: &[(String, Option<Vec<String>>)]) -> Option<Vec<String>> {
+    let mut ranges: Vec<String> = endpoints
+        .iter()
+        .filter(|(target, _)| target.starts_with("${azurerm_storage_account."))
+        .flat_map(|(_, r)| r.iter().flatten().cloned())
+        .collect();
     ranges.sort();
     ranges.dedup();
     (!ranges.is_empty()).then_some(ranges)
@@ -397,6 +354,58 @@ fn is_identity_principal(reference: &str) -> bool {
         .strip_prefix("${azurerm_user_assigned_identity.")
         .and_then(|r| r.strip_suffix(".principal_id}"))
         .is_some_and(|name| !name.contains(['.', '[', '$']))
+}
+
+/// Egress from `from` on `port` to the first address of every range: the
+/// first that is denied, or an allowed verdict (a service may answer from
+/// any of them).
+fn reach_all(
+    net: &super::network::Network<'_>,
+    from: &Peer<'_>,
+    ranges: &[String],
+    port: &PodPort,
+) -> Verdict {
+    ranges
+        .iter()
+        .filter_map(|c| first_address(c))
+        .map(|a| net.verdict(from, &Peer::Address(IpAddr::V4(a)), port, true))
+        .find(|v| !v.allowed)
+        .unwrap_or(Verdict {
+            allowed: true,
+            ..Verdict::default()
+        })
+}
+
+/// The Terraform's private endpoints: the `${type.name.id}` reference of
+/// the resource each connects to, and the ranges of its subnet (None: not
+/// known before a plan).
+fn private_endpoints(
+    module: &Module,
+    ev: &Evaluator<'_>,
+    symbolic: &Evaluator<'_>,
+) -> Vec<(String, Option<Vec<String>>)> {
+    let one = Instance::Single;
+    module
+        .resources("azurerm_private_endpoint")
+        .filter_map(|p| {
+            let target = p
+                .block
+                .body
+                .blocks()
+                .find(|b| b.identifier.as_str() == "private_service_connection")
+                .and_then(|c| {
+                    match symbolic.attribute(c, "private_connection_resource_id", &one) {
+                        Some(Value::String(s)) => Some(s),
+                        _ => None,
+                    }
+                })?;
+            let ranges = match symbolic.attribute(&p.block, "subnet_id", &one) {
+                Some(Value::String(s)) => subnet_ranges(module, ev, &s),
+                _ => None,
+            };
+            Some((target, ranges))
+        })
+        .collect()
 }
 
 fn entra_text() -> String {
@@ -828,44 +837,28 @@ fn vault_name(url: &str) -> String {
 fn vault_endpoints(
     module: &Module,
     ev: &Evaluator<'_>,
-    symbolic: &Evaluator<'_>,
+    endpoints: &[(String, Option<Vec<String>>)],
 ) -> std::collections::BTreeMap<String, Option<Vec<String>>> {
-    let one = Instance::Single;
     let mut out = std::collections::BTreeMap::new();
-    for p in module.resources("azurerm_private_endpoint") {
-        let target = p
-            .block
-            .body
-            .blocks()
-            .find(|b| b.identifier.as_str() == "private_service_connection")
-            .and_then(
-                |c| match symbolic.attribute(c, "private_connection_resource_id", &one) {
-                    Some(Value::String(s)) => Some(s),
-                    _ => None,
-                },
-            );
+    for (target, ranges) in endpoints {
         let Some(vault) = target
-            .as_deref()
-            .and_then(|t| t.strip_prefix("${azurerm_key_vault."))
+            .strip_prefix("${azurerm_key_vault.")
             .and_then(|t| t.strip_suffix(".id}"))
         else {
             continue;
         };
-        let Some(name) = module
+        let name = module
             .resources("azurerm_key_vault")
             .find(|b| b.resource().is_some_and(|(_, n)| n == vault))
-            .and_then(|b| match ev.attribute(&b.block, "name", &one) {
-                Some(Value::String(n)) => Some(n.to_ascii_lowercase()),
-                _ => None,
-            })
-        else {
-            continue;
-        };
-        let ranges = match symbolic.attribute(&p.block, "subnet_id", &one) {
-            Some(Value::String(s)) => subnet_ranges(module, ev, &s),
-            _ => None,
-        };
-        out.insert(name, ranges);
+            .and_then(
+                |b| match ev.attribute(&b.block, "name", &Instance::Single) {
+                    Some(Value::String(n)) => Some(n.to_ascii_lowercase()),
+                    _ => None,
+                },
+            );
+        if let Some(name) = name {
+            out.insert(name, ranges.clone());
+        }
     }
     out
 }
