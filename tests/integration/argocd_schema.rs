@@ -38,27 +38,11 @@ fn argocd_documents_match_the_strict_crd_schemas() {
     let mut count = 0;
     let mut problems = Vec::new();
     let mut specs = crate::support::renders_of_every_shape().to_vec();
-    specs.push(("the lakehouse example", crate::support::render_lakehouse()));
-    specs.push((
-        "the lakehouse with prod on EKS",
-        crate::support::render_lakehouse_eks(),
-    ));
-    specs.push((
-        "the lakehouse with prod on GKE",
-        crate::support::render_lakehouse_gke(),
-    ));
-    specs.push((
-        "the lakehouse with prod on AKS",
-        crate::support::render_lakehouse_aks(),
-    ));
-    specs.push((
-        "the data platform with prod on GKE",
-        crate::support::render_platform_gke(),
-    ));
-    specs.push((
-        "the data platform with prod on AKS",
-        crate::support::render_platform_aks(),
-    ));
+    specs.extend(
+        crate::support::renders_of_other_targets()
+            .into_iter()
+            .map(|(label, _, files)| (label, files)),
+    );
     for (spec, files) in specs {
         for (path, doc) in yaml_docs(&files) {
             let j = to_json(&doc);

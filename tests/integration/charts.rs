@@ -113,36 +113,11 @@ fn values_use_only_keys_the_charts_have() {
             .into_iter()
             .map(|(spec, files)| (spec, manifest("platform"), files))
             .collect();
-    renders.push((
-        "the lakehouse example",
-        manifest("lakehouse"),
-        crate::support::render_lakehouse(),
-    ));
-    renders.push((
-        "the lakehouse with prod on EKS",
-        manifest("lakehouse"),
-        crate::support::render_lakehouse_eks(),
-    ));
-    renders.push((
-        "the lakehouse with prod on GKE",
-        manifest("lakehouse"),
-        crate::support::render_lakehouse_gke(),
-    ));
-    renders.push((
-        "the lakehouse with prod on AKS",
-        manifest("lakehouse"),
-        crate::support::render_lakehouse_aks(),
-    ));
-    renders.push((
-        "the data platform with prod on GKE",
-        manifest("platform"),
-        crate::support::render_platform_gke(),
-    ));
-    renders.push((
-        "the data platform with prod on AKS",
-        manifest("platform"),
-        crate::support::render_platform_aks(),
-    ));
+    renders.extend(
+        crate::support::renders_of_other_targets()
+            .into_iter()
+            .map(|(label, blueprint, files)| (label, manifest(blueprint), files)),
+    );
     for (spec, blueprint, files) in renders {
         for c in blueprint["components"].as_array().unwrap() {
             let Some(chart) = c.get("chart") else {

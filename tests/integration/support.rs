@@ -946,3 +946,38 @@ pub fn prod_egress(files: &FileSet, ns: &str) -> std::collections::BTreeSet<Stri
     }
     out
 }
+
+/// The other renders the real-tool and schema tests judge besides
+/// [`renders_of_every_shape`], by label with their blueprint (its folder
+/// name): the lakehouse's example and its cloud targets, and the data
+/// platform on the clouds other than EKS.
+pub fn renders_of_other_targets() -> Vec<(&'static str, &'static str, FileSet)> {
+    vec![
+        ("the lakehouse example", "lakehouse", render_lakehouse()),
+        (
+            "the lakehouse with prod on EKS",
+            "lakehouse",
+            render_lakehouse_eks(),
+        ),
+        (
+            "the lakehouse with prod on GKE",
+            "lakehouse",
+            render_lakehouse_gke(),
+        ),
+        (
+            "the lakehouse with prod on AKS",
+            "lakehouse",
+            render_lakehouse_aks(),
+        ),
+        (
+            "the data platform with prod on GKE",
+            "platform",
+            render_platform_gke(),
+        ),
+        (
+            "the data platform with prod on AKS",
+            "platform",
+            render_platform_aks(),
+        ),
+    ]
+}

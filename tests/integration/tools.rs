@@ -69,28 +69,12 @@ fn yamllint_accepts_every_yaml_file() {
         return;
     };
     let mut specs = crate::support::renders_of_every_shape().to_vec();
-    // The other blueprint too.
-    specs.push(("the lakehouse example", crate::support::render_lakehouse()));
-    specs.push((
-        "the lakehouse with prod on EKS",
-        crate::support::render_lakehouse_eks(),
-    ));
-    specs.push((
-        "the lakehouse with prod on GKE",
-        crate::support::render_lakehouse_gke(),
-    ));
-    specs.push((
-        "the lakehouse with prod on AKS",
-        crate::support::render_lakehouse_aks(),
-    ));
-    specs.push((
-        "the data platform with prod on GKE",
-        crate::support::render_platform_gke(),
-    ));
-    specs.push((
-        "the data platform with prod on AKS",
-        crate::support::render_platform_aks(),
-    ));
+    // The other blueprint and the other clouds too.
+    specs.extend(
+        crate::support::renders_of_other_targets()
+            .into_iter()
+            .map(|(label, _, files)| (label, files)),
+    );
     for (spec, files) in specs {
         let dir = materialise(&files);
         let (ok, out) = run(Command::new(&yamllint)
@@ -108,32 +92,16 @@ fn kubernetes_validate_accepts_core_documents_and_built_overlays() {
     let Some(kubectl) = tool("kubectl") else {
         return;
     };
-    let specs = [
+    let mut specs = vec![
         ("default", render(None)),
         ("full.yaml", render(Some("full.yaml"))),
         ("prod on EKS", crate::support::render_eks()),
-        ("the lakehouse example", crate::support::render_lakehouse()),
-        (
-            "the lakehouse with prod on EKS",
-            crate::support::render_lakehouse_eks(),
-        ),
-        (
-            "the lakehouse with prod on GKE",
-            crate::support::render_lakehouse_gke(),
-        ),
-        (
-            "the lakehouse with prod on AKS",
-            crate::support::render_lakehouse_aks(),
-        ),
-        (
-            "the data platform with prod on GKE",
-            crate::support::render_platform_gke(),
-        ),
-        (
-            "the data platform with prod on AKS",
-            crate::support::render_platform_aks(),
-        ),
     ];
+    specs.extend(
+        crate::support::renders_of_other_targets()
+            .into_iter()
+            .map(|(label, _, files)| (label, files)),
+    );
     // One run of kubernetes-validate for every document: it starts in a
     // quarter of a second, and the three renders build 150 overlays. A
     // document two renders share (EKS changes prod only) is judged once.
