@@ -859,6 +859,56 @@ fn a_range_of_one_environment_commits_agrees_with_a_check_of_each() {
     );
 }
 
+/// What an Application's configuration says (the buckets it names, the
+/// addresses it calls) is kept per Application across a range: a commit
+/// scans again only the Applications whose files it changed. Commits that
+/// change what one Application says (a values file all environments read,
+/// a manifest of one environment), then undo it, are reported at each
+/// commit as a check of that commit reports them.
+#[test]
+fn what_each_application_says_is_kept_and_agrees_with_a_check_of_each_commit() {
+    let (_tmp, dir) = repository();
+    let base = git(&dir, &["rev-parse", "HEAD"]);
+    let bucket = (
+        "components/loki/values.yaml",
+        "chunks: loki-chunks\n",
+        "chunks: loki-chunkz\n",
+    );
+    let address = (
+        "components/airflow/manifests/dev/externalsecrets.yaml",
+        "\"http://minio.data-platform-storage.svc.cluster.local\"",
+        "\"http://minio2.data-platform-storage.svc.cluster.local\"",
+    );
+    let mut commits = Vec::new();
+    edit(&dir, bucket.0, bucket.1, bucket.2);
+    commits.push(commit(&dir, "Loki writes to a bucket nothing creates"));
+    edit(&dir, address.0, address.1, address.2);
+    commits.push(commit(&dir, "dev: Airflow calls a store nothing serves"));
+    edit(&dir, bucket.0, bucket.2, bucket.1);
+    commits.push(commit(&dir, "Loki's bucket back"));
+    edit(&dir, address.0, address.2, address.1);
+    commits.push(commit(&dir, "dev: Airflow's store back"));
+
+    let places = |json: &Value| unfixed(json, "file", |rule| rule.starts_with("SOC-SYS-"));
+    let mut seen = Vec::new();
+    for c in &commits {
+        let (_, alone, stderr) = check(&dir, &["--commit", c]);
+        let at_commit = places(&alone);
+        let (_, range, stderr_range) = check(&dir, &["--range", &format!("{base}..{c}")]);
+        assert_eq!(places(&range), at_commit, "{c}\n{stderr}\n{stderr_range}");
+        seen.push(at_commit);
+    }
+    let at = |file: &str| {
+        seen.iter()
+            .map(|s| s.iter().any(|(_, f)| f == file))
+            .collect::<Vec<_>>()
+    };
+    // Each change is found at its commit and gone once undone.
+    assert_eq!(at(bucket.0), [true, true, false, false], "{seen:?}");
+    assert_eq!(at(address.0), [false, true, true, false], "{seen:?}");
+    assert!(seen[3].is_empty(), "{seen:?}");
+}
+
 /// The namespace rules judge each namespace on its own, remembered by the
 /// files of its objects: a commit to one namespace keeps another's finding,
 /// and each commit's findings are those of a check of that commit.

@@ -103,7 +103,17 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
         .map(|o| (o.name.clone(), o.namespace.clone()))
         .collect();
     let mut found: Vec<(String, String, At, String)> = Vec::new();
-    for (app, doc, at, value, base, _) in configurations(m, files) {
+    // Only the Applications whose chart sends backups somewhere: the
+    // configurations of the others are not read (a Helm values layer
+    // hidden by a later one is a copy).
+    let backing_up: std::collections::HashSet<&str> = m
+        .system
+        .applications
+        .iter()
+        .filter(|a| chart_of(m, &a.name, facts).is_some_and(|c| !c.backups.is_empty()))
+        .map(|a| a.name.as_str())
+        .collect();
+    for (app, doc, at, value, base, _) in configurations(m, files, |a| backing_up.contains(a)) {
         let place = |path: &[Value]| match doc {
             Some(d) if at.pointer.is_empty() => {
                 let mut full = base.clone();

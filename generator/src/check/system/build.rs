@@ -50,6 +50,10 @@ pub(crate) struct Modelled<'a> {
     /// [`Repository::structure`]) and its file list, they decide it.
     pub(crate) read: BTreeSet<&'a str>,
     pub(crate) read_all: bool,
+    /// Each Application's model key, by the place of its document, when
+    /// the models are kept across versions (a range): what the scans of
+    /// its configuration are kept under (see `scans`).
+    pub(crate) app_keys: std::sync::Arc<HashMap<(String, usize), String>>,
 }
 
 /// The files each Application's model read, by the place of its document.
@@ -296,6 +300,7 @@ impl<'a> Repository<'a> {
         let mut created: Created<'a> = HashMap::new();
         let mut reads: Reads<'a> = HashMap::new();
         let mut synced: HashSet<(String, usize)> = HashSet::new();
+        let mut app_keys = HashMap::new();
         if let Some((cache, _)) = &mut cache {
             if cache.apps.len() >= APP_CACHE_BOUND {
                 cache.apps.clear();
@@ -312,17 +317,24 @@ impl<'a> Repository<'a> {
                 None => None,
             };
             let (modelled, read, all) = match known {
-                Some(k) => k,
+                Some(k) => {
+                    if let Some(r) = cache.as_ref().and_then(|(c, _)| c.apps.get(&place)) {
+                        app_keys.insert(place.clone(), r.key.clone());
+                    }
+                    k
+                }
                 None => {
                     let modelled = self.app_objects(app);
                     let (mut read, all) = self.files.take_touched();
                     read.insert(app.doc.path.as_str());
                     if let Some((cache, key)) = &mut cache {
                         let (kept, documented) = without_documents(&modelled);
+                        let app_key = key(&mut read.iter().copied(), all);
+                        app_keys.insert(place.clone(), app_key.clone());
                         cache.apps.insert(
                             place.clone(),
                             Remembered {
-                                key: key(&mut read.iter().copied(), all),
+                                key: app_key,
                                 read: read.iter().map(|p| (*p).to_owned()).collect(),
                                 whole: read
                                     .iter()
@@ -388,7 +400,9 @@ impl<'a> Repository<'a> {
             }
             inherited.push((from, read, all));
         }
+        let app_keys = std::sync::Arc::new(app_keys);
         for (m, (from, read, all)) in systems.iter_mut().zip(inherited) {
+            m.app_keys = app_keys.clone();
             m.system.prerequisites.extend(from);
             m.read.extend(read);
             m.read_all |= all;
@@ -532,6 +546,7 @@ impl<'a> Repository<'a> {
             values,
             read,
             read_all: read_all || all,
+            app_keys: Default::default(),
         }
     }
 

@@ -37,6 +37,10 @@ pub(crate) struct Files<'a> {
     /// [`Files::take_touched`]; `touched_all` when a part read every file.
     touched: Mutex<BTreeSet<&'a str>>,
     touched_all: AtomicBool,
+    /// What a nested part read (see [`Files::nested`]), noted in
+    /// `touched` as well.
+    inner: Mutex<Option<BTreeSet<&'a str>>>,
+    inner_all: AtomicBool,
 }
 
 impl<'a> Files<'a> {
@@ -52,6 +56,8 @@ impl<'a> Files<'a> {
             custom_scopes,
             touched: Mutex::default(),
             touched_all: AtomicBool::new(false),
+            inner: Mutex::default(),
+            inner_all: AtomicBool::new(false),
         }
     }
 
@@ -59,6 +65,28 @@ impl<'a> Files<'a> {
         if let Ok(mut t) = self.touched.lock() {
             t.insert(path);
         }
+        if let Ok(mut i) = self.inner.lock() {
+            if let Some(i) = i.as_mut() {
+                i.insert(path);
+            }
+        }
+    }
+
+    /// `part()`, and the files it read (and whether that was every file),
+    /// which are noted as read by the enclosing part too.
+    pub(crate) fn nested<T>(&self, part: impl FnOnce() -> T) -> (T, BTreeSet<&'a str>, bool) {
+        if let Ok(mut i) = self.inner.lock() {
+            *i = Some(BTreeSet::new());
+        }
+        self.inner_all.store(false, Ordering::Relaxed);
+        let out = part();
+        let read = self
+            .inner
+            .lock()
+            .ok()
+            .and_then(|mut i| i.take())
+            .unwrap_or_default();
+        (out, read, self.inner_all.swap(false, Ordering::Relaxed))
     }
 
     /// What was read since the last call, and whether that was every file.
@@ -69,6 +97,17 @@ impl<'a> Files<'a> {
             .map(|mut t| std::mem::take(&mut *t))
             .unwrap_or_default();
         (touched, self.touched_all.swap(false, Ordering::Relaxed))
+    }
+
+    /// Notes files as read since the last [`Files::take_touched`]: what a
+    /// remembered result read when it was made.
+    pub(crate) fn note_touched(&self, paths: impl IntoIterator<Item = &'a str>, all: bool) {
+        if let Ok(mut t) = self.touched.lock() {
+            t.extend(paths);
+        }
+        if all {
+            self.touched_all.store(true, Ordering::Relaxed);
+        }
     }
 
     /// A file's contents, noted as read: a remembered model is reused only
@@ -108,6 +147,7 @@ impl<'a> Files<'a> {
     /// Every file's documents: whoever reads them reads every file.
     pub(crate) fn all_docs(&self) -> impl Iterator<Item = (&&'a str, &Vec<&'a Document>)> {
         self.touched_all.store(true, Ordering::Relaxed);
+        self.inner_all.store(true, Ordering::Relaxed);
         self.docs.iter()
     }
 

@@ -27,6 +27,7 @@ pub(crate) mod objects;
 pub(crate) mod outside;
 pub(crate) mod project;
 pub(crate) mod resources;
+pub(crate) mod scans;
 pub(crate) mod wiring;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -58,7 +59,7 @@ fn model_reading(
         .systems()
         .into_iter()
         .map(|mut m| {
-            resolve(&mut m, &repo.files, facts);
+            resolve(&mut m, &repo.files, facts, None);
             m.system
         })
         .collect();
@@ -67,9 +68,33 @@ fn model_reading(
 
 /// What the components of one system provide, consume and reach, then
 /// its projects' judgement.
-fn resolve(m: &mut build::Modelled, files: &kustomize::Files, facts: &ChartFacts) {
-    wiring::resolve(m, files, facts);
-    resources::resolve(m, files);
+fn resolve(
+    m: &mut build::Modelled,
+    files: &kustomize::Files,
+    facts: &ChartFacts,
+    kept: Option<(&mut Scans, &mut build::AppKey)>,
+) {
+    let app_keys = m.app_keys.clone();
+    match kept {
+        Some((scans, key)) => {
+            let memo = scans::Memo {
+                table: &mut scans.addresses,
+                key: &mut *key,
+                app_keys: &app_keys,
+            };
+            wiring::resolve(m, files, facts, Some(memo));
+            let memo = scans::Memo {
+                table: &mut scans.said,
+                key,
+                app_keys: &app_keys,
+            };
+            resources::resolve(m, files, Some(memo));
+        }
+        None => {
+            wiring::resolve(m, files, facts, None);
+            resources::resolve(m, files, None);
+        }
+    }
     backups::resolve(m, files, facts);
     cloud::resolve(m, files, facts);
     needs::resolve(&mut m.system);
@@ -275,6 +300,9 @@ pub struct Memo {
     envs: HashMap<(String, String), Judgement>,
     /// Each Application's model, kept while what it read is unchanged.
     apps: build::AppCache,
+    /// What the scans of each Application's configuration found, kept
+    /// likewise.
+    scans: Scans,
     /// Whether each environment's judgement and each Application's model
     /// are remembered (a range: many versions of one repository). A
     /// single check does not pay for them in memory; a range's outcomes
@@ -286,6 +314,14 @@ impl Memo {
     pub(crate) fn across_versions(&mut self) {
         self.across_versions = true;
     }
+}
+
+/// What the scans of each Application's configuration found (see
+/// [`scans`]).
+#[derive(Default)]
+struct Scans {
+    addresses: scans::PerApp<wiring::Named>,
+    said: scans::PerApp<resources::Saying>,
 }
 
 /// One environment's last judged model, reused while what it read is
@@ -610,7 +646,10 @@ fn simulate(
             continue;
         }
         repo.files.take_touched();
-        resolve(&mut m, &repo.files, facts);
+        let kept = memo
+            .across_versions
+            .then_some((&mut memo.scans, &mut app_key as &mut build::AppKey));
+        resolve(&mut m, &repo.files, facts, kept);
         let (resolved, resolved_all) = repo.files.take_touched();
         let key = if memo.across_versions {
             judgement_key(

@@ -20,6 +20,7 @@ use super::input::{
     At, BucketUse, Issuer, IssuerUse, OidcUse, OutsideUse, Realm, RealmClient, Store, TlsUse,
 };
 use super::kustomize::Files;
+use super::scans::Memo;
 use super::{owned_path, Step};
 use crate::check::parse::Document;
 
@@ -562,11 +563,33 @@ pub(crate) type Config<'a> = (
 
 /// Each Application's configuration. Helm values files count for every
 /// Application that reads them.
-pub(crate) fn configurations<'a>(m: &'a Modelled, files: &'a Files) -> Vec<Config<'a>> {
+pub(crate) fn configurations<'a>(
+    m: &'a Modelled,
+    files: &'a Files,
+    wanted: impl Fn(&str) -> bool,
+) -> Vec<Config<'a>> {
     let mut out = Vec::new();
-    for app in &m.system.applications {
+    for app in m.system.applications.iter().filter(|a| wanted(&a.name)) {
+        app_configurations(app, files, &mut out);
+    }
+    for i in 0..m.system.objects.len() {
+        if wanted(&m.system.objects[i].app) {
+            object_configuration(m, files, i, &mut out);
+        }
+    }
+    out
+}
+
+/// The configuration an Application's own document and its Helm values
+/// files give it.
+fn app_configurations<'a>(
+    app: &'a super::input::Application,
+    files: &'a Files,
+    out: &mut Vec<Config<'a>>,
+) {
+    {
         let Some(doc) = files.doc_at(&app.at.file, app.at.line) else {
-            continue;
+            return;
         };
         for (path, s) in sources(&doc.value["spec"]) {
             let helm = &s["helm"];
@@ -626,10 +649,21 @@ pub(crate) fn configurations<'a>(m: &'a Modelled, files: &'a Files) -> Vec<Confi
             }
         }
     }
-    for (o, v) in m.system.objects.iter().zip(&m.values) {
-        let Some(v) = v else { continue };
+}
+
+/// The configuration one object (by index) is: none for a chart's
+/// objects (their values are the Application's) and Applications.
+fn object_configuration<'a>(
+    m: &'a Modelled,
+    files: &'a Files,
+    i: usize,
+    out: &mut Vec<Config<'a>>,
+) {
+    let (o, v) = (&m.system.objects[i], &m.values[i]);
+    {
+        let Some(v) = v else { return };
         if o.origin == "chart" || o.kind == "Application" {
-            continue;
+            return;
         }
         let doc = files.doc_at(&o.at.file, o.at.line);
         out.push((
@@ -644,24 +678,62 @@ pub(crate) fn configurations<'a>(m: &'a Modelled, files: &'a Files) -> Vec<Confi
             ),
         ));
     }
-    out
 }
 
-/// Buckets, realms and certificate authorities of one modelled system.
-pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
-    let realm_objects: BTreeSet<(String, usize)> = m
-        .system
-        .objects
-        .iter()
-        .zip(&m.values)
-        .filter(|(o, v)| v.as_ref().is_some_and(|v| !realm_of(o, v).is_empty()))
-        .map(|(o, _)| (o.at.file.clone(), o.at.line))
-        .collect();
+/// What one Application's configuration says, with where, and the realms
+/// its objects carry, each with the ordinal of its object among the
+/// Application's (kept per Application in a range, see `scans`).
+#[derive(Default)]
+pub(crate) struct Saying {
+    said: Vec<(At, Said)>,
+    realms: Vec<(usize, Realm)>,
+}
 
-    // What each Application's configuration says, with where.
-    let mut said: BTreeMap<&str, Vec<(At, Said)>> = BTreeMap::new();
-    for (app, doc, at, value, base, producer) in configurations(m, files) {
-        if realm_objects.contains(&(at.file.clone(), at.line)) {
+/// [`Saying`] of the Application `app` (its values when `own` is its
+/// description; none for objects whose Application the system does not
+/// describe) and of its `objects` (indices).
+fn saying(
+    m: &Modelled,
+    files: &Files,
+    own: Option<&super::input::Application>,
+    objects: &[usize],
+) -> Saying {
+    let mut out = Saying::default();
+    let mut realm_objects: BTreeSet<(&str, usize)> = BTreeSet::new();
+    for (ordinal, &i) in objects.iter().enumerate() {
+        let (o, Some(v)) = (&m.system.objects[i], &m.values[i]) else {
+            continue;
+        };
+        for (key, r) in realm_of(o, v) {
+            realm_objects.insert((o.at.file.as_str(), o.at.line));
+            let pointer = if key.is_empty() {
+                "/spec/realm".to_owned()
+            } else {
+                crate::check::parse::pointer_of(&[Value::from("data"), Value::from(key)])
+            };
+            out.realms.push((
+                ordinal,
+                Realm {
+                    app: o.app.clone(),
+                    name: r["realm"].as_str().unwrap_or_default().to_owned(),
+                    at: At {
+                        pointer,
+                        ..o.at.clone()
+                    },
+                    clients: clients_of(&r),
+                },
+            ));
+        }
+    }
+    let mut configs = Vec::new();
+    if let Some(app) = own {
+        app_configurations(app, files, &mut configs);
+    }
+    for &i in objects {
+        object_configuration(m, files, i, &mut configs);
+    }
+    for (_, doc, at, value, base, producer) in configs {
+        if realm_objects.contains(&(at.file.as_str(), at.line)) {
             continue;
         }
         let mut found = Vec::new();
@@ -674,7 +746,57 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
                 Some(d) if at.pointer.is_empty() => At::field(d, &p),
                 _ => at.clone(),
             };
-            said.entry(app).or_default().push((place, s));
+            out.said.push((place, s));
+        }
+    }
+    out
+}
+
+/// Buckets, realms and certificate authorities of one modelled system.
+pub(crate) fn resolve(m: &mut Modelled, files: &Files, mut memo: Option<Memo<'_, '_, Saying>>) {
+    // What each Application's configuration says, with where, and the
+    // realms of its objects: scanned per Application, and kept per
+    // Application in a range.
+    let mut objects_of: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, o) in m.system.objects.iter().enumerate() {
+        objects_of.entry(o.app.as_str()).or_default().push(i);
+    }
+    let mut named: HashMap<&str, usize> = HashMap::new();
+    for app in &m.system.applications {
+        *named.entry(app.name.as_str()).or_default() += 1;
+    }
+    let mut sayings: HashMap<&str, Vec<std::sync::Arc<Saying>>> = HashMap::new();
+    let mut described = BTreeSet::new();
+    for app in &m.system.applications {
+        // Two Applications of one name (an error ArgoCD reports) share
+        // their objects, which neither's model alone decides: their
+        // values are scanned each, the objects once, and nothing is kept.
+        let first = described.insert(app.name.as_str());
+        let objects = match objects_of.get(app.name.as_str()) {
+            Some(o) if first => o.as_slice(),
+            _ => &[],
+        };
+        let place = (app.at.file.clone(), app.at.line);
+        let found = match &mut memo {
+            Some(memo) if named.get(app.name.as_str()) == Some(&1) => {
+                memo.scan(files, &place, || saying(m, files, Some(app), objects))
+            }
+            _ => std::sync::Arc::new(saying(m, files, Some(app), objects)),
+        };
+        sayings.entry(app.name.as_str()).or_default().push(found);
+    }
+    for (name, objects) in &objects_of {
+        if !described.contains(name) {
+            sayings
+                .entry(name)
+                .or_default()
+                .push(std::sync::Arc::new(saying(m, files, None, objects)));
+        }
+    }
+    let mut said: BTreeMap<&str, Vec<&(At, Said)>> = BTreeMap::new();
+    for (name, list) in &sayings {
+        for s in list.iter().filter(|s| !s.said.is_empty()) {
+            said.entry(name).or_default().extend(s.said.iter());
         }
     }
     for list in said.values_mut() {
@@ -819,26 +941,20 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files) {
     }
     super::access::resolve(m, &stores, &mut bucket_uses);
 
-    // Realms and their clients.
+    // Realms and their clients, in the order of their objects.
     let mut realms = Vec::new();
-    for (o, v) in m.system.objects.iter().zip(&m.values) {
-        let Some(v) = v else { continue };
-        for (key, r) in realm_of(o, v) {
-            let pointer = if key.is_empty() {
-                "/spec/realm".to_owned()
-            } else {
-                crate::check::parse::pointer_of(&[Value::from("data"), Value::from(key)])
-            };
-            realms.push(Realm {
-                app: o.app.clone(),
-                name: r["realm"].as_str().unwrap_or_default().to_owned(),
-                at: At {
-                    pointer,
-                    ..o.at.clone()
-                },
-                clients: clients_of(&r),
-            });
+    let mut ordinal: HashMap<&str, usize> = HashMap::new();
+    for o in &m.system.objects {
+        let n = ordinal.entry(o.app.as_str()).or_default();
+        for s in sayings.get(o.app.as_str()).into_iter().flatten() {
+            realms.extend(
+                s.realms
+                    .iter()
+                    .filter(|(at, _)| at == n)
+                    .map(|(_, r)| r.clone()),
+            );
         }
+        *n += 1;
     }
     let realm_apps: BTreeSet<&str> = realms.iter().map(|r| r.app.as_str()).collect();
     let mut oidc_uses = Vec::new();

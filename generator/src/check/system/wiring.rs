@@ -14,6 +14,7 @@ use super::build::{sources, value_files, Modelled};
 use super::input::{At, Connection, Provider, WebhookReach, WideEgress};
 use super::kustomize::Files;
 use super::network::{Network, Peer, PodPort, Policy};
+use super::scans::Memo;
 use super::{owned_path, Step};
 use crate::check::parse::Document;
 use crate::core::charts::ChartFacts;
@@ -32,7 +33,8 @@ fn address() -> &'static regex::Regex {
 }
 
 /// One address found in a value.
-struct Found {
+#[derive(Clone)]
+pub(crate) struct Found {
     at: At,
     address: String,
     service: String,
@@ -304,7 +306,125 @@ pub(crate) fn network<'m>(m: &'m Modelled) -> Network<'m> {
 }
 
 /// Connections, webhooks and wide egress of one modelled system.
-pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
+pub(crate) fn resolve(
+    m: &mut Modelled,
+    files: &Files,
+    facts: &ChartFacts,
+    memo: Option<Memo<'_, '_, Named>>,
+) {
+    let found = addresses(m, files, memo);
+    connect(m, files, facts, found);
+}
+
+/// The addresses one Application names: in its Helm values (with its
+/// destination namespace), and in its objects (each with the ordinal of
+/// its object among the Application's, and the object's namespace).
+#[derive(Default)]
+pub(crate) struct Named {
+    values: Vec<(String, Found)>,
+    objects: Vec<(usize, String, Found)>,
+}
+
+/// [`Named`] of the Application `app` (its values when `own` is its
+/// description) and of its `objects` (indices).
+fn named(
+    m: &Modelled,
+    files: &Files,
+    own: Option<&super::input::Application>,
+    objects: &[usize],
+) -> Named {
+    let mut out = Named::default();
+    if let Some(app) = own {
+        let ns = app.destination.namespace.clone().unwrap_or_default();
+        for f in helm_values(app, files) {
+            out.values.push((ns.clone(), f));
+        }
+    }
+    for (ordinal, &i) in objects.iter().enumerate() {
+        let (o, Some(v)) = (&m.system.objects[i], &m.values[i]) else {
+            continue;
+        };
+        if o.origin == "chart" || matches!(o.kind.as_str(), "Application" | "NetworkPolicy") {
+            continue;
+        }
+        let doc = files.doc_at(&o.at.file, o.at.line);
+        let mut found = Vec::new();
+        scan(v, &[], &mut Vec::new(), doc, &o.at.file, &mut found, 0);
+        for f in found {
+            out.objects.push((ordinal, o.namespace.clone(), f));
+        }
+    }
+    out
+}
+
+/// Addresses named by each Application: its Helm values (in the order of
+/// the Applications), then its manifests (in the order of the objects).
+/// Scanned per Application, and kept per Application in a range (see
+/// `scans`).
+fn addresses(
+    m: &Modelled,
+    files: &Files,
+    mut memo: Option<Memo<'_, '_, Named>>,
+) -> Vec<(String, String, Found)> {
+    let mut objects_of: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, o) in m.system.objects.iter().enumerate() {
+        objects_of.entry(o.app.as_str()).or_default().push(i);
+    }
+    let mut names: HashMap<&str, usize> = HashMap::new();
+    for app in &m.system.applications {
+        *names.entry(app.name.as_str()).or_default() += 1;
+    }
+    let mut by_app: HashMap<&str, std::sync::Arc<Named>> = HashMap::new();
+    let mut found: Vec<(String, String, Found)> = Vec::new();
+    for app in &m.system.applications {
+        // Two Applications of one name (an error ArgoCD reports) share
+        // their objects, which neither's model alone decides: their values
+        // are scanned each, the objects once, and nothing is kept.
+        let first = !by_app.contains_key(app.name.as_str());
+        let objects = match objects_of.get(app.name.as_str()) {
+            Some(o) if first => o.as_slice(),
+            _ => &[],
+        };
+        let place = (app.at.file.clone(), app.at.line);
+        let n = match &mut memo {
+            Some(memo) if names.get(app.name.as_str()) == Some(&1) => {
+                memo.scan(files, &place, || named(m, files, Some(app), objects))
+            }
+            _ => std::sync::Arc::new(named(m, files, Some(app), objects)),
+        };
+        for (ns, f) in &n.values {
+            found.push((app.name.clone(), ns.clone(), f.clone()));
+        }
+        if first {
+            by_app.insert(app.name.as_str(), n);
+        }
+    }
+    for (name, objects) in &objects_of {
+        if !by_app.contains_key(name) {
+            by_app.insert(name, std::sync::Arc::new(named(m, files, None, objects)));
+        }
+    }
+    let mut ordinal: HashMap<&str, usize> = HashMap::new();
+    for o in &m.system.objects {
+        let n = ordinal.entry(o.app.as_str()).or_default();
+        if let Some(named) = by_app.get(o.app.as_str()) {
+            for (_, ns, f) in named.objects.iter().filter(|(at, _, _)| at == n) {
+                found.push((o.app.clone(), ns.clone(), f.clone()));
+            }
+        }
+        *n += 1;
+    }
+    found
+}
+
+/// The connections of the addresses `found` to the Services that answer
+/// them, with the webhooks and wide egress of the system.
+fn connect(
+    m: &mut Modelled,
+    files: &Files,
+    facts: &ChartFacts,
+    mut found: Vec<(String, String, Found)>,
+) {
     let net = network(m);
     let system = &m.system;
     // Services: (namespace, name) → (object index).
@@ -321,31 +441,6 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
         .map(|a| (a.name.as_str(), a.wave))
         .collect();
 
-    // Addresses named by each Application: its Helm values, then its manifests.
-    let mut found: Vec<(String, String, Found)> = Vec::new();
-    for app in &system.applications {
-        let ns = app.destination.namespace.clone().unwrap_or_default();
-        for f in helm_values(app, files) {
-            found.push((app.name.clone(), ns.clone(), f));
-        }
-    }
-    for (o, v) in system.objects.iter().zip(&m.values) {
-        let Some(v) = v else { continue };
-        if o.origin == "chart" || matches!(o.kind.as_str(), "Application" | "NetworkPolicy") {
-            continue;
-        }
-        let doc = files.doc_at(&o.at.file, o.at.line);
-        let mut out = Vec::new();
-        scan(v, &[], &mut Vec::new(), doc, &o.at.file, &mut out, 0);
-        let ns = if o.namespace.is_empty() {
-            ""
-        } else {
-            o.namespace.as_str()
-        };
-        for f in out {
-            found.push((o.app.clone(), ns.to_owned(), f));
-        }
-    }
     found.extend(ingress_backends(m, files, facts));
     // Pods the model knows: (application, namespace, template labels,
     // container ports by name).
