@@ -559,3 +559,82 @@ fn blueprint_show_says_what_eks_changes() {
         .lines()
         .any(|l| l.trim_start().starts_with("dremio ") && l.ends_with("always")));
 }
+
+/// Elasticsearch's snapshot repository (the REST body its Job PUTs, in a
+/// ConfigMap) is a use of the backups' bucket under its `base_path`: its
+/// grant is judged on every cloud, on the objects under that prefix.
+#[test]
+fn elasticsearch_snapshots_are_a_bucket_use_judged_on_every_cloud() {
+    let repository = "components/elasticsearch/manifests/prod/snapshots.yaml";
+    // EKS: the role grants the object actions under elasticsearch/prod/
+    // only, which is where the repository writes; under another prefix,
+    // the repository's writes are refused.
+    let files = crate::support::render_lakehouse_eks();
+    assert!(text(&files, repository).contains("\"base_path\": \"elasticsearch/prod\""));
+    let (code, findings) = check_json(&files);
+    assert_eq!(code, 0, "{findings:#?}");
+    let identities = text(&files, "terraform/prod/identities.tf");
+    let elsewhere = identities.replacen(
+        "${aws_s3_bucket.backups.arn}/elasticsearch/prod/*",
+        "${aws_s3_bucket.backups.arn}/elasticsearch/staging/*",
+        1,
+    );
+    assert_ne!(elsewhere, identities);
+    let mut refused = files.clone();
+    refused.insert(
+        "terraform/prod/identities.tf".into(),
+        elsewhere.into_bytes(),
+    );
+    let (code, findings) = check_json(&refused);
+    assert_eq!(code, 1);
+    assert!(
+        finds(
+            &findings,
+            "SOC-SYS-022",
+            &[
+                "\"elasticsearch-prod\"",
+                "bucket \"acme-prod-backups\"",
+                "missing s3:GetObject, s3:PutObject, s3:DeleteObject"
+            ]
+        ),
+        "{findings:#?}"
+    );
+
+    // GKE and AKS: without the object role on the bucket (the container),
+    // Cloud Storage (Azure Storage) refuses the nodes.
+    for (files, tf, grant, rule) in [
+        (
+            crate::support::render_lakehouse_gke(),
+            "terraform/prod/identities.tf",
+            "role   = \"roles/storage.objectUser\"",
+            "in Cloud Storage",
+        ),
+        (
+            crate::support::render_lakehouse_aks(),
+            "terraform/prod/identities.tf",
+            "role_definition_name = \"Storage Blob Data Contributor\"\n  principal_id         = azurerm_user_assigned_identity.elasticsearch",
+            "in Azure Storage",
+        ),
+    ] {
+        let (code, findings) = check_json(&files);
+        assert_eq!(code, 0, "{findings:#?}");
+        let identities = text(&files, tf);
+        let reader = grant
+            .replace("roles/storage.objectUser", "roles/storage.objectViewer")
+            .replace("Storage Blob Data Contributor", "Storage Blob Data Reader");
+        let narrowed = identities.replacen(grant, &reader, 1);
+        assert_ne!(narrowed, identities, "{tf}");
+        let mut refused = files.clone();
+        refused.insert(tf.into(), narrowed.into_bytes());
+        let (code, findings) = check_json(&refused);
+        assert_eq!(code, 1, "{rule}");
+        assert!(
+            finds(
+                &findings,
+                "SOC-SYS-028",
+                &["\"elasticsearch-prod\"", "\"acme-prod-backups\"", rule]
+            ),
+            "{rule}: {findings:#?}"
+        );
+    }
+}

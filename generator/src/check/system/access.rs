@@ -211,14 +211,18 @@ impl Statement {
     }
 }
 
-/// The actions of [`ACTIONS`] the policy allows on `bucket`: some
-/// unconditional Allow applies, and no Deny does.
-pub(crate) fn allowed(statements: &[Statement], bucket: &str) -> Vec<String> {
+/// The actions of [`ACTIONS`] the policy allows on `bucket` (its objects
+/// under `prefix` when given): some unconditional Allow applies, and no
+/// Deny does.
+pub(crate) fn allowed(statements: &[Statement], bucket: &str, prefix: Option<&str>) -> Vec<String> {
     ACTIONS
         .iter()
         .filter(|(action, objects)| {
             let arn = if *objects {
-                format!("arn:aws:s3:::{bucket}/")
+                match prefix {
+                    Some(p) => format!("arn:aws:s3:::{bucket}/{p}/"),
+                    None => format!("arn:aws:s3:::{bucket}/"),
+                }
             } else {
                 format!("arn:aws:s3:::{bucket}")
             };
@@ -398,7 +402,7 @@ pub(crate) fn resolve(m: &Modelled, stores: &[Store], uses: &mut [BucketUse]) {
                         continue;
                     }
                     let (actions, unknown) = match &user.statements {
-                        Ok(s) => (Some(allowed(s, &u.bucket)), None),
+                        Ok(s) => (Some(allowed(s, &u.bucket, u.prefix.as_deref())), None),
                         Err(e) => (None, Some(e.to_string())),
                     };
                     grants.push(Grant {
@@ -430,7 +434,7 @@ mod tests {
 
     fn granted(policy_json: Value, bucket: &str) -> Vec<String> {
         let statements = policy("p.json", &policy_json.to_string()).expect("a policy");
-        allowed(&statements, bucket)
+        allowed(&statements, bucket, None)
     }
 
     const WRITE: [&str; 4] = [

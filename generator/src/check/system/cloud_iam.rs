@@ -311,14 +311,14 @@ fn may_read(grants: &Grants, region: &str, key: &str) -> Option<bool> {
 }
 
 /// The S3 actions the grants allow on `bucket` (None: not known).
-fn s3_actions(grants: &Grants, bucket: &str) -> Option<Vec<String>> {
+fn s3_actions(grants: &Grants, bucket: &str, prefix: Option<&str>) -> Option<Vec<String>> {
     if super::access::ACTIONS
         .iter()
         .any(|(a, _)| grants.unknown_for(a))
     {
         return None;
     }
-    Some(super::access::allowed(&grants.statements, bucket))
+    Some(super::access::allowed(&grants.statements, bucket, prefix))
 }
 
 /// The stores on Secrets Manager that authenticate as the operator
@@ -590,7 +590,7 @@ pub(crate) fn bucket_grants(
                 continue;
             };
             let known = role_statements(module, &ev, &role)
-                .and_then(|g| Some((s3_actions(&g, &u.bucket)?, g.places)));
+                .and_then(|g| Some((s3_actions(&g, &u.bucket, u.prefix.as_deref())?, g.places)));
             let Some((actions, policies)) = known else {
                 gaps.push(Gap {
                     app: u.consumer.clone(),
@@ -741,7 +741,7 @@ data "aws_iam_policy_document" "a" {
         let ev = Evaluator::symbolic(&m);
         let grants = role_statements(&m, &ev, "aws_iam_role.eso").expect("known");
         assert_eq!(may_read(&grants, "eu-west-3", "acme/prod/db"), Some(true));
-        assert_eq!(s3_actions(&grants, "b"), Some(Vec::new()));
+        assert_eq!(s3_actions(&grants, "b", None), Some(Vec::new()));
     }
 
     #[test]

@@ -593,6 +593,11 @@ pub struct BucketUse {
     pub consumer: String,
     pub at: At,
     pub bucket: String,
+    /// The prefix the consumer's objects are under, where every place
+    /// naming the bucket says so (an Elasticsearch repository's
+    /// `base_path`): its grants are judged on those objects.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
     /// `namespace/service` of the stores the consumer connects to (empty:
     /// an endpoint outside the model, e.g. an external S3 store).
     pub stores: Vec<String>,

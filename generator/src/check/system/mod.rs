@@ -97,6 +97,17 @@ fn resolve(
     }
     backups::resolve(m, files, facts);
     cloud::resolve(m, files, facts);
+    // A bucket the environment's Terraform creates is the cloud's, even
+    // where `socle-check.yaml` lists it among the client's (an
+    // environment's backups): its consumers reach it at the cloud's
+    // endpoints, which the cloud's rules judge.
+    if let Some(cloud) = &m.system.cloud {
+        for u in &mut m.system.bucket_uses {
+            if cloud.buckets.contains(&u.bucket) {
+                u.outside = None;
+            }
+        }
+    }
     needs::resolve(&mut m.system);
     project::judge(&mut m.system);
 }

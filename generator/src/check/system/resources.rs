@@ -120,6 +120,9 @@ enum Said {
     /// A bucket the configuration marks read-only where it names it (said
     /// along with its `Bucket`, at the same field).
     ReadOnly(String),
+    /// The objects under a prefix of a bucket it names at the same field
+    /// (an Elasticsearch repository's `base_path`): (bucket, prefix).
+    Under(String, String),
     /// A bucket an object store creates (a tenant's `buckets[].name`).
     Creates(String),
     /// An OIDC client it signs in with.
@@ -366,10 +369,47 @@ fn scan<'v>(
                 out.extend(found.into_iter().map(|(_, said)| (here.clone(), said)));
                 return;
             }
+            if let Some(said) = snapshot_repository(s) {
+                let here = owned_path(base, path);
+                out.extend(said.into_iter().map(|said| (here.clone(), said)));
+                return;
+            }
             text(s, base, path, out)
         }
         _ => {}
     }
+}
+
+/// The bucket of an Elasticsearch snapshot repository whose REST body a
+/// value carries (`{"type": "s3", "settings": {"bucket": ...}}`, a Job
+/// PUTs it to `_snapshot/<name>`): Elasticsearch's nodes write their
+/// snapshots there. Azure's repositories name a `container`.
+fn snapshot_repository(s: &str) -> Option<Vec<Said>> {
+    const MAX: usize = 64 * 1024;
+    if s.len() > MAX || !s.trim_start().starts_with('{') || !s.contains("\"settings\"") {
+        return None;
+    }
+    let v: Value = serde_json::from_str(s).ok()?;
+    let key = match v["type"].as_str()? {
+        "s3" | "gcs" => "bucket",
+        "azure" => "container",
+        _ => return None,
+    };
+    let settings = v["settings"].as_object()?;
+    let bucket = settings.get(key)?.as_str().filter(|b| bucket_name(b))?;
+    let mut said = vec![Said::Bucket(bucket.to_owned())];
+    if settings.get("readonly").and_then(Value::as_bool) == Some(true) {
+        said.push(Said::ReadOnly(bucket.to_owned()));
+    }
+    if let Some(prefix) = settings
+        .get("base_path")
+        .and_then(Value::as_str)
+        .map(|p| p.trim_matches('/'))
+        .filter(|p| !p.is_empty())
+    {
+        said.push(Said::Under(bucket.to_owned(), prefix.to_owned()));
+    }
+    Some(said)
 }
 
 /// What a string says: URLs, and `key=value` / `key: value` lines of the
@@ -918,18 +958,37 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, mut memo: Option<Memo<'_,
                 _ => None,
             })
             .collect();
+        let under: BTreeMap<(&At, &str), &str> = list
+            .iter()
+            .filter_map(|(at, s)| match s {
+                Said::Under(b, p) => Some(((at, b.as_str()), p.as_str())),
+                _ => None,
+            })
+            .collect();
         let mut seen = BTreeSet::new();
         for (at, s) in list {
             if let Said::Bucket(b) = s {
                 if seen.insert(b.clone()) {
-                    let written = list.iter().any(|(a, s)| {
-                        matches!(s, Said::Bucket(x) if x == b)
-                            && !read_only.contains(&(a, b.as_str()))
-                    });
+                    let places = list
+                        .iter()
+                        .filter(|(_, s)| matches!(s, Said::Bucket(x) if x == b))
+                        .map(|(a, _)| a);
+                    let written = places
+                        .clone()
+                        .any(|a| !read_only.contains(&(a, b.as_str())));
+                    // Under one prefix only where every place naming the
+                    // bucket says so.
+                    let prefixes: BTreeSet<Option<&&str>> =
+                        places.map(|a| under.get(&(a, b.as_str()))).collect();
+                    let prefix = match prefixes.into_iter().collect::<Vec<_>>()[..] {
+                        [Some(p)] => Some((*p).to_owned()),
+                        _ => None,
+                    };
                     bucket_uses.push(BucketUse {
                         consumer: (*app).to_owned(),
                         at: at.clone(),
                         bucket: b.clone(),
+                        prefix,
                         stores: reaches.get(app).into_iter().flatten().cloned().collect(),
                         access: if written { "write" } else { "read" }.into(),
                         grants: Vec::new(),
@@ -1532,6 +1591,34 @@ mod tests {
             "platform-ca".into(),
             "keycloak.example.org".into()
         )));
+    }
+
+    #[test]
+    fn an_elasticsearch_repository_body_names_its_bucket_and_prefix() {
+        let s3 = r#"{"type": "s3", "settings": {"client": "default", "bucket": "backups", "base_path": "elasticsearch/prod/"}}"#;
+        assert_eq!(
+            snapshot_repository(s3),
+            Some(vec![
+                Said::Bucket("backups".into()),
+                Said::Under("backups".into(), "elasticsearch/prod".into())
+            ])
+        );
+        let azure = r#"{"type": "azure", "settings": {"container": "backups", "readonly": true}}"#;
+        assert_eq!(
+            snapshot_repository(azure),
+            Some(vec![
+                Said::Bucket("backups".into()),
+                Said::ReadOnly("backups".into())
+            ])
+        );
+        for not_one in [
+            r#"{"type": "fs", "settings": {"location": "/mnt/backups"}}"#,
+            r#"{"schedule": "0 30 1 * * ?", "repository": "backup-target"}"#,
+            r#"{"type": "s3", "settings": {"bucket": "Not_A_Bucket"}}"#,
+            "{\"type\": \"s3\", \"settings\": ",
+        ] {
+            assert_eq!(snapshot_repository(not_one), None, "{not_one}");
+        }
     }
 
     #[test]
