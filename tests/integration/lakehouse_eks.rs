@@ -638,3 +638,31 @@ fn elasticsearch_snapshots_are_a_bucket_use_judged_on_every_cloud() {
         );
     }
 }
+
+/// Prod on EKS with a backup site of its own (`backup_target` in the spec)
+/// keeps its snapshots there, off the cloud: its egress goes to the
+/// addresses the spec gives that site, not to the network's range, no
+/// backups' bucket is made in S3, and the repository passes socle check.
+#[test]
+fn a_cloud_environment_with_its_own_backup_site_reaches_that_site() {
+    let spec = spec_with(&format!(
+        "    cloud: {{region: eu-west-3, vpc_cidr: 10.30.0.0/16, account_id: \"{ACCOUNT}\"}}\n    backup_target: {{endpoint: \"https://backup.acme.example\", bucket: acme-prod-offsite}}\n"
+    ));
+    let files = render_text(&spec);
+    let es = text(&files, "components/elasticsearch/values-prod.yaml");
+    assert!(es.contains("backup.acme.example"), "{es}");
+    let storage = text(
+        &files,
+        "platform/overlays/prod/namespaces/storage/egress.yaml",
+    );
+    let site = storage
+        .split("---")
+        .find(|p| p.contains("name: allow-external-backup-target"))
+        .unwrap_or_else(|| panic!("{storage}"));
+    // The spec's backup site (network.endpoints.backup_target), not the VPC.
+    assert!(site.contains("203.0.113.50/32"), "{site}");
+    assert!(!site.contains("10.30.0.0/16"), "{site}");
+    assert!(!text(&files, "terraform/prod/storage.tf").contains("acme-prod-backups"));
+    let (code, findings) = check_json(&files);
+    assert_eq!(code, 0, "{findings:#?}");
+}

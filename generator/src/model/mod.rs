@@ -190,13 +190,20 @@ fn cloud_defaults(env: &mut crate::spec::Environment, slug: &str, manifest: &Man
     // The cloud's services answer at private endpoints inside the network
     // (its Terraform's), so egress to them is opened to it, not to the
     // spec's addresses of the on-premise store and backup site; those it
-    // serves at fixed addresses are reached there.
+    // serves at fixed addresses are reached there. A backup target the
+    // spec gives is its own site, off the cloud: reached at the addresses
+    // the spec gives it (`network.endpoints.backup_target`), as on any
+    // cluster.
+    let own_backups = env.backup_target.is_some();
     let private = target
         .private_endpoints
         .iter()
         .map(|e| (e, vec![cloud.vpc_cidr.clone()]));
     let fixed = target.fixed_endpoints.iter().map(|(e, c)| (e, c.clone()));
     for (endpoint, cidrs) in private.chain(fixed) {
+        if own_backups && endpoint == "backup_target" {
+            continue;
+        }
         network
             .endpoints
             .entry(endpoint.clone())
