@@ -34,9 +34,16 @@ pub(crate) struct Deployed<'a> {
 
 impl<'a> Deployed<'a> {
     pub(crate) fn of(files: &[(String, Vec<u8>)], layout: &'a Layout, docs: &[&Document]) -> Self {
-        let folders: BTreeSet<String> = docs.iter().flat_map(|d| source_paths(d)).collect();
-        let kustomizations = files.iter().any(|(p, _)| is_kustomization(p));
         let socle_made = files.iter().any(|(p, _)| p == crate::lock::PATH);
+        // A repository socle made deploys everything it holds: its
+        // Applications' folders are not read (every document of every
+        // commit of a range would be).
+        let folders: BTreeSet<String> = if socle_made {
+            BTreeSet::new()
+        } else {
+            docs.iter().flat_map(|d| source_paths(d)).collect()
+        };
+        let kustomizations = files.iter().any(|(p, _)| is_kustomization(p));
         Self {
             everything: socle_made || (folders.is_empty() && !kustomizations),
             listed: &layout.listed,
