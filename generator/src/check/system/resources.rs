@@ -41,6 +41,17 @@ fn s3_url() -> &'static regex::Regex {
     )
 }
 
+fn azure_url() -> &'static regex::Regex {
+    static RE: OnceLock<regex::Regex> = OnceLock::new();
+    // Azure Storage's containers: Hadoop's and Airflow's
+    // `wasbs://container@account.blob.core.windows.net/...` (`abfss://` on
+    // Data Lake Storage), and fsspec's `az://container/...`.
+    re(
+        &RE,
+        r"\b(?:(?:wasbs?|abfss?)://([a-z0-9][a-z0-9-]{1,61}[a-z0-9])@|az://([a-z0-9][a-z0-9-]{1,61}[a-z0-9])\b)",
+    )
+}
+
 fn bucket_assignment() -> &'static regex::Regex {
     static RE: OnceLock<regex::Regex> = OnceLock::new();
     re(
@@ -72,7 +83,7 @@ fn text_markers() -> &'static regex::Regex {
     static RE: OnceLock<regex::Regex> = OnceLock::new();
     re(
         &RE,
-        r"s3a?://|S3:///|gs://|gcs:///|ucket|UCKET|lient(?:_id|-id|\.id|Id|ID)|https?://|/realms/",
+        r"s3a?://|S3:///|gs://|gcs:///|wasbs?://|abfss?://|az://|ucket|UCKET|lient(?:_id|-id|\.id|Id|ID)|https?://|/realms/",
     )
 }
 
@@ -427,6 +438,18 @@ fn text(s: &str, base: &[Value], path: &[Step<'_>], out: &mut Vec<(Vec<Value>, S
     {
         for c in s3_url().captures_iter(s) {
             out.push((here(), Said::Bucket(c[1].to_owned())));
+        }
+    }
+    if s.contains("wasb://")
+        || s.contains("wasbs://")
+        || s.contains("abfs://")
+        || s.contains("abfss://")
+        || s.contains("az://")
+    {
+        for c in azure_url().captures_iter(s) {
+            if let Some(container) = c.get(1).or_else(|| c.get(2)) {
+                out.push((here(), Said::Bucket(container.as_str().to_owned())));
+            }
         }
     }
     if s.contains("ucket") || s.contains("UCKET") {
@@ -1497,6 +1520,9 @@ mod tests {
             "conf": "paths: {\n  dist: \"dremioS3:///engine-dist/prod\"\n}\n",
             "gcs": "paths: {\n  dist: \"dremiogcs:///engine-gcs/prod\"\n}\n",
             "archive": "gs://cold-archive/2026/",
+            "logs": "wasbs://airflow-logs@acmeprodlogs.blob.core.windows.net/prod",
+            "lake": "abfss://raw-zone@acmelake.dfs.core.windows.net/x",
+            "fsspec": "az://loki-chunks-az/index",
             "expr": "sum by (bucket) (x{bucket=~\"iceberg-.+\"})",
             "tenant": {"buckets": [{"name": "made"}]},
         }));
@@ -1514,12 +1540,16 @@ mod tests {
             "engine-dist",
             "engine-gcs",
             "cold-archive",
+            "airflow-logs",
+            "raw-zone",
+            "loki-chunks-az",
         ] {
             assert!(found.contains(&Said::Bucket(b.into())), "{b}: {found:?}");
         }
         assert!(found.contains(&Said::Creates("made".into())));
-        // A map describing one bucket: its settings are not buckets.
-        for b in ["eu-west-3", "logs"] {
+        // A map describing one bucket: its settings are not buckets; an
+        // Azure URL's account is not one either.
+        for b in ["eu-west-3", "logs", "acmeprodlogs", "acmelake"] {
             assert!(!found.contains(&Said::Bucket(b.into())), "{b}: {found:?}");
         }
         assert!(!found
