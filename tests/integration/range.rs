@@ -95,6 +95,25 @@ fn unfixed(json: &Value, field: &str, keep: impl Fn(&str) -> bool) -> Vec<(Strin
     list
 }
 
+/// What `places` keeps of each commit's own check, asserting that the
+/// range from `base` to that commit reports the same.
+fn agree_at_each_commit<T: PartialEq + std::fmt::Debug>(
+    dir: &Path,
+    base: &str,
+    commits: &[String],
+    places: impl Fn(&Value) -> T,
+) -> Vec<T> {
+    let mut seen = Vec::new();
+    for c in commits {
+        let (_, alone, stderr) = check(dir, &["--commit", c]);
+        let at_commit = places(&alone);
+        let (_, range, stderr_range) = check(dir, &["--range", &format!("{base}..{c}")]);
+        assert_eq!(places(&range), at_commit, "{c}\n{stderr}\n{stderr_range}");
+        seen.push(at_commit);
+    }
+    seen
+}
+
 pub(crate) fn findings(json: &Value) -> Vec<Value> {
     json["findings"]
         .as_array()
@@ -834,15 +853,7 @@ fn a_range_of_one_environment_commits_agrees_with_a_check_of_each() {
     );
     commits.push(commit(&dir, "dev: Grafana's client redirects elsewhere"));
 
-    // Each commit's own check, against the range ending at it.
-    let mut seen = Vec::new();
-    for c in &commits {
-        let (_, alone, stderr) = check(&dir, &["--commit", c]);
-        let at_commit = places(&alone);
-        let (_, range, stderr_range) = check(&dir, &["--range", &format!("{base}..{c}")]);
-        assert_eq!(places(&range), at_commit, "{c}\n{stderr}\n{stderr_range}");
-        seen.push(at_commit);
-    }
+    let seen = agree_at_each_commit(&dir, &base, &commits, places);
     let sys026 = |env: &str| ("SOC-SYS-026".to_owned(), ingress(env));
     assert_eq!(seen[0], vec![sys026("dev")]);
     assert_eq!(seen[1], vec![sys026("dev"), sys026("prod")]);
@@ -890,14 +901,7 @@ fn what_each_application_says_is_kept_and_agrees_with_a_check_of_each_commit() {
     commits.push(commit(&dir, "dev: Airflow's store back"));
 
     let places = |json: &Value| unfixed(json, "file", |rule| rule.starts_with("SOC-SYS-"));
-    let mut seen = Vec::new();
-    for c in &commits {
-        let (_, alone, stderr) = check(&dir, &["--commit", c]);
-        let at_commit = places(&alone);
-        let (_, range, stderr_range) = check(&dir, &["--range", &format!("{base}..{c}")]);
-        assert_eq!(places(&range), at_commit, "{c}\n{stderr}\n{stderr_range}");
-        seen.push(at_commit);
-    }
+    let seen = agree_at_each_commit(&dir, &base, &commits, places);
     let at = |file: &str| {
         seen.iter()
             .map(|s| s.iter().any(|(_, f)| f == file))

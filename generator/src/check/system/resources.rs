@@ -816,45 +816,15 @@ fn saying(
 }
 
 /// Buckets, realms and certificate authorities of one modelled system.
-pub(crate) fn resolve(m: &mut Modelled, files: &Files, mut memo: Option<Memo<'_, '_, Saying>>) {
+pub(crate) fn resolve(m: &mut Modelled, files: &Files, memo: Option<Memo<'_, '_, Saying>>) {
     // What each Application's configuration says, with where, and the
     // realms of its objects: scanned per Application, and kept per
     // Application in a range.
-    let mut objects_of: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, o) in m.system.objects.iter().enumerate() {
-        objects_of.entry(o.app.as_str()).or_default().push(i);
-    }
-    let mut named: HashMap<&str, usize> = HashMap::new();
-    for app in &m.system.applications {
-        *named.entry(app.name.as_str()).or_default() += 1;
-    }
     let mut sayings: HashMap<&str, Vec<std::sync::Arc<Saying>>> = HashMap::new();
-    let mut described = BTreeSet::new();
-    for app in &m.system.applications {
-        // Two Applications of one name (an error ArgoCD reports) share
-        // their objects, which neither's model alone decides: their
-        // values are scanned each, the objects once, and nothing is kept.
-        let first = described.insert(app.name.as_str());
-        let objects = match objects_of.get(app.name.as_str()) {
-            Some(o) if first => o.as_slice(),
-            _ => &[],
-        };
-        let place = (app.at.file.clone(), app.at.line);
-        let found = match &mut memo {
-            Some(memo) if named.get(app.name.as_str()) == Some(&1) => {
-                memo.scan(files, &place, || saying(m, files, Some(app), objects))
-            }
-            _ => std::sync::Arc::new(saying(m, files, Some(app), objects)),
-        };
-        sayings.entry(app.name.as_str()).or_default().push(found);
-    }
-    for (name, objects) in &objects_of {
-        if !described.contains(name) {
-            sayings
-                .entry(name)
-                .or_default()
-                .push(std::sync::Arc::new(saying(m, files, None, objects)));
-        }
+    for (name, found) in super::scans::per_app(m, files, memo, |app, objects| {
+        saying(m, files, app, objects)
+    }) {
+        sayings.entry(name).or_default().push(found);
     }
     let mut said: BTreeMap<&str, Vec<&(At, Said)>> = BTreeMap::new();
     for (name, list) in &sayings {

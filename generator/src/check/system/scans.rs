@@ -12,10 +12,11 @@
 //! scan noted as read. A hit notes those files as read again, so the
 //! environment's judgement is keyed by them as if the scan had run.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use super::build::AppKey;
+use super::build::{AppKey, Modelled};
+use super::input::Application;
 use super::kustomize::Files;
 
 /// How many Applications' scans a table keeps before starting afresh.
@@ -103,4 +104,51 @@ impl<T> Memo<'_, '_, T> {
             }
         }
     }
+}
+
+/// One scan per Application of a system, `scan(app, objects)` given its
+/// description and its objects (indices), kept in a range: in the order
+/// of the Applications, each with its name; then one per Application the
+/// system has objects of but does not describe, with no description.
+///
+/// Two Applications of one name (an error ArgoCD reports) share their
+/// objects, which neither's model alone decides: each is scanned, the
+/// objects with the first, and neither is kept.
+pub(crate) fn per_app<'m, T>(
+    m: &'m Modelled,
+    files: &Files,
+    mut memo: Option<Memo<'_, '_, T>>,
+    mut scan: impl FnMut(Option<&'m Application>, &[usize]) -> T,
+) -> Vec<(&'m str, Arc<T>)> {
+    let mut objects_of: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, o) in m.system.objects.iter().enumerate() {
+        objects_of.entry(o.app.as_str()).or_default().push(i);
+    }
+    let mut named: HashMap<&str, usize> = HashMap::new();
+    for app in &m.system.applications {
+        *named.entry(app.name.as_str()).or_default() += 1;
+    }
+    let mut out = Vec::with_capacity(m.system.applications.len());
+    let mut described = BTreeSet::new();
+    for app in &m.system.applications {
+        let first = described.insert(app.name.as_str());
+        let objects = match objects_of.get(app.name.as_str()) {
+            Some(o) if first => o.as_slice(),
+            _ => &[],
+        };
+        let found = match &mut memo {
+            Some(memo) if named.get(app.name.as_str()) == Some(&1) => {
+                let place = (app.at.file.clone(), app.at.line);
+                memo.scan(files, &place, || scan(Some(app), objects))
+            }
+            _ => Arc::new(scan(Some(app), objects)),
+        };
+        out.push((app.name.as_str(), found));
+    }
+    for (name, objects) in &objects_of {
+        if !described.contains(name) {
+            out.push((*name, Arc::new(scan(None, objects))));
+        }
+    }
+    out
 }

@@ -364,45 +364,18 @@ fn named(
 fn addresses(
     m: &Modelled,
     files: &Files,
-    mut memo: Option<Memo<'_, '_, Named>>,
+    memo: Option<Memo<'_, '_, Named>>,
 ) -> Vec<(String, String, Found)> {
-    let mut objects_of: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, o) in m.system.objects.iter().enumerate() {
-        objects_of.entry(o.app.as_str()).or_default().push(i);
-    }
-    let mut names: HashMap<&str, usize> = HashMap::new();
-    for app in &m.system.applications {
-        *names.entry(app.name.as_str()).or_default() += 1;
-    }
     let mut by_app: HashMap<&str, std::sync::Arc<Named>> = HashMap::new();
     let mut found: Vec<(String, String, Found)> = Vec::new();
-    for app in &m.system.applications {
-        // Two Applications of one name (an error ArgoCD reports) share
-        // their objects, which neither's model alone decides: their values
-        // are scanned each, the objects once, and nothing is kept.
-        let first = !by_app.contains_key(app.name.as_str());
-        let objects = match objects_of.get(app.name.as_str()) {
-            Some(o) if first => o.as_slice(),
-            _ => &[],
-        };
-        let place = (app.at.file.clone(), app.at.line);
-        let n = match &mut memo {
-            Some(memo) if names.get(app.name.as_str()) == Some(&1) => {
-                memo.scan(files, &place, || named(m, files, Some(app), objects))
-            }
-            _ => std::sync::Arc::new(named(m, files, Some(app), objects)),
-        };
+    for (name, n) in
+        super::scans::per_app(m, files, memo, |app, objects| named(m, files, app, objects))
+    {
         for (ns, f) in &n.values {
-            found.push((app.name.clone(), ns.clone(), f.clone()));
+            found.push((name.to_owned(), ns.clone(), f.clone()));
         }
-        if first {
-            by_app.insert(app.name.as_str(), n);
-        }
-    }
-    for (name, objects) in &objects_of {
-        if !by_app.contains_key(name) {
-            by_app.insert(name, std::sync::Arc::new(named(m, files, None, objects)));
-        }
+        // The first of a name holds its objects.
+        by_app.entry(name).or_insert(n);
     }
     let mut ordinal: HashMap<&str, usize> = HashMap::new();
     for o in &m.system.objects {
