@@ -12,7 +12,6 @@
 //! kustomize, a missing file) is reported, never guessed.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use serde_json::Value;
@@ -34,13 +33,17 @@ pub(crate) struct Files<'a> {
     /// Scopes of custom kinds, from the CRDs known to the model.
     pub(crate) custom_scopes: HashMap<(String, String), Scope>,
     /// The files whose documents or contents were read since the last
-    /// [`Files::take_touched`]; `touched_all` when a part read every file.
-    touched: Mutex<BTreeSet<&'a str>>,
-    touched_all: AtomicBool,
-    /// What a nested part read (see [`Files::nested`]), noted in
-    /// `touched` as well.
-    inner: Mutex<Option<BTreeSet<&'a str>>>,
-    inner_all: AtomicBool,
+    /// [`Files::take_touched`], and whether a part read every file: the
+    /// first level, then one per part nested in it ([`Files::nested`]),
+    /// each noting what it and its own nested parts read.
+    touched: Mutex<Vec<Touched<'a>>>,
+}
+
+/// What one level of [`Files::touched`] noted.
+#[derive(Default)]
+struct Touched<'a> {
+    paths: BTreeSet<&'a str>,
+    all: bool,
 }
 
 impl<'a> Files<'a> {
@@ -54,60 +57,56 @@ impl<'a> Files<'a> {
             read: Mutex::default(),
             docs,
             custom_scopes,
-            touched: Mutex::default(),
-            touched_all: AtomicBool::new(false),
-            inner: Mutex::default(),
-            inner_all: AtomicBool::new(false),
+            touched: Mutex::new(vec![Touched::default()]),
+        }
+    }
+
+    /// Notes `paths` (and, with `all`, every file) as read, at every
+    /// open level.
+    fn note(&self, paths: impl IntoIterator<Item = &'a str> + Clone, all: bool) {
+        if let Ok(mut levels) = self.touched.lock() {
+            for level in levels.iter_mut() {
+                level.paths.extend(paths.clone());
+                level.all |= all;
+            }
         }
     }
 
     fn touch(&self, path: &'a str) {
-        if let Ok(mut t) = self.touched.lock() {
-            t.insert(path);
-        }
-        if let Ok(mut i) = self.inner.lock() {
-            if let Some(i) = i.as_mut() {
-                i.insert(path);
-            }
-        }
+        self.note([path], false);
     }
 
     /// `part()`, and the files it read (and whether that was every file),
     /// which are noted as read by the enclosing part too.
     pub(crate) fn nested<T>(&self, part: impl FnOnce() -> T) -> (T, BTreeSet<&'a str>, bool) {
-        if let Ok(mut i) = self.inner.lock() {
-            *i = Some(BTreeSet::new());
+        if let Ok(mut levels) = self.touched.lock() {
+            levels.push(Touched::default());
         }
-        self.inner_all.store(false, Ordering::Relaxed);
         let out = part();
-        let read = self
-            .inner
+        let level = self
+            .touched
             .lock()
             .ok()
-            .and_then(|mut i| i.take())
+            .and_then(|mut levels| (levels.len() > 1).then(|| levels.pop()).flatten())
             .unwrap_or_default();
-        (out, read, self.inner_all.swap(false, Ordering::Relaxed))
+        (out, level.paths, level.all)
     }
 
     /// What was read since the last call, and whether that was every file.
     pub(crate) fn take_touched(&self) -> (BTreeSet<&'a str>, bool) {
-        let touched = self
+        let first = self
             .touched
             .lock()
-            .map(|mut t| std::mem::take(&mut *t))
+            .ok()
+            .and_then(|mut levels| levels.first_mut().map(std::mem::take))
             .unwrap_or_default();
-        (touched, self.touched_all.swap(false, Ordering::Relaxed))
+        (first.paths, first.all)
     }
 
     /// Notes files as read since the last [`Files::take_touched`]: what a
     /// remembered result read when it was made.
-    pub(crate) fn note_touched(&self, paths: impl IntoIterator<Item = &'a str>, all: bool) {
-        if let Ok(mut t) = self.touched.lock() {
-            t.extend(paths);
-        }
-        if all {
-            self.touched_all.store(true, Ordering::Relaxed);
-        }
+    pub(crate) fn note_touched(&self, paths: BTreeSet<&'a str>, all: bool) {
+        self.note(paths.iter().copied(), all);
     }
 
     /// A file's contents, noted as read: a remembered model is reused only
@@ -146,8 +145,7 @@ impl<'a> Files<'a> {
 
     /// Every file's documents: whoever reads them reads every file.
     pub(crate) fn all_docs(&self) -> impl Iterator<Item = (&&'a str, &Vec<&'a Document>)> {
-        self.touched_all.store(true, Ordering::Relaxed);
-        self.inner_all.store(true, Ordering::Relaxed);
+        self.note([], true);
         self.docs.iter()
     }
 
