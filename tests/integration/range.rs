@@ -1002,3 +1002,67 @@ fn a_generators_source_edited_is_modelled_again() {
     let (_, range, stderr) = check(&dir, &["--range", &format!("{base}..HEAD")]);
     assert_eq!(rules(&range), rules(&alone), "{stderr}");
 }
+
+/// Commits that change only files holding no document (a README) reuse
+/// what the previous commit's repository rules and system model found,
+/// without reading every document again; a file the model reads whole (a
+/// generator's source), a document that no longer parses and a file list
+/// that changes are judged again. At every commit the range reports what
+/// a check of that commit reports.
+#[test]
+fn commits_to_files_without_documents_agree_with_a_check_of_each_commit() {
+    let (_tmp, dir) = repository();
+    let base = git(&dir, &["rev-parse", "HEAD"]);
+    let mut readme = 0;
+    let mut retitle = |dir: &Path| {
+        readme += 1;
+        edit(dir, "README.md", "# ", &format!("# ({readme}) "));
+        commit(dir, "Retitle the README")
+    };
+    let job = "spark/base/jobs/ingest_landing.py";
+    let limits = "platform/base/namespaces/core/limitrange.yaml";
+    let runbook = "runbooks/components/airflow.md";
+    let (job_text, limits_text, runbook_text) = (
+        fs_err::read_to_string(dir.join(job)).unwrap(),
+        fs_err::read_to_string(dir.join(limits)).unwrap(),
+        fs_err::read_to_string(dir.join(runbook)).unwrap(),
+    );
+    let mut commits = vec![retitle(&dir)];
+    fs_err::write(
+        dir.join(job),
+        format!("{job_text}URL = \"http://nothing.data-platform-processing.svc.cluster.local:8080/x\"\n"),
+    )
+    .unwrap();
+    commits.push(commit(&dir, "A job that calls nothing"));
+    commits.push(retitle(&dir));
+    edit(
+        &dir,
+        limits,
+        "  namespace: data-platform-core\n",
+        "  namespace: [data-platform-core\n",
+    );
+    commits.push(commit(&dir, "A LimitRange that does not parse"));
+    commits.push(retitle(&dir));
+    fs_err::remove_file(dir.join(runbook)).unwrap();
+    commits.push(commit(&dir, "No runbook for Airflow"));
+    commits.push(retitle(&dir));
+    fs_err::write(dir.join(job), job_text).unwrap();
+    fs_err::write(dir.join(limits), limits_text).unwrap();
+    fs_err::write(dir.join(runbook), runbook_text).unwrap();
+    commits.push(commit(&dir, "All back"));
+    commits.push(retitle(&dir));
+
+    let rules = |json: &Value| unfixed(json, "file", |_| true);
+    let seen = agree_at_each_commit(&dir, &base, &commits, rules);
+    let of = |list: &[(String, String)], rule: &str| list.iter().filter(|(r, _)| r == rule).count();
+    assert_eq!(seen[0], vec![]);
+    assert_eq!(of(&seen[1], "SOC-SYS-004"), 3, "{:?}", seen[1]);
+    assert_eq!(seen[2], seen[1]);
+    assert_eq!(of(&seen[3], "SOC-PARSE-001"), 1, "{:?}", seen[3]);
+    assert_eq!(of(&seen[3], "SOC-NS-003"), 1, "{:?}", seen[3]);
+    assert_eq!(seen[4], seen[3]);
+    assert_eq!(of(&seen[5], "SOC-OBS-002"), 3, "{:?}", seen[5]);
+    assert_eq!(seen[6], seen[5]);
+    assert_eq!(seen[7], vec![]);
+    assert_eq!(seen[8], vec![]);
+}

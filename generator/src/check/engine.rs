@@ -639,6 +639,23 @@ impl Embedded {
         (parts, groups)
     }
 
+    /// Whether the repository rules read the file at `path` holding `docs`
+    /// (besides its name, which is in the file list they all read): a
+    /// document of the parts' kinds, a file the content rules read, or a
+    /// critical component's values.
+    pub(crate) fn repository_reads(&self, path: &str, docs: &[Document]) -> bool {
+        content_file(path)
+            || self.critical.iter().any(|id| {
+                path.strip_prefix("components/")
+                    .and_then(|p| p.strip_prefix(id.as_str()))
+                    .is_some_and(|p| p == "/values.yaml" || p == "/values-prod.yaml")
+            })
+            || docs.iter().any(|d| {
+                (d.is_object() && STRUCTURE_KINDS.contains(&d.kind()))
+                    || CONTENT_KINDS.contains(&d.kind())
+            })
+    }
+
     /// Rules that span files, on the whole set of documents. With
     /// `versions`, each part's findings are remembered by the file versions
     /// it read.

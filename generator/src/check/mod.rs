@@ -10,6 +10,7 @@ pub mod cache;
 pub mod config;
 pub mod custom;
 pub mod data;
+mod delta;
 mod deployed;
 pub mod engine;
 pub mod exceptions;
@@ -204,6 +205,9 @@ pub struct Checker {
     spec_memo: Option<(String, Vec<Finding>)>,
     /// System findings per environment, by the digest of its model.
     system_memo: system::Memo,
+    /// In a range, the previous version's file versions and its
+    /// repository rules' findings (see [`delta`]).
+    previous: Option<delta::Previous>,
     facts: crate::core::charts::ChartFacts,
     disk: Option<cache::DiskCache>,
 }
@@ -304,6 +308,7 @@ impl Checker {
             spec_memo: None,
             kustomizations: Default::default(),
             system_memo: Default::default(),
+            previous: None,
             facts: crate::core::charts::ChartFacts::embedded(),
         })
     }
@@ -318,6 +323,7 @@ impl Checker {
     /// remembered from one version to the next.
     pub(crate) fn across_versions(&mut self) {
         self.system_memo.across_versions();
+        self.previous = Some(Default::default());
     }
 
     /// The active findings of a whole tree, from the disk cache: a range
@@ -593,6 +599,37 @@ impl Checker {
             }
         }
 
+        let delta = self.previous.as_mut().map(|p| p.advance(&keys));
+        // The previous version's repository findings, when the files this
+        // one changed hold nothing those rules read, in either version (a
+        // version no longer remembered may have).
+        let (cache, embedded) = (&self.cache, &self.embedded);
+        let read_by_rules = |key: &(String, String), fresh_now: bool| match cache.get(key) {
+            Some(hit) => embedded.repository_reads(&key.0, &hit.parsed.documents),
+            None if fresh_now => {
+                let range = fresh_ranges
+                    .get(key.0.as_str())
+                    .cloned()
+                    .unwrap_or_default();
+                embedded.repository_reads(&key.0, &fresh.documents[range])
+            }
+            None => true,
+        };
+        let repository_unchanged = self
+            .previous
+            .as_mut()
+            .and_then(|p| p.repository.take())
+            .filter(|_| {
+                let changed = delta.as_ref().and_then(|d| d.changed_from());
+                changed.is_some_and(|changed| {
+                    changed.iter().all(|(path, was)| {
+                        let now = versions.get(path).cloned().unwrap_or_default();
+                        !read_by_rules(&(path.clone(), was.clone()), false)
+                            && !read_by_rules(&(path.clone(), now), true)
+                    })
+                })
+            });
+
         // Custom resources against the tree's CRDs and the bundled ones,
         // file by file, remembered while the file and the CRDs are unchanged.
         let definitions = custom::Definitions::of(&documents);
@@ -654,8 +691,12 @@ impl Checker {
             &mut self.system_memo,
         );
         let (fresh_found, repository, simulated) = std::thread::scope(|scope| {
-            let repository =
-                scope.spawn(|| embedded.evaluate_repository(&documents, &paths, Some(&versions)));
+            // Remembered, or evaluated beside the simulation.
+            let repository = match repository_unchanged {
+                Some(found) => Ok(found),
+                None => Err(scope
+                    .spawn(|| embedded.evaluate_repository(&documents, &paths, Some(&versions)))),
+            };
             let simulated = system::evaluate(
                 embedded,
                 local,
@@ -664,6 +705,7 @@ impl Checker {
                 &versions,
                 facts,
                 memo,
+                delta.as_ref(),
             );
             let fresh_found = if fresh_keys.is_empty() {
                 Ok(Vec::new())
@@ -679,10 +721,18 @@ impl Checker {
                         found
                     })
             };
-            (fresh_found, join(repository), simulated)
+            let repository = match repository {
+                Ok(found) => Ok(found),
+                Err(evaluating) => join(evaluating),
+            };
+            (fresh_found, repository, simulated)
         });
         let fresh_found = fresh_found?;
-        findings.extend(repository?);
+        let repository = repository?;
+        if let Some(previous) = &mut self.previous {
+            previous.repository = Some(repository.clone());
+        }
+        findings.extend(repository);
         let simulated = simulated?;
         findings.extend(simulated.findings);
 

@@ -314,6 +314,15 @@ pub struct Memo {
     /// What the scans of each Application's configuration found, kept
     /// likewise.
     scans: Scans,
+    /// The key of the version evaluated last (under `read`), what it was
+    /// made of (each file's entry, in the files' order), the values files
+    /// of that version's Applications and the files holding them: the
+    /// next version's key is the same when the files it changed say what
+    /// they said (see `key_from_delta`).
+    last: Option<String>,
+    entries: Vec<String>,
+    values: HashSet<String>,
+    app_files: HashSet<String>,
     /// Whether each environment's judgement and each Application's model
     /// are remembered (a range: many versions of one repository). A
     /// single check does not pay for them in memory; a range's outcomes
@@ -373,7 +382,7 @@ const MEMO_BOUND: usize = 16;
 /// Models the repository and judges each environment. `versions` (path →
 /// blob id) keys what is remembered in `memo`.
 #[allow(clippy::too_many_arguments)]
-pub fn evaluate(
+pub(crate) fn evaluate(
     embedded: &Embedded,
     local: &Local,
     docs: &[&Document],
@@ -381,38 +390,90 @@ pub fn evaluate(
     versions: &HashMap<String, String>,
     facts: &ChartFacts,
     memo: &mut Memo,
+    delta: Option<&crate::check::delta::Delta>,
 ) -> Result<Simulated, PolicyError> {
+    // The file list is the previous version's and each changed file says
+    // what it said to the model: so is the key, without a pass over every
+    // document.
+    let unchanged = delta
+        .and_then(|d| d.changed())
+        .and_then(|changed| key_from_delta(memo, docs, files, versions, facts, changed));
+    let key = match unchanged {
+        Some(key) => key,
+        None => {
+            memo.values = wiring::values_files(docs);
+            memo.app_files = docs
+                .iter()
+                .filter(|d| d.kind() == "Application")
+                .map(|d| d.path.clone())
+                .collect();
+            let v = Versions::new(docs, files, &memo.values, versions, facts);
+            let (key, entries) = memo_key(&v, files, &memo.read, &mut memo.addresses);
+            memo.entries = entries;
+            key
+        }
+    };
+    memo.last = None;
+    if let Some(r) = memo.results.get(&key) {
+        let r = r.clone();
+        memo.last = Some(key);
+        let places = places_of(docs, r.findings.iter().map(|(f, _)| f.file.as_str()));
+        return Ok(placed(r, &places, Vec::new()));
+    }
     let places: HashMap<(&str, usize), &Document> = docs
         .iter()
         .map(|d| ((d.path.as_str(), d.line), *d))
         .collect();
-    let keys = Versions::new(docs, files, versions, facts);
-    let key = memo_key(&keys, files, &memo.read.clone(), memo);
-    let mut systems = Vec::new();
-    let remembered = match memo.results.get(&key) {
-        Some(r) => r.clone(),
-        None => {
-            let (r, modelled, read) =
-                simulate(embedded, local, docs, files, &keys, facts, &places, memo)?;
-            let key = memo_key(&keys, files, &read, memo);
-            memo.read = read;
-            // Bounded: a range returns to an earlier model rarely (a
-            // revert), and a result per commit would grow with the range.
-            if memo.results.len() >= MEMO_BOUND {
-                memo.results.clear();
-            }
-            if memo.by_input.len() >= 4 * MEMO_BOUND {
-                memo.by_input.clear();
-            }
-            if memo.addresses.len() >= 64 * MEMO_BOUND {
-                memo.addresses.clear();
-            }
-            memo.results.insert(key, r.clone());
-            systems = modelled;
-            r
-        }
+    // Taken out of the memo while the simulation fills it.
+    let values = std::mem::take(&mut memo.values);
+    let simulated = {
+        let keys = Versions::new(docs, files, &values, versions, facts);
+        simulate(embedded, local, docs, files, &keys, facts, &places, memo).map(
+            |(r, modelled, read)| {
+                let (key, entries) = memo_key(&keys, files, &read, &mut memo.addresses);
+                (r, modelled, read, key, entries)
+            },
+        )
     };
-    Ok(Simulated {
+    memo.values = values;
+    let (r, modelled, read, key, entries) = simulated?;
+    memo.read = read;
+    memo.entries = entries;
+    // Bounded: a range returns to an earlier model rarely (a revert), and
+    // a result per commit would grow with the range.
+    if memo.results.len() >= MEMO_BOUND {
+        memo.results.clear();
+    }
+    if memo.by_input.len() >= 4 * MEMO_BOUND {
+        memo.by_input.clear();
+    }
+    if memo.addresses.len() >= 64 * MEMO_BOUND {
+        memo.addresses.clear();
+    }
+    memo.results.insert(key.clone(), r.clone());
+    memo.last = Some(key);
+    Ok(placed(r, &places, modelled))
+}
+
+/// The documents of `files`, by place (file and line).
+fn places_of<'d, 'p>(
+    docs: &[&'d Document],
+    files: impl Iterator<Item = &'p str>,
+) -> HashMap<(&'d str, usize), &'d Document> {
+    let files: HashSet<&str> = files.collect();
+    docs.iter()
+        .filter(|d| files.contains(d.path.as_str()))
+        .map(|d| ((d.path.as_str(), d.line), *d))
+        .collect()
+}
+
+/// A remembered result, its findings placed on this version's lines.
+fn placed(
+    remembered: Remembered,
+    places: &HashMap<(&str, usize), &Document>,
+    systems: Vec<System>,
+) -> Simulated {
+    Simulated {
         findings: remembered
             .findings
             .into_iter()
@@ -426,14 +487,15 @@ pub fn evaluate(
             .collect(),
         not_modelled: remembered.not_modelled,
         systems,
-    })
+    }
 }
 
 /// What the model reads of each file, as text (see [`Memo`]).
 struct Versions<'k> {
     docs: &'k [&'k Document],
-    bytes: HashMap<&'k str, &'k [u8]>,
-    values: HashSet<String>,
+    files: &'k [(String, Vec<u8>)],
+    /// The Helm values files of the repository's Applications.
+    values: &'k HashSet<String>,
     with_documents: HashSet<&'k str>,
     versions: &'k HashMap<String, String>,
     facts: &'k ChartFacts,
@@ -443,16 +505,14 @@ impl<'k> Versions<'k> {
     fn new(
         docs: &'k [&'k Document],
         files: &'k [(String, Vec<u8>)],
+        values: &'k HashSet<String>,
         versions: &'k HashMap<String, String>,
         facts: &'k ChartFacts,
     ) -> Self {
         Versions {
             docs,
-            bytes: files
-                .iter()
-                .map(|(p, b)| (p.as_str(), b.as_slice()))
-                .collect(),
-            values: wiring::values_files(docs),
+            files,
+            values,
             with_documents: docs.iter().map(|d| d.path.as_str()).collect(),
             versions,
             facts,
@@ -489,38 +549,91 @@ impl<'k> Versions<'k> {
             .clone()
     }
 
-    /// A file's blob id.
+    /// A file's blob id (a check gives every file's).
     fn id(&self, path: &str) -> String {
         self.versions.get(path).cloned().unwrap_or_else(|| {
-            crate::git::blob_id(self.bytes.get(path).copied().unwrap_or_default())
+            let bytes = self.files.iter().find(|(p, _)| p == path);
+            crate::git::blob_id(bytes.map_or(&[][..], |(_, b)| b.as_slice()))
         })
     }
 
     /// The digest of every path, which the model reads as a listing.
     fn listing(&self) -> String {
-        let mut paths: Vec<&str> = self.bytes.keys().copied().collect();
+        let mut paths: Vec<&str> = self.files.iter().map(|(p, _)| p.as_str()).collect();
         paths.sort_unstable();
         crate::git::blob_id(paths.join("\n").as_bytes())
     }
 }
 
-/// The digest of what the model reads (see [`Memo`]).
+/// The digest of what the model reads (see [`Memo`]), and what it is made
+/// of: each file's entry, in the files' order.
 fn memo_key(
     v: &Versions,
     files: &[(String, Vec<u8>)],
     read: &BTreeSet<String>,
-    memo: &mut Memo,
-) -> String {
+    addresses: &mut HashMap<String, String>,
+) -> (String, Vec<String>) {
+    let entries: Vec<String> = files
+        .iter()
+        .map(|(path, _)| entry(v, path, read, addresses))
+        .collect();
     let mut text = String::new();
-    for (path, _) in files {
+    for ((path, _), entry) in files.iter().zip(&entries) {
         text.push_str(path);
         text.push(' ');
-        if read.contains(path) || v.with_documents.contains(path.as_str()) {
-            text.push_str(&v.of(path, read, &mut memo.addresses));
-        }
+        text.push_str(entry);
         text.push('\n');
     }
-    crate::git::blob_id(text.as_bytes())
+    (crate::git::blob_id(text.as_bytes()), entries)
+}
+
+/// What the model reads of the file at `path`: nothing for a file with no
+/// documents that it does not read whole.
+fn entry(
+    v: &Versions,
+    path: &str,
+    read: &BTreeSet<String>,
+    addresses: &mut HashMap<String, String>,
+) -> String {
+    if read.contains(path) || v.with_documents.contains(path) {
+        v.of(path, read, addresses)
+    } else {
+        String::new()
+    }
+}
+
+/// The key of this version, when it is the previous version's: the file
+/// list is the same and each changed file's entry is what it was. Files
+/// holding Applications decide which files are values files, so a change
+/// to one (in either version) is left to the whole key.
+fn key_from_delta(
+    memo: &mut Memo,
+    docs: &[&Document],
+    files: &[(String, Vec<u8>)],
+    versions: &HashMap<String, String>,
+    facts: &ChartFacts,
+    changed: &[String],
+) -> Option<String> {
+    let last = memo.last.as_ref()?;
+    if memo.entries.len() != files.len() || changed.iter().any(|c| memo.app_files.contains(c)) {
+        return None;
+    }
+    let own: Vec<&Document> = docs
+        .iter()
+        .copied()
+        .filter(|d| changed.contains(&d.path))
+        .collect();
+    if own.iter().any(|d| d.kind() == "Application") {
+        return None;
+    }
+    let v = Versions::new(&own, files, &memo.values, versions, facts);
+    for path in changed {
+        let i = files.iter().position(|(p, _)| p == path)?;
+        if entry(&v, path, &memo.read, &mut memo.addresses) != memo.entries[i] {
+            return None;
+        }
+    }
+    Some(last.clone())
 }
 
 /// The key of one environment's judgement (see [`Judgement`]).
