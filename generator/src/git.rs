@@ -286,7 +286,51 @@ pub struct CommitInfo {
 /// Listings of the subtrees of the last tree read (see
 /// [`Reader::files_with`]).
 #[derive(Default)]
-pub struct TreeMemo(HashMap<gix::ObjectId, std::rc::Rc<Vec<TreeFile>>>);
+pub struct TreeMemo(HashMap<gix::ObjectId, std::rc::Rc<Listing>>);
+
+/// One tree's entries: its files, and its folders by their own listing,
+/// shared with every tree that holds the same folder. A commit that
+/// changes one file reads the trees above it alone, and each of those
+/// lists its own entries, not every file below it.
+#[derive(Default)]
+struct Listing {
+    files: Vec<TreeFile>,
+    folders: Vec<(String, std::rc::Rc<Listing>)>,
+}
+
+impl Listing {
+    /// Every file below, its path under `prefix`; false when folders nest
+    /// deeper than the bound (a listing read at a shallow place may be
+    /// reused deeper, so the bound holds here too).
+    fn flatten(&self, prefix: &mut String, depth: usize, out: &mut Vec<TreeFile>) -> bool {
+        if depth > MAX_TREE_DEPTH {
+            return false;
+        }
+        let len = prefix.len();
+        for f in &self.files {
+            prefix.push_str(&f.path);
+            out.push(TreeFile {
+                path: prefix.clone(),
+                blob: f.blob.clone(),
+                link: f.link,
+            });
+            prefix.truncate(len);
+        }
+        for (name, listing) in &self.folders {
+            prefix.push_str(name);
+            prefix.push('/');
+            if !listing.flatten(prefix, depth + 1, out) {
+                return false;
+            }
+            prefix.truncate(len);
+        }
+        true
+    }
+}
+
+/// Git itself refuses paths this deep; a crafted tree cannot exhaust the
+/// stack.
+const MAX_TREE_DEPTH: usize = 256;
 
 /// A file of a commit's tree: path, blob id, and whether it is a symlink.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -533,35 +577,38 @@ impl Reader {
         let mut next = TreeMemo::default();
         let listing = self.subtree(tree, memo, &mut next, 0)?;
         *memo = next;
-        let mut out: Vec<TreeFile> = listing.iter().cloned().collect();
+        let mut out = Vec::new();
+        if !listing.flatten(&mut String::new(), 0, &mut out) {
+            return Err(self.err(
+                "tree",
+                format!("folders nest deeper than {MAX_TREE_DEPTH} levels"),
+            ));
+        }
         out.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(out)
     }
 
-    /// The files under one tree, paths relative to it.
+    /// The entries of one tree, and of the trees below it.
     fn subtree(
         &self,
         id: gix::ObjectId,
         previous: &TreeMemo,
         next: &mut TreeMemo,
         depth: usize,
-    ) -> Result<std::rc::Rc<Vec<TreeFile>>, GitError> {
-        // Git itself refuses paths this deep; a crafted tree cannot
-        // exhaust the stack.
-        const MAX_DEPTH: usize = 256;
+    ) -> Result<std::rc::Rc<Listing>, GitError> {
         if let Some(listing) = next.0.get(&id).or_else(|| previous.0.get(&id)) {
             let listing = listing.clone();
             next.0.insert(id, listing.clone());
             return Ok(listing);
         }
-        if depth > MAX_DEPTH {
+        if depth > MAX_TREE_DEPTH {
             return Err(self.err(
                 "tree",
-                format!("folders nest deeper than {MAX_DEPTH} levels"),
+                format!("folders nest deeper than {MAX_TREE_DEPTH} levels"),
             ));
         }
         let tree = self.repo.find_tree(id).map_err(|e| self.err("tree", e))?;
-        let mut out = Vec::new();
+        let mut listing = Listing::default();
         let mut subtrees = Vec::new();
         for entry in tree.iter() {
             let entry = entry.map_err(|e| self.err("tree", e))?;
@@ -570,7 +617,7 @@ impl Reader {
             if mode.is_tree() {
                 subtrees.push((name, entry.oid().to_owned()));
             } else if mode.is_blob() || mode.is_link() {
-                out.push(TreeFile {
+                listing.files.push(TreeFile {
                     path: name,
                     blob: entry.oid().to_string(),
                     link: mode.is_link(),
@@ -578,14 +625,10 @@ impl Reader {
             }
         }
         for (name, sub) in subtrees {
-            let listing = self.subtree(sub, previous, next, depth + 1)?;
-            out.extend(listing.iter().map(|f| TreeFile {
-                path: format!("{name}/{}", f.path),
-                blob: f.blob.clone(),
-                link: f.link,
-            }));
+            let below = self.subtree(sub, previous, next, depth + 1)?;
+            listing.folders.push((name, below));
         }
-        let listing = std::rc::Rc::new(out);
+        let listing = std::rc::Rc::new(listing);
         next.0.insert(id, listing.clone());
         Ok(listing)
     }

@@ -1066,3 +1066,60 @@ fn commits_to_files_without_documents_agree_with_a_check_of_each_commit() {
     assert_eq!(seen[7], vec![]);
     assert_eq!(seen[8], vec![]);
 }
+
+/// The folders a repository's GitOps objects apply decide whether a file
+/// that does not parse is denied or skipped. A range reuses them from the
+/// previous commit while the files it changes hold no such object: an
+/// Application moved onto a folder with an Ansible template denies it at
+/// that commit and at the README commits after it, and no more once it
+/// moves back, as a check of each commit says.
+#[test]
+fn the_folders_an_application_applies_are_followed_across_a_range() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("r");
+    fs_err::create_dir_all(&dir).unwrap();
+    git(&dir, &["init", "-q", "-b", "main"]);
+    git(&dir, &["config", "user.email", "ci@example.invalid"]);
+    git(&dir, &["config", "user.name", "CI"]);
+    let app = |path: &str| {
+        format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: web\n  namespace: argocd\nspec:\n  project: default\n  source:\n    repoURL: https://git.example.org/ops.git\n    targetRevision: main\n    path: {path}\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: web\n"
+        )
+    };
+    let files = [
+        ("argocd/web.yaml", app("apps")),
+        (
+            "apps/settings.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: web\ndata:\n  mode: fast\n".to_owned(),
+        ),
+        (
+            "ansible/users.yaml",
+            "{% for user in users %}\n- name: {{ user }}\n{% endfor %}\n".to_owned(),
+        ),
+        ("README.md", "# Operations\n".to_owned()),
+    ];
+    for (path, text) in &files {
+        let path = dir.join(path);
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(path, text).unwrap();
+    }
+    let base = commit(&dir, "Operations");
+    let mut readme = 0;
+    let mut retitle = |dir: &Path| {
+        readme += 1;
+        edit(dir, "README.md", "# ", &format!("# ({readme}) "));
+        commit(dir, "Retitle the README")
+    };
+    let mut commits = vec![retitle(&dir)];
+    fs_err::write(dir.join("argocd/web.yaml"), app("ansible")).unwrap();
+    commits.push(commit(&dir, "Deploy the Ansible folder"));
+    commits.push(retitle(&dir));
+    fs_err::write(dir.join("argocd/web.yaml"), app("apps")).unwrap();
+    commits.push(commit(&dir, "Back to apps"));
+    commits.push(retitle(&dir));
+
+    let unparsed = |json: &Value| unfixed(json, "file", |rule| rule == "SOC-PARSE-001");
+    let seen = agree_at_each_commit(&dir, &base, &commits, unparsed);
+    let denied = vec![("SOC-PARSE-001".to_owned(), "ansible/users.yaml".to_owned())];
+    assert_eq!(seen, [vec![], denied.clone(), denied, vec![], vec![]]);
+}

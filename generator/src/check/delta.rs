@@ -17,6 +17,9 @@ pub(crate) struct Previous {
     /// file list and some of the documents (see
     /// `Embedded::repository_reads`).
     pub(crate) repository: Option<Vec<crate::check::Finding>>,
+    /// The folders the previous version's GitOps objects apply whole (see
+    /// `deployed`), when its check needed them.
+    pub(crate) folders: Option<std::collections::BTreeSet<String>>,
 }
 
 /// How one version of the repository differs from the previous one.

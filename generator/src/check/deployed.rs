@@ -33,16 +33,13 @@ pub(crate) struct Deployed<'a> {
 }
 
 impl<'a> Deployed<'a> {
-    pub(crate) fn of(files: &[(String, Vec<u8>)], layout: &'a Layout, docs: &[&Document]) -> Self {
+    /// What `files` deploy, the folders being [`folders`]'s.
+    pub(crate) fn with(
+        files: &[(String, Vec<u8>)],
+        layout: &'a Layout,
+        folders: BTreeSet<String>,
+    ) -> Self {
         let socle_made = files.iter().any(|(p, _)| p == crate::lock::PATH);
-        // A repository socle made deploys everything it holds: its
-        // Applications' folders are not read (every document of every
-        // commit of a range would be).
-        let folders: BTreeSet<String> = if socle_made {
-            BTreeSet::new()
-        } else {
-            docs.iter().flat_map(|d| source_paths(d)).collect()
-        };
         let kustomizations = files.iter().any(|(p, _)| is_kustomization(p));
         Self {
             everything: socle_made || (folders.is_empty() && !kustomizations),
@@ -64,6 +61,22 @@ impl<'a> Deployed<'a> {
                         .is_some_and(|r| r.starts_with('/'))
             })
     }
+}
+
+/// The folders the GitOps objects of `docs` apply whole.
+pub(crate) fn folders(files: &[(String, Vec<u8>)], docs: &[&Document]) -> BTreeSet<String> {
+    // A repository socle made deploys everything it holds: its
+    // Applications' folders are not read (every document of every commit
+    // of a range would be).
+    if files.iter().any(|(p, _)| p == crate::lock::PATH) {
+        return BTreeSet::new();
+    }
+    docs.iter().flat_map(|d| source_paths(d)).collect()
+}
+
+/// Whether `doc` is a GitOps object that applies folders whole.
+pub(crate) fn applies_folders(doc: &Document) -> bool {
+    !source_paths(doc).is_empty()
 }
 
 /// The repository folders a GitOps object applies whole.

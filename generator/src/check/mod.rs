@@ -151,6 +151,9 @@ struct FileResult {
     findings: Vec<Finding>,
 }
 
+/// The rule of a file that does not parse.
+const PARSE_RULE: &str = "SOC-PARSE-001";
+
 fn join<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
     handle
         .join()
@@ -600,35 +603,52 @@ impl Checker {
         }
 
         let delta = self.previous.as_mut().map(|p| p.advance(&keys));
-        // The previous version's repository findings, when the files this
-        // one changed hold nothing those rules read, in either version (a
-        // version no longer remembered may have).
-        let (cache, embedded) = (&self.cache, &self.embedded);
-        let read_by_rules = |key: &(String, String), fresh_now: bool| match cache.get(key) {
-            Some(hit) => embedded.repository_reads(&key.0, &hit.parsed.documents),
-            None if fresh_now => {
+        // Whether no file this version changed holds, in either version,
+        // what `reads` says a part reads (a version no longer remembered
+        // may have): that part then sees the previous version's input.
+        let cache = &self.cache;
+        let documents_of = |key: &(String, String), now: bool| match cache.get(key) {
+            Some(hit) => Some(hit.parsed.documents.as_slice()),
+            // Not remembered: parsed now, or a previous version forgotten.
+            None if now => {
                 let range = fresh_ranges
                     .get(key.0.as_str())
                     .cloned()
                     .unwrap_or_default();
-                embedded.repository_reads(&key.0, &fresh.documents[range])
+                Some(&fresh.documents[range])
             }
-            None => true,
+            None => None,
         };
-        let repository_unchanged = self
-            .previous
-            .as_mut()
-            .and_then(|p| p.repository.take())
-            .filter(|_| {
-                let changed = delta.as_ref().and_then(|d| d.changed_from());
-                changed.is_some_and(|changed| {
-                    changed.iter().all(|(path, was)| {
-                        let now = versions.get(path).cloned().unwrap_or_default();
-                        !read_by_rules(&(path.clone(), was.clone()), false)
-                            && !read_by_rules(&(path.clone(), now), true)
-                    })
+        let unchanged_for = |reads: &dyn Fn(&str, &[parse::Document]) -> bool| {
+            let changed = delta.as_ref().and_then(|d| d.changed_from());
+            changed.is_some_and(|changed| {
+                changed.iter().all(|(path, was)| {
+                    let now = versions.get(path).cloned().unwrap_or_default();
+                    [(was.clone(), false), (now, true)]
+                        .into_iter()
+                        .all(|(version, now)| {
+                            documents_of(&(path.clone(), version), now)
+                                .is_some_and(|docs| !reads(path, docs))
+                        })
                 })
-            });
+            })
+        };
+        // The previous version's repository findings, and the folders its
+        // GitOps objects apply, when still this version's. Taken: a check
+        // that fails from here on, or does not need them, leaves none.
+        let embedded = &self.embedded;
+        let previous = self.previous.as_mut();
+        let (repository_unchanged, folders_unchanged) = match previous {
+            Some(p) => (
+                p.repository
+                    .take()
+                    .filter(|_| unchanged_for(&|path, docs| embedded.repository_reads(path, docs))),
+                p.folders.take().filter(|_| {
+                    unchanged_for(&|_, docs| docs.iter().any(deployed::applies_folders))
+                }),
+            ),
+            None => (None, None),
+        };
 
         // Custom resources against the tree's CRDs and the bundled ones,
         // file by file, remembered while the file and the CRDs are unchanged.
@@ -771,7 +791,21 @@ impl Checker {
         if combine {
             findings.extend(self.local.evaluate_combined(&documents));
         }
-        let deployed = deployed::Deployed::of(&input.files, &layout, &documents);
+        // Only a file that does not parse asks whether it is deployed, and
+        // the answer reads every document: asked only then.
+        let unparsed = |f: &Finding| f.rule == PARSE_RULE;
+        let deployed = (findings.iter().any(unparsed)
+            || fresh.findings.iter().any(unparsed)
+            || fresh_found.iter().any(unparsed)
+            || rendered_found.iter().any(unparsed))
+        .then(|| {
+            let folders =
+                folders_unchanged.unwrap_or_else(|| deployed::folders(&input.files, &documents));
+            if let Some(p) = &mut self.previous {
+                p.folders = Some(folders.clone());
+            }
+            deployed::Deployed::with(&input.files, &layout, folders)
+        });
         let kustomized = kustomized::Kustomized::of(&input.files, &documents, &layout);
         drop(documents);
         self.remember(fresh, fresh_keys, fresh_found, &mut findings, &mut skipped);
@@ -797,7 +831,7 @@ impl Checker {
         // A file nothing deploys is skipped, with the reason, when it does
         // not parse (see `deployed`).
         findings.retain(|f| {
-            if f.rule != "SOC-PARSE-001" || deployed.may_deploy(&f.file) {
+            if f.rule != PARSE_RULE || deployed.as_ref().is_none_or(|d| d.may_deploy(&f.file)) {
                 return true;
             }
             skipped.push((

@@ -577,14 +577,19 @@ fn memo_key(
         .iter()
         .map(|(path, _)| entry(v, path, read, addresses))
         .collect();
+    (digest(files, &entries), entries)
+}
+
+/// The digest of each file's path and entry.
+fn digest(files: &[(String, Vec<u8>)], entries: &[String]) -> String {
     let mut text = String::new();
-    for ((path, _), entry) in files.iter().zip(&entries) {
+    for ((path, _), entry) in files.iter().zip(entries) {
         text.push_str(path);
         text.push(' ');
         text.push_str(entry);
         text.push('\n');
     }
-    (crate::git::blob_id(text.as_bytes()), entries)
+    crate::git::blob_id(text.as_bytes())
 }
 
 /// What the model reads of the file at `path`: nothing for a file with no
@@ -602,10 +607,11 @@ fn entry(
     }
 }
 
-/// The key of this version, when it is the previous version's: the file
-/// list is the same and each changed file's entry is what it was. Files
-/// holding Applications decide which files are values files, so a change
-/// to one (in either version) is left to the whole key.
+/// The key of this version from the previous version's entries: the file
+/// list is the same, so only the changed files' entries are computed again
+/// (the previous key when none differs). Files holding Applications decide
+/// which files are values files, so a change to one (in either version) is
+/// left to the whole key.
 fn key_from_delta(
     memo: &mut Memo,
     docs: &[&Document],
@@ -626,14 +632,25 @@ fn key_from_delta(
     if own.iter().any(|d| d.kind() == "Application") {
         return None;
     }
+    let last = last.clone();
     let v = Versions::new(&own, files, &memo.values, versions, facts);
-    for path in changed {
-        let i = files.iter().position(|(p, _)| p == path)?;
-        if entry(&v, path, &memo.read, &mut memo.addresses) != memo.entries[i] {
-            return None;
+    let at: Vec<usize> = changed
+        .iter()
+        .map(|c| files.iter().position(|(p, _)| p == c))
+        .collect::<Option<_>>()?;
+    let mut same = true;
+    for (path, i) in changed.iter().zip(at) {
+        let now = entry(&v, path, &memo.read, &mut memo.addresses);
+        if now != memo.entries[i] {
+            memo.entries[i] = now;
+            same = false;
         }
     }
-    Some(last.clone())
+    Some(if same {
+        last
+    } else {
+        digest(files, &memo.entries)
+    })
 }
 
 /// The key of one environment's judgement (see [`Judgement`]).
