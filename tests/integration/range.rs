@@ -1075,12 +1075,6 @@ fn commits_to_files_without_documents_agree_with_a_check_of_each_commit() {
 /// moves back, as a check of each commit says.
 #[test]
 fn the_folders_an_application_applies_are_followed_across_a_range() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("r");
-    fs_err::create_dir_all(&dir).unwrap();
-    git(&dir, &["init", "-q", "-b", "main"]);
-    git(&dir, &["config", "user.email", "ci@example.invalid"]);
-    git(&dir, &["config", "user.name", "CI"]);
     let app = |path: &str| {
         format!(
             "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: web\n  namespace: argocd\nspec:\n  project: default\n  source:\n    repoURL: https://git.example.org/ops.git\n    targetRevision: main\n    path: {path}\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: web\n"
@@ -1098,12 +1092,7 @@ fn the_folders_an_application_applies_are_followed_across_a_range() {
         ),
         ("README.md", "# Operations\n".to_owned()),
     ];
-    for (path, text) in &files {
-        let path = dir.join(path);
-        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
-        fs_err::write(path, text).unwrap();
-    }
-    let base = commit(&dir, "Operations");
+    let (_tmp, dir, base) = plain_repository(&files);
     let mut readme = 0;
     let mut retitle = |dir: &Path| {
         readme += 1;
@@ -1122,4 +1111,62 @@ fn the_folders_an_application_applies_are_followed_across_a_range() {
     let seen = agree_at_each_commit(&dir, &base, &commits, unparsed);
     let denied = vec![("SOC-PARSE-001".to_owned(), "ansible/users.yaml".to_owned())];
     assert_eq!(seen, [vec![], denied.clone(), denied, vec![], vec![]]);
+}
+
+/// A repository socle did not make, committed with `files`: the temporary
+/// directory (kept alive by the caller), the repository and its commit.
+fn plain_repository(files: &[(&str, String)]) -> (tempfile::TempDir, std::path::PathBuf, String) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("r");
+    fs_err::create_dir_all(&dir).unwrap();
+    git(&dir, &["init", "-q", "-b", "main"]);
+    git(&dir, &["config", "user.email", "ci@example.invalid"]);
+    git(&dir, &["config", "user.name", "CI"]);
+    for (path, text) in files {
+        let path = dir.join(path);
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(path, text).unwrap();
+    }
+    let base = commit(&dir, "Operations");
+    (tmp, dir, base)
+}
+
+/// A repository with no Application has no system to model, which a
+/// range skips; one written into a file mid-range is modelled at its
+/// commit (a Service its Deployment calls that nothing creates), and no
+/// more once taken out.
+#[test]
+fn an_application_added_to_a_repository_without_one_is_modelled_at_its_commit() {
+    let web = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: web\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n        - name: web\n          image: nginx:1.27.0\n          env:\n            - name: API\n              value: http://api.web.svc.cluster.local:8080\n";
+    let app = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: web\n  namespace: argocd\nspec:\n  project: default\n  source:\n    repoURL: https://git.example.org/ops.git\n    targetRevision: main\n    path: apps\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: web\n";
+    // The Application comes and goes in a file that stays: the file list
+    // does not change, only what the file holds.
+    let later = "# ArgoCD's Application, once the cluster runs ArgoCD.\n";
+    let (_tmp, dir, base) = plain_repository(&[
+        ("apps/web.yaml", web.to_owned()),
+        ("argocd/web.yaml", later.to_owned()),
+        ("README.md", "# Operations\n".to_owned()),
+    ]);
+    let mut readme = 0;
+    let mut retitle = |dir: &Path| {
+        readme += 1;
+        edit(dir, "README.md", "# ", &format!("# ({readme}) "));
+        commit(dir, "Retitle the README")
+    };
+    let mut commits = vec![retitle(&dir)];
+    fs_err::write(dir.join("argocd/web.yaml"), app).unwrap();
+    commits.push(commit(&dir, "Deploy apps with ArgoCD"));
+    commits.push(retitle(&dir));
+    fs_err::write(dir.join("argocd/web.yaml"), later).unwrap();
+    commits.push(commit(&dir, "No ArgoCD"));
+    commits.push(retitle(&dir));
+
+    let system = |json: &Value| unfixed(json, "file", |rule| rule.starts_with("SOC-SYS-"));
+    let seen = agree_at_each_commit(&dir, &base, &commits, system);
+    let unserved = ("SOC-SYS-004".to_owned(), "apps/web.yaml".to_owned());
+    assert!(seen[1].contains(&unserved), "{:?}", seen[1]);
+    assert_eq!(seen[2], seen[1]);
+    assert_eq!(seen[0], vec![]);
+    assert_eq!(seen[3], vec![]);
+    assert_eq!(seen[4], vec![]);
 }

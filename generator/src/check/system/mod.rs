@@ -414,6 +414,13 @@ pub(crate) fn evaluate(
         }
     };
     memo.last = None;
+    // A system is modelled from its Applications: a repository with none
+    // (Flux, plain manifests) has nothing to simulate, and pays only for
+    // the key the next version's is patched from.
+    if memo.app_files.is_empty() {
+        memo.last = Some(key);
+        return Ok(Simulated::default());
+    }
     if let Some(r) = memo.results.get(&key) {
         let r = r.clone();
         memo.last = Some(key);
