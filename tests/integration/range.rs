@@ -1013,12 +1013,6 @@ fn a_generators_source_edited_is_modelled_again() {
 fn commits_to_files_without_documents_agree_with_a_check_of_each_commit() {
     let (_tmp, dir) = repository();
     let base = git(&dir, &["rev-parse", "HEAD"]);
-    let mut readme = 0;
-    let mut retitle = |dir: &Path| {
-        readme += 1;
-        edit(dir, "README.md", "# ", &format!("# ({readme}) "));
-        commit(dir, "Retitle the README")
-    };
     let job = "spark/base/jobs/ingest_landing.py";
     let limits = "platform/base/namespaces/core/limitrange.yaml";
     let runbook = "runbooks/components/airflow.md";
@@ -1027,14 +1021,14 @@ fn commits_to_files_without_documents_agree_with_a_check_of_each_commit() {
         fs_err::read_to_string(dir.join(limits)).unwrap(),
         fs_err::read_to_string(dir.join(runbook)).unwrap(),
     );
-    let mut commits = vec![retitle(&dir)];
+    let mut commits = vec![readme_commit(&dir)];
     fs_err::write(
         dir.join(job),
         format!("{job_text}URL = \"http://nothing.data-platform-processing.svc.cluster.local:8080/x\"\n"),
     )
     .unwrap();
     commits.push(commit(&dir, "A job that calls nothing"));
-    commits.push(retitle(&dir));
+    commits.push(readme_commit(&dir));
     edit(
         &dir,
         limits,
@@ -1042,15 +1036,15 @@ fn commits_to_files_without_documents_agree_with_a_check_of_each_commit() {
         "  namespace: [data-platform-core\n",
     );
     commits.push(commit(&dir, "A LimitRange that does not parse"));
-    commits.push(retitle(&dir));
+    commits.push(readme_commit(&dir));
     fs_err::remove_file(dir.join(runbook)).unwrap();
     commits.push(commit(&dir, "No runbook for Airflow"));
-    commits.push(retitle(&dir));
+    commits.push(readme_commit(&dir));
     fs_err::write(dir.join(job), job_text).unwrap();
     fs_err::write(dir.join(limits), limits_text).unwrap();
     fs_err::write(dir.join(runbook), runbook_text).unwrap();
     commits.push(commit(&dir, "All back"));
-    commits.push(retitle(&dir));
+    commits.push(readme_commit(&dir));
 
     let rules = |json: &Value| unfixed(json, "file", |_| true);
     let seen = agree_at_each_commit(&dir, &base, &commits, rules);
@@ -1093,19 +1087,13 @@ fn the_folders_an_application_applies_are_followed_across_a_range() {
         ("README.md", "# Operations\n".to_owned()),
     ];
     let (_tmp, dir, base) = plain_repository(&files);
-    let mut readme = 0;
-    let mut retitle = |dir: &Path| {
-        readme += 1;
-        edit(dir, "README.md", "# ", &format!("# ({readme}) "));
-        commit(dir, "Retitle the README")
-    };
-    let mut commits = vec![retitle(&dir)];
+    let mut commits = vec![readme_commit(&dir)];
     fs_err::write(dir.join("argocd/web.yaml"), app("ansible")).unwrap();
     commits.push(commit(&dir, "Deploy the Ansible folder"));
-    commits.push(retitle(&dir));
+    commits.push(readme_commit(&dir));
     fs_err::write(dir.join("argocd/web.yaml"), app("apps")).unwrap();
     commits.push(commit(&dir, "Back to apps"));
-    commits.push(retitle(&dir));
+    commits.push(readme_commit(&dir));
 
     let unparsed = |json: &Value| unfixed(json, "file", |rule| rule == "SOC-PARSE-001");
     let seen = agree_at_each_commit(&dir, &base, &commits, unparsed);
@@ -1147,19 +1135,13 @@ fn an_application_added_to_a_repository_without_one_is_modelled_at_its_commit() 
         ("argocd/web.yaml", later.to_owned()),
         ("README.md", "# Operations\n".to_owned()),
     ]);
-    let mut readme = 0;
-    let mut retitle = |dir: &Path| {
-        readme += 1;
-        edit(dir, "README.md", "# ", &format!("# ({readme}) "));
-        commit(dir, "Retitle the README")
-    };
-    let mut commits = vec![retitle(&dir)];
+    let mut commits = vec![readme_commit(&dir)];
     fs_err::write(dir.join("argocd/web.yaml"), app).unwrap();
     commits.push(commit(&dir, "Deploy apps with ArgoCD"));
-    commits.push(retitle(&dir));
+    commits.push(readme_commit(&dir));
     fs_err::write(dir.join("argocd/web.yaml"), later).unwrap();
     commits.push(commit(&dir, "No ArgoCD"));
-    commits.push(retitle(&dir));
+    commits.push(readme_commit(&dir));
 
     let system = |json: &Value| unfixed(json, "file", |rule| rule.starts_with("SOC-SYS-"));
     let seen = agree_at_each_commit(&dir, &base, &commits, system);
@@ -1169,4 +1151,12 @@ fn an_application_added_to_a_repository_without_one_is_modelled_at_its_commit() 
     assert_eq!(seen[0], vec![]);
     assert_eq!(seen[3], vec![]);
     assert_eq!(seen[4], vec![]);
+}
+
+/// A commit that changes the README alone: a file holding no document.
+fn readme_commit(dir: &Path) -> String {
+    let path = dir.join("README.md");
+    let text = fs_err::read_to_string(&path).unwrap();
+    fs_err::write(&path, format!("{text}\nOne more line.\n")).unwrap();
+    commit(dir, "A line in the README")
 }
