@@ -299,12 +299,25 @@ struct Listing {
 }
 
 impl Listing {
-    /// Every file below, its path under `prefix`; false when folders nest
-    /// deeper than the bound (a listing read at a shallow place may be
-    /// reused deeper, so the bound holds here too).
-    fn flatten(&self, prefix: &mut String, depth: usize, out: &mut Vec<TreeFile>) -> bool {
+    /// Every file below, its path under `prefix`, or the bound it would
+    /// pass: folders nested too deep (a listing read at a shallow place
+    /// may be reused deeper, so the bound holds here too), or too many
+    /// files (a tree may name one folder many times, and each of those
+    /// folders the next: a few kilobytes of trees can list billions of
+    /// files).
+    fn flatten(
+        &self,
+        prefix: &mut String,
+        depth: usize,
+        out: &mut Vec<TreeFile>,
+    ) -> Result<(), String> {
         if depth > MAX_TREE_DEPTH {
-            return false;
+            return Err(format!("folders nest deeper than {MAX_TREE_DEPTH} levels"));
+        }
+        if out.len() + self.files.len() > MAX_TREE_FILES {
+            return Err(format!(
+                "the tree lists more than {MAX_TREE_FILES} files (folders repeated under many names?)"
+            ));
         }
         let len = prefix.len();
         for f in &self.files {
@@ -319,18 +332,21 @@ impl Listing {
         for (name, listing) in &self.folders {
             prefix.push_str(name);
             prefix.push('/');
-            if !listing.flatten(prefix, depth + 1, out) {
-                return false;
-            }
+            listing.flatten(prefix, depth + 1, out)?;
             prefix.truncate(len);
         }
-        true
+        Ok(())
     }
 }
 
 /// Git itself refuses paths this deep; a crafted tree cannot exhaust the
 /// stack.
 const MAX_TREE_DEPTH: usize = 256;
+
+/// Far above any repository's files (the Linux kernel's tree lists under
+/// 100,000): a listing this long would take about 100 MB before a single
+/// file is read.
+const MAX_TREE_FILES: usize = 500_000;
 
 /// A file of a commit's tree: path, blob id, and whether it is a symlink.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -578,12 +594,9 @@ impl Reader {
         let listing = self.subtree(tree, memo, &mut next, 0)?;
         *memo = next;
         let mut out = Vec::new();
-        if !listing.flatten(&mut String::new(), 0, &mut out) {
-            return Err(self.err(
-                "tree",
-                format!("folders nest deeper than {MAX_TREE_DEPTH} levels"),
-            ));
-        }
+        listing
+            .flatten(&mut String::new(), 0, &mut out)
+            .map_err(|bound| self.err("tree", bound))?;
         out.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(out)
     }

@@ -1160,3 +1160,46 @@ fn readme_commit(dir: &Path) -> String {
     fs_err::write(&path, format!("{text}\nOne more line.\n")).unwrap();
     commit(dir, "A line in the README")
 }
+
+/// `git mktree` in `dir` on `entries` (mode, type, id, name).
+fn mktree(dir: &Path, entries: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .arg("mktree")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(entries.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A tree may name one folder many times, and each of those folders the
+/// next: six levels of ten names list a million files from a few
+/// kilobytes of trees. Listing them would take the machine's memory; the
+/// check stops at its bound and says which.
+#[test]
+fn a_tree_that_lists_too_many_files_is_refused_with_its_bound() {
+    let (_tmp, dir, _) = plain_repository(&[("README.md", "# Operations\n".to_owned())]);
+    let blob = git(&dir, &["rev-parse", "HEAD:README.md"]);
+    let mut tree = mktree(&dir, &format!("100644 blob {blob}\tREADME.md\n"));
+    for _ in 0..6 {
+        let entries: String = (0..10)
+            .map(|i| format!("040000 tree {tree}\td{i}\n"))
+            .collect();
+        tree = mktree(&dir, &entries);
+    }
+    let bomb = git(&dir, &["commit-tree", &tree, "-m", "A million files"]);
+    let (code, _, stderr) = check(&dir, &["--commit", &bomb]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("more than 500000 files"), "{stderr}");
+}
