@@ -5,8 +5,8 @@
 //! list and some of the documents (the repository rules, the key of the
 //! system simulation) often see exactly what they saw for the previous
 //! version. Knowing it from the few files that changed spares them a pass
-//! over every document of the repository that would only tell them so,
-//! which is most of what such a commit costs.
+//! over every document of the repository that would only tell them so: a
+//! third of what such a commit cost.
 
 /// The versions of the previous tree's files, in its order, and what its
 /// check found that the next version may reuse.
