@@ -717,7 +717,7 @@ impl Checker {
                 None => Err(scope
                     .spawn(|| embedded.evaluate_repository(&documents, &paths, Some(&versions)))),
             };
-            let simulated = system::evaluate(
+            let simulated = system::evaluate_after(
                 embedded,
                 local,
                 &documents,

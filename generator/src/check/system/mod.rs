@@ -381,8 +381,22 @@ const MEMO_BOUND: usize = 16;
 
 /// Models the repository and judges each environment. `versions` (path →
 /// blob id) keys what is remembered in `memo`.
+pub fn evaluate(
+    embedded: &Embedded,
+    local: &Local,
+    docs: &[&Document],
+    files: &[(String, Vec<u8>)],
+    versions: &HashMap<String, String>,
+    facts: &ChartFacts,
+    memo: &mut Memo,
+) -> Result<Simulated, PolicyError> {
+    evaluate_after(embedded, local, docs, files, versions, facts, memo, None)
+}
+
+/// The same, for a version of a range: `delta` is what changed since the
+/// version `memo` last saw.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn evaluate(
+pub(crate) fn evaluate_after(
     embedded: &Embedded,
     local: &Local,
     docs: &[&Document],
