@@ -28,7 +28,6 @@ pub(crate) struct Delta {
     /// `None` when the file list itself changed (or there is no previous
     /// version), which every part reads.
     changed: Option<Vec<(String, String)>>,
-    paths: Vec<String>,
 }
 
 impl Previous {
@@ -39,10 +38,7 @@ impl Previous {
             self.keys.len() == keys.len() && self.keys.iter().zip(keys).all(|(a, b)| a.0 == b.0);
         if !same_list {
             self.keys = keys.to_vec();
-            return Delta {
-                changed: None,
-                paths: Vec::new(),
-            };
+            return Delta { changed: None };
         }
         let mut changed = Vec::new();
         for (old, new) in self.keys.iter_mut().zip(keys) {
@@ -52,19 +48,14 @@ impl Previous {
             }
         }
         Delta {
-            paths: changed.iter().map(|(p, _)| p.clone()).collect(),
             changed: Some(changed),
         }
     }
 }
 
 impl Delta {
-    /// The files whose version changed, when the file list did not.
-    pub(crate) fn changed(&self) -> Option<&[String]> {
-        self.changed.as_ref().map(|_| self.paths.as_slice())
-    }
-
-    /// The same, each with its previous version.
+    /// The files whose version changed, each with its previous version,
+    /// when the file list did not change.
     pub(crate) fn changed_from(&self) -> Option<&[(String, String)]> {
         self.changed.as_deref()
     }
@@ -73,6 +64,12 @@ impl Delta {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn paths(delta: &Delta) -> Option<Vec<&str>> {
+        delta
+            .changed_from()
+            .map(|c| c.iter().map(|(p, _)| p.as_str()).collect())
+    }
 
     fn keys(list: &[(&str, &str)]) -> Vec<(String, String)> {
         list.iter()
@@ -84,15 +81,15 @@ mod tests {
     fn the_changed_files_are_named_with_their_previous_version() {
         let mut previous = Previous::default();
         let first = previous.advance(&keys(&[("README.md", "a"), ("ns.yaml", "b")]));
-        assert_eq!(first.changed(), None, "no previous version");
+        assert_eq!(paths(&first), None, "no previous version");
         let readme = previous.advance(&keys(&[("README.md", "c"), ("ns.yaml", "b")]));
-        assert_eq!(readme.changed(), Some(&["README.md".to_owned()][..]));
+        assert_eq!(paths(&readme), Some(vec!["README.md"]));
         assert_eq!(
             readme.changed_from(),
             Some(&[("README.md".to_owned(), "a".to_owned())][..])
         );
         let same = previous.advance(&keys(&[("README.md", "c"), ("ns.yaml", "b")]));
-        assert_eq!(same.changed(), Some(&[][..]));
+        assert_eq!(paths(&same), Some(vec![]));
         let both = previous.advance(&keys(&[("README.md", "d"), ("ns.yaml", "e")]));
         assert_eq!(
             both.changed_from(),
@@ -110,12 +107,12 @@ mod tests {
         let mut previous = Previous::default();
         previous.advance(&keys(&[("a.md", "1"), ("ns.yaml", "1")]));
         let added = previous.advance(&keys(&[("a.md", "1"), ("b.md", "1"), ("ns.yaml", "1")]));
-        assert_eq!(added.changed(), None);
+        assert_eq!(paths(&added), None);
         let removed = previous.advance(&keys(&[("a.md", "1"), ("ns.yaml", "1")]));
-        assert_eq!(removed.changed(), None);
+        assert_eq!(paths(&removed), None);
         let renamed = previous.advance(&keys(&[("c.md", "1"), ("ns.yaml", "1")]));
-        assert_eq!(renamed.changed(), None);
+        assert_eq!(paths(&renamed), None);
         let after = previous.advance(&keys(&[("c.md", "2"), ("ns.yaml", "1")]));
-        assert_eq!(after.changed(), Some(&["c.md".to_owned()][..]));
+        assert_eq!(paths(&after), Some(vec!["c.md"]));
     }
 }

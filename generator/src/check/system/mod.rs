@@ -410,7 +410,7 @@ pub(crate) fn evaluate_after(
     // what it said to the model: so is the key, without a pass over every
     // document.
     let unchanged = delta
-        .and_then(|d| d.changed())
+        .and_then(|d| d.changed_from())
         .and_then(|changed| key_from_delta(memo, docs, files, versions, facts, changed));
     let key = match unchanged {
         Some(key) => key,
@@ -639,16 +639,17 @@ fn key_from_delta(
     files: &[(String, Vec<u8>)],
     versions: &HashMap<String, String>,
     facts: &ChartFacts,
-    changed: &[String],
+    changed: &[(String, String)],
 ) -> Option<String> {
     let last = memo.last.as_ref()?;
-    if memo.entries.len() != files.len() || changed.iter().any(|c| memo.app_files.contains(c)) {
+    if memo.entries.len() != files.len() || changed.iter().any(|(c, _)| memo.app_files.contains(c))
+    {
         return None;
     }
     let own: Vec<&Document> = docs
         .iter()
         .copied()
-        .filter(|d| changed.contains(&d.path))
+        .filter(|d| changed.iter().any(|(c, _)| *c == d.path))
         .collect();
     if own.iter().any(|d| d.kind() == "Application") {
         return None;
@@ -657,10 +658,10 @@ fn key_from_delta(
     let v = Versions::new(&own, files, &memo.values, versions, facts);
     let at: Vec<usize> = changed
         .iter()
-        .map(|c| files.iter().position(|(p, _)| p == c))
+        .map(|(c, _)| files.iter().position(|(p, _)| p == c))
         .collect::<Option<_>>()?;
     let mut same = true;
-    for (path, i) in changed.iter().zip(at) {
+    for ((path, _), i) in changed.iter().zip(at) {
         let now = entry(&v, path, &memo.read, &mut memo.addresses);
         if now != memo.entries[i] {
             memo.entries[i] = now;
