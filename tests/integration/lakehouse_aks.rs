@@ -530,7 +530,7 @@ fn aks_needs_its_subscription_and_tenant_and_refuses_other_clouds_fields() {
     );
     assert_eq!(code, 2, "{err}");
     assert!(
-        err.contains("cloud.client_ids.elasticsaerch: not a managed identity of this blueprint's Terraform; its identities: external-secrets, elasticsearch"),
+        err.contains("cloud.client_ids.elasticsaerch: not a managed identity of this environment's Terraform; its identities: elasticsearch, external-secrets"),
         "{err}"
     );
     // And on another cloud, Azure's fields are refused.

@@ -8,11 +8,13 @@ use crate::support::{check_json, finds, materialise, socle_in, text, tool};
 
 const OPERATOR_ID: &str = "0b1c2d3e-4f5a-4b6c-9d7e-8f9a0b1c2d3e";
 const VELERO_ID: &str = "2d3e4f5a-6b7c-4d8e-9f0a-b1c2d3e4f5a6";
+const LOKI_ID: &str = "3e4f5a6b-7c8d-4e9f-8a0b-c1d2e3f4a5b6";
+const AIRFLOW_ID: &str = "4f5a6b7c-8d9e-4f0a-9b1c-d2e3f4a5b6c7";
 
 /// The example with prod on AKS, its identities' client IDs given.
 pub fn spec() -> String {
     crate::cloud::eks_spec_with(&format!(
-        "  - name: prod\n    target: aks\n    cloud: {{subscription: 4f6c2a1e-8b7d-4c3a-9e21-5d0b7a6c9f13, tenant: 9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d, region: francecentral, vpc_cidr: 10.30.0.0/16,\n             client_ids: {{external-secrets: {OPERATOR_ID}, velero: {VELERO_ID}}}}}\n"
+        "  - name: prod\n    target: aks\n    cloud: {{subscription: 4f6c2a1e-8b7d-4c3a-9e21-5d0b7a6c9f13, tenant: 9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d, region: francecentral, vpc_cidr: 10.30.0.0/16,\n             client_ids: {{external-secrets: {OPERATOR_ID}, velero: {VELERO_ID}, loki: {LOKI_ID}, airflow: {AIRFLOW_ID}}}}}\n"
     ))
 }
 
@@ -212,5 +214,195 @@ fn the_platforms_aks_terraform_parses_and_passes_checkov() {
     assert!(
         readme.contains("terraform output -json client_ids"),
         "{readme}"
+    );
+}
+
+/// Loki's buckets and Airflow's task logs are containers of the data
+/// account, each consumer signing in as a managed identity of its own,
+/// federated with its service accounts one after the other; MinIO keeps
+/// the buckets whose consumers need keys, and no key is issued, stored or
+/// read for what moved.
+#[test]
+fn loki_and_airflow_keep_their_buckets_in_azure_storage_as_their_own_identities() {
+    let files = crate::support::render_platform_aks();
+    let buckets = text(&files, "terraform/prod/buckets.tf");
+    for want in [
+        "resource \"azurerm_storage_account\" \"data\"",
+        "name                     = \"acmeproddata\"",
+        "shared_access_key_enabled         = false",
+        "public_network_access_enabled = false",
+        "name                  = \"acme-prod-loki-chunks\"",
+        "name                  = \"acme-prod-airflow-logs\"",
+        "resource \"azurerm_private_endpoint\" \"data\"",
+    ] {
+        assert!(buckets.contains(want), "{want} in {buckets}");
+    }
+    let identity = text(&files, "terraform/prod/identity.tf");
+    for want in [
+        "subject                   = \"system:serviceaccount:data-platform-observability:loki\"",
+        "subject                   = \"system:serviceaccount:data-platform-core:airflow-worker\"",
+        "depends_on = [azurerm_federated_identity_credential.airflow_airflow_triggerer]",
+        "scope                = azurerm_storage_container.airflow_logs.id",
+    ] {
+        assert!(identity.contains(want), "{want} in {identity}");
+    }
+    // The first of an identity's credentials waits for none.
+    let first = identity
+        .split(
+            "resource \"azurerm_federated_identity_credential\" \"airflow_airflow_api_server\" {",
+        )
+        .nth(1)
+        .and_then(|rest| rest.split("\n}\n").next())
+        .expect("the first credential");
+    assert!(!first.contains("depends_on"), "{first}");
+    let outputs = text(&files, "terraform/prod/outputs.tf");
+    assert!(
+        outputs.contains("{ \"loki\" = azurerm_user_assigned_identity.loki.client_id },"),
+        "{outputs}"
+    );
+
+    let loki = text(&files, "components/loki/values-prod.yaml");
+    for want in [
+        "type: azure",
+        "accountName: acmeproddata",
+        "useFederatedToken: true",
+        "object_store: azure",
+        "delete_request_store: azure",
+        "azure.workload.identity/use: \"true\"",
+        &format!("azure.workload.identity/client-id: \"{LOKI_ID}\""),
+    ] {
+        assert!(loki.contains(want), "{want} in {loki}");
+    }
+    let airflow = text(&files, "components/airflow/values-prod.yaml");
+    for want in [
+        "remote_base_log_folder: wasb://task-logs",
+        "remote_wasb_log_container: acme-prod-airflow-logs",
+    ] {
+        assert!(airflow.contains(want), "{want} in {airflow}");
+    }
+    // Each of the four accounts: its label and its client ID.
+    assert_eq!(
+        airflow
+            .matches(&format!(
+                "azure.workload.identity/client-id: \"{AIRFLOW_ID}\""
+            ))
+            .count(),
+        4,
+        "{airflow}"
+    );
+    let connection = text(
+        &files,
+        "components/airflow/manifests/prod/externalsecrets.yaml",
+    );
+    assert!(
+        connection.contains("{\"conn_type\": \"wasb\", \"login\": \"acmeproddata\", \"host\": \"https://acmeproddata.blob.core.windows.net/\"}"),
+        "{connection}"
+    );
+    assert!(!connection.contains("s3AccessKey"), "{connection}");
+    // MinIO grants no one what moved; staging, on its own cluster, keeps it.
+    let policies = text(&files, "components/minio/manifests/prod/policies.yaml");
+    assert!(!policies.contains("loki-chunks"), "{policies}");
+    assert!(!policies.contains("airflow-logs"), "{policies}");
+    assert!(
+        text(&files, "components/minio/manifests/staging/policies.yaml").contains("loki-chunks")
+    );
+}
+
+/// What socle check proves of the containers' consumers: the role each
+/// use needs, and, on every account federated with their identity, the
+/// webhook's label and the client ID.
+#[test]
+fn socle_check_judges_loki_and_airflow_on_their_containers() {
+    let files = crate::support::render_platform_aks();
+    let role = "resource \"azurerm_role_assignment\" \"airflow_writes_airflow_logs\" {\n  scope                = azurerm_storage_container.airflow_logs.id\n  role_definition_name = \"Storage Blob Data Contributor\"";
+    let reader = crate::support::with_replaced(
+        &files,
+        "terraform/prod/identity.tf",
+        role,
+        &role.replace("Contributor", "Reader"),
+    );
+    let (code, findings) = check_json(&reader);
+    assert_eq!(code, 1);
+    assert!(
+        finds(
+            &findings,
+            "SOC-SYS-028",
+            &[
+                "airflow-prod",
+                "acme-prod-airflow-logs",
+                "hold only Storage Blob Data Reader"
+            ]
+        ),
+        "{findings:#?}"
+    );
+    // The task pods' label, on the workers' values only.
+    let label = "workers:\n  resources:";
+    let airflow = text(&files, "components/airflow/values-prod.yaml");
+    let at = airflow.find(label).expect("workers");
+    let unlabelled_text = format!(
+        "{}{}",
+        &airflow[..at],
+        airflow[at..].replacen(
+            "    azure.workload.identity/use: \"true\"\n",
+            "    azure.workload.identity/use: \"false\"\n",
+            1
+        )
+    );
+    let mut unlabelled = files.clone();
+    unlabelled.insert(
+        "components/airflow/values-prod.yaml".into(),
+        unlabelled_text.into_bytes(),
+    );
+    let (code, findings) = check_json(&unlabelled);
+    assert_eq!(code, 1);
+    assert!(
+        finds(
+            &findings,
+            "SOC-SYS-031",
+            &[
+                "data-platform-core/airflow-worker",
+                "lack the label azure.workload.identity/use"
+            ]
+        ),
+        "{findings:#?}"
+    );
+    assert!(
+        !finds(&findings, "SOC-SYS-031", &["airflow-api-server"]),
+        "{findings:#?}"
+    );
+    let anonymous = crate::support::with_replaced(
+        &files,
+        "components/loki/values-prod.yaml",
+        &format!("    azure.workload.identity/client-id: \"{LOKI_ID}\"\n"),
+        "    azure.workload.identity/client-id: \"\"\n",
+    );
+    let (code, findings) = check_json(&anonymous);
+    assert_eq!(code, 1);
+    assert!(
+        finds(
+            &findings,
+            "SOC-SYS-030",
+            &["data-platform-observability/loki", "has no client ID"]
+        ),
+        "{findings:#?}"
+    );
+}
+
+/// A client ID for an identity prod's Terraform does not create is
+/// refused, naming those it does: the blueprint's and the containers'
+/// consumers'.
+#[test]
+fn a_client_id_for_no_identity_of_the_environment_is_refused() {
+    let typo = spec().replace("loki: ", "lokii: ");
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs_err::write(dir.path().join("socle.yaml"), typo).expect("spec");
+    let (code, _, err) = socle_in(
+        dir.path(),
+        &["new", "--spec", "socle.yaml", "--no-git", "--out", "out"],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("cloud.client_ids.lokii: not a managed identity of this environment's Terraform; its identities: airflow, external-secrets, loki, velero"),
+        "{err}"
     );
 }

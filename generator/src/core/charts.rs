@@ -159,9 +159,52 @@ pub struct Chart {
     /// with one account per component).
     #[serde(default)]
     pub service_accounts: Vec<String>,
+    /// Where the values configure an account and label its pods, for the
+    /// accounts a cloud's workload identity needs annotated and labelled:
+    /// the other workloads' accounts, and the main one where its pods take
+    /// their labels from elsewhere than `podLabels`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub account_values: Vec<AccountValues>,
+}
+
+/// Where a chart's values configure one of its accounts, and label the
+/// pods running under it.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountValues {
+    pub account: String,
+    /// The dotted path of the account's `name` and `annotations`.
+    pub values: String,
+    /// The dotted paths of the label maps its pods carry, merged (a
+    /// chart's labels for every pod, then the component's). Empty: the
+    /// pods' labels are not known, and are not judged.
+    #[serde(default)]
+    pub pod_labels: Vec<String>,
 }
 
 impl Chart {
+    /// Where the values configure each account socle knows of: the main
+    /// one first (at `service_account_values`, its pods labelled from
+    /// `podLabels` unless `account_values` says otherwise), then those
+    /// `account_values` adds.
+    pub fn account_values(&self) -> Vec<AccountValues> {
+        let mut out: Vec<AccountValues> = self
+            .service_account
+            .iter()
+            .filter(|main| !self.account_values.iter().any(|a| &a.account == *main))
+            .map(|main| AccountValues {
+                account: main.clone(),
+                values: self
+                    .service_account_values
+                    .clone()
+                    .unwrap_or_else(|| "serviceAccount".into()),
+                pod_labels: vec!["podLabels".into()],
+            })
+            .collect();
+        out.extend(self.account_values.iter().cloned());
+        out
+    }
+
     /// Every account the chart's pods may run under.
     pub fn accounts(&self) -> impl Iterator<Item = &str> {
         self.service_account
@@ -277,6 +320,39 @@ pub fn normalise_repo(repo: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The main account is at `serviceAccount` with its pods labelled from
+    /// `podLabels`, unless the facts list it; listed accounts follow.
+    #[test]
+    fn account_values_default_the_main_account_and_add_the_listed_ones() {
+        let chart = |extra: &str| -> Chart {
+            serde_json::from_str(&format!(
+                r#"{{"name": "c", "repo": "r", "version": "1", "release": "c",
+                    "service_account": "main"{extra}}}"#
+            ))
+            .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let plain = chart("").account_values();
+        assert_eq!(plain.len(), 1);
+        assert_eq!(
+            (plain[0].values.as_str(), plain[0].pod_labels.clone()),
+            ("serviceAccount", vec!["podLabels".to_owned()])
+        );
+        let listed = chart(
+            r#", "account_values": [
+                {"account": "main", "values": "serviceAccount", "pod_labels": ["app.podLabels"]},
+                {"account": "worker", "values": "worker.serviceAccount", "pod_labels": ["labels", "worker.labels"]}]"#,
+        )
+        .account_values();
+        let accounts: Vec<(&str, &[String])> = listed
+            .iter()
+            .map(|a| (a.account.as_str(), a.pod_labels.as_slice()))
+            .collect();
+        assert_eq!(accounts.len(), 2);
+        assert_eq!(accounts[0].0, "main");
+        assert_eq!(accounts[0].1, ["app.podLabels".to_owned()]);
+        assert_eq!(accounts[1].0, "worker");
+    }
     #[test]
     fn only_an_explicit_false_turns_a_fact_off() {
         let values =

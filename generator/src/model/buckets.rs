@@ -60,6 +60,12 @@ pub struct BucketIdentity {
 pub struct Named {
     pub name: String,
     pub key: String,
+    /// The resource name of the one before it in its list, which it is
+    /// created after: Azure refuses concurrent writes of one managed
+    /// identity's federated credentials, so a consumer's service accounts
+    /// are federated one at a time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
 }
 
 /// A Terraform resource name for `name`: Terraform allows `-` in names,
@@ -188,7 +194,7 @@ pub(crate) fn place(
             if here.is_empty() || !here.iter().all(|c| identity(c).is_some()) {
                 continue;
             }
-            let bucket = cloud_name(slug, env, &per_environment(&b.name, env))?;
+            let bucket = cloud_name(slug, env, &per_environment(&b.name, env), target)?;
             if TAKEN.contains(&key(&b.name).as_str()) {
                 return Err(ModelError::Bucket {
                     env: env.to_owned(),
@@ -238,6 +244,7 @@ pub(crate) fn place(
                 .map(|b| Named {
                     name: names.get(b).cloned().unwrap_or_default(),
                     key: key(b),
+                    after: None,
                 })
                 .collect()
         };
@@ -269,9 +276,13 @@ pub(crate) fn place(
                     service_accounts: c
                         .workload_identity
                         .iter()
-                        .map(|sa| Named {
-                            name: sa.clone(),
-                            key: key(sa),
+                        .scan(None, |before: &mut Option<String>, sa| {
+                            let after = before.replace(key(sa));
+                            Some(Named {
+                                name: sa.clone(),
+                                key: key(sa),
+                                after,
+                            })
                         })
                         .collect(),
                     read: named(read),
@@ -312,23 +323,30 @@ pub(crate) fn place(
     })
 }
 
-/// `<client>-<env>-<bucket>`, checked against S3's naming rules, which a
-/// long slug or domain name could break: refused here rather than by the
-/// cloud at apply time.
-fn cloud_name(slug: &str, env: &str, bucket: &str) -> Result<String, ModelError> {
+/// `<client>-<env>-<bucket>`, checked against the cloud's naming rules
+/// (S3's and Cloud Storage's; Azure's containers also refuse two hyphens in
+/// a row), which a long slug or domain name could break: refused here
+/// rather than by the cloud at apply time.
+fn cloud_name(slug: &str, env: &str, bucket: &str, target: &str) -> Result<String, ModelError> {
     let name = format!("{slug}-{env}-{bucket}");
     let valid = (3..=63).contains(&name.len())
         && name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !name.ends_with('-');
-    if valid {
+    let azure = target == crate::core::spec::AKS;
+    if valid && !(azure && name.contains("--")) {
         Ok(name)
     } else {
+        let what = if azure {
+            "Azure container name: at most 63 lowercase letters, digits and single hyphens"
+        } else {
+            "S3 bucket name: at most 63 lowercase letters, digits and hyphens"
+        };
         Err(ModelError::Bucket {
             env: env.to_owned(),
             message: format!(
-                "the cloud bucket {name:?} (client slug, environment, bucket {bucket:?}) is not a valid S3 bucket name: at most 63 lowercase letters, digits and hyphens; shorten client.slug or the data domain's name"
+                "the cloud bucket {name:?} (client slug, environment, bucket {bucket:?}) is not a valid {what}; shorten client.slug or the data domain's name"
             ),
         })
     }
@@ -484,14 +502,31 @@ mod tests {
     #[test]
     fn a_cloud_bucket_name_follows_s3_rules() {
         assert_eq!(
-            cloud_name("acme", "prod", "loki-chunks").ok().as_deref(),
+            cloud_name("acme", "prod", "loki-chunks", "eks")
+                .ok()
+                .as_deref(),
             Some("acme-prod-loki-chunks")
         );
         let long = "a".repeat(60);
-        let err = cloud_name(&long, "prod", "loki-chunks")
+        let err = cloud_name(&long, "prod", "loki-chunks", "eks")
             .err()
             .map(|e| e.to_string());
         assert!(err.is_some_and(|e| e.contains("at most 63")));
-        assert!(cloud_name("acme", "prod", "Domain_A").is_err());
+        assert!(cloud_name("acme", "prod", "Domain_A", "gke").is_err());
+    }
+
+    /// S3 takes two hyphens in a row; an Azure container does not.
+    #[test]
+    fn an_azure_container_name_has_single_hyphens() {
+        assert!(cloud_name("acme", "prod", "raw--zone", "eks").is_ok());
+        let err = cloud_name("acme", "prod", "raw--zone", "aks")
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            err.as_deref()
+                .is_some_and(|e| e.contains("not a valid Azure container name")),
+            "{err:?}"
+        );
+        assert!(cloud_name("acme", "prod", "raw-zone", "aks").is_ok());
     }
 }

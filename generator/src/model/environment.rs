@@ -129,8 +129,13 @@ pub struct EnvCloud {
     /// are global across Azure, and short (`short_name`).
     pub key_vault: Option<String>,
     pub storage_account: Option<String>,
+    /// The storage account holding the containers of its consumers with a
+    /// workload identity (AKS), apart from the backups' so that neither a
+    /// grant nor a policy on one reaches the other.
+    pub data_account: Option<String>,
     /// The client IDs of its managed identities (AKS), by identity: every
-    /// one the blueprint's Terraform creates, "" until the spec gives it.
+    /// one the blueprint's Terraform creates (its own, and one for each
+    /// consumer of the cloud's containers), "" until the spec gives it.
     pub client_ids: BTreeMap<String, String>,
     /// The emails of the Google service accounts its Terraform creates
     /// (GKE), by identity: their IDs are 30 characters at most
@@ -207,6 +212,10 @@ pub(crate) fn azure_key_vault(cluster: &str) -> String {
 
 pub(crate) fn azure_storage_account(cluster: &str) -> String {
     short_name(&format!("{cluster}backups"), 24, true)
+}
+
+pub(crate) fn azure_data_account(cluster: &str) -> String {
+    short_name(&format!("{cluster}data"), 24, true)
 }
 
 /// A cloud environment's managed PostgreSQL, as its Terraform creates it.

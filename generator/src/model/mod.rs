@@ -476,17 +476,6 @@ impl Model {
             };
             // The name a managed cloud's Terraform gives the cluster.
             let cloud_cluster = format!("{}-{}", spec.client.slug, env.name);
-            if let (Some(c), Some(t)) = (&env.cloud, cloud_target) {
-                if let Some(unknown) = c.client_ids.keys().find(|k| !t.identities.contains(k)) {
-                    return Err(ModelError::Cloud {
-                        env: env.name.clone(),
-                        message: format!(
-                            "cloud.client_ids.{unknown}: not a managed identity of this blueprint's Terraform; its identities: {}",
-                            if t.identities.is_empty() { "none".to_owned() } else { t.identities.join(", ") }
-                        ),
-                    });
-                }
-            }
             envs.push(Env {
                 store_keys: environment::StoreKeys::new(
                     &spec.client.slug,
@@ -547,6 +536,8 @@ impl Model {
                             .then(|| environment::azure_key_vault(&cloud_cluster)),
                         storage_account: (env.cloud_target() == Some(crate::core::spec::AKS))
                             .then(|| environment::azure_storage_account(&cloud_cluster)),
+                        data_account: (env.cloud_target() == Some(crate::core::spec::AKS))
+                            .then(|| environment::azure_data_account(&cloud_cluster)),
                         // Every identity of the cloud, "" until the spec
                         // gives its client ID.
                         client_ids: t
@@ -692,6 +683,34 @@ impl Model {
             obj.store_buckets = placed.store_buckets;
             obj.store_narrowed = placed.store_narrowed;
             if let Some(c) = &mut obj.cloud {
+                if env.cloud_target() == Some(crate::core::spec::AKS) {
+                    // Each consumer of the cloud's containers signs in as a
+                    // managed identity of its own, whose client ID the spec
+                    // gives like the blueprint's.
+                    let given = env.cloud.as_ref().map(|s| &s.client_ids);
+                    for i in &placed.identities {
+                        let id = given
+                            .and_then(|g| g.get(&i.consumer))
+                            .cloned()
+                            .unwrap_or_default();
+                        c.client_ids.insert(i.consumer.clone(), id);
+                    }
+                }
+                let given = env.cloud.as_ref().map(|s| &s.client_ids);
+                if let Some(unknown) = given
+                    .into_iter()
+                    .flat_map(|g| g.keys())
+                    .find(|k| !c.client_ids.contains_key(*k))
+                {
+                    let known: Vec<&str> = c.client_ids.keys().map(String::as_str).collect();
+                    return Err(ModelError::Cloud {
+                        env: env.name.clone(),
+                        message: format!(
+                            "cloud.client_ids.{unknown}: not a managed identity of this environment's Terraform; its identities: {}",
+                            if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                        ),
+                    });
+                }
                 c.web_identity = placed.identities.iter().any(|i| i.web_identity);
                 c.buckets = placed.cloud;
                 c.identities = placed.identities;

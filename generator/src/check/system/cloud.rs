@@ -656,31 +656,45 @@ pub(crate) fn service_accounts(
         })
         .collect();
     for app in &m.system.applications {
-        let main = app.sources.iter().find_map(|s| {
+        let accounts = app.sources.iter().find_map(|s| {
             let chart = s.chart.as_deref()?;
             let version = s.target_revision.as_deref().unwrap_or_default();
-            let facts = facts.get(&s.repo_url, chart, version)?;
-            let path = facts
-                .service_account_values
-                .clone()
-                .unwrap_or_else(|| "serviceAccount".into());
-            Some((facts.service_account.clone()?, path))
+            Some(facts.get(&s.repo_url, chart, version)?.account_values())
         });
-        let Some((main, path)) = main else { continue };
-        let values = super::wiring::app_values(app, files);
-        let account = path.split('.').fold(&values, |v, key| &v[key]);
-        let arn = account["annotations"][annotation].as_str();
-        if arn.is_none() && !unannotated_charts {
+        let Some(accounts) = accounts.filter(|a| !a.is_empty()) else {
             continue;
+        };
+        let values = super::wiring::app_values(app, files);
+        for a in accounts {
+            let account = at_path(&values, &a.values);
+            let arn = account["annotations"][annotation].as_str();
+            if arn.is_none() && !unannotated_charts {
+                continue;
+            }
+            let namespace = app.destination.namespace.clone().unwrap_or_default();
+            out.push((
+                namespace,
+                account_name(account, &a.account),
+                arn.map(str::to_owned),
+                app.at.clone(),
+            ));
         }
-        let name = account["name"]
-            .as_str()
-            .filter(|n| !n.is_empty())
-            .map_or(main, str::to_owned);
-        let namespace = app.destination.namespace.clone().unwrap_or_default();
-        out.push((namespace, name, arn.map(str::to_owned), app.at.clone()));
     }
     out
+}
+
+/// The value at a dotted path of a chart's values (null where absent).
+pub(crate) fn at_path<'v>(values: &'v Value, path: &str) -> &'v Value {
+    path.split('.').fold(values, |v, key| &v[key])
+}
+
+/// The name an account's values give it, else the chart's.
+pub(crate) fn account_name(account: &Value, default: &str) -> String {
+    account["name"]
+        .as_str()
+        .filter(|n| !n.is_empty())
+        .unwrap_or(default)
+        .to_owned()
 }
 
 /// The account of an ARN (`arn:<partition>:<service>:<region>:<account>:…`).

@@ -650,18 +650,33 @@ fn labelled(
                 continue;
             };
             let version = s.target_revision.as_deref().unwrap_or_default();
-            let main = facts
-                .get(&s.repo_url, chart, version)
-                .and_then(|c| c.service_account.clone());
-            let named = values["serviceAccount"]["name"]
-                .as_str()
-                .filter(|n| !n.is_empty())
-                .map(str::to_owned)
-                .or(main);
-            // Charts conventionally label their main pods from
-            // `podLabels`; one labelling them elsewhere is not judged.
-            if named.as_deref() == Some(account) && values["podLabels"].is_object() {
-                note(&values["podLabels"]);
+            let Some(c) = facts.get(&s.repo_url, chart, version) else {
+                continue;
+            };
+            for a in c.account_values() {
+                let named = super::cloud::account_name(
+                    super::cloud::at_path(&values, &a.values),
+                    &a.account,
+                );
+                if named != account || a.pod_labels.is_empty() {
+                    continue;
+                }
+                // The pods' labels, merged from where the chart reads
+                // them. Charts conventionally label their main pods from
+                // `podLabels`; where the facts say no more, values that
+                // leave it unset are not judged.
+                let mut labels = serde_json::Map::new();
+                let mut set = false;
+                for path in &a.pod_labels {
+                    if let Some(map) = super::cloud::at_path(&values, path).as_object() {
+                        set = true;
+                        labels.extend(map.clone());
+                    }
+                }
+                let default_only = c.account_values.iter().all(|x| x.account != a.account);
+                if set || !default_only {
+                    note(&Value::Object(labels));
+                }
             }
         }
     }

@@ -92,6 +92,12 @@ fn realm_path() -> &'static regex::Regex {
     re(&RE, r"/realms/([A-Za-z0-9._-]+)")
 }
 
+/// Airflow's container of task logs on Azure Storage (`[azure_remote_logging]
+/// remote_wasb_log_container`), and the variable setting it: its
+/// `remote_base_log_folder` is only a prefix within that container.
+const WASB_LOG_CONTAINER: &str = "remote_wasb_log_container";
+const WASB_LOG_CONTAINER_VARIABLE: &str = "__REMOTE_WASB_LOG_CONTAINER";
+
 /// S3's rules for a bucket name (the model reads nothing else as one).
 fn bucket_name(s: &str) -> bool {
     (3..=63).contains(&s.len())
@@ -254,7 +260,9 @@ fn scan<'v>(
                 let upper = name.to_ascii_uppercase();
                 let mut p = owned_path(base, path);
                 p.push(Value::from("value"));
-                if upper.ends_with("_BUCKET") && bucket_name(value) {
+                if (upper.ends_with("_BUCKET") || upper.ends_with(WASB_LOG_CONTAINER_VARIABLE))
+                    && bucket_name(value)
+                {
                     out.push((p.clone(), Said::Bucket(value.to_owned())));
                 } else if upper.ends_with("_BUCKETS") {
                     for b in value.split([' ', ',']).filter(|b| bucket_name(b)) {
@@ -302,7 +310,8 @@ fn scan<'v>(
                             || key.ends_with("bucketname")
                             || key.ends_with("_bucket")
                             || key.ends_with("-bucket")
-                            || key.ends_with(".bucket");
+                            || key.ends_with(".bucket")
+                            || key == WASB_LOG_CONTAINER;
                     if (bucket_key || in_bucket_names) && bucket_name(s) {
                         bucket(&owned_path(base, path), s, out);
                     }
@@ -1525,6 +1534,27 @@ mod tests {
         assert!(!found
             .iter()
             .any(|s| matches!(s, Said::Bucket(b) if b.contains("iceberg"))));
+    }
+
+    /// Airflow's task logs on Azure: the container is its own option (or
+    /// variable); the `wasb://` folder is only a prefix inside it.
+    #[test]
+    fn airflows_wasb_log_container_is_a_bucket_and_its_folder_is_not() {
+        let found = said(serde_json::json!({
+            "config": {
+                "logging": {"remote_base_log_folder": "wasb://task-logs"},
+                "azure_remote_logging": {"remote_wasb_log_container": "acme-prod-airflow-logs"},
+            },
+            "env": [{"name": "AIRFLOW__AZURE_REMOTE_LOGGING__REMOTE_WASB_LOG_CONTAINER",
+                     "value": "from-variable"}],
+            "other": {"container": "not-a-bucket"},
+        }));
+        for b in ["acme-prod-airflow-logs", "from-variable"] {
+            assert!(found.contains(&Said::Bucket(b.into())), "{b}: {found:?}");
+        }
+        for b in ["task-logs", "not-a-bucket"] {
+            assert!(!found.contains(&Said::Bucket(b.into())), "{b}: {found:?}");
+        }
     }
 
     #[test]
