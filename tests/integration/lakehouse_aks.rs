@@ -508,27 +508,14 @@ fn aks_needs_its_subscription_and_tenant_and_refuses_other_clouds_fields() {
             "environments[2].cloud.client_ids.external-secrets",
         ),
     ] {
-        let dir = tempfile::tempdir().expect("tempdir");
-        fs_err::write(dir.path().join("socle.yaml"), spec_with(cloud)).expect("spec");
-        let (code, _, err) = socle_in(
-            dir.path(),
-            &["new", "--spec", "socle.yaml", "--no-git", "--out", "out"],
-        );
-        assert_eq!(code, 2, "{err}");
+        let err = crate::support::socle_new_refuses(&spec_with(cloud));
         assert!(err.contains(wants), "{wants}: {err}");
         assert!(err.contains(field), "{field}: {err}");
-        assert!(!dir.path().join("out").exists());
     }
     // A client ID for an identity the Terraform does not create (a typo)
     // is refused, naming the ones it does.
-    let typo = spec().replace("elasticsearch: ", "elasticsaerch: ");
-    let dir = tempfile::tempdir().expect("tempdir");
-    fs_err::write(dir.path().join("socle.yaml"), typo).expect("spec");
-    let (code, _, err) = socle_in(
-        dir.path(),
-        &["new", "--spec", "socle.yaml", "--no-git", "--out", "out"],
-    );
-    assert_eq!(code, 2, "{err}");
+    let err =
+        crate::support::socle_new_refuses(&spec().replace("elasticsearch: ", "elasticsaerch: "));
     assert!(
         err.contains("cloud.client_ids.elasticsaerch: not a managed identity of this environment's Terraform; its identities: elasticsearch, external-secrets"),
         "{err}"
@@ -538,13 +525,7 @@ fn aks_needs_its_subscription_and_tenant_and_refuses_other_clouds_fields() {
         "region: europe-west9,",
         "region: europe-west9, tenant: 9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d,",
     );
-    let dir = tempfile::tempdir().expect("tempdir");
-    fs_err::write(dir.path().join("socle.yaml"), gke).expect("spec");
-    let (code, _, err) = socle_in(
-        dir.path(),
-        &["new", "--spec", "socle.yaml", "--no-git", "--out", "out"],
-    );
-    assert_eq!(code, 2, "{err}");
+    let err = crate::support::socle_new_refuses(&gke);
     assert!(err.contains("`tenant` is Azure's (target aks)"), "{err}");
 }
 

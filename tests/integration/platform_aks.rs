@@ -393,14 +393,7 @@ fn socle_check_judges_loki_and_airflow_on_their_containers() {
 /// consumers'.
 #[test]
 fn a_client_id_for_no_identity_of_the_environment_is_refused() {
-    let typo = spec().replace("loki: ", "lokii: ");
-    let dir = tempfile::tempdir().expect("tempdir");
-    fs_err::write(dir.path().join("socle.yaml"), typo).expect("spec");
-    let (code, _, err) = socle_in(
-        dir.path(),
-        &["new", "--spec", "socle.yaml", "--no-git", "--out", "out"],
-    );
-    assert_eq!(code, 2, "{err}");
+    let err = crate::support::socle_new_refuses(&spec().replace("loki: ", "lokii: "));
     assert!(
         err.contains("cloud.client_ids.lokii: not a managed identity of this environment's Terraform; its identities: airflow, external-secrets, loki, velero"),
         "{err}"

@@ -417,6 +417,20 @@ pub fn trino_allows(
         == regorus::Value::from(true)
 }
 
+/// `socle new` on `spec` in a fresh directory, which must refuse it (exit
+/// 2) and write nothing: its standard error.
+pub fn socle_new_refuses(spec: &str) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs_err::write(dir.path().join("socle.yaml"), spec).expect("spec");
+    let (code, out, err) = socle_in(
+        dir.path(),
+        &["new", "--spec", "socle.yaml", "--no-git", "--out", "out"],
+    );
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(!dir.path().join("out").exists(), "{err}");
+    err
+}
+
 /// Run `socle` in `dir`: exit code, stdout, stderr. The check cache goes
 /// beside the repository (under the test's temporary directory), never to
 /// the user's cache directory.

@@ -522,6 +522,9 @@ pub(crate) fn accounts(m: &Modelled, facts: &ChartFacts, app: &str) -> Vec<(Stri
             .objects
             .iter()
             .filter(|o| o.app == app && o.kind == "ServiceAccount" && o.group.is_empty())
+            // A chart's account whose name its values compute is no
+            // account one can name.
+            .filter(|o| !o.name.is_empty())
             .map(|o| (o.namespace.clone(), o.name.clone())),
     );
     out
