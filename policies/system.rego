@@ -688,6 +688,20 @@ deny contains finding("SOC-SYS-028", sprintf("[%s] Application %q (wave %d) uses
 	not g.allowed
 }
 
+# On AKS a container's name is its storage account's own: a consumer whose
+# configuration names only other accounts asks them for a container they
+# do not hold. An account named nowhere in its configuration (read from a
+# secret) is not judged.
+deny contains finding("SOC-SYS-032", sprintf("[%s] Application %q (wave %d) uses container %q in Azure Storage at storage account %s, but the Terraform creates that container in %s: Azure Storage answers 404 ContainerNotFound there (403 where its identity holds no role). Name %s in its configuration, or create the container in the account it names", [env, g.consumer, apps[g.consumer].wave, g.bucket, concat(", ", g.named_accounts), concat(", ", g.holding_accounts), g.holding_accounts[0]]), g.at) if {
+	input.cloud.provider == "aks"
+	some g in input.cloud.gcs_grants
+	count(g.named_accounts) > 0
+	count(g.holding_accounts) > 0
+	every a in g.named_accounts {
+		not a in g.holding_accounts
+	}
+}
+
 deny contains finding("SOC-SYS-024", sprintf("[%s] Application %q (wave %d) uses container %q in Azure Storage with its service accounts (%s), but egress from namespace %q does not reach Azure Storage (%s; %s): every request times out. Allow egress there", [env, g.consumer, apps[g.consumer].wave, g.bucket, concat(", ", g.accounts), split(g.accounts[0], "/")[0], g.endpoint, policies_text(g.reach)]), g.at) if {
 	input.cloud.provider == "aks"
 	some g in input.cloud.gcs_grants

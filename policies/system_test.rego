@@ -127,7 +127,7 @@ with_connection(c) := object.union(model, {"connections": [c]})
 
 with_need(n) := object.union(model, {"needs": [n]})
 
-sys_ids := {"SOC-SYS-001", "SOC-SYS-002", "SOC-SYS-003", "SOC-SYS-004", "SOC-SYS-005", "SOC-SYS-006", "SOC-SYS-007", "SOC-SYS-008", "SOC-SYS-009", "SOC-SYS-010", "SOC-SYS-011", "SOC-SYS-012", "SOC-SYS-013", "SOC-SYS-014", "SOC-SYS-015", "SOC-SYS-016", "SOC-SYS-017", "SOC-SYS-018", "SOC-SYS-019", "SOC-SYS-020", "SOC-SYS-021", "SOC-SYS-022", "SOC-SYS-023", "SOC-SYS-024", "SOC-SYS-025", "SOC-SYS-026", "SOC-SYS-027", "SOC-SYS-028", "SOC-SYS-029", "SOC-SYS-030", "SOC-SYS-031"}
+sys_ids := {"SOC-SYS-001", "SOC-SYS-002", "SOC-SYS-003", "SOC-SYS-004", "SOC-SYS-005", "SOC-SYS-006", "SOC-SYS-007", "SOC-SYS-008", "SOC-SYS-009", "SOC-SYS-010", "SOC-SYS-011", "SOC-SYS-012", "SOC-SYS-013", "SOC-SYS-014", "SOC-SYS-015", "SOC-SYS-016", "SOC-SYS-017", "SOC-SYS-018", "SOC-SYS-019", "SOC-SYS-020", "SOC-SYS-021", "SOC-SYS-022", "SOC-SYS-023", "SOC-SYS-024", "SOC-SYS-025", "SOC-SYS-026", "SOC-SYS-027", "SOC-SYS-028", "SOC-SYS-029", "SOC-SYS-030", "SOC-SYS-031", "SOC-SYS-032"}
 
 # The one message of rule `id` (fails when there is none or several).
 message(m, id) := msg if {
@@ -1160,6 +1160,21 @@ test_an_aks_container_consumer_without_a_blob_role_is_denied if {
 	count(findings(aks_blobs([aks_blob(["Storage Blob Data Contributor"], true)]), "SOC-SYS-028")) == 0
 	cut := aks_blobs([object.union(aks_blob(["Storage Blob Data Contributor"], true), {"reach": {"allowed": false, "isolated": true, "isolated_by": [at("platform/overlays/prod/egress.yaml", 12)]}})])
 	contains(message(cut, "SOC-SYS-024"), "does not reach Azure Storage (its private endpoint in 10.30.16.0/20")
+}
+
+test_an_aks_container_consumer_naming_another_account_is_denied if {
+	wrong := object.union(aks_blob(["Storage Blob Data Contributor"], true), {"holding_accounts": ["acmeproddata"], "named_accounts": ["acmeprodbackups"]})
+	msg := message(aks_blobs([wrong]), "SOC-SYS-032")
+	contains(msg, "uses container \"acme-prod-backups\" in Azure Storage at storage account acmeprodbackups, but the Terraform creates that container in acmeproddata")
+	contains(msg, "Name acmeproddata in its configuration")
+	right := object.union(wrong, {"named_accounts": ["acmeprodbackups", "acmeproddata"]})
+	count(findings(aks_blobs([right]), "SOC-SYS-032")) == 0
+	unsaid := object.union(wrong, {"named_accounts": []})
+	count(findings(aks_blobs([unsaid]), "SOC-SYS-032")) == 0
+	unknown := object.union(wrong, {"holding_accounts": []})
+	count(findings(aks_blobs([unknown]), "SOC-SYS-032")) == 0
+	gke := object.union(wrong, {"roles": ["roles/storage.objectUser"]})
+	count(findings(gke_with([gke]), "SOC-SYS-032")) == 0
 }
 
 test_an_entry_name_the_store_refuses_is_denied if {

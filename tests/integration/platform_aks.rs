@@ -386,6 +386,32 @@ fn socle_check_judges_loki_and_airflow_on_their_containers() {
         ),
         "{findings:#?}"
     );
+    // A container's name is its account's: Loki pointed at the backups'
+    // account asks it for containers it does not hold.
+    let elsewhere = crate::support::with_replaced(
+        &files,
+        "components/loki/values-prod.yaml",
+        "accountName: acmeproddata",
+        "accountName: acmeprodbackups",
+    );
+    let (code, findings) = check_json(&elsewhere);
+    assert_eq!(code, 1);
+    assert!(
+        finds(
+            &findings,
+            "SOC-SYS-032",
+            &[
+                "loki-prod",
+                "acme-prod-loki-chunks",
+                "at storage account acmeprodbackups, but the Terraform creates that container in acmeproddata"
+            ]
+        ),
+        "{findings:#?}"
+    );
+    assert!(
+        !finds(&findings, "SOC-SYS-032", &["velero-prod"]),
+        "{findings:#?}"
+    );
 }
 
 /// A client ID for an identity prod's Terraform does not create is

@@ -139,6 +139,7 @@ pub(crate) fn resolve(
     // The containers the Terraform creates, and what each consumer's
     // identities may do in those it uses.
     let containers = containers(module, &ev, gaps, &gap);
+    let account_names = storage_account_names(module, &ev);
     cloud.buckets = containers.iter().map(|c| c.name.clone()).collect();
     cloud.buckets.sort();
     cloud.buckets.dedup();
@@ -198,6 +199,13 @@ pub(crate) fn resolve(
                 net.verdict(&from, &Peer::Public, &port, true),
             ),
         };
+        // The accounts holding a container of that name; unknown names
+        // (an account named by a variable) leave the use unjudged there.
+        let holding: Option<Vec<String>> = containers
+            .iter()
+            .filter(|c| c.name == u.bucket)
+            .map(|c| account_names.get(&c.account).cloned())
+            .collect();
         cloud.gcs_grants.push(GcsGrant {
             consumer: u.consumer.clone(),
             bucket: u.bucket.clone(),
@@ -209,12 +217,32 @@ pub(crate) fn resolve(
             places,
             reach,
             endpoint,
+            holding_accounts: holding.unwrap_or_default(),
+            named_accounts: u.storage_accounts.clone(),
         });
     }
     // A grant read for several uses is said once.
     let mut seen = std::collections::BTreeSet::new();
     gaps.retain(|g| seen.insert(g.clone()));
     cloud
+}
+
+/// The name of each storage account of the Terraform, by resource name,
+/// where it is known before a plan.
+fn storage_account_names(
+    module: &Module,
+    ev: &Evaluator<'_>,
+) -> std::collections::HashMap<String, String> {
+    module
+        .resources("azurerm_storage_account")
+        .filter_map(|a| {
+            let (_, resource) = a.resource()?;
+            match ev.attribute(&a.block, "name", &Instance::Single) {
+                Some(Value::String(name)) => Some((resource.to_owned(), name)),
+                _ => None,
+            }
+        })
+        .collect()
 }
 
 /// A blob container of the Terraform: its name, its resource's, and the

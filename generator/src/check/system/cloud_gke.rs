@@ -782,6 +782,9 @@ fn grants<'g>(
             places,
             reach: Verdict::default(),
             endpoint: String::new(),
+            // Bucket names are global on Cloud Storage.
+            holding_accounts: Vec::new(),
+            named_accounts: Vec::new(),
         });
     }
     out

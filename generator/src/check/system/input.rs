@@ -182,6 +182,14 @@ pub struct GcsGrant {
     /// where they answer (a private zone's addresses, or public ones).
     pub reach: Verdict,
     pub endpoint: String,
+    /// On AKS, the storage accounts the Terraform creates a container of
+    /// that name in (their names where known before a plan), and those
+    /// the consumer's configuration names (see
+    /// [`BucketUse::storage_accounts`]; empty: not said, not judged).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub holding_accounts: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub named_accounts: Vec<String>,
 }
 
 /// A connection to a managed service (an RDS instance behind a private
@@ -618,6 +626,11 @@ pub struct BucketUse {
     /// namespace may call it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outside: Option<OutsideUse>,
+    /// The Azure storage accounts the consumer's configuration names (an
+    /// account name, a blob or Data Lake endpoint): a container name is
+    /// one account's, so the container it uses is in one of these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub storage_accounts: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]

@@ -83,7 +83,7 @@ fn text_markers() -> &'static regex::Regex {
     static RE: OnceLock<regex::Regex> = OnceLock::new();
     re(
         &RE,
-        r"s3a?://|S3:///|gs://|gcs:///|wasbs?://|abfss?://|az://|ucket|UCKET|lient(?:_id|-id|\.id|Id|ID)|https?://|/realms/",
+        r"s3a?://|S3:///|gs://|gcs:///|wasbs?://|abfss?://|az://|\.core\.windows\.net|ucket|UCKET|lient(?:_id|-id|\.id|Id|ID)|https?://|/realms/",
     )
 }
 
@@ -97,6 +97,35 @@ fn realm_path() -> &'static regex::Regex {
 /// `remote_base_log_folder` is only a prefix within that container.
 const WASB_LOG_CONTAINER: &str = "remote_wasb_log_container";
 const WASB_LOG_CONTAINER_VARIABLE: &str = "__REMOTE_WASB_LOG_CONTAINER";
+
+/// The keys naming an Azure storage account (Loki's `accountName`,
+/// Velero's `storageAccount`, ...), lower-cased.
+const STORAGE_ACCOUNT_KEYS: &[&str] = &[
+    "accountname",
+    "account_name",
+    "storageaccount",
+    "storage_account",
+    "storageaccountname",
+    "storage_account_name",
+];
+
+/// Azure's rules for a storage account name: 3 to 24 lowercase letters and
+/// digits.
+fn storage_account_name(s: &str) -> bool {
+    (3..=24).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
+/// An account's blob or Data Lake endpoint, in a URL or a `wasbs://` /
+/// `abfss://` authority.
+fn storage_account_host() -> &'static regex::Regex {
+    static RE: OnceLock<regex::Regex> = OnceLock::new();
+    re(
+        &RE,
+        r"\b([a-z0-9]{3,24})\.(?:blob|dfs)\.core\.windows\.net\b",
+    )
+}
 
 /// S3's rules for a bucket name (the model reads nothing else as one).
 fn bucket_name(s: &str) -> bool {
@@ -155,6 +184,8 @@ enum Said {
     /// Hosts whose certificate an issuer signs (an Ingress block asking
     /// cert-manager for it): (issuer kind, issuer name, host).
     Signed(String, String, String),
+    /// An Azure storage account it reaches (see [`BucketUse::storage_accounts`]).
+    StorageAccount(String),
 }
 
 const NAME_KEYS: &[&str] = &["name", "secretName", "configMapName", "secret", "configMap"];
@@ -315,6 +346,12 @@ fn scan<'v>(
                     if (bucket_key || in_bucket_names) && bucket_name(s) {
                         bucket(&owned_path(base, path), s, out);
                     }
+                    let account_key = STORAGE_ACCOUNT_KEYS.contains(&key.as_str())
+                        // Elasticsearch's `azure.client.<name>.account`.
+                        || (key.starts_with("azure.client.") && key.ends_with(".account"));
+                    if account_key && storage_account_name(s) {
+                        out.push((owned_path(base, path), Said::StorageAccount(s.to_owned())));
+                    }
                     if key.ends_with("_buckets") {
                         for b in s.split([' ', ',']).filter(|b| bucket_name(b)) {
                             bucket(&owned_path(base, path), b, out);
@@ -459,6 +496,11 @@ fn text(s: &str, base: &[Value], path: &[Step<'_>], out: &mut Vec<(Vec<Value>, S
             if let Some(container) = c.get(1).or_else(|| c.get(2)) {
                 out.push((here(), Said::Bucket(container.as_str().to_owned())));
             }
+        }
+    }
+    if s.contains(".core.windows.net") {
+        for c in storage_account_host().captures_iter(s) {
+            out.push((here(), Said::StorageAccount(c[1].to_owned())));
         }
     }
     if s.contains("ucket") || s.contains("UCKET") {
@@ -967,6 +1009,13 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, memo: Option<Memo<'_, '_,
                 _ => None,
             })
             .collect();
+        let storage_accounts: BTreeSet<&str> = list
+            .iter()
+            .filter_map(|(_, s)| match s {
+                Said::StorageAccount(a) => Some(a.as_str()),
+                _ => None,
+            })
+            .collect();
         let mut seen = BTreeSet::new();
         for (at, s) in list {
             if let Said::Bucket(b) = s {
@@ -995,6 +1044,10 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, memo: Option<Memo<'_, '_,
                         access: if written { "write" } else { "read" }.into(),
                         grants: Vec::new(),
                         outside: None,
+                        storage_accounts: storage_accounts
+                            .iter()
+                            .map(|a| (*a).to_owned())
+                            .collect(),
                     });
                 }
             }
@@ -1555,6 +1608,41 @@ mod tests {
         for b in ["task-logs", "not-a-bucket"] {
             assert!(!found.contains(&Said::Bucket(b.into())), "{b}: {found:?}");
         }
+    }
+
+    /// The Azure storage accounts a configuration names: by key, and as
+    /// the host of a blob or Data Lake endpoint.
+    #[test]
+    fn storage_accounts_are_read_by_key_and_endpoint() {
+        let found = said(serde_json::json!({
+            "loki": {"storage": {"azure": {"accountName": "bykey"}}},
+            "velero": {"config": {"storageAccount": "velerokey",
+                                   "storageAccountURI": "https://byuri.blob.core.windows.net"}},
+            "es": {"azure.client.default.account": "esaccount"},
+            "connection": "{\"conn_type\": \"wasb\", \"host\": \"https://injson.blob.core.windows.net/\"}",
+            "hadoop": "wasbs://logs@inwasb.blob.core.windows.net/x abfss://raw@indfs.dfs.core.windows.net/y",
+            "bad": {"accountName": "Not_An_Account", "storageAccount": "waytoolongforanazurestorageaccount"},
+            "other": {"account": "plainaccount"},
+        }));
+        for a in [
+            "bykey",
+            "velerokey",
+            "byuri",
+            "esaccount",
+            "injson",
+            "inwasb",
+            "indfs",
+        ] {
+            assert!(
+                found.contains(&Said::StorageAccount(a.into())),
+                "{a}: {found:?}"
+            );
+        }
+        let accounts: Vec<&Said> = found
+            .iter()
+            .filter(|s| matches!(s, Said::StorageAccount(_)))
+            .collect();
+        assert_eq!(accounts.len(), 7, "{accounts:?}");
     }
 
     #[test]
