@@ -206,7 +206,7 @@ pub fn spec_schema(environments: &[String], options: &[SpecOption]) -> Value {
                                            "description": "The Entra ID tenant of that subscription (`az account show --query tenantId`), whose tokens the workloads' identities are. Required on AKS. AKS only."},
                                 "client_ids": {"type": "object",
                                                "additionalProperties": {"type": "string"},
-                                               "description": "The client IDs of the environment's managed identities, by identity: copy `terraform output -json client_ids` here after the first apply (Azure assigns them when it creates the identities), then `socle update`. Until then their service accounts carry no client ID and `socle check` reports it. AKS only."}
+                                               "description": "The client IDs of the environment's managed identities, by identity (the blueprint's, and one per component whose buckets the cloud holds, named by the component): copy `terraform output -json client_ids` here after the first apply (Azure assigns them when it creates the identities), then `socle update`. Until then their service accounts carry no client ID and `socle check` reports it. AKS only."}
                             }
                         },
                         "cluster": {"type": "string", "pattern": "^https://[^\\s/]+(:[0-9]+)?/?$",
