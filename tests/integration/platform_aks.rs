@@ -8,8 +8,8 @@ use crate::support::{check_json, finds, materialise, socle_in, text, tool};
 
 const OPERATOR_ID: &str = "0b1c2d3e-4f5a-4b6c-9d7e-8f9a0b1c2d3e";
 const VELERO_ID: &str = "2d3e4f5a-6b7c-4d8e-9f0a-b1c2d3e4f5a6";
-const LOKI_ID: &str = "3e4f5a6b-7c8d-4e9f-8a0b-c1d2e3f4a5b6";
-const AIRFLOW_ID: &str = "4f5a6b7c-8d9e-4f0a-9b1c-d2e3f4a5b6c7";
+pub(crate) const LOKI_ID: &str = "3e4f5a6b-7c8d-4e9f-8a0b-c1d2e3f4a5b6";
+pub(crate) const AIRFLOW_ID: &str = "4f5a6b7c-8d9e-4f0a-9b1c-d2e3f4a5b6c7";
 
 /// The example with prod on AKS, its identities' client IDs given.
 pub fn spec() -> String {

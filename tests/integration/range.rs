@@ -1203,3 +1203,41 @@ fn a_tree_that_lists_too_many_files_is_refused_with_its_bound() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("more than 500000 files"), "{stderr}");
 }
+
+/// What a cloud's workload identity reads of the values (an account's
+/// client ID, its pods' label) is part of what a range remembers of them:
+/// a commit that drops either, or puts it back, is judged at its commit.
+#[test]
+fn a_values_edit_to_an_identitys_label_or_client_id_is_judged_at_its_commit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = tmp.path().join("spec.yaml");
+    fs_err::write(&spec, crate::platform_aks::spec()).unwrap();
+    let (_tmp, dir) = repository_of(tmp, &["--spec".as_ref(), spec.as_os_str()]);
+    let base = git(&dir, &["rev-parse", "HEAD"]);
+    let label = "    azure.workload.identity/use: \"true\"";
+    let unlabelled = "    azure.workload.identity/use: \"false\"";
+    let values = "components/loki/values-prod.yaml";
+    let mut commits = Vec::new();
+    edit(&dir, values, label, unlabelled);
+    commits.push(commit(&dir, "Loki's pods unlabelled"));
+    let client = format!("client-id: \"{}\"", crate::platform_aks::AIRFLOW_ID);
+    edit(
+        &dir,
+        "components/airflow/values-prod.yaml",
+        &client,
+        "client-id: \"\"",
+    );
+    commits.push(commit(
+        &dir,
+        "The API server's account without its client ID",
+    ));
+    edit(&dir, values, unlabelled, label);
+    commits.push(commit(&dir, "Loki's pods labelled again"));
+    let seen = agree_at_each_commit(&dir, &base, &commits, |json| {
+        unfixed(json, "message", |rule| {
+            rule == "SOC-SYS-030" || rule == "SOC-SYS-031"
+        })
+    });
+    let counts: Vec<usize> = seen.iter().map(Vec::len).collect();
+    assert_eq!(counts, [1, 2, 1], "{seen:#?}");
+}

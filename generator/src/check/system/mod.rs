@@ -564,6 +564,7 @@ impl<'k> Versions<'k> {
                 let mut read = wiring::addresses_of(own());
                 for d in own() {
                     chart_reads(d, self.facts, &mut read);
+                    account_reads(d, self.facts, &mut read);
                 }
                 read
             })
@@ -738,6 +739,48 @@ fn chart_reads(d: &Document, facts: &ChartFacts, out: &mut String) {
             out.push_str(&format!("{}:{path}:{at:?}={s};", d.line));
         }
     }
+}
+
+/// What a cloud's workload identity reads of a values file (part of what
+/// a range check remembers of it, see [`Memo`]): each chart account's
+/// configuration (its name and annotations: a role ARN, a client ID) and
+/// the labels of its pods, where the chart facts say they are, and every
+/// pod template the values carry (its account and labels). A commit that
+/// only drops the label AKS's webhook wants is a change.
+fn account_reads(d: &Document, facts: &ChartFacts, out: &mut String) {
+    fn templates(v: &Value, out: &mut String, depth: usize) {
+        if depth > 32 {
+            return;
+        }
+        match v {
+            Value::Object(map) => {
+                if let Some(account) = v["spec"]["serviceAccountName"].as_str() {
+                    out.push_str(&format!("template:{account}={};", v["metadata"]["labels"]));
+                }
+                for child in map.values() {
+                    templates(child, out, depth + 1);
+                }
+            }
+            Value::Array(items) => {
+                for child in items {
+                    templates(child, out, depth + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    for c in &facts.charts {
+        for a in c.account_values() {
+            let paths = std::iter::once(&a.values).chain(&a.pod_labels);
+            for path in paths {
+                let at = cloud::at_path(&d.value, path);
+                if !at.is_null() {
+                    out.push_str(&format!("{}:{path}={at};", d.line));
+                }
+            }
+        }
+    }
+    templates(&d.value, out, 0);
 }
 
 /// A simulation's result, the models it judged, and the files it read
@@ -923,7 +966,7 @@ fn findings(result: &Value, places: &HashMap<(&str, usize), &Document>) -> Vec<(
 
 #[cfg(test)]
 mod tests {
-    use super::{carried_yaml, chart_reads};
+    use super::{account_reads, carried_yaml, chart_reads};
     use crate::core::charts::ChartFacts;
 
     #[test]
@@ -953,6 +996,51 @@ mod tests {
             read("backups:\n  enabled: true\ndefaults:\n  extraEnvFrom: []\nreplicas: 2\n")
         );
         // A value no fact reads: not.
+        assert_eq!(
+            remembered,
+            read(&base.replace("replicas: 2", "replicas: 3"))
+        );
+    }
+
+    /// What a workload identity reads of a values file: an account's
+    /// annotations and its pods' labels where the facts say, and the
+    /// labels and account of any pod template; not the rest.
+    #[test]
+    fn what_a_workload_identity_reads_of_a_values_file_is_remembered() {
+        let facts = ChartFacts::embedded();
+        let read = |yaml: &str| {
+            let files = vec![(
+                "components/x/values.yaml".to_owned(),
+                yaml.as_bytes().to_vec(),
+            )];
+            let parsed = crate::check::parse::parse_all(&files);
+            let mut out = String::new();
+            for d in &parsed.documents {
+                account_reads(d, &facts, &mut out);
+            }
+            out
+        };
+        let base = "serviceAccount:\n  annotations:\n    azure.workload.identity/client-id: a\nloki:\n  podLabels:\n    azure.workload.identity/use: \"true\"\nworkers:\n  labels: {}\nnodes:\n  - podTemplate:\n      metadata:\n        labels:\n          azure.workload.identity/use: \"true\"\n      spec:\n        serviceAccountName: es\nreplicas: 2\n";
+        let remembered = read(base);
+        for (from, to) in [
+            ("client-id: a", "client-id: b"),
+            (
+                "  podLabels:\n    azure.workload.identity/use: \"true\"",
+                "  podLabels: {}",
+            ),
+            (
+                "labels: {}",
+                "labels: {azure.workload.identity/use: \"true\"}",
+            ),
+            (
+                "          azure.workload.identity/use: \"true\"\n      spec",
+                "          x: y\n      spec",
+            ),
+            ("serviceAccountName: es", "serviceAccountName: other"),
+        ] {
+            assert!(base.contains(from), "{from}");
+            assert_ne!(remembered, read(&base.replacen(from, to, 1)), "{from}");
+        }
         assert_eq!(
             remembered,
             read(&base.replace("replicas: 2", "replicas: 3"))
