@@ -1367,3 +1367,29 @@ fn drawn_edits_of_what_the_model_reads_agree_with_a_check_of_each_commit() {
     // one.
     assert!(seen.iter().any(|f| !f.is_empty()), "{seen:#?}");
 }
+
+/// A kustomization is read by the Applications that build it: a commit
+/// that moves its objects to another namespace models them there, at its
+/// commit, rather than keeping the Application's model of the version
+/// before.
+#[test]
+fn a_kustomization_edited_is_modelled_again_at_its_commit() {
+    let (_tmp, dir) = repository();
+    let base = git(&dir, &["rev-parse", "HEAD"]);
+    edit(
+        &dir,
+        "backup/overlays/prod/kustomization.yaml",
+        "namespace: data-platform-storage\n",
+        "namespace: data-platform-storage-moved\n",
+    );
+    let commits = vec![commit(&dir, "Move prod's backups' objects")];
+    let seen = agree_at_each_commit(&dir, &base, &commits, |json| {
+        unfixed(json, "file", |rule| rule.starts_with("SOC-SYS-"))
+    });
+    assert!(
+        seen[0]
+            .iter()
+            .any(|(rule, file)| rule == "SOC-SYS-001" && file.starts_with("backup/overlays/prod/")),
+        "{seen:#?}"
+    );
+}

@@ -362,9 +362,10 @@ fn build_into<'a>(files: &Files<'a>, dir: &str, depth: usize, out: &mut Build<'a
         });
         return;
     }
+    // Through `docs_of`: the kustomization is read, and a model kept
+    // across versions is built again when it changes.
     let Some(doc) = files
-        .docs
-        .get(path.as_str())
+        .docs_of(path.as_str())
         .and_then(|d| d.first().copied())
     else {
         out.gaps.push(Gap {
