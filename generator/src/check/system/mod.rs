@@ -969,21 +969,27 @@ mod tests {
     use super::{account_reads, carried_yaml, chart_reads};
     use crate::core::charts::ChartFacts;
 
+    /// What `reader` remembers of a values file holding `yaml`.
+    fn remembered(
+        yaml: &str,
+        reader: fn(&crate::check::parse::Document, &ChartFacts, &mut String),
+    ) -> String {
+        let facts = ChartFacts::embedded();
+        let files = vec![(
+            "components/x/values.yaml".to_owned(),
+            yaml.as_bytes().to_vec(),
+        )];
+        let parsed = crate::check::parse::parse_all(&files);
+        let mut out = String::new();
+        for d in &parsed.documents {
+            reader(d, &facts, &mut out);
+        }
+        out
+    }
+
     #[test]
     fn what_the_chart_facts_read_of_a_values_file_is_remembered() {
-        let facts = ChartFacts::embedded();
-        let read = |yaml: &str| {
-            let files = vec![(
-                "components/x/values.yaml".to_owned(),
-                yaml.as_bytes().to_vec(),
-            )];
-            let parsed = crate::check::parse::parse_all(&files);
-            let mut out = String::new();
-            for d in &parsed.documents {
-                chart_reads(d, &facts, &mut out);
-            }
-            out
-        };
+        let read = |yaml: &str| remembered(yaml, chart_reads);
         let base = "backups:\n  enabled: true\ndefaults:\n  extraEnvFrom:\n    - secretRef:\n        name: loki-s3\nreplicas: 2\n";
         let remembered = read(base);
         // A gate turned off, a list of Secrets emptied: read.
@@ -1007,19 +1013,7 @@ mod tests {
     /// labels and account of any pod template; not the rest.
     #[test]
     fn what_a_workload_identity_reads_of_a_values_file_is_remembered() {
-        let facts = ChartFacts::embedded();
-        let read = |yaml: &str| {
-            let files = vec![(
-                "components/x/values.yaml".to_owned(),
-                yaml.as_bytes().to_vec(),
-            )];
-            let parsed = crate::check::parse::parse_all(&files);
-            let mut out = String::new();
-            for d in &parsed.documents {
-                account_reads(d, &facts, &mut out);
-            }
-            out
-        };
+        let read = |yaml: &str| remembered(yaml, account_reads);
         let base = "serviceAccount:\n  annotations:\n    azure.workload.identity/client-id: a\nloki:\n  podLabels:\n    azure.workload.identity/use: \"true\"\nworkers:\n  labels: {}\nnodes:\n  - podTemplate:\n      metadata:\n        labels:\n          azure.workload.identity/use: \"true\"\n      spec:\n        serviceAccountName: es\nreplicas: 2\n";
         let remembered = read(base);
         for (from, to) in [
