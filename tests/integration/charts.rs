@@ -184,3 +184,36 @@ fn values_use_only_keys_the_charts_have() {
         problems.join("\n")
     );
 }
+
+/// The values paths the chart facts say an account and its pods' labels
+/// are at (`account_values`) are keys of the chart's upstream defaults,
+/// where the reference set has them: a path the chart does not have would
+/// have `socle check` judge a value Helm never reads.
+#[test]
+fn account_values_name_keys_the_charts_have() {
+    let mut checked = 0;
+    let mut problems = Vec::new();
+    for c in socle::core::charts::ChartFacts::embedded().charts {
+        let Some(crate::facts::ChartFacts { defaults, .. }) =
+            crate::facts::chart(&c.name, &c.version)
+        else {
+            continue;
+        };
+        // Those the facts give; a main account's conventional place
+        // (`serviceAccount`, `podLabels`) is judged only where values set it.
+        for a in &c.account_values {
+            for path in std::iter::once(&a.values).chain(&a.pod_labels) {
+                let at = path.split('.').try_fold(&defaults, |v, key| v.get(key));
+                if at.is_none() {
+                    problems.push(format!(
+                        "{} {}: `{path}` ({}) is not a key of its defaults",
+                        c.name, c.version, a.account
+                    ));
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 10, "only {checked} paths checked");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
