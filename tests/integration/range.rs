@@ -15,6 +15,14 @@ pub(crate) fn repository() -> (tempfile::TempDir, std::path::PathBuf) {
     repository_of(tempfile::tempdir().unwrap(), &[])
 }
 
+/// The same, rendered from `spec`.
+fn repository_with_spec(spec: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("spec.yaml");
+    fs_err::write(&path, spec).unwrap();
+    repository_of(tmp, &["--spec".as_ref(), path.as_os_str()])
+}
+
 /// [`repository`] in `tmp`, `socle new` given `args` besides its output.
 fn repository_of(
     tmp: tempfile::TempDir,
@@ -780,16 +788,13 @@ fn an_unresolvable_revision_is_explained_without_internals() {
 /// reports, instead of the model of the commit before it.
 #[test]
 fn a_values_edit_that_turns_a_charts_object_off_is_modelled_at_its_commit() {
-    let tmp = tempfile::tempdir().unwrap();
-    let spec = tmp.path().join("spec.yaml");
     let out = Command::cargo_bin("socle")
         .unwrap()
         .args(["spec", "example", "--blueprint", "lakehouse"])
         .output()
         .unwrap();
     assert!(out.status.success());
-    fs_err::write(&spec, &out.stdout).unwrap();
-    let (_tmp, dir) = repository_of(tmp, &["--spec".as_ref(), spec.as_os_str()]);
+    let (_tmp, dir) = repository_with_spec(&String::from_utf8_lossy(&out.stdout));
     let base = git(&dir, &["rev-parse", "HEAD"]);
     edit(
         &dir,
@@ -1209,10 +1214,7 @@ fn a_tree_that_lists_too_many_files_is_refused_with_its_bound() {
 /// a commit that drops either, or puts it back, is judged at its commit.
 #[test]
 fn a_values_edit_to_an_identitys_label_or_client_id_is_judged_at_its_commit() {
-    let tmp = tempfile::tempdir().unwrap();
-    let spec = tmp.path().join("spec.yaml");
-    fs_err::write(&spec, crate::platform_aks::spec()).unwrap();
-    let (_tmp, dir) = repository_of(tmp, &["--spec".as_ref(), spec.as_os_str()]);
+    let (_tmp, dir) = repository_with_spec(&crate::platform_aks::spec());
     let base = git(&dir, &["rev-parse", "HEAD"]);
     let label = "    azure.workload.identity/use: \"true\"";
     let unlabelled = "    azure.workload.identity/use: \"false\"";
@@ -1324,10 +1326,7 @@ fn edit_a_line(text: &str, draw: &mut Draw) -> Option<String> {
 /// falls in.
 #[test]
 fn drawn_edits_of_what_the_model_reads_agree_with_a_check_of_each_commit() {
-    let tmp = tempfile::tempdir().unwrap();
-    let spec = tmp.path().join("spec.yaml");
-    fs_err::write(&spec, crate::platform_aks::spec()).unwrap();
-    let (_tmp, dir) = repository_of(tmp, &["--spec".as_ref(), spec.as_os_str()]);
+    let (_tmp, dir) = repository_with_spec(&crate::platform_aks::spec());
     let base = git(&dir, &["rev-parse", "HEAD"]);
     let files: Vec<String> = git(
         &dir,

@@ -180,6 +180,10 @@ pub struct AccountValues {
     /// pods' labels are not known, and are not judged.
     #[serde(default)]
     pub pod_labels: Vec<String>,
+    /// A main account at the charts' conventional places (not listed in
+    /// the facts): values that leave its labels unset are not judged.
+    #[serde(skip)]
+    pub conventional: bool,
 }
 
 impl Chart {
@@ -199,6 +203,7 @@ impl Chart {
                     .clone()
                     .unwrap_or_else(|| "serviceAccount".into()),
                 pod_labels: vec!["podLabels".into()],
+                conventional: true,
             })
             .collect();
         out.extend(self.account_values.iter().cloned());

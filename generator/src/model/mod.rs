@@ -683,11 +683,11 @@ impl Model {
             obj.store_buckets = placed.store_buckets;
             obj.store_narrowed = placed.store_narrowed;
             if let Some(c) = &mut obj.cloud {
+                let given = env.cloud.as_ref().map(|s| &s.client_ids);
                 if env.cloud_target() == Some(crate::core::spec::AKS) {
                     // Each consumer of the cloud's containers signs in as a
                     // managed identity of its own, whose client ID the spec
                     // gives like the blueprint's.
-                    let given = env.cloud.as_ref().map(|s| &s.client_ids);
                     for i in &placed.identities {
                         let id = given
                             .and_then(|g| g.get(&i.consumer))
@@ -696,7 +696,6 @@ impl Model {
                         c.client_ids.insert(i.consumer.clone(), id);
                     }
                 }
-                let given = env.cloud.as_ref().map(|s| &s.client_ids);
                 if let Some(unknown) = given
                     .into_iter()
                     .flat_map(|g| g.keys())

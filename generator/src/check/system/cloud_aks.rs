@@ -701,8 +701,7 @@ fn labelled(
                         labels.extend(map.clone());
                     }
                 }
-                let default_only = c.account_values.iter().all(|x| x.account != a.account);
-                if set || !default_only {
+                if set || !a.conventional {
                     note(&Value::Object(labels));
                 }
             }
@@ -711,35 +710,45 @@ fn labelled(
     seen
 }
 
-/// Every pod template under `v` (at any depth: a Deployment's
-/// `spec.template`, ECK's `podTemplate`, a chart's values) whose pods run
-/// as `account`, its labels given to `note`.
+/// Every pod template under `v` whose pods run as `account`, its labels
+/// given to `note`.
 fn templates(v: &Value, account: &str, note: &mut impl FnMut(&Value)) {
-    fn walk(v: &Value, account: &str, note: &mut impl FnMut(&Value), depth: usize) {
+    pod_templates(v, &mut |a, labels| {
+        if a == account {
+            note(labels);
+        }
+    });
+}
+
+/// Every pod template under `v` (at any depth: a Deployment's
+/// `spec.template`, ECK's `podTemplate`, a chart's values), its account
+/// and its labels given to `visit`. A range remembers of a values file
+/// what this walk finds there (see `system::account_reads`).
+pub(crate) fn pod_templates(v: &Value, visit: &mut impl FnMut(&str, &Value)) {
+    fn walk(v: &Value, visit: &mut impl FnMut(&str, &Value), depth: usize) {
         if depth > 32 {
             return;
         }
         match v {
             Value::Object(map) => {
-                if map.contains_key("metadata")
-                    && v["spec"]["serviceAccountName"].as_str() == Some(account)
-                    && v["spec"].get("containers").is_some()
-                {
-                    note(&v["metadata"]["labels"]);
+                if let Some(account) = v["spec"]["serviceAccountName"].as_str() {
+                    if map.contains_key("metadata") && v["spec"].get("containers").is_some() {
+                        visit(account, &v["metadata"]["labels"]);
+                    }
                 }
                 for child in map.values() {
-                    walk(child, account, note, depth + 1);
+                    walk(child, visit, depth + 1);
                 }
             }
             Value::Array(items) => {
                 for child in items {
-                    walk(child, account, note, depth + 1);
+                    walk(child, visit, depth + 1);
                 }
             }
             _ => {}
         }
     }
-    walk(v, account, note, 0);
+    walk(v, visit, 0);
 }
 
 /// Every Key Vault entry the operator reads through a store that signs in

@@ -745,30 +745,10 @@ fn chart_reads(d: &Document, facts: &ChartFacts, out: &mut String) {
 /// a range check remembers of it, see [`Memo`]): each chart account's
 /// configuration (its name and annotations: a role ARN, a client ID) and
 /// the labels of its pods, where the chart facts say they are, and every
-/// pod template the values carry (its account and labels). A commit that
-/// only drops the label AKS's webhook wants is a change.
+/// pod template the values carry (its account and labels, as the AKS
+/// judgement finds them). A commit that only drops the label AKS's webhook
+/// wants is a change.
 fn account_reads(d: &Document, facts: &ChartFacts, out: &mut String) {
-    fn templates(v: &Value, out: &mut String, depth: usize) {
-        if depth > 32 {
-            return;
-        }
-        match v {
-            Value::Object(map) => {
-                if let Some(account) = v["spec"]["serviceAccountName"].as_str() {
-                    out.push_str(&format!("template:{account}={};", v["metadata"]["labels"]));
-                }
-                for child in map.values() {
-                    templates(child, out, depth + 1);
-                }
-            }
-            Value::Array(items) => {
-                for child in items {
-                    templates(child, out, depth + 1);
-                }
-            }
-            _ => {}
-        }
-    }
     for c in &facts.charts {
         for a in c.account_values() {
             let paths = std::iter::once(&a.values).chain(&a.pod_labels);
@@ -780,7 +760,9 @@ fn account_reads(d: &Document, facts: &ChartFacts, out: &mut String) {
             }
         }
     }
-    templates(&d.value, out, 0);
+    cloud_aks::pod_templates(&d.value, &mut |account, labels| {
+        out.push_str(&format!("template:{account}={labels};"));
+    });
 }
 
 /// A simulation's result, the models it judged, and the files it read
@@ -1014,7 +996,7 @@ mod tests {
     #[test]
     fn what_a_workload_identity_reads_of_a_values_file_is_remembered() {
         let read = |yaml: &str| remembered(yaml, account_reads);
-        let base = "serviceAccount:\n  annotations:\n    azure.workload.identity/client-id: a\nloki:\n  podLabels:\n    azure.workload.identity/use: \"true\"\nworkers:\n  labels: {}\nnodes:\n  - podTemplate:\n      metadata:\n        labels:\n          azure.workload.identity/use: \"true\"\n      spec:\n        serviceAccountName: es\nreplicas: 2\n";
+        let base = "serviceAccount:\n  annotations:\n    azure.workload.identity/client-id: a\nloki:\n  podLabels:\n    azure.workload.identity/use: \"true\"\nworkers:\n  labels: {}\nnodes:\n  - podTemplate:\n      metadata:\n        labels:\n          azure.workload.identity/use: \"true\"\n      spec:\n        serviceAccountName: es\n        containers: []\nreplicas: 2\n";
         let remembered = read(base);
         for (from, to) in [
             ("client-id: a", "client-id: b"),
