@@ -1320,6 +1320,12 @@ impl Local {
         out
     }
 
+    /// Whether the repository has system rules of its own: they may read
+    /// any part of the model, where the embedded ones read no object.
+    pub fn judges_systems(&self) -> bool {
+        self.packages.iter().any(|p| is_system(&p.name))
+    }
+
     /// The repository's system rules (packages `system` and `system.*`) on
     /// one environment's model. A rule yields a message, or an object with
     /// `msg` and optionally `file`, `line` and `pointer` (as the model's

@@ -851,8 +851,20 @@ fn simulate(
         } else {
             String::new()
         };
-        let input =
-            serde_json::to_string(&m.system).map_err(|e| PolicyError::Eval(e.to_string()))?;
+        // The embedded rules read what the objects need, create and
+        // connect to, never the list of objects itself: two fifths of the
+        // model's text, left out of their input unless a repository's own
+        // system rules may read it.
+        let objects = if local.judges_systems() {
+            Vec::new()
+        } else {
+            std::mem::take(&mut m.system.objects)
+        };
+        let input = serde_json::to_string(&m.system);
+        if !objects.is_empty() {
+            m.system.objects = objects;
+        }
+        let input = input.map_err(|e| PolicyError::Eval(e.to_string()))?;
         let digest = crate::git::blob_id(input.as_bytes());
         let found = memo.by_input.get(&digest).cloned();
         if found.is_none() {
@@ -949,6 +961,20 @@ fn findings(result: &Value, places: &HashMap<(&str, usize), &Document>) -> Vec<(
 #[cfg(test)]
 mod tests {
     use super::{account_reads, carried_yaml, chart_reads};
+
+    /// `simulate` leaves the list of objects out of the embedded rules'
+    /// input: a rule of theirs reading it would see none, and pass.
+    #[test]
+    fn the_embedded_system_rules_read_no_list_of_objects() {
+        let rules = include_str!("../../../../policies/system.rego");
+        for read in [
+            "input.objects",
+            "input[\"objects\"]",
+            "object.get(input, \"objects\"",
+        ] {
+            assert!(!rules.contains(read), "policies/system.rego reads {read}");
+        }
+    }
     use crate::core::charts::ChartFacts;
 
     /// What `reader` remembers of a values file holding `yaml`.
