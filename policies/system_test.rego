@@ -265,6 +265,12 @@ test_one_early_provider_is_enough if {
 	count(findings(with_need(n), "SOC-SYS-003")) == 0
 }
 
+test_need_from_its_own_application_passes if {
+	n := need("web", "Deployment web", "configmap", "", "ConfigMap", "settings", "data-core", [provided("web", 2)])
+	count(findings(with_need(n), "SOC-SYS-003")) == 0
+	count(findings(with_need(n), "SOC-SYS-010")) == 0
+}
+
 test_missing_crd_denied if {
 	n := need("web", "Deployment web", "crd", "external-secrets.io", "ExternalSecret", "", "", [])
 	m := with_need(n)
