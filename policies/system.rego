@@ -78,25 +78,28 @@ deny contains finding("SOC-SYS-001", sprintf("[%s] Application %q (wave %d) crea
 
 # --- 2. Destinations: every destination is a cluster ArgoCD knows ---
 
-registered(a) if {
-	some c in input.clusters
-	c.server == dest(a, "server")
+# The Applications (by index) whose destination is a cluster ArgoCD knows:
+# by server, by name, or registered outside the repository. A set, built
+# once, where a function would compare every cluster again per call.
+servers := {c.server | some c in input.clusters} | {s | some s in input.external_clusters}
+
+cluster_names := {c.name | some c in input.clusters}
+
+registered contains i if {
+	some i, a in input.applications
+	dest(a, "server") in servers
 }
 
-registered(a) if {
-	some c in input.clusters
-	dest(a, "name") != ""
-	c.name == dest(a, "name")
-}
-
-registered(a) if {
-	some s in input.external_clusters
-	s == dest(a, "server")
+registered contains i if {
+	some i, a in input.applications
+	name := dest(a, "name")
+	name != ""
+	name in cluster_names
 }
 
 deny contains finding("SOC-SYS-002", sprintf("[%s] Application %q (wave %d) deploys to %s, a cluster neither in-cluster nor registered in the repository (no cluster Secret names it)", [env, a.name, a.wave, dest_text(a)]), a.at) if {
-	some a in input.applications
-	not registered(a)
+	some i, a in input.applications
+	not i in registered
 }
 
 # --- 3. Order: what an object needs exists in an earlier wave or the same Application ---
@@ -347,19 +350,23 @@ realm_for(u, r) if r.name in u.realms
 
 client_in(u) := [[r, c] | some r in input.realms; realm_for(u, r); some c in r.clients; c.client_id == u.client]
 
+# Each use's [realm, client] pairs (by the use's index), found once for
+# both rules below.
+clients_of := {i: client_in(u) | some i, u in input.oidc_uses}
+
 realm_texts := [sprintf("%s (%s)", [r.name, where(r.at)]) | some r in input.realms]
 
 deny contains finding("SOC-SYS-013", sprintf("[%s] Application %q (wave %d) signs in with OIDC client %q, which realm %s does not declare; add the client to the realm", [env, u.consumer, apps[u.consumer].wave, u.client, concat(" or ", realm_texts)]), u.at) if {
-	some u in input.oidc_uses
+	some i, u in input.oidc_uses
 	count(input.realms) > 0
-	count(client_in(u)) == 0
+	count(clients_of[i]) == 0
 }
 
 # A browser client redirects only to its consumer: one of its redirect
 # URIs is on a host the consumer's configuration names.
 deny contains finding("SOC-SYS-013", sprintf("[%s] Application %q (wave %d) signs in with OIDC client %q of realm %q (%s), whose redirect URIs (%s) are on no host the Application serves (%s): the sign-in would fail after the login page", [env, u.consumer, apps[u.consumer].wave, u.client, pair[0].name, where(pair[0].at), concat(", ", pair[1].redirect_uris), concat(", ", u.hosts)]), u.at) if {
-	some u in input.oidc_uses
-	pairs := client_in(u)
+	some i, u in input.oidc_uses
+	pairs := clients_of[i]
 	count(pairs) > 0
 	pair := pairs[0]
 	pair[1].standard_flow
