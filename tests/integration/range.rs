@@ -1392,3 +1392,52 @@ fn a_kustomization_edited_is_modelled_again_at_its_commit() {
         "{seen:#?}"
     );
 }
+
+/// An environment bootstrapped after another on the same cluster finds
+/// that one's cluster-wide objects in place (`socle-check.yaml`,
+/// `environments`). A range leaves unassembled an environment none of
+/// whose files changed, but not one that a changed environment inherits
+/// from: here staging's Widget needs the CRD only dev creates, and commits
+/// that change staging alone, then dev's CRD, agree with a check of each.
+#[test]
+fn an_environment_inherits_from_an_unchanged_one_across_a_range() {
+    let (_tmp, dir) = repository();
+    let base = git(&dir, &["rev-parse", "HEAD"]);
+    edit(
+        &dir,
+        "socle-check.yaml",
+        "environments: {}",
+        "environments:\n  staging: { after: [dev] }",
+    );
+    fs_err::write(
+        dir.join("components/keycloak/manifests/dev/widget-crd.yaml"),
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\nspec:\n  group: example.com\n  names: { kind: Widget, plural: widgets, singular: widget, listKind: WidgetList }\n  scope: Namespaced\n  versions:\n    - name: v1\n      served: true\n      storage: true\n      schema:\n        openAPIV3Schema: { type: object, x-kubernetes-preserve-unknown-fields: true }\n",
+    )
+    .unwrap();
+    let widget = "components/keycloak/manifests/staging/widget.yaml";
+    fs_err::write(
+        dir.join(widget),
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: gear\n  namespace: data-platform-core\nspec:\n  size: 1\n",
+    )
+    .unwrap();
+    let mut commits = vec![commit(&dir, "staging after dev: a Widget, dev's CRD")];
+    edit(&dir, widget, "size: 1", "size: 2");
+    commits.push(commit(&dir, "staging alone"));
+    edit(
+        &dir,
+        "components/keycloak/manifests/dev/widget-crd.yaml",
+        "kind: Widget, plural: widgets",
+        "kind: Gadget, plural: gadgets",
+    );
+    commits.push(commit(&dir, "dev's CRD defines another kind"));
+    let places = |json: &Value| unfixed(json, "message", |r| r.starts_with("SOC-SYS"));
+    let seen = agree_at_each_commit(&dir, &base, &commits, places);
+    let widget_missing = |found: &Vec<(String, String)>| {
+        found
+            .iter()
+            .any(|(rule, msg)| rule == "SOC-SYS-003" && msg.contains("example.com/Widget"))
+    };
+    assert!(!widget_missing(&seen[0]), "{:?}", seen[0]);
+    assert!(!widget_missing(&seen[1]), "{:?}", seen[1]);
+    assert!(widget_missing(&seen[2]), "{:?}", seen[2]);
+}

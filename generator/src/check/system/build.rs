@@ -41,6 +41,22 @@ type Created<'a> = HashMap<
 
 /// A system, with the content of each of its objects (by index) for the
 /// parts of the model that read content (network, wiring).
+/// A root Application's system, or the environment (name, root) it
+/// bootstraps when it was left unassembled.
+pub(crate) enum Assembled<'a> {
+    System(Box<Modelled<'a>>),
+    Unchanged(String, String),
+}
+
+/// The environment a root Application bootstraps: its
+/// `socle.dev/environment` label, else its name.
+fn environment_of(root: &AppDoc<'_>) -> String {
+    root.doc.value["metadata"]["labels"][ENV_LABEL]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| root.name.clone())
+}
+
 pub(crate) struct Modelled<'a> {
     pub(crate) system: System,
     pub(crate) values: Vec<Option<Cow<'a, Value>>>,
@@ -287,15 +303,25 @@ impl<'a> Repository<'a> {
     /// One system per bootstrap Application (an Application that no other
     /// Application of the repository syncs).
     pub(crate) fn systems(&self) -> Vec<Modelled<'a>> {
-        self.systems_with(None)
+        self.systems_with(None, &|_, _| false)
+            .into_iter()
+            .filter_map(|a| match a {
+                Assembled::System(m) => Some(*m),
+                Assembled::Unchanged(..) => None,
+            })
+            .collect()
     }
 
     /// [`Repository::systems`], each Application's model taken from
-    /// `cache` when its key (`key` of what it read) is unchanged.
+    /// `cache` when its key (`key` of what it read) is unchanged, and the
+    /// systems of the environments (name, root) `unchanged` says read
+    /// nothing that changed not assembled at all, unless an environment
+    /// assembled inherits from them.
     pub(crate) fn systems_with(
         &self,
         mut cache: Option<(&mut AppCache, &mut AppKey)>,
-    ) -> Vec<Modelled<'a>> {
+        unchanged: &dyn Fn(&str, &str) -> bool,
+    ) -> Vec<Assembled<'a>> {
         // Each Application is modelled once, whichever systems include it.
         let mut created: Created<'a> = HashMap::new();
         let mut reads: Reads<'a> = HashMap::new();
@@ -360,12 +386,47 @@ impl<'a> Repository<'a> {
             }
             created.insert((app.doc.path.clone(), app.doc.line), modelled);
         }
-        let mut systems: Vec<Modelled<'a>> = self
+        let roots: Vec<&AppDoc<'a>> = self
             .apps
             .iter()
             .filter(|a| !synced.contains(&(a.doc.path.clone(), a.doc.line)))
-            .map(|root| self.system(root, &mut created, &mut reads))
             .collect();
+        let ids: Vec<(String, String)> = roots
+            .iter()
+            .map(|r| (environment_of(r), r.name.clone()))
+            .collect();
+        let mut skipped: Vec<bool> = ids.iter().map(|(e, r)| unchanged(e, r)).collect();
+        // An environment assembled finds the cluster-wide objects of those
+        // it is bootstrapped after (below): they are assembled too.
+        loop {
+            let mut more = false;
+            for i in 0..ids.len() {
+                if skipped[i] {
+                    continue;
+                }
+                for earlier in self.after.get(&ids[i].0).into_iter().flatten() {
+                    for (j, (env, _)) in ids.iter().enumerate() {
+                        if skipped[j] && env == earlier {
+                            skipped[j] = false;
+                            more = true;
+                        }
+                    }
+                }
+            }
+            if !more {
+                break;
+            }
+        }
+        let mut systems: Vec<Modelled<'a>> = Vec::with_capacity(roots.len());
+        let mut order: Vec<Result<usize, (String, String)>> = Vec::with_capacity(roots.len());
+        for ((root, id), skip) in roots.into_iter().zip(ids).zip(skipped) {
+            if skip {
+                order.push(Err(id));
+            } else {
+                order.push(Ok(systems.len()));
+                systems.push(self.system(root, &mut created, &mut reads));
+            }
+        }
         // An environment bootstrapped after another on the same cluster
         // finds that one's cluster-wide objects and CRDs in place.
         let mut inherited: Vec<(Vec<Prerequisite>, BTreeSet<&'a str>, bool)> = Vec::new();
@@ -407,7 +468,14 @@ impl<'a> Repository<'a> {
             m.read.extend(read);
             m.read_all |= all;
         }
-        systems
+        let mut systems: Vec<Option<Modelled<'a>>> = systems.into_iter().map(Some).collect();
+        order
+            .into_iter()
+            .filter_map(|o| match o {
+                Ok(at) => systems[at].take().map(|m| Assembled::System(Box::new(m))),
+                Err((env, root)) => Some(Assembled::Unchanged(env, root)),
+            })
+            .collect()
     }
 
     /// The system `root` bootstraps. Each Application's modelled objects
@@ -422,10 +490,7 @@ impl<'a> Repository<'a> {
         self.files.take_touched();
         let mut read = BTreeSet::new();
         let mut read_all = false;
-        let environment = root.doc.value["metadata"]["labels"][ENV_LABEL]
-            .as_str()
-            .map(str::to_owned)
-            .unwrap_or_else(|| root.name.clone());
+        let environment = environment_of(root);
         let mut prerequisites = self.prerequisites.clone();
         // ArgoCD runs before it syncs anything: its namespace and CRDs exist.
         let argocd_ns = root.doc.value["metadata"]["namespace"]

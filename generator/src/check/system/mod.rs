@@ -361,8 +361,24 @@ struct Judgement {
     key: String,
     resolved_from: Vec<String>,
     resolved_all: bool,
+    /// What assembling the system read (every file with documents when
+    /// `read_all`), and the files the repository had read whole then: the
+    /// key again from them tells, before assembling, whether assembling
+    /// would read the same and give the same system.
+    read: Vec<String>,
+    read_all: bool,
+    whole: BTreeSet<String>,
     not_modelled: Vec<String>,
     findings: Vec<(Finding, String)>,
+}
+
+/// What a fresh judgement is remembered by (see [`Judgement`]).
+struct Fresh {
+    key: String,
+    resolved_from: Vec<String>,
+    resolved_all: bool,
+    read: Vec<String>,
+    read_all: bool,
 }
 
 /// One environment of a simulation: remembered, or resolved now (`fresh`:
@@ -373,7 +389,7 @@ struct Environment {
     system: Option<System>,
     not_modelled: Vec<String>,
     found: Option<Vec<(Finding, String)>>,
-    fresh: Option<(String, Vec<String>, bool)>,
+    fresh: Option<Fresh>,
 }
 
 /// How many models' results [`Memo`] keeps before starting afresh.
@@ -791,17 +807,55 @@ fn simulate(
     let mut app_key = |read: &mut dyn Iterator<Item = &str>, all: bool| {
         key_of(keys, &common, read, all, |path| keys.id(path))
     };
-    let modelled = if memo.across_versions {
-        repo.systems_with(Some((&mut memo.apps, &mut app_key)))
+    // The environments none of whose reads changed, by their key again
+    // from what they read last time: not even assembled.
+    let unchanged: HashSet<(String, String)> = if memo.across_versions {
+        let addresses = &mut memo.addresses;
+        memo.envs
+            .iter()
+            .filter(|(_, last)| {
+                let read = last
+                    .read
+                    .iter()
+                    .chain(last.resolved_from.iter())
+                    .map(String::as_str);
+                let all = last.read_all || last.resolved_all;
+                judgement_key(keys, &common, read, all, &last.whole, addresses) == last.key
+            })
+            .map(|(id, _)| id.clone())
+            .collect()
     } else {
-        repo.systems()
+        HashSet::new()
+    };
+    let modelled = if memo.across_versions {
+        repo.systems_with(Some((&mut memo.apps, &mut app_key)), &|env, root| {
+            unchanged.contains(&(env.to_owned(), root.to_owned()))
+        })
+    } else {
+        repo.systems_with(None, &|_, _| false)
     };
     let whole = read_whole(&repo.files);
     // Each environment: its last judgement when what it read is unchanged,
     // else resolved and judged again (the Rego rules after this loop).
     let mut envs: Vec<Environment> = Vec::with_capacity(modelled.len());
     let mut pending: Vec<(usize, String, String)> = Vec::new();
-    for mut m in modelled {
+    for assembled in modelled {
+        let mut m = match assembled {
+            build::Assembled::System(m) => *m,
+            build::Assembled::Unchanged(env, root) => {
+                let id = (env, root);
+                if let Some(last) = memo.envs.get(&id) {
+                    envs.push(Environment {
+                        not_modelled: last.not_modelled.clone(),
+                        found: Some(last.findings.clone()),
+                        id,
+                        system: None,
+                        fresh: None,
+                    });
+                }
+                continue;
+            }
+        };
         let id = (m.system.environment.clone(), m.system.root.clone());
         let reused = memo.envs.get(&id).filter(|last| {
             if !memo.across_versions {
@@ -886,11 +940,13 @@ fn simulate(
             system: Some(m.system),
             not_modelled,
             found,
-            fresh: Some((
+            fresh: memo.across_versions.then(|| Fresh {
                 key,
-                resolved.into_iter().map(str::to_owned).collect(),
+                resolved_from: resolved.into_iter().map(str::to_owned).collect(),
                 resolved_all,
-            )),
+                read: m.read.iter().map(|p| (*p).to_owned()).collect(),
+                read_all: m.read_all,
+            }),
         });
     }
     // Environments are judged independently, on the machine's cores, each
@@ -915,14 +971,16 @@ fn simulate(
         let judged = env.found.unwrap_or_default();
         out.findings.extend(judged.iter().cloned());
         out.not_modelled.extend(env.not_modelled.iter().cloned());
-        if let Some((key, resolved_from, resolved_all)) = env.fresh.filter(|_| memo.across_versions)
-        {
+        if let Some(fresh) = env.fresh {
             memo.envs.insert(
                 env.id,
                 Judgement {
-                    key,
-                    resolved_from,
-                    resolved_all,
+                    key: fresh.key,
+                    resolved_from: fresh.resolved_from,
+                    resolved_all: fresh.resolved_all,
+                    read: fresh.read,
+                    read_all: fresh.read_all,
+                    whole: whole.clone(),
                     not_modelled: env.not_modelled,
                     findings: judged,
                 },
