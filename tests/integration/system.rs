@@ -136,12 +136,15 @@ test_plain_http_is_denied if {
         String::from_utf8_lossy(&out.stdout)
     );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    let hits: Vec<&serde_json::Value> = report["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .filter(|f| f["rule"] == "system.deny")
-        .collect();
+    let of_rule = |rule: &str| -> Vec<&serde_json::Value> {
+        report["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .filter(|f| f["rule"] == rule)
+            .collect()
+    };
+    let hits = of_rule("system.deny");
     assert_eq!(hits.len(), 1, "{hits:?}");
     assert_eq!(hits[0]["file"], "web/configmap.yaml");
     assert!(hits[0]["line"].as_u64().is_some_and(|l| l > 1), "{hits:?}");
@@ -149,12 +152,7 @@ test_plain_http_is_denied if {
         .as_str()
         .unwrap_or_default()
         .contains("plain HTTP"));
-    let objects: Vec<&serde_json::Value> = report["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .filter(|f| f["rule"] == "system.warn")
-        .collect();
+    let objects = of_rule("system.warn");
     assert_eq!(objects.len(), 1, "{objects:?}");
     assert!(
         objects[0]["message"]
