@@ -39,8 +39,6 @@ type Created<'a> = HashMap<
     ),
 >;
 
-/// A system, with the content of each of its objects (by index) for the
-/// parts of the model that read content (network, wiring).
 /// A root Application's system, or the environment (name, root) it
 /// bootstraps when it was left unassembled.
 pub(crate) enum Assembled<'a> {
@@ -57,6 +55,8 @@ fn environment_of(root: &AppDoc<'_>) -> String {
         .unwrap_or_else(|| root.name.clone())
 }
 
+/// A system, with the content of each of its objects (by index) for the
+/// parts of the model that read content (network, wiring).
 pub(crate) struct Modelled<'a> {
     pub(crate) system: System,
     pub(crate) values: Vec<Option<Cow<'a, Value>>>,

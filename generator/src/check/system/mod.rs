@@ -1019,6 +1019,7 @@ fn findings(result: &Value, places: &HashMap<(&str, usize), &Document>) -> Vec<(
 #[cfg(test)]
 mod tests {
     use super::{account_reads, carried_yaml, chart_reads};
+    use crate::core::charts::ChartFacts;
 
     /// `simulate` leaves the list of objects out of the embedded rules'
     /// input: a rule of theirs reading it would see none, and pass.
@@ -1033,7 +1034,6 @@ mod tests {
             assert!(!rules.contains(read), "policies/system.rego reads {read}");
         }
     }
-    use crate::core::charts::ChartFacts;
 
     /// What `reader` remembers of a values file holding `yaml`.
     fn remembered(
