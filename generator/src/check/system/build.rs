@@ -28,16 +28,19 @@ struct AppDoc<'a> {
     name: String,
 }
 
-/// What each Application syncs, by the place of its document.
-type Created<'a> = HashMap<
-    (String, usize),
-    (
-        Vec<Emitted<'a>>,
-        Application,
-        Vec<kustomize::Gap>,
-        Vec<(Object, Option<Value>)>,
-    ),
->;
+/// What each Application syncs, by the place of its document: modelled
+/// now, or kept from an earlier version and not copied out until a system
+/// assembled takes it.
+type Created<'a> = HashMap<(String, usize), Made<'a>>;
+
+enum Made<'a> {
+    Model(Box<AppModel<'a>>),
+    Kept,
+}
+
+/// The kept model of the Application at a place, copied out for this
+/// version (none when it cannot be: the Application is modelled again).
+type Recall<'r, 'a> = dyn Fn(&(String, usize)) -> Option<AppModel<'a>> + 'r;
 
 /// A root Application's system, or the environment (name, root) it
 /// bootstraps when it was left unassembled.
@@ -228,11 +231,7 @@ impl<'a> Repository<'a> {
     /// A remembered Application's model, its documents found again in this
     /// version, when what it read is unchanged.
     #[allow(clippy::type_complexity)]
-    fn recalled(
-        &self,
-        r: &Remembered,
-        key: &mut AppKey,
-    ) -> Option<(AppModel<'a>, BTreeSet<&'a str>, bool)> {
+    fn recalled(&self, r: &Remembered, key: &mut AppKey) -> Option<(BTreeSet<&'a str>, bool)> {
         // The paths as this version's files name them (a file gone: the
         // model is built again).
         let read: BTreeSet<&'a str> = r
@@ -243,6 +242,20 @@ impl<'a> Repository<'a> {
         if key(&mut read.iter().copied(), r.all) != r.key {
             return None;
         }
+        for p in &r.whole {
+            if let Some(p) = read.get(p.as_str()) {
+                self.files.note_read_whole(p);
+            }
+        }
+        Some((read, r.all))
+    }
+
+    /// A model [`Repository::recalled`] found current, copied out with its
+    /// documents found again in this version (the files read are the
+    /// same, so they are where they were). Finding them notes them as
+    /// read, by the system that takes the model: they are in what the
+    /// model read.
+    fn copied_out(&self, r: &Remembered) -> Option<AppModel<'a>> {
         let mut emitted = Vec::with_capacity(r.modelled.0.len());
         for (e, documented) in r.modelled.0.iter().zip(&r.documented) {
             let doc = if *documented {
@@ -263,23 +276,11 @@ impl<'a> Repository<'a> {
                 images: e.images.clone(),
             });
         }
-        // The documents found again were noted as read: they are in `read`,
-        // and the next Application's reads start afresh.
-        self.files.take_touched();
-        for p in &r.whole {
-            if let Some(p) = read.get(p.as_str()) {
-                self.files.note_read_whole(p);
-            }
-        }
         Some((
-            (
-                emitted,
-                r.modelled.1.clone(),
-                r.modelled.2.clone(),
-                r.modelled.3.clone(),
-            ),
-            read,
-            r.all,
+            emitted,
+            r.modelled.1.clone(),
+            r.modelled.2.clone(),
+            r.modelled.3.clone(),
         ))
     }
 
@@ -339,43 +340,45 @@ impl<'a> Repository<'a> {
                 Some((cache, key)) => cache
                     .apps
                     .get(&place)
-                    .and_then(|r| self.recalled(r, &mut **key)),
+                    .and_then(|r| Some((r, self.recalled(r, &mut **key)?))),
                 None => None,
             };
-            let (modelled, read, all) = match known {
-                Some(k) => {
-                    if let Some(r) = cache.as_ref().and_then(|(c, _)| c.apps.get(&place)) {
-                        app_keys.insert(place.clone(), r.key.clone());
+            if let Some((r, (read, all))) = known {
+                // What it syncs is read from the kept model: the
+                // Applications it creates are where they were.
+                for (e, documented) in r.modelled.0.iter().zip(&r.documented) {
+                    if e.kind == "Application" && *documented {
+                        synced.insert((e.file.clone(), e.line));
                     }
-                    k
                 }
-                None => {
-                    let modelled = self.app_objects(app);
-                    let (mut read, all) = self.files.take_touched();
-                    read.insert(app.doc.path.as_str());
-                    if let Some((cache, key)) = &mut cache {
-                        let (kept, documented) = without_documents(&modelled);
-                        let app_key = key(&mut read.iter().copied(), all);
-                        app_keys.insert(place.clone(), app_key.clone());
-                        cache.apps.insert(
-                            place.clone(),
-                            Remembered {
-                                key: app_key,
-                                read: read.iter().map(|p| (*p).to_owned()).collect(),
-                                whole: read
-                                    .iter()
-                                    .filter(|p| self.files.read_whole(p))
-                                    .map(|p| (*p).to_owned())
-                                    .collect(),
-                                all,
-                                modelled: kept,
-                                documented,
-                            },
-                        );
-                    }
-                    (modelled, read, all)
-                }
-            };
+                app_keys.insert(place.clone(), r.key.clone());
+                reads.insert(place.clone(), (read, all));
+                created.insert(place, Made::Kept);
+                continue;
+            }
+            let modelled = self.app_objects(app);
+            let (mut read, all) = self.files.take_touched();
+            read.insert(app.doc.path.as_str());
+            if let Some((cache, key)) = &mut cache {
+                let (kept, documented) = without_documents(&modelled);
+                let app_key = key(&mut read.iter().copied(), all);
+                app_keys.insert(place.clone(), app_key.clone());
+                cache.apps.insert(
+                    place.clone(),
+                    Remembered {
+                        key: app_key,
+                        read: read.iter().map(|p| (*p).to_owned()).collect(),
+                        whole: read
+                            .iter()
+                            .filter(|p| self.files.read_whole(p))
+                            .map(|p| (*p).to_owned())
+                            .collect(),
+                        all,
+                        modelled: kept,
+                        documented,
+                    },
+                );
+            }
             reads.insert(place, (read, all));
             for o in &modelled.0 {
                 if o.kind == "Application" {
@@ -384,8 +387,17 @@ impl<'a> Repository<'a> {
                     }
                 }
             }
-            created.insert((app.doc.path.clone(), app.doc.line), modelled);
+            created.insert(
+                (app.doc.path.clone(), app.doc.line),
+                Made::Model(Box::new(modelled)),
+            );
         }
+        // Taken only by the systems assembled below, once each.
+        let kept = cache.as_ref().map(|(c, _)| &**c);
+        let recall = |place: &(String, usize)| {
+            let r = kept.and_then(|c| c.apps.get(place))?;
+            self.copied_out(r)
+        };
         let roots: Vec<&AppDoc<'a>> = self
             .apps
             .iter()
@@ -424,7 +436,7 @@ impl<'a> Repository<'a> {
                 order.push(Err(id));
             } else {
                 order.push(Ok(systems.len()));
-                systems.push(self.system(root, &mut created, &mut reads));
+                systems.push(self.system(root, &mut created, &mut reads, &recall));
             }
         }
         // An environment bootstrapped after another on the same cluster
@@ -486,6 +498,7 @@ impl<'a> Repository<'a> {
         root: &AppDoc<'a>,
         created: &mut Created<'a>,
         reads: &mut Reads<'a>,
+        recall: &Recall<'_, 'a>,
     ) -> Modelled<'a> {
         self.files.take_touched();
         let mut read = BTreeSet::new();
@@ -533,11 +546,12 @@ impl<'a> Repository<'a> {
                 doc,
                 name: name.clone(),
             };
-            let (emitted, mut application, gaps, chart_objects) =
-                match created.remove(&(doc.path.clone(), doc.line)) {
-                    Some(m) => m,
-                    None => self.app_objects(&app),
-                };
+            let place = (doc.path.clone(), doc.line);
+            let (emitted, mut application, gaps, chart_objects) = match created.remove(&place) {
+                Some(Made::Model(m)) => *m,
+                Some(Made::Kept) => recall(&place).unwrap_or_else(|| self.app_objects(&app)),
+                None => self.app_objects(&app),
+            };
             if let Some((r, all)) = reads.remove(&(doc.path.clone(), doc.line)) {
                 read.extend(r);
                 read_all |= all;
