@@ -228,9 +228,10 @@ impl<'a> Repository<'a> {
         }
     }
 
-    /// A remembered Application's model, its documents found again in this
-    /// version, when what it read is unchanged.
-    #[allow(clippy::type_complexity)]
+    /// What a remembered Application's model read, as this version names
+    /// those files, when none of them changed (the files it read whole are
+    /// noted so again); [`Repository::copied_out`] gives the model itself
+    /// to a system that takes it.
     fn recalled(&self, r: &Remembered, key: &mut AppKey) -> Option<(BTreeSet<&'a str>, bool)> {
         // The paths as this version's files name them (a file gone: the
         // model is built again).
