@@ -430,16 +430,26 @@ impl<'a> Repository<'a> {
                 break;
             }
         }
-        let mut systems: Vec<Modelled<'a>> = Vec::with_capacity(roots.len());
-        let mut order: Vec<Result<usize, (String, String)>> = Vec::with_capacity(roots.len());
-        for ((root, id), skip) in roots.into_iter().zip(ids).zip(skipped) {
-            if skip {
-                order.push(Err(id));
-            } else {
-                order.push(Ok(systems.len()));
-                systems.push(self.system(root, &mut created, &mut reads, &recall));
-            }
-        }
+        let mut out: Vec<Assembled<'a>> = roots
+            .into_iter()
+            .zip(ids)
+            .zip(skipped)
+            .map(|((root, (env, name)), skip)| {
+                if skip {
+                    Assembled::Unchanged(env, name)
+                } else {
+                    let m = self.system(root, &mut created, &mut reads, &recall);
+                    Assembled::System(Box::new(m))
+                }
+            })
+            .collect();
+        let systems: Vec<&Modelled<'a>> = out
+            .iter()
+            .filter_map(|a| match a {
+                Assembled::System(m) => Some(&**m),
+                Assembled::Unchanged(..) => None,
+            })
+            .collect();
         // An environment bootstrapped after another on the same cluster
         // finds that one's cluster-wide objects and CRDs in place.
         let mut inherited: Vec<(Vec<Prerequisite>, BTreeSet<&'a str>, bool)> = Vec::new();
@@ -475,20 +485,17 @@ impl<'a> Repository<'a> {
             inherited.push((from, read, all));
         }
         let app_keys = std::sync::Arc::new(app_keys);
-        for (m, (from, read, all)) in systems.iter_mut().zip(inherited) {
+        let assembled = out.iter_mut().filter_map(|a| match a {
+            Assembled::System(m) => Some(m),
+            Assembled::Unchanged(..) => None,
+        });
+        for (m, (from, read, all)) in assembled.zip(inherited) {
             m.app_keys = app_keys.clone();
             m.system.prerequisites.extend(from);
             m.read.extend(read);
             m.read_all |= all;
         }
-        let mut systems: Vec<Option<Modelled<'a>>> = systems.into_iter().map(Some).collect();
-        order
-            .into_iter()
-            .filter_map(|o| match o {
-                Ok(at) => systems[at].take().map(|m| Assembled::System(Box::new(m))),
-                Err((env, root)) => Some(Assembled::Unchanged(env, root)),
-            })
-            .collect()
+        out
     }
 
     /// The system `root` bootstraps. Each Application's modelled objects

@@ -372,24 +372,15 @@ struct Judgement {
     findings: Vec<(Finding, String)>,
 }
 
-/// What a fresh judgement is remembered by (see [`Judgement`]).
-struct Fresh {
-    key: String,
-    resolved_from: Vec<String>,
-    resolved_all: bool,
-    read: Vec<String>,
-    read_all: bool,
-}
-
 /// One environment of a simulation: remembered, or resolved now (`fresh`:
-/// its key and what its resolution read) and judged by the Rego rules
-/// (`found`) unless its input was judged before.
+/// its judgement to remember, its findings still to come) and judged by
+/// the Rego rules (`found`) unless its input was judged before.
 struct Environment {
     id: (String, String),
     system: Option<System>,
     not_modelled: Vec<String>,
     found: Option<Vec<(Finding, String)>>,
-    fresh: Option<Fresh>,
+    fresh: Option<Judgement>,
 }
 
 /// How many models' results [`Memo`] keeps before starting afresh.
@@ -857,25 +848,14 @@ fn simulate(
             }
         };
         let id = (m.system.environment.clone(), m.system.root.clone());
-        let reused = memo.envs.get(&id).filter(|last| {
-            if !memo.across_versions {
-                return false;
-            }
-            let read = m
-                .read
-                .iter()
-                .copied()
-                .chain(last.resolved_from.iter().map(String::as_str));
-            let key = judgement_key(
-                keys,
-                &common,
-                read,
-                m.read_all || last.resolved_all,
-                &whole,
-                &mut memo.addresses,
-            );
-            key == last.key
-        });
+        // Only an environment found unchanged before assembling reuses its
+        // judgement here (assembled because one after it inherits its
+        // objects): any other's key is of the same files' versions, which
+        // changed.
+        let reused = unchanged
+            .contains(&id)
+            .then(|| memo.envs.get(&id))
+            .flatten();
         if let Some(last) = reused {
             // A range's outcomes carry no models: none is kept.
             envs.push(Environment {
@@ -940,12 +920,15 @@ fn simulate(
             system: Some(m.system),
             not_modelled,
             found,
-            fresh: memo.across_versions.then(|| Fresh {
+            fresh: memo.across_versions.then(|| Judgement {
                 key,
                 resolved_from: resolved.into_iter().map(str::to_owned).collect(),
                 resolved_all,
                 read: m.read.iter().map(|p| (*p).to_owned()).collect(),
                 read_all: m.read_all,
+                whole: whole.clone(),
+                not_modelled: Vec::new(),
+                findings: Vec::new(),
             }),
         });
     }
@@ -971,20 +954,10 @@ fn simulate(
         let judged = env.found.unwrap_or_default();
         out.findings.extend(judged.iter().cloned());
         out.not_modelled.extend(env.not_modelled.iter().cloned());
-        if let Some(fresh) = env.fresh {
-            memo.envs.insert(
-                env.id,
-                Judgement {
-                    key: fresh.key,
-                    resolved_from: fresh.resolved_from,
-                    resolved_all: fresh.resolved_all,
-                    read: fresh.read,
-                    read_all: fresh.read_all,
-                    whole: whole.clone(),
-                    not_modelled: env.not_modelled,
-                    findings: judged,
-                },
-            );
+        if let Some(mut fresh) = env.fresh {
+            fresh.not_modelled = env.not_modelled;
+            fresh.findings = judged;
+            memo.envs.insert(env.id, fresh);
         }
         systems.extend(env.system);
     }
