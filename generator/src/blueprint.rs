@@ -445,6 +445,13 @@ pub struct Component {
     /// names the role's ARN, so the environment must name its account.
     #[serde(default)]
     pub web_identity: bool,
+    /// The cloud targets where its client takes that identity, when not
+    /// every cloud's: a client that signs in to S3 and Cloud Storage by the
+    /// pod's identity may need a key for Azure Storage. Elsewhere it keeps
+    /// its keys, and so its buckets stay in the cluster's store. Empty:
+    /// every cloud.
+    #[serde(default)]
+    pub identity_targets: Vec<String>,
     /// Its services on one Docker host, by service name (target compose).
     #[serde(default)]
     pub compose: BTreeMap<String, crate::compose::Service>,
@@ -458,6 +465,13 @@ impl Component {
     /// Whether the component runs in an environment on `target`.
     pub fn runs_on(&self, target: &str) -> bool {
         self.targets.is_empty() || self.targets.iter().any(|t| t == target)
+    }
+
+    /// Whether its client takes its pods' cloud identity on `target`.
+    pub fn identity_on(&self, target: &str) -> bool {
+        !self.workload_identity.is_empty()
+            && (self.identity_targets.is_empty()
+                || self.identity_targets.iter().any(|t| t == target))
     }
 }
 
@@ -1109,6 +1123,22 @@ impl Manifest {
                     c.id
                 ));
             }
+            if !c.identity_targets.is_empty() && c.workload_identity.is_empty() {
+                return Err(format!(
+                    "component {}: `identity_targets` names where the service accounts of `workload_identity` take the identity, and it lists none",
+                    c.id
+                ));
+            }
+            if let Some(t) = c
+                .identity_targets
+                .iter()
+                .find(|t| !self.clouds.contains_key(*t))
+            {
+                return Err(format!(
+                    "component {}: `identity_targets` names {t:?}, which is not a cloud of this blueprint (`clouds`)",
+                    c.id
+                ));
+            }
             for id in &c.calls {
                 // A call opens a flow to that component's namespace; it must
                 // exist, and start first, like anything a component uses.
@@ -1340,6 +1370,7 @@ mod tests {
             serves_ingress: false,
             workload_identity: Vec::new(),
             web_identity: false,
+            identity_targets: Vec::new(),
             compose: Default::default(),
             targets: Vec::new(),
         }
@@ -1597,6 +1628,23 @@ mod tests {
         .check()
         .unwrap_err();
         assert_eq!(err, "dependency cycle: a -> c -> b -> a");
+    }
+
+    /// `identity_targets` narrows `workload_identity` to clouds the
+    /// blueprint has: without service accounts or with an unknown cloud it
+    /// would quietly keep every bucket in the store.
+    #[test]
+    fn identity_targets_need_accounts_and_known_clouds() {
+        let mut c = comp("notes", &[]);
+        c.identity_targets = vec!["eks".into()];
+        let err = manifest(vec![c.clone()]).check().unwrap_err();
+        assert!(err.contains("lists none"), "{err}");
+        c.workload_identity = vec!["notes".into()];
+        let err = manifest(vec![c.clone()]).check().unwrap_err();
+        assert!(err.contains("names \"eks\", which is not a cloud"), "{err}");
+        assert!(c.identity_on("eks") && !c.identity_on("aks"));
+        c.identity_targets.clear();
+        assert!(c.identity_on("aks"));
     }
 
     #[test]

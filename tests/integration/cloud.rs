@@ -1656,3 +1656,140 @@ fn a_range_sees_a_terraform_change_at_its_commit() {
         "{list:#?}"
     );
 }
+
+/// Zeppelin's notes move to S3 once the spec names prod's account: its
+/// client (the AWS SDK for Java v1) takes the server's role by web
+/// identity, which its configuration names. The Terraform then trusts the
+/// cluster's token issuer and opens STS inside the network; kustomize
+/// builds a server with the role's annotation, its projected token and no
+/// key, whose notes are copied in with rclone; `socle check` finds the
+/// whole system right, checkov fails none of its checks and `terraform
+/// validate` passes. Without the account
+/// the notes stay in MinIO, and the README says what would move them.
+#[test]
+fn zeppelin_notes_move_to_s3_by_web_identity_once_the_account_is_named() {
+    let without = crate::support::render_eks();
+    let tenant = text(&without, "components/minio/values-prod.yaml");
+    assert!(tenant.contains("- name: notebooks"), "{tenant}");
+    assert!(!text(&without, "terraform/prod/buckets.tf").contains("notebooks"));
+    assert!(!text(&without, "terraform/prod/cluster.tf").contains("openid_connect"));
+    assert!(!text(&without, "terraform/prod/network.tf").contains("\"sts\""));
+    let readme = text(&without, "terraform/prod/README.md");
+    assert!(
+        readme.contains("**Zeppelin's notes** stay in the cluster's store")
+            && readme.contains("`cloud.account_id`"),
+        "{readme}"
+    );
+
+    let files = render_text(&eks_spec_with(
+        "  - name: prod\n    target: eks\n    cloud: {region: eu-west-3, vpc_cidr: 10.30.0.0/16, account_id: \"123456789012\"}\n",
+    ));
+    let role = "arn:aws:iam::123456789012:role/acme-prod-zeppelin";
+    assert!(text(&files, "terraform/prod/buckets.tf").contains("bucket = \"acme-prod-notebooks\""));
+    assert!(!text(&files, "components/minio/values-prod.yaml").contains("- name: notebooks"));
+    let identity = text(&files, "terraform/prod/identity.tf");
+    assert!(
+        identity.contains("\"sts:AssumeRoleWithWebIdentity\"")
+            && identity.contains(
+                "values   = [\"system:serviceaccount:data-platform-datalab:zeppelin-server\"]"
+            )
+            && !identity.contains("service_account = \"zeppelin-server\""),
+        "{identity}"
+    );
+    assert!(text(&files, "terraform/prod/cluster.tf")
+        .contains("resource \"aws_iam_openid_connect_provider\" \"cluster\""));
+    assert!(text(&files, "terraform/prod/network.tf").contains("\"secretsmanager\", \"sts\","));
+    assert!(text(&files, "terraform/prod/README.md").contains(role));
+    assert!(!files.contains_key("components/zeppelin/overlays/prod/externalsecret.yaml"));
+    assert!(files.contains_key("components/zeppelin/overlays/staging/externalsecret.yaml"));
+    let egress = text(
+        &files,
+        "platform/overlays/prod/namespaces/datalab/egress.yaml",
+    );
+    assert!(
+        egress.contains("name: allow-external-token-service"),
+        "{egress}"
+    );
+
+    let (code, findings) = check_json(&files);
+    assert_eq!((code, findings.len()), (0, 0), "{findings:#?}");
+    // The server's account without the role's name: EKS would project no
+    // token, and the check says so.
+    let (_, findings) = check_json(&crate::support::with_replaced(
+        &files,
+        "components/zeppelin/overlays/prod/kustomization.yaml",
+        &format!("eks.amazonaws.com/role-arn: {role}"),
+        "eks.amazonaws.com/audience: sts.amazonaws.com",
+    ));
+    assert!(
+        crate::support::finds(
+            &findings,
+            "SOC-SYS-027",
+            &[
+                "acme-prod-zeppelin",
+                "data-platform-datalab/zeppelin-server"
+            ]
+        ),
+        "{findings:#?}"
+    );
+
+    if let Some(kubectl) = tool("kubectl") {
+        let dir = materialise(&files);
+        let built = crate::support::kustomize_build(
+            &kubectl,
+            dir.path(),
+            "components/zeppelin/overlays/prod",
+        );
+        let account = built
+            .iter()
+            .find(|d| d["kind"] == "ServiceAccount" && d["metadata"]["name"] == "zeppelin-server")
+            .expect("ServiceAccount zeppelin-server");
+        assert_eq!(
+            account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"],
+            role
+        );
+        let storage = built
+            .iter()
+            .find(|d| {
+                d["kind"] == "ConfigMap"
+                    && d["metadata"]["name"]
+                        .as_str()
+                        .is_some_and(|n| n.starts_with("zeppelin-notebook-storage-"))
+            })
+            .expect("notebook storage");
+        assert_eq!(
+            storage["data"]["ZEPPELIN_NOTEBOOK_S3_BUCKET"],
+            "acme-prod-notebooks"
+        );
+        assert_eq!(storage["data"]["AWS_ROLE_ARN"], role);
+        assert!(storage["data"].get("AWS_ACCESS_KEY_ID").is_none());
+        let pod = &built
+            .iter()
+            .find(|d| d["kind"] == "StatefulSet")
+            .expect("StatefulSet")["spec"]["template"]["spec"];
+        let token_mounted = |c: &serde_json::Value| {
+            c["volumeMounts"].as_array().is_some_and(|m| {
+                m.iter().any(|m| {
+                    m["name"] == "aws-iam-token"
+                        && m["mountPath"] == "/var/run/secrets/eks.amazonaws.com/serviceaccount"
+                })
+            })
+        };
+        let server = &pod["containers"][0];
+        assert!(token_mounted(server), "{server}");
+        assert!(!server.to_string().contains("zeppelin-s3"), "{server}");
+        let seed = &pod["initContainers"][1];
+        assert_eq!(seed["name"], "example-notes");
+        assert!(seed["image"]
+            .as_str()
+            .is_some_and(|i| i.starts_with("rclone/rclone:")));
+        assert!(token_mounted(seed), "{seed}");
+    }
+    if let Some(stdout) = terraform_validate(&files) {
+        assert!(
+            stdout.contains("Success! The configuration is valid."),
+            "{stdout}"
+        );
+    }
+    crate::support::assert_terraform_passes_hcl2_and_checkov(&files, "prod");
+}

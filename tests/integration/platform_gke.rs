@@ -241,3 +241,79 @@ fn the_platforms_gke_terraform_parses_and_passes_checkov() {
         assert!(summary["passed"].as_u64().unwrap_or(0) > 50, "{summary}");
     }
 }
+
+/// Zeppelin's notes are in Cloud Storage: the server's Kubernetes service
+/// account has its own grant on the bucket, the notebook storage is
+/// Zeppelin's Cloud Storage one, with Google's default credentials and no
+/// key, and the example notes are copied in by rclone signing in the same
+/// way. Removing the grant is a denial.
+#[test]
+fn zeppelin_keeps_its_notes_in_cloud_storage_with_its_own_grant() {
+    let files = crate::support::render_platform_gke();
+    assert!(text(&files, "terraform/prod/buckets.tf").contains("acme-prod-notebooks"));
+    assert!(!text(&files, "components/minio/values-prod.yaml").contains("- name: notebooks"));
+    let identity = text(&files, "terraform/prod/identity.tf");
+    assert!(
+        identity.contains("/ns/data-platform-datalab/sa/zeppelin-server\""),
+        "{identity}"
+    );
+    assert!(!files.contains_key("components/zeppelin/overlays/prod/externalsecret.yaml"));
+    if let Some(kubectl) = tool("kubectl") {
+        let dir = materialise(&files);
+        let built = crate::support::kustomize_build(
+            &kubectl,
+            dir.path(),
+            "components/zeppelin/overlays/prod",
+        );
+        let storage = built
+            .iter()
+            .find(|d| {
+                d["kind"] == "ConfigMap"
+                    && d["metadata"]["name"]
+                        .as_str()
+                        .is_some_and(|n| n.starts_with("zeppelin-notebook-storage-"))
+            })
+            .expect("notebook storage");
+        assert_eq!(
+            storage["data"]["ZEPPELIN_NOTEBOOK_STORAGE"],
+            "org.apache.zeppelin.notebook.repo.GCSNotebookRepo"
+        );
+        assert_eq!(
+            storage["data"]["ZEPPELIN_NOTEBOOK_GCS_STORAGE_DIR"],
+            "gs://acme-prod-notebooks/zeppelin/notebook"
+        );
+        let pod = &built
+            .iter()
+            .find(|d| d["kind"] == "StatefulSet")
+            .expect("StatefulSet")["spec"]["template"]["spec"];
+        assert!(!pod.to_string().contains("zeppelin-s3"), "{pod}");
+        let seed = &pod["initContainers"][1];
+        assert!(
+            seed["env"].to_string().contains("google cloud storage"),
+            "{seed}"
+        );
+    }
+    let (code, findings) = check_json(&files);
+    assert_eq!(code, 0, "{findings:#?}");
+    let grant = identity
+        .split("\nresource ")
+        .find(|r| {
+            r.starts_with("\"google_storage_bucket_iam_member\"")
+                && r.contains("sa/zeppelin-server")
+        })
+        .expect("zeppelin's grant");
+    let ungranted = crate::support::with_replaced(
+        &files,
+        "terraform/prod/identity.tf",
+        grant,
+        "\"terraform_data\" \"nothing\" {\n}\n",
+    );
+    let (code, findings) = check_json(&ungranted);
+    assert_eq!(code, 1, "{findings:#?}");
+    assert!(
+        findings.iter().any(|f| f["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("zeppelin") && m.contains("acme-prod-notebooks"))),
+        "{findings:#?}"
+    );
+}

@@ -135,6 +135,9 @@ pub(crate) struct Here<'a> {
     pub account_id: Option<&'a str>,
     /// The cloud's region, whose partition its ARNs name.
     pub region: &'a str,
+    /// The cluster runs the blueprint's object store, where a bucket whose
+    /// consumer cannot take its identity here stays.
+    pub store: bool,
 }
 
 /// Where `here`'s buckets go.
@@ -154,6 +157,7 @@ pub(crate) fn place(
         cluster,
         account_id,
         region,
+        store,
     } = *here;
     // Only EKS federates by web identity with a role's ARN in the pods'
     // configuration; GKE's metadata server gives every pod its service
@@ -171,12 +175,17 @@ pub(crate) fn place(
                 .map(move |c| (c.consumer.as_str(), b.name.as_str()))
         })
         .collect();
+    // A client that signs in by web identity names its role's ARN, which
+    // needs the account: without it, where the cluster runs a store, the
+    // client keeps its keys there, as it would on a cloud where it takes
+    // no identity; with no store, the spec is refused below.
     let identity = |id: &str| {
         components
             .iter()
             .find(|e| e.component.id == id)
             .map(|e| &e.component)
-            .filter(|c| !c.workload_identity.is_empty())
+            .filter(|c| c.identity_on(target))
+            .filter(|c| !(c.web_identity && federates && account_id.is_none() && store))
     };
     let mut moved = BTreeSet::new();
     let mut cloud = Vec::new();
@@ -408,6 +417,7 @@ mod tests {
                 cluster: "acme-prod",
                 account_id: None,
                 region: "eu-west-3",
+                store: false,
             },
         )
         .expect("placed");
@@ -471,6 +481,7 @@ mod tests {
             cluster: "acme-prod",
             account_id,
             region: "cn-north-1",
+            store: false,
         };
         let placed = place(&wiring, &components, &here(Some("111122223333"))).expect("placed");
         assert_eq!(placed.cloud.len(), 1);
@@ -497,6 +508,79 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("cloud.account_id"), "{err}");
+    }
+
+    /// A client that takes no identity on this cloud, or that signs in by
+    /// web identity in an environment whose account the spec does not
+    /// name, keeps its keys: its bucket stays in the cluster's store.
+    #[test]
+    fn a_client_without_its_identity_here_keeps_its_bucket_in_the_store() {
+        let wiring = Wiring {
+            callers: BTreeMap::new(),
+            providers: Providers {
+                databases: None,
+                buckets: Some("store".into()),
+                oidc: None,
+            },
+            s3_accounts: vec![S3Account {
+                consumer: "notes".into(),
+                user: "notes".into(),
+                store: "notes/s3".into(),
+                policy: "notes".into(),
+                buckets: vec!["notes".into()],
+                read: vec![],
+                write: vec!["notes".into()],
+            }],
+            buckets: vec![Bucket {
+                name: "notes".into(),
+                consumers: vec![BucketConsumer {
+                    consumer: "notes".into(),
+                    access: crate::core::wiring::Access::Write,
+                    backup: false,
+                }],
+            }],
+            databases: vec![],
+            roles: vec![],
+            oidc_clients: vec![],
+        };
+        let component: crate::blueprint::Component = serde_json::from_value(serde_json::json!({
+            "id": "notes", "title": "Notes", "namespace": "lab", "needs": [],
+            "workload_identity": ["notes"], "web_identity": true,
+            "identity_targets": ["eks", "gke"],
+        }))
+        .expect("component");
+        let components = [Enabled { component, wave: 1 }];
+        let left_out = BTreeMap::from([("notes".to_owned(), false)]);
+        let ns = BTreeMap::from([("lab".to_owned(), "acme-lab".to_owned())]);
+        let here = |target, account_id| Here {
+            env: "prod",
+            slug: "acme",
+            left_out: &left_out,
+            ns: &ns,
+            target,
+            holds: true,
+            off_cluster_backups: false,
+            cluster: "acme-prod",
+            account_id,
+            region: "eu-west-3",
+            store: true,
+        };
+        let in_store = |placed: &Placement| {
+            placed.cloud.is_empty()
+                && placed.identities.is_empty()
+                && placed.store_buckets == ["notes"]
+                && placed.s3_accounts.len() == 1
+        };
+        for (target, account) in [("aks", None), ("aks", Some("111122223333")), ("eks", None)] {
+            let placed = place(&wiring, &components, &here(target, account)).expect("placed");
+            assert!(in_store(&placed), "{target} {account:?}: {placed:?}");
+        }
+        for (target, account) in [("eks", Some("111122223333")), ("gke", None)] {
+            let placed = place(&wiring, &components, &here(target, account)).expect("placed");
+            assert!(!in_store(&placed), "{target}: {placed:?}");
+            assert_eq!(placed.names["notes"], "acme-prod-notes");
+            assert_eq!(placed.identities[0].web_identity, target == "eks");
+        }
     }
 
     #[test]

@@ -635,6 +635,11 @@ impl Model {
                     target: env.cloud_target().unwrap_or_default(),
                     account_id: env.cloud.as_ref().and_then(|c| c.account_id.as_deref()),
                     region: env.cloud.as_ref().map_or("", |c| c.region.as_str()),
+                    store: wiring
+                        .providers
+                        .buckets
+                        .as_ref()
+                        .is_some_and(|p| obj.left_out.get(p) == Some(&false)),
                 },
             )?;
             let consumers = placed.consumers();
