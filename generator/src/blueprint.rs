@@ -1033,6 +1033,24 @@ impl Manifest {
         for c in &self.components {
             for b in &c.consumes.buckets {
                 self.check_when(&format!("component {}, bucket {}", c.id, b.name), &b.when)?;
+                if let Some(through) = &b.through {
+                    // The vending component holds the account whose
+                    // credentials it hands out: it must use the bucket.
+                    let vends = self.components.iter().any(|v| {
+                        &v.id == through
+                            && v.id != c.id
+                            && v.consumes
+                                .buckets
+                                .iter()
+                                .any(|u| u.name == b.name && u.through.is_none())
+                    });
+                    if !vends {
+                        return Err(format!(
+                            "component {}, bucket {}: `through: {through}` names no other component that consumes this bucket with an account of its own",
+                            c.id, b.name
+                        ));
+                    }
+                }
             }
         }
         self.check_trust()?;
@@ -1645,6 +1663,33 @@ mod tests {
         assert!(c.identity_on("eks") && !c.identity_on("aks"));
         c.identity_targets.clear();
         assert!(c.identity_on("aks"));
+    }
+
+    /// A use through another component's vended credentials needs that
+    /// component to hold an account for the same bucket.
+    #[test]
+    fn a_vended_bucket_use_names_a_component_with_its_own_account() {
+        let use_of = |through: Option<&str>| crate::core::wiring::BucketUse {
+            name: "tables".into(),
+            through: through.map(str::to_owned),
+            ..Default::default()
+        };
+        let mut catalog = comp("catalog", &[]);
+        let mut notes = comp("notes", &["catalog"]);
+        notes.consumes.buckets = vec![use_of(Some("catalog"))];
+        let err = manifest(vec![catalog.clone(), notes.clone()])
+            .check()
+            .unwrap_err();
+        assert!(
+            err.contains("component notes, bucket tables: `through: catalog`"),
+            "{err}"
+        );
+        catalog.consumes.buckets = vec![use_of(None)];
+        let mut store = comp("store", &[]);
+        store.provides.buckets = true;
+        catalog.needs.push("store".into());
+        let checked = manifest(vec![store, catalog, notes]).check();
+        assert!(checked.is_ok(), "{checked:?}");
     }
 
     #[test]

@@ -1702,6 +1702,14 @@ fn zeppelin_notes_move_to_s3_by_web_identity_once_the_account_is_named() {
     assert!(text(&files, "terraform/prod/README.md").contains(role));
     assert!(!files.contains_key("components/zeppelin/overlays/prod/externalsecret.yaml"));
     assert!(files.contains_key("components/zeppelin/overlays/staging/externalsecret.yaml"));
+    // Zeppelin reads the Iceberg tables with Lakekeeper's credentials: with
+    // its notes gone, MinIO keeps no account for it in prod.
+    let policies = text(&files, "components/minio/manifests/prod/policies.yaml");
+    assert!(!policies.contains("zeppelin"), "{policies}");
+    let dir = materialise(&files);
+    let (code, listed, err) = socle_in(dir.path(), &["secrets", "list", ".", "--env", "prod"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!listed.contains("acme/prod/zeppelin/s3"), "{listed}");
     let egress = text(
         &files,
         "platform/overlays/prod/namespaces/datalab/egress.yaml",
@@ -1734,7 +1742,6 @@ fn zeppelin_notes_move_to_s3_by_web_identity_once_the_account_is_named() {
     );
 
     if let Some(kubectl) = tool("kubectl") {
-        let dir = materialise(&files);
         let built = crate::support::kustomize_build(
             &kubectl,
             dir.path(),

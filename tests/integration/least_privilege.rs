@@ -82,7 +82,10 @@ fn declared(spec: Option<&str>, files: &FileSet) -> Expected {
     let deployed = |id: &str| files.contains_key(&format!("argocd/dev/applications/{id}.yaml"));
     let mut out = Expected::new();
     for c in manifest.components.iter().filter(|c| deployed(&c.id)) {
-        for b in c.consumes.buckets.iter().filter(|b| holds(&b.when)) {
+        // A use through a catalog's vended credentials is the catalog's
+        // account's, not the consumer's.
+        let own = |b: &&socle::core::wiring::BucketUse| holds(&b.when) && b.through.is_none();
+        for b in c.consumes.buckets.iter().filter(own) {
             for name in bucket_names(&b.name, &domains) {
                 let w = out
                     .entry(c.id.clone())

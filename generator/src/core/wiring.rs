@@ -119,6 +119,11 @@ pub struct BucketUse {
     /// not used.
     #[serde(default)]
     pub backup: bool,
+    /// The component whose catalog vends this use's credentials (Iceberg's
+    /// access delegation): the consumer holds no account of its own for
+    /// the bucket; the component named, which consumes it too, does.
+    #[serde(default)]
+    pub through: Option<String>,
 }
 
 /// An OIDC client the consumer signs in with.

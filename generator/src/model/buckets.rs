@@ -200,7 +200,13 @@ pub(crate) fn place(
                 .map(|c| c.consumer.as_str())
                 .filter(|c| used.contains(&(*c, b.name.as_str())))
                 .collect();
-            if here.is_empty() || !here.iter().all(|c| identity(c).is_some()) {
+            // Credentials a catalog vends are the store's keys until it
+            // vends the cloud's: such a use keeps the bucket in the store.
+            let vended = b
+                .consumers
+                .iter()
+                .any(|c| c.vended && used.contains(&(c.consumer.as_str(), b.name.as_str())));
+            if here.is_empty() || vended || !here.iter().all(|c| identity(c).is_some()) {
                 continue;
             }
             let bucket = cloud_name(slug, env, &per_environment(&b.name, env), target)?;
@@ -394,6 +400,7 @@ mod tests {
                         consumer: "ingest".into(),
                         access: crate::core::wiring::Access::Write,
                         backup: false,
+                        vended: false,
                     }],
                 })
                 .to_vec(),
@@ -456,6 +463,7 @@ mod tests {
                     consumer: "engine".into(),
                     access: crate::core::wiring::Access::Write,
                     backup: false,
+                    vended: false,
                 }],
             }],
             databases: vec![],
@@ -537,6 +545,7 @@ mod tests {
                     consumer: "notes".into(),
                     access: crate::core::wiring::Access::Write,
                     backup: false,
+                    vended: false,
                 }],
             }],
             databases: vec![],

@@ -147,6 +147,7 @@ pub(crate) fn wiring(
                     consumer: id.to_owned(),
                     access: b.access,
                     backup: b.backup,
+                    vended: b.through.is_some(),
                 });
             }
         }
@@ -253,12 +254,14 @@ pub(crate) fn wiring(
 /// secret-store entry both the tenant and the consumer read, the policy
 /// named after it, and the buckets it may read only and read and write.
 /// Writing a bucket includes reading it; a consumer declaring both gets
-/// write. Sorted by consumer, buckets by name, so the output is stable.
+/// write. A use with vended credentials grants nothing: the vending
+/// component's account covers it. Sorted by consumer, buckets by name, so
+/// the output is stable.
 fn s3_accounts(buckets: &[Bucket], user: Option<&str>) -> Vec<S3Account> {
     use crate::core::wiring::Access;
     let mut grants: BTreeMap<&str, BTreeMap<&str, bool>> = BTreeMap::new();
     for b in buckets {
-        for c in &b.consumers {
+        for c in b.consumers.iter().filter(|c| !c.vended) {
             let write = c.access == Access::Write;
             let entry = grants
                 .entry(c.consumer.as_str())
@@ -292,4 +295,51 @@ fn s3_accounts(buckets: &[Bucket], user: Option<&str>) -> Vec<S3Account> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::wiring::Access;
+
+    /// A use with vended credentials grants its consumer nothing: a
+    /// consumer with no other use has no account, whose keys nobody would
+    /// read.
+    #[test]
+    fn a_vended_use_gives_no_account() {
+        let consumer = |id: &str, access, vended| BucketConsumer {
+            consumer: id.into(),
+            access,
+            backup: false,
+            vended,
+        };
+        let buckets = [
+            Bucket {
+                name: "tables".into(),
+                consumers: vec![
+                    consumer("catalog", Access::Write, false),
+                    consumer("notes", Access::Read, true),
+                ],
+            },
+            Bucket {
+                name: "notes".into(),
+                consumers: vec![consumer("notes", Access::Write, false)],
+            },
+        ];
+        let accounts = s3_accounts(&buckets, None);
+        let of = |id: &str| accounts.iter().find(|a| a.consumer == id);
+        assert_eq!(
+            of("catalog").map(|a| a.write.clone()),
+            Some(vec!["tables".to_owned()])
+        );
+        assert_eq!(
+            of("notes").map(|a| a.buckets.clone()),
+            Some(vec!["notes".to_owned()])
+        );
+        let accounts = s3_accounts(&buckets[..1], None);
+        assert!(
+            accounts.iter().all(|a| a.consumer != "notes"),
+            "{accounts:?}"
+        );
+    }
 }
