@@ -1741,6 +1741,27 @@ fn zeppelin_notes_move_to_s3_by_web_identity_once_the_account_is_named() {
         "{findings:#?}"
     );
 
+    // Without STS's endpoint in the network, its public addresses are not
+    // among those the namespace may reach (the spec's are documentation
+    // ones): the server would never get its credentials.
+    let (_, findings) = check_json(&crate::support::with_replaced(
+        &files,
+        "terraform/prod/network.tf",
+        "\"secretsmanager\", \"sts\",",
+        "\"secretsmanager\",",
+    ));
+    assert!(
+        crate::support::finds(
+            &findings,
+            "SOC-SYS-018",
+            &[
+                "data-platform-datalab/zeppelin-server",
+                "STS (its public endpoint"
+            ]
+        ),
+        "{findings:#?}"
+    );
+
     if let Some(kubectl) = tool("kubectl") {
         let built = crate::support::kustomize_build(
             &kubectl,

@@ -39,17 +39,26 @@ pub(crate) enum Peer<'a> {
     Public,
 }
 
-/// Ranges that hold no public address.
-const NOT_PUBLIC: [&str; 9] = [
+/// Ranges that hold no public address: private, shared, link-local and
+/// loopback ones, and those reserved for documentation and benchmarks (RFC
+/// 5737, 3849, 2544), which no cloud service answers from. A policy opened
+/// to an example address, as a spec's placeholder is, reaches no public
+/// endpoint.
+const NOT_PUBLIC: [&str; 14] = [
     "10.0.0.0/8",
     "172.16.0.0/12",
     "192.168.0.0/16",
     "100.64.0.0/10",
     "169.254.0.0/16",
     "127.0.0.0/8",
+    "192.0.2.0/24",
+    "198.51.100.0/24",
+    "203.0.113.0/24",
+    "198.18.0.0/15",
     "fc00::/7",
     "fe80::/10",
     "::1/128",
+    "2001:db8::/32",
 ];
 
 /// A policy with where it is declared.
@@ -496,6 +505,9 @@ mod tests {
             json!([{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8"]}}])
         ));
         assert!(reaches(json!([{"ipBlock": {"cidr": "52.94.0.0/16"}}])));
+        // A documentation address (a spec's placeholder) is no cloud's.
+        assert!(!reaches(json!([{"ipBlock": {"cidr": "203.0.113.40/32"}}])));
+        assert!(!reaches(json!([{"ipBlock": {"cidr": "2001:db8::/48"}}])));
         assert!(!reaches(json!([{"ipBlock": {"cidr": "not a range"}}])));
         assert!(!reaches(
             json!([{"ipBlock": {"cidr": "52.94.0.0/16", "except": ["52.0.0.0/8"]}}])
