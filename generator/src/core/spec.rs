@@ -145,7 +145,8 @@ pub struct Cloud {
     pub kubernetes_version: Option<String>,
     /// The account (12 digits) the environment lives in. Given, the
     /// Terraform refuses to run with another account's credentials, and
-    /// the account's ARNs are known before a plan.
+    /// the account's ARNs are known before a plan, so the clients that
+    /// name their role's ARN (web identity) can sign in to S3.
     #[serde(default)]
     pub account_id: Option<String>,
     /// The Google Cloud project (GKE): its workload identity pool and the
