@@ -306,6 +306,11 @@ fn loki_and_airflow_keep_their_buckets_in_azure_storage_as_their_own_identities(
     assert!(
         text(&files, "components/minio/manifests/staging/policies.yaml").contains("loki-chunks")
     );
+    // Zeppelin's Azure notebook storage takes only a key: its notes stay in
+    // MinIO, read with its keys, and no identity is made for it.
+    assert!(policies.contains("arn:aws:s3:::notebooks/*"), "{policies}");
+    assert!(files.contains_key("components/zeppelin/overlays/prod/externalsecret.yaml"));
+    assert!(!text(&files, "terraform/prod/identity.tf").contains("zeppelin"));
 }
 
 /// What socle check proves of the containers' consumers: the role each
