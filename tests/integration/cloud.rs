@@ -1789,7 +1789,6 @@ fn zeppelin_notes_move_to_s3_by_web_identity_once_the_account_is_named() {
             storage["data"]["ZEPPELIN_NOTEBOOK_S3_BUCKET"],
             "acme-prod-notebooks"
         );
-        assert_eq!(storage["data"]["AWS_ROLE_ARN"], role);
         assert!(storage["data"].get("AWS_ACCESS_KEY_ID").is_none());
         let pod = &built
             .iter()
@@ -1803,8 +1802,21 @@ fn zeppelin_notes_move_to_s3_by_web_identity_once_the_account_is_named() {
                 })
             })
         };
+        // The role, token and region in each container's own env, where
+        // EKS's webhook looks before adding its own.
+        let named = |c: &serde_json::Value, name: &str| {
+            c["env"]
+                .as_array()
+                .and_then(|e| e.iter().find(|v| v["name"] == name))
+                .map(|v| v["value"].clone())
+        };
         let server = &pod["containers"][0];
         assert!(token_mounted(server), "{server}");
+        assert_eq!(named(server, "AWS_ROLE_ARN"), Some(role.into()));
+        assert_eq!(
+            named(server, "AWS_STS_REGIONAL_ENDPOINTS"),
+            Some("regional".into())
+        );
         assert!(!server.to_string().contains("zeppelin-s3"), "{server}");
         let seed = &pod["initContainers"][1];
         assert_eq!(seed["name"], "example-notes");
@@ -1812,6 +1824,7 @@ fn zeppelin_notes_move_to_s3_by_web_identity_once_the_account_is_named() {
             .as_str()
             .is_some_and(|i| i.starts_with("rclone/rclone:")));
         assert!(token_mounted(seed), "{seed}");
+        assert_eq!(named(seed, "AWS_ROLE_ARN"), Some(role.into()));
     }
     if let Some(stdout) = terraform_validate(&files) {
         assert!(
