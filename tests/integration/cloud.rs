@@ -1776,15 +1776,7 @@ fn zeppelin_notes_move_to_s3_by_web_identity_once_the_account_is_named() {
             account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"],
             role
         );
-        let storage = built
-            .iter()
-            .find(|d| {
-                d["kind"] == "ConfigMap"
-                    && d["metadata"]["name"]
-                        .as_str()
-                        .is_some_and(|n| n.starts_with("zeppelin-notebook-storage-"))
-            })
-            .expect("notebook storage");
+        let storage = crate::support::generated(&built, "ConfigMap", "zeppelin-notebook-storage");
         assert_eq!(
             storage["data"]["ZEPPELIN_NOTEBOOK_S3_BUCKET"],
             "acme-prod-notebooks"

@@ -265,15 +265,7 @@ fn zeppelin_keeps_its_notes_in_cloud_storage_with_its_own_grant() {
             dir.path(),
             "components/zeppelin/overlays/prod",
         );
-        let storage = built
-            .iter()
-            .find(|d| {
-                d["kind"] == "ConfigMap"
-                    && d["metadata"]["name"]
-                        .as_str()
-                        .is_some_and(|n| n.starts_with("zeppelin-notebook-storage-"))
-            })
-            .expect("notebook storage");
+        let storage = crate::support::generated(&built, "ConfigMap", "zeppelin-notebook-storage");
         assert_eq!(
             storage["data"]["ZEPPELIN_NOTEBOOK_STORAGE"],
             "org.apache.zeppelin.notebook.repo.GCSNotebookRepo"

@@ -995,3 +995,22 @@ pub fn renders_of_other_targets() -> Vec<(&'static str, &'static str, FileSet)> 
         ),
     ]
 }
+
+/// The document of `kind` among `built` whose name is `prefix` followed by
+/// the hash suffix kustomize gives generated objects.
+pub fn generated<'a>(
+    built: &'a [serde_json::Value],
+    kind: &str,
+    prefix: &str,
+) -> &'a serde_json::Value {
+    built
+        .iter()
+        .find(|d| {
+            d["kind"] == kind
+                && d["metadata"]["name"]
+                    .as_str()
+                    .and_then(|n| n.strip_prefix(prefix))
+                    .is_some_and(|hash| hash.starts_with('-'))
+        })
+        .unwrap_or_else(|| panic!("{kind} {prefix}-<hash>"))
+}

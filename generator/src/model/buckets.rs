@@ -435,32 +435,29 @@ mod tests {
         assert_eq!(placed.s3_accounts[0].buckets, ["ingest-prod", "shared"]);
     }
 
-    /// On a cloud holding buckets, a bucket of the client's external store
-    /// (no provider in the blueprint) moves too once its consumer has an
-    /// identity; one taken by web identity gets its role's ARN, which needs
-    /// the account.
-    #[test]
-    fn an_external_stores_bucket_moves_to_the_cloud_with_its_role() {
-        let wiring = Wiring {
+    /// A graph whose one consumer writes its own bucket of its name, with
+    /// the store that provides buckets, if any.
+    fn one_writer(name: &str, store: Option<&str>) -> Wiring {
+        Wiring {
             callers: BTreeMap::new(),
             providers: Providers {
                 databases: None,
-                buckets: None,
+                buckets: store.map(str::to_owned),
                 oidc: None,
             },
             s3_accounts: vec![S3Account {
-                consumer: "engine".into(),
-                user: "engine".into(),
-                store: "engine/s3".into(),
-                policy: "engine".into(),
-                buckets: vec!["engine".into()],
+                consumer: name.into(),
+                user: name.into(),
+                store: format!("{name}/s3"),
+                policy: name.into(),
+                buckets: vec![name.into()],
                 read: vec![],
-                write: vec!["engine".into()],
+                write: vec![name.into()],
             }],
             buckets: vec![Bucket {
-                name: "engine".into(),
+                name: name.into(),
                 consumers: vec![BucketConsumer {
-                    consumer: "engine".into(),
+                    consumer: name.into(),
                     access: crate::core::wiring::Access::Write,
                     backup: false,
                     vended: false,
@@ -469,7 +466,16 @@ mod tests {
             databases: vec![],
             roles: vec![],
             oidc_clients: vec![],
-        };
+        }
+    }
+
+    /// On a cloud holding buckets, a bucket of the client's external store
+    /// (no provider in the blueprint) moves too once its consumer has an
+    /// identity; one taken by web identity gets its role's ARN, which needs
+    /// the account.
+    #[test]
+    fn an_external_stores_bucket_moves_to_the_cloud_with_its_role() {
+        let wiring = one_writer("engine", None);
         let component: crate::blueprint::Component = serde_json::from_value(serde_json::json!({
             "id": "engine", "title": "Engine", "namespace": "query", "needs": [],
             "workload_identity": ["engine"], "web_identity": true,
@@ -523,35 +529,7 @@ mod tests {
     /// name, keeps its keys: its bucket stays in the cluster's store.
     #[test]
     fn a_client_without_its_identity_here_keeps_its_bucket_in_the_store() {
-        let wiring = Wiring {
-            callers: BTreeMap::new(),
-            providers: Providers {
-                databases: None,
-                buckets: Some("store".into()),
-                oidc: None,
-            },
-            s3_accounts: vec![S3Account {
-                consumer: "notes".into(),
-                user: "notes".into(),
-                store: "notes/s3".into(),
-                policy: "notes".into(),
-                buckets: vec!["notes".into()],
-                read: vec![],
-                write: vec!["notes".into()],
-            }],
-            buckets: vec![Bucket {
-                name: "notes".into(),
-                consumers: vec![BucketConsumer {
-                    consumer: "notes".into(),
-                    access: crate::core::wiring::Access::Write,
-                    backup: false,
-                    vended: false,
-                }],
-            }],
-            databases: vec![],
-            roles: vec![],
-            oidc_clients: vec![],
-        };
+        let wiring = one_writer("notes", Some("store"));
         let component: crate::blueprint::Component = serde_json::from_value(serde_json::json!({
             "id": "notes", "title": "Notes", "namespace": "lab", "needs": [],
             "workload_identity": ["notes"], "web_identity": true,
