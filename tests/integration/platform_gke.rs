@@ -258,6 +258,11 @@ fn zeppelin_keeps_its_notes_in_cloud_storage_with_its_own_grant() {
         "{identity}"
     );
     assert!(!files.contains_key("components/zeppelin/overlays/prod/externalsecret.yaml"));
+    let readme = text(&files, "notebooks/README.md");
+    assert!(
+        readme.contains("In prod the bucket is the cloud's `acme-prod-notebooks`"),
+        "{readme}"
+    );
     if let Some(kubectl) = tool("kubectl") {
         let dir = materialise(&files);
         let built = crate::support::kustomize_build(
