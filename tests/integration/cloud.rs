@@ -1781,6 +1781,10 @@ fn zeppelin_notes_move_to_s3_by_web_identity_once_the_account_is_named() {
             storage["data"]["ZEPPELIN_NOTEBOOK_S3_BUCKET"],
             "acme-prod-notebooks"
         );
+        assert_eq!(
+            storage["data"]["ZEPPELIN_NOTEBOOK_S3_ENDPOINT"],
+            "https://s3.eu-west-3.amazonaws.com"
+        );
         assert!(storage["data"].get("AWS_ACCESS_KEY_ID").is_none());
         let pod = &built
             .iter()

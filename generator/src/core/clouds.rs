@@ -58,6 +58,18 @@ pub fn aws_partition(region: &str) -> &'static str {
     }
 }
 
+/// S3's regional endpoint in `region`, in its partition's domain: a client
+/// that takes an endpoint (rather than a region) must be given this one, or
+/// it signs for the wrong region.
+pub fn s3_endpoint(region: &str) -> String {
+    let domain = if region.starts_with("cn-") {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    };
+    format!("https://s3.{region}.{domain}")
+}
+
 /// Microsoft Entra ID's public ranges (login.microsoftonline.com and
 /// login.microsoft.com, as Microsoft publishes them), where a pod with a
 /// workload identity on AKS exchanges its service account's token for its
@@ -138,3 +150,19 @@ pub const GKE_SYSTEM_NAMESPACES: &[&str] = &[
     "gmp-system",
     "gmp-public",
 ];
+
+#[cfg(test)]
+mod tests {
+    /// China's regions answer under their own domain.
+    #[test]
+    fn s3s_endpoint_is_in_its_partitions_domain() {
+        assert_eq!(
+            super::s3_endpoint("eu-west-3"),
+            "https://s3.eu-west-3.amazonaws.com"
+        );
+        assert_eq!(
+            super::s3_endpoint("cn-north-1"),
+            "https://s3.cn-north-1.amazonaws.com.cn"
+        );
+    }
+}

@@ -120,6 +120,8 @@ pub struct EnvCloud {
     pub kubernetes_version: String,
     /// The spec's account, when it names one (EKS).
     pub account_id: Option<String>,
+    /// S3's regional endpoint (EKS), for clients that take an endpoint.
+    pub s3_endpoint: Option<String>,
     /// The spec's project (GKE).
     pub project: Option<String>,
     /// The spec's subscription and tenant (AKS).

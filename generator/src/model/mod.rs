@@ -529,6 +529,8 @@ impl Model {
                             .clone()
                             .unwrap_or_else(|| t.kubernetes_version.clone()),
                         account_id: c.account_id.clone(),
+                        s3_endpoint: (env.cloud_target() == Some(crate::core::spec::EKS))
+                            .then(|| crate::core::clouds::s3_endpoint(&c.region)),
                         project: c.project.clone(),
                         subscription: c.subscription.clone(),
                         tenant: c.tenant.clone(),
