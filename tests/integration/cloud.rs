@@ -1664,8 +1664,8 @@ fn a_range_sees_a_terraform_change_at_its_commit() {
 /// builds a server with the role's annotation, its projected token and no
 /// key, whose notes are copied in with rclone; `socle check` finds the
 /// whole system right, checkov fails none of its checks and `terraform
-/// validate` passes. Without the account
-/// the notes stay in MinIO, and the README says what would move them.
+/// validate` passes. Without the account the notes stay in MinIO, and the
+/// README says what would move them.
 #[test]
 fn zeppelin_notes_move_to_s3_by_web_identity_once_the_account_is_named() {
     let without = crate::support::render_eks();
