@@ -311,6 +311,11 @@ fn loki_and_airflow_keep_their_buckets_in_azure_storage_as_their_own_identities(
     assert!(policies.contains("arn:aws:s3:::notebooks/*"), "{policies}");
     assert!(files.contains_key("components/zeppelin/overlays/prod/externalsecret.yaml"));
     assert!(!text(&files, "terraform/prod/identity.tf").contains("zeppelin"));
+    let readme = text(&files, "terraform/prod/README.md");
+    assert!(
+        readme.contains("Zeppelin's notes are among them"),
+        "{readme}"
+    );
 }
 
 /// What socle check proves of the containers' consumers: the role each
