@@ -560,7 +560,7 @@ impl<'a> Repository<'a> {
                 Some(Made::Kept) => recall(&place).unwrap_or_else(|| self.app_objects(&app)),
                 None => self.app_objects(&app),
             };
-            if let Some((r, all)) = reads.remove(&(doc.path.clone(), doc.line)) {
+            if let Some((r, all)) = reads.remove(&place) {
                 read.extend(r);
                 read_all |= all;
             }
