@@ -1676,7 +1676,7 @@ fn zeppelin_notes_move_to_s3_by_web_identity_once_the_account_is_named() {
     assert!(!text(&without, "terraform/prod/network.tf").contains("\"sts\""));
     let readme = text(&without, "terraform/prod/README.md");
     assert!(
-        readme.contains("**Zeppelin's notes** stay in the cluster's store")
+        readme.contains("**zeppelin's buckets** stay in the cluster's store")
             && readme.contains("`cloud.account_id`"),
         "{readme}"
     );

@@ -103,6 +103,9 @@ pub(crate) struct Placement {
     pub store_buckets: Vec<String>,
     /// Whether the store holds fewer buckets than the graph has.
     pub store_narrowed: bool,
+    /// The consumers that would sign in by web identity here but keep
+    /// their keys, for want of the account their role's ARN names.
+    pub awaiting_account: Vec<String>,
 }
 
 impl Placement {
@@ -187,6 +190,24 @@ pub(crate) fn place(
             .filter(|c| c.identity_on(target))
             .filter(|c| !(c.web_identity && federates && account_id.is_none() && store))
     };
+    let awaiting_account: Vec<String> = used
+        .iter()
+        .map(|(c, _)| *c)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .filter(|c| {
+            components.iter().any(|e| {
+                e.component.id == *c
+                    && e.component.identity_on(target)
+                    && e.component.web_identity
+                    && federates
+                    && holds
+                    && account_id.is_none()
+                    && store
+            })
+        })
+        .map(str::to_owned)
+        .collect();
     let mut moved = BTreeSet::new();
     let mut cloud = Vec::new();
     // From the cluster's store or from the client's external one alike: on
@@ -334,6 +355,7 @@ pub(crate) fn place(
         names,
         s3_accounts,
         store_narrowed: store_buckets.len() != wiring.buckets.len(),
+        awaiting_account,
         store_buckets,
     })
 }
@@ -561,6 +583,12 @@ mod tests {
         for (target, account) in [("aks", None), ("aks", Some("111122223333")), ("eks", None)] {
             let placed = place(&wiring, &components, &here(target, account)).expect("placed");
             assert!(in_store(&placed), "{target} {account:?}: {placed:?}");
+            // Only the account keeps the keys on EKS; AKS takes none.
+            assert_eq!(
+                placed.awaiting_account.is_empty(),
+                target == "aks",
+                "{target}"
+            );
         }
         for (target, account) in [("eks", Some("111122223333")), ("gke", None)] {
             let placed = place(&wiring, &components, &here(target, account)).expect("placed");

@@ -159,6 +159,9 @@ pub struct EnvCloud {
     /// One of them signs in by web identity: the cluster's token issuer
     /// must be trusted by the cloud's IAM.
     pub web_identity: bool,
+    /// The consumers that would sign in by web identity but keep their
+    /// keys in the cluster's store, since the spec names no account.
+    pub awaiting_account: Vec<String>,
 }
 
 /// A name a cloud keeps short (Azure's Key Vaults and storage accounts,

@@ -580,6 +580,7 @@ impl Model {
                         buckets: Vec::new(),
                         identities: Vec::new(),
                         web_identity: false,
+                        awaiting_account: Vec::new(),
                         database: t.database.as_ref().map(|d| {
                             environment::cloud_database(
                                 d,
@@ -718,6 +719,7 @@ impl Model {
                     });
                 }
                 c.web_identity = placed.identities.iter().any(|i| i.web_identity);
+                c.awaiting_account = placed.awaiting_account.clone();
                 c.buckets = placed.cloud;
                 c.identities = placed.identities;
             }
