@@ -663,6 +663,55 @@ deny contains finding("SOC-SYS-024", sprintf("[%s] Application %q (wave %d) uses
 	g.reach.allowed == false
 }
 
+# A cloud service's public endpoint answers from addresses the provider
+# publishes and changes: egress allowed only to part of the public space
+# (one provider range, say) may reach it today and time out tomorrow, and
+# socle cannot tell which.
+warn contains finding("SOC-SYS-033", sprintf("[%s] %s reaches %s only through ipBlock %s of %s, which holds part of the public addresses: the service's public addresses are not socle's to know, and they change, so its calls fail whenever the service answers from outside the range. Allow egress on that port to every public address (0.0.0.0/0, excepting only private ranges), or reach the service at a private endpoint", [env, public_caller(x), service, v.public_range, where(v.allowed_by)]), x.at) if {
+	some [x, v, service] in cloud_reaches
+	is_string(v.public_range)
+}
+
+# Each verdict of the cloud's model on a flow to one of its services, with
+# what it judges and the service, for a reader.
+cloud_reaches contains [x, x.reach, sprintf("S3 (%s)", [x.endpoint])] if {
+	some x in input.cloud.bucket_grants
+}
+
+cloud_reaches contains [x, x.reach, sprintf("%s (%s)", [secret_service, x.endpoint])] if {
+	some x in input.cloud.secret_reads
+}
+
+cloud_reaches contains [x, x.reach, sprintf("%s (%s)", [storage_service, x.endpoint])] if {
+	some x in input.cloud.gcs_grants
+}
+
+cloud_reaches contains [x, x.agent, sprintf("STS (%s)", [x.credentials_from])] if {
+	some x in input.cloud.identities
+	x.mechanism == "irsa"
+}
+
+cloud_reaches contains [x, x.agent, x.credentials_from] if {
+	some x in input.cloud.identities
+	x.mechanism != "irsa"
+}
+
+storage_service := "Azure Storage" if input.cloud.provider == "aks"
+
+storage_service := "Google's APIs" if input.cloud.provider != "aks"
+
+public_caller(x) := sprintf("Application %q", [x.consumer]) if is_string(x.consumer)
+
+public_caller(x) := sprintf("Application %q", [x.app]) if {
+	not is_string(x.consumer)
+	is_string(x.app)
+}
+
+public_caller(x) := sprintf("service account %s/%s", [x.namespace, x.service_account]) if {
+	not is_string(x.consumer)
+	not is_string(x.app)
+}
+
 secret_service := "Secret Manager" if input.cloud.provider == "gke"
 
 secret_service := "Key Vault" if input.cloud.provider == "aks"

@@ -127,7 +127,7 @@ with_connection(c) := object.union(model, {"connections": [c]})
 
 with_need(n) := object.union(model, {"needs": [n]})
 
-sys_ids := {"SOC-SYS-001", "SOC-SYS-002", "SOC-SYS-003", "SOC-SYS-004", "SOC-SYS-005", "SOC-SYS-006", "SOC-SYS-007", "SOC-SYS-008", "SOC-SYS-009", "SOC-SYS-010", "SOC-SYS-011", "SOC-SYS-012", "SOC-SYS-013", "SOC-SYS-014", "SOC-SYS-015", "SOC-SYS-016", "SOC-SYS-017", "SOC-SYS-018", "SOC-SYS-019", "SOC-SYS-020", "SOC-SYS-021", "SOC-SYS-022", "SOC-SYS-023", "SOC-SYS-024", "SOC-SYS-025", "SOC-SYS-026", "SOC-SYS-027", "SOC-SYS-028", "SOC-SYS-029", "SOC-SYS-030", "SOC-SYS-031", "SOC-SYS-032"}
+sys_ids := {"SOC-SYS-001", "SOC-SYS-002", "SOC-SYS-003", "SOC-SYS-004", "SOC-SYS-005", "SOC-SYS-006", "SOC-SYS-007", "SOC-SYS-008", "SOC-SYS-009", "SOC-SYS-010", "SOC-SYS-011", "SOC-SYS-012", "SOC-SYS-013", "SOC-SYS-014", "SOC-SYS-015", "SOC-SYS-016", "SOC-SYS-017", "SOC-SYS-018", "SOC-SYS-019", "SOC-SYS-020", "SOC-SYS-021", "SOC-SYS-022", "SOC-SYS-023", "SOC-SYS-024", "SOC-SYS-025", "SOC-SYS-026", "SOC-SYS-027", "SOC-SYS-028", "SOC-SYS-029", "SOC-SYS-030", "SOC-SYS-031", "SOC-SYS-032", "SOC-SYS-033"}
 
 # The one message of rule `id` (fails when there is none or several).
 message(m, id) := msg if {
@@ -860,6 +860,26 @@ test_a_bucket_consumer_or_the_operator_cut_off_from_the_api_is_denied if {
 	contains(msg2, "does not reach Secrets Manager (its public endpoint, port 443;")
 	reached := object.union(grant, {"reach": {"allowed": true}})
 	count(findings(object.union(m, {"cloud": object.union(cloud([], true, 3), {"bucket_grants": [reached]})}), "SOC-SYS-024")) == 0
+}
+
+test_a_public_endpoint_reached_through_part_of_the_public_space_warns if {
+	partly := {"allowed": true, "isolated": true, "allowed_by": at("platform/overlays/prod/namespaces/query/egress.yaml", 3), "isolated_by": [at("platform/overlays/prod/namespaces/query/egress.yaml", 3)], "public_range": "52.94.0.0/16"}
+	grant := {
+		"consumer": "dremio", "bucket": "acme-prod-dremio", "access": "write", "at": at("components/dremio/overlays/prod/dremio.conf", 11),
+		"identity": "query/dremio", "role": "aws_iam_role.dremio", "policies": [], "actions": [],
+		"reach": partly, "endpoint": "its public endpoint, port 443",
+	}
+	m := object.union(model, {"environment": "prod", "applications": [app("dremio", 4, "platform", "query")], "cloud": object.union(cloud([], true, 3), {"bucket_grants": [grant]})})
+	msg := message(m, "SOC-SYS-033")
+	contains(msg, "[prod] Application \"dremio\" reaches S3 (its public endpoint, port 443) only through ipBlock 52.94.0.0/16 of platform/overlays/prod/namespaces/query/egress.yaml:3")
+	count(findings(m, "SOC-SYS-024")) == 0
+	# A pod identity's STS, named by its service account.
+	agent := {"namespace": "query", "service_account": "dremio", "at": at("terraform/prod/identity.tf", 4), "agent": partly, "mechanism": "irsa", "credentials_from": "its public endpoint, port 443"}
+	msg2 := message(with_cloud(object.union(cloud([], true, 3), {"identities": [agent]})), "SOC-SYS-033")
+	contains(msg2, "service account query/dremio reaches STS (its public endpoint, port 443) only through ipBlock 52.94.0.0/16")
+	# Every public address allowed: nothing to say.
+	whole := object.union(object.remove(grant, ["reach"]), {"reach": {"allowed": true, "isolated": true}})
+	count(findings(object.union(m, {"cloud": object.union(cloud([], true, 3), {"bucket_grants": [whole]})}), "SOC-SYS-033")) == 0
 }
 
 test_an_irsa_identity_refused_or_not_annotated_is_denied if {

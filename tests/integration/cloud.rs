@@ -1744,12 +1744,13 @@ fn zeppelin_notes_move_to_s3_by_web_identity_once_the_account_is_named() {
     // Without STS's endpoint in the network, its public addresses are not
     // among those the namespace may reach (the spec's are documentation
     // ones): the server would never get its credentials.
-    let (_, findings) = check_json(&crate::support::with_replaced(
+    let public_sts = crate::support::with_replaced(
         &files,
         "terraform/prod/network.tf",
         "\"secretsmanager\", \"sts\",",
         "\"secretsmanager\",",
-    ));
+    );
+    let (_, findings) = check_json(&public_sts);
     assert!(
         crate::support::finds(
             &findings,
@@ -1759,6 +1760,48 @@ fn zeppelin_notes_move_to_s3_by_web_identity_once_the_account_is_named() {
                 "STS (its public endpoint"
             ]
         ),
+        "{findings:#?}"
+    );
+    // Egress opened to one provider range: STS may answer from elsewhere,
+    // which socle cannot know; said as a warning, not passed in silence.
+    // Opened to every public address: nothing to say.
+    let egress = "platform/overlays/prod/namespaces/datalab/egress.yaml";
+    let opened = |block: &str| {
+        let mut changed = public_sts.clone();
+        changed.insert(
+            egress.into(),
+            format!(
+                "{}\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: allow-aws-apis\n  namespace: data-platform-datalab\nspec:\n  podSelector: {{}}\n  policyTypes: [Egress]\n  egress:\n    - to:\n        - ipBlock: {block}\n      ports:\n        - {{ port: 443, protocol: TCP }}\n",
+                text(&files, egress).trim_end()
+            )
+            .into_bytes(),
+        );
+        check_json(&changed)
+    };
+    let (code, findings) = opened("{ cidr: 52.94.0.0/16 }");
+    assert_eq!(code, 0, "a warning: {findings:#?}");
+    assert!(
+        crate::support::finds(
+            &findings,
+            "SOC-SYS-033",
+            &[
+                "service account data-platform-datalab/zeppelin-server reaches STS (its public endpoint, port 443)",
+                "only through ipBlock 52.94.0.0/16 of platform/overlays/prod/namespaces/datalab/egress.yaml:"
+            ]
+        ),
+        "{findings:#?}"
+    );
+    assert!(
+        !findings.iter().any(|f| f["rule"] == "SOC-SYS-018"),
+        "{findings:#?}"
+    );
+    let (code, findings) =
+        opened("{ cidr: 0.0.0.0/0, except: [10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16] }");
+    assert_eq!(code, 0, "{findings:#?}");
+    assert!(
+        !findings
+            .iter()
+            .any(|f| f["rule"] == "SOC-SYS-018" || f["rule"] == "SOC-SYS-033"),
         "{findings:#?}"
     );
 

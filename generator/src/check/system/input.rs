@@ -567,6 +567,12 @@ pub struct Verdict {
     pub allowed_by: Option<At>,
     /// The policies that isolate the pods (where a fix goes).
     pub isolated_by: Vec<At>,
+    /// For a cloud service's public endpoint: the range of the rule that
+    /// allows it when that range holds only part of the public addresses.
+    /// The service's addresses are not known, so the flow is taken as
+    /// allowed and SOC-SYS-033 warns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_range: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]

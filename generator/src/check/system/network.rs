@@ -61,6 +61,40 @@ const NOT_PUBLIC: [&str; 14] = [
     "2001:db8::/32",
 ];
 
+/// Whether an ipBlock holds every public address of its family: all of
+/// the family's space, its `except` taking out only ranges with no public
+/// address. Only then is a cloud service's public endpoint, whose
+/// addresses change and are not the model's to know, surely reached.
+fn holds_every_public_address(block: &Value) -> bool {
+    let Some(cidr) = block["cidr"].as_str() else {
+        return false;
+    };
+    if !matches!(cidr, "0.0.0.0/0" | "::/0") {
+        return false;
+    }
+    block["except"].as_array().into_iter().flatten().all(|e| {
+        e.as_str()
+            .is_some_and(|e| NOT_PUBLIC.iter().any(|p| cidr_covers(p, e)))
+    })
+}
+
+/// The range of an ipBlock that holds some public addresses but not all
+/// of them (52.94.0.0/16, say): a cloud's public endpoint may or may not
+/// answer there. None for a range that does not parse, holds no public
+/// address, or that its `except` empties.
+fn public_part(block: &Value) -> Option<&str> {
+    let c = block["cidr"].as_str()?;
+    let holds_public = cidr_covers(c, c)
+        && !NOT_PUBLIC.iter().any(|p| cidr_covers(p, c))
+        && !block["except"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .any(|e| cidr_covers(e, c));
+    (holds_public && !holds_every_public_address(block)).then_some(c)
+}
+
 /// A policy with where it is declared.
 pub(crate) struct Policy<'a> {
     pub(crate) namespace: &'a str,
@@ -117,8 +151,15 @@ impl<'a> Network<'a> {
         }
         let rules_key = if egress { "egress" } else { "ingress" };
         let peers_key = if egress { "to" } else { "from" };
+        let isolated_by = || selecting.iter().map(|p| p.at.clone()).collect();
+        // A rule allowing part of the public addresses only, kept in case no
+        // rule allows them all.
+        let mut partly: Option<(At, String)> = None;
         for p in &selecting {
             for rule in p.spec[rules_key].as_array().into_iter().flatten() {
+                if !ports_match(&rule["ports"], port) {
+                    continue;
+                }
                 let peers = rule[peers_key].as_array();
                 let peer_ok = match peers {
                     None => true,
@@ -127,21 +168,41 @@ impl<'a> Network<'a> {
                         .iter()
                         .any(|peer| self.peer_matches(peer, p.namespace, other)),
                 };
-                if peer_ok && ports_match(&rule["ports"], port) {
+                if peer_ok {
                     return Verdict {
                         allowed: true,
                         isolated: true,
                         allowed_by: Some(p.at.clone()),
-                        isolated_by: selecting.iter().map(|p| p.at.clone()).collect(),
+                        isolated_by: isolated_by(),
+                        public_range: None,
                     };
+                }
+                if partly.is_none() && matches!(other, Peer::Public) {
+                    partly = peers
+                        .into_iter()
+                        .flatten()
+                        .find_map(|peer| public_part(&peer["ipBlock"]))
+                        .map(|range| (p.at.clone(), range.to_owned()));
                 }
             }
         }
-        Verdict {
-            allowed: false,
-            isolated: true,
-            allowed_by: None,
-            isolated_by: selecting.iter().map(|p| p.at.clone()).collect(),
+        match partly {
+            // Allowed as far as the model can tell: whether the service
+            // answers from that range is not known (see SOC-SYS-033).
+            Some((at, range)) => Verdict {
+                allowed: true,
+                isolated: true,
+                allowed_by: Some(at),
+                isolated_by: isolated_by(),
+                public_range: Some(range),
+            },
+            None => Verdict {
+                allowed: false,
+                isolated: true,
+                allowed_by: None,
+                isolated_by: isolated_by(),
+                public_range: None,
+            },
         }
     }
 
@@ -169,19 +230,7 @@ impl<'a> Network<'a> {
                     .any(|c| cidr_covers(c, range) || cidr_covers(range, c));
         }
         if let Peer::Public = other {
-            let block = &peer["ipBlock"];
-            // A range that does not parse, or that its `except` empties,
-            // reaches nothing.
-            return block["cidr"].as_str().is_some_and(|c| {
-                cidr_covers(c, c)
-                    && !NOT_PUBLIC.iter().any(|p| cidr_covers(p, c))
-                    && !block["except"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(Value::as_str)
-                        .any(|e| cidr_covers(e, c))
-            });
+            return holds_every_public_address(&peer["ipBlock"]);
         }
         let Peer::Pods { namespace, labels } = other else {
             // The API server and outside hosts are reached through an
@@ -486,7 +535,7 @@ mod tests {
             number: Some(443),
             name: None,
         };
-        let reaches = |to: Value| {
+        let verdict = |to: Value| {
             let spec = json!({"podSelector": {}, "policyTypes": ["Egress"], "egress": [
                 {"to": to, "ports": [{"port": 443, "protocol": "TCP"}]},
             ]});
@@ -494,7 +543,17 @@ mod tests {
                 policies: vec![policy("a", &spec)],
                 namespaces: BTreeMap::new(),
             };
-            net.verdict(&from, &Peer::Public, &port, true).allowed
+            net.verdict(&from, &Peer::Public, &port, true)
+        };
+        // Surely reached: the verdict names no range.
+        let reaches = |to: Value| {
+            let v = verdict(to);
+            v.allowed && v.public_range.is_none()
+        };
+        // Reached if the service answers from the range: named.
+        let partly = |to: Value| {
+            let v = verdict(to);
+            v.allowed.then_some(v.public_range).flatten()
         };
         assert!(!reaches(json!([{"ipBlock": {"cidr": "10.30.0.0/16"}}])));
         assert!(!reaches(
@@ -502,17 +561,34 @@ mod tests {
         ));
         assert!(!reaches(json!([{"podSelector": {}}])));
         assert!(reaches(
-            json!([{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8"]}}])
+            json!([{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "169.254.0.0/16"]}}])
         ));
-        assert!(reaches(json!([{"ipBlock": {"cidr": "52.94.0.0/16"}}])));
-        // A documentation address (a spec's placeholder) is no cloud's.
-        assert!(!reaches(json!([{"ipBlock": {"cidr": "203.0.113.40/32"}}])));
-        assert!(!reaches(json!([{"ipBlock": {"cidr": "2001:db8::/48"}}])));
-        assert!(!reaches(json!([{"ipBlock": {"cidr": "not a range"}}])));
-        assert!(!reaches(
-            json!([{"ipBlock": {"cidr": "52.94.0.0/16", "except": ["52.0.0.0/8"]}}])
-        ));
+        assert!(reaches(json!([{"ipBlock": {"cidr": "::/0"}}])));
         assert!(reaches(json!([])));
+        // One provider range, or all space but a public range: maybe.
+        assert_eq!(
+            partly(json!([{"ipBlock": {"cidr": "52.94.0.0/16"}}])).as_deref(),
+            Some("52.94.0.0/16")
+        );
+        assert_eq!(
+            partly(json!([{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["52.0.0.0/8"]}}]))
+                .as_deref(),
+            Some("0.0.0.0/0")
+        );
+        // A rule allowing every public address wins over an earlier
+        // partial one.
+        assert!(reaches(json!([
+            {"ipBlock": {"cidr": "52.94.0.0/16"}},
+            {"ipBlock": {"cidr": "0.0.0.0/0"}},
+        ])));
+        // A documentation address (a spec's placeholder) is no cloud's.
+        assert!(!verdict(json!([{"ipBlock": {"cidr": "203.0.113.40/32"}}])).allowed);
+        assert!(!verdict(json!([{"ipBlock": {"cidr": "2001:db8::/48"}}])).allowed);
+        assert!(!verdict(json!([{"ipBlock": {"cidr": "not a range"}}])).allowed);
+        assert!(
+            !verdict(json!([{"ipBlock": {"cidr": "52.94.0.0/16", "except": ["52.0.0.0/8"]}}]))
+                .allowed
+        );
     }
 
     #[test]
