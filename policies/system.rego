@@ -700,17 +700,11 @@ storage_service := "Azure Storage" if input.cloud.provider == "aks"
 
 storage_service := "Google's APIs" if input.cloud.provider != "aks"
 
-public_caller(x) := sprintf("Application %q", [x.consumer]) if is_string(x.consumer)
-
-public_caller(x) := sprintf("Application %q", [x.app]) if {
-	not is_string(x.consumer)
+public_caller(x) := sprintf("Application %q", [x.consumer]) if {
+	is_string(x.consumer)
+} else := sprintf("Application %q", [x.app]) if {
 	is_string(x.app)
-}
-
-public_caller(x) := sprintf("service account %s/%s", [x.namespace, x.service_account]) if {
-	not is_string(x.consumer)
-	not is_string(x.app)
-}
+} else := sprintf("service account %s/%s", [x.namespace, x.service_account])
 
 secret_service := "Secret Manager" if input.cloud.provider == "gke"
 
