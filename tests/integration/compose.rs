@@ -496,9 +496,26 @@ fn the_catalog_bootstrap_declares_one_warehouse_per_bucket() {
         "curl",
         r#"for a in "$@"; do printf '%s\n' "$a"; done >> "$SEEN"
 printf '%s\n' "--" >> "$SEEN"
-case "$*" in
-  *iceberg-ml*) printf '%s' "${ML_STATUS:-409}" ;;
-  *) printf '201' ;;
+out= url= post= body=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -o) out=$2; shift ;;
+    -d) body=$2; shift ;;
+    -X) [ "$2" = POST ] && post=1; shift ;;
+    http://*) url=$1 ;;
+  esac
+  shift
+done
+case "$post$url" in
+  http://*/management/v1/warehouse)
+    # A GET: the catalog's warehouses.
+    printf '{"warehouses":[{"id":"w-ml","warehouse-id":"w-ml","name":"iceberg-ml","project-id":"p"},{"id":"w-raw","warehouse-id":"w-raw","name":"iceberg-raw","project-id":"p"}]}' > "$out"
+    printf '200' ;;
+  1*/storage) printf '200' ;;
+  *) case "$body" in
+       *'"warehouse-name":"iceberg-ml"'*) printf '%s' "${ML_STATUS:-409}" ;;
+       *) printf '201' ;;
+     esac ;;
 esac
 "#,
     );
@@ -515,6 +532,7 @@ esac
             .env("SEEN", &seen)
             .env("ML_STATUS", ml_status)
             .env("LAKEKEEPER_S3_SECRET_KEY", "lk-s3")
+            .env("TMPDIR", dir.path())
             .output()
             .expect("sh");
         (out, fs_err::read_to_string(&seen).unwrap_or_default())
@@ -527,9 +545,31 @@ esac
     );
     let warehouses: Vec<&str> = calls
         .split("\n--\n")
-        .filter(|c| c.contains("/management/v1/warehouse"))
+        .filter(|c| c.contains("\"warehouse-name\""))
         .collect();
     assert_eq!(warehouses.len(), 4, "{calls}");
+    // iceberg-ml existed (409): found in the listing by name, its storage
+    // brought to the declared one, STS on.
+    let updates: Vec<&str> = calls
+        .split("\n--\n")
+        .filter(|c| c.contains("/management/v1/warehouse/"))
+        .collect();
+    assert_eq!(updates.len(), 1, "{calls}");
+    assert!(
+        updates[0].contains("http://lakekeeper:8181/management/v1/warehouse/w-ml/storage"),
+        "{calls}"
+    );
+    let update: serde_json::Value = serde_json::from_str(
+        updates[0]
+            .lines()
+            .skip_while(|l| *l != "-d")
+            .nth(1)
+            .expect("body"),
+    )
+    .expect("JSON body");
+    assert_eq!(update["storage-profile"]["bucket"], "iceberg-ml");
+    assert_eq!(update["storage-profile"]["sts-enabled"], true);
+    assert!(update.get("warehouse-name").is_none(), "{update}");
     for bucket in [
         "iceberg-raw",
         "iceberg-staging",
@@ -548,6 +588,8 @@ esac
         let v: serde_json::Value = serde_json::from_str(body).expect("JSON body");
         assert_eq!(v["storage-profile"]["bucket"], bucket);
         assert_eq!(v["storage-profile"]["endpoint"], "http://minio:9000");
+        // The catalog vends its clients credentials (Trino holds no key).
+        assert_eq!(v["storage-profile"]["sts-enabled"], true);
         assert_eq!(
             v["storage-credential"]["aws-access-key-id"],
             "minio-user-lakekeeper"

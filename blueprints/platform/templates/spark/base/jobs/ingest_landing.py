@@ -36,6 +36,9 @@ def session(catalog: str) -> SparkSession:
         .config(f"{prefix}.credential", credential)
         .config(f"{prefix}.oauth2-server-uri", os.environ["TOKEN_URL"])
         .config(f"{prefix}.scope", "lakekeeper")
+        # The tables' files with the credentials Lakekeeper vends for each
+        # (the pipelines' own keys read only the landing buckets).
+        .config(f"{prefix}.header.X-Iceberg-Access-Delegation", "vended-credentials")
         .config(f"{prefix}.io-impl", "org.apache.iceberg.aws.s3.S3FileIO")
         .config(f"{prefix}.s3.endpoint", os.environ["S3_ENDPOINT"])
         .config(f"{prefix}.s3.path-style-access", "true")
