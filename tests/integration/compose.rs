@@ -354,15 +354,6 @@ fn an_external_object_store_leaves_the_host_its_own() {
     assert!(cmp.is_empty(), "{cmp:#?}");
 }
 
-/// Writes an executable stand-in for a tool: it appends its arguments (and
-/// its stdin, for the secret) to `calls`, and copies policy files aside.
-fn stand_in(bin: &std::path::Path, name: &str, body: &str) {
-    use std::os::unix::fs::PermissionsExt;
-    let path = bin.join(name);
-    fs_err::write(&path, format!("#!/bin/sh\n{body}")).expect("stand-in");
-    fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-}
-
 /// The host's provisioning scripts, run against recording stand-ins for
 /// `mc` and `psql`: each consumer on the host gets its buckets, its user
 /// (secret through stdin), exactly its policy (attached once), its role
@@ -376,7 +367,7 @@ fn provisioning_scripts_create_what_the_wiring_says() {
     let seen = dir.path().join("seen");
     fs_err::create_dir_all(&bin).expect("bin");
     fs_err::create_dir_all(&seen).expect("seen");
-    stand_in(
+    crate::support::stand_in(
         &bin,
         "mc",
         r#"echo "mc $*" >> "$SEEN/calls"
@@ -388,7 +379,7 @@ case "$*" in
 esac
 "#,
     );
-    stand_in(
+    crate::support::stand_in(
         &bin,
         "psql",
         "echo \"psql $*\" >> \"$SEEN/calls\"\ncat > /dev/null\n",
@@ -491,34 +482,7 @@ fn the_catalog_bootstrap_declares_one_warehouse_per_bucket() {
     let dir = materialise(&files);
     let bin = dir.path().join("bin");
     fs_err::create_dir_all(&bin).expect("bin");
-    stand_in(
-        &bin,
-        "curl",
-        r#"for a in "$@"; do printf '%s\n' "$a"; done >> "$SEEN"
-printf '%s\n' "--" >> "$SEEN"
-out= url= post= body=
-while [ $# -gt 0 ]; do
-  case "$1" in
-    -o) out=$2; shift ;;
-    -d) body=$2; shift ;;
-    -X) [ "$2" = POST ] && post=1; shift ;;
-    http://*) url=$1 ;;
-  esac
-  shift
-done
-case "$post$url" in
-  http://*/management/v1/warehouse)
-    # A GET: the catalog's warehouses.
-    printf '{"warehouses":[{"id":"w-ml","warehouse-id":"w-ml","name":"iceberg-ml","project-id":"p"},{"id":"w-raw","warehouse-id":"w-raw","name":"iceberg-raw","project-id":"p"}]}' > "$out"
-    printf '200' ;;
-  1*/storage) printf '200' ;;
-  *) case "$body" in
-       *'"warehouse-name":"iceberg-ml"'*) printf '%s' "${ML_STATUS:-409}" ;;
-       *) printf '201' ;;
-     esac ;;
-esac
-"#,
-    );
+    crate::support::stand_in(&bin, "curl", crate::support::CATALOG_CURL);
     let path = format!(
         "{}:{}",
         bin.display(),

@@ -824,3 +824,118 @@ fn opa_admits_only_trinos_decision_with_trinos_token() {
         }
     }
 }
+
+/// The catalog's bootstrap Job, its script run with the Job's environment
+/// against a recording stand-in for `curl`: every warehouse is declared
+/// with STS on (the catalog vends its clients' credentials, scoped to a
+/// table) and the catalog's own S3 keys, and one an earlier sync made
+/// (409) is found by name and given that storage again, which is how an
+/// update turns STS on; a refused creation fails the Job.
+#[test]
+fn the_catalog_bootstrap_job_turns_sts_on_for_new_and_existing_warehouses() {
+    let files = render(None);
+    let job = doc_of_kind(
+        &files,
+        "components/lakekeeper/manifests/prod/bootstrap-job.yaml",
+        "Job",
+        "lakekeeper-bootstrap",
+    );
+    let container = &job["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["command"][0], "/bin/sh");
+    let script = container["command"][2].as_str().expect("script");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bin = dir.path().join("bin");
+    fs_err::create_dir_all(&bin).expect("bin");
+    crate::support::stand_in(&bin, "curl", crate::support::CATALOG_CURL);
+    let run = |ml_status: &str| {
+        let seen = dir.path().join(format!("curl-{ml_status}"));
+        let mut cmd = Command::new("sh");
+        cmd.args(["-ec", script]);
+        for e in container["env"].as_array().expect("env") {
+            let name = e["name"].as_str().expect("name");
+            // Secrets stand in as their own names.
+            let value = e["value"]
+                .as_str()
+                .map_or_else(|| format!("from-{name}"), str::to_owned);
+            cmd.env(name, value);
+        }
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let out = cmd
+            .env("PATH", path)
+            .env("SEEN", &seen)
+            .env("ML_STATUS", ml_status)
+            .env("TMPDIR", dir.path())
+            .output()
+            .expect("sh");
+        (out, fs_err::read_to_string(&seen).unwrap_or_default())
+    };
+    let (out, seen) = run("409");
+    crate::support::assert_success(&out);
+    let calls: Vec<&str> = seen.split("\n--\n").collect();
+    let body = |call: &str| -> Value {
+        let text = call
+            .lines()
+            .skip_while(|l| *l != "-d")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no body: {call}"));
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+    };
+    let creates: Vec<Value> = calls
+        .iter()
+        .filter(|c| c.contains("\"warehouse-name\""))
+        .map(|c| body(c))
+        .collect();
+    let wiring: BTreeSet<String> = container["env"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["name"] == "WAREHOUSE_BUCKETS")
+        .and_then(|e| e["value"].as_str())
+        .expect("WAREHOUSE_BUCKETS")
+        .split(' ')
+        .map(str::to_owned)
+        .collect();
+    let declared: BTreeSet<String> = creates
+        .iter()
+        .map(|b| b["warehouse-name"].as_str().expect("name").to_owned())
+        .collect();
+    assert_eq!(declared, wiring, "{seen}");
+    assert!(wiring.contains("iceberg-ml"), "{wiring:?}");
+    for b in &creates {
+        assert_eq!(b["storage-profile"]["bucket"], b["warehouse-name"]);
+        assert_eq!(b["storage-profile"]["sts-enabled"], true, "{b}");
+        assert_eq!(b["storage-profile"]["flavor"], "s3-compat");
+        assert_eq!(
+            b["storage-credential"]["aws-access-key-id"],
+            "from-S3_ACCESS_KEY"
+        );
+    }
+    // Signed in: every management call carries the realm's token.
+    assert!(
+        calls
+            .iter()
+            .filter(|c| c.contains("/management/v1/"))
+            .all(|c| c.contains("Authorization: Bearer t0k3n")),
+        "{seen}"
+    );
+    let updates: Vec<&&str> = calls
+        .iter()
+        .filter(|c| c.contains("/management/v1/warehouse/"))
+        .collect();
+    assert_eq!(updates.len(), 1, "{seen}");
+    assert!(
+        updates[0].contains("/management/v1/warehouse/w-ml/storage"),
+        "{seen}"
+    );
+    let update = body(updates[0]);
+    assert_eq!(update["storage-profile"]["bucket"], "iceberg-ml");
+    assert_eq!(update["storage-profile"]["sts-enabled"], true);
+    assert!(update.get("warehouse-name").is_none(), "{update}");
+
+    let (out, _) = run("500");
+    assert!(!out.status.success(), "a refused warehouse passed");
+}

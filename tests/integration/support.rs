@@ -1014,3 +1014,44 @@ pub fn generated<'a>(
         })
         .unwrap_or_else(|| panic!("{kind} {prefix}-<hash>"))
 }
+
+/// An executable `name` in `bin` running `body` with `sh`: a recording
+/// stand-in for a tool a generated script calls.
+pub fn stand_in(bin: &Path, name: &str, body: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let path = bin.join(name);
+    fs_err::write(&path, format!("#!/bin/sh\n{body}")).expect("stand-in");
+    fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+/// `curl` as Lakekeeper's bootstrap scripts see it: each call's arguments
+/// appended to `$SEEN` (one per line, calls separated by `--`); a token for
+/// a Keycloak token URL; warehouses `iceberg-ml` (id `w-ml`) and
+/// `iceberg-raw` (`w-raw`) listed; a creation of `iceberg-ml` answered
+/// `$ML_STATUS` (409, already there, by default), every other call a
+/// success.
+pub const CATALOG_CURL: &str = r#"for a in "$@"; do printf '%s\n' "$a"; done >> "$SEEN"
+printf '%s\n' "--" >> "$SEEN"
+out= url= post= body=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -o) out=$2; shift ;;
+    -d) body=$2; shift ;;
+    -X) [ "$2" = POST ] && post=1; shift ;;
+    http://*) url=$1 ;;
+  esac
+  shift
+done
+case "$post$url" in
+  *openid-connect/token) printf '{"access_token":"t0k3n","token_type":"Bearer"}' ;;
+  http://*/management/v1/warehouse)
+    # A GET: the catalog's warehouses.
+    printf '{"warehouses":[{"id":"w-ml","warehouse-id":"w-ml","name":"iceberg-ml","project-id":"p"},{"id":"w-raw","warehouse-id":"w-raw","name":"iceberg-raw","project-id":"p"}]}' > "$out"
+    printf '200' ;;
+  1*/storage) printf '200' ;;
+  *) case "$body" in
+       *'"warehouse-name":"iceberg-ml"'*) printf '%s' "${ML_STATUS:-409}" ;;
+       *) printf '201' ;;
+     esac ;;
+esac
+"#;
