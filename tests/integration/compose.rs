@@ -507,49 +507,20 @@ fn the_catalog_bootstrap_declares_one_warehouse_per_bucket() {
         calls.contains("http://lakekeeper:8181/management/v1/bootstrap"),
         "{calls}"
     );
-    let warehouses: Vec<&str> = calls
-        .split("\n--\n")
-        .filter(|c| c.contains("\"warehouse-name\""))
-        .collect();
-    assert_eq!(warehouses.len(), 4, "{calls}");
     // iceberg-ml existed (409): found in the listing by name, its storage
-    // brought to the declared one, STS on.
-    let updates: Vec<&str> = calls
-        .split("\n--\n")
-        .filter(|c| c.contains("/management/v1/warehouse/"))
-        .collect();
-    assert_eq!(updates.len(), 1, "{calls}");
-    assert!(
-        updates[0].contains("http://lakekeeper:8181/management/v1/warehouse/w-ml/storage"),
-        "{calls}"
-    );
-    let update: serde_json::Value = serde_json::from_str(
-        updates[0]
-            .lines()
-            .skip_while(|l| *l != "-d")
-            .nth(1)
-            .expect("body"),
-    )
-    .expect("JSON body");
-    assert_eq!(update["storage-profile"]["bucket"], "iceberg-ml");
-    assert_eq!(update["storage-profile"]["sts-enabled"], true);
-    assert!(update.get("warehouse-name").is_none(), "{update}");
+    // brought to the declared one.
+    let warehouses = crate::support::catalog_calls(&calls);
+    assert_eq!(warehouses.len(), 4, "{calls}");
     for bucket in [
         "iceberg-raw",
         "iceberg-staging",
         "iceberg-analytics",
         "iceberg-ml",
     ] {
-        let call = warehouses
+        let v = warehouses
             .iter()
-            .find(|c| c.contains(&format!("\"warehouse-name\":\"{bucket}\"")))
+            .find(|v| v["warehouse-name"] == bucket)
             .unwrap_or_else(|| panic!("no warehouse {bucket}: {calls}"));
-        let body = call
-            .lines()
-            .skip_while(|l| *l != "-d")
-            .nth(1)
-            .expect("body");
-        let v: serde_json::Value = serde_json::from_str(body).expect("JSON body");
         assert_eq!(v["storage-profile"]["bucket"], bucket);
         assert_eq!(v["storage-profile"]["endpoint"], "http://minio:9000");
         // The catalog vends its clients credentials (Trino holds no key).

