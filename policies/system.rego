@@ -700,7 +700,11 @@ storage_service := "Azure Storage" if input.cloud.provider == "aks"
 
 storage_service := "Google's APIs" if input.cloud.provider != "aks"
 
-public_caller(x) := sprintf("Application %q", [x.consumer]) if {
+# Who makes the call: a secret-store entry is read by the External Secrets
+# operator, whatever Application the ExternalSecret is of.
+public_caller(x) := sprintf("the External Secrets operator %s (ExternalSecret %s)", [x.operator, x.external_secret]) if {
+	is_string(x.operator)
+} else := sprintf("Application %q", [x.consumer]) if {
 	is_string(x.consumer)
 } else := sprintf("Application %q", [x.app]) if {
 	is_string(x.app)

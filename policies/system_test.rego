@@ -877,6 +877,14 @@ test_a_public_endpoint_reached_through_part_of_the_public_space_warns if {
 	agent := {"namespace": "query", "service_account": "dremio", "at": at("terraform/prod/identity.tf", 4), "agent": partly, "mechanism": "irsa", "credentials_from": "its public endpoint, port 443"}
 	msg2 := message(with_cloud(object.union(cloud([], true, 3), {"identities": [agent]})), "SOC-SYS-033")
 	contains(msg2, "service account query/dremio reaches STS (its public endpoint, port 443) only through ipBlock 52.94.0.0/16")
+	# A secret-store entry: the operator calls.
+	read := {
+		"app": "cert-manager", "external_secret": "core/ca", "key": "acme/prod/pki/ca", "at": at("components/pki/ca.yaml", 1),
+		"store": "secrets", "region": "eu-west-3", "operator": "core/external-secrets", "role": "aws_iam_role.external_secrets",
+		"policies": [], "allowed": true, "reach": partly, "endpoint": "its public endpoint, port 443",
+	}
+	msg3 := message(with_cloud(object.union(cloud([], true, 3), {"secret_reads": [read]})), "SOC-SYS-033")
+	contains(msg3, "[prod] the External Secrets operator core/external-secrets (ExternalSecret core/ca) reaches Secrets Manager (its public endpoint, port 443) only through ipBlock 52.94.0.0/16")
 	# Every public address allowed: nothing to say.
 	whole := object.union(object.remove(grant, ["reach"]), {"reach": {"allowed": true, "isolated": true}})
 	count(findings(object.union(m, {"cloud": object.union(cloud([], true, 3), {"bucket_grants": [whole]})}), "SOC-SYS-033")) == 0
