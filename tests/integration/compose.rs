@@ -480,26 +480,11 @@ esac
 fn the_catalog_bootstrap_declares_one_warehouse_per_bucket() {
     let files = render_text(&compose_spec());
     let dir = materialise(&files);
-    let bin = dir.path().join("bin");
-    fs_err::create_dir_all(&bin).expect("bin");
-    crate::support::stand_in(&bin, "curl", crate::support::CATALOG_CURL);
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
     let run = |ml_status: &str| {
-        let seen = dir.path().join(format!("curl-{ml_status}"));
-        let out = Command::new("sh")
-            .arg(dir.path().join("compose/dev/init/lakekeeper/bootstrap.sh"))
-            .env("PATH", &path)
-            .env("SEEN", &seen)
-            .env("ML_STATUS", ml_status)
-            .env("LAKEKEEPER_S3_SECRET_KEY", "lk-s3")
-            .env("TMPDIR", dir.path())
-            .output()
-            .expect("sh");
-        (out, fs_err::read_to_string(&seen).unwrap_or_default())
+        let mut cmd = Command::new("sh");
+        cmd.arg(dir.path().join("compose/dev/init/lakekeeper/bootstrap.sh"))
+            .env("LAKEKEEPER_S3_SECRET_KEY", "lk-s3");
+        crate::support::run_with_catalog_curl(dir.path(), cmd, ml_status)
     };
     let (out, calls) = run("409");
     crate::support::assert_success(&out);

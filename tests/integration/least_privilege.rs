@@ -844,11 +844,7 @@ fn the_catalog_bootstrap_job_turns_sts_on_for_new_and_existing_warehouses() {
     assert_eq!(container["command"][0], "/bin/sh");
     let script = container["command"][2].as_str().expect("script");
     let dir = tempfile::tempdir().expect("tempdir");
-    let bin = dir.path().join("bin");
-    fs_err::create_dir_all(&bin).expect("bin");
-    crate::support::stand_in(&bin, "curl", crate::support::CATALOG_CURL);
     let run = |ml_status: &str| {
-        let seen = dir.path().join(format!("curl-{ml_status}"));
         let mut cmd = Command::new("sh");
         cmd.args(["-ec", script]);
         for e in container["env"].as_array().expect("env") {
@@ -859,19 +855,7 @@ fn the_catalog_bootstrap_job_turns_sts_on_for_new_and_existing_warehouses() {
                 .map_or_else(|| format!("from-{name}"), str::to_owned);
             cmd.env(name, value);
         }
-        let path = format!(
-            "{}:{}",
-            bin.display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
-        let out = cmd
-            .env("PATH", path)
-            .env("SEEN", &seen)
-            .env("ML_STATUS", ml_status)
-            .env("TMPDIR", dir.path())
-            .output()
-            .expect("sh");
-        (out, fs_err::read_to_string(&seen).unwrap_or_default())
+        crate::support::run_with_catalog_curl(dir.path(), cmd, ml_status)
     };
     let (out, seen) = run("409");
     crate::support::assert_success(&out);

@@ -1056,6 +1056,33 @@ case "$post$url" in
 esac
 "#;
 
+/// Runs `cmd` (a catalog bootstrap script) in `dir` with [`CATALOG_CURL`]
+/// first on its PATH, a creation of `iceberg-ml` answered `ml_status`, and
+/// `TMPDIR` in `dir`: its output and the calls the stand-in recorded.
+pub fn run_with_catalog_curl(
+    dir: &Path,
+    mut cmd: std::process::Command,
+    ml_status: &str,
+) -> (std::process::Output, String) {
+    let bin = dir.join("bin");
+    fs_err::create_dir_all(&bin).expect("bin");
+    stand_in(&bin, "curl", CATALOG_CURL);
+    let seen = dir.join(format!("curl-{ml_status}"));
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = cmd
+        .env("PATH", path)
+        .env("SEEN", &seen)
+        .env("ML_STATUS", ml_status)
+        .env("TMPDIR", dir)
+        .output()
+        .expect("sh");
+    (out, fs_err::read_to_string(&seen).unwrap_or_default())
+}
+
 /// The JSON body (`-d`) of one call a `curl` stand-in recorded.
 pub fn curl_body(call: &str) -> serde_json::Value {
     let text = call
