@@ -696,6 +696,10 @@ cloud_reaches contains [x, x.agent, x.credentials_from] if {
 	x.mechanism != "irsa"
 }
 
+cloud_reaches contains [x, x.reach, sprintf("STS (%s)", [x.endpoint])] if {
+	some x in input.cloud.assumed_roles
+}
+
 storage_service := "Azure Storage" if input.cloud.provider == "aks"
 
 storage_service := "Google's APIs" if input.cloud.provider != "aks"
@@ -708,6 +712,8 @@ public_caller(x) := sprintf("the External Secrets operator %s (ExternalSecret %s
 	is_string(x.consumer)
 } else := sprintf("Application %q", [x.app]) if {
 	is_string(x.app)
+} else := sprintf("service account %s", [x.identity]) if {
+	is_string(x.identity)
 } else := sprintf("service account %s/%s", [x.namespace, x.service_account])
 
 secret_service := "Secret Manager" if input.cloud.provider == "gke"
@@ -791,6 +797,20 @@ deny contains finding("SOC-SYS-027", sprintf("[%s] service account %s/%s gets ro
 	some i in input.cloud.identities
 	i.mechanism == "pod-identity"
 	i.trusted == false
+}
+
+# Role chaining: a pod's role that assumes another (a catalog vending its
+# clients that role's credentials) gets nothing from STS unless the other
+# role trusts it, and its pods call STS to ask.
+deny contains finding("SOC-SYS-027", sprintf("[%s] the policies of role %s (%s, %s) let it assume role %s (%s), but that role's trust policy does not admit it: STS refuses every attempt, and the credentials the pods take or vend from it never come. Trust role %s's ARN with sts:AssumeRole in the assume_role_policy of %s", [env, a.role, a.identity, concat(", ", a.policies), a.assumes, where(a.assumes_at), a.role, a.assumes]), a.assumes_at) if {
+	some a in input.cloud.assumed_roles
+	a.trusted == false
+}
+
+deny contains finding("SOC-SYS-018", sprintf("[%s] service account %s assumes role %s with role %s's credentials, but the NetworkPolicies of namespace %q (%s) deny egress to STS (%s), where it asks for them: it never gets them. Allow egress there", [env, a.identity, a.assumes, a.role, split(a.identity, "/")[0], policies_text(a.reach), a.endpoint]), a.at) if {
+	some a in input.cloud.assumed_roles
+	a.endpoint != ""
+	a.reach.allowed == false
 }
 
 deny contains finding("SOC-SYS-027", sprintf("[%s] role %s trusts service account %s/%s by web identity (IRSA), but refuses the token EKS projects for it (subject system:serviceaccount:%s:%s, audience sts.amazonaws.com): its pods get no credentials. Make the trust policy's conditions match that subject and audience", [env, i.role, i.namespace, i.service_account, i.namespace, i.service_account]), i.at) if {

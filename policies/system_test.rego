@@ -825,6 +825,38 @@ test_a_pod_identity_whose_role_does_not_trust_the_agent_is_denied if {
 	count(findings(with_cloud(cloud([object.union(untrusted, {"trusted": null})], true, 3)), "SOC-SYS-027")) == 0
 }
 
+# Role chaining: the catalog's role assumes the role whose credentials it
+# vends.
+assumed(trusted, reach) := {
+	"identity": "storage/lakekeeper", "at": at("terraform/prod/identity.tf", 230),
+	"role": "acme-prod-lakekeeper", "assumes": "acme-prod-lakekeeper-vended", "assumes_at": at("terraform/prod/identity.tf", 301),
+	"policies": ["terraform/prod/identity.tf:237", "terraform/prod/identity.tf:337"], "trusted": trusted,
+	"reach": reach, "endpoint": "its interface endpoint in subnets 10.30.0.0/18, port 443",
+}
+
+test_a_role_assumed_by_a_role_it_does_not_trust_is_denied if {
+	open := {"allowed": true, "isolated": true, "isolated_by": []}
+	m := with_cloud(object.union(cloud([], true, 3), {"assumed_roles": [assumed(false, open)]}))
+	msg := message(m, "SOC-SYS-027")
+	contains(msg, "[prod] the policies of role acme-prod-lakekeeper (storage/lakekeeper, terraform/prod/identity.tf:237, terraform/prod/identity.tf:337) let it assume role acme-prod-lakekeeper-vended (terraform/prod/identity.tf:301), but that role's trust policy does not admit it")
+	count(findings(m, "SOC-SYS-018")) == 0
+	# Trusted, or not known before a plan: nothing.
+	count(findings(with_cloud(object.union(cloud([], true, 3), {"assumed_roles": [assumed(true, open)]})), "SOC-SYS-027")) == 0
+	count(findings(with_cloud(object.union(cloud([], true, 3), {"assumed_roles": [assumed(null, open)]})), "SOC-SYS-027")) == 0
+}
+
+test_a_role_assumed_from_pods_cut_off_from_sts_is_denied if {
+	cut := {"allowed": false, "isolated": true, "isolated_by": [at("platform/overlays/prod/namespaces/storage/egress.yaml", 3)]}
+	m := with_cloud(object.union(cloud([], true, 3), {"assumed_roles": [assumed(true, cut)]}))
+	msg := message(m, "SOC-SYS-018")
+	contains(msg, "[prod] service account storage/lakekeeper assumes role acme-prod-lakekeeper-vended with role acme-prod-lakekeeper's credentials, but the NetworkPolicies of namespace \"storage\"")
+	contains(msg, "deny egress to STS (its interface endpoint in subnets 10.30.0.0/18, port 443)")
+	count(findings(m, "SOC-SYS-027")) == 0
+	partly := {"allowed": true, "isolated": true, "isolated_by": [], "allowed_by": at("platform/overlays/prod/namespaces/storage/egress.yaml", 3), "public_range": "52.94.0.0/16"}
+	msg2 := message(with_cloud(object.union(cloud([], true, 3), {"assumed_roles": [assumed(true, partly)]})), "SOC-SYS-033")
+	contains(msg2, "service account storage/lakekeeper reaches STS (its interface endpoint in subnets 10.30.0.0/18, port 443) only through ipBlock 52.94.0.0/16")
+}
+
 test_an_irsa_identity_calls_sts_not_the_agent if {
 	m := with_cloud(cloud([irsa(true, true)], true, 3))
 	count(findings(m, "SOC-SYS-018")) == 0

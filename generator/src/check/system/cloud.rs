@@ -21,7 +21,7 @@ use serde_json::Value;
 use super::build::Modelled;
 use super::cloud_iam::{self, Grant};
 use super::cloud_trust::{self, Caller};
-use super::input::{At, Cloud, Gap, Misbound, PodIdentity, Verdict};
+use super::input::{AssumedRole, At, Cloud, Gap, Misbound, PodIdentity, Verdict};
 use super::kustomize::Files;
 use super::network::{Peer, PodPort};
 use crate::check::terraform::{self, Evaluator, Module};
@@ -518,6 +518,53 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
     for g in &mut cloud.bucket_grants {
         let namespace = g.identity.split('/').next().unwrap_or_default();
         (g.reach, g.endpoint) = reach.of(&net, namespace, "s3", &mut gaps);
+    }
+    // Roles a pod identity's role assumes in turn: each must trust it, and
+    // its pods call STS for them.
+    for g in &grants {
+        let Some(key) = cloud_iam::role_key(&g.role) else {
+            continue;
+        };
+        let Some(first) = roles.iter().find(|r| r.key == key) else {
+            continue;
+        };
+        let Some(identity) = cloud
+            .identities
+            .iter()
+            .find(|i| g.covers(&i.namespace, &i.service_account))
+        else {
+            continue;
+        };
+        let Some(assumable) = cloud_iam::assumable(&module, &key) else {
+            gaps.push(gap(&first.block.file, first.block.line, format!("role {}: a policy is not known before a plan: which roles it may assume is not judged", first.label())));
+            continue;
+        };
+        for (target, policies) in assumable {
+            let Some(second) = roles.iter().find(|r| r.key == target) else {
+                continue;
+            };
+            let trusted = second.trust.as_ref().ok().and_then(|t| {
+                t.admits(&Caller::Role {
+                    key: &key,
+                    name: first.name.as_deref(),
+                })
+            });
+            if trusted.is_none() {
+                gaps.push(gap(&second.block.file, second.block.line, format!("role {}: its trust policy is not known before a plan: whether role {} may assume it is not judged", second.label(), first.label())));
+            }
+            let (verdict, endpoint) = reach.of(&net, &identity.namespace, "sts", &mut gaps);
+            cloud.assumed_roles.push(AssumedRole {
+                identity: format!("{}/{}", identity.namespace, identity.service_account),
+                at: identity.at.clone(),
+                role: first.label().to_owned(),
+                assumes: second.label().to_owned(),
+                assumes_at: at(&second.block.file, second.block.line),
+                policies,
+                trusted,
+                reach: verdict,
+                endpoint,
+            });
+        }
     }
     cloud.unsigned = unsigned;
     gaps.extend(unknown);

@@ -179,6 +179,36 @@ fn role_statements(module: &Module, ev: &Evaluator, role: &str) -> Option<Grants
     Some(grants)
 }
 
+/// The roles of the module `role`'s policies let it assume
+/// (`sts:AssumeRole` on a role's reference), each with where those
+/// policies are. None: some policy is not known before a plan.
+pub(crate) fn assumable(module: &Module, role: &str) -> Option<Vec<(String, Vec<String>)>> {
+    let ev = Evaluator::symbolic(module);
+    let grants = role_statements(module, &ev, role)?;
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    // A reference is only known by a plan: the statement stays opaque.
+    for s in grants
+        .opaque
+        .iter()
+        .filter(|s| s.allow && !s.conditional && !s.not_resource)
+    {
+        let assumes = s
+            .actions
+            .iter()
+            .any(|a| super::access::matches(&a.to_ascii_lowercase(), "sts:assumerole"))
+            != s.not_action;
+        if !assumes {
+            continue;
+        }
+        for key in s.resources.iter().filter_map(|r| role_key(r)) {
+            if !out.iter().any(|(k, _)| *k == key) {
+                out.push((key, grants.places.clone()));
+            }
+        }
+    }
+    Some(out)
+}
+
 /// A policy attribute's JSON: a document's text, or the JSON of the
 /// `aws_iam_policy_document` data source it names.
 fn policy_text(module: &Module, ev: &Evaluator, doc: &Value) -> Option<String> {

@@ -1,5 +1,5 @@
 //! Who may take a role: its trust policy (`assume_role_policy`), read as
-//! STS reads it for the two ways an EKS pod gets AWS credentials.
+//! STS reads it for the ways an EKS pod gets AWS credentials.
 //!
 //! - EKS Pod Identity: the node's agent takes the role for the pod as the
 //!   service `pods.eks.amazonaws.com`, with `sts:AssumeRole` and
@@ -13,6 +13,9 @@
 //!   A `Federated` principal is the cluster's OIDC provider unless it is
 //!   another issuer's (a CI system's, say): one that only a plan names is
 //!   taken to be the cluster's.
+//! - A role's session taking another role (role chaining, as a catalog
+//!   assuming the role whose credentials it vends): `sts:AssumeRole` by an
+//!   `AWS` principal naming the first role, or this account.
 //!
 //! Conditions on what names this account (`aws:SourceAccount`, …) hold, as
 //! an ARN's account is taken as this account's elsewhere; any other
@@ -86,6 +89,10 @@ pub(crate) enum Caller<'a> {
         namespace: &'a str,
         account: &'a str,
     },
+    /// A session of another role of the module (`aws_iam_role.x`, named
+    /// `name` where known): role chaining, as a catalog assuming the role
+    /// whose credentials it vends.
+    Role { key: &'a str, name: Option<&'a str> },
 }
 
 impl Caller<'_> {
@@ -93,6 +100,7 @@ impl Caller<'_> {
         match self {
             Caller::Pods => &["sts:AssumeRole", "sts:TagSession"],
             Caller::Account { .. } => &["sts:AssumeRoleWithWebIdentity"],
+            Caller::Role { .. } => &["sts:AssumeRole"],
         }
     }
 
@@ -102,6 +110,31 @@ impl Caller<'_> {
             // Other issuers' providers are gone from the principals (see
             // `may_be_cluster_provider`): any left may be the cluster's.
             Caller::Account { .. } => kind == "Federated",
+            // The role by reference or by its ARN, or this account (whose
+            // own policies then decide, and the caller's lets it).
+            Caller::Role { key, name } => {
+                kind == "AWS"
+                    && (super::cloud_iam::role_key(id).as_deref() == Some(*key)
+                        || id == "*"
+                        || matches("arn:*:iam::*:root", id)
+                        || (id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()))
+                        || name.is_some_and(|n| {
+                            !id.contains("${")
+                                && id.starts_with("arn:")
+                                && id.ends_with(&format!(":role/{n}"))
+                        }))
+            }
+        }
+    }
+
+    /// Whether a principal only a plan knows may be the caller: another
+    /// role's reference is not, a variable's value may be.
+    fn may_be(&self, kind: &str, id: &str) -> bool {
+        match self {
+            Caller::Role { .. } => {
+                kind == "AWS" && id.contains("${") && super::cloud_iam::role_key(id).is_none()
+            }
+            _ => false,
         }
     }
 
@@ -113,6 +146,11 @@ impl Caller<'_> {
             return Some(Known::Holds);
         }
         match self {
+            // The external ID a chained role demands is taken as sent: the
+            // caller reads it at run time from configuration the model
+            // does not see (the secret store), and it guards the role from
+            // other callers, not from this one.
+            Caller::Role { .. } if lower == "sts:externalid" => Some(Known::Holds),
             Caller::Account { namespace, account } if lower.ends_with(":sub") => Some(
                 Known::Value(format!("{ACCOUNT_SUBJECT}{namespace}:{account}")),
             ),
@@ -509,7 +547,11 @@ impl Statement {
                 .iter()
                 .any(|(kind, ids)| ids.iter().any(|id| caller.principal(kind, id)))
         {
-            return Some(false);
+            let unknown = self
+                .principals
+                .iter()
+                .any(|(kind, ids)| ids.iter().any(|id| caller.may_be(kind, id)));
+            return if unknown { None } else { Some(false) };
         }
         let mut unknown = false;
         for c in &self.conditions {
@@ -569,6 +611,55 @@ mod tests {
         let ev = Evaluator::symbolic(&m);
         let role = m.resources("aws_iam_role").next().expect("a role");
         Trust::of(&m, &ev, &role.block, &Instance::Single)
+    }
+
+    /// A role assumed by another: trusted by reference, by ARN or through
+    /// the account; the external ID it demands taken as sent; another
+    /// role refused; a principal only a plan names not judged.
+    #[test]
+    fn a_role_trusts_the_role_its_policy_names() {
+        let vended = |principal: &str| {
+            trust_of(&format!(
+                r#"
+resource "aws_iam_role" "vended" {{
+  assume_role_policy = jsonencode({{
+    Statement = [{{
+      Effect    = "Allow"
+      Action    = ["sts:AssumeRole", "sts:TagSession"]
+      Principal = {{ AWS = {principal} }}
+      Condition = {{ StringEquals = {{ "sts:ExternalId" = terraform_data.id.output }} }}
+    }}]
+  }})
+}}
+"#
+            ))
+            .expect("trust")
+        };
+        let catalog = Caller::Role {
+            key: "aws_iam_role.catalog",
+            name: Some("acme-prod-catalog"),
+        };
+        for (principal, admitted) in [
+            ("aws_iam_role.catalog.arn", Some(true)),
+            (
+                "\"arn:aws:iam::123456789012:role/acme-prod-catalog\"",
+                Some(true),
+            ),
+            ("\"arn:aws:iam::123456789012:root\"", Some(true)),
+            ("aws_iam_role.loki.arn", Some(false)),
+            (
+                "\"arn:aws:iam::123456789012:role/acme-prod-loki\"",
+                Some(false),
+            ),
+            ("var.catalog_role", None),
+        ] {
+            assert_eq!(vended(principal).admits(&catalog), admitted, "{principal}");
+        }
+        // A service or the pods are not the role.
+        assert_eq!(
+            vended("aws_iam_role.catalog.arn").admits(&Caller::Pods),
+            Some(false)
+        );
     }
 
     const IRSA: &str = r#"

@@ -136,6 +136,8 @@ pub struct Cloud {
     /// What the pod identity of a consumer of an S3 store outside the
     /// cluster is granted on each bucket it uses.
     pub bucket_grants: Vec<BucketGrant>,
+    /// The roles a pod identity's role assumes in turn.
+    pub assumed_roles: Vec<AssumedRole>,
     /// Consumers of a bucket the Terraform creates none of whose service
     /// accounts has a pod identity.
     pub unsigned: Vec<Unsigned>,
@@ -248,6 +250,31 @@ pub struct BucketGrant {
     pub actions: Vec<String>,
     /// Egress from the identity's namespace to S3 on 443, and where S3
     /// answers (its interface endpoint's subnets, or its public endpoint).
+    pub reach: Verdict,
+    pub endpoint: String,
+}
+
+/// A role a pod identity's role may assume in turn (role chaining: a
+/// catalog assuming the role whose credentials it vends its clients): STS
+/// hands its credentials out only if its trust policy admits the first
+/// role, at STS's endpoint, which the pods must reach.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct AssumedRole {
+    /// namespace/service account of the pods taking the first role.
+    pub identity: String,
+    /// Where that identity is given.
+    pub at: At,
+    /// The first role, and the one its policies let it assume.
+    pub role: String,
+    pub assumes: String,
+    pub assumes_at: At,
+    /// Where the first role's policies are.
+    pub policies: Vec<String>,
+    /// Whether the second role's trust policy admits the first (None: not
+    /// known before a plan).
+    pub trusted: Option<bool>,
+    /// Egress from the identity's namespace to STS on 443, and where STS
+    /// answers.
     pub reach: Verdict,
     pub endpoint: String,
 }
