@@ -213,7 +213,8 @@ pub(crate) const ONLY_WITH: [&str; 4] =
 /// in `egress` (`used_by`): the consumers of buckets or databases; on a
 /// cloud, those reaching its buckets with a workload identity, and among
 /// them those asking the node's agent (`pod_identity`) or exchanging their
-/// token with the token service (`web_identity`).
+/// token with the token service (`web_identity`, which also takes the calls
+/// of a catalog assuming the role it vends credentials from).
 pub(crate) const USED_BY: [&str; 5] = [
     "buckets",
     "databases",
@@ -435,7 +436,9 @@ pub struct Component {
     /// is configured. On a managed cloud that holds buckets, a bucket every
     /// consumer of which lists them is created by the environment's
     /// Terraform and reached with a workload identity per account; a bucket
-    /// with a consumer that needs keys stays in the cluster's store.
+    /// with a consumer that needs keys stays in the cluster's store. A
+    /// catalog that other consumers' uses go `through` vends them the
+    /// cloud's credentials wherever it takes its identity.
     #[serde(default)]
     pub workload_identity: Vec<String>,
     /// Its S3 client takes that identity by exchanging the service

@@ -233,6 +233,151 @@ fn terraform_parses_and_checkov_fails_nothing() {
     }
 }
 
+/// On EKS the Iceberg buckets move to S3 with their catalog: Lakekeeper
+/// signs in with its pod identity and vends Trino, the pipelines' Spark and
+/// Zeppelin credentials of a second role, which trusts Lakekeeper's role
+/// only with an external ID the Terraform writes to the secret store. Its
+/// clients take no role and point their S3 client at S3; their namespaces
+/// reach S3's endpoint, the catalog's reaches STS's; staging keeps MinIO.
+#[test]
+fn the_iceberg_buckets_move_to_s3_with_the_catalog_that_vends_them() {
+    let files = crate::support::render_eks();
+    let identity = text(&files, "terraform/prod/identity.tf");
+    for expected in [
+        "namespace       = \"data-platform-storage\"\n  service_account = \"lakekeeper\"\n  role_arn        = aws_iam_role.lakekeeper.arn",
+        "resource \"aws_iam_role\" \"lakekeeper_vended\"",
+        "identifiers = [aws_iam_role.lakekeeper.arn]",
+        "variable = \"sts:ExternalId\"\n      values   = [terraform_data.lakekeeper_external_id.output]",
+        "role   = aws_iam_role.lakekeeper_vended.id\n  policy = data.aws_iam_policy_document.lakekeeper_buckets.json",
+        "resources = [aws_iam_role.lakekeeper_vended.arn]",
+        "name                    = \"acme/prod/lakekeeper/aws\"",
+    ] {
+        assert!(identity.contains(expected), "{expected}: {identity}");
+    }
+    // Its clients hold no role of their own.
+    for client in ["trino", "pipelines", "zeppelin"] {
+        assert!(
+            !identity.contains(&format!("resource \"aws_iam_role\" \"{client}\"")),
+            "{client}: {identity}"
+        );
+    }
+
+    // The catalog: its system identity on, the vending role's entry read,
+    // no key of MinIO's; staging keeps its keys.
+    let values = |env: &str| text(&files, &format!("components/lakekeeper/values-{env}.yaml"));
+    assert!(values("prod").contains("LAKEKEEPER__ENABLE_AWS_SYSTEM_CREDENTIALS"));
+    assert!(!values("staging").contains("LAKEKEEPER__"));
+    let secrets = |env: &str| {
+        text(
+            &files,
+            &format!("components/lakekeeper/manifests/{env}/externalsecrets.yaml"),
+        )
+    };
+    assert!(secrets("prod").contains("name: lakekeeper-aws"));
+    assert!(!secrets("prod").contains("lakekeeper-s3"));
+    assert!(secrets("staging").contains("name: lakekeeper-s3"));
+    assert!(!text(&files, "components/minio/manifests/prod/policies.yaml").contains("iceberg"));
+
+    // The bootstrap Job declares the warehouses on the S3 buckets, vending
+    // from the role in the store with its external ID.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (out, seen, env) = crate::support::run_catalog_job(&files, "prod", dir.path(), "409");
+    crate::support::assert_success(&out);
+    assert!(!env.contains_key("S3_ENDPOINT"), "{env:?}");
+    let creates = crate::support::catalog_calls(&seen, "acme-prod-iceberg-ml");
+    assert_eq!(creates.len(), 4, "{seen}");
+    for b in &creates {
+        let name = b["warehouse-name"].as_str().expect("name");
+        assert!(name.starts_with("iceberg-"), "{b}");
+        let profile = &b["storage-profile"];
+        assert_eq!(profile["bucket"], format!("acme-prod-{name}"), "{b}");
+        assert_eq!(profile["flavor"], "aws");
+        assert_eq!(profile["region"], "eu-west-3");
+        assert_eq!(profile["sts-enabled"], true);
+        assert_eq!(profile["sts-role-arn"], "from-ROLE_ARN");
+        // An endpoint would carry the STS calls too.
+        assert!(profile.get("endpoint").is_none(), "{b}");
+        let credential = &b["storage-credential"];
+        assert_eq!(credential["credential-type"], "aws-system-identity");
+        assert_eq!(credential["external-id"], "from-EXTERNAL_ID");
+    }
+
+    // The clients reach the tables' files in S3.
+    let trino = |env: &str| text(&files, &format!("components/trino/values-{env}.yaml"));
+    assert!(trino("prod")
+        .contains("s3.endpoint=https://s3.eu-west-3.amazonaws.com\n    s3.region=eu-west-3\n"));
+    assert!(!trino("prod").contains("s3.path-style-access"));
+    assert!(trino("staging").contains("s3.path-style-access=true"));
+    let ingest = text(&files, "airflow/dags/data_platform/spark/ingest-prod.yaml");
+    assert!(
+        ingest.contains(
+            "name: ICEBERG_S3_ENDPOINT\n        value: https://s3.eu-west-3.amazonaws.com"
+        ),
+        "{ingest}"
+    );
+    let interpreter = text(
+        &files,
+        "components/zeppelin/overlays/staging/interpreter.json",
+    );
+    assert!(interpreter.contains("\"spark.sql.catalog.iceberg.s3.path-style-access\": \"true\""));
+    // Their namespaces reach S3's endpoint, and the catalog's STS's.
+    let cloud_buckets = |ns: &str| {
+        text(
+            &files,
+            &format!("platform/overlays/prod/namespaces/{ns}/egress.yaml"),
+        )
+    };
+    assert!(cloud_buckets("processing").contains("name: allow-external-cloud-buckets"));
+    assert!(cloud_buckets("storage").contains("name: allow-external-token-service"));
+    assert!(!cloud_buckets("processing").contains("name: allow-external-token-service"));
+    let network = text(&files, "terraform/prod/network.tf");
+    assert!(network.contains("\"sts\""), "{network}");
+
+    // The whole system is right as `socle check` sees it, which follows
+    // the catalog's role to the one it assumes.
+    let (code, findings) = check_json(&files);
+    assert_eq!(code, 0, "{findings:#?}");
+    let edit = |path: &str, from: &str, to: &str| {
+        let before = text(&files, path);
+        assert!(before.contains(from), "{path}: {from}");
+        let mut changed = files.clone();
+        changed.insert(path.into(), before.replacen(from, to, 1).into_bytes());
+        changed
+    };
+    let messages = |findings: &[serde_json::Value], rule: &str| -> Vec<String> {
+        findings
+            .iter()
+            .filter(|f| f["rule"] == rule && f["severity"] == "deny")
+            .map(|f| f["message"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    // A vending role trusting another role refuses the catalog.
+    let (code, findings) = check_json(&edit(
+        "terraform/prod/identity.tf",
+        "identifiers = [aws_iam_role.lakekeeper.arn]",
+        "identifiers = [aws_iam_role.loki.arn]",
+    ));
+    assert_eq!(code, 1, "{findings:#?}");
+    let refused = messages(&findings, "SOC-SYS-027");
+    assert_eq!(refused.len(), 1, "{findings:#?}");
+    assert!(
+        refused[0].contains("role acme-prod-lakekeeper (data-platform-storage/lakekeeper")
+            && refused[0].contains("let it assume role acme-prod-lakekeeper-vended"),
+        "{refused:#?}"
+    );
+    // Without STS inside the network, the catalog's namespace (egress to
+    // the VPC's range) cannot ask for the role.
+    let (code, findings) = check_json(&edit("terraform/prod/network.tf", "\"sts\", ", ""));
+    assert_eq!(code, 1, "{findings:#?}");
+    let cut = messages(&findings, "SOC-SYS-018");
+    assert_eq!(cut.len(), 1, "{findings:#?}");
+    assert!(
+        cut[0].contains("service account data-platform-storage/lakekeeper assumes role acme-prod-lakekeeper-vended")
+            && cut[0].contains("deny egress to STS (its public endpoint"),
+        "{cut:#?}"
+    );
+}
+
 /// On EKS, S3 holds the buckets whose every consumer signs in with a pod
 /// identity (Loki's), named for the client and the environment; MinIO keeps
 /// the others, and no key is issued, stored or read for what moved.
@@ -249,6 +394,10 @@ fn prod_on_eks_moves_to_s3_the_buckets_whose_consumers_have_pod_identities() {
         names,
         [
             "acme-prod-airflow-logs",
+            "acme-prod-iceberg-analytics",
+            "acme-prod-iceberg-ml",
+            "acme-prod-iceberg-raw",
+            "acme-prod-iceberg-staging",
             "acme-prod-loki-admin",
             "acme-prod-loki-chunks",
             "acme-prod-loki-ruler"
@@ -275,7 +424,8 @@ fn prod_on_eks_moves_to_s3_the_buckets_whose_consumers_have_pod_identities() {
     // MinIO in prod keeps the other buckets and users; staging keeps all.
     let tenant = |env: &str| text(&files, &format!("components/minio/values-{env}.yaml"));
     assert!(!tenant("prod").contains("loki-"), "{}", tenant("prod"));
-    assert!(tenant("prod").contains("- name: iceberg-raw"));
+    assert!(tenant("prod").contains("- name: domain-sales"));
+    assert!(!tenant("prod").contains("iceberg"));
     assert!(text(&files, "components/minio/values.yaml").contains("- name: loki-chunks"));
     assert!(!tenant("staging").contains("buckets:"));
     let policies = |env: &str| {
@@ -729,10 +879,12 @@ fn pods_with_a_pod_identity_reach_the_agent() {
             // kube-system's pods (the EBS CSI driver) are under no policy.
             .filter(|ns| ns != "kube-system")
             .collect();
-        // Loki reaches its buckets in S3 with its own.
+        // Loki reaches its buckets in S3 with its own, Lakekeeper the
+        // Iceberg buckets.
         let mut expected = BTreeSet::from([
             "data-platform-core".to_owned(),
             "data-platform-observability".to_owned(),
+            "data-platform-storage".to_owned(),
         ]);
         if with_velero {
             expected.insert("velero".to_owned());
@@ -808,10 +960,13 @@ fn the_cloud_node_group_is_resized_by_the_cluster_autoscaler() {
             ),
         "{identity}"
     );
-    // The APIs it calls answer inside the VPC, where its egress goes.
+    // The APIs it calls answer inside the VPC, where its egress goes (and
+    // STS, where the catalog assumes the role it vends credentials from).
     let network = text(&files, "terraform/prod/network.tf");
     assert!(
-        network.contains("toset([\"s3\", \"secretsmanager\", \"autoscaling\", \"ec2\", \"eks\"])"),
+        network.contains(
+            "toset([\"s3\", \"secretsmanager\", \"sts\", \"autoscaling\", \"ec2\", \"eks\"])"
+        ),
         "{network}"
     );
     assert!(namespaces_reaching(&files, "prod", "10.30.0.0/16", 443).contains("data-platform-core"));
@@ -1441,16 +1596,26 @@ resource "aws_iam_role_policy_attachment" "velero_irsa" {{
         )
     };
     let on_irsa = |subject: &str| {
-        let mut changed = edit(&files, identity, association, "");
+        // Without STS's interface endpoint, which the catalog's vending
+        // opens here.
+        let without_sts = edit(&files, "terraform/prod/network.tf", "\"sts\", ", "");
+        let mut changed = edit(&without_sts, identity, association, "");
         changed.insert("terraform/prod/irsa.tf".into(), irsa(subject).into_bytes());
         changed
     };
     // An IRSA pod exchanges its token at STS: with no interface endpoint
     // for it in the network, at its public addresses, which Velero's
-    // egress (the VPC's range) does not reach.
+    // egress (the VPC's range) does not reach; nor does the catalog's,
+    // which assumes its vending role there.
     let (code, findings) = check_json(&on_irsa("velero:velero-server"));
     assert_eq!(code, 1);
-    assert_eq!(denials(&findings).len(), 1, "{findings:#?}");
+    assert_eq!(denials(&findings).len(), 2, "{findings:#?}");
+    assert!(
+        of_rule(&findings, "SOC-SYS-018")
+            .iter()
+            .any(|f| f.contains("data-platform-storage/lakekeeper assumes role")),
+        "{findings:#?}"
+    );
     assert!(
         of_rule(&findings, "SOC-SYS-018")
             .iter()
@@ -1673,7 +1838,9 @@ fn zeppelin_notes_move_to_s3_by_web_identity_once_the_account_is_named() {
     assert!(tenant.contains("- name: notebooks"), "{tenant}");
     assert!(!text(&without, "terraform/prod/buckets.tf").contains("notebooks"));
     assert!(!text(&without, "terraform/prod/cluster.tf").contains("openid_connect"));
-    assert!(!text(&without, "terraform/prod/network.tf").contains("\"sts\""));
+    // STS answers inside the network either way: the catalog assumes the
+    // role it vends Iceberg credentials from there.
+    assert!(text(&without, "terraform/prod/network.tf").contains("\"sts\""));
     let readme = text(&without, "terraform/prod/README.md");
     assert!(
         readme.contains("**zeppelin's buckets** stay in the cluster's store")
@@ -1765,17 +1932,20 @@ fn zeppelin_notes_move_to_s3_by_web_identity_once_the_account_is_named() {
     // Egress opened to one provider range: STS may answer from elsewhere,
     // which socle cannot know; said as a warning, not passed in silence.
     // Opened to every public address: nothing to say.
-    let egress = "platform/overlays/prod/namespaces/datalab/egress.yaml";
+    // (The catalog's namespace too, which assumes its vending role there.)
     let opened = |block: &str| {
         let mut changed = public_sts.clone();
-        changed.insert(
-            egress.into(),
-            format!(
-                "{}\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: allow-aws-apis\n  namespace: data-platform-datalab\nspec:\n  podSelector: {{}}\n  policyTypes: [Egress]\n  egress:\n    - to:\n        - ipBlock: {block}\n      ports:\n        - {{ port: 443, protocol: TCP }}\n",
-                text(&files, egress).trim_end()
-            )
-            .into_bytes(),
-        );
+        for id in ["datalab", "storage"] {
+            let egress = format!("platform/overlays/prod/namespaces/{id}/egress.yaml");
+            changed.insert(
+                egress.clone(),
+                format!(
+                    "{}\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: allow-aws-apis\n  namespace: data-platform-{id}\nspec:\n  podSelector: {{}}\n  policyTypes: [Egress]\n  egress:\n    - to:\n        - ipBlock: {block}\n      ports:\n        - {{ port: 443, protocol: TCP }}\n",
+                    text(&files, &egress).trim_end()
+                )
+                .into_bytes(),
+            );
+        }
         check_json(&changed)
     };
     let (code, findings) = opened("{ cidr: 52.94.0.0/16 }");

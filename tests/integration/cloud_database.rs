@@ -133,13 +133,19 @@ fn prod_on_eks_runs_postgresql_on_rds_from_the_same_wiring() {
             .is_some_and(|w| w.starts_with("terraform/prod/database.tf:")),
         "{admin:?}"
     );
+    // So is the catalog's vending role and external ID (identity.tf).
+    let written: Vec<(&str, &str)> = listing
+        .entries
+        .iter()
+        .filter_map(|e| Some((e.key.as_str(), e.written_by.as_deref()?)))
+        .map(|(k, w)| (k, w.split(':').next().unwrap_or_default()))
+        .collect();
     assert_eq!(
-        listing
-            .entries
-            .iter()
-            .filter(|e| e.written_by.is_some())
-            .count(),
-        1
+        written,
+        [
+            ("acme/prod/lakekeeper/aws", "terraform/prod/identity.tf"),
+            ("acme/prod/postgresql/admin", "terraform/prod/database.tf"),
+        ]
     );
 }
 

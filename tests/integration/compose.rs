@@ -494,7 +494,7 @@ fn the_catalog_bootstrap_declares_one_warehouse_per_bucket() {
     );
     // iceberg-ml existed (409): found in the listing by name, its storage
     // brought to the declared one.
-    let warehouses = crate::support::catalog_calls(&calls);
+    let warehouses = crate::support::catalog_calls(&calls, "iceberg-ml");
     assert_eq!(warehouses.len(), 4, "{calls}");
     for bucket in [
         "iceberg-raw",

@@ -834,48 +834,19 @@ fn opa_admits_only_trinos_decision_with_trinos_token() {
 #[test]
 fn the_catalog_bootstrap_job_turns_sts_on_for_new_and_existing_warehouses() {
     let files = render(None);
-    let job = doc_of_kind(
-        &files,
-        "components/lakekeeper/manifests/prod/bootstrap-job.yaml",
-        "Job",
-        "lakekeeper-bootstrap",
-    );
-    let container = &job["spec"]["template"]["spec"]["containers"][0];
-    assert_eq!(container["command"][0], "/bin/sh");
-    let script = container["command"][2].as_str().expect("script");
     let dir = tempfile::tempdir().expect("tempdir");
-    let run = |ml_status: &str| {
-        let mut cmd = Command::new("sh");
-        cmd.args(["-ec", script]);
-        for e in container["env"].as_array().expect("env") {
-            let name = e["name"].as_str().expect("name");
-            // Secrets stand in as their own names.
-            let value = e["value"]
-                .as_str()
-                .map_or_else(|| format!("from-{name}"), str::to_owned);
-            cmd.env(name, value);
-        }
-        crate::support::run_with_catalog_curl(dir.path(), cmd, ml_status)
-    };
-    let (out, seen) = run("409");
+    let (out, seen, env) = crate::support::run_catalog_job(&files, "prod", dir.path(), "409");
     crate::support::assert_success(&out);
-    let creates = crate::support::catalog_calls(&seen);
-    let wiring: BTreeSet<String> = container["env"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|e| e["name"] == "WAREHOUSE_BUCKETS")
-        .and_then(|e| e["value"].as_str())
-        .expect("WAREHOUSE_BUCKETS")
-        .split(' ')
-        .map(str::to_owned)
-        .collect();
+    let creates = crate::support::catalog_calls(&seen, "iceberg-ml");
+    let wiring: BTreeSet<String> = env["WAREHOUSES"].split(' ').map(str::to_owned).collect();
     let declared: BTreeSet<String> = creates
         .iter()
         .map(|b| b["warehouse-name"].as_str().expect("name").to_owned())
         .collect();
     assert_eq!(declared, wiring, "{seen}");
     assert!(wiring.contains("iceberg-ml"), "{wiring:?}");
+    // In the cluster's store, each bucket has its warehouse's name.
+    assert_eq!(env["WAREHOUSE_BUCKETS"], env["WAREHOUSES"]);
     for b in &creates {
         assert_eq!(b["storage-profile"]["bucket"], b["warehouse-name"]);
         assert_eq!(b["storage-profile"]["sts-enabled"], true, "{b}");
@@ -893,6 +864,6 @@ fn the_catalog_bootstrap_job_turns_sts_on_for_new_and_existing_warehouses() {
         "{seen}"
     );
 
-    let (out, _) = run("500");
+    let (out, _, _) = crate::support::run_catalog_job(&files, "prod", dir.path(), "500");
     assert!(!out.status.success(), "a refused warehouse passed");
 }

@@ -1083,6 +1083,46 @@ pub fn run_with_catalog_curl(
     (out, fs_err::read_to_string(&seen).unwrap_or_default())
 }
 
+/// The catalog's bootstrap Job of `env` run by `sh` against
+/// [`CATALOG_CURL`], with its variables (a Secret's as its own name,
+/// `from-<NAME>`): what it printed and the calls it made, and its
+/// variables' literal values.
+pub fn run_catalog_job(
+    files: &FileSet,
+    env: &str,
+    dir: &Path,
+    ml_status: &str,
+) -> (
+    std::process::Output,
+    String,
+    std::collections::BTreeMap<String, String>,
+) {
+    let path = format!("components/lakekeeper/manifests/{env}/bootstrap-job.yaml");
+    let job = yaml_stream::<serde_json::Value>(text(files, &path))
+        .expect("the Job")
+        .into_iter()
+        .find(|d| d["kind"] == "Job")
+        .expect("a Job");
+    let container = &job["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["command"][0], "/bin/sh");
+    let script = container["command"][2].as_str().expect("script");
+    let mut cmd = std::process::Command::new("sh");
+    cmd.args(["-ec", script]);
+    let mut literal = std::collections::BTreeMap::new();
+    for e in container["env"].as_array().expect("env") {
+        let name = e["name"].as_str().expect("name");
+        let value = e["value"]
+            .as_str()
+            .map_or_else(|| format!("from-{name}"), str::to_owned);
+        if e["value"].is_string() {
+            literal.insert(name.to_owned(), value.clone());
+        }
+        cmd.env(name, value);
+    }
+    let (out, seen) = run_with_catalog_curl(dir, cmd, ml_status);
+    (out, seen, literal)
+}
+
 /// The JSON body (`-d`) of one call a `curl` stand-in recorded.
 pub fn curl_body(call: &str) -> serde_json::Value {
     let text = call
@@ -1095,8 +1135,9 @@ pub fn curl_body(call: &str) -> serde_json::Value {
 
 /// What a bootstrap script told [`CATALOG_CURL`]: the bodies of the
 /// warehouses it declared, after checking the one update the existing
-/// `iceberg-ml` must get (its storage again, STS on, at its id).
-pub fn catalog_calls(seen: &str) -> Vec<serde_json::Value> {
+/// `iceberg-ml` must get (its storage again, in `ml_bucket`, STS on, at
+/// its id).
+pub fn catalog_calls(seen: &str, ml_bucket: &str) -> Vec<serde_json::Value> {
     let calls: Vec<&str> = seen.split("\n--\n").collect();
     let updates: Vec<&&str> = calls
         .iter()
@@ -1108,7 +1149,7 @@ pub fn catalog_calls(seen: &str) -> Vec<serde_json::Value> {
         "{seen}"
     );
     let update = curl_body(updates[0]);
-    assert_eq!(update["storage-profile"]["bucket"], "iceberg-ml");
+    assert_eq!(update["storage-profile"]["bucket"], ml_bucket);
     assert_eq!(update["storage-profile"]["sts-enabled"], true);
     assert!(update.get("warehouse-name").is_none(), "{update}");
     calls

@@ -11,13 +11,17 @@
 //! environment signs in with a workload identity (`workload_identity` in
 //! the blueprint): one consumer that needs keys keeps the bucket in the
 //! cluster's store, where its keys are issued, since splitting a bucket's
-//! consumers between two stores would split its data.
+//! consumers between two stores would split its data. A consumer whose
+//! credentials a catalog vends (`through`) counts as its catalog: the
+//! catalog, which consumes the bucket too, vends the cloud's credentials
+//! where it signs in with its identity, and the store's keys elsewhere.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use schemars::JsonSchema;
 use serde::Serialize;
 
+use super::context::BucketConsumer;
 use super::wiring::{S3Account, Wiring};
 use super::{Enabled, ModelError};
 
@@ -53,6 +57,9 @@ pub struct BucketIdentity {
     pub web_identity: bool,
     /// The role's ARN, which such pods' configuration names.
     pub role_arn: Option<String>,
+    /// The consumers it vends credentials for its buckets, as a catalog:
+    /// it assumes a second role for them (identity.tf), narrowed per table.
+    pub vends_to: Vec<String>,
 }
 
 /// A name and the Terraform resource name standing for it.
@@ -106,6 +113,10 @@ pub(crate) struct Placement {
     /// The consumers that would sign in by web identity here but keep
     /// their keys, for want of the account their role's ARN names.
     pub awaiting_account: Vec<String>,
+    /// The consumers reaching cloud buckets with credentials a catalog
+    /// vends them: they call the cloud's storage with no identity of
+    /// their own.
+    pub vended: BTreeSet<String>,
 }
 
 impl Placement {
@@ -209,25 +220,28 @@ pub(crate) fn place(
         .map(str::to_owned)
         .collect();
     let mut moved = BTreeSet::new();
+    let mut vended = BTreeSet::new();
     let mut cloud = Vec::new();
     // From the cluster's store or from the client's external one alike: on
     // a cloud that holds buckets, the cloud's storage is the one its
     // identities reach without keys.
     if holds {
         for b in &wiring.buckets {
-            let here: Vec<&str> = b
+            let here: Vec<&BucketConsumer> = b
                 .consumers
                 .iter()
-                .map(|c| c.consumer.as_str())
-                .filter(|c| used.contains(&(*c, b.name.as_str())))
+                .filter(|c| used.contains(&(c.consumer.as_str(), b.name.as_str())))
                 .collect();
-            // Credentials a catalog vends are the store's keys until it
-            // vends the cloud's: such a use keeps the bucket in the store.
-            let vended = b
-                .consumers
+            // A use with vended credentials follows its catalog, which
+            // consumes the bucket too: with its identity here, the catalog
+            // vends the cloud's credentials (assuming its vending role,
+            // identity.tf); without, the store's keys.
+            let direct: Vec<&str> = here
                 .iter()
-                .any(|c| c.vended && used.contains(&(c.consumer.as_str(), b.name.as_str())));
-            if here.is_empty() || vended || !here.iter().all(|c| identity(c).is_some()) {
+                .filter(|c| !c.vended)
+                .map(|c| c.consumer.as_str())
+                .collect();
+            if direct.is_empty() || !direct.iter().all(|c| identity(c).is_some()) {
                 continue;
             }
             let bucket = cloud_name(slug, env, &per_environment(&b.name, env), target)?;
@@ -240,9 +254,10 @@ pub(crate) fn place(
                     ),
                 });
             }
-            let mut consumers: Vec<String> = here.iter().map(|c| (*c).to_owned()).collect();
+            let mut consumers: Vec<String> = here.iter().map(|c| c.consumer.clone()).collect();
             consumers.sort();
             consumers.dedup();
+            vended.extend(here.iter().filter(|c| c.vended).map(|c| c.consumer.clone()));
             moved.insert(b.name.clone());
             cloud.push(CloudBucket {
                 key: key(&b.name),
@@ -251,6 +266,29 @@ pub(crate) fn place(
                 consumers,
             });
         }
+    }
+    // The catalogs that vend those consumers the cloud's credentials, with
+    // the consumers of each.
+    let mut vendors: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for e in components
+        .iter()
+        .filter(|e| vended.contains(&e.component.id))
+    {
+        for t in e
+            .component
+            .consumes
+            .buckets
+            .iter()
+            .filter_map(|b| b.through.as_deref())
+        {
+            let to = vendors.entry(t).or_default();
+            if !to.contains(&e.component.id) {
+                to.push(e.component.id.clone());
+            }
+        }
+    }
+    for to in vendors.values_mut() {
+        to.sort();
     }
     let names: BTreeMap<String, String> = wiring
         .buckets
@@ -304,6 +342,10 @@ pub(crate) fn place(
                     });
                 }
                 identities.push(BucketIdentity {
+                    vends_to: vendors
+                        .get(a.consumer.as_str())
+                        .cloned()
+                        .unwrap_or_default(),
                     web_identity,
                     role_arn,
                     consumer: a.consumer.clone(),
@@ -357,6 +399,7 @@ pub(crate) fn place(
         store_narrowed: store_buckets.len() != wiring.buckets.len(),
         awaiting_account,
         store_buckets,
+        vended,
     })
 }
 
@@ -544,6 +587,66 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("cloud.account_id"), "{err}");
+    }
+
+    /// A use through a catalog follows the catalog: where the catalog
+    /// takes its identity, the bucket moves and the catalog vends its
+    /// client the cloud's credentials (the client, with no identity, only
+    /// calls the cloud's storage); where it does not, the bucket stays.
+    #[test]
+    fn a_vended_use_follows_its_catalog() {
+        let mut wiring = one_writer("catalog", Some("store"));
+        wiring.buckets[0].consumers.push(BucketConsumer {
+            consumer: "engine".into(),
+            access: crate::core::wiring::Access::Write,
+            backup: false,
+            vended: true,
+        });
+        let component = |v: serde_json::Value| -> Enabled {
+            Enabled {
+                component: serde_json::from_value(v).expect("component"),
+                wave: 1,
+            }
+        };
+        let components = [
+            component(serde_json::json!({
+                "id": "catalog", "title": "Catalog", "namespace": "storage", "needs": [],
+                "workload_identity": ["catalog"], "identity_targets": ["eks"],
+            })),
+            component(serde_json::json!({
+                "id": "engine", "title": "Engine", "namespace": "query", "needs": ["catalog"],
+                "consumes": {"buckets": [{"name": "catalog", "access": "write", "through": "catalog"}]},
+            })),
+        ];
+        let left_out =
+            BTreeMap::from([("catalog".to_owned(), false), ("engine".to_owned(), false)]);
+        let ns = BTreeMap::new();
+        let here = |target| Here {
+            env: "prod",
+            slug: "acme",
+            left_out: &left_out,
+            ns: &ns,
+            target,
+            holds: true,
+            off_cluster_backups: false,
+            cluster: "acme-prod",
+            account_id: None,
+            region: "eu-west-3",
+            store: true,
+        };
+        let placed = place(&wiring, &components, &here("eks")).expect("placed");
+        assert_eq!(placed.cloud.len(), 1);
+        assert_eq!(placed.cloud[0].consumers, ["catalog", "engine"]);
+        assert_eq!(placed.vended, BTreeSet::from(["engine".to_owned()]));
+        assert_eq!(placed.identities.len(), 1);
+        assert_eq!(placed.identities[0].consumer, "catalog");
+        assert_eq!(placed.identities[0].vends_to, ["engine"]);
+        assert!(!placed.consumers().contains_key("engine"));
+
+        let placed = place(&wiring, &components, &here("gke")).expect("placed");
+        assert!(placed.cloud.is_empty());
+        assert!(placed.vended.is_empty());
+        assert_eq!(placed.store_buckets, ["catalog"]);
     }
 
     /// A client that takes no identity on this cloud, or that signs in by

@@ -73,6 +73,10 @@ pub struct Env {
     /// By enabled component id: whether it reaches its buckets here with
     /// its workload identity (no keys), for templates to look one up.
     pub cloud_identity: BTreeMap<String, bool>,
+    /// By enabled component id: whether it reaches cloud buckets here with
+    /// credentials a catalog vends it (Iceberg's access delegation), so
+    /// its storage client names the cloud's endpoint and region.
+    pub vended: BTreeMap<String, bool>,
     /// By enabled component id: the ARN of the role it takes by web
     /// identity here, which its pods' configuration names ("" for none).
     pub web_role: BTreeMap<String, String>,
@@ -159,6 +163,9 @@ pub struct EnvCloud {
     /// One of them signs in by web identity: the cluster's token issuer
     /// must be trusted by the cloud's IAM.
     pub web_identity: bool,
+    /// A pod calls the cloud's token service here: one signing in by web
+    /// identity, or a catalog assuming its vending role.
+    pub token_service: bool,
     /// The consumers that would sign in by web identity but keep their
     /// keys in the cluster's store, since the spec names no account.
     pub awaiting_account: Vec<String>,
@@ -759,10 +766,6 @@ pub(crate) fn storage(
     })
 }
 
-/// For each external endpoint the enabled components call: the endpoint and
-/// the namespace ids of its callers (sorted). `cloud_consumers` are the
-/// components reaching an environment's cloud buckets with their workload
-/// identities (`used_by: cloud_buckets`).
 /// A cluster-scoped kind by API group (`""` for the core group).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
 pub struct ClusterKind {
@@ -770,11 +773,25 @@ pub struct ClusterKind {
     pub kind: String,
 }
 
+/// Who calls the cloud's storage and token service in an environment.
+pub(crate) struct CloudCallers<'a> {
+    /// The consumers of cloud buckets with their workload identities, with
+    /// whether each signs in by web identity.
+    pub identities: &'a BTreeMap<String, bool>,
+    /// Those reaching cloud buckets with credentials a catalog vends.
+    pub vended: &'a BTreeSet<String>,
+    /// The catalogs vending them, which call the token service.
+    pub vendors: &'a BTreeSet<String>,
+}
+
+/// For each external endpoint the enabled components call: the endpoint and
+/// the namespace ids of its callers (sorted). `cloud` says who reaches the
+/// environment's cloud buckets (`used_by: cloud_buckets`) and how.
 pub(crate) fn endpoint_callers<'m>(
     manifest: &'m Manifest,
     components: &[super::Enabled],
     choices: &BTreeMap<&str, &str>,
-    cloud_consumers: &BTreeMap<String, bool>,
+    cloud: &CloudCallers<'_>,
     store_consumers: &BTreeSet<String>,
 ) -> Vec<(&'m crate::blueprint::ExternalEndpoint, Vec<String>)> {
     let chosen = |when: &BTreeMap<String, Vec<String>>| {
@@ -802,9 +819,14 @@ pub(crate) fn endpoint_callers<'m>(
                                     && store_consumers.contains(&c.id)
                             }
                             Some("databases") => !c.consumes.databases.is_empty(),
-                            Some("cloud_buckets") => cloud_consumers.contains_key(&c.id),
-                            Some("pod_identity") => cloud_consumers.get(&c.id) == Some(&false),
-                            Some("web_identity") => cloud_consumers.get(&c.id) == Some(&true),
+                            Some("cloud_buckets") => {
+                                cloud.identities.contains_key(&c.id) || cloud.vended.contains(&c.id)
+                            }
+                            Some("pod_identity") => cloud.identities.get(&c.id) == Some(&false),
+                            Some("web_identity") => {
+                                cloud.identities.get(&c.id) == Some(&true)
+                                    || cloud.vendors.contains(&c.id)
+                            }
                             _ => false,
                         }
                 })

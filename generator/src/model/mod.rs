@@ -580,6 +580,7 @@ impl Model {
                         buckets: Vec::new(),
                         identities: Vec::new(),
                         web_identity: false,
+                        token_service: false,
                         awaiting_account: Vec::new(),
                         database: t.database.as_ref().map(|d| {
                             environment::cloud_database(
@@ -595,6 +596,7 @@ impl Model {
                 store_buckets: Vec::new(),
                 store_narrowed: false,
                 cloud_identity: BTreeMap::new(),
+                vended: BTreeMap::new(),
                 web_role: BTreeMap::new(),
                 gcs: BTreeMap::new(),
                 left_out: components
@@ -655,7 +657,16 @@ impl Model {
                 &manifest,
                 &components,
                 &choices,
-                &consumers,
+                &environment::CloudCallers {
+                    identities: &consumers,
+                    vended: &placed.vended,
+                    vendors: &placed
+                        .identities
+                        .iter()
+                        .filter(|i| !i.vends_to.is_empty())
+                        .map(|i| i.consumer.clone())
+                        .collect(),
+                },
                 &store_consumers,
             );
             let (network, egress) =
@@ -665,6 +676,13 @@ impl Model {
                 .map(|e| {
                     let id = &e.component.id;
                     (id.clone(), consumers.contains_key(id))
+                })
+                .collect();
+            obj.vended = components
+                .iter()
+                .map(|e| {
+                    let id = &e.component.id;
+                    (id.clone(), placed.vended.contains(id))
                 })
                 .collect();
             let on_gcs = env.cloud_target() == Some(crate::core::spec::GKE);
@@ -719,6 +737,10 @@ impl Model {
                     });
                 }
                 c.web_identity = placed.identities.iter().any(|i| i.web_identity);
+                c.token_service = placed
+                    .identities
+                    .iter()
+                    .any(|i| i.web_identity || !i.vends_to.is_empty());
                 c.awaiting_account = placed.awaiting_account.clone();
                 c.buckets = placed.cloud;
                 c.identities = placed.identities;

@@ -40,9 +40,11 @@ def session(catalog: str) -> SparkSession:
         # (the pipelines' own keys read only the landing buckets).
         .config(f"{prefix}.header.X-Iceberg-Access-Delegation", "vended-credentials")
         .config(f"{prefix}.io-impl", "org.apache.iceberg.aws.s3.S3FileIO")
-        .config(f"{prefix}.s3.endpoint", os.environ["S3_ENDPOINT"])
-        .config(f"{prefix}.s3.path-style-access", "true")
-        .config(f"{prefix}.client.region", os.environ["S3_REGION"])
+        # Where the tables' files are: the landing buckets' store, or the
+        # cloud's (the catalog names no endpoint for a cloud's warehouse).
+        .config(f"{prefix}.s3.endpoint", os.environ["ICEBERG_S3_ENDPOINT"])
+        .config(f"{prefix}.s3.path-style-access", os.environ["ICEBERG_S3_PATH_STYLE"])
+        .config(f"{prefix}.client.region", os.environ["ICEBERG_S3_REGION"])
         .getOrCreate()
     )
 
