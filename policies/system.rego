@@ -663,6 +663,14 @@ deny contains finding("SOC-SYS-024", sprintf("[%s] Application %q (wave %d) uses
 	g.reach.allowed == false
 }
 
+# A catalog's clients call S3 with the credentials it vends them: no grant
+# of their own, but their pods still make the calls.
+deny contains finding("SOC-SYS-024", sprintf("[%s] Application %q (wave %d) calls S3 at %s, but egress from namespace %q does not reach S3 (%s; %s): every request for its objects times out. Allow egress there", [env, c.consumer, apps[c.consumer].wave, c.host, c.namespace, c.endpoint, policies_text(c.reach)]), c.at) if {
+	some c in input.cloud.service_calls
+	c.endpoint != ""
+	c.reach.allowed == false
+}
+
 # A cloud service's public endpoint answers from addresses the provider
 # publishes and changes: egress allowed only to part of the public space
 # (one provider range, say) may reach it today and time out tomorrow, and
@@ -698,6 +706,10 @@ cloud_reaches contains [x, x.agent, x.credentials_from] if {
 
 cloud_reaches contains [x, x.reach, sprintf("STS (%s)", [x.endpoint])] if {
 	some x in input.cloud.assumed_roles
+}
+
+cloud_reaches contains [x, x.reach, sprintf("S3 (%s)", [x.endpoint])] if {
+	some x in input.cloud.service_calls
 }
 
 storage_service := "Azure Storage" if input.cloud.provider == "aks"

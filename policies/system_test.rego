@@ -857,6 +857,20 @@ test_a_role_assumed_from_pods_cut_off_from_sts_is_denied if {
 	contains(msg2, "service account storage/lakekeeper reaches STS (its interface endpoint in subnets 10.30.0.0/18, port 443) only through ipBlock 52.94.0.0/16")
 }
 
+test_a_client_calling_s3_with_vended_credentials_cut_off_from_it_is_denied if {
+	cut := {"allowed": false, "isolated": true, "isolated_by": [at("platform/overlays/prod/namespaces/processing/egress.yaml", 3)]}
+	call := {
+		"consumer": "trino", "at": at("components/trino/values-prod.yaml", 72), "host": "s3.eu-west-3.amazonaws.com",
+		"namespace": "processing", "reach": cut, "endpoint": "its interface endpoint in subnets 10.30.0.0/18, port 443",
+	}
+	m := object.union(model, {"environment": "prod", "applications": [app("trino", 5, "platform", "processing")], "cloud": object.union(cloud([], true, 3), {"service_calls": [call]})})
+	msg := message(m, "SOC-SYS-024")
+	contains(msg, "[prod] Application \"trino\" (wave 5) calls S3 at s3.eu-west-3.amazonaws.com, but egress from namespace \"processing\" does not reach S3 (its interface endpoint in subnets 10.30.0.0/18, port 443;")
+	open := object.union(call, {"reach": {"allowed": true, "isolated": true, "isolated_by": []}})
+	m2 := object.union(model, {"environment": "prod", "applications": [app("trino", 5, "platform", "processing")], "cloud": object.union(cloud([], true, 3), {"service_calls": [open]})})
+	count(findings(m2, "SOC-SYS-024")) == 0
+}
+
 test_an_irsa_identity_calls_sts_not_the_agent if {
 	m := with_cloud(cloud([irsa(true, true)], true, 3))
 	count(findings(m, "SOC-SYS-018")) == 0

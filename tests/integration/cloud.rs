@@ -239,6 +239,8 @@ fn terraform_parses_and_checkov_fails_nothing() {
 /// only with an external ID the Terraform writes to the secret store. Its
 /// clients take no role and point their S3 client at S3; their namespaces
 /// reach S3's endpoint, the catalog's reaches STS's; staging keeps MinIO.
+/// `socle check` follows the catalog's role to the one it assumes, and
+/// the clients' calls to S3.
 #[test]
 fn the_iceberg_buckets_move_to_s3_with_the_catalog_that_vends_them() {
     let files = crate::support::render_eks();
@@ -364,6 +366,26 @@ fn the_iceberg_buckets_move_to_s3_with_the_catalog_that_vends_them() {
         refused[0].contains("role acme-prod-lakekeeper (data-platform-storage/lakekeeper")
             && refused[0].contains("let it assume role acme-prod-lakekeeper-vended"),
         "{refused:#?}"
+    );
+    // The engine's namespace kept off S3's endpoint (its egress narrowed
+    // to a range outside the endpoint's subnets): it calls S3 with the
+    // catalog's credentials, and every read of the tables' files fails.
+    let processing = "platform/overlays/prod/namespaces/processing/egress.yaml";
+    let mut narrowed = files.clone();
+    narrowed.insert(
+        processing.into(),
+        text(&files, processing)
+            .replace("cidr: \"10.30.0.0/16\"", "cidr: \"10.30.200.0/24\"")
+            .into_bytes(),
+    );
+    let (code, findings) = check_json(&narrowed);
+    assert_eq!(code, 1, "{findings:#?}");
+    assert!(
+        messages(&findings, "SOC-SYS-024")
+            .iter()
+            .any(|m| m.contains("Application \"trino-prod\" (wave ")
+                && m.contains("calls S3 at s3.eu-west-3.amazonaws.com")),
+        "{findings:#?}"
     );
     // Without STS inside the network, the catalog's namespace (egress to
     // the VPC's range) cannot ask for the role.

@@ -70,6 +70,24 @@ pub fn s3_endpoint(region: &str) -> String {
     format!("https://s3.{region}.{domain}")
 }
 
+/// Whether `host` is one of S3's endpoints (regional or global, path or
+/// virtual-hosted style, in either partition's domain).
+pub fn is_s3_host(host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    let Some(name) = host
+        .strip_suffix(".amazonaws.com")
+        .or_else(|| host.strip_suffix(".amazonaws.com.cn"))
+    else {
+        return false;
+    };
+    name == "s3"
+        || name.starts_with("s3.")
+        || name.starts_with("s3-")
+        || name.contains(".s3.")
+        || name.contains(".s3-")
+        || name.ends_with(".s3")
+}
+
 /// Microsoft Entra ID's public ranges (login.microsoftonline.com and
 /// login.microsoft.com, as Microsoft publishes them), where a pod with a
 /// workload identity on AKS exchanges its service account's token for its
@@ -153,6 +171,30 @@ pub const GKE_SYSTEM_NAMESPACES: &[&str] = &[
 
 #[cfg(test)]
 mod tests {
+    /// S3 answers under its own names only; a look-alike is not it.
+    #[test]
+    fn s3_hosts_are_told_from_other_services() {
+        for host in [
+            "s3.amazonaws.com",
+            "s3.eu-west-3.amazonaws.com",
+            "s3-eu-west-1.amazonaws.com",
+            "bucket.s3.eu-west-3.amazonaws.com",
+            "s3.cn-north-1.amazonaws.com.cn",
+            "S3.EU-WEST-3.AMAZONAWS.COM",
+        ] {
+            assert!(super::is_s3_host(host), "{host}");
+        }
+        for host in [
+            "sts.eu-west-3.amazonaws.com",
+            "secretsmanager.eu-west-3.amazonaws.com",
+            "s3.example.org",
+            "minio.storage.svc",
+            "mys3.eu-west-3.amazonaws.com",
+        ] {
+            assert!(!super::is_s3_host(host), "{host}");
+        }
+    }
+
     /// China's regions answer under their own domain.
     #[test]
     fn s3s_endpoint_is_in_its_partitions_domain() {

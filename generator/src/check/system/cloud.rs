@@ -21,7 +21,7 @@ use serde_json::Value;
 use super::build::Modelled;
 use super::cloud_iam::{self, Grant};
 use super::cloud_trust::{self, Caller};
-use super::input::{AssumedRole, At, Cloud, Gap, Misbound, PodIdentity, Verdict};
+use super::input::{AssumedRole, At, Cloud, Gap, Misbound, PodIdentity, ServiceCall, Verdict};
 use super::kustomize::Files;
 use super::network::{Peer, PodPort};
 use crate::check::terraform::{self, Evaluator, Module};
@@ -518,6 +518,32 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
     for g in &mut cloud.bucket_grants {
         let namespace = g.identity.split('/').next().unwrap_or_default();
         (g.reach, g.endpoint) = reach.of(&net, namespace, "s3", &mut gaps);
+    }
+    // S3 called with no grant of the caller's own (the credentials a
+    // catalog vends): the calls still leave the caller's pods.
+    let granted: std::collections::BTreeSet<&str> = cloud
+        .bucket_grants
+        .iter()
+        .map(|g| g.consumer.as_str())
+        .collect();
+    for c in m
+        .system
+        .https_calls
+        .iter()
+        .filter(|c| clouds::is_s3_host(&c.host) && !granted.contains(c.consumer.as_str()))
+    {
+        let Some(namespace) = super::outside::namespace_of(m, &c.consumer) else {
+            continue;
+        };
+        let (verdict, endpoint) = reach.of(&net, &namespace, "s3", &mut gaps);
+        cloud.service_calls.push(ServiceCall {
+            consumer: c.consumer.clone(),
+            at: c.at.clone(),
+            host: c.host.clone(),
+            namespace,
+            reach: verdict,
+            endpoint,
+        });
     }
     // Roles a pod identity's role assumes in turn: each must trust it, and
     // its pods call STS for them.

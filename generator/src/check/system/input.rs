@@ -81,6 +81,12 @@ pub struct System {
     /// HTTPS endpoints each Application calls whose certificate an issuer
     /// of the repository signs, with the trust material it names.
     pub tls_uses: Vec<TlsUse>,
+    /// The hosts each Application's configuration calls over HTTPS (a
+    /// cloud's model picks its services' endpoints among them). Not part
+    /// of the rules' input.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub https_calls: Vec<HostCall>,
     /// The issuers each Application asks for a certificate (Ingress
     /// annotations, in manifests or in Helm values).
     pub issuer_uses: Vec<IssuerUse>,
@@ -138,6 +144,9 @@ pub struct Cloud {
     pub bucket_grants: Vec<BucketGrant>,
     /// The roles a pod identity's role assumes in turn.
     pub assumed_roles: Vec<AssumedRole>,
+    /// The Applications naming S3's endpoint that use no bucket grant of
+    /// their own (a catalog's clients, with the credentials it vends).
+    pub service_calls: Vec<ServiceCall>,
     /// Consumers of a bucket the Terraform creates none of whose service
     /// accounts has a pod identity.
     pub unsigned: Vec<Unsigned>,
@@ -768,6 +777,30 @@ pub struct TlsUse {
     /// Trust material (an issuer's `trust` names) the consumer's
     /// configuration names.
     pub trusts: Vec<String>,
+}
+
+/// A host an Application's configuration calls over HTTPS.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct HostCall {
+    pub consumer: String,
+    pub at: At,
+    pub host: String,
+}
+
+/// An Application calling one of the cloud's services at an endpoint its
+/// configuration names (S3's, for a catalog's clients whose credentials it
+/// vends), whatever identity signs the calls: its pods must reach it.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct ServiceCall {
+    pub consumer: String,
+    pub at: At,
+    pub host: String,
+    /// The namespace its pods run in.
+    pub namespace: String,
+    /// Egress from that namespace to the service on 443, and where the
+    /// service answers.
+    pub reach: Verdict,
+    pub endpoint: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]

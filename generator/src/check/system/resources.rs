@@ -17,7 +17,8 @@ use serde_json::Value;
 
 use super::build::{sources, value_files, Modelled, CONFIG_FILE};
 use super::input::{
-    At, BucketUse, Issuer, IssuerUse, OidcUse, OutsideUse, Realm, RealmClient, Store, TlsUse,
+    At, BucketUse, HostCall, Issuer, IssuerUse, OidcUse, OutsideUse, Realm, RealmClient, Store,
+    TlsUse,
 };
 use super::kustomize::Files;
 use super::scans::Memo;
@@ -1173,6 +1174,7 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, memo: Option<Memo<'_, '_,
         .flat_map(|i| i.trust.iter().map(String::as_str))
         .collect();
     let mut tls_uses = Vec::new();
+    let mut https_calls = Vec::new();
     for (app, list) in &said {
         if unread.contains(app) {
             continue;
@@ -1196,10 +1198,18 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, memo: Option<Memo<'_, '_,
             .into_iter()
             .collect();
         let mut seen = BTreeSet::new();
+        let mut called = BTreeSet::new();
         for (at, s) in list {
             let Said::Https(host) = s else { continue };
             if own.contains(host.as_str()) {
                 continue;
+            }
+            if called.insert(host.as_str()) {
+                https_calls.push(HostCall {
+                    consumer: (*app).to_owned(),
+                    at: at.clone(),
+                    host: host.clone(),
+                });
             }
             let Some((kind, issuer)) = signed.get(host) else {
                 continue;
@@ -1253,6 +1263,7 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, memo: Option<Memo<'_, '_,
     m.system.oidc_uses = oidc_uses;
     m.system.issuers = issuers;
     m.system.tls_uses = tls_uses;
+    m.system.https_calls = https_calls;
     m.system.issuer_uses = issuer_uses;
 }
 
