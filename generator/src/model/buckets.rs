@@ -589,6 +589,29 @@ mod tests {
         assert!(err.contains("cloud.account_id"), "{err}");
     }
 
+    /// Prod of client acme in eu-west-3, on a `target` that holds buckets,
+    /// with the cluster's store running.
+    fn prod<'a>(
+        left_out: &'a BTreeMap<String, bool>,
+        ns: &'a BTreeMap<String, String>,
+        target: &'a str,
+        account_id: Option<&'a str>,
+    ) -> Here<'a> {
+        Here {
+            env: "prod",
+            slug: "acme",
+            left_out,
+            ns,
+            target,
+            holds: true,
+            off_cluster_backups: false,
+            cluster: "acme-prod",
+            account_id,
+            region: "eu-west-3",
+            store: true,
+        }
+    }
+
     /// A use through a catalog follows the catalog: where the catalog
     /// takes its identity, the bucket moves and the catalog vends its
     /// client the cloud's credentials (the client, with no identity, only
@@ -621,19 +644,7 @@ mod tests {
         let left_out =
             BTreeMap::from([("catalog".to_owned(), false), ("engine".to_owned(), false)]);
         let ns = BTreeMap::new();
-        let here = |target| Here {
-            env: "prod",
-            slug: "acme",
-            left_out: &left_out,
-            ns: &ns,
-            target,
-            holds: true,
-            off_cluster_backups: false,
-            cluster: "acme-prod",
-            account_id: None,
-            region: "eu-west-3",
-            store: true,
-        };
+        let here = |target| prod(&left_out, &ns, target, None);
         let placed = place(&wiring, &components, &here("eks")).expect("placed");
         assert_eq!(placed.cloud.len(), 1);
         assert_eq!(placed.cloud[0].consumers, ["catalog", "engine"]);
@@ -664,19 +675,7 @@ mod tests {
         let components = [Enabled { component, wave: 1 }];
         let left_out = BTreeMap::from([("notes".to_owned(), false)]);
         let ns = BTreeMap::from([("lab".to_owned(), "acme-lab".to_owned())]);
-        let here = |target, account_id| Here {
-            env: "prod",
-            slug: "acme",
-            left_out: &left_out,
-            ns: &ns,
-            target,
-            holds: true,
-            off_cluster_backups: false,
-            cluster: "acme-prod",
-            account_id,
-            region: "eu-west-3",
-            store: true,
-        };
+        let here = |target, account_id| prod(&left_out, &ns, target, account_id);
         let in_store = |placed: &Placement| {
             placed.cloud.is_empty()
                 && placed.identities.is_empty()
