@@ -221,6 +221,9 @@ pub(crate) fn place(
         .collect();
     let mut moved = BTreeSet::new();
     let mut vended = BTreeSet::new();
+    // The catalogs vending those consumers the cloud's credentials, with
+    // the consumers of each.
+    let mut vendors: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut cloud = Vec::new();
     // From the cluster's store or from the client's external one alike: on
     // a cloud that holds buckets, the cloud's storage is the one its
@@ -238,7 +241,7 @@ pub(crate) fn place(
             // identity.tf); without, the store's keys.
             let direct: Vec<&str> = here
                 .iter()
-                .filter(|c| !c.vended)
+                .filter(|c| c.through.is_none())
                 .map(|c| c.consumer.as_str())
                 .collect();
             if direct.is_empty() || !direct.iter().all(|c| identity(c).is_some()) {
@@ -257,7 +260,15 @@ pub(crate) fn place(
             let mut consumers: Vec<String> = here.iter().map(|c| c.consumer.clone()).collect();
             consumers.sort();
             consumers.dedup();
-            vended.extend(here.iter().filter(|c| c.vended).map(|c| c.consumer.clone()));
+            for c in &here {
+                if let Some(catalog) = &c.through {
+                    vended.insert(c.consumer.clone());
+                    vendors
+                        .entry(catalog.clone())
+                        .or_default()
+                        .insert(c.consumer.clone());
+                }
+            }
             moved.insert(b.name.clone());
             cloud.push(CloudBucket {
                 key: key(&b.name),
@@ -266,29 +277,6 @@ pub(crate) fn place(
                 consumers,
             });
         }
-    }
-    // The catalogs that vend those consumers the cloud's credentials, with
-    // the consumers of each.
-    let mut vendors: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for e in components
-        .iter()
-        .filter(|e| vended.contains(&e.component.id))
-    {
-        for t in e
-            .component
-            .consumes
-            .buckets
-            .iter()
-            .filter_map(|b| b.through.as_deref())
-        {
-            let to = vendors.entry(t).or_default();
-            if !to.contains(&e.component.id) {
-                to.push(e.component.id.clone());
-            }
-        }
-    }
-    for to in vendors.values_mut() {
-        to.sort();
     }
     let names: BTreeMap<String, String> = wiring
         .buckets
@@ -343,9 +331,11 @@ pub(crate) fn place(
                 }
                 identities.push(BucketIdentity {
                     vends_to: vendors
-                        .get(a.consumer.as_str())
+                        .get(&a.consumer)
+                        .into_iter()
+                        .flatten()
                         .cloned()
-                        .unwrap_or_default(),
+                        .collect(),
                     web_identity,
                     role_arn,
                     consumer: a.consumer.clone(),
@@ -465,7 +455,7 @@ mod tests {
                         consumer: "ingest".into(),
                         access: crate::core::wiring::Access::Write,
                         backup: false,
-                        vended: false,
+                        through: None,
                     }],
                 })
                 .to_vec(),
@@ -525,7 +515,7 @@ mod tests {
                     consumer: name.into(),
                     access: crate::core::wiring::Access::Write,
                     backup: false,
-                    vended: false,
+                    through: None,
                 }],
             }],
             databases: vec![],
@@ -623,7 +613,7 @@ mod tests {
             consumer: "engine".into(),
             access: crate::core::wiring::Access::Write,
             backup: false,
-            vended: true,
+            through: Some("catalog".into()),
         });
         let component = |v: serde_json::Value| -> Enabled {
             Enabled {

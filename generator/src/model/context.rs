@@ -289,9 +289,9 @@ pub struct BucketConsumer {
     pub access: Access,
     /// A backup, which an off-cluster backup target takes instead.
     pub backup: bool,
-    /// With credentials another component's catalog vends, not an account
-    /// of its own.
-    pub vended: bool,
+    /// The component whose catalog vends its credentials, when it holds no
+    /// account of its own for the bucket.
+    pub through: Option<String>,
 }
 
 /// The schema a template's context has: the base, plus `env`, `component`

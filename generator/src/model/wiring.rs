@@ -147,7 +147,7 @@ pub(crate) fn wiring(
                     consumer: id.to_owned(),
                     access: b.access,
                     backup: b.backup,
-                    vended: b.through.is_some(),
+                    through: b.through.clone(),
                 });
             }
         }
@@ -261,7 +261,7 @@ fn s3_accounts(buckets: &[Bucket], user: Option<&str>) -> Vec<S3Account> {
     use crate::core::wiring::Access;
     let mut grants: BTreeMap<&str, BTreeMap<&str, bool>> = BTreeMap::new();
     for b in buckets {
-        for c in b.consumers.iter().filter(|c| !c.vended) {
+        for c in b.consumers.iter().filter(|c| c.through.is_none()) {
             let write = c.access == Access::Write;
             let entry = grants
                 .entry(c.consumer.as_str())
@@ -307,11 +307,11 @@ mod tests {
     /// read.
     #[test]
     fn a_vended_use_gives_no_account() {
-        let consumer = |id: &str, access, vended| BucketConsumer {
+        let consumer = |id: &str, access, vended: bool| BucketConsumer {
             consumer: id.into(),
             access,
             backup: false,
-            vended,
+            through: vended.then(|| "catalog".to_owned()),
         };
         let buckets = [
             Bucket {
