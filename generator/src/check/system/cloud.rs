@@ -546,7 +546,10 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
         });
     }
     // Roles a pod identity's role assumes in turn: each must trust it, and
-    // its pods call STS for them.
+    // its pods call STS for them. Each role's policies are read once,
+    // however many accounts take it.
+    let mut read: std::collections::BTreeMap<String, Option<cloud_iam::Assumable>> =
+        Default::default();
     for g in &grants {
         let Some(key) = cloud_iam::role_key(&g.role) else {
             continue;
@@ -561,11 +564,14 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
         else {
             continue;
         };
-        let Some(assumable) = cloud_iam::assumable(&module, &key) else {
-            gaps.push(gap(&first.block.file, first.block.line, format!("role {}: a policy is not known before a plan: which roles it may assume is not judged", first.label())));
-            continue;
-        };
-        for (target, policies) in assumable {
+        let known = read.entry(key.clone()).or_insert_with(|| {
+            let found = cloud_iam::assumable(&module, &key);
+            if found.is_none() {
+                gaps.push(gap(&first.block.file, first.block.line, format!("role {}: a policy is not known before a plan: which roles it may assume is not judged", first.label())));
+            }
+            found
+        });
+        for (target, policies) in known.iter().flatten().cloned() {
             let Some(second) = roles.iter().find(|r| r.key == target) else {
                 continue;
             };

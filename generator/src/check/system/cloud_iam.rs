@@ -179,13 +179,17 @@ fn role_statements(module: &Module, ev: &Evaluator, role: &str) -> Option<Grants
     Some(grants)
 }
 
+/// Roles one may assume (their keys), each with where the policies letting
+/// it are.
+pub(crate) type Assumable = Vec<(String, Vec<String>)>;
+
 /// The roles of the module `role`'s policies let it assume
 /// (`sts:AssumeRole` on a role's reference), each with where those
 /// policies are. None: some policy is not known before a plan.
-pub(crate) fn assumable(module: &Module, role: &str) -> Option<Vec<(String, Vec<String>)>> {
+pub(crate) fn assumable(module: &Module, role: &str) -> Option<Assumable> {
     let ev = Evaluator::symbolic(module);
     let grants = role_statements(module, &ev, role)?;
-    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    let mut out: Assumable = Vec::new();
     // A reference is only known by a plan: the statement stays opaque.
     for s in grants
         .opaque
