@@ -819,6 +819,17 @@ deny contains finding("SOC-SYS-027", sprintf("[%s] the policies of role %s (%s, 
 	a.trusted == false
 }
 
+# A role assumed in turn that grants S3 but less on one of the buckets the
+# first role's pods use: if those pods vend its credentials for the bucket
+# (a catalog), or use them there, S3 refuses what is missing.
+assumed_missing(a, b) := [x | some x in bucket_actions[b.access]; not x in b.actions]
+
+warn contains finding("SOC-SYS-034", sprintf("[%s] service account %s uses bucket %q (%s access) with role %s, and may assume role %s (%s), which grants %s on it: missing %s. Credentials of that role for the bucket (a catalog's vended credentials) are refused (AccessDenied). Grant %s the same access on the bucket", [env, a.identity, b.bucket, b.access, a.role, a.assumes, where(a.assumes_at), granted_text(b.actions), concat(", ", assumed_missing(a, b)), a.assumes]), a.assumes_at) if {
+	some a in input.cloud.assumed_roles
+	some b in a.buckets
+	count(assumed_missing(a, b)) > 0
+}
+
 deny contains finding("SOC-SYS-018", sprintf("[%s] service account %s assumes role %s with role %s's credentials, but the NetworkPolicies of namespace %q (%s) deny egress to STS (%s), where it asks for them: it never gets them. Allow egress there", [env, a.identity, a.assumes, a.role, split(a.identity, "/")[0], policies_text(a.reach), a.endpoint]), a.at) if {
 	some a in input.cloud.assumed_roles
 	a.endpoint != ""

@@ -127,7 +127,7 @@ with_connection(c) := object.union(model, {"connections": [c]})
 
 with_need(n) := object.union(model, {"needs": [n]})
 
-sys_ids := {"SOC-SYS-001", "SOC-SYS-002", "SOC-SYS-003", "SOC-SYS-004", "SOC-SYS-005", "SOC-SYS-006", "SOC-SYS-007", "SOC-SYS-008", "SOC-SYS-009", "SOC-SYS-010", "SOC-SYS-011", "SOC-SYS-012", "SOC-SYS-013", "SOC-SYS-014", "SOC-SYS-015", "SOC-SYS-016", "SOC-SYS-017", "SOC-SYS-018", "SOC-SYS-019", "SOC-SYS-020", "SOC-SYS-021", "SOC-SYS-022", "SOC-SYS-023", "SOC-SYS-024", "SOC-SYS-025", "SOC-SYS-026", "SOC-SYS-027", "SOC-SYS-028", "SOC-SYS-029", "SOC-SYS-030", "SOC-SYS-031", "SOC-SYS-032", "SOC-SYS-033"}
+sys_ids := {"SOC-SYS-001", "SOC-SYS-002", "SOC-SYS-003", "SOC-SYS-004", "SOC-SYS-005", "SOC-SYS-006", "SOC-SYS-007", "SOC-SYS-008", "SOC-SYS-009", "SOC-SYS-010", "SOC-SYS-011", "SOC-SYS-012", "SOC-SYS-013", "SOC-SYS-014", "SOC-SYS-015", "SOC-SYS-016", "SOC-SYS-017", "SOC-SYS-018", "SOC-SYS-019", "SOC-SYS-020", "SOC-SYS-021", "SOC-SYS-022", "SOC-SYS-023", "SOC-SYS-024", "SOC-SYS-025", "SOC-SYS-026", "SOC-SYS-027", "SOC-SYS-028", "SOC-SYS-029", "SOC-SYS-030", "SOC-SYS-031", "SOC-SYS-032", "SOC-SYS-033", "SOC-SYS-034"}
 
 # The one message of rule `id` (fails when there is none or several).
 message(m, id) := msg if {
@@ -830,7 +830,7 @@ test_a_pod_identity_whose_role_does_not_trust_the_agent_is_denied if {
 assumed(trusted, reach) := {
 	"identity": "storage/lakekeeper", "at": at("terraform/prod/identity.tf", 230),
 	"role": "acme-prod-lakekeeper", "assumes": "acme-prod-lakekeeper-vended", "assumes_at": at("terraform/prod/identity.tf", 301),
-	"policies": ["terraform/prod/identity.tf:237", "terraform/prod/identity.tf:337"], "trusted": trusted,
+	"policies": ["terraform/prod/identity.tf:237", "terraform/prod/identity.tf:337"], "trusted": trusted, "buckets": [],
 	"reach": reach, "endpoint": "its interface endpoint in subnets 10.30.0.0/18, port 443",
 }
 
@@ -843,6 +843,19 @@ test_a_role_assumed_by_a_role_it_does_not_trust_is_denied if {
 	# Trusted, or not known before a plan: nothing.
 	count(findings(with_cloud(object.union(cloud([], true, 3), {"assumed_roles": [assumed(true, open)]})), "SOC-SYS-027")) == 0
 	count(findings(with_cloud(object.union(cloud([], true, 3), {"assumed_roles": [assumed(null, open)]})), "SOC-SYS-027")) == 0
+}
+
+test_a_role_assumed_that_grants_less_on_the_pods_buckets_is_a_warning if {
+	open := {"allowed": true, "isolated": true, "isolated_by": []}
+	short := object.union(assumed(true, open), {"buckets": [
+		{"bucket": "acme-prod-iceberg-raw", "access": "write", "actions": ["s3:ListBucket", "s3:GetObject"]},
+		{"bucket": "acme-prod-iceberg-ml", "access": "write", "actions": ["s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:DeleteObject"]},
+	]})
+	m := with_cloud(object.union(cloud([], true, 3), {"assumed_roles": [short]}))
+	msg := message(m, "SOC-SYS-034")
+	contains(msg, "[prod] service account storage/lakekeeper uses bucket \"acme-prod-iceberg-raw\" (write access) with role acme-prod-lakekeeper, and may assume role acme-prod-lakekeeper-vended (terraform/prod/identity.tf:301)")
+	contains(msg, "missing s3:PutObject, s3:DeleteObject")
+	count(denied(m) & sys_ids) == 0
 }
 
 test_a_role_assumed_from_pods_cut_off_from_sts_is_denied if {

@@ -367,6 +367,28 @@ fn the_iceberg_buckets_move_to_s3_with_the_catalog_that_vends_them() {
             && refused[0].contains("let it assume role acme-prod-lakekeeper-vended"),
         "{refused:#?}"
     );
+    // A vending role granted Loki's buckets in place of the catalog's:
+    // what it vends is refused on every Iceberg bucket (a warning: a role
+    // assumed for something else need not cover the workload's buckets).
+    let (code, findings) = check_json(&edit(
+        "terraform/prod/identity.tf",
+        "role   = aws_iam_role.lakekeeper_vended.id\n  policy = data.aws_iam_policy_document.lakekeeper_buckets.json",
+        "role   = aws_iam_role.lakekeeper_vended.id\n  policy = data.aws_iam_policy_document.loki_buckets.json",
+    ));
+    assert_eq!(code, 0, "{findings:#?}");
+    let short: Vec<&str> = findings
+        .iter()
+        .filter(|f| f["rule"] == "SOC-SYS-034")
+        .filter_map(|f| f["message"].as_str())
+        .collect();
+    assert_eq!(short.len(), 4, "{findings:#?}");
+    assert!(
+        short.iter().all(
+            |m| m.contains("may assume role acme-prod-lakekeeper-vended")
+                && m.contains("which grants nothing on it")
+        ),
+        "{short:#?}"
+    );
     // The engine's namespace kept off S3's endpoint (its egress narrowed
     // to a range outside the endpoint's subnets): it calls S3 with the
     // catalog's credentials, and every read of the tables' files fails.

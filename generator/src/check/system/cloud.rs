@@ -21,7 +21,9 @@ use serde_json::Value;
 use super::build::Modelled;
 use super::cloud_iam::{self, Grant};
 use super::cloud_trust::{self, Caller};
-use super::input::{AssumedRole, At, Cloud, Gap, Misbound, PodIdentity, ServiceCall, Verdict};
+use super::input::{
+    AssumedBucket, AssumedRole, At, Cloud, Gap, Misbound, PodIdentity, ServiceCall, Verdict,
+};
 use super::kustomize::Files;
 use super::network::{Peer, PodPort};
 use crate::check::terraform::{self, Evaluator, Module};
@@ -585,8 +587,22 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
                 gaps.push(gap(&second.block.file, second.block.line, format!("role {}: its trust policy is not known before a plan: whether role {} may assume it is not judged", second.label(), first.label())));
             }
             let (verdict, endpoint) = reach.of(&net, &identity.namespace, "sts", &mut gaps);
+            let who = format!("{}/{}", identity.namespace, identity.service_account);
+            let buckets = cloud
+                .bucket_grants
+                .iter()
+                .filter(|b| b.identity == who)
+                .filter_map(|b| {
+                    Some(AssumedBucket {
+                        actions: cloud_iam::bucket_actions(&module, &target, &b.bucket)?,
+                        bucket: b.bucket.clone(),
+                        access: b.access.clone(),
+                    })
+                })
+                .collect();
             cloud.assumed_roles.push(AssumedRole {
-                identity: format!("{}/{}", identity.namespace, identity.service_account),
+                buckets,
+                identity: who,
                 at: identity.at.clone(),
                 role: first.label().to_owned(),
                 assumes: second.label().to_owned(),

@@ -213,6 +213,31 @@ pub(crate) fn assumable(module: &Module, role: &str) -> Option<Assumable> {
     Some(out)
 }
 
+/// What `role`'s policies let it do on `bucket`, where they grant S3 at
+/// all: None when they grant no S3 action on anything (a role assumed for
+/// something else), or when what they grant is not known before a plan.
+pub(crate) fn bucket_actions(module: &Module, role: &str, bucket: &str) -> Option<Vec<String>> {
+    let ev = Evaluator::symbolic(module);
+    let grants = role_statements(module, &ev, role)?;
+    let s3 = |s: &&super::access::Statement| {
+        s.allow
+            && (s.not_action
+                || s.actions.iter().any(|a| {
+                    let a = a.to_ascii_lowercase();
+                    a.starts_with("s3:") || a == "*"
+                }))
+    };
+    if !grants
+        .statements
+        .iter()
+        .chain(&grants.opaque)
+        .any(|s| s3(&s))
+    {
+        return None;
+    }
+    s3_actions(&grants, bucket, None)
+}
+
 /// A policy attribute's JSON: a document's text, or the JSON of the
 /// `aws_iam_policy_document` data source it names.
 fn policy_text(module: &Module, ev: &Evaluator, doc: &Value) -> Option<String> {

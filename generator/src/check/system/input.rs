@@ -279,6 +279,10 @@ pub struct AssumedRole {
     pub assumes_at: At,
     /// Where the first role's policies are.
     pub policies: Vec<String>,
+    /// The buckets the first role's pods use, with what the second role
+    /// may do on each, where it grants S3 at all (a catalog's vending
+    /// role: its clients get no more).
+    pub buckets: Vec<AssumedBucket>,
     /// Whether the second role's trust policy admits the first (None: not
     /// known before a plan).
     pub trusted: Option<bool>,
@@ -286,6 +290,17 @@ pub struct AssumedRole {
     /// answers.
     pub reach: Verdict,
     pub endpoint: String,
+}
+
+/// A bucket the pods of a role use, and what a role it assumes may do on
+/// it.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct AssumedBucket {
+    pub bucket: String,
+    /// `read` or `write`: the pods' own use.
+    pub access: String,
+    /// The S3 actions the assumed role may take on it.
+    pub actions: Vec<String>,
 }
 
 /// A consumer of a bucket the Terraform creates, with no pod identity.
