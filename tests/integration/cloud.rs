@@ -389,6 +389,20 @@ fn the_iceberg_buckets_move_to_s3_with_the_catalog_that_vends_them() {
         ),
         "{short:#?}"
     );
+    // A vending role with an AWS managed policy: what it grants is not
+    // known before a plan, and the report says so instead of passing it.
+    let mut managed = files.clone();
+    managed.insert(
+        "terraform/prod/vended-managed.tf".into(),
+        b"resource \"aws_iam_role_policy_attachment\" \"vended_s3\" {\n  role       = aws_iam_role.lakekeeper_vended.name\n  policy_arn = \"arn:aws:iam::aws:policy/AmazonS3FullAccess\"\n}\n".to_vec(),
+    );
+    let (_, report) = crate::support::check_report(&managed);
+    assert!(
+        crate::support::not_modelled(&report).iter().any(|g| g.contains(
+            "role acme-prod-lakekeeper-vended: a policy is not known before a plan: what it grants on the buckets of role acme-prod-lakekeeper's pods is not judged"
+        )),
+        "{report:#}"
+    );
     // The engine's namespace kept off S3's endpoint (its egress narrowed
     // to a range outside the endpoint's subnets): it calls S3 with the
     // catalog's credentials, and every read of the tables' files fails.

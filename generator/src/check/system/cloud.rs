@@ -552,6 +552,7 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
     // however many accounts take it.
     let mut read: std::collections::BTreeMap<String, Option<cloud_iam::Assumable>> =
         Default::default();
+    let mut noted = std::collections::BTreeSet::new();
     for g in &grants {
         let Some(key) = cloud_iam::role_key(&g.role) else {
             continue;
@@ -587,6 +588,9 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
                 gaps.push(gap(&second.block.file, second.block.line, format!("role {}: its trust policy is not known before a plan: whether role {} may assume it is not judged", second.label(), first.label())));
             }
             let (verdict, endpoint) = reach.of(&net, &identity.namespace, "sts", &mut gaps);
+            if !cloud_iam::policies_known(&module, &target) && noted.insert(target.clone()) {
+                gaps.push(gap(&second.block.file, second.block.line, format!("role {}: a policy is not known before a plan: what it grants on the buckets of role {}'s pods is not judged", second.label(), first.label())));
+            }
             let who = format!("{}/{}", identity.namespace, identity.service_account);
             let buckets = cloud
                 .bucket_grants

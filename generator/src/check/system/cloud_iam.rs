@@ -213,9 +213,15 @@ pub(crate) fn assumable(module: &Module, role: &str) -> Option<Assumable> {
     Some(out)
 }
 
+/// Whether `role`'s policies are all known before a plan.
+pub(crate) fn policies_known(module: &Module, role: &str) -> bool {
+    role_statements(module, &Evaluator::symbolic(module), role).is_some()
+}
+
 /// What `role`'s policies let it do on `bucket`, where they grant S3 at
 /// all: None when they grant no S3 action on anything (a role assumed for
-/// something else), or when what they grant is not known before a plan.
+/// something else), or when what they grant is not known before a plan
+/// (see [`policies_known`]).
 pub(crate) fn bucket_actions(module: &Module, role: &str, bucket: &str) -> Option<Vec<String>> {
     let ev = Evaluator::symbolic(module);
     let grants = role_statements(module, &ev, role)?;
