@@ -548,9 +548,9 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
         });
     }
     // Roles a pod identity's role assumes in turn: each must trust it, and
-    // its pods call STS for them. Each role's policies are read once,
-    // however many accounts take it.
-    let mut read: std::collections::BTreeMap<String, Option<cloud_iam::Assumable>> =
+    // its pods call STS for them. Each role's policies are read once, and
+    // what is not known said once, however many accounts take it.
+    let mut policies: std::collections::BTreeMap<String, Option<cloud_iam::Grants>> =
         Default::default();
     let mut noted = std::collections::BTreeSet::new();
     for g in &grants {
@@ -567,14 +567,17 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
         else {
             continue;
         };
-        let known = read.entry(key.clone()).or_insert_with(|| {
-            let found = cloud_iam::assumable(&module, &key);
-            if found.is_none() {
+        let read = policies
+            .entry(key.clone())
+            .or_insert_with(|| cloud_iam::role_statements(&module, &symbolic, &key));
+        let Some(assumable) = read.as_ref().map(cloud_iam::assumable) else {
+            if noted.insert((key.clone(), "policies")) {
                 gaps.push(gap(&first.block.file, first.block.line, format!("role {}: a policy is not known before a plan: which roles it may assume is not judged", first.label())));
             }
-            found
-        });
-        for (target, policies) in known.iter().flatten().cloned() {
+            continue;
+        };
+        let who = format!("{}/{}", identity.namespace, identity.service_account);
+        for (target, places) in assumable {
             let Some(second) = roles.iter().find(|r| r.key == target) else {
                 continue;
             };
@@ -584,34 +587,36 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
                     name: first.name.as_deref(),
                 })
             });
-            if trusted.is_none() {
+            if trusted.is_none() && noted.insert((target.clone(), "trust")) {
                 gaps.push(gap(&second.block.file, second.block.line, format!("role {}: its trust policy is not known before a plan: whether role {} may assume it is not judged", second.label(), first.label())));
             }
-            let (verdict, endpoint) = reach.of(&net, &identity.namespace, "sts", &mut gaps);
-            if !cloud_iam::policies_known(&module, &target) && noted.insert(target.clone()) {
+            let given = policies
+                .entry(target.clone())
+                .or_insert_with(|| cloud_iam::role_statements(&module, &symbolic, &target));
+            if given.is_none() && noted.insert((target.clone(), "buckets")) {
                 gaps.push(gap(&second.block.file, second.block.line, format!("role {}: a policy is not known before a plan: what it grants on the buckets of role {}'s pods is not judged", second.label(), first.label())));
             }
-            let who = format!("{}/{}", identity.namespace, identity.service_account);
             let buckets = cloud
                 .bucket_grants
                 .iter()
                 .filter(|b| b.identity == who)
                 .filter_map(|b| {
                     Some(AssumedBucket {
-                        actions: cloud_iam::bucket_actions(&module, &target, &b.bucket)?,
+                        actions: cloud_iam::bucket_actions(given.as_ref()?, &b.bucket)?,
                         bucket: b.bucket.clone(),
                         access: b.access.clone(),
                     })
                 })
                 .collect();
+            let (verdict, endpoint) = reach.of(&net, &identity.namespace, "sts", &mut gaps);
             cloud.assumed_roles.push(AssumedRole {
                 buckets,
-                identity: who,
+                identity: who.clone(),
                 at: identity.at.clone(),
                 role: first.label().to_owned(),
                 assumes: second.label().to_owned(),
                 assumes_at: at(&second.block.file, second.block.line),
-                policies,
+                policies: places,
                 trusted,
                 reach: verdict,
                 endpoint,

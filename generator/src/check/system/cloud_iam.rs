@@ -83,7 +83,7 @@ pub(crate) fn instance_key(name: &str, i: &Instance) -> Option<String> {
 }
 
 /// A role's policies as IAM statements (None: some policy is not known).
-fn role_statements(module: &Module, ev: &Evaluator, role: &str) -> Option<Grants> {
+pub(crate) fn role_statements(module: &Module, ev: &Evaluator, role: &str) -> Option<Grants> {
     // A policy may name its role by reference or by the role's name.
     let mut role_name = None;
     for b in module.resources("aws_iam_role") {
@@ -183,12 +183,9 @@ fn role_statements(module: &Module, ev: &Evaluator, role: &str) -> Option<Grants
 /// it are.
 pub(crate) type Assumable = Vec<(String, Vec<String>)>;
 
-/// The roles of the module `role`'s policies let it assume
-/// (`sts:AssumeRole` on a role's reference), each with where those
-/// policies are. None: some policy is not known before a plan.
-pub(crate) fn assumable(module: &Module, role: &str) -> Option<Assumable> {
-    let ev = Evaluator::symbolic(module);
-    let grants = role_statements(module, &ev, role)?;
+/// The roles of the module a role's policies let it assume (`sts:AssumeRole`
+/// on a role's reference), each with where those policies are.
+pub(crate) fn assumable(grants: &Grants) -> Assumable {
     let mut out: Assumable = Vec::new();
     // A reference is only known by a plan: the statement stays opaque.
     for s in grants
@@ -210,21 +207,14 @@ pub(crate) fn assumable(module: &Module, role: &str) -> Option<Assumable> {
             }
         }
     }
-    Some(out)
+    out
 }
 
-/// Whether `role`'s policies are all known before a plan.
-pub(crate) fn policies_known(module: &Module, role: &str) -> bool {
-    role_statements(module, &Evaluator::symbolic(module), role).is_some()
-}
-
-/// What `role`'s policies let it do on `bucket`, where they grant S3 at
+/// What a role's policies let it do on `bucket`, where they grant S3 at
 /// all: None when they grant no S3 action on anything (a role assumed for
-/// something else), or when what they grant is not known before a plan
-/// (see [`policies_known`]).
-pub(crate) fn bucket_actions(module: &Module, role: &str, bucket: &str) -> Option<Vec<String>> {
-    let ev = Evaluator::symbolic(module);
-    let grants = role_statements(module, &ev, role)?;
+/// something else), or when what they grant there is not known before a
+/// plan.
+pub(crate) fn bucket_actions(grants: &Grants, bucket: &str) -> Option<Vec<String>> {
     let s3 = |s: &&super::access::Statement| {
         s.allow
             && (s.not_action
@@ -241,7 +231,7 @@ pub(crate) fn bucket_actions(module: &Module, role: &str, bucket: &str) -> Optio
     {
         return None;
     }
-    s3_actions(&grants, bucket, None)
+    s3_actions(grants, bucket, None)
 }
 
 /// A policy attribute's JSON: a document's text, or the JSON of the

@@ -794,8 +794,9 @@ pub struct TlsUse {
     pub trusts: Vec<String>,
 }
 
-/// A host an Application's configuration calls over HTTPS.
-#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+/// A host an Application's configuration calls over HTTPS (the model's,
+/// never the rules' input).
+#[derive(Debug, Clone, Default)]
 pub struct HostCall {
     pub consumer: String,
     pub at: At,
