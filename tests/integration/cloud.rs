@@ -339,17 +339,12 @@ fn the_iceberg_buckets_move_to_s3_with_the_catalog_that_vends_them() {
     // the catalog's role to the one it assumes.
     let (code, findings) = check_json(&files);
     assert_eq!(code, 0, "{findings:#?}");
-    let edit = |path: &str, from: &str, to: &str| {
-        let before = text(&files, path);
-        assert!(before.contains(from), "{path}: {from}");
-        let mut changed = files.clone();
-        changed.insert(path.into(), before.replacen(from, to, 1).into_bytes());
-        changed
-    };
+    let edit =
+        |path: &str, from: &str, to: &str| crate::support::with_replaced(&files, path, from, to);
     let messages = |findings: &[serde_json::Value], rule: &str| -> Vec<String> {
         findings
             .iter()
-            .filter(|f| f["rule"] == rule && f["severity"] == "deny")
+            .filter(|f| f["rule"] == rule)
             .map(|f| f["message"].as_str().unwrap_or_default().to_owned())
             .collect()
     };
@@ -376,11 +371,7 @@ fn the_iceberg_buckets_move_to_s3_with_the_catalog_that_vends_them() {
         "role   = aws_iam_role.lakekeeper_vended.id\n  policy = data.aws_iam_policy_document.loki_buckets.json",
     ));
     assert_eq!(code, 0, "{findings:#?}");
-    let short: Vec<&str> = findings
-        .iter()
-        .filter(|f| f["rule"] == "SOC-SYS-034")
-        .filter_map(|f| f["message"].as_str())
-        .collect();
+    let short = messages(&findings, "SOC-SYS-034");
     assert_eq!(short.len(), 4, "{findings:#?}");
     assert!(
         short.iter().all(
@@ -406,15 +397,11 @@ fn the_iceberg_buckets_move_to_s3_with_the_catalog_that_vends_them() {
     // The engine's namespace kept off S3's endpoint (its egress narrowed
     // to a range outside the endpoint's subnets): it calls S3 with the
     // catalog's credentials, and every read of the tables' files fails.
-    let processing = "platform/overlays/prod/namespaces/processing/egress.yaml";
-    let mut narrowed = files.clone();
-    narrowed.insert(
-        processing.into(),
-        text(&files, processing)
-            .replace("cidr: \"10.30.0.0/16\"", "cidr: \"10.30.200.0/24\"")
-            .into_bytes(),
-    );
-    let (code, findings) = check_json(&narrowed);
+    let (code, findings) = check_json(&edit(
+        "platform/overlays/prod/namespaces/processing/egress.yaml",
+        "cidr: \"10.30.0.0/16\"",
+        "cidr: \"10.30.200.0/24\"",
+    ));
     assert_eq!(code, 1, "{findings:#?}");
     assert!(
         messages(&findings, "SOC-SYS-024")
