@@ -49,6 +49,11 @@ reference(v) if contains(v, "${")
 
 reference(v) if regex.match(`^(/|file:|vault:|ref\+|secretref:|op://)`, v)
 
+# A locally tagged scalar (`api_key: !env_var SONARR_API_KEY`, `!secret
+# db_password`, CloudFormation's `!Ref DbPassword`) reaches the rules as its
+# tag and its text: the application builds the value from them.
+reference(v) if regex.match(`^![A-Za-z][A-Za-z0-9_.-]* `, v)
+
 # Kinds whose fields name secrets rather than hold them, and Secret itself,
 # whose data SOC-SEC-001 already refuses as a whole.
 reference_kinds := {"ExternalSecret", "SealedSecret", "SecretStore", "ClusterSecretStore", "PushSecret", "Secret"}

@@ -27,6 +27,17 @@ test_password_reference_passes if {
 	count(secrets.violation) == 0 with input as doc("", [[["db", "password"], "${DB_PASSWORD}"], [["oidc", "clientSecret"], "$oidc.keycloak.clientSecret"]])
 }
 
+test_locally_tagged_values_pass if {
+	count(secrets.violation) == 0 with input as doc("", [
+		[["sonarr", "series", "api_key"], "!env_var SONARR_API_KEY"],
+		[["db", "password"], "!secret db_password"],
+	])
+}
+
+test_a_literal_beside_a_tag_is_denied if {
+	"SOC-SEC-003" in ids(secrets.violation) with input as doc("", [[["db", "password"], "env_var hunter2"]])
+}
+
 test_external_secret_field_names_pass if {
 	count(secrets.violation) == 0 with input as doc("ExternalSecret", [[["spec", "data", 0, "secretKey"], "password"]])
 }

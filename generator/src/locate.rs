@@ -153,9 +153,61 @@ impl LineIndex {
     }
 }
 
+/// The scalars of the first document of `text` that carry a local tag
+/// (`!env_var NAME`, `!secret key`, `!Ref Param`): their JSON pointer and
+/// the tag as written. Such a value is what the application reading the
+/// file builds from the scalar (an environment variable, an entry of its
+/// secrets file, a template parameter), never the literal it spells. Empty
+/// when the parser rejects the text.
+pub(crate) fn locally_tagged(text: &str) -> Vec<(String, String)> {
+    let mut collector = Collector::default();
+    let mut out = Vec::new();
+    for event in Parser::new_from_str(text) {
+        let Ok((ev, span)) = event else {
+            return Vec::new();
+        };
+        let tag = match &ev {
+            Event::Scalar(.., Some(tag)) if tag.handle() == "!" => {
+                Some(format!("!{}", tag.suffix()))
+            }
+            _ => None,
+        };
+        let value = matches!(
+            collector.stack.last(),
+            Some(Frame::Seq { .. })
+                | Some(Frame::Map {
+                    want_key: false,
+                    ..
+                })
+                | None
+        );
+        let pointer = tag.as_ref().filter(|_| value).map(|_| collector.pointer());
+        if !collector.on_event(ev, span) {
+            break;
+        }
+        if let (Some(tag), Some(pointer)) = (tag, pointer) {
+            out.push((pointer, tag));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn local_tags_are_found_on_values_only() {
+        let text = "a: !env_var KEY\nb:\n  - !secret db_password\n  - plain\n!k x: 1\nc: !!str 5\n";
+        assert_eq!(
+            locally_tagged(text),
+            [
+                ("/a".to_owned(), "!env_var".to_owned()),
+                ("/b/0".to_owned(), "!secret".to_owned())
+            ]
+        );
+        assert!(locally_tagged("a: [\n").is_empty());
+    }
 
     #[test]
     fn finds_lines_of_nested_fields() {

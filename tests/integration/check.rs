@@ -839,6 +839,159 @@ fn a_secret_of_secret_manager_references_is_not_plaintext() {
     assert_eq!(denied, [("SOC-SEC-001", "literal.yaml", 6)], "{found:?}");
 }
 
+/// A field set to `null` is the field unset, as the API server decodes it
+/// (`kubectl create --dry-run -o yaml` writes `creationTimestamp: null`;
+/// an `annotations:` key left empty is null): not a schema denial. A
+/// required field set to null is still missing.
+#[test]
+fn a_null_field_is_the_field_unset() {
+    let dumped = DEPLOYMENT
+        .replace(
+            "  name: hello\n",
+            "  name: hello\n  creationTimestamp: null\n  annotations:\n",
+        )
+        .replace(
+            "    metadata:\n",
+            "    metadata:\n      creationTimestamp: null\n",
+        );
+    let unset = DEPLOYMENT.replace(
+        "  selector:\n    matchLabels:\n      tier: web\n",
+        "  selector: null\n",
+    );
+    let dir = repo_with(&[], &[("dumped.yaml", &dumped), ("unset.yaml", &unset)]);
+    let (_, found) = findings(dir.path(), &[]);
+    let schema: Vec<(&str, u64)> = found
+        .iter()
+        .filter(|(r, _, _)| r == "SOC-SCHEMA-001")
+        .map(|(_, f, l)| (f.as_str(), *l))
+        .collect();
+    assert_eq!(schema, [("unset.yaml", 5)], "{found:?}");
+}
+
+/// A value an application builds from a local YAML tag (recyclarr's
+/// `!env_var`, Home Assistant's `!secret`) is not a literal credential;
+/// the same key with a literal is.
+#[test]
+fn a_locally_tagged_value_is_not_a_literal_credential() {
+    let tagged = "sonarr:\n  series:\n    base_url: http://sonarr.default.svc.cluster.local\n    api_key: !env_var SONARR_API_KEY\nhomeassistant:\n  password: !secret db_password\n";
+    let literal = tagged.replace("!env_var SONARR_API_KEY", "f3b1c9d2e8a7");
+    let dir = repo_with(
+        &[],
+        &[
+            ("tagged/recyclarr.yml", tagged),
+            ("literal/recyclarr.yml", &literal),
+        ],
+    );
+    let (code, found) = findings(dir.path(), &[]);
+    assert_eq!(code, 1, "{found:?}");
+    let denied: Vec<(&str, &str, u64)> = found
+        .iter()
+        .map(|(r, f, l)| (r.as_str(), f.as_str(), *l))
+        .collect();
+    assert_eq!(
+        denied,
+        [("SOC-SEC-003", "literal/recyclarr.yml", 4)],
+        "{found:?}"
+    );
+}
+
+/// socle denies a kustomization exactly when kustomize refuses it (checked
+/// against the real `kubectl kustomize`), at the field: an unknown field,
+/// a numeric image tag, labels that are not strings, `patches:` listing
+/// bare paths as kustomize 1 did. The file such a bare path names is a
+/// patch all the same, not a whole Deployment to judge.
+#[test]
+fn a_kustomization_is_denied_when_kustomize_refuses_it() {
+    let head = "resources:\n  - deployment.yaml\n";
+    let cases: [(&str, String, Option<u64>); 9] = [
+        ("valid", format!("{head}namePrefix: a-\n"), None),
+        ("typo", format!("{head}namePrefx: a-\n"), Some(3)),
+        (
+            "numeric-tag",
+            format!("{head}images:\n  - name: registry.example/hello\n    newTag: 1.20\n"),
+            Some(5),
+        ),
+        (
+            "quoted-tag",
+            format!("{head}images:\n  - name: registry.example/hello\n    newTag: \"1.20\"\n"),
+            None,
+        ),
+        (
+            "label-number",
+            format!("{head}commonLabels:\n  tier: 1\n"),
+            Some(4),
+        ),
+        (
+            "label-null",
+            format!("{head}commonLabels:\n  team: null\n"),
+            None,
+        ),
+        (
+            "count-string",
+            format!("{head}replicas:\n  - name: hello\n    count: \"2\"\n"),
+            Some(5),
+        ),
+        (
+            "bare-patch",
+            format!("{head}patches:\n  - replicas.yaml\n"),
+            Some(4),
+        ),
+        (
+            "path-patch",
+            format!("{head}patches:\n  - path: replicas.yaml\n"),
+            None,
+        ),
+    ];
+    let patch =
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: hello\nspec:\n  replicas: 2\n";
+    let mut files: Vec<(String, String)> = Vec::new();
+    for (name, kustomization, _) in &cases {
+        files.push((format!("{name}/kustomization.yaml"), kustomization.clone()));
+        files.push((format!("{name}/deployment.yaml"), DEPLOYMENT.to_owned()));
+        if name.ends_with("-patch") {
+            files.push((format!("{name}/replicas.yaml"), patch.to_owned()));
+        }
+    }
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    let dir = repo_with(&[], &refs);
+    let (_, found) = findings(dir.path(), &[]);
+    for (name, _, line) in &cases {
+        let file = format!("{name}/kustomization.yaml");
+        let denied: Vec<u64> = found
+            .iter()
+            .filter(|(r, f, _)| r == "SOC-SCHEMA-006" && *f == file)
+            .map(|(_, _, l)| *l)
+            .collect();
+        assert_eq!(
+            denied,
+            line.iter().copied().collect::<Vec<_>>(),
+            "{name}: {found:?}"
+        );
+        if let Some(kubectl) = crate::support::tool("kubectl") {
+            let out = Command::new(kubectl)
+                .args(["kustomize", name])
+                .current_dir(dir.path())
+                .output()
+                .expect("kubectl kustomize");
+            assert_eq!(
+                out.status.success(),
+                line.is_none(),
+                "{name}: kustomize and socle disagree: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    // The patch a bare path names is partial: no schema or workload
+    // finding on it.
+    assert!(
+        !found.iter().any(|(_, f, _)| f.ends_with("replicas.yaml")),
+        "{found:?}"
+    );
+}
+
 /// Files no tool deploys are skipped with the reason when they do not
 /// parse (editor settings with comments, an Ansible Jinja template under a
 /// `.yaml` name); a file a kustomization lists, or one in a repository that
@@ -887,15 +1040,28 @@ fn what_nothing_deploys_is_skipped_when_it_does_not_parse() {
         &[],
         &[
             ("ansible/templates/users.yaml", jinja),
+            ("metal/roles/cilium/templates/pool.yaml", jinja),
             ("deployment.yaml", DEPLOYMENT),
         ],
     );
-    let (_, found) = findings(plain.path(), &[]);
+    let run = check(plain.path(), &["--format", "json"]);
+    let json: Value =
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout));
+    let parse: Vec<&str> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "SOC-PARSE-001")
+        .map(|f| f["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(parse, ["ansible/templates/users.yaml"], "{}", run.stdout);
+    // An Ansible role's templates are Jinja that Ansible renders, as a
+    // chart's are Go templates that Helm renders: skipped as templates.
+    let skipped = json["skipped"].to_string();
     assert!(
-        found
-            .iter()
-            .any(|(r, f, _)| r == "SOC-PARSE-001" && f == "ansible/templates/users.yaml"),
-        "{found:?}"
+        skipped.contains("metal/roles/cilium/templates/pool.yaml")
+            && skipped.contains("template, not YAML until rendered"),
+        "{skipped}"
     );
 }
 

@@ -183,7 +183,8 @@ impl Validators {
                     .or_default() += 1;
                 continue;
             };
-            for err in validator.iter_errors(&doc.value) {
+            let decoded = super::schema::as_decoded(&doc.value);
+            for err in validator.iter_errors(&decoded) {
                 out.findings
                     .push(super::schema::finding_of(doc, kind, &err));
             }

@@ -130,6 +130,15 @@ fn extension(path: &str) -> &str {
     name.rsplit_once('.').map(|(_, e)| e).unwrap_or("")
 }
 
+/// Whether `path` lies in an Ansible role's `templates/` folder
+/// (`roles/<role>/templates/...`): Ansible renders those files with Jinja
+/// before anything applies them, as Helm does a chart's templates.
+fn is_role_template(path: &str) -> bool {
+    let parts: Vec<&str> = path.split('/').collect();
+    (0..parts.len())
+        .any(|i| parts[i] == "roles" && i + 3 < parts.len() && parts[i + 2] == "templates")
+}
+
 /// Directories holding a Helm chart (a `Chart.yaml`).
 pub fn chart_dirs<'a>(paths: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
     paths
@@ -218,7 +227,11 @@ pub(crate) fn kustomization_entries(path: &str, bytes: &[u8]) -> Entries {
     let list = |field: &str| doc[field].as_array().into_iter().flatten();
     // `patchesStrategicMerge` lists files; `patches` and `patchesJson6902`
     // list objects whose `path` names one (or that hold the patch inline).
+    // A bare path under `patches` is kustomize 1's form, which kustomize now
+    // refuses (SOC-SCHEMA-006 says so): the file it names is still a patch,
+    // not a whole object to judge on its own.
     let patches: Vec<String> = list("patchesStrategicMerge")
+        .chain(list("patches").filter(|p| p.is_string()))
         .filter_map(Value::as_str)
         .chain(
             list("patches")
@@ -352,7 +365,8 @@ fn read_file(path: &str, bytes: &[u8], layout: &Layout, out: &mut Parsed) {
     };
     // A chart's template without template syntax is deployed as it is.
     let template = (TEMPLATE_EXTENSIONS.contains(&ext) && !listed)
-        || (is_chart_template(path, &layout.charts) && text.contains("{{"));
+        || (is_chart_template(path, &layout.charts) && text.contains("{{"))
+        || (!listed && is_role_template(path) && (text.contains("{{") || text.contains("{%")));
     if template {
         out.skipped
             .push((path.to_owned(), "template, not YAML until rendered".into()));
@@ -586,6 +600,30 @@ fn yaml_path(path: &str, chunk: &str, first_line: usize, out: &mut Parsed) -> Op
     }
 }
 
+/// Whether `text` may hold a local tag (`!name` where a node starts): a
+/// byte scan, so that only such texts pay for the parser's second pass.
+fn may_hold_local_tag(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.iter().enumerate().any(|(i, &c)| {
+        c == b'!'
+            && b.get(i + 1).is_some_and(u8::is_ascii_alphabetic)
+            && (i == 0 || matches!(b[i - 1], b' ' | b'\t' | b'\n' | b'[' | b'{' | b','))
+    })
+}
+
+/// A string the document tags locally (`api_key: !env_var SONARR_API_KEY`)
+/// is read as its tag and its text (`"!env_var SONARR_API_KEY"`): the
+/// application that reads the file builds the value from them (an
+/// environment variable, an entry of its secrets file), so the rules must
+/// not take the bare text for a literal, and can tell the tag.
+fn keep_local_tags(chunk: &str, value: &mut Value) {
+    for (pointer, tag) in crate::locate::locally_tagged(chunk) {
+        if let Some(Value::String(s)) = value.pointer_mut(&pointer) {
+            *s = format!("{tag} {s}");
+        }
+    }
+}
+
 /// One YAML document larger than this is not parsed: the API server refuses
 /// a request over 3 MiB, and judging one (a 10 MB mapping took 5 s and
 /// 560 MB) would cost more than the rest of a repository.
@@ -689,11 +727,14 @@ fn parse_yaml(path: &str, text: &str, out: &mut Parsed) {
             ));
             continue;
         }
-        let Some(value) = yaml_path(path, &chunk, first_line, out) else {
+        let Some(mut value) = yaml_path(path, &chunk, first_line, out) else {
             continue;
         };
         if value.is_null() {
             continue;
+        }
+        if may_hold_local_tag(&chunk) {
+            keep_local_tags(&chunk, &mut value);
         }
         let content_line = content_line(&chunk, first_line);
         out.documents.push(Document {
@@ -711,6 +752,33 @@ fn parse_yaml(path: &str, text: &str, out: &mut Parsed) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn role_templates_are_those_of_a_role() {
+        assert!(is_role_template("roles/cilium/templates/pool.yaml"));
+        assert!(is_role_template(
+            "metal/roles/k3s/templates/sub/config.yaml"
+        ));
+        assert!(!is_role_template("ansible/templates/users.yaml"));
+        assert!(!is_role_template("roles/cilium/templates"));
+        assert!(!is_role_template("roles/templates/x.yaml"));
+    }
+
+    #[test]
+    fn local_tags_stay_with_their_strings() {
+        let mut out = Parsed::default();
+        parse_yaml(
+            "c.yml",
+            "a: !env_var KEY\nb: [!secret pw, plain]\nc: !!str 5\nd: \"!quoted x\"\n",
+            &mut out,
+        );
+        let v = &out.documents[0].value;
+        assert_eq!(v["a"], "!env_var KEY");
+        assert_eq!(v["b"][0], "!secret pw");
+        assert_eq!(v["b"][1], "plain");
+        assert_eq!(v["c"], "5");
+        assert!(!may_hold_local_tag("a: hello!world\n# wow!\n"));
+    }
 
     #[test]
     fn documents_keep_their_lines() {

@@ -301,6 +301,10 @@ pub fn validate(docs: &[Document], target: (u32, u32)) -> Vec<Finding> {
     let mut validators: HashMap<(String, String), Option<jsonschema::Validator>> = HashMap::new();
     let mut out = Vec::new();
     for doc in docs.iter().filter(|d| !d.partial) {
+        if super::parse::is_kustomization(&doc.path) {
+            out.extend(kustomization(doc));
+            continue;
+        }
         let (Some(api), Some(kind)) = (
             doc.value.get("apiVersion").and_then(Value::as_str),
             doc.value.get("kind").and_then(Value::as_str),
@@ -322,11 +326,79 @@ pub fn validate(docs: &[Document], target: (u32, u32)) -> Vec<Finding> {
                 schema.and_then(|s| jsonschema::validator_for(&s).ok())
             });
         let Some(validator) = validator else { continue };
-        for err in validator.iter_errors(&doc.value) {
+        let decoded = as_decoded(&doc.value);
+        for err in validator.iter_errors(&decoded) {
             out.push(finding_of(doc, kind, &err));
         }
     }
     out
+}
+
+/// A kustomization that kustomize refuses to decode (an unknown field, a
+/// value of the wrong type: `newTag: 1.20` is a number, `patches:` listing
+/// bare paths as kustomize 1 did) fails the build of every overlay that
+/// includes it, and ArgoCD syncs none of them: SOC-SCHEMA-006 at the field.
+fn kustomization(doc: &Document) -> Vec<Finding> {
+    static VALIDATOR: OnceLock<Option<jsonschema::Validator>> = OnceLock::new();
+    let validator = VALIDATOR.get_or_init(|| {
+        crate::source::Tree::embedded_policy_file("kustomization.json")
+            .and_then(|bytes| serde_json::from_slice::<Value>(bytes).ok())
+            .and_then(|schema| jsonschema::validator_for(&schema).ok())
+    });
+    let Some(validator) = validator else {
+        return Vec::new();
+    };
+    let decoded = as_decoded(&doc.value);
+    validator
+        .iter_errors(&decoded)
+        .map(|err| {
+            let mut f = finding_of(doc, "Kustomization", &err);
+            f.rule = "SOC-SCHEMA-006".to_owned();
+            f.message = format!("{}; kustomize refuses the kustomization", f.message);
+            f
+        })
+        .collect()
+}
+
+/// The document as the API server decodes it: a field set to `null`
+/// (`creationTimestamp: null` from `kubectl create --dry-run -o yaml`, an
+/// `annotations:` key left empty) is the field unset, in a built-in kind's
+/// Go type as in a custom resource (whose non-nullable nulls are pruned
+/// before validation), so it is validated as absent: a required field set
+/// to `null` is still missing. Nulls inside lists are kept: the server
+/// decodes them as empty elements, which its validation refuses.
+pub(crate) fn as_decoded(v: &Value) -> std::borrow::Cow<'_, Value> {
+    fn has_null_field(v: &Value, depth: usize) -> bool {
+        match v {
+            Value::Object(m) => m
+                .values()
+                .any(|x| x.is_null() || (depth < MAX_DEPTH && has_null_field(x, depth + 1))),
+            Value::Array(a) => depth < MAX_DEPTH && a.iter().any(|x| has_null_field(x, depth + 1)),
+            _ => false,
+        }
+    }
+    fn strip(v: &mut Value, depth: usize) {
+        match v {
+            Value::Object(m) => {
+                m.retain(|_, x| !x.is_null());
+                if depth < MAX_DEPTH {
+                    m.values_mut().for_each(|x| strip(x, depth + 1));
+                }
+            }
+            Value::Array(a) if depth < MAX_DEPTH => a.iter_mut().for_each(|x| strip(x, depth + 1)),
+            _ => {}
+        }
+    }
+    // The parser refuses deeper documents; the bound keeps the walk's stack
+    // bounded whatever reaches it.
+    const MAX_DEPTH: usize = 256;
+    if has_null_field(v, 0) {
+        let mut owned = v.clone();
+        strip(&mut owned, 0);
+        std::borrow::Cow::Owned(owned)
+    } else {
+        std::borrow::Cow::Borrowed(v)
+    }
 }
 
 /// Whether [`validate`] has a schema for the kind (a core kind socle
