@@ -252,6 +252,68 @@ fn render_checks_what_overlays_produce() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs `kustomize` or `kubectl`"));
 }
 
+/// An overlay kustomize cannot build is a denial on its kustomization,
+/// with kustomize's reason in paths of the repository; the other overlays
+/// are still built and judged, rather than the whole check stopping.
+#[test]
+fn render_denies_an_overlay_kustomize_cannot_build_and_goes_on() {
+    let Some(_kubectl) = tool("kubectl") else {
+        return;
+    };
+    let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n        - name: web\n          image: registry.example/web:1.0\n";
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in [
+        (
+            "good/kustomization.yaml",
+            "resources:\n  - deployment.yaml\nimages:\n  - name: registry.example/web\n    newTag: latest\n",
+        ),
+        ("good/deployment.yaml", deployment),
+        ("broken/kustomization.yaml", "resources:\n  - ../missing\n"),
+    ] {
+        let path = dir.path().join(path);
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(path, text).unwrap();
+    }
+    let out = Command::new(assert_cmd::cargo::cargo_bin("socle"))
+        .arg("check")
+        .arg(dir.path())
+        .args(["--render", "--format", "json"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let findings = json["findings"].as_array().unwrap();
+    let unbuilt: Vec<&serde_json::Value> = findings
+        .iter()
+        .filter(|f| f["rule"] == "SOC-RENDER-002")
+        .collect();
+    assert_eq!(unbuilt.len(), 1, "{stdout}");
+    assert_eq!(unbuilt[0]["file"], "broken/kustomization.yaml");
+    let message = unbuilt[0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("kustomize cannot build overlay broken: ")
+            && message.contains("missing"),
+        "{message}"
+    );
+    let root = fs_err::canonicalize(dir.path()).unwrap();
+    assert!(!stdout.contains(&root.display().to_string()), "{stdout}");
+    // What only the built overlay shows: its image, un-pinned by images:.
+    assert!(
+        findings.iter().any(|f| f["rule"] == "SOC-K8S-002"
+            && f["message"]
+                .as_str()
+                .unwrap()
+                .contains("[good] container \"web\" uses image \"registry.example/web:latest\"")),
+        "{stdout}"
+    );
+}
+
 /// The CI files socle ships and generates validate against the vendored
 /// GitHub and GitLab schemas of check-jsonschema.
 #[test]

@@ -15,12 +15,21 @@ use super::parse::Document;
 /// A kustomize overlay `--render` refuses to build.
 const RULE: &str = "SOC-RENDER-001";
 
+/// A kustomize overlay kustomize cannot build.
+const UNBUILT: &str = "SOC-RENDER-002";
+
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
     #[error("--render needs `kustomize` or `kubectl` on PATH to build the overlays; install one or drop --render")]
     NoTool,
-    #[error("building overlay {overlay} failed:\n{message}")]
-    Build { overlay: String, message: String },
+    #[error("running kustomize on overlay {overlay} failed: {message}")]
+    Run { overlay: String, message: String },
+}
+
+/// Why kustomize could not build an overlay, or could not be run.
+enum Failure {
+    Tool(RenderError),
+    Build(String),
 }
 
 /// The kustomization roots: every folder with a kustomization that no
@@ -50,7 +59,7 @@ fn on_path(name: &str) -> bool {
         .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(name).is_file()))
 }
 
-fn build(root: &Path, overlay: &str) -> Result<String, RenderError> {
+fn build(root: &Path, overlay: &str) -> Result<String, Failure> {
     let dir = root.join(overlay);
     let mut cmd = if on_path("kustomize") {
         let mut c = Command::new("kustomize");
@@ -61,19 +70,77 @@ fn build(root: &Path, overlay: &str) -> Result<String, RenderError> {
         c.arg("kustomize").arg(&dir);
         c
     } else {
-        return Err(RenderError::NoTool);
+        return Err(Failure::Tool(RenderError::NoTool));
     };
-    let out = cmd.output().map_err(|e| RenderError::Build {
-        overlay: overlay.to_owned(),
-        message: e.to_string(),
+    let out = cmd.output().map_err(|e| {
+        Failure::Tool(RenderError::Run {
+            overlay: overlay.to_owned(),
+            message: e.to_string(),
+        })
     })?;
     if !out.status.success() {
-        return Err(RenderError::Build {
-            overlay: overlay.to_owned(),
-            message: String::from_utf8_lossy(&out.stderr).into_owned(),
-        });
+        // Paths relative to the repository, as every other message: the
+        // report does not depend on where the checkout lies.
+        let absolute = fs_err::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+        let mut stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        if absolute.is_absolute() {
+            let absolute = absolute.display().to_string();
+            stderr = stderr
+                .replace(&format!("{absolute}/"), "")
+                .replace(&absolute, ".");
+        }
+        return Err(Failure::Build(kustomize_error(&stderr)));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// kustomize's error, as a one-paragraph message: its deprecation
+/// warnings dropped, kubectl's log prefix (`E1205 10:00:00 run.go:72]
+/// "command failed" err=`) taken off, bounded to 600 characters.
+fn kustomize_error(stderr: &str) -> String {
+    const LOGGED: &str = "\"command failed\" err=";
+    let mut text = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("# Warning:"))
+        .map(|l| match l.find(LOGGED) {
+            // klog writes `err="…"` Go-quoted on one line, or `err=<` and
+            // the message on the lines up to `>`.
+            Some(i) => {
+                let err = &l[i + LOGGED.len()..];
+                match err.strip_prefix('"').and_then(|e| e.strip_suffix('"')) {
+                    Some(quoted) => quoted.replace("\\\"", "\"").replace("\\\\", "\\"),
+                    None => err.trim_start_matches('<').to_owned(),
+                }
+            }
+            None => l.strip_prefix("Error: ").unwrap_or(l).to_owned(),
+        })
+        .filter(|l| !l.is_empty() && l != ">")
+        .collect::<Vec<_>>()
+        .join(" ");
+    if text.chars().count() > 600 {
+        text = text.chars().take(600).collect::<String>() + "…";
+    }
+    if text.is_empty() {
+        "kustomize failed and said nothing".to_owned()
+    } else {
+        text
+    }
+}
+
+/// The kustomization file of `overlay`, as the repository names it.
+fn kustomization_of(files: &[(String, Vec<u8>)], overlay: &str) -> String {
+    super::parse::KUSTOMIZATION_NAMES
+        .iter()
+        .map(|name| {
+            if overlay.is_empty() {
+                (*name).to_owned()
+            } else {
+                format!("{overlay}/{name}")
+            }
+        })
+        .find(|path| files.iter().any(|(p, _)| p == path))
+        .unwrap_or_else(|| format!("{overlay}/kustomization.yaml"))
 }
 
 /// What `--render` produced: the documents of every overlay it built, each
@@ -222,13 +289,32 @@ pub fn render_all(root: &Path, files: &[(String, Vec<u8>)]) -> Result<Rendered, 
             }
             continue;
         }
-        let text = build(root, &overlay)?;
+        // An overlay kustomize cannot build is a denial on its
+        // kustomization (ArgoCD could not sync it either); the other
+        // overlays are still built and judged.
+        let built = match build(root, &overlay) {
+            Ok(text) => crate::yaml::from_multiple_merged::<Value>(&text)
+                .map_err(|e| format!("its output does not parse: {}", crate::yaml::describe(&e))),
+            Err(Failure::Tool(e)) => return Err(e),
+            Err(Failure::Build(why)) => Err(why),
+        };
+        let values = match built {
+            Ok(values) => values,
+            Err(why) => {
+                out.refused.push(Finding::new(
+                    UNBUILT,
+                    Severity::Deny,
+                    &kustomization_of(files, &overlay),
+                    None,
+                    format!(
+                        "kustomize cannot build overlay {}: {why}",
+                        display(&overlay)
+                    ),
+                ));
+                continue;
+            }
+        };
         let mut docs = Vec::new();
-        let values: Vec<Value> =
-            crate::yaml::from_multiple_merged(&text).map_err(|e| RenderError::Build {
-                overlay: overlay.clone(),
-                message: crate::yaml::describe(&e),
-            })?;
         for value in values {
             if !value.is_null() {
                 docs.push(Document::rendered(&format!("{overlay} (rendered)"), value));
@@ -237,6 +323,15 @@ pub fn render_all(root: &Path, files: &[(String, Vec<u8>)]) -> Result<Rendered, 
         out.overlays.push((overlay, docs));
     }
     Ok(out)
+}
+
+/// An overlay as the messages name it (`.` for the repository's root).
+fn display(overlay: &str) -> &str {
+    if overlay.is_empty() {
+        "."
+    } else {
+        overlay
+    }
 }
 
 fn kind_and_name(v: &Value) -> Option<(&str, &str)> {
@@ -345,6 +440,21 @@ mod tests {
         list.iter()
             .map(|(p, t)| (p.to_string(), t.as_bytes().to_vec()))
             .collect()
+    }
+
+    #[test]
+    fn kustomize_errors_read_as_one_message() {
+        let kubectl = "# Warning: 'bases' is deprecated. Please use 'resources' instead.\nE1205 15:02:53.983553    6103 run.go:72] \"command failed\" err=\"invalid Kustomization: json: unknown field \\\"namePrefx\\\"\"\n";
+        assert_eq!(
+            kustomize_error(kubectl),
+            "invalid Kustomization: json: unknown field \"namePrefx\""
+        );
+        assert_eq!(
+            kustomize_error("Error: accumulating resources: x\n"),
+            "accumulating resources: x"
+        );
+        assert_eq!(kustomize_error(""), "kustomize failed and said nothing");
+        assert!(kustomize_error(&"y".repeat(2000)).chars().count() <= 601);
     }
 
     #[test]
