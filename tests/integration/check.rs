@@ -903,7 +903,7 @@ fn a_locally_tagged_value_is_not_a_literal_credential() {
 #[test]
 fn a_kustomization_is_denied_when_kustomize_refuses_it() {
     let head = "resources:\n  - deployment.yaml\n";
-    let cases: [(&str, String, Option<u64>); 9] = [
+    let cases: [(&str, String, Option<u64>); 10] = [
         ("valid", format!("{head}namePrefix: a-\n"), None),
         ("typo", format!("{head}namePrefx: a-\n"), Some(3)),
         (
@@ -924,6 +924,11 @@ fn a_kustomization_is_denied_when_kustomize_refuses_it() {
         (
             "label-null",
             format!("{head}commonLabels:\n  team: null\n"),
+            None,
+        ),
+        (
+            "behavior-add",
+            format!("{head}configMapGenerator:\n  - name: settings\n    behavior: add\n    literals: [mode=debug]\n"),
             None,
         ),
         (
@@ -990,6 +995,117 @@ fn a_kustomization_is_denied_when_kustomize_refuses_it() {
         !found.iter().any(|(_, f, _)| f.ends_with("replicas.yaml")),
         "{found:?}"
     );
+}
+
+/// A file in a kustomization's folder that no kustomization lists is never
+/// built by kustomize (it builds the folder from its list): an operator
+/// scaffold's optional patch, left out of the list, is not judged as a
+/// Deployment. A whole object left out is judged (skaffold's `rawYaml` or
+/// a script may apply it), and a credential in such a file is reported:
+/// git holds it.
+#[test]
+fn what_a_kustomization_leaves_out_of_its_list_is_not_judged_whole() {
+    let patch = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: hello\nspec:\n  template:\n    spec:\n      containers:\n        - name: kube-rbac-proxy\n          image: quay.io/brancz/kube-rbac-proxy:latest\n";
+    let secret =
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: hunter2\n";
+    let dir = repo_with(
+        &[],
+        &[
+            ("config/default/kustomization.yaml", "resources:\n  - deployment.yaml\n# patches:\n#   - path: manager_auth_proxy_patch.yaml\n"),
+            ("config/default/deployment.yaml", DEPLOYMENT),
+            ("config/default/manager_auth_proxy_patch.yaml", patch),
+            ("config/default/old-secret.yaml", secret),
+            ("config/default/loadgenerator.yaml", DEPLOYMENT),
+            ("loose/deployment.yaml", patch),
+        ],
+    );
+    let (_, found) = findings(dir.path(), &[]);
+    let on = |file: &str| -> Vec<&str> {
+        found
+            .iter()
+            .filter(|(_, f, _)| f == file)
+            .map(|(r, _, _)| r.as_str())
+            .collect()
+    };
+    assert!(
+        on("config/default/manager_auth_proxy_patch.yaml").is_empty(),
+        "{found:?}"
+    );
+    assert_eq!(
+        on("config/default/old-secret.yaml"),
+        ["SOC-SEC-001"],
+        "{found:?}"
+    );
+    assert_eq!(
+        on("config/default/loadgenerator.yaml"),
+        on("config/default/deployment.yaml"),
+        "{found:?}"
+    );
+    assert!(
+        !on("config/default/loadgenerator.yaml").is_empty(),
+        "{found:?}"
+    );
+    // Outside any kustomization's folder the same file is judged whole.
+    assert!(
+        on("loose/deployment.yaml").contains(&"SOC-SCHEMA-001"),
+        "{found:?}"
+    );
+}
+
+/// A base Deployment with no `spec.selector` is whole once built when the
+/// kustomizations on its way set commonLabels (kustomize creates the
+/// selector from them, as `kubectl kustomize` shows); a root that does not
+/// leaves it missing, and the finding names that root.
+#[test]
+fn a_selector_commonlabels_create_is_not_missing() {
+    let bare = DEPLOYMENT.replace("  selector:\n    matchLabels:\n      tier: web\n", "");
+    let labelled = "resources:\n  - deployment.yaml\ncommonLabels:\n  app: hello\n";
+    let dir = repo_with(
+        &[],
+        &[
+            ("labelled/kustomization.yaml", labelled),
+            ("labelled/deployment.yaml", &bare),
+            (
+                "shared/base/kustomization.yaml",
+                "resources:\n  - deployment.yaml\n",
+            ),
+            ("shared/base/deployment.yaml", &bare),
+            (
+                "shared/dev/kustomization.yaml",
+                "resources:\n  - ../base\ncommonLabels:\n  app: hello\n",
+            ),
+            (
+                "shared/prod/kustomization.yaml",
+                "resources:\n  - ../base\nnamePrefix: prod-\n",
+            ),
+        ],
+    );
+    let (_, found) = findings(dir.path(), &[]);
+    let missing: Vec<&str> = found
+        .iter()
+        .filter(|(r, _, _)| r == "SOC-SCHEMA-001")
+        .map(|(_, f, _)| f.as_str())
+        .collect();
+    assert_eq!(missing, ["shared/base/deployment.yaml"], "{found:?}");
+    let run = check(dir.path(), &[]);
+    assert!(
+        run.stdout.contains(
+            "kustomize leaves it missing in shared/prod (the other roots' commonLabels create it)"
+        ),
+        "{}",
+        run.stdout
+    );
+    if let Some(kubectl) = crate::support::tool("kubectl") {
+        let built = crate::support::kustomize_build(&kubectl, dir.path(), "labelled");
+        assert_eq!(
+            built[0]["spec"]["selector"]["matchLabels"]["app"], "hello",
+            "{built:?}"
+        );
+        assert_eq!(
+            built[0]["spec"]["template"]["metadata"]["labels"]["app"], "hello",
+            "{built:?}"
+        );
+    }
 }
 
 /// Files no tool deploys are skipped with the reason when they do not

@@ -413,8 +413,12 @@ impl Embedded {
         let mut out = Vec::with_capacity(docs.len() * 2 + texts.len());
         for doc in docs {
             // Kubernetes rules only concern the kinds they judge; values
-            // files and other documents get the secrets rules alone.
-            if doc.is_object() && !doc.partial && self.judged_kinds.contains(doc.kind()) {
+            // files and other documents get the secrets rules alone. A part
+            // of an object (a patch, a file no kustomization lists) is not
+            // judged as a whole one, except a Secret: its data is in git
+            // whatever applies it.
+            let whole = !doc.partial || doc.kind() == "Secret";
+            if doc.is_object() && whole && self.judged_kinds.contains(doc.kind()) {
                 out.push(("data.socle.document.result", Cow::Borrowed(&doc.value)));
             } else {
                 out.push((NONE, Cow::Owned(Value::Null)));

@@ -8,7 +8,9 @@
 //! every root that emits it (a kustomization no other one includes, or the
 //! folder an Application or Flux Kustomization applies): gone when every
 //! root pins the image, kept and naming the roots that leave it unpinned
-//! otherwise. A document no kustomization emits keeps its finding.
+//! otherwise. A document no kustomization emits keeps its finding. A
+//! workload's missing `spec.selector` is settled the same way against the
+//! roots' `commonLabels`, which create it.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -20,14 +22,17 @@ use super::system::kustomize::{self, transform_image, ImageRule};
 
 const RULE: &str = "SOC-K8S-002";
 
+/// The schema rule, whose missing workload selectors kustomize may create.
+const SCHEMA_RULE: &str = "SOC-SCHEMA-001";
+
 /// A document by its file and first line.
 type DocKey = (String, usize);
 
 /// What kustomize does to the images of each document it emits.
 #[derive(Default)]
 pub(crate) struct Kustomized {
-    /// (file, document line) → (root, the `images:` rules on its way).
-    emitted: HashMap<DocKey, Vec<(String, Vec<ImageRule>)>>,
+    /// (file, document line) → each root that emits it.
+    emitted: HashMap<DocKey, Vec<Through>>,
     /// (file, document line) → the lines of its container images.
     images: HashMap<DocKey, Vec<(usize, String)>>,
     /// Folders applied whole without a kustomization: their files reach
@@ -38,6 +43,21 @@ pub(crate) struct Kustomized {
     floated: Vec<Finding>,
 }
 
+/// One root's build of a document: what the kustomizations on its way do
+/// to it.
+struct Through {
+    root: String,
+    /// The `images:` rules, innermost first.
+    images: Vec<ImageRule>,
+    /// Whether one sets labels on selectors (see
+    /// [`kustomize::sets_selector_labels`]).
+    selects: bool,
+}
+
+/// The workload kinds whose `spec.selector.matchLabels` kustomize's
+/// commonLabels create where it is missing.
+const SELECTED: [&str; 4] = ["Deployment", "ReplicaSet", "DaemonSet", "StatefulSet"];
+
 impl Kustomized {
     /// Nothing to settle unless some kustomization rewrites images.
     pub(crate) fn of(
@@ -45,9 +65,10 @@ impl Kustomized {
         documents: &[&Document],
         layout: &Layout,
     ) -> Self {
-        let rewrites = documents
-            .iter()
-            .any(|d| is_kustomization(&d.path) && d.value.get("images").is_some());
+        let rewrites = documents.iter().any(|d| {
+            is_kustomization(&d.path)
+                && (d.value.get("images").is_some() || kustomize::sets_selector_labels(&d.value))
+        });
         if !rewrites {
             return Self::default();
         }
@@ -96,10 +117,11 @@ impl Kustomized {
                 out.images
                     .entry(key.clone())
                     .or_insert_with(|| container_images(doc));
-                out.emitted
-                    .entry(key)
-                    .or_default()
-                    .push((root.clone(), o.images));
+                out.emitted.entry(key).or_default().push(Through {
+                    root: root.clone(),
+                    images: o.images,
+                    selects: o.selects,
+                });
             }
         }
         // The other way round: a pinned image an overlay sets to `latest`
@@ -111,8 +133,8 @@ impl Kustomized {
                     continue;
                 }
                 let mut floated: BTreeSet<(String, String)> = BTreeSet::new();
-                for (root, rules) in roots {
-                    let built = transform_image(image, rules);
+                for Through { root, images, .. } in roots {
+                    let built = transform_image(image, images);
                     if !pinned(&built) {
                         floated.insert((
                             if root.is_empty() {
@@ -157,18 +179,16 @@ impl Kustomized {
         }
 
         findings.retain_mut(|f| {
-            if f.rule != RULE || self.applied_raw(&f.file) {
+            if self.applied_raw(&f.file) {
                 return true;
             }
-            let Some(line) = f.line else { return true };
-            // The document holding the finding: the last one starting at
-            // or before its line.
-            let Some((key, roots)) = self
-                .emitted
-                .iter()
-                .filter(|((file, start), _)| *file == f.file && *start <= line)
-                .max_by_key(|((_, start), _)| *start)
-            else {
+            if f.rule == SCHEMA_RULE {
+                return self.keeps_missing_selector(f);
+            }
+            if f.rule != RULE {
+                return true;
+            }
+            let (Some(line), Some((key, roots))) = (f.line, self.document_of(f)) else {
                 return true;
             };
             let Some(image) = self
@@ -181,8 +201,8 @@ impl Kustomized {
             };
             let unpinned: Vec<&str> = roots
                 .iter()
-                .filter(|(_, rules)| !pinned(&transform_image(image, rules)))
-                .map(|(root, _)| root.as_str())
+                .filter(|t| !pinned(&transform_image(image, &t.images)))
+                .map(|t| t.root.as_str())
                 .collect();
             if unpinned.is_empty() {
                 return false;
@@ -201,6 +221,55 @@ impl Kustomized {
             true
         });
         findings.extend(self.floated.iter().cloned());
+    }
+
+    /// The document holding finding `f`, and the roots that emit it: the
+    /// last document starting at or before its line.
+    fn document_of(&self, f: &Finding) -> Option<(&DocKey, &Vec<Through>)> {
+        let line = f.line?;
+        self.emitted
+            .iter()
+            .filter(|((file, start), _)| *file == f.file && *start <= line)
+            .max_by_key(|((_, start), _)| *start)
+    }
+
+    /// A workload missing `spec.selector` in its file is whole once built
+    /// when every root that emits it passes a kustomization setting labels
+    /// on selectors: kustomize creates `matchLabels` from those labels (and
+    /// puts them on the pod template too). Kept, naming the roots that
+    /// leave it missing, when some do not.
+    fn keeps_missing_selector(&self, f: &mut Finding) -> bool {
+        let missing = SELECTED
+            .iter()
+            .any(|kind| f.message == format!("{kind} spec: \"selector\" is a required property"));
+        if !missing {
+            return true;
+        }
+        let Some((_, roots)) = self.document_of(f) else {
+            return true;
+        };
+        let left: Vec<&str> = roots
+            .iter()
+            .filter(|t| !t.selects)
+            .map(|t| {
+                if t.root.is_empty() {
+                    "."
+                } else {
+                    t.root.as_str()
+                }
+            })
+            .collect();
+        if left.is_empty() {
+            return false;
+        }
+        if left.len() < roots.len() {
+            f.message = format!(
+                "{}; kustomize leaves it missing in {} (the other roots' commonLabels create it)",
+                f.message,
+                left.join(", ")
+            );
+        }
+        true
     }
 
     fn applied_raw(&self, path: &str) -> bool {

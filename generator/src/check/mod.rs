@@ -537,6 +537,9 @@ impl Checker {
                 if layout.patches.contains(path) {
                     return (path.clone(), format!("{id}+patch"));
                 }
+                if layout.stray.contains(path) {
+                    return (path.clone(), format!("{id}+stray"));
+                }
                 if layout.listed.contains(path) {
                     return (path.clone(), format!("{id}+listed"));
                 }

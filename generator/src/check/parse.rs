@@ -160,14 +160,24 @@ pub struct Layout {
     pub listed: BTreeSet<String>,
     /// Files a kustomization lists as patches (also in `listed`).
     pub patches: BTreeSet<String>,
+    /// Files in a kustomization's folder that no kustomization lists (in a
+    /// repository socle did not write): kustomize builds a folder from its
+    /// list, so kustomize never deploys them. Operator scaffolds keep their
+    /// optional patches so, commented out of the list
+    /// (`manager_auth_proxy_patch.yaml`): such a document that is not a
+    /// whole object is judged like a patch (the secrets rules still read
+    /// it).
+    pub stray: BTreeSet<String>,
 }
 
 /// What one kustomization lists: files it reads as YAML, and among them
-/// the patches.
+/// the patches; `readable` when the kustomization could be read (what an
+/// unreadable one lists is not known).
 #[derive(Clone, Debug, Default)]
 pub struct Entries {
     pub listed: Vec<String>,
     pub patches: Vec<String>,
+    pub readable: bool,
 }
 
 impl Layout {
@@ -183,19 +193,51 @@ impl Layout {
     ) -> Self {
         let mut listed = BTreeSet::new();
         let mut patches = BTreeSet::new();
+        let mut read: BTreeSet<&str> = BTreeSet::new();
+        let mut unread: BTreeSet<&str> = BTreeSet::new();
         for (i, (path, bytes)) in files.iter().enumerate() {
             if is_kustomization(path) {
                 let found = entries(i, path, bytes);
+                let dir = folder(path);
+                if found.readable {
+                    read.insert(dir);
+                } else {
+                    unread.insert(dir);
+                }
                 listed.extend(found.listed);
                 patches.extend(found.patches);
             }
         }
+        // A repository socle wrote deploys all it holds (see `deployed`).
+        let socle_made = files.iter().any(|(p, _)| p == crate::lock::PATH);
+        let stray = if socle_made {
+            BTreeSet::new()
+        } else {
+            files
+                .iter()
+                .map(|(p, _)| p)
+                .filter(|p| {
+                    let dir = folder(p);
+                    read.contains(dir)
+                        && !unread.contains(dir)
+                        && !is_kustomization(p)
+                        && !listed.contains(*p)
+                })
+                .cloned()
+                .collect()
+        };
         Self {
             charts: chart_dirs(files.iter().map(|(p, _)| p.as_str())),
             patches,
             listed,
+            stray,
         }
     }
+}
+
+/// The folder of a repository path ("" at the root).
+fn folder(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(dir, _)| dir)
 }
 
 /// The names kustomize reads a kustomization from, in its order.
@@ -247,7 +289,11 @@ pub(crate) fn kustomization_entries(path: &str, bytes: &[u8]) -> Entries {
         .map(join)
         .collect();
     listed.extend(patches.iter().cloned());
-    Entries { listed, patches }
+    Entries {
+        listed,
+        patches,
+        readable: true,
+    }
 }
 
 fn is_chart_template(path: &str, charts: &BTreeSet<String>) -> bool {
@@ -324,8 +370,15 @@ pub fn parse_file(path: &str, bytes: &[u8], layout: &Layout, out: &mut Parsed) {
     let start = out.documents.len();
     read_file(path, bytes, layout, out);
     let patch_file = layout.patches.contains(path);
+    let stray = layout.stray.contains(path);
     for d in &mut out.documents[start..] {
-        d.partial = patch_file || d.value.get("$patch").is_some();
+        // A document of a file no kustomization lists is a part (a patch
+        // left out of the list) when it is not a whole object; a whole one
+        // may still be applied by something else (skaffold's `rawYaml`, a
+        // script), so it is judged.
+        d.partial = patch_file
+            || d.value.get("$patch").is_some()
+            || (stray && super::schema::misses_required(&d.value));
     }
 }
 
@@ -752,6 +805,35 @@ fn parse_yaml(path: &str, text: &str, out: &mut Parsed) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stray_files_are_those_a_readable_kustomization_leaves_out() {
+        let files = |extra: &[(&str, &str)]| -> Vec<(String, Vec<u8>)> {
+            [
+                ("a/kustomization.yaml", "resources: [d.yaml]\n"),
+                ("a/d.yaml", "kind: ConfigMap\n"),
+                ("a/patch.yaml", "kind: Deployment\n"),
+                ("b/kustomization.yaml", "resources: [\n"),
+                ("b/x.yaml", "kind: ConfigMap\n"),
+                ("c/y.yaml", "kind: ConfigMap\n"),
+            ]
+            .iter()
+            .chain(extra)
+            .map(|(p, t)| ((*p).to_owned(), t.as_bytes().to_vec()))
+            .collect()
+        };
+        let layout = Layout::of(&files(&[]));
+        assert_eq!(
+            layout.stray.iter().collect::<Vec<_>>(),
+            ["a/patch.yaml"],
+            "an unreadable kustomization's folder and a folder without one keep their files whole"
+        );
+        let made = Layout::of(&files(&[(crate::lock::PATH, "")]));
+        assert!(
+            made.stray.is_empty(),
+            "socle's own repositories deploy all they hold"
+        );
+    }
 
     #[test]
     fn role_templates_are_those_of_a_role() {

@@ -401,6 +401,51 @@ pub(crate) fn as_decoded(v: &Value) -> std::borrow::Cow<'_, Value> {
     }
 }
 
+/// Whether `doc` is part of an object rather than a whole one: its kind's
+/// schema says a required field is missing (a strategic-merge patch names
+/// only what it changes). Unknown kinds are taken as whole. Validators are
+/// compiled once per kind and process; the parsing threads share them.
+pub(crate) fn misses_required(doc: &Value) -> bool {
+    type Compiled = HashMap<String, Option<std::sync::Arc<jsonschema::Validator>>>;
+    static VALIDATORS: OnceLock<std::sync::Mutex<Compiled>> = OnceLock::new();
+    let (Some(api), Some(kind)) = (
+        doc.get("apiVersion").and_then(Value::as_str),
+        doc.get("kind").and_then(Value::as_str),
+    ) else {
+        return false;
+    };
+    let validator = {
+        let mut compiled = VALIDATORS
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        compiled
+            .entry(format!("{api}/{kind}"))
+            .or_insert_with(|| {
+                let schema = if api == "argoproj.io/v1alpha1" {
+                    super::argocd::schema_for(kind)
+                } else {
+                    schema_for(api, kind)
+                };
+                schema
+                    .and_then(|s| jsonschema::validator_for(&s).ok())
+                    .map(std::sync::Arc::new)
+            })
+            .clone()
+    };
+    let Some(validator) = validator else {
+        return false;
+    };
+    let decoded = as_decoded(doc);
+    let mut errors = validator.iter_errors(&decoded);
+    errors.any(|e| {
+        matches!(
+            e.kind(),
+            jsonschema::error::ValidationErrorKind::Required { .. }
+        )
+    })
+}
+
 /// Whether [`validate`] has a schema for the kind (a core kind socle
 /// knows, or an Argo CD kind).
 pub(crate) fn knows(api_version: &str, kind: &str) -> bool {

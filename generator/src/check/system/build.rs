@@ -131,6 +131,7 @@ fn without_documents<'a>(m: &AppModel<'a>) -> (AppModel<'static>, Vec<bool>) {
                 generated: e.generated.clone(),
                 patched: e.patched.clone(),
                 images: e.images.clone(),
+                selects: e.selects,
             })
             .collect();
     ((emitted, m.1.clone(), m.2.clone(), m.3.clone()), documented)
@@ -275,6 +276,7 @@ impl<'a> Repository<'a> {
                 generated: e.generated.clone(),
                 patched: e.patched.clone(),
                 images: e.images.clone(),
+                selects: e.selects,
             });
         }
         Some((

@@ -192,6 +192,10 @@ pub(crate) struct Emitted<'a> {
     /// The `images:` entries of the kustomizations it passed through, the
     /// innermost first (the order kustomize applies them in).
     pub(crate) images: Vec<ImageRule>,
+    /// Whether a kustomization it passed through sets labels on selectors
+    /// (`commonLabels`, or `labels` with `includeSelectors: true`), which
+    /// creates a workload's `spec.selector.matchLabels` where it has none.
+    pub(crate) selects: bool,
 }
 
 /// One `images:` entry of a kustomization.
@@ -444,6 +448,7 @@ fn build_into<'a>(files: &Files<'a>, dir: &str, depth: usize, out: &mut Build<'a
                         generated: Some(value),
                         patched: None,
                         images: Vec::new(),
+                        selects: false,
                     });
                 }
                 Err(message) => gaps.push(Gap {
@@ -527,6 +532,11 @@ fn build_into<'a>(files: &Files<'a>, dir: &str, depth: usize, out: &mut Build<'a
             o.images.extend(images.iter().cloned());
         }
     }
+    if sets_selector_labels(k) {
+        for o in &mut objects {
+            o.selects = true;
+        }
+    }
     let prefix = k["namePrefix"].as_str().unwrap_or("");
     let suffix = k["nameSuffix"].as_str().unwrap_or("");
     if !prefix.is_empty() || !suffix.is_empty() {
@@ -565,7 +575,22 @@ fn emitted<'a>(d: &'a Document, v: &Value) -> Emitted<'a> {
         generated: None,
         patched: None,
         images: Vec::new(),
+        selects: false,
     }
+}
+
+/// Whether kustomization `k` adds labels to selectors: `commonLabels`, or
+/// a `labels` entry with `includeSelectors: true` (kustomize's
+/// commonLabels field specs create `spec.selector.matchLabels` on
+/// Deployments, ReplicaSets, DaemonSets and StatefulSets).
+pub(crate) fn sets_selector_labels(k: &Value) -> bool {
+    let some = |v: &Value| v.as_object().is_some_and(|m| !m.is_empty());
+    some(&k["commonLabels"])
+        || k["labels"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|l| l["includeSelectors"] == Value::Bool(true) && some(&l["pairs"]))
 }
 
 /// `$patch: delete` strategic-merge patches remove their target.
@@ -891,6 +916,7 @@ mod tests {
             generated: None,
             patched: None,
             images: Vec::new(),
+            selects: false,
         }
     }
 
