@@ -1708,6 +1708,45 @@ fn custom_resources_meet_their_definitions() {
         [("SOC-SCHEMA-001".to_owned(), "es.yaml".to_owned(), 9)],
         "{found:?}"
     );
+    // Flux's kinds are bundled too: a HelmRelease with a misspelt field
+    // and a Kustomization whose interval is a number are denied, their
+    // correct forms (with free-form values) pass.
+    let flux = "apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata: {name: charts, namespace: flux-system}\nspec:\n  interval: 1h\n  url: https://charts.example\n---\napiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: web, namespace: web}\nspec:\n  interval: 30m\n  chart:\n    spec:\n      chart: web\n      version: 1.2.3\n      sourceRef: {kind: HelmRepository, name: charts, namespace: flux-system}\n  values:\n    anything: {goes: here}\n---\napiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: api, namespace: web}\nspec:\n  intervall: 30m\n  chart:\n    spec:\n      chart: api\n      sourceRef: {kind: HelmRepository, name: charts, namespace: flux-system}\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: apps, namespace: flux-system}\nspec:\n  interval: 10\n  path: ./apps\n  prune: true\n  sourceRef: {kind: GitRepository, name: flux-system}\n";
+    let dir = repo_with(&[], &[("flux.yaml", flux)]);
+    let run = check(dir.path(), &["--format", "json"]);
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    let schema: Vec<(u64, &str)> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "SOC-SCHEMA-001")
+        .map(|f| (f["line"].as_u64().unwrap(), f["message"].as_str().unwrap()))
+        .collect();
+    assert_eq!(schema.len(), 3, "{schema:?}");
+    assert!(
+        schema
+            .iter()
+            .any(|(l, m)| *l == 25 && m.contains("'intervall' was unexpected")),
+        "{schema:?}"
+    );
+    assert!(
+        schema
+            .iter()
+            .any(|(l, m)| *l == 24 && m.contains("\"interval\" is a required property")),
+        "{schema:?}"
+    );
+    assert!(
+        schema
+            .iter()
+            .any(|(l, m)| *l == 35 && m.contains("10 is not of type \"string\"")),
+        "{schema:?}"
+    );
+    assert_eq!(
+        json["not_validated"],
+        serde_json::json!({}),
+        "{}",
+        run.stdout
+    );
 }
 
 /// One run writes every report a CI job needs: each FORMAT=FILE to its file,

@@ -44,6 +44,10 @@ git clones of the upstream repositories, named owner+name):
     for k in schedules backupstoragelocations volumesnapshotlocations; do
       x vmware-tanzu+velero v1.18.1 config/crd/v1/bases/velero.io_$k.yaml velero_$k.yaml; done
     x minio+operator v7.1.1 resources/base/crds/minio.min.io_tenants.yaml minio_tenants.yaml
+    x fluxcd+helm-controller v1.6.3 config/crd/bases/helm.toolkit.fluxcd.io_helmreleases.yaml flux_helmreleases.yaml
+    x fluxcd+kustomize-controller v1.9.4 config/crd/bases/kustomize.toolkit.fluxcd.io_kustomizations.yaml flux_kustomizations.yaml
+    for k in gitrepositories helmrepositories ocirepositories helmcharts buckets; do
+      x fluxcd+source-controller v1.9.1 config/crd/bases/source.toolkit.fluxcd.io_$k.yaml flux_$k.yaml; done
     cd -
     C=/tmp/crds
     .ci/venv/bin/python tests/tools/crd_facts.py --out policies/crds.json \
@@ -56,7 +60,10 @@ git clones of the upstream repositories, named owner+name):
       $(for f in $C/spark_*.yaml; do echo spark-operator@v2.5.2=$f; done) \
       $(for f in $C/nifikop_*.yaml; do echo nifikop@v1.17.0=$f; done) \
       $(for f in $C/velero_*.yaml; do echo velero@v1.18.1=$f; done) \
-      minio-operator@v7.1.1=$C/minio_tenants.yaml
+      minio-operator@v7.1.1=$C/minio_tenants.yaml \
+      helm-controller@v1.6.3=$C/flux_helmreleases.yaml \
+      kustomize-controller@v1.9.4=$C/flux_kustomizations.yaml \
+      $(for f in $C/flux_{git,helm,oci}repositories.yaml $C/flux_helmcharts.yaml $C/flux_buckets.yaml; do echo source-controller@v1.9.1=$f; done)
 
 Documents carrying Helm template syntax are handled line-wise: lines that are
 only a template action are dropped and `{{ ... }}` inside a line is replaced
@@ -94,6 +101,16 @@ WANTED = {
     "velero.io": ["Schedule", "BackupStorageLocation", "VolumeSnapshotLocation"],
     "minio.min.io": ["Tenant"],
     "openebs.io": ["DiskPool"],
+    # Flux: the repositories `socle check` meets that socle did not write.
+    "helm.toolkit.fluxcd.io": ["HelmRelease"],
+    "kustomize.toolkit.fluxcd.io": ["Kustomization"],
+    "source.toolkit.fluxcd.io": [
+        "GitRepository",
+        "HelmRepository",
+        "OCIRepository",
+        "HelmChart",
+        "Bucket",
+    ],
 }
 
 # Keywords dropped wherever they appear as a keyword of a schema node.
