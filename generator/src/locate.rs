@@ -160,18 +160,22 @@ impl LineIndex {
 /// secrets file, a template parameter), never the literal it spells. Empty
 /// when the parser rejects the text.
 pub(crate) fn locally_tagged(text: &str) -> Vec<(String, String)> {
+    values_where(text, |ev| match ev {
+        Event::Scalar(.., Some(tag)) if tag.handle() == "!" => Some(format!("!{}", tag.suffix())),
+        _ => None,
+    })
+}
+
+/// The values (not keys) of the first document of `text` for which `pick`
+/// says something, by JSON pointer. Empty when the parser rejects the text.
+fn values_where<T>(text: &str, mut pick: impl FnMut(&Event) -> Option<T>) -> Vec<(String, T)> {
     let mut collector = Collector::default();
     let mut out = Vec::new();
     for event in Parser::new_from_str(text) {
         let Ok((ev, span)) = event else {
             return Vec::new();
         };
-        let tag = match &ev {
-            Event::Scalar(.., Some(tag)) if tag.handle() == "!" => {
-                Some(format!("!{}", tag.suffix()))
-            }
-            _ => None,
-        };
+        let picked = pick(&ev);
         let value = matches!(
             collector.stack.last(),
             Some(Frame::Seq { .. })
@@ -181,20 +185,94 @@ pub(crate) fn locally_tagged(text: &str) -> Vec<(String, String)> {
                 })
                 | None
         );
-        let pointer = tag.as_ref().filter(|_| value).map(|_| collector.pointer());
+        let pointer = picked
+            .as_ref()
+            .filter(|_| value)
+            .map(|_| collector.pointer());
         if !collector.on_event(ev, span) {
             break;
         }
-        if let (Some(tag), Some(pointer)) = (tag, pointer) {
-            out.push((pointer, tag));
+        if let (Some(picked), Some(pointer)) = (picked, pointer) {
+            out.push((pointer, picked));
         }
     }
     out
 }
 
+/// The plain scalars of the first document of `text` that YAML 1.1 reads
+/// as other than YAML 1.2 does, with the value YAML 1.1 gives them:
+/// `0755` (octal, 493), `1_000` (1000), `yes`/`no`/`on`/`off`/`y`/`n`
+/// (booleans). kubectl, Argo CD and Helm read manifests with a YAML 1.1
+/// library (go-yaml v2, through sigs.k8s.io/yaml) into untyped objects, so
+/// the API server receives those values, not the strings YAML 1.2 reads.
+/// Keys are left as they are. Empty when the parser rejects the text.
+pub(crate) fn yaml11_scalars(text: &str) -> Vec<(String, serde_json::Value)> {
+    use serde_saphyr::granit_parser::ScalarStyle;
+    values_where(text, |ev| match ev {
+        Event::Scalar(plain, ScalarStyle::Plain, _, None) => yaml11_value(plain),
+        _ => None,
+    })
+}
+
+/// What go-yaml v2 makes of a plain scalar YAML 1.2 reads as a string: its
+/// booleans, and the integers `strconv.ParseInt(s, 0, 64)` reads once
+/// underscores are taken out (a leading `0` is octal; `08`, no octal,
+/// falls back to a float as go-yaml does).
+fn yaml11_value(plain: &str) -> Option<serde_json::Value> {
+    use serde_json::Value;
+    match plain {
+        "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => return Some(Value::Bool(true)),
+        "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => return Some(Value::Bool(false)),
+        _ => {}
+    }
+    let (negative, unsigned) = match plain.as_bytes().first()? {
+        b'-' => (true, &plain[1..]),
+        b'+' => (false, &plain[1..]),
+        _ => (false, plain),
+    };
+    let digits: String = unsigned.chars().filter(|c| *c != '_').collect();
+    let legacy =
+        digits.len() > 1 && digits.starts_with('0') && digits.bytes().all(|b| b.is_ascii_digit());
+    let underscored =
+        unsigned.contains('_') && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.is_empty();
+    if !legacy && !underscored {
+        return None;
+    }
+    let sign = if negative { -1 } else { 1 };
+    if legacy {
+        if let Ok(v) = i64::from_str_radix(&digits[1..], 8) {
+            return Some(Value::from(sign * v));
+        }
+        return digits
+            .parse::<f64>()
+            .ok()
+            .and_then(|f| serde_json::Number::from_f64(if negative { -f } else { f }))
+            .map(Value::Number);
+    }
+    digits.parse::<i64>().ok().map(|v| Value::from(sign * v))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn yaml11_reads_octals_underscores_and_word_booleans() {
+        let text = "mode: 0755\nplain: 755\nquoted: \"0644\"\nbig: 1_000\nflag: yes\nlist: [off, \"no\", y]\nyes: 1\neight: 08\nneg: -010\n";
+        let found: Vec<(String, serde_json::Value)> = yaml11_scalars(text);
+        assert_eq!(
+            found,
+            [
+                ("/mode".to_owned(), serde_json::json!(493)),
+                ("/big".to_owned(), serde_json::json!(1000)),
+                ("/flag".to_owned(), serde_json::json!(true)),
+                ("/list/0".to_owned(), serde_json::json!(false)),
+                ("/list/2".to_owned(), serde_json::json!(true)),
+                ("/eight".to_owned(), serde_json::json!(8.0)),
+                ("/neg".to_owned(), serde_json::json!(-8)),
+            ]
+        );
+    }
 
     #[test]
     fn local_tags_are_found_on_values_only() {

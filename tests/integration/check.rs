@@ -1129,18 +1129,22 @@ fn what_nothing_deploys_is_skipped_when_it_does_not_parse() {
             ("empty.json", ""),
         ],
     );
-    let run = check(dir.path(), &["--format", "json"]);
-    let json: Value =
-        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout));
-    let parse: Vec<&str> = json["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["rule"] == "SOC-PARSE-001")
-        .map(|f| f["file"].as_str().unwrap())
-        .collect();
-    assert_eq!(parse, ["apps/web/broken.yaml"], "{}", run.stdout);
-    let skipped = json["skipped"].to_string();
+    // The files denied for not parsing, and the skipped files with why.
+    let unparsed = |dir: &Path| -> (Vec<String>, String) {
+        let run = check(dir, &["--format", "json"]);
+        let json: Value =
+            serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout));
+        let parse = json["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["rule"] == "SOC-PARSE-001")
+            .map(|f| f["file"].as_str().unwrap().to_owned())
+            .collect();
+        (parse, json["skipped"].to_string())
+    };
+    let (parse, skipped) = unparsed(dir.path());
+    assert_eq!(parse, ["apps/web/broken.yaml"], "{skipped}");
     for file in [".vscode/settings.json", "ansible/templates/users.yaml"] {
         assert!(
             skipped.contains(file)
@@ -1160,20 +1164,10 @@ fn what_nothing_deploys_is_skipped_when_it_does_not_parse() {
             ("deployment.yaml", DEPLOYMENT),
         ],
     );
-    let run = check(plain.path(), &["--format", "json"]);
-    let json: Value =
-        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout));
-    let parse: Vec<&str> = json["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["rule"] == "SOC-PARSE-001")
-        .map(|f| f["file"].as_str().unwrap())
-        .collect();
-    assert_eq!(parse, ["ansible/templates/users.yaml"], "{}", run.stdout);
+    let (parse, skipped) = unparsed(plain.path());
+    assert_eq!(parse, ["ansible/templates/users.yaml"], "{skipped}");
     // An Ansible role's templates are Jinja that Ansible renders, as a
     // chart's are Go templates that Helm renders: skipped as templates.
-    let skipped = json["skipped"].to_string();
     assert!(
         skipped.contains("metal/roles/cilium/templates/pool.yaml")
             && skipped.contains("template, not YAML until rendered"),

@@ -175,20 +175,9 @@ fn schema_findings_agree_with_kubernetes_validate() {
     ];
     for (label, mutated) in cases {
         assert_ne!(mutated, text, "{label}: mutation did not apply");
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("sts.yaml");
-        fs_err::write(&file, &mutated).unwrap();
-        let (ok, out) = run(Command::new(&kv)
-            .args(["-k", "1.33", "--strict"])
-            .arg(&file));
+        let (ok, out, code, report) = judged_by_both(&kv, "sts.yaml", &mutated);
         assert_eq!(ok, label == "enum", "{label}: kubernetes-validate:\n{out}");
-        let socle = Command::new(assert_cmd::cargo::cargo_bin("socle"))
-            .arg("check")
-            .arg(dir.path())
-            .output()
-            .unwrap();
-        let report = String::from_utf8_lossy(&socle.stdout);
-        assert_eq!(socle.status.code(), Some(1), "{label}: {report}");
+        assert_eq!(code, Some(1), "{label}: {report}");
         assert!(report.contains("SOC-SCHEMA-001"), "{label}: {report}");
     }
     // And the unmutated document passes both.
@@ -198,6 +187,62 @@ fn schema_findings_agree_with_kubernetes_validate() {
         .args(["-k", "1.33", "--strict"])
         .arg(dir.path().join("sts.yaml")));
     assert!(ok, "{out}");
+}
+
+/// `text`, as the one file `name` of a repository, judged by
+/// kubernetes-validate (strict, Kubernetes 1.33) and by `socle check`:
+/// whether the first accepts it and what it says, then socle's exit code
+/// and report.
+fn judged_by_both(
+    kv: &std::path::Path,
+    name: &str,
+    text: &str,
+) -> (bool, String, Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(name);
+    fs_err::write(&file, text).unwrap();
+    let (ok, out) = run(Command::new(kv).args(["-k", "1.33", "--strict"]).arg(&file));
+    let socle = Command::new(assert_cmd::cargo::cargo_bin("socle"))
+        .arg("check")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    (
+        ok,
+        out,
+        socle.status.code(),
+        String::from_utf8_lossy(&socle.stdout).into_owned(),
+    )
+}
+
+/// Manifests are read as kubectl reads them, with YAML 1.1's scalars (as
+/// PyYAML in kubernetes-validate does): `defaultMode: 0755` is an octal
+/// integer and passes; `value: yes` is a boolean, which a string field
+/// refuses; a quoted `"0755"` is a string, which an integer field refuses.
+/// socle and kubernetes-validate agree on each.
+#[test]
+fn yaml_scalars_are_read_as_kubernetes_reads_them() {
+    let Some(kv) = tool("kubernetes-validate") else {
+        return;
+    };
+    let pod = |mode: &str, value: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n    - name: web\n      image: registry.example/web:1.0\n      env:\n        - name: DEBUG\n          value: {value}\n      volumeMounts:\n        - name: scripts\n          mountPath: /scripts\n  volumes:\n    - name: scripts\n      configMap:\n        name: scripts\n        defaultMode: {mode}\n"
+        )
+    };
+    for (label, text, valid) in [
+        ("octal", pod("0755", "\"yes\""), true),
+        ("boolean", pod("0755", "yes"), false),
+        ("quoted", pod("\"0755\"", "\"yes\""), false),
+    ] {
+        let (ok, out, _, report) = judged_by_both(&kv, "pod.yaml", &text);
+        assert_eq!(ok, valid, "{label}: kubernetes-validate:\n{out}");
+        assert_eq!(
+            report.contains("SOC-SCHEMA-001"),
+            !valid,
+            "{label}: {report}"
+        );
+    }
 }
 
 /// `socle check --render` builds the overlays with the real kustomize and

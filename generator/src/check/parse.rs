@@ -677,6 +677,39 @@ fn keep_local_tags(chunk: &str, value: &mut Value) {
     }
 }
 
+/// Whether a parsed document is a Kubernetes object (what kubectl, Argo CD
+/// and the API server read).
+fn is_object_value(v: &Value) -> bool {
+    v.get("apiVersion").is_some_and(Value::is_string) && v.get("kind").is_some_and(Value::is_string)
+}
+
+/// Whether `text` may hold a plain scalar YAML 1.1 reads otherwise than
+/// YAML 1.2 (see [`read_as_yaml11`]): a cheap scan, so that only such
+/// texts pay for the parser's second pass.
+fn may_read_otherwise_in_yaml11(text: &str) -> bool {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| {
+        regex::Regex::new(
+            r"(?m)(?:^|[\s\[{,])(?:[-+]?0[0-9][0-9_]*|[-+]?[1-9][0-9]*_[0-9_]*|[yYnN]|[yY]es|YES|[nN]o|NO|[oO]n|ON|[oO]ff|OFF)[ \t]*(?:[,\]}#]|$)",
+        )
+        .unwrap_or_else(|_| unreachable!("the pattern is a constant"))
+    })
+    .is_match(text)
+}
+
+/// A Kubernetes object is read as kubectl and Argo CD read it: with YAML
+/// 1.1's scalars (go-yaml v2, through sigs.k8s.io/yaml, into untyped
+/// objects). `defaultMode: 0755` is the integer 493, which the API server
+/// accepts, not the string YAML 1.2 reads; `value: yes` is the boolean
+/// true, which it refuses for a string field.
+fn read_as_yaml11(chunk: &str, value: &mut Value) {
+    for (pointer, read) in crate::locate::yaml11_scalars(chunk) {
+        if let Some(v @ Value::String(_)) = value.pointer_mut(&pointer) {
+            *v = read;
+        }
+    }
+}
+
 /// One YAML document larger than this is not parsed: the API server refuses
 /// a request over 3 MiB, and judging one (a 10 MB mapping took 5 s and
 /// 560 MB) would cost more than the rest of a repository.
@@ -788,6 +821,9 @@ fn parse_yaml(path: &str, text: &str, out: &mut Parsed) {
         }
         if may_hold_local_tag(&chunk) {
             keep_local_tags(&chunk, &mut value);
+        }
+        if is_object_value(&value) && may_read_otherwise_in_yaml11(&chunk) {
+            read_as_yaml11(&chunk, &mut value);
         }
         let content_line = content_line(&chunk, first_line);
         out.documents.push(Document {
