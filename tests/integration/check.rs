@@ -651,6 +651,10 @@ fn catalog_and_rules_agree() {
 }
 
 /// A deployment in the shape conftest's Kubernetes example checks.
+/// A Secret with a literal password in git.
+const LITERAL_SECRET: &str =
+    "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: hunter2\n";
+
 const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: hello\nspec:\n  selector:\n    matchLabels:\n      tier: web\n  template:\n    metadata:\n      labels:\n        tier: web\n    spec:\n      containers:\n        - name: hello\n          image: registry.example/hello:1.0\n";
 
 fn repo_with(policies: &[(&str, &str)], documents: &[(&str, &str)]) -> tempfile::TempDir {
@@ -1006,8 +1010,7 @@ fn a_kustomization_is_denied_when_kustomize_refuses_it() {
 #[test]
 fn what_a_kustomization_leaves_out_of_its_list_is_not_judged_whole() {
     let patch = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: hello\nspec:\n  template:\n    spec:\n      containers:\n        - name: kube-rbac-proxy\n          image: quay.io/brancz/kube-rbac-proxy:latest\n";
-    let secret =
-        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: hunter2\n";
+    let secret = LITERAL_SECRET;
     let dir = repo_with(
         &[],
         &[
@@ -1262,8 +1265,7 @@ const PLAIN_INGRESS: &str = "apiVersion: networking.k8s.io/v1\nkind: Ingress\nme
 /// as skipped with its pattern.
 #[test]
 fn the_configuration_turns_rules_off_changes_severities_and_excludes_paths() {
-    let secret =
-        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: hunter2\n";
+    let secret = LITERAL_SECRET;
     let files = [
         ("deployment.yaml", DEPLOYMENT),
         ("vendor/upstream/secret.yaml", secret),
@@ -1420,8 +1422,7 @@ fn the_target_kubernetes_version_decides_removed_or_removed_later() {
 /// nothing and every file is read.
 #[test]
 fn files_git_ignores_are_skipped_unless_tracked() {
-    let secret =
-        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: hunter2\n";
+    let secret = LITERAL_SECRET;
     let dir = repo_with(
         &[],
         &[

@@ -297,6 +297,16 @@ fn render_checks_what_overlays_produce() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs `kustomize` or `kubectl`"));
 }
 
+/// `socle check --render --format json` on `dir`.
+fn render_json(dir: &std::path::Path) -> std::process::Output {
+    Command::new(assert_cmd::cargo::cargo_bin("socle"))
+        .arg("check")
+        .arg(dir)
+        .args(["--render", "--format", "json"])
+        .output()
+        .unwrap()
+}
+
 /// An overlay kustomize cannot build is a denial on its kustomization,
 /// with kustomize's reason in paths of the repository; the other overlays
 /// are still built and judged, rather than the whole check stopping.
@@ -319,12 +329,7 @@ fn render_denies_an_overlay_kustomize_cannot_build_and_goes_on() {
         fs_err::create_dir_all(path.parent().unwrap()).unwrap();
         fs_err::write(path, text).unwrap();
     }
-    let out = Command::new(assert_cmd::cargo::cargo_bin("socle"))
-        .arg("check")
-        .arg(dir.path())
-        .args(["--render", "--format", "json"])
-        .output()
-        .unwrap();
+    let out = render_json(dir.path());
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),
@@ -413,12 +418,7 @@ fn render_builds_every_root_and_reports_a_shared_base_once() {
             &format!("namePrefix: {env}-\nresources:\n  - ../../app/base\nimages:\n  - name: registry.example/web\n    newTag: latest\n"),
         );
     }
-    let out = Command::new(assert_cmd::cargo::cargo_bin("socle"))
-        .arg("check")
-        .arg(dir.path())
-        .args(["--render", "--format", "json"])
-        .output()
-        .unwrap();
+    let out = render_json(dir.path());
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let rendered: Vec<&serde_json::Value> = json["findings"]
         .as_array()
