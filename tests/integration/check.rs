@@ -907,7 +907,7 @@ fn a_locally_tagged_value_is_not_a_literal_credential() {
 #[test]
 fn a_kustomization_is_denied_when_kustomize_refuses_it() {
     let head = "resources:\n  - deployment.yaml\n";
-    let cases: [(&str, String, Option<u64>); 10] = [
+    let cases: [(&str, String, Option<u64>); 12] = [
         ("valid", format!("{head}namePrefix: a-\n"), None),
         ("typo", format!("{head}namePrefx: a-\n"), Some(3)),
         (
@@ -929,6 +929,13 @@ fn a_kustomization_is_denied_when_kustomize_refuses_it() {
             "label-null",
             format!("{head}commonLabels:\n  team: null\n"),
             None,
+        ),
+        // kustomize reads YAML 1.1: `no` is a boolean, `0755` an integer.
+        ("prefix-no", format!("{head}namePrefix: no\n"), Some(3)),
+        (
+            "label-octal",
+            format!("{head}commonLabels:\n  tier: 0755\n"),
+            Some(4),
         ),
         (
             "behavior-add",

@@ -822,7 +822,9 @@ fn parse_yaml(path: &str, text: &str, out: &mut Parsed) {
         if may_hold_local_tag(&chunk) {
             keep_local_tags(&chunk, &mut value);
         }
-        if is_object_value(&value) && may_read_otherwise_in_yaml11(&chunk) {
+        // kustomize reads its kustomizations through go-yaml v2 as well.
+        let kubernetes_reads = is_object_value(&value) || is_kustomization(path);
+        if kubernetes_reads && may_read_otherwise_in_yaml11(&chunk) {
             read_as_yaml11(&chunk, &mut value);
         }
         let content_line = content_line(&chunk, first_line);
