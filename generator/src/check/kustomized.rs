@@ -28,7 +28,8 @@ const SCHEMA_RULE: &str = "SOC-SCHEMA-001";
 /// A document by its file and first line.
 type DocKey = (String, usize);
 
-/// What kustomize does to the images of each document it emits.
+/// What kustomize does to the images and selectors of each document it
+/// emits.
 #[derive(Default)]
 pub(crate) struct Kustomized {
     /// (file, document line) → each root that emits it.
@@ -59,7 +60,8 @@ struct Through {
 const SELECTED: [&str; 4] = ["Deployment", "ReplicaSet", "DaemonSet", "StatefulSet"];
 
 impl Kustomized {
-    /// Nothing to settle unless some kustomization rewrites images.
+    /// Nothing to settle unless some kustomization rewrites images or sets
+    /// labels on selectors.
     pub(crate) fn of(
         files: &[(String, Vec<u8>)],
         documents: &[&Document],

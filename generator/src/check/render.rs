@@ -22,8 +22,12 @@ const UNBUILT: &str = "SOC-RENDER-002";
 pub enum RenderError {
     #[error("--render needs `kustomize` or `kubectl` on PATH to build the overlays; install one or drop --render")]
     NoTool,
-    #[error("running kustomize on overlay {overlay} failed: {message}")]
-    Run { overlay: String, message: String },
+    #[error("running kustomize on overlay {overlay} failed")]
+    Run {
+        overlay: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Why kustomize could not build an overlay, or could not be run.
@@ -75,7 +79,7 @@ fn build(root: &Path, overlay: &str) -> Result<String, Failure> {
     let out = cmd.output().map_err(|e| {
         Failure::Tool(RenderError::Run {
             overlay: overlay.to_owned(),
-            message: e.to_string(),
+            source: e,
         })
     })?;
     if !out.status.success() {

@@ -623,6 +623,17 @@ mod tests {
     }
 
     #[test]
+    fn the_embedded_kustomization_schema_compiles_and_is_strict() {
+        let doc = |text: &str| {
+            Document::rendered("k/kustomization.yaml", crate::yaml::from_str(text).unwrap())
+        };
+        assert!(kustomization(&doc("resources: [a.yaml]\nnamePrefix: x-\n")).is_empty());
+        let found = kustomization(&doc("resources: [a.yaml]\nnamePrefx: x-\n"));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].rule, "SOC-SCHEMA-006");
+    }
+
+    #[test]
     fn typos_and_bad_enums_are_caught() {
         let good = json!({"selector": {"matchLabels": {"a": "b"}}, "template": {"spec": {"containers": [{"name": "c", "image": "i:1", "imagePullPolicy": "IfNotPresent", "resources": {"requests": {"cpu": 1, "memory": "1Gi"}}}]}}});
         assert!(
