@@ -39,7 +39,7 @@ impl<'a> Deployed<'a> {
         layout: &'a Layout,
         folders: BTreeSet<String>,
     ) -> Self {
-        let socle_made = files.iter().any(|(p, _)| p == crate::lock::PATH);
+        let socle_made = socle_made(files);
         let kustomizations = files.iter().any(|(p, _)| is_kustomization(p));
         Self {
             everything: socle_made || (folders.is_empty() && !kustomizations),
@@ -63,12 +63,18 @@ impl<'a> Deployed<'a> {
     }
 }
 
+/// Whether socle wrote the tree (it holds `socle.lock`): such a repository
+/// deploys all it holds, and its platform rules apply.
+pub(crate) fn socle_made(files: &[(String, Vec<u8>)]) -> bool {
+    files.iter().any(|(p, _)| p == crate::lock::PATH)
+}
+
 /// The folders the GitOps objects of `docs` apply whole.
 pub(crate) fn folders(files: &[(String, Vec<u8>)], docs: &[&Document]) -> BTreeSet<String> {
     // A repository socle made deploys everything it holds: its
     // Applications' folders are not read (every document of every commit
     // of a range would be).
-    if files.iter().any(|(p, _)| p == crate::lock::PATH) {
+    if socle_made(files) {
         return BTreeSet::new();
     }
     docs.iter().flat_map(|d| source_paths(d)).collect()

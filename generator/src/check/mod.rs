@@ -860,9 +860,7 @@ impl Checker {
                 f.severity = self.catalog.severity(&f.rule);
             }
         }
-        let platform = self
-            .applied
-            .platform(input.files.iter().any(|(p, _)| p == crate::core::LOCK_PATH));
+        let platform = self.applied.platform(deployed::socle_made(&input.files));
         if !platform {
             findings.retain(|f| f.source != "embedded" || !self.catalog.is_platform(&f.rule));
         }

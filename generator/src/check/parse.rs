@@ -209,8 +209,7 @@ impl Layout {
             }
         }
         // A repository socle wrote deploys all it holds (see `deployed`).
-        let socle_made = files.iter().any(|(p, _)| p == crate::lock::PATH);
-        let stray = if socle_made {
+        let stray = if super::deployed::socle_made(files) {
             BTreeSet::new()
         } else {
             files
