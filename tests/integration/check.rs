@@ -800,6 +800,94 @@ fn namespaces_choose_the_packages_that_run() {
     );
 }
 
+/// Argo CD and kubectl apply each item of a list (`kind: List`, or any
+/// `<Kind>List` whose `items` is an array) as an object of its own, and
+/// kustomize inlines them: each item is judged as what it is, at its own
+/// line, where the list as a whole was judged by the credential scan alone
+/// (a Secret with data, a privileged container and a misspelt field
+/// passed). `items: null` applies nothing.
+#[test]
+fn each_item_of_a_list_is_judged_as_the_object_it_is() {
+    let list = "apiVersion: v1
+kind: List
+items:
+  - apiVersion: v1
+    kind: Secret
+    metadata:
+      name: creds
+    data:
+      password: aHVudGVyMg==
+  - apiVersion: rbac.authorization.k8s.io/v1
+    kind: RoleList
+    items:
+      - apiVersion: rbac.authorization.k8s.io/v1
+        kind: Role
+        metadata:
+          name: reader
+        rules:
+          - apiGroups: [\"\"]
+            resources: [pods]
+            verbs: [get]
+            verb: [list]
+";
+    let deployments = format!(
+        "apiVersion: apps/v1\nkind: DeploymentList\nitems:\n{}",
+        DEPLOYMENT
+            .replace(
+                "registry.example/hello:1.0",
+                "registry.example/hello:latest"
+            )
+            .lines()
+            .enumerate()
+            .map(|(i, l)| format!("{}{l}\n", if i == 0 { "  - " } else { "    " }))
+            .collect::<String>()
+    );
+    let empty = "apiVersion: v1\nkind: ConfigMapList\nitems: null\n";
+    let dir = repo_with(
+        &[],
+        &[
+            ("list.yaml", list),
+            ("deployments.yaml", &deployments),
+            ("empty.yaml", empty),
+            (
+                "kustomization.yaml",
+                "resources: [list.yaml, deployments.yaml, empty.yaml]\n",
+            ),
+        ],
+    );
+    let (code, found) = findings(dir.path(), &[]);
+    assert_eq!(code, 1, "{found:?}");
+    let at = |rule: &str, file: &str| -> Vec<u64> {
+        found
+            .iter()
+            .filter(|(r, f, _)| r == rule && f == file)
+            .map(|(_, _, l)| *l)
+            .collect()
+    };
+    assert_eq!(at("SOC-SEC-001", "list.yaml"), [9], "{found:?}");
+    // The Role of the RoleList in the List, at its misspelt field.
+    assert_eq!(at("SOC-SCHEMA-001", "list.yaml"), [21], "{found:?}");
+    assert_eq!(at("SOC-K8S-002", "deployments.yaml"), [19], "{found:?}");
+    assert!(
+        at("SOC-K8S-001", "deployments.yaml").contains(&18),
+        "{found:?}"
+    );
+    assert!(
+        !found.iter().any(|(_, f, _)| f == "empty.yaml"),
+        "{found:?}"
+    );
+    let run = check(dir.path(), &["--format", "json"]);
+    let report: Value = serde_json::from_str(&run.stdout).expect("JSON report");
+    assert_eq!(report["not_validated"], serde_json::json!({}), "{report}");
+    assert_eq!(report["summary"]["documents"], 4, "{report}");
+    // kustomize sends the same three objects on, each on its own.
+    if let Some(kubectl) = crate::support::tool("kubectl") {
+        let built = crate::support::kustomize_build(&kubectl, dir.path(), ".");
+        let kinds: Vec<&str> = built.iter().filter_map(|d| d["kind"].as_str()).collect();
+        assert_eq!(kinds, ["Role", "Secret", "Deployment"], "{built:?}");
+    }
+}
+
 /// A document at an API version the API server no longer serves is a
 /// denial, not a pass for want of a schema; the served version passes.
 #[test]

@@ -3,6 +3,7 @@
 //! not parse is a finding (fail closed), never a silent skip.
 
 use std::collections::BTreeSet;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 
@@ -16,11 +17,15 @@ pub struct Document {
     pub line: usize,
     pub value: Value,
     /// The document's text, indexed for field lines only when a finding
-    /// needs one (most documents have none).
-    text: String,
-    lines: std::sync::OnceLock<LineIndex>,
+    /// needs one (most documents have none). Shared by the items of a list,
+    /// which are documents of their own over one text.
+    text: Arc<str>,
+    lines: Arc<OnceLock<LineIndex>>,
     /// 1-based line of the document's first line of text (`lines` counts from it).
     first_line: usize,
+    /// Where the document's value sits in its text (`/items/3` for a list's
+    /// item; empty for a whole document).
+    within: String,
     /// A kustomize patch (a file a kustomization lists as one, or a
     /// document with `$patch`): part of an object, merged into another at
     /// build time, so neither schema-validated nor judged as a workload.
@@ -49,11 +54,13 @@ impl Document {
         if pointer.is_empty() {
             return self.line;
         }
-        self.lines
-            .get_or_init(|| LineIndex::new(&self.text))
-            .line_of(pointer)
-            .map(|l| l + self.first_line - 1)
-            .unwrap_or(self.line)
+        let index = self.lines.get_or_init(|| LineIndex::new(&self.text));
+        let found = if self.within.is_empty() {
+            index.line_of(pointer)
+        } else {
+            index.line_of(&format!("{}{pointer}", self.within))
+        };
+        found.map(|l| l + self.first_line - 1).unwrap_or(self.line)
     }
 
     /// A document produced by a tool (e.g. kustomize), without source lines.
@@ -62,9 +69,10 @@ impl Document {
             path: path.to_owned(),
             line: 1,
             value,
-            text: String::new(),
-            lines: std::sync::OnceLock::new(),
+            text: Arc::from(""),
+            lines: Arc::default(),
             first_line: 1,
+            within: String::new(),
             partial: false,
         }
     }
@@ -575,15 +583,19 @@ fn parse_json(path: &str, text: &str, out: &mut Parsed) {
     }
     match serde_json::from_str::<Value>(text) {
         // JSON is YAML's flow syntax: the YAML event parser finds its lines.
-        Ok(value) => out.documents.push(Document {
-            path: path.to_owned(),
-            line: 1,
-            value,
-            text: text.to_owned(),
-            lines: std::sync::OnceLock::new(),
-            first_line: 1,
-            partial: false,
-        }),
+        Ok(value) => push_document(
+            out,
+            Document {
+                path: path.to_owned(),
+                line: 1,
+                value,
+                text: Arc::from(text),
+                lines: Arc::default(),
+                first_line: 1,
+                within: String::new(),
+                partial: false,
+            },
+        ),
         Err(e) => out.findings.push(Finding::new(
             "SOC-PARSE-001",
             Severity::Deny,
@@ -827,21 +839,142 @@ fn parse_yaml(path: &str, text: &str, out: &mut Parsed) {
             read_as_yaml11(&chunk, &mut value);
         }
         let content_line = content_line(&chunk, first_line);
-        out.documents.push(Document {
-            path: path.to_owned(),
-            line: content_line,
+        push_document(
+            out,
+            Document {
+                path: path.to_owned(),
+                line: content_line,
+                value,
+                lines: Arc::default(),
+                text: Arc::from(chunk),
+                first_line,
+                within: String::new(),
+                partial: false,
+            },
+        );
+    }
+}
+
+/// How deep lists in lists are opened (kubectl opens them at any depth,
+/// Argo CD one level down; a deeper one is kept whole and judged as what
+/// it claims to be).
+const MAX_LIST_DEPTH: usize = 4;
+
+/// A document, or the items of a list, as the tools that apply it see them.
+///
+/// Argo CD and kubectl send each item of an object whose `items` is an
+/// array (`kind: List`, `RoleBindingList`, ...) to the API server on its
+/// own, and kustomize inlines them: judged whole, a list's Secrets and
+/// workloads escaped every rule but the credential scan. Each item becomes
+/// a document at its own line; `items: null` applies nothing, as in Argo
+/// CD.
+///
+/// Objects are told apart by the line they start on (the system model
+/// finds an object's document by it): items written on one line (a list
+/// in flow style, minified JSON) are judged each, and denied together.
+fn push_document(out: &mut Parsed, doc: Document) {
+    let from = out.documents.len();
+    push_items(out, doc, 0);
+    let mut lines = BTreeSet::new();
+    if let Some(d) = out.documents[from..].iter().find(|d| !lines.insert(d.line)) {
+        let (path, line) = (d.path.clone(), d.line);
+        out.findings.push(Finding::new(
+            "SOC-PARSE-001",
+            Severity::Deny,
+            &path,
+            Some(line),
+            "two items of this list start on this line: socle tells objects apart by the line each starts on; write one item per line (as `kubectl get -o yaml` does)".to_owned(),
+        ));
+    }
+}
+
+fn push_items(out: &mut Parsed, mut doc: Document, depth: usize) {
+    let v = &doc.value;
+    let is_list = depth < MAX_LIST_DEPTH
+        && is_object_value(v)
+        && match v.get("items") {
+            Some(Value::Array(_)) => true,
+            Some(Value::Null) => v.get("spec").is_none() && v.get("status").is_none(),
+            _ => false,
+        };
+    if !is_list {
+        out.documents.push(doc);
+        return;
+    }
+    let Some(Value::Array(items)) = doc.value.get_mut("items").map(Value::take) else {
+        return;
+    };
+    for (i, value) in items.into_iter().enumerate() {
+        let mut item = Document {
+            path: doc.path.clone(),
+            line: doc.line,
             value,
-            lines: std::sync::OnceLock::new(),
-            text: chunk,
-            first_line,
-            partial: false,
-        });
+            text: Arc::clone(&doc.text),
+            lines: Arc::clone(&doc.lines),
+            first_line: doc.first_line,
+            within: format!("{}/items/{i}", doc.within),
+            partial: doc.partial,
+        };
+        item.line = doc.line_at(&format!("/items/{i}"));
+        push_items(out, item, depth + 1);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A list's items are documents at their own lines, fields included,
+    /// in YAML and in JSON; items sharing a line are judged and denied.
+    #[test]
+    fn the_items_of_a_list_are_documents_at_their_own_lines() {
+        let parse =
+            |path: &str, text: &str| parse_all(&[(path.to_owned(), text.as_bytes().to_vec())]);
+        let yaml = "apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: ConfigMap\n    metadata:\n      name: a\n  - apiVersion: v1\n    kind: ConfigMapList\n    items:\n      - apiVersion: v1\n        kind: ConfigMap\n        metadata:\n          name: b\n";
+        let json = "{\n  \"apiVersion\": \"v1\",\n  \"kind\": \"List\",\n  \"items\": [\n    {\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\",\n     \"metadata\": {\"name\": \"a\"}},\n    {\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\",\n     \"metadata\": {\"name\": \"b\"}}\n  ]\n}\n";
+        for (path, text, lines, names) in [
+            ("l.yaml", yaml, [4, 11], [7, 14]),
+            ("l.json", json, [5, 7], [6, 8]),
+        ] {
+            let p = parse(path, text);
+            assert!(p.findings.is_empty(), "{path}: {:?}", p.findings);
+            let got: Vec<(usize, usize)> = p
+                .documents
+                .iter()
+                .map(|d| (d.line, d.line_of(&["metadata".into(), "name".into()])))
+                .collect();
+            assert_eq!(got, [(lines[0], names[0]), (lines[1], names[1])], "{path}");
+        }
+        let p = parse(
+            "flow.yaml",
+            "apiVersion: v1\nkind: List\nitems: [{apiVersion: v1, kind: Secret, data: {k: dg==}}, {apiVersion: v1, kind: Secret}]\n",
+        );
+        assert_eq!(p.documents.len(), 2);
+        assert!(p.documents.iter().all(|d| d.kind() == "Secret"));
+        let denied: Vec<(&str, Option<usize>)> = p
+            .findings
+            .iter()
+            .map(|f| (f.rule.as_str(), f.line))
+            .collect();
+        assert_eq!(denied, [("SOC-PARSE-001", Some(3))]);
+        // A null list applies nothing; an object with spec and a null
+        // `items` is the object.
+        assert!(parse(
+            "n.yaml",
+            "apiVersion: v1\nkind: ConfigMapList\nitems: null\n"
+        )
+        .documents
+        .is_empty());
+        assert_eq!(
+            parse(
+                "c.yaml",
+                "apiVersion: x/v1\nkind: Thing\nspec: {}\nitems: null\n"
+            )
+            .documents
+            .len(),
+            1
+        );
+    }
 
     #[test]
     fn stray_files_are_those_a_readable_kustomization_leaves_out() {
