@@ -888,6 +888,75 @@ items:
     }
 }
 
+/// An operator scaffold's CRD patches sit one folder below the
+/// kustomization that leaves them out of its list
+/// (`config/crd/patches/webhook_in_<kind>.yaml`): they are parts of
+/// objects, not CRDs missing their group and names; the CRDs it lists are
+/// validated whole.
+#[test]
+fn a_scaffolds_unlisted_crd_patches_are_parts_of_objects() {
+    let crd = "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  names: {kind: Widget, plural: widgets}
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+";
+    let patch = "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  conversion:
+    strategy: Webhook
+    webhook:
+      clientConfig:
+        service: {namespace: system, name: webhook-service, path: /convert}
+      conversionReviewVersions: [v1]
+";
+    let kustomization = "resources:
+  - bases/example.com_widgets.yaml
+#patches:
+#- path: patches/webhook_in_widgets.yaml
+";
+    let files = |crd: &str| {
+        repo_with(
+            &[],
+            &[
+                ("config/crd/kustomization.yaml", kustomization),
+                ("config/crd/bases/example.com_widgets.yaml", crd),
+                ("config/crd/patches/webhook_in_widgets.yaml", patch),
+            ],
+        )
+    };
+    let dir = files(crd);
+    let (code, found) = findings(dir.path(), &[]);
+    assert_eq!((code, found.as_slice()), (0, &[][..]));
+    let dir = files(&crd.replace("scope:", "scpoe:"));
+    let (code, found) = findings(dir.path(), &[]);
+    assert_eq!(code, 1);
+    let denied: Vec<(&str, &str)> = found
+        .iter()
+        .map(|(r, f, _)| (r.as_str(), f.as_str()))
+        .collect();
+    assert!(
+        denied.iter().all(|d| *d
+            == (
+                "SOC-SCHEMA-001",
+                "config/crd/bases/example.com_widgets.yaml"
+            )),
+        "{found:?}"
+    );
+}
+
 /// A document at an API version the API server no longer serves is a
 /// denial, not a pass for want of a schema; the served version passes.
 #[test]
@@ -1780,14 +1849,16 @@ fn custom_resources_meet_their_definitions() {
     );
     assert_eq!(
         json["not_validated"],
-        serde_json::json!({"CustomResourceDefinition (apiextensions.k8s.io/v1)": 1, "Gizmo (example.org/v1)": 1})
+        serde_json::json!({"Gizmo (example.org/v1)": 1})
     );
     let text = check(dir.path(), &[]);
     assert!(
-        text.stdout.contains("Not validated (no schema for the kind: add its CRD to the repository): 2 document(s): CustomResourceDefinition (apiextensions.k8s.io/v1) x1, Gizmo (example.org/v1) x1"),
+        text.stdout.contains("Not validated (no schema for the kind: add its CRD to the repository): 1 document(s): Gizmo (example.org/v1) x1"),
         "{}",
         text.stdout
     );
+    // Against the repository's own CRD, the finding names no other source.
+    assert!(!text.stdout.contains("bundled from"), "{}", text.stdout);
     // Bundled schemas: an ExternalSecret with a misspelt field, no CRD in
     // the tree.
     let es = "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: {name: db}\nspec:\n  secretStoreRef: {name: vault, kind: ClusterSecretStore}\n  target: {name: db}\n  dataFrom:\n    - extract: {key: db}\n  refreshIntervall: 1h\n";
@@ -1797,6 +1868,14 @@ fn custom_resources_meet_their_definitions() {
         found,
         [("SOC-SCHEMA-001".to_owned(), "es.yaml".to_owned(), 9)],
         "{found:?}"
+    );
+    // The finding names the release whose schema refused it, and how to
+    // judge against another: a cluster may run a newer operator.
+    let text = check(dir.path(), &[]);
+    assert!(
+        text.stdout.contains("(the schema bundled from external-secrets@v2.9.0; a CustomResourceDefinition in the repository takes its place)"),
+        "{}",
+        text.stdout
     );
     // Flux's kinds are bundled too: a HelmRelease with a misspelt field
     // and a Kustomization whose interval is a number are denied, their

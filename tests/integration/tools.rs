@@ -215,6 +215,112 @@ fn judged_by_both(
     )
 }
 
+/// The API's kinds beyond workloads are validated too, where they were
+/// "not validated": a CustomResourceDefinition (whose schema's `default`,
+/// `enum` and `example` values are any JSON), an APIService, a
+/// ReplicationController. socle and kubernetes-validate agree on each,
+/// valid or misspelt.
+#[test]
+fn the_apis_other_kinds_are_validated_as_kubernetes_validate_does() {
+    let Some(kv) = tool("kubernetes-validate") else {
+        return;
+    };
+    let crd = |scope: &str| {
+        format!(
+            "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  names: {{kind: Widget, plural: widgets, listKind: WidgetList, singular: widget}}
+  {scope}: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      subresources: {{status: {{}}}}
+      additionalPrinterColumns:
+        - {{name: Size, type: integer, jsonPath: .spec.size}}
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec:
+              type: object
+              required: [size]
+              properties:
+                size: {{type: integer, default: 3, minimum: 1}}
+                mode: {{type: string, enum: [fast, safe], example: safe}}
+                labels: {{type: object, additionalProperties: {{type: string}}}}
+                extra: {{type: object, x-kubernetes-preserve-unknown-fields: true}}
+                ports:
+                  type: array
+                  x-kubernetes-list-type: map
+                  x-kubernetes-list-map-keys: [port]
+                  items:
+                    type: object
+                    required: [port]
+                    properties:
+                      port: {{x-kubernetes-int-or-string: true, anyOf: [{{type: integer}}, {{type: string}}]}}
+                settings: {{type: object, additionalProperties: true, default: {{a: 1}}}}
+"
+        )
+    };
+    let api_service = "apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata:
+  name: v1beta1.metrics.k8s.io
+spec:
+  group: metrics.k8s.io
+  version: v1beta1
+  groupPriorityMinimum: 100
+  versionPriority: 100
+  insecureSkipTLSVerify: true
+  service: {name: metrics-server, namespace: kube-system}
+";
+    let rc = |replicas: &str| {
+        format!(
+            "apiVersion: v1
+kind: ReplicationController
+metadata:
+  name: web
+spec:
+  {replicas}: 2
+  selector: {{app: web}}
+  template:
+    metadata:
+      labels: {{app: web}}
+    spec:
+      containers:
+        - name: web
+          image: registry.example/web:1.0
+"
+        )
+    };
+    for (label, name, text, valid) in [
+        ("crd", "crd.yaml", crd("scope"), true),
+        ("crd misspelt", "crd.yaml", crd("scpoe"), false),
+        (
+            "api service",
+            "apiservice.yaml",
+            api_service.to_owned(),
+            true,
+        ),
+        ("rc", "rc.yaml", rc("replicas"), true),
+        ("rc misspelt", "rc.yaml", rc("replica"), false),
+    ] {
+        let (ok, out, _, report) = judged_by_both(&kv, name, &text);
+        assert_eq!(ok, valid, "{label}: kubernetes-validate:\n{out}");
+        assert_eq!(
+            report.contains("SOC-SCHEMA-001"),
+            !valid,
+            "{label}: {report}"
+        );
+        assert!(!report.contains("Not validated"), "{label}: {report}");
+    }
+}
+
 /// Manifests are read as kubectl reads them, with YAML 1.1's scalars (as
 /// PyYAML in kubernetes-validate does): `defaultMode: 0755` is an octal
 /// integer and passes; `value: yes` is a boolean, which a string field

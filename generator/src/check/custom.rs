@@ -56,6 +56,27 @@ fn bundled() -> &'static HashMap<String, &'static serde_json::value::RawValue> {
     })
 }
 
+/// The upstream release each bundled API group's schemas come from
+/// (`cloudnative-pg@v1.30.0`).
+fn bundled_source(api_version: &str) -> Option<&'static str> {
+    #[derive(serde::Deserialize)]
+    struct File<'a> {
+        #[serde(borrow)]
+        sources: HashMap<&'a str, &'a str>,
+    }
+    static SOURCES: OnceLock<HashMap<&'static str, &'static str>> = OnceLock::new();
+    let group = api_version.split_once('/').map_or("", |(g, _)| g);
+    SOURCES
+        .get_or_init(|| {
+            crate::source::Tree::embedded_policy_file("crds.json")
+                .and_then(|bytes| serde_json::from_slice::<File<'static>>(bytes).ok())
+                .map(|f| f.sources)
+                .unwrap_or_default()
+        })
+        .get(group)
+        .copied()
+}
+
 /// The groups the bundled schemas cover, for the report.
 pub fn bundled_kinds() -> Vec<String> {
     let mut kinds: Vec<String> = bundled().keys().cloned().collect();
@@ -183,10 +204,20 @@ impl Validators {
                     .or_default() += 1;
                 continue;
             };
+            // A bundled schema is one release's: a cluster running another
+            // may accept what it refuses, so the finding says which.
+            let bundled = (!defs.served.contains_key(&k))
+                .then(|| bundled_source(api))
+                .flatten();
             let decoded = super::schema::as_decoded(&doc.value);
             for err in validator.iter_errors(&decoded) {
-                out.findings
-                    .push(super::schema::finding_of(doc, kind, &err));
+                let mut f = super::schema::finding_of(doc, kind, &err);
+                if let Some(source) = bundled {
+                    f.message.push_str(&format!(
+                        " (the schema bundled from {source}; a CustomResourceDefinition in the repository takes its place)"
+                    ));
+                }
+                out.findings.push(f);
             }
         }
         out

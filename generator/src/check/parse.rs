@@ -168,11 +168,12 @@ pub struct Layout {
     pub listed: BTreeSet<String>,
     /// Files a kustomization lists as patches (also in `listed`).
     pub patches: BTreeSet<String>,
-    /// Files in a kustomization's folder that no kustomization lists (in a
-    /// repository socle did not write): kustomize builds a folder from its
-    /// list, so kustomize never deploys them. Operator scaffolds keep their
-    /// optional patches so, commented out of the list
-    /// (`manager_auth_proxy_patch.yaml`): such a document that is not a
+    /// Files in a kustomization's folder, or in a folder without one just
+    /// below it, that no kustomization lists (in a repository socle did not
+    /// write): kustomize builds a folder from its list, so kustomize never
+    /// deploys them. Operator scaffolds keep their optional patches so,
+    /// commented out of the list (`manager_auth_proxy_patch.yaml`,
+    /// `patches/webhook_in_<kind>.yaml`): such a document that is not a
     /// whole object is judged like a patch (the secrets rules still read
     /// it).
     pub stray: BTreeSet<String>,
@@ -224,9 +225,18 @@ impl Layout {
                 .iter()
                 .map(|(p, _)| p)
                 .filter(|p| {
+                    // The folder's own kustomization, else its parent's: a
+                    // scaffold keeps its optional patches one folder down
+                    // (`config/crd/patches/webhook_in_<kind>.yaml`).
                     let dir = folder(p);
-                    read.contains(dir)
-                        && !unread.contains(dir)
+                    let has = |d: &str| read.contains(d) || unread.contains(d);
+                    let governing = if has(dir) || dir.is_empty() {
+                        dir
+                    } else {
+                        folder(dir)
+                    };
+                    read.contains(governing)
+                        && !unread.contains(governing)
                         && !is_kustomization(p)
                         && !listed.contains(*p)
                 })
@@ -986,6 +996,10 @@ mod tests {
                 ("b/kustomization.yaml", "resources: [\n"),
                 ("b/x.yaml", "kind: ConfigMap\n"),
                 ("c/y.yaml", "kind: ConfigMap\n"),
+                ("a/patches/webhook.yaml", "kind: CustomResourceDefinition\n"),
+                ("a/patches/deep/z.yaml", "kind: ConfigMap\n"),
+                ("a/sub/kustomization.yaml", "resources: [\n"),
+                ("a/sub/w.yaml", "kind: ConfigMap\n"),
             ]
             .iter()
             .chain(extra)
@@ -995,8 +1009,8 @@ mod tests {
         let layout = Layout::of(&files(&[]));
         assert_eq!(
             layout.stray.iter().collect::<Vec<_>>(),
-            ["a/patch.yaml"],
-            "an unreadable kustomization's folder and a folder without one keep their files whole"
+            ["a/patch.yaml", "a/patches/webhook.yaml"],
+            "an unreadable kustomization's folder, a folder without one and a folder two below one keep their files whole"
         );
         let made = Layout::of(&files(&[(crate::lock::PATH, "")]));
         assert!(

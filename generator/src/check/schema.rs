@@ -676,9 +676,11 @@ mod derivation {
 
     fn table() -> Vec<(&'static str, &'static str, SchemaFn)> {
         use k8s_openapi::api::{
-            admissionregistration, apps, autoscaling, batch, core, networking, policy, rbac,
-            scheduling, storage,
+            admissionregistration, apps, autoscaling, batch, certificates, coordination, core,
+            discovery, flowcontrol, networking, node, policy, rbac, scheduling, storage,
         };
+        use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions;
+        use k8s_openapi::kube_aggregator::pkg::apis::apiregistration;
         kinds![
             core::v1::Namespace,
             core::v1::PersistentVolume,
@@ -709,6 +711,29 @@ mod derivation {
             storage::v1::StorageClass,
             scheduling::v1::PriorityClass,
             autoscaling::v2::HorizontalPodAutoscaler,
+            // Kinds repositories carry beside their workloads: an
+            // operator's CRDs above all, then the API's other objects.
+            apiextensions::v1::CustomResourceDefinition,
+            apiregistration::v1::APIService,
+            admissionregistration::v1::ValidatingAdmissionPolicy,
+            admissionregistration::v1::ValidatingAdmissionPolicyBinding,
+            apps::v1::ControllerRevision,
+            autoscaling::v1::HorizontalPodAutoscaler,
+            certificates::v1::CertificateSigningRequest,
+            coordination::v1::Lease,
+            core::v1::Endpoints,
+            core::v1::PodTemplate,
+            core::v1::ReplicationController,
+            discovery::v1::EndpointSlice,
+            flowcontrol::v1::FlowSchema,
+            flowcontrol::v1::PriorityLevelConfiguration,
+            networking::v1::IPAddress,
+            networking::v1::ServiceCIDR,
+            node::v1::RuntimeClass,
+            storage::v1::CSIDriver,
+            storage::v1::CSINode,
+            storage::v1::CSIStorageCapacity,
+            storage::v1::VolumeAttachment,
         ]
     }
 
@@ -771,6 +796,13 @@ mod derivation {
             .into_iter()
             .map(|(api, kind, derive)| {
                 let mut schema = derive();
+                // A CRD schema's `default`, `enum` and `example` values are
+                // any JSON; k8s-openapi types them as objects.
+                if let Some(Value::Object(json)) = schema.pointer_mut(
+                    "/$defs/io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSON",
+                ) {
+                    json.remove("type");
+                }
                 make_strict(&mut schema);
                 schema["properties"]["apiVersion"] = json!({"const": api});
                 schema["properties"]["kind"] = json!({"const": kind});
