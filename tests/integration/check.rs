@@ -891,8 +891,9 @@ items:
 /// An operator scaffold's CRD patches sit one folder below the
 /// kustomization that leaves them out of its list
 /// (`config/crd/patches/webhook_in_<kind>.yaml`): they are parts of
-/// objects, not CRDs missing their group and names; the CRDs it lists are
-/// validated whole.
+/// objects, not CRDs missing their group and names; so is a patch it left
+/// out at an API version no release serves any more (an old
+/// `webhookcainjection_patch.yaml`). The CRDs it lists are validated whole.
 #[test]
 fn a_scaffolds_unlisted_crd_patches_are_parts_of_objects() {
     let crd = "apiVersion: apiextensions.k8s.io/v1
@@ -934,6 +935,14 @@ spec:
                 ("config/crd/kustomization.yaml", kustomization),
                 ("config/crd/bases/example.com_widgets.yaml", crd),
                 ("config/crd/patches/webhook_in_widgets.yaml", patch),
+                (
+                    "config/default/kustomization.yaml",
+                    "resources: [../crd]\n#patchesStrategicMerge:\n#- webhookcainjection_patch.yaml\n",
+                ),
+                (
+                    "config/default/webhookcainjection_patch.yaml",
+                    "apiVersion: admissionregistration.k8s.io/v1beta1\nkind: MutatingWebhookConfiguration\nmetadata:\n  name: mutating-webhook-configuration\n  annotations:\n    cert-manager.io/inject-ca-from: system/serving-cert\n",
+                ),
             ],
         )
     };

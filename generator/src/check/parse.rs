@@ -390,12 +390,16 @@ pub fn parse_file(path: &str, bytes: &[u8], layout: &Layout, out: &mut Parsed) {
     let stray = layout.stray.contains(path);
     for d in &mut out.documents[start..] {
         // A document of a file no kustomization lists is a part (a patch
-        // left out of the list) when it is not a whole object; a whole one
-        // may still be applied by something else (skaffold's `rawYaml`, a
-        // script), so it is judged.
+        // left out of the list) when it is not a whole object, or at an
+        // API version no release serves any more (a scaffold's old
+        // `webhookcainjection_patch.yaml`, which nothing can apply); a
+        // whole one may still be applied by something else (skaffold's
+        // `rawYaml`, a script), so it is judged.
         d.partial = patch_file
             || d.value.get("$patch").is_some()
-            || (stray && super::schema::misses_required(&d.value));
+            || (stray
+                && (super::schema::misses_required(&d.value)
+                    || super::schema::was_removed(&d.value)));
     }
 }
 

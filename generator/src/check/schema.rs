@@ -235,6 +235,19 @@ const REMOVED: &[(&str, &[&str], &str, &str)] = &[
     ),
 ];
 
+/// Whether some Kubernetes release removed `kind` at `api`.
+pub(crate) fn was_removed(doc: &Value) -> bool {
+    let (Some(api), Some(kind)) = (
+        doc.get("apiVersion").and_then(Value::as_str),
+        doc.get("kind").and_then(Value::as_str),
+    ) else {
+        return false;
+    };
+    REMOVED
+        .iter()
+        .any(|(a, kinds, _, _)| *a == api && kinds.contains(&kind))
+}
+
 /// SOC-SCHEMA-003 when `kind` is no longer served at `api` by the target
 /// Kubernetes version; SOC-SCHEMA-004 when the target still serves it but
 /// a later release removed it (the upgrade would break it).
