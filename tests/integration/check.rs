@@ -1284,6 +1284,100 @@ fn a_selector_commonlabels_create_is_not_missing() {
     }
 }
 
+/// A field a kustomization's transformer configuration has its namespace
+/// transformer create (Kubeflow's `configurations: [params.yaml]` filling a
+/// webhook's service namespace) is not missing once built, as `kubectl
+/// kustomize` shows; a root without that configuration leaves it missing,
+/// and the finding names that root.
+#[test]
+fn a_field_a_namespace_configuration_creates_is_not_missing() {
+    let webhook = "apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingWebhookConfiguration
+metadata:
+  name: defaults
+webhooks:
+  - name: defaults.example.com
+    admissionReviewVersions: [v1]
+    sideEffects: None
+    clientConfig:
+      service:
+        name: webhook
+        path: /mutate
+";
+    let params = "namespace:
+- kind: MutatingWebhookConfiguration
+  group: admissionregistration.k8s.io
+  path: webhooks/clientConfig/service/namespace
+  create: true
+";
+    let dir = repo_with(
+        &[],
+        &[
+            (
+                "configured/kustomization.yaml",
+                "namespace: tools\nresources: [webhook.yaml]\nconfigurations: [params.yaml]\n",
+            ),
+            ("configured/params.yaml", params),
+            ("configured/webhook.yaml", webhook),
+            (
+                "shared/base/kustomization.yaml",
+                "resources: [webhook.yaml]\n",
+            ),
+            ("shared/base/webhook.yaml", webhook),
+            (
+                "shared/dev/kustomization.yaml",
+                "namespace: dev\nresources: [../base]\nconfigurations: [config/params.yaml]\n",
+            ),
+            ("shared/dev/config/params.yaml", params),
+            (
+                "shared/prod/kustomization.yaml",
+                "namespace: prod\nresources: [../base]\n",
+            ),
+            // kustomize reads no configuration from outside the root: it
+            // refuses the build.
+            (
+                "shared/stage/kustomization.yaml",
+                "namespace: stage\nresources: [../base]\nconfigurations: [../../configured/params.yaml]\n",
+            ),
+        ],
+    );
+    let (_, found) = findings(dir.path(), &[]);
+    let missing: Vec<&str> = found
+        .iter()
+        .filter(|(r, _, _)| r == "SOC-SCHEMA-001")
+        .map(|(_, f, _)| f.as_str())
+        .collect();
+    assert_eq!(missing, ["shared/base/webhook.yaml"], "{found:?}");
+    let run = check(dir.path(), &[]);
+    assert!(
+        run.stdout.contains(
+            "kustomize leaves it missing in shared/prod, shared/stage (the other roots' namespace transformers create it)"
+        ),
+        "{}",
+        run.stdout
+    );
+    if let Some(kubectl) = crate::support::tool("kubectl") {
+        for (root, namespace) in [
+            ("configured", Some("tools")),
+            ("shared/dev", Some("dev")),
+            ("shared/prod", None),
+        ] {
+            let built = crate::support::kustomize_build(&kubectl, dir.path(), root);
+            assert_eq!(
+                built[0]["webhooks"][0]["clientConfig"]["service"]["namespace"].as_str(),
+                namespace,
+                "{root}: {built:?}"
+            );
+        }
+        let stage = Command::new(&kubectl)
+            .args(["kustomize", "shared/stage"])
+            .current_dir(dir.path())
+            .output()
+            .expect("kubectl kustomize");
+        assert!(!stage.status.success());
+    }
+}
+
 /// Files no tool deploys are skipped with the reason when they do not
 /// parse (editor settings with comments, an Ansible Jinja template under a
 /// `.yaml` name); a file a kustomization lists, or one in a repository that

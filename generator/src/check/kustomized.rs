@@ -10,7 +10,9 @@
 //! root pins the image, kept and naming the roots that leave it unpinned
 //! otherwise. A document no kustomization emits keeps its finding. A
 //! workload's missing `spec.selector` is settled the same way against the
-//! roots' `commonLabels`, which create it.
+//! roots' `commonLabels`, which create it, and any missing required field
+//! against the fields the roots' namespace transformers are configured to
+//! create.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -53,6 +55,9 @@ struct Through {
     /// Whether one sets labels on selectors (see
     /// [`kustomize::sets_selector_labels`]).
     selects: bool,
+    /// The fields their namespace transformers create (see
+    /// [`kustomize::Emitted::creates`]).
+    creates: Vec<String>,
 }
 
 /// The workload kinds whose `spec.selector.matchLabels` kustomize's
@@ -69,7 +74,9 @@ impl Kustomized {
     ) -> Self {
         let rewrites = documents.iter().any(|d| {
             is_kustomization(&d.path)
-                && (d.value.get("images").is_some() || kustomize::sets_selector_labels(&d.value))
+                && (d.value.get("images").is_some()
+                    || kustomize::sets_selector_labels(&d.value)
+                    || d.value.get("configurations").is_some())
         });
         if !rewrites {
             return Self::default();
@@ -123,6 +130,7 @@ impl Kustomized {
                     root: root.clone(),
                     images: o.images,
                     selects: o.selects,
+                    creates: o.creates,
                 });
             }
         }
@@ -185,7 +193,7 @@ impl Kustomized {
                 return true;
             }
             if f.rule == SCHEMA_RULE {
-                return self.keeps_missing_selector(f);
+                return self.keeps_missing_field(f);
             }
             if f.rule != RULE {
                 return true;
@@ -235,24 +243,25 @@ impl Kustomized {
             .max_by_key(|((_, start), _)| *start)
     }
 
-    /// A workload missing `spec.selector` in its file is whole once built
-    /// when every root that emits it passes a kustomization setting labels
-    /// on selectors: kustomize creates `matchLabels` from those labels (and
-    /// puts them on the pod template too). Kept, naming the roots that
-    /// leave it missing, when some do not.
-    fn keeps_missing_selector(&self, f: &mut Finding) -> bool {
-        let missing = SELECTED
-            .iter()
-            .any(|kind| f.message == format!("{kind} spec: \"selector\" is a required property"));
-        if !missing {
+    /// A required field missing in its file is there once built when every
+    /// root that emits the document creates it: a workload's
+    /// `spec.selector` from a kustomization setting labels on selectors
+    /// (kustomize creates `matchLabels` from those labels, and puts them on
+    /// the pod template too), a field a kustomization's namespace
+    /// transformer is configured to create (`configurations:`, a webhook's
+    /// service namespace). Kept, naming the roots that leave it missing,
+    /// when some do not.
+    fn keeps_missing_field(&self, f: &mut Finding) -> bool {
+        let Some((kind, field)) = missing_field(&f.message) else {
             return true;
-        }
+        };
+        let selector = field == "spec/selector" && SELECTED.contains(&kind);
         let Some((_, roots)) = self.document_of(f) else {
             return true;
         };
         let left: Vec<&str> = roots
             .iter()
-            .filter(|t| !t.selects)
+            .filter(|t| !(t.creates.contains(&field) || selector && t.selects))
             .map(|t| {
                 if t.root.is_empty() {
                     "."
@@ -266,9 +275,14 @@ impl Kustomized {
         }
         if left.len() < roots.len() {
             f.message = format!(
-                "{}; kustomize leaves it missing in {} (the other roots' commonLabels create it)",
+                "{}; kustomize leaves it missing in {} (the other roots' {} create it)",
                 f.message,
-                left.join(", ")
+                left.join(", "),
+                if selector {
+                    "commonLabels"
+                } else {
+                    "namespace transformers"
+                }
             );
         }
         true
@@ -282,6 +296,24 @@ impl Kustomized {
                     .is_some_and(|r| r.starts_with('/'))
         })
     }
+}
+
+/// The kind and the field (as kustomize writes field paths, without list
+/// indexes) of a "required property" schema finding:
+/// `MutatingWebhookConfiguration webhooks[0].clientConfig.service:
+/// "namespace" is a required property` gives `webhooks/clientConfig/service/namespace`.
+fn missing_field(message: &str) -> Option<(&str, String)> {
+    let (kind, rest) = message.split_once(' ')?;
+    let (parent, rest) = rest.split_once(": \"")?;
+    let property = rest.strip_suffix("\" is a required property")?;
+    let mut field: Vec<&str> = Vec::new();
+    if parent != "(document)" {
+        for part in parent.split('.') {
+            field.push(part.split_once('[').map_or(part, |(name, _)| name));
+        }
+    }
+    field.push(property);
+    Some((kind, field.join("/")))
 }
 
 /// The image of every container of a document, with its line.

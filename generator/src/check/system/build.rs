@@ -132,6 +132,7 @@ fn without_documents<'a>(m: &AppModel<'a>) -> (AppModel<'static>, Vec<bool>) {
                 patched: e.patched.clone(),
                 images: e.images.clone(),
                 selects: e.selects,
+                creates: e.creates.clone(),
             })
             .collect();
     ((emitted, m.1.clone(), m.2.clone(), m.3.clone()), documented)
@@ -277,6 +278,7 @@ impl<'a> Repository<'a> {
                 patched: e.patched.clone(),
                 images: e.images.clone(),
                 selects: e.selects,
+                creates: e.creates.clone(),
             });
         }
         Some((

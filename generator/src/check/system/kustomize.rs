@@ -196,6 +196,10 @@ pub(crate) struct Emitted<'a> {
     /// (`commonLabels`, or `labels` with `includeSelectors: true`), which
     /// creates a workload's `spec.selector.matchLabels` where it has none.
     pub(crate) selects: bool,
+    /// The fields a kustomization's namespace transformer creates on it,
+    /// beyond kustomize's own (`webhooks/clientConfig/service/namespace`
+    /// from its `configurations:`), as kustomize writes field paths.
+    pub(crate) creates: Vec<String>,
 }
 
 /// One `images:` entry of a kustomization.
@@ -449,6 +453,7 @@ fn build_into<'a>(files: &Files<'a>, dir: &str, depth: usize, out: &mut Build<'a
                         patched: None,
                         images: Vec::new(),
                         selects: false,
+                        creates: Vec::new(),
                     });
                 }
                 Err(message) => gaps.push(Gap {
@@ -510,7 +515,19 @@ fn build_into<'a>(files: &Files<'a>, dir: &str, depth: usize, out: &mut Build<'a
         }
     }
     if let Some(ns) = k["namespace"].as_str() {
+        let created = created_namespace_fields(files, &path, k);
         for o in &mut objects {
+            o.creates.extend(
+                created
+                    .iter()
+                    .filter(|(group, kind, _)| {
+                        *kind == o.kind
+                            && group
+                                .as_deref()
+                                .is_none_or(|g| g == kinds::group_of(&o.api_version))
+                    })
+                    .map(|(_, _, field)| field.clone()),
+            );
             // kustomize sets the namespace of every object it does not know
             // to be cluster-scoped, custom kinds included.
             if files.scope(&o.api_version, &o.kind) != Some(Scope::Cluster) {
@@ -576,7 +593,46 @@ fn emitted<'a>(d: &'a Document, v: &Value) -> Emitted<'a> {
         patched: None,
         images: Vec::new(),
         selects: false,
+        creates: Vec::new(),
     }
+}
+
+/// The namespace fields the transformer configurations of kustomization
+/// `k` (at `path`) have kustomize create, as (group, kind, field path):
+/// the `namespace:` field specs with `create: true` of each file its
+/// `configurations:` names. kustomize reads those from the
+/// kustomization's folder or below only (it refuses the build otherwise).
+fn created_namespace_fields(
+    files: &Files,
+    path: &str,
+    k: &Value,
+) -> Vec<(Option<String>, String, String)> {
+    let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+    let mut out = Vec::new();
+    for entry in k["configurations"].as_array().into_iter().flatten() {
+        let Some(rel) = entry.as_str() else { continue };
+        let file = join(dir, rel);
+        let below = dir.is_empty() && !file.starts_with("../")
+            || file.strip_prefix(dir).is_some_and(|r| r.starts_with('/'));
+        if !below {
+            continue;
+        }
+        for d in files.docs_of(&file).into_iter().flatten() {
+            for spec in d.value["namespace"].as_array().into_iter().flatten() {
+                if spec["create"] != Value::Bool(true) {
+                    continue;
+                }
+                if let (Some(kind), Some(field)) = (spec["kind"].as_str(), spec["path"].as_str()) {
+                    out.push((
+                        spec["group"].as_str().map(str::to_owned),
+                        kind.to_owned(),
+                        field.to_owned(),
+                    ));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Whether kustomization `k` adds labels to selectors: `commonLabels`, or
@@ -917,6 +973,7 @@ mod tests {
             patched: None,
             images: Vec::new(),
             selects: false,
+            creates: Vec::new(),
         }
     }
 
