@@ -46,12 +46,24 @@ environment(svc, name) := [[k, v, ["services", name, "environment", i]] |
 	v := substring(entry, count(k) + 1, -1)
 ] if is_array(svc.environment)
 
-credential_markers := ["pass", "secret", "token", "key", "credential", "pwd", "private"]
+credential_markers := ["pass", "secret", "token", "credential", "pwd", "private"]
 
+# A variable whose name says it holds a credential (`DB_PASSWORD`,
+# `ENCRYPTION_KEY`, `APIKEY`; not `KEYCLOAK_REALM`), unless the name says
+# its value only points at one (`API_SECRET_FILE: /run/secrets/api`, Docker's
+# convention for secrets) or names a kind of thing (`SECRET_PROVIDER`).
 credential_name(k) if {
-	some m in credential_markers
-	contains(lower(k), m)
+	n := lower(k)
+	credential_word(n)
+	not regex.match(`_(file|path|url|uri|endpoint|name|ref|id|header|type|kind|provider)$`, n)
 }
+
+credential_word(n) if {
+	some m in credential_markers
+	contains(n, m)
+}
+
+credential_word(n) if regex.match(`key($|_)`, n)
 
 # A value that comes from the environment or .env, or is empty.
 interpolated(v) if contains(v, "${")

@@ -43,11 +43,19 @@ model_name(f) := trim_suffix(parts[count(parts) - 1], ".sql") if parts := split(
 
 project_root(f) := substring(f, 0, indexof(f, "models/"))
 
+# The models a models/ YAML file declares. Any YAML may sit in a models/
+# folder (another tool's, a list): what is not a dbt mapping declares none.
+models_of(d) := [m |
+	is_object(d.content)
+	some m in object.get(d.content, "models", [])
+	is_object(m)
+]
+
 # "project root|model name" of every documented model.
 described contains sprintf("%s|%s", [project_root(d.path), m.name]) if {
 	some d in input.documents
 	model_yaml(d.path)
-	some m in object.get(d.content, "models", [])
+	some m in models_of(d)
 	object.get(m, "description", "") != ""
 }
 
@@ -55,6 +63,7 @@ tested(m) if count(object.get(m, "data_tests", object.get(m, "tests", []))) > 0
 
 tested(m) if {
 	some c in object.get(m, "columns", [])
+	is_object(c)
 	count(object.get(c, "data_tests", object.get(c, "tests", []))) > 0
 }
 
@@ -62,7 +71,7 @@ tested(m) if {
 tested_models contains sprintf("%s|%s", [project_root(d.path), m.name]) if {
 	some d in input.documents
 	model_yaml(d.path)
-	some m in object.get(d.content, "models", [])
+	some m in models_of(d)
 	tested(m)
 }
 
@@ -79,7 +88,15 @@ warning contains {"id": "SOC-DBT-002", "msg": sprintf("model %q has no test (mod
 
 # --- Zeppelin notes -------------------------------------------------------
 
-notes := [d | some d in input.documents; endswith(d.path, ".zpln")]
+notes := [d | some d in input.documents; endswith(d.path, ".zpln"); is_object(d.content)]
+
+# A note's paragraphs with their code (a paragraph without text has none).
+paragraphs(d) := [[i, text] |
+	some i, p in object.get(d.content, "paragraphs", [])
+	is_object(p)
+	text := object.get(p, "text", "")
+	is_string(text)
+]
 
 # The %-names each interpreter setting of the platform serves.
 setting_interpreters := {
@@ -94,6 +111,7 @@ setting_interpreters := {
 rendered_settings contains name if {
 	some d in input.documents
 	regex.match(`(^|/)components/zeppelin/overlays/[^/]+/interpreter\.json$`, d.path)
+	is_object(d.content)
 	some name, _ in object.get(d.content, "interpreterSettings", {})
 }
 
@@ -116,16 +134,16 @@ interpreter(text) := name if {
 # SOC-ZEP-001: notes use allowed interpreters only.
 violation contains finding("SOC-ZEP-001", sprintf("paragraph %d uses interpreter %%%s, which is not allowed (allowed: %s)", [i + 1, name, concat(", ", sort(allowed_interpreters))]), d, ["paragraphs", i, "text"]) if {
 	some d in notes
-	some i, p in object.get(d.content, "paragraphs", [])
-	name := interpreter(object.get(p, "text", ""))
+	some [i, text] in paragraphs(d)
+	name := interpreter(text)
 	not name in allowed_interpreters
 }
 
 # SOC-ZEP-002: no credentials written in a note's code.
 violation contains finding("SOC-ZEP-002", sprintf("paragraph %d writes a credential literally; read it from the interpreter settings or the environment", [i + 1]), d, ["paragraphs", i, "text"]) if {
 	some d in notes
-	some i, p in object.get(d.content, "paragraphs", [])
-	regex.match(`(?i)(password|passwd|secret|token|access[_-]?key)["']?\s*[:=]\s*["'][^"'$\{]{4,}["']`, object.get(p, "text", ""))
+	some [i, text] in paragraphs(d)
+	regex.match(`(?i)(password|passwd|secret|token|access[_-]?key)["']?\s*[:=]\s*["'][^"'$\{]{4,}["']`, text)
 }
 
 # --- Alert rules ----------------------------------------------------------
@@ -134,7 +152,9 @@ alert_rules contains {"d": d, "path": ["spec", "groups", g, "rules", r], "rule":
 	some d in input.documents
 	d.kind == "PrometheusRule"
 	some g, group in object.get(d.content, ["spec", "groups"], [])
+	is_object(group)
 	some r, rule in object.get(group, "rules", [])
+	is_object(rule)
 	rule.alert
 }
 
@@ -151,17 +171,21 @@ runbook_path(url) := path if {
 	path := split(parts[1], "#")[0]
 }
 
-resolves(url) if runbook_path(url) in files
+resolves(url) if {
+	is_string(url)
+	runbook_path(url) in files
+}
 
 # SOC-OBS-001: every alert links a runbook that exists.
-violation contains finding("SOC-OBS-001", sprintf("alert %q has no runbook_url annotation", [a.rule.alert]), a.d, a.path) if {
+violation contains finding("SOC-OBS-001", sprintf("alert %s has no runbook_url annotation", [json.marshal(a.rule.alert)]), a.d, a.path) if {
 	some a in alert_rules
 	not a.rule.annotations.runbook_url
 }
 
-violation contains finding("SOC-OBS-001", sprintf("alert %q links runbook %q, which is not a file of this repository", [a.rule.alert, a.rule.annotations.runbook_url]), a.d, array.concat(a.path, ["annotations", "runbook_url"])) if {
+violation contains finding("SOC-OBS-001", sprintf("alert %s links runbook %s, which is not a file of this repository", [json.marshal(a.rule.alert), json.marshal(url)]), a.d, array.concat(a.path, ["annotations", "runbook_url"])) if {
 	some a in alert_rules
-	not resolves(a.rule.annotations.runbook_url)
+	url := a.rule.annotations.runbook_url
+	not resolves(url)
 }
 
 # --- Runbooks -------------------------------------------------------------

@@ -76,6 +76,19 @@ test_alert_without_runbook_denied if {
 	"SOC-OBS-001" in ids(content.violation) with input as rules({})
 }
 
+# An alert with no runbook beside one linking outside the repository: each
+# is one finding (an engine once failed on the second rule's reference
+# that the first alert leaves undefined).
+test_alerts_with_and_without_runbooks_each_denied if {
+	input_rules := [
+		{"alert": "ZfsPool", "expr": "zfs > 0", "annotations": {"summary": "pool"}},
+		{"alert": "CertsAbsent", "expr": "absent(up)", "annotations": {"runbook_url": "https://gitlab.example/mixin/-/blob/master/RUNBOOK.md#absent"}},
+	]
+	found := content.violation with input as {"files": [], "documents": [doc("rules.yaml", "PrometheusRule", {"spec": {"groups": [{"name": "g", "rules": input_rules}]}})]}
+	count(found) == 2
+	{f.id | some f in found} == {"SOC-OBS-001"}
+}
+
 test_alert_with_missing_runbook_denied if {
 	"SOC-OBS-001" in ids(content.violation) with input as rules({"runbook_url": "https://git.example/acme/platform/blob/main/runbooks/nope.md"})
 }
@@ -97,4 +110,25 @@ test_runbook_elsewhere_does_not_count if {
 test_application_without_component_label_ignored if {
 	unlabelled := object.union(object.remove(app("trino"), {"labels"}), {"labels": {}})
 	count(content.violation) == 0 with input as {"files": [], "documents": [unlabelled]}
+}
+
+# Any YAML may sit where the content rules look (another tool's models/
+# folder holding a list, a note that is not a mapping, alert rules of an
+# unexpected shape): it is judged for what it declares, never a failure.
+test_content_of_other_shapes_is_judged_not_failed if {
+	# A list in models/ declares no model: orders.sql stays undocumented.
+	"SOC-DBT-002" in ids(content.warning) with input as models_repo(["a", "b"])
+	"SOC-DBT-002" in ids(content.warning) with input as models_repo({"models": ["orders", 3]})
+	documented := {"models": ["x", {"name": "orders", "description": "Orders", "data_tests": ["unique"]}]}
+	count(content.warning) == 0 with input as models_repo(documented)
+	notes := {"files": [], "documents": [
+		doc("notebooks/a.zpln", "", ["%sh ls"]),
+		doc("notebooks/b.zpln", "", {"paragraphs": ["%sh ls", {"text": 5}, {"text": "%sh\nls /"}]}),
+	]}
+	found := content.violation with input as notes
+	{[f.file, f.id] | some f in found} == {["notebooks/b.zpln", "SOC-ZEP-001"]}
+	rules := {"spec": {"groups": ["g", {"name": "h", "rules": ["r", {"alert": "Down", "expr": "up == 0", "annotations": {"runbook_url": 5}}]}]}}
+	alerts := content.violation with input as {"files": [], "documents": [doc("rules.yaml", "PrometheusRule", rules)]}
+	{f.id | some f in alerts} == {"SOC-OBS-001"}
+	count(alerts) == 1
 }

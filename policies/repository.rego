@@ -78,9 +78,19 @@ app_projects := [d | some d in docs_of("AppProject"); d.apiVersion == "argoproj.
 # rather than failing the evaluation.
 projects := {p.name: [d | some d in app_projects; d.name == p.name] | some p in app_projects}
 
-app_spec(d) := d.content.spec if d.kind == "Application"
+# A spec that is not a mapping is the schema's denial (SOC-SCHEMA-001 or
+# SOC-ARGO-004), not these rules'.
+app_spec(d) := spec if {
+	d.kind == "Application"
+	spec := d.content.spec
+	is_object(spec)
+}
 
-app_spec(d) := d.content.spec.template.spec if d.kind == "ApplicationSet"
+app_spec(d) := spec if {
+	d.kind == "ApplicationSet"
+	spec := d.content.spec.template.spec
+	is_object(spec)
+}
 
 spec_path(d) := ["spec"] if d.kind == "Application"
 
@@ -121,9 +131,10 @@ allowed(project, dest) if {
 
 violation contains finding("SOC-ARGO-003", sprintf("Application %q deploys to %s namespace %q, which its project %q does not allow", [d.name, object.get(dest, "server", ""), object.get(dest, "namespace", ""), name]), d, ["spec", "destination"]) if {
 	some d in applications
-	name := object.get(d.content.spec, "project", "default")
+	name := object.get(app_spec(d), "project", "default")
 	candidates := projects[name]
-	dest := d.content.spec.destination
+	dest := app_spec(d).destination
+	is_object(dest)
 	not allowed_by_any(candidates, dest)
 }
 
@@ -132,7 +143,12 @@ allowed_by_any(candidates, dest) if {
 	allowed(project, dest)
 }
 
-wave(d) := to_number(object.get(d.annotations, "argocd.argoproj.io/sync-wave", "0"))
+# Argo CD reads a wave that is not an integer as wave 0.
+wave(d) := to_number(w) if {
+	w := object.get(d.annotations, "argocd.argoproj.io/sync-wave", "0")
+	is_string(w)
+	regex.match(`^[-+]?[0-9]+$`, w)
+} else := 0
 
 component(d) := d.labels["app.kubernetes.io/component"]
 

@@ -172,3 +172,17 @@ test_terraform_sources_and_lock_pass if {
 	r := {"files": ["terraform/prod/main.tf", "terraform/prod/.terraform.lock.hcl", "terraform/prod/README.md"], "documents": []}
 	not "SOC-SEC-005" in ids(repository.violation) with input as r
 }
+
+# An Application whose spec is not a mapping is the schema's denial, not a
+# failure of these rules.
+test_an_application_spec_of_another_shape_is_left_to_the_schema if {
+	app := {"path": "app.yaml", "line": 1, "kind": "Application", "apiVersion": "argoproj.io/v1alpha1", "name": "a", "namespace": "argocd", "labels": {}, "annotations": {}, "content": {"spec": "oops"}}
+	count(repository.violation) == 0 with input as {"files": ["app.yaml"], "documents": [app]}
+}
+
+# A sync wave that is not an integer is wave 0, as Argo CD reads it.
+test_a_wave_that_is_not_an_integer_is_wave_zero if {
+	app := {"path": "a.yaml", "line": 1, "kind": "Application", "apiVersion": "argoproj.io/v1alpha1", "name": "a", "namespace": "argocd", "labels": {}, "annotations": {"argocd.argoproj.io/sync-wave": "early"}, "content": {}}
+	repository.wave(app) == 0
+	repository.wave(object.union(app, {"annotations": {"argocd.argoproj.io/sync-wave": "-2"}})) == -2
+}

@@ -66,11 +66,11 @@ credential_key(key) if regex.match(`(password|passwd)$`, lower(key))
 
 # An environment variable's name that says its value is a credential
 # (`DB_PASSWORD`, `AWS_SECRET_ACCESS_KEY`, `GITHUB_TOKEN`), unless it names
-# where one is (`..._FILE`, `..._URL`).
+# where one is (`..._FILE`, `..._URL`) or a kind of thing (`SECRET_PROVIDER`).
 credential_variable(name) if {
 	n := lower(name)
 	regex.match(`(password|passwd|secret|token|api_?key|private_?key|credentials?)`, n)
-	not regex.match(`_(file|path|url|uri|endpoint|name|ref|id|header|type|kind)$`, n)
+	not regex.match(`_(file|path|url|uri|endpoint|name|ref|id|header|type|kind|provider)$`, n)
 }
 
 # SOC-SEC-003: literal passwords.

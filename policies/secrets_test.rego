@@ -71,6 +71,8 @@ test_env_credential_references_pass if {
 		[["spec", "template", "spec", "containers", 0, "env", 2, "value"], "debug"],
 		[["spec", "template", "spec", "containers", 0, "env", 3, "name"], "API_TOKEN"],
 		[["spec", "template", "spec", "containers", 0, "env", 3, "value"], "${API_TOKEN}"],
+		[["spec", "template", "spec", "containers", 0, "env", 4, "name"], "SECRET_PROVIDER"],
+		[["spec", "template", "spec", "containers", 0, "env", 4, "value"], "1password"],
 	])
 }
 

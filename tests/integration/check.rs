@@ -966,6 +966,80 @@ spec:
     );
 }
 
+/// Shapes met in real repositories that the embedded rules once failed on,
+/// ending the check with exit 2 and no report: another tool's `models/`
+/// YAML holding a list, an alert without a runbook beside one linking
+/// outside the repository, a labelled Application whose sync wave is not
+/// an integer. Each is judged; none is a failure of the rules.
+#[test]
+fn shapes_the_embedded_rules_did_not_expect_are_judged() {
+    let rules = "apiVersion: monitoring.coreos.com/v1
+kind: PrometheusRule
+metadata: {name: zfs}
+spec:
+  groups:
+    - name: zfs
+      rules:
+        - alert: ZfsPoolState
+          expr: zfs_state > 0
+          annotations: {summary: pool}
+---
+apiVersion: monitoring.coreos.com/v1
+kind: PrometheusRule
+metadata: {name: certs}
+spec:
+  groups:
+    - name: certs
+      rules:
+        - alert: CertsAbsent
+          expr: absent(up)
+          annotations:
+            runbook_url: https://gitlab.example/mixin/-/blob/master/RUNBOOK.md#absent
+";
+    let app = "apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: trino
+  namespace: argocd
+  labels: {app.kubernetes.io/component: trino}
+  annotations: {argocd.argoproj.io/sync-wave: early}
+spec:
+  project: default
+  destination: {server: https://kubernetes.default.svc, namespace: trino}
+  source: {repoURL: https://git.example/charts.git, path: trino, targetRevision: 1.0.0}
+";
+    let dir = repo_with(
+        &[],
+        &[
+            ("ml/models/registry.yml", "- churn\n- forecast\n"),
+            ("ml/models/churn.sql", "select 1\n"),
+            ("rules.yaml", rules),
+            ("app.yaml", app),
+        ],
+    );
+    for profile in ["generic", "platform"] {
+        fs_err::write(
+            dir.path().join("socle-check.yaml"),
+            format!("rules:\n  profile: {profile}\n"),
+        )
+        .unwrap();
+        let (code, found) = findings(dir.path(), &[]);
+        assert!(code == 0 || code == 1, "{profile}: {code}");
+        assert!(
+            !found.iter().any(|(r, _, _)| r == "SOC-POL-002"),
+            "{profile}: {found:?}"
+        );
+        if profile == "platform" {
+            let alerts: Vec<u64> = found
+                .iter()
+                .filter(|(r, f, _)| r == "SOC-OBS-001" && f == "rules.yaml")
+                .map(|(_, _, l)| *l)
+                .collect();
+            assert_eq!(alerts.len(), 2, "{found:?}");
+        }
+    }
+}
+
 /// A document at an API version the API server no longer serves is a
 /// denial, not a pass for want of a schema; the served version passes.
 #[test]

@@ -29,6 +29,7 @@ const GUARDS: &[&str] = &[
     "SOC-REPO-001",
     "SOC-REPO-002",
     "SOC-POL-001",
+    "SOC-POL-002",
     "SOC-EXC-001",
     "SOC-SCHEMA-005",
 ];

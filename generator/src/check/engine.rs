@@ -469,9 +469,12 @@ impl Embedded {
                                 if *rule == NONE {
                                     return Ok(json!({"deny": [], "warn": []}));
                                 }
-                                Self::eval(&mut engine, input, rule)
+                                // One input the rules fail on is denied;
+                                // the others are still judged.
+                                Ok(Self::eval(&mut engine, input, rule)
+                                    .unwrap_or_else(|e| failed_result(rule, &e)))
                             })
-                            .collect::<Result<Vec<_>, _>>()
+                            .collect::<Result<Vec<_>, PolicyError>>()
                     })
                 })
                 .collect();
@@ -593,6 +596,8 @@ impl Embedded {
         };
         let structure_key = key("structure", paths, &mut read(&structural).into_iter());
         let content_key = key("content", paths, &mut read(&content).into_iter());
+        let first = |docs: &[&Document]| docs.first().map(|d| d.path.clone()).unwrap_or_default();
+        let (structure_place, content_place) = (first(&structural), first(&content));
         let mut parts = vec![
             Part {
                 rule: STRUCTURE_RULE,
@@ -600,11 +605,13 @@ impl Embedded {
                     move || json!({"files": paths, "documents": inventory(&structural)}),
                 ),
                 key: structure_key,
+                place: structure_place,
             },
             Part {
                 rule: CONTENT_RULE,
                 input: Box::new(move || json!({"files": paths, "documents": inventory(&content)})),
                 key: content_key,
+                place: content_place,
             },
         ];
         let groups = namespaces
@@ -638,6 +645,7 @@ impl Embedded {
                     &[],
                     &mut [common.as_str(), file.as_str()].into_iter(),
                 ),
+                place: file.clone(),
             });
         }
         (parts, groups)
@@ -688,7 +696,11 @@ impl Embedded {
                 return Ok(found);
             }
             let mut engine = self.engine.clone();
-            let result = Self::eval(&mut engine, &(part.input)(), part.rule)?;
+            let result = match Self::eval(&mut engine, &(part.input)(), part.rule) {
+                Ok(result) => result,
+                // Denied, not remembered: a later version may evaluate.
+                Err(e) => return Ok(vec![unevaluated(part.rule, &e, &part.place, None)]),
+            };
             let found = repository_findings(&result, &by_place);
             if let Some(k) = part.key {
                 if let Ok(mut m) = self.repository_memo.lock() {
@@ -725,7 +737,15 @@ impl Embedded {
                 .flat_map(|g| g.docs.iter().copied())
                 .collect();
             let mut engine = self.engine.clone();
-            let result = Self::eval(&mut engine, &namespaces_input(&all), STRUCTURE_RULE)?;
+            let result = match Self::eval(&mut engine, &namespaces_input(&all), STRUCTURE_RULE) {
+                Ok(result) => result,
+                Err(e) => {
+                    let first = all.first().map(|d| (d.path.as_str(), d.line));
+                    let (file, line) = first.unwrap_or_default();
+                    out.push(unevaluated(STRUCTURE_RULE, &e, file, Some(line)));
+                    return Ok(out);
+                }
+            };
             let group_of: HashMap<(&str, usize), usize> = missing
                 .iter()
                 .enumerate()
@@ -803,6 +823,60 @@ struct Part<'a> {
     /// Built only when the findings are not remembered.
     input: Box<dyn Fn() -> Value + Send + Sync + 'a>,
     key: Option<String>,
+    /// Where a failure to evaluate it is reported: the first file it reads.
+    place: String,
+}
+
+/// The SOC-POL-002 denial standing for embedded rules that could not be
+/// evaluated on `file`: what they would have judged is denied, not passed,
+/// and the rest of the check goes on.
+fn unevaluated(rule: &str, error: &PolicyError, file: &str, line: Option<usize>) -> Finding {
+    Finding::new(
+        "SOC-POL-002",
+        Severity::Deny,
+        file,
+        line,
+        unevaluated_message(rule, error),
+    )
+}
+
+/// The message of a SOC-POL-002 denial: the rules, and the engine's error
+/// on one line (where in which policy, and what it expected).
+fn unevaluated_message(rule: &str, error: &PolicyError) -> String {
+    let text = match error {
+        PolicyError::Eval(text) => text.as_str(),
+        _ => "",
+    };
+    let at = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("--> "))
+        .map(str::trim);
+    let what = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("error: "))
+        .map(str::trim);
+    let reason = match (at, what) {
+        (Some(at), Some(what)) => format!("{at}: {what}"),
+        _ if text.is_empty() => error.to_string(),
+        _ => text.split_whitespace().collect::<Vec<_>>().join(" "),
+    };
+    format!("socle's embedded rules ({rule}) could not judge this, so it is denied: {reason}")
+}
+
+/// An evaluation's error as the result of the rule it failed: the shape
+/// each caller reads ({deny, warn} for a document's rules, a list of
+/// findings otherwise), holding one SOC-POL-002 finding.
+fn failed_result(rule: &str, error: &PolicyError) -> Value {
+    let item = json!({
+        "id": "SOC-POL-002",
+        "msg": unevaluated_message(rule, error),
+        "path": [],
+    });
+    if rule == "data.socle.document.result" {
+        json!({"deny": [item], "warn": []})
+    } else {
+        json!([item])
+    }
 }
 
 /// The namespace rules' documents of one namespace, and the key of the
@@ -1424,6 +1498,35 @@ fn timer_bound(error: &str, bounds: Bounds) -> String {
 mod tests {
     use super::*;
     use std::collections::BTreeSet;
+
+    /// An input the embedded rules fail on (a text rule given a number)
+    /// is a SOC-POL-002 denial naming the rule and where it failed, in the
+    /// shape its caller reads; the inputs beside it are still judged.
+    #[test]
+    fn an_input_the_embedded_rules_fail_on_is_denied_and_the_others_judged() {
+        let embedded = Embedded::load().expect("embedded policies");
+        let inputs = [
+            (
+                "data.socle.text.violation",
+                Cow::Owned(json!({"path": "dags/a.py", "text": 5})),
+            ),
+            (
+                "data.socle.text.violation",
+                Cow::Owned(json!({"path": "dags/b.py", "text": "AKIAABCDEFGHIJKLMNOP = 1"})),
+            ),
+        ];
+        let results = embedded.eval_all(&inputs).expect("evaluated");
+        let failed = items(&results[0]);
+        assert_eq!(failed.len(), 1, "{results:?}");
+        assert_eq!(failed[0]["id"], "SOC-POL-002");
+        let msg = failed[0]["msg"].as_str().unwrap_or_default();
+        assert!(
+            msg.starts_with("socle's embedded rules (data.socle.text.violation) could not judge this, so it is denied: policies/text.rego:"),
+            "{msg}"
+        );
+        assert!(!msg.contains('\n'), "{msg}");
+        assert!(!items(&results[1]).is_empty(), "{results:?}");
+    }
 
     /// The pre-selection never drops a string the secrets rules would flag:
     /// every credential key of the policy, and a value of each key pattern.
