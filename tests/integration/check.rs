@@ -1040,6 +1040,111 @@ spec:
     }
 }
 
+/// A Flux Kustomization with `postBuild` substitutes `${VAR}` before the
+/// API server sees the objects: a component's `${APP}-key` in a field whose
+/// schema refuses `$` is not a denial where every Kustomization applying
+/// it defines APP (inline, or from `substituteFrom`); one that leaves it
+/// undefined (Flux writes an empty string) is named; a file nothing
+/// substitutes keeps its finding.
+#[test]
+fn values_flux_substitutes_are_judged_as_flux_applies_them() {
+    let secret = |name: &str| {
+        format!(
+            "apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: {name}
+spec:
+  secretStoreRef: {{kind: ClusterSecretStore, name: vault}}
+  target:
+    name: {name}-secret
+  dataFrom:
+    - extract: {{key: anubis}}
+"
+        )
+    };
+    let flux = |name: &str, post: &str| {
+        format!(
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: {name}
+  namespace: flux-system
+spec:
+  interval: 1h
+  path: ./apps/{name}/app
+  components:
+    - ../../../components/anubis
+  prune: true
+  sourceRef: {{kind: GitRepository, name: flux-system}}
+  postBuild:
+{post}
+"
+        )
+    };
+    let component = "apiVersion: kustomize.config.k8s.io/v1alpha1
+kind: Component
+resources:
+  - externalsecret.yaml
+";
+    let app = "resources: [configmap.yaml]\n";
+    let configmap =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  mode: fast\n";
+    let repo = |wiki: &str| {
+        repo_with(
+            &[],
+            &[
+                ("components/anubis/kustomization.yaml", component),
+                (
+                    "components/anubis/externalsecret.yaml",
+                    &secret("${APP}-key"),
+                ),
+                (
+                    "apps/forgejo/ks.yaml",
+                    &flux("forgejo", "    substitute:\n      APP: forgejo"),
+                ),
+                ("apps/forgejo/app/kustomization.yaml", app),
+                ("apps/forgejo/app/configmap.yaml", configmap),
+                ("apps/wiki/ks.yaml", &flux("wiki", wiki)),
+                ("apps/wiki/app/kustomization.yaml", app),
+                ("apps/wiki/app/configmap.yaml", configmap),
+                ("loose/externalsecret.yaml", &secret("${APP}-loose")),
+            ],
+        )
+    };
+    let schema = |dir: &Path| -> Vec<String> {
+        let (_, found) = findings(dir, &[]);
+        found
+            .into_iter()
+            .filter(|(r, _, _)| r == "SOC-SCHEMA-001")
+            .map(|(_, f, _)| f)
+            .collect()
+    };
+    for wiki in [
+        "    substitute:\n      APP: wiki",
+        "    substituteFrom:\n      - {kind: ConfigMap, name: cluster-settings}",
+    ] {
+        let dir = repo(wiki);
+        assert_eq!(schema(dir.path()), ["loose/externalsecret.yaml"], "{wiki}");
+    }
+    let dir = repo("    substitute:\n      DOMAIN: wiki.example");
+    assert_eq!(
+        schema(dir.path()),
+        [
+            "components/anubis/externalsecret.yaml",
+            "loose/externalsecret.yaml"
+        ]
+    );
+    let run = check(dir.path(), &[]);
+    assert!(
+        run.stdout.contains(
+            "Flux substitutes an empty string for what flux-system/wiki (${APP}) leave undefined"
+        ),
+        "{}",
+        run.stdout
+    );
+}
+
 /// A document at an API version the API server no longer serves is a
 /// denial, not a pass for want of a schema; the served version passes.
 #[test]

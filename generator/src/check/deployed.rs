@@ -126,7 +126,7 @@ fn sources<'v>(spec: Option<&'v Value>, out: &mut Vec<&'v str>) {
 }
 
 /// `./apps/x/` → `apps/x`; `.` and `./` → the root.
-fn normalise(path: &str) -> String {
+pub(crate) fn normalise(path: &str) -> String {
     let mut p = path.trim();
     while let Some(rest) = p.strip_prefix("./") {
         p = rest;

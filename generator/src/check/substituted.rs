@@ -1,0 +1,163 @@
+//! Schema findings on values Flux substitutes before it applies them.
+//!
+//! A Flux Kustomization with `postBuild` has kustomize-controller replace
+//! each `${VAR}` of what it builds (from `substitute`, `substituteFrom`, or
+//! the reference's own default, `${VAR:=default}`) before the API server
+//! sees it: a component's `name: ${APP}-key` reaches the cluster as
+//! `forgejo-key`, and a schema that refuses `$` in names is not what
+//! decides. So a schema finding whose value holds such a reference is
+//! settled against the Flux Kustomizations that apply the file (it is under
+//! their `path` or one of their `components`): gone when each defines every
+//! variable the value names; kept otherwise, naming those that leave one
+//! undefined (Flux writes an empty string in its place). A file no such
+//! Kustomization applies keeps its finding: nothing substitutes it. Values
+//! `substituteFrom` brings are not read: a Kustomization that has one is
+//! taken to define the variables it does not define inline.
+
+use std::collections::BTreeSet;
+use std::sync::OnceLock;
+
+use regex::Regex;
+use serde_json::Value;
+
+use super::finding::Finding;
+use super::parse::Document;
+
+const SCHEMA_RULE: &str = "SOC-SCHEMA-001";
+
+/// The Flux Kustomizations of a tree that substitute variables.
+#[derive(Default)]
+pub(crate) struct Substituted {
+    appliers: Vec<Applier>,
+}
+
+struct Applier {
+    /// `namespace/name` of the Kustomization, as its finding names it.
+    name: String,
+    /// The folders it builds: its path, and its components.
+    dirs: Vec<String>,
+    /// The variables `substitute` defines.
+    vars: BTreeSet<String>,
+    /// Whether `substituteFrom` brings more.
+    from: bool,
+}
+
+/// `${VAR}`, `${VAR:=default}`, `${VAR:-default}`... (not `$${VAR}`, which
+/// Flux writes as the literal `${VAR}`): the name, and whether a default
+/// follows it.
+fn references() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"(^|[^$])\$\{([A-Za-z_][A-Za-z0-9_]*)(:?[-=+?][^}]*)?\}").unwrap_or_else(
+            // The pattern is a constant: this cannot happen.
+            |_| Regex::new("$^").expect("an empty pattern"),
+        )
+    })
+}
+
+impl Substituted {
+    pub(crate) fn of(documents: &[&Document]) -> Self {
+        let appliers = documents
+            .iter()
+            .filter(|d| {
+                d.kind() == "Kustomization"
+                    && d.value["apiVersion"]
+                        .as_str()
+                        .is_some_and(|a| a.starts_with("kustomize.toolkit.fluxcd.io/"))
+                    && d.value["spec"]["postBuild"].is_object()
+            })
+            .map(|d| {
+                let spec = &d.value["spec"];
+                let path = super::deployed::normalise(spec["path"].as_str().unwrap_or(""));
+                let mut dirs = vec![path.clone()];
+                dirs.extend(
+                    spec["components"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                        .map(|c| super::system::kustomize::join(&path, c)),
+                );
+                let post = &spec["postBuild"];
+                let meta = &d.value["metadata"];
+                Applier {
+                    name: format!(
+                        "{}/{}",
+                        meta["namespace"].as_str().unwrap_or("flux-system"),
+                        meta["name"].as_str().unwrap_or("")
+                    ),
+                    dirs,
+                    vars: post["substitute"]
+                        .as_object()
+                        .map(|m| m.keys().cloned().collect())
+                        .unwrap_or_default(),
+                    from: post["substituteFrom"]
+                        .as_array()
+                        .is_some_and(|a| !a.is_empty()),
+                }
+            })
+            .collect();
+        Self { appliers }
+    }
+
+    /// Drop or narrow the schema findings on substituted values.
+    pub(crate) fn settle(&self, findings: &mut Vec<Finding>) {
+        if !self.appliers.is_empty() {
+            findings.retain_mut(|f| self.keeps(f));
+        }
+    }
+
+    fn keeps(&self, f: &mut Finding) -> bool {
+        if f.rule != SCHEMA_RULE || !f.message.contains("${") {
+            return true;
+        }
+        let found: Vec<regex::Captures<'_>> = references().captures_iter(&f.message).collect();
+        if found.is_empty() {
+            return true;
+        }
+        // The variables the refused value names without a default.
+        let needed: BTreeSet<String> = found
+            .iter()
+            .filter(|c| c.get(3).is_none())
+            .filter_map(|c| c.get(2).map(|m| m.as_str().to_owned()))
+            .collect();
+        let applying: Vec<&Applier> = self
+            .appliers
+            .iter()
+            .filter(|a| a.dirs.iter().any(|d| under(&f.file, d)))
+            .collect();
+        if applying.is_empty() {
+            return true;
+        }
+        let short: Vec<String> = applying
+            .iter()
+            .filter(|a| !a.from)
+            .filter_map(|a| {
+                let missing: Vec<&str> = needed
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|v| !a.vars.contains(*v))
+                    .collect();
+                (!missing.is_empty())
+                    .then(|| format!("{} (${{{}}})", a.name, missing.join("}, ${")))
+            })
+            .collect();
+        if short.is_empty() {
+            return false;
+        }
+        f.message = format!(
+            "{}; Flux substitutes an empty string for what {} leave undefined",
+            f.message,
+            short.join(", ")
+        );
+        true
+    }
+}
+
+/// Whether `file` is in folder `dir` or below it ("" is the root).
+fn under(file: &str, dir: &str) -> bool {
+    dir.is_empty()
+        || file
+            .strip_prefix(dir)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
