@@ -42,16 +42,14 @@ struct Applier {
     from: bool,
 }
 
-/// `${VAR}`, `${VAR:=default}`, `${VAR:-default}`... (not `$${VAR}`, which
-/// Flux writes as the literal `${VAR}`): the name, and whether a default
-/// follows it.
+/// `${VAR}`, `${VAR:=default}`, `${VAR:-default}`... with the name, and
+/// whether a default follows it; `$${VAR}` too, which Flux writes as the
+/// literal `${VAR}` (the caller leaves it out).
 fn references() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r"(^|[^$])\$\{([A-Za-z_][A-Za-z0-9_]*)(:?[-=+?][^}]*)?\}").unwrap_or_else(
-            // The pattern is a constant: this cannot happen.
-            |_| Regex::new("$^").expect("an empty pattern"),
-        )
+        Regex::new(r"\$?\$\{([A-Za-z_][A-Za-z0-9_]*)(:?[-=+?][^}]*)?\}")
+            .unwrap_or_else(|_| unreachable!("the pattern is a constant"))
     })
 }
 
@@ -111,15 +109,18 @@ impl Substituted {
         if f.rule != SCHEMA_RULE || !f.message.contains("${") {
             return true;
         }
-        let found: Vec<regex::Captures<'_>> = references().captures_iter(&f.message).collect();
+        let found: Vec<regex::Captures<'_>> = references()
+            .captures_iter(&f.message)
+            .filter(|c| !c[0].starts_with("$$"))
+            .collect();
         if found.is_empty() {
             return true;
         }
         // The variables the refused value names without a default.
         let needed: BTreeSet<String> = found
             .iter()
-            .filter(|c| c.get(3).is_none())
-            .filter_map(|c| c.get(2).map(|m| m.as_str().to_owned()))
+            .filter(|c| c.get(2).is_none())
+            .map(|c| c[1].to_owned())
             .collect();
         let applying: Vec<&Applier> = self
             .appliers
@@ -160,4 +161,26 @@ fn under(file: &str, dir: &str) -> bool {
         || file
             .strip_prefix(dir)
             .is_some_and(|rest| rest.starts_with('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Adjacent references are each read; an escaped one is not a
+    /// reference; one with a default needs nothing defined.
+    #[test]
+    fn the_variables_a_value_needs() {
+        let needs = |text: &str| -> Vec<String> {
+            references()
+                .captures_iter(text)
+                .filter(|c| !c[0].starts_with("$$"))
+                .filter(|c| c.get(2).is_none())
+                .map(|c| c[1].to_owned())
+                .collect()
+        };
+        assert_eq!(needs("${A}${B}-x"), ["A", "B"]);
+        assert_eq!(needs("$${C} ${D:=d} ${E:-e} ${F}"), ["F"]);
+        assert!(needs("${1X} $G {H}").is_empty());
+    }
 }
