@@ -893,7 +893,10 @@ items:
 /// (`config/crd/patches/webhook_in_<kind>.yaml`): they are parts of
 /// objects, not CRDs missing their group and names; so is a patch it left
 /// out at an API version no release serves any more (an old
-/// `webhookcainjection_patch.yaml`). The CRDs it lists are validated whole.
+/// `webhookcainjection_patch.yaml`, metadata only), and a file named as a
+/// patch anywhere (`patch.json`, for `kubectl patch --patch-file`). A whole
+/// object left out at such a version is still denied, and the CRDs listed
+/// are validated whole.
 #[test]
 fn a_scaffolds_unlisted_crd_patches_are_parts_of_objects() {
     let crd = "apiVersion: apiextensions.k8s.io/v1
@@ -923,6 +926,10 @@ spec:
         service: {namespace: system, name: webhook-service, path: /convert}
       conversionReviewVersions: [v1]
 ";
+    let patch_json = serde_json::to_string_pretty(
+        &crate::support::yaml::<Value>(patch).expect("the patch is YAML"),
+    )
+    .expect("JSON");
     let kustomization = "resources:
   - bases/example.com_widgets.yaml
 #patches:
@@ -943,19 +950,34 @@ spec:
                     "config/default/webhookcainjection_patch.yaml",
                     "apiVersion: admissionregistration.k8s.io/v1beta1\nkind: MutatingWebhookConfiguration\nmetadata:\n  name: mutating-webhook-configuration\n  annotations:\n    cert-manager.io/inject-ca-from: system/serving-cert\n",
                 ),
+                (
+                    "config/default/psp.yaml",
+                    "apiVersion: policy/v1beta1\nkind: PodSecurityPolicy\nmetadata:\n  name: restricted\nspec:\n  privileged: false\n",
+                ),
+                ("hack/conversion/patch.json", &patch_json),
             ],
         )
     };
     let dir = files(crd);
     let (code, found) = findings(dir.path(), &[]);
-    assert_eq!((code, found.as_slice()), (0, &[][..]));
+    assert_eq!(code, 1);
+    assert_eq!(
+        found,
+        [(
+            "SOC-SCHEMA-003".to_owned(),
+            "config/default/psp.yaml".to_owned(),
+            1
+        )]
+    );
     let dir = files(&crd.replace("scope:", "scpoe:"));
     let (code, found) = findings(dir.path(), &[]);
     assert_eq!(code, 1);
     let denied: Vec<(&str, &str)> = found
         .iter()
         .map(|(r, f, _)| (r.as_str(), f.as_str()))
+        .filter(|(_, f)| *f != "config/default/psp.yaml")
         .collect();
+    assert!(!denied.is_empty());
     assert!(
         denied.iter().all(|d| *d
             == (

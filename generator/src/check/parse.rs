@@ -388,18 +388,24 @@ pub fn parse_file(path: &str, bytes: &[u8], layout: &Layout, out: &mut Parsed) {
     read_file(path, bytes, layout, out);
     let patch_file = layout.patches.contains(path);
     let stray = layout.stray.contains(path);
+    // A file named as a patch (`manager_patch.yaml`, `patch.json` for
+    // `kubectl patch --patch-file`).
+    let named_patch = path
+        .rsplit('/')
+        .next()
+        .is_some_and(|name| name.to_ascii_lowercase().contains("patch"));
     for d in &mut out.documents[start..] {
-        // A document of a file no kustomization lists is a part (a patch
-        // left out of the list) when it is not a whole object, or at an
-        // API version no release serves any more (a scaffold's old
-        // `webhookcainjection_patch.yaml`, which nothing can apply); a
-        // whole one may still be applied by something else (skaffold's
-        // `rawYaml`, a script), so it is judged.
+        // A document of a file no kustomization lists, or of a file named
+        // as a patch, is a part when it is not a whole object; a whole one
+        // may still be applied by something else (skaffold's `rawYaml`, a
+        // script), so it is judged. So is a left-out document that only
+        // sets metadata at an API version no release serves any more (a
+        // scaffold's old `webhookcainjection_patch.yaml`): a patch nothing
+        // can apply.
         d.partial = patch_file
             || d.value.get("$patch").is_some()
-            || (stray
-                && (super::schema::misses_required(&d.value)
-                    || super::schema::was_removed(&d.value)));
+            || ((stray || named_patch) && super::schema::misses_required(&d.value))
+            || (stray && metadata_only(&d.value) && super::schema::was_removed(&d.value));
     }
 }
 
@@ -704,6 +710,14 @@ fn keep_local_tags(chunk: &str, value: &mut Value) {
 
 /// Whether a parsed document is a Kubernetes object (what kubectl, Argo CD
 /// and the API server read).
+/// Whether a document sets nothing but its identity and metadata.
+fn metadata_only(v: &Value) -> bool {
+    v.as_object().is_some_and(|m| {
+        m.keys()
+            .all(|k| matches!(k.as_str(), "apiVersion" | "kind" | "metadata"))
+    })
+}
+
 fn is_object_value(v: &Value) -> bool {
     v.get("apiVersion").is_some_and(Value::is_string) && v.get("kind").is_some_and(Value::is_string)
 }
