@@ -147,6 +147,16 @@ manager_reference(v) if regex.match(`^\$\{[A-Za-z_][A-Za-z0-9_]*\}$`, v)
 
 kept_elsewhere("stringData", v) if manager_reference(v)
 
+# An empty value holds no credential.
+kept_elsewhere(_, v) if v == ""
+
+# A value SOPS encrypted (`ENC[AES256_GCM,data:…]`, in a file whose `sops`
+# metadata its decryption removes): what git holds is ciphertext.
+kept_elsewhere(_, v) if {
+	input.sops.mac
+	regex.match(`^ENC\[[A-Z0-9_]+,data:`, v)
+}
+
 kept_elsewhere("data", v) if {
 	base64.is_valid(v)
 	manager_reference(base64.decode(v))

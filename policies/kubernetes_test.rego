@@ -114,3 +114,15 @@ test_a_literal_beside_references_is_denied if {
 test_empty_secret_passes if {
 	not "SOC-SEC-001" in ids(kubernetes.violation) with input as {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "type": "kubernetes.io/service-account-token"}
 }
+
+# A SOPS-encrypted Secret holds ciphertext (its decryption removes the
+# `sops` metadata before anything applies it); an empty value holds nothing.
+# A value left in the clear beside them is still refused.
+test_sops_encrypted_and_empty_secret_values_pass if {
+	sops := {"mac": "ENC[AES256_GCM,data:bWFj,iv:aXY=,tag:dGFn,type:str]", "lastmodified": "2026-03-01T01:50:31Z", "version": "3.12.1"}
+	encrypted := {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "sops": sops, "stringData": {"GITHUB_TOKEN": "ENC[AES256_GCM,data:UkF1c1dG,iv:TDdwaA==,tag:dGFn,type:str]", "UNUSED_KEY": ""}, "data": {"identity": "ENC[AES256_GCM,data:cGF4a0hoYQ==,iv:aXY=,tag:dGFn,type:str]"}}
+	not "SOC-SEC-001" in ids(kubernetes.violation) with input as encrypted
+	"SOC-SEC-001" in ids(kubernetes.violation) with input as object.union(encrypted, {"stringData": {"CLEAR": "hunter2"}})
+	# Ciphertext counts only in a file SOPS wrote.
+	"SOC-SEC-001" in ids(kubernetes.violation) with input as object.remove(encrypted, ["sops"])
+}

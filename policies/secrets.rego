@@ -54,6 +54,10 @@ reference(v) if regex.match(`^(/|file:|vault:|ref\+|secretref:|op://)`, v)
 # tag and its text: the application builds the value from them.
 reference(v) if regex.match(`^![A-Za-z][A-Za-z0-9_.-]* `, v)
 
+# A value SOPS encrypted: ciphertext, which its decryption turns back into
+# the value before anything reads it.
+reference(v) if regex.match(`^ENC\[[A-Z0-9_]+,data:`, v)
+
 # Kinds whose fields name secrets rather than hold them, and Secret itself,
 # whose data SOC-SEC-001 already refuses as a whole.
 reference_kinds := {"ExternalSecret", "SealedSecret", "SecretStore", "ClusterSecretStore", "PushSecret", "Secret"}

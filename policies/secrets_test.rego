@@ -84,3 +84,10 @@ test_secret_generator_denied if {
 test_config_map_generator_passes if {
 	count(secrets.violation) == 0 with input as doc("", [[["configMapGenerator", 0, "literals", 0], "mode=fast"]])
 }
+
+# A value SOPS encrypted is ciphertext, not a literal credential.
+test_sops_encrypted_values_pass if {
+	count(secrets.violation) == 0 with input as doc("HelmRelease", [
+		[["spec", "values", "auth", "password"], "ENC[AES256_GCM,data:SH/QO/rncxk=,iv:NHlEeQ==,tag:dGFn,type:str]"],
+	])
+}

@@ -1167,6 +1167,71 @@ resources:
     );
 }
 
+/// A file SOPS encrypted (Flux decrypts it before applying) carries its
+/// keys under a top-level `sops` that decryption removes, and ciphertext
+/// where the values were: neither the metadata nor the ciphertext is a
+/// denial, for a Secret or a custom resource. A Secret without that
+/// metadata is judged as before.
+#[test]
+fn a_file_sops_encrypted_is_judged_as_flux_decrypts_it() {
+    let sops = "sops:
+  age:
+    - recipient: age1zeqkpfz7e3s207ynea0z0auc0mrct0pc7w4sh6j3d0c4qac3dahqj9ufdg
+      enc: |
+        -----BEGIN AGE ENCRYPTED FILE-----
+        YWdlLWVuY3J5cHRpb24ub3JnL3YxCi0+IFgyNTUxOSBKdkxaOE5KQ2g0c3B4SFZU
+        -----END AGE ENCRYPTED FILE-----
+  lastmodified: \"2026-03-01T01:50:31Z\"
+  mac: ENC[AES256_GCM,data:dj9LZxbkYi01,iv:aXY=,tag:dGFn,type:str]
+  encrypted_regex: ^(data|stringData|password)$
+  version: 3.12.1
+";
+    let secret = format!(
+        "apiVersion: v1
+kind: Secret
+metadata:
+  name: flux-system
+  namespace: flux-system
+data:
+  identity: ENC[AES256_GCM,data:paxkHhaZN+y5ev6v,iv:aXY=,tag:dGFn,type:str]
+stringData:
+  GITHUB_TOKEN: ENC[AES256_GCM,data:RAusWFjYjs9C6tgA,iv:aXY=,tag:dGFn,type:str]
+  UNUSED_KEY: \"\"
+{sops}"
+    );
+    let release = format!(
+        "apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {{name: db, namespace: db}}
+spec:
+  interval: 30m
+  chart:
+    spec:
+      chart: postgresql
+      sourceRef: {{kind: HelmRepository, name: charts, namespace: flux-system}}
+  values:
+    auth:
+      password: ENC[AES256_GCM,data:SH/QO/rncxk=,iv:aXY=,tag:dGFn,type:str]
+{sops}"
+    );
+    let dir = repo_with(
+        &[],
+        &[
+            ("secret.sops.yaml", &secret),
+            ("release.sops.yaml", &release),
+        ],
+    );
+    let (code, found) = findings(dir.path(), &[]);
+    assert_eq!((code, found.as_slice()), (0, &[][..]));
+    let plain = secret.replace(sops, "");
+    let dir = repo_with(&[], &[("secret.yaml", &plain)]);
+    let (_, found) = findings(dir.path(), &[]);
+    assert!(
+        found.iter().any(|(r, _, _)| r == "SOC-SEC-001"),
+        "{found:?}"
+    );
+}
+
 /// A document at an API version the API server no longer serves is a
 /// denial, not a pass for want of a schema; the served version passes.
 #[test]

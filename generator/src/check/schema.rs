@@ -379,8 +379,32 @@ fn kustomization(doc: &Document) -> Vec<Finding> {
 /// Go type as in a custom resource (whose non-nullable nulls are pruned
 /// before validation), so it is validated as absent: a required field set
 /// to `null` is still missing. Nulls inside lists are kept: the server
-/// decodes them as empty elements, which its validation refuses.
+/// decodes them as empty elements, which its validation refuses. A file
+/// SOPS encrypted carries its keys and MAC under a top-level `sops`, which
+/// decryption (Flux's kustomize-controller, `sops -d`) removes before the
+/// API server sees the object: it is left out too.
 pub(crate) fn as_decoded(v: &Value) -> std::borrow::Cow<'_, Value> {
+    if let Some(m) = v.as_object().filter(|m| is_sops_metadata(m.get("sops"))) {
+        let mut owned = Value::Object(m.clone());
+        if let Value::Object(o) = &mut owned {
+            o.remove("sops");
+        }
+        let stripped = match as_decoded_plain(&owned) {
+            std::borrow::Cow::Owned(stripped) => Some(stripped),
+            std::borrow::Cow::Borrowed(_) => None,
+        };
+        return std::borrow::Cow::Owned(stripped.unwrap_or(owned));
+    }
+    as_decoded_plain(v)
+}
+
+/// SOPS's metadata: a mapping with its MAC and the time it was written.
+fn is_sops_metadata(v: Option<&Value>) -> bool {
+    v.and_then(Value::as_object)
+        .is_some_and(|s| s.contains_key("mac") && s.contains_key("lastmodified"))
+}
+
+fn as_decoded_plain(v: &Value) -> std::borrow::Cow<'_, Value> {
     fn has_null_field(v: &Value, depth: usize) -> bool {
         match v {
             Value::Object(m) => m
