@@ -1232,6 +1232,80 @@ spec:
     );
 }
 
+/// A parent Flux Kustomization that patches its children with defaults
+/// (`spec.patches` targeting `kind: Kustomization`, the children's
+/// `interval` and `prune`) fills the fields their files leave out: they
+/// are not missing where every Flux Kustomization applying them writes
+/// them; a child the patch's label selector leaves out keeps its denial.
+#[test]
+fn fields_a_parent_flux_kustomization_patches_in_are_not_missing() {
+    let parent = "apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: cluster
+  namespace: flux-system
+spec:
+  interval: 30m
+  path: ./apps
+  prune: true
+  sourceRef: {kind: GitRepository, name: flux-system}
+  patches:
+    - patch: |-
+        apiVersion: kustomize.toolkit.fluxcd.io/v1
+        kind: Kustomization
+        metadata:
+          name: _
+        spec:
+          interval: 30m
+          prune: true
+      target:
+        group: kustomize.toolkit.fluxcd.io
+        kind: Kustomization
+        labelSelector: example.com/defaults!=disabled
+";
+    let child = |name: &str, labels: &str| {
+        format!(
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: {name}
+  namespace: flux-system
+  labels: {{{labels}}}
+spec:
+  path: ./apps/{name}/app
+  sourceRef: {{kind: GitRepository, name: flux-system}}
+"
+        )
+    };
+    let dir = repo_with(
+        &[],
+        &[
+            ("clusters/main/cluster.yaml", parent),
+            (
+                "apps/kustomization.yaml",
+                "resources: [wiki/ks.yaml, chat/ks.yaml]\n",
+            ),
+            ("apps/wiki/ks.yaml", &child("wiki", "")),
+            (
+                "apps/chat/ks.yaml",
+                &child("chat", "example.com/defaults: disabled"),
+            ),
+        ],
+    );
+    let (_, found) = findings(dir.path(), &[]);
+    let missing: Vec<(&str, u64)> = found
+        .iter()
+        .filter(|(r, _, _)| r == "SOC-SCHEMA-001")
+        .map(|(_, f, l)| (f.as_str(), *l))
+        .collect();
+    // The chat child misses both (`interval` and `prune`), at its spec.
+    assert_eq!(
+        missing,
+        [("apps/chat/ks.yaml", 7), ("apps/chat/ks.yaml", 7)],
+        "{found:?}"
+    );
+}
+
 /// A document at an API version the API server no longer serves is a
 /// denial, not a pass for want of a schema; the served version passes.
 #[test]

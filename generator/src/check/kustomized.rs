@@ -12,13 +12,15 @@
 //! workload's missing `spec.selector` is settled the same way against the
 //! roots' `commonLabels`, which create it, and any missing required field
 //! against the fields the roots' namespace transformers are configured to
-//! create.
+//! create and those the Flux Kustomizations applying a root write with
+//! their own `spec.patches` (see [`super::flux`]).
 
 use std::collections::{BTreeSet, HashMap};
 
 use serde_json::Value;
 
 use super::finding::Finding;
+use super::flux;
 use super::parse::{is_kustomization, Document, Layout};
 use super::system::kustomize::{self, transform_image, ImageRule};
 
@@ -73,10 +75,11 @@ impl Kustomized {
         layout: &Layout,
     ) -> Self {
         let rewrites = documents.iter().any(|d| {
-            is_kustomization(&d.path)
+            (is_kustomization(&d.path)
                 && (d.value.get("images").is_some()
                     || kustomize::sets_selector_labels(&d.value)
-                    || d.value.get("configurations").is_some())
+                    || d.value.get("configurations").is_some()))
+                || (d.kind() == "Kustomization" && d.value["spec"]["patches"].is_array())
         });
         if !rewrites {
             return Self::default();
@@ -101,14 +104,20 @@ impl Kustomized {
             .filter(|d| !layout.listed.contains(d))
             .collect();
         let mut raw_folders = Vec::new();
-        for folder in documents
-            .iter()
-            .flat_map(|d| super::deployed::source_paths(d))
-        {
-            if kustomize::kustomization_file(&model, &folder).is_some() {
-                roots.insert(folder);
-            } else {
-                raw_folders.push(folder);
+        // Each root's Flux Kustomizations, by what their own patches write.
+        let mut flux: HashMap<String, Vec<Option<Vec<flux::Patch>>>> = HashMap::new();
+        for d in documents {
+            for folder in super::deployed::source_paths(d) {
+                if d.kind() == "Kustomization" {
+                    flux.entry(folder.clone())
+                        .or_default()
+                        .push(flux::patches(d));
+                }
+                if kustomize::kustomization_file(&model, &folder).is_some() {
+                    roots.insert(folder);
+                } else {
+                    raw_folders.push(folder);
+                }
             }
         }
         let mut out = Self {
@@ -117,8 +126,24 @@ impl Kustomized {
         };
         let mut resources: HashMap<DocKey, Option<String>> = HashMap::new();
         for root in &roots {
-            for o in kustomize::build(&model, root).objects {
+            for mut o in kustomize::build(&model, root).objects {
                 let Some(doc) = o.doc else { continue };
+                // The fields every Flux Kustomization applying the root
+                // writes on the object with its own patches.
+                if let Some(appliers) = flux.get(root) {
+                    let written = |a: &Option<Vec<flux::Patch>>| -> BTreeSet<String> {
+                        a.iter()
+                            .flatten()
+                            .flat_map(|p| p.writes(doc))
+                            .cloned()
+                            .collect()
+                    };
+                    let mut all = appliers.iter().map(written);
+                    if let Some(first) = all.next() {
+                        let common = all.fold(first, |acc, w| &acc & &w);
+                        o.creates.extend(common);
+                    }
+                }
                 let key = (doc.path.clone(), doc.line);
                 resources
                     .entry(key.clone())
@@ -305,7 +330,8 @@ impl Kustomized {
 fn missing_field(message: &str) -> Option<(&str, String)> {
     let (kind, rest) = message.split_once(' ')?;
     let (parent, rest) = rest.split_once(": \"")?;
-    let property = rest.strip_suffix("\" is a required property")?;
+    // What follows says which schema refused it (a bundled one's release).
+    let (property, _) = rest.split_once("\" is a required property")?;
     let mut field: Vec<&str> = Vec::new();
     if parent != "(document)" {
         for part in parent.split('.') {

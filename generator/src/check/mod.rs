@@ -16,6 +16,7 @@ pub mod engine;
 pub mod exceptions;
 pub mod files;
 pub mod finding;
+mod flux;
 mod kustomized;
 pub mod parse;
 pub mod range;

@@ -389,14 +389,16 @@ pub fn parse_file(path: &str, bytes: &[u8], layout: &Layout, out: &mut Parsed) {
     let patch_file = layout.patches.contains(path);
     let stray = layout.stray.contains(path);
     // A file named as a patch (`manager_patch.yaml`, `patch.json` for
-    // `kubectl patch --patch-file`).
-    let named_patch = path
-        .rsplit('/')
-        .next()
-        .is_some_and(|name| name.to_ascii_lowercase().contains("patch"));
+    // `kubectl patch --patch-file`) that no kustomization lists as a
+    // resource, which kustomize would deploy whole.
+    let named_patch = !layout.listed.contains(path)
+        && path
+            .rsplit('/')
+            .next()
+            .is_some_and(|name| name.to_ascii_lowercase().contains("patch"));
     for d in &mut out.documents[start..] {
-        // A document of a file no kustomization lists, or of a file named
-        // as a patch, is a part when it is not a whole object; a whole one
+        // A document of a file no kustomization lists, or of an unlisted
+        // file named as a patch, is a part when it is not a whole object; a whole one
         // may still be applied by something else (skaffold's `rawYaml`, a
         // script), so it is judged. So is a left-out document that only
         // sets metadata at an API version no release serves any more (a
