@@ -655,6 +655,31 @@ fn catalog_and_rules_agree() {
 const LITERAL_SECRET: &str =
     "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: hunter2\n";
 
+/// The file of each SOC-SCHEMA-001 denial of `dir`, in report order.
+fn schema_denied(dir: &Path) -> Vec<String> {
+    let (_, found) = findings(dir, &[]);
+    found
+        .into_iter()
+        .filter(|(r, _, _)| r == "SOC-SCHEMA-001")
+        .map(|(_, f, _)| f)
+        .collect()
+}
+
+/// The (file, line) of each finding of `rule` among `found`.
+fn places<'a>(found: &'a [(String, String, u64)], rule: &str) -> Vec<(&'a str, u64)> {
+    found
+        .iter()
+        .filter(|(r, _, _)| r == rule)
+        .map(|(_, f, l)| (f.as_str(), *l))
+        .collect()
+}
+
+/// `dir`'s text report, which must say `what`.
+fn assert_says(dir: &Path, what: &str) {
+    let run = check(dir, &[]);
+    assert!(run.stdout.contains(what), "{}", run.stdout);
+}
+
 const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: hello\nspec:\n  selector:\n    matchLabels:\n      tier: web\n  template:\n    metadata:\n      labels:\n        tier: web\n    spec:\n      containers:\n        - name: hello\n          image: registry.example/hello:1.0\n";
 
 fn repo_with(policies: &[(&str, &str)], documents: &[(&str, &str)]) -> tempfile::TempDir {
@@ -1134,36 +1159,28 @@ resources:
             ],
         )
     };
-    let schema = |dir: &Path| -> Vec<String> {
-        let (_, found) = findings(dir, &[]);
-        found
-            .into_iter()
-            .filter(|(r, _, _)| r == "SOC-SCHEMA-001")
-            .map(|(_, f, _)| f)
-            .collect()
-    };
     for wiki in [
         "    substitute:\n      APP: wiki",
         "    substituteFrom:\n      - {kind: ConfigMap, name: cluster-settings}",
     ] {
         let dir = repo(wiki);
-        assert_eq!(schema(dir.path()), ["loose/externalsecret.yaml"], "{wiki}");
+        assert_eq!(
+            schema_denied(dir.path()),
+            ["loose/externalsecret.yaml"],
+            "{wiki}"
+        );
     }
     let dir = repo("    substitute:\n      DOMAIN: wiki.example");
     assert_eq!(
-        schema(dir.path()),
+        schema_denied(dir.path()),
         [
             "components/anubis/externalsecret.yaml",
             "loose/externalsecret.yaml"
         ]
     );
-    let run = check(dir.path(), &[]);
-    assert!(
-        run.stdout.contains(
-            "Flux substitutes an empty string for what flux-system/wiki (${APP}) leave undefined"
-        ),
-        "{}",
-        run.stdout
+    assert_says(
+        dir.path(),
+        "Flux substitutes an empty string for what flux-system/wiki (${APP}) leave undefined",
     );
 }
 
@@ -1293,14 +1310,9 @@ spec:
         ],
     );
     let (_, found) = findings(dir.path(), &[]);
-    let missing: Vec<(&str, u64)> = found
-        .iter()
-        .filter(|(r, _, _)| r == "SOC-SCHEMA-001")
-        .map(|(_, f, l)| (f.as_str(), *l))
-        .collect();
     // The chat child misses both (`interval` and `prune`), at its spec.
     assert_eq!(
-        missing,
+        places(&found, "SOC-SCHEMA-001"),
         [("apps/chat/ks.yaml", 7), ("apps/chat/ks.yaml", 7)],
         "{found:?}"
     );
@@ -1596,20 +1608,10 @@ fn a_selector_commonlabels_create_is_not_missing() {
             ),
         ],
     );
-    let (_, found) = findings(dir.path(), &[]);
-    let missing: Vec<&str> = found
-        .iter()
-        .filter(|(r, _, _)| r == "SOC-SCHEMA-001")
-        .map(|(_, f, _)| f.as_str())
-        .collect();
-    assert_eq!(missing, ["shared/base/deployment.yaml"], "{found:?}");
-    let run = check(dir.path(), &[]);
-    assert!(
-        run.stdout.contains(
-            "kustomize leaves it missing in shared/prod (the other roots' commonLabels create it)"
-        ),
-        "{}",
-        run.stdout
+    assert_eq!(schema_denied(dir.path()), ["shared/base/deployment.yaml"]);
+    assert_says(
+        dir.path(),
+        "kustomize leaves it missing in shared/prod (the other roots' commonLabels create it)",
     );
     if let Some(kubectl) = crate::support::tool("kubectl") {
         let built = crate::support::kustomize_build(&kubectl, dir.path(), "labelled");
@@ -1681,20 +1683,10 @@ webhooks:
             ),
         ],
     );
-    let (_, found) = findings(dir.path(), &[]);
-    let missing: Vec<&str> = found
-        .iter()
-        .filter(|(r, _, _)| r == "SOC-SCHEMA-001")
-        .map(|(_, f, _)| f.as_str())
-        .collect();
-    assert_eq!(missing, ["shared/base/webhook.yaml"], "{found:?}");
-    let run = check(dir.path(), &[]);
-    assert!(
-        run.stdout.contains(
-            "kustomize leaves it missing in shared/prod, shared/stage (the other roots' namespace transformers create it)"
-        ),
-        "{}",
-        run.stdout
+    assert_eq!(schema_denied(dir.path()), ["shared/base/webhook.yaml"]);
+    assert_says(
+        dir.path(),
+        "kustomize leaves it missing in shared/prod, shared/stage (the other roots' namespace transformers create it)",
     );
     if let Some(kubectl) = crate::support::tool("kubectl") {
         for (root, namespace) in [
@@ -1851,13 +1843,8 @@ fn credentials_in_helm_values_are_denied_wherever_they_are() {
     let dir = repo_with(&[], &[("release.yaml", release), ("app.yaml", app)]);
     let (code, found) = findings(dir.path(), &[]);
     assert_eq!(code, 1, "{found:?}");
-    let secrets: Vec<(&str, u64)> = found
-        .iter()
-        .filter(|(r, _, _)| r == "SOC-SEC-003")
-        .map(|(_, f, l)| (f.as_str(), *l))
-        .collect();
     assert_eq!(
-        secrets,
+        places(&found, "SOC-SEC-003"),
         [("app.yaml", 16), ("release.yaml", 11)],
         "{found:?}"
     );
