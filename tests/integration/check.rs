@@ -1686,7 +1686,7 @@ webhooks:
     assert_eq!(schema_denied(dir.path()), ["shared/base/webhook.yaml"]);
     assert_says(
         dir.path(),
-        "kustomize leaves it missing in shared/prod, shared/stage (the other roots' namespace transformers create it)",
+        "kustomize leaves it missing in shared/prod, shared/stage (the other roots' kustomizations create it)",
     );
     if let Some(kubectl) = crate::support::tool("kubectl") {
         for (root, namespace) in [

@@ -58,7 +58,8 @@ struct Through {
     /// [`kustomize::sets_selector_labels`]).
     selects: bool,
     /// The fields their namespace transformers create (see
-    /// [`kustomize::Emitted::creates`]).
+    /// [`kustomize::Emitted::creates`]), and those the Flux Kustomizations
+    /// applying the root write with their own patches.
     creates: Vec<String>,
 }
 
@@ -274,8 +275,9 @@ impl Kustomized {
     /// (kustomize creates `matchLabels` from those labels, and puts them on
     /// the pod template too), a field a kustomization's namespace
     /// transformer is configured to create (`configurations:`, a webhook's
-    /// service namespace). Kept, naming the roots that leave it missing,
-    /// when some do not.
+    /// service namespace), a field the Flux Kustomizations applying the
+    /// root patch in (a child Kustomization's `interval`). Kept, naming the
+    /// roots that leave it missing, when some do not.
     fn keeps_missing_field(&self, f: &mut Finding) -> bool {
         let Some((kind, field)) = missing_field(&f.message) else {
             return true;
@@ -306,7 +308,7 @@ impl Kustomized {
                 if selector {
                     "commonLabels"
                 } else {
-                    "namespace transformers"
+                    "kustomizations"
                 }
             );
         }
