@@ -78,8 +78,8 @@ app_projects := [d | some d in docs_of("AppProject"); d.apiVersion == "argoproj.
 # rather than failing the evaluation.
 projects := {p.name: [d | some d in app_projects; d.name == p.name] | some p in app_projects}
 
-# A spec that is not a mapping is the schema's denial (SOC-SCHEMA-001 or
-# SOC-ARGO-004), not these rules'.
+# A spec that is not a mapping is the schema's denial (SOC-SCHEMA-001), not
+# these rules'.
 app_spec(d) := spec if {
 	d.kind == "Application"
 	spec := d.content.spec
