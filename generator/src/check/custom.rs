@@ -32,10 +32,17 @@ fn key(api_version: &str, kind: &str) -> String {
     }
 }
 
-/// The bundled schemas, as text, indexed once per process when first
-/// needed; each is parsed only when a document of its kind is checked (the
-/// file holds dozens of large schemas, a repository uses a few).
-fn bundled() -> &'static HashMap<String, &'static serde_json::value::RawValue> {
+/// The bundled schemas, as text, and the upstream release each API group's
+/// come from (`cloudnative-pg@v1.30.0`), read once per process when first
+/// needed; each schema is parsed only when a document of its kind is
+/// checked (the file holds dozens of large schemas, a repository uses a
+/// few).
+struct Bundled {
+    schemas: HashMap<String, &'static serde_json::value::RawValue>,
+    sources: HashMap<&'static str, &'static str>,
+}
+
+fn bundle() -> &'static Bundled {
     #[derive(serde::Deserialize)]
     struct Entry<'a> {
         #[serde(borrow)]
@@ -45,36 +52,35 @@ fn bundled() -> &'static HashMap<String, &'static serde_json::value::RawValue> {
     struct File<'a> {
         #[serde(borrow)]
         schemas: HashMap<String, Entry<'a>>,
-    }
-    static BUNDLED: OnceLock<HashMap<String, &'static serde_json::value::RawValue>> =
-        OnceLock::new();
-    BUNDLED.get_or_init(|| {
-        crate::source::Tree::embedded_policy_file("crds.json")
-            .and_then(|bytes| serde_json::from_slice::<File<'static>>(bytes).ok())
-            .map(|f| f.schemas.into_iter().map(|(k, e)| (k, e.schema)).collect())
-            .unwrap_or_default()
-    })
-}
-
-/// The upstream release each bundled API group's schemas come from
-/// (`cloudnative-pg@v1.30.0`).
-fn bundled_source(api_version: &str) -> Option<&'static str> {
-    #[derive(serde::Deserialize)]
-    struct File<'a> {
         #[serde(borrow)]
         sources: HashMap<&'a str, &'a str>,
     }
-    static SOURCES: OnceLock<HashMap<&'static str, &'static str>> = OnceLock::new();
+    static BUNDLED: OnceLock<Bundled> = OnceLock::new();
+    BUNDLED.get_or_init(|| {
+        crate::source::Tree::embedded_policy_file("crds.json")
+            .and_then(|bytes| serde_json::from_slice::<File<'static>>(bytes).ok())
+            .map_or_else(
+                || Bundled {
+                    schemas: HashMap::new(),
+                    sources: HashMap::new(),
+                },
+                |f| Bundled {
+                    schemas: f.schemas.into_iter().map(|(k, e)| (k, e.schema)).collect(),
+                    sources: f.sources,
+                },
+            )
+    })
+}
+
+fn bundled() -> &'static HashMap<String, &'static serde_json::value::RawValue> {
+    &bundle().schemas
+}
+
+/// The upstream release the bundled schemas of `api_version`'s group come
+/// from.
+fn bundled_source(api_version: &str) -> Option<&'static str> {
     let group = api_version.split_once('/').map_or("", |(g, _)| g);
-    SOURCES
-        .get_or_init(|| {
-            crate::source::Tree::embedded_policy_file("crds.json")
-                .and_then(|bytes| serde_json::from_slice::<File<'static>>(bytes).ok())
-                .map(|f| f.sources)
-                .unwrap_or_default()
-        })
-        .get(group)
-        .copied()
+    bundle().sources.get(group).copied()
 }
 
 /// The groups the bundled schemas cover, for the report.

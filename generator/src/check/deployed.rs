@@ -54,13 +54,16 @@ impl<'a> Deployed<'a> {
             || is_kustomization(path)
             || path.ends_with(".tf")
             || path.ends_with(".tfvars")
-            || self.folders.iter().any(|f| {
-                f.is_empty()
-                    || path
-                        .strip_prefix(f.as_str())
-                        .is_some_and(|r| r.starts_with('/'))
-            })
+            || self.folders.iter().any(|f| under(path, f))
     }
+}
+
+/// Whether `path` is in folder `dir` or below it ("" is the root).
+pub(crate) fn under(path: &str, dir: &str) -> bool {
+    dir.is_empty()
+        || path
+            .strip_prefix(dir)
+            .is_some_and(|rest| rest.starts_with('/'))
 }
 
 /// Whether socle wrote the tree (it holds `socle.lock`): such a repository

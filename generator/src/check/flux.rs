@@ -14,6 +14,14 @@ use serde_json::Value;
 
 use super::parse::Document;
 
+/// Whether `v` is a Flux Kustomization (not a kustomize one).
+pub(crate) fn is_kustomization(v: &Value) -> bool {
+    v["kind"] == "Kustomization"
+        && v["apiVersion"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("kustomize.toolkit.fluxcd.io/"))
+}
+
 /// One entry of a Flux Kustomization's `spec.patches`.
 pub(crate) struct Patch {
     group: Option<String>,
@@ -39,11 +47,7 @@ enum Term {
 /// no field counts as written.
 pub(crate) fn patches(doc: &Document) -> Option<Vec<Patch>> {
     let v = &doc.value;
-    let flux = v["apiVersion"]
-        .as_str()
-        .is_some_and(|a| a.starts_with("kustomize.toolkit.fluxcd.io/"))
-        && v["kind"] == "Kustomization";
-    if !flux {
+    if !is_kustomization(v) {
         return Some(Vec::new());
     }
     v["spec"]["patches"]

@@ -80,7 +80,7 @@ impl Kustomized {
                 && (d.value.get("images").is_some()
                     || kustomize::sets_selector_labels(&d.value)
                     || d.value.get("configurations").is_some()))
-                || (d.kind() == "Kustomization" && d.value["spec"]["patches"].is_array())
+                || (flux::is_kustomization(&d.value) && d.value["spec"]["patches"].is_array())
         });
         if !rewrites {
             return Self::default();
@@ -106,11 +106,12 @@ impl Kustomized {
             .collect();
         let mut raw_folders = Vec::new();
         // Each root's Flux Kustomizations, by what their own patches write.
-        let mut flux: HashMap<String, Vec<Option<Vec<flux::Patch>>>> = HashMap::new();
+        let mut by_flux: HashMap<String, Vec<Option<Vec<flux::Patch>>>> = HashMap::new();
         for d in documents {
             for folder in super::deployed::source_paths(d) {
-                if d.kind() == "Kustomization" {
-                    flux.entry(folder.clone())
+                if flux::is_kustomization(&d.value) {
+                    by_flux
+                        .entry(folder.clone())
                         .or_default()
                         .push(flux::patches(d));
                 }
@@ -131,7 +132,7 @@ impl Kustomized {
                 let Some(doc) = o.doc else { continue };
                 // The fields every Flux Kustomization applying the root
                 // writes on the object with its own patches.
-                if let Some(appliers) = flux.get(root) {
+                if let Some(appliers) = by_flux.get(root) {
                     let written = |a: &Option<Vec<flux::Patch>>| -> BTreeSet<String> {
                         a.iter()
                             .flatten()
@@ -316,12 +317,9 @@ impl Kustomized {
     }
 
     fn applied_raw(&self, path: &str) -> bool {
-        self.raw_folders.iter().any(|f| {
-            f.is_empty()
-                || path
-                    .strip_prefix(f.as_str())
-                    .is_some_and(|r| r.starts_with('/'))
-        })
+        self.raw_folders
+            .iter()
+            .any(|f| super::deployed::under(path, f))
     }
 }
 

@@ -58,11 +58,7 @@ impl Substituted {
         let appliers = documents
             .iter()
             .filter(|d| {
-                d.kind() == "Kustomization"
-                    && d.value["apiVersion"]
-                        .as_str()
-                        .is_some_and(|a| a.starts_with("kustomize.toolkit.fluxcd.io/"))
-                    && d.value["spec"]["postBuild"].is_object()
+                super::flux::is_kustomization(&d.value) && d.value["spec"]["postBuild"].is_object()
             })
             .map(|d| {
                 let spec = &d.value["spec"];
@@ -125,7 +121,7 @@ impl Substituted {
         let applying: Vec<&Applier> = self
             .appliers
             .iter()
-            .filter(|a| a.dirs.iter().any(|d| under(&f.file, d)))
+            .filter(|a| a.dirs.iter().any(|d| super::deployed::under(&f.file, d)))
             .collect();
         if applying.is_empty() {
             return true;
@@ -153,14 +149,6 @@ impl Substituted {
         );
         true
     }
-}
-
-/// Whether `file` is in folder `dir` or below it ("" is the root).
-fn under(file: &str, dir: &str) -> bool {
-    dir.is_empty()
-        || file
-            .strip_prefix(dir)
-            .is_some_and(|rest| rest.starts_with('/'))
 }
 
 #[cfg(test)]
