@@ -1249,6 +1249,69 @@ spec:
     );
 }
 
+/// A secretGenerator reading files SOPS encrypted (Flux decrypts them
+/// before kustomize builds the Secret) commits ciphertext, not a
+/// credential: no SOC-SEC-004 on those entries, for a YAML file and an env
+/// file. An entry reading a plain file, or a literal, is still denied; so
+/// is a credential such a file leaves in the clear, where it is.
+#[test]
+fn a_secret_generated_from_sops_encrypted_files_is_not_a_committed_credential() {
+    let values = "providers:
+  openAI:
+    apiKey: ENC[AES256_GCM,data:SH/QO/rncxk=,iv:aXY=,tag:dGFn,type:str]
+  other:
+    apiKey: hunter2
+sops:
+  lastmodified: \"2026-03-01T01:50:31Z\"
+  mac: ENC[AES256_GCM,data:dj9LZxbkYi01,iv:aXY=,tag:dGFn,type:str]
+  encrypted_regex: ^(apiKey)$
+  version: 3.12.1
+";
+    let env = "DB_PASSWORD=ENC[AES256_GCM,data:Zm9v,iv:aXY=,tag:dGFn,type:str]
+sops_lastmodified=2026-03-01T01:50:31Z
+sops_mac=ENC[AES256_GCM,data:dj9LZxbkYi01,iv:aXY=,tag:dGFn,type:str]
+sops_version=3.12.1
+";
+    let kustomization = "resources: []
+secretGenerator:
+  - name: values
+    files:
+      - values.yaml=values.enc.yaml
+  - name: db
+    envs:
+      - db.enc.env
+  - name: plain
+    files:
+      - token.txt
+  - name: literal
+    literals:
+      - password=hunter2
+";
+    let dir = repo_with(
+        &[],
+        &[
+            ("app/kustomization.yaml", kustomization),
+            ("app/values.enc.yaml", values),
+            ("app/db.enc.env", env),
+            ("app/token.txt", "hunter2\n"),
+        ],
+    );
+    let (_, found) = findings(dir.path(), &[]);
+    assert_eq!(
+        places(&found, "SOC-SEC-004"),
+        [
+            ("app/kustomization.yaml", 11),
+            ("app/kustomization.yaml", 14)
+        ],
+        "{found:?}"
+    );
+    assert_eq!(
+        places(&found, "SOC-SEC-003"),
+        [("app/values.enc.yaml", 5)],
+        "{found:?}"
+    );
+}
+
 /// A parent Flux Kustomization that patches its children with defaults
 /// (`spec.patches` targeting `kind: Kustomization`, the children's
 /// `interval` and `prune`) fills the fields their files leave out: they
@@ -1314,6 +1377,77 @@ spec:
     assert_eq!(
         places(&found, "SOC-SCHEMA-001"),
         [("apps/chat/ks.yaml", 7), ("apps/chat/ks.yaml", 7)],
+        "{found:?}"
+    );
+}
+
+/// A Flux Kustomization whose source is an artifact pushed from a
+/// subfolder (`flux push artifact --path=./kubernetes`, an OCIRepository)
+/// names paths within that folder: `./apps` is `kubernetes/apps` here, so
+/// its patches reach the children there. A child its folder's
+/// kustomization leaves out (commented out, to switch an app off) misses
+/// what the parent would patch in: a part, not a denial.
+#[test]
+fn a_flux_path_in_an_artifact_pushed_from_a_subfolder_is_read_from_it() {
+    let parent = "apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: cluster
+  namespace: flux-system
+spec:
+  interval: 30m
+  path: ./apps
+  prune: true
+  sourceRef: {kind: OCIRepository, name: flux-system}
+  patches:
+    - patch: |-
+        apiVersion: kustomize.toolkit.fluxcd.io/v1
+        kind: Kustomization
+        metadata:
+          name: _
+        spec:
+          interval: 30m
+          prune: true
+      target:
+        kind: Kustomization
+        labelSelector: example.com/defaults!=disabled
+";
+    let child = |name: &str, labels: &str| {
+        format!(
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: {name}
+  namespace: flux-system
+  labels: {{{labels}}}
+spec:
+  path: ./apps/{name}/app
+  sourceRef: {{kind: OCIRepository, name: flux-system}}
+"
+        )
+    };
+    let files = [
+        ("kubernetes/clusters/main/cluster.yaml", parent.to_owned()),
+        (
+            "kubernetes/apps/kustomization.yaml",
+            "resources: [wiki/ks.yaml, chat/ks.yaml]\n".to_owned(),
+        ),
+        ("kubernetes/apps/wiki/ks.yaml", child("wiki", "")),
+        (
+            "kubernetes/apps/chat/ks.yaml",
+            child("chat", "example.com/defaults: disabled"),
+        ),
+        ("kubernetes/apps/off/ks.yaml", child("off", "")),
+    ];
+    let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (*p, t.as_str())).collect();
+    let dir = repo_with(&[], &files);
+    let (_, found) = findings(dir.path(), &[]);
+    assert_eq!(
+        places(&found, "SOC-SCHEMA-001"),
+        [
+            ("kubernetes/apps/chat/ks.yaml", 7),
+            ("kubernetes/apps/chat/ks.yaml", 7)
+        ],
         "{found:?}"
     );
 }

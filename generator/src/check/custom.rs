@@ -83,6 +83,14 @@ fn bundled_source(api_version: &str) -> Option<&'static str> {
     bundle().sources.get(group).copied()
 }
 
+/// The bundled schema of a custom resource kind, strict as the API server
+/// reads it.
+pub(crate) fn bundled_schema(api_version: &str, kind: &str) -> Option<Value> {
+    let raw = bundled().get(&key(api_version, kind))?;
+    let schema: Value = serde_json::from_str(raw.get()).ok()?;
+    Some(strict(&schema, api_version, kind))
+}
+
 /// The groups the bundled schemas cover, for the report.
 pub fn bundled_kinds() -> Vec<String> {
     let mut kinds: Vec<String> = bundled().keys().cloned().collect();

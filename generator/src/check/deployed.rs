@@ -23,6 +23,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+use super::flux;
 use super::parse::{is_kustomization, Document, Layout};
 
 pub(crate) struct Deployed<'a> {
@@ -80,16 +81,55 @@ pub(crate) fn folders(files: &[(String, Vec<u8>)], docs: &[&Document]) -> BTreeS
     if socle_made(files) {
         return BTreeSet::new();
     }
-    docs.iter().flat_map(|d| source_paths(d)).collect()
+    docs.iter().flat_map(|d| source_paths(d, files)).collect()
 }
 
 /// Whether `doc` is a GitOps object that applies folders whole.
 pub(crate) fn applies_folders(doc: &Document) -> bool {
-    !source_paths(doc).is_empty()
+    !named_paths(doc).is_empty()
 }
 
-/// The repository folders a GitOps object applies whole.
-pub(crate) fn source_paths(doc: &Document) -> Vec<String> {
+/// The repository folders a GitOps object of `files` applies whole.
+pub(crate) fn source_paths(doc: &Document, files: &[(String, Vec<u8>)]) -> Vec<String> {
+    let paths = named_paths(doc);
+    if flux::is_kustomization(&doc.value) {
+        paths
+            .into_iter()
+            .map(|p| artifact_folder(p, &doc.path, files))
+            .collect()
+    } else {
+        paths
+    }
+}
+
+/// The repository folder a Flux Kustomization declared in `file` names
+/// with `path`.
+///
+/// Its path is relative to its source's artifact: the repository's root for
+/// a GitRepository, but a subfolder for an OCIRepository pushed from one
+/// (`flux push artifact --path=./kubernetes`), which the repository does
+/// not record. A Kustomization that reconciles its own cluster lies in the
+/// artifact it reads, so the path is read from the root when files lie
+/// under it there, else from the nearest folder above `file` under which
+/// it names a folder holding files; else from the root, as written.
+fn artifact_folder(path: String, file: &str, files: &[(String, Vec<u8>)]) -> String {
+    let holds = |dir: &str| files.iter().any(|(p, _)| under(p, dir));
+    if path.is_empty() || holds(&path) {
+        return path;
+    }
+    let mut dir = file;
+    while let Some((parent, _)) = dir.rsplit_once('/') {
+        let candidate = format!("{parent}/{path}");
+        if holds(&candidate) {
+            return candidate;
+        }
+        dir = parent;
+    }
+    path
+}
+
+/// The paths a GitOps object names, as written (normalised).
+fn named_paths(doc: &Document) -> Vec<String> {
     let api = doc
         .value
         .get("apiVersion")

@@ -108,7 +108,7 @@ impl Kustomized {
         // Each root's Flux Kustomizations, by what their own patches write.
         let mut by_flux: HashMap<String, Vec<Option<Vec<flux::Patch>>>> = HashMap::new();
         for d in documents {
-            for folder in super::deployed::source_paths(d) {
+            for folder in super::deployed::source_paths(d, files) {
                 if flux::is_kustomization(&d.value) {
                     by_flux
                         .entry(folder.clone())

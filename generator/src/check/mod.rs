@@ -24,6 +24,7 @@ pub mod render;
 pub mod report;
 pub mod sandbox;
 pub mod schema;
+mod sealed;
 mod substituted;
 pub mod system;
 pub(crate) mod terraform;
@@ -812,11 +813,13 @@ impl Checker {
             deployed::Deployed::with(&input.files, &layout, folders)
         });
         let kustomized = kustomized::Kustomized::of(&input.files, &documents, &layout);
-        let substituted = substituted::Substituted::of(&documents);
+        let substituted = substituted::Substituted::of(&input.files, &documents);
+        let sealed = sealed::Sealed::of(&input.files, &documents);
         drop(documents);
         self.remember(fresh, fresh_keys, fresh_found, &mut findings, &mut skipped);
         kustomized.settle(&mut findings);
         substituted.settle(&mut findings);
+        sealed.settle(&mut findings);
         if !rendered_found.is_empty() {
             // What the files already say is not said again for each build.
             let said: std::collections::HashSet<(&str, &str, &str)> = findings

@@ -399,7 +399,7 @@ pub(crate) fn as_decoded(v: &Value) -> std::borrow::Cow<'_, Value> {
 }
 
 /// SOPS's metadata: a mapping with its MAC and the time it was written.
-fn is_sops_metadata(v: Option<&Value>) -> bool {
+pub(crate) fn is_sops_metadata(v: Option<&Value>) -> bool {
     v.and_then(Value::as_object)
         .is_some_and(|s| s.contains_key("mac") && s.contains_key("lastmodified"))
 }
@@ -439,8 +439,9 @@ fn as_decoded_plain(v: &Value) -> std::borrow::Cow<'_, Value> {
 }
 
 /// Whether `doc` is part of an object rather than a whole one: its kind's
-/// schema says a required field is missing (a strategic-merge patch names
-/// only what it changes). Unknown kinds are taken as whole. Validators are
+/// schema (a core kind's, an Argo CD kind's or a bundled CRD's) says a
+/// required field is missing (a strategic-merge patch names only what it
+/// changes). Unknown kinds are taken as whole. Validators are
 /// compiled once per kind and process; the parsing threads share them.
 pub(crate) fn misses_required(doc: &Value) -> bool {
     type Compiled = HashMap<String, Option<std::sync::Arc<jsonschema::Validator>>>;
@@ -462,7 +463,7 @@ pub(crate) fn misses_required(doc: &Value) -> bool {
                 let schema = if api == "argoproj.io/v1alpha1" {
                     super::argocd::schema_for(kind)
                 } else {
-                    schema_for(api, kind)
+                    schema_for(api, kind).or_else(|| super::custom::bundled_schema(api, kind))
                 };
                 schema
                     .and_then(|s| jsonschema::validator_for(&s).ok())

@@ -54,7 +54,7 @@ fn references() -> &'static Regex {
 }
 
 impl Substituted {
-    pub(crate) fn of(documents: &[&Document]) -> Self {
+    pub(crate) fn of(files: &[(String, Vec<u8>)], documents: &[&Document]) -> Self {
         let appliers = documents
             .iter()
             .filter(|d| {
@@ -62,7 +62,9 @@ impl Substituted {
             })
             .map(|d| {
                 let spec = &d.value["spec"];
-                let path = super::deployed::normalise(spec["path"].as_str().unwrap_or(""));
+                let path = super::deployed::source_paths(d, files)
+                    .pop()
+                    .unwrap_or_default();
                 let mut dirs = vec![path.clone()];
                 dirs.extend(
                     spec["components"]
