@@ -55,7 +55,7 @@ credential_markers := ["pass", "secret", "token", "credential", "pwd", "private"
 credential_name(k) if {
 	n := lower(k)
 	credential_word(n)
-	not regex.match(`_(file|path|url|uri|endpoint|name|ref|id|header|type|kind|provider)$`, n)
+	not regex.match(`_(file|path|url|uri|endpoint|name|ref|id|header|type|kind|provider|alg|algorithm)$`, n)
 }
 
 credential_word(n) if {

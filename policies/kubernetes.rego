@@ -139,25 +139,39 @@ violation contains finding("SOC-SEC-001", sprintf("Secret %q carries %s; keep cr
 # argocd-vault-plugin (`<path:…>`), or a variable substituted at deploy time
 # (`${NAME}`, Flux's post-build substitution). A `data` value is read
 # decoded; one that does not decode is a credential like any other.
-manager_reference(v) if regex.match(`^(op://|ref\+[a-z0-9]+://|vault:|secretref:)`, v)
+manager_reference(v) if {
+	is_string(v)
+	regex.match(`^(op://|ref\+[a-z0-9]+://|vault:|secretref:)`, v)
+}
 
-manager_reference(v) if regex.match(`^<path:[^>]+>$`, v)
+manager_reference(v) if {
+	is_string(v)
+	regex.match(`^<path:[^>]+>$`, v)
+}
 
-manager_reference(v) if regex.match(`^\$\{[A-Za-z_][A-Za-z0-9_]*\}$`, v)
+manager_reference(v) if {
+	is_string(v)
+	regex.match(`^\$\{[A-Za-z_][A-Za-z0-9_]*\}$`, v)
+}
 
 kept_elsewhere("stringData", v) if manager_reference(v)
 
-# An empty value holds no credential.
+# An empty value holds no credential; nor does a key left without one
+# (`accessType:` and a comment), which is null, decoded as empty.
 kept_elsewhere(_, v) if v == ""
+
+kept_elsewhere(_, v) if v == null
 
 # A value SOPS encrypted (`ENC[AES256_GCM,data:…]`, in a file whose `sops`
 # metadata its decryption removes): what git holds is ciphertext.
 kept_elsewhere(_, v) if {
 	input.sops.mac
+	is_string(v)
 	regex.match(`^ENC\[[A-Z0-9_]+,data:`, v)
 }
 
 kept_elsewhere("data", v) if {
+	is_string(v)
 	base64.is_valid(v)
 	manager_reference(base64.decode(v))
 }

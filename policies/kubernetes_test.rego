@@ -126,3 +126,12 @@ test_sops_encrypted_and_empty_secret_values_pass if {
 	# Ciphertext counts only in a file SOPS wrote.
 	"SOC-SEC-001" in ids(kubernetes.violation) with input as object.remove(encrypted, ["sops"])
 }
+
+# A key left without a value (`accessType:` and a comment) is null, which
+# the API server decodes as empty: nothing to judge, and no rule fails on
+# it. A literal beside it is still refused.
+test_null_secret_values_hold_nothing if {
+	empty := {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"accessType": null}, "data": {"key": null}}
+	not "SOC-SEC-001" in ids(kubernetes.violation) with input as empty
+	"SOC-SEC-001" in ids(kubernetes.violation) with input as object.union(empty, {"stringData": {"accessType": null, "accessId": "p-1234"}})
+}

@@ -70,11 +70,12 @@ credential_key(key) if regex.match(`(password|passwd)$`, lower(key))
 
 # An environment variable's name that says its value is a credential
 # (`DB_PASSWORD`, `AWS_SECRET_ACCESS_KEY`, `GITHUB_TOKEN`), unless it names
-# where one is (`..._FILE`, `..._URL`) or a kind of thing (`SECRET_PROVIDER`).
+# where one is (`..._FILE`, `..._URL`) or a kind of thing (`SECRET_PROVIDER`,
+# a TSIG key's `..._SECRET_ALG`).
 credential_variable(name) if {
 	n := lower(name)
 	regex.match(`(password|passwd|secret|token|api_?key|private_?key|credentials?)`, n)
-	not regex.match(`_(file|path|url|uri|endpoint|name|ref|id|header|type|kind|provider)$`, n)
+	not regex.match(`_(file|path|url|uri|endpoint|name|ref|id|header|type|kind|provider|alg|algorithm)$`, n)
 }
 
 # SOC-SEC-003: literal passwords.

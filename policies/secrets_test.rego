@@ -73,6 +73,8 @@ test_env_credential_references_pass if {
 		[["spec", "template", "spec", "containers", 0, "env", 3, "value"], "${API_TOKEN}"],
 		[["spec", "template", "spec", "containers", 0, "env", 4, "name"], "SECRET_PROVIDER"],
 		[["spec", "template", "spec", "containers", 0, "env", 4, "value"], "1password"],
+		[["spec", "template", "spec", "containers", 0, "env", 5, "name"], "EXTERNAL_DNS_RFC2136_TSIG_SECRET_ALG"],
+		[["spec", "template", "spec", "containers", 0, "env", 5, "value"], "hmac-sha512"],
 	])
 }
 

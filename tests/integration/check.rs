@@ -1853,13 +1853,18 @@ fn what_nothing_deploys_is_skipped_when_it_does_not_parse() {
     let settings = "{\n  // editor settings, with a comment\n  \"editor.tabSize\": 2,\n}\n";
     let jinja = "{% for user in users %}\n- name: {{ user }}\n{% endfor %}\n";
     let broken = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [unclosed\n";
-    let kustomization = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - deployment.yaml\n  - broken.yaml\n";
+    let kustomization = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - deployment.yaml\n  - broken.yaml\n  - ../db\n";
+    // A scaffold's kustomization, rendered into a new app's folder before
+    // anything builds it; the same one a kustomization lists is denied.
+    let scaffold = "resources:\n  - {{ .app_name }}.yaml\n";
     let dir = repo_with(
         &[],
         &[
             ("apps/web/kustomization.yaml", kustomization),
             ("apps/web/deployment.yaml", DEPLOYMENT),
             ("apps/web/broken.yaml", broken),
+            ("apps/db/kustomization.yaml", scaffold),
+            ("boilerplate/app/kustomization.yaml", scaffold),
             (".vscode/settings.json", settings),
             ("ansible/templates/users.yaml", jinja),
             ("empty.json", ""),
@@ -1880,8 +1885,16 @@ fn what_nothing_deploys_is_skipped_when_it_does_not_parse() {
         (parse, json["skipped"].to_string())
     };
     let (parse, skipped) = unparsed(dir.path());
-    assert_eq!(parse, ["apps/web/broken.yaml"], "{skipped}");
-    for file in [".vscode/settings.json", "ansible/templates/users.yaml"] {
+    assert_eq!(
+        parse,
+        ["apps/db/kustomization.yaml", "apps/web/broken.yaml"],
+        "{skipped}"
+    );
+    for file in [
+        ".vscode/settings.json",
+        "ansible/templates/users.yaml",
+        "boilerplate/app/kustomization.yaml",
+    ] {
         assert!(
             skipped.contains(file)
                 && skipped

@@ -335,6 +335,26 @@ fn convert(node: &Value, depth: usize) -> Value {
             }
         }
     }
+    // The API server fills a missing field from its schema's `default`
+    // before it validates the object: a required field with a default is
+    // never missing where its parent is set (External Secrets' Password
+    // generator requires `allowRepeat`, defaulted to false).
+    if let (Some(Value::Array(required)), Some(Value::Object(props))) =
+        (map.get("required"), map.get("properties"))
+    {
+        let left: Vec<Value> = required
+            .iter()
+            .filter(|r| {
+                r.as_str()
+                    .and_then(|name| props.get(name))
+                    .is_none_or(|p| p.get("default").is_none())
+            })
+            .cloned()
+            .collect();
+        if left.len() < required.len() {
+            out.insert("required".into(), Value::Array(left));
+        }
+    }
     if int_or_string {
         out.remove("type");
         // The API server's int-or-string: structural schemas may add
@@ -399,6 +419,35 @@ mod tests {
         let wrong_kind =
             json!({"apiVersion": "example.com/v1", "kind": "Gadget", "spec": {"port": 1}});
         assert_eq!(validate(schema, wrong_kind).len(), 1);
+    }
+
+    /// The API server defaults before it validates: a required field with
+    /// a default is filled, one without is still missing.
+    #[test]
+    fn a_required_field_with_a_default_is_filled_before_validation() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "spec": {
+                    "type": "object",
+                    "properties": {
+                        "length": {"type": "integer", "default": 24},
+                        "noUpper": {"type": "boolean", "default": false},
+                        "name": {"type": "string"},
+                    },
+                    "required": ["length", "noUpper", "name"],
+                },
+            },
+        });
+        let some = json!({"apiVersion": "example.com/v1", "kind": "Widget", "spec": {"name": "w"}});
+        assert_eq!(validate(schema.clone(), some), Vec::<String>::new());
+        let none = json!({"apiVersion": "example.com/v1", "kind": "Widget", "spec": {}});
+        let errors = validate(schema, none);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].contains("\"name\" is a required property"),
+            "{errors:?}"
+        );
     }
 
     #[test]

@@ -13,7 +13,9 @@
 //! - the repository was written by socle (`socle.lock`): its DBT project,
 //!   DAGs and notes are consumed by the platform even where no kustomization
 //!   lists them;
-//! - a kustomization lists it, or it is a kustomization;
+//! - a kustomization lists it, or it is a kustomization (`kubectl apply
+//!   -k`), unless it holds template syntax and nothing lists or applies it:
+//!   a scaffold's template (`name: {{ .app_name }}-values`);
 //! - it lies under the path of an ArgoCD Application or ApplicationSet
 //!   source, or of a Flux Kustomization (which apply whole folders);
 //! - it is Terraform (`.tf`, `.tfvars`): `terraform apply` reads such files
@@ -31,6 +33,10 @@ pub(crate) struct Deployed<'a> {
     listed: &'a BTreeSet<String>,
     /// Folders applied whole, without a trailing `/` ("" is the root).
     folders: BTreeSet<String>,
+    /// Kustomizations holding template syntax that nothing lists or
+    /// applies: a scaffold's (`name: {{ .app_name }}-values`), rendered
+    /// into a new app's folder before anything builds it.
+    templates: BTreeSet<String>,
 }
 
 impl<'a> Deployed<'a> {
@@ -42,17 +48,34 @@ impl<'a> Deployed<'a> {
     ) -> Self {
         let socle_made = socle_made(files);
         let kustomizations = files.iter().any(|(p, _)| is_kustomization(p));
+        let everything = socle_made || (folders.is_empty() && !kustomizations);
+        let templates = if everything {
+            BTreeSet::new()
+        } else {
+            files
+                .iter()
+                .filter(|(p, bytes)| {
+                    let dir = p.rsplit_once('/').map_or("", |(d, _)| d);
+                    is_kustomization(p)
+                        && !layout.listed.contains(dir)
+                        && !folders.iter().any(|f| under(p, f))
+                        && bytes.windows(2).any(|w| w == b"{{")
+                })
+                .map(|(p, _)| p.clone())
+                .collect()
+        };
         Self {
-            everything: socle_made || (folders.is_empty() && !kustomizations),
+            everything,
             listed: &layout.listed,
             folders,
+            templates,
         }
     }
 
     pub(crate) fn may_deploy(&self, path: &str) -> bool {
         self.everything
             || self.listed.contains(path)
-            || is_kustomization(path)
+            || (is_kustomization(path) && !self.templates.contains(path))
             || path.ends_with(".tf")
             || path.ends_with(".tfvars")
             || self.folders.iter().any(|f| under(path, f))
