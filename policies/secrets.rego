@@ -27,7 +27,69 @@ violation contains finding("SOC-SEC-002", sprintf("value looks like %s; keep it 
 	regex.match(any_key, leaf.value)
 	some what, pattern in key_patterns
 	regex.match(pattern, leaf.value)
+	not shown_only(what, split(leaf.value, "\n"))
 }
+
+# A private key block whose body is left out, elided or redacted, as
+# documentation and chart values show where a key goes
+# (`-----BEGIN RSA PRIVATE KEY-----`, `...` or `REDACTED`, the footer),
+# holds no key: every such block of the text is one.
+shown_only("a private key", lines) if {
+	headers := [i | some i, line in lines; regex.match(key_patterns["a private key"], line)]
+	count(headers) > 0
+	every i in headers {
+		elided_block(lines, i)
+	}
+}
+
+# AWS's documentation writes its example access key ids ending in
+# `EXAMPLE` (`AKIAIOSFODNN7EXAMPLE`): no key AWS issues.
+shown_only("an AWS access key id", lines) if {
+	every line in lines {
+		aws_examples_only(line)
+	}
+}
+
+aws_examples_only(line) if {
+	every id in regex.find_n(key_patterns["an AWS access key id"], line, -1) {
+		endswith(id, "EXAMPLE")
+	}
+}
+
+# The block whose header is line `i` holds no key material: the shortest
+# private key in PEM (an Ed25519 one) has 64 characters of base64, so a
+# key has at least 40, on the header's line (a key written with `\n`
+# escapes) or on the PEM lines that follow it, up to its footer or, with
+# none, to the first line that is not PEM.
+elided_block(lines, i) if not key_block(lines, i)
+
+key_block(lines, i) if regex.match(`PRIVATE KEY-----.*[A-Za-z0-9+/]{40,}`, lines[i])
+
+key_block(lines, i) if {
+	ends := [j | some j, line in lines; j > i; contains(line, "-----END ")]
+	count(ends) > 0
+	body := array.slice(lines, i + 1, min(ends))
+	every line in body {
+		pem_line(line)
+	}
+	sum([count(trim_space(line)) | some line in body]) >= 40
+}
+
+key_block(lines, i) if {
+	not ended(lines, i)
+	breaks := [j | some j, line in lines; j > i; not pem_line(line)]
+	body := array.slice(lines, i + 1, min(array.concat(breaks, [count(lines)])))
+	sum([count(trim_space(line)) | some line in body]) >= 40
+}
+
+ended(lines, i) if {
+	some j, line in lines
+	j > i
+	contains(line, "-----END ")
+}
+
+# Base64, or an RFC 1421 header (`Proc-Type: 4,ENCRYPTED`), or blank.
+pem_line(line) if regex.match(`^\s*([A-Za-z0-9+/=]+|[A-Za-z-]+: .*)?\s*$`, line)
 
 # Keys (compared in lower case) whose value is a credential.
 password_keys := {

@@ -8,7 +8,16 @@ ids(result) := {f.id | some f in result}
 doc(kind, leaves) := {"kind": kind, "leaves": [{"path": p, "value": v} | some [p, v] in leaves]}
 
 test_private_key_denied if {
-	"SOC-SEC-002" in ids(secrets.violation) with input as doc("", [[["tls", "key"], "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----"]])
+	"SOC-SEC-002" in ids(secrets.violation) with input as doc("", [[["tls", "key"], "-----BEGIN RSA PRIVATE KEY-----\nMIIEogIBAAKCAQEAvLYcyu8f3skuRyUgeeNpeDvYBCDcgq+LsWap6zbX5f8oLqp4\n-----END RSA PRIVATE KEY-----"]])
+	# Where a chart's values show the key goes: an empty or redacted
+	# block, a header alone; no key.
+	not "SOC-SEC-002" in ids(secrets.violation) with input as doc("", [[["oci", "privateKey"], "-----BEGIN RSA PRIVATE KEY-----\n-----END RSA PRIVATE KEY-----\n"]])
+	not "SOC-SEC-002" in ids(secrets.violation) with input as doc("", [[["jwt"], "-----BEGIN EC PRIVATE KEY-----\nREDACTED\n-----END EC PRIVATE KEY-----"]])
+	not "SOC-SEC-002" in ids(secrets.violation) with input as doc("", [[["tls-key"], "-----BEGIN PRIVATE KEY-----"]])
+	not "SOC-SEC-002" in ids(secrets.violation) with input as doc("", [[["accessKeyId"], "AKIAIOSFODNN7EXAMPLE"]])
+	"SOC-SEC-002" in ids(secrets.violation) with input as doc("", [[["accessKeyId"], "AKIAIOSFODNN7ABCDEFG"]])
+	# A key cut short of its footer is still one.
+	"SOC-SEC-002" in ids(secrets.violation) with input as doc("", [[["k"], "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIJ+DYvh6SEqVTm50DFtMDoQikTmiCqirVv9mWG9qfSnF"]])
 }
 
 test_cloud_key_denied if {
