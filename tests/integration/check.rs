@@ -236,6 +236,9 @@ fn bad_inputs_have_documented_outcomes() {
     let big = vec![b'#'; 50 * 1024 * 1024];
     fs_err::write(root.join("dump.yaml"), &big).unwrap();
     std::os::unix::fs::symlink("/etc/passwd", root.join("values.yaml")).unwrap();
+    // A link whose target the tree no longer holds, and that stays inside
+    // it: nothing to read, no finding.
+    std::os::unix::fs::symlink("renamed", root.join("operator")).unwrap();
 
     let run = check(root, &["--format", "json"]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
@@ -255,6 +258,7 @@ fn bad_inputs_have_documented_outcomes() {
         (parse[0]["file"].as_str(), parse[0]["line"].as_u64()),
         (Some("broken.yaml"), Some(2))
     );
+    assert_eq!(by_rule("SOC-REPO-001").len(), 1, "{json}");
     assert_eq!(by_rule("SOC-REPO-001")[0]["file"], "values.yaml");
     assert_eq!(by_rule("SOC-REPO-002")[0]["file"], "dump.yaml");
     let skipped = json["skipped"].as_array().unwrap();
@@ -268,6 +272,11 @@ fn bad_inputs_have_documented_outcomes() {
         skipped
             .iter()
             .any(|s| s["path"] == "chart/templates/deployment.yaml"),
+        "{skipped:?}"
+    );
+    assert!(
+        skipped.iter().any(|s| s["path"] == "operator"
+            && s["reason"] == "symbolic link to renamed, which the repository does not hold"),
         "{skipped:?}"
     );
 

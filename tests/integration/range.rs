@@ -293,6 +293,40 @@ fn bad_ranges_are_usage_errors() {
     assert_eq!(code, 2, "{stderr}");
 }
 
+/// A commit's symbolic links are judged as a working tree's: one whose
+/// target, read as written, leaves the repository is a denial (Argo CD's
+/// repo server refuses such a source); one that stays inside is skipped.
+#[test]
+fn a_commit_s_link_out_of_the_repository_is_a_denial() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("repo");
+    fs_err::create_dir_all(dir.join("apps")).unwrap();
+    git(&dir, &["init", "-q"]);
+    git(&dir, &["config", "user.email", "ci@example.invalid"]);
+    git(&dir, &["config", "user.name", "CI"]);
+    fs_err::write(dir.join("README.md"), "# Links\n").unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", dir.join("values.yaml")).unwrap();
+    std::os::unix::fs::symlink("../../elsewhere", dir.join("apps/up.yaml")).unwrap();
+    std::os::unix::fs::symlink("../README.md", dir.join("apps/readme.md")).unwrap();
+    commit(&dir, "Links");
+    let (code, json, stderr) = check(&dir, &["--commit", "HEAD"]);
+    assert_eq!(code, 1, "{json}\n{stderr}");
+    let list = findings(&json);
+    let mut outside: Vec<(&str, &str)> = list
+        .iter()
+        .map(|f| (f["file"].as_str().unwrap(), f["rule"].as_str().unwrap()))
+        .collect();
+    outside.sort();
+    assert_eq!(
+        outside,
+        [
+            ("apps/up.yaml", "SOC-REPO-001"),
+            ("values.yaml", "SOC-REPO-001")
+        ],
+        "{json}"
+    );
+}
+
 #[test]
 fn the_installed_hook_refuses_a_violating_commit() {
     let (_tmp, dir) = repository();

@@ -85,22 +85,34 @@ impl Input {
     fn read(&mut self, root_real: &Path, rel: &str, path: &Path) -> Result<(), std::io::Error> {
         let meta = fs_err::symlink_metadata(path)?;
         if meta.file_type().is_symlink() {
-            let target = fs_err::canonicalize(path).ok();
-            match target {
+            let written = fs_err::read_link(path).ok();
+            match fs_err::canonicalize(path).ok() {
                 Some(t) if t.starts_with(root_real) => self
                     .skipped
                     .push((rel.to_owned(), "symbolic link inside the repository".into())),
-                _ => self.findings.push(Finding::new(
-                    "SOC-REPO-001",
-                    Severity::Deny,
+                // A link to a path the tree does not hold (its target
+                // renamed or removed), which stays inside it when read as
+                // written: Argo CD's repo server judges links so, and
+                // there is nothing to read.
+                None if written.as_deref().is_some_and(|w| stays_inside(rel, w)) => {
+                    self.skipped.push((
+                        rel.to_owned(),
+                        format!(
+                            "symbolic link to {}, which the repository does not hold",
+                            written
+                                .as_deref()
+                                .map(Path::display)
+                                .map(|d| d.to_string())
+                                .unwrap_or_default()
+                        ),
+                    ))
+                }
+                _ => self.findings.push(outside(
                     rel,
-                    None,
-                    format!(
-                        "symbolic link to {} points outside the repository",
-                        fs_err::read_link(path)
-                            .map(|p| p.display().to_string())
-                            .unwrap_or_default()
-                    ),
+                    &written
+                        .as_deref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default(),
                 )),
             }
             return Ok(());
@@ -115,6 +127,41 @@ impl Input {
         self.files.push((rel.to_owned(), fs_err::read(path)?));
         Ok(())
     }
+}
+
+/// A symbolic link that leaves the repository: Argo CD's repo server
+/// refuses the whole source, and what it reaches is not the repository's.
+pub(crate) fn outside(rel: &str, target: &str) -> Finding {
+    Finding::new(
+        "SOC-REPO-001",
+        Severity::Deny,
+        rel,
+        None,
+        format!("symbolic link to {target} points outside the repository"),
+    )
+}
+
+/// Whether the link at `rel` (a repository path) to `target`, read as
+/// written (`..` against the folders above it, not through other links),
+/// stays inside the repository.
+pub(crate) fn stays_inside(rel: &str, target: &Path) -> bool {
+    if target.is_absolute() {
+        return false;
+    }
+    let mut depth: usize = rel.split('/').count().saturating_sub(1);
+    for part in target.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                let Some(up) = depth.checked_sub(1) else {
+                    return false;
+                };
+                depth = up;
+            }
+            std::path::Component::Normal(_) => depth += 1,
+            _ => {}
+        }
+    }
+    true
 }
 
 fn has_dot_git(rel: &str) -> bool {
@@ -142,4 +189,21 @@ fn relative(root: &Path, path: &Path) -> String {
     let rel: PathBuf = path.strip_prefix(root).unwrap_or(path).to_path_buf();
     rel.to_string_lossy()
         .replace(std::path::MAIN_SEPARATOR, "/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_link_stays_inside_when_its_target_read_as_written_does() {
+        assert!(stays_inside(
+            "advanced-cluster-security",
+            Path::new("rhacs-operator")
+        ));
+        assert!(stays_inside("a/b/link", Path::new("../../c")));
+        assert!(!stays_inside("a/link", Path::new("../../c")));
+        assert!(!stays_inside("a/link", Path::new("/etc/passwd")));
+        assert!(stays_inside("a/link", Path::new("./x/../y")));
+    }
 }

@@ -190,7 +190,14 @@ fn tree_input(
     let mut input = Input::default();
     for f in files {
         if f.link {
-            input.skipped.push((f.path, "symbolic link".into()));
+            // A link's blob is its target, as written.
+            let target = reader.blob(&f.blob)?;
+            let target = String::from_utf8_lossy(&target);
+            if super::files::stays_inside(&f.path, std::path::Path::new(target.as_ref())) {
+                input.skipped.push((f.path, "symbolic link".into()));
+            } else {
+                input.findings.push(super::files::outside(&f.path, &target));
+            }
             continue;
         }
         // Taken from the last tree's blobs when it had this one (two paths
