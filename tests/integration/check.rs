@@ -1461,6 +1461,78 @@ spec:
     );
 }
 
+/// AppProjects of one name in each cluster's folder are one per cluster:
+/// each environment is judged against the project its own Applications
+/// create (before, two projects of one name ended the check with exit 2).
+#[test]
+fn each_environment_is_judged_against_its_own_project_of_a_shared_name() {
+    let root = |env: &str| {
+        format!(
+            "apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {{name: {env}-root, namespace: argocd}}
+spec:
+  project: default
+  source: {{repoURL: https://git.example/r.git, path: clusters/{env}/apps, targetRevision: main}}
+  destination: {{server: https://kubernetes.default.svc, namespace: argocd}}
+"
+        )
+    };
+    let project = |ns: &str| {
+        format!(
+            "apiVersion: argoproj.io/v1alpha1
+kind: AppProject
+metadata: {{name: platform, namespace: argocd}}
+spec:
+  sourceRepos: [https://git.example/r.git]
+  destinations: [{{server: https://kubernetes.default.svc, namespace: {ns}}}]
+  clusterResourceWhitelist: [{{group: '', kind: Namespace}}]
+"
+        )
+    };
+    let app = |env: &str, ns: &str| {
+        format!(
+            "apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {{name: {ns}-{env}, namespace: argocd}}
+spec:
+  project: platform
+  source: {{repoURL: https://git.example/r.git, path: apps/{ns}, targetRevision: main}}
+  destination: {{server: https://kubernetes.default.svc, namespace: {ns}}}
+"
+        )
+    };
+    let objects = |ns: &str| {
+        format!(
+            "apiVersion: v1
+kind: Namespace
+metadata: {{name: {ns}}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: settings, namespace: {ns}}}
+data: {{mode: fast}}
+"
+        )
+    };
+    let files = [
+        ("clusters/dev/root.yaml", root("dev")),
+        ("clusters/dev/apps/project.yaml", project("web")),
+        ("clusters/dev/apps/web.yaml", app("dev", "web")),
+        ("clusters/prod/root.yaml", root("prod")),
+        ("clusters/prod/apps/project.yaml", project("shop")),
+        ("clusters/prod/apps/shop.yaml", app("prod", "shop")),
+        ("apps/web/objects.yaml", objects("web")),
+        ("apps/shop/objects.yaml", objects("shop")),
+    ];
+    let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (*p, t.as_str())).collect();
+    let dir = repo_with(&[], &files);
+    let (code, found) = findings(dir.path(), &[]);
+    assert_ne!(code, 2, "{found:?}");
+    assert_eq!(places(&found, "SOC-SYS-001"), [], "{found:?}");
+    assert_eq!(places(&found, "SOC-POL-002"), [], "{found:?}");
+}
+
 /// A document at an API version the API server no longer serves is a
 /// denial, not a pass for want of a schema; the served version passes.
 #[test]

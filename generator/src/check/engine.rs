@@ -830,7 +830,12 @@ struct Part<'a> {
 /// The SOC-POL-002 denial standing for embedded rules that could not be
 /// evaluated on `file`: what they would have judged is denied, not passed,
 /// and the rest of the check goes on.
-fn unevaluated(rule: &str, error: &PolicyError, file: &str, line: Option<usize>) -> Finding {
+pub(crate) fn unevaluated(
+    rule: &str,
+    error: &PolicyError,
+    file: &str,
+    line: Option<usize>,
+) -> Finding {
     Finding::new(
         "SOC-POL-002",
         Severity::Deny,

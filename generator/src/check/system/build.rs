@@ -614,6 +614,7 @@ impl<'a> Repository<'a> {
         system
             .applications
             .sort_by(|a, b| (a.wave, &a.name).cmp(&(b.wave, &b.name)));
+        one_object_per_name(&mut system);
         system.not_modelled.sort();
         system.not_modelled.dedup();
         let partial: BTreeSet<String> = system
@@ -1396,6 +1397,64 @@ fn at_dotted<'v>(v: &'v Value, path: &str) -> Option<&'v Value> {
     path.split('.')
         .filter(|k| !k.is_empty())
         .try_fold(v, |v, k| v.as_object().and_then(|m| m.get(k)))
+}
+
+/// Argo CD objects of one kind and name are one object in the cluster.
+/// AppProjects of one name in several folders (one per cluster) are usual:
+/// the environment is judged against the one its own Applications create,
+/// else the first. Two Applications of one name in one environment are
+/// one object synced twice, the last apply winning: the first (by wave) is
+/// judged, and the other is recorded as not modelled.
+fn one_object_per_name(system: &mut System) {
+    let created: HashSet<(&str, usize)> = system
+        .objects
+        .iter()
+        .filter(|o| o.kind == "AppProject")
+        .map(|o| (o.at.file.as_str(), o.at.line))
+        .collect();
+    let mut chosen: HashMap<String, usize> = HashMap::new();
+    for (i, p) in system.projects.iter().enumerate() {
+        let own = created.contains(&(p.at.file.as_str(), p.at.line));
+        match chosen.get(&p.name) {
+            None => {
+                chosen.insert(p.name.clone(), i);
+            }
+            Some(&j) => {
+                let q = &system.projects[j];
+                if own && !created.contains(&(q.at.file.as_str(), q.at.line)) {
+                    chosen.insert(p.name.clone(), i);
+                }
+            }
+        }
+    }
+    if chosen.len() < system.projects.len() {
+        let keep: HashSet<usize> = chosen.into_values().collect();
+        let mut i = 0;
+        system.projects.retain(|_| {
+            i += 1;
+            keep.contains(&(i - 1))
+        });
+    }
+    let mut names: HashMap<String, At> = HashMap::new();
+    let mut twins = Vec::new();
+    system.applications.retain(|a| match names.get(&a.name) {
+        None => {
+            names.insert(a.name.clone(), a.at.clone());
+            true
+        }
+        Some(first) => {
+            twins.push(Gap {
+                app: a.name.clone(),
+                at: a.at.clone(),
+                message: format!(
+                    "a second Application {:?} in this environment (the first at {}:{}); the cluster holds one, the one applied last, and the first is judged",
+                    a.name, first.file, first.line
+                ),
+            });
+            false
+        }
+    });
+    system.not_modelled.extend(twins);
 }
 
 #[cfg(test)]

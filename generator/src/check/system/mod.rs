@@ -829,7 +829,7 @@ fn simulate(
     // Each environment: its last judgement when what it read is unchanged,
     // else resolved and judged again (the Rego rules after this loop).
     let mut envs: Vec<Environment> = Vec::with_capacity(modelled.len());
-    let mut pending: Vec<(usize, String, String)> = Vec::new();
+    let mut pending: Vec<Pending> = Vec::new();
     for assembled in modelled {
         let mut m = match assembled {
             build::Assembled::System(m) => *m,
@@ -902,7 +902,15 @@ fn simulate(
         let digest = crate::git::blob_id(input.as_bytes());
         let found = memo.by_input.get(&digest).cloned();
         if found.is_none() {
-            pending.push((envs.len(), digest, input));
+            // A judgement that fails is reported at the bootstrap
+            // Application, which stands for the environment.
+            let root = m
+                .system
+                .applications
+                .iter()
+                .find(|a| a.name == m.system.root)
+                .map(|a| (a.at.file.clone(), a.at.line));
+            pending.push((envs.len(), digest, input, root));
         }
         let not_modelled = m
             .system
@@ -934,10 +942,12 @@ fn simulate(
     }
     // Environments are judged independently, on the machine's cores, each
     // on its own copy of the prepared engine.
+    // One the embedded rules cannot evaluate (an input of a shape they did
+    // not expect) is a SOC-POL-002 denial: the environment is not passed,
+    // and the rest of the check goes on.
     let results: Vec<Result<(usize, Judged), PolicyError>> =
-        crate::parallel::map(&pending, |(at, digest, input)| {
-            let result = embedded.evaluate_rule_json(RULE, input)?;
-            let mut judged = findings(&result, places);
+        crate::parallel::map(&pending, |(at, digest, input, root)| {
+            let mut judged = judge(embedded, input, root.as_ref(), places);
             judged.extend(local.evaluate_system(input));
             Ok((*at, (digest.clone(), judged)))
         });
@@ -964,6 +974,31 @@ fn simulate(
     out.not_modelled.sort();
     out.not_modelled.dedup();
     Ok((out, systems, read_whole(&repo.files)))
+}
+
+/// An environment to judge: its index, the digest of its input, the
+/// input, and where its bootstrap Application is.
+type Pending = (usize, String, String, Option<(String, usize)>);
+
+/// The embedded system rules' findings on one environment's input; a
+/// SOC-POL-002 denial at `root` (the bootstrap Application) when they
+/// cannot evaluate it.
+fn judge(
+    embedded: &Embedded,
+    input: &str,
+    root: Option<&(String, usize)>,
+    places: &HashMap<(&str, usize), &Document>,
+) -> Vec<(Finding, String)> {
+    match embedded.evaluate_rule_json(RULE, input) {
+        Ok(result) => findings(&result, places),
+        Err(e) => {
+            let (file, line) = root.cloned().unwrap_or_default();
+            vec![(
+                super::engine::unevaluated(RULE, &e, &file, (line > 0).then_some(line)),
+                String::new(),
+            )]
+        }
+    }
 }
 
 /// Findings of a result, at their document's line, each with the pointer
@@ -993,6 +1028,35 @@ fn findings(result: &Value, places: &HashMap<(&str, usize), &Document>) -> Vec<(
 mod tests {
     use super::{account_reads, carried_yaml, chart_reads};
     use crate::core::charts::ChartFacts;
+
+    /// An environment the embedded system rules cannot evaluate (two
+    /// projects of one name, which the model never hands them) is a
+    /// SOC-POL-002 denial at its bootstrap Application, not an end of the
+    /// check.
+    #[test]
+    fn an_environment_the_system_rules_fail_on_is_denied() {
+        let embedded = super::Embedded::load().expect("embedded policies");
+        let input = serde_json::json!({
+            "environment": "dev",
+            "applications": [
+                {"name": "web", "project": "p", "wave": 0, "at": {"file": "web.yaml", "line": 1}},
+            ],
+            "projects": [
+                {"name": "p", "at": {"file": "a.yaml", "line": 1}, "spec": {}},
+                {"name": "p", "at": {"file": "b.yaml", "line": 1}, "spec": {"sourceRepos": ["*"]}},
+            ],
+        })
+        .to_string();
+        let root = ("argocd/dev/bootstrap.yaml".to_owned(), 3);
+        let judged = super::judge(&embedded, &input, Some(&root), &Default::default());
+        assert_eq!(judged.len(), 1, "{judged:?}");
+        let f = &judged[0].0;
+        assert_eq!(
+            (f.rule.as_str(), f.file.as_str(), f.line),
+            ("SOC-POL-002", "argocd/dev/bootstrap.yaml", Some(3))
+        );
+        assert!(f.message.contains("policies/system.rego:"), "{}", f.message);
+    }
 
     /// `simulate` leaves the list of objects out of the embedded rules'
     /// input: a rule of theirs reading it would see none, and pass.
