@@ -1533,6 +1533,31 @@ data: {{mode: fast}}
     assert_eq!(places(&found, "SOC-POL-002"), [], "{found:?}");
 }
 
+/// A field left empty (`volumes:` in a rendered chart, `stringData:` with
+/// nothing under it) is null, which the API server decodes as unset: the
+/// embedded rules judge the object without it, and do not fail on it.
+#[test]
+fn fields_left_empty_are_judged_unset() {
+    let deployment = DEPLOYMENT.replace(
+        "          image: registry.example/hello:1.0\n",
+        "          image: registry.example/hello:latest\n      volumes:\n      initContainers:\n",
+    );
+    let secret = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: empty\nstringData:\ndata:\n";
+    let dir = repo_with(
+        &[],
+        &[("deployment.yaml", &deployment), ("secret.yaml", secret)],
+    );
+    let (_, found) = findings(dir.path(), &[]);
+    assert_eq!(places(&found, "SOC-POL-002"), [], "{found:?}");
+    assert_eq!(places(&found, "SOC-SEC-001"), [], "{found:?}");
+    // The Deployment is still judged: its floating image is denied.
+    assert_eq!(
+        places(&found, "SOC-K8S-002"),
+        [("deployment.yaml", 16)],
+        "{found:?}"
+    );
+}
+
 /// A document at an API version the API server no longer serves is a
 /// denial, not a pass for want of a schema; the served version passes.
 #[test]

@@ -418,8 +418,13 @@ impl Embedded {
             // judged as a whole one, except a Secret: its data is in git
             // whatever applies it.
             let whole = !doc.partial || doc.kind() == "Secret";
+            // A field set to `null` (an empty `volumes:` in a rendered
+            // chart) is judged unset, as the API server decodes it.
             if doc.is_object() && whole && self.judged_kinds.contains(doc.kind()) {
-                out.push(("data.socle.document.result", Cow::Borrowed(&doc.value)));
+                out.push((
+                    "data.socle.document.result",
+                    super::schema::as_decoded_plain(&doc.value),
+                ));
             } else {
                 out.push((NONE, Cow::Owned(Value::Null)));
             }

@@ -404,7 +404,9 @@ pub(crate) fn is_sops_metadata(v: Option<&Value>) -> bool {
         .is_some_and(|s| s.contains_key("mac") && s.contains_key("lastmodified"))
 }
 
-fn as_decoded_plain(v: &Value) -> std::borrow::Cow<'_, Value> {
+/// `v` with its fields set to `null` left out, as the API server decodes
+/// them (see [`as_decoded`]); borrowed when it has none.
+pub(crate) fn as_decoded_plain(v: &Value) -> std::borrow::Cow<'_, Value> {
     fn has_null_field(v: &Value, depth: usize) -> bool {
         match v {
             Value::Object(m) => m
