@@ -1951,9 +1951,10 @@ webhooks:
 }
 
 /// Files no tool deploys are skipped with the reason when they do not
-/// parse (editor settings with comments, an Ansible Jinja template under a
+/// parse (settings with comments, an Ansible Jinja template under a
 /// `.yaml` name); a file a kustomization lists, or one in a repository that
-/// does not say what it deploys, is still denied.
+/// does not say what it deploys, is still denied. An editor's settings and
+/// a TypeScript project file are JSON with comments, and read as such.
 #[test]
 fn what_nothing_deploys_is_skipped_when_it_does_not_parse() {
     let settings = "{\n  // editor settings, with a comment\n  \"editor.tabSize\": 2,\n}\n";
@@ -1971,7 +1972,7 @@ fn what_nothing_deploys_is_skipped_when_it_does_not_parse() {
             ("apps/web/broken.yaml", broken),
             ("apps/db/kustomization.yaml", scaffold),
             ("boilerplate/app/kustomization.yaml", scaffold),
-            (".vscode/settings.json", settings),
+            ("tools/settings.json", settings),
             ("ansible/templates/users.yaml", jinja),
             ("empty.json", ""),
         ],
@@ -1997,7 +1998,7 @@ fn what_nothing_deploys_is_skipped_when_it_does_not_parse() {
         "{skipped}"
     );
     for file in [
-        ".vscode/settings.json",
+        "tools/settings.json",
         "ansible/templates/users.yaml",
         "boilerplate/app/kustomization.yaml",
     ] {
@@ -2017,10 +2018,17 @@ fn what_nothing_deploys_is_skipped_when_it_does_not_parse() {
             ("ansible/templates/users.yaml", jinja),
             ("metal/roles/cilium/templates/pool.yaml", jinja),
             ("deployment.yaml", DEPLOYMENT),
+            (".vscode/settings.json", settings),
+            ("web/tsconfig.app.json", settings),
+            ("tools/settings.json", settings),
         ],
     );
     let (parse, skipped) = unparsed(plain.path());
-    assert_eq!(parse, ["ansible/templates/users.yaml"], "{skipped}");
+    assert_eq!(
+        parse,
+        ["ansible/templates/users.yaml", "tools/settings.json"],
+        "{skipped}"
+    );
     // An Ansible role's templates are Jinja that Ansible renders, as a
     // chart's are Go templates that Helm renders: skipped as templates.
     assert!(

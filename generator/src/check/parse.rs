@@ -603,7 +603,12 @@ fn parse_json(path: &str, text: &str, out: &mut Parsed) {
         ));
         return;
     }
-    match serde_json::from_str::<Value>(text) {
+    let parsed = if with_comments(path) {
+        jsonc_value(text)
+    } else {
+        serde_json::from_str::<Value>(text)
+    };
+    match parsed {
         // JSON is YAML's flow syntax: the YAML event parser finds its lines.
         Ok(value) => push_document(
             out,
@@ -626,6 +631,68 @@ fn parse_json(path: &str, text: &str, out: &mut Parsed) {
             format!("invalid JSON: {e}"),
         )),
     }
+}
+
+/// Files tools read as JSON with comments and trailing commas: TypeScript's
+/// and JavaScript's project files, an editor's settings, a dev container's.
+/// None is a Kubernetes object; read as strict JSON they would be denied
+/// for not parsing in a repository where every file may be deployed.
+fn with_comments(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let parts: Vec<&str> = path.split('/').collect();
+    ((name.starts_with("tsconfig") || name.starts_with("jsconfig")) && name.ends_with(".json"))
+        || matches!(
+            name,
+            "devcontainer.json" | ".devcontainer.json" | ".eslintrc.json"
+        )
+        || parts[..parts.len() - 1]
+            .iter()
+            .any(|dir| matches!(*dir, ".vscode" | ".devcontainer"))
+}
+
+/// JSON with comments (turned to spaces, so lines and columns stay) and
+/// trailing commas.
+fn jsonc_value(text: &str) -> Result<Value, serde_json::Error> {
+    use std::io::Read;
+    let mut plain = String::with_capacity(text.len());
+    if json_comments::CommentSettings::c_style()
+        .strip_comments(text.as_bytes())
+        .read_to_string(&mut plain)
+        .is_err()
+    {
+        return serde_json::from_str(text);
+    }
+    // A comma before a closing bracket, outside strings, becomes a space.
+    let mut bytes = plain.into_bytes();
+    let (mut in_string, mut escaped) = (false, false);
+    let mut comma: Option<usize> = None;
+    for i in 0..bytes.len() {
+        let b = bytes[i];
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => {
+                in_string = true;
+                comma = None;
+            }
+            b',' => comma = Some(i),
+            b'}' | b']' => {
+                if let Some(c) = comma.take() {
+                    bytes[c] = b' ';
+                }
+            }
+            b if b.is_ascii_whitespace() => {}
+            _ => comma = None,
+        }
+    }
+    serde_json::from_slice(&bytes)
 }
 
 /// Split a YAML stream at `---` lines: (first line number, text).
@@ -1037,6 +1104,21 @@ mod tests {
             made.stray.is_empty(),
             "socle's own repositories deploy all they hold"
         );
+    }
+
+    #[test]
+    fn project_and_editor_files_are_read_with_comments() {
+        let text =
+            "/* To learn more */\n{\n  \"a\": [1, 2,], // two\n  \"b\": \"x, ]\", // a string\n}\n";
+        assert_eq!(
+            jsonc_value(text).ok(),
+            Some(serde_json::json!({"a": [1, 2], "b": "x, ]"}))
+        );
+        assert!(with_comments("web/tsconfig.app.json"));
+        assert!(with_comments(".vscode/settings.json"));
+        assert!(with_comments(".devcontainer/devcontainer.json"));
+        assert!(!with_comments("apps/web/deployment.json"));
+        assert!(!with_comments("vscode.json"));
     }
 
     #[test]
