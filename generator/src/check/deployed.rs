@@ -104,7 +104,44 @@ pub(crate) fn folders(files: &[(String, Vec<u8>)], docs: &[&Document]) -> BTreeS
     if socle_made(files) {
         return BTreeSet::new();
     }
-    docs.iter().flat_map(|d| source_paths(d, files)).collect()
+    let tree = Folders::of(files);
+    docs.iter().flat_map(|d| source_paths(d, &tree)).collect()
+}
+
+/// The folders of a tree that hold files, found once when first asked.
+pub(crate) struct Folders<'a> {
+    files: &'a [(String, Vec<u8>)],
+    held: std::cell::OnceCell<std::collections::HashSet<&'a str>>,
+}
+
+impl<'a> Folders<'a> {
+    pub(crate) fn of(files: &'a [(String, Vec<u8>)]) -> Self {
+        Self {
+            files,
+            held: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// Whether a file lies in `dir` or below it ("" is the root).
+    fn hold(&self, dir: &str) -> bool {
+        dir.is_empty()
+            || self
+                .held
+                .get_or_init(|| {
+                    let mut held = std::collections::HashSet::new();
+                    for (path, _) in self.files {
+                        let mut p = path.as_str();
+                        while let Some((parent, _)) = p.rsplit_once('/') {
+                            if !held.insert(parent) {
+                                break;
+                            }
+                            p = parent;
+                        }
+                    }
+                    held
+                })
+                .contains(dir)
+    }
 }
 
 /// Whether `doc` is a GitOps object that applies folders whole.
@@ -113,12 +150,12 @@ pub(crate) fn applies_folders(doc: &Document) -> bool {
 }
 
 /// The repository folders a GitOps object of `files` applies whole.
-pub(crate) fn source_paths(doc: &Document, files: &[(String, Vec<u8>)]) -> Vec<String> {
+pub(crate) fn source_paths(doc: &Document, tree: &Folders<'_>) -> Vec<String> {
     let paths = named_paths(doc);
     if flux::is_kustomization(&doc.value) {
         paths
             .into_iter()
-            .map(|p| artifact_folder(p, &doc.path, files))
+            .map(|p| artifact_folder(p, &doc.path, tree))
             .collect()
     } else {
         paths
@@ -135,15 +172,14 @@ pub(crate) fn source_paths(doc: &Document, files: &[(String, Vec<u8>)]) -> Vec<S
 /// artifact it reads, so the path is read from the root when files lie
 /// under it there, else from the nearest folder above `file` under which
 /// it names a folder holding files; else from the root, as written.
-fn artifact_folder(path: String, file: &str, files: &[(String, Vec<u8>)]) -> String {
-    let holds = |dir: &str| files.iter().any(|(p, _)| under(p, dir));
-    if path.is_empty() || holds(&path) {
+fn artifact_folder(path: String, file: &str, tree: &Folders<'_>) -> String {
+    if tree.hold(&path) {
         return path;
     }
     let mut dir = file;
     while let Some((parent, _)) = dir.rsplit_once('/') {
         let candidate = format!("{parent}/{path}");
-        if holds(&candidate) {
+        if tree.hold(&candidate) {
             return candidate;
         }
         dir = parent;

@@ -107,8 +107,9 @@ impl Kustomized {
         let mut raw_folders = Vec::new();
         // Each root's Flux Kustomizations, by what their own patches write.
         let mut by_flux: HashMap<String, Vec<Option<Vec<flux::Patch>>>> = HashMap::new();
+        let tree = super::deployed::Folders::of(files);
         for d in documents {
-            for folder in super::deployed::source_paths(d, files) {
+            for folder in super::deployed::source_paths(d, &tree) {
                 if flux::is_kustomization(&d.value) {
                     by_flux
                         .entry(folder.clone())

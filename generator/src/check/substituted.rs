@@ -55,6 +55,7 @@ fn references() -> &'static Regex {
 
 impl Substituted {
     pub(crate) fn of(files: &[(String, Vec<u8>)], documents: &[&Document]) -> Self {
+        let tree = super::deployed::Folders::of(files);
         let appliers = documents
             .iter()
             .filter(|d| {
@@ -62,7 +63,7 @@ impl Substituted {
             })
             .map(|d| {
                 let spec = &d.value["spec"];
-                let path = super::deployed::source_paths(d, files)
+                let path = super::deployed::source_paths(d, &tree)
                     .pop()
                     .unwrap_or_default();
                 let mut dirs = vec![path.clone()];
