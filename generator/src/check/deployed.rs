@@ -149,7 +149,7 @@ pub(crate) fn applies_folders(doc: &Document) -> bool {
     !named_paths(doc).is_empty()
 }
 
-/// The repository folders a GitOps object of `files` applies whole.
+/// The repository folders a GitOps object of `tree` applies whole.
 pub(crate) fn source_paths(doc: &Document, tree: &Folders<'_>) -> Vec<String> {
     let paths = named_paths(doc);
     if flux::is_kustomization(&doc.value) {

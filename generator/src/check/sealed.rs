@@ -5,10 +5,10 @@
 //! kustomize-controller (with `decryption.provider: sops`) decrypts the
 //! files and env files a `secretGenerator` reads before it builds them, so
 //! an entry whose files are all SOPS encrypted commits ciphertext, not a
-//! credential, and its finding is dropped. A value such a file leaves in
+//! credential, and its finding is dropped. A value a YAML file leaves in
 //! the clear (outside its `encrypted_regex`) is still judged where it is,
-//! by the rules on that file. Literals are never encrypted: they stay
-//! denied. The files are read here, at the tree, because the rule judges
+//! by the rules on that file; an env file with one is not taken as
+//! encrypted. Literals are never encrypted: they stay denied. The files are read here, at the tree, because the rule judges
 //! the kustomization alone (its result is remembered while the
 //! kustomization is unchanged, whatever becomes of the files it names).
 
@@ -122,27 +122,34 @@ fn sops_document(v: &Value) -> bool {
 
 /// An env or INI file SOPS encrypted: its MAC is written as a line of its
 /// own (`sops_mac=ENC[…]` in an env file, `mac = ENC[…]` under `[sops]` in
-/// an INI file).
+/// an INI file), and every value beside it is ciphertext (or empty). No
+/// rule reads such a file's values, so one left in the clear (an
+/// `--encrypted-regex` that missed it) keeps the generator's denial.
 fn sops_text(bytes: &[u8]) -> bool {
     let Ok(text) = std::str::from_utf8(bytes) else {
         return false;
     };
     let mut in_sops = false;
-    text.lines().map(str::trim).any(|line| {
+    let mut mac = false;
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
         if line.starts_with('[') {
             in_sops = line == "[sops]";
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        let (key, value) = (key.trim(), value.trim());
+        if in_sops || key.starts_with("sops_") {
+            mac |= (key == "mac" || key == "sops_mac") && value.starts_with("ENC[");
+        } else if !value.is_empty() && !value.starts_with("ENC[") {
             return false;
         }
-        line.strip_prefix("sops_mac=")
-            .or_else(|| {
-                in_sops
-                    .then(|| line.strip_prefix("mac"))
-                    .flatten()
-                    .and_then(|rest| rest.trim_start().strip_prefix('='))
-                    .map(str::trim_start)
-            })
-            .is_some_and(|mac| mac.starts_with("ENC["))
-    })
+    }
+    mac
 }
 
 #[cfg(test)]
@@ -158,6 +165,10 @@ mod tests {
             b"[db]\npassword = ENC[AES256_GCM,data:abc]\n[sops]\nmac = ENC[AES256_GCM,data:m]\n"
         ));
         assert!(!sops_text(b"DB_PASSWORD=hunter2\n"));
+        // A value left in the clear beside the MAC.
+        assert!(!sops_text(
+            b"DB_PASSWORD=hunter2\nsops_mac=ENC[AES256_GCM,data:m,iv:x,tag:y,type:str]\n"
+        ));
         // A MAC outside the `[sops]` section is a value like any other.
         assert!(!sops_text(b"[db]\nmac = ENC[AES256_GCM,data:m]\n"));
     }
