@@ -1321,14 +1321,12 @@ secretGenerator:
     );
 }
 
-/// A parent Flux Kustomization that patches its children with defaults
-/// (`spec.patches` targeting `kind: Kustomization`, the children's
-/// `interval` and `prune`) fills the fields their files leave out: they
-/// are not missing where every Flux Kustomization applying them writes
-/// them; a child the patch's label selector leaves out keeps its denial.
-#[test]
-fn fields_a_parent_flux_kustomization_patches_in_are_not_missing() {
-    let parent = "apiVersion: kustomize.toolkit.fluxcd.io/v1
+/// A Flux Kustomization applying `./apps` from a `source` (GitRepository,
+/// OCIRepository) that patches its child Kustomizations with their
+/// `interval` and `prune`, unless labelled `example.com/defaults: disabled`.
+fn flux_parent(source: &str) -> String {
+    format!(
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
 metadata:
   name: cluster
@@ -1337,7 +1335,7 @@ spec:
   interval: 30m
   path: ./apps
   prune: true
-  sourceRef: {kind: GitRepository, name: flux-system}
+  sourceRef: {{kind: {source}, name: flux-system}}
   patches:
     - patch: |-
         apiVersion: kustomize.toolkit.fluxcd.io/v1
@@ -1351,10 +1349,15 @@ spec:
         group: kustomize.toolkit.fluxcd.io
         kind: Kustomization
         labelSelector: example.com/defaults!=disabled
-";
-    let child = |name: &str, labels: &str| {
-        format!(
-            "apiVersion: kustomize.toolkit.fluxcd.io/v1
+"
+    )
+}
+
+/// A child Flux Kustomization of [`flux_parent`], leaving out its
+/// `interval` and `prune`.
+fn flux_child(name: &str, labels: &str, source: &str) -> String {
+    format!(
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
 metadata:
   name: {name}
@@ -1362,14 +1365,24 @@ metadata:
   labels: {{{labels}}}
 spec:
   path: ./apps/{name}/app
-  sourceRef: {{kind: GitRepository, name: flux-system}}
+  sourceRef: {{kind: {source}, name: flux-system}}
 "
-        )
-    };
+    )
+}
+
+/// A parent Flux Kustomization that patches its children with defaults
+/// (`spec.patches` targeting `kind: Kustomization`, the children's
+/// `interval` and `prune`) fills the fields their files leave out: they
+/// are not missing where every Flux Kustomization applying them writes
+/// them; a child the patch's label selector leaves out keeps its denial.
+#[test]
+fn fields_a_parent_flux_kustomization_patches_in_are_not_missing() {
+    let parent = flux_parent("GitRepository");
+    let child = |name: &str, labels: &str| flux_child(name, labels, "GitRepository");
     let dir = repo_with(
         &[],
         &[
-            ("clusters/main/cluster.yaml", parent),
+            ("clusters/main/cluster.yaml", &parent),
             (
                 "apps/kustomization.yaml",
                 "resources: [wiki/ks.yaml, chat/ks.yaml]\n",
@@ -1398,45 +1411,10 @@ spec:
 /// what the parent would patch in: a part, not a denial.
 #[test]
 fn a_flux_path_in_an_artifact_pushed_from_a_subfolder_is_read_from_it() {
-    let parent = "apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata:
-  name: cluster
-  namespace: flux-system
-spec:
-  interval: 30m
-  path: ./apps
-  prune: true
-  sourceRef: {kind: OCIRepository, name: flux-system}
-  patches:
-    - patch: |-
-        apiVersion: kustomize.toolkit.fluxcd.io/v1
-        kind: Kustomization
-        metadata:
-          name: _
-        spec:
-          interval: 30m
-          prune: true
-      target:
-        kind: Kustomization
-        labelSelector: example.com/defaults!=disabled
-";
-    let child = |name: &str, labels: &str| {
-        format!(
-            "apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata:
-  name: {name}
-  namespace: flux-system
-  labels: {{{labels}}}
-spec:
-  path: ./apps/{name}/app
-  sourceRef: {{kind: OCIRepository, name: flux-system}}
-"
-        )
-    };
+    let parent = flux_parent("OCIRepository");
+    let child = |name: &str, labels: &str| flux_child(name, labels, "OCIRepository");
     let files = [
-        ("kubernetes/clusters/main/cluster.yaml", parent.to_owned()),
+        ("kubernetes/clusters/main/cluster.yaml", parent),
         (
             "kubernetes/apps/kustomization.yaml",
             "resources: [wiki/ks.yaml, chat/ks.yaml]\n".to_owned(),

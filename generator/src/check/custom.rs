@@ -392,23 +392,27 @@ mod tests {
         v.iter_errors(&instance).map(|e| e.to_string()).collect()
     }
 
-    #[test]
-    fn crd_schemas_are_strict_as_the_api_server_reads_them() {
-        let schema = json!({
+    /// A CRD version's schema whose `spec` has `properties`, `required`.
+    fn with_spec(properties: Value, required: &[&str]) -> Value {
+        json!({
             "type": "object",
             "properties": {
-                "spec": {
-                    "type": "object",
-                    "properties": {
-                        "port": {"x-kubernetes-int-or-string": true},
-                        "size": {"type": "string", "nullable": true, "format": "quantity"},
-                        "extra": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
-                        "template": {"type": "object", "x-kubernetes-embedded-resource": true, "properties": {"spec": {"type": "object"}}},
-                    },
-                    "required": ["port"],
-                },
+                "spec": {"type": "object", "properties": properties, "required": required},
             },
-        });
+        })
+    }
+
+    #[test]
+    fn crd_schemas_are_strict_as_the_api_server_reads_them() {
+        let schema = with_spec(
+            json!({
+                "port": {"x-kubernetes-int-or-string": true},
+                "size": {"type": "string", "nullable": true, "format": "quantity"},
+                "extra": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
+                "template": {"type": "object", "x-kubernetes-embedded-resource": true, "properties": {"spec": {"type": "object"}}},
+            }),
+            &["port"],
+        );
         let ok = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"},
             "spec": {"port": "http", "size": null, "extra": {"anything": 1},
                      "template": {"apiVersion": "v1", "kind": "Pod", "metadata": {}, "spec": {}}}});
@@ -425,20 +429,14 @@ mod tests {
     /// a default is filled, one without is still missing.
     #[test]
     fn a_required_field_with_a_default_is_filled_before_validation() {
-        let schema = json!({
-            "type": "object",
-            "properties": {
-                "spec": {
-                    "type": "object",
-                    "properties": {
-                        "length": {"type": "integer", "default": 24},
-                        "noUpper": {"type": "boolean", "default": false},
-                        "name": {"type": "string"},
-                    },
-                    "required": ["length", "noUpper", "name"],
-                },
-            },
-        });
+        let schema = with_spec(
+            json!({
+                "length": {"type": "integer", "default": 24},
+                "noUpper": {"type": "boolean", "default": false},
+                "name": {"type": "string"},
+            }),
+            &["length", "noUpper", "name"],
+        );
         let some = json!({"apiVersion": "example.com/v1", "kind": "Widget", "spec": {"name": "w"}});
         assert_eq!(validate(schema.clone(), some), Vec::<String>::new());
         let none = json!({"apiVersion": "example.com/v1", "kind": "Widget", "spec": {}});
