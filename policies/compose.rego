@@ -4,6 +4,8 @@
 # repository.rego); a finding names the file and the field at fault.
 package socle.compose
 
+import data.socle.secrets
+
 finding(id, msg, d, path) := {"id": id, "msg": msg, "file": d.path, "line": d.line, "doc_path": path}
 
 base_name(path) := name if {
@@ -55,7 +57,9 @@ credential_markers := ["pass", "secret", "token", "credential", "pwd", "private"
 credential_name(k) if {
 	n := lower(k)
 	credential_word(n)
-	not regex.match(`_(file|path|url|uri|endpoint|name|ref|id|header|type|kind|provider|alg|algorithm)$`, n)
+	not regex.match(`_(file|path|url|uri|endpoint|name|ref|id|header|type|kind|provider|alg|algorithm|version)$`, n)
+	# A language model's token counts (`MAX_TOTAL_TOKENS`).
+	not regex.match(`tokens($|_)`, n)
 }
 
 credential_word(n) if {
@@ -79,6 +83,7 @@ violation contains finding("SOC-CMP-001", sprintf("service %q sets %s to a liter
 	some e in environment(svc, name)
 	credential_name(e[0])
 	not interpolated(e[1])
+	not secrets.switch(e[1])
 }
 
 pinned(image) if contains(image, "@sha256:")

@@ -38,7 +38,7 @@ test_literal_password_in_a_list_denied if {
 # A name says a credential; a suffix may say the value only points at one
 # (Docker's `_FILE` secrets) or names a kind of thing.
 test_credential_names_and_what_they_point_at if {
-	pointing := {"API_SECRET_FILE": "/run/secrets/api_secret", "SECRET_PROVIDER": "1password", "KEYCLOAK_REALM": "acme", "TOKEN_URL": "https://sso.example/token"}
+	pointing := {"API_SECRET_FILE": "/run/secrets/api_secret", "SECRET_PROVIDER": "1password", "KEYCLOAK_REALM": "acme", "TOKEN_URL": "https://sso.example/token", "MYSQL_ALLOW_EMPTY_PASSWORD": "yes", "MAX_NEW_TOKENS": "512"}
 	count(compose.violation) == 0 with input as repo(set("db", {"environment": pointing}))
 	every name in ["ENCRYPTION_KEY", "APIKEY", "SECRET_KEY_BASE", "GITHUB_TOKEN"] {
 		"SOC-CMP-001" in ids(compose.violation) with input as repo(set("db", {"environment": {name: "s3cr3t-value"}}))

@@ -116,6 +116,9 @@ reference(v) if regex.match(`^(/|file:|vault:|ref\+|secretref:|op://)`, v)
 # tag and its text: the application builds the value from them.
 reference(v) if regex.match(`^![A-Za-z][A-Za-z0-9_.-]* `, v)
 
+# A placeholder a reader replaces (`<your-token>`, `<REDACTED>`): no value.
+reference(v) if regex.match(`^<[^<>]+>$`, v)
+
 # A value SOPS encrypted: ciphertext, which its decryption turns back into
 # the value before anything reads it.
 reference(v) if regex.match(`^ENC\[[A-Z0-9_]+,data:`, v)
@@ -133,12 +136,17 @@ credential_key(key) if regex.match(`(password|passwd)$`, lower(key))
 # An environment variable's name that says its value is a credential
 # (`DB_PASSWORD`, `AWS_SECRET_ACCESS_KEY`, `GITHUB_TOKEN`), unless it names
 # where one is (`..._FILE`, `..._URL`) or a kind of thing (`SECRET_PROVIDER`,
-# a TSIG key's `..._SECRET_ALG`).
+# a TSIG key's `..._SECRET_ALG`, `SECRET_VERSION`).
 credential_variable(name) if {
 	n := lower(name)
 	regex.match(`(password|passwd|secret|token|api_?key|private_?key|credentials?)`, n)
-	not regex.match(`_(file|path|url|uri|endpoint|name|ref|id|header|type|kind|provider|alg|algorithm)$`, n)
+	not regex.match(`_(file|path|url|uri|endpoint|name|ref|id|header|type|kind|provider|alg|algorithm|version)$`, n)
+	# A language model's token counts (`MAX_TOTAL_TOKENS`).
+	not regex.match(`tokens($|_)`, n)
 }
+
+# A switch (`MYSQL_ALLOW_EMPTY_PASSWORD=yes`), not a credential.
+switch(v) if regex.match(`^(?i)(true|false|yes|no|on|off|0|1)$`, v)
 
 # SOC-SEC-003: literal passwords.
 violation contains finding("SOC-SEC-003", sprintf("%q holds a literal credential; reference a Secret instead", [key]), leaf.path) if {
@@ -163,6 +171,7 @@ violation contains finding("SOC-SEC-003", sprintf("environment variable %q holds
 	leaf.path[n - 1] == "value"
 	leaf.path[n - 3] == "env"
 	not reference(leaf.value)
+	not switch(leaf.value)
 	not regex.match(`^[a-z][a-z0-9+.-]*://`, leaf.value)
 	some other in input.leaves
 	other.path == array.concat(array.slice(leaf.path, 0, n - 1), ["name"])

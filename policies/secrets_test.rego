@@ -68,6 +68,15 @@ test_literal_credential_in_env_denied if {
 		[["spec", "template", "spec", "containers", 0, "env", 0, "name"], "DB_PASSWORD"],
 		[["spec", "template", "spec", "containers", 0, "env", 0, "value"], "hunter2hunter2"],
 	])
+	# A number is a credential like any other; a token is one.
+	"SOC-SEC-003" in ids(secrets.violation) with input as doc("Deployment", [
+		[["spec", "template", "spec", "containers", 0, "env", 0, "name"], "DB_PASSWORD"],
+		[["spec", "template", "spec", "containers", 0, "env", 0, "value"], "123456"],
+	])
+	"SOC-SEC-003" in ids(secrets.violation) with input as doc("Deployment", [
+		[["spec", "template", "spec", "containers", 0, "env", 0, "name"], "HF_TOKEN"],
+		[["spec", "template", "spec", "containers", 0, "env", 0, "value"], "hf_abcdefghijklmnop"],
+	])
 }
 
 test_env_credential_references_pass if {
@@ -84,6 +93,14 @@ test_env_credential_references_pass if {
 		[["spec", "template", "spec", "containers", 0, "env", 4, "value"], "1password"],
 		[["spec", "template", "spec", "containers", 0, "env", 5, "name"], "EXTERNAL_DNS_RFC2136_TSIG_SECRET_ALG"],
 		[["spec", "template", "spec", "containers", 0, "env", 5, "value"], "hmac-sha512"],
+		[["spec", "template", "spec", "containers", 0, "env", 6, "name"], "MAX_TOTAL_TOKENS"],
+		[["spec", "template", "spec", "containers", 0, "env", 6, "value"], "2048"],
+		[["spec", "template", "spec", "containers", 0, "env", 7, "name"], "MYSQL_ALLOW_EMPTY_PASSWORD"],
+		[["spec", "template", "spec", "containers", 0, "env", 7, "value"], "yes"],
+		[["spec", "template", "spec", "containers", 0, "env", 8, "name"], "SECRET_VERSION"],
+		[["spec", "template", "spec", "containers", 0, "env", 8, "value"], "latest"],
+		[["spec", "template", "spec", "containers", 0, "env", 9, "name"], "HF_TOKEN"],
+		[["spec", "template", "spec", "containers", 0, "env", 9, "value"], "<your-token>"],
 	])
 }
 
