@@ -84,11 +84,29 @@ fn bundled_source(api_version: &str) -> Option<&'static str> {
 }
 
 /// The bundled schema of a custom resource kind, strict as the API server
-/// reads it.
-pub(crate) fn bundled_schema(api_version: &str, kind: &str) -> Option<Value> {
-    let raw = bundled().get(&key(api_version, kind))?;
-    let schema: Value = serde_json::from_str(raw.get()).ok()?;
-    Some(strict(&schema, api_version, kind))
+/// reads it, compiled once per process: the check of custom resources and
+/// the test of whether a left-out document is a part share it.
+pub(crate) fn bundled_validator(
+    api_version: &str,
+    kind: &str,
+) -> Option<Arc<jsonschema::Validator>> {
+    type Compiled = HashMap<String, Option<Arc<jsonschema::Validator>>>;
+    static COMPILED: OnceLock<std::sync::Mutex<Compiled>> = OnceLock::new();
+    let k = key(api_version, kind);
+    let mut compiled = COMPILED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    compiled
+        .entry(k)
+        .or_insert_with_key(|k| {
+            let raw = bundled().get(k)?;
+            let schema: Value = serde_json::from_str(raw.get()).ok()?;
+            jsonschema::validator_for(&strict(&schema, api_version, kind))
+                .ok()
+                .map(Arc::new)
+        })
+        .clone()
 }
 
 /// The groups the bundled schemas cover, for the report.
@@ -244,13 +262,11 @@ impl Validators {
         kind: &str,
         defs: &Definitions,
     ) -> Option<Arc<jsonschema::Validator>> {
-        let origin = if defs.served.contains_key(k) {
-            defs.digest.clone()
-        } else {
-            "bundled".to_owned()
-        };
+        if !defs.served.contains_key(k) {
+            return bundled_validator(api, kind);
+        }
         self.compiled
-            .entry((k.to_owned(), origin))
+            .entry((k.to_owned(), defs.digest.clone()))
             .or_insert_with(|| {
                 let (schema, _) = defs.schema(k)?;
                 let strict = strict(&schema, api, kind);

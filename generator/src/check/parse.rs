@@ -638,16 +638,14 @@ fn parse_json(path: &str, text: &str, out: &mut Parsed) {
 /// None is a Kubernetes object; read as strict JSON they would be denied
 /// for not parsing in a repository where every file may be deployed.
 fn with_comments(path: &str) -> bool {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    let parts: Vec<&str> = path.split('/').collect();
+    let mut parts = path.rsplit('/');
+    let name = parts.next().unwrap_or(path);
     ((name.starts_with("tsconfig") || name.starts_with("jsconfig")) && name.ends_with(".json"))
         || matches!(
             name,
             "devcontainer.json" | ".devcontainer.json" | ".eslintrc.json"
         )
-        || parts[..parts.len() - 1]
-            .iter()
-            .any(|dir| matches!(*dir, ".vscode" | ".devcontainer"))
+        || parts.any(|dir| matches!(dir, ".vscode" | ".devcontainer"))
 }
 
 /// JSON with comments (turned to spaces, so lines and columns stay) and

@@ -465,11 +465,12 @@ pub(crate) fn misses_required(doc: &Value) -> bool {
                 let schema = if api == "argoproj.io/v1alpha1" {
                     super::argocd::schema_for(kind)
                 } else {
-                    schema_for(api, kind).or_else(|| super::custom::bundled_schema(api, kind))
+                    schema_for(api, kind)
                 };
-                schema
-                    .and_then(|s| jsonschema::validator_for(&s).ok())
-                    .map(std::sync::Arc::new)
+                match schema {
+                    Some(s) => jsonschema::validator_for(&s).ok().map(std::sync::Arc::new),
+                    None => super::custom::bundled_validator(api, kind),
+                }
             })
             .clone()
     };
