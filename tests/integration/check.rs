@@ -2713,3 +2713,145 @@ fn the_json_report_meets_its_published_schema() {
         assert!(jsonschema::validator_for(&schema).is_ok(), "{which}");
     }
 }
+
+const BAD_POD: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: bad\nspec:\n  containers:\n    - name: app\n      image: busybox:latest\n      securityContext:\n        privileged: true\n";
+
+/// A policy library tests its policies with harnesses (chainsaw, Kyverno's
+/// CLI): the resources they feed the policies are made to break them, and
+/// no cluster is given them. They are skipped, with the harness that reads
+/// them; what a harness tests (its policies, an app it applies from
+/// outside its folder), what a kustomization lists and what no harness
+/// names stay judged.
+#[test]
+fn a_policy_library_s_test_inputs_are_skipped_and_what_it_tests_is_judged() {
+    let chainsaw = "apiVersion: chainsaw.kyverno.io/v1alpha1
+kind: Test
+metadata:
+  name: require-limits
+spec:
+  steps:
+  - try:
+    - apply:
+        file: ../require-limits.yaml
+    - assert:
+        file: policy-ready.yaml
+    - apply:
+        file: ../../apps/web/deployment.yaml
+    - apply:
+        file: bad-*.yaml
+        expect:
+        - check:
+            ($error != null): true
+";
+    let kyverno = "apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata:
+  name: require-limits
+policies:
+- ../require-limits.yaml
+resources:
+- resource.yaml
+results:
+- policy: require-limits
+  rule: limits
+  kind: Pod
+  resources: [bad]
+  patchedResources: patched.yaml
+  result: fail
+";
+    let policy = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: require-limits\nspec:\n  rules: []\n";
+    let ready = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: require-limits\nstatus:\n  (conditions[?type == 'Ready']):\n  - status: 'True'\n";
+    let dir = repo_with(
+        &[],
+        &[
+            ("library/require-limits/require-limits.yaml", policy),
+            (
+                "library/require-limits/.chainsaw-test/chainsaw-test.yaml",
+                chainsaw,
+            ),
+            (
+                "library/require-limits/.chainsaw-test/policy-ready.yaml",
+                ready,
+            ),
+            (
+                "library/require-limits/.chainsaw-test/bad-privileged.yaml",
+                BAD_POD,
+            ),
+            (
+                "library/require-limits/.chainsaw-test/bad-root.yaml",
+                BAD_POD,
+            ),
+            // A fixture no harness names: judged.
+            ("library/require-limits/.chainsaw-test/stray.yaml", BAD_POD),
+            (
+                "library/require-limits/.kyverno-test/kyverno-test.yaml",
+                kyverno,
+            ),
+            (
+                "library/require-limits/.kyverno-test/resource.yaml",
+                BAD_POD,
+            ),
+            ("library/require-limits/.kyverno-test/patched.yaml", BAD_POD),
+            // A test input a kustomization also lists: deployed, judged.
+            (
+                "library/require-limits/.kyverno-test/kustomization.yaml",
+                "resources: [patched.yaml]\n",
+            ),
+            ("apps/web/deployment.yaml", DEPLOYMENT),
+        ],
+    );
+    let run = check(dir.path(), &["--format", "json"]);
+    let json: Value =
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout));
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let mut judged: Vec<&str> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["file"].as_str().unwrap())
+        .collect();
+    judged.dedup();
+    assert_eq!(
+        judged,
+        [
+            "apps/web/deployment.yaml",
+            "library/require-limits/.chainsaw-test/stray.yaml",
+            "library/require-limits/.kyverno-test/patched.yaml",
+        ],
+        "{}",
+        run.stdout
+    );
+    let skipped: Vec<(&str, &str)> = json["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["path"].as_str().unwrap(), s["reason"].as_str().unwrap()))
+        .collect();
+    let chainsaw_input = "a test input of library/require-limits/.chainsaw-test/chainsaw-test.yaml (chainsaw test): no kustomization, Application or Flux Kustomization deploys it";
+    let kyverno_input = "a test input of library/require-limits/.kyverno-test/kyverno-test.yaml (Kyverno CLI test): no kustomization, Application or Flux Kustomization deploys it";
+    assert_eq!(
+        skipped,
+        [
+            ("library/require-limits/.chainsaw-test/bad-privileged.yaml", chainsaw_input),
+            ("library/require-limits/.chainsaw-test/bad-root.yaml", chainsaw_input),
+            (
+                "library/require-limits/.chainsaw-test/chainsaw-test.yaml",
+                "a test (chainsaw test): no kustomization, Application or Flux Kustomization deploys it"
+            ),
+            ("library/require-limits/.chainsaw-test/policy-ready.yaml", chainsaw_input),
+            (
+                "library/require-limits/.kyverno-test/kyverno-test.yaml",
+                "a test (Kyverno CLI test): no kustomization, Application or Flux Kustomization deploys it"
+            ),
+            ("library/require-limits/.kyverno-test/resource.yaml", kyverno_input),
+        ],
+    );
+    // The policy, the app, the stray fixture, the listed one and its
+    // kustomization: the harnesses' files are not counted as checked.
+    assert_eq!(json["summary"]["documents"], 5, "{}", run.stdout);
+    assert_eq!(
+        json["not_validated"]["ClusterPolicy (kyverno.io/v1)"], 1,
+        "{}",
+        run.stdout
+    );
+}

@@ -1475,3 +1475,42 @@ fn an_environment_inherits_from_an_unchanged_one_across_a_range() {
     assert!(!widget_missing(&seen[1]), "{:?}", seen[1]);
     assert!(widget_missing(&seen[2]), "{:?}", seen[2]);
 }
+
+/// A fixture becomes a test input when a harness names it, and is judged
+/// again when the harness no longer does: a range follows, commit by
+/// commit, what a check of each commit says.
+#[test]
+fn a_fixture_a_harness_names_mid_range_is_skipped_from_its_commit() {
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: bad\nspec:\n  containers:\n    - name: app\n      image: busybox:latest\n";
+    let test = |resources: &str| {
+        format!("apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata:\n  name: t\npolicies: [../policy.yaml]\nresources: [{resources}]\n")
+    };
+    let (_tmp, dir, base) = plain_repository(&[
+        ("lib/p/policy.yaml", "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: p\nspec:\n  rules: []\n".to_owned()),
+        ("lib/p/.kyverno-test/kyverno-test.yaml", test("")),
+        ("lib/p/.kyverno-test/bad.yaml", pod.to_owned()),
+        ("README.md", "# Policies\n".to_owned()),
+    ]);
+    let mut commits = vec![readme_commit(&dir)];
+    fs_err::write(
+        dir.join("lib/p/.kyverno-test/kyverno-test.yaml"),
+        test("bad.yaml"),
+    )
+    .unwrap();
+    commits.push(commit(&dir, "Test the policy on bad.yaml"));
+    commits.push(readme_commit(&dir));
+    fs_err::write(dir.join("lib/p/.kyverno-test/kyverno-test.yaml"), test("")).unwrap();
+    commits.push(commit(&dir, "No test input"));
+
+    let files = |json: &Value| {
+        let mut judged: Vec<String> = unfixed(json, "file", |_| true)
+            .into_iter()
+            .map(|(_, file)| file)
+            .collect();
+        judged.dedup();
+        judged
+    };
+    let seen = agree_at_each_commit(&dir, &base, &commits, files);
+    let judged = vec!["lib/p/.kyverno-test/bad.yaml".to_owned()];
+    assert_eq!(seen, [judged.clone(), vec![], vec![], judged]);
+}

@@ -17,6 +17,7 @@ pub mod exceptions;
 pub mod files;
 pub mod finding;
 mod flux;
+mod harness;
 mod kustomized;
 pub mod parse;
 pub mod range;
@@ -646,15 +647,30 @@ impl Checker {
         let previous = self.previous.as_mut();
         let (repository_unchanged, folders_unchanged) = match previous {
             Some(p) => (
-                p.repository
-                    .take()
-                    .filter(|_| unchanged_for(&|path, docs| embedded.repository_reads(path, docs))),
+                p.repository.take().filter(|_| {
+                    // A harness changed says anew which documents are
+                    // test inputs, which the repository rules do not see.
+                    unchanged_for(&|path, docs| {
+                        embedded.repository_reads(path, docs)
+                            || docs.iter().any(harness::is_harness)
+                    })
+                }),
                 p.folders.take().filter(|_| {
                     unchanged_for(&|_, docs| docs.iter().any(deployed::applies_folders))
                 }),
             ),
             None => (None, None),
         };
+
+        // What only a test harness reads is no part of the system.
+        let harnesses = harness::Harnesses::of(&input.files, &documents, &layout, || {
+            folders_unchanged
+                .clone()
+                .unwrap_or_else(|| deployed::folders(&input.files, &documents))
+        });
+        if !harnesses.is_empty() {
+            documents.retain(|d| !harnesses.skips(&d.path));
+        }
 
         // Custom resources against the tree's CRDs and the bundled ones,
         // file by file, remembered while the file and the CRDs are unchanged.
@@ -853,6 +869,11 @@ impl Checker {
             ));
             false
         });
+        if !harnesses.is_empty() {
+            findings.retain(|f| !harnesses.skips(&f.file));
+            skipped.retain(|(p, _)| !harnesses.skips(p));
+            skipped.extend(harnesses.skipped());
+        }
         let bound = 2 * keys.len() + 64;
         if self.cache.len() > bound || self.custom_memo.len() > bound {
             let current: std::collections::HashSet<(String, String)> = keys.into_iter().collect();
