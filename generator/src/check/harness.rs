@@ -21,7 +21,9 @@
 //! - chainsaw: the files of `assert` and `error` operations, wherever they
 //!   are (they describe what a cluster should or should not hold), and
 //!   the files it applies, creates, patches, updates or deletes that lie in
-//!   the test's own folder or below. A file applied from elsewhere is the
+//!   the test's own folder or below, whether an operation names them, a
+//!   step template's operation through the step's bindings
+//!   (`file: ($file)`), or a script's `kubectl apply -f`. A file applied from elsewhere is the
 //!   subject under test (`file: ../policy.yaml`) or shared, and stays
 //!   judged.
 //!
@@ -144,8 +146,24 @@ impl Harnesses {
                     }
                 }
                 _ => {
-                    let mut named = Vec::new();
-                    chainsaw_files(&doc.value["spec"], None, &mut named);
+                    let mut found = Chainsaw::default();
+                    found.walk(&doc.value["spec"], None);
+                    let mut named = found.files;
+                    // A step template's file given by a binding of the
+                    // step that uses it (`file: ($file)`), named from
+                    // the test's folder.
+                    for (template, bindings) in found.uses {
+                        let template = join(dir, template);
+                        for t in harnesses.iter().filter(|(t, _)| t.path == template) {
+                            let mut inner = Chainsaw::default();
+                            inner.walk(&t.0.value["spec"], None);
+                            for (name, expectation) in inner.files {
+                                if let Some(bound) = bound(name, bindings) {
+                                    named.push((bound, expectation));
+                                }
+                            }
+                        }
+                    }
                     for (name, expectation) in named {
                         if expectation || deployed::under(&join(dir, name), dir) {
                             input(name);
@@ -237,31 +255,73 @@ fn names(v: &Value) -> Box<dyn Iterator<Item = &str> + '_> {
     }
 }
 
-/// The files chainsaw's operations under `v` name, each with whether it
-/// states an expectation.
-fn chainsaw_files<'a>(v: &'a Value, operation: Option<bool>, out: &mut Vec<(&'a str, bool)>) {
-    match v {
-        Value::Object(fields) => {
-            for (key, value) in fields {
-                if let Some((_, expectation)) = CHAINSAW_OPERATIONS.iter().find(|(op, _)| op == key)
-                {
-                    chainsaw_files(value, Some(*expectation), out);
-                } else if key == "file" {
-                    if let (Some(expectation), Some(name)) = (operation, value.as_str()) {
-                        out.push((name, expectation));
+/// What chainsaw's operations under a Test's or StepTemplate's `spec`
+/// name.
+#[derive(Default)]
+struct Chainsaw<'a> {
+    /// The files, each with whether it states an expectation.
+    files: Vec<(&'a str, bool)>,
+    /// The step templates used (`use.template`), with their bindings.
+    uses: Vec<(&'a str, &'a Value)>,
+}
+
+impl<'a> Chainsaw<'a> {
+    fn walk(&mut self, v: &'a Value, operation: Option<bool>) {
+        match v {
+            Value::Object(fields) => {
+                for (key, value) in fields {
+                    if let Some((_, expectation)) =
+                        CHAINSAW_OPERATIONS.iter().find(|(op, _)| op == key)
+                    {
+                        self.walk(value, Some(*expectation));
+                    } else if key == "file" {
+                        if let (Some(expectation), Some(name)) = (operation, value.as_str()) {
+                            self.files.push((name, expectation));
+                        }
+                    } else if key == "script" {
+                        // A script's `kubectl apply -f pod.yaml` applies
+                        // the file as an `apply` operation would.
+                        if let Some(content) = value["content"].as_str() {
+                            self.files.extend(
+                                kubectl_files()
+                                    .captures_iter(content)
+                                    .filter_map(|c| c.get(1).map(|m| (m.as_str(), false))),
+                            );
+                        }
+                    } else if key == "use" {
+                        if let Some(template) = value["template"].as_str() {
+                            self.uses.push((template, &value["with"]["bindings"]));
+                        }
+                    } else {
+                        self.walk(value, operation);
                     }
-                } else {
-                    chainsaw_files(value, operation, out);
                 }
             }
-        }
-        Value::Array(items) => {
-            for item in items {
-                chainsaw_files(item, operation, out);
+            Value::Array(items) => {
+                for item in items {
+                    self.walk(item, operation);
+                }
             }
+            _ => {}
         }
-        _ => {}
     }
+}
+
+/// The file `kubectl apply`, `create`, `replace` or `delete` is given.
+fn kubectl_files() -> &'static regex::Regex {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| {
+        regex::Regex::new(
+            r"kubectl\s+(?:apply|create|replace|delete)\b[^\n;&|]*?\s(?:-f|--filename)[\s=]+([^\s;&|]+)",
+        )
+        .unwrap_or_else(|_| unreachable!("the pattern is a constant"))
+    })
+}
+
+/// The value `bindings` give the binding a template's `($name)` reads.
+fn bound<'a>(expression: &str, bindings: &'a Value) -> Option<&'a str> {
+    let name = expression.strip_prefix("($")?.strip_suffix(')')?;
+    bindings.as_array()?.iter().find(|b| b["name"] == name)?["value"].as_str()
 }
 
 /// The tree's files that `name`, written in folder `dir`, names: one path,
@@ -356,6 +416,51 @@ spec:
         );
         assert!(skipped["p/.chainsaw-test/good.yaml"]
             .starts_with("a test input of p/.chainsaw-test/chainsaw-test.yaml (chainsaw test)"));
+    }
+
+    #[test]
+    fn a_template_s_bound_file_and_a_script_s_kubectl_file_are_inputs() {
+        let test = "apiVersion: chainsaw.kyverno.io/v1alpha1
+kind: Test
+metadata: {name: t}
+spec:
+  steps:
+  - use:
+      template: ../templates/create.yaml
+      with:
+        bindings:
+        - {name: file, value: policy.yaml}
+  - try:
+    - script:
+        content: kubectl apply -f bad.yaml
+        check: {($error != null): true}
+    - script:
+        content: kubectl get pods -o yaml > out.yaml
+";
+        let template = "apiVersion: chainsaw.kyverno.io/v1alpha1
+kind: StepTemplate
+metadata: {name: create}
+spec:
+  try:
+  - create: {file: ($file)}
+";
+        let skipped = harnesses(&[
+            ("c/t/chainsaw-test.yaml", test),
+            ("c/templates/create.yaml", template),
+            ("c/t/policy.yaml", POD),
+            ("c/t/bad.yaml", POD),
+            ("c/t/out.yaml", POD),
+        ]);
+        let paths: Vec<&str> = skipped.keys().map(String::as_str).collect();
+        assert_eq!(
+            paths,
+            [
+                "c/t/bad.yaml",
+                "c/t/chainsaw-test.yaml",
+                "c/t/policy.yaml",
+                "c/templates/create.yaml",
+            ]
+        );
     }
 
     #[test]
