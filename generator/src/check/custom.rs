@@ -278,7 +278,7 @@ impl Validators {
 
 /// A CRD version's schema as a strict JSON Schema for one kind.
 fn strict(schema: &Value, api: &str, kind: &str) -> Value {
-    let mut s = convert(schema, 0);
+    let mut s = convert(schema, 0, true);
     if let Value::Object(map) = &mut s {
         let props = map
             .entry("properties")
@@ -303,7 +303,13 @@ fn strict(schema: &Value, api: &str, kind: &str) -> Value {
 /// Bounds the walk: a hostile CRD in a pull request cannot nest forever.
 const MAX_DEPTH: usize = 64;
 
-fn convert(node: &Value, depth: usize) -> Value {
+/// `structural` is false under `anyOf`, `oneOf`, `allOf` and `not`: there
+/// a schema only constrains values (a structural schema's value
+/// validations), and its `properties` do not make other fields unknown; a
+/// branch closed to them would fail every object with one more field
+/// (Gateway API's address, whose branches each name only `type` or
+/// `value`).
+fn convert(node: &Value, depth: usize, structural: bool) -> Value {
     let Value::Object(map) = node else {
         return node.clone();
     };
@@ -332,17 +338,20 @@ fn convert(node: &Value, depth: usize) -> Value {
                 let Value::Object(props) = v else { continue };
                 let converted: Map<String, Value> = props
                     .iter()
-                    .map(|(name, p)| (name.clone(), convert(p, depth + 1)))
+                    .map(|(name, p)| (name.clone(), convert(p, depth + 1, structural)))
                     .collect();
                 out.insert(k.into(), Value::Object(converted));
             }
-            "items" | "additionalProperties" | "not" => {
-                out.insert(k.into(), convert(v, depth + 1));
+            "items" | "additionalProperties" => {
+                out.insert(k.into(), convert(v, depth + 1, structural));
+            }
+            "not" => {
+                out.insert(k.into(), convert(v, depth + 1, false));
             }
             "anyOf" | "oneOf" | "allOf" => {
                 let list = v
                     .as_array()
-                    .map(|a| a.iter().map(|i| convert(i, depth + 1)).collect())
+                    .map(|a| a.iter().map(|i| convert(i, depth + 1, false)).collect())
                     .unwrap_or_default();
                 out.insert(k.into(), Value::Array(list));
             }
@@ -387,7 +396,11 @@ fn convert(node: &Value, depth: usize) -> Value {
             }
         }
     }
-    if out.contains_key("properties") && !preserve && !out.contains_key("additionalProperties") {
+    if structural
+        && out.contains_key("properties")
+        && !preserve
+        && !out.contains_key("additionalProperties")
+    {
         out.insert("additionalProperties".into(), Value::Bool(false));
     }
     if nullable {
@@ -439,6 +452,35 @@ mod tests {
         let wrong_kind =
             json!({"apiVersion": "example.com/v1", "kind": "Gadget", "spec": {"port": 1}});
         assert_eq!(validate(schema, wrong_kind).len(), 1);
+    }
+
+    /// A branch of `oneOf` (or `anyOf`, `allOf`, `not`) constrains values
+    /// only: the fields it does not name are not unknown to it. Gateway
+    /// API's address is one of an IP address or another type, each branch
+    /// naming one field; the unknown field is still refused by the
+    /// structural part.
+    #[test]
+    fn a_logical_branch_s_properties_do_not_close_the_object() {
+        let schema = with_spec(
+            json!({
+                "addresses": {"type": "array", "items": {
+                    "type": "object",
+                    "oneOf": [
+                        {"properties": {"type": {"enum": ["IPAddress"]}, "value": {"anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}}},
+                        {"properties": {"type": {"not": {"enum": ["IPAddress"]}}}},
+                    ],
+                    "properties": {"type": {"type": "string"}, "value": {"type": "string"}},
+                }},
+            }),
+            &[],
+        );
+        let widget = |address: Value| json!({"apiVersion": "example.com/v1", "kind": "Widget", "spec": {"addresses": [address]}});
+        let hostname = widget(json!({"type": "Hostname", "value": "gateway.example.org"}));
+        assert_eq!(validate(schema.clone(), hostname), Vec::<String>::new());
+        let address = widget(json!({"type": "IPAddress", "value": "10.0.0.1"}));
+        assert_eq!(validate(schema.clone(), address), Vec::<String>::new());
+        let typo = widget(json!({"type": "Hostname", "vaule": "gateway.example.org"}));
+        assert_eq!(validate(schema, typo).len(), 1);
     }
 
     /// The API server defaults before it validates: a required field with
