@@ -2855,3 +2855,55 @@ results:
         run.stdout
     );
 }
+
+/// A kind's version defined twice, differently (a chart's CRD at two
+/// releases, a test's golden output beside the chart): the tree does not
+/// say which a cluster runs, so a resource is refused only when every
+/// definition refuses it, and the finding names them all.
+#[test]
+fn a_resource_is_refused_only_when_each_definition_of_its_kind_refuses_it() {
+    let crd = |fields: &str| {
+        format!("apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\nspec:\n  group: example.com\n  names: {{kind: Widget, plural: widgets}}\n  scope: Namespaced\n  versions:\n    - name: v1\n      served: true\n      storage: true\n      schema:\n        openAPIV3Schema:\n          type: object\n          properties:\n            spec:\n              type: object\n              properties: {{{fields}}}\n")
+    };
+    let widget = |spec: &str| {
+        format!("apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n  namespace: default\nspec: {spec}\n")
+    };
+    let old = crd("size: {type: integer}");
+    let new = crd("size: {type: integer}, colour: {type: string}");
+    let dir = repo_with(
+        &[],
+        &[
+            ("charts/widgets/crds/widgets.yaml", &new),
+            ("charts/widgets/testdata/golden.yaml", &old),
+            ("apps/coloured.yaml", &widget("{size: 2, colour: red}")),
+            ("apps/misspelt.yaml", &widget("{sise: 2}")),
+        ],
+    );
+    let run = check(dir.path(), &["--format", "json"]);
+    let json: Value =
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout));
+    let schema: Vec<(&str, &str)> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "SOC-SCHEMA-001")
+        .map(|f| (f["file"].as_str().unwrap(), f["message"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        schema,
+        [(
+            "apps/misspelt.yaml",
+            "Widget spec: Additional properties are not allowed ('sise' was unexpected) (by charts/widgets/crds/widgets.yaml; its other definitions in the repository refuse it too: charts/widgets/testdata/golden.yaml)"
+        )],
+        "{}",
+        run.stdout
+    );
+    // One definition, the older: the colour is refused.
+    fs_err::remove_file(dir.path().join("charts/widgets/crds/widgets.yaml")).unwrap();
+    let (_, found) = findings(dir.path(), &[]);
+    assert_eq!(
+        places(&found, "SOC-SCHEMA-001"),
+        [("apps/coloured.yaml", 6), ("apps/misspelt.yaml", 6)],
+        "{found:?}"
+    );
+}

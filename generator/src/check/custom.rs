@@ -14,6 +14,12 @@
 //! preserves unknown fields; `x-kubernetes-int-or-string`, `nullable` and
 //! embedded resources mean what the API server makes of them; formats and
 //! CEL rules (`x-kubernetes-validations`) are not checked.
+//!
+//! A tree may define one kind's version more than once, differently: a
+//! chart's CRDs at two releases, a test's golden output beside the chart
+//! that renders it. Which one a cluster runs, the tree does not say, so a
+//! resource is refused only when every definition refuses it; the finding
+//! then gives the first one's reasons (by path) and names the others.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
@@ -119,8 +125,10 @@ pub fn bundled_kinds() -> Vec<String> {
 /// What the CRDs of one tree define.
 #[derive(Default)]
 pub(crate) struct Definitions {
-    /// `group/version/Kind` → the version's schema, for served versions.
-    served: HashMap<String, Value>,
+    /// `group/version/Kind` → the version's schemas, for served versions:
+    /// each different one, with the file of its first definition, in path
+    /// order.
+    served: HashMap<String, Vec<(Value, String)>>,
     /// `group/version/Kind` of versions a CRD defines and does not serve.
     unserved: HashMap<String, String>,
     /// Digest of the above: a file's results hold while it is unchanged.
@@ -154,13 +162,18 @@ impl Definitions {
                 text.push_str(&schema.to_string());
                 if version["served"] == Value::Bool(false) {
                     out.unserved.insert(k, d.path.clone());
-                } else if schema.is_object() {
-                    out.served.insert(k, schema.clone());
                 } else {
                     // Served without a schema: anything goes, as for the
                     // API server (apiextensions v1 requires one).
-                    out.served
-                        .insert(k, json!({"x-kubernetes-preserve-unknown-fields": true}));
+                    let schema = if schema.is_object() {
+                        schema.clone()
+                    } else {
+                        json!({"x-kubernetes-preserve-unknown-fields": true})
+                    };
+                    let defined = out.served.entry(k).or_default();
+                    if !defined.iter().any(|(s, _)| *s == schema) {
+                        defined.push((schema, d.path.clone()));
+                    }
                 }
             }
         }
@@ -170,19 +183,24 @@ impl Definitions {
         out
     }
 
-    fn schema(&self, key: &str) -> Option<(Value, &'static str)> {
-        if let Some(s) = self.served.get(key) {
-            return Some((s.clone(), "repository"));
+    /// The files defining `key` differently, when more than one does.
+    fn defined_in(&self, key: &str) -> Vec<&str> {
+        match self.served.get(key) {
+            Some(defined) if defined.len() > 1 => {
+                defined.iter().map(|(_, path)| path.as_str()).collect()
+            }
+            _ => Vec::new(),
         }
-        let raw = bundled().get(key)?;
-        serde_json::from_str(raw.get()).ok().map(|s| (s, "bundled"))
     }
 }
 
 /// Compiled validators, kept between the checks of a range.
 #[derive(Default)]
 pub(crate) struct Validators {
-    compiled: HashMap<(String, String), Option<Arc<jsonschema::Validator>>>,
+    /// Those of each definition of a kind's version, in the definitions'
+    /// order; none when one does not compile (what it would accept is
+    /// unknown).
+    compiled: HashMap<(String, String), Option<Vec<Arc<jsonschema::Validator>>>>,
 }
 
 /// What checking one tree's custom resources found.
@@ -230,7 +248,8 @@ impl Validators {
                 out.findings.push(f);
                 continue;
             }
-            let Some(validator) = self.validator(&k, api, kind, defs) else {
+            let validators = self.validators(&k, api, kind, defs);
+            let Some(validator) = validators.as_ref().and_then(|v| v.first()) else {
                 *out.not_validated
                     .entry(format!("{kind} ({api})"))
                     .or_default() += 1;
@@ -242,11 +261,22 @@ impl Validators {
                 .then(|| bundled_source(api))
                 .flatten();
             let decoded = super::schema::as_decoded(&doc.value);
+            let others = validators.iter().flatten().skip(1);
+            if others.clone().any(|v| v.is_valid(&decoded)) {
+                continue;
+            }
+            let defined_in = defs.defined_in(&k);
             for err in validator.iter_errors(&decoded) {
                 let mut f = super::schema::finding_of(doc, kind, &err);
                 if let Some(source) = bundled {
                     f.message.push_str(&format!(
                         " (the schema bundled from {source}; a CustomResourceDefinition in the repository takes its place)"
+                    ));
+                } else if !defined_in.is_empty() {
+                    f.message.push_str(&format!(
+                        " (by {}; its other definitions in the repository refuse it too: {})",
+                        defined_in[0],
+                        defined_in[1..].join(", ")
                     ));
                 }
                 out.findings.push(f);
@@ -255,22 +285,27 @@ impl Validators {
         out
     }
 
-    fn validator(
+    fn validators(
         &mut self,
         k: &str,
         api: &str,
         kind: &str,
         defs: &Definitions,
-    ) -> Option<Arc<jsonschema::Validator>> {
-        if !defs.served.contains_key(k) {
-            return bundled_validator(api, kind);
-        }
+    ) -> Option<Vec<Arc<jsonschema::Validator>>> {
+        let Some(defined) = defs.served.get(k) else {
+            return bundled_validator(api, kind).map(|v| vec![v]);
+        };
         self.compiled
             .entry((k.to_owned(), defs.digest.clone()))
             .or_insert_with(|| {
-                let (schema, _) = defs.schema(k)?;
-                let strict = strict(&schema, api, kind);
-                jsonschema::validator_for(&strict).ok().map(Arc::new)
+                defined
+                    .iter()
+                    .map(|(schema, _)| {
+                        jsonschema::validator_for(&strict(schema, api, kind))
+                            .ok()
+                            .map(Arc::new)
+                    })
+                    .collect()
             })
             .clone()
     }
