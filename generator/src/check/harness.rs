@@ -312,7 +312,7 @@ fn kubectl_files() -> &'static regex::Regex {
     static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     RE.get_or_init(|| {
         regex::Regex::new(
-            r"kubectl\s+(?:apply|create|replace|delete)\b[^\n;&|]*?\s(?:-f|--filename)[\s=]+([^\s;&|]+)",
+            r"kubectl(?:\s+--?[\w-]+(?:=\S+|\s+[^\s-]\S*)?)*?\s+(?:apply|create|replace|delete)\b[^\n;&|]*?\s(?:-f|--filename)[\s=]+([^\s;&|]+)",
         )
         .unwrap_or_else(|_| unreachable!("the pattern is a constant"))
     })
@@ -436,6 +436,10 @@ spec:
         check: {($error != null): true}
     - script:
         content: kubectl get pods -o yaml > out.yaml
+    - script:
+        content: |
+          if kubectl --context=tester create -f denied.yaml; then exit 1; fi
+          kubectl -n apps apply --server-side -f ./kept.yaml
 ";
         let template = "apiVersion: chainsaw.kyverno.io/v1alpha1
 kind: StepTemplate
@@ -450,6 +454,8 @@ spec:
             ("c/t/policy.yaml", POD),
             ("c/t/bad.yaml", POD),
             ("c/t/out.yaml", POD),
+            ("c/t/denied.yaml", POD),
+            ("c/t/kept.yaml", POD),
         ]);
         let paths: Vec<&str> = skipped.keys().map(String::as_str).collect();
         assert_eq!(
@@ -457,6 +463,8 @@ spec:
             [
                 "c/t/bad.yaml",
                 "c/t/chainsaw-test.yaml",
+                "c/t/denied.yaml",
+                "c/t/kept.yaml",
                 "c/t/policy.yaml",
                 "c/templates/create.yaml",
             ]
