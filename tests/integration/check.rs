@@ -1191,6 +1191,49 @@ resources:
         dir.path(),
         "Flux substitutes an empty string for what flux-system/wiki (${APP}) leave undefined",
     );
+    // What `substituteFrom` brings, read from the tree: the keys of the
+    // ConfigMaps and Secrets it names (a SOPS-encrypted Secret's keys are
+    // in the clear). One the tree does not hold may define anything.
+    let settings = |key: &str| {
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cluster-settings\n  namespace: flux-system\ndata:\n  {key}: wiki\n")
+    };
+    let secrets = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: cluster-secrets\n  namespace: flux-system\nstringData:\n  APP: ENC[AES256_GCM,data:Zm9v,iv:aXY=,tag:dGFn,type:str]\nsops:\n  lastmodified: \"2026-03-01T01:50:31Z\"\n  mac: ENC[AES256_GCM,data:dj9L,iv:aXY=,tag:dGFn,type:str]\n  version: 3.12.1\n";
+    let from = |refs: &[&str]| {
+        format!(
+            "    substituteFrom:\n{}",
+            refs.iter()
+                .map(|r| format!("      - {r}\n"))
+                .collect::<String>()
+                .trim_end()
+        )
+    };
+    let settings_ref = "{kind: ConfigMap, name: cluster-settings}";
+    let secrets_ref = "{kind: Secret, name: cluster-secrets}";
+    for (wiki, files, denied) in [
+        (from(&[settings_ref]), vec![settings("APP")], false),
+        (from(&[settings_ref]), vec![settings("DOMAIN")], true),
+        (
+            from(&[settings_ref, secrets_ref]),
+            vec![settings("DOMAIN"), secrets.to_owned()],
+            false,
+        ),
+        // Not in the tree: it may define APP.
+        (
+            from(&[settings_ref, "{kind: Secret, name: made-at-bootstrap}"]),
+            vec![settings("DOMAIN")],
+            false,
+        ),
+    ] {
+        let dir = repo(&wiki);
+        for (i, text) in files.iter().enumerate() {
+            fs_err::write(dir.path().join(format!("apps/settings-{i}.yaml")), text).unwrap();
+        }
+        let mut expected = vec!["loose/externalsecret.yaml"];
+        if denied {
+            expected.insert(0, "components/anubis/externalsecret.yaml");
+        }
+        assert_eq!(schema_denied(dir.path()), expected, "{wiki}\n{files:?}");
+    }
 }
 
 /// A file SOPS encrypted (Flux decrypts it before applying) carries its

@@ -10,9 +10,12 @@
 //! their `path` or one of their `components`): gone when each defines every
 //! variable the value names; kept otherwise, naming those that leave one
 //! undefined (Flux writes an empty string in its place). A file no such
-//! Kustomization applies keeps its finding: nothing substitutes it. Values
-//! `substituteFrom` brings are not read: a Kustomization that has one is
-//! taken to define the variables it does not define inline.
+//! Kustomization applies keeps its finding: nothing substitutes it. The
+//! variables `substituteFrom` brings are the keys of the ConfigMaps and
+//! Secrets it names, read from the tree (a SOPS-encrypted Secret's keys
+//! are in the clear); when one of them is not in the tree (made at
+//! bootstrap, or by a generator), the Kustomization is taken to define
+//! every variable: what it holds cannot be known.
 
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
@@ -38,7 +41,7 @@ struct Applier {
     dirs: Vec<String>,
     /// The variables `substitute` defines.
     vars: BTreeSet<String>,
-    /// Whether `substituteFrom` brings more.
+    /// Whether `substituteFrom` brings variables the tree does not show.
     from: bool,
 }
 
@@ -56,6 +59,16 @@ fn references() -> &'static Regex {
 impl Substituted {
     pub(crate) fn of(files: &[(String, Vec<u8>)], documents: &[&Document]) -> Self {
         let tree = super::deployed::Folders::of(files);
+        let mut sources: std::collections::HashMap<&str, Vec<&Document>> = Default::default();
+        for d in documents {
+            if let ("v1", Some("ConfigMap" | "Secret"), Some(name)) = (
+                d.value["apiVersion"].as_str().unwrap_or_default(),
+                d.value["kind"].as_str(),
+                d.value["metadata"]["name"].as_str(),
+            ) {
+                sources.entry(name).or_default().push(d);
+            }
+        }
         let appliers = documents
             .iter()
             .filter(|d| {
@@ -77,20 +90,43 @@ impl Substituted {
                 );
                 let post = &spec["postBuild"];
                 let meta = &d.value["metadata"];
+                let namespace = meta["namespace"].as_str().unwrap_or("flux-system");
+                let mut vars: BTreeSet<String> = post["substitute"]
+                    .as_object()
+                    .map(|m| m.keys().cloned().collect())
+                    .unwrap_or_default();
+                let mut from = false;
+                for reference in post["substituteFrom"].as_array().into_iter().flatten() {
+                    // In the Kustomization's namespace; a file that names
+                    // none takes the one its kustomization gives it.
+                    let found: Vec<&&Document> = reference["name"]
+                        .as_str()
+                        .and_then(|name| sources.get(name))
+                        .into_iter()
+                        .flatten()
+                        .filter(|s| s.value["kind"] == reference["kind"])
+                        .filter(|s| {
+                            s.value["metadata"]["namespace"]
+                                .as_str()
+                                .is_none_or(|n| n == namespace)
+                        })
+                        .collect();
+                    if found.is_empty() {
+                        from = true;
+                    }
+                    for source in found {
+                        for field in ["data", "stringData"] {
+                            if let Some(keys) = source.value[field].as_object() {
+                                vars.extend(keys.keys().cloned());
+                            }
+                        }
+                    }
+                }
                 Applier {
-                    name: format!(
-                        "{}/{}",
-                        meta["namespace"].as_str().unwrap_or("flux-system"),
-                        meta["name"].as_str().unwrap_or("")
-                    ),
+                    name: format!("{namespace}/{}", meta["name"].as_str().unwrap_or("")),
                     dirs,
-                    vars: post["substitute"]
-                        .as_object()
-                        .map(|m| m.keys().cloned().collect())
-                        .unwrap_or_default(),
-                    from: post["substituteFrom"]
-                        .as_array()
-                        .is_some_and(|a| !a.is_empty()),
+                    vars,
+                    from,
                 }
             })
             .collect();
