@@ -2824,8 +2824,10 @@ results:
                 "library/require-limits/.chainsaw-test/bad-root.yaml",
                 BAD_POD,
             ),
-            // A fixture no harness names: judged.
+            // A fixture in a test's folder that no harness names.
             ("library/require-limits/.chainsaw-test/stray.yaml", BAD_POD),
+            // One outside any test's folder: judged.
+            ("library/require-limits/samples/stray.yaml", BAD_POD),
             (
                 "library/require-limits/.kyverno-test/kyverno-test.yaml",
                 kyverno,
@@ -2858,8 +2860,8 @@ results:
         judged,
         [
             "apps/web/deployment.yaml",
-            "library/require-limits/.chainsaw-test/stray.yaml",
             "library/require-limits/.kyverno-test/patched.yaml",
+            "library/require-limits/samples/stray.yaml",
         ],
         "{}",
         run.stdout
@@ -2883,13 +2885,17 @@ results:
             ),
             ("library/require-limits/.chainsaw-test/policy-ready.yaml", chainsaw_input),
             (
+                "library/require-limits/.chainsaw-test/stray.yaml",
+                "a test input of library/require-limits/.chainsaw-test/chainsaw-test.yaml (chainsaw test), in its folder: no kustomization, Application or Flux Kustomization deploys it"
+            ),
+            (
                 "library/require-limits/.kyverno-test/kyverno-test.yaml",
                 "a test (Kyverno CLI test): no kustomization, Application or Flux Kustomization deploys it"
             ),
             ("library/require-limits/.kyverno-test/resource.yaml", kyverno_input),
         ],
     );
-    // The policy, the app, the stray fixture, the listed one and its
+    // The policy, the app, the sample, the listed fixture and its
     // kustomization: the harnesses' files are not counted as checked.
     assert_eq!(json["summary"]["documents"], 5, "{}", run.stdout);
     assert_eq!(

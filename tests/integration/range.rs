@@ -1488,13 +1488,14 @@ fn a_fixture_a_harness_names_mid_range_is_skipped_from_its_commit() {
     let (_tmp, dir, base) = plain_repository(&[
         ("lib/p/policy.yaml", "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: p\nspec:\n  rules: []\n".to_owned()),
         ("lib/p/.kyverno-test/kyverno-test.yaml", test("")),
-        ("lib/p/.kyverno-test/bad.yaml", pod.to_owned()),
+        // Outside the test's folder: judged unless the test names it.
+        ("lib/p/fixtures/bad.yaml", pod.to_owned()),
         ("README.md", "# Policies\n".to_owned()),
     ]);
     let mut commits = vec![readme_commit(&dir)];
     fs_err::write(
         dir.join("lib/p/.kyverno-test/kyverno-test.yaml"),
-        test("bad.yaml"),
+        test("../fixtures/bad.yaml"),
     )
     .unwrap();
     commits.push(commit(&dir, "Test the policy on bad.yaml"));
@@ -1511,6 +1512,6 @@ fn a_fixture_a_harness_names_mid_range_is_skipped_from_its_commit() {
         judged
     };
     let seen = agree_at_each_commit(&dir, &base, &commits, files);
-    let judged = vec!["lib/p/.kyverno-test/bad.yaml".to_owned()];
+    let judged = vec!["lib/p/fixtures/bad.yaml".to_owned()];
     assert_eq!(seen, [judged.clone(), vec![], vec![], judged]);
 }

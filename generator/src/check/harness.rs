@@ -27,6 +27,11 @@
 //!   subject under test (`file: ../policy.yaml`) or shared, and stays
 //!   judged.
 //!
+//! A file in a test's own folder that no harness names (a fixture a test
+//! no longer reads, one a Go test reads) is a test input too, unless the
+//! folder holds a kustomization or is the repository's root: a test
+//! folder holds tests.
+//!
 //! It stays judged when a harness names it as the subject under test
 //! (Kyverno's `policies` and `exceptions`, gator's `template` and
 //! `constraint`), when a kustomization lists it or is it, when it lies
@@ -169,6 +174,29 @@ impl Harnesses {
                             input(name);
                         }
                     }
+                }
+            }
+        }
+        // The rest of each test's own folder.
+        for (doc, what) in &harnesses {
+            let Some((dir, _)) = doc.path.rsplit_once('/') else {
+                continue;
+            };
+            let own: Vec<&str> = paths
+                .iter()
+                .copied()
+                .filter(|p| p.rsplit_once('/').is_some_and(|(d, _)| d == dir))
+                .collect();
+            if doc.value["kind"] == "StepTemplate" || own.iter().any(|p| is_kustomization(p)) {
+                continue;
+            }
+            for path in own {
+                if [".yaml", ".yml", ".json"].iter().any(|e| path.ends_with(e))
+                    && !subjects.contains(path)
+                {
+                    inputs
+                        .entry(path.to_owned())
+                        .or_insert_with(|| format!("{} ({what}), in its folder", doc.path));
                 }
             }
         }
@@ -412,10 +440,14 @@ spec:
                 "p/.chainsaw-test/chainsaw-test.yaml",
                 "p/.chainsaw-test/good.yaml",
                 "p/.chainsaw-test/ready.yaml",
+                "p/.chainsaw-test/unnamed.yaml",
             ]
         );
         assert!(skipped["p/.chainsaw-test/good.yaml"]
-            .starts_with("a test input of p/.chainsaw-test/chainsaw-test.yaml (chainsaw test)"));
+            .starts_with("a test input of p/.chainsaw-test/chainsaw-test.yaml (chainsaw test):"));
+        assert!(skipped["p/.chainsaw-test/unnamed.yaml"].starts_with(
+            "a test input of p/.chainsaw-test/chainsaw-test.yaml (chainsaw test), in its folder:"
+        ));
     }
 
     #[test]
@@ -454,6 +486,8 @@ spec:
             ("c/t/policy.yaml", POD),
             ("c/t/bad.yaml", POD),
             ("c/t/out.yaml", POD),
+            // Its other files are judged, so that what names them shows.
+            ("c/t/kustomization.yaml", "resources: []\n"),
             ("c/t/denied.yaml", POD),
             ("c/t/kept.yaml", POD),
         ]);
@@ -555,6 +589,31 @@ tests:
             paths,
             ["g/samples/bad.yaml", "g/samples/ns.yaml", "g/suite.yaml"]
         );
+    }
+
+    /// A test at the root, or in a folder with a kustomization, does not
+    /// make its neighbours test inputs; nor does a step template.
+    #[test]
+    fn only_a_test_folder_s_unnamed_files_are_inputs() {
+        let template = "apiVersion: chainsaw.kyverno.io/v1alpha1\nkind: StepTemplate\nmetadata: {name: s}\nspec: {try: []}\n";
+        let skipped = harnesses(&[
+            ("chainsaw-test.yaml", CHAINSAW),
+            ("app.yaml", POD),
+            ("web/chainsaw-test.yaml", CHAINSAW),
+            ("web/kustomization.yaml", "resources: [deployment.yaml]\n"),
+            ("web/deployment.yaml", POD),
+            ("web/other.yaml", POD),
+            ("templates/create.yaml", template),
+            ("templates/pod.yaml", POD),
+        ]);
+        for kept in [
+            "app.yaml",
+            "web/deployment.yaml",
+            "web/other.yaml",
+            "templates/pod.yaml",
+        ] {
+            assert!(!skipped.contains_key(kept), "{kept}: {skipped:?}");
+        }
     }
 
     #[test]
