@@ -2,16 +2,15 @@
 //!
 //! Repositories of admission policies test them with a harness: Kyverno's
 //! CLI (`kyverno test`, a `cli.kyverno.io` Test, or any Test in a file
-//! named `kyverno-test.yaml`),
-//! chainsaw (`chainsaw.kyverno.io` Test and StepTemplate) and Gatekeeper's
-//! gator (`test.gatekeeper.sh` Suite). Their inputs are resources made to
-//! break the policy under test (`pod-bad.yaml`), resources made to pass
-//! only that one policy, and expectations (chainsaw's assert files:
-//! partial objects with JMESPath keys). Judged as deployments, they are
-//! denials made on purpose: 94,347 on Kyverno's policy library, every one
-//! at a test input. Such files, and the harness files, are skipped with
-//! the harness that reads them, and nothing they hold enters the model of
-//! the system.
+//! named `kyverno-test.yaml`), chainsaw (`chainsaw.kyverno.io` Test and
+//! StepTemplate) and Gatekeeper's gator (`test.gatekeeper.sh` Suite). Their
+//! inputs are resources made to break the policy under test
+//! (`pod-bad.yaml`), resources made to pass only that one policy, and
+//! expectations (chainsaw's assert files: partial objects with JMESPath
+//! keys). Judged as deployments, they are denials made on purpose: 94,347
+//! on Kyverno's policy library, every one at a test input. Such files, and
+//! the harness files, are skipped with the harness that reads them, and
+//! nothing they hold enters the model of the system.
 //!
 //! A file is a test input when a harness names it as one:
 //! - Kyverno's CLI: `resources`, `targetResources`, `variables`,
@@ -19,18 +18,18 @@
 //!   `generatedResource` and `cloneSourceResource`;
 //! - gator: each case's `object` and `inventory`;
 //! - chainsaw: the files of `assert` and `error` operations, wherever they
-//!   are (they describe what a cluster should or should not hold), and
-//!   the files it applies, creates, patches, updates or deletes that lie in
-//!   the test's own folder or below, whether an operation names them, a
-//!   step template's operation through the step's bindings
-//!   (`file: ($file)`), or a script's `kubectl apply -f`. A file applied from elsewhere is the
+//!   are (they describe what a cluster should or should not hold), and the
+//!   files it applies, creates, patches, updates or deletes that lie in the
+//!   test's own folder or below, whether an operation names them, a step
+//!   template's operation through the step's bindings (`file: ($file)`), or
+//!   a script's `kubectl apply -f`. A file applied from elsewhere is the
 //!   subject under test (`file: ../policy.yaml`) or shared, and stays
 //!   judged.
 //!
-//! A file in a test's own folder that no harness names (a fixture a test
-//! no longer reads, one a Go test reads) is a test input too, unless the
-//! folder holds a kustomization or is the repository's root: a test
-//! folder holds tests.
+//! A file in a test's own folder that no harness names (a fixture a test no
+//! longer reads, one a Go test reads) is a test input too, when the folder
+//! is a test's alone: not the repository's root, holding no kustomization
+//! and nothing a harness tests.
 //!
 //! It stays judged when a harness names it as the subject under test
 //! (Kyverno's `policies` and `exceptions`, gator's `template` and
@@ -177,25 +176,33 @@ impl Harnesses {
                 }
             }
         }
-        // The rest of each test's own folder.
+        // The rest of each test's own folder, when the folder is a test's
+        // alone.
+        let mut by_folder: std::collections::HashMap<&str, Vec<&str>> = Default::default();
+        for path in &paths {
+            if let Some((dir, _)) = path.rsplit_once('/') {
+                by_folder.entry(dir).or_default().push(path);
+            }
+        }
         for (doc, what) in &harnesses {
-            let Some((dir, _)) = doc.path.rsplit_once('/') else {
+            let Some(own) = doc
+                .path
+                .rsplit_once('/')
+                .and_then(|(dir, _)| by_folder.get(dir))
+            else {
                 continue;
             };
-            let own: Vec<&str> = paths
-                .iter()
-                .copied()
-                .filter(|p| p.rsplit_once('/').is_some_and(|(d, _)| d == dir))
-                .collect();
-            if doc.value["kind"] == "StepTemplate" || own.iter().any(|p| is_kustomization(p)) {
+            if doc.value["kind"] == "StepTemplate"
+                || own
+                    .iter()
+                    .any(|p| is_kustomization(p) || subjects.contains(*p))
+            {
                 continue;
             }
             for path in own {
-                if [".yaml", ".yml", ".json"].iter().any(|e| path.ends_with(e))
-                    && !subjects.contains(path)
-                {
+                if [".yaml", ".yml", ".json"].iter().any(|e| path.ends_with(e)) {
                     inputs
-                        .entry(path.to_owned())
+                        .entry((*path).to_owned())
                         .or_insert_with(|| format!("{} ({what}), in its folder", doc.path));
                 }
             }
@@ -606,6 +613,18 @@ tests:
             ("templates/create.yaml", template),
             ("templates/pod.yaml", POD),
         ]);
+        // A policy's folder with its test beside it: another policy there
+        // is no test input.
+        let legacy = "name: t\npolicies: [a.yaml]\nresources: [resource.yaml]\n";
+        let mut more = harnesses(&[
+            ("policy/kyverno-test.yaml", legacy),
+            ("policy/a.yaml", POD),
+            ("policy/b.yaml", POD),
+            ("policy/resource.yaml", POD),
+        ]);
+        assert!(more.remove("policy/resource.yaml").is_some());
+        assert!(more.remove("policy/kyverno-test.yaml").is_some());
+        assert!(more.is_empty(), "{more:?}");
         for kept in [
             "app.yaml",
             "web/deployment.yaml",
