@@ -2917,7 +2917,7 @@ fn a_resource_is_refused_only_when_each_definition_of_its_kind_refuses_it() {
     let widget = |spec: &str| {
         format!("apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n  namespace: default\nspec: {spec}\n")
     };
-    let old = crd("size: {type: integer}");
+    let old = crd("size: {type: integer}, shade: {type: string}");
     let new = crd("size: {type: integer}, colour: {type: string}");
     let dir = repo_with(
         &[],
@@ -2925,6 +2925,8 @@ fn a_resource_is_refused_only_when_each_definition_of_its_kind_refuses_it() {
             ("charts/widgets/crds/widgets.yaml", &new),
             ("charts/widgets/testdata/golden.yaml", &old),
             ("apps/coloured.yaml", &widget("{size: 2, colour: red}")),
+            // Only the older definition, the second by path, has it.
+            ("apps/shaded.yaml", &widget("{size: 2, shade: dark}")),
             ("apps/misspelt.yaml", &widget("{sise: 2}")),
         ],
     );
