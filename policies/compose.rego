@@ -57,9 +57,7 @@ credential_markers := ["pass", "secret", "token", "credential", "pwd", "private"
 credential_name(k) if {
 	n := lower(k)
 	credential_word(n)
-	not regex.match(`_(file|path|url|uri|endpoint|name|ref|id|header|type|kind|provider|alg|algorithm|version)$`, n)
-	# A language model's token counts (`MAX_TOTAL_TOKENS`).
-	not regex.match(`tokens($|_)`, n)
+	not secrets.names_no_credential(n)
 }
 
 credential_word(n) if {

@@ -140,10 +140,15 @@ credential_key(key) if regex.match(`(password|passwd)$`, lower(key))
 credential_variable(name) if {
 	n := lower(name)
 	regex.match(`(password|passwd|secret|token|api_?key|private_?key|credentials?)`, n)
-	not regex.match(`_(file|path|url|uri|endpoint|name|ref|id|header|type|kind|provider|alg|algorithm|version)$`, n)
-	# A language model's token counts (`MAX_TOTAL_TOKENS`).
-	not regex.match(`tokens($|_)`, n)
+	not names_no_credential(n)
 }
+
+# A lower-case name that says where a credential is, or what kind of thing
+# it is, rather than holding one; shared with the Compose rules.
+names_no_credential(n) if regex.match(`_(file|path|url|uri|endpoint|name|ref|id|header|type|kind|provider|alg|algorithm|version)$`, n)
+
+# A language model's token counts (`MAX_TOTAL_TOKENS`).
+names_no_credential(n) if regex.match(`tokens($|_)`, n)
 
 # A switch (`MYSQL_ALLOW_EMPTY_PASSWORD=yes`), not a credential.
 switch(v) if regex.match(`^(?i)(true|false|yes|no|on|off|0|1)$`, v)

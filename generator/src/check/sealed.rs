@@ -8,9 +8,10 @@
 //! credential, and its finding is dropped. A value a YAML file leaves in
 //! the clear (outside its `encrypted_regex`) is still judged where it is,
 //! by the rules on that file; an env file with one is not taken as
-//! encrypted. Literals are never encrypted: they stay denied. The files are read here, at the tree, because the rule judges
-//! the kustomization alone (its result is remembered while the
-//! kustomization is unchanged, whatever becomes of the files it names).
+//! encrypted. Literals are never encrypted: they stay denied. The files
+//! are read here, at the tree, because the rule judges the kustomization
+//! alone (its result is remembered while the kustomization is unchanged,
+//! whatever becomes of the files it names).
 
 use std::collections::{BTreeMap, HashMap};
 
