@@ -109,6 +109,19 @@ impl Harnesses {
         let mut subjects = BTreeSet::new();
         let mut inputs: BTreeMap<String, String> = BTreeMap::new();
         let mut tests: BTreeMap<String, &'static str> = BTreeMap::new();
+        // Each step template's files, walked once for every step using it.
+        let mut templates: std::collections::HashMap<&str, Vec<(&str, bool)>> = Default::default();
+        for (doc, _) in harnesses
+            .iter()
+            .filter(|(d, _)| d.value["kind"] == "StepTemplate")
+        {
+            let mut inner = Chainsaw::default();
+            inner.walk(&doc.value["spec"], None);
+            templates
+                .entry(doc.path.as_str())
+                .or_default()
+                .extend(inner.files);
+        }
         for (doc, what) in &harnesses {
             tests.entry(doc.path.clone()).or_insert(what);
             let dir = doc.path.rsplit_once('/').map_or("", |(d, _)| d);
@@ -157,14 +170,10 @@ impl Harnesses {
                     // step that uses it (`file: ($file)`), named from
                     // the test's folder.
                     for (template, bindings) in found.uses {
-                        let template = join(dir, template);
-                        for t in harnesses.iter().filter(|(t, _)| t.path == template) {
-                            let mut inner = Chainsaw::default();
-                            inner.walk(&t.0.value["spec"], None);
-                            for (name, expectation) in inner.files {
-                                if let Some(bound) = bound(name, bindings) {
-                                    named.push((bound, expectation));
-                                }
+                        let files = templates.get(join(dir, template).as_str());
+                        for (name, expectation) in files.into_iter().flatten() {
+                            if let Some(bound) = bound(name, bindings) {
+                                named.push((bound, *expectation));
                             }
                         }
                     }
@@ -411,6 +420,10 @@ mod tests {
         Harnesses::of(&files, &docs, &layout, || deployed::folders(&files, &docs)).skipped
     }
 
+    fn paths(skipped: &BTreeMap<String, String>) -> Vec<&str> {
+        skipped.keys().map(String::as_str).collect()
+    }
+
     const CHAINSAW: &str = "apiVersion: chainsaw.kyverno.io/v1alpha1
 kind: Test
 metadata: {name: t}
@@ -438,9 +451,8 @@ spec:
             ("p/.chainsaw-test/bad-2.yaml", POD),
             ("p/.chainsaw-test/unnamed.yaml", POD),
         ]);
-        let paths: Vec<&str> = skipped.keys().map(String::as_str).collect();
         assert_eq!(
-            paths,
+            paths(&skipped),
             [
                 "p/.chainsaw-test/bad-1.yaml",
                 "p/.chainsaw-test/bad-2.yaml",
@@ -498,9 +510,8 @@ spec:
             ("c/t/denied.yaml", POD),
             ("c/t/kept.yaml", POD),
         ]);
-        let paths: Vec<&str> = skipped.keys().map(String::as_str).collect();
         assert_eq!(
-            paths,
+            paths(&skipped),
             [
                 "c/t/bad.yaml",
                 "c/t/chainsaw-test.yaml",
@@ -542,9 +553,8 @@ results:
             ("k/.kyverno-test/old.yaml", POD),
             ("k/.kyverno-test/values.yaml", "policies: []\n"),
         ]);
-        let paths: Vec<&str> = skipped.keys().map(String::as_str).collect();
         assert_eq!(
-            paths,
+            paths(&skipped),
             [
                 "k/.kyverno-test/kyverno-test.yaml",
                 "k/.kyverno-test/old.yaml",
@@ -591,9 +601,8 @@ tests:
             ("g/samples/bad.yaml", POD),
             ("g/samples/ns.yaml", POD),
         ]);
-        let paths: Vec<&str> = skipped.keys().map(String::as_str).collect();
         assert_eq!(
-            paths,
+            paths(&skipped),
             ["g/samples/bad.yaml", "g/samples/ns.yaml", "g/suite.yaml"]
         );
     }

@@ -662,11 +662,22 @@ impl Checker {
             None => (None, None),
         };
 
+        // The folders the tree's GitOps objects apply: read from every
+        // document, when first asked (by the harnesses, or for a file that
+        // does not parse), once.
+        let applied_folders = std::cell::OnceCell::new();
+        let applied_folders_of = |documents: &[&parse::Document]| {
+            applied_folders
+                .get_or_init(|| {
+                    folders_unchanged
+                        .clone()
+                        .unwrap_or_else(|| deployed::folders(&input.files, documents))
+                })
+                .clone()
+        };
         // What only a test harness reads is no part of the system.
         let harnesses = harness::Harnesses::of(&input.files, &documents, &layout, || {
-            folders_unchanged
-                .clone()
-                .unwrap_or_else(|| deployed::folders(&input.files, &documents))
+            applied_folders_of(&documents)
         });
         if !harnesses.is_empty() {
             documents.retain(|d| !harnesses.skips(&d.path));
@@ -821,8 +832,7 @@ impl Checker {
             || fresh_found.iter().any(unparsed)
             || rendered_found.iter().any(unparsed))
         .then(|| {
-            let folders =
-                folders_unchanged.unwrap_or_else(|| deployed::folders(&input.files, &documents));
+            let folders = applied_folders_of(&documents);
             if let Some(p) = &mut self.previous {
                 p.folders = Some(folders.clone());
             }

@@ -59,21 +59,31 @@ fn references() -> &'static Regex {
 impl Substituted {
     pub(crate) fn of(files: &[(String, Vec<u8>)], documents: &[&Document]) -> Self {
         let tree = super::deployed::Folders::of(files);
-        let mut sources: std::collections::HashMap<&str, Vec<&Document>> = Default::default();
-        for d in documents {
-            if let ("v1", Some("ConfigMap" | "Secret"), Some(name)) = (
-                d.value["apiVersion"].as_str().unwrap_or_default(),
-                d.value["kind"].as_str(),
-                d.value["metadata"]["name"].as_str(),
-            ) {
-                sources.entry(name).or_default().push(d);
-            }
-        }
-        let appliers = documents
+        let substituting: Vec<&&Document> = documents
             .iter()
             .filter(|d| {
                 super::flux::is_kustomization(&d.value) && d.value["spec"]["postBuild"].is_object()
             })
+            .collect();
+        // The ConfigMaps and Secrets by name, only for a tree that reads
+        // some (every document is looked at).
+        let mut sources: std::collections::HashMap<&str, Vec<&Document>> = Default::default();
+        if substituting
+            .iter()
+            .any(|d| d.value["spec"]["postBuild"]["substituteFrom"].is_array())
+        {
+            for d in documents {
+                if let ("v1", Some("ConfigMap" | "Secret"), Some(name)) = (
+                    d.value["apiVersion"].as_str().unwrap_or_default(),
+                    d.value["kind"].as_str(),
+                    d.value["metadata"]["name"].as_str(),
+                ) {
+                    sources.entry(name).or_default().push(d);
+                }
+            }
+        }
+        let appliers = substituting
+            .into_iter()
             .map(|d| {
                 let spec = &d.value["spec"];
                 let path = super::deployed::source_paths(d, &tree)
