@@ -1515,3 +1515,83 @@ fn a_fixture_a_harness_names_mid_range_is_skipped_from_its_commit() {
     let judged = vec!["lib/p/fixtures/bad.yaml".to_owned()];
     assert_eq!(seen, [judged.clone(), vec![], vec![], judged]);
 }
+
+/// A commit that adds a line to a file's first document moves the later
+/// ones without changing what the system rules judge: a range carries the
+/// environment's judgement over, each finding and each `file:line` of its
+/// messages moved with its document, as a check of that commit places
+/// them.
+#[test]
+fn findings_of_documents_a_commit_moved_are_placed_where_a_check_puts_them() {
+    let (_tmp, dir) = repository();
+    let base = git(&dir, &["rev-parse", "HEAD"]);
+    let project = "argocd/dev/project.yaml";
+    let secrets = "components/nifi/manifests/dev/externalsecrets.yaml";
+    let label = (
+        "    socle.dev/environment: dev\n",
+        "    socle.dev/environment: dev\n    note: moved\n",
+    );
+    let mut commits = Vec::new();
+    // The foundation's project (the file's second document) no longer
+    // lists this repository, and NiFi's second ExternalSecret leaves the
+    // project's namespaces: findings in the second documents, and
+    // messages naming the project's place.
+    edit(
+        &dir,
+        project,
+        "    - https://git.acme.example/platform/acme-data-platform.git\n  destinations:",
+        "    - https://git.acme.example/platform/elsewhere.git\n  destinations:",
+    );
+    edit(
+        &dir,
+        secrets,
+        "  name: nifi-s3\n  namespace: data-platform-integration\n",
+        "  name: nifi-s3\n  namespace: data-platform-elsewhere\n",
+    );
+    commits.push(commit(&dir, "dev: two findings in second documents"));
+    edit(&dir, project, label.0, label.1);
+    commits.push(commit(&dir, "dev: a label on the first project"));
+    edit(&dir, secrets, "  labels:\n", "  labels:\n    note: moved\n");
+    commits.push(commit(&dir, "dev: a label on NiFi's first ExternalSecret"));
+
+    let places = |json: &Value| {
+        let mut list: Vec<(String, String, u64, String)> = findings(json)
+            .iter()
+            .filter(|f| f["fixed_in"].is_null())
+            .filter(|f| {
+                f["rule"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .starts_with("SOC-SYS-")
+            })
+            .map(|f| {
+                (
+                    f["rule"].as_str().unwrap_or_default().to_owned(),
+                    f["file"].as_str().unwrap_or_default().to_owned(),
+                    f["line"].as_u64().unwrap_or_default(),
+                    f["message"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        list.sort();
+        list
+    };
+    let seen = agree_at_each_commit(&dir, &base, &commits, places);
+    let naming = |s: &[(String, String, u64, String)], file: &str| -> Vec<String> {
+        s.iter()
+            .filter(|f| f.3.contains(file))
+            .map(|f| f.3.clone())
+            .collect()
+    };
+    let at = |s: &[(String, String, u64, String)], file: &str| -> Vec<u64> {
+        s.iter().filter(|f| f.1 == file).map(|f| f.2).collect()
+    };
+    // Both edits found, and each later commit moved what it must.
+    assert!(!naming(&seen[0], project).is_empty(), "{seen:?}");
+    assert!(!at(&seen[0], secrets).is_empty(), "{seen:?}");
+    assert_ne!(naming(&seen[1], project), naming(&seen[0], project));
+    assert_eq!(at(&seen[1], secrets), at(&seen[0], secrets));
+    assert_eq!(naming(&seen[2], project), naming(&seen[1], project));
+    let moved: Vec<u64> = at(&seen[1], secrets).iter().map(|l| l + 1).collect();
+    assert_eq!(at(&seen[2], secrets), moved, "{seen:?}");
+}

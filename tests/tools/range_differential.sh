@@ -8,9 +8,10 @@
 # flipped, a number raised, a value lengthened, a line removed), preferring
 # the lines the system model reads. At every commit it compares the
 # findings of `--range base..<commit>` (those not fixed within it) with
-# those of `--commit <commit>`, and prints each difference. A range keeps
-# much of what it read between commits; any difference is something it
-# kept that the commit changed. Exit 1 when a commit differs.
+# those of `--commit <commit>`, each with its line, and prints each
+# difference. A range keeps much of what it read between commits; any
+# difference is something it kept that the commit changed. Exit 1 when a
+# commit differs.
 #
 # SOCLE_BIN names the binary (default target/release/socle). The work is
 # done in a temporary directory, removed on exit.
@@ -86,7 +87,7 @@ def findings(name, drop_fixed):
         report = json.load(open(f"{work}/{name}.json"))
     except ValueError:
         return None
-    return {(f["rule"], f["file"], f["message"]) for f in report.get("findings", [])
+    return {(f["rule"], f["file"], f["message"], f.get("line")) for f in report.get("findings", [])
             if not (drop_fixed and f.get("fixed_in"))}
 commit, ranged = findings("commit", False), findings("range", True)
 if (commit is None) != (ranged is None):
@@ -94,9 +95,9 @@ if (commit is None) != (ranged is None):
           "|", open(f"{work}/range.err").read()[:300])
 elif commit is not None:
     for f in sorted(commit - ranged):
-        print("  only the commit's check:", f[0], f[1], f[2][:160])
+        print("  only the commit's check:", f[0], f"{f[1]}:{f[3]}", f[2][:160])
     for f in sorted(ranged - commit):
-        print("  only the range:", f[0], f[1], f[2][:160])
+        print("  only the range:", f[0], f"{f[1]}:{f[3]}", f[2][:160])
 PY
 )
   if [ -n "$report" ]; then

@@ -28,6 +28,7 @@ pub(crate) mod outside;
 pub(crate) mod project;
 pub(crate) mod resources;
 pub(crate) mod scans;
+pub(crate) mod shift;
 pub(crate) mod wiring;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -279,6 +280,13 @@ struct Remembered {
     not_modelled: Vec<String>,
 }
 
+/// One environment's last input (its text) and the findings of its
+/// judgement.
+struct LastInput {
+    text: String,
+    findings: Vec<(Finding, String)>,
+}
+
 /// One environment's findings, by the digest of its input.
 type Judged = (String, Vec<(Finding, String)>);
 
@@ -309,6 +317,10 @@ pub struct Memo {
     by_input: HashMap<String, Vec<(Finding, String)>>,
     /// Per environment (and its root Application), the last model judged.
     envs: HashMap<(String, String), Judgement>,
+    /// Per environment, the last input judged and its findings: an input
+    /// that differs from it in the lines of its places alone takes them,
+    /// moved (see [`shift`]).
+    inputs: HashMap<(String, String), LastInput>,
     /// Each Application's model, kept while what it read is unchanged.
     apps: build::AppCache,
     /// What the scans of each Application's configuration found, kept
@@ -381,6 +393,9 @@ struct Environment {
     not_modelled: Vec<String>,
     found: Option<Vec<(Finding, String)>>,
     fresh: Option<Judgement>,
+    /// The input judged, kept in a range for the next version's (see
+    /// [`shift`]).
+    input: Option<String>,
 }
 
 /// How many models' results [`Memo`] keeps before starting afresh.
@@ -842,6 +857,7 @@ fn simulate(
                         id,
                         system: None,
                         fresh: None,
+                        input: None,
                     });
                 }
                 continue;
@@ -864,6 +880,7 @@ fn simulate(
                 not_modelled: last.not_modelled.clone(),
                 found: Some(last.findings.clone()),
                 fresh: None,
+                input: None,
             });
             continue;
         }
@@ -900,7 +917,18 @@ fn simulate(
         }
         let input = input.map_err(|e| PolicyError::Eval(e.to_string()))?;
         let digest = crate::git::blob_id(input.as_bytes());
-        let found = memo.by_input.get(&digest).cloned();
+        let mut found = memo.by_input.get(&digest).cloned();
+        let mut kept_input = None;
+        // A repository's own system rules may read lines as they wish:
+        // only the embedded ones' findings are moved.
+        if found.is_none() && memo.across_versions && !local.judges_systems() {
+            found = memo.inputs.get(&id).and_then(|last| {
+                shift::moved(&last.text, &input).map(|moved| shift::placed(&last.findings, &moved))
+            });
+            if let Some(judged) = &found {
+                memo.by_input.insert(digest.clone(), judged.clone());
+            }
+        }
         if found.is_none() {
             // A judgement that fails is reported at the bootstrap
             // Application, which stands for the environment.
@@ -911,6 +939,8 @@ fn simulate(
                 .find(|a| a.name == m.system.root)
                 .map(|a| (a.at.file.clone(), a.at.line));
             pending.push((envs.len(), digest, input, root));
+        } else if memo.across_versions {
+            kept_input = Some(input);
         }
         let not_modelled = m
             .system
@@ -928,6 +958,7 @@ fn simulate(
             system: Some(m.system),
             not_modelled,
             found,
+            input: kept_input,
             fresh: memo.across_versions.then(|| Judgement {
                 key,
                 resolved_from: resolved.into_iter().map(str::to_owned).collect(),
@@ -956,14 +987,31 @@ fn simulate(
         memo.by_input.insert(digest, judged.clone());
         envs[at].found = Some(judged);
     }
+    if memo.across_versions {
+        for (at, _, input, _) in pending {
+            envs[at].input = Some(input);
+        }
+    }
     if memo.envs.len() >= MEMO_BOUND {
         memo.envs.clear();
+    }
+    if memo.inputs.len() >= MEMO_BOUND {
+        memo.inputs.clear();
     }
     let mut systems = Vec::with_capacity(envs.len());
     for env in envs {
         let judged = env.found.unwrap_or_default();
         out.findings.extend(judged.iter().cloned());
         out.not_modelled.extend(env.not_modelled.iter().cloned());
+        if let Some(input) = env.input {
+            memo.inputs.insert(
+                env.id.clone(),
+                LastInput {
+                    text: input,
+                    findings: judged.clone(),
+                },
+            );
+        }
         if let Some(mut fresh) = env.fresh {
             fresh.not_modelled = env.not_modelled;
             fresh.findings = judged;
