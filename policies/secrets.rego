@@ -182,6 +182,28 @@ violation contains finding("SOC-SEC-003", sprintf("environment variable %q holds
 	other.path == array.concat(array.slice(leaf.path, 0, n - 1), ["name"])
 	name := other.value
 	credential_variable(name)
+	not names_own_secret(leaf.value)
+}
+
+# A value that is the name of a Secret the same document refers to (a
+# volume's `secretName`, a `secretRef` or `secretKeyRef`): it tells the
+# program which Secret to read (an operator's `WEBHOOK_SECRET` naming the
+# Secret of the certificate it mounts), and holds no credential itself.
+names_own_secret(v) if {
+	some other in input.leaves
+	n := count(other.path)
+	n >= 1
+	other.path[n - 1] == "secretName"
+	other.value == v
+}
+
+names_own_secret(v) if {
+	some other in input.leaves
+	n := count(other.path)
+	n >= 2
+	other.path[n - 1] == "name"
+	other.path[n - 2] in {"secretRef", "secretKeyRef"}
+	other.value == v
 }
 
 # SOC-SEC-004: a kustomization generating a Secret from literals or files

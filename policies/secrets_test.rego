@@ -104,6 +104,22 @@ test_env_credential_references_pass if {
 	])
 }
 
+# A variable naming the Secret its pod mounts or reads is no credential;
+# the same value without that Secret in the document is one.
+test_env_naming_its_own_secret_passes if {
+	env := [
+		[["spec", "template", "spec", "containers", 0, "env", 0, "name"], "WEBHOOK_SECRET"],
+		[["spec", "template", "spec", "containers", 0, "env", 0, "value"], "webhook-server-cert"],
+	]
+	mounted := [[["spec", "template", "spec", "volumes", 0, "secret", "secretName"], "webhook-server-cert"]]
+	count(secrets.violation) == 0 with input as doc("StatefulSet", array.concat(env, mounted))
+	read := [[["spec", "template", "spec", "containers", 0, "envFrom", 0, "secretRef", "name"], "webhook-server-cert"]]
+	count(secrets.violation) == 0 with input as doc("StatefulSet", array.concat(env, read))
+	"SOC-SEC-003" in ids(secrets.violation) with input as doc("StatefulSet", env)
+	other := [[["spec", "template", "spec", "volumes", 0, "secret", "secretName"], "other-cert"]]
+	"SOC-SEC-003" in ids(secrets.violation) with input as doc("StatefulSet", array.concat(env, other))
+}
+
 test_secret_generator_denied if {
 	"SOC-SEC-004" in ids(secrets.violation) with input as doc("", [[["secretGenerator", 0, "literals", 0], "password=hunter2"]])
 	"SOC-SEC-004" in ids(secrets.violation) with input as doc("", [[["secretGenerator", 0, "envs", 0], "db.env"]])
