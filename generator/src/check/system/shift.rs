@@ -2,16 +2,17 @@
 //! documents within their files.
 //!
 //! The system rules' input places everything it names (`at`: a file and
-//! the line its document starts on), and those lines are the only numbers
-//! the rules never compute with: they copy them into each finding's place
-//! and into the `file:line` of its message. A commit that adds a line to
-//! a file's first document (a label, an annotation) moves every later
-//! document of that file, so the input's text changes although nothing
-//! the rules judge did; in a range such commits are most of the commits
-//! that touch a manifest. When the two inputs are the same text but for
-//! the lines of their places, the earlier findings are this input's, with
-//! each place's line (in the finding and in its message) moved as its
-//! document moved.
+//! the line its document starts on), and the rules never compute with
+//! those lines: they copy them into each finding's place and into the
+//! `file:line` of its message, and they order places by them, which a
+//! move that keeps each file's documents in order keeps. A commit that
+//! adds a line to a file's first document (a label, an annotation) moves
+//! every later document of that file, so the input's text changes
+//! although nothing the rules judge did; in a range such commits are most
+//! of the commits that touch a manifest. When the two inputs are the same
+//! text but for the lines of their places, the earlier findings are this
+//! input's, with each place's line (in the finding and in its message)
+//! moved as its document moved.
 
 use std::collections::HashMap;
 
@@ -27,8 +28,8 @@ const FILE: &str = "\"file\":\"";
 pub(crate) struct Moved(HashMap<String, HashMap<usize, usize>>);
 
 /// How `new` places what `old` placed, when the two inputs differ in the
-/// lines of their places alone; `None` when anything else differs, or a
-/// place of one line moved to two.
+/// lines of their places alone; `None` when anything else differs, a
+/// place of one line moved to two, or a file's documents changed order.
 pub(crate) fn moved(old: &str, new: &str) -> Option<Moved> {
     // Every place of the new input, by its file (as JSON text) and old
     // line: one document cannot start on two lines.
@@ -64,8 +65,22 @@ pub(crate) fn moved(old: &str, new: &str) -> Option<Moved> {
     if o != n {
         return None;
     }
+    // Each file's documents keep their order: the rules order places (a
+    // set's first element, the earliest of several), and a file whose
+    // documents were reordered could change which one they pick.
+    let mut in_order: Vec<(&str, usize, usize)> = places
+        .iter()
+        .map(|(&(file, from), &to)| (file, from, to))
+        .collect();
+    in_order.sort_unstable();
+    if in_order
+        .windows(2)
+        .any(|w| w[0].0 == w[1].0 && w[0].2 >= w[1].2)
+    {
+        return None;
+    }
     let mut moved: HashMap<String, HashMap<usize, usize>> = HashMap::new();
-    for ((file, from), to) in places {
+    for (file, from, to) in in_order {
         if from != to {
             let file: String = serde_json::from_str(&format!("\"{file}\"")).ok()?;
             moved.entry(file).or_default().insert(from, to);
@@ -207,6 +222,12 @@ mod tests {
         let two = format!("[{},{}]", at("a.yaml", 3), at("a.yaml", 3));
         let split = format!("[{},{}]", at("a.yaml", 4), at("a.yaml", 5));
         assert!(moved(&two, &split).is_none());
+        // Two documents of a file swapped.
+        let pair = format!("[{},{}]", at("a.yaml", 3), at("a.yaml", 8));
+        let swapped = format!("[{},{}]", at("a.yaml", 9), at("a.yaml", 2));
+        assert!(moved(&pair, &swapped).is_none());
+        // Two documents that became one.
+        assert!(moved(&pair, &format!("[{},{}]", at("a.yaml", 3), at("a.yaml", 3))).is_none());
         // A place more.
         assert!(moved(
             &two,
