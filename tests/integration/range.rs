@@ -1595,3 +1595,39 @@ fn findings_of_documents_a_commit_moved_are_placed_where_a_check_puts_them() {
     let moved: Vec<u64> = at(&seen[1], secrets).iter().map(|l| l + 1).collect();
     assert_eq!(at(&seen[2], secrets), moved, "{seen:?}");
 }
+
+/// What the repository rules judge follows the harnesses too: an
+/// Application a test feeds its policy is not judged while the test names
+/// it, and is from the commit that stops naming it, though that commit
+/// changes only the test.
+#[test]
+fn a_commit_to_a_harness_alone_judges_the_repository_again() {
+    let app = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: web\n  namespace: argocd\nspec:\n  project: default\n  source:\n    repoURL: https://git.example.org/ops.git\n    targetRevision: main\n    path: apps\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: web\n";
+    let test = |resources: &str| {
+        format!("apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata:\n  name: t\npolicies: [../policy.yaml]\nresources: [{resources}]\n")
+    };
+    let (_tmp, dir, base) = plain_repository(&[
+        ("lib/p/policy.yaml", "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: p\nspec:\n  rules: []\n".to_owned()),
+        ("lib/p/.kyverno-test/kyverno-test.yaml", test("../fixtures/app.yaml")),
+        ("lib/p/fixtures/app.yaml", app.to_owned()),
+        ("README.md", "# Policies\n".to_owned()),
+    ]);
+    let mut commits = vec![readme_commit(&dir)];
+    fs_err::write(dir.join("lib/p/.kyverno-test/kyverno-test.yaml"), test("")).unwrap();
+    commits.push(commit(&dir, "No test input"));
+    commits.push(readme_commit(&dir));
+    fs_err::write(
+        dir.join("lib/p/.kyverno-test/kyverno-test.yaml"),
+        test("../fixtures/app.yaml"),
+    )
+    .unwrap();
+    commits.push(commit(&dir, "The Application is a test input again"));
+
+    let rules = |json: &Value| unfixed(json, "file", |rule| rule.starts_with("SOC-ARGO-"));
+    let seen = agree_at_each_commit(&dir, &base, &commits, rules);
+    let judged = vec![(
+        "SOC-ARGO-001".to_owned(),
+        "lib/p/fixtures/app.yaml".to_owned(),
+    )];
+    assert_eq!(seen, [vec![], judged.clone(), judged, vec![]]);
+}
