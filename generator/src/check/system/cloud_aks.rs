@@ -944,15 +944,9 @@ fn managed_names(
     symbolic: &Evaluator<'_>,
     gaps: &mut Vec<Gap>,
 ) -> (Vec<PrivateName>, Vec<ManagedReach>) {
-    use super::cloud_dns::{dns, forwarded, note_record, reaches, Records};
+    use super::cloud_dns::{dns, Servers, Zones};
     let one = Instance::Single;
-    let gap = |file: &str, line: usize, message: String| Gap {
-        app: m.system.root.clone(),
-        at: at(file, line),
-        message,
-    };
-    let mut zones: Vec<(String, String, At)> = Vec::new();
-    let mut called: Vec<(String, String)> = Vec::new();
+    let mut zones = Zones::default();
     for z in module.resources("azurerm_private_dns_zone") {
         let (_, resource) = z.resource().unwrap_or_default();
         let instances = ev.instances(&z.block).unwrap_or_default();
@@ -974,73 +968,55 @@ fn managed_names(
                         Instance::Count(n) => format!("{resource}[{n}]"),
                     };
                     if matches!(i, Instance::Single) {
-                        called.push((format!("${{azurerm_private_dns_zone.{resource}.name}}"), key.clone()));
+                        zones.called.push((format!("${{azurerm_private_dns_zone.{resource}.name}}"), key.clone()));
                     }
-                    zones.push((key.clone(), dns(&name), at(&z.file, z.line)));
-                    called.push((name, key));
+                    zones.zones.push((key.clone(), dns(&name), at(&z.file, z.line)));
+                    zones.called.push((name, key));
                 }
             }
-            None => gaps.push(gap(&z.file, z.line, "the name of this private zone is not known before a plan: the names forwarded into it are not judged".into())),
+            None => gaps.push(Gap {
+                app: m.system.root.clone(),
+                at: at(&z.file, z.line),
+                message: "the name of this private zone is not known before a plan: the names forwarded into it are not judged".into(),
+            }),
         }
     }
-    if zones.is_empty() {
-        return (Vec::new(), Vec::new());
-    }
-    let mut records: Records = zones
-        .iter()
-        .map(|(r, _, _)| (r.clone(), Some(Vec::new())))
-        .collect();
-    // Full name → the PostgreSQL server resource it names.
-    let mut servers: Vec<(String, String)> = Vec::new();
-    for kind in [
-        "azurerm_private_dns_cname_record",
-        "azurerm_private_dns_a_record",
-    ] {
-        for r in module.resources(kind) {
-            let zone = match symbolic.attribute(&r.block, "zone_name", &one) {
-                Some(Value::String(z)) => {
-                    called.iter().find(|(n, _)| *n == z).map(|(_, r)| r.clone())
-                }
-                _ => None,
-            };
-            let Some(zone) = zone else {
-                for list in records.values_mut() {
-                    *list = None;
-                }
-                continue;
-            };
-            let Some(fqdn) = note_record(&mut records, &zones, zone, ev, r) else {
-                continue;
-            };
-            if let Some(Value::String(target)) = symbolic.attribute(&r.block, "record", &one) {
-                if let Some(server) = target
-                    .strip_prefix("${azurerm_postgresql_flexible_server.")
-                    .and_then(|t| t.strip_suffix(".fqdn}"))
-                {
-                    servers.push((fqdn, server.to_owned()));
-                }
-            }
-        }
-    }
-    let names = forwarded(m, &zones, &records, gaps);
-    let mut hosts = Vec::new();
-    for (fqdn, server) in servers {
-        let Some(r) = module
-            .resources("azurerm_postgresql_flexible_server")
-            .find(|r| r.resource().is_some_and(|(_, n)| n == server))
-        else {
-            continue;
-        };
-        let ranges = match symbolic.attribute(&r.block, "delegated_subnet_id", &one) {
-            Some(Value::String(s)) => subnet_ranges(module, ev, &s),
-            _ => None,
-        };
-        match ranges {
-            Some(ranges) => hosts.push((fqdn, ranges, at(&r.file, r.line))),
-            None => gaps.push(gap(&r.file, r.line, format!("the subnet the server behind {fqdn} answers from is not known before a plan: whether its consumers' egress reaches it is not judged"))),
-        }
-    }
-    (names, reaches(m, &hosts))
+    let servers = Servers {
+        records: &[
+            "azurerm_private_dns_cname_record",
+            "azurerm_private_dns_a_record",
+        ],
+        zone: "zone_name",
+        server: "azurerm_postgresql_flexible_server",
+    };
+    let targets = |r: &Located| match symbolic.attribute(&r.block, "record", &one) {
+        Some(Value::String(target)) => target
+            .strip_prefix("${azurerm_postgresql_flexible_server.")
+            .and_then(|t| t.strip_suffix(".fqdn}"))
+            .map(str::to_owned)
+            .into_iter()
+            .collect(),
+        _ => Vec::new(),
+    };
+    // A flexible server answers from its delegated subnet.
+    let ranges = |r: &Located| match symbolic.attribute(&r.block, "delegated_subnet_id", &one) {
+        Some(Value::String(s)) => subnet_ranges(module, ev, &s),
+        _ => None,
+    };
+    super::cloud_dns::managed_names(
+        m,
+        module,
+        ev,
+        symbolic,
+        gaps,
+        zones,
+        &servers,
+        targets,
+        ranges,
+        |fqdn| {
+            format!("the subnet the server behind {fqdn} answers from is not known before a plan: whether its consumers' egress reaches it is not judged")
+        },
+    )
 }
 
 #[cfg(test)]

@@ -182,6 +182,99 @@ pub(crate) fn forwarded(
     out
 }
 
+/// A cloud's private zones: each zone's (resource, name, where), and the
+/// names its records give it by (its resource's `name` reference, or the
+/// name itself) with the zone resource each stands for.
+#[derive(Default)]
+pub(crate) struct Zones {
+    pub(crate) zones: Vec<(String, String, At)>,
+    pub(crate) called: Vec<(String, String)>,
+}
+
+/// How a cloud's Terraform writes the records of its private zones and
+/// the database servers they point at.
+pub(crate) struct Servers<'k> {
+    /// The record resource types, and the attribute naming their zone.
+    pub(crate) records: &'k [&'k str],
+    pub(crate) zone: &'k str,
+    /// The database server resource type.
+    pub(crate) server: &'k str,
+}
+
+/// The managed database behind private DNS: the ExternalName Services
+/// forwarding into one of `zones`, and the connections to the servers
+/// their records point at (`targets`: the server resource names a record
+/// names), each reaching the ranges `ranges` gives for the server; where
+/// those are not known before a plan, a gap that `unknown(full name)`
+/// words.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn managed_names(
+    m: &Modelled,
+    module: &Module,
+    ev: &Evaluator,
+    symbolic: &Evaluator,
+    gaps: &mut Vec<Gap>,
+    zones: Zones,
+    kinds: &Servers,
+    targets: impl Fn(&terraform::Located) -> Vec<String>,
+    ranges: impl Fn(&terraform::Located) -> Option<Vec<String>>,
+    unknown: impl Fn(&str) -> String,
+) -> (Vec<PrivateName>, Vec<ManagedReach>) {
+    let Zones { zones, called } = zones;
+    if zones.is_empty() {
+        return (Vec::new(), Vec::new());
+    }
+    let one = terraform::Instance::Single;
+    let mut records: Records = zones
+        .iter()
+        .map(|(r, _, _)| (r.clone(), Some(Vec::new())))
+        .collect();
+    // Full name → the server resource it names.
+    let mut servers: Vec<(String, String)> = Vec::new();
+    for kind in kinds.records {
+        for r in module.resources(kind) {
+            let zone = match symbolic.attribute(&r.block, kinds.zone, &one) {
+                Some(Value::String(z)) => {
+                    called.iter().find(|(n, _)| *n == z).map(|(_, r)| r.clone())
+                }
+                _ => None,
+            };
+            let Some(zone) = zone else {
+                // A record in a zone named otherwise may be in any of them.
+                for list in records.values_mut() {
+                    *list = None;
+                }
+                continue;
+            };
+            let Some(fqdn) = note_record(&mut records, &zones, zone, ev, r) else {
+                continue;
+            };
+            for server in targets(r) {
+                servers.push((fqdn.clone(), server));
+            }
+        }
+    }
+    let names = forwarded(m, &zones, &records, gaps);
+    let mut hosts = Vec::new();
+    for (fqdn, server) in servers {
+        let Some(r) = module
+            .resources(kinds.server)
+            .find(|r| r.resource().is_some_and(|(_, n)| n == server))
+        else {
+            continue;
+        };
+        match ranges(r) {
+            Some(ranges) => hosts.push((fqdn, ranges, at(&r.file, r.line))),
+            None => gaps.push(Gap {
+                app: m.system.root.clone(),
+                at: at(&r.file, r.line),
+                message: unknown(&fqdn),
+            }),
+        }
+    }
+    (names, reaches(m, &hosts))
+}
+
 /// The resource a `${type.name.attr}` reference names, and the attribute.
 fn referred<'m>(
     module: &'m Module,

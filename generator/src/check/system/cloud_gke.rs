@@ -1009,17 +1009,9 @@ fn managed_names(
     symbolic: &Evaluator<'_>,
     gaps: &mut Vec<Gap>,
 ) -> (Vec<PrivateName>, Vec<ManagedReach>) {
-    use super::cloud_dns::{dns, forwarded, note_record, reaches, Records};
+    use super::cloud_dns::{dns, Servers, Zones};
     let one = Instance::Single;
-    let gap = |file: &str, line: usize, message: String| Gap {
-        app: m.system.root.clone(),
-        at: at(file, line),
-        message,
-    };
-    // (resource, zone name, where) of the private zones, and the names
-    // records give a zone by (its resource's `name`, or that name).
-    let mut zones: Vec<(String, String, At)> = Vec::new();
-    let mut called: Vec<(String, String)> = Vec::new();
+    let mut zones = Zones::default();
     for z in module.resources("google_dns_managed_zone") {
         if ev.attribute(&z.block, "visibility", &one) != Some(Value::String("private".into())) {
             continue;
@@ -1027,65 +1019,51 @@ fn managed_names(
         let (_, resource) = z.resource().unwrap_or_default();
         match ev.attribute(&z.block, "dns_name", &one) {
             Some(Value::String(name)) => {
-                zones.push((resource.to_owned(), dns(&name), at(&z.file, z.line)));
-                called.push((format!("${{google_dns_managed_zone.{resource}.name}}"), resource.to_owned()));
+                zones.zones.push((resource.to_owned(), dns(&name), at(&z.file, z.line)));
+                zones.called.push((format!("${{google_dns_managed_zone.{resource}.name}}"), resource.to_owned()));
                 if let Some(Value::String(n)) = ev.attribute(&z.block, "name", &one) {
-                    called.push((n, resource.to_owned()));
+                    zones.called.push((n, resource.to_owned()));
                 }
             }
-            _ => gaps.push(gap(&z.file, z.line, "the name of this private zone is not known before a plan: the names forwarded into it are not judged".into())),
+            _ => gaps.push(Gap {
+                app: m.system.root.clone(),
+                at: at(&z.file, z.line),
+                message: "the name of this private zone is not known before a plan: the names forwarded into it are not judged".into(),
+            }),
         }
     }
-    if zones.is_empty() {
-        return (Vec::new(), Vec::new());
-    }
-    let mut records: Records = zones
-        .iter()
-        .map(|(r, _, _)| (r.clone(), Some(Vec::new())))
-        .collect();
-    // Full name → the Cloud SQL instance resource its address is.
-    let mut instances: Vec<(String, String)> = Vec::new();
-    for r in module.resources("google_dns_record_set") {
-        let zone = match symbolic.attribute(&r.block, "managed_zone", &one) {
-            Some(Value::String(z)) => called.iter().find(|(n, _)| *n == z).map(|(_, r)| r.clone()),
-            _ => None,
-        };
-        let Some(zone) = zone else {
-            // A record in a zone named otherwise may be in any of them.
-            for list in records.values_mut() {
-                *list = None;
-            }
-            continue;
-        };
-        let Some(fqdn) = note_record(&mut records, &zones, zone, ev, r) else {
-            continue;
-        };
-        if let Some(Value::Array(targets)) = symbolic.attribute(&r.block, "rrdatas", &one) {
-            for t in targets.iter().filter_map(Value::as_str) {
-                if let Some(instance) = t
-                    .strip_prefix("${google_sql_database_instance.")
+    let servers = Servers {
+        records: &["google_dns_record_set"],
+        zone: "managed_zone",
+        server: "google_sql_database_instance",
+    };
+    let targets = |r: &Located| match symbolic.attribute(&r.block, "rrdatas", &one) {
+        Some(Value::Array(targets)) => targets
+            .iter()
+            .filter_map(Value::as_str)
+            .filter_map(|t| {
+                t.strip_prefix("${google_sql_database_instance.")
                     .and_then(|t| t.strip_suffix(".private_ip_address}"))
-                {
-                    instances.push((fqdn.clone(), instance.to_owned()));
-                }
-            }
-        }
-    }
-    let names = forwarded(m, &zones, &records, gaps);
-    let mut hosts = Vec::new();
-    for (fqdn, instance) in instances {
-        let Some(r) = module
-            .resources("google_sql_database_instance")
-            .find(|r| r.resource().is_some_and(|(_, n)| n == instance))
-        else {
-            continue;
-        };
-        match instance_ranges(module, ev, symbolic, r) {
-            Some(ranges) => hosts.push((fqdn, ranges, at(&r.file, r.line))),
-            None => gaps.push(gap(&r.file, r.line, format!("the ranges the instance behind {fqdn} takes its private address from are not known before a plan: whether its consumers' egress reaches them is not judged"))),
-        }
-    }
-    (names, reaches(m, &hosts))
+                    .map(str::to_owned)
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let ranges = |r: &Located| instance_ranges(module, ev, symbolic, r);
+    super::cloud_dns::managed_names(
+        m,
+        module,
+        ev,
+        symbolic,
+        gaps,
+        zones,
+        &servers,
+        targets,
+        ranges,
+        |fqdn| {
+            format!("the ranges the instance behind {fqdn} takes its private address from are not known before a plan: whether its consumers' egress reaches them is not judged")
+        },
+    )
 }
 
 /// The ranges a Cloud SQL instance takes its private address from: its
