@@ -1631,3 +1631,84 @@ fn a_commit_to_a_harness_alone_judges_the_repository_again() {
     )];
     assert_eq!(seen, [vec![], judged.clone(), judged, vec![]]);
 }
+
+/// A range builds each kustomization root once and keeps the build while
+/// what it read is unchanged: an overlay's `images:` edited, the base's
+/// image edited, and a new overlay are each judged at their commit, as a
+/// check of that commit judges them.
+#[test]
+fn kustomization_builds_kept_across_a_range_agree_with_a_check_of_each_commit() {
+    let deploy = |image: &str| {
+        format!("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  selector:\n    matchLabels: {{app: app}}\n  template:\n    metadata:\n      labels: {{app: app}}\n    spec:\n      containers:\n        - name: app\n          image: {image}\n")
+    };
+    let overlay = |images: &str| {
+        format!("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [../../base]\nimages:\n  - {images}\n")
+    };
+    let (_tmp, dir, base) = plain_repository(&[
+        (
+            "base/kustomization.yaml",
+            "resources: [deploy.yaml]\n".to_owned(),
+        ),
+        ("base/deploy.yaml", deploy("app")),
+        (
+            "overlays/prod/kustomization.yaml",
+            overlay("{name: app, newTag: \"1.2.3\"}"),
+        ),
+        ("README.md", "# Apps\n".to_owned()),
+    ]);
+    let mut commits = vec![readme_commit(&dir)];
+    fs_err::write(
+        dir.join("overlays/prod/kustomization.yaml"),
+        overlay("{name: app, newName: registry.example/app}"),
+    )
+    .unwrap();
+    commits.push(commit(&dir, "prod: the image renamed, no tag"));
+    commits.push(readme_commit(&dir));
+    fs_err::create_dir_all(dir.join("overlays/dev")).unwrap();
+    fs_err::write(
+        dir.join("overlays/dev/kustomization.yaml"),
+        overlay("{name: app, newTag: latest}"),
+    )
+    .unwrap();
+    commits.push(commit(&dir, "dev: an overlay that floats the image"));
+    fs_err::write(dir.join("base/deploy.yaml"), deploy("app:2.0.0")).unwrap();
+    commits.push(commit(&dir, "The base pins its image, which dev floats"));
+    // A resource listed before it exists: the commit that adds it changes
+    // no file the builds read, only the tree's list of files.
+    fs_err::write(
+        dir.join("base/kustomization.yaml"),
+        "resources: [deploy.yaml, extra.yaml]\n",
+    )
+    .unwrap();
+    fs_err::write(
+        dir.join("overlays/prod/kustomization.yaml"),
+        "resources: [../../base]\nimages:\n  - {name: app, newName: registry.example/app}\n  - {name: other, newTag: \"1.0.0\"}\n",
+    )
+    .unwrap();
+    commits.push(commit(
+        &dir,
+        "The base lists a resource to come; prod pins it",
+    ));
+    fs_err::write(
+        dir.join("base/extra.yaml"),
+        deploy("other").replace("name: app\n", "name: other\n"),
+    )
+    .unwrap();
+    commits.push(commit(&dir, "The resource comes"));
+
+    let rules = |json: &Value| unfixed(json, "message", |rule| rule == "SOC-K8S-002");
+    let seen = agree_at_each_commit(&dir, &base, &commits, rules);
+    let said = |at: usize| -> Vec<&str> { seen[at].iter().map(|(_, m)| m.as_str()).collect() };
+    assert!(seen[0].is_empty(), "{seen:?}");
+    for at in 1..=3 {
+        assert_eq!(seen[at].len(), 1, "{seen:?}");
+    }
+    assert_eq!(seen[4].len(), 1, "{seen:?}");
+    assert!(said(4)[0].contains("is pinned here"), "{seen:?}");
+    assert!(
+        said(6)
+            .iter()
+            .any(|m| m.contains("\"other\"") && m.contains("leaves it unpinned in overlays/dev")),
+        "{seen:?}"
+    );
+}

@@ -63,6 +63,103 @@ struct Through {
     creates: Vec<String>,
 }
 
+/// What a range remembers of each root's build from one version to the
+/// next: the documents it emits (by place) with what the kustomizations
+/// on their way do to them, kept while the tree lists the same files and
+/// the files the build read are the same versions. Building every root
+/// again was a third of a commit's check on a repository of a hundred
+/// kustomizations, where a commit changes one.
+#[derive(Default)]
+pub(crate) struct Memo {
+    /// The digest of the tree's file list the roots were built from: a
+    /// build reads which files exist (a kustomization's resources, a
+    /// folder's `kustomization.yaml`), which no version records.
+    listing: String,
+    roots: HashMap<String, Built>,
+    /// Each emitted document's container images and resource, with the
+    /// version of its file they were read from.
+    documents: HashMap<DocKey, ReadOf>,
+}
+
+/// What is read of an emitted document: its file's version, its container
+/// images (line and name) and its resource.
+type ReadOf = (String, Vec<(usize, String)>, Option<String>);
+
+/// One root's build: the key of what it read, and what it emitted.
+struct Built {
+    read: Vec<String>,
+    key: String,
+    objects: Vec<Kept>,
+}
+
+/// One document a root emits, and what happens to it on the way.
+#[derive(Clone)]
+struct Kept {
+    doc: DocKey,
+    images: Vec<ImageRule>,
+    selects: bool,
+    creates: Vec<String>,
+}
+
+/// The digest of the versions of `read`.
+fn key_of<'p>(read: impl Iterator<Item = &'p str>, versions: &HashMap<String, String>) -> String {
+    let mut text = String::new();
+    for path in read {
+        text.push_str(path);
+        text.push(' ');
+        text.push_str(versions.get(path).map_or("", String::as_str));
+        text.push('\n');
+    }
+    crate::git::blob_id(text.as_bytes())
+}
+
+/// What `root` emits: remembered in `memo` while what its build read is
+/// unchanged, else built now (and remembered, unless the build read every
+/// file).
+fn built(
+    model: &kustomize::Files,
+    root: &str,
+    memo: Option<(&mut Memo, &HashMap<String, String>)>,
+) -> Vec<Kept> {
+    let kept = |objects: Vec<kustomize::Emitted>| -> Vec<Kept> {
+        objects
+            .into_iter()
+            .filter_map(|o| {
+                let doc = o.doc?;
+                Some(Kept {
+                    doc: (doc.path.clone(), doc.line),
+                    images: o.images,
+                    selects: o.selects,
+                    creates: o.creates,
+                })
+            })
+            .collect()
+    };
+    let Some((memo, versions)) = memo else {
+        return kept(kustomize::build(model, root).objects);
+    };
+    if let Some(b) = memo.roots.get(root) {
+        if key_of(b.read.iter().map(String::as_str), versions) == b.key {
+            return b.objects.clone();
+        }
+    }
+    let (build, read, all) = model.nested(|| kustomize::build(model, root));
+    let objects = kept(build.objects);
+    if all {
+        memo.roots.remove(root);
+    } else {
+        memo.roots.insert(
+            root.to_owned(),
+            Built {
+                key: key_of(read.iter().copied(), versions),
+                read: read.iter().map(|p| (*p).to_owned()).collect(),
+                objects: objects.clone(),
+            },
+        );
+    }
+    objects
+}
+
 /// The workload kinds whose `spec.selector.matchLabels` kustomize's
 /// commonLabels create where it is missing.
 const SELECTED: [&str; 4] = ["Deployment", "ReplicaSet", "DaemonSet", "StatefulSet"];
@@ -74,6 +171,7 @@ impl Kustomized {
         files: &[(String, Vec<u8>)],
         documents: &[&Document],
         layout: &Layout,
+        mut memo: Option<(&mut Memo, &HashMap<String, String>)>,
     ) -> Self {
         let rewrites = documents.iter().any(|d| {
             (is_kustomization(&d.path)
@@ -127,10 +225,23 @@ impl Kustomized {
             raw_folders,
             ..Self::default()
         };
+        if let Some((memo, _)) = &mut memo {
+            let mut paths: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
+            paths.sort_unstable();
+            let listing = crate::git::blob_id(paths.join("\n").as_bytes());
+            if memo.listing != listing {
+                memo.roots.clear();
+                memo.documents.clear();
+                memo.listing = listing;
+            }
+            memo.roots.retain(|root, _| roots.contains(root));
+        }
         let mut resources: HashMap<DocKey, Option<String>> = HashMap::new();
         for root in &roots {
-            for mut o in kustomize::build(&model, root).objects {
-                let Some(doc) = o.doc else { continue };
+            for mut o in built(&model, root, memo.as_mut().map(|(m, v)| (&mut **m, &**v))) {
+                let Some(doc) = model.doc_at(&o.doc.0, o.doc.1) else {
+                    continue;
+                };
                 // The fields every Flux Kustomization applying the root
                 // writes on the object with its own patches.
                 if let Some(appliers) = by_flux.get(root) {
@@ -148,18 +259,41 @@ impl Kustomized {
                     }
                 }
                 let key = (doc.path.clone(), doc.line);
-                resources
-                    .entry(key.clone())
-                    .or_insert_with(|| doc.resource());
-                out.images
-                    .entry(key.clone())
-                    .or_insert_with(|| container_images(doc));
+                if !out.images.contains_key(&key) {
+                    let (images, resource) = match &mut memo {
+                        Some((memo, versions)) => {
+                            let version = versions.get(&doc.path).cloned().unwrap_or_default();
+                            let read = memo.documents.get(&key).filter(|d| d.0 == version);
+                            match read {
+                                Some((_, images, resource)) => (images.clone(), resource.clone()),
+                                None => {
+                                    let read = (container_images(doc), doc.resource());
+                                    memo.documents.insert(
+                                        key.clone(),
+                                        (version, read.0.clone(), read.1.clone()),
+                                    );
+                                    read
+                                }
+                            }
+                        }
+                        None => (container_images(doc), doc.resource()),
+                    };
+                    resources.insert(key.clone(), resource);
+                    out.images.insert(key.clone(), images);
+                }
                 out.emitted.entry(key).or_default().push(Through {
                     root: root.clone(),
                     images: o.images,
                     selects: o.selects,
                     creates: o.creates,
                 });
+            }
+        }
+        // Documents that moved or went leave their entries: pruned when
+        // they outnumber the current ones.
+        if let Some((memo, _)) = &mut memo {
+            if memo.documents.len() > 2 * out.images.len() + 64 {
+                memo.documents.retain(|key, _| out.images.contains_key(key));
             }
         }
         // The other way round: a pinned image an overlay sets to `latest`

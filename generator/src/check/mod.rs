@@ -210,6 +210,8 @@ pub struct Checker {
     kustomizations: std::collections::HashMap<(String, String), parse::Entries>,
     /// The spec's findings, by the spec's blob id.
     spec_memo: Option<(String, Vec<Finding>)>,
+    /// In a range, each kustomization root's build (see [`kustomized`]).
+    kustomized: kustomized::Memo,
     /// System findings per environment, by the digest of its model.
     system_memo: system::Memo,
     /// In a range, the previous version's file versions and its
@@ -314,6 +316,7 @@ impl Checker {
             cache: Default::default(),
             spec_memo: None,
             kustomizations: Default::default(),
+            kustomized: Default::default(),
             system_memo: Default::default(),
             previous: None,
             facts: crate::core::charts::ChartFacts::embedded(),
@@ -838,7 +841,13 @@ impl Checker {
             }
             deployed::Deployed::with(&input.files, &layout, folders)
         });
-        let kustomized = kustomized::Kustomized::of(&input.files, &documents, &layout);
+        // A range remembers each kustomization root's build.
+        let kustomized_memo = self
+            .previous
+            .is_some()
+            .then_some((&mut self.kustomized, &versions));
+        let kustomized =
+            kustomized::Kustomized::of(&input.files, &documents, &layout, kustomized_memo);
         let substituted = substituted::Substituted::of(&input.files, &documents);
         let sealed = sealed::Sealed::of(&input.files, &documents);
         drop(documents);
