@@ -146,14 +146,25 @@ fn moved_in(text: &str, file: &str, lines: &HashMap<usize, usize>) -> String {
         let after = at + needle.len();
         out.push_str(&rest[..after]);
         let (number, tail) = digits(&rest[after..]);
+        // Another path ending like this one (`x/a.yaml` for `a.yaml`)
+        // is not this file.
+        let whole = text_before(text, rest, at)
+            .is_none_or(|c| !(c.is_alphanumeric() || matches!(c, '/' | '.' | '-' | '_')));
         match number.parse::<usize>().ok().and_then(|n| lines.get(&n)) {
-            Some(to) => out.push_str(&to.to_string()),
-            None => out.push_str(number),
+            Some(to) if whole => out.push_str(&to.to_string()),
+            _ => out.push_str(number),
         }
         rest = tail;
     }
     out.push_str(rest);
     out
+}
+
+/// The character before `rest[at..]` in `text`, of which `rest` is a
+/// tail.
+fn text_before(text: &str, rest: &str, at: usize) -> Option<char> {
+    let offset = text.len() - rest.len() + at;
+    text[..offset].chars().next_back()
 }
 
 #[cfg(test)]
@@ -188,7 +199,7 @@ mod tests {
                     Severity::Deny,
                     "a.yaml",
                     Some(12),
-                    "app at a.yaml:12 is refused by its project (a.yaml:12; a.yaml:1; a.yaml:120)",
+                    "app at a.yaml:12 is refused by its project (a.yaml:12; a.yaml:1; a.yaml:120; b/a.yaml:12)",
                 ),
                 "/spec".to_owned(),
             ),
@@ -201,7 +212,7 @@ mod tests {
         assert_eq!(now[0].0.line, Some(13));
         assert_eq!(
             now[0].0.message,
-            "app at a.yaml:13 is refused by its project (a.yaml:13; a.yaml:1; a.yaml:120)"
+            "app at a.yaml:13 is refused by its project (a.yaml:13; a.yaml:1; a.yaml:120; b/a.yaml:12)"
         );
         assert_eq!(now[1].0.line, Some(6));
         assert_eq!(now[0].1, "/spec");
