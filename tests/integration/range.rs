@@ -1142,6 +1142,35 @@ fn the_folders_an_application_applies_are_followed_across_a_range() {
 
 /// A repository socle did not make, committed with `files`: the temporary
 /// directory (kept alive by the caller), the repository and its commit.
+/// An Application of the default project deploying `apps` to namespace
+/// `web`.
+const WEB_APP: &str = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: web\n  namespace: argocd\nspec:\n  project: default\n  source:\n    repoURL: https://git.example.org/ops.git\n    targetRevision: main\n    path: apps\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: web\n";
+
+/// The Kyverno CLI test of [`policy_library`].
+const KYVERNO_TEST: &str = "lib/p/.kyverno-test/kyverno-test.yaml";
+
+/// A Kyverno CLI test feeding the library's policy `resources` (paths
+/// from the test's folder).
+fn kyverno_test(resources: &str) -> String {
+    format!("apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata:\n  name: t\npolicies: [../policy.yaml]\nresources: [{resources}]\n")
+}
+
+/// A policy library: a Kyverno policy, its test in its own folder fed
+/// `resources`, the fixture `name` (under `lib/p/fixtures/`) holding
+/// `fixture`, and a README for commits that change nothing judged.
+fn policy_library(
+    name: &str,
+    fixture: &str,
+    resources: &str,
+) -> (tempfile::TempDir, std::path::PathBuf, String) {
+    plain_repository(&[
+        ("lib/p/policy.yaml", "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: p\nspec:\n  rules: []\n".to_owned()),
+        (KYVERNO_TEST, kyverno_test(resources)),
+        (&format!("lib/p/fixtures/{name}"), fixture.to_owned()),
+        ("README.md", "# Policies\n".to_owned()),
+    ])
+}
+
 fn plain_repository(files: &[(&str, String)]) -> (tempfile::TempDir, std::path::PathBuf, String) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("r");
@@ -1165,7 +1194,7 @@ fn plain_repository(files: &[(&str, String)]) -> (tempfile::TempDir, std::path::
 #[test]
 fn an_application_added_to_a_repository_without_one_is_modelled_at_its_commit() {
     let web = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: web\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n        - name: web\n          image: nginx:1.27.0\n          env:\n            - name: API\n              value: http://api.web.svc.cluster.local:8080\n";
-    let app = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: web\n  namespace: argocd\nspec:\n  project: default\n  source:\n    repoURL: https://git.example.org/ops.git\n    targetRevision: main\n    path: apps\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: web\n";
+    let app = WEB_APP;
     // The Application comes and goes in a file that stays: the file list
     // does not change, only what the file holds.
     let later = "# ArgoCD's Application, once the cluster runs ArgoCD.\n";
@@ -1482,25 +1511,13 @@ fn an_environment_inherits_from_an_unchanged_one_across_a_range() {
 #[test]
 fn a_fixture_a_harness_names_mid_range_is_skipped_from_its_commit() {
     let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: bad\nspec:\n  containers:\n    - name: app\n      image: busybox:latest\n";
-    let test = |resources: &str| {
-        format!("apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata:\n  name: t\npolicies: [../policy.yaml]\nresources: [{resources}]\n")
-    };
-    let (_tmp, dir, base) = plain_repository(&[
-        ("lib/p/policy.yaml", "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: p\nspec:\n  rules: []\n".to_owned()),
-        ("lib/p/.kyverno-test/kyverno-test.yaml", test("")),
-        // Outside the test's folder: judged unless the test names it.
-        ("lib/p/fixtures/bad.yaml", pod.to_owned()),
-        ("README.md", "# Policies\n".to_owned()),
-    ]);
+    // Outside the test's folder: judged unless the test names it.
+    let (_tmp, dir, base) = policy_library("bad.yaml", pod, "");
     let mut commits = vec![readme_commit(&dir)];
-    fs_err::write(
-        dir.join("lib/p/.kyverno-test/kyverno-test.yaml"),
-        test("../fixtures/bad.yaml"),
-    )
-    .unwrap();
+    fs_err::write(dir.join(KYVERNO_TEST), kyverno_test("../fixtures/bad.yaml")).unwrap();
     commits.push(commit(&dir, "Test the policy on bad.yaml"));
     commits.push(readme_commit(&dir));
-    fs_err::write(dir.join("lib/p/.kyverno-test/kyverno-test.yaml"), test("")).unwrap();
+    fs_err::write(dir.join(KYVERNO_TEST), kyverno_test("")).unwrap();
     commits.push(commit(&dir, "No test input"));
 
     let files = |json: &Value| {
@@ -1602,25 +1619,12 @@ fn findings_of_documents_a_commit_moved_are_placed_where_a_check_puts_them() {
 /// changes only the test.
 #[test]
 fn a_commit_to_a_harness_alone_judges_the_repository_again() {
-    let app = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: web\n  namespace: argocd\nspec:\n  project: default\n  source:\n    repoURL: https://git.example.org/ops.git\n    targetRevision: main\n    path: apps\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: web\n";
-    let test = |resources: &str| {
-        format!("apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata:\n  name: t\npolicies: [../policy.yaml]\nresources: [{resources}]\n")
-    };
-    let (_tmp, dir, base) = plain_repository(&[
-        ("lib/p/policy.yaml", "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: p\nspec:\n  rules: []\n".to_owned()),
-        ("lib/p/.kyverno-test/kyverno-test.yaml", test("../fixtures/app.yaml")),
-        ("lib/p/fixtures/app.yaml", app.to_owned()),
-        ("README.md", "# Policies\n".to_owned()),
-    ]);
+    let (_tmp, dir, base) = policy_library("app.yaml", WEB_APP, "../fixtures/app.yaml");
     let mut commits = vec![readme_commit(&dir)];
-    fs_err::write(dir.join("lib/p/.kyverno-test/kyverno-test.yaml"), test("")).unwrap();
+    fs_err::write(dir.join(KYVERNO_TEST), kyverno_test("")).unwrap();
     commits.push(commit(&dir, "No test input"));
     commits.push(readme_commit(&dir));
-    fs_err::write(
-        dir.join("lib/p/.kyverno-test/kyverno-test.yaml"),
-        test("../fixtures/app.yaml"),
-    )
-    .unwrap();
+    fs_err::write(dir.join(KYVERNO_TEST), kyverno_test("../fixtures/app.yaml")).unwrap();
     commits.push(commit(&dir, "The Application is a test input again"));
 
     let rules = |json: &Value| unfixed(json, "file", |rule| rule.starts_with("SOC-ARGO-"));
