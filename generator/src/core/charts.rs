@@ -184,6 +184,12 @@ pub struct AccountValues {
     /// the facts): values that leave its labels unset are not judged.
     #[serde(skip)]
     pub conventional: bool,
+    /// The facts name where its `name` and `annotations` are (a listed
+    /// account, or the main one's `service_account_values`): values that
+    /// leave its annotations unset leave the account unannotated, where a
+    /// conventional path may be the wrong one.
+    #[serde(skip, default = "yes")]
+    pub placed: bool,
 }
 
 impl Chart {
@@ -204,6 +210,7 @@ impl Chart {
                     .unwrap_or_else(|| "serviceAccount".into()),
                 pod_labels: vec!["podLabels".into()],
                 conventional: true,
+                placed: self.service_account_values.is_some(),
             })
             .collect();
         out.extend(self.account_values.iter().cloned());

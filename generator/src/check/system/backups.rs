@@ -36,13 +36,7 @@ fn in_cluster(host: &str, services: &[(String, String)]) -> bool {
 /// The facts of the chart an Application deploys.
 fn chart_of<'f>(m: &Modelled, app: &str, facts: &'f ChartFacts) -> Option<&'f Chart> {
     let a = m.system.applications.iter().find(|a| a.name == app)?;
-    a.sources.iter().find_map(|s| {
-        facts.get(
-            &s.repo_url,
-            s.chart.as_deref()?,
-            s.target_revision.as_deref()?,
-        )
-    })
+    a.sources.iter().find_map(|s| s.chart_facts(facts))
 }
 
 /// The strings at a values path (see [`crate::core::charts::BackupEndpoint`]) in `v`,

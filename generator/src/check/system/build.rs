@@ -697,23 +697,15 @@ impl<'a> Repository<'a> {
                 at: at.clone(),
                 permitted: None,
             };
-            // An OCI source (`oci://registry/path/chart`, ArgoCD 3.1+) names
-            // the chart as the last segment of its URL.
-            let oci_chart = (source.chart.is_none() && source.repo_url.starts_with("oci://"))
-                .then(|| source.repo_url.rsplit_once('/'))
-                .flatten()
-                .map(|(repo, chart)| (repo.to_owned(), chart.to_owned()));
             let gap = |message: String| kustomize::Gap {
                 file: at.file.clone(),
                 line: at.line,
                 message,
                 broken: false,
             };
-            let chart_ref = match (&source.chart, &oci_chart) {
-                (Some(chart), _) => Some((source.repo_url.clone(), chart.clone())),
-                (None, Some(oci)) => Some(oci.clone()),
-                _ => None,
-            };
+            let chart_ref = source
+                .chart_ref()
+                .map(|(repo, chart)| (repo.to_owned(), chart.to_owned()));
             if let Some((repo, chart)) = &chart_ref {
                 let version = source.target_revision.clone().unwrap_or_default();
                 match self.facts.get(repo, chart, &version) {

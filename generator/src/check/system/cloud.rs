@@ -736,7 +736,8 @@ impl Granted {
 /// one its facts name); a chart annotating its accounts elsewhere is not
 /// seen. With `unannotated_charts`, a chart's main account whose values
 /// lack the annotation is listed too (without a value): where the cloud
-/// reads the annotation only there, its absence is known.
+/// reads the annotation only there, its absence is known. An account
+/// whose place in the values the facts name is listed either way.
 pub(crate) fn service_accounts(
     m: &Modelled,
     files: &Files,
@@ -760,11 +761,10 @@ pub(crate) fn service_accounts(
         })
         .collect();
     for app in &m.system.applications {
-        let accounts = app.sources.iter().find_map(|s| {
-            let chart = s.chart.as_deref()?;
-            let version = s.target_revision.as_deref().unwrap_or_default();
-            Some(facts.get(&s.repo_url, chart, version)?.account_values())
-        });
+        let accounts = app
+            .sources
+            .iter()
+            .find_map(|s| Some(s.chart_facts(facts)?.account_values()));
         let Some(accounts) = accounts.filter(|a| !a.is_empty()) else {
             continue;
         };
@@ -772,7 +772,7 @@ pub(crate) fn service_accounts(
         for a in accounts {
             let account = at_path(&values, &a.values);
             let arn = account["annotations"][annotation].as_str();
-            if arn.is_none() && !unannotated_charts {
+            if arn.is_none() && !unannotated_charts && !a.placed {
                 continue;
             }
             let namespace = app.destination.namespace.clone().unwrap_or_default();
@@ -862,9 +862,10 @@ pub(crate) fn account_exists(
         .filter(|a| a.destination.namespace.as_deref() == Some(namespace))
     {
         for s in &a.sources {
-            let Some(chart) = &s.chart else { continue };
-            let version = s.target_revision.as_deref().unwrap_or_default();
-            match facts.get(&s.repo_url, chart, version) {
+            if s.chart_ref().is_none() {
+                continue;
+            }
+            match s.chart_facts(facts) {
                 Some(c) if c.accounts().any(|sa| sa == account) => return Some(true),
                 Some(c) if c.accounts().next().is_some() => {}
                 _ => unknown = true,

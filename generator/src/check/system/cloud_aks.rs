@@ -674,11 +674,7 @@ fn labelled(
         let values = super::wiring::app_values(app, files);
         templates(&values, account, &mut note);
         for s in &app.sources {
-            let Some(chart) = s.chart.as_deref() else {
-                continue;
-            };
-            let version = s.target_revision.as_deref().unwrap_or_default();
-            let Some(c) = facts.get(&s.repo_url, chart, version) else {
+            let Some(c) = s.chart_facts(facts) else {
                 continue;
             };
             for a in c.account_values() {

@@ -562,11 +562,7 @@ pub(crate) fn accounts(m: &Modelled, facts: &ChartFacts, app: &str) -> Vec<(Stri
     let mut out: Vec<(String, String)> = a
         .sources
         .iter()
-        .filter_map(|s| {
-            let chart = s.chart.as_deref()?;
-            let version = s.target_revision.as_deref().unwrap_or_default();
-            facts.get(&s.repo_url, chart, version)
-        })
+        .filter_map(|s| s.chart_facts(facts))
         .flat_map(|c| c.accounts())
         // A name the chart computes from the release is not one.
         .filter(|sa| !sa.is_empty())

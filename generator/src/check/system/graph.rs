@@ -55,23 +55,26 @@ fn edges(system: &System) -> BTreeMap<(String, String), Edge> {
             u.stores.contains(&format!("{}/{}", s.namespace, s.service))
                 || (u.stores.is_empty() && s.buckets.contains(&u.bucket))
         });
+        let in_cloud = system
+            .cloud
+            .as_ref()
+            .is_some_and(|c| c.buckets.contains(&u.bucket));
         let (to, broken) = match store {
-            Some(s) => (s.app.clone(), !s.buckets.contains(&u.bucket)),
-            None if system.external_buckets.contains(&u.bucket) => {
-                ("external S3 store".to_owned(), false)
-            }
+            Some(s) if s.buckets.contains(&u.bucket) => (s.app.clone(), false),
             // A bucket of the environment's Terraform, in the cloud's
-            // object storage.
-            None if system
-                .cloud
-                .as_ref()
-                .is_some_and(|c| c.buckets.contains(&u.bucket)) =>
-            {
+            // object storage (the consumer may name the cluster's store for
+            // others: Airflow's dbt artifacts there, its logs in S3), as
+            // the cloud's rules judge it.
+            _ if in_cloud => {
                 let storage = match system.cloud.as_ref().map(|c| c.provider.as_str()) {
                     Some("gke") => "Cloud Storage",
                     _ => "S3",
                 };
                 (format!("{storage} (terraform)"), false)
+            }
+            Some(s) => (s.app.clone(), true),
+            None if system.external_buckets.contains(&u.bucket) => {
+                ("external S3 store".to_owned(), false)
             }
             None => (format!("missing: bucket {}", u.bucket), true),
         };

@@ -448,6 +448,29 @@ pub struct Source {
     pub permitted: Option<bool>,
 }
 
+impl Source {
+    /// The chart it deploys, as (repository, chart): `chart` from
+    /// `repoURL`, or an OCI source's (`oci://registry/path/chart`, ArgoCD
+    /// 3.1+), whose URL names the chart in its last segment.
+    pub(crate) fn chart_ref(&self) -> Option<(&str, &str)> {
+        match &self.chart {
+            Some(chart) => Some((self.repo_url.as_str(), chart.as_str())),
+            None if self.repo_url.starts_with("oci://") => self.repo_url.rsplit_once('/'),
+            None => None,
+        }
+    }
+
+    /// The facts of the chart it deploys, at its version.
+    pub(crate) fn chart_facts<'f>(
+        &self,
+        facts: &'f crate::core::charts::ChartFacts,
+    ) -> Option<&'f crate::core::charts::Chart> {
+        let (repo, chart) = self.chart_ref()?;
+        let version = self.target_revision.as_deref().unwrap_or_default();
+        facts.get(repo, chart, version)
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]
 pub struct Project {
     pub name: String,
