@@ -303,7 +303,7 @@ fn spark_and_dbt_run_in_each_environment_processing_namespace() {
         // Off the clouds, the tables' files are in the landing store.
         assert_eq!(
             driver_env["ICEBERG_S3_ENDPOINT"],
-            vars["PLATFORM_S3_ENDPOINT"].as_str()
+            &app["spec"]["sparkConf"]["spark.hadoop.fs.s3a.endpoint"]
         );
 
         // Everything the pipelines need outside Airflow sits in that namespace.

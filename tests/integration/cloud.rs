@@ -1640,12 +1640,23 @@ resource "aws_iam_role_policy_attachment" "velero_irsa" {{
 "#
         )
     };
+    let velero_values = "components/velero/values-prod.yaml";
+    let server = "serviceAccount:\n  server:\n    name: velero-server\n";
     let on_irsa = |subject: &str| {
         // Without STS's interface endpoint, which the catalog's vending
         // opens here.
         let without_sts = edit(&files, "terraform/prod/network.tf", "\"sts\", ", "");
         let mut changed = edit(&without_sts, identity, association, "");
         changed.insert("terraform/prod/irsa.tf".into(), irsa(subject).into_bytes());
+        // Velero's server account names the role where its chart reads it.
+        if subject == "velero:velero-server" {
+            changed = edit(
+                &changed,
+                velero_values,
+                server,
+                &format!("{server}    annotations:\n      eks.amazonaws.com/role-arn: arn:aws:iam::123456789012:role/acme-prod-velero-irsa\n"),
+            );
+        }
         changed
     };
     // An IRSA pod exchanges its token at STS: with no interface endpoint
@@ -1680,6 +1691,20 @@ resource "aws_iam_role_policy_attachment" "velero_irsa" {{
     );
     let (code, findings) = check_json(&velero);
     assert_eq!((code, denials(&findings)), (0, vec![]), "{findings:#?}");
+    // Without the role's name on the chart's account, where its facts
+    // place it: EKS would project no token.
+    let unnamed = edit(
+        &velero,
+        velero_values,
+        "    annotations:\n      eks.amazonaws.com/role-arn: arn:aws:iam::123456789012:role/acme-prod-velero-irsa\n",
+        "",
+    );
+    let (_, findings) = check_json(&unnamed);
+    assert!(
+        of_rule(&findings, "SOC-SYS-027").iter().any(|f| f.starts_with("terraform/prod/irsa.tf:")
+            && f.contains("role acme-prod-velero-irsa trusts service account velero/velero-server by web identity (IRSA), but that ServiceAccount does not name the role")),
+        "{findings:#?}"
+    );
     let (_, findings) = check_json(&on_irsa("velero:velero"));
     assert!(
         of_rule(&findings, "SOC-SYS-025").iter().any(|f| f
@@ -1746,8 +1771,6 @@ resource "aws_iam_role_policy_attachment" "velero_irsa" {{
     );
     // A chart that keeps its main account elsewhere in its values, as
     // its facts say: Velero's server account, under serviceAccount.server.
-    let velero_values = "components/velero/values-prod.yaml";
-    let server = "serviceAccount:\n  server:\n    name: velero-server\n";
     let chart = edit(
         &files,
         velero_values,
@@ -1977,10 +2000,11 @@ fn zeppelin_notes_move_to_s3_by_web_identity_once_the_account_is_named() {
     // Egress opened to one provider range: STS may answer from elsewhere,
     // which socle cannot know; said as a warning, not passed in silence.
     // Opened to every public address: nothing to say.
-    // (The catalog's namespace too, which assumes its vending role there.)
+    // (The catalog's namespace too, which assumes its vending role there,
+    // and NiFi's and the Spark loads', which take theirs there.)
     let opened = |block: &str| {
         let mut changed = public_sts.clone();
-        for id in ["datalab", "storage"] {
+        for id in ["datalab", "storage", "integration", "processing"] {
             let egress = format!("platform/overlays/prod/namespaces/{id}/egress.yaml");
             changed.insert(
                 egress.clone(),
@@ -2087,4 +2111,213 @@ fn zeppelin_notes_move_to_s3_by_web_identity_once_the_account_is_named() {
         );
     }
     crate::support::assert_terraform_passes_hcl2_and_checkov(&files, "prod");
+}
+
+/// The one YAML document of a rendered file.
+fn yaml_of(files: &socle::render::FileSet, path: &str) -> serde_json::Value {
+    crate::support::yaml(text(files, path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// Prod on EKS with its account named: every consumer of the data domains'
+/// buckets signs in by web identity.
+fn eks_with_account(choices: &[(&str, &str)]) -> socle::render::FileSet {
+    let mut spec = eks_spec_with(
+        "  - name: prod\n    target: eks\n    cloud: {region: eu-west-3, vpc_cidr: 10.30.0.0/16, account_id: \"123456789012\"}\n",
+    );
+    for (from, to) in choices {
+        assert!(spec.contains(from), "{from}");
+        spec = spec.replace(from, to);
+    }
+    render_text(&spec)
+}
+
+#[test]
+fn the_data_domains_buckets_move_to_s3_once_nifi_and_the_spark_loads_take_their_roles() {
+    let files = eks_with_account(&[]);
+    let buckets = text(&files, "terraform/prod/buckets.tf");
+    for name in ["acme-prod-domain-sales", "acme-prod-domain-supply-chain"] {
+        assert!(
+            buckets.contains(&format!("bucket = \"{name}\"")),
+            "{name}: {buckets}"
+        );
+    }
+    // The store issues no key for them, and keeps no bucket in prod.
+    let policies = text(&files, "components/minio/manifests/prod/policies.yaml");
+    assert!(
+        !policies.contains("nifi") && !policies.contains("pipelines"),
+        "{policies}"
+    );
+    assert!(!text(&files, "components/minio/values-prod.yaml").contains("domain-"));
+    let dir = materialise(&files);
+    let (code, listed, err) = socle_in(dir.path(), &["secrets", "list", ".", "--env", "prod"]);
+    assert_eq!(code, 0, "{err}");
+    for entry in ["acme/prod/nifi/s3", "acme/prod/pipelines/s3"] {
+        assert!(!listed.contains(entry), "{entry}: {listed}");
+    }
+
+    // Each role trusts its component's account alone, by web identity.
+    let identity = text(&files, "terraform/prod/identity.tf");
+    for subject in [
+        "system:serviceaccount:data-platform-integration:nifi",
+        "system:serviceaccount:data-platform-processing:spark-driver",
+    ] {
+        assert!(
+            identity.contains(&format!("values   = [\"{subject}\"]")),
+            "{subject}"
+        );
+    }
+
+    // NiFi: its account names the role, every container has the role and
+    // the token, and no key.
+    let nifi_role = "arn:aws:iam::123456789012:role/acme-prod-nifi";
+    let nifi = yaml_of(&files, "components/nifi/values-prod.yaml");
+    assert_eq!(
+        nifi["cluster"]["managerServiceAccount"]["annotations"]["eks.amazonaws.com/role-arn"],
+        nifi_role
+    );
+    let envs = &nifi["cluster"]["additionalSharedEnvs"];
+    assert!(
+        envs.as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "AWS_ROLE_ARN" && e["value"] == nifi_role),
+        "{envs}"
+    );
+    assert!(!envs.to_string().contains("nifi-s3"), "{envs}");
+    let volumes = &nifi["cluster"]["nodeConfigGroups"]["default-group"]["externalVolumeConfigs"];
+    assert!(
+        volumes.as_array().unwrap().iter().any(|v| v["mountPath"]
+            == "/var/run/secrets/eks.amazonaws.com/serviceaccount"
+            && v["projected"]["sources"][0]["serviceAccountToken"]["audience"]
+                == "sts.amazonaws.com"),
+        "{volumes}"
+    );
+    assert!(!text(
+        &files,
+        "components/nifi/manifests/prod/externalsecrets.yaml"
+    )
+    .contains("nifi-s3"));
+
+    // The Spark loads: the drivers' account names the pipelines' role, and
+    // drivers and executors take it with Hadoop's web identity provider.
+    let pipelines_role = "arn:aws:iam::123456789012:role/acme-prod-pipelines";
+    let operator = yaml_of(&files, "components/spark-operator/values-prod.yaml");
+    assert_eq!(
+        operator["spark"]["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"],
+        pipelines_role
+    );
+    let app = yaml_of(&files, "airflow/dags/data_platform/spark/ingest-prod.yaml");
+    let conf = &app["spec"]["sparkConf"];
+    assert_eq!(
+        conf["spark.hadoop.fs.s3a.aws.credentials.provider"],
+        "com.amazonaws.auth.WebIdentityTokenCredentialsProvider"
+    );
+    assert_eq!(
+        conf["spark.hadoop.fs.s3a.endpoint"],
+        "https://s3.eu-west-3.amazonaws.com"
+    );
+    for pod in ["driver", "executor"] {
+        let spec = &app["spec"][pod];
+        assert_eq!(spec["serviceAccount"], "spark-driver", "{pod}");
+        assert!(spec["envFrom"].is_null(), "{pod}: {spec}");
+        let env = spec["env"].as_array().unwrap();
+        assert!(
+            env.iter()
+                .any(|e| e["name"] == "AWS_ROLE_ARN" && e["value"] == pipelines_role),
+            "{pod}"
+        );
+        assert!(
+            spec["volumeMounts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["name"] == "aws-iam-token"),
+            "{pod}"
+        );
+    }
+    assert!(!text(&files, "spark/overlays/prod/externalsecrets.yaml").contains("pipelines-s3"));
+    assert!(
+        text(&files, "spark/overlays/staging/externalsecrets.yaml").contains("name: pipelines-s3")
+    );
+
+    let (code, findings) = check_json(&files);
+    assert_eq!((code, findings.len()), (0, 0), "{findings:#?}");
+    // Either account without the role's name: its pods would get no token.
+    for (path, from, role, account) in [
+        (
+            "components/nifi/values-prod.yaml",
+            format!("      eks.amazonaws.com/role-arn: {nifi_role}\n"),
+            "acme-prod-nifi",
+            "data-platform-integration/nifi",
+        ),
+        (
+            "components/spark-operator/values-prod.yaml",
+            format!("      eks.amazonaws.com/role-arn: {pipelines_role}\n"),
+            "acme-prod-pipelines",
+            "data-platform-processing/spark-driver",
+        ),
+    ] {
+        let (_, findings) = check_json(&crate::support::with_replaced(
+            &files,
+            path,
+            &from,
+            "      example.com/unrelated: \"true\"\n",
+        ));
+        assert!(
+            crate::support::finds(&findings, "SOC-SYS-027", &[role, account]),
+            "{path}: {findings:#?}"
+        );
+    }
+}
+
+#[test]
+fn the_spark_loads_may_write_the_landing_buckets_they_archive_into() {
+    // The load moves each file it loaded under archive/: a copy and a
+    // delete in the same bucket.
+    let files = crate::support::render(None);
+    let job = text(&files, "spark/base/jobs/ingest_landing.py");
+    assert!(job.contains("fs.rename(source, target)"), "{job}");
+    let policies = text(&files, "components/minio/manifests/staging/policies.yaml");
+    let pipelines = policies
+        .split("pipelines.json: |")
+        .nth(1)
+        .and_then(|p| p.split("bindings.json").next())
+        .unwrap_or_default();
+    for action in ["s3:PutObject", "s3:DeleteObject"] {
+        assert!(pipelines.contains(action), "{action}: {pipelines}");
+    }
+    // And so may their role in S3.
+    let eks = eks_with_account(&[]);
+    let identity = text(&eks, "terraform/prod/identity.tf");
+    let role = identity
+        .split("data \"aws_iam_policy_document\" \"pipelines_buckets\"")
+        .nth(1)
+        .unwrap_or_default();
+    assert!(
+        role.contains("\"s3:PutObject\"") && role.contains("\"s3:DeleteObject\""),
+        "{role}"
+    );
+}
+
+#[test]
+fn a_bucket_the_cloud_holds_is_drawn_to_it_though_its_consumer_names_the_store() {
+    // With OpenMetadata, Airflow names the cluster's store for the dbt
+    // artifacts; its logs are in S3.
+    let files = eks_with_account(&[("catalog: datahub ", "catalog: openmetadata ")]);
+    let (code, findings) = check_json(&files);
+    assert_eq!((code, findings.len()), (0, 0), "{findings:#?}");
+    let dir = materialise(&files);
+    let (code, graph, err) = socle_in(dir.path(), &["graph", ".", "--env", "prod"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        graph.contains("airflow_prod -->|\"bucket acme-prod-airflow-logs\"| S3__terraform_"),
+        "{graph}"
+    );
+    assert!(!graph.contains("linkStyle"), "{graph}");
+    assert!(text(&files, "components/airflow/values-prod.yaml").contains("PLATFORM_S3_ENDPOINT"));
+    assert!(!text(
+        &eks_with_account(&[]),
+        "components/airflow/values-prod.yaml"
+    )
+    .contains("PLATFORM_S3_ENDPOINT"));
 }

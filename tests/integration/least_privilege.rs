@@ -283,35 +283,42 @@ fn every_consumer_policy_grants_exactly_its_declared_buckets() {
 
 #[test]
 fn the_comparison_refuses_a_missing_bucket_and_wider_access() {
-    // The pipelines read the landing buckets and write dbt's artifacts
-    // for OpenMetadata.
+    // The pipelines write the landing buckets and dbt's artifacts for
+    // OpenMetadata, which reads them.
     let spec = socle::spec::EXAMPLE.replace("catalog: datahub", "catalog: openmetadata");
     assert_ne!(spec, socle::spec::EXAMPLE);
     let files = crate::support::render_text(&spec);
     let declared = declared_in(&spec, &files);
-    let (consumer, buckets) = declared
-        .iter()
-        .find(|(_, b)| b.values().any(|w| !w) && b.values().any(|w| *w))
-        .expect("a consumer that reads some buckets and writes others");
-    let good = policy(&files, consumer);
-    judge(&good, buckets).expect("the rendered policy matches");
-
-    let statements = good["Statement"].as_array().expect("statements").clone();
-    let with = |statements: Vec<Value>| {
+    let with = |good: &Value, statements: Vec<Value>| {
         let mut p = good.clone();
         p["Statement"] = Value::Array(statements);
         p
     };
+
     // One bucket fewer.
-    let mut fewer = statements.clone();
+    let (consumer, buckets) = declared
+        .iter()
+        .find(|(_, b)| b.len() > 1)
+        .expect("a consumer of several buckets");
+    let good = policy(&files, consumer);
+    judge(&good, buckets).expect("the rendered policy matches");
+    let mut fewer = good["Statement"].as_array().expect("statements").clone();
     for s in &mut fewer {
         if let Some(r) = s["Resource"].as_array_mut() {
             r.remove(0);
         }
     }
-    assert!(judge(&with(fewer), buckets).is_err());
+    assert!(judge(&with(&good, fewer), buckets).is_err());
+
     // A bucket more, a wildcard, an action more, write on a read-only bucket.
-    let read_only = buckets.iter().find(|(_, w)| !**w).expect("read-only").0;
+    let (reader, buckets) = declared
+        .iter()
+        .find(|(_, b)| !b.is_empty() && b.values().all(|w| !w))
+        .expect("a consumer that only reads");
+    let good = policy(&files, reader);
+    judge(&good, buckets).expect("the rendered policy matches");
+    let statements = good["Statement"].as_array().expect("statements").clone();
+    let read_only = buckets.keys().next().expect("read-only");
     for extra in [
         json!({"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::other-bucket/*"]}),
         json!({"Effect": "Allow", "Action": ["s3:*"], "Resource": [format!("arn:aws:s3:::{read_only}/*")]}),
@@ -322,7 +329,7 @@ fn the_comparison_refuses_a_missing_bucket_and_wider_access() {
     ] {
         let mut more = statements.clone();
         more.push(extra.clone());
-        assert!(judge(&with(more), buckets).is_err(), "{extra}");
+        assert!(judge(&with(&good, more), buckets).is_err(), "{extra}");
     }
 }
 

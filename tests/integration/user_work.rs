@@ -256,7 +256,7 @@ fn update_refuses_to_write_through_a_symlink_out_of_the_repository() {
     // (The check then denies the unknown component directory: exit 1.)
     let (_, out, err) = socle(&dir, &["update", "--spec", &spec]);
     assert!(
-        out.contains("updated 71 file(s), 0 conflict(s)"),
+        out.contains("updated 74 file(s), 0 conflict(s)"),
         "{out}{err}"
     );
     assert_ne!(read(&dir, "components/minio-real/values.yaml"), values);
