@@ -279,6 +279,12 @@ pub struct CloudTarget {
     /// sign in with workload identities (see `Component::workload_identity`).
     #[serde(default)]
     pub buckets: bool,
+    /// Components that run for the cluster's object store alone (the store,
+    /// its operator, the job protecting its buckets), each with why it is
+    /// not needed: left out of an environment where the cloud holds every
+    /// bucket the environment uses, so that no store runs empty.
+    #[serde(default)]
+    pub store_only: BTreeMap<String, String>,
 }
 
 /// A managed PostgreSQL as a cloud target declares it: what its Terraform
@@ -723,6 +729,18 @@ impl Manifest {
                 .find(|id| !self.components.iter().any(|c| &c.id == *id))
             {
                 return Err(format!("clouds.{t}.left_out: {id:?} is not a component"));
+            }
+            if let Some(id) = cloud
+                .store_only
+                .keys()
+                .find(|id| !self.components.iter().any(|c| &c.id == *id))
+            {
+                return Err(format!("clouds.{t}.store_only: {id:?} is not a component"));
+            }
+            if !cloud.store_only.is_empty() && !cloud.buckets {
+                return Err(format!(
+                    "clouds.{t}.store_only: the cloud holds no bucket (`buckets: true`), so the store is never left empty"
+                ));
             }
             // What a consumer reads from a provider must still exist: the
             // cloud takes the place of a provider only with a component of
@@ -1518,12 +1536,30 @@ mod tests {
             identities: Vec::new(),
             database: None,
             buckets: false,
+            store_only: BTreeMap::new(),
         };
         m.clouds.insert("eks".into(), cloud(&["disks"]));
         assert!(m.check_targets().is_ok());
         m.clouds.insert("eks".into(), cloud(&["nothing"]));
         let err = m.check_targets().unwrap_err();
         assert!(err.contains("\"nothing\" is not a component"), "{err}");
+        // What runs for the store alone: components, on a cloud that
+        // holds buckets.
+        let mut store = cloud(&["disks"]);
+        store.store_only = BTreeMap::from([("store".to_owned(), "none".to_owned())]);
+        m.clouds.insert("eks".into(), store.clone());
+        let err = m.check_targets().unwrap_err();
+        assert!(
+            err.contains("store_only: \"store\" is not a component"),
+            "{err}"
+        );
+        store.store_only = BTreeMap::from([("disks".to_owned(), "none".to_owned())]);
+        m.clouds.insert("eks".into(), store.clone());
+        let err = m.check_targets().unwrap_err();
+        assert!(err.contains("the cloud holds no bucket"), "{err}");
+        store.buckets = true;
+        m.clouds.insert("eks".into(), store);
+        assert!(m.check_targets().is_ok());
         m.clouds.insert("eks".into(), cloud(&["db"]));
         let err = m.check_targets().unwrap_err();
         assert!(

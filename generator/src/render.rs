@@ -395,6 +395,9 @@ struct Template<'a> {
     pattern: String,
     /// Fixed component for files under `components/<id>/`.
     component: Option<usize>,
+    /// The component whose `manifests` folder an environment's file under
+    /// `templates/` belongs to: not rendered where it is left out.
+    deployed_by: Option<usize>,
     /// Under `targets/compose/`: `[env]` expands over the Compose
     /// environments, whose `env` is only their name.
     compose: bool,
@@ -447,10 +450,21 @@ impl<'a> Renderer<'a> {
         let mut out = Vec::new();
         for (path, bytes) in self.blueprint.under("templates") {
             let (path, source, bytes) = resolve(self.blueprint, "templates", path, bytes)?;
+            let folder = path.split('/').next().unwrap_or_default();
+            let deployed_by = path
+                .contains("[env]")
+                .then(|| {
+                    self.model
+                        .components
+                        .iter()
+                        .position(|e| e.component.manifests.as_deref() == Some(folder))
+                })
+                .flatten();
             out.push(Template {
                 source,
                 pattern: path.strip_suffix(".hbs").unwrap_or(path).to_owned(),
                 component: None,
+                deployed_by,
                 compose: false,
                 cloud: None,
                 hbs: path.ends_with(".hbs"),
@@ -465,6 +479,7 @@ impl<'a> Renderer<'a> {
                     source,
                     pattern: format!("{prefix}/{}", path.strip_suffix(".hbs").unwrap_or(path)),
                     component: Some(i),
+                    deployed_by: None,
                     compose: false,
                     cloud: None,
                     hbs: path.ends_with(".hbs"),
@@ -506,6 +521,7 @@ impl<'a> Renderer<'a> {
                 source,
                 pattern: format!("{to}/[env]/{}", path.strip_suffix(".hbs").unwrap_or(path)),
                 component: None,
+                deployed_by: None,
                 compose: cloud.is_none(),
                 cloud: cloud.map(str::to_owned),
                 hbs: path.ends_with(".hbs"),
@@ -719,6 +735,12 @@ impl<'a> Renderer<'a> {
                 }
             }
             let owns_cluster = env_typed.is_none_or(|e| e.owns_cluster);
+            // The component deploying this folder is left out here.
+            if let (Some(i), Some(e)) = (t.deployed_by, env_typed) {
+                if e.left_out.get(&model.components[i].component.id) == Some(&true) {
+                    continue;
+                }
+            }
             // In an environment's files, `enabled` is what runs there.
             if let (Some(Value::Object(all)), Some(e)) = (&enabled_everywhere, env_typed) {
                 let mut here = all.clone();

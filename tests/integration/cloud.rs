@@ -1921,7 +1921,9 @@ fn zeppelin_notes_move_to_s3_by_web_identity_once_the_account_is_named() {
     ));
     let role = "arn:aws:iam::123456789012:role/acme-prod-zeppelin";
     assert!(text(&files, "terraform/prod/buckets.tf").contains("bucket = \"acme-prod-notebooks\""));
-    assert!(!text(&files, "components/minio/values-prod.yaml").contains("- name: notebooks"));
+    // With the data domains' buckets, S3 holds every bucket of prod: no
+    // MinIO runs there to keep the notes.
+    assert!(!files.contains_key("components/minio/values-prod.yaml"));
     let identity = text(&files, "terraform/prod/identity.tf");
     assert!(
         identity.contains("\"sts:AssumeRoleWithWebIdentity\"")
@@ -1938,9 +1940,7 @@ fn zeppelin_notes_move_to_s3_by_web_identity_once_the_account_is_named() {
     assert!(!files.contains_key("components/zeppelin/overlays/prod/externalsecret.yaml"));
     assert!(files.contains_key("components/zeppelin/overlays/staging/externalsecret.yaml"));
     // Zeppelin reads the Iceberg tables with Lakekeeper's credentials: with
-    // its notes gone, MinIO keeps no account for it in prod.
-    let policies = text(&files, "components/minio/manifests/prod/policies.yaml");
-    assert!(!policies.contains("zeppelin"), "{policies}");
+    // its notes gone, it has no keys in prod.
     let dir = materialise(&files);
     let (code, listed, err) = socle_in(dir.path(), &["secrets", "list", ".", "--env", "prod"]);
     assert_eq!(code, 0, "{err}");
@@ -2141,19 +2141,66 @@ fn the_data_domains_buckets_move_to_s3_once_nifi_and_the_spark_loads_take_their_
             "{name}: {buckets}"
         );
     }
-    // The store issues no key for them, and keeps no bucket in prod.
-    let policies = text(&files, "components/minio/manifests/prod/policies.yaml");
-    assert!(
-        !policies.contains("nifi") && !policies.contains("pipelines"),
-        "{policies}"
+    // Their landing files loaded are expired as the store's job did.
+    assert_eq!(
+        buckets.matches("id     = \"expire-loaded-files\"").count(),
+        2,
+        "{buckets}"
     );
-    assert!(!text(&files, "components/minio/values-prod.yaml").contains("domain-"));
+
+    // S3 then holds every bucket of prod: no MinIO, no operator, no job
+    // protecting its buckets, no client of it in the realm, and no entry
+    // for any of them in the store; staging keeps them all.
+    for app in ["minio", "minio-operator", "data-protection"] {
+        assert!(
+            !files.contains_key(&format!("argocd/prod/applications/{app}.yaml")),
+            "{app}"
+        );
+        assert!(
+            files.contains_key(&format!("argocd/staging/applications/{app}.yaml")),
+            "{app}"
+        );
+    }
+    assert!(!files
+        .keys()
+        .any(|p| p.starts_with("components/minio/manifests/prod/")
+            || p.starts_with("backup/overlays/prod/")));
+    assert!(files.contains_key("backup/overlays/staging/configure.sh"));
+    let realm = |env: &str| {
+        text(
+            &files,
+            &format!("components/keycloak/manifests/{env}/realm.yaml"),
+        )
+    };
+    assert!(!realm("prod").contains("clientId: minio") && !realm("prod").contains("minio-policy"));
+    assert!(
+        realm("staging").contains("clientId: minio") && realm("staging").contains("minio-policy")
+    );
+    let readme = text(&files, "terraform/prod/README.md");
+    for id in ["minio", "minio-operator", "data-protection"] {
+        assert!(
+            readme.contains(&format!("- **{id}** is not deployed in prod:")),
+            "{id}: {readme}"
+        );
+    }
+    assert!(
+        !readme.contains("**The object store** still runs"),
+        "{readme}"
+    );
+    assert!(!text(&files, "argocd/prod/project.yaml").contains("operator.min.io"));
     let dir = materialise(&files);
     let (code, listed, err) = socle_in(dir.path(), &["secrets", "list", ".", "--env", "prod"]);
     assert_eq!(code, 0, "{err}");
-    for entry in ["acme/prod/nifi/s3", "acme/prod/pipelines/s3"] {
+    for entry in [
+        "acme/prod/nifi/s3",
+        "acme/prod/pipelines/s3",
+        "acme/prod/minio/",
+    ] {
         assert!(!listed.contains(entry), "{entry}: {listed}");
     }
+    let (code, listed, err) = socle_in(dir.path(), &["secrets", "list", ".", "--env", "staging"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(listed.contains("acme/staging/minio/oidc"), "{listed}");
 
     // Each role trusts its component's account alone, by web identity.
     let identity = text(&files, "terraform/prod/identity.tf");

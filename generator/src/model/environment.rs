@@ -80,6 +80,9 @@ pub struct Env {
     /// By enabled component id: the ARN of the role it takes by web
     /// identity here, which its pods' configuration names ("" for none).
     pub web_role: BTreeMap<String, String>,
+    /// By OIDC client of the wiring: whether the environment deploys its
+    /// consumer (the realm declares no client for a component left out).
+    pub oidc_clients: BTreeMap<String, bool>,
     /// By enabled component id: whether it reaches its buckets in Google
     /// Cloud Storage (with its workload identity, on GKE) rather than by
     /// the S3 API, for templates to look one up.

@@ -598,6 +598,7 @@ impl Model {
                 cloud_identity: BTreeMap::new(),
                 vended: BTreeMap::new(),
                 web_role: BTreeMap::new(),
+                oidc_clients: BTreeMap::new(),
                 gcs: BTreeMap::new(),
                 left_out: components
                     .iter()
@@ -647,6 +648,34 @@ impl Model {
                         .is_some_and(|p| obj.left_out.get(p) == Some(&false)),
                 },
             )?;
+            // The cloud holds every bucket the environment uses: what runs
+            // for the cluster's store alone is left out, as what the cloud
+            // replaces is.
+            if holds && placed.store_buckets.is_empty() {
+                let store_only = env
+                    .cloud_target()
+                    .and_then(|t| manifest.clouds.get(t))
+                    .map(|t| &t.store_only);
+                if let (Some(store_only), Some(cloud)) = (store_only, obj.cloud.as_mut()) {
+                    for (id, why) in store_only {
+                        if obj.left_out.get(id) == Some(&false) {
+                            obj.left_out.insert(id.clone(), true);
+                            cloud.left_out.push(environment::LeftOut {
+                                id: id.clone(),
+                                why: why.clone(),
+                            });
+                        }
+                    }
+                }
+            }
+            obj.oidc_clients = wiring
+                .oidc_clients
+                .iter()
+                .map(|c| {
+                    let here = obj.left_out.get(&c.consumer) != Some(&true);
+                    (c.client.clone(), here)
+                })
+                .collect();
             let consumers = placed.consumers();
             let store_consumers: BTreeSet<String> = placed
                 .s3_accounts
