@@ -223,7 +223,13 @@ fn socle_check_finds_the_eks_repository_whole() {
 /// listed, with its reason, in the environment's README.
 #[test]
 fn terraform_parses_and_checkov_fails_nothing() {
-    for spec in [eks_spec(), eks_spec_with(&format!("{PROD_EKS}    backup_target: {{endpoint: https://s3.backup.acme.example, bucket: acme-prod-backups}}\n"))] {
+    // Without the account, with an off-cluster backup target, and with the
+    // account (every bucket in S3, the landing buckets' lifecycle too).
+    for spec in [
+        eks_spec(),
+        eks_spec_with(&format!("{PROD_EKS}    backup_target: {{endpoint: https://s3.backup.acme.example, bucket: acme-prod-backups}}\n")),
+        eks_account_spec(),
+    ] {
         let Some(summary) =
             crate::support::assert_terraform_passes_hcl2_and_checkov(&render_text(&spec), "prod")
         else {
@@ -686,10 +692,7 @@ fn terraform_validate(files: &socle::render::FileSet) -> Option<String> {
 /// malformed account is refused at the spec's line.
 #[test]
 fn an_account_id_keeps_the_terraform_to_its_account() {
-    let spec = eks_spec_with(
-        "  - name: prod\n    target: eks\n    cloud: {region: eu-west-3, vpc_cidr: 10.30.0.0/16, account_id: \"123456789012\"}\n",
-    );
-    let files = render_text(&spec);
+    let files = crate::support::render_eks_account();
     let versions = text(&files, "terraform/prod/versions.tf");
     assert!(
         versions.contains("  allowed_account_ids = [\"123456789012\"]\n")
@@ -1916,9 +1919,7 @@ fn zeppelin_notes_move_to_s3_by_web_identity_once_the_account_is_named() {
         "{readme}"
     );
 
-    let files = render_text(&eks_spec_with(
-        "  - name: prod\n    target: eks\n    cloud: {region: eu-west-3, vpc_cidr: 10.30.0.0/16, account_id: \"123456789012\"}\n",
-    ));
+    let files = crate::support::render_eks_account();
     let role = "arn:aws:iam::123456789012:role/acme-prod-zeppelin";
     assert!(text(&files, "terraform/prod/buckets.tf").contains("bucket = \"acme-prod-notebooks\""));
     // With the data domains' buckets, S3 holds every bucket of prod: no
@@ -2118,12 +2119,20 @@ fn yaml_of(files: &socle::render::FileSet, path: &str) -> serde_json::Value {
     crate::support::yaml(text(files, path)).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-/// Prod on EKS with its account named: every consumer of the data domains'
-/// buckets signs in by web identity.
-fn eks_with_account(choices: &[(&str, &str)]) -> socle::render::FileSet {
-    let mut spec = eks_spec_with(
+/// The example with prod on EKS and its account named: every consumer of
+/// the data domains' buckets then signs in by web identity.
+pub fn eks_account_spec() -> String {
+    eks_spec_with(
         "  - name: prod\n    target: eks\n    cloud: {region: eu-west-3, vpc_cidr: 10.30.0.0/16, account_id: \"123456789012\"}\n",
-    );
+    )
+}
+
+/// [`eks_account_spec`] with other choices.
+fn eks_with_account(choices: &[(&str, &str)]) -> socle::render::FileSet {
+    if choices.is_empty() {
+        return crate::support::render_eks_account();
+    }
+    let mut spec = eks_account_spec();
     for (from, to) in choices {
         assert!(spec.contains(from), "{from}");
         spec = spec.replace(from, to);

@@ -76,6 +76,14 @@ pub fn render_lakehouse_gke() -> FileSet {
     cached("the lakehouse with prod on GKE", crate::lakehouse_gke::spec)
 }
 
+/// The example with prod on EKS and its account named (no MinIO in prod).
+pub fn render_eks_account() -> FileSet {
+    cached(
+        "prod on EKS, its account named",
+        crate::cloud::eks_account_spec,
+    )
+}
+
 /// The data platform's example with prod on Google Kubernetes Engine.
 pub fn render_platform_gke() -> FileSet {
     cached("prod on GKE", crate::platform_gke::spec)
@@ -982,6 +990,11 @@ pub fn renders_of_other_targets() -> Vec<(&'static str, &'static str, FileSet)> 
             "the lakehouse with prod on AKS",
             "lakehouse",
             render_lakehouse_aks(),
+        ),
+        (
+            "the data platform with prod on EKS, its account named",
+            "platform",
+            render_eks_account(),
         ),
         (
             "the data platform with prod on GKE",
