@@ -352,9 +352,13 @@ fn registry(kind: Kind) -> Handlebars<'static> {
     hb
 }
 
-/// The three registries with every template compiled. Templates compile
-/// in pieces ([`chunks`]) on every core, then join their registry.
-fn compile(templates: &[Template<'_>]) -> Result<[Handlebars<'static>; 3], RenderFailure> {
+/// The three registries with every template compiled, and the blueprint's
+/// partials in each. Templates compile in pieces ([`chunks`]) on every
+/// core, then join their registry.
+fn compile(
+    templates: &[Template<'_>],
+    partials: &[Partial],
+) -> Result<[Handlebars<'static>; 3], RenderFailure> {
     let compiled = crate::parallel::map(templates, |t| {
         if !t.hbs {
             return Ok(None);
@@ -375,12 +379,78 @@ fn compile(templates: &[Template<'_>]) -> Result<[Handlebars<'static>; 3], Rende
         registry(Kind::Json),
         registry(Kind::Text),
     ];
+    for p in partials {
+        for r in &mut registries {
+            r.register_partial(&p.name, &p.text)
+                .map_err(|e| RenderFailure::Template {
+                    template: p.source.clone(),
+                    message: e.to_string(),
+                })?;
+        }
+    }
     for (t, compiled) in templates.iter().zip(compiled) {
         if let Some(template) = compiled? {
             registries[kind_of(&t.pattern) as usize].register_template(&t.source, template);
         }
     }
     Ok(registries)
+}
+
+/// The blueprint's folder of partials: `partials/<name>.<ext>.hbs` is
+/// included as `{{> <name>}}`.
+pub const PARTIALS: &str = "partials";
+
+/// Text several templates share (two scripts declaring the same things
+/// from different places), included with `{{> name}}` on a line of its
+/// own, every line then indented as that line is (inside a YAML block
+/// scalar, say).
+struct Partial {
+    name: String,
+    source: String,
+    text: String,
+}
+
+/// The partials of `blueprint`. A partial names no field: the templates
+/// sharing it render with different contexts, and the checks that every
+/// field a template names resolves read each template alone. It has no
+/// blank line either, which the indentation would fill with spaces.
+fn partials(blueprint: &Tree) -> Result<Vec<Partial>, RenderFailure> {
+    let mut out = Vec::new();
+    for (path, bytes) in blueprint.under(PARTIALS) {
+        let source = format!("{PARTIALS}/{path}");
+        let refuse = |message: &str| RenderFailure::Template {
+            template: source.clone(),
+            message: message.to_owned(),
+        };
+        let name = path
+            .strip_suffix(".hbs")
+            .and_then(|p| p.split('.').next())
+            .filter(|n| {
+                !n.is_empty()
+                    && !path.contains('/')
+                    && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            })
+            .ok_or_else(|| {
+                refuse("a partial is partials/<name>.<ext>.hbs, its name letters, digits and _")
+            })?;
+        let text = std::str::from_utf8(bytes).map_err(|_| refuse("not UTF-8 text"))?;
+        if text.contains("{{") {
+            return Err(refuse(
+                "a partial names no field ({{...}}): the templates including it render with different contexts",
+            ));
+        }
+        if text.lines().any(|l| l.trim().is_empty()) {
+            return Err(refuse(
+                "a partial has no blank line: its lines are indented as the line including it",
+            ));
+        }
+        out.push(Partial {
+            name: name.to_owned(),
+            source,
+            text: text.to_owned(),
+        });
+    }
+    Ok(out)
 }
 
 fn is_yaml_path(path: &str) -> bool {
@@ -541,7 +611,7 @@ impl<'a> Renderer<'a> {
         &self,
     ) -> Result<(FileSet, BTreeMap<String, String>), RenderFailure> {
         let templates = self.templates()?;
-        let registries = compile(&templates)?;
+        let registries = compile(&templates, &partials(self.blueprint)?)?;
         let base = self.base()?;
         let envs = environments(&base);
         // Templates render independently, on every core; their outputs join
@@ -842,8 +912,8 @@ fn manifests_folder(path: &str) -> Option<&str> {
 }
 
 /// The base context without the top-level keys a template never names. A
-/// template can only reach a key by writing its name (there are no partials
-/// and no computed lookups of top-level keys; strict mode makes a key this
+/// template can only reach a key by writing its name (partials name no
+/// field, and there are no computed lookups of top-level keys; strict mode makes a key this
 /// would wrongly drop an error, not a silent blank), so this cannot change
 /// any output; it spares cloning the spec, the components and the
 /// environments for each of the hundreds of renders that never read them.
@@ -1149,6 +1219,74 @@ mod from_tests {
                 .to_string();
             assert!(err.contains("targets/compose/x/init.sh.from"), "{err}");
             assert!(err.contains(problem), "{text:?}: {err}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod partial_tests {
+    use super::*;
+
+    fn tree(files: &[(&str, &str)]) -> Tree {
+        let mut files: Vec<(String, std::borrow::Cow<'static, [u8]>)> = files
+            .iter()
+            .map(|(p, b)| ((*p).to_owned(), b.as_bytes().to_vec().into()))
+            .collect();
+        files.sort();
+        Tree {
+            origin: "test".into(),
+            files,
+        }
+    }
+
+    fn refused(path: &str, text: &str) -> String {
+        match partials(&tree(&[(path, text)])) {
+            Err(RenderFailure::Template { template, message }) => format!("{template}: {message}"),
+            Err(other) => panic!("{other:?}"),
+            Ok(_) => panic!("{path} accepted"),
+        }
+    }
+
+    #[test]
+    fn a_partial_is_named_by_its_file_and_indented_where_it_is_included() {
+        let p = partials(&tree(&[("partials/greet.sh.hbs", "a() {\n  echo hi\n}\n")]))
+            .expect("partials");
+        assert_eq!(p.len(), 1);
+        assert_eq!(
+            (p[0].name.as_str(), p[0].source.as_str()),
+            ("greet", "partials/greet.sh.hbs")
+        );
+        let template = Template {
+            source: "t".into(),
+            pattern: "t.yaml".into(),
+            component: None,
+            deployed_by: None,
+            compose: false,
+            cloud: None,
+            hbs: true,
+            bytes: b"script: |\n  {{> greet}}\n  a\n",
+        };
+        let registries = compile(std::slice::from_ref(&template), &p).expect("compile");
+        let out = registries[Kind::Yaml as usize]
+            .render("t", &serde_json::json!({}))
+            .expect("render");
+        assert_eq!(out, "script: |\n  a() {\n    echo hi\n  }\n  a\n");
+    }
+
+    #[test]
+    fn a_partial_naming_a_field_a_blank_line_or_no_name_is_refused() {
+        assert!(refused("partials/p.sh.hbs", "echo {{env.name}}\n").contains("names no field"),);
+        assert!(refused("partials/p.sh.hbs", "a\n\nb\n").contains("no blank line"));
+        for path in [
+            "partials/.sh.hbs",
+            "partials/p-q.sh.hbs",
+            "partials/sub/p.sh.hbs",
+            "partials/p.sh",
+        ] {
+            assert!(
+                refused(path, "a\n").contains("partials/<name>.<ext>.hbs"),
+                "{path}"
+            );
         }
     }
 }

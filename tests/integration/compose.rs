@@ -472,6 +472,37 @@ esac
     assert!(left.is_empty(), "policy files left behind");
 }
 
+/// The host's catalog bootstrap and the cluster's Job declare warehouses
+/// with one text of the blueprint (a partial), each rendering it where it
+/// includes it: the script's top level, the Job's block scalar.
+#[test]
+fn the_host_and_the_cluster_declare_warehouses_with_one_shared_text() {
+    let blueprint = socle::source::Tree::embedded_blueprint();
+    let read =
+        |path: &str| String::from_utf8(blueprint.get(path).expect(path).to_vec()).expect("utf-8");
+    let shared = read("partials/lakekeeper_warehouses.sh.hbs");
+    for template in [
+        "targets/compose/init/lakekeeper/bootstrap.sh.hbs",
+        "components/lakekeeper/manifests/[env]/bootstrap-job.yaml.hbs",
+    ] {
+        let text = read(template);
+        assert!(
+            text.contains("{{> lakekeeper_warehouses}}") && !text.contains("declare_warehouse() {"),
+            "{template}"
+        );
+    }
+    let files = render_text(&compose_spec());
+    let script = text(&files, "compose/dev/init/lakekeeper/bootstrap.sh");
+    let job = text(
+        &files,
+        "components/lakekeeper/manifests/staging/bootstrap-job.yaml",
+    );
+    for line in shared.lines() {
+        assert!(script.contains(&format!("\n{line}\n")), "{line}");
+        assert!(job.contains(&format!("\n              {line}\n")), "{line}");
+    }
+}
+
 /// The catalog's bootstrap on the host, against a recording stand-in for
 /// curl: the terms accepted once, then one warehouse per Iceberg bucket of
 /// the catalog, on the host's MinIO as the catalog's own S3 user; a
