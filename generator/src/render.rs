@@ -1153,7 +1153,8 @@ mod tests {
 mod from_tests {
     use super::*;
 
-    fn tree(files: &[(&str, &str)]) -> Tree {
+    /// A blueprint tree of these files.
+    pub(super) fn tree(files: &[(&str, &str)]) -> Tree {
         let mut files: Vec<(String, std::borrow::Cow<'static, [u8]>)> = files
             .iter()
             .map(|(p, b)| ((*p).to_owned(), b.as_bytes().to_vec().into()))
@@ -1225,19 +1226,8 @@ mod from_tests {
 
 #[cfg(test)]
 mod partial_tests {
+    use super::from_tests::tree;
     use super::*;
-
-    fn tree(files: &[(&str, &str)]) -> Tree {
-        let mut files: Vec<(String, std::borrow::Cow<'static, [u8]>)> = files
-            .iter()
-            .map(|(p, b)| ((*p).to_owned(), b.as_bytes().to_vec().into()))
-            .collect();
-        files.sort();
-        Tree {
-            origin: "test".into(),
-            files,
-        }
-    }
 
     fn refused(path: &str, text: &str) -> String {
         match partials(&tree(&[(path, text)])) {
