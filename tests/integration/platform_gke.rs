@@ -314,3 +314,76 @@ fn zeppelin_keeps_its_notes_in_cloud_storage_with_its_own_grant() {
         "{findings:#?}"
     );
 }
+
+/// The data domains' landing buckets in Cloud Storage: NiFi's processors
+/// and the Spark loads take their service accounts' identities from GKE's
+/// metadata server, the grants name those accounts, and the loaded files
+/// expire as the store's job expired them.
+#[test]
+fn the_landing_buckets_move_to_cloud_storage_with_nifi_and_the_spark_loads() {
+    let files = crate::support::render_platform_gke();
+    let buckets = text(&files, "terraform/prod/buckets.tf");
+    for key in ["domain_sales", "domain_supply_chain"] {
+        assert!(
+            buckets.contains(&format!("resource \"google_storage_bucket\" \"{key}\"")),
+            "{key}"
+        );
+    }
+    assert_eq!(
+        buckets.matches("matches_prefix = [\"archive/\"]").count(),
+        2,
+        "{buckets}"
+    );
+    let identity = text(&files, "terraform/prod/identity.tf");
+    for member in [
+        "/ns/data-platform-integration/sa/nifi\"",
+        "/ns/data-platform-processing/sa/spark-driver\"",
+    ] {
+        assert!(identity.contains(member), "{member}");
+    }
+    // NiFi: no key, and no Secret of keys read.
+    let nifi = text(&files, "components/nifi/values-prod.yaml");
+    assert!(
+        nifi.contains("additionalSharedEnvs: []") && !nifi.contains("AWS_"),
+        "{nifi}"
+    );
+    assert!(!text(
+        &files,
+        "components/nifi/manifests/prod/externalsecrets.yaml"
+    )
+    .contains("nifi-s3"));
+    // The Spark loads: the connector, the gs scheme, the drivers' account
+    // for the executors, no keys; staging keeps the store.
+    let load = |env: &str| {
+        text(
+            &files,
+            &format!("airflow/dags/data_platform/spark/ingest-{env}.yaml"),
+        )
+    };
+    let prod = load("prod");
+    for want in [
+        "gcs-connector-hadoop3-2.2.21-shaded.jar",
+        "spark.hadoop.fs.gs.impl: com.google.cloud.hadoop.fs.gcs.GoogleHadoopFileSystem",
+        "name: LANDING_SCHEME\n        value: gs",
+        "serviceAccount: spark-driver\n    volumeMounts",
+    ] {
+        assert!(prod.contains(want), "{want}: {prod}");
+    }
+    assert!(
+        !prod.contains("pipelines-s3") && !prod.contains("AWS_ROLE_ARN"),
+        "{prod}"
+    );
+    let staging = load("staging");
+    assert!(staging.contains("value: s3a") && staging.contains("name: pipelines-s3"));
+    assert!(!staging.contains("gcs-connector"));
+    let job = text(&files, "spark/base/jobs/ingest_landing.py");
+    assert!(
+        job.contains("os.environ.get('LANDING_SCHEME', 's3a')"),
+        "{job}"
+    );
+    let readme = text(&files, "README.md");
+    assert!(readme.contains("In prod those buckets are in Cloud Storage and NiFi holds no key"));
+
+    let (code, findings) = crate::support::check_json(&files);
+    assert_eq!((code, findings.len()), (0, 0), "{findings:#?}");
+}

@@ -1,8 +1,9 @@
 """Load a data domain's landed files into the raw Iceberg tables (Spark job of the pipelines).
 
-Sources (NiFi, Airbyte) land files in s3://<bucket>/landing/<dataset>/. Each
-dataset folder is appended to the Iceberg table <catalog>.<schema>.<dataset>
-through the Lakekeeper REST catalog. Every domain appends to the same raw
+Sources (NiFi, Airbyte) land files in <bucket>/landing/<dataset>/ (in S3, the
+cluster's store or Cloud Storage). Each dataset folder is appended to the
+Iceberg table <catalog>.<schema>.<dataset> through the Lakekeeper REST
+catalog. Every domain appends to the same raw
 tables (the dbt project's contract, dbt/README.md): rows carry their domain in
 data_domain, plus _source_file, _run_id and _ingested_at. Loaded files then
 move to archive/<run>/<dataset>/. A file already present in the table (a
@@ -163,7 +164,9 @@ def main() -> None:
         "USING iceberg",
     )
     run = re.sub(r"[^A-Za-z0-9._-]", "_", args.run_id)
-    landing = f"s3a://{args.bucket}/landing/"
+    # s3a (S3 or the cluster's store) or gs (Cloud Storage), as the
+    # environment's SparkApplication says.
+    landing = f"{os.environ.get('LANDING_SCHEME', 's3a')}://{args.bucket}/landing/"
     entries = []
     for dataset in datasets(spark, landing):
         if not DATASET_NAME.match(dataset):
