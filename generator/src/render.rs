@@ -398,7 +398,7 @@ fn compile(
 
 /// The blueprint's folder of partials: `partials/<name>.<ext>.hbs` is
 /// included as `{{> <name>}}`.
-pub const PARTIALS: &str = "partials";
+const PARTIALS: &str = "partials";
 
 /// Text several templates share (two scripts declaring the same things
 /// from different places), included with `{{> name}}` on a line of its

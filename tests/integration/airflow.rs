@@ -94,6 +94,8 @@ fn one_pipeline_group_per_domain_in_both_specs() {
     for (name, files) in [
         ("example", render(None)),
         ("full", render(Some("full.yaml"))),
+        // Prod's landing buckets in S3, under their cloud names.
+        ("prod on EKS", crate::support::render_eks_account()),
     ] {
         let slugs = domain_slugs(&files);
         assert!(!slugs.is_empty());
@@ -416,6 +418,8 @@ fn dags_load_in_a_real_airflow() {
     for (name, files) in [
         ("example", render(None)),
         ("full", render(Some("full.yaml"))),
+        // Prod's landing buckets in S3, under their cloud names.
+        ("prod on EKS", crate::support::render_eks_account()),
     ] {
         let dir = materialise(&files);
         let out = Command::new("bash")
@@ -437,6 +441,20 @@ fn dags_load_in_a_real_airflow() {
             );
         }
         assert!(stdout.contains("data_pipeline:"), "{name}\n{stdout}");
+        let (domain, cloud) = match name {
+            "full" => ("finance", false),
+            other => ("sales", other == "prod on EKS"),
+        };
+        let at = |bucket: &str| format!("{domain}.spark_load_iceberg: bucket {bucket}\n");
+        assert!(
+            stdout.contains(&at(&format!("domain-{domain}"))),
+            "{name}\n{stdout}"
+        );
+        assert_eq!(
+            stdout.contains(&at(&format!("acme-prod-domain-{domain}"))),
+            cloud,
+            "{name}\n{stdout}"
+        );
         assert!(stdout.contains("iceberg_maintenance:"), "{name}\n{stdout}");
         assert!(stdout.contains("airflow check: OK"), "{name}\n{stdout}");
     }

@@ -50,6 +50,7 @@ shopt -s nullglob
 values=("$repo"/components/airflow/values-*.yaml)
 [ "${#values[@]}" -gt 0 ] || { echo "no components/airflow/values-<env>.yaml in $repo" >&2; exit 1; }
 "$python" - "$repo" "${values[@]}" <<'PY'
+import json
 import os
 import sys
 
@@ -135,6 +136,13 @@ def judge(platform_env, bag, errors):
                 errors.append(f"{spark_id}: SparkApplication not in {processing}")
             if app["spec"]["arguments"][:2] != ["--domain", domain]:
                 errors.append(f"{spark_id}: loads {app['spec']['arguments'][:2]}, not domain {domain}")
+            # The landing bucket by the name it has in this environment.
+            args = app["spec"]["arguments"]
+            graph = f"domain-{domain}"
+            bucket = json.loads(platform_env.get("PLATFORM_BUCKETS") or "{}").get(graph, graph)
+            if "--bucket" not in args or args[args.index("--bucket") + 1] != bucket:
+                errors.append(f"{spark_id}: arguments {args}, not bucket {bucket}")
+            print(f"{spark_id}: bucket {bucket}")
             upstream = {u.split(".", 1)[1] for u in spark.upstream_task_ids}
             if upstream != want_ingest:
                 errors.append(f"{spark_id}: runs after {sorted(upstream)}, expected the ingestion")
