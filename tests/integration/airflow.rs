@@ -11,12 +11,7 @@ use std::process::Command;
 use serde_json::Value;
 use socle::render::FileSet;
 
-use crate::support::{materialise, render, repo_root, text, to_json, yaml_docs};
-
-/// The single YAML document of a generated file, as JSON.
-fn doc(files: &FileSet, path: &str) -> Value {
-    to_json(&crate::support::yaml(text(files, path)).unwrap_or_else(|e| panic!("{path}: {e}")))
-}
+use crate::support::{doc, materialise, render, repo_root, text, to_json, yaml_docs};
 
 /// Every document of the files under `prefix`, as JSON.
 fn docs_under(files: &FileSet, prefix: &str) -> Vec<Value> {

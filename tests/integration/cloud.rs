@@ -2128,11 +2128,6 @@ fn zeppelin_notes_move_to_s3_by_web_identity_once_the_account_is_named() {
     crate::support::assert_terraform_passes_hcl2_and_checkov(&files, "prod");
 }
 
-/// The one YAML document of a rendered file.
-fn yaml_of(files: &socle::render::FileSet, path: &str) -> serde_json::Value {
-    crate::support::yaml(text(files, path)).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
 /// The example with prod on EKS and its account named: every consumer of
 /// the data domains' buckets then signs in by web identity.
 pub fn eks_account_spec() -> String {
@@ -2240,7 +2235,7 @@ fn the_data_domains_buckets_move_to_s3_once_nifi_and_the_spark_loads_take_their_
     // NiFi: its account names the role, every container has the role and
     // the token, and no key.
     let nifi_role = "arn:aws:iam::123456789012:role/acme-prod-nifi";
-    let nifi = yaml_of(&files, "components/nifi/values-prod.yaml");
+    let nifi = crate::support::doc(&files, "components/nifi/values-prod.yaml");
     assert_eq!(
         nifi["cluster"]["managerServiceAccount"]["annotations"]["eks.amazonaws.com/role-arn"],
         nifi_role
@@ -2271,12 +2266,12 @@ fn the_data_domains_buckets_move_to_s3_once_nifi_and_the_spark_loads_take_their_
     // The Spark loads: the drivers' account names the pipelines' role, and
     // drivers and executors take it with Hadoop's web identity provider.
     let pipelines_role = "arn:aws:iam::123456789012:role/acme-prod-pipelines";
-    let operator = yaml_of(&files, "components/spark-operator/values-prod.yaml");
+    let operator = crate::support::doc(&files, "components/spark-operator/values-prod.yaml");
     assert_eq!(
         operator["spark"]["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"],
         pipelines_role
     );
-    let app = yaml_of(&files, "airflow/dags/data_platform/spark/ingest-prod.yaml");
+    let app = crate::support::doc(&files, "airflow/dags/data_platform/spark/ingest-prod.yaml");
     let conf = &app["spec"]["sparkConf"];
     assert_eq!(
         conf["spark.hadoop.fs.s3a.aws.credentials.provider"],

@@ -276,6 +276,11 @@ pub fn yaml_stream<T: serde::de::DeserializeOwned>(
     serde_saphyr::from_multiple_with_options(text, yaml_options())
 }
 
+/// The single YAML document of a generated file, as JSON.
+pub fn doc(files: &FileSet, path: &str) -> serde_json::Value {
+    yaml(text(files, path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
 /// Every YAML document of the file set, with its path.
 pub fn yaml_docs(files: &FileSet) -> Vec<(String, serde_json::Value)> {
     let mut out = Vec::new();
