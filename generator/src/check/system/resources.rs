@@ -84,7 +84,7 @@ fn text_markers() -> &'static regex::Regex {
     static RE: OnceLock<regex::Regex> = OnceLock::new();
     re(
         &RE,
-        r"s3a?://|S3:///|gs://|gcs:///|wasbs?://|abfss?://|az://|\.core\.windows\.net|ucket|UCKET|lient(?:_id|-id|\.id|Id|ID)|https?://|/realms/",
+        r"s3a?://|S3:///|gs://|gcs:///|wasbs?://|abfss?://|az://|\.core\.windows\.net|ucket|UCKET|lient(?:_id|-id|\.id|Id|ID)|https?://|/realms/|rest-catalog\.warehouse",
     )
 }
 
@@ -187,6 +187,16 @@ enum Said {
     Signed(String, String, String),
     /// An Azure storage account it reaches (see [`BucketUse::storage_accounts`]).
     StorageAccount(String),
+    /// An Iceberg REST catalog's warehouse whose files it reads and writes
+    /// itself, with no credentials the catalog vends (Trino's
+    /// `iceberg.rest-catalog.warehouse` without
+    /// `vended-credentials-enabled=true`): it uses the bucket the catalog
+    /// declares the warehouse on.
+    Warehouse(String),
+    /// A warehouse a catalog's bootstrap declares on a bucket (a
+    /// container's `WAREHOUSES` and `WAREHOUSE_BUCKETS`, paired in order):
+    /// (warehouse, bucket).
+    Declares(String, String),
 }
 
 const NAME_KEYS: &[&str] = &["name", "secretName", "configMapName", "secret", "configMap"];
@@ -415,6 +425,7 @@ fn scan<'v>(
                 scan(x, base, path, out, depth + 1);
                 path.pop();
             }
+            declared_warehouses(a, base, path, out);
         }
         Value::String(s) => {
             // A configuration file carried in a value (an ingestion
@@ -468,6 +479,59 @@ fn snapshot_repository(s: &str) -> Option<Vec<Said>> {
         said.push(Said::Under(bucket.to_owned(), prefix.to_owned()));
     }
     Some(said)
+}
+
+/// The warehouses a container's variables declare on buckets: its
+/// `WAREHOUSES` and `WAREHOUSE_BUCKETS`, two lists in the same order.
+fn declared_warehouses(
+    env: &[Value],
+    base: &[Value],
+    path: &[Step<'_>],
+    out: &mut Vec<(Vec<Value>, Said)>,
+) {
+    let variable = |name: &str| {
+        env.iter().find_map(|v| {
+            (v.get("name")?.as_str()? == name)
+                .then(|| v.get("value")?.as_str())
+                .flatten()
+        })
+    };
+    let (Some(names), Some(buckets)) = (variable("WAREHOUSES"), variable("WAREHOUSE_BUCKETS"))
+    else {
+        return;
+    };
+    for (w, b) in names.split_whitespace().zip(buckets.split_whitespace()) {
+        if bucket_name(b) {
+            out.push((
+                owned_path(base, path),
+                Said::Declares(w.to_owned(), b.to_owned()),
+            ));
+        }
+    }
+}
+
+/// The warehouse of an Iceberg REST catalog whose files a Trino catalog's
+/// properties read and write without vended credentials (off unless
+/// `iceberg.rest-catalog.vended-credentials-enabled=true`).
+fn own_warehouse(s: &str) -> Option<String> {
+    let mut warehouse = None;
+    for line in s.lines() {
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        match key.trim() {
+            "iceberg.rest-catalog.warehouse" => warehouse = Some(value.trim()),
+            "iceberg.rest-catalog.vended-credentials-enabled"
+                if value.trim().eq_ignore_ascii_case("true") =>
+            {
+                return None
+            }
+            _ => {}
+        }
+    }
+    warehouse
+        .filter(|w| !w.is_empty() && literal(w))
+        .map(str::to_owned)
 }
 
 /// What a string says: URLs, and `key=value` / `key: value` lines of the
@@ -526,6 +590,11 @@ fn text(s: &str, base: &[Value], path: &[Step<'_>], out: &mut Vec<(Vec<Value>, S
                 continue;
             }
             out.push((here(), Said::Client(c[1].to_owned())));
+        }
+    }
+    if s.contains("rest-catalog.warehouse") {
+        if let Some(w) = own_warehouse(s) {
+            out.push((here(), Said::Warehouse(w)));
         }
     }
     if s.contains("https://") {
@@ -878,11 +947,38 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, memo: Option<Memo<'_, '_,
     }) {
         sayings.entry(name).or_default().push(found);
     }
+    // A client reading an Iceberg warehouse's files as itself uses the
+    // bucket the catalog declares that warehouse on.
+    let declared: BTreeMap<&str, &str> = sayings
+        .values()
+        .flatten()
+        .flat_map(|s| &s.said)
+        .filter_map(|(_, s)| match s {
+            Said::Declares(w, b) => Some((w.as_str(), b.as_str())),
+            _ => None,
+        })
+        .collect();
+    let warehouse_buckets: Vec<(&str, (At, Said))> = sayings
+        .iter()
+        .flat_map(|(name, list)| {
+            list.iter()
+                .flat_map(move |s| s.said.iter().map(move |x| (*name, x)))
+        })
+        .filter_map(|(name, (at, s))| match s {
+            Said::Warehouse(w) => declared
+                .get(w.as_str())
+                .map(|b| (name, (at.clone(), Said::Bucket((*b).to_owned())))),
+            _ => None,
+        })
+        .collect();
     let mut said: BTreeMap<&str, Vec<&(At, Said)>> = BTreeMap::new();
     for (name, list) in &sayings {
         for s in list.iter().filter(|s| !s.said.is_empty()) {
             said.entry(name).or_default().extend(s.said.iter());
         }
+    }
+    for (name, found) in &warehouse_buckets {
+        said.entry(name).or_default().push(found);
     }
     for list in said.values_mut() {
         list.sort();
@@ -1548,6 +1644,31 @@ mod tests {
         let mut out = Vec::new();
         scan(&v, &[], &mut Vec::new(), &mut out, 0);
         out.into_iter().map(|(_, s)| s).collect()
+    }
+
+    /// A Trino catalog reading its warehouse's files itself names that
+    /// warehouse; one taking vended credentials does not. A bootstrap's
+    /// variables pair warehouses with their buckets.
+    #[test]
+    fn warehouses_read_directly_and_those_declared_on_buckets() {
+        let found = said(serde_json::json!({
+            "catalogs": {
+                "own": "connector.name=iceberg\niceberg.rest-catalog.warehouse=tables\niceberg.rest-catalog.vended-credentials-enabled=false\n",
+                "plain": "iceberg.rest-catalog.warehouse = logs\n",
+                "vended": "iceberg.rest-catalog.warehouse=other\niceberg.rest-catalog.vended-credentials-enabled=true\n",
+            },
+            "env": [{"name": "WAREHOUSES", "value": "tables logs"},
+                    {"name": "WAREHOUSE_BUCKETS", "value": "acme-tables acme-logs"}],
+        }));
+        for w in ["tables", "logs"] {
+            assert!(found.contains(&Said::Warehouse(w.into())), "{w}: {found:?}");
+        }
+        assert!(
+            !found.contains(&Said::Warehouse("other".into())),
+            "{found:?}"
+        );
+        assert!(found.contains(&Said::Declares("tables".into(), "acme-tables".into())));
+        assert!(found.contains(&Said::Declares("logs".into(), "acme-logs".into())));
     }
 
     #[test]
