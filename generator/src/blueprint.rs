@@ -1072,6 +1072,17 @@ impl Manifest {
                         ));
                     }
                 }
+                // Reaching the bucket directly on a cloud replaces the
+                // catalog's credentials there: it needs both a catalog to
+                // replace and an identity on that cloud.
+                for target in &b.direct_on {
+                    if b.through.is_none() || !c.identity_on(target) {
+                        return Err(format!(
+                            "component {}, bucket {}: `direct_on: [{target}]` needs `through` (the catalog whose credentials it replaces) and a workload identity on {target} (`workload_identity`, `identity_targets`)",
+                            c.id, b.name
+                        ));
+                    }
+                }
             }
         }
         self.check_trust()?;
@@ -1727,6 +1738,20 @@ mod tests {
         let mut store = comp("store", &[]);
         store.provides.buckets = true;
         catalog.needs.push("store".into());
+        let checked = manifest(vec![store.clone(), catalog.clone(), notes.clone()]).check();
+        assert!(checked.is_ok(), "{checked:?}");
+
+        // Reaching it directly on a cloud needs an identity there.
+        notes.consumes.buckets[0].direct_on = vec!["gke".into()];
+        let err = manifest(vec![store.clone(), catalog.clone(), notes.clone()])
+            .check()
+            .unwrap_err();
+        assert!(
+            err.contains("component notes, bucket tables: `direct_on: [gke]` needs `through`"),
+            "{err}"
+        );
+        // An identity on every target (no `identity_targets`).
+        notes.workload_identity = vec!["notes".into()];
         let checked = manifest(vec![store, catalog, notes]).check();
         assert!(checked.is_ok(), "{checked:?}");
     }

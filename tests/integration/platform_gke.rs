@@ -251,7 +251,8 @@ fn the_platforms_gke_terraform_parses_and_passes_checkov() {
 fn zeppelin_keeps_its_notes_in_cloud_storage_with_its_own_grant() {
     let files = crate::support::render_platform_gke();
     assert!(text(&files, "terraform/prod/buckets.tf").contains("acme-prod-notebooks"));
-    assert!(!text(&files, "components/minio/values-prod.yaml").contains("- name: notebooks"));
+    // MinIO holds no bucket of prod's, so it does not run there at all.
+    assert!(!files.contains_key("components/minio/values-prod.yaml"));
     let identity = text(&files, "terraform/prod/identity.tf");
     assert!(
         identity.contains("/ns/data-platform-datalab/sa/zeppelin-server\""),
@@ -386,4 +387,164 @@ fn the_landing_buckets_move_to_cloud_storage_with_nifi_and_the_spark_loads() {
 
     let (code, findings) = crate::support::check_json(&files);
     assert_eq!((code, findings.len()), (0, 0), "{findings:#?}");
+}
+
+/// The Iceberg warehouses in Cloud Storage: Lakekeeper acts as a Google
+/// service account of the Terraform (Credential Access Boundaries downscope
+/// a service account's tokens only), declares its warehouses with that
+/// system identity, and vends the pipelines' Spark and Zeppelin tokens
+/// their Cloud Storage FileIO reads; Trino, whose Iceberg connector takes
+/// vended credentials for S3 only, reads its one warehouse as its own
+/// account. With every bucket in the cloud, MinIO does not run in prod.
+/// Without the annotation that makes Lakekeeper's pods act as that
+/// account, the check denies.
+#[test]
+fn the_iceberg_warehouses_move_to_cloud_storage_with_lakekeeper_as_a_google_account() {
+    let files = crate::support::render_platform_gke();
+    let buckets = text(&files, "terraform/prod/buckets.tf");
+    for name in ["raw", "staging", "analytics", "ml"] {
+        assert!(
+            buckets.contains(&format!("\"acme-prod-iceberg-{name}\"")),
+            "{name}: {buckets}"
+        );
+    }
+    for gone in ["minio", "minio-operator", "data-protection"] {
+        assert!(
+            !files.contains_key(&format!("argocd/prod/applications/{gone}.yaml")),
+            "{gone}"
+        );
+    }
+    assert!(files.contains_key("argocd/staging/applications/minio.yaml"));
+
+    // The catalog's Google service account: its Kubernetes account may act
+    // as it, and it alone holds the warehouses' grants.
+    let identity = text(&files, "terraform/prod/identity.tf");
+    for want in [
+        "resource \"google_service_account\" \"lakekeeper\" {\n  account_id   = \"acme-prod-lakekeeper\"",
+        "member             = \"serviceAccount:${local.workload_pool}[data-platform-storage/lakekeeper]\"",
+        "resource \"google_storage_bucket_iam_member\" \"lakekeeper_writes_iceberg_raw\" {\n  bucket = google_storage_bucket.iceberg_raw.name\n  role   = \"roles/storage.objectUser\"\n  member = \"serviceAccount:${google_service_account.lakekeeper.email}\"",
+    ] {
+        assert!(identity.contains(want), "{want}: {identity}");
+    }
+    assert!(!identity.contains("sa/lakekeeper\""), "{identity}");
+    // Trino: its one warehouse, as its own account.
+    let trino_grants: Vec<&str> = identity
+        .split("\nresource ")
+        .filter(|r| r.contains("/sa/trino\""))
+        .collect();
+    assert_eq!(trino_grants.len(), 2, "{trino_grants:#?}");
+    assert!(trino_grants
+        .iter()
+        .all(|r| r.contains("google_storage_bucket.iceberg_analytics.name")));
+    let trino = text(&files, "components/trino/values-prod.yaml");
+    for want in [
+        "iceberg.rest-catalog.vended-credentials-enabled=false",
+        "fs.native-gcs.enabled=true",
+    ] {
+        assert!(trino.contains(want), "{want}: {trino}");
+    }
+    assert!(
+        !trino.contains("s3.endpoint") && !trino.contains("fs.native-s3"),
+        "{trino}"
+    );
+    assert!(text(&files, "components/trino/values-staging.yaml")
+        .contains("iceberg.rest-catalog.vended-credentials-enabled=true"));
+    assert!(text(&files, "components/trino/values.yaml").contains("create: true\n  name: trino"));
+
+    // Lakekeeper: the system identity on, its account annotated, no key.
+    let values = text(&files, "components/lakekeeper/values-prod.yaml");
+    for want in [
+        "LAKEKEEPER__ENABLE_GCP_SYSTEM_CREDENTIALS",
+        "iam.gke.io/gcp-service-account: acme-prod-lakekeeper@acme-data-prod.iam.gserviceaccount.com",
+    ] {
+        assert!(values.contains(want), "{want}: {values}");
+    }
+    assert!(!values.contains("LAKEKEEPER__ENABLE_AWS"), "{values}");
+    let secrets = text(
+        &files,
+        "components/lakekeeper/manifests/prod/externalsecrets.yaml",
+    );
+    assert!(
+        !secrets.contains("lakekeeper-s3") && !secrets.contains("lakekeeper-aws"),
+        "{secrets}"
+    );
+
+    // The bootstrap Job, run: each warehouse on its Cloud Storage bucket,
+    // with the catalog's system identity and STS on.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (out, seen, env) = crate::support::run_catalog_job(&files, "prod", dir.path(), "409");
+    crate::support::assert_success(&out);
+    assert!(!env.keys().any(|k| k.starts_with("S3_")), "{env:?}");
+    let creates = crate::support::catalog_calls(&seen, "acme-prod-iceberg-ml");
+    assert_eq!(creates.len(), 4, "{seen}");
+    for b in &creates {
+        let name = b["warehouse-name"].as_str().expect("name");
+        let profile = &b["storage-profile"];
+        assert_eq!(profile["type"], "gcs", "{b}");
+        assert_eq!(profile["bucket"], format!("acme-prod-{name}"), "{b}");
+        assert_eq!(profile["sts-enabled"], true, "{b}");
+        let credential = &b["storage-credential"];
+        assert_eq!(credential["type"], "gcs", "{b}");
+        assert_eq!(credential["credential-type"], "gcp-system-identity", "{b}");
+    }
+
+    // The vended clients read the tables' files with Cloud Storage's FileIO.
+    let ingest = text(&files, "airflow/dags/data_platform/spark/ingest-prod.yaml");
+    for want in [
+        "iceberg-gcp-bundle-1.9.2.jar",
+        "name: ICEBERG_IO_IMPL\n        value: org.apache.iceberg.gcp.gcs.GCSFileIO",
+    ] {
+        assert!(ingest.contains(want), "{want}: {ingest}");
+    }
+    assert!(!ingest.contains("ICEBERG_S3_ENDPOINT"), "{ingest}");
+    let job = text(&files, "spark/base/jobs/ingest_landing.py");
+    assert!(
+        job.contains("os.environ.get(\"ICEBERG_IO_IMPL\", S3_FILE_IO)"),
+        "{job}"
+    );
+
+    let (code, findings) = check_json(&files);
+    assert_eq!((code, findings.len()), (0, 0), "{findings:#?}");
+    let unannotated = crate::support::with_replaced(
+        &files,
+        "components/lakekeeper/values-prod.yaml",
+        "    iam.gke.io/gcp-service-account: acme-prod-lakekeeper@acme-data-prod.iam.gserviceaccount.com\n",
+        "    {}\n",
+    );
+    let (code, findings) = check_json(&unannotated);
+    assert_eq!(code, 1, "{findings:#?}");
+    assert!(
+        finds(
+            &findings,
+            "SOC-SYS-028",
+            &["lakekeeper", "acme-prod-iceberg-raw"]
+        ),
+        "{findings:#?}"
+    );
+    // Trino's use of its warehouse's bucket is judged too: the check pairs
+    // its catalog's warehouse with the bucket the bootstrap declares it on.
+    let grant = identity
+        .split("\nresource ")
+        .find(|r| {
+            r.starts_with(
+                "\"google_storage_bucket_iam_member\" \"trino_trino_writes_iceberg_analytics\"",
+            )
+        })
+        .expect("trino's grant");
+    let ungranted = crate::support::with_replaced(
+        &files,
+        "terraform/prod/identity.tf",
+        grant,
+        "\"terraform_data\" \"nothing\" {\n}\n",
+    );
+    let (code, findings) = check_json(&ungranted);
+    assert_eq!(code, 1, "{findings:#?}");
+    assert!(
+        finds(
+            &findings,
+            "SOC-SYS-028",
+            &["trino", "acme-prod-iceberg-analytics"]
+        ),
+        "{findings:#?}"
+    );
 }

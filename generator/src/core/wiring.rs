@@ -124,6 +124,12 @@ pub struct BucketUse {
     /// the bucket; the component named, which consumes it too, does.
     #[serde(default)]
     pub through: Option<String>,
+    /// The cloud targets where the consumer reaches the bucket with its
+    /// own workload identity instead of the credentials its catalog vends
+    /// (a client that takes no vended credentials for that cloud's
+    /// storage).
+    #[serde(default)]
+    pub direct_on: Vec<String>,
 }
 
 /// An OIDC client the consumer signs in with.

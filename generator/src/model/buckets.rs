@@ -60,6 +60,9 @@ pub struct BucketIdentity {
     /// The consumers it vends credentials for its buckets, as a catalog:
     /// it assumes a second role for them (identity.tf), narrowed per table.
     pub vends_to: Vec<String>,
+    /// The Google service account it acts as (GKE), when the cloud gives
+    /// it one: IAM then grants that account, not its service accounts.
+    pub google_account: Option<super::environment::GoogleAccount>,
 }
 
 /// A name and the Terraform resource name standing for it.
@@ -219,6 +222,13 @@ pub(crate) fn place(
         })
         .map(str::to_owned)
         .collect();
+    // A use through a catalog that this cloud's target has the consumer
+    // make with its own identity (`direct_on`).
+    let direct = |c: &BucketConsumer| {
+        c.through.is_some()
+            && c.direct_on.iter().any(|t| t == target)
+            && identity(&c.consumer).is_some()
+    };
     let mut moved = BTreeSet::new();
     let mut vended = BTreeSet::new();
     // The catalogs vending those consumers the cloud's credentials, with
@@ -239,12 +249,12 @@ pub(crate) fn place(
             // consumes the bucket too: with its identity here, the catalog
             // vends the cloud's credentials (assuming its vending role,
             // identity.tf); without, the store's keys.
-            let direct: Vec<&str> = here
+            let own: Vec<&str> = here
                 .iter()
-                .filter(|c| c.through.is_none())
+                .filter(|c| c.through.is_none() || direct(c))
                 .map(|c| c.consumer.as_str())
                 .collect();
-            if direct.is_empty() || !direct.iter().all(|c| identity(c).is_some()) {
+            if own.is_empty() || !own.iter().all(|c| identity(c).is_some()) {
                 continue;
             }
             let bucket = cloud_name(slug, env, &per_environment(&b.name, env), target)?;
@@ -260,7 +270,7 @@ pub(crate) fn place(
             let mut consumers: Vec<String> = here.iter().map(|c| c.consumer.clone()).collect();
             consumers.sort();
             consumers.dedup();
-            for c in &here {
+            for c in here.iter().filter(|c| !direct(c)) {
                 if let Some(catalog) = &c.through {
                     vended.insert(c.consumer.clone());
                     vendors
@@ -293,7 +303,17 @@ pub(crate) fn place(
     let here_name = |b: &String| names.get(b).cloned().unwrap_or_else(|| b.clone());
     let mut identities = Vec::new();
     let mut s3_accounts = Vec::new();
-    for a in &wiring.s3_accounts {
+    // A consumer whose catalog vends it credentials elsewhere, but which
+    // has an identity of its own here, reaches the cloud's buckets with it:
+    // the same grants as an account of its own, and no store keys (where
+    // its buckets stay in the store, its catalog still vends them).
+    let own = own_accounts(wiring, &used, direct);
+    let accounts = wiring
+        .s3_accounts
+        .iter()
+        .map(|a| (a, true))
+        .chain(own.iter().map(|a| (a, false)));
+    for (a, keys) in accounts {
         let split = |list: &[String], cloud_side: bool| -> Vec<String> {
             list.iter()
                 .filter(|b| used.contains(&(a.consumer.as_str(), b.as_str())))
@@ -330,6 +350,7 @@ pub(crate) fn place(
                     });
                 }
                 identities.push(BucketIdentity {
+                    google_account: None,
                     vends_to: vendors
                         .get(&a.consumer)
                         .into_iter()
@@ -358,6 +379,9 @@ pub(crate) fn place(
                 });
             }
         }
+        if !keys {
+            continue;
+        }
         let (read, write) = (split(&a.read, false), split(&a.write, false));
         let (read, write): (Vec<String>, Vec<String>) = (
             read.iter().map(here_name).collect(),
@@ -374,6 +398,7 @@ pub(crate) fn place(
             });
         }
     }
+    identities.sort_by(|a, b| a.consumer.cmp(&b.consumer));
     let store_buckets: Vec<String> = wiring
         .buckets
         .iter()
@@ -391,6 +416,52 @@ pub(crate) fn place(
         store_buckets,
         vended,
     })
+}
+
+/// The accounts of the consumers that use buckets through a catalog
+/// elsewhere and directly here (`direct`): what an account of theirs would
+/// read and write of the buckets used here.
+fn own_accounts(
+    wiring: &Wiring,
+    used: &BTreeSet<(&str, &str)>,
+    direct: impl Fn(&BucketConsumer) -> bool,
+) -> Vec<S3Account> {
+    use crate::core::wiring::Access;
+    let mut grants: BTreeMap<&str, BTreeMap<&str, bool>> = BTreeMap::new();
+    for b in &wiring.buckets {
+        for c in &b.consumers {
+            let consumer = c.consumer.as_str();
+            if !used.contains(&(consumer, b.name.as_str())) || !direct(c) {
+                continue;
+            }
+            *grants
+                .entry(consumer)
+                .or_default()
+                .entry(b.name.as_str())
+                .or_default() |= c.access == Access::Write;
+        }
+    }
+    grants
+        .into_iter()
+        .map(|(consumer, buckets)| {
+            let pick = |write: bool| -> Vec<String> {
+                buckets
+                    .iter()
+                    .filter(|(_, w)| **w == write)
+                    .map(|(b, _)| (*b).to_owned())
+                    .collect()
+            };
+            S3Account {
+                consumer: consumer.to_owned(),
+                user: consumer.to_owned(),
+                store: String::new(),
+                policy: consumer.to_owned(),
+                buckets: buckets.keys().map(|b| (*b).to_owned()).collect(),
+                read: pick(false),
+                write: pick(true),
+            }
+        })
+        .collect()
 }
 
 /// `<client>-<env>-<bucket>`, checked against the cloud's naming rules
@@ -456,6 +527,7 @@ mod tests {
                         access: crate::core::wiring::Access::Write,
                         backup: false,
                         through: None,
+                        direct_on: vec![],
                     }],
                 })
                 .to_vec(),
@@ -516,6 +588,7 @@ mod tests {
                     access: crate::core::wiring::Access::Write,
                     backup: false,
                     through: None,
+                    direct_on: vec![],
                 }],
             }],
             databases: vec![],
@@ -614,6 +687,7 @@ mod tests {
             access: crate::core::wiring::Access::Write,
             backup: false,
             through: Some("catalog".into()),
+            direct_on: vec![],
         });
         let component = |v: serde_json::Value| -> Enabled {
             Enabled {
@@ -648,6 +722,71 @@ mod tests {
         assert!(placed.cloud.is_empty());
         assert!(placed.vended.is_empty());
         assert_eq!(placed.store_buckets, ["catalog"]);
+    }
+
+    /// A use through a catalog made directly on one cloud (`direct_on`):
+    /// there the client takes its own identity and grants, and is vended
+    /// nothing; elsewhere it follows its catalog.
+    #[test]
+    fn a_direct_use_takes_its_own_identity_on_its_cloud() {
+        let mut wiring = one_writer("catalog", Some("store"));
+        wiring.buckets[0].consumers.push(BucketConsumer {
+            consumer: "engine".into(),
+            access: crate::core::wiring::Access::Write,
+            backup: false,
+            through: Some("catalog".into()),
+            direct_on: vec!["gke".into()],
+        });
+        let component = |v: serde_json::Value| -> Enabled {
+            Enabled {
+                component: serde_json::from_value(v).expect("component"),
+                wave: 1,
+            }
+        };
+        let engine = |targets: &[&str]| {
+            component(serde_json::json!({
+                "id": "engine", "title": "Engine", "namespace": "query", "needs": ["catalog"],
+                "workload_identity": ["engine"], "identity_targets": targets,
+            }))
+        };
+        let catalog = component(serde_json::json!({
+            "id": "catalog", "title": "Catalog", "namespace": "storage", "needs": [],
+            "workload_identity": ["catalog"], "identity_targets": ["eks", "gke"],
+        }));
+        let left_out =
+            BTreeMap::from([("catalog".to_owned(), false), ("engine".to_owned(), false)]);
+        let ns = BTreeMap::from([("query".to_owned(), "acme-query".to_owned())]);
+        let here = |target| prod(&left_out, &ns, target, None);
+
+        let components = [catalog.clone(), engine(&["gke"])];
+        let placed = place(&wiring, &components, &here("gke")).expect("placed");
+        assert_eq!(placed.cloud.len(), 1);
+        assert!(placed.vended.is_empty());
+        let consumers: Vec<&str> = placed
+            .identities
+            .iter()
+            .map(|i| i.consumer.as_str())
+            .collect();
+        assert_eq!(consumers, ["catalog", "engine"]);
+        let own = &placed.identities[1];
+        assert_eq!(own.namespace, "acme-query");
+        assert_eq!(own.write.len(), 1);
+        assert_eq!(own.write[0].name, "acme-prod-catalog");
+        assert!(placed.identities[0].vends_to.is_empty());
+        // No store account for it, in the cloud or out.
+        assert!(placed.s3_accounts.is_empty());
+
+        // Elsewhere it is vended, with no grant of its own.
+        let placed = place(&wiring, &components, &here("eks")).expect("placed");
+        assert_eq!(placed.vended, BTreeSet::from(["engine".to_owned()]));
+        assert_eq!(placed.identities.len(), 1);
+
+        // Without its identity there (which the blueprint's check
+        // refuses), it follows its catalog.
+        let components = [catalog, engine(&["eks"])];
+        let placed = place(&wiring, &components, &here("gke")).expect("placed");
+        assert_eq!(placed.vended, BTreeSet::from(["engine".to_owned()]));
+        assert_eq!(placed.identities.len(), 1);
     }
 
     /// A client that takes no identity on this cloud, or that signs in by

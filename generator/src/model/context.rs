@@ -292,6 +292,8 @@ pub struct BucketConsumer {
     /// The component whose catalog vends its credentials, when it holds no
     /// account of its own for the bucket.
     pub through: Option<String>,
+    /// The cloud targets where it reaches the bucket with its own identity.
+    pub direct_on: Vec<String>,
 }
 
 /// The schema a template's context has: the base, plus `env`, `component`

@@ -773,6 +773,11 @@ impl Model {
                 c.awaiting_account = placed.awaiting_account.clone();
                 c.buckets = placed.cloud;
                 c.identities = placed.identities;
+                // A consumer the cloud gives a Google service account of
+                // its own acts as it: its grants name that account.
+                for i in &mut c.identities {
+                    i.google_account = c.google_accounts.get(&i.consumer).cloned();
+                }
             }
             obj.network = network;
             obj.egress = egress;

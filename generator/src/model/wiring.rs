@@ -148,6 +148,7 @@ pub(crate) fn wiring(
                     access: b.access,
                     backup: b.backup,
                     through: b.through.clone(),
+                    direct_on: b.direct_on.clone(),
                 });
             }
         }
@@ -312,6 +313,7 @@ mod tests {
             access,
             backup: false,
             through: vended.then(|| "catalog".to_owned()),
+            direct_on: vec![],
         };
         let buckets = [
             Bucket {

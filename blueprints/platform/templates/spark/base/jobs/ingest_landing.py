@@ -25,10 +25,16 @@ FORMATS = {".parquet": "parquet", ".json": "json", ".jsonl": "json", ".csv": "cs
 DATASET_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
+S3_FILE_IO = "org.apache.iceberg.aws.s3.S3FileIO"
+
+
 def session(catalog: str) -> SparkSession:
     prefix = f"spark.sql.catalog.{catalog}"
     credential = f"{os.environ['KEYCLOAK_CLIENT_ID']}:{os.environ['KEYCLOAK_CLIENT_SECRET']}"
-    return (
+    # S3's FileIO (S3 or the cluster's store), or Cloud Storage's, which
+    # takes the catalog's vended token and needs no endpoint.
+    io_impl = os.environ.get("ICEBERG_IO_IMPL", S3_FILE_IO)
+    builder = (
         SparkSession.builder.appName("ingest-landing")
         .config(prefix, "org.apache.iceberg.spark.SparkCatalog")
         .config(f"{prefix}.type", "rest")
@@ -40,14 +46,17 @@ def session(catalog: str) -> SparkSession:
         # The tables' files with the credentials Lakekeeper vends for each
         # (the pipelines' own keys read only the landing buckets).
         .config(f"{prefix}.header.X-Iceberg-Access-Delegation", "vended-credentials")
-        .config(f"{prefix}.io-impl", "org.apache.iceberg.aws.s3.S3FileIO")
+        .config(f"{prefix}.io-impl", io_impl)
+    )
+    if io_impl == S3_FILE_IO:
         # Where the tables' files are: the landing buckets' store, or the
         # cloud's (the catalog names no endpoint for a cloud's warehouse).
-        .config(f"{prefix}.s3.endpoint", os.environ["ICEBERG_S3_ENDPOINT"])
-        .config(f"{prefix}.s3.path-style-access", os.environ["ICEBERG_S3_PATH_STYLE"])
-        .config(f"{prefix}.client.region", os.environ["ICEBERG_S3_REGION"])
-        .getOrCreate()
-    )
+        builder = (
+            builder.config(f"{prefix}.s3.endpoint", os.environ["ICEBERG_S3_ENDPOINT"])
+            .config(f"{prefix}.s3.path-style-access", os.environ["ICEBERG_S3_PATH_STYLE"])
+            .config(f"{prefix}.client.region", os.environ["ICEBERG_S3_REGION"])
+        )
+    return builder.getOrCreate()
 
 
 def _existing(spark: SparkSession, folder: str):
