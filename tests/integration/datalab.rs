@@ -839,6 +839,62 @@ fn notes_are_shipped_under_their_name_and_id() {
     }
 }
 
+/// A spec whose environments offer no Spark interpreter (prod alone, SQL
+/// and Markdown only): the Spark notes are not shipped, the others lose
+/// their Spark paragraphs, the seeders skip what is not shipped, and the
+/// repository renders (the content rules would refuse a note no
+/// environment can run) and checks clean.
+#[test]
+fn notes_need_an_environment_offering_their_interpreters() {
+    let example = socle::spec::EXAMPLE;
+    let start = example.find("  - name: dev").expect("dev");
+    let end = example.find("  - name: prod").expect("prod");
+    let spec = format!("{}{}", &example[..start], &example[end..]);
+    let files = crate::support::render_text(&spec);
+    assert!(!files.contains_key("notebooks/iceberg-maintenance.zpln"));
+    let quality = text(&files, "notebooks/data-quality.zpln");
+    assert!(!quality.contains("%spark"), "{quality}");
+    let kustomization = text(&files, "notebooks/kustomization.yaml");
+    assert!(
+        !kustomization.contains("iceberg-maintenance")
+            && kustomization.contains("data-quality.zpln"),
+        "{kustomization}"
+    );
+    let readme = text(&files, "notebooks/README.md");
+    assert!(!readme.contains("`iceberg-maintenance.zpln`"), "{readme}");
+    // The seeders still name every note, and pass by one not shipped.
+    let seeder = text(&files, "components/zeppelin/base/statefulset.yaml");
+    assert!(
+        seeder.contains("[ -e \"/notes/$1\" ] || return 0"),
+        "{seeder}"
+    );
+    let (code, findings) = crate::support::check_json(&files);
+    assert_eq!((code, findings.len()), (0, 0), "{findings:#?}");
+    if let Some(kubectl) = crate::support::tool("kubectl") {
+        let dir = materialise(&files);
+        let built = crate::support::kustomize_build(
+            &kubectl,
+            dir.path(),
+            "components/zeppelin/overlays/prod",
+        );
+        let notes = crate::support::generated(&built, "ConfigMap", "zeppelin-notes");
+        let shipped: BTreeSet<&str> = notes["data"]
+            .as_object()
+            .expect("data")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            shipped,
+            BTreeSet::from([
+                "data-domains.zpln",
+                "data-quality.zpln",
+                "trino-exploration.zpln"
+            ])
+        );
+    }
+}
+
 fn env_config(files: &FileSet) -> BTreeMap<String, String> {
     let cm = doc(files, "components/zeppelin/base/configmap-server.yaml");
     cm["data"]

@@ -184,6 +184,11 @@ pub struct Notebooks {
     pub s3: bool,
     pub bucket: Option<String>,
     pub groups: Vec<String>,
+    /// Each interpreter the blueprint offers: whether some environment
+    /// lets users run it. The notes ship to every environment; a note
+    /// written for an interpreter none offers could run nowhere, and the
+    /// content rules refuse it.
+    pub on: BTreeMap<String, bool>,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]

@@ -882,6 +882,17 @@ impl Model {
                 s3: spec.notebooks.on_s3(),
                 bucket: spec.notebooks.on_s3().then(|| NOTEBOOK_BUCKET.into()),
                 groups: notebook_groups(&spec.keycloak),
+                on: manifest
+                    .notebooks
+                    .interpreters
+                    .iter()
+                    .map(|i| {
+                        let on = envs
+                            .iter()
+                            .any(|e| e.notebooks.on.get(&i.name) == Some(&true));
+                        (i.name.clone(), on)
+                    })
+                    .collect(),
             },
             sizing: spec.sizing.clone(),
             s3: context::S3 {
