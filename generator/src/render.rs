@@ -521,6 +521,17 @@ impl<'a> Renderer<'a> {
         for (path, bytes) in self.blueprint.under("templates") {
             let (path, source, bytes) = resolve(self.blueprint, "templates", path, bytes)?;
             let folder = path.split('/').next().unwrap_or_default();
+            // An environment's files of a component that is not rendered
+            // (off by the spec's choices, or deployed in no environment).
+            // Its other files stay: a folder's README may describe more
+            // than its component (the backups' covers Velero too).
+            let owned = |c: &crate::blueprint::Component| c.manifests.as_deref() == Some(folder);
+            if path.contains("[env]")
+                && self.model.manifest.components.iter().any(owned)
+                && !self.model.components.iter().any(|e| owned(&e.component))
+            {
+                continue;
+            }
             let deployed_by = path
                 .contains("[env]")
                 .then(|| {

@@ -548,3 +548,33 @@ fn the_iceberg_warehouses_move_to_cloud_storage_with_lakekeeper_as_a_google_acco
         "{findings:#?}"
     );
 }
+
+/// A repository whose only environment is prod on GKE: what runs for the
+/// cluster's store alone is deployed nowhere, so none of it is rendered (no
+/// shared values, runbook or environment files), as with what the cloud
+/// replaces; the backups' README, which covers Velero too, stays. The
+/// repository checks clean.
+#[test]
+fn a_component_deployed_in_no_environment_is_not_rendered() {
+    let spec = spec();
+    let start = spec.find("  - name: dev").expect("dev");
+    let end = spec.find("  - name: prod").expect("prod");
+    let files = crate::support::render_text(&format!("{}{}", &spec[..start], &spec[end..]));
+    for gone in ["minio", "minio-operator", "openebs", "cloudnative-pg"] {
+        assert!(
+            !files
+                .keys()
+                .any(|p| p.starts_with(&format!("components/{gone}/"))),
+            "{gone}"
+        );
+        assert!(
+            !files.contains_key(&format!("runbooks/components/{gone}.md")),
+            "{gone}"
+        );
+    }
+    assert!(!files.keys().any(|p| p.starts_with("backup/overlays/")));
+    assert!(files.contains_key("backup/README.md"));
+    assert!(files.contains_key("runbooks/components/lakekeeper.md"));
+    let (code, findings) = check_json(&files);
+    assert_eq!((code, findings.len()), (0, 0), "{findings:#?}");
+}

@@ -792,6 +792,20 @@ impl Model {
             repos.dedup();
             obj.chart_repos = repos;
         }
+        // A component no environment deploys (the store's own, where every
+        // environment's cloud holds its buckets) is not rendered at all, as
+        // one every cloud replaces is not: no shared values, runbook or
+        // README entry for what runs nowhere.
+        let nowhere: BTreeSet<String> = components
+            .iter()
+            .map(|c| c.component.id.clone())
+            .filter(|id| !envs.is_empty() && envs.iter().all(|e| e.left_out.get(id) == Some(&true)))
+            .collect();
+        components.retain(|c| !nowhere.contains(&c.component.id));
+        let enabled_map: BTreeMap<String, bool> = enabled_map
+            .into_iter()
+            .filter(|(id, _)| !nowhere.contains(id))
+            .collect();
         // A bucket per environment is listed once for each environment
         // that uses it.
         let mut buckets: Vec<String> = Vec::new();
