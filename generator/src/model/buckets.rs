@@ -441,27 +441,7 @@ fn own_accounts(
                 .or_default() |= c.access == Access::Write;
         }
     }
-    grants
-        .into_iter()
-        .map(|(consumer, buckets)| {
-            let pick = |write: bool| -> Vec<String> {
-                buckets
-                    .iter()
-                    .filter(|(_, w)| **w == write)
-                    .map(|(b, _)| (*b).to_owned())
-                    .collect()
-            };
-            S3Account {
-                consumer: consumer.to_owned(),
-                user: consumer.to_owned(),
-                store: String::new(),
-                policy: consumer.to_owned(),
-                buckets: buckets.keys().map(|b| (*b).to_owned()).collect(),
-                read: pick(false),
-                write: pick(true),
-            }
-        })
-        .collect()
+    super::wiring::accounts_of(grants, None)
 }
 
 /// `<client>-<env>-<bucket>`, checked against the cloud's naming rules
@@ -652,6 +632,28 @@ mod tests {
         assert!(err.contains("cloud.account_id"), "{err}");
     }
 
+    /// The catalog's bucket, which an engine writes through it (directly
+    /// on the targets `direct_on` names).
+    fn catalog_and_engine(direct_on: &[&str]) -> Wiring {
+        let mut wiring = one_writer("catalog", Some("store"));
+        wiring.buckets[0].consumers.push(BucketConsumer {
+            consumer: "engine".into(),
+            access: crate::core::wiring::Access::Write,
+            backup: false,
+            through: Some("catalog".into()),
+            direct_on: direct_on.iter().map(|t| (*t).to_owned()).collect(),
+        });
+        wiring
+    }
+
+    /// A component of the blueprint, enabled.
+    fn enabled(v: serde_json::Value) -> Enabled {
+        Enabled {
+            component: serde_json::from_value(v).expect("component"),
+            wave: 1,
+        }
+    }
+
     /// Prod of client acme in eu-west-3, on a `target` that holds buckets,
     /// with the cluster's store running.
     fn prod<'a>(
@@ -681,26 +683,13 @@ mod tests {
     /// calls the cloud's storage); where it does not, the bucket stays.
     #[test]
     fn a_vended_use_follows_its_catalog() {
-        let mut wiring = one_writer("catalog", Some("store"));
-        wiring.buckets[0].consumers.push(BucketConsumer {
-            consumer: "engine".into(),
-            access: crate::core::wiring::Access::Write,
-            backup: false,
-            through: Some("catalog".into()),
-            direct_on: vec![],
-        });
-        let component = |v: serde_json::Value| -> Enabled {
-            Enabled {
-                component: serde_json::from_value(v).expect("component"),
-                wave: 1,
-            }
-        };
+        let wiring = catalog_and_engine(&[]);
         let components = [
-            component(serde_json::json!({
+            enabled(serde_json::json!({
                 "id": "catalog", "title": "Catalog", "namespace": "storage", "needs": [],
                 "workload_identity": ["catalog"], "identity_targets": ["eks"],
             })),
-            component(serde_json::json!({
+            enabled(serde_json::json!({
                 "id": "engine", "title": "Engine", "namespace": "query", "needs": ["catalog"],
                 "consumes": {"buckets": [{"name": "catalog", "access": "write", "through": "catalog"}]},
             })),
@@ -729,27 +718,14 @@ mod tests {
     /// nothing; elsewhere it follows its catalog.
     #[test]
     fn a_direct_use_takes_its_own_identity_on_its_cloud() {
-        let mut wiring = one_writer("catalog", Some("store"));
-        wiring.buckets[0].consumers.push(BucketConsumer {
-            consumer: "engine".into(),
-            access: crate::core::wiring::Access::Write,
-            backup: false,
-            through: Some("catalog".into()),
-            direct_on: vec!["gke".into()],
-        });
-        let component = |v: serde_json::Value| -> Enabled {
-            Enabled {
-                component: serde_json::from_value(v).expect("component"),
-                wave: 1,
-            }
-        };
+        let wiring = catalog_and_engine(&["gke"]);
         let engine = |targets: &[&str]| {
-            component(serde_json::json!({
+            enabled(serde_json::json!({
                 "id": "engine", "title": "Engine", "namespace": "query", "needs": ["catalog"],
                 "workload_identity": ["engine"], "identity_targets": targets,
             }))
         };
-        let catalog = component(serde_json::json!({
+        let catalog = enabled(serde_json::json!({
             "id": "catalog", "title": "Catalog", "namespace": "storage", "needs": [],
             "workload_identity": ["catalog"], "identity_targets": ["eks", "gke"],
         }));

@@ -272,6 +272,15 @@ fn s3_accounts(buckets: &[Bucket], user: Option<&str>) -> Vec<S3Account> {
             *entry |= write;
         }
     }
+    accounts_of(grants, user)
+}
+
+/// The accounts for `grants` (by consumer, each bucket with whether it is
+/// written), their users named by `user` (see [`s3_accounts`]).
+pub(crate) fn accounts_of(
+    grants: BTreeMap<&str, BTreeMap<&str, bool>>,
+    user: Option<&str>,
+) -> Vec<S3Account> {
     grants
         .into_iter()
         .map(|(consumer, buckets)| {
