@@ -682,6 +682,23 @@ impl Model {
                 .iter()
                 .map(|a| a.consumer.clone())
                 .collect();
+            // A catalog vends credentials from the cloud's token service
+            // where its target has one (STS on EKS, Google's on GKE); on
+            // AKS it signs them itself, with a key the storage account
+            // issues.
+            let token_service = env
+                .cloud_target()
+                .and_then(|t| manifest.clouds.get(t))
+                .is_some_and(|t| {
+                    manifest
+                        .external_endpoints
+                        .iter()
+                        .filter(|e| e.used_by.as_deref() == Some("web_identity"))
+                        .any(|e| {
+                            t.private_endpoints.contains(&e.name)
+                                || t.fixed_endpoints.contains_key(&e.name)
+                        })
+                });
             let callers = environment::endpoint_callers(
                 &manifest,
                 &components,
@@ -692,7 +709,7 @@ impl Model {
                     vendors: &placed
                         .identities
                         .iter()
-                        .filter(|i| !i.vends_to.is_empty())
+                        .filter(|i| token_service && !i.vends_to.is_empty())
                         .map(|i| i.consumer.clone())
                         .collect(),
                 },
@@ -769,7 +786,7 @@ impl Model {
                 c.token_service = placed
                     .identities
                     .iter()
-                    .any(|i| i.web_identity || !i.vends_to.is_empty());
+                    .any(|i| i.web_identity || (token_service && !i.vends_to.is_empty()));
                 c.awaiting_account = placed.awaiting_account.clone();
                 c.buckets = placed.cloud;
                 c.identities = placed.identities;
