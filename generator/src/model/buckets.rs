@@ -57,8 +57,10 @@ pub struct BucketIdentity {
     pub web_identity: bool,
     /// The role's ARN, which such pods' configuration names.
     pub role_arn: Option<String>,
-    /// The consumers it vends credentials for its buckets, as a catalog:
-    /// it assumes a second role for them (identity.tf), narrowed per table.
+    /// The consumers it vends credentials for its buckets, as a catalog,
+    /// narrowed per table: a second role it assumes (EKS), its own tokens
+    /// downscoped (GKE), SAS tokens it signs with a user delegation key
+    /// (AKS).
     pub vends_to: Vec<String>,
     /// The Google service account it acts as (GKE), when the cloud gives
     /// it one: IAM then grants that account, not its service accounts.
