@@ -58,9 +58,8 @@ pub struct BucketIdentity {
     /// The role's ARN, which such pods' configuration names.
     pub role_arn: Option<String>,
     /// The consumers it vends credentials for its buckets, as a catalog,
-    /// narrowed per table: a second role it assumes (EKS), its own tokens
-    /// downscoped (GKE), SAS tokens it signs with a user delegation key
-    /// (AKS).
+    /// narrowed per table: a second role it assumes (EKS), or its own
+    /// tokens downscoped (GKE).
     pub vends_to: Vec<String>,
     /// The Google service account it acts as (GKE), when the cloud gives
     /// it one: IAM then grants that account, not its service accounts.

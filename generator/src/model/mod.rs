@@ -683,9 +683,8 @@ impl Model {
                 .map(|a| a.consumer.clone())
                 .collect();
             // A catalog vends credentials from the cloud's token service
-            // where its target has one (STS on EKS, Google's on GKE); on
-            // AKS it signs them itself, with a key the storage account
-            // issues.
+            // where its target has one (STS on EKS, Google's on GKE): on a
+            // cloud without one, a catalog's vending pods call none.
             let token_service = env
                 .cloud_target()
                 .and_then(|t| manifest.clouds.get(t))
