@@ -414,6 +414,13 @@ fn the_iceberg_warehouses_move_to_cloud_storage_with_lakekeeper_as_a_google_acco
             "{gone}"
         );
     }
+    // The backups' README says which store versions which bucket.
+    let backups = text(&files, "backup/README.md");
+    assert!(
+        backups.contains("\n- prod: none.\n")
+            && backups.contains("\n- staging: `airflow-logs`, `backups`"),
+        "{backups}"
+    );
     assert!(files.contains_key("argocd/staging/applications/minio.yaml"));
 
     // The catalog's Google service account: its Kubernetes account may act
@@ -573,7 +580,9 @@ fn a_component_deployed_in_no_environment_is_not_rendered() {
         );
     }
     assert!(!files.keys().any(|p| p.starts_with("backup/overlays/")));
-    assert!(files.contains_key("backup/README.md"));
+    // It lists no bucket of prod among those the store's Job versions.
+    let backups = text(&files, "backup/README.md");
+    assert!(backups.contains("\n- prod: none.\n"), "{backups}");
     assert!(files.contains_key("runbooks/components/lakekeeper.md"));
     let (code, findings) = check_json(&files);
     assert_eq!((code, findings.len()), (0, 0), "{findings:#?}");
