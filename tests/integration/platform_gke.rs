@@ -587,3 +587,20 @@ fn a_component_deployed_in_no_environment_is_not_rendered() {
     let (code, findings) = check_json(&files);
     assert_eq!((code, findings.len()), (0, 0), "{findings:#?}");
 }
+
+/// With the client's own object store (the fullest spec, prod on GKE), no
+/// MinIO runs anywhere: the cloud's README does not say one runs for the
+/// buckets left in the store, which are the client's.
+#[test]
+fn an_external_store_is_not_described_as_minio() {
+    let full = crate::support::fixture_text("specs/full.yaml");
+    let cluster = "    cluster: https://prod.k8s.fullopt.example:6443\n";
+    assert!(full.contains(cluster), "full.yaml's prod entry changed");
+    let files = crate::support::render_text(&full.replace(
+        cluster,
+        "    target: gke\n    cloud: {project: fullopt-prod, region: europe-west9, vpc_cidr: 10.40.0.0/16}\n",
+    ));
+    assert!(!files.contains_key("argocd/prod/applications/minio.yaml"));
+    let readme = text(&files, "terraform/prod/README.md");
+    assert!(!readme.contains("MinIO"), "{readme}");
+}
