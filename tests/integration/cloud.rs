@@ -860,7 +860,9 @@ pub fn full_spec_on_eks() -> String {
     assert!(full.contains(cluster), "full.yaml's prod entry changed");
     full.replace(
         cluster,
-        "    target: eks\n    cloud: {region: eu-central-1, vpc_cidr: 10.40.0.0/16}\n",
+        // The account: the pipelines' dbt pod takes its role by web
+        // identity for the catalog's bucket, whose ARN names it.
+        "    target: eks\n    cloud: {region: eu-central-1, vpc_cidr: 10.40.0.0/16, account_id: \"210987654321\"}\n",
     )
 }
 
@@ -2221,15 +2223,16 @@ fn the_data_domains_buckets_move_to_s3_once_nifi_and_the_spark_loads_take_their_
     assert_eq!(code, 0, "{err}");
     assert!(listed.contains("acme/staging/minio/oidc"), "{listed}");
 
-    // Each role trusts its component's account alone, by web identity.
+    // Each role trusts its component's accounts alone, by web identity (the
+    // pipelines': the Spark loads' and the dbt pod's).
     let identity = text(&files, "terraform/prod/identity.tf");
-    for subject in [
-        "system:serviceaccount:data-platform-integration:nifi",
-        "system:serviceaccount:data-platform-processing:spark-driver",
+    for subjects in [
+        "\"system:serviceaccount:data-platform-integration:nifi\"",
+        "\"system:serviceaccount:data-platform-processing:spark-driver\", \"system:serviceaccount:data-platform-processing:dbt\"",
     ] {
         assert!(
-            identity.contains(&format!("values   = [\"{subject}\"]")),
-            "{subject}"
+            identity.contains(&format!("values   = [{subjects}]")),
+            "{subjects}"
         );
     }
 

@@ -927,3 +927,329 @@ fn check_reports_the_trino_ingestion_blocked_by_the_processing_namespace_policy(
         &["datahub-", "trino"],
     );
 }
+
+/// The example with OpenMetadata as its catalog and prod on `prod`.
+fn openmetadata_spec(prod: &str) -> String {
+    let spec = crate::cloud::eks_spec_with(prod);
+    assert!(
+        spec.contains("  catalog: datahub "),
+        "the example's catalog changed"
+    );
+    spec.replacen("  catalog: datahub ", "  catalog: openmetadata ", 1)
+}
+
+/// Where the cloud holds every other bucket of prod, the dbt artifacts
+/// move too: the dbt pod runs as an account of its own that takes the
+/// pipelines' identity, OpenMetadata's dbt ingestion reads them as an
+/// account of its own, neither holds a key, and no MinIO runs in prod. On
+/// EKS that is by web identity (the pod) and Pod Identity (the catalog),
+/// on GKE by each account's own grant. The check follows the catalog's
+/// use to its grant.
+#[test]
+fn the_dbt_artifacts_move_to_the_cloud_with_the_dbt_pod_and_the_catalog_on_their_identities() {
+    let eks = crate::support::render_text(&openmetadata_spec(
+        "  - name: prod\n    target: eks\n    cloud: {region: eu-west-3, vpc_cidr: 10.30.0.0/16, account_id: \"123456789012\"}\n",
+    ));
+    let gke = crate::support::render_text(&openmetadata_spec(
+        "  - name: prod\n    target: gke\n    cloud: {project: acme-data-prod, region: europe-west9, vpc_cidr: 10.30.0.0/16}\n",
+    ));
+    for (files, store, region) in [(&eks, "s3", "eu-west-3"), (&gke, "gcs", "")] {
+        for gone in ["minio", "minio-operator", "data-protection"] {
+            assert!(
+                !files.contains_key(&format!("argocd/prod/applications/{gone}.yaml")),
+                "{store}: {gone}"
+            );
+        }
+        let buckets = text(files, "terraform/prod/buckets.tf");
+        assert!(buckets.contains("\"acme-prod-dbt-artifacts\""), "{buckets}");
+        // The catalog's workflow names the cloud's bucket and no key.
+        let dbt = om_workflow(files, "prod", "dbt.yaml");
+        let source = &dbt["source"]["sourceConfig"]["config"]["dbtConfigSource"];
+        assert_eq!(source["dbtConfigType"], store, "{source}");
+        assert_eq!(
+            source["dbtPrefixConfig"]["dbtBucketName"],
+            "acme-prod-dbt-artifacts"
+        );
+        let security = &source["dbtSecurityConfig"];
+        if store == "gcs" {
+            assert_eq!(
+                security,
+                &serde_json::json!({"gcpConfig": {"type": "gcp_adc"}})
+            );
+        } else {
+            assert_eq!(security, &serde_json::json!({"awsRegion": region}));
+        }
+        let ingestion = docs(
+            files,
+            "components/openmetadata/manifests/prod/ingestion.yaml",
+        );
+        let cron = ingestion
+            .iter()
+            .find(|d| d["metadata"]["name"] == "openmetadata-ingestion-dbt")
+            .expect("dbt CronJob");
+        let pod = &cron["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+        assert_eq!(pod["serviceAccountName"], "openmetadata-dbt");
+        assert!(!pod.to_string().contains("AWS_"), "{pod}");
+        assert!(ingestion
+            .iter()
+            .any(|d| d["kind"] == "ServiceAccount" && d["metadata"]["name"] == "openmetadata-dbt"));
+        let secret = ingestion
+            .iter()
+            .find(|d| d["kind"] == "ExternalSecret")
+            .expect("ExternalSecret");
+        assert!(!secret.to_string().contains("openmetadata/s3"), "{secret}");
+        // Airflow tells the dbt pod where the bucket is and gives it no key.
+        let airflow = text(files, "components/airflow/values-prod.yaml");
+        assert!(
+            airflow.contains(&format!(
+                "name: PLATFORM_ARTIFACTS_STORE\n    value: {store}\n"
+            )),
+            "{airflow}"
+        );
+        let staging = text(files, "components/airflow/values-staging.yaml");
+        assert!(staging.contains("name: PLATFORM_ARTIFACTS_STORE\n    value: store\n"));
+        let tasks = text(files, "airflow/dags/data_platform/tasks.py");
+        assert!(tasks.contains("service_account_name=settings.DBT_SERVICE_ACCOUNT"));
+        assert!(tasks.contains("if store == \"store\":"), "{tasks}");
+        let (code, findings) = check_json(files);
+        assert_eq!((code, findings.len()), (0, 0), "{store}: {findings:#?}");
+    }
+    // EKS: the dbt pod's account takes the pipelines' role by web identity;
+    // the catalog's account is associated with a role reading that bucket.
+    let account = text(&eks, "spark/overlays/prod/dbt-account.yaml");
+    assert!(
+        account.contains(
+            "eks.amazonaws.com/role-arn: arn:aws:iam::123456789012:role/acme-prod-pipelines"
+        ),
+        "{account}"
+    );
+    let identity = text(&eks, "terraform/prod/identity.tf");
+    assert!(
+        identity.contains("\"system:serviceaccount:data-platform-processing:dbt\""),
+        "{identity}"
+    );
+    let association = identity
+        .split("\nresource ")
+        .find(|r| {
+            r.starts_with("\"aws_eks_pod_identity_association\" \"openmetadata_openmetadata_dbt\"")
+        })
+        .expect("the catalog's association");
+    assert!(association.contains("service_account = \"openmetadata-dbt\""));
+    // Without it, the catalog's reads are signed by no role: denied.
+    let unassociated = crate::support::with_replaced(
+        &eks,
+        "terraform/prod/identity.tf",
+        association,
+        "\"terraform_data\" \"nothing\" {\n}\n",
+    );
+    let (code, findings) = check_json(&unassociated);
+    assert_eq!(code, 1, "{findings:#?}");
+    assert!(
+        crate::support::finds(
+            &findings,
+            "SOC-SYS-025",
+            &["openmetadata", "acme-prod-dbt-artifacts"]
+        ),
+        "{findings:#?}"
+    );
+    // GKE: each account has its own grant.
+    let identity = text(&gke, "terraform/prod/identity.tf");
+    for member in [
+        "/ns/data-platform-processing/sa/dbt\"",
+        "/ns/data-platform-governance/sa/openmetadata-dbt\"",
+    ] {
+        assert!(identity.contains(member), "{member}");
+    }
+    // On EKS the dbt pod's role is named by its ARN: without the account,
+    // and no store in the cluster to keep its keys in, the spec is refused
+    // with what to give.
+    let err = crate::support::socle_new_refuses(
+        &crate::cloud::full_spec_on_eks().replace(", account_id: \"210987654321\"", ""),
+    );
+    assert!(
+        err.contains("pipelines signs in to the cloud's storage by web identity")
+            && err.contains("cloud.account_id"),
+        "{err}"
+    );
+    // On the cluster, the store and its keys, as before.
+    let kubernetes = render(Some("full.yaml"));
+    let airflow = text(&kubernetes, "components/airflow/values-prod.yaml");
+    assert!(airflow.contains("name: PLATFORM_ARTIFACTS_STORE\n    value: store\n"));
+}
+
+/// Stand-ins for what the dbt pod calls in the cloud: STS, which takes the
+/// projected token for a role's session credentials; EKS's Pod Identity
+/// agent; GKE's metadata server and Cloud Storage's upload API. Each
+/// checks what it is sent as the service would, and the S3 PUTs are
+/// checked as `FAKE_S3` checks them, with the session's secret.
+const FAKE_CLOUD: &str = r#"
+import hashlib, hmac, http.server, json, os, sys, tempfile, threading, urllib.parse
+
+sys.path.insert(0, sys.argv[1])
+import dbt_run
+
+got = []
+SESSION = {"AccessKeyId": "ASIASESSION", "SecretAccessKey": "session-secret", "Token": "session-token"}
+
+class Cloud(http.server.BaseHTTPRequestHandler):
+    def _reply(self, code, body=b"", kind="application/json"):
+        self.send_response(code)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        url = urllib.parse.urlsplit(self.path)
+        if url.path == "/sts/":
+            form = dict(urllib.parse.parse_qsl(body.decode()))
+            ok = (form.get("Action") == "AssumeRoleWithWebIdentity"
+                  and form.get("RoleArn") == "arn:aws:iam::123456789012:role/acme-prod-pipelines"
+                  and form.get("WebIdentityToken") == "projected-token")
+            got.append({"call": "sts", "ok": ok})
+            xml = ('<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+                   "<AssumeRoleWithWebIdentityResult><Credentials>"
+                   f"<AccessKeyId>{SESSION['AccessKeyId']}</AccessKeyId>"
+                   f"<SecretAccessKey>{SESSION['SecretAccessKey']}</SecretAccessKey>"
+                   f"<SessionToken>{SESSION['Token']}</SessionToken>"
+                   "</Credentials></AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>")
+            return self._reply(200 if ok else 403, xml.encode(), "text/xml")
+        query = dict(urllib.parse.parse_qsl(url.query))
+        ok = (url.path == "/upload/storage/v1/b/acme-prod-dbt-artifacts/o"
+              and query.get("uploadType") == "media"
+              and self.headers["Authorization"] == "Bearer metadata-token")
+        got.append({"call": "gcs", "ok": ok, "name": query.get("name"), "size": len(body)})
+        self._reply(200 if ok else 401, b"{}")
+
+    def do_GET(self):
+        if self.path == "/pod-identity":
+            ok = self.headers["Authorization"] == "agent-token"
+            got.append({"call": "agent", "ok": ok})
+            return self._reply(200 if ok else 401, json.dumps(SESSION).encode())
+        ok = (self.path == "/computeMetadata/v1/instance/service-accounts/default/token"
+              and self.headers["Metadata-Flavor"] == "Google")
+        got.append({"call": "metadata", "ok": ok})
+        self._reply(200 if ok else 403, json.dumps({"access_token": "metadata-token"}).encode())
+
+    def do_PUT(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        fields = dict(p.strip().split("=", 1) for p in self.headers["Authorization"].split(" ", 1)[1].split(","))
+        ak, day, region, service, term = fields["Credential"].split("/")
+        signed = fields["SignedHeaders"].split(";")
+        canonical = "\n".join(["PUT", self.path, ""] + [f"{h}:{self.headers[h].strip()}" for h in signed]
+                              + ["", ";".join(signed), self.headers["x-amz-content-sha256"]])
+        to_sign = "\n".join(["AWS4-HMAC-SHA256", self.headers["x-amz-date"], f"{day}/{region}/{service}/{term}",
+                             hashlib.sha256(canonical.encode()).hexdigest()])
+        key = b"AWS4" + SESSION["SecretAccessKey"].encode()
+        for part in (day, region, service, term):
+            key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+        ok = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest() == fields["Signature"]
+        ok = ok and self.headers.get("x-amz-security-token") == SESSION["Token"]
+        got.append({"call": "s3", "ok": ok, "path": self.path, "ak": ak, "signed": signed})
+        self._reply(200 if ok else 403)
+
+    def log_message(self, *args):
+        pass
+
+server = http.server.HTTPServer(("127.0.0.1", 0), Cloud)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+base = f"127.0.0.1:{server.server_port}"
+project = tempfile.mkdtemp()
+os.makedirs(os.path.join(project, "target"))
+with open(os.path.join(project, "target", "manifest.json"), "w") as f:
+    f.write("{}")
+token = os.path.join(project, "token")
+with open(token, "w") as f:
+    f.write("projected-token\n")
+agent = os.path.join(project, "agent")
+with open(agent, "w") as f:
+    f.write("agent-token")
+common = {"ARTIFACTS_BUCKET": "acme-prod-dbt-artifacts", "ARTIFACTS_PREFIX": "prod"}
+s3 = {**common, "ARTIFACTS_STORE": "s3", "S3_ENDPOINT": f"http://{base}", "S3_REGION": "eu-west-3"}
+cases = {
+    "web-identity": {**s3, "AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/acme-prod-pipelines",
+                     "AWS_WEB_IDENTITY_TOKEN_FILE": token, "AWS_ENDPOINT_URL_STS": f"http://{base}/sts"},
+    "pod-identity": {**s3, "AWS_CONTAINER_CREDENTIALS_FULL_URI": f"http://{base}/pod-identity",
+                     "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": agent},
+    "gcs": {**common, "ARTIFACTS_STORE": "gcs", "GCE_METADATA_HOST": base, "STORAGE_EMULATOR_HOST": f"http://{base}"},
+    "nothing": dict(s3),
+}
+report = {}
+clean = dict(os.environ)
+for name, env in cases.items():
+    os.environ.clear()
+    os.environ.update(clean)
+    os.environ.update(env)
+    got.clear()
+    try:
+        dbt_run.upload_artifacts(project)
+        report[name] = list(got)
+    except RuntimeError as e:
+        report[name] = str(e)
+server.shutdown()
+print(json.dumps(report))
+"#;
+
+#[test]
+fn the_dbt_pod_signs_in_to_the_clouds_bucket_with_its_accounts_identity() {
+    let Some(python) = crate::support::tool("python3") else {
+        return;
+    };
+    let files = render(Some("full.yaml"));
+    let dir = tempfile::tempdir().expect("temporary directory");
+    fs_err::write(
+        dir.path().join("dbt_run.py"),
+        text(&files, "airflow/dags/data_platform/scripts/dbt_run.py"),
+    )
+    .expect("script written");
+    let out = std::process::Command::new(python)
+        .args(["-c", FAKE_CLOUD])
+        .arg(dir.path())
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_WEB_IDENTITY_TOKEN_FILE")
+        .env_remove("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("JSON report");
+    let calls = |case: &str| -> Vec<String> {
+        report[case]
+            .as_array()
+            .unwrap_or_else(|| panic!("{case}: {}", report[case]))
+            .iter()
+            .map(|c| {
+                assert_eq!(c["ok"], true, "{case}: {c}");
+                c["call"].as_str().unwrap_or_default().to_owned()
+            })
+            .collect()
+    };
+    // The projected token for the role's session, then the PUT signed with
+    // it, its session token among the signed headers.
+    assert_eq!(calls("web-identity"), ["sts", "s3"]);
+    let put = &report["web-identity"][1];
+    assert_eq!(put["path"], "/acme-prod-dbt-artifacts/prod/manifest.json");
+    assert_eq!(put["ak"], "ASIASESSION");
+    assert_eq!(
+        put["signed"],
+        serde_json::json!([
+            "host",
+            "x-amz-content-sha256",
+            "x-amz-date",
+            "x-amz-security-token"
+        ])
+    );
+    assert_eq!(calls("pod-identity"), ["agent", "s3"]);
+    // Cloud Storage: the account's token from the metadata server.
+    assert_eq!(calls("gcs"), ["metadata", "gcs"]);
+    assert_eq!(report["gcs"][1]["name"], "prod/manifest.json");
+    // No key and no identity: it says so rather than send an unsigned PUT.
+    let nothing = report["nothing"].as_str().unwrap_or_default();
+    assert!(nothing.starts_with("no S3 credentials"), "{nothing}");
+}

@@ -65,17 +65,31 @@ def _secret_env(name: str, secret: str, key: str) -> k8s.V1EnvVar:
 
 
 def _artifacts_env() -> list[k8s.V1EnvVar]:
-    """Where the dbt pod copies the build's artifacts for the catalog (none when nothing reads them)."""
+    """Where the dbt pod copies the build's artifacts for the catalog (none when nothing reads them).
+
+    Keys only for the cluster's store: in the cloud the pod signs in with
+    its account's identity (DBT_SERVICE_ACCOUNT).
+    """
     if not settings.DBT_ARTIFACTS_BUCKET:
         return []
-    return [
-        k8s.V1EnvVar(name="ARTIFACTS_BUCKET", value=settings.DBT_ARTIFACTS_BUCKET),
+    store = PLATFORM.artifacts_store
+    env = [
+        k8s.V1EnvVar(name="ARTIFACTS_BUCKET", value=PLATFORM.bucket(settings.DBT_ARTIFACTS_BUCKET)),
         k8s.V1EnvVar(name="ARTIFACTS_PREFIX", value=PLATFORM.environment),
+        k8s.V1EnvVar(name="ARTIFACTS_STORE", value=store),
+    ]
+    if store == "gcs":
+        return env
+    env += [
         k8s.V1EnvVar(name="S3_ENDPOINT", value=PLATFORM.s3_endpoint),
         k8s.V1EnvVar(name="S3_REGION", value=PLATFORM.s3_region),
-        _secret_env("AWS_ACCESS_KEY_ID", settings.PIPELINE_S3, "AWS_ACCESS_KEY_ID"),
-        _secret_env("AWS_SECRET_ACCESS_KEY", settings.PIPELINE_S3, "AWS_SECRET_ACCESS_KEY"),
     ]
+    if store == "store":
+        env += [
+            _secret_env("AWS_ACCESS_KEY_ID", settings.PIPELINE_S3, "AWS_ACCESS_KEY_ID"),
+            _secret_env("AWS_SECRET_ACCESS_KEY", settings.PIPELINE_S3, "AWS_SECRET_ACCESS_KEY"),
+        ]
+    return env
 
 
 def nifi_ingest(domain: Domain) -> KubernetesPodOperator:
@@ -228,6 +242,7 @@ def dbt_build(trigger_rule: str = "all_success") -> KubernetesPodOperator:
         security_context=_pod_security(1000),
         container_security_context=_container_security(),
         container_resources=_resources("500m", "1Gi", "2", "2Gi"),
+        service_account_name=settings.DBT_SERVICE_ACCOUNT,
         automount_service_account_token=False,
         labels=LABELS,
         in_cluster=True,

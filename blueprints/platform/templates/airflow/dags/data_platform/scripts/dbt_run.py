@@ -9,7 +9,12 @@ user, the token's preferred_username, from DBT_TRINO_USER.
 
 With ARTIFACTS_BUCKET set (the catalog pulls dbt's metadata), the build's
 artifacts are copied to that bucket afterwards, failed builds included:
-their run results are what the catalog shows.
+their run results are what the catalog shows. ARTIFACTS_STORE says where
+the bucket is and how the pod signs in: "store", the cluster's S3 store,
+with the keys in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; "s3", Amazon
+S3, as the role the pod's service account takes (by web identity, or from
+EKS's Pod Identity agent); "gcs", Cloud Storage, as the account's identity,
+from the metadata server. No cloud SDK is installed for it.
 """
 
 import base64
@@ -21,6 +26,8 @@ import os
 import sys
 import urllib.parse
 import urllib.request
+import xml.etree.ElementTree as ElementTree
+from typing import NamedTuple
 
 # What the catalog's dbt ingestion reads (catalog.json only exists after
 # `dbt docs generate`, which the build does not run).
@@ -49,7 +56,68 @@ def _hmac(key: bytes, text: str) -> bytes:
     return hmac.new(key, text.encode(), hashlib.sha256).digest()
 
 
-def put_object(endpoint: str, region: str, bucket: str, key: str, body: bytes) -> None:
+class Credentials(NamedTuple):
+    access_key: str
+    secret_key: str
+    session_token: str | None = None
+
+
+STS_NS = {"sts": "https://sts.amazonaws.com/doc/2011-06-15/"}
+
+
+def s3_credentials(region: str) -> Credentials:
+    """The store's keys when the pod has them, else the role its service
+    account takes: by web identity (IRSA: AWS_ROLE_ARN and the projected
+    token AWS_WEB_IDENTITY_TOKEN_FILE, exchanged at STS), or from the Pod
+    Identity agent (AWS_CONTAINER_CREDENTIALS_FULL_URI)."""
+    if os.environ.get("AWS_ACCESS_KEY_ID"):
+        return Credentials(
+            os.environ["AWS_ACCESS_KEY_ID"],
+            os.environ["AWS_SECRET_ACCESS_KEY"],
+            os.environ.get("AWS_SESSION_TOKEN"),
+        )
+    if os.environ.get("AWS_WEB_IDENTITY_TOKEN_FILE"):
+        with open(os.environ["AWS_WEB_IDENTITY_TOKEN_FILE"]) as f:
+            token = f.read().strip()
+        # The SDKs' variable for STS's address; the regional endpoint, which
+        # the VPC's interface endpoint answers, otherwise.
+        sts = os.environ.get("AWS_ENDPOINT_URL_STS") or f"https://sts.{region}.amazonaws.com"
+        form = urllib.parse.urlencode(
+            {
+                "Action": "AssumeRoleWithWebIdentity",
+                "Version": "2011-06-15",
+                "RoleArn": os.environ["AWS_ROLE_ARN"],
+                "RoleSessionName": "dbt-artifacts",
+                "WebIdentityToken": token,
+                "DurationSeconds": "900",
+            }
+        ).encode()
+        with urllib.request.urlopen(sts.rstrip("/") + "/", data=form, timeout=30) as response:
+            answer = ElementTree.fromstring(response.read())
+        c = answer.find("sts:AssumeRoleWithWebIdentityResult/sts:Credentials", STS_NS)
+        if c is None:
+            raise RuntimeError(f"{sts} answered no credentials")
+        return Credentials(
+            c.findtext("sts:AccessKeyId", "", STS_NS),
+            c.findtext("sts:SecretAccessKey", "", STS_NS),
+            c.findtext("sts:SessionToken", None, STS_NS),
+        )
+    if os.environ.get("AWS_CONTAINER_CREDENTIALS_FULL_URI"):
+        request = urllib.request.Request(os.environ["AWS_CONTAINER_CREDENTIALS_FULL_URI"])
+        with open(os.environ["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"]) as f:
+            request.add_header("Authorization", f.read().strip())
+        with urllib.request.urlopen(request, timeout=30) as response:
+            given = json.load(response)
+        return Credentials(given["AccessKeyId"], given["SecretAccessKey"], given.get("Token"))
+    raise RuntimeError(
+        "no S3 credentials: neither the store's keys (AWS_ACCESS_KEY_ID) nor a role for the "
+        "pod's service account (AWS_WEB_IDENTITY_TOKEN_FILE, AWS_CONTAINER_CREDENTIALS_FULL_URI)"
+    )
+
+
+def put_object(
+    endpoint: str, region: str, bucket: str, key: str, body: bytes, credentials: Credentials
+) -> None:
     """PUT one object, path-style, signed with AWS Signature Version 4
     (standard library only: the pod installs nothing for it)."""
     url = urllib.parse.urlsplit(endpoint)
@@ -57,7 +125,10 @@ def put_object(endpoint: str, region: str, bucket: str, key: str, body: bytes) -
     now = datetime.datetime.now(datetime.timezone.utc)
     stamp, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
     digest = hashlib.sha256(body).hexdigest()
+    # Signed headers in the order of their names, as the signature wants.
     headers = {"host": url.netloc, "x-amz-content-sha256": digest, "x-amz-date": stamp}
+    if credentials.session_token:
+        headers["x-amz-security-token"] = credentials.session_token
     signed = ";".join(headers)
     canonical = "\n".join(
         ["PUT", path, "", *(f"{k}:{v}" for k, v in headers.items()), "", signed, digest]
@@ -66,20 +137,48 @@ def put_object(endpoint: str, region: str, bucket: str, key: str, body: bytes) -
     to_sign = "\n".join(
         ["AWS4-HMAC-SHA256", stamp, scope, hashlib.sha256(canonical.encode()).hexdigest()]
     )
-    signing = b"AWS4" + os.environ["AWS_SECRET_ACCESS_KEY"].encode()
+    signing = b"AWS4" + credentials.secret_key.encode()
     for part in (day, region, "s3", "aws4_request"):
         signing = _hmac(signing, part)
     signature = hmac.new(signing, to_sign.encode(), hashlib.sha256).hexdigest()
     request = urllib.request.Request(
         f"{url.scheme}://{url.netloc}{path}", data=body, method="PUT"
     )
-    request.add_header("x-amz-content-sha256", digest)
-    request.add_header("x-amz-date", stamp)
+    for name, value in headers.items():
+        if name != "host":
+            request.add_header(name, value)
     request.add_header(
         "Authorization",
-        f"AWS4-HMAC-SHA256 Credential={os.environ['AWS_ACCESS_KEY_ID']}/{scope}, "
+        f"AWS4-HMAC-SHA256 Credential={credentials.access_key}/{scope}, "
         f"SignedHeaders={signed}, Signature={signature}",
     )
+    with urllib.request.urlopen(request, timeout=60):
+        pass
+
+
+def gcs_token() -> str:
+    """An access token for the pod's service account, from the metadata
+    server (GKE's, with Workload Identity Federation: the account's own)."""
+    host = os.environ.get("GCE_METADATA_HOST", "metadata.google.internal")
+    request = urllib.request.Request(
+        f"http://{host}/computeMetadata/v1/instance/service-accounts/default/token"
+    )
+    request.add_header("Metadata-Flavor", "Google")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)["access_token"]
+
+
+def gcs_put(bucket: str, key: str, body: bytes, token: str) -> None:
+    """Upload one object with Cloud Storage's JSON API (a simple upload)."""
+    base = os.environ.get("STORAGE_EMULATOR_HOST", "https://storage.googleapis.com")
+    query = urllib.parse.urlencode({"uploadType": "media", "name": key})
+    request = urllib.request.Request(
+        f"{base}/upload/storage/v1/b/{urllib.parse.quote(bucket, safe='')}/o?{query}",
+        data=body,
+        method="POST",
+    )
+    request.add_header("Authorization", f"Bearer {token}")
+    request.add_header("Content-Type", "application/json")
     with urllib.request.urlopen(request, timeout=60):
         pass
 
@@ -89,12 +188,27 @@ def upload_artifacts(project: str) -> None:
     if not bucket:
         return
     prefix = os.environ["ARTIFACTS_PREFIX"]
-    for name in ARTIFACTS:
-        path = os.path.join(project, "target", name)
-        if os.path.exists(path):
+    store = os.environ.get("ARTIFACTS_STORE", "store")
+    found = [
+        (name, os.path.join(project, "target", name))
+        for name in ARTIFACTS
+        if os.path.exists(os.path.join(project, "target", name))
+    ]
+    if not found:
+        return
+    if store == "gcs":
+        token = gcs_token()
+        for name, path in found:
             with open(path, "rb") as f:
-                put_object(os.environ["S3_ENDPOINT"], os.environ["S3_REGION"], bucket, f"{prefix}/{name}", f.read())
-            print(f"{name} copied to s3://{bucket}/{prefix}/{name}")
+                gcs_put(bucket, f"{prefix}/{name}", f.read(), token)
+            print(f"{name} copied to gs://{bucket}/{prefix}/{name}")
+        return
+    region = os.environ["S3_REGION"]
+    credentials = s3_credentials(region)
+    for name, path in found:
+        with open(path, "rb") as f:
+            put_object(os.environ["S3_ENDPOINT"], region, bucket, f"{prefix}/{name}", f.read(), credentials)
+        print(f"{name} copied to s3://{bucket}/{prefix}/{name}")
 
 
 def main() -> int:
