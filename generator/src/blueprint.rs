@@ -279,6 +279,13 @@ pub struct CloudTarget {
     /// sign in with workload identities (see `Component::workload_identity`).
     #[serde(default)]
     pub buckets: bool,
+    /// The buckets of a catalog's tables (those a catalog consumes, or a
+    /// consumer reaches `through` one) live apart from the others, in an
+    /// account of their own with a hierarchical namespace: Azure narrows a
+    /// SAS token to a directory (one table) only in such an account, and
+    /// versions no blob there, so the others keep their versions.
+    #[serde(default)]
+    pub lake_account: bool,
     /// Components that run for the cluster's object store alone (the store,
     /// its operator, the job protecting its buckets), each with why it is
     /// not needed: left out of an environment where the cloud holds every
@@ -736,6 +743,11 @@ impl Manifest {
                 .find(|id| !self.components.iter().any(|c| &c.id == *id))
             {
                 return Err(format!("clouds.{t}.store_only: {id:?} is not a component"));
+            }
+            if cloud.lake_account && !cloud.buckets {
+                return Err(format!(
+                    "clouds.{t}.lake_account: the cloud holds no bucket (`buckets: true`)"
+                ));
             }
             if !cloud.store_only.is_empty() && !cloud.buckets {
                 return Err(format!(
@@ -1547,6 +1559,7 @@ mod tests {
             identities: Vec::new(),
             database: None,
             buckets: false,
+            lake_account: false,
             store_only: BTreeMap::new(),
         };
         m.clouds.insert("eks".into(), cloud(&["disks"]));
@@ -1569,6 +1582,19 @@ mod tests {
         let err = m.check_targets().unwrap_err();
         assert!(err.contains("the cloud holds no bucket"), "{err}");
         store.buckets = true;
+        m.clouds.insert("eks".into(), store.clone());
+        assert!(m.check_targets().is_ok());
+        // A lake account for the catalogs' buckets, on a cloud holding
+        // buckets only.
+        let mut lake = cloud(&["disks"]);
+        lake.lake_account = true;
+        m.clouds.insert("eks".into(), lake);
+        let err = m.check_targets().unwrap_err();
+        assert!(
+            err.contains("lake_account: the cloud holds no bucket"),
+            "{err}"
+        );
+        store.lake_account = true;
         m.clouds.insert("eks".into(), store);
         assert!(m.check_targets().is_ok());
         m.clouds.insert("eks".into(), cloud(&["db"]));

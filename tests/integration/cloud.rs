@@ -768,7 +768,7 @@ fn update_moves_prod_between_its_cluster_eks_gke_and_aks_and_back() {
 
     let aks = kubernetes.replace(
         PROD_CLUSTER,
-        "  - name: prod\n    target: aks\n    cloud: {subscription: 4f6c2a1e-8b7d-4c3a-9e21-5d0b7a6c9f13, tenant: 9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d, region: francecentral, vpc_cidr: 10.30.0.0/16,\n             client_ids: {external-secrets: 0b1c2d3e-4f5a-4b6c-9d7e-8f9a0b1c2d3e, velero: 2d3e4f5a-6b7c-4d8e-9f0a-b1c2d3e4f5a6,\n                          loki: 3e4f5a6b-7c8d-4e9f-8a0b-c1d2e3f4a5b6, airflow: 4f5a6b7c-8d9e-4f0a-9b1c-d2e3f4a5b6c7}}\n",
+        "  - name: prod\n    target: aks\n    cloud: {subscription: 4f6c2a1e-8b7d-4c3a-9e21-5d0b7a6c9f13, tenant: 9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d, region: francecentral, vpc_cidr: 10.30.0.0/16,\n             client_ids: {external-secrets: 0b1c2d3e-4f5a-4b6c-9d7e-8f9a0b1c2d3e, velero: 2d3e4f5a-6b7c-4d8e-9f0a-b1c2d3e4f5a6,\n                          loki: 3e4f5a6b-7c8d-4e9f-8a0b-c1d2e3f4a5b6, airflow: 4f5a6b7c-8d9e-4f0a-9b1c-d2e3f4a5b6c7,\n                          lakekeeper: 5a6b7c8d-9e0f-4a1b-8c2d-e3f4a5b6c7d8, trino: 6b7c8d9e-0f1a-4b2c-9d3e-f4a5b6c7d8e9}}\n",
     );
 
     // With the account named on EKS, and on GKE, MinIO leaves prod and

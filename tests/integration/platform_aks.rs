@@ -10,11 +10,13 @@ const OPERATOR_ID: &str = "0b1c2d3e-4f5a-4b6c-9d7e-8f9a0b1c2d3e";
 const VELERO_ID: &str = "2d3e4f5a-6b7c-4d8e-9f0a-b1c2d3e4f5a6";
 pub(crate) const LOKI_ID: &str = "3e4f5a6b-7c8d-4e9f-8a0b-c1d2e3f4a5b6";
 pub(crate) const AIRFLOW_ID: &str = "4f5a6b7c-8d9e-4f0a-9b1c-d2e3f4a5b6c7";
+pub(crate) const LAKEKEEPER_ID: &str = "5a6b7c8d-9e0f-4a1b-8c2d-e3f4a5b6c7d8";
+pub(crate) const TRINO_ID: &str = "6b7c8d9e-0f1a-4b2c-9d3e-f4a5b6c7d8e9";
 
 /// The example with prod on AKS, its identities' client IDs given.
 pub fn spec() -> String {
     crate::cloud::eks_spec_with(&format!(
-        "  - name: prod\n    target: aks\n    cloud: {{subscription: 4f6c2a1e-8b7d-4c3a-9e21-5d0b7a6c9f13, tenant: 9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d, region: francecentral, vpc_cidr: 10.30.0.0/16,\n             client_ids: {{external-secrets: {OPERATOR_ID}, velero: {VELERO_ID}, loki: {LOKI_ID}, airflow: {AIRFLOW_ID}}}}}\n"
+        "  - name: prod\n    target: aks\n    cloud: {{subscription: 4f6c2a1e-8b7d-4c3a-9e21-5d0b7a6c9f13, tenant: 9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d, region: francecentral, vpc_cidr: 10.30.0.0/16,\n             client_ids: {{external-secrets: {OPERATOR_ID}, velero: {VELERO_ID}, loki: {LOKI_ID}, airflow: {AIRFLOW_ID},\n                          lakekeeper: {LAKEKEEPER_ID}, trino: {TRINO_ID}}}}}\n"
     ))
 }
 
@@ -310,7 +312,8 @@ fn loki_and_airflow_keep_their_buckets_in_azure_storage_as_their_own_identities(
     // MinIO, read with its keys, and no identity is made for it.
     assert!(policies.contains("arn:aws:s3:::notebooks/*"), "{policies}");
     assert!(files.contains_key("components/zeppelin/overlays/prod/externalsecret.yaml"));
-    assert!(!text(&files, "terraform/prod/identity.tf").contains("zeppelin"));
+    assert!(!text(&files, "terraform/prod/identity.tf")
+        .contains("azurerm_user_assigned_identity\" \"zeppelin\""));
     let readme = text(&files, "terraform/prod/README.md");
     assert!(
         readme.contains("Zeppelin's notes are among them"),
@@ -431,7 +434,210 @@ fn socle_check_judges_loki_and_airflow_on_their_containers() {
 fn a_client_id_for_no_identity_of_the_environment_is_refused() {
     let err = crate::support::socle_new_refuses(&spec().replace("loki: ", "lokii: "));
     assert!(
-        err.contains("cloud.client_ids.lokii: not a managed identity of this environment's Terraform; its identities: airflow, external-secrets, loki, velero"),
+        err.contains("cloud.client_ids.lokii: not a managed identity of this environment's Terraform; its identities: airflow, external-secrets, lakekeeper, loki, trino, velero"),
         "{err}"
+    );
+}
+
+/// The Iceberg warehouses as containers of the lake account, apart from
+/// the data account: it has a hierarchical namespace (Azure narrows a SAS
+/// token to a directory, one table, only there), keeps no version (Azure
+/// versions no blob in such an account) but soft-deletes, and answers at
+/// a blob and a Data Lake (dfs) private endpoint. Lakekeeper signs in as
+/// its managed identity, declares its warehouses with that system identity
+/// and vends SAS tokens signed with the lake account's user delegation key
+/// (Storage Blob Delegator on the account, no data role beyond its
+/// containers); the data account keeps Loki's and Airflow's containers,
+/// versioned. The pipelines' Spark and Zeppelin read the
+/// tables with Azure's FileIO; Trino, whose Iceberg connector takes vended
+/// credentials for S3 only, reads its warehouse as its own managed identity.
+/// The catalog calls no token service (AKS has none), so its namespace's
+/// egress opens none. Without Trino's role on its container, or without
+/// the label that gives the catalog's pods their token, the check denies.
+#[test]
+fn the_iceberg_warehouses_move_to_azure_storage_with_lakekeeper_signing_sas_tokens() {
+    let files = crate::support::render_platform_aks();
+    let buckets = text(&files, "terraform/prod/buckets.tf");
+    for name in ["raw", "staging", "analytics", "ml"] {
+        assert!(
+            buckets.contains(&format!(
+                "name                  = \"acme-prod-iceberg-{name}\""
+            )),
+            "{name}: {buckets}"
+        );
+    }
+    // Each container in its account: the tables' in the lake account,
+    // the others in the data account.
+    let resource = |name: &str| {
+        buckets
+            .split("\nresource ")
+            .find(|r| r.starts_with(name))
+            .unwrap_or_else(|| panic!("{name}: {buckets}"))
+    };
+    for (key, account) in [
+        ("iceberg_raw", "lake"),
+        ("iceberg_ml", "lake"),
+        ("loki_chunks", "data"),
+        ("airflow_logs", "data"),
+    ] {
+        assert!(
+            resource(&format!("\"azurerm_storage_container\" \"{key}\"")).contains(&format!(
+                "storage_account_id    = azurerm_storage_account.{account}.id"
+            )),
+            "{key}"
+        );
+    }
+    let lake = resource("\"azurerm_storage_account\" \"lake\"");
+    for want in [
+        "name                     = \"acmeprodlake\"",
+        "is_hns_enabled           = true",
+        "shared_access_key_enabled         = false",
+        "public_network_access_enabled = false",
+        "delete_retention_policy {",
+    ] {
+        assert!(lake.contains(want), "{want}: {lake}");
+    }
+    assert!(!lake.contains("versioning_enabled"), "{lake}");
+    let data = resource("\"azurerm_storage_account\" \"data\"");
+    assert!(data.contains("versioning_enabled = true") && !data.contains("is_hns_enabled"));
+    let endpoints = resource("\"azurerm_private_endpoint\" \"lake\"");
+    assert!(
+        endpoints.contains("for_each            = toset([\"blob\", \"dfs\"])"),
+        "{endpoints}"
+    );
+    assert!(text(&files, "terraform/prod/network.tf")
+        .contains("\"dfs\"       = \"privatelink.dfs.core.windows.net\""));
+    assert!(text(&files, "terraform/prod/logs.tf").contains(
+        "target_resource_id         = \"${azurerm_storage_account.lake.id}/blobServices/default\""
+    ));
+    let identity = text(&files, "terraform/prod/identity.tf");
+    for want in [
+        "subject                   = \"system:serviceaccount:data-platform-storage:lakekeeper\"",
+        "resource \"azurerm_role_assignment\" \"lakekeeper_delegation\" {\n  scope                = azurerm_storage_account.lake.id\n  role_definition_name = \"Storage Blob Delegator\"",
+        "subject                   = \"system:serviceaccount:data-platform-processing:trino\"",
+        "resource \"azurerm_role_assignment\" \"trino_writes_iceberg_analytics\"",
+    ] {
+        assert!(identity.contains(want), "{want}: {identity}");
+    }
+    assert!(!identity.contains("trino_writes_iceberg_raw"), "{identity}");
+    assert!(!identity.contains("trino_delegation"), "{identity}");
+
+    let lakekeeper = text(&files, "components/lakekeeper/values-prod.yaml");
+    for want in [
+        "LAKEKEEPER__ENABLE_AZURE_SYSTEM_CREDENTIALS",
+        "podLabels:\n    azure.workload.identity/use: \"true\"",
+        &format!("azure.workload.identity/client-id: \"{LAKEKEEPER_ID}\""),
+    ] {
+        assert!(lakekeeper.contains(want), "{want}: {lakekeeper}");
+    }
+    let trino = text(&files, "components/trino/values-prod.yaml");
+    for want in [
+        "iceberg.rest-catalog.vended-credentials-enabled=false",
+        "fs.native-azure.enabled=true",
+        "azure.auth-type=DEFAULT",
+        &format!("azure.workload.identity/client-id: \"{TRINO_ID}\""),
+        "labels: *workload-identity",
+    ] {
+        assert!(trino.contains(want), "{want}: {trino}");
+    }
+    assert!(!trino.contains("s3.endpoint"), "{trino}");
+    let secrets = text(
+        &files,
+        "components/lakekeeper/manifests/prod/externalsecrets.yaml",
+    );
+    assert!(
+        !secrets.contains("lakekeeper-s3") && !secrets.contains("lakekeeper-aws"),
+        "{secrets}"
+    );
+    // No token service: the catalog's namespace opens no egress for one.
+    let egress = text(
+        &files,
+        "platform/overlays/prod/namespaces/storage/egress.yaml",
+    );
+    assert!(!egress.contains("token-service"), "{egress}");
+
+    // The bootstrap Job, run: each warehouse a container of the data
+    // account, with the catalog's system identity and SAS on.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (out, seen, env) = crate::support::run_catalog_job(&files, "prod", dir.path(), "409");
+    crate::support::assert_success(&out);
+    assert_eq!(
+        env.get("ADLS_ACCOUNT").map(String::as_str),
+        Some("acmeprodlake")
+    );
+    let creates = crate::support::catalog_calls(&seen, "acme-prod-iceberg-ml");
+    assert_eq!(creates.len(), 4, "{seen}");
+    for b in &creates {
+        let name = b["warehouse-name"].as_str().expect("name");
+        let profile = &b["storage-profile"];
+        assert_eq!(profile["type"], "adls", "{b}");
+        assert_eq!(profile["account-name"], "acmeprodlake", "{b}");
+        assert_eq!(profile["filesystem"], format!("acme-prod-{name}"), "{b}");
+        assert_eq!(profile["sas-enabled"], true, "{b}");
+        assert_eq!(b["storage-credential"]["type"], "az", "{b}");
+        assert_eq!(
+            b["storage-credential"]["credential-type"], "azure-system-identity",
+            "{b}"
+        );
+    }
+    let ingest = text(&files, "airflow/dags/data_platform/spark/ingest-prod.yaml");
+    for want in [
+        "iceberg-azure-bundle-1.9.2.jar",
+        "name: ICEBERG_IO_IMPL\n        value: org.apache.iceberg.azure.adlsv2.ADLSFileIO",
+    ] {
+        assert!(ingest.contains(want), "{want}: {ingest}");
+    }
+
+    let (code, findings) = check_json(&files);
+    assert_eq!((code, findings.len()), (0, 0), "{findings:#?}");
+    let role = identity
+        .split("\nresource ")
+        .find(|r| r.starts_with("\"azurerm_role_assignment\" \"trino_writes_iceberg_analytics\""))
+        .expect("trino's role");
+    let unroled = crate::support::with_replaced(
+        &files,
+        "terraform/prod/identity.tf",
+        role,
+        "\"terraform_data\" \"nothing\" {\n}\n",
+    );
+    let (code, findings) = check_json(&unroled);
+    assert_eq!(code, 1, "{findings:#?}");
+    assert!(
+        finds(
+            &findings,
+            "SOC-SYS-028",
+            &["trino", "acme-prod-iceberg-analytics"]
+        ),
+        "{findings:#?}"
+    );
+    let unlabelled = crate::support::with_replaced(
+        &files,
+        "components/lakekeeper/values-prod.yaml",
+        "  podLabels:\n    azure.workload.identity/use: \"true\"\n",
+        "",
+    );
+    let (code, findings) = check_json(&unlabelled);
+    assert_eq!(code, 1, "{findings:#?}");
+    assert!(
+        finds(&findings, "SOC-SYS-031", &["lakekeeper"]),
+        "{findings:#?}"
+    );
+    // The catalog's bootstrap names the account of its warehouses: the
+    // data account, where no such container is, is denied.
+    let misplaced = crate::support::with_replaced(
+        &files,
+        "components/lakekeeper/manifests/prod/bootstrap-job.yaml",
+        "value: acmeprodlake",
+        "value: acmeproddata",
+    );
+    let (code, findings) = check_json(&misplaced);
+    assert_eq!(code, 1, "{findings:#?}");
+    assert!(
+        finds(
+            &findings,
+            "SOC-SYS-032",
+            &["lakekeeper", "acme-prod-iceberg-raw", "acmeprodlake"]
+        ),
+        "{findings:#?}"
     );
 }

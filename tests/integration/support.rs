@@ -1153,7 +1153,7 @@ pub fn curl_body(call: &str) -> serde_json::Value {
 
 /// What a bootstrap script told [`CATALOG_CURL`]: the bodies of the
 /// warehouses it declared, after checking the one update the existing
-/// `iceberg-ml` must get (its storage again, in `ml_bucket`, STS on, at
+/// `iceberg-ml` must get (its storage again, in `ml_bucket`, vending on, at
 /// its id).
 pub fn catalog_calls(seen: &str, ml_bucket: &str) -> Vec<serde_json::Value> {
     let calls: Vec<&str> = seen.split("\n--\n").collect();
@@ -1167,8 +1167,15 @@ pub fn catalog_calls(seen: &str, ml_bucket: &str) -> Vec<serde_json::Value> {
         "{seen}"
     );
     let update = curl_body(updates[0]);
-    assert_eq!(update["storage-profile"]["bucket"], ml_bucket);
-    assert_eq!(update["storage-profile"]["sts-enabled"], true);
+    let profile = &update["storage-profile"];
+    // An ADLS profile names its container `filesystem`, and vends SAS
+    // tokens where the others vend from an STS.
+    let (bucket, vends) = match profile["type"].as_str() {
+        Some("adls") => (&profile["filesystem"], &profile["sas-enabled"]),
+        _ => (&profile["bucket"], &profile["sts-enabled"]),
+    };
+    assert_eq!(bucket, ml_bucket);
+    assert_eq!(vends, true);
     assert!(update.get("warehouse-name").is_none(), "{update}");
     calls
         .iter()

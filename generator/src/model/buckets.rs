@@ -37,6 +37,9 @@ pub struct CloudBucket {
     pub key: String,
     /// The component ids consuming it here.
     pub consumers: Vec<String>,
+    /// It holds a catalog's tables, on a cloud keeping those apart (the
+    /// target's `lake_account`).
+    pub lake: bool,
 }
 
 /// A consumer of cloud buckets: its role, the service accounts that take
@@ -145,6 +148,8 @@ pub(crate) struct Here<'a> {
     pub target: &'a str,
     /// Its cloud target holds buckets.
     pub holds: bool,
+    /// Its cloud target keeps a catalog's buckets in an account apart.
+    pub lake: bool,
     /// Its backups go to an off-cluster target.
     pub off_cluster_backups: bool,
     /// The cluster's name on the cloud, which its roles' names begin with,
@@ -171,6 +176,7 @@ pub(crate) fn place(
         ns,
         target,
         holds,
+        lake,
         off_cluster_backups,
         cluster,
         account_id,
@@ -236,6 +242,12 @@ pub(crate) fn place(
     // the consumers of each.
     let mut vendors: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut cloud = Vec::new();
+    // The catalogs: the components some use reaches a bucket through.
+    let catalogs: BTreeSet<&str> = wiring
+        .buckets
+        .iter()
+        .flat_map(|b| b.consumers.iter().filter_map(|c| c.through.as_deref()))
+        .collect();
     // From the cluster's store or from the client's external one alike: on
     // a cloud that holds buckets, the cloud's storage is the one its
     // identities reach without keys.
@@ -285,6 +297,10 @@ pub(crate) fn place(
                 key: key(&b.name),
                 name: b.name.clone(),
                 bucket,
+                lake: lake
+                    && here
+                        .iter()
+                        .any(|c| c.through.is_some() || catalogs.contains(c.consumer.as_str())),
                 consumers,
             });
         }
@@ -528,6 +544,7 @@ mod tests {
                 ns: &ns,
                 target: "",
                 holds: false,
+                lake: false,
                 off_cluster_backups: false,
                 cluster: "acme-prod",
                 account_id: None,
@@ -600,6 +617,7 @@ mod tests {
             ns: &ns,
             target: "eks",
             holds: true,
+            lake: false,
             off_cluster_backups: false,
             cluster: "acme-prod",
             account_id,
@@ -608,6 +626,12 @@ mod tests {
         };
         let placed = place(&wiring, &components, &here(Some("111122223333"))).expect("placed");
         assert_eq!(placed.cloud.len(), 1);
+        // No catalog reads it: it is no lake bucket, whatever the cloud.
+        let apart = Here {
+            lake: true,
+            ..here(Some("111122223333"))
+        };
+        assert!(!place(&wiring, &components, &apart).expect("placed").cloud[0].lake);
         assert_eq!(placed.names["engine"], "acme-prod-engine");
         assert!(placed.s3_accounts.is_empty());
         assert!(placed.store_buckets.is_empty());
@@ -670,6 +694,7 @@ mod tests {
             ns,
             target,
             holds: true,
+            lake: false,
             off_cluster_backups: false,
             cluster: "acme-prod",
             account_id,
@@ -707,6 +732,14 @@ mod tests {
         assert_eq!(placed.identities[0].consumer, "catalog");
         assert_eq!(placed.identities[0].vends_to, ["engine"]);
         assert!(!placed.consumers().contains_key("engine"));
+        assert!(!placed.cloud[0].lake, "no lake account on this cloud");
+        // A cloud keeping the catalogs' buckets apart puts it there.
+        let apart = Here {
+            lake: true,
+            ..here("eks")
+        };
+        let placed = place(&wiring, &components, &apart).expect("placed");
+        assert!(placed.cloud[0].lake);
 
         let placed = place(&wiring, &components, &here("gke")).expect("placed");
         assert!(placed.cloud.is_empty());

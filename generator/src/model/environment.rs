@@ -142,6 +142,14 @@ pub struct EnvCloud {
     /// workload identity (AKS), apart from the backups' so that neither a
     /// grant nor a policy on one reaches the other.
     pub data_account: Option<String>,
+    /// The storage account holding the containers of a catalog's tables
+    /// (AKS): with a hierarchical namespace, where the catalog's SAS
+    /// tokens are narrowed to a table's directory.
+    pub lake_account: Option<String>,
+    /// The cloud names of the buckets it holds here in the data account
+    /// and in the lake account (`buckets`, each by its `lake`).
+    pub data_buckets: Vec<String>,
+    pub lake_buckets: Vec<String>,
     /// The client IDs of its managed identities (AKS), by identity: every
     /// one the blueprint's Terraform creates (its own, and one for each
     /// consumer of the cloud's containers), "" until the spec gives it.
@@ -231,6 +239,10 @@ pub(crate) fn azure_storage_account(cluster: &str) -> String {
 
 pub(crate) fn azure_data_account(cluster: &str) -> String {
     short_name(&format!("{cluster}data"), 24, true)
+}
+
+pub(crate) fn azure_lake_account(cluster: &str) -> String {
+    short_name(&format!("{cluster}lake"), 24, true)
 }
 
 /// A cloud environment's managed PostgreSQL, as its Terraform creates it.

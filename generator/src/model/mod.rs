@@ -540,6 +540,10 @@ impl Model {
                             .then(|| environment::azure_storage_account(&cloud_cluster)),
                         data_account: (env.cloud_target() == Some(crate::core::spec::AKS))
                             .then(|| environment::azure_data_account(&cloud_cluster)),
+                        lake_account: (env.cloud_target() == Some(crate::core::spec::AKS))
+                            .then(|| environment::azure_lake_account(&cloud_cluster)),
+                        data_buckets: Vec::new(),
+                        lake_buckets: Vec::new(),
                         // Every identity of the cloud, "" until the spec
                         // gives its client ID.
                         client_ids: t
@@ -636,6 +640,10 @@ impl Model {
                     left_out: &obj.left_out,
                     ns: &obj.ns,
                     holds,
+                    lake: env
+                        .cloud_target()
+                        .and_then(|t| manifest.clouds.get(t))
+                        .is_some_and(|t| t.lake_account),
                     off_cluster_backups: obj.backup_target.off_cluster,
                     cluster: obj.cloud.as_ref().map_or("", |c| c.cluster_name.as_str()),
                     target: env.cloud_target().unwrap_or_default(),
@@ -787,6 +795,9 @@ impl Model {
                     .iter()
                     .any(|i| i.web_identity || (token_service && !i.vends_to.is_empty()));
                 c.awaiting_account = placed.awaiting_account.clone();
+                let (lake, data): (Vec<_>, Vec<_>) = placed.cloud.iter().partition(|b| b.lake);
+                c.lake_buckets = lake.into_iter().map(|b| b.bucket.clone()).collect();
+                c.data_buckets = data.into_iter().map(|b| b.bucket.clone()).collect();
                 c.buckets = placed.cloud;
                 c.identities = placed.identities;
                 // A consumer the cloud gives a Google service account of

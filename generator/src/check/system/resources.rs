@@ -108,6 +108,10 @@ const STORAGE_ACCOUNT_KEYS: &[&str] = &[
     "storage_account",
     "storageaccountname",
     "storage_account_name",
+    // The Azure CLI's and SDKs' variable, and an ADLS client's (a
+    // catalog's bootstrap naming the account of its warehouses).
+    "azure_storage_account",
+    "adls_account",
 ];
 
 /// Azure's rules for a storage account name: 3 to 24 lowercase letters and
@@ -312,6 +316,12 @@ fn scan<'v>(
                     }
                 } else if upper.ends_with("CLIENT_ID") && literal(value) {
                     out.push((p, Said::Client(value.to_owned())));
+                } else if STORAGE_ACCOUNT_KEYS.contains(&name.to_ascii_lowercase().as_str())
+                    && storage_account_name(value)
+                {
+                    // `AZURE_STORAGE_ACCOUNT`, `ADLS_ACCOUNT`: the account
+                    // the container's client calls.
+                    out.push((p, Said::StorageAccount(value.to_owned())));
                 }
             }
             // A map of buckets by purpose: Loki's `bucketNames: {chunks: x}`,
@@ -1755,6 +1765,8 @@ mod tests {
             "hadoop": "wasbs://logs@inwasb.blob.core.windows.net/x abfss://raw@indfs.dfs.core.windows.net/y",
             "bad": {"accountName": "Not_An_Account", "storageAccount": "waytoolongforanazurestorageaccount"},
             "other": {"account": "plainaccount"},
+            "env": [{"name": "ADLS_ACCOUNT", "value": "byvariable"},
+                    {"name": "ACCOUNT", "value": "notbyvariable"}],
         }));
         for a in [
             "bykey",
@@ -1764,6 +1776,7 @@ mod tests {
             "injson",
             "inwasb",
             "indfs",
+            "byvariable",
         ] {
             assert!(
                 found.contains(&Said::StorageAccount(a.into())),
@@ -1774,7 +1787,7 @@ mod tests {
             .iter()
             .filter(|s| matches!(s, Said::StorageAccount(_)))
             .collect();
-        assert_eq!(accounts.len(), 7, "{accounts:?}");
+        assert_eq!(accounts.len(), 8, "{accounts:?}");
     }
 
     #[test]

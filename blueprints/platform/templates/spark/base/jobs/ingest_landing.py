@@ -31,8 +31,8 @@ S3_FILE_IO = "org.apache.iceberg.aws.s3.S3FileIO"
 def session(catalog: str) -> SparkSession:
     prefix = f"spark.sql.catalog.{catalog}"
     credential = f"{os.environ['KEYCLOAK_CLIENT_ID']}:{os.environ['KEYCLOAK_CLIENT_SECRET']}"
-    # S3's FileIO (S3 or the cluster's store), or Cloud Storage's, which
-    # takes the catalog's vended token and needs no endpoint.
+    # S3's FileIO (S3 or the cluster's store), or Cloud Storage's or
+    # Azure's, which take the catalog's vended token and need no endpoint.
     io_impl = os.environ.get("ICEBERG_IO_IMPL", S3_FILE_IO)
     builder = (
         SparkSession.builder.appName("ingest-landing")
