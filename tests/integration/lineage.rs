@@ -750,6 +750,36 @@ fn openmetadata_reads_the_dbt_artifacts_the_dbt_pod_leaves_in_their_bucket() {
         .contains("DBT_ARTIFACTS_BUCKET = None"));
 }
 
+/// The rendered dbt pod's script, run by `harness` (Python, given the
+/// script's folder), with no cloud credentials of this machine's in its
+/// environment: the JSON the harness prints last. None without python3.
+fn run_dbt_harness(harness: &str) -> Option<Value> {
+    let python = crate::support::tool("python3")?;
+    let files = render(Some("full.yaml"));
+    let dir = tempfile::tempdir().expect("temporary directory");
+    fs_err::write(
+        dir.path().join("dbt_run.py"),
+        text(&files, "airflow/dags/data_platform/scripts/dbt_run.py"),
+    )
+    .expect("script written");
+    let out = std::process::Command::new(python)
+        .args(["-c", harness])
+        .arg(dir.path())
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_WEB_IDENTITY_TOKEN_FILE")
+        .env_remove("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The script prints what it copied; the report is the last line.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    Some(serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("JSON report"))
+}
+
 /// A stand-in for the object store: it checks each PUT's Signature Version
 /// 4 the way the store does (from the request it received), then keeps it.
 const FAKE_S3: &str = r#"
@@ -806,30 +836,9 @@ print(json.dumps(got))
 
 #[test]
 fn the_dbt_pod_signs_its_artifact_uploads_as_the_store_checks_them() {
-    let Some(python) = crate::support::tool("python3") else {
+    let Some(got) = run_dbt_harness(FAKE_S3) else {
         return;
     };
-    let files = render(Some("full.yaml"));
-    let dir = tempfile::tempdir().expect("temporary directory");
-    fs_err::write(
-        dir.path().join("dbt_run.py"),
-        text(&files, "airflow/dags/data_platform/scripts/dbt_run.py"),
-    )
-    .expect("script written");
-    let out = std::process::Command::new(python)
-        .args(["-c", FAKE_S3])
-        .arg(dir.path())
-        .output()
-        .expect("python runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // The script prints what it copied; the report is the last line.
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let report = stdout.lines().last().unwrap_or_default();
-    let got: Value = serde_json::from_str(report).expect("JSON report");
     let got = got.as_array().expect("requests");
     // catalog.json is absent: copied only when a build wrote it.
     let paths: Vec<&str> = got.iter().filter_map(|r| r["path"].as_str()).collect();
@@ -1028,29 +1037,16 @@ fn the_dbt_artifacts_move_to_the_cloud_with_the_dbt_pod_and_the_catalog_on_their
         identity.contains("\"system:serviceaccount:data-platform-processing:dbt\""),
         "{identity}"
     );
-    let association = identity
-        .split("\nresource ")
-        .find(|r| {
-            r.starts_with("\"aws_eks_pod_identity_association\" \"openmetadata_openmetadata_dbt\"")
-        })
-        .expect("the catalog's association");
-    assert!(association.contains("service_account = \"openmetadata-dbt\""));
+    let association = "\"aws_eks_pod_identity_association\" \"openmetadata_openmetadata_dbt\"";
+    assert!(crate::support::resource(identity, association)
+        .contains("service_account = \"openmetadata-dbt\""));
     // Without it, the catalog's reads are signed by no role: denied.
-    let unassociated = crate::support::with_replaced(
-        &eks,
-        "terraform/prod/identity.tf",
-        association,
-        "\"terraform_data\" \"nothing\" {\n}\n",
-    );
-    let (code, findings) = check_json(&unassociated);
-    assert_eq!(code, 1, "{findings:#?}");
-    assert!(
-        crate::support::finds(
-            &findings,
-            "SOC-SYS-025",
-            &["openmetadata", "acme-prod-dbt-artifacts"]
-        ),
-        "{findings:#?}"
+    let unassociated =
+        crate::support::without_resource(&eks, "terraform/prod/identity.tf", association);
+    crate::support::assert_denies(
+        &unassociated,
+        "SOC-SYS-025",
+        &["openmetadata", "acme-prod-dbt-artifacts"],
     );
     // GKE: each account has its own grant.
     let identity = text(&gke, "terraform/prod/identity.tf");
@@ -1193,32 +1189,9 @@ print(json.dumps(report))
 
 #[test]
 fn the_dbt_pod_signs_in_to_the_clouds_bucket_with_its_accounts_identity() {
-    let Some(python) = crate::support::tool("python3") else {
+    let Some(report) = run_dbt_harness(FAKE_CLOUD) else {
         return;
     };
-    let files = render(Some("full.yaml"));
-    let dir = tempfile::tempdir().expect("temporary directory");
-    fs_err::write(
-        dir.path().join("dbt_run.py"),
-        text(&files, "airflow/dags/data_platform/scripts/dbt_run.py"),
-    )
-    .expect("script written");
-    let out = std::process::Command::new(python)
-        .args(["-c", FAKE_CLOUD])
-        .arg(dir.path())
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_WEB_IDENTITY_TOKEN_FILE")
-        .env_remove("AWS_CONTAINER_CREDENTIALS_FULL_URI")
-        .output()
-        .expect("python runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let report: Value =
-        serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("JSON report");
     let calls = |case: &str| -> Vec<String> {
         report[case]
             .as_array()

@@ -518,41 +518,22 @@ fn the_iceberg_warehouses_move_to_cloud_storage_with_lakekeeper_as_a_google_acco
         "    iam.gke.io/gcp-service-account: acme-prod-lakekeeper@acme-data-prod.iam.gserviceaccount.com\n",
         "    {}\n",
     );
-    let (code, findings) = check_json(&unannotated);
-    assert_eq!(code, 1, "{findings:#?}");
-    assert!(
-        finds(
-            &findings,
-            "SOC-SYS-028",
-            &["lakekeeper", "acme-prod-iceberg-raw"]
-        ),
-        "{findings:#?}"
+    crate::support::assert_denies(
+        &unannotated,
+        "SOC-SYS-028",
+        &["lakekeeper", "acme-prod-iceberg-raw"],
     );
     // Trino's use of its warehouse's bucket is judged too: the check pairs
     // its catalog's warehouse with the bucket the bootstrap declares it on.
-    let grant = identity
-        .split("\nresource ")
-        .find(|r| {
-            r.starts_with(
-                "\"google_storage_bucket_iam_member\" \"trino_trino_writes_iceberg_analytics\"",
-            )
-        })
-        .expect("trino's grant");
-    let ungranted = crate::support::with_replaced(
+    let ungranted = crate::support::without_resource(
         &files,
         "terraform/prod/identity.tf",
-        grant,
-        "\"terraform_data\" \"nothing\" {\n}\n",
+        "\"google_storage_bucket_iam_member\" \"trino_trino_writes_iceberg_analytics\"",
     );
-    let (code, findings) = check_json(&ungranted);
-    assert_eq!(code, 1, "{findings:#?}");
-    assert!(
-        finds(
-            &findings,
-            "SOC-SYS-028",
-            &["trino", "acme-prod-iceberg-analytics"]
-        ),
-        "{findings:#?}"
+    crate::support::assert_denies(
+        &ungranted,
+        "SOC-SYS-028",
+        &["trino", "acme-prod-iceberg-analytics"],
     );
 }
 

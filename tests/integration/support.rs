@@ -326,6 +326,17 @@ pub fn check_json(files: &FileSet) -> (i32, Vec<serde_json::Value>) {
     )
 }
 
+/// `socle check` of `files` exits 1 with a finding of `rule` whose
+/// message holds every fragment.
+pub fn assert_denies(files: &FileSet, rule: &str, fragments: &[&str]) {
+    let (code, findings) = check_json(files);
+    assert_eq!(code, 1, "{findings:#?}");
+    assert!(
+        finds(&findings, rule, fragments),
+        "{rule} {fragments:?}: {findings:#?}"
+    );
+}
+
 /// Whether a finding of `rule` has a message holding every fragment.
 pub fn finds(findings: &[serde_json::Value], rule: &str, fragments: &[&str]) -> bool {
     findings.iter().any(|f| {
@@ -501,6 +512,21 @@ pub fn with_replaced(files: &FileSet, path: &str, from: &str, to: &str) -> FileS
     let mut changed = files.clone();
     changed.insert(path.into(), before.replace(from, to).into_bytes());
     changed
+}
+
+/// The Terraform resource of `text` whose header (what follows
+/// `resource `) starts with `head`, up to the next resource.
+pub fn resource<'a>(text: &'a str, head: &str) -> &'a str {
+    text.split("\nresource ")
+        .find(|r| r.starts_with(head))
+        .unwrap_or_else(|| panic!("no resource {head} in:\n{text}"))
+}
+
+/// `files` with the Terraform resource `head` of file `path` replaced by
+/// one that does nothing: what the environment is without it.
+pub fn without_resource(files: &FileSet, path: &str, head: &str) -> FileSet {
+    let gone = resource(text(files, path), head).to_owned();
+    with_replaced(files, path, &gone, "\"terraform_data\" \"nothing\" {\n}\n")
 }
 
 pub fn assert_success(out: &std::process::Output) {
