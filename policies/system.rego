@@ -782,6 +782,15 @@ deny contains finding("SOC-SYS-024", sprintf("[%s] Application %q (wave %d) uses
 	g.reach.allowed == false
 }
 
+# A container whose account answers at no address at all: no egress can
+# fix that, the Terraform must give the service a private endpoint.
+deny contains finding("SOC-SYS-024", sprintf("[%s] Application %q (wave %d) uses container %q in Azure Storage with its service accounts (%s), but %s: every request fails, whatever its egress. Add a private endpoint for that service (azurerm_private_endpoint, subresource_names [\"dfs\"]) in the network its pods reach", [env, g.consumer, apps[g.consumer].wave, g.bucket, concat(", ", g.accounts), g.unreachable]), g.at) if {
+	input.cloud.provider == "aks"
+	some g in input.cloud.gcs_grants
+	count(g.accounts) > 0
+	object.get(g, "unreachable", "") != ""
+}
+
 deny contains finding("SOC-SYS-028", sprintf("[%s] Application %q (wave %d) uses bucket %q (%s access) in Cloud Storage, but its service accounts (%s) hold %s on it: Cloud Storage refuses them (403). Grant %s on the bucket to the account its pods run as (google_storage_bucket_iam_member, member principal://.../subject/ns/<namespace>/sa/<account>)", [env, g.consumer, apps[g.consumer].wave, g.bucket, g.access, concat(", ", g.accounts), gcs_roles_text(g), gcs_needed[g.access]]), g.at) if {
 	input.cloud.provider != "aks"
 	some g in input.cloud.gcs_grants

@@ -1255,6 +1255,15 @@ test_an_aks_container_consumer_without_a_blob_role_is_denied if {
 	contains(message(cut, "SOC-SYS-024"), "does not reach Azure Storage (its private endpoint in 10.30.16.0/20")
 }
 
+test_an_aks_container_whose_account_answers_nowhere_is_denied if {
+	why := "storage account acmeprodlake has a hierarchical namespace, so its clients call its Data Lake endpoint (acmeprodlake.dfs.core.windows.net), but it refuses public network access and no private endpoint serves dfs"
+	closed := object.union(aks_blob(["Storage Blob Data Contributor"], true), {"endpoint": "", "unreachable": why})
+	msg := message(aks_blobs([closed]), "SOC-SYS-024")
+	contains(msg, "uses container \"acme-prod-backups\" in Azure Storage")
+	contains(msg, "no private endpoint serves dfs: every request fails, whatever its egress")
+	count(findings(aks_blobs([aks_blob(["Storage Blob Data Contributor"], true)]), "SOC-SYS-024")) == 0
+}
+
 test_an_aks_container_consumer_naming_another_account_is_denied if {
 	wrong := object.union(aks_blob(["Storage Blob Data Contributor"], true), {"holding_accounts": ["acmeproddata"], "named_accounts": ["acmeprodbackups"]})
 	msg := message(aks_blobs([wrong]), "SOC-SYS-032")

@@ -468,12 +468,7 @@ fn the_iceberg_warehouses_move_to_azure_storage_with_lakekeeper_signing_sas_toke
     }
     // Each container in its account: the tables' in the lake account,
     // the others in the data account.
-    let resource = |name: &str| {
-        buckets
-            .split("\nresource ")
-            .find(|r| r.starts_with(name))
-            .unwrap_or_else(|| panic!("{name}: {buckets}"))
-    };
+    let resource = |head: &str| crate::support::resource(buckets, head);
     for (key, account) in [
         ("iceberg_raw", "lake"),
         ("iceberg_ml", "lake"),
@@ -500,11 +495,14 @@ fn the_iceberg_warehouses_move_to_azure_storage_with_lakekeeper_signing_sas_toke
     assert!(!lake.contains("versioning_enabled"), "{lake}");
     let data = resource("\"azurerm_storage_account\" \"data\"");
     assert!(data.contains("versioning_enabled = true") && !data.contains("is_hns_enabled"));
-    let endpoints = resource("\"azurerm_private_endpoint\" \"lake\"");
-    assert!(
-        endpoints.contains("for_each            = toset([\"blob\", \"dfs\"])"),
-        "{endpoints}"
-    );
+    for service in ["blob", "dfs"] {
+        let endpoint = resource(&format!("\"azurerm_private_endpoint\" \"lake_{service}\""));
+        assert!(
+            endpoint.contains(&format!("subresource_names              = [\"{service}\"]"))
+                && endpoint.contains("azurerm_storage_account.lake.id"),
+            "{endpoint}"
+        );
+    }
     assert!(text(&files, "terraform/prod/network.tf")
         .contains("\"dfs\"       = \"privatelink.dfs.core.windows.net\""));
     assert!(text(&files, "terraform/prod/logs.tf").contains(
@@ -590,25 +588,15 @@ fn the_iceberg_warehouses_move_to_azure_storage_with_lakekeeper_signing_sas_toke
 
     let (code, findings) = check_json(&files);
     assert_eq!((code, findings.len()), (0, 0), "{findings:#?}");
-    let role = identity
-        .split("\nresource ")
-        .find(|r| r.starts_with("\"azurerm_role_assignment\" \"trino_writes_iceberg_analytics\""))
-        .expect("trino's role");
-    let unroled = crate::support::with_replaced(
+    let unroled = crate::support::without_resource(
         &files,
         "terraform/prod/identity.tf",
-        role,
-        "\"terraform_data\" \"nothing\" {\n}\n",
+        "\"azurerm_role_assignment\" \"trino_writes_iceberg_analytics\"",
     );
-    let (code, findings) = check_json(&unroled);
-    assert_eq!(code, 1, "{findings:#?}");
-    assert!(
-        finds(
-            &findings,
-            "SOC-SYS-028",
-            &["trino", "acme-prod-iceberg-analytics"]
-        ),
-        "{findings:#?}"
+    crate::support::assert_denies(
+        &unroled,
+        "SOC-SYS-028",
+        &["trino", "acme-prod-iceberg-analytics"],
     );
     let unlabelled = crate::support::with_replaced(
         &files,
@@ -616,11 +604,22 @@ fn the_iceberg_warehouses_move_to_azure_storage_with_lakekeeper_signing_sas_toke
         "  podLabels:\n    azure.workload.identity/use: \"true\"\n",
         "",
     );
-    let (code, findings) = check_json(&unlabelled);
-    assert_eq!(code, 1, "{findings:#?}");
-    assert!(
-        finds(&findings, "SOC-SYS-031", &["lakekeeper"]),
-        "{findings:#?}"
+    crate::support::assert_denies(&unlabelled, "SOC-SYS-031", &["lakekeeper"]);
+    // Its clients call the lake account's Data Lake endpoint: without its
+    // private endpoint, the account (no public access) answers them no one.
+    let no_dfs = crate::support::without_resource(
+        &files,
+        "terraform/prod/buckets.tf",
+        "\"azurerm_private_endpoint\" \"lake_dfs\"",
+    );
+    crate::support::assert_denies(
+        &no_dfs,
+        "SOC-SYS-024",
+        &[
+            "trino",
+            "acmeprodlake.dfs.core.windows.net",
+            "no private endpoint serves dfs",
+        ],
     );
     // The catalog's bootstrap names the account of its warehouses: the
     // data account, where no such container is, is denied.
@@ -630,14 +629,9 @@ fn the_iceberg_warehouses_move_to_azure_storage_with_lakekeeper_signing_sas_toke
         "value: acmeprodlake",
         "value: acmeproddata",
     );
-    let (code, findings) = check_json(&misplaced);
-    assert_eq!(code, 1, "{findings:#?}");
-    assert!(
-        finds(
-            &findings,
-            "SOC-SYS-032",
-            &["lakekeeper", "acme-prod-iceberg-raw", "acmeprodlake"]
-        ),
-        "{findings:#?}"
+    crate::support::assert_denies(
+        &misplaced,
+        "SOC-SYS-032",
+        &["lakekeeper", "acme-prod-iceberg-raw", "acmeprodlake"],
     );
 }

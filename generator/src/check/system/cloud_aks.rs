@@ -151,6 +151,7 @@ pub(crate) fn resolve(
         .map(|u| (u, super::cloud_iam::accounts(m, facts, &u.consumer)))
         .collect();
     let blob = storage_endpoints(&endpoints);
+    let lakes = data_lake_endpoints(module, &ev, &symbolic);
     for (u, accounts) in uses {
         let mut roles = Vec::new();
         let mut places = Vec::new();
@@ -189,12 +190,49 @@ pub(crate) fn resolve(
             number: Some(443),
             name: None,
         };
-        let (endpoint, reach) = match &blob {
-            Some(ranges) => (
+        // A container of an account with a hierarchical namespace is read
+        // through its Data Lake endpoint (dfs), which answers at a private
+        // endpoint of its own.
+        let lake = containers
+            .iter()
+            .filter(|c| c.name == u.bucket)
+            .find_map(|c| lakes.get(&c.account));
+        let mut unreachable = String::new();
+        let (endpoint, reach) = match (lake, &blob) {
+            (
+                Some(DataLake {
+                    dfs: Some(Some(ranges)),
+                    ..
+                }),
+                _,
+            ) => (
+                format!("its Data Lake private endpoint in {}", ranges.join(", ")),
+                reach_all(&net, &from, ranges, &port),
+            ),
+            // Its endpoint's subnet is not known before a plan.
+            (Some(DataLake { dfs: Some(None), .. }), _) => (String::new(), Verdict::default()),
+            (
+                Some(DataLake {
+                    name,
+                    private: true,
+                    dfs: None,
+                }),
+                _,
+            ) => {
+                unreachable = format!(
+                    "storage account {name} has a hierarchical namespace, so its clients call its Data Lake endpoint ({name}.dfs.core.windows.net), but it refuses public network access and no private endpoint serves dfs"
+                );
+                (String::new(), Verdict::default())
+            }
+            (Some(DataLake { name, .. }), _) => (
+                format!("{name}.dfs.core.windows.net (no Data Lake private endpoint), at public addresses"),
+                net.verdict(&from, &Peer::Public, &port, true),
+            ),
+            (None, Some(ranges)) => (
                 format!("its private endpoint in {}", ranges.join(", ")),
                 reach_all(&net, &from, ranges, &port),
             ),
-            None => (
+            (None, None) => (
                 "blob.core.windows.net, at public addresses".to_owned(),
                 net.verdict(&from, &Peer::Public, &port, true),
             ),
@@ -219,6 +257,7 @@ pub(crate) fn resolve(
             endpoint,
             holding_accounts: holding.unwrap_or_default(),
             named_accounts: u.storage_accounts.clone(),
+            unreachable,
         });
     }
     // A grant read for several uses is said once.
@@ -373,6 +412,82 @@ fn storage_endpoints(endpoints: &[(String, Option<Vec<String>>)]) -> Option<Vec<
     ranges.sort();
     ranges.dedup();
     (!ranges.is_empty()).then_some(ranges)
+}
+
+/// A storage account with a hierarchical namespace, whose clients call
+/// its Data Lake service (`dfs`).
+struct DataLake {
+    name: String,
+    /// It refuses public network access (`public_network_access_enabled
+    /// = false`): without a private endpoint, it answers no one.
+    private: bool,
+    /// The ranges of the subnet where that service answers at a private
+    /// endpoint: None with no such endpoint, Some(None) where the subnet
+    /// is not known before a plan.
+    dfs: Option<Option<Vec<String>>>,
+}
+
+/// The Terraform's storage accounts with a hierarchical namespace, by
+/// resource name.
+fn data_lake_endpoints(
+    module: &Module,
+    ev: &Evaluator<'_>,
+    symbolic: &Evaluator<'_>,
+) -> std::collections::BTreeMap<String, DataLake> {
+    let one = Instance::Single;
+    let mut out = std::collections::BTreeMap::new();
+    for a in module.resources("azurerm_storage_account") {
+        let Some((_, resource)) = a.resource() else {
+            continue;
+        };
+        if ev.attribute(&a.block, "is_hns_enabled", &one) != Some(Value::Bool(true)) {
+            continue;
+        }
+        let name = match ev.attribute(&a.block, "name", &one) {
+            Some(Value::String(n)) => n,
+            _ => resource.to_owned(),
+        };
+        let private = ev.attribute(&a.block, "public_network_access_enabled", &one)
+            == Some(Value::Bool(false));
+        out.insert(
+            resource.to_owned(),
+            DataLake {
+                name,
+                private,
+                dfs: None,
+            },
+        );
+    }
+    for p in module.resources("azurerm_private_endpoint") {
+        let Some(connection) = p
+            .block
+            .body
+            .blocks()
+            .find(|b| b.identifier.as_str() == "private_service_connection")
+        else {
+            continue;
+        };
+        let account = match symbolic.attribute(connection, "private_connection_resource_id", &one) {
+            Some(Value::String(s)) => s
+                .strip_prefix("${azurerm_storage_account.")
+                .and_then(|r| r.strip_suffix(".id}"))
+                .map(str::to_owned),
+            _ => None,
+        };
+        let dfs = matches!(
+            ev.attribute(connection, "subresource_names", &one),
+            Some(Value::Array(names)) if names.iter().any(|n| n.as_str() == Some("dfs"))
+        );
+        let Some(entry) = account.and_then(|a| out.get_mut(&a)).filter(|_| dfs) else {
+            continue;
+        };
+        let ranges = match symbolic.attribute(&p.block, "subnet_id", &one) {
+            Some(Value::String(s)) => subnet_ranges(module, ev, &s),
+            _ => None,
+        };
+        entry.dfs = Some(ranges);
+    }
+    out
 }
 
 /// Whether `reference` is a user-assigned identity's principal, named as

@@ -785,6 +785,7 @@ fn grants<'g>(
             // Bucket names are global on Cloud Storage.
             holding_accounts: Vec::new(),
             named_accounts: Vec::new(),
+            unreachable: String::new(),
         });
     }
     out

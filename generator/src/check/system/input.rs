@@ -201,6 +201,12 @@ pub struct GcsGrant {
     pub holding_accounts: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub named_accounts: Vec<String>,
+    /// On AKS, why the container's service answers at no address the
+    /// consumer could reach, whatever its egress ("" when it answers
+    /// somewhere): an account with a hierarchical namespace that refuses
+    /// public network access and has no Data Lake private endpoint.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub unreachable: String,
 }
 
 /// A connection to a managed service (an RDS instance behind a private
