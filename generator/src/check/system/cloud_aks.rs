@@ -151,7 +151,7 @@ pub(crate) fn resolve(
         .map(|u| (u, super::cloud_iam::accounts(m, facts, &u.consumer)))
         .collect();
     let blob = storage_endpoints(&endpoints);
-    let lakes = data_lake_endpoints(module, &ev, &symbolic);
+    let lakes = data_lake_endpoints(module, &ev, &endpoints);
     for (u, accounts) in uses {
         let mut roles = Vec::new();
         let mut places = Vec::new();
@@ -403,11 +403,11 @@ fn blob_roles(
 
 /// The ranges of the subnets where the Terraform's storage accounts answer
 /// (their blob private endpoints); None when none has one.
-fn storage_endpoints(endpoints: &[(String, Option<Vec<String>>)]) -> Option<Vec<String>> {
+fn storage_endpoints(endpoints: &[Endpoint]) -> Option<Vec<String>> {
     let mut ranges: Vec<String> = endpoints
         .iter()
-        .filter(|(target, _)| target.starts_with("${azurerm_storage_account."))
-        .flat_map(|(_, r)| r.iter().flatten().cloned())
+        .filter(|e| e.target.starts_with("${azurerm_storage_account."))
+        .flat_map(|e| e.ranges.iter().flatten().cloned())
         .collect();
     ranges.sort();
     ranges.dedup();
@@ -432,7 +432,7 @@ struct DataLake {
 fn data_lake_endpoints(
     module: &Module,
     ev: &Evaluator<'_>,
-    symbolic: &Evaluator<'_>,
+    endpoints: &[Endpoint],
 ) -> std::collections::BTreeMap<String, DataLake> {
     let one = Instance::Single;
     let mut out = std::collections::BTreeMap::new();
@@ -458,34 +458,17 @@ fn data_lake_endpoints(
             },
         );
     }
-    for p in module.resources("azurerm_private_endpoint") {
-        let Some(connection) = p
-            .block
-            .body
-            .blocks()
-            .find(|b| b.identifier.as_str() == "private_service_connection")
-        else {
-            continue;
-        };
-        let account = match symbolic.attribute(connection, "private_connection_resource_id", &one) {
-            Some(Value::String(s)) => s
-                .strip_prefix("${azurerm_storage_account.")
-                .and_then(|r| r.strip_suffix(".id}"))
-                .map(str::to_owned),
-            _ => None,
-        };
-        let dfs = matches!(
-            ev.attribute(connection, "subresource_names", &one),
-            Some(Value::Array(names)) if names.iter().any(|n| n.as_str() == Some("dfs"))
-        );
-        let Some(entry) = account.and_then(|a| out.get_mut(&a)).filter(|_| dfs) else {
-            continue;
-        };
-        let ranges = match symbolic.attribute(&p.block, "subnet_id", &one) {
-            Some(Value::String(s)) => subnet_ranges(module, ev, &s),
-            _ => None,
-        };
-        entry.dfs = Some(ranges);
+    for e in endpoints
+        .iter()
+        .filter(|e| e.services.iter().any(|s| s == "dfs"))
+    {
+        let account = e
+            .target
+            .strip_prefix("${azurerm_storage_account.")
+            .and_then(|r| r.strip_suffix(".id}"));
+        if let Some(entry) = account.and_then(|a| out.get_mut(a)) {
+            entry.dfs = Some(e.ranges.clone());
+        }
     }
     out
 }
@@ -519,34 +502,52 @@ fn reach_all(
         })
 }
 
-/// The Terraform's private endpoints: the `${type.name.id}` reference of
-/// the resource each connects to, and the ranges of its subnet (None: not
+/// A private endpoint of the Terraform: the `${type.name.id}` reference
+/// of the resource it connects to, the services of that resource it
+/// serves (`subresource_names`), and the ranges of its subnet (None: not
 /// known before a plan).
+struct Endpoint {
+    target: String,
+    services: Vec<String>,
+    ranges: Option<Vec<String>>,
+}
+
+/// The Terraform's private endpoints.
 fn private_endpoints(
     module: &Module,
     ev: &Evaluator<'_>,
     symbolic: &Evaluator<'_>,
-) -> Vec<(String, Option<Vec<String>>)> {
+) -> Vec<Endpoint> {
     let one = Instance::Single;
     module
         .resources("azurerm_private_endpoint")
         .filter_map(|p| {
-            let target = p
+            let connection = p
                 .block
                 .body
                 .blocks()
-                .find(|b| b.identifier.as_str() == "private_service_connection")
-                .and_then(|c| {
-                    match symbolic.attribute(c, "private_connection_resource_id", &one) {
-                        Some(Value::String(s)) => Some(s),
-                        _ => None,
-                    }
-                })?;
+                .find(|b| b.identifier.as_str() == "private_service_connection")?;
+            let target =
+                match symbolic.attribute(connection, "private_connection_resource_id", &one) {
+                    Some(Value::String(s)) => s,
+                    _ => return None,
+                };
+            let services = match ev.attribute(connection, "subresource_names", &one) {
+                Some(Value::Array(names)) => names
+                    .iter()
+                    .filter_map(|n| n.as_str().map(str::to_owned))
+                    .collect(),
+                _ => Vec::new(),
+            };
             let ranges = match symbolic.attribute(&p.block, "subnet_id", &one) {
                 Some(Value::String(s)) => subnet_ranges(module, ev, &s),
                 _ => None,
             };
-            Some((target, ranges))
+            Some(Endpoint {
+                target,
+                services,
+                ranges,
+            })
         })
         .collect()
 }
@@ -1000,10 +1001,10 @@ fn vault_name(url: &str) -> String {
 fn vault_endpoints(
     module: &Module,
     ev: &Evaluator<'_>,
-    endpoints: &[(String, Option<Vec<String>>)],
+    endpoints: &[Endpoint],
 ) -> std::collections::BTreeMap<String, Option<Vec<String>>> {
     let mut out = std::collections::BTreeMap::new();
-    for (target, ranges) in endpoints {
+    for Endpoint { target, ranges, .. } in endpoints {
         let Some(vault) = target
             .strip_prefix("${azurerm_key_vault.")
             .and_then(|t| t.strip_suffix(".id}"))
