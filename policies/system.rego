@@ -812,6 +812,13 @@ deny contains finding("SOC-SYS-025", sprintf("[%s] Application %q (wave %d) uses
 	some u in input.cloud.unsigned
 }
 
+# Keys in a pod's environment come first in the AWS SDKs' default chain:
+# a consumer given keys signs in with them, never with its pod identity,
+# and no key signs in to the Terraform's buckets.
+deny contains finding("SOC-SYS-025", sprintf("[%s] Application %q (wave %d) uses bucket %q, which the environment's Terraform creates, but its pods get access keys from Secret %s (%s, filled %s by the ExternalSecret at %s): the AWS SDKs take keys from the environment before the pod identity, and S3 refuses these keys, which no IAM user of the Terraform has. Leave the keys out of the Secret, or empty (a template value of \"\"), so the pods take their pod identity", [env, k.consumer, apps[k.consumer].wave, k.bucket, k.secret, k.key, k.filled, where(k.external_secret)]), k.at) if {
+	some k in input.cloud.keyed
+}
+
 # A role whose trust policy does not let its pods' mechanism take it gives
 # them no credentials: STS refuses every attempt.
 deny contains finding("SOC-SYS-027", sprintf("[%s] service account %s/%s gets role %s through EKS Pod Identity, but the role's trust policy does not let the service %s call both sts:AssumeRole and sts:TagSession: the agent's every attempt is refused and its pods get no credentials. Trust that service principal with both actions in the role's assume_role_policy", [env, i.namespace, i.service_account, i.role, pod_identity_service]), i.at) if {

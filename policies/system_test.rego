@@ -1055,6 +1055,13 @@ test_a_consumer_of_a_terraform_bucket_without_a_pod_identity_is_denied if {
 	count(findings(with_cloud(object.union(cloud([], true, 3), {"unsigned": []})), "SOC-SYS-025")) == 0
 }
 
+test_a_consumer_of_a_terraform_bucket_given_access_keys_is_denied if {
+	k := {"consumer": "db", "bucket": "acme-prod-logs", "at": at("components/db/values-prod.yaml", 14), "secret": "data-storage/db-config", "key": "AWS_ACCESS_KEY_ID", "filled": "from entry acme/prod/db/s3", "external_secret": at("components/db/manifests/prod/externalsecrets.yaml", 2)}
+	msg := message(with_cloud(object.union(cloud([], true, 3), {"keyed": [k]})), "SOC-SYS-025")
+	contains(msg, "uses bucket \"acme-prod-logs\", which the environment's Terraform creates, but its pods get access keys from Secret data-storage/db-config (AWS_ACCESS_KEY_ID, filled from entry acme/prod/db/s3 by the ExternalSecret at components/db/manifests/prod/externalsecrets.yaml:2)")
+	count(findings(with_cloud(object.union(cloud([], true, 3), {"keyed": []})), "SOC-SYS-025")) == 0
+}
+
 # --- SOC-SYS-028: a Cloud Storage consumer its bucket's IAM does not admit ---
 
 gcs_grant(roles, allowed) := {

@@ -73,6 +73,11 @@ pub struct ExpectedSecret {
     /// path to `false`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub when: Option<String>,
+    /// The chart sets its pods' `AWS_ACCESS_KEY_ID` and
+    /// `AWS_SECRET_ACCESS_KEY` from the first two `keys`: filled, they are
+    /// what the pods sign in to S3 with, before any pod identity.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub aws_keys: bool,
 }
 
 /// A Secret the chart, or the operator reading the objects it renders,

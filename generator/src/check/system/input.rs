@@ -150,6 +150,9 @@ pub struct Cloud {
     /// Consumers of a bucket the Terraform creates none of whose service
     /// accounts has a pod identity.
     pub unsigned: Vec<Unsigned>,
+    /// Consumers of a bucket the Terraform creates whose pods are given
+    /// access keys from a Secret.
+    pub keyed: Vec<Keyed>,
     /// ExternalName Services forwarding to a name in a private DNS zone
     /// the Terraform declares, with whether a record of the zone has it.
     pub private_names: Vec<PrivateName>,
@@ -318,6 +321,24 @@ pub struct Unsigned {
     pub at: At,
     /// The namespace/service account pairs its pods run under.
     pub accounts: Vec<String>,
+}
+
+/// A consumer of a bucket the Terraform creates whose pods are given
+/// access keys, which the AWS SDKs take before their pod identity.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct Keyed {
+    pub consumer: String,
+    pub bucket: String,
+    /// Where the consumer names the bucket.
+    pub at: At,
+    /// namespace/name of the Secret its chart takes the keys from.
+    pub secret: String,
+    /// The key holding the access key's id.
+    pub key: String,
+    /// How the ExternalSecret fills it (`from entry <name>`…).
+    pub filled: String,
+    /// The ExternalSecret producing the Secret.
+    pub external_secret: At,
 }
 
 /// One entry an ExternalSecret reads from Secrets Manager as the operator.

@@ -19,6 +19,7 @@ pub(crate) mod cloud_aks;
 pub(crate) mod cloud_dns;
 pub(crate) mod cloud_gke;
 pub(crate) mod cloud_iam;
+pub(crate) mod cloud_keys;
 pub(crate) mod cloud_trust;
 pub(crate) mod kustomize;
 pub(crate) mod needs;

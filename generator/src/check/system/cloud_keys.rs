@@ -1,0 +1,159 @@
+//! Access keys that shadow a pod identity. The AWS SDKs' default chain
+//! reads `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` from the
+//! environment before it asks EKS's Pod Identity agent: a pod given keys
+//! signs in with them, whatever role its service account has. A bucket the
+//! environment's Terraform creates has no keys (no IAM user of its), so a
+//! consumer whose chart fills its environment with keys from the secret
+//! store is refused by S3 though its pod identity would be granted.
+//!
+//! Which Secret a chart's pods take their keys from is a chart fact
+//! (`secrets[].aws_keys`): the first two keys of that Secret are the pair.
+//! What fills them is the ExternalSecret producing the Secret: a remote
+//! reference (or an extract, which may hold any key) fills them; a
+//! template value of `""` leaves them empty, which the chain skips.
+
+use serde_json::Value;
+
+use super::build::Modelled;
+use super::input::{At, BucketUse, Keyed};
+use crate::core::charts::ChartFacts;
+
+/// How an ExternalSecret fills one key of the Secret it produces.
+enum Fill {
+    /// From an entry of the secret store (its name).
+    Entry(String),
+    /// From every key of an entry (`dataFrom`), which may hold this one.
+    Extract(String),
+    /// A literal value of its template, not empty.
+    Literal,
+}
+
+/// How `key` of the Secret `v` (an ExternalSecret) produces is filled,
+/// if at all. The template's value wins: with `mergePolicy: Merge` it is
+/// written over what the data fetched.
+fn fill(v: &Value, key: &str) -> Option<Fill> {
+    if let Some(t) = v["spec"]["target"]["template"]["data"].get(key) {
+        return match t.as_str() {
+            Some("") => None,
+            _ => Some(Fill::Literal),
+        };
+    }
+    let data = v["spec"]["data"].as_array().into_iter().flatten();
+    for d in data {
+        if d["secretKey"].as_str() == Some(key) {
+            let entry = d["remoteRef"]["key"].as_str().unwrap_or_default();
+            return Some(Fill::Entry(entry.to_owned()));
+        }
+    }
+    let extract = v["spec"]["dataFrom"].as_array().into_iter().flatten();
+    extract
+        .filter_map(|d| d["extract"]["key"].as_str())
+        .map(|e| Fill::Extract(e.to_owned()))
+        .next()
+}
+
+/// The uses of `keyless` buckets whose consumer's pods get access keys
+/// from a Secret an ExternalSecret fills.
+pub(crate) fn keyed(m: &Modelled, facts: &ChartFacts, keyless: &[String]) -> Vec<Keyed> {
+    let mut out = Vec::new();
+    let uses = m
+        .system
+        .bucket_uses
+        .iter()
+        .filter(|u| keyless.contains(&u.bucket));
+    for u in uses {
+        if let Some(k) = keyed_use(m, facts, u) {
+            out.push(k);
+        }
+    }
+    out
+}
+
+fn keyed_use(m: &Modelled, facts: &ChartFacts, u: &BucketUse) -> Option<Keyed> {
+    let app = m
+        .system
+        .applications
+        .iter()
+        .find(|a| a.name == u.consumer)?;
+    let ns = app.destination.namespace.clone().unwrap_or_default();
+    let secrets = app
+        .sources
+        .iter()
+        .filter_map(|s| s.chart_facts(facts))
+        .flat_map(|c| c.secrets.iter().filter(|s| s.aws_keys));
+    for s in secrets {
+        let Some(key) = s.keys.first() else { continue };
+        let producers = m
+            .system
+            .objects
+            .iter()
+            .zip(&m.values)
+            .filter(|(o, _)| o.app == u.consumer && o.kind == "ExternalSecret")
+            .filter(|(o, _)| o.namespace == ns && o.produces.as_deref() == Some(&s.name));
+        for (o, v) in producers {
+            let Some(v) = v else { continue };
+            let (how, entry) = match fill(v, key)? {
+                Fill::Entry(e) => ("from entry", e),
+                Fill::Extract(e) => ("with every key of entry", e),
+                Fill::Literal => ("with a literal value of its template", String::new()),
+            };
+            return Some(Keyed {
+                consumer: u.consumer.clone(),
+                bucket: u.bucket.clone(),
+                at: u.at.clone(),
+                secret: format!("{ns}/{}", s.name),
+                key: key.clone(),
+                filled: if entry.is_empty() {
+                    how.to_owned()
+                } else {
+                    format!("{how} {entry}")
+                },
+                external_secret: At {
+                    pointer: String::new(),
+                    ..o.at.clone()
+                },
+            });
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn external_secret(spec: Value) -> Value {
+        serde_json::json!({"kind": "ExternalSecret", "spec": spec})
+    }
+
+    #[test]
+    fn a_key_is_filled_by_a_reference_an_extract_or_a_literal_not_by_an_empty_template() {
+        let reference = external_secret(serde_json::json!({
+            "data": [{"secretKey": "AWS_ACCESS_KEY_ID", "remoteRef": {"key": "acme/prod/web/s3"}}]
+        }));
+        assert!(
+            matches!(fill(&reference, "AWS_ACCESS_KEY_ID"), Some(Fill::Entry(e)) if e == "acme/prod/web/s3")
+        );
+        assert!(fill(&reference, "OTHER").is_none());
+        let extract = external_secret(
+            serde_json::json!({"dataFrom": [{"extract": {"key": "acme/prod/web"}}]}),
+        );
+        assert!(matches!(
+            fill(&extract, "AWS_ACCESS_KEY_ID"),
+            Some(Fill::Extract(_))
+        ));
+        // An empty template value wins over what the data fetched.
+        let emptied = external_secret(serde_json::json!({
+            "target": {"template": {"mergePolicy": "Merge", "data": {"AWS_ACCESS_KEY_ID": ""}}},
+            "data": [{"secretKey": "AWS_ACCESS_KEY_ID", "remoteRef": {"key": "acme/prod/web/s3"}}]
+        }));
+        assert!(fill(&emptied, "AWS_ACCESS_KEY_ID").is_none());
+        let literal = external_secret(serde_json::json!({
+            "target": {"template": {"data": {"AWS_ACCESS_KEY_ID": "AKIA{{ .id }}"}}}
+        }));
+        assert!(matches!(
+            fill(&literal, "AWS_ACCESS_KEY_ID"),
+            Some(Fill::Literal)
+        ));
+    }
+}
