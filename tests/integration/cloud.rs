@@ -2390,3 +2390,162 @@ fn a_bucket_the_cloud_holds_is_drawn_to_it_though_its_consumer_names_the_store()
     )
     .contains("PLATFORM_S3_ENDPOINT"));
 }
+
+/// Airbyte on EKS keeps its job logs and state in S3 and writes the data
+/// domains' buckets there, as its own account (`airbyte-admin`, which the
+/// connector pods run as too) by EKS Pod Identity: its storage is the
+/// chart's `s3` type with no key, the Secret's keys are empty (the chart
+/// reads them whatever the type), and MinIO leaves prod. Staging keeps
+/// MinIO and its keys; on GKE, where Airbyte's storage client reads a key
+/// file, so does prod. Without the association the check denies.
+#[test]
+fn airbyte_stores_in_s3_as_its_account_on_eks() {
+    // The account, for the pipelines' role (web identity), which the
+    // domains' buckets need to move too.
+    let spec = eks_spec_with(
+        "  - name: prod\n    target: eks\n    cloud: {region: eu-west-3, vpc_cidr: 10.30.0.0/16, account_id: \"123456789012\"}\n",
+    )
+    .replace("ingestion: nifi ", "ingestion: airbyte ");
+    assert!(
+        spec.contains("ingestion: airbyte "),
+        "the example's ingestion line changed"
+    );
+    let files = render_text(&spec);
+    let (code, findings) = check_json(&files);
+    assert_eq!(code, 0, "{findings:#?}");
+
+    let values = |env: &str| text(&files, &format!("components/airbyte/values-{env}.yaml"));
+    let prod: serde_json::Value = crate::support::yaml(values("prod")).expect("values");
+    let storage = &prod["global"]["storage"];
+    assert_eq!(storage["type"], "s3", "{storage}");
+    assert_eq!(storage["s3"]["region"], "eu-west-3", "{storage}");
+    assert_eq!(
+        storage["s3"]["authenticationType"], "instanceProfile",
+        "{storage}"
+    );
+    assert!(storage.get("minio").is_none(), "{storage}");
+    for bucket in [
+        "log",
+        "state",
+        "workloadOutput",
+        "activityPayload",
+        "auditLogging",
+    ] {
+        assert_eq!(storage["bucket"][bucket], "acme-prod-airbyte", "{bucket}");
+    }
+    assert!(
+        values("staging").contains("endpoint: http://minio."),
+        "{}",
+        values("staging")
+    );
+
+    let secrets = |env: &str| -> serde_json::Value {
+        crate::support::yaml(text(
+            &files,
+            &format!("components/airbyte/manifests/{env}/externalsecrets.yaml"),
+        ))
+        .expect("ExternalSecret")
+    };
+    let reads = |s: &serde_json::Value| -> Vec<String> {
+        s["spec"]["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|d| d["secretKey"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let prod = secrets("prod");
+    assert!(
+        !reads(&prod).iter().any(|k| k.starts_with("AWS_")),
+        "{prod}"
+    );
+    let template = &prod["spec"]["target"]["template"];
+    assert_eq!(template["mergePolicy"], "Merge", "{prod}");
+    for key in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
+        assert_eq!(template["data"][key], "", "{prod}");
+        assert!(reads(&secrets("staging")).iter().any(|k| k == key));
+    }
+
+    let identity = text(&files, "terraform/prod/identity.tf");
+    let association = crate::support::resource(
+        identity,
+        "\"aws_eks_pod_identity_association\" \"airbyte_airbyte_admin\"",
+    );
+    assert!(
+        association.contains("service_account = \"airbyte-admin\""),
+        "{association}"
+    );
+    assert!(
+        association.contains("\"data-platform-integration\""),
+        "{association}"
+    );
+    let buckets = text(&files, "terraform/prod/buckets.tf");
+    for bucket in [
+        "acme-prod-airbyte",
+        "acme-prod-domain-sales",
+        "acme-prod-domain-supply-chain",
+    ] {
+        assert!(buckets.contains(&format!("\"{bucket}\"")), "{bucket}");
+    }
+    assert!(!files.contains_key("argocd/prod/applications/minio.yaml"));
+    assert!(files.contains_key("argocd/staging/applications/minio.yaml"));
+    let runbook = text(&files, "runbooks/components/airbyte.md");
+    assert!(
+        runbook.contains("Amazon S3, region `eu-west-3`")
+            && runbook.contains("`acme-prod-domain-sales`, `acme-prod-domain-supply-chain`"),
+        "{runbook}"
+    );
+
+    crate::support::assert_denies(
+        &crate::support::without_resource(
+            &files,
+            "terraform/prod/identity.tf",
+            "\"aws_eks_pod_identity_association\" \"airbyte_airbyte_admin\"",
+        ),
+        "SOC-SYS-025",
+        &[
+            "acme-prod-airbyte",
+            "data-platform-integration/airbyte-admin",
+        ],
+    );
+
+    // Keys in the Secret would be what the pods sign in with: from the
+    // store, or written in the template.
+    let secret = "components/airbyte/manifests/prod/externalsecrets.yaml";
+    let template = "    template:\n      mergePolicy: Merge\n      data:\n        AWS_ACCESS_KEY_ID: \"\"\n        AWS_SECRET_ACCESS_KEY: \"\"\n";
+    let from_store = crate::support::with_replaced(
+        &crate::support::with_replaced(&files, secret, template, ""),
+        secret,
+        "  data:\n",
+        "  data:\n    - secretKey: AWS_ACCESS_KEY_ID\n      remoteRef: {key: acme/prod/airbyte/s3, property: access-key}\n    - secretKey: AWS_SECRET_ACCESS_KEY\n      remoteRef: {key: acme/prod/airbyte/s3, property: secret-key}\n",
+    );
+    crate::support::assert_denies(
+        &from_store,
+        "SOC-SYS-025",
+        &[
+            "acme-prod-airbyte",
+            "access keys from Secret data-platform-integration/airbyte-config-secrets (AWS_ACCESS_KEY_ID, filled from entry acme/prod/airbyte/s3",
+        ],
+    );
+    crate::support::assert_denies(
+        &crate::support::with_replaced(
+            &files,
+            secret,
+            "AWS_ACCESS_KEY_ID: \"\"",
+            "AWS_ACCESS_KEY_ID: AKIAIOSFODNN7EXAMPLE",
+        ),
+        "SOC-SYS-025",
+        &["filled with a literal value of its template"],
+    );
+
+    let gke = crate::support::render_text(&spec.replace(
+        "    target: eks\n    cloud: {region: eu-west-3, vpc_cidr: 10.30.0.0/16, account_id: \"123456789012\"}\n",
+        "    target: gke\n    cloud: {project: acme-data-prod, region: europe-west9, vpc_cidr: 10.30.0.0/16}\n",
+    ));
+    let values = text(&gke, "components/airbyte/values-prod.yaml");
+    assert!(
+        values.contains("endpoint: http://minio.") && !values.contains("type: s3"),
+        "{values}"
+    );
+    assert!(gke.contains_key("argocd/prod/applications/minio.yaml"));
+}

@@ -1058,12 +1058,13 @@ fn the_dbt_artifacts_move_to_the_cloud_with_the_dbt_pod_and_the_catalog_on_their
     }
     // On EKS the dbt pod's role is named by its ARN: without the account,
     // and no store in the cluster to keep its keys in, the spec is refused
-    // with what to give.
+    // with what to give (naming the first such client: NiFi's flows, which
+    // take their role by web identity too).
     let err = crate::support::socle_new_refuses(
         &crate::cloud::full_spec_on_eks().replace(", account_id: \"210987654321\"", ""),
     );
     assert!(
-        err.contains("pipelines signs in to the cloud's storage by web identity")
+        err.contains("signs in to the cloud's storage by web identity")
             && err.contains("cloud.account_id"),
         "{err}"
     );
