@@ -2489,6 +2489,13 @@ fn airbyte_stores_in_s3_as_its_account_on_eks() {
     }
     assert!(!files.contains_key("argocd/prod/applications/minio.yaml"));
     assert!(files.contains_key("argocd/staging/applications/minio.yaml"));
+    // The cost, in the README's risks: the connectors hold the role.
+    let readme = text(&files, "README.md");
+    assert!(
+        readme.contains("**Airbyte's connectors hold its role in prod.**")
+            && !readme.contains("hold its role in staging"),
+        "{readme}"
+    );
     let runbook = text(&files, "runbooks/components/airbyte.md");
     assert!(
         runbook.contains("Amazon S3, region `eu-west-3`")
