@@ -32,11 +32,17 @@ enum Fill {
 /// if at all. The template's value wins: with `mergePolicy: Merge` it is
 /// written over what the data fetched.
 fn fill(v: &Value, key: &str) -> Option<Fill> {
-    if let Some(t) = v["spec"]["target"]["template"]["data"].get(key) {
+    let template = &v["spec"]["target"]["template"];
+    if let Some(t) = template["data"].get(key) {
         return match t.as_str() {
             Some("") => None,
             _ => Some(Fill::Literal),
         };
+    }
+    // Without `mergePolicy: Merge` a template's data is the whole Secret:
+    // what the data fetched only feeds it.
+    if template["data"].is_object() && template["mergePolicy"].as_str() != Some("Merge") {
+        return None;
     }
     let data = v["spec"]["data"].as_array().into_iter().flatten();
     for d in data {
@@ -155,5 +161,12 @@ mod tests {
             fill(&literal, "AWS_ACCESS_KEY_ID"),
             Some(Fill::Literal)
         ));
+        // A template replacing the data (no merge) without the key leaves
+        // it out of the Secret.
+        let replaced = external_secret(serde_json::json!({
+            "target": {"template": {"data": {"config": "{{ .AWS_ACCESS_KEY_ID }}"}}},
+            "data": [{"secretKey": "AWS_ACCESS_KEY_ID", "remoteRef": {"key": "acme/prod/web/s3"}}]
+        }));
+        assert!(fill(&replaced, "AWS_ACCESS_KEY_ID").is_none());
     }
 }
