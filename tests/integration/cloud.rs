@@ -2556,3 +2556,32 @@ fn airbyte_stores_in_s3_as_its_account_on_eks() {
     );
     assert!(gke.contains_key("argocd/prod/applications/minio.yaml"));
 }
+
+/// A manifest's container given an access key from a Secret the secret
+/// store fills signs in with it before its pod identity: Zeppelin's notes
+/// are in S3 (the account named), and one of its pods taking
+/// `AWS_ACCESS_KEY_ID` from an ExternalSecret's entry is SOC-SYS-025, as
+/// a chart's would be.
+#[test]
+fn a_manifests_access_key_shadows_its_pod_identity() {
+    let files = crate::support::render_eks_account();
+    let (code, findings) = check_json(&files);
+    assert_eq!(code, 0, "{findings:#?}");
+    let container = "        - name: oauth2-proxy\n          image: quay.io/oauth2-proxy/oauth2-proxy:v7.15.3\n";
+    let keyed = crate::support::with_replaced(
+        &files,
+        "components/zeppelin/overlays/prod/oauth2-proxy.yaml",
+        container,
+        &format!(
+            "{container}          env:\n            - name: AWS_ACCESS_KEY_ID\n              valueFrom: {{secretKeyRef: {{name: zeppelin-oauth2-proxy, key: cookie-secret}}}}\n"
+        ),
+    );
+    crate::support::assert_denies(
+        &keyed,
+        "SOC-SYS-025",
+        &[
+            "Application \"zeppelin-prod\"",
+            "access keys from Secret data-platform-datalab/zeppelin-oauth2-proxy (cookie-secret, filled from entry acme/prod/zeppelin/oauth2-proxy",
+        ],
+    );
+}

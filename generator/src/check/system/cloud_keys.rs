@@ -7,7 +7,8 @@
 //! store is refused by S3 though its pod identity would be granted.
 //!
 //! Which Secret a chart's pods take their keys from is a chart fact
-//! (`secrets[].aws_keys`): the first two keys of that Secret are the pair.
+//! (`secrets[].aws_keys`): the first two keys of that Secret are the pair;
+//! a manifest's containers name it in their environment.
 //! What fills them is the ExternalSecret producing the Secret: a remote
 //! reference (or an extract, which may hold any key) fills them; a
 //! template value of `""` leaves them empty, which the chain skips.
@@ -82,38 +83,50 @@ fn keyed_use(m: &Modelled, facts: &ChartFacts, u: &BucketUse) -> Option<Keyed> {
         .iter()
         .find(|a| a.name == u.consumer)?;
     let ns = app.destination.namespace.clone().unwrap_or_default();
-    let secrets = app
+    // Where the pods take their access key's id from: (namespace, Secret,
+    // key). A chart's, from its facts; a manifest's, from its containers'
+    // environment.
+    let mut sources: Vec<(String, String, String)> = app
         .sources
         .iter()
         .filter_map(|s| s.chart_facts(facts))
-        .flat_map(|c| c.secrets.iter().filter(|s| s.aws_keys));
-    for s in secrets {
-        let Some(key) = s.keys.first() else { continue };
+        .flat_map(|c| c.secrets.iter().filter(|s| s.aws_keys))
+        .filter_map(|s| Some((ns.clone(), s.name.clone(), s.keys.first()?.clone())))
+        .collect();
+    for (o, v) in m.system.objects.iter().zip(&m.values) {
+        if o.app != u.consumer || o.kind == "ExternalSecret" {
+            continue;
+        }
+        if let Some(v) = v {
+            containers_keys(v, &mut |secret, key| {
+                sources.push((o.namespace.clone(), secret.to_owned(), key.to_owned()));
+            });
+        }
+    }
+    for (namespace, secret, key) in sources {
         let producers = m
             .system
             .objects
             .iter()
             .zip(&m.values)
             .filter(|(o, _)| o.app == u.consumer && o.kind == "ExternalSecret")
-            .filter(|(o, _)| o.namespace == ns && o.produces.as_deref() == Some(&s.name));
+            .filter(|(o, _)| o.namespace == namespace && o.produces.as_deref() == Some(&secret));
         for (o, v) in producers {
-            let Some(v) = v else { continue };
-            let (how, entry) = match fill(v, key)? {
-                Fill::Entry(e) => ("from entry", e),
-                Fill::Extract(e) => ("with every key of entry", e),
-                Fill::Literal => ("with a literal value of its template", String::new()),
+            let Some(filled) = v.as_deref().and_then(|v| fill(v, &key)) else {
+                continue;
+            };
+            let filled = match filled {
+                Fill::Entry(e) => format!("from entry {e}"),
+                Fill::Extract(e) => format!("with every key of entry {e}"),
+                Fill::Literal => "with a literal value of its template".to_owned(),
             };
             return Some(Keyed {
                 consumer: u.consumer.clone(),
                 bucket: u.bucket.clone(),
                 at: u.at.clone(),
-                secret: format!("{ns}/{}", s.name),
-                key: key.clone(),
-                filled: if entry.is_empty() {
-                    how.to_owned()
-                } else {
-                    format!("{how} {entry}")
-                },
+                secret: format!("{namespace}/{secret}"),
+                key,
+                filled,
                 external_secret: At {
                     pointer: String::new(),
                     ..o.at.clone()
@@ -122,6 +135,48 @@ fn keyed_use(m: &Modelled, facts: &ChartFacts, u: &BucketUse) -> Option<Keyed> {
         }
     }
     None
+}
+
+/// The Secret keys the containers under `v` (a workload, at any depth)
+/// take `AWS_ACCESS_KEY_ID` from: a `secretKeyRef`, or every key of an
+/// `envFrom` Secret.
+fn containers_keys(v: &Value, note: &mut impl FnMut(&str, &str)) {
+    fn walk(v: &Value, note: &mut impl FnMut(&str, &str), depth: usize) {
+        if depth > 32 {
+            return;
+        }
+        match v {
+            Value::Object(map) => {
+                let containers = ["containers", "initContainers"]
+                    .into_iter()
+                    .filter_map(|c| map.get(c).and_then(Value::as_array))
+                    .flatten();
+                for c in containers {
+                    let env = c["env"].as_array().into_iter().flatten();
+                    for e in env.filter(|e| e["name"] == "AWS_ACCESS_KEY_ID") {
+                        let r = &e["valueFrom"]["secretKeyRef"];
+                        if let (Some(name), Some(key)) = (r["name"].as_str(), r["key"].as_str()) {
+                            note(name, key);
+                        }
+                    }
+                    let from = c["envFrom"].as_array().into_iter().flatten();
+                    for name in from.filter_map(|f| f["secretRef"]["name"].as_str()) {
+                        note(name, "AWS_ACCESS_KEY_ID");
+                    }
+                }
+                for child in map.values() {
+                    walk(child, note, depth + 1);
+                }
+            }
+            Value::Array(items) => {
+                for child in items {
+                    walk(child, note, depth + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    walk(v, note, 0);
 }
 
 #[cfg(test)]
