@@ -837,30 +837,15 @@ fn templates(v: &Value, account: &str, note: &mut impl FnMut(&Value)) {
 /// and its labels given to `visit`. A range remembers of a values file
 /// what this walk finds there (see `system::account_reads`).
 pub(crate) fn pod_templates(v: &Value, visit: &mut impl FnMut(&str, &Value)) {
-    fn walk(v: &Value, visit: &mut impl FnMut(&str, &Value), depth: usize) {
-        if depth > 32 {
-            return;
-        }
-        match v {
-            Value::Object(map) => {
-                if let Some(account) = v["spec"]["serviceAccountName"].as_str() {
-                    if map.contains_key("metadata") && v["spec"].get("containers").is_some() {
-                        visit(account, &v["metadata"]["labels"]);
-                    }
-                }
-                for child in map.values() {
-                    walk(child, visit, depth + 1);
-                }
+    super::each_object(v, &mut |map| {
+        let spec = map.get("spec");
+        let account = spec.and_then(|s| s["serviceAccountName"].as_str());
+        if let (Some(account), Some(spec)) = (account, spec) {
+            if map.contains_key("metadata") && spec.get("containers").is_some() {
+                visit(account, &map["metadata"]["labels"]);
             }
-            Value::Array(items) => {
-                for child in items {
-                    walk(child, visit, depth + 1);
-                }
-            }
-            _ => {}
         }
-    }
-    walk(v, visit, 0);
+    });
 }
 
 /// Every Key Vault entry the operator reads through a store that signs in

@@ -3,8 +3,8 @@
 //! environment before it asks EKS's Pod Identity agent: a pod given keys
 //! signs in with them, whatever role its service account has. A bucket the
 //! environment's Terraform creates has no keys (no IAM user of its), so a
-//! consumer whose chart fills its environment with keys from the secret
-//! store is refused by S3 though its pod identity would be granted.
+//! consumer whose pods are given keys from the secret store is refused by
+//! S3 though its pod identity would be granted.
 //!
 //! Which Secret a chart's pods take their keys from is a chart fact
 //! (`secrets[].aws_keys`): the first two keys of that Secret are the pair;
@@ -62,18 +62,12 @@ fn fill(v: &Value, key: &str) -> Option<Fill> {
 /// The uses of `keyless` buckets whose consumer's pods get access keys
 /// from a Secret an ExternalSecret fills.
 pub(crate) fn keyed(m: &Modelled, facts: &ChartFacts, keyless: &[String]) -> Vec<Keyed> {
-    let mut out = Vec::new();
-    let uses = m
-        .system
+    m.system
         .bucket_uses
         .iter()
-        .filter(|u| keyless.contains(&u.bucket));
-    for u in uses {
-        if let Some(k) = keyed_use(m, facts, u) {
-            out.push(k);
-        }
-    }
-    out
+        .filter(|u| keyless.contains(&u.bucket))
+        .filter_map(|u| keyed_use(m, facts, u))
+        .collect()
 }
 
 fn keyed_use(m: &Modelled, facts: &ChartFacts, u: &BucketUse) -> Option<Keyed> {
@@ -141,42 +135,25 @@ fn keyed_use(m: &Modelled, facts: &ChartFacts, u: &BucketUse) -> Option<Keyed> {
 /// take `AWS_ACCESS_KEY_ID` from: a `secretKeyRef`, or every key of an
 /// `envFrom` Secret.
 fn containers_keys(v: &Value, note: &mut impl FnMut(&str, &str)) {
-    fn walk(v: &Value, note: &mut impl FnMut(&str, &str), depth: usize) {
-        if depth > 32 {
-            return;
-        }
-        match v {
-            Value::Object(map) => {
-                let containers = ["containers", "initContainers"]
-                    .into_iter()
-                    .filter_map(|c| map.get(c).and_then(Value::as_array))
-                    .flatten();
-                for c in containers {
-                    let env = c["env"].as_array().into_iter().flatten();
-                    for e in env.filter(|e| e["name"] == "AWS_ACCESS_KEY_ID") {
-                        let r = &e["valueFrom"]["secretKeyRef"];
-                        if let (Some(name), Some(key)) = (r["name"].as_str(), r["key"].as_str()) {
-                            note(name, key);
-                        }
-                    }
-                    let from = c["envFrom"].as_array().into_iter().flatten();
-                    for name in from.filter_map(|f| f["secretRef"]["name"].as_str()) {
-                        note(name, "AWS_ACCESS_KEY_ID");
-                    }
-                }
-                for child in map.values() {
-                    walk(child, note, depth + 1);
+    super::each_object(v, &mut |map| {
+        let containers = ["containers", "initContainers"]
+            .into_iter()
+            .filter_map(|c| map.get(c).and_then(Value::as_array))
+            .flatten();
+        for c in containers {
+            let env = c["env"].as_array().into_iter().flatten();
+            for e in env.filter(|e| e["name"] == "AWS_ACCESS_KEY_ID") {
+                let r = &e["valueFrom"]["secretKeyRef"];
+                if let (Some(name), Some(key)) = (r["name"].as_str(), r["key"].as_str()) {
+                    note(name, key);
                 }
             }
-            Value::Array(items) => {
-                for child in items {
-                    walk(child, note, depth + 1);
-                }
+            let from = c["envFrom"].as_array().into_iter().flatten();
+            for name in from.filter_map(|f| f["secretRef"]["name"].as_str()) {
+                note(name, "AWS_ACCESS_KEY_ID");
             }
-            _ => {}
         }
-    }
-    walk(v, note, 0);
+    });
 }
 
 #[cfg(test)]

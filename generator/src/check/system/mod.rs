@@ -207,6 +207,33 @@ pub(crate) fn carried_yaml(s: &str) -> Option<Value> {
     }
 }
 
+/// Every JSON object under `v`, `v` included, to a depth of 32: more than
+/// any Kubernetes object or chart's values nest, and a bound on a hostile
+/// document's.
+pub(crate) fn each_object<'v>(
+    v: &'v Value,
+    visit: &mut impl FnMut(&'v serde_json::Map<String, Value>),
+) {
+    fn walk<'v>(
+        v: &'v Value,
+        visit: &mut impl FnMut(&'v serde_json::Map<String, Value>),
+        depth: usize,
+    ) {
+        if depth > 32 {
+            return;
+        }
+        match v {
+            Value::Object(map) => {
+                visit(map);
+                map.values().for_each(|x| walk(x, visit, depth + 1));
+            }
+            Value::Array(items) => items.iter().for_each(|x| walk(x, visit, depth + 1)),
+            _ => {}
+        }
+    }
+    walk(v, visit, 0);
+}
+
 fn resolve_lines(v: &mut Value, places: &HashMap<(&str, usize), &Document>, depth: usize) {
     if depth > 32 {
         return;
