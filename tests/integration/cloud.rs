@@ -2497,10 +2497,35 @@ fn airbyte_stores_in_s3_as_its_account_on_eks() {
         "{readme}"
     );
     let runbook = text(&files, "runbooks/components/airbyte.md");
+    for domain in ["sales", "supply-chain"] {
+        assert!(
+            runbook.contains(&format!(
+                "  - `acme-prod-domain-{domain}`: Amazon S3, region `eu-west-3`, no access key"
+            )),
+            "{runbook}"
+        );
+    }
+    assert!(!runbook.contains("`acme/prod/airbyte/s3`"), "{runbook}");
+
+    // Without the account the pipelines and NiFi keep their keys, so the
+    // domains' buckets stay in MinIO: Airbyte's own bucket alone moves,
+    // and its destinations there keep the store's keys.
+    let without = render_text(&eks_spec().replace("ingestion: nifi ", "ingestion: airbyte "));
+    let (code, findings) = check_json(&without);
+    assert_eq!(code, 0, "{findings:#?}");
+    assert!(text(&without, "components/airbyte/values-prod.yaml").contains("type: s3"));
+    let runbook = text(&without, "runbooks/components/airbyte.md");
     assert!(
-        runbook.contains("Amazon S3, region `eu-west-3`")
-            && runbook.contains("`acme-prod-domain-sales`, `acme-prod-domain-supply-chain`"),
+        runbook.contains("  - `domain-sales`: S3-compatible, endpoint `http://minio.")
+            && runbook.contains("`acme/prod/airbyte/s3`")
+            && !runbook.contains("Amazon S3"),
         "{runbook}"
+    );
+    assert!(
+        text(&without, "README.md")
+            .contains("Airbyte's buckets\n  are in S3 there (`acme-prod-airbyte`),"),
+        "{}",
+        text(&without, "README.md")
     );
 
     crate::support::assert_denies(

@@ -63,6 +63,10 @@ pub struct Env {
     /// Every bucket of the wiring graph by its graph name: the name its
     /// consumers use here (on a cloud holding it, the cloud's).
     pub bucket: BTreeMap<String, String>,
+    /// Every bucket of the wiring graph by its graph name: whether the
+    /// cloud holds it here (its consumers then sign in with their
+    /// identities, not with the store's keys).
+    pub cloud_bucket: BTreeMap<String, bool>,
     /// The cluster object store's accounts here (`wiring.s3_accounts`
     /// less the buckets the cloud holds) and its buckets.
     pub s3_accounts: Vec<super::wiring::S3Account>,

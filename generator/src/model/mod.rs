@@ -596,6 +596,7 @@ impl Model {
                         }),
                     }),
                 bucket: BTreeMap::new(),
+                cloud_bucket: BTreeMap::new(),
                 s3_accounts: Vec::new(),
                 store_buckets: Vec::new(),
                 store_narrowed: false,
@@ -756,6 +757,11 @@ impl Model {
                         .and_then(|i| i.role_arn.clone());
                     (e.component.id.clone(), arn.unwrap_or_default())
                 })
+                .collect();
+            obj.cloud_bucket = placed
+                .names
+                .keys()
+                .map(|b| (b.clone(), placed.cloud.iter().any(|c| &c.name == b)))
                 .collect();
             obj.bucket = placed.names;
             obj.s3_accounts = placed.s3_accounts;
