@@ -331,7 +331,7 @@ pub struct Keyed {
     pub bucket: String,
     /// Where the consumer names the bucket.
     pub at: At,
-    /// namespace/name of the Secret its chart takes the keys from.
+    /// namespace/name of the Secret its pods take the keys from.
     pub secret: String,
     /// The key holding the access key's id.
     pub key: String,
