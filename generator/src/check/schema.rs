@@ -10,7 +10,7 @@
 //! fails while the file disagrees (`SOCLE_UPDATE_FACTS=1` rewrites it).
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -308,10 +308,12 @@ pub fn schema_for(api_version: &str, kind: &str) -> Option<Value> {
     Some(schema)
 }
 
-/// Validate every document of a known core kind; validators are compiled
-/// once per kind present.
+/// Validate every document of a known core kind.
 pub fn validate(docs: &[Document], target: (u32, u32)) -> Vec<Finding> {
-    let mut validators: HashMap<(String, String), Option<jsonschema::Validator>> = HashMap::new();
+    // Looked up once per kind of this call; the process-wide table behind
+    // `compiled` is locked once per kind, not per document.
+    let mut validators: HashMap<(String, String), Option<Arc<jsonschema::Validator>>> =
+        HashMap::new();
     let mut out = Vec::new();
     for doc in docs.iter().filter(|d| !d.partial) {
         if super::parse::is_kustomization(&doc.path) {
@@ -330,14 +332,7 @@ pub fn validate(docs: &[Document], target: (u32, u32)) -> Vec<Finding> {
         }
         let validator = validators
             .entry((api.to_owned(), kind.to_owned()))
-            .or_insert_with(|| {
-                let schema = if api == "argoproj.io/v1alpha1" {
-                    super::argocd::schema_for(kind)
-                } else {
-                    schema_for(api, kind)
-                };
-                schema.and_then(|s| jsonschema::validator_for(&s).ok())
-            });
+            .or_insert_with(|| compiled(api, kind));
         let Some(validator) = validator else { continue };
         let decoded = as_decoded(&doc.value);
         for err in validator.iter_errors(&decoded) {
@@ -440,39 +435,68 @@ pub(crate) fn as_decoded_plain(v: &Value) -> std::borrow::Cow<'_, Value> {
     }
 }
 
+/// Whether a core or Argo CD schema exists for the kind (which
+/// [`compiled`] compiles).
+fn has_schema(api: &str, kind: &str) -> bool {
+    if api == "argoproj.io/v1alpha1" {
+        matches!(kind, "Application" | "ApplicationSet" | "AppProject")
+    } else {
+        bundle().kinds.contains_key(&format!("{api}/{kind}"))
+    }
+}
+
+/// The validator of a core or Argo CD kind, compiled once per process: a
+/// range checks hundreds of commits, and compiling a kind's schema costs
+/// more than validating the few documents a commit changes. Bounded by the
+/// kinds the bundle knows; a kind it lacks is `None`, remembered too.
+fn compiled(api: &str, kind: &str) -> Option<Arc<jsonschema::Validator>> {
+    type Compiled = HashMap<String, Option<Arc<jsonschema::Validator>>>;
+    static VALIDATORS: OnceLock<std::sync::Mutex<Compiled>> = OnceLock::new();
+    let key = format!("{api}/{kind}");
+    if let Some(found) = VALIDATORS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(&key)
+    {
+        return found.clone();
+    }
+    // Compiled outside the lock: the parsing threads ask for other kinds
+    // meanwhile. Two threads may compile one kind once each; the first
+    // kept wins.
+    let schema = if api == "argoproj.io/v1alpha1" {
+        super::argocd::schema_for(kind)
+    } else {
+        schema_for(api, kind)
+    };
+    let validator = schema
+        .and_then(|s| jsonschema::validator_for(&s).ok())
+        .map(Arc::new);
+    VALIDATORS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .entry(key)
+        .or_insert(validator)
+        .clone()
+}
+
 /// Whether `doc` is part of an object rather than a whole one: its kind's
 /// schema (a core kind's, an Argo CD kind's or a bundled CRD's) says a
 /// required field is missing (a strategic-merge patch names only what it
 /// changes). Unknown kinds are taken as whole. Validators are
 /// compiled once per kind and process; the parsing threads share them.
 pub(crate) fn misses_required(doc: &Value) -> bool {
-    type Compiled = HashMap<String, Option<std::sync::Arc<jsonschema::Validator>>>;
-    static VALIDATORS: OnceLock<std::sync::Mutex<Compiled>> = OnceLock::new();
     let (Some(api), Some(kind)) = (
         doc.get("apiVersion").and_then(Value::as_str),
         doc.get("kind").and_then(Value::as_str),
     ) else {
         return false;
     };
-    let validator = {
-        let mut compiled = VALIDATORS
-            .get_or_init(Default::default)
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        compiled
-            .entry(format!("{api}/{kind}"))
-            .or_insert_with(|| {
-                let schema = if api == "argoproj.io/v1alpha1" {
-                    super::argocd::schema_for(kind)
-                } else {
-                    schema_for(api, kind)
-                };
-                match schema {
-                    Some(s) => jsonschema::validator_for(&s).ok().map(std::sync::Arc::new),
-                    None => super::custom::bundled_validator(api, kind),
-                }
-            })
-            .clone()
+    let validator = if has_schema(api, kind) {
+        compiled(api, kind)
+    } else {
+        super::custom::bundled_validator(api, kind)
     };
     let Some(validator) = validator else {
         return false;
@@ -490,11 +514,7 @@ pub(crate) fn misses_required(doc: &Value) -> bool {
 /// Whether [`validate`] has a schema for the kind (a core kind socle
 /// knows, or an Argo CD kind).
 pub(crate) fn knows(api_version: &str, kind: &str) -> bool {
-    (api_version == "argoproj.io/v1alpha1"
-        && matches!(kind, "Application" | "ApplicationSet" | "AppProject"))
-        || bundle()
-            .kinds
-            .contains_key(&format!("{api_version}/{kind}"))
+    has_schema(api_version, kind)
         || REMOVED
             .iter()
             .any(|(a, kinds, _, _)| *a == api_version && kinds.contains(&kind))
