@@ -819,6 +819,14 @@ deny contains finding("SOC-SYS-025", sprintf("[%s] Application %q (wave %d) uses
 	some k in input.cloud.keyed
 }
 
+# Google's clients read the file GOOGLE_APPLICATION_CREDENTIALS names
+# before they ask the metadata server, where GKE's workload identity
+# answers: the pods sign in as that file says, never as the identity whose
+# grants admit them.
+deny contains finding("SOC-SYS-025", sprintf("[%s] Application %q (wave %d) uses bucket %q (%s), which the environment's Terraform creates in Cloud Storage, but its pods set GOOGLE_APPLICATION_CREDENTIALS (%s): Google's clients sign in with the file it names before they ask the metadata server, so they never take the workload identity whose grants admit them, and the Terraform issues no key. Remove the variable so the pods take their workload identity", [env, k.consumer, apps[k.consumer].wave, k.bucket, where(k.at), k.value]), k.set_at) if {
+	some k in input.cloud.key_files
+}
+
 # A role whose trust policy does not let its pods' mechanism take it gives
 # them no credentials: STS refuses every attempt.
 deny contains finding("SOC-SYS-027", sprintf("[%s] service account %s/%s gets role %s through EKS Pod Identity, but the role's trust policy does not let the service %s call both sts:AssumeRole and sts:TagSession: the agent's every attempt is refused and its pods get no credentials. Trust that service principal with both actions in the role's assume_role_policy", [env, i.namespace, i.service_account, i.role, pod_identity_service]), i.at) if {

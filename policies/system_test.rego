@@ -1062,6 +1062,16 @@ test_a_consumer_of_a_terraform_bucket_given_access_keys_is_denied if {
 	count(findings(with_cloud(object.union(cloud([], true, 3), {"keyed": []})), "SOC-SYS-025")) == 0
 }
 
+test_a_cloud_storage_consumer_pointed_at_a_key_file_is_denied_where_it_is_set if {
+	k := {"consumer": "db", "bucket": "acme-prod-loki-chunks", "at": at("components/loki/values-prod.yaml", 9), "value": "/var/secrets/google/key.json", "set_at": at("components/loki/values-prod.yaml", 30)}
+	input_with := with_cloud(object.union(cloud([], true, 3), {"provider": "gke", "key_files": [k]}))
+	some f in findings(input_with, "SOC-SYS-025")
+	f.file == "components/loki/values-prod.yaml"
+	f.line == 30
+	contains(f.msg, "uses bucket \"acme-prod-loki-chunks\" (components/loki/values-prod.yaml:9), which the environment's Terraform creates in Cloud Storage, but its pods set GOOGLE_APPLICATION_CREDENTIALS (/var/secrets/google/key.json)")
+	count(findings(with_cloud(object.union(cloud([], true, 3), {"provider": "gke", "key_files": []})), "SOC-SYS-025")) == 0
+}
+
 # --- SOC-SYS-028: a Cloud Storage consumer its bucket's IAM does not admit ---
 
 gcs_grant(roles, allowed) := {

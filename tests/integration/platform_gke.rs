@@ -585,3 +585,68 @@ fn an_external_store_is_not_described_as_minio() {
     let readme = text(&files, "terraform/prod/README.md");
     assert!(!readme.contains("MinIO"), "{readme}");
 }
+
+/// Google's clients read the file GOOGLE_APPLICATION_CREDENTIALS names
+/// before GKE's metadata server: a consumer of the Terraform's buckets that
+/// sets it, in its chart's values or its containers, is denied where it
+/// sets it; emptied, it is no variable.
+#[test]
+fn a_key_file_shadows_the_workload_identity_of_a_cloud_storage_consumer() {
+    let files = crate::support::render_platform_gke();
+    let values = "components/airflow/values-prod.yaml";
+    let env = "\nenv:\n";
+    let set = |value: &str| {
+        crate::support::with_replaced(
+            &files,
+            values,
+            env,
+            &format!("{env}  - name: GOOGLE_APPLICATION_CREDENTIALS\n    value: {value}\n"),
+        )
+    };
+    let line = text(&files, values)
+        .lines()
+        .position(|l| l == "env:")
+        .expect("an env list")
+        + 2;
+    let (code, findings) = check_json(&set("/var/secrets/google/key.json"));
+    assert_eq!(code, 1, "{findings:#?}");
+    let denied: Vec<&serde_json::Value> = findings
+        .iter()
+        .filter(|f| f["rule"] == "SOC-SYS-025")
+        .collect();
+    assert!(!denied.is_empty(), "{findings:#?}");
+    for f in &denied {
+        let message = f["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("Application \"airflow-prod\"")
+                && message.contains("in Cloud Storage, but its pods set GOOGLE_APPLICATION_CREDENTIALS (/var/secrets/google/key.json)"),
+            "{message}"
+        );
+        assert_eq!(
+            (f["file"].as_str(), f["line"].as_u64()),
+            (Some(values), Some(line as u64))
+        );
+    }
+    let (code, findings) = check_json(&set("\"\""));
+    assert_eq!(code, 0, "{findings:#?}");
+
+    // A manifest's container, its value from a Secret.
+    let container = "        - name: oauth2-proxy\n          image: quay.io/oauth2-proxy/oauth2-proxy:v7.15.3\n";
+    let keyed = crate::support::with_replaced(
+        &files,
+        "components/zeppelin/overlays/prod/oauth2-proxy.yaml",
+        container,
+        &format!(
+            "{container}          env:\n            - name: GOOGLE_APPLICATION_CREDENTIALS\n              valueFrom: {{secretKeyRef: {{name: zeppelin-oauth2-proxy, key: cookie-secret}}}}\n"
+        ),
+    );
+    crate::support::assert_denies(
+        &keyed,
+        "SOC-SYS-025",
+        &[
+            "Application \"zeppelin-prod\"",
+            "acme-prod-notebooks",
+            "GOOGLE_APPLICATION_CREDENTIALS (from key cookie-secret of Secret zeppelin-oauth2-proxy)",
+        ],
+    );
+}

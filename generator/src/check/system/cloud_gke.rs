@@ -91,6 +91,20 @@ pub(crate) fn resolve(
         .map(|p| impersonations(m, files, facts, module, &ev, &symbolic, p))
         .unwrap_or_default();
     cloud.gcs_grants = grants(cluster, &uses, &iam, pool.as_deref(), &acting, &gap, gaps);
+    // A key the Terraform issues itself may be the file a consumer's pods
+    // name: those are then not judged rather than denied.
+    let issued = ["google_service_account_key", "google_storage_hmac_key"]
+        .into_iter()
+        .find_map(|kind| module.resources(kind).next());
+    if let Some(k) = issued {
+        gaps.push(gap(
+            &k.file,
+            k.line,
+            "this Terraform issues keys: whether a bucket's consumer signs in with them rather than its workload identity is not judged".into(),
+        ));
+    } else {
+        cloud.key_files = super::cloud_keys::key_files(m, files, &cloud.buckets);
+    }
     (cloud.workload_pool, cloud.node_metadata_pools) = node_identity(
         module,
         &ev,

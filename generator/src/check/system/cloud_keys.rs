@@ -16,8 +16,16 @@
 use serde_json::Value;
 
 use super::build::Modelled;
-use super::input::{At, BucketUse, Keyed};
+use super::input::{At, BucketUse, KeyFile, Keyed};
+use super::kustomize::Files;
 use crate::core::charts::ChartFacts;
+
+/// The variable that points Google's clients at a credentials file. Their
+/// Application Default Credentials read the file it names before they ask
+/// the metadata server, where GKE's workload identity answers: pods that
+/// set it sign in as whatever the file holds, or fail where it is missing,
+/// never as their workload identity.
+pub(crate) const GOOGLE_KEY_FILE: &str = "GOOGLE_APPLICATION_CREDENTIALS";
 
 /// How an ExternalSecret fills one key of the Secret it produces.
 enum Fill {
@@ -156,6 +164,153 @@ fn containers_keys(v: &Value, note: &mut impl FnMut(&str, &str)) {
     });
 }
 
+/// The uses of `keyless` buckets (in Cloud Storage) whose consumer's pods
+/// set [`GOOGLE_KEY_FILE`]: in the containers of its manifests, or in the
+/// Helm values of its chart (any environment entry of that name: charts
+/// name their lists `env`, `extraEnv`, `extraEnvVars`…).
+pub(crate) fn key_files(m: &Modelled, files: &Files, keyless: &[String]) -> Vec<KeyFile> {
+    m.system
+        .bucket_uses
+        .iter()
+        .filter(|u| keyless.contains(&u.bucket))
+        .filter_map(|u| {
+            let (value, set_at) = key_file(m, files, &u.consumer)?;
+            Some(KeyFile {
+                consumer: u.consumer.clone(),
+                bucket: u.bucket.clone(),
+                at: u.at.clone(),
+                value,
+                set_at,
+            })
+        })
+        .collect()
+}
+
+/// Where the pods of Application `app` set [`GOOGLE_KEY_FILE`], and to
+/// what: the first place found.
+fn key_file(m: &Modelled, files: &Files, app: &str) -> Option<(String, At)> {
+    let mut found: Option<(String, At)> = None;
+    for (o, v) in m.system.objects.iter().zip(&m.values) {
+        let Some(v) = v.as_deref().filter(|_| o.app == app) else {
+            continue;
+        };
+        key_variables(v, GOOGLE_KEY_FILE, &mut |pointer, value| {
+            found.get_or_insert_with(|| {
+                let at = At {
+                    pointer: format!("{}{pointer}", o.at.pointer),
+                    ..o.at.clone()
+                };
+                (value, at)
+            });
+        });
+    }
+    if found.is_some() {
+        return found;
+    }
+    // The chart's values as Helm merges them: a later file replacing a
+    // list drops what an earlier one set. Placed in the last file, or the
+    // `valuesObject`, that gives the entry its merged value.
+    let a = m.system.applications.iter().find(|a| a.name == app)?;
+    let merged = super::wiring::app_values(a, files);
+    let mut at_pointer = None;
+    key_variables(&merged, GOOGLE_KEY_FILE, &mut |pointer, value| {
+        at_pointer.get_or_insert((pointer, value));
+    });
+    let (pointer, value) = at_pointer?;
+    let entry = merged.pointer(&pointer);
+    let doc = files.doc_at(&a.at.file, a.at.line)?;
+    let mut at = At {
+        pointer: String::new(),
+        ..a.at.clone()
+    };
+    for (path, s) in super::build::sources(&doc.value["spec"]) {
+        for rel in super::build::value_files(s) {
+            for d in files.docs_of(rel).into_iter().flatten() {
+                if d.value.pointer(&pointer) == entry {
+                    at = At {
+                        file: d.path.clone(),
+                        line: d.line,
+                        pointer: pointer.clone(),
+                    };
+                }
+            }
+        }
+        if let Some(object) = s["helm"].get("valuesObject") {
+            if object.pointer(&pointer) == entry {
+                let base = crate::check::parse::pointer_of(&path);
+                at = At {
+                    pointer: format!("{base}/helm/valuesObject{pointer}"),
+                    ..a.at.clone()
+                };
+            }
+        }
+    }
+    Some((value, at))
+}
+
+/// Every environment entry named `name` under `v` (at any depth) that sets
+/// a value, given to `note` with its JSON pointer and what it is set to.
+pub(crate) fn key_variables(v: &Value, name: &str, note: &mut impl FnMut(String, String)) {
+    fn walk(
+        v: &Value,
+        name: &str,
+        at: &mut String,
+        note: &mut impl FnMut(String, String),
+        depth: usize,
+    ) {
+        // Deeper than any workload or chart's values nest.
+        if depth > 32 {
+            return;
+        }
+        let len = at.len();
+        match v {
+            Value::Object(map) => {
+                for (k, x) in map {
+                    at.push('/');
+                    at.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                    walk(x, name, at, note, depth + 1);
+                    at.truncate(len);
+                }
+            }
+            Value::Array(items) => {
+                for (i, x) in items.iter().enumerate() {
+                    at.push_str(&format!("/{i}"));
+                    if x["name"] == name {
+                        if let Some(value) = set_to(x) {
+                            note(at.clone(), value);
+                        }
+                    }
+                    walk(x, name, at, note, depth + 1);
+                    at.truncate(len);
+                }
+            }
+            _ => {}
+        }
+    }
+    walk(v, name, &mut String::new(), note, 0);
+}
+
+/// What an environment entry sets its variable to, when it sets one: an
+/// empty value leaves the variable empty, which Google's clients skip.
+fn set_to(entry: &Value) -> Option<String> {
+    if let Some(value) = entry.get("value") {
+        return match value {
+            Value::Null => None,
+            Value::String(path) if path.is_empty() => None,
+            Value::String(path) => Some(path.clone()),
+            other => Some(other.to_string()),
+        };
+    }
+    let from = entry.get("valueFrom")?;
+    for (kind, reference) in [("Secret", "secretKeyRef"), ("ConfigMap", "configMapKeyRef")] {
+        let r = &from[reference];
+        if let (Some(n), Some(k)) = (r["name"].as_str(), r["key"].as_str()) {
+            return Some(format!("from key {k} of {kind} {n}"));
+        }
+    }
+    Some(format!("from {from}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,5 +355,44 @@ mod tests {
             "data": [{"secretKey": "AWS_ACCESS_KEY_ID", "remoteRef": {"key": "acme/prod/web/s3"}}]
         }));
         assert!(fill(&replaced, "AWS_ACCESS_KEY_ID").is_none());
+    }
+
+    #[test]
+    fn a_key_file_variable_is_found_in_a_workload_and_in_a_charts_values() {
+        let found = |v: Value| {
+            let mut out = Vec::new();
+            key_variables(&v, GOOGLE_KEY_FILE, &mut |p, value| out.push((p, value)));
+            out
+        };
+        let deployment = serde_json::json!({"spec": {"template": {"spec": {"containers": [
+            {"name": "app", "env": [
+                {"name": "OTHER", "value": "x"},
+                {"name": GOOGLE_KEY_FILE, "value": "/var/secrets/google/key.json"}
+            ]}
+        ]}}}});
+        assert_eq!(
+            found(deployment),
+            [(
+                "/spec/template/spec/containers/0/env/1".to_owned(),
+                "/var/secrets/google/key.json".to_owned()
+            )]
+        );
+        // A chart's own list, its value from a Secret.
+        let values = serde_json::json!({"worker": {"extraEnv": [
+            {"name": GOOGLE_KEY_FILE, "valueFrom": {"secretKeyRef": {"name": "gcp", "key": "path"}}}
+        ]}});
+        assert_eq!(
+            found(values),
+            [(
+                "/worker/extraEnv/0".to_owned(),
+                "from key path of Secret gcp".to_owned()
+            )]
+        );
+        // Emptied, or only named: the clients skip it.
+        let empty = serde_json::json!({"env": [
+            {"name": GOOGLE_KEY_FILE, "value": ""},
+            {"name": GOOGLE_KEY_FILE}
+        ]});
+        assert!(found(empty).is_empty());
     }
 }

@@ -153,6 +153,9 @@ pub struct Cloud {
     /// Consumers of a bucket the Terraform creates whose pods are given
     /// access keys from a Secret.
     pub keyed: Vec<Keyed>,
+    /// Consumers of a bucket in Cloud Storage the Terraform creates whose
+    /// pods point Google's clients at a credentials file.
+    pub key_files: Vec<KeyFile>,
     /// ExternalName Services forwarding to a name in a private DNS zone
     /// the Terraform declares, with whether a record of the zone has it.
     pub private_names: Vec<PrivateName>,
@@ -339,6 +342,21 @@ pub struct Keyed {
     pub filled: String,
     /// The ExternalSecret producing the Secret.
     pub external_secret: At,
+}
+
+/// A consumer of a bucket in Cloud Storage the Terraform creates whose
+/// pods set `GOOGLE_APPLICATION_CREDENTIALS`, which Google's clients read
+/// before GKE's metadata server.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct KeyFile {
+    pub consumer: String,
+    pub bucket: String,
+    /// Where the consumer names the bucket.
+    pub at: At,
+    /// What the variable is set to: a path, or where its value comes from.
+    pub value: String,
+    /// Where it is set: a container's environment, or the Helm values.
+    pub set_at: At,
 }
 
 /// One entry an ExternalSecret reads from Secrets Manager as the operator.

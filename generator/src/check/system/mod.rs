@@ -796,7 +796,8 @@ fn chart_reads(d: &Document, facts: &ChartFacts, out: &mut String) {
 /// configuration (its name and annotations: a role ARN, a client ID) and
 /// the labels of its pods, where the chart facts say they are, and every
 /// pod template the values carry (its account and labels, as the AKS
-/// judgement finds them). A commit that only drops the label AKS's webhook
+/// judgement finds them), and any environment entry pointing Google's
+/// clients at a key file. A commit that only drops the label AKS's webhook
 /// wants is a change.
 fn account_reads(d: &Document, facts: &ChartFacts, out: &mut String) {
     for c in &facts.charts {
@@ -812,6 +813,9 @@ fn account_reads(d: &Document, facts: &ChartFacts, out: &mut String) {
     }
     cloud_aks::pod_templates(&d.value, &mut |account, labels| {
         out.push_str(&format!("template:{account}={labels};"));
+    });
+    cloud_keys::key_variables(&d.value, cloud_keys::GOOGLE_KEY_FILE, &mut |at, value| {
+        out.push_str(&format!("{}:key file {at}={value};", d.line));
     });
 }
 
@@ -1210,6 +1214,10 @@ mod tests {
                 "          x: y\n      spec",
             ),
             ("serviceAccountName: es", "serviceAccountName: other"),
+            (
+                "workers:\n  labels: {}",
+                "workers:\n  labels: {}\n  env:\n    - {name: GOOGLE_APPLICATION_CREDENTIALS, value: /k.json}",
+            ),
         ] {
             assert!(base.contains(from), "{from}");
             assert_ne!(remembered, read(&base.replacen(from, to, 1)), "{from}");
