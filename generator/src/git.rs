@@ -240,6 +240,21 @@ fn write_pack(pack_dir: &Path, objects: &gix::odb::memory::Storage) -> Result<()
     Ok(())
 }
 
+/// A digest of `bytes` for keys that live in memory or in socle's own
+/// cache, never compared with git's ids: SHA-256, which this machine's
+/// instructions compute faster than the collision-detecting SHA-1 that
+/// blob ids need, and a range hashes each environment's model per commit.
+pub fn digest(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(64);
+    for b in Sha256::digest(bytes) {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    out
+}
+
 /// The git blob id of `bytes`, as `git hash-object` prints it.
 pub fn blob_id(bytes: &[u8]) -> String {
     gix::objs::compute_hash(gix::hash::Kind::Sha1, gix::objs::Kind::Blob, bytes)

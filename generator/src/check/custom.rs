@@ -178,7 +178,7 @@ impl Definitions {
             }
         }
         if !text.is_empty() {
-            out.digest = crate::git::blob_id(text.as_bytes());
+            out.digest = crate::git::digest(text.as_bytes());
         }
         out
     }

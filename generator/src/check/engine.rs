@@ -562,7 +562,7 @@ impl Embedded {
                 text.push(' ');
                 text.push_str(versions.get(f).map_or("-", String::as_str));
             }
-            Some(crate::git::blob_id(text.as_bytes()))
+            Some(crate::git::digest(text.as_bytes()))
         };
         // The namespace rules' documents by the namespace they concern (a
         // Namespace by its name, the others by theirs); the rest of the

@@ -110,7 +110,7 @@ fn key_of<'p>(read: impl Iterator<Item = &'p str>, versions: &HashMap<String, St
         text.push_str(versions.get(path).map_or("", String::as_str));
         text.push('\n');
     }
-    crate::git::blob_id(text.as_bytes())
+    crate::git::digest(text.as_bytes())
 }
 
 /// What `root` emits: remembered in `memo` while what its build read is
@@ -228,7 +228,7 @@ impl Kustomized {
         if let Some((memo, _)) = &mut memo {
             let mut paths: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
             paths.sort_unstable();
-            let listing = crate::git::blob_id(paths.join("\n").as_bytes());
+            let listing = crate::git::digest(paths.join("\n").as_bytes());
             if memo.listing != listing {
                 memo.roots.clear();
                 memo.documents.clear();

@@ -633,7 +633,7 @@ impl<'k> Versions<'k> {
     fn listing(&self) -> String {
         let mut paths: Vec<&str> = self.files.iter().map(|(p, _)| p.as_str()).collect();
         paths.sort_unstable();
-        crate::git::blob_id(paths.join("\n").as_bytes())
+        crate::git::digest(paths.join("\n").as_bytes())
     }
 }
 
@@ -661,7 +661,7 @@ fn digest(files: &[(String, Vec<u8>)], entries: &[String]) -> String {
         text.push_str(entry);
         text.push('\n');
     }
-    crate::git::blob_id(text.as_bytes())
+    crate::git::digest(text.as_bytes())
 }
 
 /// What the model reads of the file at `path`: nothing for a file with no
@@ -758,7 +758,7 @@ fn key_of<'p>(
         text.push_str(&version(path));
         text.push('\n');
     }
-    crate::git::blob_id(text.as_bytes())
+    crate::git::digest(text.as_bytes())
 }
 
 /// What the chart facts read of a values file (part of what a range check
@@ -838,8 +838,7 @@ fn simulate(
     let repo = build::Repository::new(docs, files, facts);
     // What every key starts with: the structure and the file list, hashed
     // once.
-    let common =
-        crate::git::blob_id(format!("{}\n{}", repo.structure(), keys.listing()).as_bytes());
+    let common = crate::git::digest(format!("{}\n{}", repo.structure(), keys.listing()).as_bytes());
     // An Application's model is keyed by the blob ids of what it read: the
     // chart facts read a values file through the merged values, whole.
     let mut app_key = |read: &mut dyn Iterator<Item = &str>, all: bool| {
@@ -948,7 +947,7 @@ fn simulate(
             m.system.objects = objects;
         }
         let input = input.map_err(|e| PolicyError::Eval(e.to_string()))?;
-        let digest = crate::git::blob_id(input.as_bytes());
+        let digest = crate::git::digest(input.as_bytes());
         let mut found = memo.by_input.get(&digest).cloned();
         let mut kept_input = None;
         // A repository's own system rules may read lines as they wish:
