@@ -308,10 +308,34 @@ pub fn schema_for(api_version: &str, kind: &str) -> Option<Value> {
     Some(schema)
 }
 
-/// Validate every document of a known core kind.
-pub fn validate(docs: &[Document], target: (u32, u32)) -> Vec<Finding> {
-    // Looked up once per kind of this call; the process-wide table behind
-    // `compiled` is locked once per kind, not per document.
+/// Compiled validators of core and Argo CD kinds, kept by a checker of
+/// many trees (a range): compiling a kind's schema costs more than
+/// validating the few documents a commit changes. A single check compiles
+/// them for one call and frees them, which keeps its peak lower.
+#[derive(Default)]
+pub struct Kept(std::sync::Mutex<HashMap<String, Option<Arc<jsonschema::Validator>>>>);
+
+impl Kept {
+    fn get(&self, api: &str, kind: &str) -> Option<Arc<jsonschema::Validator>> {
+        let key = format!("{api}/{kind}");
+        let lock = || {
+            self.0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if let Some(found) = lock().get(&key) {
+            return found.clone();
+        }
+        // Compiled outside the lock: two threads may compile one kind
+        // once each; the first kept wins.
+        let validator = compile(api, kind);
+        lock().entry(key).or_insert(validator).clone()
+    }
+}
+
+/// Validate every document of a known core kind, with the validators
+/// `kept` holds when given.
+pub fn validate(docs: &[Document], target: (u32, u32), kept: Option<&Kept>) -> Vec<Finding> {
     let mut validators: HashMap<(String, String), Option<Arc<jsonschema::Validator>>> =
         HashMap::new();
     let mut out = Vec::new();
@@ -332,7 +356,10 @@ pub fn validate(docs: &[Document], target: (u32, u32)) -> Vec<Finding> {
         }
         let validator = validators
             .entry((api.to_owned(), kind.to_owned()))
-            .or_insert_with(|| compiled(api, kind));
+            .or_insert_with(|| match kept {
+                Some(kept) => kept.get(api, kind),
+                None => compile(api, kind),
+            });
         let Some(validator) = validator else { continue };
         let decoded = as_decoded(&doc.value);
         for err in validator.iter_errors(&decoded) {
@@ -445,40 +472,24 @@ fn has_schema(api: &str, kind: &str) -> bool {
     }
 }
 
-/// The validator of a core or Argo CD kind, compiled once per process: a
-/// range checks hundreds of commits, and compiling a kind's schema costs
-/// more than validating the few documents a commit changes. Bounded by the
-/// kinds the bundle knows; a kind it lacks is `None`, remembered too.
-fn compiled(api: &str, kind: &str) -> Option<Arc<jsonschema::Validator>> {
-    type Compiled = HashMap<String, Option<Arc<jsonschema::Validator>>>;
-    static VALIDATORS: OnceLock<std::sync::Mutex<Compiled>> = OnceLock::new();
-    let key = format!("{api}/{kind}");
-    if let Some(found) = VALIDATORS
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .get(&key)
-    {
-        return found.clone();
-    }
-    // Compiled outside the lock: the parsing threads ask for other kinds
-    // meanwhile. Two threads may compile one kind once each; the first
-    // kept wins.
+/// The validator of a core or Argo CD kind; `None` for a kind the bundle
+/// lacks, or whose schema does not compile.
+fn compile(api: &str, kind: &str) -> Option<Arc<jsonschema::Validator>> {
     let schema = if api == "argoproj.io/v1alpha1" {
         super::argocd::schema_for(kind)
     } else {
         schema_for(api, kind)
     };
-    let validator = schema
+    schema
         .and_then(|s| jsonschema::validator_for(&s).ok())
-        .map(Arc::new);
-    VALIDATORS
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .entry(key)
-        .or_insert(validator)
-        .clone()
+        .map(Arc::new)
+}
+
+/// [`compile`], once per kind and process: the parsing threads ask it of
+/// every patch, bounded by the kinds the bundle knows.
+fn compiled(api: &str, kind: &str) -> Option<Arc<jsonschema::Validator>> {
+    static KEPT: OnceLock<Kept> = OnceLock::new();
+    KEPT.get_or_init(Default::default).get(api, kind)
 }
 
 /// Whether `doc` is part of an object rather than a whole one: its kind's
