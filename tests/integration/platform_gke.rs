@@ -629,6 +629,23 @@ fn a_key_file_shadows_the_workload_identity_of_a_cloud_storage_consumer() {
     }
     let (code, findings) = check_json(&set("\"\""));
     assert_eq!(code, 0, "{findings:#?}");
+    // With keys of its own, the Terraform may have issued the file: not
+    // judged, and said so.
+    let mut issued = set("/var/secrets/google/key.json");
+    let identity = "terraform/prod/identity.tf";
+    let tf = format!(
+        "{}\nresource \"google_service_account_key\" \"airflow\" {{\n  service_account_id = \"airflow\"\n}}\n",
+        text(&issued, identity)
+    );
+    issued.insert(identity.into(), tf.into_bytes());
+    let (code, report) = crate::support::check_report(&issued);
+    assert_eq!(code, 0, "{report:#}");
+    assert!(
+        crate::support::not_modelled(&report)
+            .iter()
+            .any(|g| g.contains("this Terraform issues keys")),
+        "{report:#}"
+    );
 
     // A manifest's container, its value from a Secret.
     let container = "        - name: oauth2-proxy\n          image: quay.io/oauth2-proxy/oauth2-proxy:v7.15.3\n";
