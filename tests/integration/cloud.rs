@@ -2592,14 +2592,9 @@ fn a_manifests_access_key_shadows_its_pod_identity() {
     let files = crate::support::render_eks_account();
     let (code, findings) = check_json(&files);
     assert_eq!(code, 0, "{findings:#?}");
-    let container = "        - name: oauth2-proxy\n          image: quay.io/oauth2-proxy/oauth2-proxy:v7.15.3\n";
-    let keyed = crate::support::with_replaced(
+    let keyed = crate::support::with_oauth2_proxy_env(
         &files,
-        "components/zeppelin/overlays/prod/oauth2-proxy.yaml",
-        container,
-        &format!(
-            "{container}          env:\n            - name: AWS_ACCESS_KEY_ID\n              valueFrom: {{secretKeyRef: {{name: zeppelin-oauth2-proxy, key: cookie-secret}}}}\n"
-        ),
+        "            - name: AWS_ACCESS_KEY_ID\n              valueFrom: {secretKeyRef: {name: zeppelin-oauth2-proxy, key: cookie-secret}}\n",
     );
     crate::support::assert_denies(
         &keyed,

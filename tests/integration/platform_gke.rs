@@ -648,14 +648,9 @@ fn a_key_file_shadows_the_workload_identity_of_a_cloud_storage_consumer() {
     );
 
     // A manifest's container, its value from a Secret.
-    let container = "        - name: oauth2-proxy\n          image: quay.io/oauth2-proxy/oauth2-proxy:v7.15.3\n";
-    let keyed = crate::support::with_replaced(
+    let keyed = crate::support::with_oauth2_proxy_env(
         &files,
-        "components/zeppelin/overlays/prod/oauth2-proxy.yaml",
-        container,
-        &format!(
-            "{container}          env:\n            - name: GOOGLE_APPLICATION_CREDENTIALS\n              valueFrom: {{secretKeyRef: {{name: zeppelin-oauth2-proxy, key: cookie-secret}}}}\n"
-        ),
+        "            - name: GOOGLE_APPLICATION_CREDENTIALS\n              valueFrom: {secretKeyRef: {name: zeppelin-oauth2-proxy, key: cookie-secret}}\n",
     );
     crate::support::assert_denies(
         &keyed,

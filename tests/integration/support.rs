@@ -514,6 +514,21 @@ pub fn with_replaced(files: &FileSet, path: &str, from: &str, to: &str) -> FileS
     changed
 }
 
+/// `files` with `env` (a container's `env:` list, its items indented as
+/// a container's fields are) given to the oauth2-proxy container of
+/// Zeppelin's prod overlay: a manifest's container in a consumer of the
+/// notebooks' bucket.
+pub fn with_oauth2_proxy_env(files: &FileSet, env: &str) -> FileSet {
+    let container =
+        "        - name: oauth2-proxy\n          image: quay.io/oauth2-proxy/oauth2-proxy:v7.15.3\n";
+    with_replaced(
+        files,
+        "components/zeppelin/overlays/prod/oauth2-proxy.yaml",
+        container,
+        &format!("{container}          env:\n{env}"),
+    )
+}
+
 /// The Terraform resource of `text` whose header (what follows
 /// `resource `) starts with `head`, up to the next resource.
 pub fn resource<'a>(text: &'a str, head: &str) -> &'a str {
