@@ -184,9 +184,6 @@ pub struct Checker {
     /// they are freed as soon as the tree's custom resources are checked,
     /// which lowers the peak of a single check.
     keep_schemas: bool,
-    /// Compiled validators of core and Argo CD kinds, when schemas are
-    /// kept.
-    core_validators: Option<schema::Kept>,
     /// Compiled schemas of custom resources, and each file's results
     /// against them, with the digest of the tree's CRDs they hold for.
     validators: custom::Validators,
@@ -309,7 +306,6 @@ impl Checker {
             config,
             config_memo: None,
             keep_schemas: false,
-            core_validators: None,
             validators: Default::default(),
             custom_memo: Default::default(),
             options: options.clone(),
@@ -330,7 +326,6 @@ impl Checker {
     /// Keep compiled schemas from one check to the next (many trees).
     pub(crate) fn keep_schemas(&mut self) {
         self.keep_schemas = true;
-        self.core_validators.get_or_insert_with(Default::default);
     }
 
     /// Checks of many versions of one repository (a range): each
@@ -745,12 +740,11 @@ impl Checker {
         // cores are the bound anyway.
         let target = self.config.target();
         let combine = self.options.combine;
-        let (embedded, local, facts, memo, core_validators) = (
+        let (embedded, local, facts, memo) = (
             &self.embedded,
             &self.local,
             &self.facts,
             &mut self.system_memo,
-            &self.core_validators,
         );
         let (fresh_found, repository, simulated) = std::thread::scope(|scope| {
             // Remembered, or evaluated beside the simulation.
@@ -772,8 +766,7 @@ impl Checker {
             let fresh_found = if fresh_keys.is_empty() {
                 Ok(Vec::new())
             } else {
-                let mut found =
-                    schema::validate(&fresh.documents, target, core_validators.as_ref());
+                let mut found = schema::validate(&fresh.documents, target);
                 embedded
                     .evaluate_files(&fresh.documents, &fresh.texts)
                     .map(|more| {
@@ -819,11 +812,7 @@ impl Checker {
             );
             let mut traced = Vec::new();
             for (overlay, rendered) in rendered.overlays {
-                let mut found = schema::validate(
-                    &rendered,
-                    self.config.target(),
-                    self.core_validators.as_ref(),
-                );
+                let mut found = schema::validate(&rendered, self.config.target());
                 // Document rules only: the repository rules read the whole
                 // tree, which one build is not.
                 found.extend(self.embedded.evaluate_files(&rendered, &[])?);

