@@ -661,4 +661,26 @@ fn a_key_file_shadows_the_workload_identity_of_a_cloud_storage_consumer() {
             "GOOGLE_APPLICATION_CREDENTIALS (from key cookie-secret of Secret zeppelin-oauth2-proxy)",
         ],
     );
+    // Every key of a ConfigMap that holds it; one without it is no
+    // variable.
+    let proxy = "components/zeppelin/overlays/prod/oauth2-proxy.yaml";
+    let from_config_map = |data: &str| {
+        let mut changed = crate::support::with_oauth2_proxy_env(
+            &files,
+            "            - {name: OTHER, value: x}\n          envFrom:\n            - configMapRef: {name: google-key}\n",
+        );
+        let with_map = format!(
+            "{}---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: google-key\ndata:\n  {data}\n",
+            text(&changed, proxy)
+        );
+        changed.insert(proxy.into(), with_map.into_bytes());
+        changed
+    };
+    crate::support::assert_denies(
+        &from_config_map("GOOGLE_APPLICATION_CREDENTIALS: /var/secrets/google/key.json"),
+        "SOC-SYS-025",
+        &["GOOGLE_APPLICATION_CREDENTIALS (/var/secrets/google/key.json, from ConfigMap google-key)"],
+    );
+    let (code, findings) = check_json(&from_config_map("LOG_LEVEL: info"));
+    assert_eq!(code, 0, "{findings:#?}");
 }

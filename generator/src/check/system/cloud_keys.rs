@@ -194,14 +194,17 @@ fn key_file(m: &Modelled, files: &Files, app: &str) -> Option<(String, At)> {
         let Some(v) = v.as_deref().filter(|_| o.app == app) else {
             continue;
         };
+        let at = |pointer: &str| At {
+            pointer: format!("{}{pointer}", o.at.pointer),
+            ..o.at.clone()
+        };
         key_variables(v, GOOGLE_KEY_FILE, &mut |pointer, value| {
-            found.get_or_insert_with(|| {
-                let at = At {
-                    pointer: format!("{}{pointer}", o.at.pointer),
-                    ..o.at.clone()
-                };
-                (value, at)
-            });
+            found.get_or_insert_with(|| (value, at(&pointer)));
+        });
+        env_from(v, &mut |pointer, kind, name| {
+            if found.is_none() {
+                found = sets_key_file(m, &o.namespace, kind, name).map(|v| (v, at(&pointer)));
+            }
         });
     }
     if found.is_some() {
@@ -288,6 +291,83 @@ pub(crate) fn key_variables(v: &Value, name: &str, note: &mut impl FnMut(String,
         }
     }
     walk(v, name, &mut String::new(), note, 0);
+}
+
+/// Every `envFrom` source under `v` (a workload, at any depth), given to
+/// `note` with its JSON pointer, its kind (`ConfigMap` or `Secret`) and
+/// its name.
+fn env_from(v: &Value, note: &mut impl FnMut(String, &str, &str)) {
+    fn walk(v: &Value, at: &mut String, note: &mut impl FnMut(String, &str, &str), depth: usize) {
+        if depth > 32 {
+            return;
+        }
+        let len = at.len();
+        match v {
+            Value::Object(map) => {
+                let sources = map.get("envFrom").and_then(Value::as_array);
+                for (i, f) in sources.into_iter().flatten().enumerate() {
+                    for (kind, reference) in
+                        [("ConfigMap", "configMapRef"), ("Secret", "secretRef")]
+                    {
+                        if let Some(name) = f[reference]["name"].as_str() {
+                            note(format!("{at}/envFrom/{i}"), kind, name);
+                        }
+                    }
+                }
+                for (k, x) in map {
+                    at.push('/');
+                    at.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                    walk(x, at, note, depth + 1);
+                    at.truncate(len);
+                }
+            }
+            Value::Array(items) => {
+                for (i, x) in items.iter().enumerate() {
+                    at.push_str(&format!("/{i}"));
+                    walk(x, at, note, depth + 1);
+                    at.truncate(len);
+                }
+            }
+            _ => {}
+        }
+    }
+    walk(v, &mut String::new(), note, 0);
+}
+
+/// Whether the ConfigMap or Secret `name` in `namespace`, as the
+/// environment creates it, holds [`GOOGLE_KEY_FILE`], and how: its data, or
+/// the ExternalSecret that fills it with that key (an entry's every key,
+/// `dataFrom`, is not counted: a secret store's entry holding a file's path
+/// is not one a consumer's Google client would be given).
+fn sets_key_file(m: &Modelled, namespace: &str, kind: &str, name: &str) -> Option<String> {
+    let objects = m.system.objects.iter().zip(&m.values);
+    for (o, v) in objects.filter(|(o, _)| o.namespace == namespace) {
+        let Some(v) = v.as_deref() else { continue };
+        let named = o.name == name || o.base_name == name;
+        if o.kind == kind && named {
+            let held = ["data", "stringData"]
+                .iter()
+                .find_map(|d| v[d][GOOGLE_KEY_FILE].as_str().filter(|s| !s.is_empty()));
+            if let Some(held) = held {
+                return Some(match kind {
+                    "ConfigMap" => format!("{held}, from ConfigMap {name}"),
+                    _ => format!("from Secret {name}"),
+                });
+            }
+        }
+        if kind == "Secret" && o.kind == "ExternalSecret" && o.produces.as_deref() == Some(name) {
+            let how = match fill(v, GOOGLE_KEY_FILE) {
+                Some(Fill::Entry(e)) => format!("filled from entry {e}"),
+                Some(Fill::Literal) => "filled with a literal value of its template".to_owned(),
+                Some(Fill::Extract(_)) | None => continue,
+            };
+            return Some(format!(
+                "from Secret {name}, {how} by the ExternalSecret at {}:{}",
+                o.at.file, o.at.line
+            ));
+        }
+    }
+    None
 }
 
 /// What an environment entry sets its variable to, when it sets one: an
@@ -394,5 +474,31 @@ mod tests {
             {"name": GOOGLE_KEY_FILE}
         ]});
         assert!(found(empty).is_empty());
+    }
+
+    #[test]
+    fn env_from_sources_are_found_with_their_place() {
+        let deployment = serde_json::json!({"spec": {"template": {"spec": {"containers": [
+            {"name": "app", "envFrom": [
+                {"configMapRef": {"name": "settings"}},
+                {"secretRef": {"name": "keys"}}
+            ]}
+        ]}}}});
+        let mut out = Vec::new();
+        env_from(&deployment, &mut |p, kind, name| {
+            out.push((p, kind.to_owned(), name.to_owned()))
+        });
+        let at = "/spec/template/spec/containers/0/envFrom";
+        assert_eq!(
+            out,
+            [
+                (
+                    format!("{at}/0"),
+                    "ConfigMap".to_owned(),
+                    "settings".to_owned()
+                ),
+                (format!("{at}/1"), "Secret".to_owned(), "keys".to_owned()),
+            ]
+        );
     }
 }
