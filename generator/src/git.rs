@@ -241,9 +241,9 @@ fn write_pack(pack_dir: &Path, objects: &gix::odb::memory::Storage) -> Result<()
 }
 
 /// A digest of `bytes` for keys that live in memory or in socle's own
-/// cache, never compared with git's ids: SHA-256, which this machine's
-/// instructions compute faster than the collision-detecting SHA-1 that
-/// blob ids need, and a range hashes each environment's model per commit.
+/// cache, never compared with git's ids: SHA-256, which processors with
+/// SHA extensions compute faster than the collision-detecting SHA-1 that
+/// blob ids need; a range hashes each environment's model per commit.
 pub fn digest(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     const HEX: &[u8; 16] = b"0123456789abcdef";
