@@ -261,8 +261,7 @@ pub(crate) fn key_variables(v: &Value, name: &str, note: &mut impl FnMut(String,
         note: &mut impl FnMut(String, String),
         depth: usize,
     ) {
-        // Deeper than any workload or chart's values nest.
-        if depth > 32 {
+        if depth > super::WALK_DEPTH {
             return;
         }
         let len = at.len();
@@ -298,7 +297,7 @@ pub(crate) fn key_variables(v: &Value, name: &str, note: &mut impl FnMut(String,
 /// its name.
 fn env_from(v: &Value, note: &mut impl FnMut(String, &str, &str)) {
     fn walk(v: &Value, at: &mut String, note: &mut impl FnMut(String, &str, &str), depth: usize) {
-        if depth > 32 {
+        if depth > super::WALK_DEPTH {
             return;
         }
         let len = at.len();
@@ -474,6 +473,12 @@ mod tests {
             {"name": GOOGLE_KEY_FILE}
         ]});
         assert!(found(empty).is_empty());
+        // As deep as a parsed document may nest: not skipped.
+        let mut deep = serde_json::json!({"env": [{"name": GOOGLE_KEY_FILE, "value": "/k.json"}]});
+        for _ in 0..100 {
+            deep = serde_json::json!({ "x": deep });
+        }
+        assert_eq!(found(deep).len(), 1);
     }
 
     #[test]

@@ -207,9 +207,13 @@ pub(crate) fn carried_yaml(s: &str) -> Option<Value> {
     }
 }
 
-/// Every JSON object under `v`, `v` included, to a depth of 32: more than
-/// any Kubernetes object or chart's values nest, and a bound on a hostile
-/// document's.
+/// How deep the walks over a document's values go: every level a parsed
+/// document can have (the deserializer refuses deeper ones, and Helm's
+/// merge of values files nests no deeper than they do), so no walk skips
+/// what a document holds, and the recursion stays bounded.
+pub(crate) const WALK_DEPTH: usize = crate::check::parse::MAX_FLOW_DEPTH;
+
+/// Every JSON object under `v`, `v` included (to [`WALK_DEPTH`]).
 pub(crate) fn each_object<'v>(
     v: &'v Value,
     visit: &mut impl FnMut(&'v serde_json::Map<String, Value>),
@@ -219,7 +223,7 @@ pub(crate) fn each_object<'v>(
         visit: &mut impl FnMut(&'v serde_json::Map<String, Value>),
         depth: usize,
     ) {
-        if depth > 32 {
+        if depth > WALK_DEPTH {
             return;
         }
         match v {
