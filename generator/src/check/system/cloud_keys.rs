@@ -254,83 +254,29 @@ fn key_file(m: &Modelled, files: &Files, app: &str) -> Option<(String, At)> {
 /// Every environment entry named `name` under `v` (at any depth) that sets
 /// a value, given to `note` with its JSON pointer and what it is set to.
 pub(crate) fn key_variables(v: &Value, name: &str, note: &mut impl FnMut(String, String)) {
-    fn walk(
-        v: &Value,
-        name: &str,
-        at: &mut String,
-        note: &mut impl FnMut(String, String),
-        depth: usize,
-    ) {
-        if depth > super::WALK_DEPTH {
-            return;
-        }
-        let len = at.len();
-        match v {
-            Value::Object(map) => {
-                for (k, x) in map {
-                    at.push('/');
-                    at.push_str(&k.replace('~', "~0").replace('/', "~1"));
-                    walk(x, name, at, note, depth + 1);
-                    at.truncate(len);
-                }
+    super::each_object_at(v, &mut |at, entry| {
+        if entry.get("name").and_then(Value::as_str) == Some(name) {
+            if let Some(value) = set_to(entry) {
+                note(at.to_owned(), value);
             }
-            Value::Array(items) => {
-                for (i, x) in items.iter().enumerate() {
-                    at.push_str(&format!("/{i}"));
-                    if x["name"] == name {
-                        if let Some(value) = set_to(x) {
-                            note(at.clone(), value);
-                        }
-                    }
-                    walk(x, name, at, note, depth + 1);
-                    at.truncate(len);
-                }
-            }
-            _ => {}
         }
-    }
-    walk(v, name, &mut String::new(), note, 0);
+    });
 }
 
 /// Every `envFrom` source under `v` (a workload, at any depth), given to
 /// `note` with its JSON pointer, its kind (`ConfigMap` or `Secret`) and
 /// its name.
 fn env_from(v: &Value, note: &mut impl FnMut(String, &str, &str)) {
-    fn walk(v: &Value, at: &mut String, note: &mut impl FnMut(String, &str, &str), depth: usize) {
-        if depth > super::WALK_DEPTH {
-            return;
-        }
-        let len = at.len();
-        match v {
-            Value::Object(map) => {
-                let sources = map.get("envFrom").and_then(Value::as_array);
-                for (i, f) in sources.into_iter().flatten().enumerate() {
-                    for (kind, reference) in
-                        [("ConfigMap", "configMapRef"), ("Secret", "secretRef")]
-                    {
-                        if let Some(name) = f[reference]["name"].as_str() {
-                            note(format!("{at}/envFrom/{i}"), kind, name);
-                        }
-                    }
-                }
-                for (k, x) in map {
-                    at.push('/');
-                    at.push_str(&k.replace('~', "~0").replace('/', "~1"));
-                    walk(x, at, note, depth + 1);
-                    at.truncate(len);
+    super::each_object_at(v, &mut |at, map| {
+        let sources = map.get("envFrom").and_then(Value::as_array);
+        for (i, f) in sources.into_iter().flatten().enumerate() {
+            for (kind, reference) in [("ConfigMap", "configMapRef"), ("Secret", "secretRef")] {
+                if let Some(name) = f[reference]["name"].as_str() {
+                    note(format!("{at}/envFrom/{i}"), kind, name);
                 }
             }
-            Value::Array(items) => {
-                for (i, x) in items.iter().enumerate() {
-                    at.push_str(&format!("/{i}"));
-                    walk(x, at, note, depth + 1);
-                    at.truncate(len);
-                }
-            }
-            _ => {}
         }
-    }
-    walk(v, &mut String::new(), note, 0);
+    });
 }
 
 /// Whether the ConfigMap or Secret `name` in `namespace`, as the
@@ -371,7 +317,7 @@ fn sets_key_file(m: &Modelled, namespace: &str, kind: &str, name: &str) -> Optio
 
 /// What an environment entry sets its variable to, when it sets one: an
 /// empty value leaves the variable empty, which Google's clients skip.
-fn set_to(entry: &Value) -> Option<String> {
+fn set_to(entry: &serde_json::Map<String, Value>) -> Option<String> {
     if let Some(value) = entry.get("value") {
         return match value {
             Value::Null => None,

@@ -238,6 +238,44 @@ pub(crate) fn each_object<'v>(
     walk(v, visit, 0);
 }
 
+/// [`each_object`], each object given with its JSON pointer under `v`.
+pub(crate) fn each_object_at(
+    v: &Value,
+    visit: &mut impl FnMut(&str, &serde_json::Map<String, Value>),
+) {
+    fn walk(
+        v: &Value,
+        at: &mut String,
+        visit: &mut impl FnMut(&str, &serde_json::Map<String, Value>),
+        depth: usize,
+    ) {
+        if depth > WALK_DEPTH {
+            return;
+        }
+        let len = at.len();
+        match v {
+            Value::Object(map) => {
+                visit(at, map);
+                for (k, x) in map {
+                    at.push('/');
+                    at.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                    walk(x, at, visit, depth + 1);
+                    at.truncate(len);
+                }
+            }
+            Value::Array(items) => {
+                for (i, x) in items.iter().enumerate() {
+                    at.push_str(&format!("/{i}"));
+                    walk(x, at, visit, depth + 1);
+                    at.truncate(len);
+                }
+            }
+            _ => {}
+        }
+    }
+    walk(v, &mut String::new(), visit, 0);
+}
+
 fn resolve_lines(v: &mut Value, places: &HashMap<(&str, usize), &Document>, depth: usize) {
     if depth > 32 {
         return;
