@@ -12,6 +12,12 @@
 //! What fills them is the ExternalSecret producing the Secret: a remote
 //! reference (or an extract, which may hold any key) fills them; a
 //! template value of `""` leaves them empty, which the chain skips.
+//!
+//! On GKE the same shadow is a key file: Google's clients read the file
+//! `GOOGLE_APPLICATION_CREDENTIALS` names before the metadata server. It is
+//! looked for in the consumer's containers (a value, a key of a ConfigMap
+//! or Secret, `envFrom` one that holds it) and in its chart's merged Helm
+//! values, and reported where it is set.
 
 use serde_json::Value;
 
