@@ -162,10 +162,11 @@ fn containers_keys(v: &Value, note: &mut impl FnMut(&str, &str)) {
                     note(name, key);
                 }
             }
-            let from = c["envFrom"].as_array().into_iter().flatten();
-            for name in from.filter_map(|f| f["secretRef"]["name"].as_str()) {
-                note(name, "AWS_ACCESS_KEY_ID");
-            }
+        }
+    });
+    env_from(v, &mut |_, kind, name| {
+        if kind == "Secret" {
+            note(name, "AWS_ACCESS_KEY_ID");
         }
     });
 }
@@ -431,6 +432,31 @@ mod tests {
             deep = serde_json::json!({ "x": deep });
         }
         assert_eq!(found(deep).len(), 1);
+    }
+
+    #[test]
+    fn a_containers_access_key_comes_from_a_key_reference_or_an_env_from_secret() {
+        let deployment = serde_json::json!({"spec": {"template": {"spec": {
+            "initContainers": [{"name": "init", "env": [
+                {"name": "AWS_ACCESS_KEY_ID", "valueFrom": {"secretKeyRef": {"name": "s3", "key": "id"}}}
+            ]}],
+            "containers": [{"name": "app", "envFrom": [
+                {"configMapRef": {"name": "settings"}},
+                {"secretRef": {"name": "keys"}}
+            ]}]
+        }}}});
+        let mut out = Vec::new();
+        containers_keys(&deployment, &mut |secret, key| {
+            out.push((secret.to_owned(), key.to_owned()))
+        });
+        out.sort();
+        assert_eq!(
+            out,
+            [
+                ("keys".to_owned(), "AWS_ACCESS_KEY_ID".to_owned()),
+                ("s3".to_owned(), "id".to_owned()),
+            ]
+        );
     }
 
     #[test]
