@@ -176,12 +176,19 @@ fn containers_keys(v: &Value, note: &mut impl FnMut(&str, &str)) {
 /// Helm values of its chart (any environment entry of that name: charts
 /// name their lists `env`, `extraEnv`, `extraEnvVars`…).
 pub(crate) fn key_files(m: &Modelled, files: &Files, keyless: &[String]) -> Vec<KeyFile> {
+    // Once per consumer: one with several buckets (Loki's chunks and
+    // ruler) is one set of pods, and its values are merged once.
+    let mut of_consumer: std::collections::HashMap<&str, Option<(String, At)>> =
+        std::collections::HashMap::new();
     m.system
         .bucket_uses
         .iter()
         .filter(|u| keyless.contains(&u.bucket))
         .filter_map(|u| {
-            let (value, set_at) = key_file(m, files, &u.consumer)?;
+            let (value, set_at) = of_consumer
+                .entry(u.consumer.as_str())
+                .or_insert_with(|| key_file(m, files, &u.consumer))
+                .clone()?;
             Some(KeyFile {
                 consumer: u.consumer.clone(),
                 bucket: u.bucket.clone(),
