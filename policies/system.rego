@@ -819,11 +819,11 @@ deny contains finding("SOC-SYS-025", sprintf("[%s] Application %q (wave %d) uses
 	some k in input.cloud.keyed
 }
 
-# Google's clients read the file GOOGLE_APPLICATION_CREDENTIALS names
-# before they ask the metadata server, where GKE's workload identity
-# answers: the pods sign in as that file says, never as the identity whose
-# grants admit them.
-deny contains finding("SOC-SYS-025", sprintf("[%s] Application %q (wave %d) uses bucket %q (%s), which the environment's Terraform creates in Cloud Storage, but its pods set GOOGLE_APPLICATION_CREDENTIALS (%s): Google's clients sign in with the file it names before they ask the metadata server, so they never take the workload identity whose grants admit them, and the Terraform issues no key. Remove the variable so the pods take their workload identity", [env, k.consumer, apps[k.consumer].wave, k.bucket, where(k.at), k.value]), k.set_at) if {
+# Google's clients read the file GOOGLE_APPLICATION_CREDENTIALS names, or
+# the key their storage client's configuration names, before they ask the
+# metadata server, where GKE's workload identity answers: the pods sign in
+# as that key says, never as the identity whose grants admit them.
+deny contains finding("SOC-SYS-025", sprintf("[%s] Application %q (wave %d) uses bucket %q (%s), which the environment's Terraform creates in Cloud Storage, but it sets %s (%s): Google's clients sign in with the key it gives before they ask the metadata server, so they never take the workload identity whose grants admit them, and the Terraform issues no key. %s so the pods take their workload identity", [env, k.consumer, apps[k.consumer].wave, k.bucket, where(k.at), k.setting, k.value, k.fix]), k.set_at) if {
 	some k in input.cloud.key_files
 }
 

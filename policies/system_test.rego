@@ -1063,12 +1063,13 @@ test_a_consumer_of_a_terraform_bucket_given_access_keys_is_denied if {
 }
 
 test_a_cloud_storage_consumer_pointed_at_a_key_file_is_denied_where_it_is_set if {
-	k := {"consumer": "db", "bucket": "acme-prod-loki-chunks", "at": at("components/loki/values-prod.yaml", 9), "value": "/var/secrets/google/key.json", "set_at": at("components/loki/values-prod.yaml", 30)}
+	k := {"consumer": "db", "bucket": "acme-prod-loki-chunks", "at": at("components/loki/values-prod.yaml", 9), "setting": "GOOGLE_APPLICATION_CREDENTIALS", "value": "/var/secrets/google/key.json", "set_at": at("components/loki/values-prod.yaml", 30), "fix": "Remove the variable GOOGLE_APPLICATION_CREDENTIALS"}
 	input_with := with_cloud(object.union(cloud([], true, 3), {"provider": "gke", "key_files": [k]}))
 	some f in findings(input_with, "SOC-SYS-025")
 	f.file == "components/loki/values-prod.yaml"
 	f.line == 30
-	contains(f.msg, "uses bucket \"acme-prod-loki-chunks\" (components/loki/values-prod.yaml:9), which the environment's Terraform creates in Cloud Storage, but its pods set GOOGLE_APPLICATION_CREDENTIALS (/var/secrets/google/key.json)")
+	contains(f.msg, "uses bucket \"acme-prod-loki-chunks\" (components/loki/values-prod.yaml:9), which the environment's Terraform creates in Cloud Storage, but it sets GOOGLE_APPLICATION_CREDENTIALS (/var/secrets/google/key.json)")
+	contains(f.msg, "Remove the variable GOOGLE_APPLICATION_CREDENTIALS so the pods take their workload identity")
 	count(findings(with_cloud(object.union(cloud([], true, 3), {"provider": "gke", "key_files": []})), "SOC-SYS-025")) == 0
 }
 

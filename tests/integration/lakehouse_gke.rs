@@ -650,3 +650,25 @@ fn blueprint_show_says_what_gke_changes() {
     assert!(gke.contains("  adds managed-postgresql: "), "{gke}");
     assert!(!gke.contains("cluster-autoscaler"), "{gke}");
 }
+
+/// Dremio's Cloud Storage plugin takes the metadata server's credentials
+/// unless its core-site says `dremio.gcs.use_keyfile=true`: then it signs in
+/// with a key, never as its workload identity, and the Terraform issues
+/// none.
+#[test]
+fn dremio_told_to_use_a_key_file_is_denied_where_it_says_so() {
+    let files = crate::support::render_lakehouse_gke();
+    let core_site = "components/dremio/overlays/prod/core-site.xml";
+    let flag = "<name>dremio.gcs.use_keyfile</name>\n    <value>false</value>";
+    let keyed =
+        crate::support::with_replaced(&files, core_site, flag, &flag.replace("false", "true"));
+    crate::support::assert_denies(
+        &keyed,
+        "SOC-SYS-025",
+        &[
+            "Application \"dremio-prod\"",
+            "in Cloud Storage, but it sets dremio.gcs.use_keyfile (true)",
+            "Set dremio.gcs.use_keyfile to false so the pods take their workload identity",
+        ],
+    );
+}

@@ -619,7 +619,7 @@ fn a_key_file_shadows_the_workload_identity_of_a_cloud_storage_consumer() {
         let message = f["message"].as_str().unwrap_or_default();
         assert!(
             message.contains("Application \"airflow-prod\"")
-                && message.contains("in Cloud Storage, but its pods set GOOGLE_APPLICATION_CREDENTIALS (/var/secrets/google/key.json)"),
+                && message.contains("in Cloud Storage, but it sets GOOGLE_APPLICATION_CREDENTIALS (/var/secrets/google/key.json)"),
             "{message}"
         );
         assert_eq!(
@@ -683,4 +683,84 @@ fn a_key_file_shadows_the_workload_identity_of_a_cloud_storage_consumer() {
     );
     let (code, findings) = check_json(&from_config_map("LOG_LEVEL: info"));
     assert_eq!(code, 0, "{findings:#?}");
+}
+
+/// A storage client's own configuration may name a Google key (Trino's
+/// `gcs.json-key-file-path`), and a chart's `envFrom` list may give the
+/// pods `GOOGLE_APPLICATION_CREDENTIALS` from a Secret: either shadows the
+/// workload identity as the variable in an `env` list does.
+#[test]
+fn a_storage_clients_key_or_a_charts_env_from_shadows_the_workload_identity() {
+    let files = crate::support::render_platform_gke();
+    let native = "    fs.native-gcs.enabled=true\n";
+    let keyed = crate::support::with_replaced(
+        &files,
+        "components/trino/values-prod.yaml",
+        native,
+        &format!("{native}    gcs.json-key-file-path=/etc/trino/gcs/key.json\n"),
+    );
+    let (code, findings) = check_json(&keyed);
+    assert_eq!(code, 1, "{findings:#?}");
+    let denied: Vec<&serde_json::Value> = findings
+        .iter()
+        .filter(|f| f["rule"] == "SOC-SYS-025")
+        .collect();
+    assert!(!denied.is_empty(), "{findings:#?}");
+    for f in &denied {
+        let message = f["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("Application \"trino-prod\"")
+                && message.contains("in Cloud Storage, but it sets gcs.json-key-file-path (/etc/trino/gcs/key.json)")
+                && message.contains("Remove gcs.json-key-file-path from the configuration"),
+            "{message}"
+        );
+        assert_eq!(
+            f["file"].as_str(),
+            Some("components/trino/values-prod.yaml")
+        );
+    }
+    // The same file, told to ask the metadata server: no key.
+    let (code, findings) = check_json(&crate::support::with_replaced(
+        &files,
+        "components/trino/values-prod.yaml",
+        native,
+        &format!("{native}    gcs.json-key-file-path=\n"),
+    ));
+    assert_eq!(code, 0, "{findings:#?}");
+
+    // The chart's `envFrom` names the Secret its ExternalSecret fills:
+    // given the variable by its template, every Trino pod has it.
+    let secrets = "components/trino/manifests/prod/externalsecrets.yaml";
+    let template = "      mergePolicy: Merge\n      data:\n";
+    let from_secret = crate::support::with_replaced(
+        &files,
+        secrets,
+        template,
+        &format!("{template}        GOOGLE_APPLICATION_CREDENTIALS: /var/run/google/key.json\n"),
+    );
+    let (code, findings) = check_json(&from_secret);
+    assert_eq!(code, 1, "{findings:#?}");
+    let values = "components/trino/values.yaml";
+    let line = text(&files, values)
+        .lines()
+        .position(|l| l == "envFrom:")
+        .expect("an envFrom list")
+        + 2;
+    let denied: Vec<&serde_json::Value> = findings
+        .iter()
+        .filter(|f| f["rule"] == "SOC-SYS-025")
+        .collect();
+    assert!(!denied.is_empty(), "{findings:#?}");
+    for f in &denied {
+        let message = f["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("Application \"trino-prod\"")
+                && message.contains("it sets GOOGLE_APPLICATION_CREDENTIALS (from Secret trino-credentials, filled with a literal value of its template by the ExternalSecret at components/trino/manifests/prod/externalsecrets.yaml:"),
+            "{message}"
+        );
+        assert_eq!(
+            (f["file"].as_str(), f["line"].as_u64()),
+            (Some(values), Some(line as u64))
+        );
+    }
 }

@@ -17,7 +17,10 @@
 //! `GOOGLE_APPLICATION_CREDENTIALS` names before the metadata server. It is
 //! looked for in the consumer's containers (a value, a key of a ConfigMap
 //! or Secret, `envFrom` one that holds it) and in its chart's merged Helm
-//! values, and reported where it is set.
+//! values (an entry, or an `envFrom` list), and reported where it is set.
+//! A storage client's own configuration may name a key too (a Hadoop key
+//! file, Trino's `gcs.json-key`): the configuration scan of `resources`
+//! finds those settings, and they count the same.
 
 use serde_json::Value;
 
@@ -178,26 +181,70 @@ fn containers_keys(v: &Value, note: &mut impl FnMut(&str, &str)) {
 pub(crate) fn key_files(m: &Modelled, files: &Files, keyless: &[String]) -> Vec<KeyFile> {
     // Once per consumer: one with several buckets (Loki's chunks and
     // ruler) is one set of pods, and its values are merged once.
-    let mut of_consumer: std::collections::HashMap<&str, Option<(String, At)>> =
+    let mut of_consumer: std::collections::HashMap<&str, Option<Key>> =
         std::collections::HashMap::new();
     m.system
         .bucket_uses
         .iter()
         .filter(|u| keyless.contains(&u.bucket))
         .filter_map(|u| {
-            let (value, set_at) = of_consumer
+            let key = of_consumer
                 .entry(u.consumer.as_str())
-                .or_insert_with(|| key_file(m, files, &u.consumer))
+                .or_insert_with(|| {
+                    key_file(m, files, &u.consumer)
+                        .map(|(value, set_at)| Key {
+                            setting: GOOGLE_KEY_FILE.to_owned(),
+                            value,
+                            set_at,
+                            fix: format!("Remove the variable {GOOGLE_KEY_FILE}"),
+                        })
+                        .or_else(|| u.google_keys.first().map(configured))
+                })
                 .clone()?;
             Some(KeyFile {
                 consumer: u.consumer.clone(),
                 bucket: u.bucket.clone(),
                 at: u.at.clone(),
-                value,
-                set_at,
+                setting: key.setting,
+                value: key.value,
+                set_at: key.set_at,
+                fix: key.fix,
             })
         })
         .collect()
+}
+
+/// A key a consumer's pods sign in with, and how to take it away.
+#[derive(Clone)]
+struct Key {
+    setting: String,
+    value: String,
+    set_at: At,
+    fix: String,
+}
+
+/// A key the storage client's configuration names (see
+/// `BucketUse::google_keys`).
+fn configured((setting, value, at): &(String, String, At)) -> Key {
+    let fix = if setting.to_ascii_lowercase().ends_with("use_keyfile") {
+        format!("Set {setting} to false")
+    } else if setting.to_ascii_lowercase().ends_with("auth.type") {
+        format!("Set {setting} to APPLICATION_DEFAULT")
+    } else {
+        format!("Remove {setting} from the configuration")
+    };
+    // A key written inline is not repeated in the report.
+    let inline = setting.to_ascii_lowercase().ends_with("json-key") && !value.contains("${");
+    Key {
+        setting: setting.clone(),
+        value: if inline {
+            "a key written inline".to_owned()
+        } else {
+            value.clone()
+        },
+        set_at: at.clone(),
+        fix,
+    }
 }
 
 /// Where the pods of Application `app` set [`GOOGLE_KEY_FILE`], and to
@@ -225,16 +272,35 @@ fn key_file(m: &Modelled, files: &Files, app: &str) -> Option<(String, At)> {
         return found;
     }
     // The chart's values as Helm merges them: a later file replacing a
-    // list drops what an earlier one set. Placed in the last file, or the
-    // `valuesObject`, that gives the entry its merged value.
+    // list drops what an earlier one set.
     let a = m.system.applications.iter().find(|a| a.name == app)?;
     let merged = super::wiring::app_values(a, files);
-    let mut at_pointer = None;
+    let mut in_values = None;
     key_variables(&merged, GOOGLE_KEY_FILE, &mut |pointer, value| {
-        at_pointer.get_or_insert((pointer, value));
+        in_values.get_or_insert((pointer, value));
     });
-    let (pointer, value) = at_pointer?;
-    let entry = merged.pointer(&pointer);
+    if in_values.is_none() {
+        let namespace = a.destination.namespace.clone().unwrap_or_default();
+        env_from(&merged, &mut |pointer, kind, name| {
+            if in_values.is_none() {
+                in_values = sets_key_file(m, &namespace, kind, name).map(|v| (pointer, v));
+            }
+        });
+    }
+    let (pointer, value) = in_values?;
+    Some((value, values_place(a, files, &merged, &pointer)?))
+}
+
+/// Where the entry at `pointer` of an Application's merged Helm `values`
+/// comes from: the last values file, or the `valuesObject`, that gives it
+/// its merged value (the Application itself when none does alone).
+fn values_place(
+    a: &super::input::Application,
+    files: &Files,
+    merged: &Value,
+    pointer: &str,
+) -> Option<At> {
+    let entry = merged.pointer(pointer);
     let doc = files.doc_at(&a.at.file, a.at.line)?;
     let mut at = At {
         pointer: String::new(),
@@ -243,17 +309,17 @@ fn key_file(m: &Modelled, files: &Files, app: &str) -> Option<(String, At)> {
     for (path, s) in super::build::sources(&doc.value["spec"]) {
         for rel in super::build::value_files(s) {
             for d in files.docs_of(rel).into_iter().flatten() {
-                if d.value.pointer(&pointer) == entry {
+                if d.value.pointer(pointer) == entry {
                     at = At {
                         file: d.path.clone(),
                         line: d.line,
-                        pointer: pointer.clone(),
+                        pointer: pointer.to_owned(),
                     };
                 }
             }
         }
         if let Some(object) = s["helm"].get("valuesObject") {
-            if object.pointer(&pointer) == entry {
+            if object.pointer(pointer) == entry {
                 let base = crate::check::parse::pointer_of(&path);
                 at = At {
                     pointer: format!("{base}/helm/valuesObject{pointer}"),
@@ -262,7 +328,7 @@ fn key_file(m: &Modelled, files: &Files, app: &str) -> Option<(String, At)> {
             }
         }
     }
-    Some((value, at))
+    Some(at)
 }
 
 /// Every environment entry named `name` under `v` (at any depth) that sets
@@ -277,17 +343,32 @@ pub(crate) fn key_variables(v: &Value, name: &str, note: &mut impl FnMut(String,
     });
 }
 
-/// Every `envFrom` source under `v` (a workload, at any depth), given to
-/// `note` with its JSON pointer, its kind (`ConfigMap` or `Secret`) and
-/// its name.
-fn env_from(v: &Value, note: &mut impl FnMut(String, &str, &str)) {
+/// Every `envFrom` source under `v` (a workload, or a chart's values, at
+/// any depth), given to `note` with its JSON pointer, its kind
+/// (`ConfigMap` or `Secret`) and its name. Charts name their lists
+/// `envFrom` or `extraEnvFrom`, or take one Secret's or ConfigMap's name
+/// (`extraEnvVarsSecret`, `extraEnvVarsCM`).
+pub(crate) fn env_from(v: &Value, note: &mut impl FnMut(String, &str, &str)) {
     super::each_object_at(v, &mut |at, map| {
-        let sources = map.get("envFrom").and_then(Value::as_array);
-        for (i, f) in sources.into_iter().flatten().enumerate() {
-            for (kind, reference) in [("ConfigMap", "configMapRef"), ("Secret", "secretRef")] {
-                if let Some(name) = f[reference]["name"].as_str() {
-                    note(format!("{at}/envFrom/{i}"), kind, name);
+        for (key, x) in map {
+            let here = format!("{at}/{}", key.replace('~', "~0").replace('/', "~1"));
+            let lower = key.to_ascii_lowercase();
+            if lower == "envfrom" || lower.ends_with("envfrom") {
+                for (i, f) in x.as_array().into_iter().flatten().enumerate() {
+                    for (kind, reference) in
+                        [("ConfigMap", "configMapRef"), ("Secret", "secretRef")]
+                    {
+                        if let Some(name) = f[reference]["name"].as_str() {
+                            note(format!("{here}/{i}"), kind, name);
+                        }
+                    }
                 }
+            }
+            let named = [("envvarssecret", "Secret"), ("envvarscm", "ConfigMap")]
+                .into_iter()
+                .find(|(suffix, _)| lower.ends_with(suffix));
+            if let (Some((_, kind)), Some(name)) = (named, x.as_str()) {
+                note(here, kind, name);
             }
         }
     });
@@ -462,6 +543,33 @@ mod tests {
             [
                 ("keys".to_owned(), "AWS_ACCESS_KEY_ID".to_owned()),
                 ("s3".to_owned(), "id".to_owned()),
+            ]
+        );
+    }
+
+    /// Charts' own lists and names: `extraEnvFrom`, and the one Secret or
+    /// ConfigMap of `extraEnvVarsSecret` / `extraEnvVarsCM`.
+    #[test]
+    fn env_from_sources_are_found_in_a_charts_values() {
+        let values = serde_json::json!({"worker": {
+            "extraEnvFrom": [{"secretRef": {"name": "google"}}],
+            "extraEnvVarsCM": "settings",
+            "extraEnvVarsSecret": "keys",
+            "env": [{"name": "X", "value": "y"}]
+        }});
+        let mut out = Vec::new();
+        env_from(&values, &mut |p, kind, name| {
+            out.push((p, kind.to_owned(), name.to_owned()))
+        });
+        out.sort();
+        let row =
+            |p: &str, kind: &str, name: &str| (p.to_owned(), kind.to_owned(), name.to_owned());
+        assert_eq!(
+            out,
+            [
+                row("/worker/extraEnvFrom/0", "Secret", "google"),
+                row("/worker/extraEnvVarsCM", "ConfigMap", "settings"),
+                row("/worker/extraEnvVarsSecret", "Secret", "keys"),
             ]
         );
     }

@@ -345,18 +345,25 @@ pub struct Keyed {
 }
 
 /// A consumer of a bucket in Cloud Storage the Terraform creates whose
-/// pods set `GOOGLE_APPLICATION_CREDENTIALS`, which Google's clients read
-/// before GKE's metadata server.
+/// pods sign in with a Google key: they set `GOOGLE_APPLICATION_CREDENTIALS`,
+/// which Google's clients read before GKE's metadata server, or their
+/// storage client's configuration names a key (a Hadoop key file, Trino's
+/// `gcs.json-key`, Dremio's `use_keyfile`).
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]
 pub struct KeyFile {
     pub consumer: String,
     pub bucket: String,
     /// Where the consumer names the bucket.
     pub at: At,
-    /// What the variable is set to: a path, or where its value comes from.
+    /// The variable or setting that gives the key.
+    pub setting: String,
+    /// What it is set to: a path, or where its value comes from.
     pub value: String,
-    /// Where it is set: a container's environment, or the Helm values.
+    /// Where it is set: a container's environment, the Helm values, or
+    /// the configuration holding the setting.
     pub set_at: At,
+    /// How to take the key away.
+    pub fix: String,
 }
 
 /// One entry an ExternalSecret reads from Secrets Manager as the operator.
@@ -756,6 +763,13 @@ pub struct BucketUse {
     /// one account's, so the container it uses is in one of these.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub storage_accounts: Vec<String>,
+    /// The settings of the consumer's configuration that make its Google
+    /// Cloud Storage client sign in with a key, not the pod's identity:
+    /// (setting, value, where). Read by the GKE model; not part of the
+    /// rules' input.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub(crate) google_keys: Vec<(String, String, At)>,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]

@@ -839,7 +839,7 @@ fn chart_reads(d: &Document, facts: &ChartFacts, out: &mut String) {
 /// the labels of its pods, where the chart facts say they are, and every
 /// pod template the values carry (its account and labels, as the AKS
 /// judgement finds them), and any environment entry pointing Google's
-/// clients at a key file. A commit that only drops the label AKS's webhook
+/// clients at a key file, or `envFrom` list that may. A commit that only drops the label AKS's webhook
 /// wants is a change.
 fn account_reads(d: &Document, facts: &ChartFacts, out: &mut String) {
     for c in &facts.charts {
@@ -858,6 +858,9 @@ fn account_reads(d: &Document, facts: &ChartFacts, out: &mut String) {
     });
     cloud_keys::key_variables(&d.value, cloud_keys::GOOGLE_KEY_FILE, &mut |at, value| {
         out.push_str(&format!("{}:key file {at}={value};", d.line));
+    });
+    cloud_keys::env_from(&d.value, &mut |at, kind, name| {
+        out.push_str(&format!("{}:env from {at}={kind} {name};", d.line));
     });
 }
 
@@ -1258,6 +1261,10 @@ mod tests {
             (
                 "workers:\n  labels: {}",
                 "workers:\n  labels: {}\n  env:\n    - {name: GOOGLE_APPLICATION_CREDENTIALS, value: /k.json}",
+            ),
+            (
+                "workers:\n  labels: {}",
+                "workers:\n  labels: {}\n  extraEnvFrom:\n    - configMapRef: {name: google-key}",
             ),
         ] {
             assert!(base.contains(from), "{from}");

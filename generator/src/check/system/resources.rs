@@ -84,7 +84,7 @@ fn text_markers() -> &'static regex::Regex {
     static RE: OnceLock<regex::Regex> = OnceLock::new();
     re(
         &RE,
-        r"s3a?://|S3:///|gs://|gcs:///|wasbs?://|abfss?://|az://|\.core\.windows\.net|ucket|UCKET|lient(?:_id|-id|\.id|Id|ID)|https?://|/realms/|rest-catalog\.warehouse",
+        r"s3a?://|S3:///|gs://|gcs:///|wasbs?://|abfss?://|az://|\.core\.windows\.net|ucket|UCKET|lient(?:_id|-id|\.id|Id|ID)|https?://|/realms/|rest-catalog\.warehouse|json-key|keyfile|auth\.type",
     )
 }
 
@@ -158,6 +158,95 @@ fn hostname(s: &str) -> bool {
             .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_lowercase()) && tld.len() >= 2)
 }
 
+/// The settings of one configuration (a map's entries, a properties
+/// file's lines, a Hadoop XML file's properties) that make a Google Cloud
+/// Storage client sign in with a service account key instead of the pod's
+/// identity, as the setting's index and what it is set to. Google's
+/// clients ask the metadata server, where GKE's workload identity
+/// answers, only when no key is configured:
+/// - the Hadoop connector's key file (`fs.gs.auth.service.account.json.keyfile`,
+///   1.x's `google.cloud.auth.…`), under any prefix (`spark.hadoop.`), unless
+///   the same configuration turns service accounts off (2.x's `….enable`) or
+///   names another `fs.gs.auth.type` (3.x); and that `auth.type` set to a key;
+/// - Trino's key, inline or as a file (`gcs.json-key`, `gcs.json-key-file-path`,
+///   with its Hive connector's `hive.` prefix);
+/// - Dremio's `dremio.gcs.use_keyfile=true`.
+fn google_key(props: &[(&str, &str)]) -> Option<usize> {
+    const KEY_FILES: [&str; 2] = [
+        "fs.gs.auth.service.account.json.keyfile",
+        "google.cloud.auth.service.account.json.keyfile",
+    ];
+    const KEYS: [&str; 2] = ["gcs.json-key-file-path", "gcs.json-key"];
+    const KEY_TYPES: [&str; 2] = ["SERVICE_ACCOUNT_JSON_KEYFILE", "USER_CREDENTIALS"];
+    let is = |key: &str, name: &str| {
+        let key = key.trim().to_ascii_lowercase();
+        key == name || key.ends_with(&format!(".{name}"))
+    };
+    let value_of = |name: &str| {
+        props
+            .iter()
+            .find(|(k, _)| is(k, name))
+            .map(|(_, v)| v.trim())
+    };
+    let off = [
+        "fs.gs.auth.service.account.enable",
+        "google.cloud.auth.service.account.enable",
+    ]
+    .iter()
+    .any(|n| value_of(n).is_some_and(|v| v.eq_ignore_ascii_case("false")));
+    let auth_type = value_of("fs.gs.auth.type");
+    let keyed_type = auth_type.is_some_and(|t| KEY_TYPES.iter().any(|k| t.eq_ignore_ascii_case(k)));
+    props.iter().position(|(k, v)| {
+        let v = v.trim();
+        if v.is_empty() {
+            return false;
+        }
+        if KEY_FILES.iter().any(|n| is(k, n)) {
+            return !off && (auth_type.is_none() || keyed_type);
+        }
+        if is(k, "fs.gs.auth.type") {
+            return keyed_type
+                && !KEY_FILES
+                    .iter()
+                    .any(|n| value_of(n).is_some_and(|v| !v.is_empty()));
+        }
+        KEYS.iter().any(|n| is(k, n))
+            || (is(k, "dremio.gcs.use_keyfile") && v.eq_ignore_ascii_case("true"))
+    })
+}
+
+/// Whether a key or a text may name one of [`google_key`]'s settings.
+fn google_key_hint(s: &str) -> bool {
+    s.contains("json-key") || s.contains("keyfile") || s.contains("auth.type")
+}
+
+/// The `name`/`value` pairs of a properties file (`key=value`,
+/// `key: value`, `key value` lines) or of a Hadoop XML configuration.
+fn properties(s: &str) -> Vec<(&str, &str)> {
+    if s.contains("<name>") {
+        return hadoop_property()
+            .captures_iter(s)
+            .filter_map(|c| Some((c.get(1)?.as_str(), c.get(2)?.as_str())))
+            .collect();
+    }
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with(['#', '!']))
+        .filter_map(|l| {
+            let split = l.find(['=', ':']).or_else(|| l.find(char::is_whitespace))?;
+            Some((l[..split].trim(), l[split + 1..].trim()))
+        })
+        .collect()
+}
+
+fn hadoop_property() -> &'static regex::Regex {
+    static RE: OnceLock<regex::Regex> = OnceLock::new();
+    re(
+        &RE,
+        r"(?s)<name>\s*([^<]+?)\s*</name>\s*<value>\s*([^<]*?)\s*</value>",
+    )
+}
+
 /// A value written as such (not a template filled in later).
 fn literal(v: &str) -> bool {
     !v.is_empty() && !v.contains("{{") && !v.contains("${") && !v.contains("$(")
@@ -201,6 +290,10 @@ enum Said {
     /// container's `WAREHOUSES` and `WAREHOUSE_BUCKETS`, paired in order):
     /// (warehouse, bucket).
     Declares(String, String),
+    /// A Google Cloud Storage client told to sign in with a service
+    /// account key rather than the pod's identity: (setting, value). See
+    /// [`google_key`].
+    GoogleKey(String, String),
 }
 
 const NAME_KEYS: &[&str] = &["name", "secretName", "configMapName", "secret", "configMap"];
@@ -288,6 +381,25 @@ fn scan<'v>(
     }
     match v {
         Value::Object(m) => {
+            // Only maps naming such a setting are read as one configuration.
+            if m.keys().any(|k| google_key_hint(k)) {
+                let scalars: Vec<(&str, String)> = m
+                    .iter()
+                    .filter_map(|(k, x)| match x {
+                        Value::String(s) => Some((k.as_str(), s.clone())),
+                        Value::Bool(b) => Some((k.as_str(), b.to_string())),
+                        _ => None,
+                    })
+                    .collect();
+                let props: Vec<(&str, &str)> =
+                    scalars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                if let Some(i) = google_key(&props) {
+                    let (k, value) = props[i];
+                    let mut p = owned_path(base, path);
+                    p.push(Value::from(k));
+                    out.push((p, Said::GoogleKey(k.to_owned(), value.to_owned())));
+                }
+            }
             if let Some((kind, issuer)) = issuer_of(m) {
                 let mut hosts = BTreeSet::new();
                 hosts_under(v, &mut hosts, depth);
@@ -600,6 +712,14 @@ fn text(s: &str, base: &[Value], path: &[Step<'_>], out: &mut Vec<(Vec<Value>, S
                 continue;
             }
             out.push((here(), Said::Client(c[1].to_owned())));
+        }
+    }
+    // As `google_key_hint`, written out for the filter's test.
+    if s.contains("json-key") || s.contains("keyfile") || s.contains("auth.type") {
+        let props = properties(s);
+        if let Some(i) = google_key(&props) {
+            let (k, value) = props[i];
+            out.push((here(), Said::GoogleKey(k.to_owned(), value.to_owned())));
         }
     }
     if s.contains("rest-catalog.warehouse") {
@@ -1123,6 +1243,13 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, memo: Option<Memo<'_, '_,
                 _ => None,
             })
             .collect();
+        let google_keys: Vec<(String, String, At)> = list
+            .iter()
+            .filter_map(|(at, s)| match s {
+                Said::GoogleKey(k, v) => Some((k.clone(), v.clone(), at.clone())),
+                _ => None,
+            })
+            .collect();
         let mut seen = BTreeSet::new();
         for (at, s) in list {
             if let Said::Bucket(b) = s {
@@ -1155,6 +1282,7 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, memo: Option<Memo<'_, '_,
                             .iter()
                             .map(|a| (*a).to_owned())
                             .collect(),
+                        google_keys: google_keys.clone(),
                     });
                 }
             }
@@ -1788,6 +1916,79 @@ mod tests {
             .filter(|s| matches!(s, Said::StorageAccount(_)))
             .collect();
         assert_eq!(accounts.len(), 8, "{accounts:?}");
+    }
+
+    /// A storage client's configuration naming a Google key, as a map,
+    /// a properties file or a Hadoop XML file; and the settings that turn
+    /// it off or leave it unused.
+    #[test]
+    fn a_google_key_is_read_from_a_storage_clients_configuration() {
+        let keys = |v: Value| -> Vec<(String, String)> {
+            said(v)
+                .into_iter()
+                .filter_map(|s| match s {
+                    Said::GoogleKey(k, v) => Some((k, v)),
+                    _ => None,
+                })
+                .collect()
+        };
+        let pair = |k: &str, v: &str| vec![(k.to_owned(), v.to_owned())];
+        // Spark's configuration, under its prefix.
+        assert_eq!(
+            keys(serde_json::json!({"sparkConf": {
+                "spark.hadoop.fs.gs.impl": "com.google.cloud.hadoop.fs.gcs.GoogleHadoopFileSystem",
+                "spark.hadoop.fs.gs.auth.service.account.json.keyfile": "/mnt/key.json"
+            }})),
+            pair(
+                "spark.hadoop.fs.gs.auth.service.account.json.keyfile",
+                "/mnt/key.json"
+            )
+        );
+        // 2.x turned off, or 3.x asked for the metadata server: unused.
+        for off in [
+            (
+                "spark.hadoop.google.cloud.auth.service.account.enable",
+                "false",
+            ),
+            ("spark.hadoop.fs.gs.auth.type", "COMPUTE_ENGINE"),
+            ("spark.hadoop.fs.gs.auth.type", "APPLICATION_DEFAULT"),
+        ] {
+            let mut conf = serde_json::json!({
+                "spark.hadoop.fs.gs.auth.service.account.json.keyfile": "/mnt/key.json"
+            });
+            conf[off.0] = Value::from(off.1);
+            assert!(keys(conf).is_empty(), "{off:?}");
+        }
+        assert_eq!(
+            keys(serde_json::json!({"fs.gs.auth.type": "USER_CREDENTIALS"})),
+            pair("fs.gs.auth.type", "USER_CREDENTIALS")
+        );
+        // Trino's catalog properties, as text.
+        assert_eq!(
+            keys(
+                serde_json::json!({"catalogs": {"lake": "connector.name=iceberg\nfs.native-gcs.enabled=true\ngcs.json-key-file-path=/etc/trino/gcs.json\n"}})
+            ),
+            pair("gcs.json-key-file-path", "/etc/trino/gcs.json")
+        );
+        assert_eq!(
+            keys(serde_json::json!({"catalogs": {"hive": "hive.gcs.json-key=${ENV:GCS_KEY}"}})),
+            pair("hive.gcs.json-key", "${ENV:GCS_KEY}")
+        );
+        // Dremio's core-site.xml: only `true` uses a key.
+        let dremio = |flag: &str| {
+            serde_json::json!({"data": {"core-site.xml": format!(
+                "<configuration>\n  <property>\n    <name>dremio.gcs.use_keyfile</name>\n    <value>{flag}</value>\n  </property>\n</configuration>\n"
+            )}})
+        };
+        assert_eq!(keys(dremio("true")), pair("dremio.gcs.use_keyfile", "true"));
+        assert!(keys(dremio("false")).is_empty());
+        // An empty key, a commented line, a setting of another name.
+        assert!(keys(serde_json::json!({
+            "a": {"gcs.json-key-file-path": ""},
+            "b": "# gcs.json-key-file-path=/etc/key.json\nconnector.name=hive",
+            "c": {"keyfile": "/etc/ssl/tls.key"}
+        }))
+        .is_empty());
     }
 
     #[test]
