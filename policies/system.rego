@@ -827,6 +827,13 @@ deny contains finding("SOC-SYS-025", sprintf("[%s] Application %q (wave %d) uses
 	some k in input.cloud.key_files
 }
 
+# A storage account that refuses shared keys answers a request signed
+# with its key, or with a SAS the key signs, by KeyBasedAuthenticationNotPermitted:
+# a client given one fails on every read and write.
+deny contains finding("SOC-SYS-025", sprintf("[%s] Application %q (wave %d) uses container %q (%s) of storage account %s, which refuses shared keys (shared_access_key_enabled = false, %s), but it sets %s (%s): Azure Storage refuses every request signed with the account's key or a SAS made from it (KeyBasedAuthenticationNotPermitted), so its reads and writes fail. Remove %s and let its pods sign in as the managed identity federated with their service account", [env, k.consumer, apps[k.consumer].wave, k.bucket, where(k.at), k.account, where(k.account_at), k.setting, k.value, k.setting]), k.set_at) if {
+	some k in input.cloud.shared_keys
+}
+
 # A role whose trust policy does not let its pods' mechanism take it gives
 # them no credentials: STS refuses every attempt.
 deny contains finding("SOC-SYS-027", sprintf("[%s] service account %s/%s gets role %s through EKS Pod Identity, but the role's trust policy does not let the service %s call both sts:AssumeRole and sts:TagSession: the agent's every attempt is refused and its pods get no credentials. Trust that service principal with both actions in the role's assume_role_policy", [env, i.namespace, i.service_account, i.role, pod_identity_service]), i.at) if {

@@ -1073,6 +1073,17 @@ test_a_cloud_storage_consumer_pointed_at_a_key_file_is_denied_where_it_is_set if
 	count(findings(with_cloud(object.union(cloud([], true, 3), {"provider": "gke", "key_files": []})), "SOC-SYS-025")) == 0
 }
 
+test_a_consumer_signing_with_the_shared_key_of_an_account_that_refuses_it_is_denied if {
+	k := {"consumer": "db", "bucket": "acme-prod-loki-chunks", "at": at("components/loki/values-prod.yaml", 9), "account": "acmeproddata", "account_at": at("terraform/prod/buckets.tf", 16), "setting": "accountKey", "value": "a key written inline", "set_at": at("components/loki/values-prod.yaml", 26)}
+	input_with := with_cloud(object.union(cloud([], true, 3), {"provider": "aks", "shared_keys": [k]}))
+	some f in findings(input_with, "SOC-SYS-025")
+	f.file == "components/loki/values-prod.yaml"
+	f.line == 26
+	contains(f.msg, "uses container \"acme-prod-loki-chunks\" (components/loki/values-prod.yaml:9) of storage account acmeproddata, which refuses shared keys (shared_access_key_enabled = false, terraform/prod/buckets.tf:16), but it sets accountKey (a key written inline)")
+	contains(f.msg, "Remove accountKey and let its pods sign in as the managed identity federated with their service account")
+	count(findings(with_cloud(object.union(cloud([], true, 3), {"provider": "aks", "shared_keys": []})), "SOC-SYS-025")) == 0
+}
+
 # --- SOC-SYS-028: a Cloud Storage consumer its bucket's IAM does not admit ---
 
 gcs_grant(roles, allowed) := {

@@ -635,3 +635,81 @@ fn the_iceberg_warehouses_move_to_azure_storage_with_lakekeeper_signing_sas_toke
         &["lakekeeper", "acme-prod-iceberg-raw", "acmeprodlake"],
     );
 }
+
+/// The data account refuses shared keys (`shared_access_key_enabled =
+/// false`): Loki given the account's key instead of its federated token,
+/// or an Airflow worker given a connection string holding one, is refused
+/// by Azure Storage on every call. A key beside the federated token is
+/// not used (Loki asks for the token first).
+#[test]
+fn a_shared_key_for_an_account_that_refuses_them_is_denied_where_it_is_set() {
+    let files = crate::support::render_platform_aks();
+    let loki = "components/loki/values-prod.yaml";
+    let federated = "      useFederatedToken: true\n";
+    let keyed = crate::support::with_replaced(
+        &files,
+        loki,
+        federated,
+        "      accountKey: ${LOKI_AZURE_KEY}\n",
+    );
+    let (code, findings) = check_json(&keyed);
+    assert_eq!(code, 1, "{findings:#?}");
+    let line = text(&keyed, loki)
+        .lines()
+        .position(|l| l.contains("accountKey"))
+        .expect("the key's line")
+        + 1;
+    let denied: Vec<&serde_json::Value> = findings
+        .iter()
+        .filter(|f| f["rule"] == "SOC-SYS-025")
+        .collect();
+    assert!(!denied.is_empty(), "{findings:#?}");
+    for f in &denied {
+        let message = f["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("Application \"loki-prod\"")
+                && message.contains("of storage account acmeproddata, which refuses shared keys (shared_access_key_enabled = false, terraform/prod/buckets.tf:")
+                && message.contains("but it sets accountKey (${LOKI_AZURE_KEY})"),
+            "{message}"
+        );
+        assert_eq!(
+            (f["file"].as_str(), f["line"].as_u64()),
+            (Some(loki), Some(line as u64))
+        );
+    }
+    // Beside the federated token, the key is never used.
+    let (code, findings) = check_json(&crate::support::with_replaced(
+        &files,
+        loki,
+        federated,
+        &format!("{federated}      accountKey: ${{LOKI_AZURE_KEY}}\n"),
+    ));
+    assert_eq!(code, 0, "{findings:#?}");
+
+    // A container's variable: a connection string signed by the key,
+    // written inline (and not repeated in the report).
+    let airflow = "components/airflow/values-prod.yaml";
+    let env = "\nenv:\n";
+    let connection = crate::support::with_replaced(
+        &files,
+        airflow,
+        env,
+        &format!("{env}  - name: AZURE_STORAGE_CONNECTION_STRING\n    value: DefaultEndpointsProtocol=https;AccountName=acmeproddata;AccountKey=c2VjcmV0;EndpointSuffix=core.windows.net\n"),
+    );
+    crate::support::assert_denies(
+        &connection,
+        "SOC-SYS-025",
+        &[
+            "Application \"airflow-prod\"",
+            "but it sets AZURE_STORAGE_CONNECTION_STRING (a key written inline)",
+        ],
+    );
+    let (_, findings) = check_json(&connection);
+    assert!(
+        !findings.iter().any(|f| f["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("c2VjcmV0")),
+        "{findings:#?}"
+    );
+}

@@ -335,8 +335,10 @@ fn strict(schema: &Value, api: &str, kind: &str) -> Value {
     s
 }
 
-/// Bounds the walk: a hostile CRD in a pull request cannot nest forever.
-const MAX_DEPTH: usize = 64;
+/// Bounds the walk: as deep as a parsed document can be (the deserializer
+/// refuses a deeper CRD), so no schema a CRD holds is cut short into an
+/// open one, and a hostile CRD still cannot nest forever.
+const MAX_DEPTH: usize = super::parse::MAX_FLOW_DEPTH;
 
 /// `structural` is false under `anyOf`, `oneOf`, `allOf` and `not`: there
 /// a schema only constrains values (a structural schema's value

@@ -152,6 +152,12 @@ pub(crate) fn resolve(
         .collect();
     let blob = storage_endpoints(&endpoints);
     let lakes = data_lake_endpoints(module, &ev, &endpoints);
+    let keyless = keyless_accounts(module, &ev);
+    for (u, _) in &uses {
+        cloud
+            .shared_keys
+            .extend(shared_key(u, &containers, &keyless));
+    }
     for (u, accounts) in uses {
         let mut roles = Vec::new();
         let mut places = Vec::new();
@@ -282,6 +288,57 @@ fn storage_account_names(
             }
         })
         .collect()
+}
+
+/// The storage accounts of the Terraform that refuse shared keys
+/// (`shared_access_key_enabled = false`): by resource name, their name and
+/// where they are declared.
+fn keyless_accounts(
+    module: &Module,
+    ev: &Evaluator<'_>,
+) -> std::collections::HashMap<String, (String, At)> {
+    let one = Instance::Single;
+    module
+        .resources("azurerm_storage_account")
+        .filter(|a| {
+            ev.attribute(&a.block, "shared_access_key_enabled", &one) == Some(Value::Bool(false))
+        })
+        .filter_map(|a| {
+            let (_, resource) = a.resource()?;
+            let name = match ev.attribute(&a.block, "name", &one) {
+                Some(Value::String(n)) => n,
+                _ => resource.to_owned(),
+            };
+            Some((resource.to_owned(), (name, at(&a.file, a.line))))
+        })
+        .collect()
+}
+
+/// The use `u` of a container whose storage account refuses shared keys,
+/// when its consumer's configuration signs in with one: the first key
+/// setting that may be that account's (a Hadoop key names its account).
+fn shared_key(
+    u: &BucketUse,
+    containers: &[Container],
+    keyless: &std::collections::HashMap<String, (String, At)>,
+) -> Option<super::input::SharedKey> {
+    let (account, account_at) = containers
+        .iter()
+        .filter(|c| c.name == u.bucket)
+        .find_map(|c| keyless.get(&c.account))?;
+    let (setting, value, set_at) = u.azure_keys.iter().find(|(setting, _, _)| {
+        super::resources::keyed_account(setting).is_none_or(|a| a.eq_ignore_ascii_case(account))
+    })?;
+    Some(super::input::SharedKey {
+        consumer: u.consumer.clone(),
+        bucket: u.bucket.clone(),
+        at: u.at.clone(),
+        account: account.clone(),
+        account_at: account_at.clone(),
+        setting: setting.clone(),
+        value: value.clone(),
+        set_at: set_at.clone(),
+    })
 }
 
 /// A blob container of the Terraform: its name, its resource's, and the

@@ -412,7 +412,7 @@ fn sets_key_file(m: &Modelled, namespace: &str, kind: &str, name: &str) -> Optio
 
 /// What an environment entry sets its variable to, when it sets one: an
 /// empty value leaves the variable empty, which Google's clients skip.
-fn set_to(entry: &serde_json::Map<String, Value>) -> Option<String> {
+pub(crate) fn set_to(entry: &serde_json::Map<String, Value>) -> Option<String> {
     if let Some(value) = entry.get("value") {
         return match value {
             Value::Null => None,

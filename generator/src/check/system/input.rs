@@ -156,6 +156,9 @@ pub struct Cloud {
     /// Consumers of a bucket in Cloud Storage the Terraform creates whose
     /// pods point Google's clients at a credentials file.
     pub key_files: Vec<KeyFile>,
+    /// On AKS: consumers of a container whose storage account refuses
+    /// shared keys, whose configuration signs in with one (or a SAS).
+    pub shared_keys: Vec<SharedKey>,
     /// ExternalName Services forwarding to a name in a private DNS zone
     /// the Terraform declares, with whether a record of the zone has it.
     pub private_names: Vec<PrivateName>,
@@ -364,6 +367,26 @@ pub struct KeyFile {
     pub set_at: At,
     /// How to take the key away.
     pub fix: String,
+}
+
+/// A consumer of a container in a storage account that refuses shared
+/// keys (`shared_access_key_enabled = false`) whose storage client is given
+/// the account's key, a SAS or a connection string holding one: Azure
+/// Storage refuses every request it signs.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct SharedKey {
+    pub consumer: String,
+    pub bucket: String,
+    /// Where the consumer names the container.
+    pub at: At,
+    /// The storage account, and where the Terraform declares it.
+    pub account: String,
+    pub account_at: At,
+    /// The setting or variable that gives the key, what it is set to (a
+    /// reference, or that it is written inline), and where.
+    pub setting: String,
+    pub value: String,
+    pub set_at: At,
 }
 
 /// One entry an ExternalSecret reads from Secrets Manager as the operator.
@@ -770,6 +793,13 @@ pub struct BucketUse {
     #[serde(skip)]
     #[schemars(skip)]
     pub(crate) google_keys: Vec<(String, String, At)>,
+    /// The settings of the consumer's configuration that make its Azure
+    /// Storage client sign in with the account's shared key or a SAS:
+    /// (setting, value as a report may show it, where). Read by the AKS
+    /// model; not part of the rules' input.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub(crate) azure_keys: Vec<(String, String, At)>,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]

@@ -277,7 +277,7 @@ pub(crate) fn each_object_at(
 }
 
 fn resolve_lines(v: &mut Value, places: &HashMap<(&str, usize), &Document>, depth: usize) {
-    if depth > 32 {
+    if depth > WALK_DEPTH {
         return;
     }
     match v {

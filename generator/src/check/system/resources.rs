@@ -84,7 +84,7 @@ fn text_markers() -> &'static regex::Regex {
     static RE: OnceLock<regex::Regex> = OnceLock::new();
     re(
         &RE,
-        r"s3a?://|S3:///|gs://|gcs:///|wasbs?://|abfss?://|az://|\.core\.windows\.net|ucket|UCKET|lient(?:_id|-id|\.id|Id|ID)|https?://|/realms/|rest-catalog\.warehouse|json-key|keyfile|auth\.type",
+        r"s3a?://|S3:///|gs://|gcs:///|wasbs?://|abfss?://|az://|\.core\.windows\.net|ucket|UCKET|lient(?:_id|-id|\.id|Id|ID)|https?://|/realms/|rest-catalog\.warehouse|json-key|keyfile|auth\.type|ccount(?:Key|_key|\.key)|ACCOUNT_KEY|ACCESS_KEY|STORAGE_KEY|SAS_TOKEN|sas_token|fs\.azure\.sas|access-key",
     )
 }
 
@@ -170,7 +170,7 @@ fn hostname(s: &str) -> bool {
 ///   names another `fs.gs.auth.type` (3.x); and that `auth.type` set to a key;
 /// - Trino's key, inline or as a file (`gcs.json-key`, `gcs.json-key-file-path`,
 ///   with its Hive connector's `hive.` prefix);
-/// - Dremio's `dremio.gcs.use_keyfile=true`.
+/// - Dremio's `dremio.gcs.use_keyfile=true` (any `<prefix>.gcs.use_keyfile`).
 fn google_key(props: &[(&str, &str)]) -> Option<usize> {
     const KEY_FILES: [&str; 2] = [
         "fs.gs.auth.service.account.json.keyfile",
@@ -211,8 +211,130 @@ fn google_key(props: &[(&str, &str)]) -> Option<usize> {
                     .any(|n| value_of(n).is_some_and(|v| !v.is_empty()));
         }
         KEYS.iter().any(|n| is(k, n))
-            || (is(k, "dremio.gcs.use_keyfile") && v.eq_ignore_ascii_case("true"))
+            || (is(k, "gcs.use_keyfile") && v.eq_ignore_ascii_case("true"))
     })
+}
+
+/// The variables with which Azure's storage clients (the CLI, the SDKs'
+/// samples, Velero's plugin, Airflow's wasb hook) take a shared key, a SAS
+/// or a connection string holding one.
+const AZURE_KEY_VARIABLES: &[&str] = &[
+    "AZURE_STORAGE_KEY",
+    "AZURE_STORAGE_ACCESS_KEY",
+    "AZURE_STORAGE_ACCOUNT_KEY",
+    "AZURE_STORAGE_ACCOUNT_ACCESS_KEY",
+    "AZURE_STORAGE_SAS_TOKEN",
+    "AZURE_STORAGE_CONNECTION_STRING",
+];
+
+/// A scalar of a map, as text: a string, or a boolean flag.
+fn scalar(v: &Value) -> Option<&str> {
+    match v {
+        Value::String(s) => Some(s),
+        Value::Bool(true) => Some("true"),
+        Value::Bool(false) => Some("false"),
+        _ => None,
+    }
+}
+
+/// What a key setting is set to, as a report may say it: a reference (a
+/// variable, a template, a Secret's key) as written; a key written out is
+/// not repeated.
+fn shown(value: &str) -> String {
+    if value.contains("${") || value.contains("{{") || value.starts_with("from ") {
+        value.to_owned()
+    } else {
+        "a key written inline".to_owned()
+    }
+}
+
+/// Whether a connection string carries a credential of the account (its
+/// key, or a SAS) rather than only naming its endpoints.
+fn signed_connection_string(s: &str) -> bool {
+    s.contains("AccountKey=") || s.contains("SharedAccessSignature=")
+}
+
+/// Whether a key may name one of [`azure_key`]'s settings.
+fn azure_key_hint(k: &str) -> bool {
+    let k = k.to_ascii_lowercase();
+    ["key", "sas", "connection"].iter().any(|h| k.contains(h))
+}
+
+/// The settings of one configuration that make an Azure Storage client
+/// sign in with the storage account's shared key (or a SAS, which the key
+/// signs) rather than a token of Microsoft Entra ID, as the setting's
+/// index:
+/// - a key, SAS or signed connection string by its usual names (Loki's
+///   `account_key`, `sas_token`, `connection_string`…), unless the same
+///   configuration asks for a token instead (`use_federated_token`,
+///   `use_managed_identity`: Loki takes those first);
+/// - Hadoop's `fs.azure.account.key.<account>…` and `fs.azure.sas.…`, under
+///   any prefix, unless `fs.azure.account.auth.type` names another scheme;
+/// - Trino's `azure.access-key`, unless `azure.auth-type` is not `ACCESS_KEY`;
+/// - Elasticsearch's `azure.client.<name>.key` and `.sas_token`.
+fn azure_key(props: &[(&str, &str)]) -> Option<usize> {
+    let norm = |k: &str| {
+        let last = k.rsplit('.').next().unwrap_or(k);
+        last.to_ascii_lowercase().replace(['_', '-'], "")
+    };
+    let token = props.iter().any(|(k, v)| {
+        matches!(
+            norm(k).as_str(),
+            "usefederatedtoken"
+                | "usemanagedidentity"
+                | "useworkloadidentity"
+                | "useserviceprincipal"
+        ) && v.trim().eq_ignore_ascii_case("true")
+    });
+    let lower = |k: &str| k.trim().to_ascii_lowercase();
+    let hadoop_other = props.iter().any(|(k, v)| {
+        lower(k).contains("fs.azure.account.auth.type")
+            && !v.trim().eq_ignore_ascii_case("SharedKey")
+    });
+    let trino_other = props.iter().any(|(k, v)| {
+        lower(k).ends_with("azure.auth-type") && !v.trim().eq_ignore_ascii_case("ACCESS_KEY")
+    });
+    props.iter().position(|(k, v)| {
+        let v = v.trim();
+        if v.is_empty() {
+            return false;
+        }
+        let key = lower(k);
+        if key.contains("fs.azure.account.key") {
+            return !hadoop_other;
+        }
+        if key.contains("fs.azure.sas.") {
+            return true;
+        }
+        if key.ends_with("azure.access-key") {
+            return !trino_other;
+        }
+        if key.starts_with("azure.client.") || key.contains(".azure.client.") {
+            return key.ends_with(".key") || key.ends_with(".sas_token");
+        }
+        match norm(&key).as_str() {
+            "accountkey"
+            | "storageaccountkey"
+            | "sastoken"
+            | "azurestoragekey"
+            | "azurestorageaccesskey"
+            | "azurestorageaccountkey"
+            | "azurestorageaccountaccesskey"
+            | "azurestoragesastoken" => !token,
+            "connectionstring" | "azurestorageconnectionstring" => {
+                !token && signed_connection_string(v)
+            }
+            _ => false,
+        }
+    })
+}
+
+/// The storage account a Hadoop key setting is for
+/// (`fs.azure.account.key.<account>.dfs.core.windows.net`), if it names one.
+pub(crate) fn keyed_account(setting: &str) -> Option<&str> {
+    let lower = setting.to_ascii_lowercase();
+    let at = lower.find("fs.azure.account.key.")? + "fs.azure.account.key.".len();
+    setting[at..].split('.').next().filter(|a| !a.is_empty())
 }
 
 /// Whether a key or a text may name one of [`google_key`]'s settings.
@@ -294,6 +416,10 @@ enum Said {
     /// account key rather than the pod's identity: (setting, value). See
     /// [`google_key`].
     GoogleKey(String, String),
+    /// An Azure Storage client told to sign in with the storage account's
+    /// shared key, or a SAS made from it: (setting, what it is set to, as
+    /// [`shown`] gives it). See [`azure_key`].
+    AzureKey(String, String),
 }
 
 const NAME_KEYS: &[&str] = &["name", "secretName", "configMapName", "secret", "configMap"];
@@ -334,7 +460,7 @@ fn marks_read_only(m: &serde_json::Map<String, Value>) -> bool {
 
 /// Every hostname under a value (an Ingress block's hosts).
 fn hosts_under(v: &Value, out: &mut BTreeSet<String>, depth: usize) {
-    if depth > 32 {
+    if depth > super::WALK_DEPTH {
         return;
     }
     match v {
@@ -376,28 +502,49 @@ fn scan<'v>(
     out: &mut Vec<(Vec<Value>, Said)>,
     depth: usize,
 ) {
-    if depth > 64 {
+    if depth > super::WALK_DEPTH {
         return;
     }
     match v {
         Value::Object(m) => {
             // Only maps naming such a setting are read as one configuration.
-            if m.keys().any(|k| google_key_hint(k)) {
-                let scalars: Vec<(&str, String)> = m
+            if m.keys().any(|k| google_key_hint(k) || azure_key_hint(k)) {
+                let props: Vec<(&str, &str)> = m
                     .iter()
-                    .filter_map(|(k, x)| match x {
-                        Value::String(s) => Some((k.as_str(), s.clone())),
-                        Value::Bool(b) => Some((k.as_str(), b.to_string())),
-                        _ => None,
-                    })
+                    .filter_map(|(k, x)| Some((k.as_str(), scalar(x)?)))
                     .collect();
-                let props: Vec<(&str, &str)> =
-                    scalars.iter().map(|(k, v)| (*k, v.as_str())).collect();
                 if let Some(i) = google_key(&props) {
                     let (k, value) = props[i];
                     let mut p = owned_path(base, path);
                     p.push(Value::from(k));
                     out.push((p, Said::GoogleKey(k.to_owned(), value.to_owned())));
+                }
+                if let Some(i) = azure_key(&props) {
+                    let (k, value) = props[i];
+                    let mut p = owned_path(base, path);
+                    p.push(Value::from(k));
+                    out.push((p, Said::AzureKey(k.to_owned(), shown(value))));
+                }
+            }
+            // `{name: AZURE_STORAGE_KEY, value: …}`: a container's variable
+            // giving Azure's clients a key.
+            if let Some(name) = m.get("name").and_then(Value::as_str) {
+                let upper = name.to_ascii_uppercase();
+                if AZURE_KEY_VARIABLES.contains(&upper.as_str()) {
+                    let set = super::cloud_keys::set_to(m).filter(|v| {
+                        !upper.ends_with("CONNECTION_STRING")
+                            || v.starts_with("from ")
+                            || signed_connection_string(v)
+                    });
+                    if let Some(value) = set {
+                        let mut p = owned_path(base, path);
+                        p.push(Value::from(if m.contains_key("value") {
+                            "value"
+                        } else {
+                            "valueFrom"
+                        }));
+                        out.push((p, Said::AzureKey(name.to_owned(), shown(&value))));
+                    }
                 }
             }
             if let Some((kind, issuer)) = issuer_of(m) {
@@ -720,6 +867,23 @@ fn text(s: &str, base: &[Value], path: &[Step<'_>], out: &mut Vec<(Vec<Value>, S
         if let Some(i) = google_key(&props) {
             let (k, value) = props[i];
             out.push((here(), Said::GoogleKey(k.to_owned(), value.to_owned())));
+        }
+    }
+    if s.contains("ccountKey")
+        || s.contains("ccount_key")
+        || s.contains("ccount.key")
+        || s.contains("ACCOUNT_KEY")
+        || s.contains("ACCESS_KEY")
+        || s.contains("STORAGE_KEY")
+        || s.contains("SAS_TOKEN")
+        || s.contains("sas_token")
+        || s.contains("fs.azure.sas")
+        || s.contains("access-key")
+    {
+        let props = properties(s);
+        if let Some(i) = azure_key(&props) {
+            let (k, value) = props[i];
+            out.push((here(), Said::AzureKey(k.to_owned(), shown(value))));
         }
     }
     if s.contains("rest-catalog.warehouse") {
@@ -1250,6 +1414,13 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, memo: Option<Memo<'_, '_,
                 _ => None,
             })
             .collect();
+        let azure_keys: Vec<(String, String, At)> = list
+            .iter()
+            .filter_map(|(at, s)| match s {
+                Said::AzureKey(k, v) => Some((k.clone(), v.clone(), at.clone())),
+                _ => None,
+            })
+            .collect();
         let mut seen = BTreeSet::new();
         for (at, s) in list {
             if let Said::Bucket(b) = s {
@@ -1283,6 +1454,7 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, memo: Option<Memo<'_, '_,
                             .map(|a| (*a).to_owned())
                             .collect(),
                         google_keys: google_keys.clone(),
+                        azure_keys: azure_keys.clone(),
                     });
                 }
             }
@@ -1540,7 +1712,7 @@ fn pod_spec<'v>(kind: &str, v: &'v Value) -> &'v Value {
 }
 
 fn strings_under<'v>(v: &'v Value, out: &mut Vec<&'v str>, depth: usize) {
-    if depth > 32 {
+    if depth > super::WALK_DEPTH {
         return;
     }
     match v {
@@ -1916,6 +2088,108 @@ mod tests {
             .filter(|s| matches!(s, Said::StorageAccount(_)))
             .collect();
         assert_eq!(accounts.len(), 8, "{accounts:?}");
+    }
+
+    /// An Azure Storage client given the account's shared key, a SAS or a
+    /// signed connection string, by the names its clients read; and the
+    /// settings that ask for a token instead.
+    #[test]
+    fn an_azure_shared_key_is_read_from_a_storage_clients_configuration() {
+        let keys = |v: Value| -> Vec<(String, String)> {
+            said(v)
+                .into_iter()
+                .filter_map(|s| match s {
+                    Said::AzureKey(k, v) => Some((k, v)),
+                    _ => None,
+                })
+                .collect()
+        };
+        let pair = |k: &str, v: &str| vec![(k.to_owned(), v.to_owned())];
+        // Loki's storage block: the key, unless the federated token is asked.
+        assert_eq!(
+            keys(serde_json::json!({"azure": {"accountName": "acme", "accountKey": "c2VjcmV0"}})),
+            pair("accountKey", "a key written inline")
+        );
+        assert!(keys(serde_json::json!({"azure": {
+            "accountName": "acme", "account_key": "${KEY}", "use_federated_token": true
+        }}))
+        .is_empty());
+        // Connection strings: only one signed by the key or a SAS.
+        assert_eq!(
+            keys(serde_json::json!({"connectionString": "AccountName=a;AccountKey=eA=="})),
+            pair("connectionString", "a key written inline")
+        );
+        assert!(keys(serde_json::json!({
+            "connection_string": "BlobEndpoint=https://a.blob.core.windows.net/"
+        }))
+        .is_empty());
+        // Hadoop's, Trino's and Elasticsearch's settings, as text or map.
+        assert_eq!(
+            keys(serde_json::json!({"sparkConf": {
+                "spark.hadoop.fs.azure.account.key.acme.dfs.core.windows.net": "{{ .key }}"
+            }})),
+            pair(
+                "spark.hadoop.fs.azure.account.key.acme.dfs.core.windows.net",
+                "{{ .key }}"
+            )
+        );
+        assert!(keys(serde_json::json!({"sparkConf": {
+            "spark.hadoop.fs.azure.account.key.acme.dfs.core.windows.net": "x",
+            "spark.hadoop.fs.azure.account.auth.type": "OAuth"
+        }}))
+        .is_empty());
+        assert_eq!(
+            keys(
+                serde_json::json!({"catalogs": {"lake": "fs.native-azure.enabled=true\nazure.auth-type=ACCESS_KEY\nazure.access-key=${ENV:AZURE_KEY}\n"}})
+            ),
+            pair("azure.access-key", "${ENV:AZURE_KEY}")
+        );
+        assert!(keys(serde_json::json!({"catalogs": {"lake": "azure.auth-type=DEFAULT\nazure.access-key=x\n"}})).is_empty());
+        assert_eq!(
+            keys(serde_json::json!({"es": {"azure.client.default.sas_token": "sv=2024"}})),
+            pair("azure.client.default.sas_token", "a key written inline")
+        );
+        // A container's variable, from a Secret; an empty one is none.
+        assert_eq!(
+            keys(serde_json::json!({"env": [
+                {"name": "AZURE_STORAGE_KEY", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}},
+                {"name": "AZURE_STORAGE_SAS_TOKEN", "value": ""}
+            ]})),
+            pair("AZURE_STORAGE_KEY", "from key k of Secret s")
+        );
+        // Names that are no key of Azure's.
+        assert!(keys(serde_json::json!({
+            "secretKeyRef": {"name": "s", "key": "k"},
+            "apiKey": "x",
+            "primaryKey": "y"
+        }))
+        .is_empty());
+        assert_eq!(
+            keyed_account("spark.hadoop.fs.azure.account.key.acme.dfs.core.windows.net"),
+            Some("acme")
+        );
+        assert_eq!(keyed_account("accountKey"), None);
+    }
+
+    /// As deep as a parsed document may nest, a configuration still says
+    /// what it says (a bucket, a host).
+    #[test]
+    fn a_configuration_is_read_as_deep_as_a_document_nests() {
+        let mut deep =
+            serde_json::json!({"bucket": "deep-logs", "url": "https://deep.example.com"});
+        // 125 levels of maps and lists: more than the old bound of 64.
+        for _ in 0..62 {
+            deep = serde_json::json!({ "x": [deep] });
+        }
+        let found = said(serde_json::json!({"x": deep}));
+        assert!(
+            found.contains(&Said::Bucket("deep-logs".into())),
+            "{found:?}"
+        );
+        assert!(
+            found.contains(&Said::Host("deep.example.com".into())),
+            "{found:?}"
+        );
     }
 
     /// A storage client's configuration naming a Google key, as a map,

@@ -143,7 +143,7 @@ fn scan<'v>(
     out: &mut Vec<Found>,
     depth: usize,
 ) {
-    if depth > 64 {
+    if depth > super::WALK_DEPTH {
         return;
     }
     match value {
@@ -887,7 +887,7 @@ pub(crate) fn values_files(docs: &[&Document]) -> std::collections::HashSet<Stri
 /// Keys whose values the model reads beside an address (ports, databases,
 /// roles), anywhere in a values file: another file's address may take them.
 fn read_keys(v: &Value, path: &mut String, out: &mut String, depth: usize) {
-    if depth > 64 {
+    if depth > super::WALK_DEPTH {
         return;
     }
     match v {
