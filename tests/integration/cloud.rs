@@ -2605,3 +2605,43 @@ fn a_manifests_access_key_shadows_its_pod_identity() {
         ],
     );
 }
+
+/// A key in the storage client's own configuration is signed with before
+/// the pod identity is asked: Loki's `accessKeyId`, which prod's values
+/// empty (`null`) where the pod identity replaces the keys, given back is
+/// SOC-SYS-025 at its line.
+#[test]
+fn a_storage_clients_configured_key_shadows_its_pod_identity() {
+    let files = crate::support::render_eks();
+    let loki = "components/loki/values-prod.yaml";
+    let keyed = crate::support::with_replaced(
+        &files,
+        loki,
+        "      accessKeyId: null\n",
+        "      accessKeyId: ${LOKI_S3_ACCESS_KEY}\n",
+    );
+    let (code, findings) = check_json(&keyed);
+    assert_eq!(code, 1, "{findings:#?}");
+    let line = text(&keyed, loki)
+        .lines()
+        .position(|l| l.contains("accessKeyId"))
+        .expect("the key's line")
+        + 1;
+    let denied: Vec<&serde_json::Value> = findings
+        .iter()
+        .filter(|f| f["rule"] == "SOC-SYS-025")
+        .collect();
+    assert!(!denied.is_empty(), "{findings:#?}");
+    for f in &denied {
+        let message = f["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("Application \"loki-prod\"")
+                && message.contains("its storage client's configuration gives it an access key (accessKeyId: ${LOKI_S3_ACCESS_KEY})"),
+            "{message}"
+        );
+        assert_eq!(
+            (f["file"].as_str(), f["line"].as_u64()),
+            (Some(loki), Some(line as u64))
+        );
+    }
+}

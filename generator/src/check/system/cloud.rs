@@ -513,6 +513,7 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, facts: &ChartFacts) {
     );
     cloud.bucket_grants = bucket_grants;
     cloud.keyed = super::cloud_keys::keyed(m, facts, keyless);
+    cloud.configured_keys = super::cloud_keys::configured_keys(m, keyless);
     // Where the operator reads Secrets Manager, and the consumers S3.
     for r in &mut cloud.secret_reads {
         let namespace = r.operator.split('/').next().unwrap_or_default();

@@ -25,7 +25,7 @@
 use serde_json::Value;
 
 use super::build::Modelled;
-use super::input::{At, BucketUse, KeyFile, Keyed};
+use super::input::{At, BucketUse, ConfiguredKey, KeyFile, Keyed};
 use super::kustomize::Files;
 use crate::core::charts::ChartFacts;
 
@@ -146,6 +146,40 @@ fn keyed_use(m: &Modelled, facts: &ChartFacts, u: &BucketUse) -> Option<Keyed> {
         }
     }
     None
+}
+
+/// The uses of `keyless` buckets whose consumer's S3 client is given an
+/// access key by its configuration (see `BucketUse::aws_keys`). Judged
+/// only for a consumer all of whose buckets are keyless: one that also
+/// uses another store's bucket (MinIO, the client's S3 store) may hold
+/// that store's key. A per-bucket key counts for its bucket alone.
+pub(crate) fn configured_keys(m: &Modelled, keyless: &[String]) -> Vec<ConfiguredKey> {
+    let all_keyless = |consumer: &str| {
+        m.system
+            .bucket_uses
+            .iter()
+            .filter(|u| u.consumer == consumer)
+            .all(|u| keyless.contains(&u.bucket))
+    };
+    m.system
+        .bucket_uses
+        .iter()
+        .filter(|u| keyless.contains(&u.bucket) && all_keyless(&u.consumer))
+        .filter_map(|u| {
+            let (setting, value, _, set_at) = u
+                .aws_keys
+                .iter()
+                .find(|(_, _, bucket, _)| bucket.as_ref().is_none_or(|b| *b == u.bucket))?;
+            Some(ConfiguredKey {
+                consumer: u.consumer.clone(),
+                bucket: u.bucket.clone(),
+                at: u.at.clone(),
+                setting: setting.clone(),
+                value: value.clone(),
+                set_at: set_at.clone(),
+            })
+        })
+        .collect()
 }
 
 /// The Secret keys the containers under `v` (a workload, at any depth)

@@ -153,6 +153,9 @@ pub struct Cloud {
     /// Consumers of a bucket the Terraform creates whose pods are given
     /// access keys from a Secret.
     pub keyed: Vec<Keyed>,
+    /// On EKS: consumers of a bucket the Terraform creates, and of no
+    /// other, whose storage client's configuration gives it an access key.
+    pub configured_keys: Vec<ConfiguredKey>,
     /// Consumers of a bucket in Cloud Storage the Terraform creates whose
     /// pods point Google's clients at a credentials file.
     pub key_files: Vec<KeyFile>,
@@ -367,6 +370,23 @@ pub struct KeyFile {
     pub set_at: At,
     /// How to take the key away.
     pub fix: String,
+}
+
+/// A consumer of buckets the Terraform creates (and of no other) whose S3
+/// client's configuration gives it a static access key: it signs with
+/// that key rather than its pod identity, and S3 refuses it (no IAM user
+/// of the Terraform has it).
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct ConfiguredKey {
+    pub consumer: String,
+    pub bucket: String,
+    /// Where the consumer names the bucket.
+    pub at: At,
+    /// The setting, what it is set to (a reference, or that it is written
+    /// inline), and where.
+    pub setting: String,
+    pub value: String,
+    pub set_at: At,
 }
 
 /// A consumer of a container in a storage account that refuses shared
@@ -800,6 +820,13 @@ pub struct BucketUse {
     #[serde(skip)]
     #[schemars(skip)]
     pub(crate) azure_keys: Vec<(String, String, At)>,
+    /// The settings of the consumer's configuration that give its S3
+    /// client a static access key: (setting, value as a report may show
+    /// it, the bucket a per-bucket setting is for, where). Read by the EKS
+    /// model; not part of the rules' input.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub(crate) aws_keys: Vec<(String, String, Option<String>, At)>,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]

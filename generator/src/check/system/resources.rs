@@ -84,7 +84,7 @@ fn text_markers() -> &'static regex::Regex {
     static RE: OnceLock<regex::Regex> = OnceLock::new();
     re(
         &RE,
-        r"s3a?://|S3:///|gs://|gcs:///|wasbs?://|abfss?://|az://|\.core\.windows\.net|ucket|UCKET|lient(?:_id|-id|\.id|Id|ID)|https?://|/realms/|rest-catalog\.warehouse|json-key|keyfile|auth\.type|ccount(?:Key|_key|\.key)|ACCOUNT_KEY|ACCESS_KEY|STORAGE_KEY|SAS_TOKEN|sas_token|fs\.azure\.sas|access-key",
+        r"s3a?://|S3:///|gs://|gcs:///|wasbs?://|abfss?://|az://|\.core\.windows\.net|ucket|UCKET|lient(?:_id|-id|\.id|Id|ID)|https?://|/realms/|rest-catalog\.warehouse|json-key|keyfile|auth\.type|ccount(?:Key|_key|\.key)|ACCOUNT_KEY|ACCESS_KEY|STORAGE_KEY|SAS_TOKEN|sas_token|fs\.azure\.sas|access-key|access\.key",
     )
 }
 
@@ -329,6 +329,65 @@ fn azure_key(props: &[(&str, &str)]) -> Option<usize> {
     })
 }
 
+/// The settings of one configuration that give an S3 client a static
+/// access key, which it signs with rather than asking its pod identity, as
+/// their indices:
+/// - Hadoop's `fs.s3a.access.key` (under any prefix, or per bucket,
+///   `fs.s3a.bucket.<bucket>.access.key`), unless the configuration's
+///   `fs.s3a.aws.credentials.provider` names no provider that reads it;
+/// - Trino's `s3.aws-access-key` (and its Hive connector's), Iceberg's
+///   `s3.access-key-id`;
+/// - an access key id by its usual names (Loki's `access_key_id`, boto's
+///   `aws_access_key_id`, `accessKeyId`).
+fn aws_keys(props: &[(&str, &str)]) -> Vec<usize> {
+    let lower = |k: &str| k.trim().to_ascii_lowercase();
+    // The providers that read the configuration's keys; a list naming
+    // none of them (web identity, the container's credentials) leaves
+    // them unused.
+    let provider_reads_keys = props
+        .iter()
+        .find(|(k, _)| lower(k).ends_with("fs.s3a.aws.credentials.provider"))
+        .is_none_or(|(_, v)| {
+            v.contains("SimpleAWSCredentialsProvider")
+                || v.contains("TemporaryAWSCredentialsProvider")
+        });
+    props
+        .iter()
+        .enumerate()
+        .filter(|(_, (k, v))| {
+            if v.trim().is_empty() {
+                return false;
+            }
+            let key = lower(k);
+            if key.ends_with("fs.s3a.access.key") || s3a_bucket(k).is_some() {
+                return provider_reads_keys;
+            }
+            if key.ends_with("s3.aws-access-key") || key.ends_with("s3.access-key-id") {
+                return true;
+            }
+            let last = key
+                .rsplit('.')
+                .next()
+                .unwrap_or(&key)
+                .replace(['_', '-'], "");
+            matches!(last.as_str(), "accesskeyid" | "awsaccesskeyid")
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// The bucket a per-bucket Hadoop key is for
+/// (`fs.s3a.bucket.<bucket>.access.key`).
+fn s3a_bucket(setting: &str) -> Option<&str> {
+    let lower = setting.to_ascii_lowercase();
+    let at = lower.find("fs.s3a.bucket.")? + "fs.s3a.bucket.".len();
+    let rest = &setting[at..];
+    rest.to_ascii_lowercase()
+        .ends_with(".access.key")
+        .then(|| &rest[..rest.len() - ".access.key".len()])
+        .filter(|b| !b.is_empty())
+}
+
 /// The storage account a Hadoop key setting is for
 /// (`fs.azure.account.key.<account>.dfs.core.windows.net`), if it names one.
 pub(crate) fn keyed_account(setting: &str) -> Option<&str> {
@@ -420,6 +479,10 @@ enum Said {
     /// shared key, or a SAS made from it: (setting, what it is set to, as
     /// [`shown`] gives it). See [`azure_key`].
     AzureKey(String, String),
+    /// An S3 client given an access key in its configuration: (setting,
+    /// what it is set to, as [`shown`] gives it, the bucket a per-bucket
+    /// setting is for). See [`aws_key`].
+    AwsKey(String, String, Option<String>),
 }
 
 const NAME_KEYS: &[&str] = &["name", "secretName", "configMapName", "secret", "configMap"];
@@ -524,6 +587,13 @@ fn scan<'v>(
                     let mut p = owned_path(base, path);
                     p.push(Value::from(k));
                     out.push((p, Said::AzureKey(k.to_owned(), shown(value))));
+                }
+                for i in aws_keys(&props) {
+                    let (k, value) = props[i];
+                    let mut p = owned_path(base, path);
+                    p.push(Value::from(k));
+                    let bucket = s3a_bucket(k).map(str::to_owned);
+                    out.push((p, Said::AwsKey(k.to_owned(), shown(value), bucket)));
                 }
             }
             // `{name: AZURE_STORAGE_KEY, value: …}`: a container's variable
@@ -879,11 +949,17 @@ fn text(s: &str, base: &[Value], path: &[Step<'_>], out: &mut Vec<(Vec<Value>, S
         || s.contains("sas_token")
         || s.contains("fs.azure.sas")
         || s.contains("access-key")
+        || s.contains("access.key")
     {
         let props = properties(s);
         if let Some(i) = azure_key(&props) {
             let (k, value) = props[i];
             out.push((here(), Said::AzureKey(k.to_owned(), shown(value))));
+        }
+        for i in aws_keys(&props) {
+            let (k, value) = props[i];
+            let bucket = s3a_bucket(k).map(str::to_owned);
+            out.push((here(), Said::AwsKey(k.to_owned(), shown(value), bucket)));
         }
     }
     if s.contains("rest-catalog.warehouse") {
@@ -1414,6 +1490,13 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, memo: Option<Memo<'_, '_,
                 _ => None,
             })
             .collect();
+        let aws_keys: Vec<(String, String, Option<String>, At)> = list
+            .iter()
+            .filter_map(|(at, s)| match s {
+                Said::AwsKey(k, v, b) => Some((k.clone(), v.clone(), b.clone(), at.clone())),
+                _ => None,
+            })
+            .collect();
         let azure_keys: Vec<(String, String, At)> = list
             .iter()
             .filter_map(|(at, s)| match s {
@@ -1455,6 +1538,7 @@ pub(crate) fn resolve(m: &mut Modelled, files: &Files, memo: Option<Memo<'_, '_,
                             .collect(),
                         google_keys: google_keys.clone(),
                         azure_keys: azure_keys.clone(),
+                        aws_keys: aws_keys.clone(),
                     });
                 }
             }
@@ -2169,6 +2253,52 @@ mod tests {
             Some("acme")
         );
         assert_eq!(keyed_account("accountKey"), None);
+    }
+
+    /// An S3 client given an access key by its configuration: Hadoop's,
+    /// per bucket or not, unless its provider list reads no key; Trino's,
+    /// Iceberg's and the usual names of an access key id.
+    #[test]
+    fn an_aws_access_key_is_read_from_a_storage_clients_configuration() {
+        let keys = |v: Value| -> Vec<(String, Option<String>)> {
+            said(v)
+                .into_iter()
+                .filter_map(|s| match s {
+                    Said::AwsKey(k, _, b) => Some((k, b)),
+                    _ => None,
+                })
+                .collect()
+        };
+        let one = |k: &str, b: Option<&str>| vec![(k.to_owned(), b.map(str::to_owned))];
+        assert_eq!(
+            keys(serde_json::json!({"sparkConf": {"spark.hadoop.fs.s3a.access.key": "${KEY}"}})),
+            one("spark.hadoop.fs.s3a.access.key", None)
+        );
+        assert_eq!(
+            keys(serde_json::json!({"hadoopConf": {"fs.s3a.bucket.landing.access.key": "${KEY}"}})),
+            one("fs.s3a.bucket.landing.access.key", Some("landing"))
+        );
+        assert!(keys(serde_json::json!({"hadoopConf": {
+            "fs.s3a.access.key": "${KEY}",
+            "fs.s3a.aws.credentials.provider": "software.amazon.awssdk.auth.credentials.WebIdentityTokenFileCredentialsProvider"
+        }}))
+        .is_empty());
+        assert_eq!(
+            keys(
+                serde_json::json!({"catalogs": {"lake": "fs.native-s3.enabled=true\ns3.aws-access-key=${ENV:KEY}\n"}})
+            ),
+            one("s3.aws-access-key", None)
+        );
+        assert_eq!(
+            keys(serde_json::json!({"storage": {"s3": {"accessKeyId": "${LOKI_KEY}"}}})),
+            one("accessKeyId", None)
+        );
+        // Emptied, or named otherwise.
+        assert!(keys(serde_json::json!({
+            "s3": {"accessKeyId": "", "access_key_id": null},
+            "other": {"keyId": "x", "accessKeyRef": "y"}
+        }))
+        .is_empty());
     }
 
     /// As deep as a parsed document may nest, a configuration still says
