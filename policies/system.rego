@@ -822,7 +822,7 @@ deny contains finding("SOC-SYS-025", sprintf("[%s] Application %q (wave %d) uses
 # A key in the storage client's own configuration is signed with before
 # any pod identity is asked, and no key signs in to the Terraform's
 # buckets.
-deny contains finding("SOC-SYS-025", sprintf("[%s] Application %q (wave %d) uses bucket %q (%s), which the environment's Terraform creates, but its storage client's configuration gives it an access key (%s: %s): the client signs with that key rather than its pod identity, and S3 refuses it, as no IAM user of the Terraform has it. Remove %s so the pods take their pod identity", [env, k.consumer, apps[k.consumer].wave, k.bucket, where(k.at), k.setting, k.value, k.setting]), k.set_at) if {
+deny contains finding("SOC-SYS-025", sprintf("[%s] Application %q (wave %d) uses bucket %q (%s), which the environment's Terraform creates, but its storage client's configuration gives it an access key (%s: %s): the client signs with that key rather than its pod identity, and S3 refuses it, as no IAM user of the Terraform has it. %s so the pods take their pod identity", [env, k.consumer, apps[k.consumer].wave, k.bucket, where(k.at), k.setting, k.value, k.fix]), k.set_at) if {
 	some k in input.cloud.configured_keys
 }
 

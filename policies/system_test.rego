@@ -1063,11 +1063,12 @@ test_a_consumer_of_a_terraform_bucket_given_access_keys_is_denied if {
 }
 
 test_an_s3_consumer_given_a_key_by_its_configuration_is_denied_where_it_is_set if {
-	k := {"consumer": "db", "bucket": "acme-prod-logs", "at": at("components/db/values-prod.yaml", 14), "setting": "fs.s3a.access.key", "value": "${env.AWS_KEY}", "set_at": at("components/db/values-prod.yaml", 20)}
+	k := {"consumer": "db", "bucket": "acme-prod-logs", "at": at("components/db/values-prod.yaml", 14), "setting": "fs.s3a.access.key", "value": "${env.AWS_KEY}", "set_at": at("components/db/values-prod.yaml", 20), "fix": "Remove fs.s3a.access.key from the configuration"}
 	input_with := with_cloud(object.union(cloud([], true, 3), {"configured_keys": [k]}))
 	some f in findings(input_with, "SOC-SYS-025")
 	f.line == 20
 	contains(f.msg, "uses bucket \"acme-prod-logs\" (components/db/values-prod.yaml:14), which the environment's Terraform creates, but its storage client's configuration gives it an access key (fs.s3a.access.key: ${env.AWS_KEY})")
+	contains(f.msg, "Remove fs.s3a.access.key from the configuration so the pods take their pod identity")
 	count(findings(with_cloud(object.union(cloud([], true, 3), {"configured_keys": []})), "SOC-SYS-025")) == 0
 }
 

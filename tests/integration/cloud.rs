@@ -2620,28 +2620,14 @@ fn a_storage_clients_configured_key_shadows_its_pod_identity() {
         "      accessKeyId: null\n",
         "      accessKeyId: ${LOKI_S3_ACCESS_KEY}\n",
     );
-    let (code, findings) = check_json(&keyed);
-    assert_eq!(code, 1, "{findings:#?}");
-    let line = text(&keyed, loki)
-        .lines()
-        .position(|l| l.contains("accessKeyId"))
-        .expect("the key's line")
-        + 1;
-    let denied: Vec<&serde_json::Value> = findings
-        .iter()
-        .filter(|f| f["rule"] == "SOC-SYS-025")
-        .collect();
-    assert!(!denied.is_empty(), "{findings:#?}");
-    for f in &denied {
-        let message = f["message"].as_str().unwrap_or_default();
-        assert!(
-            message.contains("Application \"loki-prod\"")
-                && message.contains("its storage client's configuration gives it an access key (accessKeyId: ${LOKI_S3_ACCESS_KEY})"),
-            "{message}"
-        );
-        assert_eq!(
-            (f["file"].as_str(), f["line"].as_u64()),
-            (Some(loki), Some(line as u64))
-        );
-    }
+    crate::support::assert_denied_at(
+        &keyed,
+        "SOC-SYS-025",
+        &[
+            "Application \"loki-prod\"",
+            "its storage client's configuration gives it an access key (accessKeyId: ${LOKI_S3_ACCESS_KEY})",
+        ],
+        loki,
+        crate::support::line_of(&keyed, loki, |l| l.contains("accessKeyId"), 0),
+    );
 }

@@ -652,31 +652,17 @@ fn a_shared_key_for_an_account_that_refuses_them_is_denied_where_it_is_set() {
         federated,
         "      accountKey: ${LOKI_AZURE_KEY}\n",
     );
-    let (code, findings) = check_json(&keyed);
-    assert_eq!(code, 1, "{findings:#?}");
-    let line = text(&keyed, loki)
-        .lines()
-        .position(|l| l.contains("accountKey"))
-        .expect("the key's line")
-        + 1;
-    let denied: Vec<&serde_json::Value> = findings
-        .iter()
-        .filter(|f| f["rule"] == "SOC-SYS-025")
-        .collect();
-    assert!(!denied.is_empty(), "{findings:#?}");
-    for f in &denied {
-        let message = f["message"].as_str().unwrap_or_default();
-        assert!(
-            message.contains("Application \"loki-prod\"")
-                && message.contains("of storage account acmeproddata, which refuses shared keys (shared_access_key_enabled = false, terraform/prod/buckets.tf:")
-                && message.contains("but it sets accountKey (${LOKI_AZURE_KEY})"),
-            "{message}"
-        );
-        assert_eq!(
-            (f["file"].as_str(), f["line"].as_u64()),
-            (Some(loki), Some(line as u64))
-        );
-    }
+    crate::support::assert_denied_at(
+        &keyed,
+        "SOC-SYS-025",
+        &[
+            "Application \"loki-prod\"",
+            "of storage account acmeproddata, which refuses shared keys (shared_access_key_enabled = false, terraform/prod/buckets.tf:",
+            "but it sets accountKey (${LOKI_AZURE_KEY})",
+        ],
+        loki,
+        crate::support::line_of(&keyed, loki, |l| l.contains("accountKey"), 0),
+    );
     // Beside the federated token, the key is never used.
     let (code, findings) = check_json(&crate::support::with_replaced(
         &files,

@@ -603,30 +603,16 @@ fn a_key_file_shadows_the_workload_identity_of_a_cloud_storage_consumer() {
             &format!("{env}  - name: GOOGLE_APPLICATION_CREDENTIALS\n    value: {value}\n"),
         )
     };
-    let line = text(&files, values)
-        .lines()
-        .position(|l| l == "env:")
-        .expect("an env list")
-        + 2;
-    let (code, findings) = check_json(&set("/var/secrets/google/key.json"));
-    assert_eq!(code, 1, "{findings:#?}");
-    let denied: Vec<&serde_json::Value> = findings
-        .iter()
-        .filter(|f| f["rule"] == "SOC-SYS-025")
-        .collect();
-    assert!(!denied.is_empty(), "{findings:#?}");
-    for f in &denied {
-        let message = f["message"].as_str().unwrap_or_default();
-        assert!(
-            message.contains("Application \"airflow-prod\"")
-                && message.contains("in Cloud Storage, but it sets GOOGLE_APPLICATION_CREDENTIALS (/var/secrets/google/key.json)"),
-            "{message}"
-        );
-        assert_eq!(
-            (f["file"].as_str(), f["line"].as_u64()),
-            (Some(values), Some(line as u64))
-        );
-    }
+    crate::support::assert_denied_at(
+        &set("/var/secrets/google/key.json"),
+        "SOC-SYS-025",
+        &[
+            "Application \"airflow-prod\"",
+            "in Cloud Storage, but it sets GOOGLE_APPLICATION_CREDENTIALS (/var/secrets/google/key.json)",
+        ],
+        values,
+        crate::support::line_of(&files, values, |l| l == "env:", 1),
+    );
     let (code, findings) = check_json(&set("\"\""));
     assert_eq!(code, 0, "{findings:#?}");
     // With keys of its own, the Terraform may have issued the file: not
@@ -699,26 +685,18 @@ fn a_storage_clients_key_or_a_charts_env_from_shadows_the_workload_identity() {
         native,
         &format!("{native}    gcs.json-key-file-path=/etc/trino/gcs/key.json\n"),
     );
-    let (code, findings) = check_json(&keyed);
-    assert_eq!(code, 1, "{findings:#?}");
-    let denied: Vec<&serde_json::Value> = findings
-        .iter()
-        .filter(|f| f["rule"] == "SOC-SYS-025")
-        .collect();
-    assert!(!denied.is_empty(), "{findings:#?}");
-    for f in &denied {
-        let message = f["message"].as_str().unwrap_or_default();
-        assert!(
-            message.contains("Application \"trino-prod\"")
-                && message.contains("in Cloud Storage, but it sets gcs.json-key-file-path (/etc/trino/gcs/key.json)")
-                && message.contains("Remove gcs.json-key-file-path from the configuration"),
-            "{message}"
-        );
-        assert_eq!(
-            f["file"].as_str(),
-            Some("components/trino/values-prod.yaml")
-        );
-    }
+    let trino = "components/trino/values-prod.yaml";
+    crate::support::assert_denied_at(
+        &keyed,
+        "SOC-SYS-025",
+        &[
+            "Application \"trino-prod\"",
+            "in Cloud Storage, but it sets gcs.json-key-file-path (/etc/trino/gcs/key.json)",
+            "Remove gcs.json-key-file-path from the configuration",
+        ],
+        trino,
+        crate::support::line_of(&files, trino, |l| l.starts_with("  iceberg:"), 0),
+    );
     // The same file, told to ask the metadata server: no key.
     let (code, findings) = check_json(&crate::support::with_replaced(
         &files,
@@ -738,29 +716,15 @@ fn a_storage_clients_key_or_a_charts_env_from_shadows_the_workload_identity() {
         template,
         &format!("{template}        GOOGLE_APPLICATION_CREDENTIALS: /var/run/google/key.json\n"),
     );
-    let (code, findings) = check_json(&from_secret);
-    assert_eq!(code, 1, "{findings:#?}");
     let values = "components/trino/values.yaml";
-    let line = text(&files, values)
-        .lines()
-        .position(|l| l == "envFrom:")
-        .expect("an envFrom list")
-        + 2;
-    let denied: Vec<&serde_json::Value> = findings
-        .iter()
-        .filter(|f| f["rule"] == "SOC-SYS-025")
-        .collect();
-    assert!(!denied.is_empty(), "{findings:#?}");
-    for f in &denied {
-        let message = f["message"].as_str().unwrap_or_default();
-        assert!(
-            message.contains("Application \"trino-prod\"")
-                && message.contains("it sets GOOGLE_APPLICATION_CREDENTIALS (from Secret trino-credentials, filled with a literal value of its template by the ExternalSecret at components/trino/manifests/prod/externalsecrets.yaml:"),
-            "{message}"
-        );
-        assert_eq!(
-            (f["file"].as_str(), f["line"].as_u64()),
-            (Some(values), Some(line as u64))
-        );
-    }
+    crate::support::assert_denied_at(
+        &from_secret,
+        "SOC-SYS-025",
+        &[
+            "Application \"trino-prod\"",
+            "it sets GOOGLE_APPLICATION_CREDENTIALS (from Secret trino-credentials, filled with a literal value of its template by the ExternalSecret at components/trino/manifests/prod/externalsecrets.yaml:",
+        ],
+        values,
+        crate::support::line_of(&files, values, |l| l == "envFrom:", 1),
+    );
 }

@@ -337,6 +337,39 @@ pub fn assert_denies(files: &FileSet, rule: &str, fragments: &[&str]) {
     );
 }
 
+/// `socle check` of `files` exits 1 with at least one finding of `rule`,
+/// and every finding of `rule` holds every fragment and is placed in
+/// `file` at `line` (1-based).
+pub fn assert_denied_at(files: &FileSet, rule: &str, fragments: &[&str], file: &str, line: usize) {
+    let (code, findings) = check_json(files);
+    assert_eq!(code, 1, "{findings:#?}");
+    let denied: Vec<&serde_json::Value> = findings.iter().filter(|f| f["rule"] == rule).collect();
+    assert!(!denied.is_empty(), "{rule}: {findings:#?}");
+    for f in denied {
+        let message = f["message"].as_str().unwrap_or_default();
+        assert!(
+            fragments.iter().all(|x| message.contains(x)),
+            "{fragments:?}: {message}"
+        );
+        assert_eq!(
+            (f["file"].as_str(), f["line"].as_u64()),
+            (Some(file), Some(line as u64)),
+            "{message}"
+        );
+    }
+}
+
+/// The 1-based line of `path` in `files` that the first line matching
+/// `is` starts, plus `after` lines.
+pub fn line_of(files: &FileSet, path: &str, is: impl Fn(&str) -> bool, after: usize) -> usize {
+    text(files, path)
+        .lines()
+        .position(is)
+        .unwrap_or_else(|| panic!("no such line in {path}"))
+        + 1
+        + after
+}
+
 /// Whether a finding of `rule` has a message holding every fragment.
 pub fn finds(findings: &[serde_json::Value], rule: &str, fragments: &[&str]) -> bool {
     findings.iter().any(|f| {

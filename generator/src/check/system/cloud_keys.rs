@@ -25,7 +25,7 @@
 use serde_json::Value;
 
 use super::build::Modelled;
-use super::input::{At, BucketUse, ConfiguredKey, KeyFile, Keyed};
+use super::input::{At, BucketUse, KeyFile, Keyed};
 use super::kustomize::Files;
 use crate::core::charts::ChartFacts;
 
@@ -153,7 +153,7 @@ fn keyed_use(m: &Modelled, facts: &ChartFacts, u: &BucketUse) -> Option<Keyed> {
 /// only for a consumer all of whose buckets are keyless: one that also
 /// uses another store's bucket (MinIO, the client's S3 store) may hold
 /// that store's key. A per-bucket key counts for its bucket alone.
-pub(crate) fn configured_keys(m: &Modelled, keyless: &[String]) -> Vec<ConfiguredKey> {
+pub(crate) fn configured_keys(m: &Modelled, keyless: &[String]) -> Vec<KeyFile> {
     let all_keyless = |consumer: &str| {
         m.system
             .bucket_uses
@@ -170,13 +170,14 @@ pub(crate) fn configured_keys(m: &Modelled, keyless: &[String]) -> Vec<Configure
                 .aws_keys
                 .iter()
                 .find(|(_, _, bucket, _)| bucket.as_ref().is_none_or(|b| *b == u.bucket))?;
-            Some(ConfiguredKey {
+            Some(KeyFile {
                 consumer: u.consumer.clone(),
                 bucket: u.bucket.clone(),
                 at: u.at.clone(),
                 setting: setting.clone(),
                 value: value.clone(),
                 set_at: set_at.clone(),
+                fix: format!("Remove {setting} from the configuration"),
             })
         })
         .collect()

@@ -155,7 +155,7 @@ pub struct Cloud {
     pub keyed: Vec<Keyed>,
     /// On EKS: consumers of a bucket the Terraform creates, and of no
     /// other, whose storage client's configuration gives it an access key.
-    pub configured_keys: Vec<ConfiguredKey>,
+    pub configured_keys: Vec<KeyFile>,
     /// Consumers of a bucket in Cloud Storage the Terraform creates whose
     /// pods point Google's clients at a credentials file.
     pub key_files: Vec<KeyFile>,
@@ -350,11 +350,12 @@ pub struct Keyed {
     pub external_secret: At,
 }
 
-/// A consumer of a bucket in Cloud Storage the Terraform creates whose
-/// pods sign in with a Google key: they set `GOOGLE_APPLICATION_CREDENTIALS`,
-/// which Google's clients read before GKE's metadata server, or their
-/// storage client's configuration names a key (a Hadoop key file, Trino's
-/// `gcs.json-key`, Dremio's `use_keyfile`).
+/// A consumer of a bucket the Terraform creates whose pods sign in with a
+/// key they are given rather than their workload identity: on GKE, they
+/// set `GOOGLE_APPLICATION_CREDENTIALS`, which Google's clients read before
+/// the metadata server, or their storage client's configuration names a
+/// key (a Hadoop key file, Trino's `gcs.json-key`, Dremio's `use_keyfile`);
+/// on EKS, their storage client's configuration gives it an access key.
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]
 pub struct KeyFile {
     pub consumer: String,
@@ -370,23 +371,6 @@ pub struct KeyFile {
     pub set_at: At,
     /// How to take the key away.
     pub fix: String,
-}
-
-/// A consumer of buckets the Terraform creates (and of no other) whose S3
-/// client's configuration gives it a static access key: it signs with
-/// that key rather than its pod identity, and S3 refuses it (no IAM user
-/// of the Terraform has it).
-#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
-pub struct ConfiguredKey {
-    pub consumer: String,
-    pub bucket: String,
-    /// Where the consumer names the bucket.
-    pub at: At,
-    /// The setting, what it is set to (a reference, or that it is written
-    /// inline), and where.
-    pub setting: String,
-    pub value: String,
-    pub set_at: At,
 }
 
 /// A consumer of a container in a storage account that refuses shared
