@@ -56,7 +56,7 @@ pub(crate) fn resolve(
     gaps.push(gap(
         &cluster.file,
         cluster.line,
-        "Azure Kubernetes Service cluster (azurerm_kubernetes_cluster): socle reads whether it enforces NetworkPolicies and issues workload identity tokens, the service accounts each managed identity is federated with and whether their pods reach Microsoft Entra ID, what External Secrets' identity may read of the Key Vault, the blob containers it creates and the roles their consumers' identities hold on them, and the names and subnets of the managed database; which identity a client ID in an annotation is (Azure assigns it) and what the database itself admits (its users, its TLS) are not judged".into(),
+        "Azure Kubernetes Service cluster (azurerm_kubernetes_cluster): socle reads whether it enforces NetworkPolicies and issues workload identity tokens, the service accounts each managed identity is federated with and whether their pods reach Microsoft Entra ID, what External Secrets' identity may read of the Key Vault, the blob containers it creates, the roles their consumers' identities hold on them and whether a consumer is given a shared key its storage account refuses, and the names and subnets of the managed database; which identity a client ID in an annotation is (Azure assigns it) and what the database itself admits (its users, its TLS) are not judged".into(),
     ));
     enforcement(m, &ev, cluster, &mut cloud, gaps);
     cloud.workload_pool = issuer(&ev, cluster, gaps, &gap);
