@@ -109,12 +109,46 @@ violation contains finding("SOC-ARGO-001", sprintf("%s %q uses the default proje
 
 exact_version(v) if regex.match(`^v?[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$`, v)
 
-violation contains finding("SOC-ARGO-002", sprintf("%s %q pins chart %q to %q; use an exact version (no HEAD, *, or range)", [d.kind, d.name, e.s.chart, object.get(e.s, "targetRevision", "")]), d, array.concat(e.path, ["targetRevision"])) if {
+# The key of an ApplicationSet template's `{{values.X}}` placeholder
+# (`{{ .values.X }}` with goTemplate): generators give each its value.
+values_placeholder(v) := m[0][1] if {
+	m := regex.find_all_string_submatch_n(`^\{\{\s*\.?values\.([A-Za-z0-9_-]+)\s*\}\}$`, v, 1)
+	count(m) == 1
+}
+
+# Every value the ApplicationSet's generators give `values.<key>`: each
+# generator's `values` mapping, at any depth (merge and matrix nest them;
+# a selector's `values` is a list, not one of these).
+generator_values(d, key) := [v |
+	walk(object.get(d.content.spec, "generators", []), [_, x])
+	is_object(x)
+	is_object(x.values)
+	v := x.values[key]
+]
+
+# The versions a chart's targetRevision takes: itself, or for a
+# placeholder every value its generators give (none given: the
+# placeholder itself, which no exact version matches).
+chart_versions(d, revision) := [revision] if {
+	d.kind == "Application"
+} else := vs if {
+	key := values_placeholder(revision)
+	vs := generator_values(d, key)
+	count(vs) > 0
+} else := [revision]
+
+violation contains finding("SOC-ARGO-002", sprintf("%s %q pins chart %q to %q; use an exact version (no HEAD, *, or range)", [d.kind, d.name, e.s.chart, shown_version(revision, version)]), d, array.concat(e.path, ["targetRevision"])) if {
 	some d in array.concat(applications, app_sets)
 	some e in source_entries(d)
 	e.s.chart
-	not exact_version(object.get(e.s, "targetRevision", ""))
+	revision := object.get(e.s, "targetRevision", "")
+	some version in chart_versions(d, revision)
+	not exact_version(version)
 }
+
+shown_version(revision, version) := revision if revision == version
+
+shown_version(revision, version) := sprintf("%v (%s, as a generator gives it)", [version, revision]) if revision != version
 
 glob_ok(pattern, value) if pattern == value
 

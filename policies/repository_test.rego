@@ -87,6 +87,31 @@ test_floating_chart_version_denied if {
 	"SOC-ARGO-002" in ids(repository.violation) with input as repo([app("a.yaml", spec, {}, {})])
 }
 
+appset(generators, revision) := doc("a.yaml", "ApplicationSet", "addons", "argocd", {
+	"apiVersion": "argoproj.io/v1alpha1",
+	"spec": {
+		"generators": generators,
+		"template": {"spec": object.union(good_spec, {"sources": [{"repoURL": "r", "chart": "trino", "targetRevision": revision}]})},
+	},
+})
+
+# A placeholder's versions are those its generators give, in every branch
+# of a merge; one a generator does not give cannot be judged pinned.
+test_an_application_sets_chart_version_is_read_from_its_generators if {
+	pinned := [{"merge": {"mergeKeys": ["server"], "generators": [
+		{"clusters": {"values": {"v": "1.0.9"}, "selector": {"matchExpressions": [{"key": "env", "operator": "In", "values": ["prod"]}]}}},
+		{"clusters": {"values": {"v": "1.0.10"}}},
+	]}}]
+	count(repository.violation) == 0 with input as repo([appset(pinned, "{{values.v}}")])
+	count(repository.violation) == 0 with input as repo([appset(pinned, "{{ .values.v }}")])
+	floating := [{"clusters": {"values": {"v": "1.0.9"}}}, {"clusters": {"values": {"v": "1.*"}}}]
+	some f in repository.violation with input as repo([appset(floating, "{{values.v}}")])
+	f.id == "SOC-ARGO-002"
+	contains(f.msg, "pins chart \"trino\" to \"1.* ({{values.v}}, as a generator gives it)\"")
+	"SOC-ARGO-002" in ids(repository.violation) with input as repo([appset([{"clusters": {}}], "{{values.v}}")])
+	"SOC-ARGO-002" in ids(repository.violation) with input as repo([appset(pinned, "{{metadata.annotations.version}}")])
+}
+
 test_destination_outside_project_denied if {
 	spec := object.union(good_spec, {"destination": {"server": "https://prod.example:6443", "namespace": "kube-system"}})
 	"SOC-ARGO-003" in ids(repository.violation) with input as repo([app("a.yaml", spec, {}, {})])
