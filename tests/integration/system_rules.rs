@@ -1397,3 +1397,43 @@ fn sys_026_an_issuer_nothing_creates() {
         },
     );
 }
+
+/// Every cluster has `default` and the `kube-*` namespaces: an Application
+/// deploying into one needs no Namespace of the repository's, while one
+/// deploying into a namespace nothing creates is still SOC-SYS-003.
+#[test]
+fn the_clusters_own_namespaces_need_no_namespace_object() {
+    let web = "argocd/apps/web.yaml";
+    let into = |namespace: &str| {
+        let mut files = foreign();
+        edit(&mut files, web, "      - CreateNamespace=true\n", "");
+        edit(
+            &mut files,
+            web,
+            "namespace: shop-web",
+            &format!("namespace: {namespace}"),
+        );
+        edit(
+            &mut files,
+            "argocd/apps/project.yaml",
+            "      namespace: shop-*\n",
+            "      namespace: shop-*\n    - server: https://kubernetes.default.svc\n      namespace: default\n",
+        );
+        let dir = materialise(&files);
+        check(dir.path())
+    };
+    let report = into("default");
+    assert!(
+        report.of_rule("SOC-SYS-003").is_empty(),
+        "{:#?}",
+        report.findings
+    );
+    let report = into("shop-elsewhere");
+    assert!(
+        report.of_rule("SOC-SYS-003").iter().any(|f| f
+            .message
+            .contains("needs Namespace shop-elsewhere, which nothing in this environment creates")),
+        "{:#?}",
+        report.findings
+    );
+}

@@ -15,8 +15,7 @@ pub const AWS_API_PORT: u16 = 443;
 
 /// The namespace AWS installs its managed add-ons into, and the cluster's
 /// own: they exist without any Application creating them.
-pub const EKS_SYSTEM_NAMESPACES: &[&str] =
-    &["kube-system", "kube-public", "kube-node-lease", "default"];
+pub const EKS_SYSTEM_NAMESPACES: &[&str] = super::kinds::CLUSTER_NAMESPACES;
 
 /// The namespace an EKS add-on installs its workloads (and the service
 /// account of its pod identity) into, where it is not `kube-system`: the

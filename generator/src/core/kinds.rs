@@ -112,6 +112,11 @@ pub fn built_in_scope(group: &str, kind: &str) -> Option<Scope> {
         .map(|(_, _, s)| *s)
 }
 
+/// The namespaces the API server creates in every cluster: objects placed
+/// there need no Namespace of the repository's.
+pub const CLUSTER_NAMESPACES: &[&str] =
+    &["default", "kube-system", "kube-public", "kube-node-lease"];
+
 /// Whether Kubernetes serves this kind without a CRD.
 pub fn is_built_in(group: &str, kind: &str) -> bool {
     built_in_scope(group, kind).is_some()

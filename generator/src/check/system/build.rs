@@ -992,11 +992,11 @@ impl<'a> Repository<'a> {
         }
     }
 
-    /// What any object of a kind needs: its namespace, and the CRD of a
-    /// custom kind.
+    /// What any object of a kind needs: its namespace (unless every
+    /// cluster has it), and the CRD of a custom kind.
     fn kind_needs(&self, group: &str, kind: &str, namespace: &str, at: &At) -> Vec<Need> {
         let mut needs = Vec::new();
-        if !namespace.is_empty() {
+        if !namespace.is_empty() && !kinds::CLUSTER_NAMESPACES.contains(&namespace) {
             needs.push(Need {
                 what: "namespace".into(),
                 group: String::new(),
