@@ -244,9 +244,10 @@ violation contains finding("SOC-CMP-009", sprintf("the services' memory limits a
 
 # Hosts a service's settings connect to: the host of a URL of a network
 # scheme (not an object store's bucket, s3://), or the host after a
-# user's `@`; a name with a dot (outside the host) does not match.
+# user's `@` (after the user, not a word's start: `@scope/package` is an
+# npm package); a name with a dot (outside the host) does not match.
 url_hosts(v) := {m[1] |
-	some m in regex.find_all_string_submatch_n(`(?:@|(?:https?|postgres(?:ql)?(?:\+[a-z0-9]+)?|jdbc:postgresql|mysql|redis|amqp|kafka|mongodb)://)([A-Za-z][A-Za-z0-9_-]*)(?::[0-9]+)?(?:/|"|$)`, v, -1)
+	some m in regex.find_all_string_submatch_n(`(?:[^\s@/]@|(?:https?|postgres(?:ql)?(?:\+[a-z0-9]+)?|jdbc:postgresql|mysql|redis|amqp|kafka|mongodb)://)([A-Za-z][A-Za-z0-9_-]*)(?::[0-9]+)?(?:/|"|$)`, v, -1)
 }
 
 known_hosts(d) := {h |

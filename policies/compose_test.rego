@@ -94,6 +94,11 @@ test_connection_to_an_unknown_host_denied if {
 	count(compose.violation) == 0 with input as repo(ok)
 	bad := set("init", {"environment": {"DATABASE_URL": "postgresql+psycopg2://app:${APP_DB_PASSWORD}@postgres:5432/app"}})
 	{f.msg | some f in compose.violation; f.id == "SOC-CMP-010"} == {"service \"init\" connects to host \"postgres\" (DATABASE_URL), which no service of this file is"} with input as repo(bad)
+	# An npm package's scope is no user's host.
+	npm := set("init", {"environment": {"NODE_OPTIONS": "--require @opentelemetry/auto-instrumentations-node/register"}})
+	count(compose.violation) == 0 with input as repo(npm)
+	user := set("init", {"environment": {"DSN": "app@postgres/app"}})
+	"SOC-CMP-010" in ids(compose.violation) with input as repo(user)
 	json_url := set("init", {"environment": {"CONN": "{\"extra\": {\"endpoint_url\": \"http://minio:9000\"}}"}})
 	"SOC-CMP-010" in ids(compose.violation) with input as repo(json_url)
 }

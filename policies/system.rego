@@ -127,11 +127,27 @@ first_provider(n) := p if {
 	p := [q | some q in n.providers; q.wave == w; q.app == name][0]
 }
 
+# Applications only partly modelled (a remote base, a chart without facts)
+# may create what no object of the model does.
+unmodelled := object.get(input, "partly_modelled_apps", [])
+
 deny contains finding("SOC-SYS-003", sprintf("[%s] %s of Application %q (wave %d) needs %s, which nothing in this environment creates", [env, u.object, u.app, apps[u.app].wave, need_text(u.need)]), u.need.at) if {
 	some u in input.needs
 	count(u.need.providers) == 0
 	not loose(u.need)
+	count(unmodelled) == 0
 }
+
+warn contains finding("SOC-SYS-009", sprintf("[%s] %s of Application %q (wave %d) needs %s, which no object of the model creates; %s not fully modelled (%s) and may create it", [env, u.object, u.app, apps[u.app].wave, need_text(u.need), these_apps(unmodelled), concat(", ", unmodelled)]), u.need.at) if {
+	some u in input.needs
+	count(u.need.providers) == 0
+	not loose(u.need)
+	count(unmodelled) > 0
+}
+
+these_apps(list) := "one Application is" if count(list) == 1
+
+these_apps(list) := sprintf("%d Applications are", [count(list)]) if count(list) > 1
 
 warn contains finding("SOC-SYS-009", sprintf("[%s] %s of Application %q (wave %d) needs %s, which no object of the model creates (a chart or operator may)", [env, u.object, u.app, apps[u.app].wave, need_text(u.need)]), u.need.at) if {
 	some u in input.needs

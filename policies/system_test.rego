@@ -283,6 +283,16 @@ test_missing_namespace_denied if {
 	contains(message(with_need(n), "SOC-SYS-003"), "needs Namespace data-core, which nothing")
 }
 
+# An Application only partly modelled (a remote base) may create the CRD:
+# a warning naming it, not a denial.
+test_missing_crd_with_a_partly_modelled_application_is_a_warning if {
+	n := need("web", "Deployment web", "crd", "external-secrets.io", "ExternalSecret", "", "", [])
+	m := object.union(with_need(n), {"partly_modelled_apps": ["db"]})
+	not "SOC-SYS-003" in denied(m)
+	"SOC-SYS-009" in warned(m)
+	contains(message(m, "SOC-SYS-009"), "needs the CRD of external-secrets.io/ExternalSecret, which no object of the model creates; one Application is not fully modelled (db) and may create it")
+}
+
 test_missing_secret_is_a_warning if {
 	n := need("web", "Deployment web", "secret", "", "Secret", "web-db", "data-core", [])
 	m := with_need(n)

@@ -1437,3 +1437,51 @@ fn the_clusters_own_namespaces_need_no_namespace_object() {
         report.findings
     );
 }
+
+/// A remote base is not fetched, so what it creates is unknown: a custom
+/// resource whose CRD nothing of the model creates is then a warning that
+/// names the Application only partly modelled, not a denial; without the
+/// remote base, the same resource is denied.
+#[test]
+fn a_need_a_remote_base_may_meet_is_a_warning() {
+    let widget = "apiVersion: example.org/v1\nkind: Widget\nmetadata:\n  name: api\n";
+    let with = |resources: &str| {
+        let mut files = foreign();
+        files.insert(
+            "backend/base/widget.yaml".into(),
+            widget.as_bytes().to_vec(),
+        );
+        edit(
+            &mut files,
+            "backend/base/kustomization.yaml",
+            "  - service.yaml\n",
+            &format!("  - service.yaml\n  - widget.yaml\n{resources}"),
+        );
+        let dir = materialise(&files);
+        check(dir.path())
+    };
+    let report = with("  - https://github.com/example/widgets//config/crd?ref=v1.2.0\n");
+    assert!(
+        report.of_rule("SOC-SYS-003").is_empty(),
+        "{:#?}",
+        report.findings
+    );
+    assert!(
+        report.of_rule("SOC-SYS-009").iter().any(|f| f
+            .message
+            .contains("needs the CRD of example.org/Widget, which no object of the model creates; one Application is not fully modelled (backend) and may create it")),
+        "{:#?}",
+        report.findings
+    );
+    let report = with("");
+    assert!(
+        report
+            .of_rule("SOC-SYS-003")
+            .iter()
+            .any(|f| f.message.contains(
+                "needs the CRD of example.org/Widget, which nothing in this environment creates"
+            )),
+        "{:#?}",
+        report.findings
+    );
+}

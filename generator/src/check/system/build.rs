@@ -617,19 +617,29 @@ impl<'a> Repository<'a> {
         one_object_per_name(&mut system);
         system.not_modelled.sort();
         system.not_modelled.dedup();
-        let partial: BTreeSet<String> = system
+        // The gaps of an Application's sources, so far the only ones: a
+        // chart's incomplete facts still name every Service and CRD it
+        // creates, and a second Application of a name is not the first's
+        // gap.
+        let partial_apps: BTreeSet<&str> = system
             .not_modelled
             .iter()
-            // Incomplete facts still name every Service the chart creates.
             .filter(|g| !g.message.contains("facts are incomplete"))
-            .filter_map(|g| {
+            .filter(|g| !g.message.starts_with("a second Application"))
+            .filter(|g| system.applications.iter().any(|a| a.name == g.app))
+            .map(|g| g.app.as_str())
+            .collect();
+        let partial: BTreeSet<String> = partial_apps
+            .iter()
+            .filter_map(|app| {
                 system
                     .applications
                     .iter()
-                    .find(|a| a.name == g.app)
+                    .find(|a| a.name == *app)
                     .and_then(|a| a.destination.namespace.clone())
             })
             .collect();
+        system.partly_modelled_apps = partial_apps.into_iter().map(str::to_owned).collect();
         system.partly_modelled_namespaces = partial.into_iter().collect();
         let (touched, all) = self.files.take_touched();
         read.extend(touched);

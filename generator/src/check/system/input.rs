@@ -109,6 +109,11 @@ pub struct System {
     /// Namespaces an Application deploys to whose sources are not all
     /// modelled: a Service may exist there that the model does not see.
     pub partly_modelled_namespaces: Vec<String>,
+    /// Applications whose sources are not all modelled (a remote base, a
+    /// chart without facts, a path outside the repository): they may
+    /// create what no object of the model does (a CRD, a namespace).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partly_modelled_apps: Vec<String>,
     /// The managed cluster the environment's Terraform (`terraform/<env>/`)
     /// declares, when it declares one.
     pub cloud: Option<Cloud>,
