@@ -327,7 +327,7 @@ fn shared_key(
         .filter(|c| c.name == u.bucket)
         .find_map(|c| keyless.get(&c.account))?;
     let (setting, value, set_at) = u.azure_keys.iter().find(|(setting, _, _)| {
-        super::resources::keyed_account(setting).is_none_or(|a| a.eq_ignore_ascii_case(account))
+        super::key_settings::keyed_account(setting).is_none_or(|a| a.eq_ignore_ascii_case(account))
     })?;
     Some(super::input::SharedKey {
         consumer: u.consumer.clone(),

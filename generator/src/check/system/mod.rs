@@ -21,6 +21,7 @@ pub(crate) mod cloud_gke;
 pub(crate) mod cloud_iam;
 pub(crate) mod cloud_keys;
 pub(crate) mod cloud_trust;
+pub(crate) mod key_settings;
 pub(crate) mod kustomize;
 pub(crate) mod needs;
 pub(crate) mod network;
