@@ -5,8 +5,9 @@
 //! federated with, whether those accounts' pods carry what the webhook
 //! needs (the client ID's annotation, the pod label) and reach Microsoft
 //! Entra ID, what the identity of the External Secrets operator may read of
-//! the Key Vault its stores name, and the private names and subnets of the
-//! managed database.
+//! the Key Vault its stores name, whether a consumer of a container is
+//! given a shared key its storage account refuses, and the private names
+//! and subnets of the managed database.
 //!
 //! With Microsoft Entra Workload ID a pod signs in as the managed identity
 //! whose federated credential names its service account: no credential is

@@ -1277,6 +1277,27 @@ mod tests {
         );
     }
 
+    /// A range remembers what a values file says (see `Memo`): a commit
+    /// that only gives a storage client a key in a values file changes
+    /// what is remembered, so the commit is judged again.
+    #[test]
+    fn a_key_setting_added_to_a_values_file_changes_what_is_remembered() {
+        let read = |yaml: &str| remembered(yaml, |d, _, out| super::resources::read_of(d, out));
+        let base = "catalogs:\n  lake: |\n    connector.name=iceberg\n    fs.native-gcs.enabled=true\nstorage:\n  azure:\n    useFederatedToken: true\n  s3:\n    region: eu-west-1\n";
+        let remembered = read(base);
+        for (from, to) in [
+            (
+                "fs.native-gcs.enabled=true\n",
+                "fs.native-gcs.enabled=true\n    gcs.json-key-file-path=/k.json\n",
+            ),
+            ("useFederatedToken: true", "accountKey: ${KEY}"),
+            ("region: eu-west-1", "accessKeyId: ${KEY}"),
+        ] {
+            assert!(base.contains(from), "{from}");
+            assert_ne!(remembered, read(&base.replacen(from, to, 1)), "{to}");
+        }
+    }
+
     #[test]
     fn only_strings_that_start_like_a_yaml_mapping_are_read_as_one() {
         let recipe =
