@@ -107,7 +107,11 @@ violation contains finding("SOC-ARGO-001", sprintf("%s %q uses the default proje
 	object.get(app_spec(d), "project", "default") == "default"
 }
 
-exact_version(v) if regex.match(`^v?[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$`, v)
+# A YAML number (`1.10`, read as 1.1) is no version string.
+exact_version(v) if {
+	is_string(v)
+	regex.match(`^v?[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$`, v)
+}
 
 # The key of an ApplicationSet template's `{{values.X}}` placeholder
 # (`{{ .values.X }}` with goTemplate): generators give each its value.

@@ -109,6 +109,8 @@ test_an_application_sets_chart_version_is_read_from_its_generators if {
 	f.id == "SOC-ARGO-002"
 	contains(f.msg, "pins chart \"trino\" to \"1.* ({{values.v}}, as a generator gives it)\"")
 	"SOC-ARGO-002" in ids(repository.violation) with input as repo([appset([{"clusters": {}}], "{{values.v}}")])
+	# An unquoted version is a number (1.10 read as 1.1): not pinned.
+	"SOC-ARGO-002" in ids(repository.violation) with input as repo([appset([{"clusters": {"values": {"v": 1.1}}}], "{{values.v}}")])
 	"SOC-ARGO-002" in ids(repository.violation) with input as repo([appset(pinned, "{{metadata.annotations.version}}")])
 }
 
