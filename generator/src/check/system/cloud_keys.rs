@@ -268,12 +268,13 @@ fn configured((setting, value, at): &(String, String, At)) -> Key {
     } else {
         format!("Remove {setting} from the configuration")
     };
-    // A key written inline is not repeated in the report.
-    let inline = setting.to_ascii_lowercase().ends_with("json-key") && !value.contains("${");
+    // A key written inline (Trino's `gcs.json-key`) is not repeated in the
+    // report; a path or a reference is.
+    let key_itself = setting.to_ascii_lowercase().ends_with("json-key");
     Key {
         setting: setting.clone(),
-        value: if inline {
-            "a key written inline".to_owned()
+        value: if key_itself {
+            super::key_settings::shown(value)
         } else {
             value.clone()
         },

@@ -96,7 +96,7 @@ pub(super) fn scalar(v: &Value) -> Option<&str> {
 /// What a key setting is set to, as a report may say it: a reference (a
 /// variable, a template, a Secret's key) as written; a key written out is
 /// not repeated.
-pub(super) fn shown(value: &str) -> String {
+pub(crate) fn shown(value: &str) -> String {
     if value.contains("${") || value.contains("{{") || value.starts_with("from ") {
         value.to_owned()
     } else {

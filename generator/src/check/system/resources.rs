@@ -1774,6 +1774,11 @@ mod tests {
         out.into_iter().map(|(_, s)| s).collect()
     }
 
+    /// What `v` says of one kind, as `pick` takes it out.
+    fn said_as<T>(v: Value, pick: impl Fn(Said) -> Option<T>) -> Vec<T> {
+        said(v).into_iter().filter_map(pick).collect()
+    }
+
     /// A Trino catalog reading its warehouse's files itself names that
     /// warehouse; one taking vended credentials does not. A bootstrap's
     /// variables pair warehouses with their buckets.
@@ -1913,14 +1918,11 @@ mod tests {
     /// settings that ask for a token instead.
     #[test]
     fn an_azure_shared_key_is_read_from_a_storage_clients_configuration() {
-        let keys = |v: Value| -> Vec<(String, String)> {
-            said(v)
-                .into_iter()
-                .filter_map(|s| match s {
-                    Said::AzureKey(k, v) => Some((k, v)),
-                    _ => None,
-                })
-                .collect()
+        let keys = |v: Value| {
+            said_as(v, |s| match s {
+                Said::AzureKey(k, v) => Some((k, v)),
+                _ => None,
+            })
         };
         let pair = |k: &str, v: &str| vec![(k.to_owned(), v.to_owned())];
         // Loki's storage block: the key, unless the federated token is asked.
@@ -1989,14 +1991,11 @@ mod tests {
     /// Iceberg's and the usual names of an access key id.
     #[test]
     fn an_aws_access_key_is_read_from_a_storage_clients_configuration() {
-        let keys = |v: Value| -> Vec<(String, Option<String>)> {
-            said(v)
-                .into_iter()
-                .filter_map(|s| match s {
-                    Said::AwsKey(k, _, b) => Some((k, b)),
-                    _ => None,
-                })
-                .collect()
+        let keys = |v: Value| {
+            said_as(v, |s| match s {
+                Said::AwsKey(k, _, b) => Some((k, b)),
+                _ => None,
+            })
         };
         let one = |k: &str, b: Option<&str>| vec![(k.to_owned(), b.map(str::to_owned))];
         assert_eq!(
@@ -2056,14 +2055,11 @@ mod tests {
     /// it off or leave it unused.
     #[test]
     fn a_google_key_is_read_from_a_storage_clients_configuration() {
-        let keys = |v: Value| -> Vec<(String, String)> {
-            said(v)
-                .into_iter()
-                .filter_map(|s| match s {
-                    Said::GoogleKey(k, v) => Some((k, v)),
-                    _ => None,
-                })
-                .collect()
+        let keys = |v: Value| {
+            said_as(v, |s| match s {
+                Said::GoogleKey(k, v) => Some((k, v)),
+                _ => None,
+            })
         };
         let pair = |k: &str, v: &str| vec![(k.to_owned(), v.to_owned())];
         // Spark's configuration, under its prefix.
